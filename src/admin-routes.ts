@@ -1,0 +1,147 @@
+// The promoter API: drops, live stats, sales and the audit. Every route needs
+// the admin bearer token.
+import { type IRequest, Router } from "itty-router";
+import { DEFAULT_GRACE_SECONDS, auditDrop } from "./audit";
+import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";
+import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
+import { ApiError, bearerToken, notFound, readJson, timingSafeEqualStrings } from "./http";
+import { initShards, inventoryTotals } from "./inventory";
+import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
+import { roomName } from "./waiting-room";
+
+type Args = [Env, ExecutionContext];
+
+export const adminRouter = Router<IRequest, Args>({ base: "/api/admin" });
+
+async function requireAdmin(request: IRequest, env: Env): Promise<void> {
+	const token = bearerToken(request);
+	const expected = env.ADMIN_TOKEN;
+	if (!expected || token === null || !(await timingSafeEqualStrings(token, expected))) {
+		throw new ApiError(401, "unauthorized", "A valid admin token is required.", {}, { "WWW-Authenticate": 'Bearer realm="admin"' });
+	}
+}
+
+adminRouter.all("*", requireAdmin);
+
+async function loadDrop(env: Env, id: string | undefined): Promise<DropConfig> {
+	if (id === undefined || !DROP_ID.test(id)) throw notFound("drop");
+	const drop = await getDrop(env.DB, id);
+	if (drop === null) throw notFound("drop");
+	return drop;
+}
+
+adminRouter.post("/drops", async (request, env) => {
+	const now = Date.now();
+	const fields = parseCreateDrop(await readJson(request), now);
+	const stamp = new Date(now).toISOString();
+	const drop: DropConfig = { id: newDropId(), ...fields, createdAt: stamp, updatedAt: stamp };
+	// The objects first: a drop listed in D1 is always ready for fans.
+	await initShards(env, drop);
+	await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(drop);
+	await insertDrop(env.DB, drop);
+	return Response.json(drop, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
+});
+
+adminRouter.get("/drops", async (request, env) => {
+	const limit = intParam(request.query.limit, 1, 200, 50, "limit");
+	const cursor = decodeCursor(request.query.cursor);
+	const drops = await listDrops(env.DB, limit, cursor ? { createdAt: cursor[0], id: cursor[1] } : null);
+	const last = drops.at(-1);
+	return { drops, nextCursor: drops.length === limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+});
+
+adminRouter.get("/drops/:id", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	return { ...drop, stats: await dropStats(env, drop) };
+});
+
+adminRouter.patch("/drops/:id", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const next = applyDropPatch(drop, await readJson(request), Date.now());
+	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
+	await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(next);
+	await updateDrop(env.DB, next);
+	return { ...next, stats: await dropStats(env, next) };
+});
+
+adminRouter.get("/drops/:id/sales", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const wantsCsv = (request.headers.get("accept") ?? "").includes("text/csv") || request.query.format === "csv";
+	if (wantsCsv) {
+		return new Response(salesCsvStream(env.DB, drop.id), {
+			headers: {
+				"Content-Type": "text/csv; charset=utf-8",
+				"Content-Disposition": `attachment; filename="sales-${drop.id}.csv"`,
+			},
+		});
+	}
+	const limit = intParam(request.query.limit, 1, 1000, 100, "limit");
+	const cursor = decodeCursor(request.query.cursor);
+	const rows = await salesPage(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], orderId: cursor[1] } : null);
+	const last = rows.at(-1);
+	return {
+		dropId: drop.id,
+		sales: rows.map((r) => ({
+			orderId: r.order_id,
+			createdAt: r.created_at,
+			recordedAt: r.recorded_at,
+			fanId: r.fan_id,
+			quantity: r.quantity,
+			unitPriceCents: r.unit_price_cents,
+			totalCents: r.total_cents,
+			currency: r.currency,
+			paymentId: r.payment_id,
+			shard: r.shard,
+			tickets: r.tickets ? r.tickets.split(" ") : [],
+		})),
+		nextCursor: rows.length === limit && last ? encodeCursor([last.created_at, last.order_id]) : null,
+	};
+});
+
+adminRouter.get("/drops/:id/audit", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const grace = intParam(request.query.graceSeconds, 0, 3600, DEFAULT_GRACE_SECONDS, "graceSeconds");
+	return auditDrop(env, drop, grace);
+});
+
+export async function dropStats(env: Env, drop: DropConfig) {
+	const [room, inventory, recorded] = await Promise.all([
+		env.WAITING_ROOM.getByName(roomName(drop.id)).stats(),
+		inventoryTotals(env, drop.id, drop.shards),
+		recordedTotals(env.DB, drop.id),
+	]);
+	return {
+		joined: room.joined,
+		waiting: room.waiting,
+		admitted: room.admitted,
+		held: inventory.held,
+		sold: inventory.sold,
+		remaining: inventory.remaining,
+		recorded: recorded.orders,
+		recordedTickets: recorded.tickets,
+	};
+}
+
+function intParam(raw: string | string[] | undefined, min: number, max: number, fallback: number, name: string): number {
+	if (raw === undefined) return fallback;
+	const text = Array.isArray(raw) ? raw[0]! : raw;
+	if (!/^\d{1,9}$/.test(text)) throw new ApiError(400, "invalid_type", `"${name}" must be a whole number.`, { field: name });
+	const n = Number(text);
+	if (n < min || n > max) throw new ApiError(422, "out_of_range", `"${name}" must be between ${min} and ${max}.`, { field: name });
+	return n;
+}
+
+const encodeCursor = (parts: [string, string]) => btoa(JSON.stringify(parts)).replace(/=+$/, "");
+
+function decodeCursor(raw: string | string[] | undefined): [string, string] | null {
+	if (raw === undefined) return null;
+	try {
+		const parts = JSON.parse(atob(Array.isArray(raw) ? raw[0]! : raw)) as unknown;
+		if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === "string" && p.length <= 200)) {
+			return parts as [string, string];
+		}
+	} catch {
+		// fall through
+	}
+	throw new ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.", { field: "cursor" });
+}

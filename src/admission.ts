@@ -1,0 +1,99 @@
+// Admission policy: the open-time shuffle, batch sizes and polling advice. Pure.
+
+/** xoshiro128** seeded from 128 bits of hex: small, fast and easy to re-derive for an audit. */
+export function seededRandom(seedHex: string): () => number {
+	if (!/^[0-9a-f]{32}$/.test(seedHex)) throw new Error("seed must be 32 lowercase hex digits");
+	const s = [0, 8, 16, 24].map((i) => parseInt(seedHex.slice(i, i + 8), 16) >>> 0);
+	if (!s.some((x) => x !== 0)) s[0] = 1;
+	return () => {
+		const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
+		const t = (s[1]! << 9) >>> 0;
+		s[2]! ^= s[0]!;
+		s[3]! ^= s[1]!;
+		s[1]! ^= s[2]!;
+		s[0]! ^= s[3]!;
+		s[2]! ^= t;
+		s[3] = rotl(s[3]!, 11);
+		return result;
+	};
+}
+
+const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
+
+/** A uniform integer in [0, n) without modulo bias (rejection sampling). */
+export function uniformInt(next: () => number, n: number): number {
+	if (n <= 0 || n > 2 ** 32) throw new Error("n out of range");
+	const limit = 2 ** 32 - (2 ** 32 % n);
+	for (;;) {
+		const x = next();
+		if (x < limit) return x % n;
+	}
+}
+
+/**
+ * The open-time shuffle: Fisher-Yates over the pre-queue in join order.
+ * Given the stored seed and the join order, anyone can re-derive the queue.
+ */
+export function shuffle<T>(items: readonly T[], seedHex: string): T[] {
+	const out = items.slice();
+	const next = seededRandom(seedHex);
+	for (let i = out.length - 1; i > 0; i--) {
+		const j = uniformInt(next, i + 1);
+		[out[i], out[j]] = [out[j]!, out[i]!];
+	}
+	return out;
+}
+
+export function newSeed(): string {
+	return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export interface AdmissionInput {
+	batchSize: number;
+	activeMultiple: number;
+	/** Tickets neither held nor sold, over all shards. */
+	remaining: number;
+	/** Admitted fans who have neither bought nor timed out. */
+	active: number;
+	/** Fans with a position who are not yet admitted. */
+	waiting: number;
+}
+
+/**
+ * How many fans the next batch admits: never more than a batch, none when
+ * nothing is left to sell, and never so many that the fans still shopping
+ * outnumber `activeMultiple` times the tickets left.
+ */
+export function nextBatchSize(input: AdmissionInput): number {
+	if (input.remaining <= 0 || input.waiting <= 0) return 0;
+	const room = input.activeMultiple * input.remaining - input.active;
+	return Math.max(0, Math.min(input.batchSize, room, input.waiting));
+}
+
+export const MIN_POLL_MS = 1_000;
+export const MAX_POLL_MS = 30_000;
+
+/** Fans admitted per second: measured when there is history, otherwise the configured pace. */
+export function admissionPace(recent: { admitted: number; spanMs: number } | null, batchSize: number, intervalMs: number): number {
+	if (recent && recent.admitted > 0 && recent.spanMs >= intervalMs) {
+		return (recent.admitted * 1000) / recent.spanMs;
+	}
+	return (batchSize * 1000) / intervalMs;
+}
+
+export function estimatedWaitMs(ahead: number, pacePerSecond: number): number {
+	if (ahead <= 0) return 0;
+	if (pacePerSecond <= 0) return MAX_POLL_MS * 10;
+	return Math.round((ahead / pacePerSecond) * 1000);
+}
+
+/**
+ * The wait before the next poll grows with the distance to the front, so a
+ * long queue polls less: about a quarter of the estimated wait, 1 s to 30 s,
+ * with ±10% jitter so fans who joined together do not poll together.
+ */
+export function pollAfterMs(waitMs: number, jitter: number = Math.random()): number {
+	const base = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, waitMs / 4));
+	const jittered = base * (0.9 + 0.2 * jitter);
+	return Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, jittered)));
+}

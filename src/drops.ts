@@ -1,0 +1,171 @@
+// The drop as promoters define it: schemas, defaults and the shard plan. Pure.
+import { parse, type Schema, ValidationError } from "./validation";
+
+export interface DropConfig {
+	id: string;
+	name: string;
+	capacity: number;
+	maxPerFan: number;
+	opensAt: string;
+	closesAt: string | null;
+	priceCents: number;
+	currency: string;
+	shards: number;
+	admission: { batchSize: number; intervalMs: number; activeMultiple: number };
+	holdSeconds: number;
+	paused: boolean;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export const LIMITS = {
+	capacity: { min: 1, max: 10_000_000 },
+	maxPerFan: { min: 1, max: 20 },
+	shards: { min: 1, max: 64 },
+	batchSize: { min: 1, max: 10_000 },
+	intervalMs: { min: 250, max: 600_000 },
+	activeMultiple: { min: 1, max: 20 },
+	holdSeconds: { min: 10, max: 3_600 },
+	priceCents: { min: 0, max: 100_000_000 },
+} as const;
+
+const admissionFields = {
+	batchSize: { kind: "int", ...LIMITS.batchSize, optional: true },
+	intervalMs: { kind: "int", ...LIMITS.intervalMs, optional: true },
+	activeMultiple: { kind: "int", ...LIMITS.activeMultiple, optional: true },
+} as const satisfies Schema;
+
+const nameField = { kind: "string", minLength: 1, maxLength: 120 } as const;
+
+const createSchema = {
+	name: nameField,
+	capacity: { kind: "int", ...LIMITS.capacity },
+	maxPerFan: { kind: "int", ...LIMITS.maxPerFan },
+	opensAt: { kind: "time" },
+	closesAt: { kind: "time", optional: true, nullable: true },
+	priceCents: { kind: "int", ...LIMITS.priceCents, optional: true },
+	currency: { kind: "string", minLength: 3, maxLength: 3, pattern: /^[A-Z]{3}$/, patternHint: "must be a three-letter ISO 4217 code such as USD", optional: true },
+	shards: { kind: "int", ...LIMITS.shards, optional: true },
+	admission: { kind: "object", fields: admissionFields, optional: true },
+	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
+} as const satisfies Schema;
+
+const patchSchema = {
+	name: { ...nameField, optional: true },
+	opensAt: { kind: "time", optional: true },
+	closesAt: { kind: "time", optional: true, nullable: true },
+	admission: { kind: "object", fields: admissionFields, optional: true },
+	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
+	paused: { kind: "bool", optional: true },
+} as const satisfies Schema;
+
+const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id"];
+
+export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 } as const;
+export const DEFAULT_HOLD_SECONDS = 300;
+
+/** About 5,000 tickets per shard keeps each object's write rate well inside what one Durable Object takes. */
+export function defaultShardCount(capacity: number): number {
+	return Math.min(LIMITS.shards.max, Math.max(1, Math.ceil(capacity / 5_000)));
+}
+
+/** Splits capacity over shards as evenly as possible: the first `capacity % shards` get one more. */
+export function allocateShards(capacity: number, shards: number): number[] {
+	const base = Math.floor(capacity / shards);
+	const extra = capacity % shards;
+	return Array.from({ length: shards }, (_, k) => base + (k < extra ? 1 : 0));
+}
+
+export function newDropId(): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(12));
+	return "d_" + base64url(bytes);
+}
+
+export function base64url(bytes: Uint8Array): string {
+	let s = "";
+	for (const b of bytes) s += String.fromCharCode(b);
+	return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt"> {
+	const body = parse(createSchema, input);
+	if (body.shards !== undefined && body.shards > body.capacity) {
+		throw new ValidationError(422, "out_of_range", "shards", `"shards" must not exceed "capacity".`);
+	}
+	const closesAt = body.closesAt ?? null;
+	checkWindow(body.opensAt, closesAt, now);
+	return {
+		name: body.name,
+		capacity: body.capacity,
+		maxPerFan: body.maxPerFan,
+		opensAt: body.opensAt,
+		closesAt,
+		priceCents: body.priceCents ?? 0,
+		currency: body.currency ?? "USD",
+		shards: body.shards ?? Math.min(body.capacity, defaultShardCount(body.capacity)),
+		admission: { ...DEFAULT_ADMISSION, ...body.admission },
+		holdSeconds: body.holdSeconds ?? DEFAULT_HOLD_SECONDS,
+		paused: false,
+	};
+}
+
+export type DropPatch = ReturnType<typeof parsePatchSchema>;
+const parsePatchSchema = (input: unknown) => parse(patchSchema, input);
+
+/** Validates a PATCH against the current drop; returns the drop as it will be. */
+export function applyDropPatch(drop: DropConfig, input: unknown, now: number): DropConfig {
+	if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+		for (const key of IMMUTABLE) {
+			if (Object.hasOwn(input, key)) {
+				throw new ValidationError(422, "immutable_field", key, `"${key}" cannot change after the drop is created.`);
+			}
+		}
+	}
+	const patch = parsePatchSchema(input);
+	if (Object.keys(patch).length === 0) {
+		throw new ValidationError(400, "empty_patch", "body", "Send at least one field to change.");
+	}
+	const opened = Date.parse(drop.opensAt) <= now;
+	if (patch.opensAt !== undefined && patch.opensAt !== drop.opensAt) {
+		if (opened) throw new ValidationError(422, "already_open", "opensAt", "The drop has opened; it can no longer be rescheduled.");
+		if (Date.parse(patch.opensAt) <= now) {
+			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" must be in the future when rescheduling.`);
+		}
+	}
+	const next: DropConfig = {
+		...drop,
+		name: patch.name ?? drop.name,
+		opensAt: patch.opensAt ?? drop.opensAt,
+		closesAt: patch.closesAt === undefined ? drop.closesAt : patch.closesAt,
+		admission: { ...drop.admission, ...patch.admission },
+		holdSeconds: patch.holdSeconds ?? drop.holdSeconds,
+		paused: patch.paused ?? drop.paused,
+		updatedAt: new Date(now).toISOString(),
+	};
+	checkWindow(next.opensAt, next.closesAt, null);
+	return next;
+}
+
+function checkWindow(opensAt: string, closesAt: string | null, now: number | null): void {
+	const opens = Date.parse(opensAt);
+	if (now !== null && opens < now - 366 * 86_400_000) {
+		throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than a year in the past.`);
+	}
+	if (now !== null && opens > now + 5 * 366 * 86_400_000) {
+		throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than five years away.`);
+	}
+	if (closesAt !== null && Date.parse(closesAt) <= opens) {
+		throw new ValidationError(422, "invalid_time", "closesAt", `"closesAt" must be after "opensAt".`);
+	}
+}
+
+/** What fans may see of a drop. */
+export type DropStatus = "scheduled" | "open" | "sold_out" | "closed";
+
+export function publicStatus(drop: Pick<DropConfig, "opensAt" | "closesAt">, soldOut: boolean, now: number): DropStatus {
+	if (drop.closesAt !== null && Date.parse(drop.closesAt) <= now) return "closed";
+	if (soldOut) return "sold_out";
+	return Date.parse(drop.opensAt) <= now ? "open" : "scheduled";
+}

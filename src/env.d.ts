@@ -1,0 +1,12 @@
+// Optional secrets: absent unless the deployment sets them, so they are not in
+// `[secrets] required` and `wrangler types` does not know them.
+declare namespace Cloudflare {
+	interface Env {
+		/** Extra public keys (a JWKS) that still verify tokens, so a signing key can be rotated. */
+		JWT_PUBLIC_JWKS?: string;
+		/** Enables the Turnstile check on join. */
+		TURNSTILE_SECRET?: string;
+		/** Enables fan identity mode with an HS256 secret shared with the promoter's site. */
+		FAN_IDENTITY_SECRET?: string;
+	}
+}

@@ -1,0 +1,170 @@
+// The HTTP edge: contract errors, bounded JSON bodies, security headers, CORS.
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** An expected failure, answered as `{"error": {"code", "message"}}` with its status. */
+export class ApiError extends Error {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+		readonly details: Record<string, unknown> = {},
+		readonly headers: Record<string, string> = {},
+	) {
+		super(message);
+	}
+}
+
+export function errorResponse(err: ApiError): Response {
+	return Response.json(
+		{ error: { code: err.code, message: err.message, ...err.details } },
+		{ status: err.status, headers: err.headers },
+	);
+}
+
+/** Any unexpected failure: logged for the operator, never shown to the client. */
+export function internalError(err: unknown): Response {
+	console.error("unhandled error", err);
+	return Response.json({ error: { code: "internal", message: "Something went wrong on our side; try again." } }, { status: 500 });
+}
+
+export const notFound = (what = "resource") => new ApiError(404, "not_found", `No such ${what}.`);
+
+/**
+ * Reads a JSON body: 415 unless the content type is JSON, 413 past the limit
+ * (declared or actual), 400 when it does not parse.
+ */
+export async function readJson(request: Request, { optional = false } = {}): Promise<unknown> {
+	const declared = request.headers.get("content-length");
+	if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
+		throw new ApiError(413, "body_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+	}
+	const type = request.headers.get("content-type");
+	if (request.body === null || (optional && declared === "0")) {
+		if (optional) return undefined;
+		throw new ApiError(400, "missing_body", "A JSON body is required.");
+	}
+	if (type === null || !/^application\/json\s*(;|$)/i.test(type)) {
+		throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
+	}
+	const text = await readBounded(request.body);
+	if (text.length === 0) {
+		if (optional) return undefined;
+		throw new ApiError(400, "missing_body", "A JSON body is required.");
+	}
+	try {
+		return JSON.parse(text);
+	} catch {
+		throw new ApiError(400, "invalid_json", "The body is not valid JSON.");
+	}
+}
+
+async function readBounded(body: ReadableStream<Uint8Array>): Promise<string> {
+	const reader = body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > MAX_BODY_BYTES) {
+			await reader.cancel();
+			throw new ApiError(413, "body_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+		}
+		chunks.push(value);
+	}
+	const all = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		all.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	try {
+		return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
+	} catch {
+		throw new ApiError(400, "invalid_json", "The body is not valid UTF-8.");
+	}
+}
+
+export function bearerToken(request: Request): string | null {
+	const header = request.headers.get("authorization");
+	if (header === null) return null;
+	const match = /^Bearer\s+(\S{1,4096})\s*$/i.exec(header);
+	return match ? match[1]! : null;
+}
+
+/** Constant-time comparison of two strings (their SHA-256 digests, so length leaks nothing either). */
+export async function timingSafeEqualStrings(a: string, b: string): Promise<boolean> {
+	const enc = new TextEncoder();
+	const [da, db] = await Promise.all([
+		crypto.subtle.digest("SHA-256", enc.encode(a)),
+		crypto.subtle.digest("SHA-256", enc.encode(b)),
+	]);
+	return crypto.subtle.timingSafeEqual(da, db);
+}
+
+const PAGE_CSP = [
+	"default-src 'self'",
+	"script-src 'self'",
+	"style-src 'self'",
+	"img-src 'self' data:",
+	"connect-src 'self'",
+	"frame-ancestors 'none'",
+	"base-uri 'none'",
+	"form-action 'self'",
+	"object-src 'none'",
+].join("; ");
+
+/** Security headers on every response; pages get a CSP that allows only our own scripts. */
+export function withSecurityHeaders(response: Response, { page = false } = {}): Response {
+	const out = new Response(response.body, response);
+	const h = out.headers;
+	h.set("X-Content-Type-Options", "nosniff");
+	h.set("Referrer-Policy", "no-referrer");
+	h.set("X-Frame-Options", "DENY");
+	h.set("Cross-Origin-Opener-Policy", "same-origin");
+	h.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+	h.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()");
+	if (page) {
+		h.set("Content-Security-Policy", PAGE_CSP);
+	} else {
+		h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+		if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
+	}
+	return out;
+}
+
+const CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
+const CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key";
+
+export function allowedOrigin(request: Request, configured: string): string | null {
+	const origin = request.headers.get("origin");
+	if (origin === null || configured.trim() === "") return null;
+	const list = configured.split(",").map((o) => o.trim()).filter(Boolean);
+	if (list.includes("*")) return "*";
+	return list.includes(origin) ? origin : null;
+}
+
+export function withCors(response: Response, origin: string | null): Response {
+	if (origin === null) return response;
+	const out = new Response(response.body, response);
+	out.headers.set("Access-Control-Allow-Origin", origin);
+	out.headers.set("Access-Control-Expose-Headers", "Retry-After");
+	if (origin !== "*") out.headers.append("Vary", "Origin");
+	return out;
+}
+
+export function corsPreflight(request: Request, configured: string): Response {
+	const origin = allowedOrigin(request, configured);
+	if (origin === null) return new Response(null, { status: 403 });
+	return new Response(null, {
+		status: 204,
+		headers: {
+			"Access-Control-Allow-Origin": origin,
+			"Access-Control-Allow-Methods": CORS_METHODS,
+			"Access-Control-Allow-Headers": CORS_HEADERS,
+			"Access-Control-Max-Age": "600",
+			Vary: "Origin",
+		},
+	});
+}

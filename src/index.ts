@@ -1,0 +1,50 @@
+// Wiring only: the router, the Queue consumer and the Durable Object classes.
+import { AutoRouter, type IRequest } from "itty-router";
+import { adminRouter } from "./admin-routes";
+import { fanRouter } from "./fan-routes";
+import { ApiError, allowedOrigin, corsPreflight, errorResponse, internalError, withCors, withSecurityHeaders } from "./http";
+import { consumeSales } from "./sales-consumer";
+import { publicJwks } from "./tokens";
+import { ValidationError } from "./validation";
+
+export { InventoryShard } from "./inventory-shard";
+export { WaitingRoom } from "./waiting-room";
+
+type Args = [Env, ExecutionContext];
+
+function toResponse(err: unknown): Response {
+	if (err instanceof ApiError) return errorResponse(err);
+	if (err instanceof ValidationError) return errorResponse(new ApiError(err.status, err.code, err.message, { field: err.field }));
+	return internalError(err);
+}
+
+const router = AutoRouter<IRequest, Args>({
+	catch: toResponse,
+	missing: () => errorResponse(new ApiError(404, "not_found", "No such route.")),
+});
+
+router
+	.options("/api/*", (request, env) => corsPreflight(request, env.CORS_ORIGINS))
+	.get("/api/health", () => ({ ok: true, time: new Date().toISOString() }))
+	.get("/.well-known/jwks.json", async (_request, env) =>
+		Response.json(await publicJwks(env), { headers: { "Cache-Control": "public, max-age=300" } }),
+	)
+	.all("/api/admin/*", adminRouter.fetch)
+	.all("/api/*", fanRouter.fetch)
+	// Pages: a drop's fan page and the promoter page are single HTML files.
+	.get("/drops/:id", (request, env) => env.ASSETS.fetch(new URL("/drop.html", request.url)))
+	.get("/admin", (request, env) => env.ASSETS.fetch(new URL("/admin.html", request.url)))
+	.get("*", (request, env) => env.ASSETS.fetch(request));
+
+export default {
+	async fetch(request, env, ctx) {
+		const response: Response = await router.fetch(request, env, ctx).catch(toResponse);
+		const url = new URL(request.url);
+		const isApi = url.pathname.startsWith("/api/") || url.pathname.startsWith("/.well-known/");
+		const secured = withSecurityHeaders(response, { page: !isApi });
+		return isApi ? withCors(secured, allowedOrigin(request, env.CORS_ORIGINS)) : secured;
+	},
+	async queue(batch, env) {
+		await consumeSales(batch, env);
+	},
+} satisfies ExportedHandler<Env, unknown>;

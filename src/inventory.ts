@@ -1,0 +1,47 @@
+// A drop's inventory seen from outside its shards: setting them up, routing,
+// and adding up their totals.
+import { allocateShards, type DropConfig } from "./drops";
+import { type ShardStats, type ShardTotals, shardName } from "./inventory-shard";
+
+export const shardStub = (env: Env, dropId: string, shard: number) => env.INVENTORY.getByName(shardName(dropId, shard));
+
+/** The shard that keeps a fan's ledger: a stable hash of the fan id (FNV-1a). */
+export function homeShard(fanId: string, shards: number): number {
+	let h = 0x811c9dc5;
+	for (let i = 0; i < fanId.length; i++) {
+		h ^= fanId.charCodeAt(i);
+		h = Math.imul(h, 0x01000193) >>> 0;
+	}
+	return h % shards;
+}
+
+export async function initShards(env: Env, drop: DropConfig): Promise<void> {
+	const allocation = allocateShards(drop.capacity, drop.shards);
+	await Promise.all(
+		allocation.map((stock, shard) =>
+			shardStub(env, drop.id, shard).init({
+				dropId: drop.id,
+				shard,
+				shards: drop.shards,
+				allocation: stock,
+				maxPerFan: drop.maxPerFan,
+				holdSeconds: drop.holdSeconds,
+				priceCents: drop.priceCents,
+				currency: drop.currency,
+			}),
+		),
+	);
+}
+
+export async function inventoryTotals(env: Env, dropId: string, shards: number): Promise<ShardTotals> {
+	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals()));
+	return parts.reduce((a, b) => ({ remaining: a.remaining + b.remaining, held: a.held + b.held, sold: a.sold + b.sold }), {
+		remaining: 0,
+		held: 0,
+		sold: 0,
+	});
+}
+
+export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStats[]> {
+	return Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).stats(graceMs)));
+}

@@ -1,0 +1,56 @@
+// Optional protections on join: Cloudflare Turnstile, and fan identity from a
+// JWT issued by the promoter's own site (the fan id is its subject).
+import { type JWTVerifyGetKey, createRemoteJWKSet, errors, jwtVerify } from "jose";
+import { ApiError } from "./http";
+
+export async function verifyTurnstile(env: Env, token: string | undefined, ip: string | null): Promise<void> {
+	if (!env.TURNSTILE_SECRET) return;
+	if (!token) throw new ApiError(403, "turnstile_required", "Complete the challenge before joining.");
+	const form = new FormData();
+	form.append("secret", env.TURNSTILE_SECRET);
+	form.append("response", token);
+	if (ip) form.append("remoteip", ip);
+	let outcome: { success?: unknown };
+	try {
+		const res = await fetch(env.TURNSTILE_VERIFY_URL, { method: "POST", body: form });
+		if (!res.ok) throw new Error(`siteverify answered ${res.status}`);
+		outcome = (await res.json()) as { success?: unknown };
+	} catch (err) {
+		console.error("turnstile verification unavailable", err);
+		throw new ApiError(503, "challenge_unavailable", "The challenge could not be checked; try again.", {}, { "Retry-After": "5" });
+	}
+	if (outcome.success !== true) throw new ApiError(403, "turnstile_failed", "The challenge was not passed.");
+}
+
+export const fanIdentityEnabled = (env: Env) => Boolean(env.FAN_IDENTITY_SECRET || env.FAN_IDENTITY_JWKS_URL);
+
+let remoteKeys: { url: string; keys: JWTVerifyGetKey } | null = null;
+
+/** The fan id from the promoter's identity token. */
+export async function fanIdFromIdentity(env: Env, token: string | undefined): Promise<string> {
+	if (!token) throw new ApiError(401, "identity_required", "Sign in on the promoter's site before joining.");
+	const options = {
+		...(env.FAN_IDENTITY_ISSUER ? { issuer: env.FAN_IDENTITY_ISSUER } : {}),
+		...(env.FAN_IDENTITY_AUDIENCE ? { audience: env.FAN_IDENTITY_AUDIENCE } : {}),
+		requiredClaims: ["sub", "exp"],
+	};
+	try {
+		let payload;
+		if (env.FAN_IDENTITY_SECRET) {
+			({ payload } = await jwtVerify(token, new TextEncoder().encode(env.FAN_IDENTITY_SECRET), { ...options, algorithms: ["HS256"] }));
+		} else {
+			if (remoteKeys?.url !== env.FAN_IDENTITY_JWKS_URL) {
+				remoteKeys = { url: env.FAN_IDENTITY_JWKS_URL, keys: createRemoteJWKSet(new URL(env.FAN_IDENTITY_JWKS_URL)) };
+			}
+			({ payload } = await jwtVerify(token, remoteKeys.keys, { ...options, algorithms: ["RS256", "ES256", "EdDSA"] }));
+		}
+		const sub = payload.sub!;
+		if (sub.length < 1 || sub.length > 128) throw new ApiError(401, "invalid_identity", "The identity token's subject is not usable.");
+		return sub;
+	} catch (err) {
+		if (err instanceof ApiError) throw err;
+		if (err instanceof errors.JWTExpired) throw new ApiError(401, "identity_expired", "The identity token has expired; sign in again.");
+		if (err instanceof errors.JOSEError) throw new ApiError(401, "invalid_identity", "The identity token is not valid.");
+		throw err;
+	}
+}

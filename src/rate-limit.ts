@@ -1,0 +1,42 @@
+// Fixed-window request counters, held in memory by the object that sees every
+// join of a drop. Pure: the caller passes the time.
+
+export interface RateDecision {
+	allowed: boolean;
+	/** Seconds until the window resets, for `Retry-After`. */
+	retryAfter: number;
+}
+
+export class RateLimiter {
+	private readonly windows = new Map<string, { start: number; count: number }>();
+
+	constructor(
+		private readonly windowMs = 60_000,
+		private readonly maxKeys = 50_000,
+	) {}
+
+	take(key: string, limit: number, now: number): RateDecision {
+		if (limit <= 0) return { allowed: true, retryAfter: 0 };
+		let w = this.windows.get(key);
+		if (w === undefined || now - w.start >= this.windowMs) {
+			if (this.windows.size >= this.maxKeys) this.prune(now);
+			w = { start: now, count: 0 };
+			this.windows.set(key, w);
+		}
+		const retryAfter = Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000));
+		if (w.count >= limit) return { allowed: false, retryAfter };
+		w.count++;
+		return { allowed: true, retryAfter: 0 };
+	}
+
+	private prune(now: number): void {
+		for (const [key, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(key);
+		// Still full of live windows: drop the oldest rather than grow without bound.
+		while (this.windows.size >= this.maxKeys) {
+			const oldest = this.windows.keys().next().value as string;
+			this.windows.delete(oldest);
+		}
+	}
+}
+
+export const isLoopback = (ip: string | null) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";

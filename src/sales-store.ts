@@ -1,0 +1,87 @@
+// The promoter's view of sales in D1: counts, pages and the CSV export.
+
+export interface SaleRow {
+	order_id: string;
+	drop_id: string;
+	shard: number;
+	fan_id: string;
+	hold_id: string;
+	quantity: number;
+	unit_price_cents: number;
+	total_cents: number;
+	currency: string;
+	payment_id: string;
+	created_at: string;
+	recorded_at: string;
+	tickets: string;
+}
+
+export async function recordedTotals(db: D1Database, dropId: string): Promise<{ orders: number; tickets: number }> {
+	const row = await db
+		.prepare(`SELECT COUNT(*) AS orders, COALESCE(SUM(quantity), 0) AS tickets FROM orders WHERE drop_id = ?`)
+		.bind(dropId)
+		.first<{ orders: number; tickets: number }>();
+	return { orders: row?.orders ?? 0, tickets: row?.tickets ?? 0 };
+}
+
+export async function recordedByShard(db: D1Database, dropId: string): Promise<Map<number, { orders: number; tickets: number }>> {
+	const { results } = await db
+		.prepare(`SELECT shard, COUNT(*) AS orders, COALESCE(SUM(quantity), 0) AS tickets FROM orders WHERE drop_id = ? GROUP BY shard`)
+		.bind(dropId)
+		.all<{ shard: number; orders: number; tickets: number }>();
+	return new Map(results.map((r) => [r.shard, { orders: r.orders, tickets: r.tickets }]));
+}
+
+/** One page in (created_at, order_id) order, each order with its ticket codes. */
+export async function salesPage(db: D1Database, dropId: string, limit: number, after: { createdAt: string; orderId: string } | null): Promise<SaleRow[]> {
+	const select = `SELECT o.*, (SELECT group_concat(code, ' ') FROM (SELECT code FROM tickets t WHERE t.order_id = o.order_id ORDER BY seq)) AS tickets
+		FROM orders o WHERE o.drop_id = ?`;
+	const stmt = after
+		? db.prepare(`${select} AND (o.created_at, o.order_id) > (?, ?) ORDER BY o.created_at, o.order_id LIMIT ?`).bind(dropId, after.createdAt, after.orderId, limit)
+		: db.prepare(`${select} ORDER BY o.created_at, o.order_id LIMIT ?`).bind(dropId, limit);
+	const { results } = await stmt.all<SaleRow>();
+	return results;
+}
+
+export const CSV_HEADER = ["order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets"];
+
+export function csvLine(r: SaleRow): string {
+	return [r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? ""]
+		.map(csvField)
+		.join(",");
+}
+
+/** RFC 4180 quoting, and a leading quote on values a spreadsheet would run as a formula. */
+function csvField(value: string | number): string {
+	let s = String(value);
+	if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Streams every sale of a drop as CSV, a page at a time, so a large drop never sits in memory. */
+export function salesCsvStream(db: D1Database, dropId: string, pageSize = 1_000): ReadableStream<Uint8Array> {
+	const encoder = new TextEncoder();
+	let after: { createdAt: string; orderId: string } | null = null;
+	let headerSent = false;
+	let finished = false;
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			if (!headerSent) {
+				headerSent = true;
+				controller.enqueue(encoder.encode(CSV_HEADER.join(",") + "\r\n"));
+				return;
+			}
+			if (finished) return;
+			const rows = await salesPage(db, dropId, pageSize, after);
+			if (rows.length > 0) {
+				controller.enqueue(encoder.encode(rows.map((r) => csvLine(r) + "\r\n").join("")));
+				const last = rows[rows.length - 1]!;
+				after = { createdAt: last.created_at, orderId: last.order_id };
+			}
+			if (rows.length < pageSize) {
+				finished = true;
+				controller.close();
+			}
+		},
+	});
+}

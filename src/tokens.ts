@@ -1,0 +1,144 @@
+// Queue and access tokens: ES256 JWTs signed with jose, `kid` in the header,
+// verified against the published JWKS. Each kind has its own `typ`, and the
+// audience binds it to one drop, so neither stands in for the other.
+import { type JWK, type JWTPayload, SignJWT, createLocalJWKSet, errors, importJWK, jwtVerify } from "jose";
+import { ApiError } from "./http";
+
+export const ISSUER = "ticket-drop-engine";
+export const QUEUE_TYP = "queue+jwt";
+export const ACCESS_TYP = "access+jwt";
+const QUEUE_TOKEN_SECONDS = 24 * 3600;
+
+export interface QueueClaims {
+	dropId: string;
+	fanId: string;
+	/** Null while the fan is in the pre-queue: positions exist only after the open-time shuffle. */
+	position: number | null;
+}
+
+export interface AccessClaims {
+	dropId: string;
+	fanId: string;
+	jti: string;
+	/** Seconds since the epoch. */
+	exp: number;
+	/** The drop's shard count, so holds are routed without a lookup. */
+	shards: number;
+}
+
+interface KeyMaterial {
+	kid: string;
+	privateKey: CryptoKey;
+	jwks: { keys: JWK[] };
+	verifyKeys: ReturnType<typeof createLocalJWKSet>;
+}
+
+let cached: { source: string; material: Promise<KeyMaterial> } | null = null;
+
+/** Parses the key secrets once per isolate; a changed secret means a new deployment and a new isolate. */
+function keyMaterial(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): Promise<KeyMaterial> {
+	const source = `${env.JWT_PRIVATE_JWK}\n${env.JWT_PUBLIC_JWKS ?? ""}`;
+	if (cached?.source !== source) {
+		const material = buildKeyMaterial(env.JWT_PRIVATE_JWK, env.JWT_PUBLIC_JWKS);
+		cached = { source, material };
+		material.catch(() => {
+			if (cached?.material === material) cached = null;
+		});
+	}
+	return cached.material;
+}
+
+async function buildKeyMaterial(privateJwkText: string, extraJwksText: string | undefined): Promise<KeyMaterial> {
+	if (!privateJwkText) throw new Error("JWT_PRIVATE_JWK is not set");
+	const priv = JSON.parse(privateJwkText) as JWK;
+	if (priv.kty !== "EC" || priv.crv !== "P-256" || typeof priv.d !== "string" || typeof priv.kid !== "string") {
+		throw new Error("JWT_PRIVATE_JWK must be a P-256 private JWK with a kid");
+	}
+	const privateKey = (await importJWK({ ...priv, alg: "ES256" }, "ES256")) as CryptoKey;
+	const current: JWK = { kty: "EC", crv: "P-256", x: priv.x, y: priv.y, kid: priv.kid, alg: "ES256", use: "sig" };
+	const keys: JWK[] = [current];
+	if (extraJwksText) {
+		const extra = JSON.parse(extraJwksText) as { keys?: JWK[] };
+		for (const key of extra.keys ?? []) {
+			if (key.kty !== "EC" || key.crv !== "P-256" || typeof key.kid !== "string") continue;
+			if (keys.some((k) => k.kid === key.kid)) continue;
+			keys.push({ kty: "EC", crv: "P-256", x: key.x, y: key.y, kid: key.kid, alg: "ES256", use: "sig" });
+		}
+	}
+	const jwks = { keys };
+	return { kid: priv.kid, privateKey, jwks, verifyKeys: createLocalJWKSet(jwks) };
+}
+
+export async function publicJwks(env: Env): Promise<{ keys: JWK[] }> {
+	return (await keyMaterial(env)).jwks;
+}
+
+const audience = (dropId: string) => `drop:${dropId}`;
+
+export async function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()): Promise<string> {
+	const key = await keyMaterial(env);
+	const iat = Math.floor(now / 1000);
+	return new SignJWT({ pos: claims.position })
+		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: QUEUE_TYP })
+		.setIssuer(ISSUER)
+		.setAudience(audience(claims.dropId))
+		.setSubject(claims.fanId)
+		.setIssuedAt(iat)
+		.setExpirationTime(iat + QUEUE_TOKEN_SECONDS)
+		.sign(key.privateKey);
+}
+
+export async function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
+	const key = await keyMaterial(env);
+	return new SignJWT({ shards: claims.shards })
+		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: ACCESS_TYP })
+		.setIssuer(ISSUER)
+		.setAudience(audience(claims.dropId))
+		.setSubject(claims.fanId)
+		.setJti(claims.jti)
+		.setIssuedAt(Math.floor(now / 1000))
+		.setExpirationTime(claims.exp)
+		.sign(key.privateKey);
+}
+
+async function verify(env: Env, token: string, dropId: string, typ: string): Promise<JWTPayload> {
+	const key = await keyMaterial(env);
+	try {
+		const { payload } = await jwtVerify(token, key.verifyKeys, {
+			algorithms: ["ES256"],
+			issuer: ISSUER,
+			typ,
+			requiredClaims: ["sub", "aud", "exp", "iat"],
+		});
+		const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+		if (!aud.includes(audience(dropId))) {
+			throw new ApiError(403, "wrong_drop", "This token is for another drop.");
+		}
+		return payload;
+	} catch (err) {
+		if (err instanceof ApiError) throw err;
+		if (err instanceof errors.JOSEError) {
+			if (err.code === "ERR_JWT_EXPIRED") throw new ApiError(401, "token_expired", "The token has expired.");
+			throw new ApiError(401, "invalid_token", "The token is not valid here.");
+		}
+		throw err;
+	}
+}
+
+export async function verifyQueueToken(env: Env, token: string, dropId: string): Promise<QueueClaims> {
+	const payload = await verify(env, token, dropId, QUEUE_TYP);
+	const pos = payload.pos;
+	if (pos !== null && !(typeof pos === "number" && Number.isInteger(pos) && pos >= 1)) {
+		throw new ApiError(401, "invalid_token", "The token is not valid here.");
+	}
+	return { dropId, fanId: payload.sub!, position: pos };
+}
+
+export async function verifyAccessToken(env: Env, token: string, dropId: string): Promise<AccessClaims> {
+	const payload = await verify(env, token, dropId, ACCESS_TYP);
+	const shards = payload.shards;
+	if (typeof payload.jti !== "string" || typeof shards !== "number" || !Number.isInteger(shards) || shards < 1 || shards > 64) {
+		throw new ApiError(401, "invalid_token", "The token is not valid here.");
+	}
+	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards };
+}

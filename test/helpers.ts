@@ -1,0 +1,115 @@
+import { SELF, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { roomName } from "../src/waiting-room";
+
+export const BASE = "https://engine.test";
+
+export function adminFetch(path: string, init: RequestInit = {}): Promise<Response> {
+	const headers = new Headers(init.headers);
+	if (!headers.has("authorization")) headers.set("authorization", `Bearer ${env.ADMIN_TOKEN}`);
+	if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+	return SELF.fetch(`${BASE}${path}`, { ...init, headers });
+}
+
+export interface DropJson {
+	id: string;
+	name: string;
+	capacity: number;
+	maxPerFan: number;
+	opensAt: string;
+	shards: number;
+	holdSeconds: number;
+	admission: { batchSize: number; intervalMs: number; activeMultiple: number };
+	paused: boolean;
+	stats?: Record<string, number>;
+}
+
+export async function createDrop(overrides: Record<string, unknown> = {}): Promise<DropJson> {
+	const res = await adminFetch("/api/admin/drops", {
+		method: "POST",
+		body: JSON.stringify({
+			name: "Test drop",
+			capacity: 100,
+			maxPerFan: 4,
+			opensAt: new Date(Date.now() - 1000).toISOString(),
+			shards: 1,
+			admission: { batchSize: 1000, intervalMs: 250, activeMultiple: 20 },
+			...overrides,
+		}),
+	});
+	if (res.status !== 201) throw new Error(`createDrop: ${res.status} ${await res.text()}`);
+	return (await res.json()) as DropJson;
+}
+
+export function fanFetch(path: string, token: string | null, init: RequestInit = {}): Promise<Response> {
+	const headers = new Headers(init.headers);
+	if (token !== null) headers.set("authorization", `Bearer ${token}`);
+	if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+	return SELF.fetch(`${BASE}${path}`, { ...init, headers });
+}
+
+export interface JoinJson {
+	queueToken: string;
+	status: string;
+	position: number | null;
+	pollAfterMs: number;
+	rejoined: boolean;
+}
+
+export async function join(dropId: string, fanId: string): Promise<JoinJson> {
+	const res = await fanFetch(`/api/drops/${dropId}/join`, null, { method: "POST", body: JSON.stringify({ fanId }) });
+	if (res.status !== 201 && res.status !== 200) throw new Error(`join: ${res.status} ${await res.text()}`);
+	return (await res.json()) as JoinJson;
+}
+
+export const roomStub = (dropId: string) => env.WAITING_ROOM.getByName(roomName(dropId));
+
+/** Runs the waiting room's alarm now, past the spacing between batches. */
+export async function admitBatch(dropId: string): Promise<boolean> {
+	const stub = roomStub(dropId);
+	// Alarms admit at most one batch per interval; move the last batch back so the next is due now.
+	await runInDurableObject(stub, (_room, state) => {
+		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
+	});
+	return runDurableObjectAlarm(stub);
+}
+
+export async function status(dropId: string, queueToken: string): Promise<Record<string, unknown>> {
+	const res = await fanFetch(`/api/drops/${dropId}/status`, queueToken);
+	if (res.status !== 200) throw new Error(`status: ${res.status} ${await res.text()}`);
+	return (await res.json()) as Record<string, unknown>;
+}
+
+/** Joins, admits and returns the fan's access token. */
+export async function admittedFan(dropId: string, fanId: string): Promise<string> {
+	const joined = await join(dropId, fanId);
+	let s = await status(dropId, joined.queueToken);
+	for (let i = 0; i < 5 && s.status !== "admitted"; i++) {
+		await admitBatch(dropId);
+		s = await status(dropId, joined.queueToken);
+	}
+	if (s.status !== "admitted") throw new Error(`fan ${fanId} not admitted: ${JSON.stringify(s)}`);
+	return s.accessToken as string;
+}
+
+let keyCounter = 0;
+export const newKey = () => `k-${Date.now()}-${++keyCounter}`;
+
+export async function hold(dropId: string, accessToken: string, quantity: number, key = newKey()): Promise<Response> {
+	return fanFetch(`/api/drops/${dropId}/holds`, accessToken, {
+		method: "POST",
+		headers: { "idempotency-key": key },
+		body: JSON.stringify({ quantity }),
+	});
+}
+
+export async function purchase(dropId: string, accessToken: string, holdId: string, token = "ok"): Promise<Response> {
+	return fanFetch(`/api/drops/${dropId}/holds/${holdId}/purchase`, accessToken, {
+		method: "POST",
+		body: JSON.stringify({ payment: { method: "test", token } }),
+	});
+}
+
+export async function errorCode(res: Response): Promise<string> {
+	const body = (await res.json()) as { error?: { code?: string } };
+	return body.error?.code ?? `(no error code, status ${res.status})`;
+}

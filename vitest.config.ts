@@ -1,0 +1,48 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** A fresh signing key per run, as `npm start` makes for local use. */
+function testSigningKey(kid: string): string {
+	const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+	return JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid, alg: "ES256" });
+}
+
+const previousKey = JSON.parse(testSigningKey("test-previous")) as Record<string, string>;
+delete previousKey.d;
+
+export default defineConfig({
+	plugins: [
+		cloudflareTest(async () => ({
+			wrangler: { configPath: "./wrangler.toml" },
+			miniflare: {
+				bindings: {
+					ADMIN_TOKEN: `test-admin-${randomBytes(8).toString("hex")}`,
+					JWT_PRIVATE_JWK: testSigningKey("test-current"),
+					// A rotated-out key that still verifies: published, never used to sign.
+					JWT_PUBLIC_JWKS: JSON.stringify({ keys: [previousKey] }),
+					// Tests read the watermark fresh; the cache itself has its own test.
+					WATERMARK_CACHE_MS: "0",
+					TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
+				},
+				// Outbound fetches (Turnstile, a promoter's JWKS) go to stubs, never the internet.
+				outboundService: async (request: Request) => {
+					const url = new URL(request.url);
+					if (url.hostname === "turnstile.test") {
+						const form = await request.formData();
+						const success = form.get("secret") === "turnstile-secret" && form.get("response") === "pass";
+						return Response.json({ success, "error-codes": success ? [] : ["invalid-input-response"] });
+					}
+					return new Response("no network in tests", { status: 502 });
+				},
+			},
+		})),
+	],
+	test: {
+		include: ["test/**/*.test.ts"],
+		setupFiles: ["./test/setup.ts"],
+		testTimeout: 60_000,
+		hookTimeout: 60_000,
+	},
+});
