@@ -1,16 +1,11 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { newSigningJwk } from "./scripts/dev-vars.mjs";
 
-/** A fresh signing key per run, as `npm start` makes for local use. */
-function testSigningKey(kid: string): string {
-	const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-	return JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid, alg: "ES256" });
-}
-
-const previousKey = JSON.parse(testSigningKey("test-previous")) as Record<string, string>;
-delete previousKey.d;
+// Fresh signing keys per run, as `npm start` makes for local use.
+const { d: _unused, ...previousKey } = newSigningJwk("test-previous") as Record<string, string>;
 
 export default defineConfig({
 	plugins: [
@@ -19,7 +14,7 @@ export default defineConfig({
 			miniflare: {
 				bindings: {
 					ADMIN_TOKEN: `test-admin-${randomBytes(8).toString("hex")}`,
-					JWT_PRIVATE_JWK: testSigningKey("test-current"),
+					JWT_PRIVATE_JWK: JSON.stringify(newSigningJwk("test-current")),
 					// A rotated-out key that still verifies: published, never used to sign.
 					JWT_PUBLIC_JWKS: JSON.stringify({ keys: [previousKey] }),
 					// Tests read the watermark fresh; the cache itself has its own test.
