@@ -48,12 +48,20 @@ if (migrate.status !== 0) {
 // Overrides from the environment go in a private env file layered over .dev.vars.
 const overrides = {};
 if (process.env.ADMIN_TOKEN) overrides.ADMIN_TOKEN = process.env.ADMIN_TOKEN;
-for (const [k, v] of Object.entries(process.env)) if (k.startsWith("VAR_") && v !== undefined) overrides[k.slice(4)] = v;
 const overrideDir = mkdtempSync(join(tmpdir(), "ticket-drop-"));
 const overrideFile = join(overrideDir, ".env");
 writeFileSync(overrideFile, Object.entries(overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });
 
-const args = ["dev", "--ip", host, "--port", String(port), "--persist-to", stateDir, "--env-file", devVarsPath, "--env-file", overrideFile, "--show-interactive-dev-session=false", "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "warn"];
+// With [secrets] declared, wrangler takes only the declared (required) secrets from env files.
+// Optional secrets kept in .dev.vars (TURNSTILE_SECRET, JWT_PUBLIC_JWKS, ...) and VAR_<NAME>
+// overrides of [vars] therefore go on the command line.
+const REQUIRED_SECRETS = new Set(["ADMIN_TOKEN", "JWT_PRIVATE_JWK"]);
+const extraVars = {
+	...Object.fromEntries(Object.entries(devVars).filter(([k]) => !REQUIRED_SECRETS.has(k))),
+	...Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith("VAR_") && v !== undefined ? [[k.slice(4), v]] : []))),
+};
+const varFlags = Object.entries(extraVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+const args = ["dev", "--ip", host, "--port", String(port), "--persist-to", stateDir, "--env-file", devVarsPath, "--env-file", overrideFile, "--show-interactive-dev-session=false", "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "warn", ...varFlags];
 log(`starting wrangler dev on ${base}`);
 const child = spawn(wrangler, args, { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"], detached: true });
 

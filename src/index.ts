@@ -31,10 +31,13 @@ router
 	)
 	.all("/api/admin/*", adminRouter.fetch)
 	.all("/api/*", fanRouter.fetch)
+	// An unknown API path answers the contract's JSON 404, never falls through to the static assets.
+	.all("/api/*", () => errorResponse(new ApiError(404, "not_found", "No such route.")))
 	// Pages: a drop's fan page and the promoter page are single HTML files.
 	.get("/drops/:id", (request, env) => env.ASSETS.fetch(new URL("/drop.html", request.url)))
 	.get("/admin", (request, env) => env.ASSETS.fetch(new URL("/admin.html", request.url)))
-	.get("*", (request, env) => env.ASSETS.fetch(request));
+	// A plain Request: the assets binding refuses itty's decorated one ("Invalid URL: [object Request]").
+	.get("*", (request, env) => env.ASSETS.fetch(new Request(request.url, { headers: request.headers })));
 
 export default {
 	async fetch(request, env, ctx) {
@@ -42,7 +45,7 @@ export default {
 		const url = new URL(request.url);
 		const isApi = url.pathname.startsWith("/api/") || url.pathname.startsWith("/.well-known/");
 		const secured = withSecurityHeaders(response, { page: !isApi });
-		return isApi ? withCors(secured, allowedOrigin(request, env.CORS_ORIGINS)) : secured;
+		return isApi ? withCors(secured, allowedOrigin(request, env.CORS_ORIGINS), env.CORS_ORIGINS) : secured;
 	},
 	async queue(batch, env) {
 		await consumeSales(batch, env);

@@ -1,0 +1,594 @@
+// The promoter page: sign in with the admin token, create and schedule
+// drops, watch one live (stats, a sales chart, the audit), pause and resume
+// admission, download the sales as CSV.
+//
+// The admin token lives only in sessionStorage: it is gone when the tab closes.
+import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
+
+const session = storage("session");
+const TOKEN_KEY = "tdrop:adminToken";
+const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SVG = "http://www.w3.org/2000/svg";
+
+let token = session.get(TOKEN_KEY);
+let drops = [];
+/** The drop on screen, its latest answer, and the generation of its refresh loop. */
+let view = { id: null, drop: null, gen: 0, timer: null, round: 0, busy: false };
+let sales = { rows: new Map(), resume: null, refreshes: 0 };
+let auditSignature = "";
+
+// --- API with the admin token ----------------------------------------------
+
+async function adminApi(path, options = {}) {
+	try {
+		return await api(path, { ...options, token });
+	} catch (err) {
+		if (err.status === 401 && token) signOut("The engine refused the admin token. Sign in again.");
+		throw err;
+	}
+}
+
+function showAlert(message) {
+	text("alert", message);
+	show("alert", true);
+}
+
+const clearAlert = () => show("alert", false);
+
+// --- sign in and out --------------------------------------------------------
+
+async function signIn(event) {
+	event.preventDefault();
+	const input = $("admin-token");
+	const candidate = input.value.trim();
+	setFieldError(input, null);
+	clearAlert();
+	if (candidate === "") return setFieldError(input, "Enter the admin token.", true);
+	const button = $("signin-button");
+	button.disabled = true;
+	try {
+		const list = await api("/api/admin/drops?limit=50", { token: candidate });
+		token = candidate;
+		session.set(TOKEN_KEY, token);
+		input.value = "";
+		enterApp(list.drops);
+		focusHeading($("h-drops"));
+	} catch (err) {
+		if (err.status === 401) setFieldError(input, "That token is not this engine’s admin token.", true);
+		else showAlert(`Could not sign in: ${err.message}`);
+	} finally {
+		button.disabled = false;
+	}
+}
+
+function signOut(message = null, { focus = true } = {}) {
+	token = null;
+	session.remove(TOKEN_KEY);
+	stopLive();
+	show("app", false);
+	show("session", false);
+	show("s-signin", true);
+	if (message) showAlert(message);
+	if (focus) focusHeading($("h-signin"));
+}
+
+function enterApp(list) {
+	show("s-signin", false);
+	show("app", true);
+	show("session", true);
+	renderList(list);
+	const wanted = location.hash.slice(1);
+	if (DROP_ID.test(wanted)) selectDrop(wanted, { focus: false });
+	else if (drops.length > 0) location.replace(`#${drops[0].id}`);
+}
+
+// --- the list of drops ------------------------------------------------------
+
+async function loadList() {
+	const list = await adminApi("/api/admin/drops?limit=50");
+	renderList(list.drops);
+}
+
+function statusOf(drop, stats = null) {
+	const t = Date.now();
+	if (drop.closesAt && Date.parse(drop.closesAt) <= t) return ["closed", "Closed"];
+	if (stats && stats.remaining === 0 && stats.held === 0) return ["sold_out", "Sold out"];
+	if (drop.paused) return ["paused", "Paused"];
+	if (Date.parse(drop.opensAt) > t) return ["scheduled", "Scheduled"];
+	return ["open", "Open"];
+}
+
+function renderList(list) {
+	drops = list;
+	show("drop-list-empty", list.length === 0);
+	$("drop-list").replaceChildren(
+		...list.map((d) => {
+			const li = document.createElement("li");
+			const a = document.createElement("a");
+			a.href = `#${d.id}`;
+			a.textContent = d.name;
+			if (d.id === view.id) a.setAttribute("aria-current", "true");
+			const badge = document.createElement("span");
+			badge.dataset.dropId = d.id;
+			const meta = document.createElement("span");
+			meta.className = "meta";
+			meta.textContent = `${plural(d.capacity, "ticket")} · opens ${formatDateTime(d.opensAt)}`;
+			li.append(a, " ", badge, meta);
+			return li;
+		}),
+	);
+	refreshBadges();
+}
+
+/** Statuses move with the clock (scheduled becomes open): update the badges in place, keeping focus where it is. */
+function refreshBadges() {
+	for (const badge of $("drop-list").querySelectorAll("[data-drop-id]")) {
+		const d = drops.find((x) => x.id === badge.dataset.dropId);
+		if (!d) continue;
+		const [cls, label] = statusOf(d, d.id === view.drop?.id ? view.drop.stats : null);
+		badge.className = `badge ${cls}`;
+		text(badge, label);
+	}
+}
+
+// --- creating a drop --------------------------------------------------------
+
+function setFieldError(input, message, focus = false) {
+	const error = $(`${input.id}-error`);
+	input.setAttribute("aria-invalid", message ? "true" : "false");
+	if (error) {
+		text(error, message ?? "");
+		show(error, Boolean(message));
+	}
+	if (message && focus) {
+		const details = input.closest("details");
+		if (details) details.open = true;
+		input.focus();
+	}
+}
+
+function clearFormErrors(form) {
+	for (const input of form.querySelectorAll("[data-field]")) setFieldError(input, null);
+}
+
+/** The server names the field ("capacity", "admission.batchSize"): show its message by that input. */
+function showServerError(form, summaryId, err) {
+	let field = err.details?.field;
+	if (field === "admission") field = "admission.batchSize";
+	const input = field ? form.querySelector(`[data-field="${CSS.escape(field)}"]`) : null;
+	const summary = summaryId ? $(summaryId) : null;
+	if (input) {
+		setFieldError(input, err.message, true);
+		if (summary) {
+			text(summary, `The drop was not saved: fix “${labelOf(input)}”. ${err.message}`);
+			show(summary, true);
+		}
+	} else if (summary) {
+		text(summary, `The drop was not saved: ${err.message}`);
+		show(summary, true);
+		summary.focus();
+	} else {
+		showAlert(err.message);
+	}
+}
+
+const labelOf = (input) => document.querySelector(`label[for="${input.id}"]`)?.textContent ?? input.id;
+
+/** A datetime-local value is the browser's local time; the API wants ISO 8601 with a zone. */
+function localToIso(value) {
+	const ms = new Date(value).getTime();
+	return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+function isoToLocal(iso) {
+	const d = new Date(iso);
+	const pad = (n) => String(n).padStart(2, "0");
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Reads the form; client-side it only checks what the API cannot be sent (empty or unreadable values). */
+function readCreateForm(form) {
+	const problems = [];
+	const num = (id, { required = false, cents = false } = {}) => {
+		const input = $(id);
+		if (input.validity.badInput) return problems.push([input, "Enter a number."]), undefined;
+		if (input.value.trim() === "") {
+			if (required) problems.push([input, "Enter a number."]);
+			return undefined;
+		}
+		const n = Number(input.value);
+		return cents ? Math.round(n * 100) : n;
+	};
+	const time = (id, required) => {
+		const input = $(id);
+		if (input.value === "") {
+			if (required || input.validity.badInput) problems.push([input, "Enter a date and time."]);
+			return undefined;
+		}
+		const iso = localToIso(input.value);
+		if (iso === null) problems.push([input, "Enter a real date and time."]);
+		return iso ?? undefined;
+	};
+	const name = $("f-name").value;
+	if (name.trim() === "") problems.push([$("f-name"), "Give the drop a name."]);
+	const body = {
+		name,
+		capacity: num("f-capacity", { required: true }),
+		maxPerFan: num("f-maxPerFan", { required: true }),
+		opensAt: time("f-opensAt", true),
+		closesAt: time("f-closesAt", false),
+		priceCents: num("f-price", { cents: true }),
+		currency: $("f-currency").value.trim().toUpperCase() || undefined,
+		shards: num("f-shards"),
+		admission: {
+			batchSize: num("f-batchSize"),
+			intervalMs: num("f-intervalMs"),
+			activeMultiple: num("f-activeMultiple"),
+		},
+		holdSeconds: num("f-holdSeconds"),
+	};
+	// Leave out what is empty: the engine has defaults for it.
+	for (const [k, v] of Object.entries(body.admission)) if (v === undefined) delete body.admission[k];
+	for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
+	return { body, problems };
+}
+
+async function createDrop(event) {
+	event.preventDefault();
+	const form = $("create-form");
+	clearFormErrors(form);
+	show("create-summary", false);
+	const { body, problems } = readCreateForm(form);
+	if (problems.length > 0) {
+		for (const [input, message] of problems) setFieldError(input, message);
+		text("create-summary", `The drop was not saved: ${problems.length === 1 ? "one field needs" : `${problems.length} fields need`} attention.`);
+		show("create-summary", true);
+		setFieldError(problems[0][0], problems[0][1], true);
+		return;
+	}
+	const button = $("create-button");
+	button.disabled = true;
+	text(button, "Creating…");
+	try {
+		const drop = await adminApi("/api/admin/drops", { method: "POST", body });
+		$("f-name").value = "";
+		defaultOpensAt();
+		await loadList().catch(() => renderList([drop, ...drops]));
+		location.hash = drop.id;
+		text("drop-live", `Drop “${drop.name}” created.`);
+	} catch (err) {
+		if (err.status === 401) return;
+		showServerError(form, "create-summary", err);
+	} finally {
+		button.disabled = false;
+		text(button, "Create the drop");
+	}
+}
+
+function defaultOpensAt() {
+	// Ten minutes from now, on the minute: a sensible start for a new drop.
+	const t = new Date(Date.now() + 10 * 60_000);
+	t.setSeconds(0, 0);
+	$("f-opensAt").value = isoToLocal(t.toISOString());
+}
+
+// --- one drop, live ---------------------------------------------------------
+
+function stopLive() {
+	view.gen += 1;
+	clearTimeout(view.timer);
+	view = { id: null, drop: null, gen: view.gen, timer: null, round: 0, busy: false };
+}
+
+async function selectDrop(id, { focus = true } = {}) {
+	stopLive();
+	view.id = id;
+	sales = { rows: new Map(), resume: null, refreshes: 0 };
+	auditSignature = "";
+	for (const a of $("drop-list").querySelectorAll("a")) {
+		if (a.getAttribute("href") === `#${id}`) a.setAttribute("aria-current", "true");
+		else a.removeAttribute("aria-current");
+	}
+	show("drop-error", false);
+	$("audit").replaceChildren(Object.assign(document.createElement("p"), { className: "meta", textContent: "Checking…" }));
+	text("chart-caption", "Waiting for sales.");
+	$("chart").replaceChildren();
+	try {
+		const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
+		if (view.id !== id) return;
+		renderDrop(drop);
+		show("s-drop", true);
+		if (focus) focusHeading($("drop-title"));
+		liveLoop(view.gen);
+	} catch (err) {
+		if (err.status === 401) return;
+		show("s-drop", false);
+		showAlert(err.status === 404 ? "There is no drop with that id." : `Could not load the drop: ${err.message}`);
+	}
+}
+
+/** Stats every 2 s, the chart every 4 s, the audit every 6 s; nothing while the tab is hidden. */
+async function liveLoop(gen) {
+	if (gen !== view.gen) return;
+	if (!document.hidden) {
+		const id = view.id;
+		const round = view.round++;
+		try {
+			const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
+			if (gen !== view.gen) return;
+			renderDrop(drop);
+			if (round % 2 === 0) await refreshSales(id, gen);
+			if (round % 3 === 0) await refreshAudit(id, gen);
+			if (gen === view.gen) show("drop-error", false);
+		} catch (err) {
+			if (err.status === 401 || gen !== view.gen) return;
+			text("drop-error", `Live updates paused: ${err.message} Retrying.`);
+			show("drop-error", true);
+		}
+	}
+	if (gen === view.gen) view.timer = setTimeout(() => liveLoop(gen), 2_000);
+}
+
+function renderDrop(drop) {
+	view.drop = drop;
+	const s = drop.stats;
+	text("drop-title", drop.name);
+	text(
+		"drop-facts",
+		`${drop.id} · ${plural(drop.capacity, "ticket")} at ${formatMoney(drop.priceCents, drop.currency)} · up to ${drop.maxPerFan} per fan · opens ${formatDateTime(drop.opensAt)}` +
+			(drop.closesAt ? ` · closes ${formatDateTime(drop.closesAt)}` : "") +
+			` · ${plural(drop.shards, "shard")} · batches of ${drop.admission.batchSize} every ${drop.admission.intervalMs} ms · holds ${drop.holdSeconds} s`,
+	);
+	const link = $("fan-link");
+	link.href = `/drops/${drop.id}`;
+	text(link, `${location.origin}/drops/${drop.id}`);
+	const [cls, label] = statusOf(drop, s);
+	const badge = $("drop-status");
+	badge.className = `badge ${cls}`;
+	text(badge, label);
+	text("updated-at", `Updated ${formatTime(Date.now())}`);
+	for (const key of ["joined", "waiting", "admitted", "held", "sold", "remaining", "recorded"]) text(`stat-${key}`, formatNumber(s?.[key]));
+	const pause = $("pause-button");
+	text(pause, drop.paused ? "Resume admission" : "Pause admission");
+	pause.setAttribute("aria-describedby", "drop-status");
+	const opened = Date.parse(drop.opensAt) <= Date.now();
+	const input = $("r-opensAt");
+	input.disabled = opened;
+	$("reschedule-button").disabled = opened;
+	text("r-opensAt-hint", opened ? `Opened ${formatDateTime(drop.opensAt)}: an open drop cannot be moved.` : "A drop can be moved until it opens.");
+	if (document.activeElement !== input && input.dataset.dropId !== `${drop.id}@${drop.opensAt}`) {
+		input.value = isoToLocal(drop.opensAt);
+		input.dataset.dropId = `${drop.id}@${drop.opensAt}`;
+	}
+	// Keep the list's badge in step with what is on screen.
+	const i = drops.findIndex((d) => d.id === drop.id);
+	if (i >= 0) drops[i] = { ...drops[i], paused: drop.paused, opensAt: drop.opensAt, closesAt: drop.closesAt };
+	refreshBadges();
+}
+
+async function togglePause() {
+	const drop = view.drop;
+	if (!drop) return;
+	const button = $("pause-button");
+	button.disabled = true;
+	try {
+		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { paused: !drop.paused } });
+		renderDrop(next);
+		text("drop-live", next.paused ? "Admission paused. Waiting fans keep their places." : "Admission resumed.");
+	} catch (err) {
+		if (err.status !== 401) {
+			text("drop-error", `Could not ${drop.paused ? "resume" : "pause"}: ${err.message}`);
+			show("drop-error", true);
+		}
+	} finally {
+		button.disabled = false;
+	}
+}
+
+async function reschedule(event) {
+	event.preventDefault();
+	const drop = view.drop;
+	const input = $("r-opensAt");
+	setFieldError(input, null);
+	const iso = input.value ? localToIso(input.value) : null;
+	if (iso === null) return setFieldError(input, "Enter a date and time.", true);
+	try {
+		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { opensAt: iso } });
+		renderDrop(next);
+		text("drop-live", `Rescheduled: opens ${formatDateTime(next.opensAt)}.`);
+	} catch (err) {
+		if (err.status !== 401) showServerError($("reschedule-form"), null, err);
+	}
+}
+
+async function exportCsv() {
+	const drop = view.drop;
+	if (!drop) return;
+	const button = $("export-button");
+	button.disabled = true;
+	text(button, "Preparing the CSV…");
+	try {
+		// A plain link cannot send the token, so fetch it and hand the browser a Blob.
+		const res = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/sales`, { headers: { Accept: "text/csv" }, raw: true });
+		const blob = await res.blob();
+		const url = URL.createObjectURL(blob);
+		const a = document.createElement("a");
+		a.href = url;
+		a.download = `sales-${drop.id}.csv`;
+		document.body.append(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 30_000);
+		text("drop-live", "Sales CSV downloaded.");
+	} catch (err) {
+		if (err.status !== 401) {
+			text("drop-error", `Could not export the sales: ${err.message}`);
+			show("drop-error", true);
+		}
+	} finally {
+		button.disabled = false;
+		text(button, "Download sales (CSV)");
+	}
+}
+
+// --- the chart --------------------------------------------------------------
+
+/**
+ * Sales come from D1 page by page. Pages whose sales are over a minute old
+ * are not asked for again (the resume cursor moves past them); every tenth
+ * refresh starts over, so a sale recorded late is never missed for long.
+ */
+async function refreshSales(id, gen) {
+	sales.refreshes += 1;
+	if (sales.refreshes % 10 === 0) sales.resume = null;
+	let cursor = sales.resume;
+	for (let page = 0; page < 50; page++) {
+		const q = new URLSearchParams({ limit: "1000" });
+		if (cursor) q.set("cursor", cursor);
+		const answer = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}/sales?${q}`);
+		if (gen !== view.gen) return;
+		for (const s of answer.sales) sales.rows.set(s.orderId, { t: Date.parse(s.createdAt), q: s.quantity });
+		if (!answer.nextCursor) break;
+		const last = answer.sales.at(-1);
+		if (last && Date.parse(last.createdAt) < Date.now() - 60_000) sales.resume = answer.nextCursor;
+		cursor = answer.nextCursor;
+	}
+	drawChart();
+}
+
+function svg(name, attrs = {}, textContent = null) {
+	const el = document.createElementNS(SVG, name);
+	for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+	if (textContent !== null) el.textContent = textContent;
+	return el;
+}
+
+function niceCeiling(n) {
+	const p = 10 ** Math.floor(Math.log10(Math.max(1, n)));
+	for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p;
+	return 10 * p;
+}
+
+function drawChart() {
+	const drop = view.drop;
+	const chart = $("chart");
+	if (!drop) return;
+	const W = 640, H = 260, left = 52, right = 16, top = 16, bottom = 40;
+	const points = [...sales.rows.values()].sort((a, b) => a.t - b.t);
+	const total = points.reduce((sum, p) => sum + p.q, 0);
+	const opens = Date.parse(drop.opensAt);
+	const t0 = points.length > 0 ? Math.min(points[0].t, opens <= points[0].t ? opens : points[0].t) : opens;
+	const t1 = Math.max(Date.now(), points.at(-1)?.t ?? 0, t0 + 60_000);
+	// The whole capacity when sales reach a quarter of it; otherwise room above the sales.
+	const yMax = total >= drop.capacity / 4 ? drop.capacity : Math.min(drop.capacity, niceCeiling(Math.max(4, total * 1.5)));
+	const x = (t) => left + ((t - t0) / (t1 - t0)) * (W - left - right);
+	const y = (v) => H - bottom - (v / yMax) * (H - top - bottom);
+	const nodes = [];
+
+	for (const v of [0, yMax / 2, yMax]) {
+		const value = Math.round(v);
+		nodes.push(svg("line", { class: "grid", x1: left, x2: W - right, y1: y(value), y2: y(value) }));
+		nodes.push(svg("text", { x: left - 8, y: y(value) + 4, "text-anchor": "end" }, formatNumber(value)));
+	}
+	for (let i = 0; i <= 3; i++) {
+		const t = t0 + ((t1 - t0) * i) / 3;
+		nodes.push(svg("text", { x: x(t), y: H - bottom + 18, "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle" }, formatTime(t)));
+	}
+	nodes.push(svg("line", { class: "axis", x1: left, x2: left, y1: top, y2: H - bottom }));
+	nodes.push(svg("line", { class: "axis", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
+	nodes.push(svg("text", { x: left, y: H - 4 }, "time"));
+	if (yMax === drop.capacity) {
+		nodes.push(svg("line", { class: "capacity", x1: left, x2: W - right, y1: y(drop.capacity), y2: y(drop.capacity) }));
+		nodes.push(svg("text", { x: W - right, y: y(drop.capacity) + 14, "text-anchor": "end" }, `capacity ${formatNumber(drop.capacity)}`));
+	}
+
+	if (points.length === 0) {
+		nodes.push(svg("text", { class: "empty", x: (left + W - right) / 2, y: (top + H - bottom) / 2, "text-anchor": "middle" }, "No sales recorded yet"));
+		text("chart-caption", `No sales recorded yet. Capacity ${formatNumber(drop.capacity)}.`);
+	} else {
+		// A step line: the count holds until the next sale.
+		let cum = 0;
+		let d = `M${x(t0).toFixed(1)},${y(0).toFixed(1)}`;
+		for (const p of points) {
+			d += ` H${x(p.t).toFixed(1)}`;
+			cum += p.q;
+			d += ` V${y(cum).toFixed(1)}`;
+		}
+		d += ` H${x(t1).toFixed(1)}`;
+		nodes.push(svg("path", { class: "area", d: `${d} V${y(0).toFixed(1)} Z` }));
+		nodes.push(svg("path", { class: "line", d, "data-points": points.length }));
+		text(
+			"chart-caption",
+			`${plural(total, "ticket")} in ${plural(points.length, "order")} recorded between ${formatTime(points[0].t)} and ${formatTime(points.at(-1).t)}, of ${formatNumber(drop.capacity)}.`,
+		);
+	}
+	chart.replaceChildren(...nodes);
+}
+
+// --- the audit --------------------------------------------------------------
+
+async function refreshAudit(id, gen) {
+	const audit = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}/audit`);
+	if (gen !== view.gen) return;
+	const checks = [
+		[audit.oversold === 0, audit.oversold === 0 ? "No oversell" : `${formatNumber(audit.oversold)} tickets oversold`],
+		[audit.lost === 0, audit.lost === 0 ? "No sale lost" : `${formatNumber(audit.lost)} sales missing from D1`],
+		[audit.phantom === 0, audit.phantom === 0 ? "No unexplained rows in D1" : `${formatNumber(audit.phantom)} rows in D1 that no shard sold`],
+		[audit.balanced, audit.balanced ? "Stock balances: sold + held + remaining = capacity" : "Stock does not balance with capacity"],
+		[audit.admission?.admittedInOrder !== false, audit.admission?.admittedInOrder === false ? "Fans admitted out of order" : "Fans admitted in order"],
+		[audit.admission?.shuffleVerified !== false, audit.admission?.shuffleVerified === false ? "Open-time shuffle does not verify" : "Open-time shuffle verifies"],
+	];
+	const pending = audit.inTransit + audit.outboxPending;
+	const verdict = audit.ok ? "Audit passed" : "Audit failed";
+	const signature = JSON.stringify([audit.ok, checks, pending > 0]);
+	if (signature === auditSignature) return;
+	auditSignature = signature;
+	const head = document.createElement("p");
+	const badge = document.createElement("span");
+	badge.className = `badge ${audit.ok ? "ok" : "bad"}`;
+	badge.id = "audit-verdict";
+	badge.textContent = verdict;
+	head.append(badge, ` ${formatNumber(audit.totals.sold)} sold, ${formatNumber(audit.recordedTickets)} recorded in D1.`);
+	const list = document.createElement("ul");
+	list.className = "audit-list";
+	for (const [ok, label] of checks) {
+		const li = document.createElement("li");
+		li.textContent = `${ok ? "✓" : "✗"} ${label}`;
+		if (!ok) li.className = "field-error";
+		list.append(li);
+	}
+	if (pending > 0) {
+		const li = document.createElement("li");
+		li.textContent = `… ${formatNumber(pending)} sales on their way to D1 (not lost)`;
+		list.append(li);
+	}
+	$("audit").replaceChildren(head, list);
+}
+
+// --- start ------------------------------------------------------------------
+
+function start() {
+	$("signin-form").addEventListener("submit", signIn);
+	$("signout").addEventListener("click", () => signOut());
+	$("create-form").addEventListener("submit", createDrop);
+	$("reschedule-form").addEventListener("submit", reschedule);
+	$("pause-button").addEventListener("click", togglePause);
+	$("export-button").addEventListener("click", exportCsv);
+	$("refresh-list").addEventListener("click", () => loadList().catch((err) => err.status !== 401 && showAlert(err.message)));
+	$("f-currency").addEventListener("input", (e) => (e.target.value = e.target.value.toUpperCase()));
+	window.addEventListener("hashchange", () => {
+		const id = location.hash.slice(1);
+		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);
+	});
+	defaultOpensAt();
+	if (!token) return signOut(null, { focus: false });
+	adminApi("/api/admin/drops?limit=50")
+		.then((list) => enterApp(list.drops))
+		.catch((err) => {
+			if (err.status === 401) return;
+			show("s-signin", false);
+			showAlert(`Could not reach the engine: ${err.message} Reload to try again.`);
+		});
+}
+
+start();

@@ -1,0 +1,173 @@
+// Shared by the fan page and the promoter page: calls to the engine's public
+// HTTP API and a few formatting helpers. Plain ES module, no dependencies.
+
+/** A failed call: the API's `{"error": {"code", "message", ...}}`, or a network failure (status 0). */
+export class ApiFailure extends Error {
+	constructor(status, code, message, details = {}, retryAfter = null) {
+		super(message);
+		this.status = status;
+		this.code = code;
+		this.details = details;
+		this.retryAfter = retryAfter;
+	}
+}
+
+/**
+ * Calls the API and answers the parsed JSON (or null for 204). Throws an
+ * ApiFailure for any non-2xx answer and for network errors.
+ */
+export async function api(path, { method = "GET", token, body, headers = {}, raw = false } = {}) {
+	const h = { Accept: "application/json", ...headers };
+	if (token) h.Authorization = `Bearer ${token}`;
+	if (body !== undefined) h["Content-Type"] = "application/json";
+	let res;
+	try {
+		res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+	} catch {
+		throw new ApiFailure(0, "network", "The engine could not be reached. Check your connection; we will keep trying.");
+	}
+	if (res.ok) {
+		if (raw) return res;
+		if (res.status === 204) return null;
+		return res.json();
+	}
+	let error = {};
+	try {
+		error = (await res.json()).error ?? {};
+	} catch {
+		// not JSON: fall back to the status below
+	}
+	const retry = Number(res.headers.get("Retry-After"));
+	const { code, message, ...details } = error;
+	throw new ApiFailure(
+		res.status,
+		code ?? `http_${res.status}`,
+		message ?? `The engine answered ${res.status}.`,
+		details,
+		Number.isFinite(retry) && retry > 0 ? retry : null,
+	);
+}
+
+export const $ = (id) => document.getElementById(id);
+
+/** Sets an element's text (never HTML: everything shown comes from the network). */
+export function text(id, value) {
+	const el = typeof id === "string" ? $(id) : id;
+	if (el && el.textContent !== String(value)) el.textContent = String(value);
+}
+
+export function show(el, visible = true) {
+	(typeof el === "string" ? $(el) : el).hidden = !visible;
+}
+
+export function formatMoney(cents, currency) {
+	try {
+		return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
+	} catch {
+		return `${(cents / 100).toFixed(2)} ${currency}`;
+	}
+}
+
+export const formatNumber = (n) => (n === null || n === undefined ? "–" : new Intl.NumberFormat().format(n));
+
+/** "1 ticket", "3 tickets". */
+export const plural = (n, one, many = `${one}s`) => `${formatNumber(n)} ${n === 1 ? one : many}`;
+
+/** "1:05:09", "4:07", "0:09": a countdown. */
+export function formatCountdown(ms) {
+	const total = Math.max(0, Math.ceil(ms / 1000));
+	const h = Math.floor(total / 3600);
+	const m = Math.floor((total % 3600) / 60);
+	const s = total % 60;
+	const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+	return `${h > 0 ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
+}
+
+/** Countdown words for screen readers and longer waits: "2 days 3 hours", "4 minutes 7 seconds". */
+export function formatDuration(ms) {
+	const total = Math.max(0, Math.ceil(ms / 1000));
+	const parts = [
+		[Math.floor(total / 86400), "day"],
+		[Math.floor((total % 86400) / 3600), "hour"],
+		[Math.floor((total % 3600) / 60), "minute"],
+		[total % 60, "second"],
+	].filter(([n]) => n > 0);
+	if (parts.length === 0) return "0 seconds";
+	return parts
+		.slice(0, 2)
+		.map(([n, unit]) => `${n} ${unit}${n === 1 ? "" : "s"}`)
+		.join(" ");
+}
+
+/** An estimate, said as one: "less than a minute", "about 3 minutes". */
+export function formatEstimate(ms) {
+	if (ms === null || ms === undefined) return "unknown";
+	if (ms < 60_000) return "less than a minute";
+	const minutes = Math.round(ms / 60_000);
+	if (minutes < 90) return `about ${minutes} minute${minutes === 1 ? "" : "s"}`;
+	const hours = Math.round(minutes / 60);
+	return `about ${hours} hours`;
+}
+
+export function formatDateTime(iso) {
+	return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function formatTime(ms) {
+	return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** A random id for Idempotency-Key headers and fan ids: letters, digits and dashes only. */
+export function randomId(prefix = "") {
+	if (crypto.randomUUID) return prefix + crypto.randomUUID();
+	const bytes = crypto.getRandomValues(new Uint8Array(16));
+	return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Web Storage that never throws (private modes, full quotas, disabled storage). */
+export function storage(kind) {
+	let store = null;
+	try {
+		store = kind === "session" ? window.sessionStorage : window.localStorage;
+		const probe = "__probe__";
+		store.setItem(probe, probe);
+		store.removeItem(probe);
+	} catch {
+		store = null;
+	}
+	const memory = new Map();
+	return {
+		get(key) {
+			try {
+				return store ? store.getItem(key) : memory.get(key) ?? null;
+			} catch {
+				return memory.get(key) ?? null;
+			}
+		},
+		set(key, value) {
+			memory.set(key, value);
+			try {
+				store?.setItem(key, value);
+			} catch {
+				// memory keeps it for this page
+			}
+		},
+		remove(key) {
+			memory.delete(key);
+			try {
+				store?.removeItem(key);
+			} catch {
+				// nothing to do
+			}
+		},
+	};
+}
+
+/** Moves focus to a heading (made focusable) so keyboard and screen reader users land on what changed. */
+export function focusHeading(el) {
+	if (!el) return;
+	if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+	el.focus({ preventScroll: false });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

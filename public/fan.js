@@ -1,0 +1,621 @@
+// The fan page: join a drop's queue, wait, hold tickets, pay, see the tickets.
+//
+// Everything the fan needs to come back (their fan id, the queue token, the
+// access token, a hold and the order) is kept in localStorage under the drop's
+// id, so a reload or a new tab lands where the fan was: same place in line,
+// same hold, same tickets.
+import {
+	$,
+	ApiFailure,
+	api,
+	focusHeading,
+	formatCountdown,
+	formatDateTime,
+	formatDuration,
+	formatEstimate,
+	formatMoney,
+	formatNumber,
+	randomId,
+	show,
+	storage,
+	text,
+} from "/common.js";
+
+const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+const store = storage("local");
+const FAN_KEY = "tdrop:fanId";
+const STATE_KEY = `tdrop:drop:${dropId}`;
+const SECTIONS = ["loading", "intro", "waiting", "choose", "pay", "done", "final"];
+
+let fanId = store.get(FAN_KEY);
+if (!fanId || !/^[A-Za-z0-9._:@+-]{1,128}$/.test(fanId)) {
+	fanId = randomId("fan-");
+	store.set(FAN_KEY, fanId);
+}
+
+/** What survives a reload: { queueToken, initialAhead, accessToken, accessExpiresAt, pendingHold, hold, order }. */
+let saved = loadSaved();
+
+function loadSaved() {
+	try {
+		const value = JSON.parse(store.get(STATE_KEY) ?? "{}");
+		return value && typeof value === "object" ? value : {};
+	} catch {
+		return {};
+	}
+}
+
+function save() {
+	store.set(STATE_KEY, JSON.stringify(saved));
+}
+
+let drop = null;
+/** Server time minus local time, so countdowns follow the engine's clock. */
+let skew = 0;
+const now = () => Date.now() + skew;
+let current = "loading";
+let pollTimer = null;
+let dropTimer = null;
+let failures = 0;
+let rejoinedOnce = false;
+let lastView = null;
+let lastAnnounced = { ahead: null, at: 0 };
+let holdWarnings = new Set();
+/** A notice to show when the fan next reaches the ticket choice (set while loading). */
+let pendingNotice = null;
+
+function syncClock(serverTime) {
+	const t = Date.parse(serverTime ?? "");
+	if (Number.isFinite(t)) skew = t - Date.now();
+}
+
+// --- rendering -------------------------------------------------------------
+
+function setState(name, { focus = true } = {}) {
+	for (const s of SECTIONS) show(`s-${s}`, s === name);
+	$("s-loading").setAttribute("aria-busy", String(name === "loading"));
+	const changed = name !== current;
+	const wasLoading = current === "loading";
+	current = name;
+	if (changed && focus && !wasLoading) focusHeading($(`s-${name}`).querySelector("h2"));
+	updateTitle();
+}
+
+function updateTitle() {
+	const name = drop?.name ?? "Ticket drop";
+	let prefix = "";
+	if (current === "waiting" && lastView?.position) prefix = `#${lastView.position} in line · `;
+	else if (current === "choose") prefix = "Your turn · ";
+	else if (current === "pay") prefix = "Tickets held · ";
+	else if (current === "done") prefix = "Tickets · ";
+	document.title = `${prefix}${name}`;
+}
+
+let announcements = [];
+let announceTimer = null;
+
+/** Says a message through the live region; messages within a moment of each other are read together. */
+function announce(message) {
+	announcements.push(message);
+	if (announceTimer !== null) return;
+	const live = $("live");
+	// Clearing first makes a repeated message be read again.
+	live.textContent = "";
+	announceTimer = setTimeout(() => {
+		live.textContent = announcements.join(" ");
+		announcements = [];
+		announceTimer = null;
+	}, 100);
+}
+
+function showAlert(message) {
+	const el = $("alert");
+	text(el, message);
+	show(el, true);
+}
+
+function clearAlert() {
+	show("alert", false);
+}
+
+const price = (cents) => (cents === 0 ? "Free" : formatMoney(cents, drop.currency));
+
+let headerSaysOpened = false;
+
+function renderDropHeader() {
+	text("drop-name", drop.name);
+	headerSaysOpened = Date.parse(drop.opensAt) <= now();
+	const parts = [drop.priceCents === 0 ? "Free tickets" : `${price(drop.priceCents)} per ticket`, `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
+	if (drop.closesAt) parts.push(`closes ${formatDateTime(drop.closesAt)}`);
+	text("drop-meta", parts.join(" · "));
+	text("fan-label", `Fan ${fanId.slice(0, 12)}…`);
+	updateTitle();
+}
+
+function showFinal(title, message, action = null) {
+	clearTimeout(pollTimer);
+	text("h-final", title);
+	text("final-text", message);
+	const button = $("final-action");
+	show(button, action !== null);
+	if (action) {
+		text(button, action.label);
+		button.onclick = action.run;
+	}
+	setState("final");
+	announce(`${title}. ${message}`);
+}
+
+const soldOut = () => showFinal("Sold out", "Every ticket in this drop has been sold. Thanks for queueing.");
+const closed = () => showFinal("This drop has closed", "The sale is over; no more tickets are sold.");
+const turnEnded = () =>
+	showFinal("Your turn has ended", "The time to buy after admission ran out, and your place went to the next fan.");
+
+// --- the drop and the intro ------------------------------------------------
+
+async function loadDrop() {
+	drop = await api(`/api/drops/${encodeURIComponent(dropId)}`);
+	syncClock(drop.serverTime);
+	renderDropHeader();
+	return drop;
+}
+
+function showIntro() {
+	clearTimeout(pollTimer);
+	if (drop.status === "sold_out") return soldOut();
+	if (drop.status === "closed") return closed();
+	const scheduled = Date.parse(drop.opensAt) > now();
+	show("opens-block", scheduled);
+	text("opens-at", `Opens ${formatDateTime(drop.opensAt)}`);
+	text("intro-status", scheduled ? "Join now to be in the pre-queue." : drop.paused ? "The sale is open; admission is paused for a moment." : "The sale is open.");
+	text("intro-price", price(drop.priceCents));
+	text("intro-remaining", formatNumber(drop.remaining));
+	text("intro-limit", `${drop.maxPerFan}`);
+	show("join-hint", scheduled);
+	setState("intro");
+	tick();
+	// Keep "tickets left" and the status current while the fan reads.
+	clearTimeout(dropTimer);
+	dropTimer = setTimeout(refreshIntro, 15_000);
+}
+
+async function refreshIntro() {
+	if (current !== "intro") return;
+	try {
+		await loadDrop();
+		showIntro();
+	} catch {
+		dropTimer = setTimeout(refreshIntro, 15_000);
+	}
+}
+
+async function join() {
+	const button = $("join");
+	button.disabled = true;
+	text(button, "Joining…");
+	clearAlert();
+	try {
+		const view = await api(`/api/drops/${encodeURIComponent(dropId)}/join`, { method: "POST", body: { fanId } });
+		saved = { queueToken: view.queueToken };
+		save();
+		announce(view.rejoined ? "You already had a place in this queue; here it is." : "You joined the queue.");
+		applyQueueView(view);
+	} catch (err) {
+		if (err.code === "drop_closed") return closed();
+		if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
+		const wait = err.retryAfter ? ` Try again in ${formatDuration(err.retryAfter * 1000)}.` : "";
+		showAlert(`Could not join: ${err.message}${wait}`);
+	} finally {
+		button.disabled = false;
+		text(button, "Join the queue");
+	}
+}
+
+// --- the queue -------------------------------------------------------------
+
+function schedulePoll(ms) {
+	clearTimeout(pollTimer);
+	pollTimer = setTimeout(pollStatus, Math.max(250, ms));
+}
+
+async function pollStatus() {
+	clearTimeout(pollTimer);
+	if (!saved.queueToken) return showIntro();
+	try {
+		const view = await api(`/api/drops/${encodeURIComponent(dropId)}/status`, { token: saved.queueToken });
+		failures = 0;
+		clearAlert();
+		applyQueueView(view);
+	} catch (err) {
+		await statusFailed(err);
+	}
+}
+
+async function statusFailed(err) {
+	if (err.status === 401 && !rejoinedOnce) {
+		// The queue token is no longer accepted: joining again with the same fan id gives back the same place.
+		rejoinedOnce = true;
+		saved = {};
+		save();
+		await join();
+		if (current === "loading") showIntro();
+		return;
+	}
+	if (err.status === 401 || err.status === 403) {
+		saved = {};
+		save();
+		showAlert("Your place could not be confirmed. Join again to get back in line.");
+		return showIntro();
+	}
+	if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
+	failures += 1;
+	const delay = err.retryAfter ? err.retryAfter * 1000 : Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+	// A single hiccup (the queue being ordered at the opening answers 503) is retried quietly.
+	if (err.status === 0 || failures > 2) {
+		showAlert(`${err.message} Retrying in ${formatDuration(delay)}; you keep your place.`);
+	}
+	if (current === "loading") setState("waiting", { focus: false });
+	schedulePoll(delay);
+}
+
+function applyQueueView(view) {
+	syncClock(view.serverTime);
+	if (view.queueToken) {
+		saved.queueToken = view.queueToken;
+		save();
+	}
+	lastView = view;
+	switch (view.status) {
+		case "waiting":
+			renderWaiting(view);
+			schedulePoll(view.pollAfterMs ?? 2_000);
+			return;
+		case "admitted":
+			if (!view.accessToken) return schedulePoll(250);
+			saved.accessToken = view.accessToken;
+			saved.accessExpiresAt = view.accessExpiresAt;
+			save();
+			return enterAdmitted();
+		case "sold_out":
+			return soldOut();
+		case "closed":
+			return closed();
+		case "expired":
+			return turnEnded();
+		default:
+			showAlert(`Unexpected status "${view.status}"; retrying.`);
+			schedulePoll(5_000);
+	}
+}
+
+function renderWaiting(view) {
+	const inLine = view.position !== null && view.position !== undefined;
+	show("prequeue-block", !inLine);
+	show("line-block", inLine);
+	show("paused-note", Boolean(view.paused));
+	if (inLine) {
+		if (typeof saved.initialAhead !== "number" || view.ahead > saved.initialAhead) {
+			saved.initialAhead = view.ahead;
+			save();
+		}
+		text("position", formatNumber(view.position));
+		text("ahead", formatNumber(view.ahead));
+		text("wait", view.paused ? "paused" : formatEstimate(view.estimatedWaitMs));
+		const total = saved.initialAhead + 1;
+		const done = total - view.ahead;
+		const pct = Math.round((done / total) * 100);
+		$("progress").value = pct;
+		text("progress-text", view.ahead === 0 ? "You’re next: admission comes in batches." : `${pct}% of the way to the front.`);
+		announcePlace(view);
+	}
+	setState("waiting");
+	tick();
+}
+
+/** Says the place out loud when it changes, without talking over the fan every second. */
+function announcePlace(view) {
+	const t = Date.now();
+	if (view.ahead === lastAnnounced.ahead) return;
+	const first = lastAnnounced.ahead === null;
+	if (!first && t - lastAnnounced.at < 10_000 && view.ahead > 5) return;
+	lastAnnounced = { ahead: view.ahead, at: t };
+	const ahead = view.ahead === 0 ? "No one is ahead of you." : `${formatNumber(view.ahead)} ${view.ahead === 1 ? "fan is" : "fans are"} ahead of you.`;
+	announce(`You are number ${formatNumber(view.position)} in line. ${ahead}`);
+}
+
+// --- admitted: hold, pay, done ----------------------------------------------
+
+function enterAdmitted() {
+	clearTimeout(pollTimer);
+	if (saved.order) return showDone(saved.order);
+	if (saved.hold) return showPay();
+	if (saved.pendingHold) return sendHold();
+	showChoose(pendingNotice);
+	pendingNotice = null;
+}
+
+function showChoose(notice = null) {
+	const select = $("quantity");
+	const max = Math.max(1, Math.min(drop.maxPerFan, saved.available ?? drop.maxPerFan));
+	const previous = Number(select.value) || 1;
+	select.replaceChildren(
+		...Array.from({ length: max }, (_, i) => {
+			const option = document.createElement("option");
+			option.value = String(i + 1);
+			option.textContent = `${i + 1} ticket${i === 0 ? "" : "s"} · ${price(drop.priceCents * (i + 1))}`;
+			return option;
+		}),
+	);
+	select.value = String(Math.min(previous, max));
+	text("quantity-hint", `Up to ${drop.maxPerFan} per fan, ${drop.priceCents === 0 ? "free" : `${price(drop.priceCents)} each`}. Holding keeps them for you for ${formatDuration(drop.holdSeconds * 1000)} while you pay.`);
+	const box = $("choose-notice");
+	show(box, notice !== null);
+	if (notice) text(box, notice);
+	const wasHere = current === "choose";
+	setState("choose");
+	if (!wasHere) announce(notice ?? "It’s your turn. Choose how many tickets to hold.");
+	tick();
+}
+
+async function submitHold(event) {
+	event.preventDefault();
+	const quantity = Number($("quantity").value);
+	// The same key for a retry of the same request: the engine answers it once.
+	if (!saved.pendingHold || saved.pendingHold.quantity !== quantity) saved.pendingHold = { key: randomId("hold-"), quantity };
+	save();
+	await sendHold();
+}
+
+async function sendHold() {
+	const { key, quantity } = saved.pendingHold;
+	const button = $("hold-button");
+	button.disabled = true;
+	text(button, "Holding…");
+	clearAlert();
+	try {
+		const hold = await api(`/api/drops/${encodeURIComponent(dropId)}/holds`, {
+			method: "POST",
+			token: saved.accessToken,
+			headers: { "Idempotency-Key": key },
+			body: { quantity },
+		});
+		saved.hold = hold;
+		delete saved.pendingHold;
+		delete saved.available;
+		save();
+		holdWarnings = new Set();
+		showPay();
+	} catch (err) {
+		if (err.status !== 0) {
+			delete saved.pendingHold;
+			save();
+		}
+		holdFailed(err);
+	} finally {
+		button.disabled = false;
+		text(button, "Hold tickets");
+	}
+}
+
+function holdFailed(err) {
+	switch (err.code) {
+		case "sold_out":
+			return soldOut();
+		case "drop_closed":
+			return closed();
+		case "not_enough_left":
+			saved.available = err.details.available;
+			save();
+			return showChoose(`Only ${err.details.available} ticket(s) are left: choose fewer.`);
+		case "limit_exceeded":
+			return showChoose(
+				`You can have at most ${err.details.maxPerFan} ticket(s) in this drop and already have ${err.details.alreadyHeldOrBought}.`,
+			);
+		case "token_expired":
+		case "invalid_token":
+			return accessLost();
+		default:
+			if (current !== "choose") showChoose();
+			showAlert(err.status === 0 ? `${err.message} Press “Hold tickets” to try again.` : `Could not hold tickets: ${err.message}`);
+	}
+}
+
+/** The access token stopped working: ask the queue again (it re-issues one, or says the turn ended). */
+function accessLost() {
+	delete saved.accessToken;
+	save();
+	setState("waiting", { focus: false });
+	pollStatus();
+}
+
+function showPay() {
+	const hold = saved.hold;
+	const total = price(drop.priceCents * hold.quantity);
+	text("held-summary", `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}, ${drop.priceCents === 0 ? "free" : `${total} in total`}.`);
+	text("pay-button", drop.priceCents === 0 ? "Confirm" : `Pay ${total}`);
+	show("pay-error", false);
+	const wasHere = current === "pay";
+	setState("pay");
+	if (!wasHere) announce(`${hold.quantity} tickets held. Pay before the hold ends in ${formatDuration(holdEndsAt() - now())}.`);
+	tick();
+}
+
+/** The hold, or the fan's turn, whichever ends first. */
+function holdEndsAt() {
+	const hold = Date.parse(saved.hold?.expiresAt ?? "");
+	const access = Date.parse(saved.accessExpiresAt ?? "");
+	return Math.min(Number.isFinite(hold) ? hold : Infinity, Number.isFinite(access) ? access : Infinity);
+}
+
+async function submitPayment(event) {
+	event.preventDefault();
+	const token = document.querySelector('input[name="card"]:checked')?.value ?? "ok";
+	const button = $("pay-button");
+	const label = button.textContent;
+	button.disabled = true;
+	$("release").disabled = true;
+	text(button, "Paying…");
+	show("pay-error", false);
+	clearAlert();
+	try {
+		const order = await api(
+			`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}/purchase`,
+			{ method: "POST", token: saved.accessToken, body: { payment: { method: "test", token } } },
+		);
+		saved.order = order;
+		delete saved.hold;
+		save();
+		showDone(order);
+	} catch (err) {
+		paymentFailed(err);
+	} finally {
+		button.disabled = false;
+		$("release").disabled = false;
+		if (button.textContent === "Paying…") text(button, label);
+	}
+}
+
+function paymentFailed(err) {
+	if (err.code === "payment_declined") {
+		const box = $("pay-error");
+		text(box, `Payment declined: ${err.message} Your tickets are still held; try again with another card.`);
+		show(box, true);
+		box.focus?.();
+		return;
+	}
+	if (err.status === 410) return holdGone("Your hold ran out before the payment went through, so the tickets went back on sale. You can hold again while your turn lasts.");
+	if (err.code === "token_expired" || err.code === "invalid_token") return accessLost();
+	if (err.status === 404) return holdGone("That hold no longer exists. Choose your tickets again.");
+	const box = $("pay-error");
+	text(box, err.status === 0 ? `${err.message} Your tickets are still held; press Pay to try again.` : `Payment failed: ${err.message}`);
+	show(box, true);
+}
+
+function holdGone(message) {
+	delete saved.hold;
+	save();
+	if (Date.parse(saved.accessExpiresAt ?? "") <= now()) return turnEnded();
+	showChoose(message);
+}
+
+async function releaseHold() {
+	const button = $("release");
+	button.disabled = true;
+	try {
+		await api(`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}`, {
+			method: "DELETE",
+			token: saved.accessToken,
+		});
+		holdGone("You gave the tickets back. You can hold again while your turn lasts.");
+	} catch (err) {
+		if (err.status === 404 || err.status === 410) holdGone("That hold had already ended.");
+		else if (err.code === "token_expired" || err.code === "invalid_token") accessLost();
+		else {
+			text("pay-error", `Could not give the tickets back: ${err.message}`);
+			show("pay-error", true);
+		}
+	} finally {
+		button.disabled = false;
+	}
+}
+
+function showDone(order) {
+	clearTimeout(pollTimer);
+	text("order-id", order.orderId);
+	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, order.currency ?? drop.currency)}` : "";
+	text("order-summary", `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}${total}.`);
+	$("tickets").replaceChildren(
+		...(order.tickets ?? []).map((code, i) => {
+			const li = document.createElement("li");
+			li.textContent = code;
+			li.setAttribute("aria-label", `Ticket ${i + 1}: ${code.split("").join(" ")}`);
+			return li;
+		}),
+	);
+	const wasHere = current === "done";
+	setState("done");
+	if (!wasHere) announce(`Payment accepted. You have ${order.quantity} ticket${order.quantity === 1 ? "" : "s"}.`);
+}
+
+// --- the clock -------------------------------------------------------------
+
+let openRefreshPending = false;
+
+/** Once a second: every visible countdown, and what happens when one reaches zero. */
+function tick() {
+	const t = now();
+	if (!drop) return;
+	const opensIn = Date.parse(drop.opensAt) - t;
+	if (opensIn <= 0 && !headerSaysOpened) renderDropHeader();
+	if (current === "intro" && !$("opens-block").hidden) {
+		text("opens-countdown", formatCountdown(opensIn));
+		$("opens-countdown").setAttribute("aria-label", formatDuration(opensIn));
+		if (opensIn <= 0 && !openRefreshPending) {
+			openRefreshPending = true;
+			loadDrop()
+				.then(() => showIntro())
+				.catch(() => {})
+				.finally(() => (openRefreshPending = false));
+		}
+	}
+	if (current === "waiting" && !$("prequeue-block").hidden) {
+		text("prequeue-countdown", opensIn > 0 ? formatCountdown(opensIn) : "any moment now");
+	}
+	if (current === "choose") {
+		const left = Date.parse(saved.accessExpiresAt ?? "") - t;
+		text("access-countdown", formatCountdown(left));
+		if (left <= 0) turnEnded();
+	}
+	if (current === "pay") {
+		const left = holdEndsAt() - t;
+		text("hold-countdown", formatCountdown(left));
+		for (const mark of [60_000, 10_000]) {
+			if (left <= mark && left > 0 && !holdWarnings.has(mark)) {
+				holdWarnings.add(mark);
+				announce(`${formatDuration(left)} left to pay before the hold ends.`);
+			}
+		}
+		if (left <= 0) holdGone("Your hold ran out, so the tickets went back on sale. You can hold again while your turn lasts.");
+	}
+}
+
+// --- start -----------------------------------------------------------------
+
+async function start() {
+	$("join").addEventListener("click", join);
+	$("hold-form").addEventListener("submit", submitHold);
+	$("pay-form").addEventListener("submit", submitPayment);
+	$("release").addEventListener("click", releaseHold);
+	$("pay-error").setAttribute("tabindex", "-1");
+	setInterval(tick, 1000);
+	document.addEventListener("visibilitychange", () => {
+		if (!document.hidden && current === "waiting") pollStatus();
+	});
+
+	if (!/^[A-Za-z0-9_-]{1,64}$/.test(dropId)) return showFinal("We can’t find this drop", "Check the link you were given.");
+	for (;;) {
+		try {
+			await loadDrop();
+			break;
+		} catch (err) {
+			if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
+			failures += 1;
+			const delay = err.retryAfter ? err.retryAfter * 1000 : Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+			showAlert(`${err instanceof ApiFailure ? err.message : "Something went wrong."} Retrying in ${formatDuration(delay)}.`);
+			await new Promise((r) => setTimeout(r, delay));
+		}
+	}
+	clearAlert();
+	failures = 0;
+	if (saved.order) return showDone(saved.order);
+	if (saved.hold && saved.accessToken) {
+		if (holdEndsAt() > now()) return showPay();
+		delete saved.hold;
+		save();
+		pendingNotice = "Your hold ran out while you were away, so the tickets went back on sale. You can hold again while your turn lasts.";
+	}
+	if (saved.queueToken) return pollStatus();
+	showIntro();
+}
+
+start();

@@ -1,0 +1,331 @@
+// The journeys, in a real Chromium: a fan buys tickets on the fan page, a
+// promoter creates a drop and watches it sell on the promoter page.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
+
+/** A page that records console errors, page errors and CSP violations, which fail the journey. */
+async function openPage(browser, options, problems) {
+	const context = await browser.newContext({ ...options, acceptDownloads: true });
+	await context.addInitScript(() => {
+		document.addEventListener("securitypolicyviolation", (e) => {
+			console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+		});
+	});
+	const page = await context.newPage();
+	page.setDefaultTimeout(15_000);
+	page.on("console", (m) => {
+		if (m.type() === "error" && !/status of 4(01|02|09|10|22)/.test(m.text())) problems.push(`console: ${m.text()}`);
+	});
+	page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+	return { context, page };
+}
+
+/** Expected API refusals (a declined card is a 402) show up as console errors; those are fine. */
+function checkProblems(problems, label) {
+	assert.deepEqual(problems, [], `${label}: the page logged errors`);
+}
+
+async function assertNoSideScroll(page, label) {
+	const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+	assert.ok(scroll <= width + 1, `${label}: the page scrolls sideways (${scroll} > ${width})`);
+}
+
+async function tabTo(page, id, max = 20) {
+	for (let i = 0; i < max; i++) {
+		await page.keyboard.press("Tab");
+		if (await page.evaluate((want) => document.activeElement?.id === want, id)) return;
+	}
+	throw new Error(`#${id} is not reachable with the Tab key`);
+}
+
+const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
+
+export async function fanJourney({ browser, base, api, shot, log }) {
+	const problems = [];
+	const drop = await api.createDrop({
+		name: "The Midnight Owls, live (browser test)",
+		capacity: 12,
+		maxPerFan: 2,
+		opensAt: inSeconds(6),
+		priceCents: 2500,
+		currency: "USD",
+		shards: 2,
+		admission: { batchSize: 1, intervalMs: 1000, activeMultiple: 4 },
+		holdSeconds: 120,
+	});
+	log(`drop ${drop.id} opens ${drop.opensAt}`);
+	const { context, page } = await openPage(browser, PHONE, problems);
+
+	await page.goto(`${base}/drops/${drop.id}`);
+	await page.getByRole("heading", { level: 1, name: drop.name }).waitFor();
+	await page.getByRole("heading", { name: "Get in line" }).waitFor();
+	const timer = page.getByRole("timer").first();
+	assert.match(await timer.textContent(), /^\d+:\d\d$/, "a countdown to the opening is shown");
+	await assertNoSideScroll(page, "fan page before opening");
+	await shot(page, "fan-1-countdown");
+
+	// The page notices the opening by itself.
+	await page.getByText("The sale is open.").waitFor({ timeout: 20_000 });
+	log("the page shows the drop as open");
+
+	// Four fans join first through the API, so this fan has people ahead.
+	for (let i = 1; i <= 4; i++) await api.join(drop.id, `api-fan-ahead-${i}`);
+
+	await tabTo(page, "join");
+	await page.keyboard.press("Enter");
+	await page.getByRole("heading", { name: "You’re in the queue" }).waitFor();
+	const position = Number(await page.locator("#position").textContent());
+	const ahead = Number(await page.locator("#ahead").textContent());
+	log(`waiting: place ${position}, ${ahead} ahead`);
+	assert.equal(position, 5, "the fan joined after four others");
+	assert.ok(ahead >= 0 && ahead < position, "fans ahead is shown");
+	// The place is announced in the live region.
+	await page.waitForFunction(() => /number 5 in line/.test(document.getElementById("live").textContent), null, { timeout: 5_000 });
+	assert.ok(Number(await page.locator("#progress").getAttribute("value")) >= 0, "a progress bar is shown");
+	await shot(page, "fan-2-waiting", { docs: "fan-page.png" });
+
+	// A reload keeps the place: no second join, same position.
+	await page.reload();
+	await page.getByRole("heading", { name: /You’re in the queue|It’s your turn/ }).waitFor();
+	if (await page.getByRole("heading", { name: "You’re in the queue" }).isVisible()) {
+		assert.equal(Number(await page.locator("#position").textContent()), 5, "the place survives a reload");
+	}
+	assert.equal((await api.dropStats(drop.id)).joined, 5, "a reload does not join again");
+
+	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
+	log("admitted");
+	await page.getByLabel("Number of tickets").selectOption("2");
+	await shot(page, "fan-3-admitted");
+	await tabTo(page, "hold-button", 5);
+	await page.keyboard.press("Enter");
+
+	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
+	assert.match(await page.locator("#hold-countdown").textContent(), /^\d+:\d\d$/, "the hold counts down");
+	assert.match(await page.locator("#held-summary").textContent(), /2 tickets, \$50\.00/);
+	await shot(page, "fan-4-held");
+
+	await page.getByLabel("Test card that is declined").check();
+	await page.getByRole("button", { name: /^Pay/ }).click();
+	await page.getByRole("alert").filter({ hasText: "Payment declined" }).waitFor();
+	assert.ok(await page.getByRole("heading", { name: "Your tickets are held" }).isVisible(), "a declined card keeps the hold");
+	await shot(page, "fan-5-declined");
+	log("a declined card is shown and the hold is kept");
+
+	await page.getByLabel("Test card that is approved").check();
+	await page.getByRole("button", { name: /^Pay/ }).click();
+	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
+	const orderId = (await page.locator("#order-id").textContent()).trim();
+	const tickets = await page.locator("#tickets li").allTextContents();
+	log(`order ${orderId}: ${tickets.join(", ")}`);
+	assert.ok(orderId.length > 0, "the order id is shown");
+	assert.equal(tickets.length, 2, "two ticket codes are shown");
+	await assertNoSideScroll(page, "fan page with tickets");
+	await shot(page, "fan-6-tickets");
+
+	// The codes on the page are the engine's, for this fan's order.
+	const saved = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), `tdrop:drop:${drop.id}`);
+	const order = (await api.call("GET", `/api/orders/${orderId}`, { token: saved.accessToken, expect: 200 })).data;
+	assert.deepEqual([...order.tickets].sort(), [...tickets].sort(), "the tickets shown are the order's");
+
+	await page.reload();
+	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
+	assert.equal((await page.locator("#order-id").textContent()).trim(), orderId, "the tickets survive a reload");
+
+	checkProblems(problems, "fan journey");
+	await context.close();
+}
+
+/** Joining before the opening lands in the pre-queue; a hold left unpaid runs out and says so. */
+export async function fanPrequeueAndHoldExpiry({ browser, base, api, shot, log }) {
+	const problems = [];
+	const drop = await api.createDrop({
+		name: "Browser test: early birds",
+		capacity: 5,
+		maxPerFan: 2,
+		opensAt: inSeconds(5),
+		admission: { batchSize: 10, intervalMs: 500, activeMultiple: 2 },
+		holdSeconds: 10,
+	});
+	const { context, page } = await openPage(browser, PHONE, problems);
+	await page.goto(`${base}/drops/${drop.id}`);
+	await page.getByRole("button", { name: "Join the queue" }).click();
+	await page.getByText("You’re in the pre-queue.").waitFor();
+	await shot(page, "fan-8-prequeue");
+	log("joined the pre-queue before the opening");
+	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
+	await page.getByRole("button", { name: "Hold tickets" }).click();
+	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
+	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 20_000 });
+	await page.locator("#choose-notice").getByText("Your hold ran out").waitFor();
+	await shot(page, "fan-9-hold-expired");
+	// The engine agrees: the tickets went back.
+	const deadline = Date.now() + 15_000;
+	while ((await api.dropStats(drop.id)).held !== 0) {
+		assert.ok(Date.now() < deadline, "the engine released the expired hold");
+		await new Promise((r) => setTimeout(r, 500));
+	}
+	log("an unpaid hold runs out and the fan can hold again");
+	checkProblems(problems, "fan pre-queue and hold expiry");
+	await context.close();
+}
+
+export async function fanEdgeStates({ browser, base, api, shot, log }) {
+	const problems = [];
+	const drop = await api.createDrop({
+		name: "Browser test: one seat",
+		capacity: 1,
+		maxPerFan: 1,
+		opensAt: inSeconds(1),
+		admission: { batchSize: 10, intervalMs: 250, activeMultiple: 1 },
+	});
+	await new Promise((r) => setTimeout(r, 1500));
+	await api.buy(drop.id, "api-fan-only-seat", 1);
+	const { context, page } = await openPage(browser, PHONE, problems);
+	await page.goto(`${base}/drops/${drop.id}`);
+	await page.getByRole("heading", { name: "Sold out" }).waitFor();
+	await shot(page, "fan-7-sold-out");
+	await page.goto(`${base}/drops/d_no_such_drop`);
+	await page.getByRole("heading", { name: "We can’t find this drop" }).waitFor();
+	log("sold out and unknown drops have their own states");
+	checkProblems(
+		problems.filter((p) => !/status of 404/.test(p)),
+		"fan edge states",
+	);
+	await context.close();
+}
+
+export async function promoterJourney({ browser, base, api, adminToken, shot, log, downloadsDir }) {
+	const problems = [];
+	const { context, page } = await openPage(browser, DESKTOP, problems);
+	await page.goto(`${base}/admin`);
+	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
+
+	// A wrong token is refused by the field.
+	await page.getByLabel("Admin token", { exact: true }).fill("not-the-token");
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.locator("#admin-token-error").getByText("not this engine’s admin token").waitFor();
+	assert.equal(await page.getByLabel("Admin token", { exact: true }).getAttribute("aria-invalid"), "true");
+
+	await page.getByLabel("Admin token", { exact: true }).fill(adminToken);
+	await page.getByLabel("Admin token", { exact: true }).press("Enter");
+	await page.getByRole("heading", { name: "Create a drop" }).waitFor();
+	const stored = await page.evaluate(() => ({ session: sessionStorage.getItem("tdrop:adminToken"), local: Object.keys(localStorage) }));
+	assert.equal(stored.session, adminToken, "the token is kept in the session");
+	assert.deepEqual(stored.local, [], "nothing goes to localStorage");
+	log("signed in");
+
+	// Validation errors from the engine appear by their field.
+	const name = `Summer Nights, live (browser test ${Date.now().toString(36)})`;
+	await page.getByLabel("Name", { exact: true }).fill(name);
+	await page.getByLabel("Tickets", { exact: true }).fill("0");
+	await page.getByRole("button", { name: "Create the drop" }).click();
+	const capacityError = page.locator("#f-capacity-error");
+	await capacityError.waitFor();
+	assert.match(await capacityError.textContent(), /capacity.*between 1 and/);
+	assert.equal(await page.getByLabel("Tickets", { exact: true }).getAttribute("aria-invalid"), "true");
+	assert.equal(await page.evaluate(() => document.activeElement?.id), "f-capacity", "focus moves to the field to fix");
+	await shot(page, "promoter-1-validation");
+	log("a capacity of 0 is refused by the field");
+
+	await page.getByLabel("Tickets", { exact: true }).fill("30");
+	await page.getByLabel("Limit per fan", { exact: true }).fill("2");
+	const opensLocal = await page.evaluate(() => {
+		const d = new Date(Date.now() + 3000);
+		const p = (n) => String(n).padStart(2, "0");
+		return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+	});
+	await page.getByLabel("Opens at (your local time)", { exact: true }).fill(opensLocal);
+	await page.getByLabel("Price per ticket", { exact: true }).fill("39.50");
+	await page.getByText("Admission and inventory settings").click();
+	await page.getByLabel("Fans per batch", { exact: true }).fill("4");
+	await page.getByLabel("Batch interval (ms)", { exact: true }).fill("500");
+	await page.getByLabel("Hold time (seconds)", { exact: true }).fill("60");
+	await page.getByRole("button", { name: "Create the drop" }).click();
+	await page.getByRole("heading", { level: 2, name }).waitFor();
+	const dropId = await page.evaluate(() => location.hash.slice(1));
+	assert.match(dropId, /^d_/, "the new drop is selected");
+	assert.ok(await page.getByRole("link", { name }).isVisible(), "the new drop is in the list");
+	const created = await api.call("GET", `/api/admin/drops/${dropId}`, { token: adminToken, expect: 200 });
+	assert.equal(created.data.capacity, 30);
+	assert.equal(created.data.priceCents, 3950);
+	assert.equal(created.data.admission.batchSize, 4);
+	log(`created ${dropId}`);
+
+	// Fans buy through the API, a few at a time; the page's sold count rises.
+	await new Promise((r) => setTimeout(r, 3500));
+	const seen = [];
+	let buying = true;
+	const watcher = (async () => {
+		while (buying) {
+			seen.push(Number((await page.locator("#stat-sold").textContent()).replace(/\D/g, "")) || 0);
+			await new Promise((r) => setTimeout(r, 400));
+		}
+	})().then(
+		() => null,
+		(err) => err,
+	);
+	const purchases = [];
+	for (let i = 0; i < 6; i++) {
+		// Settled at once, so a failure waits for the others instead of going unhandled.
+		purchases.push(api.buy(dropId, `api-buyer-${i}`, 2).then(() => null, (err) => err));
+		await new Promise((r) => setTimeout(r, 1200));
+	}
+	const failures = (await Promise.all(purchases)).filter((e) => e !== null);
+	if (failures.length > 0) {
+		buying = false;
+		await watcher;
+		throw failures[0];
+	}
+	await page.locator("#stat-sold").getByText("12", { exact: true }).waitFor({ timeout: 20_000 });
+	buying = false;
+	const watchError = await watcher;
+	if (watchError) throw watchError;
+	const distinct = [...new Set(seen)];
+	log(`sold counts seen on the page: ${distinct.join(" → ")}`);
+	assert.ok(distinct.some((v) => v > 0 && v < 12), "the sold count was seen rising, not only at its end");
+	for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], "the sold count never goes down");
+
+	await page.locator("#stat-recorded").getByText("6", { exact: true }).waitFor({ timeout: 30_000 });
+	await page.locator("#chart path.line[data-points='6']").waitFor({ timeout: 15_000 });
+	assert.match(await page.locator("#chart-caption").textContent(), /12 tickets in 6 orders/);
+	await page.locator("#audit-verdict").getByText("Audit passed").waitFor({ timeout: 30_000 });
+	log("recorded 6 orders; chart and audit agree");
+	await shot(page, "promoter-2-live", { docs: "promoter-page.png", fullPage: true });
+
+	// Pause and resume.
+	await page.getByRole("button", { name: "Pause admission" }).click();
+	await page.getByRole("button", { name: "Resume admission" }).waitFor();
+	assert.equal((await api.publicDrop(dropId)).paused, true, "the drop is paused");
+	await page.locator("#drop-status").getByText("Paused").waitFor();
+	await shot(page, "promoter-3-paused");
+	await page.getByRole("button", { name: "Resume admission" }).click();
+	await page.getByRole("button", { name: "Pause admission" }).waitFor();
+	assert.equal((await api.publicDrop(dropId)).paused, false, "the drop is resumed");
+	log("paused and resumed");
+
+	// The CSV export downloads through fetch + Blob.
+	const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download sales (CSV)" }).click()]);
+	assert.equal(download.suggestedFilename(), `sales-${dropId}.csv`);
+	const file = join(downloadsDir, download.suggestedFilename());
+	await download.saveAs(file);
+	const lines = readFileSync(file, "utf8").trim().split(/\r?\n/);
+	assert.match(lines[0], /^order_id,created_at,fan_id,quantity/);
+	assert.equal(lines.length, 7, "the CSV has a header and six orders");
+	log("CSV downloaded with 6 orders");
+
+	// The page works at phone width too.
+	await page.setViewportSize({ width: 390, height: 844 });
+	await assertNoSideScroll(page, "promoter page at phone width");
+	await shot(page, "promoter-4-phone", { fullPage: true });
+
+	await page.getByRole("button", { name: "Sign out" }).click();
+	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
+	assert.equal(await page.evaluate(() => sessionStorage.getItem("tdrop:adminToken")), null, "signing out forgets the token");
+
+	checkProblems(problems, "promoter journey");
+	await context.close();
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// `npm run test:browser`: the fan page and the promoter page in headless
+// Chromium against a real engine.
+//
+// Starts its own engine through scripts/start.mjs (port TEST_BROWSER_PORT,
+// default 8811, a fresh state directory, a random admin token), drives
+// Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
+// playwright-core, writes screenshots to screenshots/ and exits non-zero on
+// any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png and
+// docs/promoter-page.png.
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { client } from "./api.mjs";
+import { startEngine } from "./engine.mjs";
+import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney } from "./journeys.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
+const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const shotsDir = join(root, "screenshots");
+const docsDir = join(root, "docs");
+const updateDocs = process.env.UPDATE_DOCS_SCREENSHOTS === "1";
+const started = Date.now();
+
+const log = (line) => process.stdout.write(`[browser ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+
+if (!existsSync(executablePath)) {
+	process.stderr.write(`Chromium is not at ${executablePath}: install it with "apt-get install -y chromium" or set CHROMIUM_PATH.\n`);
+	process.exit(1);
+}
+mkdirSync(shotsDir, { recursive: true });
+const downloadsDir = mkdtempSync(join(tmpdir(), "ticket-drop-downloads-"));
+const adminToken = `browser-test-${randomBytes(18).toString("hex")}`;
+
+let engine = null;
+let browser = null;
+let failed = false;
+
+async function cleanup() {
+	await browser?.close().catch(() => {});
+	browser = null;
+	if (engine) {
+		log(`stopping the engine (pid ${engine.pid})`);
+		await engine.stop();
+		engine = null;
+	}
+	rmSync(downloadsDir, { recursive: true, force: true });
+}
+
+// Whatever goes wrong, the engine this run started is stopped.
+for (const event of ["unhandledRejection", "uncaughtException"]) {
+	process.on(event, (err) => {
+		process.stderr.write(`\n${event}: ${err?.stack ?? err}\n`);
+		cleanup().finally(() => process.exit(1));
+	});
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+	process.on(signal, () => {
+		log(`${signal}: stopping`);
+		cleanup().finally(() => process.exit(1));
+	});
+}
+
+async function shot(page, name, { docs = null, fullPage = false } = {}) {
+	const file = join(shotsDir, `${name}.png`);
+	await page.screenshot({ path: file, fullPage });
+	if (docs && updateDocs) {
+		mkdirSync(docsDir, { recursive: true });
+		copyFileSync(file, join(docsDir, docs));
+	}
+}
+
+const journeys = [
+	["fan journey", fanJourney],
+	["fan pre-queue and hold expiry", fanPrequeueAndHoldExpiry],
+	["fan edge states", fanEdgeStates],
+	["promoter journey", promoterJourney],
+];
+
+const results = [];
+try {
+	log(`starting the engine on port ${port}`);
+	engine = await startEngine({ root, port, adminToken, logFile: join(shotsDir, "engine.log") });
+	log(`engine up at ${engine.base} (pid ${engine.pid})`);
+	browser = await chromium.launch({
+		executablePath,
+		headless: true,
+		args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
+	});
+	log(`Chromium ${browser.version()}`);
+	const api = client(engine.base, adminToken);
+	for (const [name, journey] of journeys) {
+		const t = Date.now();
+		log(`— ${name}`);
+		try {
+			await journey({ browser, base: engine.base, api, adminToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
+			results.push([name, "passed", Date.now() - t]);
+		} catch (err) {
+			failed = true;
+			results.push([name, "FAILED", Date.now() - t]);
+			process.stderr.write(`\n${name} failed: ${err.stack ?? err}\n\n`);
+			// What the pages showed when it failed, then a clean slate for the next journey.
+			let i = 0;
+			for (const context of browser.contexts()) {
+				for (const page of context.pages()) {
+					await page.screenshot({ path: join(shotsDir, `FAILED-${name.replace(/\W+/g, "-")}-${++i}.png`), fullPage: true }).catch(() => {});
+				}
+				await context.close().catch(() => {});
+			}
+			process.stderr.write(`engine output (last lines):\n${engine.log().slice(-2000)}\n`);
+		}
+	}
+} catch (err) {
+	failed = true;
+	process.stderr.write(`\n${err.stack ?? err}\n`);
+	const output = err.engine?.log?.() ?? engine?.log?.();
+	if (output) process.stderr.write(`\nengine output:\n${output.slice(-4000)}\n`);
+} finally {
+	await cleanup();
+}
+
+for (const [name, outcome, ms] of results) log(`${outcome.padEnd(6)} ${name} (${(ms / 1000).toFixed(1)} s)`);
+log(`screenshots in ${shotsDir}`);
+const passed = results.filter(([, outcome]) => outcome === "passed").length;
+process.stdout.write(`browser: ${passed} passed, ${journeys.length - passed} failed\n`);
+if (failed || results.length !== journeys.length) {
+	log("FAILED");
+	process.exit(1);
+}
+log("all browser journeys passed");
