@@ -1,0 +1,123 @@
+// The audit checks invariants 1 and 2 on live data: it must say ok for a clean
+// drop and catch a lost sale, a phantom row and an oversold shard planted here.
+import { createMessageBatch, env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { homeShard, shardStub } from "../src/inventory";
+import type { InventoryShard } from "../src/inventory-shard";
+import type { Audit } from "../src/audit";
+import { consumeSales } from "../src/sales-consumer";
+import { adminFetch, admittedFan, createDrop, hold, purchase } from "./helpers";
+import { buy, saleMessage, waitForOrders } from "./sales-helpers";
+
+async function audit(dropId: string, graceSeconds?: number): Promise<Audit> {
+	const query = graceSeconds === undefined ? "" : `?graceSeconds=${graceSeconds}`;
+	const res = await adminFetch(`/api/admin/drops/${dropId}/audit${query}`);
+	expect(res.status).toBe(200);
+	return (await res.json()) as Audit;
+}
+
+async function deleteFromD1(orderId: string): Promise<void> {
+	await env.DB.batch([
+		env.DB.prepare(`DELETE FROM tickets WHERE order_id = ?`).bind(orderId),
+		env.DB.prepare(`DELETE FROM orders WHERE order_id = ?`).bind(orderId),
+	]);
+}
+
+/** Fan ids whose home shard (where their holds are made) is `shard`. */
+function fansOnShard(prefix: string, shard: number, shards: number, count: number): string[] {
+	const fans: string[] = [];
+	for (let i = 0; fans.length < count; i++) if (homeShard(`${prefix}-${i}`, shards) === shard) fans.push(`${prefix}-${i}`);
+	return fans;
+}
+
+describe("audit", () => {
+	it("a clean drop audits ok once the queue has drained", async () => {
+		const drop = await createDrop({ capacity: 12, shards: 2, maxPerFan: 3 });
+		const bought = [await buy(drop.id, "fan-clean-1", 3), await buy(drop.id, "fan-clean-2", 2), await buy(drop.id, "fan-clean-3", 1)];
+		await waitForOrders(drop.id, bought.length);
+
+		const a = await audit(drop.id, 0);
+		expect(a).toMatchObject({
+			ok: true,
+			capacity: 12,
+			recorded: 3,
+			recordedTickets: 6,
+			outboxPending: 0,
+			inTransit: 0,
+			lost: 0,
+			phantom: 0,
+			oversold: 0,
+			balanced: true,
+		});
+		expect(a.totals).toMatchObject({ sold: 6, held: 0, remaining: 6, orders: 3 });
+		expect(a.shards).toHaveLength(2);
+		expect(a.shards.reduce((n, s) => n + s.recorded, 0)).toBe(3);
+		expect(a.admission.admittedInOrder).toBe(true);
+		expect(a.admission).toHaveProperty("seed");
+	});
+
+	it("detects a sale removed from D1 as lost once past the grace period", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 1 });
+		const kept = await buy(drop.id, "fan-lost-1", 1);
+		const removed = await buy(drop.id, "fan-lost-2", 2);
+		await waitForOrders(drop.id, 2);
+		await deleteFromD1(removed.orderId);
+
+		const strict = await audit(drop.id, 0);
+		expect(strict).toMatchObject({ ok: false, lost: 1, inTransit: 0, recorded: 1, outboxPending: 0, oversold: 0, phantom: 0 });
+		expect(strict.shards[0]).toMatchObject({ orders: 2, recorded: 1 });
+
+		// Within the grace period a missing row that was just sent is on its way, not lost.
+		const lenient = await audit(drop.id);
+		expect(lenient).toMatchObject({ lost: 0, inTransit: 1 });
+		expect(kept.orderId).not.toBe(removed.orderId);
+	});
+
+	it("detects a row in D1 that no shard sold", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		await buy(drop.id, "fan-phantom-1", 1);
+		await waitForOrders(drop.id, 1);
+		const forged = saleMessage({ dropId: drop.id, shard: 1, quantity: 1 });
+		await consumeSales(createMessageBatch("ticket-sales", [{ id: "forged", timestamp: new Date(), attempts: 1, body: forged }]), env);
+
+		const a = await audit(drop.id, 0);
+		expect(a).toMatchObject({ ok: false, phantom: 1, lost: 0, recorded: 2 });
+	});
+
+	it("detects an oversold shard planted in its storage, even while the drop as a whole is under capacity", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4 });
+		// A bug that gives stock back twice: shard 0 believes it has 2 more than it was given.
+		await runInDurableObject(shardStub(env, drop.id, 0), (_s: InventoryShard, state) => {
+			state.storage.sql.exec(`UPDATE meta SET remaining = remaining + 2`);
+		});
+		const [a, b] = fansOnShard("fan-over", 0, 2, 2);
+		await buy(drop.id, a!, 4);
+		await buy(drop.id, b!, 3);
+		await waitForOrders(drop.id, 2);
+
+		const result = await audit(drop.id, 0);
+		// Shard 0 sold 7 of its 5; the drop sold 7 of 10, so only the per-shard check can see it.
+		expect(result.shards[0]).toMatchObject({ sold: 7, accountable: 5 });
+		expect(result.totals.sold).toBe(7);
+		expect(result).toMatchObject({ ok: false, oversold: 2, balanced: false, lost: 0 });
+	});
+
+	it("detects a drop that sold more than its capacity", async () => {
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 4 });
+		await runInDurableObject(shardStub(env, drop.id, 0), (_s: InventoryShard, state) => {
+			state.storage.sql.exec(`UPDATE meta SET remaining = remaining + 3`);
+		});
+		// Both fans are admitted before the first sale, while the waiting room still sees stock.
+		const tokens = [await admittedFan(drop.id, "fan-cap-1"), await admittedFan(drop.id, "fan-cap-2")];
+		for (const [token, quantity] of [[tokens[0]!, 4], [tokens[1]!, 3]] as const) {
+			const h = await hold(drop.id, token, quantity);
+			expect(h.status).toBe(201);
+			const p = await purchase(drop.id, token, ((await h.json()) as { holdId: string }).holdId);
+			expect(p.status).toBe(201);
+		}
+		await waitForOrders(drop.id, 2);
+
+		const result = await audit(drop.id, 0);
+		expect(result).toMatchObject({ ok: false, oversold: 3, recordedTickets: 7, capacity: 4 });
+	});
+});

@@ -1,0 +1,122 @@
+// Helpers for the sales pipeline tests: sale messages, D1 reads with a bounded
+// wait, and a look inside a shard's outbox.
+import { env, runInDurableObject } from "cloudflare:test";
+import { orderId as newOrderId, ticketCode } from "../src/codes";
+import { shardStub } from "../src/inventory";
+import type { InventoryShard } from "../src/inventory-shard";
+import type { SaleMessage } from "../src/sale";
+import { admittedFan, hold, purchase } from "./helpers";
+
+export function saleMessage(overrides: Partial<SaleMessage> = {}): SaleMessage {
+	const quantity = overrides.quantity ?? 2;
+	return {
+		v: 1,
+		orderId: newOrderId(0),
+		dropId: "d_unit_test",
+		shard: 0,
+		fanId: "fan-unit",
+		holdId: "h_0_AAAAAAAAAAAAAAAA",
+		quantity,
+		unitPriceCents: 2500,
+		totalCents: 2500 * quantity,
+		currency: "USD",
+		paymentId: "pay_test",
+		tickets: Array.from({ length: quantity }, ticketCode),
+		createdAt: new Date().toISOString(),
+		...overrides,
+	};
+}
+
+export interface OrderRow {
+	order_id: string;
+	drop_id: string;
+	shard: number;
+	fan_id: string;
+	quantity: number;
+	total_cents: number;
+}
+
+export async function ordersInD1(dropId: string): Promise<OrderRow[]> {
+	const { results } = await env.DB.prepare(`SELECT * FROM orders WHERE drop_id = ? ORDER BY created_at, order_id`).bind(dropId).all<OrderRow>();
+	return results;
+}
+
+export async function ticketsInD1(orderId: string): Promise<string[]> {
+	const { results } = await env.DB.prepare(`SELECT code FROM tickets WHERE order_id = ? ORDER BY seq`).bind(orderId).all<{ code: string }>();
+	return results.map((r) => r.code);
+}
+
+/**
+ * Polls D1 until the drop has `count` orders (the real queue delivers in
+ * batches about a second apart). Bounded: gives up after `timeoutMs` and
+ * returns what is there, so the caller's assertion reports the difference.
+ */
+export async function waitForOrders(dropId: string, count: number, timeoutMs = 20_000): Promise<OrderRow[]> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const rows = await ordersInD1(dropId);
+		if (rows.length >= count || Date.now() > deadline) return rows;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+}
+
+export interface Bought {
+	orderId: string;
+	quantity: number;
+	tickets: string[];
+	accessToken: string;
+	fanId: string;
+}
+
+/** Admits a fan, holds and buys `quantity` tickets, and returns the order the fan was given. */
+export async function buy(dropId: string, fanId: string, quantity = 1): Promise<Bought> {
+	const accessToken = await admittedFan(dropId, fanId);
+	const h = await hold(dropId, accessToken, quantity);
+	if (h.status !== 201) throw new Error(`hold: ${h.status} ${await h.text()}`);
+	const { holdId } = (await h.json()) as { holdId: string };
+	const p = await purchase(dropId, accessToken, holdId);
+	if (p.status !== 201) throw new Error(`purchase: ${p.status} ${await p.text()}`);
+	const order = (await p.json()) as { orderId: string; quantity: number; tickets: string[] };
+	return { ...order, accessToken, fanId };
+}
+
+export interface OutboxRow {
+	order_id: string;
+	sent_at: number | null;
+	attempts: number;
+}
+
+export function outbox(dropId: string, shard = 0): Promise<OutboxRow[]> {
+	return runInDurableObject(shardStub(env, dropId, shard), (_shard: InventoryShard, state) =>
+		state.storage.sql.exec<Record<string, SqlStorageValue>>(`SELECT order_id, sent_at, attempts FROM outbox ORDER BY created_at`).toArray() as unknown as OutboxRow[],
+	);
+}
+
+/** A Queue whose sends always fail, as when the Queue service is unreachable. */
+export const failingQueue = {
+	send: async () => {
+		throw new Error("queue unavailable (test)");
+	},
+	sendBatch: async () => {
+		throw new Error("queue unavailable (test)");
+	},
+} as unknown as Queue;
+
+/**
+ * Swaps the `SALES` binding of a shard's live instance (the instance keeps the
+ * env it was made with); `restoreShardSales` puts the real one back.
+ */
+export function setShardSales(dropId: string, shard: number, queue: Queue): Promise<void> {
+	return runInDurableObject(shardStub(env, dropId, shard), (instance: InventoryShard) => {
+		const holder = instance as unknown as { env: Env; realEnv?: Env };
+		holder.realEnv ??= holder.env;
+		holder.env = { ...holder.realEnv, SALES: queue };
+	});
+}
+
+export function restoreShardSales(dropId: string, shard: number): Promise<void> {
+	return runInDurableObject(shardStub(env, dropId, shard), (instance: InventoryShard) => {
+		const holder = instance as unknown as { env: Env; realEnv?: Env };
+		if (holder.realEnv) holder.env = holder.realEnv;
+	});
+}
