@@ -133,6 +133,10 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 		if (Date.parse(patch.opensAt) <= now) {
 			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" must be in the future when rescheduling.`);
 		}
+		// The same horizon as on create: a reschedule must not park a drop beyond it.
+		if (Date.parse(patch.opensAt) > now + MAX_AHEAD_MS) {
+			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than five years away.`);
+		}
 	}
 	const next: DropConfig = {
 		...drop,
@@ -148,12 +152,14 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 	return next;
 }
 
+const MAX_AHEAD_MS = 5 * 366 * 86_400_000;
+
 function checkWindow(opensAt: string, closesAt: string | null, now: number | null): void {
 	const opens = Date.parse(opensAt);
 	if (now !== null && opens < now - 366 * 86_400_000) {
 		throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than a year in the past.`);
 	}
-	if (now !== null && opens > now + 5 * 366 * 86_400_000) {
+	if (now !== null && opens > now + MAX_AHEAD_MS) {
 		throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than five years away.`);
 	}
 	if (closesAt !== null && Date.parse(closesAt) <= opens) {

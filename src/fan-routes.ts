@@ -121,7 +121,9 @@ fanRouter.get("/drops/:id", async (request, env) => {
 
 fanRouter.post("/drops/:id/join", async (request, env) => {
 	const dropId = dropIdOf(request);
-	const body = parse(joinSchema, (await readJson(request, { optional: true })) ?? {});
+	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
+	const raw = await readJson(request, { optional: true });
+	const body = parse(joinSchema, raw === undefined ? {} : raw);
 	const ip = clientIp(request);
 	let fanId: string;
 	if (fanIdentityEnabled(env)) {

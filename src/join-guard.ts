@@ -12,7 +12,8 @@ export async function verifyTurnstile(env: Env, token: string | undefined, ip: s
 	if (ip) form.append("remoteip", ip);
 	let outcome: { success?: unknown };
 	try {
-		const res = await fetch(env.TURNSTILE_VERIFY_URL, { method: "POST", body: form });
+		// Bounded: a slow verifier must not hold joins open; it fails closed like an outage.
+		const res = await fetch(env.TURNSTILE_VERIFY_URL, { method: "POST", body: form, signal: AbortSignal.timeout(5_000) });
 		if (!res.ok) throw new Error(`siteverify answered ${res.status}`);
 		outcome = (await res.json()) as { success?: unknown };
 	} catch (err) {
@@ -44,13 +45,28 @@ export async function fanIdFromIdentity(env: Env, token: string | undefined): Pr
 			}
 			({ payload } = await jwtVerify(token, remoteKeys.keys, { ...options, algorithms: ["RS256", "ES256", "EdDSA"] }));
 		}
-		const sub = payload.sub!;
-		if (sub.length < 1 || sub.length > 128) throw new ApiError(401, "invalid_identity", "The identity token's subject is not usable.");
+		// jose checks that `sub` is present, not that it is a string: the fan id must be one.
+		const sub: unknown = payload.sub;
+		if (typeof sub !== "string" || !SUBJECT.test(sub)) {
+			throw new ApiError(401, "invalid_identity", "The identity token's subject is not usable.");
+		}
 		return sub;
 	} catch (err) {
 		if (err instanceof ApiError) throw err;
-		if (err instanceof errors.JWTExpired) throw new ApiError(401, "identity_expired", "The identity token has expired; sign in again.");
-		if (err instanceof errors.JOSEError) throw new ApiError(401, "invalid_identity", "The identity token is not valid.");
+		const code = err instanceof errors.JOSEError ? err.code : null;
+		if (code === "ERR_JWT_EXPIRED") throw new ApiError(401, "identity_expired", "The identity token has expired; sign in again.");
+		// The promoter's key set could not be fetched or read: their outage, not the fan's bad token.
+		if (!env.FAN_IDENTITY_SECRET && (code === null || JWKS_UNAVAILABLE.has(code))) {
+			console.error("fan identity keys unavailable", err);
+			throw new ApiError(503, "identity_unavailable", "Sign-in could not be checked; try again.", {}, { "Retry-After": "5" });
+		}
+		if (code !== null) throw new ApiError(401, "invalid_identity", "The identity token is not valid.");
 		throw err;
 	}
 }
+
+/** Printable ASCII without spaces, as a fan id may be stored, exported and put in a token. */
+const SUBJECT = /^[\x21-\x7e]{1,128}$/;
+
+/** jose's codes for a key set that could not be fetched or parsed (the generic one is only thrown there). */
+const JWKS_UNAVAILABLE = new Set(["ERR_JOSE_GENERIC", "ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID"]);

@@ -43,6 +43,8 @@ type OptionalKeys<S extends Schema> = { [K in keyof S]: S[K] extends { optional:
 type RequiredKeys<S extends Schema> = Exclude<keyof S, OptionalKeys<S>>;
 export type Parsed<S extends Schema> = { [K in RequiredKeys<S>]: Out<S[K]> } & { [K in OptionalKeys<S>]?: Out<S[K]> };
 
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function parse<S extends Schema>(schema: S, input: unknown, path = ""): Parsed<S> {
@@ -52,7 +54,8 @@ export function parse<S extends Schema>(schema: S, input: unknown, path = ""): P
 	const record = input as Record<string, unknown>;
 	for (const key of Object.keys(record)) {
 		if (!Object.hasOwn(schema, key)) {
-			const name = path ? `${path}.${key}` : key;
+			// The key is the client's text: echo a bounded piece of it, never all 16 KiB.
+			const name = (path ? `${path}.${key}` : key).slice(0, 100);
 			throw new ValidationError(400, "unknown_field", name, `Unknown field "${name}".`);
 		}
 	}
@@ -72,8 +75,12 @@ export function parse<S extends Schema>(schema: S, input: unknown, path = ""): P
 function parseField(field: Field, value: unknown, name: string): unknown {
 	switch (field.kind) {
 		case "int": {
-			if (typeof value !== "number" || !Number.isFinite(value)) {
+			if (typeof value !== "number") {
 				throw new ValidationError(400, "invalid_type", name, `"${name}" must be a number.`);
+			}
+			// JSON has no Infinity: a non-finite number is a literal too large to represent (1e400).
+			if (!Number.isFinite(value)) {
+				throw new ValidationError(422, "out_of_range", name, `"${name}" must be between ${field.min} and ${field.max}.`);
 			}
 			if (!Number.isInteger(value)) {
 				throw new ValidationError(400, "invalid_type", name, `"${name}" must be an integer.`);
@@ -93,6 +100,11 @@ function parseField(field: Field, value: unknown, name: string): unknown {
 			}
 			if (trimmed.length > field.maxLength) {
 				throw new ValidationError(422, "too_long", name, `"${name}" must have at most ${field.maxLength} characters.`);
+			}
+			// Control characters and lone surrogates have no place in any field here, and
+			// the latter do not survive the trip to UTF-8 storage unchanged.
+			if (CONTROL_CHARS.test(trimmed) || LONE_SURROGATE.test(trimmed)) {
+				throw new ValidationError(422, "invalid_format", name, `"${name}" must not contain control characters or broken Unicode.`);
 			}
 			if (field.pattern && !field.pattern.test(trimmed)) {
 				throw new ValidationError(422, "invalid_format", name, `"${name}" ${field.patternHint ?? "has an invalid format"}.`);

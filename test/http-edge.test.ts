@@ -1,0 +1,239 @@
+// The HTTP edge: CORS for configured origins, security headers on every
+// response (a strict CSP on pages), and 5xx answers that carry nothing internal.
+import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import { BASE, adminFetch, admittedFan, createDrop, fanFetch, hold } from "./helpers";
+
+type Overrides = Partial<Record<keyof Env, unknown>>;
+
+async function call(path: string, init: RequestInit = {}, overrides: Overrides = {}): Promise<Response> {
+	const ctx = createExecutionContext();
+	const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
+	const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+	await waitOnExecutionContext(ctx);
+	return res;
+}
+
+const ORIGINS = "https://promoter.example, https://fans.example";
+const cors: Overrides = { CORS_ORIGINS: ORIGINS };
+
+function expectSecurityHeaders(res: Response, what: string): void {
+	const h = res.headers;
+	expect(h.get("x-content-type-options"), what).toBe("nosniff");
+	expect(h.get("x-frame-options"), what).toBe("DENY");
+	expect(h.get("referrer-policy"), what).toBe("no-referrer");
+	expect(h.get("strict-transport-security"), what).toMatch(/^max-age=\d{7,}/);
+	expect(h.get("cross-origin-opener-policy"), what).toBe("same-origin");
+	expect(h.get("permissions-policy"), what).toContain("camera=()");
+	const csp = h.get("content-security-policy");
+	expect(csp, what).toContain("frame-ancestors 'none'");
+}
+
+function expectApiHeaders(res: Response, what: string): void {
+	expectSecurityHeaders(res, what);
+	expect(res.headers.get("content-security-policy"), what).toBe("default-src 'none'; frame-ancestors 'none'");
+}
+
+describe("CORS preflight", () => {
+	const preflight = (path: string, origin: string | null, overrides: Overrides = cors) => {
+		const headers = new Headers({ "access-control-request-method": "POST", "access-control-request-headers": "content-type, authorization, idempotency-key" });
+		if (origin !== null) headers.set("origin", origin);
+		return call(path, { method: "OPTIONS", headers }, overrides);
+	};
+
+	it("allows a configured origin the methods and headers the API uses, without credentials", async () => {
+		for (const path of ["/api/drops/d_x/join", "/api/drops/d_x/holds", "/api/admin/drops", "/api/orders/o_0_x"]) {
+			const res = await preflight(path, "https://fans.example");
+			expect(res.status, path).toBe(204);
+			expect(res.headers.get("access-control-allow-origin")).toBe("https://fans.example");
+			const methods = res.headers.get("access-control-allow-methods")!.split(/,\s*/);
+			expect(methods).toEqual(expect.arrayContaining(["GET", "POST", "PATCH", "DELETE"]));
+			const allowed = res.headers.get("access-control-allow-headers")!.toLowerCase().split(/,\s*/);
+			expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "idempotency-key"]));
+			expect(Number(res.headers.get("access-control-max-age"))).toBeGreaterThan(0);
+			expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+			expect(res.headers.get("vary")).toBe("Origin");
+			expect(await res.text()).toBe("");
+			expectApiHeaders(res, `preflight ${path}`);
+		}
+		const promoter = await preflight("/api/admin/drops", "https://promoter.example");
+		expect(promoter.headers.get("access-control-allow-origin")).toBe("https://promoter.example");
+	});
+
+	it("refuses origins that are not configured, however close", async () => {
+		for (const origin of ["https://evil.example", "https://fans.example.evil.example", "http://fans.example", "https://fans.example:8443", "null", "https://fans.example/"]) {
+			const res = await preflight("/api/drops/d_x/join", origin);
+			expect(res.status, origin).toBe(403);
+			expect(res.headers.get("access-control-allow-origin"), origin).toBeNull();
+			expectApiHeaders(res, origin);
+		}
+		expect((await preflight("/api/drops/d_x/join", null)).status).toBe(403);
+	});
+
+	it("allows no origin when none is configured (the default)", async () => {
+		expect(env.CORS_ORIGINS).toBe("");
+		const res = await SELF.fetch(`${BASE}/api/health`, { method: "OPTIONS", headers: { origin: "https://fans.example", "access-control-request-method": "GET" } });
+		expect(res.status).toBe(403);
+		expect(res.headers.get("access-control-allow-origin")).toBeNull();
+	});
+
+	it("allows any origin with \"*\"", async () => {
+		const res = await preflight("/api/drops/d_x/join", "https://anywhere.example", { CORS_ORIGINS: "*" });
+		expect(res.status).toBe(204);
+		expect(res.headers.get("access-control-allow-origin")).toBe("*");
+	});
+});
+
+describe("CORS on responses", () => {
+	const withOrigin = (origin: string) => ({ headers: { origin } });
+
+	it("names an allowed origin on answers and errors alike, and exposes Retry-After", async () => {
+		for (const [path, status] of [["/api/health", 200], ["/api/drops/d_AAAAAAAAAAAAAAAA", 404], ["/api/admin/drops", 401], ["/.well-known/jwks.json", 200]] as const) {
+			const res = await call(path, withOrigin("https://fans.example"), cors);
+			expect(res.status, path).toBe(status);
+			expect(res.headers.get("access-control-allow-origin"), path).toBe("https://fans.example");
+			expect(res.headers.get("access-control-expose-headers")).toContain("Retry-After");
+			expect(res.headers.get("vary")?.split(/,\s*/).filter((v) => v.toLowerCase() === "origin")).toEqual(["Origin"]);
+			expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+		}
+	});
+
+	it("lets a browser read a 429's Retry-After", async () => {
+		const drop = await createDrop();
+		const overrides = { ...cors, JOIN_RATE_PER_IP: "1" };
+		const join = (fanId: string) =>
+			call(`/api/drops/${drop.id}/join`, { method: "POST", headers: { origin: "https://fans.example", "content-type": "application/json", "cf-connecting-ip": "203.0.113.5" }, body: JSON.stringify({ fanId }) }, overrides);
+		expect((await join("cors-1")).status).toBe(201);
+		const limited = await join("cors-2");
+		expect(limited.status).toBe(429);
+		expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
+		expect(limited.headers.get("access-control-allow-origin")).toBe("https://fans.example");
+		expect(limited.headers.get("access-control-expose-headers")).toContain("Retry-After");
+	});
+
+	it("says nothing to an origin that is not allowed, nor without configuration", async () => {
+		expect((await call("/api/health", withOrigin("https://evil.example"), cors)).headers.get("access-control-allow-origin")).toBeNull();
+		expect((await call("/api/health", {}, cors)).headers.get("access-control-allow-origin")).toBeNull();
+		expect((await SELF.fetch(`${BASE}/api/health`, withOrigin("https://fans.example"))).headers.get("access-control-allow-origin")).toBeNull();
+	});
+
+	it("with a list of origins, every answer varies by Origin, so no cache mixes them up", async () => {
+		const drop = await createDrop();
+		// The public view may be cached briefly: its answer must say it depends on the Origin.
+		for (const init of [{}, withOrigin("https://evil.example"), withOrigin("https://fans.example")]) {
+			const res = await call(`/api/drops/${drop.id}`, init, cors);
+			expect(res.status).toBe(200);
+			expect(res.headers.get("cache-control")).toMatch(/^public/);
+			expect(res.headers.get("vary")?.split(/,\s*/)).toContain("Origin");
+		}
+		// With "*" or nothing configured the answer is the same for everyone.
+		expect((await call(`/api/drops/${drop.id}`, withOrigin("https://a.example"), { CORS_ORIGINS: "*" })).headers.get("vary")).toBeNull();
+		expect((await SELF.fetch(`${BASE}/api/drops/${drop.id}`, withOrigin("https://a.example"))).headers.get("vary")).toBeNull();
+	});
+
+	it("pages carry no CORS headers", async () => {
+		const res = await call("/", withOrigin("https://fans.example"), cors);
+		expect(res.headers.get("access-control-allow-origin")).toBeNull();
+	});
+});
+
+describe("security headers", () => {
+	it("are on every kind of API answer", async () => {
+		const drop = await createDrop();
+		const token = await admittedFan(drop.id, "fan-headers");
+		const h = await hold(drop.id, token, 1);
+		const { holdId } = (await h.json()) as { holdId: string };
+		const answers: [string, Response][] = [
+			["200", await SELF.fetch(`${BASE}/api/health`)],
+			["201", h],
+			["204", await fanFetch(`/api/drops/${drop.id}/holds/${holdId}`, token, { method: "DELETE" })],
+			["400", await adminFetch("/api/admin/drops", { method: "POST", body: "{" })],
+			["401", await SELF.fetch(`${BASE}/api/admin/drops`)],
+			["404", await SELF.fetch(`${BASE}/api/nothing-here`)],
+			["413", await adminFetch("/api/admin/drops", { method: "POST", body: "x".repeat(20_000) })],
+			["415", await adminFetch("/api/admin/drops", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })],
+			["jwks", await SELF.fetch(`${BASE}/.well-known/jwks.json`)],
+		];
+		for (const [what, res] of answers) {
+			expectApiHeaders(res, what);
+			if (what !== "jwks") expect(res.headers.get("cache-control"), what).toBe("no-store");
+		}
+		expect(answers.map(([, r]) => r.status)).toEqual([200, 201, 204, 400, 401, 404, 413, 415, 200]);
+		// The key set may be cached: it is public and changes only with a deployment.
+		expect(answers.at(-1)![1].headers.get("cache-control")).toMatch(/^public/);
+	});
+
+	it("pages get a CSP that runs only the engine's own scripts", async () => {
+		for (const path of ["/", "/index.html", "/drops/d_AAAAAAAAAAAAAAAA", "/admin", "/no-such-page"]) {
+			const res = await SELF.fetch(`${BASE}${path}`);
+			await res.arrayBuffer();
+			expectSecurityHeaders(res, path);
+			const csp = res.headers.get("content-security-policy")!;
+			const directives = Object.fromEntries(csp.split(/;\s*/).map((d) => [d.split(" ")[0], d.split(" ").slice(1)]));
+			expect(directives["default-src"], path).toEqual(["'self'"]);
+			expect(directives["script-src"], path).toEqual(["'self'"]);
+			expect(directives["object-src"], path).toEqual(["'none'"]);
+			expect(directives["base-uri"], path).toEqual(["'none'"]);
+			expect(csp, path).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+		}
+		const home = await SELF.fetch(`${BASE}/`);
+		expect(home.status).toBe(200);
+		expect(home.headers.get("content-type")).toMatch(/^text\/html/);
+	});
+});
+
+describe("5xx answers", () => {
+	const INTERNALS = /stack|\bat \S+ \(|\.[jt]s:\d|Error\b|JWT_PRIVATE_JWK|P-256|D1_|SQLITE|no such table|secret-detail|workerd/;
+
+	async function expectBare500(res: Response, what: string): Promise<void> {
+		expect(res.status, what).toBe(500);
+		const text = await res.text();
+		expect(JSON.parse(text), what).toEqual({ error: { code: "internal", message: expect.any(String) } });
+		expect(text, what).not.toMatch(INTERNALS);
+		expectApiHeaders(res, what);
+	}
+
+	it("a broken signing key: 500 with nothing about the key", async () => {
+		const res = await call("/.well-known/jwks.json", {}, { JWT_PRIVATE_JWK: '{"kty":"oct","k":"secret-detail"}' });
+		await expectBare500(res, "jwks");
+	});
+
+	it("a failing database: 500 with nothing from D1, and CORS still lets the page read it", async () => {
+		const failingDb = new Proxy(env.DB, {
+			get(target, prop) {
+				if (prop === "prepare") {
+					return () => {
+						throw new Error("D1_ERROR: no such table: drops: SQLITE_ERROR secret-detail");
+					};
+				}
+				return Reflect.get(target, prop);
+			},
+		});
+		const admin = { authorization: `Bearer ${env.ADMIN_TOKEN}`, origin: "https://promoter.example" };
+		for (const path of ["/api/admin/drops", "/api/admin/drops/d_AAAAAAAAAAAAAAAA"]) {
+			const res = await call(path, { headers: admin }, { ...cors, DB: failingDb });
+			expect(res.headers.get("access-control-allow-origin")).toBe("https://promoter.example");
+			await expectBare500(res, path);
+		}
+		const fan = await call("/api/drops/d_AAAAAAAAAAAAAAAA", {}, { DB: failingDb });
+		await expectBare500(fan, "public view");
+	});
+
+	it("a Durable Object that throws: 500 with nothing from the object", async () => {
+		const drop = await createDrop();
+		const throwingRoom = {
+			getByName: () => ({
+				join: async () => {
+					throw new Error("secret-detail: storage exploded at WaitingRoom.join (waiting-room.ts:120)");
+				},
+			}),
+		};
+		const res = await call(
+			`/api/drops/${drop.id}/join`,
+			{ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId: "fan-500" }) },
+			{ WAITING_ROOM: throwingRoom },
+		);
+		await expectBare500(res, "join");
+	});
+});
