@@ -10,6 +10,9 @@ import { type Outcome, fail, ok } from "./outcome";
 import { RateLimiter, isLoopback } from "./rate-limit";
 import { Sql } from "./sql";
 
+/** How soon the alarm looks again while no stock is free and only holds are left. */
+const ENDGAME_CHECK_MS = 1_000;
+
 export const SHUFFLE_ALGORITHM = "Fisher-Yates over the pre-queue in join order, driven by xoshiro128** seeded with the 128-bit seed";
 
 export interface JoinResult {
@@ -105,8 +108,9 @@ export class WaitingRoom extends DurableObject<Env> {
 			await this.ctx.storage.deleteAlarm();
 			return;
 		}
-		const opensAt = Date.parse(drop.opensAt);
-		await this.ctx.storage.setAlarm(opensAt > now ? opensAt : this.nextAdmissionTime(now));
+		// The room's own state says whether it has opened, as in alarm().
+		const opened = this.state().opened_at !== null;
+		await this.ctx.storage.setAlarm(opened ? this.nextAdmissionTime(now) : Date.parse(drop.opensAt));
 	}
 
 	join(input: { fanId: string; ip: string | null; limits: JoinLimits; now?: number }): Outcome<JoinResult> {
@@ -233,24 +237,21 @@ export class WaitingRoom extends DurableObject<Env> {
 		};
 	}
 
-	/** Admits the next batch, at most one per interval however often or late the alarm fires. */
+	/**
+	 * Looks at the inventory and admits the next batch, at most one per interval
+	 * however often or late the alarm fires. Every firing checks for sold out,
+	 * so an early wake-up in the endgame tells waiting fans without admitting.
+	 */
 	override async alarm(): Promise<void> {
 		const now = Date.now();
 		const drop = this.config();
 		if (drop === null) return;
 		this.ensureOpened(now);
-		let state = this.state();
-		if (state.opened_at === null) {
+		if (this.state().opened_at === null) {
 			await this.ctx.storage.setAlarm(Date.parse(drop.opensAt));
 			return;
 		}
-		if (drop.paused || state.sold_out || (drop.closesAt !== null && Date.parse(drop.closesAt) <= now)) return;
-		if (state.next_position - 1 - state.admitted_through <= 0) return;
-		const due = this.nextAdmissionTime(now);
-		if (due > now) {
-			await this.ctx.storage.setAlarm(due);
-			return;
-		}
+		if (!this.admitting(drop, this.state(), now)) return;
 		let totals: ShardTotals;
 		try {
 			totals = await inventoryTotals(this.env, drop.id, drop.shards);
@@ -259,27 +260,40 @@ export class WaitingRoom extends DurableObject<Env> {
 			await this.ctx.storage.setAlarm(now + drop.admission.intervalMs);
 			return;
 		}
-		// Re-read: joins, a pause or another admission may have happened during the await.
+		// Re-read: joins, a pause or another alarm may have run during the await.
 		const current = this.config()!;
-		state = this.state();
-		if (current.paused || this.nextAdmissionTime(now) > now) return;
+		const state = this.state();
+		if (!this.admitting(current, state, now)) return;
 		this.admitNextBatch(current, state, totals, now);
 	}
 
+	/** Whether admission has anything to do: not paused, closed or sold out, and someone is waiting. */
+	private admitting(drop: DropConfig, state: State, now: number): boolean {
+		if (drop.paused || state.sold_out || (drop.closesAt !== null && Date.parse(drop.closesAt) <= now)) return false;
+		return state.next_position - 1 - state.admitted_through > 0;
+	}
+
 	private admitNextBatch(drop: DropConfig, state: State, totals: ShardTotals, now: number): void {
-		if (totals.remaining === 0 && totals.held === 0) {
-			// Nothing left and nothing that could come back: sold out for good.
+		// Sales are never undone, so every ticket sold is final. "No stock and no holds"
+		// alone is not: shards are read one after another, and a ticket moving between
+		// two of them is in neither (a sum of sold counts can only be too low).
+		if (totals.sold >= drop.capacity) {
 			this.sql.run(`UPDATE state SET sold_out = 1 WHERE id = 1`);
+			void this.ctx.storage.deleteAlarm();
 			return;
 		}
 		const waiting = state.next_position - 1 - state.admitted_through;
-		const count = nextBatchSize({
-			batchSize: drop.admission.batchSize,
-			activeMultiple: drop.admission.activeMultiple,
-			remaining: totals.remaining,
-			active: this.activeCount(now),
-			waiting,
-		});
+		const due = this.nextAdmissionTime(now);
+		const count =
+			due > now
+				? 0
+				: nextBatchSize({
+						batchSize: drop.admission.batchSize,
+						activeMultiple: drop.admission.activeMultiple,
+						remaining: totals.remaining,
+						active: this.activeCount(now),
+						waiting,
+					});
 		if (count > 0) {
 			const through = state.admitted_through + count;
 			this.ctx.storage.transactionSync(() => {
@@ -288,7 +302,12 @@ export class WaitingRoom extends DurableObject<Env> {
 				this.sql.run(`INSERT INTO admissions (at, count, through) VALUES (?, ?, ?)`, now, count, through);
 			});
 		}
-		if (waiting - count > 0) void this.ctx.storage.setAlarm(now + drop.admission.intervalMs);
+		if (waiting - count <= 0) return;
+		let next = due > now ? due : now + drop.admission.intervalMs;
+		// Only holds stand between the drop and sold out: look again soon, whatever
+		// the interval, so waiting fans hear it promptly.
+		if (totals.remaining === 0) next = Math.min(next, now + ENDGAME_CHECK_MS);
+		void this.ctx.storage.setAlarm(next);
 	}
 
 	/** At the first moment at or after opening: shuffle the pre-queue with a fresh, stored seed. */

@@ -1,0 +1,107 @@
+// The Worker's per-isolate watermark cache: polls are answered from it, and
+// what it answers is never more than a second old. (The rest of the suite runs
+// with WATERMARK_CACHE_MS=0; here the cache is driven with its own clock.)
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { DropConfig } from "../src/drops";
+import { unwrap } from "../src/outcome";
+import type { WaitingRoom } from "../src/waiting-room";
+import { cachedWatermark, watermarkMaxAge } from "../src/watermark-cache";
+import { admitBatch, createDrop, join, roomStub } from "./helpers";
+
+const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
+
+describe("watermarkMaxAge", () => {
+	it("is at most one second, never negative, and one second when unset or unreadable", () => {
+		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "250" })).toBe(250);
+		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "0" })).toBe(0);
+		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "5000" })).toBe(1000);
+		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "-20" })).toBe(0);
+		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "soon" })).toBe(1000);
+		expect(watermarkMaxAge({} as Pick<Env, "WATERMARK_CACHE_MS">)).toBe(1000);
+	});
+});
+
+describe("cachedWatermark", () => {
+	/**
+	 * A queue that moves only when the test says so: fans join the pre-queue of a
+	 * drop that opens in an hour, then the room is opened at that moment of its
+	 * clock, so no alarm comes due while the test runs.
+	 */
+	async function dropWithQueue(fans: number) {
+		const opensAt = new Date(Date.now() + 3600_000).toISOString();
+		const drop = await createDrop({ capacity: 100, opensAt, admission: { batchSize: 2, intervalMs: 600_000, activeMultiple: 20 } });
+		for (let i = 0; i < fans; i++) await join(drop.id, `wm-fan-${i}`);
+		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room.watermark(Date.parse(opensAt) + 1));
+		return drop;
+	}
+
+	it("answers from memory within the max age and asks the room again after it", async () => {
+		const drop = await dropWithQueue(6);
+		const cached = withCache("1000");
+		const t0 = Date.now();
+		const first = unwrap(await cachedWatermark(cached, drop.id, t0));
+		await admitBatch(drop.id);
+		const fresh = unwrap(await cachedWatermark(withCache("0"), drop.id));
+		expect(fresh.admittedThrough).toBe(first.admittedThrough + 2);
+
+		// Half a second later the cached answer still stands: no call to the room.
+		expect(unwrap(await cachedWatermark(cached, drop.id, t0 + 500)).admittedThrough).toBe(first.admittedThrough);
+		expect(unwrap(await cachedWatermark(cached, drop.id, t0 + 1000)).admittedThrough).toBe(first.admittedThrough);
+		// Past one second it is asked again.
+		expect(unwrap(await cachedWatermark(cached, drop.id, t0 + 1001)).admittedThrough).toBe(fresh.admittedThrough);
+	});
+
+	it("never keeps an answer longer than one second, whatever the setting", async () => {
+		const drop = await dropWithQueue(6);
+		const tooLong = withCache("60000");
+		const t0 = Date.now();
+		const first = unwrap(await cachedWatermark(tooLong, drop.id, t0));
+		await admitBatch(drop.id);
+		expect(unwrap(await cachedWatermark(tooLong, drop.id, t0 + 1001)).admittedThrough).toBe(first.admittedThrough + 2);
+	});
+
+	it("with a max age of 0 asks the room every time", async () => {
+		const drop = await dropWithQueue(4);
+		const off = withCache("0");
+		const now = Date.now();
+		const before = unwrap(await cachedWatermark(off, drop.id, now)).admittedThrough;
+		await admitBatch(drop.id);
+		expect(unwrap(await cachedWatermark(off, drop.id, now)).admittedThrough).toBe(before + 2);
+	});
+
+	it("keeps drops apart", async () => {
+		const a = await dropWithQueue(3);
+		const b = await dropWithQueue(5);
+		const cached = withCache("1000");
+		const now = Date.now();
+		expect(unwrap(await cachedWatermark(cached, a.id, now)).lastPosition).toBe(3);
+		expect(unwrap(await cachedWatermark(cached, b.id, now)).lastPosition).toBe(5);
+		expect(unwrap(await cachedWatermark(cached, a.id, now + 10)).lastPosition).toBe(3);
+	});
+
+	it("does not keep a failure: a room that was not ready is asked again at once", async () => {
+		const drop = await createDrop({ capacity: 10 });
+		const id = `${drop.id}x`;
+		const cached = withCache("1000");
+		const now = Date.now();
+		const missing = await cachedWatermark(cached, id, now);
+		expect(missing.ok).toBe(false);
+		// The room gets its settings (as the admin route does before the drop is listed).
+		const config: DropConfig = { ...(drop as unknown as DropConfig), id, closesAt: null };
+		await runInDurableObject(roomStub(id), (room: WaitingRoom) => room.configure(config));
+		const found = await cachedWatermark(cached, id, now + 1);
+		expect(found.ok).toBe(true);
+	});
+
+	it("answers many concurrent polls alike, and each answer is a plain value", async () => {
+		const drop = await dropWithQueue(3);
+		const cached = withCache("1000");
+		const now = Date.now();
+		const answers = await Promise.all(Array.from({ length: 50 }, () => cachedWatermark(cached, drop.id, now)));
+		const values = answers.map((a) => unwrap(a));
+		expect(new Set(values.map((v) => JSON.stringify(v))).size).toBe(1);
+		expect(values[0]!.lastPosition).toBe(3);
+		expect(() => structuredClone(values[0])).not.toThrow();
+	});
+});
