@@ -2,9 +2,9 @@
 // the contract's JSON error with a precise code, shows nothing internal, and
 // leaves the engine's state exactly as it was (checked through the admin
 // stats and audit, and D1, before and after).
-import { SELF, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BASE, type DropJson, adminFetch, admittedFan, createDrop, fanFetch, hold, join, newKey, purchase } from "./helpers";
+import { BASE, type DropJson, adminFetch, admittedFan, callWorker, createDrop, fanFetch, hold, join, newKey, purchase } from "./helpers";
 
 const LIMIT = 16 * 1024;
 
@@ -66,7 +66,7 @@ function raw(method: string, path: string, init: { body?: BodyInit; type?: strin
 	const headers = new Headers(init.headers);
 	if (init.token) headers.set("authorization", `Bearer ${init.token}`);
 	if (init.type !== null) headers.set("content-type", init.type ?? "application/json");
-	return SELF.fetch(`${BASE}${path}`, { method, headers, body: init.body });
+	return callWorker(`${BASE}${path}`, { method, headers, body: init.body });
 }
 
 const admin = () => env.ADMIN_TOKEN;

@@ -1,9 +1,9 @@
 // The promoter drops API through the Worker: auth, every validation rule,
 // persistence in D1, live stats, and the fan's public view of a drop.
-import { SELF, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropConfig } from "../src/drops";
-import { BASE, type DropJson, adminFetch, admittedFan, createDrop, fanFetch, hold, join, purchase, roomStub, status } from "./helpers";
+import { BASE, type DropJson, adminFetch, admittedFan, callWorker, createDrop, fanFetch, hold, join, purchase, roomStub, status } from "./helpers";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -66,7 +66,7 @@ describe("admin auth", () => {
 			for (const [method, path, body] of routes) {
 				const headers = new Headers({ "content-type": "application/json" });
 				if (authorization !== null) headers.set("authorization", authorization);
-				const res = await SELF.fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+				const res = await callWorker(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 				expect(res.status, `${method} ${path}`).toBe(401);
 				expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
 				expect(((await res.json()) as ErrorJson).error.code).toBe("unauthorized");
@@ -76,7 +76,7 @@ describe("admin auth", () => {
 	}
 
 	it("accepts the scheme in any case", async () => {
-		const res = await SELF.fetch(`${BASE}/api/admin/drops?limit=1`, { headers: { authorization: `bearer ${env.ADMIN_TOKEN}` } });
+		const res = await callWorker(`${BASE}/api/admin/drops?limit=1`, { headers: { authorization: `bearer ${env.ADMIN_TOKEN}` } });
 		expect(res.status).toBe(200);
 	});
 
@@ -454,14 +454,14 @@ describe("the public view, GET /api/drops/:id", () => {
 	}
 
 	async function view(id: string): Promise<PublicDrop> {
-		const res = await SELF.fetch(`${BASE}/api/drops/${id}`);
+		const res = await callWorker(`${BASE}/api/drops/${id}`);
 		expect(res.status).toBe(200);
 		return (await res.json()) as PublicDrop;
 	}
 
 	it("needs no credentials and shows what fans need, nothing of the promoter's", async () => {
 		const drop = await createDrop({ name: "Public", capacity: 40, opensAt: inHours(2), priceCents: 2_500, currency: "GBP" });
-		const res = await SELF.fetch(`${BASE}/api/drops/${drop.id}`);
+		const res = await callWorker(`${BASE}/api/drops/${drop.id}`);
 		expect(res.status).toBe(200);
 		expect(res.headers.get("cache-control")).toBe("public, max-age=1");
 		const body = (await res.json()) as PublicDrop;
@@ -497,7 +497,7 @@ describe("the public view, GET /api/drops/:id", () => {
 
 	it("404 not_found for unknown and malformed ids", async () => {
 		for (const id of ["d_AAAAAAAAAAAAAAAA", "nope", "x".repeat(65), "a.b"]) {
-			const res = await SELF.fetch(`${BASE}/api/drops/${id}`);
+			const res = await callWorker(`${BASE}/api/drops/${id}`);
 			expect(res.status, id).toBe(404);
 			expect(((await res.json()) as ErrorJson).error.code).toBe("not_found");
 		}
@@ -506,7 +506,7 @@ describe("the public view, GET /api/drops/:id", () => {
 
 describe("health", () => {
 	it("answers 200", async () => {
-		const res = await SELF.fetch(`${BASE}/api/health`);
+		const res = await callWorker(`${BASE}/api/health`);
 		expect(res.status).toBe(200);
 		expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
 	});
