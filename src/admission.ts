@@ -53,20 +53,34 @@ export interface AdmissionInput {
 	activeMultiple: number;
 	/** Tickets neither held nor sold, over all shards. */
 	remaining: number;
+	/** Tickets in holds, over all shards. */
+	held: number;
 	/** Admitted fans who have neither bought nor timed out. */
 	active: number;
 	/** Fans with a position who are not yet admitted. */
 	waiting: number;
+	/** How long tickets have been free with nobody holding any and no batch going in. */
+	idleMs: number;
 }
+
+/**
+ * How long free stock may sit with nobody holding any before the admitted fans
+ * count as gone: past it, a batch is admitted whatever the active count says.
+ */
+export const STALL_MS = 10_000;
 
 /**
  * How many fans the next batch admits: never more than a batch, none when
  * nothing is left to sell, and never so many that the fans still shopping
- * outnumber `activeMultiple` times the tickets left.
+ * outnumber `activeMultiple` times the tickets left. Fans who walked away
+ * without a word count as shopping until their access times out, so when
+ * tickets are free and nobody has held one for STALL_MS, the admitted fans
+ * are taken as gone and a full batch comes in: no ticket waits on them.
  */
 export function nextBatchSize(input: AdmissionInput): number {
 	if (input.remaining <= 0 || input.waiting <= 0) return 0;
-	const room = input.activeMultiple * input.remaining - input.active;
+	const stalled = input.held === 0 && input.idleMs >= STALL_MS;
+	const room = stalled ? input.batchSize : input.activeMultiple * input.remaining - input.active;
 	return Math.max(0, Math.min(input.batchSize, room, input.waiting));
 }
 

@@ -79,6 +79,12 @@ export class WaitingRoom extends DurableObject<Env> {
 	private readonly limiter = new RateLimiter();
 	/** The drop's settings change only through configure(), so memory may keep them. */
 	private cachedConfig: DropConfig | null | undefined;
+	/**
+	 * The last time an alarm saw tickets in holds: fans are at work. Memory is
+	 * enough for this hint; a fresh instance starts from now, so a restart
+	 * never makes admitted fans look gone.
+	 */
+	private lastBusyAt = Date.now();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -282,6 +288,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			void this.ctx.storage.deleteAlarm();
 			return;
 		}
+		if (totals.held > 0) this.lastBusyAt = now;
 		const waiting = state.next_position - 1 - state.admitted_through;
 		const due = this.nextAdmissionTime(now);
 		const count =
@@ -291,8 +298,10 @@ export class WaitingRoom extends DurableObject<Env> {
 						batchSize: drop.admission.batchSize,
 						activeMultiple: drop.admission.activeMultiple,
 						remaining: totals.remaining,
+						held: totals.held,
 						active: this.activeCount(now),
 						waiting,
+						idleMs: now - Math.max(this.lastBusyAt, state.last_admission_at ?? 0),
 					});
 		if (count > 0) {
 			const through = state.admitted_through + count;

@@ -1,6 +1,6 @@
-import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
 import worker from "../src/index";
-import { roomName } from "../src/waiting-room";
+import { type WaitingRoom, roomName } from "../src/waiting-room";
 
 export const BASE = "https://engine.test";
 
@@ -74,14 +74,17 @@ export async function join(dropId: string, fanId: string): Promise<JoinJson> {
 
 export const roomStub = (dropId: string) => env.WAITING_ROOM.getByName(roomName(dropId));
 
-/** Runs the waiting room's alarm now, past the spacing between batches. */
-export async function admitBatch(dropId: string): Promise<boolean> {
-	const stub = roomStub(dropId);
-	// Alarms admit at most one batch per interval; move the last batch back so the next is due now.
-	await runInDurableObject(stub, (_room, state) => {
+/**
+ * Runs the waiting room's alarm handler now, past the spacing between batches,
+ * and waits for it to finish. (runDurableObjectAlarm would return at once if
+ * the real alarm, due now, had just fired in the background and was still running.)
+ */
+export async function admitBatch(dropId: string): Promise<void> {
+	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
+		// At most one batch per interval: move the last batch back so the next is due now.
 		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
+		await room.alarm();
 	});
-	return runDurableObjectAlarm(stub);
 }
 
 export async function status(dropId: string, queueToken: string): Promise<Record<string, unknown>> {

@@ -9,6 +9,7 @@ import {
 	estimatedWaitMs,
 	newSeed,
 	nextBatchSize,
+	STALL_MS,
 	pollAfterMs,
 	seededRandom,
 	shuffle,
@@ -188,7 +189,8 @@ describe("shuffle", () => {
 });
 
 describe("nextBatchSize", () => {
-	const base = { batchSize: 100, activeMultiple: 2, remaining: 1000, active: 0, waiting: 5000 };
+	// Someone holds tickets and a batch went in a moment ago: the active gate applies.
+	const base = { batchSize: 100, activeMultiple: 2, remaining: 1000, held: 5, active: 0, waiting: 5000, idleMs: 2_000 };
 
 	it("admits a full batch when stock and room allow", () => {
 		expect(nextBatchSize(base)).toBe(100);
@@ -212,18 +214,32 @@ describe("nextBatchSize", () => {
 		expect(nextBatchSize({ ...base, remaining: 3, activeMultiple: 1 })).toBe(3);
 	});
 
-	it("holds for every input: 0 <= n <= batch, n <= waiting, active + n <= multiple x remaining unless n = 0", () => {
+	it("admits a full batch when tickets are free and nobody has held one for STALL_MS", () => {
+		const idle = { ...base, remaining: 4, held: 0, active: 4, activeMultiple: 1 };
+		expect(nextBatchSize({ ...idle, idleMs: STALL_MS - 1 })).toBe(0);
+		expect(nextBatchSize({ ...idle, idleMs: STALL_MS })).toBe(100);
+		expect(nextBatchSize({ ...idle, idleMs: Infinity, waiting: 3 })).toBe(3);
+		// Someone is holding: the fans are not gone, the gate stays.
+		expect(nextBatchSize({ ...idle, held: 1, idleMs: STALL_MS })).toBe(0);
+		// Nothing left to sell: never.
+		expect(nextBatchSize({ ...idle, remaining: 0, idleMs: Infinity })).toBe(0);
+	});
+
+	it("holds for every input: 0 <= n <= batch, n <= waiting, active + n <= multiple x remaining unless n = 0 or stalled", () => {
 		fc.assert(
 			fc.property(
 				fc.integer({ min: 1, max: 10_000 }),
 				fc.integer({ min: 1, max: 20 }),
 				fc.integer({ min: 0, max: 100_000 }),
+				fc.integer({ min: 0, max: 100 }),
 				fc.integer({ min: 0, max: 100_000 }),
 				fc.integer({ min: 0, max: 100_000 }),
-				(batchSize, activeMultiple, remaining, active, waiting) => {
-					const n = nextBatchSize({ batchSize, activeMultiple, remaining, active, waiting });
+				fc.integer({ min: 0, max: 60_000 }),
+				(batchSize, activeMultiple, remaining, held, active, waiting, idleMs) => {
+					const n = nextBatchSize({ batchSize, activeMultiple, remaining, held, active, waiting, idleMs });
 					expect(Number.isInteger(n) && n >= 0 && n <= batchSize && n <= waiting).toBe(true);
-					if (n > 0) expect(active + n).toBeLessThanOrEqual(activeMultiple * remaining);
+					const stalled = held === 0 && idleMs >= STALL_MS;
+					if (n > 0 && !stalled) expect(active + n).toBeLessThanOrEqual(activeMultiple * remaining);
 					if (remaining === 0) expect(n).toBe(0);
 				},
 			),

@@ -14,7 +14,7 @@
 // same either way.
 import { SELF, createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shuffle } from "../src/admission";
+import { STALL_MS, shuffle } from "../src/admission";
 import worker from "../src/index";
 import { shardName } from "../src/inventory-shard";
 import { type WaitingRoom, accessSeconds } from "../src/waiting-room";
@@ -469,6 +469,35 @@ describe("admission and the inventory", () => {
 		// Now 5 shopping: one place.
 		expect(await admitNow(drop.id)).toBe(16);
 		expect((await audit(drop.id)).admission.admittedInOrder).toBe(true);
+	});
+
+	it("lets the next fans in when tickets lie free and nobody has held one for a while, though admitted fans still count as shopping", async () => {
+		const drop = await futureDrop({ capacity: 4, maxPerFan: 1, admission: { batchSize: 4, activeMultiple: 1, ...SLOW } });
+		const ids = fanIds("idle", 5);
+		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		await openRoom(drop);
+		expect(await admitNow(drop.id)).toBe(4);
+		const fans = await fansByPosition(drop.id);
+		// The four admitted fans each hold a ticket and give it back: all 4 are free again.
+		for (const position of [1, 2, 3, 4]) {
+			const access = (await status(drop.id, tokens.get(fans.find((f) => f.position === position)!.fan_id)!)).accessToken as string;
+			const held = await hold(drop.id, access, 1);
+			expect(held.status).toBe(201);
+			const { holdId } = (await held.json()) as { holdId: string };
+			expect((await fanFetch(`/api/drops/${drop.id}/holds/${holdId}`, access, { method: "DELETE" })).status).toBe(204);
+		}
+		// Just now someone was holding: the four still count as shopping, 1 x 4 places are full.
+		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
+			(room as unknown as { lastBusyAt: number }).lastBusyAt = Date.now();
+		});
+		expect(await admitNow(drop.id)).toBe(4);
+		// Nobody has held a ticket for longer than STALL_MS: they are taken as gone, and the fifth fan comes in.
+		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
+			(room as unknown as { lastBusyAt: number }).lastBusyAt = Date.now() - STALL_MS - 1;
+		});
+		expect(await admitNow(drop.id)).toBe(5);
+		const fifth = fans.find((f) => f.position === 5)!.fan_id;
+		expect((await status(drop.id, tokens.get(fifth)!)).status).toBe("admitted");
 	});
 
 	it("tells waiting fans sold out on their next poll once no stock and no holds remain, without waiting for the next batch", async () => {
