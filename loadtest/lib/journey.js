@@ -1,0 +1,619 @@
+// The fan journey of a ticket drop, shared by the k6 scripts and the Node
+// runner. Plain JavaScript with no imports, so k6 (goja) and Node load the
+// same file.
+//
+// Every step is a generator that yields effects: `request(...)` and
+// `pause(ms)`. A driver performs them through a client object and resumes the
+// generator with the result: `runSync` for k6 (http calls and sleep block),
+// `runAsync` for Node (they return promises), `runInterleaved` for many fans
+// on one k6 VU (requests block, pauses become wake-up times). The journey
+// itself only reads the clock and reports through hooks on the same client:
+//
+//   client.request({method, url, headers, body, step}) -> {status, body, headers}
+//   client.batch([effect...]) -> [{status, body, headers}...]   (concurrent requests)
+//   client.sleep(ms)
+//   client.now() -> epoch milliseconds
+//   client.check(name, ok, detail?)          (optional) an expectation held or not
+//   client.event(name, detail?)              (optional) joined, admitted, sold, error, ...
+//
+// Latency per step is the client's business: each request effect names its
+// step (join, status, hold, purchase, release, drop, audit...).
+
+/** Knobs shared by k6 (`__ENV`) and the Node runner (flags), with their defaults. */
+export const DEFAULTS = {
+	tickets: 300,
+	fans: 2000,
+	shards: 4,
+	maxPerFan: 4,
+	/** "random" picks 1..maxPerFan per fan; a number asks every fan for that many. */
+	quantity: "random",
+	/** Share of fans who get a hold and then do not buy (half release it, half walk away). */
+	abandonRate: 0.1,
+	/** Share of fans whose first payment is declined; they pay again with a good card. */
+	declineRate: 0.05,
+	/** Longest pause between a hold and its purchase (each fan draws 0..thinkMs). */
+	thinkMs: 1500,
+	/** The drop opens this long after it is created; early fans wait in the pre-queue. */
+	leadSeconds: 10,
+	/** Arrivals: most fans within a few seconds of the opening, the rest spread over this window. */
+	spreadSeconds: 20,
+	batchSize: 100,
+	intervalMs: 1000,
+	activeMultiple: 2,
+	holdSeconds: 20,
+	priceCents: 4500,
+	/** A fan gives up this long after arriving. */
+	fanTimeoutSeconds: 240,
+	/** How long to wait for the Queue to drain and holds to settle after the last fan. */
+	drainSeconds: 120,
+	seed: 1,
+};
+
+const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
+
+/**
+ * Knobs from a flat map of strings (k6's `__ENV` or parsed flags). Both
+ * spellings work: `TICKETS`/`tickets`, `MAX_PER_FAN`/`maxPerFan`.
+ */
+export function knobsFrom(source) {
+	const out = Object.assign({}, DEFAULTS);
+	for (const key of Object.keys(DEFAULTS)) {
+		const upper = key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+		const raw = source[key] !== undefined ? source[key] : source[upper];
+		if (raw === undefined || raw === "") continue;
+		if (NUMERIC_KNOBS.indexOf(key) >= 0) {
+			const n = Number(raw);
+			if (!isFinite(n)) throw new Error("knob " + upper + " must be a number, got " + raw);
+			out[key] = n;
+		} else {
+			out[key] = String(raw);
+		}
+	}
+	if (out.quantity !== "random" && !(Number(out.quantity) >= 1)) throw new Error("QUANTITY must be 'random' or a whole number");
+	return out;
+}
+
+/** True when the fans who will try to buy want more tickets than exist, with margin. */
+export function demandExceedsSupply(knobs) {
+	const minWanted = knobs.quantity === "random" ? 1 : Math.min(Number(knobs.quantity), knobs.maxPerFan);
+	return knobs.fans * (1 - knobs.abandonRate) * minWanted >= knobs.tickets * 1.2;
+}
+
+// ---------------------------------------------------------------------------
+// Effects and drivers
+
+export function request(method, url, opts) {
+	const o = opts || {};
+	return { kind: "request", method: method, url: url, headers: o.headers || {}, body: o.json === undefined ? null : JSON.stringify(o.json), step: o.step || "other" };
+}
+
+export function pause(ms) {
+	return { kind: "sleep", ms: Math.max(0, Math.round(ms)) };
+}
+
+/** Several requests at once (one effect, one array of responses back). */
+export function concurrently(requests) {
+	return { kind: "batch", requests: requests };
+}
+
+function perform(client, effect) {
+	if (effect.kind === "request") return client.request(effect);
+	if (effect.kind === "batch") return client.batch(effect.requests);
+	if (effect.kind === "sleep") return client.sleep(effect.ms);
+	throw new Error("unknown effect " + JSON.stringify(effect));
+}
+
+/** For k6: every effect completes synchronously. */
+export function runSync(gen, client) {
+	let step = gen.next();
+	while (!step.done) {
+		let value;
+		try {
+			value = perform(client, step.value);
+		} catch (err) {
+			step = gen.throw(err);
+			continue;
+		}
+		step = gen.next(value);
+	}
+	return step.value;
+}
+
+/** For Node: effects return promises. */
+export async function runAsync(gen, client) {
+	let step = gen.next();
+	while (!step.done) {
+		let value;
+		try {
+			value = await perform(client, step.value);
+		} catch (err) {
+			step = gen.throw(err);
+			continue;
+		}
+		step = gen.next(value);
+	}
+	return step.value;
+}
+
+/**
+ * For k6: many fans on one VU. Requests run at once (they block), pauses turn
+ * into wake-up times, and the VU sleeps until the earliest fan is due. With
+ * local latencies of a few milliseconds, dozens of fans share a VU without
+ * drifting from their schedule; against a distant engine use fewer per VU.
+ */
+export function runInterleaved(gens, client) {
+	const fans = gens.map(function (gen) {
+		return { gen: gen, wakeAt: 0, input: undefined, done: false, result: undefined };
+	});
+	let left = fans.length;
+	while (left > 0) {
+		let next = null;
+		for (let i = 0; i < fans.length; i++) if (!fans[i].done && (next === null || fans[i].wakeAt < next.wakeAt)) next = fans[i];
+		const wait = next.wakeAt - client.now();
+		if (wait > 0) client.sleep(wait);
+		// Advance this fan until it pauses or finishes.
+		let step = next.gen.next(next.input);
+		for (;;) {
+			if (step.done) {
+				next.done = true;
+				next.result = step.value;
+				left--;
+				break;
+			}
+			if (step.value.kind === "sleep") {
+				next.wakeAt = client.now() + step.value.ms;
+				next.input = undefined;
+				break;
+			}
+			let value;
+			try {
+				value = perform(client, step.value);
+			} catch (err) {
+				step = next.gen.throw(err);
+				continue;
+			}
+			step = next.gen.next(value);
+		}
+	}
+	return fans.map(function (f) {
+		return f.result;
+	});
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+export function header(res, name) {
+	const headers = res.headers || {};
+	const wanted = name.toLowerCase();
+	for (const key of Object.keys(headers)) {
+		if (key.toLowerCase() === wanted) {
+			const v = headers[key];
+			return Array.isArray(v) ? v[0] : v;
+		}
+	}
+	return undefined;
+}
+
+export function json(res) {
+	if (!res || typeof res.body !== "string" || res.body.length === 0) return null;
+	try {
+		return JSON.parse(res.body);
+	} catch (e) {
+		return null;
+	}
+}
+
+export function errorCode(res) {
+	const body = json(res);
+	return body && body.error && typeof body.error.code === "string" ? body.error.code : null;
+}
+
+function retryAfterMs(res, fallbackMs) {
+	const s = Number(header(res, "retry-after"));
+	return s > 0 ? Math.min(s * 1000, 60000) : fallbackMs;
+}
+
+/** mulberry32: a tiny seeded generator, so a run's fan behaviour can be replayed. */
+export function seededRandom(seed) {
+	let a = seed >>> 0;
+	return function () {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+export function fanRandom(seed, index) {
+	return seededRandom((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+}
+
+/**
+ * When fan `index` arrives, in milliseconds after the drop is created. The
+ * shape of a real drop: a fifth arrive early and wait in the pre-queue, most
+ * come in a spike in the seconds around the opening, a tail comes later.
+ */
+export function arrivalOffsetMs(index, knobs) {
+	const rnd = fanRandom(knobs.seed + 7919, index);
+	const open = knobs.leadSeconds * 1000;
+	const spread = knobs.spreadSeconds * 1000;
+	const u = rnd();
+	if (u < 0.2) return Math.round(rnd() * open * 0.9);
+	if (u < 0.9) {
+		// The spike: a normal around the opening, sd 1.5 s (Box-Muller), clamped to the window.
+		const z = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+		return Math.round(Math.min(open + spread, Math.max(0, open + z * 1500)));
+	}
+	return Math.round(open + rnd() * spread);
+}
+
+// ---------------------------------------------------------------------------
+// The promoter side
+
+function adminHeaders(cfg) {
+	return { authorization: "Bearer " + cfg.adminToken, "content-type": "application/json" };
+}
+
+export function dropBody(knobs, now, overrides) {
+	return Object.assign(
+		{
+			name: "Load test drop " + new Date(now).toISOString(),
+			capacity: knobs.tickets,
+			maxPerFan: knobs.maxPerFan,
+			opensAt: new Date(now + knobs.leadSeconds * 1000).toISOString(),
+			priceCents: knobs.priceCents,
+			currency: "USD",
+			shards: Math.min(knobs.shards, knobs.tickets),
+			admission: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs, activeMultiple: knobs.activeMultiple },
+			holdSeconds: knobs.holdSeconds,
+		},
+		overrides || {},
+	);
+}
+
+/** Creates a drop; returns it (with `id`, `opensAt`). Throws on anything but 201. */
+export function* createDrop(client, cfg, body) {
+	const res = yield request("POST", cfg.baseUrl + "/api/admin/drops", { headers: adminHeaders(cfg), json: body, step: "admin" });
+	if (res.status !== 201) throw new Error("creating the drop failed: " + res.status + " " + String(res.body).slice(0, 300));
+	return json(res);
+}
+
+export function* readAudit(client, cfg, dropId, graceSeconds) {
+	const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/audit?graceSeconds=" + graceSeconds;
+	const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	if (res.status !== 200) throw new Error("the audit failed: " + res.status + " " + String(res.body).slice(0, 300));
+	return json(res);
+}
+
+/** Every sale in D1, as {fanId: tickets}, walking the sales pages. */
+export function* ticketsByFan(client, cfg, dropId) {
+	const byFan = {};
+	let cursor = null;
+	for (let page = 0; page < 10000; page++) {
+		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/sales?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+		if (res.status !== 200) throw new Error("reading sales failed: " + res.status);
+		const body = json(res);
+		for (const sale of body.sales) byFan[sale.fanId] = (byFan[sale.fanId] || 0) + sale.quantity;
+		cursor = body.nextCursor;
+		if (!cursor) break;
+	}
+	return byFan;
+}
+
+function settled(audit) {
+	return (
+		audit.outboxPending === 0 &&
+		audit.totals.held === 0 &&
+		audit.totals.inFlight === 0 &&
+		audit.recorded === audit.totals.orders &&
+		audit.recordedTickets === audit.totals.sold
+	);
+}
+
+/**
+ * Waits until the Queue has carried every sale to D1 and no hold is open, then
+ * returns the audit read with no grace period, so `lost` counts every sale
+ * missing from D1. `settled: false` when that did not happen in time.
+ */
+export function* waitForDrain(client, cfg, dropId, timeoutMs) {
+	const deadline = client.now() + timeoutMs;
+	let audit = null;
+	for (;;) {
+		audit = yield* readAudit(client, cfg, dropId, 3600);
+		if (settled(audit) || client.now() > deadline) break;
+		yield pause(1000);
+	}
+	const final = yield* readAudit(client, cfg, dropId, 0);
+	final.settled = settled(final);
+	return final;
+}
+
+/**
+ * The broken invariants in a final audit, as sentences. `expectSoldOut`: the
+ * fans wanted more than there was, so every ticket must have been sold.
+ */
+export function auditFailures(audit, opts) {
+	const o = opts || {};
+	const failures = [];
+	if (audit.oversold > 0) failures.push("oversold: " + audit.oversold + " ticket(s) beyond capacity");
+	if (audit.lost > 0) failures.push("lost: " + audit.lost + " sale(s) answered 201 and missing from D1");
+	if (audit.phantom > 0) failures.push("phantom: " + audit.phantom + " row(s) in D1 that no shard sold");
+	if (!audit.balanced) failures.push("unbalanced: sold + held + remaining + in flight != capacity");
+	if (!audit.settled) failures.push("not settled: outbox, open holds or D1 still moving after the drain timeout");
+	if (audit.recorded !== audit.totals.orders || audit.recordedTickets !== audit.totals.sold) {
+		failures.push(
+			"D1 differs from the shards: " + audit.recorded + " orders / " + audit.recordedTickets + " tickets in D1, " +
+				audit.totals.orders + " / " + audit.totals.sold + " in the shards",
+		);
+	}
+	if (audit.admission && audit.admission.admittedInOrder === false) failures.push("admission out of order");
+	if (audit.admission && audit.admission.shuffleVerified === false) failures.push("the pre-queue shuffle does not re-derive from its seed");
+	if (o.expectSoldOut && audit.totals.sold < audit.capacity) {
+		failures.push("unsold: " + (audit.capacity - audit.totals.sold) + " ticket(s) left while demand exceeded supply");
+	}
+	if (o.maxPerFan && o.byFan) {
+		const over = Object.keys(o.byFan).filter((f) => o.byFan[f] > o.maxPerFan);
+		if (over.length > 0) failures.push("per-fan limit: " + over.length + " fan(s) bought more than " + o.maxPerFan + " (e.g. " + over[0] + ")");
+	}
+	if (o.clientOrders !== undefined && o.clientOrders !== audit.recorded) {
+		failures.push("fans were answered 201 for " + o.clientOrders + " order(s); D1 has " + audit.recorded);
+	}
+	if (o.clientTickets !== undefined && o.clientTickets !== audit.totals.sold) {
+		failures.push("fans were sold " + o.clientTickets + " ticket(s); the shards say " + audit.totals.sold);
+	}
+	return failures;
+}
+
+// ---------------------------------------------------------------------------
+// The fan
+
+function fail(client, step, res, fanId) {
+	const detail = { step: step, status: res.status, code: errorCode(res), fanId: fanId, body: typeof res.body === "string" ? res.body.slice(0, 160) : res.error || null };
+	if (client.check) client.check(step + " answered as the contract says", false, detail);
+	if (client.event) client.event("error", detail);
+	return detail;
+}
+
+function ok(client, step) {
+	if (client.check) client.check(step + " answered as the contract says", true);
+}
+
+/**
+ * Worth sending again: a network error, any 5xx. Every step is safe to repeat
+ * (join by fan id, holds by Idempotency-Key, purchases by hold). A network
+ * error, or a 503 without the contract's JSON error (what `wrangler dev`'s
+ * local proxy answers when a connection to the Worker drops), is the
+ * transport's doing and only counted; any other 5xx is the engine's and fails
+ * a check.
+ */
+function transient(client, step, res, fanId) {
+	if (res.status === 0 || (res.status === 503 && errorCode(res) === null)) {
+		if (client.event) client.event("retry", { step: step, status: res.status, fanId: fanId, body: typeof res.body === "string" ? res.body.slice(0, 120) : res.error || null });
+		return true;
+	}
+	if (res.status >= 500) {
+		fail(client, step, res, fanId);
+		return true;
+	}
+	return false;
+}
+
+/**
+ * One fan, from arrival to an outcome: join, poll at the pace the server asks
+ * for, hold up to `maxPerFan`, then buy (or abandon, or pay again after a
+ * decline). Returns `{fanId, outcome, tickets, orderId?, ...}` where outcome
+ * is bought, sold_out, abandoned, expired, closed, gave_up or error.
+ *
+ * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?} where startAt (epoch
+ * ms) is when the fan arrives; the fan first pauses until then.
+ */
+export function* fanJourney(client, ctx) {
+	const k = ctx.knobs;
+	const rnd = fanRandom(k.seed, ctx.index);
+	const base = ctx.baseUrl + "/api/drops/" + ctx.dropId;
+	const result = { fanId: ctx.fanId, outcome: "gave_up", tickets: 0, holds: 0, polls: 0, arrivedAt: 0 };
+	const wants = k.quantity === "random" ? 1 + Math.floor(rnd() * k.maxPerFan) : Math.min(Number(k.quantity), k.maxPerFan);
+	const abandons = rnd() < k.abandonRate;
+	const walksAway = rnd() < 0.5;
+	const declined = rnd() < k.declineRate;
+	const thinkMs = rnd() * k.thinkMs;
+
+	if (ctx.startAt !== undefined) {
+		const wait = ctx.startAt - client.now();
+		if (wait > 0) yield pause(wait);
+	}
+	result.arrivedAt = client.now();
+	const deadline = result.arrivedAt + k.fanTimeoutSeconds * 1000;
+
+	// Join (retrying what a real browser would retry).
+	let joined = null;
+	for (let attempt = 0; attempt < 8 && joined === null; attempt++) {
+		const res = yield request("POST", base + "/join", { headers: { "content-type": "application/json" }, json: { fanId: ctx.fanId }, step: "join" });
+		if (res.status === 201 || res.status === 200) {
+			ok(client, "join");
+			joined = json(res);
+		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null)) {
+			yield pause(retryAfterMs(res, 1000));
+		} else if (transient(client, "join", res, ctx.fanId)) {
+			yield pause(500 * (attempt + 1));
+		} else if (res.status === 409 && errorCode(res) === "drop_closed") {
+			result.outcome = "closed";
+			return result;
+		} else {
+			fail(client, "join", res, ctx.fanId);
+			result.outcome = "error";
+			return result;
+		}
+	}
+	if (joined === null) {
+		result.outcome = "error";
+		return result;
+	}
+	if (client.event) client.event("joined", { fanId: ctx.fanId, position: joined.position });
+	if (joined.status === "sold_out") {
+		result.outcome = "sold_out";
+		return result;
+	}
+
+	// Wait in the queue, polling when the server says to.
+	let queueToken = joined.queueToken;
+	let accessToken = null;
+	let wait = joined.pollAfterMs == null ? 0 : joined.pollAfterMs;
+	while (accessToken === null) {
+		if (client.now() + wait > deadline) return result;
+		if (wait > 0) yield pause(Math.min(Math.max(wait, 100), 30000));
+		const res = yield request("GET", base + "/status", { headers: { authorization: "Bearer " + queueToken }, step: "status" });
+		result.polls++;
+		if (res.status === 200) {
+			ok(client, "status");
+			const s = json(res);
+			if (s.queueToken) queueToken = s.queueToken;
+			if (s.status === "admitted" && s.accessToken) {
+				accessToken = s.accessToken;
+				break;
+			}
+			if (s.status === "sold_out" || s.status === "expired" || s.status === "closed") {
+				result.outcome = s.status;
+				return result;
+			}
+			wait = s.pollAfterMs == null ? 1000 : s.pollAfterMs;
+		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null) || transient(client, "status", res, ctx.fanId)) {
+			wait = retryAfterMs(res, 1000);
+		} else {
+			fail(client, "status", res, ctx.fanId);
+			result.outcome = "error";
+			return result;
+		}
+	}
+	result.admittedAt = client.now();
+	if (client.event) client.event("admitted", { fanId: ctx.fanId });
+	const auth = { authorization: "Bearer " + accessToken };
+
+	// Hold, then buy. A fan told "sold out" while holds could still come back
+	// keeps trying (as fans do, refreshing) until the drop says it is over.
+	let quantity = wants;
+	let holdNo = 0;
+	let tries = 0;
+	while (client.now() < deadline) {
+		if (++tries > 200) return result;
+		holdNo++;
+		const key = ctx.fanId + "-h" + holdNo;
+		let res = null;
+		for (let attempt = 0; attempt < 4; attempt++) {
+			// A retry after a network error or 5xx reuses the key: that is what the key is for.
+			res = yield request("POST", base + "/holds", {
+				headers: { authorization: auth.authorization, "content-type": "application/json", "idempotency-key": key },
+				json: { quantity: quantity },
+				step: "hold",
+			});
+			if (!transient(client, "hold", res, ctx.fanId)) break;
+			yield pause(300 * (attempt + 1));
+		}
+		const code = errorCode(res);
+		if (res.status === 409 && code === "not_enough_left") {
+			ok(client, "hold");
+			const left = json(res).error.available;
+			if (left >= 1) quantity = Math.min(quantity, left);
+			continue;
+		}
+		if (res.status === 409 && (code === "sold_out" || code === "drop_closed")) {
+			ok(client, "hold");
+			if (code === "drop_closed") {
+				result.outcome = "closed";
+				return result;
+			}
+			// Over for good (no stock and no holds that could come back)? Otherwise wait for
+			// tickets to come back from released or expired holds, checking less and less often.
+			for (let look = 0; client.now() < deadline; look++) {
+				const view = yield request("GET", base, { step: "drop" });
+				const v = view.status === 200 ? json(view) : null;
+				if (v && (v.status === "sold_out" || v.status === "closed")) {
+					result.outcome = v.status;
+					return result;
+				}
+				if (v && v.remaining > 0) break;
+				yield pause(Math.min(10000, 1500 * (look + 1)) * (0.75 + rnd() * 0.5));
+			}
+			continue;
+		}
+		if (res.status === 401 && code === "token_expired") {
+			ok(client, "hold");
+			result.outcome = "expired";
+			return result;
+		}
+		if (res.status !== 201) {
+			fail(client, "hold", res, ctx.fanId);
+			result.outcome = "error";
+			return result;
+		}
+		ok(client, "hold");
+		const hold = json(res);
+		result.holds++;
+		if (client.check) client.check("hold is within maxPerFan", hold.quantity === quantity && hold.quantity <= k.maxPerFan);
+		if (client.event) client.event("held", { fanId: ctx.fanId, quantity: hold.quantity });
+
+		if (thinkMs > 0) yield pause(thinkMs);
+		if (abandons) {
+			if (!walksAway) {
+				for (let attempt = 0; attempt < 4; attempt++) {
+					const rel = yield request("DELETE", base + "/holds/" + hold.holdId, { headers: auth, step: "release" });
+					if (rel.status === 204) {
+						ok(client, "release");
+						break;
+					}
+					if (!transient(client, "release", rel, ctx.fanId)) {
+						fail(client, "release", rel, ctx.fanId);
+						break;
+					}
+					yield pause(300 * (attempt + 1));
+				}
+			}
+			result.outcome = "abandoned";
+			if (client.event) client.event("abandoned", { fanId: ctx.fanId, quantity: hold.quantity, walkedAway: walksAway });
+			return result;
+		}
+
+		let token = declined ? "decline" : "ok";
+		let order = null;
+		for (let attempt = 0; attempt < 6 && order === null; attempt++) {
+			const pay = yield request("POST", base + "/holds/" + hold.holdId + "/purchase", {
+				headers: { authorization: auth.authorization, "content-type": "application/json" },
+				json: { payment: { method: "test", token: token } },
+				step: "purchase",
+			});
+			if (pay.status === 201) {
+				ok(client, "purchase");
+				order = json(pay);
+			} else if (pay.status === 402) {
+				ok(client, "purchase");
+				if (client.event) client.event("declined", { fanId: ctx.fanId });
+				token = "ok";
+				yield pause(300 + rnd() * 700);
+			} else if (pay.status === 410) {
+				// The hold ran out before the payment: unusual with these knobs, but legal.
+				ok(client, "purchase");
+				if (client.event) client.event("hold_expired", { fanId: ctx.fanId });
+				break;
+			} else if (transient(client, "purchase", pay, ctx.fanId)) {
+				yield pause(300 * (attempt + 1));
+			} else {
+				fail(client, "purchase", pay, ctx.fanId);
+				result.outcome = "error";
+				return result;
+			}
+		}
+		if (order === null) continue;
+		const good = order.quantity === hold.quantity && Array.isArray(order.tickets) && order.tickets.length === hold.quantity;
+		if (client.check) client.check("order carries one ticket per held seat", good);
+		result.outcome = "bought";
+		result.tickets = order.quantity;
+		result.orderId = order.orderId;
+		result.boughtAt = client.now();
+		if (client.event) client.event("sold", { fanId: ctx.fanId, quantity: order.quantity, orderId: order.orderId, at: result.boughtAt });
+		return result;
+	}
+	return result;
+}

@@ -1,0 +1,381 @@
+#!/usr/bin/env node
+// `npm run loadtest`: the fan journey of loadtest/lib/journey.js (the same one
+// loadtest/drop.js runs under k6) with many concurrent fans from Node, against
+// a running engine (--base-url) or one it starts itself. Prints a live
+// progress line and a k6-like summary, writes a JSON report into
+// loadtest/reports/, and exits 1 on any broken invariant.
+//
+//   npm run loadtest -- --fans 2000 --tickets 300 --shards 4
+//   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
+//   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
+//
+// Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
+// environment variable (MAX_PER_FAN=4); flags win. See "Load tests and benchmarks" in README.md.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { attackPlan, attackVerdict, attacker, prepareAttack } from "./lib/attack.js";
+import {
+	DEFAULTS,
+	arrivalOffsetMs,
+	auditFailures,
+	createDrop,
+	demandExceedsSupply,
+	dropBody,
+	fanJourney,
+	knobsFrom,
+	runAsync,
+	ticketsByFan,
+	waitForDrain,
+} from "./lib/journey.js";
+import { ROOT, adminTokenFromEnv, createHttpClient, latencyStats, startEngine } from "./lib/node-client.mjs";
+
+const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
+const { values: flags } = parseArgs({
+	options: {
+		...knobOptions,
+		"base-url": { type: "string" },
+		"admin-token": { type: "string" },
+		port: { type: "string", default: process.env.PORT ?? "8800" },
+		connections: { type: "string", default: "64" },
+		scenario: { type: "string", default: "drop" },
+		report: { type: "string" },
+		var: { type: "string", multiple: true },
+		quiet: { type: "boolean", default: false },
+		help: { type: "boolean", short: "h", default: false },
+	},
+	allowPositionals: false,
+});
+
+if (flags.help) {
+	process.stdout.write(
+		[
+			"usage: npm run loadtest -- [--base-url URL] [--scenario drop|attack] [knobs]",
+			"",
+			"  --base-url URL      a running engine (default: start one with scripts/start.mjs on --port)",
+			"  --admin-token T     its admin token (default: ADMIN_TOKEN, then .dev.vars)",
+			"  --port N            port of the engine started here (default 8800)",
+			"  --var NAME=VALUE    a wrangler.toml [vars] override for the engine started here (repeatable)",
+			"  --connections N     HTTP keep-alive sockets (default 64)",
+			"  --report FILE       JSON report path (default loadtest/reports/<scenario>-<time>.json)",
+			"  --quiet             no live progress line",
+			"",
+			"knobs (flag or environment variable, defaults in brackets):",
+			...Object.entries(DEFAULTS).map(([k, v]) => `  --${kebab(k)} / ${k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()}  [${v}]`),
+			"",
+		].join("\n"),
+	);
+	process.exit(0);
+}
+
+const knobs = knobsFrom({ ...process.env, ...Object.fromEntries(Object.keys(DEFAULTS).flatMap((k) => (flags[kebab(k)] === undefined ? [] : [[k, flags[kebab(k)]]]))) });
+const scenario = flags.scenario;
+if (scenario !== "drop" && scenario !== "attack") fail(`unknown --scenario ${scenario}`);
+
+function fail(message) {
+	process.stderr.write(`loadtest: ${message}\n`);
+	process.exit(2);
+}
+
+const log = (line) => process.stderr.write(`[loadtest] ${line}\n`);
+
+let engine = null;
+let stopping = false;
+async function shutdown(code) {
+	if (stopping) return;
+	stopping = true;
+	if (engine) await engine.stop().catch(() => {});
+	process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(130));
+process.on("SIGTERM", () => void shutdown(143));
+
+try {
+	let baseUrl = flags["base-url"]?.replace(/\/+$/, "");
+	let adminToken = flags["admin-token"] ?? adminTokenFromEnv();
+	if (!baseUrl) {
+		const vars = {};
+		for (const v of flags.var ?? []) {
+			const i = v.indexOf("=");
+			if (i < 1) fail(`--var wants NAME=VALUE, got ${v}`);
+			vars[v.slice(0, i)] = v.slice(i + 1);
+		}
+		// The attack checks a genuinely expired access token; a short lifetime keeps that quick.
+		if (scenario === "attack" && vars.ACCESS_TOKEN_SECONDS === undefined) vars.ACCESS_TOKEN_SECONDS = "60";
+		engine = await startEngine({ port: Number(flags.port), vars, log });
+		baseUrl = engine.baseUrl;
+		adminToken = engine.adminToken;
+	}
+	if (!adminToken) fail("no admin token: pass --admin-token or set ADMIN_TOKEN");
+	const { report, failures } = scenario === "drop" ? await runDrop(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
+	const file = flags.report ?? join(ROOT, "loadtest", "reports", `${scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+	mkdirSync(join(file, ".."), { recursive: true });
+	writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+	process.stdout.write(`\n  report: ${file}\n`);
+	if (failures.length > 0) {
+		process.stdout.write(`\n  FAILED: ${failures.length} broken invariant(s)\n${failures.map((f) => `    ✗ ${f}\n`).join("")}\n`);
+		await shutdown(1);
+	} else {
+		process.stdout.write("\n  PASSED: no invariant broken\n\n");
+		await shutdown(0);
+	}
+} catch (err) {
+	process.stderr.write(`loadtest: ${err?.stack ?? err}\n`);
+	if (engine) process.stderr.write(`--- engine output (tail) ---\n${engine.output().slice(-4000)}\n`);
+	await shutdown(2);
+}
+
+async function runDrop(baseUrl, adminToken) {
+	const cfg = { baseUrl, adminToken };
+	const tally = { joined: 0, admitted: 0, held: 0, sold: 0, tickets: 0, errors: 0, declined: 0, abandoned: 0, transportRetries: 0 };
+	const retrySamples = [];
+	const orders = new Set();
+	const sales = [];
+	const errorSamples = [];
+	let firstSaleAt = null;
+	let lastSaleAt = null;
+	const checks = { passed: 0, failed: 0, failedByName: {} };
+	const client = createHttpClient({
+		baseUrl,
+		connections: Number(flags.connections),
+		hooks: {
+			check(name, ok) {
+				if (ok) checks.passed++;
+				else {
+					checks.failed++;
+					checks.failedByName[name] = (checks.failedByName[name] ?? 0) + 1;
+				}
+			},
+			event(name, d) {
+				if (name === "joined") tally.joined++;
+				else if (name === "admitted") tally.admitted++;
+				else if (name === "held") tally.held++;
+				else if (name === "declined") tally.declined++;
+				else if (name === "abandoned") tally.abandoned++;
+				else if (name === "sold") {
+					tally.sold++;
+					tally.tickets += d.quantity;
+					orders.add(d.orderId);
+					sales.push([d.at, d.quantity]);
+					firstSaleAt ??= d.at;
+					lastSaleAt = d.at;
+				} else if (name === "retry") {
+					tally.transportRetries++;
+					if (retrySamples.length < 5) retrySamples.push(d);
+				} else if (name === "error") {
+					tally.errors++;
+					if (errorSamples.length < 20) errorSamples.push(d);
+				}
+			},
+		},
+	});
+	const createdAt = Date.now();
+	const drop = await runAsync(createDrop(client, cfg, dropBody(knobs, createdAt)), client);
+	const opensAt = Date.parse(drop.opensAt);
+	const expectSoldOut = demandExceedsSupply(knobs);
+	log(
+		`drop ${drop.id}: ${knobs.tickets} tickets over ${drop.shards} shard(s), ${knobs.fans} fans, opens in ${knobs.leadSeconds}s; ` +
+			`demand ${expectSoldOut ? "exceeds" : "may not exceed"} supply`,
+	);
+
+	const started = Date.now();
+	const progress = startProgress(() => {
+		const s = (Date.now() - started) / 1000;
+		return (
+			`t+${s.toFixed(0).padStart(3)}s  joined ${tally.joined}/${knobs.fans}  admitted ${tally.admitted}  ` +
+			`sold ${tally.tickets}/${knobs.tickets} (${tally.sold} orders)  errors ${tally.errors} (+${tally.transportRetries} retried)  ` +
+			`req ${client.recorder.requests} (${(client.recorder.requests / Math.max(s, 0.001)).toFixed(0)}/s)`
+		);
+	});
+	const results = await Promise.all(
+		Array.from({ length: knobs.fans }, (_, i) =>
+			runAsync(
+				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: createdAt + arrivalOffsetMs(i, knobs) }),
+				client,
+			).catch((err) => ({ outcome: "error", error: String(err) })),
+		),
+	);
+	const fansDoneAt = Date.now();
+	progress.stop();
+	log(`all fans done after ${((fansDoneAt - started) / 1000).toFixed(1)}s; waiting for the Queue to drain and holds to settle`);
+	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
+	const byFan = await runAsync(ticketsByFan(client, cfg, drop.id), client);
+	const failures = auditFailures(audit, {
+		expectSoldOut,
+		maxPerFan: knobs.maxPerFan,
+		byFan,
+		clientOrders: orders.size,
+		clientTickets: tally.tickets,
+	});
+	if (tally.errors > 0) failures.push(`unexpected answers: ${tally.errors} (first: ${JSON.stringify(errorSamples[0])})`);
+	const stopped = results.filter((r) => r.outcome === "error").length;
+	if (stopped > 0) failures.push(`${stopped} fan(s) stopped on an error they could not get past`);
+
+	const outcomes = {};
+	for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+	const elapsedS = (fansDoneAt - started) / 1000;
+	const steps = client.recorder.summary();
+	const soldOut = audit.totals.sold === audit.capacity;
+	const report = {
+		scenario: "drop",
+		at: new Date(started).toISOString(),
+		baseUrl,
+		knobs,
+		drop: { id: drop.id, shards: drop.shards, opensAt: drop.opensAt },
+		expectSoldOut,
+		durationSeconds: elapsedS,
+		requests: client.recorder.requests,
+		requestsPerSecond: client.recorder.requests / elapsedS,
+		steps,
+		clientPoolWait: latencyStats(client.recorder.poolWait),
+		outcomes,
+		tally,
+		checks,
+		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
+		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
+		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
+		audit: { ...audit, shards: audit.shards },
+		failures,
+		errorSamples,
+		retrySamples,
+	};
+	printDropSummary(report);
+	client.close();
+	return { report, failures };
+}
+
+async function runAttack(baseUrl, adminToken) {
+	const cfg = { baseUrl, adminToken };
+	const checks = { passed: 0, failed: 0, failedByName: {}, byName: {} };
+	const client = createHttpClient({
+		baseUrl,
+		connections: Number(flags.connections),
+		hooks: {
+			check(name, ok, detail) {
+				const mine = (checks.byName[name] ??= { passed: 0, failed: 0 });
+				if (ok) mine.passed++;
+				else mine.failed++;
+				if (ok) checks.passed++;
+				else {
+					checks.failed++;
+					checks.failedByName[name] = (checks.failedByName[name] ?? 0) + 1;
+					if (checks.failed <= 10) log(`check failed: ${name} ${detail ? JSON.stringify(detail) : ""}`);
+				}
+			},
+		},
+	});
+	const plan = attackPlan(knobs);
+	log(`attack: ${plan.attackers} hostile fans, maxPerFan ${plan.maxPerFan}, ${plan.capacity} tickets`);
+	const started = Date.now();
+	const setup = await runAsync(prepareAttack(client, cfg, plan), client);
+	const results = await Promise.all(Array.from({ length: plan.attackers }, (_, i) => runAsync(attacker(client, cfg, setup, i), client)));
+	const verdict = await runAsync(attackVerdict(client, cfg, setup, plan.drainSeconds * 1000), client);
+	const failures = [...verdict.failures];
+	if (checks.failed > 0) failures.push(`${checks.failed} check(s) failed: ${JSON.stringify(checks.failedByName)}`);
+	const elapsedS = (Date.now() - started) / 1000;
+	const report = {
+		scenario: "attack",
+		at: new Date(started).toISOString(),
+		baseUrl,
+		plan,
+		durationSeconds: elapsedS,
+		requests: client.recorder.requests,
+		steps: client.recorder.summary(),
+		checks,
+		results,
+		audit: verdict.audit,
+		otherDropAudit: verdict.otherAudit,
+		failures,
+	};
+	process.stdout.write(`\n  attack scenario: ${plan.attackers} hostile fans on ${setup.dropId} (and ${setup.otherDropId})\n`);
+	process.stdout.write(`  checks.................: ${checks.passed} passed, ${checks.failed} failed\n`);
+	for (const [name, n] of Object.entries(checks.failedByName)) process.stdout.write(`    ✗ ${name}: ${n}\n`);
+	process.stdout.write(
+		`  sold...................: ${verdict.audit.totals.sold} (expected exactly ${verdict.expectedSold}), other drop ${verdict.otherAudit.totals.sold}\n`,
+	);
+	process.stdout.write(`  requests...............: ${client.recorder.requests} in ${elapsedS.toFixed(1)}s\n`);
+	client.close();
+	return { report, failures };
+}
+
+/** Seconds after the opening at which half, 90% and all of the tickets had been sold. */
+function milestones(sales, capacity, opensAt) {
+	const out = { "50%": null, "90%": null, "100%": null };
+	let sold = 0;
+	for (const [at, quantity] of sales.slice().sort((a, b) => a[0] - b[0])) {
+		sold += quantity;
+		for (const [label, share] of [["50%", 0.5], ["90%", 0.9], ["100%", 1]]) {
+			if (out[label] === null && sold >= capacity * share) out[label] = Math.round((at - opensAt) / 100) / 10;
+		}
+	}
+	return out;
+}
+
+function startProgress(line) {
+	if (flags.quiet) return { stop() {} };
+	const tty = process.stderr.isTTY;
+	let last = 0;
+	const timer = setInterval(
+		() => {
+			if (tty) process.stderr.write(`\r\x1b[2K${line()}`);
+			else if (Date.now() - last >= 5000) {
+				last = Date.now();
+				process.stderr.write(`${line()}\n`);
+			}
+		},
+		tty ? 500 : 1000,
+	);
+	return {
+		stop() {
+			clearInterval(timer);
+			process.stderr.write(tty ? `\r\x1b[2K${line()}\n` : `${line()}\n`);
+		},
+	};
+}
+
+function fmtMs(x) {
+	if (x === null || x === undefined) return "-";
+	return x >= 1000 ? `${(x / 1000).toFixed(2)}s` : `${x.toFixed(x < 10 ? 2 : 1)}ms`;
+}
+
+function printDropSummary(r) {
+	const dots = (label) => `  ${label} `.padEnd(27, ".") + ": ";
+	const out = [];
+	out.push("");
+	out.push(`${dots("scenario")}${r.knobs.fans} fans, ${r.knobs.tickets} tickets, ${r.drop.shards} shards, maxPerFan ${r.knobs.maxPerFan} (drop ${r.drop.id})`);
+	out.push(`${dots("http_reqs")}${r.requests}  ${r.requestsPerSecond.toFixed(1)}/s over ${r.durationSeconds.toFixed(1)}s`);
+	out.push(`${dots("checks")}${r.checks.passed} passed, ${r.checks.failed} failed`);
+	out.push("");
+	out.push("  step        count      p50      p95      p99      max   statuses");
+	for (const [step, s] of Object.entries(r.steps)) {
+		const statuses = Object.entries(s.statuses)
+			.map(([k, v]) => `${k}:${v}`)
+			.join(" ");
+		out.push(
+			`  ${step.padEnd(10)} ${String(s.count).padStart(6)} ${fmtMs(s.p50).padStart(8)} ${fmtMs(s.p95).padStart(8)} ${fmtMs(s.p99).padStart(8)} ${fmtMs(s.max).padStart(8)}   ${statuses}`,
+		);
+	}
+	const w = r.clientPoolWait;
+	out.push(`  (time spent waiting for one of the runner's ${flags.connections} sockets, not counted above: p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)})`);
+	out.push("");
+	out.push(`${dots("outcomes")}${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+	out.push(`${dots("fans")}joined ${r.tally.joined}, admitted ${r.tally.admitted}, held ${r.tally.held}, declined ${r.tally.declined}, abandoned ${r.tally.abandoned}`);
+	out.push(`${dots("sold")}${r.tally.tickets} tickets in ${r.tally.sold} orders (fans' view)`);
+	out.push(`${dots("errors")}${r.tally.errors} unexpected answers; ${r.tally.transportRetries} requests sent again after a dropped connection`);
+	out.push(
+		`${dots("time to sell out")}${r.timeToSellOutSeconds === null ? "not sold out" : `${r.timeToSellOutSeconds.toFixed(1)}s after the opening`}` +
+			(r.firstSaleAfterOpenSeconds === null ? "" : ` (first sale at +${r.firstSaleAfterOpenSeconds.toFixed(1)}s`) +
+			(r.soldAfterOpenSeconds["50%"] === null ? "" : `, half at +${r.soldAfterOpenSeconds["50%"]}s`) +
+			(r.soldAfterOpenSeconds["90%"] === null ? "" : `, 90% at +${r.soldAfterOpenSeconds["90%"]}s`) +
+			(r.firstSaleAfterOpenSeconds === null ? "" : ")"),
+	);
+	const a = r.audit;
+	const mark = (good) => (good ? "✓" : "✗");
+	out.push(
+		`${dots("audit")}${mark(a.oversold === 0)} oversold ${a.oversold}  ${mark(a.lost === 0)} lost ${a.lost}  ` +
+			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +
+			`${mark(a.recorded === a.totals.orders)} D1 ${a.recorded} orders = shards ${a.totals.orders}  ${mark(a.balanced)} balanced`,
+	);
+	process.stdout.write(out.join("\n") + "\n");
+}
