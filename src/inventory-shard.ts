@@ -42,6 +42,12 @@ export interface ShardTotals {
 	sold: number;
 }
 
+/** One shard's totals read in one go, with the stock it has given to and received from its peers. */
+export interface ShardCounts extends ShardTotals {
+	given: number;
+	received: number;
+}
+
 export interface ShardStats extends ShardTotals {
 	shard: number;
 	allocation: number;
@@ -66,6 +72,8 @@ export interface PurchaseQuote {
 }
 
 const OUTBOX_RETRY_MS = 5_000;
+/** Rounds of asking peers for stock before a contended hold gives up with "try again". */
+const MAX_HOLD_ROUNDS = 16;
 const TRANSFER_RETRY_MS = 2_000;
 const SEND_BATCH_LIMIT = 100;
 
@@ -109,7 +117,9 @@ type OrderRow = {
 export class InventoryShard extends DurableObject<Env> {
 	private readonly sql: Sql;
 	/** Holds being made right now, by fan and key, so a concurrent replay waits for the first answer. */
-	private readonly inFlight = new Map<string, Promise<Outcome<HoldView>>>();
+	private readonly inFlight = new Map<string, { request: string; outcome: Promise<Outcome<HoldView>> }>();
+	/** Transfers this instance is waiting on right now. */
+	private readonly transfersRunning = new Set<string>();
 	private flushing: Promise<void> | null = null;
 	private flushAgain = false;
 
@@ -174,13 +184,16 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; now?: number }): Promise<Outcome<HoldView>> {
 		const key = `${input.fanId}\n${input.idempotencyKey}`;
+		const request = holdRequest(input.quantity);
 		const running = this.inFlight.get(key);
 		if (running) {
-			const first = await running;
-			return this.replayOf(first, input.quantity);
+			// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
+			if (running.request !== request) return keyConflict();
+			const first = await running.outcome;
+			return first.ok ? { ...first, replayed: true } : first;
 		}
-		const attempt = this.holdOnce(input);
-		this.inFlight.set(key, attempt);
+		const attempt = this.holdOnce(input, request);
+		this.inFlight.set(key, { request, outcome: attempt });
 		try {
 			return await attempt;
 		} finally {
@@ -188,30 +201,35 @@ export class InventoryShard extends DurableObject<Env> {
 		}
 	}
 
-	private replayOf(first: Outcome<HoldView>, quantity: number): Outcome<HoldView> {
-		if (first.ok && first.value.quantity !== quantity) {
-			return fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
+	private async holdOnce(input: { fanId: string; quantity: number; idempotencyKey: string; now?: number }, request: string): Promise<Outcome<HoldView>> {
+		const now = () => input.now ?? Date.now();
+		let unreachable = false;
+		for (let round = 1; ; round++) {
+			let shortBy = 0;
+			const decided = this.tryHold(this.requireMeta(), input, request, now(), (missing) => (shortBy = missing));
+			if (decided !== null) return decided;
+			// Not enough here: take stock from the other shards and decide again. Other requests
+			// ran during the await and may have taken what arrived, so this repeats for as long
+			// as the peers still have stock to give: a hold never answers sold out while a shard
+			// has tickets. (Each round that gets stock moves it here for some hold to take.)
+			const sweep = await this.takeStockFromPeers(this.requireMeta(), shortBy);
+			unreachable = sweep.unreachable;
+			if (sweep.got === 0 || round >= MAX_HOLD_ROUNDS) break;
 		}
-		return first.ok ? { ...first, replayed: true } : first;
-	}
-
-	private async holdOnce(input: { fanId: string; quantity: number; idempotencyKey: string; now?: number }): Promise<Outcome<HoldView>> {
-		const meta = this.requireMeta();
-		const request = JSON.stringify({ quantity: input.quantity });
-		let shortBy = 0;
-		const first = this.tryHold(meta, input, request, input.now ?? Date.now(), (missing) => (shortBy = missing));
-		if (first !== null) return first;
-		// Not enough here: take stock from other shards, then decide again. Everything is
-		// re-checked after the await, since other requests ran in between.
-		await this.takeStockFromPeers(meta, shortBy);
-		const second = this.tryHold(this.requireMeta(), input, request, input.now ?? Date.now(), () => {});
-		if (second !== null) return second;
+		// One more look: stock may have come back while the last sweep ran.
+		const last = this.tryHold(this.requireMeta(), input, request, now(), () => {});
+		if (last !== null) return last;
+		if (unreachable) {
+			// A peer did not answer: it may have stock, so "sold out" would be a guess. Not remembered,
+			// so a retry with the same key tries again.
+			return fail(503, "try_again", "Tickets are being moved between shards; try again in a moment.", { retryAfter: 1 });
+		}
 		const left = this.requireMeta().remaining;
 		const outcome =
 			left === 0
 				? fail(409, "sold_out", "No tickets are left to hold.")
 				: fail(409, "not_enough_left", `Only ${left} ticket(s) are left; ask for fewer.`, { available: left });
-		this.rememberOutcome(input.fanId, input.idempotencyKey, request, outcome, input.now ?? Date.now());
+		this.rememberOutcome(input.fanId, input.idempotencyKey, request, outcome, now());
 		return outcome;
 	}
 
@@ -229,11 +247,11 @@ export class InventoryShard extends DurableObject<Env> {
 				input.fanId, input.idempotencyKey,
 			);
 			if (stored !== null) {
-				if (stored.request !== request) {
-					return fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
-				}
+				if (stored.request !== request) return keyConflict();
 				return { ...(JSON.parse(stored.result) as Outcome<HoldView>), replayed: true };
 			}
+			// Holds past their time are free stock even when the alarm is late.
+			this.releaseDueHolds(now);
 			const used = this.fanTickets(input.fanId);
 			if (used + input.quantity > meta.max_per_fan) {
 				const outcome = fail(422, "limit_exceeded", `A fan may hold or buy at most ${meta.max_per_fan} ticket(s) in this drop.`, {
@@ -280,13 +298,24 @@ export class InventoryShard extends DurableObject<Env> {
 		);
 	}
 
-	/** Asks the other shards, nearest first, until `needed` tickets have arrived or all have been asked. */
-	private async takeStockFromPeers(meta: Meta, needed: number): Promise<void> {
-		let got = 0;
+	/**
+	 * Asks the other shards, nearest first, until `needed` tickets have arrived or all have
+	 * been asked. A peer that fails to answer is skipped: its transfer stays pending and the
+	 * alarm completes it, so nothing is lost or doubled.
+	 */
+	private async takeStockFromPeers(meta: Meta, needed: number): Promise<{ got: number; unreachable: boolean }> {
+		// Stock a peer already gave this shard, in a transfer cut short by a restart, comes first.
+		let { got, failed: unreachable } = await this.completePendingTransfers(meta);
 		for (let step = 1; step < meta.shards && got < needed; step++) {
 			const from = (meta.shard + step) % meta.shards;
-			got += await this.transferFrom(meta, from, needed - got);
+			try {
+				got += await this.transferFrom(meta, from, needed - got);
+			} catch (err) {
+				console.warn("stock transfer failed; the alarm completes it", from, err);
+				unreachable = true;
+			}
 		}
+		return { got, unreachable };
 	}
 
 	private async transferFrom(meta: Meta, from: number, requested: number): Promise<number> {
@@ -302,13 +331,19 @@ export class InventoryShard extends DurableObject<Env> {
 	/** Idempotent on both sides: the giver answers a repeated id with what it gave the first time. */
 	private async completeTransfer(dropId: string, transferId: string, from: number, requested: number): Promise<number> {
 		const giver = this.env.INVENTORY.getByName(shardName(dropId, from));
-		const amount = await giver.give({ transferId, toShard: this.requireMeta().shard, amount: requested });
+		this.transfersRunning.add(transferId);
+		let amount: number;
+		try {
+			amount = await giver.give({ transferId, toShard: this.requireMeta().shard, amount: requested });
+		} finally {
+			this.transfersRunning.delete(transferId);
+		}
 		this.ctx.storage.transactionSync(() => {
 			const credited = this.sql.run(
 				`UPDATE transfers_in SET amount = ? WHERE transfer_id = ? AND amount IS NULL`,
 				amount, transferId,
 			);
-			if (credited === 1) {
+			if (credited > 0) {
 				this.sql.run(`UPDATE meta SET remaining = remaining + ?, received = received + ? WHERE id = 1`, amount, amount);
 			}
 		});
@@ -316,10 +351,18 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	/** Gives up to `amount` of this shard's free stock to another shard, once per transfer id. */
-	give(input: { transferId: string; toShard: number; amount: number }): number {
+	async give(input: { transferId: string; toShard: number; amount: number }): Promise<number> {
+		const done = this.sql.first<{ amount: number }>(`SELECT amount FROM transfers_out WHERE transfer_id = ?`, input.transferId);
+		if (done !== null) return done.amount;
+		// Stock this shard was given but never credited (a restart cut a transfer short) is
+		// still this shard's to give: finish those first rather than answer "none". Transfers
+		// already running here are skipped, so shards asking each other cannot loop.
+		const meta = this.requireMeta();
+		if (this.hasPendingTransfers()) await this.completePendingTransfers(meta);
 		return this.ctx.storage.transactionSync(() => {
 			const done = this.sql.first<{ amount: number }>(`SELECT amount FROM transfers_out WHERE transfer_id = ?`, input.transferId);
 			if (done !== null) return done.amount;
+			this.releaseDueHolds(Date.now());
 			const meta = this.requireMeta();
 			const amount = Math.max(0, Math.min(input.amount, meta.remaining));
 			this.sql.run(`UPDATE meta SET remaining = remaining - ?, given = given + ? WHERE id = 1`, amount, amount);
@@ -420,10 +463,12 @@ export class InventoryShard extends DurableObject<Env> {
 		return ok(this.orderView(meta, row));
 	}
 
-	totals(): ShardTotals {
+	totals(): ShardCounts {
 		const meta = this.meta();
-		if (meta === null) return { remaining: 0, held: 0, sold: 0 };
+		if (meta === null) return { remaining: 0, held: 0, sold: 0, given: 0, received: 0 };
 		return {
+			given: meta.given,
+			received: meta.received,
 			remaining: meta.remaining,
 			held: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE state = 'active'`),
 			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders`),
@@ -436,8 +481,6 @@ export class InventoryShard extends DurableObject<Env> {
 		return {
 			shard: meta.shard,
 			allocation: meta.allocation,
-			received: meta.received,
-			given: meta.given,
 			accountable: meta.allocation + meta.received - meta.given,
 			...totals,
 			orders: this.sql.number(`SELECT COUNT(*) FROM orders`),
@@ -462,26 +505,43 @@ export class InventoryShard extends DurableObject<Env> {
 		if (meta === null) return;
 		this.alarmAt = null;
 		this.releaseExpiredHolds(Date.now());
-		const pending = this.sql.all<{ transfer_id: string; from_shard: number; requested: number }>(
-			`SELECT transfer_id, from_shard, requested FROM transfers_in WHERE amount IS NULL`,
-		);
-		for (const t of pending) {
-			try {
-				await this.completeTransfer(meta.drop_id, t.transfer_id, t.from_shard, t.requested);
-			} catch (err) {
-				console.warn("transfer retry failed", t.transfer_id, err);
-			}
-		}
+		await this.completePendingTransfers(meta);
 		await this.flushOutbox();
 		this.scheduleAlarm();
 	}
 
+	private hasPendingTransfers(): boolean {
+		return this.sql.all<{ id: string }>(`SELECT transfer_id AS id FROM transfers_in WHERE amount IS NULL`).some((t) => !this.transfersRunning.has(t.id));
+	}
+
+	/** Finishes transfers this shard asked for and never heard back from (idempotent on both sides). */
+	private async completePendingTransfers(meta: Meta): Promise<{ got: number; failed: boolean }> {
+		const pending = this.sql.all<{ transfer_id: string; from_shard: number; requested: number }>(
+			`SELECT transfer_id, from_shard, requested FROM transfers_in WHERE amount IS NULL`,
+		);
+		let got = 0;
+		let failed = false;
+		// Those still running in this instance will finish by themselves; after a restart none are.
+		for (const t of pending.filter((p) => !this.transfersRunning.has(p.transfer_id))) {
+			try {
+				got += await this.completeTransfer(meta.drop_id, t.transfer_id, t.from_shard, t.requested);
+			} catch (err) {
+				console.warn("transfer retry failed", t.transfer_id, err);
+				failed = true;
+			}
+		}
+		return { got, failed };
+	}
+
 	releaseExpiredHolds(now: number): number {
-		return this.ctx.storage.transactionSync(() => {
-			const due = this.sql.all<HoldRow>(`SELECT * FROM holds WHERE state = 'active' AND expires_at <= ?`, now);
-			for (const hold of due) this.returnHold(hold, "expired");
-			return due.length;
-		});
+		return this.ctx.storage.transactionSync(() => this.releaseDueHolds(now));
+	}
+
+	/** Returns the stock of every hold past its time; call inside a transaction. */
+	private releaseDueHolds(now: number): number {
+		const due = this.sql.all<HoldRow>(`SELECT * FROM holds WHERE state = 'active' AND expires_at <= ?`, now);
+		for (const hold of due) this.returnHold(hold, "expired");
+		return due.length;
 	}
 
 	/** Sends unsent outbox rows to the Queue, a batch at a time; one flush runs at once. */
@@ -540,7 +600,8 @@ export class InventoryShard extends DurableObject<Env> {
 
 	private returnHold(hold: HoldRow, state: "released" | "expired"): void {
 		const changed = this.sql.run(`UPDATE holds SET state = ? WHERE hold_id = ? AND state = 'active'`, state, hold.hold_id);
-		if (changed === 1) this.sql.run(`UPDATE meta SET remaining = remaining + ? WHERE id = 1`, hold.quantity);
+		// rowsWritten counts index entries too (holds has two on state), so "changed" is > 0, not === 1.
+		if (changed > 0) this.sql.run(`UPDATE meta SET remaining = remaining + ? WHERE id = 1`, hold.quantity);
 	}
 
 	/** 410 for a hold past its time (returning its stock now if the alarm has not yet), null if it can be bought. */
@@ -585,3 +646,8 @@ export class InventoryShard extends DurableObject<Env> {
 }
 
 export const shardName = (dropId: string, shard: number) => `drop:${dropId}:shard:${shard}`;
+
+/** What an Idempotency-Key is bound to: the request body that matters. */
+const holdRequest = (quantity: number) => JSON.stringify({ quantity });
+
+const keyConflict = () => fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");

@@ -33,13 +33,19 @@ export async function initShards(env: Env, drop: DropConfig): Promise<void> {
 	);
 }
 
+/**
+ * The drop's totals. The shards are read one by one while stock may move between
+ * them, so `remaining` is counted as Σ(remaining + given − received): each shard's
+ * own read is atomic, and a transfer between two reads (or one cut short by a
+ * restart, until the alarm completes it) is then counted exactly once, never
+ * missed or doubled. Missing it could tell the waiting room "sold out" for good.
+ */
 export async function inventoryTotals(env: Env, dropId: string, shards: number): Promise<ShardTotals> {
 	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals()));
-	return parts.reduce((a, b) => ({ remaining: a.remaining + b.remaining, held: a.held + b.held, sold: a.sold + b.sold }), {
-		remaining: 0,
-		held: 0,
-		sold: 0,
-	});
+	return parts.reduce(
+		(a, b) => ({ remaining: a.remaining + b.remaining + b.given - b.received, held: a.held + b.held, sold: a.sold + b.sold }),
+		{ remaining: 0, held: 0, sold: 0 },
+	);
 }
 
 export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStats[]> {

@@ -22,6 +22,7 @@ export class Sql {
 		return typeof value === "number" ? value : value === null ? 0 : Number(value);
 	}
 
+	/** Rows written, index entries included: test "did it change anything" with > 0, never === 1. */
 	run(query: string, ...params: SqlStorageValue[]): number {
 		const cursor = this.storage.exec(query, ...params);
 		cursor.toArray();

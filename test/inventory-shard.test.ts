@@ -1,0 +1,158 @@
+// The InventoryShard object on its own: set-up, the transaction that makes a
+// hold, and stock moving between shards when a transfer is cut short.
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { inventoryTotals } from "../src/inventory";
+import type { InventoryShard } from "../src/inventory-shard";
+import { adminFetch, admitBatch, createDrop, hold, join, purchase, status } from "./helpers";
+import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
+
+const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+
+/** What the taker writes before asking a peer: the transfer it is about to receive. */
+async function recordIncoming(dropId: string, taker: number, transferId: string, from: number, requested: number): Promise<void> {
+	await runInDurableObject(shardStub(dropId, taker), (_s, state) => {
+		state.storage.sql.exec(
+			`INSERT INTO transfers_in (transfer_id, from_shard, requested, created_at) VALUES (?, ?, ?, ?)`,
+			transferId, from, requested, Date.now(),
+		);
+	});
+}
+
+describe("shard set-up", () => {
+	it("creating a drop spreads its capacity over its shards, with a default that grows with capacity", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 3 });
+		const stats = await Promise.all([0, 1, 2].map((k) => shardStub(drop.id, k).stats()));
+		expect(stats.map((s) => s.allocation)).toEqual([4, 3, 3]);
+		expect(stats.map((s) => s.remaining)).toEqual([4, 3, 3]);
+
+		const big = await createDrop({ capacity: 12_000, shards: undefined });
+		expect(big.shards).toBeGreaterThan(1);
+		const totals = await inventoryTotals(env, big.id, big.shards);
+		expect(totals).toEqual({ remaining: 12_000, held: 0, sold: 0 });
+	});
+
+	it("init is idempotent and refuses to turn a shard into another one", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const shard = shardStub(drop.id, 0);
+		const config = { dropId: drop.id, shard: 0, shards: 2, allocation: 5, maxPerFan: 4, holdSeconds: 60, priceCents: 0, currency: "USD" };
+		const again = await shard.init(config);
+		expect(again).toMatchObject({ allocation: 5, remaining: 5 });
+		// Re-initialising never resets stock that has moved.
+		const token = (await admittedFans(drop.id, fansHomedOn(0, 2, 1, "init")))!;
+		const [fan] = [...token.keys()];
+		expect((await hold(drop.id, token.get(fan!)!, 2)).status).toBe(201);
+		expect(await shard.init({ ...config, allocation: 99 })).toMatchObject({ allocation: 5, remaining: 3, held: 2 });
+		const refused = await runInDurableObject(shard, (instance: InventoryShard) => {
+			try {
+				instance.init({ ...config, shard: 1 });
+				return null;
+			} catch (err) {
+				return (err as Error).message;
+			}
+		});
+		expect(refused).toBe("shard identity mismatch");
+	});
+
+	it("the schema itself refuses negative stock", async () => {
+		const drop = await createDrop({ capacity: 2, shards: 1 });
+		const error = await runInDurableObject(shardStub(drop.id, 0), (_s, state) => {
+			try {
+				state.storage.sql.exec(`UPDATE meta SET remaining = remaining - 3 WHERE id = 1`);
+				return null;
+			} catch (err) {
+				return String(err);
+			}
+		});
+		expect(error).toMatch(/CHECK constraint/);
+		expect((await shardStub(drop.id, 0).totals()).remaining).toBe(2);
+	});
+});
+
+describe("stock transfers between shards", () => {
+	it("a transfer id is given once: repeating it answers the first amount and moves nothing more", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const giver = shardStub(drop.id, 1);
+		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toBe(3);
+		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toBe(3);
+		expect(await giver.give({ transferId: "t_1_0_more", toShard: 0, amount: 9 })).toBe(2);
+		expect(await giver.give({ transferId: "t_1_0_none", toShard: 0, amount: 1 })).toBe(0);
+		expect(await giver.stats()).toMatchObject({ remaining: 0, given: 5, accountable: 0 });
+	});
+
+	it("a transfer cut short after the giver decremented is stock in flight: counted, never lost, completed by the alarm", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: wideOpen });
+		// Shard 0 asked shard 1 for 3 and restarted before it could credit them.
+		await recordIncoming(drop.id, 0, "t_1_0_cut", 1, 3);
+		expect(await shardStub(drop.id, 1).give({ transferId: "t_1_0_cut", toShard: 0, amount: 3 })).toBe(3);
+
+		let a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ remaining: 7, inFlight: 3 });
+		// Live views count the stock in flight as remaining: it has not been sold.
+		expect(await inventoryTotals(env, drop.id, 2)).toEqual({ remaining: 10, held: 0, sold: 0 });
+		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
+		expect(view.stats.remaining).toBe(10);
+
+		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
+		a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ remaining: 10, inFlight: 0 });
+		expect(a.shards[0]).toMatchObject({ received: 3, transfersPending: 0 });
+		// The alarm again: nothing more moves.
+		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
+		expect((await audit(drop.id)).shards.map((s) => s.remaining)).toEqual([8, 2]);
+	});
+
+	it("a transfer the giver never heard of is completed by the taker's alarm", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		await recordIncoming(drop.id, 0, "t_1_0_lost", 1, 4);
+		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
+		const a = await expectCleanAudit(drop.id);
+		expect(a.shards.map((s) => s.remaining)).toEqual([9, 1]);
+		expect(a.shards[1]!.given).toBe(4);
+	});
+
+	it("a hold on a dry shard takes its stuck incoming stock first, so it does not answer sold out", async () => {
+		const drop = await createDrop({ capacity: 2, shards: 2, maxPerFan: 2, admission: wideOpen });
+		const [fan] = fansHomedOn(0, 2, 1, "stuck");
+		const token = (await admittedFans(drop.id, [fan!])).get(fan!)!;
+		const first = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
+		expect((await purchase(drop.id, token, first.holdId)).status).toBe(201);
+		// Shard 1's last ticket left for shard 0, which restarted before crediting it: every shard reads 0.
+		await recordIncoming(drop.id, 0, "t_1_0_stuck", 1, 1);
+		await shardStub(drop.id, 1).give({ transferId: "t_1_0_stuck", toShard: 0, amount: 1 });
+		expect((await audit(drop.id)).shards.map((s) => s.remaining)).toEqual([0, 0]);
+
+		const res = await hold(drop.id, token, 1);
+		expect(res.status).toBe(201);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ sold: 1, held: 1, remaining: 0, inFlight: 0 });
+	});
+
+	it("the waiting room does not call a drop sold out while its last stock is in flight", async () => {
+		const drop = await createDrop({ capacity: 2, shards: 2, maxPerFan: 1, admission: { batchSize: 1, intervalMs: 250, activeMultiple: 20 } });
+		const [buyer] = fansHomedOn(0, 2, 1, "first-buyer");
+		const token = (await admittedFans(drop.id, [buyer!])).get(buyer!)!;
+		const h = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
+		expect((await purchase(drop.id, token, h.holdId)).status).toBe(201);
+		await recordIncoming(drop.id, 0, "t_1_0_limbo", 1, 1);
+		await shardStub(drop.id, 1).give({ transferId: "t_1_0_limbo", toShard: 0, amount: 1 });
+
+		// Homed on the giver, so its hold asks shard 0, which must first finish the cut transfer.
+		const [lateFan] = fansHomedOn(1, 2, 1, "late-fan");
+		const late = await join(drop.id, lateFan!);
+		await admitBatch(drop.id);
+		const s = await status(drop.id, late.queueToken);
+		expect(s.status).toBe("admitted");
+		const held = await hold(drop.id, s.accessToken as string, 1);
+		expect(held.status).toBe(201);
+		await expectCleanAudit(drop.id);
+	});
+
+	it("a shard alarm with nothing to do changes nothing", async () => {
+		const drop = await createDrop({ capacity: 4, shards: 2 });
+		const before = await audit(drop.id);
+		await runInDurableObject(shardStub(drop.id, 1), (instance: InventoryShard) => instance.alarm());
+		expect(await runDurableObjectAlarm(shardStub(drop.id, 1))).toBe(false);
+		expect((await audit(drop.id)).totals).toEqual(before.totals);
+	});
+});

@@ -1,0 +1,122 @@
+// Invariants 1 and 7: never one ticket too many, and no ticket stranded in a
+// shard while fans ask for it.
+import { describe, expect, it } from "vitest";
+import { homeShard } from "../src/inventory";
+import { createDrop, errorCode, hold, purchase } from "./helpers";
+import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
+
+const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+
+describe("no oversell", () => {
+	it("500 concurrent holds for 100 tickets over 4 shards give exactly 100", async () => {
+		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 1, admission: wideOpen });
+		const fans = Array.from({ length: 500 }, (_, i) => `crowd-${i}`);
+		const tokens = await admittedFans(drop.id, fans);
+		// Every shard is somebody's home, so transfers run in all directions at once.
+		expect(new Set(fans.map((f) => homeShard(f, 4))).size).toBe(4);
+
+		const answers = await Promise.all(fans.map((f) => hold(drop.id, tokens.get(f)!, 1)));
+		const won = answers.filter((r) => r.status === 201);
+		expect(won).toHaveLength(100);
+		const refused = answers.filter((r) => r.status !== 201);
+		expect(new Set(refused.map((r) => r.status))).toEqual(new Set([409]));
+		expect(new Set(await Promise.all(refused.map(errorCode)))).toEqual(new Set(["sold_out"]));
+
+		const holds = (await Promise.all(won.map((r) => r.json()))) as HoldJson[];
+		expect(new Set(holds.map((h) => h.holdId)).size).toBe(100);
+		let a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ held: 100, sold: 0, remaining: 0, inFlight: 0 });
+
+		// Every winner buys, all at once: 100 orders, 100 distinct tickets.
+		const winners = fans.filter((_, i) => answers[i]!.status === 201);
+		const orders = await Promise.all(winners.map((f, i) => purchase(drop.id, tokens.get(f)!, holds[i]!.holdId)));
+		expect(orders.map((r) => r.status)).toEqual(winners.map(() => 201));
+		const bodies = (await Promise.all(orders.map((r) => r.json()))) as OrderJson[];
+		expect(new Set(bodies.flatMap((o) => o.tickets)).size).toBe(100);
+		a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ held: 0, sold: 100, remaining: 0, orders: 100 });
+
+		// Sold out now, for everyone.
+		const late = await hold(drop.id, tokens.get(fans.find((_, i) => answers[i]!.status !== 201)!)!, 1);
+		expect(late.status).toBe(409);
+		expect(await errorCode(late)).toBe("sold_out");
+	}, 240_000);
+
+	it("mixed quantities racing never hold more than exists, and the rest is still sold", async () => {
+		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 4, admission: wideOpen });
+		const fans = Array.from({ length: 120 }, (_, i) => `mixed-${i}`);
+		// Admitted up front with the fans who come later: admission is paced by the stock left.
+		const more = Array.from({ length: 100 }, (_, i) => `mixed-late-${i}`);
+		const tokens = await admittedFans(drop.id, [...fans, ...more]);
+		const wants = fans.map((_, i) => 1 + (i % 4));
+		const answers = await Promise.all(fans.map((f, i) => hold(drop.id, tokens.get(f)!, wants[i]!)));
+		const granted = fans.reduce((sum, _, i) => sum + (answers[i]!.status === 201 ? wants[i]! : 0), 0);
+		expect(granted).toBeLessThanOrEqual(100);
+		for (const r of answers.filter((r) => r.status !== 201)) {
+			expect(r.status).toBe(409);
+			expect(["sold_out", "not_enough_left"]).toContain(await errorCode(r));
+		}
+		let a = await expectCleanAudit(drop.id);
+		expect(a.totals.held).toBe(granted);
+		expect(a.totals.remaining).toBe(100 - granted);
+
+		// Whatever is left goes one ticket at a time to fans who have not held yet.
+		const late = await Promise.all(more.slice(0, 100 - granted).map((f) => hold(drop.id, tokens.get(f)!, 1)));
+		expect(late.map((r) => r.status)).toEqual(late.map(() => 201));
+		a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ held: 100, remaining: 0 });
+	});
+});
+
+describe("no stranded stock", () => {
+	it("fans whose home shard is empty still get the stock of the other shards, to the last ticket", async () => {
+		const drop = await createDrop({ capacity: 40, shards: 4, maxPerFan: 1, admission: wideOpen });
+		// Every fan lives on shard 0, which starts with 10: the other 30 must come from shards 1-3.
+		const fans = fansHomedOn(0, 4, 41, "home0");
+		const tokens = await admittedFans(drop.id, fans);
+		for (const f of fans.slice(0, 40)) {
+			const r = await hold(drop.id, tokens.get(f)!, 1);
+			expect(r.status, `hold for ${f}`).toBe(201);
+		}
+		const last = await hold(drop.id, tokens.get(fans[40]!)!, 1);
+		expect(last.status).toBe(409);
+		expect(await errorCode(last)).toBe("sold_out");
+		const a = await expectCleanAudit(drop.id);
+		expect(a.shards.map((s) => s.remaining)).toEqual([0, 0, 0, 0]);
+		expect(a.shards[0]!.held).toBe(40);
+		expect(a.shards[0]!.received).toBe(30);
+	});
+
+	it("when demand equals supply, every one of the concurrent holds succeeds (no sold_out while stock exists)", async () => {
+		const drop = await createDrop({ capacity: 60, shards: 4, maxPerFan: 1, admission: wideOpen });
+		// 60 fans, all homed on shard 2, at once: 45 of the tickets are elsewhere.
+		const fans = fansHomedOn(2, 4, 60, "rush");
+		const tokens = await admittedFans(drop.id, fans);
+		const answers = await Promise.all(fans.map((f) => hold(drop.id, tokens.get(f)!, 1)));
+		const refused = await Promise.all(answers.filter((r) => r.status !== 201).map(async (r) => `${r.status} ${await errorCode(r)}`));
+		expect(refused).toEqual([]);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ held: 60, remaining: 0 });
+	});
+
+	it("the last tickets, left in one far shard, are still sold when every other shard is empty", async () => {
+		const drop = await createDrop({ capacity: 20, shards: 4, maxPerFan: 5, admission: wideOpen });
+		// Drain shards 0, 1 and 2 with their own fans; shard 3 keeps its 5.
+		const locals = [0, 1, 2].map((k) => fansHomedOn(k, 4, 1, `local${k}`)[0]!);
+		const [buyer] = fansHomedOn(0, 4, 1, "far-buyer");
+		const localTokens = await admittedFans(drop.id, [...locals, buyer!]);
+		for (const f of locals) expect((await hold(drop.id, localTokens.get(f)!, 5)).status).toBe(201);
+		const before = await Promise.all([0, 1, 2, 3].map((k) => shardStub(drop.id, k).totals()));
+		expect(before.map((t) => t.remaining)).toEqual([0, 0, 0, 5]);
+
+		// A fan of shard 0 asks for all five: they come from shard 3, the farthest away.
+		const buyerToken = localTokens.get(buyer!)!;
+		const h = await hold(drop.id, buyerToken, 5);
+		expect(h.status).toBe(201);
+		const { holdId } = (await h.json()) as HoldJson;
+		expect((await purchase(drop.id, buyerToken, holdId)).status).toBe(201);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.totals).toMatchObject({ sold: 5, held: 15, remaining: 0 });
+		expect(a.shards[3]!.given).toBe(5);
+	});
+});
