@@ -59,6 +59,14 @@ function requireBearer(request: IRequest, what: string): string {
 
 const clientIp = (request: Request) => request.headers.get("cf-connecting-ip");
 
+const DEFAULT_JOIN_RATE_PER_IP = 120;
+const DEFAULT_JOIN_RATE_PER_FAN = 20;
+
+/** A join limit from configuration: "0" turns it off; a value that is not a whole number keeps the default rather than silently lifting the limit. */
+function joinLimit(raw: string, fallback: number): number {
+	return /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : fallback;
+}
+
 async function watermark(env: Env, dropId: string): Promise<Watermark> {
 	return unwrap(await cachedWatermark(env, dropId));
 }
@@ -137,8 +145,8 @@ fanRouter.post("/drops/:id/join", async (request, env) => {
 	}
 	await verifyTurnstile(env, body.turnstileToken, ip);
 	const limits: JoinLimits = {
-		perIp: Number(env.JOIN_RATE_PER_IP) || 0,
-		perFan: Number(env.JOIN_RATE_PER_FAN) || 0,
+		perIp: joinLimit(env.JOIN_RATE_PER_IP, DEFAULT_JOIN_RATE_PER_IP),
+		perFan: joinLimit(env.JOIN_RATE_PER_FAN, DEFAULT_JOIN_RATE_PER_FAN),
 		loopbackExempt: env.RATE_LIMIT_LOOPBACK_EXEMPT === "true",
 	};
 	const outcome = await env.WAITING_ROOM.getByName(roomName(dropId)).join({ fanId, ip, limits });

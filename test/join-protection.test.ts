@@ -119,6 +119,15 @@ describe("rate limit per fan", () => {
 		expect(answers[20]).toBe(429);
 	});
 
+	it("keeps the default (20 per fan) when the setting is not a whole number, rather than lifting the limit", async () => {
+		const drop = await openDrop();
+		const mistyped = { JOIN_RATE_PER_FAN: "twenty" };
+		const answers: number[] = [];
+		for (let i = 0; i < 21; i++) answers.push((await joinAs(drop.id, { fanId: "fan-mistyped" }, `203.0.113.${130 + i}`, mistyped)).status);
+		expect(answers.slice(0, 20).every((s) => s === 200 || s === 201)).toBe(true);
+		expect(answers[20]).toBe(429);
+	});
+
 	it("is off when configured as 0", async () => {
 		const drop = await openDrop();
 		const off = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "0" };
