@@ -62,23 +62,6 @@ export async function runShardAlarms(dropId: string, shards: number): Promise<vo
 }
 
 /**
- * Resolves once `count` of the promises have settled: a point "in the middle" of a
- * burst of requests, found by what has happened rather than by waiting a while.
- */
-export function afterSettled(promises: Promise<unknown>[], count: number): Promise<void> {
-	let settled = 0;
-	return new Promise((resolve) => {
-		if (count <= 0) resolve();
-		for (const p of promises) {
-			p.then(
-				() => ++settled === count && resolve(),
-				() => ++settled === count && resolve(),
-			);
-		}
-	});
-}
-
-/**
  * Restarts Durable Objects as the platform may (memory gone, requests inside them cut off,
  * storage kept) and waits until each answers again from a fresh instance.
  *
@@ -87,7 +70,7 @@ export function afterSettled(promises: Promise<unknown>[], count: number): Promi
  * Queue) keeps its messages in memory. Tests use it only between requests. The abort is
  * deferred until the helper's own call has returned: aborting inside that call crashes workerd.
  */
-export async function restartObjects(stubs: (() => DurableObjectStub)[]): Promise<void> {
+export async function restartObjects(stubs: (() => DurableObjectStub)[], afterAbort?: () => void): Promise<void> {
 	for (const stub of stubs) {
 		await runInDurableObject(stub(), (_instance, state) => {
 			setTimeout(() => {
@@ -99,6 +82,7 @@ export async function restartObjects(stubs: (() => DurableObjectStub)[]): Promis
 			}, 0);
 		});
 	}
+	afterAbort?.();
 	// A fresh stub each time: the first calls may still meet the instance being aborted.
 	for (const stub of stubs) {
 		for (let attempt = 0; ; attempt++) {

@@ -1,7 +1,8 @@
 // Invariants 1 and 7: never one ticket too many, and no ticket stranded in a
 // shard while fans ask for it.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { homeShard } from "../src/inventory";
+import { InventoryShard } from "../src/inventory-shard";
 import { createDrop, errorCode, hold, purchase } from "./helpers";
 import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
 
@@ -97,6 +98,38 @@ describe("no stranded stock", () => {
 		expect(refused).toEqual([]);
 		const a = await expectCleanAudit(drop.id);
 		expect(a.totals).toMatchObject({ held: 60, remaining: 0 });
+	});
+
+	it("stock taken by another hold while a transfer runs is made up from the next shard, not answered as too little", async () => {
+		// One ticket per shard. A (homed on shard 0) wants 3: its own, then one each from shards 1 and 2.
+		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 3, admission: wideOpen });
+		const [a, b] = fansHomedOn(0, 4, 2, "steal");
+		const tokens = await admittedFans(drop.id, [a!, b!]);
+		const give = InventoryShard.prototype.give;
+		let stalled = 0;
+		let release!: () => void;
+		const released = new Promise<void>((resolve) => (release = resolve));
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(async function (this: InventoryShard, input) {
+			// Shard 2's answer to shard 0 is slow: meanwhile B takes one of the tickets A gathered.
+			if (input.transferId.startsWith("t_2_0_")) {
+				stalled++;
+				await released;
+			}
+			return give.call(this, input);
+		});
+		try {
+			const pending = hold(drop.id, tokens.get(a!)!, 3);
+			while (stalled === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+			expect((await hold(drop.id, tokens.get(b!)!, 1)).status).toBe(201);
+			release();
+			const res = await pending;
+			// Three tickets still exist for A (one here, one arriving from shard 2, one in shard 3).
+			expect(res.status).toBe(201);
+		} finally {
+			vi.restoreAllMocks();
+		}
+		const audit = await expectCleanAudit(drop.id);
+		expect(audit.totals).toMatchObject({ held: 4, remaining: 0 });
 	});
 
 	it("the last tickets, left in one far shard, are still sold when every other shard is empty", async () => {
