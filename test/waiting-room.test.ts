@@ -18,7 +18,7 @@ import { STALL_MS, shuffle } from "../src/admission";
 import worker from "../src/index";
 import { shardName } from "../src/inventory-shard";
 import { type WaitingRoom, accessSeconds } from "../src/waiting-room";
-import { BASE, type DropJson, type JoinJson, adminFetch, createDrop, errorCode, fanFetch, hold, purchase, roomStub } from "./helpers";
+import { BASE, type DropJson, type JoinJson, adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, purchase, roomStub } from "./helpers";
 
 /** A request to the Worker's own fetch handler, as SELF.fetch makes it, without the harness in between. */
 async function workerFetch(path: string, init: RequestInit = {}, via: "handler" | "self" = "handler"): Promise<Response> {
@@ -100,8 +100,7 @@ async function fireAlarm(dropId: string): Promise<void> {
 
 /** The next batch, due now: rewinds the last admission and runs the alarm handler to completion. */
 async function admitNow(dropId: string): Promise<number> {
-	await rewindLastAdmission(dropId);
-	await fireAlarm(dropId);
+	await admitBatch(dropId);
 	return (await roomState(dropId)).admitted_through;
 }
 
@@ -331,8 +330,7 @@ describe("admission on the alarm", () => {
 		await Promise.all([
 			...ids.map((fanId) => join(drop.id, fanId)),
 			...Array.from({ length: 5 }, async () => {
-				await rewindLastAdmission(drop.id);
-				await fireAlarm(drop.id);
+				await admitBatch(drop.id);
 			}),
 		]);
 		const { admission } = await audit(drop.id);
@@ -360,8 +358,7 @@ describe("pause and resume", () => {
 
 		// Even an alarm that runs anyway, with a batch due, admits nobody while paused.
 		const last = state.last_admission_at!;
-		await rewindLastAdmission(drop.id);
-		await fireAlarm(drop.id);
+		await admitBatch(drop.id);
 		expect((await roomState(drop.id)).admitted_through).toBe(3);
 		await rewindLastAdmission(drop.id, -HOUR); // put the last batch back where it was
 
