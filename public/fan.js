@@ -176,7 +176,7 @@ function showIntro() {
 	tick();
 	// Keep "tickets left" and the status current while the fan reads.
 	clearTimeout(dropTimer);
-	dropTimer = setTimeout(refreshIntro, 15_000);
+	dropTimer = setTimeout(refreshIntro, introRefreshMs());
 }
 
 async function refreshIntro() {
@@ -185,7 +185,7 @@ async function refreshIntro() {
 		await loadDrop();
 		showIntro();
 	} catch {
-		dropTimer = setTimeout(refreshIntro, 15_000);
+		dropTimer = setTimeout(refreshIntro, introRefreshMs());
 	}
 }
 
@@ -540,6 +540,9 @@ function showDone(order) {
 // --- the clock -------------------------------------------------------------
 
 let openRefreshPending = false;
+const OPEN_REFRESH_SPREAD_MS = 5_000;
+/** The intro's refresh: about every 15 s, spread so pages opened together do not ask together. */
+const introRefreshMs = () => Math.round(15_000 * (0.8 + 0.4 * Math.random()));
 
 /** Once a second: every visible countdown, and what happens when one reaches zero. */
 function tick() {
@@ -551,11 +554,15 @@ function tick() {
 		text("opens-countdown", formatCountdown(opensIn));
 		$("opens-countdown").setAttribute("aria-label", formatDuration(opensIn));
 		if (opensIn <= 0 && !openRefreshPending) {
+			// Every open page reaches zero in the same second: spread the refetches over a few
+			// seconds rather than have every fan ask at once (the countdown already says "open").
 			openRefreshPending = true;
-			loadDrop()
-				.then(() => showIntro())
-				.catch(() => {})
-				.finally(() => (openRefreshPending = false));
+			setTimeout(() => {
+				loadDrop()
+					.then(() => showIntro())
+					.catch(() => {})
+					.finally(() => (openRefreshPending = false));
+			}, Math.round(Math.random() * OPEN_REFRESH_SPREAD_MS));
 		}
 	}
 	if (current === "waiting" && !$("prequeue-block").hidden) {

@@ -6,6 +6,7 @@ import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } 
 import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
 import { ApiError, bearerToken, notFound, readJson, timingSafeEqualStrings } from "./http";
 import { initShards, inventoryTotals } from "./inventory";
+import { unwrap } from "./outcome";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
 import { roomName } from "./waiting-room";
 
@@ -37,9 +38,9 @@ adminRouter.post("/drops", async (request, env) => {
 	const drop: DropConfig = { id: newDropId(), ...fields, createdAt: stamp, updatedAt: stamp };
 	// The objects first: a drop listed in D1 is always ready for fans.
 	await initShards(env, drop);
-	await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(drop);
+	const { seedCommitment } = unwrap(await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(drop));
 	await insertDrop(env.DB, drop);
-	return Response.json(drop, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
+	return Response.json({ ...drop, seedCommitment }, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
 });
 
 adminRouter.get("/drops", async (request, env) => {
@@ -52,16 +53,16 @@ adminRouter.get("/drops", async (request, env) => {
 
 adminRouter.get("/drops/:id", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	return { ...drop, stats: await dropStats(env, drop) };
+	return dropView(env, drop);
 });
 
 adminRouter.patch("/drops/:id", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	const next = applyDropPatch(drop, await readJson(request), Date.now());
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
-	await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(next);
+	unwrap(await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(next));
 	await updateDrop(env.DB, next);
-	return { ...next, stats: await dropStats(env, next) };
+	return dropView(env, next);
 });
 
 adminRouter.get("/drops/:id/sales", async (request, env) => {
@@ -104,21 +105,30 @@ adminRouter.get("/drops/:id/audit", async (request, env) => {
 	return auditDrop(env, drop, grace);
 });
 
-export async function dropStats(env: Env, drop: DropConfig) {
+/** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */
+async function dropView(env: Env, drop: DropConfig) {
+	const stats = await dropStats(env, drop);
+	return { ...drop, seedCommitment: stats.seedCommitment, stats: stats.stats };
+}
+
+async function dropStats(env: Env, drop: DropConfig) {
 	const [room, inventory, recorded] = await Promise.all([
 		env.WAITING_ROOM.getByName(roomName(drop.id)).stats(),
 		inventoryTotals(env, drop.id, drop.shards),
 		recordedTotals(env.DB, drop.id),
 	]);
 	return {
-		joined: room.joined,
-		waiting: room.waiting,
-		admitted: room.admitted,
-		held: inventory.held,
-		sold: inventory.sold,
-		remaining: inventory.remaining,
-		recorded: recorded.orders,
-		recordedTickets: recorded.tickets,
+		seedCommitment: room.seedCommitment,
+		stats: {
+			joined: room.joined,
+			waiting: room.waiting,
+			admitted: room.admitted,
+			held: inventory.held,
+			sold: inventory.sold,
+			remaining: inventory.remaining,
+			recorded: recorded.orders,
+			recordedTickets: recorded.tickets,
+		},
 	};
 }
 

@@ -3,7 +3,9 @@
 import type { DropConfig } from "./drops";
 import { shardStats, shardStub } from "./inventory";
 import type { ShardStats } from "./inventory-shard";
+import { type LoadReport, loadReport } from "./load";
 import { recordedByShard } from "./sales-store";
+import { lineName } from "./waiting-line";
 import { type RoomAudit, roomName } from "./waiting-room";
 
 export interface Audit {
@@ -26,6 +28,8 @@ export interface Audit {
 	/** sold + held + remaining + stock moving between shards = capacity. */
 	balanced: boolean;
 	admission: RoomAudit;
+	/** Requests each object has served, and the busiest one per fan who joined. */
+	load: LoadReport;
 	ok: boolean;
 }
 
@@ -53,6 +57,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAU
 	const phantom = sum((s) => Math.max(0, s.recorded - s.orders)) + sumOtherShards(recorded, drop.shards);
 	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - drop.capacity, 0);
 	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
+	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
 	return {
 		dropId: drop.id,
 		capacity: drop.capacity,
@@ -67,8 +72,23 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAU
 		phantom,
 		balanced,
 		admission,
-		ok: oversold === 0 && lost === 0 && phantom === 0 && balanced && admission.admittedInOrder && admission.shuffleVerified !== false,
+		load,
+		ok: oversold === 0 && lost === 0 && phantom === 0 && balanced && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
+}
+
+/** Read after everything else the audit asked, so its own calls are in the counts. */
+async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadReport> {
+	const [room, lines, shards] = await Promise.all([
+		env.WAITING_ROOM.getByName(roomName(drop.id)).load(),
+		Promise.all(Array.from({ length: drop.lines }, (_, k) => env.WAITING_LINE.getByName(lineName(drop.id, k)).load())),
+		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).load())),
+	]);
+	return loadReport(fans, [
+		{ kind: "room", index: 0, requests: room },
+		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
+		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests })),
+	]);
 }
 
 /** D1 rows that name a shard the drop does not have. */

@@ -11,6 +11,7 @@ type DropRow = {
 	price_cents: number;
 	currency: string;
 	shards: number;
+	lines: number;
 	batch_size: number;
 	interval_ms: number;
 	active_multiple: number;
@@ -31,6 +32,7 @@ function fromRow(r: DropRow): DropConfig {
 		priceCents: r.price_cents,
 		currency: r.currency,
 		shards: r.shards,
+		lines: r.lines,
 		admission: { batchSize: r.batch_size, intervalMs: r.interval_ms, activeMultiple: r.active_multiple },
 		holdSeconds: r.hold_seconds,
 		paused: r.paused === 1,
@@ -42,12 +44,12 @@ function fromRow(r: DropRow): DropConfig {
 export async function insertDrop(db: D1Database, d: DropConfig): Promise<void> {
 	await db
 		.prepare(
-			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards,
+			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
 			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		)
 		.bind(
-			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards,
+			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
 			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
 			d.createdAt, d.updatedAt,
 		)
@@ -58,11 +60,11 @@ export async function updateDrop(db: D1Database, d: DropConfig): Promise<void> {
 	await db
 		.prepare(
 			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
-			 hold_seconds = ?, paused = ?, updated_at = ? WHERE id = ?`,
+			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ? WHERE id = ?`,
 		)
 		.bind(
 			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
-			d.holdSeconds, d.paused ? 1 : 0, d.updatedAt, d.id,
+			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.id,
 		)
 		.run();
 }

@@ -1,4 +1,5 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
+import { MAX_LINES, defaultLineCount } from "./placement";
 import { parse, type Schema, ValidationError } from "./validation";
 
 export interface DropConfig {
@@ -11,6 +12,8 @@ export interface DropConfig {
 	priceCents: number;
 	currency: string;
 	shards: number;
+	/** Line objects that take the drop's joins. */
+	lines: number;
 	admission: { batchSize: number; intervalMs: number; activeMultiple: number };
 	holdSeconds: number;
 	paused: boolean;
@@ -22,6 +25,7 @@ export const LIMITS = {
 	capacity: { min: 1, max: 10_000_000 },
 	maxPerFan: { min: 1, max: 20 },
 	shards: { min: 1, max: 64 },
+	lines: { min: 1, max: MAX_LINES },
 	batchSize: { min: 1, max: 10_000 },
 	intervalMs: { min: 250, max: 600_000 },
 	activeMultiple: { min: 1, max: 20 },
@@ -46,6 +50,7 @@ const createSchema = {
 	priceCents: { kind: "int", ...LIMITS.priceCents, optional: true },
 	currency: { kind: "string", minLength: 3, maxLength: 3, pattern: /^[A-Z]{3}$/, patternHint: "must be a three-letter ISO 4217 code such as USD", optional: true },
 	shards: { kind: "int", ...LIMITS.shards, optional: true },
+	lines: { kind: "int", ...LIMITS.lines, optional: true },
 	admission: { kind: "object", fields: admissionFields, optional: true },
 	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
 } as const satisfies Schema;
@@ -57,6 +62,7 @@ const patchSchema = {
 	admission: { kind: "object", fields: admissionFields, optional: true },
 	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
 	paused: { kind: "bool", optional: true },
+	lines: { kind: "int", ...LIMITS.lines, optional: true },
 } as const satisfies Schema;
 
 const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id"];
@@ -105,6 +111,7 @@ export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "
 		priceCents: body.priceCents ?? 0,
 		currency: body.currency ?? "USD",
 		shards: body.shards ?? Math.min(body.capacity, defaultShardCount(body.capacity)),
+		lines: body.lines ?? defaultLineCount(body.capacity),
 		admission: { ...DEFAULT_ADMISSION, ...body.admission },
 		holdSeconds: body.holdSeconds ?? DEFAULT_HOLD_SECONDS,
 		paused: false,
@@ -138,6 +145,9 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than five years away.`);
 		}
 	}
+	if (patch.lines !== undefined && patch.lines !== drop.lines && opened) {
+		throw new ValidationError(422, "already_open", "lines", `"lines" can change only before the opening.`);
+	}
 	const next: DropConfig = {
 		...drop,
 		name: patch.name ?? drop.name,
@@ -146,6 +156,7 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 		admission: { ...drop.admission, ...patch.admission },
 		holdSeconds: patch.holdSeconds ?? drop.holdSeconds,
 		paused: patch.paused ?? drop.paused,
+		lines: patch.lines ?? drop.lines,
 		updatedAt: new Date(now).toISOString(),
 	};
 	checkWindow(next.opensAt, next.closesAt, null);

@@ -5,16 +5,16 @@ import { decodeJwt } from "jose";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
 import { shardOfId } from "./codes";
 import { DROP_ID, publicStatus } from "./drops";
-import { getDrop } from "./drops-store";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
-import { homeShard, inventoryTotals, shardStub } from "./inventory";
+import { homeShard, shardStub } from "./inventory";
 import { fanIdFromIdentity, fanIdentityEnabled, verifyTurnstile } from "./join-guard";
 import { failureOf, unwrap } from "./outcome";
-import { PAYMENT_METHODS, paymentProvider } from "./payments";
-import { signAccessToken, signQueueToken, verifyAccessToken, verifyQueueToken } from "./tokens";
+import { PAYMENT_METHODS } from "./payments";
+import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
+import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyAccessToken, verifyQueueToken } from "./tokens";
 import { parse } from "./validation";
-import type { JoinLimits, Watermark } from "./waiting-room";
-import { roomName } from "./waiting-room";
+import { type JoinLimits, type LineEntry, lineName } from "./waiting-line";
+import { SHUFFLE_ALGORITHM, type Watermark, accessSeconds, roomName } from "./waiting-room";
 import { cachedWatermark } from "./watermark-cache";
 
 type Args = [Env, ExecutionContext];
@@ -67,11 +67,18 @@ function joinLimit(raw: string, fallback: number): number {
 	return /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : fallback;
 }
 
-async function watermark(env: Env, dropId: string): Promise<Watermark> {
-	return unwrap(await cachedWatermark(env, dropId));
+async function watermark(env: Env, dropId: string, ctx?: ExecutionContext): Promise<Watermark> {
+	return unwrap(await cachedWatermark(env, dropId, Date.now(), ctx));
 }
 
-/** Where the fan stands, from the token's position and the cached watermark. */
+const isClosed = (w: Watermark, now: number) => w.closesAt !== null && Date.parse(w.closesAt) <= now;
+
+/** Joins an IP may make on each line: its share of the limit, with room for an uneven spread over lines. */
+export function perIpPerLine(perIp: number, lines: number): number {
+	return perIp === 0 ? 0 : Math.min(perIp, Math.ceil((2 * perIp) / lines));
+}
+
+/** Where the fan stands, from their position and the cached watermark. */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const wait = w.paused ? null : estimatedWaitMs(ahead + 1, w.pacePerSecond);
@@ -86,48 +93,103 @@ function queueView(w: Watermark, position: number, now: number) {
 	};
 }
 
-/** Before the open: come back around the opening, not before a second nor later than 30 s. */
-function prequeueView(w: Watermark, now: number) {
+/**
+ * Not placed yet. Before the opening: come back around it, not before a second
+ * nor later than 30 s. After it (a join whose slot is being sealed): in about a second.
+ */
+function unplacedView(w: Watermark, now: number) {
 	const untilOpen = Date.parse(w.opensAt) - now;
+	const jitter = 0.9 + 0.2 * Math.random();
 	return {
 		position: null,
-		ahead: null,
+		ahead: w.opened ? Math.max(0, w.lastPosition - w.admittedThrough) : null,
 		estimatedWaitMs: null,
-		pollAfterMs: Math.round(Math.min(30_000, Math.max(1_000, untilOpen * (0.9 + 0.2 * Math.random())))),
+		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
 	};
 }
 
-fanRouter.get("/drops/:id", async (request, env) => {
+type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
+
+/**
+ * A fan's position from public data: the pre-queue's from the revealed seed and
+ * the lines' counts, a later join's from the published placements. Null while
+ * not placed yet; "unlisted" when placed but no longer in the published window.
+ */
+function positionOf(w: Watermark, place: Place): number | null | "unlisted" {
+	if (place.prequeueSeq !== null) {
+		if (w.seed === null || w.prequeue === null) return null;
+		return prequeuePosition(w.seed, w.prequeue, place.line, place.prequeueSeq);
+	}
+	if (w.sealedThrough === null || place.slot === null || place.slotIndex === null || place.slot > w.sealedThrough) return null;
+	return placedPosition(w.placements, place.slot, place.line, place.slotIndex) ?? "unlisted";
+}
+
+async function resolvePosition(env: Env, w: Watermark, dropId: string, fanId: string, place: Place): Promise<number | null> {
+	const known = positionOf(w, place);
+	if (known !== "unlisted") return known;
+	// Placed long ago and polling only now: the fan's line knows where.
+	const entry = unwrap(await env.WAITING_LINE.getByName(lineName(dropId, place.line)).locate({ fanId }));
+	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 }, { "Retry-After": "1" });
+	return entry.position;
+}
+
+const placeOf = (entry: LineEntry): Place => ({ line: entry.line, prequeueSeq: entry.prequeueSeq, slot: entry.slot, slotIndex: entry.slotIndex });
+
+/** What a fan needs to check their own place: their line and where they are in it. */
+const placeView = (place: Place) => ({ line: place.line, prequeuePlace: place.prequeueSeq, slot: place.slot, slotIndex: place.slotIndex });
+
+fanRouter.get("/drops/:id", async (request, env, ctx) => {
 	const id = dropIdOf(request);
-	const drop = await getDrop(env.DB, id);
-	if (drop === null) throw notFound("drop");
+	const w = await watermark(env, id, ctx);
 	const now = Date.now();
-	const [w, totals] = await Promise.all([watermark(env, id), inventoryTotals(env, id, drop.shards)]);
-	const soldOut = w.soldOut || (totals.remaining === 0 && totals.held === 0);
+	const soldOut = w.soldOut || (w.remaining === 0 && w.held === 0);
 	return Response.json(
 		{
-			id: drop.id,
-			name: drop.name,
-			opensAt: drop.opensAt,
-			closesAt: drop.closesAt,
-			status: publicStatus(drop, soldOut, now),
-			remaining: totals.remaining,
-			capacity: drop.capacity,
-			maxPerFan: drop.maxPerFan,
-			priceCents: drop.priceCents,
-			currency: drop.currency,
-			holdSeconds: drop.holdSeconds,
-			paused: drop.paused,
+			id: w.dropId,
+			name: w.name,
+			opensAt: w.opensAt,
+			closesAt: w.closesAt,
+			status: publicStatus(w, soldOut, now),
+			remaining: w.remaining,
+			capacity: w.capacity,
+			maxPerFan: w.maxPerFan,
+			priceCents: w.priceCents,
+			currency: w.currency,
+			holdSeconds: w.holdSeconds,
+			paused: w.paused,
+			lines: w.lines,
+			seedCommitment: w.seedCommitment,
 			serverTime: new Date(now).toISOString(),
 		},
 		{ headers: { "Cache-Control": "public, max-age=1" } },
 	);
 });
 
-fanRouter.post("/drops/:id/join", async (request, env) => {
+fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {
+	const id = dropIdOf(request);
+	const w = await watermark(env, id, ctx);
+	return Response.json(
+		{
+			dropId: w.dropId,
+			algorithm: SHUFFLE_ALGORITHM,
+			seedCommitment: w.seedCommitment,
+			seed: w.seed,
+			lines: w.lines,
+			prequeue: w.prequeue,
+			prequeueSize: w.prequeue === null ? null : w.prequeue.reduce((a, b) => a + b, 0),
+			admittedThrough: w.admittedThrough,
+			lastPosition: w.lastPosition,
+			opensAt: w.opensAt,
+			serverTime: new Date().toISOString(),
+		},
+		{ headers: { "Cache-Control": "public, max-age=1" } },
+	);
+});
+
+fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
@@ -144,12 +206,14 @@ fanRouter.post("/drops/:id/join", async (request, env) => {
 		fanId = body.fanId;
 	}
 	await verifyTurnstile(env, body.turnstileToken, ip);
+	const w = await watermark(env, dropId, ctx);
 	const limits: JoinLimits = {
-		perIp: joinLimit(env.JOIN_RATE_PER_IP, DEFAULT_JOIN_RATE_PER_IP),
+		perIp: perIpPerLine(joinLimit(env.JOIN_RATE_PER_IP, DEFAULT_JOIN_RATE_PER_IP), w.lines),
 		perFan: joinLimit(env.JOIN_RATE_PER_FAN, DEFAULT_JOIN_RATE_PER_FAN),
 		loopbackExempt: env.RATE_LIMIT_LOOPBACK_EXEMPT === "true",
 	};
-	const outcome = await env.WAITING_ROOM.getByName(roomName(dropId)).join({ fanId, ip, limits });
+	const line = env.WAITING_LINE.getByName(lineName(dropId, lineOf(fanId, w.lines)));
+	const outcome = await line.join({ fanId, ip, limits, acceptNew: !w.soldOut });
 	const failure = failureOf(outcome);
 	if (failure?.status === 429) {
 		const retryAfter = String(failure.details?.retryAfter ?? 60);
@@ -157,47 +221,67 @@ fanRouter.post("/drops/:id/join", async (request, env) => {
 	}
 	const joined = unwrap(outcome);
 	const now = Date.now();
-	const [queueToken, w] = await Promise.all([
-		signQueueToken(env, { dropId, fanId, position: joined.position }, now),
-		watermark(env, dropId),
-	]);
-	const view = joined.position === null ? prequeueView(w, now) : queueView(w, joined.position, now);
-	return Response.json({ ...view, fanId, status: joined.status, queueToken, rejoined: joined.rejoined }, { status: joined.rejoined ? 200 : 201 });
+	if (joined.status === "sold_out") {
+		// Nothing was stored: there is no place to keep, only the news.
+		return Response.json({ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, rejoined: false, pollAfterMs: null }, { status: 200 });
+	}
+	const place = placeOf(joined.entry);
+	const known = positionOf(w, place);
+	const position = joined.entry.position ?? (typeof known === "number" ? known : null);
+	const queueToken = await signQueueToken(env, { dropId, fanId, position, ...place }, now);
+	const view = position === null ? unplacedView(w, now) : queueView(w, position, now);
+	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
+	return Response.json(
+		{ ...view, fanId, status, queueToken, rejoined: joined.rejoined, ...placeView(place) },
+		{ status: joined.rejoined ? 200 : 201 },
+	);
 });
 
-fanRouter.get("/drops/:id/status", async (request, env) => {
+fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
 	const claims = await verifyQueueToken(env, requireBearer(request, "queue token"), dropId);
 	const now = Date.now();
-	const w = await watermark(env, dropId);
+	const w = await watermark(env, dropId, ctx);
 	let position = claims.position;
 	let queueToken: string | undefined;
 	if (position === null) {
-		if (!w.opened) return { status: w.closed ? "closed" : "waiting", ...prequeueView(w, now) };
-		// The shuffle has placed the fan: one call to learn where, then a token that says so.
-		position = unwrap(await env.WAITING_ROOM.getByName(roomName(dropId)).locate({ fanId: claims.fanId })).position;
-		if (position === null) throw new ApiError(503, "not_ready", "The queue is being ordered; try again.", {}, { "Retry-After": "1" });
-		queueToken = await signQueueToken(env, { dropId, fanId: claims.fanId, position }, now);
+		const status = isClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
+		if (status !== "waiting" || (!w.opened && claims.prequeueSeq !== null)) {
+			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) };
+		}
+		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
+		if (position === null) return { status: "waiting", ...unplacedView(w, now) };
+		// Placed: a token that says where, so later polls need nothing but the watermark.
+		queueToken = await signQueueToken(env, { ...claims, position }, now);
 	}
 	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
 	if (position <= w.admittedThrough) {
-		const room = env.WAITING_ROOM.getByName(roomName(dropId));
-		const grant = await room.claimAccess({ fanId: claims.fanId });
-		if (failureOf(grant)?.code === "access_expired") return { ...view, status: "expired", pollAfterMs: null };
-		const { jti, exp } = unwrap(grant);
+		const at = await admissionTime(env, w, dropId, position);
+		const exp = at === null ? 0 : Math.floor((at + accessSeconds(env) * 1000) / 1000);
+		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null };
+		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
+		const jti = await accessJti(dropId, claims.fanId, position, at);
 		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards }, now);
 		return { ...view, status: "admitted", ahead: 0, estimatedWaitMs: 0, pollAfterMs: null, accessToken, accessExpiresAt: new Date(exp * 1000).toISOString() };
 	}
-	if (w.closed) return { ...view, status: "closed", pollAfterMs: null };
+	if (isClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null };
 	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null };
 	return { ...view, status: "waiting" };
 });
+
+/** When the batch that admitted `position` went in: from the watermark, or (rarely) the pacer; null when long past. */
+async function admissionTime(env: Env, w: Watermark, dropId: string, position: number): Promise<number | null> {
+	if (position > w.batchesFrom) return admittedAt(w.batches, position);
+	// Admitted before every listed batch: longer ago than a turn lasts, unless the list was cut short.
+	if (w.batchesComplete) return null;
+	return unwrap(await env.WAITING_ROOM.getByName(roomName(dropId)).admittedAt({ position })).at;
+}
 
 async function accessFor(request: IRequest, env: Env, dropId: string) {
 	return verifyAccessToken(env, requireBearer(request, "access token"), dropId);
 }
 
-fanRouter.post("/drops/:id/holds", async (request, env) => {
+fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
 	const access = await accessFor(request, env, dropId);
 	const key = request.headers.get("idempotency-key");
@@ -206,8 +290,8 @@ fanRouter.post("/drops/:id/holds", async (request, env) => {
 		throw new ApiError(400, "invalid_idempotency_key", `"Idempotency-Key" must be 1 to 128 letters, digits or . _ : -`);
 	}
 	const { quantity } = parse(holdSchema, await readJson(request));
-	const w = await watermark(env, dropId);
-	if (w.closed) throw new ApiError(409, "drop_closed", "This drop has closed.");
+	const w = await watermark(env, dropId, ctx);
+	if (isClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
 	// Sold out is final (no stock, no holds that could come back), so the cached flag may answer.
 	if (w.soldOut) throw new ApiError(409, "sold_out", "No tickets are left to hold.");
 	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
@@ -216,34 +300,16 @@ fanRouter.post("/drops/:id/holds", async (request, env) => {
 	return Response.json(hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
-fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env, ctx) => {
+fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const dropId = dropIdOf(request);
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
 	const { payment } = parse(purchaseSchema, await readJson(request));
-	const shard = shardStub(env, dropId, shardIndex);
-	const holdId = request.params.holdId!;
-	const quote = unwrap(await shard.quote({ holdId, fanId: access.fanId }));
-	if ("orderId" in quote) return Response.json(quote, { status: 201, headers: { "Idempotent-Replayed": "true" } });
-
-	const provider = paymentProvider(payment.method);
-	const charge = await provider.charge({ reference: holdId, amountCents: quote.totalCents, currency: quote.currency, token: payment.token });
-	if (charge.status === "declined") {
-		throw new ApiError(402, "payment_declined", charge.reason, { holdId, holdKept: true });
-	}
-	const outcome = await shard.completePurchase({ holdId, fanId: access.fanId, paymentId: charge.paymentId });
-	if (failureOf(outcome)?.status === 410) {
-		// The hold ran out while the payment ran: exactly one outcome, and it is this one.
-		await provider.refund(charge.paymentId);
-	}
+	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment });
 	const order = unwrap(outcome);
-	ctx.waitUntil(
-		env.WAITING_ROOM.getByName(roomName(dropId))
-			.fanCompleted({ fanId: access.fanId })
-			.catch((err: unknown) => console.warn("fanCompleted failed", err)),
-	);
-	return Response.json(order, { status: 201 });
+	return Response.json(order, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
 fanRouter.delete("/drops/:id/holds/:holdId", async (request, env) => {

@@ -8,6 +8,7 @@ import { publicJwks } from "./tokens";
 import { ValidationError } from "./validation";
 
 export { InventoryShard } from "./inventory-shard";
+export { WaitingLine } from "./waiting-line";
 export { WaitingRoom } from "./waiting-room";
 
 type Args = [Env, ExecutionContext];

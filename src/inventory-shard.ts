@@ -3,7 +3,9 @@
 // fails, and a sale is written together with its outbox row.
 import { DurableObject } from "cloudflare:workers";
 import { holdId as newHoldId, orderId as newOrderId, randomId, ticketCode } from "./codes";
+import { RequestCounter } from "./load";
 import { type Outcome, fail, ok } from "./outcome";
+import { paymentProvider } from "./payments";
 import type { SaleMessage } from "./sale";
 import { Sql } from "./sql";
 
@@ -40,6 +42,8 @@ export interface ShardTotals {
 	remaining: number;
 	held: number;
 	sold: number;
+	/** Fans with an order here (this is their home shard, so each is counted on one shard only). */
+	buyers: number;
 }
 
 /** One shard's totals read in one go, with the stock it has given to and received from its peers. */
@@ -76,6 +80,8 @@ const OUTBOX_RETRY_MS = 5_000;
 const MAX_HOLD_ROUNDS = 16;
 const TRANSFER_RETRY_MS = 2_000;
 const SEND_BATCH_LIMIT = 100;
+/** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
+const MAX_EXTRA_TAKE = 16;
 
 type Meta = {
 	drop_id: string;
@@ -122,6 +128,9 @@ export class InventoryShard extends DurableObject<Env> {
 	private readonly transfersRunning = new Set<string>();
 	private flushing: Promise<void> | null = null;
 	private flushAgain = false;
+	private readonly served: RequestCounter;
+	/** Each peer's free stock when the pacer last looked: a dry shard asks the richest first. */
+	private peerStock: number[] = [];
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -158,10 +167,13 @@ export class InventoryShard extends DurableObject<Env> {
 		this.sql.run(`CREATE TABLE IF NOT EXISTS transfers_in (
 			transfer_id TEXT PRIMARY KEY, from_shard INTEGER NOT NULL, requested INTEGER NOT NULL,
 			amount INTEGER, created_at INTEGER NOT NULL)`);
+		this.sql.run(`CREATE INDEX IF NOT EXISTS orders_by_fan ON orders (fan_id)`);
+		this.served = new RequestCounter(this.sql);
 	}
 
 	/** Sets the shard up once; later calls only update what may change (hold length). */
 	init(config: ShardInit): ShardStats {
+		this.served.count();
 		const existing = this.meta();
 		if (existing === null) {
 			this.sql.run(
@@ -183,6 +195,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * keeps their ledger, so `maxPerFan` is checked in one place for the whole drop.
 	 */
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; now?: number }): Promise<Outcome<HoldView>> {
+		this.served.count();
 		const key = `${input.fanId}\n${input.idempotencyKey}`;
 		const request = holdRequest(input.quantity);
 		const running = this.inFlight.get(key);
@@ -306,10 +319,19 @@ export class InventoryShard extends DurableObject<Env> {
 	private async takeStockFromPeers(meta: Meta, needed: number): Promise<{ got: number; unreachable: boolean }> {
 		// Stock a peer already gave this shard, in a transfer cut short by a restart, comes first.
 		let { got, failed: unreachable } = await this.completePendingTransfers(meta);
-		for (let step = 1; step < meta.shards && got < needed; step++) {
-			const from = (meta.shard + step) % meta.shards;
+		// Every peer is asked before a hold may answer sold out, the richest (as the pacer last saw them) first.
+		const peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
+		const known = this.peerStock.length === meta.shards ? this.peerStock : null;
+		if (known) peers.sort((a, b) => known[b]! - known[a]!);
+		for (const from of peers) {
+			if (got >= needed) break;
+			// From a peer with plenty, take a little more than this hold lacks, so the next holds here find it.
+			const spare = known ? Math.max(0, known[from]! - (needed - got)) : 0;
+			const asked = needed - got + Math.min(MAX_EXTRA_TAKE, Math.floor(spare / 2));
 			try {
-				got += await this.transferFrom(meta, from, needed - got);
+				const amount = await this.transferFrom(meta, from, asked);
+				got += amount;
+				if (known) known[from] = Math.max(0, known[from]! - amount);
 			} catch (err) {
 				console.warn("stock transfer failed; the alarm completes it", from, err);
 				unreachable = true;
@@ -352,6 +374,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** Gives up to `amount` of this shard's free stock to another shard, once per transfer id. */
 	async give(input: { transferId: string; toShard: number; amount: number }): Promise<number> {
+		this.served.count();
 		const done = this.sql.first<{ amount: number }>(`SELECT amount FROM transfers_out WHERE transfer_id = ?`, input.transferId);
 		if (done !== null) return done.amount;
 		// Stock this shard was given but never credited (a restart cut a transfer short) is
@@ -372,6 +395,26 @@ export class InventoryShard extends DurableObject<Env> {
 			);
 			return amount;
 		});
+	}
+
+	/**
+	 * A purchase in one call: quote the hold, charge the fan, and turn the hold
+	 * into an order. While the payment runs, other requests go on here (only
+	 * the synchronous steps hold the object). A hold that ran out meanwhile is
+	 * refunded: exactly one outcome, and it is that one. A repeat after the order
+	 * answers the order, marked replayed.
+	 */
+	async purchase(input: { holdId: string; fanId: string; payment: { method: string; token: string } }): Promise<Outcome<OrderView>> {
+		this.served.count();
+		const quote = this.quote({ holdId: input.holdId, fanId: input.fanId });
+		if (!quote.ok) return quote;
+		if ("orderId" in quote.value) return { ok: true, value: quote.value, replayed: true };
+		const provider = paymentProvider(input.payment.method);
+		const charge = await provider.charge({ reference: input.holdId, amountCents: quote.value.totalCents, currency: quote.value.currency, token: input.payment.token });
+		if (charge.status === "declined") return fail(402, "payment_declined", charge.reason, { holdId: input.holdId, holdKept: true });
+		const outcome = await this.completePurchase({ holdId: input.holdId, fanId: input.fanId, paymentId: charge.paymentId });
+		if (!outcome.ok && outcome.status === 410) await provider.refund(charge.paymentId);
+		return outcome;
 	}
 
 	/** Checks a hold can be bought and what it costs; an existing order is returned as is. */
@@ -446,6 +489,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
 	release(input: { holdId: string; fanId: string }): Outcome<{ released: boolean }> {
+		this.served.count();
 		return this.ctx.storage.transactionSync(() => {
 			const hold = this.holdFor(input.holdId, input.fanId);
 			if (hold === null) return fail(404, "not_found", "No such hold.");
@@ -457,27 +501,41 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {
+		this.served.count();
 		const meta = this.requireMeta();
 		const row = this.orderRow(input.orderId);
 		if (row === null || row.fan_id !== input.fanId) return fail(404, "not_found", "No such order.");
 		return ok(this.orderView(meta, row));
 	}
 
-	totals(): ShardCounts {
+	/** The pacer's look at this shard, once a tick; it brings every shard's free stock as last seen. */
+	totals(input: { peerStock?: number[] } = {}): ShardCounts {
+		this.served.count();
+		if (input.peerStock) this.peerStock = input.peerStock;
+		return this.counts();
+	}
+
+	private counts(): ShardCounts {
 		const meta = this.meta();
-		if (meta === null) return { remaining: 0, held: 0, sold: 0, given: 0, received: 0 };
+		if (meta === null) return { remaining: 0, held: 0, sold: 0, buyers: 0, given: 0, received: 0 };
 		return {
 			given: meta.given,
 			received: meta.received,
 			remaining: meta.remaining,
 			held: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE state = 'active'`),
 			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders`),
+			buyers: this.sql.number(`SELECT COUNT(DISTINCT fan_id) FROM orders`),
 		};
 	}
 
+	load(): number {
+		return this.served.requests;
+	}
+
 	stats(graceMs = 0): ShardStats {
+		this.served.count();
 		const meta = this.requireMeta();
-		const totals = this.totals();
+		const totals = this.counts();
 		return {
 			shard: meta.shard,
 			allocation: meta.allocation,
@@ -493,6 +551,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** Transfer ids this shard gave or received, for the audit to match stock in flight. */
 	transfers(): { given: { id: string; amount: number }[]; received: string[] } {
+		this.served.count();
 		return {
 			given: this.sql.all<{ id: string; amount: number }>(`SELECT transfer_id AS id, amount FROM transfers_out WHERE amount > 0`),
 			received: this.sql.all<{ id: string }>(`SELECT transfer_id AS id FROM transfers_in WHERE amount IS NOT NULL`).map((r) => r.id),

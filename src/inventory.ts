@@ -40,12 +40,13 @@ export async function initShards(env: Env, drop: DropConfig): Promise<void> {
  * restart, until the alarm completes it) is then counted exactly once, never
  * missed or doubled. Missing it could tell the waiting room "sold out" for good.
  */
-export async function inventoryTotals(env: Env, dropId: string, shards: number): Promise<ShardTotals> {
-	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals()));
-	return parts.reduce(
-		(a, b) => ({ remaining: a.remaining + b.remaining + b.given - b.received, held: a.held + b.held, sold: a.sold + b.sold }),
-		{ remaining: 0, held: 0, sold: 0 },
+export async function inventoryTotals(env: Env, dropId: string, shards: number, peerStock?: number[]): Promise<ShardTotals & { perShard: number[] }> {
+	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(peerStock ? { peerStock } : {})));
+	const sum = parts.reduce(
+		(a, b) => ({ remaining: a.remaining + b.remaining + b.given - b.received, held: a.held + b.held, sold: a.sold + b.sold, buyers: a.buyers + b.buyers }),
+		{ remaining: 0, held: 0, sold: 0, buyers: 0 },
 	);
+	return { ...sum, perShard: parts.map((p) => p.remaining) };
 }
 
 export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStats[]> {

@@ -2,6 +2,7 @@
 // verified against the published JWKS. Each kind has its own `typ`, and the
 // audience binds it to one drop, so neither stands in for the other.
 import { type JWK, type JWTPayload, SignJWT, createLocalJWKSet, errors, importJWK, jwtVerify } from "jose";
+import { base64url } from "./drops";
 import { ApiError } from "./http";
 
 export const ISSUER = "ticket-drop-engine";
@@ -12,8 +13,15 @@ const QUEUE_TOKEN_SECONDS = 24 * 3600;
 export interface QueueClaims {
 	dropId: string;
 	fanId: string;
-	/** Null while the fan is in the pre-queue: positions exist only after the open-time shuffle. */
+	/** Null until the fan is placed: at the opening for the pre-queue, when their slot is sealed after it. */
 	position: number | null;
+	/** The fan's line, and their place in it: what the position is derived from. */
+	line: number;
+	/** Place in the line's pre-queue (1-based), or null for a fan who joined after the opening. */
+	prequeueSeq: number | null;
+	/** After the opening: the slot of the join and the fan's index among the line's joins in it. */
+	slot: number | null;
+	slotIndex: number | null;
 }
 
 export interface AccessClaims {
@@ -78,7 +86,7 @@ const audience = (dropId: string) => `drop:${dropId}`;
 export async function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()): Promise<string> {
 	const key = await keyMaterial(env);
 	const iat = Math.floor(now / 1000);
-	return new SignJWT({ pos: claims.position })
+	return new SignJWT({ pos: claims.position, ln: claims.line, pq: claims.prequeueSeq, sl: claims.slot, si: claims.slotIndex })
 		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: QUEUE_TYP })
 		.setIssuer(ISSUER)
 		.setAudience(audience(claims.dropId))
@@ -125,13 +133,33 @@ async function verify(env: Env, token: string, dropId: string, typ: string): Pro
 	}
 }
 
+const isInt = (v: unknown, min: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min;
+
 export async function verifyQueueToken(env: Env, token: string, dropId: string): Promise<QueueClaims> {
 	const payload = await verify(env, token, dropId, QUEUE_TYP);
-	const pos = payload.pos;
-	if (pos !== null && !(typeof pos === "number" && Number.isInteger(pos) && pos >= 1)) {
+	const { pos, ln, pq, sl, si } = payload;
+	const placeOk = (isInt(pq, 1) && sl === null && si === null) || (pq === null && isInt(sl, 0) && isInt(si, 0));
+	if (!(pos === null || isInt(pos, 1)) || !isInt(ln, 0) || !placeOk) {
 		throw new ApiError(401, "invalid_token", "The token is not valid here.");
 	}
-	return { dropId, fanId: payload.sub!, position: pos };
+	return {
+		dropId,
+		fanId: payload.sub!,
+		position: pos as number | null,
+		line: ln,
+		prequeueSeq: pq as number | null,
+		slot: sl as number | null,
+		slotIndex: si as number | null,
+	};
+}
+
+/**
+ * The access grant's id: the same for the same fan, position and batch, so
+ * polling again mints the same grant (same `jti`, same expiry), never a new turn.
+ */
+export async function accessJti(dropId: string, fanId: string, position: number, admittedAt: number): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${dropId}\n${fanId}\n${position}\n${admittedAt}`));
+	return `a_${base64url(new Uint8Array(digest).slice(0, 16))}`;
 }
 
 export async function verifyAccessToken(env: Env, token: string, dropId: string): Promise<AccessClaims> {

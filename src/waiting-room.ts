@@ -1,90 +1,146 @@
-// One per drop: takes fans in, orders them (pre-queue shuffled at open, FIFO
-// after), and admits them in batches on its alarm, paced by the inventory.
+// The pacer, one per drop. It sees work per tick, never per fan: on its alarm
+// it opens the drop (each line closes its pre-queue and reports its size),
+// seals the slots of later joins and lays them out as global positions,
+// gathers the shards' totals, admits the next batch by position, and keeps
+// one small document, the watermark, that the Worker publishes to fans
+// through its caches. Joins go to the lines, polls and access grants are
+// answered by the Worker from signed tokens and the watermark, and holds and
+// purchases go to the shards: no fan request needs this object.
 import { DurableObject } from "cloudflare:workers";
-import { admissionPace, newSeed, nextBatchSize, shuffle } from "./admission";
-import { randomId } from "./codes";
+import { admissionPace, newSeed, nextBatchSize } from "./admission";
 import type { DropConfig } from "./drops";
 import { inventoryTotals } from "./inventory";
 import type { ShardTotals } from "./inventory-shard";
+import { RequestCounter } from "./load";
 import { type Outcome, fail, ok } from "./outcome";
-import { RateLimiter, isLoopback } from "./rate-limit";
+import { type LineReport, SLOT_MS, placeSlots, slotOf } from "./placement";
 import { Sql } from "./sql";
+import { type LineAudit, type SealReport, lineName } from "./waiting-line";
 
-/** How soon the alarm looks again while no stock is free and only holds are left. */
-const ENDGAME_CHECK_MS = 1_000;
+/** How often the alarm looks while the drop is live and fans are coming or waiting. */
+const BUSY_TICK_MS = SLOT_MS;
+/** How often it looks while nothing happens: a quiet drop costs an alarm every few seconds. */
+const IDLE_TICK_MS = 2_000;
+/** How old the shard totals in the watermark may get (the public view's `remaining`). */
+const TOTALS_MAX_AGE_MS = 1_000;
+/** Placements and batches the watermark carries: enough for every fan polling as told. */
+const PUBLISHED_PLACEMENTS = 4_096;
+const PUBLISHED_SLOTS = 120;
+const PUBLISHED_BATCHES = 2_000;
 
-export const SHUFFLE_ALGORITHM = "Fisher-Yates over the pre-queue in join order, driven by xoshiro128** seeded with the 128-bit seed";
+export const SHUFFLE_ALGORITHM =
+	"Fisher-Yates over the pre-queue laid out line by line in join order (global index g = fans on lower lines + place in line - 1), " +
+	"driven by xoshiro128** seeded with the 128-bit seed; position = 1 + final index of g. " +
+	`Later joiners: slots of ${SLOT_MS} ms by their line's clock, ordered by slot, then line, then join order in the line.`;
 
-export interface JoinResult {
-	fanId: string;
-	position: number | null;
-	status: "waiting" | "admitted" | "sold_out";
-	rejoined: boolean;
-}
-
+/** What the Worker needs to answer fans without calling any object: published, cached, at most a second old. */
 export interface Watermark {
+	dropId: string;
+	name: string;
+	capacity: number;
+	maxPerFan: number;
+	priceCents: number;
+	currency: string;
+	holdSeconds: number;
 	opensAt: string;
 	closesAt: string | null;
-	opened: boolean;
-	closed: boolean;
 	paused: boolean;
-	soldOut: boolean;
-	admittedThrough: number;
-	lastPosition: number;
-	pacePerSecond: number;
 	shards: number;
+	lines: number;
+	opened: boolean;
+	soldOut: boolean;
+	/** Lowercase hex SHA-256 of the seed, public from creation; the seed itself once the drop has opened. */
+	seedCommitment: string;
+	seed: string | null;
+	/** Each line's pre-queue size, once the drop has opened. */
+	prequeue: number[] | null;
+	admittedThrough: number;
+	/** The last position placed so far. */
+	lastPosition: number;
+	/** Joins in slots up to this one have positions. */
+	sealedThrough: number | null;
+	/** Recent blocks of positions: [slot, line, start]. */
+	placements: number[][];
+	/** Batches admitted within an access window, oldest first: [through, at]. */
+	batches: number[][];
+	/** Everyone through this position was admitted before the first listed batch. */
+	batchesFrom: number;
+	/** Whether the list holds every batch of the access window (else older ones are asked for). */
+	batchesComplete: boolean;
+	pacePerSecond: number;
+	remaining: number;
+	held: number;
+	sold: number;
+	/** When the pacer made this document (ms). */
+	at: number;
 }
 
 export interface RoomStats {
+	seedCommitment: string;
 	joined: number;
 	waiting: number;
 	admitted: number;
-	active: number;
-	completed: number;
+	placed: number;
 }
 
 export interface RoomAudit {
 	seed: string | null;
+	seedCommitment: string;
+	/** The seed hashes to the commitment published before the opening. */
+	commitmentVerified: boolean | null;
 	openedAt: string | null;
 	prequeueSize: number;
+	prequeue: number[] | null;
 	algorithm: string;
-	/** The stored order re-derived from the seed and the join order matches. */
+	/** Every line's pre-queue is the size the shuffle was drawn over, with places 1..n, so the order re-derives from public data. */
 	shuffleVerified: boolean | null;
 	admittedThrough: number;
-	/** Admitted fans are exactly positions 1..admittedThrough. */
+	/** Positions tile 1..placed with no gap or overlap, the lines agree with the pacer, and admission never passed placed fans. */
 	admittedInOrder: boolean;
+	placed: number;
 	batches: number;
 	largestBatch: number;
+	/** The shortest time between two batches (null with fewer than two). */
+	closestBatchesMs: number | null;
+	lines: LineAudit[];
 }
 
 type State = {
-	seed: string | null;
+	seed: string;
+	seed_commitment: string;
 	opened_at: number | null;
+	prequeue_counts: string | null;
 	prequeue_size: number;
-	next_seq: number;
+	prequeue_delivered: number;
+	sealed_through: number | null;
+	notified_through: number | null;
 	next_position: number;
 	admitted_through: number;
 	last_admission_at: number | null;
 	sold_out: number;
+	joined: number;
+	totals: string | null;
+	totals_at: number | null;
+	last_activity_at: number | null;
 };
 
-export interface JoinLimits {
-	perIp: number;
-	perFan: number;
-	loopbackExempt: boolean;
-}
+type Totals = ShardTotals;
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly sql: Sql;
-	private readonly limiter = new RateLimiter();
-	/** The drop's settings change only through configure(), so memory may keep them. */
+	private readonly served: RequestCounter;
 	private cachedConfig: DropConfig | null | undefined;
+	private ticking: Promise<void> | null = null;
+	/** Each shard's free stock at the last look, passed on to the shards so a dry one asks a rich one. */
+	private peerStock: number[] | undefined;
 	/**
-	 * The last time an alarm saw tickets in holds: fans are at work. Memory is
+	 * The last time a tick saw tickets in holds: fans are at work. Memory is
 	 * enough for this hint; a fresh instance starts from now, so a restart
 	 * never makes admitted fans look gone.
 	 */
 	private lastBusyAt = Date.now();
+	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
+	clock: () => number = () => Date.now();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -92,289 +148,357 @@ export class WaitingRoom extends DurableObject<Env> {
 		this.sql.run(`CREATE TABLE IF NOT EXISTS config (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)`);
 		this.sql.run(`CREATE TABLE IF NOT EXISTS state (
 			id INTEGER PRIMARY KEY CHECK (id = 1),
-			seed TEXT, opened_at INTEGER, prequeue_size INTEGER NOT NULL DEFAULT 0,
-			next_seq INTEGER NOT NULL DEFAULT 1, next_position INTEGER NOT NULL DEFAULT 1,
+			seed TEXT NOT NULL, seed_commitment TEXT NOT NULL,
+			opened_at INTEGER, prequeue_counts TEXT, prequeue_size INTEGER NOT NULL DEFAULT 0,
+			prequeue_delivered INTEGER NOT NULL DEFAULT 0,
+			sealed_through INTEGER, notified_through INTEGER, next_position INTEGER NOT NULL DEFAULT 1,
 			admitted_through INTEGER NOT NULL DEFAULT 0, last_admission_at INTEGER,
-			sold_out INTEGER NOT NULL DEFAULT 0)`);
-		this.sql.run(`INSERT OR IGNORE INTO state (id) VALUES (1)`);
-		this.sql.run(`CREATE TABLE IF NOT EXISTS fans (
-			fan_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, position INTEGER UNIQUE,
-			joined_at INTEGER NOT NULL, admitted_at INTEGER, jti TEXT, completed_at INTEGER)`);
-		this.sql.run(`CREATE INDEX IF NOT EXISTS fans_active ON fans (admitted_at) WHERE admitted_at IS NOT NULL AND completed_at IS NULL`);
-		this.sql.run(`CREATE TABLE IF NOT EXISTS admissions (at INTEGER NOT NULL, count INTEGER NOT NULL, through INTEGER NOT NULL)`);
-	}
-
-	/** Stores the drop's settings (create or PATCH) and sets the alarm to match. */
-	async configure(drop: DropConfig): Promise<void> {
-		this.sql.run(`INSERT INTO config (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json`, JSON.stringify(drop));
-		this.cachedConfig = drop;
-		const now = Date.now();
-		this.ensureOpened(now);
-		if (drop.paused) {
-			await this.ctx.storage.deleteAlarm();
-			return;
-		}
-		// The room's own state says whether it has opened, as in alarm().
-		const opened = this.state().opened_at !== null;
-		await this.ctx.storage.setAlarm(opened ? this.nextAdmissionTime(now) : Date.parse(drop.opensAt));
-	}
-
-	join(input: { fanId: string; ip: string | null; limits: JoinLimits; now?: number }): Outcome<JoinResult> {
-		const now = input.now ?? Date.now();
-		const drop = this.config();
-		if (drop === null) return fail(404, "not_found", "No such drop.");
-		if (drop.closesAt !== null && Date.parse(drop.closesAt) <= now) return fail(409, "drop_closed", "This drop has closed.");
-		const limited = this.rateLimit(input, now);
-		if (limited !== null) return limited;
-
-		this.ensureOpened(now);
-		const existing = this.sql.first<{ position: number | null }>(`SELECT position FROM fans WHERE fan_id = ?`, input.fanId);
-		const state = this.state();
-		if (existing !== null) return ok(this.describe(input.fanId, existing.position, state, true));
-		if (state.sold_out) return ok({ fanId: input.fanId, position: null, status: "sold_out", rejoined: false });
-
-		const opened = state.opened_at !== null;
-		const position = opened ? state.next_position : null;
-		this.ctx.storage.transactionSync(() => {
-			this.sql.run(`INSERT INTO fans (fan_id, seq, position, joined_at) VALUES (?, ?, ?, ?)`, input.fanId, state.next_seq, position, now);
-			this.sql.run(`UPDATE state SET next_seq = next_seq + 1, next_position = next_position + ? WHERE id = 1`, opened ? 1 : 0);
-		});
-		if (opened && !drop.paused) void this.ensureAlarm(now);
-		return ok(this.describe(input.fanId, position, this.state(), false));
-	}
-
-	/** The position of a fan who joined in the pre-queue, once the shuffle has placed them. */
-	locate(input: { fanId: string; now?: number }): Outcome<{ position: number | null }> {
-		if (this.config() === null) return fail(404, "not_found", "No such drop.");
-		this.ensureOpened(input.now ?? Date.now());
-		const fan = this.sql.first<{ position: number | null }>(`SELECT position FROM fans WHERE fan_id = ?`, input.fanId);
-		if (fan === null) return fail(404, "not_in_queue", "This fan has not joined the drop.");
-		return ok({ position: fan.position });
-	}
-
-	/** What the Worker needs to answer polls without calling here each time. */
-	watermark(now = Date.now()): Outcome<Watermark> {
-		const drop = this.config();
-		if (drop === null) return fail(404, "not_found", "No such drop.");
-		this.ensureOpened(now);
-		const state = this.state();
-		return ok({
-			opensAt: drop.opensAt,
-			closesAt: drop.closesAt,
-			opened: state.opened_at !== null,
-			closed: drop.closesAt !== null && Date.parse(drop.closesAt) <= now,
-			paused: drop.paused,
-			soldOut: state.sold_out === 1,
-			admittedThrough: state.admitted_through,
-			lastPosition: state.next_position - 1,
-			pacePerSecond: this.pace(drop, now),
-			shards: drop.shards,
-		});
+			sold_out INTEGER NOT NULL DEFAULT 0, joined INTEGER NOT NULL DEFAULT 0,
+			totals TEXT, totals_at INTEGER, last_activity_at INTEGER)`);
+		// One block of positions per (slot, line) with anyone in it.
+		this.sql.run(`CREATE TABLE IF NOT EXISTS placements (
+			slot INTEGER NOT NULL, line INTEGER NOT NULL, start INTEGER NOT NULL UNIQUE, count INTEGER NOT NULL,
+			PRIMARY KEY (slot, line))`);
+		// buyers_before: fans who had bought when the batch went in, so the active count needs no note per buyer.
+		this.sql.run(`CREATE TABLE IF NOT EXISTS admissions (at INTEGER NOT NULL, count INTEGER NOT NULL, through INTEGER NOT NULL, buyers_before INTEGER NOT NULL DEFAULT 0)`);
+		this.sql.run(`CREATE INDEX IF NOT EXISTS admissions_by_at ON admissions (at)`);
+		this.served = new RequestCounter(this.sql);
 	}
 
 	/**
-	 * The access grant of an admitted fan: the same `jti` and expiry every time
-	 * it is asked for, so polling again never extends a fan's turn.
+	 * Stores the drop's settings (create or PATCH), tells the lines, and sets the
+	 * alarm to match. The seed is drawn once, at creation, and only its hash is
+	 * public until the opening. The line count may change only while no fan has joined.
 	 */
-	claimAccess(input: { fanId: string; now?: number }): Outcome<{ jti: string; exp: number; position: number }> {
-		const now = input.now ?? Date.now();
-		const fan = this.sql.first<{ position: number | null; admitted_at: number | null; jti: string | null }>(
-			`SELECT position, admitted_at, jti FROM fans WHERE fan_id = ?`,
-			input.fanId,
-		);
-		if (fan === null) return fail(404, "not_in_queue", "This fan has not joined the drop.");
-		if (fan.position === null || fan.admitted_at === null) return fail(409, "not_admitted", "This fan has not been admitted yet.");
-		const exp = Math.floor((fan.admitted_at + this.accessMs()) / 1000);
-		if (exp * 1000 <= now) return fail(410, "access_expired", "This fan's turn to buy has ended.");
-		let jti = fan.jti;
-		if (jti === null) {
-			jti = randomId("a_");
-			this.sql.run(`UPDATE fans SET jti = ? WHERE fan_id = ?`, jti, input.fanId);
+	async configure(drop: DropConfig): Promise<Outcome<{ seedCommitment: string }>> {
+		this.served.count();
+		const previous = this.config();
+		if (previous !== null && previous.lines !== drop.lines) {
+			const empty = await Promise.all(Array.from({ length: previous.lines }, (_, k) => this.line(k).isEmpty()));
+			if (!empty.every(Boolean)) return fail(422, "lines_in_use", `"lines" cannot change once fans have joined.`, { field: "lines" });
 		}
-		return ok({ jti, exp, position: fan.position });
-	}
-
-	/** A fan bought: they no longer count against the tickets remaining when admitting. */
-	fanCompleted(input: { fanId: string; now?: number }): void {
-		this.sql.run(
-			`UPDATE fans SET completed_at = ? WHERE fan_id = ? AND admitted_at IS NOT NULL AND completed_at IS NULL`,
-			input.now ?? Date.now(),
-			input.fanId,
+		if (this.sql.first(`SELECT 1 AS one FROM state WHERE id = 1`) === null) {
+			const seed = newSeed();
+			this.sql.run(`INSERT INTO state (id, seed, seed_commitment) VALUES (1, ?, ?)`, seed, await sha256Hex(seed));
+		}
+		this.sql.run(`INSERT INTO config (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json`, JSON.stringify(drop));
+		this.cachedConfig = drop;
+		await Promise.all(
+			Array.from({ length: drop.lines }, (_, k) =>
+				this.line(k).configure({ dropId: drop.id, line: k, lines: drop.lines, opensAt: drop.opensAt, closesAt: drop.closesAt }),
+			),
 		);
+		if (drop.paused) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(this.state().opened_at !== null ? this.clock() : Date.parse(drop.opensAt));
+		return ok({ seedCommitment: this.state().seed_commitment });
 	}
 
-	stats(now = Date.now()): RoomStats {
-		this.ensureOpened(now);
+	/** The document fans are answered from. */
+	watermark(): Outcome<Watermark> {
+		this.served.count();
+		const drop = this.config();
+		if (drop === null) return fail(404, "not_found", "No such drop.");
+		const now = this.clock();
 		const state = this.state();
-		const joined = this.sql.number(`SELECT COUNT(*) FROM fans`);
+		const opened = state.opened_at !== null;
+		const totals = this.totals(drop, state);
+		const accessMs = accessSeconds(this.env) * 1000;
+		const batches = this.sql
+			.all<{ through: number; at: number; count: number }>(
+				`SELECT through, at, count FROM admissions WHERE at > ? ORDER BY through DESC LIMIT ?`,
+				now - accessMs, PUBLISHED_BATCHES,
+			)
+			.reverse();
+		const olderInWindow = batches.length === PUBLISHED_BATCHES && this.sql.number(`SELECT COUNT(*) FROM admissions WHERE at > ?`, now - accessMs) > batches.length;
+		return ok({
+			dropId: drop.id,
+			name: drop.name,
+			capacity: drop.capacity,
+			maxPerFan: drop.maxPerFan,
+			priceCents: drop.priceCents,
+			currency: drop.currency,
+			holdSeconds: drop.holdSeconds,
+			opensAt: drop.opensAt,
+			closesAt: drop.closesAt,
+			paused: drop.paused,
+			shards: drop.shards,
+			lines: drop.lines,
+			opened,
+			soldOut: state.sold_out === 1,
+			seedCommitment: state.seed_commitment,
+			seed: opened ? state.seed : null,
+			prequeue: opened && state.prequeue_counts !== null ? (JSON.parse(state.prequeue_counts) as number[]) : null,
+			admittedThrough: state.admitted_through,
+			lastPosition: state.next_position - 1,
+			sealedThrough: opened ? state.sealed_through : null,
+			placements: this.sql
+				.all<{ slot: number; line: number; start: number }>(
+					`SELECT slot, line, start FROM placements WHERE slot > ? ORDER BY slot DESC, line DESC LIMIT ?`,
+					(state.sealed_through ?? 0) - PUBLISHED_SLOTS, PUBLISHED_PLACEMENTS,
+				)
+				.map((p) => [p.slot, p.line, p.start])
+				.reverse(),
+			batches: batches.map((b) => [b.through, b.at]),
+			batchesFrom: batches.length > 0 ? batches[0]!.through - batches[0]!.count : state.admitted_through,
+			batchesComplete: !olderInWindow,
+			pacePerSecond: this.pace(drop, now),
+			remaining: totals.remaining,
+			held: totals.held,
+			sold: totals.sold,
+			at: now,
+		});
+	}
+
+	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */
+	admittedAt(input: { position: number }): Outcome<{ at: number }> {
+		this.served.count();
+		const row = this.sql.first<{ at: number }>(`SELECT at FROM admissions WHERE through >= ? ORDER BY through LIMIT 1`, input.position);
+		if (row === null) return fail(409, "not_admitted", "This fan has not been admitted yet.");
+		return ok({ at: row.at });
+	}
+
+	async stats(): Promise<RoomStats> {
+		this.served.count();
+		const drop = this.config();
+		const state = this.state();
+		// Before the opening no seal has counted the lines: ask them (a promoter's read, not a fan's).
+		const joined =
+			state.opened_at === null && drop !== null
+				? (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).joined()))).reduce((a, b) => a + b, 0)
+				: state.joined;
 		return {
+			seedCommitment: state.seed_commitment,
 			joined,
-			waiting: state.sold_out ? 0 : joined - state.admitted_through,
+			waiting: state.sold_out ? 0 : Math.max(0, joined - state.admitted_through),
 			admitted: state.admitted_through,
-			active: this.activeCount(now),
-			completed: this.sql.number(`SELECT COUNT(*) FROM fans WHERE completed_at IS NOT NULL`),
+			placed: state.next_position - 1,
 		};
 	}
 
-	audit(): RoomAudit {
+	async audit(): Promise<RoomAudit> {
+		this.served.count();
+		const drop = this.config();
 		const state = this.state();
-		let shuffleVerified: boolean | null = null;
-		if (state.seed !== null) {
-			const prequeue = this.sql.all<{ fan_id: string }>(`SELECT fan_id FROM fans WHERE seq <= ? ORDER BY seq`, state.prequeue_size);
-			const stored = this.sql.all<{ fan_id: string }>(`SELECT fan_id FROM fans WHERE position <= ? ORDER BY position`, state.prequeue_size);
-			const derived = shuffle(prequeue.map((f) => f.fan_id), state.seed);
-			shuffleVerified = derived.length === stored.length && derived.every((id, i) => stored[i]!.fan_id === id);
+		const lines = drop === null ? [] : await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).audit()));
+		const counts = state.prequeue_counts === null ? null : (JSON.parse(state.prequeue_counts) as number[]);
+		const shuffleVerified = counts === null ? null : lines.every((l) => l.consistent && l.prequeue === counts[l.line]);
+
+		// Placements tile prequeue_size+1 .. next_position-1, and each line's own counts say the same.
+		const blocks = this.sql.all<{ slot: number; line: number; start: number; count: number }>(`SELECT * FROM placements ORDER BY start`);
+		let expected = state.prequeue_size + 1;
+		let tiled = true;
+		for (const b of blocks) {
+			if (b.start !== expected) tiled = false;
+			expected = b.start + b.count;
 		}
-		const admittedRows = this.sql.first<{ n: number; lo: number | null; hi: number | null }>(
-			`SELECT COUNT(*) AS n, MIN(position) AS lo, MAX(position) AS hi FROM fans WHERE admitted_at IS NOT NULL`,
+		tiled &&= expected === state.next_position;
+		const byKey = new Map(blocks.map((b) => [`${b.slot}:${b.line}`, b]));
+		const linesAgree = lines.every((l) =>
+			l.slots.every((s) => {
+				const b = byKey.get(`${s.slot}:${l.line}`);
+				if (state.sealed_through === null || s.slot > state.sealed_through) return s.start === null;
+				return b !== undefined && b.count === s.count && (s.start === null || s.start === b.start);
+			}),
+		);
+		const batches = this.sql.first<{ n: number; largest: number | null; total: number }>(
+			`SELECT COUNT(*) AS n, MAX(count) AS largest, COALESCE(SUM(count), 0) AS total FROM admissions`,
 		)!;
-		const batches = this.sql.first<{ n: number; largest: number | null }>(`SELECT COUNT(*) AS n, MAX(count) AS largest FROM admissions`)!;
+		const times = this.sql.all<{ at: number }>(`SELECT at FROM admissions ORDER BY through`).map((r) => r.at);
+		let closest: number | null = null;
+		for (let i = 1; i < times.length; i++) closest = Math.min(closest ?? Infinity, times[i]! - times[i - 1]!);
 		return {
-			seed: state.seed,
+			seed: state.opened_at === null ? null : state.seed,
+			seedCommitment: state.seed_commitment,
+			commitmentVerified: state.opened_at === null ? null : (await sha256Hex(state.seed)) === state.seed_commitment,
 			openedAt: state.opened_at === null ? null : new Date(state.opened_at).toISOString(),
 			prequeueSize: state.prequeue_size,
+			prequeue: counts,
 			algorithm: SHUFFLE_ALGORITHM,
 			shuffleVerified,
 			admittedThrough: state.admitted_through,
-			admittedInOrder:
-				admittedRows.n === state.admitted_through && (admittedRows.n === 0 || (admittedRows.lo === 1 && admittedRows.hi === state.admitted_through)),
+			admittedInOrder: tiled && linesAgree && batches.total === state.admitted_through && state.admitted_through <= state.next_position - 1,
+			placed: state.next_position - 1,
 			batches: batches.n,
 			largestBatch: batches.largest ?? 0,
+			closestBatchesMs: closest,
+			lines,
 		};
 	}
 
-	/**
-	 * Looks at the inventory and admits the next batch, at most one per interval
-	 * however often or late the alarm fires. Every firing checks for sold out,
-	 * so an early wake-up in the endgame tells waiting fans without admitting.
-	 */
+	load(): number {
+		return this.served.requests;
+	}
+
 	override async alarm(): Promise<void> {
-		const now = Date.now();
-		const drop = this.config();
-		if (drop === null) return;
-		this.ensureOpened(now);
-		if (this.state().opened_at === null) {
-			await this.ctx.storage.setAlarm(Date.parse(drop.opensAt));
-			return;
-		}
-		if (!this.admitting(drop, this.state(), now)) return;
-		let totals: ShardTotals;
+		await this.tick();
+	}
+
+	/** One tick at a time: an alarm that comes while a tick awaits the lines or shards runs after it, never beside it. */
+	private async tick(): Promise<void> {
+		while (this.ticking !== null) await this.ticking.catch(() => {});
+		const run = this.runTick();
+		this.ticking = run;
 		try {
-			totals = await inventoryTotals(this.env, drop.id, drop.shards);
-		} catch (err) {
-			console.warn("inventory totals unavailable; admission waits a turn", err);
-			await this.ctx.storage.setAlarm(now + drop.admission.intervalMs);
-			return;
+			await run;
+		} finally {
+			if (this.ticking === run) this.ticking = null;
 		}
-		// Re-read: joins, a pause or another alarm may have run during the await.
-		const current = this.config()!;
-		const state = this.state();
-		if (!this.admitting(current, state, now)) return;
-		this.admitNextBatch(current, state, totals, now);
 	}
 
-	/** Whether admission has anything to do: not paused, closed or sold out, and someone is waiting. */
-	private admitting(drop: DropConfig, state: State, now: number): boolean {
-		if (drop.paused || state.sold_out || (drop.closesAt !== null && Date.parse(drop.closesAt) <= now)) return false;
-		return state.next_position - 1 - state.admitted_through > 0;
-	}
-
-	private admitNextBatch(drop: DropConfig, state: State, totals: ShardTotals, now: number): void {
-		// Sales are never undone, so every ticket sold is final. "No stock and no holds"
-		// alone is not: shards are read one after another, and a ticket moving between
-		// two of them is in neither (a sum of sold counts can only be too low).
-		if (totals.sold >= drop.capacity) {
-			this.sql.run(`UPDATE state SET sold_out = 1 WHERE id = 1`);
-			void this.ctx.storage.deleteAlarm();
-			return;
-		}
-		if (totals.held > 0) this.lastBusyAt = now;
-		const waiting = state.next_position - 1 - state.admitted_through;
-		const due = this.nextAdmissionTime(now);
-		const count =
-			due > now
-				? 0
-				: nextBatchSize({
-						batchSize: drop.admission.batchSize,
-						activeMultiple: drop.admission.activeMultiple,
-						remaining: totals.remaining,
-						held: totals.held,
-						active: this.activeCount(now),
-						waiting,
-						idleMs: now - Math.max(this.lastBusyAt, state.last_admission_at ?? 0),
-					});
-		if (count > 0) {
-			const through = state.admitted_through + count;
-			this.ctx.storage.transactionSync(() => {
-				this.sql.run(`UPDATE fans SET admitted_at = ? WHERE position > ? AND position <= ?`, now, state.admitted_through, through);
-				this.sql.run(`UPDATE state SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
-				this.sql.run(`INSERT INTO admissions (at, count, through) VALUES (?, ?, ?)`, now, count, through);
-			});
-		}
-		if (waiting - count <= 0) return;
-		let next = due > now ? due : now + drop.admission.intervalMs;
-		// Only holds stand between the drop and sold out: look again soon, whatever
-		// the interval, so waiting fans hear it promptly.
-		if (totals.remaining === 0) next = Math.min(next, now + ENDGAME_CHECK_MS);
-		void this.ctx.storage.setAlarm(next);
-	}
-
-	/** At the first moment at or after opening: shuffle the pre-queue with a fresh, stored seed. */
-	private ensureOpened(now: number): void {
+	private async runTick(): Promise<void> {
 		const drop = this.config();
-		if (drop === null || Date.parse(drop.opensAt) > now) return;
-		if (this.state().opened_at !== null) return;
-		const seed = newSeed();
+		if (drop === null || drop.paused) return;
+		let now = this.clock();
+		if (this.state().opened_at === null) {
+			if (now < Date.parse(drop.opensAt)) {
+				await this.ctx.storage.setAlarm(Date.parse(drop.opensAt));
+				return;
+			}
+			if (!(await this.open(drop, now))) {
+				await this.ctx.storage.setAlarm(now + BUSY_TICK_MS);
+				return;
+			}
+		}
+		const closed = drop.closesAt !== null && Date.parse(drop.closesAt) <= now;
+		if (closed || this.state().sold_out) return;
+
+		const sealed = await this.seal(drop, now);
+		let state = this.state();
+		const admissionDue = state.last_admission_at === null || state.last_admission_at + drop.admission.intervalMs <= now;
+		const waiting = state.next_position - 1 - state.admitted_through;
+		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
+		let totals: Totals | null = null;
+		if ((admissionDue && waiting > 0) || stale) {
+			try {
+				const gathered = await inventoryTotals(this.env, drop.id, drop.shards, this.peerStock);
+				this.peerStock = gathered.perShard;
+				totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
+			} catch (err) {
+				console.warn("inventory totals unavailable; admission waits a turn", err);
+			}
+			// The clock moves on while the shards answer: batches are spaced by when they go in.
+			now = this.clock();
+		}
+		if (totals !== null) {
+			this.sql.run(`UPDATE state SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
+			// Sales are never undone, so every ticket sold is final. "No stock and no holds"
+			// alone is not: a ticket moving between two shards is in neither.
+			if (totals.sold >= drop.capacity) {
+				this.sql.run(`UPDATE state SET sold_out = 1 WHERE id = 1`);
+				return;
+			}
+			if (totals.held > 0) this.lastBusyAt = now;
+			state = this.state();
+			if (admissionDue && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);
+		}
+		state = this.state();
+		const busy = sealed > 0 || state.next_position - 1 > state.admitted_through || (totals !== null && totals.held > 0);
+		if (busy) this.sql.run(`UPDATE state SET last_activity_at = ? WHERE id = 1`, now);
+		await this.ctx.storage.setAlarm(now + (busy ? BUSY_TICK_MS : IDLE_TICK_MS));
+	}
+
+	/** The opening: every line closes its pre-queue and reports its size; then the pre-queue has its positions. */
+	private async open(drop: DropConfig, now: number): Promise<boolean> {
+		const firstSlot = slotOf(Date.parse(drop.opensAt));
+		let counts: number[];
+		try {
+			counts = (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).open({ firstSlot })))).map((r) => r.prequeue);
+		} catch (err) {
+			console.warn("a line did not answer at the opening; trying again", err);
+			return false;
+		}
+		const size = counts.reduce((a, b) => a + b, 0);
 		this.ctx.storage.transactionSync(() => {
-			const prequeue = this.sql.all<{ fan_id: string }>(`SELECT fan_id FROM fans WHERE position IS NULL ORDER BY seq`);
-			const order = shuffle(
-				prequeue.map((f) => f.fan_id),
-				seed,
-			);
-			order.forEach((fanId, i) => this.sql.run(`UPDATE fans SET position = ? WHERE fan_id = ?`, i + 1, fanId));
+			if (this.state().opened_at !== null) return;
 			this.sql.run(
-				`UPDATE state SET seed = ?, opened_at = ?, prequeue_size = ?, next_position = ? WHERE id = 1`,
-				seed, now, order.length, order.length + 1,
+				`UPDATE state SET opened_at = ?, prequeue_counts = ?, prequeue_size = ?, next_position = ?, sealed_through = ?,
+				 notified_through = ?, joined = ? WHERE id = 1`,
+				now, JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1, size,
 			);
+		});
+		return true;
+	}
+
+	/**
+	 * Seals every slot that has ended: each line stops taking joins into them and
+	 * says how many it took; the blocks are laid out after the last position. A
+	 * line that does not answer leaves the slots unsealed until the next tick.
+	 * Returns the fans placed.
+	 */
+	private async seal(drop: DropConfig, now: number): Promise<number> {
+		const state = this.state();
+		if (state.sealed_through === null) return 0;
+		const from = state.sealed_through + 1;
+		const through = slotOf(now) - 1;
+		if (through < from) return 0;
+		const undelivered = this.sql.all<{ slot: number; line: number; start: number }>(
+			`SELECT slot, line, start FROM placements WHERE slot > ?`,
+			state.notified_through ?? -1,
+		);
+		const prequeue = state.prequeue_delivered ? null : { seed: state.seed, counts: JSON.parse(state.prequeue_counts ?? "[]") as number[] };
+		let reports: SealReport[];
+		try {
+			reports = await Promise.all(
+				Array.from({ length: drop.lines }, (_, k) =>
+					this.line(k).seal({
+						from,
+						through,
+						placements: undelivered.filter((p) => p.line === k).map((p) => ({ slot: p.slot, start: p.start })),
+						prequeue,
+					}),
+				),
+			);
+		} catch (err) {
+			console.warn("a line did not answer; its slots are sealed on the next tick", err);
+			return 0;
+		}
+		return this.ctx.storage.transactionSync(() => {
+			const current = this.state();
+			// Another tick sealed these meanwhile (a restart, a test calling the alarm twice).
+			if (current.sealed_through !== state.sealed_through) return 0;
+			const laid = placeSlots(current.next_position, reports.map((r): LineReport => ({ line: r.line, slots: r.slots })));
+			for (const p of laid.placements) {
+				this.sql.run(`INSERT INTO placements (slot, line, start, count) VALUES (?, ?, ?, ?)`, p.slot, p.line, p.start, p.count);
+			}
+			this.sql.run(
+				`UPDATE state SET sealed_through = ?, next_position = ?, notified_through = ?, prequeue_delivered = 1, joined = ? WHERE id = 1`,
+				through, laid.nextPosition, from - 1, reports.reduce((a, r) => a + r.joined, 0),
+			);
+			return laid.nextPosition - current.next_position;
 		});
 	}
 
-	private async ensureAlarm(now: number): Promise<void> {
-		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.nextAdmissionTime(now));
+	private admitNextBatch(drop: DropConfig, state: State, totals: Totals, now: number): void {
+		const waiting = state.next_position - 1 - state.admitted_through;
+		const accessMs = accessSeconds(this.env) * 1000;
+		// Fans still shopping: admitted within an access window, less those who have bought since.
+		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
+			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM admissions WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
+			 FROM admissions WHERE at > ?`,
+			now - accessMs, now - accessMs,
+		)!;
+		const active = Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
+		const count = nextBatchSize({
+			batchSize: drop.admission.batchSize,
+			activeMultiple: drop.admission.activeMultiple,
+			remaining: totals.remaining,
+			held: totals.held,
+			active,
+			waiting,
+			idleMs: now - Math.max(this.lastBusyAt, state.last_admission_at ?? 0),
+		});
+		if (count <= 0) return;
+		const through = state.admitted_through + count;
+		this.ctx.storage.transactionSync(() => {
+			this.sql.run(`UPDATE state SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
+			this.sql.run(`INSERT INTO admissions (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
+		});
 	}
 
-	/** The earliest time the next batch may go: one interval after the last. */
-	private nextAdmissionTime(now: number): number {
-		const drop = this.config();
-		const last = this.state().last_admission_at;
-		if (drop === null || last === null) return now;
-		return Math.max(now, last + drop.admission.intervalMs);
-	}
-
-	private rateLimit(input: { fanId: string; ip: string | null; limits: JoinLimits }, now: number): Outcome<never> | null {
-		if (input.limits.loopbackExempt && isLoopback(input.ip)) return null;
-		const checks: [string, number][] = [[`fan:${input.fanId}`, input.limits.perFan]];
-		if (input.ip !== null) checks.push([`ip:${input.ip}`, input.limits.perIp]);
-		for (const [key, limit] of checks) {
-			const decision = this.limiter.take(key, limit, now);
-			if (!decision.allowed) {
-				return fail(429, "rate_limited", "Too many join attempts; wait and try again.", { retryAfter: decision.retryAfter });
-			}
-		}
-		return null;
-	}
-
-	private describe(fanId: string, position: number | null, state: State, rejoined: boolean): JoinResult {
-		const admitted = position !== null && position <= state.admitted_through;
-		const status = admitted ? "admitted" : state.sold_out ? "sold_out" : "waiting";
-		return { fanId, position, status, rejoined };
-	}
-
-	private activeCount(now: number): number {
-		return this.sql.number(
-			`SELECT COUNT(*) FROM fans WHERE admitted_at IS NOT NULL AND completed_at IS NULL AND admitted_at > ?`,
-			now - this.accessMs(),
-		);
+	/** The totals last gathered; before any, the whole capacity is free. */
+	private totals(drop: DropConfig, state: State): Totals {
+		if (state.totals === null) return { remaining: drop.capacity, held: 0, sold: 0, buyers: 0 };
+		return JSON.parse(state.totals) as Totals;
 	}
 
 	private pace(drop: DropConfig, now: number): number {
@@ -386,8 +510,8 @@ export class WaitingRoom extends DurableObject<Env> {
 		return admissionPace({ admitted: recent.admitted, spanMs: span }, drop.admission.batchSize, drop.admission.intervalMs);
 	}
 
-	private accessMs(): number {
-		return accessSeconds(this.env) * 1000;
+	private line(k: number) {
+		return this.env.WAITING_LINE.getByName(lineName(this.config()!.id, k));
 	}
 
 	private config(): DropConfig | null {
@@ -408,4 +532,10 @@ export const roomName = (dropId: string) => `drop:${dropId}`;
 export function accessSeconds(env: Pick<Env, "ACCESS_TOKEN_SECONDS">): number {
 	const n = Number(env.ACCESS_TOKEN_SECONDS);
 	return Number.isInteger(n) && n >= 30 && n <= 3600 ? n : 600;
+}
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
+export async function sha256Hex(text: string): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+	return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -4,7 +4,22 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropConfig } from "../src/drops";
 import type { WaitingRoom } from "../src/waiting-room";
-import { BASE, type DropJson, adminFetch, admittedFan, callWorker, createDrop, fanFetch, hold, join, purchase, roomStub, status } from "./helpers";
+import {
+	BASE,
+	type DropJson,
+	adminFetch,
+	admitBatch,
+	admittedFan,
+	callWorker,
+	createDrop,
+	fanFetch,
+	hold,
+	join,
+	purchase,
+	roomStub,
+	status,
+	tickRoom,
+} from "./helpers";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -107,11 +122,13 @@ describe("create", () => {
 			priceCents: 0,
 			currency: "USD",
 			shards: 1,
+			lines: 1,
 			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 },
 			holdSeconds: 300,
 			paused: false,
 			createdAt: drop.createdAt,
 			updatedAt: drop.createdAt,
+			seedCommitment: expect.stringMatching(/^[0-9a-f]{64}$/),
 		});
 		expect(Math.abs(Date.parse(drop.createdAt) - Date.now())).toBeLessThan(DAY);
 
@@ -125,6 +142,7 @@ describe("create", () => {
 			price_cents: 0,
 			currency: "USD",
 			shards: 1,
+			lines: 1,
 			batch_size: 100,
 			interval_ms: 2_000,
 			active_multiple: 2,
@@ -170,6 +188,7 @@ describe("create", () => {
 			price_cents: 7_550,
 			currency: "EUR",
 			shards: 7,
+			lines: 25,
 			batch_size: 250,
 			interval_ms: 1_000,
 			active_multiple: 3,
@@ -325,7 +344,7 @@ describe("get with live stats", () => {
 		expect((await patch(drop.id, { paused: false })).status).toBe(200);
 		// The resumed room's alarm is due now; run its handler to the end (the real one, if it
 		// fires meanwhile, admits nobody more inside the interval).
-		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room.alarm());
+		await admitBatch(drop.id);
 		({ stats } = await getDrop(drop.id));
 		expect(stats).toMatchObject({ joined: 2, waiting: 1, admitted: 1, held: 0, sold: 0, remaining: 10 });
 		const admitted = await status(drop.id, buyerJoin.queueToken);
@@ -479,10 +498,13 @@ describe("the public view, GET /api/drops/:id", () => {
 		const token = await admittedFan(open.id, "fan-buys-all");
 		const h = await hold(open.id, token, 2);
 		expect(h.status).toBe(201);
+		// The public view is the pacer's published document: a tick (within a second) brings it up to date.
+		await tickRoom(open.id);
 		let v = await view(open.id);
 		// Held stock may come back, so the drop is not sold out yet.
 		expect(v).toMatchObject({ status: "open", remaining: 0 });
 		expect((await purchase(open.id, token, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+		await tickRoom(open.id);
 		v = await view(open.id);
 		expect(v).toMatchObject({ status: "sold_out", remaining: 0 });
 

@@ -4,9 +4,10 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../src/inventory-shard";
-import { WaitingRoom } from "../src/waiting-room";
 import { testPayments, testProvider } from "../src/payments";
-import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, purchase, roomStub } from "./helpers";
+import { lineOf } from "../src/placement";
+import { WaitingLine } from "../src/waiting-line";
+import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
 import {
 	type HoldJson,
 	type OrderJson,
@@ -51,45 +52,54 @@ afterEach(() => {
 });
 
 describe("objects restarted mid-flight", () => {
-	it("in the middle of joins: every fan ends with one place, admitted in order", async () => {
-		const drop = await createDrop({ capacity: 30, shards: 2, admission: wideOpen });
+	it("a line restarted in the middle of joins: every fan ends with one place, admitted in order", async () => {
+		const drop = await createDrop({ capacity: 30, shards: 2, lines: 3, admission: wideOpen });
 		const fans = Array.from({ length: 60 }, (_, i) => `joiner-${i}`);
 		const join = (fanId: string) =>
 			settle(fanFetch(`/api/drops/${drop.id}/join`, null, { method: "POST", body: JSON.stringify({ fanId }) }));
-		// From the twentieth join on, the room is stuck until it restarts: those joins are cut off mid-way.
-		const realJoin = WaitingRoom.prototype.join;
+		// From the twentieth join on, every line is stuck until line 1 restarts: those joins are
+		// cut off mid-way there, and go through on the other lines once released.
+		const realJoin = WaitingLine.prototype.join;
 		let joins = 0;
 		let release!: () => void;
 		const released = new Promise<void>((resolve) => (release = resolve));
 		// (Over RPC a method may as well answer with a promise.)
-		const stuckJoin = async function (this: WaitingRoom, input: Parameters<WaitingRoom["join"]>[0]) {
+		const stuckJoin = async function (this: WaitingLine, input: Parameters<WaitingLine["join"]>[0]) {
 			if (++joins >= 20) await released;
 			return realJoin.call(this, input);
 		};
-		vi.spyOn(WaitingRoom.prototype, "join").mockImplementation(stuckJoin as unknown as WaitingRoom["join"]);
+		vi.spyOn(WaitingLine.prototype, "join").mockImplementation(stuckJoin as unknown as WaitingLine["join"]);
 		const first = fans.map(join);
-		while (joins < 20) await new Promise((resolve) => setTimeout(resolve, 1));
-		await restartObjects([() => roomStub(drop.id)], release);
+		await waitUntil(() => joins >= 20, 20_000, "twenty joins to reach the lines");
+		await restartObjects([() => lineStub(drop.id, 1)], release);
 		const answers = await Promise.all(first);
 		vi.restoreAllMocks();
 		for (const a of answers) expect(cutOff(a) || a.status === 201, JSON.stringify(a)).toBe(true);
-		expect(answers.filter(cutOff).length).toBeGreaterThan(0);
+		const cut = answers.filter(cutOff).length;
+		expect(cut).toBeGreaterThan(0);
+		// Only fans of the restarted line were cut off.
+		answers.forEach((a, i) => {
+			if (cutOff(a)) expect(lineOf(fans[i]!, 3)).toBe(1);
+		});
 
-		// Everyone asks again: a fan who got in before the restart keeps their place.
+		// Everyone asks again: a fan who got in before the restart keeps their place in their line.
 		const again = await Promise.all(fans.map(join));
-		const positions = new Map<string, number>();
 		again.forEach((a, i) => {
 			expect([200, 201]).toContain(a.status);
-			const body = a.body as { position: number; rejoined: boolean };
+			const body = a.body as { line: number; slot: number; slotIndex: number; rejoined: boolean };
 			if (answers[i]!.status === 201) {
+				const before = answers[i]!.body as typeof body;
 				expect(body.rejoined).toBe(true);
-				expect(body.position).toBe((answers[i]!.body as { position: number }).position);
+				expect([body.line, body.slot, body.slotIndex]).toEqual([before.line, before.slot, before.slotIndex]);
 			}
-			positions.set(fans[i]!, body.position);
 		});
-		expect([...positions.values()].sort((a, b) => a - b)).toEqual(fans.map((_, i) => i + 1));
 
+		// Placed and admitted: positions 1..60, one each.
 		await admitBatch(drop.id);
+		await admitBatch(drop.id);
+		const polled = await Promise.all(again.map((a) => status(drop.id, (a.body as { queueToken: string }).queueToken)));
+		expect(polled.map((p) => p.position as number).sort((x, y) => x - y)).toEqual(fans.map((_, i) => i + 1));
+		expect(polled.every((p) => p.status === "admitted")).toBe(true);
 		const a = await expectCleanAudit(drop.id);
 		expect(a.admission.admittedInOrder).toBe(true);
 		expect(a.admission.admittedThrough).toBe(60);
@@ -173,7 +183,8 @@ describe("objects restarted mid-flight", () => {
 		expect(await waitForOrders(drop.id, 6)).toHaveLength(6);
 
 		// The other fourteen are caught at two stages: six have paid, written their order and are
-		// sending the sale (the Queue does not answer), eight are still being charged. Then every
+		// sending the sale (the Queue does not answer); eight have been charged, and the shard died
+		// before it wrote their order (the charge goes through, then the call fails). Then every
 		// shard restarts.
 		let release!: () => void;
 		const released = new Promise<void>((resolve) => (release = resolve));
@@ -185,16 +196,14 @@ describe("objects restarted mid-flight", () => {
 		for (let k = 0; k < 4; k++) await setShardSales(drop.id, k, stalled);
 		const charge = testProvider.charge.bind(testProvider);
 		let charges = 0;
-		let allCharging!: () => void;
-		const reached = new Promise<void>((resolve) => (allCharging = resolve));
 		vi.spyOn(testProvider, "charge").mockImplementation(async (input) => {
 			const n = ++charges;
-			if (n === 14) allCharging();
-			if (n > 6) await released;
-			return charge(input);
+			const result = await charge(input);
+			if (n > 6) throw new Error("the shard died after the charge (test)");
+			return result;
 		});
 		const cut = Array.from({ length: 14 }, (_, k) => buy(6 + k));
-		await reached;
+		await waitUntil(() => charges >= 14, 20_000, "every purchase to reach its charge");
 		await restartObjects([0, 1, 2, 3].map((k) => () => shardStub(drop.id, k)));
 		release();
 		const answers = [...early, ...(await Promise.all(cut))];

@@ -1,5 +1,8 @@
 import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
 import worker from "../src/index";
+import type { DropConfig } from "../src/drops";
+import { SLOT_MS } from "../src/placement";
+import { lineName } from "../src/waiting-line";
 import { type WaitingRoom, roomName } from "../src/waiting-room";
 
 export const BASE = "https://engine.test";
@@ -72,7 +75,32 @@ export async function join(dropId: string, fanId: string): Promise<JoinJson> {
 	return (await res.json()) as JoinJson;
 }
 
+/**
+ * Moves the pacer's clock `ms` further ahead of real time (it is never moved back):
+ * each tick a test runs then seals the slots of every join made before it.
+ */
+export function movePacerClock(room: WaitingRoom, ms: number): void {
+	const ahead = Math.max(0, room.clock() - Date.now()) + ms;
+	room.clock = () => Date.now() + ahead;
+}
+
+/**
+ * The opening of a drop scheduled for later, as the pacer's clock sees it: the
+ * lines close their pre-queues and the seed is revealed. The pacer's clock stays
+ * that far ahead, so no real alarm changes anything while the test runs.
+ */
+export async function openRoom(dropId: string, opensAtMs: number): Promise<void> {
+	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
+		movePacerClock(room, Math.max(0, opensAtMs + 1 - room.clock()));
+		// Only the opening step of the tick: no slot sealed, no batch admitted yet.
+		const config = JSON.parse(state.storage.sql.exec<{ json: string }>(`SELECT json FROM config`).one().json) as DropConfig;
+		const opening = room as unknown as { open(drop: DropConfig, now: number): Promise<boolean> };
+		if (!(await opening.open(config, room.clock()))) throw new Error("the drop did not open");
+	});
+}
+
 export const roomStub = (dropId: string) => env.WAITING_ROOM.getByName(roomName(dropId));
+export const lineStub = (dropId: string, line: number) => env.WAITING_LINE.getByName(lineName(dropId, line));
 
 /**
  * Runs the waiting room's alarm handler now, past the spacing between batches,
@@ -81,6 +109,8 @@ export const roomStub = (dropId: string) => env.WAITING_ROOM.getByName(roomName(
  */
 export async function admitBatch(dropId: string): Promise<void> {
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
+		// Joins of this very moment are in a slot that has not ended: the pacer looks a slot ahead.
+		movePacerClock(room, SLOT_MS);
 		// At most one batch per interval: move the last batch back so the next is due now.
 		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
 		await room.alarm();
@@ -126,4 +156,25 @@ export async function purchase(dropId: string, accessToken: string, holdId: stri
 export async function errorCode(res: Response): Promise<string> {
 	const body = (await res.json()) as { error?: { code?: string } };
 	return body.error?.code ?? `(no error code, status ${res.status})`;
+}
+
+/** Waits, a millisecond at a time, until `condition` holds; fails after `ms` saying what it waited for. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, why: string): Promise<void> {
+	const deadline = Date.now() + ms;
+	while (!(await condition())) {
+		if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${why}`);
+		await new Promise((resolve) => setTimeout(resolve, 1));
+	}
+}
+
+/**
+ * Runs the pacer's tick now, as its alarm would within a second: slots sealed,
+ * the shards' totals gathered afresh and published (no batch unless one is due).
+ */
+export async function tickRoom(dropId: string): Promise<void> {
+	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
+		movePacerClock(room, SLOT_MS);
+		state.storage.sql.exec(`UPDATE state SET totals_at = NULL`);
+		await room.alarm();
+	});
 }

@@ -59,6 +59,9 @@ async function engineKey(): Promise<CryptoKey> {
 	return (await importJWK({ ...currentKey, alg: "ES256" }, "ES256")) as CryptoKey;
 }
 
+/** Where a fan who joined after the opening stands in their line: what a queue token carries beside the position. */
+const AFTER_OPENING = { line: 0, prequeueSeq: null, slot: 1, slotIndex: 0 };
+
 const statusWith = (dropId: string, token: string) => fanFetch(`/api/drops/${dropId}/status`, token);
 
 async function refusal(res: Response): Promise<{ status: number; code: string }> {
@@ -164,7 +167,7 @@ describe("forged and misused tokens are refused", () => {
 
 	it("expired: a queue token past its day, an access token past the fan's turn", async () => {
 		const old = Date.now() - 25 * 3600 * 1000;
-		const staleQueue = await signQueueToken(env, { dropId, fanId: "token-waiter", position: 1 }, old);
+		const staleQueue = await signQueueToken(env, { dropId, fanId: "token-waiter", position: 1, ...AFTER_OPENING }, old);
 		expect(await refusal(await statusWith(dropId, staleQueue))).toEqual({ status: 401, code: "token_expired" });
 
 		const now = Date.now();
@@ -288,7 +291,7 @@ describe("the JWKS", () => {
 		const oldPrivate = { ...(await exportJWK(privateKey)), kid: "rotated-out", alg: "ES256" };
 		const oldPublic = { ...(await exportJWK(publicKey)), kid: "rotated-out" };
 		const before = { ...env, JWT_PRIVATE_JWK: JSON.stringify(oldPrivate), JWT_PUBLIC_JWKS: undefined } as Env;
-		const issued = await signQueueToken(before, { dropId, fanId: "fan-from-before", position: 7 });
+		const issued = await signQueueToken(before, { dropId, fanId: "fan-from-before", position: 7, ...AFTER_OPENING });
 		const issuedAccess = await signAccessToken(before, {
 			dropId,
 			fanId: "fan-from-before",
@@ -304,7 +307,7 @@ describe("the JWKS", () => {
 			...env,
 			JWT_PUBLIC_JWKS: JSON.stringify({ keys: [oldPrivate, { kty: "oct", k: "c2VjcmV0", kid: "junk" }] }),
 		} as Env;
-		await expect(verifyQueueToken(after, issued, dropId)).resolves.toEqual({ dropId, fanId: "fan-from-before", position: 7 });
+		await expect(verifyQueueToken(after, issued, dropId)).resolves.toEqual({ dropId, fanId: "fan-from-before", position: 7, ...AFTER_OPENING });
 		await expect(verifyAccessToken(after, issuedAccess, dropId)).resolves.toMatchObject({ fanId: "fan-from-before", jti: "a_before" });
 		const published = await publicJwks(after);
 		const rotated = published.keys.find((k) => k.kid === "rotated-out");
@@ -312,7 +315,7 @@ describe("the JWKS", () => {
 		expect(published.keys.map((k) => k.kid)).not.toContain("junk");
 		expect(published.keys[0]!.kid).toBe(currentKey.kid);
 		// New tokens are signed with the current key, and verify against the published set.
-		const fresh = await signQueueToken(after, { dropId, fanId: "fan-after", position: 8 });
+		const fresh = await signQueueToken(after, { dropId, fanId: "fan-after", position: 8, ...AFTER_OPENING });
 		expect(decodeProtectedHeader(fresh).kid).toBe(currentKey.kid);
 		await expect(jwtVerify(fresh, createLocalJWKSet(published), { typ: QUEUE_TYP })).resolves.toBeTruthy();
 		await expect(jwtVerify(issued, createLocalJWKSet(published), { typ: QUEUE_TYP })).resolves.toBeTruthy();

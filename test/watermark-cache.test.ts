@@ -7,7 +7,7 @@ import type { DropConfig } from "../src/drops";
 import { unwrap } from "../src/outcome";
 import type { WaitingRoom } from "../src/waiting-room";
 import { cachedWatermark, watermarkMaxAge } from "../src/watermark-cache";
-import { admitBatch, createDrop, join, roomStub } from "./helpers";
+import { admitBatch, createDrop, join, openRoom, roomStub } from "./helpers";
 
 const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
 
@@ -32,7 +32,7 @@ describe("cachedWatermark", () => {
 		const opensAt = new Date(Date.now() + 3600_000).toISOString();
 		const drop = await createDrop({ capacity: 100, opensAt, admission: { batchSize: 2, intervalMs: 600_000, activeMultiple: 20 } });
 		for (let i = 0; i < fans; i++) await join(drop.id, `wm-fan-${i}`);
-		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room.watermark(Date.parse(opensAt) + 1));
+		await openRoom(drop.id, Date.parse(opensAt));
 		return drop;
 	}
 
@@ -100,7 +100,8 @@ describe("cachedWatermark", () => {
 		const now = Date.now();
 		const answers = await Promise.all(Array.from({ length: 50 }, () => cachedWatermark(cached, drop.id, now)));
 		const values = answers.map((a) => unwrap(a));
-		expect(new Set(values.map((v) => JSON.stringify(v))).size).toBe(1);
+		// Alike but for when the pacer wrote each and the pace measured then (concurrent first misses each ask it).
+		expect(new Set(values.map(({ at: _at, pacePerSecond: _pace, ...v }) => JSON.stringify(v))).size).toBe(1);
 		expect(values[0]!.lastPosition).toBe(3);
 		expect(() => structuredClone(values[0])).not.toThrow();
 	});

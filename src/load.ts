@@ -1,0 +1,45 @@
+// Load accounting: every Durable Object counts the requests it serves, so a
+// load run can name the hottest object and how many calls each fan cost it.
+import type { Sql } from "./sql";
+
+export type ObjectKind = "room" | "line" | "shard";
+
+export interface ObjectLoad {
+	kind: ObjectKind;
+	index: number;
+	requests: number;
+}
+
+/** A counter kept in the object's own SQLite, so a restart does not forget what was served. */
+export class RequestCounter {
+	constructor(private readonly sql: Sql) {
+		sql.run(`CREATE TABLE IF NOT EXISTS served (id INTEGER PRIMARY KEY CHECK (id = 1), requests INTEGER NOT NULL)`);
+		sql.run(`INSERT OR IGNORE INTO served (id, requests) VALUES (1, 0)`);
+	}
+
+	/** One more request served; written with whatever else the request writes. */
+	count(): void {
+		this.sql.run(`UPDATE served SET requests = requests + 1 WHERE id = 1`);
+	}
+
+	get requests(): number {
+		return this.sql.number(`SELECT requests FROM served WHERE id = 1`);
+	}
+}
+
+export interface LoadReport {
+	fans: number;
+	objects: ObjectLoad[];
+	hottest: (ObjectLoad & { perFan: number }) | null;
+}
+
+/** The busiest object and its requests per fan who joined. */
+export function loadReport(fans: number, objects: ObjectLoad[]): LoadReport {
+	let hottest: ObjectLoad | null = null;
+	for (const o of objects) if (hottest === null || o.requests > hottest.requests) hottest = o;
+	return {
+		fans,
+		objects,
+		hottest: hottest === null ? null : { ...hottest, perFan: fans === 0 ? 0 : Math.round((hottest.requests / fans) * 10_000) / 10_000 },
+	};
+}
