@@ -3,18 +3,23 @@
 // loadtest/drop.js runs under k6) with many concurrent fans from Node, against
 // a running engine (--base-url) or one it starts itself. Prints a live
 // progress line and a k6-like summary, writes a JSON report into
-// loadtest/reports/, and exits 1 on any broken invariant.
+// loadtest/reports/, and exits 1 on any broken invariant: the audit's, and
+// fairness: every position a fan was told is re-derived from the revealed seed
+// (lib/fairness.js) or checked first come, first served.
 //
 //   npm run loadtest -- --fans 2000 --tickets 300 --shards 4
+//   npm run loadtest -- --fans 300 --tickets 60 --lines 3 --max-per-fan-load 8
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
 //
 // Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
 // environment variable (MAX_PER_FAN=4); flags win. See "Load tests and benchmarks" in README.md.
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { attackPlan, attackVerdict, attacker, prepareAttack } from "./lib/attack.js";
+import { FCFS_BOUND_MS, checkFairness } from "./lib/fairness.js";
 import {
 	DEFAULTS,
 	arrivalOffsetMs,
@@ -24,6 +29,8 @@ import {
 	dropBody,
 	fanJourney,
 	knobsFrom,
+	loadSummary,
+	readFairness,
 	runAsync,
 	ticketsByFan,
 	waitForDrain,
@@ -31,6 +38,11 @@ import {
 import { ROOT, adminTokenFromEnv, createHttpClient, latencyStats, startEngine } from "./lib/node-client.mjs";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+/** Defaults that need words in the help. */
+const DEFAULT_NOTES = {
+	lines: "0: the engine's default, ceil(tickets / 500), so 1 line up to 500 tickets",
+	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
+};
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
 const { values: flags } = parseArgs({
 	options: {
@@ -62,7 +74,7 @@ if (flags.help) {
 			"  --quiet             no live progress line",
 			"",
 			"knobs (flag or environment variable, defaults in brackets):",
-			...Object.entries(DEFAULTS).map(([k, v]) => `  --${kebab(k)} / ${k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()}  [${v}]`),
+			...Object.entries(DEFAULTS).map(([k, v]) => `  --${kebab(k)} / ${k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()}  [${DEFAULT_NOTES[k] ?? v}]`),
 			"",
 		].join("\n"),
 	);
@@ -70,6 +82,10 @@ if (flags.help) {
 }
 
 const knobs = knobsFrom({ ...process.env, ...Object.fromEntries(Object.keys(DEFAULTS).flatMap((k) => (flags[kebab(k)] === undefined ? [] : [[k, flags[kebab(k)]]]))) });
+// Interactive shells keep the terminal's height in LINES, and some export it.
+if (flags.lines === undefined && process.env.LINES !== undefined && process.stdout.isTTY && Number(process.env.LINES) === process.stdout.rows) {
+	process.stderr.write(`loadtest: LINES=${process.env.LINES} from the environment looks like the terminal's height; pass --lines to be sure\n`);
+}
 const scenario = flags.scenario;
 if (scenario !== "drop" && scenario !== "attack") fail(`unknown --scenario ${scenario}`);
 
@@ -175,7 +191,7 @@ async function runDrop(baseUrl, adminToken) {
 	const opensAt = Date.parse(drop.opensAt);
 	const expectSoldOut = demandExceedsSupply(knobs);
 	log(
-		`drop ${drop.id}: ${knobs.tickets} tickets over ${drop.shards} shard(s), ${knobs.fans} fans, opens in ${knobs.leadSeconds}s; ` +
+		`drop ${drop.id}: ${knobs.tickets} tickets over ${drop.shards} shard(s) and ${drop.lines} line(s), ${knobs.fans} fans, opens in ${knobs.leadSeconds}s; ` +
 			`demand ${expectSoldOut ? "exceeds" : "may not exceed"} supply`,
 	);
 
@@ -204,10 +220,19 @@ async function runDrop(baseUrl, adminToken) {
 	const failures = auditFailures(audit, {
 		expectSoldOut,
 		maxPerFan: knobs.maxPerFan,
+		maxPerFanLoad: knobs.maxPerFanLoad,
 		byFan,
 		clientOrders: orders.size,
 		clientTickets: tally.tickets,
 	});
+	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
+	const fairnessData = await runAsync(readFairness(client, cfg, drop.id), client);
+	const fairness = checkFairness(fairnessData, results, {
+		sha256Hex: (text) => createHash("sha256").update(text, "utf8").digest("hex"),
+		publishedCommitment: drop.seedCommitment,
+		admission: audit.admission,
+	});
+	failures.push(...fairness.failures.map((f) => `fairness: ${f}`));
 	if (tally.errors > 0) failures.push(`unexpected answers: ${tally.errors} (first: ${JSON.stringify(errorSamples[0])})`);
 	const stopped = results.filter((r) => r.outcome === "error").length;
 	if (stopped > 0) failures.push(`${stopped} fan(s) stopped on an error they could not get past`);
@@ -222,7 +247,7 @@ async function runDrop(baseUrl, adminToken) {
 		at: new Date(started).toISOString(),
 		baseUrl,
 		knobs,
-		drop: { id: drop.id, shards: drop.shards, opensAt: drop.opensAt },
+		drop: { id: drop.id, shards: drop.shards, lines: drop.lines, opensAt: drop.opensAt, seedCommitment: drop.seedCommitment },
 		expectSoldOut,
 		durationSeconds: elapsedS,
 		requests: client.recorder.requests,
@@ -235,6 +260,25 @@ async function runDrop(baseUrl, adminToken) {
 		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
 		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
+		load: { ...audit.load, byKind: loadSummary(audit.load) },
+		fairness: {
+			seed: fairnessData.seed,
+			seedCommitment: fairnessData.seedCommitment,
+			algorithm: fairnessData.algorithm,
+			lines: fairnessData.lines,
+			prequeue: fairnessData.prequeue,
+			prequeueSize: fairnessData.prequeueSize,
+			lastPosition: fairnessData.lastPosition,
+			fcfsBoundMs: FCFS_BOUND_MS,
+			// How long after their join answer later fans were first told a position (polling as told).
+			laterPlacedAfterMs: latencyStats(
+				results.filter((r) => r.prequeuePlace === null && r.positionAt != null && r.joinAnsweredAt != null).map((r) => r.positionAt - r.joinAnsweredAt),
+			),
+			...fairness.stats,
+			broken: fairness.broken,
+			faults: fairness.faults,
+			failures: fairness.failures,
+		},
 		audit: { ...audit, shards: audit.shards },
 		failures,
 		errorSamples,
@@ -343,7 +387,10 @@ function printDropSummary(r) {
 	const dots = (label) => `  ${label} `.padEnd(27, ".") + ": ";
 	const out = [];
 	out.push("");
-	out.push(`${dots("scenario")}${r.knobs.fans} fans, ${r.knobs.tickets} tickets, ${r.drop.shards} shards, maxPerFan ${r.knobs.maxPerFan} (drop ${r.drop.id})`);
+	out.push(
+		`${dots("scenario")}${r.knobs.fans} fans, ${r.knobs.tickets} tickets, ${r.drop.shards} shards, ${r.drop.lines} line${r.drop.lines === 1 ? "" : "s"}, ` +
+			`maxPerFan ${r.knobs.maxPerFan} (drop ${r.drop.id})`,
+	);
 	out.push(`${dots("http_reqs")}${r.requests}  ${r.requestsPerSecond.toFixed(1)}/s over ${r.durationSeconds.toFixed(1)}s`);
 	out.push(`${dots("checks")}${r.checks.passed} passed, ${r.checks.failed} failed`);
 	out.push("");
@@ -376,6 +423,22 @@ function printDropSummary(r) {
 		`${dots("audit")}${mark(a.oversold === 0)} oversold ${a.oversold}  ${mark(a.lost === 0)} lost ${a.lost}  ` +
 			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +
 			`${mark(a.recorded === a.totals.orders)} D1 ${a.recorded} orders = shards ${a.totals.orders}  ${mark(a.balanced)} balanced`,
+	);
+	const f = r.fairness;
+	out.push(
+		`${dots("fairness")}` +
+			(f.seedRevealed
+				? `${mark(f.faults.commitment === 0 && f.commitmentOk === true)} seed hashes to its commitment  ` +
+					`${mark(f.faults.data === 0 && f.faults.prequeue === 0)} pre-queue: ${f.prequeueChecked}/${f.prequeueFans} told positions re-derived (P ${f.prequeueSize} = ${f.prequeue ? f.prequeue.join("+") : "?"})  ` +
+					`${mark(f.faults.later === 0)} later joins: ${f.laterChecked}/${f.laterFans} in order (${f.fcfsPairs} pairs > ${f.fcfsBoundMs / 1000}s apart)`
+				: "✗ the seed is not revealed"),
+	);
+	const l = r.load.byKind;
+	const h = l.hottest;
+	out.push(
+		`${dots("load")}${h ? `busiest ${h.kind} ${h.index}: ${h.requests} requests, ${h.perFan} per fan` : "no objects"}` +
+			(r.knobs.maxPerFanLoad > 0 && h ? ` ${mark(h.perFan <= r.knobs.maxPerFanLoad)} (limit ${r.knobs.maxPerFanLoad})` : "") +
+			`; room ${l.room}, ${l.lines.count} line(s) ${l.lines.total} (max ${l.lines.max}), ${l.shards.count} shard(s) ${l.shards.total} (max ${l.shards.max}); ${l.fans} fans`,
 	);
 	process.stdout.write(out.join("\n") + "\n");
 }

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # CI smoke drop: starts a fresh engine (scripts/start.mjs, its own port and
 # state directory), runs the Node load runner against it (2,000 fans for 300
-# tickets over 4 shards) and fails unless nothing is oversold or lost, all 300
-# tickets are sold, and D1 holds exactly what the shards sold. The engine is
-# stopped by its pid however the run ends.
+# tickets over 4 shards and 4 waiting-room lines) and fails unless nothing is
+# oversold or lost, all 300 tickets are sold, D1 holds exactly what the shards
+# sold, and every position a fan was told re-derives from the revealed seed
+# (pre-queue) or is first come, first served (later joins). Several lines, so
+# the pacer's sealing and the cross-line pre-queue layout are exercised even
+# though 300 tickets alone would get the engine's default of one line. The
+# engine is stopped by its pid however the run ends.
 #
 # Environment: SMOKE_PORT (default 8809), SMOKE_TIMEOUT seconds (default 420),
+# SMOKE_LINES (default 4; not LINES, which shells use for the terminal height),
 # and any knob of the runner (FANS, TICKETS, SHARDS, ...) to vary the drop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +59,7 @@ fi
 status=0
 timeout --signal=TERM --kill-after=15 "$budget" \
 	node loadtest/node-runner.mjs --base-url "http://127.0.0.1:$port" \
-	--fans "${FANS:-2000}" --tickets "${TICKETS:-300}" --shards "${SHARDS:-4}" \
+	--fans "${FANS:-2000}" --tickets "${TICKETS:-300}" --shards "${SHARDS:-4}" --lines "${SMOKE_LINES:-4}" \
 	--lead-seconds "${LEAD_SECONDS:-5}" --spread-seconds "${SPREAD_SECONDS:-10}" \
 	--batch-size "${BATCH_SIZE:-50}" --hold-seconds "${HOLD_SECONDS:-30}" || status=$?
 

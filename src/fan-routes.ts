@@ -245,12 +245,12 @@ fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 	let position = claims.position;
 	let queueToken: string | undefined;
 	if (position === null) {
-		const status = isClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
-		if (status !== "waiting" || (!w.opened && claims.prequeueSeq !== null)) {
+		// A fan not placed yet may have been admitted all the same (their token is older than their place).
+		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
+		if (position === null) {
+			const status = isClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
 			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) };
 		}
-		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
-		if (position === null) return { status: "waiting", ...unplacedView(w, now) };
 		// Placed: a token that says where, so later polls need nothing but the watermark.
 		queueToken = await signQueueToken(env, { ...claims, position }, now);
 	}

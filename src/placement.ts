@@ -9,7 +9,8 @@
 //   the per-line counts and their own place in their line re-derives it;
 // - after the opening, a line stamps each join with a slot (SLOT_MS of its
 //   clock) and its index within that slot on that line. The pacer seals slots
-//   one tick at a time: it learns every line's count per slot and lays the
+//   one tick at a time (a join that reaches a line after its slot was sealed
+//   takes the next one): it learns every line's count per slot and lays the
 //   slots out in order (slot, then line). A fan's position is the start of
 //   their (slot, line) block plus their index in it. So a fan whose join reached
 //   their line at least SLOT_MS after another's is never ahead of them.

@@ -8,6 +8,7 @@ import { type Outcome, fail, ok } from "./outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
 import { RateLimiter, isLoopback } from "./rate-limit";
 import { Sql } from "./sql";
+import { WAKE_AFTER_MS, roomName } from "./waiting-room";
 
 export interface LineConfig {
 	dropId: string;
@@ -71,6 +72,9 @@ export class WaitingLine extends DurableObject<Env> {
 	private cachedConfig: LineConfig | null | undefined;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
 	clock: () => number = () => Date.now();
+	/** When the pacer last sealed here, and when this line last woke it (memory is enough: a restart wakes it once). */
+	private lastSealedAt = 0;
+	private lastWakeAt = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -135,7 +139,17 @@ export class WaitingLine extends DurableObject<Env> {
 			);
 			this.sql.run(`UPDATE state SET next_seq = next_seq + 1 WHERE id = 1`);
 		});
+		if (row.slot !== null) this.wakePacer(config.dropId, now);
 		return ok({ status: "joined", entry: this.entryOf(row), rejoined: false });
+	}
+
+	/** A join after the opening while the pacer has not sealed here lately: it may be asleep. Not awaited. */
+	private wakePacer(dropId: string, now: number): void {
+		if (now - this.lastSealedAt <= WAKE_AFTER_MS || now - this.lastWakeAt <= WAKE_AFTER_MS) return;
+		this.lastWakeAt = now;
+		this.env.WAITING_ROOM.getByName(roomName(dropId))
+			.wake()
+			.catch((err: unknown) => console.warn("could not wake the pacer; its next look will find the join", err));
 	}
 
 	/** A fan's place, with their position once this line knows it (a fallback for fans the published placements no longer list). */
@@ -173,6 +187,7 @@ export class WaitingLine extends DurableObject<Env> {
 		prequeue: { seed: string; counts: number[] } | null;
 	}): SealReport {
 		this.served.count();
+		this.lastSealedAt = this.clock();
 		const line = this.config()?.line ?? 0;
 		this.ctx.storage.transactionSync(() => {
 			for (const p of input.placements) this.sql.run(`UPDATE slots SET start = ? WHERE slot = ? AND start IS NULL`, p.start, p.slot);

@@ -17,10 +17,15 @@ import { type LineReport, SLOT_MS, placeSlots, slotOf } from "./placement";
 import { Sql } from "./sql";
 import { type LineAudit, type SealReport, lineName } from "./waiting-line";
 
-/** How often the alarm looks while the drop is live and fans are coming or waiting. */
+/** How often the alarm looks while fans are joining or waiting. */
 const BUSY_TICK_MS = SLOT_MS;
-/** How often it looks while nothing happens: a quiet drop costs an alarm every few seconds. */
-const IDLE_TICK_MS = 2_000;
+/**
+ * With nobody joining or waiting the pacer sleeps: no alarm at all. A line wakes
+ * it on the next join (at most once per this long per line), and so does a read
+ * of the watermark whose totals have gone stale, so `remaining` stays fresh for
+ * anyone looking and a quiet drop costs nothing.
+ */
+export const WAKE_AFTER_MS = 3 * SLOT_MS;
 /** How old the shard totals in the watermark may get (the public view's `remaining`). */
 const TOTALS_MAX_AGE_MS = 1_000;
 /** Placements and batches the watermark carries: enough for every fan polling as told. */
@@ -121,7 +126,7 @@ type State = {
 	joined: number;
 	totals: string | null;
 	totals_at: number | null;
-	last_activity_at: number | null;
+	sleeping: number;
 };
 
 type Totals = ShardTotals;
@@ -135,10 +140,10 @@ export class WaitingRoom extends DurableObject<Env> {
 	private peerStock: number[] | undefined;
 	/**
 	 * The last time a tick saw tickets in holds: fans are at work. Memory is
-	 * enough for this hint; a fresh instance starts from now, so a restart
-	 * never makes admitted fans look gone.
+	 * enough for this hint; a fresh instance starts from its first tick, so a
+	 * restart never makes admitted fans look gone.
 	 */
-	private lastBusyAt = Date.now();
+	private lastBusyAt: number | null = null;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
 	clock: () => number = () => Date.now();
 
@@ -154,7 +159,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			sealed_through INTEGER, notified_through INTEGER, next_position INTEGER NOT NULL DEFAULT 1,
 			admitted_through INTEGER NOT NULL DEFAULT 0, last_admission_at INTEGER,
 			sold_out INTEGER NOT NULL DEFAULT 0, joined INTEGER NOT NULL DEFAULT 0,
-			totals TEXT, totals_at INTEGER, last_activity_at INTEGER)`);
+			totals TEXT, totals_at INTEGER, sleeping INTEGER NOT NULL DEFAULT 0)`);
 		// One block of positions per (slot, line) with anyone in it.
 		this.sql.run(`CREATE TABLE IF NOT EXISTS placements (
 			slot INTEGER NOT NULL, line INTEGER NOT NULL, start INTEGER NOT NULL UNIQUE, count INTEGER NOT NULL,
@@ -202,6 +207,10 @@ export class WaitingRoom extends DurableObject<Env> {
 		const state = this.state();
 		const opened = state.opened_at !== null;
 		const totals = this.totals(drop, state);
+		// Someone is looking and the totals are old: a tick gathers fresh ones for the next look.
+		if (opened && state.sleeping === 1 && state.sold_out === 0 && (state.totals_at ?? 0) + TOTALS_MAX_AGE_MS <= now) {
+			void this.wakeIfSleeping();
+		}
 		const accessMs = accessSeconds(this.env) * 1000;
 		const batches = this.sql
 			.all<{ through: number; at: number; count: number }>(
@@ -249,6 +258,22 @@ export class WaitingRoom extends DurableObject<Env> {
 		});
 	}
 
+	/**
+	 * A line has a join and has not been sealed for a while: the pacer may be asleep.
+	 * At most one call per line every WAKE_AFTER_MS, whatever the number of fans.
+	 */
+	async wake(): Promise<void> {
+		this.served.count();
+		await this.wakeIfSleeping();
+	}
+
+	private async wakeIfSleeping(): Promise<void> {
+		const drop = this.config();
+		if (drop === null || drop.paused || this.state().sleeping === 0) return;
+		this.sql.run(`UPDATE state SET sleeping = 0 WHERE id = 1`);
+		await this.ctx.storage.setAlarm(this.clock());
+	}
+
 	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */
 	admittedAt(input: { position: number }): Outcome<{ at: number }> {
 		this.served.count();
@@ -261,11 +286,10 @@ export class WaitingRoom extends DurableObject<Env> {
 		this.served.count();
 		const drop = this.config();
 		const state = this.state();
-		// Before the opening no seal has counted the lines: ask them (a promoter's read, not a fan's).
+		// The lines know who has joined this moment (the last seal may be a tick old, or the pacer
+		// asleep): ask them. A promoter's read, not a fan's.
 		const joined =
-			state.opened_at === null && drop !== null
-				? (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).joined()))).reduce((a, b) => a + b, 0)
-				: state.joined;
+			drop === null ? 0 : (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).joined()))).reduce((a, b) => a + b, 0);
 		return {
 			seedCommitment: state.seed_commitment,
 			joined,
@@ -348,7 +372,9 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async runTick(): Promise<void> {
 		const drop = this.config();
 		if (drop === null || drop.paused) return;
+		this.sql.run(`UPDATE state SET sleeping = 0 WHERE id = 1`);
 		let now = this.clock();
+		this.lastBusyAt ??= now;
 		if (this.state().opened_at === null) {
 			if (now < Date.parse(drop.opensAt)) {
 				await this.ctx.storage.setAlarm(Date.parse(drop.opensAt));
@@ -392,9 +418,12 @@ export class WaitingRoom extends DurableObject<Env> {
 			if (admissionDue && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);
 		}
 		state = this.state();
-		const busy = sealed > 0 || state.next_position - 1 > state.admitted_through || (totals !== null && totals.held > 0);
-		if (busy) this.sql.run(`UPDATE state SET last_activity_at = ? WHERE id = 1`, now);
-		await this.ctx.storage.setAlarm(now + (busy ? BUSY_TICK_MS : IDLE_TICK_MS));
+		if (sealed > 0 || state.next_position - 1 > state.admitted_through) {
+			await this.ctx.storage.setAlarm(now + BUSY_TICK_MS);
+		} else {
+			// Nobody joining or waiting: sleep until a line or a reader wakes the pacer.
+			this.sql.run(`UPDATE state SET sleeping = 1 WHERE id = 1`);
+		}
 	}
 
 	/** The opening: every line closes its pre-queue and reports its size; then the pre-queue has its positions. */
@@ -420,7 +449,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	/**
-	 * Seals every slot that has ended: each line stops taking joins into them and
+	 * Seals every slot up to the present one: each line stops taking joins into them and
 	 * says how many it took; the blocks are laid out after the last position. A
 	 * line that does not answer leaves the slots unsealed until the next tick.
 	 * Returns the fans placed.
@@ -428,8 +457,10 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async seal(drop: DropConfig, now: number): Promise<number> {
 		const state = this.state();
 		if (state.sealed_through === null) return 0;
+		// The slot in progress is sealed too: a join that reaches its line after this goes into the
+		// next slot, behind everyone sealed now, so the order stays first come, first served.
 		const from = state.sealed_through + 1;
-		const through = slotOf(now) - 1;
+		const through = slotOf(now);
 		if (through < from) return 0;
 		const undelivered = this.sql.all<{ slot: number; line: number; start: number }>(
 			`SELECT slot, line, start FROM placements WHERE slot > ?`,
@@ -485,7 +516,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			held: totals.held,
 			active,
 			waiting,
-			idleMs: now - Math.max(this.lastBusyAt, state.last_admission_at ?? 0),
+			idleMs: now - Math.max(this.lastBusyAt ?? now, state.last_admission_at ?? 0),
 		});
 		if (count <= 0) return;
 		const through = state.admitted_through + count;

@@ -38,7 +38,7 @@ export async function cachedWatermark(env: Env, dropId: string, now = Date.now()
 	// Another request of this isolate is fetching a fresh copy: the one in hand, a little older, will do
 	// meanwhile, so a crowd of polls at the turn of the second costs one call, not one each.
 	const since = refreshing.get(dropId);
-	if (hit && since !== undefined && now - since < REFRESH_WAIT_MS && now - hit.at <= maxAge + REFRESH_WAIT_MS) return hit.value;
+	if (maxAge > 0 && hit && since !== undefined && now - since < REFRESH_WAIT_MS && now - hit.at <= maxAge + REFRESH_WAIT_MS) return hit.value;
 	if (maxAge > 0) {
 		const shared = await fromDataCenter(dropId, maxAge, now);
 		if (shared !== null) {

@@ -342,9 +342,9 @@ describe("get with live stats", () => {
 		expect(stats).toEqual({ joined: 2, waiting: 2, admitted: 0, held: 0, sold: 0, remaining: 10, recorded: 0, recordedTickets: 0 });
 
 		expect((await patch(drop.id, { paused: false })).status).toBe(200);
-		// The resumed room's alarm is due now; run its handler to the end (the real one, if it
-		// fires meanwhile, admits nobody more inside the interval).
-		await admitBatch(drop.id);
+		// The resumed pacer's alarm is due now; run a tick to the end (the real one, if it fires
+		// meanwhile, admits nobody more inside the interval).
+		await tickRoom(drop.id);
 		({ stats } = await getDrop(drop.id));
 		expect(stats).toMatchObject({ joined: 2, waiting: 1, admitted: 1, held: 0, sold: 0, remaining: 10 });
 		const admitted = await status(drop.id, buyerJoin.queueToken);

@@ -76,9 +76,30 @@ export async function join(dropId: string, fanId: string): Promise<JoinJson> {
 }
 
 /**
- * Moves the pacer's clock `ms` further ahead of real time (it is never moved back):
- * each tick a test runs then seals the slots of every join made before it.
+ * Waits (at most a slot) until the pacer's clock has reached the latest slot any
+ * line has put a join in. The pacer seals slots up to the present one; a join that
+ * reaches its line after the present slot was sealed goes into the next, which the
+ * pacer can seal once its clock gets there. Then a tick places every join so far.
  */
+export async function untilJoinsSealable(dropId: string): Promise<void> {
+	const config = await runInDurableObject(roomStub(dropId), (_room, state) =>
+		state.storage.sql.exec<{ json: string }>(`SELECT json FROM config`).toArray()[0]?.json,
+	);
+	if (config === undefined) return;
+	const { lines } = JSON.parse(config) as DropConfig;
+	let latest = -Infinity;
+	for (let k = 0; k < lines; k++) {
+		const slot = await runInDurableObject(lineStub(dropId, k), (_line, state) =>
+			state.storage.sql.exec<{ slot: number | null }>(`SELECT MAX(slot) AS slot FROM slots`).one().slot,
+		);
+		if (slot !== null) latest = Math.max(latest, slot);
+	}
+	const ahead = await runInDurableObject(roomStub(dropId), (room: WaitingRoom) => room.clock() - Date.now());
+	const wait = latest * SLOT_MS - (Date.now() + ahead);
+	if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait + 1, 2 * SLOT_MS)));
+}
+
+/** Moves the pacer's clock `ms` further ahead of real time (it is never moved back). */
 export function movePacerClock(room: WaitingRoom, ms: number): void {
 	const ahead = Math.max(0, room.clock() - Date.now()) + ms;
 	room.clock = () => Date.now() + ahead;
@@ -108,9 +129,8 @@ export const lineStub = (dropId: string, line: number) => env.WAITING_LINE.getBy
  * the real alarm, due now, had just fired in the background and was still running.)
  */
 export async function admitBatch(dropId: string): Promise<void> {
+	await untilJoinsSealable(dropId);
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
-		// Joins of this very moment are in a slot that has not ended: the pacer looks a slot ahead.
-		movePacerClock(room, SLOT_MS);
 		// At most one batch per interval: move the last batch back so the next is due now.
 		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
 		await room.alarm();
@@ -172,8 +192,8 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, ms:
  * the shards' totals gathered afresh and published (no batch unless one is due).
  */
 export async function tickRoom(dropId: string): Promise<void> {
+	await untilJoinsSealable(dropId);
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
-		movePacerClock(room, SLOT_MS);
 		state.storage.sql.exec(`UPDATE state SET totals_at = NULL`);
 		await room.alarm();
 	});

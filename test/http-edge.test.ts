@@ -216,24 +216,35 @@ describe("5xx answers", () => {
 			expect(res.headers.get("access-control-allow-origin")).toBe("https://promoter.example");
 			await expectBare500(res, path);
 		}
-		const fan = await call("/api/drops/d_AAAAAAAAAAAAAAAA", {}, { DB: failingDb });
-		await expectBare500(fan, "public view");
+		// The public view is the pacer's published document: it does not need D1 at all.
+		const drop = await createDrop();
+		const fan = await call(`/api/drops/${drop.id}`, {}, { DB: failingDb });
+		expect(fan.status).toBe(200);
+		expect(await fan.json()).toMatchObject({ id: drop.id, status: "open" });
 	});
 
 	it("a Durable Object that throws: 500 with nothing from the object", async () => {
 		const drop = await createDrop();
-		const throwingRoom = {
+		const throwingLine = {
 			getByName: () => ({
 				join: async () => {
-					throw new Error("secret-detail: storage exploded at WaitingRoom.join (waiting-room.ts:120)");
+					throw new Error("secret-detail: storage exploded at WaitingLine.join (waiting-line.ts:120)");
 				},
 			}),
 		};
 		const res = await call(
 			`/api/drops/${drop.id}/join`,
 			{ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId: "fan-500" }) },
-			{ WAITING_ROOM: throwingRoom },
+			{ WAITING_LINE: throwingLine },
 		);
 		await expectBare500(res, "join");
+		const throwingPacer = {
+			getByName: () => ({
+				watermark: async () => {
+					throw new Error("secret-detail: storage exploded at WaitingRoom.watermark (waiting-room.ts:200)");
+				},
+			}),
+		};
+		await expectBare500(await call(`/api/drops/${drop.id}`, {}, { WAITING_ROOM: throwingPacer, WATERMARK_CACHE_MS: "0" }), "public view");
 	});
 });

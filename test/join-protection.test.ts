@@ -6,7 +6,7 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { RateLimiter, isLoopback } from "../src/rate-limit";
-import { BASE, createDrop, roomStub } from "./helpers";
+import { BASE, createDrop, lineStub } from "./helpers";
 
 type Overrides = Partial<Record<keyof Env, string>>;
 
@@ -26,9 +26,9 @@ function joinAs(dropId: string, body: Record<string, unknown>, ip: string | null
 	return call(`/api/drops/${dropId}/join`, { method: "POST", body: JSON.stringify(body), ip }, overrides);
 }
 
-/** The fans the waiting room holds for a drop: the state a refused join must not change. */
+/** The fans a (one-line) drop's line holds: the state a refused join must not change. */
 function fansInRoom(dropId: string): Promise<string[]> {
-	return runInDurableObject(roomStub(dropId), (_room, state) =>
+	return runInDurableObject(lineStub(dropId, 0), (_line, state) =>
 		state.storage.sql.exec<{ fan_id: string }>(`SELECT fan_id FROM fans ORDER BY fan_id`).toArray().map((r) => r.fan_id),
 	);
 }

@@ -157,10 +157,20 @@ describe("parseCreateDrop", () => {
 			priceCents: 0,
 			currency: "USD",
 			shards: 1,
+			lines: 2,
 			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 },
 			holdSeconds: 300,
 			paused: false,
 		});
+	});
+
+	it("gives a drop one line per 500 tickets by default, at most 256, and takes 1..256 when asked", () => {
+		expect(parseCreateDrop(validCreate({ capacity: 1 }), NOW).lines).toBe(1);
+		expect(parseCreateDrop(validCreate({ capacity: 500 }), NOW).lines).toBe(1);
+		expect(parseCreateDrop(validCreate({ capacity: 501 }), NOW).lines).toBe(2);
+		expect(parseCreateDrop(validCreate({ capacity: 10_000_000 }), NOW).lines).toBe(256);
+		expect(parseCreateDrop(validCreate({ capacity: 10, lines: 256 }), NOW).lines).toBe(256);
+		expect(parseCreateDrop(validCreate({ lines: 1 }), NOW).lines).toBe(1);
 	});
 
 	it("keeps every optional field it is given, and merges a partial admission over the defaults", () => {
@@ -181,6 +191,10 @@ describe("parseCreateDrop", () => {
 
 	// Every rule of issue 2: [field overrides, status, code, field]
 	const cases: [string, Record<string, unknown>, number, string, string][] = [
+		["lines zero", { lines: 0 }, 422, "out_of_range", "lines"],
+		["lines over 256", { lines: 257 }, 422, "out_of_range", "lines"],
+		["lines a fraction", { lines: 1.5 }, 400, "invalid_type", "lines"],
+		["lines a string", { lines: "4" }, 400, "invalid_type", "lines"],
 		["name missing", { name: undefined }, 400, "missing_field", "name"],
 		["name a number", { name: 7 }, 400, "invalid_type", "name"],
 		["name empty", { name: "" }, 422, "empty", "name"],
@@ -338,6 +352,9 @@ describe("applyDropPatch", () => {
 		expect(applyDropPatch(opened, { opensAt: opened.opensAt, paused: true }, NOW).paused).toBe(true);
 		// Pausing, resuming and admission changes stay allowed after the open.
 		expect(applyDropPatch(opened, { admission: { batchSize: 5 } }, NOW).admission.batchSize).toBe(5);
+		// The line count is fixed from the opening on (the same count sent back is no change).
+		expect(rejection(() => applyDropPatch(opened, { lines: opened.lines + 1 }, NOW))).toEqual([422, "already_open", "lines"]);
+		expect(applyDropPatch(opened, { lines: opened.lines, paused: true }, NOW).lines).toBe(opened.lines);
 	});
 
 	it("refuses a reschedule into the past or beyond five years", () => {

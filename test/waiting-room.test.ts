@@ -1,31 +1,43 @@
-// The waiting room end to end: joins, the open-time shuffle and its audit,
-// batch admission on the alarm, pause and resume, pacing by the inventory and
-// sold out. Requests go through the Worker (SELF); the room's state is then
-// read inside the object, and time is driven through the alarm, never slept.
+// The waiting room end to end: joins over lines, the open-time shuffle and its
+// public check, batch admission by the pacer, pause and resume, pacing by the
+// inventory and sold out. Requests go through the Worker; the objects' state
+// is then read inside them, and time is driven through the pacer's clock and
+// its alarm, never slept (but for the FIFO test, which needs joins apart in
+// real time, and the sold-out test, which waits on the real alarm, bounded).
 //
-// Most drops here open an hour from now and the room is opened at that moment
-// of its own clock (`openRoom`), with a 10-minute admission interval: no alarm
-// comes due by itself while a test runs, so every batch is one the test asked for.
-//
-// Crowds go through the Worker's fetch handler called directly (`workerFetch`) as
-// well as through SELF: under vitest-pool-workers each SELF.fetch costs more than
-// the one before it in the same file (cloudflare/workers-sdk#15446), so a
-// thousand of them take minutes. The handler, the router and the objects are the
-// same either way.
+// Most drops here open an hour from now. `openRoom` opens them at that moment
+// of the pacer's clock, which then stays an hour ahead: no real alarm comes due
+// while a test runs, so every tick is one the test asked for.
 import { SELF, createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { STALL_MS, shuffle } from "../src/admission";
 import worker from "../src/index";
 import { shardName } from "../src/inventory-shard";
-import { type WaitingRoom, accessSeconds } from "../src/waiting-room";
-import { BASE, type DropJson, type JoinJson, adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, purchase, roomStub } from "./helpers";
+import { SLOT_MS, lineOf, prequeuePosition } from "../src/placement";
+import { type WaitingRoom, accessSeconds, sha256Hex } from "../src/waiting-room";
+import {
+	BASE,
+	type DropJson,
+	adminFetch,
+	admitBatch,
+	createDrop,
+	errorCode,
+	fanFetch,
+	hold,
+	lineStub,
+	openRoom as openRoomAt,
+	purchase,
+	roomStub,
+	tickRoom,
+	waitUntil,
+} from "./helpers";
 
 /** A request to the Worker's own fetch handler, as SELF.fetch makes it, without the harness in between. */
-async function workerFetch(path: string, init: RequestInit = {}, via: "handler" | "self" = "handler"): Promise<Response> {
+async function workerFetch(path: string, init: RequestInit = {}, via: "handler" | "self" = "handler", withEnv: Env = env): Promise<Response> {
 	const request = new Request(`${BASE}${path}`, init);
 	if (via === "self") return SELF.fetch(request);
 	const ctx = createExecutionContext();
-	const response = await worker.fetch(request as Parameters<typeof worker.fetch>[0], env, ctx);
+	const response = await worker.fetch(request as Parameters<typeof worker.fetch>[0], withEnv, ctx);
 	await waitOnExecutionContext(ctx);
 	return response;
 }
@@ -34,14 +46,26 @@ function joinRequest(dropId: string, fanId: string, via: "handler" | "self" = "h
 	return workerFetch(`/api/drops/${dropId}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId }) }, via);
 }
 
-async function join(dropId: string, fanId: string): Promise<JoinJson> {
-	const res = await joinRequest(dropId, fanId);
-	if (res.status !== 201 && res.status !== 200) throw new Error(`join: ${res.status} ${await res.text()}`);
-	return (await res.json()) as JoinJson;
+interface Joined {
+	fanId: string;
+	queueToken: string;
+	status: string;
+	position: number | null;
+	rejoined: boolean;
+	line: number;
+	prequeuePlace: number | null;
+	slot: number | null;
+	slotIndex: number | null;
 }
 
-async function status(dropId: string, queueToken: string): Promise<Record<string, unknown>> {
-	const res = await workerFetch(`/api/drops/${dropId}/status`, { headers: { authorization: `Bearer ${queueToken}` } });
+async function join(dropId: string, fanId: string): Promise<Joined> {
+	const res = await joinRequest(dropId, fanId);
+	if (res.status !== 201 && res.status !== 200) throw new Error(`join: ${res.status} ${await res.text()}`);
+	return (await res.json()) as Joined;
+}
+
+async function status(dropId: string, queueToken: string, withEnv: Env = env): Promise<Record<string, unknown>> {
+	const res = await workerFetch(`/api/drops/${dropId}/status`, { headers: { authorization: `Bearer ${queueToken}` } }, "handler", withEnv);
 	if (res.status !== 200) throw new Error(`status: ${res.status} ${await res.text()}`);
 	return (await res.json()) as Record<string, unknown>;
 }
@@ -51,39 +75,24 @@ const SLOW = { intervalMs: 600_000 };
 
 interface Drop extends DropJson {
 	opensAtMs: number;
+	lines: number;
 }
 
 async function futureDrop(overrides: Record<string, unknown> = {}): Promise<Drop> {
 	const opensAt = new Date(Date.now() + HOUR).toISOString();
-	const drop = await createDrop({ opensAt, ...overrides });
+	const drop = (await createDrop({ opensAt, ...overrides })) as Drop;
 	return { ...drop, opensAtMs: Date.parse(opensAt) };
 }
 
-/** The opening moment, as the room's clock sees it: the pre-queue is shuffled now. */
-async function openRoom(drop: Drop): Promise<void> {
-	await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-		const w = room.watermark(drop.opensAtMs + 1);
-		if (!w.ok || !w.value.opened) throw new Error("room did not open");
-	});
-}
+const openRoom = (drop: Drop) => openRoomAt(drop.id, drop.opensAtMs);
 
-type RoomState = { admitted_through: number; next_position: number; last_admission_at: number | null; sold_out: number; alarm: number | null };
+type PacerState = { admitted_through: number; next_position: number; last_admission_at: number | null; sold_out: number; alarm: number | null };
 
-async function roomState(dropId: string): Promise<RoomState> {
+async function pacerState(dropId: string): Promise<PacerState> {
 	return runInDurableObject(roomStub(dropId), async (_room: WaitingRoom, state) => {
 		const row = state.storage.sql.exec(`SELECT admitted_through, next_position, last_admission_at, sold_out FROM state`).one();
-		return { ...(row as Omit<RoomState, "alarm">), alarm: await state.storage.getAlarm() };
+		return { ...(row as Omit<PacerState, "alarm">), alarm: await state.storage.getAlarm() };
 	});
-}
-
-async function fansByPosition(dropId: string): Promise<{ fan_id: string; position: number | null; admitted: number; seq: number }[]> {
-	return runInDurableObject(roomStub(dropId), (_room: WaitingRoom, state) =>
-		state.storage.sql
-			.exec<{ fan_id: string; position: number | null; admitted: number; seq: number }>(
-				`SELECT fan_id, position, admitted_at IS NOT NULL AS admitted, seq FROM fans ORDER BY position, seq`,
-			)
-			.toArray(),
-	);
 }
 
 /** Moves the last batch back by `ms` (default: an hour), so the next one is due now. */
@@ -93,32 +102,48 @@ async function rewindLastAdmission(dropId: string, ms = HOUR): Promise<void> {
 	});
 }
 
-/** The alarm handler, run to completion whether or not an alarm is scheduled. */
+/** The pacer's alarm handler, run to completion whether or not an alarm is scheduled. */
 async function fireAlarm(dropId: string): Promise<void> {
 	await runInDurableObject(roomStub(dropId), (room: WaitingRoom) => room.alarm());
 }
 
-/** The next batch, due now: rewinds the last admission and runs the alarm handler to completion. */
+/** The next batch, due now: returns how far admission has got. */
 async function admitNow(dropId: string): Promise<number> {
 	await admitBatch(dropId);
-	return (await roomState(dropId)).admitted_through;
+	return (await pacerState(dropId)).admitted_through;
 }
 
 async function joinAll(dropId: string, fanIds: string[]) {
-	const out = [];
+	const out: Joined[] = [];
 	for (const fanId of fanIds) out.push(await join(dropId, fanId));
 	return out;
 }
 
 const fanIds = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
 
-async function audit(dropId: string) {
+interface AuditJson {
+	ok: boolean;
+	admission: {
+		seed: string | null;
+		seedCommitment: string;
+		commitmentVerified: boolean | null;
+		shuffleVerified: boolean | null;
+		prequeueSize: number;
+		prequeue: number[] | null;
+		admittedThrough: number;
+		admittedInOrder: boolean;
+		placed: number;
+		batches: number;
+		largestBatch: number;
+		closestBatchesMs: number | null;
+	};
+	load: { fans: number; objects: { kind: string; index: number; requests: number }[]; hottest: { kind: string; requests: number; perFan: number } };
+}
+
+async function audit(dropId: string): Promise<AuditJson> {
 	const res = await adminFetch(`/api/admin/drops/${dropId}/audit`);
 	expect(res.status).toBe(200);
-	return (await res.json()) as {
-		ok: boolean;
-		admission: { seed: string | null; shuffleVerified: boolean | null; prequeueSize: number; admittedThrough: number; admittedInOrder: boolean; batches: number; largestBatch: number };
-	};
+	return (await res.json()) as AuditJson;
 }
 
 async function patchDrop(dropId: string, body: Record<string, unknown>) {
@@ -128,63 +153,138 @@ async function patchDrop(dropId: string, body: Record<string, unknown>) {
 }
 
 /** Each fan's status, polled through the Worker with their queue token. */
-async function pollAll(dropId: string, tokens: Map<string, string>) {
+async function pollAll(dropId: string, tokens: Map<string, string>, withEnv: Env = env) {
 	const out = new Map<string, Record<string, unknown>>();
 	await Promise.all(
 		[...tokens].map(async ([fanId, token]) => {
-			out.set(fanId, await status(dropId, token));
+			out.set(fanId, await status(dropId, token, withEnv));
 		}),
 	);
 	return out;
 }
 
+const tokensOf = (ids: string[], joined: Joined[]) => new Map(joined.map((j, i) => [ids[i]!, j.queueToken]));
+const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/** Requests each object of the drop has served so far, by "kind:index". */
+async function loads(drop: Drop): Promise<Map<string, number>> {
+	const out = new Map<string, number>();
+	out.set("room:0", await roomStub(drop.id).load());
+	for (let k = 0; k < drop.lines; k++) out.set(`line:${k}`, await lineStub(drop.id, k).load());
+	for (let k = 0; k < drop.shards; k++) out.set(`shard:${k}`, await env.INVENTORY.getByName(shardName(drop.id, k)).load());
+	return out;
+}
+
 describe("joining", () => {
-	it("1,000 concurrent joins get positions 1..1,000, each exactly once", async () => {
+	it("1,000 concurrent joins to a one-line drop get positions 1..1,000 at once, each exactly once", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
+		expect(drop.lines).toBe(1);
 		await openRoom(drop);
 		const ids = fanIds("crowd", 1000);
 		// All at once; a hundred of them through SELF, the rest straight into the handler.
 		const responses = await Promise.all(ids.map((fanId, i) => joinRequest(drop.id, fanId, i % 10 === 0 ? "self" : "handler")));
 		expect(responses.map((r) => r.status).every((s) => s === 201)).toBe(true);
-		const joined = (await Promise.all(responses.map((r) => r.json()))) as { fanId: string; position: number; status: string; rejoined: boolean }[];
-		const positions = joined.map((j) => j.position).sort((a, b) => a - b);
-		expect(positions).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+		const joined = (await Promise.all(responses.map((r) => r.json()))) as Joined[];
+		expect(joined.map((j) => j.position).sort((a, b) => a! - b!)).toEqual(oneToN(1000));
 		expect(new Set(joined.map((j) => j.fanId)).size).toBe(1000);
-		expect(joined.every((j) => j.status === "waiting" && j.rejoined === false)).toBe(true);
-
-		// The room agrees: 1,000 fans, 1,000 positions, none shared, none skipped.
-		const fans = await fansByPosition(drop.id);
-		expect(fans.map((f) => f.position)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
-		const byFan = new Map(joined.map((j) => [j.fanId, j.position]));
-		expect(fans.every((f) => byFan.get(f.fan_id) === f.position)).toBe(true);
-		expect((await roomState(drop.id)).next_position).toBe(1001);
+		expect(joined.every((j) => j.status === "waiting" && j.rejoined === false && j.line === 0)).toBe(true);
 
 		// All of them again, at once: the same places, and nobody new.
+		const byFan = new Map(joined.map((j) => [j.fanId, j.position]));
 		const again = await Promise.all(ids.map((fanId) => join(drop.id, fanId)));
 		expect(again.every((j, i) => j.rejoined && j.position === byFan.get(ids[i]!))).toBe(true);
+		expect(await lineStub(drop.id, 0).joined()).toBe(1000);
+
+		// The pacer seals them in one tick and agrees with every place the line gave.
+		await tickRoom(drop.id);
+		expect((await pacerState(drop.id)).next_position).toBe(1001);
 		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
-		expect(view.stats.joined).toBe(1000);
-		expect(view.stats.waiting).toBe(1000);
+		expect(view.stats).toMatchObject({ joined: 1000, admitted: 10, waiting: 990 });
+		const polled = await pollAll(drop.id, tokensOf(ids, joined));
+		expect(ids.every((id) => polled.get(id)!.position === byFan.get(id))).toBe(true);
+		expect((await audit(drop.id)).admission.admittedInOrder).toBe(true);
 	});
 
-	it("1,000 concurrent joins before the open all wait in the pre-queue, then hold 1..1,000 in the shuffled order", async () => {
-		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
+	it("joins over four lines at once: one place each, and positions 1..N in slot, line and join order once sealed", async () => {
+		// Open now, in real time: the lines stamp each join with the slot of their own clock.
+		const drop = (await createDrop({ capacity: 1000, lines: 4, admission: { batchSize: 1000, activeMultiple: 20, ...SLOW } })) as Drop;
+		await admitBatch(drop.id);
+		// Three waves, a slot and more apart in real time; each wave all at once.
+		const waves = [fanIds("w1", 150), fanIds("w2", 150), fanIds("w3", 100)];
+		const joined = new Map<string, Joined>();
+		for (const [w, wave] of waves.entries()) {
+			if (w > 0) await new Promise((resolve) => setTimeout(resolve, SLOT_MS + 100));
+			const answers = await Promise.all(wave.map((fanId) => join(drop.id, fanId)));
+			answers.forEach((a, i) => joined.set(wave[i]!, a));
+		}
+		const all = waves.flat();
+		// Before the seal a fan of a multi-line drop has a line, a slot and an index, not yet a position.
+		for (const id of all) {
+			const j = joined.get(id)!;
+			expect(j).toMatchObject({ status: "waiting", position: null, line: lineOf(id, 4), prequeuePlace: null });
+			expect(j.slot).toEqual(expect.any(Number));
+		}
+		expect(new Set(all.map((id) => lineOf(id, 4))).size).toBe(4);
+
+		// One tick seals them; the first batch may already have gone in before they all joined.
+		await admitBatch(drop.id);
+		await rewindLastAdmission(drop.id);
+		await admitBatch(drop.id);
+		const polled = await pollAll(drop.id, new Map(all.map((id) => [id, joined.get(id)!.queueToken])));
+		const position = (id: string) => polled.get(id)!.position as number;
+		expect(all.map(position).sort((a, b) => a - b)).toEqual(oneToN(all.length));
+		// The order is (slot, line, place in the slot): exactly what the join answers said.
+		const expected = [...all].sort((a, b) => {
+			const x = joined.get(a)!;
+			const y = joined.get(b)!;
+			return x.slot! - y.slot! || x.line - y.line || x.slotIndex! - y.slotIndex!;
+		});
+		expect(expected.map(position)).toEqual(oneToN(all.length));
+		// First come, first served across lines: every fan of a later wave is behind every fan of an earlier one.
+		for (let w = 1; w < waves.length; w++) {
+			expect(Math.max(...waves[w - 1]!.map(position))).toBeLessThan(Math.min(...waves[w]!.map(position)));
+		}
+		// Everyone is admitted, exactly positions 1..400, and the audit agrees line by line.
+		expect([...polled.values()].every((s) => s.status === "admitted")).toBe(true);
+		const a = await audit(drop.id);
+		expect(a.admission).toMatchObject({ admittedThrough: 400, placed: 400, admittedInOrder: true });
+	});
+
+	it("1,000 concurrent joins before the open, over four lines of unequal size, hold 1..1,000 in the shuffled order anyone can re-derive", async () => {
+		const drop = await futureDrop({ capacity: 100, lines: 4, admission: { batchSize: 10, ...SLOW } });
 		const ids = fanIds("early", 1000);
 		const joined = await Promise.all(ids.map((fanId) => join(drop.id, fanId)));
-		expect(joined.every((j) => j.position === null && j.status === "waiting")).toBe(true);
+		expect(joined.every((j) => j.position === null && j.status === "waiting" && j.prequeuePlace !== null && j.slot === null)).toBe(true);
 
 		await openRoom(drop);
-		const polled = await pollAll(drop.id, new Map(ids.map((id, i) => [id, joined[i]!.queueToken])));
-		const positions = [...polled.values()].map((s) => s.position as number).sort((a, b) => a - b);
-		expect(positions).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+		const polled = await pollAll(drop.id, tokensOf(ids, joined));
+		expect([...polled.values()].map((s) => s.position as number).sort((a, b) => a - b)).toEqual(oneToN(1000));
 
-		// The published seed and the join order give back exactly this queue.
+		// From public data alone: the revealed seed, its commitment, the per-line counts, and
+		// each fan's line and place in it, as their join answer told them.
+		const fairness = (await (await workerFetch(`/api/drops/${drop.id}/fairness`)).json()) as {
+			seed: string;
+			seedCommitment: string;
+			prequeue: number[];
+			prequeueSize: number;
+			algorithm: string;
+		};
+		expect(fairness.prequeueSize).toBe(1000);
+		expect(fairness.prequeue.reduce((a, b) => a + b, 0)).toBe(1000);
+		expect(await sha256Hex(fairness.seed)).toBe(fairness.seedCommitment);
+		ids.forEach((id, i) => {
+			const j = joined[i]!;
+			expect(prequeuePosition(fairness.seed, fairness.prequeue, j.line, j.prequeuePlace!)).toBe(polled.get(id)!.position);
+		});
+		// The same as the plain shuffle of the join order laid out line by line.
+		const laidOut = [...ids].sort((a, b) => {
+			const x = joined[ids.indexOf(a)]!;
+			const y = joined[ids.indexOf(b)]!;
+			return x.line - y.line || x.prequeuePlace! - y.prequeuePlace!;
+		});
+		expect(shuffle(laidOut, fairness.seed).map((id) => polled.get(id)!.position)).toEqual(oneToN(1000));
 		const { admission } = await audit(drop.id);
-		expect(admission.prequeueSize).toBe(1000);
-		expect(admission.shuffleVerified).toBe(true);
-		const joinOrder = (await fansByPosition(drop.id)).sort((a, b) => a.seq - b.seq).map((f) => f.fan_id);
-		const derived = shuffle(joinOrder, admission.seed!);
-		expect(derived.every((fanId, i) => polled.get(fanId)!.position === i + 1)).toBe(true);
+		expect(admission).toMatchObject({ prequeueSize: 1000, shuffleVerified: true, commitmentVerified: true, prequeue: fairness.prequeue });
 	});
 
 	it("a fan who joins again keeps their place, before and after the open", async () => {
@@ -194,7 +294,7 @@ describe("joining", () => {
 		expect(first.status).toBe(201);
 		const second = await joinRequest(drop.id, "repeat", "self");
 		expect(second.status).toBe(200);
-		expect(((await second.json()) as { rejoined: boolean; position: null }).rejoined).toBe(true);
+		expect(await second.json()).toMatchObject({ rejoined: true, position: null, prequeuePlace: 6 });
 
 		await openRoom(drop);
 		const placed = await join(drop.id, "repeat");
@@ -208,42 +308,40 @@ describe("joining", () => {
 		const late = await join(drop.id, "late");
 		expect(late.position).toBe(7);
 		expect((await join(drop.id, "late")).position).toBe(7);
-		const fans = await fansByPosition(drop.id);
-		expect(fans).toHaveLength(7);
-		expect(fans.map((f) => f.position)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+		expect(await lineStub(drop.id, 0).joined()).toBe(7);
 	});
 });
 
 describe("the open-time shuffle", () => {
-	it("shuffles the pre-queue at open with a seed the audit shows, and queues later joiners FIFO behind it", async () => {
-		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
-		const early = fanIds("pre", 40);
-		const tokens = new Map<string, string>();
-		for (const j of await joinAll(drop.id, early)) expect(j.position).toBeNull();
-		// Sequential joins: this is the join order.
-		const joinOrder = (await fansByPosition(drop.id)).sort((a, b) => a.seq - b.seq).map((f) => f.fan_id);
-		expect(joinOrder).toEqual(early);
-		for (const fanId of early) tokens.set(fanId, (await join(drop.id, fanId)).queueToken);
+	it("commits to the seed at creation, reveals it at the opening, and queues later joiners FIFO behind the pre-queue", async () => {
+		const drop = (await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } })) as Drop & { seedCommitment: string };
+		expect(drop.seedCommitment).toMatch(/^[0-9a-f]{64}$/);
+		const publicView = (await (await workerFetch(`/api/drops/${drop.id}`)).json()) as { seedCommitment: string };
+		expect(publicView.seedCommitment).toBe(drop.seedCommitment);
 
-		// Before the open: no order yet, and nothing to audit.
-		const waiting = await status(drop.id, tokens.get("pre-1")!);
-		expect(waiting).toMatchObject({ status: "waiting", position: null, ahead: null });
-		const before = await audit(drop.id);
-		expect(before.admission.seed).toBeNull();
-		expect(before.admission.shuffleVerified).toBeNull();
+		const early = fanIds("pre", 40);
+		const joined = await joinAll(drop.id, early);
+		// Sequential joins: this is the join order, and the place in line says so.
+		expect(joined.map((j) => j.prequeuePlace)).toEqual(oneToN(40));
+		const tokens = tokensOf(early, joined);
+
+		// Before the open: no order yet, and the seed stays secret.
+		expect(await status(drop.id, tokens.get("pre-1")!)).toMatchObject({ status: "waiting", position: null, ahead: null });
+		const before = (await (await workerFetch(`/api/drops/${drop.id}/fairness`)).json()) as Record<string, unknown>;
+		expect(before).toMatchObject({ seed: null, prequeue: null, seedCommitment: drop.seedCommitment });
+		expect((await audit(drop.id)).admission).toMatchObject({ seed: null, shuffleVerified: null, commitmentVerified: null });
 
 		await openRoom(drop);
 		const polled = await pollAll(drop.id, tokens);
 		const { admission, ok } = await audit(drop.id);
 		expect(admission.seed).toMatch(/^[0-9a-f]{32}$/);
-		expect(admission.shuffleVerified).toBe(true);
-		expect(admission.prequeueSize).toBe(40);
+		expect(await sha256Hex(admission.seed!)).toBe(drop.seedCommitment);
+		expect(admission).toMatchObject({ shuffleVerified: true, commitmentVerified: true, prequeueSize: 40, seedCommitment: drop.seedCommitment });
 		expect(ok).toBe(true);
 
-		// Anyone with the seed and the join order gets the same queue.
+		// Anyone with the seed and the join order gets the same queue, and it is not the join order.
 		const derived = shuffle(early, admission.seed!);
-		expect(derived.map((fanId) => polled.get(fanId)!.position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-		// And it is not the join order.
+		expect(derived.map((fanId) => polled.get(fanId)!.position)).toEqual(oneToN(40));
 		expect(derived).not.toEqual(early);
 
 		// The first poll after the open hands out a token that carries the position.
@@ -256,89 +354,193 @@ describe("the open-time shuffle", () => {
 		// Joiners after the open: FIFO, behind the whole pre-queue.
 		const late = await joinAll(drop.id, ["late-1", "late-2", "late-3"]);
 		expect(late.map((j) => j.position)).toEqual([41, 42, 43]);
-		expect((await audit(drop.id)).admission.shuffleVerified).toBe(true);
+		await tickRoom(drop.id);
+		expect((await audit(drop.id)).admission).toMatchObject({ shuffleVerified: true, admittedInOrder: true, placed: 43 });
 	});
 
-	it("the audit notices a queue that no longer matches its seed", async () => {
-		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
-		await joinAll(drop.id, fanIds("t", 8));
+	it("the audit notices a pre-queue that no longer matches the join order, and a seed that does not match its commitment", async () => {
+		const drop = await futureDrop({ capacity: 100, lines: 2, admission: { batchSize: 10, ...SLOW } });
+		const ids = fanIds("t", 12);
+		const joined = await joinAll(drop.id, ids);
 		await openRoom(drop);
 		expect((await audit(drop.id)).admission.shuffleVerified).toBe(true);
-		// Two fans trade places behind the audit's back.
-		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
+		// Two fans of one line trade places in it behind the audit's back.
+		const line = joined[0]!.line;
+		await runInDurableObject(lineStub(drop.id, line), (_line, state) => {
 			const sql = state.storage.sql;
-			sql.exec(`UPDATE fans SET position = -1 WHERE position = 1`);
-			sql.exec(`UPDATE fans SET position = 1 WHERE position = 2`);
-			sql.exec(`UPDATE fans SET position = 2 WHERE position = -1`);
+			sql.exec(`UPDATE fans SET prequeue_seq = -1 WHERE prequeue_seq = 1`);
+			sql.exec(`UPDATE fans SET prequeue_seq = 1 WHERE prequeue_seq = 2`);
+			sql.exec(`UPDATE fans SET prequeue_seq = 2 WHERE prequeue_seq = -1`);
 		});
-		const after = await audit(drop.id);
-		expect(after.admission.shuffleVerified).toBe(false);
-		expect(after.ok).toBe(false);
+		const swapped = await audit(drop.id);
+		expect(swapped.admission.shuffleVerified).toBe(false);
+		expect(swapped.ok).toBe(false);
+
+		const other = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
+		await joinAll(other.id, fanIds("c", 3));
+		await openRoom(other);
+		await runInDurableObject(roomStub(other.id), (_room: WaitingRoom, state) => {
+			state.storage.sql.exec(`UPDATE state SET seed = '00000000000000000000000000000001'`);
+		});
+		const forged = await audit(other.id);
+		expect(forged.admission.commitmentVerified).toBe(false);
+		expect(forged.ok).toBe(false);
 	});
 });
 
-describe("admission on the alarm", () => {
-	it("admits exactly one batch per alarm, in position order, and nothing extra when the alarm fires again too soon", async () => {
+describe("admission by the pacer", () => {
+	it("admits exactly one batch per interval, in position order, and nothing extra when the alarm fires again too soon", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 3, ...SLOW } });
 		const ids = fanIds("batch", 10);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
-		expect((await roomState(drop.id)).admitted_through).toBe(0);
+		expect((await pacerState(drop.id)).admitted_through).toBe(0);
 
 		// The alarm set for the opening admits the first batch: positions 1..3.
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
-		let state = await roomState(drop.id);
+		let state = await pacerState(drop.id);
 		expect(state.admitted_through).toBe(3);
-		expect(state.alarm).toBe(state.last_admission_at! + SLOW.intervalMs);
-		let fans = await fansByPosition(drop.id);
-		expect(fans.filter((f) => f.admitted).map((f) => f.position)).toEqual([1, 2, 3]);
+		// The pacer ticks on (it seals the slots of later joins), well before the next batch is due.
+		expect(state.alarm).not.toBeNull();
+		expect(state.alarm!).toBeLessThan(state.last_admission_at! + SLOW.intervalMs);
+		let polled = await pollAll(drop.id, tokens);
+		expect([...polled.values()].filter((s) => s.status === "admitted").map((s) => s.position).sort()).toEqual([1, 2, 3]);
 
 		// Fired again before the interval has passed (twice, and concurrently): nobody more.
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
 		await Promise.all([fireAlarm(drop.id), fireAlarm(drop.id), fireAlarm(drop.id)]);
-		state = await roomState(drop.id);
-		expect(state.admitted_through).toBe(3);
-		// ...and the next batch is still scheduled for when it is due.
-		expect(state.alarm).toBe(state.last_admission_at! + SLOW.intervalMs);
+		expect((await pacerState(drop.id)).admitted_through).toBe(3);
 
-		// Each due alarm: one more batch, the next positions.
+		// Each due tick: one more batch, the next positions.
 		for (const expected of [6, 9, 10]) {
 			await rewindLastAdmission(drop.id);
 			expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
-			state = await roomState(drop.id);
+			state = await pacerState(drop.id);
 			expect(state.admitted_through).toBe(expected);
-			fans = await fansByPosition(drop.id);
-			expect(fans.filter((f) => f.admitted).map((f) => f.position)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+			polled = await pollAll(drop.id, tokens);
+			const admitted = [...polled.values()].filter((s) => s.status === "admitted").map((s) => s.position as number);
+			expect(admitted.sort((a, b) => a - b)).toEqual(oneToN(expected));
 		}
-		// Everyone is in: no alarm is left, and a stray one admits nobody.
-		expect((await roomState(drop.id)).alarm).toBeNull();
+		// Everyone is in: a stray tick admits nobody.
 		expect(await admitNow(drop.id)).toBe(10);
-
-		// Fans see it: admitted with an access token, in the order of their positions.
-		const polled = await pollAll(drop.id, tokens);
+		// Fans see it: admitted with an access token each.
 		expect([...polled.values()].every((s) => s.status === "admitted" && typeof s.accessToken === "string")).toBe(true);
 
 		const { admission } = await audit(drop.id);
 		expect(admission).toMatchObject({ admittedThrough: 10, admittedInOrder: true, batches: 4, largestBatch: 3 });
 	});
 
-	it("admits concurrent alarms and joins without losing or doubling anyone", async () => {
-		const drop = await futureDrop({ capacity: 1000, admission: { batchSize: 25, ...SLOW } });
+	it("gives the same grant on every poll: the jti and expiry of the batch that admitted the fan", async () => {
+		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 2, ...SLOW } });
+		const ids = fanIds("grant", 3);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		await openRoom(drop);
+		await admitNow(drop.id);
+		const first = await pollAll(drop.id, tokens);
+		const admitted = ids.filter((id) => first.get(id)!.status === "admitted");
+		expect(admitted).toHaveLength(2);
+		const claims = (t: string) => JSON.parse(atob(t.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { jti: string; exp: number };
+		for (const id of admitted) {
+			const again = await status(drop.id, tokens.get(id)!);
+			expect(again.accessExpiresAt).toBe(first.get(id)!.accessExpiresAt);
+			expect(claims(again.accessToken as string)).toMatchObject(claims(first.get(id)!.accessToken as string));
+		}
+		expect(claims(first.get(admitted[0]!)!.accessToken as string).jti).not.toBe(claims(first.get(admitted[1]!)!.accessToken as string).jti);
+		// The turn ends with the batch's time, not with the poll: past it, the fan is told it has ended.
+		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
+			state.storage.sql.exec(`UPDATE admissions SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
+		});
+		expect(await status(drop.id, tokens.get(admitted[0]!)!)).toMatchObject({ status: "expired", pollAfterMs: null });
+	});
+
+	it("admits concurrent ticks and joins over three lines without losing or doubling anyone", async () => {
+		const drop = await futureDrop({ capacity: 1000, lines: 3, admission: { batchSize: 25, ...SLOW } });
 		await openRoom(drop);
 		const ids = fanIds("mix", 200);
-		// Joins and due alarms interleaved.
-		await Promise.all([
-			...ids.map((fanId) => join(drop.id, fanId)),
-			...Array.from({ length: 5 }, async () => {
-				await admitBatch(drop.id);
-			}),
+		// Joins and due ticks interleaved.
+		const [joined] = await Promise.all([
+			Promise.all(ids.map((fanId) => join(drop.id, fanId))),
+			Promise.all(Array.from({ length: 5 }, () => admitBatch(drop.id))),
 		]);
+		await admitBatch(drop.id);
 		const { admission } = await audit(drop.id);
 		expect(admission.admittedInOrder).toBe(true);
 		expect(admission.largestBatch).toBeLessThanOrEqual(25);
-		const fans = await fansByPosition(drop.id);
-		expect(fans.map((f) => f.position)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-		expect(fans.filter((f) => f.admitted).length).toBe(admission.admittedThrough);
+		expect(admission.placed).toBe(200);
+		const polled = await pollAll(drop.id, tokensOf(ids, joined));
+		expect([...polled.values()].map((s) => s.position as number).sort((a, b) => a - b)).toEqual(oneToN(200));
+		const admitted = [...polled.values()].filter((s) => s.status === "admitted").map((s) => s.position as number);
+		expect(admitted.sort((a, b) => a - b)).toEqual(oneToN(admission.admittedThrough));
+	});
+
+	it("a late or lost publish never admits beyond the pacer: a stale copy admits fewer, a missing one admits nobody", async () => {
+		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 2, ...SLOW } });
+		const ids = fanIds("late", 6);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		await openRoom(drop);
+		await admitNow(drop.id);
+		const cached = { ...env, WATERMARK_CACHE_MS: "1000" } as Env;
+		// A copy is published with 2 admitted; then the pacer admits 2 more.
+		const stale = await pollAll(drop.id, tokens, cached);
+		expect([...stale.values()].filter((s) => s.status === "admitted")).toHaveLength(2);
+		expect(await admitNow(drop.id)).toBe(4);
+		// Within the copy's second: still 2 admitted, never more than the pacer has.
+		const fromCopy = await pollAll(drop.id, tokens, cached);
+		expect([...fromCopy.values()].filter((s) => s.status === "admitted")).toHaveLength(2);
+		// Fresh: exactly the pacer's 4.
+		const fresh = await pollAll(drop.id, tokens);
+		expect([...fresh.values()].filter((s) => s.status === "admitted").map((s) => s.position as number).sort()).toEqual([1, 2, 3, 4]);
+		// The pacer unreachable and nothing cached: no poll answers "admitted" for anyone.
+		const broken = { ...env, WATERMARK_CACHE_MS: "0", WAITING_ROOM: { getByName: () => ({ watermark: () => Promise.reject(new Error("pacer down (test)")) }) } } as unknown as Env;
+		for (const token of tokens.values()) {
+			const res = await workerFetch(`/api/drops/${drop.id}/status`, { headers: { authorization: `Bearer ${token}` } }, "handler", broken);
+			expect(res.status).toBe(500);
+			expect(JSON.stringify(await res.json())).not.toContain("pacer down");
+		}
+	});
+});
+
+describe("what each fan costs each object", () => {
+	it("polls, access grants and the public view call no object once the watermark is published; a hold and a purchase one shard call each", async () => {
+		const drop = await futureDrop({ capacity: 20, shards: 2, lines: 2, maxPerFan: 2, admission: { batchSize: 10, ...SLOW } });
+		const ids = fanIds("cost", 12);
+		const joined = await joinAll(drop.id, ids);
+		await openRoom(drop);
+		await admitNow(drop.id);
+		const cached = { ...env, WATERMARK_CACHE_MS: "1000" } as Env;
+		await pollAll(drop.id, tokensOf(ids, joined), cached);
+		const placed = await pollAll(drop.id, tokensOf(ids, joined), cached);
+		const tokens = new Map(ids.map((id) => [id, (placed.get(id)!.queueToken as string | undefined) ?? joined[ids.indexOf(id)]!.queueToken]));
+		const before = await loads(drop);
+		// Within one second: every fan polls three times (admitted ones get their grant each time),
+		// and a hundred views of the drop.
+		for (let i = 0; i < 3; i++) await pollAll(drop.id, tokens, cached);
+		await Promise.all(Array.from({ length: 100 }, () => workerFetch(`/api/drops/${drop.id}`, {}, "handler", cached)));
+		const after = await loads(drop);
+		// At most one fresh copy from the pacer (the cache's second may turn), nothing else anywhere.
+		expect(after.get("room:0")! - before.get("room:0")!).toBeLessThanOrEqual(1);
+		for (const [key, n] of before) if (key !== "room:0") expect(after.get(key), key).toBe(n);
+
+		// A buyer: one call to their home shard for the hold, one for the purchase; the pacer hears nothing.
+		const buyer = ids.find((id) => placed.get(id)!.status === "admitted")!;
+		const access = (await status(drop.id, tokens.get(buyer)!, cached)).accessToken as string;
+		const mid = await loads(drop);
+		const h = await hold(drop.id, access, 1);
+		expect(h.status).toBe(201);
+		const { holdId } = (await h.json()) as { holdId: string };
+		expect((await purchase(drop.id, access, holdId)).status).toBe(201);
+		const end = await loads(drop);
+		const home = Number(/^h_(\d+)_/.exec(holdId)![1]);
+		expect(end.get(`shard:${home}`)! - mid.get(`shard:${home}`)!).toBe(2);
+		expect(end.get("room:0")! - mid.get("room:0")!).toBeLessThanOrEqual(1);
+		for (let k = 0; k < drop.lines; k++) expect(end.get(`line:${k}`)).toBe(mid.get(`line:${k}`));
+
+		// The audit reports it: per object, and the hottest per fan who joined.
+		const { load } = await audit(drop.id);
+		expect(load.fans).toBe(12);
+		expect(load.objects.map((o) => `${o.kind}:${o.index}`).sort()).toEqual([...end.keys()].sort());
+		expect(load.hottest.requests).toBe(Math.max(...load.objects.map((o) => o.requests)));
+		expect(load.hottest.perFan).toBeCloseTo(load.hottest.requests / 12, 3);
 	});
 });
 
@@ -346,20 +548,19 @@ describe("pause and resume", () => {
 	it("a pause deletes the alarm and stops admission; resuming sets it again and admission goes on", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 3, ...SLOW } });
 		const ids = fanIds("p", 9);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
 		expect(await admitNow(drop.id)).toBe(3);
 
 		const paused = await patchDrop(drop.id, { paused: true });
 		expect(paused.paused).toBe(true);
-		let state = await roomState(drop.id);
-		expect(state.alarm).toBeNull();
+		expect((await pacerState(drop.id)).alarm).toBeNull();
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(false);
 
-		// Even an alarm that runs anyway, with a batch due, admits nobody while paused.
-		const last = state.last_admission_at!;
+		// Even a tick that runs anyway, with a batch due, admits nobody while paused.
+		const last = (await pacerState(drop.id)).last_admission_at!;
 		await admitBatch(drop.id);
-		expect((await roomState(drop.id)).admitted_through).toBe(3);
+		expect((await pacerState(drop.id)).admitted_through).toBe(3);
 		await rewindLastAdmission(drop.id, -HOUR); // put the last batch back where it was
 
 		// Fans are told, and polling slows down; joins still queue.
@@ -367,14 +568,14 @@ describe("pause and resume", () => {
 		const waitingFan = [...polled.values()].find((s) => s.status === "waiting")!;
 		expect(waitingFan).toMatchObject({ paused: true, estimatedWaitMs: null, pollAfterMs: 5000 });
 		expect((await join(drop.id, "during-pause")).position).toBe(10);
-		expect((await roomState(drop.id)).alarm).toBeNull();
+		expect((await pacerState(drop.id)).alarm).toBeNull();
 
-		// Resume: the alarm is back, due one interval after the last batch.
+		// Resume: ticking again, and batches go on one interval after the last.
 		const resumed = await patchDrop(drop.id, { paused: false });
 		expect(resumed.paused).toBe(false);
-		state = await roomState(drop.id);
+		const state = await pacerState(drop.id);
 		expect(state.last_admission_at).toBe(last);
-		expect(state.alarm).toBe(last + SLOW.intervalMs);
+		expect(state.alarm).not.toBeNull();
 		expect(await admitNow(drop.id)).toBe(6);
 		expect(await admitNow(drop.id)).toBe(9);
 		expect(await admitNow(drop.id)).toBe(10);
@@ -383,17 +584,17 @@ describe("pause and resume", () => {
 
 	it("a drop paused before it opens gets its opening alarm back when resumed, and admits from it", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 4, ...SLOW } });
-		expect((await roomState(drop.id)).alarm).toBe(drop.opensAtMs);
+		expect((await pacerState(drop.id)).alarm).toBe(drop.opensAtMs);
 		await patchDrop(drop.id, { paused: true });
-		expect((await roomState(drop.id)).alarm).toBeNull();
+		expect((await pacerState(drop.id)).alarm).toBeNull();
 		await joinAll(drop.id, fanIds("q", 6));
-		expect((await roomState(drop.id)).alarm).toBeNull();
+		expect((await pacerState(drop.id)).alarm).toBeNull();
 
 		await patchDrop(drop.id, { paused: false });
-		expect((await roomState(drop.id)).alarm).toBe(drop.opensAtMs);
+		expect((await pacerState(drop.id)).alarm).toBe(drop.opensAtMs);
 		await openRoom(drop);
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
-		expect((await roomState(drop.id)).admitted_through).toBe(4);
+		expect((await pacerState(drop.id)).admitted_through).toBe(4);
 	});
 
 	it("a drop paused through its opening admits nobody until resumed", async () => {
@@ -403,32 +604,41 @@ describe("pause and resume", () => {
 		await openRoom(drop);
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(false);
 		await fireAlarm(drop.id);
-		expect((await roomState(drop.id)).admitted_through).toBe(0);
+		expect((await pacerState(drop.id)).admitted_through).toBe(0);
 
-		// Resumed with no batch yet: the first one is due at once (its alarm may
-		// already be running, so the handler is run to completion here).
+		// Resumed with no batch yet: the first one is due at once.
 		await patchDrop(drop.id, { paused: false });
 		await fireAlarm(drop.id);
-		const state = await roomState(drop.id);
-		expect(state.admitted_through).toBe(4);
-		expect(state.alarm).toBe(state.last_admission_at! + SLOW.intervalMs);
+		expect((await pacerState(drop.id)).admitted_through).toBe(4);
+	});
+
+	it("the line count changes before the opening only while nobody has joined", async () => {
+		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 4, ...SLOW } });
+		expect(((await patchDrop(drop.id, { lines: 3 })) as Drop).lines).toBe(3);
+		await join(drop.id, "first-in-line");
+		const res = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ lines: 5 }) });
+		expect(res.status).toBe(422);
+		expect(await errorCode(res)).toBe("lines_in_use");
+		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { lines: number; stats: { joined: number } };
+		expect(view).toMatchObject({ lines: 3, stats: { joined: 1 } });
 	});
 });
 
 describe("admission and the inventory", () => {
-	it("keeps fans still shopping within activeMultiple x remaining, and admits nobody while no stock is free", async () => {
+	it("keeps fans still shopping within activeMultiple x remaining, counting buyers from the shards, and admits nobody while no stock is free", async () => {
 		const drop = await futureDrop({ capacity: 4, maxPerFan: 4, admission: { batchSize: 100, activeMultiple: 2, ...SLOW } });
-		const ids = fanIds("stock", 20);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const ids = fanIds("stock", 30);
+		const joined = await joinAll(drop.id, ids);
+		const tokens = tokensOf(ids, joined);
 		await openRoom(drop);
+		const positionOf = new Map<string, number>();
+		for (const [id, s] of await pollAll(drop.id, tokens)) positionOf.set(id, s.position as number);
+		const at = (position: number) => [...positionOf].find(([, p]) => p === position)![0];
+		const access = async (position: number) => (await status(drop.id, tokens.get(at(position))!)).accessToken as string;
 
 		// 4 tickets, multiple 2: 8 fans shopping at most, whatever the batch size.
 		expect(await admitNow(drop.id)).toBe(8);
 		expect(await admitNow(drop.id)).toBe(8);
-
-		const fans = await fansByPosition(drop.id);
-		const at = (position: number) => fans.find((f) => f.position === position)!.fan_id;
-		const access = async (position: number) => (await status(drop.id, tokens.get(at(position))!)).accessToken as string;
 
 		// The first fan holds everything: no stock is free, so nobody is let in to find nothing.
 		const first = await access(1);
@@ -443,27 +653,24 @@ describe("admission and the inventory", () => {
 		expect((await fanFetch(`/api/drops/${drop.id}/holds/${holdId}`, first, { method: "DELETE" })).status).toBe(204);
 		expect(await admitNow(drop.id)).toBe(8);
 
-		// Seven of them run out of time: they no longer count, and exactly 2 x 4 - 1 come in.
+		// Their turns run out: they no longer count, and 2 x 4 come in.
 		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(
-				`UPDATE fans SET admitted_at = admitted_at - ? WHERE position BETWEEN 2 AND 8`,
-				accessSeconds(env) * 1000 + 1000,
-			);
+			state.storage.sql.exec(`UPDATE admissions SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
 		});
 		expect((await status(drop.id, tokens.get(at(2))!)).status).toBe("expired");
-		expect(await admitNow(drop.id)).toBe(15);
+		expect(await admitNow(drop.id)).toBe(16);
 
-		// A fan who has bought no longer counts either.
-		const bought = await hold(drop.id, first, 1);
-		const p = await purchase(drop.id, first, ((await bought.json()) as { holdId: string }).holdId);
+		// A fan who has bought no longer counts: the shards say so, no note to the pacer needed.
+		const buyer = await access(9);
+		const bought = await hold(drop.id, buyer, 1);
+		const p = await purchase(drop.id, buyer, ((await bought.json()) as { holdId: string }).holdId);
 		expect(p.status).toBe(201);
-		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room.fanCompleted({ fanId: at(1) }));
-		// 3 left, x2 = 6 places, 7 fans (positions 9..15) still shopping: nobody yet.
-		expect(await admitNow(drop.id)).toBe(15);
-		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE fans SET admitted_at = admitted_at - ? WHERE position BETWEEN 9 AND 10`, accessSeconds(env) * 1000 + 1000);
-		});
-		// Now 5 shopping: one place.
+		// 3 left, x2 = 6 places, 7 fans still shopping (positions 10..16): nobody yet.
+		expect(await admitNow(drop.id)).toBe(16);
+		// A second buyer: 2 left, x2 = 4 places, 6 shopping: still nobody.
+		const second = await access(10);
+		const bought2 = await hold(drop.id, second, 1);
+		expect((await purchase(drop.id, second, ((await bought2.json()) as { holdId: string }).holdId)).status).toBe(201);
 		expect(await admitNow(drop.id)).toBe(16);
 		expect((await audit(drop.id)).admission.admittedInOrder).toBe(true);
 	});
@@ -471,13 +678,13 @@ describe("admission and the inventory", () => {
 	it("lets the next fans in when tickets lie free and nobody has held one for a while, though admitted fans still count as shopping", async () => {
 		const drop = await futureDrop({ capacity: 4, maxPerFan: 1, admission: { batchSize: 4, activeMultiple: 1, ...SLOW } });
 		const ids = fanIds("idle", 5);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
 		expect(await admitNow(drop.id)).toBe(4);
-		const fans = await fansByPosition(drop.id);
+		const polled = await pollAll(drop.id, tokens);
 		// The four admitted fans each hold a ticket and give it back: all 4 are free again.
-		for (const position of [1, 2, 3, 4]) {
-			const access = (await status(drop.id, tokens.get(fans.find((f) => f.position === position)!.fan_id)!)).accessToken as string;
+		for (const [, s] of [...polled].filter(([, s]) => s.status === "admitted")) {
+			const access = s.accessToken as string;
 			const held = await hold(drop.id, access, 1);
 			expect(held.status).toBe(201);
 			const { holdId } = (await held.json()) as { holdId: string };
@@ -485,27 +692,26 @@ describe("admission and the inventory", () => {
 		}
 		// Just now someone was holding: the four still count as shopping, 1 x 4 places are full.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { lastBusyAt: number }).lastBusyAt = Date.now();
+			(room as unknown as { lastBusyAt: number }).lastBusyAt = room.clock();
 		});
 		expect(await admitNow(drop.id)).toBe(4);
 		// Nobody has held a ticket for longer than STALL_MS: they are taken as gone, and the fifth fan comes in.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { lastBusyAt: number }).lastBusyAt = Date.now() - STALL_MS - 1;
+			(room as unknown as { lastBusyAt: number }).lastBusyAt = room.clock() - STALL_MS - 1;
 		});
 		expect(await admitNow(drop.id)).toBe(5);
-		const fifth = fans.find((f) => f.position === 5)!.fan_id;
+		const fifth = [...polled].find(([, s]) => s.status === "waiting")![0];
 		expect((await status(drop.id, tokens.get(fifth)!)).status).toBe("admitted");
 	});
 
-	it("tells waiting fans sold out on their next poll once no stock and no holds remain, without waiting for the next batch", async () => {
-		const drop = await futureDrop({ capacity: 2, maxPerFan: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
-		const ids = fanIds("so", 3);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
-		await openRoom(drop);
-		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
-		expect((await roomState(drop.id)).admitted_through).toBe(1);
-
-		const polled = await pollAll(drop.id, tokens);
+	it("sold out reaches every waiting fan within a few seconds of the last sale, on the real alarm", async () => {
+		// Opened a moment ago in real time: the pacer ticks by itself every half second.
+		const drop = (await createDrop({ capacity: 2, maxPerFan: 2, lines: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } })) as Drop;
+		const ids = fanIds("so", 6);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		// The first batch (one fan), whether the real alarm or this tick admits it; the next is ten minutes off.
+		await tickRoom(drop.id);
+		let polled = await pollAll(drop.id, tokens);
 		const [buyer] = [...polled].find(([, s]) => s.status === "admitted")!;
 		const waiting = ids.filter((id) => id !== buyer);
 		const access = polled.get(buyer)!.accessToken as string;
@@ -513,39 +719,42 @@ describe("admission and the inventory", () => {
 		expect(h.status).toBe(201);
 
 		// Everything is held: nobody more is admitted, and it is not sold out yet.
-		await fireAlarm(drop.id);
-		expect((await roomState(drop.id)).admitted_through).toBe(1);
-		for (const fanId of waiting) expect((await status(drop.id, tokens.get(fanId)!)).status).toBe("waiting");
+		await tickRoom(drop.id);
+		expect((await pacerState(drop.id)).admitted_through).toBe(1);
+		polled = await pollAll(drop.id, new Map(waiting.map((id) => [id, tokens.get(id)!])));
+		expect([...polled.values()].every((s) => s.status === "waiting")).toBe(true);
 
 		const p = await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId);
 		expect(p.status).toBe(201);
-
-		// The next alarm tells them, although the next batch is ten minutes away.
-		const state = await roomState(drop.id);
-		expect(state.last_admission_at! + SLOW.intervalMs).toBeGreaterThan(Date.now());
-		await fireAlarm(drop.id);
-		expect((await roomState(drop.id)).sold_out).toBe(1);
-		for (const fanId of waiting) {
-			const s = await status(drop.id, tokens.get(fanId)!);
-			expect(s).toMatchObject({ status: "sold_out", pollAfterMs: null });
-		}
-		// Everyone else learns it too: the public view, a newcomer, the stats.
+		const soldAt = Date.now();
+		// The next batch is ten minutes away; the pacer's own tick tells them all the same.
+		await waitUntil(
+			async () => [...(await pollAll(drop.id, new Map(waiting.map((id) => [id, tokens.get(id)!])))).values()].every((s) => s.status === "sold_out"),
+			5_000,
+			"every waiting fan to hear sold out",
+		);
+		expect(Date.now() - soldAt).toBeLessThan(5_000);
+		for (const id of waiting) expect(await status(drop.id, tokens.get(id)!)).toMatchObject({ status: "sold_out", pollAfterMs: null });
+		// Everyone else learns it too: the public view, a newcomer (nothing stored), the stats.
 		const view = (await (await fanFetch(`/api/drops/${drop.id}`, null)).json()) as { status: string; remaining: number };
 		expect(view).toMatchObject({ status: "sold_out", remaining: 0 });
-		expect((await join(drop.id, "too-late")).status).toBe("sold_out");
+		const late = await joinRequest(drop.id, "too-late");
+		expect(late.status).toBe(200);
+		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null });
+		expect(await lineStub(drop.id, lineOf("too-late", 2)).locate({ fanId: "too-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
 		const stats = ((await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> }).stats;
 		expect(stats).toMatchObject({ sold: 2, waiting: 0, admitted: 1 });
-		// The buyer is still admitted, and sold out is final: no more alarms, no more batches.
+		// The buyer is still admitted, and sold out is final: no more ticks, no more batches.
 		expect((await status(drop.id, tokens.get(buyer)!)).status).toBe("admitted");
 		expect(await admitNow(drop.id)).toBe(1);
-		expect((await roomState(drop.id)).alarm).toBeNull();
+		expect((await pacerState(drop.id)).alarm).toBeNull();
 		expect(await errorCode(await hold(drop.id, access, 1))).toBe("sold_out");
 	});
 
 	it("does not call a drop sold out while its last tickets are moving between shards", async () => {
 		const drop = await futureDrop({ capacity: 2, shards: 2, maxPerFan: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
 		const ids = fanIds("mv", 3);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
 
@@ -558,10 +767,9 @@ describe("admission and the inventory", () => {
 		// A batch is due: the tickets on their way still count as stock (so the next fan
 		// comes in, activeMultiple 1 x 2 left - 1 shopping), and the drop is not sold out.
 		expect(await admitNow(drop.id)).toBe(2);
-		expect((await roomState(drop.id)).sold_out).toBe(0);
+		expect((await pacerState(drop.id)).sold_out).toBe(0);
 		const polled = await pollAll(drop.id, tokens);
 		expect([...polled.values()].map((s) => s.status).sort()).toEqual(["admitted", "admitted", "waiting"]);
-		expect([...polled.values()].some((s) => s.status === "sold_out")).toBe(false);
 	});
 });
 
@@ -570,11 +778,11 @@ describe("polling advice", () => {
 		// One fan every 10 s: the configured pace until one is measured.
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 1, intervalMs: 10_000 } });
 		const ids = fanIds("far", 30);
-		const tokens = new Map((await joinAll(drop.id, ids)).map((j, i) => [ids[i]!, j.queueToken]));
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
 		const byFan = await pollAll(drop.id, tokens);
 		const polled = [...byFan.values()].sort((a, b) => (a.position as number) - (b.position as number));
-		expect(polled.map((s) => s.position)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+		expect(polled.map((s) => s.position)).toEqual(oneToN(30));
 		for (const s of polled) {
 			const position = s.position as number;
 			expect(s.status).toBe("waiting");

@@ -24,6 +24,8 @@ export const DEFAULTS = {
 	tickets: 300,
 	fans: 2000,
 	shards: 4,
+	/** Lines of the waiting room (1..256); 0 leaves it to the engine: ceil(tickets / 500), so 1 line up to 500 tickets. */
+	lines: 0,
 	maxPerFan: 4,
 	/** "random" picks 1..maxPerFan per fan; a number asks every fan for that many. */
 	quantity: "random",
@@ -47,6 +49,8 @@ export const DEFAULTS = {
 	/** How long to wait for the Queue to drain and holds to settle after the last fan. */
 	drainSeconds: 120,
 	seed: 1,
+	/** Fails the run when the audit's busiest object served more requests per fan than this; 0 is off. */
+	maxPerFanLoad: 0,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -70,6 +74,8 @@ export function knobsFrom(source) {
 		}
 	}
 	if (out.quantity !== "random" && !(Number(out.quantity) >= 1)) throw new Error("QUANTITY must be 'random' or a whole number");
+	if (Math.floor(out.lines) !== out.lines || out.lines < 0 || out.lines > 256) throw new Error("LINES must be 0 (the engine's default) or a whole number from 1 to 256");
+	if (!(out.maxPerFanLoad >= 0)) throw new Error("MAX_PER_FAN_LOAD must be 0 (off) or a positive number");
 	return out;
 }
 
@@ -257,6 +263,7 @@ function adminHeaders(cfg) {
 }
 
 export function dropBody(knobs, now, overrides) {
+	const lines = knobs.lines > 0 ? { lines: knobs.lines } : {};
 	return Object.assign(
 		{
 			name: "Load test drop " + new Date(now).toISOString(),
@@ -269,6 +276,7 @@ export function dropBody(knobs, now, overrides) {
 			admission: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs, activeMultiple: knobs.activeMultiple },
 			holdSeconds: knobs.holdSeconds,
 		},
+		lines,
 		overrides || {},
 	);
 }
@@ -285,6 +293,37 @@ export function* readAudit(client, cfg, dropId, graceSeconds) {
 	const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
 	if (res.status !== 200) throw new Error("the audit failed: " + res.status + " " + String(res.body).slice(0, 300));
 	return json(res);
+}
+
+/** The drop's public fairness data (GET /api/drops/:id/fairness): seed once revealed, commitment, pre-queue counts. */
+export function* readFairness(client, cfg, dropId) {
+	const res = yield request("GET", cfg.baseUrl + "/api/drops/" + dropId + "/fairness", { step: "fairness" });
+	if (res.status !== 200) throw new Error("reading the fairness data failed: " + res.status + " " + String(res.body).slice(0, 300));
+	return json(res);
+}
+
+/**
+ * The audit's `load` in totals per kind of object: the pacer (room), the lines
+ * and the inventory shards, with the busiest of each and the busiest overall.
+ */
+export function loadSummary(load) {
+	const out = {
+		fans: load ? load.fans : 0,
+		hottest: load && load.hottest ? load.hottest : null,
+		room: 0,
+		lines: { count: 0, total: 0, max: 0 },
+		shards: { count: 0, total: 0, max: 0 },
+	};
+	const objects = load && Array.isArray(load.objects) ? load.objects : [];
+	for (const o of objects) {
+		if (o.kind === "room") out.room += o.requests;
+		const kind = o.kind === "line" ? out.lines : o.kind === "shard" ? out.shards : null;
+		if (kind === null) continue;
+		kind.count++;
+		kind.total += o.requests;
+		kind.max = Math.max(kind.max, o.requests);
+	}
+	return out;
 }
 
 /** Every sale in D1, as {fanId: tickets}, walking the sales pages. */
@@ -351,6 +390,13 @@ export function auditFailures(audit, opts) {
 	}
 	if (audit.admission && audit.admission.admittedInOrder === false) failures.push("admission out of order");
 	if (audit.admission && audit.admission.shuffleVerified === false) failures.push("the pre-queue shuffle does not re-derive from its seed");
+	if (audit.admission && audit.admission.commitmentVerified === false) failures.push("the revealed seed does not hash to the commitment published before the opening");
+	const hottest = audit.load && audit.load.hottest;
+	if (o.maxPerFanLoad > 0 && hottest && hottest.perFan > o.maxPerFanLoad) {
+		failures.push(
+			"load: the busiest object (" + hottest.kind + " " + hottest.index + ") served " + hottest.perFan + " requests per fan, above MAX_PER_FAN_LOAD " + o.maxPerFanLoad,
+		);
+	}
 	if (o.expectSoldOut && audit.totals.sold < audit.capacity) {
 		failures.push("unsold: " + (audit.capacity - audit.totals.sold) + " ticket(s) left while demand exceeded supply");
 	}
@@ -414,7 +460,33 @@ export function* fanJourney(client, ctx) {
 	const k = ctx.knobs;
 	const rnd = fanRandom(k.seed, ctx.index);
 	const base = ctx.baseUrl + "/api/drops/" + ctx.dropId;
-	const result = { fanId: ctx.fanId, outcome: "gave_up", tickets: 0, holds: 0, polls: 0, arrivedAt: 0 };
+	// line, prequeuePlace, slot and slotIndex come from the join answer, position is the first one the
+	// fan is told, and the join's send and answer times bound when its line took it: what
+	// checkFairness (lib/fairness.js) needs to hold the engine to its published order.
+	const result = {
+		fanId: ctx.fanId,
+		outcome: "gave_up",
+		tickets: 0,
+		holds: 0,
+		polls: 0,
+		arrivedAt: 0,
+		line: null,
+		prequeuePlace: null,
+		slot: null,
+		slotIndex: null,
+		position: null,
+		positionAt: null,
+		positionChanged: null,
+		joinSentAt: null,
+		joinAnsweredAt: null,
+	};
+	function told(position) {
+		if (typeof position !== "number") return;
+		if (result.position === null) {
+			result.position = position;
+			result.positionAt = client.now();
+		} else if (position !== result.position && result.positionChanged === null) result.positionChanged = { from: result.position, to: position };
+	}
 	const wants = k.quantity === "random" ? 1 + Math.floor(rnd() * k.maxPerFan) : Math.min(Number(k.quantity), k.maxPerFan);
 	const abandons = rnd() < k.abandonRate;
 	const walksAway = rnd() < 0.5;
@@ -430,11 +502,19 @@ export function* fanJourney(client, ctx) {
 
 	// Join (retrying what a real browser would retry).
 	let joined = null;
+	result.joinSentAt = client.now();
 	for (let attempt = 0; attempt < 8 && joined === null; attempt++) {
 		const res = yield request("POST", base + "/join", { headers: { "content-type": "application/json" }, json: { fanId: ctx.fanId }, step: "join" });
 		if (res.status === 201 || res.status === 200) {
-			ok(client, "join");
+			result.joinAnsweredAt = client.now();
 			joined = json(res);
+			// A sold-out drop answers with no token (nothing was stored); any other answer carries one.
+			if (joined === null || (joined.status !== "sold_out" && typeof joined.queueToken !== "string")) {
+				fail(client, "join", res, ctx.fanId);
+				result.outcome = "error";
+				return result;
+			}
+			ok(client, "join");
 		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null)) {
 			yield pause(retryAfterMs(res, 1000));
 		} else if (transient(client, "join", res, ctx.fanId)) {
@@ -453,12 +533,23 @@ export function* fanJourney(client, ctx) {
 		return result;
 	}
 	if (client.event) client.event("joined", { fanId: ctx.fanId, position: joined.position });
+	if (joined.status === "sold_out" && typeof joined.queueToken !== "string") {
+		result.outcome = "sold_out";
+		return result;
+	}
+	result.line = typeof joined.line === "number" ? joined.line : null;
+	result.prequeuePlace = typeof joined.prequeuePlace === "number" ? joined.prequeuePlace : null;
+	result.slot = typeof joined.slot === "number" ? joined.slot : null;
+	result.slotIndex = typeof joined.slotIndex === "number" ? joined.slotIndex : null;
+	told(joined.position);
 	if (joined.status === "sold_out") {
 		result.outcome = "sold_out";
 		return result;
 	}
 
-	// Wait in the queue, polling when the server says to.
+	// Wait in the queue, polling when the server says to. Before the opening, and for about a
+	// second after an after-opening join on a drop with several lines, the position is null:
+	// the answer says when to look again, and a later answer brings the position and a new token.
 	let queueToken = joined.queueToken;
 	let accessToken = null;
 	let wait = joined.pollAfterMs == null ? 0 : joined.pollAfterMs;
@@ -471,6 +562,7 @@ export function* fanJourney(client, ctx) {
 			ok(client, "status");
 			const s = json(res);
 			if (s.queueToken) queueToken = s.queueToken;
+			told(s.position);
 			if (s.status === "admitted" && s.accessToken) {
 				accessToken = s.accessToken;
 				break;

@@ -5,7 +5,7 @@ import http from "k6/http";
 import { check, sleep } from "k6";
 import { Counter, Trend } from "k6/metrics";
 
-export const STEPS = ["join", "status", "hold", "purchase", "release", "drop", "admin"];
+export const STEPS = ["join", "status", "hold", "purchase", "release", "drop", "fairness", "admin"];
 
 /** One Trend per step (p50/p95/p99 in the summary); must be created in the init context. */
 export function stepTrends() {

@@ -1,6 +1,10 @@
 // A plain-text end-of-test summary for k6's handleSummary, with no remote
 // import (the usual jslib textSummary needs the internet): thresholds, checks,
-// requests, each step's p50/p95/p99 and the drop's own counters.
+// requests, each step's p50/p95/p99, the drop's own counters, and the
+// audit's load per object from the load_* gauges drop.js sets in teardown().
+
+/** The kinds of object the audit counts requests for; load_hottest_kind holds an index into this. */
+export const LOAD_KINDS = ["room", "line", "shard"];
 
 function fmtMs(v) {
 	if (v === undefined || v === null) return "-";
@@ -11,6 +15,31 @@ function pad(s, n) {
 	s = String(s);
 	while (s.length < n) s = " " + s;
 	return s;
+}
+
+/** A gauge's last value, or null when it was never set. @param {any} m @param {string} name */
+function gauge(m, name) {
+	return m[name] && m[name].values && typeof m[name].values.value === "number" ? m[name].values.value : null;
+}
+
+/** The audit's load: the busiest object, and requests per kind of object. @param {any} m */
+function loadLines(m) {
+	const fans = gauge(m, "load_fans");
+	if (fans === null) return [];
+	const kind = gauge(m, "load_hottest_kind");
+	const perFan = gauge(m, "load_hottest_per_fan");
+	const out = [];
+	if (kind !== null && perFan !== null) {
+		out.push(
+			"  load ................ busiest " + (LOAD_KINDS[kind] || "?") + " " + gauge(m, "load_hottest_index") + ": " + gauge(m, "load_hottest_requests") +
+				" requests, " + perFan + " per fan",
+		);
+	}
+	out.push(
+		"                        room " + gauge(m, "load_room_requests") + ", lines " + gauge(m, "load_lines_requests") + " (max " + gauge(m, "load_lines_max") +
+			"), shards " + gauge(m, "load_shards_requests") + " (max " + gauge(m, "load_shards_max") + "); " + fans + " fans",
+	);
+	return out;
 }
 
 /** @param {any} data the object k6 passes to handleSummary @param {string} title */
@@ -34,12 +63,27 @@ export function textSummary(data, title) {
 		);
 	}
 	lines.push("");
-	const counters = ["fans_joined", "fans_admitted", "orders", "tickets_sold", "unexpected_answers", "oversold_tickets", "lost_sales", "unsold_tickets", "broken_invariants", "extra_sales"];
+	const counters = [
+		"fans_joined",
+		"fans_admitted",
+		"orders",
+		"tickets_sold",
+		"unexpected_answers",
+		"oversold_tickets",
+		"lost_sales",
+		"unsold_tickets",
+		"broken_invariants",
+		"fairness_checked",
+		"fairness_mismatches",
+		"extra_sales",
+	];
 	for (const name of counters) if (m[name]) lines.push("  " + (name + " .....................").slice(0, 20) + " " + m[name].values.count);
 	// The last sale after the opening: the time to sell out when the drop sold out.
 	if (m.sale_after_open && m.sale_after_open.values && m.sale_after_open.values.count) {
 		lines.push("  last sale ........... " + fmtMs(m.sale_after_open.values.max) + " after the opening");
 	}
+	const load = loadLines(m);
+	for (let i = 0; i < load.length; i++) lines.push(load[i]);
 	lines.push("");
 	const crossed = [];
 	for (const name of Object.keys(m)) {
