@@ -1,16 +1,22 @@
 // The Queue consumer: writes sales into D1 idempotently. A batch is one D1
 // batch() (atomic); what is stored is acked, a failed write is retried with a
 // delay, and a message that can never be stored goes to the dead-letter queue.
-import { type SaleMessage, isSaleMessage } from "./sale";
+import { type SaleMessage, salesOf } from "./sale";
 
 export const RETRY_DELAY_SECONDS = 5;
 
 export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-	const valid: Message<SaleMessage>[] = [];
+	const valid: Message<unknown>[] = [];
+	const sales: SaleMessage[] = [];
 	const malformed: Message<unknown>[] = [];
 	for (const msg of batch.messages) {
-		if (isSaleMessage(msg.body)) valid.push(msg as Message<SaleMessage>);
-		else malformed.push(msg);
+		const carried = salesOf(msg.body);
+		if (carried === null) {
+			malformed.push(msg);
+		} else {
+			valid.push(msg);
+			sales.push(...carried);
+		}
 	}
 
 	if (malformed.length > 0) {
@@ -27,7 +33,7 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 
 	if (valid.length === 0) return;
 	try {
-		await env.DB.batch(saleStatements(env.DB, valid.map((m) => m.body)));
+		await env.DB.batch(saleStatements(env.DB, sales));
 		for (const m of valid) m.ack();
 	} catch (err) {
 		console.error(`sales: D1 write of ${valid.length} message(s) failed; retrying`, err);
@@ -37,7 +43,7 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 
 /**
  * The statements that store a batch of sales: two, whatever the batch size
- * (not one per order and ticket, up to 2,100), so a full batch stays far inside
+ * (not one per order and ticket, up to 2,500 sales and 50,000 tickets), so a full batch stays far inside
  * D1's queries per invocation (1,000 Paid, 50 Free) even if each statement of a
  * batch() counts. Each reads the whole batch from one JSON parameter.
  */

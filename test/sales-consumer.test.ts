@@ -146,6 +146,26 @@ describe("sales consumer", () => {
 		expect((await ordersInD1(dropId)).map((r) => r.order_id)).toEqual([good.body.orderId]);
 	});
 
+	it("a message packing several sales stores each once, even delivered twice; a pack with one bad sale is dead-lettered whole", async () => {
+		const dropId = uniqueDrop();
+		const sales = Array.from({ length: 25 }, () => saleMessage({ dropId }));
+		const pack = delivery({ v: 2, sales });
+		expect((await consume([pack])).explicitAcks).toEqual([pack.id]);
+		expect((await consume([delivery(pack.body, 2, pack.id)])).explicitAcks).toEqual([pack.id]);
+		expect((await ordersInD1(dropId)).map((r) => r.order_id).sort()).toEqual(sales.map((m) => m.orderId).sort());
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM tickets WHERE drop_id = ?`).bind(dropId).first<number>("n")).toBe(50);
+
+		const other = uniqueDrop();
+		const spoilt = delivery({ v: 2, sales: [saleMessage({ dropId: other }), { ...saleMessage({ dropId: other }), quantity: 0 }] });
+		const tooMany = delivery({ v: 2, sales: Array.from({ length: 26 }, () => saleMessage({ dropId: other })) });
+		const empty = delivery({ v: 2, sales: [] });
+		const spy = envWithDlqSpy();
+		const result = await consume([spoilt, tooMany, empty], spy.env);
+		expect([...result.explicitAcks].sort()).toEqual([spoilt.id, tooMany.id, empty.id].sort());
+		expect(spy.sent).toHaveLength(3);
+		expect(await ordersInD1(other)).toEqual([]);
+	});
+
 	it("a malformed message goes through the real dead-letter binding and is acked", async () => {
 		const bad = delivery({ v: 2, note: "from a future producer" });
 		const result = await consume([bad]);

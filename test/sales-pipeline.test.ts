@@ -5,7 +5,8 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { homeShard, shardStub } from "../src/inventory";
 import type { InventoryShard } from "../src/inventory-shard";
-import { adminFetch, admitBatch, createDrop, hold, join, purchase, status } from "./helpers";
+import { adminFetch, admitBatch, createDrop, hold, join, purchase, status, waitUntil } from "./helpers";
+import { admittedFans } from "./inventory-support";
 import { buy, failingQueue, ordersInD1, outbox, restoreShardSales, setShardSales, ticketsInD1, waitForOrders } from "./sales-helpers";
 
 async function audit(dropId: string, graceSeconds: number) {
@@ -34,6 +35,36 @@ describe("sales pipeline", () => {
 		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
 		expect(view.stats.recorded).toBe(bought.length);
 		expect(view.stats.sold).toBe(bought.reduce((n, b) => n + b.quantity, 0));
+		expect((await audit(drop.id, 0)).ok).toBe(true);
+	});
+
+	it("packs the sales that wait while a send is on its way into few messages, each sale in D1 once", async () => {
+		const drop = await createDrop({ capacity: 60, shards: 1, maxPerFan: 1, admission: { batchSize: 1000, intervalMs: 250, activeMultiple: 20 } });
+		const fans = Array.from({ length: 30 }, (_, i) => `packed-${i}`);
+		const tokens = await admittedFans(drop.id, fans);
+		const holds = await Promise.all(fans.map(async (f) => ((await (await hold(drop.id, tokens.get(f)!, 1)).json()) as { holdId: string }).holdId));
+		// The first send waits until every purchase has stored its sale; the ones after it carry the rest.
+		const sent: { sales: number }[] = [];
+		let release!: () => void;
+		const released = new Promise<void>((resolve) => (release = resolve));
+		const slowQueue = {
+			sendBatch: async (messages: Iterable<MessageSendRequest<{ v: number; sales?: unknown[] }>>) => {
+				const list = [...messages];
+				if (sent.length === 0) await released;
+				for (const m of list) sent.push({ sales: m.body.sales?.length ?? 1 });
+				await env.SALES.sendBatch(list);
+			},
+		} as unknown as Queue;
+		await setShardSales(drop.id, 0, slowQueue);
+		const answers = fans.map((f, i) => purchase(drop.id, tokens.get(f)!, holds[i]!));
+		await waitUntil(async () => (await outbox(drop.id, 0)).length === 30, 20_000, "every sale to be in the outbox");
+		release();
+		expect((await Promise.all(answers)).map((r) => r.status)).toEqual(fans.map(() => 201));
+		await restoreShardSales(drop.id, 0);
+		expect(sent.reduce((n, m) => n + m.sales, 0)).toBe(30);
+		expect(sent.length).toBeLessThan(30);
+		expect(Math.max(...sent.map((m) => m.sales))).toBeGreaterThan(1);
+		expect((await waitForOrders(drop.id, 30)).length).toBe(30);
 		expect((await audit(drop.id, 0)).ok).toBe(true);
 	});
 
