@@ -151,7 +151,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		super(ctx, env);
 		this.sql = new Sql(ctx.storage.sql);
 		this.sql.run(`CREATE TABLE IF NOT EXISTS config (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)`);
-		this.sql.run(`CREATE TABLE IF NOT EXISTS state (
+		this.sql.run(`CREATE TABLE IF NOT EXISTS pacer (
 			id INTEGER PRIMARY KEY CHECK (id = 1),
 			seed TEXT NOT NULL, seed_commitment TEXT NOT NULL,
 			opened_at INTEGER, prequeue_counts TEXT, prequeue_size INTEGER NOT NULL DEFAULT 0,
@@ -165,8 +165,8 @@ export class WaitingRoom extends DurableObject<Env> {
 			slot INTEGER NOT NULL, line INTEGER NOT NULL, start INTEGER NOT NULL UNIQUE, count INTEGER NOT NULL,
 			PRIMARY KEY (slot, line))`);
 		// buyers_before: fans who had bought when the batch went in, so the active count needs no note per buyer.
-		this.sql.run(`CREATE TABLE IF NOT EXISTS admissions (at INTEGER NOT NULL, count INTEGER NOT NULL, through INTEGER NOT NULL, buyers_before INTEGER NOT NULL DEFAULT 0)`);
-		this.sql.run(`CREATE INDEX IF NOT EXISTS admissions_by_at ON admissions (at)`);
+		this.sql.run(`CREATE TABLE IF NOT EXISTS batches (at INTEGER NOT NULL, count INTEGER NOT NULL, through INTEGER NOT NULL, buyers_before INTEGER NOT NULL DEFAULT 0)`);
+		this.sql.run(`CREATE INDEX IF NOT EXISTS batches_by_at ON batches (at)`);
 		this.served = new RequestCounter(this.sql);
 	}
 
@@ -182,9 +182,11 @@ export class WaitingRoom extends DurableObject<Env> {
 			const empty = await Promise.all(Array.from({ length: previous.lines }, (_, k) => this.line(k).isEmpty()));
 			if (!empty.every(Boolean)) return fail(422, "lines_in_use", `"lines" cannot change once fans have joined.`, { field: "lines" });
 		}
-		if (this.sql.first(`SELECT 1 AS one FROM state WHERE id = 1`) === null) {
+		if (this.sql.first(`SELECT 1 AS one FROM pacer WHERE id = 1`) === null) {
 			const seed = newSeed();
-			this.sql.run(`INSERT INTO state (id, seed, seed_commitment) VALUES (1, ?, ?)`, seed, await sha256Hex(seed));
+			const commitment = await sha256Hex(seed);
+			// OR IGNORE: a configure that ran during the await drew the seed first, and it stands.
+			this.sql.run(`INSERT OR IGNORE INTO pacer (id, seed, seed_commitment) VALUES (1, ?, ?)`, seed, commitment);
 		}
 		this.sql.run(`INSERT INTO config (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json`, JSON.stringify(drop));
 		this.cachedConfig = drop;
@@ -214,11 +216,11 @@ export class WaitingRoom extends DurableObject<Env> {
 		const accessMs = accessSeconds(this.env) * 1000;
 		const batches = this.sql
 			.all<{ through: number; at: number; count: number }>(
-				`SELECT through, at, count FROM admissions WHERE at > ? ORDER BY through DESC LIMIT ?`,
+				`SELECT through, at, count FROM batches WHERE at > ? ORDER BY through DESC LIMIT ?`,
 				now - accessMs, PUBLISHED_BATCHES,
 			)
 			.reverse();
-		const olderInWindow = batches.length === PUBLISHED_BATCHES && this.sql.number(`SELECT COUNT(*) FROM admissions WHERE at > ?`, now - accessMs) > batches.length;
+		const olderInWindow = batches.length === PUBLISHED_BATCHES && this.sql.number(`SELECT COUNT(*) FROM batches WHERE at > ?`, now - accessMs) > batches.length;
 		return ok({
 			dropId: drop.id,
 			name: drop.name,
@@ -270,14 +272,14 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async wakeIfSleeping(): Promise<void> {
 		const drop = this.config();
 		if (drop === null || drop.paused || this.state().sleeping === 0) return;
-		this.sql.run(`UPDATE state SET sleeping = 0 WHERE id = 1`);
+		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
 		await this.ctx.storage.setAlarm(this.clock());
 	}
 
 	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */
 	admittedAt(input: { position: number }): Outcome<{ at: number }> {
 		this.served.count();
-		const row = this.sql.first<{ at: number }>(`SELECT at FROM admissions WHERE through >= ? ORDER BY through LIMIT 1`, input.position);
+		const row = this.sql.first<{ at: number }>(`SELECT at FROM batches WHERE through >= ? ORDER BY through LIMIT 1`, input.position);
 		if (row === null) return fail(409, "not_admitted", "This fan has not been admitted yet.");
 		return ok({ at: row.at });
 	}
@@ -285,11 +287,11 @@ export class WaitingRoom extends DurableObject<Env> {
 	async stats(): Promise<RoomStats> {
 		this.served.count();
 		const drop = this.config();
+		if (drop === null) return { seedCommitment: "", joined: 0, waiting: 0, admitted: 0, placed: 0 };
 		const state = this.state();
 		// The lines know who has joined this moment (the last seal may be a tick old, or the pacer
 		// asleep): ask them. A promoter's read, not a fan's.
-		const joined =
-			drop === null ? 0 : (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).joined()))).reduce((a, b) => a + b, 0);
+		const joined = (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).joined()))).reduce((a, b) => a + b, 0);
 		return {
 			seedCommitment: state.seed_commitment,
 			joined,
@@ -302,8 +304,16 @@ export class WaitingRoom extends DurableObject<Env> {
 	async audit(): Promise<RoomAudit> {
 		this.served.count();
 		const drop = this.config();
+		if (drop === null) {
+			// Nothing this version placed or admitted: nothing it can vouch for either.
+			return {
+				seed: null, seedCommitment: "", commitmentVerified: null, openedAt: null, prequeueSize: 0, prequeue: null,
+				algorithm: SHUFFLE_ALGORITHM, shuffleVerified: null, admittedThrough: 0, admittedInOrder: false, placed: 0,
+				batches: 0, largestBatch: 0, closestBatchesMs: null, lines: [],
+			};
+		}
 		const state = this.state();
-		const lines = drop === null ? [] : await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).audit()));
+		const lines = await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).audit()));
 		const counts = state.prequeue_counts === null ? null : (JSON.parse(state.prequeue_counts) as number[]);
 		const shuffleVerified = counts === null ? null : lines.every((l) => l.consistent && l.prequeue === counts[l.line]);
 
@@ -325,9 +335,9 @@ export class WaitingRoom extends DurableObject<Env> {
 			}),
 		);
 		const batches = this.sql.first<{ n: number; largest: number | null; total: number }>(
-			`SELECT COUNT(*) AS n, MAX(count) AS largest, COALESCE(SUM(count), 0) AS total FROM admissions`,
+			`SELECT COUNT(*) AS n, MAX(count) AS largest, COALESCE(SUM(count), 0) AS total FROM batches`,
 		)!;
-		const times = this.sql.all<{ at: number }>(`SELECT at FROM admissions ORDER BY through`).map((r) => r.at);
+		const times = this.sql.all<{ at: number }>(`SELECT at FROM batches ORDER BY through`).map((r) => r.at);
 		let closest: number | null = null;
 		for (let i = 1; i < times.length; i++) closest = Math.min(closest ?? Infinity, times[i]! - times[i - 1]!);
 		return {
@@ -372,7 +382,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async runTick(): Promise<void> {
 		const drop = this.config();
 		if (drop === null || drop.paused) return;
-		this.sql.run(`UPDATE state SET sleeping = 0 WHERE id = 1`);
+		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
 		let now = this.clock();
 		this.lastBusyAt ??= now;
 		if (this.state().opened_at === null) {
@@ -406,11 +416,11 @@ export class WaitingRoom extends DurableObject<Env> {
 			now = this.clock();
 		}
 		if (totals !== null) {
-			this.sql.run(`UPDATE state SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
+			this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
 			// Sales are never undone, so every ticket sold is final. "No stock and no holds"
 			// alone is not: a ticket moving between two shards is in neither.
 			if (totals.sold >= drop.capacity) {
-				this.sql.run(`UPDATE state SET sold_out = 1 WHERE id = 1`);
+				this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
 				return;
 			}
 			if (totals.held > 0) this.lastBusyAt = now;
@@ -422,7 +432,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			await this.ctx.storage.setAlarm(now + BUSY_TICK_MS);
 		} else {
 			// Nobody joining or waiting: sleep until a line or a reader wakes the pacer.
-			this.sql.run(`UPDATE state SET sleeping = 1 WHERE id = 1`);
+			this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
 		}
 	}
 
@@ -440,7 +450,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		this.ctx.storage.transactionSync(() => {
 			if (this.state().opened_at !== null) return;
 			this.sql.run(
-				`UPDATE state SET opened_at = ?, prequeue_counts = ?, prequeue_size = ?, next_position = ?, sealed_through = ?,
+				`UPDATE pacer SET opened_at = ?, prequeue_counts = ?, prequeue_size = ?, next_position = ?, sealed_through = ?,
 				 notified_through = ?, joined = ? WHERE id = 1`,
 				now, JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1, size,
 			);
@@ -492,7 +502,7 @@ export class WaitingRoom extends DurableObject<Env> {
 				this.sql.run(`INSERT INTO placements (slot, line, start, count) VALUES (?, ?, ?, ?)`, p.slot, p.line, p.start, p.count);
 			}
 			this.sql.run(
-				`UPDATE state SET sealed_through = ?, next_position = ?, notified_through = ?, prequeue_delivered = 1, joined = ? WHERE id = 1`,
+				`UPDATE pacer SET sealed_through = ?, next_position = ?, notified_through = ?, prequeue_delivered = 1, joined = ? WHERE id = 1`,
 				through, laid.nextPosition, from - 1, reports.reduce((a, r) => a + r.joined, 0),
 			);
 			return laid.nextPosition - current.next_position;
@@ -504,8 +514,8 @@ export class WaitingRoom extends DurableObject<Env> {
 		const accessMs = accessSeconds(this.env) * 1000;
 		// Fans still shopping: admitted within an access window, less those who have bought since.
 		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
-			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM admissions WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
-			 FROM admissions WHERE at > ?`,
+			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM batches WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
+			 FROM batches WHERE at > ?`,
 			now - accessMs, now - accessMs,
 		)!;
 		const active = Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
@@ -521,8 +531,8 @@ export class WaitingRoom extends DurableObject<Env> {
 		if (count <= 0) return;
 		const through = state.admitted_through + count;
 		this.ctx.storage.transactionSync(() => {
-			this.sql.run(`UPDATE state SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
-			this.sql.run(`INSERT INTO admissions (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
+			this.sql.run(`UPDATE pacer SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
+			this.sql.run(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
 		});
 	}
 
@@ -534,7 +544,7 @@ export class WaitingRoom extends DurableObject<Env> {
 
 	private pace(drop: DropConfig, now: number): number {
 		const recent = this.sql.first<{ admitted: number; first: number | null }>(
-			`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM admissions WHERE at > ?`,
+			`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM batches WHERE at > ?`,
 			now - 60_000,
 		)!;
 		const span = recent.first === null ? 0 : now - recent.first + drop.admission.intervalMs;
@@ -545,16 +555,21 @@ export class WaitingRoom extends DurableObject<Env> {
 		return this.env.WAITING_LINE.getByName(lineName(this.config()!.id, k));
 	}
 
+	/**
+	 * The drop's settings; null for a drop this pacer was never configured for (the
+	 * pacer row is written with the first settings; a room of the engine before lines
+	 * has settings but no pacer row, and answers as if the drop did not exist).
+	 */
 	private config(): DropConfig | null {
 		if (this.cachedConfig === undefined) {
-			const row = this.sql.first<{ json: string }>(`SELECT json FROM config WHERE id = 1`);
+			const row = this.sql.first<{ json: string }>(`SELECT json FROM config WHERE id = 1 AND EXISTS (SELECT 1 FROM pacer WHERE id = 1)`);
 			this.cachedConfig = row === null ? null : (JSON.parse(row.json) as DropConfig);
 		}
 		return this.cachedConfig;
 	}
 
 	private state(): State {
-		return this.sql.first<State>(`SELECT * FROM state WHERE id = 1`)!;
+		return this.sql.first<State>(`SELECT * FROM pacer WHERE id = 1`)!;
 	}
 }
 

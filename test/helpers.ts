@@ -132,7 +132,7 @@ export async function admitBatch(dropId: string): Promise<void> {
 	await untilJoinsSealable(dropId);
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
 		// At most one batch per interval: move the last batch back so the next is due now.
-		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
+		state.storage.sql.exec(`UPDATE pacer SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
 		await room.alarm();
 	});
 }
@@ -194,7 +194,7 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, ms:
 export async function tickRoom(dropId: string): Promise<void> {
 	await untilJoinsSealable(dropId);
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
-		state.storage.sql.exec(`UPDATE state SET totals_at = NULL`);
+		state.storage.sql.exec(`UPDATE pacer SET totals_at = NULL`);
 		await room.alarm();
 	});
 }

@@ -90,7 +90,7 @@ type PacerState = { admitted_through: number; next_position: number; last_admiss
 
 async function pacerState(dropId: string): Promise<PacerState> {
 	return runInDurableObject(roomStub(dropId), async (_room: WaitingRoom, state) => {
-		const row = state.storage.sql.exec(`SELECT admitted_through, next_position, last_admission_at, sold_out FROM state`).one();
+		const row = state.storage.sql.exec(`SELECT admitted_through, next_position, last_admission_at, sold_out FROM pacer`).one();
 		return { ...(row as Omit<PacerState, "alarm">), alarm: await state.storage.getAlarm() };
 	});
 }
@@ -98,7 +98,7 @@ async function pacerState(dropId: string): Promise<PacerState> {
 /** Moves the last batch back by `ms` (default: an hour), so the next one is due now. */
 async function rewindLastAdmission(dropId: string, ms = HOUR): Promise<void> {
 	await runInDurableObject(roomStub(dropId), (_room: WaitingRoom, state) => {
-		state.storage.sql.exec(`UPDATE state SET last_admission_at = last_admission_at - ? WHERE last_admission_at IS NOT NULL`, ms);
+		state.storage.sql.exec(`UPDATE pacer SET last_admission_at = last_admission_at - ? WHERE last_admission_at IS NOT NULL`, ms);
 	});
 }
 
@@ -380,7 +380,7 @@ describe("the open-time shuffle", () => {
 		await joinAll(other.id, fanIds("c", 3));
 		await openRoom(other);
 		await runInDurableObject(roomStub(other.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE state SET seed = '00000000000000000000000000000001'`);
+			state.storage.sql.exec(`UPDATE pacer SET seed = '00000000000000000000000000000001'`);
 		});
 		const forged = await audit(other.id);
 		expect(forged.admission.commitmentVerified).toBe(false);
@@ -448,7 +448,7 @@ describe("admission by the pacer", () => {
 		expect(claims(first.get(admitted[0]!)!.accessToken as string).jti).not.toBe(claims(first.get(admitted[1]!)!.accessToken as string).jti);
 		// The turn ends with the batch's time, not with the poll: past it, the fan is told it has ended.
 		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE admissions SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
+			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
 		});
 		expect(await status(drop.id, tokens.get(admitted[0]!)!)).toMatchObject({ status: "expired", pollAfterMs: null });
 	});
@@ -655,7 +655,7 @@ describe("admission and the inventory", () => {
 
 		// Their turns run out: they no longer count, and 2 x 4 come in.
 		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE admissions SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
+			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
 		});
 		expect((await status(drop.id, tokens.get(at(2))!)).status).toBe("expired");
 		expect(await admitNow(drop.id)).toBe(16);
