@@ -81,6 +81,8 @@ const MAX_HOLD_ROUNDS = 16;
 const TRANSFER_RETRY_MS = 2_000;
 /** Sales per sendBatch: packed 25 a message, about 150 KB, inside the Queue's 256 KB per batch. */
 const SEND_SALES_LIMIT = 200;
+/** How long a sweep of every peer that found nothing answers for the holds after it. */
+const EMPTY_SWEEP_MS = 1_000;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
 const MAX_EXTRA_TAKE = 16;
 
@@ -132,6 +134,9 @@ export class InventoryShard extends DurableObject<Env> {
 	private readonly served: RequestCounter;
 	/** Each peer's free stock when the pacer last looked: a dry shard asks the richest first. */
 	private peerStock: number[] = [];
+	private peerStockAt = -Infinity;
+	/** When a sweep of every peer last found no stock at all. */
+	private peersEmptyAt = -Infinity;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -222,12 +227,16 @@ export class InventoryShard extends DurableObject<Env> {
 			let shortBy = 0;
 			const decided = this.tryHold(this.requireMeta(), input, request, now(), (missing) => (shortBy = missing));
 			if (decided !== null) return decided;
+			// Every peer was asked a moment ago and had nothing: answer from that sweep.
+			if (round === 1 && this.peersLatelyEmpty(now())) break;
 			// Not enough here: take stock from the other shards and decide again. Other requests
 			// ran during the await and may have taken what arrived, so this repeats for as long
-			// as the peers still have stock to give: a hold never answers sold out while a shard
-			// has tickets. (Each round that gets stock moves it here for some hold to take.)
+			// as the peers still have stock to give: a hold answers sold out only when a sweep of
+			// every peer, this one or one at most EMPTY_SWEEP_MS ago, found nothing. (Each round
+			// that gets stock moves it here for some hold to take.)
 			const sweep = await this.takeStockFromPeers(this.requireMeta(), shortBy);
 			unreachable = sweep.unreachable;
+			if (sweep.got === 0 && !sweep.unreachable) this.peersEmptyAt = now();
 			if (sweep.got === 0 || round >= MAX_HOLD_ROUNDS) break;
 		}
 		// One more look: stock may have come back while the last sweep ran.
@@ -317,6 +326,17 @@ export class InventoryShard extends DurableObject<Env> {
 	 * been asked. A peer that fails to answer is skipped: its transfer stays pending and the
 	 * alarm completes it, so nothing is lost or doubled.
 	 */
+	/**
+	 * Whether a sweep of every peer found nothing within EMPTY_SWEEP_MS, and the pacer
+	 * has not seen stock at a peer since: then a hold answers from that sweep. In a
+	 * sold-out endgame a dry shard costs its peers a sweep a second, not one per fan.
+	 */
+	private peersLatelyEmpty(now: number): boolean {
+		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
+		const shard = this.meta()?.shard;
+		return !(this.peerStockAt > this.peersEmptyAt && this.peerStock.some((n, k) => k !== shard && n > 0));
+	}
+
 	private async takeStockFromPeers(meta: Meta, needed: number): Promise<{ got: number; unreachable: boolean }> {
 		// Stock a peer already gave this shard, in a transfer cut short by a restart, comes first.
 		let { got, failed: unreachable } = await this.completePendingTransfers(meta);
@@ -512,7 +532,10 @@ export class InventoryShard extends DurableObject<Env> {
 	/** The pacer's look at this shard, once a tick; it brings every shard's free stock as last seen. */
 	totals(input: { peerStock?: number[] } = {}): ShardCounts {
 		this.served.count();
-		if (input.peerStock) this.peerStock = input.peerStock;
+		if (input.peerStock) {
+			this.peerStock = input.peerStock;
+			this.peerStockAt = Date.now();
+		}
 		return this.counts();
 	}
 

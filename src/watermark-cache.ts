@@ -39,16 +39,17 @@ export async function cachedWatermark(env: Env, dropId: string, now = Date.now()
 	// meanwhile, so a crowd of polls at the turn of the second costs one call, not one each.
 	const since = refreshing.get(dropId);
 	if (maxAge > 0 && hit && since !== undefined && now - since < REFRESH_WAIT_MS && now - hit.at <= maxAge + REFRESH_WAIT_MS) return hit.value;
-	if (maxAge > 0) {
-		const shared = await fromDataCenter(dropId, maxAge, now);
-		if (shared !== null) {
-			remember(dropId, shared.at, shared.value);
-			return shared.value;
-		}
-	}
+	// From here on this request fetches the next copy (the data center's, else the pacer's).
 	refreshing.set(dropId, now);
 	let value: Outcome<Watermark>;
 	try {
+		if (maxAge > 0) {
+			const shared = await fromDataCenter(dropId, maxAge, now);
+			if (shared !== null) {
+				remember(dropId, shared.at, shared.value);
+				return shared.value;
+			}
+		}
 		value = await env.WAITING_ROOM.getByName(roomName(dropId)).watermark();
 	} finally {
 		if (refreshing.get(dropId) === now) refreshing.delete(dropId);

@@ -14,7 +14,8 @@ import { STALL_MS, shuffle } from "../src/admission";
 import worker from "../src/index";
 import { shardName } from "../src/inventory-shard";
 import { SLOT_MS, lineOf, prequeuePosition } from "../src/placement";
-import { type WaitingRoom, accessSeconds, sha256Hex } from "../src/waiting-room";
+import type { LoadReport } from "../src/load";
+import { type RoomAudit, type WaitingRoom, accessSeconds, sha256Hex } from "../src/waiting-room";
 import {
 	BASE,
 	type DropJson,
@@ -123,21 +124,8 @@ const fanIds = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =
 
 interface AuditJson {
 	ok: boolean;
-	admission: {
-		seed: string | null;
-		seedCommitment: string;
-		commitmentVerified: boolean | null;
-		shuffleVerified: boolean | null;
-		prequeueSize: number;
-		prequeue: number[] | null;
-		admittedThrough: number;
-		admittedInOrder: boolean;
-		placed: number;
-		batches: number;
-		largestBatch: number;
-		closestBatchesMs: number | null;
-	};
-	load: { fans: number; objects: { kind: string; index: number; requests: number }[]; hottest: { kind: string; requests: number; perFan: number } };
+	admission: RoomAudit;
+	load: LoadReport & { hottest: NonNullable<LoadReport["hottest"]> };
 }
 
 async function audit(dropId: string): Promise<AuditJson> {

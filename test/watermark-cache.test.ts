@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { DropConfig } from "../src/drops";
 import { unwrap } from "../src/outcome";
 import type { WaitingRoom } from "../src/waiting-room";
-import { cachedWatermark, watermarkMaxAge } from "../src/watermark-cache";
+import { cachedWatermark, forgetIsolateWatermarks, watermarkMaxAge } from "../src/watermark-cache";
 import { admitBatch, createDrop, join, openRoom, roomStub } from "./helpers";
 
 const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
@@ -92,6 +92,38 @@ describe("cachedWatermark", () => {
 		await runInDurableObject(roomStub(id), (room: WaitingRoom) => room.configure(config));
 		const found = await cachedWatermark(cached, id, now + 1);
 		expect(found.ok).toBe(true);
+	});
+
+	it("asks the pacer once when a crowd finds its copy expired: the others answer from the copy in hand meanwhile", async () => {
+		const drop = await dropWithQueue(3);
+		const cached = withCache("1000");
+		const t0 = Date.now();
+		unwrap(await cachedWatermark(cached, drop.id, t0));
+		const before = await roomStub(drop.id).load();
+		// 1.2 s later the copy has expired, for fifty polls at once, with nothing in the data center's cache.
+		await caches.default.delete(`https://watermark.ticket-drop.internal/${encodeURIComponent(drop.id)}`);
+		const answers = await Promise.all(Array.from({ length: 50 }, () => cachedWatermark(cached, drop.id, t0 + 1200)));
+		expect(answers.every((a) => a.ok)).toBe(true);
+		expect((await roomStub(drop.id).load()) - before).toBe(1);
+	});
+
+	it("shares a copy through the data center's cache: a fresh isolate reads it there, not from the pacer", async () => {
+		const drop = await dropWithQueue(3);
+		const cached = withCache("1000");
+		const t0 = Date.now();
+		const first = unwrap(await cachedWatermark(cached, drop.id, t0));
+		const before = await roomStub(drop.id).load();
+		await admitBatch(drop.id);
+		const afterBatch = await roomStub(drop.id).load();
+		// Another isolate of the same data center, within the second: the shared copy, one batch behind.
+		forgetIsolateWatermarks();
+		const shared = unwrap(await cachedWatermark(cached, drop.id, t0 + 300));
+		expect(shared.admittedThrough).toBe(first.admittedThrough);
+		expect(await roomStub(drop.id).load()).toBe(afterBatch);
+		expect(afterBatch).toBeGreaterThanOrEqual(before);
+		// Past the second, neither copy will do.
+		forgetIsolateWatermarks();
+		expect(unwrap(await cachedWatermark(cached, drop.id, Date.now() + 1100)).admittedThrough).toBeGreaterThan(first.admittedThrough);
 	});
 
 	it("answers many concurrent polls alike, and each answer is a plain value", async () => {
