@@ -81,6 +81,8 @@ const MAX_HOLD_ROUNDS = 16;
 const TRANSFER_RETRY_MS = 2_000;
 /** Sales per sendBatch: packed 25 a message, about 150 KB, inside the Queue's 256 KB per batch. */
 const SEND_SALES_LIMIT = 200;
+/** How long the pacer's look at every shard's free stock guides a dry shard's asking (it looks about once a second). */
+const HINT_FRESH_MS = 2_000;
 /** How long a sweep of every peer that found nothing answers for the holds after it. */
 const EMPTY_SWEEP_MS = 1_000;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
@@ -332,6 +334,11 @@ export class InventoryShard extends DurableObject<Env> {
 	 * sold-out endgame a dry shard costs its peers a sweep a second, not one per fan.
 	 */
 	private peersLatelyEmpty(now: number): boolean {
+		// A fresh look that saw no stock at any peer: nobody to ask.
+		if (this.peerStock.length > 0 && Date.now() - this.peerStockAt < HINT_FRESH_MS) {
+			const shard = this.meta()?.shard;
+			if (!this.peerStock.some((n, k) => k !== shard && n > 0)) return true;
+		}
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
 		const shard = this.meta()?.shard;
 		return !(this.peerStockAt > this.peersEmptyAt && this.peerStock.some((n, k) => k !== shard && n > 0));
@@ -340,10 +347,12 @@ export class InventoryShard extends DurableObject<Env> {
 	private async takeStockFromPeers(meta: Meta, needed: number): Promise<{ got: number; unreachable: boolean }> {
 		// Stock a peer already gave this shard, in a transfer cut short by a restart, comes first.
 		let { got, failed: unreachable } = await this.completePendingTransfers(meta);
-		// Every peer is asked before a hold may answer sold out, the richest (as the pacer last saw them) first.
-		const peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
-		const known = this.peerStock.length === meta.shards ? this.peerStock : null;
-		if (known) peers.sort((a, b) => known[b]! - known[a]!);
+		// With a fresh look from the pacer, the peers that had free stock then are asked, the
+		// richest first; without one, every peer. Either way a hold answers sold out only when
+		// no peer had stock at a look at most HINT_FRESH_MS old, or every peer was asked.
+		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
+		const known = this.peerStock.length === meta.shards && Date.now() - this.peerStockAt < HINT_FRESH_MS ? this.peerStock : null;
+		if (known) peers = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
 		for (const from of peers) {
 			if (got >= needed) break;
 			// From a peer with plenty, take a little more than this hold lacks, so the next holds here find it.

@@ -406,7 +406,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		let totals: Totals | null = null;
 		if ((admissionDue && waiting > 0) || stale) {
 			try {
-				const gathered = await inventoryTotals(this.env, drop.id, drop.shards, this.peerStock);
+				const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.peerStock), "the shards' totals");
 				this.peerStock = gathered.perShard;
 				totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 			} catch (err) {
@@ -441,7 +441,9 @@ export class WaitingRoom extends DurableObject<Env> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
 		let counts: number[];
 		try {
-			counts = (await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).open({ firstSlot })))).map((r) => r.prequeue);
+			counts = (await bounded(Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).open({ firstSlot }))), "the lines' opening")).map(
+				(r) => r.prequeue,
+			);
 		} catch (err) {
 			console.warn("a line did not answer at the opening; trying again", err);
 			return false;
@@ -479,15 +481,18 @@ export class WaitingRoom extends DurableObject<Env> {
 		const prequeue = state.prequeue_delivered ? null : { seed: state.seed, counts: JSON.parse(state.prequeue_counts ?? "[]") as number[] };
 		let reports: SealReport[];
 		try {
-			reports = await Promise.all(
-				Array.from({ length: drop.lines }, (_, k) =>
-					this.line(k).seal({
-						from,
-						through,
-						placements: undelivered.filter((p) => p.line === k).map((p) => ({ slot: p.slot, start: p.start })),
-						prequeue,
-					}),
+			reports = await bounded(
+				Promise.all(
+					Array.from({ length: drop.lines }, (_, k) =>
+						this.line(k).seal({
+							from,
+							through,
+							placements: undelivered.filter((p) => p.line === k).map((p) => ({ slot: p.slot, start: p.start })),
+							prequeue,
+						}),
+					),
 				),
+				"the lines' seal",
 			);
 		} catch (err) {
 			console.warn("a line did not answer; its slots are sealed on the next tick", err);
@@ -574,6 +579,20 @@ export class WaitingRoom extends DurableObject<Env> {
 }
 
 export const roomName = (dropId: string) => `drop:${dropId}`;
+
+/** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */
+const CALL_TIMEOUT_MS = 5_000;
+
+/** The answer, or a rejection after CALL_TIMEOUT_MS: every step of a tick is retried on the next. */
+function bounded<T>(call: Promise<T>, what: string): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | null = null;
+	const late = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`${what} took over ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+	});
+	return Promise.race([call, late]).finally(() => {
+		if (timer !== null) clearTimeout(timer);
+	});
+}
 
 export function accessSeconds(env: Pick<Env, "ACCESS_TOKEN_SECONDS">): number {
 	const n = Number(env.ACCESS_TOKEN_SECONDS);
