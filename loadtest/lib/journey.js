@@ -42,10 +42,14 @@ export const DEFAULTS = {
 	batchSize: 100,
 	intervalMs: 1000,
 	activeMultiple: 2,
-	holdSeconds: 20,
+	/**
+	 * Long enough for a fan whose requests queue behind a saturated local engine
+	 * (on two cores, 20,000 fans wait 10 to 20 s for a socket) to pay before it ends.
+	 */
+	holdSeconds: 60,
 	priceCents: 4500,
 	/** A fan gives up this long after arriving. */
-	fanTimeoutSeconds: 240,
+	fanTimeoutSeconds: 600,
 	/** How long to wait for the Queue to drain and holds to settle after the last fan. */
 	drainSeconds: 120,
 	seed: 1,
