@@ -9,6 +9,7 @@ import { initShards, inventoryTotals } from "./inventory";
 import { unwrap } from "./outcome";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
 import { roomName } from "./waiting-room";
+import { forgetWatermark } from "./watermark-cache";
 
 type Args = [Env, ExecutionContext];
 
@@ -62,6 +63,7 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
 	unwrap(await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(next));
 	await updateDrop(env.DB, next);
+	await forgetWatermark(drop.id);
 	return dropView(env, next);
 });
 

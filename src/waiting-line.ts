@@ -75,6 +75,8 @@ export class WaitingLine extends DurableObject<Env> {
 	/** When the pacer last sealed here, and when this line last woke it (memory is enough: a restart wakes it once). */
 	private lastSealedAt = 0;
 	private lastWakeAt = 0;
+	/** The last seal found no new join here: the pacer may have gone to sleep after it. */
+	private pacerMayBeAsleep = true;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -143,10 +145,16 @@ export class WaitingLine extends DurableObject<Env> {
 		return ok({ status: "joined", entry: this.entryOf(row), rejoined: false });
 	}
 
-	/** A join after the opening while the pacer has not sealed here lately: it may be asleep. Not awaited. */
+	/**
+	 * A join after the opening, and the pacer may be asleep: its last seal here found
+	 * nobody new, or it has not sealed here for a while. One wake per quiet spell (and
+	 * at most one per WAKE_AFTER_MS), whatever the number of fans. Not awaited.
+	 */
 	private wakePacer(dropId: string, now: number): void {
-		if (now - this.lastSealedAt <= WAKE_AFTER_MS || now - this.lastWakeAt <= WAKE_AFTER_MS) return;
+		if (!this.pacerMayBeAsleep && now - this.lastSealedAt <= WAKE_AFTER_MS) return;
+		if (now - this.lastWakeAt <= WAKE_AFTER_MS) return;
 		this.lastWakeAt = now;
+		this.pacerMayBeAsleep = false;
 		this.env.WAITING_ROOM.getByName(roomName(dropId))
 			.wake()
 			.catch((err: unknown) => console.warn("could not wake the pacer; its next look will find the join", err));
@@ -199,14 +207,12 @@ export class WaitingLine extends DurableObject<Env> {
 			}
 			this.sql.run(`UPDATE state SET sealed_through = MAX(COALESCE(sealed_through, ?), ?) WHERE id = 1`, input.through, input.through);
 		});
-		return {
-			line,
-			slots: this.sql.all<{ slot: number; count: number }>(
-				`SELECT slot, count FROM slots WHERE slot >= ? AND slot <= ? AND count > 0 ORDER BY slot`,
-				input.from, input.through,
-			),
-			joined: this.state().next_seq - 1,
-		};
+		const slots = this.sql.all<{ slot: number; count: number }>(
+			`SELECT slot, count FROM slots WHERE slot >= ? AND slot <= ? AND count > 0 ORDER BY slot`,
+			input.from, input.through,
+		);
+		this.pacerMayBeAsleep = slots.length === 0;
+		return { line, slots, joined: this.state().next_seq - 1 };
 	}
 
 	/** Fans who joined this line. */

@@ -201,18 +201,22 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	/** The document fans are answered from. */
-	watermark(): Outcome<Watermark> {
+	async watermark(): Promise<Outcome<Watermark>> {
 		this.served.count();
 		const drop = this.config();
 		if (drop === null) return fail(404, "not_found", "No such drop.");
+		let state = this.state();
+		// The pacer sleeps (nobody joining or waiting) and the totals are old: someone is looking
+		// (about once a second per data center at most), so gather them now, for this answer.
+		// It wakes too, once a second at most: a join it was not told of gets its place.
+		if (state.opened_at !== null && state.sleeping === 1 && state.sold_out === 0 && (state.totals_at ?? 0) + TOTALS_MAX_AGE_MS <= this.clock()) {
+			await this.refreshTotals(drop);
+			await this.wakeIfSleeping();
+			state = this.state();
+		}
 		const now = this.clock();
-		const state = this.state();
 		const opened = state.opened_at !== null;
 		const totals = this.totals(drop, state);
-		// Someone is looking and the totals are old: a tick gathers fresh ones for the next look.
-		if (opened && state.sleeping === 1 && state.sold_out === 0 && (state.totals_at ?? 0) + TOTALS_MAX_AGE_MS <= now) {
-			void this.wakeIfSleeping();
-		}
 		const accessMs = accessSeconds(this.env) * 1000;
 		const batches = this.sql
 			.all<{ through: number; at: number; count: number }>(
@@ -405,24 +409,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
 		let totals: Totals | null = null;
 		if ((admissionDue && waiting > 0) || stale) {
-			try {
-				const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.peerStock), "the shards' totals");
-				this.peerStock = gathered.perShard;
-				totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
-			} catch (err) {
-				console.warn("inventory totals unavailable; admission waits a turn", err);
-			}
+			totals = await this.refreshTotals(drop);
 			// The clock moves on while the shards answer: batches are spaced by when they go in.
 			now = this.clock();
 		}
 		if (totals !== null) {
-			this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
-			// Sales are never undone, so every ticket sold is final. "No stock and no holds"
-			// alone is not: a ticket moving between two shards is in neither.
-			if (totals.sold >= drop.capacity) {
-				this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
-				return;
-			}
+			if (this.state().sold_out) return;
 			if (totals.held > 0) this.lastBusyAt = now;
 			state = this.state();
 			if (admissionDue && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);
@@ -436,7 +428,29 @@ export class WaitingRoom extends DurableObject<Env> {
 		}
 	}
 
-	/** The opening: every line closes its pre-queue and reports its size; then the pre-queue has its positions. */
+	/**
+	 * Gathers the shards' totals (and passes each shard every shard's free stock), stores
+	 * them, and marks the drop sold out when every ticket is sold. Null when a shard did
+	 * not answer: the totals stay as they were, and the next tick asks again.
+	 */
+	private async refreshTotals(drop: DropConfig): Promise<Totals | null> {
+		let totals: Totals;
+		try {
+			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.peerStock), "the shards' totals");
+			this.peerStock = gathered.perShard;
+			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
+		} catch (err) {
+			console.warn("inventory totals unavailable; admission waits a turn", err);
+			return null;
+		}
+		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), this.clock());
+		// Sales are never undone, so every ticket sold is final. "No stock and no holds"
+		// alone is not: a ticket moving between two shards is in neither.
+		if (totals.sold >= drop.capacity) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
+		return totals;
+	}
+
+	/** The opening: every line closes its pre-queue and reports its size; then the pacer has the pre-queue's positions. */
 	private async open(drop: DropConfig, now: number): Promise<boolean> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
 		let counts: number[];

@@ -65,6 +65,20 @@ export async function cachedWatermark(env: Env, dropId: string, now = Date.now()
 	return value;
 }
 
+/**
+ * A promoter changed the drop (a pause, a reschedule): this isolate and this data
+ * center drop their copies, so the promoter and the fans near them see the change at
+ * once; elsewhere copies are at most WATERMARK_CACHE_MS old anyway.
+ */
+export async function forgetWatermark(dropId: string): Promise<void> {
+	entries.delete(dropId);
+	try {
+		await caches.default.delete(cacheKey(dropId));
+	} catch (err) {
+		console.warn("cache delete failed; the copy runs out by itself", err);
+	}
+}
+
 /** Forgets this isolate's copies, as a fresh isolate would start (for tests of the shared cache). */
 export function forgetIsolateWatermarks(): void {
 	entries.clear();

@@ -7,7 +7,7 @@ import type { DropConfig } from "../src/drops";
 import { unwrap } from "../src/outcome";
 import type { WaitingRoom } from "../src/waiting-room";
 import { cachedWatermark, forgetIsolateWatermarks, watermarkMaxAge } from "../src/watermark-cache";
-import { admitBatch, createDrop, join, openRoom, roomStub } from "./helpers";
+import { adminFetch, admitBatch, admittedFan, createDrop, hold, join, openRoom, purchase, roomStub } from "./helpers";
 
 const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
 
@@ -124,6 +124,29 @@ describe("cachedWatermark", () => {
 		// Past the second, neither copy will do.
 		forgetIsolateWatermarks();
 		expect(unwrap(await cachedWatermark(cached, drop.id, Date.now() + 1100)).admittedThrough).toBeGreaterThan(first.admittedThrough);
+	});
+
+	it("a promoter's change is seen at once where it was made: the copies of that isolate and data center are dropped", async () => {
+		const drop = await createDrop({ capacity: 10 });
+		const cached = withCache("1000");
+		expect(unwrap(await cachedWatermark(cached, drop.id)).paused).toBe(false);
+		const res = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) });
+		expect(res.status).toBe(200);
+		expect(unwrap(await cachedWatermark(cached, drop.id)).paused).toBe(true);
+	});
+
+	it("a pacer asleep gathers fresh totals for the reader who finds them old: a sale shows at the next look", async () => {
+		const drop = await createDrop({ capacity: 2, maxPerFan: 2 });
+		const token = await admittedFan(drop.id, "the-only-buyer");
+		const h = await hold(drop.id, token, 2);
+		expect((await purchase(drop.id, token, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+		// Nobody waits, so the pacer sleeps; its totals are made a second old.
+		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
+			expect(state.storage.sql.exec<{ sleeping: number }>(`SELECT sleeping FROM pacer`).one().sleeping).toBe(1);
+			state.storage.sql.exec(`UPDATE pacer SET totals_at = totals_at - 1000`);
+		});
+		const view = unwrap(await cachedWatermark(withCache("0"), drop.id));
+		expect(view).toMatchObject({ soldOut: true, remaining: 0, sold: 2 });
 	});
 
 	it("answers many concurrent polls alike, and each answer is a plain value", async () => {
