@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm test`: the suite in three vitest runs, the two files that abort every
+// Durable Object mid-test (faults, inventory-property) each in a workerd of its
+// own. After those files, vitest has been seen to print its summary, every test
+// passed, and then never exit (the workerd it drives does not shut down; cause
+// not found yet, see the issue notes). So a run that has printed its summary and
+// has not exited 30 s later is stopped, and its summary decides: any failed test
+// fails the suite. A run that never prints a summary is not cut short here.
+import { spawn } from "node:child_process";
+
+const RUNS = [
+	["run", "--exclude", "test/faults.test.ts", "--exclude", "test/inventory-property.test.ts"],
+	["run", "test/faults.test.ts"],
+	["run", "test/inventory-property.test.ts"],
+];
+const EXIT_GRACE_MS = 30_000;
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+function vitest(args) {
+	return new Promise((resolve) => {
+		const child = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+		let out = "";
+		let summary = null;
+		let timer = null;
+		const watch = (chunk, sink) => {
+			sink.write(chunk);
+			out = (out + strip(chunk.toString())).slice(-20_000);
+			const m = /Tests\s+([^\n]*)\n[\s\S]*Duration/.exec(out);
+			if (summary === null && m) {
+				summary = m[1];
+				timer = setTimeout(() => {
+					process.stderr.write(`\n[test] vitest printed its summary (${summary.trim()}) but did not exit in ${EXIT_GRACE_MS / 1000} s: stopping it\n`);
+					try {
+						process.kill(-child.pid, "SIGKILL");
+					} catch {
+						child.kill("SIGKILL");
+					}
+				}, EXIT_GRACE_MS);
+			}
+		};
+		child.stdout.on("data", (c) => watch(c, process.stdout));
+		child.stderr.on("data", (c) => watch(c, process.stderr));
+		child.on("exit", (code) => {
+			if (timer) clearTimeout(timer);
+			const passed = summary !== null && !/failed/.test(summary);
+			resolve(code === 0 || (code === null && passed) ? 0 : code === null ? 1 : code);
+		});
+	});
+}
+
+for (const args of RUNS) {
+	const code = await vitest(args);
+	if (code !== 0) process.exit(code);
+}
