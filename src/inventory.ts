@@ -2,18 +2,12 @@
 // and adding up their totals.
 import { allocateShards, type DropConfig } from "./drops";
 import { type ShardStats, type ShardTotals, shardName } from "./inventory-shard";
+import { stableHash } from "./placement";
 
 export const shardStub = (env: Env, dropId: string, shard: number) => env.INVENTORY.getByName(shardName(dropId, shard));
 
-/** The shard that keeps a fan's ledger: a stable hash of the fan id (FNV-1a). */
-export function homeShard(fanId: string, shards: number): number {
-	let h = 0x811c9dc5;
-	for (let i = 0; i < fanId.length; i++) {
-		h ^= fanId.charCodeAt(i);
-		h = Math.imul(h, 0x01000193) >>> 0;
-	}
-	return h % shards;
-}
+/** The shard that keeps a fan's ledger: a stable hash of the fan id (FNV-1a, unsalted). */
+export const homeShard = (fanId: string, shards: number) => stableHash(fanId) % shards;
 
 export async function initShards(env: Env, drop: DropConfig): Promise<void> {
 	const allocation = allocateShards(drop.capacity, drop.shards);

@@ -38,11 +38,10 @@ export interface LineEntry {
 
 export type LineJoin = { status: "joined"; entry: LineEntry; rejoined: boolean } | { status: "sold_out" };
 
-/** What the pacer learns when it seals slots: this line's count per slot, and its size. */
+/** What the pacer learns when it seals slots: this line's count per slot. */
 export interface SealReport {
 	line: number;
 	slots: SlotCount[];
-	joined: number;
 }
 
 export interface LineAudit {
@@ -212,7 +211,7 @@ export class WaitingLine extends DurableObject<Env> {
 			input.from, input.through,
 		);
 		this.pacerMayBeAsleep = slots.length === 0;
-		return { line, slots, joined: this.state().next_seq - 1 };
+		return { line, slots };
 	}
 
 	/** Fans who joined this line. */

@@ -123,7 +123,6 @@ type State = {
 	admitted_through: number;
 	last_admission_at: number | null;
 	sold_out: number;
-	joined: number;
 	totals: string | null;
 	totals_at: number | null;
 	sleeping: number;
@@ -158,7 +157,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			prequeue_delivered INTEGER NOT NULL DEFAULT 0,
 			sealed_through INTEGER, notified_through INTEGER, next_position INTEGER NOT NULL DEFAULT 1,
 			admitted_through INTEGER NOT NULL DEFAULT 0, last_admission_at INTEGER,
-			sold_out INTEGER NOT NULL DEFAULT 0, joined INTEGER NOT NULL DEFAULT 0,
+			sold_out INTEGER NOT NULL DEFAULT 0,
 			totals TEXT, totals_at INTEGER, sleeping INTEGER NOT NULL DEFAULT 0)`);
 		// One block of positions per (slot, line) with anyone in it.
 		this.sql.run(`CREATE TABLE IF NOT EXISTS placements (
@@ -467,8 +466,8 @@ export class WaitingRoom extends DurableObject<Env> {
 			if (this.state().opened_at !== null) return;
 			this.sql.run(
 				`UPDATE pacer SET opened_at = ?, prequeue_counts = ?, prequeue_size = ?, next_position = ?, sealed_through = ?,
-				 notified_through = ?, joined = ? WHERE id = 1`,
-				now, JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1, size,
+				 notified_through = ? WHERE id = 1`,
+				now, JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1,
 			);
 		});
 		return true;
@@ -521,8 +520,8 @@ export class WaitingRoom extends DurableObject<Env> {
 				this.sql.run(`INSERT INTO placements (slot, line, start, count) VALUES (?, ?, ?, ?)`, p.slot, p.line, p.start, p.count);
 			}
 			this.sql.run(
-				`UPDATE pacer SET sealed_through = ?, next_position = ?, notified_through = ?, prequeue_delivered = 1, joined = ? WHERE id = 1`,
-				through, laid.nextPosition, from - 1, reports.reduce((a, r) => a + r.joined, 0),
+				`UPDATE pacer SET sealed_through = ?, next_position = ?, notified_through = ?, prequeue_delivered = 1 WHERE id = 1`,
+				through, laid.nextPosition, from - 1,
 			);
 			return laid.nextPosition - current.next_position;
 		});
