@@ -292,8 +292,8 @@ fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	const { quantity } = parse(holdSchema, await readJson(request));
 	const w = await watermark(env, dropId, ctx);
 	if (isClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
-	// Sold out is final (no stock, no holds that could come back), so the cached flag may answer.
-	if (w.soldOut) throw new ApiError(409, "sold_out", "No tickets are left to hold.");
+	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
+	// first answer and the per-fan limit is judged the same way before and after the last sale.
 	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
 	const outcome = await shard.hold({ fanId: access.fanId, quantity, idempotencyKey: key });
 	const hold = unwrap(outcome);

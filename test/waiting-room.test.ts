@@ -694,7 +694,7 @@ describe("admission and the inventory", () => {
 
 	it("sold out reaches every waiting fan within a few seconds of the last sale, on the real alarm", async () => {
 		// Opened a moment ago in real time: the pacer ticks by itself every half second.
-		const drop = (await createDrop({ capacity: 2, maxPerFan: 2, lines: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } })) as Drop;
+		const drop = (await createDrop({ capacity: 2, maxPerFan: 3, lines: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } })) as Drop;
 		const ids = fanIds("so", 6);
 		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		// The first batch (one fan), whether the real alarm or this tick admits it; the next is ten minutes off.
