@@ -19,6 +19,8 @@ export default defineConfig({
 					JWT_PUBLIC_JWKS: JSON.stringify({ keys: [previousKey] }),
 					// Tests read the watermark fresh; the cache itself has its own test.
 					WATERMARK_CACHE_MS: "0",
+					// The test payment provider, as in local dev (a deployment has it off).
+					TEST_PAYMENTS: "on",
 					TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
 				},
 				// Outbound fetches (Turnstile, a promoter's JWKS) go to stubs, never the internet.

@@ -9,7 +9,7 @@ import { ApiError, bearerToken, notFound, readJson } from "./http";
 import { homeShard, shardStub } from "./inventory";
 import { fanIdFromIdentity, fanIdentityEnabled, verifyTurnstile } from "./join-guard";
 import { failureOf, unwrap } from "./outcome";
-import { PAYMENT_METHODS } from "./payments";
+import { PAYMENT_METHODS, paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyAccessToken, verifyQueueToken } from "./tokens";
 import { parse } from "./validation";
@@ -295,7 +295,8 @@ fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
 	// first answer and the per-fan limit is judged the same way before and after the last sale.
 	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
-	const outcome = await shard.hold({ fanId: access.fanId, quantity, idempotencyKey: key });
+	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
+	const outcome = await shard.hold({ fanId: access.fanId, quantity, idempotencyKey: key, notAfter: access.exp * 1000 });
 	const hold = unwrap(outcome);
 	return Response.json(hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
@@ -306,6 +307,8 @@ fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
 	const { payment } = parse(purchaseSchema, await readJson(request));
+	// Refused here too, before any object is asked (the shard checks again).
+	unwrap(paymentProvider(env, payment.method));
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
 	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment });
 	const order = unwrap(outcome);

@@ -34,13 +34,25 @@ export async function initShards(env: Env, drop: DropConfig): Promise<void> {
  * restart, until the alarm completes it) is then counted exactly once, never
  * missed or doubled. Missing it could tell the waiting room "sold out" for good.
  */
-export async function inventoryTotals(env: Env, dropId: string, shards: number, peerStock?: number[]): Promise<ShardTotals & { perShard: number[] }> {
-	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(peerStock ? { peerStock } : {})));
+export async function inventoryTotals(
+	env: Env,
+	dropId: string,
+	shards: number,
+	hint?: StockHint,
+): Promise<ShardTotals & { perShard: number[]; inFlight: number }> {
+	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(hint ?? {})));
 	const sum = parts.reduce(
 		(a, b) => ({ remaining: a.remaining + b.remaining + b.given - b.received, held: a.held + b.held, sold: a.sold + b.sold, buyers: a.buyers + b.buyers }),
 		{ remaining: 0, held: 0, sold: 0, buyers: 0 },
 	);
-	return { ...sum, perShard: parts.map((p) => p.remaining) };
+	const inFlight = parts.reduce((a, b) => a + b.given - b.received, 0);
+	return { ...sum, perShard: parts.map((p) => p.remaining), inFlight };
+}
+
+/** What the pacer tells every shard at its look: each shard's free stock, and the stock between shards. */
+export interface StockHint {
+	peerStock: number[];
+	inFlight: number;
 }
 
 export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStats[]> {

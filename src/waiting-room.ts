@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionPace, newSeed, nextBatchSize } from "./admission";
 import type { DropConfig } from "./drops";
-import { inventoryTotals } from "./inventory";
+import { type StockHint, inventoryTotals } from "./inventory";
 import type { ShardTotals } from "./inventory-shard";
 import { RequestCounter } from "./load";
 import { type Outcome, fail, ok } from "./outcome";
@@ -136,7 +136,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	private cachedConfig: DropConfig | null | undefined;
 	private ticking: Promise<void> | null = null;
 	/** Each shard's free stock at the last look, passed on to the shards so a dry one asks a rich one. */
-	private peerStock: number[] | undefined;
+	private stockHint: StockHint | undefined;
 	/**
 	 * The last time a tick saw tickets in holds: fans are at work. Memory is
 	 * enough for this hint; a fresh instance starts from its first tick, so a
@@ -435,8 +435,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async refreshTotals(drop: DropConfig): Promise<Totals | null> {
 		let totals: Totals;
 		try {
-			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.peerStock), "the shards' totals");
-			this.peerStock = gathered.perShard;
+			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint), "the shards' totals");
+			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight };
 			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 		} catch (err) {
 			console.warn("inventory totals unavailable; admission waits a turn", err);

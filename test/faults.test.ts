@@ -4,23 +4,11 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../src/inventory-shard";
-import { testPayments, testProvider } from "../src/payments";
+import { testProvider } from "../src/payments";
 import { lineOf } from "../src/placement";
 import { WaitingLine } from "../src/waiting-line";
 import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
-import {
-	type HoldJson,
-	type OrderJson,
-	admittedFans,
-	audit,
-	backdateHold,
-	expectCleanAudit,
-	fansHomedOn,
-	holdState,
-	restartObjects,
-	runShardAlarms,
-	shardStub,
-} from "./inventory-support";
+import { type HoldJson, type OrderJson, admittedFans, audit, backdateHold, expectCleanAudit, fansHomedOn, holdState, restartObjects, runShardAlarms, shardStub, paymentFor } from "./inventory-support";
 import { setShardSales, waitForOrders } from "./sales-helpers";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
@@ -120,11 +108,11 @@ describe("objects restarted mid-flight", () => {
 		let gives = 0;
 		let release!: () => void;
 		const released = new Promise<void>((resolve) => (release = resolve));
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(async function (this: InventoryShard, input) {
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation((async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
 			// From the tenth on, transfers wait for the restart: the holds asking for them are cut off in the middle.
 			if (++gives >= 10) await released;
 			return give.call(this, input);
-		});
+		}) as unknown as InventoryShard["give"]);
 		const first = fans.map((f) => settle(hold(drop.id, tokens.get(f)!, 1, keys.get(f)!)));
 		while (gives < 10) await new Promise((resolve) => setTimeout(resolve, 1));
 		await restartObjects([() => roomStub(drop.id), ...[0, 1, 2, 3].map((k) => () => shardStub(drop.id, k))], release);
@@ -224,7 +212,7 @@ describe("objects restarted mid-flight", () => {
 			expect(order.holdId).toBe(holds[i]!.holdId);
 			expect(await holdState(drop.id, holds[i]!.holdId)).toBe("purchased");
 			// One payment per hold, never refunded.
-			expect(testPayments.get(`pay_test_${holds[i]!.holdId}`)?.refunded).toBe(false);
+			expect(paymentFor(holds[i]!.holdId)?.refunded).toBe(false);
 			orders.set(order.orderId, order);
 		}
 		expect(orders.size).toBe(20);
@@ -256,7 +244,7 @@ describe("objects restarted mid-flight", () => {
 		await runInDurableObject(shardStub(drop.id, 0), (_s, state) => {
 			state.storage.sql.exec(`INSERT INTO transfers_in (transfer_id, from_shard, requested, created_at) VALUES ('t_3_0_mid', 3, 2, ?)`, Date.now());
 		});
-		expect(await shardStub(drop.id, 3).give({ transferId: "t_3_0_mid", toShard: 0, amount: 2 })).toBe(2);
+		expect((await shardStub(drop.id, 3).give({ transferId: "t_3_0_mid", toShard: 0, amount: 2 })).amount).toBe(2);
 		// Sales reach D1 before the abort: the local Queue simulation would lose them with the objects.
 		expect(await waitForOrders(drop.id, 4)).toHaveLength(4);
 		const before = await expectCleanAudit(drop.id);

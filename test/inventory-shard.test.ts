@@ -4,8 +4,8 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { inventoryTotals } from "../src/inventory";
 import type { InventoryShard } from "../src/inventory-shard";
-import { adminFetch, admitBatch, createDrop, hold, join, purchase, status } from "./helpers";
-import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
+import { adminFetch, admitBatch, createDrop, errorCode, hold, join, newKey, purchase, status, waitUntil } from "./helpers";
+import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, rowCount, shardStub } from "./inventory-support";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
 
@@ -29,7 +29,7 @@ describe("shard set-up", () => {
 		const big = await createDrop({ capacity: 12_000, shards: undefined });
 		expect(big.shards).toBeGreaterThan(1);
 		const totals = await inventoryTotals(env, big.id, big.shards);
-		expect(totals).toEqual({ remaining: 12_000, held: 0, sold: 0, buyers: 0, perShard: [4_000, 4_000, 4_000] });
+		expect(totals).toEqual({ remaining: 12_000, held: 0, sold: 0, buyers: 0, perShard: [4_000, 4_000, 4_000], inFlight: 0 });
 	});
 
 	it("init is idempotent and refuses to turn a shard into another one", async () => {
@@ -73,10 +73,12 @@ describe("stock transfers between shards", () => {
 	it("a transfer id is given once: repeating it answers the first amount and moves nothing more", async () => {
 		const drop = await createDrop({ capacity: 10, shards: 2 });
 		const giver = shardStub(drop.id, 1);
-		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toBe(3);
-		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toBe(3);
-		expect(await giver.give({ transferId: "t_1_0_more", toShard: 0, amount: 9 })).toBe(2);
-		expect(await giver.give({ transferId: "t_1_0_none", toShard: 0, amount: 1 })).toBe(0);
+		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toEqual({ amount: 3, incoming: false });
+		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toEqual({ amount: 3, incoming: false });
+		expect((await giver.give({ transferId: "t_1_0_more", toShard: 0, amount: 9 })).amount).toBe(2);
+		expect((await giver.give({ transferId: "t_1_0_none", toShard: 0, amount: 1 })).amount).toBe(0);
+		// Nothing given, nothing written: only the two transfers that moved stock are on record.
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(2);
 		expect(await giver.stats()).toMatchObject({ remaining: 0, given: 5, accountable: 0 });
 	});
 
@@ -84,7 +86,7 @@ describe("stock transfers between shards", () => {
 		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: wideOpen });
 		// Shard 0 asked shard 1 for 3 and restarted before it could credit them.
 		await recordIncoming(drop.id, 0, "t_1_0_cut", 1, 3);
-		expect(await shardStub(drop.id, 1).give({ transferId: "t_1_0_cut", toShard: 0, amount: 3 })).toBe(3);
+		expect((await shardStub(drop.id, 1).give({ transferId: "t_1_0_cut", toShard: 0, amount: 3 })).amount).toBe(3);
 
 		let a = await expectCleanAudit(drop.id);
 		expect(a.totals).toMatchObject({ remaining: 7, inFlight: 3 });
@@ -137,14 +139,20 @@ describe("stock transfers between shards", () => {
 		await recordIncoming(drop.id, 0, "t_1_0_limbo", 1, 1);
 		await shardStub(drop.id, 1).give({ transferId: "t_1_0_limbo", toShard: 0, amount: 1 });
 
-		// Homed on the giver, so its hold asks shard 0, which must first finish the cut transfer.
+		// Homed on the giver, so its hold asks shard 0, which has the stock on its way: "try again",
+		// never "sold out", and shard 0's alarm finishes the cut transfer at once.
 		const [lateFan] = fansHomedOn(1, 2, 1, "late-fan");
 		const late = await join(drop.id, lateFan!);
 		await admitBatch(drop.id);
 		const s = await status(drop.id, late.queueToken);
 		expect(s.status).toBe("admitted");
-		const held = await hold(drop.id, s.accessToken as string, 1);
-		expect(held.status).toBe(201);
+		const key = newKey();
+		const first = await hold(drop.id, s.accessToken as string, 1, key);
+		expect(first.status).toBe(503);
+		expect(await errorCode(first)).toBe("try_again");
+		// The retry, with the same key (a "try again" is not remembered), gets the ticket.
+		await waitUntil(async () => (await hold(drop.id, s.accessToken as string, 1, key)).status === 201, 5_000, "the retried hold to get the ticket");
+		expect((await audit(drop.id)).totals).toMatchObject({ held: 1, sold: 1, remaining: 0, inFlight: 0 });
 		await expectCleanAudit(drop.id);
 	});
 

@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import type { Audit } from "../src/audit";
 import { homeShard } from "../src/inventory";
 import { type InventoryShard, shardName } from "../src/inventory-shard";
+import { type TestPayment, testPayments } from "../src/payments";
 import { adminFetch, admitBatch, fanFetch, join, status } from "./helpers";
 
 export const shardStub = (dropId: string, shard: number) => env.INVENTORY.getByName(shardName(dropId, shard));
@@ -148,4 +149,23 @@ export interface OrderJson {
 	quantity: number;
 	tickets: string[];
 	totalCents: number;
+}
+
+/** The test provider's charges for a hold, one per attempt that was approved. */
+export function paymentsFor(holdId: string): TestPayment[] {
+	return [...testPayments.values()].filter((p) => p.idempotencyKey.split(":")[1] === holdId);
+}
+
+/** The test provider's (only) charge for a hold, if any. */
+export function paymentFor(holdId: string): TestPayment | undefined {
+	const found = paymentsFor(holdId);
+	if (found.length > 1) throw new Error(`hold ${holdId} was charged ${found.length} times`);
+	return found[0];
+}
+
+/** Rows in one of a shard's tables. */
+export async function rowCount(dropId: string, shard: number, table: string): Promise<number> {
+	return runInDurableObject(shardStub(dropId, shard), (_s, state) =>
+		state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,
+	);
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { homeShard } from "../src/inventory";
 import { InventoryShard } from "../src/inventory-shard";
-import { createDrop, errorCode, hold, purchase } from "./helpers";
+import { createDrop, errorCode, hold, newKey, purchase } from "./helpers";
 import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
@@ -16,12 +16,21 @@ describe("no oversell", () => {
 		// Every shard is somebody's home, so transfers run in all directions at once.
 		expect(new Set(fans.map((f) => homeShard(f, 4))).size).toBe(4);
 
-		const answers = await Promise.all(fans.map((f) => hold(drop.id, tokens.get(f)!, 1)));
+		const keys = fans.map(() => newKey());
+		const answers = await Promise.all(fans.map((f, i) => hold(drop.id, tokens.get(f)!, 1, keys[i])));
 		const won = answers.filter((r) => r.status === 201);
 		expect(won).toHaveLength(100);
-		const refused = answers.filter((r) => r.status !== 201);
-		expect(new Set(refused.map((r) => r.status))).toEqual(new Set([409]));
-		expect(new Set(await Promise.all(refused.map(errorCode)))).toEqual(new Set(["sold_out"]));
+		// The rest hear "sold out", or "try again" while stock was moving between shards under them.
+		const refused = fans.flatMap((f, i) => (answers[i]!.status === 201 ? [] : [{ fan: f, key: keys[i]!, res: answers[i]! }]));
+		const codes = await Promise.all(refused.map((r) => errorCode(r.res)));
+		for (const [i, r] of refused.entries()) expect(["409 sold_out", "503 try_again"]).toContain(`${r.res.status} ${codes[i]}`);
+		// Once nothing moves, every "try again" retried with its key is a final "sold out".
+		for (const [i, r] of refused.entries()) {
+			if (codes[i] !== "try_again") continue;
+			const again = await hold(drop.id, tokens.get(r.fan)!, 1, r.key);
+			expect(again.status).toBe(409);
+			expect(await errorCode(again)).toBe("sold_out");
+		}
 
 		const holds = (await Promise.all(won.map((r) => r.json()))) as HoldJson[];
 		expect(new Set(holds.map((h) => h.holdId)).size).toBe(100);
@@ -54,8 +63,8 @@ describe("no oversell", () => {
 		const granted = fans.reduce((sum, _, i) => sum + (answers[i]!.status === 201 ? wants[i]! : 0), 0);
 		expect(granted).toBeLessThanOrEqual(100);
 		for (const r of answers.filter((r) => r.status !== 201)) {
-			expect(r.status).toBe(409);
-			expect(["sold_out", "not_enough_left"]).toContain(await errorCode(r));
+			expect([409, 503]).toContain(r.status);
+			expect(r.status === 503 ? ["try_again"] : ["sold_out", "not_enough_left"]).toContain(await errorCode(r));
 		}
 		let a = await expectCleanAudit(drop.id);
 		expect(a.totals.held).toBe(granted);
@@ -109,14 +118,14 @@ describe("no stranded stock", () => {
 		let stalled = 0;
 		let release!: () => void;
 		const released = new Promise<void>((resolve) => (release = resolve));
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(async function (this: InventoryShard, input) {
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation((async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
 			// Shard 2's answer to shard 0 is slow: meanwhile B takes one of the tickets A gathered.
 			if (input.transferId.startsWith("t_2_0_")) {
 				stalled++;
 				await released;
 			}
 			return give.call(this, input);
-		});
+		}) as unknown as InventoryShard["give"]);
 		try {
 			const pending = hold(drop.id, tokens.get(a!)!, 3);
 			while (stalled === 0) await new Promise((resolve) => setTimeout(resolve, 1));
