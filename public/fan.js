@@ -17,6 +17,7 @@ import {
 	formatNumber,
 	randomId,
 	show,
+	sleep,
 	storage,
 	text,
 } from "/common.js";
@@ -386,6 +387,13 @@ async function sendHold() {
 		holdWarnings = new Set();
 		showPay();
 	} catch (err) {
+		// Tickets moving between shards: ask again with the same key when the engine says (a few times).
+		if (err.code === "try_again" && (saved.pendingHold.tries = (saved.pendingHold.tries || 0) + 1) <= 5) {
+			save();
+			text(button, "Finding tickets…");
+			await sleep((err.retryAfter || 1) * 1000);
+			return sendHold();
+		}
 		if (err.status !== 0) {
 			delete saved.pendingHold;
 			save();

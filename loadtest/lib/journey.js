@@ -598,17 +598,26 @@ export function* fanJourney(client, ctx) {
 		holdNo++;
 		const key = ctx.fanId + "-h" + holdNo;
 		let res = null;
-		for (let attempt = 0; attempt < 4; attempt++) {
+		for (let attempt = 0; attempt < 8; attempt++) {
 			// A retry after a network error or 5xx reuses the key: that is what the key is for.
 			res = yield request("POST", base + "/holds", {
 				headers: { authorization: auth.authorization, "content-type": "application/json", "idempotency-key": key },
 				json: { quantity: quantity },
 				step: "hold",
 			});
+			// Tickets moving between shards: the engine says when to ask again (a "try again" is not remembered).
+			if (res.status === 503 && errorCode(res) === "try_again") {
+				yield pause(retryAfterMs(res, 1000));
+				continue;
+			}
 			if (!transient(client, "hold", res, ctx.fanId)) break;
 			yield pause(300 * (attempt + 1));
 		}
 		const code = errorCode(res);
+		if (res.status === 503 && code === "try_again") {
+			ok(client, "hold");
+			continue;
+		}
 		if (res.status === 409 && code === "not_enough_left") {
 			ok(client, "hold");
 			const left = json(res).error.available;
