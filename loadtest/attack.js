@@ -79,6 +79,7 @@ export function teardown(setup) {
 export function handleSummary(data) {
 	/** @type {Record<string, string>} */
 	const out = { stdout: textSummary(data, "hostile fans: " + plan.attackers + " attackers") };
+	// k6 cannot create a folder: loadtest/reports/ is kept in git (.gitkeep) for this.
 	out[__ENV.SUMMARY_JSON || "loadtest/reports/k6-attack-summary.json"] = JSON.stringify(data, null, 2);
 	return out;
 }

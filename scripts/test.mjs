@@ -6,8 +6,9 @@
 // summary (the workerd it drives does not shut down; cause not found yet, see the
 // issue notes). So a run that has printed its summary (for a one-file run, that
 // file's result line) and has not exited 30 s later is stopped, and what it
-// printed decides: any failed test fails the suite.
-import { spawn } from "node:child_process";
+// printed decides: any failed test fails the suite. Before them, the checks of
+// the repository itself in test-node/ run under Node's own test runner.
+import { spawn, spawnSync } from "node:child_process";
 
 const RUNS = [
 	["run", "--exclude", "test/faults.test.ts", "--exclude", "test/inventory-property.test.ts"],
@@ -49,6 +50,9 @@ function vitest(args) {
 		});
 	});
 }
+
+const repoChecks = spawnSync(process.execPath, ["--test", "test-node/"], { stdio: "inherit" });
+if (repoChecks.status !== 0) process.exit(repoChecks.status ?? 1);
 
 for (const args of RUNS) {
 	const code = await vitest(args);
