@@ -181,8 +181,11 @@ function checkWindow(opensAt: string, closesAt: string | null, now: number | nul
 /** What fans may see of a drop. */
 export type DropStatus = "scheduled" | "open" | "sold_out" | "closed";
 
+/** Whether the sale has closed at `now` (ms). */
+export const hasClosed = (drop: Pick<DropConfig, "closesAt">, now: number) => drop.closesAt !== null && Date.parse(drop.closesAt) <= now;
+
 export function publicStatus(drop: Pick<DropConfig, "opensAt" | "closesAt">, soldOut: boolean, now: number): DropStatus {
-	if (drop.closesAt !== null && Date.parse(drop.closesAt) <= now) return "closed";
+	if (hasClosed(drop, now)) return "closed";
 	if (soldOut) return "sold_out";
 	return Date.parse(drop.opensAt) <= now ? "open" : "scheduled";
 }

@@ -8,7 +8,7 @@
 // purchases go to the shards: no fan request needs this object.
 import { DurableObject } from "cloudflare:workers";
 import { admissionPace, newSeed, nextBatchSize } from "./admission";
-import type { DropConfig } from "./drops";
+import { type DropConfig, hasClosed } from "./drops";
 import { type StockHint, inventoryTotals } from "./inventory";
 import type { ShardTotals } from "./inventory-shard";
 import { RequestCounter } from "./load";
@@ -386,37 +386,41 @@ export class WaitingRoom extends DurableObject<Env> {
 		const drop = this.config();
 		if (drop === null || drop.paused) return;
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
-		let now = this.clock();
-		this.lastBusyAt ??= now;
+		// The clock moves on while the lines and shards answer, so every decision reads it after
+		// the awaits before it: a batch, its turn and the spacing to the next count from when the
+		// batch goes in, and a drop that closed meanwhile admits nobody.
+		this.lastBusyAt ??= this.clock();
 		if (this.state().opened_at === null) {
-			if (now < Date.parse(drop.opensAt)) {
+			if (this.clock() < Date.parse(drop.opensAt)) {
 				await this.ctx.storage.setAlarm(Date.parse(drop.opensAt));
 				return;
 			}
-			if (!(await this.open(drop, now))) {
-				await this.ctx.storage.setAlarm(now + BUSY_TICK_MS);
+			if (!(await this.open(drop))) {
+				await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
 				return;
 			}
 		}
-		const closed = drop.closesAt !== null && Date.parse(drop.closesAt) <= now;
-		if (closed || this.state().sold_out) return;
+		if (hasClosed(drop, this.clock()) || this.state().sold_out) return;
 
-		const sealed = await this.seal(drop, now);
+		const sealed = await this.seal(drop, this.clock());
+		let now = this.clock();
 		let state = this.state();
-		const admissionDue = state.last_admission_at === null || state.last_admission_at + drop.admission.intervalMs <= now;
+		const admissionDue = (at: number) => {
+			const last = this.state().last_admission_at;
+			return last === null || last + drop.admission.intervalMs <= at;
+		};
 		const waiting = state.next_position - 1 - state.admitted_through;
 		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
 		let totals: Totals | null = null;
-		if ((admissionDue && waiting > 0) || stale) {
+		if ((admissionDue(now) && waiting > 0) || stale) {
 			totals = await this.refreshTotals(drop);
-			// The clock moves on while the shards answer: batches are spaced by when they go in.
 			now = this.clock();
 		}
 		if (totals !== null) {
-			if (this.state().sold_out) return;
+			if (this.state().sold_out || hasClosed(drop, now)) return;
 			if (totals.held > 0) this.lastBusyAt = now;
 			state = this.state();
-			if (admissionDue && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);
+			if (admissionDue(now) && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);
 		}
 		state = this.state();
 		if (sealed > 0 || state.next_position - 1 > state.admitted_through) {
@@ -450,7 +454,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	/** The opening: every line closes its pre-queue and reports its size; then the pacer has the pre-queue's positions. */
-	private async open(drop: DropConfig, now: number): Promise<boolean> {
+	private async open(drop: DropConfig): Promise<boolean> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
 		let counts: number[];
 		try {
@@ -467,7 +471,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			this.sql.run(
 				`UPDATE pacer SET opened_at = ?, prequeue_counts = ?, prequeue_size = ?, next_position = ?, sealed_through = ?,
 				 notified_through = ? WHERE id = 1`,
-				now, JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1,
+				this.clock(), JSON.stringify(counts), size, size + 1, firstSlot - 1, firstSlot - 1,
 			);
 		});
 		return true;

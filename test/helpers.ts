@@ -106,6 +106,32 @@ export function movePacerClock(room: WaitingRoom, ms: number): void {
 }
 
 /**
+ * Makes the pacer's calls of `method` on the objects of `binding` slow as its own
+ * clock sees them: each answer arrives `delayMs()` later than it was asked for
+ * (the clock is moved while the call is awaited), with no real waiting.
+ */
+export function slowPacerCalls(room: WaitingRoom, binding: "INVENTORY" | "WAITING_LINE", method: string, delayMs: () => number): void {
+	const pacer = room as unknown as { env: Env };
+	const real = pacer.env;
+	const slowStub = (stub: object) =>
+		new Proxy(stub, {
+			get(target, prop) {
+				if (prop !== method) return Reflect.get(target, prop);
+				return async (...args: unknown[]) => {
+					const delay = delayMs();
+					// Called on the stub itself: an RPC method taken off its stub does not work.
+					const answer: unknown = await (target as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args);
+					movePacerClock(room, delay);
+					return answer;
+				};
+			},
+		});
+	const namespace = real[binding];
+	const slowNamespace = { getByName: (name: string) => slowStub(namespace.getByName(name)) };
+	pacer.env = new Proxy(real, { get: (target, prop) => (prop === binding ? slowNamespace : Reflect.get(target, prop)) });
+}
+
+/**
  * The opening of a drop scheduled for later, as the pacer's clock sees it: the
  * lines close their pre-queues and the seed is revealed. The pacer's clock stays
  * that far ahead, so no real alarm changes anything while the test runs.
@@ -115,8 +141,8 @@ export async function openRoom(dropId: string, opensAtMs: number): Promise<void>
 		movePacerClock(room, Math.max(0, opensAtMs + 1 - room.clock()));
 		// Only the opening step of the tick: no slot sealed, no batch admitted yet.
 		const config = JSON.parse(state.storage.sql.exec<{ json: string }>(`SELECT json FROM config`).one().json) as DropConfig;
-		const opening = room as unknown as { open(drop: DropConfig, now: number): Promise<boolean> };
-		if (!(await opening.open(config, room.clock()))) throw new Error("the drop did not open");
+		const opening = room as unknown as { open(drop: DropConfig): Promise<boolean> };
+		if (!(await opening.open(config))) throw new Error("the drop did not open");
 	});
 }
 

@@ -26,9 +26,11 @@ import {
 	fanFetch,
 	hold,
 	lineStub,
+	movePacerClock,
 	openRoom as openRoomAt,
 	purchase,
 	roomStub,
+	slowPacerCalls,
 	tickRoom,
 	waitUntil,
 } from "./helpers";
@@ -485,6 +487,102 @@ describe("admission by the pacer", () => {
 			expect(res.status).toBe(500);
 			expect(JSON.stringify(await res.json())).not.toContain("pacer down");
 		}
+	});
+});
+
+describe("the pacer's clock across slow calls", () => {
+	const INTERVAL_MS = 5_000;
+	const SLOW_TOTALS_MS = 4_000;
+
+	const batchesOf = (state: DurableObjectState) =>
+		state.storage.sql.exec<{ at: number; through: number }>(`SELECT at, through FROM batches ORDER BY through`).toArray();
+
+	it("stamps a batch with the time the shards' totals arrived: the turn is whole and the next batch waits a full interval from then", async () => {
+		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 2, intervalMs: INTERVAL_MS, activeMultiple: 20 } });
+		const ids = fanIds("slowtotals", 6);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		await openRoom(drop);
+		const seen = await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom, state) => {
+			let delay = SLOW_TOTALS_MS;
+			slowPacerCalls(room, "INVENTORY", "totals", () => delay);
+			// A tick whose totals take 4 s: the first batch goes in when they arrive.
+			const asked = room.clock();
+			await room.alarm();
+			const answered = room.clock();
+			const first = batchesOf(state);
+			// The shards answer at once now. An interval after the tick began, but not after the
+			// batch went in: nobody more (a batch stamped when the tick began would let two in here).
+			delay = 0;
+			movePacerClock(room, asked + INTERVAL_MS - room.clock());
+			await room.alarm();
+			const early = batchesOf(state);
+			// A full interval after the first batch went in: the next one.
+			movePacerClock(room, first[0]!.at + INTERVAL_MS - room.clock());
+			await room.alarm();
+			return { asked, answered, first, early, second: batchesOf(state) };
+		});
+		expect(seen.first).toHaveLength(1);
+		expect(seen.first[0]!.through).toBe(2);
+		expect(seen.first[0]!.at).toBeGreaterThanOrEqual(seen.asked + SLOW_TOTALS_MS);
+		expect(seen.first[0]!.at).toBeLessThanOrEqual(seen.answered);
+		expect(seen.early).toEqual(seen.first);
+		expect(seen.second).toHaveLength(2);
+		expect(seen.second[1]!.through).toBe(4);
+		expect(seen.second[1]!.at - seen.second[0]!.at).toBeGreaterThanOrEqual(INTERVAL_MS);
+
+		// The admitted fans' turn runs a whole access window from when they were let in.
+		const polled = await pollAll(drop.id, tokens);
+		const admitted = [...polled.values()].filter((p) => p.status === "admitted");
+		expect(admitted.map((p) => p.position).sort()).toEqual([1, 2, 3, 4]);
+		const firstTurn = admitted.filter((p) => (p.position as number) <= 2).map((p) => Date.parse(p.accessExpiresAt as string));
+		const whole = Math.floor((seen.asked + SLOW_TOTALS_MS + accessSeconds(env) * 1000) / 1000) * 1000;
+		for (const expiresAt of firstTurn) expect(expiresAt).toBeGreaterThanOrEqual(whole);
+		expect((await audit(drop.id)).admission).toMatchObject({ batches: 2, admittedInOrder: true });
+		expect((await audit(drop.id)).admission.closestBatchesMs).toBeGreaterThanOrEqual(INTERVAL_MS);
+	});
+
+	it("stamps the opening with the time the lines answered it", async () => {
+		const drop = await futureDrop({ capacity: 10, admission: { batchSize: 2, ...SLOW } });
+		await joinAll(drop.id, fanIds("slowopen", 3));
+		const seen = await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom, state) => {
+			slowPacerCalls(room, "WAITING_LINE", "open", () => SLOW_TOTALS_MS);
+			movePacerClock(room, drop.opensAtMs + 1 - room.clock());
+			const asked = room.clock();
+			await room.alarm();
+			return { asked, answered: room.clock(), openedAt: state.storage.sql.exec<{ opened_at: number }>(`SELECT opened_at FROM pacer`).one().opened_at };
+		});
+		expect(seen.openedAt).toBeGreaterThanOrEqual(seen.asked + SLOW_TOTALS_MS);
+		expect(seen.openedAt).toBeLessThanOrEqual(seen.answered);
+		expect((await audit(drop.id)).admission.openedAt).toBe(new Date(seen.openedAt).toISOString());
+	});
+
+	it("admits nobody once the drop has closed while the tick waited for the shards", async () => {
+		const closesAtMs = Date.now() + HOUR + 10 * 60_000;
+		const drop = await futureDrop({
+			closesAt: new Date(closesAtMs).toISOString(),
+			capacity: 100,
+			admission: { batchSize: 2, intervalMs: 250, activeMultiple: 20 },
+		});
+		const ids = fanIds("closing", 6);
+		await joinAll(drop.id, ids);
+		await openRoom(drop);
+		const seen = await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom, state) => {
+			let delay = 0;
+			slowPacerCalls(room, "INVENTORY", "totals", () => delay);
+			// Open a while: a tick admits a batch.
+			movePacerClock(room, closesAtMs - 60_000 - room.clock());
+			await room.alarm();
+			const open = batchesOf(state);
+			// Two seconds before the close, a tick whose totals take four: they arrive after it.
+			delay = SLOW_TOTALS_MS;
+			movePacerClock(room, closesAtMs - 2_000 - room.clock());
+			await room.alarm();
+			return { open, after: batchesOf(state), answered: room.clock() };
+		});
+		expect(seen.answered).toBeGreaterThan(closesAtMs);
+		expect(seen.open.map((b) => b.through)).toEqual([2]);
+		expect(seen.after).toEqual(seen.open);
+		expect((await pacerState(drop.id)).admitted_through).toBe(2);
 	});
 });
 
