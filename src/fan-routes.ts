@@ -1,17 +1,28 @@
 // The fan API: the public view of a drop, join, status polls, holds,
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
-import { decodeJwt } from "jose";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
 import { shardOfId } from "./codes";
-import { DROP_ID, publicStatus } from "./drops";
+import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
 import { homeShard, shardStub } from "./inventory";
 import { fanIdFromIdentity, fanIdentityEnabled, verifyTurnstile } from "./join-guard";
 import { failureOf, unwrap } from "./outcome";
 import { PAYMENT_METHODS, paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
-import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyAccessToken, verifyQueueToken } from "./tokens";
+import {
+	ORDER_TYP,
+	type QueueClaims,
+	accessJti,
+	invalidToken,
+	peekToken,
+	signAccessToken,
+	signOrderToken,
+	signQueueToken,
+	verifyAccessToken,
+	verifyOrderToken,
+	verifyQueueToken,
+} from "./tokens";
 import { parse } from "./validation";
 import { type JoinLimits, type LineEntry, lineName } from "./waiting-line";
 import { SHUFFLE_ALGORITHM, type Watermark, accessSeconds, roomName } from "./waiting-room";
@@ -312,7 +323,10 @@ fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
 	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment });
 	const order = unwrap(outcome);
-	return Response.json(order, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
+	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
+	// year runs from the purchase, so a replay answers the same claims (signed afresh).
+	const orderToken = await signOrderToken(env, { dropId, fanId: access.fanId, orderId: order.orderId }, Date.parse(order.createdAt));
+	return Response.json({ ...order, orderToken }, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
 fanRouter.delete("/drops/:id/holds/:holdId", async (request, env) => {
@@ -325,19 +339,26 @@ fanRouter.delete("/drops/:id/holds/:holdId", async (request, env) => {
 });
 
 fanRouter.get("/orders/:orderId", async (request, env) => {
-	const token = requireBearer(request, "access token");
-	// The token names its drop; it is verified against that drop right after.
-	let dropId: string | undefined;
-	try {
-		const aud = decodeJwt(token).aud;
-		const first = Array.isArray(aud) ? aud[0] : aud;
-		dropId = first?.startsWith("drop:") ? first.slice(5) : undefined;
-	} catch {
-		dropId = undefined;
+	const token = requireBearer(request, "order token or access token");
+	// The token names its kind and its drop; it is verified as that kind, for that drop, right after.
+	const { typ, dropId } = peekToken(token);
+	if (dropId === undefined || !DROP_ID.test(dropId)) throw invalidToken();
+	const orderId = request.params.orderId ?? "";
+	let fanId: string;
+	let shardIndex: number | null;
+	if (typ === ORDER_TYP) {
+		const claims = await verifyOrderToken(env, token, dropId);
+		// Good for its own order only: any other id is the 404 of an unknown one, and no shard is asked.
+		if (claims.orderId !== orderId) throw notFound("order");
+		fanId = claims.fanId;
+		// The id was made by one of the drop's shards and signed by us: its shard is real.
+		shardIndex = shardOfId(orderId, "o", LIMITS.shards.max);
+	} else {
+		// Anything else is read as the access token of the buyer's turn, while it lasts.
+		const access = await verifyAccessToken(env, token, dropId);
+		fanId = access.fanId;
+		shardIndex = shardOfId(orderId, "o", access.shards);
 	}
-	if (dropId === undefined || !DROP_ID.test(dropId)) throw new ApiError(401, "invalid_token", "The token is not valid here.");
-	const access = await verifyAccessToken(env, token, dropId);
-	const shardIndex = shardOfId(request.params.orderId ?? "", "o", access.shards);
 	if (shardIndex === null) throw notFound("order");
-	return unwrap(await shardStub(env, dropId, shardIndex).order({ orderId: request.params.orderId!, fanId: access.fanId }));
+	return unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId }));
 });

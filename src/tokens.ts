@@ -1,14 +1,23 @@
-// Queue and access tokens: ES256 JWTs signed with jose, `kid` in the header,
-// verified against the published JWKS. Each kind has its own `typ`, and the
-// audience binds it to one drop, so neither stands in for the other.
-import { type JWK, type JWTPayload, SignJWT, createLocalJWKSet, errors, importJWK, jwtVerify } from "jose";
+// Queue, access and order tokens: ES256 JWTs signed with jose, `kid` in the
+// header, verified against the published JWKS. Each kind has its own `typ`, and
+// the audience binds it to one drop, so none stands in for another.
+import { type JWK, type JWTPayload, SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify } from "jose";
 import { base64url } from "./drops";
 import { ApiError } from "./http";
 
 export const ISSUER = "ticket-drop-engine";
 export const QUEUE_TYP = "queue+jwt";
 export const ACCESS_TYP = "access+jwt";
+export const ORDER_TYP = "order+jwt";
 const QUEUE_TOKEN_SECONDS = 24 * 3600;
+/**
+ * A year. Tickets often go on sale months before the event, and the buyer needs
+ * their codes at the door and after it (a refund, a dispute), long after their
+ * turn ended. The token reads its one order and nothing else, so a long life
+ * risks no more than the codes it shows; and it does end, so a rotated-out
+ * signing key can be dropped from the JWKS a year later.
+ */
+export const ORDER_TOKEN_SECONDS = 365 * 24 * 3600;
 
 export interface QueueClaims {
 	dropId: string;
@@ -32,6 +41,13 @@ export interface AccessClaims {
 	exp: number;
 	/** The drop's shard count, so holds are routed without a lookup. */
 	shards: number;
+}
+
+/** A buyer's lasting right to read one order: their fan id, the drop and the order id. */
+export interface OrderClaims {
+	dropId: string;
+	fanId: string;
+	orderId: string;
 }
 
 interface KeyMaterial {
@@ -83,30 +99,55 @@ export async function publicJwks(env: Env): Promise<{ keys: JWK[] }> {
 
 const audience = (dropId: string) => `drop:${dropId}`;
 
-export async function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()): Promise<string> {
+export const invalidToken = () => new ApiError(401, "invalid_token", "The token is not valid here.");
+
+/** Every kind is signed the same way: its own typ, our issuer, the drop as audience, the fan as subject. */
+async function sign(
+	env: Env,
+	typ: string,
+	who: { dropId: string; fanId: string },
+	times: { now: number; exp: (iat: number) => number },
+	payload: JWTPayload,
+): Promise<string> {
 	const key = await keyMaterial(env);
-	const iat = Math.floor(now / 1000);
-	return new SignJWT({ pos: claims.position, ln: claims.line, pq: claims.prequeueSeq, sl: claims.slot, si: claims.slotIndex })
-		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: QUEUE_TYP })
+	const iat = Math.floor(times.now / 1000);
+	return new SignJWT(payload)
+		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ })
 		.setIssuer(ISSUER)
-		.setAudience(audience(claims.dropId))
-		.setSubject(claims.fanId)
+		.setAudience(audience(who.dropId))
+		.setSubject(who.fanId)
 		.setIssuedAt(iat)
-		.setExpirationTime(iat + QUEUE_TOKEN_SECONDS)
+		.setExpirationTime(times.exp(iat))
 		.sign(key.privateKey);
 }
 
-export async function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
-	const key = await keyMaterial(env);
-	return new SignJWT({ shards: claims.shards })
-		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: ACCESS_TYP })
-		.setIssuer(ISSUER)
-		.setAudience(audience(claims.dropId))
-		.setSubject(claims.fanId)
-		.setJti(claims.jti)
-		.setIssuedAt(Math.floor(now / 1000))
-		.setExpirationTime(claims.exp)
-		.sign(key.privateKey);
+export function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()): Promise<string> {
+	const payload = { pos: claims.position, ln: claims.line, pq: claims.prequeueSeq, sl: claims.slot, si: claims.slotIndex };
+	return sign(env, QUEUE_TYP, claims, { now, exp: (iat) => iat + QUEUE_TOKEN_SECONDS }, payload);
+}
+
+export function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
+	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti });
+}
+
+export function signOrderToken(env: Env, claims: OrderClaims, now = Date.now()): Promise<string> {
+	return sign(env, ORDER_TYP, claims, { now, exp: (iat) => iat + ORDER_TOKEN_SECONDS }, { oid: claims.orderId });
+}
+
+/**
+ * What a token says it is and which drop it names, unverified: only to choose
+ * the verifier and the drop, which then check everything. Undefined for what
+ * cannot be read.
+ */
+export function peekToken(token: string): { typ: string | undefined; dropId: string | undefined } {
+	try {
+		const typ = decodeProtectedHeader(token).typ;
+		const aud = decodeJwt(token).aud;
+		const first = Array.isArray(aud) ? aud[0] : aud;
+		return { typ, dropId: first?.startsWith("drop:") ? first.slice(5) : undefined };
+	} catch {
+		return { typ: undefined, dropId: undefined };
+	}
 }
 
 async function verify(env: Env, token: string, dropId: string, typ: string): Promise<JWTPayload> {
@@ -127,7 +168,7 @@ async function verify(env: Env, token: string, dropId: string, typ: string): Pro
 		if (err instanceof ApiError) throw err;
 		if (err instanceof errors.JOSEError) {
 			if (err.code === "ERR_JWT_EXPIRED") throw new ApiError(401, "token_expired", "The token has expired.");
-			throw new ApiError(401, "invalid_token", "The token is not valid here.");
+			throw invalidToken();
 		}
 		throw err;
 	}
@@ -140,7 +181,7 @@ export async function verifyQueueToken(env: Env, token: string, dropId: string):
 	const { pos, ln, pq, sl, si } = payload;
 	const placeOk = (isInt(pq, 1) && sl === null && si === null) || (pq === null && isInt(sl, 0) && isInt(si, 0));
 	if (!(pos === null || isInt(pos, 1)) || !isInt(ln, 0) || !placeOk) {
-		throw new ApiError(401, "invalid_token", "The token is not valid here.");
+		throw invalidToken();
 	}
 	return {
 		dropId,
@@ -166,7 +207,13 @@ export async function verifyAccessToken(env: Env, token: string, dropId: string)
 	const payload = await verify(env, token, dropId, ACCESS_TYP);
 	const shards = payload.shards;
 	if (typeof payload.jti !== "string" || typeof shards !== "number" || !Number.isInteger(shards) || shards < 1 || shards > 64) {
-		throw new ApiError(401, "invalid_token", "The token is not valid here.");
+		throw invalidToken();
 	}
 	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards };
+}
+
+export async function verifyOrderToken(env: Env, token: string, dropId: string): Promise<OrderClaims> {
+	const payload = await verify(env, token, dropId, ORDER_TYP);
+	if (typeof payload.oid !== "string" || payload.oid.length === 0) throw invalidToken();
+	return { dropId, fanId: payload.sub!, orderId: payload.oid };
 }

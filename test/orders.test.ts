@@ -1,7 +1,12 @@
 // GET /api/orders/:orderId: the buyer sees their order straight from the shard,
-// before D1 has it; nobody else learns it exists.
-import { describe, expect, it } from "vitest";
-import { adminFetch, admittedFan, createDrop, errorCode, fanFetch } from "./helpers";
+// before D1 has it, with the access token of their turn or, for as long as a
+// year, the order token the purchase answered; nobody else learns it exists.
+import { env } from "cloudflare:test";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ORDER_TOKEN_SECONDS, ORDER_TYP, verifyOrderToken } from "../src/tokens";
+import { accessSeconds } from "../src/waiting-room";
+import { adminFetch, admittedFan, createDrop, errorCode, fanFetch, hold, purchase } from "./helpers";
 import { buy, failingQueue, ordersInD1, restoreShardSales, setShardSales, waitForOrders } from "./sales-helpers";
 
 async function getOrder(orderId: string, token: string | null): Promise<Response> {
@@ -61,3 +66,95 @@ describe("a buyer's order", () => {
 		expect((await getOrder(order.orderId, order.accessToken)).status).toBe(200);
 	});
 });
+
+describe("the order token", () => {
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	it("comes with the purchase and its replays: its own kind, a year long, bound to the drop, the fan and the order", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const accessToken = await admittedFan(drop.id, "fan-keeper");
+		const held = (await (await hold(drop.id, accessToken, 2)).json()) as { holdId: string };
+		const first = await purchase(drop.id, accessToken, held.holdId);
+		expect(first.status).toBe(201);
+		const order = (await first.json()) as { orderId: string; tickets: string[]; createdAt: string; orderToken: string };
+
+		expect(decodeProtectedHeader(order.orderToken)).toMatchObject({ alg: "ES256", typ: ORDER_TYP });
+		const claims = decodeJwt(order.orderToken);
+		expect(claims).toMatchObject({ aud: `drop:${drop.id}`, sub: "fan-keeper", oid: order.orderId });
+		// A year from the purchase.
+		expect(claims.iat).toBe(Math.floor(Date.parse(order.createdAt) / 1000));
+		expect(claims.exp! - claims.iat!).toBe(ORDER_TOKEN_SECONDS);
+		expect(ORDER_TOKEN_SECONDS).toBe(365 * 24 * 3600);
+
+		// A replayed purchase answers the same order, with a token for it too.
+		const replay = await purchase(drop.id, accessToken, held.holdId);
+		expect(replay.status).toBe(201);
+		expect(replay.headers.get("idempotent-replayed")).toBe("true");
+		const again = (await replay.json()) as { orderId: string; orderToken: string };
+		expect(again.orderId).toBe(order.orderId);
+		expect(decodeJwt(again.orderToken)).toEqual(claims);
+		expect(await verifyOrderToken(env, again.orderToken, drop.id)).toEqual({ dropId: drop.id, fanId: "fan-keeper", orderId: order.orderId });
+	});
+
+	it("reads the order once the turn and its access token have expired, until the year is out", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const order = await buy(drop.id, "fan-later", 2);
+		const expected = (await (await getOrder(order.orderId, order.accessToken)).json()) as Record<string, unknown>;
+		expect(expected).toMatchObject({ orderId: order.orderId, tickets: order.tickets });
+
+		// Past the end of the turn (jose checks tokens against Date.now()): the access token is refused.
+		vi.useFakeTimers({ toFake: ["Date"] });
+		vi.setSystemTime(Date.now() + (accessSeconds(env) + 60) * 1000);
+		const expired = await getOrder(order.orderId, order.accessToken);
+		expect({ status: expired.status, code: await errorCode(expired) }).toEqual({ status: 401, code: "token_expired" });
+		// The order token reads the same order, codes and all.
+		const later = await getOrder(order.orderId, order.orderToken);
+		expect(later.status).toBe(200);
+		expect(await later.json()).toEqual(expected);
+
+		// Eleven months on, still; a year and a day on, it has expired too.
+		vi.setSystemTime(Date.now() + 330 * 24 * 3600 * 1000);
+		expect((await getOrder(order.orderId, order.orderToken)).status).toBe(200);
+		vi.setSystemTime(Date.now() + 36 * 24 * 3600 * 1000);
+		const yearOut = await getOrder(order.orderId, order.orderToken);
+		expect({ status: yearOut.status, code: await errorCode(yearOut) }).toEqual({ status: 401, code: "token_expired" });
+	});
+
+	it("reads its own order only: another order of the same fan, another drop's, or one that does not exist is the same 404", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const mine = await buy(drop.id, "fan-two-orders", 1);
+		// The same fan's second order, in the same drop.
+		const h = (await (await hold(drop.id, mine.accessToken, 1)).json()) as { holdId: string };
+		const second = (await (await purchase(drop.id, mine.accessToken, h.holdId)).json()) as { orderId: string; orderToken: string };
+		expect(second.orderId).not.toBe(mine.orderId);
+		// The same fan id's order in another drop.
+		const elsewhere = await createDrop({ capacity: 10, shards: 2 });
+		const theirs = await buy(elsewhere.id, "fan-two-orders", 1);
+
+		const notFound = { status: 404, body: { error: { code: "not_found", message: "No such order." } } };
+		const answer = async (res: Response) => ({ status: res.status, body: await res.json() });
+		const unknown = mine.orderId.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
+		for (const [orderId, token] of [
+			[second.orderId, mine.orderToken],
+			[mine.orderId, second.orderToken],
+			[mine.orderId, theirs.orderToken],
+			[theirs.orderId, mine.orderToken],
+			[unknown, mine.orderToken],
+			["o_9_AAAAAAAAAAAAAAAA", mine.orderToken],
+			["not-an-order", mine.orderToken],
+		] as const) {
+			expect(await answer(await getOrder(orderId, token))).toEqual(notFound);
+		}
+		// Each token still reads its own.
+		for (const [orderId, token] of [
+			[mine.orderId, mine.orderToken],
+			[second.orderId, second.orderToken],
+			[theirs.orderId, theirs.orderToken],
+		] as const) {
+			expect((await getOrder(orderId, token)).status).toBe(200);
+		}
+	});
+});
+

@@ -64,6 +64,8 @@ export interface Bought {
 	orderId: string;
 	quantity: number;
 	tickets: string[];
+	/** The purchase answer's token for reading this order later. */
+	orderToken: string;
 	accessToken: string;
 	fanId: string;
 }
@@ -76,7 +78,7 @@ export async function buy(dropId: string, fanId: string, quantity = 1): Promise<
 	const { holdId } = (await h.json()) as { holdId: string };
 	const p = await purchase(dropId, accessToken, holdId);
 	if (p.status !== 201) throw new Error(`purchase: ${p.status} ${await p.text()}`);
-	const order = (await p.json()) as { orderId: string; quantity: number; tickets: string[] };
+	const order = (await p.json()) as { orderId: string; quantity: number; tickets: string[]; orderToken: string };
 	return { ...order, accessToken, fanId };
 }
 

@@ -19,14 +19,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
 	ACCESS_TYP,
 	ISSUER,
+	ORDER_TYP,
 	QUEUE_TYP,
 	publicJwks,
 	signAccessToken,
+	signOrderToken,
 	signQueueToken,
 	verifyAccessToken,
+	verifyOrderToken,
 	verifyQueueToken,
 } from "../src/tokens";
-import { admittedFan, createDrop, errorCode, fanFetch, hold, join, status } from "./helpers";
+import { admittedFan, createDrop, errorCode, fanFetch, hold, join, purchase, status } from "./helpers";
 
 const currentKey = JSON.parse(env.JWT_PRIVATE_JWK) as JWK & { kid: string };
 
@@ -179,6 +182,11 @@ describe("forged and misused tokens are refused", () => {
 		expect(await refusal(await hold(dropId, staleAccess, 1))).toEqual({ status: 401, code: "token_expired" });
 		const orders = await fanFetch(`/api/orders/o_0_nothing`, staleAccess);
 		expect(await refusal(orders)).toEqual({ status: 401, code: "token_expired" });
+
+		// An order token lasts a year, and no longer.
+		const orderId = "o_0_AAAAAAAAAAAAAAAA";
+		const staleOrder = await signOrderToken(env, { dropId, fanId: "token-buyer", orderId }, now - 366 * 24 * 3600 * 1000);
+		expect(await refusal(await fanFetch(`/api/orders/${orderId}`, staleOrder))).toEqual({ status: 401, code: "token_expired" });
 	});
 
 	it("a token for another drop", async () => {
@@ -202,6 +210,49 @@ describe("forged and misused tokens are refused", () => {
 		expect(release.status).toBe(401);
 		const order = await fanFetch(`/api/orders/o_0_x`, queueToken);
 		expect(order.status).toBe(401);
+	});
+
+	it("an order token where a queue or access token belongs, and a queue or access token passed off as an order token", async () => {
+		const held = (await (await hold(dropId, accessToken, 1)).json()) as { holdId: string };
+		const bought = await purchase(dropId, accessToken, held.holdId);
+		expect(bought.status).toBe(201);
+		const { orderId, orderToken } = (await bought.json()) as { orderId: string; orderToken: string };
+		const readOrder = (token: string) => fanFetch(`/api/orders/${orderId}`, token);
+		const invalid = { status: 401, code: "invalid_token" };
+		// Where it belongs, it reads the order.
+		expect((await readOrder(orderToken)).status).toBe(200);
+
+		// Nowhere else: not to poll, hold, buy or release.
+		expect(await refusal(await statusWith(dropId, orderToken))).toEqual(invalid);
+		expect(await refusal(await hold(dropId, orderToken, 1))).toEqual(invalid);
+		expect(await refusal(await purchase(dropId, orderToken, held.holdId))).toEqual(invalid);
+		expect(await refusal(await fanFetch(`/api/drops/${dropId}/holds/${held.holdId}`, orderToken, { method: "DELETE" }))).toEqual(invalid);
+
+		// The other kinds are no order token: not a queue token, not one re-typed with the original
+		// signature, not even one re-signed as an order token with the engine's key (it names no order).
+		expect(await refusal(await readOrder(queueToken))).toEqual(invalid);
+		expect(await refusal(await readOrder(tamperHeader(accessToken, (h) => ({ ...h, typ: ORDER_TYP }))))).toEqual(invalid);
+		expect(await refusal(await readOrder(tamperHeader(queueToken, (h) => ({ ...h, typ: ORDER_TYP }))))).toEqual(invalid);
+		const key = await engineKey();
+		for (const token of [accessToken, queueToken]) {
+			const retyped = await resign(token, key, { alg: "ES256", kid: currentKey.kid, typ: ORDER_TYP });
+			expect(await refusal(await readOrder(retyped))).toEqual(invalid);
+		}
+		// And an order token changed in any way, or signed by anyone else, reads nothing.
+		expect(await refusal(await hold(dropId, tamperHeader(orderToken, (h) => ({ ...h, typ: ACCESS_TYP })), 1))).toEqual(invalid);
+		expect(await refusal(await readOrder(tamperPayload(orderToken, (p) => ({ ...p, sub: "someone-else" }))))).toEqual(invalid);
+		expect(await refusal(await readOrder(tamperPayload(orderToken, (p) => ({ ...p, aud: `drop:${otherDropId}` }))))).toEqual(invalid);
+		const { privateKey } = await attackerKey();
+		const forged = await resign(orderToken, privateKey, { alg: "ES256", kid: currentKey.kid, typ: ORDER_TYP });
+		expect(await refusal(await readOrder(forged))).toEqual(invalid);
+
+		// Verified directly, with contract codes.
+		await expect(verifyAccessToken(env, orderToken, dropId)).rejects.toMatchObject(invalid);
+		await expect(verifyQueueToken(env, orderToken, dropId)).rejects.toMatchObject(invalid);
+		await expect(verifyOrderToken(env, accessToken, dropId)).rejects.toMatchObject(invalid);
+		await expect(verifyOrderToken(env, queueToken, dropId)).rejects.toMatchObject(invalid);
+		await expect(verifyOrderToken(env, orderToken, otherDropId)).rejects.toMatchObject({ status: 403, code: "wrong_drop" });
+		await expect(verifyOrderToken(env, orderToken, dropId)).resolves.toEqual({ dropId, fanId: "token-buyer", orderId });
 	});
 
 	it("a token signed by the engine's own key whose typ is swapped, generic or missing", async () => {
