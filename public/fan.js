@@ -1,9 +1,11 @@
 // The fan page: join a drop's queue, wait, hold tickets, pay, see the tickets.
 //
 // Everything the fan needs to come back (their fan id, the queue token, the
-// access token, a hold and the order) is kept in localStorage under the drop's
-// id, so a reload or a new tab lands where the fan was: same place in line,
-// same hold, same tickets.
+// access token, a hold, the order and its order token) is kept in localStorage
+// under the drop's id, so a reload or a new tab lands where the fan was: same
+// place in line, same hold, same tickets. The order token outlives the fan's
+// turn (a year), so the page reads the order from the engine again whenever the
+// fan comes back.
 import {
 	$,
 	ApiFailure,
@@ -34,7 +36,7 @@ if (!fanId || !/^[A-Za-z0-9._:@+-]{1,128}$/.test(fanId)) {
 	store.set(FAN_KEY, fanId);
 }
 
-/** What survives a reload: { queueToken, initialAhead, accessToken, accessExpiresAt, pendingHold, hold, order }. */
+/** What survives a reload: { queueToken, initialAhead, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
 let saved = loadSaved();
 
 function loadSaved() {
@@ -328,7 +330,7 @@ function announcePlace(view) {
 
 function enterAdmitted() {
 	clearTimeout(pollTimer);
-	if (saved.order) return showDone(saved.order);
+	if (saved.order) return showOrder();
 	if (saved.hold) return showPay();
 	if (saved.pendingHold) return sendHold();
 	showChoose(pendingNotice);
@@ -470,10 +472,12 @@ async function submitPayment(event) {
 			`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}/purchase`,
 			{ method: "POST", token: saved.accessToken, body: { payment: { method: "test", token } } },
 		);
-		saved.order = order;
+		const { orderToken, ...view } = order;
+		saved.order = view;
+		saved.orderToken = orderToken;
 		delete saved.hold;
 		save();
-		showDone(order);
+		showDone(view);
 	} catch (err) {
 		paymentFailed(err);
 	} finally {
@@ -524,6 +528,24 @@ async function releaseHold() {
 		}
 	} finally {
 		button.disabled = false;
+	}
+}
+
+/**
+ * The order kept on this device at once, then as the engine has it now, read
+ * with the order token (the access token may be long gone). Should the engine
+ * not answer, the kept copy stays on the page.
+ */
+async function showOrder() {
+	showDone(saved.order);
+	if (!saved.orderToken) return;
+	try {
+		const order = await api(`/api/orders/${encodeURIComponent(saved.order.orderId)}`, { token: saved.orderToken });
+		saved.order = order;
+		save();
+		if (current === "done") showDone(order);
+	} catch {
+		// Offline, or the token's year is over: the copy kept here is what the fan has.
 	}
 }
 
@@ -630,7 +652,7 @@ async function start() {
 	}
 	clearAlert();
 	failures = 0;
-	if (saved.order) return showDone(saved.order);
+	if (saved.order) return showOrder();
 	if (saved.hold && saved.accessToken) {
 		if (holdEndsAt() > now()) return showPay();
 		delete saved.hold;

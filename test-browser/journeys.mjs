@@ -126,14 +126,28 @@ export async function fanJourney({ browser, base, api, shot, log }) {
 	await assertNoSideScroll(page, "fan page with tickets");
 	await shot(page, "fan-6-tickets");
 
-	// The codes on the page are the engine's, for this fan's order.
-	const saved = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), `tdrop:drop:${drop.id}`);
-	const order = (await api.call("GET", `/api/orders/${orderId}`, { token: saved.accessToken, expect: 200 })).data;
+	// The codes on the page are the engine's, for this fan's order, read with the order token the page kept.
+	const stateKey = `tdrop:drop:${drop.id}`;
+	const saved = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), stateKey);
+	assert.equal(typeof saved.orderToken, "string", "the page keeps the order token");
+	const order = (await api.call("GET", `/api/orders/${orderId}`, { token: saved.orderToken, expect: 200 })).data;
 	assert.deepEqual([...order.tickets].sort(), [...tickets].sort(), "the tickets shown are the order's");
 
 	await page.reload();
 	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
 	assert.equal((await page.locator("#order-id").textContent()).trim(), orderId, "the tickets survive a reload");
+
+	// Long after the turn: no queue or access token left, and the kept copy lost its codes. The
+	// page reads the order again from the engine with the order token.
+	await page.evaluate(
+		([key, state]) => localStorage.setItem(key, JSON.stringify(state)),
+		[stateKey, { order: { ...saved.order, tickets: [] }, orderToken: saved.orderToken }],
+	);
+	await page.reload();
+	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
+	await page.locator("#tickets li").nth(tickets.length - 1).waitFor();
+	assert.deepEqual((await page.locator("#tickets li").allTextContents()).sort(), [...tickets].sort(), "the order is read again with the order token");
+	log("the order is read again with the order token after a reload");
 
 	checkProblems(problems, "fan journey");
 	await context.close();

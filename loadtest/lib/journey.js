@@ -713,6 +713,8 @@ export function* fanJourney(client, ctx) {
 		if (order === null) continue;
 		const good = order.quantity === hold.quantity && Array.isArray(order.tickets) && order.tickets.length === hold.quantity;
 		if (client.check) client.check("order carries one ticket per held seat", good);
+		// The buyer's key to read the order after the turn; the journey itself never reads it again.
+		if (client.check) client.check("order comes with an order token", typeof order.orderToken === "string" && order.orderToken.length > 0);
 		result.outcome = "bought";
 		result.tickets = order.quantity;
 		result.orderId = order.orderId;
