@@ -752,6 +752,34 @@ export class InventoryShard extends DurableObject<Env> {
 		if (meta === null) throw new Error("shard not initialised");
 		return meta;
 	}
+
+	/**
+	 * One page of this shard's order ids in id order, after `after` and up to `through`
+	 * (inclusive; null for no bound), so the audit can set them against D1 a page at a
+	 * time. `recent` are the page's ids still on their way: unsent, or sent within
+	 * `graceMs`. `next` is the last id when the page is full (more may follow), else null.
+	 */
+	orderIdsPage(input: { after: string | null; through: string | null; limit: number; graceMs: number }): {
+		ids: string[];
+		recent: string[];
+		next: string | null;
+	} {
+		this.served.count();
+		const limit = Math.max(1, Math.min(Math.trunc(input.limit) || 1, 10_000));
+		const bound = input.through === null ? [] : [input.through];
+		const rows = this.sql.all<{ id: string; recent: number }>(
+			`SELECT o.order_id AS id, (b.order_id IS NOT NULL AND (b.sent_at IS NULL OR b.sent_at > ?)) AS recent
+			 FROM orders o LEFT JOIN outbox b ON b.order_id = o.order_id
+			 WHERE o.order_id > ? ${input.through === null ? "" : "AND o.order_id <= ?"}
+			 ORDER BY o.order_id LIMIT ?`,
+			Date.now() - input.graceMs, input.after ?? "", ...bound, limit,
+		);
+		return {
+			ids: rows.map((r) => r.id),
+			recent: rows.filter((r) => r.recent === 1).map((r) => r.id),
+			next: rows.length === limit ? rows[rows.length - 1]!.id : null,
+		};
+	}
 }
 
 export const shardName = (dropId: string, shard: number) => `drop:${dropId}:shard:${shard}`;
