@@ -780,6 +780,36 @@ export class InventoryShard extends DurableObject<Env> {
 			next: rows.length === limit ? rows[rows.length - 1]!.id : null,
 		};
 	}
+
+	/**
+	 * Marks sales sent at least `minAgeMs` ago as unsent, so the outbox sends them again
+	 * (now, and on the alarm until the Queue takes them): sales whose message went to the
+	 * dead-letter queue, or that the reconcile found missing from D1. Ids this shard did
+	 * not sell, and rows not sent yet, are left alone. Returns how many were marked. Safe
+	 * to repeat: the consumer's insert is idempotent.
+	 */
+	async resendSales(input: { orderIds: string[]; minAgeMs?: number }): Promise<number> {
+		// A shard never set up sold nothing: answer without writing, so no storage is made for it.
+		if (this.sql.first(`SELECT id FROM meta WHERE id = 1`) === null) return 0;
+		this.served.count();
+		const sentBy = Date.now() - Math.max(0, input.minAgeMs ?? 0);
+		const marked = this.ctx.storage.transactionSync(() => {
+			let n = 0;
+			for (let i = 0; i < input.orderIds.length; i += 100) {
+				const part = input.orderIds.slice(i, i + 100);
+				n += this.sql.all(
+					`UPDATE outbox SET sent_at = NULL WHERE sent_at <= ? AND order_id IN (${part.map(() => "?").join(",")}) RETURNING order_id`,
+					sentBy, ...part,
+				).length;
+			}
+			return n;
+		});
+		if (marked > 0) {
+			this.scheduleAlarm();
+			await this.flushOutbox();
+		}
+		return marked;
+	}
 }
 
 export const shardName = (dropId: string, shard: number) => `drop:${dropId}:shard:${shard}`;

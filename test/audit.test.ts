@@ -7,20 +7,13 @@ import type { InventoryShard } from "../src/inventory-shard";
 import type { Audit } from "../src/audit";
 import { consumeSales } from "../src/sales-consumer";
 import { adminFetch, admittedFan, createDrop, hold, purchase } from "./helpers";
-import { buy, saleMessage, waitForOrders } from "./sales-helpers";
+import { buy, deleteFromD1, saleMessage, waitForOrders } from "./sales-helpers";
 
 async function audit(dropId: string, graceSeconds?: number): Promise<Audit> {
 	const query = graceSeconds === undefined ? "" : `?graceSeconds=${graceSeconds}`;
 	const res = await adminFetch(`/api/admin/drops/${dropId}/audit${query}`);
 	expect(res.status).toBe(200);
 	return (await res.json()) as Audit;
-}
-
-async function deleteFromD1(orderId: string): Promise<void> {
-	await env.DB.batch([
-		env.DB.prepare(`DELETE FROM tickets WHERE order_id = ?`).bind(orderId),
-		env.DB.prepare(`DELETE FROM orders WHERE order_id = ?`).bind(orderId),
-	]);
 }
 
 /** Fan ids whose home shard (where their holds are made) is `shard`. */
