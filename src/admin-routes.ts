@@ -7,6 +7,7 @@ import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
 import { ApiError, bearerToken, notFound, readJson, timingSafeEqualStrings } from "./http";
 import { initShards, inventoryTotals } from "./inventory";
 import { unwrap } from "./outcome";
+import { reconcileDrop } from "./sales-reconcile";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
 import { roomName } from "./waiting-room";
 import { forgetWatermark } from "./watermark-cache";
@@ -105,6 +106,12 @@ adminRouter.get("/drops/:id/audit", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	const grace = intParam(request.query.graceSeconds, 0, 3600, DEFAULT_GRACE_SECONDS, "graceSeconds");
 	return auditDrop(env, drop, grace);
+});
+
+// Sales sent over 10 minutes ago and still missing from D1 are sent again now (the cron does the same every 30 minutes).
+adminRouter.post("/drops/:id/reconcile", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	return reconcileDrop(env, drop);
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */

@@ -4,6 +4,7 @@ import type { DropConfig } from "./drops";
 import { shardStats, shardStub } from "./inventory";
 import type { ShardStats } from "./inventory-shard";
 import { type LoadReport, loadReport } from "./load";
+import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { recordedByShard } from "./sales-store";
 import { lineName } from "./waiting-line";
 import { type RoomAudit, roomName } from "./waiting-room";
@@ -11,13 +12,14 @@ import { type RoomAudit, roomName } from "./waiting-room";
 export interface Audit {
 	dropId: string;
 	capacity: number;
-	shards: (ShardStats & { recorded: number })[];
+	/** Each shard's stats, its orders in D1, and its order ids set against D1's (counts, and the first ids of each kind). */
+	shards: (ShardStats & { recorded: number } & Omit<ShardIds, "shard">)[];
 	totals: { sold: number; held: number; remaining: number; orders: number; inFlight: number };
 	recorded: number;
 	recordedTickets: number;
 	/** Sales in shard outboxes not yet sent to the Queue. */
 	outboxPending: number;
-	/** Sales sent within the grace period and not yet in D1: on their way, not lost. */
+	/** Sales not yet sent, or sent within the grace period, and not yet in D1: on their way, not lost. */
 	inTransit: number;
 	/** Tickets sold or held beyond what exists, in total or in any shard. */
 	oversold: number;
@@ -27,6 +29,8 @@ export interface Audit {
 	phantom: number;
 	/** Charges open past the grace period: money taken that is neither an order nor refunded yet. */
 	unreconciledCharges: number;
+	/** Rows in D1 naming a shard the drop does not have (part of `phantom`). */
+	otherShardsInD1: IdSample;
 	/** sold + held + remaining + stock moving between shards = capacity. */
 	balanced: boolean;
 	admission: RoomAudit;
@@ -38,24 +42,27 @@ export interface Audit {
 export const DEFAULT_GRACE_SECONDS = 30;
 
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAULT_GRACE_SECONDS): Promise<Audit> {
-	const [stats, recorded, admission] = await Promise.all([
+	const [stats, recorded, admission, ids] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		env.WAITING_ROOM.getByName(roomName(drop.id)).audit(),
+		compareDropOrderIds(env, drop, graceSeconds * 1000),
 	]);
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
 	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
 	const inFlight = stats.reduce((sum, s) => sum + s.given - s.received, 0);
-	const shards = stats.map((s) => ({ ...s, recorded: recorded.get(s.shard)?.orders ?? 0 }));
+	const shards = stats.map((s) => {
+		const { missingInD1, inTransit, unknownInD1 } = ids.shards[s.shard]!;
+		return { ...s, recorded: recorded.get(s.shard)?.orders ?? 0, missingInD1, inTransit, unknownInD1 };
+	});
 	const sum = (f: (s: (typeof shards)[number]) => number) => shards.reduce((acc, s) => acc + f(s), 0);
 	const totals = { sold: sum((s) => s.sold), held: sum((s) => s.held), remaining: sum((s) => s.remaining), orders: sum((s) => s.orders), inFlight };
 	const recordedOrders = [...recorded.values()].reduce((a, r) => a + r.orders, 0);
 	const recordedTickets = [...recorded.values()].reduce((a, r) => a + r.tickets, 0);
-	const missing = (s: (typeof shards)[number]) => Math.max(0, s.orders - s.recorded);
-	const waiting = (s: (typeof shards)[number]) => Math.min(missing(s), s.outboxPending + s.recentlySent);
-	const inTransit = sum(waiting);
-	const lost = sum((s) => missing(s) - waiting(s));
-	const phantom = sum((s) => Math.max(0, s.recorded - s.orders)) + sumOtherShards(recorded, drop.shards);
+	// By order id, so a sale missing from D1 and a row no shard sold never cancel out.
+	const inTransit = sum((s) => s.inTransit.count);
+	const lost = sum((s) => s.missingInD1.count);
+	const phantom = sum((s) => s.unknownInD1.count) + ids.otherShards.count;
 	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - drop.capacity, 0);
 	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
 	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
@@ -72,6 +79,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAU
 		lost,
 		phantom,
 		unreconciledCharges: sum((s) => s.unreconciledCharges),
+		otherShardsInD1: ids.otherShards,
 		balanced,
 		admission,
 		load,
@@ -91,11 +99,4 @@ async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadR
 		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
 		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests })),
 	]);
-}
-
-/** D1 rows that name a shard the drop does not have. */
-function sumOtherShards(recorded: Map<number, { orders: number }>, shards: number): number {
-	let n = 0;
-	for (const [shard, r] of recorded) if (shard < 0 || shard >= shards) n += r.orders;
-	return n;
 }

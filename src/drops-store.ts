@@ -84,3 +84,12 @@ export async function listDrops(db: D1Database, limit: number, cursor: { created
 	const { results } = await stmt.all<DropRow>();
 	return results.map(fromRow);
 }
+
+/** Drops opened in [since, until], the latest opening first. */
+export async function recentlyOpenedDrops(db: D1Database, since: string, until: string, limit: number): Promise<DropConfig[]> {
+	const { results } = await db
+		.prepare(`SELECT * FROM drops WHERE opens_at >= ? AND opens_at <= ? ORDER BY opens_at DESC, id LIMIT ?`)
+		.bind(since, until, limit)
+		.all<DropRow>();
+	return results.map(fromRow);
+}

@@ -1,9 +1,11 @@
-// Wiring only: the router, the Queue consumer and the Durable Object classes.
+// Wiring only: the router, the Queue consumers, the cron and the Durable Object classes.
 import { AutoRouter, type IRequest } from "itty-router";
 import { adminRouter } from "./admin-routes";
 import { fanRouter } from "./fan-routes";
 import { ApiError, allowedOrigin, corsPreflight, errorResponse, internalError, withCors, withSecurityHeaders } from "./http";
 import { consumeSales } from "./sales-consumer";
+import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales-dead-letters";
+import { reconcileRecentDrops } from "./sales-reconcile";
 import { publicJwks } from "./tokens";
 import { ValidationError } from "./validation";
 
@@ -49,6 +51,10 @@ export default {
 		return isApi ? withCors(secured, allowedOrigin(request, env.CORS_ORIGINS), env.CORS_ORIGINS) : secured;
 	},
 	async queue(batch, env) {
-		await consumeSales(batch, env);
+		if (batch.queue === DEAD_SALES_QUEUE) await consumeDeadSales(batch, env);
+		else await consumeSales(batch, env);
+	},
+	async scheduled(_controller, env) {
+		await reconcileRecentDrops(env);
 	},
 } satisfies ExportedHandler<Env, unknown>;

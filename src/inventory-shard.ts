@@ -370,6 +370,30 @@ export class InventoryShard extends DurableObject<Env> {
 		return this.ledger.stats(this.clock(), graceMs);
 	}
 
+	/** A page of this shard's order ids, for the audit to set against D1's (see src/order-ids.ts). */
+	orderIdsPage(input: { after: string | null; through: string | null; limit: number; graceMs: number }): { ids: string[]; recent: string[]; next: string | null } {
+		this.served.count();
+		return this.ledger.orderIdsPage({ ...input, now: this.clock() });
+	}
+
+	/**
+	 * Marks sales sent at least `minAgeMs` ago as unsent, so the outbox sends them again
+	 * (now, and on the alarm until the Queue takes them): sales whose message went to the
+	 * dead-letter queue, or that the reconcile found missing from D1. Safe to repeat: the
+	 * consumer's insert is idempotent. Returns how many were marked.
+	 */
+	async resendSales(input: { orderIds: string[]; minAgeMs?: number }): Promise<number> {
+		// A shard never set up sold nothing: answer without writing anything for it.
+		if (this.ledger.meta() === null) return 0;
+		this.served.count();
+		const marked = this.ledger.markUnsent(input.orderIds, this.clock() - Math.max(0, input.minAgeMs ?? 0));
+		if (marked > 0) {
+			this.scheduleAlarm();
+			await this.flushOutbox();
+		}
+		return marked;
+	}
+
 	/** Expired holds back to stock, cut-short transfers completed, open charges settled, unsent sales re-sent. Idempotent. */
 	override async alarm(): Promise<void> {
 		if (this.ledger.meta() === null) return;

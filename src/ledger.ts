@@ -437,6 +437,42 @@ export class Ledger {
 		});
 	}
 
+	/**
+	 * Order ids after `after` (through `through`, when given) in id order, a page at a time;
+	 * `recent`: those not sent yet or sent within `graceMs` (possibly not in D1 yet).
+	 */
+	orderIdsPage(input: { after: string | null; through: string | null; limit: number; graceMs: number; now: number }): {
+		ids: string[];
+		recent: string[];
+		next: string | null;
+	} {
+		const limit = Math.max(1, Math.min(Math.trunc(input.limit) || 1, 10_000));
+		const bound = input.through === null ? [] : [input.through];
+		const rows = this.sql.all<{ id: string; recent: number }>(
+			`SELECT o.order_id AS id, (b.order_id IS NOT NULL AND (b.sent_at IS NULL OR b.sent_at > ?)) AS recent
+			 FROM orders o LEFT JOIN outbox b ON b.order_id = o.order_id
+			 WHERE o.order_id > ? ${input.through === null ? "" : "AND o.order_id <= ?"}
+			 ORDER BY o.order_id LIMIT ?`,
+			input.now - input.graceMs, input.after ?? "", ...bound, limit,
+		);
+		return {
+			ids: rows.map((r) => r.id),
+			recent: rows.filter((r) => r.recent === 1).map((r) => r.id),
+			next: rows.length === limit ? rows[rows.length - 1]!.id : null,
+		};
+	}
+
+	/** Marks sales sent at or before `sentBy` as unsent again; ids not sold here, or not sent yet, are left alone. */
+	markUnsent(orderIds: string[], sentBy: number): number {
+		return this.transaction(() => {
+			let n = 0;
+			for (const part of chunks(orderIds, 100)) {
+				n += this.sql.all(`UPDATE outbox SET sent_at = NULL WHERE sent_at <= ? AND order_id IN (${marks(part)}) RETURNING order_id`, sentBy, ...part).length;
+			}
+			return n;
+		});
+	}
+
 	// ── Transfers ────────────────────────────────────────────────────────────
 
 	/** Step 1 (taker): writes the transfer it is about to ask `from` for; answers its id. */

@@ -32,6 +32,31 @@ export async function recordedByShard(db: D1Database, dropId: string): Promise<M
 	return new Map(results.map((r) => [r.shard, { orders: r.orders, tickets: r.tickets }]));
 }
 
+export interface RecordedId {
+	shard: number;
+	id: string;
+}
+
+/** One page of a drop's order ids in D1, in (shard, order_id) order, after `after`. */
+export async function recordedIdsPage(db: D1Database, dropId: string, after: RecordedId | null, limit: number): Promise<RecordedId[]> {
+	const select = `SELECT shard, order_id AS id FROM orders WHERE drop_id = ?`;
+	const stmt = after
+		? db.prepare(`${select} AND (shard, order_id) > (?, ?) ORDER BY shard, order_id LIMIT ?`).bind(dropId, after.shard, after.id, limit)
+		: db.prepare(`${select} ORDER BY shard, order_id LIMIT ?`).bind(dropId, limit);
+	const { results } = await stmt.all<RecordedId>();
+	return results;
+}
+
+/** Which of these order ids D1 has (any number: one JSON parameter). */
+export async function recordedOrderIds(db: D1Database, orderIds: string[]): Promise<Set<string>> {
+	if (orderIds.length === 0) return new Set();
+	const { results } = await db
+		.prepare(`SELECT order_id AS id FROM orders WHERE order_id IN (SELECT value FROM json_each(?))`)
+		.bind(JSON.stringify(orderIds))
+		.all<{ id: string }>();
+	return new Set(results.map((r) => r.id));
+}
+
 /** One page in (created_at, order_id) order, each order with its ticket codes. */
 export async function salesPage(db: D1Database, dropId: string, limit: number, after: { createdAt: string; orderId: string } | null): Promise<SaleRow[]> {
 	const select = `SELECT o.*, (SELECT group_concat(code, ' ') FROM (SELECT code FROM tickets t WHERE t.order_id = o.order_id ORDER BY seq)) AS tickets

@@ -7,20 +7,13 @@ import type { InventoryShard } from "../src/inventory-shard";
 import type { Audit } from "../src/audit";
 import { consumeSales } from "../src/sales-consumer";
 import { adminFetch, admittedFan, createDrop, hold, purchase } from "./helpers";
-import { buy, saleMessage, waitForOrders } from "./sales-helpers";
+import { buy, deleteFromD1, saleMessage, waitForOrders } from "./sales-helpers";
 
 async function audit(dropId: string, graceSeconds?: number): Promise<Audit> {
 	const query = graceSeconds === undefined ? "" : `?graceSeconds=${graceSeconds}`;
 	const res = await adminFetch(`/api/admin/drops/${dropId}/audit${query}`);
 	expect(res.status).toBe(200);
 	return (await res.json()) as Audit;
-}
-
-async function deleteFromD1(orderId: string): Promise<void> {
-	await env.DB.batch([
-		env.DB.prepare(`DELETE FROM tickets WHERE order_id = ?`).bind(orderId),
-		env.DB.prepare(`DELETE FROM orders WHERE order_id = ?`).bind(orderId),
-	]);
 }
 
 /** Fan ids whose home shard (where their holds are made) is `shard`. */
@@ -82,6 +75,46 @@ describe("audit", () => {
 
 		const a = await audit(drop.id, 0);
 		expect(a).toMatchObject({ ok: false, phantom: 1, lost: 0, recorded: 2 });
+	});
+
+	it("a sale missing from D1 and an invented row on the same shard do not cancel out", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 1 });
+		const kept = await buy(drop.id, "fan-swap-1", 1);
+		const removed = await buy(drop.id, "fan-swap-2", 1);
+		await waitForOrders(drop.id, 2);
+		await deleteFromD1(removed.orderId);
+		const forged = saleMessage({ dropId: drop.id, shard: 0, quantity: 1 });
+		await consumeSales(createMessageBatch("ticket-sales", [{ id: "forged-same-shard", timestamp: new Date(), attempts: 1, body: forged }]), env);
+
+		// Two orders in the shard, two rows in D1 for it: equal counts, yet one sale is lost and one row invented.
+		const a = await audit(drop.id, 0);
+		expect(a).toMatchObject({ ok: false, lost: 1, phantom: 1, inTransit: 0, recorded: 2 });
+		expect(a.shards[0]).toMatchObject({
+			orders: 2,
+			recorded: 2,
+			missingInD1: { count: 1, ids: [removed.orderId] },
+			inTransit: { count: 0, ids: [] },
+			unknownInD1: { count: 1, ids: [forged.orderId] },
+		});
+		expect(a.otherShardsInD1).toEqual({ count: 0, ids: [] });
+		expect(kept.orderId).not.toBe(removed.orderId);
+
+		// Within the grace period the missing sale is on its way, and named as such; the invented row is still phantom.
+		const lenient = await audit(drop.id);
+		expect(lenient).toMatchObject({ ok: false, lost: 0, inTransit: 1, phantom: 1 });
+		expect(lenient.shards[0]).toMatchObject({ inTransit: { count: 1, ids: [removed.orderId] }, missingInD1: { count: 0, ids: [] } });
+	});
+
+	it("names D1 rows on a shard the drop does not have", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 1 });
+		await buy(drop.id, "fan-stray-1", 1);
+		await waitForOrders(drop.id, 1);
+		const stray = saleMessage({ dropId: drop.id, shard: 5, quantity: 1 });
+		await consumeSales(createMessageBatch("ticket-sales", [{ id: "stray", timestamp: new Date(), attempts: 1, body: stray }]), env);
+
+		const a = await audit(drop.id, 0);
+		expect(a).toMatchObject({ ok: false, phantom: 1, lost: 0, otherShardsInD1: { count: 1, ids: [stray.orderId] } });
+		expect(a.shards[0]).toMatchObject({ unknownInD1: { count: 0, ids: [] }, missingInD1: { count: 0, ids: [] } });
 	});
 
 	it("detects an oversold shard planted in its storage, even while the drop as a whole is under capacity", async () => {

@@ -1,55 +1,24 @@
 // The Queue consumer on its own: what it acks, retries and dead-letters, and
 // that D1 ends with exactly one row per order whatever the delivery history.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { randomId } from "../src/codes";
 import type { SaleMessage } from "../src/sale";
 import { consumeSales } from "../src/sales-consumer";
-import { ordersInD1, saleMessage, ticketsInD1 } from "./sales-helpers";
+import { type Delivery, envWithD1Down, ordersInD1, runQueueBatch, saleMessage, ticketsInD1 } from "./sales-helpers";
 
 const QUEUE = "ticket-sales";
 
-/** One delivery of a message, as the queue hands it to the consumer. */
-type Delivery<T = unknown> = { id: string; timestamp: Date; attempts: number; body: T };
-
-function delivery<T>(body: T, attempts = 1, id = randomId("msg_")): Delivery<T> {
+function delivery<T>(body: T, attempts = 1, id = randomId("msg_")): Delivery<T> & { timestamp: Date } {
 	return { id, timestamp: new Date(), attempts, body };
 }
 
-/**
- * Runs the consumer on one batch and returns the queue's view of the outcome,
- * plus the delay asked for each retry (getQueueResult does not report it).
- */
-async function consume(messages: Delivery[], bindings: Env = env) {
-	const batch = createMessageBatch(QUEUE, messages);
-	const delays = new Map<string, number | undefined>();
-	for (const m of batch.messages) {
-		const retry = m.retry.bind(m);
-		m.retry = (options?: QueueRetryOptions) => {
-			delays.set(m.id, options?.delaySeconds);
-			retry(options);
-		};
-	}
-	const ctx = createExecutionContext();
-	await consumeSales(batch, bindings);
-	const result = await getQueueResult(batch, ctx);
-	return { ...result, delays };
-}
+/** Runs the consumer on one batch: the queue's view of the outcome and each retry's delay. */
+const consume = (messages: Delivery[], bindings: Env = env) => runQueueBatch(QUEUE, messages, (batch) => consumeSales(batch, bindings));
 
 const uniqueDrop = () => randomId("d_consumer_", 8);
 
-/** An env whose D1 accepts statements but fails every write, as during a D1 outage. */
-function envWithFailingD1(): Env {
-	const db = {
-		prepare: (query: string) => env.DB.prepare(query),
-		batch: async () => {
-			throw new Error("D1_ERROR: database unavailable (test)");
-		},
-	} as unknown as D1Database;
-	return { ...env, DB: db };
-}
-
-/** An env that records what goes to the dead-letter queue (the real one has no consumer to read it back). */
+/** An env that records what goes to the dead-letter queue (the real one's consumer takes it away). */
 function envWithDlqSpy(fail = false): { env: Env; sent: unknown[] } {
 	const sent: unknown[] = [];
 	const dlq = {
@@ -105,7 +74,7 @@ describe("sales consumer", () => {
 		const dropId = uniqueDrop();
 		const sales = [saleMessage({ dropId }), saleMessage({ dropId, fanId: "fan-other" })];
 		const firstTry = sales.map((s) => delivery(s, 1));
-		const failed = await consume(firstTry, envWithFailingD1());
+		const failed = await consume(firstTry, envWithD1Down());
 		expect(failed.explicitAcks).toEqual([]);
 		expect(failed.retryMessages.map((r: { msgId: string }) => r.msgId).sort()).toEqual(firstTry.map((m) => m.id).sort());
 		for (const m of firstTry) expect(failed.delays.get(m.id)).toBeGreaterThan(0);
@@ -122,8 +91,8 @@ describe("sales consumer", () => {
 	it("backs off longer on later attempts", async () => {
 		const first = delivery(saleMessage({ dropId: uniqueDrop() }), 1);
 		const fourth = delivery(saleMessage({ dropId: uniqueDrop() }), 4);
-		const early = await consume([first], envWithFailingD1());
-		const late = await consume([fourth], envWithFailingD1());
+		const early = await consume([first], envWithD1Down());
+		const late = await consume([fourth], envWithD1Down());
 		expect(late.delays.get(fourth.id)).toBeGreaterThan(early.delays.get(first.id)!);
 	});
 

@@ -1,6 +1,6 @@
 // Helpers for the sales pipeline tests: sale messages, D1 reads with a bounded
 // wait, and a look inside a shard's outbox.
-import { env, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { orderId as newOrderId, ticketCode } from "../src/codes";
 import { shardStub } from "../src/inventory";
 import type { InventoryShard } from "../src/inventory-shard";
@@ -121,4 +121,59 @@ export function restoreShardSales(dropId: string, shard: number): Promise<void> 
 		const holder = instance as unknown as { env: Env; realEnv?: Env };
 		if (holder.realEnv) holder.env = holder.realEnv;
 	});
+}
+
+/** A Queue that keeps what is sent to it and delivers nothing, as if every message were stuck. */
+export function capturingQueue(): { queue: Queue; bodies: unknown[] } {
+	const bodies: unknown[] = [];
+	const queue = {
+		send: async (body: unknown) => {
+			bodies.push(body);
+		},
+		sendBatch: async (messages: Iterable<MessageSendRequest>) => {
+			for (const m of messages) bodies.push(m.body);
+		},
+	} as unknown as Queue;
+	return { queue, bodies };
+}
+
+/** An env whose D1 fails every statement, as during a D1 outage. */
+export function envWithD1Down(): Env {
+	const fail = async () => {
+		throw new Error("D1_ERROR: database unavailable (test)");
+	};
+	const statement = { bind: () => statement, all: fail, first: fail, run: fail, raw: fail };
+	const db = { prepare: () => statement, batch: fail, exec: fail } as unknown as D1Database;
+	return { ...env, DB: db };
+}
+
+/** Deletes an order and its tickets from D1, as if the row had been lost. */
+export async function deleteFromD1(orderId: string): Promise<void> {
+	await env.DB.batch([
+		env.DB.prepare(`DELETE FROM tickets WHERE order_id = ?`).bind(orderId),
+		env.DB.prepare(`DELETE FROM orders WHERE order_id = ?`).bind(orderId),
+	]);
+}
+
+/** One delivery of a message, as the queue hands it to a consumer. */
+export type Delivery<T = unknown> = { id: string; timestamp?: Date; attempts: number; body: T };
+
+/**
+ * Runs one batch through a queue handler, as the platform delivers it, and returns the
+ * queue's view of the outcome plus the delay asked for each retry (getQueueResult does not report it).
+ */
+export async function runQueueBatch(queue: string, messages: Delivery[], handler: (batch: MessageBatch<unknown>) => Promise<void>) {
+	const batch = createMessageBatch(queue, messages.map((m) => ({ timestamp: new Date(), ...m })));
+	const delays = new Map<string, number | undefined>();
+	for (const m of batch.messages) {
+		const retry = m.retry.bind(m);
+		m.retry = (options?: QueueRetryOptions) => {
+			delays.set(m.id, options?.delaySeconds);
+			retry(options);
+		};
+	}
+	const ctx = createExecutionContext();
+	await handler(batch);
+	const result = await getQueueResult(batch, ctx);
+	return { ...result, delays };
 }
