@@ -84,3 +84,8 @@ export async function listDrops(db: D1Database, limit: number, cursor: { created
 	const { results } = await stmt.all<DropRow>();
 	return results.map(fromRow);
 }
+
+/** Whether a drop exists: one primary-key lookup, for the Worker's check before it calls any object. */
+export async function dropExists(db: D1Database, id: string): Promise<boolean> {
+	return (await db.prepare(`SELECT 1 AS found FROM drops WHERE id = ?`).bind(id).first<{ found: number }>()) !== null;
+}

@@ -7,7 +7,7 @@ import { InventoryShard } from "../src/inventory-shard";
 import { testPayments, testProvider } from "../src/payments";
 import { lineOf } from "../src/placement";
 import { WaitingLine } from "../src/waiting-line";
-import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
+import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, joinBody, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
 import {
 	type HoldJson,
 	type OrderJson,
@@ -56,7 +56,7 @@ describe("objects restarted mid-flight", () => {
 		const drop = await createDrop({ capacity: 30, shards: 2, lines: 3, admission: wideOpen });
 		const fans = Array.from({ length: 60 }, (_, i) => `joiner-${i}`);
 		const join = (fanId: string) =>
-			settle(fanFetch(`/api/drops/${drop.id}/join`, null, { method: "POST", body: JSON.stringify({ fanId }) }));
+			settle(fanFetch(`/api/drops/${drop.id}/join`, null, { method: "POST", body: joinBody(drop.id, fanId) }));
 		// From the twentieth join on, every line is stuck until line 1 restarts: those joins are
 		// cut off mid-way there, and go through on the other lines once released.
 		const realJoin = WaitingLine.prototype.join;
