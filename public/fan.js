@@ -1,11 +1,13 @@
 // The fan page: join a drop's queue, wait, hold tickets, pay, see the tickets.
 //
-// Everything the fan needs to come back (their fan id, the queue token, the
-// access token, a hold, the order and its order token) is kept in localStorage
-// under the drop's id, so a reload or a new tab lands where the fan was: same
-// place in line, same hold, same tickets. The order token outlives the fan's
-// turn (a year), so the page reads the order from the engine again whenever the
-// fan comes back.
+// Everything the fan needs to come back (their fan id and its secret, the
+// queue token, the access token, a hold, the order and its order token) is kept
+// in localStorage under the drop's id, so a reload or a new tab lands where the
+// fan was: same place in line, same hold, same tickets. The secret proves to the
+// engine that a second join under the fan id is this fan's: it is made here
+// before the first join and sent with every join, so even a join whose answer
+// was lost can be sent again. The order token outlives the fan's turn (a year),
+// so the page reads the order from the engine again whenever the fan comes back.
 import {
 	$,
 	ApiFailure,
@@ -30,11 +32,42 @@ const FAN_KEY = "tdrop:fanId";
 const STATE_KEY = `tdrop:drop:${dropId}`;
 const SECTIONS = ["loading", "intro", "waiting", "choose", "pay", "done", "final"];
 
-let fanId = store.get(FAN_KEY);
-if (!fanId || !/^[A-Za-z0-9._:@+-]{1,128}$/.test(fanId)) {
-	fanId = randomId("fan-");
-	store.set(FAN_KEY, fanId);
+const FAN_ID = /^[A-Za-z0-9._:@+-]{1,128}$/;
+const FAN_SECRET = /^[A-Za-z0-9_-]{32,128}$/;
+/** This drop's fan id and secret: { fanId, fanSecret }, apart from the state that a lost place clears. */
+const IDENTITY_KEY = `tdrop:fan:${dropId}`;
+
+/** 32 random bytes, base64url: the secret this fan joins this drop with. */
+function newSecret() {
+	const bytes = crypto.getRandomValues(new Uint8Array(32));
+	return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
+
+function loadIdentity() {
+	try {
+		const value = JSON.parse(store.get(IDENTITY_KEY) ?? "null");
+		if (value && FAN_ID.test(value.fanId ?? "") && FAN_SECRET.test(value.fanSecret ?? "")) return value;
+	} catch {
+		// made afresh below
+	}
+	return null;
+}
+
+/** The fan id and secret for this drop, stored before the first join so a reload or another tab sends the same. */
+function fanIdentity() {
+	const stored = loadIdentity();
+	if (stored) return stored;
+	let id = store.get(FAN_KEY);
+	if (!id || !FAN_ID.test(id)) {
+		id = randomId("fan-");
+		store.set(FAN_KEY, id);
+	}
+	const made = { fanId: id, fanSecret: newSecret() };
+	store.set(IDENTITY_KEY, JSON.stringify(made));
+	return made;
+}
+
+let { fanId, fanSecret } = fanIdentity();
 
 /** What survives a reload: { queueToken, initialAhead, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
 let saved = loadSaved();
@@ -198,7 +231,7 @@ async function join() {
 	text(button, "Joining…");
 	clearAlert();
 	try {
-		const view = await api(`/api/drops/${encodeURIComponent(dropId)}/join`, { method: "POST", body: { fanId } });
+		const view = await sendJoin();
 		saved = { queueToken: view.queueToken };
 		save();
 		announce(view.rejoined ? "You already had a place in this queue; here it is." : "You joined the queue.");
@@ -212,6 +245,34 @@ async function join() {
 		button.disabled = false;
 		text(button, "Join the queue");
 	}
+}
+
+/**
+ * Joins with this drop's fan id and secret. Refused as someone else's id (`fan_id_taken`):
+ * another tab may have just stored the secret it joined with, so that one is tried; if
+ * that is not it either, the id is not ours here, and the fan joins under a new one.
+ */
+async function sendJoin() {
+	const path = `/api/drops/${encodeURIComponent(dropId)}/join`;
+	try {
+		return await api(path, { method: "POST", body: { fanId, fanSecret } });
+	} catch (err) {
+		if (err.code !== "fan_id_taken") throw err;
+	}
+	const stored = loadIdentity();
+	if (stored && (stored.fanId !== fanId || stored.fanSecret !== fanSecret)) {
+		({ fanId, fanSecret } = stored);
+		try {
+			return await api(path, { method: "POST", body: { fanId, fanSecret } });
+		} catch (err) {
+			if (err.code !== "fan_id_taken") throw err;
+		}
+	}
+	fanId = randomId("fan-");
+	fanSecret = newSecret();
+	store.set(IDENTITY_KEY, JSON.stringify({ fanId, fanSecret }));
+	renderDropHeader();
+	return api(path, { method: "POST", body: { fanId, fanSecret } });
 }
 
 // --- the queue -------------------------------------------------------------

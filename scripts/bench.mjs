@@ -34,7 +34,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { createDrop, json, request, runAsync } from "../loadtest/lib/journey.js";
+import { createDrop, json, newFanSecret, request, runAsync } from "../loadtest/lib/journey.js";
 import { ROOT, adminTokenFromEnv, commandOf, cpuMs, createHttpClient, descendantPids, latencyStats, startEngine } from "../loadtest/lib/node-client.mjs";
 import { describeSource, snapshotEngine } from "./lib/engine-snapshot.mjs";
 import { QUEUE_MESSAGES_PER_SECOND, TARGETS, TICKS_PER_SECOND, capacityModel } from "./lib/capacity-model.mjs";
@@ -710,6 +710,12 @@ async function measureCpu(probe, client, call, newDrop, closeDrop, stamp, cfg) {
 		const joinPath = `/api/drops/${drop.id}/join`;
 		const auth = (i) => ({ authorization: `Bearer ${fanOf(i).accessToken}`, "content-type": "application/json" });
 		const joiner = (i) => `bcj${stamp}-${r}-${i}`;
+		// Each joiner's secret, sent with its join and its rejoin (which must prove it is that fan).
+		const joinerSecrets = new Map();
+		const joinerBody = (i) => {
+			if (!joinerSecrets.has(i)) joinerSecrets.set(i, newFanSecret());
+			return { fanId: joiner(i), fanSecret: joinerSecrets.get(i) };
+		};
 		const holdIds = [];
 
 		// Kinds alternate in blocks, so a drift in the machine's state hits them alike.
@@ -751,13 +757,13 @@ async function measureCpu(probe, client, call, newDrop, closeDrop, stamp, cfg) {
 			sums.join +=
 				n *
 				(await perCall([probe.worker], n, async (k) => {
-					const res = await call("POST", joinPath, { headers: { "content-type": "application/json" }, json: { fanId: joiner(from + k) }, step: "cpu join" });
+					const res = await call("POST", joinPath, { headers: { "content-type": "application/json" }, json: joinerBody(from + k), step: "cpu join" });
 					if (res.status !== 201) throw new Error(`join failed during the CPU measurement: ${res.status} ${res.body}`);
 				}));
 			sums.rejoin +=
 				n *
 				(await perCall([probe.worker], n, async (k) => {
-					const res = await call("POST", joinPath, { headers: { "content-type": "application/json" }, json: { fanId: joiner(from + k) }, step: "cpu rejoin" });
+					const res = await call("POST", joinPath, { headers: { "content-type": "application/json" }, json: joinerBody(from + k), step: "cpu rejoin" });
 					if (res.status !== 200) throw new Error(`rejoin failed during the CPU measurement: ${res.status} ${res.body}`);
 				}));
 		}

@@ -93,3 +93,8 @@ export async function recentlyOpenedDrops(db: D1Database, since: string, until: 
 		.all<DropRow>();
 	return results.map(fromRow);
 }
+
+/** Whether a drop exists: one primary-key lookup, for the Worker's check before it calls any object. */
+export async function dropExists(db: D1Database, id: string): Promise<boolean> {
+	return (await db.prepare(`SELECT 1 AS found FROM drops WHERE id = ?`).bind(id).first<{ found: number }>()) !== null;
+}

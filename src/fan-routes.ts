@@ -6,7 +6,9 @@ import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
 import { homeShard, shardStub } from "./inventory";
-import { fanIdFromIdentity, fanIdentityEnabled, verifyTurnstile } from "./join-guard";
+import { FAN_SECRET, newFanSecret } from "./fan-secret";
+import { fanIdFromIdentity, fanIdentityEnabled, limitJoinsByClient, verifyTurnstile } from "./join-guard";
+import { requireKnownDrop } from "./known-drops";
 import { failureOf, unwrap } from "./outcome";
 import { PAYMENT_METHODS, paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
@@ -24,8 +26,8 @@ import {
 	verifyQueueToken,
 } from "./tokens";
 import { parse } from "./validation";
-import { type JoinLimits, type LineEntry, lineName } from "./waiting-line";
-import { SHUFFLE_ALGORITHM, type Watermark, accessSeconds, roomName } from "./waiting-room";
+import { type JoinLimits, type JoinProof, type LineEntry, lineName } from "./waiting-line";
+import { SHUFFLE_ALGORITHM, type Watermark, accessSeconds, roomName, sha256Hex } from "./waiting-room";
 import { cachedWatermark } from "./watermark-cache";
 
 type Args = [Env, ExecutionContext];
@@ -38,6 +40,7 @@ const joinSchema = {
 	fanId: { kind: "string", minLength: 1, maxLength: 128, pattern: FAN_ID, patternHint: "may use letters, digits and . _ : @ + -", optional: true },
 	turnstileToken: { kind: "string", minLength: 1, maxLength: 2048, optional: true },
 	identityToken: { kind: "string", minLength: 1, maxLength: 8192, optional: true },
+	fanSecret: { kind: "string", minLength: 32, maxLength: 128, pattern: FAN_SECRET, patternHint: "must be base64url: letters, digits, - and _", optional: true },
 } as const;
 
 const holdSchema = { quantity: { kind: "int", min: 1, max: 20 } } as const;
@@ -57,6 +60,13 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 function dropIdOf(request: IRequest): string {
 	const id = request.params.id;
 	if (id === undefined || !DROP_ID.test(id)) throw notFound("drop");
+	return id;
+}
+
+/** The drop's id, once D1 says it exists: nothing calls an object by the name of a drop that does not. */
+async function knownDropId(request: IRequest, env: Env): Promise<string> {
+	const id = dropIdOf(request);
+	await requireKnownDrop(env, id);
 	return id;
 }
 
@@ -143,7 +153,7 @@ async function resolvePosition(env: Env, w: Watermark, dropId: string, fanId: st
 	if (known !== "unlisted") return known;
 	// Placed long ago and polling only now: the fan's line knows where.
 	const entry = unwrap(await env.WAITING_LINE.getByName(lineName(dropId, place.line)).locate({ fanId }));
-	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 }, { "Retry-After": "1" });
+	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 });
 	return entry.position;
 }
 
@@ -153,7 +163,7 @@ const placeOf = (entry: LineEntry): Place => ({ line: entry.line, prequeueSeq: e
 const placeView = (place: Place) => ({ line: place.line, prequeuePlace: place.prequeueSeq, slot: place.slot, slotIndex: place.slotIndex });
 
 fanRouter.get("/drops/:id", async (request, env, ctx) => {
-	const id = dropIdOf(request);
+	const id = await knownDropId(request, env);
 	const w = await watermark(env, id, ctx);
 	const now = Date.now();
 	const soldOut = w.soldOut || (w.remaining === 0 && w.held === 0);
@@ -180,7 +190,7 @@ fanRouter.get("/drops/:id", async (request, env, ctx) => {
 });
 
 fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {
-	const id = dropIdOf(request);
+	const id = await knownDropId(request, env);
 	const w = await watermark(env, id, ctx);
 	return Response.json(
 		{
@@ -201,13 +211,16 @@ fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {
 });
 
 fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
-	const dropId = dropIdOf(request);
+	const ip = clientIp(request);
+	// First, before anything the request says is looked at: joins per client across every drop.
+	await limitJoinsByClient(env, ip);
+	const dropId = await knownDropId(request, env);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
 	const body = parse(joinSchema, raw === undefined ? {} : raw);
-	const ip = clientIp(request);
+	const identified = fanIdentityEnabled(env);
 	let fanId: string;
-	if (fanIdentityEnabled(env)) {
+	if (identified) {
 		fanId = await fanIdFromIdentity(env, body.identityToken);
 		if (body.fanId !== undefined && body.fanId !== fanId) {
 			throw new ApiError(422, "fan_mismatch", `"fanId" must match the identity token, or be left out.`, { field: "fanId" });
@@ -223,18 +236,20 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 		perFan: joinLimit(env.JOIN_RATE_PER_FAN, DEFAULT_JOIN_RATE_PER_FAN),
 		loopbackExempt: env.RATE_LIMIT_LOOPBACK_EXEMPT === "true",
 	};
+	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
+	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
+	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
+	const hash = fanSecret === null ? null : await sha256Hex(fanSecret);
+	const proof: JoinProof = hash === null ? { kind: "identity" } : { kind: "secret", offered: body.fanSecret === undefined ? null : hash, fresh: hash };
 	const line = env.WAITING_LINE.getByName(lineName(dropId, lineOf(fanId, w.lines)));
-	const outcome = await line.join({ fanId, ip, limits, acceptNew: !w.soldOut });
-	const failure = failureOf(outcome);
-	if (failure?.status === 429) {
-		const retryAfter = String(failure.details?.retryAfter ?? 60);
-		throw new ApiError(429, failure.code, failure.message, { retryAfter: Number(retryAfter) }, { "Retry-After": retryAfter });
-	}
-	const joined = unwrap(outcome);
+	const joined = unwrap(await line.join({ fanId, ip, limits, acceptNew: !w.soldOut, proof }));
 	const now = Date.now();
 	if (joined.status === "sold_out") {
 		// Nothing was stored: there is no place to keep, only the news.
-		return Response.json({ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, rejoined: false, pollAfterMs: null }, { status: 200 });
+		return Response.json(
+			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null },
+			{ status: 200 },
+		);
 	}
 	const place = placeOf(joined.entry);
 	const known = positionOf(w, place);
@@ -242,15 +257,29 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const queueToken = await signQueueToken(env, { dropId, fanId, position, ...place }, now);
 	const view = position === null ? unplacedView(w, now) : queueView(w, position, now);
 	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
+	// The secret is shown once, in the answer that made the place; the line keeps only its hash.
 	return Response.json(
-		{ ...view, fanId, status, queueToken, rejoined: joined.rejoined, ...placeView(place) },
+		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place) },
 		{ status: joined.rejoined ? 200 : 201 },
 	);
 });
 
+/**
+ * The claims of the request's queue token. A token the engine signed for this drop proves
+ * the drop exists; a refused one is a 404 for a drop that does not, else the refusal.
+ */
+async function queueClaims(request: IRequest, env: Env, dropId: string): Promise<QueueClaims> {
+	try {
+		return await verifyQueueToken(env, requireBearer(request, "queue token"), dropId);
+	} catch (err) {
+		await requireKnownDrop(env, dropId);
+		throw err;
+	}
+}
+
 fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
-	const claims = await verifyQueueToken(env, requireBearer(request, "queue token"), dropId);
+	const claims = await queueClaims(request, env, dropId);
 	const now = Date.now();
 	const w = await watermark(env, dropId, ctx);
 	let position = claims.position;

@@ -15,11 +15,29 @@ export class ApiError extends Error {
 	}
 }
 
+/** Statuses that tell the client to come back later: they always carry `Retry-After`. */
+const RETRY_LATER = new Set([429, 503]);
+
+/** Whole seconds from a failure's `retryAfter`: at least 1, and 1 when it is missing or not a number. */
+export function retryAfterSeconds(details: Record<string, unknown>): number {
+	const n = Number(details.retryAfter);
+	return Number.isFinite(n) && n >= 1 ? Math.ceil(n) : 1;
+}
+
+/**
+ * The contract's error answer. A 429 or 503 always says when to come back, in a
+ * `Retry-After` header and as `retryAfter` in the body (the same whole seconds,
+ * from the failure's `retryAfter`, 1 when it gave none), so no route can forget it.
+ */
 export function errorResponse(err: ApiError): Response {
-	return Response.json(
-		{ error: { code: err.code, message: err.message, ...err.details } },
-		{ status: err.status, headers: err.headers },
-	);
+	const headers = new Headers(err.headers);
+	let details = err.details;
+	if (RETRY_LATER.has(err.status)) {
+		const seconds = retryAfterSeconds(details);
+		details = { ...details, retryAfter: seconds };
+		headers.set("Retry-After", String(seconds));
+	}
+	return Response.json({ error: { code: err.code, message: err.message, ...details } }, { status: err.status, headers });
 }
 
 /** Any unexpected failure: logged for the operator, never shown to the client. */

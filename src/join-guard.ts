@@ -2,6 +2,43 @@
 // JWT issued by the promoter's own site (the fan id is its subject).
 import { type JWTVerifyGetKey, createRemoteJWKSet, errors, jwtVerify } from "jose";
 import { ApiError } from "./http";
+import { isLoopback } from "./rate-limit";
+
+/** The JOIN_LIMITER binding's period in wrangler.toml: the binding tells no reset time, so this is the wait asked for. */
+export const JOIN_LIMITER_PERIOD_SECONDS = 60;
+
+/**
+ * Joins per client across every drop, the first check of a join: before its body,
+ * Turnstile or identity are looked at, and before any object is called, so a flood
+ * of refused challenges or made-up drop ids is stopped here. Counted by the Workers
+ * Rate Limiting binding (per Cloudflare location, outside every Durable Object, so
+ * a restart resets nothing). An IPv6 client counts as its /64, which one subscriber
+ * usually has whole. Loopback is exempt where RATE_LIMIT_LOOPBACK_EXEMPT is "true".
+ */
+export async function limitJoinsByClient(env: Env, ip: string | null): Promise<void> {
+	if (ip === null || (env.RATE_LIMIT_LOOPBACK_EXEMPT === "true" && isLoopback(ip))) return;
+	let allowed: boolean;
+	try {
+		allowed = (await env.JOIN_LIMITER.limit({ key: `join:${clientKey(ip)}` })).success;
+	} catch (err) {
+		// The limiter itself failing must not stop every join; each line still counts per drop.
+		console.error("join rate limiter unavailable", err);
+		return;
+	}
+	if (!allowed) {
+		throw new ApiError(429, "rate_limited", "Too many join attempts from your network; wait and try again.", { retryAfter: JOIN_LIMITER_PERIOD_SECONDS });
+	}
+}
+
+/** The address an IP is counted under: itself for IPv4, its first four groups (the /64) for IPv6. */
+export function clientKey(ip: string): string {
+	if (!ip.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.replace(/^::ffff:/i, "");
+	const [head = "", tail] = ip.toLowerCase().split("::", 2);
+	const left = head === "" ? [] : head.split(":");
+	const right = tail === undefined || tail === "" ? [] : tail.split(":");
+	const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+	return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
 
 export async function verifyTurnstile(env: Env, token: string | undefined, ip: string | null): Promise<void> {
 	if (!env.TURNSTILE_SECRET) return;
@@ -18,7 +55,7 @@ export async function verifyTurnstile(env: Env, token: string | undefined, ip: s
 		outcome = (await res.json()) as { success?: unknown };
 	} catch (err) {
 		console.error("turnstile verification unavailable", err);
-		throw new ApiError(503, "challenge_unavailable", "The challenge could not be checked; try again.", {}, { "Retry-After": "5" });
+		throw new ApiError(503, "challenge_unavailable", "The challenge could not be checked; try again.", { retryAfter: 5 });
 	}
 	if (outcome.success !== true) throw new ApiError(403, "turnstile_failed", "The challenge was not passed.");
 }
@@ -58,7 +95,7 @@ export async function fanIdFromIdentity(env: Env, token: string | undefined): Pr
 		// The promoter's key set could not be fetched or read: their outage, not the fan's bad token.
 		if (!env.FAN_IDENTITY_SECRET && (code === null || JWKS_UNAVAILABLE.has(code))) {
 			console.error("fan identity keys unavailable", err);
-			throw new ApiError(503, "identity_unavailable", "Sign-in could not be checked; try again.", {}, { "Retry-After": "5" });
+			throw new ApiError(503, "identity_unavailable", "Sign-in could not be checked; try again.", { retryAfter: 5 });
 		}
 		if (code !== null) throw new ApiError(401, "invalid_identity", "The identity token is not valid.");
 		throw err;

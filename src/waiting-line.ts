@@ -4,6 +4,7 @@
 // rejoin finds their place; no join touches any other object.
 import { DurableObject } from "cloudflare:workers";
 import { RequestCounter } from "./load";
+import { sameDigest } from "./fan-secret";
 import { type Outcome, fail, ok } from "./outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
 import { RateLimiter, isLoopback } from "./rate-limit";
@@ -36,6 +37,13 @@ export interface LineEntry {
 	position: number | null;
 }
 
+/**
+ * How a join proves it comes from the fan who holds the id. In fan identity mode the
+ * promoter's token already did. Otherwise a fan already in line must offer the SHA-256
+ * of the secret of their first join; a new fan's place is stored with `fresh`'s.
+ */
+export type JoinProof = { kind: "identity" } | { kind: "secret"; offered: string | null; fresh: string };
+
 export type LineJoin = { status: "joined"; entry: LineEntry; rejoined: boolean } | { status: "sold_out" };
 
 /** What the pacer learns when it seals slots: this line's count per slot. */
@@ -63,6 +71,7 @@ type LineState = {
 };
 
 type FanRow = { fan_id: string; seq: number; prequeue_seq: number | null; slot: number | null; slot_index: number | null };
+type StoredFan = FanRow & { secret_hash: string | null };
 
 export class WaitingLine extends DurableObject<Env> {
 	private readonly sql: Sql;
@@ -91,6 +100,10 @@ export class WaitingLine extends DurableObject<Env> {
 		this.sql.run(`CREATE TABLE IF NOT EXISTS fans (
 			fan_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, prequeue_seq INTEGER UNIQUE,
 			slot INTEGER, slot_index INTEGER, joined_at INTEGER NOT NULL)`);
+		// The SHA-256 of the fan's secret (null in identity mode). Lines created before secrets lack the column.
+		if (!this.sql.all<{ name: string }>(`PRAGMA table_info(fans)`).some((c) => c.name === "secret_hash")) {
+			this.sql.run(`ALTER TABLE fans ADD COLUMN secret_hash TEXT`);
+		}
 		this.sql.run(`CREATE TABLE IF NOT EXISTS slots (slot INTEGER PRIMARY KEY, count INTEGER NOT NULL, start INTEGER)`);
 		this.served = new RequestCounter(this.sql);
 	}
@@ -102,10 +115,11 @@ export class WaitingLine extends DurableObject<Env> {
 	}
 
 	/**
-	 * A fan joins, or finds their place again. `acceptNew` is false once the drop
-	 * has sold out: a newcomer is told so and nothing is stored.
+	 * A fan joins, or finds their place again by proving they are that fan (a refused
+	 * proof changes nothing, and counts toward the limits like any join). `acceptNew`
+	 * is false once the drop has sold out: a newcomer is told so and nothing is stored.
 	 */
-	join(input: { fanId: string; ip: string | null; limits: JoinLimits; acceptNew: boolean }): Outcome<LineJoin> {
+	join(input: { fanId: string; ip: string | null; limits: JoinLimits; acceptNew: boolean; proof: JoinProof }): Outcome<LineJoin> {
 		this.served.count();
 		const now = this.clock();
 		const config = this.config();
@@ -115,7 +129,14 @@ export class WaitingLine extends DurableObject<Env> {
 		if (limited !== null) return limited;
 
 		const existing = this.fan(input.fanId);
-		if (existing !== null) return ok({ status: "joined", entry: this.entryOf(existing), rejoined: true });
+		if (existing !== null) {
+			if (!provesFan(existing, input.proof)) {
+				return fail(409, "fan_id_taken", `This fan id already has a place in this drop. To continue as that fan, send the "fanSecret" its first join answered.`, {
+					field: "fanSecret",
+				});
+			}
+			return ok({ status: "joined", entry: this.entryOf(existing), rejoined: true });
+		}
 		if (!input.acceptNew) return ok({ status: "sold_out" });
 
 		const state = this.state();
@@ -135,8 +156,8 @@ export class WaitingLine extends DurableObject<Env> {
 				this.sql.run(`INSERT INTO slots (slot, count) VALUES (?, 1) ON CONFLICT (slot) DO UPDATE SET count = count + 1`, row.slot);
 			}
 			this.sql.run(
-				`INSERT INTO fans (fan_id, seq, prequeue_seq, slot, slot_index, joined_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				row.fan_id, row.seq, row.prequeue_seq, row.slot, row.slot_index, now,
+				`INSERT INTO fans (fan_id, seq, prequeue_seq, slot, slot_index, joined_at, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				row.fan_id, row.seq, row.prequeue_seq, row.slot, row.slot_index, now, input.proof.kind === "secret" ? input.proof.fresh : null,
 			);
 			this.sql.run(`UPDATE state SET next_seq = next_seq + 1 WHERE id = 1`);
 		});
@@ -282,8 +303,8 @@ export class WaitingLine extends DurableObject<Env> {
 		return null;
 	}
 
-	private fan(fanId: string): FanRow | null {
-		return this.sql.first<FanRow>(`SELECT fan_id, seq, prequeue_seq, slot, slot_index FROM fans WHERE fan_id = ?`, fanId);
+	private fan(fanId: string): StoredFan | null {
+		return this.sql.first<StoredFan>(`SELECT fan_id, seq, prequeue_seq, slot, slot_index, secret_hash FROM fans WHERE fan_id = ?`, fanId);
 	}
 
 	private config(): LineConfig | null {
@@ -297,6 +318,16 @@ export class WaitingLine extends DurableObject<Env> {
 	private state(): LineState {
 		return this.sql.first<LineState>(`SELECT * FROM state WHERE id = 1`)!;
 	}
+}
+
+/**
+ * Whether a join may continue as a fan already in line. A place stored without a secret
+ * (in identity mode, or before secrets existed) is proven by identity only: knowing the
+ * id is never enough.
+ */
+function provesFan(fan: StoredFan, proof: JoinProof): boolean {
+	if (proof.kind === "identity") return true;
+	return fan.secret_hash !== null && proof.offered !== null && sameDigest(fan.secret_hash, proof.offered);
 }
 
 export const lineName = (dropId: string, line: number) => `drop:${dropId}:line:${line}`;

@@ -1,6 +1,6 @@
 // The engine's HTTP API from Node: the promoter's calls and fans that buy
 // without a browser, to fill the queue and move the sold count.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 
 export function client(base, adminToken) {
 	async function call(method, path, { token, body, headers = {}, expect } = {}) {
@@ -28,6 +28,7 @@ export function client(base, adminToken) {
 	}
 
 	const admin = (method, path, options = {}) => call(method, path, { ...options, token: adminToken });
+	const secrets = new Map();
 
 	return {
 		call,
@@ -40,8 +41,11 @@ export function client(base, adminToken) {
 		async publicDrop(id) {
 			return (await call("GET", `/api/drops/${id}`, { expect: 200 })).data;
 		},
+		/** Joins as `fanId` with the fan's secret for the drop (made at its first join here), so a repeat is that fan's rejoin. */
 		async join(dropId, fanId) {
-			return (await call("POST", `/api/drops/${dropId}/join`, { body: { fanId }, expect: [200, 201] })).data;
+			const key = `${dropId}\n${fanId}`;
+			if (!secrets.has(key)) secrets.set(key, randomBytes(32).toString("base64url"));
+			return (await call("POST", `/api/drops/${dropId}/join`, { body: { fanId, fanSecret: secrets.get(key) }, expect: [200, 201] })).data;
 		},
 		/** Polls the queue until the fan is admitted; answers the access token. */
 		async waitAdmitted(dropId, queueToken, timeoutMs = 60_000) {

@@ -96,6 +96,26 @@ export async function fanJourney({ browser, base, api, shot, log }) {
 	}
 	assert.equal((await api.dropStats(drop.id)).joined, 5, "a reload does not join again");
 
+	// The fan's id and secret for this drop are kept; knowing the id alone is not enough to join as them.
+	const identity = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), `tdrop:fan:${drop.id}`);
+	assert.match(identity.fanSecret, /^[A-Za-z0-9_-]{43}$/, "the fan's secret for this drop is kept");
+	const stranger = await api.call("POST", `/api/drops/${drop.id}/join`, { body: { fanId: identity.fanId } });
+	assert.equal(stranger.status, 409, "a join under the fan's id without their secret is refused");
+	assert.equal(stranger.data.error.code, "fan_id_taken");
+	// The queue token lost: joining again from the page sends the secret and gets the same place back.
+	await page.evaluate((key) => {
+		const state = JSON.parse(localStorage.getItem(key));
+		delete state.queueToken;
+		localStorage.setItem(key, JSON.stringify(state));
+	}, `tdrop:drop:${drop.id}`);
+	await page.reload();
+	await page.getByRole("button", { name: "Join the queue" }).click();
+	await page.getByRole("heading", { name: /You’re in the queue|It’s your turn/ }).waitFor();
+	if (await page.getByRole("heading", { name: "You’re in the queue" }).isVisible()) {
+		assert.equal(Number(await page.locator("#position").textContent()), 5, "a rejoin with the secret keeps the place");
+	}
+	assert.equal((await api.dropStats(drop.id)).joined, 5, "the rejoin made no new place");
+
 	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
 	log("admitted");
 	await page.getByLabel("Number of tickets").selectOption("2");

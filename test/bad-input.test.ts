@@ -310,6 +310,10 @@ describe("POST /api/drops/:id/join", () => {
 			[{ fanId: "fan-x", turnstileToken: "" }, 422, "empty"],
 			[{ fanId: "fan-x", turnstileToken: 1 }, 400, "invalid_type"],
 			[{ fanId: "fan-x", identityToken: "t".repeat(8_193) }, 422, "too_long"],
+			[{ fanId: "fan-x", fanSecret: 1 }, 400, "invalid_type"],
+			[{ fanId: "fan-x", fanSecret: "too-short-to-be-a-secret" }, 422, "too_short"],
+			[{ fanId: "fan-x", fanSecret: "s".repeat(129) }, 422, "too_long"],
+			[{ fanId: "fan-x", fanSecret: "not+base64url/".repeat(4) }, 422, "invalid_format"],
 		];
 		await unchanged(async () => {
 			for (const [body, status, code] of cases) {
@@ -339,9 +343,10 @@ describe("GET /api/drops/:id/status", () => {
 			const claims = JSON.parse(atob(p!.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
 			const forged = btoa(JSON.stringify({ ...claims, pos: 1, sub: "fan-b" })).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 			await expectError(await raw("GET", path(), { type: null, token: `${h}.${forged}.${s}` }), 401, "invalid_token");
-			// Another drop's token, and an unknown drop.
+			// Another drop's token; an unknown drop is not found, whatever the token.
 			await expectError(await raw("GET", path(f.other.id), { type: null, token: f.queueA }), 403, "wrong_drop");
-			await expectError(await raw("GET", path("d_AAAAAAAAAAAAAAAA"), { type: null, token: f.queueA }), 403, "wrong_drop");
+			await expectError(await raw("GET", path("d_AAAAAAAAAAAAAAAA"), { type: null, token: f.queueA }), 404, "not_found");
+			await expectError(await raw("GET", path("d_AAAAAAAAAAAAAAAA"), { type: null }), 404, "not_found");
 			await expectError(await raw("GET", path("bad.id"), { type: null, token: f.queueA }), 404, "not_found");
 		});
 	});

@@ -7,8 +7,21 @@ import { InventoryShard } from "../src/inventory-shard";
 import { testProvider } from "../src/payments";
 import { lineOf } from "../src/placement";
 import { WaitingLine } from "../src/waiting-line";
-import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, audit, backdateHold, expectCleanAudit, fansHomedOn, holdState, restartObjects, runShardAlarms, shardStub, paymentFor } from "./inventory-support";
+import { adminFetch, admitBatch, createDrop, errorCode, fanFetch, hold, joinBody, lineStub, purchase, roomStub, status, waitUntil } from "./helpers";
+import {
+	type HoldJson,
+	type OrderJson,
+	admittedFans,
+	audit,
+	backdateHold,
+	expectCleanAudit,
+	fansHomedOn,
+	holdState,
+	restartObjects,
+	runShardAlarms,
+	paymentFor,
+	shardStub,
+} from "./inventory-support";
 import { setShardSales, waitForOrders } from "./sales-helpers";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
@@ -44,7 +57,7 @@ describe("objects restarted mid-flight", () => {
 		const drop = await createDrop({ capacity: 30, shards: 2, lines: 3, admission: wideOpen });
 		const fans = Array.from({ length: 60 }, (_, i) => `joiner-${i}`);
 		const join = (fanId: string) =>
-			settle(fanFetch(`/api/drops/${drop.id}/join`, null, { method: "POST", body: JSON.stringify({ fanId }) }));
+			settle(fanFetch(`/api/drops/${drop.id}/join`, null, { method: "POST", body: joinBody(drop.id, fanId) }));
 		// From the twentieth join on, every line is stuck until line 1 restarts: those joins are
 		// cut off mid-way there, and go through on the other lines once released.
 		const realJoin = WaitingLine.prototype.join;

@@ -1,6 +1,7 @@
-import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../src/index";
 import type { DropConfig } from "../src/drops";
+import { newFanSecret } from "../src/fan-secret";
 import { SLOT_MS } from "../src/placement";
 import { lineName } from "../src/waiting-line";
 import { type WaitingRoom, roomName } from "../src/waiting-room";
@@ -15,6 +16,15 @@ export const BASE = "https://engine.test";
  */
 export function callWorker(url: string, init: RequestInit = {}): Promise<Response> {
 	return worker.fetch(new Request(url, init) as Request<unknown, IncomingRequestCfProperties>, env, createExecutionContext());
+}
+
+/** The Worker as deployed with parts of its configuration replaced: vars, or bindings by fakes. Waits for its background work. */
+export async function callWithEnv(path: string, init: RequestInit = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
+	const ctx = createExecutionContext();
+	const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
+	const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+	await waitOnExecutionContext(ctx);
+	return res;
 }
 
 export function adminFetch(path: string, init: RequestInit = {}): Promise<Response> {
@@ -67,10 +77,37 @@ export interface JoinJson {
 	position: number | null;
 	pollAfterMs: number;
 	rejoined: boolean;
+	fanSecret: string | null;
 }
 
-export async function join(dropId: string, fanId: string): Promise<JoinJson> {
-	const res = await fanFetch(`/api/drops/${dropId}/join`, null, { method: "POST", body: JSON.stringify({ fanId }) });
+const fanSecrets = new Map<string, string>();
+
+/**
+ * The secret a test's fan sends with every join of a drop, as the fan page does: made
+ * once per fan and drop, it becomes theirs at the first join and proves them at a rejoin.
+ */
+export function fanSecretOf(dropId: string, fanId: string): string {
+	const key = `${dropId}\n${fanId}`;
+	let secret = fanSecrets.get(key);
+	if (secret === undefined) {
+		secret = newFanSecret();
+		fanSecrets.set(key, secret);
+	}
+	return secret;
+}
+
+/** The body of a fan's join: their id and their secret for this drop (none with `fanSecret: null`). */
+export function joinBody(dropId: string, fanId: string, { fanSecret }: { fanSecret?: string | null } = {}): string {
+	const secret = fanSecret === undefined ? fanSecretOf(dropId, fanId) : fanSecret;
+	return JSON.stringify(secret === null ? { fanId } : { fanId, fanSecret: secret });
+}
+
+export function joinRequest(dropId: string, fanId: string, options: { fanSecret?: string | null } = {}): Promise<Response> {
+	return fanFetch(`/api/drops/${dropId}/join`, null, { method: "POST", body: joinBody(dropId, fanId, options) });
+}
+
+export async function join(dropId: string, fanId: string, options: { fanSecret?: string | null } = {}): Promise<JoinJson> {
+	const res = await joinRequest(dropId, fanId, options);
 	if (res.status !== 201 && res.status !== 200) throw new Error(`join: ${res.status} ${await res.text()}`);
 	return (await res.json()) as JoinJson;
 }

@@ -1,19 +1,12 @@
 // The HTTP edge: CORS for configured origins, security headers on every
 // response (a strict CSP on pages), and 5xx answers that carry nothing internal.
-import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
+import { SignJWT, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { BASE, adminFetch, admittedFan, createDrop, fanFetch, hold } from "./helpers";
+import { ApiError, errorResponse } from "../src/http";
+import { BASE, adminFetch, admittedFan, callWithEnv as call, createDrop, fanFetch, hold } from "./helpers";
 
 type Overrides = Partial<Record<keyof Env, unknown>>;
-
-async function call(path: string, init: RequestInit = {}, overrides: Overrides = {}): Promise<Response> {
-	const ctx = createExecutionContext();
-	const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
-	const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
-	await waitOnExecutionContext(ctx);
-	return res;
-}
 
 const ORIGINS = "https://promoter.example, https://fans.example";
 const cors: Overrides = { CORS_ORIGINS: ORIGINS };
@@ -216,11 +209,18 @@ describe("5xx answers", () => {
 			expect(res.headers.get("access-control-allow-origin")).toBe("https://promoter.example");
 			await expectBare500(res, path);
 		}
-		// The public view is the pacer's published document: it does not need D1 at all.
+		// The public view is the pacer's published document: once the isolate knows the drop
+		// exists (D1, asked once an hour at most), it needs D1 no more.
 		const drop = await createDrop();
+		expect((await call(`/api/drops/${drop.id}`)).status).toBe(200);
 		const fan = await call(`/api/drops/${drop.id}`, {}, { DB: failingDb });
 		expect(fan.status).toBe(200);
 		expect(await fan.json()).toMatchObject({ id: drop.id, status: "open" });
+		// One it does not know yet: 503 try_again (unknown-drops.test.ts), never a 500.
+		const unknown = await call(`/api/drops/${(await createDrop()).id}`, {}, { DB: failingDb });
+		expect(unknown.status).toBe(503);
+		expect(unknown.headers.get("retry-after")).toBe("1");
+		expect(await unknown.text()).not.toMatch(INTERNALS);
 	});
 
 	it("a Durable Object that throws: 500 with nothing from the object", async () => {
@@ -246,5 +246,68 @@ describe("5xx answers", () => {
 			}),
 		};
 		await expectBare500(await call(`/api/drops/${drop.id}`, {}, { WAITING_ROOM: throwingPacer, WATERMARK_CACHE_MS: "0" }), "public view");
+	});
+});
+
+describe("Retry-After on every 429 and 503", () => {
+	/** The header and the body's retryAfter: the same whole number of seconds, at least 1. */
+	async function expectRetryAfter(res: Response, status: number, code: string, seconds?: number): Promise<void> {
+		expect(res.status, code).toBe(status);
+		const header = res.headers.get("retry-after");
+		expect(header, code).toMatch(/^[1-9]\d*$/);
+		const body = (await res.json()) as { error: { code: string; retryAfter: number } };
+		expect(body.error.code).toBe(code);
+		expect(body.error.retryAfter).toBe(Number(header));
+		if (seconds !== undefined) expect(Number(header), code).toBe(seconds);
+	}
+
+	it("is set wherever a failure becomes an answer, from its retryAfter, 1 when it gave none", async () => {
+		await expectRetryAfter(errorResponse(new ApiError(503, "busy", "Later.")), 503, "busy", 1);
+		await expectRetryAfter(errorResponse(new ApiError(429, "slow_down", "Later.", { retryAfter: 7 })), 429, "slow_down", 7);
+		await expectRetryAfter(errorResponse(new ApiError(503, "busy", "Later.", { retryAfter: 2.2 })), 503, "busy", 3);
+		await expectRetryAfter(errorResponse(new ApiError(503, "busy", "Later.", { retryAfter: "soon" })), 503, "busy", 1);
+		// Other statuses carry none.
+		const conflict = errorResponse(new ApiError(409, "sold_out", "Gone."));
+		expect(conflict.headers.get("retry-after")).toBeNull();
+		expect(await conflict.json()).toEqual({ error: { code: "sold_out", message: "Gone." } });
+	});
+
+	it("on the hold route's 503 try_again, which comes from the shard as an outcome", async () => {
+		const drop = await createDrop();
+		const access = await admittedFan(drop.id, "retry-fan");
+		const shardAnswering = (outcome: unknown) => ({ getByName: () => ({ hold: async () => outcome }) });
+		const tryAgain = { ok: false, status: 503, code: "try_again", message: "Tickets are being moved; try again." };
+		for (const [outcome, seconds] of [
+			[{ ...tryAgain, details: { retryAfter: 2 } }, 2],
+			[tryAgain, 1],
+		] as const) {
+			const res = await call(
+				`/api/drops/${drop.id}/holds`,
+				{ method: "POST", headers: { authorization: `Bearer ${access}`, "idempotency-key": `k-${seconds}`, "content-type": "application/json" }, body: JSON.stringify({ quantity: 1 }) },
+				{ INVENTORY: shardAnswering(outcome) },
+			);
+			await expectRetryAfter(res, 503, "try_again", seconds);
+		}
+	});
+
+	it("on every join refusal that says to come back: the client limit, a line's limit, Turnstile and identity outages", async () => {
+		const drop = await createDrop();
+		const joinFrom = (ip: string, fanId: string, overrides: Overrides, body: Record<string, unknown> = {}) =>
+			call(
+				`/api/drops/${drop.id}/join`,
+				{ method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify({ fanId, ...body }) },
+				overrides,
+			);
+		const limiterSaysNo = { JOIN_LIMITER: { limit: async () => ({ success: false }) } };
+		await expectRetryAfter(await joinFrom("198.18.0.1", "ra-1", limiterSaysNo), 429, "rate_limited", 60);
+		const onePerIp = { JOIN_RATE_PER_IP: "1" };
+		expect((await joinFrom("198.18.0.2", "ra-2", onePerIp)).status).toBe(201);
+		await expectRetryAfter(await joinFrom("198.18.0.2", "ra-3", onePerIp), 429, "rate_limited");
+		const verifierDown = { TURNSTILE_SECRET: "turnstile-secret", TURNSTILE_VERIFY_URL: "https://verifier-down.test/siteverify" };
+		await expectRetryAfter(await joinFrom("198.18.0.3", "ra-4", verifierDown, { turnstileToken: "pass" }), 503, "challenge_unavailable", 5);
+		const identityDown = { FAN_IDENTITY_JWKS_URL: `https://idp-down.test/${crypto.randomUUID()}.json` };
+		const { privateKey } = await generateKeyPair("ES256");
+		const identityToken = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k" }).setSubject("ra-5").setExpirationTime("5m").sign(privateKey);
+		await expectRetryAfter(await joinFrom("198.18.0.4", "ra-5", identityDown, { fanId: undefined, identityToken }), 503, "identity_unavailable", 5);
 	});
 });

@@ -1,29 +1,33 @@
 // Join protection: per-IP and per-fan rate limits (429 + Retry-After), the
 // loopback exemption for local load tests, Turnstile verified on the server
 // against a stubbed siteverify, and fan identity from the promoter's JWT.
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
+import { clientKey } from "../src/join-guard";
 import { RateLimiter, isLoopback } from "../src/rate-limit";
-import { BASE, createDrop, lineStub } from "./helpers";
+import { callWithEnv, createDrop, fanSecretOf, lineStub } from "./helpers";
+import { restartObjects } from "./inventory-support";
 
 type Overrides = Partial<Record<keyof Env, string>>;
 
 /** The Worker as deployed with `overrides` in its configuration, called from client `ip`. */
-async function call(path: string, init: RequestInit & { ip?: string | null } = {}, overrides: Overrides = {}): Promise<Response> {
+function call(path: string, init: RequestInit & { ip?: string | null } = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
 	const headers = new Headers(init.headers);
 	if (init.ip !== null) headers.set("cf-connecting-ip", init.ip ?? "203.0.113.1");
 	if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
-	const ctx = createExecutionContext();
-	const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
-	const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
-	await waitOnExecutionContext(ctx);
-	return res;
+	return callWithEnv(path, { ...init, headers }, overrides);
 }
 
+/** A join as the fan page sends it: a fan id comes with that fan's secret for the drop, so a repeat is the fan's own rejoin. */
 function joinAs(dropId: string, body: Record<string, unknown>, ip: string | null, overrides: Overrides): Promise<Response> {
-	return call(`/api/drops/${dropId}/join`, { method: "POST", body: JSON.stringify(body), ip }, overrides);
+	return joinWith(dropId, body, ip, overrides);
+}
+
+/** joinAs with bindings replaced too (a counting or failing JOIN_LIMITER). */
+function joinWith(dropId: string, body: Record<string, unknown>, ip: string | null, overrides: Partial<Record<keyof Env, unknown>>): Promise<Response> {
+	const sent = typeof body.fanId === "string" && !("fanSecret" in body) ? { ...body, fanSecret: fanSecretOf(dropId, body.fanId) } : body;
+	return call(`/api/drops/${dropId}/join`, { method: "POST", body: JSON.stringify(sent), ip }, overrides);
 }
 
 /** The fans a (one-line) drop's line holds: the state a refused join must not change. */
@@ -407,6 +411,99 @@ describe("order of the checks", () => {
 		}
 		expect((await joinAs(drop.id, { identityToken, turnstileToken: "pass" }, "203.0.113.90", overrides)).status).toBe(201);
 		await expect429(await joinAs(drop.id, { identityToken, turnstileToken: "pass" }, "203.0.113.90", overrides));
+	});
+});
+
+describe("joins per client across every drop (the JOIN_LIMITER binding, checked first)", () => {
+	// wrangler.toml: 120 joins a minute per client. The local simulation counts in windows
+	// aligned to the minute; a burst that began in one and ended in the next would be counted
+	// in both, so each burst starts with at least 10 s of its window left.
+	const LIMIT = 120;
+	async function freshWindow(): Promise<void> {
+		const left = 60_000 - (Date.now() % 60_000);
+		if (left < 10_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+	}
+	/** An address no other test uses. */
+	const newIp = () => `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+	const perDropOff: Overrides = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "0" };
+
+	it("a flood of failed challenges from one client gets 429 before Turnstile is asked", async () => {
+		const drop = await openDrop();
+		const turnstile: Overrides = { ...perDropOff, TURNSTILE_SECRET: "turnstile-secret", TURNSTILE_VERIFY_URL: "https://turnstile.test/siteverify" };
+		let asked = 0;
+		const realFetch = globalThis.fetch;
+		vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+			const request = new Request(input, init);
+			if (new URL(request.url).hostname === "turnstile.test") asked++;
+			return realFetch(request);
+		});
+		const ip = newIp();
+		await freshWindow();
+		const answers = await Promise.all(
+			Array.from({ length: LIMIT + 30 }, (_, i) => joinAs(drop.id, { fanId: `bot-${i}`, turnstileToken: "fail" }, ip, turnstile)),
+		);
+		const statuses = answers.map((r) => r.status);
+		expect(statuses.filter((s) => s === 403)).toHaveLength(LIMIT);
+		expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+		expect(asked).toBe(LIMIT);
+		for (const res of answers) if (res.status === 429) await expect429(res);
+		// Another client is not held back, and Turnstile is asked for it.
+		expect((await joinAs(drop.id, { fanId: "human", turnstileToken: "pass" }, newIp(), turnstile)).status).toBe(201);
+		expect(asked).toBe(LIMIT + 1);
+		expect(await fansInRoom(drop.id)).toEqual(["human"]);
+	});
+
+	it("holds across drops, made-up drop ids and a restart of every line", async () => {
+		const [a, b] = [await openDrop(), await openDrop()];
+		const ip = newIp();
+		await freshWindow();
+		const targets = Array.from({ length: LIMIT }, (_, i) => (i % 3 === 0 ? a.id : i % 3 === 1 ? b.id : "d_AAAAAAAAAAAAAAAA"));
+		const answers = await Promise.all(targets.map((dropId, i) => joinAs(dropId, { fanId: `spread-${i}` }, ip, perDropOff)));
+		expect(answers.map((r) => r.status)).toEqual(targets.map((id) => (id === "d_AAAAAAAAAAAAAAAA" ? 404 : 201)));
+		// The lines restart (their own per-drop counters are memory); this client's count is not theirs.
+		await restartObjects([() => lineStub(a.id, 0), () => lineStub(b.id, 0)]);
+		for (const dropId of [a.id, b.id, "d_AAAAAAAAAAAAAAAA", "d_BBBBBBBBBBBBBBBB"]) {
+			await expect429(await joinAs(dropId, { fanId: "one-more" }, ip, perDropOff));
+		}
+		expect(await fansInRoom(a.id)).toHaveLength(LIMIT / 3);
+		expect(await fansInRoom(b.id)).toHaveLength(LIMIT / 3);
+		// Someone else joins as usual.
+		expect((await joinAs(a.id, { fanId: "someone-else" }, newIp(), perDropOff)).status).toBe(201);
+	});
+
+	it("leaves loopback alone where RATE_LIMIT_LOOPBACK_EXEMPT is \"true\" (it is never asked), and requests with no client address", async () => {
+		const drop = await openDrop();
+		let counted = 0;
+		const counting = { limit: (options: RateLimitOptions) => (counted++, env.JOIN_LIMITER.limit(options)) };
+		const exempt = { ...perDropOff, RATE_LIMIT_LOOPBACK_EXEMPT: "true" };
+		for (let i = 0; i < 5; i++) {
+			expect((await joinWith(drop.id, { fanId: `lo-${i}` }, "127.0.0.1", { ...exempt, JOIN_LIMITER: counting })).status).toBe(201);
+			expect((await joinWith(drop.id, { fanId: `none-${i}` }, null, { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
+		}
+		expect(counted).toBe(0);
+		// Not exempt: asked like any client.
+		expect((await joinWith(drop.id, { fanId: "lo-counted" }, "127.0.0.1", { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
+		expect(counted).toBe(1);
+	});
+
+	it("a limiter that fails does not stop joins (each line still counts per drop)", async () => {
+		const drop = await openDrop();
+		const broken = { limit: () => Promise.reject(new Error("rate limiter unavailable")) };
+		expect((await joinWith(drop.id, { fanId: "unlimited" }, newIp(), { JOIN_LIMITER: broken })).status).toBe(201);
+		const tight = { JOIN_LIMITER: broken, JOIN_RATE_PER_IP: "1", JOIN_RATE_PER_FAN: "0" };
+		const ip = newIp();
+		expect((await joinWith(drop.id, { fanId: "line-counted-1" }, ip, tight)).status).toBe(201);
+		await expect429(await joinWith(drop.id, { fanId: "line-counted-2" }, ip, tight));
+	});
+
+	it("counts an IPv6 client as its /64, an IPv4 client (mapped or not) as its address", () => {
+		expect(clientKey("2001:db8:1:2:3:4:5:6")).toBe("2001:db8:1:2::/64");
+		expect(clientKey("2001:0db8:0001:0002::9")).toBe("2001:db8:1:2::/64");
+		expect(clientKey("2001:db8:1:3::1")).toBe("2001:db8:1:3::/64");
+		expect(clientKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+		expect(clientKey("::1")).toBe("0:0:0:0::/64");
+		expect(clientKey("203.0.113.9")).toBe("203.0.113.9");
+		expect(clientKey("::ffff:203.0.113.9")).toBe("203.0.113.9");
 	});
 });
 

@@ -25,6 +25,7 @@ import {
 	errorCode,
 	fanFetch,
 	hold,
+	joinBody,
 	lineStub,
 	movePacerClock,
 	openRoom as openRoomAt,
@@ -46,7 +47,7 @@ async function workerFetch(path: string, init: RequestInit = {}, via: "handler" 
 }
 
 function joinRequest(dropId: string, fanId: string, via: "handler" | "self" = "handler"): Promise<Response> {
-	return workerFetch(`/api/drops/${dropId}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId }) }, via);
+	return workerFetch(`/api/drops/${dropId}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: joinBody(dropId, fanId) }, via);
 }
 
 interface Joined {
@@ -835,6 +836,39 @@ describe("admission and the inventory", () => {
 		expect(await admitNow(drop.id)).toBe(1);
 		expect((await pacerState(drop.id)).alarm).toBeNull();
 		expect(await errorCode(await hold(drop.id, access, 1))).toBe("sold_out");
+	});
+
+	it("after sell-out, on one line: a newcomer hears sold_out (nothing stored), a fan with a place rejoins to a token /status accepts", async () => {
+		// One line, a pre-queue of two, one ticket.
+		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
+		expect(drop.lines).toBe(1);
+		const [buyer, waiter] = await joinAll(drop.id, ["pq-buyer", "pq-waiter"]);
+		await openRoom(drop);
+		expect(await admitNow(drop.id)).toBe(1);
+		const polled = await pollAll(drop.id, new Map([["pq-buyer", buyer!.queueToken], ["pq-waiter", waiter!.queueToken]]));
+		const [first] = [...polled].find(([, s]) => s.status === "admitted")!;
+		const second = first === "pq-buyer" ? "pq-waiter" : "pq-buyer";
+		const h = await hold(drop.id, polled.get(first)!.accessToken as string, 1);
+		expect(h.status).toBe(201);
+		expect((await purchase(drop.id, polled.get(first)!.accessToken as string, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+		await tickRoom(drop.id);
+		expect((await pacerState(drop.id)).sold_out).toBe(1);
+
+		// A newcomer: the news, no token, no secret, and no place stored.
+		const late = await joinRequest(drop.id, "one-line-late");
+		expect(late.status).toBe(200);
+		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null });
+		expect(await lineStub(drop.id, 0).joined()).toBe(2);
+		expect(await lineStub(drop.id, 0).locate({ fanId: "one-line-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
+		// The pre-queue fan who never got in rejoins (with their secret): sold out, and a token /status answers.
+		const again = await join(drop.id, second);
+		expect(again).toMatchObject({ status: "sold_out", rejoined: true });
+		expect(typeof again.queueToken).toBe("string");
+		expect(await status(drop.id, again.queueToken)).toMatchObject({ status: "sold_out", pollAfterMs: null });
+		// The buyer's place still says admitted.
+		const bought = await join(drop.id, first);
+		expect(bought).toMatchObject({ status: "admitted", rejoined: true, position: 1 });
+		expect(await status(drop.id, bought.queueToken)).toMatchObject({ status: "admitted" });
 	});
 
 	it("does not call a drop sold out while its last tickets are moving between shards", async () => {

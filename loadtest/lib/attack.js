@@ -5,12 +5,25 @@
 // Each attacker is admitted honestly, then tries everything a fan should not
 // get away with: concurrent holds under different keys past maxPerFan,
 // replayed and concurrent Idempotency-Keys, a key reused with another body,
-// concurrent purchases of one hold, other fans' holds, tampered, `alg: none`,
-// swapped and cross-drop tokens; one of them also lets a hold and an access
-// token expire. Every attacker ends having bought exactly maxPerFan tickets,
+// concurrent purchases of one hold, other fans' holds, joining under another
+// fan's id, tampered, `alg: none`, swapped and cross-drop tokens; one of them
+// also lets a hold and an access token expire. Every attacker ends having bought exactly maxPerFan tickets,
 // so the drop must end with exactly attackers × maxPerFan sold: one more is an
 // extra sale and fails the run.
-import { auditFailures, concurrently, createDrop, errorCode, header, json, pause, request, ticketsByFan, waitForDrain } from "./journey.js";
+import {
+	BASE64URL,
+	auditFailures,
+	concurrently,
+	createDrop,
+	errorCode,
+	header,
+	json,
+	newFanSecret,
+	pause,
+	request,
+	ticketsByFan,
+	waitForDrain,
+} from "./journey.js";
 
 export function attackPlan(knobs, attackers) {
 	const n = attackers || Math.min(20, knobs.fans);
@@ -29,14 +42,17 @@ export function attackPlan(knobs, attackers) {
 
 const JSON_TYPE = { "content-type": "application/json" };
 
-/** Joins fans (each {dropId, fanId}) at once and polls until all are admitted; returns their tokens in order. */
+function joinReq(cfg, dropId, body) {
+	return request("POST", cfg.baseUrl + "/api/drops/" + dropId + "/join", { headers: JSON_TYPE, json: body, step: "join" });
+}
+
+/** Joins fans (each {dropId, fanId}) at once, each with a secret of its own, and polls until all are admitted; returns their tokens in order. */
 function* admitAll(client, cfg, wanted) {
-	const joins = yield concurrently(
-		wanted.map((w) => request("POST", cfg.baseUrl + "/api/drops/" + w.dropId + "/join", { headers: JSON_TYPE, json: { fanId: w.fanId }, step: "join" })),
-	);
+	const secrets = wanted.map(() => newFanSecret());
+	const joins = yield concurrently(wanted.map((w, i) => joinReq(cfg, w.dropId, { fanId: w.fanId, fanSecret: secrets[i] })));
 	const fans = wanted.map((w, i) => {
 		if (joins[i].status !== 201 && joins[i].status !== 200) throw new Error("attacker join failed: " + joins[i].status + " " + joins[i].body);
-		return { dropId: w.dropId, fanId: w.fanId, queueToken: json(joins[i]).queueToken, accessToken: null };
+		return { dropId: w.dropId, fanId: w.fanId, fanSecret: secrets[i], queueToken: json(joins[i]).queueToken, accessToken: null };
 	});
 	const deadline = client.now() + 120000;
 	for (;;) {
@@ -76,7 +92,7 @@ export function* prepareAttack(client, cfg, plan) {
 }
 
 // Base64url without imports (k6 and Node both run this), enough for JWT parts.
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64 = BASE64URL;
 
 function b64urlEncode(text) {
 	const bytes = [];
@@ -222,6 +238,17 @@ export function* attacker(client, cfg, setup, i) {
 	});
 	expect(client, "another fan's hold cannot be released", unheld.status === 404, statusOf(unheld));
 
+	// 6b. Joining under my id: the neighbour knows it, but not my secret. Refused, with nothing to use.
+	const asMe = yield concurrently([
+		joinReq(cfg, drop, { fanId: me.fanId }),
+		joinReq(cfg, drop, { fanId: me.fanId, fanSecret: neighbour.fanSecret }),
+	]);
+	for (let k = 0; k < asMe.length; k++) {
+		const body = json(asMe[k]);
+		expect(client, "joining under another fan's id is refused 409 fan_id_taken", asMe[k].status === 409 && errorCode(asMe[k]) === "fan_id_taken", statusOf(asMe[k]));
+		expect(client, "a refused join under another fan's id carries no token", !body || (body.queueToken === undefined && body.accessToken === undefined), statusOf(asMe[k]));
+	}
+
 	// 7. Forged tokens, on hold and purchase.
 	const forged = [
 		["tampered subject", tampered(me.accessToken, { sub: neighbour.fanId })],
@@ -269,8 +296,8 @@ export function* attacker(client, cfg, setup, i) {
 	expect(client, "a bought hold cannot be released", undo.status === 409, statusOf(undo));
 	const more = yield holdReq(cfg, drop, me.accessToken, tag + "-after", 1);
 	expect(client, "no more holds after buying maxPerFan", more.status === 422, statusOf(more));
-	const rejoin = yield request("POST", cfg.baseUrl + "/api/drops/" + drop + "/join", { headers: JSON_TYPE, json: { fanId: me.fanId }, step: "join" });
-	expect(client, "joining again keeps the same place", rejoin.status === 200 && json(rejoin).rejoined === true, statusOf(rejoin));
+	const rejoin = yield joinReq(cfg, drop, { fanId: me.fanId, fanSecret: me.fanSecret });
+	expect(client, "joining again (with the fan's secret) keeps the same place", rejoin.status === 200 && json(rejoin).rejoined === true, statusOf(rejoin));
 
 	result.orders = Object.keys(orderIds);
 	result.tickets = won.length;

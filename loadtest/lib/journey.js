@@ -431,9 +431,24 @@ function ok(client, step) {
 	if (client.check) client.check(step + " answered as the contract says", true);
 }
 
+/** The base64url alphabet (k6 and Node both run this file, so no Buffer and no btoa). */
+export const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * A fan's secret for a drop: 43 base64url characters, sent with every join of
+ * the fan. The first join makes it theirs (the engine keeps its hash) and a
+ * repeat, such as a join sent again after its answer was lost, proves them.
+ * Math.random, since this file imports nothing: enough for a load test's fans.
+ */
+export function newFanSecret() {
+	let out = "";
+	for (let i = 0; i < 43; i++) out += BASE64URL[Math.floor(Math.random() * 64)];
+	return out;
+}
+
 /**
  * Worth sending again: a network error, any 5xx. Every step is safe to repeat
- * (join by fan id, holds by Idempotency-Key, purchases by hold). A network
+ * (join by fan id and its secret, holds by Idempotency-Key, purchases by hold). A network
  * error, or a 503 without the contract's JSON error (what `wrangler dev`'s
  * local proxy answers when a connection to the Worker drops), is the
  * transport's doing and only counted; any other 5xx is the engine's and fails
@@ -504,11 +519,12 @@ export function* fanJourney(client, ctx) {
 	result.arrivedAt = client.now();
 	const deadline = result.arrivedAt + k.fanTimeoutSeconds * 1000;
 
-	// Join (retrying what a real browser would retry).
+	// Join (retrying what a real browser would retry), always with the same secret.
+	const fanSecret = newFanSecret();
 	let joined = null;
 	result.joinSentAt = client.now();
 	for (let attempt = 0; attempt < 8 && joined === null; attempt++) {
-		const res = yield request("POST", base + "/join", { headers: { "content-type": "application/json" }, json: { fanId: ctx.fanId }, step: "join" });
+		const res = yield request("POST", base + "/join", { headers: { "content-type": "application/json" }, json: { fanId: ctx.fanId, fanSecret: fanSecret }, step: "join" });
 		if (res.status === 201 || res.status === 200) {
 			result.joinAnsweredAt = client.now();
 			joined = json(res);
