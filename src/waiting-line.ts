@@ -3,8 +3,8 @@
 // each slot when it seals them. A fan always lands on the same line, so a
 // rejoin finds their place; no join touches any other object.
 import { DurableObject } from "cloudflare:workers";
-import { RequestCounter } from "./load";
 import { sameDigest } from "./fan-secret";
+import { RequestCounter } from "./load";
 import { type Outcome, fail, ok } from "./outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
 import { RateLimiter, isLoopback } from "./rate-limit";
