@@ -2,6 +2,7 @@
 // the admin bearer token.
 import { type IRequest, Router } from "itty-router";
 import { DEFAULT_GRACE_SECONDS, auditDrop } from "./audit";
+import { config } from "./config";
 import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";
 import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
 import { ApiError, bearerToken, notFound, readJson, timingSafeEqualStrings } from "./http";
@@ -9,8 +10,8 @@ import { initShards, inventoryTotals } from "./inventory";
 import { unwrap } from "./outcome";
 import { reconcileDrop } from "./sales-reconcile";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
-import { roomName } from "./waiting-room";
 import { forgetWatermark } from "./watermark-cache";
+import { roomStub } from "./names";
 
 type Args = [Env, ExecutionContext];
 
@@ -18,7 +19,7 @@ export const adminRouter = Router<IRequest, Args>({ base: "/api/admin" });
 
 async function requireAdmin(request: IRequest, env: Env): Promise<void> {
 	const token = bearerToken(request);
-	const expected = env.ADMIN_TOKEN;
+	const expected = config(env).adminToken;
 	if (!expected || token === null || !(await timingSafeEqualStrings(token, expected))) {
 		throw new ApiError(401, "unauthorized", "A valid admin token is required.", {}, { "WWW-Authenticate": 'Bearer realm="admin"' });
 	}
@@ -40,7 +41,7 @@ adminRouter.post("/drops", async (request, env) => {
 	const drop: DropConfig = { id: newDropId(), ...fields, createdAt: stamp, updatedAt: stamp };
 	// The objects first: a drop listed in D1 is always ready for fans.
 	await initShards(env, drop);
-	const { seedCommitment } = unwrap(await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(drop));
+	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
 	await insertDrop(env.DB, drop);
 	return Response.json({ ...drop, seedCommitment }, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
 });
@@ -62,7 +63,7 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	const next = applyDropPatch(drop, await readJson(request), Date.now());
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
-	unwrap(await env.WAITING_ROOM.getByName(roomName(drop.id)).configure(next));
+	unwrap(await roomStub(env, drop.id).configure(next));
 	await updateDrop(env.DB, next);
 	await forgetWatermark(drop.id);
 	return dropView(env, next);
@@ -122,7 +123,7 @@ async function dropView(env: Env, drop: DropConfig) {
 
 async function dropStats(env: Env, drop: DropConfig) {
 	const [room, inventory, recorded] = await Promise.all([
-		env.WAITING_ROOM.getByName(roomName(drop.id)).stats(),
+		roomStub(env, drop.id).stats(),
 		inventoryTotals(env, drop.id, drop.shards),
 		recordedTotals(env.DB, drop.id),
 	]);

@@ -1,13 +1,13 @@
 // The invariants checked on live data: shard totals against capacity, shard
 // sales against the rows in D1, and the admission order.
 import type { DropConfig } from "./drops";
-import { shardStats, shardStub } from "./inventory";
+import { shardStats } from "./inventory";
 import type { ShardStats } from "./inventory-shard";
 import { type LoadReport, loadReport } from "./load";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { recordedByShard } from "./sales-store";
-import { lineName } from "./waiting-line";
-import { type RoomAudit, roomName } from "./waiting-room";
+import { type RoomAudit } from "./waiting-room";
+import { lineStub, roomStub, shardStub } from "./names";
 
 export interface Audit {
 	dropId: string;
@@ -45,7 +45,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAU
 	const [stats, recorded, admission, ids] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
-		env.WAITING_ROOM.getByName(roomName(drop.id)).audit(),
+		roomStub(env, drop.id).audit(),
 		compareDropOrderIds(env, drop, graceSeconds * 1000),
 	]);
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
@@ -90,8 +90,8 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAU
 /** Read after everything else the audit asked, so its own calls are in the counts. */
 async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadReport> {
 	const [room, lines, shards] = await Promise.all([
-		env.WAITING_ROOM.getByName(roomName(drop.id)).load(),
-		Promise.all(Array.from({ length: drop.lines }, (_, k) => env.WAITING_LINE.getByName(lineName(drop.id, k)).load())),
+		roomStub(env, drop.id).load(),
+		Promise.all(Array.from({ length: drop.lines }, (_, k) => lineStub(env, drop.id, k).load())),
 		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).load())),
 	]);
 	return loadReport(fans, [

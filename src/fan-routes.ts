@@ -5,30 +5,20 @@ import { estimatedWaitMs, pollAfterMs } from "./admission";
 import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
-import { homeShard, shardStub } from "./inventory";
+import { homeShard } from "./inventory";
 import { FAN_SECRET, newFanSecret } from "./fan-secret";
-import { fanIdFromIdentity, fanIdentityEnabled, limitJoinsByClient, verifyTurnstile } from "./join-guard";
+import { config } from "./config";
+import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "./join-guard";
 import { requireKnownDrop } from "./known-drops";
 import { failureOf, unwrap } from "./outcome";
 import { PAYMENT_METHODS, paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
-import {
-	ORDER_TYP,
-	type QueueClaims,
-	accessJti,
-	invalidToken,
-	peekToken,
-	signAccessToken,
-	signOrderToken,
-	signQueueToken,
-	verifyAccessToken,
-	verifyOrderToken,
-	verifyQueueToken,
-} from "./tokens";
+import { ORDER_TYP, type QueueClaims, accessJti, invalidToken, peekToken, signAccessToken, signOrderToken, signQueueToken, verifyAccessToken, verifyOrderToken, verifyQueueToken } from "./tokens";
 import { parse } from "./validation";
-import { type JoinLimits, type JoinProof, type LineEntry, lineName } from "./waiting-line";
-import { SHUFFLE_ALGORITHM, type Watermark, accessSeconds, roomName, sha256Hex } from "./waiting-room";
+import { type JoinLimits, type JoinProof, type LineEntry } from "./waiting-line";
+import { SHUFFLE_ALGORITHM, type Watermark, sha256Hex } from "./waiting-room";
 import { cachedWatermark } from "./watermark-cache";
+import { lineStub, roomStub, shardStub } from "./names";
 
 type Args = [Env, ExecutionContext];
 
@@ -79,14 +69,6 @@ function requireBearer(request: IRequest, what: string): string {
 }
 
 const clientIp = (request: Request) => request.headers.get("cf-connecting-ip");
-
-const DEFAULT_JOIN_RATE_PER_IP = 120;
-const DEFAULT_JOIN_RATE_PER_FAN = 20;
-
-/** A join limit from configuration: "0" turns it off; a value that is not a whole number keeps the default rather than silently lifting the limit. */
-function joinLimit(raw: string, fallback: number): number {
-	return /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : fallback;
-}
 
 async function watermark(env: Env, dropId: string, ctx?: ExecutionContext): Promise<Watermark> {
 	return unwrap(await cachedWatermark(env, dropId, Date.now(), ctx));
@@ -152,7 +134,7 @@ async function resolvePosition(env: Env, w: Watermark, dropId: string, fanId: st
 	const known = positionOf(w, place);
 	if (known !== "unlisted") return known;
 	// Placed long ago and polling only now: the fan's line knows where.
-	const entry = unwrap(await env.WAITING_LINE.getByName(lineName(dropId, place.line)).locate({ fanId }));
+	const entry = unwrap(await lineStub(env, dropId, place.line).locate({ fanId }));
 	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 });
 	return entry.position;
 }
@@ -218,7 +200,8 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
 	const body = parse(joinSchema, raw === undefined ? {} : raw);
-	const identified = fanIdentityEnabled(env);
+	const settings = config(env);
+	const identified = settings.fanIdentity !== null;
 	let fanId: string;
 	if (identified) {
 		fanId = await fanIdFromIdentity(env, body.identityToken);
@@ -232,16 +215,16 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	await verifyTurnstile(env, body.turnstileToken, ip);
 	const w = await watermark(env, dropId, ctx);
 	const limits: JoinLimits = {
-		perIp: perIpPerLine(joinLimit(env.JOIN_RATE_PER_IP, DEFAULT_JOIN_RATE_PER_IP), w.lines),
-		perFan: joinLimit(env.JOIN_RATE_PER_FAN, DEFAULT_JOIN_RATE_PER_FAN),
-		loopbackExempt: env.RATE_LIMIT_LOOPBACK_EXEMPT === "true",
+		perIp: perIpPerLine(settings.joinRatePerIp, w.lines),
+		perFan: settings.joinRatePerFan,
+		loopbackExempt: settings.loopbackExempt,
 	};
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
 	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
 	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
 	const hash = fanSecret === null ? null : await sha256Hex(fanSecret);
 	const proof: JoinProof = hash === null ? { kind: "identity" } : { kind: "secret", offered: body.fanSecret === undefined ? null : hash, fresh: hash };
-	const line = env.WAITING_LINE.getByName(lineName(dropId, lineOf(fanId, w.lines)));
+	const line = lineStub(env, dropId, lineOf(fanId, w.lines));
 	const joined = unwrap(await line.join({ fanId, ip, limits, acceptNew: !w.soldOut, proof }));
 	const now = Date.now();
 	if (joined.status === "sold_out") {
@@ -297,7 +280,7 @@ fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
 	if (position <= w.admittedThrough) {
 		const at = await admissionTime(env, w, dropId, position);
-		const exp = at === null ? 0 : Math.floor((at + accessSeconds(env) * 1000) / 1000);
+		const exp = at === null ? 0 : Math.floor((at + config(env).accessTokenSeconds * 1000) / 1000);
 		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null };
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
 		const jti = await accessJti(dropId, claims.fanId, position, at);
@@ -314,7 +297,7 @@ async function admissionTime(env: Env, w: Watermark, dropId: string, position: n
 	if (position > w.batchesFrom) return admittedAt(w.batches, position);
 	// Admitted before every listed batch: longer ago than a turn lasts, unless the list was cut short.
 	if (w.batchesComplete) return null;
-	return unwrap(await env.WAITING_ROOM.getByName(roomName(dropId)).admittedAt({ position })).at;
+	return unwrap(await roomStub(env, dropId).admittedAt({ position })).at;
 }
 
 async function accessFor(request: IRequest, env: Env, dropId: string) {

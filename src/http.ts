@@ -156,10 +156,9 @@ export function withSecurityHeaders(response: Response, { page = false } = {}): 
 const CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key";
 
-export function allowedOrigin(request: Request, configured: string): string | null {
+export function allowedOrigin(request: Request, list: string[]): string | null {
 	const origin = request.headers.get("origin");
-	if (origin === null || configured.trim() === "") return null;
-	const list = configured.split(",").map((o) => o.trim()).filter(Boolean);
+	if (origin === null || list.length === 0) return null;
 	if (list.includes("*")) return "*";
 	return list.includes(origin) ? origin : null;
 }
@@ -169,8 +168,7 @@ export function allowedOrigin(request: Request, configured: string): string | nu
  * configured, every answer varies by Origin (allowed or not), so a shared
  * cache never hands one origin's answer to another.
  */
-export function withCors(response: Response, origin: string | null, configured = ""): Response {
-	const list = configured.split(",").map((o) => o.trim()).filter(Boolean);
+export function withCors(response: Response, origin: string | null, list: string[] = []): Response {
 	const varies = origin !== "*" && (origin !== null || (list.length > 0 && !list.includes("*")));
 	if (origin === null && !varies) return response;
 	const out = new Response(response.body, response);
@@ -183,8 +181,8 @@ export function withCors(response: Response, origin: string | null, configured =
 	return out;
 }
 
-export function corsPreflight(request: Request, configured: string): Response {
-	const origin = allowedOrigin(request, configured);
+export function corsPreflight(request: Request, list: string[]): Response {
+	const origin = allowedOrigin(request, list);
 	if (origin === null) return new Response(null, { status: 403 });
 	return new Response(null, {
 		status: 204,

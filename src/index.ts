@@ -1,6 +1,7 @@
 // Wiring only: the router, the Queue consumers, the cron and the Durable Object classes.
 import { AutoRouter, type IRequest } from "itty-router";
 import { adminRouter } from "./admin-routes";
+import { config } from "./config";
 import { fanRouter } from "./fan-routes";
 import { ApiError, allowedOrigin, corsPreflight, errorResponse, internalError, withCors, withSecurityHeaders } from "./http";
 import { consumeSales } from "./sales-consumer";
@@ -27,7 +28,7 @@ const router = AutoRouter<IRequest, Args>({
 });
 
 router
-	.options("/api/*", (request, env) => corsPreflight(request, env.CORS_ORIGINS))
+	.options("/api/*", (request, env) => corsPreflight(request, config(env).corsOrigins))
 	.get("/api/health", () => ({ ok: true, time: new Date().toISOString() }))
 	.get("/.well-known/jwks.json", async (_request, env) =>
 		Response.json(await publicJwks(env), { headers: { "Cache-Control": "public, max-age=300" } }),
@@ -48,7 +49,7 @@ export default {
 		const url = new URL(request.url);
 		const isApi = url.pathname.startsWith("/api/") || url.pathname.startsWith("/.well-known/");
 		const secured = withSecurityHeaders(response, { page: !isApi });
-		return isApi ? withCors(secured, allowedOrigin(request, env.CORS_ORIGINS), env.CORS_ORIGINS) : secured;
+		return isApi ? withCors(secured, allowedOrigin(request, config(env).corsOrigins), config(env).corsOrigins) : secured;
 	},
 	async queue(batch, env) {
 		if (batch.queue === DEAD_SALES_QUEUE) await consumeDeadSales(batch, env);

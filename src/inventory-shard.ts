@@ -10,6 +10,7 @@ import { type Outcome, fail } from "./outcome";
 import { type PaymentProvider, paymentProvider } from "./payments";
 import { SALES_PER_MESSAGE, type SalesMessage } from "./sale";
 import { Sql } from "./sql";
+import { shardStub } from "./names";
 
 export type { HoldView, OrderView, ShardCounts, ShardInit, ShardStats, ShardTotals } from "./ledger";
 
@@ -192,7 +193,7 @@ export class InventoryShard extends DurableObject<Env> {
 		this.transfersRunning.add(transferId);
 		let answer: GiveAnswer;
 		try {
-			answer = await this.env.INVENTORY.getByName(shardName(meta.drop_id, from)).give({ transferId, toShard: meta.shard, amount: requested, acks });
+			answer = await shardStub(this.env, meta.drop_id, from).give({ transferId, toShard: meta.shard, amount: requested, acks });
 		} finally {
 			this.transfersRunning.delete(transferId);
 		}
@@ -245,7 +246,7 @@ export class InventoryShard extends DurableObject<Env> {
 		for (const from of this.ledger.peersToAck()) {
 			const acks = this.ledger.unackedFrom(from);
 			try {
-				await this.env.INVENTORY.getByName(shardName(meta.drop_id, from)).give({ transferId: "", toShard: meta.shard, amount: 0, acks });
+				await shardStub(this.env, meta.drop_id, from).give({ transferId: "", toShard: meta.shard, amount: 0, acks });
 				this.ledger.acked(acks);
 			} catch (err) {
 				console.warn("transfer acks not delivered; the alarm retries", from, err);
@@ -459,4 +460,3 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 }
 
-export const shardName = (dropId: string, shard: number) => `drop:${dropId}:shard:${shard}`;

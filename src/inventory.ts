@@ -1,10 +1,10 @@
 // A drop's inventory seen from outside its shards: setting them up, routing,
 // and adding up their totals.
 import { allocateShards, type DropConfig } from "./drops";
-import { type ShardStats, type ShardTotals, shardName } from "./inventory-shard";
+import { type ShardStats, type ShardTotals } from "./inventory-shard";
 import { stableHash } from "./placement";
+import { shardStub } from "./names";
 
-export const shardStub = (env: Env, dropId: string, shard: number) => env.INVENTORY.getByName(shardName(dropId, shard));
 
 /** The shard that keeps a fan's ledger: a stable hash of the fan id (FNV-1a, unsalted). */
 export const homeShard = (fanId: string, shards: number) => stableHash(fanId) % shards;

@@ -1,6 +1,7 @@
 // Optional protections on join: Cloudflare Turnstile, and fan identity from a
 // JWT issued by the promoter's own site (the fan id is its subject).
 import { type JWTVerifyGetKey, createRemoteJWKSet, errors, jwtVerify } from "jose";
+import { config } from "./config";
 import { ApiError } from "./http";
 import { isLoopback } from "./rate-limit";
 
@@ -16,7 +17,7 @@ export const JOIN_LIMITER_PERIOD_SECONDS = 60;
  * usually has whole. Loopback is exempt where RATE_LIMIT_LOOPBACK_EXEMPT is "true".
  */
 export async function limitJoinsByClient(env: Env, ip: string | null): Promise<void> {
-	if (ip === null || (env.RATE_LIMIT_LOOPBACK_EXEMPT === "true" && isLoopback(ip))) return;
+	if (ip === null || (config(env).loopbackExempt && isLoopback(ip))) return;
 	let allowed: boolean;
 	try {
 		allowed = (await env.JOIN_LIMITER.limit({ key: `join:${clientKey(ip)}` })).success;
@@ -41,16 +42,17 @@ export function clientKey(ip: string): string {
 }
 
 export async function verifyTurnstile(env: Env, token: string | undefined, ip: string | null): Promise<void> {
-	if (!env.TURNSTILE_SECRET) return;
+	const turnstile = config(env).turnstile;
+	if (turnstile === null) return;
 	if (!token) throw new ApiError(403, "turnstile_required", "Complete the challenge before joining.");
 	const form = new FormData();
-	form.append("secret", env.TURNSTILE_SECRET);
+	form.append("secret", turnstile.secret);
 	form.append("response", token);
 	if (ip) form.append("remoteip", ip);
 	let outcome: { success?: unknown };
 	try {
 		// Bounded: a slow verifier must not hold joins open; it fails closed like an outage.
-		const res = await fetch(env.TURNSTILE_VERIFY_URL, { method: "POST", body: form, signal: AbortSignal.timeout(5_000) });
+		const res = await fetch(turnstile.verifyUrl, { method: "POST", body: form, signal: AbortSignal.timeout(5_000) });
 		if (!res.ok) throw new Error(`siteverify answered ${res.status}`);
 		outcome = (await res.json()) as { success?: unknown };
 	} catch (err) {
@@ -60,25 +62,26 @@ export async function verifyTurnstile(env: Env, token: string | undefined, ip: s
 	if (outcome.success !== true) throw new ApiError(403, "turnstile_failed", "The challenge was not passed.");
 }
 
-export const fanIdentityEnabled = (env: Env) => Boolean(env.FAN_IDENTITY_SECRET || env.FAN_IDENTITY_JWKS_URL);
-
 let remoteKeys: { url: string; keys: JWTVerifyGetKey } | null = null;
 
 /** The fan id from the promoter's identity token. */
 export async function fanIdFromIdentity(env: Env, token: string | undefined): Promise<string> {
 	if (!token) throw new ApiError(401, "identity_required", "Sign in on the promoter's site before joining.");
+	const identity = config(env).fanIdentity;
+	if (identity === null) throw new Error("fan identity mode is off");
 	const options = {
-		...(env.FAN_IDENTITY_ISSUER ? { issuer: env.FAN_IDENTITY_ISSUER } : {}),
-		...(env.FAN_IDENTITY_AUDIENCE ? { audience: env.FAN_IDENTITY_AUDIENCE } : {}),
+		...(identity.issuer ? { issuer: identity.issuer } : {}),
+		...(identity.audience ? { audience: identity.audience } : {}),
 		requiredClaims: ["sub", "exp"],
 	};
 	try {
 		let payload;
-		if (env.FAN_IDENTITY_SECRET) {
-			({ payload } = await jwtVerify(token, new TextEncoder().encode(env.FAN_IDENTITY_SECRET), { ...options, algorithms: ["HS256"] }));
+		if (identity.secret !== null) {
+			({ payload } = await jwtVerify(token, new TextEncoder().encode(identity.secret), { ...options, algorithms: ["HS256"] }));
 		} else {
-			if (remoteKeys?.url !== env.FAN_IDENTITY_JWKS_URL) {
-				remoteKeys = { url: env.FAN_IDENTITY_JWKS_URL, keys: createRemoteJWKSet(new URL(env.FAN_IDENTITY_JWKS_URL)) };
+			const url = identity.jwksUrl!;
+			if (remoteKeys?.url !== url) {
+				remoteKeys = { url, keys: createRemoteJWKSet(new URL(url)) };
 			}
 			({ payload } = await jwtVerify(token, remoteKeys.keys, { ...options, algorithms: ["RS256", "ES256", "EdDSA"] }));
 		}
@@ -93,7 +96,7 @@ export async function fanIdFromIdentity(env: Env, token: string | undefined): Pr
 		const code = err instanceof errors.JOSEError ? err.code : null;
 		if (code === "ERR_JWT_EXPIRED") throw new ApiError(401, "identity_expired", "The identity token has expired; sign in again.");
 		// The promoter's key set could not be fetched or read: their outage, not the fan's bad token.
-		if (!env.FAN_IDENTITY_SECRET && (code === null || JWKS_UNAVAILABLE.has(code))) {
+		if (identity.secret === null && (code === null || JWKS_UNAVAILABLE.has(code))) {
 			console.error("fan identity keys unavailable", err);
 			throw new ApiError(503, "identity_unavailable", "Sign-in could not be checked; try again.", { retryAfter: 5 });
 		}

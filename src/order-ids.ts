@@ -2,8 +2,8 @@
 // page at a time on both sides, so a large drop never comes back in one reply.
 // Ids, not counts: a sale missing from D1 and a row no shard sold on the same
 // shard do not cancel out.
-import { shardStub } from "./inventory";
 import { type RecordedId, recordedIdsPage } from "./sales-store";
+import { shardStub } from "./names";
 
 /** How many of one kind of id the audit names; `count` says how many there are. */
 export const ID_SAMPLE = 50;

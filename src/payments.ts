@@ -5,6 +5,7 @@
 // The built-in `test` provider approves token "ok" and declines anything else.
 // It works only where the deployment turns it on (TEST_PAYMENTS = "on": local
 // dev through .dev.vars, and the tests); a plain `wrangler deploy` has it off.
+import { type RawSettings, config } from "./config";
 import { type Outcome, fail, ok } from "./outcome";
 
 export type ChargeResult = { status: "approved"; paymentId: string } | { status: "declined"; reason: string };
@@ -71,12 +72,10 @@ const providers: Record<string, PaymentProvider> = { test: testProvider };
 /** Every method the engine knows; whether one is enabled is a deployment's choice (see paymentProvider). */
 export const PAYMENT_METHODS = Object.keys(providers);
 
-export const testPaymentsEnabled = (env: { TEST_PAYMENTS?: string }) => env.TEST_PAYMENTS === "on";
-
 /** The provider for a method, or 422 when this deployment does not take it. */
-export function paymentProvider(env: { TEST_PAYMENTS?: string }, method: string): Outcome<PaymentProvider> {
+export function paymentProvider(env: RawSettings, method: string): Outcome<PaymentProvider> {
 	const provider = providers[method];
-	if (provider === undefined || (method === "test" && !testPaymentsEnabled(env))) {
+	if (provider === undefined || (method === "test" && !config(env).testPayments)) {
 		return fail(422, "payment_method_unavailable", `This engine does not take "${method}" payments.`, { field: "payment.method" });
 	}
 	return ok(provider);

@@ -5,9 +5,9 @@
 // does not answer, the message waits and comes back with a growing delay, so the
 // sales are re-sent once D1 is back. Malformed messages are logged and acked:
 // nothing could ever store them, and retrying them would only loop.
-import { shardStub } from "./inventory";
 import { type SaleMessage, salesOf } from "./sale";
 import { recordedOrderIds } from "./sales-store";
+import { shardStub } from "./names";
 
 export const DEAD_SALES_QUEUE = "ticket-sales-dlq";
 

@@ -4,9 +4,10 @@
 // trigger for the drops opened lately, and on demand for one drop.
 import type { DropConfig } from "./drops";
 import { recentlyOpenedDrops } from "./drops-store";
-import { shardStats, shardStub } from "./inventory";
+import { shardStats } from "./inventory";
 import { compareDropOrderIds } from "./order-ids";
 import { recordedByShard } from "./sales-store";
+import { shardStub } from "./names";
 
 /**
  * A sale sent this long ago and still not in D1 is sent again: longer than the sales

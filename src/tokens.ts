@@ -2,6 +2,7 @@
 // header, verified against the published JWKS. Each kind has its own `typ`, and
 // the audience binds it to one drop, so none stands in for another.
 import { type JWK, type JWTPayload, SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify } from "jose";
+import { type RawSettings, config } from "./config";
 import { base64url } from "./drops";
 import { ApiError } from "./http";
 
@@ -60,10 +61,11 @@ interface KeyMaterial {
 let cached: { source: string; material: Promise<KeyMaterial> } | null = null;
 
 /** Parses the key secrets once per isolate; a changed secret means a new deployment and a new isolate. */
-function keyMaterial(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): Promise<KeyMaterial> {
-	const source = `${env.JWT_PRIVATE_JWK}\n${env.JWT_PUBLIC_JWKS ?? ""}`;
+function keyMaterial(env: RawSettings): Promise<KeyMaterial> {
+	const { privateJwk, publicJwks } = config(env).signing;
+	const source = `${privateJwk}\n${publicJwks ?? ""}`;
 	if (cached?.source !== source) {
-		const material = buildKeyMaterial(env.JWT_PRIVATE_JWK, env.JWT_PUBLIC_JWKS);
+		const material = buildKeyMaterial(privateJwk, publicJwks ?? undefined);
 		cached = { source, material };
 		material.catch(() => {
 			if (cached?.material === material) cached = null;

@@ -9,7 +9,8 @@ import { type Outcome, fail, ok } from "./outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
 import { RateLimiter, isLoopback } from "./rate-limit";
 import { Sql } from "./sql";
-import { WAKE_AFTER_MS, roomName } from "./waiting-room";
+import { WAKE_AFTER_MS } from "./waiting-room";
+import { roomStub } from "./names";
 
 export interface LineConfig {
 	dropId: string;
@@ -175,7 +176,7 @@ export class WaitingLine extends DurableObject<Env> {
 		if (now - this.lastWakeAt <= WAKE_AFTER_MS) return;
 		this.lastWakeAt = now;
 		this.pacerMayBeAsleep = false;
-		this.env.WAITING_ROOM.getByName(roomName(dropId))
+		roomStub(this.env, dropId)
 			.wake()
 			.catch((err: unknown) => console.warn("could not wake the pacer; its next look will find the join", err));
 	}
@@ -330,4 +331,3 @@ function provesFan(fan: StoredFan, proof: JoinProof): boolean {
 	return fan.secret_hash !== null && proof.offered !== null && sameDigest(fan.secret_hash, proof.offered);
 }
 
-export const lineName = (dropId: string, line: number) => `drop:${dropId}:line:${line}`;

@@ -8,6 +8,7 @@
 // purchases go to the shards: no fan request needs this object.
 import { DurableObject } from "cloudflare:workers";
 import { admissionPace, newSeed, nextBatchSize } from "./admission";
+import { config } from "./config";
 import { type DropConfig, hasClosed } from "./drops";
 import { type StockHint, inventoryTotals } from "./inventory";
 import type { ShardTotals } from "./inventory-shard";
@@ -15,7 +16,8 @@ import { RequestCounter } from "./load";
 import { type Outcome, fail, ok } from "./outcome";
 import { type LineReport, SLOT_MS, placeSlots, slotOf } from "./placement";
 import { Sql } from "./sql";
-import { type LineAudit, type SealReport, lineName } from "./waiting-line";
+import type { LineAudit, SealReport } from "./waiting-line";
+import { lineStub } from "./names";
 
 /** How often the alarm looks while fans are joining or waiting. */
 const BUSY_TICK_MS = SLOT_MS;
@@ -216,7 +218,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		const now = this.clock();
 		const opened = state.opened_at !== null;
 		const totals = this.totals(drop, state);
-		const accessMs = accessSeconds(this.env) * 1000;
+		const accessMs = config(this.env).accessTokenSeconds * 1000;
 		const batches = this.sql
 			.all<{ through: number; at: number; count: number }>(
 				`SELECT through, at, count FROM batches WHERE at > ? ORDER BY through DESC LIMIT ?`,
@@ -533,7 +535,7 @@ export class WaitingRoom extends DurableObject<Env> {
 
 	private admitNextBatch(drop: DropConfig, state: State, totals: Totals, now: number): void {
 		const waiting = state.next_position - 1 - state.admitted_through;
-		const accessMs = accessSeconds(this.env) * 1000;
+		const accessMs = config(this.env).accessTokenSeconds * 1000;
 		// Fans still shopping: admitted within an access window, less those who have bought since.
 		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
 			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM batches WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
@@ -574,7 +576,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	private line(k: number) {
-		return this.env.WAITING_LINE.getByName(lineName(this.config()!.id, k));
+		return lineStub(this.env, this.config()!.id, k);
 	}
 
 	/**
@@ -595,7 +597,6 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 }
 
-export const roomName = (dropId: string) => `drop:${dropId}`;
 
 /** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */
 const CALL_TIMEOUT_MS = 5_000;
@@ -609,11 +610,6 @@ function bounded<T>(call: Promise<T>, what: string): Promise<T> {
 	return Promise.race([call, late]).finally(() => {
 		if (timer !== null) clearTimeout(timer);
 	});
-}
-
-export function accessSeconds(env: Pick<Env, "ACCESS_TOKEN_SECONDS">): number {
-	const n = Number(env.ACCESS_TOKEN_SECONDS);
-	return Number.isInteger(n) && n >= 30 && n <= 3600 ? n : 600;
 }
 
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes. */

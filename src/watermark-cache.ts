@@ -13,9 +13,10 @@
 // made it, so a poll awaiting another poll's Durable Object call is cancelled
 // (and never answered) if that other request is dropped first.
 import type { Outcome } from "./outcome";
-import { type Watermark, roomName } from "./waiting-room";
+import { config } from "./config";
+import type { Watermark } from "./waiting-room";
+import { roomStub } from "./names";
 
-const MAX_AGE_LIMIT_MS = 1_000;
 const MAX_ENTRIES = 10_000;
 const entries = new Map<string, { at: number; value: Outcome<Watermark> }>();
 /** Drops whose watermark this isolate is asking the pacer for right now, since when. */
@@ -26,13 +27,8 @@ const REFRESH_WAIT_MS = 1_000;
 /** The cache key of a drop's watermark; never a URL anyone can request. */
 const cacheKey = (dropId: string) => `https://watermark.ticket-drop.internal/${encodeURIComponent(dropId)}`;
 
-export function watermarkMaxAge(env: Pick<Env, "WATERMARK_CACHE_MS">): number {
-	const n = Number(env.WATERMARK_CACHE_MS);
-	return Number.isFinite(n) ? Math.min(MAX_AGE_LIMIT_MS, Math.max(0, n)) : MAX_AGE_LIMIT_MS;
-}
-
 export async function cachedWatermark(env: Env, dropId: string, now = Date.now(), ctx?: Pick<ExecutionContext, "waitUntil">): Promise<Outcome<Watermark>> {
-	const maxAge = watermarkMaxAge(env);
+	const maxAge = config(env).watermarkCacheMs;
 	const hit = entries.get(dropId);
 	if (hit && now - hit.at <= maxAge && now >= hit.at) return hit.value;
 	// Another request of this isolate is fetching a fresh copy: the one in hand, a little older, will do
@@ -50,7 +46,7 @@ export async function cachedWatermark(env: Env, dropId: string, now = Date.now()
 				return shared.value;
 			}
 		}
-		value = await env.WAITING_ROOM.getByName(roomName(dropId)).watermark();
+		value = await roomStub(env, dropId).watermark();
 	} finally {
 		if (refreshing.get(dropId) === now) refreshing.delete(dropId);
 	}

@@ -2,7 +2,8 @@
 // drop and catch a lost sale, a phantom row and an oversold shard planted here.
 import { createMessageBatch, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { homeShard, shardStub } from "../src/inventory";
+import { homeShard } from "../src/inventory";
+import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
 import type { Audit } from "../src/audit";
 import { consumeSales } from "../src/sales-consumer";

@@ -3,8 +3,8 @@ import worker from "../src/index";
 import type { DropConfig } from "../src/drops";
 import { newFanSecret } from "../src/fan-secret";
 import { SLOT_MS } from "../src/placement";
-import { lineName } from "../src/waiting-line";
-import { type WaitingRoom, roomName } from "../src/waiting-room";
+import { lineName, roomName } from "../src/names";
+import type { WaitingRoom } from "../src/waiting-room";
 
 export const BASE = "https://engine.test";
 

@@ -4,7 +4,8 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { expect } from "vitest";
 import type { Audit } from "../src/audit";
 import { homeShard } from "../src/inventory";
-import { type InventoryShard, shardName } from "../src/inventory-shard";
+import type { InventoryShard } from "../src/inventory-shard";
+import { shardName } from "../src/names";
 import { type TestPayment, testPayments } from "../src/payments";
 import { adminFetch, admitBatch, fanFetch, join, status } from "./helpers";
 

@@ -5,7 +5,7 @@ import { env } from "cloudflare:test";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ORDER_TOKEN_SECONDS, ORDER_TYP, verifyOrderToken } from "../src/tokens";
-import { accessSeconds } from "../src/waiting-room";
+import { config } from "../src/config";
 import { adminFetch, admittedFan, createDrop, errorCode, fanFetch, hold, purchase } from "./helpers";
 import { buy, failingQueue, ordersInD1, restoreShardSales, setShardSales, waitForOrders } from "./sales-helpers";
 
@@ -106,7 +106,7 @@ describe("the order token", () => {
 
 		// Past the end of the turn (jose checks tokens against Date.now()): the access token is refused.
 		vi.useFakeTimers({ toFake: ["Date"] });
-		vi.setSystemTime(Date.now() + (accessSeconds(env) + 60) * 1000);
+		vi.setSystemTime(Date.now() + (config(env).accessTokenSeconds + 60) * 1000);
 		const expired = await getOrder(order.orderId, order.accessToken);
 		expect({ status: expired.status, code: await errorCode(expired) }).toEqual({ status: 401, code: "token_expired" });
 		// The order token reads the same order, codes and all.

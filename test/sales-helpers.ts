@@ -2,7 +2,7 @@
 // wait, and a look inside a shard's outbox.
 import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { orderId as newOrderId, ticketCode } from "../src/codes";
-import { shardStub } from "../src/inventory";
+import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
 import type { SaleMessage } from "../src/sale";
 import { admittedFan, hold, purchase } from "./helpers";

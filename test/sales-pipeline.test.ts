@@ -3,7 +3,8 @@
 // or is repeated.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { homeShard, shardStub } from "../src/inventory";
+import { homeShard } from "../src/inventory";
+import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
 import { adminFetch, admitBatch, createDrop, hold, join, purchase, status, waitUntil } from "./helpers";
 import { admittedFans } from "./inventory-support";

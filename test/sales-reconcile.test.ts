@@ -4,7 +4,7 @@
 import { createScheduledController, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { shardStub } from "../src/inventory";
+import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
 import { RESEND_AFTER_MS } from "../src/sales-reconcile";
 import { adminFetch, createDrop, errorCode, fanFetch } from "./helpers";

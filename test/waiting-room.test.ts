@@ -12,10 +12,11 @@ import { SELF, createExecutionContext, env, runDurableObjectAlarm, runInDurableO
 import { describe, expect, it } from "vitest";
 import { STALL_MS, shuffle } from "../src/admission";
 import worker from "../src/index";
-import { shardName } from "../src/inventory-shard";
+import { shardName } from "../src/names";
 import { SLOT_MS, lineOf, prequeuePosition } from "../src/placement";
 import type { LoadReport } from "../src/load";
-import { type RoomAudit, type WaitingRoom, accessSeconds, sha256Hex } from "../src/waiting-room";
+import { config } from "../src/config";
+import { type RoomAudit, type WaitingRoom, sha256Hex } from "../src/waiting-room";
 import {
 	BASE,
 	type DropJson,
@@ -439,7 +440,7 @@ describe("admission by the pacer", () => {
 		expect(claims(first.get(admitted[0]!)!.accessToken as string).jti).not.toBe(claims(first.get(admitted[1]!)!.accessToken as string).jti);
 		// The turn ends with the batch's time, not with the poll: past it, the fan is told it has ended.
 		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
+			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, config(env).accessTokenSeconds * 1000 + 1000);
 		});
 		expect(await status(drop.id, tokens.get(admitted[0]!)!)).toMatchObject({ status: "expired", pollAfterMs: null });
 	});
@@ -536,7 +537,7 @@ describe("the pacer's clock across slow calls", () => {
 		const admitted = [...polled.values()].filter((p) => p.status === "admitted");
 		expect(admitted.map((p) => p.position).sort()).toEqual([1, 2, 3, 4]);
 		const firstTurn = admitted.filter((p) => (p.position as number) <= 2).map((p) => Date.parse(p.accessExpiresAt as string));
-		const whole = Math.floor((seen.asked + SLOW_TOTALS_MS + accessSeconds(env) * 1000) / 1000) * 1000;
+		const whole = Math.floor((seen.asked + SLOW_TOTALS_MS + config(env).accessTokenSeconds * 1000) / 1000) * 1000;
 		for (const expiresAt of firstTurn) expect(expiresAt).toBeGreaterThanOrEqual(whole);
 		expect((await audit(drop.id)).admission).toMatchObject({ batches: 2, admittedInOrder: true });
 		expect((await audit(drop.id)).admission.closestBatchesMs).toBeGreaterThanOrEqual(INTERVAL_MS);
@@ -742,7 +743,7 @@ describe("admission and the inventory", () => {
 
 		// Their turns run out: they no longer count, and 2 x 4 come in.
 		await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => {
-			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, accessSeconds(env) * 1000 + 1000);
+			state.storage.sql.exec(`UPDATE batches SET at = at - ?`, config(env).accessTokenSeconds * 1000 + 1000);
 		});
 		expect((await status(drop.id, tokens.get(at(2))!)).status).toBe("expired");
 		expect(await admitNow(drop.id)).toBe(16);

@@ -6,19 +6,20 @@ import { describe, expect, it } from "vitest";
 import type { DropConfig } from "../src/drops";
 import { unwrap } from "../src/outcome";
 import type { WaitingRoom } from "../src/waiting-room";
-import { cachedWatermark, forgetIsolateWatermarks, watermarkMaxAge } from "../src/watermark-cache";
+import { parseConfig } from "../src/config";
+import { cachedWatermark, forgetIsolateWatermarks } from "../src/watermark-cache";
 import { adminFetch, admitBatch, admittedFan, createDrop, hold, join, openRoom, purchase, roomStub } from "./helpers";
 
 const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
 
-describe("watermarkMaxAge", () => {
+describe("WATERMARK_CACHE_MS (src/config.ts)", () => {
 	it("is at most one second, never negative, and one second when unset or unreadable", () => {
-		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "250" })).toBe(250);
-		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "0" })).toBe(0);
-		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "5000" })).toBe(1000);
-		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "-20" })).toBe(0);
-		expect(watermarkMaxAge({ WATERMARK_CACHE_MS: "soon" })).toBe(1000);
-		expect(watermarkMaxAge({} as Pick<Env, "WATERMARK_CACHE_MS">)).toBe(1000);
+		expect(parseConfig({ WATERMARK_CACHE_MS: "250" }).watermarkCacheMs).toBe(250);
+		expect(parseConfig({ WATERMARK_CACHE_MS: "0" }).watermarkCacheMs).toBe(0);
+		expect(parseConfig({ WATERMARK_CACHE_MS: "5000" }).watermarkCacheMs).toBe(1000);
+		expect(parseConfig({ WATERMARK_CACHE_MS: "-20" }).watermarkCacheMs).toBe(0);
+		expect(parseConfig({ WATERMARK_CACHE_MS: "soon" }).watermarkCacheMs).toBe(1000);
+		expect(parseConfig({}).watermarkCacheMs).toBe(1000);
 	});
 });
 
