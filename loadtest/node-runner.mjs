@@ -13,7 +13,7 @@
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
 //
 // Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
-// environment variable (MAX_PER_FAN=4); flags win. See "Load tests and benchmarks" in README.md.
+// environment variable (MAX_PER_FAN=4); flags win. See docs/load-testing.md.
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -28,7 +28,7 @@
 // makes the CPU measurement caught in it run again.
 //
 // Absolute numbers depend on the machine and on what else runs on it; the
-// ratios to the baseline are what carries over. See "Benchmarks" in README.md.
+// ratios to the baseline are what carries over. See "Benchmarks" in docs/load-testing.md.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";

@@ -23,7 +23,7 @@ export const MAX_SHARDS = 64;
 /** The design targets per drop. */
 export const TARGETS = { joinsPerSecond: 20_000, buyersPerSecond: 10_000 };
 
-/** Calls one fan costs each kind of object, as the engine is built (see the README's request flow). */
+/** Calls one fan costs each kind of object, as the engine is built (see "Calls per fan" in docs/capacity.md). */
 export const CALLS_PER_FAN = {
 	join: { line: 1, room: 0, shard: 0 },
 	statusPoll: { line: 0, room: 0, shard: 0 },
