@@ -30,6 +30,8 @@ const SEND_SALES_LIMIT = 200;
 const HINT_FRESH_MS = 2_000;
 /** How long a sweep of every peer that found nothing answers for the holds after it. */
 const EMPTY_SWEEP_MS = 1_000;
+/** How long a sweep that found stock on its way (or a peer not answering) answers "try again" for the holds after it. */
+const BUSY_SWEEP_MS = 500;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
 const MAX_EXTRA_TAKE = 16;
 
@@ -61,6 +63,8 @@ export class InventoryShard extends DurableObject<Env> {
 	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
+	/** When a sweep last found no stock but some on its way, or a peer that did not answer. */
+	private peersBusyAt = -Infinity;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -107,14 +111,23 @@ export class InventoryShard extends DurableObject<Env> {
 		for (let round = 1; ; round++) {
 			const decision = ask();
 			if (decision.kind === "answered") return this.held(decision.outcome);
-			// Every peer was asked a moment ago and had nothing: answer from that sweep.
+			// Every peer was asked a moment ago and had nothing: answer from that sweep. Or a sweep a
+			// moment ago found stock only on its way: "try again", without asking everyone again (in a
+			// contended endgame this keeps a dry shard to a few sweeps a second, not one per hold).
 			if (round === 1 && this.peersLatelyEmpty()) break;
+			if (round === 1 && this.clock() - this.peersBusyAt < BUSY_SWEEP_MS) {
+				blocked = true;
+				break;
+			}
 			// Not enough here: take stock from the other shards and decide again. Other requests
 			// ran during the await and may have taken what arrived, so this repeats for as long
 			// as the peers still have stock to give. (Each round that gets stock moves it here.)
 			const sweep = await this.takeStockFromPeers(decision.missing);
 			blocked = sweep.blocked;
-			if (sweep.got === 0 && !sweep.blocked) this.peersEmptyAt = this.clock();
+			if (sweep.got === 0) {
+				if (sweep.blocked) this.peersBusyAt = this.clock();
+				else this.peersEmptyAt = this.clock();
+			}
 			if (sweep.got === 0 || round >= MAX_HOLD_ROUNDS) break;
 		}
 		// One more look: holds past their time are returned first, and stock may have come back.
