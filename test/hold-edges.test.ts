@@ -7,7 +7,7 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../src/inventory-shard";
 import { createDrop, errorCode, fanFetch, hold, newKey, purchase, waitUntil } from "./helpers";
-import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, rowCount, shardStub } from "./inventory-support";
+import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, holdUntilDecided, rowCount, shardStub } from "./inventory-support";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
 
@@ -74,7 +74,7 @@ describe("stock on its way between shards", () => {
 		release();
 		expect((await moving).status).toBe(201);
 		// Now every ticket is held: C's retry with the same key is decided again, and it is sold out.
-		const retry = await hold(drop.id, tokens.get(c!)!, 1, key);
+		const retry = await holdUntilDecided(drop.id, tokens.get(c!)!, 1, key);
 		expect(retry.status).toBe(409);
 		expect(await errorCode(retry)).toBe("sold_out");
 		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ held: 3, remaining: 0, inFlight: 0 });

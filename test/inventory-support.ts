@@ -7,7 +7,7 @@ import { homeShard } from "../src/inventory";
 import type { InventoryShard } from "../src/inventory-shard";
 import { shardName } from "../src/names";
 import { type TestPayment, testPayments } from "../src/payments";
-import { adminFetch, admitBatch, fanFetch, join, status } from "./helpers";
+import { adminFetch, admitBatch, fanFetch, hold, join, status } from "./helpers";
 
 export const shardStub = (dropId: string, shard: number) => env.INVENTORY.getByName(shardName(dropId, shard));
 
@@ -169,4 +169,18 @@ export async function rowCount(dropId: string, shard: number, table: string): Pr
 	return runInDurableObject(shardStub(dropId, shard), (_s, state) =>
 		state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,
 	);
+}
+
+/**
+ * A hold retried with its key the way a client does after 503 try_again: again after
+ * a short pause while the answer is "try again", for at most `ms`. The first other answer.
+ */
+export async function holdUntilDecided(dropId: string, token: string, quantity: number, key: string, ms = 5_000): Promise<Response> {
+	const until = Date.now() + ms;
+	for (;;) {
+		const res = await hold(dropId, token, quantity, key);
+		if (res.status !== 503) return res;
+		if (Date.now() > until) throw new Error(`hold still answered try_again after ${ms} ms`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
 }

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { homeShard } from "../src/inventory";
 import { InventoryShard } from "../src/inventory-shard";
 import { createDrop, errorCode, hold, newKey, purchase } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, shardStub } from "./inventory-support";
+import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, holdUntilDecided, shardStub } from "./inventory-support";
 
 const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
 
@@ -27,7 +27,7 @@ describe("no oversell", () => {
 		// Once nothing moves, every "try again" retried with its key is a final "sold out".
 		for (const [i, r] of refused.entries()) {
 			if (codes[i] !== "try_again") continue;
-			const again = await hold(drop.id, tokens.get(r.fan)!, 1, r.key);
+			const again = await holdUntilDecided(drop.id, tokens.get(r.fan)!, 1, r.key);
 			expect(again.status).toBe(409);
 			expect(await errorCode(again)).toBe("sold_out");
 		}
