@@ -1,7 +1,20 @@
 // The promoter API: drops, live stats, sales and the audit. Every route needs
 // the admin bearer token.
 import { type IRequest, Router } from "itty-router";
-import { DEFAULT_GRACE_SECONDS, auditDrop } from "./audit";
+import {
+	type AdminDrop,
+	type AdminDropView,
+	AuditQuery,
+	type AuditReport,
+	type DropList,
+	ListDropsQuery,
+	type Reconciled,
+	SalesQuery,
+	type SalesPage,
+	nextCursor,
+	parseQuery,
+} from "./api-schemas";
+import { auditDrop } from "./audit";
 import { config } from "./config";
 import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";
 import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
@@ -43,15 +56,14 @@ adminRouter.post("/drops", async (request, env) => {
 	await initShards(env, drop);
 	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
 	await insertDrop(env.DB, drop);
-	return Response.json({ ...drop, seedCommitment }, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
+	return Response.json({ ...drop, seedCommitment } satisfies AdminDrop, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
 });
 
 adminRouter.get("/drops", async (request, env) => {
-	const limit = intParam(request.query.limit, 1, 200, 50, "limit");
-	const cursor = decodeCursor(request.query.cursor);
+	const { limit, cursor } = parseQuery(ListDropsQuery, request.query);
 	const drops = await listDrops(env.DB, limit, cursor ? { createdAt: cursor[0], id: cursor[1] } : null);
 	const last = drops.at(-1);
-	return { drops, nextCursor: drops.length === limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+	return { drops, nextCursor: nextCursor(drops, limit, last ? [last.createdAt, last.id] : null) } satisfies DropList;
 });
 
 adminRouter.get("/drops/:id", async (request, env) => {
@@ -71,7 +83,9 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 
 adminRouter.get("/drops/:id/sales", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	const wantsCsv = (request.headers.get("accept") ?? "").includes("text/csv") || request.query.format === "csv";
+	// The CSV is the whole export: its request is not held to the JSON pages' limit and cursor.
+	const { format } = parseQuery(SalesQuery.pick({ format: true }), request.query);
+	const wantsCsv = (request.headers.get("accept") ?? "").includes("text/csv") || format === "csv";
 	if (wantsCsv) {
 		return new Response(salesCsvStream(env.DB, drop.id), {
 			headers: {
@@ -80,8 +94,7 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			},
 		});
 	}
-	const limit = intParam(request.query.limit, 1, 1000, 100, "limit");
-	const cursor = decodeCursor(request.query.cursor);
+	const { limit, cursor } = parseQuery(SalesQuery, request.query);
 	const rows = await salesPage(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], orderId: cursor[1] } : null);
 	const last = rows.at(-1);
 	return {
@@ -99,24 +112,24 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			shard: r.shard,
 			tickets: r.tickets ? r.tickets.split(" ") : [],
 		})),
-		nextCursor: rows.length === limit && last ? encodeCursor([last.created_at, last.order_id]) : null,
-	};
+		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
+	} satisfies SalesPage;
 });
 
 adminRouter.get("/drops/:id/audit", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	const grace = intParam(request.query.graceSeconds, 0, 3600, DEFAULT_GRACE_SECONDS, "graceSeconds");
-	return auditDrop(env, drop, grace);
+	const { graceSeconds } = parseQuery(AuditQuery, request.query);
+	return (await auditDrop(env, drop, graceSeconds)) satisfies AuditReport;
 });
 
 // Sales sent over 10 minutes ago and still missing from D1 are sent again now (the cron does the same every 30 minutes).
 adminRouter.post("/drops/:id/reconcile", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	return reconcileDrop(env, drop);
+	return (await reconcileDrop(env, drop)) satisfies Reconciled;
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */
-async function dropView(env: Env, drop: DropConfig) {
+async function dropView(env: Env, drop: DropConfig): Promise<AdminDropView> {
 	const stats = await dropStats(env, drop);
 	return { ...drop, seedCommitment: stats.seedCommitment, stats: stats.stats };
 }
@@ -140,28 +153,4 @@ async function dropStats(env: Env, drop: DropConfig) {
 			recordedTickets: recorded.tickets,
 		},
 	};
-}
-
-function intParam(raw: string | string[] | undefined, min: number, max: number, fallback: number, name: string): number {
-	if (raw === undefined) return fallback;
-	const text = Array.isArray(raw) ? raw[0]! : raw;
-	if (!/^\d{1,9}$/.test(text)) throw new ApiError(400, "invalid_type", `"${name}" must be a whole number.`, { field: name });
-	const n = Number(text);
-	if (n < min || n > max) throw new ApiError(422, "out_of_range", `"${name}" must be between ${min} and ${max}.`, { field: name });
-	return n;
-}
-
-const encodeCursor = (parts: [string, string]) => btoa(JSON.stringify(parts)).replace(/=+$/, "");
-
-function decodeCursor(raw: string | string[] | undefined): [string, string] | null {
-	if (raw === undefined) return null;
-	try {
-		const parts = JSON.parse(atob(Array.isArray(raw) ? raw[0]! : raw)) as unknown;
-		if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === "string" && p.length <= 200)) {
-			return parts as [string, string];
-		}
-	} catch {
-		// fall through
-	}
-	throw new ApiError(400, "invalid_cursor", "The cursor is not one this API gave out.", { field: "cursor" });
 }

@@ -1,25 +1,6 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
 import { MAX_LINES, defaultLineCount } from "./placement";
-import { parse, type Schema, ValidationError } from "./validation";
-
-export interface DropConfig {
-	id: string;
-	name: string;
-	capacity: number;
-	maxPerFan: number;
-	opensAt: string;
-	closesAt: string | null;
-	priceCents: number;
-	currency: string;
-	shards: number;
-	/** Line objects that take the drop's joins. */
-	lines: number;
-	admission: { batchSize: number; intervalMs: number; activeMultiple: number };
-	holdSeconds: number;
-	paused: boolean;
-	createdAt: string;
-	updatedAt: string;
-}
+import { ValidationError, bool, int, object, parse, text, time, z } from "./validation";
 
 export const LIMITS = {
 	capacity: { min: 1, max: 10_000_000 },
@@ -33,37 +14,60 @@ export const LIMITS = {
 	priceCents: { min: 0, max: 100_000_000 },
 } as const;
 
-const admissionFields = {
-	batchSize: { kind: "int", ...LIMITS.batchSize, optional: true },
-	intervalMs: { kind: "int", ...LIMITS.intervalMs, optional: true },
-	activeMultiple: { kind: "int", ...LIMITS.activeMultiple, optional: true },
-} as const satisfies Schema;
+const limited = (limit: { min: number; max: number }) => int(limit.min, limit.max);
+const nameField = () => text(1, 120);
 
-const nameField = { kind: "string", minLength: 1, maxLength: 120 } as const;
+const admissionFields = object({
+	batchSize: limited(LIMITS.batchSize).optional(),
+	intervalMs: limited(LIMITS.intervalMs).optional(),
+	activeMultiple: limited(LIMITS.activeMultiple).optional(),
+});
 
-const createSchema = {
-	name: nameField,
-	capacity: { kind: "int", ...LIMITS.capacity },
-	maxPerFan: { kind: "int", ...LIMITS.maxPerFan },
-	opensAt: { kind: "time" },
-	closesAt: { kind: "time", optional: true, nullable: true },
-	priceCents: { kind: "int", ...LIMITS.priceCents, optional: true },
-	currency: { kind: "string", minLength: 3, maxLength: 3, pattern: /^[A-Z]{3}$/, patternHint: "must be a three-letter ISO 4217 code such as USD", optional: true },
-	shards: { kind: "int", ...LIMITS.shards, optional: true },
-	lines: { kind: "int", ...LIMITS.lines, optional: true },
-	admission: { kind: "object", fields: admissionFields, optional: true },
-	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
-} as const satisfies Schema;
+/** The body of POST /api/admin/drops. */
+export const CreateDropBody = object({
+	name: nameField(),
+	capacity: limited(LIMITS.capacity),
+	maxPerFan: limited(LIMITS.maxPerFan),
+	opensAt: time(),
+	closesAt: time().nullable().optional(),
+	priceCents: limited(LIMITS.priceCents).optional(),
+	currency: text(3, 3, { pattern: /^[A-Z]{3}$/, hint: "must be a three-letter ISO 4217 code such as USD" }).optional(),
+	shards: limited(LIMITS.shards).optional(),
+	lines: limited(LIMITS.lines).optional(),
+	admission: admissionFields.optional(),
+	holdSeconds: limited(LIMITS.holdSeconds).optional(),
+});
 
-const patchSchema = {
-	name: { ...nameField, optional: true },
-	opensAt: { kind: "time", optional: true },
-	closesAt: { kind: "time", optional: true, nullable: true },
-	admission: { kind: "object", fields: admissionFields, optional: true },
-	holdSeconds: { kind: "int", ...LIMITS.holdSeconds, optional: true },
-	paused: { kind: "bool", optional: true },
-	lines: { kind: "int", ...LIMITS.lines, optional: true },
-} as const satisfies Schema;
+/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
+export const Drop = z.strictObject({
+	id: z.string(),
+	name: z.string(),
+	capacity: z.int(),
+	maxPerFan: z.int(),
+	opensAt: z.iso.datetime(),
+	closesAt: z.iso.datetime().nullable(),
+	priceCents: z.int(),
+	currency: z.string(),
+	shards: z.int(),
+	lines: z.int().meta({ description: "Line objects that take the drop's joins." }),
+	admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
+	holdSeconds: z.int(),
+	paused: z.boolean(),
+	createdAt: z.iso.datetime(),
+	updatedAt: z.iso.datetime(),
+});
+export type DropConfig = z.output<typeof Drop>;
+
+/** The body of PATCH /api/admin/drops/:id. */
+export const PatchDropBody = object({
+	name: nameField().optional(),
+	opensAt: time().optional(),
+	closesAt: time().nullable().optional(),
+	admission: admissionFields.optional(),
+	holdSeconds: limited(LIMITS.holdSeconds).optional(),
+	paused: bool().optional(),
+	lines: limited(LIMITS.lines).optional(),
+});
 
 const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id"];
 
@@ -96,7 +100,7 @@ export function base64url(bytes: Uint8Array): string {
 export const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt"> {
-	const body = parse(createSchema, input);
+	const body = parse(CreateDropBody, input);
 	if (body.shards !== undefined && body.shards > body.capacity) {
 		throw new ValidationError(422, "out_of_range", "shards", `"shards" must not exceed "capacity".`);
 	}
@@ -118,9 +122,6 @@ export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "
 	};
 }
 
-export type DropPatch = ReturnType<typeof parsePatchSchema>;
-const parsePatchSchema = (input: unknown) => parse(patchSchema, input);
-
 /** Validates a PATCH against the current drop; returns the drop as it will be. */
 export function applyDropPatch(drop: DropConfig, input: unknown, now: number): DropConfig {
 	if (typeof input === "object" && input !== null && !Array.isArray(input)) {
@@ -130,7 +131,7 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 			}
 		}
 	}
-	const patch = parsePatchSchema(input);
+	const patch = parse(PatchDropBody, input);
 	if (Object.keys(patch).length === 0) {
 		throw new ValidationError(400, "empty_patch", "body", "Send at least one field to change.");
 	}

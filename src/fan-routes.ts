@@ -2,16 +2,29 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
+import {
+	type Fairness,
+	type Hold,
+	HoldBody,
+	IdempotencyKey,
+	JoinBody,
+	type JoinAnswer,
+	type Order,
+	type PublicDrop,
+	type Purchase,
+	PurchaseBody,
+	type QueueStatus,
+} from "./api-schemas";
 import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
 import { homeShard } from "./inventory";
-import { FAN_SECRET, newFanSecret } from "./fan-secret";
+import { newFanSecret } from "./fan-secret";
 import { config } from "./config";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "./join-guard";
 import { requireKnownDrop } from "./known-drops";
 import { failureOf, unwrap } from "./outcome";
-import { PAYMENT_METHODS, paymentProvider } from "./payments";
+import { paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
 import { ORDER_TYP, type QueueClaims, accessJti, invalidToken, peekToken, signAccessToken, signOrderToken, signQueueToken, verifyAccessToken, verifyOrderToken, verifyQueueToken } from "./tokens";
 import { parse } from "./validation";
@@ -23,29 +36,6 @@ import { lineStub, roomStub, shardStub } from "./names";
 type Args = [Env, ExecutionContext];
 
 export const fanRouter = Router<IRequest, Args>({ base: "/api" });
-
-const FAN_ID = /^[A-Za-z0-9._:@+-]+$/;
-
-const joinSchema = {
-	fanId: { kind: "string", minLength: 1, maxLength: 128, pattern: FAN_ID, patternHint: "may use letters, digits and . _ : @ + -", optional: true },
-	turnstileToken: { kind: "string", minLength: 1, maxLength: 2048, optional: true },
-	identityToken: { kind: "string", minLength: 1, maxLength: 8192, optional: true },
-	fanSecret: { kind: "string", minLength: 32, maxLength: 128, pattern: FAN_SECRET, patternHint: "must be base64url: letters, digits, - and _", optional: true },
-} as const;
-
-const holdSchema = { quantity: { kind: "int", min: 1, max: 20 } } as const;
-
-const purchaseSchema = {
-	payment: {
-		kind: "object",
-		fields: {
-			method: { kind: "enum", values: PAYMENT_METHODS },
-			token: { kind: "string", minLength: 1, maxLength: 256 },
-		},
-	},
-} as const;
-
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function dropIdOf(request: IRequest): string {
 	const id = request.params.id;
@@ -166,7 +156,7 @@ fanRouter.get("/drops/:id", async (request, env, ctx) => {
 			lines: w.lines,
 			seedCommitment: w.seedCommitment,
 			serverTime: new Date(now).toISOString(),
-		},
+		} satisfies PublicDrop,
 		{ headers: { "Cache-Control": "public, max-age=1" } },
 	);
 });
@@ -187,7 +177,7 @@ fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {
 			lastPosition: w.lastPosition,
 			opensAt: w.opensAt,
 			serverTime: new Date().toISOString(),
-		},
+		} satisfies Fairness,
 		{ headers: { "Cache-Control": "public, max-age=1" } },
 	);
 });
@@ -199,7 +189,7 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const dropId = await knownDropId(request, env);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
-	const body = parse(joinSchema, raw === undefined ? {} : raw);
+	const body = parse(JoinBody, raw === undefined ? {} : raw);
 	const settings = config(env);
 	const identified = settings.fanIdentity !== null;
 	let fanId: string;
@@ -230,7 +220,7 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	if (joined.status === "sold_out") {
 		// Nothing was stored: there is no place to keep, only the news.
 		return Response.json(
-			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null },
+			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null } satisfies JoinAnswer,
 			{ status: 200 },
 		);
 	}
@@ -242,7 +232,7 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
 	// The secret is shown once, in the answer that made the place; the line keeps only its hash.
 	return Response.json(
-		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place) },
+		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place) } satisfies JoinAnswer,
 		{ status: joined.rejoined ? 200 : 201 },
 	);
 });
@@ -272,7 +262,7 @@ fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
 		if (position === null) {
 			const status = isClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
-			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) };
+			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) } satisfies QueueStatus;
 		}
 		// Placed: a token that says where, so later polls need nothing but the watermark.
 		queueToken = await signQueueToken(env, { ...claims, position }, now);
@@ -281,15 +271,23 @@ fanRouter.get("/drops/:id/status", async (request, env, ctx) => {
 	if (position <= w.admittedThrough) {
 		const at = await admissionTime(env, w, dropId, position);
 		const exp = at === null ? 0 : Math.floor((at + config(env).accessTokenSeconds * 1000) / 1000);
-		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null };
+		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
 		const jti = await accessJti(dropId, claims.fanId, position, at);
 		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards }, now);
-		return { ...view, status: "admitted", ahead: 0, estimatedWaitMs: 0, pollAfterMs: null, accessToken, accessExpiresAt: new Date(exp * 1000).toISOString() };
+		return {
+			...view,
+			status: "admitted",
+			ahead: 0,
+			estimatedWaitMs: 0,
+			pollAfterMs: null,
+			accessToken,
+			accessExpiresAt: new Date(exp * 1000).toISOString(),
+		} satisfies QueueStatus;
 	}
-	if (isClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null };
-	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null };
-	return { ...view, status: "waiting" };
+	if (isClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
+	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null } satisfies QueueStatus;
+	return { ...view, status: "waiting" } satisfies QueueStatus;
 });
 
 /** When the batch that admitted `position` went in: from the watermark, or (rarely) the pacer; null when long past. */
@@ -309,10 +307,10 @@ fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	const access = await accessFor(request, env, dropId);
 	const key = request.headers.get("idempotency-key");
 	if (key === null) throw new ApiError(400, "missing_idempotency_key", `Send an "Idempotency-Key" header with each new hold.`);
-	if (!IDEMPOTENCY_KEY.test(key)) {
+	if (!IdempotencyKey.safeParse(key).success) {
 		throw new ApiError(400, "invalid_idempotency_key", `"Idempotency-Key" must be 1 to 128 letters, digits or . _ : -`);
 	}
-	const { quantity } = parse(holdSchema, await readJson(request));
+	const { quantity } = parse(HoldBody, await readJson(request));
 	const w = await watermark(env, dropId, ctx);
 	if (isClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
@@ -321,7 +319,7 @@ fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
 	const outcome = await shard.hold({ fanId: access.fanId, quantity, idempotencyKey: key, notAfter: access.exp * 1000 });
 	const hold = unwrap(outcome);
-	return Response.json(hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
+	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
 fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
@@ -329,7 +327,7 @@ fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
-	const { payment } = parse(purchaseSchema, await readJson(request));
+	const { payment } = parse(PurchaseBody, await readJson(request));
 	// Refused here too, before any object is asked (the shard checks again).
 	unwrap(paymentProvider(env, payment.method));
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
@@ -338,7 +336,7 @@ fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
 	// year runs from the purchase, so a replay answers the same claims (signed afresh).
 	const orderToken = await signOrderToken(env, { dropId, fanId: access.fanId, orderId: order.orderId }, Date.parse(order.createdAt));
-	return Response.json({ ...order, orderToken }, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
+	return Response.json({ ...order, orderToken } satisfies Purchase, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
 fanRouter.delete("/drops/:id/holds/:holdId", async (request, env) => {
@@ -372,5 +370,5 @@ fanRouter.get("/orders/:orderId", async (request, env) => {
 		shardIndex = shardOfId(orderId, "o", access.shards);
 	}
 	if (shardIndex === null) throw notFound("order");
-	return unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId }));
+	return unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId })) satisfies Order;
 });

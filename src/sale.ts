@@ -1,49 +1,29 @@
 // What a shard sends to the Queue for confirmed sales, and its validation on
-// the consumer side. Pure.
+// the consumer side: one schema for both. Pure.
+import { z } from "./validation";
 
-export interface SaleMessage {
-	v: 1;
-	orderId: string;
-	dropId: string;
-	shard: number;
-	fanId: string;
-	holdId: string;
-	quantity: number;
-	unitPriceCents: number;
-	totalCents: number;
-	currency: string;
-	paymentId: string;
-	tickets: string[];
-	createdAt: string;
-}
+/** Text of 1..max characters, as a shard writes it (no trimming: it is our own data). */
+const word = (max = 200) => z.string().min(1).max(max);
 
-const isInt = (v: unknown, min: number, max: number): v is number =>
-	typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
-const isStr = (v: unknown, max = 200): v is string => typeof v === "string" && v.length > 0 && v.length <= max;
-
-/** A message that fails this can never be stored: it goes to the dead-letter queue. */
-export function isSaleMessage(body: unknown): body is SaleMessage {
-	if (typeof body !== "object" || body === null) return false;
-	const m = body as Record<string, unknown>;
-	return (
-		m.v === 1 &&
-		isStr(m.orderId) &&
-		isStr(m.dropId) &&
-		isInt(m.shard, 0, 63) &&
-		isStr(m.fanId) &&
-		isStr(m.holdId) &&
-		isInt(m.quantity, 1, 20) &&
-		isInt(m.unitPriceCents, 0, 100_000_000) &&
-		isInt(m.totalCents, 0, 2_000_000_000) &&
-		isStr(m.currency, 3) &&
-		isStr(m.paymentId) &&
-		Array.isArray(m.tickets) &&
-		m.tickets.length === m.quantity &&
-		m.tickets.every((t) => isStr(t, 64)) &&
-		isStr(m.createdAt, 40) &&
-		!Number.isNaN(Date.parse(m.createdAt))
-	);
-}
+/** One confirmed sale (version 1 of the message). */
+export const SaleMessage = z
+	.object({
+		v: z.literal(1),
+		orderId: word(),
+		dropId: word(),
+		shard: z.int().min(0).max(63),
+		fanId: word(),
+		holdId: word(),
+		quantity: z.int().min(1).max(20),
+		unitPriceCents: z.int().min(0).max(100_000_000),
+		totalCents: z.int().min(0).max(2_000_000_000),
+		currency: word(3),
+		paymentId: word(),
+		tickets: z.array(word(64)),
+		createdAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))),
+	})
+	.refine((sale) => sale.tickets.length === sale.quantity);
+export type SaleMessage = z.output<typeof SaleMessage>;
 
 /**
  * A shard packs the sales waiting in its outbox into messages of up to this
@@ -53,16 +33,16 @@ export function isSaleMessage(body: unknown): body is SaleMessage {
 export const SALES_PER_MESSAGE = 25;
 
 /** Several sales in one Queue message (version 2); a version 1 message is one sale on its own. */
-export interface SalesMessage {
-	v: 2;
-	sales: SaleMessage[];
-}
+export const SalesMessage = z.object({ v: z.literal(2), sales: z.array(SaleMessage).min(1).max(SALES_PER_MESSAGE) });
+export type SalesMessage = z.output<typeof SalesMessage>;
 
-/** The sales a message carries, or null when it is malformed (every sale must be valid). */
+/**
+ * The sales a message carries, or null when it is malformed (every sale must be
+ * valid): such a message can never be stored, and goes to the dead-letter queue.
+ */
 export function salesOf(body: unknown): SaleMessage[] | null {
-	if (isSaleMessage(body)) return [body];
-	if (typeof body !== "object" || body === null) return null;
-	const m = body as Record<string, unknown>;
-	if (m.v !== 2 || !Array.isArray(m.sales) || m.sales.length === 0 || m.sales.length > SALES_PER_MESSAGE) return null;
-	return m.sales.every(isSaleMessage) ? (m.sales as SaleMessage[]) : null;
+	const one = SaleMessage.safeParse(body);
+	if (one.success) return [one.data];
+	const many = SalesMessage.safeParse(body);
+	return many.success ? many.data.sales : null;
 }

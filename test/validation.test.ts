@@ -1,7 +1,7 @@
 // The schema parser and the drop rules, as plain functions: no Worker, no storage.
 import { describe, expect, it } from "vitest";
 import { allocateShards, applyDropPatch, defaultShardCount, type DropConfig, newDropId, parseCreateDrop, publicStatus, DROP_ID } from "../src/drops";
-import { parse, type Schema, ValidationError } from "../src/validation";
+import { ValidationError, bool, int, object, oneOf, parse, text, time } from "../src/validation";
 
 const NOW = Date.parse("2026-06-01T12:00:00Z");
 const HOUR = 3_600_000;
@@ -19,15 +19,15 @@ function rejection(fn: () => unknown): [number, string, string] {
 }
 
 describe("parse", () => {
-	const schema = {
-		n: { kind: "int", min: 1, max: 10 },
-		s: { kind: "string", minLength: 1, maxLength: 5, optional: true },
-		code: { kind: "string", minLength: 3, maxLength: 3, pattern: /^[A-Z]{3}$/, optional: true },
-		t: { kind: "time", optional: true, nullable: true },
-		b: { kind: "bool", optional: true },
-		e: { kind: "enum", values: ["a", "b"], optional: true },
-		o: { kind: "object", fields: { x: { kind: "int", min: 0, max: 1 } }, optional: true },
-	} as const satisfies Schema;
+	const schema = object({
+		n: int(1, 10),
+		s: text(1, 5).optional(),
+		code: text(3, 3, { pattern: /^[A-Z]{3}$/, hint: "must be three capital letters" }).optional(),
+		t: time().nullable().optional(),
+		b: bool().optional(),
+		e: oneOf(["a", "b"]).optional(),
+		o: object({ x: int(0, 1) }).optional(),
+	});
 
 	it("accepts a valid body and returns exactly the schema's fields", () => {
 		const out = parse(schema, { n: 3, s: "  hi ", code: "USD", t: null, b: false, e: "b", o: { x: 1 } });

@@ -1,0 +1,489 @@
+// The API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Every
+// route is one entry below; its bodies, queries and answers are the zod schemas
+// the routes parse and type with (src/api-schemas.ts, src/drops.ts), rendered by
+// `z.toJSONSchema` into JSON Schema 2020-12, which is OpenAPI 3.1's own dialect.
+// test/openapi.test.ts checks that every route the router knows is here and that
+// the answers the engine really gives match what this document says.
+import {
+	AdminDrop,
+	AdminDropView,
+	ApiErrorBody,
+	AuditQuery,
+	AuditReport,
+	DropList,
+	Fairness,
+	Health,
+	Hold,
+	HoldBody,
+	IdempotencyKey,
+	JoinAnswer,
+	JoinBody,
+	Jwks,
+	ListDropsQuery,
+	OpenApiDocument,
+	Order,
+	PublicDrop,
+	Purchase,
+	PurchaseBody,
+	QueueStatus,
+	Reconciled,
+	SalesPage,
+	SalesQuery,
+} from "./api-schemas";
+import { CreateDropBody, DROP_ID, Drop, PatchDropBody } from "./drops";
+import { MAX_BODY_BYTES } from "./http";
+import { z } from "./validation";
+
+type Security = "admin" | "queueToken" | "accessToken" | "orderToken";
+
+interface Answer {
+	description: string;
+	/** A JSON body; an answer without one (204) has none. */
+	body?: z.ZodType;
+	/** The sales export's other form. */
+	csv?: boolean;
+	headers?: Record<string, { description: string; schema: { type: string; minimum?: number } }>;
+}
+
+export interface Operation {
+	operationId: string;
+	method: "GET" | "POST" | "PATCH" | "DELETE";
+	/** As the router has it: `/api/drops/:id`. */
+	path: string;
+	tag: "fan" | "promoter" | "engine";
+	summary: string;
+	description?: string;
+	/** Any one of these bearer tokens; none: public. */
+	security?: Security[];
+	query?: z.ZodObject;
+	headers?: { name: string; schema: z.ZodType; required: boolean }[];
+	/** A JSON body (at most 16 KiB, `Content-Type: application/json`). */
+	body?: { schema: z.ZodType; required: boolean };
+	/** Successful answers. */
+	answers: Record<number, Answer>;
+	/** Refusals, each `ApiErrorBody`: the status and the codes it carries here. */
+	errors: Record<number, string>;
+}
+
+const json = (body: z.ZodType, description: string): Answer => ({ body, description });
+
+const AUTH_ERRORS = {
+	401: "missing_token, invalid_token, token_expired (with WWW-Authenticate: Bearer)",
+	403: "wrong_drop: the token is for another drop",
+};
+
+/** Every route of the API, in the order a drop lives through them. */
+export const OPERATIONS: Operation[] = [
+	{
+		operationId: "health",
+		method: "GET",
+		path: "/api/health",
+		tag: "engine",
+		summary: "Whether the Worker answers",
+		answers: { 200: json(Health, "The Worker is up.") },
+		errors: {},
+	},
+	{
+		operationId: "jwks",
+		method: "GET",
+		path: "/.well-known/jwks.json",
+		tag: "engine",
+		summary: "The public keys (ES256) that verify every token the engine signs",
+		answers: { 200: json(Jwks, "Cacheable for five minutes.") },
+		errors: {},
+	},
+	{
+		operationId: "openapi",
+		method: "GET",
+		path: "/api/openapi.json",
+		tag: "engine",
+		summary: "This document",
+		answers: { 200: json(OpenApiDocument, "OpenAPI 3.1; public and cacheable for an hour.") },
+		errors: {},
+	},
+	{
+		operationId: "createDrop",
+		method: "POST",
+		path: "/api/admin/drops",
+		tag: "promoter",
+		summary: "Schedule a drop",
+		description:
+			"Defaults: shards one per 5,000 tickets, lines one per 500, admission {batchSize 100, intervalMs 2000, activeMultiple 2}, holdSeconds 300, priceCents 0, currency USD. " +
+			"opensAt at most a year in the past and five years ahead; closesAt after opensAt; shards at most capacity.",
+		security: ["admin"],
+		body: { schema: CreateDropBody, required: true },
+		answers: {
+			201: {
+				...json(AdminDrop, "The drop, with its id and the commitment to its shuffle's seed."),
+				headers: { Location: { description: "The drop's promoter URL.", schema: { type: "string" } } },
+			},
+		},
+		errors: { 422: "out_of_range, empty, too_short, too_long, invalid_format, invalid_time" },
+	},
+	{
+		operationId: "listDrops",
+		method: "GET",
+		path: "/api/admin/drops",
+		tag: "promoter",
+		summary: "Drops, newest first",
+		security: ["admin"],
+		query: ListDropsQuery,
+		answers: { 200: json(DropList, "A page; nextCursor is null on the last.") },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 422: "out_of_range (limit)" },
+	},
+	{
+		operationId: "getDrop",
+		method: "GET",
+		path: "/api/admin/drops/:id",
+		tag: "promoter",
+		summary: "A drop with live stats",
+		security: ["admin"],
+		answers: { 200: json(AdminDropView, "The drop, its seed commitment and live stats.") },
+		errors: { 404: "not_found" },
+	},
+	{
+		operationId: "updateDrop",
+		method: "PATCH",
+		path: "/api/admin/drops/:id",
+		tag: "promoter",
+		summary: "Change a drop",
+		description:
+			"opensAt and lines change only before the opening (lines also only while nobody has joined); capacity, maxPerFan, shards, priceCents, currency and id never.",
+		security: ["admin"],
+		body: { schema: PatchDropBody, required: true },
+		answers: { 200: json(AdminDropView, "The drop as it is now.") },
+		errors: {
+			400: "empty_patch",
+			404: "not_found",
+			422: "immutable_field, already_open, lines_in_use, invalid_time, out_of_range, empty, too_long, invalid_format",
+		},
+	},
+	{
+		operationId: "listSales",
+		method: "GET",
+		path: "/api/admin/drops/:id/sales",
+		tag: "promoter",
+		summary: "Sales recorded in D1",
+		description: "JSON pages, or the whole export as CSV (streamed) with Accept: text/csv or format=csv.",
+		security: ["admin"],
+		query: SalesQuery,
+		answers: { 200: { ...json(SalesPage, "A page of sales, oldest first; or the CSV."), csv: true } },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit)" },
+	},
+	{
+		operationId: "auditDrop",
+		method: "GET",
+		path: "/api/admin/drops/:id/audit",
+		tag: "promoter",
+		summary: "Every invariant, checked on live data",
+		security: ["admin"],
+		query: AuditQuery,
+		answers: { 200: json(AuditReport, "Stock, sales against D1 by order id, admission order and load; ok when all hold.") },
+		errors: { 400: "invalid_type (graceSeconds)", 404: "not_found", 422: "out_of_range (graceSeconds)" },
+	},
+	{
+		operationId: "reconcileDrop",
+		method: "POST",
+		path: "/api/admin/drops/:id/reconcile",
+		tag: "promoter",
+		summary: "Send again the sales D1 still lacks",
+		description: "Every sale of the drop sent over 10 minutes ago and still missing from D1 is sent again from its shard's outbox.",
+		security: ["admin"],
+		answers: { 200: json(Reconciled, "What was found and sent again.") },
+		errors: { 404: "not_found" },
+	},
+	{
+		operationId: "getPublicDrop",
+		method: "GET",
+		path: "/api/drops/:id",
+		tag: "fan",
+		summary: "A drop as fans see it",
+		answers: { 200: json(PublicDrop, "Cacheable for a second.") },
+		errors: { 404: "not_found", 503: "try_again: the drop could not be looked up just now" },
+	},
+	{
+		operationId: "getFairness",
+		method: "GET",
+		path: "/api/drops/:id/fairness",
+		tag: "fan",
+		summary: "What anyone needs to re-derive the admission order",
+		answers: { 200: json(Fairness, "The seed's commitment, the seed once open, and the pre-queue sizes.") },
+		errors: { 404: "not_found", 503: "try_again" },
+	},
+	{
+		operationId: "join",
+		method: "POST",
+		path: "/api/drops/:id/join",
+		tag: "fan",
+		summary: "Join the waiting room",
+		description:
+			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing.",
+		body: { schema: JoinBody, required: false },
+		answers: {
+			201: json(JoinAnswer, "A new place, with the queue token to poll with and the fan's secret (shown once)."),
+			200: json(JoinAnswer, "The same place again (a rejoin), or sold out."),
+		},
+		errors: {
+			400: "missing_field (fanId)",
+			401: "identity_required, invalid_identity, identity_expired (fan identity mode)",
+			403: "turnstile_required, turnstile_failed",
+			404: "not_found",
+			409: "fan_id_taken (field fanSecret), drop_closed",
+			422: "fan_mismatch, empty, too_short, too_long, invalid_format",
+			429: "rate_limited",
+			503: "try_again, challenge_unavailable, identity_unavailable",
+		},
+	},
+	{
+		operationId: "queueStatus",
+		method: "GET",
+		path: "/api/drops/:id/status",
+		tag: "fan",
+		summary: "Where a fan stands; the access token once admitted",
+		security: ["queueToken"],
+		answers: { 200: json(QueueStatus, "Poll again after pollAfterMs while waiting.") },
+		errors: { ...AUTH_ERRORS, 404: "not_found, not_in_queue", 503: "not_ready, try_again" },
+	},
+	{
+		operationId: "hold",
+		method: "POST",
+		path: "/api/drops/:id/holds",
+		tag: "fan",
+		summary: "Hold tickets",
+		description:
+			"The hold lasts holdSeconds, never past the end of the fan's turn. Only a hold that was made is remembered under its key: retrying a refused key asks again.",
+		security: ["accessToken"],
+		headers: [{ name: "Idempotency-Key", schema: IdempotencyKey, required: true }],
+		body: { schema: HoldBody, required: true },
+		answers: {
+			201: {
+				...json(Hold, "The hold (a replay answers the same hold)."),
+				headers: { "Idempotent-Replayed": { description: "true when this answers an earlier request with the same key.", schema: { type: "string" } } },
+			},
+		},
+		errors: {
+			...AUTH_ERRORS,
+			400: "missing_idempotency_key, invalid_idempotency_key",
+			404: "not_found",
+			409: "sold_out, not_enough_left (available), idempotency_key_conflict, drop_closed",
+			422: "limit_exceeded (maxPerFan, alreadyHeldOrBought), out_of_range",
+			503: "try_again: tickets are moving between shards",
+		},
+	},
+	{
+		operationId: "purchase",
+		method: "POST",
+		path: "/api/drops/:id/holds/:holdId/purchase",
+		tag: "fan",
+		summary: "Buy a hold",
+		description: "A repeat answers the same order (its orderToken signed afresh); a retry never charges twice.",
+		security: ["accessToken"],
+		body: { schema: PurchaseBody, required: true },
+		answers: {
+			201: {
+				...json(Purchase, "The order, its tickets and the order token."),
+				headers: { "Idempotent-Replayed": { description: "true on a repeat.", schema: { type: "string" } } },
+			},
+		},
+		errors: {
+			...AUTH_ERRORS,
+			402: "payment_declined (holdId, holdKept): the hold is kept",
+			404: "not_found",
+			410: "hold_expired, hold_released",
+			422: "payment_method_unavailable (field payment.method), invalid_value, empty, too_long, invalid_format",
+		},
+	},
+	{
+		operationId: "releaseHold",
+		method: "DELETE",
+		path: "/api/drops/:id/holds/:holdId",
+		tag: "fan",
+		summary: "Give a hold's tickets back",
+		security: ["accessToken"],
+		answers: { 204: { description: "Released (or already gone)." } },
+		errors: { ...AUTH_ERRORS, 404: "not_found", 409: "already_purchased" },
+	},
+	{
+		operationId: "getOrder",
+		method: "GET",
+		path: "/api/orders/:orderId",
+		tag: "fan",
+		summary: "An order and its ticket codes",
+		description: "With the purchase's order token (a year), or the buyer's access token while their turn lasts. Anyone else's order, or an unknown one, is the same 404.",
+		security: ["orderToken", "accessToken"],
+		answers: { 200: json(Order, "The order, read from its shard.") },
+		errors: { 401: AUTH_ERRORS[401], 404: "not_found" },
+	},
+];
+
+const BODY_ERRORS = {
+	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
+	413: `body_too_large: over ${MAX_BODY_BYTES} bytes`,
+	415: "unsupported_media_type: not application/json",
+};
+
+const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
+	id: { description: "The drop's id.", pattern: DROP_ID.source },
+	holdId: { description: "A hold's id, as the hold answered it." },
+	orderId: { description: "An order's id, as the purchase answered it." },
+};
+
+const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody };
+
+const RESPONSE_SCHEMAS = {
+	ApiError: ApiErrorBody,
+	Health,
+	Jwks,
+	OpenApiDocument,
+	Drop,
+	AdminDrop,
+	AdminDropView,
+	DropList,
+	SalesPage,
+	AuditReport,
+	Reconciled,
+	PublicDrop,
+	Fairness,
+	JoinAnswer,
+	QueueStatus,
+	Hold,
+	Purchase,
+	Order,
+};
+
+type JsonSchema = Record<string, unknown>;
+
+/** The router's path in OpenAPI's form: `/api/drops/:id` is `/api/drops/{id}`. */
+export const openApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}");
+
+/** A schema as a component's or a parameter's JSON Schema: no `$schema` or `$id` of its own. */
+function bare(schema: JsonSchema): JsonSchema {
+	const { $schema: _dialect, $id: _id, ...rest } = schema;
+	return rest;
+}
+
+function components(): Record<string, JsonSchema> {
+	const uri = (id: string) => `#/components/schemas/${id}`;
+	const out: Record<string, JsonSchema> = {};
+	for (const [named, io] of [
+		[REQUEST_SCHEMAS, "input"],
+		[RESPONSE_SCHEMAS, "output"],
+	] as const) {
+		const registry = z.registry<{ id: string }>();
+		for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+		const { schemas } = z.toJSONSchema(registry, { io, uri });
+		for (const [id, schema] of Object.entries(schemas)) out[id] = bare(schema as JsonSchema);
+	}
+	return out;
+}
+
+function refTo(schema: z.ZodType, named: Record<string, z.ZodType>): JsonSchema {
+	const id = Object.entries(named).find(([, s]) => s === schema)?.[0];
+	if (id === undefined) throw new Error("every body in the document is a named component");
+	return { $ref: `#/components/schemas/${id}` };
+}
+
+const retryAfter = { "Retry-After": { description: "Whole seconds to wait, at least 1.", schema: { type: "integer", minimum: 1 } } };
+
+function parameters(op: Operation): JsonSchema[] {
+	const out: JsonSchema[] = [];
+	for (const [, name] of op.path.matchAll(/:(\w+)/g)) {
+		const param = PATH_PARAMS[name!];
+		if (param === undefined) throw new Error(`no description of the path parameter ${name}`);
+		out.push({ name, in: "path", required: true, description: param.description, schema: { type: "string", ...(param.pattern ? { pattern: param.pattern } : {}) } });
+	}
+	for (const [name, schema] of Object.entries(op.query?.shape ?? {})) {
+		const rendered = bare(z.toJSONSchema(schema as z.ZodType, { io: "input" }) as JsonSchema);
+		out.push({ name, in: "query", required: !(schema as z.ZodType).safeParse(undefined).success, description: rendered.description, schema: rendered });
+	}
+	for (const header of op.headers ?? []) {
+		const rendered = bare(z.toJSONSchema(header.schema, { io: "input" }) as JsonSchema);
+		out.push({ name: header.name, in: "header", required: header.required, description: rendered.description, schema: rendered });
+	}
+	return out;
+}
+
+function operation(op: Operation): JsonSchema {
+	const responses: Record<string, JsonSchema> = {};
+	for (const [status, answer] of Object.entries(op.answers)) {
+		const content: JsonSchema = {};
+		if (answer.body) content["application/json"] = { schema: refTo(answer.body, RESPONSE_SCHEMAS) };
+		if (answer.csv) content["text/csv"] = { schema: { type: "string" } };
+		responses[status] = {
+			description: answer.description,
+			...(answer.headers ? { headers: answer.headers } : {}),
+			...(Object.keys(content).length > 0 ? { content } : {}),
+		};
+	}
+	const errors: Record<number, string> = { ...op.errors };
+	if (op.body) {
+		for (const [status, codes] of Object.entries(BODY_ERRORS)) {
+			const n = Number(status);
+			errors[n] = errors[n] ? `${codes}, ${errors[n]}` : codes;
+		}
+	}
+	if (op.security?.includes("admin")) errors[401] = "unauthorized: no valid admin token (with WWW-Authenticate)";
+	errors[500] = "internal: never a stack or an internal message";
+	for (const [status, codes] of Object.entries(errors)) {
+		responses[status] = {
+			description: codes,
+			...(status === "429" || status === "503" ? { headers: retryAfter } : {}),
+			content: { "application/json": { schema: { $ref: "#/components/schemas/ApiError" } } },
+		};
+	}
+	const params = parameters(op);
+	return {
+		operationId: op.operationId,
+		tags: [op.tag],
+		summary: op.summary,
+		...(op.description ? { description: op.description } : {}),
+		security: (op.security ?? []).map((name) => ({ [name]: [] })),
+		...(params.length > 0 ? { parameters: params } : {}),
+		...(op.body
+			? { requestBody: { required: op.body.required, content: { "application/json": { schema: refTo(op.body.schema, REQUEST_SCHEMAS) } } } }
+			: {}),
+		responses,
+	};
+}
+
+function render(): JsonSchema {
+	const paths: Record<string, Record<string, JsonSchema>> = {};
+	for (const op of OPERATIONS) {
+		const path = (paths[openApiPath(op.path)] ??= {});
+		path[op.method.toLowerCase()] = operation(op);
+	}
+	const bearer = (description: string) => ({ type: "http", scheme: "bearer", bearerFormat: "JWT", description });
+	return {
+		openapi: "3.1.0",
+		info: {
+			title: "Ticket-drop engine",
+			version: "1",
+			description:
+				"A ticket drop with a virtual waiting room. JSON everywhere; every refusal is {\"error\": {\"code\", \"message\", \"field\"?}}: " +
+				"400 malformed input, 422 a well-formed value that breaks a rule, 429 and 503 with Retry-After. " +
+				"CORS preflights (OPTIONS) answer for the configured origins on every /api path.",
+		},
+		tags: [
+			{ name: "fan", description: "Public, or with the fan's queue, access or order token." },
+			{ name: "promoter", description: "Authorization: Bearer <ADMIN_TOKEN>." },
+			{ name: "engine", description: "Health, keys and this document." },
+		],
+		paths,
+		components: {
+			schemas: components(),
+			securitySchemes: {
+				admin: { type: "http", scheme: "bearer", description: "The deployment's ADMIN_TOKEN." },
+				queueToken: bearer("The queueToken a join answered (or the newer one a status poll answered)."),
+				accessToken: bearer("The accessToken a status poll answered once the fan was admitted; good until the end of their turn."),
+				orderToken: bearer("The orderToken a purchase answered; reads that one order for a year."),
+			},
+		},
+	};
+}
+
+let document: JsonSchema | null = null;
+
+/** Rendered once per isolate, on the first request for it: no cost at start-up. */
+export function openApiDocument(): JsonSchema {
+	return (document ??= render());
+}
