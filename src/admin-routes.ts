@@ -1,19 +1,8 @@
 // The promoter API: drops, live stats, sales and the audit. Every route needs
 // the admin bearer token.
 import { type IRequest, Router } from "itty-router";
-import {
-	type AdminDrop,
-	type AdminDropView,
-	AuditQuery,
-	type AuditReport,
-	type DropList,
-	ListDropsQuery,
-	type Reconciled,
-	SalesQuery,
-	type SalesPage,
-	nextCursor,
-	parseQuery,
-} from "./api-schemas";
+import type { AdminDrop, AdminDropView, AuditReport, DropList, Reconciled, SalesPage } from "./api-answers";
+import { AuditQuery, ListDropsQuery, SalesQuery, nextCursor, parseQuery } from "./api-schemas";
 import { auditDrop } from "./audit";
 import { config } from "./config";
 import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";

@@ -39,9 +39,8 @@ export interface Audit {
 	ok: boolean;
 }
 
-export const DEFAULT_GRACE_SECONDS = 30;
-
-export async function auditDrop(env: Env, drop: DropConfig, graceSeconds = DEFAULT_GRACE_SECONDS): Promise<Audit> {
+/** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
+export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
 	const [stats, recorded, admission, ids] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),

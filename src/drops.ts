@@ -1,6 +1,7 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
+import type { Drop } from "./api-answers";
 import { MAX_LINES, defaultLineCount } from "./placement";
-import { ValidationError, bool, int, object, parse, text, time, z } from "./validation";
+import { ValidationError, bool, int, object, parse, text, time } from "./validation";
 
 export const LIMITS = {
 	capacity: { min: 1, max: 10_000_000 },
@@ -13,6 +14,9 @@ export const LIMITS = {
 	holdSeconds: { min: 10, max: 3_600 },
 	priceCents: { min: 0, max: 100_000_000 },
 } as const;
+
+/** A drop's settings, as D1 and the objects keep them and the promoter API answers them. */
+export type DropConfig = Drop;
 
 const limited = (limit: { min: number; max: number }) => int(limit.min, limit.max);
 const nameField = () => text(1, 120);
@@ -37,26 +41,6 @@ export const CreateDropBody = object({
 	admission: admissionFields.optional(),
 	holdSeconds: limited(LIMITS.holdSeconds).optional(),
 });
-
-/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
-export const Drop = z.strictObject({
-	id: z.string(),
-	name: z.string(),
-	capacity: z.int(),
-	maxPerFan: z.int(),
-	opensAt: z.iso.datetime(),
-	closesAt: z.iso.datetime().nullable(),
-	priceCents: z.int(),
-	currency: z.string(),
-	shards: z.int(),
-	lines: z.int().meta({ description: "Line objects that take the drop's joins." }),
-	admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
-	holdSeconds: z.int(),
-	paused: z.boolean(),
-	createdAt: z.iso.datetime(),
-	updatedAt: z.iso.datetime(),
-});
-export type DropConfig = z.output<typeof Drop>;
 
 /** The body of PATCH /api/admin/drops/:id. */
 export const PatchDropBody = object({

@@ -2,19 +2,8 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
-import {
-	type Fairness,
-	type Hold,
-	HoldBody,
-	IdempotencyKey,
-	JoinBody,
-	type JoinAnswer,
-	type Order,
-	type PublicDrop,
-	type Purchase,
-	PurchaseBody,
-	type QueueStatus,
-} from "./api-schemas";
+import type { Fairness, Hold, JoinAnswer, Order, PublicDrop, Purchase, QueueStatus } from "./api-answers";
+import { HoldBody, IdempotencyKey, JoinBody, PurchaseBody } from "./api-schemas";
 import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";

@@ -1,45 +1,25 @@
 // The API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Every
 // route is one entry below; its bodies, queries and answers are the zod schemas
-// the routes parse and type with (src/api-schemas.ts, src/drops.ts), rendered by
-// `z.toJSONSchema` into JSON Schema 2020-12, which is OpenAPI 3.1's own dialect.
+// the routes parse and type with (src/api-schemas.ts, src/drops.ts and
+// src/api-answers.ts), rendered by `z.toJSONSchema` into JSON Schema 2020-12,
+// which is OpenAPI 3.1's own dialect.
 // test/openapi.test.ts checks that every route the router knows is here and that
 // the answers the engine really gives match what this document says.
-import {
-	AdminDrop,
-	AdminDropView,
-	ApiErrorBody,
-	AuditQuery,
-	AuditReport,
-	DropList,
-	Fairness,
-	Health,
-	Hold,
-	HoldBody,
-	IdempotencyKey,
-	JoinAnswer,
-	JoinBody,
-	Jwks,
-	ListDropsQuery,
-	OpenApiDocument,
-	Order,
-	PublicDrop,
-	Purchase,
-	PurchaseBody,
-	QueueStatus,
-	Reconciled,
-	SalesPage,
-	SalesQuery,
-} from "./api-schemas";
-import { CreateDropBody, DROP_ID, Drop, PatchDropBody } from "./drops";
+import * as z from "zod";
+import { type AnswerSchemas, answerSchemas } from "./api-answers";
+import { AuditQuery, HoldBody, IdempotencyKey, JoinBody, ListDropsQuery, PurchaseBody, SalesQuery } from "./api-schemas";
+import { CreateDropBody, DROP_ID, PatchDropBody } from "./drops";
 import { MAX_BODY_BYTES } from "./http";
-import { z } from "./validation";
+
+/** The request bodies, by their names in the document. */
+const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody };
 
 type Security = "admin" | "queueToken" | "accessToken" | "orderToken";
 
 interface Answer {
 	description: string;
-	/** A JSON body; an answer without one (204) has none. */
-	body?: z.ZodType;
+	/** A JSON body, by its schema's name; an answer without one (204) has none. */
+	body?: keyof AnswerSchemas;
 	/** The sales export's other form. */
 	csv?: boolean;
 	headers?: Record<string, { description: string; schema: { type: string; minimum?: number } }>;
@@ -58,14 +38,14 @@ export interface Operation {
 	query?: z.ZodObject;
 	headers?: { name: string; schema: z.ZodType; required: boolean }[];
 	/** A JSON body (at most 16 KiB, `Content-Type: application/json`). */
-	body?: { schema: z.ZodType; required: boolean };
+	body?: { schema: keyof typeof REQUEST_SCHEMAS; required: boolean };
 	/** Successful answers. */
 	answers: Record<number, Answer>;
 	/** Refusals, each `ApiErrorBody`: the status and the codes it carries here. */
 	errors: Record<number, string>;
 }
 
-const json = (body: z.ZodType, description: string): Answer => ({ body, description });
+const json = (body: keyof AnswerSchemas, description: string): Answer => ({ body, description });
 
 const AUTH_ERRORS = {
 	401: "missing_token, invalid_token, token_expired (with WWW-Authenticate: Bearer)",
@@ -80,7 +60,7 @@ export const OPERATIONS: Operation[] = [
 		path: "/api/health",
 		tag: "engine",
 		summary: "Whether the Worker answers",
-		answers: { 200: json(Health, "The Worker is up.") },
+		answers: { 200: json("Health", "The Worker is up.") },
 		errors: {},
 	},
 	{
@@ -89,7 +69,7 @@ export const OPERATIONS: Operation[] = [
 		path: "/.well-known/jwks.json",
 		tag: "engine",
 		summary: "The public keys (ES256) that verify every token the engine signs",
-		answers: { 200: json(Jwks, "Cacheable for five minutes.") },
+		answers: { 200: json("Jwks", "Cacheable for five minutes.") },
 		errors: {},
 	},
 	{
@@ -98,7 +78,7 @@ export const OPERATIONS: Operation[] = [
 		path: "/api/openapi.json",
 		tag: "engine",
 		summary: "This document",
-		answers: { 200: json(OpenApiDocument, "OpenAPI 3.1; public and cacheable for an hour.") },
+		answers: { 200: json("OpenApiDocument", "OpenAPI 3.1; public and cacheable for an hour.") },
 		errors: {},
 	},
 	{
@@ -111,10 +91,10 @@ export const OPERATIONS: Operation[] = [
 			"Defaults: shards one per 5,000 tickets, lines one per 500, admission {batchSize 100, intervalMs 2000, activeMultiple 2}, holdSeconds 300, priceCents 0, currency USD. " +
 			"opensAt at most a year in the past and five years ahead; closesAt after opensAt; shards at most capacity.",
 		security: ["admin"],
-		body: { schema: CreateDropBody, required: true },
+		body: { schema: "CreateDropBody", required: true },
 		answers: {
 			201: {
-				...json(AdminDrop, "The drop, with its id and the commitment to its shuffle's seed."),
+				...json("AdminDrop", "The drop, with its id and the commitment to its shuffle's seed."),
 				headers: { Location: { description: "The drop's promoter URL.", schema: { type: "string" } } },
 			},
 		},
@@ -128,7 +108,7 @@ export const OPERATIONS: Operation[] = [
 		summary: "Drops, newest first",
 		security: ["admin"],
 		query: ListDropsQuery,
-		answers: { 200: json(DropList, "A page; nextCursor is null on the last.") },
+		answers: { 200: json("DropList", "A page; nextCursor is null on the last.") },
 		errors: { 400: "invalid_type (limit), invalid_cursor", 422: "out_of_range (limit)" },
 	},
 	{
@@ -138,7 +118,7 @@ export const OPERATIONS: Operation[] = [
 		tag: "promoter",
 		summary: "A drop with live stats",
 		security: ["admin"],
-		answers: { 200: json(AdminDropView, "The drop, its seed commitment and live stats.") },
+		answers: { 200: json("AdminDropView", "The drop, its seed commitment and live stats.") },
 		errors: { 404: "not_found" },
 	},
 	{
@@ -150,8 +130,8 @@ export const OPERATIONS: Operation[] = [
 		description:
 			"opensAt and lines change only before the opening (lines also only while nobody has joined); capacity, maxPerFan, shards, priceCents, currency and id never.",
 		security: ["admin"],
-		body: { schema: PatchDropBody, required: true },
-		answers: { 200: json(AdminDropView, "The drop as it is now.") },
+		body: { schema: "PatchDropBody", required: true },
+		answers: { 200: json("AdminDropView", "The drop as it is now.") },
 		errors: {
 			400: "empty_patch",
 			404: "not_found",
@@ -167,7 +147,7 @@ export const OPERATIONS: Operation[] = [
 		description: "JSON pages, or the whole export as CSV (streamed) with Accept: text/csv or format=csv.",
 		security: ["admin"],
 		query: SalesQuery,
-		answers: { 200: { ...json(SalesPage, "A page of sales, oldest first; or the CSV."), csv: true } },
+		answers: { 200: { ...json("SalesPage", "A page of sales, oldest first; or the CSV."), csv: true } },
 		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit)" },
 	},
 	{
@@ -178,7 +158,7 @@ export const OPERATIONS: Operation[] = [
 		summary: "Every invariant, checked on live data",
 		security: ["admin"],
 		query: AuditQuery,
-		answers: { 200: json(AuditReport, "Stock, sales against D1 by order id, admission order and load; ok when all hold.") },
+		answers: { 200: json("AuditReport", "Stock, sales against D1 by order id, admission order and load; ok when all hold.") },
 		errors: { 400: "invalid_type (graceSeconds)", 404: "not_found", 422: "out_of_range (graceSeconds)" },
 	},
 	{
@@ -189,7 +169,7 @@ export const OPERATIONS: Operation[] = [
 		summary: "Send again the sales D1 still lacks",
 		description: "Every sale of the drop sent over 10 minutes ago and still missing from D1 is sent again from its shard's outbox.",
 		security: ["admin"],
-		answers: { 200: json(Reconciled, "What was found and sent again.") },
+		answers: { 200: json("Reconciled", "What was found and sent again.") },
 		errors: { 404: "not_found" },
 	},
 	{
@@ -198,7 +178,7 @@ export const OPERATIONS: Operation[] = [
 		path: "/api/drops/:id",
 		tag: "fan",
 		summary: "A drop as fans see it",
-		answers: { 200: json(PublicDrop, "Cacheable for a second.") },
+		answers: { 200: json("PublicDrop", "Cacheable for a second.") },
 		errors: { 404: "not_found", 503: "try_again: the drop could not be looked up just now" },
 	},
 	{
@@ -207,7 +187,7 @@ export const OPERATIONS: Operation[] = [
 		path: "/api/drops/:id/fairness",
 		tag: "fan",
 		summary: "What anyone needs to re-derive the admission order",
-		answers: { 200: json(Fairness, "The seed's commitment, the seed once open, and the pre-queue sizes.") },
+		answers: { 200: json("Fairness", "The seed's commitment, the seed once open, and the pre-queue sizes.") },
 		errors: { 404: "not_found", 503: "try_again" },
 	},
 	{
@@ -218,10 +198,10 @@ export const OPERATIONS: Operation[] = [
 		summary: "Join the waiting room",
 		description:
 			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing.",
-		body: { schema: JoinBody, required: false },
+		body: { schema: "JoinBody", required: false },
 		answers: {
-			201: json(JoinAnswer, "A new place, with the queue token to poll with and the fan's secret (shown once)."),
-			200: json(JoinAnswer, "The same place again (a rejoin), or sold out."),
+			201: json("JoinAnswer", "A new place, with the queue token to poll with and the fan's secret (shown once)."),
+			200: json("JoinAnswer", "The same place again (a rejoin), or sold out."),
 		},
 		errors: {
 			400: "missing_field (fanId)",
@@ -241,7 +221,7 @@ export const OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Where a fan stands; the access token once admitted",
 		security: ["queueToken"],
-		answers: { 200: json(QueueStatus, "Poll again after pollAfterMs while waiting.") },
+		answers: { 200: json("QueueStatus", "Poll again after pollAfterMs while waiting.") },
 		errors: { ...AUTH_ERRORS, 404: "not_found, not_in_queue", 503: "not_ready, try_again" },
 	},
 	{
@@ -254,10 +234,10 @@ export const OPERATIONS: Operation[] = [
 			"The hold lasts holdSeconds, never past the end of the fan's turn. Only a hold that was made is remembered under its key: retrying a refused key asks again.",
 		security: ["accessToken"],
 		headers: [{ name: "Idempotency-Key", schema: IdempotencyKey, required: true }],
-		body: { schema: HoldBody, required: true },
+		body: { schema: "HoldBody", required: true },
 		answers: {
 			201: {
-				...json(Hold, "The hold (a replay answers the same hold)."),
+				...json("Hold", "The hold (a replay answers the same hold)."),
 				headers: { "Idempotent-Replayed": { description: "true when this answers an earlier request with the same key.", schema: { type: "string" } } },
 			},
 		},
@@ -278,10 +258,10 @@ export const OPERATIONS: Operation[] = [
 		summary: "Buy a hold",
 		description: "A repeat answers the same order (its orderToken signed afresh); a retry never charges twice.",
 		security: ["accessToken"],
-		body: { schema: PurchaseBody, required: true },
+		body: { schema: "PurchaseBody", required: true },
 		answers: {
 			201: {
-				...json(Purchase, "The order, its tickets and the order token."),
+				...json("Purchase", "The order, its tickets and the order token."),
 				headers: { "Idempotent-Replayed": { description: "true on a repeat.", schema: { type: "string" } } },
 			},
 		},
@@ -311,7 +291,7 @@ export const OPERATIONS: Operation[] = [
 		summary: "An order and its ticket codes",
 		description: "With the purchase's order token (a year), or the buyer's access token while their turn lasts. Anyone else's order, or an unknown one, is the same 404.",
 		security: ["orderToken", "accessToken"],
-		answers: { 200: json(Order, "The order, read from its shard.") },
+		answers: { 200: json("Order", "The order, read from its shard.") },
 		errors: { 401: AUTH_ERRORS[401], 404: "not_found" },
 	},
 ];
@@ -326,29 +306,6 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	id: { description: "The drop's id.", pattern: DROP_ID.source },
 	holdId: { description: "A hold's id, as the hold answered it." },
 	orderId: { description: "An order's id, as the purchase answered it." },
-};
-
-const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody };
-
-const RESPONSE_SCHEMAS = {
-	ApiError: ApiErrorBody,
-	Health,
-	Jwks,
-	OpenApiDocument,
-	Drop,
-	AdminDrop,
-	AdminDropView,
-	DropList,
-	SalesPage,
-	AuditReport,
-	Reconciled,
-	PublicDrop,
-	Fairness,
-	JoinAnswer,
-	QueueStatus,
-	Hold,
-	Purchase,
-	Order,
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -367,7 +324,7 @@ function components(): Record<string, JsonSchema> {
 	const out: Record<string, JsonSchema> = {};
 	for (const [named, io] of [
 		[REQUEST_SCHEMAS, "input"],
-		[RESPONSE_SCHEMAS, "output"],
+		[answerSchemas(), "output"],
 	] as const) {
 		const registry = z.registry<{ id: string }>();
 		for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
@@ -377,11 +334,7 @@ function components(): Record<string, JsonSchema> {
 	return out;
 }
 
-function refTo(schema: z.ZodType, named: Record<string, z.ZodType>): JsonSchema {
-	const id = Object.entries(named).find(([, s]) => s === schema)?.[0];
-	if (id === undefined) throw new Error("every body in the document is a named component");
-	return { $ref: `#/components/schemas/${id}` };
-}
+const refTo = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 
 const retryAfter = { "Retry-After": { description: "Whole seconds to wait, at least 1.", schema: { type: "integer", minimum: 1 } } };
 
@@ -407,7 +360,7 @@ function operation(op: Operation): JsonSchema {
 	const responses: Record<string, JsonSchema> = {};
 	for (const [status, answer] of Object.entries(op.answers)) {
 		const content: JsonSchema = {};
-		if (answer.body) content["application/json"] = { schema: refTo(answer.body, RESPONSE_SCHEMAS) };
+		if (answer.body) content["application/json"] = { schema: refTo(answer.body) };
 		if (answer.csv) content["text/csv"] = { schema: { type: "string" } };
 		responses[status] = {
 			description: answer.description,
@@ -428,7 +381,7 @@ function operation(op: Operation): JsonSchema {
 		responses[status] = {
 			description: codes,
 			...(status === "429" || status === "503" ? { headers: retryAfter } : {}),
-			content: { "application/json": { schema: { $ref: "#/components/schemas/ApiError" } } },
+			content: { "application/json": { schema: refTo("ApiError") } },
 		};
 	}
 	const params = parameters(op);
@@ -440,7 +393,7 @@ function operation(op: Operation): JsonSchema {
 		security: (op.security ?? []).map((name) => ({ [name]: [] })),
 		...(params.length > 0 ? { parameters: params } : {}),
 		...(op.body
-			? { requestBody: { required: op.body.required, content: { "application/json": { schema: refTo(op.body.schema, REQUEST_SCHEMAS) } } } }
+			? { requestBody: { required: op.body.required, content: { "application/json": { schema: refTo(op.body.schema) } } } }
 			: {}),
 		responses,
 	};

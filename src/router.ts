@@ -1,7 +1,7 @@
 // The Worker's routes: the API's groups, the keys, the OpenAPI document and the pages.
 import { AutoRouter, type IRequest } from "itty-router";
 import { adminRouter } from "./admin-routes";
-import type { Health } from "./api-schemas";
+import type { Health } from "./api-answers";
 import { config } from "./config";
 import { fanRouter } from "./fan-routes";
 import { ApiError, corsPreflight, errorResponse, internalError } from "./http";

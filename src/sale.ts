@@ -1,6 +1,6 @@
 // What a shard sends to the Queue for confirmed sales, and its validation on
 // the consumer side: one schema for both. Pure.
-import { z } from "./validation";
+import * as z from "zod";
 
 /** Text of 1..max characters, as a shard writes it (no trimming: it is our own data). */
 const word = (max = 200) => z.string().min(1).max(max);

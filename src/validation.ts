@@ -21,8 +21,6 @@ import * as z from "zod";
 // and fall back; jitless skips the probe. Set before any schema below is built.
 z.config({ jitless: true });
 
-export { z };
-
 export class ValidationError extends Error {
 	constructor(
 		readonly status: 400 | 422,

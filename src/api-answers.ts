@@ -1,0 +1,331 @@
+// What the API answers: one schema per answer, each error included. The routes
+// type their answers with these (`satisfies`); src/openapi.ts renders them into
+// the OpenAPI document, and test/openapi.test.ts checks real answers against it.
+//
+// Built on first use, not at start-up: the Worker never parses its own answers,
+// it only types them, so an isolate that never serves the document never pays
+// for building some 200 zod schemas (tens of milliseconds of a cold start). Pure.
+import * as z from "zod";
+
+function build() {
+	const instant = () => z.iso.datetime();
+	const count = () => z.int().min(0);
+	const hex64 = () => z.string().regex(/^[0-9a-f]{64}$/);
+	const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+	/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
+	const Drop = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		capacity: z.int(),
+		maxPerFan: z.int(),
+		opensAt: instant(),
+		closesAt: nullable(instant()),
+		priceCents: z.int(),
+		currency: z.string(),
+		shards: z.int(),
+		lines: z.int().meta({ description: "Line objects that take the drop's joins." }),
+		admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
+		holdSeconds: z.int(),
+		paused: z.boolean(),
+		createdAt: instant(),
+		updatedAt: instant(),
+	});
+
+	/** Every refusal: `{"error": {"code", "message", ...}}`, with the details a code carries. */
+	const ApiErrorBody = z.strictObject({
+		error: z.strictObject({
+			code: z.string().meta({ description: "Stable, machine-readable; see each status for the codes it carries." }),
+			message: z.string().meta({ description: "For people; never a stack or an internal message." }),
+			field: z.string().optional().meta({ description: "The input at fault, as a dotted path (payment.method, admission.batchSize)." }),
+			retryAfter: z.int().min(1).optional().meta({ description: "On every 429 and 503: whole seconds, as in the Retry-After header." }),
+			available: count().optional().meta({ description: "not_enough_left: tickets left." }),
+			maxPerFan: z.int().optional().meta({ description: "limit_exceeded: the drop's limit per fan." }),
+			alreadyHeldOrBought: count().optional().meta({ description: "limit_exceeded: tickets the fan already holds or bought." }),
+			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
+			holdKept: z.boolean().optional(),
+		}),
+	});
+
+	const Health = z.strictObject({ ok: z.literal(true), time: instant() });
+
+	const Jwks = z.strictObject({
+		keys: z.array(
+			z.strictObject({
+				kty: z.literal("EC"),
+				crv: z.literal("P-256"),
+				x: z.string(),
+				y: z.string(),
+				kid: z.string(),
+				alg: z.literal("ES256"),
+				use: z.literal("sig"),
+			}),
+		),
+	});
+
+	const OpenApiDocument = z.looseObject({
+		openapi: z.literal("3.1.0"),
+		info: z.looseObject({ title: z.string(), version: z.string() }),
+		paths: z.record(z.string(), z.unknown()),
+	});
+
+	const dropStatus = z.enum(["scheduled", "open", "sold_out", "closed"]);
+
+	const PublicDrop = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		opensAt: instant(),
+		closesAt: nullable(instant()),
+		status: dropStatus,
+		remaining: count().meta({ description: "At most a second or two old." }),
+		capacity: z.int(),
+		maxPerFan: z.int(),
+		priceCents: count(),
+		currency: z.string(),
+		holdSeconds: z.int(),
+		paused: z.boolean(),
+		lines: z.int(),
+		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
+		serverTime: instant(),
+	});
+
+	const Fairness = z.strictObject({
+		dropId: z.string(),
+		algorithm: z.string(),
+		seedCommitment: hex64(),
+		seed: nullable(z.string()).meta({ description: "Null before the opening." }),
+		lines: z.int(),
+		prequeue: nullable(z.array(count())).meta({ description: "Each line's pre-queue size; null before the opening." }),
+		prequeueSize: nullable(count()),
+		admittedThrough: count(),
+		lastPosition: count(),
+		opensAt: instant(),
+		serverTime: instant(),
+	});
+
+	/** Where a fan stands, as every join and poll tells it. */
+	const queueFields = {
+		position: nullable(z.int().min(1)).meta({ description: "Null in the pre-queue until the opening, and until the pacer places a later join." }),
+		ahead: nullable(count()),
+		estimatedWaitMs: nullable(count()),
+		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),
+		paused: z.boolean(),
+		opensAt: instant(),
+		serverTime: instant(),
+	};
+
+	const placeFields = {
+		line: count(),
+		prequeuePlace: nullable(z.int().min(1)).meta({ description: "The fan's place in their line's pre-queue, or null." }),
+		slot: nullable(count()),
+		slotIndex: nullable(count()),
+	};
+
+	const JoinAnswer = z.union([
+		z.strictObject({
+			...queueFields,
+			...placeFields,
+			fanId: z.string(),
+			status: z.enum(["waiting", "admitted", "sold_out"]),
+			queueToken: z.string(),
+			fanSecret: nullable(z.string()).meta({ description: "Shown once, in the answer that made the place; null on a rejoin and in fan identity mode." }),
+			rejoined: z.boolean(),
+		}),
+		z.strictObject({
+			...queueFields,
+			fanId: z.string(),
+			status: z.literal("sold_out"),
+			queueToken: z.null(),
+			fanSecret: z.null(),
+			rejoined: z.literal(false),
+		}),
+	]);
+
+	const QueueStatus = z.strictObject({
+		...queueFields,
+		status: z.enum(["waiting", "admitted", "sold_out", "expired", "closed"]),
+		queueToken: z.string().optional().meta({ description: "A new queue token once a fan without a position has been placed: use it from then on." }),
+		accessToken: z.string().optional().meta({ description: "Once admitted: the token for holds and purchases." }),
+		accessExpiresAt: instant().optional(),
+	});
+
+	const Hold = z.strictObject({ holdId: z.string(), quantity: z.int().min(1), expiresAt: instant() });
+
+	const Order = z.strictObject({
+		orderId: z.string(),
+		dropId: z.string(),
+		holdId: z.string(),
+		quantity: z.int().min(1),
+		tickets: z.array(z.string()),
+		unitPriceCents: count(),
+		totalCents: count(),
+		currency: z.string(),
+		createdAt: instant(),
+	});
+
+	const Purchase = Order.extend({
+		orderToken: z.string().meta({ description: "Reads this order for a year from the purchase (GET /api/orders/:orderId)." }),
+	});
+
+	const AdminDrop = Drop.extend({ seedCommitment: hex64() });
+
+	const AdminDropView = AdminDrop.extend({
+		stats: z.strictObject({
+			joined: count(),
+			waiting: count(),
+			admitted: count(),
+			held: count(),
+			sold: count(),
+			remaining: count(),
+			recorded: count().meta({ description: "Orders in D1." }),
+			recordedTickets: count(),
+		}),
+	});
+
+	const DropList = z.strictObject({ drops: z.array(Drop), nextCursor: nullable(z.string()) });
+
+	const Sale = z.strictObject({
+		orderId: z.string(),
+		createdAt: instant(),
+		recordedAt: instant(),
+		fanId: z.string(),
+		quantity: z.int().min(1),
+		unitPriceCents: count(),
+		totalCents: count(),
+		currency: z.string(),
+		paymentId: z.string(),
+		shard: count(),
+		tickets: z.array(z.string()),
+	});
+
+	const SalesPage = z.strictObject({ dropId: z.string(), sales: z.array(Sale), nextCursor: nullable(z.string()) });
+
+	const idSample = () =>
+		z.strictObject({ count: count(), ids: z.array(z.string()).meta({ description: "The first ids in id order, at most 50." }) });
+
+	const ShardAudit = z.strictObject({
+		shard: count(),
+		allocation: count(),
+		remaining: count(),
+		held: count(),
+		sold: count(),
+		buyers: count(),
+		received: count(),
+		given: count(),
+		orders: count(),
+		activeHolds: count(),
+		outboxPending: count(),
+		transfersPending: count(),
+		accountable: z.int(),
+		recentlySent: count(),
+		unreconciledCharges: count(),
+		recorded: count(),
+		missingInD1: idSample(),
+		inTransit: idSample(),
+		unknownInD1: idSample(),
+	});
+
+	const LineAudit = z.strictObject({
+		line: count(),
+		joined: count(),
+		prequeue: count(),
+		consistent: z.boolean(),
+		slots: z.array(z.strictObject({ slot: count(), count: count(), start: nullable(z.int().min(1)) })),
+	});
+
+	const objectKind = z.enum(["room", "line", "shard"]);
+
+	const AuditReport = z.strictObject({
+		dropId: z.string(),
+		capacity: z.int(),
+		shards: z.array(ShardAudit),
+		totals: z.strictObject({ sold: count(), held: count(), remaining: count(), orders: count(), inFlight: z.int() }),
+		recorded: count(),
+		recordedTickets: count(),
+		outboxPending: count(),
+		inTransit: count(),
+		oversold: count(),
+		lost: count(),
+		phantom: count(),
+		unreconciledCharges: count(),
+		otherShardsInD1: idSample(),
+		balanced: z.boolean(),
+		admission: z.strictObject({
+			seed: nullable(z.string()),
+			seedCommitment: hex64(),
+			commitmentVerified: nullable(z.boolean()),
+			openedAt: nullable(instant()),
+			prequeueSize: count(),
+			prequeue: nullable(z.array(count())),
+			algorithm: z.string(),
+			shuffleVerified: nullable(z.boolean()),
+			admittedThrough: count(),
+			admittedInOrder: z.boolean(),
+			placed: count(),
+			batches: count(),
+			largestBatch: count(),
+			closestBatchesMs: nullable(count()),
+			lines: z.array(LineAudit),
+		}),
+		load: z.strictObject({
+			fans: count(),
+			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count() })),
+			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), perFan: z.number().min(0) })),
+		}),
+		ok: z.boolean(),
+	});
+
+	const Reconciled = z.strictObject({
+		dropId: z.string(),
+		resent: count().meta({ description: "Sales sent again." }),
+		missingInD1: count().meta({ description: "Sales missing from D1 and sent over 10 minutes ago." }),
+		inTransit: count().meta({ description: "Sales missing but newer: left to the pipeline." }),
+		unknownInD1: count().meta({ description: "Rows in D1 no shard sold (never touched)." }),
+	});
+
+	return {
+		ApiError: ApiErrorBody,
+		Health,
+		Jwks,
+		OpenApiDocument,
+		Drop,
+		AdminDrop,
+		AdminDropView,
+		DropList,
+		SalesPage,
+		AuditReport,
+		Reconciled,
+		PublicDrop,
+		Fairness,
+		JoinAnswer,
+		QueueStatus,
+		Hold,
+		Purchase,
+		Order,
+	};
+}
+
+export type AnswerSchemas = ReturnType<typeof build>;
+
+let built: AnswerSchemas | null = null;
+
+/** Every answer's schema by its name in the OpenAPI document, built once per isolate. */
+export const answerSchemas = (): AnswerSchemas => (built ??= build());
+
+type Answer<K extends keyof AnswerSchemas> = z.output<AnswerSchemas[K]>;
+
+export type Drop = Answer<"Drop">;
+export type Health = Answer<"Health">;
+export type PublicDrop = Answer<"PublicDrop">;
+export type Fairness = Answer<"Fairness">;
+export type JoinAnswer = Answer<"JoinAnswer">;
+export type QueueStatus = Answer<"QueueStatus">;
+export type Hold = Answer<"Hold">;
+export type Purchase = Answer<"Purchase">;
+export type Order = Answer<"Order">;
+export type AdminDrop = Answer<"AdminDrop">;
+export type AdminDropView = Answer<"AdminDropView">;
+export type DropList = Answer<"DropList">;
+export type SalesPage = Answer<"SalesPage">;
+export type AuditReport = Answer<"AuditReport">;
+export type Reconciled = Answer<"Reconciled">;
