@@ -4,7 +4,7 @@
 //
 // Built on first use, not at start-up: the Worker never parses its own answers,
 // it only types them, so an isolate that never serves the document never pays
-// for building some 200 zod schemas (tens of milliseconds of a cold start). Pure.
+// for building some 200 zod schemas (about 15 ms of start-up, measured in Node). Pure.
 import * as z from "zod";
 
 function build() {

@@ -2,9 +2,9 @@
 // besides the drop's create and patch bodies (src/drops.ts). What it answers is
 // in src/api-answers.ts; src/openapi.ts renders both as the OpenAPI document.
 // The field kinds, and why zod, are in src/validation.ts. Pure.
+import * as z from "zod";
 import { FAN_SECRET } from "./fan-secret";
 import { PAYMENT_METHODS } from "./payments";
-import * as z from "zod";
 import { int, object, oneOf, parse, text } from "./validation";
 
 const FAN_ID = /^[A-Za-z0-9._:@+-]+$/;
@@ -74,12 +74,9 @@ const cursor = z
 export const nextCursor = (page: unknown[], limit: number, last: [string, string] | null) =>
 	page.length === limit && last !== null ? encodeParts(last) : null;
 
-/** Queries ignore parameters they do not know; a repeated one counts once (its first value). */
-const query = <S extends z.ZodRawShape>(shape: S) => z.object(shape);
+export const ListDropsQuery = z.object({ limit: wholeNumber(1, 200, 50), cursor });
 
-export const ListDropsQuery = query({ limit: wholeNumber(1, 200, 50), cursor });
-
-export const SalesQuery = query({
+export const SalesQuery = z.object({
 	limit: wholeNumber(1, 1000, 100),
 	cursor,
 	format: z.string().optional().meta({ description: '"csv" for the whole CSV export (as with Accept: text/csv); the JSON pages otherwise.' }),
@@ -88,11 +85,11 @@ export const SalesQuery = query({
 /** How long a sent sale may take to reach D1 before the audit counts it lost, unless the promoter asks otherwise. */
 const DEFAULT_GRACE_SECONDS = 30;
 
-export const AuditQuery = query({
+export const AuditQuery = z.object({
 	graceSeconds: wholeNumber(0, 3600, DEFAULT_GRACE_SECONDS),
 });
 
-/** A route's query, parsed: the first value of a repeated parameter. */
+/** A route's query, parsed: parameters it does not know are ignored, a repeated one counts once (its first value). */
 export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, string | string[] | undefined>): z.output<S> {
 	const first: Record<string, string> = {};
 	for (const [key, value] of Object.entries(raw)) {
