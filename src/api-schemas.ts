@@ -52,22 +52,25 @@ function wholeNumber(min: number, max: number, fallback: number) {
 
 const encodeParts = (parts: [string, string]) => btoa(JSON.stringify(parts)).replace(/=+$/, "");
 
+/** The (sort key, id) a cursor carries, or null when it is not one this API gave out. */
+function cursorParts(raw: string): [string, string] | null {
+	try {
+		const parts = JSON.parse(atob(raw)) as unknown;
+		if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === "string" && p.length <= 200)) {
+			return parts as [string, string];
+		}
+	} catch {
+		// not base64 or not JSON
+	}
+	return null;
+}
+
 /** A page's position, opaque to clients: the `nextCursor` of the page before. */
 const cursor = z
 	.string()
+	.refine((raw) => cursorParts(raw) !== null, { params: { code: "invalid_cursor", status: 400 }, error: "is not one this API gave out" })
 	.meta({ description: "The nextCursor of the previous page." })
-	.transform((raw, ctx): [string, string] => {
-		try {
-			const parts = JSON.parse(atob(raw)) as unknown;
-			if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === "string" && p.length <= 200)) {
-				return parts as [string, string];
-			}
-		} catch {
-			// not base64 or not JSON: refused below
-		}
-		ctx.issues.push({ code: "custom", input: raw, params: { code: "invalid_cursor", status: 400 }, message: "is not one this API gave out" });
-		return z.NEVER;
-	})
+	.transform((raw) => cursorParts(raw)!)
 	.optional();
 
 /** The cursor for the page after one that ended at this (sort key, id). */
