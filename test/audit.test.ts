@@ -1,28 +1,13 @@
 // The audit checks invariants 1 and 2 on live data: it must say ok for a clean
 // drop and catch a lost sale, a phantom row and an oversold shard planted here.
-import { createMessageBatch, env, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { homeShard } from "../src/inventory";
-import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
-import type { Audit } from "../src/audit";
-import { consumeSales } from "../src/sales-consumer";
-import { adminFetch, admittedFan, createDrop, hold, purchase } from "./helpers";
-import { buy, deleteFromD1, saleMessage, waitForOrders } from "./sales-helpers";
-
-async function audit(dropId: string, graceSeconds?: number): Promise<Audit> {
-	const query = graceSeconds === undefined ? "" : `?graceSeconds=${graceSeconds}`;
-	const res = await adminFetch(`/api/admin/drops/${dropId}/audit${query}`);
-	expect(res.status).toBe(200);
-	return (await res.json()) as Audit;
-}
-
-/** Fan ids whose home shard (where their holds are made) is `shard`. */
-function fansOnShard(prefix: string, shard: number, shards: number, count: number): string[] {
-	const fans: string[] = [];
-	for (let i = 0; fans.length < count; i++) if (homeShard(`${prefix}-${i}`, shards) === shard) fans.push(`${prefix}-${i}`);
-	return fans;
-}
+import { audit } from "./support/audit";
+import { createDrop } from "./support/drops";
+import { admittedFan, hold, purchase } from "./support/fans";
+import { buy, deleteFromD1, recordSales, saleMessage, waitForOrders } from "./support/sales";
+import { fansHomedOn, shardStub } from "./support/shards";
 
 describe("audit", () => {
 	it("a clean drop audits ok once the queue has drained", async () => {
@@ -72,7 +57,7 @@ describe("audit", () => {
 		await buy(drop.id, "fan-phantom-1", 1);
 		await waitForOrders(drop.id, 1);
 		const forged = saleMessage({ dropId: drop.id, shard: 1, quantity: 1 });
-		await consumeSales(createMessageBatch("ticket-sales", [{ id: "forged", timestamp: new Date(), attempts: 1, body: forged }]), env);
+		await recordSales([forged]);
 
 		const a = await audit(drop.id, 0);
 		expect(a).toMatchObject({ ok: false, phantom: 1, lost: 0, recorded: 2 });
@@ -85,7 +70,7 @@ describe("audit", () => {
 		await waitForOrders(drop.id, 2);
 		await deleteFromD1(removed.orderId);
 		const forged = saleMessage({ dropId: drop.id, shard: 0, quantity: 1 });
-		await consumeSales(createMessageBatch("ticket-sales", [{ id: "forged-same-shard", timestamp: new Date(), attempts: 1, body: forged }]), env);
+		await recordSales([forged]);
 
 		// Two orders in the shard, two rows in D1 for it: equal counts, yet one sale is lost and one row invented.
 		const a = await audit(drop.id, 0);
@@ -111,7 +96,7 @@ describe("audit", () => {
 		await buy(drop.id, "fan-stray-1", 1);
 		await waitForOrders(drop.id, 1);
 		const stray = saleMessage({ dropId: drop.id, shard: 5, quantity: 1 });
-		await consumeSales(createMessageBatch("ticket-sales", [{ id: "stray", timestamp: new Date(), attempts: 1, body: stray }]), env);
+		await recordSales([stray]);
 
 		const a = await audit(drop.id, 0);
 		expect(a).toMatchObject({ ok: false, phantom: 1, lost: 0, otherShardsInD1: { count: 1, ids: [stray.orderId] } });
@@ -121,10 +106,10 @@ describe("audit", () => {
 	it("detects an oversold shard planted in its storage, even while the drop as a whole is under capacity", async () => {
 		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4 });
 		// A bug that gives stock back twice: shard 0 believes it has 2 more than it was given.
-		await runInDurableObject(shardStub(env, drop.id, 0), (_s: InventoryShard, state) => {
+		await runInDurableObject(shardStub(drop.id, 0), (_s: InventoryShard, state) => {
 			state.storage.sql.exec(`UPDATE meta SET remaining = remaining + 2`);
 		});
-		const [a, b] = fansOnShard("fan-over", 0, 2, 2);
+		const [a, b] = fansHomedOn(0, 2, 2, "fan-over");
 		await buy(drop.id, a!, 4);
 		await buy(drop.id, b!, 3);
 		await waitForOrders(drop.id, 2);
@@ -138,7 +123,7 @@ describe("audit", () => {
 
 	it("detects a drop that sold more than its capacity", async () => {
 		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 4 });
-		await runInDurableObject(shardStub(env, drop.id, 0), (_s: InventoryShard, state) => {
+		await runInDurableObject(shardStub(drop.id, 0), (_s: InventoryShard, state) => {
 			state.storage.sql.exec(`UPDATE meta SET remaining = remaining + 3`);
 		});
 		// Both fans are admitted before the first sale, while the waiting room still sees stock.

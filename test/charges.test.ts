@@ -2,15 +2,16 @@
 // when the provider never had it), even when the purchase dies between the
 // charge and the order; a retried purchase never charges twice. And the test
 // payment method works only where the deployment turns it on.
-import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import type { InventoryShard } from "../src/inventory-shard";
 import { paymentProvider, testProvider } from "../src/payments";
-import { BASE, createDrop, errorCode, hold, purchase } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, audit, backdateHold, expectCleanAudit, paymentFor, paymentsFor, shardOfHold, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+import { audit, expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, type OrderJson, admittedFans, newHold, purchase } from "./support/fans";
+import { paymentFor, paymentsFor } from "./support/payments";
+import { backdateHold, shardOfHold, shardStub } from "./support/shards";
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -18,9 +19,7 @@ afterEach(() => {
 
 async function boughtHold(dropId: string, fan: string, quantity = 2): Promise<{ token: string; h: HoldJson }> {
 	const token = (await admittedFans(dropId, [fan])).get(fan)!;
-	const res = await hold(dropId, token, quantity);
-	expect(res.status).toBe(201);
-	return { token, h: (await res.json()) as HoldJson };
+	return { token, h: await newHold(dropId, token, quantity) };
 }
 
 /** The next purchase on this shard dies right after the provider answered, before anything is recorded. */
@@ -49,7 +48,7 @@ async function chargeState(dropId: string, holdId: string): Promise<string | nul
 
 describe("a purchase that dies between the charge and the order", () => {
 	it("is found by the audit, and the fan's retry gets the order from the same charge", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-retry");
 		await crashAfterCharge(drop.id, 0);
 		const crashed = await purchase(drop.id, token, h.holdId);
@@ -75,7 +74,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("when the hold runs out before anyone comes back, the shard's alarm refunds the charge", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-expire");
 		await crashAfterCharge(drop.id, 0);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(500);
@@ -98,7 +97,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("when the hold is still there, the alarm turns the charge into the order", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-complete");
 		await crashAfterCharge(drop.id, 0);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(500);
@@ -116,7 +115,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("a charge the provider never received is void after a while, and the fan can pay again", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "never-sent");
 		// The call to the provider fails on the way: the provider has no such charge.
 		vi.spyOn(testProvider, "charge").mockRejectedValueOnce(new Error("network down (test)"));
@@ -140,7 +139,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("a decline ends the attempt; the next attempt is a new charge, and concurrent purchases charge once", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "declined-then-paid");
 		expect((await purchase(drop.id, token, h.holdId, "decline")).status).toBe(402);
 		expect(await chargeState(drop.id, h.holdId)).toBe("declined");
@@ -156,18 +155,9 @@ describe("a purchase that dies between the charge and the order", () => {
 
 describe("the test payment method", () => {
 	it("is refused where the deployment has not turned it on, and nothing is held or charged", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "deployed");
-		const deployed = { ...env, TEST_PAYMENTS: "off" } as Env;
-		const res = await worker.fetch(
-			new Request(`${BASE}/api/drops/${drop.id}/holds/${h.holdId}/purchase`, {
-				method: "POST",
-				headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-				body: JSON.stringify({ payment: { method: "test", token: "ok" } }),
-			}) as Request<unknown, IncomingRequestCfProperties>,
-			deployed,
-			createExecutionContext(),
-		);
+		const res = await purchase(drop.id, token, h.holdId, "ok", { env: { TEST_PAYMENTS: "off" } });
 		expect(res.status).toBe(422);
 		expect(await res.json()).toMatchObject({ error: { code: "payment_method_unavailable", field: "payment.method" } });
 		expect(paymentsFor(h.holdId)).toHaveLength(0);

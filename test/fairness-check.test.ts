@@ -6,7 +6,10 @@ import { describe, expect, it } from "vitest";
 import { checkFairness, prequeuePosition as publicPosition, prequeueOrder as publicOrder } from "../loadtest/lib/fairness.js";
 import { prequeueOrder, prequeuePosition } from "../src/placement";
 import { sha256Hex } from "../src/waiting-room";
-import { BASE, callWorker, createDrop, join, openRoom, status } from "./helpers";
+import { createDrop } from "./support/drops";
+import { join, status } from "./support/fans";
+import { openRoom } from "./support/room";
+import { callWorker } from "./support/worker";
 
 const seeds = ["00000000000000000000000000000000", "ffffffffffffffffffffffffffffffff", "0123456789abcdef0123456789abcdef", "9e3779b97f4a7c15f39cc0605cedc834"];
 
@@ -33,7 +36,7 @@ describe("the public re-derivation", () => {
 				return { line: j.line, prequeuePlace: j.prequeuePlace, position: s.position as number };
 			}),
 		);
-		const fairness = await (await callWorker(`${BASE}/api/drops/${drop.id}/fairness`)).json();
+		const fairness = await (await callWorker(`/api/drops/${drop.id}/fairness`)).json();
 		const hex = await sha256Hex((fairness as { seed: string }).seed);
 		const clean = checkFairness(fairness, told, { sha256Hex: () => hex, publishedCommitment: (drop as unknown as { seedCommitment: string }).seedCommitment });
 		expect(clean.failures).toEqual([]);

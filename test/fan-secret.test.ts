@@ -9,43 +9,21 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { newFanSecret } from "../src/fan-secret";
 import { sha256Hex } from "../src/waiting-room";
-import { admitBatch, callWithEnv, createDrop, fanSecretOf, hold, lineStub, status } from "./helpers";
-import { restartObjects } from "./inventory-support";
+import { createDrop } from "./support/drops";
+import { type JoinJson, fanSecretOf, hold, postJoin, status } from "./support/fans";
+import { restartObjects } from "./support/objects";
+import { admitBatch, lineRows, lineStub } from "./support/room";
+import type { EnvOverrides } from "./support/worker";
 
-type Overrides = Partial<Record<keyof Env, string>>;
+/** A join from client address `ip`, with exactly `body` (no secret added). */
+const joinAs = (dropId: string, body: Record<string, unknown>, ip = "203.0.113.200", env: EnvOverrides = {}) => postJoin(dropId, body, { ip, env });
 
-interface Joined {
-	fanId: string;
-	status: string;
-	queueToken: string;
-	fanSecret: string | null;
-	rejoined: boolean;
-	position: number | null;
-	line: number;
-	slot: number | null;
-	slotIndex: number | null;
-}
-
-function joinAs(dropId: string, body: Record<string, unknown>, ip = "203.0.113.200", overrides: Overrides = {}): Promise<Response> {
-	const headers = { "content-type": "application/json", "cf-connecting-ip": ip };
-	return callWithEnv(`/api/drops/${dropId}/join`, { method: "POST", headers, body: JSON.stringify(body) }, overrides);
-}
-
-type FanRow = { fan_id: string; seq: number; prequeue_seq: number | null; slot: number | null; slot_index: number | null; secret_hash: string | null };
-
-/** Every fan a one-line drop's line holds, with what it stores of their secret. */
-function lineRows(dropId: string): Promise<FanRow[]> {
-	return runInDurableObject(lineStub(dropId, 0), (_line, state) =>
-		state.storage.sql.exec<FanRow>(`SELECT fan_id, seq, prequeue_seq, slot, slot_index, secret_hash FROM fans ORDER BY seq`).toArray(),
-	);
-}
-
-const placeOf = (j: Joined) => ({ line: j.line, slot: j.slot, slotIndex: j.slotIndex, position: j.position });
+const placeOf = (j: JoinJson) => ({ line: j.line, slot: j.slot, slotIndex: j.slotIndex, position: j.position });
 /** A secret of the right form that is not `secret`. */
 const otherThan = (secret: string) => `${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`;
 const openDrop = (overrides: Record<string, unknown> = {}) =>
 	createDrop({ capacity: 10, maxPerFan: 2, admission: { batchSize: 1, intervalMs: 600_000, activeMultiple: 20 }, ...overrides });
-const noLimits: Overrides = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "0" };
+const noLimits: EnvOverrides = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "0" };
 
 async function expectTaken(res: Response, what: string): Promise<void> {
 	expect(res.status, what).toBe(409);
@@ -59,7 +37,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 		const fanId = "fan@example.com";
 		const first = await joinAs(drop.id, { fanId }, "198.51.100.10");
 		expect(first.status).toBe(201);
-		const victim = (await first.json()) as Joined;
+		const victim = (await first.json()) as JoinJson;
 		expect(victim.fanSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 		// The line keeps the secret's SHA-256, never the secret.
 		const before = await lineRows(drop.id);
@@ -80,7 +58,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 		// The real fan, reloading: the same place, and the secret is not shown again.
 		const again = await joinAs(drop.id, { fanId, fanSecret: victim.fanSecret }, "198.51.100.10");
 		expect(again.status).toBe(200);
-		const rejoined = (await again.json()) as Joined;
+		const rejoined = (await again.json()) as JoinJson;
 		expect(rejoined).toMatchObject({ fanId, rejoined: true, fanSecret: null, ...placeOf(victim) });
 
 		// Admitted: the turn, and the tickets, are the real fan's.
@@ -99,15 +77,15 @@ describe("a rejoin must prove it is the fan who joined", () => {
 		const mine = fanSecretOf(drop.id, "chooser");
 		const first = await joinAs(drop.id, { fanId: "chooser", fanSecret: mine });
 		expect(first.status).toBe(201);
-		const joined = (await first.json()) as Joined;
+		const joined = (await first.json()) as JoinJson;
 		expect(joined.fanSecret).toBe(mine);
 		// The same request again, as after a lost answer: the same place.
 		const repeat = await joinAs(drop.id, { fanId: "chooser", fanSecret: mine });
 		expect(repeat.status).toBe(200);
-		expect((await repeat.json()) as Joined).toMatchObject({ rejoined: true, fanSecret: null, ...placeOf(joined) });
+		expect((await repeat.json()) as JoinJson).toMatchObject({ rejoined: true, fanSecret: null, ...placeOf(joined) });
 		await expectTaken(await joinAs(drop.id, { fanId: "chooser", fanSecret: otherThan(mine) }), "another secret");
 		// A fan who sends none is given one, made by the server.
-		const plain = (await (await joinAs(drop.id, { fanId: "plain" })).json()) as Joined;
+		const plain = (await (await joinAs(drop.id, { fanId: "plain" })).json()) as JoinJson;
 		expect(plain.fanSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 		expect(plain.fanSecret).not.toBe(mine);
 		expect((await lineRows(drop.id)).map((r) => r.fan_id)).toEqual(["chooser", "plain"]);
@@ -115,7 +93,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 
 	it("concurrent joins under one id: the fan with the secret always gets their place, everyone else 409, and only the first join of a new id makes a place", async () => {
 		const drop = await openDrop();
-		const owner = (await (await joinAs(drop.id, { fanId: "popular" }, "198.51.100.20", noLimits)).json()) as Joined;
+		const owner = (await (await joinAs(drop.id, { fanId: "popular" }, "198.51.100.20", noLimits)).json()) as JoinJson;
 		const before = await lineRows(drop.id);
 		const kinds = Array.from({ length: 60 }, (_, i) => (["right", "none", "wrong"] as const)[i % 3]!);
 		const answers = await Promise.all(
@@ -127,7 +105,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 		for (const [i, res] of answers.entries()) {
 			if (kinds[i] === "right") {
 				expect(res.status).toBe(200);
-				expect((await res.json()) as Joined).toMatchObject({ rejoined: true, ...placeOf(owner) });
+				expect((await res.json()) as JoinJson).toMatchObject({ rejoined: true, ...placeOf(owner) });
 			} else {
 				await expectTaken(res, kinds[i]!);
 			}
@@ -149,8 +127,8 @@ describe("a rejoin must prove it is the fan who joined", () => {
 
 	it("wrong secrets count toward the join limits, so a secret cannot be guessed at speed; the fan's own poll is untouched", async () => {
 		const drop = await openDrop();
-		const perFan: Overrides = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "3" };
-		const owner = (await (await joinAs(drop.id, { fanId: "guessed" }, "198.51.100.30", perFan)).json()) as Joined;
+		const perFan: EnvOverrides = { JOIN_RATE_PER_IP: "0", JOIN_RATE_PER_FAN: "3" };
+		const owner = (await (await joinAs(drop.id, { fanId: "guessed" }, "198.51.100.30", perFan)).json()) as JoinJson;
 		await expectTaken(await joinAs(drop.id, { fanId: "guessed", fanSecret: newFanSecret() }, "192.0.2.70", perFan), "guess 1");
 		await expectTaken(await joinAs(drop.id, { fanId: "guessed", fanSecret: newFanSecret() }, "192.0.2.71", perFan), "guess 2");
 		const limited = await joinAs(drop.id, { fanId: "guessed", fanSecret: newFanSecret() }, "192.0.2.72", perFan);
@@ -162,17 +140,17 @@ describe("a rejoin must prove it is the fan who joined", () => {
 
 	it("in fan identity mode the identity token is the proof: no secret is made or needed", async () => {
 		const SECRET = "promoter-shared-secret-of-decent-length";
-		const identity: Overrides = { FAN_IDENTITY_SECRET: SECRET, ...noLimits };
+		const identity: EnvOverrides = { FAN_IDENTITY_SECRET: SECRET, ...noLimits };
 		const token = () => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("member-7").setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
 		const drop = await openDrop();
 		const first = await joinAs(drop.id, { identityToken: await token() }, "198.51.100.40", identity);
 		expect(first.status).toBe(201);
-		const joined = (await first.json()) as Joined;
+		const joined = (await first.json()) as JoinJson;
 		expect(joined).toMatchObject({ fanId: "member-7", fanSecret: null });
 		expect((await lineRows(drop.id))[0]!.secret_hash).toBeNull();
 		const again = await joinAs(drop.id, { identityToken: await token() }, "198.51.100.41", identity);
 		expect(again.status).toBe(200);
-		expect((await again.json()) as Joined).toMatchObject({ rejoined: true, fanSecret: null, ...placeOf(joined) });
+		expect((await again.json()) as JoinJson).toMatchObject({ rejoined: true, fanSecret: null, ...placeOf(joined) });
 		// A secret sent along changes nothing.
 		expect((await joinAs(drop.id, { identityToken: await token(), fanSecret: newFanSecret() }, "198.51.100.41", identity)).status).toBe(200);
 		// Were identity mode switched off, the id alone would still not be enough.
@@ -181,7 +159,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 
 	it("a line stored before secrets gains the column when it starts, and its earlier fans cannot be claimed by id", async () => {
 		const drop = await openDrop();
-		const early = (await (await joinAs(drop.id, { fanId: "early-fan" })).json()) as Joined;
+		const early = (await (await joinAs(drop.id, { fanId: "early-fan" })).json()) as JoinJson;
 		// The line as an earlier version left it: no secret_hash column.
 		await runInDurableObject(lineStub(drop.id, 0), (_line, state) => {
 			state.storage.sql.exec(`ALTER TABLE fans DROP COLUMN secret_hash`);
@@ -194,7 +172,7 @@ describe("a rejoin must prove it is the fan who joined", () => {
 		await expectTaken(await joinAs(drop.id, { fanId: "early-fan" }), "no secret");
 		await expectTaken(await joinAs(drop.id, { fanId: "early-fan", fanSecret: early.fanSecret }), "the secret it had before the column went");
 		// New fans get secrets as usual, and a second start changes nothing.
-		const later = (await (await joinAs(drop.id, { fanId: "later-fan" })).json()) as Joined;
+		const later = (await (await joinAs(drop.id, { fanId: "later-fan" })).json()) as JoinJson;
 		await restartObjects([() => lineStub(drop.id, 0)]);
 		expect((await joinAs(drop.id, { fanId: "later-fan", fanSecret: later.fanSecret })).status).toBe(200);
 		expect((await lineRows(drop.id)).map((r) => [r.fan_id, r.secret_hash === null])).toEqual([

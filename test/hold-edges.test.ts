@@ -6,10 +6,13 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../src/inventory-shard";
-import { createDrop, errorCode, fanFetch, hold, newKey, purchase, waitUntil } from "./helpers";
-import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, holdUntilDecided, rowCount, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+import { audit, expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, admittedFans, hold, holdUntilDecided, newHold, newKey, purchase } from "./support/fans";
+import { fansHomedOn, rowCount, shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
+import { fanFetch } from "./support/worker";
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -24,7 +27,7 @@ async function rows(dropId: string, shard: number): Promise<Record<string, numbe
 describe("a hold and the fan's turn", () => {
 	it("never lasts longer than the access token that made it", async () => {
 		// An hour's hold, a ten-minute turn (ACCESS_TOKEN_SECONDS is 600).
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 3_600, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 3_600, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["short-turn"])).get("short-turn")!;
 		const res = await hold(drop.id, token, 1);
 		expect(res.status).toBe(201);
@@ -42,7 +45,7 @@ describe("stock on its way between shards", () => {
 	it("is answered 503 try_again with Retry-After, and not remembered: the retry is decided again", async () => {
 		// One ticket per shard. D takes shard 2's own; A (also homed on 2) then gets shard 0's, but
 		// the answer is slow after shard 0 has given it: the ticket is between shards 0 and 2 when C asks.
-		const drop = await createDrop({ capacity: 3, shards: 3, maxPerFan: 1, admission: wideOpen });
+		const drop = await createDrop({ capacity: 3, shards: 3, maxPerFan: 1, admission: WIDE_OPEN });
 		const [a, d] = fansHomedOn(2, 3, 2, "mover");
 		const [b, c] = fansHomedOn(1, 3, 2, "bystander");
 		const tokens = await admittedFans(drop.id, [a!, b!, c!, d!]);
@@ -84,7 +87,7 @@ describe("stock on its way between shards", () => {
 describe("a hold that runs out while the shard asks its peers", () => {
 	it("is stock for the same call, not 'not_enough_left'", async () => {
 		// Allocation [2, 1]. X holds one of shard 0's; W holds shard 1's. Y (shard 0) asks for 2.
-		const drop = await createDrop({ capacity: 3, shards: 2, maxPerFan: 2, holdSeconds: 60, admission: wideOpen });
+		const drop = await createDrop({ capacity: 3, shards: 2, maxPerFan: 2, holdSeconds: 60, admission: WIDE_OPEN });
 		const [x, y] = fansHomedOn(0, 2, 2, "sweep");
 		const [w] = fansHomedOn(1, 2, 1, "other");
 		const tokens = await admittedFans(drop.id, [x!, y!, w!]);
@@ -116,7 +119,7 @@ describe("a hold that runs out while the shard asks its peers", () => {
 
 describe("what a request may write", () => {
 	it("refused holds leave nothing behind, on the fan's shard or its peers (a transfer of nothing leaves no record)", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 2, admission: WIDE_OPEN });
 		const fans = fansHomedOn(0, 4, 3, "refused");
 		const tokens = await admittedFans(drop.id, fans);
 		// Two fans take the four tickets (shard 0's, then three moved from its peers).
@@ -136,10 +139,10 @@ describe("what a request may write", () => {
 	});
 
 	it("remembered keys and finished holds are pruned after a day; orders and charges stay", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["pruned"])).get("pruned")!;
-		const kept = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
-		const gone = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
+		const kept = await newHold(drop.id, token, 1);
+		const gone = await newHold(drop.id, token, 1);
 		expect((await purchase(drop.id, token, kept.holdId)).status).toBe(201);
 		expect((await fanFetch(`/api/drops/${drop.id}/holds/${gone.holdId}`, token, { method: "DELETE" })).status).toBe(204);
 		expect(await rows(drop.id, 0)).toMatchObject({ holds: 2, idempotency: 2, orders: 1, charges: 1 });

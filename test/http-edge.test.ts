@@ -1,15 +1,16 @@
 // The HTTP edge: CORS for configured origins, security headers on every
 // response (a strict CSP on pages), and 5xx answers that carry nothing internal.
-import { SELF, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { SignJWT, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { ApiError, errorResponse } from "../src/http";
-import { BASE, adminFetch, admittedFan, callWithEnv as call, createDrop, fanFetch, hold } from "./helpers";
-
-type Overrides = Partial<Record<keyof Env, unknown>>;
+import { createDrop } from "./support/drops";
+import { INTERNALS } from "./support/errors";
+import { admittedFan, hold } from "./support/fans";
+import { type EnvOverrides, adminFetch, callWorker, fanFetch } from "./support/worker";
 
 const ORIGINS = "https://promoter.example, https://fans.example";
-const cors: Overrides = { CORS_ORIGINS: ORIGINS };
+const cors: EnvOverrides = { CORS_ORIGINS: ORIGINS };
 
 function expectSecurityHeaders(res: Response, what: string): void {
 	const h = res.headers;
@@ -29,10 +30,10 @@ function expectApiHeaders(res: Response, what: string): void {
 }
 
 describe("CORS preflight", () => {
-	const preflight = (path: string, origin: string | null, overrides: Overrides = cors) => {
+	const preflight = (path: string, origin: string | null, overrides: EnvOverrides = cors) => {
 		const headers = new Headers({ "access-control-request-method": "POST", "access-control-request-headers": "content-type, authorization, idempotency-key" });
 		if (origin !== null) headers.set("origin", origin);
-		return call(path, { method: "OPTIONS", headers }, overrides);
+		return callWorker(path, { method: "OPTIONS", headers }, { env: overrides });
 	};
 
 	it("allows a configured origin the methods and headers the API uses, without credentials", async () => {
@@ -66,7 +67,7 @@ describe("CORS preflight", () => {
 
 	it("allows no origin when none is configured (the default)", async () => {
 		expect(env.CORS_ORIGINS).toBe("");
-		const res = await SELF.fetch(`${BASE}/api/health`, { method: "OPTIONS", headers: { origin: "https://fans.example", "access-control-request-method": "GET" } });
+		const res = await callWorker("/api/health", { method: "OPTIONS", headers: { origin: "https://fans.example", "access-control-request-method": "GET" } }, { via: "self" });
 		expect(res.status).toBe(403);
 		expect(res.headers.get("access-control-allow-origin")).toBeNull();
 	});
@@ -83,7 +84,7 @@ describe("CORS on responses", () => {
 
 	it("names an allowed origin on answers and errors alike, and exposes Retry-After", async () => {
 		for (const [path, status] of [["/api/health", 200], ["/api/drops/d_AAAAAAAAAAAAAAAA", 404], ["/api/admin/drops", 401], ["/.well-known/jwks.json", 200]] as const) {
-			const res = await call(path, withOrigin("https://fans.example"), cors);
+			const res = await callWorker(path, withOrigin("https://fans.example"), { env: cors });
 			expect(res.status, path).toBe(status);
 			expect(res.headers.get("access-control-allow-origin"), path).toBe("https://fans.example");
 			expect(res.headers.get("access-control-expose-headers")).toContain("Retry-After");
@@ -96,7 +97,7 @@ describe("CORS on responses", () => {
 		const drop = await createDrop();
 		const overrides = { ...cors, JOIN_RATE_PER_IP: "1" };
 		const join = (fanId: string) =>
-			call(`/api/drops/${drop.id}/join`, { method: "POST", headers: { origin: "https://fans.example", "content-type": "application/json", "cf-connecting-ip": "203.0.113.5" }, body: JSON.stringify({ fanId }) }, overrides);
+			callWorker(`/api/drops/${drop.id}/join`, { method: "POST", headers: { origin: "https://fans.example", "content-type": "application/json", "cf-connecting-ip": "203.0.113.5" }, body: JSON.stringify({ fanId }) }, { env: overrides });
 		expect((await join("cors-1")).status).toBe(201);
 		const limited = await join("cors-2");
 		expect(limited.status).toBe(429);
@@ -106,27 +107,27 @@ describe("CORS on responses", () => {
 	});
 
 	it("says nothing to an origin that is not allowed, nor without configuration", async () => {
-		expect((await call("/api/health", withOrigin("https://evil.example"), cors)).headers.get("access-control-allow-origin")).toBeNull();
-		expect((await call("/api/health", {}, cors)).headers.get("access-control-allow-origin")).toBeNull();
-		expect((await SELF.fetch(`${BASE}/api/health`, withOrigin("https://fans.example"))).headers.get("access-control-allow-origin")).toBeNull();
+		expect((await callWorker("/api/health", withOrigin("https://evil.example"), { env: cors })).headers.get("access-control-allow-origin")).toBeNull();
+		expect((await callWorker("/api/health", {}, { env: cors })).headers.get("access-control-allow-origin")).toBeNull();
+		expect((await callWorker("/api/health", withOrigin("https://fans.example"), { via: "self" })).headers.get("access-control-allow-origin")).toBeNull();
 	});
 
 	it("with a list of origins, every answer varies by Origin, so no cache mixes them up", async () => {
 		const drop = await createDrop();
 		// The public view may be cached briefly: its answer must say it depends on the Origin.
 		for (const init of [{}, withOrigin("https://evil.example"), withOrigin("https://fans.example")]) {
-			const res = await call(`/api/drops/${drop.id}`, init, cors);
+			const res = await callWorker(`/api/drops/${drop.id}`, init, { env: cors });
 			expect(res.status).toBe(200);
 			expect(res.headers.get("cache-control")).toMatch(/^public/);
 			expect(res.headers.get("vary")?.split(/,\s*/)).toContain("Origin");
 		}
 		// With "*" or nothing configured the answer is the same for everyone.
-		expect((await call(`/api/drops/${drop.id}`, withOrigin("https://a.example"), { CORS_ORIGINS: "*" })).headers.get("vary")).toBeNull();
-		expect((await SELF.fetch(`${BASE}/api/drops/${drop.id}`, withOrigin("https://a.example"))).headers.get("vary")).toBeNull();
+		expect((await callWorker(`/api/drops/${drop.id}`, withOrigin("https://a.example"), { env: { CORS_ORIGINS: "*" } })).headers.get("vary")).toBeNull();
+		expect((await callWorker(`/api/drops/${drop.id}`, withOrigin("https://a.example"), { via: "self" })).headers.get("vary")).toBeNull();
 	});
 
 	it("pages carry no CORS headers", async () => {
-		const res = await call("/", withOrigin("https://fans.example"), cors);
+		const res = await callWorker("/", withOrigin("https://fans.example"), { env: cors });
 		expect(res.headers.get("access-control-allow-origin")).toBeNull();
 	});
 });
@@ -138,15 +139,15 @@ describe("security headers", () => {
 		const h = await hold(drop.id, token, 1);
 		const { holdId } = (await h.json()) as { holdId: string };
 		const answers: [string, Response][] = [
-			["200", await SELF.fetch(`${BASE}/api/health`)],
+			["200", await callWorker("/api/health", {}, { via: "self" })],
 			["201", h],
 			["204", await fanFetch(`/api/drops/${drop.id}/holds/${holdId}`, token, { method: "DELETE" })],
 			["400", await adminFetch("/api/admin/drops", { method: "POST", body: "{" })],
-			["401", await SELF.fetch(`${BASE}/api/admin/drops`)],
-			["404", await SELF.fetch(`${BASE}/api/nothing-here`)],
+			["401", await callWorker("/api/admin/drops", {}, { via: "self" })],
+			["404", await callWorker("/api/nothing-here", {}, { via: "self" })],
 			["413", await adminFetch("/api/admin/drops", { method: "POST", body: "x".repeat(20_000) })],
 			["415", await adminFetch("/api/admin/drops", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })],
-			["jwks", await SELF.fetch(`${BASE}/.well-known/jwks.json`)],
+			["jwks", await callWorker("/.well-known/jwks.json", {}, { via: "self" })],
 		];
 		for (const [what, res] of answers) {
 			expectApiHeaders(res, what);
@@ -159,7 +160,7 @@ describe("security headers", () => {
 
 	it("pages get a CSP that runs only the engine's own scripts", async () => {
 		for (const path of ["/", "/index.html", "/drops/d_AAAAAAAAAAAAAAAA", "/admin", "/no-such-page"]) {
-			const res = await SELF.fetch(`${BASE}${path}`);
+			const res = await callWorker(path, {}, { via: "self" });
 			await res.arrayBuffer();
 			expectSecurityHeaders(res, path);
 			const csp = res.headers.get("content-security-policy")!;
@@ -170,15 +171,13 @@ describe("security headers", () => {
 			expect(directives["base-uri"], path).toEqual(["'none'"]);
 			expect(csp, path).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
 		}
-		const home = await SELF.fetch(`${BASE}/`);
+		const home = await callWorker("/", {}, { via: "self" });
 		expect(home.status).toBe(200);
 		expect(home.headers.get("content-type")).toMatch(/^text\/html/);
 	});
 });
 
 describe("5xx answers", () => {
-	const INTERNALS = /stack|\bat \S+ \(|\.[jt]s:\d|Error\b|JWT_PRIVATE_JWK|P-256|D1_|SQLITE|no such table|secret-detail|workerd/;
-
 	async function expectBare500(res: Response, what: string): Promise<void> {
 		expect(res.status, what).toBe(500);
 		const text = await res.text();
@@ -188,7 +187,7 @@ describe("5xx answers", () => {
 	}
 
 	it("a broken signing key: 500 with nothing about the key", async () => {
-		const res = await call("/.well-known/jwks.json", {}, { JWT_PRIVATE_JWK: '{"kty":"oct","k":"secret-detail"}' });
+		const res = await callWorker("/.well-known/jwks.json", {}, { env: { JWT_PRIVATE_JWK: '{"kty":"oct","k":"secret-detail"}' } });
 		await expectBare500(res, "jwks");
 	});
 
@@ -205,19 +204,19 @@ describe("5xx answers", () => {
 		});
 		const admin = { authorization: `Bearer ${env.ADMIN_TOKEN}`, origin: "https://promoter.example" };
 		for (const path of ["/api/admin/drops", "/api/admin/drops/d_AAAAAAAAAAAAAAAA"]) {
-			const res = await call(path, { headers: admin }, { ...cors, DB: failingDb });
+			const res = await callWorker(path, { headers: admin }, { env: { ...cors, DB: failingDb } });
 			expect(res.headers.get("access-control-allow-origin")).toBe("https://promoter.example");
 			await expectBare500(res, path);
 		}
 		// The public view is the pacer's published document: once the isolate knows the drop
 		// exists (D1, asked once an hour at most), it needs D1 no more.
 		const drop = await createDrop();
-		expect((await call(`/api/drops/${drop.id}`)).status).toBe(200);
-		const fan = await call(`/api/drops/${drop.id}`, {}, { DB: failingDb });
+		expect((await callWorker(`/api/drops/${drop.id}`)).status).toBe(200);
+		const fan = await callWorker(`/api/drops/${drop.id}`, {}, { env: { DB: failingDb } });
 		expect(fan.status).toBe(200);
 		expect(await fan.json()).toMatchObject({ id: drop.id, status: "open" });
 		// One it does not know yet: 503 try_again (unknown-drops.test.ts), never a 500.
-		const unknown = await call(`/api/drops/${(await createDrop()).id}`, {}, { DB: failingDb });
+		const unknown = await callWorker(`/api/drops/${(await createDrop()).id}`, {}, { env: { DB: failingDb } });
 		expect(unknown.status).toBe(503);
 		expect(unknown.headers.get("retry-after")).toBe("1");
 		expect(await unknown.text()).not.toMatch(INTERNALS);
@@ -232,10 +231,10 @@ describe("5xx answers", () => {
 				},
 			}),
 		};
-		const res = await call(
+		const res = await callWorker(
 			`/api/drops/${drop.id}/join`,
 			{ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId: "fan-500" }) },
-			{ WAITING_LINE: throwingLine },
+			{ env: { WAITING_LINE: throwingLine } },
 		);
 		await expectBare500(res, "join");
 		const throwingPacer = {
@@ -245,7 +244,7 @@ describe("5xx answers", () => {
 				},
 			}),
 		};
-		await expectBare500(await call(`/api/drops/${drop.id}`, {}, { WAITING_ROOM: throwingPacer, WATERMARK_CACHE_MS: "0" }), "public view");
+		await expectBare500(await callWorker(`/api/drops/${drop.id}`, {}, { env: { WAITING_ROOM: throwingPacer, WATERMARK_CACHE_MS: "0" } }), "public view");
 	});
 });
 
@@ -281,10 +280,10 @@ describe("Retry-After on every 429 and 503", () => {
 			[{ ...tryAgain, details: { retryAfter: 2 } }, 2],
 			[tryAgain, 1],
 		] as const) {
-			const res = await call(
+			const res = await callWorker(
 				`/api/drops/${drop.id}/holds`,
 				{ method: "POST", headers: { authorization: `Bearer ${access}`, "idempotency-key": `k-${seconds}`, "content-type": "application/json" }, body: JSON.stringify({ quantity: 1 }) },
-				{ INVENTORY: shardAnswering(outcome) },
+				{ env: { INVENTORY: shardAnswering(outcome) } },
 			);
 			await expectRetryAfter(res, 503, "try_again", seconds);
 		}
@@ -292,11 +291,11 @@ describe("Retry-After on every 429 and 503", () => {
 
 	it("on every join refusal that says to come back: the client limit, a line's limit, Turnstile and identity outages", async () => {
 		const drop = await createDrop();
-		const joinFrom = (ip: string, fanId: string, overrides: Overrides, body: Record<string, unknown> = {}) =>
-			call(
+		const joinFrom = (ip: string, fanId: string, overrides: EnvOverrides, body: Record<string, unknown> = {}) =>
+			callWorker(
 				`/api/drops/${drop.id}/join`,
 				{ method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify({ fanId, ...body }) },
-				overrides,
+				{ env: overrides },
 			);
 		const limiterSaysNo = { JOIN_LIMITER: { limit: async () => ({ success: false }) } };
 		await expectRetryAfter(await joinFrom("198.18.0.1", "ra-1", limiterSaysNo), 429, "rate_limited", 60);

@@ -3,14 +3,18 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { homeShard } from "../src/inventory";
-import { createDrop, errorCode, fanFetch, hold, newKey, purchase } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, audit, expectCleanAudit, paymentFor, releaseHold, rowCount, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+import { audit, expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, type OrderJson, admittedFans, hold, newHold, newKey, purchase, releaseHold } from "./support/fans";
+import { paymentFor } from "./support/payments";
+import { untilEveryOutcome } from "./support/races";
+import { rowCount, shardOfHold } from "./support/shards";
+import { fanFetch } from "./support/worker";
 
 describe("idempotent holds", () => {
 	it("the same key and body return the same hold and change nothing", async () => {
-		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["again"])).get("again")!;
 		const home = homeShard("again", 2);
 		const key = newKey();
@@ -33,7 +37,7 @@ describe("idempotent holds", () => {
 	});
 
 	it("concurrent repeats of one key make one hold", async () => {
-		const drop = await createDrop({ capacity: 20, shards: 4, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 20, shards: 4, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["burst"])).get("burst")!;
 		const key = newKey();
 		const answers = await Promise.all(Array.from({ length: 25 }, () => hold(drop.id, token, 3, key)));
@@ -46,7 +50,7 @@ describe("idempotent holds", () => {
 	});
 
 	it("the same key with a different body is refused, at once or later, and changes nothing", async () => {
-		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["changer"])).get("changer")!;
 		const key = newKey();
 		expect((await hold(drop.id, token, 1, key)).status).toBe(201);
@@ -70,45 +74,53 @@ describe("idempotent holds", () => {
 	});
 
 	it("a different body under a key whose first request is still in flight is refused, whatever that first answer is", async () => {
-		// One ticket per shard, so every hold waits on transfers from the other shards.
-		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 4, admission: wideOpen });
-		const tokens = await admittedFans(drop.id, ["early", "late"]);
-		// Whichever reaches the shard first is the request; the other, with another body, is refused.
-		const ok = newKey();
-		const pair = await Promise.all([hold(drop.id, tokens.get("early")!, 3, ok), hold(drop.id, tokens.get("early")!, 2, ok)]);
-		const outcomes = await Promise.all(pair.map(async (r) => `${r.status} ${r.status === 201 ? "" : await errorCode(r)}`.trim()));
-		expect(outcomes.sort()).toEqual(["201", "409 idempotency_key_conflict"]);
-		const heldFirst = pair[0]!.status === 201 ? 3 : 2;
+		// Rounds on a fresh drop each, alternating which body is sent first, until the first answer
+		// has been a refusal in one round and a hold in another.
+		const seen = await untilEveryOutcome(["refused", "held"], 6, async (round) => {
+			// One ticket per shard, so every hold waits on transfers from the other shards.
+			const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 4, admission: WIDE_OPEN });
+			const tokens = await admittedFans(drop.id, ["early", "late"]);
+			// Whichever reaches the shard first is the request; the other, with another body, is refused.
+			const ok = newKey();
+			const pair = await Promise.all([hold(drop.id, tokens.get("early")!, 3, ok), hold(drop.id, tokens.get("early")!, 2, ok)]);
+			const outcomes = await Promise.all(pair.map(async (r) => `${r.status} ${r.status === 201 ? "" : await errorCode(r)}`.trim()));
+			expect(outcomes.sort()).toEqual(["201", "409 idempotency_key_conflict"]);
+			const heldFirst = pair[0]!.status === 201 ? 3 : 2;
 
-		// What is left is too little for one body and enough for the other: the first answer,
-		// a failure after asking every shard or a hold, stands, and the other body conflicts.
-		const failing = newKey();
-		const want = 4 - heldFirst;
-		const racing = await Promise.all([hold(drop.id, tokens.get("late")!, want + 1, failing), hold(drop.id, tokens.get("late")!, want, failing)]);
-		const codes = await Promise.all(racing.map(async (r) => `${r.status} ${r.status === 201 ? "" : await errorCode(r)}`.trim()));
-		expect(codes).toContain("409 idempotency_key_conflict");
-		const first = codes.find((c) => c !== "409 idempotency_key_conflict");
-		expect(["409 not_enough_left", "201"]).toContain(first);
-		const heldLate = first === "201" ? want : 0;
-		const a = await expectCleanAudit(drop.id);
-		expect(a.totals).toMatchObject({ held: heldFirst + heldLate, remaining: 4 - heldFirst - heldLate });
+			// What is left is too little for one body and enough for the other: the first answer,
+			// a failure after asking every shard or a hold, stands, and the other body conflicts.
+			const failing = newKey();
+			const want = 4 - heldFirst;
+			const quantities = round % 2 === 0 ? [want + 1, want] : [want, want + 1];
+			const racing = await Promise.all(quantities.map((q) => hold(drop.id, tokens.get("late")!, q, failing)));
+			const codes = await Promise.all(racing.map(async (r) => `${r.status} ${r.status === 201 ? "" : await errorCode(r)}`.trim()));
+			expect(codes).toContain("409 idempotency_key_conflict");
+			const first = codes.find((c) => c !== "409 idempotency_key_conflict");
+			expect(["409 not_enough_left", "201"]).toContain(first);
+			const heldLate = first === "201" ? want : 0;
+			const a = await expectCleanAudit(drop.id);
+			expect(a.totals).toMatchObject({ held: heldFirst + heldLate, remaining: 4 - heldFirst - heldLate });
+			return [first === "201" ? "held" : "refused"];
+		});
+		expect(seen.refused).toBeGreaterThan(0);
+		expect(seen.held).toBeGreaterThan(0);
 	});
 
 	it("keys belong to one fan: two fans with the same key get two holds", async () => {
-		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 20, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const tokens = await admittedFans(drop.id, ["twin-a", "twin-b"]);
 		const key = newKey();
-		const a = (await (await hold(drop.id, tokens.get("twin-a")!, 1, key)).json()) as HoldJson;
-		const b = (await (await hold(drop.id, tokens.get("twin-b")!, 1, key)).json()) as HoldJson;
+		const a = await newHold(drop.id, tokens.get("twin-a")!, 1, key);
+		const b = await newHold(drop.id, tokens.get("twin-b")!, 1, key);
 		expect(a.holdId).not.toBe(b.holdId);
 		expect((await audit(drop.id)).totals.held).toBe(2);
 	});
 
 	it("a replay after the hold was released returns the first answer and takes no stock", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["undo"])).get("undo")!;
 		const key = newKey();
-		const first = (await (await hold(drop.id, token, 2, key)).json()) as HoldJson;
+		const first = await newHold(drop.id, token, 2, key);
 		expect((await releaseHold(drop.id, token, first.holdId)).status).toBe(204);
 		const replay = await hold(drop.id, token, 2, key);
 		expect(replay.status).toBe(201);
@@ -118,9 +130,9 @@ describe("idempotent holds", () => {
 	});
 
 	it("a refused hold is not remembered: the same key decides again once stock is back, and a refusal writes nothing", async () => {
-		const drop = await createDrop({ capacity: 1, shards: 1, maxPerFan: 1, admission: wideOpen });
+		const drop = await createDrop({ capacity: 1, shards: 1, maxPerFan: 1, admission: WIDE_OPEN });
 		const tokens = await admittedFans(drop.id, ["first", "second"]);
-		const taken = (await (await hold(drop.id, tokens.get("first")!, 1)).json()) as HoldJson;
+		const taken = await newHold(drop.id, tokens.get("first")!, 1);
 		const key = newKey();
 		const before = await rowCount(drop.id, 0, "idempotency");
 		const refused = await hold(drop.id, tokens.get("second")!, 1, key);
@@ -137,7 +149,7 @@ describe("idempotent holds", () => {
 	});
 
 	it("a hold without a usable key is refused before anything is held", async () => {
-		const drop = await createDrop({ capacity: 5, shards: 1, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 5, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["keyless"])).get("keyless")!;
 		const none = await fanFetch(`/api/drops/${drop.id}/holds`, token, { method: "POST", body: JSON.stringify({ quantity: 1 }) });
 		expect(none.status).toBe(400);
@@ -151,9 +163,9 @@ describe("idempotent holds", () => {
 
 describe("idempotent purchases", () => {
 	it("a repeated purchase returns the same order, sequentially and concurrently, and sells once", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, priceCents: 2_500, admission: wideOpen });
+		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, priceCents: 2_500, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["buyer"])).get("buyer")!;
-		const h = (await (await hold(drop.id, token, 3)).json()) as HoldJson;
+		const h = await newHold(drop.id, token, 3);
 
 		const burst = await Promise.all(Array.from({ length: 10 }, () => purchase(drop.id, token, h.holdId)));
 		expect(burst.map((r) => r.status)).toEqual(burst.map(() => 201));
@@ -173,7 +185,7 @@ describe("idempotent purchases", () => {
 		expect(decodeJwt(orderToken)).toEqual(decodeJwt(firstToken));
 		for (const o of orders as (OrderJson & { orderToken: string })[]) expect(decodeJwt(o.orderToken)).toEqual(decodeJwt(firstToken));
 
-		const shard = Number(/^h_(\d+)_/.exec(h.holdId)![1]);
+		const shard = shardOfHold(h.holdId);
 		expect(await rowCount(drop.id, shard, "orders")).toBe(1);
 		expect(await rowCount(drop.id, shard, "outbox")).toBe(1);
 		// One payment, never refunded.

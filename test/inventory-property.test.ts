@@ -6,9 +6,12 @@ import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../src/inventory-shard";
-import { createDrop, errorCode, hold, newKey, purchase } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, expireHold, releaseHold, shardStub } from "./inventory-support";
-import { waitForOrders } from "./sales-helpers";
+import { expectCleanAudit } from "./support/audit";
+import { createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, type OrderJson, admittedFans, hold, newKey, purchase, releaseHold } from "./support/fans";
+import { waitForOrders } from "./support/sales";
+import { expireHold, shardStub } from "./support/shards";
 
 type Op =
 	| { kind: "hold"; fan: number; quantity: number; replay: boolean }

@@ -4,20 +4,13 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { inventoryTotals } from "../src/inventory";
 import type { InventoryShard } from "../src/inventory-shard";
-import { adminFetch, admitBatch, createDrop, errorCode, hold, join, newKey, purchase, status, waitUntil } from "./helpers";
-import { type HoldJson, admittedFans, audit, expectCleanAudit, fansHomedOn, rowCount, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
-
-/** What the taker writes before asking a peer: the transfer it is about to receive. */
-async function recordIncoming(dropId: string, taker: number, transferId: string, from: number, requested: number): Promise<void> {
-	await runInDurableObject(shardStub(dropId, taker), (_s, state) => {
-		state.storage.sql.exec(
-			`INSERT INTO transfers_in (transfer_id, from_shard, requested, created_at) VALUES (?, ?, ?, ?)`,
-			transferId, from, requested, Date.now(),
-		);
-	});
-}
+import { audit, expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { admittedFans, hold, join, newHold, newKey, purchase, status } from "./support/fans";
+import { admitBatch } from "./support/room";
+import { fansHomedOn, recordIncoming, rowCount, shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
 
 describe("shard set-up", () => {
 	it("creating a drop spreads its capacity over its shards, with a default that grows with capacity", async () => {
@@ -83,7 +76,7 @@ describe("stock transfers between shards", () => {
 	});
 
 	it("a transfer cut short after the giver decremented is stock in flight: counted, never lost, completed by the alarm", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		// Shard 0 asked shard 1 for 3 and restarted before it could credit them.
 		await recordIncoming(drop.id, 0, "t_1_0_cut", 1, 3);
 		expect((await shardStub(drop.id, 1).give({ transferId: "t_1_0_cut", toShard: 0, amount: 3 })).amount).toBe(3);
@@ -92,7 +85,7 @@ describe("stock transfers between shards", () => {
 		expect(a.totals).toMatchObject({ remaining: 7, inFlight: 3 });
 		// Live views count the stock in flight as remaining: it has not been sold.
 		expect(await inventoryTotals(env, drop.id, 2)).toMatchObject({ remaining: 10, held: 0, sold: 0, buyers: 0 });
-		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
+		const view = await getDrop(drop.id);
 		expect(view.stats.remaining).toBe(10);
 
 		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
@@ -114,10 +107,10 @@ describe("stock transfers between shards", () => {
 	});
 
 	it("a hold on a dry shard takes its stuck incoming stock first, so it does not answer sold out", async () => {
-		const drop = await createDrop({ capacity: 2, shards: 2, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 2, shards: 2, maxPerFan: 2, admission: WIDE_OPEN });
 		const [fan] = fansHomedOn(0, 2, 1, "stuck");
 		const token = (await admittedFans(drop.id, [fan!])).get(fan!)!;
-		const first = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
+		const first = await newHold(drop.id, token, 1);
 		expect((await purchase(drop.id, token, first.holdId)).status).toBe(201);
 		// Shard 1's last ticket left for shard 0, which restarted before crediting it: every shard reads 0.
 		await recordIncoming(drop.id, 0, "t_1_0_stuck", 1, 1);
@@ -134,7 +127,7 @@ describe("stock transfers between shards", () => {
 		const drop = await createDrop({ capacity: 2, shards: 2, maxPerFan: 1, admission: { batchSize: 1, intervalMs: 250, activeMultiple: 20 } });
 		const [buyer] = fansHomedOn(0, 2, 1, "first-buyer");
 		const token = (await admittedFans(drop.id, [buyer!])).get(buyer!)!;
-		const h = (await (await hold(drop.id, token, 1)).json()) as HoldJson;
+		const h = await newHold(drop.id, token, 1);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(201);
 		await recordIncoming(drop.id, 0, "t_1_0_limbo", 1, 1);
 		await shardStub(drop.id, 1).give({ transferId: "t_1_0_limbo", toShard: 0, amount: 1 });

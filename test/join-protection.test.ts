@@ -1,41 +1,29 @@
 // Join protection: per-IP and per-fan rate limits (429 + Retry-After), the
 // loopback exemption for local load tests, Turnstile verified on the server
 // against a stubbed siteverify, and fan identity from the promoter's JWT.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clientKey } from "../src/join-guard";
 import { RateLimiter, isLoopback } from "../src/rate-limit";
-import { callWithEnv, createDrop, fanSecretOf, lineStub } from "./helpers";
-import { restartObjects } from "./inventory-support";
+import { createDrop, getDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { postJoin, withFanSecret } from "./support/fans";
+import { restartObjects } from "./support/objects";
+import { lineRows, lineStub } from "./support/room";
+import { type EnvOverrides, fanFetch } from "./support/worker";
 
 type Overrides = Partial<Record<keyof Env, string>>;
 
-/** The Worker as deployed with `overrides` in its configuration, called from client `ip`. */
-function call(path: string, init: RequestInit & { ip?: string | null } = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
-	const headers = new Headers(init.headers);
-	if (init.ip !== null) headers.set("cf-connecting-ip", init.ip ?? "203.0.113.1");
-	if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
-	return callWithEnv(path, { ...init, headers }, overrides);
-}
-
-/** A join as the fan page sends it: a fan id comes with that fan's secret for the drop, so a repeat is the fan's own rejoin. */
-function joinAs(dropId: string, body: Record<string, unknown>, ip: string | null, overrides: Overrides): Promise<Response> {
-	return joinWith(dropId, body, ip, overrides);
-}
-
-/** joinAs with bindings replaced too (a counting or failing JOIN_LIMITER). */
-function joinWith(dropId: string, body: Record<string, unknown>, ip: string | null, overrides: Partial<Record<keyof Env, unknown>>): Promise<Response> {
-	const sent = typeof body.fanId === "string" && !("fanSecret" in body) ? { ...body, fanSecret: fanSecretOf(dropId, body.fanId) } : body;
-	return call(`/api/drops/${dropId}/join`, { method: "POST", body: JSON.stringify(sent), ip }, overrides);
-}
+/**
+ * A join as the fan page sends it (a fan id comes with that fan's secret for the drop), from
+ * client `ip` (null: no address), with `overrides` replacing vars or bindings of the configuration.
+ */
+const joinAs = (dropId: string, body: Record<string, unknown>, ip: string | null, overrides: EnvOverrides) =>
+	postJoin(dropId, withFanSecret(dropId, body), { ip: ip ?? undefined, env: overrides });
 
 /** The fans a (one-line) drop's line holds: the state a refused join must not change. */
-function fansInRoom(dropId: string): Promise<string[]> {
-	return runInDurableObject(lineStub(dropId, 0), (_line, state) =>
-		state.storage.sql.exec<{ fan_id: string }>(`SELECT fan_id FROM fans ORDER BY fan_id`).toArray().map((r) => r.fan_id),
-	);
-}
+const fansInRoom = async (dropId: string) => (await lineRows(dropId)).map((r) => r.fan_id).sort();
 
 async function expect429(res: Response): Promise<number> {
 	expect(res.status).toBe(429);
@@ -48,10 +36,6 @@ async function expect429(res: Response): Promise<number> {
 	expect(body.error.code).toBe("rate_limited");
 	expect(body.error.retryAfter).toBe(seconds);
 	return seconds;
-}
-
-async function errorOf(res: Response): Promise<string> {
-	return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
 const openDrop = () => createDrop({ opensAt: new Date(Date.now() - 1_000).toISOString(), admission: { batchSize: 1, intervalMs: 600_000, activeMultiple: 20 } });
@@ -83,10 +67,7 @@ describe("rate limit per client IP", () => {
 		expect(statuses.filter((s) => s === 429)).toHaveLength(35);
 		for (const res of answers) if (res.status === 429) await expect429(res);
 		expect(await fansInRoom(drop.id)).toHaveLength(5);
-		const stats = ((await (await call(`/api/admin/drops/${drop.id}`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).json()) as {
-			stats: { joined: number };
-		}).stats;
-		expect(stats.joined).toBe(5);
+		expect((await getDrop(drop.id)).stats.joined).toBe(5);
 	});
 
 	it("keeps each drop's counters apart", async () => {
@@ -213,7 +194,7 @@ describe("Turnstile", () => {
 		for (const [body, overrides, code] of cases) {
 			const res = await joinAs(drop.id, body, "203.0.113.60", overrides);
 			expect(res.status).toBe(403);
-			expect(await errorOf(res)).toBe(code);
+			expect(await errorCode(res)).toBe(code);
 		}
 		expect(await fansInRoom(drop.id)).toEqual([]);
 	});
@@ -265,7 +246,7 @@ describe("fan identity with a shared secret (HS256)", () => {
 		expect(res.status).toBe(201);
 		const body = (await res.json()) as { fanId: string; queueToken: string };
 		expect(body.fanId).toBe("fan-from-site");
-		const status = await call(`/api/drops/${drop.id}/status`, { headers: { authorization: `Bearer ${body.queueToken}` } }, identity);
+		const status = await fanFetch(`/api/drops/${drop.id}/status`, body.queueToken, {}, { ip: "203.0.113.1", env: identity });
 		expect(status.status).toBe(200);
 		// The same fan id in the body is fine; the subject decides.
 		const again = await joinAs(drop.id, { identityToken: await token(), fanId: "fan-from-site" }, "203.0.113.70", identity);
@@ -301,7 +282,7 @@ describe("fan identity with a shared secret (HS256)", () => {
 		for (const [what, body, status, code] of cases) {
 			const res = await joinAs(drop.id, body, "203.0.113.71", identity);
 			expect(res.status, what).toBe(status);
-			expect(await errorOf(res), what).toBe(code);
+			expect(await errorCode(res), what).toBe(code);
 		}
 		expect(await fansInRoom(drop.id)).toEqual([]);
 	});
@@ -317,7 +298,7 @@ describe("fan identity with a shared secret (HS256)", () => {
 		for (const t of [wrongIss, wrongAud, bare]) {
 			const res = await joinAs(drop.id, { identityToken: t }, "203.0.113.72", strict);
 			expect(res.status).toBe(401);
-			expect(await errorOf(res)).toBe("invalid_identity");
+			expect(await errorCode(res)).toBe("invalid_identity");
 		}
 		expect(await fansInRoom(drop.id)).toEqual(["fan-strict"]);
 	});
@@ -327,7 +308,7 @@ describe("fan identity with a shared secret (HS256)", () => {
 		const queued = (await (await joinAs(drop.id, { fanId: "fan-q" }, "203.0.113.73", { JOIN_RATE_PER_IP: "0" })).json()) as { queueToken: string };
 		const res = await joinAs(drop.id, { identityToken: queued.queueToken }, "203.0.113.73", identity);
 		expect(res.status).toBe(401);
-		expect(await errorOf(res)).toBe("invalid_identity");
+		expect(await errorCode(res)).toBe("invalid_identity");
 	});
 });
 
@@ -365,7 +346,7 @@ describe("fan identity from the promoter's JWKS URL", () => {
 
 		const forged = await joinAs(drop.id, { identityToken: await sign(stranger.privateKey, "fan-forged") }, "203.0.113.80", overrides);
 		expect(forged.status).toBe(401);
-		expect(await errorOf(forged)).toBe("invalid_identity");
+		expect(await errorCode(forged)).toBe("invalid_identity");
 		// A shared-secret token means nothing in JWKS mode.
 		const hs = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("fan-hs").setExpirationTime("5m").sign(new TextEncoder().encode("x".repeat(32)));
 		const hsRes = await joinAs(drop.id, { identityToken: hs }, "203.0.113.80", overrides);
@@ -477,23 +458,23 @@ describe("joins per client across every drop (the JOIN_LIMITER binding, checked 
 		const counting = { limit: (options: RateLimitOptions) => (counted++, env.JOIN_LIMITER.limit(options)) };
 		const exempt = { ...perDropOff, RATE_LIMIT_LOOPBACK_EXEMPT: "true" };
 		for (let i = 0; i < 5; i++) {
-			expect((await joinWith(drop.id, { fanId: `lo-${i}` }, "127.0.0.1", { ...exempt, JOIN_LIMITER: counting })).status).toBe(201);
-			expect((await joinWith(drop.id, { fanId: `none-${i}` }, null, { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
+			expect((await joinAs(drop.id, { fanId: `lo-${i}` }, "127.0.0.1", { ...exempt, JOIN_LIMITER: counting })).status).toBe(201);
+			expect((await joinAs(drop.id, { fanId: `none-${i}` }, null, { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
 		}
 		expect(counted).toBe(0);
 		// Not exempt: asked like any client.
-		expect((await joinWith(drop.id, { fanId: "lo-counted" }, "127.0.0.1", { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
+		expect((await joinAs(drop.id, { fanId: "lo-counted" }, "127.0.0.1", { ...perDropOff, JOIN_LIMITER: counting })).status).toBe(201);
 		expect(counted).toBe(1);
 	});
 
 	it("a limiter that fails does not stop joins (each line still counts per drop)", async () => {
 		const drop = await openDrop();
 		const broken = { limit: () => Promise.reject(new Error("rate limiter unavailable")) };
-		expect((await joinWith(drop.id, { fanId: "unlimited" }, newIp(), { JOIN_LIMITER: broken })).status).toBe(201);
+		expect((await joinAs(drop.id, { fanId: "unlimited" }, newIp(), { JOIN_LIMITER: broken })).status).toBe(201);
 		const tight = { JOIN_LIMITER: broken, JOIN_RATE_PER_IP: "1", JOIN_RATE_PER_FAN: "0" };
 		const ip = newIp();
-		expect((await joinWith(drop.id, { fanId: "line-counted-1" }, ip, tight)).status).toBe(201);
-		await expect429(await joinWith(drop.id, { fanId: "line-counted-2" }, ip, tight));
+		expect((await joinAs(drop.id, { fanId: "line-counted-1" }, ip, tight)).status).toBe(201);
+		await expect429(await joinAs(drop.id, { fanId: "line-counted-2" }, ip, tight));
 	});
 
 	it("counts an IPv6 client as its /64, an IPv4 client (mapped or not) as its address", () => {

@@ -3,14 +3,16 @@
 import { describe, expect, it, vi } from "vitest";
 import { homeShard } from "../src/inventory";
 import { InventoryShard } from "../src/inventory-shard";
-import { createDrop, errorCode, hold, newKey, purchase } from "./helpers";
-import { type HoldJson, type OrderJson, admittedFans, expectCleanAudit, fansHomedOn, holdUntilDecided, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+import { expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, type OrderJson, admittedFans, hold, holdUntilDecided, newKey, purchase } from "./support/fans";
+import { fansHomedOn, shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
 
 describe("no oversell", () => {
 	it("500 concurrent holds for 100 tickets over 4 shards give exactly 100", async () => {
-		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 1, admission: wideOpen });
+		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 1, admission: WIDE_OPEN });
 		const fans = Array.from({ length: 500 }, (_, i) => `crowd-${i}`);
 		const tokens = await admittedFans(drop.id, fans);
 		// Every shard is somebody's home, so transfers run in all directions at once.
@@ -53,7 +55,7 @@ describe("no oversell", () => {
 	}, 240_000);
 
 	it("mixed quantities racing never hold more than exists, and the rest is still sold", async () => {
-		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 4, admission: WIDE_OPEN });
 		const fans = Array.from({ length: 120 }, (_, i) => `mixed-${i}`);
 		// Admitted up front with the fans who come later: admission is paced by the stock left.
 		const more = Array.from({ length: 100 }, (_, i) => `mixed-late-${i}`);
@@ -80,7 +82,7 @@ describe("no oversell", () => {
 
 describe("no stranded stock", () => {
 	it("fans whose home shard is empty still get the stock of the other shards, to the last ticket", async () => {
-		const drop = await createDrop({ capacity: 40, shards: 4, maxPerFan: 1, admission: wideOpen });
+		const drop = await createDrop({ capacity: 40, shards: 4, maxPerFan: 1, admission: WIDE_OPEN });
 		// Every fan lives on shard 0, which starts with 10: the other 30 must come from shards 1-3.
 		const fans = fansHomedOn(0, 4, 41, "home0");
 		const tokens = await admittedFans(drop.id, fans);
@@ -98,7 +100,7 @@ describe("no stranded stock", () => {
 	});
 
 	it("when demand equals supply, every one of the concurrent holds succeeds (no sold_out while stock exists)", async () => {
-		const drop = await createDrop({ capacity: 60, shards: 4, maxPerFan: 1, admission: wideOpen });
+		const drop = await createDrop({ capacity: 60, shards: 4, maxPerFan: 1, admission: WIDE_OPEN });
 		// 60 fans, all homed on shard 2, at once: 45 of the tickets are elsewhere.
 		const fans = fansHomedOn(2, 4, 60, "rush");
 		const tokens = await admittedFans(drop.id, fans);
@@ -111,7 +113,7 @@ describe("no stranded stock", () => {
 
 	it("stock taken by another hold while a transfer runs is made up from the next shard, not answered as too little", async () => {
 		// One ticket per shard. A (homed on shard 0) wants 3: its own, then one each from shards 1 and 2.
-		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 3, admission: wideOpen });
+		const drop = await createDrop({ capacity: 4, shards: 4, maxPerFan: 3, admission: WIDE_OPEN });
 		const [a, b] = fansHomedOn(0, 4, 2, "steal");
 		const tokens = await admittedFans(drop.id, [a!, b!]);
 		const give = InventoryShard.prototype.give;
@@ -128,7 +130,7 @@ describe("no stranded stock", () => {
 		}) as unknown as InventoryShard["give"]);
 		try {
 			const pending = hold(drop.id, tokens.get(a!)!, 3);
-			while (stalled === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+			await waitUntil(() => stalled > 0, 20_000, "shard 2's answer to shard 0 to be held back");
 			expect((await hold(drop.id, tokens.get(b!)!, 1)).status).toBe(201);
 			release();
 			const res = await pending;
@@ -142,7 +144,7 @@ describe("no stranded stock", () => {
 	});
 
 	it("the last tickets, left in one far shard, are still sold when every other shard is empty", async () => {
-		const drop = await createDrop({ capacity: 20, shards: 4, maxPerFan: 5, admission: wideOpen });
+		const drop = await createDrop({ capacity: 20, shards: 4, maxPerFan: 5, admission: WIDE_OPEN });
 		// Drain shards 0, 1 and 2 with their own fans; shard 3 keeps its 5.
 		const locals = [0, 1, 2].map((k) => fansHomedOn(k, 4, 1, `local${k}`)[0]!);
 		const [buyer] = fansHomedOn(0, 4, 1, "far-buyer");

@@ -9,7 +9,10 @@ import { adminRouter } from "../src/admin-routes";
 import { fanRouter } from "../src/fan-routes";
 import { openApiPath } from "../src/openapi";
 import { router } from "../src/router";
-import { BASE, admitBatch, callWithEnv, callWorker, fanSecretOf, newKey, tickRoom, waitUntil } from "./helpers";
+import { fanSecretOf, newKey } from "./support/fans";
+import { admitBatch, tickRoom } from "./support/room";
+import { waitUntil } from "./support/wait";
+import { callWorker } from "./support/worker";
 
 interface DocumentedAnswer {
 	description: string;
@@ -29,7 +32,7 @@ interface OpenApi {
 let doc: OpenApi;
 
 beforeAll(async () => {
-	const res = await callWorker(`${BASE}/api/openapi.json`);
+	const res = await callWorker("/api/openapi.json");
 	expect(res.status).toBe(200);
 	doc = (await res.json()) as OpenApi;
 });
@@ -101,7 +104,7 @@ async function api(
 ): Promise<Answer> {
 	const path = route.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name]!));
 	const request = { ...init, method };
-	const res = overrides ? await callWithEnv(`${path}${search}`, request, overrides) : await callWorker(`${BASE}${path}${search}`, request);
+	const res = await callWorker(`${path}${search}`, request, { env: overrides });
 	const what = `${method} ${route} ${res.status}`;
 	const operation = doc.paths[openApiPath(route)]?.[method.toLowerCase()];
 	expect(operation, `${method} ${route} is in the document`).toBeDefined();
@@ -135,7 +138,7 @@ const jsonBody = (value: unknown, headers: Record<string, string> = { "content-t
 
 describe("the OpenAPI document", () => {
 	it("is served publicly, cacheable, as OpenAPI 3.1 whose every $ref resolves", async () => {
-		const res = await callWorker(`${BASE}/api/openapi.json`);
+		const res = await callWorker("/api/openapi.json");
 		expect(res.status).toBe(200);
 		expect(res.headers.get("cache-control")).toBe("public, max-age=3600");
 		expect(res.headers.get("content-type")).toMatch(/^application\/json/);

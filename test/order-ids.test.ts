@@ -1,14 +1,13 @@
 // The audit's comparison of order ids, shard by shard against D1: exact whatever
 // the page size, bounded in what it reads at once, and never calling a sale made
 // during the walk a row that no shard sold.
-import { createMessageBatch, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type IdSources, compareDropOrderIds, compareOrderIds } from "../src/order-ids";
 import type { RecordedId } from "../src/sales-store";
-import { consumeSales } from "../src/sales-consumer";
-import { createDrop } from "./helpers";
-import { buy, deleteFromD1, saleMessage, waitForOrders } from "./sales-helpers";
+import { createDrop } from "./support/drops";
+import { buy, deleteFromD1, recordSales, saleMessage, waitForOrders } from "./support/sales";
 
 /** A drop seen from outside: each shard's ids (and which are recent), and D1's rows. */
 interface World {
@@ -157,7 +156,7 @@ describe("order ids set against D1", () => {
 		// Two sales lost from D1, three invented rows (on shards 0 and 2, and on a shard the drop does not have).
 		for (const b of bought.slice(0, 2)) await deleteFromD1(b.orderId);
 		const forged = [saleMessage({ dropId: drop.id, shard: 0, quantity: 1 }), saleMessage({ dropId: drop.id, shard: 2, quantity: 1 }), saleMessage({ dropId: drop.id, shard: 7, quantity: 1 })];
-		await consumeSales(createMessageBatch("ticket-sales", forged.map((body, i) => ({ id: `forged-${i}`, timestamp: new Date(), attempts: 1, body }))), env);
+		await recordSales(forged, "forged");
 
 		const whole = await compareDropOrderIds(env, drop, 0);
 		expect(whole.shards.reduce((n, s) => n + s.missingInD1.count, 0)).toBe(2);

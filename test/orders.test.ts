@@ -6,8 +6,11 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ORDER_TOKEN_SECONDS, ORDER_TYP, verifyOrderToken } from "../src/tokens";
 import { config } from "../src/config";
-import { adminFetch, admittedFan, createDrop, errorCode, fanFetch, hold, purchase } from "./helpers";
-import { buy, failingQueue, ordersInD1, restoreShardSales, setShardSales, waitForOrders } from "./sales-helpers";
+import { createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { admittedFan, newHold, purchase } from "./support/fans";
+import { buy, failingQueue, ordersInD1, restoreShardSales, setShardSales, waitForOrders } from "./support/sales";
+import { adminFetch, fanFetch } from "./support/worker";
 
 async function getOrder(orderId: string, token: string | null): Promise<Response> {
 	return fanFetch(`/api/orders/${encodeURIComponent(orderId)}`, token);
@@ -75,7 +78,7 @@ describe("the order token", () => {
 	it("comes with the purchase and its replays: its own kind, a year long, bound to the drop, the fan and the order", async () => {
 		const drop = await createDrop({ capacity: 10, shards: 2 });
 		const accessToken = await admittedFan(drop.id, "fan-keeper");
-		const held = (await (await hold(drop.id, accessToken, 2)).json()) as { holdId: string };
+		const held = await newHold(drop.id, accessToken, 2);
 		const first = await purchase(drop.id, accessToken, held.holdId);
 		expect(first.status).toBe(201);
 		const order = (await first.json()) as { orderId: string; tickets: string[]; createdAt: string; orderToken: string };
@@ -126,7 +129,7 @@ describe("the order token", () => {
 		const drop = await createDrop({ capacity: 10, shards: 2 });
 		const mine = await buy(drop.id, "fan-two-orders", 1);
 		// The same fan's second order, in the same drop.
-		const h = (await (await hold(drop.id, mine.accessToken, 1)).json()) as { holdId: string };
+		const h = await newHold(drop.id, mine.accessToken, 1);
 		const second = (await (await purchase(drop.id, mine.accessToken, h.holdId)).json()) as { orderId: string; orderToken: string };
 		expect(second.orderId).not.toBe(mine.orderId);
 		// The same fan id's order in another drop.

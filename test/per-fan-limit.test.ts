@@ -2,10 +2,11 @@
 // they send concurrently, replay, or whichever shard the stock comes from.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createDrop, errorCode, hold, newKey, purchase } from "./helpers";
-import { type HoldJson, admittedFans, expectCleanAudit, expireHold, fansHomedOn, releaseHold, shardStub } from "./inventory-support";
-
-const wideOpen = { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 };
+import { expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type HoldJson, admittedFans, hold, newHold, newKey, purchase, releaseHold } from "./support/fans";
+import { expireHold, fansHomedOn, shardStub } from "./support/shards";
 
 /** Tickets the fan holds or has bought, from the shards' own storage. */
 async function ticketsOf(dropId: string, shards: number, fanId: string): Promise<number> {
@@ -22,7 +23,7 @@ async function ticketsOf(dropId: string, shards: number, fanId: string): Promise
 
 describe("per-fan limit", () => {
 	it("20 concurrent holds of one ticket under different keys: exactly maxPerFan succeed", async () => {
-		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 100, shards: 4, maxPerFan: 4, admission: WIDE_OPEN });
 		const tokens = await admittedFans(drop.id, ["hammer"]);
 		const token = tokens.get("hammer")!;
 		const answers = await Promise.all(Array.from({ length: 20 }, () => hold(drop.id, token, 1)));
@@ -36,7 +37,7 @@ describe("per-fan limit", () => {
 	});
 
 	it("mixed quantities at once never add up past the limit", async () => {
-		const drop = await createDrop({ capacity: 100, shards: 2, maxPerFan: 5, admission: wideOpen });
+		const drop = await createDrop({ capacity: 100, shards: 2, maxPerFan: 5, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["mixer"])).get("mixer")!;
 		const wants = [3, 2, 4, 1, 5, 2, 3, 1, 1, 4, 2, 5];
 		const answers = await Promise.all(wants.map((q) => hold(drop.id, token, q)));
@@ -49,7 +50,7 @@ describe("per-fan limit", () => {
 	});
 
 	it("many fans hammering at once each end with exactly maxPerFan, also when their home shard has no stock", async () => {
-		const drop = await createDrop({ capacity: 200, shards: 4, maxPerFan: 3, admission: wideOpen });
+		const drop = await createDrop({ capacity: 200, shards: 4, maxPerFan: 3, admission: WIDE_OPEN });
 		// Half the fans live on shard 1; its 50 tickets run out, so their later holds pull stock from elsewhere.
 		const fans = [...fansHomedOn(1, 4, 20, "greedy"), ...Array.from({ length: 20 }, (_, i) => `anyone-${i}`)];
 		const tokens = await admittedFans(drop.id, fans);
@@ -66,11 +67,11 @@ describe("per-fan limit", () => {
 	}, 180_000);
 
 	it("bought tickets count; released and expired ones free the fan's allowance again", async () => {
-		const drop = await createDrop({ capacity: 50, shards: 2, maxPerFan: 4, admission: wideOpen });
+		const drop = await createDrop({ capacity: 50, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["ledger"])).get("ledger")!;
-		const bought = (await (await hold(drop.id, token, 2)).json()) as HoldJson;
+		const bought = await newHold(drop.id, token, 2);
 		expect((await purchase(drop.id, token, bought.holdId)).status).toBe(201);
-		const held = (await (await hold(drop.id, token, 2)).json()) as HoldJson;
+		const held = await newHold(drop.id, token, 2);
 		const over = await hold(drop.id, token, 1);
 		expect(over.status).toBe(422);
 		expect(await errorCode(over)).toBe("limit_exceeded");
@@ -90,7 +91,7 @@ describe("per-fan limit", () => {
 	});
 
 	it("replaying one key many times at once holds once and uses the allowance once", async () => {
-		const drop = await createDrop({ capacity: 50, shards: 4, maxPerFan: 2, admission: wideOpen });
+		const drop = await createDrop({ capacity: 50, shards: 4, maxPerFan: 2, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["replayer"])).get("replayer")!;
 		const key = newKey();
 		const answers = await Promise.all(Array.from({ length: 15 }, () => hold(drop.id, token, 2, key)));

@@ -13,21 +13,7 @@ import {
 	prequeuePositionOfIndex,
 	trackedPrequeuePosition,
 } from "../src/placement";
-
-/** splitmix32: an independent generator for the trial seeds. */
-function seedsFrom(master: number, count: number): string[] {
-	let s = master >>> 0;
-	const next = () => {
-		s = (s + 0x9e3779b9) >>> 0;
-		let z = s;
-		z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-		z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-		return (z ^ (z >>> 16)) >>> 0;
-	};
-	return Array.from({ length: count }, () => Array.from({ length: 4 }, () => next().toString(16).padStart(8, "0")).join(""));
-}
-
-const chiSquare = (observed: number[], expected: number) => observed.reduce((sum, o) => sum + (o - expected) ** 2 / expected, 0);
+import { chiSquare, seedsFrom } from "./support/statistics";
 
 /** Where each (line, place) of a pre-queue lands, for lines of the given sizes. */
 function positionsOf(seed: string, counts: number[], place: (seed: string, counts: number[], line: number, seq: number) => number) {

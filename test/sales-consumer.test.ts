@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { randomId } from "../src/codes";
 import type { SaleMessage } from "../src/sale";
 import { consumeSales } from "../src/sales-consumer";
-import { type Delivery, envWithD1Down, ordersInD1, runQueueBatch, saleMessage, ticketsInD1 } from "./sales-helpers";
+import { type Delivery, envWithD1Down, ordersInD1, runQueueBatch, saleMessage, ticketsInD1 } from "./support/sales";
 
 const QUEUE = "ticket-sales";
 

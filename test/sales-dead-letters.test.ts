@@ -6,32 +6,14 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import type { SaleMessage, SalesMessage } from "../src/sale";
 import { DEAD_SALES_QUEUE, deadLetterRetryDelay } from "../src/sales-dead-letters";
-import { adminFetch, createDrop } from "./helpers";
-import {
-	type Delivery,
-	buy,
-	capturingQueue,
-	envWithD1Down,
-	ordersInD1,
-	outbox,
-	restoreShardSales,
-	runQueueBatch,
-	saleMessage,
-	setShardSales,
-	ticketsInD1,
-	waitForOrders,
-} from "./sales-helpers";
+import { audit } from "./support/audit";
+import { createDrop } from "./support/drops";
+import { type Delivery, buy, capturingQueue, envWithD1Down, ordersInD1, outbox, restoreShardSales, runQueueBatch, saleMessage, setShardSales, ticketsInD1, waitForOrders } from "./support/sales";
 
 /** One batch through the Worker's queue handler (which picks the consumer by queue name): acks, retries and each retry's delay. */
 async function deliver(queue: string, messages: Delivery[], bindings: Env = env) {
 	const result = await runQueueBatch(queue, messages, (batch) => worker.queue(batch, bindings));
 	return { acked: [...result.explicitAcks].sort(), retried: result.retryMessages.map((r: { msgId: string }) => r.msgId).sort(), delays: result.delays };
-}
-
-async function audit(dropId: string) {
-	const res = await adminFetch(`/api/admin/drops/${dropId}/audit?graceSeconds=0`);
-	expect(res.status).toBe(200);
-	return (await res.json()) as { ok: boolean; lost: number; inTransit: number; phantom: number; recorded: number };
 }
 
 /**
@@ -61,7 +43,7 @@ describe("dead-lettered sales", () => {
 		const { order, body } = await deadLetteredSale(drop.id, "fan-dead-1");
 		// The bug this fixes: sent, dead-lettered, and nothing would ever send it again.
 		expect(await ordersInD1(drop.id)).toHaveLength(0);
-		expect(await audit(drop.id)).toMatchObject({ lost: 1, ok: false });
+		expect(await audit(drop.id, 0)).toMatchObject({ lost: 1, ok: false });
 		const sentBefore = (await outbox(drop.id))[0]!;
 
 		// D1 still down: the dead letter waits, with a delay, and the shard is not asked yet.
@@ -79,7 +61,7 @@ describe("dead-lettered sales", () => {
 		const resent = (await outbox(drop.id))[0]!;
 		expect(resent.sent_at).not.toBeNull();
 		expect(resent.attempts).toBe(sentBefore.attempts + 1);
-		expect(await audit(drop.id)).toMatchObject({ ok: true, lost: 0, phantom: 0, recorded: 1 });
+		expect(await audit(drop.id, 0)).toMatchObject({ ok: true, lost: 0, phantom: 0, recorded: 1 });
 
 		// The same dead letter again (as a pack and as its single sale, twice in one batch): nothing to do.
 		const single = body.sales[0] as SaleMessage;

@@ -1,25 +1,17 @@
 // The promoter's sales from D1: JSON pages with a cursor, and the CSV export
 // (header, one record per order, RFC 4180 quoting, streamed page by page).
-import { createMessageBatch, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { SaleMessage } from "../src/sale";
-import { consumeSales } from "../src/sales-consumer";
 import { CSV_HEADER, salesCsvStream } from "../src/sales-store";
-import { adminFetch, createDrop, errorCode } from "./helpers";
-import { buy, saleMessage, waitForOrders } from "./sales-helpers";
+import { createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { buy, recordSales, saleMessage, waitForOrders } from "./support/sales";
+import { adminFetch } from "./support/worker";
 
 interface SalesPage {
 	dropId: string;
 	sales: { orderId: string; createdAt: string; fanId: string; quantity: number; tickets: string[]; totalCents: number }[];
 	nextCursor: string | null;
-}
-
-/** Writes sales straight into D1 through the consumer, 100 to a batch as the queue would. */
-async function record(sales: SaleMessage[]): Promise<void> {
-	for (let i = 0; i < sales.length; i += 100) {
-		const chunk = sales.slice(i, i + 100).map((body, j) => ({ id: `m-${i + j}`, timestamp: new Date(), attempts: 1, body }));
-		await consumeSales(createMessageBatch("ticket-sales", chunk), env);
-	}
 }
 
 async function page(dropId: string, query: string): Promise<SalesPage> {
@@ -95,7 +87,7 @@ describe("sales export", () => {
 		const drop = await createDrop({ capacity: 100 });
 		const createdAt = new Date().toISOString();
 		const sales = Array.from({ length: 7 }, (_, i) => saleMessage({ dropId: drop.id, fanId: `fan-tie-${i}`, quantity: 1, createdAt }));
-		await record(sales);
+		await recordSales(sales);
 		const pages = await allPages(drop.id, 3);
 		expect(pages.map((p) => p.sales.length)).toEqual([3, 3, 1]);
 		const ids = pages.flatMap((p) => p.sales.map((s) => s.orderId));
@@ -146,7 +138,7 @@ describe("sales export", () => {
 			saleMessage({ dropId: drop.id, fanId: '=HYPERLINK("http://evil.test","x")', paymentId: "+1-555" }),
 			saleMessage({ dropId: drop.id, fanId: "@SUM(A1)", paymentId: "-2+3" }),
 		];
-		await record(awkward);
+		await recordSales(awkward);
 
 		const text = await (await csv(drop.id)).text();
 		const records = parseCsv(text);
@@ -172,7 +164,7 @@ describe("sales export", () => {
 		const drop = await createDrop({ capacity: 5000 });
 		// 2,000 orders: two full pages of the export, then an empty read that ends it.
 		const sales = Array.from({ length: 2000 }, (_, i) => saleMessage({ dropId: drop.id, fanId: `fan-big-${i}`, quantity: 1 }));
-		await record(sales);
+		await recordSales(sales);
 		const records = parseCsv(await (await csv(drop.id)).text());
 		expect(records).toHaveLength(2001);
 		const ids = records.slice(1).map((r) => r[0]);
@@ -183,7 +175,7 @@ describe("sales export", () => {
 	it("the stream reads D1 a page at a time and ends cleanly on a short or empty page", async () => {
 		const drop = await createDrop({ capacity: 100 });
 		const sales = Array.from({ length: 5 }, (_, i) => saleMessage({ dropId: drop.id, fanId: `fan-small-${i}`, quantity: 1 }));
-		await record(sales);
+		await recordSales(sales);
 		for (const pageSize of [1, 2, 5, 6]) {
 			const records = parseCsv(await new Response(salesCsvStream(env.DB, drop.id, pageSize)).text());
 			expect(records.slice(1).map((r) => r[0]).sort()).toEqual(sales.map((s) => s.orderId).sort());

@@ -4,17 +4,14 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { homeShard } from "../src/inventory";
-import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
-import { adminFetch, admitBatch, createDrop, hold, join, purchase, status, waitUntil } from "./helpers";
-import { admittedFans } from "./inventory-support";
-import { buy, failingQueue, ordersInD1, outbox, restoreShardSales, setShardSales, ticketsInD1, waitForOrders } from "./sales-helpers";
-
-async function audit(dropId: string, graceSeconds: number) {
-	const res = await adminFetch(`/api/admin/drops/${dropId}/audit?graceSeconds=${graceSeconds}`);
-	expect(res.status).toBe(200);
-	return (await res.json()) as { ok: boolean; lost: number; outboxPending: number; inTransit: number; recorded: number; phantom: number };
-}
+import { audit } from "./support/audit";
+import { createDrop, getDrop } from "./support/drops";
+import { admittedFans, hold, join, newHold, purchase, status } from "./support/fans";
+import { admitBatch } from "./support/room";
+import { buy, failingQueue, ordersInD1, outbox, restoreShardSales, setShardSales, ticketsInD1, waitForOrders } from "./support/sales";
+import { shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
 
 describe("sales pipeline", () => {
 	it("carries every purchase from the shards to D1 through the real queue", async () => {
@@ -33,7 +30,7 @@ describe("sales pipeline", () => {
 		// Every outbox row was sent and marked so.
 		for (let k = 0; k < drop.shards; k++) for (const row of await outbox(drop.id, k)) expect(row.sent_at).not.toBeNull();
 
-		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
+		const view = await getDrop(drop.id);
 		expect(view.stats.recorded).toBe(bought.length);
 		expect(view.stats.sold).toBe(bought.reduce((n, b) => n + b.quantity, 0));
 		expect((await audit(drop.id, 0)).ok).toBe(true);
@@ -43,7 +40,7 @@ describe("sales pipeline", () => {
 		const drop = await createDrop({ capacity: 60, shards: 1, maxPerFan: 1, admission: { batchSize: 1000, intervalMs: 250, activeMultiple: 20 } });
 		const fans = Array.from({ length: 30 }, (_, i) => `packed-${i}`);
 		const tokens = await admittedFans(drop.id, fans);
-		const holds = await Promise.all(fans.map(async (f) => ((await (await hold(drop.id, tokens.get(f)!, 1)).json()) as { holdId: string }).holdId));
+		const holds = await Promise.all(fans.map(async (f) => (await newHold(drop.id, tokens.get(f)!, 1)).holdId));
 		// The first send waits until every purchase has stored its sale; the ones after it carry the rest.
 		const sent: { sales: number }[] = [];
 		let release!: () => void;
@@ -122,7 +119,7 @@ describe("sales pipeline", () => {
 		expect(await audit(drop.id, 0)).toMatchObject({ outboxPending: 1, inTransit: 1, lost: 0, ok: true });
 
 		// An alarm while the queue is still down changes nothing but the attempt count, and comes back.
-		const stub = shardStub(env, drop.id, 0);
+		const stub = shardStub(drop.id, 0);
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
 		rows = await outbox(drop.id);
 		expect(rows[0]!.sent_at).toBeNull();
@@ -148,7 +145,7 @@ describe("sales pipeline", () => {
 		expect((await waitForOrders(drop.id, 1)).map((r) => r.order_id)).toEqual([first.orderId]);
 
 		// As if the shard crashed after sendBatch but before it marked the row sent.
-		await runInDurableObject(shardStub(env, drop.id, 0), (_s: InventoryShard, state) => {
+		await runInDurableObject(shardStub(drop.id, 0), (_s: InventoryShard, state) => {
 			state.storage.sql.exec(`UPDATE outbox SET sent_at = NULL`);
 		});
 		// The next purchase flushes the outbox oldest first: the repeat and the new sale go in one sendBatch,

@@ -4,23 +4,20 @@
 import { createScheduledController, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { shardStub } from "../src/names";
 import type { InventoryShard } from "../src/inventory-shard";
 import { RESEND_AFTER_MS } from "../src/sales-reconcile";
-import { adminFetch, createDrop, errorCode, fanFetch } from "./helpers";
-import { buy, deleteFromD1, ordersInD1, outbox, ticketsInD1, waitForOrders } from "./sales-helpers";
+import { audit } from "./support/audit";
+import { createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { buy, deleteFromD1, ordersInD1, outbox, ticketsInD1, waitForOrders } from "./support/sales";
+import { shardStub } from "./support/shards";
+import { adminFetch, fanFetch } from "./support/worker";
 
 /** As if the sale had been sent `ms` earlier than it was. */
 function sentEarlier(dropId: string, orderId: string, ms: number): Promise<void> {
-	return runInDurableObject(shardStub(env, dropId, 0), (_s: InventoryShard, state) => {
+	return runInDurableObject(shardStub(dropId, 0), (_s: InventoryShard, state) => {
 		state.storage.sql.exec(`UPDATE outbox SET sent_at = sent_at - ? WHERE order_id = ?`, ms, orderId);
 	});
-}
-
-async function audit(dropId: string) {
-	const res = await adminFetch(`/api/admin/drops/${dropId}/audit?graceSeconds=0`);
-	expect(res.status).toBe(200);
-	return (await res.json()) as { ok: boolean; lost: number; inTransit: number; phantom: number };
 }
 
 const reconcile = (dropId: string) => adminFetch(`/api/admin/drops/${dropId}/reconcile`, { method: "POST" });
@@ -34,13 +31,13 @@ describe("reconcile", () => {
 		// Its dead letter is gone (the dead-letter consumer gave up): nothing else would send it again.
 		await deleteFromD1(lost.orderId);
 		await sentEarlier(drop.id, lost.orderId, RESEND_AFTER_MS + 60_000);
-		expect(await audit(drop.id)).toMatchObject({ lost: 1, ok: false });
+		expect(await audit(drop.id, 0)).toMatchObject({ lost: 1, ok: false });
 
 		await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/30 * * * *" }), env);
 		const rows = await waitForOrders(drop.id, 2);
 		expect(rows.map((r) => r.order_id).sort()).toEqual([kept.orderId, lost.orderId].sort());
 		expect(await ticketsInD1(lost.orderId)).toEqual(lost.tickets);
-		expect(await audit(drop.id)).toMatchObject({ ok: true, lost: 0, phantom: 0 });
+		expect(await audit(drop.id, 0)).toMatchObject({ ok: true, lost: 0, phantom: 0 });
 	});
 
 	it("on demand: re-sends what is missing past ten minutes, leaves what is on its way, and a repeat does nothing", async () => {

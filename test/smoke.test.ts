@@ -1,14 +1,13 @@
 // The whole journey through SELF, the real HTTP path into the Worker (the
 // other files call the fetch handler directly for speed; see callWorker).
-import { SELF, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, admitBatch } from "./helpers";
+import { admitBatch } from "./support/room";
+import { fanFetch } from "./support/worker";
 
+/** A request through SELF with a bearer token (the admin's or a fan's): its status and JSON body. */
 async function call(path: string, token: string | null, init: RequestInit = {}) {
-	const headers = new Headers(init.headers);
-	if (token) headers.set("authorization", `Bearer ${token}`);
-	if (init.body !== undefined) headers.set("content-type", "application/json");
-	const res = await SELF.fetch(`${BASE}${path}`, { ...init, headers });
+	const res = await fanFetch(path, token, init, { via: "self" });
 	return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 

@@ -29,7 +29,10 @@ import {
 	verifyOrderToken,
 	verifyQueueToken,
 } from "../src/tokens";
-import { admittedFan, createDrop, errorCode, fanFetch, hold, join, purchase, status } from "./helpers";
+import { createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { admittedFan, hold, join, newHold, purchase, status } from "./support/fans";
+import { fanFetch } from "./support/worker";
 
 const currentKey = JSON.parse(env.JWT_PRIVATE_JWK) as JWK & { kid: string };
 
@@ -213,7 +216,7 @@ describe("forged and misused tokens are refused", () => {
 	});
 
 	it("an order token where a queue or access token belongs, and a queue or access token passed off as an order token", async () => {
-		const held = (await (await hold(dropId, accessToken, 1)).json()) as { holdId: string };
+		const held = await newHold(dropId, accessToken, 1);
 		const bought = await purchase(dropId, accessToken, held.holdId);
 		expect(bought.status).toBe(201);
 		const { orderId, orderToken } = (await bought.json()) as { orderId: string; orderToken: string };

@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 import { newDropId } from "../src/drops";
 import { getDrop, insertDrop } from "../src/drops-store";
 import { UNKNOWN_FOR_MS, isKnownDrop, knownDropCacheSize } from "../src/known-drops";
-import { callWithEnv as call, createDrop, join } from "./helpers";
+import { createDrop } from "./support/drops";
+import { join } from "./support/fans";
+import { waitUntil } from "./support/wait";
+import { callWorker } from "./support/worker";
 
 /** Every object of every kind, by namespace. */
 async function allObjects(): Promise<Record<string, string[]>> {
@@ -20,11 +23,11 @@ async function allObjects(): Promise<Record<string, string[]>> {
 function strangerRequests(dropId: string, queueToken: string): [string, () => Promise<Response>][] {
 	const joinInit = { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ fanId: "stranger" }) };
 	return [
-		["join", () => call(`/api/drops/${dropId}/join`, joinInit)],
-		["status", () => call(`/api/drops/${dropId}/status`, { headers: { authorization: `Bearer ${queueToken}` } })],
-		["status without a token", () => call(`/api/drops/${dropId}/status`)],
-		["view", () => call(`/api/drops/${dropId}`)],
-		["fairness", () => call(`/api/drops/${dropId}/fairness`)],
+		["join", () => callWorker(`/api/drops/${dropId}/join`, joinInit)],
+		["status", () => callWorker(`/api/drops/${dropId}/status`, { headers: { authorization: `Bearer ${queueToken}` } })],
+		["status without a token", () => callWorker(`/api/drops/${dropId}/status`)],
+		["view", () => callWorker(`/api/drops/${dropId}`)],
+		["fairness", () => callWorker(`/api/drops/${dropId}/fairness`)],
 	];
 }
 
@@ -45,9 +48,9 @@ describe("unknown drop ids", () => {
 		expect(await allObjects()).toEqual(before);
 
 		// The real drop answers as ever.
-		expect((await call(`/api/drops/${real.id}`)).status).toBe(200);
-		expect((await call(`/api/drops/${real.id}/fairness`)).status).toBe(200);
-		expect((await call(`/api/drops/${real.id}/status`, { headers: { authorization: `Bearer ${queueToken}` } })).status).toBe(200);
+		expect((await callWorker(`/api/drops/${real.id}`)).status).toBe(200);
+		expect((await callWorker(`/api/drops/${real.id}/fairness`)).status).toBe(200);
+		expect((await callWorker(`/api/drops/${real.id}/status`, { headers: { authorization: `Bearer ${queueToken}` } })).status).toBe(200);
 		expect((await join(real.id, "real-fan-2")).status).toBe("waiting");
 	});
 
@@ -58,7 +61,7 @@ describe("unknown drop ids", () => {
 		await env.DB.prepare(`DELETE FROM drops WHERE id = ?`).bind(drop.id).run();
 		const t0 = Date.now();
 		expect(await isKnownDrop(env, drop.id, t0)).toBe(false);
-		expect((await call(`/api/drops/${drop.id}`)).status).toBe(404);
+		expect((await callWorker(`/api/drops/${drop.id}`)).status).toBe(404);
 		// Created: this isolate still remembers "unknown" for a moment, never longer than UNKNOWN_FOR_MS.
 		await insertDrop(env.DB, row);
 		expect(await isKnownDrop(env, drop.id, t0 + 1)).toBe(false);
@@ -67,16 +70,10 @@ describe("unknown drop ids", () => {
 		const other = await createDrop();
 		const otherRow = (await getDrop(env.DB, other.id))!;
 		await env.DB.prepare(`DELETE FROM drops WHERE id = ?`).bind(other.id).run();
-		expect((await call(`/api/drops/${other.id}`)).status).toBe(404);
+		expect((await callWorker(`/api/drops/${other.id}`)).status).toBe(404);
 		await insertDrop(env.DB, otherRow);
 		// Looked at every 100 ms: it must answer before the bound (with a second of slack) runs out.
-		const deadline = Date.now() + UNKNOWN_FOR_MS + 1_000;
-		let reachable = false;
-		while (!reachable && Date.now() <= deadline) {
-			reachable = (await call(`/api/drops/${other.id}`)).status === 200;
-			if (!reachable) await new Promise((resolve) => setTimeout(resolve, 100));
-		}
-		expect(reachable).toBe(true);
+		await waitUntil(async () => (await callWorker(`/api/drops/${other.id}`)).status === 200, UNKNOWN_FOR_MS + 1_000, "the new drop to be reachable", 100);
 	});
 
 	it("the isolate's memory of unknown ids stays bounded, and a flood of them never pushes out a real drop", async () => {
@@ -94,7 +91,7 @@ describe("unknown drop ids", () => {
 	it("without D1 an id the isolate does not know answers 503 try_again with Retry-After, and no object is called", async () => {
 		const failingDb = { prepare: () => { throw new Error("D1_ERROR: secret-detail"); } };
 		const before = await allObjects();
-		const res = await call(`/api/drops/${newDropId()}`, {}, { DB: failingDb });
+		const res = await callWorker(`/api/drops/${newDropId()}`, {}, { env: { DB: failingDb } });
 		expect(res.status).toBe(503);
 		expect(res.headers.get("retry-after")).toBe("1");
 		const text = await res.text();

@@ -8,79 +8,26 @@
 // Most drops here open an hour from now. `openRoom` opens them at that moment
 // of the pacer's clock, which then stays an hour ahead: no real alarm comes due
 // while a test runs, so every tick is one the test asked for.
-import { SELF, createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { STALL_MS, shuffle } from "../src/admission";
-import worker from "../src/index";
-import { shardName } from "../src/names";
 import { SLOT_MS, lineOf, prequeuePosition } from "../src/placement";
-import type { LoadReport } from "../src/load";
 import { config } from "../src/config";
-import { type RoomAudit, type WaitingRoom, sha256Hex } from "../src/waiting-room";
-import {
-	BASE,
-	type DropJson,
-	adminFetch,
-	admitBatch,
-	createDrop,
-	errorCode,
-	fanFetch,
-	hold,
-	joinBody,
-	lineStub,
-	movePacerClock,
-	openRoom as openRoomAt,
-	purchase,
-	roomStub,
-	slowPacerCalls,
-	tickRoom,
-	waitUntil,
-} from "./helpers";
+import { type WaitingRoom, sha256Hex } from "../src/waiting-room";
+import { audit } from "./support/audit";
+import { type DropJson, createDrop, getDrop, patchDrop, patchDropRequest } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { type JoinJson, hold, join, joinRequest, purchase, status } from "./support/fans";
+import { admitBatch, lineStub, movePacerClock, openRoom as openRoomAt, roomStub, slowPacerCalls, tickRoom } from "./support/room";
+import { shardOfHold, shardStub } from "./support/shards";
+import { HOUR } from "./support/time";
+import { waitUntil } from "./support/wait";
+import { callWorker, fanFetch } from "./support/worker";
 
-/** A request to the Worker's own fetch handler, as SELF.fetch makes it, without the harness in between. */
-async function workerFetch(path: string, init: RequestInit = {}, via: "handler" | "self" = "handler", withEnv: Env = env): Promise<Response> {
-	const request = new Request(`${BASE}${path}`, init);
-	if (via === "self") return SELF.fetch(request);
-	const ctx = createExecutionContext();
-	const response = await worker.fetch(request as Parameters<typeof worker.fetch>[0], withEnv, ctx);
-	await waitOnExecutionContext(ctx);
-	return response;
-}
-
-function joinRequest(dropId: string, fanId: string, via: "handler" | "self" = "handler"): Promise<Response> {
-	return workerFetch(`/api/drops/${dropId}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: joinBody(dropId, fanId) }, via);
-}
-
-interface Joined {
-	fanId: string;
-	queueToken: string;
-	status: string;
-	position: number | null;
-	rejoined: boolean;
-	line: number;
-	prequeuePlace: number | null;
-	slot: number | null;
-	slotIndex: number | null;
-}
-
-async function join(dropId: string, fanId: string): Promise<Joined> {
-	const res = await joinRequest(dropId, fanId);
-	if (res.status !== 201 && res.status !== 200) throw new Error(`join: ${res.status} ${await res.text()}`);
-	return (await res.json()) as Joined;
-}
-
-async function status(dropId: string, queueToken: string, withEnv: Env = env): Promise<Record<string, unknown>> {
-	const res = await workerFetch(`/api/drops/${dropId}/status`, { headers: { authorization: `Bearer ${queueToken}` } }, "handler", withEnv);
-	if (res.status !== 200) throw new Error(`status: ${res.status} ${await res.text()}`);
-	return (await res.json()) as Record<string, unknown>;
-}
-
-const HOUR = 3600_000;
 const SLOW = { intervalMs: 600_000 };
 
 interface Drop extends DropJson {
 	opensAtMs: number;
-	lines: number;
 }
 
 async function futureDrop(overrides: Record<string, unknown> = {}): Promise<Drop> {
@@ -119,43 +66,25 @@ async function admitNow(dropId: string): Promise<number> {
 }
 
 async function joinAll(dropId: string, fanIds: string[]) {
-	const out: Joined[] = [];
+	const out: JoinJson[] = [];
 	for (const fanId of fanIds) out.push(await join(dropId, fanId));
 	return out;
 }
 
 const fanIds = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
 
-interface AuditJson {
-	ok: boolean;
-	admission: RoomAudit;
-	load: LoadReport & { hottest: NonNullable<LoadReport["hottest"]> };
-}
-
-async function audit(dropId: string): Promise<AuditJson> {
-	const res = await adminFetch(`/api/admin/drops/${dropId}/audit`);
-	expect(res.status).toBe(200);
-	return (await res.json()) as AuditJson;
-}
-
-async function patchDrop(dropId: string, body: Record<string, unknown>) {
-	const res = await adminFetch(`/api/admin/drops/${dropId}`, { method: "PATCH", body: JSON.stringify(body) });
-	expect(res.status).toBe(200);
-	return (await res.json()) as DropJson & { stats: Record<string, number> };
-}
-
 /** Each fan's status, polled through the Worker with their queue token. */
-async function pollAll(dropId: string, tokens: Map<string, string>, withEnv: Env = env) {
+async function pollAll(dropId: string, tokens: Map<string, string>, withEnv?: Env) {
 	const out = new Map<string, Record<string, unknown>>();
 	await Promise.all(
 		[...tokens].map(async ([fanId, token]) => {
-			out.set(fanId, await status(dropId, token, withEnv));
+			out.set(fanId, await status(dropId, token, { env: withEnv }));
 		}),
 	);
 	return out;
 }
 
-const tokensOf = (ids: string[], joined: Joined[]) => new Map(joined.map((j, i) => [ids[i]!, j.queueToken]));
+const tokensOf = (ids: string[], joined: JoinJson[]) => new Map(joined.map((j, i) => [ids[i]!, j.queueToken]));
 const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 /** Requests each object of the drop has served so far, by "kind:index". */
@@ -163,7 +92,7 @@ async function loads(drop: Drop): Promise<Map<string, number>> {
 	const out = new Map<string, number>();
 	out.set("room:0", await roomStub(drop.id).load());
 	for (let k = 0; k < drop.lines; k++) out.set(`line:${k}`, await lineStub(drop.id, k).load());
-	for (let k = 0; k < drop.shards; k++) out.set(`shard:${k}`, await env.INVENTORY.getByName(shardName(drop.id, k)).load());
+	for (let k = 0; k < drop.shards; k++) out.set(`shard:${k}`, await shardStub(drop.id, k).load());
 	return out;
 }
 
@@ -174,9 +103,9 @@ describe("joining", () => {
 		await openRoom(drop);
 		const ids = fanIds("crowd", 1000);
 		// All at once; a hundred of them through SELF, the rest straight into the handler.
-		const responses = await Promise.all(ids.map((fanId, i) => joinRequest(drop.id, fanId, i % 10 === 0 ? "self" : "handler")));
+		const responses = await Promise.all(ids.map((fanId, i) => joinRequest(drop.id, fanId, { via: i % 10 === 0 ? "self" : "handler" })));
 		expect(responses.map((r) => r.status).every((s) => s === 201)).toBe(true);
-		const joined = (await Promise.all(responses.map((r) => r.json()))) as Joined[];
+		const joined = (await Promise.all(responses.map((r) => r.json()))) as JoinJson[];
 		expect(joined.map((j) => j.position).sort((a, b) => a! - b!)).toEqual(oneToN(1000));
 		expect(new Set(joined.map((j) => j.fanId)).size).toBe(1000);
 		expect(joined.every((j) => j.status === "waiting" && j.rejoined === false && j.line === 0)).toBe(true);
@@ -190,8 +119,7 @@ describe("joining", () => {
 		// The pacer seals them in one tick and agrees with every place the line gave.
 		await tickRoom(drop.id);
 		expect((await pacerState(drop.id)).next_position).toBe(1001);
-		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> };
-		expect(view.stats).toMatchObject({ joined: 1000, admitted: 10, waiting: 990 });
+		expect((await getDrop(drop.id)).stats).toMatchObject({ joined: 1000, admitted: 10, waiting: 990 });
 		const polled = await pollAll(drop.id, tokensOf(ids, joined));
 		expect(ids.every((id) => polled.get(id)!.position === byFan.get(id))).toBe(true);
 		expect((await audit(drop.id)).admission.admittedInOrder).toBe(true);
@@ -203,7 +131,7 @@ describe("joining", () => {
 		await admitBatch(drop.id);
 		// Three waves, a slot and more apart in real time; each wave all at once.
 		const waves = [fanIds("w1", 150), fanIds("w2", 150), fanIds("w3", 100)];
-		const joined = new Map<string, Joined>();
+		const joined = new Map<string, JoinJson>();
 		for (const [w, wave] of waves.entries()) {
 			if (w > 0) await new Promise((resolve) => setTimeout(resolve, SLOT_MS + 100));
 			const answers = await Promise.all(wave.map((fanId) => join(drop.id, fanId)));
@@ -254,7 +182,7 @@ describe("joining", () => {
 
 		// From public data alone: the revealed seed, its commitment, the per-line counts, and
 		// each fan's line and place in it, as their join answer told them.
-		const fairness = (await (await workerFetch(`/api/drops/${drop.id}/fairness`)).json()) as {
+		const fairness = (await (await callWorker(`/api/drops/${drop.id}/fairness`)).json()) as {
 			seed: string;
 			seedCommitment: string;
 			prequeue: number[];
@@ -282,9 +210,9 @@ describe("joining", () => {
 	it("a fan who joins again keeps their place, before and after the open", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } });
 		await joinAll(drop.id, fanIds("before", 5));
-		const first = await joinRequest(drop.id, "repeat", "self");
+		const first = await joinRequest(drop.id, "repeat", { via: "self" });
 		expect(first.status).toBe(201);
-		const second = await joinRequest(drop.id, "repeat", "self");
+		const second = await joinRequest(drop.id, "repeat", { via: "self" });
 		expect(second.status).toBe(200);
 		expect(await second.json()).toMatchObject({ rejoined: true, position: null, prequeuePlace: 6 });
 
@@ -308,7 +236,7 @@ describe("the open-time shuffle", () => {
 	it("commits to the seed at creation, reveals it at the opening, and queues later joiners FIFO behind the pre-queue", async () => {
 		const drop = (await futureDrop({ capacity: 100, admission: { batchSize: 10, ...SLOW } })) as Drop & { seedCommitment: string };
 		expect(drop.seedCommitment).toMatch(/^[0-9a-f]{64}$/);
-		const publicView = (await (await workerFetch(`/api/drops/${drop.id}`)).json()) as { seedCommitment: string };
+		const publicView = (await (await callWorker(`/api/drops/${drop.id}`)).json()) as { seedCommitment: string };
 		expect(publicView.seedCommitment).toBe(drop.seedCommitment);
 
 		const early = fanIds("pre", 40);
@@ -319,7 +247,7 @@ describe("the open-time shuffle", () => {
 
 		// Before the open: no order yet, and the seed stays secret.
 		expect(await status(drop.id, tokens.get("pre-1")!)).toMatchObject({ status: "waiting", position: null, ahead: null });
-		const before = (await (await workerFetch(`/api/drops/${drop.id}/fairness`)).json()) as Record<string, unknown>;
+		const before = (await (await callWorker(`/api/drops/${drop.id}/fairness`)).json()) as Record<string, unknown>;
 		expect(before).toMatchObject({ seed: null, prequeue: null, seedCommitment: drop.seedCommitment });
 		expect((await audit(drop.id)).admission).toMatchObject({ seed: null, shuffleVerified: null, commitmentVerified: null });
 
@@ -485,7 +413,7 @@ describe("admission by the pacer", () => {
 		// The pacer unreachable and nothing cached: no poll answers "admitted" for anyone.
 		const broken = { ...env, WATERMARK_CACHE_MS: "0", WAITING_ROOM: { getByName: () => ({ watermark: () => Promise.reject(new Error("pacer down (test)")) }) } } as unknown as Env;
 		for (const token of tokens.values()) {
-			const res = await workerFetch(`/api/drops/${drop.id}/status`, { headers: { authorization: `Bearer ${token}` } }, "handler", broken);
+			const res = await fanFetch(`/api/drops/${drop.id}/status`, token, {}, { env: broken });
 			expect(res.status).toBe(500);
 			expect(JSON.stringify(await res.json())).not.toContain("pacer down");
 		}
@@ -603,7 +531,7 @@ describe("what each fan costs each object", () => {
 		// Within one second: every fan polls three times (admitted ones get their grant each time),
 		// and a hundred views of the drop.
 		for (let i = 0; i < 3; i++) await pollAll(drop.id, tokens, cached);
-		await Promise.all(Array.from({ length: 100 }, () => workerFetch(`/api/drops/${drop.id}`, {}, "handler", cached)));
+		await Promise.all(Array.from({ length: 100 }, () => callWorker(`/api/drops/${drop.id}`, {}, { env: cached })));
 		const after = await loads(drop);
 		// At most one fresh copy from the pacer (the cache's second may turn), nothing else anywhere.
 		expect(after.get("room:0")! - before.get("room:0")!).toBeLessThanOrEqual(1);
@@ -611,14 +539,14 @@ describe("what each fan costs each object", () => {
 
 		// A buyer: one call to their home shard for the hold, one for the purchase; the pacer hears nothing.
 		const buyer = ids.find((id) => placed.get(id)!.status === "admitted")!;
-		const access = (await status(drop.id, tokens.get(buyer)!, cached)).accessToken as string;
+		const access = (await status(drop.id, tokens.get(buyer)!, { env: cached })).accessToken as string;
 		const mid = await loads(drop);
 		const h = await hold(drop.id, access, 1);
 		expect(h.status).toBe(201);
 		const { holdId } = (await h.json()) as { holdId: string };
 		expect((await purchase(drop.id, access, holdId)).status).toBe(201);
 		const end = await loads(drop);
-		const home = Number(/^h_(\d+)_/.exec(holdId)![1]);
+		const home = shardOfHold(holdId);
 		expect(end.get(`shard:${home}`)! - mid.get(`shard:${home}`)!).toBe(2);
 		expect(end.get("room:0")! - mid.get("room:0")!).toBeLessThanOrEqual(1);
 		for (let k = 0; k < drop.lines; k++) expect(end.get(`line:${k}`)).toBe(mid.get(`line:${k}`));
@@ -627,8 +555,8 @@ describe("what each fan costs each object", () => {
 		const { load } = await audit(drop.id);
 		expect(load.fans).toBe(12);
 		expect(load.objects.map((o) => `${o.kind}:${o.index}`).sort()).toEqual([...end.keys()].sort());
-		expect(load.hottest.requests).toBe(Math.max(...load.objects.map((o) => o.requests)));
-		expect(load.hottest.perFan).toBeCloseTo(load.hottest.requests / 12, 3);
+		expect(load.hottest!.requests).toBe(Math.max(...load.objects.map((o) => o.requests)));
+		expect(load.hottest!.perFan).toBeCloseTo(load.hottest!.requests / 12, 3);
 	});
 });
 
@@ -702,13 +630,12 @@ describe("pause and resume", () => {
 
 	it("the line count changes before the opening only while nobody has joined", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 4, ...SLOW } });
-		expect(((await patchDrop(drop.id, { lines: 3 })) as Drop).lines).toBe(3);
+		expect((await patchDrop(drop.id, { lines: 3 })).lines).toBe(3);
 		await join(drop.id, "first-in-line");
-		const res = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ lines: 5 }) });
+		const res = await patchDropRequest(drop.id, { lines: 5 });
 		expect(res.status).toBe(422);
 		expect(await errorCode(res)).toBe("lines_in_use");
-		const view = (await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { lines: number; stats: { joined: number } };
-		expect(view).toMatchObject({ lines: 3, stats: { joined: 1 } });
+		expect(await getDrop(drop.id)).toMatchObject({ lines: 3, stats: { joined: 1 } });
 	});
 });
 
@@ -830,8 +757,7 @@ describe("admission and the inventory", () => {
 		expect(late.status).toBe(200);
 		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null });
 		expect(await lineStub(drop.id, lineOf("too-late", 2)).locate({ fanId: "too-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
-		const stats = ((await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { stats: Record<string, number> }).stats;
-		expect(stats).toMatchObject({ sold: 2, waiting: 0, admitted: 1 });
+		expect((await getDrop(drop.id)).stats).toMatchObject({ sold: 2, waiting: 0, admitted: 1 });
 		// The buyer is still admitted, and sold out is final: no more ticks, no more batches.
 		expect((await status(drop.id, tokens.get(buyer)!)).status).toBe("admitted");
 		expect(await admitNow(drop.id)).toBe(1);
@@ -882,7 +808,7 @@ describe("admission and the inventory", () => {
 		// Each shard has given its ticket to the other, and neither has credited it yet:
 		// for a moment no shard counts them as stock, held or sold.
 		for (const k of [0, 1]) {
-			const given = await env.INVENTORY.getByName(shardName(drop.id, k)).give({ transferId: `t_move_${k}`, toShard: 1 - k, amount: 1 });
+			const given = await shardStub(drop.id, k).give({ transferId: `t_move_${k}`, toShard: 1 - k, amount: 1 });
 			expect(given.amount).toBe(1);
 		}
 		// A batch is due: the tickets on their way still count as stock (so the next fan

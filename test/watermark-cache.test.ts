@@ -8,7 +8,10 @@ import { unwrap } from "../src/outcome";
 import type { WaitingRoom } from "../src/waiting-room";
 import { parseConfig } from "../src/config";
 import { cachedWatermark, forgetIsolateWatermarks } from "../src/watermark-cache";
-import { adminFetch, admitBatch, admittedFan, createDrop, hold, join, openRoom, purchase, roomStub } from "./helpers";
+import { createDrop } from "./support/drops";
+import { admittedFan, hold, join, purchase } from "./support/fans";
+import { admitBatch, openRoom, roomStub } from "./support/room";
+import { adminFetch } from "./support/worker";
 
 const withCache = (ms: string) => ({ ...env, WATERMARK_CACHE_MS: ms }) as Env;
 

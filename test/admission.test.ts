@@ -15,29 +15,7 @@ import {
 	shuffle,
 	uniformInt,
 } from "../src/admission";
-
-/** splitmix32: an independent generator for the trial seeds, so the seeds look like random ones. */
-function splitmix32(state: number): () => number {
-	let s = state >>> 0;
-	return () => {
-		s = (s + 0x9e3779b9) >>> 0;
-		let z = s;
-		z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-		z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-		return (z ^ (z >>> 16)) >>> 0;
-	};
-}
-
-function seedsFrom(master: number, count: number): string[] {
-	const next = splitmix32(master);
-	return Array.from({ length: count }, () =>
-		Array.from({ length: 4 }, () => next().toString(16).padStart(8, "0")).join(""),
-	);
-}
-
-function chiSquare(observed: number[], expected: number): number {
-	return observed.reduce((sum, o) => sum + (o - expected) ** 2 / expected, 0);
-}
+import { chiSquare, seedsFrom } from "./support/statistics";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 

@@ -1,11 +1,13 @@
-// Helpers for the sales pipeline tests: sale messages, D1 reads with a bounded
-// wait, and a look inside a shard's outbox.
+// The sales pipeline: sale messages, recording them as the consumer does, D1
+// reads with a bounded wait, a look inside a shard's outbox, and Queues and D1
+// that fail or hold on to what they are given.
 import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
-import { orderId as newOrderId, ticketCode } from "../src/codes";
-import { shardStub } from "../src/names";
-import type { InventoryShard } from "../src/inventory-shard";
-import type { SaleMessage } from "../src/sale";
-import { admittedFan, hold, purchase } from "./helpers";
+import { orderId as newOrderId, ticketCode } from "../../src/codes";
+import type { InventoryShard } from "../../src/inventory-shard";
+import type { SaleMessage } from "../../src/sale";
+import { consumeSales } from "../../src/sales-consumer";
+import { admittedFan, hold, purchase } from "./fans";
+import { shardStub } from "./shards";
 
 export function saleMessage(overrides: Partial<SaleMessage> = {}): SaleMessage {
 	const quantity = overrides.quantity ?? 2;
@@ -25,6 +27,14 @@ export function saleMessage(overrides: Partial<SaleMessage> = {}): SaleMessage {
 		createdAt: new Date().toISOString(),
 		...overrides,
 	};
+}
+
+/** Records sales in D1 through the sales consumer, 100 to a batch as the queue delivers them. */
+export async function recordSales(sales: SaleMessage[], idPrefix = "m"): Promise<void> {
+	for (let i = 0; i < sales.length; i += 100) {
+		const chunk = sales.slice(i, i + 100).map((body, j) => ({ id: `${idPrefix}-${i + j}`, timestamp: new Date(), attempts: 1, body }));
+		await consumeSales(createMessageBatch("ticket-sales", chunk), env);
+	}
 }
 
 export interface OrderRow {
@@ -89,7 +99,7 @@ export interface OutboxRow {
 }
 
 export function outbox(dropId: string, shard = 0): Promise<OutboxRow[]> {
-	return runInDurableObject(shardStub(env, dropId, shard), (_shard: InventoryShard, state) =>
+	return runInDurableObject(shardStub(dropId, shard), (_shard: InventoryShard, state) =>
 		state.storage.sql.exec<Record<string, SqlStorageValue>>(`SELECT order_id, sent_at, attempts FROM outbox ORDER BY created_at`).toArray() as unknown as OutboxRow[],
 	);
 }
@@ -109,7 +119,7 @@ export const failingQueue = {
  * env it was made with); `restoreShardSales` puts the real one back.
  */
 export function setShardSales(dropId: string, shard: number, queue: Queue): Promise<void> {
-	return runInDurableObject(shardStub(env, dropId, shard), (instance: InventoryShard) => {
+	return runInDurableObject(shardStub(dropId, shard), (instance: InventoryShard) => {
 		const holder = instance as unknown as { env: Env; realEnv?: Env };
 		holder.realEnv ??= holder.env;
 		holder.env = { ...holder.realEnv, SALES: queue };
@@ -117,7 +127,7 @@ export function setShardSales(dropId: string, shard: number, queue: Queue): Prom
 }
 
 export function restoreShardSales(dropId: string, shard: number): Promise<void> {
-	return runInDurableObject(shardStub(env, dropId, shard), (instance: InventoryShard) => {
+	return runInDurableObject(shardStub(dropId, shard), (instance: InventoryShard) => {
 		const holder = instance as unknown as { env: Env; realEnv?: Env };
 		if (holder.realEnv) holder.env = holder.realEnv;
 	});

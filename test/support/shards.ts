@@ -1,0 +1,63 @@
+// The inventory shards from inside: which fans live on which shard, a hold's
+// state and expiry, and the alarms that expire holds and finish transfers.
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { homeShard } from "../../src/inventory";
+import type { InventoryShard } from "../../src/inventory-shard";
+import * as names from "../../src/names";
+
+export const shardStub = (dropId: string, shard: number) => names.shardStub(env, dropId, shard);
+
+/** `count` fan ids whose home shard (where their ledger and holds live) is `shard`. */
+export function fansHomedOn(shard: number, shards: number, count: number, prefix = "fan"): string[] {
+	const out: string[] = [];
+	for (let i = 0; out.length < count; i++) {
+		const id = `${prefix}-${shard}-${i}`;
+		if (homeShard(id, shards) === shard) out.push(id);
+	}
+	return out;
+}
+
+/** The shard a hold lives on, from its id (`h_<shard>_...`). */
+export const shardOfHold = (holdId: string) => Number(/^h_(\d+)_/.exec(holdId)![1]);
+
+/** Moves a hold's expiry into the past, as if its time had run out. */
+export async function backdateHold(dropId: string, holdId: string, by = 1_000): Promise<void> {
+	await runInDurableObject(shardStub(dropId, shardOfHold(holdId)), (_shard: InventoryShard, state) => {
+		state.storage.sql.exec(`UPDATE holds SET expires_at = ? WHERE hold_id = ?`, Date.now() - by, holdId);
+	});
+}
+
+/** Runs every shard's alarm now, when one is set: expiry, outbox re-sends, transfers cut short. */
+export async function runShardAlarms(dropId: string, shards: number): Promise<void> {
+	for (let k = 0; k < shards; k++) await runDurableObjectAlarm(shardStub(dropId, k));
+}
+
+/** Lets a hold run out and fires its shard's alarm; answers whether an alarm ran. */
+export async function expireHold(dropId: string, holdId: string): Promise<boolean> {
+	await backdateHold(dropId, holdId);
+	return runDurableObjectAlarm(shardStub(dropId, shardOfHold(holdId)));
+}
+
+export async function holdState(dropId: string, holdId: string): Promise<string | null> {
+	return runInDurableObject(shardStub(dropId, shardOfHold(holdId)), (_shard: InventoryShard, state) => {
+		const rows = state.storage.sql.exec<{ state: string }>(`SELECT state FROM holds WHERE hold_id = ?`, holdId).toArray();
+		return rows[0]?.state ?? null;
+	});
+}
+
+/** What the taker writes before asking a peer: the transfer it is about to receive. */
+export async function recordIncoming(dropId: string, taker: number, transferId: string, from: number, requested: number): Promise<void> {
+	await runInDurableObject(shardStub(dropId, taker), (_s, state) => {
+		state.storage.sql.exec(
+			`INSERT INTO transfers_in (transfer_id, from_shard, requested, created_at) VALUES (?, ?, ?, ?)`,
+			transferId, from, requested, Date.now(),
+		);
+	});
+}
+
+/** Rows in one of a shard's tables. */
+export async function rowCount(dropId: string, shard: number, table: string): Promise<number> {
+	return runInDurableObject(shardStub(dropId, shard), (_s, state) =>
+		state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,
+	);
+}
