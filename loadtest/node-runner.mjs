@@ -35,7 +35,8 @@ import {
 	ticketsByFan,
 	waitForDrain,
 } from "./lib/journey.js";
-import { ROOT, adminTokenFromEnv, createHttpClient, latencyStats, startEngine } from "./lib/node-client.mjs";
+import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
+import { createHttpClient, latencyStats } from "./lib/node-client.mjs";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -54,6 +55,7 @@ const { values: flags } = parseArgs({
 		scenario: { type: "string", default: "drop" },
 		report: { type: "string" },
 		var: { type: "string", multiple: true },
+		"engine-log": { type: "string" },
 		quiet: { type: "boolean", default: false },
 		help: { type: "boolean", short: "h", default: false },
 	},
@@ -65,10 +67,11 @@ if (flags.help) {
 		[
 			"usage: npm run loadtest -- [--base-url URL] [--scenario drop|attack] [knobs]",
 			"",
-			"  --base-url URL      a running engine (default: start one with scripts/start.mjs on --port)",
+			"  --base-url URL      a running engine (default: start one on --port, scripts/lib/engine.mjs)",
 			"  --admin-token T     its admin token (default: ADMIN_TOKEN, then .dev.vars)",
 			"  --port N            port of the engine started here (default 8800)",
 			"  --var NAME=VALUE    a wrangler.toml [vars] override for the engine started here (repeatable)",
+			"  --engine-log FILE   write the whole output of the engine started here to FILE",
 			"  --connections N     HTTP keep-alive sockets (default 64)",
 			"  --report FILE       JSON report path (default loadtest/reports/<scenario>-<time>.json)",
 			"  --quiet             no live progress line",
@@ -119,7 +122,7 @@ try {
 		}
 		// The attack checks a genuinely expired access token; a short lifetime keeps that quick.
 		if (scenario === "attack" && vars.ACCESS_TOKEN_SECONDS === undefined) vars.ACCESS_TOKEN_SECONDS = "60";
-		engine = await startEngine({ port: Number(flags.port), vars, log });
+		engine = await startEngine({ port: Number(flags.port), vars, log, logFile: flags["engine-log"] });
 		baseUrl = engine.baseUrl;
 		adminToken = engine.adminToken;
 	}

@@ -35,7 +35,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { createDrop, json, newFanSecret, request, runAsync } from "../loadtest/lib/journey.js";
-import { ROOT, adminTokenFromEnv, commandOf, cpuMs, createHttpClient, descendantPids, latencyStats, startEngine } from "../loadtest/lib/node-client.mjs";
+import { createHttpClient, latencyStats } from "../loadtest/lib/node-client.mjs";
+import { ROOT, adminTokenFromEnv, commandOf, cpuMs, descendantPids, startEngine } from "./lib/engine.mjs";
 import { describeSource, snapshotEngine } from "./lib/engine-snapshot.mjs";
 import { QUEUE_MESSAGES_PER_SECOND, TARGETS, TICKS_PER_SECOND, capacityModel } from "./lib/capacity-model.mjs";
 

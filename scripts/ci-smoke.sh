@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# CI smoke drop: starts a fresh engine (scripts/start.mjs, its own port and
-# state directory), runs the Node load runner against it (2,000 fans for 300
-# tickets over 4 shards and 4 waiting-room lines) and fails unless nothing is
-# oversold or lost, all 300 tickets are sold, D1 holds exactly what the shards
-# sold, and every position a fan was told re-derives from the revealed seed
-# (pre-queue) or is first come, first served (later joins). Several lines, so
-# the pacer's sealing and the cross-line pre-queue layout are exercised even
-# though 300 tickets alone would get the engine's default of one line. The
-# engine is stopped by its pid however the run ends.
+# CI smoke drop: the Node load runner starts a fresh engine of its own
+# (scripts/lib/engine.mjs: scripts/start.mjs on its own port and state
+# directory, ready once /api/health answers, stopped by its process group
+# when the run ends, also on the budget's SIGTERM), runs 2,000 fans for 300 tickets over 4 shards and 4
+# waiting-room lines against it, and fails unless nothing is oversold or lost,
+# all 300 tickets are sold, D1 holds exactly what the shards sold, and every
+# position a fan was told re-derives from the revealed seed (pre-queue) or is
+# first come, first served (later joins). Several lines, so the pacer's
+# sealing and the cross-line pre-queue layout are exercised even though 300
+# tickets alone would get the engine's default of one line.
 #
-# Environment: SMOKE_PORT (default 8809), SMOKE_TIMEOUT seconds (default 420),
+# Environment: SMOKE_PORT (default 8809), SMOKE_TIMEOUT seconds for the whole run,
+# the engine's start included (default 540),
 # SMOKE_LINES (default 4; not LINES, which shells use for the terminal height),
 # and any knob of the runner (FANS, TICKETS, SHARDS, ...) to vary the drop.
 set -euo pipefail
@@ -17,48 +19,16 @@ cd "$(dirname "$0")/.."
 
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false NO_UPDATE_NOTIFIER=1
 port="${SMOKE_PORT:-8809}"
-budget="${SMOKE_TIMEOUT:-420}"
-state_dir="$(mktemp -d "${TMPDIR:-/tmp}/ticket-drop-smoke-XXXXXX")"
-engine_log="$state_dir/engine.log"
-ADMIN_TOKEN="$(node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))')"
-export ADMIN_TOKEN
+budget="${SMOKE_TIMEOUT:-540}"
+work_dir="$(mktemp -d "${TMPDIR:-/tmp}/ticket-drop-smoke-XXXXXX")"
+engine_log="$work_dir/engine.log"
+trap 'rm -rf "$work_dir"' EXIT
 
-engine_pid=""
-stop_engine() {
-	if [[ -n "$engine_pid" ]] && kill -0 "$engine_pid" 2>/dev/null; then
-		# start.mjs stops wrangler and workerd (their process group) on SIGTERM.
-		kill -TERM "$engine_pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$engine_pid" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$engine_pid" 2>/dev/null || true
-	fi
-	rm -rf "$state_dir"
-}
-trap stop_engine EXIT
-trap 'exit 130' INT TERM
-
-echo "smoke: starting the engine on 127.0.0.1:$port"
-PORT="$port" STATE_DIR="$state_dir/state" SEED_DEMO=false VAR_RATE_LIMIT_LOOPBACK_EXEMPT=true \
-	node scripts/start.mjs >"$engine_log" 2>&1 &
-engine_pid=$!
-
-for _ in $(seq 1 240); do
-	if grep -q "Ctrl-C stops the engine" "$engine_log" 2>/dev/null; then break; fi
-	if ! kill -0 "$engine_pid" 2>/dev/null; then
-		echo "smoke: the engine exited during start:" >&2
-		cat "$engine_log" >&2
-		exit 1
-	fi
-	sleep 0.5
-done
-if ! grep -q "Ctrl-C stops the engine" "$engine_log"; then
-	echo "smoke: the engine did not start within 120 s:" >&2
-	cat "$engine_log" >&2
-	exit 1
-fi
-
+echo "smoke: the load runner starts an engine on 127.0.0.1:$port"
 status=0
-timeout --signal=TERM --kill-after=15 "$budget" \
-	node loadtest/node-runner.mjs --base-url "http://127.0.0.1:$port" \
+# On the budget's end the runner gets SIGTERM and stops its engine before it exits.
+timeout --signal=TERM --kill-after=30 "$budget" \
+	node loadtest/node-runner.mjs --port "$port" --engine-log "$engine_log" \
 	--fans "${FANS:-2000}" --tickets "${TICKETS:-300}" --shards "${SHARDS:-4}" --lines "${SMOKE_LINES:-4}" \
 	--lead-seconds "${LEAD_SECONDS:-5}" --spread-seconds "${SPREAD_SECONDS:-10}" \
 	--batch-size "${BATCH_SIZE:-50}" --hold-seconds "${HOLD_SECONDS:-30}" || status=$?

@@ -2,20 +2,20 @@
 // `npm run test:browser`: the fan page and the promoter page in headless
 // Chromium against a real engine.
 //
-// Starts its own engine through scripts/start.mjs (port TEST_BROWSER_PORT,
-// default 8811, a fresh state directory, a random admin token), drives
+// Starts its own engine through scripts/lib/engine.mjs (scripts/start.mjs on
+// port TEST_BROWSER_PORT, default 8811, a fresh state directory, a random
+// admin token; its output in screenshots/engine.log), drives
 // Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
 // playwright-core, writes screenshots to screenshots/ and exits non-zero on
 // any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png and
 // docs/promoter-page.png.
-import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { client } from "./api.mjs";
-import { startEngine } from "./engine.mjs";
+import { startEngine } from "../scripts/lib/engine.mjs";
 import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney } from "./journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -34,7 +34,6 @@ if (!existsSync(executablePath)) {
 }
 mkdirSync(shotsDir, { recursive: true });
 const downloadsDir = mkdtempSync(join(tmpdir(), "ticket-drop-downloads-"));
-const adminToken = `browser-test-${randomBytes(18).toString("hex")}`;
 
 let engine = null;
 let browser = null;
@@ -84,20 +83,20 @@ const journeys = [
 const results = [];
 try {
 	log(`starting the engine on port ${port}`);
-	engine = await startEngine({ root, port, adminToken, logFile: join(shotsDir, "engine.log") });
-	log(`engine up at ${engine.base} (pid ${engine.pid})`);
+	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log") });
+	log(`engine up at ${engine.baseUrl} (pid ${engine.pid})`);
 	browser = await chromium.launch({
 		executablePath,
 		headless: true,
 		args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
 	});
 	log(`Chromium ${browser.version()}`);
-	const api = client(engine.base, adminToken);
+	const api = client(engine.baseUrl, engine.adminToken);
 	for (const [name, journey] of journeys) {
 		const t = Date.now();
 		log(`— ${name}`);
 		try {
-			await journey({ browser, base: engine.base, api, adminToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
+			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
 			results.push([name, "passed", Date.now() - t]);
 		} catch (err) {
 			failed = true;
@@ -111,14 +110,13 @@ try {
 				}
 				await context.close().catch(() => {});
 			}
-			process.stderr.write(`engine output (last lines):\n${engine.log().slice(-2000)}\n`);
+			process.stderr.write(`engine output (last lines):\n${engine.output().slice(-2000)}\n`);
 		}
 	}
 } catch (err) {
 	failed = true;
 	process.stderr.write(`\n${err.stack ?? err}\n`);
-	const output = err.engine?.log?.() ?? engine?.log?.();
-	if (output) process.stderr.write(`\nengine output:\n${output.slice(-4000)}\n`);
+	if (engine) process.stderr.write(`\nengine output:\n${engine.output().slice(-4000)}\n`);
 } finally {
 	await cleanup();
 }
