@@ -1,6 +1,7 @@
-// The rules of a new drop, as one table: test/drops.test.ts runs every row
-// through parseCreateDrop, test/drops-api.test.ts through POST /api/admin/drops.
-// A new rule is one row here.
+// The rules of a drop as two tables, one for creating it and one for changing
+// it: test/drops.test.ts runs every row through parseCreateDrop and
+// applyDropPatch, test/drops-api.test.ts through POST and PATCH
+// /api/admin/drops. A new rule is one row here.
 import { DAY, HOUR } from "./time";
 
 /** A valid create body at time `now` (it opens a day later); `over` replaces fields, `undefined` removes one. */
@@ -100,5 +101,49 @@ export function createDropRefusals(now: number): DropRefusal[] {
 		["another unknown field", { extra: 1 }, 400, "unknown_field", "extra"],
 		["paused on create", { paused: true }, 400, "unknown_field", "paused"],
 		["an id of its own", { id: "d_chosen" }, 400, "unknown_field", "id"],
+	];
+}
+
+/** [what, the patch sent, status, code, field] */
+export type PatchRefusal = [string, unknown, number, string, string];
+
+/**
+ * Every way a promoter's change to a drop that has not opened yet (opening at
+ * `opensAt`) is refused at time `now`, with the answer it gets: run through
+ * applyDropPatch by test/drops.test.ts and through PATCH by test/drops-api.test.ts.
+ */
+export function patchDropRefusals(opensAt: string, now: number): PatchRefusal[] {
+	const at = (ms: number) => new Date(ms).toISOString();
+	return [
+		["an empty patch", {}, 400, "empty_patch", "body"],
+		["an array", [], 400, "invalid_type", "body"],
+		["null", null, 400, "invalid_type", "body"],
+		["an unknown field", { venue: "x" }, 400, "unknown_field", "venue"],
+		["another unknown field", { colour: "red" }, 400, "unknown_field", "colour"],
+		["an unknown admission field", { admission: { batchSize: 5, speed: 2 } }, 400, "unknown_field", "admission.speed"],
+		["capacity", { capacity: 5 }, 422, "immutable_field", "capacity"],
+		["maxPerFan", { maxPerFan: 1 }, 422, "immutable_field", "maxPerFan"],
+		["shards", { shards: 2 }, 422, "immutable_field", "shards"],
+		["priceCents", { priceCents: 1 }, 422, "immutable_field", "priceCents"],
+		["currency", { currency: "EUR" }, 422, "immutable_field", "currency"],
+		["currency as a number", { currency: 1 }, 422, "immutable_field", "currency"],
+		["id", { id: "d_other" }, 422, "immutable_field", "id"],
+		["id as a number", { id: 1 }, 422, "immutable_field", "id"],
+		["paused a string", { paused: "true" }, 400, "invalid_type", "paused"],
+		["name null", { name: null }, 400, "invalid_type", "name"],
+		["name empty", { name: "" }, 422, "empty", "name"],
+		["name blank", { name: " " }, 422, "empty", "name"],
+		["opensAt null", { opensAt: null }, 400, "invalid_type", "opensAt"],
+		["opensAt an hour ago", { opensAt: at(now - 3_600_000) }, 422, "invalid_time", "opensAt"],
+		["opensAt a second ago", { opensAt: at(now - 1_000) }, 422, "invalid_time", "opensAt"],
+		["opensAt now", { opensAt: at(now) }, 422, "invalid_time", "opensAt"],
+		["opensAt too far away", { opensAt: "2999-01-01T00:00:00Z" }, 422, "invalid_time", "opensAt"],
+		["opensAt in the year 9999", { opensAt: "9999-01-01T00:00:00Z" }, 422, "invalid_time", "opensAt"],
+		["opensAt not a time", { opensAt: "later" }, 422, "invalid_time", "opensAt"],
+		["closesAt before opensAt", { closesAt: at(Date.parse(opensAt) - 1_000) }, 422, "invalid_time", "closesAt"],
+		["admission.batchSize 0", { admission: { batchSize: 0 } }, 422, "out_of_range", "admission.batchSize"],
+		["admission.intervalMs 1", { admission: { intervalMs: 1 } }, 422, "out_of_range", "admission.intervalMs"],
+		["holdSeconds a float", { holdSeconds: 30.5 }, 400, "invalid_type", "holdSeconds"],
+		["holdSeconds 5", { holdSeconds: 5 }, 422, "out_of_range", "holdSeconds"],
 	];
 }
