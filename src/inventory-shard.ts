@@ -143,7 +143,7 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	private held(outcome: Outcome<HoldView>): Outcome<HoldView> {
-		if (outcome.ok && !outcome.replayed) this.scheduleAlarm();
+		if (outcome.ok && !outcome.replayed) this.alarmBy(Date.parse(outcome.value.expiresAt));
 		return outcome;
 	}
 
@@ -186,7 +186,7 @@ export class InventoryShard extends DurableObject<Env> {
 			const asked = needed - got + Math.min(MAX_EXTRA_TAKE, Math.floor(spare / 2));
 			try {
 				const transferId = this.ledger.openTransfer(from, asked, this.clock());
-				this.scheduleAlarm();
+				this.alarmBy(this.clock() + TRANSFER_RETRY_MS);
 				const answer = await this.exchange(transferId, from, asked);
 				got += answer.amount;
 				if (answer.incoming) blocked = true;
@@ -297,7 +297,7 @@ export class InventoryShard extends DurableObject<Env> {
 		const start = this.ledger.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, now: this.clock() });
 		if (start.kind === "answered") return start.outcome;
 		const charge = start.charge;
-		this.scheduleAlarm();
+		this.alarmBy(this.clock() + CHARGE_SETTLE_MS);
 		// An open charge from a request that died goes on with its own provider and key.
 		const reopened = charge.method === input.payment.method ? null : paymentProvider(this.env, charge.method);
 		const provider = reopened === null ? chosen : reopened.ok ? reopened.value : chosen;
@@ -308,7 +308,8 @@ export class InventoryShard extends DurableObject<Env> {
 			this.ledger.chargeEnded(charge.hold_id, "declined", this.clock());
 			return fail(402, "payment_declined", result.reason, { holdId: charge.hold_id, holdKept: true });
 		}
-		this.ledger.chargeApproved(charge.hold_id, result.paymentId, this.clock());
+		// No await between the provider's answer and the order (settle's first step), so nothing
+		// can cut in: the order records the payment. Only a refund, which awaits, records it first.
 		return this.settle(charge.hold_id, result.paymentId, provider);
 	}
 
@@ -316,11 +317,12 @@ export class InventoryShard extends DurableObject<Env> {
 	private async settle(holdId: string, paymentId: string, provider: PaymentProvider): Promise<Outcome<OrderView>> {
 		const outcome = this.ledger.completePurchase({ holdId, paymentId, now: this.clock() });
 		if (outcome.ok) {
-			this.scheduleAlarm();
+			this.alarmBy(this.clock() + OUTBOX_RETRY_MS);
 			// The sale is stored; sending it is only a delay if it fails (the alarm re-sends).
 			await this.flushOutbox();
 			return outcome;
 		}
+		this.ledger.chargeApproved(holdId, paymentId, this.clock());
 		await provider.refund(paymentId);
 		this.ledger.chargeEnded(holdId, "refunded", this.clock());
 		return outcome;
@@ -460,6 +462,17 @@ export class InventoryShard extends DurableObject<Env> {
 			this.ledger.markSent(orderIds, this.clock());
 			if (orderIds.length < SEND_SALES_LIMIT) return;
 		}
+	}
+
+	/**
+	 * Makes sure the alarm comes by `at`, which a change just stored needs. Cheap: no query
+	 * once this instance knows its alarm (the alarm itself then reschedules from stored state).
+	 */
+	private alarmBy(at: number): void {
+		if (this.alarmAt === null) return this.scheduleAlarm();
+		if (this.alarmAt <= at && this.alarmAt > this.clock()) return;
+		this.alarmAt = at;
+		void this.ctx.storage.setAlarm(at);
 	}
 
 	/** The next alarm, from stored state: the earliest hold expiry, or a retry of what is still open. */
