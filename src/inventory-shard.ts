@@ -202,7 +202,7 @@ export class InventoryShard extends DurableObject<Env> {
 	/** Asks the giver for a transfer this shard has written down, credits the answer, and acks what it credited before. */
 	private async exchange(transferId: string, from: number, requested: number): Promise<GiveAnswer> {
 		const meta = this.ledger.requireMeta();
-		const acks = this.ledger.unackedFrom(from);
+		const acks = this.ledger.unackedFrom(from).filter((id) => id !== transferId);
 		this.transfersRunning.add(transferId);
 		let answer: GiveAnswer;
 		try {
@@ -242,7 +242,10 @@ export class InventoryShard extends DurableObject<Env> {
 		let got = 0;
 		let failed = false;
 		// Those still running in this instance will finish by themselves; after a restart none are.
-		for (const t of this.ledger.pendingTransfers().filter((p) => !this.transfersRunning.has(p.transfer_id))) {
+		for (const t of this.ledger.pendingTransfers()) {
+			// Checked again right before each: another caller may have started or finished it
+			// while this one awaited the transfers before it (from here to the ask, no await).
+			if (this.transfersRunning.has(t.transfer_id) || !this.ledger.isPending(t.transfer_id)) continue;
 			try {
 				got += (await this.exchange(t.transfer_id, t.from_shard, t.requested)).amount;
 			} catch (err) {
@@ -297,61 +300,70 @@ export class InventoryShard extends DurableObject<Env> {
 		const start = this.ledger.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, now: this.clock() });
 		if (start.kind === "answered") return start.outcome;
 		const charge = start.charge;
+		const key = charge.idempotency_key;
 		this.alarmBy(this.clock() + CHARGE_SETTLE_MS);
 		// An open charge from a request that died goes on with its own provider and key.
 		const reopened = charge.method === input.payment.method ? null : paymentProvider(this.env, charge.method);
 		const provider = reopened === null ? chosen : reopened.ok ? reopened.value : chosen;
-		if (charge.state === "charged" && charge.payment_id !== null) return this.settle(charge.hold_id, charge.payment_id, provider);
-		const result = await provider.charge({ idempotencyKey: charge.idempotency_key, amountCents: charge.amount_cents, currency: charge.currency, token: input.payment.token });
+		if (charge.state === "charged" && charge.payment_id !== null) return this.settle(charge.hold_id, key, charge.payment_id, provider);
+		const result = await provider.charge({ idempotencyKey: key, amountCents: charge.amount_cents, currency: charge.currency, token: input.payment.token });
 		this.afterCharge?.();
 		if (result.status === "declined") {
-			this.ledger.chargeEnded(charge.hold_id, "declined", this.clock());
+			this.ledger.chargeEnded(charge.hold_id, key, "declined", this.clock());
 			return fail(402, "payment_declined", result.reason, { holdId: charge.hold_id, holdKept: true });
 		}
 		// No await between the provider's answer and the order (settle's first step), so nothing
 		// can cut in: the order records the payment. Only a refund, which awaits, records it first.
-		return this.settle(charge.hold_id, result.paymentId, provider);
+		return this.settle(charge.hold_id, key, result.paymentId, provider);
 	}
 
-	/** An approved charge ends as an order, or, when the hold ran out meanwhile, as a refund. */
-	private async settle(holdId: string, paymentId: string, provider: PaymentProvider): Promise<Outcome<OrderView>> {
-		const outcome = this.ledger.completePurchase({ holdId, paymentId, now: this.clock() });
-		if (outcome.ok) {
+	/**
+	 * An approved charge (the attempt `key`) ends as the hold's order, or as a refund: when
+	 * the hold ran out meanwhile, or when its order was paid by another attempt.
+	 */
+	private async settle(holdId: string, key: string, paymentId: string, provider: PaymentProvider): Promise<Outcome<OrderView>> {
+		const outcome = this.ledger.completePurchase({ holdId, key, paymentId, now: this.clock() });
+		if (outcome.ok && (!outcome.replayed || this.ledger.orderPayment(holdId) === paymentId)) {
 			this.alarmBy(this.clock() + OUTBOX_RETRY_MS);
 			// The sale is stored; sending it is only a delay if it fails (the alarm re-sends).
 			await this.flushOutbox();
 			return outcome;
 		}
-		this.ledger.chargeApproved(holdId, paymentId, this.clock());
+		this.ledger.chargeApproved(holdId, key, paymentId, this.clock());
 		await provider.refund(paymentId);
-		this.ledger.chargeEnded(holdId, "refunded", this.clock());
+		this.ledger.chargeEnded(holdId, key, "refunded", this.clock());
 		return outcome;
 	}
 
 	/**
 	 * Charges left open by a request that died: an approved one becomes the order (or a
 	 * refund if the hold is gone); one whose answer was never recorded is looked up by its
-	 * key: approved goes the same way, declined ends so, and one the provider never had is void.
+	 * key: approved goes the same way, declined ends so, and one the provider never had is
+	 * void. Every change names the attempt's key, so an answer about an earlier attempt
+	 * never touches a later one, and a charge whose purchase is running again is left to it.
 	 */
 	private async reconcileCharges(): Promise<void> {
 		const now = this.clock();
 		for (const charge of this.ledger.openCharges(now - CHARGE_SETTLE_MS)) {
-			if (this.purchasing.has(`${charge.fan_id}\n${charge.hold_id}`)) continue;
+			const running = () => this.purchasing.has(`${charge.fan_id}\n${charge.hold_id}`);
+			if (running()) continue;
 			const provider = paymentProvider(this.env, charge.method);
 			if (!provider.ok) continue;
+			const key = charge.idempotency_key;
 			try {
 				if (charge.state === "charged" && charge.payment_id !== null) {
-					await this.settle(charge.hold_id, charge.payment_id, provider.value);
+					await this.settle(charge.hold_id, key, charge.payment_id, provider.value);
 					continue;
 				}
-				const found = await provider.value.lookup(charge.idempotency_key);
+				const found = await provider.value.lookup(key);
+				if (running()) continue;
 				if (found.status === "approved") {
-					this.ledger.chargeApproved(charge.hold_id, found.paymentId, this.clock());
-					await this.settle(charge.hold_id, found.paymentId, provider.value);
+					this.ledger.chargeApproved(charge.hold_id, key, found.paymentId, this.clock());
+					await this.settle(charge.hold_id, key, found.paymentId, provider.value);
 				} else if (found.status === "declined") {
-					this.ledger.chargeEnded(charge.hold_id, "declined", this.clock());
+					this.ledger.chargeEnded(charge.hold_id, key, "declined", this.clock());
 				} else if (charge.updated_at <= now - CHARGE_VOID_MS) {
-					this.ledger.chargeEnded(charge.hold_id, "void", this.clock());
+					this.ledger.chargeEnded(charge.hold_id, key, "void", this.clock());
 				}
 			} catch (err) {
 				console.warn("charge reconcile failed; the alarm retries", charge.hold_id, err);
@@ -470,7 +482,8 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	private alarmBy(at: number): void {
 		if (this.alarmAt === null) return this.scheduleAlarm();
-		if (this.alarmAt <= at && this.alarmAt > this.clock()) return;
+		// An alarm due by then (or already due: it runs, and reschedules from stored state) will do.
+		if (this.alarmAt <= at) return;
 		this.alarmAt = at;
 		void this.ctx.storage.setAlarm(at);
 	}

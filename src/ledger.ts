@@ -331,16 +331,25 @@ export class Ledger {
 	}
 
 	/** The provider approved the charge: recorded before anything else happens. */
-	chargeApproved(holdId: string, paymentId: string, now: number): void {
+	chargeApproved(holdId: string, key: string, paymentId: string, now: number): void {
+		// By key as well: an answer about an earlier attempt never touches a later one.
 		this.sql.run(
-			`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND state IN ('pending', 'charged')`,
-			paymentId, now, holdId,
+			`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void')`,
+			paymentId, now, holdId, key,
 		);
 	}
 
 	/** An ending other than an order: declined, refunded, or void (the provider has no such charge). */
-	chargeEnded(holdId: string, state: "declined" | "refunded" | "void", now: number): void {
-		this.sql.run(`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND state IN ('pending', 'charged')`, state, now, holdId);
+	chargeEnded(holdId: string, key: string, state: "declined" | "refunded" | "void", now: number): void {
+		this.sql.run(
+			`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged')`,
+			state, now, holdId, key,
+		);
+	}
+
+	/** The payment an order was made with, if the hold has one. */
+	orderPayment(holdId: string): string | null {
+		return this.sql.first<{ payment_id: string }>(`SELECT o.payment_id FROM orders o JOIN holds h ON h.order_id = o.order_id WHERE h.hold_id = ?`, holdId)?.payment_id ?? null;
 	}
 
 	charge(holdId: string): ChargeRow | null {
@@ -359,7 +368,7 @@ export class Ledger {
 	 * Turns a paid hold into an order, with its outbox row, and ends its charge, in one
 	 * transaction. A hold that ran out meanwhile answers 410: the caller refunds.
 	 */
-	completePurchase(input: { holdId: string; paymentId: string; now: number }): Outcome<OrderView> {
+	completePurchase(input: { holdId: string; key: string; paymentId: string; now: number }): Outcome<OrderView> {
 		return this.transaction((): Outcome<OrderView> => {
 			const meta = this.requireMeta();
 			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ?`, input.holdId);
@@ -386,7 +395,10 @@ export class Ledger {
 				order.unit_price_cents, order.total_cents, order.currency, order.payment_id, order.created_at,
 			);
 			this.sql.run(`UPDATE holds SET state = 'purchased', order_id = ? WHERE hold_id = ?`, order.order_id, hold.hold_id);
-			this.sql.run(`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ?`, input.paymentId, input.now, hold.hold_id);
+			this.sql.run(
+				`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ?`,
+				input.paymentId, input.now, hold.hold_id, input.key,
+			);
 			const message: SaleMessage = {
 				v: 1,
 				orderId: order.order_id,
@@ -484,21 +496,21 @@ export class Ledger {
 	}
 
 	/**
-	 * Step 2 (giver): takes up to `amount` of free stock for a transfer, once per id:
-	 * a repeated id answers the first amount. Nothing given, nothing written. Acks name
-	 * transfers the taker has credited: their records are no longer needed.
+	 * Step 2 (giver): takes up to `amount` of free stock for a transfer, once per id: a
+	 * repeated id answers the first amount, 0 included (a late copy of an ask answered 0
+	 * must not take stock that came back since). Acks name transfers the taker has
+	 * credited: their records are no longer needed. An ack-only call has no transfer id.
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks: string[]; now: number }): number {
 		return this.transaction(() => {
 			for (const part of chunks(input.acks, 100)) {
 				this.sql.run(`DELETE FROM transfers_out WHERE to_shard = ? AND transfer_id IN (${marks(part)})`, input.toShard, ...part);
 			}
-			if (input.amount === 0) return 0;
+			if (input.transferId === "") return 0;
 			const done = this.sql.first<{ amount: number }>(`SELECT amount FROM transfers_out WHERE transfer_id = ?`, input.transferId);
 			if (done !== null) return done.amount;
 			this.returnDue(input.now);
 			const amount = Math.max(0, Math.min(input.amount, this.requireMeta().remaining));
-			if (amount === 0) return 0;
 			this.sql.run(`UPDATE meta SET remaining = remaining - ?, given = given + ? WHERE id = 1`, amount, amount);
 			this.sql.run(
 				`INSERT INTO transfers_out (transfer_id, to_shard, amount, created_at) VALUES (?, ?, ?, ?)`,
@@ -508,16 +520,20 @@ export class Ledger {
 		});
 	}
 
-	/** Step 3 (taker): credits what the giver answered, once. A transfer of nothing leaves no record. */
+	/**
+	 * Step 3 (taker): credits what the giver answered, once (0 too: it is kept, like any
+	 * credited transfer, until the giver has heard the ack, so neither side takes it twice).
+	 */
 	credit(transferId: string, amount: number): void {
 		this.transaction(() => {
-			if (amount === 0) {
-				this.sql.run(`DELETE FROM transfers_in WHERE transfer_id = ? AND amount IS NULL`, transferId);
-				return;
-			}
 			const credited = this.sql.run(`UPDATE transfers_in SET amount = ? WHERE transfer_id = ? AND amount IS NULL`, amount, transferId);
 			if (credited > 0) this.sql.run(`UPDATE meta SET remaining = remaining + ?, received = received + ? WHERE id = 1`, amount, amount);
 		});
+	}
+
+	/** Whether a transfer is still waiting for the giver's answer. */
+	isPending(transferId: string): boolean {
+		return this.sql.first(`SELECT 1 AS pending FROM transfers_in WHERE transfer_id = ? AND amount IS NULL`, transferId) !== null;
 	}
 
 	/** Transfers asked for and never answered (a restart or a failed call cut them short). */

@@ -12,6 +12,7 @@ import { errorCode } from "./support/errors";
 import { type HoldJson, type OrderJson, admittedFans, newHold, purchase } from "./support/fans";
 import { paymentFor, paymentsFor } from "./support/payments";
 import { backdateHold, shardOfHold, shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -148,6 +149,55 @@ describe("a purchase that dies between the charge and the order", () => {
 		const orders = (await Promise.all(answers.map((r) => r.json()))) as OrderJson[];
 		expect(new Set(orders.map((o) => o.orderId)).size).toBe(1);
 		expect(paymentsFor(h.holdId)).toHaveLength(1);
+		expect((await audit(drop.id, 0)).unreconciledCharges).toBe(0);
+		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ sold: 2 });
+	});
+});
+
+describe("an answer about an earlier attempt", () => {
+	it("never ends a later attempt's charge: a slow reconcile of a declined attempt leaves the next, approved one to become the order (found by review)", async () => {
+		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
+		const token = (await admittedFans(drop.id, ["stale-reconcile"])).get("stale-reconcile")!;
+		const h = await newHold(drop.id, token, 2);
+		// Attempt 1 (a declining card) dies right after the provider answered.
+		await crashAfterCharge(drop.id, 0);
+		expect((await purchase(drop.id, token, h.holdId, "decline")).status).toBe(500);
+		const fanId = await runInDurableObject(shardStub(drop.id, 0), (_s, state) =>
+			state.storage.sql.exec<{ fan_id: string }>(`SELECT fan_id FROM holds WHERE hold_id = ?`, h.holdId).one().fan_id,
+		);
+		let release!: () => void;
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		let looked = 0;
+		const lookup = testProvider.lookup.bind(testProvider);
+		vi.spyOn(testProvider, "lookup").mockImplementation(async (key) => {
+			looked++;
+			await gate;
+			return lookup(key);
+		});
+		await runInDurableObject(shardStub(drop.id, 0), async (instance: InventoryShard) => {
+			instance.clock = () => Date.now() + 31_000;
+			const alarm = instance.alarm(); // looks attempt 1 up, slowly
+			await waitUntil(() => looked > 0, 5_000, "the reconcile to look attempt 1 up");
+			// Meanwhile: the retry hears the decline; attempt 2 is approved and dies before the order.
+			expect(await instance.purchase({ holdId: h.holdId, fanId, payment: { method: "test", token: "decline" } })).toMatchObject({ ok: false, status: 402 });
+			instance.afterCharge = () => {
+				instance.afterCharge = null;
+				throw new Error("crashed after the charge (test)");
+			};
+			await expect(instance.purchase({ holdId: h.holdId, fanId, payment: { method: "test", token: "ok" } })).rejects.toThrow();
+			release();
+			await alarm;
+		});
+		vi.restoreAllMocks();
+		expect(await chargeState(drop.id, h.holdId)).toBe("pending");
+		// Attempt 2 was opened on the clock above (31 s ahead): its reconcile is due 30 s after that.
+		await moveShardClock(drop.id, 0, 65_000);
+		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
+		await moveShardClock(drop.id, 0, 0);
+		// Attempt 2's payment became the order: one payment, kept.
+		expect(await chargeState(drop.id, h.holdId)).toBe("ordered");
+		expect(paymentsFor(h.holdId)).toHaveLength(1);
+		expect(paymentFor(h.holdId)).toMatchObject({ refunded: false });
 		expect((await audit(drop.id, 0)).unreconciledCharges).toBe(0);
 		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ sold: 2 });
 	});

@@ -1,16 +1,16 @@
 // The InventoryShard object on its own: set-up, the transaction that makes a
 // hold, and stock moving between shards when a transfer is cut short.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { inventoryTotals } from "../src/inventory";
-import type { InventoryShard } from "../src/inventory-shard";
+import { InventoryShard } from "../src/inventory-shard";
 import { audit, expectCleanAudit } from "./support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
 import { errorCode } from "./support/errors";
 import { admittedFans, hold, join, newHold, newKey, purchase, status } from "./support/fans";
 import { admitBatch } from "./support/room";
-import { fansHomedOn, recordIncoming, rowCount, shardStub } from "./support/shards";
 import { waitUntil } from "./support/wait";
+import { fansHomedOn, recordIncoming, rowCount, shardStub } from "./support/shards";
 
 describe("shard set-up", () => {
 	it("creating a drop spreads its capacity over its shards, with a default that grows with capacity", async () => {
@@ -70,8 +70,10 @@ describe("stock transfers between shards", () => {
 		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toEqual({ amount: 3, incoming: false });
 		expect((await giver.give({ transferId: "t_1_0_more", toShard: 0, amount: 9 })).amount).toBe(2);
 		expect((await giver.give({ transferId: "t_1_0_none", toShard: 0, amount: 1 })).amount).toBe(0);
-		// Nothing given, nothing written: only the two transfers that moved stock are on record.
-		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(2);
+		// Every answer is on record, 0 included, until the taker acknowledges it; then none is.
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(3);
+		expect((await giver.give({ transferId: "", toShard: 0, amount: 0, acks: ["t_1_0_same", "t_1_0_more", "t_1_0_none"] })).amount).toBe(0);
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(0);
 		expect(await giver.stats()).toMatchObject({ remaining: 0, given: 5, accountable: 0 });
 	});
 
@@ -155,5 +157,41 @@ describe("stock transfers between shards", () => {
 		await runInDurableObject(shardStub(drop.id, 1), (instance: InventoryShard) => instance.alarm());
 		expect(await runDurableObjectAlarm(shardStub(drop.id, 1))).toBe(false);
 		expect((await audit(drop.id)).totals).toEqual(before.totals);
+	});
+});
+
+describe("a transfer the taker finishes from two places at once", () => {
+	it("is asked of the giver once: the giver gives once and the taker credits once (found by review)", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		await recordIncoming(drop.id, 0, "t_1_0_a", 1, 1);
+		await recordIncoming(drop.id, 0, "t_1_0_b", 1, 1);
+		const give = InventoryShard.prototype.give;
+		let release!: () => void;
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		let stalled = 0;
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation((async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+			if (input.transferId === "t_1_0_a") {
+				stalled++;
+				await gate;
+			}
+			return give.call(this, input);
+		}) as unknown as InventoryShard["give"]);
+		try {
+			await runInDurableObject(shardStub(drop.id, 0), async (instance: InventoryShard) => {
+				const finish = (instance as unknown as { completePendingTransfers(): Promise<{ got: number }> }).completePendingTransfers.bind(instance);
+				const first = finish(); // lists a and b; waits on a
+				await waitUntil(() => stalled > 0, 5_000, "the first pass to wait on transfer a");
+				expect((await finish()).got).toBe(1); // a is running: this one does b
+				release();
+				expect((await first).got).toBe(1); // a only: b is no longer pending
+			});
+		} finally {
+			vi.restoreAllMocks();
+		}
+		await runDurableObjectAlarm(shardStub(drop.id, 0));
+		const [taker, giver] = await Promise.all([shardStub(drop.id, 0).stats(), shardStub(drop.id, 1).stats()]);
+		expect(giver.given).toBe(2);
+		expect(taker.received).toBe(2);
+		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ remaining: 10, inFlight: 0 });
 	});
 });
