@@ -60,7 +60,7 @@ export class InventoryShard extends DurableObject<Env> {
 	private flushAgain = false;
 	private alarmAt: number | null = null;
 	/** Each peer's free stock, and the stock between shards, when the pacer last looked. */
-	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
+	private hint: { stock: number[]; inFlight: number; held: number; at: number } = { stock: [], inFlight: 0, held: 0, at: -Infinity };
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
 	/** When a sweep last found no stock but some on its way, or a peer that did not answer. */
@@ -149,15 +149,16 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/**
 	 * Whether a sweep of every peer found nothing within EMPTY_SWEEP_MS, or the pacer's
-	 * fresh look saw no free stock at any peer and none moving: then a hold answers
-	 * without asking. In a sold-out endgame a dry shard costs its peers a sweep a second.
+	 * fresh look saw no free stock at any peer, none moving and none held (so none can come
+	 * back: sold out for good): then a hold answers without asking. In an endgame where
+	 * holds may still end, a dry shard costs its peers a sweep a second.
 	 */
 	private peersLatelyEmpty(): boolean {
 		const now = this.clock();
 		const shard = this.ledger.requireMeta().shard;
 		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
 		const peerHasStock = this.hint.stock.some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
-		if (fresh && !peerHasStock) return true;
+		if (fresh && !peerHasStock && this.hint.held === 0) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
 		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
 	}
@@ -223,6 +224,8 @@ export class InventoryShard extends DurableObject<Env> {
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		this.served.count();
 		const amount = this.ledger.give({ ...input, acks: input.acks ?? [], now: this.clock() });
+		// Stock went to a peer: "every peer was empty a moment ago" no longer holds.
+		if (amount > 0) this.peersEmptyAt = -Infinity;
 		const pending = this.ledger.pendingTransfers();
 		// A transfer to this shard that nobody here is waiting on was cut short: the alarm
 		// finishes it now, so the asker's retry (it answers "try again") finds the stock.
@@ -383,9 +386,10 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	/** The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen. */
-	totals(input: { peerStock?: number[]; inFlight?: number } = {}): ShardCounts {
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number } = {}): ShardCounts {
 		this.served.count();
-		if (input.peerStock) this.hint = { stock: input.peerStock, inFlight: input.inFlight ?? 0, at: this.clock() };
+		// Without a count of holds, assume some: "no free stock" is then never taken as final.
+		if (input.peerStock) this.hint = { stock: input.peerStock, inFlight: input.inFlight ?? 0, held: input.held ?? 1, at: this.clock() };
 		return this.ledger.counts();
 	}
 

@@ -53,6 +53,8 @@ export async function inventoryTotals(
 export interface StockHint {
 	peerStock: number[];
 	inFlight: number;
+	/** Tickets held anywhere: while any are, "no free stock" is not final (a hold may end). */
+	held: number;
 }
 
 export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStats[]> {

@@ -442,7 +442,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		let totals: Totals;
 		try {
 			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint), "the shards' totals");
-			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight };
+			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 		} catch (err) {
 			console.warn("inventory totals unavailable; admission waits a turn", err);

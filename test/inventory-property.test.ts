@@ -187,6 +187,18 @@ describe("inventory under random sequences", () => {
 		]);
 	}, 120_000);
 
+	it("a shard that gave its stock away after an empty sweep asks again (fast-check seed 1403779167)", async () => {
+		// Fan 2's shard sweeps and finds no more, keeping what it took; fan 1's shard then takes that
+		// stock, and its hold expires: the stock is back on fan 1's shard, and fan 0 (on fan 2's) gets it.
+		await runScenario({ capacity: 2, shards: 2, maxPerFan: 4 }, [
+			{ kind: "hold", fan: 2, quantity: 4, replay: false },
+			{ kind: "hold", fan: 1, quantity: 2, replay: false },
+			{ kind: "expire", hold: 0 },
+			{ kind: "hold", fan: 0, quantity: 4, replay: false },
+			{ kind: "hold", fan: 0, quantity: 2, replay: false },
+		]);
+	}, 120_000);
+
 	it("a fixed hard sequence: drain across shards, restart, expire, refill and sell out", async () => {
 		await runScenario({ capacity: 5, shards: 4, maxPerFan: 4 }, [
 			{ kind: "hold", fan: 0, quantity: 4, replay: false },
