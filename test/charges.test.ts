@@ -11,7 +11,7 @@ import { WIDE_OPEN, createDrop } from "./support/drops";
 import { errorCode } from "./support/errors";
 import { type HoldJson, type OrderJson, admittedFans, newHold, purchase } from "./support/fans";
 import { paymentFor, paymentsFor } from "./support/payments";
-import { backdateHold, shardOfHold, shardStub } from "./support/shards";
+import { backdateHold, moveShardClock, shardOfHold, shardStub } from "./support/shards";
 import { waitUntil } from "./support/wait";
 
 afterEach(() => {
@@ -30,13 +30,6 @@ async function crashAfterCharge(dropId: string, shard: number): Promise<void> {
 			instance.afterCharge = null;
 			throw new Error("crashed after the charge (test)");
 		};
-	});
-}
-
-/** Moves a shard's clock ahead, as if `ms` had passed. */
-async function moveShardClock(dropId: string, shard: number, ms: number): Promise<void> {
-	await runInDurableObject(shardStub(dropId, shard), (instance: InventoryShard) => {
-		instance.clock = () => Date.now() + ms;
 	});
 }
 

@@ -10,7 +10,7 @@ import { audit, expectCleanAudit } from "./support/audit";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { errorCode } from "./support/errors";
 import { type HoldJson, admittedFans, hold, holdUntilDecided, newHold, newKey, purchase } from "./support/fans";
-import { fansHomedOn, rowCount, shardStub } from "./support/shards";
+import { fansHomedOn, moveShardClock, rowCount, shardStub } from "./support/shards";
 import { waitUntil } from "./support/wait";
 import { fanFetch } from "./support/worker";
 
@@ -47,13 +47,9 @@ describe("the shard's alarm", () => {
 		const tokens = await admittedFans(drop.id, ["due-a", "due-b"]);
 		const first = (await (await hold(drop.id, tokens.get("due-a")!, 1)).json()) as HoldJson;
 		// The shard's clock passes the first hold's end before its alarm is delivered; then another hold.
-		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => {
-			instance.clock = () => Date.now() + 61_000;
-		});
+		await moveShardClock(drop.id, 0, 61_000);
 		expect((await hold(drop.id, tokens.get("due-b")!, 1)).status).toBe(201);
-		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => {
-			instance.clock = () => Date.now();
-		});
+		await moveShardClock(drop.id, 0, 0);
 		const alarm = await runInDurableObject(shardStub(drop.id, 0), (_s, state) => state.storage.getAlarm());
 		expect(alarm).toBeLessThanOrEqual(Date.parse(first.expiresAt));
 	});

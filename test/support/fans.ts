@@ -3,6 +3,7 @@
 import { expect } from "vitest";
 import { newFanSecret } from "../../src/fan-secret";
 import { admitBatch } from "./room";
+import { waitUntil } from "./wait";
 import { type CallOptions, fanFetch } from "./worker";
 
 export interface JoinJson {
@@ -141,13 +142,19 @@ export function hold(dropId: string, accessToken: string, quantity: number, key 
  * a short pause while the answer is "try again", for at most `ms`. The first other answer.
  */
 export async function holdUntilDecided(dropId: string, token: string, quantity: number, key: string, ms = 5_000): Promise<Response> {
-	const until = Date.now() + ms;
-	for (;;) {
-		const res = await hold(dropId, token, quantity, key);
-		if (res.status !== 503) return res;
-		if (Date.now() > until) throw new Error(`hold still answered try_again after ${ms} ms`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
+	let decided: Response | null = null;
+	await waitUntil(
+		async () => {
+			const res = await hold(dropId, token, quantity, key);
+			if (res.status === 503) return false;
+			decided = res;
+			return true;
+		},
+		ms,
+		"the hold to be decided (no longer try_again)",
+		200,
+	);
+	return decided!;
 }
 
 /** A hold that must be made (201). */

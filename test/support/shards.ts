@@ -61,3 +61,10 @@ export async function rowCount(dropId: string, shard: number, table: string): Pr
 		state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,
 	);
 }
+
+/** Sets a shard's clock `ms` ahead of real time (0 puts it back), as if that much had passed. */
+export async function moveShardClock(dropId: string, shard: number, ms: number): Promise<void> {
+	await runInDurableObject(shardStub(dropId, shard), (instance: InventoryShard) => {
+		instance.clock = () => Date.now() + ms;
+	});
+}
