@@ -123,8 +123,8 @@ test("a comparison marks only what is worse beyond the noise of one build", () =
 	for (const r of same) if (r.base !== null && r.base > 0) assert.equal(r.ratio, 1, `${r.metric} compared with itself`);
 
 	const now = recorded();
-	now.steps.status.p99 = base.steps.status.p99 * 3 + NOISE.floorMs; // far worse
-	now.steps.status.p50 = base.steps.status.p50 * (NOISE.ratio - 0.1); // within the noise
+	now.steps.status.p99 = base.steps.status.p99 * (NOISE.latency.ratio + 1) + NOISE.latency.floorMs; // far worse
+	now.steps.status.p50 = base.steps.status.p50 * (NOISE.latency.ratio - 0.1); // within the noise
 	now.steps.join.p95 = base.steps.join.p95 / 2; // better
 	now.timeToSellOutSeconds = null; // no longer sells out
 	const rows = compareReports(base, now);
@@ -138,16 +138,16 @@ test("a comparison marks only what is worse beyond the noise of one build", () =
 	const small = recorded();
 	const tiny = recorded();
 	small.steps.status.p50 = 4;
-	tiny.steps.status.p50 = 4 + NOISE.floorMs / 2;
+	tiny.steps.status.p50 = 4 + NOISE.latency.floorMs / 2;
 	const tinyRow = compareReports(small, tiny).find((r) => r.metric === "status p50");
-	assert.ok(tinyRow.ratio > NOISE.ratio);
+	assert.ok(tinyRow.ratio > NOISE.latency.ratio);
 	assert.equal(tinyRow.worse, false);
 	// Throughput: lower is worse.
 	const fewer = recorded();
-	fewer.requestsPerSecond = base.requestsPerSecond / (NOISE.ratio + 0.5);
+	fewer.requestsPerSecond = base.requestsPerSecond / (NOISE.rate.ratio + 0.5);
 	assert.equal(compareReports(base, fewer).find((r) => r.metric === "requests/s").worse, true);
 
-	const text = comparisonText(rows, "before.json", "after.json");
+	const text = comparisonText(rows, "before.json", "after.json", NOISE);
 	assert.match(text, /status p99 .*✗ worse beyond noise/);
 	assert.doesNotMatch(text, /status p50 .*✗/);
 	const page = renderReport(now, { comparison: { rows, baseLabel: "before.json", noise: NOISE } });

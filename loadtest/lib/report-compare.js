@@ -92,12 +92,29 @@ export function k6Thresholds(specs) {
 
 /**
  * How much worse a figure may be before a comparison marks it: the run-to-run
- * noise of one build on one machine, measured by running the same build
- * twice (docs/load-testing.md#comparing-two-runs has the runs and the figures).
- * A figure is marked worse when it is beyond `ratio` and, for latencies and
- * times, also more than `floorMs` apart (a 2 ms step going to 3 ms is not news).
+ * noise of one build on one machine, per kind of figure, measured by running
+ * the same build three times (docs/load-testing.md#comparing-two-runs has the
+ * runs and the figures). A latency or a time is marked worse when it is
+ * beyond `ratio` and also more than `floorMs` apart (a 2 ms step going to
+ * 3 ms is not news); a rate or the load only by `ratio`. Steps with fewer than
+ * `minCount` requests in either run are left out.
  */
-export const NOISE = { ratio: 1.5, floorMs: 20, minCount: 50 };
+export const NOISE = {
+	minCount: 50,
+	latency: { ratio: 3, floorMs: 100 },
+	time: { ratio: 2.5, floorMs: 2000 },
+	rate: { ratio: 2.5 },
+	load: { ratio: 1.25 },
+};
+
+/** The noise bounds in words, for the terminal and the page. */
+export function noiseText(noise) {
+	const n = noise || NOISE;
+	return (
+		"latencies " + n.latency.ratio + "x and " + n.latency.floorMs + " ms, times " + n.time.ratio + "x and " + n.time.floorMs / 1000 + " s, rates " +
+		n.rate.ratio + "x, load per fan " + n.load.ratio + "x"
+	);
+}
 
 function sellRate(r) {
 	const t = r.timeToSellOutSeconds;
@@ -114,20 +131,22 @@ function sellRate(r) {
 export function compareReports(base, current, noise) {
 	const n = noise || NOISE;
 	const rows = [];
-	function add(metric, a, b, better, unit) {
+	function add(metric, a, b, better, unit, kind) {
 		const both = typeof a === "number" && typeof b === "number";
+		const bound = n[kind];
 		let worse = false;
 		if (both) {
 			// How many times worse the current run is (1 when equal, below 1 when better).
 			const times = better === "lower" ? (a > 0 ? b / a : b > 0 ? Infinity : 1) : b > 0 ? a / b : a > 0 ? Infinity : 1;
 			const gapMs = unit === "ms" ? Math.abs(b - a) : unit === "s" ? Math.abs(b - a) * 1000 : Infinity;
-			worse = times > n.ratio && gapMs > n.floorMs;
+			worse = times > bound.ratio && (bound.floorMs === undefined || gapMs > bound.floorMs);
 		} else if (typeof a === "number" && metric === "time to sell out") {
 			// It sold out before and does not now.
 			worse = true;
 		}
 		rows.push({
 			metric: metric,
+			kind: kind,
 			base: typeof a === "number" ? a : null,
 			current: typeof b === "number" ? b : null,
 			ratio: both && a > 0 ? b / a : null,
@@ -136,10 +155,10 @@ export function compareReports(base, current, noise) {
 			worse: worse,
 		});
 	}
-	add("requests/s", base.requestsPerSecond, current.requestsPerSecond, "higher", "/s");
-	add("time to sell out", base.timeToSellOutSeconds, current.timeToSellOutSeconds, "lower", "s");
-	add("first sale after opening", base.firstSaleAfterOpenSeconds, current.firstSaleAfterOpenSeconds, "lower", "s");
-	add("sell rate (tickets/s)", sellRate(base), sellRate(current), "higher", "/s");
+	add("requests/s", base.requestsPerSecond, current.requestsPerSecond, "higher", "/s", "rate");
+	add("time to sell out", base.timeToSellOutSeconds, current.timeToSellOutSeconds, "lower", "s", "time");
+	add("first sale after opening", base.firstSaleAfterOpenSeconds, current.firstSaleAfterOpenSeconds, "lower", "s", "time");
+	add("sell rate (tickets/s)", sellRate(base), sellRate(current), "higher", "/s", "rate");
 	const steps = [];
 	for (const step of THRESHOLD_STEPS) {
 		const a = base.steps && base.steps[step];
@@ -147,12 +166,12 @@ export function compareReports(base, current, noise) {
 		if (a && b && a.count >= n.minCount && b.count >= n.minCount) steps.push(step);
 	}
 	for (const step of steps) {
-		for (const p of ["p50", "p95", "p99"]) add(step + " " + p, base.steps[step][p], current.steps[step][p], "lower", "ms");
+		for (const p of ["p50", "p95", "p99"]) add(step + " " + p, base.steps[step][p], current.steps[step][p], "lower", "ms", "latency");
 	}
 	const hot = function (r) {
 		return r.load && r.load.hottest ? r.load.hottest.perFan : null;
 	};
-	add("busiest object, requests per fan", hot(base), hot(current), "lower", "");
+	add("busiest object, requests per fan", hot(base), hot(current), "lower", "", "load");
 	return rows;
 }
 
@@ -166,7 +185,7 @@ export function formatValue(v, unit) {
 }
 
 /** The comparison as lines for a terminal. */
-export function comparisonText(rows, baseLabel, currentLabel) {
+export function comparisonText(rows, baseLabel, currentLabel, noise) {
 	const pad = function (s, w) {
 		s = String(s);
 		while (s.length < w) s = " " + s;
@@ -186,8 +205,8 @@ export function comparisonText(rows, baseLabel, currentLabel) {
 	out.push("");
 	out.push(
 		worse === 0
-			? "  no figure worse than the noise between runs of one build (" + NOISE.ratio + "x, and " + NOISE.floorMs + " ms for times)"
-			: "  " + worse + " figure(s) worse than the noise between runs of one build (" + NOISE.ratio + "x, and " + NOISE.floorMs + " ms for times)",
+			? "  no figure worse than the noise between runs of one build (" + noiseText(noise) + ")"
+			: "  " + worse + " figure(s) worse than the noise between runs of one build (" + noiseText(noise) + ")",
 	);
 	return out.join("\n");
 }

@@ -20,7 +20,7 @@ export function compareWith(report, baseline, baselineLabel) {
 	const label = `${baselineLabel} (${baseline.scenario ?? "?"}, ${baseline.at ?? "?"})`;
 	return {
 		html: renderReport(report, { comparison: { rows, baseLabel: label, noise: NOISE } }),
-		text: comparisonText(rows, label, `this run (${report.scenario}, ${report.at})`),
+		text: comparisonText(rows, label, `this run (${report.scenario}, ${report.at})`, NOISE),
 		rows,
 	};
 }

@@ -8,7 +8,7 @@
 // counts the points drawn; every audit line a <tr data-check=NAME
 // data-ok=true|false>; the whole verdict <section data-verdict=passed|failed>.
 // test-node/report.test.mjs reads those from the file.
-import { checkThresholds, formatMs, formatValue } from "./report-compare.js";
+import { checkThresholds, formatMs, formatValue, noiseText } from "./report-compare.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -372,8 +372,8 @@ function comparisonTable(cmp) {
 	return (
 		'<section id="comparison"><h2>Compared with ' + esc(cmp.baseLabel) + "</h2>" +
 		"<table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>" + rows.join("") + "</table>" +
-		'<p class="muted">Marked worse: more than ' + cmp.noise.ratio + "× worse and, for times, more than " + cmp.noise.floorMs +
-		" ms apart: beyond the noise between two runs of one build (docs/load-testing.md).</p></section>"
+		'<p class="muted">Marked worse: worse by more than the noise between runs of one build (' + esc(noiseText(cmp.noise)) +
+		"; docs/load-testing.md).</p></section>"
 	);
 }
 
