@@ -430,7 +430,7 @@ export function renderReport(report, opts) {
 	if (o.comparison) parts.push(comparisonTable(o.comparison));
 	parts.push("<h2>Over time</h2>");
 	if (report.timeline) {
-		parts.push('<p class="muted">Seconds after the opening; one point per ' + report.timeline.bucketSeconds + " s. Fans' view: what the load generator's fans were answered. The watermark and remaining stock are read from the public API once a second.</p>");
+		parts.push('<p class="muted">Seconds after the opening; one point per ' + report.timeline.bucketSeconds + " s. Fans' view: what the load generator's fans were answered. The watermark and remaining stock are read from the public API once a point.</p>");
 		parts.push('<div class="grid-charts">' + timelineCharts(report.timeline, report).join("") + "</div>");
 	} else parts.push('<p class="muted">This report has no per-second series.</p>');
 	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
