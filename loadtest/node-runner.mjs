@@ -41,7 +41,7 @@ import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs"
 import { Recorder, createHttpClient, latencyStats } from "./lib/node-client.mjs";
 import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { createTimeline, timelineBuckets } from "./lib/timeline.js";
-import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, thresholdSpecs } from "./lib/report-compare.js";
+import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thresholdSpecs } from "./lib/report-compare.js";
 import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -89,11 +89,11 @@ if (flags.help) {
 			"  --compare FILE      an earlier run's JSON report: both side by side, in the terminal and the HTML",
 			`  --p95-STEP T, --p99-STEP T   fail the run when the step's p95 / p99 is not under T (500ms, 1s); STEP: ${THRESHOLD_STEPS.join(", ")}`,
 			"  --sellout T         fail the run unless the drop sold out within T of the opening (60s)",
+			"  --quiet             no live progress line",
 			"",
 			"scenarios (--scenario, default spike):",
 			...Object.entries(SCENARIOS).map(([name, s]) => `  ${name.padEnd(8)} ${s.about}`),
 			"  attack   the hostile fans of loadtest/attack.js on a drop of their own",
-			"  --quiet             no live progress line",
 			"",
 			"knobs (flag or environment variable, defaults in brackets):",
 			...Object.entries(DEFAULTS).map(([k, v]) => `  --${kebab(k)} / ${k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()}  [${DEFAULT_NOTES[k] ?? v}]`),
@@ -123,6 +123,7 @@ try {
 } catch (err) {
 	fail(err.message);
 }
+if (!dropScenario && (thresholds.length > 0 || flags.compare)) fail("thresholds and --compare apply to a drop (spike, ramp, soak, bots), not to --scenario attack");
 const baseline = flags.compare ? readBaseline(flags.compare) : null;
 
 function readBaseline(file) {
@@ -180,7 +181,7 @@ try {
 		process.stdout.write(`\n  html report: ${htmlPathFor(file)}\n`);
 	}
 	const missed = (report.thresholds ?? []).filter((t) => !t.ok);
-	for (const t of report.thresholds ?? []) process.stdout.write(`  ${t.ok ? "✓" : "✗"} threshold ${t.label}: ${t.value === null ? "no value" : `${Math.round(t.value * 10) / 10}ms`}\n`);
+	for (const t of report.thresholds ?? []) process.stdout.write(`  ${t.ok ? "✓" : "✗"} threshold ${t.label}: ${t.value === null ? "no value" : formatMs(t.value)}\n`);
 	if (failures.length > 0 || missed.length > 0) {
 		if (failures.length > 0) process.stdout.write(`\n  FAILED: ${failures.length} broken invariant(s)\n${failures.map((f) => `    ✗ ${f}\n`).join("")}\n`);
 		if (missed.length > 0) process.stdout.write(`\n  FAILED: ${missed.length} threshold(s) missed\n${missed.map((t) => `    ✗ ${t.label}\n`).join("")}\n`);
