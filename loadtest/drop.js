@@ -89,11 +89,26 @@ const fairnessMismatches = new Counter("fairness_mismatches");
 const botBreaches = new Counter("bot_breaches");
 const notSoldOut = new Counter("not_sold_out");
 // The report's per-second series (lib/timeline.js) and what teardown() reads from the audit.
+/** @param {Record<string, string>} names @param {(name: string) => any} make */
+function metricsOf(names, make) {
+	/** @type {Record<string, any>} */
+	const out = {};
+	for (const key of Object.keys(names)) out[key] = make(names[key]);
+	return out;
+}
 const series = {
-	events: new Counter(K6_SERIES.events),
-	answers: new Counter(K6_SERIES.answers),
-	observed: new Trend(K6_SERIES.observed),
-	latency: new Trend(K6_SERIES.latency, true),
+	events: metricsOf(K6_SERIES.events, function (name) {
+		return new Counter(name);
+	}),
+	answers: metricsOf(K6_SERIES.answers, function (name) {
+		return new Counter(name);
+	}),
+	observed: metricsOf(K6_SERIES.observed, function (name) {
+		return new Trend(name);
+	}),
+	latency: metricsOf(K6_SERIES.latency, function (name) {
+		return new Trend(name, true);
+	}),
 };
 const auditGauges = {
 	sold: new Gauge("audit_sold"),
@@ -183,13 +198,13 @@ const client = k6Client(
 			ticketsSold.add(d.quantity);
 		} else if (name === "breach") botBreaches.add(1);
 		if (name === "arrived" || name === "joined" || name === "admitted" || name === "held" || name === "sold") {
-			series.events.add(name === "sold" ? d.quantity : 1, { e: name, b: bucketTag(Date.now()) });
+			series.events[name].add(name === "sold" ? d.quantity : 1, { b: bucketTag(Date.now()) });
 		}
 	},
 	function (step, ms, status) {
 		const b = bucketTag(Date.now());
-		series.answers.add(1, { c: statusClass(status), b: b });
-		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency.add(ms, { s: step, b: b });
+		series.answers[statusClass(status)].add(1, { b: b });
+		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency[step].add(ms, { b: b });
 	},
 );
 
@@ -267,11 +282,11 @@ export function observe(data) {
 		const fair = answers[0].status === 200 ? JSON.parse(String(answers[0].body)) : null;
 		const view = answers[1].status === 200 ? JSON.parse(String(answers[1].body)) : null;
 		if (fair) {
-			series.observed.add(fair.admittedThrough, { o: "watermark", b: b });
-			series.observed.add(fair.lastPosition, { o: "placed", b: b });
+			series.observed.watermark.add(fair.admittedThrough, { b: b });
+			series.observed.placed.add(fair.lastPosition, { b: b });
 		}
 		if (view) {
-			series.observed.add(view.remaining, { o: "remaining", b: b });
+			series.observed.remaining.add(view.remaining, { b: b });
 			if (overAt === 0 && (view.status === "sold_out" || view.status === "closed")) overAt = Date.now();
 		}
 		client.sleep(at + knobs.bucketSeconds * 1000 - Date.now());

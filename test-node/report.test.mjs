@@ -212,12 +212,12 @@ function k6Metrics(meta, samples) {
 	const add = (key, type, v) => ((groups[key] ??= { type, list: [] }).list.push(v));
 	for (const s of samples) {
 		const b = Math.min(meta.buckets - 1, Math.max(0, Math.floor((s.at - meta.originMs) / (meta.bucketSeconds * 1000))));
-		if (s.kind === "event") add(`${K6_SERIES.events}{e:${s.name},b:${b}}`, "counter", s.n ?? 1);
+		if (s.kind === "event") add(`${K6_SERIES.events[s.name]}{b:${b}}`, "counter", s.n ?? 1);
 		if (s.kind === "answer") {
-			add(`${K6_SERIES.answers}{c:${statusClass(s.status)},b:${b}}`, "counter", 1);
-			if (LATENCY_STEPS.includes(s.step)) add(`${K6_SERIES.latency}{s:${s.step},b:${b}}`, "trend", s.ms);
+			add(`${K6_SERIES.answers[statusClass(s.status)]}{b:${b}}`, "counter", 1);
+			if (LATENCY_STEPS.includes(s.step)) add(`${K6_SERIES.latency[s.step]}{b:${b}}`, "trend", s.ms);
 		}
-		if (s.kind === "observe") add(`${K6_SERIES.observed}{o:${s.name},b:${b}}`, "trend", s.value);
+		if (s.kind === "observe") add(`${K6_SERIES.observed[s.name]}{b:${b}}`, "trend", s.value);
 	}
 	const declared = timelineThresholds(meta.buckets);
 	for (const key of Object.keys(declared)) {
@@ -225,7 +225,7 @@ function k6Metrics(meta, samples) {
 		const list = g ? g.list.slice().sort((x, y) => x - y) : [];
 		const sum = list.reduce((x, y) => x + y, 0);
 		// k6 keeps every submetric a threshold names; an empty counter counts 0, an empty trend has count 0.
-		const isTrend = key.startsWith(K6_SERIES.latency) || key.startsWith(K6_SERIES.observed);
+		const isTrend = key.startsWith("tl_latency_") || key.startsWith("tl_observed_");
 		metrics[key] = {
 			type: isTrend ? "trend" : "counter",
 			contains: "default",

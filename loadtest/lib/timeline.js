@@ -1,9 +1,9 @@
 // Per-second series of a load run, for the HTML report (lib/report-html.js).
 // Plain JavaScript with no imports: the Node runner fills a timeline in memory
 // as events happen; k6, whose handleSummary only sees aggregated metrics, adds
-// each event to a metric tagged with its bucket (`b`) and declares one
-// always-true threshold per bucket, so k6 keeps a submetric per bucket and
-// hands it to handleSummary (`timelineFromK6`). Both end in the same shape:
+// each event to the metric of its series tagged with its bucket (`b`) and
+// declares one always-true threshold per bucket, so k6 keeps a submetric per
+// bucket and hands it to handleSummary (`timelineFromK6`). Both end in the same shape:
 //
 //   { openAtS, bucketSeconds, buckets,                      bucket i covers [i, i+1) × bucketSeconds after the drop was created
 //     counts: { arrived, joined, admitted, held, sold }: number[]   per bucket (sold counts tickets)
@@ -121,40 +121,52 @@ export function createTimeline(meta) {
 // ---------------------------------------------------------------------------
 // k6: a submetric per bucket
 
-/** The k6 metric names the per-bucket series use. */
-export const K6_SERIES = { events: "tl_events", answers: "tl_answers", observed: "tl_observed", latency: "tl_latency" };
+/**
+ * The k6 metric of each series: one metric per series, tagged only with the
+ * bucket, so a sample is matched against that series' submetrics alone (k6
+ * compares every sample with each submetric of its metric).
+ */
+export const K6_SERIES = {
+	events: names("tl_event_", EVENT_SERIES),
+	answers: names("tl_answer_", STATUS_CLASSES),
+	observed: names("tl_observed_", OBSERVED_SERIES),
+	latency: names("tl_latency_", LATENCY_STEPS),
+};
+
+function names(prefix, list) {
+	/** @type {Record<string, string>} */
+	const out = {};
+	for (let i = 0; i < list.length; i++) out[list[i]] = prefix + list[i];
+	return out;
+}
+
+/** Whether a k6 metric (or submetric) is one of these series, which a text summary leaves out. */
+export function isTimelineMetric(name) {
+	return name.indexOf("tl_") === 0;
+}
 
 /**
- * The thresholds that make k6 keep one submetric per bucket (each holds
- * always, so none fails a run): events by name, answers by status class,
- * observed values by name, latency by step. Observed values are a Trend, not
- * a Gauge, so a bucket the observer never reached has a count of 0 rather
- * than a value of 0; the observer reads once a bucket, so its max is that reading.
+ * The thresholds that make k6 keep one submetric per bucket of each series
+ * (each holds always, so none fails a run). Observed values and latencies are
+ * Trends: a bucket no sample reached has a count of 0 rather than a value of
+ * 0, and the observer reads once a bucket, so its max is that reading.
  */
 export function timelineThresholds(buckets) {
 	/** @type {Record<string, string[]>} */
 	const out = {};
 	for (let b = 0; b < buckets; b++) {
-		for (const name of EVENT_SERIES) out[K6_SERIES.events + "{e:" + name + ",b:" + b + "}"] = ["count>=0"];
-		for (const name of STATUS_CLASSES) out[K6_SERIES.answers + "{c:" + name + ",b:" + b + "}"] = ["count>=0"];
-		for (const name of OBSERVED_SERIES) out[K6_SERIES.observed + "{o:" + name + ",b:" + b + "}"] = ["max>=-1"];
-		for (const step of LATENCY_STEPS) out[K6_SERIES.latency + "{s:" + step + ",b:" + b + "}"] = ["max>=0"];
+		for (const name of EVENT_SERIES) out[K6_SERIES.events[name] + "{b:" + b + "}"] = ["count>=0"];
+		for (const name of STATUS_CLASSES) out[K6_SERIES.answers[name] + "{b:" + b + "}"] = ["count>=0"];
+		for (const name of OBSERVED_SERIES) out[K6_SERIES.observed[name] + "{b:" + b + "}"] = ["max>=-1"];
+		for (const step of LATENCY_STEPS) out[K6_SERIES.latency[step] + "{b:" + b + "}"] = ["max>=0"];
 	}
 	return out;
 }
 
-/** The tags k6's submetrics are keyed by, parsed from "name{a:x,b:y}". */
-function parseSubmetric(key) {
-	const open = key.indexOf("{");
-	if (open < 0 || key.charAt(key.length - 1) !== "}") return null;
-	/** @type {Record<string, string>} */
-	const tags = {};
-	const parts = key.slice(open + 1, -1).split(",");
-	for (let i = 0; i < parts.length; i++) {
-		const c = parts[i].indexOf(":");
-		if (c > 0) tags[parts[i].slice(0, c).trim()] = parts[i].slice(c + 1).trim();
-	}
-	return { name: key.slice(0, open), tags: tags };
+/** The bucket of a submetric key "name{b:12}", or -1. */
+function bucketOfKey(key, name) {
+	const m = /^([^{]+)\{b:(\d+)\}$/.exec(key);
+	return m && m[1] === name ? Number(m[2]) : -1;
 }
 
 /**
@@ -164,22 +176,40 @@ function parseSubmetric(key) {
  */
 export function timelineFromK6(metrics, meta) {
 	const t = emptyShape(meta);
-	for (const key of Object.keys(metrics || {})) {
-		const sub = parseSubmetric(key);
-		if (sub === null || sub.tags.b === undefined) continue;
-		const b = Number(sub.tags.b);
-		if (!(b >= 0 && b < meta.buckets)) continue;
-		const v = metrics[key].values || {};
-		if (sub.name === K6_SERIES.events && t.counts[sub.tags.e]) t.counts[sub.tags.e][b] = v.count || 0;
-		else if (sub.name === K6_SERIES.answers && t.statuses[sub.tags.c]) t.statuses[sub.tags.c][b] = v.count || 0;
-		else if (sub.name === K6_SERIES.observed && t.observed[sub.tags.o] && v.count > 0) t.observed[sub.tags.o][b] = v.max;
-		else if (sub.name === K6_SERIES.latency && LATENCY_STEPS.indexOf(sub.tags.s) >= 0 && v.count > 0) {
-			const step = sub.tags.s;
-			if (!t.latency[step]) t.latency[step] = { p50: zeros(meta.buckets, null), p95: zeros(meta.buckets, null), p99: zeros(meta.buckets, null) };
-			t.latency[step].p50[b] = v.med;
-			t.latency[step].p95[b] = v["p(95)"];
-			t.latency[step].p99[b] = v["p(99)"];
+	const keys = Object.keys(metrics || {});
+	/** @param {string} name @param {(b: number, v: any) => void} use */
+	function each(name, use) {
+		for (const key of keys) {
+			const b = bucketOfKey(key, name);
+			if (b >= 0 && b < meta.buckets) use(b, metrics[key].values || {});
 		}
+	}
+	for (const name of EVENT_SERIES) {
+		each(K6_SERIES.events[name], function (b, v) {
+			t.counts[name][b] = v.count || 0;
+		});
+	}
+	for (const name of STATUS_CLASSES) {
+		each(K6_SERIES.answers[name], function (b, v) {
+			t.statuses[name][b] = v.count || 0;
+		});
+	}
+	for (const name of OBSERVED_SERIES) {
+		each(K6_SERIES.observed[name], function (b, v) {
+			if (v.count > 0) t.observed[name][b] = v.max;
+		});
+	}
+	for (const step of LATENCY_STEPS) {
+		const l = { p50: zeros(meta.buckets, null), p95: zeros(meta.buckets, null), p99: zeros(meta.buckets, null) };
+		let any = false;
+		each(K6_SERIES.latency[step], function (b, v) {
+			if (!(v.count > 0)) return;
+			any = true;
+			l.p50[b] = v.med;
+			l.p95[b] = v["p(95)"];
+			l.p99[b] = v["p(99)"];
+		});
+		if (any) t.latency[step] = l;
 	}
 	return t;
 }
