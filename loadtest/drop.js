@@ -118,7 +118,11 @@ const auditGauges = {
 	balanced: new Gauge("audit_balanced"),
 };
 const loadObject = new Gauge("load_object");
-/** When the drop was created (setup data): bucket 0 of the series. Set by each VU before it sends anything. */
+/**
+ * When the drop was created (setup data): bucket 0 of the series. Set by each
+ * VU that runs fans or the observer; setup() and teardown() leave it 0, so
+ * their admin requests stay out of the series, as in the Node runner.
+ */
 let origin = 0;
 function bucketTag(at) {
 	return String(bucketOf(origin, knobs.bucketSeconds, BUCKETS, at));
@@ -197,11 +201,12 @@ const client = k6Client(
 			orders.add(1);
 			ticketsSold.add(d.quantity);
 		} else if (name === "breach") botBreaches.add(1);
-		if (name === "arrived" || name === "joined" || name === "admitted" || name === "held" || name === "sold") {
+		if (origin > 0 && (name === "arrived" || name === "joined" || name === "admitted" || name === "held" || name === "sold")) {
 			series.events[name].add(name === "sold" ? d.quantity : 1, { b: bucketTag(Date.now()) });
 		}
 	},
 	function (step, ms, status) {
+		if (origin === 0) return;
 		const b = bucketTag(Date.now());
 		series.answers[statusClass(status)].add(1, { b: b });
 		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency[step].add(ms, { b: b });

@@ -208,11 +208,13 @@ async function runDrop(baseUrl, adminToken) {
 		buckets: timelineBuckets(knobs, dropScenario.arrivalSeconds(knobs), knobs.bucketSeconds, knobs.tailSeconds),
 		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs },
 	});
+	// The series cover the drop while the fans run: not its creation, not the drain and audits after.
+	let charting = false;
 	const recorder = new Recorder();
 	const record = recorder.add.bind(recorder);
 	recorder.add = (step, ms, status) => {
 		record(step, ms, status);
-		timeline.answer(step, Date.now(), ms, status);
+		if (charting) timeline.answer(step, Date.now(), ms, status);
 	};
 	const retrySamples = [];
 	const orders = new Set();
@@ -281,6 +283,7 @@ async function runDrop(baseUrl, adminToken) {
 			`req ${client.recorder.requests} (${(client.recorder.requests / Math.max(s, 0.001)).toFixed(0)}/s)`
 		);
 	});
+	charting = true;
 	const observer = observeDrop(client, baseUrl, drop.id, timeline, knobs.bucketSeconds * 1000);
 	const results = await Promise.all(
 		Array.from({ length: knobs.fans }, (_, i) => {
@@ -294,6 +297,7 @@ async function runDrop(baseUrl, adminToken) {
 	);
 	const fansDoneAt = Date.now();
 	await observer.stop();
+	charting = false;
 	progress.stop();
 	log(`all fans done after ${((fansDoneAt - started) / 1000).toFixed(1)}s; waiting for the Queue to drain and holds to settle`);
 	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
