@@ -7,7 +7,7 @@
 // Runs under Node's test runner (`npm test` starts it first).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -400,6 +400,15 @@ test("npm run report renders a run and compares two", () => {
 		assert.match(two.stdout, /comparison: /);
 		assert.match(two.stdout, /no figure worse than the noise/);
 		assert.match(readFileSync(out, "utf8"), /<section id="comparison">/);
+		// A newer run far slower than the noise allows: marked, and the exit code says so.
+		const slower = recorded();
+		slower.steps.status.p99 = slower.steps.status.p99 * 10 + 1000;
+		const slowerFile = join(dir, "slower.json");
+		writeFileSync(slowerFile, JSON.stringify(slower));
+		const worse = spawnSync(process.execPath, [join(ROOT, "scripts", "report.mjs"), FIXTURE, slowerFile, "--out", out], { encoding: "utf8", timeout: 20000 });
+		assert.equal(worse.status, 1, worse.stderr);
+		assert.match(worse.stdout, /status p99 .*✗ worse beyond noise/);
+		assert.match(worse.stdout, /1 figure\(s\) worse than the noise/);
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
