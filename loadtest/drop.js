@@ -24,12 +24,21 @@
 // VU, default 10) and SUMMARY_JSON (where handleSummary writes the JSON summary).
 // LINES 0 (the default) leaves the line count to the engine: ceil(TICKETS / 500).
 // MAX_PER_FAN_LOAD 0 (the default) is off.
+//
+// SCENARIO picks the shape of the drop (lib/scenarios.js): spike (default),
+// ramp (RAMP_SECONDS), soak (SOAK_SECONDS), bots (BOT_SHARE hostile fans).
+// Thresholds: P95_<STEP> / P99_<STEP> (P99_HOLD=500ms) and SELLOUT (60s).
+// The report: handleSummary also writes REPORT_JSON and REPORT_HTML (default
+// loadtest/reports/k6-drop-report.json and .html), the page the Node runner
+// writes. Its per-second series come from metrics tagged with their second
+// (lib/timeline.js: one submetric per BUCKET_SECONDS, over the arrival window
+// plus TAIL_SECONDS), and the watermark and stock left from an "observer"
+// scenario that reads the public API once a bucket.
 import { Counter, Gauge, Trend } from "k6/metrics";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
 import { checkFairness } from "./lib/fairness.js";
 import {
-	arrivalOffsetMs,
 	auditFailures,
 	createDrop,
 	demandExceedsSupply,
@@ -45,6 +54,11 @@ import {
 } from "./lib/journey.js";
 import { expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
 import { LOAD_KINDS, textSummary } from "./lib/k6-summary.js";
+import { k6Report, loadObjectNames } from "./lib/k6-report.js";
+import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
+import { renderReport } from "./lib/report-html.js";
+import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
+import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
 const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
@@ -52,6 +66,12 @@ const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || "";
 const FANS_PER_VU = Math.max(1, Number(__ENV.FANS_PER_VU || 10));
 const VUS = Math.ceil(knobs.fans / FANS_PER_VU);
 const EXPECT_SOLD_OUT = demandExceedsSupply(knobs);
+const SCENARIO = scenarioNamed(__ENV.SCENARIO);
+const THRESHOLD_SPECS = thresholdSpecs(__ENV);
+const BUCKETS = timelineBuckets(knobs, SCENARIO.arrivalSeconds(knobs), knobs.bucketSeconds, knobs.tailSeconds);
+// The objects the audit will count, for one load_object submetric each.
+const LINES = knobs.lines > 0 ? knobs.lines : Math.ceil(knobs.tickets / 500);
+const SHARDS = Math.min(knobs.shards, knobs.tickets);
 
 const trends = stepTrends();
 const unexpected = new Counter("unexpected_answers");
@@ -66,6 +86,47 @@ const unsold = new Counter("unsold_tickets");
 const broken = new Counter("broken_invariants");
 const fairnessChecked = new Counter("fairness_checked");
 const fairnessMismatches = new Counter("fairness_mismatches");
+const botBreaches = new Counter("bot_breaches");
+const notSoldOut = new Counter("not_sold_out");
+// The report's per-second series (lib/timeline.js) and what teardown() reads from the audit.
+/** @param {Record<string, string>} names @param {(name: string) => any} make */
+function metricsOf(names, make) {
+	/** @type {Record<string, any>} */
+	const out = {};
+	for (const key of Object.keys(names)) out[key] = make(names[key]);
+	return out;
+}
+const series = {
+	events: metricsOf(K6_SERIES.events, function (name) {
+		return new Counter(name);
+	}),
+	answers: metricsOf(K6_SERIES.answers, function (name) {
+		return new Counter(name);
+	}),
+	observed: metricsOf(K6_SERIES.observed, function (name) {
+		return new Trend(name);
+	}),
+	latency: metricsOf(K6_SERIES.latency, function (name) {
+		return new Trend(name, true);
+	}),
+};
+const auditGauges = {
+	sold: new Gauge("audit_sold"),
+	capacity: new Gauge("audit_capacity"),
+	orders: new Gauge("audit_orders"),
+	recorded: new Gauge("audit_recorded"),
+	balanced: new Gauge("audit_balanced"),
+};
+const loadObject = new Gauge("load_object");
+/**
+ * When the drop was created (setup data): bucket 0 of the series. Set by each
+ * VU that runs fans or the observer; setup() and teardown() leave it 0, so
+ * their admin requests stay out of the series, as in the Node runner.
+ */
+let origin = 0;
+function bucketTag(at) {
+	return String(bucketOf(origin, knobs.bucketSeconds, BUCKETS, at));
+}
 // The audit's load, set once by teardown(); the hottest object's kind as its index in LOAD_KINDS.
 const load = {
 	fans: new Gauge("load_fans"),
@@ -93,8 +154,13 @@ const thresholds = {
 	unsold_tickets: ["count==0"],
 	broken_invariants: ["count==0"],
 	fairness_mismatches: ["count==0"],
+	bot_breaches: ["count==0"],
 };
 if (knobs.maxPerFanLoad > 0) thresholds.load_hottest_per_fan = ["value<=" + knobs.maxPerFanLoad];
+// The engineer's thresholds (P99_HOLD=500ms, SELLOUT=60s), then one always-true threshold per
+// submetric the report reads: k6 gives handleSummary only the metrics and submetrics thresholds name.
+Object.assign(thresholds, k6Thresholds(THRESHOLD_SPECS), timelineThresholds(BUCKETS));
+for (const name of loadObjectNames(LINES, SHARDS)) thresholds["load_object{o:" + name + "}"] = ["value>=0"];
 
 /** @type {import("k6/options").Options} */
 export const options = {
@@ -104,8 +170,17 @@ export const options = {
 			vus: VUS,
 			iterations: 1,
 			// Arrivals end by LEAD + SPREAD; each fan then has FAN_TIMEOUT_SECONDS at most.
-			maxDuration: Math.ceil(knobs.leadSeconds + knobs.spreadSeconds + knobs.fanTimeoutSeconds + 30) + "s",
+			maxDuration: Math.ceil(knobs.leadSeconds + SCENARIO.arrivalSeconds(knobs) + knobs.fanTimeoutSeconds + 30) + "s",
 			gracefulStop: "30s",
+		},
+		// One VU reading the watermark and the stock left once a bucket, for the report.
+		observer: {
+			executor: "per-vu-iterations",
+			vus: 1,
+			iterations: 1,
+			exec: "observe",
+			maxDuration: Math.ceil(BUCKETS * knobs.bucketSeconds + 60) + "s",
+			gracefulStop: "10s",
 		},
 	},
 	setupTimeout: "60s",
@@ -114,26 +189,39 @@ export const options = {
 	thresholds: thresholds,
 };
 
-expectContractStatuses();
+expectContractStatuses(SCENARIO.isBot !== null);
 
-const client = k6Client(trends, unexpected, function (name, d) {
-	if (name === "joined") joined.add(1);
-	else if (name === "admitted") admitted.add(1);
-	else if (name === "sold") {
-		orders.add(1);
-		ticketsSold.add(d.quantity);
-	}
-});
+const client = k6Client(
+	trends,
+	unexpected,
+	function (name, d) {
+		if (name === "joined") joined.add(1);
+		else if (name === "admitted") admitted.add(1);
+		else if (name === "sold") {
+			orders.add(1);
+			ticketsSold.add(d.quantity);
+		} else if (name === "breach") botBreaches.add(1);
+		if (origin > 0 && (name === "arrived" || name === "joined" || name === "admitted" || name === "held" || name === "sold")) {
+			series.events[name].add(name === "sold" ? d.quantity : 1, { b: bucketTag(Date.now()) });
+		}
+	},
+	function (step, ms, status) {
+		if (origin === 0) return;
+		const b = bucketTag(Date.now());
+		series.answers[statusClass(status)].add(1, { b: b });
+		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency[step].add(ms, { b: b });
+	},
+);
 
 export function setup() {
 	if (!ADMIN_TOKEN) throw new Error("set ADMIN_TOKEN (-e ADMIN_TOKEN=...): setup creates the drop through the admin API");
 	// A first sample, so every threshold has data even when nothing goes wrong.
-	for (const c of [unexpected, oversold, lost, unsold, broken, fairnessMismatches]) c.add(0);
+	for (const c of [unexpected, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut]) c.add(0);
 	const createdAt = Date.now();
 	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, dropBody(knobs, createdAt)), client);
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) throw new Error("the drop was created with " + drop.lines + " line(s); asked for " + knobs.lines);
 	console.log(
-		"drop " + drop.id + ": " + knobs.tickets + " tickets over " + drop.shards + " shard(s) and " + drop.lines + " line(s), " + knobs.fans + " fans on " + VUS +
+		SCENARIO.name + ": drop " + drop.id + ": " + knobs.tickets + " tickets over " + drop.shards + " shard(s) and " + drop.lines + " line(s), " + knobs.fans + " fans on " + VUS +
 			" VUs, opens " + drop.opensAt + (EXPECT_SOLD_OUT ? "; demand exceeds supply, so every ticket must sell" : ""),
 	);
 	return {
@@ -150,9 +238,12 @@ export function setup() {
 
 /** @param {SetupData} data */
 export default function (data) {
-	const vu = exec.vu.idInTest;
+	origin = data.createdAt;
+	// This VU's place among the fans' VUs (the observer's VU is not one of them).
+	const slot = exec.scenario.iterationInTest;
 	const fans = [];
-	for (let i = vu - 1; i < knobs.fans; i += VUS) {
+	for (let i = slot; i < knobs.fans; i += VUS) {
+		const plan = fanPlan(SCENARIO, i, knobs, data.createdAt);
 		fans.push(
 			fanJourney(client, {
 				baseUrl: BASE_URL,
@@ -160,7 +251,8 @@ export default function (data) {
 				fanId: data.runId + "-" + i,
 				index: i,
 				knobs: knobs,
-				startAt: data.createdAt + arrivalOffsetMs(i, knobs),
+				startAt: plan.startAt,
+				probes: plan.probes,
 			}),
 		);
 	}
@@ -171,6 +263,39 @@ export default function (data) {
 		if (r && r.outcome === "error") unexpected.add(1);
 	}
 	checkVuFairness(data, results);
+}
+
+/**
+ * The observer: the pacer's watermark, the last position placed and the stock
+ * left, read from the public API (answered by the Worker from its copy of the
+ * watermark) once a bucket, until 10 s after the drop sold out or closed, or
+ * the end of the series.
+ * @param {SetupData} data
+ */
+export function observe(data) {
+	origin = data.createdAt;
+	const end = data.createdAt + BUCKETS * knobs.bucketSeconds * 1000;
+	const base = BASE_URL + "/api/drops/" + data.dropId;
+	let overAt = 0;
+	while (Date.now() < end && (overAt === 0 || Date.now() < overAt + 10000)) {
+		const at = Date.now();
+		const answers = client.batch([
+			{ method: "GET", url: base + "/fairness", headers: {}, body: null, step: "observe" },
+			{ method: "GET", url: base, headers: {}, body: null, step: "observe" },
+		]);
+		const b = bucketTag(at);
+		const fair = answers[0].status === 200 ? JSON.parse(String(answers[0].body)) : null;
+		const view = answers[1].status === 200 ? JSON.parse(String(answers[1].body)) : null;
+		if (fair) {
+			series.observed.watermark.add(fair.admittedThrough, { b: b });
+			series.observed.placed.add(fair.lastPosition, { b: b });
+		}
+		if (view) {
+			series.observed.remaining.add(view.remaining, { b: b });
+			if (overAt === 0 && (view.status === "sold_out" || view.status === "closed")) overAt = Date.now();
+		}
+		client.sleep(at + knobs.bucketSeconds * 1000 - Date.now());
+	}
 }
 
 /**
@@ -212,6 +337,14 @@ export function teardown(data) {
 	lost.add(audit.lost);
 	unsold.add(EXPECT_SOLD_OUT ? audit.capacity - audit.totals.sold : 0);
 	broken.add(failures.length);
+	notSoldOut.add(audit.totals.sold < audit.capacity ? 1 : 0);
+	auditGauges.sold.add(audit.totals.sold);
+	auditGauges.capacity.add(audit.capacity);
+	auditGauges.orders.add(audit.totals.orders);
+	auditGauges.recorded.add(audit.recorded);
+	auditGauges.balanced.add(audit.balanced ? 1 : 0);
+	const objects = audit.load && Array.isArray(audit.load.objects) ? audit.load.objects : [];
+	for (const o of objects) loadObject.add(o.requests, { o: o.kind + "-" + o.index });
 	const l = loadSummary(audit.load);
 	load.fans.add(l.fans);
 	if (l.hottest) {
@@ -243,5 +376,19 @@ export function handleSummary(data) {
 	const out = { stdout: textSummary(data, "ticket drop: " + knobs.fans + " fans, " + knobs.tickets + " tickets, " + knobs.shards + " shards, " + lines) };
 	// k6 cannot create a folder: loadtest/reports/ is kept in git (.gitkeep) for this.
 	out[__ENV.SUMMARY_JSON || "loadtest/reports/k6-drop-summary.json"] = JSON.stringify(data, null, 2);
+	// The report the Node runner writes too: its JSON (for --compare and npm run report) and its page.
+	const report = k6Report(data, {
+		knobs: knobs,
+		scenario: SCENARIO.name,
+		bucketSeconds: knobs.bucketSeconds,
+		buckets: BUCKETS,
+		lines: LINES,
+		shards: SHARDS,
+		thresholdSpecs: THRESHOLD_SPECS,
+		expectSoldOut: EXPECT_SOLD_OUT,
+		at: new Date(data.setup_data && data.setup_data.createdAt ? data.setup_data.createdAt : Date.now()).toISOString(),
+	});
+	out[__ENV.REPORT_JSON || "loadtest/reports/k6-drop-report.json"] = JSON.stringify(report, null, 2);
+	out[__ENV.REPORT_HTML || "loadtest/reports/k6-drop-report.html"] = renderReport(report);
 	return out;
 }

@@ -11,18 +11,20 @@
 //   npm run loadtest -- --fans 300 --tickets 60 --lines 3 --max-per-fan-load 8
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
+//   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
+//
+// Each drop run also writes an HTML report beside its JSON (lib/report-html.js).
 //
 // Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
 // environment variable (MAX_PER_FAN=4); flags win. See docs/load-testing.md.
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { attackPlan, attackVerdict, attacker, prepareAttack } from "./lib/attack.js";
 import { FCFS_BOUND_MS, checkFairness } from "./lib/fairness.js";
 import {
 	DEFAULTS,
-	arrivalOffsetMs,
 	auditFailures,
 	createDrop,
 	demandExceedsSupply,
@@ -36,7 +38,11 @@ import {
 	waitForDrain,
 } from "./lib/journey.js";
 import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
-import { createHttpClient, latencyStats } from "./lib/node-client.mjs";
+import { Recorder, createHttpClient, latencyStats } from "./lib/node-client.mjs";
+import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
+import { createTimeline, timelineBuckets } from "./lib/timeline.js";
+import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thresholdSpecs } from "./lib/report-compare.js";
+import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -45,14 +51,20 @@ const DEFAULT_NOTES = {
 	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
 };
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
+/** --p95-hold 300ms, --p99-join 1s, ..., --sellout 60s (lib/report-compare.js). */
+const thresholdOptions = Object.fromEntries(
+	[...THRESHOLD_PERCENTILES.flatMap((p) => THRESHOLD_STEPS.map((step) => `${p}-${step}`)), "sellout"].map((name) => [name, { type: "string" }]),
+);
 const { values: flags } = parseArgs({
 	options: {
 		...knobOptions,
+		...thresholdOptions,
+		compare: { type: "string" },
 		"base-url": { type: "string" },
 		"admin-token": { type: "string" },
 		port: { type: "string", default: process.env.PORT ?? "8800" },
 		connections: { type: "string", default: "64" },
-		scenario: { type: "string", default: "drop" },
+		scenario: { type: "string", default: "spike" },
 		report: { type: "string" },
 		var: { type: "string", multiple: true },
 		"engine-log": { type: "string" },
@@ -65,7 +77,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
 	process.stdout.write(
 		[
-			"usage: npm run loadtest -- [--base-url URL] [--scenario drop|attack] [knobs]",
+			`usage: npm run loadtest -- [--base-url URL] [--scenario ${[...Object.keys(SCENARIOS), "attack"].join("|")}] [thresholds] [--compare REPORT] [knobs]`,
 			"",
 			"  --base-url URL      a running engine (default: start one on --port, scripts/lib/engine.mjs)",
 			"  --admin-token T     its admin token (default: ADMIN_TOKEN, then .dev.vars)",
@@ -73,8 +85,15 @@ if (flags.help) {
 			"  --var NAME=VALUE    a wrangler.toml [vars] override for the engine started here (repeatable)",
 			"  --engine-log FILE   write the whole output of the engine started here to FILE",
 			"  --connections N     HTTP keep-alive sockets (default 64)",
-			"  --report FILE       JSON report path (default loadtest/reports/<scenario>-<time>.json)",
+			"  --report FILE       JSON report path (default loadtest/reports/<scenario>-<time>.json); the HTML report goes beside it",
+			"  --compare FILE      an earlier run's JSON report: both side by side, in the terminal and the HTML",
+			`  --p95-STEP T, --p99-STEP T   fail the run when the step's p95 / p99 is not under T (500ms, 1s); STEP: ${THRESHOLD_STEPS.join(", ")}`,
+			"  --sellout T         fail the run unless the drop sold out within T of the opening (60s)",
 			"  --quiet             no live progress line",
+			"",
+			"scenarios (--scenario, default spike):",
+			...Object.entries(SCENARIOS).map(([name, s]) => `  ${name.padEnd(8)} ${s.about}`),
+			"  attack   the hostile fans of loadtest/attack.js on a drop of their own",
 			"",
 			"knobs (flag or environment variable, defaults in brackets):",
 			...Object.entries(DEFAULTS).map(([k, v]) => `  --${kebab(k)} / ${k.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()}  [${DEFAULT_NOTES[k] ?? v}]`),
@@ -89,8 +108,31 @@ const knobs = knobsFrom({ ...process.env, ...Object.fromEntries(Object.keys(DEFA
 if (flags.lines === undefined && process.env.LINES !== undefined && process.stdout.isTTY && Number(process.env.LINES) === process.stdout.rows) {
 	process.stderr.write(`loadtest: LINES=${process.env.LINES} from the environment looks like the terminal's height; pass --lines to be sure\n`);
 }
-const scenario = flags.scenario;
-if (scenario !== "drop" && scenario !== "attack") fail(`unknown --scenario ${scenario}`);
+let dropScenario = null;
+if (flags.scenario !== "attack") {
+	try {
+		dropScenario = scenarioNamed(flags.scenario);
+	} catch (err) {
+		fail(err.message);
+	}
+}
+const scenario = dropScenario ? dropScenario.name : "attack";
+let thresholds = [];
+try {
+	thresholds = thresholdSpecs(flags);
+} catch (err) {
+	fail(err.message);
+}
+if (!dropScenario && (thresholds.length > 0 || flags.compare)) fail("thresholds and --compare apply to a drop (spike, ramp, soak, bots), not to --scenario attack");
+const baseline = flags.compare ? readBaseline(flags.compare) : null;
+
+function readBaseline(file) {
+	try {
+		return JSON.parse(readFileSync(file, "utf8"));
+	} catch (err) {
+		fail(`--compare ${file}: ${err.message}`);
+	}
+}
 
 function fail(message) {
 	process.stderr.write(`loadtest: ${message}\n`);
@@ -127,16 +169,25 @@ try {
 		adminToken = engine.adminToken;
 	}
 	if (!adminToken) fail("no admin token: pass --admin-token or set ADMIN_TOKEN");
-	const { report, failures } = scenario === "drop" ? await runDrop(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
+	const { report, failures } = dropScenario ? await runDrop(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
 	const file = flags.report ?? join(ROOT, "loadtest", "reports", `${scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 	mkdirSync(join(file, ".."), { recursive: true });
 	writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
 	process.stdout.write(`\n  report: ${file}\n`);
-	if (failures.length > 0) {
-		process.stdout.write(`\n  FAILED: ${failures.length} broken invariant(s)\n${failures.map((f) => `    ✗ ${f}\n`).join("")}\n`);
+	if (dropScenario) {
+		const { html, text } = compareWith(report, baseline, flags.compare);
+		if (text) process.stdout.write(`\n${text}\n`);
+		writeFileSync(htmlPathFor(file), html);
+		process.stdout.write(`\n  html report: ${htmlPathFor(file)}\n`);
+	}
+	const missed = (report.thresholds ?? []).filter((t) => !t.ok);
+	for (const t of report.thresholds ?? []) process.stdout.write(`  ${t.ok ? "✓" : "✗"} threshold ${t.label}: ${t.value === null ? "no value" : formatMs(t.value)}\n`);
+	if (failures.length > 0 || missed.length > 0) {
+		if (failures.length > 0) process.stdout.write(`\n  FAILED: ${failures.length} broken invariant(s)\n${failures.map((f) => `    ✗ ${f}\n`).join("")}\n`);
+		if (missed.length > 0) process.stdout.write(`\n  FAILED: ${missed.length} threshold(s) missed\n${missed.map((t) => `    ✗ ${t.label}\n`).join("")}\n`);
 		await shutdown(1);
 	} else {
-		process.stdout.write("\n  PASSED: no invariant broken\n\n");
+		process.stdout.write(`\n  PASSED: no invariant broken${thresholds.length > 0 ? ", every threshold met" : ""}\n\n`);
 		await shutdown(0);
 	}
 } catch (err) {
@@ -147,7 +198,24 @@ try {
 
 async function runDrop(baseUrl, adminToken) {
 	const cfg = { baseUrl, adminToken };
-	const tally = { joined: 0, admitted: 0, held: 0, sold: 0, tickets: 0, errors: 0, declined: 0, abandoned: 0, transportRetries: 0 };
+	const tally = { joined: 0, admitted: 0, held: 0, sold: 0, tickets: 0, errors: 0, declined: 0, abandoned: 0, transportRetries: 0, bots: 0, breaches: 0 };
+	const breachSamples = [];
+	const createdAt = Date.now();
+	const timeline = createTimeline({
+		originMs: createdAt,
+		openAtS: knobs.leadSeconds,
+		bucketSeconds: knobs.bucketSeconds,
+		buckets: timelineBuckets(knobs, dropScenario.arrivalSeconds(knobs), knobs.bucketSeconds, knobs.tailSeconds),
+		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs },
+	});
+	// The series cover the drop while the fans run: not its creation, not the drain and audits after.
+	let charting = false;
+	const recorder = new Recorder();
+	const record = recorder.add.bind(recorder);
+	recorder.add = (step, ms, status) => {
+		record(step, ms, status);
+		if (charting) timeline.answer(step, Date.now(), ms, status);
+	};
 	const retrySamples = [];
 	const orders = new Set();
 	const sales = [];
@@ -158,6 +226,7 @@ async function runDrop(baseUrl, adminToken) {
 	const client = createHttpClient({
 		baseUrl,
 		connections: Number(flags.connections),
+		recorder,
 		hooks: {
 			check(name, ok) {
 				if (ok) checks.passed++;
@@ -167,6 +236,11 @@ async function runDrop(baseUrl, adminToken) {
 				}
 			},
 			event(name, d) {
+				if (name === "arrived") timeline.event("arrived", Date.now());
+				else if (name === "joined") timeline.event("joined", Date.now());
+				else if (name === "admitted") timeline.event("admitted", Date.now());
+				else if (name === "held") timeline.event("held", Date.now());
+				else if (name === "sold") timeline.event("sold", d.at, d.quantity);
 				if (name === "joined") tally.joined++;
 				else if (name === "admitted") tally.admitted++;
 				else if (name === "held") tally.held++;
@@ -185,11 +259,13 @@ async function runDrop(baseUrl, adminToken) {
 				} else if (name === "error") {
 					tally.errors++;
 					if (errorSamples.length < 20) errorSamples.push(d);
+				} else if (name === "breach") {
+					tally.breaches++;
+					if (breachSamples.length < 20) breachSamples.push(d);
 				}
 			},
 		},
 	});
-	const createdAt = Date.now();
 	const drop = await runAsync(createDrop(client, cfg, dropBody(knobs, createdAt)), client);
 	const opensAt = Date.parse(drop.opensAt);
 	const expectSoldOut = demandExceedsSupply(knobs);
@@ -207,15 +283,21 @@ async function runDrop(baseUrl, adminToken) {
 			`req ${client.recorder.requests} (${(client.recorder.requests / Math.max(s, 0.001)).toFixed(0)}/s)`
 		);
 	});
+	charting = true;
+	const observer = observeDrop(client, baseUrl, drop.id, timeline, knobs.bucketSeconds * 1000);
 	const results = await Promise.all(
-		Array.from({ length: knobs.fans }, (_, i) =>
-			runAsync(
-				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: createdAt + arrivalOffsetMs(i, knobs) }),
+		Array.from({ length: knobs.fans }, (_, i) => {
+			const plan = fanPlan(dropScenario, i, knobs, createdAt);
+			if (plan.bot) tally.bots++;
+			return runAsync(
+				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: plan.startAt, probes: plan.probes }),
 				client,
-			).catch((err) => ({ outcome: "error", error: String(err) })),
-		),
+			).catch((err) => ({ outcome: "error", error: String(err) }));
+		}),
 	);
 	const fansDoneAt = Date.now();
+	await observer.stop();
+	charting = false;
 	progress.stop();
 	log(`all fans done after ${((fansDoneAt - started) / 1000).toFixed(1)}s; waiting for the Queue to drain and holds to settle`);
 	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
@@ -239,6 +321,7 @@ async function runDrop(baseUrl, adminToken) {
 	if (tally.errors > 0) failures.push(`unexpected answers: ${tally.errors} (first: ${JSON.stringify(errorSamples[0])})`);
 	const stopped = results.filter((r) => r.outcome === "error").length;
 	if (stopped > 0) failures.push(`${stopped} fan(s) stopped on an error they could not get past`);
+	if (tally.breaches > 0) failures.push(`bots: ${tally.breaches} hostile request(s) not refused as the contract says (first: ${JSON.stringify(breachSamples[0])})`);
 
 	const outcomes = {};
 	for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -246,7 +329,7 @@ async function runDrop(baseUrl, adminToken) {
 	const steps = client.recorder.summary();
 	const soldOut = audit.totals.sold === audit.capacity;
 	const report = {
-		scenario: "drop",
+		scenario,
 		at: new Date(started).toISOString(),
 		baseUrl,
 		knobs,
@@ -286,7 +369,11 @@ async function runDrop(baseUrl, adminToken) {
 		failures,
 		errorSamples,
 		retrySamples,
+		breachSamples,
+		timeline: timeline.result(),
+		thresholdSpecs: thresholds,
 	};
+	report.thresholds = checkThresholds(thresholds, report);
 	printDropSummary(report);
 	client.close();
 	return { report, failures };
@@ -346,6 +433,48 @@ async function runAttack(baseUrl, adminToken) {
 	return { report, failures };
 }
 
+/**
+ * Reads the pacer's watermark and the stock left from the public API once a
+ * bucket while the fans run (both answered by the Worker from its copy of the
+ * watermark, no object call), for the report's admission and sell-out charts.
+ */
+function observeDrop(client, baseUrl, dropId, timeline, everyMs) {
+	let running = true;
+	let wake = () => {};
+	const loop = (async () => {
+		while (running) {
+			const at = Date.now();
+			const [fair, view] = await client.batch([
+				{ kind: "request", method: "GET", url: `${baseUrl}/api/drops/${dropId}/fairness`, headers: {}, body: null, step: "observe" },
+				{ kind: "request", method: "GET", url: `${baseUrl}/api/drops/${dropId}`, headers: {}, body: null, step: "observe" },
+			]);
+			if (fair.status === 200) {
+				const f = JSON.parse(fair.body);
+				timeline.observe("watermark", at, f.admittedThrough);
+				timeline.observe("placed", at, f.lastPosition);
+			}
+			if (view.status === 200) timeline.observe("remaining", at, JSON.parse(view.body).remaining);
+			const wait = Math.max(0, at + everyMs - Date.now());
+			if (running && wait > 0) {
+				await new Promise((resolve) => {
+					const timer = setTimeout(resolve, wait);
+					wake = () => {
+						clearTimeout(timer);
+						resolve();
+					};
+				});
+			}
+		}
+	})();
+	return {
+		async stop() {
+			running = false;
+			wake();
+			await loop;
+		},
+	};
+}
+
 /** Seconds after the opening at which half, 90% and all of the tickets had been sold. */
 function milestones(sales, capacity, opensAt) {
 	const out = { "50%": null, "90%": null, "100%": null };
@@ -391,7 +520,7 @@ function printDropSummary(r) {
 	const out = [];
 	out.push("");
 	out.push(
-		`${dots("scenario")}${r.knobs.fans} fans, ${r.knobs.tickets} tickets, ${r.drop.shards} shards, ${r.drop.lines} line${r.drop.lines === 1 ? "" : "s"}, ` +
+		`${dots("scenario")}${r.scenario}: ${r.knobs.fans} fans, ${r.knobs.tickets} tickets, ${r.drop.shards} shards, ${r.drop.lines} line${r.drop.lines === 1 ? "" : "s"}, ` +
 			`maxPerFan ${r.knobs.maxPerFan} (drop ${r.drop.id})`,
 	);
 	out.push(`${dots("http_reqs")}${r.requests}  ${r.requestsPerSecond.toFixed(1)}/s over ${r.durationSeconds.toFixed(1)}s`);
@@ -413,6 +542,7 @@ function printDropSummary(r) {
 	out.push(`${dots("fans")}joined ${r.tally.joined}, admitted ${r.tally.admitted}, held ${r.tally.held}, declined ${r.tally.declined}, abandoned ${r.tally.abandoned}`);
 	out.push(`${dots("sold")}${r.tally.tickets} tickets in ${r.tally.sold} orders (fans' view)`);
 	out.push(`${dots("errors")}${r.tally.errors} unexpected answers; ${r.tally.transportRetries} requests sent again after a dropped connection`);
+	if (r.tally.bots > 0) out.push(`${dots("bots")}${r.tally.bots} hostile fans; ${r.tally.breaches} of their tricks got through`);
 	out.push(
 		`${dots("time to sell out")}${r.timeToSellOutSeconds === null ? "not sold out" : `${r.timeToSellOutSeconds.toFixed(1)}s after the opening`}` +
 			(r.firstSaleAfterOpenSeconds === null ? "" : ` (first sale at +${r.firstSaleAfterOpenSeconds.toFixed(1)}s`) +

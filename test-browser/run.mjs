@@ -7,8 +7,8 @@
 // admin token; its output in screenshots/engine.log), drives
 // Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
 // playwright-core, writes screenshots to screenshots/ and exits non-zero on
-// any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png and
-// docs/promoter-page.png.
+// any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png,
+// docs/promoter-page.png and docs/load-test-report.png.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -17,6 +17,7 @@ import { chromium } from "playwright-core";
 import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
 import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney } from "./journeys.mjs";
+import { loadTestReport } from "./report.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -78,6 +79,7 @@ const journeys = [
 	["fan pre-queue and hold expiry", fanPrequeueAndHoldExpiry],
 	["fan edge states", fanEdgeStates],
 	["promoter journey", promoterJourney],
+	["load-test report", loadTestReport],
 ];
 
 const results = [];
@@ -96,7 +98,7 @@ try {
 		const t = Date.now();
 		log(`— ${name}`);
 		try {
-			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
+			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, shot, downloadsDir, root, shotsDir, log: (l) => log(`  ${l}`) });
 			results.push([name, "passed", Date.now() - t]);
 		} catch (err) {
 			failed = true;

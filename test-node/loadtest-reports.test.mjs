@@ -18,7 +18,8 @@ function summaryFolders() {
 	const folders = new Set();
 	for (const script of ["loadtest/drop.js", "loadtest/attack.js"]) {
 		const source = readFileSync(join(ROOT, script), "utf8");
-		const defaults = [...source.matchAll(/__ENV\.SUMMARY_JSON \|\| "([^"]+)"/g)].map((m) => m[1]);
+		// The JSON summary, and (drop.js) the report's JSON and HTML.
+		const defaults = [...source.matchAll(/__ENV\.(?:SUMMARY_JSON|REPORT_JSON|REPORT_HTML) \|\| "([^"]+)"/g)].map((m) => m[1]);
 		assert.ok(defaults.length > 0, `${script} names a default summary path`);
 		for (const path of defaults) folders.add(dirname(path));
 	}
@@ -36,7 +37,13 @@ test("every folder a k6 script writes its summary to is in a clean checkout", ()
 });
 
 test("the reports written into loadtest/reports stay out of git", () => {
-	for (const report of ["loadtest/reports/k6-drop-summary.json", "loadtest/reports/k6-attack-summary.json", "loadtest/reports/drop-2026-01-01.json"]) {
+	for (const report of [
+		"loadtest/reports/k6-drop-summary.json",
+		"loadtest/reports/k6-attack-summary.json",
+		"loadtest/reports/drop-2026-01-01.json",
+		"loadtest/reports/k6-drop-report.html",
+		"loadtest/reports/spike-2026-01-01.html",
+	]) {
 		const ignored = spawnSync("git", ["check-ignore", "--quiet", "--no-index", report], { cwd: ROOT });
 		assert.equal(ignored.status, 0, `${report} is ignored by .gitignore`);
 	}

@@ -139,14 +139,14 @@ export function jwtParts(token) {
 	return { header: JSON.parse(b64urlDecode(p[0])), payload: JSON.parse(b64urlDecode(p[1])), signature: p[2] };
 }
 
-/** The same signature over a payload with some claims changed. */
-function tampered(token, changes) {
+/** The same signature over a payload with some claims changed (also used by lib/bots.js). */
+export function tampered(token, changes) {
 	const p = token.split(".");
 	const payload = Object.assign(JSON.parse(b64urlDecode(p[1])), changes);
 	return p[0] + "." + b64urlEncode(JSON.stringify(payload)) + "." + p[2];
 }
 
-function unsigned(token) {
+export function unsigned(token) {
 	const p = token.split(".");
 	const header = Object.assign(JSON.parse(b64urlDecode(p[0])), { alg: "none" });
 	delete header.kid;

@@ -55,6 +55,17 @@ export const DEFAULTS = {
 	seed: 1,
 	/** Fails the run when the audit's busiest object served more requests per fan than this; 0 is off. */
 	maxPerFanLoad: 0,
+	// Scenarios (lib/scenarios.js) and the report's per-second series (lib/timeline.js).
+	/** `ramp`: arrivals grow over this many seconds after the opening. */
+	rampSeconds: 120,
+	/** `soak`: steady arrivals over this many seconds after the opening. */
+	soakSeconds: 300,
+	/** `bots`: the share of fans who are hostile. */
+	botShare: 0.1,
+	/** Width of one point of the report's charts. */
+	bucketSeconds: 1,
+	/** The charts run this long past the arrival window (k6 keeps a submetric per point, so they are bounded). */
+	tailSeconds: 120,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -80,6 +91,9 @@ export function knobsFrom(source) {
 	if (out.quantity !== "random" && !(Number(out.quantity) >= 1)) throw new Error("QUANTITY must be 'random' or a whole number");
 	if (Math.floor(out.lines) !== out.lines || out.lines < 0 || out.lines > 256) throw new Error("LINES must be 0 (the engine's default) or a whole number from 1 to 256");
 	if (!(out.maxPerFanLoad >= 0)) throw new Error("MAX_PER_FAN_LOAD must be 0 (off) or a positive number");
+	if (!(out.botShare >= 0 && out.botShare <= 1)) throw new Error("BOT_SHARE must be from 0 to 1");
+	if (!(out.bucketSeconds >= 1) || Math.floor(out.bucketSeconds) !== out.bucketSeconds) throw new Error("BUCKET_SECONDS must be a whole number of seconds, at least 1");
+	if (!(out.rampSeconds > 0 && out.soakSeconds > 0 && out.tailSeconds >= 0)) throw new Error("RAMP_SECONDS and SOAK_SECONDS must be above 0, TAIL_SECONDS at least 0");
 	return out;
 }
 
@@ -472,8 +486,10 @@ function transient(client, step, res, fanId) {
  * decline). Returns `{fanId, outcome, tickets, orderId?, ...}` where outcome
  * is bought, sold_out, abandoned, expired, closed, gave_up or error.
  *
- * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?} where startAt (epoch
- * ms) is when the fan arrives; the fan first pauses until then.
+ * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?} where startAt
+ * (epoch ms) is when the fan arrives; the fan first pauses until then. probes
+ * (lib/bots.js) make the fan hostile: generators run after its join and once
+ * it is admitted.
  */
 export function* fanJourney(client, ctx) {
 	const k = ctx.knobs;
@@ -517,6 +533,7 @@ export function* fanJourney(client, ctx) {
 		if (wait > 0) yield pause(wait);
 	}
 	result.arrivedAt = client.now();
+	if (client.event) client.event("arrived", { fanId: ctx.fanId, at: result.arrivedAt });
 	const deadline = result.arrivedAt + k.fanTimeoutSeconds * 1000;
 
 	// Join (retrying what a real browser would retry), always with the same secret.
@@ -566,6 +583,8 @@ export function* fanJourney(client, ctx) {
 		result.outcome = "sold_out";
 		return result;
 	}
+	// A hostile fan (the bots scenario, lib/bots.js) tries its tricks here and once admitted.
+	if (ctx.probes) yield* ctx.probes.afterJoin(client, { base: base, fanId: ctx.fanId, fanSecret: fanSecret, queueToken: joined.queueToken });
 
 	// Wait in the queue, polling when the server says to. Before the opening, and for about a
 	// second after an after-opening join on a drop with several lines, the position is null:
@@ -603,6 +622,7 @@ export function* fanJourney(client, ctx) {
 	result.admittedAt = client.now();
 	if (client.event) client.event("admitted", { fanId: ctx.fanId });
 	const auth = { authorization: "Bearer " + accessToken };
+	if (ctx.probes) yield* ctx.probes.afterAdmit(client, { base: base, fanId: ctx.fanId, queueToken: queueToken, accessToken: accessToken, maxPerFan: k.maxPerFan });
 
 	// Hold, then buy. A fan told "sold out" while holds could still come back
 	// keeps trying (as fans do, refreshing) until the drop says it is over.

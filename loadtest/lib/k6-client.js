@@ -19,8 +19,9 @@ export function stepTrends() {
  * @param {Record<string, Trend>} trends
  * @param {Counter} unexpected  counts answers the contract does not allow
  * @param {(name: string, detail?: any) => void} [onEvent]
+ * @param {(step: string, ms: number, status: number) => void} [onAnswer]  every answer (the report's per-second series)
  */
-export function k6Client(trends, unexpected, onEvent) {
+export function k6Client(trends, unexpected, onEvent, onAnswer) {
 	/** @param {{method: string, url: string, headers: Record<string, string>, body: string | null, step: string}} e */
 	function params(e) {
 		return { headers: e.headers, tags: { name: e.step }, timeout: "30s" };
@@ -29,6 +30,7 @@ export function k6Client(trends, unexpected, onEvent) {
 	function adapt(res, step) {
 		const trend = trends[step];
 		if (trend) trend.add(res.timings.duration);
+		if (onAnswer) onAnswer(step, res.timings.duration, res.status);
 		return { status: res.status, body: typeof res.body === "string" ? res.body : null, headers: res.headers };
 	}
 	return {
@@ -72,7 +74,9 @@ export function k6Client(trends, unexpected, onEvent) {
 	};
 }
 
-/** Only the statuses the contract answers on a normal drop count as successful requests. */
-export function expectContractStatuses() {
-	http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 402, 409, 410, 429));
+/** Only the statuses the contract answers on a normal drop count as successful requests. @param {boolean} [hostile] */
+export function expectContractStatuses(hostile) {
+	// Hostile fans (the bots scenario) are refused on purpose: 401 forged tokens, 422 holds past the limit.
+	if (hostile) http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 401, 402, 409, 410, 422, 429));
+	else http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 402, 409, 410, 429));
 }

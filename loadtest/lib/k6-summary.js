@@ -2,6 +2,7 @@
 // import (the usual jslib textSummary needs the internet): thresholds, checks,
 // requests, each step's p50/p95/p99, the drop's own counters, and the
 // audit's load per object from the load_* gauges drop.js sets in teardown().
+import { isTimelineMetric } from "./timeline.js";
 
 /** The kinds of object the audit counts requests for; load_hottest_kind holds an index into this. */
 export const LOAD_KINDS = ["room", "line", "shard"];
@@ -89,6 +90,8 @@ export function textSummary(data, title) {
 	for (const name of Object.keys(m)) {
 		const t = m[name].thresholds;
 		if (!t) continue;
+		// The always-true thresholds that only keep the report's submetrics (drop.js) are not worth a line each.
+		if (isTimelineMetric(name) || name.indexOf("load_object{") === 0) continue;
 		for (const expr of Object.keys(t)) {
 			lines.push("  " + (t[expr].ok ? "✓" : "✗") + " " + name + ": " + expr);
 			if (!t[expr].ok) crossed.push(name);

@@ -1,0 +1,445 @@
+// The HTML report of a drop run: one self-contained file (inline CSS and SVG,
+// no script, no network) that opens from disk. Plain JavaScript with no
+// Node or k6 import, so the Node runner, `npm run report` and k6's
+// handleSummary (loadtest/drop.js) render the same page from the same report
+// JSON (see lib/report-compare.js for its fields).
+//
+// Every chart is an <svg class="chart" data-chart=ID data-points=N> where N
+// counts the points drawn; every audit line a <tr data-check=NAME
+// data-ok=true|false>; the whole verdict <section data-verdict=passed|failed>.
+// test-node/report.test.mjs reads those from the file.
+import { checkThresholds, formatMs, formatValue, noiseText } from "./report-compare.js";
+
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
+
+function esc(v) {
+	return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function num(v, digits) {
+	return typeof v === "number" && isFinite(v) ? (Math.round(v * Math.pow(10, digits)) / Math.pow(10, digits)).toString() : "-";
+}
+
+/**
+ * The verdict of a run: the audit's lines, fairness, the engineer's
+ * thresholds, and whether it passed (no broken invariant, every threshold met).
+ * Returns {passed, checks: [{name, ok, text}], thresholds, failures}.
+ */
+export function reportVerdict(report) {
+	const checks = [];
+	const a = report.audit;
+	if (a) {
+		checks.push({ name: "oversold", ok: a.oversold === 0, text: "oversold " + a.oversold });
+		checks.push({ name: "lost", ok: a.lost === 0, text: "lost " + a.lost });
+		checks.push({
+			name: "sold",
+			ok: !report.expectSoldOut || a.totals.sold === a.capacity,
+			text: "sold " + a.totals.sold + "/" + a.capacity + (report.expectSoldOut ? " (demand exceeded supply: all must sell)" : ""),
+		});
+		if (typeof a.recorded === "number") checks.push({ name: "d1", ok: a.recorded === a.totals.orders, text: "D1 " + a.recorded + " orders = shards " + a.totals.orders });
+		if (typeof a.balanced === "boolean") checks.push({ name: "balanced", ok: a.balanced, text: a.balanced ? "balanced" : "unbalanced" });
+	}
+	if (report.fairness && typeof report.fairness.broken === "number") {
+		checks.push({ name: "fairness", ok: report.fairness.broken === 0, text: "fairness: " + report.fairness.broken + " position(s) out of the published order" });
+	}
+	const failures = report.failures || [];
+	checks.push({ name: "invariants", ok: failures.length === 0, text: failures.length === 0 ? "no invariant broken" : failures.length + " broken invariant(s)" });
+	const thresholds = report.thresholdSpecs ? checkThresholds(report.thresholdSpecs, report) : [];
+	const passed =
+		failures.length === 0 &&
+		thresholds.every(function (t) {
+			return t.ok;
+		});
+	return { passed: passed, checks: checks, thresholds: thresholds, failures: failures };
+}
+
+// ---------------------------------------------------------------------------
+// Charts
+
+function niceMax(v) {
+	if (!(v > 0)) return 1;
+	const p = Math.pow(10, Math.floor(Math.log(v) / Math.LN10));
+	const steps = [1, 2, 2.5, 5, 10];
+	for (let i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
+	return 10 * p;
+}
+
+/**
+ * A line chart. spec: {id, title, unit, x: number[] (seconds after the
+ * opening), series: [{name, values: (number|null)[], color?, dash?}],
+ * marks: [{x, label}]}. Null values break a line.
+ */
+export function lineChart(spec) {
+	const W = 600;
+	const H = 230;
+	const L = 52;
+	const R = 12;
+	const T = 12;
+	const B = 28;
+	const xs = spec.x;
+	const x0 = xs.length ? xs[0] : 0;
+	const x1 = xs.length > 1 ? xs[xs.length - 1] : x0 + 1;
+	let top = 0;
+	let points = 0;
+	for (const s of spec.series) for (const v of s.values) if (typeof v === "number" && v > top) top = v;
+	const yMax = niceMax(top);
+	const sx = function (x) {
+		return L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
+	};
+	const sy = function (y) {
+		return T + (1 - y / yMax) * (H - T - B);
+	};
+	const parts = [];
+	for (let i = 0; i <= 4; i++) {
+		const v = (yMax * i) / 4;
+		const y = sy(v).toFixed(1);
+		parts.push('<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + y + '" y2="' + y + '"/>');
+		parts.push('<text class="tick" x="' + (L - 6) + '" y="' + y + '" dy="4" text-anchor="end">' + esc(spec.unit === "ms" ? formatMs(v) : num(v, 1)) + "</text>");
+	}
+	// Seconds on a round step, about six ticks across.
+	const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+	let step = steps[steps.length - 1];
+	for (let i = 0; i < steps.length; i++) {
+		if ((x1 - x0) / steps[i] <= 7) {
+			step = steps[i];
+			break;
+		}
+	}
+	for (let v = Math.ceil(x0 / step) * step; v <= x1; v += step) {
+		parts.push('<text class="tick" x="' + sx(v).toFixed(1) + '" y="' + (H - 8) + '" text-anchor="middle">' + num(v, 0) + "s</text>");
+	}
+	for (const m of spec.marks || []) {
+		if (!(m.x >= x0 && m.x <= x1)) continue;
+		const x = sx(m.x).toFixed(1);
+		parts.push('<line class="mark" x1="' + x + '" x2="' + x + '" y1="' + T + '" y2="' + (H - B) + '"/>');
+		parts.push('<text class="mark-label" x="' + x + '" y="' + (T + 10) + '" dx="3">' + esc(m.label) + "</text>");
+	}
+	const legend = [];
+	spec.series.forEach(function (s, k) {
+		const color = s.color || COLORS[k % COLORS.length];
+		let d = "";
+		let pen = false;
+		let n = 0;
+		for (let i = 0; i < s.values.length && i < xs.length; i++) {
+			const v = s.values[i];
+			if (typeof v !== "number") {
+				pen = false;
+				continue;
+			}
+			d += (pen ? "L" : "M") + sx(xs[i]).toFixed(1) + " " + sy(v).toFixed(1);
+			pen = true;
+			n++;
+		}
+		points += n;
+		parts.push(
+			'<path class="series" data-series="' + esc(s.name) + '" data-points="' + n + '" d="' + d + '" stroke="' + color + '"' +
+				(s.dash ? ' stroke-dasharray="6 4"' : "") + "/>",
+		);
+		legend.push('<span class="key"><i style="background:' + color + '"></i>' + esc(s.name) + "</span>");
+	});
+	parts.push('<line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>');
+	parts.push('<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + (H - B) + '" y2="' + (H - B) + '"/>');
+	return (
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" +
+		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + points + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
+		parts.join("") + "</svg>" + '<div class="legend">' + legend.join("") + "</div></figure>"
+	);
+}
+
+/** Horizontal bars: [{label, value, note}]. */
+export function barChart(spec) {
+	const W = 600;
+	const row = 20;
+	const L = 90;
+	const R = 150;
+	const H = Math.max(1, spec.bars.length) * row + 8;
+	let top = 0;
+	for (const b of spec.bars) if (b.value > top) top = b.value;
+	const parts = [];
+	spec.bars.forEach(function (b, i) {
+		const y = 4 + i * row;
+		const w = top > 0 ? (b.value / top) * (W - L - R) : 0;
+		parts.push('<text class="tick" x="' + (L - 6) + '" y="' + (y + 13) + '" text-anchor="end">' + esc(b.label) + "</text>");
+		parts.push('<rect class="bar" x="' + L + '" y="' + y + '" width="' + w.toFixed(1) + '" height="' + (row - 5) + '" fill="' + (i === 0 ? COLORS[1] : COLORS[0]) + '"/>');
+		parts.push('<text class="tick" x="' + (L + w + 6).toFixed(1) + '" y="' + (y + 13) + '">' + esc(b.value + (b.note ? "  " + b.note : "")) + "</text>");
+	});
+	return (
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" +
+		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + spec.bars.length + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
+		parts.join("") + "</svg></figure>"
+	);
+}
+
+// ---------------------------------------------------------------------------
+// The timeline's charts
+
+function cumulative(values) {
+	let sum = 0;
+	return values.map(function (v) {
+		sum += v || 0;
+		return sum;
+	});
+}
+
+/** The buckets worth drawing: from the first with any answer or event to two after the last. */
+function activeRange(t) {
+	let first = -1;
+	let last = -1;
+	for (let i = 0; i < t.buckets; i++) {
+		let any = false;
+		for (const k of Object.keys(t.statuses)) if (t.statuses[k][i] > 0) any = true;
+		for (const k of Object.keys(t.counts)) if (t.counts[k][i] > 0) any = true;
+		if (any) {
+			if (first < 0) first = i;
+			last = i;
+		}
+	}
+	if (first < 0) return { from: 0, to: 0 };
+	return { from: first, to: Math.min(t.buckets, last + 3) };
+}
+
+/** The charts of a timeline (lib/timeline.js) as HTML figures, with the sell-out marked. */
+export function timelineCharts(t, report) {
+	const range = activeRange(t);
+	const cut = function (values) {
+		return values.slice(range.from, range.to);
+	};
+	const x = [];
+	for (let i = range.from; i < range.to; i++) x.push(i * t.bucketSeconds - t.openAtS);
+	const perSecond = function (values) {
+		return cut(values).map(function (v) {
+			return v === null ? null : v / t.bucketSeconds;
+		});
+	};
+	const marks = [{ x: 0, label: "opening" }];
+	if (typeof report.timeToSellOutSeconds === "number") marks.push({ x: report.timeToSellOutSeconds, label: "sold out" });
+	const charts = [];
+	charts.push(
+		lineChart({
+			id: "fans",
+			title: "Fans per second: arrivals, joins answered, admissions (fans' view)",
+			unit: "",
+			x: x,
+			series: [
+				{ name: "arrived", values: perSecond(t.counts.arrived) },
+				{ name: "joined", values: perSecond(t.counts.joined) },
+				{ name: "admitted", values: perSecond(t.counts.admitted) },
+			],
+			marks: marks,
+		}),
+	);
+	// The configured pace: batchSize every intervalMs from the opening, never past the fans in line; an
+	// upper bound (activeMultiple, a pause and the sell-out hold admission back).
+	const joinedSoFar = cumulative(t.counts.joined).slice(range.from, range.to);
+	const pace = x.map(function (s, i) {
+		return s < 0 ? 0 : Math.min(joinedSoFar[i], t.pace.batchSize * Math.floor((s * 1000) / t.pace.intervalMs + 1));
+	});
+	const admittedSoFar = cumulative(t.counts.admitted).slice(range.from, range.to);
+	const admission = [
+		{ name: "admitted (fans' view, cumulative)", values: admittedSoFar },
+		{ name: "watermark (the pacer's, read each bucket)", values: cut(t.observed.watermark) },
+		{ name: "configured pace (batchSize per interval, up to the fans joined)", values: pace, dash: true },
+	];
+	charts.push(lineChart({ id: "admission", title: "Admission: the watermark against the configured pace", unit: "", x: x, series: admission, marks: marks }));
+	charts.push(
+		lineChart({
+			id: "sales",
+			title: "Holds and tickets sold per second",
+			unit: "",
+			x: x,
+			series: [
+				{ name: "holds", values: perSecond(t.counts.held) },
+				{ name: "tickets sold", values: perSecond(t.counts.sold) },
+			],
+			marks: marks,
+		}),
+	);
+	const capacity = report.knobs ? report.knobs.tickets : null;
+	charts.push(
+		lineChart({
+			id: "sellout",
+			title: "Sell-out: tickets sold (fans' view) and remaining (public view)",
+			unit: "",
+			x: x,
+			series: [
+				{ name: "sold, cumulative", values: cumulative(t.counts.sold).slice(range.from, range.to) },
+				{ name: "remaining", values: cut(t.observed.remaining) },
+				{
+					name: "capacity",
+					values: x.map(function () {
+						return capacity;
+					}),
+					dash: true,
+				},
+			],
+			marks: marks,
+		}),
+	);
+	for (const step of Object.keys(t.latency)) {
+		const l = t.latency[step];
+		charts.push(
+			lineChart({
+				id: "latency-" + step,
+				title: "Latency of " + step + " per second: p50, p95, p99",
+				unit: "ms",
+				x: x,
+				series: [
+					{ name: "p50", values: cut(l.p50) },
+					{ name: "p95", values: cut(l.p95) },
+					{ name: "p99", values: cut(l.p99) },
+				],
+				marks: marks,
+			}),
+		);
+	}
+	charts.push(
+		lineChart({
+			id: "statuses",
+			title: "Answers per second by status",
+			unit: "",
+			x: x,
+			series: Object.keys(t.statuses).map(function (k) {
+				return { name: k === "network" ? "no answer (network)" : k, values: perSecond(t.statuses[k]) };
+			}),
+			marks: marks,
+		}),
+	);
+	return charts;
+}
+
+/** The busiest objects from the audit's load, as bars. */
+function loadChart(load) {
+	const objects = (load.objects || []).slice().sort(function (a, b) {
+		return b.requests - a.requests;
+	});
+	const fans = load.fans || 0;
+	const bars = objects.slice(0, 12).map(function (o) {
+		return { label: o.kind + " " + o.index, value: o.requests, note: fans > 0 ? "(" + num(o.requests / fans, 2) + " per fan)" : "" };
+	});
+	return barChart({ id: "load", title: "Requests served by the busiest objects (the audit's load; " + fans + " fans joined)", bars: bars });
+}
+
+// ---------------------------------------------------------------------------
+// The page
+
+const CSS = [
+	"body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#111827;background:#fff}",
+	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}",
+	".muted{color:#6b7280}",
+	".verdict{border-radius:8px;padding:12px 16px;margin:16px 0;border:2px solid}",
+	".verdict.passed{border-color:#16a34a;background:#f0fdf4}.verdict.failed{border-color:#dc2626;background:#fef2f2}",
+	".verdict h2{margin:0 0 8px}",
+	"table{border-collapse:collapse;font-variant-numeric:tabular-nums}td,th{padding:3px 10px;text-align:right;border-bottom:1px solid #e5e7eb}",
+	"td:first-child,th:first-child{text-align:left}",
+	".ok{color:#16a34a}.bad{color:#dc2626;font-weight:600}",
+	".figures{display:flex;flex-wrap:wrap;gap:8px 28px;margin:8px 0}.figures b{display:block;font-size:18px}",
+	".grid-charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:18px}",
+	"figure{margin:0;border:1px solid #e5e7eb;border-radius:8px;padding:8px}figcaption{font-weight:600;margin-bottom:4px}",
+	"svg.chart{width:100%;height:auto;display:block}",
+	".grid{stroke:#e5e7eb;stroke-width:1}.axis{stroke:#9ca3af;stroke-width:1}",
+	".series{fill:none;stroke-width:1.8;stroke-linejoin:round}",
+	".mark{stroke:#6b7280;stroke-dasharray:3 3}.mark-label{font-size:10px;fill:#374151}",
+	".tick{font-size:10px;fill:#4b5563}",
+	".legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin-top:4px}.key i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}",
+	"pre{background:#f9fafb;padding:8px;overflow:auto;font-size:12px}",
+].join("\n");
+
+function stepTable(steps) {
+	const rows = Object.keys(steps || {}).map(function (name) {
+		const s = steps[name];
+		const statuses = Object.keys(s.statuses || {})
+			.map(function (k) {
+				return k + ":" + s.statuses[k];
+			})
+			.join(" ");
+		return (
+			"<tr><td>" + esc(name) + "</td><td>" + s.count + "</td><td>" + formatMs(s.p50) + "</td><td>" + formatMs(s.p95) + "</td><td>" + formatMs(s.p99) +
+			"</td><td>" + formatMs(s.max) + '</td><td style="text-align:left">' + esc(statuses) + "</td></tr>"
+		);
+	});
+	return "<table><tr><th>step</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th style=\"text-align:left\">statuses</th></tr>" + rows.join("") + "</table>";
+}
+
+function comparisonTable(cmp) {
+	const rows = cmp.rows.map(function (r) {
+		return (
+			'<tr data-metric="' + esc(r.metric) + '" data-worse="' + r.worse + '"><td>' + esc(r.metric) + "</td><td>" + esc(formatValue(r.base, r.unit)) + "</td><td>" +
+			esc(formatValue(r.current, r.unit)) + "</td><td>" + (r.ratio === null ? "-" : r.ratio.toFixed(2) + "×") + "</td><td>" +
+			(r.worse ? '<span class="bad">✗ worse beyond noise</span>' : '<span class="muted">' + (r.better === "lower" ? "lower is better" : "higher is better") + "</span>") +
+			"</td></tr>"
+		);
+	});
+	return (
+		'<section id="comparison"><h2>Compared with ' + esc(cmp.baseLabel) + "</h2>" +
+		"<table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>" + rows.join("") + "</table>" +
+		'<p class="muted">Marked worse: worse by more than the noise between runs of one build (' + esc(noiseText(cmp.noise)) +
+		"; docs/load-testing.md).</p></section>"
+	);
+}
+
+function describe(report) {
+	const k = report.knobs || {};
+	const d = report.drop || {};
+	return (
+		esc(report.scenario || "spike") + " · " + k.fans + " fans, " + k.tickets + " tickets, " + (d.shards || k.shards) + " shards, " +
+		(d.lines || k.lines || "?") + " line(s), maxPerFan " + k.maxPerFan + (d.id ? " · drop " + esc(d.id) : "") + " · " + esc(report.at || "") +
+		(report.source === "k6" ? " · k6" : " · Node runner")
+	);
+}
+
+/**
+ * The whole page. opts: {comparison?: {rows, baseLabel, noise}} (from
+ * compareReports) shown side by side.
+ */
+export function renderReport(report, opts) {
+	const o = opts || {};
+	const v = reportVerdict(report);
+	const parts = [];
+	parts.push('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">');
+	parts.push("<title>Drop load test: " + (v.passed ? "passed" : "FAILED") + " · " + esc(report.scenario || "spike") + "</title><style>" + CSS + "</style></head><body>");
+	parts.push("<h1>Drop load test</h1><div class=\"muted\">" + describe(report) + "</div>");
+	parts.push('<section class="verdict ' + (v.passed ? "passed" : "failed") + '" data-verdict="' + (v.passed ? "passed" : "failed") + '">');
+	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + "</h2><table>");
+	for (const c of v.checks) {
+		parts.push('<tr data-check="' + c.name + '" data-ok="' + c.ok + '"><td class="' + (c.ok ? "ok" : "bad") + '">' + (c.ok ? "✓" : "✗") + "</td><td style=\"text-align:left\">" + esc(c.text) + "</td></tr>");
+	}
+	for (const t of v.thresholds) {
+		parts.push(
+			'<tr data-threshold="' + esc(t.label) + '" data-ok="' + t.ok + '"><td class="' + (t.ok ? "ok" : "bad") + '">' + (t.ok ? "✓" : "✗") + '</td><td style="text-align:left">' +
+				esc(t.label) + ": " + (t.value === null ? "no value" : esc(formatMs(t.value))) + "</td></tr>",
+		);
+	}
+	parts.push("</table>");
+	if (v.failures.length > 0) parts.push("<ul>" + v.failures.map(function (f) {
+		return '<li class="bad">' + esc(f) + "</li>";
+	}).join("") + "</ul>");
+	parts.push("</section>");
+	const sold = report.soldAfterOpenSeconds || {};
+	parts.push('<div class="figures">');
+	const figures = [
+		["requests", report.requests],
+		["requests/s", num(report.requestsPerSecond, 1)],
+		["time to sell out", typeof report.timeToSellOutSeconds === "number" ? num(report.timeToSellOutSeconds, 1) + "s" : "not sold out"],
+		["first sale", typeof report.firstSaleAfterOpenSeconds === "number" ? "+" + num(report.firstSaleAfterOpenSeconds, 1) + "s" : "-"],
+		["half sold", typeof sold["50%"] === "number" ? "+" + sold["50%"] + "s" : "-"],
+		["90% sold", typeof sold["90%"] === "number" ? "+" + sold["90%"] + "s" : "-"],
+		["duration", num(report.durationSeconds, 1) + "s"],
+	];
+	for (const f of figures) parts.push("<div><span class=\"muted\">" + esc(f[0]) + "</span><b>" + esc(f[1]) + "</b></div>");
+	parts.push("</div>");
+	if (o.comparison) parts.push(comparisonTable(o.comparison));
+	parts.push("<h2>Over time</h2>");
+	if (report.timeline) {
+		parts.push('<p class="muted">Seconds after the opening; one point per ' + report.timeline.bucketSeconds + " s. Fans' view: what the load generator's fans were answered. The watermark and remaining stock are read from the public API once a point.</p>");
+		parts.push('<div class="grid-charts">' + timelineCharts(report.timeline, report).join("") + "</div>");
+	} else parts.push('<p class="muted">This report has no per-second series.</p>');
+	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
+	if (report.load && report.load.objects && report.load.objects.length > 0) {
+		parts.push("<h2>Load per object</h2>");
+		const h = report.load.hottest;
+		if (h) parts.push("<p>Busiest: " + esc(h.kind + " " + h.index) + ", " + h.requests + " requests, " + h.perFan + " per fan who joined.</p>");
+		parts.push('<div class="grid-charts">' + loadChart(report.load) + "</div>");
+	}
+	parts.push("</body></html>\n");
+	return parts.join("");
+}
