@@ -402,9 +402,17 @@ export class WaitingRoom extends DurableObject<Env> {
 				return;
 			}
 		}
-		if (hasClosed(drop, this.clock()) || this.state().sold_out) return;
+		if (hasClosed(drop, this.clock())) return;
 
+		// Sealing goes on after a sell-out: a join that reached its line in the second before
+		// the Worker heard of it was told its position (one line tells at once) and must be
+		// placed, so the published lastPosition covers every position a fan was told.
 		const sealed = await this.seal(drop, this.clock());
+		if (this.state().sold_out) {
+			if (sealed > 0) await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
+			else this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
+			return;
+		}
 		let now = this.clock();
 		let state = this.state();
 		const admissionDue = (at: number) => {
@@ -419,7 +427,12 @@ export class WaitingRoom extends DurableObject<Env> {
 			now = this.clock();
 		}
 		if (totals !== null) {
-			if (this.state().sold_out || hasClosed(drop, now)) return;
+			if (hasClosed(drop, now)) return;
+			if (this.state().sold_out) {
+				// A line wakes it if a last join still comes in (see above).
+				this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
+				return;
+			}
 			if (totals.held > 0) this.lastBusyAt = now;
 			state = this.state();
 			if (admissionDue(now) && !this.config()!.paused) this.admitNextBatch(drop, state, totals, now);

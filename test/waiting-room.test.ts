@@ -800,6 +800,30 @@ describe("admission and the inventory", () => {
 		expect(await status(drop.id, bought.queueToken)).toMatchObject({ status: "admitted" });
 	});
 
+	it("places a join that reached its line in the moment after sell-out: every position a line told is within the published lastPosition", async () => {
+		// One line tells a later joiner its position at once (its number in the line); the
+		// pacer must still place it, or the fairness record ends before a position a fan was told.
+		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
+		const [buyer] = await joinAll(drop.id, ["edge-buyer"]);
+		await openRoom(drop);
+		expect(await admitNow(drop.id)).toBe(1);
+		const access = (await status(drop.id, buyer!.queueToken)).accessToken as string;
+		const h = await hold(drop.id, access, 1);
+		expect((await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+		await tickRoom(drop.id);
+		expect((await pacerState(drop.id)).sold_out).toBe(1);
+		// A join whose Worker had not yet heard of the sell-out (its cached watermark is up to a second old).
+		const limits = { perIp: 0, perFan: 0, loopbackExempt: false };
+		const late = await lineStub(drop.id, 0).join({ fanId: "edge-late", ip: null, limits, acceptNew: true, proof: { kind: "secret", offered: null, fresh: "f".repeat(64) } });
+		expect(late).toMatchObject({ ok: true, value: { status: "joined", entry: { position: 2 } } });
+		await tickRoom(drop.id);
+		// lastPosition is the pacer's next_position - 1.
+		expect(await pacerState(drop.id)).toMatchObject({ sold_out: 1, next_position: 3 });
+		// Placed, and nothing more to do: its next alarm finds nothing to seal, and it sleeps with none set.
+		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		expect(await pacerState(drop.id)).toMatchObject({ alarm: null, next_position: 3 });
+	});
+
 	it("does not call a drop sold out while its last tickets are moving between shards", async () => {
 		const drop = await futureDrop({ capacity: 2, shards: 2, maxPerFan: 2, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
 		const ids = fanIds("mv", 3);
