@@ -45,6 +45,7 @@ function build() {
 			alreadyHeldOrBought: count().optional().meta({ description: "limit_exceeded: tickets the fan already holds or bought." }),
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
+			openDrops: count().optional().meta({ description: "open_drops_limit: the promoter's limit of drops not yet closed." }),
 		}),
 	});
 
