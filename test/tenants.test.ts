@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { accessOf } from "../src/admin-auth";
 import { adminRouter } from "../src/admin-routes";
 import { keyHash } from "../src/api-keys";
+import { LIMIT_FOR_MS, knownDrop } from "../src/known-drops";
 import { type DropJson, createDrop, getDrop } from "./support/drops";
 import { expectError } from "./support/errors";
 import { type PromoterJson, createDropAs, createPromoter, keyFetch, mintKey } from "./support/tenants";
@@ -313,6 +314,29 @@ describe("limits per promoter", () => {
 		const other = await createDropAs(b.owner, { lines: 1 });
 		const res = await adminFetch(`/api/drops/${other.id}/join`, { method: "POST", body: JSON.stringify({ fanId: "busy-0" }), headers: { authorization: "" } });
 		expect(res.status).toBe(201);
+	});
+});
+
+describe("a promoter's join limit on the join path", () => {
+	it("comes with the drop's cached existence: joins ask D1 nothing, and a change is seen within LIMIT_FOR_MS", async () => {
+		const p = await createPromoter("Cached", { joinsPerMinute: 100 });
+		const drop = await createDropAs(p.apiKey);
+		let asked = 0;
+		const counting = { DB: { prepare: (sql: string) => (asked++, env.DB.prepare(sql)) } as unknown as D1Database };
+		const t0 = Date.now();
+		expect(await knownDrop(counting, drop.id, t0)).toEqual({ joinsPerMinute: 100 });
+		expect(asked).toBe(1);
+		await adminFetch(`/api/admin/promoters/${p.id}`, { method: "PATCH", body: JSON.stringify({ limits: { joinsPerMinute: 5 } }) });
+		// Within LIMIT_FOR_MS: the limit known, and no D1 read.
+		expect(await knownDrop(counting, drop.id, t0 + LIMIT_FOR_MS)).toEqual({ joinsPerMinute: 100 });
+		expect(asked).toBe(1);
+		// Past it: read again, once.
+		expect(await knownDrop(counting, drop.id, t0 + LIMIT_FOR_MS + 1)).toEqual({ joinsPerMinute: 5 });
+		expect(await knownDrop(counting, drop.id, t0 + LIMIT_FOR_MS + 2)).toEqual({ joinsPerMinute: 5 });
+		expect(asked).toBe(2);
+		// D1 down when it is due: the limit known stays, and the drop is still known.
+		const down = { DB: { prepare: () => { throw new Error("D1 is down"); } } as unknown as D1Database };
+		expect(await knownDrop(down, drop.id, t0 + 3 * LIMIT_FOR_MS)).toEqual({ joinsPerMinute: 5 });
 	});
 });
 
