@@ -8,7 +8,8 @@
 // Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
 // playwright-core, writes screenshots to screenshots/ and exits non-zero on
 // any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png and
-// docs/promoter-page.png.
+// docs/promoter-page.png; TEST_BROWSER_ONLY=promoter runs only the journeys
+// whose names contain that text.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
-import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney } from "./journeys.mjs";
+import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, promoterTeamJourney } from "./journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -78,7 +79,8 @@ const journeys = [
 	["fan pre-queue and hold expiry", fanPrequeueAndHoldExpiry],
 	["fan edge states", fanEdgeStates],
 	["promoter journey", promoterJourney],
-];
+	["promoter team and roles", promoterTeamJourney],
+].filter(([name]) => name.includes(process.env.TEST_BROWSER_ONLY ?? ""));
 
 const results = [];
 try {
