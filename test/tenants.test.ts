@@ -3,7 +3,7 @@
 // operator's token still good for everything.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { accessOf } from "../src/admin-auth";
+import { accessOf, authorizeGateKey } from "../src/admin-auth";
 import { adminRouter } from "../src/admin-routes";
 import { keyHash } from "../src/api-keys";
 import { LIMIT_FOR_MS, knownDrop } from "../src/known-drops";
@@ -155,6 +155,35 @@ describe("roles", () => {
 		}
 		const me = (await (await call(a.gate, "GET", "/me")).json()) as { key: { role: string } };
 		expect(me.key.role).toBe("gate");
+	});
+});
+
+describe("authorizeGateKey, for the ticket scan's guard", () => {
+	const scanRequest = (token: string | null) =>
+		new Request(`https://engine.test/api/admin/drops/x/scan`, { method: "POST", headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+
+	it("accepts the operator and the drop's promoter's gate and owner keys; refuses staff, other promoters and revoked keys", async () => {
+		expect(await authorizeGateKey(scanRequest(env.ADMIN_TOKEN), env, b.drop.id)).toEqual({ kind: "operator" });
+		expect(await authorizeGateKey(scanRequest(a.gate), env, a.drop.id)).toMatchObject({ kind: "key", role: "gate", promoterId: a.promoter.id });
+		expect(await authorizeGateKey(scanRequest(a.owner), env, a.drop.id)).toMatchObject({ kind: "key", role: "owner" });
+		const refusal = async (token: string, dropId: string) => {
+			try {
+				await authorizeGateKey(scanRequest(token), env, dropId);
+			} catch (err) {
+				return [(err as { status: number }).status, (err as { code: string }).code];
+			}
+			return "accepted";
+		};
+		expect(await refusal(a.staff, a.drop.id)).toEqual([403, "forbidden"]);
+		expect(await refusal(a.gate, b.drop.id)).toEqual([404, "not_found"]);
+		expect(await refusal(a.gate, operatorDrop.id)).toEqual([404, "not_found"]);
+		expect(await refusal(a.gate, "d_AAAAAAAAAAAAAAAA")).toEqual([404, "not_found"]);
+		const revoked = await mintKey(a.owner, "gate", "lost badge");
+		expect((await call(a.owner, "DELETE", `/keys/${revoked.id}`)).status).toBe(200);
+		expect(await refusal(revoked.apiKey, a.drop.id)).toEqual([401, "unauthorized"]);
+		// Neither kind of credential: the guard may check its own (a GATE_TOKEN).
+		expect(await authorizeGateKey(scanRequest("some-gate-token"), env, a.drop.id)).toBeNull();
+		expect(await authorizeGateKey(scanRequest(null), env, a.drop.id)).toBeNull();
 	});
 });
 
