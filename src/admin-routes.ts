@@ -3,8 +3,8 @@
 // (src/admin-auth.ts): the operator's token or a promoter's key, its role, and
 // the drop of a /drops/:id path scoped to the key's promoter.
 import { type IRequest, Router } from "itty-router";
-import { activityStatement, authorizeAdmin, dropOf, forbidden, principalOf, type Principal } from "./admin-auth";
-import { dropChangeEntries, changedFields } from "./activity";
+import { type Principal, activityStatement, authorizeAdmin, dropOf, principalOf } from "./admin-auth";
+import { changedFields, dropChangeEntries } from "./activity";
 import type {
 	ActivityPage,
 	AdminDrop,
@@ -19,7 +19,7 @@ import type {
 	Reconciled,
 	SalesPage,
 } from "./api-answers";
-import { newApiKey, keyHash, type Role } from "./api-keys";
+import { type Role, keyHash, newApiKey } from "./api-keys";
 import {
 	ActivityQuery,
 	AuditQuery,
@@ -37,8 +37,8 @@ import {
 } from "./api-schemas";
 import { auditDrop } from "./audit";
 import { randomId } from "./codes";
-import { type DropConfig, DROP_ID, applyDropPatch, hasClosed, newDropId, parseCreateDrop } from "./drops";
-import { getDrop, insertDropStatement, listDrops, updateDropStatement } from "./drops-store";
+import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDrop } from "./drops";
+import { insertDropStatement, listDrops, updateDropStatement } from "./drops-store";
 import { ApiError, notFound, readJson } from "./http";
 import { initShards, inventoryTotals } from "./inventory";
 import { unwrap } from "./outcome";
@@ -67,18 +67,6 @@ type Args = [Env, ExecutionContext];
 export const adminRouter = Router<IRequest, Args>({ base: "/api/admin" });
 
 adminRouter.all("*", authorizeAdmin);
-
-/**
- * A drop by id, unscoped. Every /drops/:id route is already scoped by authorizeAdmin, so
- * this stays correct for routes that use it; `dropOf(request)` answers the same without
- * reading D1 again.
- */
-export async function loadDrop(env: Env, id: string | undefined): Promise<DropConfig> {
-	if (id === undefined || !DROP_ID.test(id)) throw notFound("drop");
-	const drop = await getDrop(env.DB, id);
-	if (drop === null) throw notFound("drop");
-	return drop;
-}
 
 const promoterIdOf = (principal: Principal) => (principal.kind === "key" ? principal.promoterId : null);
 
