@@ -7,7 +7,7 @@
 //
 // The credential lives only in sessionStorage: it is gone when the tab closes.
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
-import { refreshActivity, startTeam, wireTeam } from "/team.js";
+import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 
 const session = storage("session");
 const TOKEN_KEY = "tdrop:adminToken";
@@ -102,6 +102,11 @@ function signOut(message = null, { focus = true } = {}) {
 	me = null;
 	session.remove(TOKEN_KEY);
 	stopLive();
+	stopTeam();
+	// Nothing the last session saw stays for the next: its drop, its list.
+	show("s-drop", false);
+	drops = [];
+	$("drop-list").replaceChildren();
 	show("app", false);
 	show("s-gate", false);
 	show("session", false);

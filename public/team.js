@@ -8,10 +8,13 @@ import { $, focusHeading, formatDateTime, show, text } from "/common.js";
 let call = null;
 let me = null;
 let activityCursor = null;
+/** Bumped at each sign-in and sign-out: an answer for an earlier session is dropped, never shown. */
+let session = 0;
 
 const canChange = () => me.kind === "operator" || me.key?.role === "owner";
 
 export function startTeam(adminApi, who) {
+	session += 1;
 	call = adminApi;
 	me = who;
 	show("s-promoters", me.kind === "operator");
@@ -49,7 +52,9 @@ function showOnce(boxId, textId, valueId, message, secret) {
 // --- promoters (the operator) -----------------------------------------------
 
 async function loadPromoters() {
+	const gen = session;
 	const { promoters } = await call("/api/admin/promoters?limit=200");
+	if (gen !== session) return;
 	$("promoter-list").replaceChildren(
 		...promoters.map((p) => {
 			const li = document.createElement("li");
@@ -87,7 +92,9 @@ async function createPromoter(event) {
 // --- keys (a promoter) -------------------------------------------------------
 
 async function loadKeys() {
+	const gen = session;
 	const { keys } = await call("/api/admin/keys");
+	if (gen !== session) return;
 	$("key-list").replaceChildren(
 		...keys.map((k) => {
 			const li = document.createElement("li");
@@ -164,7 +171,9 @@ async function loadActivity(fromStart) {
 	if (fromStart) activityCursor = null;
 	const q = new URLSearchParams({ limit: "20" });
 	if (activityCursor) q.set("cursor", activityCursor);
+	const gen = session;
 	const page = await call(`/api/admin/activity?${q}`);
+	if (gen !== session) return;
 	const items = page.entries.map((e) => {
 		const li = document.createElement("li");
 		li.dataset.action = e.action;
@@ -183,6 +192,16 @@ export function wireTeam() {
 	$("key-form").addEventListener("submit", mintKey);
 	$("activity-refresh").addEventListener("click", () => loadActivity(true).catch(failed("the activity log")));
 	$("activity-more").addEventListener("click", () => loadActivity(false).catch(failed("the activity log")));
+}
+
+/** On sign-out: nothing of this session stays on the page for the next one (a key shown once least of all). */
+export function stopTeam() {
+	session += 1;
+	me = null;
+	activityCursor = null;
+	for (const id of ["promoter-key-value", "new-key-value", "promoter-key-text", "new-key-text"]) text(id, "");
+	for (const id of ["promoter-key", "new-key", "s-promoters", "s-keys", "s-activity", "activity-more"]) show(id, false);
+	for (const id of ["promoter-list", "key-list", "activity-list"]) $(id).replaceChildren();
 }
 
 /** After a change made elsewhere on the page (a pause, a new drop): the log's first page again. */

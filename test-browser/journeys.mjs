@@ -413,6 +413,8 @@ export async function promoterTeamJourney({ browser, base, api, adminToken, shot
 	assert.match(await page.locator("#who").textContent(), /Northern Lights Promotions.*owner key “owner”/);
 	assert.equal(await visible(page, "#s-promoters"), false, "a promoter sees no promoters section");
 	assert.equal(await visible(page, "#drop-list-empty"), true, "the operator's drops are not listed for the promoter");
+	assert.equal(await visible(page, "#s-drop"), false, "nothing of the operator's session is left on the page");
+	assert.equal(await page.locator("#promoter-key-value").textContent(), "", "the key shown to the operator is gone");
 	const drop = (
 		await api.call("POST", "/api/admin/drops", {
 			token: ownerKey,
