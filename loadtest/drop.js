@@ -13,7 +13,7 @@
 // Load: teardown() puts the audit's requests per object into load_* gauges,
 // which the summary prints; MAX_PER_FAN_LOAD makes a threshold of the busiest.
 //
-//   k6 run -e BASE_URL=http://127.0.0.1:8787 -e ADMIN_TOKEN=... loadtest/drop.js
+//   k6 run -e BASE_URL=http://127.0.0.1:8787 -e ADMIN_TOKEN=... loadtest/drop.js   (the operator token or a promoter owner key)
 //   k6 run -e BASE_URL=https://drops.example.com -e ADMIN_TOKEN=... -e TICKETS=100000 -e FANS=300000 -e SHARDS=32 loadtest/drop.js
 //
 // Knobs (-e NAME=value): every key of DEFAULTS in lib/journey.js in upper

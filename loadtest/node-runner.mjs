@@ -80,7 +80,7 @@ if (flags.help) {
 			`usage: npm run loadtest -- [--base-url URL] [--scenario ${[...Object.keys(SCENARIOS), "attack"].join("|")}] [thresholds] [--compare REPORT] [knobs]`,
 			"",
 			"  --base-url URL      a running engine (default: start one on --port, scripts/lib/engine.mjs)",
-			"  --admin-token T     its admin token (default: ADMIN_TOKEN, then .dev.vars)",
+			"  --admin-token T     its admin token or a promoter's owner key (default: ADMIN_TOKEN, then .dev.vars)",
 			"  --port N            port of the engine started here (default 8800)",
 			"  --var NAME=VALUE    a wrangler.toml [vars] override for the engine started here (repeatable)",
 			"  --engine-log FILE   write the whole output of the engine started here to FILE",

@@ -1,9 +1,13 @@
-// The promoter page: sign in with the admin token, create and schedule
-// drops, watch one live (stats, a sales chart, the audit), pause and resume
-// admission, download the sales as CSV.
+// The promoter page: sign in with a promoter's API key or the operator's
+// admin token, create and schedule drops, watch one live (stats, a sales
+// chart, the audit), pause and resume admission, download the sales as CSV;
+// keys, promoters and the activity log are in team.js. What the key's role may
+// not do is hidden (elements marked data-needs="change" for a staff key; a gate
+// key sees only a note), and the API refuses it anyway.
 //
-// The admin token lives only in sessionStorage: it is gone when the tab closes.
+// The credential lives only in sessionStorage: it is gone when the tab closes.
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
+import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 
 const session = storage("session");
 const TOKEN_KEY = "tdrop:adminToken";
@@ -11,6 +15,8 @@ const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SVG = "http://www.w3.org/2000/svg";
 
 let token = session.get(TOKEN_KEY);
+/** Who the credential is (GET /api/admin/me): the operator, or a key with its role and promoter. */
+let me = null;
 let drops = [];
 /** The drop on screen, its latest answer, and the generation of its refresh loop. */
 let view = { id: null, drop: null, gen: 0, timer: null, round: 0, busy: false };
@@ -23,7 +29,7 @@ async function adminApi(path, options = {}) {
 	try {
 		return await api(path, { ...options, token });
 	} catch (err) {
-		if (err.status === 401 && token) signOut("The engine refused the admin token. Sign in again.");
+		if (err.status === 401 && token) signOut("The engine refused the key or token (revoked, or not this engine’s). Sign in again.");
 		throw err;
 	}
 }
@@ -47,26 +53,65 @@ async function signIn(event) {
 	const button = $("signin-button");
 	button.disabled = true;
 	try {
-		const list = await api("/api/admin/drops?limit=50", { token: candidate });
+		const who = await api("/api/admin/me", { token: candidate });
 		token = candidate;
 		session.set(TOKEN_KEY, token);
 		input.value = "";
-		enterApp(list.drops);
-		focusHeading($("h-drops"));
+		await enter(who);
 	} catch (err) {
-		if (err.status === 401) setFieldError(input, "That token is not this engine’s admin token.", true);
+		if (err.status === 401) setFieldError(input, "That is neither a valid API key nor this engine’s admin token.", true);
 		else showAlert(`Could not sign in: ${err.message}`);
 	} finally {
 		button.disabled = false;
 	}
 }
 
+/** Into the page as `who`: a gate key gets only its note; the others their drops, shaped by role. */
+async function enter(who, { focus = true } = {}) {
+	me = who;
+	show("s-signin", false);
+	show("session", true);
+	text("who", whoText(who));
+	if (who.kind === "key" && who.key.role === "gate") {
+		show("s-gate", true);
+		if (focus) focusHeading($("h-gate"));
+		return;
+	}
+	applyRole(who);
+	const list = await adminApi("/api/admin/drops?limit=50");
+	enterApp(list.drops);
+	startTeam(adminApi, who);
+	if (focus) focusHeading($("h-drops"));
+}
+
+function whoText(who) {
+	if (who.kind === "operator") return "Signed in as the operator (every drop) for this browser tab.";
+	return `Signed in as ${who.promoter?.name ?? "a promoter"} with the ${who.key.role} key “${who.key.label}” for this browser tab.`;
+}
+
+/** Hides what the role may not do: a staff key only reads. */
+function applyRole(who) {
+	const reads = who.kind === "key" && who.key.role === "staff";
+	for (const el of document.querySelectorAll("[data-needs='change']")) el.hidden = reads;
+	text("role-note", reads ? "This is a staff key: you can watch drops, their sales and the audit. Changes need an owner’s key." : "");
+	show("role-note", reads);
+}
+
 function signOut(message = null, { focus = true } = {}) {
 	token = null;
+	me = null;
 	session.remove(TOKEN_KEY);
 	stopLive();
+	stopTeam();
+	// Nothing the last session saw stays for the next: its drop, its list.
+	show("s-drop", false);
+	drops = [];
+	$("drop-list").replaceChildren();
 	show("app", false);
+	show("s-gate", false);
 	show("session", false);
+	// The next to sign in may be another promoter: the drop that was open is not theirs to open.
+	if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 	show("s-signin", true);
 	if (message) showAlert(message);
 	if (focus) focusHeading($("h-signin"));
@@ -256,6 +301,7 @@ async function createDrop(event) {
 		await loadList().catch(() => renderList([drop, ...drops]));
 		location.hash = drop.id;
 		text("drop-live", `Drop “${drop.name}” created.`);
+		refreshActivity();
 	} catch (err) {
 		if (err.status === 401) return;
 		showServerError(form, "create-summary", err);
@@ -375,6 +421,7 @@ async function togglePause() {
 		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { paused: !drop.paused } });
 		renderDrop(next);
 		text("drop-live", next.paused ? "Admission paused. Waiting fans keep their places." : "Admission resumed.");
+		refreshActivity();
 	} catch (err) {
 		if (err.status !== 401) {
 			text("drop-error", `Could not ${drop.paused ? "resume" : "pause"}: ${err.message}`);
@@ -396,6 +443,7 @@ async function reschedule(event) {
 		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { opensAt: iso } });
 		renderDrop(next);
 		text("drop-live", `Rescheduled: opens ${formatDateTime(next.opensAt)}.`);
+		refreshActivity();
 	} catch (err) {
 		if (err.status !== 401) showServerError($("reschedule-form"), null, err);
 	}
@@ -576,14 +624,15 @@ function start() {
 	$("export-button").addEventListener("click", exportCsv);
 	$("refresh-list").addEventListener("click", () => loadList().catch((err) => err.status !== 401 && showAlert(err.message)));
 	$("f-currency").addEventListener("input", (e) => (e.target.value = e.target.value.toUpperCase()));
+	wireTeam();
 	window.addEventListener("hashchange", () => {
 		const id = location.hash.slice(1);
 		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);
 	});
 	defaultOpensAt();
 	if (!token) return signOut(null, { focus: false });
-	adminApi("/api/admin/drops?limit=50")
-		.then((list) => enterApp(list.drops))
+	adminApi("/api/admin/me")
+		.then((who) => enter(who, { focus: false }))
 		.catch((err) => {
 			if (err.status === 401) return;
 			show("s-signin", false);

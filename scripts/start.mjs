@@ -63,7 +63,9 @@ const extraVars = {
 	...Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith("VAR_") && v !== undefined ? [[k.slice(4), v]] : []))),
 };
 const varFlags = Object.entries(extraVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-const args = ["dev", "--ip", host, "--port", String(port), "--persist-to", stateDir, "--env-file", devVarsPath, "--env-file", overrideFile, "--show-interactive-dev-session=false", "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "warn", ...varFlags];
+// INSPECTOR_PORT: wrangler's devtools port (default 9229), for a second engine on the same machine.
+const inspector = process.env.INSPECTOR_PORT ? ["--inspector-port", process.env.INSPECTOR_PORT] : [];
+const args = ["dev", "--ip", host, "--port", String(port), "--persist-to", stateDir, "--env-file", devVarsPath, "--env-file", overrideFile, "--show-interactive-dev-session=false", "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "warn", ...inspector, ...varFlags];
 log(`starting wrangler dev on ${base}`);
 const child = spawn(wrangler, args, { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"], detached: true });
 

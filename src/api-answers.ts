@@ -30,6 +30,7 @@ function build() {
 		paused: z.boolean(),
 		createdAt: instant(),
 		updatedAt: instant(),
+		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
 	});
 
 	/** Every refusal: `{"error": {"code", "message", ...}}`, with the details a code carries. */
@@ -44,6 +45,7 @@ function build() {
 			alreadyHeldOrBought: count().optional().meta({ description: "limit_exceeded: tickets the fan already holds or bought." }),
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
+			openDrops: count().optional().meta({ description: "open_drops_limit: the promoter's limit of drops not yet closed." }),
 		}),
 	});
 
@@ -283,7 +285,63 @@ function build() {
 		unknownInD1: count().meta({ description: "Rows in D1 no shard sold (never touched)." }),
 	});
 
+	// Promoters, keys and the activity log (issue 17).
+	const limit = (what: string) => nullable(z.int().min(0)).meta({ description: `${what}; null: no limit.` });
+	const Promoter = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		limits: z.strictObject({
+			joinsPerMinute: limit("Joins a minute each of the promoter's drops takes, all fans together"),
+			adminRequestsPerMinute: limit("Admin requests a minute, all the promoter's keys together"),
+			openDrops: limit("Drops not yet closed at once"),
+		}),
+		createdAt: instant(),
+		updatedAt: instant(),
+	});
+	const role = z.enum(["owner", "staff", "gate"]);
+	const ApiKey = z.strictObject({
+		id: z.string(),
+		promoterId: z.string(),
+		label: z.string(),
+		role,
+		createdAt: instant(),
+		revokedAt: nullable(instant()),
+	});
+	const ApiKeyMinted = ApiKey.extend({ apiKey: z.string().meta({ description: "The key itself: shown once, never again (D1 keeps only its SHA-256)." }) });
+	const PromoterCreated = Promoter.extend({ apiKey: z.string().meta({ description: "Its first owner key: shown once." }), key: ApiKey });
+	const PromoterList = z.strictObject({ promoters: z.array(Promoter), nextCursor: nullable(z.string()) });
+	const KeyList = z.strictObject({ keys: z.array(ApiKey) });
+	const Me = z.strictObject({
+		kind: z.enum(["operator", "key"]),
+		promoter: nullable(Promoter),
+		key: nullable(ApiKey.pick({ id: true, label: true, role: true })),
+	});
+	const ActivityPage = z.strictObject({
+		entries: z.array(
+			z.strictObject({
+				seq: z.int().min(1),
+				promoterId: nullable(z.string()),
+				actor: z.enum(["operator", "key"]),
+				keyId: nullable(z.string()),
+				keyLabel: nullable(z.string()),
+				action: z.string().meta({ description: "drop.created, drop.rescheduled, drop.paused, drop.resumed, drop.updated, drop.reconciled, key.minted, key.revoked, promoter.created, promoter.updated, and what later routes add (refunds)." }),
+				dropId: nullable(z.string()),
+				detail: z.record(z.string(), z.unknown()).meta({ description: "What changed: for a change of fields, {changes: {field: {from, to}}}." }),
+				at: instant(),
+			}),
+		),
+		nextCursor: nullable(z.string()),
+	});
+
 	return {
+		Promoter,
+		PromoterCreated,
+		PromoterList,
+		ApiKey,
+		ApiKeyMinted,
+		KeyList,
+		Me,
+		ActivityPage,
 		ApiError: ApiErrorBody,
 		Health,
 		Jwks,
@@ -329,3 +387,11 @@ export type DropList = Answer<"DropList">;
 export type SalesPage = Answer<"SalesPage">;
 export type AuditReport = Answer<"AuditReport">;
 export type Reconciled = Answer<"Reconciled">;
+export type Promoter = Answer<"Promoter">;
+export type PromoterCreated = Answer<"PromoterCreated">;
+export type PromoterList = Answer<"PromoterList">;
+export type ApiKeyView = Answer<"ApiKey">;
+export type ApiKeyMinted = Answer<"ApiKeyMinted">;
+export type KeyList = Answer<"KeyList">;
+export type Me = Answer<"Me">;
+export type ActivityPage = Answer<"ActivityPage">;

@@ -92,6 +92,45 @@ export const AuditQuery = z.object({
 	graceSeconds: wholeNumber(0, 3600, DEFAULT_GRACE_SECONDS),
 });
 
+// Promoters, keys and the activity log (issue 17).
+
+export const PROMOTER_ID = /^p_[A-Za-z0-9_-]{16}$/;
+export const KEY_ID = /^k_[A-Za-z0-9_-]{16}$/;
+
+const limitField = (min: number, max: number, what: string) =>
+	int(min, max).nullable().optional().meta({ description: `${what}; null lifts the limit, left out keeps it.` });
+
+const PromoterLimits = object({
+	joinsPerMinute: limitField(1, 10_000_000, "Joins a minute each of the promoter's drops takes, all fans together"),
+	adminRequestsPerMinute: limitField(1, 100_000, "Admin requests a minute, all the promoter's keys together"),
+	openDrops: limitField(0, 100_000, "Drops not yet closed at once (0 stops new drops)"),
+});
+
+/** The body of POST /api/admin/promoters (the operator). */
+export const CreatePromoterBody = object({ name: text(1, 120), limits: PromoterLimits.optional() });
+
+/** The body of PATCH /api/admin/promoters/:promoterId (the operator). */
+export const PatchPromoterBody = object({ name: text(1, 120).optional(), limits: PromoterLimits.optional() });
+
+/** The body of POST /api/admin/keys. */
+export const MintKeyBody = object({
+	label: text(1, 80),
+	role: oneOf(["owner", "staff", "gate"] as const),
+	promoterId: text(1, 64).optional().meta({ description: "Whose key: required from the operator; a promoter's own key may leave it out." }),
+});
+
+export const ListPromotersQuery = ListDropsQuery;
+
+export const KeysQuery = z.object({
+	promoterId: z.string().optional().meta({ description: "The operator names whose keys; a key lists its own promoter's." }),
+});
+
+export const ActivityQuery = z.object({
+	limit: wholeNumber(1, 200, 50),
+	cursor,
+	promoterId: z.string().optional().meta({ description: "The operator may ask for one promoter's; a key sees its own promoter's." }),
+});
+
 /** A route's query, parsed: parameters it does not know are ignored, a repeated one counts once (its first value). */
 export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, string | string[] | undefined>): z.output<S> {
 	const first: Record<string, string> = {};

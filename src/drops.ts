@@ -83,7 +83,7 @@ export function base64url(bytes: Uint8Array): string {
 
 export const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt"> {
+export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt" | "promoterId"> {
 	const body = parse(CreateDropBody, input);
 	if (body.shards !== undefined && body.shards > body.capacity) {
 		throw new ValidationError(422, "out_of_range", "shards", `"shards" must not exceed "capacity".`);

@@ -60,6 +60,14 @@ export function perIpPerLine(perIp: number, lines: number): number {
 	return perIp === 0 ? 0 : Math.min(perIp, Math.ceil((2 * perIp) / lines));
 }
 
+/**
+ * A line's share of its drop's joins a minute (the promoter's limit, all fans together):
+ * fans spread evenly over lines by hash, so each line takes limit / lines, rounded up.
+ */
+export function perLineShare(joinsPerMinute: number | null, lines: number): number {
+	return joinsPerMinute === null ? 0 : Math.max(1, Math.ceil(joinsPerMinute / lines));
+}
+
 /** Where the fan stands, from their position and the cached watermark. */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
@@ -175,7 +183,9 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const ip = clientIp(request);
 	// First, before anything the request says is looked at: joins per client across every drop.
 	await limitJoinsByClient(env, ip);
-	const dropId = await knownDropId(request, env);
+	const dropId = dropIdOf(request);
+	// Its promoter's join limit comes with the drop's existence, from this isolate's cache.
+	const { joinsPerMinute } = await requireKnownDrop(env, dropId);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
 	const body = parse(JoinBody, raw === undefined ? {} : raw);
@@ -196,6 +206,7 @@ fanRouter.post("/drops/:id/join", async (request, env, ctx) => {
 	const limits: JoinLimits = {
 		perIp: perIpPerLine(settings.joinRatePerIp, w.lines),
 		perFan: settings.joinRatePerFan,
+		perLine: perLineShare(joinsPerMinute, w.lines),
 		loopbackExempt: settings.loopbackExempt,
 	};
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs

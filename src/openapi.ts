@@ -8,11 +8,12 @@
 import * as z from "zod";
 import { type AnswerSchemas, answerSchemas } from "./api-answers";
 import { AuditQuery, HoldBody, IdempotencyKey, JoinBody, ListDropsQuery, PurchaseBody, SalesQuery } from "./api-schemas";
+import { ActivityQuery, CreatePromoterBody, KeysQuery, ListPromotersQuery, MintKeyBody, PatchPromoterBody } from "./api-schemas";
 import { CreateDropBody, DROP_ID, PatchDropBody } from "./drops";
 import { MAX_BODY_BYTES } from "./http";
 
 /** The request bodies, by their names in the document. */
-const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody };
+const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody };
 
 type Security = "admin" | "queueToken" | "accessToken" | "orderToken";
 
@@ -98,7 +99,10 @@ export const OPERATIONS: Operation[] = [
 				headers: { Location: { description: "The drop's promoter URL.", schema: { type: "string" } } },
 			},
 		},
-		errors: { 422: "out_of_range, empty, too_short, too_long, invalid_format, invalid_time" },
+		errors: {
+			409: "open_drops_limit (openDrops): the promoter has its limit of drops not yet closed",
+			422: "out_of_range, empty, too_short, too_long, invalid_format, invalid_time",
+		},
 	},
 	{
 		operationId: "listDrops",
@@ -135,6 +139,7 @@ export const OPERATIONS: Operation[] = [
 		errors: {
 			400: "empty_patch",
 			404: "not_found",
+			409: "open_drops_limit: moving closesAt would open a closed drop past the promoter's limit",
 			422: "immutable_field, already_open, lines_in_use, invalid_time, out_of_range, empty, too_long, invalid_format",
 		},
 	},
@@ -171,6 +176,97 @@ export const OPERATIONS: Operation[] = [
 		security: ["admin"],
 		answers: { 200: json("Reconciled", "What was found and sent again.") },
 		errors: { 404: "not_found" },
+	},
+	// Promoters, keys and the activity log (issue 17).
+	{
+		operationId: "createPromoter",
+		method: "POST",
+		path: "/api/admin/promoters",
+		tag: "promoter",
+		summary: "Create a promoter (the operator)",
+		description: "Answers the promoter and its first owner key, shown once. limits: joinsPerMinute, adminRequestsPerMinute, openDrops (null or left out: none).",
+		security: ["admin"],
+		body: { schema: "CreatePromoterBody", required: true },
+		answers: { 201: json("PromoterCreated", "The promoter, its first key's record and the key itself (apiKey).") },
+		errors: { 422: "out_of_range, empty, too_long, invalid_format" },
+	},
+	{
+		operationId: "listPromoters",
+		method: "GET",
+		path: "/api/admin/promoters",
+		tag: "promoter",
+		summary: "Promoters, newest first (the operator)",
+		security: ["admin"],
+		query: ListPromotersQuery,
+		answers: { 200: json("PromoterList", "A page; nextCursor is null on the last.") },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 422: "out_of_range (limit)" },
+	},
+	{
+		operationId: "updatePromoter",
+		method: "PATCH",
+		path: "/api/admin/promoters/:promoterId",
+		tag: "promoter",
+		summary: "Rename a promoter or set its limits (the operator)",
+		description: "A limit left out stays; null lifts it. A join limit reaches every Worker isolate within a minute.",
+		security: ["admin"],
+		body: { schema: "PatchPromoterBody", required: true },
+		answers: { 200: json("Promoter", "The promoter as it is now.") },
+		errors: { 400: "empty_patch", 404: "not_found", 422: "out_of_range, empty, too_long, invalid_format" },
+	},
+	{
+		operationId: "me",
+		method: "GET",
+		path: "/api/admin/me",
+		tag: "promoter",
+		summary: "Who the credential is: the operator, or a key, its role and its promoter",
+		security: ["admin"],
+		answers: { 200: json("Me", "The caller.") },
+		errors: {},
+	},
+	{
+		operationId: "mintKey",
+		method: "POST",
+		path: "/api/admin/keys",
+		tag: "promoter",
+		summary: "Mint an API key (owner or operator)",
+		description: "role owner (everything of its promoter), staff (read only) or gate (the ticket scan only). The key is answered once; D1 keeps only its SHA-256.",
+		security: ["admin"],
+		body: { schema: "MintKeyBody", required: true },
+		answers: { 201: json("ApiKeyMinted", "The key's record and the key itself.") },
+		errors: { 400: "missing_field (promoterId, from the operator)", 404: "not_found (another promoter)", 422: "invalid_value, empty, too_long, invalid_format" },
+	},
+	{
+		operationId: "listKeys",
+		method: "GET",
+		path: "/api/admin/keys",
+		tag: "promoter",
+		summary: "A promoter's keys, without secrets",
+		security: ["admin"],
+		query: KeysQuery,
+		answers: { 200: json("KeyList", "Every key, revoked ones with revokedAt.") },
+		errors: { 400: "missing_field (promoterId, from the operator)", 404: "not_found (another promoter)" },
+	},
+	{
+		operationId: "revokeKey",
+		method: "DELETE",
+		path: "/api/admin/keys/:keyId",
+		tag: "promoter",
+		summary: "Revoke a key: refused from the next request on",
+		security: ["admin"],
+		answers: { 200: json("ApiKey", "The key, with revokedAt (revoking again changes nothing).") },
+		errors: { 404: "not_found" },
+	},
+	{
+		operationId: "listActivity",
+		method: "GET",
+		path: "/api/admin/activity",
+		tag: "promoter",
+		summary: "The activity log, newest first",
+		description: "Every change made through the admin API, with the key's id and label (or the operator). A key reads its promoter's; the operator every entry, or one promoter's.",
+		security: ["admin"],
+		query: ActivityQuery,
+		answers: { 200: json("ActivityPage", "A page; nextCursor is null on the last.") },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found (another promoter)", 422: "out_of_range (limit)" },
 	},
 	{
 		operationId: "getPublicDrop",
@@ -304,6 +400,8 @@ const BODY_ERRORS = {
 
 const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	id: { description: "The drop's id.", pattern: DROP_ID.source },
+	promoterId: { description: "A promoter's id (p_...)." },
+	keyId: { description: "An API key's id (k_...), as listed; never the key itself." },
 	holdId: { description: "A hold's id, as the hold answered it." },
 	orderId: { description: "An order's id, as the purchase answered it." },
 };
@@ -375,7 +473,11 @@ function operation(op: Operation): JsonSchema {
 			errors[n] = errors[n] ? `${codes}, ${errors[n]}` : codes;
 		}
 	}
-	if (op.security?.includes("admin")) errors[401] = "unauthorized: no valid admin token (with WWW-Authenticate)";
+	if (op.security?.includes("admin")) {
+		errors[401] = "unauthorized: no valid admin token or API key, or a revoked one (with WWW-Authenticate)";
+		errors[403] = "forbidden: the key's role may not do this (staff only reads, gate only scans, promoters are the operator's)";
+		errors[429] = "rate_limited: the promoter's admin requests a minute";
+	}
 	errors[500] = "internal: never a stack or an internal message";
 	for (const [status, codes] of Object.entries(errors)) {
 		responses[status] = {
@@ -418,14 +520,18 @@ function render(): JsonSchema {
 		},
 		tags: [
 			{ name: "fan", description: "Public, or with the fan's queue, access or order token." },
-			{ name: "promoter", description: "Authorization: Bearer <ADMIN_TOKEN>." },
+			{ name: "promoter", description: "Authorization: Bearer <ADMIN_TOKEN> (the operator) or a promoter's API key (tdk_...)." },
 			{ name: "engine", description: "Health, keys and this document." },
 		],
 		paths,
 		components: {
 			schemas: components(),
 			securitySchemes: {
-				admin: { type: "http", scheme: "bearer", description: "The deployment's ADMIN_TOKEN." },
+				admin: {
+					type: "http",
+					scheme: "bearer",
+					description: "The deployment's ADMIN_TOKEN (the operator: every drop), or a promoter's API key (tdk_...: that promoter's drops, as its role allows).",
+				},
 				queueToken: bearer("The queueToken a join answered (or the newer one a status poll answered)."),
 				accessToken: bearer("The accessToken a status poll answered once the fan was admitted; good until the end of their turn."),
 				orderToken: bearer("The orderToken a purchase answered; reads that one order for a year."),

@@ -138,6 +138,8 @@ function contractError(issue: z.core.$ZodIssue): ValidationError {
 		case "too_big":
 			return issue.origin === "string" ? about(422, "too_long") : about(422, "out_of_range");
 		case "invalid_value":
+			// A missing field of an enum reports no input, as a missing field of any other kind.
+			if (issue.input === undefined && path !== "") return new ValidationError(400, "missing_field", name, `"${name}" is required.`);
 			return typeof issue.input === "string" ? about(422, "invalid_value") : about(400, "invalid_type");
 		case "invalid_format":
 			return about(422, "invalid_format");

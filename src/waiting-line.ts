@@ -23,6 +23,8 @@ export interface LineConfig {
 export interface JoinLimits {
 	perIp: number;
 	perFan: number;
+	/** Joins a minute this line takes, all fans together: its share of the promoter's limit (0 or absent: none). Loopback is not exempt. */
+	perLine?: number;
 	loopbackExempt: boolean;
 }
 
@@ -292,9 +294,13 @@ export class WaitingLine extends DurableObject<Env> {
 	}
 
 	private rateLimit(input: { fanId: string; ip: string | null; limits: JoinLimits }, now: number): Outcome<never> | null {
-		if (input.limits.loopbackExempt && isLoopback(input.ip)) return null;
-		const checks: [string, number][] = [[`fan:${input.fanId}`, input.limits.perFan]];
-		if (input.ip !== null) checks.push([`ip:${input.ip}`, input.limits.perIp]);
+		const checks: [string, number][] = [];
+		if (!(input.limits.loopbackExempt && isLoopback(input.ip))) {
+			checks.push([`fan:${input.fanId}`, input.limits.perFan]);
+			if (input.ip !== null) checks.push([`ip:${input.ip}`, input.limits.perIp]);
+		}
+		// The drop's own limit last, so a join refused for its fan or address does not use it up.
+		checks.push(["line", input.limits.perLine ?? 0]);
 		for (const [key, limit] of checks) {
 			const decision = this.limiter.take(key, limit, now);
 			if (!decision.allowed) {

@@ -232,6 +232,8 @@ export async function fanEdgeStates({ browser, base, api, shot, log }) {
 	await context.close();
 }
 
+const SIGN_IN_LABEL = "API key or admin token";
+
 export async function promoterJourney({ browser, base, api, adminToken, shot, log, downloadsDir }) {
 	const problems = [];
 	const { context, page } = await openPage(browser, DESKTOP, problems);
@@ -239,13 +241,13 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
 
 	// A wrong token is refused by the field.
-	await page.getByLabel("Admin token", { exact: true }).fill("not-the-token");
+	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).fill("not-the-token");
 	await page.getByRole("button", { name: "Sign in" }).click();
-	await page.locator("#admin-token-error").getByText("not this engine’s admin token").waitFor();
-	assert.equal(await page.getByLabel("Admin token", { exact: true }).getAttribute("aria-invalid"), "true");
+	await page.locator("#admin-token-error").getByText("neither a valid API key nor this engine’s admin token").waitFor();
+	assert.equal(await page.getByLabel(SIGN_IN_LABEL, { exact: true }).getAttribute("aria-invalid"), "true");
 
-	await page.getByLabel("Admin token", { exact: true }).fill(adminToken);
-	await page.getByLabel("Admin token", { exact: true }).press("Enter");
+	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).fill(adminToken);
+	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).press("Enter");
 	await page.getByRole("heading", { name: "Create a drop" }).waitFor();
 	const stored = await page.evaluate(() => ({ session: sessionStorage.getItem("tdrop:adminToken"), local: Object.keys(localStorage) }));
 	assert.equal(stored.session, adminToken, "the token is kept in the session");
@@ -361,5 +363,122 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.equal(await page.evaluate(() => sessionStorage.getItem("tdrop:adminToken")), null, "signing out forgets the token");
 
 	checkProblems(problems, "promoter journey");
+	await context.close();
+}
+
+/** Signs in on the promoter page with a key or token, from the sign-in form. */
+async function signInAs(page, credential) {
+	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
+	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).fill(credential);
+	await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function signOutOf(page) {
+	await page.getByRole("button", { name: "Sign out" }).click();
+	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
+}
+
+const visible = (page, selector) => page.locator(selector).isVisible();
+
+/**
+ * Promoters as tenants (issue 17): the operator creates a promoter on the page and
+ * sees its key once; the promoter's owner key sees only its own drops, mints a staff
+ * key (shown once) and revokes it; the staff key sees no control it may not use; a gate
+ * key sees only its note; the activity log names the key behind each change.
+ */
+export async function promoterTeamJourney({ browser, base, api, adminToken, shot, log }) {
+	const problems = [];
+	const { context, page } = await openPage(browser, DESKTOP, problems);
+	page.on("dialog", (dialog) => dialog.accept());
+	await page.goto(`${base}/admin`);
+
+	// The operator: promoters, no keys of its own.
+	await signInAs(page, adminToken);
+	await page.getByRole("heading", { name: "Promoters" }).waitFor();
+	assert.equal(await visible(page, "#s-keys"), false, "the operator has no team keys section");
+	await page.getByLabel("New promoter’s name", { exact: true }).fill("Northern Lights Promotions (browser test)");
+	await page.getByRole("button", { name: "Create the promoter" }).click();
+	await page.locator("#promoter-key").waitFor();
+	const ownerKey = (await page.locator("#promoter-key-value").textContent()).trim();
+	assert.match(ownerKey, /^tdk_[A-Za-z0-9_-]{16}_[A-Za-z0-9_-]{43}$/, "the first owner key is shown once");
+	await page.locator("#promoter-list").getByText("Northern Lights Promotions").waitFor();
+	await page.locator("#activity-list li[data-action='promoter.created']").first().waitFor();
+	await shot(page, "team-1-operator");
+	await signOutOf(page);
+	log("the operator created a promoter and saw its key once");
+
+	// The owner: only its own drops (none yet), then one made through the API.
+	await signInAs(page, ownerKey);
+	await page.getByRole("heading", { name: "Team keys" }).waitFor();
+	assert.match(await page.locator("#who").textContent(), /Northern Lights Promotions.*owner key “owner”/);
+	assert.equal(await visible(page, "#s-promoters"), false, "a promoter sees no promoters section");
+	assert.equal(await visible(page, "#drop-list-empty"), true, "the operator's drops are not listed for the promoter");
+	assert.equal(await visible(page, "#s-drop"), false, "nothing of the operator's session is left on the page");
+	assert.equal(await page.locator("#promoter-key-value").textContent(), "", "the key shown to the operator is gone");
+	const drop = (
+		await api.call("POST", "/api/admin/drops", {
+			token: ownerKey,
+			body: { name: "Aurora night (browser test)", capacity: 20, maxPerFan: 2, opensAt: inSeconds(3600) },
+			expect: 201,
+		})
+	).data;
+	await page.getByRole("button", { name: "Refresh the list" }).click();
+	await page.getByRole("link", { name: "Aurora night (browser test)" }).waitFor();
+	assert.equal(await page.locator("#drop-list li").count(), 1, "exactly the promoter's own drop");
+
+	// A staff key, minted on the page and shown once.
+	await page.getByLabel("Label", { exact: true }).fill("box office");
+	await page.getByLabel("Role", { exact: true }).selectOption("staff");
+	await page.getByRole("button", { name: "Make a key" }).click();
+	await page.locator("#new-key").waitFor();
+	const staffKey = (await page.locator("#new-key-value").textContent()).trim();
+	assert.match(staffKey, /^tdk_/);
+	await page.locator("#key-list").getByText("box office").waitFor();
+	await page.locator("#activity-list li[data-action='key.minted']").first().waitFor();
+	assert.match(await page.locator("#activity-list li[data-action='drop.created']").first().textContent(), /by “owner”/);
+	await shot(page, "team-2-owner", { fullPage: true });
+	await signOutOf(page);
+	log("the owner sees only its drop and minted a staff key");
+
+	// The staff key: reads, and sees no control it may not use.
+	await signInAs(page, staffKey);
+	await page.locator("#role-note").getByText("staff key").waitFor();
+	await page.getByRole("heading", { level: 2, name: "Aurora night (browser test)" }).waitFor();
+	for (const selector of ["#pause-button", "#reschedule-form", "#key-form", ".area-create"]) {
+		assert.equal(await visible(page, selector), false, `${selector} is hidden from a staff key`);
+	}
+	assert.equal(await visible(page, "#export-button"), true, "staff may download the sales");
+	assert.equal(await page.locator("#key-list button").count(), 0, "staff sees no revoke button");
+	await page.locator("#audit-verdict").waitFor({ timeout: 20_000 });
+	await shot(page, "team-3-staff");
+	await signOutOf(page);
+	log("the staff key sees the drop, the audit and the log, and no control to change anything");
+
+	// The owner revokes the staff key: it stops working at once.
+	await signInAs(page, ownerKey);
+	await page.getByRole("heading", { name: "Team keys" }).waitFor();
+	await page.getByRole("button", { name: "Revoke the key “box office”" }).click();
+	await page.locator("#activity-list li[data-action='key.revoked']").first().waitFor();
+	await page.locator("#key-list").getByText(/box office.*revoked/).waitFor();
+	const refused = await api.call("GET", "/api/admin/drops", { token: staffKey });
+	assert.equal(refused.status, 401, "a revoked key is refused on its next request");
+	await signOutOf(page);
+	log("the owner revoked the staff key");
+
+	// A gate key sees only its note.
+	const gate = (await api.call("POST", "/api/admin/keys", { token: ownerKey, body: { label: "north door", role: "gate" }, expect: 201 })).data;
+	await signInAs(page, gate.apiKey);
+	await page.getByRole("heading", { name: "This key scans tickets" }).waitFor();
+	assert.equal(await visible(page, "#app"), false, "a gate key sees no dashboard");
+	await signOutOf(page);
+
+	// The operator still sees the promoter's drop among every drop.
+	await signInAs(page, adminToken);
+	await page.getByRole("link", { name: "Aurora night (browser test)" }).waitFor();
+	assert.ok(drop.promoterId, "the drop belongs to the promoter");
+	await signOutOf(page);
+	log("a gate key sees only its note; the operator sees every drop");
+
+	checkProblems(problems, "promoter team journey");
 	await context.close();
 }

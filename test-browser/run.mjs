@@ -8,7 +8,8 @@
 // Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
 // playwright-core, writes screenshots to screenshots/ and exits non-zero on
 // any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png,
-// docs/promoter-page.png and docs/load-test-report.png.
+// docs/promoter-page.png and docs/load-test-report.png; TEST_BROWSER_ONLY=promoter
+// runs only the journeys whose names contain that text.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
-import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney } from "./journeys.mjs";
+import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, promoterTeamJourney } from "./journeys.mjs";
 import { loadTestReport } from "./report.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -79,8 +80,9 @@ const journeys = [
 	["fan pre-queue and hold expiry", fanPrequeueAndHoldExpiry],
 	["fan edge states", fanEdgeStates],
 	["promoter journey", promoterJourney],
+	["promoter team and roles", promoterTeamJourney],
 	["load-test report", loadTestReport],
-];
+].filter(([name]) => name.includes(process.env.TEST_BROWSER_ONLY ?? ""));
 
 const results = [];
 try {

@@ -461,3 +461,141 @@ describe("routes that do not exist", () => {
 		});
 	});
 });
+
+// Promoters, keys and the activity log (issue 17): every refusal leaves the
+// promoters, keys and log as they were, as well as the drops.
+describe("promoters, keys and the activity log", () => {
+	let owner: string;
+	let promoterId: string;
+	let keyId: string;
+
+	beforeAll(async () => {
+		const made = await (await raw("POST", "/api/admin/promoters", { body: JSON.stringify({ name: "Bad input promoter" }), token: admin() })).json();
+		({ apiKey: owner, id: promoterId } = made as { apiKey: string; id: string });
+		keyId = (made as { key: { id: string } }).key.id;
+	});
+
+	const tenantRows = async () => {
+		const count = (table: string) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<number>("n");
+		const keys = await env.DB.prepare(`SELECT id, revoked_at FROM api_keys ORDER BY id`).all();
+		const promoters = await env.DB.prepare(`SELECT * FROM promoters ORDER BY id`).all();
+		return { activity: await count("activity"), keys: keys.results, promoters: promoters.results };
+	};
+
+	async function unchangedTenants(fn: () => Promise<void>): Promise<void> {
+		const before = await tenantRows();
+		await unchanged(fn);
+		expect(await tenantRows()).toEqual(before);
+	}
+
+	it("POST /api/admin/promoters refuses broken bodies and bad fields", async () => {
+		await unchangedTenants(async () => {
+			for (const [what, init, status, code] of bodyAttacks()) {
+				await expectError(await raw("POST", "/api/admin/promoters", { ...init, token: admin() }), status, code, what);
+			}
+			const cases: [unknown, number, string][] = [
+				[{}, 400, "missing_field"],
+				[{ name: 5 }, 400, "invalid_type"],
+				[{ name: "x", owner: "me" }, 400, "unknown_field"],
+				[{ name: "x", limits: { joinsPerMinute: "5" } }, 400, "invalid_type"],
+				[{ name: "x", limits: { speed: 5 } }, 400, "unknown_field"],
+				[{ name: "" }, 422, "empty"],
+				[{ name: "x".repeat(121) }, 422, "too_long"],
+				[{ name: "x", limits: { joinsPerMinute: 0 } }, 422, "out_of_range"],
+				[{ name: "x", limits: { adminRequestsPerMinute: 100_001 } }, 422, "out_of_range"],
+				[{ name: "x", limits: { openDrops: -1 } }, 422, "out_of_range"],
+				[{ name: "x", limits: { openDrops: 1.5 } }, 400, "invalid_type"],
+			];
+			for (const [body, status, code] of cases) {
+				await expectError(await raw("POST", "/api/admin/promoters", { body: JSON.stringify(body), token: admin() }), status, code, JSON.stringify(body));
+			}
+			// A promoter's key may not make promoters.
+			await expectError(await raw("POST", "/api/admin/promoters", { body: '{"name":"x"}', token: owner }), 403, "forbidden");
+		});
+	});
+
+	it("PATCH /api/admin/promoters/:promoterId refuses broken bodies, bad limits and unknown promoters", async () => {
+		const path = `/api/admin/promoters/${promoterId}`;
+		await unchangedTenants(async () => {
+			for (const [what, init, status, code] of bodyAttacks()) {
+				await expectError(await raw("PATCH", path, { ...init, token: admin() }), status, code, what);
+			}
+			for (const [body, status, code] of [
+				[{}, 400, "empty_patch"],
+				[{ limits: {} }, 400, "empty_patch"],
+				[{ id: "p_x" }, 400, "unknown_field"],
+				[{ limits: { joinsPerMinute: 10_000_001 } }, 422, "out_of_range"],
+				[{ name: "" }, 422, "empty"],
+			] as [unknown, number, string][]) {
+				await expectError(await raw("PATCH", path, { body: JSON.stringify(body), token: admin() }), status, code);
+			}
+			for (const id of ["p_AAAAAAAAAAAAAAAA", "nope", "p_" + "A".repeat(100)]) {
+				await expectError(await raw("PATCH", `/api/admin/promoters/${id}`, { body: '{"name":"x"}', token: admin() }), 404, "not_found");
+			}
+			await expectError(await raw("PATCH", path, { body: '{"limits":{"openDrops":1000}}', token: owner }), 403, "forbidden");
+		});
+	});
+
+	it("POST /api/admin/keys refuses broken bodies, bad roles and labels, and other promoters", async () => {
+		await unchangedTenants(async () => {
+			for (const [what, init, status, code] of bodyAttacks()) {
+				await expectError(await raw("POST", "/api/admin/keys", { ...init, token: owner }), status, code, what);
+			}
+			for (const [body, status, code] of [
+				[{ role: "staff" }, 400, "missing_field"],
+				[{ label: "x" }, 400, "missing_field"],
+				[{ label: "x", role: 1 }, 400, "invalid_type"],
+				[{ label: "x", role: "staff", secret: "mine" }, 400, "unknown_field"],
+				[{ label: "x", role: "admin" }, 422, "invalid_value"],
+				[{ label: "x", role: "__proto__" }, 422, "invalid_value"],
+				[{ label: "", role: "staff" }, 422, "empty"],
+				[{ label: "x".repeat(81), role: "staff" }, 422, "too_long"],
+				[{ label: "x", role: "staff", promoterId: "p_AAAAAAAAAAAAAAAA" }, 404, "not_found"],
+			] as [unknown, number, string][]) {
+				await expectError(await raw("POST", "/api/admin/keys", { body: JSON.stringify(body), token: owner }), status, code, JSON.stringify(body));
+			}
+			await expectError(await raw("POST", "/api/admin/keys", { body: '{"label":"x","role":"staff"}', token: admin() }), 400, "missing_field");
+			await expectError(await raw("POST", "/api/admin/keys", { body: '{"label":"x","role":"staff","promoterId":"nope"}', token: admin() }), 404, "not_found");
+		});
+	});
+
+	it("DELETE /api/admin/keys/:keyId and GET /api/admin/keys refuse unknown keys and promoters", async () => {
+		await unchangedTenants(async () => {
+			for (const id of ["k_AAAAAAAAAAAAAAAA", "x", "k_" + "A".repeat(200), encodeURIComponent(owner)]) {
+				await expectError(await raw("DELETE", `/api/admin/keys/${id}`, { token: owner, type: null }), 404, "not_found", id);
+			}
+			await expectError(await raw("GET", "/api/admin/keys", { token: admin(), type: null }), 400, "missing_field");
+			await expectError(await raw("GET", "/api/admin/keys?promoterId=p_AAAAAAAAAAAAAAAA", { token: admin(), type: null }), 404, "not_found");
+			await expectError(await raw("GET", "/api/admin/keys?promoterId=p_AAAAAAAAAAAAAAAA", { token: owner, type: null }), 404, "not_found");
+			expect((await raw("GET", `/api/admin/keys?promoterId=${promoterId}`, { token: owner, type: null })).status).toBe(200);
+			// The key is still good.
+			expect((await raw("GET", "/api/admin/keys", { token: owner, type: null })).status).toBe(200);
+			expect(keyId).toMatch(/^k_/);
+		});
+	});
+
+	it("GET /api/admin/activity refuses bad paging and other promoters", async () => {
+		await unchangedTenants(async () => {
+			for (const [query, status, code] of [
+				["limit=0", 422, "out_of_range"],
+				["limit=201", 422, "out_of_range"],
+				["limit=x", 400, "invalid_type"],
+				["cursor=!!", 400, "invalid_cursor"],
+				[`cursor=${btoa(JSON.stringify(["2026-01-01T00:00:00Z", "not a number"])).replace(/=+$/, "")}`, 400, "invalid_cursor"],
+				["promoterId=p_AAAAAAAAAAAAAAAA", 404, "not_found"],
+			] as [string, number, string][]) {
+				await expectError(await raw("GET", `/api/admin/activity?${query}`, { token: owner, type: null }), status, code, query);
+			}
+			await expectError(await raw("GET", "/api/admin/activity?promoterId=nope", { token: admin(), type: null }), 404, "not_found");
+		});
+	});
+
+	it("promoter keys that are malformed, unknown or revoked get 401 on every admin route", async () => {
+		await unchangedTenants(async () => {
+			for (const token of ["tdk_", `tdk_${"A".repeat(16)}_${"A".repeat(43)}`, `${owner.slice(0, -1)}${owner.endsWith("A") ? "B" : "A"}`, `${owner} ${owner}`]) {
+				await expectError(await raw("GET", "/api/admin/drops", { token, type: null }), 401, "unauthorized", token);
+				await expectError(await raw("POST", "/api/admin/drops", { body: "{}", token }), 401, "unauthorized", token);
+			}
+		});
+	});
+});

@@ -98,6 +98,8 @@ describe("create", () => {
 			paused: false,
 			createdAt: drop.createdAt,
 			updatedAt: drop.createdAt,
+			// Made with the operator's token: the drop belongs to no promoter.
+			promoterId: null,
 			seedCommitment: expect.stringMatching(/^[0-9a-f]{64}$/),
 		});
 		expect(Math.abs(Date.parse(drop.createdAt) - Date.now())).toBeLessThan(DAY);
@@ -120,6 +122,7 @@ describe("create", () => {
 			paused: 0,
 			created_at: drop.createdAt,
 			updated_at: drop.createdAt,
+			promoter_id: null,
 		});
 	});
 

@@ -122,6 +122,7 @@ function drop(over: Partial<DropConfig> = {}): DropConfig {
 		...parseCreateDrop(validDropBody(NOW), NOW - HOUR),
 		createdAt: new Date(NOW - HOUR).toISOString(),
 		updatedAt: new Date(NOW - HOUR).toISOString(),
+		promoterId: null,
 		...over,
 	};
 }

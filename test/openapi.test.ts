@@ -179,6 +179,38 @@ describe("the OpenAPI document", () => {
 		expect(check({ code: "sold_out", message: "Gone." }, refusal, "409").valid).toBe(false);
 	});
 
+	it("promoters, their keys and the activity log answer as the document says", async () => {
+		const made = await api("POST", "/api/admin/promoters", { init: jsonBody({ name: "Contract promoter", limits: { openDrops: 5 } }, adminHeaders) });
+		expect(made.status).toBe(201);
+		const promoterId: string = made.body.id;
+		const owner = bearer(made.body.apiKey);
+		expect((await api("POST", "/api/admin/promoters", { init: jsonBody({ name: "" }, adminHeaders) })).body.error.code).toBe("empty");
+		expect((await api("POST", "/api/admin/promoters", { init: jsonBody({ name: "x" }, owner) })).body.error.code).toBe("forbidden");
+		expect((await api("GET", "/api/admin/promoters", { search: "?limit=1", init: { headers: adminHeaders } })).body.promoters).toHaveLength(1);
+		const patched = await api("PATCH", "/api/admin/promoters/:promoterId", { params: { promoterId }, init: jsonBody({ limits: { joinsPerMinute: 1000 } }, adminHeaders) });
+		expect(patched.body.limits.joinsPerMinute).toBe(1000);
+		expect((await api("PATCH", "/api/admin/promoters/:promoterId", { params: { promoterId }, init: jsonBody({}, adminHeaders) })).body.error.code).toBe("empty_patch");
+		expect((await api("PATCH", "/api/admin/promoters/:promoterId", { params: { promoterId: "p_AAAAAAAAAAAAAAAA" }, init: jsonBody({ name: "x" }, adminHeaders) })).status).toBe(404);
+		expect((await api("GET", "/api/admin/me", { init: { headers: owner } })).body.key.role).toBe("owner");
+		const staff = await api("POST", "/api/admin/keys", { init: jsonBody({ label: "staff", role: "staff" }, owner) });
+		expect(staff.status).toBe(201);
+		expect((await api("POST", "/api/admin/keys", { init: jsonBody({ label: "x", role: "boss" }, owner) })).body.error).toMatchObject({ code: "invalid_value", field: "role" });
+		expect((await api("POST", "/api/admin/keys", { init: jsonBody({ label: "x", role: "staff" }, bearer(staff.body.apiKey)) })).status).toBe(403);
+		expect((await api("GET", "/api/admin/keys", { init: { headers: owner } })).body.keys).toHaveLength(2);
+		expect((await api("GET", "/api/admin/keys", { init: { headers: adminHeaders } })).body.error.code).toBe("missing_field");
+		expect((await api("DELETE", "/api/admin/keys/:keyId", { params: { keyId: staff.body.id }, init: { headers: owner } })).body.revokedAt).toEqual(expect.any(String));
+		expect((await api("DELETE", "/api/admin/keys/:keyId", { params: { keyId: "k_AAAAAAAAAAAAAAAA" }, init: { headers: owner } })).status).toBe(404);
+		expect((await api("GET", "/api/admin/me", { init: { headers: bearer(staff.body.apiKey) } })).body.error.code).toBe("unauthorized");
+		const log = await api("GET", "/api/admin/activity", { search: "?limit=2", init: { headers: owner } });
+		expect(log.body.entries).toHaveLength(2);
+		expect((await api("GET", "/api/admin/activity", { search: `?cursor=${log.body.nextCursor}`, init: { headers: owner } })).status).toBe(200);
+		expect((await api("GET", "/api/admin/activity", { search: "?limit=0", init: { headers: owner } })).status).toBe(422);
+		expect((await api("GET", "/api/admin/activity", { search: `?promoterId=${promoterId}`, init: { headers: adminHeaders } })).status).toBe(200);
+		const limited = await api("POST", "/api/admin/promoters", { init: jsonBody({ name: "Full", limits: { openDrops: 0 } }, adminHeaders) });
+		const full = await api("POST", "/api/admin/drops", { init: jsonBody({ name: "x", capacity: 1, maxPerFan: 1, opensAt: new Date().toISOString() }, bearer(limited.body.apiKey)) });
+		expect([full.status, full.body.error.code]).toEqual([409, "open_drops_limit"]);
+	});
+
 	it("a drop's whole journey, successes and refusals, answers as the document says", async () => {
 		const opensAt = new Date(Date.now() - 1_000).toISOString();
 		const dropBody = { name: "Contract", capacity: 3, maxPerFan: 2, opensAt, shards: 1, lines: 1, admission: { batchSize: 100, intervalMs: 250, activeMultiple: 20 } };

@@ -32,6 +32,9 @@ describe("parse", () => {
 		expect(rejection(() => parse(schema, { n: 1, o: { x: 0, y: 1 } }))).toEqual([400, "unknown_field", "o.y"]);
 		expect(rejection(() => parse(schema, { n: 1, o: {} }))).toEqual([400, "missing_field", "o.x"]);
 		expect(rejection(() => parse(schema, { n: 1, o: [] }))).toEqual([400, "invalid_type", "o"]);
+		// A required one-of field left out is missing too, not a wrong type (an API key's role).
+		expect(rejection(() => parse(object({ role: oneOf(["a", "b"]) }), {}))).toEqual([400, "missing_field", "role"]);
+		expect(rejection(() => parse(object({ role: oneOf(["a", "b"]) }), { role: null }))).toEqual([400, "invalid_type", "role"]);
 	});
 
 	it("treats __proto__ and inherited names as unknown fields, not as schema lookups", () => {
