@@ -77,6 +77,29 @@ describe("stock transfers between shards", () => {
 		expect(await giver.stats()).toMatchObject({ remaining: 0, given: 5, accountable: 0 });
 	});
 
+	it("acks and outbox marks of any length fit SQLite's 100 bound variables (a 101st stopped every give from a busy peer)", async () => {
+		// Seen in no-oversell's 500-hold race: over 100 unacked transfers, and each give from that
+		// peer failed with "too many SQL variables", so the taker answered try_again for good.
+		const drop = await createDrop({ capacity: 400, shards: 2 });
+		const giver = shardStub(drop.id, 1);
+		const ids = Array.from({ length: 150 }, (_, i) => `t_1_0_many_${i}`);
+		for (const transferId of ids) expect((await giver.give({ transferId, toShard: 0, amount: 1 })).amount).toBe(1);
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(150);
+		expect((await giver.give({ transferId: "t_1_0_after", toShard: 0, amount: 1, acks: ids })).amount).toBe(1);
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(1);
+		// The outbox's marks take a whole page of order ids the same way.
+		await runInDurableObject(shardStub(drop.id, 1), (shard: InventoryShard, state) => {
+			const ledger = (shard as unknown as { ledger: { markSent(ids: string[], at: number): void; markUnsent(ids: string[], by: number): number } }).ledger;
+			for (const [i, id] of ids.entries()) {
+				state.storage.sql.exec(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, '{}', ?)`, `o_${id}`, i);
+			}
+			const orders = ids.map((id) => `o_${id}`);
+			ledger.markSent(orders, 1_000);
+			expect(state.storage.sql.exec(`SELECT COUNT(*) AS n FROM outbox WHERE sent_at = 1000`).one().n).toBe(150);
+			expect(ledger.markUnsent(orders, 1_000)).toBe(150);
+		});
+	});
+
 	it("a transfer cut short after the giver decremented is stock in flight: counted, never lost, completed by the alarm", async () => {
 		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		// Shard 0 asked shard 1 for 3 and restarted before it could credit them.
