@@ -1,8 +1,12 @@
 // The promoter API: drops, live stats, sales and the audit. Every route needs
 // the admin bearer token.
 import { type IRequest, Router } from "itty-router";
-import type { AdminDrop, AdminDropView, AuditReport, DropList, Reconciled, SalesPage } from "./api-answers";
-import { AuditQuery, ListDropsQuery, SalesQuery, nextCursor, parseQuery } from "./api-schemas";
+import type { AdminDrop, AdminDropView, AuditReport, DevMailList, DropCancelled, DropList, OrderRefunds, OrderRetry, Reconciled, RefundList, SalesPage } from "./api-answers";
+import { AuditQuery, CancelBody, DevMailQuery, ListDropsQuery, RefundBody, RefundsQuery, SalesQuery, nextCursor, parseQuery } from "./api-schemas";
+import { retryOrder } from "./order-retry";
+import { devMail } from "./receipts";
+import { cancelDrop, listRefunds, refundOrder } from "./refunds";
+import { parse } from "./validation";
 import { auditDrop } from "./audit";
 import { config } from "./config";
 import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";
@@ -63,12 +67,17 @@ adminRouter.get("/drops/:id", async (request, env) => {
 adminRouter.patch("/drops/:id", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	const next = applyDropPatch(drop, await readJson(request), Date.now());
+	await saveDrop(env, drop, next);
+	return dropView(env, next);
+});
+
+/** A changed drop to its objects first, then D1. */
+async function saveDrop(env: Env, drop: DropConfig, next: DropConfig): Promise<void> {
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
 	unwrap(await roomStub(env, drop.id).configure(next));
 	await updateDrop(env.DB, next);
 	await forgetWatermark(drop.id);
-	return dropView(env, next);
-});
+}
 
 adminRouter.get("/drops/:id/sales", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
@@ -100,6 +109,8 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			paymentId: r.payment_id,
 			shard: r.shard,
 			tickets: r.tickets ? r.tickets.split(" ") : [],
+			status: r.status,
+			refundedTickets: r.refunded_tickets,
 		})),
 		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
 	} satisfies SalesPage;
@@ -115,6 +126,40 @@ adminRouter.get("/drops/:id/audit", async (request, env) => {
 adminRouter.post("/drops/:id/reconcile", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	return (await reconcileDrop(env, drop)) satisfies Reconciled;
+});
+
+// ── After the sale (issue 15): refunds, cancellation, failed orders, the dev mailbox ──
+
+adminRouter.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const { tickets, restock } = parse(RefundBody, await readJson(request, { optional: true }));
+	return (await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false })) satisfies OrderRefunds;
+});
+
+adminRouter.get("/drops/:id/refunds", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const { limit, cursor } = parseQuery(RefundsQuery, request.query);
+	const { last, count: _count, ...page } = await listRefunds(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], refundId: cursor[1] } : null);
+	return { ...page, nextCursor: nextCursor(page.refunds, limit, last ? [last.created_at, last.refund_id] : null) } satisfies RefundList;
+});
+
+adminRouter.post("/drops/:id/cancel", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const { restock } = parse(CancelBody, await readJson(request, { optional: true }));
+	// No more admissions: the drop is paused before its orders are refunded.
+	if (!drop.paused) await saveDrop(env, drop, applyDropPatch(drop, { paused: true }, Date.now()));
+	return (await cancelDrop(env, drop, restock ?? false)) satisfies DropCancelled;
+});
+
+adminRouter.post("/drops/:id/orders/:orderId/retry", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	return (await retryOrder(env, drop.id, request.params.orderId ?? "")) satisfies OrderRetry;
+});
+
+adminRouter.get("/dev/mail", async (request, env) => {
+	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
+	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
+	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */

@@ -7,6 +7,7 @@ import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales-dead-letters";
 import { reconcileRecentDrops } from "./sales-reconcile";
 
 export { InventoryShard } from "./inventory-shard";
+export { OrderWorkflow } from "./order-workflow";
 export { WaitingLine } from "./waiting-line";
 export { WaitingRoom } from "./waiting-room";
 

@@ -1,6 +1,7 @@
 // The Queue consumer: writes sales into D1 idempotently. A batch is one D1
 // batch() (atomic); what is stored is acked, a failed write is retried with a
 // delay, and a message that can never be stored goes to the dead-letter queue.
+import { startOrderWorkflows } from "./order-workflow";
 import { type SaleMessage, salesOf } from "./sale";
 
 export const RETRY_DELAY_SECONDS = 5;
@@ -34,9 +35,11 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 	if (valid.length === 0) return;
 	try {
 		await env.DB.batch(saleStatements(env.DB, sales));
+		// Each order's post-sale Workflow, once its row is in D1 (a retried message starts none twice).
+		await startOrderWorkflows(env, sales);
 		for (const m of valid) m.ack();
 	} catch (err) {
-		console.error(`sales: D1 write of ${valid.length} message(s) failed; retrying`, err);
+		console.error(`sales: D1 write or Workflow start of ${valid.length} message(s) failed; retrying`, err);
 		for (const m of valid) m.retry({ delaySeconds: RETRY_DELAY_SECONDS * Math.min(m.attempts, 6) });
 	}
 }
