@@ -132,7 +132,7 @@ adminRouter.post("/drops/:id/reconcile", async (request, env) => {
 
 adminRouter.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	const { tickets, restock } = parse(RefundBody, await readJson(request, { optional: true }));
+	const { tickets, restock } = parse(RefundBody, (await readJson(request, { optional: true })) ?? {});
 	return (await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false })) satisfies OrderRefunds;
 });
 
@@ -145,7 +145,7 @@ adminRouter.get("/drops/:id/refunds", async (request, env) => {
 
 adminRouter.post("/drops/:id/cancel", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
-	const { restock } = parse(CancelBody, await readJson(request, { optional: true }));
+	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
 	// No more admissions: the drop is paused before its orders are refunded.
 	if (!drop.paused) await saveDrop(env, drop, applyDropPatch(drop, { paused: true }, Date.now()));
 	return (await cancelDrop(env, drop, restock ?? false)) satisfies DropCancelled;
