@@ -44,6 +44,7 @@ function build() {
 			alreadyHeldOrBought: count().optional().meta({ description: "limit_exceeded: tickets the fan already holds or bought." }),
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
+			scannedAt: instant().optional().meta({ description: "already_used: when the ticket was admitted." }),
 		}),
 	});
 
