@@ -68,6 +68,8 @@ export interface FakeStripeState {
 	paymentIntents: { id: string; amount: number; status: string; metadata: Record<string, string> }[];
 	refunds: { id: string; amount: number; payment_intent: string }[];
 	waiting: number;
+	/** Answered by release: how many waiting charges it let go. */
+	released?: number;
 }
 
 export async function fakeStripe(path: "state" | "release" | "drop-next"): Promise<FakeStripeState> {
