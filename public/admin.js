@@ -3,6 +3,7 @@
 // admission, download the sales as CSV.
 //
 // The admin token lives only in sessionStorage: it is gone when the tab closes.
+import { initOrders, refreshOrders } from "/admin-orders.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 
 const session = storage("session");
@@ -319,6 +320,7 @@ async function liveLoop(gen) {
 			renderDrop(drop);
 			if (round % 2 === 0) await refreshSales(id, gen);
 			if (round % 3 === 0) await refreshAudit(id, gen);
+			if (round % 2 === 1) await refreshOrders(drop);
 			if (gen === view.gen) show("drop-error", false);
 		} catch (err) {
 			if (err.status === 401 || gen !== view.gen) return;
@@ -568,6 +570,7 @@ async function refreshAudit(id, gen) {
 // --- start ------------------------------------------------------------------
 
 function start() {
+	initOrders(adminApi);
 	$("signin-form").addEventListener("submit", signIn);
 	$("signout").addEventListener("click", () => signOut());
 	$("create-form").addEventListener("submit", createDrop);

@@ -10,6 +10,7 @@
 // any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png and
 // docs/promoter-page.png.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +35,7 @@ if (!existsSync(executablePath)) {
 }
 mkdirSync(shotsDir, { recursive: true });
 const downloadsDir = mkdtempSync(join(tmpdir(), "ticket-drop-downloads-"));
+const gateToken = `gate-${randomBytes(12).toString("hex")}`;
 
 let engine = null;
 let browser = null;
@@ -83,7 +85,8 @@ const journeys = [
 const results = [];
 try {
 	log(`starting the engine on port ${port}`);
-	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log") });
+	// The gate's credential, so the fan journey can scan a ticket as a gate does.
+	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log"), vars: { GATE_TOKEN: gateToken } });
 	log(`engine up at ${engine.baseUrl} (pid ${engine.pid})`);
 	browser = await chromium.launch({
 		executablePath,
@@ -96,7 +99,7 @@ try {
 		const t = Date.now();
 		log(`— ${name}`);
 		try {
-			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
+			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, gateToken, shot, downloadsDir, log: (l) => log(`  ${l}`) });
 			results.push([name, "passed", Date.now() - t]);
 		} catch (err) {
 			failed = true;
