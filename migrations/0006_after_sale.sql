@@ -9,6 +9,8 @@ ALTER TABLE orders ADD COLUMN receipt_sent_at TEXT;
 -- Workflow runs started for the order: 0 until the sales consumer starts the first
 -- (so a duplicate message starts none), one more per promoter retry.
 ALTER TABLE orders ADD COLUMN workflow_runs INTEGER NOT NULL DEFAULT 0;
+-- The cron finds orders whose Workflow never started (their message gave up after the D1 write).
+CREATE INDEX orders_without_workflow ON orders (recorded_at) WHERE workflow_runs = 0;
 CREATE INDEX orders_by_status ON orders (drop_id, status);
 
 -- A ticket's signed token (issued by the Workflow), its one admission at the gate, and its refund.

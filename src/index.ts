@@ -2,6 +2,7 @@
 import { config } from "./config";
 import { allowedOrigin, withCors, withSecurityHeaders } from "./http";
 import { router, toResponse } from "./router";
+import { startMissedWorkflows } from "./order-workflow";
 import { consumeSales } from "./sales-consumer";
 import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales-dead-letters";
 import { reconcileRecentDrops } from "./sales-reconcile";
@@ -25,5 +26,6 @@ export default {
 	},
 	async scheduled(_controller, env) {
 		await reconcileRecentDrops(env);
+		await startMissedWorkflows(env);
 	},
 } satisfies ExportedHandler<Env, unknown>;

@@ -3,8 +3,8 @@
 // the failed run had done (tickets signed, a receipt sent) is not done twice.
 import type { OrderRetry } from "./api-answers";
 import { ApiError, notFound } from "./http";
-import { markRetrying, orderRecord, orderTickets } from "./order-store";
-import { type OrderParams, startInstances, workflowInstanceId } from "./order-workflow";
+import { markRetrying, orderRecord, orderTickets, saleOfRecord } from "./order-store";
+import { startInstances, workflowInstanceId } from "./order-workflow";
 
 export async function retryOrder(env: Env, dropId: string, orderId: string): Promise<OrderRetry> {
 	const order = await orderRecord(env.DB, orderId);
@@ -12,24 +12,7 @@ export async function retryOrder(env: Env, dropId: string, orderId: string): Pro
 	if (order.status !== "failed") throw new ApiError(409, "not_failed", `Only a failed order can be retried; this one is ${order.status}.`);
 	const run = await markRetrying(env.DB, orderId);
 	if (run === null) throw new ApiError(409, "not_failed", "The order changed meanwhile; read it again.");
-	const tickets = await orderTickets(env.DB, orderId);
-	// The sale as the shard sent it, rebuilt from D1.
-	const params: OrderParams = {
-		v: 1,
-		orderId,
-		dropId: order.drop_id,
-		shard: order.shard,
-		fanId: order.fan_id,
-		holdId: order.hold_id,
-		quantity: order.quantity,
-		unitPriceCents: order.unit_price_cents,
-		totalCents: order.total_cents,
-		currency: order.currency,
-		paymentId: order.payment_id,
-		tickets: tickets.map((t) => t.code),
-		createdAt: order.created_at,
-		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
-	};
+	const params = saleOfRecord(order, (await orderTickets(env.DB, orderId)).map((t) => t.code));
 	await startInstances(env, [{ id: workflowInstanceId(orderId, run), params }]);
 	return { orderId, status: "paid", restarted: true };
 }

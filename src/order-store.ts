@@ -2,6 +2,7 @@
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
+import type { SaleMessage } from "./sale";
 
 export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -37,6 +38,26 @@ export interface TicketRecord {
 	refund_id: string | null;
 }
 
+/** The sale as the shard sent it, rebuilt from its row and ticket codes in D1 (a Workflow's params). */
+export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
+	return {
+		v: 1,
+		orderId: order.order_id,
+		dropId: order.drop_id,
+		shard: order.shard,
+		fanId: order.fan_id,
+		holdId: order.hold_id,
+		quantity: order.quantity,
+		unitPriceCents: order.unit_price_cents,
+		totalCents: order.total_cents,
+		currency: order.currency,
+		paymentId: order.payment_id,
+		tickets: codes,
+		createdAt: order.created_at,
+		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
+	};
+}
+
 export async function orderRecord(db: D1Database, orderId: string): Promise<OrderRecord | null> {
 	return db.prepare(`SELECT * FROM orders WHERE order_id = ?`).bind(orderId).first<OrderRecord>();
 }
@@ -60,11 +81,6 @@ export async function storeTicketTokens(db: D1Database, orderId: string, tokens:
 		...tokens.map((t) => db.prepare(`UPDATE tickets SET token = ? WHERE code = ? AND order_id = ? AND token IS NULL`).bind(t.token, t.code, orderId)),
 		setStatus(db, orderId, "ticketed", null, ["paid", "failed"]),
 	]);
-}
-
-/** Where the order's receipt goes, kept with the order (so a retried run still knows it). */
-export async function rememberReceiptAddress(db: D1Database, orderId: string, to: string): Promise<void> {
-	await db.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ? AND receipt_to IS NULL`).bind(to, orderId).run();
 }
 
 export async function recordReceipt(db: D1Database, orderId: string, to: string): Promise<void> {

@@ -6,7 +6,7 @@
 // `failed` (with the step named), which the promoter sees and can retry.
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import { orderRecord, orderTickets, recordFailure, recordOutcome, recordReceipt, rememberReceiptAddress, storeTicketTokens } from "./order-store";
+import { type OrderRecord, orderRecord, orderTickets, recordFailure, recordOutcome, recordReceipt, saleOfRecord, storeTicketTokens } from "./order-store";
 import { paymentProviderOf } from "./payments";
 import { receiptSender, receiptText } from "./receipts";
 import type { SaleMessage } from "./sale";
@@ -54,7 +54,6 @@ async function confirmPayment(env: Env, sale: OrderParams): Promise<{ confirmed:
 	const state = await provider.value.confirm(sale.paymentId);
 	if (state === "missing") throw new NonRetryableError(`payment ${sale.paymentId} is not taken`);
 	if (state === "pending") throw new Error(`payment ${sale.paymentId} is still processing`);
-	if (sale.email !== undefined) await rememberReceiptAddress(env.DB, sale.orderId, sale.email);
 	return { confirmed: true };
 }
 
@@ -120,4 +119,26 @@ async function startOne(env: Env, instance: { id: string; params: OrderParams })
 		const existing = await env.ORDER_WORKFLOW.get(instance.id).catch(() => null);
 		if (existing === null) throw err;
 	}
+}
+
+/** How long after its D1 write an order with no Workflow run is taken as missed (its message is retried meanwhile). */
+export const MISSED_WORKFLOW_MS = 10 * 60 * 1000;
+
+/**
+ * The cron's sweep: orders in D1 whose Workflow never started (their message gave
+ * up after the D1 write, and the dead-letter path sends only sales D1 lacks) get
+ * one now, 100 per run. Answers how many were started.
+ */
+export async function startMissedWorkflows(env: Env, now = Date.now()): Promise<number> {
+	const { results } = await env.DB.prepare(`SELECT * FROM orders WHERE workflow_runs = 0 AND recorded_at <= ? ORDER BY recorded_at LIMIT 100`)
+		.bind(new Date(now - MISSED_WORKFLOW_MS).toISOString())
+		.all<OrderRecord>();
+	if (results.length === 0) return 0;
+	const { results: tickets } = await env.DB.prepare(`SELECT order_id, code FROM tickets WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, seq`)
+		.bind(JSON.stringify(results.map((o) => o.order_id)))
+		.all<{ order_id: string; code: string }>();
+	const codes = new Map<string, string[]>();
+	for (const t of tickets) codes.set(t.order_id, [...(codes.get(t.order_id) ?? []), t.code]);
+	await startOrderWorkflows(env, results.map((o) => saleOfRecord(o, codes.get(o.order_id) ?? [])));
+	return results.length;
 }

@@ -4,11 +4,12 @@
 // keeps failing ends the order failed, which the promoter sees and retries.
 import { createMessageBatch, env, getQueueResult, introspectWorkflow, introspectWorkflowInstance, createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { MISSED_WORKFLOW_MS, startMissedWorkflows } from "../src/order-workflow";
 import { consumeSales } from "../src/sales-consumer";
 import { verifyTicketToken } from "../src/tokens";
 import { buyWith, orderReaches, statusInD1 } from "./support/after-sale";
 import { WIDE_OPEN, createDrop } from "./support/drops";
-import { recordSales, saleMessage, ticketsInD1 } from "./support/sales";
+import { recordSales, saleMessage, storeSales, ticketsInD1 } from "./support/sales";
 import { waitUntil } from "./support/wait";
 import { adminFetch } from "./support/worker";
 
@@ -95,5 +96,22 @@ describe("the Workflow per order", () => {
 		await workflows.get()[0]!.waitForStatus("complete");
 		expect(await statusInD1(sale.orderId)).toMatchObject({ status: "ticketed" });
 		expect(await ticketsInD1(sale.orderId)).toEqual(sale.tickets);
+	});
+
+	it("starts the Workflow of an order whose message gave up after its D1 write, from the cron's sweep", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_missed", email: "missed@example.test" });
+		// In D1 with no Workflow: as if every delivery failed after the write.
+		await storeSales([sale]);
+		expect(await startMissedWorkflows(env, Date.now())).toBe(0);
+		const later = Date.now() + MISSED_WORKFLOW_MS + 1_000;
+		await waitUntil(async () => {
+			await startMissedWorkflows(env, later);
+			return (await env.DB.prepare(`SELECT workflow_runs FROM orders WHERE order_id = ?`).bind(sale.orderId).first<number>("workflow_runs")) === 1;
+		}, 20_000, "the sweep to start the missed order's Workflow", 50);
+		await waitUntil(async () => (await statusInD1(sale.orderId))?.status === "receipt_sent", 30_000, "the missed order to finish", 100);
+		// Started once: the sweep passes it by from now on.
+		await startMissedWorkflows(env, later);
+		expect(await env.DB.prepare(`SELECT workflow_runs FROM orders WHERE order_id = ?`).bind(sale.orderId).first<number>("workflow_runs")).toBe(1);
 	});
 });
