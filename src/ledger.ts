@@ -452,7 +452,7 @@ export class Ledger {
 
 	markSent(orderIds: string[], at: number): void {
 		this.transaction(() => {
-			for (const part of chunks(orderIds, 100)) this.sql.run(`UPDATE outbox SET sent_at = ? WHERE order_id IN (${marks(part)})`, at, ...part);
+			for (const part of chunks(orderIds, IDS_BESIDE_ONE)) this.sql.run(`UPDATE outbox SET sent_at = ? WHERE order_id IN (${marks(part)})`, at, ...part);
 		});
 	}
 
@@ -485,7 +485,7 @@ export class Ledger {
 	markUnsent(orderIds: string[], sentBy: number): number {
 		return this.transaction(() => {
 			let n = 0;
-			for (const part of chunks(orderIds, 100)) {
+			for (const part of chunks(orderIds, IDS_BESIDE_ONE)) {
 				n += this.sql.all(`UPDATE outbox SET sent_at = NULL WHERE sent_at <= ? AND order_id IN (${marks(part)}) RETURNING order_id`, sentBy, ...part).length;
 			}
 			return n;
@@ -510,7 +510,7 @@ export class Ledger {
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks: string[]; now: number }): number {
 		return this.transaction(() => {
-			for (const part of chunks(input.acks, 100)) {
+			for (const part of chunks(input.acks, IDS_BESIDE_ONE)) {
 				this.sql.run(`DELETE FROM transfers_out WHERE to_shard = ? AND transfer_id IN (${marks(part)})`, input.toShard, ...part);
 			}
 			if (input.transferId === "") return 0;
@@ -707,6 +707,9 @@ const replayed = <T>(value: T): Outcome<T> => ({ ok: true, value, replayed: true
 const keyConflict = () => fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
 
 const marks = (items: unknown[]) => items.map(() => "?").join(",");
+
+/** Ids per statement that binds one more parameter: a Durable Object's SQLite takes at most 100 bound parameters. */
+const IDS_BESIDE_ONE = 99;
 
 function chunks<T>(items: T[], size: number): T[][] {
 	const out: T[][] = [];
