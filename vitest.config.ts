@@ -3,6 +3,11 @@ import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { newSigningJwk } from "./scripts/dev-vars.mjs";
+import { createFakeStripe } from "./scripts/lib/fake-stripe.mjs";
+
+// Stripe's stand-in for this run: it answers the Worker's fetches to https://stripe.test (below).
+const STRIPE_SECRET_KEY = `sk_test_${randomBytes(8).toString("hex")}`;
+const fakeStripe = createFakeStripe({ secretKey: STRIPE_SECRET_KEY });
 
 // Fresh signing keys per run, as `npm start` makes for local use.
 const { d: _unused, ...previousKey } = newSigningJwk("test-previous") as Record<string, string>;
@@ -21,11 +26,18 @@ export default defineConfig({
 					WATERMARK_CACHE_MS: "0",
 					// The test payment provider, as in local dev (a deployment has it off).
 					TEST_PAYMENTS: "on",
+					// Stripe (method "stripe") against the fake; receipts into the dev mailbox; the gate's credential.
+					STRIPE_SECRET_KEY,
+					STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString("hex")}`,
+					STRIPE_API_BASE: "https://stripe.test",
+					RECEIPT_SENDER: "dev",
+					GATE_TOKEN: `gate-${randomBytes(8).toString("hex")}`,
 					TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
 				},
 				// Outbound fetches (Turnstile, a promoter's JWKS) go to stubs, never the internet.
 				outboundService: async (request: Request) => {
 					const url = new URL(request.url);
+					if (url.hostname === "stripe.test") return fakeStripe.handle(request);
 					if (url.hostname === "turnstile.test") {
 						const form = await request.formData();
 						const success = form.get("secret") === "turnstile-secret" && form.get("response") === "pass";

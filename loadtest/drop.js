@@ -51,6 +51,7 @@ import {
 	runSync,
 	ticketsByFan,
 	waitForDrain,
+	waitForTicketed,
 } from "./lib/journey.js";
 import { expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
 import { LOAD_KINDS, textSummary } from "./lib/k6-summary.js";
@@ -333,6 +334,10 @@ export function teardown(data) {
 	});
 	fairnessMismatches.add(verdict.broken);
 	for (const f of verdict.failures) failures.push("fairness: " + f);
+	// After the sale: every order's Workflow reaches ticketed within the drain time.
+	const ticketing = runSync(waitForTicketed(client, cfg, data.dropId, knobs.drainSeconds * 1000), client);
+	for (const f of ticketing.failures) failures.push(f);
+	console.log("orders ticketed: " + ticketing.ticketed + "/" + ticketing.orders + " " + JSON.stringify(ticketing.byStatus));
 	oversold.add(audit.oversold);
 	lost.add(audit.lost);
 	unsold.add(EXPECT_SOLD_OUT ? audit.capacity - audit.totals.sold : 0);

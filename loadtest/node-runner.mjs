@@ -36,6 +36,7 @@ import {
 	runAsync,
 	ticketsByFan,
 	waitForDrain,
+	waitForTicketed,
 } from "./lib/journey.js";
 import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
 import { Recorder, createHttpClient, latencyStats } from "./lib/node-client.mjs";
@@ -311,6 +312,8 @@ async function runDrop(baseUrl, adminToken) {
 		clientTickets: tally.tickets,
 	});
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
+	const ticketing = await checkTicketed(client, cfg, drop.id, knobs.drainSeconds * 1000);
+	failures.push(...ticketing.failures);
 	const fairnessData = await runAsync(readFairness(client, cfg, drop.id), client);
 	const fairness = checkFairness(fairnessData, results, {
 		sha256Hex: (text) => createHash("sha256").update(text, "utf8").digest("hex"),
@@ -366,6 +369,7 @@ async function runDrop(baseUrl, adminToken) {
 			failures: fairness.failures,
 		},
 		audit: { ...audit, shards: audit.shards },
+		ticketing,
 		failures,
 		errorSamples,
 		retrySamples,
@@ -377,6 +381,17 @@ async function runDrop(baseUrl, adminToken) {
 	printDropSummary(report);
 	client.close();
 	return { report, failures };
+}
+
+/**
+ * After the sale (issue 15): waits up to the drain time for every order in D1 to
+ * reach `ticketed` (its Workflow issued the tickets) and says so; a sale that
+ * never does is a failure.
+ */
+async function checkTicketed(client, cfg, dropId, drainMs) {
+	const ticketing = await runAsync(waitForTicketed(client, cfg, dropId, drainMs), client);
+	log(`orders ticketed: ${ticketing.ticketed}/${ticketing.orders} ${JSON.stringify(ticketing.byStatus)}`);
+	return ticketing;
 }
 
 async function runAttack(baseUrl, adminToken) {

@@ -6,6 +6,7 @@
 // key sees only a note), and the API refuses it anyway.
 //
 // The credential lives only in sessionStorage: it is gone when the tab closes.
+import { initOrders, refreshOrders } from "/admin-orders.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 
@@ -365,6 +366,7 @@ async function liveLoop(gen) {
 			renderDrop(drop);
 			if (round % 2 === 0) await refreshSales(id, gen);
 			if (round % 3 === 0) await refreshAudit(id, gen);
+			if (round % 2 === 1) await refreshOrders(drop);
 			if (gen === view.gen) show("drop-error", false);
 		} catch (err) {
 			if (err.status === 401 || gen !== view.gen) return;
@@ -616,6 +618,7 @@ async function refreshAudit(id, gen) {
 // --- start ------------------------------------------------------------------
 
 function start() {
+	initOrders(adminApi);
 	$("signin-form").addEventListener("submit", signIn);
 	$("signout").addEventListener("click", () => signOut());
 	$("create-form").addEventListener("submit", createDrop);

@@ -8,6 +8,7 @@
 // before the first join and sent with every join, so even a join whose answer
 // was lost can be sent again. The order token outlives the fan's turn (a year),
 // so the page reads the order from the engine again whenever the fan comes back.
+import { statusText, ticketItems } from "/tickets.js";
 import {
 	$,
 	ApiFailure,
@@ -529,16 +530,17 @@ async function submitPayment(event) {
 	show("pay-error", false);
 	clearAlert();
 	try {
+		const email = $("email").value.trim();
 		const order = await api(
 			`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}/purchase`,
-			{ method: "POST", token: saved.accessToken, body: { payment: { method: "test", token } } },
+			{ method: "POST", token: saved.accessToken, body: { payment: { method: "test", token }, ...(email ? { email } : {}) } },
 		);
 		const { orderToken, ...view } = order;
 		saved.order = view;
 		saved.orderToken = orderToken;
 		delete saved.hold;
 		save();
-		showDone(view);
+		showOrder();
 	} catch (err) {
 		paymentFailed(err);
 	} finally {
@@ -597,14 +599,16 @@ async function releaseHold() {
  * with the order token (the access token may be long gone). Should the engine
  * not answer, the kept copy stays on the page.
  */
-async function showOrder() {
-	showDone(saved.order);
+async function showOrder(round = 0) {
+	if (round === 0) showDone(saved.order);
 	if (!saved.orderToken) return;
 	try {
 		const order = await api(`/api/orders/${encodeURIComponent(saved.order.orderId)}`, { token: saved.orderToken });
 		saved.order = order;
 		save();
 		if (current === "done") showDone(order);
+		// Tickets are issued after the sale, in a few seconds: look again until they are (for two minutes at most).
+		if (order.status === "paid" && round < 60 && current === "done") pollTimer = setTimeout(() => showOrder(round + 1), 2_000);
 	} catch {
 		// Offline, or the token's year is over: the copy kept here is what the fan has.
 	}
@@ -615,14 +619,9 @@ function showDone(order) {
 	text("order-id", order.orderId);
 	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, order.currency ?? drop.currency)}` : "";
 	text("order-summary", `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}${total}.`);
-	$("tickets").replaceChildren(
-		...(order.tickets ?? []).map((code, i) => {
-			const li = document.createElement("li");
-			li.textContent = code;
-			li.setAttribute("aria-label", `Ticket ${i + 1}: ${code.split("").join(" ")}`);
-			return li;
-		}),
-	);
+	text("order-status", statusText(order));
+	$("order-status").dataset.status = order.status ?? "paid";
+	$("tickets").replaceChildren(...ticketItems(order));
 	const wasHere = current === "done";
 	setState("done");
 	if (!wasHere) announce(`Payment accepted. You have ${order.quantity} ticket${order.quantity === 1 ? "" : "s"}.`);

@@ -59,6 +59,8 @@ const REQUIRED_SECRETS = new Set(["ADMIN_TOKEN", "JWT_PRIVATE_JWK"]);
 const extraVars = {
 	// Local dev takes test payments (a deployment does not: TEST_PAYMENTS is "off" in wrangler.toml).
 	TEST_PAYMENTS: "on",
+	// Receipts go to the dev mailbox (GET /api/admin/dev/mail), never out.
+	RECEIPT_SENDER: "dev",
 	...Object.fromEntries(Object.entries(devVars).filter(([k]) => !REQUIRED_SECRETS.has(k))),
 	...Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith("VAR_") && v !== undefined ? [[k.slice(4), v]] : []))),
 };

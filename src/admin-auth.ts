@@ -36,6 +36,8 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 	{ method: "POST", path: /^\/promoters$/, access: "operator" },
 	{ method: "PATCH", path: /^\/promoters\/[^/]+$/, access: "operator" },
 	{ method: "GET", path: /^\/me$/, access: "any" },
+	// The dev receipt mailbox holds every fan's receipt of every drop.
+	{ method: "GET", path: /^\/dev\/mail$/, access: "operator" },
 	// The ticket scan (issue 15) has its own guard, authorizeGate in src/gate-auth.ts, which accepts gate keys through authorizeGateKey.
 	{ method: "POST", path: /^\/drops\/[^/]+\/scan$/, access: "gate" },
 ];

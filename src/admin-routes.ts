@@ -3,7 +3,7 @@
 // (src/admin-auth.ts): the operator's token or a promoter's key, its role, and
 // the drop of a /drops/:id path scoped to the key's promoter.
 import { type IRequest, Router } from "itty-router";
-import { type Principal, activityStatement, authorizeAdmin, dropOf, principalOf } from "./admin-auth";
+import { type Principal, activityStatement, authorizeAdmin, dropOf, principalOf, recordActivity } from "./admin-auth";
 import { changedFields, dropChangeEntries } from "./activity";
 import type {
 	ActivityPage,
@@ -11,19 +11,26 @@ import type {
 	AdminDropView,
 	ApiKeyMinted,
 	AuditReport,
+	DevMailList,
+	DropCancelled,
 	DropList,
 	KeyList,
 	Me,
+	OrderRefunds,
+	OrderRetry,
 	PromoterCreated,
 	PromoterList,
 	Reconciled,
+	RefundList,
 	SalesPage,
 } from "./api-answers";
 import { type Role, keyHash, newApiKey } from "./api-keys";
 import {
 	ActivityQuery,
 	AuditQuery,
+	CancelBody,
 	CreatePromoterBody,
+	DevMailQuery,
 	KEY_ID,
 	KeysQuery,
 	ListDropsQuery,
@@ -31,12 +38,18 @@ import {
 	MintKeyBody,
 	PROMOTER_ID,
 	PatchPromoterBody,
+	RefundBody,
+	RefundsQuery,
 	SalesQuery,
 	nextCursor,
 	parseQuery,
 } from "./api-schemas";
+import { retryOrder } from "./order-retry";
+import { devMail } from "./receipts";
+import { cancelDrop, listRefunds, refundOrder } from "./refunds";
 import { auditDrop } from "./audit";
 import { randomId } from "./codes";
+import { config } from "./config";
 import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDrop } from "./drops";
 import { insertDropStatement, listDrops, updateDropStatement } from "./drops-store";
 import { ApiError, notFound, readJson } from "./http";
@@ -120,9 +133,14 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 	const next = applyDropPatch(drop, await readJson(request), now);
 	// Opening a closed drop again takes a place among the promoter's open drops.
 	if (hasClosed(drop, now) && !hasClosed(next, now)) await checkOpenDrops(env, drop.promoterId, next.updatedAt);
+	await saveDrop(env, principalOf(request), drop, next);
+	return dropView(env, next);
+});
+
+/** A changed drop to its objects first, then D1 with its activity entries. */
+async function saveDrop(env: Env, principal: Principal, drop: DropConfig, next: DropConfig): Promise<void> {
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
 	unwrap(await roomStub(env, drop.id).configure(next));
-	const principal = principalOf(request);
 	await env.DB.batch([
 		updateDropStatement(env.DB, next),
 		...dropChangeEntries(drop, next).map((change) =>
@@ -130,8 +148,7 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 		),
 	]);
 	await forgetWatermark(drop.id);
-	return dropView(env, next);
-});
+}
 
 adminRouter.get("/drops/:id/sales", async (request, env) => {
 	const drop = dropOf(request);
@@ -163,6 +180,8 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			paymentId: r.payment_id,
 			shard: r.shard,
 			tickets: r.tickets ? r.tickets.split(" ") : [],
+			status: r.status,
+			refundedTickets: r.refunded_tickets,
 		})),
 		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
 	} satisfies SalesPage;
@@ -182,6 +201,61 @@ adminRouter.post("/drops/:id/reconcile", async (request, env) => {
 		await activityStatement(env, principalOf(request), { action: "drop.reconciled", promoterId: drop.promoterId, dropId: drop.id, detail: { resent: result.resent } }).run();
 	}
 	return result satisfies Reconciled;
+});
+
+// ── After the sale (issue 15): refunds, cancellation, failed orders, the dev mailbox ──
+
+adminRouter.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
+	const drop = dropOf(request);
+	const { tickets, restock } = parse(RefundBody, (await readJson(request, { optional: true })) ?? {});
+	const refunded = await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false });
+	// Written once the provider has refunded; a repeat that changed nothing records nothing.
+	if (refunded.changed) {
+		await recordActivity(env, request, {
+			action: "order.refunded",
+			promoterId: drop.promoterId,
+			dropId: drop.id,
+			detail: { orderId: refunded.orderId, tickets: tickets ?? "all", restock: restock ?? false, refundedTickets: refunded.refundedTickets },
+		});
+	}
+	return refunded satisfies OrderRefunds;
+});
+
+adminRouter.get("/drops/:id/refunds", async (request, env) => {
+	const drop = dropOf(request);
+	const { limit, cursor } = parseQuery(RefundsQuery, request.query);
+	const { last, count: _count, ...page } = await listRefunds(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], refundId: cursor[1] } : null);
+	return { ...page, nextCursor: nextCursor(page.refunds, limit, last ? [last.created_at, last.refund_id] : null) } satisfies RefundList;
+});
+
+adminRouter.post("/drops/:id/cancel", async (request, env) => {
+	const drop = dropOf(request);
+	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
+	// No more admissions: the drop is paused before its orders are refunded.
+	if (!drop.paused) await saveDrop(env, principalOf(request), drop, applyDropPatch(drop, { paused: true }, Date.now()));
+	const cancelled = await cancelDrop(env, drop, restock ?? false);
+	if (cancelled.refundedOrders > 0 || !drop.paused) {
+		await recordActivity(env, request, {
+			action: "drop.cancelled",
+			promoterId: drop.promoterId,
+			dropId: drop.id,
+			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft },
+		});
+	}
+	return cancelled satisfies DropCancelled;
+});
+
+adminRouter.post("/drops/:id/orders/:orderId/retry", async (request, env) => {
+	const drop = dropOf(request);
+	const retried = await retryOrder(env, drop.id, request.params.orderId ?? "");
+	await recordActivity(env, request, { action: "order.retried", promoterId: drop.promoterId, dropId: drop.id, detail: { orderId: retried.orderId } });
+	return retried satisfies OrderRetry;
+});
+
+adminRouter.get("/dev/mail", async (request, env) => {
+	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
+	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
+	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */

@@ -46,6 +46,7 @@ function build() {
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
 			openDrops: count().optional().meta({ description: "open_drops_limit: the promoter's limit of drops not yet closed." }),
+			scannedAt: instant().optional().meta({ description: "already_used: when the ticket was admitted." }),
 		}),
 	});
 
@@ -169,6 +170,72 @@ function build() {
 		orderToken: z.string().meta({ description: "Reads this order for a year from the purchase (GET /api/orders/:orderId)." }),
 	});
 
+	const orderStatus = z.enum(["paid", "ticketed", "receipt_sent", "refunded", "failed"]);
+
+	/** An order with what became of it after the sale (issue 15). */
+	const OrderDetail = Order.extend({
+		status: orderStatus.meta({ description: "paid (not ticketed yet), ticketed, receipt_sent, refunded (every ticket), failed (a post-sale step gave up; the promoter can retry it)." }),
+		statusDetail: nullable(z.string()).meta({ description: "failed: the step that failed; retrying: after the promoter's retry." }),
+		refundedTickets: count(),
+		passes: z.array(
+			z.strictObject({
+				code: z.string(),
+				token: nullable(z.string()).meta({ description: "The ticket's signed token (ES256, the JWKS), shown as its QR code; null until ticketed." }),
+				state: z.enum(["valid", "used", "refunded"]),
+			}),
+		),
+	});
+
+	const ScanAnswer = z.strictObject({
+		admitted: z.literal(true),
+		dropId: z.string(),
+		orderId: z.string(),
+		ticket: z.string(),
+		unit: z.string().optional(),
+		scannedAt: instant(),
+	});
+
+	const Refund = z.strictObject({
+		refundId: z.string(),
+		tickets: z.int().min(1),
+		amountCents: count(),
+		currency: z.string(),
+		state: z.enum(["pending", "refunded"]).meta({ description: "pending: recorded, the provider not yet done (repeat the request)." }),
+		restock: z.boolean(),
+		restocked: z.boolean(),
+		createdAt: instant(),
+	});
+
+	const OrderRefunds = z.strictObject({
+		orderId: z.string(),
+		status: orderStatus,
+		refundedTickets: count(),
+		changed: z.boolean().meta({ description: "false: nothing new to refund (a repeat changes nothing)." }),
+		refunds: z.array(Refund),
+	});
+
+	const DropCancelled = z.strictObject({
+		dropId: z.string(),
+		cancelledAt: instant(),
+		refundedOrders: count().meta({ description: "Orders refunded by this call." }),
+		ordersLeft: count().meta({ description: "Orders still to refund: call again until 0." }),
+	});
+
+	const RefundList = z.strictObject({
+		dropId: z.string(),
+		refunds: z.array(Refund.extend({ orderId: z.string() })),
+		totals: z.strictObject({ refunds: count(), tickets: count(), amountCents: count() }),
+		nextCursor: nullable(z.string()),
+	});
+
+	const OrderRetry = z.strictObject({ orderId: z.string(), status: orderStatus, restarted: z.boolean() });
+
+	const DevMailList = z.strictObject({
+		mail: z.array(z.strictObject({ id: z.int(), orderId: z.string(), to: z.string(), subject: z.string(), body: z.string(), createdAt: instant() })),
+	});
+
+	const WebhookAnswer = z.strictObject({ received: z.literal(true), duplicate: z.boolean() });
+
 	const AdminDrop = Drop.extend({ seedCommitment: hex64() });
 
 	const AdminDropView = AdminDrop.extend({
@@ -198,6 +265,8 @@ function build() {
 		paymentId: z.string(),
 		shard: count(),
 		tickets: z.array(z.string()),
+		status: z.enum(["paid", "ticketed", "receipt_sent", "refunded", "failed"]).meta({ description: "What its post-sale Workflow made of it (issue 15)." }),
+		refundedTickets: count(),
 	});
 
 	const SalesPage = z.strictObject({ dropId: z.string(), sales: z.array(Sale), nextCursor: nullable(z.string()) });
@@ -214,6 +283,7 @@ function build() {
 		buyers: count(),
 		received: count(),
 		given: count(),
+		restocked: count().meta({ description: "Refunded tickets put back on sale here (not counted in sold)." }),
 		orders: count(),
 		activeHolds: count(),
 		outboxPending: count(),
@@ -273,6 +343,13 @@ function build() {
 			fans: count(),
 			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count() })),
 			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), perFan: z.number().min(0) })),
+		}),
+		refunds: z.strictObject({
+			refunds: count(),
+			tickets: count(),
+			amountCents: count(),
+			restocked: count(),
+			atGate: z.int().meta({ description: "Tickets in D1 less those refunded: what the venue expects at the gate." }),
 		}),
 		ok: z.boolean(),
 	});
@@ -360,6 +437,14 @@ function build() {
 		Hold,
 		Purchase,
 		Order,
+		OrderDetail,
+		ScanAnswer,
+		OrderRefunds,
+		DropCancelled,
+		RefundList,
+		OrderRetry,
+		DevMailList,
+		WebhookAnswer,
 	};
 }
 
@@ -381,6 +466,14 @@ export type QueueStatus = Answer<"QueueStatus">;
 export type Hold = Answer<"Hold">;
 export type Purchase = Answer<"Purchase">;
 export type Order = Answer<"Order">;
+export type OrderDetail = Answer<"OrderDetail">;
+export type ScanAnswer = Answer<"ScanAnswer">;
+export type OrderRefunds = Answer<"OrderRefunds">;
+export type DropCancelled = Answer<"DropCancelled">;
+export type RefundList = Answer<"RefundList">;
+export type OrderRetry = Answer<"OrderRetry">;
+export type DevMailList = Answer<"DevMailList">;
+export type WebhookAnswer = Answer<"WebhookAnswer">;
 export type AdminDrop = Answer<"AdminDrop">;
 export type AdminDropView = Answer<"AdminDropView">;
 export type DropList = Answer<"DropList">;

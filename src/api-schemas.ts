@@ -28,8 +28,11 @@ export const HoldBody = object({ quantity: int(1, 20) });
 export const PurchaseBody = object({
 	payment: object({
 		method: oneOf(PAYMENT_METHODS),
-		token: text(1, 256).meta({ description: 'With the test method: "ok" or "decline".' }),
+		token: text(1, 256).meta({ description: 'With the test method: "ok" or "decline"; with "stripe", a PaymentMethod id (pm_…).' }),
 	}),
+	email: text(3, 254, { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, hint: "must be an email address" })
+		.optional()
+		.meta({ description: "Where the receipt goes (issue 15); no receipt without it." }),
 });
 
 /** The header that makes a hold safe to retry. */
@@ -140,3 +143,26 @@ export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, s
 	}
 	return parse(schema, first);
 }
+
+// ── After the sale (issue 15) ────────────────────────────────────────────────
+
+/** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
+export const ScanBody = object({ ticket: text(10, 2048).meta({ description: "The ticket's token (a compact ES256 JWT)." }) });
+
+/** The body of POST /api/admin/drops/:id/orders/:orderId/refund (no body: the whole order, not put back on sale). */
+export const RefundBody = object({
+	tickets: z
+		.array(text(1, 64))
+		.min(1)
+		.max(20)
+		.optional()
+		.meta({ description: "Ticket codes of the order to refund; left out: every ticket not refunded yet." }),
+	restock: z.boolean().optional().meta({ description: "true: the refunded tickets go back on sale through the drop's shards." }),
+});
+
+/** The body of POST /api/admin/drops/:id/cancel (may be left out). */
+export const CancelBody = object({ restock: z.boolean().optional().meta({ description: "Put refunded tickets back on sale (usually not, for a cancelled drop)." }) });
+
+export const RefundsQuery = z.object({ limit: wholeNumber(1, 1000, 100), cursor });
+
+export const DevMailQuery = z.object({ orderId: z.string().max(64).optional(), limit: wholeNumber(1, 200, 50) });

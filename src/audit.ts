@@ -5,6 +5,7 @@ import { shardStats } from "./inventory";
 import type { ShardStats } from "./inventory-shard";
 import { type LoadReport, loadReport } from "./load";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
+import { refundTotals } from "./refunds";
 import { recordedByShard } from "./sales-store";
 import { type RoomAudit } from "./waiting-room";
 import { lineStub, roomStub, shardStub } from "./names";
@@ -36,16 +37,19 @@ export interface Audit {
 	admission: RoomAudit;
 	/** Requests each object has served, and the busiest one per fan who joined. */
 	load: LoadReport;
+	/** Refunds (issue 15): how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
+	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
 	ok: boolean;
 }
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, admission, ids] = await Promise.all([
+	const [stats, recorded, admission, ids, refunded] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
 		compareDropOrderIds(env, drop, graceSeconds * 1000),
+		refundTotals(env.DB, drop.id),
 	]);
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
 	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
@@ -62,7 +66,9 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 	const inTransit = sum((s) => s.inTransit.count);
 	const lost = sum((s) => s.missingInD1.count);
 	const phantom = sum((s) => s.unknownInD1.count) + ids.otherShards.count;
-	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - drop.capacity, 0);
+	// Tickets refunded and put back on sale are sold again: D1 has both orders, the gate admits one.
+	const restocked = sum((s) => s.restocked);
+	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - restocked - drop.capacity, 0);
 	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
 	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
 	return {
@@ -82,6 +88,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		balanced,
 		admission,
 		load,
+		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
 		ok: oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }

@@ -24,6 +24,19 @@ export interface Config {
 	adminToken: string;
 	/** The signing key (a P-256 private JWK) and earlier public keys that still verify. */
 	signing: { privateJwk: string; publicJwks: string | null };
+	/** Stripe payments (method "stripe"), when STRIPE_SECRET_KEY is set; the webhook when STRIPE_WEBHOOK_SECRET is. */
+	stripe: StripeSettings | null;
+	stripeWebhookSecret: string | null;
+	/** Where receipts go: the send_email binding, the dev mailbox in D1, or nowhere. */
+	receipts: { sender: "email"; from: string } | { sender: "dev" } | { sender: "off" };
+	/** The gate's credential for the ticket scan (src/gate-auth.ts), when set. */
+	gateToken: string | null;
+}
+
+export interface StripeSettings {
+	secretKey: string;
+	/** Stripe's API, or a local server that speaks it (the tests' fake). */
+	apiBase: string;
 }
 
 /** The settings as they arrive: strings, any of them possibly missing. */
@@ -45,7 +58,13 @@ type SettingName =
 	| "FAN_IDENTITY_AUDIENCE"
 	| "ADMIN_TOKEN"
 	| "JWT_PRIVATE_JWK"
-	| "JWT_PUBLIC_JWKS";
+	| "JWT_PUBLIC_JWKS"
+	| "STRIPE_SECRET_KEY"
+	| "STRIPE_WEBHOOK_SECRET"
+	| "STRIPE_API_BASE"
+	| "RECEIPT_SENDER"
+	| "RECEIPT_FROM"
+	| "GATE_TOKEN";
 
 export const DEFAULTS = {
 	joinRatePerIp: 120,
@@ -53,6 +72,7 @@ export const DEFAULTS = {
 	accessTokenSeconds: 600,
 	watermarkCacheMs: 1_000,
 	turnstileVerifyUrl: "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+	stripeApiBase: "https://api.stripe.com",
 } as const;
 
 /** The longest a watermark copy may be kept, whatever is configured. */
@@ -80,6 +100,21 @@ export function parseConfig(raw: RawSettings): Config {
 				: { secret: identitySecret, jwksUrl: identityJwks, issuer: optional("FAN_IDENTITY_ISSUER"), audience: optional("FAN_IDENTITY_AUDIENCE") },
 		adminToken: raw.ADMIN_TOKEN ?? "",
 		signing: { privateJwk: raw.JWT_PRIVATE_JWK ?? "", publicJwks: raw.JWT_PUBLIC_JWKS ?? null },
+		...afterSaleSettings(raw, optional),
+	};
+}
+
+/** Payments, receipts and the gate (issue 15). */
+function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "receipts" | "gateToken"> {
+	const stripeKey = optional("STRIPE_SECRET_KEY");
+	const from = optional("RECEIPT_FROM");
+	const sender = optional("RECEIPT_SENDER");
+	return {
+		stripe: stripeKey === null ? null : { secretKey: stripeKey, apiBase: (optional("STRIPE_API_BASE") ?? DEFAULTS.stripeApiBase).replace(/\/+$/, "") },
+		stripeWebhookSecret: optional("STRIPE_WEBHOOK_SECRET"),
+		// "email" needs a sender address; anything else unknown sends nothing rather than guess.
+		receipts: sender === "email" && from !== null ? { sender: "email", from } : sender === "dev" ? { sender: "dev" } : { sender: "off" },
+		gateToken: optional("GATE_TOKEN"),
 	};
 }
 

@@ -8,5 +8,11 @@ declare namespace Cloudflare {
 		TURNSTILE_SECRET?: string;
 		/** Enables fan identity mode with an HS256 secret shared with the promoter's site. */
 		FAN_IDENTITY_SECRET?: string;
+		/** Enables the "stripe" payment method (a restricted or secret key, sk_…). */
+		STRIPE_SECRET_KEY?: string;
+		/** Verifies POST /api/payments/stripe/webhook (the endpoint's whsec_… secret). */
+		STRIPE_WEBHOOK_SECRET?: string;
+		/** The gate's credential for POST /api/admin/drops/:id/scan (not the admin token). */
+		GATE_TOKEN?: string;
 	}
 }

@@ -2,7 +2,8 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
-import type { Fairness, Hold, JoinAnswer, Order, PublicDrop, Purchase, QueueStatus } from "./api-answers";
+import type { Fairness, Hold, JoinAnswer, OrderDetail, PublicDrop, Purchase, QueueStatus } from "./api-answers";
+import { orderProgress } from "./order-store";
 import { HoldBody, IdempotencyKey, JoinBody, PurchaseBody } from "./api-schemas";
 import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
@@ -327,11 +328,11 @@ fanRouter.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
-	const { payment } = parse(PurchaseBody, await readJson(request));
+	const { payment, email } = parse(PurchaseBody, await readJson(request));
 	// Refused here too, before any object is asked (the shard checks again).
 	unwrap(paymentProvider(env, payment.method));
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
-	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment });
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, ...(email === undefined ? {} : { email }) });
 	const order = unwrap(outcome);
 	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
 	// year runs from the purchase, so a replay answers the same claims (signed afresh).
@@ -370,5 +371,7 @@ fanRouter.get("/orders/:orderId", async (request, env) => {
 		shardIndex = shardOfId(orderId, "o", access.shards);
 	}
 	if (shardIndex === null) throw notFound("order");
-	return unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId })) satisfies Order;
+	const order = unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId }));
+	// Its status and signed tickets after the sale (issue 15), from D1.
+	return { ...order, ...(await orderProgress(env.DB, orderId, order.tickets)) } satisfies OrderDetail;
 });

@@ -78,7 +78,7 @@ export async function readJson(request: Request, { optional = false } = {}): Pro
 
 const unsupportedType = () => new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
 
-async function readBounded(body: ReadableStream<Uint8Array>): Promise<string> {
+export async function readBounded(body: ReadableStream<Uint8Array>, limit = MAX_BODY_BYTES): Promise<string> {
 	const reader = body.getReader();
 	const chunks: Uint8Array[] = [];
 	let size = 0;
@@ -86,9 +86,9 @@ async function readBounded(body: ReadableStream<Uint8Array>): Promise<string> {
 		const { done, value } = await reader.read();
 		if (done) break;
 		size += value.byteLength;
-		if (size > MAX_BODY_BYTES) {
+		if (size > limit) {
 			await reader.cancel();
-			throw new ApiError(413, "body_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+			throw new ApiError(413, "body_too_large", `The body must be at most ${limit} bytes.`);
 		}
 		chunks.push(value);
 	}

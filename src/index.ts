@@ -2,11 +2,13 @@
 import { config } from "./config";
 import { allowedOrigin, withCors, withSecurityHeaders } from "./http";
 import { router, toResponse } from "./router";
+import { startMissedWorkflows } from "./order-workflow";
 import { consumeSales } from "./sales-consumer";
 import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales-dead-letters";
 import { reconcileRecentDrops } from "./sales-reconcile";
 
 export { InventoryShard } from "./inventory-shard";
+export { OrderWorkflow } from "./order-workflow";
 export { WaitingLine } from "./waiting-line";
 export { WaitingRoom } from "./waiting-room";
 
@@ -24,5 +26,6 @@ export default {
 	},
 	async scheduled(_controller, env) {
 		await reconcileRecentDrops(env);
+		await startMissedWorkflows(env);
 	},
 } satisfies ExportedHandler<Env, unknown>;

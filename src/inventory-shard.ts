@@ -280,7 +280,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * dies on the way, the alarm settles it (see reconcileCharges). A repeat after the
 	 * order answers the order, marked replayed.
 	 */
-	async purchase(input: { holdId: string; fanId: string; payment: { method: string; token: string } }): Promise<Outcome<OrderView>> {
+	async purchase(input: { holdId: string; fanId: string; payment: { method: string; token: string }; email?: string }): Promise<Outcome<OrderView>> {
 		this.served.count();
 		const provider = paymentProvider(this.env, input.payment.method);
 		if (!provider.ok) return provider;
@@ -299,7 +299,7 @@ export class InventoryShard extends DurableObject<Env> {
 		}
 	}
 
-	private async purchaseOnce(input: { holdId: string; fanId: string; payment: { method: string; token: string } }, chosen: PaymentProvider): Promise<Outcome<OrderView>> {
+	private async purchaseOnce(input: { holdId: string; fanId: string; payment: { method: string; token: string }; email?: string }, chosen: PaymentProvider): Promise<Outcome<OrderView>> {
 		const start = this.ledger.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, now: this.clock() });
 		if (start.kind === "answered") return start.outcome;
 		const charge = start.charge;
@@ -308,7 +308,7 @@ export class InventoryShard extends DurableObject<Env> {
 		// An open charge from a request that died goes on with its own provider and key.
 		const reopened = charge.method === input.payment.method ? null : paymentProvider(this.env, charge.method);
 		const provider = reopened === null ? chosen : reopened.ok ? reopened.value : chosen;
-		if (charge.state === "charged" && charge.payment_id !== null) return this.settle(charge.hold_id, key, charge.payment_id, provider);
+		if (charge.state === "charged" && charge.payment_id !== null) return this.settle(charge.hold_id, key, charge.payment_id, provider, input.email);
 		const result = await provider.charge({ idempotencyKey: key, amountCents: charge.amount_cents, currency: charge.currency, token: input.payment.token });
 		this.afterCharge?.();
 		if (result.status === "declined") {
@@ -317,15 +317,15 @@ export class InventoryShard extends DurableObject<Env> {
 		}
 		// No await between the provider's answer and the order (settle's first step), so nothing
 		// can cut in: the order records the payment. Only a refund, which awaits, records it first.
-		return this.settle(charge.hold_id, key, result.paymentId, provider);
+		return this.settle(charge.hold_id, key, result.paymentId, provider, input.email);
 	}
 
 	/**
 	 * An approved charge (the attempt `key`) ends as the hold's order, or as a refund: when
 	 * the hold ran out meanwhile, or when its order was paid by another attempt.
 	 */
-	private async settle(holdId: string, key: string, paymentId: string, provider: PaymentProvider): Promise<Outcome<OrderView>> {
-		const outcome = this.ledger.completePurchase({ holdId, key, paymentId, now: this.clock() });
+	private async settle(holdId: string, key: string, paymentId: string, provider: PaymentProvider, email?: string): Promise<Outcome<OrderView>> {
+		const outcome = this.ledger.completePurchase({ holdId, key, paymentId, now: this.clock(), ...(email === undefined ? {} : { email }) });
 		if (outcome.ok && (!outcome.replayed || this.ledger.orderPayment(holdId) === paymentId)) {
 			this.alarmBy(this.clock() + OUTBOX_RETRY_MS);
 			// The sale is stored; sending it is only a delay if it fails (the alarm re-sends).
@@ -372,6 +372,13 @@ export class InventoryShard extends DurableObject<Env> {
 				console.warn("charge reconcile failed; the alarm retries", charge.hold_id, err);
 			}
 		}
+	}
+
+	/** Puts a refund's tickets back on sale here (issue 15); once per refund id. */
+	restock(input: { refundId: string; quantity: number }): { restocked: boolean } {
+		this.served.count();
+		this.ledger.requireMeta();
+		return { restocked: this.ledger.restock(input.refundId, input.quantity, this.clock()) };
 	}
 
 	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */

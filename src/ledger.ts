@@ -39,6 +39,7 @@ export interface OrderView {
 export interface ShardTotals {
 	remaining: number;
 	held: number;
+	/** Tickets sold and not put back on sale (orders, less refunded tickets restocked). */
 	sold: number;
 	/** Fans with an order here (this is their home shard, so each is counted on one shard only). */
 	buyers: number;
@@ -48,6 +49,8 @@ export interface ShardTotals {
 export interface ShardCounts extends ShardTotals {
 	given: number;
 	received: number;
+	/** Refunded tickets put back on sale here. */
+	restocked: number;
 }
 
 export interface ShardStats extends ShardTotals {
@@ -55,6 +58,7 @@ export interface ShardStats extends ShardTotals {
 	allocation: number;
 	received: number;
 	given: number;
+	restocked: number;
 	orders: number;
 	activeHolds: number;
 	outboxPending: number;
@@ -187,6 +191,8 @@ export class Ledger {
 			transfer_id TEXT PRIMARY KEY, from_shard INTEGER NOT NULL, requested INTEGER NOT NULL,
 			amount INTEGER, created_at INTEGER NOT NULL)`);
 		sql.run(`CREATE INDEX IF NOT EXISTS transfers_in_by_state ON transfers_in (amount, from_shard)`);
+		// Refunded tickets put back on sale (issue 15), once per refund.
+		sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
 	}
 
 	meta(): Meta | null {
@@ -368,7 +374,7 @@ export class Ledger {
 	 * Turns a paid hold into an order, with its outbox row, and ends its charge, in one
 	 * transaction. A hold that ran out meanwhile answers 410: the caller refunds.
 	 */
-	completePurchase(input: { holdId: string; key: string; paymentId: string; now: number }): Outcome<OrderView> {
+	completePurchase(input: { holdId: string; key: string; paymentId: string; now: number; email?: string }): Outcome<OrderView> {
 		return this.transaction((): Outcome<OrderView> => {
 			const meta = this.requireMeta();
 			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ?`, input.holdId);
@@ -413,6 +419,7 @@ export class Ledger {
 				paymentId: order.payment_id,
 				tickets: JSON.parse(order.tickets) as string[],
 				createdAt: new Date(input.now).toISOString(),
+				...(input.email === undefined ? {} : { email: input.email }),
 			};
 			this.sql.run(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, ?, ?)`, order.order_id, JSON.stringify(message), input.now);
 			return ok(this.orderView(meta, order));
@@ -556,17 +563,38 @@ export class Ledger {
 		});
 	}
 
+	// ── Restock (issue 15) ───────────────────────────────────────────────────
+
+	/**
+	 * Puts a refund's tickets back on sale here, once per refund id (a repeat changes
+	 * nothing): they join the free stock, and `sold` counts them no more, so
+	 * sold + held + remaining still adds up to what this shard answers for.
+	 */
+	restock(refundId: string, quantity: number, now: number): boolean {
+		return this.transaction(() => {
+			const added = this.sql.run(`INSERT INTO restocks (refund_id, quantity, created_at) VALUES (?, ?, ?) ON CONFLICT (refund_id) DO NOTHING`, refundId, quantity, now);
+			if (added > 0) this.sql.run(`UPDATE meta SET remaining = remaining + ? WHERE id = 1`, quantity);
+			return added > 0;
+		});
+	}
+
+	private restocked(): number {
+		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM restocks`);
+	}
+
 	// ── Reading and upkeep ───────────────────────────────────────────────────
 
 	counts(): ShardCounts {
 		const meta = this.meta();
-		if (meta === null) return { remaining: 0, held: 0, sold: 0, buyers: 0, given: 0, received: 0 };
+		if (meta === null) return { remaining: 0, held: 0, sold: 0, buyers: 0, given: 0, received: 0, restocked: 0 };
+		const restocked = this.restocked();
 		return {
 			given: meta.given,
 			received: meta.received,
+			restocked,
 			remaining: meta.remaining,
 			held: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE state = 'active'`),
-			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders`),
+			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders`) - restocked,
 			buyers: this.sql.number(`SELECT COUNT(DISTINCT fan_id) FROM orders`),
 		};
 	}

@@ -7,15 +7,15 @@
 // the answers the engine really gives match what this document says.
 import * as z from "zod";
 import { type AnswerSchemas, answerSchemas } from "./api-answers";
-import { AuditQuery, HoldBody, IdempotencyKey, JoinBody, ListDropsQuery, PurchaseBody, SalesQuery } from "./api-schemas";
+import { AuditQuery, CancelBody, DevMailQuery, HoldBody, IdempotencyKey, JoinBody, ListDropsQuery, PurchaseBody, RefundBody, RefundsQuery, SalesQuery, ScanBody } from "./api-schemas";
 import { ActivityQuery, CreatePromoterBody, KeysQuery, ListPromotersQuery, MintKeyBody, PatchPromoterBody } from "./api-schemas";
 import { CreateDropBody, DROP_ID, PatchDropBody } from "./drops";
 import { MAX_BODY_BYTES } from "./http";
 
 /** The request bodies, by their names in the document. */
-const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody };
+const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody };
 
-type Security = "admin" | "queueToken" | "accessToken" | "orderToken";
+type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate";
 
 interface Answer {
 	description: string;
@@ -31,7 +31,7 @@ export interface Operation {
 	method: "GET" | "POST" | "PATCH" | "DELETE";
 	/** As the router has it: `/api/drops/:id`. */
 	path: string;
-	tag: "fan" | "promoter" | "engine";
+	tag: "fan" | "promoter" | "engine" | "gate";
 	summary: string;
 	description?: string;
 	/** Any one of these bearer tokens; none: public. */
@@ -387,8 +387,93 @@ export const OPERATIONS: Operation[] = [
 		summary: "An order and its ticket codes",
 		description: "With the purchase's order token (a year), or the buyer's access token while their turn lasts. Anyone else's order, or an unknown one, is the same 404.",
 		security: ["orderToken", "accessToken"],
-		answers: { 200: json("Order", "The order, read from its shard.") },
+		answers: { 200: json("OrderDetail", "The order, read from its shard, with its status, refunds and signed tickets from D1.") },
 		errors: { 401: AUTH_ERRORS[401], 404: "not_found" },
+	},
+	// ── After the sale (issue 15) ──
+	{
+		operationId: "scanTicket",
+		method: "POST",
+		path: "/api/admin/drops/:id/scan",
+		tag: "gate",
+		summary: "Admit a ticket at the gate, once",
+		description: "The ticket's token (its QR code) is verified offline (ES256, the JWKS, this drop); its one admission is a conditional write.",
+		security: ["gate"],
+		body: { schema: "ScanBody", required: true },
+		answers: { 200: json("ScanAnswer", "Admitted.") },
+		errors: {
+			401: "unauthorized: no valid gate credential (with WWW-Authenticate); the admin token is not one",
+			404: "not_found: no such drop, or no such ticket",
+			409: "already_used (scannedAt), ticket_refunded",
+			422: "invalid_ticket, wrong_drop (field ticket), too_short, too_long",
+		},
+	},
+	{
+		operationId: "refundOrder",
+		method: "POST",
+		path: "/api/admin/drops/:id/orders/:orderId/refund",
+		tag: "promoter",
+		summary: "Refund an order, whole or some tickets",
+		description: "Idempotent: tickets already refunded are left alone, so a repeat changes nothing (changed: false) and finishes a refund the provider had not answered.",
+		security: ["admin"],
+		body: { schema: "RefundBody", required: false },
+		answers: { 200: json("OrderRefunds", "The order's refunds.") },
+		errors: { 404: "not_found", 422: "unknown_ticket (field tickets), empty, too_long, out_of_range", 503: "provider_unavailable: recorded, repeat to finish (Retry-After)" },
+	},
+	{
+		operationId: "listRefunds",
+		method: "GET",
+		path: "/api/admin/drops/:id/refunds",
+		tag: "promoter",
+		summary: "A drop's refunds, oldest first, with totals",
+		security: ["admin"],
+		query: RefundsQuery,
+		answers: { 200: json("RefundList", "A page; nextCursor is null on the last.") },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit)" },
+	},
+	{
+		operationId: "cancelDrop",
+		method: "POST",
+		path: "/api/admin/drops/:id/cancel",
+		tag: "promoter",
+		summary: "Cancel a drop: pause it and refund its orders, a page per call",
+		security: ["admin"],
+		body: { schema: "CancelBody", required: false },
+		answers: { 200: json("DropCancelled", "Call again until ordersLeft is 0.") },
+		errors: { 404: "not_found", 503: "provider_unavailable (Retry-After)" },
+	},
+	{
+		operationId: "retryOrder",
+		method: "POST",
+		path: "/api/admin/drops/:id/orders/:orderId/retry",
+		tag: "promoter",
+		summary: "Run a failed order's post-sale steps again",
+		security: ["admin"],
+		answers: { 200: json("OrderRetry", "A new Workflow run has started.") },
+		errors: { 404: "not_found", 409: "not_failed" },
+	},
+	{
+		operationId: "devMail",
+		method: "GET",
+		path: "/api/admin/dev/mail",
+		tag: "promoter",
+		summary: "The dev receipt mailbox (RECEIPT_SENDER = dev only), newest first",
+		security: ["admin"],
+		query: DevMailQuery,
+		answers: { 200: json("DevMailList", "The receipts the dev sender kept.") },
+		errors: { 400: "invalid_type (limit)", 404: "not_found: the dev sender is not on", 422: "out_of_range (limit), too_long (orderId)" },
+	},
+	{
+		operationId: "stripeWebhook",
+		method: "POST",
+		path: "/api/payments/stripe/webhook",
+		tag: "engine",
+		summary: "Stripe's events, believed once their signature checks out",
+		description:
+			"Stripe-Signature: t=<seconds>,v1=<HMAC-SHA256 of \"t.body\" with STRIPE_WEBHOOK_SECRET>, within 300 s. Each event id is acted on once; a replay answers duplicate: true. " +
+			"charge.refunded (in full) refunds the order's tickets. 404 when no webhook secret is set.",
+		answers: { 200: json("WebhookAnswer", "Received.") },
+		errors: { 400: "invalid_signature, signature_expired, invalid_event", 404: "not_found", 413: "body_too_large" },
 	},
 ];
 
@@ -521,7 +606,8 @@ function render(): JsonSchema {
 		tags: [
 			{ name: "fan", description: "Public, or with the fan's queue, access or order token." },
 			{ name: "promoter", description: "Authorization: Bearer <ADMIN_TOKEN> (the operator) or a promoter's API key (tdk_...)." },
-			{ name: "engine", description: "Health, keys and this document." },
+			{ name: "engine", description: "Health, keys, this document and the payment provider's webhook." },
+			{ name: "gate", description: "Authorization: Bearer <a gate credential> (a gate or owner key of the drop's promoter, or the deployment's GATE_TOKEN), never the admin token." },
 		],
 		paths,
 		components: {
@@ -535,6 +621,7 @@ function render(): JsonSchema {
 				queueToken: bearer("The queueToken a join answered (or the newer one a status poll answered)."),
 				accessToken: bearer("The accessToken a status poll answered once the fan was admitted; good until the end of their turn."),
 				orderToken: bearer("The orderToken a purchase answered; reads that one order for a year."),
+				gate: { type: "http", scheme: "bearer", description: "The gate's credential (GATE_TOKEN), not the admin token." },
 			},
 		},
 	};

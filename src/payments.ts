@@ -7,6 +7,7 @@
 // dev through .dev.vars, and the tests); a plain `wrangler deploy` has it off.
 import { type RawSettings, config } from "./config";
 import { type Outcome, fail, ok } from "./outcome";
+import { stripeProvider } from "./stripe";
 
 export type ChargeResult = { status: "approved"; paymentId: string } | { status: "declined"; reason: string };
 
@@ -15,8 +16,13 @@ export interface PaymentProvider {
 	charge(input: { idempotencyKey: string; amountCents: number; currency: string; token: string }): Promise<ChargeResult>;
 	/** What became of the charge made under `idempotencyKey`: its result, or "none" if the provider never had it. */
 	lookup(idempotencyKey: string): Promise<ChargeResult | { status: "none" }>;
-	/** Gives a charge back. Refunding twice refunds once. */
-	refund(paymentId: string): Promise<void>;
+	/**
+	 * Gives a charge back: the whole of it, or `part.amountCents` under `part.key`.
+	 * Refunding twice (the same payment, or the same part's key) refunds once.
+	 */
+	refund(paymentId: string, part?: { amountCents: number; key: string }): Promise<void>;
+	/** Whether the provider has the payment as taken (a post-sale check; "pending" means ask again later). */
+	confirm(paymentId: string): Promise<"confirmed" | "pending" | "missing">;
 }
 
 export interface TestPayment {
@@ -25,6 +31,8 @@ export interface TestPayment {
 	amountCents: number;
 	currency: string;
 	refunded: boolean;
+	/** Partial refunds by their key, in cents. */
+	refunds: Map<string, number>;
 }
 
 /**
@@ -51,7 +59,7 @@ export const testProvider: PaymentProvider = {
 			if (testDeclines.size > TEST_LEDGER_LIMIT) testDeclines.delete(testDeclines.keys().next().value as string);
 			return { status: "declined", reason };
 		}
-		testPayments.set(paymentId, { paymentId, idempotencyKey, amountCents, currency, refunded: false });
+		testPayments.set(paymentId, { paymentId, idempotencyKey, amountCents, currency, refunded: false, refunds: new Map() });
 		if (testPayments.size > TEST_LEDGER_LIMIT) testPayments.delete(testPayments.keys().next().value as string);
 		return { status: "approved", paymentId };
 	},
@@ -61,22 +69,34 @@ export const testProvider: PaymentProvider = {
 		const declined = testDeclines.get(idempotencyKey);
 		return declined === undefined ? { status: "none" } : { status: "declined", reason: declined };
 	},
-	async refund(paymentId) {
+	async refund(paymentId, part) {
 		const payment = testPayments.get(paymentId);
-		if (payment) payment.refunded = true;
+		if (!payment) return;
+		if (part === undefined) payment.refunded = true;
+		else if (!payment.refunds.has(part.key)) payment.refunds.set(part.key, part.amountCents);
+	},
+	async confirm(paymentId) {
+		// Its ids are made from the charge's key, so they read the same in every isolate;
+		// a payment refunded whole is no longer taken.
+		if (!paymentId.startsWith(TEST_PAYMENT_PREFIX)) return "missing";
+		return testPayments.get(paymentId)?.refunded === true ? "missing" : "confirmed";
 	},
 };
 
-const providers: Record<string, PaymentProvider> = { test: testProvider };
+const TEST_PAYMENT_PREFIX = "pay_test";
 
 /** Every method the engine knows; whether one is enabled is a deployment's choice (see paymentProvider). */
-export const PAYMENT_METHODS = Object.keys(providers);
+export const PAYMENT_METHODS = ["test", "stripe"];
 
 /** The provider for a method, or 422 when this deployment does not take it. */
 export function paymentProvider(env: RawSettings, method: string): Outcome<PaymentProvider> {
-	const provider = providers[method];
-	if (provider === undefined || (method === "test" && !config(env).testPayments)) {
-		return fail(422, "payment_method_unavailable", `This engine does not take "${method}" payments.`, { field: "payment.method" });
-	}
-	return ok(provider);
+	const settings = config(env);
+	if (method === "test" && settings.testPayments) return ok(testProvider);
+	if (method === "stripe" && settings.stripe !== null) return ok(stripeProvider(settings.stripe));
+	return fail(422, "payment_method_unavailable", `This engine does not take "${method}" payments.`, { field: "payment.method" });
+}
+
+/** The provider that took a payment, told by its id ("pay_test…" or Stripe's "pi_…"). */
+export function paymentProviderOf(env: RawSettings, paymentId: string): Outcome<PaymentProvider> {
+	return paymentProvider(env, paymentId.startsWith(TEST_PAYMENT_PREFIX) ? "test" : "stripe");
 }

@@ -6,6 +6,8 @@ import { config } from "./config";
 import { fanRouter } from "./fan-routes";
 import { ApiError, corsPreflight, errorResponse, internalError } from "./http";
 import { openApiDocument } from "./openapi";
+import { scanTicket } from "./scan-route";
+import { stripeWebhook } from "./stripe-webhook";
 import { publicJwks } from "./tokens";
 import { ValidationError } from "./validation";
 
@@ -29,7 +31,10 @@ router
 	.get("/.well-known/jwks.json", async (_request, env) =>
 		Response.json(await publicJwks(env), { headers: { "Cache-Control": "public, max-age=300" } }),
 	)
+	// The gate's scan takes a gate credential, not the admin token (src/gate-auth.ts).
+	.post("/api/admin/drops/:id/scan", scanTicket)
 	.all("/api/admin/*", adminRouter.fetch)
+	.post("/api/payments/stripe/webhook", stripeWebhook)
 	.all("/api/*", fanRouter.fetch)
 	// An unknown API path answers the contract's JSON 404, never falls through to the static assets.
 	.all("/api/*", () => errorResponse(new ApiError(404, "not_found", "No such route.")))

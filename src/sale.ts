@@ -21,6 +21,8 @@ export const SaleMessage = z
 		paymentId: word(),
 		tickets: z.array(word(64)),
 		createdAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))),
+		/** Where the receipt goes, when the buyer gave an address (issue 15). */
+		email: z.string().max(254).optional(),
 	})
 	.refine((sale) => sale.tickets.length === sale.quantity);
 export type SaleMessage = z.output<typeof SaleMessage>;

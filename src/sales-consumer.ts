@@ -1,6 +1,7 @@
 // The Queue consumer: writes sales into D1 idempotently. A batch is one D1
 // batch() (atomic); what is stored is acked, a failed write is retried with a
 // delay, and a message that can never be stored goes to the dead-letter queue.
+import { startOrderWorkflows } from "./order-workflow";
 import { type SaleMessage, salesOf } from "./sale";
 
 export const RETRY_DELAY_SECONDS = 5;
@@ -34,15 +35,17 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 	if (valid.length === 0) return;
 	try {
 		await env.DB.batch(saleStatements(env.DB, sales));
+		// Each order's post-sale Workflow, once its row is in D1 (a retried message starts none twice).
+		await startOrderWorkflows(env, sales);
 		for (const m of valid) m.ack();
 	} catch (err) {
-		console.error(`sales: D1 write of ${valid.length} message(s) failed; retrying`, err);
+		console.error(`sales: D1 write or Workflow start of ${valid.length} message(s) failed; retrying`, err);
 		for (const m of valid) m.retry({ delaySeconds: RETRY_DELAY_SECONDS * Math.min(m.attempts, 6) });
 	}
 }
 
 /**
- * The statements that store a batch of sales: two, whatever the batch size
+ * The statements that store a batch of sales: three, whatever the batch size
  * (not one per order and ticket, up to 2,500 sales and 50,000 tickets), so a full batch stays far inside
  * D1's queries per invocation (1,000 Paid, 50 Free) even if each statement of a
  * batch() counts. Each reads the whole batch from one JSON parameter.
@@ -69,6 +72,14 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 				 SELECT t.value, json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), t.key
 				 FROM json_each(?1) AS s, json_each(s.value, '$.tickets') AS t WHERE true
 				 ON CONFLICT (code) DO NOTHING`,
+			)
+			.bind(payload),
+		// Where each receipt goes (issue 15), kept with the order so a Workflow started from D1 alone knows it.
+		db
+			.prepare(
+				`UPDATE orders SET receipt_to = json_extract(s.value, '$.email')
+				 FROM json_each(?1) AS s
+				 WHERE orders.order_id = json_extract(s.value, '$.orderId') AND orders.receipt_to IS NULL AND json_extract(s.value, '$.email') IS NOT NULL`,
 			)
 			.bind(payload),
 	];

@@ -1,4 +1,5 @@
 // The promoter's view of sales in D1: counts, pages and the CSV export.
+import type { OrderStatus } from "./order-store";
 
 export interface SaleRow {
 	order_id: string;
@@ -14,6 +15,8 @@ export interface SaleRow {
 	created_at: string;
 	recorded_at: string;
 	tickets: string;
+	status: OrderStatus;
+	refunded_tickets: number;
 }
 
 export async function recordedTotals(db: D1Database, dropId: string): Promise<{ orders: number; tickets: number }> {
@@ -68,10 +71,10 @@ export async function salesPage(db: D1Database, dropId: string, limit: number, a
 	return results;
 }
 
-export const CSV_HEADER = ["order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets"];
+export const CSV_HEADER = ["order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets", "status", "refunded_tickets"];
 
 export function csvLine(r: SaleRow): string {
-	return [r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? ""]
+	return [r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? "", r.status, r.refunded_tickets]
 		.map(csvField)
 		.join(",");
 }

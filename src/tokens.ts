@@ -219,3 +219,48 @@ export async function verifyOrderToken(env: Env, token: string, dropId: string):
 	if (typeof payload.oid !== "string" || payload.oid.length === 0) throw invalidToken();
 	return { dropId, fanId: payload.sub!, orderId: payload.oid };
 }
+
+// ── Tickets (issue 15) ───────────────────────────────────────────────────────
+
+export const TICKET_TYP = "ticket+jwt";
+
+/** What a ticket's signed token names; `unit` is the ticket type or seat where the drop has them. */
+export interface TicketClaims {
+	dropId: string;
+	orderId: string;
+	code: string;
+	unit?: string;
+}
+
+/**
+ * A ticket as a compact ES256 token, signed with the same key and JWKS as every
+ * other token, so a gate can check it offline. Kept short for its QR code: the drop
+ * as audience, the order, the ticket code, an optional unit, the issue time; no
+ * expiry (a ticket is good until it is scanned or refunded, which the scan checks).
+ */
+export async function signTicketToken(env: Env, claims: TicketClaims, now = Date.now()): Promise<string> {
+	const key = await keyMaterial(env);
+	const payload: JWTPayload = { oid: claims.orderId, tid: claims.code, ...(claims.unit === undefined ? {} : { u: claims.unit }) };
+	return new SignJWT(payload)
+		.setProtectedHeader({ alg: "ES256", kid: key.kid, typ: TICKET_TYP })
+		.setAudience(audience(claims.dropId))
+		.setIssuedAt(Math.floor(now / 1000))
+		.sign(key.privateKey);
+}
+
+/** A ticket token for this drop, verified; 401 invalid_token for anything else (403 wrong_drop for another drop's). */
+export async function verifyTicketToken(env: Env, token: string, dropId: string): Promise<TicketClaims> {
+	const key = await keyMaterial(env);
+	let payload: JWTPayload;
+	try {
+		({ payload } = await jwtVerify(token, key.verifyKeys, { algorithms: ["ES256"], typ: TICKET_TYP, requiredClaims: ["aud", "iat"] }));
+	} catch (err) {
+		if (err instanceof errors.JOSEError) throw invalidToken();
+		throw err;
+	}
+	const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+	if (!aud.includes(audience(dropId))) throw new ApiError(403, "wrong_drop", "This ticket is for another drop.");
+	const { oid, tid, u } = payload;
+	if (typeof oid !== "string" || typeof tid !== "string" || !(u === undefined || typeof u === "string")) throw invalidToken();
+	return { dropId, orderId: oid, code: tid, ...(u === undefined ? {} : { unit: u }) };
+}

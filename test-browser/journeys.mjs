@@ -44,7 +44,7 @@ async function tabTo(page, id, max = 20) {
 
 const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
 
-export async function fanJourney({ browser, base, api, shot, log }) {
+export async function fanJourney({ browser, base, api, adminToken, gateToken, shot, log }) {
 	const problems = [];
 	const drop = await api.createDrop({
 		name: "The Midnight Owls, live (browser test)",
@@ -136,15 +136,25 @@ export async function fanJourney({ browser, base, api, shot, log }) {
 	log("a declined card is shown and the hold is kept");
 
 	await page.getByLabel("Test card that is approved").check();
+	await page.getByLabel("Email for the receipt (optional)").fill("owl-fan@example.test");
 	await page.getByRole("button", { name: /^Pay/ }).click();
 	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
 	const orderId = (await page.locator("#order-id").textContent()).trim();
-	const tickets = await page.locator("#tickets li").allTextContents();
+	// The order's Workflow issues the signed tickets and the receipt after the sale; the page shows them as they come.
+	await page.locator("#order-status[data-status='receipt_sent']").waitFor({ timeout: 30_000 });
+	assert.match(await page.locator("#order-status").textContent(), /tickets are ready/);
+	const tickets = await page.locator("#tickets li .code").allTextContents();
 	log(`order ${orderId}: ${tickets.join(", ")}`);
 	assert.ok(orderId.length > 0, "the order id is shown");
 	assert.equal(tickets.length, 2, "two ticket codes are shown");
+	assert.equal(await page.locator("#tickets svg.qr").count(), 2, "a QR code per ticket");
 	await assertNoSideScroll(page, "fan page with tickets");
 	await shot(page, "fan-6-tickets");
+	const mail = (await api.call("GET", `/api/admin/dev/mail?orderId=${orderId}`, { token: adminToken, expect: 200 })).data.mail;
+	assert.equal(mail.length, 1, "one receipt in the dev mailbox");
+	assert.equal(mail[0].to, "owl-fan@example.test");
+	for (const code of tickets) assert.ok(mail[0].body.includes(code), "the receipt lists every ticket");
+	log("tickets issued as QR codes; the receipt is in the dev mailbox");
 
 	// The codes on the page are the engine's, for this fan's order, read with the order token the page kept.
 	const stateKey = `tdrop:drop:${drop.id}`;
@@ -152,6 +162,11 @@ export async function fanJourney({ browser, base, api, shot, log }) {
 	assert.equal(typeof saved.orderToken, "string", "the page keeps the order token");
 	const order = (await api.call("GET", `/api/orders/${orderId}`, { token: saved.orderToken, expect: 200 })).data;
 	assert.deepEqual([...order.tickets].sort(), [...tickets].sort(), "the tickets shown are the order's");
+
+	// At the gate: the first ticket's QR code holds its token; scanned, the page shows it used.
+	const scanned = await api.call("POST", `/api/admin/drops/${drop.id}/scan`, { token: gateToken, body: { ticket: order.passes[0].token }, expect: 200 });
+	assert.equal(scanned.data.ticket, order.passes[0].code);
+	await api.call("POST", `/api/admin/drops/${drop.id}/scan`, { token: gateToken, body: { ticket: order.passes[0].token }, expect: 409 });
 
 	await page.reload();
 	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
@@ -161,13 +176,16 @@ export async function fanJourney({ browser, base, api, shot, log }) {
 	// page reads the order again from the engine with the order token.
 	await page.evaluate(
 		([key, state]) => localStorage.setItem(key, JSON.stringify(state)),
-		[stateKey, { order: { ...saved.order, tickets: [] }, orderToken: saved.orderToken }],
+		[stateKey, { order: { ...saved.order, tickets: [], passes: [] }, orderToken: saved.orderToken }],
 	);
 	await page.reload();
 	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
 	await page.locator("#tickets li").nth(tickets.length - 1).waitFor();
-	assert.deepEqual((await page.locator("#tickets li").allTextContents()).sort(), [...tickets].sort(), "the order is read again with the order token");
+	assert.deepEqual((await page.locator("#tickets li .code").allTextContents()).sort(), [...tickets].sort(), "the order is read again with the order token");
 	log("the order is read again with the order token after a reload");
+	await page.locator("#tickets li[data-state='used']").waitFor();
+	assert.equal(await page.locator("#tickets svg.qr").count(), 1, "a used ticket shows no QR code");
+	log("the scanned ticket shows as used");
 
 	checkProblems(problems, "fan journey");
 	await context.close();
@@ -352,6 +370,19 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.match(lines[0], /^order_id,created_at,fan_id,quantity/);
 	assert.equal(lines.length, 7, "the CSV has a header and six orders");
 	log("CSV downloaded with 6 orders");
+
+	// Refunds from the page: one order refunded; the order shows it and the refunds list counts it.
+	const firstOrder = page.locator("#orders li").first();
+	await firstOrder.waitFor({ timeout: 15_000 });
+	const refundedId = await firstOrder.getAttribute("data-order-id");
+	await firstOrder.getByRole("button", { name: `Refund order ${refundedId}`, exact: true }).click();
+	await page.locator(`#orders li[data-order-id='${refundedId}'][data-status='refunded']`).waitFor({ timeout: 15_000 });
+	await page.locator("#refund-totals").getByText("1 refund: 2 tickets, $79.00.").waitFor();
+	assert.equal(await page.locator("#refunds li").count(), 1, "the refund is listed");
+	const audited = (await api.call("GET", `/api/admin/drops/${dropId}/audit`, { token: adminToken, expect: 200 })).data;
+	assert.deepEqual(audited.refunds, { refunds: 1, tickets: 2, amountCents: 7900, restocked: 0, atGate: 10 }, "the audit counts the refund");
+	await shot(page, "promoter-refunds");
+	log(`refunded ${refundedId} from the page`);
 
 	// The page works at phone width too.
 	await page.setViewportSize({ width: 390, height: 844 });

@@ -11,6 +11,7 @@
 // docs/promoter-page.png and docs/load-test-report.png; TEST_BROWSER_ONLY=promoter
 // runs only the journeys whose names contain that text.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +37,7 @@ if (!existsSync(executablePath)) {
 }
 mkdirSync(shotsDir, { recursive: true });
 const downloadsDir = mkdtempSync(join(tmpdir(), "ticket-drop-downloads-"));
+const gateToken = `gate-${randomBytes(12).toString("hex")}`;
 
 let engine = null;
 let browser = null;
@@ -87,7 +89,8 @@ const journeys = [
 const results = [];
 try {
 	log(`starting the engine on port ${port}`);
-	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log") });
+	// The gate's credential, so the fan journey can scan a ticket as a gate does.
+	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log"), vars: { GATE_TOKEN: gateToken } });
 	log(`engine up at ${engine.baseUrl} (pid ${engine.pid})`);
 	browser = await chromium.launch({
 		executablePath,
@@ -100,7 +103,7 @@ try {
 		const t = Date.now();
 		log(`— ${name}`);
 		try {
-			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, shot, downloadsDir, root, shotsDir, log: (l) => log(`  ${l}`) });
+			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, gateToken, shot, downloadsDir, root, shotsDir, log: (l) => log(`  ${l}`) });
 			results.push([name, "passed", Date.now() - t]);
 		} catch (err) {
 			failed = true;

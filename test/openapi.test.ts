@@ -13,6 +13,7 @@ import { fanSecretOf, newKey } from "./support/fans";
 import { admitBatch, tickRoom } from "./support/room";
 import { waitUntil } from "./support/wait";
 import { callWorker } from "./support/worker";
+import { stripeSignature } from "../scripts/lib/fake-stripe.mjs";
 
 interface DocumentedAnswer {
 	description: string;
@@ -335,6 +336,41 @@ describe("the OpenAPI document", () => {
 		expect((await api("GET", "/api/admin/drops/:id/audit", { params: { id }, search: "?graceSeconds=3601", init: { headers: adminHeaders } })).status).toBe(422);
 		expect((await api("POST", "/api/admin/drops/:id/reconcile", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ dropId: id, resent: 0 });
 		expect((await api("PATCH", "/api/admin/drops/:id", { params: { id }, init: jsonBody({ lines: 2 }, adminHeaders) })).body.error.code).toBe("already_open");
+
+		// After the sale (issue 15): signed tickets at the gate, refunds, a failed order retried, the dev mailbox, cancellation, the webhook.
+		const orderToken: string = bought.body.orderToken;
+		await waitUntil(
+			async () => (await api("GET", "/api/orders/:orderId", { params: { orderId }, init: { headers: bearer(orderToken) } })).body.status === "ticketed",
+			30_000,
+			"the order to be ticketed",
+		);
+		const ticketed = await api("GET", "/api/orders/:orderId", { params: { orderId }, init: { headers: bearer(orderToken) } });
+		const gate = { authorization: `Bearer ${env.GATE_TOKEN}`, "content-type": "application/json" };
+		const scanIt = (ticket: string, headers: Record<string, string> = gate) => api("POST", "/api/admin/drops/:id/scan", { params: { id }, init: jsonBody({ ticket }, headers) });
+		expect((await scanIt(ticketed.body.passes[0].token)).status).toBe(200);
+		expect((await scanIt(ticketed.body.passes[0].token)).body.error.code).toBe("already_used");
+		expect((await scanIt(ticketed.body.passes[0].token, adminHeaders)).status).toBe(401);
+		expect((await scanIt("not.a.ticket")).body.error).toMatchObject({ code: "invalid_ticket", field: "ticket" });
+		const refundIt = (body: unknown) => api("POST", "/api/admin/drops/:id/orders/:orderId/refund", { params: { id, orderId }, init: jsonBody(body, adminHeaders) });
+		expect((await refundIt({ tickets: ["NOPE"] })).body.error).toMatchObject({ code: "unknown_ticket", field: "tickets" });
+		expect((await refundIt({})).body).toMatchObject({ status: "refunded", changed: true });
+		expect((await api("GET", "/api/admin/drops/:id/refunds", { params: { id }, init: { headers: adminHeaders } })).body.totals.refunds).toBe(1);
+		expect((await api("POST", "/api/admin/drops/:id/orders/:orderId/retry", { params: { id, orderId }, init: { headers: adminHeaders } })).body.error.code).toBe("not_failed");
+		const otherOrder: string = sales.body.sales.find((s: { orderId: string }) => s.orderId !== orderId).orderId;
+		await env.DB.prepare(`UPDATE orders SET status = 'failed', status_detail = 'send receipt failed' WHERE order_id = ?`).bind(otherOrder).run();
+		expect((await api("POST", "/api/admin/drops/:id/orders/:orderId/retry", { params: { id, orderId: otherOrder }, init: { headers: adminHeaders } })).body).toMatchObject({ orderId: otherOrder, restarted: true });
+		expect((await api("GET", "/api/admin/dev/mail", { init: { headers: adminHeaders } })).body.mail).toEqual(expect.any(Array));
+		expect((await api("GET", "/api/admin/dev/mail", { search: "?limit=0", init: { headers: adminHeaders } })).status).toBe(422);
+		expect((await api("POST", "/api/admin/drops/:id/cancel", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ dropId: id, ordersLeft: 0 });
+		const webhook = await api("POST", "/api/payments/stripe/webhook", {
+			init: { headers: { "content-type": "application/json", "stripe-signature": `t=${Math.floor(Date.now() / 1000)},v1=${"0".repeat(64)}` }, body: "{}" },
+		});
+		expect(webhook.body.error.code).toBe("invalid_signature");
+		const event = JSON.stringify({ id: "evt_contract_1", object: "event", type: "payment_intent.succeeded", data: { object: { id: "pi_contract" } } });
+		const signed = await api("POST", "/api/payments/stripe/webhook", {
+			init: { headers: { "content-type": "application/json", "stripe-signature": await stripeSignature(env.STRIPE_WEBHOOK_SECRET!, event) }, body: event },
+		});
+		expect(signed.body).toEqual({ received: true, duplicate: false });
 
 		// Every success the document promises was seen, and checked, at least once.
 		for (const [path, ops] of Object.entries(doc.paths)) {

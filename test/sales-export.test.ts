@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { CSV_HEADER, salesCsvStream } from "../src/sales-store";
 import { createDrop } from "./support/drops";
 import { errorCode } from "./support/errors";
-import { buy, recordSales, saleMessage, waitForOrders } from "./support/sales";
+import { buy, recordSales, saleMessage, storeSales, waitForOrders } from "./support/sales";
 import { adminFetch } from "./support/worker";
 
 interface SalesPage {
@@ -164,7 +164,7 @@ describe("sales export", () => {
 		const drop = await createDrop({ capacity: 5000 });
 		// 2,000 orders: two full pages of the export, then an empty read that ends it.
 		const sales = Array.from({ length: 2000 }, (_, i) => saleMessage({ dropId: drop.id, fanId: `fan-big-${i}`, quantity: 1 }));
-		await recordSales(sales);
+		await storeSales(sales);
 		const records = parseCsv(await (await csv(drop.id)).text());
 		expect(records).toHaveLength(2001);
 		const ids = records.slice(1).map((r) => r[0]);

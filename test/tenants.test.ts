@@ -55,6 +55,7 @@ const UNSCOPED_BY_PATH = new Map([
 	["POST /keys", "mints for the key's own promoter"],
 	["GET /keys", "lists the key's own promoter's keys"],
 	["GET /activity", "the key's own promoter's log"],
+	["GET /dev/mail", "the operator's (every drop's receipts)"],
 ]);
 
 function fill(path: string, values: Record<string, string>): string {

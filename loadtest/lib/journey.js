@@ -760,3 +760,55 @@ export function* fanJourney(client, ctx) {
 	}
 	return result;
 }
+
+// ---------------------------------------------------------------------------
+// After the sale (issue 15): every order's Workflow must reach `ticketed`
+
+/** Statuses an order has once its tickets were issued (or it was refunded, which ends it too). */
+export const TICKETED_STATUSES = ["ticketed", "receipt_sent", "refunded"];
+
+/** The drop's orders by status, walking the sales pages: {orders, byStatus, notTicketed (the first 10 ids)}. */
+export function* orderStatuses(client, cfg, dropId) {
+	const out = { orders: 0, byStatus: {}, notTicketed: [] };
+	let cursor = null;
+	for (let page = 0; page < 10000; page++) {
+		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/sales?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+		if (res.status !== 200) throw new Error("reading sales failed: " + res.status);
+		const body = json(res);
+		for (const sale of body.sales) {
+			out.orders++;
+			out.byStatus[sale.status] = (out.byStatus[sale.status] || 0) + 1;
+			if (TICKETED_STATUSES.indexOf(sale.status) < 0 && out.notTicketed.length < 10) out.notTicketed.push(sale.orderId);
+		}
+		cursor = body.nextCursor;
+		if (!cursor) break;
+	}
+	out.ticketed = TICKETED_STATUSES.reduce(function (sum, s) {
+		return sum + (out.byStatus[s] || 0);
+	}, 0);
+	return out;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until every order in D1 has reached `ticketed`, and
+ * answers the last count with `failures`: a sale that never did within the
+ * drain time, or one that failed.
+ */
+export function* waitForTicketed(client, cfg, dropId, timeoutMs) {
+	const deadline = client.now() + timeoutMs;
+	let seen = null;
+	for (;;) {
+		seen = yield* orderStatuses(client, cfg, dropId);
+		if (seen.ticketed === seen.orders || client.now() > deadline) break;
+		yield pause(1000);
+	}
+	seen.failures = [];
+	if (seen.ticketed < seen.orders) {
+		seen.failures.push(
+			"not ticketed: " + (seen.orders - seen.ticketed) + " of " + seen.orders + " order(s) never reached ticketed within the drain time (" +
+				JSON.stringify(seen.byStatus) + "; e.g. " + seen.notTicketed.slice(0, 3).join(", ") + ")",
+		);
+	}
+	return seen;
+}

@@ -1,0 +1,65 @@
+// The fan's tickets as QR codes: each ticket's signed token, drawn in the
+// browser with qrcode-generator (served from /vendor, no network), as an SVG
+// built node by node (no HTML strings), with its code and state beside it.
+import qrcode from "/vendor/qrcode-generator.mjs";
+
+const SVG = "http://www.w3.org/2000/svg";
+const STATE_TEXT = { valid: "Valid", used: "Used at the gate", refunded: "Refunded" };
+
+/** One QR code for `data`: a path of its dark modules, with a quiet zone of 4. */
+export function qrSvg(data, label) {
+	const qr = qrcode(0, "M");
+	qr.addData(data);
+	qr.make();
+	const n = qr.getModuleCount();
+	let d = "";
+	for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+	const svg = document.createElementNS(SVG, "svg");
+	svg.setAttribute("viewBox", `0 0 ${n + 8} ${n + 8}`);
+	svg.setAttribute("role", "img");
+	svg.setAttribute("aria-label", label);
+	svg.setAttribute("class", "qr");
+	const bg = document.createElementNS(SVG, "rect");
+	bg.setAttribute("width", String(n + 8));
+	bg.setAttribute("height", String(n + 8));
+	bg.setAttribute("fill", "#fff");
+	const path = document.createElementNS(SVG, "path");
+	path.setAttribute("d", d);
+	path.setAttribute("fill", "#000");
+	svg.append(bg, path);
+	return svg;
+}
+
+/** The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes. */
+export function ticketItems(order) {
+	const passes = order.passes ?? (order.tickets ?? []).map((code) => ({ code, token: null, state: "valid" }));
+	return passes.map((pass, i) => {
+		const li = document.createElement("li");
+		li.dataset.state = pass.state;
+		const code = document.createElement("span");
+		code.className = "code";
+		code.textContent = pass.code;
+		code.setAttribute("aria-label", `Ticket ${i + 1}: ${pass.code.split("").join(" ")}`);
+		const state = document.createElement("span");
+		state.className = "meta ticket-state";
+		state.textContent = STATE_TEXT[pass.state] ?? pass.state;
+		if (pass.token && pass.state === "valid") li.append(qrSvg(pass.token, `QR code of ticket ${i + 1}`));
+		li.append(code, state);
+		return li;
+	});
+}
+
+/** What the order's status means to the fan. */
+export function statusText(order) {
+	switch (order.status) {
+		case "ticketed":
+		case "receipt_sent":
+			return order.status === "receipt_sent" ? "Your tickets are ready; the receipt is in your inbox." : "Your tickets are ready.";
+		case "refunded":
+			return "This order was refunded.";
+		case "failed":
+			return "Your payment went through; the tickets are delayed. The organiser has been told.";
+		default:
+			return "Payment accepted; your tickets are being issued…";
+	}
+}

@@ -1,0 +1,162 @@
+// A local stand-in for Stripe's HTTP API: the parts the engine uses
+// (PaymentIntents create, retrieve and search; refunds), with Stripe's
+// idempotency keys, its form-encoded bodies and error shapes, and webhook
+// signatures made the way Stripe documents them. The tests run it inside
+// vitest's outbound fetch handler (vitest.config.ts); `serveFakeStripe` runs it
+// as a Node HTTP server for a local engine (STRIPE_API_BASE=http://127.0.0.1:<port>).
+//
+// Test cards (PaymentMethod ids): pm_card_visa and any other pm_… succeed;
+// pm_card_chargeDeclined is declined; pm_card_slow waits until POST
+// /_fake/release. POST /_fake/drop-next makes the next PaymentIntent be created
+// and its answer lost (the connection drops). GET /_fake/state shows everything.
+import { createServer } from "node:http";
+
+/** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
+export async function stripeSignature(secret, payload, timestampSeconds = Math.floor(Date.now() / 1000)) {
+	const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestampSeconds}.${payload}`)));
+	return `t=${timestampSeconds},v1=${Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+export function createFakeStripe({ secretKey }) {
+	const intents = new Map();
+	const refunds = new Map();
+	const idempotent = new Map();
+	let waiting = [];
+	let dropNext = false;
+	let created = 0;
+	let seq = 0;
+	const id = (prefix) => `${prefix}_fake${(++seq).toString().padStart(8, "0")}`;
+	const json = (status, body, headers = {}) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+	const error = (status, type, message, extra = {}) => json(status, { error: { type, message, ...extra } });
+
+	async function createIntent(form) {
+		const amount = Number(form.get("amount"));
+		const currency = form.get("currency");
+		const method = form.get("payment_method") ?? "";
+		if (!Number.isInteger(amount) || amount < 1 || !currency) return error(400, "invalid_request_error", "amount and currency are required");
+		if (method === "pm_card_slow") await new Promise((resolve) => waiting.push(resolve));
+		created++;
+		const metadata = {};
+		for (const [k, v] of form) {
+			const m = /^metadata\[(.+)\]$/.exec(k);
+			if (m) metadata[m[1]] = v;
+		}
+		const declined = method === "pm_card_chargeDeclined";
+		const intent = {
+			id: id("pi"),
+			object: "payment_intent",
+			amount,
+			amount_received: declined ? 0 : amount,
+			currency,
+			status: declined ? "requires_payment_method" : "succeeded",
+			payment_method: method,
+			metadata,
+			last_payment_error: declined ? { code: "card_declined", message: "Your card was declined." } : null,
+			created: Math.floor(Date.now() / 1000),
+		};
+		intents.set(intent.id, intent);
+		if (declined) return error(402, "card_error", "Your card was declined.", { code: "card_declined", payment_intent: intent });
+		return json(200, intent);
+	}
+
+	function createRefund(form) {
+		const intent = intents.get(form.get("payment_intent") ?? "");
+		if (!intent || intent.status !== "succeeded") return error(400, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
+		const already = [...refunds.values()].filter((r) => r.payment_intent === intent.id).reduce((sum, r) => sum + r.amount, 0);
+		const left = intent.amount - already;
+		if (left === 0) return error(400, "invalid_request_error", "Charge has already been refunded.", { code: "charge_already_refunded" });
+		const amount = form.has("amount") ? Number(form.get("amount")) : left;
+		if (!Number.isInteger(amount) || amount < 1 || amount > left) return error(400, "invalid_request_error", "Refund amount is greater than unrefunded amount.", { code: "amount_too_large" });
+		const refund = { id: id("re"), object: "refund", amount, payment_intent: intent.id, status: "succeeded" };
+		refunds.set(refund.id, refund);
+		return json(200, refund);
+	}
+
+	function search(url) {
+		const m = /^metadata\['idempotency_key'\]:'(.*)'$/.exec(url.searchParams.get("query") ?? "");
+		if (!m) return error(400, "invalid_request_error", "Unsupported search query");
+		const key = m[1].replace(/\\'/g, "'");
+		return json(200, { object: "search_result", data: [...intents.values()].filter((i) => i.metadata.idempotency_key === key), has_more: false });
+	}
+
+	/** POSTs with an Idempotency-Key answer the first response to the same key and body; another body is an error, as at Stripe. */
+	async function withIdempotency(request, body, run) {
+		const key = request.headers.get("idempotency-key");
+		if (!key) return run();
+		const path = new URL(request.url).pathname;
+		const seen = idempotent.get(key);
+		if (seen) {
+			if (seen.path !== path || seen.body !== body) return error(400, "idempotency_error", "Keys for idempotent requests can only be used with the same parameters they were first used with.");
+			return new Response(seen.text, { status: seen.status, headers: { "content-type": "application/json", "idempotent-replayed": "true" } });
+		}
+		const response = await run();
+		const text = await response.text();
+		if (response.status !== 409) idempotent.set(key, { path, body, status: response.status, text });
+		return new Response(text, { status: response.status, headers: response.headers });
+	}
+
+	async function handle(request) {
+		const url = new URL(request.url);
+		if (url.pathname.startsWith("/_fake/")) return control(url, request);
+		if (request.headers.get("authorization") !== `Bearer ${secretKey}`) return error(401, "invalid_request_error", "Invalid API Key provided");
+		if (request.method === "GET" && url.pathname === "/v1/payment_intents/search") return search(url);
+		const one = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(url.pathname);
+		if (request.method === "GET" && one) {
+			const intent = intents.get(one[1]);
+			return intent ? json(200, intent) : error(404, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
+		}
+		if (request.method === "POST" && (url.pathname === "/v1/payment_intents" || url.pathname === "/v1/refunds")) {
+			const body = await request.text();
+			const form = new URLSearchParams(body);
+			const lose = url.pathname === "/v1/payment_intents" && dropNext;
+			const response = await withIdempotency(request, body, () => (url.pathname === "/v1/refunds" ? createRefund(form) : createIntent(form)));
+			if (lose) {
+				dropNext = false;
+				throw new Error("fake-stripe: connection dropped after the charge was made");
+			}
+			return response;
+		}
+		return error(404, "invalid_request_error", `Unrecognized request URL (${request.method}: ${url.pathname})`);
+	}
+
+	function control(url, request) {
+		if (url.pathname === "/_fake/state") {
+			return json(200, { created, paymentIntents: [...intents.values()], refunds: [...refunds.values()], waiting: waiting.length });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/release") {
+			const released = waiting.length;
+			for (const resolve of waiting) resolve();
+			waiting = [];
+			return json(200, { released });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/drop-next") {
+			dropNext = true;
+			return json(200, { dropNext });
+		}
+		return error(404, "invalid_request_error", "no such control");
+	}
+
+	return { handle };
+}
+
+/** The fake as a Node HTTP server on 127.0.0.1:`port` (0: any free port); a dropped answer destroys the socket. */
+export async function serveFakeStripe({ secretKey, port = 0 }) {
+	const fake = createFakeStripe({ secretKey });
+	const server = createServer(async (req, res) => {
+		const chunks = [];
+		for await (const chunk of req) chunks.push(chunk);
+		const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+		const request = new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: req.headers, body: req.method === "GET" ? undefined : body });
+		try {
+			const response = await fake.handle(request);
+			res.writeHead(response.status, Object.fromEntries(response.headers));
+			res.end(Buffer.from(await response.arrayBuffer()));
+		} catch {
+			req.socket.destroy();
+		}
+	});
+	await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+	const address = server.address();
+	return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise((resolve) => server.close(resolve)) };
+}

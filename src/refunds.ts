@@ -1,0 +1,169 @@
+// Refunds and cancellations. A refund is written first, in one D1 batch with
+// the tickets it takes back (a ticket is refunded once: the batch claims only
+// tickets no refund has), then asked of the payment provider under the refund's
+// id as its idempotency key, then marked refunded; and, if the promoter asked,
+// its tickets go back on sale through the order's shard, once per refund id.
+// A refund whose provider call failed stays pending: repeating the request (or
+// the cancel) finishes it without refunding anything twice.
+import type { DropCancelled, OrderRefunds, RefundList } from "./api-answers";
+import { randomId } from "./codes";
+import type { DropConfig } from "./drops";
+import { ApiError, notFound } from "./http";
+import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
+import { unwrap } from "./outcome";
+import { paymentProviderOf } from "./payments";
+import { shardStub } from "./names";
+
+interface RefundRow {
+	refund_id: string;
+	order_id: string;
+	drop_id: string;
+	shard: number;
+	tickets: number;
+	amount_cents: number;
+	currency: string;
+	restock: number;
+	state: "pending" | "refunded";
+	provider_refund_id: string | null;
+	restocked_at: string | null;
+	created_at: string;
+	updated_at: string;
+}
+
+const view = (r: RefundRow) => ({
+	refundId: r.refund_id,
+	tickets: r.tickets,
+	amountCents: r.amount_cents,
+	currency: r.currency,
+	state: r.state,
+	restock: r.restock === 1,
+	restocked: r.restocked_at !== null,
+	createdAt: r.created_at,
+});
+
+/** Refunds an order's tickets (`codes`, or every one not refunded yet). A repeat changes nothing, and finishes a refund left pending. */
+export async function refundOrder(env: Env, drop: DropConfig, orderId: string, input: { codes?: string[]; restock: boolean }): Promise<OrderRefunds> {
+	const order = await orderRecord(env.DB, orderId);
+	if (order === null || order.drop_id !== drop.id) throw notFound("order");
+	const tickets = await orderTickets(env.DB, orderId);
+	if (input.codes !== undefined) {
+		const known = new Set(tickets.map((t) => t.code));
+		const stranger = input.codes.find((code) => !known.has(code));
+		if (stranger !== undefined) throw new ApiError(422, "unknown_ticket", `Ticket ${stranger} is not one of this order's.`, { field: "tickets" });
+	}
+	const wanted = new Set(input.codes ?? tickets.map((t) => t.code));
+	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null).map((t) => t.code);
+	const changed = claim.length > 0 && (await recordRefund(env.DB, order, claim, input.restock));
+	await finishRefunds(env, order);
+	const after = (await orderRecord(env.DB, orderId))!;
+	return { orderId, status: after.status, refundedTickets: after.refunded_tickets, changed, refunds: (await refundsOf(env.DB, orderId)).map(view) };
+}
+
+/** Claims the tickets for a new refund, in one batch: those another refund took meanwhile are left out. False: none were left. */
+async function recordRefund(db: D1Database, order: OrderRecord, codes: string[], restock: boolean, done: { byProvider: string } | null = null): Promise<boolean> {
+	const refundId = randomId("r_");
+	const now = new Date().toISOString();
+	const [claimed] = await db.batch([
+		db
+			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND code IN (SELECT value FROM json_each(?3)) RETURNING code`)
+			.bind(refundId, order.order_id, JSON.stringify(codes)),
+		db
+			.prepare(
+				`INSERT INTO refunds (refund_id, order_id, drop_id, shard, tickets, amount_cents, currency, restock, state, provider_refund_id, created_at, updated_at)
+				 SELECT ?1, o.order_id, o.drop_id, o.shard, n.c, n.c * o.unit_price_cents, o.currency, ?3, ?5, ?6, ?4, ?4
+				 FROM orders o, (SELECT COUNT(*) AS c FROM tickets WHERE refund_id = ?1) n WHERE o.order_id = ?2 AND n.c > 0`,
+			)
+			.bind(refundId, order.order_id, restock ? 1 : 0, now, done === null ? "pending" : "refunded", done?.byProvider ?? null),
+		db
+			.prepare(
+				`UPDATE orders SET refunded_tickets = (SELECT COUNT(*) FROM tickets WHERE order_id = ?1 AND refund_id IS NOT NULL),
+				   status = CASE WHEN (SELECT COUNT(*) FROM tickets WHERE order_id = ?1 AND refund_id IS NULL) = 0 THEN 'refunded' ELSE status END,
+				   status_at = ?2
+				 WHERE order_id = ?1`,
+			)
+			.bind(order.order_id, now),
+	]);
+	return (claimed?.results.length ?? 0) > 0;
+}
+
+/** Every refund of the order not finished yet: the provider's refund (idempotent by refund id), then the restock. */
+async function finishRefunds(env: Env, order: OrderRecord): Promise<void> {
+	const open = (await refundsOf(env.DB, order.order_id)).filter((r) => r.state === "pending" || (r.restock === 1 && r.restocked_at === null));
+	for (const refund of open) {
+		if (refund.state === "pending") {
+			if (refund.amount_cents > 0) {
+				const provider = unwrap(paymentProviderOf(env, order.payment_id));
+				try {
+					await provider.refund(order.payment_id, { amountCents: refund.amount_cents, key: refund.refund_id });
+				} catch (err) {
+					console.error(`refund ${refund.refund_id}: the provider did not answer`, err);
+					throw new ApiError(503, "provider_unavailable", "The refund is recorded; the payment provider did not answer. Repeat the request to finish it.", { retryAfter: 5 });
+				}
+			}
+			await env.DB.prepare(`UPDATE refunds SET state = 'refunded', updated_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
+		}
+		if (refund.restock === 1 && refund.restocked_at === null) {
+			await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
+			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
+		}
+	}
+}
+
+/**
+ * A refund made at the provider itself (Stripe's dashboard), learnt from its webhook:
+ * the order's tickets still good are refunded here too, so the gate refuses them.
+ * Nothing is asked of the provider. Answers whether anything changed.
+ */
+export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean> {
+	const order = await db.prepare(`SELECT * FROM orders WHERE payment_id = ?`).bind(paymentId).first<OrderRecord>();
+	if (order === null) return false;
+	const open = (await orderTickets(db, order.order_id)).filter((t) => t.refund_id === null).map((t) => t.code);
+	return open.length > 0 && recordRefund(db, order, open, false, { byProvider: eventId });
+}
+
+async function refundsOf(db: D1Database, orderId: string): Promise<RefundRow[]> {
+	const { results } = await db.prepare(`SELECT * FROM refunds WHERE order_id = ? ORDER BY created_at, refund_id`).bind(orderId).all<RefundRow>();
+	return results;
+}
+
+/** Orders refunded per cancel call: the promoter calls again until none are left (bounded work per request). */
+export const CANCEL_PAGE = 50;
+
+/** Cancels a drop: marks it cancelled (once) and refunds its orders, a page per call. */
+export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): Promise<DropCancelled> {
+	const now = new Date().toISOString();
+	await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
+	const cancelledAt = (await cancellation(env.DB, drop.id))!;
+	const { results } = await env.DB.prepare(`SELECT order_id FROM orders WHERE drop_id = ? AND status <> 'refunded' ORDER BY order_id LIMIT ?`)
+		.bind(drop.id, CANCEL_PAGE)
+		.all<{ order_id: string }>();
+	let refundedOrders = 0;
+	for (const { order_id } of results) {
+		await refundOrder(env, drop, order_id, { restock });
+		refundedOrders++;
+	}
+	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ? AND status <> 'refunded'`).bind(drop.id).first<{ n: number }>();
+	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0 };
+}
+
+export async function cancellation(db: D1Database, dropId: string): Promise<string | null> {
+	return (await db.prepare(`SELECT cancelled_at FROM drop_cancellations WHERE drop_id = ?`).bind(dropId).first<{ cancelled_at: string }>())?.cancelled_at ?? null;
+}
+
+/** A drop's refunds, newest last, a page at a time, with the drop's totals. */
+export async function listRefunds(db: D1Database, dropId: string, limit: number, after: { createdAt: string; refundId: string } | null): Promise<Omit<RefundList, "nextCursor"> & { last: RefundRow | null; count: number }> {
+	const select = `SELECT * FROM refunds WHERE drop_id = ?`;
+	const stmt = after
+		? db.prepare(`${select} AND (created_at, refund_id) > (?, ?) ORDER BY created_at, refund_id LIMIT ?`).bind(dropId, after.createdAt, after.refundId, limit)
+		: db.prepare(`${select} ORDER BY created_at, refund_id LIMIT ?`).bind(dropId, limit);
+	const [{ results }, totals] = await Promise.all([stmt.all<RefundRow>(), refundTotals(db, dropId)]);
+	return { dropId, refunds: results.map((r) => ({ ...view(r), orderId: r.order_id })), totals, last: results.at(-1) ?? null, count: results.length };
+}
+
+export async function refundTotals(db: D1Database, dropId: string): Promise<{ refunds: number; tickets: number; amountCents: number }> {
+	const row = await db
+		.prepare(`SELECT COUNT(*) AS refunds, COALESCE(SUM(tickets), 0) AS tickets, COALESCE(SUM(amount_cents), 0) AS amountCents FROM refunds WHERE drop_id = ?`)
+		.bind(dropId)
+		.first<{ refunds: number; tickets: number; amountCents: number }>();
+	return { refunds: row?.refunds ?? 0, tickets: row?.tickets ?? 0, amountCents: row?.amountCents ?? 0 };
+}

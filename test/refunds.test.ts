@@ -1,0 +1,106 @@
+// Refunds and cancellations (issue 15): a refund is recorded with the tickets it
+// takes back, asked of the provider once (by its id), and repeating it changes
+// nothing; refunded tickets go back on sale only when the promoter asks, through
+// the shards with the same accounting; a cancelled drop refunds every order.
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { DropCancelled, OrderRefunds, RefundList } from "../src/api-answers";
+import { testPayments } from "../src/payments";
+import { buyWith, orderReaches, purchaseWith, readOrder, refund } from "./support/after-sale";
+import { expectCleanAudit } from "./support/audit";
+import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
+import { admittedFan, hold } from "./support/fans";
+import { waitForOrders } from "./support/sales";
+import { adminFetch } from "./support/worker";
+
+const refundCount = async (orderId: string) =>
+	(await env.DB.prepare(`SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?`).bind(orderId).first<{ n: number }>())!.n;
+
+describe("refunds", () => {
+	it("refunds an order once: a refund of a refunded order changes nothing", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 1000 });
+		const bought = await buyWith(drop.id, "fan-refund-twice", { quantity: 2 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const paymentId = (await env.DB.prepare(`SELECT payment_id FROM orders WHERE order_id = ?`).bind(bought.orderId).first<{ payment_id: string }>())!.payment_id;
+
+		const first = await refund(drop.id, bought.orderId);
+		expect(first.status).toBe(200);
+		const done = (await first.json()) as OrderRefunds;
+		expect(done).toMatchObject({ orderId: bought.orderId, status: "refunded", refundedTickets: 2, changed: true });
+		expect(done.refunds).toEqual([expect.objectContaining({ tickets: 2, amountCents: 2000, state: "refunded", restock: false, restocked: false })]);
+		expect([...testPayments.get(paymentId)!.refunds.values()]).toEqual([2000]);
+
+		for (const body of [undefined, { tickets: [bought.tickets[0]] }]) {
+			const again = await refund(drop.id, bought.orderId, body);
+			expect(again.status).toBe(200);
+			expect(await again.json()).toEqual({ ...done, changed: false });
+		}
+		expect([...testPayments.get(paymentId)!.refunds.values()]).toEqual([2000]);
+		expect(await refundCount(bought.orderId)).toBe(1);
+		const order = await readOrder(bought.orderId, bought.orderToken);
+		expect(order).toMatchObject({ status: "refunded", refundedTickets: 2 });
+		expect(order.passes.map((p) => p.state)).toEqual(["refunded", "refunded"]);
+		// Refunded stock stays sold unless the promoter puts it back: the shards still balance.
+		const a = await expectCleanAudit(drop.id);
+		expect(a.refunds).toEqual({ refunds: 1, tickets: 2, amountCents: 2000, restocked: 0, atGate: 0 });
+	});
+
+	it("refunds some tickets, and puts them back on sale only when asked, with no oversell", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 2, priceCents: 500 });
+		const later = await admittedFan(drop.id, "fan-restock-later");
+		const bought = await buyWith(drop.id, "fan-restock-buyer", { quantity: 2 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await hold(drop.id, later, 1)).status).toBe(409);
+
+		// Refunded without restock: still nothing to sell.
+		const kept = (await (await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] })).json()) as OrderRefunds;
+		expect(kept).toMatchObject({ status: "ticketed", refundedTickets: 1, changed: true });
+		expect((await hold(drop.id, later, 1)).status).toBe(409);
+
+		// Put back on sale: one ticket, sold again once.
+		const back = (await (await refund(drop.id, bought.orderId, { tickets: [bought.tickets[1]], restock: true })).json()) as OrderRefunds;
+		expect(back).toMatchObject({ status: "refunded", refundedTickets: 2, changed: true });
+		expect(back.refunds[1]).toMatchObject({ tickets: 1, restock: true, restocked: true, amountCents: 500 });
+		const held = await hold(drop.id, later, 1);
+		expect(held.status).toBe(201);
+		const { holdId } = (await held.json()) as { holdId: string };
+		expect((await purchaseWith(drop.id, later, holdId, { payment: { method: "test", token: "ok" } })).status).toBe(201);
+		expect((await hold(drop.id, later, 1)).status).toBe(409);
+		await waitForOrders(drop.id, 2);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.oversold).toBe(0);
+		expect(a.refunds).toEqual({ refunds: 2, tickets: 2, amountCents: 1000, restocked: 1, atGate: 1 });
+		const again = (await (await refund(drop.id, bought.orderId, { restock: true })).json()) as OrderRefunds;
+		expect(again.changed).toBe(false);
+		expect((await expectCleanAudit(drop.id)).refunds.restocked).toBe(1);
+	});
+
+	it("refuses a ticket that is not the order's, and an unknown order, changing nothing", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 100 });
+		const bought = await buyWith(drop.id, "fan-refund-bad", { quantity: 1 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const stranger = await refund(drop.id, bought.orderId, { tickets: ["ZZZZ-ZZZZ-ZZZZ-ZZZZ"] });
+		expect(stranger.status).toBe(422);
+		expect(((await stranger.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: "unknown_ticket", field: "tickets" });
+		expect((await refund(drop.id, "o_0_AAAAAAAAAAAAAAAA")).status).toBe(404);
+		expect((await refund(drop.id, bought.orderId, { restock: "yes" })).status).toBe(400);
+		expect(await refundCount(bought.orderId)).toBe(0);
+		expect((await readOrder(bought.orderId, bought.orderToken)).refundedTickets).toBe(0);
+	});
+
+	it("cancels a drop: pauses it and refunds every order, and a second cancel refunds nothing more", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 700 });
+		const orders = await Promise.all(["a", "b", "c"].map((k) => buyWith(drop.id, `fan-cancel-${k}`, { quantity: 1 })));
+		await waitForOrders(drop.id, 3);
+		const res = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({ dropId: drop.id, refundedOrders: 3, ordersLeft: 0 } satisfies Partial<DropCancelled>);
+		expect((await getDrop(drop.id)).paused).toBe(true);
+		for (const o of orders) expect((await readOrder(o.orderId, o.orderToken)).status).toBe("refunded");
+		const again = (await (await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" })).json()) as DropCancelled;
+		expect(again).toMatchObject({ refundedOrders: 0, ordersLeft: 0 });
+		const list = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as RefundList;
+		expect(list.totals).toEqual({ refunds: 3, tickets: 3, amountCents: 2100 });
+		expect(list.refunds.map((r) => r.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
+	});
+});
