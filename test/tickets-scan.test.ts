@@ -79,3 +79,48 @@ describe("the gate", () => {
 		expect((await scan(drop.id, (await signTicketToken(env, { dropId: drop.id, orderId: bought.orderId, code: bought.tickets[0]! })))).status).toBe(200);
 	});
 });
+
+describe("the gate of a promoter's drop (issues 15 and 17 together)", () => {
+	it("admits with a gate or owner key of the drop's promoter; a staff key is 403, another promoter's gate key 404, a revoked key 401", async () => {
+		const { createDropAs, createPromoter, keyFetch, mintKey } = await import("./support/tenants");
+		const mine = await createPromoter("Gate owner");
+		const other = await createPromoter("Someone else");
+		const drop = await createDropAs(mine.apiKey, { admission: WIDE_OPEN, capacity: 10, maxPerFan: 4 });
+		const bought = await buyWith(drop.id, "fan-gate-keys", { quantity: 3 });
+		const tokens = (await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"])).passes.map((p) => p.token!);
+		const gate = await mintKey(mine.apiKey, "gate");
+		const staff = await mintKey(mine.apiKey, "staff");
+		const strangerGate = await mintKey(other.apiKey, "gate");
+		const revoked = await mintKey(mine.apiKey, "gate", "lost device");
+		expect((await keyFetch(mine.apiKey, `/api/admin/keys/${revoked.id}`, { method: "DELETE" })).status).toBe(200);
+
+		const refusals: [string, number][] = [
+			[staff.apiKey, 403],
+			[strangerGate.apiKey, 404],
+			[revoked.apiKey, 401],
+		];
+		for (const [key, status] of refusals) expect((await scan(drop.id, tokens[0]!, `Bearer ${key}`)).status).toBe(status);
+		// None of those admitted anything: each ticket is admitted once, by a gate key and by an owner key.
+		expect((await scan(drop.id, tokens[0]!, `Bearer ${gate.apiKey}`)).status).toBe(200);
+		expect((await scan(drop.id, tokens[0]!, `Bearer ${gate.apiKey}`)).status).toBe(409);
+		expect((await scan(drop.id, tokens[1]!, `Bearer ${mine.apiKey}`)).status).toBe(200);
+		// The deployment's GATE_TOKEN scans any drop; the operator's admin token never does.
+		expect((await scan(drop.id, tokens[2]!, `Bearer ${env.ADMIN_TOKEN}`)).status).toBe(401);
+		expect((await scan(drop.id, tokens[2]!)).status).toBe(200);
+	});
+
+	it("a refund by a promoter's key is in its activity log once; a repeat that changes nothing adds nothing", async () => {
+		const { createDropAs, createPromoter, keyFetch } = await import("./support/tenants");
+		const promoter = await createPromoter("Refunder");
+		const drop = await createDropAs(promoter.apiKey, { admission: WIDE_OPEN, capacity: 10, maxPerFan: 2, priceCents: 500 });
+		const bought = await buyWith(drop.id, "fan-refund-log", { quantity: 2 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const refundAs = () => keyFetch(promoter.apiKey, `/api/admin/drops/${drop.id}/orders/${bought.orderId}/refund`, { method: "POST", body: "{}" });
+		expect((await refundAs()).status).toBe(200);
+		expect((await refundAs()).status).toBe(200);
+		const log = (await (await keyFetch(promoter.apiKey, "/api/admin/activity")).json()) as { entries: { action: string; keyLabel: string | null; dropId: string | null; detail: Record<string, unknown> }[] };
+		const refunds = log.entries.filter((e) => e.action === "order.refunded");
+		expect(refunds).toHaveLength(1);
+		expect(refunds[0]).toMatchObject({ keyLabel: "owner", dropId: drop.id, detail: { orderId: bought.orderId, refundedTickets: 2 } });
+	});
+});
