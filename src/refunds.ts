@@ -12,7 +12,8 @@ import { ApiError, notFound } from "./http";
 import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
 import { unwrap } from "./outcome";
 import { paymentProviderOf } from "./payments";
-import { shardStub } from "./names";
+import { roomStub, shardStub } from "./names";
+import { forgetWatermark } from "./watermark-cache";
 
 interface RefundRow {
 	refund_id: string;
@@ -104,6 +105,9 @@ async function finishRefunds(env: Env, order: OrderRecord): Promise<void> {
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
 			await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
+			// A sold-out drop sells again: the room forgets the sell-out, the Workers' copies too.
+			await roomStub(env, order.drop_id).reopen();
+			await forgetWatermark(order.drop_id);
 			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
 		}
 	}

@@ -145,6 +145,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * restart never makes admitted fans look gone.
 	 */
 	private lastBusyAt: number | null = null;
+	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
+	private reopens = 0;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
 	clock: () => number = () => Date.now();
 
@@ -278,6 +280,19 @@ export class WaitingRoom extends DurableObject<Env> {
 		const drop = this.config();
 		if (drop === null || drop.paused || this.state().sleeping === 0) return;
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
+		await this.ctx.storage.setAlarm(this.clock());
+	}
+
+	/**
+	 * Tickets came back on sale (a refund restocked them at a shard): a sold-out drop sells
+	 * again. The pacer forgets the sell-out and looks at once; a look already under way
+	 * when this came does not mark it sold out again from its older totals.
+	 */
+	async reopen(): Promise<void> {
+		this.served.count();
+		this.reopens++;
+		if (this.state().sold_out === 0) return;
+		this.sql.run(`UPDATE pacer SET sold_out = 0, totals_at = NULL, sleeping = 0 WHERE id = 1`);
 		await this.ctx.storage.setAlarm(this.clock());
 	}
 
@@ -453,6 +468,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 */
 	private async refreshTotals(drop: DropConfig): Promise<Totals | null> {
 		let totals: Totals;
+		const reopens = this.reopens;
 		try {
 			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint), "the shards' totals");
 			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
@@ -462,9 +478,10 @@ export class WaitingRoom extends DurableObject<Env> {
 			return null;
 		}
 		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), this.clock());
-		// Sales are never undone, so every ticket sold is final. "No stock and no holds"
-		// alone is not: a ticket moving between two shards is in neither.
-		if (totals.sold >= drop.capacity) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
+		// A ticket sold stays sold unless a refund puts it back on sale, which reopens the
+		// drop (reopen). "No stock and no holds" alone is not sold out: a ticket moving
+		// between two shards is in neither.
+		if (totals.sold >= drop.capacity && reopens === this.reopens) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
 		return totals;
 	}
 

@@ -2,14 +2,17 @@
 // takes back, asked of the provider once (by its id), and repeating it changes
 // nothing; refunded tickets go back on sale only when the promoter asks, through
 // the shards with the same accounting; a cancelled drop refunds every order.
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../src/api-answers";
 import { testPayments } from "../src/payments";
+import type { WaitingRoom } from "../src/waiting-room";
 import { buyWith, orderReaches, purchaseWith, readOrder, refund } from "./support/after-sale";
 import { expectCleanAudit } from "./support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
-import { admittedFan, hold } from "./support/fans";
+import { forgetWatermark } from "../src/watermark-cache";
+import { admittedFan, hold, join } from "./support/fans";
+import { roomStub, tickRoom } from "./support/room";
 import { waitForOrders } from "./support/sales";
 import { adminFetch } from "./support/worker";
 
@@ -73,6 +76,64 @@ describe("refunds", () => {
 		const again = (await (await refund(drop.id, bought.orderId, { restock: true })).json()) as OrderRefunds;
 		expect(again.changed).toBe(false);
 		expect((await expectCleanAudit(drop.id)).refunds.restocked).toBe(1);
+	});
+
+	it("a sold-out drop sells again when a refund puts tickets back: the room reopens, a newcomer joins, gets in and buys", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 1, maxPerFan: 1, priceCents: 500 });
+		const bought = await buyWith(drop.id, "fan-reopen-buyer", { quantity: 1 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		await tickRoom(drop.id);
+		const soldOut = () => runInDurableObject(roomStub(drop.id), (_room, state) => state.storage.sql.exec<{ sold_out: number }>(`SELECT sold_out FROM pacer`).one().sold_out);
+		expect(await soldOut()).toBe(1);
+		await forgetWatermark(drop.id);
+		expect(await join(drop.id, "fan-reopen-before")).toMatchObject({ status: "sold_out", queueToken: null });
+
+		expect((await refund(drop.id, bought.orderId, { restock: true })).status).toBe(200);
+		expect(await soldOut()).toBe(0);
+		await forgetWatermark(drop.id);
+		const again = await admittedFan(drop.id, "fan-reopen-after");
+		const held = await hold(drop.id, again, 1);
+		expect(held.status).toBe(201);
+		const { holdId } = (await held.json()) as { holdId: string };
+		expect((await purchaseWith(drop.id, again, holdId, { payment: { method: "test", token: "ok" } })).status).toBe(201);
+		await tickRoom(drop.id);
+		expect(await soldOut()).toBe(1);
+		await waitForOrders(drop.id, 2);
+		expect((await expectCleanAudit(drop.id)).refunds).toMatchObject({ restocked: 1, atGate: 1 });
+	});
+
+	it("a reopening that comes while the pacer gathers the totals wins over those older totals", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 1, maxPerFan: 1, priceCents: 500 });
+		await buyWith(drop.id, "fan-reopen-race", { quantity: 1 });
+		const seen = await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom, state) => {
+			state.storage.sql.exec(`UPDATE pacer SET sold_out = 0, totals_at = NULL`);
+			// The pacer's gather reads every ticket sold; before it returns, a refund's restock reopens the drop.
+			const pacer = room as unknown as { env: Env };
+			const real = pacer.env;
+			const reopenDuring = (stub: object) =>
+				new Proxy(stub, {
+					get: (target, prop) =>
+						prop !== "totals"
+							? Reflect.get(target, prop)
+							: async (...args: unknown[]) => {
+									const answer = await (target as Record<string, (...a: unknown[]) => Promise<{ sold: number }>>).totals!(...args);
+									await room.reopen();
+									return answer;
+								},
+				});
+			pacer.env = new Proxy(real, {
+				get: (target, prop) => (prop === "INVENTORY" ? { getByName: (name: string) => reopenDuring(real.INVENTORY.getByName(name)) } : Reflect.get(target, prop)),
+			});
+			try {
+				await room.alarm();
+			} finally {
+				pacer.env = real;
+			}
+			return state.storage.sql.exec<{ sold_out: number; totals: string }>(`SELECT sold_out, totals FROM pacer`).one();
+		});
+		// Both sides happened: the gather saw the drop sold out, and the reopening kept it open.
+		expect(JSON.parse(seen.totals)).toMatchObject({ sold: 1 });
+		expect(seen.sold_out).toBe(0);
 	});
 
 	it("refuses a ticket that is not the order's, and an unknown order, changing nothing", async () => {
