@@ -5,10 +5,11 @@ import type { AdminDrop, AdminDropView, AuditReport, DropList, Reconciled, Sales
 import { AuditQuery, ListDropsQuery, SalesQuery, nextCursor, parseQuery } from "./api-schemas";
 import { auditDrop } from "./audit";
 import { config } from "./config";
-import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDrop } from "./drops";
-import { getDrop, insertDrop, listDrops, updateDrop } from "./drops-store";
+import { type DropConfig, DROP_ID, applyDropPatch, newDropId, parseCreateDropWithSeats } from "./drops";
+import { getDrop, insertDropWithSeats, listDrops, updateDrop } from "./drops-store";
 import { ApiError, bearerToken, notFound, readJson, timingSafeEqualStrings } from "./http";
 import { initShards, inventoryTotals } from "./inventory";
+import { CREATE_MAX_BYTES, carriesTicketTypes, replaceSeatsRoute, withCsvLine } from "./seats-upload";
 import { unwrap } from "./outcome";
 import { reconcileDrop } from "./sales-reconcile";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
@@ -38,13 +39,15 @@ async function loadDrop(env: Env, id: string | undefined): Promise<DropConfig> {
 
 adminRouter.post("/drops", async (request, env) => {
 	const now = Date.now();
-	const fields = parseCreateDrop(await readJson(request), now);
+	// Up to 16 KiB; a body with ticketTypes (and its seats) up to CREATE_MAX_BYTES.
+	const body = await readJson(request, { maxBytes: CREATE_MAX_BYTES, largeIf: carriesTicketTypes });
+	const { drop: fields, seats } = withCsvLine(() => parseCreateDropWithSeats(body, now));
 	const stamp = new Date(now).toISOString();
 	const drop: DropConfig = { id: newDropId(), ...fields, createdAt: stamp, updatedAt: stamp };
 	// The objects first: a drop listed in D1 is always ready for fans.
-	await initShards(env, drop);
+	await initShards(env, drop, seats);
 	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
-	await insertDrop(env.DB, drop);
+	await insertDropWithSeats(env.DB, drop, seats);
 	return Response.json({ ...drop, seedCommitment } satisfies AdminDrop, { status: 201, headers: { Location: `/api/admin/drops/${drop.id}` } });
 });
 
@@ -100,6 +103,9 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			paymentId: r.payment_id,
 			shard: r.shard,
 			tickets: r.tickets ? r.tickets.split(" ") : [],
+			ticketType: r.ticket_type,
+			slot: r.slot_id,
+			seats: r.seats ? r.seats.split(" ") : [],
 		})),
 		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
 	} satisfies SalesPage;
@@ -115,6 +121,13 @@ adminRouter.get("/drops/:id/audit", async (request, env) => {
 adminRouter.post("/drops/:id/reconcile", async (request, env) => {
 	const drop = await loadDrop(env, request.params.id);
 	return (await reconcileDrop(env, drop)) satisfies Reconciled;
+});
+
+// A seated type's seats as CSV, before the opening (issue 14; src/seats-upload.ts).
+adminRouter.put("/drops/:id/ticket-types/:typeId/seats", async (request, env) => {
+	const drop = await loadDrop(env, request.params.id);
+	const next = await replaceSeatsRoute(request, env, drop, request.params.typeId ?? "", Date.now());
+	return dropView(env, next);
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */

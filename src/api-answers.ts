@@ -13,6 +13,18 @@ function build() {
 	const hex64 = () => z.string().regex(/^[0-9a-f]{64}$/);
 	const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
 
+	/** A ticket type as a drop keeps it (issue 14): seats are counted per section, never listed here. */
+	const TicketType = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		kind: z.enum(["general", "seated", "timeslot"]),
+		priceCents: count(),
+		maxPerFan: z.int().min(1),
+		capacity: count(),
+		slots: z.array(z.strictObject({ id: z.string(), startsAt: instant(), capacity: z.int().min(1) })).optional(),
+		sections: z.array(z.strictObject({ name: z.string(), seats: count() })).optional(),
+	});
+
 	/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
 	const Drop = z.strictObject({
 		id: z.string(),
@@ -30,6 +42,7 @@ function build() {
 		paused: z.boolean(),
 		createdAt: instant(),
 		updatedAt: instant(),
+		ticketTypes: z.array(TicketType).meta({ description: "A drop made without ticketTypes has one: general, of capacity, priceCents and maxPerFan." }),
 	});
 
 	/** Every refusal: `{"error": {"code", "message", ...}}`, with the details a code carries. */
@@ -44,6 +57,7 @@ function build() {
 			alreadyHeldOrBought: count().optional().meta({ description: "limit_exceeded: tickets the fan already holds or bought." }),
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
+			seats: z.array(z.string()).optional().meta({ description: "seats_taken, unknown_seat, seat_not_in_type: the seats at fault." }),
 		}),
 	});
 
@@ -86,6 +100,31 @@ function build() {
 		paused: z.boolean(),
 		lines: z.int(),
 		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
+		ticketTypes: z.array(TicketType),
+		serverTime: instant(),
+	});
+
+	/** What is left, per type, slot and section, with each section's free seats row by row. */
+	const Availability = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				kind: z.enum(["general", "seated", "timeslot"]),
+				remaining: count(),
+				slots: z.array(z.strictObject({ id: z.string(), remaining: count() })).optional(),
+				sections: z
+					.array(
+						z.strictObject({
+							name: z.string(),
+							remaining: count(),
+							rows: z.array(z.strictObject({ row: z.string(), free: z.string().meta({ description: 'Free seat numbers as ranges: "1-4,7".' }) })),
+						}),
+					)
+					.optional(),
+			}),
+		),
+		gatheredAt: nullable(instant()).meta({ description: "When the shards were last read (at most a second or two before)." }),
 		serverTime: instant(),
 	});
 
@@ -149,7 +188,20 @@ function build() {
 		accessExpiresAt: instant().optional(),
 	});
 
-	const Hold = z.strictObject({ holdId: z.string(), quantity: z.int().min(1), expiresAt: instant() });
+	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */
+	const unitFields = {
+		ticketType: z.string().optional(),
+		seats: z.array(z.string()).optional().meta({ description: "Seated: the seats, in ticket order." }),
+		slot: z.string().optional(),
+	};
+
+	const Hold = z.strictObject({
+		holdId: z.string(),
+		quantity: z.int().min(1),
+		expiresAt: instant(),
+		...unitFields,
+		together: z.boolean().optional().meta({ description: "Best available: whether the seats are side by side in one row." }),
+	});
 
 	const Order = z.strictObject({
 		orderId: z.string(),
@@ -161,6 +213,7 @@ function build() {
 		totalCents: count(),
 		currency: z.string(),
 		createdAt: instant(),
+		...unitFields,
 	});
 
 	const Purchase = Order.extend({
@@ -196,6 +249,9 @@ function build() {
 		paymentId: z.string(),
 		shard: count(),
 		tickets: z.array(z.string()),
+		ticketType: nullable(z.string()).meta({ description: "Null: general admission spread over the shards." }),
+		slot: nullable(z.string()),
+		seats: z.array(z.string()).meta({ description: "Seated: the seat of each ticket, in ticket order." }),
 	});
 
 	const SalesPage = z.strictObject({ dropId: z.string(), sales: z.array(Sale), nextCursor: nullable(z.string()) });
@@ -219,6 +275,11 @@ function build() {
 		accountable: z.int(),
 		recentlySent: count(),
 		unreconciledCharges: count(),
+		noticesPending: count(),
+		soldByType: z.array(z.strictObject({ ticketType: nullable(z.string()), sold: count() })),
+		pools: z.array(
+			z.strictObject({ typeId: z.string(), pool: z.string(), kind: z.enum(["count", "seats"]), capacity: count(), free: count(), held: count(), sold: count(), seatErrors: count() }),
+		),
 		recorded: count(),
 		missingInD1: idSample(),
 		inTransit: idSample(),
@@ -250,6 +311,28 @@ function build() {
 		unreconciledCharges: count(),
 		otherShardsInD1: idSample(),
 		balanced: z.boolean(),
+		named: z.strictObject({
+			types: z.array(
+				z.strictObject({
+					ticketType: z.string(),
+					kind: z.enum(["general", "seated", "timeslot"]),
+					capacity: count(),
+					free: count(),
+					held: count(),
+					sold: count().meta({ description: "Where the units are decided (their pools, or the shards' general stock)." }),
+					soldToFans: count().meta({ description: "In the orders of the fans' home shards." }),
+					recorded: count().meta({ description: "Tickets of this type in D1." }),
+					oversold: count(),
+					consistent: z.boolean().meta({ description: "sold = soldToFans = recorded, once nothing is on its way." }),
+				}),
+			),
+			slots: z.array(z.strictObject({ ticketType: z.string(), slot: z.string(), capacity: count(), sold: count(), held: count(), oversold: count() })),
+			seatsSold: count(),
+			seatsRecorded: count(),
+			seatsSoldTwice: count().meta({ description: "Seats sold more than once, in the shards or in D1: always 0." }),
+			noticesPending: count(),
+			ok: z.boolean(),
+		}),
 		admission: z.strictObject({
 			seed: nullable(z.string()),
 			seedCommitment: hex64(),
@@ -302,6 +385,7 @@ function build() {
 		Hold,
 		Purchase,
 		Order,
+		Availability,
 	};
 }
 
@@ -329,3 +413,4 @@ export type DropList = Answer<"DropList">;
 export type SalesPage = Answer<"SalesPage">;
 export type AuditReport = Answer<"AuditReport">;
 export type Reconciled = Answer<"Reconciled">;
+export type Availability = Answer<"Availability">;
