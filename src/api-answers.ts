@@ -58,6 +58,7 @@ function build() {
 			holdId: z.string().optional().meta({ description: "payment_declined: the hold, which is kept." }),
 			holdKept: z.boolean().optional(),
 			seats: z.array(z.string()).optional().meta({ description: "seats_taken, unknown_seat, seat_not_in_type: the seats at fault." }),
+			line: z.int().min(1).optional().meta({ description: "invalid_csv, duplicate_seat in a seats CSV: the line at fault (the header is 1)." }),
 		}),
 	});
 

@@ -99,6 +99,8 @@ describe("create", () => {
 			createdAt: drop.createdAt,
 			updatedAt: drop.createdAt,
 			seedCommitment: expect.stringMatching(/^[0-9a-f]{64}$/),
+			// Made without ticketTypes: its one general-admission type.
+			ticketTypes: [{ id: "general", name: "General admission", kind: "general", priceCents: 0, maxPerFan: 2, capacity: 50 }],
 		});
 		expect(Math.abs(Date.parse(drop.createdAt) - Date.now())).toBeLessThan(DAY);
 
@@ -120,6 +122,7 @@ describe("create", () => {
 			paused: 0,
 			created_at: drop.createdAt,
 			updated_at: drop.createdAt,
+			ticket_types: null,
 		});
 	});
 
