@@ -24,6 +24,9 @@
 // VU, default 10) and SUMMARY_JSON (where handleSummary writes the JSON summary).
 // LINES 0 (the default) leaves the line count to the engine: ceil(TICKETS / 500).
 // MAX_PER_FAN_LOAD 0 (the default) is off.
+// SCENARIO=seated (with SEATS, default TICKETS): a drop of reserved seats where many
+// fans race for the same best seats (lib/seated.js); it also fails on a seat sold
+// twice or D1 disagreeing with the shards.
 import { Counter, Gauge, Trend } from "k6/metrics";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
@@ -44,9 +47,12 @@ import {
 	waitForDrain,
 } from "./lib/journey.js";
 import { expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
+import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
 import { LOAD_KINDS, textSummary } from "./lib/k6-summary.js";
 
 const knobs = knobsFrom(__ENV);
+const SEATED = __ENV.SCENARIO === "seated";
+if (SEATED) knobs.tickets = seatCount(knobs);
 const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
 const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || "";
 const FANS_PER_VU = Math.max(1, Number(__ENV.FANS_PER_VU || 10));
@@ -130,7 +136,8 @@ export function setup() {
 	// A first sample, so every threshold has data even when nothing goes wrong.
 	for (const c of [unexpected, oversold, lost, unsold, broken, fairnessMismatches]) c.add(0);
 	const createdAt = Date.now();
-	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, dropBody(knobs, createdAt)), client);
+	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) throw new Error("the drop was created with " + drop.lines + " line(s); asked for " + knobs.lines);
 	console.log(
 		"drop " + drop.id + ": " + knobs.tickets + " tickets over " + drop.shards + " shard(s) and " + drop.lines + " line(s), " + knobs.fans + " fans on " + VUS +
@@ -161,6 +168,7 @@ export default function (data) {
 				index: i,
 				knobs: knobs,
 				startAt: data.createdAt + arrivalOffsetMs(i, knobs),
+				holdBody: SEATED ? seatedHoldBody(i) : undefined,
 			}),
 		);
 	}
@@ -197,6 +205,9 @@ export function teardown(data) {
 	const audit = runSync(waitForDrain(client, cfg, data.dropId, knobs.drainSeconds * 1000), client);
 	const byFan = runSync(ticketsByFan(client, cfg, data.dropId), client);
 	const failures = auditFailures(audit, { expectSoldOut: EXPECT_SOLD_OUT, maxPerFan: knobs.maxPerFan, maxPerFanLoad: knobs.maxPerFanLoad, byFan: byFan });
+	if (SEATED) {
+		for (const f of seatedFailures(audit)) failures.push("seated: " + f);
+	}
 	// The published data itself: the seed against its commitment, the shuffle, and the audit agreeing.
 	const fairness = runSync(readFairness(client, cfg, data.dropId), client);
 	const verdict = checkFairness(fairness, [], {

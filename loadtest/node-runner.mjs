@@ -11,6 +11,7 @@
 //   npm run loadtest -- --fans 300 --tickets 60 --lines 3 --max-per-fan-load 8
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
+//   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
 //
 // Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
 // environment variable (MAX_PER_FAN=4); flags win. See docs/load-testing.md.
@@ -35,6 +36,7 @@ import {
 	ticketsByFan,
 	waitForDrain,
 } from "./lib/journey.js";
+import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
 import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
 import { createHttpClient, latencyStats } from "./lib/node-client.mjs";
 
@@ -65,7 +67,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
 	process.stdout.write(
 		[
-			"usage: npm run loadtest -- [--base-url URL] [--scenario drop|attack] [knobs]",
+			"usage: npm run loadtest -- [--base-url URL] [--scenario drop|attack|seated] [knobs]",
 			"",
 			"  --base-url URL      a running engine (default: start one on --port, scripts/lib/engine.mjs)",
 			"  --admin-token T     its admin token (default: ADMIN_TOKEN, then .dev.vars)",
@@ -90,7 +92,10 @@ if (flags.lines === undefined && process.env.LINES !== undefined && process.stdo
 	process.stderr.write(`loadtest: LINES=${process.env.LINES} from the environment looks like the terminal's height; pass --lines to be sure\n`);
 }
 const scenario = flags.scenario;
-if (scenario !== "drop" && scenario !== "attack") fail(`unknown --scenario ${scenario}`);
+if (scenario !== "drop" && scenario !== "attack" && scenario !== "seated") fail(`unknown --scenario ${scenario}`);
+// The seated scenario (lib/seated.js) runs the drop's journey on a drop of seats: its tickets are its seats.
+const seated = scenario === "seated";
+if (seated) knobs.tickets = seatCount(knobs);
 
 function fail(message) {
 	process.stderr.write(`loadtest: ${message}\n`);
@@ -127,7 +132,7 @@ try {
 		adminToken = engine.adminToken;
 	}
 	if (!adminToken) fail("no admin token: pass --admin-token or set ADMIN_TOKEN");
-	const { report, failures } = scenario === "drop" ? await runDrop(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
+	const { report, failures } = scenario === "attack" ? await runAttack(baseUrl, adminToken) : await runDrop(baseUrl, adminToken);
 	const file = flags.report ?? join(ROOT, "loadtest", "reports", `${scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 	mkdirSync(join(file, ".."), { recursive: true });
 	writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
@@ -190,7 +195,8 @@ async function runDrop(baseUrl, adminToken) {
 		},
 	});
 	const createdAt = Date.now();
-	const drop = await runAsync(createDrop(client, cfg, dropBody(knobs, createdAt)), client);
+	const body = seated ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const drop = await runAsync(createDrop(client, cfg, body), client);
 	const opensAt = Date.parse(drop.opensAt);
 	const expectSoldOut = demandExceedsSupply(knobs);
 	log(
@@ -210,7 +216,15 @@ async function runDrop(baseUrl, adminToken) {
 	const results = await Promise.all(
 		Array.from({ length: knobs.fans }, (_, i) =>
 			runAsync(
-				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: createdAt + arrivalOffsetMs(i, knobs) }),
+				fanJourney(client, {
+					baseUrl,
+					dropId: drop.id,
+					fanId: `lt${createdAt.toString(36)}-${i}`,
+					index: i,
+					knobs,
+					startAt: createdAt + arrivalOffsetMs(i, knobs),
+					...(seated ? { holdBody: seatedHoldBody(i) } : {}),
+				}),
 				client,
 			).catch((err) => ({ outcome: "error", error: String(err) })),
 		),
@@ -229,6 +243,7 @@ async function runDrop(baseUrl, adminToken) {
 		clientTickets: tally.tickets,
 	});
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
+	if (seated) failures.push(...seatedFailures(audit).map((f) => `seated: ${f}`));
 	const fairnessData = await runAsync(readFairness(client, cfg, drop.id), client);
 	const fairness = checkFairness(fairnessData, results, {
 		sha256Hex: (text) => createHash("sha256").update(text, "utf8").digest("hex"),
@@ -246,7 +261,7 @@ async function runDrop(baseUrl, adminToken) {
 	const steps = client.recorder.summary();
 	const soldOut = audit.totals.sold === audit.capacity;
 	const report = {
-		scenario: "drop",
+		scenario,
 		at: new Date(started).toISOString(),
 		baseUrl,
 		knobs,
@@ -422,6 +437,13 @@ function printDropSummary(r) {
 	);
 	const a = r.audit;
 	const mark = (good) => (good ? "✓" : "✗");
+	if (r.scenario === "seated") {
+		const n = a.named;
+		out.push(
+			`${dots("seats")}${mark(n.seatsSoldTwice === 0)} sold twice ${n.seatsSoldTwice}  ${mark(n.seatsRecorded === n.seatsSold)} D1 ${n.seatsRecorded} seats = shards ${n.seatsSold}  ` +
+				`${mark(n.types.every((t) => t.consistent && t.oversold === 0))} per type consistent  ${mark(n.noticesPending === 0)} endings delivered`,
+		);
+	}
 	out.push(
 		`${dots("audit")}${mark(a.oversold === 0)} oversold ${a.oversold}  ${mark(a.lost === 0)} lost ${a.lost}  ` +
 			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +
