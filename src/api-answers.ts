@@ -105,6 +105,22 @@ function build() {
 		serverTime: instant(),
 	});
 
+	/** Every seat of the drop's seated types, for drawing the map: rows of [number, seat id]. */
+	const SeatMap = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				sections: z.array(
+					z.strictObject({
+						name: z.string(),
+						rows: z.array(z.strictObject({ row: z.string(), seats: z.array(z.tuple([z.int(), z.string()])).meta({ description: "[number, seat id], in the promoter's order." }) })),
+					}),
+				),
+			}),
+		),
+	});
+
 	/** What is left, per type, slot and section, with each section's free seats row by row. */
 	const Availability = z.strictObject({
 		dropId: z.string(),
@@ -387,6 +403,7 @@ function build() {
 		Purchase,
 		Order,
 		Availability,
+		SeatMap,
 	};
 }
 
@@ -415,3 +432,4 @@ export type SalesPage = Answer<"SalesPage">;
 export type AuditReport = Answer<"AuditReport">;
 export type Reconciled = Answer<"Reconciled">;
 export type Availability = Answer<"Availability">;
+export type SeatMap = Answer<"SeatMap">;

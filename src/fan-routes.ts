@@ -2,9 +2,10 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
-import type { Availability, Fairness, Hold, JoinAnswer, Order, PublicDrop, Purchase, QueueStatus } from "./api-answers";
+import type { Availability, SeatMap, Fairness, Hold, JoinAnswer, Order, PublicDrop, Purchase, QueueStatus } from "./api-answers";
 import { HoldBody, IdempotencyKey, JoinBody, PurchaseBody } from "./api-schemas";
 import { cachedAvailability } from "./availability";
+import { seatMap } from "./seat-map";
 import { claimTargets } from "./named-holds";
 import { holdRequest, holdRequestText } from "./ticket-types";
 import { shardOfId } from "./codes";
@@ -161,6 +162,12 @@ fanRouter.get("/drops/:id/availability", async (request, env, ctx) => {
 	const id = await knownDropId(request, env);
 	const doc = unwrap(await cachedAvailability(env, id, ctx));
 	return Response.json({ ...doc, serverTime: new Date().toISOString() } satisfies Availability, { headers: { "Cache-Control": "public, max-age=1" } });
+});
+
+// Every seat with its section, row and number, for the seat map (src/seat-map.ts): cached a minute.
+fanRouter.get("/drops/:id/seats", async (request, env) => {
+	const id = await knownDropId(request, env);
+	return Response.json((await seatMap(env.DB, id, request.query)) satisfies SeatMap, { headers: { "Cache-Control": "public, max-age=60" } });
 });
 
 fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {

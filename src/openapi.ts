@@ -10,6 +10,7 @@ import { type AnswerSchemas, answerSchemas } from "./api-answers";
 import { AuditQuery, HoldBody, IdempotencyKey, JoinBody, ListDropsQuery, PurchaseBody, SalesQuery } from "./api-schemas";
 import { CreateDropBody, DROP_ID, PatchDropBody } from "./drops";
 import { MAX_BODY_BYTES } from "./http";
+import { SeatMapQuery } from "./seat-map";
 
 /** The request bodies, by their names in the document. */
 const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody };
@@ -217,6 +218,17 @@ export const OPERATIONS: Operation[] = [
 		description: "Gathered from the shards by the pacer at most once a second and cached like the watermark: a second or two old, never a call to the shards per request.",
 		answers: { 200: json("Availability", "Cacheable for a second.") },
 		errors: { 404: "not_found", 503: "try_again" },
+	},
+	{
+		operationId: "getSeatMap",
+		method: "GET",
+		path: "/api/drops/:id/seats",
+		tag: "fan",
+		summary: "Every seat of the drop's seated types, for drawing the seat map",
+		description: "From D1's seat directory, in the promoter's order; cached a minute (seats change only before the opening). What is free is in the availability.",
+		query: SeatMapQuery,
+		answers: { 200: json("SeatMap", "Cacheable for a minute.") },
+		errors: { 404: "not_found", 422: "too_long (ticketType, section)", 503: "try_again" },
 	},
 	{
 		operationId: "getFairness",

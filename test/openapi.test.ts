@@ -317,6 +317,8 @@ describe("the OpenAPI document", () => {
 		const left = await api("GET", "/api/drops/:id/availability", { params: { id: seated.body.id } });
 		expect(left.body.ticketTypes).toEqual([{ id: "seat", kind: "seated", remaining: 2, sections: [{ name: "A", remaining: 2, rows: [{ row: "1", free: "1-2" }] }] }]);
 		expect((await api("GET", "/api/drops/:id/availability", { params: { id: "d_AAAAAAAAAAAAAAAA" } })).status).toBe(404);
+		const map = await api("GET", "/api/drops/:id/seats", { params: { id: seated.body.id }, search: "?section=A" });
+		expect(map.body.ticketTypes).toEqual([{ id: "seat", sections: [{ name: "A", rows: [{ row: "1", seats: [[1, "A-1"], [2, "A-2"]] }] }] }]);
 
 		// Every success the document promises was seen, and checked, at least once.
 		for (const [path, ops] of Object.entries(doc.paths)) {
