@@ -19,15 +19,13 @@ export async function claimTargets(env: Env, dropId: string, asked: Exclude<Hold
 	// Best available anywhere: the first sections (in the promoter's order) that had room a second
 	// ago, from the same copy fans read; a section that has run out since answers, and the next is asked.
 	const doc = await cachedAvailability(env, dropId, ctx);
-	const type = doc.ok ? doc.value.ticketTypes.find((t) => t.id === asked.typeId) : undefined;
-	const sections = type?.sections ?? [];
+	if (!doc.ok) throw new ApiError(503, "try_again", "Availability is being gathered; try again in a moment.", { retryAfter: 1 });
+	const sections = doc.value.ticketTypes.find((t) => t.id === asked.typeId)?.sections ?? [];
 	const roomy = sections.filter((s) => s.remaining >= asked.quantity);
 	const some = sections.filter((s) => s.remaining > 0 && s.remaining < asked.quantity);
 	const tried = [...roomy, ...some].slice(0, BEST_SECTIONS_TRIED);
-	if (tried.length === 0) {
-		if (!doc.ok || sections.length === 0) throw new ApiError(503, "try_again", "Availability is being gathered; try again in a moment.", { retryAfter: 1 });
-		throw new ApiError(409, "sold_out", "No seats of this type are left.");
-	}
+	// Nothing free a second ago: sold out (a seat coming back shows in the next copy, within a second or two).
+	if (tried.length === 0) throw new ApiError(409, "sold_out", "No seats of this type are left.");
 	return tried.map((s) => at(poolKey.section(s.name)));
 }
 
