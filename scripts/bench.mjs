@@ -469,16 +469,15 @@ async function bench(baseUrl, adminToken, engineSource) {
 	return report;
 }
 
-/** Seats of the bench's seated drop, and how many a section has (500: 25 rows of 20). */
-const BENCH_SEATS = 20_000;
-const SEATS_PER_SECTION = 500;
-
 /**
  * Phase 5b: hold + purchase of reserved seats. Each worker's fans ask for the best available
  * seat of one section (worker k: section k mod sections), so the phase measures the seated path
  * (home shard judges the limits, the section's shard claims the seat), not contention.
  */
 async function seatedHoldPurchase(client, cfg, call, closeDrop, stamp) {
+	// 20,000 seats in sections of 500 (25 rows of 20). Inside the function: the run starts at the top level, above.
+	const BENCH_SEATS = 20_000;
+	const SEATS_PER_SECTION = 500;
 	const sections = BENCH_SEATS / SEATS_PER_SECTION;
 	const seats = Array.from({ length: BENCH_SEATS }, (_, i) => {
 		const section = `S${Math.floor(i / SEATS_PER_SECTION)}`;

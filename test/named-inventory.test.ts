@@ -364,6 +364,26 @@ describe("bad input about types and seats: a clear 4xx, nothing changed", () => 
 		expect(after.named.types).toEqual(before.named.types);
 	});
 
+	it("a drop of 100,000 seats (the most) is taken with its CSV, every seat in D1 and on its section's shard", async () => {
+		const lines = ["id,section,row,number"];
+		for (let i = 0; i < 100_000; i++) lines.push(`s${i},S${Math.floor(i / 2_000)},${1 + Math.floor((i % 2_000) / 50)},${1 + (i % 50)}`);
+		const drop = await createDrop({
+			capacity: undefined,
+			maxPerFan: 4,
+			shards: 8,
+			admission: WIDE_OPEN,
+			ticketTypes: [{ id: "arena", name: "Arena", kind: "seated", seatsCsv: lines.join("\n") }],
+		});
+		expect(drop.capacity).toBe(100_000);
+		expect(drop.ticketTypes[0]!.sections).toHaveLength(50);
+		expect(await seatsInD1(drop.id)).toBe(100_000);
+		const token = (await admittedFans(drop.id, ["arena-fan"])).get("arena-fan")!;
+		const hold = (await (await holdUnits(drop.id, token, { ticketType: "arena", section: "S49", quantity: 4 })).json()) as HoldAnswer;
+		expect(hold).toMatchObject({ seats: ["s98000", "s98001", "s98002", "s98003"], together: true });
+		const a = await expectCleanAudit(drop.id);
+		expect(a.named.types[0]).toMatchObject({ capacity: 100_000, held: 4, free: 99_996 });
+	}, 120_000);
+
 	it("drops with broken types or seats are refused, and nothing is stored", async () => {
 		const drops = await dropsInD1();
 		const seatRows = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM seats`).first<number>("n")) ?? 0;
