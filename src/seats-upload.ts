@@ -48,7 +48,7 @@ export async function replaceSeatsRoute(request: IRequest, env: Env, drop: DropC
 	if (taken.size + seats.length > TYPE_LIMITS.seats) {
 		throw new ApiError(422, "too_many_seats", `A drop has at most ${TYPE_LIMITS.seats.toLocaleString("en")} seats.`, { field: "body" });
 	}
-	const nextTypes = types.map((t) => (t.id === typeId ? { ...t, capacity: seats.length, sections: withCsvLine(() => sectionsOf(seats)) } : t));
+	const nextTypes = types.map((t) => (t.id === typeId ? { ...t, capacity: seats.length, sections: sectionsOf(seats, "body") } : t));
 	const capacity = nextTypes.reduce((a, t) => a + t.capacity, 0);
 	if (capacity < LIMITS.capacity.min) throw new ApiError(422, "no_tickets", "The drop needs at least one ticket.", { field: "body" });
 	if (drop.shards > capacity) throw new ApiError(422, "out_of_range", `The drop's ${drop.shards} shards need at least as many tickets.`, { field: "body" });

@@ -150,7 +150,7 @@ export function parseTicketTypes(input: TicketTypeBody[], dropMax: number, defau
 			seatCount += list.length;
 			if (seatCount > TYPE_LIMITS.seats) throw tooManySeats(at(t.seatsCsv !== undefined ? "seatsCsv" : "seats"));
 			seats.set(t.id, list);
-			types.push({ ...base, capacity: list.length, sections: sectionsOf(list) });
+			types.push({ ...base, capacity: list.length, sections: sectionsOf(list, at(t.seatsCsv !== undefined ? "seatsCsv" : "seats")) });
 		}
 	});
 	return { types, seats };
@@ -167,10 +167,10 @@ function checkNewSeat(seat: Seat, seen: Set<string>, field: string, line?: numbe
 }
 
 /** The sections in the order their first seat is listed (that order is "best first"). */
-export function sectionsOf(seats: Seat[]): Section[] {
+export function sectionsOf(seats: Seat[], field = "seats"): Section[] {
 	const counts = new Map<string, number>();
 	for (const s of seats) counts.set(s.section, (counts.get(s.section) ?? 0) + 1);
-	if (counts.size > TYPE_LIMITS.sections) throw fail(422, "too_many_sections", "seats", `A seated type has at most ${TYPE_LIMITS.sections} sections.`);
+	if (counts.size > TYPE_LIMITS.sections) throw fail(422, "too_many_sections", field, `A seated type has at most ${TYPE_LIMITS.sections} sections.`);
 	return [...counts].map(([name, n]) => ({ name, seats: n }));
 }
 
