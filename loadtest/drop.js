@@ -34,6 +34,9 @@
 // (lib/timeline.js: one submetric per BUCKET_SECONDS, over the arrival window
 // plus TAIL_SECONDS), and the watermark and stock left from an "observer"
 // scenario that reads the public API once a bucket.
+// SCENARIO=seated (with SEATS, default TICKETS): a drop of reserved seats where many
+// fans race for the same best seats (lib/seated.js); it also fails on a seat sold
+// twice or D1 disagreeing with the shards.
 import { Counter, Gauge, Trend } from "k6/metrics";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
@@ -54,6 +57,7 @@ import {
 	waitForTicketed,
 } from "./lib/journey.js";
 import { expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
+import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
 import { LOAD_KINDS, textSummary } from "./lib/k6-summary.js";
 import { k6Report, loadObjectNames } from "./lib/k6-report.js";
 import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
@@ -62,12 +66,14 @@ import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
+const SCENARIO = scenarioNamed(__ENV.SCENARIO);
+const SEATED = SCENARIO.seated;
+if (SEATED) knobs.tickets = seatCount(knobs);
 const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
 const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || "";
 const FANS_PER_VU = Math.max(1, Number(__ENV.FANS_PER_VU || 10));
 const VUS = Math.ceil(knobs.fans / FANS_PER_VU);
 const EXPECT_SOLD_OUT = demandExceedsSupply(knobs);
-const SCENARIO = scenarioNamed(__ENV.SCENARIO);
 const THRESHOLD_SPECS = thresholdSpecs(__ENV);
 const BUCKETS = timelineBuckets(knobs, SCENARIO.arrivalSeconds(knobs), knobs.bucketSeconds, knobs.tailSeconds);
 // The objects the audit will count, for one load_object submetric each.
@@ -219,7 +225,8 @@ export function setup() {
 	// A first sample, so every threshold has data even when nothing goes wrong.
 	for (const c of [unexpected, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut]) c.add(0);
 	const createdAt = Date.now();
-	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, dropBody(knobs, createdAt)), client);
+	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) throw new Error("the drop was created with " + drop.lines + " line(s); asked for " + knobs.lines);
 	console.log(
 		SCENARIO.name + ": drop " + drop.id + ": " + knobs.tickets + " tickets over " + drop.shards + " shard(s) and " + drop.lines + " line(s), " + knobs.fans + " fans on " + VUS +
@@ -254,6 +261,7 @@ export default function (data) {
 				knobs: knobs,
 				startAt: plan.startAt,
 				probes: plan.probes,
+				holdBody: SEATED ? seatedHoldBody(i) : undefined,
 			}),
 		);
 	}
@@ -323,6 +331,9 @@ export function teardown(data) {
 	const audit = runSync(waitForDrain(client, cfg, data.dropId, knobs.drainSeconds * 1000), client);
 	const byFan = runSync(ticketsByFan(client, cfg, data.dropId), client);
 	const failures = auditFailures(audit, { expectSoldOut: EXPECT_SOLD_OUT, maxPerFan: knobs.maxPerFan, maxPerFanLoad: knobs.maxPerFanLoad, byFan: byFan });
+	if (SEATED) {
+		for (const f of seatedFailures(audit)) failures.push("seated: " + f);
+	}
 	// The published data itself: the seed against its commitment, the shuffle, and the audit agreeing.
 	const fairness = runSync(readFairness(client, cfg, data.dropId), client);
 	const verdict = checkFairness(fairness, [], {

@@ -12,6 +12,7 @@
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
+//   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
 //
 // Each drop run also writes an HTML report beside its JSON (lib/report-html.js).
 //
@@ -38,6 +39,7 @@ import {
 	waitForDrain,
 	waitForTicketed,
 } from "./lib/journey.js";
+import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
 import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
 import { Recorder, createHttpClient, latencyStats } from "./lib/node-client.mjs";
 import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
@@ -118,6 +120,9 @@ if (flags.scenario !== "attack") {
 	}
 }
 const scenario = dropScenario ? dropScenario.name : "attack";
+// The seated scenario (lib/seated.js) runs the drop's journey on a drop of seats: its tickets are its seats.
+const seated = dropScenario !== null && dropScenario.seated;
+if (seated) knobs.tickets = seatCount(knobs);
 let thresholds = [];
 try {
 	thresholds = thresholdSpecs(flags);
@@ -267,7 +272,8 @@ async function runDrop(baseUrl, adminToken) {
 			},
 		},
 	});
-	const drop = await runAsync(createDrop(client, cfg, dropBody(knobs, createdAt)), client);
+	const body = seated ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const drop = await runAsync(createDrop(client, cfg, body), client);
 	const opensAt = Date.parse(drop.opensAt);
 	const expectSoldOut = demandExceedsSupply(knobs);
 	log(
@@ -291,7 +297,7 @@ async function runDrop(baseUrl, adminToken) {
 			const plan = fanPlan(dropScenario, i, knobs, createdAt);
 			if (plan.bot) tally.bots++;
 			return runAsync(
-				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: plan.startAt, probes: plan.probes }),
+				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: plan.startAt, probes: plan.probes, ...(seated ? { holdBody: seatedHoldBody(i) } : {}) }),
 				client,
 			).catch((err) => ({ outcome: "error", error: String(err) }));
 		}),
@@ -314,6 +320,7 @@ async function runDrop(baseUrl, adminToken) {
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
 	const ticketing = await checkTicketed(client, cfg, drop.id, knobs.drainSeconds * 1000);
 	failures.push(...ticketing.failures);
+	if (seated) failures.push(...seatedFailures(audit).map((f) => `seated: ${f}`));
 	const fairnessData = await runAsync(readFairness(client, cfg, drop.id), client);
 	const fairness = checkFairness(fairnessData, results, {
 		sha256Hex: (text) => createHash("sha256").update(text, "utf8").digest("hex"),
@@ -567,6 +574,13 @@ function printDropSummary(r) {
 	);
 	const a = r.audit;
 	const mark = (good) => (good ? "✓" : "✗");
+	if (r.scenario === "seated") {
+		const n = a.named;
+		out.push(
+			`${dots("seats")}${mark(n.seatsSoldTwice === 0)} sold twice ${n.seatsSoldTwice}  ${mark(n.seatsRecorded === n.seatsSold)} D1 ${n.seatsRecorded} seats = shards ${n.seatsSold}  ` +
+				`${mark(n.types.every((t) => t.consistent && t.oversold === 0))} per type consistent  ${mark(n.noticesPending === 0)} endings delivered`,
+		);
+	}
 	out.push(
 		`${dots("audit")}${mark(a.oversold === 0)} oversold ${a.oversold}  ${mark(a.lost === 0)} lost ${a.lost}  ` +
 			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +

@@ -9,6 +9,7 @@
 import { initOrders, refreshOrders } from "/admin-orders.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
+import { typesEditor, typesPanel } from "/admin-types.js";
 
 const session = storage("session");
 const TOKEN_KEY = "tdrop:adminToken";
@@ -197,11 +198,14 @@ function clearFormErrors(form) {
 	for (const input of form.querySelectorAll("[data-field]")) setFieldError(input, null);
 }
 
-/** The server names the field ("capacity", "admission.batchSize"): show its message by that input. */
+/** The server names the field ("capacity", "admission.batchSize"): show its message by that input (or the nearest one: "ticketTypes.0.slots.1.capacity" by the slots). */
 function showServerError(form, summaryId, err) {
 	let field = err.details?.field;
 	if (field === "admission") field = "admission.batchSize";
-	const input = field ? form.querySelector(`[data-field="${CSS.escape(field)}"]`) : null;
+	let input = null;
+	for (let path = field; path && input === null; path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "") {
+		input = form.querySelector(`[data-field="${CSS.escape(path)}"]`);
+	}
 	const summary = summaryId ? $(summaryId) : null;
 	if (input) {
 		setFieldError(input, err.message, true);
@@ -285,6 +289,14 @@ async function createDrop(event) {
 	clearFormErrors(form);
 	show("create-summary", false);
 	const { body, problems } = readCreateForm(form);
+	// Ticket types (public/admin-types.js): with any, the capacity is theirs.
+	const ticketTypes = await types.editor.read(problems);
+	if (ticketTypes.length > 0) {
+		body.ticketTypes = ticketTypes;
+		delete body.capacity;
+		const capacityProblem = problems.findIndex(([input]) => input.id === "f-capacity");
+		if (capacityProblem >= 0) problems.splice(capacityProblem, 1);
+	}
 	if (problems.length > 0) {
 		for (const [input, message] of problems) setFieldError(input, message);
 		text("create-summary", `The drop was not saved: ${problems.length === 1 ? "one field needs" : `${problems.length} fields need`} attention.`);
@@ -298,6 +310,7 @@ async function createDrop(event) {
 	try {
 		const drop = await adminApi("/api/admin/drops", { method: "POST", body });
 		$("f-name").value = "";
+		types.editor.clear();
 		defaultOpensAt();
 		await loadList().catch(() => renderList([drop, ...drops]));
 		location.hash = drop.id;
@@ -379,6 +392,7 @@ async function liveLoop(gen) {
 
 function renderDrop(drop) {
 	view.drop = drop;
+	types.panel.drop(drop);
 	const s = drop.stats;
 	text("drop-title", drop.name);
 	text(
@@ -588,6 +602,7 @@ async function refreshAudit(id, gen) {
 		[audit.admission?.admittedInOrder !== false, audit.admission?.admittedInOrder === false ? "Fans admitted out of order" : "Fans admitted in order"],
 		[audit.admission?.shuffleVerified !== false, audit.admission?.shuffleVerified === false ? "Open-time shuffle does not verify" : "Open-time shuffle verifies"],
 	];
+	types.panel.sold(audit.named);
 	const pending = audit.inTransit + audit.outboxPending;
 	const verdict = audit.ok ? "Audit passed" : "Audit failed";
 	const signature = JSON.stringify([audit.ok, checks, pending > 0]);
@@ -616,6 +631,12 @@ async function refreshAudit(id, gen) {
 }
 
 // --- start ------------------------------------------------------------------
+
+/** Ticket types: the create form's editor and the drop's panel (public/admin-types.js). */
+const types = {
+	editor: typesEditor($("types-editor"), $("add-type")),
+	panel: typesPanel($("types-panel"), { adminApi, onChanged: (drop) => renderDrop({ ...view.drop, ...drop }) }),
+};
 
 function start() {
 	initOrders(adminApi);

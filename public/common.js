@@ -16,13 +16,15 @@ export class ApiFailure extends Error {
  * Calls the API and answers the parsed JSON (or null for 204). Throws an
  * ApiFailure for any non-2xx answer and for network errors.
  */
-export async function api(path, { method = "GET", token, body, headers = {}, raw = false } = {}) {
+export async function api(path, { method = "GET", token, body, csv, headers = {}, raw = false } = {}) {
 	const h = { Accept: "application/json", ...headers };
 	if (token) h.Authorization = `Bearer ${token}`;
 	if (body !== undefined) h["Content-Type"] = "application/json";
+	// A CSV body (a seated type's seats) is sent as it is.
+	if (csv !== undefined) h["Content-Type"] = "text/csv";
 	let res;
 	try {
-		res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+		res = await fetch(path, { method, headers: h, body: csv !== undefined ? csv : body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
 	} catch {
 		throw new ApiFailure(0, "network", "The engine could not be reached. Check your connection; we will keep trying.");
 	}

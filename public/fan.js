@@ -26,6 +26,7 @@ import {
 	storage,
 	text,
 } from "/common.js";
+import { hasNamedTypes, namedChooser, unitPrice, unitsInWords } from "/named.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 const store = storage("local");
@@ -162,7 +163,12 @@ let headerSaysOpened = false;
 function renderDropHeader() {
 	text("drop-name", drop.name);
 	headerSaysOpened = Date.parse(drop.opensAt) <= now();
-	const parts = [drop.priceCents === 0 ? "Free tickets" : `${price(drop.priceCents)} per ticket`, `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
+	const prices = hasNamedTypes(drop)
+		? drop.ticketTypes.map((t) => `${t.name} ${price(t.priceCents)}`).join(", ")
+		: drop.priceCents === 0
+			? "Free tickets"
+			: `${price(drop.priceCents)} per ticket`;
+	const parts = [prices, `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
 	if (drop.closesAt) parts.push(`closes ${formatDateTime(drop.closesAt)}`);
 	text("drop-meta", parts.join(" · "));
 	text("fan-label", `Fan ${fanId.slice(0, 12)}…`);
@@ -205,7 +211,7 @@ function showIntro() {
 	show("opens-block", scheduled);
 	text("opens-at", `Opens ${formatDateTime(drop.opensAt)}`);
 	text("intro-status", scheduled ? "Join now to be in the pre-queue." : drop.paused ? "The sale is open; admission is paused for a moment." : "The sale is open.");
-	text("intro-price", price(drop.priceCents));
+	text("intro-price", hasNamedTypes(drop) ? drop.ticketTypes.map((t) => `${t.name}: ${price(t.priceCents)}`).join(" · ") : price(drop.priceCents));
 	text("intro-remaining", formatNumber(drop.remaining));
 	text("intro-limit", `${drop.maxPerFan}`);
 	show("join-hint", scheduled);
@@ -399,20 +405,40 @@ function enterAdmitted() {
 	pendingNotice = null;
 }
 
+/** Ticket types, seats and slots (public/named.js), on a drop that has more than general admission. */
+let chooser = null;
+
+/** Picked seats decide the quantity; with none picked the fan chooses it. */
+function seatsPicked(count) {
+	const select = $("quantity");
+	if (count > 0) {
+		if (![...select.options].some((o) => o.value === String(count))) select.append(new Option(`${count} tickets`, String(count)));
+		select.value = String(count);
+	}
+	select.disabled = count > 0;
+}
+
 function showChoose(notice = null) {
 	const select = $("quantity");
 	const max = Math.max(1, Math.min(drop.maxPerFan, saved.available ?? drop.maxPerFan));
 	const previous = Number(select.value) || 1;
+	const named = hasNamedTypes(drop);
+	if (named && chooser === null) {
+		chooser = namedChooser({ drop, dropId, onPick: seatsPicked });
+		show("types", true);
+		void chooser.render($("types"));
+	}
 	select.replaceChildren(
 		...Array.from({ length: max }, (_, i) => {
 			const option = document.createElement("option");
 			option.value = String(i + 1);
-			option.textContent = `${i + 1} ticket${i === 0 ? "" : "s"} · ${price(drop.priceCents * (i + 1))}`;
+			option.textContent = named ? `${i + 1} ticket${i === 0 ? "" : "s"}` : `${i + 1} ticket${i === 0 ? "" : "s"} · ${price(drop.priceCents * (i + 1))}`;
 			return option;
 		}),
 	);
 	select.value = String(Math.min(previous, max));
-	text("quantity-hint", `Up to ${drop.maxPerFan} per fan, ${drop.priceCents === 0 ? "free" : `${price(drop.priceCents)} each`}. Holding keeps them for you for ${formatDuration(drop.holdSeconds * 1000)} while you pay.`);
+	const each = named ? "each at its type's price" : drop.priceCents === 0 ? "free" : `${price(drop.priceCents)} each`;
+	text("quantity-hint", `Up to ${drop.maxPerFan} per fan, ${each}. Holding keeps them for you for ${formatDuration(drop.holdSeconds * 1000)} while you pay.`);
 	const box = $("choose-notice");
 	show(box, notice !== null);
 	if (notice) text(box, notice);
@@ -425,14 +451,17 @@ function showChoose(notice = null) {
 async function submitHold(event) {
 	event.preventDefault();
 	const quantity = Number($("quantity").value);
+	const body = chooser ? chooser.body(quantity) : { quantity };
 	// The same key for a retry of the same request: the engine answers it once.
-	if (!saved.pendingHold || saved.pendingHold.quantity !== quantity) saved.pendingHold = { key: randomId("hold-"), quantity };
+	if (!saved.pendingHold || JSON.stringify(saved.pendingHold.body ?? { quantity: saved.pendingHold.quantity }) !== JSON.stringify(body)) {
+		saved.pendingHold = { key: randomId("hold-"), quantity, body };
+	}
 	save();
 	await sendHold();
 }
 
 async function sendHold() {
-	const { key, quantity } = saved.pendingHold;
+	const { key, quantity, body } = saved.pendingHold;
 	const button = $("hold-button");
 	button.disabled = true;
 	text(button, "Holding…");
@@ -442,7 +471,7 @@ async function sendHold() {
 			method: "POST",
 			token: saved.accessToken,
 			headers: { "Idempotency-Key": key },
-			body: { quantity },
+			body: body ?? { quantity },
 		});
 		saved.hold = hold;
 		delete saved.pendingHold;
@@ -470,6 +499,19 @@ async function sendHold() {
 }
 
 function holdFailed(err) {
+	// With several types, one type, slot or section running out is not the end of the drop.
+	if (chooser && ["sold_out", "not_enough_left", "seats_taken", "type_limit_exceeded", "unknown_seat"].includes(err.code)) {
+		const words = {
+			sold_out: "None of those are left: choose another type, time or section.",
+			not_enough_left: `Only ${err.details.available} of those are left: choose fewer, or another type.`,
+			seats_taken: "Someone else just took those seats: pick others, or ask for the best available.",
+			type_limit_exceeded: `You can have at most ${err.details.maxPerFan} of this type and already have ${err.details.alreadyHeldOrBought}.`,
+			unknown_seat: "Those seats are not on sale any more: pick others.",
+		};
+		showChoose(words[err.code]);
+		void chooser.reload();
+		return;
+	}
 	switch (err.code) {
 		case "sold_out":
 			return soldOut();
@@ -502,9 +544,11 @@ function accessLost() {
 
 function showPay() {
 	const hold = saved.hold;
-	const total = price(drop.priceCents * hold.quantity);
-	text("held-summary", `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}, ${drop.priceCents === 0 ? "free" : `${total} in total`}.`);
-	text("pay-button", drop.priceCents === 0 ? "Confirm" : `Pay ${total}`);
+	const each = unitPrice(drop, hold);
+	const total = price(each * hold.quantity);
+	const units = unitsInWords(drop, hold);
+	text("held-summary", `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}, ${each === 0 ? "free" : `${total} in total`}.`);
+	text("pay-button", each === 0 ? "Confirm" : `Pay ${total}`);
 	show("pay-error", false);
 	const wasHere = current === "pay";
 	setState("pay");
@@ -618,7 +662,8 @@ function showDone(order) {
 	clearTimeout(pollTimer);
 	text("order-id", order.orderId);
 	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, order.currency ?? drop.currency)}` : "";
-	text("order-summary", `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}${total}.`);
+	const units = unitsInWords(drop, order);
+	text("order-summary", `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}${total}.`);
 	text("order-status", statusText(order));
 	$("order-status").dataset.status = order.status ?? "paid";
 	$("tickets").replaceChildren(...ticketItems(order));

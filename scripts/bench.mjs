@@ -2,8 +2,8 @@
 // `npm run bench`: one run against a local engine that measures, side by side,
 //   - GET /api/health (the baseline: the Worker and the local HTTP path, nothing else),
 //   - join (into a drop of --lines lines), status polls of waiting fans and of
-//     admitted fans (the access grant, minted in the Worker), hold+purchase and
-//     the whole fan journey: throughput and p50/p99, each also as a ratio to the
+//     admitted fans (the access grant, minted in the Worker), hold+purchase, the
+//     same for a reserved seat (best available in a section) and the whole fan journey: throughput and p50/p99, each also as a ratio to the
 //     baseline of the same run, and the calls each object kind served per fan
 //     (from the audit's `load`),
 //   - CPU per call inside the objects, from the engine's own CPU counters: a
@@ -357,6 +357,10 @@ async function bench(baseUrl, adminToken, engineSource) {
 	});
 	await closeDrop(saleDrop.id);
 
+	// 5b. The same with reserved seats (issue 14): each admitted fan holds the best available seat of
+	//     its worker's section (sections spread over the shards), then buys it.
+	const seatedPhase = await seatedHoldPurchase(client, cfg, call, closeDrop, stamp);
+
 	// 6. The whole journey: join, poll at the server's pace, hold, buy; many fans at once.
 	const journeyDrop = await newDrop("journeys", {
 		maxPerFan: 4,
@@ -423,9 +427,10 @@ async function bench(baseUrl, adminToken, engineSource) {
 		status: statusPhase,
 		accessGrant: grantPhase,
 		holdPurchase: { ...salePhase, hold: latencyStats(holdLat), purchase: latencyStats(purchaseLat) },
+		seatedHoldPurchase: seatedPhase,
 		journey: { ...journeyPhase, requestsPerSecond: journeyRequests / journeyPhase.seconds, concurrentFans: journeyFans, load: journeyLoadPerFan(journeyLoad) },
 	};
-	for (const name of ["join", "status", "accessGrant", "holdPurchase", "journey"]) phases[name].vsHealth = ratios(phases[name], health);
+	for (const name of ["join", "status", "accessGrant", "holdPurchase", "seatedHoldPurchase", "journey"]) phases[name].vsHealth = ratios(phases[name], health);
 	const capacity = capacityModel({
 		joinCpuMs: cpu?.lineMs.join ?? null,
 		holdCpuMs: cpu?.shardMs.hold ?? null,
@@ -462,6 +467,69 @@ async function bench(baseUrl, adminToken, engineSource) {
 	};
 	printReport(report);
 	return report;
+}
+
+/**
+ * Phase 5b: hold + purchase of reserved seats. Each worker's fans ask for the best available
+ * seat of one section (worker k: section k mod sections), so the phase measures the seated path
+ * (home shard judges the limits, the section's shard claims the seat), not contention.
+ */
+async function seatedHoldPurchase(client, cfg, call, closeDrop, stamp) {
+	// 20,000 seats in sections of 500 (25 rows of 20). Inside the function: the run starts at the top level, above.
+	const BENCH_SEATS = 20_000;
+	const SEATS_PER_SECTION = 500;
+	const sections = BENCH_SEATS / SEATS_PER_SECTION;
+	const seats = Array.from({ length: BENCH_SEATS }, (_, i) => {
+		const section = `S${Math.floor(i / SEATS_PER_SECTION)}`;
+		const row = String(1 + Math.floor((i % SEATS_PER_SECTION) / 20));
+		const number = 1 + (i % 20);
+		return { id: `${section}-${row}-${number}`, section, row, number };
+	});
+	const drop = await runAsync(
+		createDrop(client, cfg, {
+			name: `bench seated ${stamp}`,
+			opensAt: new Date(Date.now() - 1000).toISOString(),
+			maxPerFan: 20,
+			shards: 4,
+			lines: LINES,
+			admission: { batchSize: 10_000, intervalMs: 250, activeMultiple: 20 },
+			holdSeconds: 600,
+			ticketTypes: [{ id: "seat", name: "Seat", kind: "seated", priceCents: 4_500, seats }],
+		}),
+		client,
+	);
+	const fansNeeded = CONNECTIONS * 8;
+	log(`seated hold+purchase: ${BENCH_SEATS} seats in ${sections} sections; admitting ${fansNeeded} fans first`);
+	const fans = await admitFans(client, cfg.baseUrl, drop.id, `bst${stamp}`, fansNeeded);
+	if (fans.length === 0) throw new Error(`no fan of ${fansNeeded} was admitted to the seated drop`);
+	const mine = Array.from({ length: CONNECTIONS }, (_, w) => fans.filter((_, i) => i % CONNECTIONS === w).map((fan) => ({ fan, left: 20 })));
+	const holdLat = [];
+	const purchaseLat = [];
+	const jsonHeaders = { "content-type": "application/json" };
+	const phase = await closedLoop(CONNECTIONS, DURATION_MS, async (worker) => {
+		const slot = mine[worker].find((x) => x.left > 0);
+		if (slot === undefined) return null;
+		slot.left--;
+		const auth = `Bearer ${slot.fan.accessToken}`;
+		let t = performance.now();
+		const hold = await call("POST", `/api/drops/${drop.id}/holds`, {
+			headers: { authorization: auth, ...jsonHeaders, "idempotency-key": `s${slot.left}` },
+			json: { ticketType: "seat", section: `S${worker % sections}`, quantity: 1 },
+			step: "seated hold",
+		});
+		holdLat.push(performance.now() - t);
+		if (hold.status !== 201) return false;
+		t = performance.now();
+		const paid = await call("POST", `/api/drops/${drop.id}/holds/${json(hold).holdId}/purchase`, {
+			headers: { authorization: auth, ...jsonHeaders },
+			json: { payment: { method: "test", token: "ok" } },
+			step: "seated purchase",
+		});
+		purchaseLat.push(performance.now() - t);
+		return paid.status === 201;
+	});
+	await closeDrop(drop.id);
+	return { ...phase, hold: latencyStats(holdLat), purchase: latencyStats(purchaseLat), seats: BENCH_SEATS, sections };
 }
 
 /** The requests each object of a drop has served, from the audit's `load`; null when the engine has none. */
@@ -1049,11 +1117,14 @@ function printReport(r) {
 	row("status poll (waiting fan)", p.status, "polls/s");
 	row("status poll (admitted: access grant)", p.accessGrant, "polls/s");
 	row("hold + purchase", p.holdPurchase, "sales/s");
+	if (p.seatedHoldPurchase) row("seated hold (best available) + purchase", p.seatedHoldPurchase, "sales/s");
 	row(`whole journey (${p.journey.concurrentFans} fans at once)`, p.journey, "fans/s");
 	out.push("");
-	const failures = ["join", "status", "accessGrant", "holdPurchase", "journey"].filter((k) => p[k].failed > 0).map((k) => `${k} ${p[k].failed}`);
+	const failures = ["join", "status", "accessGrant", "holdPurchase", "seatedHoldPurchase", "journey"].filter((k) => p[k].failed > 0).map((k) => `${k} ${p[k].failed}`);
 	if (failures.length) out.push(`  failed operations (not in the figures above): ${failures.join(", ")}`);
 	out.push(`  hold p50 ${fmt(p.holdPurchase.hold.p50)} p99 ${fmt(p.holdPurchase.hold.p99)}; purchase p50 ${fmt(p.holdPurchase.purchase.p50)} p99 ${fmt(p.holdPurchase.purchase.p99)}`);
+	const sp = p.seatedHoldPurchase;
+	if (sp) out.push(`  seated: hold p50 ${fmt(sp.hold.p50)} p99 ${fmt(sp.hold.p99)}; purchase p50 ${fmt(sp.purchase.p50)} p99 ${fmt(sp.purchase.p99)} (${sp.seats} seats in ${sp.sections} sections)`);
 	out.push(`  journey: ${p.journey.requestsPerSecond.toFixed(0)} requests/s while ${p.journey.concurrentFans} fans were in flight`);
 	out.push(`  status polls cycled over ${p.status.fans} waiting fans (${p.status.placed} placed beforehand) and ${p.accessGrant.fans} admitted fans (${p.accessGrant.withoutGrant} answers without a grant)`);
 	const calls = (name, c) =>

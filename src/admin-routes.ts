@@ -50,10 +50,11 @@ import { cancelDrop, listRefunds, refundOrder } from "./refunds";
 import { auditDrop } from "./audit";
 import { randomId } from "./codes";
 import { config } from "./config";
-import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDrop } from "./drops";
-import { insertDropStatement, listDrops, updateDropStatement } from "./drops-store";
+import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDropWithSeats } from "./drops";
+import { insertDropStatement, listDrops, newDropSeatStatements, updateDropStatement } from "./drops-store";
 import { ApiError, notFound, readJson } from "./http";
 import { initShards, inventoryTotals } from "./inventory";
+import { CREATE_MAX_BYTES, carriesTicketTypes, replaceSeatsRoute, withCsvLine } from "./seats-upload";
 import { unwrap } from "./outcome";
 import { reconcileDrop } from "./sales-reconcile";
 import { recordedTotals, salesCsvStream, salesPage } from "./sales-store";
@@ -97,19 +98,23 @@ async function checkOpenDrops(env: Env, promoterId: string | null, stamp: string
 adminRouter.post("/drops", async (request, env) => {
 	const principal = principalOf(request);
 	const now = Date.now();
-	const fields = parseCreateDrop(await readJson(request), now);
+	// Up to 16 KiB; a body with ticketTypes (and its seats) up to CREATE_MAX_BYTES.
+	const body = await readJson(request, { maxBytes: CREATE_MAX_BYTES, largeIf: carriesTicketTypes });
+	const { drop: fields, seats } = withCsvLine(() => parseCreateDropWithSeats(body, now));
 	const stamp = new Date(now).toISOString();
 	// A drop belongs to the promoter whose key made it; the operator's own drops belong to none.
 	const promoterId = promoterIdOf(principal);
 	const drop: DropConfig = { id: newDropId(), ...fields, createdAt: stamp, updatedAt: stamp, promoterId };
 	const openDrops = await checkOpenDrops(env, promoterId, stamp);
 	// The objects first: a drop listed in D1 is always ready for fans.
-	await initShards(env, drop);
+	await initShards(env, drop, seats);
 	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
 	// The count and the insert are one statement (two creations at once cannot both take the last place);
 	// the loser's objects stay configured but unreachable, as nothing calls an object D1 does not list.
 	const [inserted] = await env.DB.batch([
 		insertDropStatement(env.DB, drop, openDrops),
+		// Seats are written only if the drop's row was (the limit may refuse it).
+		...newDropSeatStatements(env.DB, drop, seats),
 		activityStatement(env, principal, { action: "drop.created", promoterId, dropId: drop.id, detail: { name: drop.name, capacity: drop.capacity, opensAt: drop.opensAt }, at: stamp }, true),
 	]);
 	if (inserted!.meta.changes === 0) throw openDropsLimit(openDrops ?? 0);
@@ -182,6 +187,9 @@ adminRouter.get("/drops/:id/sales", async (request, env) => {
 			tickets: r.tickets ? r.tickets.split(" ") : [],
 			status: r.status,
 			refundedTickets: r.refunded_tickets,
+			ticketType: r.ticket_type,
+			slot: r.slot_id,
+			seats: r.seats ? r.seats.split(" ") : [],
 		})),
 		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
 	} satisfies SalesPage;
@@ -256,6 +264,15 @@ adminRouter.get("/dev/mail", async (request, env) => {
 	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
 	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
 	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
+});
+
+// A seated type's seats as CSV, before the opening (issue 14; src/seats-upload.ts).
+adminRouter.put("/drops/:id/ticket-types/:typeId/seats", async (request, env) => {
+	const drop = dropOf(request);
+	const typeId = request.params.typeId ?? "";
+	const next = await replaceSeatsRoute(request, env, drop, typeId, Date.now());
+	await recordActivity(env, request, { action: "drop.seats_uploaded", promoterId: drop.promoterId, dropId: drop.id, detail: { ticketType: typeId, capacity: { from: drop.capacity, to: next.capacity } } });
+	return dropView(env, next);
 });
 
 /** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */

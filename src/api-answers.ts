@@ -13,6 +13,18 @@ function build() {
 	const hex64 = () => z.string().regex(/^[0-9a-f]{64}$/);
 	const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
 
+	/** A ticket type as a drop keeps it (issue 14): seats are counted per section, never listed here. */
+	const TicketType = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		kind: z.enum(["general", "seated", "timeslot"]),
+		priceCents: count(),
+		maxPerFan: z.int().min(1),
+		capacity: count(),
+		slots: z.array(z.strictObject({ id: z.string(), startsAt: instant(), capacity: z.int().min(1) })).optional(),
+		sections: z.array(z.strictObject({ name: z.string(), seats: count() })).optional(),
+	});
+
 	/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
 	const Drop = z.strictObject({
 		id: z.string(),
@@ -31,6 +43,7 @@ function build() {
 		createdAt: instant(),
 		updatedAt: instant(),
 		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
+		ticketTypes: z.array(TicketType).meta({ description: "A drop made without ticketTypes has one: general, of capacity, priceCents and maxPerFan." }),
 	});
 
 	/** Every refusal: `{"error": {"code", "message", ...}}`, with the details a code carries. */
@@ -47,6 +60,8 @@ function build() {
 			holdKept: z.boolean().optional(),
 			openDrops: count().optional().meta({ description: "open_drops_limit: the promoter's limit of drops not yet closed." }),
 			scannedAt: instant().optional().meta({ description: "already_used: when the ticket was admitted." }),
+			seats: z.array(z.string()).optional().meta({ description: "seats_taken, unknown_seat, seat_not_in_type: the seats at fault." }),
+			line: z.int().min(1).optional().meta({ description: "invalid_csv, duplicate_seat in a seats CSV: the line at fault (the header is 1)." }),
 		}),
 	});
 
@@ -89,6 +104,47 @@ function build() {
 		paused: z.boolean(),
 		lines: z.int(),
 		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
+		ticketTypes: z.array(TicketType),
+		serverTime: instant(),
+	});
+
+	/** Every seat of the drop's seated types, for drawing the map: rows of [number, seat id]. */
+	const SeatMap = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				sections: z.array(
+					z.strictObject({
+						name: z.string(),
+						rows: z.array(z.strictObject({ row: z.string(), seats: z.array(z.tuple([z.int(), z.string()])).meta({ description: "[number, seat id], in the promoter's order." }) })),
+					}),
+				),
+			}),
+		),
+	});
+
+	/** What is left, per type, slot and section, with each section's free seats row by row. */
+	const Availability = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				kind: z.enum(["general", "seated", "timeslot"]),
+				remaining: count(),
+				slots: z.array(z.strictObject({ id: z.string(), remaining: count() })).optional(),
+				sections: z
+					.array(
+						z.strictObject({
+							name: z.string(),
+							remaining: count(),
+							rows: z.array(z.strictObject({ row: z.string(), free: z.string().meta({ description: 'Free seat numbers as ranges: "1-4,7".' }) })),
+						}),
+					)
+					.optional(),
+			}),
+		),
+		gatheredAt: nullable(instant()).meta({ description: "When the shards were last read (at most a second or two before)." }),
 		serverTime: instant(),
 	});
 
@@ -152,7 +208,20 @@ function build() {
 		accessExpiresAt: instant().optional(),
 	});
 
-	const Hold = z.strictObject({ holdId: z.string(), quantity: z.int().min(1), expiresAt: instant() });
+	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */
+	const unitFields = {
+		ticketType: z.string().optional(),
+		seats: z.array(z.string()).optional().meta({ description: "Seated: the seats, in ticket order." }),
+		slot: z.string().optional(),
+	};
+
+	const Hold = z.strictObject({
+		holdId: z.string(),
+		quantity: z.int().min(1),
+		expiresAt: instant(),
+		...unitFields,
+		together: z.boolean().optional().meta({ description: "Best available: whether the seats are side by side in one row." }),
+	});
 
 	const Order = z.strictObject({
 		orderId: z.string(),
@@ -164,6 +233,7 @@ function build() {
 		totalCents: count(),
 		currency: z.string(),
 		createdAt: instant(),
+		...unitFields,
 	});
 
 	const Purchase = Order.extend({
@@ -267,6 +337,9 @@ function build() {
 		tickets: z.array(z.string()),
 		status: z.enum(["paid", "ticketed", "receipt_sent", "refunded", "failed"]).meta({ description: "What its post-sale Workflow made of it (issue 15)." }),
 		refundedTickets: count(),
+		ticketType: nullable(z.string()).meta({ description: "Null: general admission spread over the shards." }),
+		slot: nullable(z.string()),
+		seats: z.array(z.string()).meta({ description: "Seated: the seat of each ticket, in ticket order." }),
 	});
 
 	const SalesPage = z.strictObject({ dropId: z.string(), sales: z.array(Sale), nextCursor: nullable(z.string()) });
@@ -291,6 +364,11 @@ function build() {
 		accountable: z.int(),
 		recentlySent: count(),
 		unreconciledCharges: count(),
+		noticesPending: count(),
+		soldByType: z.array(z.strictObject({ ticketType: nullable(z.string()), sold: count() })),
+		pools: z.array(
+			z.strictObject({ typeId: z.string(), pool: z.string(), kind: z.enum(["count", "seats"]), capacity: count(), free: count(), held: count(), sold: count(), seatErrors: count() }),
+		),
 		recorded: count(),
 		missingInD1: idSample(),
 		inTransit: idSample(),
@@ -322,6 +400,28 @@ function build() {
 		unreconciledCharges: count(),
 		otherShardsInD1: idSample(),
 		balanced: z.boolean(),
+		named: z.strictObject({
+			types: z.array(
+				z.strictObject({
+					ticketType: z.string(),
+					kind: z.enum(["general", "seated", "timeslot"]),
+					capacity: count(),
+					free: count(),
+					held: count(),
+					sold: count().meta({ description: "Where the units are decided (their pools, or the shards' general stock)." }),
+					soldToFans: count().meta({ description: "In the orders of the fans' home shards." }),
+					recorded: count().meta({ description: "Tickets of this type in D1." }),
+					oversold: count(),
+					consistent: z.boolean().meta({ description: "sold = soldToFans = recorded, once nothing is on its way." }),
+				}),
+			),
+			slots: z.array(z.strictObject({ ticketType: z.string(), slot: z.string(), capacity: count(), sold: count(), held: count(), oversold: count() })),
+			seatsSold: count(),
+			seatsRecorded: count(),
+			seatsSoldTwice: count().meta({ description: "Seats sold more than once, in the shards or in D1: always 0." }),
+			noticesPending: count(),
+			ok: z.boolean(),
+		}),
 		admission: z.strictObject({
 			seed: nullable(z.string()),
 			seedCommitment: hex64(),
@@ -445,6 +545,8 @@ function build() {
 		OrderRetry,
 		DevMailList,
 		WebhookAnswer,
+		Availability,
+		SeatMap,
 	};
 }
 
@@ -488,3 +590,5 @@ export type ApiKeyMinted = Answer<"ApiKeyMinted">;
 export type KeyList = Answer<"KeyList">;
 export type Me = Answer<"Me">;
 export type ActivityPage = Answer<"ActivityPage">;
+export type Availability = Answer<"Availability">;
+export type SeatMap = Answer<"SeatMap">;

@@ -21,8 +21,8 @@ export const JoinBody = object({
 		.meta({ description: "The secret of this fan id's first join; a new id takes the one sent (or gets one made)." }),
 });
 
-/** The body of POST /api/drops/:id/holds. */
-export const HoldBody = object({ quantity: int(1, 20) });
+/** The body of POST /api/drops/:id/holds: `{quantity}`, or a ticket type's units (src/ticket-types.ts). */
+export { HoldBody } from "./ticket-types";
 
 /** The body of POST /api/drops/:id/holds/:holdId/purchase. */
 export const PurchaseBody = object({

@@ -1,12 +1,14 @@
 // The invariants checked on live data: shard totals against capacity, shard
 // sales against the rows in D1, and the admission order.
-import type { DropConfig } from "./drops";
+import { type DropConfig, typesOf } from "./drops";
 import { shardStats } from "./inventory";
-import type { ShardStats } from "./inventory-shard";
+import type { ShardStatsWithUnits } from "./inventory-shard";
+import type { AuditReport } from "./api-answers";
+import { primaryType } from "./ticket-types";
 import { type LoadReport, loadReport } from "./load";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { refundTotals } from "./refunds";
-import { recordedByShard } from "./sales-store";
+import { recordedByShard, recordedNamed } from "./sales-store";
 import { type RoomAudit } from "./waiting-room";
 import { lineStub, roomStub, shardStub } from "./names";
 
@@ -14,7 +16,7 @@ export interface Audit {
 	dropId: string;
 	capacity: number;
 	/** Each shard's stats, its orders in D1, and its order ids set against D1's (counts, and the first ids of each kind). */
-	shards: (ShardStats & { recorded: number } & Omit<ShardIds, "shard">)[];
+	shards: (ShardStatsWithUnits & { recorded: number } & Omit<ShardIds, "shard">)[];
 	totals: { sold: number; held: number; remaining: number; orders: number; inFlight: number };
 	recorded: number;
 	recordedTickets: number;
@@ -34,6 +36,8 @@ export interface Audit {
 	otherShardsInD1: IdSample;
 	/** sold + held + remaining + stock moving between shards = capacity. */
 	balanced: boolean;
+	/** Per ticket type and slot: sold ≤ capacity, the shards and D1 agreeing; every seat sold at most once. */
+	named: AuditReport["named"];
 	admission: RoomAudit;
 	/** Requests each object has served, and the busiest one per fan who joined. */
 	load: LoadReport;
@@ -44,12 +48,13 @@ export interface Audit {
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, admission, ids, refunded] = await Promise.all([
+	const [stats, recorded, admission, ids, refunded, inD1] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
 		compareDropOrderIds(env, drop, graceSeconds * 1000),
 		refundTotals(env.DB, drop.id),
+		recordedNamed(env.DB, drop.id),
 	]);
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
 	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
@@ -59,7 +64,16 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		return { ...s, recorded: recorded.get(s.shard)?.orders ?? 0, missingInD1, inTransit, unknownInD1 };
 	});
 	const sum = (f: (s: (typeof shards)[number]) => number) => shards.reduce((acc, s) => acc + f(s), 0);
-	const totals = { sold: sum((s) => s.sold), held: sum((s) => s.held), remaining: sum((s) => s.remaining), orders: sum((s) => s.orders), inFlight };
+	// Named units count on the shard that decides them (their pool's).
+	const pools = shards.flatMap((s) => s.pools);
+	const poolSum = (f: (p: (typeof pools)[number]) => number) => pools.reduce((acc, p) => acc + f(p), 0);
+	const totals = {
+		sold: sum((s) => s.sold) + poolSum((p) => p.sold),
+		held: sum((s) => s.held) + poolSum((p) => p.held),
+		remaining: sum((s) => s.remaining) + poolSum((p) => p.free),
+		orders: sum((s) => s.orders),
+		inFlight,
+	};
 	const recordedOrders = [...recorded.values()].reduce((a, r) => a + r.orders, 0);
 	const recordedTickets = [...recorded.values()].reduce((a, r) => a + r.tickets, 0);
 	// By order id, so a sale missing from D1 and a row no shard sold never cancel out.
@@ -70,6 +84,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 	const restocked = sum((s) => s.restocked);
 	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - restocked - drop.capacity, 0);
 	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
+	const named = namedAudit(drop, shards, inD1, sum((s) => s.outboxPending) > 0 || inTransit > 0);
 	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
 	return {
 		dropId: drop.id,
@@ -86,10 +101,11 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		unreconciledCharges: sum((s) => s.unreconciledCharges),
 		otherShardsInD1: ids.otherShards,
 		balanced,
+		named,
 		admission,
 		load,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
-		ok: oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		ok: named.ok && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }
 
@@ -105,4 +121,61 @@ async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadR
 		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
 		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests })),
 	]);
+}
+
+/**
+ * Each type's units where they are decided (its pools, or the general stock of the shards),
+ * set against the fans' orders on their home shards and the tickets in D1; each slot against
+ * its capacity; every seat sold at most once. `busy`: sales are still on their way to D1.
+ */
+function namedAudit(
+	drop: DropConfig,
+	shards: ShardStatsWithUnits[],
+	inD1: Awaited<ReturnType<typeof recordedNamed>>,
+	busy: boolean,
+): AuditReport["named"] {
+	const types = typesOf(drop);
+	const primary = primaryType(types);
+	const pools = shards.flatMap((s) => s.pools);
+	const noticesPending = shards.reduce((a, s) => a + s.noticesPending, 0);
+	const soldToFans = new Map<string | null, number>();
+	for (const s of shards) for (const t of s.soldByType) soldToFans.set(t.ticketType, (soldToFans.get(t.ticketType) ?? 0) + t.sold);
+	const rows = types.map((t) => {
+		const key = t === primary ? null : t.id;
+		const mine = pools.filter((p) => p.typeId === t.id);
+		const part =
+			t === primary
+				? {
+						free: shards.reduce((a, s) => a + s.remaining, 0) + shards.reduce((a, s) => a + s.given - s.received, 0),
+						held: shards.reduce((a, s) => a + s.held, 0),
+						sold: shards.reduce((a, s) => a + s.sold, 0),
+					}
+				: { free: mine.reduce((a, p) => a + p.free, 0), held: mine.reduce((a, p) => a + p.held, 0), sold: mine.reduce((a, p) => a + p.sold, 0) };
+		const fans = soldToFans.get(key) ?? 0;
+		const recorded = inD1.byType.get(key) ?? 0;
+		return {
+			ticketType: t.id,
+			kind: t.kind,
+			capacity: t.capacity,
+			...part,
+			soldToFans: fans,
+			recorded,
+			oversold: Math.max(0, part.sold + part.held - t.capacity, fans - t.capacity, recorded - t.capacity),
+			consistent: (noticesPending > 0 || part.sold === fans) && (busy || recorded === fans) && part.free + part.held + part.sold === t.capacity,
+		};
+	});
+	const slots = pools
+		.filter((p) => p.pool.startsWith("t:"))
+		.map((p) => ({ ticketType: p.typeId, slot: p.pool.slice(2), capacity: p.capacity, sold: p.sold, held: p.held, oversold: Math.max(0, p.sold + p.held - p.capacity) }));
+	const seatErrors = pools.reduce((a, p) => a + p.seatErrors, 0);
+	const seatsSoldTwice = inD1.seats - inD1.distinctSeats + seatErrors;
+	return {
+		types: rows,
+		slots,
+		seatsSold: pools.filter((p) => p.kind === "seats").reduce((a, p) => a + p.sold, 0),
+		seatsRecorded: inD1.seats,
+		seatsSoldTwice,
+		noticesPending,
+		ok: seatsSoldTwice === 0 && rows.every((r) => r.oversold === 0 && r.consistent) && slots.every((s) => s.oversold === 0),
+	};
 }

@@ -1,6 +1,7 @@
 // Drops in D1: the promoter's record of what is scheduled.
 import type { DropConfig } from "./drops";
 import { OPEN_DROPS_SQL } from "./tenants-store";
+import { type Seat, type SeatsByType, type TicketType, legacyTypes } from "./ticket-types";
 
 type DropRow = {
 	id: string;
@@ -21,6 +22,7 @@ type DropRow = {
 	created_at: string;
 	updated_at: string;
 	promoter_id: string | null;
+	ticket_types: string | null;
 };
 
 function fromRow(r: DropRow): DropConfig {
@@ -41,8 +43,13 @@ function fromRow(r: DropRow): DropConfig {
 		createdAt: r.created_at,
 		updatedAt: r.updated_at,
 		promoterId: r.promoter_id,
+		ticketTypes: r.ticket_types === null ? legacyTypes({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
 	};
 }
+
+/** Types kept in D1: a drop with only the general type it would have had without them keeps NULL (as before types). */
+const typesColumn = (d: DropConfig): string | null =>
+	JSON.stringify(d.ticketTypes) === JSON.stringify(legacyTypes(d)) ? null : JSON.stringify(d.ticketTypes);
 
 /**
  * The drop's row, written only while its promoter has fewer than `openDrops` drops not
@@ -54,20 +61,67 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
-			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id)
-			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types)
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
 			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
 			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
-			d.createdAt, d.updatedAt, d.promoterId,
+			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d),
 			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
 		);
 }
 
 export async function insertDrop(db: D1Database, d: DropConfig): Promise<void> {
 	await insertDropStatement(db, d).run();
+}
+
+/** Seats per statement: one JSON parameter each, well inside D1's limits on statement and value size. */
+const SEATS_PER_STATEMENT = 2_000;
+
+/**
+ * The statements that store a seated type's seats (replacing any it had): one D1 batch,
+ * atomic, so a type's seats are all there or none are. A seat id already used in the drop
+ * breaks the primary key and fails the batch. Seats are written only for a drop D1 has
+ * (a drop refused by its promoter's limit in the same batch leaves none behind).
+ */
+export function seatStatements(db: D1Database, dropId: string, typeId: string, seats: Seat[]): D1PreparedStatement[] {
+	const out = [db.prepare(`DELETE FROM seats WHERE drop_id = ? AND ticket_type = ?`).bind(dropId, typeId)];
+	for (let i = 0; i < seats.length; i += SEATS_PER_STATEMENT) {
+		const part = seats.slice(i, i + SEATS_PER_STATEMENT).map((s) => [s.id, s.section, s.row, s.number]);
+		out.push(
+			db
+				.prepare(
+					`INSERT INTO seats (drop_id, seat_id, ticket_type, section, row_name, number)
+					 SELECT ?1, json_extract(value, '$[0]'), ?2, json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
+					 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM drops WHERE id = ?1)`,
+				)
+				.bind(dropId, typeId, JSON.stringify(part)),
+		);
+	}
+	return out;
+}
+
+/** The seats of a new drop's seated types, to batch after its row. */
+export const newDropSeatStatements = (db: D1Database, d: DropConfig, seats: SeatsByType): D1PreparedStatement[] =>
+	[...seats].flatMap(([typeId, list]) => seatStatements(db, d.id, typeId, list).slice(1));
+
+/** A seated type's seats replaced (before the opening): the seats, the drop's capacity and types, in one batch. */
+export async function replaceSeatsInD1(db: D1Database, d: DropConfig, typeId: string, seats: Seat[]): Promise<void> {
+	await db.batch([
+		...seatStatements(db, d.id, typeId, seats),
+		db.prepare(`UPDATE drops SET capacity = ?, ticket_types = ?, updated_at = ? WHERE id = ?`).bind(d.capacity, typesColumn(d), d.updatedAt, d.id),
+	]);
+}
+
+/** The sections of these seats of a drop: one read of the seat directory, for a hold that names seats without their section. */
+export async function sectionsOfSeats(db: D1Database, dropId: string, seatIds: string[]): Promise<Map<string, { typeId: string; section: string }>> {
+	const { results } = await db
+		.prepare(`SELECT seat_id, ticket_type, section FROM seats WHERE drop_id = ? AND seat_id IN (SELECT value FROM json_each(?))`)
+		.bind(dropId, JSON.stringify(seatIds))
+		.all<{ seat_id: string; ticket_type: string; section: string }>();
+	return new Map(results.map((r) => [r.seat_id, { typeId: r.ticket_type, section: r.section }]));
 }
 
 export async function updateDrop(db: D1Database, d: DropConfig): Promise<void> {

@@ -1,6 +1,7 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
 import type { Drop } from "./api-answers";
 import { MAX_LINES, defaultLineCount } from "./placement";
+import { type SeatsByType, type TicketType, TicketTypesBody, legacyTypes, parseTicketTypes } from "./ticket-types";
 import { ValidationError, bool, int, object, parse, text, time } from "./validation";
 
 export const LIMITS = {
@@ -30,7 +31,7 @@ const admissionFields = object({
 /** The body of POST /api/admin/drops. */
 export const CreateDropBody = object({
 	name: nameField(),
-	capacity: limited(LIMITS.capacity),
+	capacity: limited(LIMITS.capacity).optional().meta({ description: "Required without ticketTypes; with them, the sum of their units (may be left out)." }),
 	maxPerFan: limited(LIMITS.maxPerFan),
 	opensAt: time(),
 	closesAt: time().nullable().optional(),
@@ -40,6 +41,7 @@ export const CreateDropBody = object({
 	lines: limited(LIMITS.lines).optional(),
 	admission: admissionFields.optional(),
 	holdSeconds: limited(LIMITS.holdSeconds).optional(),
+	ticketTypes: TicketTypesBody.optional().meta({ description: "General admission, seated and timeslot types; one general type made of capacity, priceCents and maxPerFan when left out." }),
 });
 
 /** The body of PATCH /api/admin/drops/:id. */
@@ -53,7 +55,7 @@ export const PatchDropBody = object({
 	lines: limited(LIMITS.lines).optional(),
 });
 
-const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id"];
+const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id", "ticketTypes"];
 
 export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 } as const;
 export const DEFAULT_HOLD_SECONDS = 300;
@@ -83,26 +85,56 @@ export function base64url(bytes: Uint8Array): string {
 
 export const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** A drop's ticket types: those it was made with, or the one general type of a drop made without them. */
+export const typesOf = (drop: Pick<DropConfig, "capacity" | "priceCents" | "maxPerFan"> & { ticketTypes?: TicketType[] }): TicketType[] =>
+	drop.ticketTypes ?? legacyTypes(drop);
+
 export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt" | "promoterId"> {
+	return parseCreateDropWithSeats(input, now).drop;
+}
+
+/** The drop a create body describes, and the seats of its seated types (which travel apart from it). */
+export function parseCreateDropWithSeats(input: unknown, now: number): { drop: Omit<DropConfig, "id" | "createdAt" | "updatedAt" | "promoterId">; seats: SeatsByType } {
 	const body = parse(CreateDropBody, input);
-	if (body.shards !== undefined && body.shards > body.capacity) {
+	let capacity: number;
+	let typed: { types: TicketType[]; seats: SeatsByType } | null = null;
+	if (body.ticketTypes === undefined) {
+		if (body.capacity === undefined) throw new ValidationError(400, "missing_field", "capacity", `"capacity" is required.`);
+		capacity = body.capacity;
+	} else {
+		typed = parseTicketTypes(body.ticketTypes, body.maxPerFan, body.priceCents ?? 0);
+		capacity = typed.types.reduce((a, t) => a + t.capacity, 0);
+		if (capacity < LIMITS.capacity.min) {
+			throw new ValidationError(422, "no_tickets", "ticketTypes", "The drop needs at least one ticket: give a seated type its seats here, or add a type with a capacity.");
+		}
+		if (capacity > LIMITS.capacity.max) throw new ValidationError(422, "out_of_range", "ticketTypes", `A drop has at most ${LIMITS.capacity.max} tickets.`);
+		if (body.capacity !== undefined && body.capacity !== capacity) {
+			throw new ValidationError(422, "capacity_mismatch", "capacity", `"capacity" must be the sum of the types' units (${capacity}), or be left out.`);
+		}
+	}
+	if (body.shards !== undefined && body.shards > capacity) {
 		throw new ValidationError(422, "out_of_range", "shards", `"shards" must not exceed "capacity".`);
 	}
 	const closesAt = body.closesAt ?? null;
 	checkWindow(body.opensAt, closesAt, now);
-	return {
+	const drop = {
 		name: body.name,
-		capacity: body.capacity,
+		capacity,
 		maxPerFan: body.maxPerFan,
 		opensAt: body.opensAt,
 		closesAt,
 		priceCents: body.priceCents ?? 0,
 		currency: body.currency ?? "USD",
-		shards: body.shards ?? Math.min(body.capacity, defaultShardCount(body.capacity)),
-		lines: body.lines ?? defaultLineCount(body.capacity),
+		shards: body.shards ?? Math.min(capacity, defaultShardCount(capacity)),
+		lines: body.lines ?? defaultLineCount(capacity),
 		admission: { ...DEFAULT_ADMISSION, ...body.admission },
 		holdSeconds: body.holdSeconds ?? DEFAULT_HOLD_SECONDS,
 		paused: false,
+	};
+	const priceCents = body.priceCents ?? 0;
+	return {
+		drop: { ...drop, ticketTypes: typed?.types ?? legacyTypes({ capacity, priceCents, maxPerFan: body.maxPerFan }) },
+		seats: typed?.seats ?? new Map(),
 	};
 }
 

@@ -2,9 +2,13 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "./admission";
-import type { Fairness, Hold, JoinAnswer, OrderDetail, PublicDrop, Purchase, QueueStatus } from "./api-answers";
+import type { Availability, SeatMap, Fairness, Hold, JoinAnswer, OrderDetail, PublicDrop, Purchase, QueueStatus } from "./api-answers";
 import { orderProgress } from "./order-store";
 import { HoldBody, IdempotencyKey, JoinBody, PurchaseBody } from "./api-schemas";
+import { cachedAvailability } from "./availability";
+import { seatMap } from "./seat-map";
+import { claimTargets } from "./named-holds";
+import { holdRequest, holdRequestText } from "./ticket-types";
 import { shardOfId } from "./codes";
 import { DROP_ID, LIMITS, publicStatus } from "./drops";
 import { ApiError, bearerToken, notFound, readJson } from "./http";
@@ -13,7 +17,8 @@ import { newFanSecret } from "./fan-secret";
 import { config } from "./config";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "./join-guard";
 import { requireKnownDrop } from "./known-drops";
-import { failureOf, unwrap } from "./outcome";
+import { type Outcome, failureOf, unwrap } from "./outcome";
+import type { HoldView } from "./inventory-shard";
 import { paymentProvider } from "./payments";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "./placement";
 import { ORDER_TYP, type QueueClaims, accessJti, invalidToken, peekToken, signAccessToken, signOrderToken, signQueueToken, verifyAccessToken, verifyOrderToken, verifyQueueToken } from "./tokens";
@@ -153,10 +158,25 @@ fanRouter.get("/drops/:id", async (request, env, ctx) => {
 			paused: w.paused,
 			lines: w.lines,
 			seedCommitment: w.seedCommitment,
+			ticketTypes: w.ticketTypes,
 			serverTime: new Date(now).toISOString(),
 		} satisfies PublicDrop,
 		{ headers: { "Cache-Control": "public, max-age=1" } },
 	);
+});
+
+// What is left per type, slot and section (issue 14): from the Worker's copy of what the pacer
+// gathered (src/availability.ts), at most a second or two old; never a call to the shards.
+fanRouter.get("/drops/:id/availability", async (request, env, ctx) => {
+	const id = await knownDropId(request, env);
+	const doc = unwrap(await cachedAvailability(env, id, ctx));
+	return Response.json({ ...doc, serverTime: new Date().toISOString() } satisfies Availability, { headers: { "Cache-Control": "public, max-age=1" } });
+});
+
+// Every seat with its section, row and number, for the seat map (src/seat-map.ts): cached a minute.
+fanRouter.get("/drops/:id/seats", async (request, env) => {
+	const id = await knownDropId(request, env);
+	return Response.json((await seatMap(env.DB, id, request.query)) satisfies SeatMap, { headers: { "Cache-Control": "public, max-age=60" } });
 });
 
 fanRouter.get("/drops/:id/fairness", async (request, env, ctx) => {
@@ -311,15 +331,29 @@ fanRouter.post("/drops/:id/holds", async (request, env, ctx) => {
 	if (!IdempotencyKey.safeParse(key).success) {
 		throw new ApiError(400, "invalid_idempotency_key", `"Idempotency-Key" must be 1 to 128 letters, digits or . _ : -`);
 	}
-	const { quantity } = parse(HoldBody, await readJson(request));
+	const body = parse(HoldBody, await readJson(request));
 	const w = await watermark(env, dropId, ctx);
 	if (isClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
+	const asked = holdRequest(body, w.ticketTypes);
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
 	// first answer and the per-fan limit is judged the same way before and after the last sale.
 	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
 	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
-	const outcome = await shard.hold({ fanId: access.fanId, quantity, idempotencyKey: key, notAfter: access.exp * 1000 });
-	const hold = unwrap(outcome);
+	const outcome =
+		asked.kind === "primary"
+			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000 })
+			: // Named units: the fan's home shard judges their limits, the units' shard decides the units (src/named-holds.ts).
+				await shard.holdNamed({
+					fanId: access.fanId,
+					idempotencyKey: key,
+					notAfter: access.exp * 1000,
+					request: holdRequestText(asked),
+					typeId: asked.typeId,
+					quantity: asked.quantity,
+					seats: asked.kind === "seats" ? asked.seats : null,
+					targets: await claimTargets(env, dropId, asked, access.shards, ctx),
+				});
+	const hold = unwrap(outcome as Outcome<HoldView>);
 	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 

@@ -4,15 +4,34 @@
 // provider, the sales Queue, and the alarm that finishes whatever a crash or a
 // failed call left open.
 import { DurableObject } from "cloudflare:workers";
-import { type HoldView, Ledger, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
+import { type HoldView, Ledger, type Notice, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { RequestCounter } from "./load";
 import { type Outcome, fail } from "./outcome";
 import { type PaymentProvider, paymentProvider } from "./payments";
 import { SALES_PER_MESSAGE, type SalesMessage } from "./sale";
 import { Sql } from "./sql";
 import { shardStub } from "./names";
+import { type ClaimInput, type Claimed, type PoolCounts, type PoolInit, type SectionSeats, type UnitCounts, UnitLedger } from "./unit-ledger";
 
 export type { HoldView, OrderView, ShardCounts, ShardInit, ShardStats, ShardTotals } from "./ledger";
+
+/** A shard's totals with its named units (the pools placed on it). */
+export type ShardCountsWithUnits = ShardCounts & { named: UnitCounts };
+/** A shard's stats with each pool placed on it. */
+export type ShardStatsWithUnits = ShardStats & { pools: PoolCounts[] };
+/** What a shard shows fans of its named units: each pool's free count, and each section's free seats. */
+export interface ShardAvailability {
+	/** This shard's part of the general admission spread over the shards (as the pacer's totals count it). */
+	general: { remaining: number; given: number; received: number };
+	pools: { typeId: string; pool: string; free: number }[];
+	sections: SectionSeats[];
+}
+
+/** Where a named hold may be claimed: the shard and pool, best first (best available may name a few sections). */
+export interface ClaimTarget {
+	shard: number;
+	pool: string;
+}
 
 const OUTBOX_RETRY_MS = 5_000;
 const TRANSFER_RETRY_MS = 2_000;
@@ -43,6 +62,7 @@ export interface GiveAnswer {
 
 export class InventoryShard extends DurableObject<Env> {
 	private readonly ledger: Ledger;
+	private readonly units: UnitLedger;
 	private readonly served: RequestCounter;
 	/**
 	 * The time. Tests move it, and set `afterCharge` to crash a purchase between the
@@ -70,14 +90,155 @@ export class InventoryShard extends DurableObject<Env> {
 		super(ctx, env);
 		const sql = new Sql(ctx.storage.sql);
 		this.ledger = new Ledger(sql, (fn) => ctx.storage.transactionSync(fn));
+		this.units = new UnitLedger(sql, (fn) => ctx.storage.transactionSync(fn));
 		this.served = new RequestCounter(sql);
 	}
 
-	/** Sets the shard up once; later calls only update what may change (hold length). */
-	init(config: ShardInit): ShardStats {
+	/** Sets the shard up once; later calls only update what may change (hold length). `pools`: the named pools placed here. */
+	init(config: ShardInit & { pools?: PoolInit[] }): ShardStats {
 		this.served.count();
 		this.ledger.init(config);
+		if (config.pools && config.pools.length > 0) this.units.setPools(config.pools);
 		return this.ledger.stats(this.clock(), 0);
+	}
+
+	/** A seated type's seats replaced before the opening (a CSV upload): its sections here are set anew. */
+	replaceSeats(input: { typeId: string; pools: PoolInit[] }): void {
+		this.served.count();
+		this.units.setPools(input.pools, [input.typeId]);
+	}
+
+	// ── Named units ──────────────────────────────────────────────────────────
+
+	/**
+	 * A hold of a type's named units, made on the fan's home shard (this one), which
+	 * judges the fan's limits over all their holds, then claimed on the shard that keeps
+	 * the units (`targets`, tried in order until one has them). All or none.
+	 */
+	async holdNamed(input: {
+		fanId: string;
+		idempotencyKey: string;
+		notAfter: number;
+		request: string;
+		typeId: string;
+		quantity: number;
+		seats: string[] | null;
+		targets: ClaimTarget[];
+	}): Promise<Outcome<HoldView>> {
+		this.served.count();
+		return this.once(input.fanId, input.idempotencyKey, input.request, () => this.decideNamed(input));
+	}
+
+	private async decideNamed(input: Parameters<InventoryShard["holdNamed"]>[0]): Promise<Outcome<HoldView>> {
+		const reserved = this.ledger.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.clock(), notAfter: input.notAfter });
+		if (reserved.kind === "answered") return reserved.outcome;
+		const me = this.ledger.requireMeta();
+		this.alarmBy(reserved.expiresAt);
+		let last: Outcome<Claimed> = fail(409, "sold_out", "None of these are left.");
+		for (const target of input.targets) {
+			this.ledger.aimNamed(reserved.holdId, target.shard, target.pool);
+			const ask: ClaimInput = { holdId: reserved.holdId, homeShard: me.shard, typeId: input.typeId, pool: target.pool, quantity: input.quantity, seats: input.seats, now: this.clock() };
+			try {
+				last = target.shard === me.shard ? this.units.claim(ask) : ((await shardStub(this.env, me.drop_id, target.shard).claim(ask)) as Outcome<Claimed>);
+			} catch (err) {
+				// Unknown whether it was claimed: the claim is released (and refused should it arrive late).
+				console.warn("claim failed; its release is owed", target.shard, err);
+				this.ledger.abandonNamed(reserved.holdId, true, this.clock());
+				await this.deliverNotices();
+				return fail(503, "try_again", "The seats could not be reached; try again in a moment.", { retryAfter: 1 });
+			}
+			if (last.ok) {
+				const made = this.ledger.confirmNamed({ holdId: reserved.holdId, fanId: input.fanId, key: input.idempotencyKey, request: input.request, claimed: last.value, now: this.clock() });
+				if (made !== null) return made;
+				// It ran out while being claimed: its release is owed already.
+				await this.deliverNotices();
+				return fail(410, "hold_expired", "This hold ran out while its seats were claimed; make a new one.");
+			}
+			// Taken or unknown seats are not found in another section.
+			if (input.seats !== null) break;
+		}
+		this.ledger.abandonNamed(reserved.holdId, false, this.clock());
+		return last.ok ? fail(409, "sold_out", "None of these are left.") : last;
+	}
+
+	/** Claims units here for a hold of another shard (its home). Once per hold id. */
+	claim(input: ClaimInput): Outcome<Claimed> {
+		this.served.count();
+		return this.units.claim(input);
+	}
+
+	/** Ends claims here as their home shard decided (sold, or released). Idempotent. */
+	settleClaims(input: { sold: string[]; release: string[] }): void {
+		this.served.count();
+		this.units.settle({ ...input, now: this.clock() });
+	}
+
+	/** The free units here, for the availability fans see (gathered by the pacer, not per request). */
+	availability(): ShardAvailability {
+		this.served.count();
+		const { remaining, given, received } = this.ledger.counts();
+		return {
+			general: { remaining, given, received },
+			pools: this.units.poolCounts().map((p) => ({ typeId: p.typeId, pool: p.pool, free: p.free })),
+			sections: this.units.freeSeats(),
+		};
+	}
+
+	private delivering: Promise<void> | null = null;
+	private deliverAgain = false;
+
+	/** Delivers owed endings of named holds to their units' shards; one run at a time, repeated while more were owed meanwhile. */
+	private async deliverNotices(): Promise<void> {
+		if (this.delivering) {
+			this.deliverAgain = true;
+			return this.delivering;
+		}
+		this.delivering = (async () => {
+			try {
+				do {
+					this.deliverAgain = false;
+					await this.sendNotices();
+				} while (this.deliverAgain);
+			} catch (err) {
+				console.warn("claim endings not delivered; the alarm retries", err);
+				this.scheduleAlarm();
+			} finally {
+				this.delivering = null;
+			}
+		})();
+		return this.delivering;
+	}
+
+	private async sendNotices(): Promise<void> {
+		const meta = this.ledger.requireMeta();
+		const byShard = new Map<number, Notice[]>();
+		for (const n of this.ledger.pendingNotices()) byShard.set(n.shard, [...(byShard.get(n.shard) ?? []), n]);
+		await Promise.all(
+			[...byShard].map(async ([shard, notices]) => {
+				const ends = { sold: notices.filter((n) => n.kind === "sold").map((n) => n.hold_id), release: notices.filter((n) => n.kind === "release").map((n) => n.hold_id) };
+				if (shard === meta.shard) this.units.settle({ ...ends, now: this.clock() });
+				else await shardStub(this.env, meta.drop_id, shard).settleClaims(ends);
+				this.ledger.noticesDelivered(notices);
+			}),
+		);
+	}
+
+	/** One decision per fan and key at a time: a concurrent repeat waits for the first answer (or conflicts when its body differs). */
+	private async once(fanId: string, idempotencyKey: string, request: string, decide: () => Promise<Outcome<HoldView>>): Promise<Outcome<HoldView>> {
+		const key = `${fanId}\n${idempotencyKey}`;
+		const running = this.holding.get(key);
+		if (running) {
+			if (running.request !== request) return fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
+			const first = await running.outcome;
+			return first.ok ? { ...first, replayed: true } : first;
+		}
+		const attempt = decide();
+		this.holding.set(key, { request, outcome: attempt });
+		try {
+			return await attempt;
+		} finally {
+			this.holding.delete(key);
+		}
 	}
 
 	/**
@@ -87,22 +248,9 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): Promise<Outcome<HoldView>> {
 		this.served.count();
-		const key = `${input.fanId}\n${input.idempotencyKey}`;
 		const request = JSON.stringify({ quantity: input.quantity });
-		const running = this.holding.get(key);
-		if (running) {
-			// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
-			if (running.request !== request) return fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
-			const first = await running.outcome;
-			return first.ok ? { ...first, replayed: true } : first;
-		}
-		const attempt = this.decideHold({ ...input, request });
-		this.holding.set(key, { request, outcome: attempt });
-		try {
-			return await attempt;
-		} finally {
-			this.holding.delete(key);
-		}
+		// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
+		return this.once(input.fanId, input.idempotencyKey, request, () => this.decideHold({ ...input, request }));
 	}
 
 	private async decideHold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string }): Promise<Outcome<HoldView>> {
@@ -330,6 +478,7 @@ export class InventoryShard extends DurableObject<Env> {
 			this.alarmBy(this.clock() + OUTBOX_RETRY_MS);
 			// The sale is stored; sending it is only a delay if it fails (the alarm re-sends).
 			await this.flushOutbox();
+			if (outcome.value.ticketType !== undefined) await this.deliverNotices();
 			return outcome;
 		}
 		this.ledger.chargeApproved(holdId, key, paymentId, this.clock());
@@ -382,9 +531,12 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
-	release(input: { holdId: string; fanId: string }): Outcome<{ released: boolean }> {
+	async release(input: { holdId: string; fanId: string }): Promise<Outcome<{ released: boolean }>> {
 		this.served.count();
-		return this.ledger.release(input);
+		const outcome = this.ledger.release({ ...input, now: this.clock() });
+		// A named hold's units go back on their shard now (the alarm retries if this fails).
+		if (outcome.ok && outcome.value.released && this.ledger.pendingNotices(1).length > 0) await this.deliverNotices();
+		return outcome;
 	}
 
 	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {
@@ -393,20 +545,20 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	/** The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen. */
-	totals(input: { peerStock?: number[]; inFlight?: number; held?: number } = {}): ShardCounts {
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number } = {}): ShardCountsWithUnits {
 		this.served.count();
 		// Without a count of holds, assume some: "no free stock" is then never taken as final.
 		if (input.peerStock) this.hint = { stock: input.peerStock, inFlight: input.inFlight ?? 0, held: input.held ?? 1, at: this.clock() };
-		return this.ledger.counts();
+		return { ...this.ledger.counts(), named: this.units.counts() };
 	}
 
 	load(): number {
 		return this.served.requests;
 	}
 
-	stats(graceMs = 0): ShardStats {
+	stats(graceMs = 0): ShardStatsWithUnits {
 		this.served.count();
-		return this.ledger.stats(this.clock(), graceMs);
+		return { ...this.ledger.stats(this.clock(), graceMs), pools: this.units.poolCounts() };
 	}
 
 	/** A page of this shard's order ids, for the audit to set against D1's (see src/order-ids.ts). */
@@ -438,6 +590,7 @@ export class InventoryShard extends DurableObject<Env> {
 		if (this.ledger.meta() === null) return;
 		this.alarmAt = null;
 		this.ledger.expireDue(this.clock());
+		await this.deliverNotices();
 		await this.completePendingTransfers();
 		await this.sendAcks();
 		await this.reconcileCharges();

@@ -6,6 +6,16 @@ import { holdId as newHoldId, orderId as newOrderId, randomId, ticketCode } from
 import { type Outcome, fail, ok } from "./outcome";
 import type { SaleMessage } from "./sale";
 import type { Sql } from "./sql";
+import type { Claimed } from "./unit-ledger";
+
+/** A ticket type as a shard needs it: its price and limit, and whether it is the type spread over every shard. */
+export interface ShardType {
+	id: string;
+	kind: "general" | "seated" | "timeslot";
+	priceCents: number;
+	maxPerFan: number;
+	primary: boolean;
+}
 
 export interface ShardInit {
 	dropId: string;
@@ -16,12 +26,20 @@ export interface ShardInit {
 	holdSeconds: number;
 	priceCents: number;
 	currency: string;
+	/** The drop's ticket types; a drop without them has one, the general admission this shard's stock is of. */
+	types?: ShardType[];
 }
 
 export interface HoldView {
 	holdId: string;
 	quantity: number;
 	expiresAt: string;
+	/** Named units: the type, and the seats or slot held. */
+	ticketType?: string;
+	seats?: string[];
+	slot?: string;
+	/** Best available: whether the seats are side by side in one row. */
+	together?: boolean;
 }
 
 export interface OrderView {
@@ -34,6 +52,9 @@ export interface OrderView {
 	totalCents: number;
 	currency: string;
 	createdAt: string;
+	ticketType?: string;
+	seats?: string[];
+	slot?: string;
 }
 
 export interface ShardTotals {
@@ -69,6 +90,10 @@ export interface ShardStats extends ShardTotals {
 	recentlySent: number;
 	/** Charges open longer than the grace period: neither an order nor refunded, declined or void yet. */
 	unreconciledCharges: number;
+	/** Endings of named holds not yet delivered to their units' shards. */
+	noticesPending: number;
+	/** Tickets sold to fans homed here, by type (null: the stock spread over the shards). */
+	soldByType: { ticketType: string | null; sold: number }[];
 }
 
 export type Meta = {
@@ -91,8 +116,33 @@ type HoldRow = {
 	quantity: number;
 	created_at: number;
 	expires_at: number;
-	state: "active" | "purchased" | "released" | "expired";
+	/** "claiming": a named hold whose units are being claimed on their shard; it counts for the fan's limits. */
+	state: "claiming" | "active" | "purchased" | "released" | "expired";
 	order_id: string | null;
+	/** Null for the stock spread over the shards; else the type whose units `unit_shard` keeps in `pool`. */
+	ticket_type: string | null;
+	unit_shard: number | null;
+	pool: string | null;
+	/** JSON: the seats held (named units only). */
+	units: string | null;
+};
+
+/** What a named hold asks its units' shard for, as the home shard writes it down. */
+export interface NamedHold {
+	fanId: string;
+	key: string;
+	request: string;
+	typeId: string;
+	quantity: number;
+	now: number;
+	notAfter: number;
+}
+
+/** A claim's ending the home shard owes the units' shard: sold, or released. */
+export type Notice = {
+	hold_id: string;
+	kind: "sold" | "release";
+	shard: number;
 };
 
 type OrderRow = {
@@ -106,6 +156,9 @@ type OrderRow = {
 	currency: string;
 	payment_id: string;
 	created_at: number;
+	ticket_type: string | null;
+	units: string | null;
+	pool: string | null;
 };
 
 /**
@@ -193,6 +246,13 @@ export class Ledger {
 		sql.run(`CREATE INDEX IF NOT EXISTS transfers_in_by_state ON transfers_in (amount, from_shard)`);
 		// Refunded tickets put back on sale (issue 15), once per refund.
 		sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+		// Named units (issue 14): the drop's types, a hold's type and units, and the endings owed to units' shards.
+		addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT"]);
+		addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);
+		sql.run(`CREATE TABLE IF NOT EXISTS types (
+			type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
+		sql.run(`CREATE TABLE IF NOT EXISTS notices (
+			hold_id TEXT NOT NULL, kind TEXT NOT NULL, shard INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hold_id, kind))`);
 	}
 
 	meta(): Meta | null {
@@ -220,6 +280,13 @@ export class Ledger {
 		} else {
 			this.sql.run(`UPDATE meta SET hold_seconds = ? WHERE id = 1`, config.holdSeconds);
 		}
+		for (const t of config.types ?? []) {
+			this.sql.run(
+				`INSERT INTO types (type_id, kind, price_cents, max_per_fan, is_primary) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				t.id, t.kind, t.priceCents, t.maxPerFan, t.primary ? 1 : 0,
+			);
+		}
+		this.typeLimits = undefined;
 	}
 
 	// ── Holds ────────────────────────────────────────────────────────────────
@@ -244,16 +311,8 @@ export class Ledger {
 				this.sql.run(`DELETE FROM idempotency WHERE fan_id = ? AND key = ?`, input.fanId, input.key);
 			}
 			this.returnDue(input.now);
-			const used = this.fanTickets(input.fanId);
-			if (used + input.quantity > meta.max_per_fan) {
-				return {
-					kind: "answered",
-					outcome: fail(422, "limit_exceeded", `A fan may hold or buy at most ${meta.max_per_fan} ticket(s) in this drop.`, {
-						maxPerFan: meta.max_per_fan,
-						alreadyHeldOrBought: used,
-					}),
-				};
-			}
+			const refused = this.limitRefusal(meta, input.fanId, null, input.quantity);
+			if (refused !== null) return { kind: "answered", outcome: refused };
 			const remaining = this.requireMeta().remaining;
 			if (remaining < input.quantity) return { kind: "short", missing: input.quantity - remaining, remaining };
 			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
@@ -273,15 +332,165 @@ export class Ledger {
 	}
 
 	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
-	release(input: { holdId: string; fanId: string }): Outcome<{ released: boolean }> {
+	release(input: { holdId: string; fanId: string; now: number }): Outcome<{ released: boolean }> {
 		return this.transaction(() => {
 			const hold = this.holdFor(input.holdId, input.fanId);
 			if (hold === null) return fail(404, "not_found", "No such hold.");
 			if (hold.state === "purchased") return fail(409, "already_purchased", "This hold has been bought; it cannot be released.");
 			if (hold.state !== "active") return ok({ released: false });
-			this.returnHold(hold, "released");
+			this.returnHold(hold, "released", input.now);
 			return ok({ released: true });
 		});
+	}
+
+	// ── Named holds (a type's units, decided on their own shard) ──────────────
+
+	/**
+	 * Step 1 of a named hold, on the fan's home shard: the per-fan limits are judged here,
+	 * with every hold of the fan in the drop (general and named, of every type), and the
+	 * hold is written as "claiming", so it counts against those limits from this moment on:
+	 * a fan's concurrent holds, on whatever types, sections or shards, are judged one after
+	 * another here. A repeated key answers its first hold.
+	 */
+	reserveNamed(input: NamedHold): { kind: "answered"; outcome: Outcome<HoldView> } | { kind: "reserved"; holdId: string; expiresAt: number } {
+		return this.transaction(() => {
+			const meta = this.requireMeta();
+			const stored = this.sql.first<{ request: string; result: string }>(
+				`SELECT request, result FROM idempotency WHERE fan_id = ? AND key = ?`,
+				input.fanId, input.key,
+			);
+			if (stored !== null) {
+				if (stored.request !== input.request) return { kind: "answered" as const, outcome: keyConflict() };
+				return { kind: "answered" as const, outcome: replayed((JSON.parse(stored.result) as { ok: true; value: HoldView }).value) };
+			}
+			this.returnDue(input.now);
+			const refused = this.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
+			if (refused !== null) return { kind: "answered" as const, outcome: refused };
+			const holdId = newHoldId(meta.shard);
+			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
+			this.sql.run(
+				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type) VALUES (?, ?, ?, ?, ?, 'claiming', ?)`,
+				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId,
+			);
+			return { kind: "reserved" as const, holdId, expiresAt };
+		});
+	}
+
+	/** Names the shard and pool a claiming hold is about to ask, before it asks (so an ending always knows where to go). */
+	aimNamed(holdId: string, shard: number, pool: string): void {
+		this.sql.run(`UPDATE holds SET unit_shard = ?, pool = ? WHERE hold_id = ? AND state = 'claiming'`, shard, pool, holdId);
+	}
+
+	/**
+	 * Step 2: the units' shard claimed them: the hold is made, and remembered under its key.
+	 * Null when the hold ended meanwhile (it ran out): its release is already owed.
+	 */
+	confirmNamed(input: { holdId: string; fanId: string; key: string; request: string; claimed: Claimed; now: number }): Outcome<HoldView> | null {
+		return this.transaction(() => {
+			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ?`, input.holdId);
+			if (hold === null || hold.state !== "claiming") return null;
+			this.sql.run(`UPDATE holds SET state = 'active', units = ? WHERE hold_id = ?`, JSON.stringify(input.claimed.seats), input.holdId);
+			const outcome = ok(this.namedView({ ...hold, units: JSON.stringify(input.claimed.seats) }, input.claimed.together));
+			this.sql.run(
+				`INSERT INTO idempotency (fan_id, key, request, result, created_at) VALUES (?, ?, ?, ?, ?)`,
+				input.fanId, input.key, input.request, JSON.stringify(outcome), input.now,
+			);
+			return outcome;
+		});
+	}
+
+	/**
+	 * The claim was refused (nothing was claimed), or its answer is unknown (`owed`: a
+	 * release goes to the units' shard, which also refuses a claim that arrives after it).
+	 * A refused hold leaves nothing behind.
+	 */
+	abandonNamed(holdId: string, owed: boolean, now: number): void {
+		this.transaction(() => {
+			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ? AND state = 'claiming'`, holdId);
+			if (hold === null) return;
+			if (!owed) {
+				this.sql.run(`DELETE FROM holds WHERE hold_id = ?`, holdId);
+				return;
+			}
+			this.sql.run(`UPDATE holds SET state = 'released' WHERE hold_id = ?`, holdId);
+			this.owe(hold, "release", now);
+		});
+	}
+
+	/** Endings owed to units' shards, oldest first. */
+	pendingNotices(limit = 500): Notice[] {
+		return this.sql.all<Notice>(`SELECT hold_id, kind, shard FROM notices ORDER BY created_at LIMIT ?`, limit);
+	}
+
+	/** The units' shard has them: forgotten here. */
+	noticesDelivered(notices: Notice[]): void {
+		this.transaction(() => {
+			for (const n of notices) this.sql.run(`DELETE FROM notices WHERE hold_id = ? AND kind = ?`, n.hold_id, n.kind);
+		});
+	}
+
+	/** A fan's limit for a type and for the drop: a refusal, or null when `quantity` more fits both. */
+	private limitRefusal(meta: Meta, fanId: string, typeId: string | null, quantity: number): Outcome<never> | null {
+		const used = this.fanTickets(fanId);
+		if (used + quantity > meta.max_per_fan) {
+			return fail(422, "limit_exceeded", `A fan may hold or buy at most ${meta.max_per_fan} ticket(s) in this drop.`, {
+				maxPerFan: meta.max_per_fan,
+				alreadyHeldOrBought: used,
+			});
+		}
+		const limits = this.limits();
+		const id = typeId ?? limits.primary;
+		const typeMax = id === null ? undefined : limits.max.get(id);
+		if (typeMax === undefined || typeMax >= meta.max_per_fan) return null;
+		const ofType = this.sql.number(
+			`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE fan_id = ? AND state IN ('claiming', 'active', 'purchased') AND ${typeId === null ? "ticket_type IS NULL" : "ticket_type = ?"}`,
+			fanId, ...(typeId === null ? [] : [typeId]),
+		);
+		if (ofType + quantity <= typeMax) return null;
+		return fail(422, "type_limit_exceeded", `A fan may hold or buy at most ${typeMax} ticket(s) of this type.`, {
+			maxPerFan: typeMax,
+			alreadyHeldOrBought: ofType,
+		});
+	}
+
+	private typeLimits: { primary: string | null; max: Map<string, number>; price: Map<string, number> } | undefined;
+
+	/** The types' limits and prices, read once per instance (they never change after init). */
+	private limits() {
+		if (this.typeLimits === undefined) {
+			const rows = this.sql.all<{ type_id: string; price_cents: number; max_per_fan: number; is_primary: number }>(`SELECT * FROM types`);
+			this.typeLimits = {
+				primary: rows.find((r) => r.is_primary === 1)?.type_id ?? null,
+				max: new Map(rows.map((r) => [r.type_id, r.max_per_fan])),
+				price: new Map(rows.map((r) => [r.type_id, r.price_cents])),
+			};
+		}
+		return this.typeLimits;
+	}
+
+	private priceOf(meta: Meta, typeId: string | null): number {
+		return typeId === null ? meta.price_cents : (this.limits().price.get(typeId) ?? meta.price_cents);
+	}
+
+	private owe(hold: HoldRow, kind: "sold" | "release", now: number): void {
+		if (hold.unit_shard === null) return;
+		this.sql.run(
+			`INSERT INTO notices (hold_id, kind, shard, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			hold.hold_id, kind, hold.unit_shard, now,
+		);
+	}
+
+	private namedView(hold: HoldRow, together?: boolean): HoldView {
+		const seats = hold.units === null ? [] : (JSON.parse(hold.units) as string[]);
+		return {
+			holdId: hold.hold_id,
+			quantity: hold.quantity,
+			expiresAt: new Date(hold.expires_at).toISOString(),
+			ticketType: hold.ticket_type!,
+			...(seats.length > 0 ? { seats } : {}),
+			...(hold.pool?.startsWith("t:") ? { slot: hold.pool.slice(2) } : {}),
+			...(together === undefined || seats.length === 0 ? {} : { together }),
+		};
 	}
 
 	/** Returns the stock of every hold past its time; answers how many. */
@@ -317,7 +526,7 @@ export class Ledger {
 				attempt,
 				idempotency_key: `${meta.drop_id}:${hold.hold_id}:${attempt}`,
 				method: input.method,
-				amount_cents: hold.quantity * meta.price_cents,
+				amount_cents: hold.quantity * this.priceOf(meta, hold.ticket_type),
 				currency: meta.currency,
 				state: "pending",
 				payment_id: null,
@@ -388,18 +597,23 @@ export class Ledger {
 				fan_id: hold.fan_id,
 				quantity: hold.quantity,
 				tickets: JSON.stringify(Array.from({ length: hold.quantity }, ticketCode)),
-				unit_price_cents: meta.price_cents,
-				total_cents: meta.price_cents * hold.quantity,
+				unit_price_cents: this.priceOf(meta, hold.ticket_type),
+				total_cents: this.priceOf(meta, hold.ticket_type) * hold.quantity,
 				currency: meta.currency,
 				payment_id: input.paymentId,
 				created_at: input.now,
+				ticket_type: hold.ticket_type,
+				units: hold.units,
+				pool: hold.pool,
 			};
 			this.sql.run(
-				`INSERT INTO orders (order_id, hold_id, fan_id, quantity, tickets, unit_price_cents, total_cents, currency, payment_id, created_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				`INSERT INTO orders (order_id, hold_id, fan_id, quantity, tickets, unit_price_cents, total_cents, currency, payment_id, created_at, ticket_type, units, pool)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				order.order_id, order.hold_id, order.fan_id, order.quantity, order.tickets,
 				order.unit_price_cents, order.total_cents, order.currency, order.payment_id, order.created_at,
+				order.ticket_type, order.units, order.pool,
 			);
+			this.owe(hold, "sold", input.now);
 			this.sql.run(`UPDATE holds SET state = 'purchased', order_id = ? WHERE hold_id = ?`, order.order_id, hold.hold_id);
 			this.sql.run(
 				`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ?`,
@@ -420,6 +634,7 @@ export class Ledger {
 				tickets: JSON.parse(order.tickets) as string[],
 				createdAt: new Date(input.now).toISOString(),
 				...(input.email === undefined ? {} : { email: input.email }),
+				...this.unitsOf(order),
 			};
 			this.sql.run(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, ?, ?)`, order.order_id, JSON.stringify(message), input.now);
 			return ok(this.orderView(meta, order));
@@ -593,8 +808,8 @@ export class Ledger {
 			received: meta.received,
 			restocked,
 			remaining: meta.remaining,
-			held: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE state = 'active'`),
-			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders`) - restocked,
+			held: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE state = 'active' AND ticket_type IS NULL`),
+			sold: this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE ticket_type IS NULL`) - restocked,
 			buyers: this.sql.number(`SELECT COUNT(DISTINCT fan_id) FROM orders`),
 		};
 	}
@@ -608,6 +823,10 @@ export class Ledger {
 			...this.counts(),
 			orders: this.sql.number(`SELECT COUNT(*) FROM orders`),
 			activeHolds: this.sql.number(`SELECT COUNT(*) FROM holds WHERE state = 'active'`),
+			noticesPending: this.sql.number(`SELECT COUNT(*) FROM notices`),
+			soldByType: this.sql
+				.all<{ type: string; sold: number }>(`SELECT COALESCE(ticket_type, '') AS type, SUM(quantity) AS sold FROM orders GROUP BY ticket_type`)
+				.map((r) => ({ ticketType: r.type === "" ? null : r.type, sold: r.sold })),
 			outboxPending: this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`),
 			transfersPending: this.sql.number(`SELECT COUNT(*) FROM transfers_in WHERE amount IS NULL`),
 			recentlySent: this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at > ?`, now - graceMs),
@@ -634,8 +853,9 @@ export class Ledger {
 	/** When the alarm is next needed, from stored state alone (null: not at all). */
 	nextAlarm(now: number, retry: { outboxMs: number; transferMs: number; chargeMs: number; pruneMs: number }): number | null {
 		const candidates: number[] = [];
-		const expiry = this.sql.first<{ at: number | null }>(`SELECT MIN(expires_at) AS at FROM holds WHERE state = 'active'`);
+		const expiry = this.sql.first<{ at: number | null }>(`SELECT MIN(expires_at) AS at FROM holds WHERE state IN ('active', 'claiming')`);
 		if (expiry?.at != null) candidates.push(expiry.at);
+		if (this.sql.first(`SELECT 1 AS owed FROM notices LIMIT 1`) !== null) candidates.push(now + retry.outboxMs);
 		if (this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`) > 0) candidates.push(now + retry.outboxMs);
 		if (this.sql.number(`SELECT COUNT(*) FROM transfers_in`) > 0) candidates.push(now + retry.transferMs);
 		const charge = this.sql.first<{ at: number | null }>(`SELECT MIN(updated_at) AS at FROM charges WHERE state IN ('pending', 'charged')`);
@@ -651,24 +871,39 @@ export class Ledger {
 
 	/** Tickets a fan holds or has bought in this drop (this shard is their home, so this is all of them). */
 	private fanTickets(fanId: string): number {
-		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE fan_id = ? AND state IN ('active', 'purchased')`, fanId);
+		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE fan_id = ? AND state IN ('claiming', 'active', 'purchased')`, fanId);
 	}
 
 	private returnDue(now: number): number {
-		const due = this.sql.all<HoldRow>(`SELECT * FROM holds WHERE state = 'active' AND expires_at <= ?`, now);
-		for (const hold of due) this.returnHold(hold, "expired");
+		// A claiming hold past its time is ended too: its claim, if it was made, is released.
+		const due = this.sql.all<HoldRow>(`SELECT * FROM holds WHERE state IN ('active', 'claiming') AND expires_at <= ?`, now);
+		for (const hold of due) this.returnHold(hold, "expired", now);
 		return due.length;
 	}
 
-	private returnHold(hold: HoldRow, state: "released" | "expired"): void {
-		const changed = this.sql.run(`UPDATE holds SET state = ? WHERE hold_id = ? AND state = 'active'`, state, hold.hold_id);
+	/** Ends a hold: general stock goes back to this shard's count; a named hold's units are owed a release. */
+	private returnHold(hold: HoldRow, state: "released" | "expired", now: number): void {
+		const changed = this.sql.run(`UPDATE holds SET state = ? WHERE hold_id = ? AND state IN ('active', 'claiming')`, state, hold.hold_id);
 		// rowsWritten counts index entries too (holds has two on state), so "changed" is > 0, not === 1.
-		if (changed > 0) this.sql.run(`UPDATE meta SET remaining = remaining + ? WHERE id = 1`, hold.quantity);
+		if (changed === 0) return;
+		if (hold.ticket_type === null) this.sql.run(`UPDATE meta SET remaining = remaining + ? WHERE id = 1`, hold.quantity);
+		else this.owe(hold, "release", now);
+	}
+
+	/** A named order's units, as its sale message carries them. */
+	private unitsOf(order: OrderRow): Pick<SaleMessage, "ticketType" | "seats" | "slot"> {
+		if (order.ticket_type === null) return {};
+		const seats = order.units === null ? [] : (JSON.parse(order.units) as string[]);
+		return {
+			ticketType: order.ticket_type,
+			...(seats.length > 0 ? { seats } : {}),
+			...(order.pool?.startsWith("t:") ? { slot: order.pool.slice(2) } : {}),
+		};
 	}
 
 	/** 410 for a hold past its time (returning its stock now if the alarm has not yet), null if it can be bought. */
 	private expireIfDue(hold: HoldRow, now: number): Outcome<never> | null {
-		if (hold.state === "active" && hold.expires_at <= now) this.returnHold(hold, "expired");
+		if (hold.state === "active" && hold.expires_at <= now) this.returnHold(hold, "expired", now);
 		else if (hold.state === "active") return null;
 		return fail(410, hold.state === "released" ? "hold_released" : "hold_expired", "This hold is no longer valid; make a new one.");
 	}
@@ -693,7 +928,16 @@ export class Ledger {
 			totalCents: row.total_cents,
 			currency: row.currency,
 			createdAt: new Date(row.created_at).toISOString(),
+			...this.unitsOf(row),
 		};
+	}
+}
+
+/** Adds columns a table made by an earlier version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */
+function addColumns(sql: Sql, table: string, columns: string[]): void {
+	const have = new Set(sql.all<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).map((c) => c.name));
+	for (const column of columns) {
+		if (!have.has(column.split(" ")[0]!)) sql.run(`ALTER TABLE ${table} ADD COLUMN ${column}`);
 	}
 }
 

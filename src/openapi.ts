@@ -11,6 +11,7 @@ import { AuditQuery, CancelBody, DevMailQuery, HoldBody, IdempotencyKey, JoinBod
 import { ActivityQuery, CreatePromoterBody, KeysQuery, ListPromotersQuery, MintKeyBody, PatchPromoterBody } from "./api-schemas";
 import { CreateDropBody, DROP_ID, PatchDropBody } from "./drops";
 import { MAX_BODY_BYTES } from "./http";
+import { SeatMapQuery } from "./seat-map";
 
 /** The request bodies, by their names in the document. */
 const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody };
@@ -28,7 +29,7 @@ interface Answer {
 
 export interface Operation {
 	operationId: string;
-	method: "GET" | "POST" | "PATCH" | "DELETE";
+	method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 	/** As the router has it: `/api/drops/:id`. */
 	path: string;
 	tag: "fan" | "promoter" | "engine" | "gate";
@@ -40,6 +41,8 @@ export interface Operation {
 	headers?: { name: string; schema: z.ZodType; required: boolean }[];
 	/** A JSON body (at most 16 KiB, `Content-Type: application/json`). */
 	body?: { schema: keyof typeof REQUEST_SCHEMAS; required: boolean };
+	/** A CSV body (`Content-Type: text/csv`): what its lines are. */
+	csvBody?: string;
 	/** Successful answers. */
 	answers: Record<number, Answer>;
 	/** Refusals, each `ApiErrorBody`: the status and the codes it carries here. */
@@ -101,7 +104,11 @@ export const OPERATIONS: Operation[] = [
 		},
 		errors: {
 			409: "open_drops_limit (openDrops): the promoter has its limit of drops not yet closed",
-			422: "out_of_range, empty, too_short, too_long, invalid_format, invalid_time",
+			400: "missing_field (capacity without ticketTypes; a type's capacity or slots)",
+			413: "body_too_large: over 16 KiB, or over 8 MiB for a body with ticketTypes",
+			422:
+				"out_of_range, empty, too_short, too_long, invalid_format, invalid_time; ticket types: no_tickets, capacity_mismatch, duplicate_id, not_for_kind, " +
+				"duplicate_seat, too_many_seats, too_many_sections, invalid_csv (seatsCsv; the error names its line)",
 		},
 	},
 	{
@@ -165,6 +172,25 @@ export const OPERATIONS: Operation[] = [
 		query: AuditQuery,
 		answers: { 200: json("AuditReport", "Stock, sales against D1 by order id, admission order and load; ok when all hold.") },
 		errors: { 400: "invalid_type (graceSeconds)", 404: "not_found", 422: "out_of_range (graceSeconds)" },
+	},
+	{
+		operationId: "uploadSeats",
+		method: "PUT",
+		path: "/api/admin/drops/:id/ticket-types/:typeId/seats",
+		tag: "promoter",
+		summary: "Replace a seated type's seats with a CSV, before the opening",
+		description:
+			"The header id,section,row,number, then one seat a line (at most 100,000 seats a drop, 4 MiB). Checked whole first: an error names its line " +
+			"(`line`, the header being 1) and nothing is stored. Answers the drop with the type's new capacity and sections.",
+		security: ["admin"],
+		csvBody: "id,section,row,number",
+		answers: { 200: json("AdminDropView", "The drop as it is now.") },
+		errors: {
+			404: "not_found (drop or ticket type)",
+			413: "body_too_large: over 4 MiB",
+			415: "unsupported_media_type: not text/csv",
+			422: "already_open, not_seated, invalid_csv (line), duplicate_seat (line), too_many_seats, too_many_sections, no_tickets, out_of_range",
+		},
 	},
 	{
 		operationId: "reconcileDrop",
@@ -278,6 +304,27 @@ export const OPERATIONS: Operation[] = [
 		errors: { 404: "not_found", 503: "try_again: the drop could not be looked up just now" },
 	},
 	{
+		operationId: "getAvailability",
+		method: "GET",
+		path: "/api/drops/:id/availability",
+		tag: "fan",
+		summary: "What is left per ticket type, slot and section, with the free seats row by row",
+		description: "Gathered from the shards by the pacer at most once a second and cached like the watermark: a second or two old, never a call to the shards per request.",
+		answers: { 200: json("Availability", "Cacheable for a second.") },
+		errors: { 404: "not_found", 503: "try_again" },
+	},
+	{
+		operationId: "getSeatMap",
+		method: "GET",
+		path: "/api/drops/:id/seats",
+		tag: "fan",
+		summary: "Every seat of the drop's seated types, for drawing the seat map",
+		description: "From D1's seat directory, in the promoter's order; cached a minute (seats change only before the opening). What is free is in the availability.",
+		query: SeatMapQuery,
+		answers: { 200: json("SeatMap", "Cacheable for a minute.") },
+		errors: { 404: "not_found", 422: "too_long (ticketType, section)", 503: "try_again" },
+	},
+	{
 		operationId: "getFairness",
 		method: "GET",
 		path: "/api/drops/:id/fairness",
@@ -327,7 +374,9 @@ export const OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Hold tickets",
 		description:
-			"The hold lasts holdSeconds, never past the end of the fan's turn. Only a hold that was made is remembered under its key: retrying a refused key asks again.",
+			"The hold lasts holdSeconds, never past the end of the fan's turn. Only a hold that was made is remembered under its key: retrying a refused key asks again. " +
+			"{quantity} holds the drop's first general-admission type; a ticketType's units: {ticketType, quantity} (general), {ticketType, slot, quantity} (timeslot), " +
+			"{ticketType, seats, section?} (those seats, all or none) or {ticketType, quantity, section?} (the best available, side by side in one row where any are).",
 		security: ["accessToken"],
 		headers: [{ name: "Idempotency-Key", schema: IdempotencyKey, required: true }],
 		body: { schema: "HoldBody", required: true },
@@ -341,9 +390,12 @@ export const OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), idempotency_key_conflict, drop_closed",
-			422: "limit_exceeded (maxPerFan, alreadyHeldOrBought), out_of_range",
-			503: "try_again: tickets are moving between shards",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed",
+			410: "hold_expired: a named hold that ran out while its units were being claimed",
+			422:
+				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
+				"unknown_slot, unknown_section, unknown_seat (seats), seat_not_in_type (seats), seats_apart, duplicate_seat, quantity_mismatch, not_for_type",
+			503: "try_again: tickets are moving between shards, or a seat's shard did not answer",
 		},
 	},
 	{
@@ -489,6 +541,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	keyId: { description: "An API key's id (k_...), as listed; never the key itself." },
 	holdId: { description: "A hold's id, as the hold answered it." },
 	orderId: { description: "An order's id, as the purchase answered it." },
+	typeId: { description: "A ticket type's id, as the drop lists it." },
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -582,6 +635,7 @@ function operation(op: Operation): JsonSchema {
 		...(op.body
 			? { requestBody: { required: op.body.required, content: { "application/json": { schema: refTo(op.body.schema) } } } }
 			: {}),
+		...(op.csvBody ? { requestBody: { required: true, description: op.csvBody, content: { "text/csv": { schema: { type: "string" } } } } } : {}),
 		responses,
 	};
 }

@@ -24,6 +24,9 @@ export interface OrderRecord {
 	status_at: string | null;
 	refunded_tickets: number;
 	receipt_to: string | null;
+	/** Named units (issue 14): the order's ticket type and slot; null for the general admission spread over the shards. */
+	ticket_type: string | null;
+	slot_id: string | null;
 	receipt_sent_at: string | null;
 	workflow_runs: number;
 }
@@ -36,6 +39,9 @@ export interface TicketRecord {
 	token: string | null;
 	scanned_at: string | null;
 	refund_id: string | null;
+	/** Named units (issue 14): the ticket's type and seat, when it has them. */
+	ticket_type: string | null;
+	seat_id: string | null;
 }
 
 /** The sale as the shard sent it, rebuilt from its row and ticket codes in D1 (a Workflow's params). */
@@ -55,6 +61,8 @@ export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
 		tickets: codes,
 		createdAt: order.created_at,
 		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
+		...(order.ticket_type === null ? {} : { ticketType: order.ticket_type }),
+		...(order.slot_id === null ? {} : { slot: order.slot_id }),
 	};
 }
 

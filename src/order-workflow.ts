@@ -61,9 +61,17 @@ async function confirmPayment(env: Env, sale: OrderParams): Promise<{ confirmed:
 async function issueTickets(env: Env, sale: OrderParams): Promise<{ tickets: number }> {
 	const tickets = await orderTickets(env.DB, sale.orderId);
 	const unsigned = tickets.filter((t) => t.token === null);
-	const tokens = await Promise.all(unsigned.map(async (t) => ({ code: t.code, token: await signTicketToken(env, { dropId: sale.dropId, orderId: sale.orderId, code: t.code }) })));
+	const tokens = await Promise.all(unsigned.map(async (t) => ({ code: t.code, token: await signTicketToken(env, { dropId: sale.dropId, orderId: sale.orderId, code: t.code, ...unitOf(t, sale) }) })));
 	await storeTicketTokens(env.DB, sale.orderId, tokens);
 	return { tickets: tickets.length };
+}
+
+/** What a ticket of a named type admits to, for the gate (claim `u`): `type:seat`, `type@slot` or the type; none for general admission. */
+function unitOf(t: { ticket_type: string | null; seat_id: string | null }, sale: OrderParams): { unit?: string } {
+	const type = t.ticket_type ?? sale.ticketType ?? null;
+	if (type === null) return {};
+	if (t.seat_id !== null) return { unit: `${type}:${t.seat_id}` };
+	return { unit: sale.slot !== undefined ? `${type}@${sale.slot}` : type };
 }
 
 /** Sends the receipt once: an order with one recorded is not sent another. No address, or receipts off: nothing is sent. */

@@ -46,6 +46,10 @@ const view = (r: RefundRow) => ({
 export async function refundOrder(env: Env, drop: DropConfig, orderId: string, input: { codes?: string[]; restock: boolean }): Promise<OrderRefunds> {
 	const order = await orderRecord(env.DB, orderId);
 	if (order === null || order.drop_id !== drop.id) throw notFound("order");
+	if (input.restock && order.ticket_type !== null) {
+		// A seat or a slot's place goes back through its own unit shard, which this does not do yet.
+		throw new ApiError(422, "restock_unsupported", "Only general-admission tickets can be put back on sale; refund these without restock.", { field: "restock" });
+	}
 	const tickets = await orderTickets(env.DB, orderId);
 	if (input.codes !== undefined) {
 		const known = new Set(tickets.map((t) => t.code));
@@ -138,12 +142,13 @@ export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): 
 	const now = new Date().toISOString();
 	await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
 	const cancelledAt = (await cancellation(env.DB, drop.id))!;
-	const { results } = await env.DB.prepare(`SELECT order_id FROM orders WHERE drop_id = ? AND status <> 'refunded' ORDER BY order_id LIMIT ?`)
+	const { results } = await env.DB.prepare(`SELECT order_id, ticket_type FROM orders WHERE drop_id = ? AND status <> 'refunded' ORDER BY order_id LIMIT ?`)
 		.bind(drop.id, CANCEL_PAGE)
-		.all<{ order_id: string }>();
+		.all<{ order_id: string; ticket_type: string | null }>();
 	let refundedOrders = 0;
-	for (const { order_id } of results) {
-		await refundOrder(env, drop, order_id, { restock });
+	for (const { order_id, ticket_type } of results) {
+		// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale.
+		await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null });
 		refundedOrders++;
 	}
 	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ? AND status <> 'refunded'`).bind(drop.id).first<{ n: number }>();

@@ -23,8 +23,12 @@ export const SaleMessage = z
 		createdAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))),
 		/** Where the receipt goes, when the buyer gave an address (issue 15). */
 		email: z.string().max(254).optional(),
+		// Named units (issue 14); absent for the general admission spread over the shards.
+		ticketType: word(32).optional(),
+		seats: z.array(word(64)).optional(),
+		slot: word(64).optional(),
 	})
-	.refine((sale) => sale.tickets.length === sale.quantity);
+	.refine((sale) => sale.tickets.length === sale.quantity && (sale.seats === undefined || sale.seats.length === sale.quantity));
 export type SaleMessage = z.output<typeof SaleMessage>;
 
 /**

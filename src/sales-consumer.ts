@@ -57,19 +57,24 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 	return [
 		db
 			.prepare(
-				`INSERT INTO orders (order_id, drop_id, shard, fan_id, hold_id, quantity, unit_price_cents, total_cents, currency, payment_id, created_at, recorded_at)
+				`INSERT INTO orders (order_id, drop_id, shard, fan_id, hold_id, quantity, unit_price_cents, total_cents, currency, payment_id, created_at, recorded_at,
+				   ticket_type, slot_id)
 				 SELECT json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), json_extract(s.value, '$.shard'),
 				        json_extract(s.value, '$.fanId'), json_extract(s.value, '$.holdId'), json_extract(s.value, '$.quantity'),
 				        json_extract(s.value, '$.unitPriceCents'), json_extract(s.value, '$.totalCents'), json_extract(s.value, '$.currency'),
-				        json_extract(s.value, '$.paymentId'), json_extract(s.value, '$.createdAt'), ?2
+				        json_extract(s.value, '$.paymentId'), json_extract(s.value, '$.createdAt'), ?2,
+				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.slot')
 				 FROM json_each(?1) AS s WHERE true
 				 ON CONFLICT (order_id) DO NOTHING`,
 			)
 			.bind(payload, recordedAt),
 		db
 			.prepare(
-				`INSERT INTO tickets (code, order_id, drop_id, seq)
-				 SELECT t.value, json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), t.key
+				// A seated sale's ticket k is for seat k. A seat already sold to another ticket breaks the
+				// unique index (tickets_one_per_seat): the batch fails and, retried out, goes to the dead letters.
+				`INSERT INTO tickets (code, order_id, drop_id, seq, ticket_type, seat_id)
+				 SELECT t.value, json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), t.key,
+				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.seats[' || t.key || ']')
 				 FROM json_each(?1) AS s, json_each(s.value, '$.tickets') AS t WHERE true
 				 ON CONFLICT (code) DO NOTHING`,
 			)

@@ -17,6 +17,10 @@ export interface SaleRow {
 	tickets: string;
 	status: OrderStatus;
 	refunded_tickets: number;
+	ticket_type: string | null;
+	slot_id: string | null;
+	/** Seated: the seats in ticket order, space-separated. */
+	seats: string | null;
 }
 
 export async function recordedTotals(db: D1Database, dropId: string): Promise<{ orders: number; tickets: number }> {
@@ -62,7 +66,8 @@ export async function recordedOrderIds(db: D1Database, orderIds: string[]): Prom
 
 /** One page in (created_at, order_id) order, each order with its ticket codes. */
 export async function salesPage(db: D1Database, dropId: string, limit: number, after: { createdAt: string; orderId: string } | null): Promise<SaleRow[]> {
-	const select = `SELECT o.*, (SELECT group_concat(code, ' ') FROM (SELECT code FROM tickets t WHERE t.order_id = o.order_id ORDER BY seq)) AS tickets
+	const select = `SELECT o.*, (SELECT group_concat(code, ' ') FROM (SELECT code FROM tickets t WHERE t.order_id = o.order_id ORDER BY seq)) AS tickets,
+		(SELECT group_concat(seat_id, ' ') FROM (SELECT seat_id FROM tickets t WHERE t.order_id = o.order_id AND seat_id IS NOT NULL ORDER BY seq)) AS seats
 		FROM orders o WHERE o.drop_id = ?`;
 	const stmt = after
 		? db.prepare(`${select} AND (o.created_at, o.order_id) > (?, ?) ORDER BY o.created_at, o.order_id LIMIT ?`).bind(dropId, after.createdAt, after.orderId, limit)
@@ -71,10 +76,16 @@ export async function salesPage(db: D1Database, dropId: string, limit: number, a
 	return results;
 }
 
-export const CSV_HEADER = ["order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets", "status", "refunded_tickets"];
+export const CSV_HEADER = [
+	"order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets",
+	"ticket_type", "slot", "seats", "status", "refunded_tickets",
+];
 
 export function csvLine(r: SaleRow): string {
-	return [r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? "", r.status, r.refunded_tickets]
+	return [
+		r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? "",
+		r.ticket_type ?? "", r.slot_id ?? "", r.seats ?? "", r.status, r.refunded_tickets,
+	]
 		.map(csvField)
 		.join(",");
 }
@@ -112,4 +123,18 @@ export function salesCsvStream(db: D1Database, dropId: string, pageSize = 1_000)
 			}
 		},
 	});
+}
+
+/** Tickets in D1 by type (null: general admission spread over the shards), and its seats: how many, and how many distinct. */
+export async function recordedNamed(db: D1Database, dropId: string): Promise<{ byType: Map<string | null, number>; seats: number; distinctSeats: number }> {
+	const [types, seats] = await db.batch<{ ticket_type: string | null; tickets: number; seats: number; distinct_seats: number }>([
+		db.prepare(`SELECT ticket_type, COUNT(*) AS tickets FROM tickets WHERE drop_id = ? GROUP BY ticket_type`).bind(dropId),
+		db.prepare(`SELECT COUNT(seat_id) AS seats, COUNT(DISTINCT seat_id) AS distinct_seats FROM tickets WHERE drop_id = ? AND seat_id IS NOT NULL`).bind(dropId),
+	]);
+	const s = seats!.results[0];
+	return {
+		byType: new Map(types!.results.map((r) => [r.ticket_type, r.tickets])),
+		seats: s?.seats ?? 0,
+		distinctSeats: s?.distinct_seats ?? 0,
+	};
 }

@@ -9,7 +9,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionPace, newSeed, nextBatchSize } from "./admission";
 import { config } from "./config";
-import { type DropConfig, hasClosed } from "./drops";
+import { AVAILABILITY_MAX_AGE_MS, type AvailabilityDoc, gatherAvailability } from "./availability";
+import { type DropConfig, hasClosed, typesOf } from "./drops";
+import type { TicketType } from "./ticket-types";
 import { type StockHint, inventoryTotals } from "./inventory";
 import type { ShardTotals } from "./inventory-shard";
 import { RequestCounter } from "./load";
@@ -78,6 +80,8 @@ export interface Watermark {
 	remaining: number;
 	held: number;
 	sold: number;
+	/** The drop's ticket types (seats counted per section, not listed). */
+	ticketTypes: TicketType[];
 	/** When the pacer made this document (ms). */
 	at: number;
 }
@@ -181,6 +185,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	async configure(drop: DropConfig): Promise<Outcome<{ seedCommitment: string }>> {
 		this.served.count();
 		const previous = this.config();
+		this.availabilityCopy = null;
 		if (previous !== null && previous.lines !== drop.lines) {
 			const empty = await Promise.all(Array.from({ length: previous.lines }, (_, k) => this.line(k).isEmpty()));
 			if (!empty.every(Boolean)) return fail(422, "lines_in_use", `"lines" cannot change once fans have joined.`, { field: "lines" });
@@ -263,8 +268,37 @@ export class WaitingRoom extends DurableObject<Env> {
 			remaining: totals.remaining,
 			held: totals.held,
 			sold: totals.sold,
+			ticketTypes: typesOf(drop),
 			at: now,
 		});
+	}
+
+	private availabilityCopy: { at: number; value: AvailabilityDoc } | null = null;
+	private gatheringAvailability: Promise<AvailabilityDoc> | null = null;
+
+	/**
+	 * What is left per type, slot and section: gathered from the shards at most once per
+	 * AVAILABILITY_MAX_AGE_MS however many ask (the Worker caches it too), never per request.
+	 */
+	async availability(): Promise<Outcome<AvailabilityDoc>> {
+		this.served.count();
+		const drop = this.config();
+		if (drop === null) return fail(404, "not_found", "No such drop.");
+		const copy = this.availabilityCopy;
+		if (copy !== null && this.clock() - copy.at < AVAILABILITY_MAX_AGE_MS) return ok(copy.value);
+		const at = this.clock();
+		this.gatheringAvailability ??= gatherAvailability(this.env, drop, at).finally(() => {
+			this.gatheringAvailability = null;
+		});
+		try {
+			const value = await bounded(this.gatheringAvailability, "the shards' availability");
+			if (this.availabilityCopy === null || this.availabilityCopy.at < at) this.availabilityCopy = { at, value };
+			return ok(value);
+		} catch (err) {
+			console.warn("availability not gathered", err);
+			if (copy !== null) return ok(copy.value);
+			return fail(503, "try_again", "Availability is being gathered; try again in a moment.", { retryAfter: 1 });
+		}
 	}
 
 	/**

@@ -60,15 +60,15 @@ export function client(base, adminToken) {
 			}
 			throw new Error("a fan was not admitted in time");
 		},
-		/** One fan's whole purchase: join, wait, hold, pay. */
-		async buy(dropId, fanId, quantity) {
+		/** One fan's whole purchase: join, wait, hold (`{quantity}`, or `body`: a ticket type's units), pay. */
+		async buy(dropId, fanId, quantity, body = { quantity }) {
 			const joined = await this.join(dropId, fanId);
 			const access = await this.waitAdmitted(dropId, joined.queueToken);
 			const hold = (
 				await call("POST", `/api/drops/${dropId}/holds`, {
 					token: access,
 					headers: { "idempotency-key": randomUUID() },
-					body: { quantity },
+					body,
 					expect: 201,
 				})
 			).data;

@@ -20,6 +20,7 @@ import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
 import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, promoterTeamJourney } from "./journeys.mjs";
 import { loadTestReport } from "./report.mjs";
+import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -77,14 +78,21 @@ async function shot(page, name, { docs = null, fullPage = false } = {}) {
 	}
 }
 
-const journeys = [
+const only = process.env.TEST_BROWSER_ONLY ?? "";
+const allJourneys = [
 	["fan journey", fanJourney],
 	["fan pre-queue and hold expiry", fanPrequeueAndHoldExpiry],
 	["fan edge states", fanEdgeStates],
 	["promoter journey", promoterJourney],
 	["promoter team and roles", promoterTeamJourney],
 	["load-test report", loadTestReport],
-].filter(([name]) => name.includes(process.env.TEST_BROWSER_ONLY ?? ""));
+	// Ticket types, seats and timeslots (issue 14).
+	["fan picks seats by pointer and by keyboard", fanPicksSeats],
+	["fan buys a timeslot", fanBuysTimeslot],
+	["promoter creates types and uploads seats", promoterTypesAndSeats],
+];
+/** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
+const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
 
 const results = [];
 try {

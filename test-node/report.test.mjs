@@ -367,7 +367,9 @@ test("k6's handleSummary report draws every chart and carries the audit's verdic
 
 test("scenarios: arrival shapes, the bots' share, and one place to add a scenario", () => {
 	const knobs = knobsFrom({ FANS: "4000", SEED: "3" });
-	assert.deepEqual(Object.keys(SCENARIOS), ["spike", "ramp", "soak", "bots"]);
+	assert.deepEqual(Object.keys(SCENARIOS), ["spike", "ramp", "soak", "bots", "seated"]);
+	assert.equal(scenarioNamed("seated").seated, true, "seated: the spike on a drop of reserved seats");
+	assert.equal(scenarioNamed("spike").seated, false);
 	assert.equal(scenarioNamed("").name, "spike");
 	assert.equal(scenarioNamed("drop").name, "spike", "`drop`, the old name, is the spike");
 	const offsets = (name) => Array.from({ length: knobs.fans }, (_, i) => fanPlan(scenarioNamed(name), i, knobs, 0).startAt / 1000 - knobs.leadSeconds);

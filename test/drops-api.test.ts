@@ -101,6 +101,8 @@ describe("create", () => {
 			// Made with the operator's token: the drop belongs to no promoter.
 			promoterId: null,
 			seedCommitment: expect.stringMatching(/^[0-9a-f]{64}$/),
+			// Made without ticketTypes: its one general-admission type.
+			ticketTypes: [{ id: "general", name: "General admission", kind: "general", priceCents: 0, maxPerFan: 2, capacity: 50 }],
 		});
 		expect(Math.abs(Date.parse(drop.createdAt) - Date.now())).toBeLessThan(DAY);
 
@@ -123,6 +125,7 @@ describe("create", () => {
 			created_at: drop.createdAt,
 			updated_at: drop.createdAt,
 			promoter_id: null,
+			ticket_types: null,
 		});
 	});
 

@@ -371,6 +371,21 @@ describe("the OpenAPI document", () => {
 			init: { headers: { "content-type": "application/json", "stripe-signature": await stripeSignature(env.STRIPE_WEBHOOK_SECRET!, event) }, body: event },
 		});
 		expect(signed.body).toEqual({ received: true, duplicate: false });
+		// Named inventory (issue 14): a seated drop, its seats as CSV before the opening, and what fans see is left.
+		const later = new Date(Date.now() + 3_600_000).toISOString();
+		const seatList = [{ id: "A-1", section: "A", row: "1", number: 1 }];
+		const seated = await api("POST", "/api/admin/drops", {
+			init: jsonBody({ name: "Seated", maxPerFan: 2, opensAt: later, shards: 1, lines: 1, ticketTypes: [{ id: "seat", name: "Seat", kind: "seated", seats: seatList }] }, adminHeaders),
+		});
+		expect(seated.status).toBe(201);
+		const csv = (body: string) => ({ params: { id: seated.body.id, typeId: "seat" }, init: { headers: { ...adminHeaders, "content-type": "text/csv" }, body } });
+		expect((await api("PUT", "/api/admin/drops/:id/ticket-types/:typeId/seats", csv("id,section,row,number\nA-1,A,1,1\nA-2,A,1,2"))).body.capacity).toBe(2);
+		expect((await api("PUT", "/api/admin/drops/:id/ticket-types/:typeId/seats", csv("id,section,row,number\nA-1,A,1,1\nA-1,A,1,2"))).body.error).toMatchObject({ code: "duplicate_seat", line: 3 });
+		const left = await api("GET", "/api/drops/:id/availability", { params: { id: seated.body.id } });
+		expect(left.body.ticketTypes).toEqual([{ id: "seat", kind: "seated", remaining: 2, sections: [{ name: "A", remaining: 2, rows: [{ row: "1", free: "1-2" }] }] }]);
+		expect((await api("GET", "/api/drops/:id/availability", { params: { id: "d_AAAAAAAAAAAAAAAA" } })).status).toBe(404);
+		const map = await api("GET", "/api/drops/:id/seats", { params: { id: seated.body.id }, search: "?section=A" });
+		expect(map.body.ticketTypes).toEqual([{ id: "seat", sections: [{ name: "A", rows: [{ row: "1", seats: [[1, "A-1"], [2, "A-2"]] }] }] }]);
 
 		// Every success the document promises was seen, and checked, at least once.
 		for (const [path, ops] of Object.entries(doc.paths)) {

@@ -165,3 +165,39 @@ describe("refunds", () => {
 		expect(list.refunds.map((r) => r.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
 	});
 });
+
+describe("after the sale of named units (issues 14 and 15 together)", () => {
+	it("a seat's ticket names its seat for the gate; a refund asking to restock a seat is refused and changes nothing; cancelling with restock refunds it kept off sale", async () => {
+		const { holdUnits, seatsOf } = await import("./support/named");
+		const { decodeJwt } = await import("jose");
+		const drop = await createDrop({
+			capacity: undefined,
+			maxPerFan: 2,
+			shards: 2,
+			priceCents: 0,
+			admission: WIDE_OPEN,
+			ticketTypes: [{ id: "seat", name: "Seated", kind: "seated", priceCents: 4_000, seats: seatsOf("A", 1, 4) }],
+		});
+		const access = await admittedFan(drop.id, "fan-seat-after");
+		const held = await holdUnits(drop.id, access, { ticketType: "seat", seats: ["A-1-2", "A-1-3"] });
+		expect(held.status).toBe(201);
+		const { holdId } = (await held.json()) as { holdId: string };
+		const bought = await purchaseWith(drop.id, access, holdId, { payment: { method: "test", token: "ok" } });
+		expect(bought.status).toBe(201);
+		const order = (await bought.json()) as { orderId: string; orderToken: string };
+		const ticketed = await orderReaches(order.orderId, order.orderToken, ["ticketed", "receipt_sent"]);
+		expect(ticketed.passes.map((p) => decodeJwt(p.token!).u).sort()).toEqual(["seat:A-1-2", "seat:A-1-3"]);
+
+		const refused = await refund(drop.id, order.orderId, { restock: true });
+		expect(refused.status).toBe(422);
+		expect(await refused.json()).toEqual({ error: expect.objectContaining({ code: "restock_unsupported", field: "restock" }) });
+		expect(await refundCount(order.orderId)).toBe(0);
+		expect((await readOrder(order.orderId, order.orderToken)).status).not.toBe("refunded");
+
+		const cancelled = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST", body: JSON.stringify({ restock: true }) });
+		expect(await cancelled.json()).toMatchObject({ refundedOrders: 1, ordersLeft: 0 });
+		expect((await readOrder(order.orderId, order.orderToken)).status).toBe("refunded");
+		const a = await expectCleanAudit(drop.id);
+		expect(a.refunds).toMatchObject({ refunds: 1, tickets: 2, restocked: 0, atGate: 0 });
+	});
+});

@@ -66,6 +66,8 @@ export const DEFAULTS = {
 	bucketSeconds: 1,
 	/** The charts run this long past the arrival window (k6 keeps a submetric per point, so they are bounded). */
 	tailSeconds: 120,
+	/** The seated scenario (lib/seated.js): how many seats; 0 takes `tickets`. */
+	seats: 0,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -486,10 +488,10 @@ function transient(client, step, res, fanId) {
  * decline). Returns `{fanId, outcome, tickets, orderId?, ...}` where outcome
  * is bought, sold_out, abandoned, expired, closed, gave_up or error.
  *
- * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?} where startAt
- * (epoch ms) is when the fan arrives; the fan first pauses until then. probes
- * (lib/bots.js) make the fan hostile: generators run after its join and once
- * it is admitted.
+ * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?, holdBody?} where
+ * startAt (epoch ms) is when the fan arrives; the fan first pauses until then. probes
+ * (lib/bots.js) make the fan hostile: generators run after its join and once it is
+ * admitted. holdBody(quantity, holdNo) makes a hold's body (default {quantity}).
  */
 export function* fanJourney(client, ctx) {
 	const k = ctx.knobs;
@@ -638,7 +640,8 @@ export function* fanJourney(client, ctx) {
 			// A retry after a network error or 5xx reuses the key: that is what the key is for.
 			res = yield request("POST", base + "/holds", {
 				headers: { authorization: auth.authorization, "content-type": "application/json", "idempotency-key": key },
-				json: { quantity: quantity },
+				// A scenario may ask for a ticket type's units (lib/seated.js); the default is general admission.
+				json: ctx.holdBody ? ctx.holdBody(quantity, holdNo) : { quantity: quantity },
 				step: "hold",
 			});
 			// Tickets moving between shards: the engine says when to ask again (a "try again" is not remembered).
@@ -654,7 +657,12 @@ export function* fanJourney(client, ctx) {
 			ok(client, "hold");
 			continue;
 		}
-		if (res.status === 409 && code === "not_enough_left") {
+		if (res.status === 409 && code === "seats_taken") {
+			// Someone else got those seats first: the next hold asks for the best available.
+			ok(client, "hold");
+			continue;
+		}
+				if (res.status === 409 && code === "not_enough_left") {
 			ok(client, "hold");
 			const left = json(res).error.available;
 			if (left >= 1) quantity = Math.min(quantity, left);

@@ -16,6 +16,7 @@ function early(rnd, knobs) {
  *   arrivalSeconds: (knobs: any) => number,
  *   arrivalOffsetMs: (index: number, knobs: any) => number,
  *   isBot?: (index: number, knobs: any) => boolean,
+ *   seated?: boolean,
  * }} Scenario
  */
 
@@ -60,6 +61,14 @@ export const SCENARIOS = {
 			return fanRandom(knobs.seed + 104729, index)() < knobs.botShare;
 		},
 	},
+	seated: {
+		about: "the spike on a drop of reserved seats (SEATS, default TICKETS) where many fans ask for the same best seats at once (lib/seated.js); also fails on a seat sold twice or D1 disagreeing with the shards",
+		arrivalSeconds: function (knobs) {
+			return knobs.spreadSeconds;
+		},
+		arrivalOffsetMs: arrivalOffsetMs,
+		seated: true,
+	},
 };
 
 /** The scenario a drop run uses by default (and `drop`, its name before there were others). */
@@ -70,7 +79,7 @@ export function scenarioNamed(name) {
 	const key = !name || name === "drop" ? DEFAULT_SCENARIO : name;
 	const s = SCENARIOS[key];
 	if (!s) throw new Error("unknown scenario " + name + ": one of " + Object.keys(SCENARIOS).join(", "));
-	return { name: key, about: s.about, arrivalSeconds: s.arrivalSeconds, arrivalOffsetMs: s.arrivalOffsetMs, isBot: s.isBot || null };
+	return { name: key, about: s.about, arrivalSeconds: s.arrivalSeconds, arrivalOffsetMs: s.arrivalOffsetMs, isBot: s.isBot || null, seated: s.seated === true };
 }
 
 /**
