@@ -398,7 +398,7 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 }
 
 /** Signs in on the promoter page with a key or token, from the sign-in form. */
-async function signInAs(page, credential) {
+export async function signInAs(page, credential) {
 	await page.getByRole("heading", { name: "Promoter sign-in" }).waitFor();
 	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).fill(credential);
 	await page.getByRole("button", { name: "Sign in" }).click();

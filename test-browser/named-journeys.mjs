@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { signInAs } from "./journeys.mjs";
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
@@ -164,8 +165,7 @@ export async function promoterTypesAndSeats({ browser, base, api, adminToken, sh
 	const problems = [];
 	const { context, page } = await openPage(browser, DESKTOP, problems);
 	await page.goto(`${base}/admin`);
-	await page.getByLabel("Admin token", { exact: true }).fill(adminToken);
-	await page.getByRole("button", { name: "Sign in" }).click();
+	await signInAs(page, adminToken);
 	await page.getByRole("heading", { name: "Create a drop" }).waitFor();
 
 	const name = `Browser test: typed ${Date.now()}`;
