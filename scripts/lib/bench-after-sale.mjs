@@ -200,6 +200,12 @@ export function afterSaleLines(a) {
 		"  Locally the Workflow instances run in the same workerd, on the same cores, as the checkout; on Cloudflare they run apart from the shards",
 	);
 	out.push("  and the Worker, so a deployed checkout pays for none of this: what grows here is the competition for 2 cores (and Miniflare's memory per instance).");
-	if (!on.drained) out.push(`  warning: with Workflows on, ${on.orders - on.ticketed} of ${on.orders} orders were not ticketed within the drain time`);
+	for (const r of [off, on]) {
+		if (r.drained) continue;
+		out.push(
+			`  warning: with Workflows ${r.mode}, after ${r.drainSeconds}s of drain ${Math.max(0, r.sales - r.orders)} of ${r.sales} sales were not in D1` +
+				(r.mode === "on" ? ` and ${r.orders - r.ticketed} of the ${r.orders} orders there not ticketed` : ""),
+		);
+	}
 	return out;
 }
