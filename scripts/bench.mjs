@@ -11,6 +11,9 @@
 //     the same request refused before the object, or the health request where
 //     no such refusal exists), the pacer's CPU per tick with 1, 16 and 64 lines,
 //     and the pacer's CPU per watermark read,
+//   - the checkout with the post-sale Workflows off and on (scripts/lib/bench-after-sale.mjs):
+//     every other phase runs on an engine with ORDER_WORKFLOWS=off, since locally the
+//     Workflows run in the same workerd and on Cloudflare they do not,
 // and turns them into the capacity model (scripts/lib/capacity-model.mjs):
 // joins/s per drop by line count, buyers/s per drop by shard count, the
 // pacer's load, from Cloudflare's figure of about 1,000 requests a second per
