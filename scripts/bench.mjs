@@ -11,6 +11,9 @@
 //     the same request refused before the object, or the health request where
 //     no such refusal exists), the pacer's CPU per tick with 1, 16 and 64 lines,
 //     and the pacer's CPU per watermark read,
+//   - the checkout with the post-sale Workflows off and on (scripts/lib/bench-after-sale.mjs):
+//     every other phase runs on an engine with ORDER_WORKFLOWS=off, since locally the
+//     Workflows run in the same workerd and on Cloudflare they do not,
 // and turns them into the capacity model (scripts/lib/capacity-model.mjs):
 // joins/s per drop by line count, buyers/s per drop by shard count, the
 // pacer's load, from Cloudflare's figure of about 1,000 requests a second per
@@ -38,12 +41,13 @@ import { createDrop, json, newFanSecret, request, runAsync } from "../loadtest/l
 import { createHttpClient, latencyStats } from "../loadtest/lib/node-client.mjs";
 import { ROOT, adminTokenFromEnv, commandOf, cpuMs, descendantPids, startEngine } from "./lib/engine.mjs";
 import { describeSource, snapshotEngine } from "./lib/engine-snapshot.mjs";
+import { afterSaleLines, compareAfterSale } from "./lib/bench-after-sale.mjs";
 import { QUEUE_MESSAGES_PER_SECOND, TARGETS, TICKS_PER_SECOND, capacityModel } from "./lib/capacity-model.mjs";
 
 const USAGE =
 	"usage: npm run bench -- [--base-url URL] [--admin-token T] [--port N] [--duration S] [--connections N] [--lines N]\n" +
 	"                        [--cpu-calls N] [--cpu-rounds N] [--tick-lines 1,16,64] [--tick-seconds S (running time per tick figure)] [--tick-join-rate N]\n" +
-	"                        [--data-centers N] [--tickets-per-order N] [--in-place] [--report FILE]\n";
+	"                        [--data-centers N] [--tickets-per-order N] [--after-sale-orders N (0: no Workflows on/off comparison)] [--in-place] [--report FILE]\n";
 
 const { values: flags } = parseArgs({
 	options: {
@@ -60,6 +64,7 @@ const { values: flags } = parseArgs({
 		"tick-join-rate": { type: "string", default: "10" },
 		"data-centers": { type: "string", default: "300" },
 		"tickets-per-order": { type: "string", default: "2" },
+		"after-sale-orders": { type: "string", default: "1000" },
 		"in-place": { type: "boolean", default: false },
 		report: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
@@ -105,6 +110,8 @@ if (!(TICK_MS >= 2000) || !(TICK_JOIN_RATE >= 0 && TICK_JOIN_RATE <= 200)) {
 }
 const DATA_CENTERS = wholeNumber("data-centers", 1, 100_000);
 const TICKETS_PER_ORDER = wholeNumber("tickets-per-order", 1, 20);
+/** Sales per mode in the Workflows off/on comparison (scripts/lib/bench-after-sale.mjs); 0 skips it. */
+const AFTER_SALE_ORDERS = wholeNumber("after-sale-orders", 0, 5_000);
 /** Waiting fans whose polls the status phase cycles over (each placed first, as a client keeps the token it is given). */
 const STATUS_FANS = 2000;
 /** Pairs of windows (paused, running) per tick figure; --tick-seconds is split over them. */
@@ -136,8 +143,10 @@ try {
 			snapshot = snapshotEngine(ROOT);
 			log(`engine sources copied to ${snapshot.root} (commit ${snapshot.source.commit}, ${snapshot.source.changedFiles} engine file(s) changed since)`);
 		}
-		// No join limits: the bench joins thousands of fans from one address.
-		engine = await startEngine({ port: Number(flags.port), vars: { JOIN_RATE_PER_FAN: "0", JOIN_RATE_PER_IP: "0" }, log, root: engineRoot() });
+		// No join limits: the bench joins thousands of fans from one address. No post-sale Workflows on this
+		// engine: locally each runs in the same workerd (and thousands exhaust its SQLite memory); the
+		// after-sale comparison below measures the checkout with them on and off, side by side.
+		engine = await startEngine({ port: Number(flags.port), vars: { JOIN_RATE_PER_FAN: "0", JOIN_RATE_PER_IP: "0", ORDER_WORKFLOWS: "off" }, log, root: engineRoot() });
 		baseUrl = engine.baseUrl;
 		adminToken = engine.adminToken;
 	}
@@ -178,6 +187,37 @@ async function closedLoop(concurrency, durationMs, op) {
 	);
 	const seconds = (performance.now() - start) / 1000;
 	return { ops: latencies.length, failed, seconds, perSecond: latencies.length / seconds, ...latencyStats(latencies) };
+}
+
+/**
+ * The checkout with the post-sale Workflows off and on (issue 15), each on a fresh engine of its own on
+ * --port + 2, once the other engines are stopped. Needs engines the bench starts (not --base-url).
+ */
+async function measureAfterSale(stamp) {
+	if (AFTER_SALE_ORDERS === 0) return null;
+	if (flags["base-url"]) {
+		log("after-sale: no Workflows on/off comparison with --base-url (it needs engines the bench starts)");
+		return null;
+	}
+	await stopEngine();
+	return compareAfterSale({
+		port: Number(flags.port) + 2,
+		root: engineRoot(),
+		vars: { JOIN_RATE_PER_FAN: "0", JOIN_RATE_PER_IP: "0" },
+		log,
+		track: (e) => {
+			engine = e;
+		},
+		workerOf: (e) => findWorkerds(e)?.worker ?? null,
+		admitFans,
+		closedLoop,
+		connections: CONNECTIONS,
+		durationMs: DURATION_MS,
+		maxOrders: AFTER_SALE_ORDERS,
+		lines: LINES,
+		drainMs: 180_000,
+		stamp,
+	});
 }
 
 /** Where the bench's engines run from: the copy of the sources, or the working tree with --in-place. */
@@ -419,6 +459,7 @@ async function bench(baseUrl, adminToken, engineSource) {
 			cpu.watermark = null;
 		}
 	}
+	const afterSale = await measureAfterSale(stamp);
 	const statuses = unexpectedStatuses(client.recorder.summary());
 
 	const phases = {
@@ -461,6 +502,7 @@ async function bench(baseUrl, adminToken, engineSource) {
 		},
 		phases,
 		cpu,
+		afterSale,
 		capacity,
 		unexpectedStatuses: statuses,
 		engineReloads: reloads.length + (cpu?.engineReloads ?? 0) + (cpu?.watermark?.engineReloads ?? 0),
@@ -642,10 +684,10 @@ async function admitFans(client, baseUrl, dropId, prefix, count, honour = false)
 }
 
 /** The engine's workerd processes: the Worker's (the objects run there too) and the proxy's in front of it. */
-function findWorkerds() {
-	const tree = [engine.pid, ...descendantPids(engine.pid)];
+function findWorkerds(of = engine) {
+	const tree = [of.pid, ...descendantPids(of.pid)];
 	const workerds = tree.filter((pid) => commandOf(pid)[0]?.endsWith("workerd"));
-	const port = new URL(engine.baseUrl).port;
+	const port = new URL(of.baseUrl).port;
 	// wrangler runs two workerd: a proxy on the public port and the Worker itself.
 	const worker = workerds.find((pid) => !commandOf(pid).some((a) => a.includes(`127.0.0.1:${port}`))) ?? workerds[0];
 	return worker === undefined ? null : { worker, proxy: workerds.filter((p) => p !== worker) };
@@ -1194,6 +1236,7 @@ function printReport(r) {
 				"CPU measurements caught in a restart were made again, phase figures were not",
 		);
 	}
+	out.push(...afterSaleLines(r.afterSale));
 	const bad = Object.entries(r.unexpectedStatuses);
 	out.push("");
 	out.push(

@@ -31,6 +31,11 @@ export interface Config {
 	receipts: { sender: "email"; from: string } | { sender: "dev" } | { sender: "off" };
 	/** The gate's credential for the ticket scan (src/gate-auth.ts), when set. */
 	gateToken: string | null;
+	/**
+	 * A Workflow per order is started (ORDER_WORKFLOWS "on", the default). "off" is a
+	 * local bench and rehearsal switch only: no Workflow starts, orders stay `paid`.
+	 */
+	orderWorkflows: boolean;
 }
 
 export interface StripeSettings {
@@ -64,7 +69,8 @@ type SettingName =
 	| "STRIPE_API_BASE"
 	| "RECEIPT_SENDER"
 	| "RECEIPT_FROM"
-	| "GATE_TOKEN";
+	| "GATE_TOKEN"
+	| "ORDER_WORKFLOWS";
 
 export const DEFAULTS = {
 	joinRatePerIp: 120,
@@ -105,7 +111,7 @@ export function parseConfig(raw: RawSettings): Config {
 }
 
 /** Payments, receipts and the gate (issue 15). */
-function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "receipts" | "gateToken"> {
+function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "receipts" | "gateToken" | "orderWorkflows"> {
 	const stripeKey = optional("STRIPE_SECRET_KEY");
 	const from = optional("RECEIPT_FROM");
 	const sender = optional("RECEIPT_SENDER");
@@ -115,6 +121,8 @@ function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => st
 		// "email" needs a sender address; anything else unknown sends nothing rather than guess.
 		receipts: sender === "email" && from !== null ? { sender: "email", from } : sender === "dev" ? { sender: "dev" } : { sender: "off" },
 		gateToken: optional("GATE_TOKEN"),
+		// Only exactly "off" stops them: a near miss keeps every order's Workflow.
+		orderWorkflows: raw.ORDER_WORKFLOWS !== "off",
 	};
 }
 

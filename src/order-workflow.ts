@@ -6,6 +6,7 @@
 // `failed` (with the step named), which the promoter sees and can retry.
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
+import { config } from "./config";
 import { type OrderRecord, orderRecord, orderTickets, recordFailure, recordOutcome, recordReceipt, saleOfRecord, storeTicketTokens } from "./order-store";
 import { paymentProviderOf } from "./payments";
 import { receiptSender, receiptText } from "./receipts";
@@ -92,8 +93,11 @@ async function sendReceipt(env: Env, sale: OrderParams): Promise<{ sent: boolean
  * message, or a batch retried after its Workflows started, starts nothing; an
  * instance that exists already (two deliveries at once) is left as it is. Throws
  * when an instance could not be started, so the consumer retries the message.
+ * With ORDER_WORKFLOWS "off" (a local bench and rehearsal switch) it starts none:
+ * the orders stay `paid`, and the cron's sweep leaves them too.
  */
 export async function startOrderWorkflows(env: Env, sales: SaleMessage[]): Promise<void> {
+	if (!config(env).orderWorkflows) return;
 	const { results } = await env.DB.prepare(`SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?)) AND workflow_runs = 0`)
 		.bind(JSON.stringify(sales.map((s) => s.orderId)))
 		.all<{ order_id: string }>();
@@ -138,6 +142,7 @@ export const MISSED_WORKFLOW_MS = 10 * 60 * 1000;
  * one now, 100 per run. Answers how many were started.
  */
 export async function startMissedWorkflows(env: Env, now = Date.now()): Promise<number> {
+	if (!config(env).orderWorkflows) return 0;
 	const { results } = await env.DB.prepare(`SELECT * FROM orders WHERE workflow_runs = 0 AND recorded_at <= ? ORDER BY recorded_at LIMIT 100`)
 		.bind(new Date(now - MISSED_WORKFLOW_MS).toISOString())
 		.all<OrderRecord>();

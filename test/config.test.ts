@@ -25,6 +25,14 @@ describe("parseConfig", () => {
 		expect(parseConfig({ RATE_LIMIT_LOOPBACK_EXEMPT: "1" }).loopbackExempt).toBe(false);
 	});
 
+	it("starts a Workflow per order unless ORDER_WORKFLOWS is exactly 'off' (the local bench switch)", () => {
+		expect(config(env).orderWorkflows).toBe(true);
+		expect(parseConfig({}).orderWorkflows).toBe(true);
+		expect(parseConfig({ ORDER_WORKFLOWS: "on" }).orderWorkflows).toBe(true);
+		expect(parseConfig({ ORDER_WORKFLOWS: "off" }).orderWorkflows).toBe(false);
+		for (const nearMiss of ["Off", "no", "0", "false", ""]) expect(parseConfig({ ORDER_WORKFLOWS: nearMiss }).orderWorkflows).toBe(true);
+	});
+
 	it("turns the optional protections on only when their secret or URL is set", () => {
 		expect(parseConfig({}).turnstile).toBeNull();
 		expect(parseConfig({ TURNSTILE_SECRET: "s" }).turnstile).toEqual({ secret: "s", verifyUrl: DEFAULTS.turnstileVerifyUrl });

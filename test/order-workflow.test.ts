@@ -114,4 +114,20 @@ describe("the Workflow per order", () => {
 		await startMissedWorkflows(env, later);
 		expect(await env.DB.prepare(`SELECT workflow_runs FROM orders WHERE order_id = ?`).bind(sale.orderId).first<number>("workflow_runs")).toBe(1);
 	});
+
+	it("starts no Workflow with ORDER_WORKFLOWS 'off' (the local bench switch): the sale is stored and acked, the order stays paid, the sweep starts none", async () => {
+		const off = { ...env, ORDER_WORKFLOWS: "off" };
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_off" });
+		await using workflows = await introspectWorkflow(env.ORDER_WORKFLOW);
+		const batch = createMessageBatch("ticket-sales", [{ id: "off-1", timestamp: new Date(), attempts: 1, body: sale }]);
+		const ctx = createExecutionContext();
+		await consumeSales(batch, off);
+		expect(await getQueueResult(batch, ctx)).toMatchObject({ explicitAcks: ["off-1"], retryMessages: [] });
+		expect(await ticketsInD1(sale.orderId)).toEqual(sale.tickets);
+		expect(await startMissedWorkflows(off, Date.now() + MISSED_WORKFLOW_MS + 1_000)).toBe(0);
+		expect(workflows.get()).toHaveLength(0);
+		expect(await statusInD1(sale.orderId)).toMatchObject({ status: "paid" });
+		expect(await env.DB.prepare(`SELECT workflow_runs FROM orders WHERE order_id = ?`).bind(sale.orderId).first<number>("workflow_runs")).toBe(0);
+	});
 });

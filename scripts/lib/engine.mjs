@@ -40,7 +40,7 @@ const STOP_GRACE_MS = 10_000;
  * the port, if the engine exits or does not answer within `timeoutMs`, or if
  * whatever answers refuses this engine's admin token.
  *
- * Returns { baseUrl, adminToken, pid, stateDir, output(), stop() }. stop() ends
+ * Returns { baseUrl, adminToken, pid, stateDir, output(), sqliteNoMem(), stop() }. stop() ends
  * start.mjs's process group (start.mjs stops wrangler and workerd on SIGTERM),
  * kills by pid whatever of the engine is still there after STOP_GRACE_MS, and
  * deletes the state directory.
@@ -68,8 +68,13 @@ export async function startEngine({ port, root = ROOT, vars = {}, adminToken = n
 	const pid = child.pid;
 	const file = logFile ? createWriteStream(logFile) : null;
 	let output = "";
+	// Out-of-memory errors of workerd's SQLite (the local Workflow engine's, above all), counted over the whole
+	// output: the kept tail may have scrolled past them.
+	let sqliteNoMem = 0;
 	const keep = (chunk) => {
-		output = (output + chunk.toString()).slice(-20_000);
+		const text = chunk.toString();
+		sqliteNoMem += text.split("SQLITE_NOMEM").length - 1;
+		output = (output + text).slice(-20_000);
 		file?.write(chunk);
 	};
 	child.stdout.on("data", keep);
@@ -119,7 +124,7 @@ export async function startEngine({ port, root = ROOT, vars = {}, adminToken = n
 		await stop();
 		throw Object.assign(new Error(`${err.message}\n--- engine output (tail) ---\n${output.slice(-4000)}`), { cause: err });
 	}
-	return { baseUrl, adminToken, pid, stateDir, logFile, output: () => output, stop };
+	return { baseUrl, adminToken, pid, stateDir, logFile, output: () => output, sqliteNoMem: () => sqliteNoMem, stop };
 }
 
 async function answers(url) {
