@@ -149,6 +149,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * restart never makes admitted fans look gone.
 	 */
 	private lastBusyAt: number | null = null;
+	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
+	private lateLookDue = true;
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	private reopens = 0;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
@@ -458,8 +460,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		// placed, so the published lastPosition covers every position a fan was told.
 		const sealed = await this.seal(drop, this.clock());
 		if (this.state().sold_out) {
-			if (sealed > 0) await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
-			else this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
+			await this.afterSellOut(sealed);
 			return;
 		}
 		let now = this.clock();
@@ -478,8 +479,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		if (totals !== null) {
 			if (hasClosed(drop, now)) return;
 			if (this.state().sold_out) {
-				// A line wakes it if a last join still comes in (see above).
-				this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
+				await this.afterSellOut(sealed);
 				return;
 			}
 			if (totals.held > 0) this.lastBusyAt = now;
@@ -491,6 +491,25 @@ export class WaitingRoom extends DurableObject<Env> {
 			await this.ctx.storage.setAlarm(now + BUSY_TICK_MS);
 		} else {
 			// Nobody joining or waiting: sleep until a line or a reader wakes the pacer.
+			this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
+		}
+	}
+
+	/**
+	 * After the sell-out the pacer only places joins that still reach the lines (in the
+	 * second before the Workers hear of it). While it places some it ticks on; then it
+	 * takes one more look WAKE_AFTER_MS later, because a line that woke it a moment ago
+	 * does not wake it again within WAKE_AFTER_MS; after that look finds nothing it sleeps
+	 * (a join later than that wakes it). A restart takes the one more look again.
+	 */
+	private async afterSellOut(sealed: number): Promise<void> {
+		if (sealed > 0) {
+			this.lateLookDue = true;
+			await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
+		} else if (this.lateLookDue) {
+			this.lateLookDue = false;
+			await this.ctx.storage.setAlarm(this.clock() + WAKE_AFTER_MS + BUSY_TICK_MS);
+		} else {
 			this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
 		}
 	}

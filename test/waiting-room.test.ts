@@ -18,7 +18,7 @@ import { audit } from "./support/audit";
 import { type DropJson, createDrop, getDrop, patchDrop, patchDropRequest } from "./support/drops";
 import { errorCode } from "./support/errors";
 import { type JoinJson, hold, join, joinRequest, purchase, status } from "./support/fans";
-import { admitBatch, lineStub, movePacerClock, openRoom as openRoomAt, roomStub, slowPacerCalls, tickRoom } from "./support/room";
+import { admitBatch, lineStub, movePacerClock, openRoom as openRoomAt, roomStub, slowPacerCalls, tickRoom, untilJoinsSealable } from "./support/room";
 import { shardOfHold, shardStub } from "./support/shards";
 import { HOUR } from "./support/time";
 import { waitUntil } from "./support/wait";
@@ -760,9 +760,11 @@ describe("admission and the inventory", () => {
 		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null });
 		expect(await lineStub(drop.id, lineOf("too-late", 2)).locate({ fanId: "too-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
 		expect((await getDrop(drop.id)).stats).toMatchObject({ sold: 2, waiting: 0, admitted: 1 });
-		// The buyer is still admitted, and sold out is final: no more ticks, no more batches.
+		// The buyer is still admitted, and sold out is final: no more batches, and after its
+		// last looks for joins still on their way (none here) no more ticks.
 		expect((await status(drop.id, tokens.get(buyer)!)).status).toBe("admitted");
 		expect(await admitNow(drop.id)).toBe(1);
+		while (await runDurableObjectAlarm(roomStub(drop.id))) expect((await pacerState(drop.id)).admitted_through).toBe(1);
 		expect((await pacerState(drop.id)).alarm).toBeNull();
 		expect(await errorCode(await hold(drop.id, access, 1))).toBe("sold_out");
 	});
@@ -819,9 +821,46 @@ describe("admission and the inventory", () => {
 		await tickRoom(drop.id);
 		// lastPosition is the pacer's next_position - 1.
 		expect(await pacerState(drop.id)).toMatchObject({ sold_out: 1, next_position: 3 });
-		// Placed, and nothing more to do: its next alarm finds nothing to seal, and it sleeps with none set.
+		// Placed, and nothing more to do: its next alarms (the last look included) find nothing to seal, and it sleeps with none set.
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		while (await runDurableObjectAlarm(roomStub(drop.id))) {
+			// The last look.
+		}
 		expect(await pacerState(drop.id)).toMatchObject({ alarm: null, next_position: 3 });
+	});
+
+	it("after sell-out, a second late join whose line does not wake the pacer again (it woke it a moment ago) is still placed", async () => {
+		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
+		const [buyer] = await joinAll(drop.id, ["late2-buyer"]);
+		await openRoom(drop);
+		expect(await admitNow(drop.id)).toBe(1);
+		const access = (await status(drop.id, buyer!.queueToken)).accessToken as string;
+		const h = await hold(drop.id, access, 1);
+		expect((await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+		await tickRoom(drop.id);
+		expect((await pacerState(drop.id)).sold_out).toBe(1);
+		const lateJoin = (fanId: string) =>
+			lineStub(drop.id, 0).join({ fanId, ip: null, limits: { perIp: 0, perFan: 0, loopbackExempt: false }, acceptNew: true, proof: { kind: "secret", offered: null, fresh: "e".repeat(64) } });
+		// The first late join wakes the sleeping pacer, which places it and, finding nothing more, would sleep.
+		expect(await lateJoin("late2-first")).toMatchObject({ ok: true, value: { entry: { position: 2 } } });
+		await waitUntil(async () => (await pacerState(drop.id)).alarm !== null, 2_000, "the first late join to wake the pacer");
+		await untilJoinsSealable(drop.id);
+		while (await runDurableObjectAlarm(roomStub(drop.id))) {
+			if ((await pacerState(drop.id)).next_position === 3) break;
+		}
+		expect((await pacerState(drop.id)).next_position).toBe(3);
+		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		// The second comes within WAKE_AFTER_MS of the line's last wake: the line does not wake the pacer again.
+		expect(await lateJoin("late2-second")).toMatchObject({ ok: true, value: { entry: { position: 3 } } });
+		// The pacer took one more look a moment after the last: it places it, then sleeps for good.
+		expect((await pacerState(drop.id)).alarm).not.toBeNull();
+		await untilJoinsSealable(drop.id);
+		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		expect((await pacerState(drop.id)).next_position).toBe(4);
+		while (await runDurableObjectAlarm(roomStub(drop.id))) {
+			// Its last looks find nothing more.
+		}
+		expect(await pacerState(drop.id)).toMatchObject({ alarm: null, next_position: 4, sold_out: 1 });
 	});
 
 	it("does not call a drop sold out while its last tickets are moving between shards", async () => {
