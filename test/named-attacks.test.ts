@@ -1,0 +1,53 @@
+// Attacks on named inventory (issue 14) found in review. Each test failed before its fix.
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { InventoryShard } from "../src/inventory-shard";
+import { poolKey, poolShard } from "../src/ticket-types";
+import { WIDE_OPEN, createDrop } from "./support/drops";
+import { errorCode } from "./support/errors";
+import { admittedFans, newKey } from "./support/fans";
+import { holdUnits, seatsOf, sectionsOnDifferentShards } from "./support/named";
+import { shardStub } from "./support/shards";
+import { waitUntil } from "./support/wait";
+import { fanFetch } from "./support/worker";
+
+type Doc = { ticketTypes: { id: string; remaining: number }[] };
+
+const seatedDrop = (seats: ReturnType<typeof seatsOf>, shards = 2) =>
+	createDrop({
+		capacity: undefined,
+		maxPerFan: 4,
+		shards,
+		admission: WIDE_OPEN,
+		ticketTypes: [{ id: "seat", name: "Seated", kind: "seated", priceCents: 1_000, seats }],
+	});
+
+/** Held units of the pools on one shard. */
+const heldOn = (dropId: string, shard: number) => runInDurableObject(shardStub(dropId, shard), (s: InventoryShard) => s.stats().pools.reduce((a, p) => a + p.held, 0));
+
+describe("idempotency of named holds", () => {
+	it("a replayed best-available hold answers its first hold even after the type's seats are all gone", async () => {
+		const drop = await seatedDrop(seatsOf("A", 1, 2));
+		const tokens = await admittedFans(drop.id, ["lucky", "late"]);
+		const key = newKey();
+		const first = await holdUnits(drop.id, tokens.get("lucky")!, { ticketType: "seat", quantity: 2 }, key);
+		expect(first.status).toBe(201);
+		const firstBody = await first.json();
+		// The copy fans (and best available) read now shows none left.
+		await waitUntil(
+			async () => ((await (await fanFetch(`/api/drops/${drop.id}/availability`, null)).json()) as Doc).ticketTypes[0]!.remaining === 0,
+			5_000,
+			"availability to show the seats held",
+			100,
+		);
+		const again = await holdUnits(drop.id, tokens.get("lucky")!, { ticketType: "seat", quantity: 2 }, key);
+		expect(again.status).toBe(201);
+		expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+		expect(await again.json()).toEqual(firstBody);
+		// A new request is still told the truth.
+		const other = await holdUnits(drop.id, tokens.get("late")!, { ticketType: "seat", quantity: 1 });
+		expect(other.status).toBe(409);
+		expect(await errorCode(other)).toBe("sold_out");
+		expect(await heldOn(drop.id, poolShard("seat", poolKey.section("A"), 2))).toBe(2);
+	});
+});
