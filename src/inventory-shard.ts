@@ -136,7 +136,10 @@ export class InventoryShard extends DurableObject<Env> {
 		this.alarmBy(reserved.expiresAt);
 		let last: Outcome<Claimed> = fail(409, "sold_out", "None of these are left.");
 		for (const target of input.targets) {
-			this.ledger.aimNamed(reserved.holdId, target.shard, target.pool);
+			// Ended while an earlier target was asked: a claim made now would have no release owed.
+			if (!this.ledger.aimNamed(reserved.holdId, target.shard, target.pool)) {
+				return fail(410, "hold_expired", "This hold ran out while its seats were claimed; make a new one.");
+			}
 			const ask: ClaimInput = { holdId: reserved.holdId, homeShard: me.shard, typeId: input.typeId, pool: target.pool, quantity: input.quantity, seats: input.seats, now: this.clock() };
 			try {
 				last = target.shard === me.shard ? this.units.claim(ask) : ((await shardStub(this.env, me.drop_id, target.shard).claim(ask)) as Outcome<Claimed>);

@@ -376,9 +376,13 @@ export class Ledger {
 		});
 	}
 
-	/** Names the shard and pool a claiming hold is about to ask, before it asks (so an ending always knows where to go). */
-	aimNamed(holdId: string, shard: number, pool: string): void {
-		this.sql.run(`UPDATE holds SET unit_shard = ?, pool = ? WHERE hold_id = ? AND state = 'claiming'`, shard, pool, holdId);
+	/**
+	 * Names the shard and pool a claiming hold is about to ask, before it asks (so an ending always
+	 * knows where to go). False: the hold has ended (it ran out while an earlier target was asked,
+	 * and its release went there), so it must ask nowhere else.
+	 */
+	aimNamed(holdId: string, shard: number, pool: string): boolean {
+		return this.sql.run(`UPDATE holds SET unit_shard = ?, pool = ? WHERE hold_id = ? AND state = 'claiming'`, shard, pool, holdId) > 0;
 	}
 
 	/**

@@ -51,3 +51,43 @@ describe("idempotency of named holds", () => {
 		expect(await heldOn(drop.id, poolShard("seat", poolKey.section("A"), 2))).toBe(2);
 	});
 });
+
+describe("a claim crossing an expiry", () => {
+	it("a best-available hold that runs out while its first section is asked claims nothing in the next section", async () => {
+		const shards = 4;
+		const [small, big] = sectionsOnDifferentShards("seat", shards, 2);
+		const smallShard = poolShard("seat", poolKey.section(small!), shards);
+		const bigShard = poolShard("seat", poolKey.section(big!), shards);
+		// One seat in the first section (too few for two), ten in the next.
+		const drop = await seatedDrop([...seatsOf(small!, 1, 1), ...seatsOf(big!, 1, 10)], shards);
+		const home = [0, 1, 2, 3].find((k) => k !== smallShard)!;
+		const answer = await runInDurableObject(shardStub(drop.id, home), async (shard: InventoryShard) => {
+			const asked = shard.holdNamed({
+				fanId: "crosser",
+				idempotencyKey: newKey(),
+				notAfter: Date.now() + 600_000,
+				request: JSON.stringify({ kind: "best", typeId: "seat", section: null, quantity: 2 }),
+				typeId: "seat",
+				quantity: 2,
+				seats: null,
+				targets: [
+					{ shard: smallShard, pool: poolKey.section(small!) },
+					{ shard: bigShard, pool: poolKey.section(big!) },
+				],
+			});
+			// The first section is being asked (a call away): the hold's time runs out meanwhile,
+			// and the alarm ends it and tells the first section's shard.
+			const real = shard.clock;
+			shard.clock = () => real() + 3_600_000;
+			await shard.alarm();
+			const outcome = await asked;
+			shard.clock = real;
+			return outcome;
+		});
+		expect(answer.ok).toBe(false);
+		// Nothing is held anywhere for a hold that ended: the next section's seats are all free.
+		await runInDurableObject(shardStub(drop.id, home), (shard: InventoryShard) => shard.alarm());
+		expect(await heldOn(drop.id, bigShard)).toBe(0);
+		expect(await heldOn(drop.id, smallShard)).toBe(0);
+	});
+});
