@@ -91,3 +91,29 @@ describe("a claim crossing an expiry", () => {
 		expect(await heldOn(drop.id, smallShard)).toBe(0);
 	});
 });
+
+describe("the work a big section costs its shard", () => {
+	it("the free seats of a section of 20,000 (200 rows) are read in work that grows with the seats, not rows × seats", async () => {
+		const drop = await seatedDrop(seatsOf("Arena", 200, 100), 1);
+		const read = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
+			// Every statement's rows read, counted where the shard's SQL runs.
+			const sql = state.storage.sql;
+			const exec = sql.exec.bind(sql);
+			const cursors: { rowsRead: number }[] = [];
+			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
+				const cursor = exec(query, ...params);
+				cursors.push(cursor);
+				return cursor;
+			}) as typeof sql.exec;
+			try {
+				const seen = shard.availability();
+				expect(seen.sections[0]!.rows).toHaveLength(200);
+				expect(seen.sections[0]!.rows[199]).toEqual({ row: "200", free: "1-100" });
+			} finally {
+				sql.exec = exec as typeof sql.exec;
+			}
+			return cursors.reduce((a, c) => a + c.rowsRead, 0);
+		});
+		expect(read).toBeLessThan(10 * 20_000);
+	}, 60_000);
+});
