@@ -116,4 +116,39 @@ describe("the work a big section costs its shard", () => {
 		});
 		expect(read).toBeLessThan(10 * 20_000);
 	}, 60_000);
+
+	it("best available in a section of 20,000 reads the seats before its run, not the section, and finds a run past the first page", async () => {
+		const drop = await seatedDrop([...seatsOf("Bowl", 20, 1_000)], 1);
+		const claim = (shard: InventoryShard, holdId: string, quantity: number, seats: string[] | null = null) =>
+			shard.claim({ holdId, homeShard: 0, typeId: "seat", pool: poolKey.section("Bowl"), quantity, seats, now: Date.now() });
+		const answers = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
+			const sql = state.storage.sql;
+			const exec = sql.exec.bind(sql);
+			const cursors: { rowsRead: number }[] = [];
+			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
+				const cursor = exec(query, ...params);
+				cursors.push(cursor);
+				return cursor;
+			}) as typeof sql.exec;
+			try {
+				const firstTwo = claim(shard, "h_0_first", 2);
+				const read = cursors.reduce((a, c) => a + c.rowsRead, 0);
+				// Row 1 left with every other seat from 3 on: 499 free seats, no two side by side, so the
+				// first run of two starts the second row at the end of the first page and ends on the next.
+				for (let k = 0; k < 25; k++) {
+					const even = Array.from({ length: 20 }, (_, i) => 4 + 2 * (20 * k + i)).filter((n) => n <= 1_000).map((n) => `Bowl-1-${n}`);
+					expect(claim(shard, `h_0_even${k}`, even.length, even).ok).toBe(true);
+				}
+				const pair = claim(shard, "h_0_pair", 2);
+				const one = claim(shard, "h_0_one", 1);
+				return { firstTwo, pair, one, read };
+			} finally {
+				sql.exec = exec as typeof sql.exec;
+			}
+		});
+		expect(answers.firstTwo).toEqual({ ok: true, value: { seats: ["Bowl-1-1", "Bowl-1-2"], together: true } });
+		expect(answers.pair).toEqual({ ok: true, value: { seats: ["Bowl-2-1", "Bowl-2-2"], together: true } });
+		expect(answers.one).toEqual({ ok: true, value: { seats: ["Bowl-1-3"], together: true } });
+		expect(answers.read).toBeLessThan(2_000);
+	}, 60_000);
 });
