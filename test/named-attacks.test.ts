@@ -4,12 +4,13 @@ import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../src/inventory-shard";
 import { poolKey, poolShard } from "../src/ticket-types";
 import { WIDE_OPEN, createDrop } from "./support/drops";
+import { expectCleanAudit } from "./support/audit";
 import { errorCode } from "./support/errors";
 import { admittedFans, newKey } from "./support/fans";
-import { holdUnits, seatsOf, sectionsOnDifferentShards } from "./support/named";
+import { holdUnits, seatStates, seatsCsv, seatsInD1, seatsOf, sectionsOnDifferentShards } from "./support/named";
 import { shardStub } from "./support/shards";
 import { waitUntil } from "./support/wait";
-import { fanFetch } from "./support/worker";
+import { adminFetch, fanFetch } from "./support/worker";
 
 type Doc = { ticketTypes: { id: string; remaining: number }[] };
 
@@ -152,3 +153,44 @@ describe("the work a big section costs its shard", () => {
 		expect(answers.read).toBeLessThan(2_000);
 	}, 60_000);
 });
+
+describe("a seats upload crossing the opening", () => {
+	it("an upload whose body arrives after the opening is refused and changes nothing, though a hold was made meanwhile", async () => {
+		const shards = 4;
+		const [held, other] = sectionsOnDifferentShards("seat", shards, 2);
+		const opensAt = Date.now() + 2_500;
+		const drop = await createDrop({
+			capacity: undefined,
+			maxPerFan: 4,
+			shards,
+			opensAt: new Date(opensAt).toISOString(),
+			admission: WIDE_OPEN,
+			ticketTypes: [{ id: "seat", name: "Seated", kind: "seated", priceCents: 1_000, seats: [...seatsOf(held!, 1, 4), ...seatsOf(other!, 1, 4)] }],
+		});
+		// The promoter starts the upload before the opening; its body is still arriving when the drop opens.
+		let finish!: () => void;
+		const rest = new Promise<void>((resolve) => (finish = resolve));
+		const body = new ReadableStream<Uint8Array>({
+			async start(controller) {
+				controller.enqueue(new TextEncoder().encode("id,section,row,number\n"));
+				await rest;
+				controller.enqueue(new TextEncoder().encode(seatsCsv(seatsOf("New", 1, 6)).split("\n").slice(1).join("\n")));
+				controller.close();
+			},
+		});
+		const upload = adminFetch(`/api/admin/drops/${drop.id}/ticket-types/seat/seats`, { method: "PUT", headers: { "content-type": "text/csv" }, body, duplex: "half" } as RequestInit);
+		await waitUntil(async () => Date.now() > opensAt + 100, 10_000, "the opening", 100);
+		const token = (await admittedFans(drop.id, ["early"])).get("early")!;
+		expect((await holdUnits(drop.id, token, { ticketType: "seat", seats: [`${held}-1-1`] })).status).toBe(201);
+		finish();
+		const res = await upload;
+		expect(res.status).toBe(422);
+		expect(await errorCode(res)).toBe("already_open");
+		// Nothing changed: every shard still has the seats fans were shown, D1 too, and the audit agrees.
+		expect((await seatStates(drop.id, shards, "seat", other!)).size).toBe(4);
+		expect((await seatStates(drop.id, shards, "seat", held!)).get(`${held}-1-1`)).toBe("held");
+		expect(await seatsInD1(drop.id)).toBe(8);
+		await expectCleanAudit(drop.id);
+	}, 30_000);
+});
+
