@@ -4,7 +4,7 @@
 // provider, the sales Queue, and the alarm that finishes whatever a crash or a
 // failed call left open.
 import { DurableObject } from "cloudflare:workers";
-import { type HoldView, Ledger, type Notice, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
+import { type HoldView, KEEP_MS, Ledger, type Notice, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { RequestCounter } from "./load";
 import { type Outcome, fail } from "./outcome";
 import { type PaymentProvider, paymentProvider } from "./payments";
@@ -174,6 +174,8 @@ export class InventoryShard extends DurableObject<Env> {
 	settleClaims(input: { sold: string[]; release: string[] }): void {
 		this.served.count();
 		this.units.settle({ ...input, now: this.clock() });
+		// Ended claims are forgotten after a day by this shard's alarm, which may have nothing else to do.
+		if (input.release.length > 0) this.alarmBy(this.clock() + KEEP_MS);
 	}
 
 	/** The free units here, for the availability fans see (gathered by the pacer, not per request). */
@@ -599,6 +601,7 @@ export class InventoryShard extends DurableObject<Env> {
 		await this.reconcileCharges();
 		await this.flushOutbox();
 		this.ledger.prune(this.clock());
+		this.units.prune(this.clock(), KEEP_MS);
 		this.scheduleAlarm();
 	}
 
@@ -658,7 +661,9 @@ export class InventoryShard extends DurableObject<Env> {
 	/** The next alarm, from stored state: the earliest hold expiry, or a retry of what is still open. */
 	private scheduleAlarm(): void {
 		const now = this.clock();
-		const next = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
+		const stored = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
+		const prune = this.units.nextPrune(KEEP_MS);
+		const next = prune === null ? stored : Math.min(stored ?? Infinity, Math.max(now + PRUNE_RETRY_MS, prune));
 		if (next === null) return;
 		if (this.alarmAt !== null && this.alarmAt <= next && this.alarmAt > now) return;
 		this.alarmAt = next;

@@ -195,7 +195,7 @@ export type ChargeStart =
 export const UNRECONCILED: ChargeState[] = ["pending", "charged"];
 
 /** Remembered answers and finished holds are kept this long (a day, as payment providers keep keys). */
-const KEEP_MS = 24 * 60 * 60 * 1000;
+export const KEEP_MS = 24 * 60 * 60 * 1000;
 
 export class Ledger {
 	constructor(private readonly sql: Sql, private readonly transaction: <T>(fn: () => T) => T) {

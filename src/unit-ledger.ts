@@ -191,6 +191,20 @@ export class UnitLedger {
 		});
 	}
 
+	/**
+	 * Forgets claims whose hold ended (released, expired, never made: the markers too) a day
+	 * after they were written: a claim arriving later than that is not waited for. Sold ones stay.
+	 */
+	prune(now: number, keepMs: number): number {
+		return this.transaction(() => this.sql.run(`DELETE FROM claims WHERE state = 'released' AND created_at <= ?`, now - keepMs));
+	}
+
+	/** When the oldest ended claim may be forgotten (null: none to forget). */
+	nextPrune(keepMs: number): number | null {
+		const at = this.sql.first<{ at: number | null }>(`SELECT MIN(created_at) AS at FROM claims WHERE state = 'released'`)?.at ?? null;
+		return at === null ? null : at + keepMs;
+	}
+
 	counts(): UnitCounts {
 		const row = this.sql.first<{ free: number | null; held: number | null; sold: number | null }>(
 			`SELECT (SELECT SUM(free) FROM pools) AS free,

@@ -1,14 +1,14 @@
 // Attacks on named inventory (issue 14) found in review. Each test failed before its fix.
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../src/inventory-shard";
 import { poolKey, poolShard } from "../src/ticket-types";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { expectCleanAudit } from "./support/audit";
 import { errorCode } from "./support/errors";
-import { admittedFans, newKey } from "./support/fans";
+import { admittedFans, newKey, purchase, releaseHold } from "./support/fans";
 import { holdUnits, seatStates, seatsCsv, seatsInD1, seatsOf, sectionsOnDifferentShards } from "./support/named";
-import { shardStub } from "./support/shards";
+import { fansHomedOn, rowCount, shardStub } from "./support/shards";
 import { waitUntil } from "./support/wait";
 import { adminFetch, fanFetch } from "./support/worker";
 
@@ -192,5 +192,37 @@ describe("a seats upload crossing the opening", () => {
 		expect(await seatsInD1(drop.id)).toBe(8);
 		await expectCleanAudit(drop.id);
 	}, 30_000);
+});
+
+describe("what a unit shard keeps", () => {
+	it("claims of holds that ended, and the markers of releases, are forgotten after a day by the unit shard's own alarm", async () => {
+		const shards = 4;
+		const unitShard = poolShard("seat", poolKey.section("A"), shards);
+		const drop = await seatedDrop(seatsOf("A", 1, 10), shards);
+		const fans = fansHomedOn((unitShard + 1) % shards, shards, 2, "elsewhere");
+		const tokens = await admittedFans(drop.id, fans);
+		const kept = (await (await holdUnits(drop.id, tokens.get(fans[0]!)!, { ticketType: "seat", seats: ["A-1-1"] })).json()) as { holdId: string };
+		expect((await purchase(drop.id, tokens.get(fans[0]!)!, kept.holdId)).status).toBe(201);
+		for (let i = 0; i < 5; i++) {
+			const hold = (await (await holdUnits(drop.id, tokens.get(fans[1]!)!, { ticketType: "seat", section: "A", quantity: 2 })).json()) as { holdId: string };
+			expect((await releaseHold(drop.id, tokens.get(fans[1]!)!, hold.holdId)).status).toBe(204);
+		}
+		// A release that came before its claim: a marker.
+		await shardStub(drop.id, unitShard).settleClaims({ sold: [], release: ["h_9_never"] });
+		const claims = () => rowCount(drop.id, unitShard, "claims");
+		expect(await claims()).toBe(7);
+		// A day later the unit shard's alarm (it keeps no hold of these fans) forgets the ended ones; the sold one stays.
+		await runInDurableObject(shardStub(drop.id, unitShard), (shard: InventoryShard) => {
+			const real = shard.clock;
+			shard.clock = () => real() + 25 * 3_600_000;
+		});
+		expect(await runDurableObjectAlarm(shardStub(drop.id, unitShard))).toBe(true);
+		expect(await claims()).toBe(1);
+		await runInDurableObject(shardStub(drop.id, unitShard), (shard: InventoryShard) => {
+			shard.clock = () => Date.now();
+		});
+		expect((await seatStates(drop.id, shards, "seat", "A")).get("A-1-1")).toBe("sold");
+		await expectCleanAudit(drop.id);
+	});
 });
 
