@@ -135,7 +135,10 @@ export class InventoryShard extends DurableObject<Env> {
 		const me = this.ledger.requireMeta();
 		this.alarmBy(reserved.expiresAt);
 		let last: Outcome<Claimed> = fail(409, "sold_out", "None of these are left.");
-		for (const target of input.targets) {
+		// A hold resumed after a restart asks first where it had asked (its claim may be there).
+		const at = reserved.resumed;
+		const targets = at === null ? input.targets : [at, ...input.targets.filter((t) => t.shard !== at.shard || t.pool !== at.pool)];
+		for (const target of targets) {
 			// Ended while an earlier target was asked: a claim made now would have no release owed.
 			if (!this.ledger.aimNamed(reserved.holdId, target.shard, target.pool)) {
 				return fail(410, "hold_expired", "This hold ran out while its seats were claimed; make a new one.");

@@ -125,6 +125,9 @@ type HoldRow = {
 	pool: string | null;
 	/** JSON: the seats held (named units only). */
 	units: string | null;
+	/** A named hold's Idempotency-Key and request, so a replay after a restart mid-claim resumes it. */
+	claim_key: string | null;
+	claim_request: string | null;
 };
 
 /** What a named hold asks its units' shard for, as the home shard writes it down. */
@@ -247,7 +250,7 @@ export class Ledger {
 		// Refunded tickets put back on sale (issue 15), once per refund.
 		sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
 		// Named units (issue 14): the drop's types, a hold's type and units, and the endings owed to units' shards.
-		addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT"]);
+		addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT", "claim_key TEXT", "claim_request TEXT"]);
 		addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);
 		sql.run(`CREATE TABLE IF NOT EXISTS types (
 			type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
@@ -352,7 +355,9 @@ export class Ledger {
 	 * a fan's concurrent holds, on whatever types, sections or shards, are judged one after
 	 * another here. A repeated key answers its first hold.
 	 */
-	reserveNamed(input: NamedHold): { kind: "answered"; outcome: Outcome<HoldView> } | { kind: "reserved"; holdId: string; expiresAt: number } {
+	reserveNamed(
+		input: NamedHold,
+	): { kind: "answered"; outcome: Outcome<HoldView> } | { kind: "reserved"; holdId: string; expiresAt: number; resumed: { shard: number; pool: string } | null } {
 		return this.transaction(() => {
 			const meta = this.requireMeta();
 			const stored = this.sql.first<{ request: string; result: string }>(
@@ -364,15 +369,24 @@ export class Ledger {
 				return { kind: "answered" as const, outcome: replayed((JSON.parse(stored.result) as { ok: true; value: HoldView }).value) };
 			}
 			this.returnDue(input.now);
+			// A hold of this key still claiming: its request was cut off by a restart (the shard lets one
+			// request per key run at a time), and its claim may have been made. It is asked again under its
+			// own id (a claim is made once per hold id), rather than a second hold made beside it.
+			const orphan = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE fan_id = ? AND state = 'claiming' AND claim_key = ?`, input.fanId, input.key);
+			if (orphan !== null) {
+				if (orphan.claim_request !== input.request) return { kind: "answered" as const, outcome: keyConflict() };
+				const resumed = orphan.unit_shard === null || orphan.pool === null ? null : { shard: orphan.unit_shard, pool: orphan.pool };
+				return { kind: "reserved" as const, holdId: orphan.hold_id, expiresAt: orphan.expires_at, resumed };
+			}
 			const refused = this.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
 			if (refused !== null) return { kind: "answered" as const, outcome: refused };
 			const holdId = newHoldId(meta.shard);
 			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
 			this.sql.run(
-				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type) VALUES (?, ?, ?, ?, ?, 'claiming', ?)`,
-				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId,
+				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type, claim_key, claim_request) VALUES (?, ?, ?, ?, ?, 'claiming', ?, ?, ?)`,
+				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId, input.key, input.request,
 			);
-			return { kind: "reserved" as const, holdId, expiresAt };
+			return { kind: "reserved" as const, holdId, expiresAt, resumed: null };
 		});
 	}
 

@@ -2,13 +2,15 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../src/inventory-shard";
-import { poolKey, poolShard } from "../src/ticket-types";
+import type { Ledger } from "../src/ledger";
+import { holdRequestText, poolKey, poolShard } from "../src/ticket-types";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { expectCleanAudit } from "./support/audit";
 import { errorCode } from "./support/errors";
 import { admittedFans, newKey, purchase, releaseHold } from "./support/fans";
 import { holdUnits, seatStates, seatsCsv, seatsInD1, seatsOf, sectionsOnDifferentShards } from "./support/named";
 import { fansHomedOn, rowCount, shardStub } from "./support/shards";
+import { restartObjects } from "./support/objects";
 import { waitUntil } from "./support/wait";
 import { adminFetch, fanFetch } from "./support/worker";
 
@@ -223,6 +225,40 @@ describe("what a unit shard keeps", () => {
 		});
 		expect((await seatStates(drop.id, shards, "seat", "A")).get("A-1-1")).toBe("sold");
 		await expectCleanAudit(drop.id);
+	});
+});
+
+describe("a home shard restarted mid-claim", () => {
+	it("the fan's replay of a hold whose claim was made, but never confirmed, answers that hold rather than make a second", async () => {
+		const shards = 4;
+		const unitShard = poolShard("seat", poolKey.section("A"), shards);
+		const drop = await seatedDrop(seatsOf("A", 1, 10), shards);
+		const [fan] = fansHomedOn((unitShard + 1) % shards, shards, 1, "restarted");
+		const home = (unitShard + 1) % shards;
+		const token = (await admittedFans(drop.id, [fan!])).get(fan!)!;
+		const key = newKey();
+		const body = { ticketType: "seat", section: "A", quantity: 4 };
+		// What a home shard restarted while its claim was on the way leaves: the hold written as
+		// claiming (by its own code) and aimed at the section; the claim made on the units' shard.
+		const holdId = await runInDurableObject(shardStub(drop.id, home), (shard: InventoryShard) => {
+			const ledger = (shard as unknown as { ledger: Ledger }).ledger;
+			const reserved = ledger.reserveNamed({ fanId: fan!, key, request: holdRequestText({ kind: "best", typeId: "seat", section: "A", quantity: 4 }), typeId: "seat", quantity: 4, now: Date.now(), notAfter: Date.now() + 600_000 });
+			if (reserved.kind !== "reserved") throw new Error("not reserved");
+			ledger.aimNamed(reserved.holdId, unitShard, poolKey.section("A"));
+			return reserved.holdId;
+		});
+		const claimed = await shardStub(drop.id, unitShard).claim({ holdId, homeShard: home, typeId: "seat", pool: poolKey.section("A"), quantity: 4, seats: null, now: Date.now() });
+		expect(claimed.ok).toBe(true);
+		await restartObjects([() => shardStub(drop.id, home)]);
+		// The fan, who never heard back, asks again with the same key.
+		const again = await holdUnits(drop.id, token, body, key);
+		expect(again.status).toBe(201);
+		expect(await again.json()).toMatchObject({ holdId, seats: ["A-1-1", "A-1-2", "A-1-3", "A-1-4"], quantity: 4 });
+		expect(await heldOn(drop.id, unitShard)).toBe(4);
+		// One hold, bought once.
+		expect((await purchase(drop.id, token, holdId)).status).toBe(201);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.named.types[0]).toMatchObject({ sold: 4, held: 0, free: 6 });
 	});
 });
 
