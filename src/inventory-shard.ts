@@ -130,7 +130,7 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	private async decideNamed(input: Parameters<InventoryShard["holdNamed"]>[0]): Promise<Outcome<HoldView>> {
-		const reserved = this.ledger.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.clock(), notAfter: input.notAfter });
+		const reserved = this.ledger.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.clock(), notAfter: input.notAfter, nowhere: input.targets.length === 0 });
 		if (reserved.kind === "answered") return reserved.outcome;
 		const me = this.ledger.requireMeta();
 		this.alarmBy(reserved.expiresAt);

@@ -139,6 +139,8 @@ export interface NamedHold {
 	quantity: number;
 	now: number;
 	notAfter: number;
+	/** No section had room a moment ago (best available): a replay or a resumed hold is answered, anything else is sold out, and nothing is written. */
+	nowhere?: boolean;
 }
 
 /** A claim's ending the home shard owes the units' shard: sold, or released. */
@@ -378,6 +380,7 @@ export class Ledger {
 				const resumed = orphan.unit_shard === null || orphan.pool === null ? null : { shard: orphan.unit_shard, pool: orphan.pool };
 				return { kind: "reserved" as const, holdId: orphan.hold_id, expiresAt: orphan.expires_at, resumed };
 			}
+			if (input.nowhere === true) return { kind: "answered" as const, outcome: fail(409, "sold_out", "None of these are left.") };
 			const refused = this.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
 			if (refused !== null) return { kind: "answered" as const, outcome: refused };
 			const holdId = newHoldId(meta.shard);

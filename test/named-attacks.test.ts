@@ -55,6 +55,31 @@ describe("idempotency of named holds", () => {
 	});
 });
 
+describe("a best-available hold with nothing free", () => {
+	it("answers sold_out from the fan's home shard and writes nothing there", async () => {
+		const drop = await seatedDrop(seatsOf("A", 1, 2));
+		const answer = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
+			const sql = state.storage.sql;
+			const exec = sql.exec.bind(sql);
+			const cursors: { rowsWritten: number }[] = [];
+			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
+				const cursor = exec(query, ...params);
+				// The requests counter (every call counts itself) aside.
+				if (!/\bserved\b/.test(query)) cursors.push(cursor);
+				return cursor;
+			}) as typeof sql.exec;
+			const request = JSON.stringify({ kind: "best", typeId: "seat", section: null, quantity: 1 });
+			const asked = shard.holdNamed({ fanId: "nothing-left", idempotencyKey: newKey(), notAfter: Date.now() + 600_000, request, typeId: "seat", quantity: 1, seats: null, targets: [] });
+			return asked.then((outcome) => {
+				sql.exec = exec as typeof sql.exec;
+				return { outcome, written: cursors.reduce((a, c) => a + c.rowsWritten, 0) };
+			});
+		});
+		expect(answer.outcome).toMatchObject({ ok: false, status: 409, code: "sold_out" });
+		expect(answer.written).toBe(0);
+	});
+});
+
 describe("a claim crossing an expiry", () => {
 	it("a best-available hold that runs out while its first section is asked claims nothing in the next section", async () => {
 		const shards = 4;
