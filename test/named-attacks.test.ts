@@ -185,7 +185,7 @@ describe("a seats upload crossing the opening", () => {
 	it("an upload whose body arrives after the opening is refused and changes nothing, though a hold was made meanwhile", async () => {
 		const shards = 4;
 		const [held, other] = sectionsOnDifferentShards("seat", shards, 2);
-		const opensAt = Date.now() + 2_500;
+		const opensAt = Date.now() + 4_000;
 		const drop = await createDrop({
 			capacity: undefined,
 			maxPerFan: 4,
@@ -197,9 +197,15 @@ describe("a seats upload crossing the opening", () => {
 		// The promoter starts the upload before the opening; its body is still arriving when the drop opens.
 		let finish!: () => void;
 		const rest = new Promise<void>((resolve) => (finish = resolve));
+		// When the Worker first read the body: past the route's check of the opening.
+		let firstRead: number | null = null;
 		const body = new ReadableStream<Uint8Array>({
-			async start(controller) {
-				controller.enqueue(new TextEncoder().encode("id,section,row,number\n"));
+			async pull(controller) {
+				if (firstRead === null) {
+					firstRead = Date.now();
+					controller.enqueue(new TextEncoder().encode("id,section,row,number\n"));
+					return;
+				}
 				await rest;
 				controller.enqueue(new TextEncoder().encode(seatsCsv(seatsOf("New", 1, 6)).split("\n").slice(1).join("\n")));
 				controller.close();
@@ -207,6 +213,9 @@ describe("a seats upload crossing the opening", () => {
 		});
 		const upload = adminFetch(`/api/admin/drops/${drop.id}/ticket-types/seat/seats`, { method: "PUT", headers: { "content-type": "text/csv" }, body, duplex: "half" } as RequestInit);
 		await waitUntil(async () => Date.now() > opensAt + 100, 10_000, "the opening", 100);
+		// Both sides: the upload was under way before the opening, and a fan held a seat after it.
+		expect(firstRead).not.toBeNull();
+		expect(firstRead!).toBeLessThan(opensAt);
 		const token = (await admittedFans(drop.id, ["early"])).get("early")!;
 		expect((await holdUnits(drop.id, token, { ticketType: "seat", seats: [`${held}-1-1`] })).status).toBe(201);
 		finish();
