@@ -28,6 +28,24 @@ const seatedDrop = (seats: ReturnType<typeof seatsOf>, shards = 2) =>
 /** Held units of the pools on one shard. */
 const heldOn = (dropId: string, shard: number) => runInDurableObject(shardStub(dropId, shard), (s: InventoryShard) => s.stats().pools.reduce((a, p) => a + p.held, 0));
 
+/** Runs `fn` inside a shard with the rows its SQL reads and writes counted (the requests counter aside). */
+async function counted<T>(state: DurableObjectState, fn: () => T | Promise<T>): Promise<{ value: T; read: number; written: number }> {
+	const sql = state.storage.sql;
+	const exec = sql.exec.bind(sql);
+	const cursors: { rowsRead: number; rowsWritten: number }[] = [];
+	sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
+		const cursor = exec(query, ...params);
+		if (!/\bserved\b/.test(query)) cursors.push(cursor);
+		return cursor;
+	}) as typeof sql.exec;
+	try {
+		const value = await fn();
+		return { value, read: cursors.reduce((a, c) => a + c.rowsRead, 0), written: cursors.reduce((a, c) => a + c.rowsWritten, 0) };
+	} finally {
+		sql.exec = exec as typeof sql.exec;
+	}
+}
+
 describe("idempotency of named holds", () => {
 	it("a replayed best-available hold answers its first hold even after the type's seats are all gone", async () => {
 		const drop = await seatedDrop(seatsOf("A", 1, 2));
@@ -58,24 +76,11 @@ describe("idempotency of named holds", () => {
 describe("a best-available hold with nothing free", () => {
 	it("answers sold_out from the fan's home shard and writes nothing there", async () => {
 		const drop = await seatedDrop(seatsOf("A", 1, 2));
-		const answer = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
-			const sql = state.storage.sql;
-			const exec = sql.exec.bind(sql);
-			const cursors: { rowsWritten: number }[] = [];
-			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
-				const cursor = exec(query, ...params);
-				// The requests counter (every call counts itself) aside.
-				if (!/\bserved\b/.test(query)) cursors.push(cursor);
-				return cursor;
-			}) as typeof sql.exec;
-			const request = JSON.stringify({ kind: "best", typeId: "seat", section: null, quantity: 1 });
-			const asked = shard.holdNamed({ fanId: "nothing-left", idempotencyKey: newKey(), notAfter: Date.now() + 600_000, request, typeId: "seat", quantity: 1, seats: null, targets: [] });
-			return asked.then((outcome) => {
-				sql.exec = exec as typeof sql.exec;
-				return { outcome, written: cursors.reduce((a, c) => a + c.rowsWritten, 0) };
-			});
-		});
-		expect(answer.outcome).toMatchObject({ ok: false, status: 409, code: "sold_out" });
+		const request = JSON.stringify({ kind: "best", typeId: "seat", section: null, quantity: 1 });
+		const answer = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) =>
+			counted(state, () => shard.holdNamed({ fanId: "nothing-left", idempotencyKey: newKey(), notAfter: Date.now() + 600_000, request, typeId: "seat", quantity: 1, seats: null, targets: [] })),
+		);
+		expect(answer.value).toMatchObject({ ok: false, status: 409, code: "sold_out" });
 		expect(answer.written).toBe(0);
 	});
 });
@@ -123,25 +128,9 @@ describe("a claim crossing an expiry", () => {
 describe("the work a big section costs its shard", () => {
 	it("the free seats of a section of 20,000 (200 rows) are read in work that grows with the seats, not rows × seats", async () => {
 		const drop = await seatedDrop(seatsOf("Arena", 200, 100), 1);
-		const read = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
-			// Every statement's rows read, counted where the shard's SQL runs.
-			const sql = state.storage.sql;
-			const exec = sql.exec.bind(sql);
-			const cursors: { rowsRead: number }[] = [];
-			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
-				const cursor = exec(query, ...params);
-				cursors.push(cursor);
-				return cursor;
-			}) as typeof sql.exec;
-			try {
-				const seen = shard.availability();
-				expect(seen.sections[0]!.rows).toHaveLength(200);
-				expect(seen.sections[0]!.rows[199]).toEqual({ row: "200", free: "1-100" });
-			} finally {
-				sql.exec = exec as typeof sql.exec;
-			}
-			return cursors.reduce((a, c) => a + c.rowsRead, 0);
-		});
+		const { value: seen, read } = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => counted(state, () => shard.availability()));
+		expect(seen.sections[0]!.rows).toHaveLength(200);
+		expect(seen.sections[0]!.rows[199]).toEqual({ row: "200", free: "1-100" });
 		expect(read).toBeLessThan(10 * 20_000);
 	}, 60_000);
 
@@ -149,30 +138,15 @@ describe("the work a big section costs its shard", () => {
 		const drop = await seatedDrop([...seatsOf("Bowl", 20, 1_000)], 1);
 		const claim = (shard: InventoryShard, holdId: string, quantity: number, seats: string[] | null = null) =>
 			shard.claim({ holdId, homeShard: 0, typeId: "seat", pool: poolKey.section("Bowl"), quantity, seats, now: Date.now() });
-		const answers = await runInDurableObject(shardStub(drop.id, 0), (shard: InventoryShard, state) => {
-			const sql = state.storage.sql;
-			const exec = sql.exec.bind(sql);
-			const cursors: { rowsRead: number }[] = [];
-			sql.exec = ((query: string, ...params: SqlStorageValue[]) => {
-				const cursor = exec(query, ...params);
-				cursors.push(cursor);
-				return cursor;
-			}) as typeof sql.exec;
-			try {
-				const firstTwo = claim(shard, "h_0_first", 2);
-				const read = cursors.reduce((a, c) => a + c.rowsRead, 0);
-				// Row 1 left with every other seat from 3 on: 499 free seats, no two side by side, so the
-				// first run of two starts the second row at the end of the first page and ends on the next.
-				for (let k = 0; k < 25; k++) {
-					const even = Array.from({ length: 20 }, (_, i) => 4 + 2 * (20 * k + i)).filter((n) => n <= 1_000).map((n) => `Bowl-1-${n}`);
-					expect(claim(shard, `h_0_even${k}`, even.length, even).ok).toBe(true);
-				}
-				const pair = claim(shard, "h_0_pair", 2);
-				const one = claim(shard, "h_0_one", 1);
-				return { firstTwo, pair, one, read };
-			} finally {
-				sql.exec = exec as typeof sql.exec;
+		const answers = await runInDurableObject(shardStub(drop.id, 0), async (shard: InventoryShard, state) => {
+			const first = await counted(state, () => claim(shard, "h_0_first", 2));
+			// Row 1 left with every other seat from 3 on: 499 free seats, no two side by side, so the
+			// first run of two starts the second row at the end of the first page and ends on the next.
+			for (let k = 0; k < 25; k++) {
+				const even = Array.from({ length: 20 }, (_, i) => 4 + 2 * (20 * k + i)).filter((n) => n <= 1_000).map((n) => `Bowl-1-${n}`);
+				expect(claim(shard, `h_0_even${k}`, even.length, even).ok).toBe(true);
 			}
+			return { firstTwo: first.value, read: first.read, pair: claim(shard, "h_0_pair", 2), one: claim(shard, "h_0_one", 1) };
 		});
 		expect(answers.firstTwo).toEqual({ ok: true, value: { seats: ["Bowl-1-1", "Bowl-1-2"], together: true } });
 		expect(answers.pair).toEqual({ ok: true, value: { seats: ["Bowl-2-1", "Bowl-2-2"], together: true } });
