@@ -270,3 +270,28 @@ describe("a home shard restarted mid-claim", () => {
 	});
 });
 
+describe("endings owed across a restart", () => {
+	it("a release written but not delivered before the home shard restarted reaches the seats' shard on the alarm", async () => {
+		const shards = 4;
+		const unitShard = poolShard("seat", poolKey.section("A"), shards);
+		const home = (unitShard + 1) % shards;
+		const drop = await seatedDrop(seatsOf("A", 1, 10), shards);
+		const [fan] = fansHomedOn(home, shards, 1, "cut-off");
+		const token = (await admittedFans(drop.id, [fan!])).get(fan!)!;
+		const hold = (await (await holdUnits(drop.id, token, { ticketType: "seat", seats: ["A-1-5", "A-1-6"] })).json()) as { holdId: string };
+		// The release is decided (its notice written in the same transaction), then the shard restarts before delivering it.
+		await runInDurableObject(shardStub(drop.id, home), (shard: InventoryShard) => {
+			const ledger = (shard as unknown as { ledger: Ledger }).ledger;
+			expect(ledger.release({ holdId: hold.holdId, fanId: fan!, now: Date.now() })).toEqual({ ok: true, value: { released: true } });
+		});
+		await restartObjects([() => shardStub(drop.id, home)]);
+		expect((await seatStates(drop.id, shards, "seat", "A")).get("A-1-5")).toBe("held");
+		expect(await runDurableObjectAlarm(shardStub(drop.id, home))).toBe(true);
+		const states = await seatStates(drop.id, shards, "seat", "A");
+		expect([states.get("A-1-5"), states.get("A-1-6")]).toEqual(["free", "free"]);
+		const a = await expectCleanAudit(drop.id);
+		expect(a.named.noticesPending).toBe(0);
+		expect(a.named.types[0]).toMatchObject({ free: 10, held: 0 });
+	});
+});
+
