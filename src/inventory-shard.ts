@@ -4,7 +4,7 @@
 // provider, the sales Queue, and the alarm that finishes whatever a crash or a
 // failed call left open.
 import { DurableObject } from "cloudflare:workers";
-import { type HoldView, Ledger, type Notice, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
+import { type HoldView, KEEP_MS, Ledger, type Notice, type OrderView, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { RequestCounter } from "./load";
 import { type Outcome, fail } from "./outcome";
 import { type PaymentProvider, paymentProvider } from "./payments";
@@ -130,13 +130,19 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	private async decideNamed(input: Parameters<InventoryShard["holdNamed"]>[0]): Promise<Outcome<HoldView>> {
-		const reserved = this.ledger.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.clock(), notAfter: input.notAfter });
+		const reserved = this.ledger.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.clock(), notAfter: input.notAfter, nowhere: input.targets.length === 0 });
 		if (reserved.kind === "answered") return reserved.outcome;
 		const me = this.ledger.requireMeta();
 		this.alarmBy(reserved.expiresAt);
 		let last: Outcome<Claimed> = fail(409, "sold_out", "None of these are left.");
-		for (const target of input.targets) {
-			this.ledger.aimNamed(reserved.holdId, target.shard, target.pool);
+		// A hold resumed after a restart asks first where it had asked (its claim may be there).
+		const at = reserved.resumed;
+		const targets = at === null ? input.targets : [at, ...input.targets.filter((t) => t.shard !== at.shard || t.pool !== at.pool)];
+		for (const target of targets) {
+			// Ended while an earlier target was asked: a claim made now would have no release owed.
+			if (!this.ledger.aimNamed(reserved.holdId, target.shard, target.pool)) {
+				return fail(410, "hold_expired", "This hold ran out while its seats were claimed; make a new one.");
+			}
 			const ask: ClaimInput = { holdId: reserved.holdId, homeShard: me.shard, typeId: input.typeId, pool: target.pool, quantity: input.quantity, seats: input.seats, now: this.clock() };
 			try {
 				last = target.shard === me.shard ? this.units.claim(ask) : ((await shardStub(this.env, me.drop_id, target.shard).claim(ask)) as Outcome<Claimed>);
@@ -171,6 +177,8 @@ export class InventoryShard extends DurableObject<Env> {
 	settleClaims(input: { sold: string[]; release: string[] }): void {
 		this.served.count();
 		this.units.settle({ ...input, now: this.clock() });
+		// Ended claims are forgotten after a day by this shard's alarm, which may have nothing else to do.
+		if (input.release.length > 0) this.alarmBy(this.clock() + KEEP_MS);
 	}
 
 	/** The free units here, for the availability fans see (gathered by the pacer, not per request). */
@@ -596,6 +604,7 @@ export class InventoryShard extends DurableObject<Env> {
 		await this.reconcileCharges();
 		await this.flushOutbox();
 		this.ledger.prune(this.clock());
+		this.units.prune(this.clock(), KEEP_MS);
 		this.scheduleAlarm();
 	}
 
@@ -655,7 +664,9 @@ export class InventoryShard extends DurableObject<Env> {
 	/** The next alarm, from stored state: the earliest hold expiry, or a retry of what is still open. */
 	private scheduleAlarm(): void {
 		const now = this.clock();
-		const next = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
+		const stored = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
+		const prune = this.units.nextPrune(KEEP_MS);
+		const next = prune === null ? stored : Math.min(stored ?? Infinity, Math.max(now + PRUNE_RETRY_MS, prune));
 		if (next === null) return;
 		if (this.alarmAt !== null && this.alarmAt <= next && this.alarmAt > now) return;
 		this.alarmAt = next;

@@ -125,6 +125,9 @@ type HoldRow = {
 	pool: string | null;
 	/** JSON: the seats held (named units only). */
 	units: string | null;
+	/** A named hold's Idempotency-Key and request, so a replay after a restart mid-claim resumes it. */
+	claim_key: string | null;
+	claim_request: string | null;
 };
 
 /** What a named hold asks its units' shard for, as the home shard writes it down. */
@@ -136,6 +139,8 @@ export interface NamedHold {
 	quantity: number;
 	now: number;
 	notAfter: number;
+	/** No section had room a moment ago (best available): a replay or a resumed hold is answered, anything else is sold out, and nothing is written. */
+	nowhere?: boolean;
 }
 
 /** A claim's ending the home shard owes the units' shard: sold, or released. */
@@ -195,7 +200,7 @@ export type ChargeStart =
 export const UNRECONCILED: ChargeState[] = ["pending", "charged"];
 
 /** Remembered answers and finished holds are kept this long (a day, as payment providers keep keys). */
-const KEEP_MS = 24 * 60 * 60 * 1000;
+export const KEEP_MS = 24 * 60 * 60 * 1000;
 
 export class Ledger {
 	constructor(private readonly sql: Sql, private readonly transaction: <T>(fn: () => T) => T) {
@@ -247,7 +252,7 @@ export class Ledger {
 		// Refunded tickets put back on sale (issue 15), once per refund.
 		sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
 		// Named units (issue 14): the drop's types, a hold's type and units, and the endings owed to units' shards.
-		addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT"]);
+		addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT", "claim_key TEXT", "claim_request TEXT"]);
 		addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);
 		sql.run(`CREATE TABLE IF NOT EXISTS types (
 			type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
@@ -352,7 +357,9 @@ export class Ledger {
 	 * a fan's concurrent holds, on whatever types, sections or shards, are judged one after
 	 * another here. A repeated key answers its first hold.
 	 */
-	reserveNamed(input: NamedHold): { kind: "answered"; outcome: Outcome<HoldView> } | { kind: "reserved"; holdId: string; expiresAt: number } {
+	reserveNamed(
+		input: NamedHold,
+	): { kind: "answered"; outcome: Outcome<HoldView> } | { kind: "reserved"; holdId: string; expiresAt: number; resumed: { shard: number; pool: string } | null } {
 		return this.transaction(() => {
 			const meta = this.requireMeta();
 			const stored = this.sql.first<{ request: string; result: string }>(
@@ -364,21 +371,35 @@ export class Ledger {
 				return { kind: "answered" as const, outcome: replayed((JSON.parse(stored.result) as { ok: true; value: HoldView }).value) };
 			}
 			this.returnDue(input.now);
+			// A hold of this key still claiming: its request was cut off by a restart (the shard lets one
+			// request per key run at a time), and its claim may have been made. It is asked again under its
+			// own id (a claim is made once per hold id), rather than a second hold made beside it.
+			const orphan = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE fan_id = ? AND state = 'claiming' AND claim_key = ?`, input.fanId, input.key);
+			if (orphan !== null) {
+				if (orphan.claim_request !== input.request) return { kind: "answered" as const, outcome: keyConflict() };
+				const resumed = orphan.unit_shard === null || orphan.pool === null ? null : { shard: orphan.unit_shard, pool: orphan.pool };
+				return { kind: "reserved" as const, holdId: orphan.hold_id, expiresAt: orphan.expires_at, resumed };
+			}
+			if (input.nowhere === true) return { kind: "answered" as const, outcome: fail(409, "sold_out", "None of these are left.") };
 			const refused = this.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
 			if (refused !== null) return { kind: "answered" as const, outcome: refused };
 			const holdId = newHoldId(meta.shard);
 			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
 			this.sql.run(
-				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type) VALUES (?, ?, ?, ?, ?, 'claiming', ?)`,
-				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId,
+				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type, claim_key, claim_request) VALUES (?, ?, ?, ?, ?, 'claiming', ?, ?, ?)`,
+				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId, input.key, input.request,
 			);
-			return { kind: "reserved" as const, holdId, expiresAt };
+			return { kind: "reserved" as const, holdId, expiresAt, resumed: null };
 		});
 	}
 
-	/** Names the shard and pool a claiming hold is about to ask, before it asks (so an ending always knows where to go). */
-	aimNamed(holdId: string, shard: number, pool: string): void {
-		this.sql.run(`UPDATE holds SET unit_shard = ?, pool = ? WHERE hold_id = ? AND state = 'claiming'`, shard, pool, holdId);
+	/**
+	 * Names the shard and pool a claiming hold is about to ask, before it asks (so an ending always
+	 * knows where to go). False: the hold has ended (it ran out while an earlier target was asked,
+	 * and its release went there), so it must ask nowhere else.
+	 */
+	aimNamed(holdId: string, shard: number, pool: string): boolean {
+		return this.sql.run(`UPDATE holds SET unit_shard = ?, pool = ? WHERE hold_id = ? AND state = 'claiming'`, shard, pool, holdId) > 0;
 	}
 
 	/**

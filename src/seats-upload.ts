@@ -39,7 +39,10 @@ export async function replaceSeatsRoute(request: IRequest, env: Env, drop: DropC
 	if (declared !== null && Number(declared) > TYPE_LIMITS.csvBytes) {
 		throw new ApiError(413, "body_too_large", `The body must be at most ${TYPE_LIMITS.csvBytes} bytes.`);
 	}
-	if (Date.parse(drop.opensAt) <= now) throw new ApiError(422, "already_open", "The drop has opened; its seats can no longer change.", { field: "opensAt" });
+	const opened = (at: number) => {
+		if (Date.parse(drop.opensAt) <= at) throw new ApiError(422, "already_open", "The drop has opened; its seats can no longer change.", { field: "opensAt" });
+	};
+	opened(now);
 	const csv = request.body == null ? "" : await readBounded(request.body, TYPE_LIMITS.csvBytes);
 	// Seats of the drop's other seated types: an id may not repeat, and the drop keeps at most 100,000.
 	const others = await env.DB.prepare(`SELECT seat_id FROM seats WHERE drop_id = ? AND ticket_type != ?`).bind(drop.id, typeId).all<{ seat_id: string }>();
@@ -53,6 +56,9 @@ export async function replaceSeatsRoute(request: IRequest, env: Env, drop: DropC
 	if (capacity < LIMITS.capacity.min) throw new ApiError(422, "no_tickets", "The drop needs at least one ticket.", { field: "body" });
 	if (drop.shards > capacity) throw new ApiError(422, "out_of_range", `The drop's ${drop.shards} shards need at least as many tickets.`, { field: "body" });
 	const next: DropConfig = { ...drop, capacity, ticketTypes: nextTypes, updatedAt: new Date(now).toISOString() };
+	// Asked again now the body is in (a big one takes seconds): a drop that opened meanwhile may have
+	// holds on these seats, and replacing the shards' seats then left some replaced, some not, and D1 neither.
+	opened(Date.now());
 	// Shards first (replacing is idempotent, so a retry after a failure finishes the job), then the pacer, then D1.
 	await replaceSeats(env, next, typeId, seats);
 	unwrap(await roomStub(env, drop.id).configure(next));
