@@ -163,6 +163,30 @@ describe("roles", () => {
 	});
 });
 
+describe("a path the router takes in more than one spelling", () => {
+	it("a trailing slash on the operator's routes is still the operator's: keys get 403 and nothing changes", async () => {
+		const promotersBefore = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM promoters`).first<{ n: number }>())!.n;
+		const limitsBefore = (await env.DB.prepare(`SELECT * FROM promoters WHERE id = ?`).bind(a.promoter.id).first())!;
+		for (const key of [a.owner, a.staff]) {
+			for (const slash of ["/", "//"]) {
+				await expectError(await call(key, "GET", `/promoters${slash}`), 403, "forbidden", `GET /promoters${slash}`);
+				await expectError(await call(key, "GET", `/dev/mail${slash}`), 403, "forbidden", `GET /dev/mail${slash}`);
+				await expectError(await keyFetch(key, `/api/admin/promoters${slash}`, { method: "POST", body: JSON.stringify({ name: "Escaped" }) }), 403, "forbidden", `POST /promoters${slash}`);
+				await expectError(
+					await keyFetch(key, `/api/admin/promoters/${a.promoter.id}${slash}`, { method: "PATCH", body: JSON.stringify({ limits: { openDrops: 100000 } }) }),
+					403,
+					"forbidden",
+					`PATCH /promoters/:id${slash}`,
+				);
+			}
+		}
+		expect((await env.DB.prepare(`SELECT COUNT(*) AS n FROM promoters`).first<{ n: number }>())!.n).toBe(promotersBefore);
+		expect(await env.DB.prepare(`SELECT * FROM promoters WHERE id = ?`).bind(a.promoter.id).first()).toEqual(limitsBefore);
+		// The operator still reaches them with the slash.
+		expect((await adminFetch("/api/admin/promoters/")).status).toBe(200);
+	});
+});
+
 describe("authorizeGateKey, for the ticket scan's guard", () => {
 	const scanRequest = (token: string | null) =>
 		new Request(`https://engine.test/api/admin/drops/x/scan`, { method: "POST", headers: token === null ? {} : { authorization: `Bearer ${token}` } });
