@@ -137,12 +137,18 @@ async function refundsOf(db: D1Database, orderId: string): Promise<RefundRow[]> 
 /** Orders refunded per cancel call: the promoter calls again until none are left (bounded work per request). */
 export const CANCEL_PAGE = 50;
 
+/**
+ * An order of drop ?1 with a refund not finished (its provider call failed, or its restock is due): it reads
+ * `refunded` already (its tickets are claimed), but the cancel still has to finish it, or the money stays unknown.
+ */
+const UNFINISHED_REFUND = `order_id IN (SELECT order_id FROM refunds WHERE drop_id = ?1 AND (state = 'pending' OR (restock = 1 AND restocked_at IS NULL)))`;
+
 /** Cancels a drop: marks it cancelled (once) and refunds its orders, a page per call. */
 export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): Promise<DropCancelled> {
 	const now = new Date().toISOString();
 	await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
 	const cancelledAt = (await cancellation(env.DB, drop.id))!;
-	const { results } = await env.DB.prepare(`SELECT order_id, ticket_type FROM orders WHERE drop_id = ? AND status <> 'refunded' ORDER BY order_id LIMIT ?`)
+	const { results } = await env.DB.prepare(`SELECT order_id, ticket_type FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY order_id LIMIT ?2`)
 		.bind(drop.id, CANCEL_PAGE)
 		.all<{ order_id: string; ticket_type: string | null }>();
 	let refundedOrders = 0;
@@ -151,7 +157,7 @@ export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): 
 		await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null });
 		refundedOrders++;
 	}
-	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ? AND status <> 'refunded'`).bind(drop.id).first<{ n: number }>();
+	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`).bind(drop.id).first<{ n: number }>();
 	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0 };
 }
 

@@ -10,6 +10,7 @@ import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { admittedFan, admittedFans, hold } from "./support/fans";
 import { waitUntil } from "./support/wait";
+import { adminFetch } from "./support/worker";
 
 const STRIPE = (token: string) => ({ method: "stripe", token });
 
@@ -83,6 +84,28 @@ describe("the Stripe provider", () => {
 		for (let i = 0; i < 2; i++) expect(((await (await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] })).json()) as OrderRefunds).changed).toBe(false);
 		const refunds = (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
 		expect(refunds).toEqual([expect.objectContaining({ amount: 800 })]);
+	});
+});
+
+describe("a refund whose provider call failed", () => {
+	it("is finished by repeating the drop's cancel, as its 503 says, even once its order reads refunded", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 600 });
+		const bought = await buyWith(drop.id, "fan-stripe-cancel-fails", { quantity: 1, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const [intent] = await intentsFor(drop.id, bought.holdId);
+		// The refund's call never reaches Stripe: the refund is recorded, pending, and its order reads refunded.
+		await fakeStripe("refuse-next");
+		const failed = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(failed.status).toBe(503);
+		expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("provider_unavailable");
+		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([]);
+
+		const again = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(again.status).toBe(200);
+		const refunds = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { state: string }[] };
+		expect(refunds.refunds.map((r) => r.state)).toEqual(["refunded"]);
+		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([expect.objectContaining({ amount: 600 })]);
+		expect(await again.json()).toMatchObject({ ordersLeft: 0 });
 	});
 });
 

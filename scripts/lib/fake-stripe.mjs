@@ -8,7 +8,8 @@
 // Test cards (PaymentMethod ids): pm_card_visa and any other pm_… succeed;
 // pm_card_chargeDeclined is declined; pm_card_slow waits until POST
 // /_fake/release. POST /_fake/drop-next makes the next PaymentIntent be created
-// and its answer lost (the connection drops). GET /_fake/state shows everything.
+// and its answer lost (the connection drops); POST /_fake/refuse-next makes the
+// next POST fail before Stripe sees it (nothing made). GET /_fake/state shows everything.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -24,6 +25,7 @@ export function createFakeStripe({ secretKey }) {
 	const idempotent = new Map();
 	let waiting = [];
 	let dropNext = false;
+	let refuseNext = false;
 	let created = 0;
 	let seq = 0;
 	const id = (prefix) => `${prefix}_fake${(++seq).toString().padStart(8, "0")}`;
@@ -107,6 +109,10 @@ export function createFakeStripe({ secretKey }) {
 			return intent ? json(200, intent) : error(404, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
 		}
 		if (request.method === "POST" && (url.pathname === "/v1/payment_intents" || url.pathname === "/v1/refunds")) {
+			if (refuseNext) {
+				refuseNext = false;
+				throw new Error("fake-stripe: connection refused before the request reached Stripe");
+			}
 			const body = await request.text();
 			const form = new URLSearchParams(body);
 			const lose = url.pathname === "/v1/payment_intents" && dropNext;
@@ -133,6 +139,10 @@ export function createFakeStripe({ secretKey }) {
 		if (request.method === "POST" && url.pathname === "/_fake/drop-next") {
 			dropNext = true;
 			return json(200, { dropNext });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/refuse-next") {
+			refuseNext = true;
+			return json(200, { refuseNext });
 		}
 		return error(404, "invalid_request_error", "no such control");
 	}
