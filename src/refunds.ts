@@ -58,8 +58,9 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, i
 	}
 	const wanted = new Set(input.codes ?? tickets.map((t) => t.code));
 	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null).map((t) => t.code);
-	const changed = claim.length > 0 && (await recordRefund(env.DB, order, claim, input.restock));
-	await finishRefunds(env, order);
+	const claimed = claim.length > 0 && (await recordRefund(env.DB, order, claim, input.restock));
+	// A repeat that finishes a refund left pending (its provider call failed) changed something too: it is logged then.
+	const changed = (await finishRefunds(env, order)) > 0 || claimed;
 	const after = (await orderRecord(env.DB, orderId))!;
 	return { orderId, status: after.status, refundedTickets: after.refunded_tickets, changed, refunds: (await refundsOf(env.DB, orderId)).map(view) };
 }
@@ -91,8 +92,9 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 	return (claimed?.results.length ?? 0) > 0;
 }
 
-/** Every refund of the order not finished yet: the provider's refund (idempotent by refund id), then the restock. */
-async function finishRefunds(env: Env, order: OrderRecord): Promise<void> {
+/** Every refund of the order not finished yet: the provider's refund (idempotent by refund id), then the restock. Answers how many this call moved from pending to refunded. */
+async function finishRefunds(env: Env, order: OrderRecord): Promise<number> {
+	let finished = 0;
 	const open = (await refundsOf(env.DB, order.order_id)).filter((r) => r.state === "pending" || (r.restock === 1 && r.restocked_at === null));
 	for (const refund of open) {
 		if (refund.state === "pending") {
@@ -105,7 +107,10 @@ async function finishRefunds(env: Env, order: OrderRecord): Promise<void> {
 					throw new ApiError(503, "provider_unavailable", "The refund is recorded; the payment provider did not answer. Repeat the request to finish it.", { retryAfter: 5 });
 				}
 			}
-			await env.DB.prepare(`UPDATE refunds SET state = 'refunded', updated_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
+			const moved = await env.DB.prepare(`UPDATE refunds SET state = 'refunded', updated_at = ? WHERE refund_id = ? AND state = 'pending'`)
+				.bind(new Date().toISOString(), refund.refund_id)
+				.run();
+			finished += moved.meta.changes;
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
 			await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
@@ -115,6 +120,7 @@ async function finishRefunds(env: Env, order: OrderRecord): Promise<void> {
 			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
 		}
 	}
+	return finished;
 }
 
 /**

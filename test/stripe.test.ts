@@ -107,6 +107,23 @@ describe("a refund whose provider call failed", () => {
 		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([expect.objectContaining({ amount: 600 })]);
 		expect(await again.json()).toMatchObject({ ordersLeft: 0 });
 	});
+
+	it("is in the activity log once, when a repeat of the refund finishes it", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 400 });
+		const bought = await buyWith(drop.id, "fan-stripe-refund-logged", { quantity: 1, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const logged = async () =>
+			(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE action = 'order.refunded' AND json_extract(detail, '$.orderId') = ?`).bind(bought.orderId).first<{ n: number }>())!.n;
+		await fakeStripe("refuse-next");
+		expect((await refund(drop.id, bought.orderId)).status).toBe(503);
+		const finished = await refund(drop.id, bought.orderId);
+		expect(finished.status).toBe(200);
+		expect(await finished.json()).toMatchObject({ changed: true, refunds: [expect.objectContaining({ state: "refunded" })] });
+		expect(await logged()).toBe(1);
+		// A further repeat changes nothing and records nothing.
+		expect(((await (await refund(drop.id, bought.orderId)).json()) as OrderRefunds).changed).toBe(false);
+		expect(await logged()).toBe(1);
+	});
 });
 
 describe("the Stripe webhook", () => {
