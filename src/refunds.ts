@@ -123,13 +123,16 @@ async function finishRefunds(env: Env, order: OrderRecord): Promise<number> {
 	return finished;
 }
 
+/** The order a provider's payment id names (an index lookup: a webhook event never scans every order). */
+export const ORDER_BY_PAYMENT_SQL = `SELECT * FROM orders WHERE payment_id = ?`;
+
 /**
  * A refund made at the provider itself (Stripe's dashboard), learnt from its webhook:
  * the order's tickets still good are refunded here too, so the gate refuses them.
  * Nothing is asked of the provider. Answers whether anything changed.
  */
 export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean> {
-	const order = await db.prepare(`SELECT * FROM orders WHERE payment_id = ?`).bind(paymentId).first<OrderRecord>();
+	const order = await db.prepare(ORDER_BY_PAYMENT_SQL).bind(paymentId).first<OrderRecord>();
 	if (order === null) return false;
 	const open = (await orderTickets(db, order.order_id)).filter((t) => t.refund_id === null).map((t) => t.code);
 	return open.length > 0 && recordRefund(db, order, open, false, { byProvider: eventId });

@@ -6,6 +6,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OrderRefunds } from "../src/api-answers";
+import { ORDER_BY_PAYMENT_SQL } from "../src/refunds";
 import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund } from "./support/after-sale";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { admittedFan, admittedFans, hold } from "./support/fans";
@@ -144,6 +145,12 @@ describe("the Stripe webhook", () => {
 			expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
 		}
 		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM payment_events WHERE event_id = ?`).bind(e.id).first("n")).toBe(0);
+	});
+
+	it("finds the order an event names by an index on its payment id, not by reading every order", async () => {
+		const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${ORDER_BY_PAYMENT_SQL}`).bind("pi_any").all<{ detail: string }>();
+		const steps = plan.results.map((r) => r.detail);
+		expect(steps.join("; ")).toMatch(/SEARCH orders USING (COVERING )?INDEX \S+ \(payment_id=\?\)/);
 	});
 
 	it("acts on an event once: a refund made at Stripe refunds the order's tickets, and the replayed event changes nothing", async () => {
