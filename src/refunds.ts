@@ -57,8 +57,12 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, i
 		if (stranger !== undefined) throw new ApiError(422, "unknown_ticket", `Ticket ${stranger} is not one of this order's.`, { field: "tickets" });
 	}
 	const wanted = new Set(input.codes ?? tickets.map((t) => t.code));
-	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null).map((t) => t.code);
-	const claimed = claim.length > 0 && (await recordRefund(env.DB, order, claim, input.restock));
+	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null);
+	if (input.restock && claim.some((t) => t.scanned_at !== null)) {
+		// Its holder is inside already: sold again, the venue would take one more than it has.
+		throw new ApiError(422, "ticket_used", "A ticket already admitted at the gate cannot go back on sale; refund it without restock.", { field: "restock" });
+	}
+	const claimed = claim.length > 0 && (await recordRefund(env.DB, order, claim.map((t) => t.code), input.restock));
 	// A repeat that finishes a refund left pending (its provider call failed) changed something too: it is logged then.
 	const changed = (await finishRefunds(env, order)) > 0 || claimed;
 	const after = (await orderRecord(env.DB, orderId))!;
@@ -71,8 +75,9 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 	const now = new Date().toISOString();
 	const [claimed] = await db.batch([
 		db
-			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND code IN (SELECT value FROM json_each(?3)) RETURNING code`)
-			.bind(refundId, order.order_id, JSON.stringify(codes)),
+			// A restock never takes a ticket admitted meanwhile (a scan between the check and this batch).
+			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND code IN (SELECT value FROM json_each(?3)) AND (?4 = 0 OR scanned_at IS NULL) RETURNING code`)
+			.bind(refundId, order.order_id, JSON.stringify(codes), restock ? 1 : 0),
 		db
 			.prepare(
 				`INSERT INTO refunds (refund_id, order_id, drop_id, shard, tickets, amount_cents, currency, restock, state, provider_refund_id, created_at, updated_at)
@@ -157,13 +162,16 @@ export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): 
 	const now = new Date().toISOString();
 	await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
 	const cancelledAt = (await cancellation(env.DB, drop.id))!;
-	const { results } = await env.DB.prepare(`SELECT order_id, ticket_type FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY order_id LIMIT ?2`)
+	const { results } = await env.DB.prepare(
+		`SELECT order_id, ticket_type, EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = orders.order_id AND t.scanned_at IS NOT NULL AND t.refund_id IS NULL) AS used
+		 FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY order_id LIMIT ?2`,
+	)
 		.bind(drop.id, CANCEL_PAGE)
-		.all<{ order_id: string; ticket_type: string | null }>();
+		.all<{ order_id: string; ticket_type: string | null; used: number }>();
 	let refundedOrders = 0;
-	for (const { order_id, ticket_type } of results) {
-		// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale.
-		await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null });
+	for (const { order_id, ticket_type, used } of results) {
+		// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale, and so is an order with a ticket admitted at the gate.
+		await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null && used === 0 });
 		refundedOrders++;
 	}
 	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`).bind(drop.id).first<{ n: number }>();

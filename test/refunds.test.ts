@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../src/api-answers";
 import { testPayments } from "../src/payments";
 import type { WaitingRoom } from "../src/waiting-room";
-import { buyWith, orderReaches, purchaseWith, readOrder, refund } from "./support/after-sale";
+import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "./support/after-sale";
 import { expectCleanAudit } from "./support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
 import { forgetWatermark } from "../src/watermark-cache";
@@ -134,6 +134,29 @@ describe("refunds", () => {
 		// Both sides happened: the gather saw the drop sold out, and the reopening kept it open.
 		expect(JSON.parse(seen.totals)).toMatchObject({ sold: 1 });
 		expect(seen.sold_out).toBe(0);
+	});
+
+	it("a ticket already admitted at the gate is refunded but never put back on sale: its holder is inside", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 1, priceCents: 300 });
+		const later = await admittedFan(drop.id, "fan-used-later");
+		const bought = await buyWith(drop.id, "fan-used-buyer", { quantity: 1 });
+		const order = await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await scan(drop.id, order.passes[0]!.token!)).status).toBe(200);
+
+		const refused = await refund(drop.id, bought.orderId, { restock: true });
+		expect(refused.status).toBe(422);
+		expect(((await refused.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: "ticket_used", field: "restock" });
+		expect(await refundCount(bought.orderId)).toBe(0);
+		expect((await hold(drop.id, later, 1)).status).toBe(409);
+
+		// Cancelling with restock refunds it, and keeps it off sale.
+		const cancelled = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST", body: JSON.stringify({ restock: true }) });
+		expect(cancelled.status).toBe(200);
+		expect(await cancelled.json()).toMatchObject({ refundedOrders: 1, ordersLeft: 0 });
+		expect((await readOrder(bought.orderId, bought.orderToken)).status).toBe("refunded");
+		const a = await expectCleanAudit(drop.id);
+		expect(a.refunds).toMatchObject({ refunds: 1, tickets: 1, restocked: 0 });
+		expect(a.oversold).toBe(0);
 	});
 
 	it("refuses a ticket that is not the order's, and an unknown order, changing nothing", async () => {
