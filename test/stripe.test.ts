@@ -109,6 +109,23 @@ describe("a refund whose provider call failed", () => {
 		expect(await again.json()).toMatchObject({ ordersLeft: 0 });
 	});
 
+	it("is made once when Stripe made it but its answer was lost, even repeated after Stripe forgot the idempotency key", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 900 });
+		const bought = await buyWith(drop.id, "fan-stripe-refund-lost", { quantity: 2, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const [intent] = await intentsFor(drop.id, bought.holdId);
+		const refundsAtStripe = async () => (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
+		await fakeStripe("drop-next-refund");
+		expect((await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] })).status).toBe(503);
+		expect(await refundsAtStripe()).toEqual([expect.objectContaining({ amount: 900 })]);
+		// A day later: Stripe keeps idempotency keys 24 hours.
+		await fakeStripe("forget-keys");
+		const finished = await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] });
+		expect(finished.status).toBe(200);
+		expect(await finished.json()).toMatchObject({ refundedTickets: 1, refunds: [expect.objectContaining({ state: "refunded", amountCents: 900 })] });
+		expect(await refundsAtStripe()).toEqual([expect.objectContaining({ amount: 900 })]);
+	});
+
 	it("is in the activity log once, when a repeat of the refund finishes it", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 400 });
 		const bought = await buyWith(drop.id, "fan-stripe-refund-logged", { quantity: 1, payment: STRIPE("pm_card_visa") });
