@@ -111,6 +111,37 @@ describe("the Workflow per order", () => {
 		await waitUntil(async () => (await statusInD1(sale.orderId))?.status === "receipt_sent", 30_000, "the retried order to finish", 100);
 	});
 
+	it("an order whose run died without recording its failure (D1 down for that step too) can still be retried", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_nofailure", email: "nofailure@example.test" });
+		{
+			await using instance = await introspectWorkflowInstance(env.ORDER_WORKFLOW, sale.orderId);
+			await instance.modify(async (m) => {
+				await m.disableRetryDelays();
+				await m.mockStepError({ name: "issue tickets" }, new Error("D1 down (test)"));
+				await m.mockStepError({ name: "record failure" }, new Error("D1 still down (test)"));
+			});
+			await recordSales([sale]);
+			await instance.waitForStatus("errored");
+			// No run is going, and the order still reads paid: no tickets, and nothing will move it.
+			expect(await statusInD1(sale.orderId)).toMatchObject({ status: "paid" });
+			const retried = await adminFetch(`/api/admin/drops/${drop.id}/orders/${sale.orderId}/retry`, { method: "POST" });
+			expect(retried.status, await retried.clone().text()).toBe(200);
+			await waitUntil(async () => (await statusInD1(sale.orderId))?.status === "receipt_sent", 30_000, "the retried order to finish", 100);
+		}
+		// A run still going is not retried.
+		const fresh = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_running", email: "running@example.test" });
+		{
+			await using instance = await introspectWorkflowInstance(env.ORDER_WORKFLOW, fresh.orderId);
+			await instance.modify(async (m) => {
+				await m.disableRetryDelays();
+			});
+			await recordSales([fresh]);
+			await instance.waitForStatus("complete");
+		}
+		expect((await adminFetch(`/api/admin/drops/${drop.id}/orders/${fresh.orderId}/retry`, { method: "POST" })).status).toBe(409);
+	});
+
 	it("starts one Workflow for a sale delivered twice, and acks both deliveries", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN });
 		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_dup" });
