@@ -164,16 +164,25 @@ export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): 
 	const cancelledAt = (await cancellation(env.DB, drop.id))!;
 	const { results } = await env.DB.prepare(
 		`SELECT order_id, ticket_type, EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = orders.order_id AND t.scanned_at IS NOT NULL AND t.refund_id IS NULL) AS used
-		 FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY order_id LIMIT ?2`,
+		 FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY status = 'refunded', order_id LIMIT ?2`,
 	)
 		.bind(drop.id, CANCEL_PAGE)
 		.all<{ order_id: string; ticket_type: string | null; used: number }>();
 	let refundedOrders = 0;
+	// A refund the provider does not finish stays pending (its order comes after those not refunded yet, next call);
+	// the others of the page go on, and the call answers 503 at the end.
+	let unavailable: ApiError | null = null;
 	for (const { order_id, ticket_type, used } of results) {
-		// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale, and so is an order with a ticket admitted at the gate.
-		await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null && used === 0 });
-		refundedOrders++;
+		try {
+			// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale, and so is an order with a ticket admitted at the gate.
+			await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null && used === 0 });
+			refundedOrders++;
+		} catch (err) {
+			if (!(err instanceof ApiError && err.code === "provider_unavailable")) throw err;
+			unavailable = err;
+		}
 	}
+	if (unavailable !== null) throw unavailable;
 	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`).bind(drop.id).first<{ n: number }>();
 	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0 };
 }

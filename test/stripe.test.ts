@@ -109,6 +109,23 @@ describe("a refund whose provider call failed", () => {
 		expect(await again.json()).toMatchObject({ ordersLeft: 0 });
 	});
 
+	it("one that keeps failing does not hold up the cancel of the drop's other orders", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 500 });
+		const orders = await Promise.all(["x", "y"].map((k) => buyWith(drop.id, `fan-stripe-cancel-stuck-${k}`, { quantity: 1, payment: STRIPE("pm_card_visa") })));
+		for (const o of orders) await orderReaches(o.orderId, o.orderToken, ["ticketed", "receipt_sent"]);
+		// The order the cancel comes to first names an intent Stripe refuses to refund, on every call.
+		const [stuck, other] = [...orders].sort((p, q) => (p.orderId < q.orderId ? -1 : 1));
+		await env.DB.prepare(`UPDATE orders SET payment_id = 'pi_refused_for_good' WHERE order_id = ?`).bind(stuck!.orderId).run();
+		for (let call = 0; call < 2; call++) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+			expect(res.status).toBe(503);
+		}
+		expect((await readOrder(other!.orderId, other!.orderToken)).status).toBe("refunded");
+		const refunds = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { orderId: string; state: string }[] };
+		expect(refunds.refunds.find((r) => r.orderId === other!.orderId)?.state).toBe("refunded");
+		expect(refunds.refunds.find((r) => r.orderId === stuck!.orderId)?.state).toBe("pending");
+	});
+
 	it("is made once when Stripe made it but its answer was lost, even repeated after Stripe forgot the idempotency key", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 900 });
 		const bought = await buyWith(drop.id, "fan-stripe-refund-lost", { quantity: 2, payment: STRIPE("pm_card_visa") });
