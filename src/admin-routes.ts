@@ -241,8 +241,8 @@ adminRouter.post("/drops/:id/cancel", async (request, env) => {
 	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
 	// No more admissions: the drop is paused before its orders are refunded.
 	if (!drop.paused) await saveDrop(env, principalOf(request), drop, applyDropPatch(drop, { paused: true }, Date.now()));
-	const cancelled = await cancelDrop(env, drop, restock ?? false);
-	if (cancelled.refundedOrders > 0 || !drop.paused) {
+	const { first, ...cancelled } = await cancelDrop(env, drop, restock ?? false);
+	if (first || cancelled.refundedOrders > 0 || !drop.paused) {
 		await recordActivity(env, request, {
 			action: "drop.cancelled",
 			promoterId: drop.promoterId,

@@ -157,10 +157,10 @@ export const CANCEL_PAGE = 50;
  */
 const UNFINISHED_REFUND = `order_id IN (SELECT order_id FROM refunds WHERE drop_id = ?1 AND (state = 'pending' OR (restock = 1 AND restocked_at IS NULL)))`;
 
-/** Cancels a drop: marks it cancelled (once) and refunds its orders, a page per call. */
-export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): Promise<DropCancelled> {
+/** Cancels a drop: marks it cancelled (once) and refunds its orders, a page per call. `first`: this call marked it. */
+export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): Promise<DropCancelled & { first: boolean }> {
 	const now = new Date().toISOString();
-	await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
+	const marked = await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
 	const cancelledAt = (await cancellation(env.DB, drop.id))!;
 	const { results } = await env.DB.prepare(
 		`SELECT order_id, ticket_type, EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = orders.order_id AND t.scanned_at IS NOT NULL AND t.refund_id IS NULL) AS used
@@ -184,7 +184,7 @@ export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): 
 	}
 	if (unavailable !== null) throw unavailable;
 	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`).bind(drop.id).first<{ n: number }>();
-	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0 };
+	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0, first: marked.meta.changes > 0 };
 }
 
 export async function cancellation(db: D1Database, dropId: string): Promise<string | null> {

@@ -189,6 +189,22 @@ describe("refunds", () => {
 	});
 });
 
+describe("the activity log of a cancel", () => {
+	it("records the cancel of a drop paused before, with no orders, once", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 100 });
+		expect((await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) })).status).toBe(200);
+		const logged = async () =>
+			(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE action = 'drop.cancelled' AND drop_id = ?`).bind(drop.id).first<{ n: number }>())!.n;
+		for (let call = 0; call < 2; call++) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+			expect(res.status).toBe(200);
+			expect(await res.json()).toMatchObject({ dropId: drop.id, refundedOrders: 0, ordersLeft: 0 });
+			// The drop is cancelled from the first call on: that change is in the log, once.
+			expect(await logged()).toBe(1);
+		}
+	});
+});
+
 describe("after the sale of named units (issues 14 and 15 together)", () => {
 	it("a seat's ticket names its seat for the gate; a refund asking to restock a seat is refused and changes nothing; cancelling with restock refunds it kept off sale", async () => {
 		const { holdUnits, seatsOf } = await import("./support/named");
