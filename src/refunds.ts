@@ -134,13 +134,33 @@ export const ORDER_BY_PAYMENT_SQL = `SELECT * FROM orders WHERE payment_id = ?`;
 /**
  * A refund made at the provider itself (Stripe's dashboard), learnt from its webhook:
  * the order's tickets still good are refunded here too, so the gate refuses them.
- * Nothing is asked of the provider. Answers whether anything changed.
+ * Nothing is asked of the provider. Answers whether anything changed; null when no order
+ * has the payment (yet: its sale may be on its way to D1, see applyEarlyProviderRefunds).
  */
-export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean> {
+export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean | null> {
 	const order = await db.prepare(ORDER_BY_PAYMENT_SQL).bind(paymentId).first<OrderRecord>();
-	if (order === null) return false;
+	if (order === null) return null;
 	const open = (await orderTickets(db, order.order_id)).filter((t) => t.refund_id === null).map((t) => t.code);
 	return open.length > 0 && recordRefund(db, order, open, false, { byProvider: eventId });
+}
+
+/**
+ * The sales consumer, once a batch's orders are in D1: refund events the webhook kept because
+ * their payment had no order yet are applied to the orders that now have it (one indexed read
+ * per batch). Answers how many were applied.
+ */
+export async function applyEarlyProviderRefunds(db: D1Database, paymentIds: string[]): Promise<number> {
+	const { results } = await db
+		.prepare(`SELECT event_id, payment_id FROM payment_events WHERE unmatched_refund = 1 AND payment_id IN (SELECT value FROM json_each(?))`)
+		.bind(JSON.stringify(paymentIds))
+		.all<{ event_id: string; payment_id: string }>();
+	let applied = 0;
+	for (const { event_id, payment_id } of results) {
+		if ((await recordProviderRefund(db, payment_id, event_id)) === null) continue;
+		await db.prepare(`UPDATE payment_events SET unmatched_refund = 0 WHERE event_id = ?`).bind(event_id).run();
+		applied++;
+	}
+	return applied;
 }
 
 async function refundsOf(db: D1Database, orderId: string): Promise<RefundRow[]> {

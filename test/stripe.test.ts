@@ -7,7 +7,8 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OrderRefunds } from "../src/api-answers";
 import { ORDER_BY_PAYMENT_SQL } from "../src/refunds";
-import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund } from "./support/after-sale";
+import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund, statusInD1 } from "./support/after-sale";
+import { recordSales, saleMessage } from "./support/sales";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { admittedFan, admittedFans, hold } from "./support/fans";
 import { waitUntil } from "./support/wait";
@@ -185,6 +186,23 @@ describe("the Stripe webhook", () => {
 		const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${ORDER_BY_PAYMENT_SQL}`).bind("pi_any").all<{ detail: string }>();
 		const steps = plan.results.map((r) => r.detail);
 		expect(steps.join("; ")).toMatch(/SEARCH orders USING (COVERING )?INDEX \S+ \(payment_id=\?\)/);
+	});
+
+	it("a refund made at Stripe before its sale reached D1 refunds the order's tickets when the sale arrives, once", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 700 });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pi_refunded_before_d1", quantity: 2, unitPriceCents: 700, totalCents: 1400 });
+		const e = event("evt_refund_before_d1", "charge.refunded", { id: "ch_early", object: "charge", payment_intent: sale.paymentId, refunded: true, amount_refunded: 1400 });
+		const early = await postWebhook(e);
+		expect(early.status).toBe(200);
+		await recordSales([sale]);
+		const tickets = async () => (await env.DB.prepare(`SELECT refund_id FROM tickets WHERE order_id = ?`).bind(sale.orderId).all<{ refund_id: string | null }>()).results;
+		expect(await tickets()).toHaveLength(2);
+		expect((await tickets()).every((t) => t.refund_id !== null)).toBe(true);
+		expect(await statusInD1(sale.orderId)).toMatchObject({ status: "refunded" });
+		// The same sale delivered again, and the event replayed, refund nothing more.
+		await recordSales([sale], "again");
+		expect(await postWebhook(e).then((r) => r.json())).toEqual({ received: true, duplicate: true });
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?`).bind(sale.orderId).first("n")).toBe(1);
 	});
 
 	it("acts on an event once: a refund made at Stripe refunds the order's tickets, and the replayed event changes nothing", async () => {
