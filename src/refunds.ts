@@ -50,6 +50,8 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, i
 		// A seat or a slot's place goes back through its own unit shard, which this does not do yet.
 		throw new ApiError(422, "restock_unsupported", "Only general-admission tickets can be put back on sale; refund these without restock.", { field: "restock" });
 	}
+	// The provider that took the payment must be one this deployment takes before anything is recorded (422 otherwise).
+	if (order.unit_price_cents > 0) unwrap(paymentProviderOf(env, order.payment_id));
 	const tickets = await orderTickets(env.DB, orderId);
 	if (input.codes !== undefined) {
 		const known = new Set(tickets.map((t) => t.code));

@@ -5,7 +5,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../src/api-answers";
+import { getDrop as dropRecord } from "../src/drops-store";
 import { testPayments } from "../src/payments";
+import { refundOrder } from "../src/refunds";
 import type { WaitingRoom } from "../src/waiting-room";
 import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "./support/after-sale";
 import { expectCleanAudit } from "./support/audit";
@@ -157,6 +159,22 @@ describe("refunds", () => {
 		const a = await expectCleanAudit(drop.id);
 		expect(a.refunds).toMatchObject({ refunds: 1, tickets: 1, restocked: 0 });
 		expect(a.oversold).toBe(0);
+	});
+
+	it("refuses to refund an order whose payment provider this deployment no longer takes, changing nothing", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 200 });
+		const bought = await buyWith(drop.id, "fan-refund-no-provider", { quantity: 1 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		// The same deployment with test payments turned off.
+		const without = { ...env, TEST_PAYMENTS: "off" } as Env;
+		const refused = await refundOrder(without, (await dropRecord(env.DB, drop.id))!, bought.orderId, { restock: false }).then(
+			() => null,
+			(err: unknown) => err as { status?: number; code?: string },
+		);
+		expect(refused).toMatchObject({ status: 422, code: "payment_method_unavailable" });
+		expect(await refundCount(bought.orderId)).toBe(0);
+		expect(await readOrder(bought.orderId, bought.orderToken)).toMatchObject({ refundedTickets: 0, passes: [expect.objectContaining({ state: "valid" })] });
+		expect((await readOrder(bought.orderId, bought.orderToken)).status).not.toBe("refunded");
 	});
 
 	it("refuses a ticket that is not the order's, and an unknown order, changing nothing", async () => {
