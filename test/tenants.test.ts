@@ -348,6 +348,24 @@ describe("limits per promoter", () => {
 		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE promoter_id = ? AND action = 'drop.created'`).bind(p.id).first<number>("n")).toBe(1);
 	});
 
+	it("two closed drops reopened at once cannot both take the last place, and the refused one changes nothing", async () => {
+		const p = await createPromoter("Reopening", { openDrops: 4 });
+		const drops = await Promise.all(Array.from({ length: 4 }, (_, i) => createDropAs(p.apiKey, { name: `reopen ${i}` })));
+		const past = new Date(Date.now() - 1000).toISOString();
+		const patch = (id: string, closesAt: string | null) => keyFetch(p.apiKey, `/api/admin/drops/${id}`, { method: "PATCH", body: JSON.stringify({ closesAt }) });
+		for (const d of drops) expect((await patch(d.id, past)).status).toBe(200);
+		expect((await adminFetch(`/api/admin/promoters/${p.id}`, { method: "PATCH", body: JSON.stringify({ limits: { openDrops: 1 } }) })).status).toBe(200);
+		const answers = await Promise.all(drops.map((d) => patch(d.id, null)));
+		expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM drops WHERE promoter_id = ? AND closes_at IS NULL`).bind(p.id).first<number>("n")).toBe(1);
+		// Each refused reopening left no entry, and its drop stays closed for fans too.
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE promoter_id = ? AND action = 'drop.updated' AND detail LIKE '%"to":null%'`).bind(p.id).first<number>("n")).toBe(1);
+		for (const [i, d] of drops.entries()) {
+			if (answers[i]!.status !== 409) continue;
+			expect((await getDrop(d.id)).closesAt).toBe(past);
+		}
+	});
+
 	it("admin requests past the promoter's limit get 429 with Retry-After; the operator and other promoters are not held", async () => {
 		const p = await createPromoter("Chatty", { adminRequestsPerMinute: 3 });
 		for (let i = 0; i < 3; i++) expect((await call(p.apiKey, "GET", "/drops")).status).toBe(200);
