@@ -43,7 +43,9 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 ];
 
 export function accessOf(method: string, path: string): Access {
-	const declared = ROUTE_ACCESS.find((r) => r.method === method && r.path.test(path));
+	// The router takes a path with trailing slashes as the same route (itty-router's `/*$`): so must this.
+	const route = path.replace(/\/+$/, "");
+	const declared = ROUTE_ACCESS.find((r) => r.method === method && r.path.test(route));
 	if (declared) return declared.access;
 	return method === "GET" || method === "HEAD" ? "read" : "change";
 }

@@ -136,9 +136,22 @@ adminRouter.patch("/drops/:id", async (request, env) => {
 	const drop = dropOf(request);
 	const now = Date.now();
 	const next = applyDropPatch(drop, await readJson(request), now);
-	// Opening a closed drop again takes a place among the promoter's open drops.
-	if (hasClosed(drop, now) && !hasClosed(next, now)) await checkOpenDrops(env, drop.promoterId, next.updatedAt);
-	await saveDrop(env, principalOf(request), drop, next);
+	// Opening a closed drop again takes a place among the promoter's open drops: taken in D1 first, in one
+	// statement with the count (two reopenings at once cannot both take the last place), before any object hears of it.
+	const openDrops = hasClosed(drop, now) && !hasClosed(next, now) ? await checkOpenDrops(env, drop.promoterId, next.updatedAt) : null;
+	if (openDrops !== null) {
+		const taken = await updateDropStatement(env.DB, next, openDrops).run();
+		if (taken.meta.changes === 0) throw openDropsLimit(openDrops);
+		try {
+			await saveDrop(env, principalOf(request), drop, next);
+		} catch (err) {
+			// The objects did not take it: the place is given back, and the drop stays as it was.
+			await updateDropStatement(env.DB, drop).run().catch(() => undefined);
+			throw err;
+		}
+	} else {
+		await saveDrop(env, principalOf(request), drop, next);
+	}
 	return dropView(env, next);
 });
 
@@ -241,8 +254,8 @@ adminRouter.post("/drops/:id/cancel", async (request, env) => {
 	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
 	// No more admissions: the drop is paused before its orders are refunded.
 	if (!drop.paused) await saveDrop(env, principalOf(request), drop, applyDropPatch(drop, { paused: true }, Date.now()));
-	const cancelled = await cancelDrop(env, drop, restock ?? false);
-	if (cancelled.refundedOrders > 0 || !drop.paused) {
+	const { first, ...cancelled } = await cancelDrop(env, drop, restock ?? false);
+	if (first || cancelled.refundedOrders > 0 || !drop.paused) {
 		await recordActivity(env, request, {
 			action: "drop.cancelled",
 			promoterId: drop.promoterId,

@@ -128,15 +128,19 @@ export async function updateDrop(db: D1Database, d: DropConfig): Promise<void> {
 	await updateDropStatement(db, d).run();
 }
 
-export function updateDropStatement(db: D1Database, d: DropConfig): D1PreparedStatement {
+/** With `openDrops` (a closed drop opened again), written only while the promoter's other open drops are fewer: the count and the write are one statement. */
+export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: number | null = null): D1PreparedStatement {
+	const limited = d.promoterId !== null && openDrops !== null;
 	return db
 		.prepare(
 			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
-			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ? WHERE id = ?`,
+			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ? WHERE id = ?
+			 AND (? = 0 OR (${OPEN_DROPS_SQL} AND id <> ?) < ?)`,
 		)
 		.bind(
 			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
 			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.id,
+			limited ? 1 : 0, d.promoterId, d.updatedAt, d.id, openDrops ?? 0,
 		);
 }
 

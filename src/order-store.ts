@@ -105,11 +105,18 @@ export async function recordFailure(db: D1Database, orderId: string, detail: str
 	await setStatus(db, orderId, "failed", detail).run();
 }
 
-/** A failed order goes back to the start, in a new Workflow run: paid, until its steps move it again. Answers the run's number, or null if the order is not failed. */
-export async function markRetrying(db: D1Database, orderId: string): Promise<number | null> {
+/**
+ * A failed order goes back to the start, in a new Workflow run: paid, until its steps move it again. Answers the
+ * run's number, or null if the order is not failed. `deadRun`: the order is paid or ticketed and its run of that
+ * number ended without recording its failure; it is retried as a failed one, unless another run started meanwhile.
+ */
+export async function markRetrying(db: D1Database, orderId: string, deadRun: number | null = null): Promise<number | null> {
 	const row = await db
-		.prepare(`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1 WHERE order_id = ? AND status = 'failed' RETURNING workflow_runs`)
-		.bind(new Date().toISOString(), orderId)
+		.prepare(
+			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1
+			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND workflow_runs = ?)) RETURNING workflow_runs`,
+		)
+		.bind(new Date().toISOString(), orderId, deadRun ?? -1)
 		.first<{ workflow_runs: number }>();
 	return row?.workflow_runs ?? null;
 }

@@ -2,6 +2,7 @@
 // batch() (atomic); what is stored is acked, a failed write is retried with a
 // delay, and a message that can never be stored goes to the dead-letter queue.
 import { startOrderWorkflows } from "./order-workflow";
+import { applyEarlyProviderRefunds } from "./refunds";
 import { type SaleMessage, salesOf } from "./sale";
 
 export const RETRY_DELAY_SECONDS = 5;
@@ -35,6 +36,8 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 	if (valid.length === 0) return;
 	try {
 		await env.DB.batch(saleStatements(env.DB, sales));
+		// A refund made at the provider before these orders reached D1 (src/stripe-webhook.ts) applies now.
+		await applyEarlyProviderRefunds(env.DB, [...new Set(sales.map((s) => s.paymentId))]);
 		// Each order's post-sale Workflow, once its row is in D1 (a retried message starts none twice).
 		await startOrderWorkflows(env, sales);
 		for (const m of valid) m.ack();

@@ -5,12 +5,12 @@
 // retrying on any 2xx); an event is stored after its action, so one whose action
 // failed is retried by Stripe. What it acts on: a charge refunded in full at Stripe
 // (say, from the dashboard) refunds the order's tickets here, so the gate
-// refuses them. Every event is kept in D1's payment_events.
+// refuses them (one whose sale is not in D1 yet, when the sale arrives). Every event is kept in D1's payment_events.
 import * as z from "zod";
 import type { WebhookAnswer } from "./api-answers";
 import { config } from "./config";
 import { ApiError, readBounded } from "./http";
-import { recordProviderRefund } from "./refunds";
+import { applyEarlyProviderRefunds, recordProviderRefund } from "./refunds";
 import { verifyStripeSignature } from "./stripe";
 
 /** Stripe's events are small; this bounds what is read before the signature is checked. */
@@ -40,11 +40,13 @@ export async function stripeWebhook(request: Request, env: Env): Promise<Webhook
 	const seen = await env.DB.prepare(`SELECT 1 AS seen FROM payment_events WHERE event_id = ?`).bind(event.id).first();
 	if (seen !== null) return { received: true, duplicate: true };
 	// Acted on before it is stored (the action is idempotent): an event whose action failed is retried by Stripe.
-	if (event.type === "charge.refunded" && paymentId !== null && object.refunded === true) {
-		await recordProviderRefund(env.DB, paymentId, event.id);
-	}
-	await env.DB.prepare(`INSERT INTO payment_events (event_id, type, payment_id, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
-		.bind(event.id, event.type, paymentId, new Date().toISOString())
+	const refund = event.type === "charge.refunded" && paymentId !== null && object.refunded === true;
+	const unmatched = refund && (await recordProviderRefund(env.DB, paymentId, event.id)) === null;
+	// A refund whose payment has no order yet (its sale on its way to D1) is kept marked: the sales consumer applies it.
+	await env.DB.prepare(`INSERT INTO payment_events (event_id, type, payment_id, received_at, unmatched_refund) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
+		.bind(event.id, event.type, paymentId, new Date().toISOString(), unmatched ? 1 : 0)
 		.run();
+	// The order may have arrived meanwhile, after the consumer looked for marked events: look once more.
+	if (unmatched) await applyEarlyProviderRefunds(env.DB, [paymentId]);
 	return { received: true, duplicate: false };
 }

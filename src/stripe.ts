@@ -2,7 +2,7 @@
 // fetch (form-encoded bodies, a secret key as bearer). Every charge carries the
 // shard's charge key (`drop:hold:attempt`) as Stripe's Idempotency-Key, and in
 // the intent's metadata so a lookup after a crash can find it; refunds carry
-// their own keys. Stripe keeps idempotency keys for 24 hours, longer than any
+// their own keys, in their metadata too (a repeat after Stripe forgot the key finds it). Stripe keeps idempotency keys for 24 hours, longer than any
 // hold lives. The base URL comes from config, so tests point it at a local fake.
 import type { StripeSettings } from "./config";
 import type { ChargeResult, PaymentProvider } from "./payments";
@@ -85,9 +85,16 @@ export function stripeProvider(settings: StripeSettings): PaymentProvider {
 			return result;
 		},
 		async refund(paymentId, part) {
+			const key = part?.key ?? `refund:${paymentId}`;
+			// Stripe forgets an idempotency key after 24 hours: a refund it made under this key before (its answer
+			// lost, the promoter repeating a day later) is found by the key in its metadata, and not made again.
+			// A payment has a refund per refunded part (an order's tickets, at most 20) and a few from the dashboard.
+			const made = await call<{ data?: { metadata?: Record<string, string> }[] }>(settings, "GET", `/v1/refunds?${formBody({ payment_intent: paymentId, limit: 100 })}`);
+			if (made.status !== 200) throw new StripeUnavailable(made.status);
+			if ((made.body.data ?? []).some((r) => r.metadata?.refund_key === key)) return;
 			const { status, body } = await call(settings, "POST", "/v1/refunds", {
-				idempotencyKey: part?.key ?? `refund:${paymentId}`,
-				form: { payment_intent: paymentId, amount: part?.amountCents },
+				idempotencyKey: key,
+				form: { payment_intent: paymentId, amount: part?.amountCents, "metadata[refund_key]": key },
 			});
 			// Already refunded in full (say, from the dashboard): nothing left to give back.
 			if (status === 400 && body.error?.code === "charge_already_refunded") return;

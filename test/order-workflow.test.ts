@@ -5,6 +5,7 @@
 import { createMessageBatch, env, getQueueResult, introspectWorkflow, introspectWorkflowInstance, createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MISSED_WORKFLOW_MS, startMissedWorkflows } from "../src/order-workflow";
+import { retryOrder } from "../src/order-retry";
 import { consumeSales } from "../src/sales-consumer";
 import { verifyTicketToken } from "../src/tokens";
 import { buyWith, orderReaches, statusInD1 } from "./support/after-sale";
@@ -79,6 +80,66 @@ describe("the Workflow per order", () => {
 		// Only a failed order can be retried.
 		const again = await adminFetch(`/api/admin/drops/${drop.id}/orders/${sale.orderId}/retry`, { method: "POST" });
 		expect(again.status).toBe(409);
+	});
+
+	it("a retry whose Workflow could not be started leaves the order failed, so the promoter can retry it again", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_nostart", email: "nostart@example.test" });
+		{
+			await using instance = await introspectWorkflowInstance(env.ORDER_WORKFLOW, sale.orderId);
+			await instance.modify(async (m) => {
+				await m.disableRetryDelays();
+				await m.mockStepError({ name: "send receipt" }, new Error("mail down (test)"));
+			});
+			await recordSales([sale]);
+			await instance.waitForStatus("errored");
+		}
+		expect(await statusInD1(sale.orderId)).toEqual({ status: "failed", status_detail: "send receipt failed" });
+
+		// The Workflows service refuses every start this once.
+		const down = () => Promise.reject(new Error("workflows unavailable (test)"));
+		const broken = { ...env, ORDER_WORKFLOW: { create: down, createBatch: down, get: down } } as unknown as Env;
+		const refused = await retryOrder(broken, drop.id, sale.orderId).then(
+			() => null,
+			(err: unknown) => err as { status?: number; code?: string },
+		);
+		expect(refused).toMatchObject({ status: 503, code: "try_again" });
+		// Not stuck as "paid" with no Workflow running: still failed, as before, and the retry works.
+		expect(await statusInD1(sale.orderId)).toEqual({ status: "failed", status_detail: "send receipt failed" });
+		const retried = await adminFetch(`/api/admin/drops/${drop.id}/orders/${sale.orderId}/retry`, { method: "POST" });
+		expect(retried.status).toBe(200);
+		await waitUntil(async () => (await statusInD1(sale.orderId))?.status === "receipt_sent", 30_000, "the retried order to finish", 100);
+	});
+
+	it("an order whose run died without recording its failure (D1 down for that step too) can still be retried", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_nofailure", email: "nofailure@example.test" });
+		{
+			await using instance = await introspectWorkflowInstance(env.ORDER_WORKFLOW, sale.orderId);
+			await instance.modify(async (m) => {
+				await m.disableRetryDelays();
+				await m.mockStepError({ name: "issue tickets" }, new Error("D1 down (test)"));
+				await m.mockStepError({ name: "record failure" }, new Error("D1 still down (test)"));
+			});
+			await recordSales([sale]);
+			await instance.waitForStatus("errored");
+			// No run is going, and the order still reads paid: no tickets, and nothing will move it.
+			expect(await statusInD1(sale.orderId)).toMatchObject({ status: "paid" });
+			const retried = await adminFetch(`/api/admin/drops/${drop.id}/orders/${sale.orderId}/retry`, { method: "POST" });
+			expect(retried.status, await retried.clone().text()).toBe(200);
+			await waitUntil(async () => (await statusInD1(sale.orderId))?.status === "receipt_sent", 30_000, "the retried order to finish", 100);
+		}
+		// A run still going is not retried.
+		const fresh = saleMessage({ dropId: drop.id, paymentId: "pay_test_wf_running", email: "running@example.test" });
+		{
+			await using instance = await introspectWorkflowInstance(env.ORDER_WORKFLOW, fresh.orderId);
+			await instance.modify(async (m) => {
+				await m.disableRetryDelays();
+			});
+			await recordSales([fresh]);
+			await instance.waitForStatus("complete");
+		}
+		expect((await adminFetch(`/api/admin/drops/${drop.id}/orders/${fresh.orderId}/retry`, { method: "POST" })).status).toBe(409);
 	});
 
 	it("starts one Workflow for a sale delivered twice, and acks both deliveries", async () => {

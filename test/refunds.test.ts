@@ -5,9 +5,11 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../src/api-answers";
+import { getDrop as dropRecord } from "../src/drops-store";
 import { testPayments } from "../src/payments";
+import { refundOrder } from "../src/refunds";
 import type { WaitingRoom } from "../src/waiting-room";
-import { buyWith, orderReaches, purchaseWith, readOrder, refund } from "./support/after-sale";
+import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "./support/after-sale";
 import { expectCleanAudit } from "./support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "./support/drops";
 import { forgetWatermark } from "../src/watermark-cache";
@@ -136,6 +138,45 @@ describe("refunds", () => {
 		expect(seen.sold_out).toBe(0);
 	});
 
+	it("a ticket already admitted at the gate is refunded but never put back on sale: its holder is inside", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 1, priceCents: 300 });
+		const later = await admittedFan(drop.id, "fan-used-later");
+		const bought = await buyWith(drop.id, "fan-used-buyer", { quantity: 1 });
+		const order = await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await scan(drop.id, order.passes[0]!.token!)).status).toBe(200);
+
+		const refused = await refund(drop.id, bought.orderId, { restock: true });
+		expect(refused.status).toBe(422);
+		expect(((await refused.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: "ticket_used", field: "restock" });
+		expect(await refundCount(bought.orderId)).toBe(0);
+		expect((await hold(drop.id, later, 1)).status).toBe(409);
+
+		// Cancelling with restock refunds it, and keeps it off sale.
+		const cancelled = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST", body: JSON.stringify({ restock: true }) });
+		expect(cancelled.status).toBe(200);
+		expect(await cancelled.json()).toMatchObject({ refundedOrders: 1, ordersLeft: 0 });
+		expect((await readOrder(bought.orderId, bought.orderToken)).status).toBe("refunded");
+		const a = await expectCleanAudit(drop.id);
+		expect(a.refunds).toMatchObject({ refunds: 1, tickets: 1, restocked: 0 });
+		expect(a.oversold).toBe(0);
+	});
+
+	it("refuses to refund an order whose payment provider this deployment no longer takes, changing nothing", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 200 });
+		const bought = await buyWith(drop.id, "fan-refund-no-provider", { quantity: 1 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		// The same deployment with test payments turned off.
+		const without = { ...env, TEST_PAYMENTS: "off" } as Env;
+		const refused = await refundOrder(without, (await dropRecord(env.DB, drop.id))!, bought.orderId, { restock: false }).then(
+			() => null,
+			(err: unknown) => err as { status?: number; code?: string },
+		);
+		expect(refused).toMatchObject({ status: 422, code: "payment_method_unavailable" });
+		expect(await refundCount(bought.orderId)).toBe(0);
+		expect(await readOrder(bought.orderId, bought.orderToken)).toMatchObject({ refundedTickets: 0, passes: [expect.objectContaining({ state: "valid" })] });
+		expect((await readOrder(bought.orderId, bought.orderToken)).status).not.toBe("refunded");
+	});
+
 	it("refuses a ticket that is not the order's, and an unknown order, changing nothing", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 100 });
 		const bought = await buyWith(drop.id, "fan-refund-bad", { quantity: 1 });
@@ -163,6 +204,22 @@ describe("refunds", () => {
 		const list = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as RefundList;
 		expect(list.totals).toEqual({ refunds: 3, tickets: 3, amountCents: 2100 });
 		expect(list.refunds.map((r) => r.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
+	});
+});
+
+describe("the activity log of a cancel", () => {
+	it("records the cancel of a drop paused before, with no orders, once", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 100 });
+		expect((await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) })).status).toBe(200);
+		const logged = async () =>
+			(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE action = 'drop.cancelled' AND drop_id = ?`).bind(drop.id).first<{ n: number }>())!.n;
+		for (let call = 0; call < 2; call++) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+			expect(res.status).toBe(200);
+			expect(await res.json()).toMatchObject({ dropId: drop.id, refundedOrders: 0, ordersLeft: 0 });
+			// The drop is cancelled from the first call on: that change is in the log, once.
+			expect(await logged()).toBe(1);
+		}
 	});
 });
 

@@ -6,10 +6,13 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OrderRefunds } from "../src/api-answers";
-import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund } from "./support/after-sale";
+import { ORDER_BY_PAYMENT_SQL } from "../src/refunds";
+import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund, statusInD1 } from "./support/after-sale";
+import { recordSales, saleMessage } from "./support/sales";
 import { WIDE_OPEN, createDrop } from "./support/drops";
 import { admittedFan, admittedFans, hold } from "./support/fans";
 import { waitUntil } from "./support/wait";
+import { adminFetch } from "./support/worker";
 
 const STRIPE = (token: string) => ({ method: "stripe", token });
 
@@ -86,6 +89,79 @@ describe("the Stripe provider", () => {
 	});
 });
 
+describe("a refund whose provider call failed", () => {
+	it("is finished by repeating the drop's cancel, as its 503 says, even once its order reads refunded", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 600 });
+		const bought = await buyWith(drop.id, "fan-stripe-cancel-fails", { quantity: 1, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const [intent] = await intentsFor(drop.id, bought.holdId);
+		// The refund's call never reaches Stripe: the refund is recorded, pending, and its order reads refunded.
+		await fakeStripe("refuse-next");
+		const failed = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(failed.status).toBe(503);
+		expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("provider_unavailable");
+		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([]);
+
+		const again = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(again.status).toBe(200);
+		const refunds = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { state: string }[] };
+		expect(refunds.refunds.map((r) => r.state)).toEqual(["refunded"]);
+		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([expect.objectContaining({ amount: 600 })]);
+		expect(await again.json()).toMatchObject({ ordersLeft: 0 });
+	});
+
+	it("one that keeps failing does not hold up the cancel of the drop's other orders", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 500 });
+		const orders = await Promise.all(["x", "y"].map((k) => buyWith(drop.id, `fan-stripe-cancel-stuck-${k}`, { quantity: 1, payment: STRIPE("pm_card_visa") })));
+		for (const o of orders) await orderReaches(o.orderId, o.orderToken, ["ticketed", "receipt_sent"]);
+		// The order the cancel comes to first names an intent Stripe refuses to refund, on every call.
+		const [stuck, other] = [...orders].sort((p, q) => (p.orderId < q.orderId ? -1 : 1));
+		await env.DB.prepare(`UPDATE orders SET payment_id = 'pi_refused_for_good' WHERE order_id = ?`).bind(stuck!.orderId).run();
+		for (let call = 0; call < 2; call++) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+			expect(res.status).toBe(503);
+		}
+		expect((await readOrder(other!.orderId, other!.orderToken)).status).toBe("refunded");
+		const refunds = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { orderId: string; state: string }[] };
+		expect(refunds.refunds.find((r) => r.orderId === other!.orderId)?.state).toBe("refunded");
+		expect(refunds.refunds.find((r) => r.orderId === stuck!.orderId)?.state).toBe("pending");
+	});
+
+	it("is made once when Stripe made it but its answer was lost, even repeated after Stripe forgot the idempotency key", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 900 });
+		const bought = await buyWith(drop.id, "fan-stripe-refund-lost", { quantity: 2, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const [intent] = await intentsFor(drop.id, bought.holdId);
+		const refundsAtStripe = async () => (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
+		await fakeStripe("drop-next-refund");
+		expect((await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] })).status).toBe(503);
+		expect(await refundsAtStripe()).toEqual([expect.objectContaining({ amount: 900 })]);
+		// A day later: Stripe keeps idempotency keys 24 hours.
+		await fakeStripe("forget-keys");
+		const finished = await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] });
+		expect(finished.status).toBe(200);
+		expect(await finished.json()).toMatchObject({ refundedTickets: 1, refunds: [expect.objectContaining({ state: "refunded", amountCents: 900 })] });
+		expect(await refundsAtStripe()).toEqual([expect.objectContaining({ amount: 900 })]);
+	});
+
+	it("is in the activity log once, when a repeat of the refund finishes it", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 400 });
+		const bought = await buyWith(drop.id, "fan-stripe-refund-logged", { quantity: 1, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const logged = async () =>
+			(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE action = 'order.refunded' AND json_extract(detail, '$.orderId') = ?`).bind(bought.orderId).first<{ n: number }>())!.n;
+		await fakeStripe("refuse-next");
+		expect((await refund(drop.id, bought.orderId)).status).toBe(503);
+		const finished = await refund(drop.id, bought.orderId);
+		expect(finished.status).toBe(200);
+		expect(await finished.json()).toMatchObject({ changed: true, refunds: [expect.objectContaining({ state: "refunded" })] });
+		expect(await logged()).toBe(1);
+		// A further repeat changes nothing and records nothing.
+		expect(((await (await refund(drop.id, bought.orderId)).json()) as OrderRefunds).changed).toBe(false);
+		expect(await logged()).toBe(1);
+	});
+});
+
 describe("the Stripe webhook", () => {
 	const event = (id: string, type: string, object: Record<string, unknown>) => ({ id, object: "event", type, data: { object } });
 
@@ -104,6 +180,29 @@ describe("the Stripe webhook", () => {
 			expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
 		}
 		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM payment_events WHERE event_id = ?`).bind(e.id).first("n")).toBe(0);
+	});
+
+	it("finds the order an event names by an index on its payment id, not by reading every order", async () => {
+		const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${ORDER_BY_PAYMENT_SQL}`).bind("pi_any").all<{ detail: string }>();
+		const steps = plan.results.map((r) => r.detail);
+		expect(steps.join("; ")).toMatch(/SEARCH orders USING (COVERING )?INDEX \S+ \(payment_id=\?\)/);
+	});
+
+	it("a refund made at Stripe before its sale reached D1 refunds the order's tickets when the sale arrives, once", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 700 });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pi_refunded_before_d1", quantity: 2, unitPriceCents: 700, totalCents: 1400 });
+		const e = event("evt_refund_before_d1", "charge.refunded", { id: "ch_early", object: "charge", payment_intent: sale.paymentId, refunded: true, amount_refunded: 1400 });
+		const early = await postWebhook(e);
+		expect(early.status).toBe(200);
+		await recordSales([sale]);
+		const tickets = async () => (await env.DB.prepare(`SELECT refund_id FROM tickets WHERE order_id = ?`).bind(sale.orderId).all<{ refund_id: string | null }>()).results;
+		expect(await tickets()).toHaveLength(2);
+		expect((await tickets()).every((t) => t.refund_id !== null)).toBe(true);
+		expect(await statusInD1(sale.orderId)).toMatchObject({ status: "refunded" });
+		// The same sale delivered again, and the event replayed, refund nothing more.
+		await recordSales([sale], "again");
+		expect(await postWebhook(e).then((r) => r.json())).toEqual({ received: true, duplicate: true });
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?`).bind(sale.orderId).first("n")).toBe(1);
 	});
 
 	it("acts on an event once: a refund made at Stripe refunds the order's tickets, and the replayed event changes nothing", async () => {

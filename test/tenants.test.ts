@@ -163,6 +163,30 @@ describe("roles", () => {
 	});
 });
 
+describe("a path the router takes in more than one spelling", () => {
+	it("a trailing slash on the operator's routes is still the operator's: keys get 403 and nothing changes", async () => {
+		const promotersBefore = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM promoters`).first<{ n: number }>())!.n;
+		const limitsBefore = (await env.DB.prepare(`SELECT * FROM promoters WHERE id = ?`).bind(a.promoter.id).first())!;
+		for (const key of [a.owner, a.staff]) {
+			for (const slash of ["/", "//"]) {
+				await expectError(await call(key, "GET", `/promoters${slash}`), 403, "forbidden", `GET /promoters${slash}`);
+				await expectError(await call(key, "GET", `/dev/mail${slash}`), 403, "forbidden", `GET /dev/mail${slash}`);
+				await expectError(await keyFetch(key, `/api/admin/promoters${slash}`, { method: "POST", body: JSON.stringify({ name: "Escaped" }) }), 403, "forbidden", `POST /promoters${slash}`);
+				await expectError(
+					await keyFetch(key, `/api/admin/promoters/${a.promoter.id}${slash}`, { method: "PATCH", body: JSON.stringify({ limits: { openDrops: 100000 } }) }),
+					403,
+					"forbidden",
+					`PATCH /promoters/:id${slash}`,
+				);
+			}
+		}
+		expect((await env.DB.prepare(`SELECT COUNT(*) AS n FROM promoters`).first<{ n: number }>())!.n).toBe(promotersBefore);
+		expect(await env.DB.prepare(`SELECT * FROM promoters WHERE id = ?`).bind(a.promoter.id).first()).toEqual(limitsBefore);
+		// The operator still reaches them with the slash.
+		expect((await adminFetch("/api/admin/promoters/")).status).toBe(200);
+	});
+});
+
 describe("authorizeGateKey, for the ticket scan's guard", () => {
 	const scanRequest = (token: string | null) =>
 		new Request(`https://engine.test/api/admin/drops/x/scan`, { method: "POST", headers: token === null ? {} : { authorization: `Bearer ${token}` } });
@@ -322,6 +346,24 @@ describe("limits per promoter", () => {
 		expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
 		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM drops WHERE promoter_id = ?`).bind(p.id).first<number>("n")).toBe(1);
 		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE promoter_id = ? AND action = 'drop.created'`).bind(p.id).first<number>("n")).toBe(1);
+	});
+
+	it("two closed drops reopened at once cannot both take the last place, and the refused one changes nothing", async () => {
+		const p = await createPromoter("Reopening", { openDrops: 4 });
+		const drops = await Promise.all(Array.from({ length: 4 }, (_, i) => createDropAs(p.apiKey, { name: `reopen ${i}` })));
+		const past = new Date(Date.now() - 1000).toISOString();
+		const patch = (id: string, closesAt: string | null) => keyFetch(p.apiKey, `/api/admin/drops/${id}`, { method: "PATCH", body: JSON.stringify({ closesAt }) });
+		for (const d of drops) expect((await patch(d.id, past)).status).toBe(200);
+		expect((await adminFetch(`/api/admin/promoters/${p.id}`, { method: "PATCH", body: JSON.stringify({ limits: { openDrops: 1 } }) })).status).toBe(200);
+		const answers = await Promise.all(drops.map((d) => patch(d.id, null)));
+		expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM drops WHERE promoter_id = ? AND closes_at IS NULL`).bind(p.id).first<number>("n")).toBe(1);
+		// Each refused reopening left no entry, and its drop stays closed for fans too.
+		expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM activity WHERE promoter_id = ? AND action = 'drop.updated' AND detail LIKE '%"to":null%'`).bind(p.id).first<number>("n")).toBe(1);
+		for (const [i, d] of drops.entries()) {
+			if (answers[i]!.status !== 409) continue;
+			expect((await getDrop(d.id)).closesAt).toBe(past);
+		}
 	});
 
 	it("admin requests past the promoter's limit get 429 with Retry-After; the operator and other promoters are not held", async () => {

@@ -8,7 +8,10 @@
 // Test cards (PaymentMethod ids): pm_card_visa and any other pm_… succeed;
 // pm_card_chargeDeclined is declined; pm_card_slow waits until POST
 // /_fake/release. POST /_fake/drop-next makes the next PaymentIntent be created
-// and its answer lost (the connection drops). GET /_fake/state shows everything.
+// and its answer lost (the connection drops); POST /_fake/refuse-next makes the
+// next POST fail before Stripe sees it (nothing made); POST /_fake/drop-next-refund
+// makes the next refund be made and its answer lost; POST /_fake/forget-keys forgets
+// every idempotency key (Stripe keeps them 24 hours). GET /_fake/state shows everything.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -24,6 +27,8 @@ export function createFakeStripe({ secretKey }) {
 	const idempotent = new Map();
 	let waiting = [];
 	let dropNext = false;
+	let refuseNext = false;
+	let dropNextRefund = false;
 	let created = 0;
 	let seq = 0;
 	const id = (prefix) => `${prefix}_fake${(++seq).toString().padStart(8, "0")}`;
@@ -68,7 +73,12 @@ export function createFakeStripe({ secretKey }) {
 		if (left === 0) return error(400, "invalid_request_error", "Charge has already been refunded.", { code: "charge_already_refunded" });
 		const amount = form.has("amount") ? Number(form.get("amount")) : left;
 		if (!Number.isInteger(amount) || amount < 1 || amount > left) return error(400, "invalid_request_error", "Refund amount is greater than unrefunded amount.", { code: "amount_too_large" });
-		const refund = { id: id("re"), object: "refund", amount, payment_intent: intent.id, status: "succeeded" };
+		const metadata = {};
+		for (const [k, v] of form) {
+			const m = /^metadata\[(.+)\]$/.exec(k);
+			if (m) metadata[m[1]] = v;
+		}
+		const refund = { id: id("re"), object: "refund", amount, payment_intent: intent.id, status: "succeeded", metadata };
 		refunds.set(refund.id, refund);
 		return json(200, refund);
 	}
@@ -101,18 +111,29 @@ export function createFakeStripe({ secretKey }) {
 		if (url.pathname.startsWith("/_fake/")) return control(url, request);
 		if (request.headers.get("authorization") !== `Bearer ${secretKey}`) return error(401, "invalid_request_error", "Invalid API Key provided");
 		if (request.method === "GET" && url.pathname === "/v1/payment_intents/search") return search(url);
+		if (request.method === "GET" && url.pathname === "/v1/refunds") {
+			const of = url.searchParams.get("payment_intent");
+			const limit = Math.min(100, Number(url.searchParams.get("limit") ?? 10));
+			const data = [...refunds.values()].filter((r) => of === null || r.payment_intent === of).reverse();
+			return json(200, { object: "list", data: data.slice(0, limit), has_more: data.length > limit });
+		}
 		const one = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(url.pathname);
 		if (request.method === "GET" && one) {
 			const intent = intents.get(one[1]);
 			return intent ? json(200, intent) : error(404, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
 		}
 		if (request.method === "POST" && (url.pathname === "/v1/payment_intents" || url.pathname === "/v1/refunds")) {
+			if (refuseNext) {
+				refuseNext = false;
+				throw new Error("fake-stripe: connection refused before the request reached Stripe");
+			}
 			const body = await request.text();
 			const form = new URLSearchParams(body);
-			const lose = url.pathname === "/v1/payment_intents" && dropNext;
+			const lose = (url.pathname === "/v1/payment_intents" && dropNext) || (url.pathname === "/v1/refunds" && dropNextRefund);
 			const response = await withIdempotency(request, body, () => (url.pathname === "/v1/refunds" ? createRefund(form) : createIntent(form)));
 			if (lose) {
-				dropNext = false;
+				if (url.pathname === "/v1/refunds") dropNextRefund = false;
+				else dropNext = false;
 				throw new Error("fake-stripe: connection dropped after the charge was made");
 			}
 			return response;
@@ -133,6 +154,19 @@ export function createFakeStripe({ secretKey }) {
 		if (request.method === "POST" && url.pathname === "/_fake/drop-next") {
 			dropNext = true;
 			return json(200, { dropNext });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/drop-next-refund") {
+			dropNextRefund = true;
+			return json(200, { dropNextRefund });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/forget-keys") {
+			const forgot = idempotent.size;
+			idempotent.clear();
+			return json(200, { forgot });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/refuse-next") {
+			refuseNext = true;
+			return json(200, { refuseNext });
 		}
 		return error(404, "invalid_request_error", "no such control");
 	}
