@@ -327,6 +327,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	async reopen(): Promise<void> {
 		this.served.count();
 		this.reopens++;
+		// A later sell-out owes its own last look for late joins.
+		this.lateLookDue = true;
 		if (this.state().sold_out === 0) return;
 		this.sql.run(`UPDATE pacer SET sold_out = 0, totals_at = NULL, sleeping = 0 WHERE id = 1`);
 		await this.ctx.storage.setAlarm(this.clock());
