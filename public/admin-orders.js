@@ -65,6 +65,9 @@ function button(label, ariaLabel, onClick) {
 	b.textContent = label;
 	b.setAttribute("aria-label", ariaLabel);
 	b.addEventListener("click", onClick);
+	// Every one of these changes something: a staff key (which only reads) does not see them.
+	b.dataset.needs = "change";
+	b.hidden = document.body.dataset.reads === "true";
 	return b;
 }
 

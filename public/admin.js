@@ -94,6 +94,8 @@ function whoText(who) {
 /** Hides what the role may not do: a staff key only reads. */
 function applyRole(who) {
 	const reads = who.kind === "key" && who.key.role === "staff";
+	// Controls drawn later (the orders' refund and retry buttons) read this too.
+	document.body.dataset.reads = reads ? "true" : "false";
 	for (const el of document.querySelectorAll("[data-needs='change']")) el.hidden = reads;
 	text("role-note", reads ? "This is a staff key: you can watch drops, their sales and the audit. Changes need an owner’s key." : "");
 	show("role-note", reads);

@@ -449,10 +449,12 @@ export async function promoterTeamJourney({ browser, base, api, adminToken, shot
 	const drop = (
 		await api.call("POST", "/api/admin/drops", {
 			token: ownerKey,
-			body: { name: "Aurora night (browser test)", capacity: 20, maxPerFan: 2, opensAt: inSeconds(3600) },
+			body: { name: "Aurora night (browser test)", capacity: 20, maxPerFan: 2, opensAt: inSeconds(-1) },
 			expect: 201,
 		})
 	).data;
+	// One sale, so the drop's orders list has its refund buttons.
+	await api.buy(drop.id, "aurora-buyer", 1);
 	await page.getByRole("button", { name: "Refresh the list" }).click();
 	await page.getByRole("link", { name: "Aurora night (browser test)" }).waitFor();
 	assert.equal(await page.locator("#drop-list li").count(), 1, "exactly the promoter's own drop");
@@ -480,6 +482,8 @@ export async function promoterTeamJourney({ browser, base, api, adminToken, shot
 	}
 	assert.equal(await visible(page, "#export-button"), true, "staff may download the sales");
 	assert.equal(await page.locator("#key-list button").count(), 0, "staff sees no revoke button");
+	await page.locator("#orders li").first().waitFor({ timeout: 20_000 });
+	assert.equal(await page.locator("#orders button:visible").count(), 0, "staff sees no refund or retry button on the orders");
 	await page.locator("#audit-verdict").waitFor({ timeout: 20_000 });
 	await shot(page, "team-3-staff");
 	await signOutOf(page);
