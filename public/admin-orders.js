@@ -1,6 +1,6 @@
 // The promoter page's orders after the sale (issue 15): each order's status,
 // a refund (whole, or kept off sale or put back on sale), a retry for a
-// failed one, and the drop's refunds with their totals. admin.js hands over
+// failed one, the drop's refunds with their totals, and the drop's cancellation. admin.js hands over
 // its API call (with the admin token) and the drop on screen.
 import { $, formatMoney, formatNumber, plural, show, text } from "/common.js";
 
@@ -12,6 +12,30 @@ let busy = false;
 
 export function initOrders(call) {
 	adminApi = call;
+	$("cancel-drop-button").addEventListener("click", () => {
+		if (dropOnScreen !== null) void cancelDrop(dropOnScreen);
+	});
+}
+
+/** Cancels the drop on screen: paused, then every order refunded (off sale), a page of orders per call. */
+async function cancelDrop(drop) {
+	if (!window.confirm(`Cancel “${drop.name}”? Admission stops and every order is refunded. This cannot be undone.`)) return;
+	busy = true;
+	show("orders-error", false);
+	try {
+		let answer = null;
+		for (let round = 0; round < 200 && (answer === null || answer.ordersLeft > 0); round++) {
+			answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/cancel`, { method: "POST", body: { restock: false } });
+			text("orders-live", `Cancelling: ${formatNumber(answer.ordersLeft)} order(s) left to refund.`);
+		}
+		text("orders-live", answer.ordersLeft === 0 ? "The drop is cancelled and every order refunded." : `${formatNumber(answer.ordersLeft)} order(s) still to refund: cancel again.`);
+	} catch (err) {
+		text("orders-error", `Could not cancel the drop: ${err.message}`);
+		show("orders-error", true);
+	} finally {
+		busy = false;
+	}
+	await refreshOrders(drop).catch(() => {});
 }
 
 /** The drop's first 50 orders and its refunds, redrawn unless the promoter is in the middle of an action. */

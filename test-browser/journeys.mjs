@@ -384,6 +384,16 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	await shot(page, "promoter-refunds");
 	log(`refunded ${refundedId} from the page`);
 
+	// Cancelling the drop from the page, after a confirmation: paused, and every order refunded.
+	page.once("dialog", (dialog) => void dialog.accept());
+	await page.getByRole("button", { name: "Cancel the drop and refund every order" }).click();
+	await page.locator("#refund-totals").getByText("6 refunds: 12 tickets, $474.00.").waitFor({ timeout: 30_000 });
+	assert.equal(await page.locator("#orders li[data-status='refunded']").count(), 6, "every order shows refunded");
+	const cancelled = (await api.call("GET", `/api/admin/drops/${dropId}/audit`, { token: adminToken, expect: 200 })).data;
+	assert.deepEqual(cancelled.refunds, { refunds: 6, tickets: 12, amountCents: 47400, restocked: 0, atGate: 0 }, "the audit counts every refund");
+	assert.equal((await api.publicDrop(dropId)).paused, true, "the cancelled drop is paused");
+	log("cancelled the drop from the page: 6 orders refunded");
+
 	// The page works at phone width too.
 	await page.setViewportSize({ width: 390, height: 844 });
 	await assertNoSideScroll(page, "promoter page at phone width");
