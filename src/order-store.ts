@@ -19,6 +19,7 @@ export interface OrderRecord {
 	currency: string;
 	payment_id: string;
 	created_at: string;
+	recorded_at: string;
 	status: OrderStatus;
 	status_detail: string | null;
 	status_at: string | null;

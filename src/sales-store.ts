@@ -1,24 +1,14 @@
 // The promoter's view of sales in D1: counts, pages and the CSV export.
-import type { OrderStatus } from "./order-store";
+import type { OrderRecord } from "./order-store";
 
-export interface SaleRow {
-	order_id: string;
-	drop_id: string;
-	shard: number;
-	fan_id: string;
-	hold_id: string;
-	quantity: number;
-	unit_price_cents: number;
-	total_cents: number;
-	currency: string;
-	payment_id: string;
-	created_at: string;
-	recorded_at: string;
+/** An order's row as the sales list reads it: its columns, its tickets and their seats. */
+export interface SaleRow
+	extends Pick<
+		OrderRecord,
+		| "order_id" | "drop_id" | "shard" | "fan_id" | "hold_id" | "quantity" | "unit_price_cents" | "total_cents" | "currency"
+		| "payment_id" | "created_at" | "recorded_at" | "status" | "refunded_tickets" | "ticket_type" | "slot_id"
+	> {
 	tickets: string;
-	status: OrderStatus;
-	refunded_tickets: number;
-	ticket_type: string | null;
-	slot_id: string | null;
 	/** Seated: the seats in ticket order, space-separated. */
 	seats: string | null;
 }
