@@ -48,6 +48,24 @@ async function pacerState(dropId: string): Promise<PacerState> {
 }
 
 /** Moves the last batch back by `ms` (default: an hour), so the next one is due now. */
+/** A one-line drop of one ticket, opened, bought by `<prefix>-buyer`, and marked sold out by the pacer. */
+async function soldOutOneLineDrop(prefix: string): Promise<Drop> {
+	const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
+	const [buyer] = await joinAll(drop.id, [`${prefix}-buyer`]);
+	await openRoom(drop);
+	expect(await admitNow(drop.id)).toBe(1);
+	const access = (await status(drop.id, buyer!.queueToken)).accessToken as string;
+	const h = await hold(drop.id, access, 1);
+	expect((await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
+	await tickRoom(drop.id);
+	expect((await pacerState(drop.id)).sold_out).toBe(1);
+	return drop;
+}
+
+/** A new fan's join straight at line 0, as from a Worker whose copy of the watermark does not know of the sell-out yet. */
+const lateJoin = (dropId: string, fanId: string) =>
+	lineStub(dropId, 0).join({ fanId, ip: null, limits: { perIp: 0, perFan: 0, loopbackExempt: false }, acceptNew: true, proof: { kind: "secret", offered: null, fresh: "f".repeat(64) } });
+
 async function rewindLastAdmission(dropId: string, ms = HOUR): Promise<void> {
 	await runInDurableObject(roomStub(dropId), (_room: WaitingRoom, state) => {
 		state.storage.sql.exec(`UPDATE pacer SET last_admission_at = last_admission_at - ? WHERE last_admission_at IS NOT NULL`, ms);
@@ -805,18 +823,9 @@ describe("admission and the inventory", () => {
 	it("places a join that reached its line in the moment after sell-out: every position a line told is within the published lastPosition", async () => {
 		// One line tells a later joiner its position at once (its number in the line); the
 		// pacer must still place it, or the fairness record ends before a position a fan was told.
-		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
-		const [buyer] = await joinAll(drop.id, ["edge-buyer"]);
-		await openRoom(drop);
-		expect(await admitNow(drop.id)).toBe(1);
-		const access = (await status(drop.id, buyer!.queueToken)).accessToken as string;
-		const h = await hold(drop.id, access, 1);
-		expect((await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
-		await tickRoom(drop.id);
-		expect((await pacerState(drop.id)).sold_out).toBe(1);
+		const drop = await soldOutOneLineDrop("edge");
 		// A join whose Worker had not yet heard of the sell-out (its cached watermark is up to a second old).
-		const limits = { perIp: 0, perFan: 0, loopbackExempt: false };
-		const late = await lineStub(drop.id, 0).join({ fanId: "edge-late", ip: null, limits, acceptNew: true, proof: { kind: "secret", offered: null, fresh: "f".repeat(64) } });
+		const late = await lateJoin(drop.id, "edge-late");
 		expect(late).toMatchObject({ ok: true, value: { status: "joined", entry: { position: 2 } } });
 		await tickRoom(drop.id);
 		// lastPosition is the pacer's next_position - 1.
@@ -830,19 +839,9 @@ describe("admission and the inventory", () => {
 	});
 
 	it("after sell-out, a second late join whose line does not wake the pacer again (it woke it a moment ago) is still placed", async () => {
-		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
-		const [buyer] = await joinAll(drop.id, ["late2-buyer"]);
-		await openRoom(drop);
-		expect(await admitNow(drop.id)).toBe(1);
-		const access = (await status(drop.id, buyer!.queueToken)).accessToken as string;
-		const h = await hold(drop.id, access, 1);
-		expect((await purchase(drop.id, access, ((await h.json()) as { holdId: string }).holdId)).status).toBe(201);
-		await tickRoom(drop.id);
-		expect((await pacerState(drop.id)).sold_out).toBe(1);
-		const lateJoin = (fanId: string) =>
-			lineStub(drop.id, 0).join({ fanId, ip: null, limits: { perIp: 0, perFan: 0, loopbackExempt: false }, acceptNew: true, proof: { kind: "secret", offered: null, fresh: "e".repeat(64) } });
+		const drop = await soldOutOneLineDrop("late2");
 		// The first late join wakes the sleeping pacer, which places it and, finding nothing more, would sleep.
-		expect(await lateJoin("late2-first")).toMatchObject({ ok: true, value: { entry: { position: 2 } } });
+		expect(await lateJoin(drop.id, "late2-first")).toMatchObject({ ok: true, value: { entry: { position: 2 } } });
 		await waitUntil(async () => (await pacerState(drop.id)).alarm !== null, 2_000, "the first late join to wake the pacer");
 		await untilJoinsSealable(drop.id);
 		while (await runDurableObjectAlarm(roomStub(drop.id))) {
@@ -851,7 +850,7 @@ describe("admission and the inventory", () => {
 		expect((await pacerState(drop.id)).next_position).toBe(3);
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
 		// The second comes within WAKE_AFTER_MS of the line's last wake: the line does not wake the pacer again.
-		expect(await lateJoin("late2-second")).toMatchObject({ ok: true, value: { entry: { position: 3 } } });
+		expect(await lateJoin(drop.id, "late2-second")).toMatchObject({ ok: true, value: { entry: { position: 3 } } });
 		// The pacer took one more look a moment after the last: it places it, then sleeps for good.
 		expect((await pacerState(drop.id)).alarm).not.toBeNull();
 		await untilJoinsSealable(drop.id);
