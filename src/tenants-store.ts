@@ -33,16 +33,9 @@ export interface KeyForAuth extends ApiKeyInfo {
 	adminRequestsPerMinute: number | null;
 }
 
-export interface ActivityEntry {
+/** An entry of the log as read back: what was recorded, and its place in the log. */
+export interface ActivityEntry extends NewActivity {
 	seq: number;
-	promoterId: string | null;
-	actor: "operator" | "key";
-	keyId: string | null;
-	keyLabel: string | null;
-	action: string;
-	dropId: string | null;
-	detail: Record<string, unknown>;
-	at: string;
 }
 
 type PromoterRow = {
