@@ -11,9 +11,9 @@
 import { spawn, spawnSync } from "node:child_process";
 
 const RUNS = [
-	["run", "--exclude", "test/faults.test.ts", "--exclude", "test/inventory-property.test.ts"],
-	["run", "test/faults.test.ts"],
-	["run", "test/inventory-property.test.ts"],
+	["run", "--exclude", "test/inventory/faults.test.ts", "--exclude", "test/inventory/inventory-property.test.ts"],
+	["run", "test/inventory/faults.test.ts"],
+	["run", "test/inventory/inventory-property.test.ts"],
 ];
 const EXIT_GRACE_MS = 30_000;
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");

@@ -1,16 +1,16 @@
 // Wiring only: the router, the Queue consumers, the cron and the Durable Object classes.
-import { config } from "./config";
-import { allowedOrigin, withCors, withSecurityHeaders } from "./http";
-import { router, toResponse } from "./router";
-import { startMissedWorkflows } from "./order-workflow";
-import { consumeSales } from "./sales-consumer";
-import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales-dead-letters";
-import { reconcileRecentDrops } from "./sales-reconcile";
+import { config } from "./shared/config";
+import { router, toResponse } from "./http/router";
+import { startMissedWorkflows } from "./after-sale/order-workflow";
+import { consumeSales } from "./sales/consumer";
+import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales/dead-letters";
+import { reconcileRecentDrops } from "./sales/reconcile";
+import { allowedOrigin, withCors, withSecurityHeaders } from "./http/headers";
 
-export { InventoryShard } from "./inventory-shard";
-export { OrderWorkflow } from "./order-workflow";
-export { WaitingLine } from "./waiting-line";
-export { WaitingRoom } from "./waiting-room";
+export { InventoryShard } from "./inventory/inventory-shard";
+export { OrderWorkflow } from "./after-sale/order-workflow";
+export { WaitingLine } from "./waiting-room/waiting-line";
+export { WaitingRoom } from "./waiting-room/waiting-room";
 
 export default {
 	async fetch(request, env, ctx) {

@@ -195,7 +195,7 @@ test("every relative link in README.md and docs/ points to a file that exists, a
 
 test("every repository path the docs name in code exists, or is an output git ignores", () => {
 	// Only paths whose first folder is one the repository tracks; a path naming a folder or file
-	// (`src/payments.ts`, `loadtest/reports/`), not a module (`k6/http`) or a URL path (`/api/...`).
+	// (`src/payments/providers.ts`, `loadtest/reports/`), not a module (`k6/http`) or a URL path (`/api/...`).
 	const tracked = spawnSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" });
 	assert.equal(tracked.status, 0, "git ls-files runs");
 	const topFolders = new Set(tracked.stdout.split("\n").filter((p) => p.includes("/")).map((p) => p.split("/")[0]));

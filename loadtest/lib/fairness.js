@@ -9,7 +9,7 @@
 // place in line - 1), Fisher-Yates over 0..P-1 driven by xoshiro128** seeded
 // with the 32-hex-digit seed puts g at one position in 1..P. Later joins are
 // placed after P, first come first served up to the engine's slot length
-// (500 ms by each line's clock). src/admission.ts and src/placement.ts are the
+// (500 ms by each line's clock). src/waiting-room/admission.ts and src/waiting-room/placement.ts are the
 // engine's side; these functions must draw exactly the same numbers.
 
 /** A later join whose request left this long after another's answer arrived must be placed behind it. */
@@ -21,7 +21,7 @@ function rotl(x, k) {
 	return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** xoshiro128** seeded from 32 lowercase hex digits, as src/admission.ts seededRandom. */
+/** xoshiro128** seeded from 32 lowercase hex digits, as src/waiting-room/admission.ts seededRandom. */
 export function seededRandom(seedHex) {
 	if (!/^[0-9a-f]{32}$/.test(seedHex)) throw new Error("seed must be 32 lowercase hex digits");
 	const s = [0, 8, 16, 24].map(function (i) {
@@ -41,7 +41,7 @@ export function seededRandom(seedHex) {
 	};
 }
 
-/** A uniform integer in [0, n) without modulo bias (rejection sampling), as src/admission.ts uniformInt. */
+/** A uniform integer in [0, n) without modulo bias (rejection sampling), as src/waiting-room/admission.ts uniformInt. */
 export function uniformInt(next, n) {
 	if (n <= 0 || n > TWO_32) throw new Error("n out of range");
 	const limit = TWO_32 - (TWO_32 % n);

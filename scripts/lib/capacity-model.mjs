@@ -11,13 +11,13 @@
 export const DO_REQUESTS_PER_SECOND = 1000;
 /** One Queue takes about 5,000 messages a second; every sale is one message on `sales`. */
 export const QUEUE_MESSAGES_PER_SECOND = 5000;
-/** Sales a shard packs into one Queue message when they wait while a send is on its way (src/sale.ts SALES_PER_MESSAGE). */
+/** Sales a shard packs into one Queue message when they wait while a send is on its way (src/contract/sale-message.ts SALES_PER_MESSAGE). */
 export const SALES_PER_QUEUE_MESSAGE = 25;
 /** Sales per second one Queue carries when shards pack them full. */
 export const QUEUE_SALES_PER_SECOND = QUEUE_MESSAGES_PER_SECOND * SALES_PER_QUEUE_MESSAGE;
 /** The pacer's alarm while a drop is busy: every 500 ms (SLOT_MS). */
 export const TICKS_PER_SECOND = 2;
-/** The engine's limits on a drop (src/drops.ts, src/placement.ts). */
+/** The engine's limits on a drop (src/drops/rules.ts, src/waiting-room/placement.ts). */
 export const MAX_LINES = 256;
 export const MAX_SHARDS = 64;
 /** The design targets per drop. */

@@ -1,7 +1,7 @@
 // The drop's audit (GET /api/admin/drops/:id/audit), and the verdict every
 // inventory test ends with.
 import { expect } from "vitest";
-import type { Audit } from "../../src/audit";
+import type { Audit } from "../../src/sales/audit";
 import { adminFetch } from "./worker";
 
 /** The audit; `graceSeconds` 0 counts every sale missing from D1 as lost, however recent. */

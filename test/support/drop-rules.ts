@@ -1,6 +1,6 @@
 // The rules of a drop as two tables, one for creating it and one for changing
-// it: test/drops.test.ts runs every row through parseCreateDrop and
-// applyDropPatch, test/drops-api.test.ts through POST and PATCH
+// it: test/drops/drops.test.ts runs every row through parseCreateDrop and
+// applyDropPatch, test/drops/drops-api.test.ts through POST and PATCH
 // /api/admin/drops. A new rule is one row here.
 import { DAY, HOUR } from "./time";
 
@@ -110,7 +110,7 @@ export type PatchRefusal = [string, unknown, number, string, string];
 /**
  * Every way a promoter's change to a drop that has not opened yet (opening at
  * `opensAt`) is refused at time `now`, with the answer it gets: run through
- * applyDropPatch by test/drops.test.ts and through PATCH by test/drops-api.test.ts.
+ * applyDropPatch by test/drops/drops.test.ts and through PATCH by test/drops/drops-api.test.ts.
  */
 export function patchDropRefusals(opensAt: string, now: number): PatchRefusal[] {
 	const at = (ms: number) => new Date(ms).toISOString();

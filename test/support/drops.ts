@@ -1,7 +1,7 @@
 // Drops as the promoter makes and reads them through the admin API.
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
-import type { DropConfig } from "../../src/drops";
+import type { DropConfig } from "../../src/drops/rules";
 import { adminFetch } from "./worker";
 
 /** Admission that lets every fan in at once: for tests about holds and sales, not the queue. */

@@ -1,7 +1,7 @@
 // What a refusal looks like: the contract's JSON error over HTTP, and the
 // ValidationError the pure parsers throw.
 import { expect } from "vitest";
-import { ValidationError } from "../../src/validation";
+import { ValidationError } from "../../src/shared/validation";
 
 /** The error code of a refusal, or a note saying there was none. */
 export async function errorCode(res: Response): Promise<string> {

@@ -1,7 +1,7 @@
 // A fan's side of the API: joining (with the secret the fan page keeps),
 // polling, being admitted, holding, buying and releasing.
 import { expect } from "vitest";
-import { newFanSecret } from "../../src/fan-secret";
+import { newFanSecret } from "../../src/shared/fan-secret";
 import { admitBatch } from "./room";
 import { waitUntil } from "./wait";
 import { type CallOptions, fanFetch } from "./worker";

@@ -1,10 +1,10 @@
 // The waiting room from inside: the pacer (one per drop) and its lines. Time is
 // driven through the pacer's own clock and its alarm, never slept.
 import { env, runInDurableObject } from "cloudflare:test";
-import type { DropConfig } from "../../src/drops";
-import { SLOT_MS } from "../../src/placement";
-import * as names from "../../src/names";
-import type { WaitingRoom } from "../../src/waiting-room";
+import type { DropConfig } from "../../src/drops/rules";
+import * as names from "../../src/shared/names";
+import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
+import { SLOT_MS } from "../../src/waiting-room/timing";
 
 export const roomStub = (dropId: string) => names.roomStub(env, dropId);
 export const lineStub = (dropId: string, line: number) => names.lineStub(env, dropId, line);

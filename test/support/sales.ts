@@ -2,10 +2,10 @@
 // reads with a bounded wait, a look inside a shard's outbox, and Queues and D1
 // that fail or hold on to what they are given.
 import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
-import { orderId as newOrderId, ticketCode } from "../../src/codes";
-import type { InventoryShard } from "../../src/inventory-shard";
-import type { SaleMessage } from "../../src/sale";
-import { consumeSales, saleStatements } from "../../src/sales-consumer";
+import { orderId as newOrderId, ticketCode } from "../../src/shared/ids";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
+import type { SaleMessage } from "../../src/contract/sale-message";
+import { consumeSales, saleStatements } from "../../src/sales/consumer";
 import { admittedFan, hold, purchase } from "./fans";
 import { shardStub } from "./shards";
 

@@ -1,9 +1,9 @@
 // The inventory shards from inside: which fans live on which shard, a hold's
 // state and expiry, and the alarms that expire holds and finish transfers.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { homeShard } from "../../src/inventory";
-import type { InventoryShard } from "../../src/inventory-shard";
-import * as names from "../../src/names";
+import { homeShard } from "../../src/inventory/drop-shards";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
+import * as names from "../../src/shared/names";
 
 export const shardStub = (dropId: string, shard: number) => names.shardStub(env, dropId, shard);
 

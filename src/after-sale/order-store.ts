@@ -1,0 +1,165 @@
+// An order's life after the sale, in D1: its status (moved by its Workflow, and
+// by refunds), its tickets' signed tokens, admissions at the gate and refunds.
+// A refunded order never moves back: every status change but a refund's leaves
+// 'refunded' alone.
+import type { SaleMessage } from "../contract/sale-message";
+
+export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface OrderRecord {
+	order_id: string;
+	drop_id: string;
+	shard: number;
+	fan_id: string;
+	hold_id: string;
+	quantity: number;
+	unit_price_cents: number;
+	total_cents: number;
+	currency: string;
+	payment_id: string;
+	created_at: string;
+	recorded_at: string;
+	status: OrderStatus;
+	status_detail: string | null;
+	status_at: string | null;
+	refunded_tickets: number;
+	receipt_to: string | null;
+	/** Named units (issue 14): the order's ticket type and slot; null for the general admission spread over the shards. */
+	ticket_type: string | null;
+	slot_id: string | null;
+	receipt_sent_at: string | null;
+	workflow_runs: number;
+}
+
+export interface TicketRecord {
+	code: string;
+	order_id: string;
+	drop_id: string;
+	seq: number;
+	token: string | null;
+	scanned_at: string | null;
+	refund_id: string | null;
+	/** Named units (issue 14): the ticket's type and seat, when it has them. */
+	ticket_type: string | null;
+	seat_id: string | null;
+}
+
+/** The sale as the shard sent it, rebuilt from its row and ticket codes in D1 (a Workflow's params). */
+export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
+	return {
+		v: 1,
+		orderId: order.order_id,
+		dropId: order.drop_id,
+		shard: order.shard,
+		fanId: order.fan_id,
+		holdId: order.hold_id,
+		quantity: order.quantity,
+		unitPriceCents: order.unit_price_cents,
+		totalCents: order.total_cents,
+		currency: order.currency,
+		paymentId: order.payment_id,
+		tickets: codes,
+		createdAt: order.created_at,
+		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
+		...(order.ticket_type === null ? {} : { ticketType: order.ticket_type }),
+		...(order.slot_id === null ? {} : { slot: order.slot_id }),
+	};
+}
+
+export async function orderRecord(db: D1Database, orderId: string): Promise<OrderRecord | null> {
+	return db.prepare(`SELECT * FROM orders WHERE order_id = ?`).bind(orderId).first<OrderRecord>();
+}
+
+export async function orderTickets(db: D1Database, orderId: string): Promise<TicketRecord[]> {
+	const { results } = await db.prepare(`SELECT * FROM tickets WHERE order_id = ? ORDER BY seq`).bind(orderId).all<TicketRecord>();
+	return results;
+}
+
+/** Moves an order's status, unless it has been refunded (or `from` is given and the status is not one of them). */
+function setStatus(db: D1Database, orderId: string, status: OrderStatus, detail: string | null, from?: OrderStatus[]): D1PreparedStatement {
+	const guard = from ? `AND status IN (${from.map((s) => `'${s}'`).join(", ")})` : `AND status <> 'refunded'`;
+	return db
+		.prepare(`UPDATE orders SET status = ?, status_detail = ?, status_at = ? WHERE order_id = ? ${guard}`)
+		.bind(status, detail, new Date().toISOString(), orderId);
+}
+
+/** Stores each ticket's token (the first one issued stays: a retried step shows the same QR codes) and marks the order ticketed. */
+export async function storeTicketTokens(db: D1Database, orderId: string, tokens: { code: string; token: string }[]): Promise<void> {
+	await db.batch([
+		...tokens.map((t) => db.prepare(`UPDATE tickets SET token = ? WHERE code = ? AND order_id = ? AND token IS NULL`).bind(t.token, t.code, orderId)),
+		setStatus(db, orderId, "ticketed", null, ["paid", "failed"]),
+	]);
+}
+
+export async function recordReceipt(db: D1Database, orderId: string, to: string): Promise<void> {
+	await db.prepare(`UPDATE orders SET receipt_to = ?, receipt_sent_at = ? WHERE order_id = ?`).bind(to, new Date().toISOString(), orderId).run();
+}
+
+/** The Workflow's last step: the order's final status (receipt_sent when a receipt went out, else ticketed). */
+export async function recordOutcome(db: D1Database, orderId: string, receiptSent: boolean): Promise<void> {
+	await setStatus(db, orderId, receiptSent ? "receipt_sent" : "ticketed", null, ["paid", "ticketed", "failed"]).run();
+}
+
+/** A step that used up its retries: the promoter sees the order failed, and which step, and may retry it. */
+export async function recordFailure(db: D1Database, orderId: string, detail: string): Promise<void> {
+	await setStatus(db, orderId, "failed", detail).run();
+}
+
+/**
+ * A failed order goes back to the start, in a new Workflow run: paid, until its steps move it again. Answers the
+ * run's number, or null if the order is not failed. `deadRun`: the order is paid or ticketed and its run of that
+ * number ended without recording its failure; it is retried as a failed one, unless another run started meanwhile.
+ */
+export async function markRetrying(db: D1Database, orderId: string, deadRun: number | null = null): Promise<number | null> {
+	const row = await db
+		.prepare(
+			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1
+			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND workflow_runs = ?)) RETURNING workflow_runs`,
+		)
+		.bind(new Date().toISOString(), orderId, deadRun ?? -1)
+		.first<{ workflow_runs: number }>();
+	return row?.workflow_runs ?? null;
+}
+
+export type ScanResult =
+	| { kind: "admitted"; ticket: TicketRecord }
+	| { kind: "already_used"; ticket: TicketRecord }
+	| { kind: "refunded"; ticket: TicketRecord }
+	| { kind: "unknown" };
+
+/** Admits a ticket once: one conditional write, so two gates scanning at once admit it once. */
+export async function admitTicket(db: D1Database, dropId: string, orderId: string, code: string, now: string): Promise<ScanResult> {
+	const admitted = await db
+		.prepare(
+			`UPDATE tickets SET scanned_at = ? WHERE code = ? AND order_id = ? AND drop_id = ? AND scanned_at IS NULL AND refund_id IS NULL RETURNING *`,
+		)
+		.bind(now, code, orderId, dropId)
+		.first<TicketRecord>();
+	if (admitted !== null) return { kind: "admitted", ticket: admitted };
+	const ticket = await db.prepare(`SELECT * FROM tickets WHERE code = ? AND order_id = ? AND drop_id = ?`).bind(code, orderId, dropId).first<TicketRecord>();
+	if (ticket === null) return { kind: "unknown" };
+	return ticket.refund_id !== null ? { kind: "refunded", ticket } : { kind: "already_used", ticket };
+}
+
+export type PassState = "valid" | "used" | "refunded";
+
+export interface OrderProgress {
+	status: OrderStatus;
+	statusDetail: string | null;
+	refundedTickets: number;
+	/** Each ticket with its signed token (null until the order is ticketed) and whether it is still good at the gate. */
+	passes: { code: string; token: string | null; state: PassState }[];
+}
+
+/** What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. */
+export async function orderProgress(db: D1Database, orderId: string, codes: string[]): Promise<OrderProgress> {
+	const [order, tickets] = await Promise.all([orderRecord(db, orderId), orderTickets(db, orderId)]);
+	if (order === null) return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code) => ({ code, token: null, state: "valid" })) };
+	return {
+		status: order.status,
+		statusDetail: order.status_detail,
+		refundedTickets: order.refunded_tickets,
+		passes: tickets.map((t) => ({ code: t.code, token: t.token, state: t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid" })),
+	};
+}

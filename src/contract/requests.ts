@@ -1,0 +1,183 @@
+// What the API takes: every request body, query and header the routes parse,
+// besides the drop's create and patch bodies (src/drops/rules.ts). What it answers is
+// in src/contract/answers.ts; src/http/openapi.ts renders both as the OpenAPI document.
+// The field kinds, and why zod, are in src/shared/validation.ts. Pure.
+import * as z from "zod";
+import { FAN_SECRET } from "../shared/fan-secret";
+import { int, object, oneOf, parse, text } from "../shared/validation";
+
+const FAN_ID = /^[A-Za-z0-9._:@+-]+$/;
+
+/** Every method the engine knows; whether one is enabled is a deployment's choice (see paymentProvider). */
+export const PAYMENT_METHODS = ["test", "stripe"];
+
+/** The body of POST /api/drops/:id/join (no body reads as `{}`). */
+export const JoinBody = object({
+	fanId: text(1, 128, { pattern: FAN_ID, hint: "may use letters, digits and . _ : @ + -" })
+		.optional()
+		.meta({ description: "Required unless fan identity mode is on (then it may be left out, or must match the identity token)." }),
+	turnstileToken: text(1, 2048).optional().meta({ description: "Where a Turnstile challenge is configured." }),
+	identityToken: text(1, 8192).optional().meta({ description: "In fan identity mode: the promoter's signed identity token." }),
+	fanSecret: text(32, 128, { pattern: FAN_SECRET, hint: "must be base64url: letters, digits, - and _" })
+		.optional()
+		.meta({ description: "The secret of this fan id's first join; a new id takes the one sent (or gets one made)." }),
+});
+
+/** A ticket type's id, and a unit's (a seat's or a slot's): formats a hold and a drop's types share. */
+export const TYPE_ID = /^[A-Za-z0-9_-]{1,32}$/;
+export const UNIT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+export const idText = (pattern: RegExp, what: string) => text(1, pattern === TYPE_ID ? 32 : 64, { pattern, hint: `must be 1 to ${pattern === TYPE_ID ? 32 : 64} ${what}` });
+export const unitId = () => idText(UNIT_ID, "letters, digits or . _ : -");
+
+/** The body of POST /api/drops/:id/holds: a general hold `{quantity}` as before, or a type's units. */
+export const HoldBody = object({
+	quantity: int(1, 20).optional().meta({ description: "How many; required unless `seats` names them." }),
+	ticketType: idText(TYPE_ID, "letters, digits, _ or -").optional().meta({ description: "The drop's first general-admission type when left out." }),
+	seats: z.array(unitId()).min(1).max(20).optional().meta({ description: "seated: these seats, all in one section (all or none)." }),
+	section: text(1, 32).optional().meta({ description: "seated: the section of `seats` (saves a lookup), or where to find the best available." }),
+	slot: unitId().optional().meta({ description: "timeslot: the slot." }),
+});
+export type HoldBody = z.output<typeof HoldBody>;
+
+/** The body of POST /api/drops/:id/holds/:holdId/purchase. */
+export const PurchaseBody = object({
+	payment: object({
+		method: oneOf(PAYMENT_METHODS),
+		token: text(1, 256).meta({ description: 'With the test method: "ok" or "decline"; with "stripe", a PaymentMethod id (pm_…).' }),
+	}),
+	email: text(3, 254, { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, hint: "must be an email address" })
+		.optional()
+		.meta({ description: "Where the receipt goes (issue 15); no receipt without it." }),
+});
+
+/** The header that makes a hold safe to retry. */
+export const IdempotencyKey = z
+	.string()
+	.regex(/^[A-Za-z0-9._:-]{1,128}$/)
+	.meta({ description: "1 to 128 letters, digits or . _ : -; the same key answers the same hold." });
+
+/** A query parameter holding a whole number: not one is 400, out of range 422, left out the fallback. */
+function wholeNumber(min: number, max: number, fallback: number) {
+	return z
+		.string()
+		.refine((raw) => /^\d{1,9}$/.test(raw), { params: { code: "invalid_type", status: 400 }, error: "must be a whole number" })
+		.meta({ pattern: "^\\d{1,9}$", description: `A whole number from ${min} to ${max}; ${fallback} when left out.` })
+		.transform(Number)
+		.pipe(int(min, max))
+		.optional()
+		.transform((n) => n ?? fallback);
+}
+
+const encodeParts = (parts: [string, string]) => btoa(JSON.stringify(parts)).replace(/=+$/, "");
+
+/** The (sort key, id) a cursor carries, or null when it is not one this API gave out. */
+function cursorParts(raw: string): [string, string] | null {
+	try {
+		const parts = JSON.parse(atob(raw)) as unknown;
+		if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === "string" && p.length <= 200)) {
+			return parts as [string, string];
+		}
+	} catch {
+		// not base64 or not JSON
+	}
+	return null;
+}
+
+/** A page's position, opaque to clients: the `nextCursor` of the page before. */
+const cursor = z
+	.string()
+	.refine((raw) => cursorParts(raw) !== null, { params: { code: "invalid_cursor", status: 400 }, error: "is not one this API gave out" })
+	.meta({ description: "The nextCursor of the previous page." })
+	.transform((raw) => cursorParts(raw)!)
+	.optional();
+
+/** The cursor for the page after one that ended at this (sort key, id). */
+export const nextCursor = (page: unknown[], limit: number, last: [string, string] | null) =>
+	page.length === limit && last !== null ? encodeParts(last) : null;
+
+export const ListDropsQuery = z.object({ limit: wholeNumber(1, 200, 50), cursor });
+
+export const SalesQuery = z.object({
+	limit: wholeNumber(1, 1000, 100),
+	cursor,
+	format: z.string().optional().meta({ description: '"csv" for the whole CSV export (as with Accept: text/csv); the JSON pages otherwise.' }),
+});
+
+/** How long a sent sale may take to reach D1 before the audit counts it lost, unless the promoter asks otherwise. */
+const DEFAULT_GRACE_SECONDS = 30;
+
+export const AuditQuery = z.object({
+	graceSeconds: wholeNumber(0, 3600, DEFAULT_GRACE_SECONDS),
+});
+
+// Promoters, keys and the activity log (issue 17).
+
+export const PROMOTER_ID = /^p_[A-Za-z0-9_-]{16}$/;
+export const KEY_ID = /^k_[A-Za-z0-9_-]{16}$/;
+
+const limitField = (min: number, max: number, what: string) =>
+	int(min, max).nullable().optional().meta({ description: `${what}; null lifts the limit, left out keeps it.` });
+
+const PromoterLimits = object({
+	joinsPerMinute: limitField(1, 10_000_000, "Joins a minute each of the promoter's drops takes, all fans together"),
+	adminRequestsPerMinute: limitField(1, 100_000, "Admin requests a minute, all the promoter's keys together"),
+	openDrops: limitField(0, 100_000, "Drops not yet closed at once (0 stops new drops)"),
+});
+
+/** The body of POST /api/admin/promoters (the operator). */
+export const CreatePromoterBody = object({ name: text(1, 120), limits: PromoterLimits.optional() });
+
+/** The body of PATCH /api/admin/promoters/:promoterId (the operator). */
+export const PatchPromoterBody = object({ name: text(1, 120).optional(), limits: PromoterLimits.optional() });
+
+/** The body of POST /api/admin/keys. */
+export const MintKeyBody = object({
+	label: text(1, 80),
+	role: oneOf(["owner", "staff", "gate"] as const),
+	promoterId: text(1, 64).optional().meta({ description: "Whose key: required from the operator; a promoter's own key may leave it out." }),
+});
+
+export const ListPromotersQuery = ListDropsQuery;
+
+export const KeysQuery = z.object({
+	promoterId: z.string().optional().meta({ description: "The operator names whose keys; a key lists its own promoter's." }),
+});
+
+export const ActivityQuery = z.object({
+	limit: wholeNumber(1, 200, 50),
+	cursor,
+	promoterId: z.string().optional().meta({ description: "The operator may ask for one promoter's; a key sees its own promoter's." }),
+});
+
+/** A route's query, parsed: parameters it does not know are ignored, a repeated one counts once (its first value). */
+export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, string | string[] | undefined>): z.output<S> {
+	const first: Record<string, string> = {};
+	for (const [key, value] of Object.entries(raw)) {
+		const one = Array.isArray(value) ? value[0] : value;
+		if (one !== undefined) first[key] = one;
+	}
+	return parse(schema, first);
+}
+
+// ── After the sale (issue 15) ────────────────────────────────────────────────
+
+/** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
+export const ScanBody = object({ ticket: text(10, 2048).meta({ description: "The ticket's token (a compact ES256 JWT)." }) });
+
+/** The body of POST /api/admin/drops/:id/orders/:orderId/refund (no body: the whole order, not put back on sale). */
+export const RefundBody = object({
+	tickets: z
+		.array(text(1, 64))
+		.min(1)
+		.max(20)
+		.optional()
+		.meta({ description: "Ticket codes of the order to refund; left out: every ticket not refunded yet." }),
+	restock: z.boolean().optional().meta({ description: "true: the refunded tickets go back on sale through the drop's shards." }),
+});
+
+/** The body of POST /api/admin/drops/:id/cancel (may be left out). */
+export const CancelBody = object({ restock: z.boolean().optional().meta({ description: "Put refunded tickets back on sale (usually not, for a cancelled drop)." }) });
+
+export const RefundsQuery = z.object({ limit: wholeNumber(1, 1000, 100), cursor });
+
+export const DevMailQuery = z.object({ orderId: z.string().max(64).optional(), limit: wholeNumber(1, 200, 50) });

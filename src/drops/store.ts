@@ -1,0 +1,188 @@
+// Drops in D1: the promoter's record of what is scheduled.
+import type { DropConfig } from "./rules";
+import { type Seat, type SeatsByType, type TicketType, legacyTypes } from "./ticket-types";
+
+type DropRow = {
+	id: string;
+	name: string;
+	capacity: number;
+	max_per_fan: number;
+	opens_at: string;
+	closes_at: string | null;
+	price_cents: number;
+	currency: string;
+	shards: number;
+	lines: number;
+	batch_size: number;
+	interval_ms: number;
+	active_multiple: number;
+	hold_seconds: number;
+	paused: number;
+	created_at: string;
+	updated_at: string;
+	promoter_id: string | null;
+	ticket_types: string | null;
+};
+
+function fromRow(r: DropRow): DropConfig {
+	return {
+		id: r.id,
+		name: r.name,
+		capacity: r.capacity,
+		maxPerFan: r.max_per_fan,
+		opensAt: r.opens_at,
+		closesAt: r.closes_at,
+		priceCents: r.price_cents,
+		currency: r.currency,
+		shards: r.shards,
+		lines: r.lines,
+		admission: { batchSize: r.batch_size, intervalMs: r.interval_ms, activeMultiple: r.active_multiple },
+		holdSeconds: r.hold_seconds,
+		paused: r.paused === 1,
+		createdAt: r.created_at,
+		updatedAt: r.updated_at,
+		promoterId: r.promoter_id,
+		ticketTypes: r.ticket_types === null ? legacyTypes({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
+	};
+}
+
+/** Types kept in D1: a drop with only the general type it would have had without them keeps NULL (as before types). */
+const typesColumn = (d: DropConfig): string | null =>
+	JSON.stringify(d.ticketTypes) === JSON.stringify(legacyTypes(d)) ? null : JSON.stringify(d.ticketTypes);
+
+/**
+ * The drop's row, written only while its promoter has fewer than `openDrops` drops not
+ * yet closed (null: no limit): the count and the insert are one statement, so two
+ * creations at once cannot both take the last place. Run it and read `meta.changes`.
+ */
+export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: number | null = null): D1PreparedStatement {
+	const limited = d.promoterId !== null && openDrops !== null;
+	return db
+		.prepare(
+			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
+			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types)
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
+		)
+		.bind(
+			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
+			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
+			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d),
+			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
+		);
+}
+
+export async function insertDrop(db: D1Database, d: DropConfig): Promise<void> {
+	await insertDropStatement(db, d).run();
+}
+
+/** Seats per statement: one JSON parameter each, well inside D1's limits on statement and value size. */
+const SEATS_PER_STATEMENT = 2_000;
+
+/**
+ * The statements that store a seated type's seats (replacing any it had): one D1 batch,
+ * atomic, so a type's seats are all there or none are. A seat id already used in the drop
+ * breaks the primary key and fails the batch. Seats are written only for a drop D1 has
+ * (a drop refused by its promoter's limit in the same batch leaves none behind).
+ */
+export function seatStatements(db: D1Database, dropId: string, typeId: string, seats: Seat[]): D1PreparedStatement[] {
+	const out = [db.prepare(`DELETE FROM seats WHERE drop_id = ? AND ticket_type = ?`).bind(dropId, typeId)];
+	for (let i = 0; i < seats.length; i += SEATS_PER_STATEMENT) {
+		const part = seats.slice(i, i + SEATS_PER_STATEMENT).map((s) => [s.id, s.section, s.row, s.number]);
+		out.push(
+			db
+				.prepare(
+					`INSERT INTO seats (drop_id, seat_id, ticket_type, section, row_name, number)
+					 SELECT ?1, json_extract(value, '$[0]'), ?2, json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
+					 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM drops WHERE id = ?1)`,
+				)
+				.bind(dropId, typeId, JSON.stringify(part)),
+		);
+	}
+	return out;
+}
+
+/** The seats of a new drop's seated types, to batch after its row. */
+export const newDropSeatStatements = (db: D1Database, d: DropConfig, seats: SeatsByType): D1PreparedStatement[] =>
+	[...seats].flatMap(([typeId, list]) => seatStatements(db, d.id, typeId, list).slice(1));
+
+/** A seated type's seats replaced (before the opening): the seats, the drop's capacity and types, in one batch. */
+export async function replaceSeatsInD1(db: D1Database, d: DropConfig, typeId: string, seats: Seat[]): Promise<void> {
+	await db.batch([
+		...seatStatements(db, d.id, typeId, seats),
+		db.prepare(`UPDATE drops SET capacity = ?, ticket_types = ?, updated_at = ? WHERE id = ?`).bind(d.capacity, typesColumn(d), d.updatedAt, d.id),
+	]);
+}
+
+/** The sections of these seats of a drop: one read of the seat directory, for a hold that names seats without their section. */
+export async function sectionsOfSeats(db: D1Database, dropId: string, seatIds: string[]): Promise<Map<string, { typeId: string; section: string }>> {
+	const { results } = await db
+		.prepare(`SELECT seat_id, ticket_type, section FROM seats WHERE drop_id = ? AND seat_id IN (SELECT value FROM json_each(?))`)
+		.bind(dropId, JSON.stringify(seatIds))
+		.all<{ seat_id: string; ticket_type: string; section: string }>();
+	return new Map(results.map((r) => [r.seat_id, { typeId: r.ticket_type, section: r.section }]));
+}
+
+export async function updateDrop(db: D1Database, d: DropConfig): Promise<void> {
+	await updateDropStatement(db, d).run();
+}
+
+/** With `openDrops` (a closed drop opened again), written only while the promoter's other open drops are fewer: the count and the write are one statement. */
+export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: number | null = null): D1PreparedStatement {
+	const limited = d.promoterId !== null && openDrops !== null;
+	return db
+		.prepare(
+			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
+			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ? WHERE id = ?
+			 AND (? = 0 OR (${OPEN_DROPS_SQL} AND id <> ?) < ?)`,
+		)
+		.bind(
+			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
+			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.id,
+			limited ? 1 : 0, d.promoterId, d.updatedAt, d.id, openDrops ?? 0,
+		);
+}
+
+export async function getDrop(db: D1Database, id: string): Promise<DropConfig | null> {
+	const row = await db.prepare(`SELECT * FROM drops WHERE id = ?`).bind(id).first<DropRow>();
+	return row === null ? null : fromRow(row);
+}
+
+/** Newest first; the cursor is the last drop's (created_at, id). `promoterId`: only that promoter's (undefined: every drop). */
+export async function listDrops(
+	db: D1Database,
+	limit: number,
+	cursor: { createdAt: string; id: string } | null,
+	promoterId?: string,
+): Promise<DropConfig[]> {
+	const where = [promoterId === undefined ? null : `promoter_id = ?`, cursor ? `(created_at, id) < (?, ?)` : null].filter((w) => w !== null);
+	const params = [...(promoterId === undefined ? [] : [promoterId]), ...(cursor ? [cursor.createdAt, cursor.id] : []), limit];
+	const { results } = await db
+		.prepare(`SELECT * FROM drops ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`)
+		.bind(...params)
+		.all<DropRow>();
+	return results.map(fromRow);
+}
+
+/** Drops opened in [since, until], the latest opening first. */
+export async function recentlyOpenedDrops(db: D1Database, since: string, until: string, limit: number): Promise<DropConfig[]> {
+	const { results } = await db
+		.prepare(`SELECT * FROM drops WHERE opens_at >= ? AND opens_at <= ? ORDER BY opens_at DESC, id LIMIT ?`)
+		.bind(since, until, limit)
+		.all<DropRow>();
+	return results.map(fromRow);
+}
+
+/**
+ * Whether a drop exists, and its promoter's join limit: one primary-key lookup, for the
+ * Worker's check before it calls any object (src/drops/known-drops.ts keeps the answer).
+ */
+export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null } | null> {
+	return await db
+		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id WHERE d.id = ?`)
+		.bind(id)
+		.first<{ joinsPerMinute: number | null }>();
+}
+
+/** Drops of a promoter not closed at `nowIso`: what the open-drops limit counts. */
+export const OPEN_DROPS_SQL = `SELECT COUNT(*) AS n FROM drops WHERE promoter_id = ? AND (closes_at IS NULL OR closes_at > ?)`;

@@ -1,0 +1,181 @@
+// The invariants checked on live data: shard totals against capacity, shard
+// sales against the rows in D1, and the admission order.
+import { type DropConfig, typesOf } from "../drops/rules";
+import { shardStats } from "../inventory/drop-shards";
+import type { ShardStatsWithUnits } from "../inventory/inventory-shard";
+import type { AuditReport } from "../contract/answers";
+import { primaryType } from "../drops/ticket-types";
+import { type LoadReport, loadReport } from "../shared/request-counter";
+import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
+import { refundTotals } from "../after-sale/refunds";
+import { recordedByShard, recordedNamed } from "./store";
+import { type RoomAudit } from "../waiting-room/waiting-room";
+import { lineStub, roomStub, shardStub } from "../shared/names";
+
+export interface Audit {
+	dropId: string;
+	capacity: number;
+	/** Each shard's stats, its orders in D1, and its order ids set against D1's (counts, and the first ids of each kind). */
+	shards: (ShardStatsWithUnits & { recorded: number } & Omit<ShardIds, "shard">)[];
+	totals: { sold: number; held: number; remaining: number; orders: number; inFlight: number };
+	recorded: number;
+	recordedTickets: number;
+	/** Sales in shard outboxes not yet sent to the Queue. */
+	outboxPending: number;
+	/** Sales not yet sent, or sent within the grace period, and not yet in D1: on their way, not lost. */
+	inTransit: number;
+	/** Tickets sold or held beyond what exists, in total or in any shard. */
+	oversold: number;
+	/** Sales made in shards and sent before the grace period, yet absent from D1. */
+	lost: number;
+	/** Rows in D1 that no shard sold. */
+	phantom: number;
+	/** Charges open past the grace period: money taken that is neither an order nor refunded yet. */
+	unreconciledCharges: number;
+	/** Rows in D1 naming a shard the drop does not have (part of `phantom`). */
+	otherShardsInD1: IdSample;
+	/** sold + held + remaining + stock moving between shards = capacity. */
+	balanced: boolean;
+	/** Per ticket type and slot: sold ≤ capacity, the shards and D1 agreeing; every seat sold at most once. */
+	named: AuditReport["named"];
+	admission: RoomAudit;
+	/** Requests each object has served, and the busiest one per fan who joined. */
+	load: LoadReport;
+	/** Refunds (issue 15): how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
+	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
+	ok: boolean;
+}
+
+/** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
+export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
+	const [stats, recorded, admission, ids, refunded, inD1] = await Promise.all([
+		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
+		recordedByShard(env.DB, drop.id),
+		roomStub(env, drop.id).audit(),
+		compareDropOrderIds(env, drop, graceSeconds * 1000),
+		refundTotals(env.DB, drop.id),
+		recordedNamed(env.DB, drop.id),
+	]);
+	// Given by one shard and not yet credited by the other: stock in flight, not lost.
+	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
+	const inFlight = stats.reduce((sum, s) => sum + s.given - s.received, 0);
+	const shards = stats.map((s) => {
+		const { missingInD1, inTransit, unknownInD1 } = ids.shards[s.shard]!;
+		return { ...s, recorded: recorded.get(s.shard)?.orders ?? 0, missingInD1, inTransit, unknownInD1 };
+	});
+	const sum = (f: (s: (typeof shards)[number]) => number) => shards.reduce((acc, s) => acc + f(s), 0);
+	// Named units count on the shard that decides them (their pool's).
+	const pools = shards.flatMap((s) => s.pools);
+	const poolSum = (f: (p: (typeof pools)[number]) => number) => pools.reduce((acc, p) => acc + f(p), 0);
+	const totals = {
+		sold: sum((s) => s.sold) + poolSum((p) => p.sold),
+		held: sum((s) => s.held) + poolSum((p) => p.held),
+		remaining: sum((s) => s.remaining) + poolSum((p) => p.free),
+		orders: sum((s) => s.orders),
+		inFlight,
+	};
+	const recordedOrders = [...recorded.values()].reduce((a, r) => a + r.orders, 0);
+	const recordedTickets = [...recorded.values()].reduce((a, r) => a + r.tickets, 0);
+	// By order id, so a sale missing from D1 and a row no shard sold never cancel out.
+	const inTransit = sum((s) => s.inTransit.count);
+	const lost = sum((s) => s.missingInD1.count);
+	const phantom = sum((s) => s.unknownInD1.count) + ids.otherShards.count;
+	// Tickets refunded and put back on sale are sold again: D1 has both orders, the gate admits one.
+	const restocked = sum((s) => s.restocked);
+	const oversold = Math.max(sum((s) => Math.max(0, s.sold + s.held - s.accountable)), totals.sold + totals.held - drop.capacity, recordedTickets - restocked - drop.capacity, 0);
+	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
+	const named = namedAudit(drop, shards, inD1, sum((s) => s.outboxPending) > 0 || inTransit > 0);
+	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
+	return {
+		dropId: drop.id,
+		capacity: drop.capacity,
+		shards,
+		totals,
+		recorded: recordedOrders,
+		recordedTickets,
+		outboxPending: sum((s) => s.outboxPending),
+		inTransit,
+		oversold,
+		lost,
+		phantom,
+		unreconciledCharges: sum((s) => s.unreconciledCharges),
+		otherShardsInD1: ids.otherShards,
+		balanced,
+		named,
+		admission,
+		load,
+		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
+		ok: named.ok && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+	};
+}
+
+/** Read after everything else the audit asked, so its own calls are in the counts. */
+async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadReport> {
+	const [room, lines, shards] = await Promise.all([
+		roomStub(env, drop.id).load(),
+		Promise.all(Array.from({ length: drop.lines }, (_, k) => lineStub(env, drop.id, k).load())),
+		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).load())),
+	]);
+	return loadReport(fans, [
+		{ kind: "room", index: 0, requests: room },
+		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
+		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests })),
+	]);
+}
+
+/**
+ * Each type's units where they are decided (its pools, or the general stock of the shards),
+ * set against the fans' orders on their home shards and the tickets in D1; each slot against
+ * its capacity; every seat sold at most once. `busy`: sales are still on their way to D1.
+ */
+function namedAudit(
+	drop: DropConfig,
+	shards: ShardStatsWithUnits[],
+	inD1: Awaited<ReturnType<typeof recordedNamed>>,
+	busy: boolean,
+): AuditReport["named"] {
+	const types = typesOf(drop);
+	const primary = primaryType(types);
+	const pools = shards.flatMap((s) => s.pools);
+	const noticesPending = shards.reduce((a, s) => a + s.noticesPending, 0);
+	const soldToFans = new Map<string | null, number>();
+	for (const s of shards) for (const t of s.soldByType) soldToFans.set(t.ticketType, (soldToFans.get(t.ticketType) ?? 0) + t.sold);
+	const rows = types.map((t) => {
+		const key = t === primary ? null : t.id;
+		const mine = pools.filter((p) => p.typeId === t.id);
+		const part =
+			t === primary
+				? {
+						free: shards.reduce((a, s) => a + s.remaining, 0) + shards.reduce((a, s) => a + s.given - s.received, 0),
+						held: shards.reduce((a, s) => a + s.held, 0),
+						sold: shards.reduce((a, s) => a + s.sold, 0),
+					}
+				: { free: mine.reduce((a, p) => a + p.free, 0), held: mine.reduce((a, p) => a + p.held, 0), sold: mine.reduce((a, p) => a + p.sold, 0) };
+		const fans = soldToFans.get(key) ?? 0;
+		const recorded = inD1.byType.get(key) ?? 0;
+		return {
+			ticketType: t.id,
+			kind: t.kind,
+			capacity: t.capacity,
+			...part,
+			soldToFans: fans,
+			recorded,
+			oversold: Math.max(0, part.sold + part.held - t.capacity, fans - t.capacity, recorded - t.capacity),
+			consistent: (noticesPending > 0 || part.sold === fans) && (busy || recorded === fans) && part.free + part.held + part.sold === t.capacity,
+		};
+	});
+	const slots = pools
+		.filter((p) => p.pool.startsWith("t:"))
+		.map((p) => ({ ticketType: p.typeId, slot: p.pool.slice(2), capacity: p.capacity, sold: p.sold, held: p.held, oversold: Math.max(0, p.sold + p.held - p.capacity) }));
+	const seatErrors = pools.reduce((a, p) => a + p.seatErrors, 0);
+	const seatsSoldTwice = inD1.seats - inD1.distinctSeats + seatErrors;
+	return {
+		types: rows,
+		slots,
+		seatsSold: pools.filter((p) => p.kind === "seats").reduce((a, p) => a + p.sold, 0),
+		seatsRecorded: inD1.seats,
+		seatsSoldTwice,
+		noticesPending,
+		ok: seatsSoldTwice === 0 && rows.every((r) => r.oversold === 0 && r.consistent) && slots.every((s) => s.oversold === 0),
+	};
+}

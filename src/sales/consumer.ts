@@ -1,0 +1,94 @@
+// The Queue consumer: writes sales into D1 idempotently. A batch is one D1
+// batch() (atomic); what is stored is acked, a failed write is retried with a
+// delay, and a message that can never be stored goes to the dead-letter queue.
+import { startOrderWorkflows } from "../after-sale/order-workflow";
+import { applyEarlyProviderRefunds } from "../after-sale/refunds";
+import { type SaleMessage, salesOf } from "../contract/sale-message";
+
+export const RETRY_DELAY_SECONDS = 5;
+
+export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+	const valid: Message<unknown>[] = [];
+	const sales: SaleMessage[] = [];
+	const malformed: Message<unknown>[] = [];
+	for (const msg of batch.messages) {
+		const carried = salesOf(msg.body);
+		if (carried === null) {
+			malformed.push(msg);
+		} else {
+			valid.push(msg);
+			sales.push(...carried);
+		}
+	}
+
+	if (malformed.length > 0) {
+		try {
+			await env.SALES_DLQ.sendBatch(malformed.map((m) => ({ body: { reason: "malformed", id: m.id, body: m.body } })));
+			for (const m of malformed) m.ack();
+			console.warn(`sales: ${malformed.length} malformed message(s) sent to the dead-letter queue`);
+		} catch (err) {
+			// Retrying walks it to the dead-letter queue through max_retries.
+			console.error("sales: dead-letter send failed", err);
+			for (const m of malformed) m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+		}
+	}
+
+	if (valid.length === 0) return;
+	try {
+		await env.DB.batch(saleStatements(env.DB, sales));
+		// A refund made at the provider before these orders reached D1 (src/http/stripe-webhook.ts) applies now.
+		await applyEarlyProviderRefunds(env.DB, [...new Set(sales.map((s) => s.paymentId))]);
+		// Each order's post-sale Workflow, once its row is in D1 (a retried message starts none twice).
+		await startOrderWorkflows(env, sales);
+		for (const m of valid) m.ack();
+	} catch (err) {
+		console.error(`sales: D1 write or Workflow start of ${valid.length} message(s) failed; retrying`, err);
+		for (const m of valid) m.retry({ delaySeconds: RETRY_DELAY_SECONDS * Math.min(m.attempts, 6) });
+	}
+}
+
+/**
+ * The statements that store a batch of sales: three, whatever the batch size
+ * (not one per order and ticket, up to 2,500 sales and 50,000 tickets), so a full batch stays far inside
+ * D1's queries per invocation (1,000 Paid, 50 Free) even if each statement of a
+ * batch() counts. Each reads the whole batch from one JSON parameter.
+ */
+export function saleStatements(db: D1Database, sales: SaleMessage[]): D1PreparedStatement[] {
+	const payload = JSON.stringify(sales);
+	const recordedAt = new Date().toISOString();
+	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON clause.
+	return [
+		db
+			.prepare(
+				`INSERT INTO orders (order_id, drop_id, shard, fan_id, hold_id, quantity, unit_price_cents, total_cents, currency, payment_id, created_at, recorded_at,
+				   ticket_type, slot_id)
+				 SELECT json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), json_extract(s.value, '$.shard'),
+				        json_extract(s.value, '$.fanId'), json_extract(s.value, '$.holdId'), json_extract(s.value, '$.quantity'),
+				        json_extract(s.value, '$.unitPriceCents'), json_extract(s.value, '$.totalCents'), json_extract(s.value, '$.currency'),
+				        json_extract(s.value, '$.paymentId'), json_extract(s.value, '$.createdAt'), ?2,
+				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.slot')
+				 FROM json_each(?1) AS s WHERE true
+				 ON CONFLICT (order_id) DO NOTHING`,
+			)
+			.bind(payload, recordedAt),
+		db
+			.prepare(
+				// A seated sale's ticket k is for seat k. A seat already sold to another ticket breaks the
+				// unique index (tickets_one_per_seat): the batch fails and, retried out, goes to the dead letters.
+				`INSERT INTO tickets (code, order_id, drop_id, seq, ticket_type, seat_id)
+				 SELECT t.value, json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), t.key,
+				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.seats[' || t.key || ']')
+				 FROM json_each(?1) AS s, json_each(s.value, '$.tickets') AS t WHERE true
+				 ON CONFLICT (code) DO NOTHING`,
+			)
+			.bind(payload),
+		// Where each receipt goes (issue 15), kept with the order so a Workflow started from D1 alone knows it.
+		db
+			.prepare(
+				`UPDATE orders SET receipt_to = json_extract(s.value, '$.email')
+				 FROM json_each(?1) AS s
+				 WHERE orders.order_id = json_extract(s.value, '$.orderId') AND orders.receipt_to IS NULL AND json_extract(s.value, '$.email') IS NOT NULL`,
+			)
+			.bind(payload),
+	];
+}

@@ -1,0 +1,17 @@
+// The waiting room's clock: how long a slot of joins is, and when the pacer looks.
+// One home, so the lines and the pacer agree.
+
+/** The length of one slot of joins after the opening (by each line's clock): the bound on first come, first served across lines. */
+export const SLOT_MS = 500;
+
+/** How often the alarm looks while fans are joining or waiting. */
+export const BUSY_TICK_MS = SLOT_MS;
+/**
+ * With nobody joining or waiting the pacer sleeps: no alarm at all. A line wakes
+ * it on the next join (at most once per this long per line), and so does a read
+ * of the watermark whose totals have gone stale, so `remaining` stays fresh for
+ * anyone looking and a quiet drop costs nothing.
+ */
+export const WAKE_AFTER_MS = 3 * SLOT_MS;
+/** How old the shard totals in the watermark may get (the public view's `remaining`). */
+export const TOTALS_MAX_AGE_MS = 1_000;
