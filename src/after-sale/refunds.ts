@@ -121,7 +121,7 @@ async function finishRefunds(env: Env, order: OrderRecord): Promise<number> {
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
 			await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
-			// A sold-out drop sells again: the room forgets the sell-out, the Workers' copies too.
+			// A sold-out drop sells again: the pacer forgets the sell-out, the Workers' copies too.
 			await roomStub(env, order.drop_id).reopen();
 			await forgetWatermark(order.drop_id);
 			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();

@@ -6,7 +6,7 @@
 // are never deleted), an unknown one for UNKNOWN_FOR_MS, so a drop created
 // after someone asked for its id is reachable everywhere within that time.
 //
-// With a known drop it keeps its promoter's join limit (issue 17), so a join
+// With a known drop it keeps its promoter's join limit, so a join
 // still asks D1 nothing: the limit is read again when it is older than
 // LIMIT_FOR_MS, so an operator's change reaches every isolate within that time
 // (and if D1 cannot be asked then, the limit known before stays).
@@ -15,6 +15,7 @@
 // promise to the request that made it).
 import { dropJoinFacts } from "./store";
 import { ApiError, notFound } from "../shared/errors";
+import { BoundedMap } from "../shared/bounded-map";
 
 export const KNOWN_FOR_MS = 60 * 60_000;
 export const UNKNOWN_FOR_MS = 5_000;
@@ -32,8 +33,8 @@ export interface KnownDrop {
 type Entry = { at: number; facts: KnownDrop; checkedAt: number };
 
 /** Separate maps, so a flood of unknown ids never pushes a real drop out. Insertion order is age. */
-const known = new Map<string, Entry>();
-const unknown = new Map<string, { at: number }>();
+const known = new BoundedMap<string, Entry>(MAX_KNOWN);
+const unknown = new BoundedMap<string, { at: number }>(MAX_UNKNOWN);
 
 function fresh<T extends { at: number }>(map: Map<string, T>, id: string, forMs: number, now: number): T | null {
 	const entry = map.get(id);
@@ -41,12 +42,6 @@ function fresh<T extends { at: number }>(map: Map<string, T>, id: string, forMs:
 	if (now - entry.at <= forMs && now >= entry.at) return entry;
 	map.delete(id);
 	return null;
-}
-
-function remember<T>(map: Map<string, T>, id: string, entry: T, max: number): void {
-	map.delete(id);
-	map.set(id, entry);
-	if (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 /** The drop's facts when it exists, null when it does not: from this isolate's answers or D1. */
@@ -74,9 +69,9 @@ export async function knownDrop(env: Pick<Env, "DB">, dropId: string, now = Date
 	}
 	if (facts !== null) {
 		unknown.delete(dropId);
-		remember(known, dropId, { at: now, facts, checkedAt: now }, MAX_KNOWN);
+		known.set(dropId, { at: now, facts, checkedAt: now });
 	} else {
-		remember(unknown, dropId, { at: now }, MAX_UNKNOWN);
+		unknown.set(dropId, { at: now });
 	}
 	return facts;
 }

@@ -1,6 +1,6 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
 import type { Drop } from "../contract/answers";
-import { type SeatsByType, type TicketType, TicketTypesBody, legacyTypes, parseTicketTypes } from "./ticket-types";
+import { type SeatsByType, type TicketType, TicketTypesBody, generalAdmissionOnly, parseTicketTypes } from "./ticket-types";
 import { ValidationError, bool, int, object, parse, text, time } from "../shared/validation";
 import { base64url } from "../shared/crypto";
 
@@ -84,7 +84,7 @@ export const DROP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A drop's ticket types: those it was made with, or the one general type of a drop made without them. */
 export const typesOf = (drop: Pick<DropConfig, "capacity" | "priceCents" | "maxPerFan"> & { ticketTypes?: TicketType[] }): TicketType[] =>
-	drop.ticketTypes ?? legacyTypes(drop);
+	drop.ticketTypes ?? generalAdmissionOnly(drop);
 
 export function parseCreateDrop(input: unknown, now: number): Omit<DropConfig, "id" | "createdAt" | "updatedAt" | "promoterId"> {
 	return parseCreateDropWithSeats(input, now).drop;
@@ -130,7 +130,7 @@ export function parseCreateDropWithSeats(input: unknown, now: number): { drop: O
 	};
 	const priceCents = body.priceCents ?? 0;
 	return {
-		drop: { ...drop, ticketTypes: typed?.types ?? legacyTypes({ capacity, priceCents, maxPerFan: body.maxPerFan }) },
+		drop: { ...drop, ticketTypes: typed?.types ?? generalAdmissionOnly({ capacity, priceCents, maxPerFan: body.maxPerFan }) },
 		seats: typed?.seats ?? new Map(),
 	};
 }

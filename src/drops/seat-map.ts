@@ -1,14 +1,15 @@
-// The seat map fans draw (issue 14): every seat of a drop's seated types with its
+// The seat map fans draw: every seat of a drop's seated types with its
 // section, row and number, from D1's seat directory, in the promoter's order. The
 // layout changes only before the opening, so it is cached for a minute (in the
 // isolate and by browsers), one D1 read per section a minute per isolate at most.
 import * as z from "zod";
 import type { SeatMap } from "../contract/answers";
 import { parseQuery } from "../contract/requests";
+import { BoundedMap } from "../shared/bounded-map";
 
 const MAX_AGE_MS = 60_000;
 const MAX_ENTRIES = 200;
-const cache = new Map<string, { at: number; value: SeatMap }>();
+const cache = new BoundedMap<string, { at: number; value: SeatMap }>(MAX_ENTRIES);
 
 export const SeatMapQuery = z.object({
 	ticketType: z.string().max(32).optional().meta({ description: "Only this type's seats." }),
@@ -39,8 +40,6 @@ export async function seatMap(db: D1Database, dropId: string, rawQuery: Record<s
 		row.seats.push([r.number, r.seat_id]);
 	}
 	const value: SeatMap = { dropId, ticketTypes: types };
-	cache.delete(key);
 	cache.set(key, { at: now, value });
-	if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
 	return value;
 }

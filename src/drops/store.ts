@@ -1,6 +1,6 @@
 // Drops in D1: the promoter's record of what is scheduled.
 import type { DropConfig } from "./rules";
-import { type Seat, type SeatsByType, type TicketType, legacyTypes } from "./ticket-types";
+import { type Seat, type SeatsByType, type TicketType, generalAdmissionOnly } from "./ticket-types";
 
 type DropRow = {
 	id: string;
@@ -42,13 +42,13 @@ function fromRow(r: DropRow): DropConfig {
 		createdAt: r.created_at,
 		updatedAt: r.updated_at,
 		promoterId: r.promoter_id,
-		ticketTypes: r.ticket_types === null ? legacyTypes({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
+		ticketTypes: r.ticket_types === null ? generalAdmissionOnly({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
 	};
 }
 
 /** Types kept in D1: a drop with only the general type it would have had without them keeps NULL (as before types). */
 const typesColumn = (d: DropConfig): string | null =>
-	JSON.stringify(d.ticketTypes) === JSON.stringify(legacyTypes(d)) ? null : JSON.stringify(d.ticketTypes);
+	JSON.stringify(d.ticketTypes) === JSON.stringify(generalAdmissionOnly(d)) ? null : JSON.stringify(d.ticketTypes);
 
 /**
  * The drop's row, written only while its promoter has fewer than `openDrops` drops not

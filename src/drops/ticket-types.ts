@@ -1,4 +1,4 @@
-// A drop's ticket types (issue 14): general admission, reserved seats and
+// A drop's ticket types: general admission, reserved seats and
 // timeslots. How the promoter describes them (schemas, the seats CSV), the
 // rules they must keep, and where each unit's fate is decided (which shard).
 // Pure: no Cloudflare types.
@@ -229,8 +229,8 @@ function splitCsvLine(line: string): string[] {
 	return out;
 }
 
-/** The types of a drop made before ticket types: one general-admission type. */
-export function legacyTypes(drop: { capacity: number; priceCents: number; maxPerFan: number }): TicketType[] {
+/** The types of a drop made without `ticketTypes`: one general-admission type of the whole capacity. */
+export function generalAdmissionOnly(drop: { capacity: number; priceCents: number; maxPerFan: number }): TicketType[] {
 	return [{ id: GENERAL, name: "General admission", kind: "general", priceCents: drop.priceCents, maxPerFan: drop.maxPerFan, capacity: drop.capacity }];
 }
 

@@ -41,7 +41,7 @@ export interface Audit {
 	admission: RoomAudit;
 	/** Requests each object has served, and the busiest one per fan who joined. */
 	load: LoadReport;
-	/** Refunds (issue 15): how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
+	/** Refunds: how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
 	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
 	ok: boolean;
 }

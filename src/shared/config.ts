@@ -110,7 +110,7 @@ export function parseConfig(raw: RawSettings): Config {
 	};
 }
 
-/** Payments, receipts and the gate (issue 15). */
+/** Payments, receipts and the gate. */
 function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "receipts" | "gateToken" | "orderWorkflows"> {
 	const stripeKey = optional("STRIPE_SECRET_KEY");
 	const from = optional("RECEIPT_FROM");

@@ -1,6 +1,8 @@
 // A copy of what the pacer publishes, kept per isolate and per data center.
 
-import { type Outcome } from "./outcome";
+import type { Outcome } from "./outcome";
+import { BoundedMap } from "./bounded-map";
+
 const MAX_ENTRIES = 10_000;
 /** How long a request may answer from the previous copy while another fetches the next. */
 const REFRESH_WAIT_MS = 1_000;
@@ -11,7 +13,7 @@ const REFRESH_WAIT_MS = 1_000;
  * (src/inventory/availability.ts) use the same machinery, each under its own name.
  */
 export class PublishedCopies<T> {
-	private readonly entries = new Map<string, { at: number; value: Outcome<T> }>();
+	private readonly entries = new BoundedMap<string, { at: number; value: Outcome<T> }>(MAX_ENTRIES);
 	/** Drops whose copy this isolate is asking the pacer for right now, since when. */
 	private readonly refreshing = new Map<string, number>();
 
@@ -78,9 +80,7 @@ export class PublishedCopies<T> {
 
 	private remember(dropId: string, at: number, value: Outcome<T>): void {
 		if ((this.entries.get(dropId)?.at ?? -Infinity) > at) return;
-		this.entries.delete(dropId);
 		this.entries.set(dropId, { at, value });
-		if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
 	}
 
 	private async fromDataCenter(dropId: string, maxAge: number, now: number): Promise<{ at: number; value: Outcome<T> } | null> {

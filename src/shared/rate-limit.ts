@@ -1,5 +1,6 @@
 // Fixed-window request counters, held in memory by the object that sees every
 // join of a drop. Pure: the caller passes the time.
+import { BoundedMap } from "./bounded-map";
 
 export interface RateDecision {
 	allowed: boolean;
@@ -8,18 +9,20 @@ export interface RateDecision {
 }
 
 export class RateLimiter {
-	private readonly windows = new Map<string, { start: number; count: number }>();
+	private readonly windows: BoundedMap<string, { start: number; count: number }>;
 
 	constructor(
 		private readonly windowMs = 60_000,
-		private readonly maxKeys = 50_000,
-	) {}
+		maxKeys = 50_000,
+	) {
+		this.windows = new BoundedMap(maxKeys);
+	}
 
 	take(key: string, limit: number, now: number): RateDecision {
 		if (limit <= 0) return { allowed: true, retryAfter: 0 };
 		let w = this.windows.get(key);
 		if (w === undefined || now - w.start >= this.windowMs) {
-			if (this.windows.size >= this.maxKeys) this.prune(now);
+			if (this.windows.size >= this.windows.limit) this.dropEnded(now);
 			w = { start: now, count: 0 };
 			this.windows.set(key, w);
 		}
@@ -29,13 +32,9 @@ export class RateLimiter {
 		return { allowed: true, retryAfter: 0 };
 	}
 
-	private prune(now: number): void {
+	/** Forgets the windows that have ended; if every window is still live, the map drops the oldest. */
+	private dropEnded(now: number): void {
 		for (const [key, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(key);
-		// Still full of live windows: drop the oldest rather than grow without bound.
-		while (this.windows.size >= this.maxKeys) {
-			const oldest = this.windows.keys().next().value as string;
-			this.windows.delete(oldest);
-		}
 	}
 }
 

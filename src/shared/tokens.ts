@@ -220,7 +220,7 @@ export async function verifyOrderToken(env: Env, token: string, dropId: string):
 	return { dropId, fanId: payload.sub!, orderId: payload.oid };
 }
 
-// ── Tickets (issue 15) ───────────────────────────────────────────────────────
+// ── Tickets ───────────────────────────────────────────────────────
 
 export const TICKET_TYP = "ticket+jwt";
 

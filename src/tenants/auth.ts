@@ -1,5 +1,5 @@
 // Who is calling the admin API, and what they may do: the one place every
-// /api/admin route goes through (issue 17), so a route added later is
+// /api/admin route goes through, so a route added later is
 // authenticated, role-checked and scoped to its promoter without doing
 // anything itself.
 //
@@ -40,7 +40,7 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 	{ method: "GET", path: /^\/me$/, access: "any" },
 	// The dev receipt mailbox holds every fan's receipt of every drop.
 	{ method: "GET", path: /^\/dev\/mail$/, access: "operator" },
-	// The ticket scan (issue 15) has its own guard, authorizeGate in src/tenants/gate-auth.ts, which accepts gate keys through authorizeGateKey.
+	// The ticket scan has its own guard, authorizeGate in src/tenants/gate-auth.ts, which accepts gate keys through authorizeGateKey.
 	{ method: "POST", path: /^\/drops\/[^/]+\/scan$/, access: "gate" },
 ];
 

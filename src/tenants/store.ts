@@ -1,4 +1,4 @@
-// Promoters, their API keys and the activity log in D1 (issue 17).
+// Promoters, their API keys and the activity log in D1.
 import type { Role } from "./api-keys";
 import { OPEN_DROPS_SQL } from "../drops/store";
 

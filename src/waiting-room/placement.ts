@@ -17,6 +17,7 @@
 import { seededRandom, uniformInt } from "./admission";
 import { SLOT_MS } from "./timing";
 import { stableHash } from "../shared/crypto";
+import { BoundedMap } from "../shared/bounded-map";
 
 export const slotOf = (ms: number) => Math.floor(ms / SLOT_MS);
 
@@ -54,7 +55,7 @@ export function prequeueOrder(seedHex: string, size: number): Uint32Array {
 
 /** Inverse orders kept per isolate, for pre-queues small enough to hold (4 bytes a fan, twice). */
 const MEMO_LIMIT = 2_000_000;
-const memo = new Map<string, Uint32Array>();
+const memo = new BoundedMap<string, Uint32Array>(4);
 
 /** The 1-based position of global join-order index `g` in a shuffled pre-queue of `size` fans. */
 export function prequeuePositionOfIndex(seedHex: string, size: number, g: number): number {
@@ -67,7 +68,6 @@ export function prequeuePositionOfIndex(seedHex: string, size: number, g: number
 			inverse = new Uint32Array(size);
 			for (let k = 0; k < size; k++) inverse[order[k]!] = k;
 			memo.set(key, inverse);
-			while (memo.size > 4) memo.delete(memo.keys().next().value as string);
 		}
 		return inverse[g]! + 1;
 	}

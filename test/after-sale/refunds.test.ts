@@ -6,7 +6,6 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../../src/contract/answers";
 import { getDrop as dropRecord } from "../../src/drops/store";
-import { testPayments } from "../../src/payments/providers";
 import { refundOrder } from "../../src/after-sale/refunds";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "../support/after-sale";
@@ -17,6 +16,7 @@ import { admittedFan, hold, join } from "../support/fans";
 import { roomStub, tickRoom } from "../support/room";
 import { waitForOrders } from "../support/sales";
 import { adminFetch } from "../support/worker";
+import { testPayments } from "../../src/payments/test-provider";
 
 const refundCount = async (orderId: string) =>
 	(await env.DB.prepare(`SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?`).bind(orderId).first<{ n: number }>())!.n;

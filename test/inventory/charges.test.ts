@@ -5,7 +5,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
-import { paymentProvider, testProvider } from "../../src/payments/providers";
+import { paymentProvider } from "../../src/payments/providers";
 import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
@@ -13,6 +13,7 @@ import { type HoldJson, type OrderJson, admittedFans, newHold, purchase } from "
 import { paymentFor, paymentsFor } from "../support/payments";
 import { backdateHold, moveShardClock, shardOfHold, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
+import { testProvider } from "../../src/payments/test-provider";
 
 afterEach(() => {
 	vi.restoreAllMocks();

@@ -4,7 +4,6 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
-import { testProvider } from "../../src/payments/providers";
 import { lineOf } from "../../src/waiting-room/placement";
 import { WaitingLine } from "../../src/waiting-room/waiting-line";
 import { audit, expectCleanAudit } from "../support/audit";
@@ -17,6 +16,7 @@ import { admitBatch, lineStub, roomStub } from "../support/room";
 import { setShardSales, waitForOrders } from "../support/sales";
 import { backdateHold, fansHomedOn, holdState, recordIncoming, runShardAlarms, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
+import { testProvider } from "../../src/payments/test-provider";
 
 /** A request cut off by a restart: a 5xx, or the call itself failing. */
 type Answer = { status: number; body?: unknown; code?: string };

@@ -3,7 +3,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
-import { testProvider } from "../../src/payments/providers";
 import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
@@ -12,6 +11,7 @@ import { restartObjects } from "../support/objects";
 import { paymentFor } from "../support/payments";
 import { untilEveryOutcome } from "../support/races";
 import { backdateHold, expireHold, holdState, shardOfHold, shardStub } from "../support/shards";
+import { testProvider } from "../../src/payments/test-provider";
 
 afterEach(() => {
 	vi.restoreAllMocks();

@@ -1,5 +1,5 @@
+import { type TestPayment, testPayments } from "../../src/payments/test-provider";
 // The test payment provider's record of charges, read by hold.
-import { type TestPayment, testPayments } from "../../src/payments/providers";
 
 /** The test provider's charges for a hold, one per attempt that was approved. */
 export function paymentsFor(holdId: string): TestPayment[] {
