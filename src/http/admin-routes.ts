@@ -5,7 +5,8 @@
 import { type IRequest, Router } from "itty-router";
 import { type Principal, activityStatement, authorizeAdmin, dropOf, principalOf, recordActivity } from "../tenants/auth";
 import { changedFields, dropChangeEntries } from "../tenants/activity";
-import type { ActivityPage, AdminDrop, AdminDropView, ApiKeyMinted, AuditReport, DevMailList, DropCancelled, DropList, KeyList, Me, OrderRefunds, OrderRetry, PromoterCreated, PromoterList, Reconciled, RefundList, SalesPage } from "../contract/answers";
+import type { ActivityPage, AdminDrop, AdminDropView, ApiKeyMinted, DevMailList, DropCancelled, DropList, KeyList, Me, OrderRefunds, OrderRetry, PromoterCreated, PromoterList, RefundList, SalesPage } from "../contract/admin-answers";
+import type { AuditReport, Reconciled } from "../contract/audit-answers";
 import { type Role, keyHash, newApiKey } from "../tenants/api-keys";
 import { ActivityQuery, AuditQuery, CancelBody, CreatePromoterBody, DevMailQuery, KEY_ID, KeysQuery, ListDropsQuery, ListPromotersQuery, MintKeyBody, PROMOTER_ID, PatchPromoterBody, RefundBody, RefundsQuery, SalesQuery, nextCursor, parseQuery } from "../contract/requests";
 import { retryOrder } from "../after-sale/retry";

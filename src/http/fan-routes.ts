@@ -2,7 +2,7 @@
 // purchases and orders.
 import { type IRequest, Router } from "itty-router";
 import { estimatedWaitMs, pollAfterMs } from "../waiting-room/admission";
-import type { Availability, SeatMap, Fairness, Hold, JoinAnswer, OrderDetail, PublicDrop, Purchase, QueueStatus } from "../contract/answers";
+import type { Availability, SeatMap, Fairness, Hold, JoinAnswer, OrderDetail, PublicDrop, Purchase, QueueStatus } from "../contract/fan-answers";
 import { orderProgress } from "../after-sale/order-store";
 import { HoldBody, IdempotencyKey, JoinBody, PurchaseBody } from "../contract/requests";
 import { cachedAvailability } from "../inventory/availability";
