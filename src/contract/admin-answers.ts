@@ -5,7 +5,7 @@
 // test/http/openapi.test.ts checks real answers against it. Built on first use
 // (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { answerParts, count, hex64, instant, nullable, orderStatus } from "./answer-parts";
+import { answerParts, count, hex64, instant, nullable, onFirstUse, orderStatus } from "./answer-parts";
 
 function build() {
 	const { TicketType } = answerParts();
@@ -178,10 +178,8 @@ function build() {
 	};
 }
 
-let built: ReturnType<typeof build> | null = null;
-
-/** The promoter API's answer schemas by their names in the OpenAPI document, built once per isolate. */
-export const adminAnswers = () => (built ??= build());
+/** The promoter API's answer schemas by their names in the OpenAPI document. */
+export const adminAnswers = onFirstUse(build);
 
 type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<typeof build>[K]>;
 

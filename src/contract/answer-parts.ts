@@ -7,7 +7,7 @@
 // Schemas are built on first use, not at start-up: the Worker never parses its own
 // answers, it only types them, so an isolate that never serves the OpenAPI document
 // never pays for building some 200 zod schemas (about 15 ms of start-up, measured in
-// Node). Each answers file builds its own once per isolate, on the first call. Pure.
+// Node). Each answers file builds its own with onFirstUse. Pure.
 import * as z from "zod";
 
 /** Every status an order can have after the sale; D1 keeps them in `orders.status`, the answers show them. */
@@ -54,7 +54,11 @@ function build() {
 	return { TicketType, ApiError };
 }
 
-let built: ReturnType<typeof build> | null = null;
+/** A build run on the first call only; later calls answer what it built, for the isolate's life. */
+export function onFirstUse<T>(build: () => T): () => T {
+	let built: T | null = null;
+	return () => (built ??= build());
+}
 
-/** The schemas several answers use, built once per isolate on first use. */
-export const answerParts = () => (built ??= build());
+/** The schemas several answers use. */
+export const answerParts = onFirstUse(build);

@@ -5,16 +5,12 @@
 // components; routes import the type of an answer from the file that holds it.
 // Built on the first request for the document, never at start-up. Pure.
 import { adminAnswers } from "./admin-answers";
-import { answerParts } from "./answer-parts";
+import { answerParts, onFirstUse } from "./answer-parts";
 import { auditAnswers } from "./audit-answers";
 import { engineAnswers } from "./engine-answers";
 import { fanAnswers } from "./fan-answers";
 
-const build = () => ({ ApiError: answerParts().ApiError, ...engineAnswers(), ...adminAnswers(), ...auditAnswers(), ...fanAnswers() });
+/** Every answer's schema by its name in the OpenAPI document. */
+export const answerSchemas = onFirstUse(() => ({ ApiError: answerParts().ApiError, ...engineAnswers(), ...adminAnswers(), ...auditAnswers(), ...fanAnswers() }));
 
-export type AnswerSchemas = ReturnType<typeof build>;
-
-let built: AnswerSchemas | null = null;
-
-/** Every answer's schema by its name in the OpenAPI document, built once per isolate. */
-export const answerSchemas = (): AnswerSchemas => (built ??= build());
+export type AnswerSchemas = ReturnType<typeof answerSchemas>;

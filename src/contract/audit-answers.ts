@@ -4,7 +4,7 @@
 // audit route and src/sales/audit.ts type their answers with these; src/http/openapi.ts
 // renders them into the OpenAPI document. Built on first use (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { count, hex64, instant, nullable } from "./answer-parts";
+import { count, hex64, instant, nullable, onFirstUse } from "./answer-parts";
 
 function build() {
 	const idSample = () =>
@@ -128,10 +128,8 @@ function build() {
 	return { AuditReport, Reconciled };
 }
 
-let built: ReturnType<typeof build> | null = null;
-
-/** The audit's answer schemas by their names in the OpenAPI document, built once per isolate. */
-export const auditAnswers = () => (built ??= build());
+/** The audit's answer schemas by their names in the OpenAPI document. */
+export const auditAnswers = onFirstUse(build);
 
 export type AuditReport = z.output<ReturnType<typeof build>["AuditReport"]>;
 export type Reconciled = z.output<ReturnType<typeof build>["Reconciled"]>;

@@ -4,7 +4,7 @@
 // answers with these (`satisfies`); src/http/openapi.ts renders them into the
 // document. Built on first use (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { instant } from "./answer-parts";
+import { instant, onFirstUse } from "./answer-parts";
 
 function build() {
 	const Health = z.strictObject({ ok: z.literal(true), time: instant() });
@@ -43,10 +43,8 @@ function build() {
 	return { Health, Jwks, OpenApiDocument, ScanAnswer, WebhookAnswer };
 }
 
-let built: ReturnType<typeof build> | null = null;
-
-/** The engine's own answer schemas by their names in the OpenAPI document, built once per isolate. */
-export const engineAnswers = () => (built ??= build());
+/** The engine's own answer schemas by their names in the OpenAPI document. */
+export const engineAnswers = onFirstUse(build);
 
 type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<typeof build>[K]>;
 

@@ -5,7 +5,7 @@
 // test/http/openapi.test.ts checks real answers against it. Built on first use
 // (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { answerParts, count, hex64, instant, nullable, orderStatus } from "./answer-parts";
+import { answerParts, count, hex64, instant, nullable, onFirstUse, orderStatus } from "./answer-parts";
 
 function build() {
 	const { TicketType } = answerParts();
@@ -180,10 +180,8 @@ function build() {
 	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, Order, OrderDetail, Availability, SeatMap };
 }
 
-let built: ReturnType<typeof build> | null = null;
-
-/** The fan API's answer schemas by their names in the OpenAPI document, built once per isolate. */
-export const fanAnswers = () => (built ??= build());
+/** The fan API's answer schemas by their names in the OpenAPI document. */
+export const fanAnswers = onFirstUse(build);
 
 type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<typeof build>[K]>;
 
