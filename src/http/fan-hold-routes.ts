@@ -1,7 +1,7 @@
-// The fan API's holds and purchases: a hold on the fan's home shard (general
-// admission) or on the shard that owns the units (seats, slots), its purchase on
-// the hold's shard in one call (quote, charge, order), and its release. Each takes
-// the access token of the fan's turn, for this drop.
+// The fan API's holds and purchases: a hold, asked of the fan's home shard (for
+// seats and slots it judges the fan's limits and the units' shard decides the
+// units), its purchase on the hold's shard in one call (quote, charge, order), and
+// its release. Each takes the access token of the fan's turn, for this drop.
 import { type IRequest, Router } from "itty-router";
 import type { Hold, Purchase } from "../contract/fan-answers";
 import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";

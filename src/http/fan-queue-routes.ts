@@ -1,8 +1,9 @@
 // The fan API's line: joining the waiting room and polling it. A join goes to the
 // fan's line (by the hash of their id) once the client, the challenge and the
 // identity have been checked; a poll answers from the signed queue token and the
-// cached watermark, and only a fan placed long ago asks their line or the pacer.
-// The access token a poll hands out is the same on every poll of one turn.
+// cached watermark, and only rarely (a fan placed or admitted long ago) asks their
+// line or the pacer. The access a poll grants is fixed by the batch that admitted
+// the fan: the same token id and expiry on every poll.
 import { type IRequest, Router } from "itty-router";
 import type { JoinAnswer, QueueStatus } from "../contract/fan-answers";
 import { JoinBody } from "../contract/requests";
