@@ -2,9 +2,9 @@
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
+import { ORDER_STATUSES } from "../contract/answer-parts";
 import type { SaleMessage } from "../contract/sale-message";
 
-export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderRecord {

@@ -5,7 +5,7 @@
 // its tickets go back on sale through the order's shard, once per refund id.
 // A refund whose provider call failed stays pending: repeating the request (or
 // the cancel) finishes it without refunding anything twice.
-import type { DropCancelled, OrderRefunds, RefundList } from "../contract/answers";
+import type { DropCancelled, OrderRefunds, RefundList } from "../contract/admin-answers";
 import { randomId } from "../shared/ids";
 import type { DropConfig } from "../drops/rules";
 import { ApiError, notFound } from "../shared/errors";

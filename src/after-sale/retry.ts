@@ -1,7 +1,7 @@
 // A failed order, retried by the promoter: a new Workflow run for it, from the
 // start (instance `<order id>-retry-<n>`). Its steps are idempotent, so what
 // the failed run had done (tickets signed, a receipt sent) is not done twice.
-import type { OrderRetry } from "../contract/answers";
+import type { OrderRetry } from "../contract/admin-answers";
 import { ApiError, notFound } from "../shared/errors";
 import { type OrderRecord, markRetrying, orderRecord, orderTickets, saleOfRecord } from "./order-store";
 import { startInstances, workflowInstanceId } from "./order-workflow";

@@ -1,6 +1,7 @@
 // What the API takes: every request body, query and header the routes parse,
 // besides the drop's create and patch bodies (src/drops/rules.ts). What it answers is
-// in src/contract/answers.ts; src/http/openapi.ts renders both as the OpenAPI document.
+// in the answers files beside this one (src/contract/answers.ts names them all);
+// src/http/openapi.ts renders both as the OpenAPI document.
 // The field kinds, and why zod, are in src/shared/validation.ts. Pure.
 import * as z from "zod";
 import { FAN_SECRET } from "../shared/fan-secret";
@@ -29,7 +30,7 @@ export const UNIT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export const idText = (pattern: RegExp, what: string) => text(1, pattern === TYPE_ID ? 32 : 64, { pattern, hint: `must be 1 to ${pattern === TYPE_ID ? 32 : 64} ${what}` });
 export const unitId = () => idText(UNIT_ID, "letters, digits or . _ : -");
 
-/** The body of POST /api/drops/:id/holds: a general hold `{quantity}` as before, or a type's units. */
+/** The body of POST /api/drops/:id/holds: a general hold `{quantity}`, or a type's units. */
 export const HoldBody = object({
 	quantity: int(1, 20).optional().meta({ description: "How many; required unless `seats` names them." }),
 	ticketType: idText(TYPE_ID, "letters, digits, _ or -").optional().meta({ description: "The drop's first general-admission type when left out." }),
@@ -110,7 +111,7 @@ export const AuditQuery = z.object({
 	graceSeconds: wholeNumber(0, 3600, DEFAULT_GRACE_SECONDS),
 });
 
-// Promoters, keys and the activity log (issue 17).
+// Promoters, keys and the activity log.
 
 export const PROMOTER_ID = /^p_[A-Za-z0-9_-]{16}$/;
 export const KEY_ID = /^k_[A-Za-z0-9_-]{16}$/;
@@ -159,7 +160,7 @@ export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, s
 	return parse(schema, first);
 }
 
-// ── After the sale (issue 15) ────────────────────────────────────────────────
+// ── After the sale ───────────────────────────────────────────────────────────
 
 /** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
 export const ScanBody = object({ ticket: text(10, 2048).meta({ description: "The ticket's token (a compact ES256 JWT)." }) });

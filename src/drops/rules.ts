@@ -1,5 +1,5 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
-import type { Drop } from "../contract/answers";
+import type { Drop } from "../contract/admin-answers";
 import { type SeatsByType, type TicketType, TicketTypesBody, generalAdmissionOnly, parseTicketTypes } from "./ticket-types";
 import { ValidationError, bool, int, object, parse, text, time } from "../shared/validation";
 import { base64url } from "../shared/crypto";

@@ -3,7 +3,7 @@
 // layout changes only before the opening, so it is cached for a minute (in the
 // isolate and by browsers), one D1 read per section a minute per isolate at most.
 import * as z from "zod";
-import type { SeatMap } from "../contract/answers";
+import type { SeatMap } from "../contract/fan-answers";
 import { parseQuery } from "../contract/requests";
 import { BoundedMap } from "../shared/bounded-map";
 

@@ -1,7 +1,7 @@
 // The Worker's routes: the API's groups, the keys, the OpenAPI document and the pages.
 import { AutoRouter, type IRequest } from "itty-router";
 import { adminRouter } from "./admin-routes";
-import type { Health } from "../contract/answers";
+import type { Health } from "../contract/engine-answers";
 import { config } from "../shared/config";
 import { fanRouter } from "./fan-routes";
 import { ApiError, errorResponse, internalError } from "../shared/errors";

@@ -3,7 +3,7 @@
 // admission is a conditional write in D1, so two gates scanning the same ticket
 // at once admit it once. A refunded ticket is refused.
 import type { IRequest } from "itty-router";
-import type { ScanAnswer } from "../contract/answers";
+import type { ScanAnswer } from "../contract/engine-answers";
 import { ScanBody } from "../contract/requests";
 import { DROP_ID } from "../drops/rules";
 import { authorizeGate } from "../tenants/gate-auth";

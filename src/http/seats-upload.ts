@@ -1,4 +1,4 @@
-// A seated type's seats as CSV (issue 14): PUT /api/admin/drops/:id/ticket-types/:typeId/seats,
+// A seated type's seats as CSV: PUT /api/admin/drops/:id/ticket-types/:typeId/seats,
 // before the opening. The whole upload is checked first (every error names its line);
 // nothing is stored unless all of it is good.
 import { type IRequest } from "itty-router";

@@ -7,7 +7,7 @@
 // (say, from the dashboard) refunds the order's tickets here, so the gate
 // refuses them (one whose sale is not in D1 yet, when the sale arrives). Every event is kept in D1's payment_events.
 import * as z from "zod";
-import type { WebhookAnswer } from "../contract/answers";
+import type { WebhookAnswer } from "../contract/engine-answers";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
 import { applyEarlyProviderRefunds, recordProviderRefund } from "../after-sale/refunds";

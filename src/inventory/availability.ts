@@ -3,7 +3,7 @@
 // once a second, whoever asks (WaitingRoom.availability), and published to the
 // Worker through the same caches as the watermark (src/waiting-room/watermark-cache.ts): a
 // request never calls the shards.
-import type { Availability } from "../contract/answers";
+import type { Availability } from "../contract/fan-answers";
 import { type DropConfig, typesOf } from "../drops/rules";
 import type { ShardAvailability } from "./inventory-shard";
 import { roomStub, shardStub } from "../shared/names";

@@ -3,7 +3,7 @@
 import { type DropConfig, typesOf } from "../drops/rules";
 import { shardStats } from "../inventory/drop-shards";
 import type { ShardStatsWithUnits } from "../inventory/inventory-shard";
-import type { AuditReport } from "../contract/answers";
+import type { AuditReport } from "../contract/audit-answers";
 import { primaryType } from "../drops/ticket-types";
 import { type LoadReport, loadReport } from "../shared/request-counter";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";

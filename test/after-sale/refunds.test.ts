@@ -4,7 +4,7 @@
 // the shards with the same accounting; a cancelled drop refunds every order.
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { DropCancelled, OrderRefunds, RefundList } from "../../src/contract/answers";
+import type { DropCancelled, OrderRefunds, RefundList } from "../../src/contract/admin-answers";
 import { getDrop as dropRecord } from "../../src/drops/store";
 import { refundOrder } from "../../src/after-sale/refunds";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";

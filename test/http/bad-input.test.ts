@@ -462,7 +462,7 @@ describe("routes that do not exist", () => {
 	});
 });
 
-// Promoters, keys and the activity log (issue 17): every refusal leaves the
+// Promoters, keys and the activity log: every refusal leaves the
 // promoters, keys and log as they were, as well as the drops.
 describe("promoters, keys and the activity log", () => {
 	let owner: string;

@@ -337,7 +337,7 @@ describe("the OpenAPI document", () => {
 		expect((await api("POST", "/api/admin/drops/:id/reconcile", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ dropId: id, resent: 0 });
 		expect((await api("PATCH", "/api/admin/drops/:id", { params: { id }, init: jsonBody({ lines: 2 }, adminHeaders) })).body.error.code).toBe("already_open");
 
-		// After the sale (issue 15): signed tickets at the gate, refunds, a failed order retried, the dev mailbox, cancellation, the webhook.
+		// After the sale: signed tickets at the gate, refunds, a failed order retried, the dev mailbox, cancellation, the webhook.
 		const orderToken: string = bought.body.orderToken;
 		await waitUntil(
 			async () => (await api("GET", "/api/orders/:orderId", { params: { orderId }, init: { headers: bearer(orderToken) } })).body.status === "ticketed",
@@ -371,7 +371,7 @@ describe("the OpenAPI document", () => {
 			init: { headers: { "content-type": "application/json", "stripe-signature": await stripeSignature(env.STRIPE_WEBHOOK_SECRET!, event) }, body: event },
 		});
 		expect(signed.body).toEqual({ received: true, duplicate: false });
-		// Named inventory (issue 14): a seated drop, its seats as CSV before the opening, and what fans see is left.
+		// Named inventory: a seated drop, its seats as CSV before the opening, and what fans see is left.
 		const later = new Date(Date.now() + 3_600_000).toISOString();
 		const seatList = [{ id: "A-1", section: "A", row: "1", number: 1 }];
 		const seated = await api("POST", "/api/admin/drops", {

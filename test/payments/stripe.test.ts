@@ -5,7 +5,7 @@
 // signature, timestamp tolerance and replays.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { OrderRefunds } from "../../src/contract/answers";
+import type { OrderRefunds } from "../../src/contract/admin-answers";
 import { ORDER_BY_PAYMENT_SQL } from "../../src/after-sale/refunds";
 import { buyWith, fakeStripe, orderReaches, postWebhook, purchaseWith, readOrder, refund, statusInD1 } from "../support/after-sale";
 import { recordSales, saleMessage } from "../support/sales";

@@ -3,7 +3,7 @@
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { stripeSignature } from "../../scripts/lib/fake-stripe.mjs";
-import type { OrderDetail } from "../../src/contract/answers";
+import type { OrderDetail } from "../../src/contract/fan-answers";
 import { admittedFan, hold } from "./fans";
 import { waitUntil } from "./wait";
 import { type CallOptions, adminFetch, callWorker, fanFetch } from "./worker";

@@ -1,0 +1,203 @@
+// What the promoter API answers about drops, sales, refunds, promoters, keys and
+// the activity log (the audit's answers are in audit-answers.ts). The admin routes
+// and the after-sale modules type their answers with these (`satisfies`);
+// src/http/openapi.ts renders them into the OpenAPI document, and
+// test/http/openapi.test.ts checks real answers against it. Built on first use
+// (see answer-parts.ts). Pure.
+import * as z from "zod";
+import { answerParts, count, hex64, instant, nullable, onFirstUse, orderStatus } from "./answer-parts";
+
+function build() {
+	const { TicketType } = answerParts();
+
+	/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
+	const Drop = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		capacity: z.int(),
+		maxPerFan: z.int(),
+		opensAt: instant(),
+		closesAt: nullable(instant()),
+		priceCents: z.int(),
+		currency: z.string(),
+		shards: z.int(),
+		lines: z.int().meta({ description: "Line objects that take the drop's joins." }),
+		admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
+		holdSeconds: z.int(),
+		paused: z.boolean(),
+		createdAt: instant(),
+		updatedAt: instant(),
+		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
+		ticketTypes: z.array(TicketType).meta({ description: "A drop made without ticketTypes has one: general, of capacity, priceCents and maxPerFan." }),
+	});
+
+	const AdminDrop = Drop.extend({ seedCommitment: hex64() });
+
+	const AdminDropView = AdminDrop.extend({
+		stats: z.strictObject({
+			joined: count(),
+			waiting: count(),
+			admitted: count(),
+			held: count(),
+			sold: count(),
+			remaining: count(),
+			recorded: count().meta({ description: "Orders in D1." }),
+			recordedTickets: count(),
+		}),
+	});
+
+	const DropList = z.strictObject({ drops: z.array(Drop), nextCursor: nullable(z.string()) });
+
+	const Sale = z.strictObject({
+		orderId: z.string(),
+		createdAt: instant(),
+		recordedAt: instant(),
+		fanId: z.string(),
+		quantity: z.int().min(1),
+		unitPriceCents: count(),
+		totalCents: count(),
+		currency: z.string(),
+		paymentId: z.string(),
+		shard: count(),
+		tickets: z.array(z.string()),
+		status: orderStatus().meta({ description: "What its post-sale Workflow made of it (issue 15)." }),
+		refundedTickets: count(),
+		ticketType: nullable(z.string()).meta({ description: "Null: general admission spread over the shards." }),
+		slot: nullable(z.string()),
+		seats: z.array(z.string()).meta({ description: "Seated: the seat of each ticket, in ticket order." }),
+	});
+
+	const SalesPage = z.strictObject({ dropId: z.string(), sales: z.array(Sale), nextCursor: nullable(z.string()) });
+
+	const Refund = z.strictObject({
+		refundId: z.string(),
+		tickets: z.int().min(1),
+		amountCents: count(),
+		currency: z.string(),
+		state: z.enum(["pending", "refunded"]).meta({ description: "pending: recorded, the provider not yet done (repeat the request)." }),
+		restock: z.boolean(),
+		restocked: z.boolean(),
+		createdAt: instant(),
+	});
+
+	const OrderRefunds = z.strictObject({
+		orderId: z.string(),
+		status: orderStatus(),
+		refundedTickets: count(),
+		changed: z.boolean().meta({ description: "false: nothing new to refund (a repeat changes nothing)." }),
+		refunds: z.array(Refund),
+	});
+
+	const DropCancelled = z.strictObject({
+		dropId: z.string(),
+		cancelledAt: instant(),
+		refundedOrders: count().meta({ description: "Orders refunded by this call." }),
+		ordersLeft: count().meta({ description: "Orders still to refund: call again until 0." }),
+	});
+
+	const RefundList = z.strictObject({
+		dropId: z.string(),
+		refunds: z.array(Refund.extend({ orderId: z.string() })),
+		totals: z.strictObject({ refunds: count(), tickets: count(), amountCents: count() }),
+		nextCursor: nullable(z.string()),
+	});
+
+	const OrderRetry = z.strictObject({ orderId: z.string(), status: orderStatus(), restarted: z.boolean() });
+
+	const DevMailList = z.strictObject({
+		mail: z.array(z.strictObject({ id: z.int(), orderId: z.string(), to: z.string(), subject: z.string(), body: z.string(), createdAt: instant() })),
+	});
+
+	// Promoters, their keys and the activity log.
+	const limit = (what: string) => nullable(z.int().min(0)).meta({ description: `${what}; null: no limit.` });
+	const Promoter = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		limits: z.strictObject({
+			joinsPerMinute: limit("Joins a minute each of the promoter's drops takes, all fans together"),
+			adminRequestsPerMinute: limit("Admin requests a minute, all the promoter's keys together"),
+			openDrops: limit("Drops not yet closed at once"),
+		}),
+		createdAt: instant(),
+		updatedAt: instant(),
+	});
+	const role = z.enum(["owner", "staff", "gate"]);
+	const ApiKey = z.strictObject({
+		id: z.string(),
+		promoterId: z.string(),
+		label: z.string(),
+		role,
+		createdAt: instant(),
+		revokedAt: nullable(instant()),
+	});
+	const ApiKeyMinted = ApiKey.extend({ apiKey: z.string().meta({ description: "The key itself: shown once, never again (D1 keeps only its SHA-256)." }) });
+	const PromoterCreated = Promoter.extend({ apiKey: z.string().meta({ description: "Its first owner key: shown once." }), key: ApiKey });
+	const PromoterList = z.strictObject({ promoters: z.array(Promoter), nextCursor: nullable(z.string()) });
+	const KeyList = z.strictObject({ keys: z.array(ApiKey) });
+	const Me = z.strictObject({
+		kind: z.enum(["operator", "key"]),
+		promoter: nullable(Promoter),
+		key: nullable(ApiKey.pick({ id: true, label: true, role: true })),
+	});
+	const ActivityPage = z.strictObject({
+		entries: z.array(
+			z.strictObject({
+				seq: z.int().min(1),
+				promoterId: nullable(z.string()),
+				actor: z.enum(["operator", "key"]),
+				keyId: nullable(z.string()),
+				keyLabel: nullable(z.string()),
+				action: z.string().meta({ description: "drop.created, drop.rescheduled, drop.paused, drop.resumed, drop.updated, drop.reconciled, key.minted, key.revoked, promoter.created, promoter.updated, and what later routes add (refunds)." }),
+				dropId: nullable(z.string()),
+				detail: z.record(z.string(), z.unknown()).meta({ description: "What changed: for a change of fields, {changes: {field: {from, to}}}." }),
+				at: instant(),
+			}),
+		),
+		nextCursor: nullable(z.string()),
+	});
+
+	return {
+		Promoter,
+		PromoterCreated,
+		PromoterList,
+		ApiKey,
+		ApiKeyMinted,
+		KeyList,
+		Me,
+		ActivityPage,
+		Drop,
+		AdminDrop,
+		AdminDropView,
+		DropList,
+		SalesPage,
+		OrderRefunds,
+		DropCancelled,
+		RefundList,
+		OrderRetry,
+		DevMailList,
+	};
+}
+
+/** The promoter API's answer schemas by their names in the OpenAPI document. */
+export const adminAnswers = onFirstUse(build);
+
+type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<typeof build>[K]>;
+
+export type Drop = Answer<"Drop">;
+export type AdminDrop = Answer<"AdminDrop">;
+export type AdminDropView = Answer<"AdminDropView">;
+export type DropList = Answer<"DropList">;
+export type SalesPage = Answer<"SalesPage">;
+export type OrderRefunds = Answer<"OrderRefunds">;
+export type DropCancelled = Answer<"DropCancelled">;
+export type RefundList = Answer<"RefundList">;
+export type OrderRetry = Answer<"OrderRetry">;
+export type DevMailList = Answer<"DevMailList">;
+export type Promoter = Answer<"Promoter">;
+export type PromoterCreated = Answer<"PromoterCreated">;
+export type PromoterList = Answer<"PromoterList">;
+export type ApiKeyView = Answer<"ApiKey">;
+export type ApiKeyMinted = Answer<"ApiKeyMinted">;
+export type KeyList = Answer<"KeyList">;
+export type Me = Answer<"Me">;
+export type ActivityPage = Answer<"ActivityPage">;

@@ -1,0 +1,135 @@
+// What the promoter API answers about a drop's health: the audit, which checks
+// every invariant on live data (stock per shard, sales against D1, named units,
+// admission order, load per object, refunds), and a reconciliation's count. The
+// audit route and src/sales/audit.ts type their answers with these; src/http/openapi.ts
+// renders them into the OpenAPI document. Built on first use (see answer-parts.ts). Pure.
+import * as z from "zod";
+import { count, hex64, instant, nullable, onFirstUse } from "./answer-parts";
+
+function build() {
+	const idSample = () =>
+		z.strictObject({ count: count(), ids: z.array(z.string()).meta({ description: "The first ids in id order, at most 50." }) });
+
+	const ShardAudit = z.strictObject({
+		shard: count(),
+		allocation: count(),
+		remaining: count(),
+		held: count(),
+		sold: count(),
+		buyers: count(),
+		received: count(),
+		given: count(),
+		restocked: count().meta({ description: "Refunded tickets put back on sale here (not counted in sold)." }),
+		orders: count(),
+		activeHolds: count(),
+		outboxPending: count(),
+		transfersPending: count(),
+		accountable: z.int(),
+		recentlySent: count(),
+		unreconciledCharges: count(),
+		noticesPending: count(),
+		soldByType: z.array(z.strictObject({ ticketType: nullable(z.string()), sold: count() })),
+		pools: z.array(
+			z.strictObject({ typeId: z.string(), pool: z.string(), kind: z.enum(["count", "seats"]), capacity: count(), free: count(), held: count(), sold: count(), seatErrors: count() }),
+		),
+		recorded: count(),
+		missingInD1: idSample(),
+		inTransit: idSample(),
+		unknownInD1: idSample(),
+	});
+
+	const LineAudit = z.strictObject({
+		line: count(),
+		joined: count(),
+		prequeue: count(),
+		consistent: z.boolean(),
+		slots: z.array(z.strictObject({ slot: count(), count: count(), start: nullable(z.int().min(1)) })),
+	});
+
+	const objectKind = z.enum(["room", "line", "shard"]);
+
+	const AuditReport = z.strictObject({
+		dropId: z.string(),
+		capacity: z.int(),
+		shards: z.array(ShardAudit),
+		totals: z.strictObject({ sold: count(), held: count(), remaining: count(), orders: count(), inFlight: z.int() }),
+		recorded: count(),
+		recordedTickets: count(),
+		outboxPending: count(),
+		inTransit: count(),
+		oversold: count(),
+		lost: count(),
+		phantom: count(),
+		unreconciledCharges: count(),
+		otherShardsInD1: idSample(),
+		balanced: z.boolean(),
+		named: z.strictObject({
+			types: z.array(
+				z.strictObject({
+					ticketType: z.string(),
+					kind: z.enum(["general", "seated", "timeslot"]),
+					capacity: count(),
+					free: count(),
+					held: count(),
+					sold: count().meta({ description: "Where the units are decided (their pools, or the shards' general stock)." }),
+					soldToFans: count().meta({ description: "In the orders of the fans' home shards." }),
+					recorded: count().meta({ description: "Tickets of this type in D1." }),
+					oversold: count(),
+					consistent: z.boolean().meta({ description: "sold = soldToFans = recorded, once nothing is on its way." }),
+				}),
+			),
+			slots: z.array(z.strictObject({ ticketType: z.string(), slot: z.string(), capacity: count(), sold: count(), held: count(), oversold: count() })),
+			seatsSold: count(),
+			seatsRecorded: count(),
+			seatsSoldTwice: count().meta({ description: "Seats sold more than once, in the shards or in D1: always 0." }),
+			noticesPending: count(),
+			ok: z.boolean(),
+		}),
+		admission: z.strictObject({
+			seed: nullable(z.string()),
+			seedCommitment: hex64(),
+			commitmentVerified: nullable(z.boolean()),
+			openedAt: nullable(instant()),
+			prequeueSize: count(),
+			prequeue: nullable(z.array(count())),
+			algorithm: z.string(),
+			shuffleVerified: nullable(z.boolean()),
+			admittedThrough: count(),
+			admittedInOrder: z.boolean(),
+			placed: count(),
+			batches: count(),
+			largestBatch: count(),
+			closestBatchesMs: nullable(count()),
+			lines: z.array(LineAudit),
+		}),
+		load: z.strictObject({
+			fans: count(),
+			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count() })),
+			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), perFan: z.number().min(0) })),
+		}),
+		refunds: z.strictObject({
+			refunds: count(),
+			tickets: count(),
+			amountCents: count(),
+			restocked: count(),
+			atGate: z.int().meta({ description: "Tickets in D1 less those refunded: what the venue expects at the gate." }),
+		}),
+		ok: z.boolean(),
+	});
+
+	const Reconciled = z.strictObject({
+		dropId: z.string(),
+		resent: count().meta({ description: "Sales sent again." }),
+		missingInD1: count().meta({ description: "Sales missing from D1 and sent over 10 minutes ago." }),
+		inTransit: count().meta({ description: "Sales missing but newer: left to the pipeline." }),
+		unknownInD1: count().meta({ description: "Rows in D1 no shard sold (never touched)." }),
+	});
+
+	return { AuditReport, Reconciled };
+}
+
+/** The audit's answer schemas by their names in the OpenAPI document. */
+export const auditAnswers = onFirstUse(build);
+
+export type AuditReport = z.output<ReturnType<typeof build>["AuditReport"]>;
+export type Reconciled = z.output<ReturnType<typeof build>["Reconciled"]>;

@@ -1,0 +1,197 @@
+// What the fan API answers: a drop's public view, its seats, availability and
+// fairness, a place in the line and its polls, a hold, a purchase and an order
+// with its tickets. The fan routes type their answers with these (`satisfies`);
+// src/http/openapi.ts renders them into the OpenAPI document, and
+// test/http/openapi.test.ts checks real answers against it. Built on first use
+// (see answer-parts.ts). Pure.
+import * as z from "zod";
+import { answerParts, count, hex64, instant, nullable, onFirstUse, orderStatus } from "./answer-parts";
+
+function build() {
+	const { TicketType } = answerParts();
+
+	const dropStatus = z.enum(["scheduled", "open", "sold_out", "closed"]);
+
+	const PublicDrop = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		opensAt: instant(),
+		closesAt: nullable(instant()),
+		status: dropStatus,
+		remaining: count().meta({ description: "At most a second or two old." }),
+		capacity: z.int(),
+		maxPerFan: z.int(),
+		priceCents: count(),
+		currency: z.string(),
+		holdSeconds: z.int(),
+		paused: z.boolean(),
+		lines: z.int(),
+		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
+		ticketTypes: z.array(TicketType),
+		serverTime: instant(),
+	});
+
+	/** Every seat of the drop's seated types, for drawing the map: rows of [number, seat id]. */
+	const SeatMap = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				sections: z.array(
+					z.strictObject({
+						name: z.string(),
+						rows: z.array(z.strictObject({ row: z.string(), seats: z.array(z.tuple([z.int(), z.string()])).meta({ description: "[number, seat id], in the promoter's order." }) })),
+					}),
+				),
+			}),
+		),
+	});
+
+	/** What is left, per type, slot and section, with each section's free seats row by row. */
+	const Availability = z.strictObject({
+		dropId: z.string(),
+		ticketTypes: z.array(
+			z.strictObject({
+				id: z.string(),
+				kind: z.enum(["general", "seated", "timeslot"]),
+				remaining: count(),
+				slots: z.array(z.strictObject({ id: z.string(), remaining: count() })).optional(),
+				sections: z
+					.array(
+						z.strictObject({
+							name: z.string(),
+							remaining: count(),
+							rows: z.array(z.strictObject({ row: z.string(), free: z.string().meta({ description: 'Free seat numbers as ranges: "1-4,7".' }) })),
+						}),
+					)
+					.optional(),
+			}),
+		),
+		gatheredAt: nullable(instant()).meta({ description: "When the shards were last read (at most a second or two before)." }),
+		serverTime: instant(),
+	});
+
+	const Fairness = z.strictObject({
+		dropId: z.string(),
+		algorithm: z.string(),
+		seedCommitment: hex64(),
+		seed: nullable(z.string()).meta({ description: "Null before the opening." }),
+		lines: z.int(),
+		prequeue: nullable(z.array(count())).meta({ description: "Each line's pre-queue size; null before the opening." }),
+		prequeueSize: nullable(count()),
+		admittedThrough: count(),
+		lastPosition: count(),
+		opensAt: instant(),
+		serverTime: instant(),
+	});
+
+	/** Where a fan stands, as every join and poll tells it. */
+	const queueFields = {
+		position: nullable(z.int().min(1)).meta({ description: "Null in the pre-queue until the opening, and until the pacer places a later join." }),
+		ahead: nullable(count()),
+		estimatedWaitMs: nullable(count()),
+		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),
+		paused: z.boolean(),
+		opensAt: instant(),
+		serverTime: instant(),
+	};
+
+	const placeFields = {
+		line: count(),
+		prequeuePlace: nullable(z.int().min(1)).meta({ description: "The fan's place in their line's pre-queue, or null." }),
+		slot: nullable(count()),
+		slotIndex: nullable(count()),
+	};
+
+	const JoinAnswer = z.union([
+		z.strictObject({
+			...queueFields,
+			...placeFields,
+			fanId: z.string(),
+			status: z.enum(["waiting", "admitted", "sold_out"]),
+			queueToken: z.string(),
+			fanSecret: nullable(z.string()).meta({ description: "Shown once, in the answer that made the place; null on a rejoin and in fan identity mode." }),
+			rejoined: z.boolean(),
+		}),
+		z.strictObject({
+			...queueFields,
+			fanId: z.string(),
+			status: z.literal("sold_out"),
+			queueToken: z.null(),
+			fanSecret: z.null(),
+			rejoined: z.literal(false),
+		}),
+	]);
+
+	const QueueStatus = z.strictObject({
+		...queueFields,
+		status: z.enum(["waiting", "admitted", "sold_out", "expired", "closed"]),
+		queueToken: z.string().optional().meta({ description: "A new queue token once a fan without a position has been placed: use it from then on." }),
+		accessToken: z.string().optional().meta({ description: "Once admitted: the token for holds and purchases." }),
+		accessExpiresAt: instant().optional(),
+	});
+
+	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */
+	const unitFields = {
+		ticketType: z.string().optional(),
+		seats: z.array(z.string()).optional().meta({ description: "Seated: the seats, in ticket order." }),
+		slot: z.string().optional(),
+	};
+
+	const Hold = z.strictObject({
+		holdId: z.string(),
+		quantity: z.int().min(1),
+		expiresAt: instant(),
+		...unitFields,
+		together: z.boolean().optional().meta({ description: "Best available: whether the seats are side by side in one row." }),
+	});
+
+	const Order = z.strictObject({
+		orderId: z.string(),
+		dropId: z.string(),
+		holdId: z.string(),
+		quantity: z.int().min(1),
+		tickets: z.array(z.string()),
+		unitPriceCents: count(),
+		totalCents: count(),
+		currency: z.string(),
+		createdAt: instant(),
+		...unitFields,
+	});
+
+	const Purchase = Order.extend({
+		orderToken: z.string().meta({ description: "Reads this order for a year from the purchase (GET /api/orders/:orderId)." }),
+	});
+
+	/** An order with what became of it after the sale. */
+	const OrderDetail = Order.extend({
+		status: orderStatus().meta({ description: "paid (not ticketed yet), ticketed, receipt_sent, refunded (every ticket), failed (a post-sale step gave up; the promoter can retry it)." }),
+		statusDetail: nullable(z.string()).meta({ description: "failed: the step that failed; retrying: after the promoter's retry." }),
+		refundedTickets: count(),
+		passes: z.array(
+			z.strictObject({
+				code: z.string(),
+				token: nullable(z.string()).meta({ description: "The ticket's signed token (ES256, the JWKS), shown as its QR code; null until ticketed." }),
+				state: z.enum(["valid", "used", "refunded"]),
+			}),
+		),
+	});
+
+	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, Order, OrderDetail, Availability, SeatMap };
+}
+
+/** The fan API's answer schemas by their names in the OpenAPI document. */
+export const fanAnswers = onFirstUse(build);
+
+type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<typeof build>[K]>;
+
+export type PublicDrop = Answer<"PublicDrop">;
+export type Fairness = Answer<"Fairness">;
+export type JoinAnswer = Answer<"JoinAnswer">;
+export type QueueStatus = Answer<"QueueStatus">;
+export type Hold = Answer<"Hold">;
+export type Purchase = Answer<"Purchase">;
+export type Order = Answer<"Order">;
+export type OrderDetail = Answer<"OrderDetail">;
+export type Availability = Answer<"Availability">;
+export type SeatMap = Answer<"SeatMap">;

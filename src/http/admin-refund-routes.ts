@@ -1,0 +1,74 @@
+// The promoter API after the sale: refunding an order (whole or some tickets),
+// the drop's refunds, cancelling a drop (paused first, then its orders refunded a
+// page per call), running a failed order's post-sale steps again, and the dev
+// receipt mailbox. Each change is in the activity log once it has happened.
+import { type IRequest, Router } from "itty-router";
+import type { DevMailList, DropCancelled, OrderRefunds, OrderRetry, RefundList } from "../contract/admin-answers";
+import { CancelBody, DevMailQuery, RefundBody, RefundsQuery, nextCursor, parseQuery } from "../contract/requests";
+import { devMail } from "../after-sale/receipts";
+import { cancelDrop, listRefunds, refundOrder } from "../after-sale/refunds";
+import { retryOrder } from "../after-sale/retry";
+import { applyDropPatch } from "../drops/rules";
+import { config } from "../shared/config";
+import { ApiError } from "../shared/errors";
+import { readJson } from "../shared/request";
+import { parse } from "../shared/validation";
+import { dropOf, principalOf, recordActivity } from "../tenants/auth";
+import { saveDrop } from "./admin-drop-routes";
+
+type Args = [Env, ExecutionContext];
+
+export const adminRefundRoutes = Router<IRequest, Args>({ base: "/api/admin" });
+
+adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
+	const drop = dropOf(request);
+	const { tickets, restock } = parse(RefundBody, (await readJson(request, { optional: true })) ?? {});
+	const refunded = await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false });
+	// Written once the provider has refunded; a repeat that changed nothing records nothing.
+	if (refunded.changed) {
+		await recordActivity(env, request, {
+			action: "order.refunded",
+			promoterId: drop.promoterId,
+			dropId: drop.id,
+			detail: { orderId: refunded.orderId, tickets: tickets ?? "all", restock: restock ?? false, refundedTickets: refunded.refundedTickets },
+		});
+	}
+	return refunded satisfies OrderRefunds;
+});
+
+adminRefundRoutes.get("/drops/:id/refunds", async (request, env) => {
+	const drop = dropOf(request);
+	const { limit, cursor } = parseQuery(RefundsQuery, request.query);
+	const { last, count: _count, ...page } = await listRefunds(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], refundId: cursor[1] } : null);
+	return { ...page, nextCursor: nextCursor(page.refunds, limit, last ? [last.created_at, last.refund_id] : null) } satisfies RefundList;
+});
+
+adminRefundRoutes.post("/drops/:id/cancel", async (request, env) => {
+	const drop = dropOf(request);
+	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
+	// No more admissions: the drop is paused before its orders are refunded.
+	if (!drop.paused) await saveDrop(env, principalOf(request), drop, applyDropPatch(drop, { paused: true }, Date.now()));
+	const { first, ...cancelled } = await cancelDrop(env, drop, restock ?? false);
+	if (first || cancelled.refundedOrders > 0 || !drop.paused) {
+		await recordActivity(env, request, {
+			action: "drop.cancelled",
+			promoterId: drop.promoterId,
+			dropId: drop.id,
+			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft },
+		});
+	}
+	return cancelled satisfies DropCancelled;
+});
+
+adminRefundRoutes.post("/drops/:id/orders/:orderId/retry", async (request, env) => {
+	const drop = dropOf(request);
+	const retried = await retryOrder(env, drop.id, request.params.orderId ?? "");
+	await recordActivity(env, request, { action: "order.retried", promoterId: drop.promoterId, dropId: drop.id, detail: { orderId: retried.orderId } });
+	return retried satisfies OrderRetry;
+});
+
+adminRefundRoutes.get("/dev/mail", async (request, env) => {
+	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
+	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
+	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
+});

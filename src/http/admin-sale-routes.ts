@@ -1,0 +1,71 @@
+// The promoter API's sales and checks: the drop's sales from D1 (JSON pages, or
+// the whole export as streamed CSV), the audit of every invariant on live data,
+// and sending again the sales D1 still lacks.
+import { type IRequest, Router } from "itty-router";
+import type { SalesPage } from "../contract/admin-answers";
+import type { AuditReport, Reconciled } from "../contract/audit-answers";
+import { AuditQuery, SalesQuery, nextCursor, parseQuery } from "../contract/requests";
+import { auditDrop } from "../sales/audit";
+import { reconcileDrop } from "../sales/reconcile";
+import { salesCsvStream, salesPage } from "../sales/store";
+import { activityStatement, dropOf, principalOf } from "../tenants/auth";
+
+type Args = [Env, ExecutionContext];
+
+export const adminSaleRoutes = Router<IRequest, Args>({ base: "/api/admin" });
+
+adminSaleRoutes.get("/drops/:id/sales", async (request, env) => {
+	const drop = dropOf(request);
+	// The CSV is the whole export: its request is not held to the JSON pages' limit and cursor.
+	const { format } = parseQuery(SalesQuery.pick({ format: true }), request.query);
+	const wantsCsv = (request.headers.get("accept") ?? "").includes("text/csv") || format === "csv";
+	if (wantsCsv) {
+		return new Response(salesCsvStream(env.DB, drop.id), {
+			headers: {
+				"Content-Type": "text/csv; charset=utf-8",
+				"Content-Disposition": `attachment; filename="sales-${drop.id}.csv"`,
+			},
+		});
+	}
+	const { limit, cursor } = parseQuery(SalesQuery, request.query);
+	const rows = await salesPage(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], orderId: cursor[1] } : null);
+	const last = rows.at(-1);
+	return {
+		dropId: drop.id,
+		sales: rows.map((r) => ({
+			orderId: r.order_id,
+			createdAt: r.created_at,
+			recordedAt: r.recorded_at,
+			fanId: r.fan_id,
+			quantity: r.quantity,
+			unitPriceCents: r.unit_price_cents,
+			totalCents: r.total_cents,
+			currency: r.currency,
+			paymentId: r.payment_id,
+			shard: r.shard,
+			tickets: r.tickets ? r.tickets.split(" ") : [],
+			status: r.status,
+			refundedTickets: r.refunded_tickets,
+			ticketType: r.ticket_type,
+			slot: r.slot_id,
+			seats: r.seats ? r.seats.split(" ") : [],
+		})),
+		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
+	} satisfies SalesPage;
+});
+
+adminSaleRoutes.get("/drops/:id/audit", async (request, env) => {
+	const drop = dropOf(request);
+	const { graceSeconds } = parseQuery(AuditQuery, request.query);
+	return (await auditDrop(env, drop, graceSeconds)) satisfies AuditReport;
+});
+
+// Sales sent over 10 minutes ago and still missing from D1 are sent again now (the cron does the same every 30 minutes).
+adminSaleRoutes.post("/drops/:id/reconcile", async (request, env) => {
+	const drop = dropOf(request);
+	const result = await reconcileDrop(env, drop);
+	if (result.resent > 0) {
+		await activityStatement(env, principalOf(request), { action: "drop.reconciled", promoterId: drop.promoterId, dropId: drop.id, detail: { resent: result.resent } }).run();
+	}
+	return result satisfies Reconciled;
+});

@@ -1,0 +1,85 @@
+// The fan API's holds and purchases: a hold, asked of the fan's home shard (for
+// seats and slots it judges the fan's limits and the units' shard decides the
+// units), its purchase on the hold's shard in one call (quote, charge, order), and
+// its release. Each takes the access token of the fan's turn, for this drop.
+import { type IRequest, Router } from "itty-router";
+import type { Hold, Purchase } from "../contract/fan-answers";
+import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";
+import { hasClosed } from "../drops/rules";
+import { holdRequest, holdRequestText } from "../drops/ticket-types";
+import { homeShard } from "../inventory/drop-shards";
+import type { HoldView } from "../inventory/inventory-shard";
+import { claimTargets } from "../inventory/named-holds";
+import { paymentProvider } from "../payments/providers";
+import { ApiError, notFound } from "../shared/errors";
+import { shardOfId } from "../shared/ids";
+import { shardStub } from "../shared/names";
+import { type Outcome, unwrap } from "../shared/outcome";
+import { readJson } from "../shared/request";
+import { signOrderToken } from "../shared/tokens";
+import { parse } from "../shared/validation";
+import { accessFor, dropIdOf, watermark } from "./fan-request";
+
+type Args = [Env, ExecutionContext];
+
+export const fanHoldRoutes = Router<IRequest, Args>({ base: "/api" });
+
+fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
+	const dropId = dropIdOf(request);
+	const access = await accessFor(request, env, dropId);
+	const key = request.headers.get("idempotency-key");
+	if (key === null) throw new ApiError(400, "missing_idempotency_key", `Send an "Idempotency-Key" header with each new hold.`);
+	if (!IdempotencyKey.safeParse(key).success) {
+		throw new ApiError(400, "invalid_idempotency_key", `"Idempotency-Key" must be 1 to 128 letters, digits or . _ : -`);
+	}
+	const body = parse(HoldBody, await readJson(request));
+	const w = await watermark(env, dropId, ctx);
+	if (hasClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
+	const asked = holdRequest(body, w.ticketTypes);
+	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
+	// first answer and the per-fan limit is judged the same way before and after the last sale.
+	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
+	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
+	const outcome =
+		asked.kind === "primary"
+			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000 })
+			: // Named units: the fan's home shard judges their limits, the units' shard decides the units (src/inventory/named-holds.ts).
+				await shard.holdNamed({
+					fanId: access.fanId,
+					idempotencyKey: key,
+					notAfter: access.exp * 1000,
+					request: holdRequestText(asked),
+					typeId: asked.typeId,
+					quantity: asked.quantity,
+					seats: asked.kind === "seats" ? asked.seats : null,
+					targets: await claimTargets(env, dropId, asked, access.shards, ctx),
+				});
+	const hold = unwrap(outcome as Outcome<HoldView>);
+	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
+});
+
+fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
+	const dropId = dropIdOf(request);
+	const access = await accessFor(request, env, dropId);
+	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
+	if (shardIndex === null) throw notFound("hold");
+	const { payment, email } = parse(PurchaseBody, await readJson(request));
+	// Refused here too, before any object is asked (the shard checks again).
+	unwrap(paymentProvider(env, payment.method));
+	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, ...(email === undefined ? {} : { email }) });
+	const order = unwrap(outcome);
+	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
+	// year runs from the purchase, so a replay answers the same claims (signed afresh).
+	const orderToken = await signOrderToken(env, { dropId, fanId: access.fanId, orderId: order.orderId }, Date.parse(order.createdAt));
+	return Response.json({ ...order, orderToken } satisfies Purchase, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
+});
+
+fanHoldRoutes.delete("/drops/:id/holds/:holdId", async (request, env) => {
+	const dropId = dropIdOf(request);
+	const access = await accessFor(request, env, dropId);
+	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
+	if (shardIndex === null) throw notFound("hold");
+	unwrap(await shardStub(env, dropId, shardIndex).release({ holdId: request.params.holdId!, fanId: access.fanId }));
+	return new Response(null, { status: 204 });
+});

@@ -1,0 +1,227 @@
+// The fan API's line: joining the waiting room and polling it. A join goes to the
+// fan's line (by the hash of their id) once the client, the challenge and the
+// identity have been checked; a poll answers from the signed queue token and the
+// cached watermark, and only rarely (a fan placed or admitted long ago) asks their
+// line or the pacer. The access a poll grants is fixed by the batch that admitted
+// the fan: the same token id and expiry on every poll.
+import { type IRequest, Router } from "itty-router";
+import type { JoinAnswer, QueueStatus } from "../contract/fan-answers";
+import { JoinBody } from "../contract/requests";
+import { requireKnownDrop } from "../drops/known-drops";
+import { hasClosed } from "../drops/rules";
+import { config } from "../shared/config";
+import { sha256Hex } from "../shared/crypto";
+import { ApiError } from "../shared/errors";
+import { newFanSecret } from "../shared/fan-secret";
+import { lineStub, roomStub } from "../shared/names";
+import { unwrap } from "../shared/outcome";
+import { readJson } from "../shared/request";
+import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
+import { parse } from "../shared/validation";
+import { estimatedWaitMs, pollAfterMs } from "../waiting-room/admission";
+import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
+import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
+import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/waiting-line";
+import type { Watermark } from "../waiting-room/waiting-room";
+import { dropIdOf, requireBearer, watermark } from "./fan-request";
+
+type Args = [Env, ExecutionContext];
+
+export const fanQueueRoutes = Router<IRequest, Args>({ base: "/api" });
+
+const clientIp = (request: Request) => request.headers.get("cf-connecting-ip");
+
+/** Joins an IP may make on each line: its share of the limit, with room for an uneven spread over lines. */
+export function perIpPerLine(perIp: number, lines: number): number {
+	return perIp === 0 ? 0 : Math.min(perIp, Math.ceil((2 * perIp) / lines));
+}
+
+/**
+ * A line's share of its drop's joins a minute (the promoter's limit, all fans together):
+ * fans spread evenly over lines by hash, so each line takes limit / lines, rounded up.
+ */
+export function perLineShare(joinsPerMinute: number | null, lines: number): number {
+	return joinsPerMinute === null ? 0 : Math.max(1, Math.ceil(joinsPerMinute / lines));
+}
+
+/** Where the fan stands, from their position and the cached watermark. */
+function queueView(w: Watermark, position: number, now: number) {
+	const ahead = Math.max(0, position - w.admittedThrough - 1);
+	const wait = w.paused ? null : estimatedWaitMs(ahead + 1, w.pacePerSecond);
+	return {
+		position,
+		ahead,
+		estimatedWaitMs: wait,
+		pollAfterMs: w.paused ? 5_000 : pollAfterMs(wait ?? 0),
+		paused: w.paused,
+		opensAt: w.opensAt,
+		serverTime: new Date(now).toISOString(),
+	};
+}
+
+/**
+ * Not placed yet. Before the opening: come back around it, not before a second
+ * nor later than 30 s. After it (a join whose slot is being sealed): in about a second.
+ */
+function unplacedView(w: Watermark, now: number) {
+	const untilOpen = Date.parse(w.opensAt) - now;
+	const jitter = 0.9 + 0.2 * Math.random();
+	return {
+		position: null,
+		ahead: w.opened ? Math.max(0, w.lastPosition - w.admittedThrough) : null,
+		estimatedWaitMs: null,
+		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
+		paused: w.paused,
+		opensAt: w.opensAt,
+		serverTime: new Date(now).toISOString(),
+	};
+}
+
+type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
+
+/**
+ * A fan's position from public data: the pre-queue's from the revealed seed and
+ * the lines' counts, a later join's from the published placements. Null while
+ * not placed yet; "unlisted" when placed but no longer in the published window.
+ */
+function positionOf(w: Watermark, place: Place): number | null | "unlisted" {
+	if (place.prequeueSeq !== null) {
+		if (w.seed === null || w.prequeue === null) return null;
+		return prequeuePosition(w.seed, w.prequeue, place.line, place.prequeueSeq);
+	}
+	if (w.sealedThrough === null || place.slot === null || place.slotIndex === null || place.slot > w.sealedThrough) return null;
+	return placedPosition(w.placements, place.slot, place.line, place.slotIndex) ?? "unlisted";
+}
+
+async function resolvePosition(env: Env, w: Watermark, dropId: string, fanId: string, place: Place): Promise<number | null> {
+	const known = positionOf(w, place);
+	if (known !== "unlisted") return known;
+	// Placed long ago and polling only now: the fan's line knows where.
+	const entry = unwrap(await lineStub(env, dropId, place.line).locate({ fanId }));
+	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 });
+	return entry.position;
+}
+
+const placeOf = (entry: LineEntry): Place => ({ line: entry.line, prequeueSeq: entry.prequeueSeq, slot: entry.slot, slotIndex: entry.slotIndex });
+
+/** What a fan needs to check their own place: their line and where they are in it. */
+const placeView = (place: Place) => ({ line: place.line, prequeuePlace: place.prequeueSeq, slot: place.slot, slotIndex: place.slotIndex });
+
+fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
+	const ip = clientIp(request);
+	// First, before anything the request says is looked at: joins per client across every drop.
+	await limitJoinsByClient(env, ip);
+	const dropId = dropIdOf(request);
+	// Its promoter's join limit comes with the drop's existence, from this isolate's cache.
+	const { joinsPerMinute } = await requireKnownDrop(env, dropId);
+	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
+	const raw = await readJson(request, { optional: true });
+	const body = parse(JoinBody, raw === undefined ? {} : raw);
+	const settings = config(env);
+	const identified = settings.fanIdentity !== null;
+	let fanId: string;
+	if (identified) {
+		fanId = await fanIdFromIdentity(env, body.identityToken);
+		if (body.fanId !== undefined && body.fanId !== fanId) {
+			throw new ApiError(422, "fan_mismatch", `"fanId" must match the identity token, or be left out.`, { field: "fanId" });
+		}
+	} else {
+		if (body.fanId === undefined) throw new ApiError(400, "missing_field", `"fanId" is required.`, { field: "fanId" });
+		fanId = body.fanId;
+	}
+	await verifyTurnstile(env, body.turnstileToken, ip);
+	const w = await watermark(env, dropId, ctx);
+	const limits: JoinLimits = {
+		perIp: perIpPerLine(settings.joinRatePerIp, w.lines),
+		perFan: settings.joinRatePerFan,
+		perLine: perLineShare(joinsPerMinute, w.lines),
+		loopbackExempt: settings.loopbackExempt,
+	};
+	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
+	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
+	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
+	const hash = fanSecret === null ? null : await sha256Hex(fanSecret);
+	const proof: JoinProof = hash === null ? { kind: "identity" } : { kind: "secret", offered: body.fanSecret === undefined ? null : hash, fresh: hash };
+	const line = lineStub(env, dropId, lineOf(fanId, w.lines));
+	const joined = unwrap(await line.join({ fanId, ip, limits, acceptNew: !w.soldOut, proof }));
+	const now = Date.now();
+	if (joined.status === "sold_out") {
+		// Nothing was stored: there is no place to keep, only the news.
+		return Response.json(
+			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null } satisfies JoinAnswer,
+			{ status: 200 },
+		);
+	}
+	const place = placeOf(joined.entry);
+	const known = positionOf(w, place);
+	const position = joined.entry.position ?? (typeof known === "number" ? known : null);
+	const queueToken = await signQueueToken(env, { dropId, fanId, position, ...place }, now);
+	const view = position === null ? unplacedView(w, now) : queueView(w, position, now);
+	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
+	// The secret is shown once, in the answer that made the place; the line keeps only its hash.
+	return Response.json(
+		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place) } satisfies JoinAnswer,
+		{ status: joined.rejoined ? 200 : 201 },
+	);
+});
+
+/**
+ * The claims of the request's queue token. A token the engine signed for this drop proves
+ * the drop exists; a refused one is a 404 for a drop that does not, else the refusal.
+ */
+async function queueClaims(request: IRequest, env: Env, dropId: string): Promise<QueueClaims> {
+	try {
+		return await verifyQueueToken(env, requireBearer(request, "queue token"), dropId);
+	} catch (err) {
+		await requireKnownDrop(env, dropId);
+		throw err;
+	}
+}
+
+fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
+	const dropId = dropIdOf(request);
+	const claims = await queueClaims(request, env, dropId);
+	const now = Date.now();
+	const w = await watermark(env, dropId, ctx);
+	let position = claims.position;
+	let queueToken: string | undefined;
+	if (position === null) {
+		// A fan not placed yet may have been admitted all the same (their token is older than their place).
+		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
+		if (position === null) {
+			const status = hasClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
+			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) } satisfies QueueStatus;
+		}
+		// Placed: a token that says where, so later polls need nothing but the watermark.
+		queueToken = await signQueueToken(env, { ...claims, position }, now);
+	}
+	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
+	if (position <= w.admittedThrough) {
+		const at = await admissionTime(env, w, dropId, position);
+		const exp = at === null ? 0 : Math.floor((at + config(env).accessTokenSeconds * 1000) / 1000);
+		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
+		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
+		const jti = await accessJti(dropId, claims.fanId, position, at);
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards }, now);
+		return {
+			...view,
+			status: "admitted",
+			ahead: 0,
+			estimatedWaitMs: 0,
+			pollAfterMs: null,
+			accessToken,
+			accessExpiresAt: new Date(exp * 1000).toISOString(),
+		} satisfies QueueStatus;
+	}
+	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
+	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null } satisfies QueueStatus;
+	return { ...view, status: "waiting" } satisfies QueueStatus;
+});
+
+/** When the batch that admitted `position` went in: from the watermark, or (rarely) the pacer; null when long past. */
+async function admissionTime(env: Env, w: Watermark, dropId: string, position: number): Promise<number | null> {
+	if (position > w.batchesFrom) return admittedAt(w.batches, position);
+	// Admitted before every listed batch: longer ago than a turn lasts, unless the list was cut short.
+	if (w.batchesComplete) return null;
+	return unwrap(await roomStub(env, dropId).admittedAt({ position })).at;
+}
