@@ -9,6 +9,7 @@
 // never pays for building some 200 zod schemas (about 15 ms of start-up, measured in
 // Node). Each answers file builds its own with onFirstUse. Pure.
 import * as z from "zod";
+import { onFirstUse } from "../shared/on-first-use";
 
 /** Every status an order can have after the sale; D1 keeps them in `orders.status`, the answers show them. */
 export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
@@ -52,12 +53,6 @@ function build() {
 	});
 
 	return { TicketType, ApiError };
-}
-
-/** A build run on the first call only; later calls answer what it built, for the isolate's life. */
-export function onFirstUse<T>(build: () => T): () => T {
-	let built: T | null = null;
-	return () => (built ??= build());
 }
 
 /** The schemas several answers use. */

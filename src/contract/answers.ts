@@ -5,10 +5,11 @@
 // components; routes import the type of an answer from the file that holds it.
 // Built on the first request for the document, never at start-up. Pure.
 import { adminAnswers } from "./admin-answers";
-import { answerParts, onFirstUse } from "./answer-parts";
+import { answerParts } from "./answer-parts";
 import { auditAnswers } from "./audit-answers";
 import { engineAnswers } from "./engine-answers";
 import { fanAnswers } from "./fan-answers";
+import { onFirstUse } from "../shared/on-first-use";
 
 /** Every answer's schema by its name in the OpenAPI document. */
 export const answerSchemas = onFirstUse(() => ({ ApiError: answerParts().ApiError, ...engineAnswers(), ...adminAnswers(), ...auditAnswers(), ...fanAnswers() }));

@@ -4,7 +4,8 @@
 // audit route and src/sales/audit.ts type their answers with these; src/http/openapi.ts
 // renders them into the OpenAPI document. Built on first use (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { count, hex64, instant, nullable, onFirstUse } from "./answer-parts";
+import { count, hex64, instant, nullable } from "./answer-parts";
+import { onFirstUse } from "../shared/on-first-use";
 
 function build() {
 	const idSample = () =>

@@ -4,7 +4,8 @@
 // answers with these (`satisfies`); src/http/openapi.ts renders them into the
 // document. Built on first use (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { instant, onFirstUse } from "./answer-parts";
+import { instant } from "./answer-parts";
+import { onFirstUse } from "../shared/on-first-use";
 
 function build() {
 	const Health = z.strictObject({ ok: z.literal(true), time: instant() });

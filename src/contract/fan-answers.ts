@@ -5,7 +5,8 @@
 // test/http/openapi.test.ts checks real answers against it. Built on first use
 // (see answer-parts.ts). Pure.
 import * as z from "zod";
-import { answerParts, count, hex64, instant, nullable, onFirstUse, orderStatus } from "./answer-parts";
+import { answerParts, count, hex64, instant, nullable, orderStatus } from "./answer-parts";
+import { onFirstUse } from "../shared/on-first-use";
 
 function build() {
 	const { TicketType } = answerParts();

@@ -16,6 +16,7 @@ import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
 import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
+import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
 export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS];
@@ -172,9 +173,5 @@ function render(): JsonSchema {
 	};
 }
 
-let document: JsonSchema | null = null;
-
 /** Rendered once per isolate, on the first request for it: no cost at start-up. */
-export function openApiDocument(): JsonSchema {
-	return (document ??= render());
-}
+export const openApiDocument = onFirstUse(render);
