@@ -11,7 +11,7 @@ import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
 import type { Sql } from "../shared/sql";
 import type { SealInput, SealReport } from "./line-core";
-import { BUSY_TICK_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
+import { BUSY_TICK_MS, PACE_WINDOW_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
 
 /** The pacer's one row. */
 export type PacerState = {
@@ -177,11 +177,11 @@ export class PacerCore {
 		return this.sql.all<BatchRow>(`SELECT through, at, count FROM batches ORDER BY through`);
 	}
 
-	/** Fans admitted per second over the last minute (the configured pace before there is history). */
+	/** Fans admitted per second over the last PACE_WINDOW_MS (the configured pace before there is history). */
 	pace(drop: DropConfig, now: number): number {
 		const recent = this.sql.first<{ admitted: number; first: number | null }>(
 			`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM batches WHERE at > ?`,
-			now - 60_000,
+			now - PACE_WINDOW_MS,
 		)!;
 		const span = recent.first === null ? 0 : now - recent.first + drop.admission.intervalMs;
 		return admissionPace({ admitted: recent.admitted, spanMs: span }, drop.admission.batchSize, drop.admission.intervalMs);

@@ -27,7 +27,7 @@ import { type RoomAudit, UNCONFIGURED_AUDIT, pacerAudit } from "./pacer-audit";
 import { type Watermark, watermarkOf } from "./watermark";
 import type { SealReport } from "./line-core";
 import { slotOf } from "./placement";
-import { BUSY_TICK_MS } from "./timing";
+import { BUSY_TICK_MS, CALL_TIMEOUT_MS } from "./timing";
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly core: PacerCore;
@@ -287,9 +287,6 @@ export class WaitingRoom extends DurableObject<Env> {
 		return lineStub(this.env, this.core.config()!.id, k);
 	}
 }
-
-/** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */
-const CALL_TIMEOUT_MS = 5_000;
 
 /** The answer, or a rejection after CALL_TIMEOUT_MS: every step of a tick is retried on the next. */
 function bounded<T>(call: Promise<T>, what: string): Promise<T> {
