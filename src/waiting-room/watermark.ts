@@ -6,11 +6,6 @@ import { type DropConfig, typesOf } from "../drops/rules";
 import type { TicketType } from "../drops/ticket-types";
 import type { PacerCore } from "./pacer-core";
 
-/** Placements and batches the watermark carries: enough for every fan polling as told. */
-const PUBLISHED_PLACEMENTS = 4_096;
-const PUBLISHED_SLOTS = 120;
-const PUBLISHED_BATCHES = 2_000;
-
 /** What the Worker needs to answer fans without calling any object: published, cached, at most a second old. */
 export interface Watermark {
 	dropId: string;
@@ -54,6 +49,11 @@ export interface Watermark {
 	/** When the pacer made this document (ms). */
 	at: number;
 }
+
+/** Placements and batches the watermark carries: enough for every fan polling as told. */
+const PUBLISHED_PLACEMENTS = 4_096;
+const PUBLISHED_SLOTS = 120;
+const PUBLISHED_BATCHES = 2_000;
 
 /** The watermark of `drop` at `now`, from what the pacer has stored. */
 export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Watermark {
