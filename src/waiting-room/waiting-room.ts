@@ -9,7 +9,7 @@
 //
 // This class is the I/O around the pacer's synchronous core (pacer-core.ts):
 // its RPC methods, its alarm, and the tick's calls to the lines and the shards.
-// Every state change and every decision is one core call.
+// Every state change, and every decision over that state, is one core call.
 import { DurableObject } from "cloudflare:workers";
 import { newSeed } from "./admission";
 import { config } from "../shared/config";
