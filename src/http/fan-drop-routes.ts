@@ -8,8 +8,8 @@ import { publicStatus } from "../drops/rules";
 import { seatMap } from "../drops/seat-map";
 import { cachedAvailability } from "../inventory/availability";
 import { unwrap } from "../shared/outcome";
-import { SHUFFLE_ALGORITHM } from "../waiting-room/waiting-room";
 import { knownDropId, watermark } from "./fan-request";
+import { SHUFFLE_ALGORITHM } from "../waiting-room/pacer-audit";
 
 type Args = [Env, ExecutionContext];
 

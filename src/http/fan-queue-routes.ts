@@ -21,9 +21,9 @@ import { parse } from "../shared/validation";
 import { estimatedWaitMs, pollAfterMs } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
-import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/waiting-line";
-import type { Watermark } from "../waiting-room/waiting-room";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
+import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
+import type { Watermark } from "../waiting-room/watermark";
 
 type Args = [Env, ExecutionContext];
 

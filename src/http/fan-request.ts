@@ -9,8 +9,8 @@ import { ApiError, notFound } from "../shared/errors";
 import { unwrap } from "../shared/outcome";
 import { bearerToken } from "../shared/request";
 import { verifyAccessToken } from "../shared/tokens";
-import type { Watermark } from "../waiting-room/waiting-room";
 import { cachedWatermark } from "../waiting-room/watermark-cache";
+import type { Watermark } from "../waiting-room/watermark";
 
 /** The drop's id from the path: 404 for what cannot be one. */
 export function dropIdOf(request: IRequest): string {

@@ -1,4 +1,4 @@
-// The waiting room's clock: how long a slot of joins is, and when the pacer looks.
+// The waiting room's clock: how long a slot of joins is, when the pacer looks, and how long it waits.
 // One home, so the lines and the pacer agree.
 
 /** The length of one slot of joins after the opening (by each line's clock): the bound on first come, first served across lines. */
@@ -15,3 +15,7 @@ export const BUSY_TICK_MS = SLOT_MS;
 export const WAKE_AFTER_MS = 3 * SLOT_MS;
 /** How old the shard totals in the watermark may get (the public view's `remaining`). */
 export const TOTALS_MAX_AGE_MS = 1_000;
+/** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */
+export const CALL_TIMEOUT_MS = 5_000;
+/** The span over which the published pace counts the fans admitted. */
+export const PACE_WINDOW_MS = 60_000;

@@ -14,7 +14,7 @@
 // (and never answered) if that other request is dropped first.
 import type { Outcome } from "../shared/outcome";
 import { config } from "../shared/config";
-import type { Watermark } from "./waiting-room";
+import type { Watermark } from "./watermark";
 import { roomStub } from "../shared/names";
 import { PublishedCopies } from "../shared/published-copies";
 

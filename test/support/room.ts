@@ -90,7 +90,7 @@ export async function openRoom(dropId: string, opensAtMs: number): Promise<void>
 }
 
 /**
- * Runs the waiting room's alarm handler now, past the spacing between batches,
+ * Runs the pacer's alarm handler now, past the spacing between batches,
  * and waits for it to finish. (runDurableObjectAlarm would return at once if
  * the real alarm, due now, had just fired in the background and was still running.)
  */

@@ -14,6 +14,7 @@ import { STALL_MS, shuffle } from "../../src/waiting-room/admission";
 import { lineOf, prequeuePosition } from "../../src/waiting-room/placement";
 import { config } from "../../src/shared/config";
 import { type WaitingRoom } from "../../src/waiting-room/waiting-room";
+import type { PacerCore } from "../../src/waiting-room/pacer-core";
 import { audit } from "../support/audit";
 import { type DropJson, createDrop, getDrop, patchDrop, patchDropRequest } from "../support/drops";
 import { errorCode } from "../support/errors";
@@ -729,12 +730,12 @@ describe("admission and the inventory", () => {
 		}
 		// Just now someone was holding: the four still count as shopping, 1 x 4 places are full.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { lastBusyAt: number }).lastBusyAt = room.clock();
+			(room as unknown as { core: PacerCore }).core.lastBusyAt = room.clock();
 		});
 		expect(await admitNow(drop.id)).toBe(4);
 		// Nobody has held a ticket for longer than STALL_MS: they are taken as gone, and the fifth fan comes in.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { lastBusyAt: number }).lastBusyAt = room.clock() - STALL_MS - 1;
+			(room as unknown as { core: PacerCore }).core.lastBusyAt = room.clock() - STALL_MS - 1;
 		});
 		expect(await admitNow(drop.id)).toBe(5);
 		const fifth = [...polled].find(([, s]) => s.status === "waiting")![0];

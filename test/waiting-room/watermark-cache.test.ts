@@ -29,7 +29,7 @@ describe("WATERMARK_CACHE_MS (src/shared/config.ts)", () => {
 describe("cachedWatermark", () => {
 	/**
 	 * A queue that moves only when the test says so: fans join the pre-queue of a
-	 * drop that opens in an hour, then the room is opened at that moment of its
+	 * drop that opens in an hour, then the pacer opens it at that moment of its
 	 * clock, so no alarm comes due while the test runs.
 	 */
 	async function dropWithQueue(fans: number) {
@@ -40,7 +40,7 @@ describe("cachedWatermark", () => {
 		return drop;
 	}
 
-	it("answers from memory within the max age and asks the room again after it", async () => {
+	it("answers from memory within the max age and asks the pacer again after it", async () => {
 		const drop = await dropWithQueue(6);
 		const cached = withCache("1000");
 		const t0 = Date.now();
@@ -49,7 +49,7 @@ describe("cachedWatermark", () => {
 		const fresh = unwrap(await cachedWatermark(withCache("0"), drop.id));
 		expect(fresh.admittedThrough).toBe(first.admittedThrough + 2);
 
-		// Half a second later the cached answer still stands: no call to the room.
+		// Half a second later the cached answer still stands: no call to the pacer.
 		expect(unwrap(await cachedWatermark(cached, drop.id, t0 + 500)).admittedThrough).toBe(first.admittedThrough);
 		expect(unwrap(await cachedWatermark(cached, drop.id, t0 + 1000)).admittedThrough).toBe(first.admittedThrough);
 		// Past one second it is asked again.
@@ -65,7 +65,7 @@ describe("cachedWatermark", () => {
 		expect(unwrap(await cachedWatermark(tooLong, drop.id, t0 + 1001)).admittedThrough).toBe(first.admittedThrough + 2);
 	});
 
-	it("with a max age of 0 asks the room every time", async () => {
+	it("with a max age of 0 asks the pacer every time", async () => {
 		const drop = await dropWithQueue(4);
 		const off = withCache("0");
 		const now = Date.now();
@@ -84,14 +84,14 @@ describe("cachedWatermark", () => {
 		expect(unwrap(await cachedWatermark(cached, a.id, now + 10)).lastPosition).toBe(3);
 	});
 
-	it("does not keep a failure: a room that was not ready is asked again at once", async () => {
+	it("does not keep a failure: a pacer that was not ready is asked again at once", async () => {
 		const drop = await createDrop({ capacity: 10 });
 		const id = `${drop.id}x`;
 		const cached = withCache("1000");
 		const now = Date.now();
 		const missing = await cachedWatermark(cached, id, now);
 		expect(missing.ok).toBe(false);
-		// The room gets its settings (as the admin route does before the drop is listed).
+		// The pacer gets its settings (as the admin route does before the drop is listed).
 		const config: DropConfig = { ...(drop as unknown as DropConfig), id, closesAt: null };
 		await runInDurableObject(roomStub(id), (room: WaitingRoom) => room.configure(config));
 		const found = await cachedWatermark(cached, id, now + 1);

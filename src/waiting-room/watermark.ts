@@ -1,0 +1,98 @@
+// The watermark: the one small document the pacer keeps for the Worker, which
+// publishes it to fans through its caches (watermark-cache.ts) and answers polls,
+// access grants and the public drop view from it without calling any object.
+// Built synchronously from the pacer's core, with the time passed in.
+import { type DropConfig, typesOf } from "../drops/rules";
+import type { TicketType } from "../drops/ticket-types";
+import type { PacerCore } from "./pacer-core";
+
+/** What the Worker needs to answer fans without calling any object: published, cached, at most a second old. */
+export interface Watermark {
+	dropId: string;
+	name: string;
+	capacity: number;
+	maxPerFan: number;
+	priceCents: number;
+	currency: string;
+	holdSeconds: number;
+	opensAt: string;
+	closesAt: string | null;
+	paused: boolean;
+	shards: number;
+	lines: number;
+	opened: boolean;
+	soldOut: boolean;
+	/** Lowercase hex SHA-256 of the seed, public from creation; the seed itself once the drop has opened. */
+	seedCommitment: string;
+	seed: string | null;
+	/** Each line's pre-queue size, once the drop has opened. */
+	prequeue: number[] | null;
+	admittedThrough: number;
+	/** The last position placed so far. */
+	lastPosition: number;
+	/** Joins in slots up to this one have positions. */
+	sealedThrough: number | null;
+	/** Recent blocks of positions: [slot, line, start]. */
+	placements: number[][];
+	/** Batches admitted within an access window, oldest first: [through, at]. */
+	batches: number[][];
+	/** Everyone through this position was admitted before the first listed batch. */
+	batchesFrom: number;
+	/** Whether the list holds every batch of the access window (else older ones are asked for). */
+	batchesComplete: boolean;
+	pacePerSecond: number;
+	remaining: number;
+	held: number;
+	sold: number;
+	/** The drop's ticket types (seats counted per section, not listed). */
+	ticketTypes: TicketType[];
+	/** When the pacer made this document (ms). */
+	at: number;
+}
+
+/** Placements and batches the watermark carries: enough for every fan polling as told. */
+const PUBLISHED_PLACEMENTS = 4_096;
+const PUBLISHED_SLOTS = 120;
+const PUBLISHED_BATCHES = 2_000;
+
+/** The watermark of `drop` at `now`, from what the pacer has stored. */
+export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Watermark {
+	const state = pacer.state();
+	const opened = state.opened_at !== null;
+	const totals = pacer.totals(drop, state);
+	const windowStart = now - pacer.accessWindowMs;
+	const batches = pacer.batchesAfter(windowStart, PUBLISHED_BATCHES);
+	const olderInWindow = batches.length === PUBLISHED_BATCHES && pacer.batchCountAfter(windowStart) > batches.length;
+	return {
+		dropId: drop.id,
+		name: drop.name,
+		capacity: drop.capacity,
+		maxPerFan: drop.maxPerFan,
+		priceCents: drop.priceCents,
+		currency: drop.currency,
+		holdSeconds: drop.holdSeconds,
+		opensAt: drop.opensAt,
+		closesAt: drop.closesAt,
+		paused: drop.paused,
+		shards: drop.shards,
+		lines: drop.lines,
+		opened,
+		soldOut: state.sold_out === 1,
+		seedCommitment: state.seed_commitment,
+		seed: opened ? state.seed : null,
+		prequeue: opened && state.prequeue_counts !== null ? (JSON.parse(state.prequeue_counts) as number[]) : null,
+		admittedThrough: state.admitted_through,
+		lastPosition: state.next_position - 1,
+		sealedThrough: opened ? state.sealed_through : null,
+		placements: pacer.placementsAfter((state.sealed_through ?? 0) - PUBLISHED_SLOTS, PUBLISHED_PLACEMENTS).map((p) => [p.slot, p.line, p.start]),
+		batches: batches.map((b) => [b.through, b.at]),
+		batchesFrom: batches.length > 0 ? batches[0]!.through - batches[0]!.count : state.admitted_through,
+		batchesComplete: !olderInWindow,
+		pacePerSecond: pacer.pace(drop, now),
+		remaining: totals.remaining,
+		held: totals.held,
+		sold: totals.sold,
+		ticketTypes: typesOf(drop),
+		at: now,
+	};
+}
