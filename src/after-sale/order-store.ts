@@ -2,7 +2,7 @@
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
-import type { SaleMessage } from "../contract/sale-message";
+import { type SaleMessage, saleMessageOf } from "../contract/sale-message";
 
 export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -25,7 +25,7 @@ export interface OrderRecord {
 	status_at: string | null;
 	refunded_tickets: number;
 	receipt_to: string | null;
-	/** Named units (issue 14): the order's ticket type and slot; null for the general admission spread over the shards. */
+	/** Named units: the order's ticket type and slot; null for the general admission spread over the shards. */
 	ticket_type: string | null;
 	slot_id: string | null;
 	receipt_sent_at: string | null;
@@ -40,15 +40,14 @@ export interface TicketRecord {
 	token: string | null;
 	scanned_at: string | null;
 	refund_id: string | null;
-	/** Named units (issue 14): the ticket's type and seat, when it has them. */
+	/** Named units: the ticket's type and seat, when it has them. */
 	ticket_type: string | null;
 	seat_id: string | null;
 }
 
-/** The sale as the shard sent it, rebuilt from its row and ticket codes in D1 (a Workflow's params). */
-export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
-	return {
-		v: 1,
+/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: a Workflow's params. */
+export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "code" | "seat_id">[]): SaleMessage {
+	return saleMessageOf({
 		orderId: order.order_id,
 		dropId: order.drop_id,
 		shard: order.shard,
@@ -59,12 +58,13 @@ export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
 		totalCents: order.total_cents,
 		currency: order.currency,
 		paymentId: order.payment_id,
-		tickets: codes,
+		tickets: tickets.map((t) => t.code),
 		createdAt: order.created_at,
-		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
-		...(order.ticket_type === null ? {} : { ticketType: order.ticket_type }),
-		...(order.slot_id === null ? {} : { slot: order.slot_id }),
-	};
+		email: order.receipt_to,
+		ticketType: order.ticket_type,
+		seats: tickets.flatMap((t) => (t.seat_id === null ? [] : [t.seat_id])),
+		slot: order.slot_id,
+	});
 }
 
 export async function orderRecord(db: D1Database, orderId: string): Promise<OrderRecord | null> {

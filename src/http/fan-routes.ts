@@ -18,7 +18,7 @@ import { config } from "../shared/config";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { requireKnownDrop } from "../drops/known-drops";
 import { type Outcome, failureOf, unwrap } from "../shared/outcome";
-import type { HoldView } from "../inventory/inventory-shard";
+import type { HoldView } from "../inventory/ledger-store";
 import { paymentProvider } from "../payments/providers";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { ORDER_TYP, type QueueClaims, accessJti, invalidToken, peekToken, signAccessToken, signOrderToken, signQueueToken, verifyAccessToken, verifyOrderToken, verifyQueueToken } from "../shared/tokens";

@@ -5,7 +5,7 @@
 import { cachedAvailability } from "./availability";
 import { sectionsOfSeats } from "../drops/store";
 import { ApiError } from "../shared/errors";
-import type { ClaimTarget } from "./inventory-shard";
+import type { ClaimTarget } from "./named-claims";
 import { type HoldRequest, poolKey, poolShard } from "../drops/ticket-types";
 
 /** Sections a best-available hold without a section tries, in turn. */

@@ -13,7 +13,7 @@ import { AVAILABILITY_MAX_AGE_MS, type AvailabilityDoc, gatherAvailability } fro
 import { type DropConfig, hasClosed, typesOf } from "../drops/rules";
 import type { TicketType } from "../drops/ticket-types";
 import { type StockHint, inventoryTotals } from "../inventory/drop-shards";
-import type { ShardTotals } from "../inventory/inventory-shard";
+import type { ShardTotals } from "../inventory/ledger";
 import { RequestCounter } from "../shared/request-counter";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
