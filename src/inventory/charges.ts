@@ -42,11 +42,9 @@ export class Charges {
 	constructor(private readonly host: ChargeHost) {}
 
 	/**
-	 * A purchase in one call: record the charge, charge the fan, and turn the hold into
-	 * an order. While the payment runs, other requests go on here. Every charge ends
-	 * explicitly: an order, or a refund when the hold ran out meanwhile; if this request
-	 * dies on the way, the alarm settles it (see reconcile). A repeat after the
-	 * order answers the order, marked replayed.
+	 * Records the charge, charges the fan and turns the hold into an order; a payment
+	 * method this engine does not take is refused first. One purchase of a hold runs at a
+	 * time: a repeat meanwhile answers the first one's outcome, marked replayed.
 	 */
 	async purchase(input: PurchaseRequest): Promise<Outcome<OrderView>> {
 		const provider = this.host.provider(input.payment.method);

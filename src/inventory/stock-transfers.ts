@@ -54,7 +54,7 @@ export class StockTransfers {
 
 	constructor(private readonly host: StockTransferHost) {}
 
-	/** The pacer's look at every shard's free stock, and the stock in flight and held (without a count of holds, some are assumed). */
+	/** The pacer's look at every shard's free stock, and at the stock moving between shards and held. */
 	noteLook(look: { peerStock: number[]; inFlight?: number; held?: number }): void {
 		// Without a count of holds, assume some: "no free stock" is then never taken as final.
 		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, held: look.held ?? 1, at: this.host.clock() };
@@ -176,9 +176,9 @@ export class StockTransfers {
 	}
 
 	/**
-	 * Gives up to `amount` of this shard's free stock to another shard, once per transfer
-	 * id (a repeat answers the first amount). Never calls anyone: stock on its way here is
-	 * reported as `incoming`, so the asker answers "try again" rather than "sold out".
+	 * The giver's side: up to `amount` of this shard's free stock, once per transfer id.
+	 * It never calls anyone; a transfer to this shard that nobody here waits on is left to
+	 * the alarm, woken at once.
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		const amount = this.host.ledger.transfers.give({ ...input, acks: input.acks ?? [], now: this.host.clock() });

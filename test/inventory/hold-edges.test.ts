@@ -1,4 +1,4 @@
-// The edges of a hold (issue 12): a hold never outlives the fan's turn, stock
+// The edges of a hold: a hold never outlives the fan's turn, stock
 // moving between shards is "try again" and never a remembered "sold out", a
 // hold that runs out during the sweep is stock for the same call, and a refused
 // or repeated request leaves nothing behind while what grows is pruned.

@@ -1,4 +1,6 @@
-// Attacks on named inventory (issue 14) found in review. Each test failed before its fix.
+// Attacks on named inventory: replays, a claim crossing an expiry, a restart mid-claim
+// or before an ending is delivered, a seats upload crossing the opening, and the work
+// a big section costs its shard. Each is a way a review found to break a promise.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
