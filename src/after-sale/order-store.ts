@@ -2,22 +2,15 @@
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
-import { type SaleMessage, saleMessageOf } from "../contract/sale-message";
+import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
 
 export const ORDER_STATUSES = ["paid", "ticketed", "receipt_sent", "refunded", "failed"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export interface OrderRecord {
-	order_id: string;
+/** An order's row in D1: the columns it shares with its row on the shard, and what the post-sale path adds. */
+export interface OrderRecord extends OrderColumns {
 	drop_id: string;
 	shard: number;
-	fan_id: string;
-	hold_id: string;
-	quantity: number;
-	unit_price_cents: number;
-	total_cents: number;
-	currency: string;
-	payment_id: string;
 	created_at: string;
 	recorded_at: string;
 	status: OrderStatus;
@@ -47,17 +40,9 @@ export interface TicketRecord {
 
 /** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: a Workflow's params. */
 export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "code" | "seat_id">[]): SaleMessage {
-	return saleMessageOf({
-		orderId: order.order_id,
+	return saleMessageOf(order, {
 		dropId: order.drop_id,
 		shard: order.shard,
-		fanId: order.fan_id,
-		holdId: order.hold_id,
-		quantity: order.quantity,
-		unitPriceCents: order.unit_price_cents,
-		totalCents: order.total_cents,
-		currency: order.currency,
-		paymentId: order.payment_id,
 		tickets: tickets.map((t) => t.code),
 		createdAt: order.created_at,
 		email: order.receipt_to,

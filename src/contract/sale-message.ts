@@ -33,8 +33,27 @@ export const SaleMessage = z
 	.refine((sale) => sale.tickets.length === sale.quantity && (sale.seats === undefined || sale.seats.length === sale.quantity));
 export type SaleMessage = z.output<typeof SaleMessage>;
 
-/** A sale as either side keeps it: what an order may lack is null (or no seats), never absent. */
-export interface Sale extends Omit<SaleMessage, "v" | "email" | "ticketType" | "seats" | "slot"> {
+/**
+ * The columns an order's row has alike on its shard and in D1 (the consumer stores a
+ * message's fields under these names), each a field of the order's sale message.
+ */
+export type OrderColumns = {
+	order_id: string;
+	fan_id: string;
+	hold_id: string;
+	quantity: number;
+	unit_price_cents: number;
+	total_cents: number;
+	currency: string;
+	payment_id: string;
+};
+
+/** The rest of a sale, as either side keeps it: what an order may lack is null (or no seats), never absent. */
+export interface SaleDetails {
+	dropId: string;
+	shard: number;
+	tickets: string[];
+	createdAt: string;
 	email: string | null;
 	ticketType: string | null;
 	/** Seated: the seat of each ticket, in ticket order; none otherwise. */
@@ -43,19 +62,19 @@ export interface Sale extends Omit<SaleMessage, "v" | "email" | "ticketType" | "
 }
 
 /** The message of one sale: what an order lacks is left out, so a message rebuilt from D1 equals the one the shard sent. */
-export function saleMessageOf(sale: Sale): SaleMessage {
+export function saleMessageOf(order: OrderColumns, sale: SaleDetails): SaleMessage {
 	return {
 		v: 1,
-		orderId: sale.orderId,
+		orderId: order.order_id,
 		dropId: sale.dropId,
 		shard: sale.shard,
-		fanId: sale.fanId,
-		holdId: sale.holdId,
-		quantity: sale.quantity,
-		unitPriceCents: sale.unitPriceCents,
-		totalCents: sale.totalCents,
-		currency: sale.currency,
-		paymentId: sale.paymentId,
+		fanId: order.fan_id,
+		holdId: order.hold_id,
+		quantity: order.quantity,
+		unitPriceCents: order.unit_price_cents,
+		totalCents: order.total_cents,
+		currency: order.currency,
+		paymentId: order.payment_id,
 		tickets: sale.tickets,
 		createdAt: sale.createdAt,
 		...(sale.email === null ? {} : { email: sale.email }),
@@ -64,7 +83,7 @@ export function saleMessageOf(sale: Sale): SaleMessage {
 }
 
 /** A sale's named units as its message (and its order's answer) carries them: each left out when the order has none. */
-export function unitFields(units: Pick<Sale, "ticketType" | "seats" | "slot">): Pick<SaleMessage, "ticketType" | "seats" | "slot"> {
+export function unitFields(units: Pick<SaleDetails, "ticketType" | "seats" | "slot">): Pick<SaleMessage, "ticketType" | "seats" | "slot"> {
 	return {
 		...(units.ticketType === null ? {} : { ticketType: units.ticketType }),
 		...(units.seats.length === 0 ? {} : { seats: units.seats }),

@@ -4,22 +4,16 @@
 // asking is the shard's (charges.ts); this part is synchronous SQL.
 import { orderId as newOrderId, ticketCode } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
-import { type Sale, saleMessageOf, unitFields } from "../contract/sale-message";
+import { type OrderColumns, type SaleDetails, saleMessageOf, unitFields } from "../contract/sale-message";
 import { type HoldRow, type Meta, type OrderView, LedgerSection, replayed } from "./ledger-store";
 
 /** An order as this shard keeps it; its sale message is built from it (and waits in the outbox). */
-type OrderRow = {
-	order_id: string;
-	hold_id: string;
-	fan_id: string;
-	quantity: number;
+type OrderRow = OrderColumns & {
+	/** JSON: the ticket codes. */
 	tickets: string;
-	unit_price_cents: number;
-	total_cents: number;
-	currency: string;
-	payment_id: string;
 	created_at: number;
 	ticket_type: string | null;
+	/** JSON: the seats (named units only). */
 	units: string | null;
 	pool: string | null;
 };
@@ -170,17 +164,9 @@ export class ChargeLedger extends LedgerSection {
 				`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ?`,
 				input.paymentId, input.now, hold.hold_id, input.key,
 			);
-			const message = saleMessageOf({
-				orderId: order.order_id,
+			const message = saleMessageOf(order, {
 				dropId: meta.drop_id,
 				shard: meta.shard,
-				fanId: order.fan_id,
-				holdId: order.hold_id,
-				quantity: order.quantity,
-				unitPriceCents: order.unit_price_cents,
-				totalCents: order.total_cents,
-				currency: order.currency,
-				paymentId: order.payment_id,
 				tickets: JSON.parse(order.tickets) as string[],
 				createdAt: new Date(input.now).toISOString(),
 				email: input.email ?? null,
@@ -227,7 +213,7 @@ export class ChargeLedger extends LedgerSection {
 }
 
 /** An order's named units as its row keeps them: none for the stock spread over the shards. */
-function unitsOf(order: OrderRow): Pick<Sale, "ticketType" | "seats" | "slot"> {
+function unitsOf(order: OrderRow): Pick<SaleDetails, "ticketType" | "seats" | "slot"> {
 	if (order.ticket_type === null) return { ticketType: null, seats: [], slot: null };
 	return {
 		ticketType: order.ticket_type,

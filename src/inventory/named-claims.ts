@@ -9,6 +9,7 @@ import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
 import type { Notice } from "./ledger-named";
 import type { HoldView } from "./ledger-store";
+import { SerialJob } from "./serial-job";
 import type { ClaimInput, Claimed, UnitLedger } from "./unit-ledger";
 
 /** Where a named hold may be claimed: the shard and pool, best first (best available may name a few sections). */
@@ -47,10 +48,11 @@ export interface NamedClaimHost {
 }
 
 export class NamedClaims {
-	private delivering: Promise<void> | null = null;
-	private deliverAgain = false;
+	private readonly delivering: SerialJob;
 
-	constructor(private readonly host: NamedClaimHost) {}
+	constructor(private readonly host: NamedClaimHost) {
+		this.delivering = new SerialJob(() => this.sendNotices(), "claim endings not delivered; the alarm retries", () => this.host.alarm.fromStoredState());
+	}
 
 	/**
 	 * Reserves the hold here (where the fan's limits are judged over all their holds), then
@@ -96,25 +98,8 @@ export class NamedClaims {
 	}
 
 	/** Delivers owed endings of named holds to their units' shards; one run at a time, repeated while more were owed meanwhile. */
-	async deliverNotices(): Promise<void> {
-		if (this.delivering) {
-			this.deliverAgain = true;
-			return this.delivering;
-		}
-		this.delivering = (async () => {
-			try {
-				do {
-					this.deliverAgain = false;
-					await this.sendNotices();
-				} while (this.deliverAgain);
-			} catch (err) {
-				console.warn("claim endings not delivered; the alarm retries", err);
-				this.host.alarm.fromStoredState();
-			} finally {
-				this.delivering = null;
-			}
-		})();
-		return this.delivering;
+	deliverNotices(): Promise<void> {
+		return this.delivering.run();
 	}
 
 	private async sendNotices(): Promise<void> {

@@ -5,6 +5,7 @@
 import { SALES_PER_MESSAGE, type SalesMessage } from "../contract/sale-message";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { OutboxLedger } from "./ledger-outbox";
+import { SerialJob } from "./serial-job";
 
 /** The alarm comes back this soon while a sale waits in the outbox. */
 export const OUTBOX_RETRY_MS = 5_000;
@@ -21,31 +22,15 @@ export interface OutboxHost {
 }
 
 export class OutboxSender {
-	private flushing: Promise<void> | null = null;
-	private flushAgain = false;
+	private readonly sending: SerialJob;
 
-	constructor(private readonly host: OutboxHost) {}
+	constructor(private readonly host: OutboxHost) {
+		this.sending = new SerialJob(() => this.sendUnsent(), "outbox send failed; the alarm will retry", () => this.host.alarm.fromStoredState());
+	}
 
 	/** Sends unsent outbox rows to the Queue, a batch at a time; one flush runs at once, again while more came meanwhile. */
-	async flush(): Promise<void> {
-		if (this.flushing) {
-			this.flushAgain = true;
-			return this.flushing;
-		}
-		this.flushing = (async () => {
-			try {
-				do {
-					this.flushAgain = false;
-					await this.sendUnsent();
-				} while (this.flushAgain);
-			} catch (err) {
-				console.warn("outbox send failed; the alarm will retry", err);
-				this.host.alarm.fromStoredState();
-			} finally {
-				this.flushing = null;
-			}
-		})();
-		return this.flushing;
+	flush(): Promise<void> {
+		return this.sending.run();
 	}
 
 	/**
