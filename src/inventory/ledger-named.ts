@@ -129,6 +129,7 @@ export class NamedHoldLedger extends LedgerSection {
 		});
 	}
 
+	/** A named hold as the fan is answered it: its type, and the seats or slot it holds. */
 	private namedView(hold: HoldRow, together?: boolean): HoldView {
 		const seats = hold.units === null ? [] : (JSON.parse(hold.units) as string[]);
 		return {
