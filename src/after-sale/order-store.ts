@@ -3,21 +3,14 @@
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
 import { ORDER_STATUSES } from "../contract/answer-parts";
-import type { SaleMessage } from "../contract/sale-message";
+import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export interface OrderRecord {
-	order_id: string;
+/** An order's row in D1: the columns it shares with its row on the shard, and what the post-sale path adds. */
+export interface OrderRecord extends OrderColumns {
 	drop_id: string;
 	shard: number;
-	fan_id: string;
-	hold_id: string;
-	quantity: number;
-	unit_price_cents: number;
-	total_cents: number;
-	currency: string;
-	payment_id: string;
 	created_at: string;
 	recorded_at: string;
 	status: OrderStatus;
@@ -25,7 +18,7 @@ export interface OrderRecord {
 	status_at: string | null;
 	refunded_tickets: number;
 	receipt_to: string | null;
-	/** Named units (issue 14): the order's ticket type and slot; null for the general admission spread over the shards. */
+	/** Named units: the order's ticket type and slot; null for the general admission spread over the shards. */
 	ticket_type: string | null;
 	slot_id: string | null;
 	receipt_sent_at: string | null;
@@ -40,31 +33,23 @@ export interface TicketRecord {
 	token: string | null;
 	scanned_at: string | null;
 	refund_id: string | null;
-	/** Named units (issue 14): the ticket's type and seat, when it has them. */
+	/** Named units: the ticket's type and seat, when it has them. */
 	ticket_type: string | null;
 	seat_id: string | null;
 }
 
-/** The sale as the shard sent it, rebuilt from its row and ticket codes in D1 (a Workflow's params). */
-export function saleOfRecord(order: OrderRecord, codes: string[]): SaleMessage {
-	return {
-		v: 1,
-		orderId: order.order_id,
+/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: a Workflow's params. */
+export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "code" | "seat_id">[]): SaleMessage {
+	return saleMessageOf(order, {
 		dropId: order.drop_id,
 		shard: order.shard,
-		fanId: order.fan_id,
-		holdId: order.hold_id,
-		quantity: order.quantity,
-		unitPriceCents: order.unit_price_cents,
-		totalCents: order.total_cents,
-		currency: order.currency,
-		paymentId: order.payment_id,
-		tickets: codes,
+		tickets: tickets.map((t) => t.code),
 		createdAt: order.created_at,
-		...(order.receipt_to === null ? {} : { email: order.receipt_to }),
-		...(order.ticket_type === null ? {} : { ticketType: order.ticket_type }),
-		...(order.slot_id === null ? {} : { slot: order.slot_id }),
-	};
+		email: order.receipt_to,
+		ticketType: order.ticket_type,
+		seats: tickets.flatMap((t) => (t.seat_id === null ? [] : [t.seat_id])),
+		slot: order.slot_id,
+	});
 }
 
 export async function orderRecord(db: D1Database, orderId: string): Promise<OrderRecord | null> {

@@ -147,11 +147,11 @@ export async function startMissedWorkflows(env: Env, now = Date.now()): Promise<
 		.bind(new Date(now - MISSED_WORKFLOW_MS).toISOString())
 		.all<OrderRecord>();
 	if (results.length === 0) return 0;
-	const { results: tickets } = await env.DB.prepare(`SELECT order_id, code FROM tickets WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, seq`)
+	const { results: tickets } = await env.DB.prepare(`SELECT order_id, code, seat_id FROM tickets WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, seq`)
 		.bind(JSON.stringify(results.map((o) => o.order_id)))
-		.all<{ order_id: string; code: string }>();
-	const codes = new Map<string, string[]>();
-	for (const t of tickets) codes.set(t.order_id, [...(codes.get(t.order_id) ?? []), t.code]);
-	await startOrderWorkflows(env, results.map((o) => saleOfRecord(o, codes.get(o.order_id) ?? [])));
+		.all<{ order_id: string; code: string; seat_id: string | null }>();
+	const byOrder = new Map<string, { code: string; seat_id: string | null }[]>();
+	for (const t of tickets) byOrder.set(t.order_id, [...(byOrder.get(t.order_id) ?? []), t]);
+	await startOrderWorkflows(env, results.map((o) => saleOfRecord(o, byOrder.get(o.order_id) ?? [])));
 	return results.length;
 }

@@ -15,7 +15,7 @@ export async function retryOrder(env: Env, dropId: string, orderId: string): Pro
 	if (order.status !== "failed" && deadRun === null) throw new ApiError(409, "not_failed", `Only a failed order can be retried; this one is ${order.status}.`);
 	const run = await markRetrying(env.DB, orderId, deadRun);
 	if (run === null) throw new ApiError(409, "not_failed", "The order changed meanwhile; read it again.");
-	const params = saleOfRecord(order, (await orderTickets(env.DB, orderId)).map((t) => t.code));
+	const params = saleOfRecord(order, await orderTickets(env.DB, orderId));
 	try {
 		await startInstances(env, [{ id: workflowInstanceId(orderId, run), params }]);
 	} catch (err) {

@@ -1,5 +1,7 @@
-// What a shard sends to the Queue for confirmed sales, and its validation on
-// the consumer side: one schema for both. Pure.
+// What a shard sends to the Queue for confirmed sales, its validation on the
+// consumer side (one schema for both), and the one builder of a sale message:
+// the shard builds it from its order row, the post-sale path rebuilds it from
+// D1's, and both must say the same. Pure.
 import * as z from "zod";
 
 /** Text of 1..max characters, as a shard writes it (no trimming: it is our own data). */
@@ -21,15 +23,73 @@ export const SaleMessage = z
 		paymentId: word(),
 		tickets: z.array(word(64)),
 		createdAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))),
-		/** Where the receipt goes, when the buyer gave an address (issue 15). */
+		/** Where the receipt goes, when the buyer gave an address. */
 		email: z.string().max(254).optional(),
-		// Named units (issue 14); absent for the general admission spread over the shards.
+		// Named units; absent for the general admission spread over the shards.
 		ticketType: word(32).optional(),
 		seats: z.array(word(64)).optional(),
 		slot: word(64).optional(),
 	})
 	.refine((sale) => sale.tickets.length === sale.quantity && (sale.seats === undefined || sale.seats.length === sale.quantity));
 export type SaleMessage = z.output<typeof SaleMessage>;
+
+/**
+ * The columns an order's row has alike on its shard and in D1 (the consumer stores a
+ * message's fields under these names), each a field of the order's sale message.
+ */
+export type OrderColumns = {
+	order_id: string;
+	fan_id: string;
+	hold_id: string;
+	quantity: number;
+	unit_price_cents: number;
+	total_cents: number;
+	currency: string;
+	payment_id: string;
+};
+
+/** The rest of a sale, as either side keeps it: what an order may lack is null (or no seats), never absent. */
+export interface SaleDetails {
+	dropId: string;
+	shard: number;
+	tickets: string[];
+	createdAt: string;
+	email: string | null;
+	ticketType: string | null;
+	/** Seated: the seat of each ticket, in ticket order; none otherwise. */
+	seats: string[];
+	slot: string | null;
+}
+
+/** The message of one sale: what an order lacks is left out, so a message rebuilt from D1 equals the one the shard sent. */
+export function saleMessageOf(order: OrderColumns, sale: SaleDetails): SaleMessage {
+	return {
+		v: 1,
+		orderId: order.order_id,
+		dropId: sale.dropId,
+		shard: sale.shard,
+		fanId: order.fan_id,
+		holdId: order.hold_id,
+		quantity: order.quantity,
+		unitPriceCents: order.unit_price_cents,
+		totalCents: order.total_cents,
+		currency: order.currency,
+		paymentId: order.payment_id,
+		tickets: sale.tickets,
+		createdAt: sale.createdAt,
+		...(sale.email === null ? {} : { email: sale.email }),
+		...unitFields(sale),
+	};
+}
+
+/** A sale's named units as its message (and its order's answer) carries them: each left out when the order has none. */
+export function unitFields(units: Pick<SaleDetails, "ticketType" | "seats" | "slot">): Pick<SaleMessage, "ticketType" | "seats" | "slot"> {
+	return {
+		...(units.ticketType === null ? {} : { ticketType: units.ticketType }),
+		...(units.seats.length === 0 ? {} : { seats: units.seats }),
+		...(units.slot === null ? {} : { slot: units.slot }),
+	};
+}
 
 /**
  * A shard packs the sales waiting in its outbox into messages of up to this

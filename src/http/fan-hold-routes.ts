@@ -8,7 +8,6 @@ import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";
 import { hasClosed } from "../drops/rules";
 import { holdRequest, holdRequestText } from "../drops/ticket-types";
 import { homeShard } from "../inventory/drop-shards";
-import type { HoldView } from "../inventory/inventory-shard";
 import { claimTargets } from "../inventory/named-holds";
 import { paymentProvider } from "../payments/providers";
 import { ApiError, notFound } from "../shared/errors";
@@ -19,6 +18,7 @@ import { readJson } from "../shared/request";
 import { signOrderToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
 import { accessFor, dropIdOf, watermark } from "./fan-request";
+import type { HoldView } from "../inventory/ledger-store";
 
 type Args = [Env, ExecutionContext];
 

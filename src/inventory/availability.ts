@@ -1,4 +1,4 @@
-// What fans see is left (issue 14): per type, per slot and per section, with each
+// What fans see is left: per type, per slot and per section, with each
 // section's free seats row by row. Gathered from the shards by the pacer at most
 // once a second, whoever asks (WaitingRoom.availability), and published to the
 // Worker through the same caches as the watermark (src/waiting-room/watermark-cache.ts): a

@@ -3,7 +3,8 @@
 import { allocateShards, type DropConfig, typesOf } from "../drops/rules";
 import { type Seat, type SeatsByType, type TicketType, poolKey, poolPlan, primaryType } from "../drops/ticket-types";
 import type { PoolInit } from "./unit-ledger";
-import { type ShardStatsWithUnits, type ShardTotals } from "./inventory-shard";
+import type { ShardStatsWithUnits } from "./inventory-shard";
+import type { ShardTotals } from "./ledger";
 import { shardStub } from "../shared/names";
 import { stableHash } from "../shared/crypto";
 

@@ -1,11 +1,12 @@
-// Where a hold of named units is claimed (issue 14). The fan's home shard judges
+// Where a hold of named units is claimed. The fan's home shard judges
 // their limits and keeps the hold; the units are claimed on the shard of their
 // pool: one target for a slot, a further general type or named seats (all in one
 // section), a few sections best first for "best available" without a section.
+// The home shard then claims them there, in turn (named-claims.ts).
 import { cachedAvailability } from "./availability";
 import { sectionsOfSeats } from "../drops/store";
 import { ApiError } from "../shared/errors";
-import type { ClaimTarget } from "./inventory-shard";
+import type { ClaimTarget } from "./named-claims";
 import { type HoldRequest, poolKey, poolShard } from "../drops/ticket-types";
 
 /** Sections a best-available hold without a section tries, in turn. */

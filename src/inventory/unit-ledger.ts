@@ -1,4 +1,4 @@
-// The named units a shard decides (issue 14): the pools placed on it (a further
+// The named units a shard decides: the pools placed on it (a further
 // general-admission type, a timeslot, a seated section; see src/drops/ticket-types.ts),
 // their seats, and the claims that holds made on them. Every change is one
 // synchronous SQL transaction returning what happened. Pure of I/O, like the

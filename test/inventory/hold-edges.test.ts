@@ -1,4 +1,4 @@
-// The edges of a hold (issue 12): a hold never outlives the fan's turn, stock
+// The edges of a hold: a hold never outlives the fan's turn, stock
 // moving between shards is "try again" and never a remembered "sold out", a
 // hold that runs out during the sweep is stock for the same call, and a refused
 // or repeated request leaves nothing behind while what grows is pruned.
@@ -112,7 +112,7 @@ describe("a hold that runs out while the shard asks its peers", () => {
 		let ahead = 0;
 		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => {
 			instance.clock = () => Date.now() + ahead;
-			instance["hint"] = { stock: [], inFlight: 0, held: 0, at: -Infinity };
+			instance["transfers"]["hint"] = { stock: [], inFlight: 0, held: 0, at: -Infinity };
 		});
 		const give = InventoryShard.prototype.give;
 		let asked = 0;

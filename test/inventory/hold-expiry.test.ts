@@ -174,7 +174,7 @@ describe("a purchase racing its hold's expiry", () => {
 		await expireHold(drop.id, h.holdId);
 		// The ledger's own step, as a payment that ran past the hold's end would reach it.
 		const done = await runInDurableObject(shard, (instance: InventoryShard) =>
-			instance["ledger"].completePurchase({ holdId: h.holdId, key: "k", paymentId: "pay_x", now: Date.now() }),
+			instance["ledger"].charges.completePurchase({ holdId: h.holdId, key: "k", paymentId: "pay_x", now: Date.now() }),
 		);
 		expect(done).toMatchObject({ ok: false, status: 410, code: "hold_expired" });
 		expect((await audit(drop.id)).totals).toMatchObject({ sold: 0, held: 0, remaining: 3 });

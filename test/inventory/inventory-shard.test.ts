@@ -89,14 +89,14 @@ describe("stock transfers between shards", () => {
 		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(1);
 		// The outbox's marks take a whole page of order ids the same way.
 		await runInDurableObject(shardStub(drop.id, 1), (shard: InventoryShard, state) => {
-			const ledger = (shard as unknown as { ledger: { markSent(ids: string[], at: number): void; markUnsent(ids: string[], by: number): number } }).ledger;
+			const outbox = shard["ledger"].outbox;
 			for (const [i, id] of ids.entries()) {
 				state.storage.sql.exec(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, '{}', ?)`, `o_${id}`, i);
 			}
 			const orders = ids.map((id) => `o_${id}`);
-			ledger.markSent(orders, 1_000);
+			outbox.markSent(orders, 1_000);
 			expect(state.storage.sql.exec(`SELECT COUNT(*) AS n FROM outbox WHERE sent_at = 1000`).one().n).toBe(150);
-			expect(ledger.markUnsent(orders, 1_000)).toBe(150);
+			expect(outbox.markUnsent(orders, 1_000)).toBe(150);
 		});
 	});
 
@@ -201,7 +201,7 @@ describe("a transfer the taker finishes from two places at once", () => {
 		}) as unknown as InventoryShard["give"]);
 		try {
 			await runInDurableObject(shardStub(drop.id, 0), async (instance: InventoryShard) => {
-				const finish = (instance as unknown as { completePendingTransfers(): Promise<{ got: number }> }).completePendingTransfers.bind(instance);
+				const finish = () => instance["transfers"].completePendingTransfers();
 				const first = finish(); // lists a and b; waits on a
 				await waitUntil(() => stalled > 0, 5_000, "the first pass to wait on transfer a");
 				expect((await finish()).got).toBe(1); // a is running: this one does b

@@ -1,4 +1,6 @@
-// Attacks on named inventory (issue 14) found in review. Each test failed before its fix.
+// Attacks on named inventory: replays, a claim crossing an expiry, a restart mid-claim
+// or before an ending is delivered, a seats upload crossing the opening, and the work
+// a big section costs its shard. Each is a way a review found to break a promise.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
@@ -250,9 +252,9 @@ describe("a home shard restarted mid-claim", () => {
 		// claiming (by its own code) and aimed at the section; the claim made on the units' shard.
 		const holdId = await runInDurableObject(shardStub(drop.id, home), (shard: InventoryShard) => {
 			const ledger = (shard as unknown as { ledger: Ledger }).ledger;
-			const reserved = ledger.reserveNamed({ fanId: fan!, key, request: holdRequestText({ kind: "best", typeId: "seat", section: "A", quantity: 4 }), typeId: "seat", quantity: 4, now: Date.now(), notAfter: Date.now() + 600_000 });
+			const reserved = ledger.named.reserveNamed({ fanId: fan!, key, request: holdRequestText({ kind: "best", typeId: "seat", section: "A", quantity: 4 }), typeId: "seat", quantity: 4, now: Date.now(), notAfter: Date.now() + 600_000 });
 			if (reserved.kind !== "reserved") throw new Error("not reserved");
-			ledger.aimNamed(reserved.holdId, unitShard, poolKey.section("A"));
+			ledger.named.aimNamed(reserved.holdId, unitShard, poolKey.section("A"));
 			return reserved.holdId;
 		});
 		const claimed = await shardStub(drop.id, unitShard).claim({ holdId, homeShard: home, typeId: "seat", pool: poolKey.section("A"), quantity: 4, seats: null, now: Date.now() });
@@ -282,7 +284,7 @@ describe("endings owed across a restart", () => {
 		// The release is decided (its notice written in the same transaction), then the shard restarts before delivering it.
 		await runInDurableObject(shardStub(drop.id, home), (shard: InventoryShard) => {
 			const ledger = (shard as unknown as { ledger: Ledger }).ledger;
-			expect(ledger.release({ holdId: hold.holdId, fanId: fan!, now: Date.now() })).toEqual({ ok: true, value: { released: true } });
+			expect(ledger.holds.release({ holdId: hold.holdId, fanId: fan!, now: Date.now() })).toEqual({ ok: true, value: { released: true } });
 		});
 		await restartObjects([() => shardStub(drop.id, home)]);
 		expect((await seatStates(drop.id, shards, "seat", "A")).get("A-1-5")).toBe("held");

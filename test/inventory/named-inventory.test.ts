@@ -1,9 +1,9 @@
-// Invariant 10 and issue 14: ticket types, reserved seats and timeslots. A seat
+// Invariant 10: ticket types, reserved seats and timeslots. A seat
 // (or a slot's unit) is sold at most once per drop; a multi-seat hold is all or
 // none; best available keeps seats together; the per-fan limits (per type and the
 // drop's total) hold across types, sections and shards; expiry returns seats; the
 // audit and D1 carry types and seats.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop, dropsInD1 } from "../support/drops";
@@ -11,9 +11,12 @@ import { errorCode } from "../support/errors";
 import { admittedFans, newKey, purchase, releaseHold } from "../support/fans";
 import { holdUnits, seatStates, seatsCsv, seatsInD1, seatsOf, sectionsOnDifferentShards, uploadSeats } from "../support/named";
 import { backdateHold, shardOfHold, shardStub } from "../support/shards";
+import { purchaseWith } from "../support/after-sale";
 import { waitUntil } from "../support/wait";
 import { adminFetch, fanFetch } from "../support/worker";
 import { saleStatements } from "../../src/sales/consumer";
+import { orderRecord, orderTickets, saleOfRecord } from "../../src/after-sale/order-store";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
 
 const inHours = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
 
@@ -212,6 +215,30 @@ describe("reserved seats", () => {
 		const a = await expectCleanAudit(drop.id);
 		expect(a.named).toMatchObject({ ok: true, seatsSold: 2, seatsRecorded: 2, seatsSoldTwice: 0 });
 		expect(a.named.types.find((t) => t.ticketType === "seat")).toMatchObject({ sold: 2, soldToFans: 2, recorded: 2, consistent: true });
+	});
+
+	it("a sale rebuilt from D1 (the Workflow of a retried or missed order) is the message its shard sent: seats, slot and receipt address too", async () => {
+		const drop = await typedDrop();
+		const tokens = await admittedFans(drop.id, ["rebuilt-seats", "rebuilt-slot"]);
+		const bought: { orderId: string; holdId: string }[] = [];
+		for (const [fan, body] of [
+			["rebuilt-seats", { ticketType: "seat", seats: ["B-2-3", "B-2-4"] }],
+			["rebuilt-slot", { ticketType: "slot", slot: "11am", quantity: 2 }],
+		] as const) {
+			const token = tokens.get(fan)!;
+			const hold = (await (await holdUnits(drop.id, token, body)).json()) as HoldAnswer;
+			const res = await purchaseWith(drop.id, token, hold.holdId, { payment: { method: "test", token: "ok" }, email: `${fan}@example.test` });
+			expect(res.status).toBe(201);
+			bought.push({ orderId: ((await res.json()) as { orderId: string }).orderId, holdId: hold.holdId });
+		}
+		await waitUntil(async () => (await audit(drop.id)).recordedTickets === 4, 20_000, "both sales in D1", 100);
+		for (const { orderId, holdId } of bought) {
+			const sent = await runInDurableObject(shardStub(drop.id, shardOfHold(holdId)), (_shard: InventoryShard, state) =>
+				JSON.parse(state.storage.sql.exec<{ payload: string }>(`SELECT payload FROM outbox WHERE order_id = ?`, orderId).one().payload),
+			);
+			expect(sent).toMatchObject({ email: expect.any(String), ticketType: expect.any(String) });
+			expect(saleOfRecord((await orderRecord(env.DB, orderId))!, await orderTickets(env.DB, orderId))).toEqual(sent);
+		}
 	});
 
 	it("D1 refuses a second ticket for a seat already sold (the unique constraint): the consumer's batch stores nothing", async () => {

@@ -1,4 +1,4 @@
-// After the sale (issue 15): buying with a payment method and a receipt address,
+// After the sale: buying with a payment method and a receipt address,
 // reading an order's status, the gate, refunds, and Stripe's stand-in.
 import { env } from "cloudflare:test";
 import { expect } from "vitest";

@@ -1,4 +1,4 @@
-// Drops with ticket types (issue 14): seats to list, holds of a type's units,
+// Drops with ticket types: seats to list, holds of a type's units,
 // and a look at a seat's state on the shard that decides it.
 import { env, runInDurableObject } from "cloudflare:test";
 import { poolKey, poolShard } from "../../src/drops/ticket-types";

@@ -1,0 +1,223 @@
+// The ledger's charges and orders: a charge written down before the provider is
+// asked (so every one of them ends explicitly), the provider's answer recorded, and
+// a paid hold turned into its order and its sale message in one transaction. The
+// asking is the shard's (charges.ts); this part is synchronous SQL.
+import { orderId as newOrderId, ticketCode } from "../shared/ids";
+import { type Outcome, fail, ok } from "../shared/outcome";
+import { type OrderColumns, type SaleDetails, saleMessageOf, unitFields } from "../contract/sale-message";
+import { type HoldRow, type Meta, type OrderView, LedgerSection, replayed } from "./ledger-store";
+
+/** An order as this shard keeps it; its sale message is built from it (and waits in the outbox). */
+type OrderRow = OrderColumns & {
+	/** JSON: the ticket codes. */
+	tickets: string;
+	created_at: number;
+	ticket_type: string | null;
+	/** JSON: the seats (named units only). */
+	units: string | null;
+	pool: string | null;
+};
+
+/**
+ * A charge's life, keyed by hold: `pending` (asked of the provider, answer not
+ * recorded), `charged` (approved, no order yet), and the endings: `ordered`,
+ * `refunded`, `declined`, `void` (the provider never took it).
+ */
+export type ChargeState = "pending" | "charged" | "ordered" | "refunded" | "declined" | "void";
+
+export type ChargeRow = {
+	hold_id: string;
+	fan_id: string;
+	attempt: number;
+	idempotency_key: string;
+	method: string;
+	amount_cents: number;
+	currency: string;
+	state: ChargeState;
+	payment_id: string | null;
+	created_at: number;
+	updated_at: number;
+};
+
+/** What a purchase may do next with a hold: charge it (a new or repeated attempt), or answer at once. */
+export type ChargeStart =
+	| { kind: "charge"; charge: ChargeRow }
+	| { kind: "answered"; outcome: Outcome<OrderView> };
+
+export class ChargeLedger extends LedgerSection {
+	/**
+	 * Opens (or reopens) the charge for a hold before the provider is asked. An order
+	 * that exists is the answer; a hold gone is 410; a charge that may have happened
+	 * (pending or approved, from a request that died) is charged again under the SAME
+	 * idempotency key, so the provider answers the first charge rather than make a second.
+	 * After a decline, the next attempt gets a new key.
+	 */
+	startCharge(input: { holdId: string; fanId: string; method: string; now: number }): ChargeStart {
+		return this.transaction((): ChargeStart => {
+			const meta = this.store.requireMeta();
+			const hold = this.store.holdFor(input.holdId, input.fanId);
+			if (hold === null) return { kind: "answered", outcome: fail(404, "not_found", "No such hold.") };
+			if (hold.order_id !== null) return { kind: "answered", outcome: replayed(this.orderView(meta, this.orderRow(hold.order_id)!)) };
+			const gone = this.expireIfDue(hold, input.now);
+			if (gone !== null) return { kind: "answered", outcome: gone };
+			const existing = this.charge(hold.hold_id);
+			if (existing !== null && (existing.state === "pending" || existing.state === "charged")) {
+				return { kind: "charge", charge: existing };
+			}
+			const attempt = (existing?.attempt ?? 0) + 1;
+			const charge: ChargeRow = {
+				hold_id: hold.hold_id,
+				fan_id: hold.fan_id,
+				attempt,
+				idempotency_key: `${meta.drop_id}:${hold.hold_id}:${attempt}`,
+				method: input.method,
+				amount_cents: hold.quantity * this.store.priceOf(meta, hold.ticket_type),
+				currency: meta.currency,
+				state: "pending",
+				payment_id: null,
+				created_at: input.now,
+				updated_at: input.now,
+			};
+			this.sql.run(
+				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)
+				 ON CONFLICT (hold_id) DO UPDATE SET attempt = excluded.attempt, idempotency_key = excluded.idempotency_key,
+				   method = excluded.method, state = 'pending', payment_id = NULL, updated_at = excluded.updated_at`,
+				charge.hold_id, charge.fan_id, charge.attempt, charge.idempotency_key, charge.method, charge.amount_cents,
+				charge.currency, charge.created_at, charge.updated_at,
+			);
+			return { kind: "charge", charge };
+		});
+	}
+
+	/** The provider approved the charge: recorded before anything else happens. */
+	chargeApproved(holdId: string, key: string, paymentId: string, now: number): void {
+		// By key as well: an answer about an earlier attempt never touches a later one.
+		this.sql.run(
+			`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void')`,
+			paymentId, now, holdId, key,
+		);
+	}
+
+	/** An ending other than an order: declined, refunded, or void (the provider has no such charge). */
+	chargeEnded(holdId: string, key: string, state: "declined" | "refunded" | "void", now: number): void {
+		this.sql.run(
+			`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged')`,
+			state, now, holdId, key,
+		);
+	}
+
+	/** The payment an order was made with, if the hold has one. */
+	orderPayment(holdId: string): string | null {
+		return this.sql.first<{ payment_id: string }>(`SELECT o.payment_id FROM orders o JOIN holds h ON h.order_id = o.order_id WHERE h.hold_id = ?`, holdId)?.payment_id ?? null;
+	}
+
+	charge(holdId: string): ChargeRow | null {
+		return this.sql.first<ChargeRow>(`SELECT * FROM charges WHERE hold_id = ?`, holdId);
+	}
+
+	/** Charges not ended, last touched at or before `before`: what a reconcile looks at. */
+	openCharges(before: number, limit = 50): ChargeRow[] {
+		return this.sql.all<ChargeRow>(
+			`SELECT * FROM charges WHERE state IN ('pending', 'charged') AND updated_at <= ? ORDER BY updated_at LIMIT ?`,
+			before, limit,
+		);
+	}
+
+	/**
+	 * Turns a paid hold into an order, with its outbox row, and ends its charge, in one
+	 * transaction. A hold that ran out meanwhile answers 410: the caller refunds.
+	 */
+	completePurchase(input: { holdId: string; key: string; paymentId: string; now: number; email?: string }): Outcome<OrderView> {
+		return this.transaction((): Outcome<OrderView> => {
+			const meta = this.store.requireMeta();
+			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ?`, input.holdId);
+			if (hold === null) return fail(404, "not_found", "No such hold.");
+			if (hold.order_id !== null) return replayed(this.orderView(meta, this.orderRow(hold.order_id)!));
+			const gone = this.expireIfDue(hold, input.now);
+			if (gone !== null) return gone;
+			const order: OrderRow = {
+				order_id: newOrderId(meta.shard),
+				hold_id: hold.hold_id,
+				fan_id: hold.fan_id,
+				quantity: hold.quantity,
+				tickets: JSON.stringify(Array.from({ length: hold.quantity }, ticketCode)),
+				unit_price_cents: this.store.priceOf(meta, hold.ticket_type),
+				total_cents: this.store.priceOf(meta, hold.ticket_type) * hold.quantity,
+				currency: meta.currency,
+				payment_id: input.paymentId,
+				created_at: input.now,
+				ticket_type: hold.ticket_type,
+				units: hold.units,
+				pool: hold.pool,
+			};
+			this.sql.run(
+				`INSERT INTO orders (order_id, hold_id, fan_id, quantity, tickets, unit_price_cents, total_cents, currency, payment_id, created_at, ticket_type, units, pool)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				order.order_id, order.hold_id, order.fan_id, order.quantity, order.tickets,
+				order.unit_price_cents, order.total_cents, order.currency, order.payment_id, order.created_at,
+				order.ticket_type, order.units, order.pool,
+			);
+			this.store.owe(hold, "sold", input.now);
+			this.sql.run(`UPDATE holds SET state = 'purchased', order_id = ? WHERE hold_id = ?`, order.order_id, hold.hold_id);
+			this.sql.run(
+				`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ?`,
+				input.paymentId, input.now, hold.hold_id, input.key,
+			);
+			const message = saleMessageOf(order, {
+				dropId: meta.drop_id,
+				shard: meta.shard,
+				tickets: JSON.parse(order.tickets) as string[],
+				createdAt: new Date(input.now).toISOString(),
+				email: input.email ?? null,
+				...unitsOf(order),
+			});
+			this.sql.run(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, ?, ?)`, order.order_id, JSON.stringify(message), input.now);
+			return ok(this.orderView(meta, order));
+		});
+	}
+
+	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {
+		const meta = this.store.requireMeta();
+		const row = this.orderRow(input.orderId);
+		if (row === null || row.fan_id !== input.fanId) return fail(404, "not_found", "No such order.");
+		return ok(this.orderView(meta, row));
+	}
+
+	/** 410 for a hold past its time (returning its stock now if the alarm has not yet), null if it can be bought. */
+	private expireIfDue(hold: HoldRow, now: number): Outcome<never> | null {
+		if (hold.state === "active" && hold.expires_at <= now) this.store.returnHold(hold, "expired", now);
+		else if (hold.state === "active") return null;
+		return fail(410, hold.state === "released" ? "hold_released" : "hold_expired", "This hold is no longer valid; make a new one.");
+	}
+
+	private orderRow(orderId: string): OrderRow | null {
+		return this.sql.first<OrderRow>(`SELECT * FROM orders WHERE order_id = ?`, orderId);
+	}
+
+	/** An order as the fan is answered it. */
+	private orderView(meta: Meta, row: OrderRow): OrderView {
+		return {
+			orderId: row.order_id,
+			dropId: meta.drop_id,
+			holdId: row.hold_id,
+			quantity: row.quantity,
+			tickets: JSON.parse(row.tickets) as string[],
+			unitPriceCents: row.unit_price_cents,
+			totalCents: row.total_cents,
+			currency: row.currency,
+			createdAt: new Date(row.created_at).toISOString(),
+			...unitFields(unitsOf(row)),
+		};
+	}
+}
+
+/** An order's named units as its row keeps them: none for the stock spread over the shards. */
+function unitsOf(order: OrderRow): Pick<SaleDetails, "ticketType" | "seats" | "slot"> {
+	if (order.ticket_type === null) return { ticketType: null, seats: [], slot: null };
+	return {
+		ticketType: order.ticket_type,
+		seats: order.units === null ? [] : (JSON.parse(order.units) as string[]),
+		slot: order.pool?.startsWith("t:") ? order.pool.slice(2) : null,
+	};
+}

@@ -1,0 +1,70 @@
+// The tables of a shard's ledger, made in one place: every section of the ledger
+// (holds, named holds, charges and orders, outbox, transfers and restock) reads
+// and writes these. Made synchronously and idempotently when the shard starts, so
+// a shard made by an earlier version gets what it lacks and keeps what it has.
+import type { Sql } from "../shared/sql";
+
+export function createLedgerTables(sql: Sql): void {
+	sql.run(`CREATE TABLE IF NOT EXISTS meta (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		drop_id TEXT NOT NULL, shard INTEGER NOT NULL, shards INTEGER NOT NULL,
+		allocation INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, hold_seconds INTEGER NOT NULL,
+		price_cents INTEGER NOT NULL, currency TEXT NOT NULL,
+		remaining INTEGER NOT NULL CHECK (remaining >= 0),
+		received INTEGER NOT NULL DEFAULT 0, given INTEGER NOT NULL DEFAULT 0)`);
+	sql.run(`CREATE TABLE IF NOT EXISTS holds (
+		hold_id TEXT PRIMARY KEY, fan_id TEXT NOT NULL, quantity INTEGER NOT NULL,
+		created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+		state TEXT NOT NULL, order_id TEXT)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS holds_by_fan ON holds (fan_id, state)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS holds_by_expiry ON holds (state, expires_at)`);
+	// Only holds that were made are remembered by key: a refused request writes nothing.
+	sql.run(`CREATE TABLE IF NOT EXISTS idempotency (
+		fan_id TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL, result TEXT NOT NULL,
+		created_at INTEGER NOT NULL, PRIMARY KEY (fan_id, key))`);
+	sql.run(`CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_at)`);
+	sql.run(`CREATE TABLE IF NOT EXISTS orders (
+		order_id TEXT PRIMARY KEY, hold_id TEXT NOT NULL UNIQUE, fan_id TEXT NOT NULL,
+		quantity INTEGER NOT NULL, tickets TEXT NOT NULL, unit_price_cents INTEGER NOT NULL,
+		total_cents INTEGER NOT NULL, currency TEXT NOT NULL, payment_id TEXT NOT NULL,
+		created_at INTEGER NOT NULL)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS orders_by_fan ON orders (fan_id)`);
+	sql.run(`CREATE TABLE IF NOT EXISTS outbox (
+		order_id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
+		sent_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, created_at)`);
+	// Every charge attempt, written before the provider is asked, so every one of them ends
+	// explicitly: an order, a refund, a decline, or void (the provider never had it).
+	sql.run(`CREATE TABLE IF NOT EXISTS charges (
+		hold_id TEXT PRIMARY KEY, fan_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+		idempotency_key TEXT NOT NULL, method TEXT NOT NULL, amount_cents INTEGER NOT NULL,
+		currency TEXT NOT NULL, state TEXT NOT NULL, payment_id TEXT,
+		created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS charges_by_state ON charges (state, updated_at)`);
+	// Stock moved between shards, as a two-step exchange: the taker writes what it asks for
+	// (transfers_in, amount NULL) and then asks; the giver takes the stock and remembers its
+	// answer under the transfer id (transfers_out) until the taker says it has credited it.
+	sql.run(`CREATE TABLE IF NOT EXISTS transfers_out (
+		transfer_id TEXT PRIMARY KEY, to_shard INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+	sql.run(`CREATE TABLE IF NOT EXISTS transfers_in (
+		transfer_id TEXT PRIMARY KEY, from_shard INTEGER NOT NULL, requested INTEGER NOT NULL,
+		amount INTEGER, created_at INTEGER NOT NULL)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS transfers_in_by_state ON transfers_in (amount, from_shard)`);
+	// Refunded tickets put back on sale, once per refund.
+	sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+	// Named units: the drop's types, a hold's type and units, and the endings owed to units' shards.
+	addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT", "claim_key TEXT", "claim_request TEXT"]);
+	addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);
+	sql.run(`CREATE TABLE IF NOT EXISTS types (
+		type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
+	sql.run(`CREATE TABLE IF NOT EXISTS notices (
+		hold_id TEXT NOT NULL, kind TEXT NOT NULL, shard INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hold_id, kind))`);
+}
+
+/** Adds columns a table made by an earlier version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */
+function addColumns(sql: Sql, table: string, columns: string[]): void {
+	const have = new Set(sql.all<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).map((c) => c.name));
+	for (const column of columns) {
+		if (!have.has(column.split(" ")[0]!)) sql.run(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+	}
+}

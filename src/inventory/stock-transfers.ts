@@ -1,0 +1,226 @@
+// Stock moving between a drop's shards, as the shard that lacks it asks: a hold
+// of the stock spread over the shards is decided on the fan's home shard, which
+// takes what it lacks from its peers (the richest first, by the pacer's last look)
+// in a two-step exchange both sides write down (ledger-transfers.ts), so a transfer
+// cut short by a restart or a failed call is finished later, never counted twice.
+// The giver's side never calls anyone. Handed only what it needs of its shard.
+import { type Outcome, fail } from "../shared/outcome";
+import type { AlarmScheduling } from "./alarm-schedule";
+import type { Ledger } from "./ledger";
+import type { HoldView } from "./ledger-store";
+
+/** The alarm comes back this soon while a transfer this shard asked for is unanswered or unacknowledged. */
+export const TRANSFER_RETRY_MS = 2_000;
+/** Rounds of asking peers for stock before a contended hold gives up. */
+const MAX_HOLD_ROUNDS = 16;
+/** How long the pacer's look at every shard's free stock guides a dry shard's asking (it looks about once a second). */
+const HINT_FRESH_MS = 2_000;
+/** How long a sweep of every peer that found nothing answers for the holds after it. */
+const EMPTY_SWEEP_MS = 1_000;
+/** How long a sweep that found stock on its way (or a peer not answering) answers "try again" for the holds after it. */
+const BUSY_SWEEP_MS = 500;
+/** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
+const MAX_EXTRA_TAKE = 16;
+
+/** What a peer answers when asked for stock: what it gave, and whether stock is on its way to it. */
+export interface GiveAnswer {
+	amount: number;
+	incoming: boolean;
+}
+
+/** What is asked of a peer shard for stock (its `give`, over RPC): a transfer, or acks alone (no transfer id). */
+export interface StockPeer {
+	give(input: { transferId: string; toShard: number; amount: number; acks: string[] }): Promise<GiveAnswer>;
+}
+
+/** What the transfers need of their shard. */
+export interface StockTransferHost {
+	clock(): number;
+	ledger: Pick<Ledger, "holds" | "transfers" | "requireMeta">;
+	alarm: Pick<AlarmScheduling, "by" | "now">;
+	/** Shard `shard` of the drop. */
+	peer(dropId: string, shard: number): StockPeer;
+}
+
+export class StockTransfers {
+	/** Transfers this instance is waiting on right now. */
+	private readonly running = new Set<string>();
+	/** Each peer's free stock, and the stock between shards, when the pacer last looked. */
+	private hint: { stock: number[]; inFlight: number; held: number; at: number } = { stock: [], inFlight: 0, held: 0, at: -Infinity };
+	/** When a sweep of every peer last found no stock and none on its way. */
+	private peersEmptyAt = -Infinity;
+	/** When a sweep last found no stock but some on its way, or a peer that did not answer. */
+	private peersBusyAt = -Infinity;
+
+	constructor(private readonly host: StockTransferHost) {}
+
+	/** The pacer's look at every shard's free stock, and at the stock moving between shards and held. */
+	noteLook(look: { peerStock: number[]; inFlight?: number; held?: number }): void {
+		// Without a count of holds, assume some: "no free stock" is then never taken as final.
+		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, held: look.held ?? 1, at: this.host.clock() };
+	}
+
+	/**
+	 * Decides a hold of the stock spread over the shards: here, or with stock taken from
+	 * the peers when this shard lacks some. `request` is what its key is remembered with.
+	 */
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string }): Promise<Outcome<HoldView>> {
+		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter });
+		let blocked = false;
+		for (let round = 1; ; round++) {
+			const decision = ask();
+			if (decision.kind === "answered") return this.held(decision.outcome);
+			// Every peer was asked a moment ago and had nothing: answer from that sweep. Or a sweep a
+			// moment ago found stock only on its way: "try again", without asking everyone again (in a
+			// contended endgame this keeps a dry shard to a few sweeps a second, not one per hold).
+			if (round === 1 && this.peersLatelyEmpty()) break;
+			if (round === 1 && this.host.clock() - this.peersBusyAt < BUSY_SWEEP_MS) {
+				blocked = true;
+				break;
+			}
+			// Not enough here: take stock from the other shards and decide again. Other requests
+			// ran during the await and may have taken what arrived, so this repeats for as long
+			// as the peers still have stock to give. (Each round that gets stock moves it here.)
+			const sweep = await this.takeStockFromPeers(decision.missing);
+			blocked = sweep.blocked;
+			if (sweep.got === 0) {
+				if (sweep.blocked) this.peersBusyAt = this.host.clock();
+				else this.peersEmptyAt = this.host.clock();
+			}
+			if (sweep.got === 0 || round >= MAX_HOLD_ROUNDS) break;
+		}
+		// One more look: holds past their time are returned first, and stock may have come back.
+		const last = ask();
+		if (last.kind === "answered") return this.held(last.outcome);
+		if (blocked) {
+			// A peer did not answer, or stock is moving between shards: "sold out" would be a guess.
+			return fail(503, "try_again", "Tickets are being moved between shards; try again in a moment.", { retryAfter: 1 });
+		}
+		return last.remaining === 0
+			? fail(409, "sold_out", "No tickets are left to hold.")
+			: fail(409, "not_enough_left", `Only ${last.remaining} ticket(s) are left; ask for fewer.`, { available: last.remaining });
+	}
+
+	private held(outcome: Outcome<HoldView>): Outcome<HoldView> {
+		if (outcome.ok && !outcome.replayed) this.host.alarm.by(Date.parse(outcome.value.expiresAt));
+		return outcome;
+	}
+
+	/**
+	 * Whether a sweep of every peer found nothing within EMPTY_SWEEP_MS, or the pacer's
+	 * fresh look saw no free stock at any peer, none moving and none held (so none can come
+	 * back: sold out for good): then a hold answers without asking. In an endgame where
+	 * holds may still end, a dry shard costs its peers a sweep a second.
+	 */
+	private peersLatelyEmpty(): boolean {
+		const now = this.host.clock();
+		const shard = this.host.ledger.requireMeta().shard;
+		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
+		const peerHasStock = this.hint.stock.some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
+		if (fresh && !peerHasStock && this.hint.held === 0) return true;
+		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
+		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
+	}
+
+	/**
+	 * Asks the other shards until `needed` tickets have arrived or all have been asked.
+	 * `blocked`: a peer did not answer (its transfer stays pending; the alarm completes
+	 * it) or said stock is on its way to it, so an empty sweep is not the last word.
+	 */
+	private async takeStockFromPeers(needed: number): Promise<{ got: number; blocked: boolean }> {
+		const meta = this.host.ledger.requireMeta();
+		// Stock a peer already gave this shard, in a transfer cut short, comes first.
+		let { got, failed: blocked } = await this.completePendingTransfers();
+		// With a fresh look from the pacer, the peers that had free stock then are asked first, the
+		// richest first, then the others (stock may have moved since, or be on its way to one of them).
+		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
+		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < HINT_FRESH_MS ? [...this.hint.stock] : null;
+		if (known) {
+			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
+			peers = [...rich, ...peers.filter((k) => known[k]! === 0)];
+		}
+		for (const from of peers) {
+			if (got >= needed) break;
+			// From a peer with plenty, take a little more than this hold lacks, so the next holds here find it.
+			const spare = known ? Math.max(0, known[from]! - (needed - got)) : 0;
+			const asked = needed - got + Math.min(MAX_EXTRA_TAKE, Math.floor(spare / 2));
+			try {
+				const transferId = this.host.ledger.transfers.openTransfer(from, asked, this.host.clock());
+				this.host.alarm.by(this.host.clock() + TRANSFER_RETRY_MS);
+				const answer = await this.exchange(transferId, from, asked);
+				got += answer.amount;
+				if (answer.incoming) blocked = true;
+				if (known) known[from] = Math.max(0, known[from]! - answer.amount);
+			} catch (err) {
+				console.warn("stock transfer failed; the alarm completes it", from, err);
+				blocked = true;
+			}
+		}
+		return { got, blocked };
+	}
+
+	/** Asks the giver for a transfer this shard has written down, credits the answer, and acks what it credited before. */
+	private async exchange(transferId: string, from: number, requested: number): Promise<GiveAnswer> {
+		const meta = this.host.ledger.requireMeta();
+		const acks = this.host.ledger.transfers.unackedFrom(from).filter((id) => id !== transferId);
+		this.running.add(transferId);
+		let answer: GiveAnswer;
+		try {
+			answer = await this.host.peer(meta.drop_id, from).give({ transferId, toShard: meta.shard, amount: requested, acks });
+		} finally {
+			this.running.delete(transferId);
+		}
+		this.host.ledger.transfers.credit(transferId, answer.amount);
+		this.host.ledger.transfers.acked(acks);
+		return answer;
+	}
+
+	/**
+	 * The giver's side: up to `amount` of this shard's free stock, once per transfer id.
+	 * It never calls anyone; a transfer to this shard that nobody here waits on is left to
+	 * the alarm, woken at once.
+	 */
+	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
+		const amount = this.host.ledger.transfers.give({ ...input, acks: input.acks ?? [], now: this.host.clock() });
+		// Stock went to a peer: "every peer was empty a moment ago" no longer holds.
+		if (amount > 0) this.peersEmptyAt = -Infinity;
+		const pending = this.host.ledger.transfers.pendingTransfers();
+		// A transfer to this shard that nobody here is waiting on was cut short: the alarm
+		// finishes it now, so the asker's retry (it answers "try again") finds the stock.
+		if (pending.some((t) => !this.running.has(t.transfer_id))) this.host.alarm.now();
+		return { amount, incoming: pending.length > 0 };
+	}
+
+	/** Finishes transfers this shard asked for and never heard back from (idempotent on both sides). */
+	async completePendingTransfers(): Promise<{ got: number; failed: boolean }> {
+		let got = 0;
+		let failed = false;
+		// Those still running in this instance will finish by themselves; after a restart none are.
+		for (const t of this.host.ledger.transfers.pendingTransfers()) {
+			// Checked again right before each: another caller may have started or finished it
+			// while this one awaited the transfers before it (from here to the ask, no await).
+			if (this.running.has(t.transfer_id) || !this.host.ledger.transfers.isPending(t.transfer_id)) continue;
+			try {
+				got += (await this.exchange(t.transfer_id, t.from_shard, t.requested)).amount;
+			} catch (err) {
+				console.warn("transfer retry failed", t.transfer_id, err);
+				failed = true;
+			}
+		}
+		return { got, failed };
+	}
+
+	/** Tells givers which of their transfers have been credited here, so both sides forget them. */
+	async sendAcks(): Promise<void> {
+		const meta = this.host.ledger.requireMeta();
+		for (const from of this.host.ledger.transfers.peersToAck()) {
+			const acks = this.host.ledger.transfers.unackedFrom(from);
+			try {
+				await this.host.peer(meta.drop_id, from).give({ transferId: "", toShard: meta.shard, amount: 0, acks });
+				this.host.ledger.transfers.acked(acks);
+			} catch (err) {
+				console.warn("transfer acks not delivered; the alarm retries", from, err);
+			}
+		}
+	}
+}
