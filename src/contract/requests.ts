@@ -48,7 +48,7 @@ export const PurchaseBody = object({
 	}),
 	email: text(3, 254, { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, hint: "must be an email address" })
 		.optional()
-		.meta({ description: "Where the receipt goes (issue 15); no receipt without it." }),
+		.meta({ description: "Where the receipt goes; no receipt without it." }),
 });
 
 /** The header that makes a hold safe to retry. */

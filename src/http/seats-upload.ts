@@ -1,7 +1,7 @@
 // A seated type's seats as CSV: PUT /api/admin/drops/:id/ticket-types/:typeId/seats,
 // before the opening. The whole upload is checked first (every error names its line);
 // nothing is stored unless all of it is good.
-import { type IRequest } from "itty-router";
+import type { IRequest } from "itty-router";
 import { type DropConfig, LIMITS, typesOf } from "../drops/rules";
 import { replaceSeatsInD1 } from "../drops/store";
 import { ApiError, notFound } from "../shared/errors";

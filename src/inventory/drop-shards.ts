@@ -70,7 +70,7 @@ export async function replaceSeats(env: Env, drop: DropConfig, typeId: string, s
  * them, so `remaining` is counted as Σ(remaining + given − received): each shard's
  * own read is atomic, and a transfer between two reads (or one cut short by a
  * restart, until the alarm completes it) is then counted exactly once, never
- * missed or doubled. Missing it could tell the waiting room "sold out" for good.
+ * missed or doubled. Missing it could tell the pacer "sold out" for good.
  */
 export async function inventoryTotals(
 	env: Env,

@@ -9,7 +9,7 @@ import { type LoadReport, loadReport } from "../shared/request-counter";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { refundTotals } from "../after-sale/refunds";
 import { recordedByShard, recordedNamed } from "./store";
-import { type RoomAudit } from "../waiting-room/pacer-audit";
+import type { RoomAudit } from "../waiting-room/pacer-audit";
 import { lineStub, roomStub, shardStub } from "../shared/names";
 
 export interface Audit {

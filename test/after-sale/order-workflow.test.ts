@@ -1,4 +1,4 @@
-// A Workflow per order (issue 15): started by the sales consumer once the order
+// A Workflow per order: started by the sales consumer once the order
 // is in D1, one per order id; its steps confirm the payment, issue signed
 // tickets, send the receipt and record the outcome, each retried; a step that
 // keeps failing ends the order failed, which the promoter sees and retries.

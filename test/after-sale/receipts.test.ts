@@ -1,4 +1,4 @@
-// Receipts (issue 15): the sender is chosen by configuration: Cloudflare's
+// Receipts: the sender is chosen by configuration: Cloudflare's
 // send_email binding, the dev mailbox in D1, or none.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// Refunds and cancellations (issue 15): a refund is recorded with the tickets it
+// Refunds and cancellations: a refund is recorded with the tickets it
 // takes back, asked of the provider once (by its id), and repeating it changes
 // nothing; refunded tickets go back on sale only when the promoter asks, through
 // the shards with the same accounting; a cancelled drop refunds every order.

@@ -1,4 +1,4 @@
-// Signed tickets at the gate (issue 15): a ticket's token is checked offline
+// Signed tickets at the gate: a ticket's token is checked offline
 // (ES256, the JWKS) and admitted once; "already used" after, from any gate at
 // once too; the gate's credential is its own, never the admin token.
 import { env } from "cloudflare:test";

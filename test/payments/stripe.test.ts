@@ -1,4 +1,4 @@
-// Stripe as the payment provider (issue 15), against a local stand-in that
+// Stripe as the payment provider, against a local stand-in that
 // speaks its HTTP API (scripts/lib/fake-stripe.mjs): PaymentIntents keyed by the
 // shard's charge key, declines, a dropped connection charged once, a slow
 // provider that does not hold other fans' holds, refunds, and the webhook's

@@ -1,4 +1,4 @@
-// Promoters as tenants (issue 17): keys with roles, every admin route scoped
+// Promoters as tenants: keys with roles, every admin route scoped
 // to the key's promoter, the activity log, keys never stored in clear, and the
 // operator's token still good for everything.
 import { env } from "cloudflare:test";
