@@ -1,5 +1,6 @@
 // Fixed-window request counters, held in memory by the object that sees every
-// join of a drop. Pure: the caller passes the time.
+// join of a drop, and who a client is counted as (an IPv6 client as its /64, in
+// every limit alike). Pure: the caller passes the time.
 import { BoundedMap } from "./bounded-map";
 
 export interface RateDecision {
@@ -39,3 +40,13 @@ export class RateLimiter {
 }
 
 export const isLoopback = (ip: string | null) => ip === "127.0.0.1" || ip === "::1" || ip === "::ffff:127.0.0.1";
+
+/** The address an IP is counted under: itself for IPv4, its first four groups (the /64) for IPv6. */
+export function clientKey(ip: string): string {
+	if (!ip.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.replace(/^::ffff:/i, "");
+	const [head = "", tail] = ip.toLowerCase().split("::", 2);
+	const left = head === "" ? [] : head.split(":");
+	const right = tail === undefined || tail === "" ? [] : tail.split(":");
+	const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+	return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}

@@ -3,7 +3,7 @@
 import { type JWTVerifyGetKey, createRemoteJWKSet, errors, jwtVerify } from "jose";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
-import { isLoopback } from "../shared/rate-limit";
+import { clientKey, isLoopback } from "../shared/rate-limit";
 
 /** The JOIN_LIMITER binding's period in wrangler.toml: the binding tells no reset time, so this is the wait asked for. */
 export const JOIN_LIMITER_PERIOD_SECONDS = 60;
@@ -29,16 +29,6 @@ export async function limitJoinsByClient(env: Env, ip: string | null): Promise<v
 	if (!allowed) {
 		throw new ApiError(429, "rate_limited", "Too many join attempts from your network; wait and try again.", { retryAfter: JOIN_LIMITER_PERIOD_SECONDS });
 	}
-}
-
-/** The address an IP is counted under: itself for IPv4, its first four groups (the /64) for IPv6. */
-export function clientKey(ip: string): string {
-	if (!ip.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.replace(/^::ffff:/i, "");
-	const [head = "", tail] = ip.toLowerCase().split("::", 2);
-	const left = head === "" ? [] : head.split(":");
-	const right = tail === undefined || tail === "" ? [] : tail.split(":");
-	const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-	return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
 export async function verifyTurnstile(env: Env, token: string | undefined, ip: string | null): Promise<void> {

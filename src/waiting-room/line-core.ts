@@ -7,7 +7,7 @@ import { hasClosed } from "../drops/rules";
 import { sameDigest } from "../shared/fan-secret";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
-import { RateLimiter, isLoopback } from "../shared/rate-limit";
+import { RateLimiter, clientKey, isLoopback } from "../shared/rate-limit";
 import type { Sql } from "../shared/sql";
 import { WAKE_AFTER_MS } from "./timing";
 
@@ -302,7 +302,7 @@ export class LineCore {
 		const checks: [string, number][] = [];
 		if (!(input.limits.loopbackExempt && isLoopback(input.ip))) {
 			checks.push([`fan:${input.fanId}`, input.limits.perFan]);
-			if (input.ip !== null) checks.push([`ip:${input.ip}`, input.limits.perIp]);
+			if (input.ip !== null) checks.push([`ip:${clientKey(input.ip)}`, input.limits.perIp]);
 		}
 		// The drop's own limit last, so a join refused for its fan or address does not use it up.
 		checks.push(["line", input.limits.perLine ?? 0]);

@@ -4,7 +4,6 @@
 import { env } from "cloudflare:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clientKey } from "../../src/waiting-room/join-guard";
 import { RateLimiter, isLoopback } from "../../src/shared/rate-limit";
 import { createDrop, getDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
@@ -12,6 +11,7 @@ import { postJoin, withFanSecret } from "../support/fans";
 import { restartObjects } from "../support/objects";
 import { lineRows, lineStub } from "../support/room";
 import { type EnvOverrides, fanFetch } from "../support/worker";
+import { clientKey } from "../../src/shared/rate-limit";
 
 type Overrides = Partial<Record<keyof Env, string>>;
 
@@ -68,6 +68,18 @@ describe("rate limit per client IP", () => {
 		for (const res of answers) if (res.status === 429) await expect429(res);
 		expect(await fansInRoom(drop.id)).toHaveLength(5);
 		expect((await getDrop(drop.id)).stats.joined).toBe(5);
+	});
+
+	it("counts an IPv6 client as its /64, as the engine's other join limits do: one subscriber's addresses share one count", async () => {
+		const drop = await openDrop();
+		const two = { JOIN_RATE_PER_IP: "2", JOIN_RATE_PER_FAN: "0" };
+		const answers = [];
+		for (let i = 1; i <= 6; i++) answers.push(await joinAs(drop.id, { fanId: `v6-fan-${i}` }, `2001:db8:7:7::${i}`, two));
+		expect(answers.map((r) => r.status)).toEqual([201, 201, 429, 429, 429, 429]);
+		for (const res of answers.slice(2)) await expect429(res);
+		// The next /64 is another client.
+		expect((await joinAs(drop.id, { fanId: "v6-fan-next" }, "2001:db8:7:8::1", two)).status).toBe(201);
+		expect(await fansInRoom(drop.id)).toEqual(["v6-fan-1", "v6-fan-2", "v6-fan-next"]);
 	});
 
 	it("keeps each drop's counters apart", async () => {
