@@ -4,8 +4,9 @@
 // and admission went in order. Built synchronously from the pacer's core and
 // the lines' own audits; the pacer (waiting-room.ts) gathers those.
 import type { LineAudit } from "./line-core";
-import type { PacerCore, PacerState } from "./pacer-core";
+import type { PacerCore } from "./pacer-core";
 import { SLOT_MS } from "./timing";
+import type { PacerState } from "./pacer-schema";
 
 export const SHUFFLE_ALGORITHM =
 	"Fisher-Yates over the pre-queue laid out line by line in join order (global index g = fans on lower lines + place in line - 1), " +
