@@ -14,7 +14,7 @@ import { sha256Hex } from "../shared/crypto";
 import { ApiError } from "../shared/errors";
 import { newFanSecret } from "../shared/fan-secret";
 import { lineStub, roomStub } from "../shared/names";
-import { unwrap } from "../shared/outcome";
+import { failureOf, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
@@ -24,6 +24,7 @@ import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
 import type { Watermark } from "../waiting-room/watermark";
+import { forgetWatermark } from "../waiting-room/watermark-cache";
 
 type Args = [Env, ExecutionContext];
 
@@ -130,20 +131,29 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 		fanId = body.fanId;
 	}
 	await verifyTurnstile(env, body.turnstileToken, ip);
-	const w = await watermark(env, dropId, ctx);
-	const limits: JoinLimits = {
-		perIp: perIpPerLine(settings.joinRatePerIp, w.lines),
-		perFan: settings.joinRatePerFan,
-		perLine: perLineShare(joinsPerMinute, w.lines),
-		loopbackExempt: settings.loopbackExempt,
-	};
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
 	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
 	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
 	const hash = fanSecret === null ? null : await sha256Hex(fanSecret);
 	const proof: JoinProof = hash === null ? { kind: "identity" } : { kind: "secret", offered: body.fanSecret === undefined ? null : hash, fresh: hash };
-	const line = lineStub(env, dropId, lineOf(fanId, w.lines));
-	const joined = unwrap(await line.join({ fanId, ip, limits, acceptNew: !w.soldOut, proof }));
+	const joinLine = async (w: Watermark) => {
+		const limits: JoinLimits = {
+			perIp: perIpPerLine(settings.joinRatePerIp, w.lines),
+			perFan: settings.joinRatePerFan,
+			perLine: perLineShare(joinsPerMinute, w.lines),
+			loopbackExempt: settings.loopbackExempt,
+		};
+		return lineStub(env, dropId, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: !w.soldOut, proof, lines: w.lines });
+	};
+	let w = await watermark(env, dropId, ctx);
+	let outcome = await joinLine(w);
+	// Routed by a copy of the settings from before the line count changed: once more, by a fresh copy.
+	if (failureOf(outcome)?.code === "lines_changed") {
+		await forgetWatermark(dropId);
+		w = await watermark(env, dropId, ctx);
+		outcome = await joinLine(w);
+	}
+	const joined = unwrap(outcome);
 	const now = Date.now();
 	if (joined.status === "sold_out") {
 		// Nothing was stored: there is no place to keep, only the news.

@@ -66,7 +66,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			409: "fan_id_taken (field fanSecret), drop_closed",
 			422: "fan_mismatch, empty, too_short, too_long, invalid_format",
 			429: "rate_limited",
-			503: "try_again, challenge_unavailable, identity_unavailable",
+			503: "try_again (the line count is being changed), lines_changed, challenge_unavailable, identity_unavailable",
 		},
 	},
 	{

@@ -17,6 +17,8 @@ export interface LineConfig {
 	lines: number;
 	opensAt: string;
 	closesAt: string | null;
+	/** While the pacer changes the drop's line count: joins are refused until then, or until the new settings come. */
+	closedUntil?: number;
 }
 
 export interface JoinLimits {
@@ -53,6 +55,8 @@ export interface JoinInput {
 	limits: JoinLimits;
 	acceptNew: boolean;
 	proof: JoinProof;
+	/** The line count the Worker routed this join by (a copy of the settings up to a second old); another count than this line's is refused. */
+	lines?: number;
 }
 
 export type LineJoin = { status: "joined"; entry: LineEntry; rejoined: boolean } | { status: "sold_out" };
@@ -150,6 +154,14 @@ export class LineCore {
 		const config = this.config();
 		if (config === null) return answer(fail(404, "not_found", "No such drop."));
 		if (hasClosed(config, now)) return answer(fail(409, "drop_closed", "This drop has closed."));
+		// A fan has one line for a line count; a join that reached a line by another count, or while
+		// the count changes, could give the same fan id a second place on another line.
+		if (config.closedUntil !== undefined && now < config.closedUntil) {
+			return answer(fail(503, "try_again", "The drop's lines are being changed; try again in a moment.", { retryAfter: 1 }));
+		}
+		if (input.lines !== undefined && input.lines !== config.lines) {
+			return answer(fail(503, "lines_changed", "The drop's lines changed while this join was on its way; try again.", { retryAfter: 1 }));
+		}
 		const limited = this.rateLimit(input, now);
 		if (limited !== null) return answer(limited);
 
@@ -258,6 +270,18 @@ export class LineCore {
 	/** Whether anyone has joined: a drop's line count may change only while none has. */
 	isEmpty(): boolean {
 		return this.state().next_seq === 1;
+	}
+
+	/**
+	 * The first step of a change of the line count: if nobody has joined, this line
+	 * refuses joins until `until` or until its new settings come, and answers true; in
+	 * the same synchronous step, so no join lands between the look and the close.
+	 */
+	closeForLineChange(until: number): boolean {
+		const config = this.config();
+		if (config === null || !this.isEmpty()) return false;
+		this.configure({ ...config, closedUntil: until });
+		return true;
 	}
 
 	audit(): LineAudit {

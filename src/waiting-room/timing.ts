@@ -17,5 +17,7 @@ export const WAKE_AFTER_MS = 3 * SLOT_MS;
 export const TOTALS_MAX_AGE_MS = 1_000;
 /** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */
 export const CALL_TIMEOUT_MS = 5_000;
+/** How long the lines stay closed to joins while the pacer changes their count, at most (a pacer that dies meanwhile costs no more). */
+export const LINE_CHANGE_MS = 10_000;
 /** The span over which the published pace counts the fans admitted. */
 export const PACE_WINDOW_MS = 60_000;

@@ -80,6 +80,12 @@ export class WaitingLine extends DurableObject<Env> {
 		return this.core.isEmpty();
 	}
 
+	/** Closes an empty line to joins while the pacer changes the line count (see LineCore.closeForLineChange). */
+	closeForLineChange(input: { until: number }): boolean {
+		this.served.count();
+		return this.core.closeForLineChange(input.until);
+	}
+
 	load(): number {
 		return this.served.requests;
 	}

@@ -25,9 +25,9 @@ import { sha256Hex } from "../shared/crypto";
 import { PacerCore, type RoomStats } from "./pacer-core";
 import { type RoomAudit, UNCONFIGURED_AUDIT, pacerAudit } from "./pacer-audit";
 import { type Watermark, watermarkOf } from "./watermark";
-import type { SealReport } from "./line-core";
+import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
-import { BUSY_TICK_MS, CALL_TIMEOUT_MS } from "./timing";
+import { BUSY_TICK_MS, CALL_TIMEOUT_MS, LINE_CHANGE_MS } from "./timing";
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly core: PacerCore;
@@ -57,8 +57,13 @@ export class WaitingRoom extends DurableObject<Env> {
 		const previous = this.core.config();
 		this.availabilityCopy = null;
 		if (previous !== null && previous.lines !== drop.lines) {
-			const empty = await Promise.all(Array.from({ length: previous.lines }, (_, k) => this.line(k).isEmpty()));
-			if (!empty.every(Boolean)) return fail(422, "lines_in_use", `"lines" cannot change once fans have joined.`, { field: "lines" });
+			// Each line closes itself only if empty, in one step, so no join lands between the look and the change.
+			const until = this.clock() + LINE_CHANGE_MS;
+			const closed = await Promise.all(Array.from({ length: previous.lines }, (_, k) => this.line(k).closeForLineChange({ until })));
+			if (!closed.every(Boolean)) {
+				await Promise.all(closed.map((c, k) => (c ? this.line(k).configure(lineSettings(previous, k)) : null)));
+				return fail(422, "lines_in_use", `"lines" cannot change once fans have joined.`, { field: "lines" });
+			}
 		}
 		if (this.core.needsSeed()) {
 			const seed = newSeed();
@@ -66,11 +71,9 @@ export class WaitingRoom extends DurableObject<Env> {
 			this.core.commitSeed(seed, await sha256Hex(seed));
 		}
 		this.core.storeConfig(drop);
-		await Promise.all(
-			Array.from({ length: drop.lines }, (_, k) =>
-				this.line(k).configure({ dropId: drop.id, line: k, lines: drop.lines, opensAt: drop.opensAt, closesAt: drop.closesAt }),
-			),
-		);
+		// Lines past a smaller count learn it too, so a join routed by the old count is refused there.
+		const configured = Math.max(drop.lines, previous?.lines ?? 0);
+		await Promise.all(Array.from({ length: configured }, (_, k) => this.line(k).configure(lineSettings(drop, k))));
 		const alarmAt = this.core.alarmForSettings(drop, this.clock());
 		if (alarmAt === null) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(alarmAt);
@@ -299,3 +302,5 @@ function bounded<T>(call: Promise<T>, what: string): Promise<T> {
 	});
 }
 
+/** What line `line` of a drop is told of its settings. */
+const lineSettings = (drop: DropConfig, line: number): LineConfig => ({ dropId: drop.id, line, lines: drop.lines, opensAt: drop.opensAt, closesAt: drop.closesAt });

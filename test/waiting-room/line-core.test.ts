@@ -85,6 +85,44 @@ describe("the line's core", () => {
 		expect(seen.located).toMatchObject({ ok: true, value: { slot: FIRST_SLOT, slotIndex: 1, position: 8 } });
 	});
 
+	it("while the line count changes: an empty line closes itself in one step and refuses joins until its new settings come; a line with a fan stays open", async () => {
+		const seen = await onLine((core) => {
+			const closed = core.closeForLineChange(T0 - 500);
+			const refused = core.join(joinAs("during-change"), T0 - 800).outcome;
+			const stored = core.joined();
+			// The pacer's new settings open it again; a pacer that never sends them costs at most until `until`.
+			core.configure({ ...lineConfig(), lines: 3 });
+			const after = core.join(joinAs("after-change", { lines: 3 }), T0 - 700).outcome;
+			const secondClose = core.closeForLineChange(T0 - 100);
+			const stillOpen = core.join(joinAs("later", { lines: 3 }), T0 - 600).outcome;
+			return { closed, refused, stored, after, secondClose, stillOpen };
+		});
+		expect(seen.closed).toBe(true);
+		expect(seen.refused).toMatchObject({ ok: false, status: 503, code: "try_again" });
+		expect(seen.stored).toBe(0);
+		expect(seen.after).toMatchObject({ ok: true, value: { status: "joined" } });
+		expect(seen.secondClose).toBe(false);
+		expect(seen.stillOpen).toMatchObject({ ok: true, value: { status: "joined" } });
+
+		const lapsed = await onLine((core) => {
+			core.closeForLineChange(T0 - 500);
+			return core.join(joinAs("after-until"), T0 - 499).outcome;
+		});
+		expect(lapsed).toMatchObject({ ok: true, value: { status: "joined" } });
+	});
+
+	it("refuses a join routed by another line count than its own and stores nothing (a Worker's copy of the settings from before a change)", async () => {
+		const seen = await onLine((core) => {
+			const stale = core.join(joinAs("routed-by-three", { lines: 3 }), T0 - 100).outcome;
+			const current = core.join(joinAs("routed-by-two", { lines: 2 }), T0 - 90).outcome;
+			return { stale, current, joined: core.joined(), locate: core.locate("routed-by-three") };
+		});
+		expect(seen.stale).toMatchObject({ ok: false, status: 503, code: "lines_changed" });
+		expect(seen.current).toMatchObject({ ok: true, value: { status: "joined" } });
+		expect(seen.joined).toBe(1);
+		expect(seen.locate).toMatchObject({ ok: false, code: "not_in_queue" });
+	});
+
 	it("tells a newcomer of a sold-out drop so and stores nothing; a fan already in line keeps their place", async () => {
 		const seen = await onLine((core) => {
 			core.join(joinAs("in-line"), T0 - 100);

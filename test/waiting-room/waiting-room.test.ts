@@ -19,7 +19,7 @@ import { audit } from "../support/audit";
 import { type DropJson, createDrop, getDrop, patchDrop, patchDropRequest } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { type JoinJson, hold, join, joinRequest, purchase, status } from "../support/fans";
-import { admitBatch, lineStub, movePacerClock, openRoom as openRoomAt, roomStub, slowPacerCalls, tickRoom, untilJoinsSealable } from "../support/room";
+import { admitBatch, lineRows, lineStub, movePacerClock, openRoom as openRoomAt, roomStub, slowPacerCalls, tickRoom, untilJoinsSealable } from "../support/room";
 import { shardOfHold, shardStub } from "../support/shards";
 import { HOUR } from "../support/time";
 import { waitUntil } from "../support/wait";
@@ -659,6 +659,69 @@ describe("pause and resume", () => {
 		expect(res.status).toBe(422);
 		expect(await errorCode(res)).toBe("lines_in_use");
 		expect(await getDrop(drop.id)).toMatchObject({ lines: 3, stats: { joined: 1 } });
+	});
+
+	it("a change of the line count racing joins: the change wins and every join lands on its line by the new count, or a join wins and the change is refused; both happen", async () => {
+		const won = { change: 0, joins: 0 };
+		for (let round = 0; round < 12 && (won.change === 0 || won.joins === 0); round++) {
+			const drop = await futureDrop({ capacity: 100, lines: 2, admission: { batchSize: 4, ...SLOW } });
+			const ids = fanIds(`race-${round}`, 6);
+			// Even rounds: the joins and the change sent at once (the joins reach the lines first).
+			// Odd rounds: the change a moment ahead, so the joins arrive while the lines change.
+			const changing = patchDropRequest(drop.id, { lines: 3 });
+			if (round % 2 === 1) await new Promise((resolve) => setTimeout(resolve, round));
+			const joins = await Promise.all(ids.map((id) => joinRequest(drop.id, id)));
+			const res = await changing;
+			const lines = (await getDrop(drop.id)).lines;
+			if (res.status === 200) {
+				won.change++;
+				expect(lines).toBe(3);
+			} else {
+				expect(res.status).toBe(422);
+				expect(await errorCode(res)).toBe("lines_in_use");
+				won.joins++;
+				expect(lines).toBe(2);
+			}
+			// Every fan answered 201 has one place, on their line by the count that stands; a refused join stored nothing.
+			const placed = new Map<string, number>();
+			for (let k = 0; k < 3; k++) {
+				for (const row of await lineRows(drop.id, k)) {
+					expect(placed.has(row.fan_id), row.fan_id).toBe(false);
+					placed.set(row.fan_id, k);
+				}
+			}
+			joins.forEach((answer, i) => {
+				const id = ids[i]!;
+				expect([201, 503], id).toContain(answer.status);
+				expect(placed.get(id), id).toBe(answer.status === 201 ? lineOf(id, lines) : undefined);
+			});
+		}
+		expect(won.change).toBeGreaterThan(0);
+		expect(won.joins).toBeGreaterThan(0);
+	});
+
+	it("a join routed by the line count from before a change is refused where it lands and stores nothing: the fan has one place, on their line", async () => {
+		const proof = { kind: "secret", offered: null, fresh: "b".repeat(64) } as const;
+		const limits = { perIp: 0, perFan: 0, loopbackExempt: false };
+		for (const [from, to] of [
+			[2, 3],
+			[3, 2],
+		] as const) {
+			const drop = await futureDrop({ capacity: 100, lines: from, admission: { batchSize: 4, ...SLOW } });
+			expect((await patchDrop(drop.id, { lines: to })).lines).toBe(to);
+			// A fan whose line is another one under the old count (under 3 lines it may be line 2, which 2 lines no longer have).
+			const fanId = fanIds(`moved-${from}-${to}`, 100).find((id) => lineOf(id, from) !== lineOf(id, to) && (from < to || lineOf(id, from) >= to))!;
+			const stale = await lineStub(drop.id, lineOf(fanId, from)).join({ fanId, ip: null, limits, acceptNew: true, proof, lines: from });
+			expect(stale, `${from} -> ${to}`).toMatchObject({ ok: false, status: 503, code: "lines_changed" });
+			expect(await lineRows(drop.id, lineOf(fanId, from))).toEqual([]);
+			// Through the Worker it lands on its line once; the same id without its secret gets no second place.
+			expect((await joinRequest(drop.id, fanId)).status).toBe(201);
+			const again = await joinRequest(drop.id, fanId, { fanSecret: null });
+			expect(again.status).toBe(409);
+			expect(await errorCode(again)).toBe("fan_id_taken");
+			expect((await lineRows(drop.id, lineOf(fanId, to))).map((r) => r.fan_id)).toEqual([fanId]);
+			expect(await getDrop(drop.id)).toMatchObject({ lines: to, stats: { joined: 1 } });
+		}
 	});
 });
 
