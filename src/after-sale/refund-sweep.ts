@@ -9,11 +9,12 @@ import { orderRecord } from "./order-store";
 /** Refunds one cron run tries at most. */
 export const SWEEP_LIMIT = 25;
 
+/** The refunds due, oldest due first: read through a partial index of the unfinished ones, never every refund. */
+export const DUE_REFUNDS_SQL = `SELECT refund_id, order_id FROM refunds WHERE (state = 'pending' OR (restock = 1 AND restocked_at IS NULL)) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`;
+
 /** Finishes the refunds due at `now` (the cron's scheduled time). Answers how many it tried and how many it finished. */
 export async function sweepRefunds(env: Env, now: number): Promise<{ tried: number; finished: number }> {
-	const { results } = await env.DB.prepare(
-		`SELECT refund_id, order_id FROM refunds WHERE (state = 'pending' OR (restock = 1 AND restocked_at IS NULL)) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
-	)
+	const { results } = await env.DB.prepare(DUE_REFUNDS_SQL)
 		.bind(new Date(now).toISOString(), SWEEP_LIMIT)
 		.all<{ refund_id: string; order_id: string }>();
 	const orders = [...new Set(results.map((r) => r.order_id))];

@@ -8,6 +8,7 @@ import type { DropCancelled, OrderRefunds, RefundList } from "../../src/contract
 import { getDrop as dropRecord } from "../../src/drops/store";
 import { refundOrder } from "../../src/after-sale/refunds";
 import { cancelDrop } from "../../src/after-sale/drop-cancel";
+import { DUE_REFUNDS_SQL } from "../../src/after-sale/refund-sweep";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "../support/after-sale";
 import { expectCleanAudit } from "../support/audit";
@@ -205,6 +206,13 @@ describe("refunds", () => {
 		const list = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as RefundList;
 		expect(list.totals).toEqual({ refunds: 3, tickets: 3, amountCents: 2100 });
 		expect(list.refunds.map((r) => r.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
+	});
+});
+
+describe("the cron's sweep of refunds left pending", () => {
+	it("finds the refunds due by an index of the unfinished ones, not by reading every refund", async () => {
+		const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${DUE_REFUNDS_SQL}`).bind(new Date().toISOString(), 25).all<{ detail: string }>();
+		expect(plan.results.map((r) => r.detail).join("; ")).toMatch(/SEARCH refunds USING INDEX refunds_due \(next_attempt_at<\?\)/);
 	});
 });
 
