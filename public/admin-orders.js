@@ -4,6 +4,7 @@
 // its API call (with the admin token) and the drop on screen.
 import { $, formatMoney, formatNumber, plural, show, text } from "/common.js";
 
+const REFUND_STATE_TEXT = { pending: "pending at the provider", refunded: "refunded", failed: "failed at the provider" };
 const STATUS_TEXT = { paid: "Paid", ticketed: "Ticketed", receipt_sent: "Receipt sent", refunded: "Refunded", failed: "Failed" };
 
 let adminApi = null;
@@ -24,11 +25,16 @@ async function cancelDrop(drop) {
 	show("orders-error", false);
 	try {
 		let answer = null;
+		// Orders the cancel cannot refund, with why: once every order left is one of them, calling again will not help.
+		const stuck = new Map();
 		for (let round = 0; round < 200 && (answer === null || answer.ordersLeft > 0); round++) {
 			answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/cancel`, { method: "POST", body: { restock: false } });
+			for (const o of answer.left) stuck.set(o.orderId, o.message);
 			text("orders-live", `Cancelling: ${formatNumber(answer.ordersLeft)} order(s) left to refund.`);
+			if (answer.refundedOrders === 0 && answer.ordersLeft <= stuck.size) break;
 		}
-		text("orders-live", answer.ordersLeft === 0 ? "The drop is cancelled and every order refunded." : `${formatNumber(answer.ordersLeft)} order(s) still to refund: cancel again.`);
+		const why = [...stuck].slice(0, 3).map(([orderId, message]) => `${orderId}: ${message}`).join(" ");
+		text("orders-live", answer.ordersLeft === 0 ? "The drop is cancelled and every order refunded." : `${formatNumber(answer.ordersLeft)} order(s) still to refund: cancel again. ${why}`);
 	} catch (err) {
 		text("orders-error", `Could not cancel the drop: ${err.message}`);
 		show("orders-error", true);
@@ -76,7 +82,9 @@ function renderRefunds(drop, answer) {
 	$("refunds").replaceChildren(
 		...answer.refunds.map((r) => {
 			const li = document.createElement("li");
-			li.textContent = `${r.orderId} · ${plural(r.tickets, "ticket")} · ${formatMoney(r.amountCents, r.currency)} · ${r.state === "refunded" ? "refunded" : "pending at the provider"}${r.restock ? (r.restocked ? " · back on sale" : " · going back on sale") : ""}`;
+			li.textContent = `${r.orderId} · ${plural(r.tickets, "ticket")} · ${formatMoney(r.amountCents, r.currency)} · ${REFUND_STATE_TEXT[r.state] ?? r.state}${r.detail ? ` (${r.detail})` : ""}${r.restock ? (r.restocked ? " · back on sale" : " · going back on sale") : ""}`;
+			// A refund the provider failed is asked again by repeating the order's refund.
+			if (r.state === "failed") li.append(" ", button("Retry refund", `Retry the refund of order ${r.orderId}`, () => act(drop, r.orderId, "refund", { restock: false })));
 			return li;
 		}),
 	);

@@ -2,6 +2,7 @@
 import { config } from "./shared/config";
 import { router, toResponse } from "./http/router";
 import { startMissedWorkflows } from "./after-sale/order-workflow";
+import { sweepRefunds } from "./after-sale/refund-sweep";
 import { consumeSales } from "./sales/consumer";
 import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales/dead-letters";
 import { reconcileRecentDrops } from "./sales/reconcile";
@@ -24,8 +25,9 @@ export default {
 		if (batch.queue === DEAD_SALES_QUEUE) await consumeDeadSales(batch, env);
 		else await consumeSales(batch, env);
 	},
-	async scheduled(_controller, env) {
+	async scheduled(controller, env) {
 		await reconcileRecentDrops(env);
 		await startMissedWorkflows(env);
+		await sweepRefunds(env, controller.scheduledTime);
 	},
 } satisfies ExportedHandler<Env, unknown>;

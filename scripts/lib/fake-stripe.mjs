@@ -11,7 +11,10 @@
 // and its answer lost (the connection drops); POST /_fake/refuse-next makes the
 // next POST fail before Stripe sees it (nothing made); POST /_fake/drop-next-refund
 // makes the next refund be made and its answer lost; POST /_fake/forget-keys forgets
-// every idempotency key (Stripe keeps them 24 hours). GET /_fake/state shows everything.
+// every idempotency key (Stripe keeps them 24 hours); POST /_fake/fail-refund with a
+// refund id as its body fails that refund as Stripe does days later (the card was
+// closed: its amount can be refunded again) and answers the refund, for the webhook's
+// event. GET /_fake/state shows everything.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -68,7 +71,8 @@ export function createFakeStripe({ secretKey }) {
 	function createRefund(form) {
 		const intent = intents.get(form.get("payment_intent") ?? "");
 		if (!intent || intent.status !== "succeeded") return error(400, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
-		const already = [...refunds.values()].filter((r) => r.payment_intent === intent.id).reduce((sum, r) => sum + r.amount, 0);
+		// A failed refund gave nothing back: its amount can be refunded again.
+		const already = [...refunds.values()].filter((r) => r.payment_intent === intent.id && r.status !== "failed").reduce((sum, r) => sum + r.amount, 0);
 		const left = intent.amount - already;
 		if (left === 0) return error(400, "invalid_request_error", "Charge has already been refunded.", { code: "charge_already_refunded" });
 		const amount = form.has("amount") ? Number(form.get("amount")) : left;
@@ -78,7 +82,7 @@ export function createFakeStripe({ secretKey }) {
 			const m = /^metadata\[(.+)\]$/.exec(k);
 			if (m) metadata[m[1]] = v;
 		}
-		const refund = { id: id("re"), object: "refund", amount, payment_intent: intent.id, status: "succeeded", metadata };
+		const refund = { id: id("re"), object: "refund", amount, payment_intent: intent.id, status: "succeeded", failure_reason: null, metadata };
 		refunds.set(refund.id, refund);
 		return json(200, refund);
 	}
@@ -141,7 +145,7 @@ export function createFakeStripe({ secretKey }) {
 		return error(404, "invalid_request_error", `Unrecognized request URL (${request.method}: ${url.pathname})`);
 	}
 
-	function control(url, request) {
+	async function control(url, request) {
 		if (url.pathname === "/_fake/state") {
 			return json(200, { created, paymentIntents: [...intents.values()], refunds: [...refunds.values()], waiting: waiting.length });
 		}
@@ -158,6 +162,13 @@ export function createFakeStripe({ secretKey }) {
 		if (request.method === "POST" && url.pathname === "/_fake/drop-next-refund") {
 			dropNextRefund = true;
 			return json(200, { dropNextRefund });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/fail-refund") {
+			const refund = refunds.get((await request.text()).trim());
+			if (!refund) return error(404, "invalid_request_error", "No such refund", { code: "resource_missing" });
+			refund.status = "failed";
+			refund.failure_reason = "expired_or_canceled_card";
+			return json(200, refund);
 		}
 		if (request.method === "POST" && url.pathname === "/_fake/forget-keys") {
 			const forgot = idempotent.size;

@@ -1,11 +1,14 @@
-// Refunds and cancellations. A refund is written first, in one D1 batch with
+// Refunds. A refund is written first, in one D1 batch with
 // the tickets it takes back (a ticket is refunded once: the batch claims only
 // tickets no refund has), then asked of the payment provider under the refund's
 // id as its idempotency key, then marked refunded; and, if the promoter asked,
 // its tickets go back on sale through the order's shard, once per refund id.
 // A refund whose provider call failed stays pending: repeating the request (or
-// the cancel) finishes it without refunding anything twice.
-import type { DropCancelled, OrderRefunds, RefundList } from "../contract/admin-answers";
+// the cancel) finishes it without refunding anything twice, and so does the cron
+// (refund-sweep.ts), with a backoff after each failed try. One the provider fails
+// later (Stripe's refund.failed) is marked failed with why; its tickets stay taken
+// back, the order says its refund failed, and the promoter's repeat asks again.
+import type { OrderRefunds, RefundList } from "../contract/admin-answers";
 import { randomId } from "../shared/ids";
 import type { DropConfig } from "../drops/rules";
 import { ApiError, notFound } from "../shared/errors";
@@ -24,11 +27,18 @@ interface RefundRow {
 	amount_cents: number;
 	currency: string;
 	restock: number;
-	state: "pending" | "refunded";
+	state: "pending" | "refunded" | "failed";
 	provider_refund_id: string | null;
 	restocked_at: string | null;
 	created_at: string;
 	updated_at: string;
+	/** Why it failed, or why its last try did not finish. */
+	detail: string | null;
+	/** Tries that did not finish since it was made (or last retried): its backoff. */
+	attempts: number;
+	/** How often the promoter retried it after the provider failed it: each round asks under a key of its own. */
+	round: number;
+	next_attempt_at: string | null;
 }
 
 const view = (r: RefundRow) => ({
@@ -37,13 +47,29 @@ const view = (r: RefundRow) => ({
 	amountCents: r.amount_cents,
 	currency: r.currency,
 	state: r.state,
+	detail: r.detail,
 	restock: r.restock === 1,
 	restocked: r.restocked_at !== null,
 	createdAt: r.created_at,
 });
 
-/** Refunds an order's tickets (`codes`, or every one not refunded yet). A repeat changes nothing, and finishes a refund left pending. */
-export async function refundOrder(env: Env, drop: DropConfig, orderId: string, input: { codes?: string[]; restock: boolean }): Promise<OrderRefunds> {
+/** A new refund is finished by the request that made it: the cron leaves it alone this long. */
+const REFUND_GRACE_MS = 60_000;
+
+/** After `attempts` failed tries the next waits 10 minutes, doubling each time up to 4 hours (the cron runs every 30 minutes). */
+export const refundBackoffMs = (attempts: number) => Math.min(10 * 60_000 * 2 ** Math.max(0, attempts - 1), 4 * 3_600_000);
+
+/** The provider's idempotency key of a refund's round: a round after a failure is a new refund at the provider. */
+const providerKey = (refundId: string, round: number) => (round === 0 ? refundId : `${refundId}.${round}`);
+
+/** How an order's statusDetail begins while one of its refunds stands failed. */
+const REFUND_FAILED = "refund failed";
+
+/**
+ * Refunds an order's tickets (`codes`, or every one not refunded yet). A repeat changes nothing, and finishes a
+ * refund left pending; with `retryFailed` (the promoter's repeat) it also asks the provider again for a refund it failed.
+ */
+export async function refundOrder(env: Env, drop: DropConfig, orderId: string, input: { codes?: string[]; restock: boolean; retryFailed?: boolean }): Promise<OrderRefunds> {
 	const order = await orderRecord(env.DB, orderId);
 	if (order === null || order.drop_id !== drop.id) throw notFound("order");
 	if (input.restock && order.ticket_type !== null) {
@@ -66,7 +92,7 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, i
 	}
 	const claimed = claim.length > 0 && (await recordRefund(env.DB, order, claim.map((t) => t.code), input.restock));
 	// A repeat that finishes a refund left pending (its provider call failed) changed something too: it is logged then.
-	const changed = (await finishRefunds(env, order)) > 0 || claimed;
+	const changed = (await finishRefunds(env, order, { retryFailed: input.retryFailed ?? true })) > 0 || claimed;
 	const after = (await orderRecord(env.DB, orderId))!;
 	return { orderId, status: after.status, refundedTickets: after.refunded_tickets, changed, refunds: (await refundsOf(env.DB, orderId)).map(view) };
 }
@@ -74,7 +100,8 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, i
 /** Claims the tickets for a new refund, in one batch: those another refund took meanwhile are left out. False: none were left. */
 async function recordRefund(db: D1Database, order: OrderRecord, codes: string[], restock: boolean, done: { byProvider: string } | null = null): Promise<boolean> {
 	const refundId = randomId("r_");
-	const now = new Date().toISOString();
+	const at = Date.now();
+	const now = new Date(at).toISOString();
 	const [claimed] = await db.batch([
 		db
 			// A restock never takes a ticket admitted meanwhile (a scan between the check and this batch).
@@ -82,11 +109,11 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 			.bind(refundId, order.order_id, JSON.stringify(codes), restock ? 1 : 0),
 		db
 			.prepare(
-				`INSERT INTO refunds (refund_id, order_id, drop_id, shard, tickets, amount_cents, currency, restock, state, provider_refund_id, created_at, updated_at)
-				 SELECT ?1, o.order_id, o.drop_id, o.shard, n.c, n.c * o.unit_price_cents, o.currency, ?3, ?5, ?6, ?4, ?4
+				`INSERT INTO refunds (refund_id, order_id, drop_id, shard, tickets, amount_cents, currency, restock, state, provider_refund_id, created_at, updated_at, next_attempt_at)
+				 SELECT ?1, o.order_id, o.drop_id, o.shard, n.c, n.c * o.unit_price_cents, o.currency, ?3, ?5, ?6, ?4, ?4, ?7
 				 FROM orders o, (SELECT COUNT(*) AS c FROM tickets WHERE refund_id = ?1) n WHERE o.order_id = ?2 AND n.c > 0`,
 			)
-			.bind(refundId, order.order_id, restock ? 1 : 0, now, done === null ? "pending" : "refunded", done?.byProvider ?? null),
+			.bind(refundId, order.order_id, restock ? 1 : 0, now, done === null ? "pending" : "refunded", done?.byProvider ?? null, new Date(at + REFUND_GRACE_MS).toISOString()),
 		db
 			.prepare(
 				`UPDATE orders SET refunded_tickets = (SELECT COUNT(*) FROM tickets WHERE order_id = ?1 AND refund_id IS NOT NULL),
@@ -99,35 +126,90 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 	return (claimed?.results.length ?? 0) > 0;
 }
 
-/** Every refund of the order not finished yet: the provider's refund (idempotent by refund id), then the restock. Answers how many this call moved from pending to refunded. */
-async function finishRefunds(env: Env, order: OrderRecord): Promise<number> {
+/**
+ * Every refund of the order not finished yet: the provider's refund (idempotent by its key), then the restock;
+ * with `retryFailed`, a refund the provider failed too, in a new round. A try that does not finish puts the
+ * refund off by its backoff from `now`. Answers how many this call moved to refunded.
+ */
+export async function finishRefunds(env: Env, order: OrderRecord, options: { retryFailed: boolean; now?: number }): Promise<number> {
+	const now = options.now ?? Date.now();
 	let finished = 0;
-	const open = (await refundsOf(env.DB, order.order_id)).filter((r) => r.state === "pending" || (r.restock === 1 && r.restocked_at === null));
-	for (const refund of open) {
-		if (refund.state === "pending") {
+	for (const refund of await refundsOf(env.DB, order.order_id)) {
+		let { state, round } = refund;
+		if (state === "failed" && options.retryFailed) {
+			const again = await env.DB.prepare(
+				`UPDATE refunds SET state = 'pending', round = round + 1, attempts = 0, detail = NULL, next_attempt_at = ?, updated_at = ? WHERE refund_id = ? AND state = 'failed' RETURNING round`,
+			)
+				.bind(new Date(now + REFUND_GRACE_MS).toISOString(), new Date(now).toISOString(), refund.refund_id)
+				.first<{ round: number }>();
+			if (again !== null) [state, round] = ["pending", again.round];
+		}
+		if (state === "pending") {
 			if (refund.amount_cents > 0) {
-				const provider = unwrap(paymentProviderOf(env, order.payment_id));
+				const provider = paymentProviderOf(env, order.payment_id);
+				if (!provider.ok) {
+					// Tried again later: the deployment may take the method again.
+					await putOff(env.DB, refund, now, provider.message);
+					throw new ApiError(provider.status, provider.code, provider.message, provider.details ?? {});
+				}
 				try {
-					await provider.refund(order.payment_id, { amountCents: refund.amount_cents, key: refund.refund_id });
+					await provider.value.refund(order.payment_id, { amountCents: refund.amount_cents, key: providerKey(refund.refund_id, round) });
 				} catch (err) {
 					console.error(`refund ${refund.refund_id}: the provider did not answer`, err);
+					await putOff(env.DB, refund, now, "The payment provider did not answer; it is tried again.");
 					throw new ApiError(503, "provider_unavailable", "The refund is recorded; the payment provider did not answer. Repeat the request to finish it.", { retryAfter: 5 });
 				}
 			}
-			const moved = await env.DB.prepare(`UPDATE refunds SET state = 'refunded', updated_at = ? WHERE refund_id = ? AND state = 'pending'`)
-				.bind(new Date().toISOString(), refund.refund_id)
+			// Not if the provider failed it meanwhile (its webhook): that failure stands.
+			const moved = await env.DB.prepare(`UPDATE refunds SET state = 'refunded', detail = NULL, updated_at = ? WHERE refund_id = ? AND state = 'pending' AND round = ?`)
+				.bind(new Date(now).toISOString(), refund.refund_id, round)
 				.run();
 			finished += moved.meta.changes;
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
-			await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
-			// A sold-out drop sells again: the pacer forgets the sell-out, the Workers' copies too.
-			await roomStub(env, order.drop_id).reopen();
-			await forgetWatermark(order.drop_id);
-			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date().toISOString(), refund.refund_id).run();
+			try {
+				await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
+				// A sold-out drop sells again: the pacer forgets the sell-out, the Workers' copies too.
+				await roomStub(env, order.drop_id).reopen();
+				await forgetWatermark(order.drop_id);
+			} catch (err) {
+				await putOff(env.DB, refund, now, "Its tickets are not back on sale yet; it is tried again.");
+				throw err;
+			}
+			await env.DB.prepare(`UPDATE refunds SET restocked_at = ? WHERE refund_id = ?`).bind(new Date(now).toISOString(), refund.refund_id).run();
 		}
 	}
+	if (finished > 0) {
+		await env.DB.prepare(`UPDATE orders SET status_detail = NULL WHERE order_id = ?1 AND status_detail LIKE '${REFUND_FAILED}%' AND NOT EXISTS (SELECT 1 FROM refunds WHERE order_id = ?1 AND state = 'failed')`)
+			.bind(order.order_id)
+			.run();
+	}
 	return finished;
+}
+
+/** A try that did not finish: counted, with why, and the next one put off by the backoff. */
+async function putOff(db: D1Database, refund: RefundRow, now: number, why: string): Promise<void> {
+	await db
+		.prepare(`UPDATE refunds SET attempts = attempts + 1, detail = ?, next_attempt_at = ? WHERE refund_id = ?`)
+		.bind(why, new Date(now + refundBackoffMs(refund.attempts + 1)).toISOString(), refund.refund_id)
+		.run();
+}
+
+/**
+ * The provider failed a refund after making it (Stripe's refund.failed: the card was closed, say), told by the
+ * key the refund was asked under. The refund reads failed with why, and its order says so; its tickets stay taken
+ * back (they may be on sale again). A failure of an earlier round, or of a refund not ours, changes nothing.
+ */
+export async function recordRefundFailure(db: D1Database, key: string, reason: string): Promise<boolean> {
+	const named = /^(r_[A-Za-z0-9_-]{1,40})(?:\.(\d{1,6}))?$/.exec(key);
+	if (named === null) return false;
+	const failed = await db
+		.prepare(`UPDATE refunds SET state = 'failed', detail = ?, updated_at = ? WHERE refund_id = ? AND round = ? AND state IN ('pending', 'refunded') RETURNING order_id`)
+		.bind(`The payment provider failed the refund: ${reason}.`, new Date().toISOString(), named[1], Number(named[2] ?? 0))
+		.first<{ order_id: string }>();
+	if (failed === null) return false;
+	await db.prepare(`UPDATE orders SET status_detail = ? WHERE order_id = ?`).bind(`${REFUND_FAILED}: ${reason}`, failed.order_id).run();
+	return true;
 }
 
 /** The order a provider's payment id names (an index lookup: a webhook event never scans every order). */
@@ -170,45 +252,7 @@ async function refundsOf(db: D1Database, orderId: string): Promise<RefundRow[]> 
 	return results;
 }
 
-/** Orders refunded per cancel call: the promoter calls again until none are left (bounded work per request). */
-export const CANCEL_PAGE = 50;
-
-/**
- * An order of drop ?1 with a refund not finished (its provider call failed, or its restock is due): it reads
- * `refunded` already (its tickets are claimed), but the cancel still has to finish it, or the money stays unknown.
- */
-const UNFINISHED_REFUND = `order_id IN (SELECT order_id FROM refunds WHERE drop_id = ?1 AND (state = 'pending' OR (restock = 1 AND restocked_at IS NULL)))`;
-
-/** Cancels a drop: marks it cancelled (once) and refunds its orders, a page per call. `first`: this call marked it. */
-export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean): Promise<DropCancelled & { first: boolean }> {
-	const now = new Date().toISOString();
-	const marked = await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
-	const cancelledAt = (await cancellation(env.DB, drop.id))!;
-	const { results } = await env.DB.prepare(
-		`SELECT order_id, ticket_type, EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = orders.order_id AND t.scanned_at IS NOT NULL AND t.refund_id IS NULL) AS used
-		 FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND}) ORDER BY status = 'refunded', order_id LIMIT ?2`,
-	)
-		.bind(drop.id, CANCEL_PAGE)
-		.all<{ order_id: string; ticket_type: string | null; used: number }>();
-	let refundedOrders = 0;
-	// A refund the provider does not finish stays pending (its order comes after those not refunded yet, next call);
-	// the others of the page go on, and the call answers 503 at the end.
-	let unavailable: ApiError | null = null;
-	for (const { order_id, ticket_type, used } of results) {
-		try {
-			// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale, and so is an order with a ticket admitted at the gate.
-			await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null && used === 0 });
-			refundedOrders++;
-		} catch (err) {
-			if (!(err instanceof ApiError && err.code === "provider_unavailable")) throw err;
-			unavailable = err;
-		}
-	}
-	if (unavailable !== null) throw unavailable;
-	const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`).bind(drop.id).first<{ n: number }>();
-	return { dropId: drop.id, cancelledAt, refundedOrders, ordersLeft: left?.n ?? 0, first: marked.meta.changes > 0 };
-}
-
+/** When the drop was cancelled, or null. */
 export async function cancellation(db: D1Database, dropId: string): Promise<string | null> {
 	return (await db.prepare(`SELECT cancelled_at FROM drop_cancellations WHERE drop_id = ?`).bind(dropId).first<{ cancelled_at: string }>())?.cancelled_at ?? null;
 }
@@ -229,4 +273,13 @@ export async function refundTotals(db: D1Database, dropId: string): Promise<{ re
 		.bind(dropId)
 		.first<{ refunds: number; tickets: number; amountCents: number }>();
 	return { refunds: row?.refunds ?? 0, tickets: row?.tickets ?? 0, amountCents: row?.amountCents ?? 0 };
+}
+
+/** A drop's refunds the money of which is not settled: pending past `graceMs` since they were made, and failed. */
+export async function refundsOwed(db: D1Database, dropId: string, graceMs: number): Promise<{ pending: number; failed: number }> {
+	const row = await db
+		.prepare(`SELECT COALESCE(SUM(state = 'pending' AND created_at <= ?), 0) AS pending, COALESCE(SUM(state = 'failed'), 0) AS failed FROM refunds WHERE drop_id = ?`)
+		.bind(new Date(Date.now() - graceMs).toISOString(), dropId)
+		.first<{ pending: number; failed: number }>();
+	return { pending: row?.pending ?? 0, failed: row?.failed ?? 0 };
 }

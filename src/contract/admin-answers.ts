@@ -75,7 +75,10 @@ function build() {
 		tickets: z.int().min(1),
 		amountCents: count(),
 		currency: z.string(),
-		state: z.enum(["pending", "refunded"]).meta({ description: "pending: recorded, the provider not yet done (repeat the request)." }),
+		state: z.enum(["pending", "refunded", "failed"]).meta({
+			description: "pending: recorded, the provider not yet done (repeat the request, or the cron finishes it). failed: the provider failed it after making it (detail says why); repeating the order's refund asks again.",
+		}),
+		detail: nullable(z.string()).meta({ description: "Why it failed, or why its last try did not finish; null once refunded." }),
 		restock: z.boolean(),
 		restocked: z.boolean(),
 		createdAt: instant(),
@@ -94,6 +97,12 @@ function build() {
 		cancelledAt: instant(),
 		refundedOrders: count().meta({ description: "Orders refunded by this call." }),
 		ordersLeft: count().meta({ description: "Orders still to refund: call again until 0." }),
+		left: z
+			.array(z.strictObject({ orderId: z.string(), code: z.string(), message: z.string() }))
+			.meta({
+				description:
+					"Orders this call met and could not refund, with why: payment_method_unavailable (this deployment no longer takes the order's payment method), refund_failed (the provider failed the refund: the promoter retries it on the order), provider_unavailable. The next call goes on from where this one stopped.",
+			}),
 	});
 
 	const RefundList = z.strictObject({

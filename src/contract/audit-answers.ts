@@ -108,6 +108,8 @@ function build() {
 			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count() })),
 			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), perFan: z.number().min(0) })),
 		}),
+		refundsPending: count().meta({ description: "Refunds still pending at the provider longer than the grace period: money owed back and not settled (the cron keeps trying them)." }),
+		refundsFailed: count().meta({ description: "Refunds the provider failed after making them: the promoter's to retry." }),
 		refunds: z.strictObject({
 			refunds: count(),
 			tickets: count(),

@@ -1,4 +1,5 @@
-// The promoter API after the sale: refunding an order (whole or some tickets),
+// The promoter API after the sale: refunding an order (whole or some tickets;
+// a repeat finishes a pending refund and retries one the provider failed),
 // the drop's refunds, cancelling a drop (paused first, then its orders refunded a
 // page per call), running a failed order's post-sale steps again, and the dev
 // receipt mailbox. Each change is in the activity log once it has happened.
@@ -6,7 +7,8 @@ import { type IRequest, Router } from "itty-router";
 import type { DevMailList, DropCancelled, OrderRefunds, OrderRetry, RefundList } from "../contract/admin-answers";
 import { CancelBody, DevMailQuery, RefundBody, RefundsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { devMail } from "../after-sale/receipts";
-import { cancelDrop, listRefunds, refundOrder } from "../after-sale/refunds";
+import { listRefunds, refundOrder } from "../after-sale/refunds";
+import { cancelDrop } from "../after-sale/drop-cancel";
 import { retryOrder } from "../after-sale/retry";
 import { applyDropPatch } from "../drops/rules";
 import { config } from "../shared/config";
@@ -54,7 +56,7 @@ adminRefundRoutes.post("/drops/:id/cancel", async (request, env) => {
 			action: "drop.cancelled",
 			promoterId: drop.promoterId,
 			dropId: drop.id,
-			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft },
+			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft, unrefundable: cancelled.left.length },
 		});
 	}
 	return cancelled satisfies DropCancelled;

@@ -1,6 +1,6 @@
 // The OpenAPI document's operations for after the sale: the gate's scan, refunds
 // and cancelling a drop, a failed order's retry, the dev receipt mailbox, and the
-// payment provider's webhook (whose one action is a refund). Rendered by openapi.ts. Pure.
+// payment provider's webhook (whose actions are a refund and a refund's failure). Rendered by openapi.ts. Pure.
 import { DevMailQuery, RefundsQuery } from "../contract/requests";
 import { type Operation, json } from "./openapi-operation";
 
@@ -28,7 +28,8 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		path: "/api/admin/drops/:id/orders/:orderId/refund",
 		tag: "promoter",
 		summary: "Refund an order, whole or some tickets",
-		description: "Idempotent: tickets already refunded are left alone, so a repeat changes nothing (changed: false) and finishes a refund the provider had not answered.",
+		description:
+			"Idempotent: tickets already refunded are left alone, so a repeat changes nothing (changed: false), finishes a refund the provider had not answered (the cron does too, with backoff) and asks again for one the provider failed (state failed, with detail), under a new key.",
 		security: ["admin"],
 		body: { schema: "RefundBody", required: false },
 		answers: { 200: json("OrderRefunds", "The order's refunds.") },
@@ -51,6 +52,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		path: "/api/admin/drops/:id/cancel",
 		tag: "promoter",
 		summary: "Cancel a drop: pause it and refund its orders, a page per call",
+		description: "Each call goes on from where the last stopped; left names the orders it could not refund, with why (payment_method_unavailable, refund_failed, provider_unavailable), and they hold up no other.",
 		security: ["admin"],
 		body: { schema: "CancelBody", required: false },
 		answers: { 200: json("DropCancelled", "Call again until ordersLeft is 0.") },
@@ -85,7 +87,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		summary: "Stripe's events, believed once their signature checks out",
 		description:
 			"Stripe-Signature: t=<seconds>,v1=<HMAC-SHA256 of \"t.body\" with STRIPE_WEBHOOK_SECRET>, within 300 s. Each event id is acted on once; a replay answers duplicate: true. " +
-			"charge.refunded (in full) refunds the order's tickets. 404 when no webhook secret is set.",
+			"charge.refunded (in full) refunds the order's tickets; refund.failed, and refund.updated or charge.refund.updated with status failed, mark the engine's refund failed with why. 404 when no webhook secret is set.",
 		answers: { 200: json("WebhookAnswer", "Received.") },
 		errors: { 400: "invalid_signature, signature_expired, invalid_event", 404: "not_found", 413: "body_too_large" },
 	},

@@ -5,12 +5,15 @@
 // retrying on any 2xx); an event is stored after its action, so one whose action
 // failed is retried by Stripe. What it acts on: a charge refunded in full at Stripe
 // (say, from the dashboard) refunds the order's tickets here, so the gate
-// refuses them (one whose sale is not in D1 yet, when the sale arrives). Every event is kept in D1's payment_events.
+// refuses them (one whose sale is not in D1 yet, when the sale arrives); a refund
+// of ours that Stripe failed after making it (refund.failed, or refund.updated and
+// charge.refund.updated with status failed) is marked failed with why, for the
+// promoter to retry. Every event is kept in D1's payment_events.
 import * as z from "zod";
 import type { WebhookAnswer } from "../contract/engine-answers";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
-import { applyEarlyProviderRefunds, recordProviderRefund } from "../after-sale/refunds";
+import { applyEarlyProviderRefunds, recordProviderRefund, recordRefundFailure } from "../after-sale/refunds";
 import { verifyStripeSignature } from "../payments/stripe";
 import { readBounded } from "../shared/request";
 
@@ -43,6 +46,8 @@ export async function stripeWebhook(request: Request, env: Env): Promise<Webhook
 	// Acted on before it is stored (the action is idempotent): an event whose action failed is retried by Stripe.
 	const refund = event.type === "charge.refunded" && paymentId !== null && object.refunded === true;
 	const unmatched = refund && (await recordProviderRefund(env.DB, paymentId, event.id)) === null;
+	const failedKey = refundFailureKey(event.type, object);
+	if (failedKey !== null) await recordRefundFailure(env.DB, failedKey, failureReason(object.failure_reason));
 	// A refund whose payment has no order yet (its sale on its way to D1) is kept marked: the sales consumer applies it.
 	await env.DB.prepare(`INSERT INTO payment_events (event_id, type, payment_id, received_at, unmatched_refund) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
 		.bind(event.id, event.type, paymentId, new Date().toISOString(), unmatched ? 1 : 0)
@@ -51,3 +56,17 @@ export async function stripeWebhook(request: Request, env: Env): Promise<Webhook
 	if (unmatched) await applyEarlyProviderRefunds(env.DB, [paymentId]);
 	return { received: true, duplicate: false };
 }
+
+/** The events that tell of a refund failed after it was made: its object is the refund. */
+const REFUND_FAILURE_EVENTS = new Set(["refund.failed", "refund.updated", "charge.refund.updated"]);
+
+/** The key a failed refund of ours was asked under (in its metadata), or null: not a failure, or not ours (the dashboard's). */
+function refundFailureKey(type: string, object: Record<string, unknown>): string | null {
+	if (!REFUND_FAILURE_EVENTS.has(type) || object.object !== "refund" || object.status !== "failed") return null;
+	const metadata = object.metadata;
+	const key = metadata !== null && typeof metadata === "object" ? (metadata as Record<string, unknown>).refund_key : undefined;
+	return typeof key === "string" ? key : null;
+}
+
+/** Stripe's failure_reason (lost_or_stolen_card, expired_or_canceled_card, …), or "unknown" for anything else. */
+const failureReason = (reason: unknown) => (typeof reason === "string" && /^[a-z_]{1,60}$/.test(reason) ? reason : "unknown");

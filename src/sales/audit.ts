@@ -1,5 +1,5 @@
 // The invariants checked on live data: shard totals against capacity, shard
-// sales against the rows in D1, and the admission order.
+// sales against the rows in D1, refunds whose money is not settled, and the admission order.
 import { type DropConfig, typesOf } from "../drops/rules";
 import { shardStats } from "../inventory/drop-shards";
 import type { ShardStatsWithUnits } from "../inventory/inventory-shard";
@@ -7,7 +7,7 @@ import type { AuditReport } from "../contract/audit-answers";
 import { primaryType } from "../drops/ticket-types";
 import { type LoadReport, loadReport } from "../shared/request-counter";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
-import { refundTotals } from "../after-sale/refunds";
+import { refundTotals, refundsOwed } from "../after-sale/refunds";
 import { recordedByShard, recordedNamed } from "./store";
 import type { RoomAudit } from "../waiting-room/pacer-audit";
 import { lineStub, roomStub, shardStub } from "../shared/names";
@@ -41,6 +41,9 @@ export interface Audit {
 	admission: RoomAudit;
 	/** Requests each object has served, and the busiest one per fan who joined. */
 	load: LoadReport;
+	/** Refunds pending past the grace period (money owed back, not settled), and refunds the provider failed. */
+	refundsPending: number;
+	refundsFailed: number;
 	/** Refunds: how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
 	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
 	ok: boolean;
@@ -48,13 +51,14 @@ export interface Audit {
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, admission, ids, refunded, inD1] = await Promise.all([
+	const [stats, recorded, admission, ids, refunded, inD1, owed] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
 		compareDropOrderIds(env, drop, graceSeconds * 1000),
 		refundTotals(env.DB, drop.id),
 		recordedNamed(env.DB, drop.id),
+		refundsOwed(env.DB, drop.id, graceSeconds * 1000),
 	]);
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
 	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
@@ -104,8 +108,10 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		named,
 		admission,
 		load,
+		refundsPending: owed.pending,
+		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
-		ok: named.ok && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }
 

@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { DropCancelled, OrderRefunds, RefundList } from "../../src/contract/admin-answers";
 import { getDrop as dropRecord } from "../../src/drops/store";
 import { refundOrder } from "../../src/after-sale/refunds";
+import { cancelDrop } from "../../src/after-sale/drop-cancel";
+import { DUE_REFUNDS_SQL } from "../../src/after-sale/refund-sweep";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "../support/after-sale";
 import { expectCleanAudit } from "../support/audit";
@@ -204,6 +206,41 @@ describe("refunds", () => {
 		const list = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as RefundList;
 		expect(list.totals).toEqual({ refunds: 3, tickets: 3, amountCents: 2100 });
 		expect(list.refunds.map((r) => r.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
+	});
+});
+
+describe("the cron's sweep of refunds left pending", () => {
+	it("finds the refunds due by an index of the unfinished ones, not by reading every refund", async () => {
+		const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${DUE_REFUNDS_SQL}`).bind(new Date().toISOString(), 25).all<{ detail: string }>();
+		expect(plan.results.map((r) => r.detail).join("; ")).toMatch(/SEARCH refunds USING INDEX refunds_due \(next_attempt_at<\?\)/);
+	});
+});
+
+describe("a cancel that meets orders it cannot refund", () => {
+	it("refunds the others, reports those left with why, and comes round to the rest however many fill a page", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 250 });
+		const orders = await Promise.all(["a", "b", "c"].map((k) => buyWith(drop.id, `fan-cancel-blocked-${k}`, { quantity: 1 })));
+		await waitForOrders(drop.id, 3);
+		// The two the cancel meets first were paid through Stripe, which this deployment no longer takes.
+		const [first, second, third] = [...orders].sort((p, q) => (p.orderId < q.orderId ? -1 : 1));
+		for (const o of [first!, second!]) await env.DB.prepare(`UPDATE orders SET payment_id = ? WHERE order_id = ?`).bind(`pi_gone_${o.orderId.replace(/-/g, "_")}`, o.orderId).run();
+		const without = { ...env, STRIPE_SECRET_KEY: undefined } as unknown as Env;
+		const config = (await dropRecord(env.DB, drop.id))!;
+		const blocked = { code: "payment_method_unavailable", message: expect.stringContaining("stripe") };
+
+		// A page of two: both unrefundable, reported with why; nothing thrown, nothing refunded.
+		const one = await cancelDrop(without, config, false, 2);
+		expect(one).toMatchObject({ refundedOrders: 0, ordersLeft: 3 });
+		expect(one.left).toEqual([{ orderId: first!.orderId, ...blocked }, { orderId: second!.orderId, ...blocked }]);
+		// The next call moves on past them to the order after, and comes round to the first again.
+		const two = await cancelDrop(without, config, false, 2);
+		expect(two).toMatchObject({ refundedOrders: 1, ordersLeft: 2 });
+		expect(two.left).toEqual([{ orderId: first!.orderId, ...blocked }]);
+		expect((await readOrder(third!.orderId, third!.orderToken)).status).toBe("refunded");
+		for (const o of [first!, second!]) {
+			expect(await refundCount(o.orderId)).toBe(0);
+			expect((await readOrder(o.orderId, o.orderToken)).passes.map((p) => p.state)).toEqual(["valid"]);
+		}
 	});
 });
 

@@ -1,9 +1,10 @@
 // Stripe as the payment provider, against a local stand-in that
 // speaks its HTTP API (scripts/lib/fake-stripe.mjs): PaymentIntents keyed by the
 // shard's charge key, declines, a dropped connection charged once, a slow
-// provider that does not hold other fans' holds, refunds, and the webhook's
+// provider that does not hold other fans' holds, refunds (finished by the cron
+// when their call failed, and failed later at Stripe), and the webhook's
 // signature, timestamp tolerance and replays.
-import { env } from "cloudflare:test";
+import { createScheduledController, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OrderRefunds } from "../../src/contract/admin-answers";
 import { ORDER_BY_PAYMENT_SQL } from "../../src/after-sale/refunds";
@@ -13,6 +14,8 @@ import { WIDE_OPEN, createDrop } from "../support/drops";
 import { admittedFan, admittedFans, hold } from "../support/fans";
 import { waitUntil } from "../support/wait";
 import { adminFetch } from "../support/worker";
+import { audit } from "../support/audit";
+import worker from "../../src/index";
 
 const STRIPE = (token: string) => ({ method: "stripe", token });
 
@@ -162,6 +165,45 @@ describe("a refund whose provider call failed", () => {
 	});
 });
 
+describe("a refund left pending", () => {
+	const cron = (at: number) => worker.scheduled(createScheduledController({ scheduledTime: at, cron: "*/30 * * * *" }), env);
+	const MINUTE = 60_000;
+
+	it("is finished by the cron, with backoff after a failed try, and counted by the audit until then", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 650 });
+		const bought = await buyWith(drop.id, "fan-stripe-sweep", { quantity: 1, payment: STRIPE("pm_card_visa") });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const [intent] = await intentsFor(drop.id, bought.holdId);
+		const atStripe = async () => (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
+		const listed = async () => ((await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { state: string; detail: string | null }[] }).refunds;
+		await fakeStripe("refuse-next");
+		expect((await refund(drop.id, bought.orderId)).status).toBe(503);
+		expect(await listed()).toEqual([expect.objectContaining({ state: "pending", detail: expect.stringContaining("did not answer") })]);
+		// The audit counts it once it is older than its grace, and the drop is not clean meanwhile.
+		expect(await audit(drop.id, 0)).toMatchObject({ refundsPending: 1, refundsFailed: 0, ok: false });
+		expect(await audit(drop.id, 3600)).toMatchObject({ refundsPending: 0 });
+
+		// Now: the request that made it may still be finishing it, and its failed try put it off.
+		await cron(Date.now());
+		expect(await atStripe()).toEqual([]);
+		// A quarter of an hour on it is due; Stripe refuses the call, so it waits longer before the next try.
+		await fakeStripe("refuse-next");
+		await cron(Date.now() + 15 * MINUTE);
+		expect(await listed()).toEqual([expect.objectContaining({ state: "pending" })]);
+		// The refusal was used up by that try: a call now would succeed, and none is made.
+		await cron(Date.now() + 20 * MINUTE);
+		expect(await atStripe()).toEqual([]);
+		expect(await listed()).toEqual([expect.objectContaining({ state: "pending" })]);
+		// Past its backoff: finished, once.
+		await cron(Date.now() + 2 * 60 * MINUTE);
+		expect(await listed()).toEqual([expect.objectContaining({ state: "refunded", detail: null })]);
+		expect(await atStripe()).toEqual([expect.objectContaining({ amount: 650 })]);
+		await cron(Date.now() + 5 * 60 * MINUTE);
+		expect(await atStripe()).toHaveLength(1);
+		expect(await audit(drop.id, 0)).toMatchObject({ refundsPending: 0, ok: true });
+	});
+});
+
 describe("the Stripe webhook", () => {
 	const event = (id: string, type: string, object: Record<string, unknown>) => ({ id, object: "event", type, data: { object } });
 
@@ -226,4 +268,39 @@ describe("the Stripe webhook", () => {
 		// Nothing was asked of Stripe: the refund was made there.
 		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id)).toEqual([]);
 	});
+
+	for (const type of ["refund.failed", "charge.refund.updated"]) {
+		it(`${type}: a refund Stripe failed after making it reads failed with why, keeps its tickets off the gate, and the promoter's repeat retries it once`, async () => {
+			const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 450 });
+			const bought = await buyWith(drop.id, `fan-stripe-failed-${type.replace(/\./g, "-")}`, { quantity: 2, payment: STRIPE("pm_card_visa") });
+			await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+			const [intent] = await intentsFor(drop.id, bought.holdId);
+			const done = (await (await refund(drop.id, bought.orderId)).json()) as OrderRefunds;
+			expect(done.refunds).toEqual([expect.objectContaining({ state: "refunded" })]);
+			const [made] = (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
+			// The card was closed: days later Stripe fails the refund and tells the webhook.
+			const failed = (await (await fetch("https://stripe.test/_fake/fail-refund", { method: "POST", body: made!.id })).json()) as Record<string, unknown>;
+			expect(failed).toMatchObject({ status: "failed", failure_reason: "expired_or_canceled_card" });
+			const e = event(`evt_failed_${type.replace(/\./g, "_")}_${made!.id}`, type, failed);
+			expect(await (await postWebhook(e)).json()).toEqual({ received: true, duplicate: false });
+
+			const list = (await (await adminFetch(`/api/admin/drops/${drop.id}/refunds`)).json()) as { refunds: { refundId: string; state: string; detail: string | null }[] };
+			expect(list.refunds).toEqual([expect.objectContaining({ refundId: done.refunds[0]!.refundId, state: "failed", detail: expect.stringContaining("expired_or_canceled_card") })]);
+			// The tickets stay taken back (the gate refuses them); the order says its refund failed instead of reading done.
+			const order = await readOrder(bought.orderId, bought.orderToken);
+			expect(order.passes.map((p) => p.state)).toEqual(["refunded", "refunded"]);
+			expect(order.statusDetail).toContain("refund failed");
+			expect(await audit(drop.id)).toMatchObject({ refundsFailed: 1 });
+			expect(await (await postWebhook(e)).json()).toEqual({ received: true, duplicate: true });
+
+			// The promoter repeats the refund: Stripe is asked again under a new key, once however often it is repeated.
+			const retried = (await (await refund(drop.id, bought.orderId)).json()) as OrderRefunds;
+			expect(retried).toMatchObject({ changed: true, refunds: [expect.objectContaining({ state: "refunded", detail: null })] });
+			expect(((await (await refund(drop.id, bought.orderId)).json()) as OrderRefunds).changed).toBe(false);
+			const atStripe = (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
+			expect(atStripe).toEqual([expect.objectContaining({ status: "failed", amount: 900 }), expect.objectContaining({ status: "succeeded", amount: 900 })]);
+			expect((await readOrder(bought.orderId, bought.orderToken)).statusDetail).toBeNull();
+			expect(await audit(drop.id)).toMatchObject({ refundsFailed: 0, refundsPending: 0 });
+		});
+	}
 });

@@ -1,0 +1,63 @@
+// Cancelling a drop: it is marked cancelled once, and its orders are refunded a
+// page per call, going round from where the last call stopped. An order the call
+// cannot refund (its payment method no longer taken, its refund failed at the
+// provider) is reported with why and passed over, so it never holds up the others.
+import type { DropCancelled } from "../contract/admin-answers";
+import type { DropConfig } from "../drops/rules";
+import { ApiError } from "../shared/errors";
+import { refundOrder } from "./refunds";
+
+/** Orders refunded per cancel call: the promoter calls again until none are left (bounded work per request). */
+export const CANCEL_PAGE = 50;
+
+/**
+ * An order of drop ?1 with a refund not finished (its provider call failed, its restock is due, or the provider
+ * failed it): it reads `refunded` already (its tickets are claimed), but the money is not settled yet.
+ */
+const UNFINISHED_REFUND = `order_id IN (SELECT order_id FROM refunds WHERE drop_id = ?1 AND (state IN ('pending', 'failed') OR (restock = 1 AND restocked_at IS NULL)))`;
+const LEFT_TO_REFUND = `drop_id = ?1 AND (status <> 'refunded' OR ${UNFINISHED_REFUND})`;
+
+type LeftOrder = DropCancelled["left"][number];
+
+/** Cancels a drop: marks it cancelled (once) and refunds its orders, `page` per call. `first`: this call marked it. */
+export async function cancelDrop(env: Env, drop: DropConfig, restock: boolean, page = CANCEL_PAGE): Promise<DropCancelled & { first: boolean }> {
+	const now = new Date().toISOString();
+	const marked = await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(drop.id, now).run();
+	const mark = (await env.DB.prepare(`SELECT cancelled_at, next_order_id FROM drop_cancellations WHERE drop_id = ?`).bind(drop.id).first<{ cancelled_at: string; next_order_id: string | null }>())!;
+	// From where the last call stopped to the end, then round from the start: every order has its turn.
+	const pageOf = async (from: string, limit: number) =>
+		(
+			await env.DB.prepare(
+				`SELECT order_id, ticket_type, EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = orders.order_id AND t.scanned_at IS NOT NULL AND t.refund_id IS NULL) AS used
+				 FROM orders WHERE ${LEFT_TO_REFUND} AND ${from} ORDER BY order_id LIMIT ?2`,
+			)
+				.bind(drop.id, limit, mark.next_order_id ?? "")
+				.all<{ order_id: string; ticket_type: string | null; used: number }>()
+		).results;
+	const after = await pageOf(`order_id > ?3`, page);
+	const results = after.length < page && mark.next_order_id !== null ? [...after, ...(await pageOf(`order_id <= ?3`, page - after.length))] : after;
+	let refundedOrders = 0;
+	const left: LeftOrder[] = [];
+	// A refund the provider does not finish stays pending (the cron tries it again, and so does the next call);
+	// the others of the page go on, and the call answers 503 at the end.
+	let unavailable: ApiError | null = null;
+	for (const { order_id, ticket_type, used } of results) {
+		try {
+			// Only general admission goes back on sale (see refundOrder); seats and slots are refunded and kept off sale, and so is an order with a ticket admitted at the gate.
+			// A refund the provider failed is the promoter's to retry (the card may be closed): the cancel reports it.
+			const done = await refundOrder(env, drop, order_id, { restock: restock && ticket_type === null && used === 0, retryFailed: false });
+			const failed = done.refunds.find((r) => r.state === "failed");
+			if (failed === undefined) refundedOrders++;
+			else left.push({ orderId: order_id, code: "refund_failed", message: failed.detail ?? "The payment provider failed the refund." });
+		} catch (err) {
+			if (!(err instanceof ApiError) || (err.status >= 500 && err.code !== "provider_unavailable")) throw err;
+			if (err.code === "provider_unavailable") unavailable = err;
+			left.push({ orderId: order_id, code: err.code, message: err.message });
+		}
+	}
+	const last = results.at(-1);
+	if (last !== undefined) await env.DB.prepare(`UPDATE drop_cancellations SET next_order_id = ? WHERE drop_id = ?`).bind(last.order_id, drop.id).run();
+	if (unavailable !== null) throw unavailable;
+	const count = await env.DB.prepare(`SELECT COUNT(*) AS n FROM orders WHERE ${LEFT_TO_REFUND}`).bind(drop.id).first<{ n: number }>();
+	return { dropId: drop.id, cancelledAt: mark.cancelled_at, refundedOrders, ordersLeft: count?.n ?? 0, left, first: marked.meta.changes > 0 };
+}
