@@ -27,7 +27,7 @@ export const testPayments = new BoundedMap<string, TestPayment>(TEST_LEDGER_LIMI
 /** Declined test charges by key, so a lookup after a crash answers what the charge did. */
 const testDeclines = new BoundedMap<string, string>(TEST_LEDGER_LIMIT);
 
-const testPaymentId = (idempotencyKey: string) => `pay_test_${idempotencyKey.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+const testPaymentId = (idempotencyKey: string) => `${TEST_PAYMENT_PREFIX}_${idempotencyKey.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 
 export const testProvider: PaymentProvider = {
 	async charge({ idempotencyKey, amountCents, currency, token }) {
