@@ -11,7 +11,10 @@
 // and its answer lost (the connection drops); POST /_fake/refuse-next makes the
 // next POST fail before Stripe sees it (nothing made); POST /_fake/drop-next-refund
 // makes the next refund be made and its answer lost; POST /_fake/forget-keys forgets
-// every idempotency key (Stripe keeps them 24 hours). GET /_fake/state shows everything.
+// every idempotency key (Stripe keeps them 24 hours). POST /_fake/search-lag makes
+// search find none of the PaymentIntents made from then on (Stripe's search is
+// eventually consistent, and lags most when answers get lost) until POST
+// /_fake/search-catch-up. GET /_fake/state shows everything.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -29,6 +32,8 @@ export function createFakeStripe({ secretKey }) {
 	let dropNext = false;
 	let refuseNext = false;
 	let dropNextRefund = false;
+	/** While search lags: the intents it still finds (those made before the lag began); null when it does not lag. */
+	let searchable = null;
 	let created = 0;
 	let seq = 0;
 	const id = (prefix) => `${prefix}_fake${(++seq).toString().padStart(8, "0")}`;
@@ -87,7 +92,8 @@ export function createFakeStripe({ secretKey }) {
 		const m = /^metadata\['idempotency_key'\]:'(.*)'$/.exec(url.searchParams.get("query") ?? "");
 		if (!m) return error(400, "invalid_request_error", "Unsupported search query");
 		const key = m[1].replace(/\\'/g, "'");
-		return json(200, { object: "search_result", data: [...intents.values()].filter((i) => i.metadata.idempotency_key === key), has_more: false });
+		const found = [...intents.values()].filter((i) => i.metadata.idempotency_key === key && (searchable === null || searchable.has(i.id)));
+		return json(200, { object: "search_result", data: found, has_more: false });
 	}
 
 	/** POSTs with an Idempotency-Key answer the first response to the same key and body; another body is an error, as at Stripe. */
@@ -163,6 +169,14 @@ export function createFakeStripe({ secretKey }) {
 			const forgot = idempotent.size;
 			idempotent.clear();
 			return json(200, { forgot });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/search-lag") {
+			searchable = new Set(intents.keys());
+			return json(200, { searchLags: true });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/search-catch-up") {
+			searchable = null;
+			return json(200, { searchLags: false });
 		}
 		if (request.method === "POST" && url.pathname === "/_fake/refuse-next") {
 			refuseNext = true;

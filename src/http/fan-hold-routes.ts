@@ -9,9 +9,9 @@ import { hasClosed } from "../drops/rules";
 import { holdRequest, holdRequestText } from "../drops/ticket-types";
 import { homeShard } from "../inventory/drop-shards";
 import { claimTargets } from "../inventory/named-holds";
-import { paymentProvider } from "../payments/providers";
 import { ApiError, notFound } from "../shared/errors";
 import { shardOfId } from "../shared/ids";
+import { paymentProvider } from "../payments/providers";
 import { shardStub } from "../shared/names";
 import { type Outcome, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
@@ -58,14 +58,15 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
-fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
+fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
 	const { payment, email } = parse(PurchaseBody, await readJson(request));
-	// Refused here too, before any object is asked (the shard checks again).
-	unwrap(paymentProvider(env, payment.method));
+	// Refused here too, before any object is asked, where some ticket costs money (the shard checks again,
+	// knowing the hold's price: a hold that costs nothing needs no method this deployment takes).
+	if ((await watermark(env, dropId, ctx)).ticketTypes.some((t) => t.priceCents > 0)) unwrap(paymentProvider(env, payment.method));
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
 	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, ...(email === undefined ? {} : { email }) });
 	const order = unwrap(outcome);
