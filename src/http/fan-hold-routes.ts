@@ -58,17 +58,16 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
 
-fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env, ctx) => {
+fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const dropId = dropIdOf(request);
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
 	const { payment, email } = parse(PurchaseBody, await readJson(request));
-	// Refused here too, before any object is asked, where some ticket costs money (the shard checks again,
-	// knowing the hold's price: a hold that costs nothing needs no method this deployment takes).
-	if ((await watermark(env, dropId, ctx)).ticketTypes.some((t) => t.priceCents > 0)) unwrap(paymentProvider(env, payment.method));
-	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
-	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, ...(email === undefined ? {} : { email }) });
+	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds). Only it knows
+	// the price, so it refuses a method this Worker does not take (and checks again), unless the hold costs nothing.
+	const methodTaken = paymentProvider(env, payment.method).ok;
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, ...(email === undefined ? {} : { email }) });
 	const order = unwrap(outcome);
 	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
 	// year runs from the purchase, so a replay answers the same claims (signed afresh).

@@ -8,6 +8,7 @@
 // it needs of its shard.
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { freeProvider } from "../payments/free-provider";
+import { methodUnavailable } from "../payments/providers";
 import type { ChargeRequest, PaymentProvider } from "../payments/provider";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { ChargeLedger, ChargeRow } from "./ledger-charges";
@@ -21,6 +22,8 @@ export interface PurchaseRequest {
 	holdId: string;
 	fanId: string;
 	payment: { method: string; token: string };
+	/** False when the Worker that took the request does not take this method (refused unless the hold costs nothing). */
+	methodTaken?: boolean;
 	email?: string;
 }
 
@@ -51,7 +54,7 @@ export class Charges {
 	 */
 	async purchase(input: PurchaseRequest): Promise<Outcome<OrderView>> {
 		const free = this.host.charges.amountDue(input.holdId, input.fanId) === 0;
-		const provider = free ? ok(freeProvider) : this.host.provider(input.payment.method);
+		const provider = free ? ok(freeProvider) : input.methodTaken === false ? methodUnavailable(input.payment.method) : this.host.provider(input.payment.method);
 		if (!provider.ok) return provider;
 		const key = `${input.fanId}\n${input.holdId}`;
 		const running = this.purchasing.get(key);

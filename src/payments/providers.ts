@@ -13,6 +13,11 @@ export function paymentProvider(env: RawSettings, method: string): Outcome<Payme
 	const settings = config(env);
 	if (method === "test" && settings.testPayments) return ok(testProvider);
 	if (method === "stripe" && settings.stripe !== null) return ok(stripeProvider(settings.stripe));
+	return methodUnavailable(method);
+}
+
+/** The refusal of a method this deployment does not take. */
+export function methodUnavailable(method: string): Outcome<never> {
 	return fail(422, "payment_method_unavailable", `This engine does not take "${method}" payments.`, { field: "payment.method" });
 }
 
