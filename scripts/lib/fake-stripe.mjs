@@ -14,7 +14,9 @@
 // every idempotency key (Stripe keeps them 24 hours); POST /_fake/fail-refund with a
 // refund id as its body fails that refund as Stripe does days later (the card was
 // closed: its amount can be refunded again) and answers the refund, for the webhook's
-// event. GET /_fake/state shows everything.
+// event. POST /_fake/search-lag makes search find none of the PaymentIntents made from
+// then on (Stripe's search is eventually consistent, and lags most when answers get
+// lost) until POST /_fake/search-catch-up. GET /_fake/state shows everything.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -32,6 +34,8 @@ export function createFakeStripe({ secretKey }) {
 	let dropNext = false;
 	let refuseNext = false;
 	let dropNextRefund = false;
+	/** While search lags: the intents it still finds (those made before the lag began); null when it does not lag. */
+	let searchable = null;
 	let created = 0;
 	let seq = 0;
 	const id = (prefix) => `${prefix}_fake${(++seq).toString().padStart(8, "0")}`;
@@ -91,7 +95,8 @@ export function createFakeStripe({ secretKey }) {
 		const m = /^metadata\['idempotency_key'\]:'(.*)'$/.exec(url.searchParams.get("query") ?? "");
 		if (!m) return error(400, "invalid_request_error", "Unsupported search query");
 		const key = m[1].replace(/\\'/g, "'");
-		return json(200, { object: "search_result", data: [...intents.values()].filter((i) => i.metadata.idempotency_key === key), has_more: false });
+		const found = [...intents.values()].filter((i) => i.metadata.idempotency_key === key && (searchable === null || searchable.has(i.id)));
+		return json(200, { object: "search_result", data: found, has_more: false });
 	}
 
 	/** POSTs with an Idempotency-Key answer the first response to the same key and body; another body is an error, as at Stripe. */
@@ -174,6 +179,14 @@ export function createFakeStripe({ secretKey }) {
 			const forgot = idempotent.size;
 			idempotent.clear();
 			return json(200, { forgot });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/search-lag") {
+			searchable = new Set(intents.keys());
+			return json(200, { searchLags: true });
+		}
+		if (request.method === "POST" && url.pathname === "/_fake/search-catch-up") {
+			searchable = null;
+			return json(200, { searchLags: false });
 		}
 		if (request.method === "POST" && url.pathname === "/_fake/refuse-next") {
 			refuseNext = true;

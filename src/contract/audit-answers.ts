@@ -28,6 +28,8 @@ function build() {
 		accountable: z.int(),
 		recentlySent: count(),
 		unreconciledCharges: count(),
+		payments: count().meta({ description: "Payments the provider approved for holds of this shard (refunded ones too)." }),
+		holdsChargedTwice: count().meta({ description: "Holds with more than one approved payment: always 0." }),
 		noticesPending: count(),
 		soldByType: z.array(z.strictObject({ ticketType: nullable(z.string()), sold: count() })),
 		pools: z.array(
@@ -62,6 +64,8 @@ function build() {
 		lost: count(),
 		phantom: count(),
 		unreconciledCharges: count(),
+		payments: count().meta({ description: "Payments the provider approved for the drop's holds (refunded ones too)." }),
+		holdsChargedTwice: count().meta({ description: "Holds with more than one approved payment (a fan charged twice for one hold): always 0." }),
 		otherShardsInD1: idSample(),
 		balanced: z.boolean(),
 		named: z.strictObject({

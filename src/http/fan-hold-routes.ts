@@ -9,9 +9,9 @@ import { hasClosed } from "../drops/rules";
 import { holdRequest, holdRequestText } from "../drops/ticket-types";
 import { homeShard } from "../inventory/drop-shards";
 import { claimTargets } from "../inventory/named-holds";
-import { paymentProvider } from "../payments/providers";
 import { ApiError, notFound } from "../shared/errors";
 import { shardOfId } from "../shared/ids";
+import { paymentProvider } from "../payments/providers";
 import { shardStub } from "../shared/names";
 import { type Outcome, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
@@ -64,10 +64,10 @@ fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => 
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
 	const { payment, email } = parse(PurchaseBody, await readJson(request));
-	// Refused here too, before any object is asked (the shard checks again).
-	unwrap(paymentProvider(env, payment.method));
-	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds).
-	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, ...(email === undefined ? {} : { email }) });
+	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds). Only it knows
+	// the price, so it refuses a method this Worker does not take (and checks again), unless the hold costs nothing.
+	const methodTaken = paymentProvider(env, payment.method).ok;
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, ...(email === undefined ? {} : { email }) });
 	const order = unwrap(outcome);
 	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
 	// year runs from the purchase, so a replay answers the same claims (signed afresh).

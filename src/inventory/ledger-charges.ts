@@ -35,13 +35,15 @@ export type ChargeRow = {
 	currency: string;
 	state: ChargeState;
 	payment_id: string | null;
+	/** The payment method the attempt sent (null in rows made before it was kept). */
+	token: string | null;
 	created_at: number;
 	updated_at: number;
 };
 
-/** What a purchase may do next with a hold: charge it (a new or repeated attempt), or answer at once. */
+/** What a purchase may do next with a hold: charge it (a new attempt, or `reopened`: one an earlier request left open), or answer at once. */
 export type ChargeStart =
-	| { kind: "charge"; charge: ChargeRow }
+	| { kind: "charge"; charge: ChargeRow; reopened: boolean }
 	| { kind: "answered"; outcome: Outcome<OrderView> };
 
 export class ChargeLedger extends LedgerSection {
@@ -49,10 +51,10 @@ export class ChargeLedger extends LedgerSection {
 	 * Opens (or reopens) the charge for a hold before the provider is asked. An order
 	 * that exists is the answer; a hold gone is 410; a charge that may have happened
 	 * (pending or approved, from a request that died) is charged again under the SAME
-	 * idempotency key, so the provider answers the first charge rather than make a second.
-	 * After a decline, the next attempt gets a new key.
+	 * idempotency key and with the same request, so the provider answers the first charge
+	 * rather than make a second. After a decline, the next attempt gets a new key.
 	 */
-	startCharge(input: { holdId: string; fanId: string; method: string; now: number }): ChargeStart {
+	startCharge(input: { holdId: string; fanId: string; method: string; token: string; now: number }): ChargeStart {
 		return this.transaction((): ChargeStart => {
 			const meta = this.store.requireMeta();
 			const hold = this.store.holdFor(input.holdId, input.fanId);
@@ -62,7 +64,7 @@ export class ChargeLedger extends LedgerSection {
 			if (gone !== null) return { kind: "answered", outcome: gone };
 			const existing = this.charge(hold.hold_id);
 			if (existing !== null && (existing.state === "pending" || existing.state === "charged")) {
-				return { kind: "charge", charge: existing };
+				return { kind: "charge", charge: existing, reopened: true };
 			}
 			const attempt = (existing?.attempt ?? 0) + 1;
 			const charge: ChargeRow = {
@@ -75,36 +77,69 @@ export class ChargeLedger extends LedgerSection {
 				currency: meta.currency,
 				state: "pending",
 				payment_id: null,
+				token: input.token,
 				created_at: input.now,
 				updated_at: input.now,
 			};
 			this.sql.run(
-				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, created_at, updated_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)
+				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, token, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?, ?)
 				 ON CONFLICT (hold_id) DO UPDATE SET attempt = excluded.attempt, idempotency_key = excluded.idempotency_key,
-				   method = excluded.method, state = 'pending', payment_id = NULL, updated_at = excluded.updated_at`,
+				   method = excluded.method, amount_cents = excluded.amount_cents, state = 'pending', payment_id = NULL,
+				   token = excluded.token, updated_at = excluded.updated_at`,
 				charge.hold_id, charge.fan_id, charge.attempt, charge.idempotency_key, charge.method, charge.amount_cents,
-				charge.currency, charge.created_at, charge.updated_at,
+				charge.currency, charge.token, charge.created_at, charge.updated_at,
 			);
-			return { kind: "charge", charge };
+			return { kind: "charge", charge, reopened: false };
 		});
+	}
+
+	/**
+	 * What a purchase of the hold would charge: the open attempt's amount, or the hold's
+	 * price; null when there is nothing to pay for (no such hold, or its order is made).
+	 */
+	amountDue(holdId: string, fanId: string): number | null {
+		const hold = this.store.holdFor(holdId, fanId);
+		if (hold === null || hold.order_id !== null) return null;
+		const open = this.charge(holdId);
+		if (open !== null && (open.state === "pending" || open.state === "charged")) return open.amount_cents;
+		return hold.quantity * this.store.priceOf(this.store.requireMeta(), hold.ticket_type);
 	}
 
 	/** The provider approved the charge: recorded before anything else happens. */
 	chargeApproved(holdId: string, key: string, paymentId: string, now: number): void {
-		// By key as well: an answer about an earlier attempt never touches a later one.
-		this.sql.run(
-			`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void')`,
-			paymentId, now, holdId, key,
-		);
+		this.transaction(() => {
+			// By key as well: an answer about an earlier attempt never touches a later one.
+			this.sql.run(
+				`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void')`,
+				paymentId, now, holdId, key,
+			);
+			this.paid(holdId, key, paymentId, now);
+		});
+	}
+
+	/** A payment the provider approved, once per attempt's key, whatever becomes of it. */
+	private paid(holdId: string, key: string, paymentId: string, now: number): void {
+		this.sql.run(`INSERT INTO charge_payments (idempotency_key, hold_id, payment_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`, key, holdId, paymentId, now);
+	}
+
+	/** Successful payments, and the holds paid more than once (refunded or not): what the audit counts. */
+	paymentCounts(): { payments: number; holdsChargedTwice: number } {
+		return {
+			payments: this.sql.number(`SELECT COUNT(*) FROM charge_payments`),
+			holdsChargedTwice: this.sql.number(`SELECT COUNT(*) FROM (SELECT hold_id FROM charge_payments GROUP BY hold_id HAVING COUNT(*) > 1)`),
+		};
 	}
 
 	/** An ending other than an order: declined, refunded, or void (the provider has no such charge). */
 	chargeEnded(holdId: string, key: string, state: "declined" | "refunded" | "void", now: number): void {
-		this.sql.run(
-			`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged')`,
-			state, now, holdId, key,
-		);
+		this.transaction(() => {
+			this.sql.run(
+				`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged')`,
+				state, now, holdId, key,
+			);
+			if (state === "refunded") this.sql.run(`UPDATE charge_payments SET refunded = 1 WHERE idempotency_key = ?`, key);
+		});
 	}
 
 	/** The payment an order was made with, if the hold has one. */
@@ -164,6 +199,7 @@ export class ChargeLedger extends LedgerSection {
 				`UPDATE charges SET state = 'ordered', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ?`,
 				input.paymentId, input.now, hold.hold_id, input.key,
 			);
+			this.paid(hold.hold_id, input.key, input.paymentId, input.now);
 			const message = saleMessageOf(order, {
 				dropId: meta.drop_id,
 				shard: meta.shard,

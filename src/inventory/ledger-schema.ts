@@ -41,6 +41,13 @@ export function createLedgerTables(sql: Sql): void {
 		currency TEXT NOT NULL, state TEXT NOT NULL, payment_id TEXT,
 		created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS charges_by_state ON charges (state, updated_at)`);
+	// The payment method as the attempt sent it: a lost answer is asked again with the same request under the same key.
+	addColumns(sql, "charges", ["token TEXT"]);
+	// Every payment the provider approved, by the attempt's key: the audit flags a hold paid more than once.
+	sql.run(`CREATE TABLE IF NOT EXISTS charge_payments (
+		idempotency_key TEXT PRIMARY KEY, hold_id TEXT NOT NULL, payment_id TEXT NOT NULL,
+		refunded INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)`);
+	sql.run(`CREATE INDEX IF NOT EXISTS charge_payments_by_hold ON charge_payments (hold_id)`);
 	// Stock moved between shards, as a two-step exchange: the taker writes what it asks for
 	// (transfers_in, amount NULL) and then asks; the giver takes the stock and remembers its
 	// answer under the transfer id (transfers_out) until the taker says it has credited it.

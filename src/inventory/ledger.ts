@@ -70,6 +70,10 @@ export interface ShardStats extends ShardTotals {
 	recentlySent: number;
 	/** Charges open longer than the grace period: neither an order nor refunded, declined or void yet. */
 	unreconciledCharges: number;
+	/** Payments the provider approved here (refunded ones too). */
+	payments: number;
+	/** Holds with more than one approved payment: a fan charged twice for one hold, never expected. */
+	holdsChargedTwice: number;
 	/** Endings of named holds not yet delivered to their units' shards. */
 	noticesPending: number;
 	/** Tickets sold to fans homed here, by type (null: the stock spread over the shards). */
@@ -161,6 +165,7 @@ export class Ledger {
 			transfersPending: this.sql.number(`SELECT COUNT(*) FROM transfers_in WHERE amount IS NULL`),
 			recentlySent: this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at > ?`, now - graceMs),
 			unreconciledCharges: this.sql.number(`SELECT COUNT(*) FROM charges WHERE state IN ('pending', 'charged') AND updated_at <= ?`, now - graceMs),
+			...this.charges.paymentCounts(),
 		};
 	}
 

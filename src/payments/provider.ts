@@ -5,11 +5,30 @@
 
 export type ChargeResult = { status: "approved"; paymentId: string } | { status: "declined"; reason: string };
 
+/** One charge as it is asked of the provider; the same request under the same key is the same charge. */
+export interface ChargeRequest {
+	idempotencyKey: string;
+	amountCents: number;
+	currency: string;
+	token: string;
+}
+
 export interface PaymentProvider {
+	/**
+	 * How long after a key was first used the provider may still hold a charge under it (or
+	 * make one, if a request is still on its way). Until then a charge it has no trace of is
+	 * not void: its trace may come late.
+	 */
+	readonly keyLifeMs: number;
 	/** Charges once per `idempotencyKey`: a repeat answers the first result, never a second charge. */
-	charge(input: { idempotencyKey: string; amountCents: number; currency: string; token: string }): Promise<ChargeResult>;
-	/** What became of the charge made under `idempotencyKey`: its result, or "none" if the provider never had it. */
-	lookup(idempotencyKey: string): Promise<ChargeResult | { status: "none" }>;
+	charge(input: ChargeRequest): Promise<ChargeResult>;
+	/**
+	 * What became of the charge made under `idempotencyKey`: its result, or "none" if the
+	 * provider has no trace of it. `repeat`, the first request, is sent again under its key
+	 * where only that answers for sure (Stripe's search lags): the provider answers the first
+	 * charge, or makes it now. Given only while the provider keeps the key.
+	 */
+	lookup(idempotencyKey: string, repeat: ChargeRequest | null): Promise<ChargeResult | { status: "none" }>;
 	/**
 	 * Gives a charge back: the whole of it, or `part.amountCents` under `part.key`.
 	 * Refunding twice (the same payment, or the same part's key) refunds once.

@@ -1,11 +1,17 @@
 // Stripe as a payment provider: PaymentIntents over Stripe's HTTP API with
 // fetch (form-encoded bodies, a secret key as bearer). Every charge carries the
 // shard's charge key (`drop:hold:attempt`) as Stripe's Idempotency-Key, and in
-// the intent's metadata so a lookup after a crash can find it; refunds carry
-// their own keys, in their metadata too (a repeat after Stripe forgot the key finds it). Stripe keeps idempotency keys for 24 hours, longer than any
-// hold lives. The base URL comes from config, so tests point it at a local fake.
+// the intent's metadata; refunds carry their own keys, in their metadata too (a
+// repeat after Stripe forgot the key finds it). Stripe keeps idempotency keys for
+// 24 hours, longer than any hold lives: while it does, a charge whose answer was
+// lost is looked up by sending its request again under its key (Stripe answers the
+// first PaymentIntent), since search is eventually consistent and may not find an
+// intent that exists. The base URL comes from config, so tests point it at a local fake.
 import type { StripeSettings } from "../shared/config";
-import type { ChargeResult, PaymentProvider } from "./provider";
+import type { ChargeRequest, ChargeResult, PaymentProvider } from "./provider";
+
+/** How long Stripe keeps an idempotency key (it documents 24 hours; a key may go any time after). */
+export const STRIPE_KEY_LIFE_MS = 24 * 60 * 60 * 1000;
 
 interface PaymentIntent {
 	id: string;
@@ -50,29 +56,35 @@ function resultOf(intent: PaymentIntent): ChargeResult | null {
 	return { status: "declined", reason: intent.last_payment_error?.message ?? "The payment was not completed." };
 }
 
+/** Creates and confirms the PaymentIntent of a charge; the same request under the same key answers the first intent. */
+async function createIntent(settings: StripeSettings, { idempotencyKey, amountCents, currency, token }: ChargeRequest): Promise<ChargeResult> {
+	const { status, body } = await call<PaymentIntent>(settings, "POST", "/v1/payment_intents", {
+		idempotencyKey,
+		form: {
+			amount: amountCents,
+			currency: currency.toLowerCase(),
+			payment_method: token,
+			confirm: "true",
+			"automatic_payment_methods[enabled]": "true",
+			"automatic_payment_methods[allow_redirects]": "never",
+			"metadata[idempotency_key]": idempotencyKey,
+		},
+	});
+	// A card error is a decline: Stripe answers 402 with the reason, for the buyer.
+	if (status === 402 && body.error?.type === "card_error") return { status: "declined", reason: body.error.message ?? "The card was declined." };
+	if (status !== 200) throw new StripeUnavailable(status);
+	const result = resultOf(body);
+	if (result === null) throw new StripeUnavailable(status);
+	return result;
+}
+
 export function stripeProvider(settings: StripeSettings): PaymentProvider {
 	return {
-		async charge({ idempotencyKey, amountCents, currency, token }) {
-			const { status, body } = await call<PaymentIntent>(settings, "POST", "/v1/payment_intents", {
-				idempotencyKey,
-				form: {
-					amount: amountCents,
-					currency: currency.toLowerCase(),
-					payment_method: token,
-					confirm: "true",
-					"automatic_payment_methods[enabled]": "true",
-					"automatic_payment_methods[allow_redirects]": "never",
-					"metadata[idempotency_key]": idempotencyKey,
-				},
-			});
-			// A card error is a decline: Stripe answers 402 with the reason, for the buyer.
-			if (status === 402 && body.error?.type === "card_error") return { status: "declined", reason: body.error.message ?? "The card was declined." };
-			if (status !== 200) throw new StripeUnavailable(status);
-			const result = resultOf(body);
-			if (result === null) throw new StripeUnavailable(status);
-			return result;
-		},
-		async lookup(idempotencyKey) {
+		keyLifeMs: STRIPE_KEY_LIFE_MS,
+		charge: (request) => createIntent(settings, request),
+		async lookup(idempotencyKey, repeat) {
+			// Search may not yet show an intent made a minute ago; the repeated request answers it for sure.
+			if (repeat !== null) return createIntent(settings, repeat);
 			const query = `metadata['idempotency_key']:'${idempotencyKey.replace(/'/g, "\\'")}'`;
 			const { status, body } = await call<{ data: PaymentIntent[] }>(settings, "GET", `/v1/payment_intents/search?${formBody({ query, limit: 10 })}`);
 			if (status !== 200) throw new StripeUnavailable(status);

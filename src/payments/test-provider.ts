@@ -30,6 +30,9 @@ const testDeclines = new BoundedMap<string, string>(TEST_LEDGER_LIMIT);
 const testPaymentId = (idempotencyKey: string) => `${TEST_PAYMENT_PREFIX}_${idempotencyKey.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 
 export const testProvider: PaymentProvider = {
+	// Its record is in the isolate and read at once; a charge it has no trace of two
+	// minutes on was never sent.
+	keyLifeMs: 120_000,
 	async charge({ idempotencyKey, amountCents, currency, token }) {
 		const paymentId = testPaymentId(idempotencyKey);
 		if (testPayments.has(paymentId)) return { status: "approved", paymentId };
@@ -43,6 +46,7 @@ export const testProvider: PaymentProvider = {
 		testPayments.set(paymentId, { paymentId, idempotencyKey, amountCents, currency, refunded: false, refunds: new Map() });
 		return { status: "approved", paymentId };
 	},
+	// Its record answers for sure, so nothing is sent again.
 	async lookup(idempotencyKey) {
 		const paymentId = testPaymentId(idempotencyKey);
 		if (testPayments.has(paymentId)) return { status: "approved", paymentId };

@@ -32,6 +32,10 @@ export interface Audit {
 	phantom: number;
 	/** Charges open past the grace period: money taken that is neither an order nor refunded yet. */
 	unreconciledCharges: number;
+	/** Payments the provider approved for the drop's holds (refunded ones too). */
+	payments: number;
+	/** Holds paid more than once: a fan charged twice for one hold, which never should be. */
+	holdsChargedTwice: number;
 	/** Rows in D1 naming a shard the drop does not have (part of `phantom`). */
 	otherShardsInD1: IdSample;
 	/** sold + held + remaining + stock moving between shards = capacity. */
@@ -103,6 +107,8 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		lost,
 		phantom,
 		unreconciledCharges: sum((s) => s.unreconciledCharges),
+		payments: sum((s) => s.payments),
+		holdsChargedTwice: sum((s) => s.holdsChargedTwice),
 		otherShardsInD1: ids.otherShards,
 		balanced,
 		named,
@@ -111,7 +117,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		refundsPending: owed.pending,
 		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
-		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }
 

@@ -214,7 +214,7 @@ describe("the OpenAPI document", () => {
 
 	it("a drop's whole journey, successes and refusals, answers as the document says", async () => {
 		const opensAt = new Date(Date.now() - 1_000).toISOString();
-		const dropBody = { name: "Contract", capacity: 3, maxPerFan: 2, opensAt, shards: 1, lines: 1, admission: { batchSize: 100, intervalMs: 250, activeMultiple: 20 } };
+		const dropBody = { name: "Contract", capacity: 3, maxPerFan: 2, priceCents: 500, opensAt, shards: 1, lines: 1, admission: { batchSize: 100, intervalMs: 250, activeMultiple: 20 } };
 
 		await api("GET", "/api/health");
 		await api("GET", "/.well-known/jwks.json");

@@ -1,7 +1,8 @@
 // Invariant 8: every charge ends as an order or a refund (or a decline, or void
 // when the provider never had it), even when the purchase dies between the
 // charge and the order; a retried purchase never charges twice. And the test
-// payment method works only where the deployment turns it on.
+// payment method works only where the deployment turns it on. Every drop here costs
+// money: a hold that costs nothing is no provider's (see test/payments/stripe.test.ts).
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
@@ -43,7 +44,7 @@ async function chargeState(dropId: string, holdId: string): Promise<string | nul
 
 describe("a purchase that dies between the charge and the order", () => {
 	it("is found by the audit, and the fan's retry gets the order from the same charge", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-retry");
 		await crashAfterCharge(drop.id, 0);
 		const crashed = await purchase(drop.id, token, h.holdId);
@@ -69,7 +70,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("when the hold runs out before anyone comes back, the shard's alarm refunds the charge", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-expire");
 		await crashAfterCharge(drop.id, 0);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(500);
@@ -92,7 +93,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("when the hold is still there, the alarm turns the charge into the order", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "crash-complete");
 		await crashAfterCharge(drop.id, 0);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(500);
@@ -110,7 +111,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("a charge the provider never received is void after a while, and the fan can pay again", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "never-sent");
 		// The call to the provider fails on the way: the provider has no such charge.
 		vi.spyOn(testProvider, "charge").mockRejectedValueOnce(new Error("network down (test)"));
@@ -134,7 +135,7 @@ describe("a purchase that dies between the charge and the order", () => {
 	});
 
 	it("a decline ends the attempt; the next attempt is a new charge, and concurrent purchases charge once", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "declined-then-paid");
 		expect((await purchase(drop.id, token, h.holdId, "decline")).status).toBe(402);
 		expect(await chargeState(drop.id, h.holdId)).toBe("declined");
@@ -150,7 +151,7 @@ describe("a purchase that dies between the charge and the order", () => {
 
 describe("an answer about an earlier attempt", () => {
 	it("never ends a later attempt's charge: a slow reconcile of a declined attempt leaves the next, approved one to become the order (found by review)", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, holdSeconds: 600, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["stale-reconcile"])).get("stale-reconcile")!;
 		const h = await newHold(drop.id, token, 2);
 		// Attempt 1 (a declining card) dies right after the provider answered.
@@ -163,10 +164,10 @@ describe("an answer about an earlier attempt", () => {
 		const gate = new Promise<void>((resolve) => (release = resolve));
 		let looked = 0;
 		const lookup = testProvider.lookup.bind(testProvider);
-		vi.spyOn(testProvider, "lookup").mockImplementation(async (key) => {
+		vi.spyOn(testProvider, "lookup").mockImplementation(async (key, repeat) => {
 			looked++;
 			await gate;
-			return lookup(key);
+			return lookup(key, repeat);
 		});
 		await runInDurableObject(shardStub(drop.id, 0), async (instance: InventoryShard) => {
 			instance.clock = () => Date.now() + 31_000;
@@ -197,9 +198,25 @@ describe("an answer about an earlier attempt", () => {
 	});
 });
 
+describe("the audit's count of payments", () => {
+	it("counts each hold's approved payments and flags a hold paid more than once", async () => {
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const { token, h } = await boughtHold(drop.id, "paid-once");
+		expect((await purchase(drop.id, token, h.holdId)).status).toBe(201);
+		expect(await expectCleanAudit(drop.id)).toMatchObject({ payments: 1, holdsChargedTwice: 0, ok: true });
+		// A second payment approved for the same hold under another attempt's key (refunded or not, the fan saw two charges).
+		await runInDurableObject(shardStub(drop.id, 0), (_s, state) => {
+			state.storage.sql.exec(`INSERT INTO charge_payments (idempotency_key, hold_id, payment_id, refunded, created_at) VALUES (?, ?, 'pay_test_second', 1, ?)`, `${drop.id}:${h.holdId}:2`, h.holdId, Date.now());
+		});
+		const flagged = await audit(drop.id);
+		expect(flagged).toMatchObject({ payments: 2, holdsChargedTwice: 1, ok: false });
+		expect(flagged.shards[0]).toMatchObject({ payments: 2, holdsChargedTwice: 1 });
+	});
+});
+
 describe("the test payment method", () => {
 	it("is refused where the deployment has not turned it on, and nothing is held or charged", async () => {
-		const drop = await createDrop({ capacity: 4, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
 		const { token, h } = await boughtHold(drop.id, "deployed");
 		const res = await purchase(drop.id, token, h.holdId, "ok", { env: { TEST_PAYMENTS: "off" } });
 		expect(res.status).toBe(422);

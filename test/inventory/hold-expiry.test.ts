@@ -19,7 +19,7 @@ afterEach(() => {
 
 /** A fresh drop of `count` tickets with `count` admitted fans, each holding one: the racers of a race test. */
 async function racers(prefix: string, count: number) {
-	const drop = await createDrop({ capacity: count, shards: 2, maxPerFan: 1, admission: WIDE_OPEN });
+	const drop = await createDrop({ capacity: count, priceCents: 500, shards: 2, maxPerFan: 1, admission: WIDE_OPEN });
 	const fans = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 	const tokens = await admittedFans(drop.id, fans);
 	const holds = await Promise.all(fans.map((f) => newHold(drop.id, tokens.get(f)!)));
@@ -28,7 +28,7 @@ async function racers(prefix: string, count: number) {
 
 describe("expiry", () => {
 	it("the alarm gives an expired hold's stock back, and buying it afterwards answers 410 without charging", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 10, priceCents: 500, shards: 2, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["slow"])).get("slow")!;
 		const h = await newHold(drop.id, token, 3);
 		expect((await audit(drop.id)).totals).toMatchObject({ held: 3, remaining: 7 });
@@ -45,7 +45,7 @@ describe("expiry", () => {
 	});
 
 	it("a hold past its time is given back when it is bought even if the alarm has not fired", async () => {
-		const drop = await createDrop({ capacity: 5, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 5, priceCents: 500, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["early-bird"])).get("early-bird")!;
 		const h = await newHold(drop.id, token, 2);
 		await backdateHold(drop.id, h.holdId);
@@ -57,7 +57,7 @@ describe("expiry", () => {
 	});
 
 	it("an alarm fired twice and late returns each expired hold once and leaves the others alone", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 10, priceCents: 500, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
 		const tokens = await admittedFans(drop.id, ["gone", "staying", "bought"]);
 		const gone = await newHold(drop.id, tokens.get("gone")!, 2);
 		const staying = await newHold(drop.id, tokens.get("staying")!, 3);
@@ -86,7 +86,7 @@ describe("expiry", () => {
 	});
 
 	it("the alarm is set again from storage after the object restarts", async () => {
-		const drop = await createDrop({ capacity: 10, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 10, priceCents: 500, shards: 1, maxPerFan: 4, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["restart"])).get("restart")!;
 		const h = await newHold(drop.id, token, 1);
 		// The alarm is lost (as if deleted by a run that then crashed) and memory with it; the next hold sets it again.
@@ -149,7 +149,7 @@ describe("a purchase racing its hold's expiry", () => {
 	});
 
 	it("a hold that runs out while the payment runs answers 410 and refunds the charge", async () => {
-		const drop = await createDrop({ capacity: 5, shards: 2, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 5, priceCents: 500, shards: 2, maxPerFan: 2, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["unlucky"])).get("unlucky")!;
 		const h = await newHold(drop.id, token, 2);
 		const charge = testProvider.charge.bind(testProvider);
@@ -167,7 +167,7 @@ describe("a purchase racing its hold's expiry", () => {
 	});
 
 	it("the shard decides once: completing a purchase after the hold expired is refused and sells nothing", async () => {
-		const drop = await createDrop({ capacity: 3, shards: 1, maxPerFan: 3, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 3, priceCents: 500, shards: 1, maxPerFan: 3, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["direct"])).get("direct")!;
 		const h = await newHold(drop.id, token, 3);
 		const shard = shardStub(drop.id, shardOfHold(h.holdId));
@@ -183,7 +183,7 @@ describe("a purchase racing its hold's expiry", () => {
 
 describe("payment and release", () => {
 	it("a declined payment answers 402 and keeps the hold, which can then be bought", async () => {
-		const drop = await createDrop({ capacity: 5, shards: 2, maxPerFan: 2, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 5, priceCents: 500, shards: 2, maxPerFan: 2, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["declined"])).get("declined")!;
 		const h = await newHold(drop.id, token, 2);
 		const declined = await purchase(drop.id, token, h.holdId, "decline");
@@ -201,7 +201,7 @@ describe("payment and release", () => {
 	});
 
 	it("DELETE gives the tickets back once; the hold can no longer be bought", async () => {
-		const drop = await createDrop({ capacity: 6, shards: 2, maxPerFan: 3, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 6, priceCents: 500, shards: 2, maxPerFan: 3, admission: WIDE_OPEN });
 		const tokens = await admittedFans(drop.id, ["leaver", "stranger"]);
 		const token = tokens.get("leaver")!;
 		const h = await newHold(drop.id, token, 3);
@@ -223,7 +223,7 @@ describe("payment and release", () => {
 	});
 
 	it("a bought hold cannot be released, and unknown holds are 404", async () => {
-		const drop = await createDrop({ capacity: 6, shards: 2, maxPerFan: 3, admission: WIDE_OPEN });
+		const drop = await createDrop({ capacity: 6, priceCents: 500, shards: 2, maxPerFan: 3, admission: WIDE_OPEN });
 		const token = (await admittedFans(drop.id, ["keeper"])).get("keeper")!;
 		const h = await newHold(drop.id, token, 1);
 		expect((await purchase(drop.id, token, h.holdId)).status).toBe(201);

@@ -59,7 +59,8 @@ async function outcomeOf(res: Response): Promise<{ status: number; code?: string
 }
 
 async function runScenario(config: { capacity: number; shards: number; maxPerFan: number }, ops: Op[]): Promise<void> {
-	const drop = await createDrop({ ...config, admission: { batchSize: 1_000, intervalMs: 250, activeMultiple: 20 } });
+	// Priced, so a purchase asks the payment provider and a declined card is one of the steps (a free hold asks none).
+	const drop = await createDrop({ ...config, priceCents: 500, admission: { batchSize: 1_000, intervalMs: 250, activeMultiple: 20 } });
 	const fanIds = Array.from({ length: FANS }, (_, i) => `prop-${i}`);
 	const tokens = await admittedFans(drop.id, fanIds);
 	const tokenOf = (fan: number) => tokens.get(fanIds[fan]!)!;

@@ -2,9 +2,10 @@
 // speaks its HTTP API (scripts/lib/fake-stripe.mjs): PaymentIntents keyed by the
 // shard's charge key, declines, a dropped connection charged once, a slow
 // provider that does not hold other fans' holds, refunds (finished by the cron
-// when their call failed, and failed later at Stripe), and the webhook's
-// signature, timestamp tolerance and replays.
-import { createScheduledController, env } from "cloudflare:test";
+// when their call failed, and failed later at Stripe), a lost answer that search
+// cannot find yet (never void, never a second PaymentIntent), free orders that
+// Stripe never sees, and the webhook's signature, timestamp tolerance and replays.
+import { createScheduledController, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { OrderRefunds } from "../../src/contract/admin-answers";
 import { ORDER_BY_PAYMENT_SQL } from "../../src/after-sale/refunds";
@@ -14,8 +15,11 @@ import { WIDE_OPEN, createDrop } from "../support/drops";
 import { admittedFan, admittedFans, hold } from "../support/fans";
 import { waitUntil } from "../support/wait";
 import { adminFetch } from "../support/worker";
-import { audit } from "../support/audit";
+import { audit, expectCleanAudit } from "../support/audit";
 import worker from "../../src/index";
+import { errorCode } from "../support/errors";
+import { moveShardClock, shardStub } from "../support/shards";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
 
 const STRIPE = (token: string) => ({ method: "stripe", token });
 
@@ -89,6 +93,105 @@ describe("the Stripe provider", () => {
 		for (let i = 0; i < 2; i++) expect(((await (await refund(drop.id, bought.orderId, { tickets: [bought.tickets[0]] })).json()) as OrderRefunds).changed).toBe(false);
 		const refunds = (await fakeStripe("state")).refunds.filter((r) => r.payment_intent === intent!.id);
 		expect(refunds).toEqual([expect.objectContaining({ amount: 800 })]);
+	});
+});
+
+async function paymentInD1(orderId: string): Promise<string | null> {
+	return (await env.DB.prepare(`SELECT payment_id FROM orders WHERE order_id = ?`).bind(orderId).first<{ payment_id: string }>())?.payment_id ?? null;
+}
+
+describe("a charge whose answer was lost", () => {
+	it("is never void while Stripe keeps its key, though search cannot find it: the alarm and the retry settle its one PaymentIntent", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 900, shards: 1, holdSeconds: 600 });
+		const token = await admittedFan(drop.id, "fan-stripe-search-lags");
+		const { holdId } = (await (await hold(drop.id, token, 1)).json()) as { holdId: string };
+		let retried: Response;
+		// Stripe's search is eventually consistent: the intent made now is not found by it.
+		await fakeStripe("search-lag");
+		try {
+			await fakeStripe("drop-next");
+			expect((await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_visa") })).status).toBe(500);
+			expect(await intentsFor(drop.id, holdId)).toHaveLength(1);
+			// Two minutes on, the alarm looks the charge up while search still finds nothing.
+			await moveShardClock(drop.id, 0, 121_000);
+			await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => instance.alarm());
+			await moveShardClock(drop.id, 0, 0);
+			retried = await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_visa") });
+		} finally {
+			await fakeStripe("search-catch-up");
+		}
+		expect(retried.status).toBe(201);
+		const intents = await intentsFor(drop.id, holdId);
+		expect(intents).toEqual([expect.objectContaining({ status: "succeeded", metadata: { idempotency_key: `${drop.id}:${holdId}:1` } })]);
+		const { orderId } = (await retried.json()) as { orderId: string };
+		await waitUntil(async () => (await paymentInD1(orderId)) === intents[0]!.id, 20_000, "the order in D1 with the one charge", 100);
+		expect(await expectCleanAudit(drop.id)).toMatchObject({ unreconciledCharges: 0, payments: 1, holdsChargedTwice: 0 });
+	});
+
+	it("is settled by the fan's retry with another card before that card is charged: the first PaymentIntent becomes the order", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 700 });
+		const token = await admittedFan(drop.id, "fan-stripe-lost-other-card");
+		const { holdId } = (await (await hold(drop.id, token, 1)).json()) as { holdId: string };
+		await fakeStripe("drop-next");
+		expect((await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_visa") })).status).toBe(500);
+		const retried = await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_mastercard") });
+		expect(retried.status).toBe(201);
+		const intents = await intentsFor(drop.id, holdId);
+		expect(intents).toEqual([expect.objectContaining({ status: "succeeded", payment_method: "pm_card_visa" })]);
+		expect(await expectCleanAudit(drop.id)).toMatchObject({ payments: 1, holdsChargedTwice: 0 });
+	});
+
+	it("of a declined card ends as declined when the retry asks again, and the retry's own card is then charged under a new key", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 700 });
+		const token = await admittedFan(drop.id, "fan-stripe-lost-decline");
+		const { holdId } = (await (await hold(drop.id, token, 1)).json()) as { holdId: string };
+		await fakeStripe("drop-next");
+		expect((await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_chargeDeclined") })).status).toBe(500);
+		const retried = await purchaseWith(drop.id, token, holdId, { payment: STRIPE("pm_card_visa") });
+		expect(retried.status).toBe(201);
+		const intents = await intentsFor(drop.id, holdId);
+		expect(intents.map((i) => [i.metadata.idempotency_key, i.status])).toEqual([
+			[`${drop.id}:${holdId}:1`, "requires_payment_method"],
+			[`${drop.id}:${holdId}:2`, "succeeded"],
+		]);
+		expect(await expectCleanAudit(drop.id)).toMatchObject({ payments: 1, holdsChargedTwice: 0 });
+	});
+});
+
+describe("a free order", () => {
+	it("is never sent to Stripe: it is an order at once, ticketed, and refunded with no provider asked", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 0 });
+		const bought = await buyWith(drop.id, "fan-free-stripe", { quantity: 2, payment: STRIPE("pm_card_visa") });
+		expect(await intentsFor(drop.id, bought.holdId)).toEqual([]);
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const paymentId = await paymentInD1(bought.orderId);
+		// No provider's: Stripe's begin "pi_", the test provider's "pay_test".
+		expect(paymentId).toMatch(/^free_/);
+		const refunded = await refund(drop.id, bought.orderId);
+		expect(refunded.status).toBe(200);
+		expect(await refunded.json()).toMatchObject({ status: "refunded", refundedTickets: 2, refunds: [expect.objectContaining({ state: "refunded", amountCents: 0 })] });
+		expect((await fakeStripe("state")).refunds.filter((r) => r.payment_intent === paymentId)).toEqual([]);
+		await expectCleanAudit(drop.id);
+	});
+
+	it("is sold where the deployment takes no payment method, whatever method the fan names; a paid one is still refused there", async () => {
+		const none = { env: { TEST_PAYMENTS: "off", STRIPE_SECRET_KEY: undefined } };
+		const free = await createDrop({ admission: WIDE_OPEN, priceCents: 0, shards: 1 });
+		const paid = await createDrop({ admission: WIDE_OPEN, priceCents: 100, shards: 1 });
+		for (const [drop, method, status] of [[free, "test", 201], [free, "stripe", 201], [paid, "stripe", 422]] as const) {
+			const token = await admittedFan(drop.id, `fan-free-none-${method}`);
+			const { holdId } = (await (await hold(drop.id, token, 1)).json()) as { holdId: string };
+			const res = await purchaseWith(drop.id, token, holdId, { payment: { method, token: "tok" } }, none);
+			expect(res.status).toBe(status);
+			if (status === 422) expect(await errorCode(res)).toBe("payment_method_unavailable");
+		}
+		// A body that is not valid is refused as before, and changes nothing.
+		const token = await admittedFan(free.id, "fan-free-bad-body");
+		const { holdId } = (await (await hold(free.id, token, 1)).json()) as { holdId: string };
+		const bad = await purchaseWith(free.id, token, holdId, { payment: { method: "cash", token: "x" } }, none);
+		expect(bad.status).toBe(422);
+		expect(await errorCode(bad)).toBe("invalid_value");
+		expect((await expectCleanAudit(free.id)).totals).toMatchObject({ sold: 2, held: 1 });
 	});
 });
 

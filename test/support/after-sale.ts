@@ -72,7 +72,7 @@ export interface FakeStripeState {
 	released?: number;
 }
 
-export async function fakeStripe(path: "state" | "release" | "drop-next" | "refuse-next" | "drop-next-refund" | "forget-keys"): Promise<FakeStripeState> {
+export async function fakeStripe(path: "state" | "release" | "drop-next" | "refuse-next" | "drop-next-refund" | "forget-keys" | "search-lag" | "search-catch-up"): Promise<FakeStripeState> {
 	const res = await fetch(`https://stripe.test/_fake/${path}`, { method: path === "state" ? "GET" : "POST" });
 	return (await res.json()) as FakeStripeState;
 }
