@@ -47,6 +47,7 @@ import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { createTimeline, timelineBuckets } from "./lib/timeline.js";
 import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thresholdSpecs } from "./lib/report-compare.js";
 import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
+import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -333,6 +334,8 @@ async function runDrop(baseUrl, adminToken) {
 	const stopped = results.filter((r) => r.outcome === "error").length;
 	if (stopped > 0) failures.push(`${stopped} fan(s) stopped on an error they could not get past`);
 	if (tally.breaches > 0) failures.push(`bots: ${tally.breaches} hostile request(s) not refused as the contract says (first: ${JSON.stringify(breachSamples[0])})`);
+	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
+	if (unanswered) failures.push(unanswered);
 
 	const outcomes = {};
 	for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -351,6 +354,8 @@ async function runDrop(baseUrl, adminToken) {
 		requestsPerSecond: client.recorder.requests / elapsedS,
 		steps,
 		clientPoolWait: latencyStats(client.recorder.poolWait),
+		unanswered: client.recorder.unanswered,
+		requestTimeoutSeconds: client.timeoutMs / 1000,
 		outcomes,
 		tally,
 		checks,
@@ -453,6 +458,8 @@ async function runAttack(baseUrl, adminToken) {
 	const verdict = await runAsync(attackVerdict(client, cfg, setup, plan.drainSeconds * 1000), client);
 	const failures = [...verdict.failures];
 	if (checks.failed > 0) failures.push(`${checks.failed} check(s) failed: ${JSON.stringify(checks.failedByName)}`);
+	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
+	if (unanswered) failures.push(unanswered);
 	const elapsedS = (Date.now() - started) / 1000;
 	const report = {
 		scenario: "attack",
@@ -462,6 +469,8 @@ async function runAttack(baseUrl, adminToken) {
 		durationSeconds: elapsedS,
 		requests: client.recorder.requests,
 		steps: client.recorder.summary(),
+		unanswered: client.recorder.unanswered,
+		requestTimeoutSeconds: client.timeoutMs / 1000,
 		checks,
 		results,
 		audit: verdict.audit,
@@ -475,6 +484,7 @@ async function runAttack(baseUrl, adminToken) {
 		`  sold...................: ${verdict.audit.totals.sold} (expected exactly ${verdict.expectedSold}), other drop ${verdict.otherAudit.totals.sold}\n`,
 	);
 	process.stdout.write(`  requests...............: ${client.recorder.requests} in ${elapsedS.toFixed(1)}s\n`);
+	process.stdout.write(`  unanswered.............: ${unansweredText(client.recorder.unanswered)} (no answer within ${client.timeoutMs / 1000} s)\n`);
 	client.close();
 	return { report, failures };
 }
@@ -588,6 +598,7 @@ function printDropSummary(r) {
 	out.push(`${dots("fans")}joined ${r.tally.joined}, admitted ${r.tally.admitted}, held ${r.tally.held}, declined ${r.tally.declined}, abandoned ${r.tally.abandoned}`);
 	out.push(`${dots("sold")}${r.tally.tickets} tickets in ${r.tally.sold} orders (fans' view)`);
 	out.push(`${dots("errors")}${r.tally.errors} unexpected answers; ${r.tally.transportRetries} requests sent again after a dropped connection`);
+	out.push(`${dots("unanswered")}${unansweredText(r.unanswered) === "none" ? "✓ none" : `✗ ${unansweredText(r.unanswered)}`} (no answer within ${r.requestTimeoutSeconds} s)`);
 	if (r.tally.bots > 0) out.push(`${dots("bots")}${r.tally.bots} hostile fans; ${r.tally.breaches} of their tricks got through`);
 	out.push(
 		`${dots("time to sell out")}${r.timeToSellOutSeconds === null ? "not sold out" : `${r.timeToSellOutSeconds.toFixed(1)}s after the opening`}` +
