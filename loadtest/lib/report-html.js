@@ -10,6 +10,7 @@
 // test-node/report.test.mjs reads those from the file.
 import { checkThresholds, formatMs, formatValue, noiseText } from "./report-compare.js";
 import { unansweredText, unansweredTotal } from "./unanswered.js";
+import { cancelText } from "./cancel.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -49,6 +50,13 @@ export function reportVerdict(report) {
 			name: "unanswered",
 			ok: none,
 			text: "unanswered requests: " + unansweredText(report.unanswered) + (report.requestTimeoutSeconds ? " (no answer within " + report.requestTimeoutSeconds + " s)" : ""),
+		});
+	}
+	if (report.cancel) {
+		checks.push({
+			name: "cancel",
+			ok: report.cancel.ok,
+			text: "cancelled mid-sale: " + (report.cancel.stats ? cancelText(report.cancel) : report.cancel.failures.join("; ")),
 		});
 	}
 	const failures = report.failures || [];
