@@ -67,6 +67,8 @@ import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
+// A cancel mid-sale is judged on every fan's 201 against the cancel's answer, which k6's VUs cannot share.
+if (knobs.cancelAfterSold > 0) throw new Error("CANCEL_AFTER_SOLD is the Node runner's (npm run loadtest -- --cancel-after-sold N): k6's VUs share no memory, so none knows the fans' sold count or each other's 201s");
 const SCENARIO = scenarioNamed(__ENV.SCENARIO);
 const SEATED = SCENARIO.seated;
 if (SEATED) knobs.tickets = seatCount(knobs);
