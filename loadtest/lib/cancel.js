@@ -18,7 +18,9 @@ function adminHeaders(cfg) {
  * Returns {sentAt, answeredAt, cancelledAt, calls, refundedOrders,
  * ordersLeft, left, done}: `sentAt` and `answeredAt` (the client's clock) are
  * those of the first call answered 200, the moment the cancel took effect
- * for the runner; `cancelledAt` is the engine's own stamp of the cancel.
+ * for the runner (`sentAt` when the request left, after any wait for a free
+ * socket, where the client says how long it was on the wire: `elapsedMs`);
+ * `cancelledAt` is the engine's own stamp of the cancel.
  */
 export function* cancelDrop(client, cfg, dropId, timeoutMs) {
 	const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/cancel";
@@ -31,8 +33,9 @@ export function* cancelDrop(client, cfg, dropId, timeoutMs) {
 		if (res.status === 200) {
 			const body = json(res);
 			if (out.answeredAt === null) {
-				out.sentAt = sentAt;
 				out.answeredAt = client.now();
+				// Time on the wire when the client knows it (the Node client leaves out the wait for a free socket).
+				out.sentAt = typeof res.elapsedMs === "number" ? out.answeredAt - Math.ceil(res.elapsedMs) : sentAt;
 				out.cancelledAt = body.cancelledAt;
 			}
 			out.refundedOrders += body.refundedOrders;

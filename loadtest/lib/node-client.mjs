@@ -85,8 +85,10 @@ export function createHttpClient({ baseUrl, connections = 64, recorder = new Rec
 				if (settled) return;
 				settled = true;
 				if (timedOut) recorder.noAnswer(effect.step);
-				recorder.add(effect.step, started ? performance.now() - started : 0, res.status >= 400 ? `${res.status}:${errorCodeOf(res.body)}` : res.status);
-				resolveRes(res);
+				const ms = started ? performance.now() - started : 0;
+				recorder.add(effect.step, ms, res.status >= 400 ? `${res.status}:${errorCodeOf(res.body)}` : res.status);
+				// From the socket to the answer, without the wait for a socket: how long the engine can have spent on it.
+				resolveRes({ ...res, elapsedMs: ms });
 			};
 			const req = transport.request(
 				{ host: target.hostname, port: target.port || undefined, path: target.pathname + target.search, method: effect.method, headers, agent, timeout: timeoutMs },
