@@ -56,7 +56,8 @@ import {
 	waitForDrain,
 	waitForTicketed,
 } from "./lib/journey.js";
-import { expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
+import { REQUEST_TIMEOUT_SECONDS, STEPS, expectContractStatuses, k6Client, stepTrends } from "./lib/k6-client.js";
+import { UNANSWERED_METRIC, unansweredThresholds } from "./lib/unanswered.js";
 import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
 import { LOAD_KINDS, textSummary } from "./lib/k6-summary.js";
 import { k6Report, loadObjectNames } from "./lib/k6-report.js";
@@ -66,6 +67,8 @@ import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
+// A cancel mid-sale is judged on every fan's 201 against the cancel's answer, which k6's VUs cannot share.
+if (knobs.cancelAfterSold > 0) throw new Error("CANCEL_AFTER_SOLD is the Node runner's (npm run loadtest -- --cancel-after-sold N): k6's VUs share no memory, so none knows the fans' sold count or each other's 201s");
 const SCENARIO = scenarioNamed(__ENV.SCENARIO);
 const SEATED = SCENARIO.seated;
 if (SEATED) knobs.tickets = seatCount(knobs);
@@ -82,6 +85,7 @@ const SHARDS = Math.min(knobs.shards, knobs.tickets);
 
 const trends = stepTrends();
 const unexpected = new Counter("unexpected_answers");
+const unanswered = new Counter(UNANSWERED_METRIC);
 const joined = new Counter("fans_joined");
 const admitted = new Counter("fans_admitted");
 const orders = new Counter("orders");
@@ -163,6 +167,8 @@ const thresholds = {
 	fairness_mismatches: ["count==0"],
 	bot_breaches: ["count==0"],
 };
+// Any request with no answer within REQUEST_TIMEOUT_SECONDS fails the run; one threshold per step hands its count to the report.
+Object.assign(thresholds, unansweredThresholds(STEPS));
 if (knobs.maxPerFanLoad > 0) thresholds.load_hottest_per_fan = ["value<=" + knobs.maxPerFanLoad];
 // The engineer's thresholds (P99_HOLD=500ms, SELLOUT=60s), then one always-true threshold per
 // submetric the report reads: k6 gives handleSummary only the metrics and submetrics thresholds name.
@@ -218,12 +224,13 @@ const client = k6Client(
 		series.answers[statusClass(status)].add(1, { b: b });
 		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency[step].add(ms, { b: b });
 	},
+	unanswered,
 );
 
 export function setup() {
 	if (!ADMIN_TOKEN) throw new Error("set ADMIN_TOKEN (-e ADMIN_TOKEN=...): setup creates the drop through the admin API");
 	// A first sample, so every threshold has data even when nothing goes wrong.
-	for (const c of [unexpected, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut]) c.add(0);
+	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut]) c.add(0);
 	const createdAt = Date.now();
 	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
 	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);
@@ -402,6 +409,8 @@ export function handleSummary(data) {
 		shards: SHARDS,
 		thresholdSpecs: THRESHOLD_SPECS,
 		expectSoldOut: EXPECT_SOLD_OUT,
+		steps: STEPS,
+		requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
 		at: new Date(data.setup_data && data.setup_data.createdAt ? data.setup_data.createdAt : Date.now()).toISOString(),
 	});
 	out[__ENV.REPORT_JSON || "loadtest/reports/k6-drop-report.json"] = JSON.stringify(report, null, 2);

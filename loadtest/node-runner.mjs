@@ -13,6 +13,7 @@
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
 //   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
+//   npm run loadtest -- --fans 600 --tickets 300 --cancel-after-sold 100   (cancels mid-sale: lib/cancel.js)
 //
 // Each drop run also writes an HTML report beside its JSON (lib/report-html.js).
 //
@@ -34,6 +35,7 @@ import {
 	knobsFrom,
 	loadSummary,
 	orderStatuses,
+	readAudit,
 	readFairness,
 	runAsync,
 	ticketsByFan,
@@ -47,12 +49,15 @@ import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { createTimeline, timelineBuckets } from "./lib/timeline.js";
 import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thresholdSpecs } from "./lib/report-compare.js";
 import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
+import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
+import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
 const DEFAULT_NOTES = {
 	lines: "0: the engine's default, ceil(tickets / 500), so 1 line up to 500 tickets",
 	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
+	cancelAfterSold: "0: off; else cancel the drop once the fans were sold this many tickets, and check no sale after it, every order refunded",
 };
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
 /** --p95-hold 300ms, --p99-join 1s, ..., --sellout 60s (lib/report-compare.js). */
@@ -130,6 +135,7 @@ try {
 } catch (err) {
 	fail(err.message);
 }
+if (knobs.cancelAfterSold > 0 && (!dropScenario || knobs.cancelAfterSold >= knobs.tickets)) fail("--cancel-after-sold takes a drop scenario and fewer tickets than --tickets");
 if (!dropScenario && (thresholds.length > 0 || flags.compare)) fail("thresholds and --compare apply to a drop (spike, ramp, soak, bots), not to --scenario attack");
 const baseline = flags.compare ? readBaseline(flags.compare) : null;
 
@@ -205,7 +211,11 @@ try {
 
 async function runDrop(baseUrl, adminToken) {
 	const cfg = { baseUrl, adminToken };
-	const tally = { joined: 0, admitted: 0, held: 0, sold: 0, tickets: 0, errors: 0, declined: 0, abandoned: 0, transportRetries: 0, bots: 0, breaches: 0 };
+	const tally = { joined: 0, admitted: 0, held: 0, sold: 0, tickets: 0, errors: 0, declined: 0, abandoned: 0, cancelled: 0, transportRetries: 0, bots: 0, breaches: 0 };
+	// --cancel-after-sold: the cancel starts from the fans' 201 that reaches the count, and runs beside them.
+	const purchases = [];
+	let cancelling = null;
+	let startCancel = () => {};
 	const breachSamples = [];
 	const createdAt = Date.now();
 	const timeline = createTimeline({
@@ -253,13 +263,16 @@ async function runDrop(baseUrl, adminToken) {
 				else if (name === "held") tally.held++;
 				else if (name === "declined") tally.declined++;
 				else if (name === "abandoned") tally.abandoned++;
+				else if (name === "cancelled") tally.cancelled++;
 				else if (name === "sold") {
 					tally.sold++;
 					tally.tickets += d.quantity;
 					orders.add(d.orderId);
 					sales.push([d.at, d.quantity]);
+					purchases.push({ orderId: d.orderId, answeredAt: d.at });
 					firstSaleAt ??= d.at;
 					lastSaleAt = d.at;
+					if (knobs.cancelAfterSold > 0 && tally.tickets >= knobs.cancelAfterSold) startCancel();
 				} else if (name === "retry") {
 					tally.transportRetries++;
 					if (retrySamples.length < 5) retrySamples.push(d);
@@ -276,7 +289,19 @@ async function runDrop(baseUrl, adminToken) {
 	const body = seated ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
 	const drop = await runAsync(createDrop(client, cfg, body), client);
 	const opensAt = Date.parse(drop.opensAt);
-	const expectSoldOut = demandExceedsSupply(knobs);
+	// A drop cancelled mid-sale never sells out.
+	const expectSoldOut = knobs.cancelAfterSold === 0 && demandExceedsSupply(knobs);
+	startCancel = () => {
+		if (cancelling !== null) return;
+		log(`${tally.tickets} tickets sold: cancelling the drop (the fans keep going)`);
+		cancelling = runAsync(cancelDrop(client, cfg, drop.id, 60_000), client).then(
+			(c) => {
+				log(`drop cancelled at ${c.cancelledAt} (answered after ${c.answeredAt === null ? "-" : c.answeredAt - c.sentAt} ms); ${c.refundedOrders} order(s) refunded in ${c.calls} call(s), ${c.ordersLeft} left`);
+				return c;
+			},
+			(err) => ({ error: String(err) }),
+		);
+	};
 	log(
 		`drop ${drop.id}: ${knobs.tickets} tickets over ${drop.shards} shard(s) and ${drop.lines} line(s), ${knobs.fans} fans, opens in ${knobs.leadSeconds}s; ` +
 			`demand ${expectSoldOut ? "exceeds" : "may not exceed"} supply`,
@@ -309,6 +334,7 @@ async function runDrop(baseUrl, adminToken) {
 	progress.stop();
 	log(`all fans done after ${((fansDoneAt - started) / 1000).toFixed(1)}s; waiting for the Queue to drain and holds to settle`);
 	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
+	const cancel = knobs.cancelAfterSold > 0 ? await checkCancel(client, cfg, drop.id, { cancelling, purchases, sold: tally.tickets }) : null;
 	const byFan = await runAsync(ticketsByFan(client, cfg, drop.id), client);
 	const failures = auditFailures(audit, {
 		expectSoldOut,
@@ -321,6 +347,7 @@ async function runDrop(baseUrl, adminToken) {
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
 	const ticketing = await checkTicketed(client, cfg, drop.id, knobs.drainSeconds * 1000);
 	failures.push(...ticketing.failures);
+	if (cancel) failures.push(...cancel.failures);
 	if (seated) failures.push(...seatedFailures(audit).map((f) => `seated: ${f}`));
 	const fairnessData = await runAsync(readFairness(client, cfg, drop.id), client);
 	const fairness = checkFairness(fairnessData, results, {
@@ -333,6 +360,8 @@ async function runDrop(baseUrl, adminToken) {
 	const stopped = results.filter((r) => r.outcome === "error").length;
 	if (stopped > 0) failures.push(`${stopped} fan(s) stopped on an error they could not get past`);
 	if (tally.breaches > 0) failures.push(`bots: ${tally.breaches} hostile request(s) not refused as the contract says (first: ${JSON.stringify(breachSamples[0])})`);
+	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
+	if (unanswered) failures.push(unanswered);
 
 	const outcomes = {};
 	for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -351,6 +380,8 @@ async function runDrop(baseUrl, adminToken) {
 		requestsPerSecond: client.recorder.requests / elapsedS,
 		steps,
 		clientPoolWait: latencyStats(client.recorder.poolWait),
+		unanswered: client.recorder.unanswered,
+		requestTimeoutSeconds: client.timeoutMs / 1000,
 		outcomes,
 		tally,
 		checks,
@@ -378,6 +409,7 @@ async function runDrop(baseUrl, adminToken) {
 		},
 		audit: { ...audit, shards: audit.shards },
 		ticketing,
+		cancel,
 		failures,
 		errorSamples,
 		retrySamples,
@@ -420,6 +452,33 @@ async function checkTicketed(client, cfg, dropId, drainMs) {
 	return { ...ticketing, checked: true };
 }
 
+/**
+ * After a run that cancelled its drop (--cancel-after-sold) and drained: what the
+ * engine refunded by itself, then the promoter's cancel called again for the
+ * sales that were on their way to D1 at the cancel, then the sales, the refunds
+ * and the audit, judged by cancelVerdict (lib/cancel.js).
+ */
+async function checkCancel(client, cfg, dropId, { cancelling, purchases, sold }) {
+	if (cancelling === null) {
+		return { ok: false, failures: [`cancel: never made: the fans were sold ${sold} ticket(s), fewer than --cancel-after-sold ${knobs.cancelAfterSold}`], stats: null };
+	}
+	const at = await cancelling;
+	if (at.error) return { ok: false, failures: [`cancel: ${at.error}`], stats: null };
+	const salesBeforeSweep = await runAsync(readSales(client, cfg, dropId), client);
+	const sweep = await runAsync(cancelDrop(client, cfg, dropId, knobs.drainSeconds * 1000), client);
+	const sales = await runAsync(readSales(client, cfg, dropId), client);
+	const refunds = await runAsync(readRefunds(client, cfg, dropId), client);
+	const audit = await runAsync(readAudit(client, cfg, dropId, 30), client);
+	const verdict = cancelVerdict({ cancel: at, sweep, salesBeforeSweep, sales, refunds, purchases, audit });
+	log(`cancel: ${cancelText(verdict)}`);
+	return {
+		...verdict,
+		at: { sentAt: at.sentAt, answeredAt: at.answeredAt, cancelledAt: at.cancelledAt, calls: at.calls, refundedOrders: at.refundedOrders, ordersLeft: at.ordersLeft, left: at.left },
+		sweep: { calls: sweep.calls, refundedOrders: sweep.refundedOrders, ordersLeft: sweep.ordersLeft, left: sweep.left },
+		audit: { ok: audit.ok, refundsPending: audit.refundsPending, refundsFailed: audit.refundsFailed, holdsChargedTwice: audit.holdsChargedTwice, refunds: audit.refunds },
+	};
+}
+
 /** The engine started here has its post-sale Workflows off (--var ORDER_WORKFLOWS=off): the ticketed check cannot apply. */
 function workflowsOff() {
 	return engine !== null && (flags.var ?? []).includes("ORDER_WORKFLOWS=off");
@@ -453,6 +512,8 @@ async function runAttack(baseUrl, adminToken) {
 	const verdict = await runAsync(attackVerdict(client, cfg, setup, plan.drainSeconds * 1000), client);
 	const failures = [...verdict.failures];
 	if (checks.failed > 0) failures.push(`${checks.failed} check(s) failed: ${JSON.stringify(checks.failedByName)}`);
+	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
+	if (unanswered) failures.push(unanswered);
 	const elapsedS = (Date.now() - started) / 1000;
 	const report = {
 		scenario: "attack",
@@ -462,6 +523,8 @@ async function runAttack(baseUrl, adminToken) {
 		durationSeconds: elapsedS,
 		requests: client.recorder.requests,
 		steps: client.recorder.summary(),
+		unanswered: client.recorder.unanswered,
+		requestTimeoutSeconds: client.timeoutMs / 1000,
 		checks,
 		results,
 		audit: verdict.audit,
@@ -475,6 +538,7 @@ async function runAttack(baseUrl, adminToken) {
 		`  sold...................: ${verdict.audit.totals.sold} (expected exactly ${verdict.expectedSold}), other drop ${verdict.otherAudit.totals.sold}\n`,
 	);
 	process.stdout.write(`  requests...............: ${client.recorder.requests} in ${elapsedS.toFixed(1)}s\n`);
+	process.stdout.write(`  unanswered.............: ${unansweredText(client.recorder.unanswered)} (no answer within ${client.timeoutMs / 1000} s)\n`);
 	client.close();
 	return { report, failures };
 }
@@ -585,9 +649,13 @@ function printDropSummary(r) {
 	out.push(`  (time spent waiting for one of the runner's ${flags.connections} sockets, not counted above: p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)})`);
 	out.push("");
 	out.push(`${dots("outcomes")}${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}`);
-	out.push(`${dots("fans")}joined ${r.tally.joined}, admitted ${r.tally.admitted}, held ${r.tally.held}, declined ${r.tally.declined}, abandoned ${r.tally.abandoned}`);
+	out.push(
+		`${dots("fans")}joined ${r.tally.joined}, admitted ${r.tally.admitted}, held ${r.tally.held}, declined ${r.tally.declined}, abandoned ${r.tally.abandoned}` +
+			(r.cancel ? `, sent home by the cancel ${r.tally.cancelled}` : ""),
+	);
 	out.push(`${dots("sold")}${r.tally.tickets} tickets in ${r.tally.sold} orders (fans' view)`);
 	out.push(`${dots("errors")}${r.tally.errors} unexpected answers; ${r.tally.transportRetries} requests sent again after a dropped connection`);
+	out.push(`${dots("unanswered")}${unansweredText(r.unanswered) === "none" ? "✓ none" : `✗ ${unansweredText(r.unanswered)}`} (no answer within ${r.requestTimeoutSeconds} s)`);
 	if (r.tally.bots > 0) out.push(`${dots("bots")}${r.tally.bots} hostile fans; ${r.tally.breaches} of their tricks got through`);
 	out.push(
 		`${dots("time to sell out")}${r.timeToSellOutSeconds === null ? "not sold out" : `${r.timeToSellOutSeconds.toFixed(1)}s after the opening`}` +
@@ -610,6 +678,7 @@ function printDropSummary(r) {
 			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +
 			`${mark(a.recorded === a.totals.orders)} D1 ${a.recorded} orders = shards ${a.totals.orders}  ${mark(a.balanced)} balanced`,
 	);
+	if (r.cancel) out.push(`${dots("cancel")}${mark(r.cancel.ok)} ${r.cancel.stats ? cancelText(r.cancel) : r.cancel.failures.join("; ")}`);
 	const t = r.ticketing;
 	if (t) {
 		out.push(

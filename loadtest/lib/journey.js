@@ -68,6 +68,8 @@ export const DEFAULTS = {
 	tailSeconds: 120,
 	/** The seated scenario (lib/seated.js): how many seats; 0 takes `tickets`. */
 	seats: 0,
+	/** The Node runner cancels the drop once the fans were sold this many tickets (lib/cancel.js); 0 is off. */
+	cancelAfterSold: 0,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -95,6 +97,7 @@ export function knobsFrom(source) {
 	if (!(out.maxPerFanLoad >= 0)) throw new Error("MAX_PER_FAN_LOAD must be 0 (off) or a positive number");
 	if (!(out.botShare >= 0 && out.botShare <= 1)) throw new Error("BOT_SHARE must be from 0 to 1");
 	if (!(out.bucketSeconds >= 1) || Math.floor(out.bucketSeconds) !== out.bucketSeconds) throw new Error("BUCKET_SECONDS must be a whole number of seconds, at least 1");
+	if (!(out.cancelAfterSold >= 0) || Math.floor(out.cancelAfterSold) !== out.cancelAfterSold) throw new Error("CANCEL_AFTER_SOLD must be 0 (off) or a whole number of tickets");
 	if (!(out.rampSeconds > 0 && out.soakSeconds > 0 && out.tailSeconds >= 0)) throw new Error("RAMP_SECONDS and SOAK_SECONDS must be above 0, TAIL_SECONDS at least 0");
 	return out;
 }
@@ -447,6 +450,19 @@ function ok(client, step) {
 	if (client.check) client.check(step + " answered as the contract says", true);
 }
 
+/**
+ * 409 `drop_cancelled`: the drop was cancelled, which nothing undoes, so the fan
+ * goes home. The answer is the contract working (counted under its step like
+ * any other); the fan's outcome is `cancelled`.
+ */
+function cancelledBy(client, step, res, result) {
+	if (res.status !== 409 || errorCode(res) !== "drop_cancelled") return false;
+	ok(client, step);
+	result.outcome = "cancelled";
+	if (client.event) client.event("cancelled", { fanId: result.fanId, step: step });
+	return true;
+}
+
 /** The base64url alphabet (k6 and Node both run this file, so no Buffer and no btoa). */
 export const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -486,7 +502,7 @@ function transient(client, step, res, fanId) {
  * One fan, from arrival to an outcome: join, poll at the pace the server asks
  * for, hold up to `maxPerFan`, then buy (or abandon, or pay again after a
  * decline). Returns `{fanId, outcome, tickets, orderId?, ...}` where outcome
- * is bought, sold_out, abandoned, expired, closed, gave_up or error.
+ * is bought, sold_out, abandoned, expired, closed, cancelled, gave_up or error.
  *
  * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?, holdBody?} where
  * startAt (epoch ms) is when the fan arrives; the fan first pauses until then. probes
@@ -561,6 +577,8 @@ export function* fanJourney(client, ctx) {
 		} else if (res.status === 409 && errorCode(res) === "drop_closed") {
 			result.outcome = "closed";
 			return result;
+		} else if (cancelledBy(client, "join", res, result)) {
+			return result;
 		} else {
 			fail(client, "join", res, ctx.fanId);
 			result.outcome = "error";
@@ -615,6 +633,8 @@ export function* fanJourney(client, ctx) {
 			wait = s.pollAfterMs == null ? 1000 : s.pollAfterMs;
 		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null) || transient(client, "status", res, ctx.fanId)) {
 			wait = retryAfterMs(res, 1000);
+		} else if (cancelledBy(client, "status", res, result)) {
+			return result;
 		} else {
 			fail(client, "status", res, ctx.fanId);
 			result.outcome = "error";
@@ -653,6 +673,7 @@ export function* fanJourney(client, ctx) {
 			yield pause(300 * (attempt + 1));
 		}
 		const code = errorCode(res);
+		if (cancelledBy(client, "hold", res, result)) return result;
 		if (res.status === 503 && code === "try_again") {
 			ok(client, "hold");
 			continue;
@@ -679,7 +700,7 @@ export function* fanJourney(client, ctx) {
 			for (let look = 0; client.now() < deadline; look++) {
 				const view = yield request("GET", base, { step: "drop" });
 				const v = view.status === 200 ? json(view) : null;
-				if (v && (v.status === "sold_out" || v.status === "closed")) {
+				if (v && (v.status === "sold_out" || v.status === "closed" || v.status === "cancelled")) {
 					result.outcome = v.status;
 					return result;
 				}
@@ -741,6 +762,8 @@ export function* fanJourney(client, ctx) {
 				if (client.event) client.event("declined", { fanId: ctx.fanId });
 				token = "ok";
 				yield pause(300 + rnd() * 700);
+			} else if (cancelledBy(client, "purchase", pay, result)) {
+				return result;
 			} else if (pay.status === 410) {
 				// The hold ran out before the payment: unusual with these knobs, but legal.
 				ok(client, "purchase");

@@ -4,8 +4,12 @@
 import http from "k6/http";
 import { check, sleep } from "k6";
 import { Counter, Trend } from "k6/metrics";
+import { K6_TIMEOUT_ERROR_CODE } from "./unanswered.js";
 
 export const STEPS = ["join", "status", "hold", "purchase", "release", "drop", "fairness", "admin"];
+
+/** How long a request may go unanswered: the Node runner's timeout too (lib/node-client.mjs). */
+export const REQUEST_TIMEOUT_SECONDS = 30;
 
 /** One Trend per step (p50/p95/p99 in the summary); must be created in the init context. */
 export function stepTrends() {
@@ -20,17 +24,19 @@ export function stepTrends() {
  * @param {Counter} unexpected  counts answers the contract does not allow
  * @param {(name: string, detail?: any) => void} [onEvent]
  * @param {(step: string, ms: number, status: number) => void} [onAnswer]  every answer (the report's per-second series)
+ * @param {Counter} [unanswered]  counts, tagged {step}, requests with no answer within REQUEST_TIMEOUT (lib/unanswered.js)
  */
-export function k6Client(trends, unexpected, onEvent, onAnswer) {
+export function k6Client(trends, unexpected, onEvent, onAnswer, unanswered) {
 	/** @param {{method: string, url: string, headers: Record<string, string>, body: string | null, step: string}} e */
 	function params(e) {
-		return { headers: e.headers, tags: { name: e.step }, timeout: "30s" };
+		return { headers: e.headers, tags: { name: e.step }, timeout: REQUEST_TIMEOUT_SECONDS + "s" };
 	}
 	/** @param {import("k6/http").RefinedResponse<any>} res @param {string} step */
 	function adapt(res, step) {
 		const trend = trends[step];
 		if (trend) trend.add(res.timings.duration);
 		if (onAnswer) onAnswer(step, res.timings.duration, res.status);
+		if (unanswered && res.status === 0 && res.error_code === K6_TIMEOUT_ERROR_CODE) unanswered.add(1, { step: step });
 		return { status: res.status, body: typeof res.body === "string" ? res.body : null, headers: res.headers };
 	}
 	return {

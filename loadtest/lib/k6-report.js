@@ -6,6 +6,7 @@
 import { checkThresholds } from "./report-compare.js";
 import { LOAD_KINDS } from "./k6-summary.js";
 import { timelineFromK6 } from "./timeline.js";
+import { unansweredFailure, unansweredFromK6 } from "./unanswered.js";
 
 /** The objects of a drop, as the load_object gauge's `o` tag values ("shard-3"). */
 export function loadObjectNames(lines, shards) {
@@ -46,7 +47,7 @@ function milestones(timeline, capacity) {
 
 /**
  * meta: {knobs, scenario, bucketSeconds, buckets, lines, shards, thresholdSpecs,
- * expectSoldOut, at}. data: what k6 passes to handleSummary.
+ * expectSoldOut, steps, requestTimeoutSeconds, at}. data: what k6 passes to handleSummary.
  */
 export function k6Report(data, meta) {
 	const m = data.metrics || {};
@@ -73,6 +74,9 @@ export function k6Report(data, meta) {
 	const broken = count(m, "broken_invariants");
 	if (broken > 0) failures.push(broken + " broken invariant(s): teardown() printed them in k6's output");
 	if (count(m, "unexpected_answers") > 0) failures.push("unexpected answers: " + count(m, "unexpected_answers"));
+	const unanswered = unansweredFromK6(m, meta.steps || []);
+	const unansweredLine = unansweredFailure(unanswered, meta.requestTimeoutSeconds);
+	if (unansweredLine) failures.push(unansweredLine);
 	if (count(m, "bot_breaches") > 0) failures.push("bots: " + count(m, "bot_breaches") + " hostile request(s) not refused as the contract says");
 	if (capacity === null) failures.push("no audit: teardown() did not finish");
 	const objects = [];
@@ -95,6 +99,8 @@ export function k6Report(data, meta) {
 		requests: reqs ? reqs.count : 0,
 		requestsPerSecond: reqs ? reqs.rate : null,
 		steps: steps,
+		unanswered: unanswered,
+		requestTimeoutSeconds: meta.requestTimeoutSeconds,
 		tally: {
 			joined: count(m, "fans_joined"),
 			admitted: count(m, "fans_admitted"),

@@ -70,6 +70,7 @@ export function textSummary(data, title) {
 		"orders",
 		"tickets_sold",
 		"unexpected_answers",
+		"unanswered_requests",
 		"oversold_tickets",
 		"lost_sales",
 		"unsold_tickets",

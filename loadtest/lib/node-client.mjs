@@ -12,6 +12,8 @@ export class Recorder {
 		this.steps = new Map();
 		this.requests = 0;
 		this.networkErrors = 0;
+		/** Per step, requests that got no answer within the client's timeout (lib/unanswered.js). */
+		this.unanswered = {};
 		/** Time requests waited for a free socket in this client's pool (not the engine's doing). */
 		this.poolWait = [];
 		this.startedAt = performance.now();
@@ -27,6 +29,10 @@ export class Recorder {
 		s.statuses[status] = (s.statuses[status] ?? 0) + 1;
 		this.requests++;
 		if (status === 0) this.networkErrors++;
+	}
+
+	noAnswer(step) {
+		this.unanswered[step] = (this.unanswered[step] ?? 0) + 1;
 	}
 
 	/** {step: {count, p50, p95, p99, max, mean, statuses}} */
@@ -74,11 +80,15 @@ export function createHttpClient({ baseUrl, connections = 64, recorder = new Rec
 			if (effect.body !== null) headers["content-length"] = Buffer.byteLength(effect.body);
 			let started = 0;
 			let settled = false;
+			let timedOut = false;
 			const finish = (res) => {
 				if (settled) return;
 				settled = true;
-				recorder.add(effect.step, started ? performance.now() - started : 0, res.status >= 400 ? `${res.status}:${errorCodeOf(res.body)}` : res.status);
-				resolveRes(res);
+				if (timedOut) recorder.noAnswer(effect.step);
+				const ms = started ? performance.now() - started : 0;
+				recorder.add(effect.step, ms, res.status >= 400 ? `${res.status}:${errorCodeOf(res.body)}` : res.status);
+				// From the socket to the answer, without the wait for a socket: how long the engine can have spent on it.
+				resolveRes({ ...res, elapsedMs: ms });
 			};
 			const req = transport.request(
 				{ host: target.hostname, port: target.port || undefined, path: target.pathname + target.search, method: effect.method, headers, agent, timeout: timeoutMs },
@@ -94,7 +104,10 @@ export function createHttpClient({ baseUrl, connections = 64, recorder = new Rec
 				started = performance.now();
 				recorder.poolWait.push(started - queuedAt);
 			});
-			req.on("timeout", () => req.destroy(new Error("timeout")));
+			req.on("timeout", () => {
+				timedOut = true;
+				req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`));
+			});
 			req.on("error", (err) => finish({ status: 0, body: null, headers: {}, error: err.message }));
 			if (effect.body !== null) req.write(effect.body);
 			req.end();
@@ -104,6 +117,7 @@ export function createHttpClient({ baseUrl, connections = 64, recorder = new Rec
 	return {
 		recorder,
 		agent,
+		timeoutMs,
 		request: send,
 		batch: (effects) => Promise.all(effects.map(send)),
 		sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -9,6 +9,8 @@
 // data-ok=true|false>; the whole verdict <section data-verdict=passed|failed>.
 // test-node/report.test.mjs reads those from the file.
 import { checkThresholds, formatMs, formatValue, noiseText } from "./report-compare.js";
+import { unansweredText, unansweredTotal } from "./unanswered.js";
+import { cancelText } from "./cancel.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -41,6 +43,21 @@ export function reportVerdict(report) {
 	}
 	if (report.fairness && typeof report.fairness.broken === "number") {
 		checks.push({ name: "fairness", ok: report.fairness.broken === 0, text: "fairness: " + report.fairness.broken + " position(s) out of the published order" });
+	}
+	if (report.unanswered) {
+		const none = unansweredTotal(report.unanswered) === 0;
+		checks.push({
+			name: "unanswered",
+			ok: none,
+			text: "unanswered requests: " + unansweredText(report.unanswered) + (report.requestTimeoutSeconds ? " (no answer within " + report.requestTimeoutSeconds + " s)" : ""),
+		});
+	}
+	if (report.cancel) {
+		checks.push({
+			name: "cancel",
+			ok: report.cancel.ok,
+			text: "cancelled mid-sale: " + (report.cancel.stats ? cancelText(report.cancel) : report.cancel.failures.join("; ")),
+		});
 	}
 	const failures = report.failures || [];
 	checks.push({ name: "invariants", ok: failures.length === 0, text: failures.length === 0 ? "no invariant broken" : failures.length + " broken invariant(s)" });
