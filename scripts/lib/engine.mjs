@@ -5,8 +5,9 @@
 // (loadtest/node-runner.mjs, and through it the CI smoke), the bench
 // (scripts/bench.mjs) and the browser tests (test-browser/run.mjs).
 // Also here: the admin token of an engine already running, and the engine's
-// processes (the bench reads their CPU time).
-import { spawn } from "node:child_process";
+// processes (the bench reads their CPU time) and the address of the workerd
+// that runs the engine past wrangler's proxy (for bursts the proxy leaves unanswered).
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -175,6 +176,29 @@ export function descendantPids(rootPid) {
 		}
 	}
 	return out;
+}
+
+/**
+ * The address of the workerd that runs the Worker, past wrangler's proxy: of the workerd
+ * processes under `rootPid`, the one not serving `outerPort` (that one runs the ProxyWorker),
+ * on the port of its own (from `ss -ltnp`, by pid) that answers `probePath` with a 2xx.
+ * workerd takes a new port when wrangler restarts it, so the address holds for one start.
+ */
+export async function innerWorkerUrl(rootPid, outerPort, probePath) {
+	const workerds = descendantPids(rootPid).filter((pid) => commandOf(pid)[0]?.endsWith("/workerd"));
+	const inner = workerds.filter((pid) => !commandOf(pid).some((a) => a.endsWith(`=127.0.0.1:${outerPort}`)));
+	const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout.split("\n");
+	for (const pid of inner) {
+		const ports = listening.filter((l) => l.includes(`pid=${pid},`)).map((l) => /127\.0\.0\.1:(\d+)\s/.exec(l)?.[1]).filter(Boolean);
+		for (const p of ports) {
+			try {
+				if ((await fetch(`http://127.0.0.1:${p}${probePath}`, { signal: AbortSignal.timeout(3_000) })).ok) return `http://127.0.0.1:${p}`;
+			} catch {
+				// the inspector or the debug port: not the Worker
+			}
+		}
+	}
+	throw new Error(`no workerd under pid ${rootPid} other than the proxy's answers ${probePath}`);
 }
 
 export function commandOf(pid) {
