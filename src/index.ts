@@ -3,6 +3,7 @@ import { config } from "./shared/config";
 import { router, toResponse } from "./http/router";
 import { startMissedWorkflows } from "./after-sale/order-workflow";
 import { sweepRefunds } from "./after-sale/refund-sweep";
+import { refundCancelledOrders } from "./after-sale/drop-cancel";
 import { consumeSales } from "./sales/consumer";
 import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales/dead-letters";
 import { reconcileRecentDrops } from "./sales/reconcile";
@@ -29,5 +30,6 @@ export default {
 		await reconcileRecentDrops(env);
 		await startMissedWorkflows(env);
 		await sweepRefunds(env, controller.scheduledTime);
+		await refundCancelledOrders(env);
 	},
 } satisfies ExportedHandler<Env, unknown>;

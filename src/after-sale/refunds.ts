@@ -11,6 +11,7 @@
 import type { OrderRefunds, RefundList } from "../contract/admin-answers";
 import { randomId } from "../shared/ids";
 import type { DropConfig } from "../drops/rules";
+import { allows, dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
 import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
 import { unwrap } from "../shared/outcome";
@@ -69,7 +70,9 @@ const REFUND_FAILED = "refund failed";
  * Refunds an order's tickets (`codes`, or every one not refunded yet). A repeat changes nothing, and finishes a
  * refund left pending; with `retryFailed` (the promoter's repeat) it also asks the provider again for a refund it failed.
  */
-export async function refundOrder(env: Env, drop: DropConfig, orderId: string, input: { codes?: string[]; restock: boolean; retryFailed?: boolean }): Promise<OrderRefunds> {
+export async function refundOrder(env: Env, drop: DropConfig, orderId: string, asked: { codes?: string[]; restock: boolean; retryFailed?: boolean }): Promise<OrderRefunds> {
+	// A cancelled drop puts nothing back on sale (its state machine allows no restock): the refund is made without one.
+	const input = asked.restock && !allows(dropState(drop, false, Date.now()), "restock") ? { ...asked, restock: false } : asked;
 	const order = await orderRecord(env.DB, orderId);
 	if (order === null || order.drop_id !== drop.id) throw notFound("order");
 	if (input.restock && order.ticket_type !== null) {

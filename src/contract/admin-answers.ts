@@ -26,6 +26,7 @@ function build() {
 		admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
 		holdSeconds: z.int(),
 		paused: z.boolean(),
+		cancelledAt: nullable(instant()).meta({ description: "When the drop was cancelled (POST /api/admin/drops/:id/cancel); a cancelled drop sells nothing and is never reopened." }),
 		createdAt: instant(),
 		updatedAt: instant(),
 		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
@@ -35,6 +36,8 @@ function build() {
 	const AdminDrop = Drop.extend({ seedCommitment: hex64() });
 
 	const AdminDropView = AdminDrop.extend({
+		status: z.enum(["scheduled", "open", "paused", "sold_out", "closed", "cancelled"]).meta({ description: "The drop's state now (src/drops/lifecycle.ts)." }),
+		moves: z.array(z.enum(["pause", "resume", "reschedule", "close", "reopen", "cancel"])).meta({ description: "The moves the promoter may make from this state; none once cancelled." }),
 		stats: z.strictObject({
 			joined: count(),
 			waiting: count(),

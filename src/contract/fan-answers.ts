@@ -11,7 +11,7 @@ import { onFirstUse } from "../shared/on-first-use";
 function build() {
 	const { TicketType } = answerParts();
 
-	const dropStatus = z.enum(["scheduled", "open", "sold_out", "closed"]);
+	const dropStatus = z.enum(["scheduled", "open", "sold_out", "closed", "cancelled"]);
 
 	const PublicDrop = z.strictObject({
 		id: z.string(),

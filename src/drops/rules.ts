@@ -3,6 +3,8 @@ import type { Drop } from "../contract/admin-answers";
 import { type SeatsByType, type TicketType, TicketTypesBody, generalAdmissionOnly, parseTicketTypes } from "./ticket-types";
 import { ValidationError, bool, int, object, parse, text, time } from "../shared/validation";
 import { base64url } from "../shared/crypto";
+import { unwrap } from "../shared/outcome";
+import { type DropState, type LifeFacts, changeRefusal, dropState } from "./lifecycle";
 
 /** The most lines a drop's joins may spread over. */
 export const MAX_LINES = 256;
@@ -127,6 +129,7 @@ export function parseCreateDropWithSeats(input: unknown, now: number): { drop: O
 		admission: { ...DEFAULT_ADMISSION, ...body.admission },
 		holdSeconds: body.holdSeconds ?? DEFAULT_HOLD_SECONDS,
 		paused: false,
+		cancelledAt: null,
 	};
 	const priceCents = body.priceCents ?? 0;
 	return {
@@ -148,6 +151,10 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 	if (Object.keys(patch).length === 0) {
 		throw new ValidationError(400, "empty_patch", "body", "Send at least one field to change.");
 	}
+	// The drop's state machine first: on a cancelled drop no setting that moves it through its states changes.
+	const life = { paused: patch.paused ?? drop.paused, opensAt: patch.opensAt ?? drop.opensAt, closesAt: patch.closesAt === undefined ? drop.closesAt : patch.closesAt };
+	const refused = changeRefusal(drop, { ...drop, ...life });
+	if (refused !== null) unwrap(refused);
 	const opened = Date.parse(drop.opensAt) <= now;
 	if (patch.opensAt !== undefined && patch.opensAt !== drop.opensAt) {
 		if (opened) throw new ValidationError(422, "already_open", "opensAt", "The drop has opened; it can no longer be rescheduled.");
@@ -192,16 +199,15 @@ function checkWindow(opensAt: string, closesAt: string | null, now: number | nul
 	}
 }
 
-/** What fans may see of a drop. */
-export type DropStatus = "scheduled" | "open" | "sold_out" | "closed";
+/** What fans may see of a drop: its state, but a pause shows as the state it interrupts (the fans already in keep their turn). */
+export type DropStatus = Exclude<DropState, "paused">;
 
 /** Whether the sale has closed at `now` (ms). */
 export const hasClosed = (drop: Pick<DropConfig, "closesAt">, now: number) => drop.closesAt !== null && Date.parse(drop.closesAt) <= now;
 
-export function publicStatus(drop: Pick<DropConfig, "opensAt" | "closesAt">, soldOut: boolean, now: number): DropStatus {
-	if (hasClosed(drop, now)) return "closed";
-	if (soldOut) return "sold_out";
-	return Date.parse(drop.opensAt) <= now ? "open" : "scheduled";
+export function publicStatus(drop: Pick<LifeFacts, "opensAt" | "closesAt" | "cancelledAt">, soldOut: boolean, now: number): DropStatus {
+	const state = dropState({ ...drop, paused: false }, soldOut, now);
+	return state === "paused" ? "open" : state;
 }
 
 /** Lines a drop gets unless the promoter says: one per 500 tickets, so a big drop's joins spread from the start. */

@@ -22,6 +22,7 @@ type DropRow = {
 	updated_at: string;
 	promoter_id: string | null;
 	ticket_types: string | null;
+	cancelled_at: string | null;
 };
 
 function fromRow(r: DropRow): DropConfig {
@@ -39,6 +40,7 @@ function fromRow(r: DropRow): DropConfig {
 		admission: { batchSize: r.batch_size, intervalMs: r.interval_ms, activeMultiple: r.active_multiple },
 		holdSeconds: r.hold_seconds,
 		paused: r.paused === 1,
+		cancelledAt: r.cancelled_at ?? null,
 		createdAt: r.created_at,
 		updatedAt: r.updated_at,
 		promoterId: r.promoter_id,
@@ -127,18 +129,21 @@ export async function updateDrop(db: D1Database, d: DropConfig): Promise<void> {
 	await updateDropStatement(db, d).run();
 }
 
-/** With `openDrops` (a closed drop opened again), written only while the promoter's other open drops are fewer: the count and the write are one statement. */
+/**
+ * A cancel, once written, stays: a write from a copy of the drop read before the cancel
+ * keeps it (the objects refuse such a change first, see src/drops/lifecycle.ts).
+ * With `openDrops` (a closed drop opened again), written only while the promoter's other open drops are fewer: the count and the write are one statement. */
 export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: number | null = null): D1PreparedStatement {
 	const limited = d.promoterId !== null && openDrops !== null;
 	return db
 		.prepare(
 			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
-			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ? WHERE id = ?
+			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ?, cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?
 			 AND (? = 0 OR (${OPEN_DROPS_SQL} AND id <> ?) < ?)`,
 		)
 		.bind(
 			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
-			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.id,
+			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.cancelledAt, d.id,
 			limited ? 1 : 0, d.promoterId, d.updatedAt, d.id, openDrops ?? 0,
 		);
 }

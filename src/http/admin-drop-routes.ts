@@ -7,6 +7,7 @@ import { type IRequest, Router } from "itty-router";
 import type { AdminDrop, AdminDropView, DropList } from "../contract/admin-answers";
 import { ListDropsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDropWithSeats } from "../drops/rules";
+import { MOVES, dropState } from "../drops/lifecycle";
 import { insertDropStatement, listDrops, newDropSeatStatements, updateDropStatement } from "../drops/store";
 import { initShards, inventoryTotals } from "../inventory/drop-shards";
 import { recordedTotals } from "../sales/store";
@@ -119,10 +120,11 @@ export async function saveDrop(env: Env, principal: Principal, drop: DropConfig,
 	await forgetWatermark(drop.id);
 }
 
-/** The drop as the promoter sees it: its settings, the seed's commitment and live stats. */
-async function dropView(env: Env, drop: DropConfig): Promise<AdminDropView> {
+/** The drop as the promoter sees it: its settings, its state and the moves it allows, the seed's commitment and live stats. */
+export async function dropView(env: Env, drop: DropConfig): Promise<AdminDropView> {
 	const stats = await dropStats(env, drop);
-	return { ...drop, seedCommitment: stats.seedCommitment, stats: stats.stats };
+	const status = dropState(drop, stats.stats.remaining === 0 && stats.stats.held === 0, Date.now());
+	return { ...drop, seedCommitment: stats.seedCommitment, status, moves: [...MOVES[status]], stats: stats.stats };
 }
 
 async function dropStats(env: Env, drop: DropConfig) {

@@ -1,16 +1,17 @@
 // The promoter API after the sale: refunding an order (whole or some tickets;
 // a repeat finishes a pending refund and retries one the provider failed),
-// the drop's refunds, cancelling a drop (paused first, then its orders refunded a
-// page per call), running a failed order's post-sale steps again, and the dev
+// the drop's refunds, cancelling a drop (its pacer and shards told first, then its
+// orders refunded a page per call), running a failed order's post-sale steps again, and the dev
 // receipt mailbox. Each change is in the activity log once it has happened.
 import { type IRequest, Router } from "itty-router";
 import type { DevMailList, DropCancelled, OrderRefunds, OrderRetry, RefundList } from "../contract/admin-answers";
 import { CancelBody, DevMailQuery, RefundBody, RefundsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { devMail } from "../after-sale/receipts";
 import { listRefunds, refundOrder } from "../after-sale/refunds";
-import { cancelDrop } from "../after-sale/drop-cancel";
+import { cancelDrop, markCancelled } from "../after-sale/drop-cancel";
 import { retryOrder } from "../after-sale/retry";
-import { applyDropPatch } from "../drops/rules";
+import type { DropConfig } from "../drops/rules";
+import { tellShards } from "../inventory/drop-shards";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
 import { readJson } from "../shared/request";
@@ -48,9 +49,13 @@ adminRefundRoutes.get("/drops/:id/refunds", async (request, env) => {
 adminRefundRoutes.post("/drops/:id/cancel", async (request, env) => {
 	const drop = dropOf(request);
 	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
-	// No more admissions: the drop is paused before its orders are refunded.
-	if (!drop.paused) await saveDrop(env, principalOf(request), drop, applyDropPatch(drop, { paused: true }, Date.now()));
-	const { first, ...cancelled } = await cancelDrop(env, drop, restock ?? false);
+	// The drop is cancelled before its orders are refunded: the pacer first (nobody admitted, no settings undo it),
+	// then every shard at once (no hold, no purchase; the pacer's looks tell a shard this call missed), then D1.
+	const { cancelledAt, first } = await markCancelled(env, drop.id);
+	const next: DropConfig = { ...drop, paused: true, cancelledAt: drop.cancelledAt ?? cancelledAt, updatedAt: new Date().toISOString() };
+	if (drop.cancelledAt === null || !drop.paused) await saveDrop(env, principalOf(request), drop, next);
+	await tellShards(env, drop.id, drop.shards, "cancelled");
+	const { first: _again, ...cancelled } = await cancelDrop(env, next, restock ?? false);
 	if (first || cancelled.refundedOrders > 0 || !drop.paused) {
 		await recordActivity(env, request, {
 			action: "drop.cancelled",

@@ -6,6 +6,7 @@ import { type IRequest, Router } from "itty-router";
 import type { Hold, Purchase } from "../contract/fan-answers";
 import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";
 import { hasClosed } from "../drops/rules";
+import { dropState, refusal } from "../drops/lifecycle";
 import { holdRequest, holdRequestText } from "../drops/ticket-types";
 import { homeShard } from "../inventory/drop-shards";
 import { claimTargets } from "../inventory/named-holds";
@@ -13,7 +14,7 @@ import { ApiError, notFound } from "../shared/errors";
 import { shardOfId } from "../shared/ids";
 import { paymentProvider } from "../payments/providers";
 import { shardStub } from "../shared/names";
-import { type Outcome, unwrap } from "../shared/outcome";
+import { type Outcome, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { signOrderToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
@@ -34,6 +35,8 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	}
 	const body = parse(HoldBody, await readJson(request));
 	const w = await watermark(env, dropId, ctx);
+	// The copy may be a second old: the shard, which the cancel tells at once, decides too.
+	unwrap(refusal(dropState(w, false, Date.now()), "hold") ?? ok(null));
 	if (hasClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
 	const asked = holdRequest(body, w.ticketTypes);
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its

@@ -9,12 +9,13 @@ import type { JoinAnswer, QueueStatus } from "../contract/fan-answers";
 import { JoinBody } from "../contract/requests";
 import { requireKnownDrop } from "../drops/known-drops";
 import { hasClosed } from "../drops/rules";
+import { dropState, refusal } from "../drops/lifecycle";
 import { config } from "../shared/config";
 import { sha256Hex } from "../shared/crypto";
 import { ApiError } from "../shared/errors";
 import { newFanSecret } from "../shared/fan-secret";
 import { lineStub, roomStub } from "../shared/names";
-import { failureOf, unwrap } from "../shared/outcome";
+import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
@@ -193,6 +194,8 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	const claims = await queueClaims(request, env, dropId);
 	const now = Date.now();
 	const w = await watermark(env, dropId, ctx);
+	// A cancelled drop admits nobody and grants no turn, not even to a fan let in before the cancel.
+	unwrap(refusal(dropState(w, w.soldOut, now), "admit") ?? ok(null));
 	let position = claims.position;
 	let queueToken: string | undefined;
 	if (position === null) {

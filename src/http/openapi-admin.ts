@@ -67,7 +67,7 @@ export const ADMIN_OPERATIONS: Operation[] = [
 		errors: {
 			400: "empty_patch",
 			404: "not_found",
-			409: "open_drops_limit: moving closesAt would open a closed drop past the promoter's limit",
+			409: "open_drops_limit: moving closesAt would open a closed drop past the promoter's limit; drop_cancelled: paused false, opensAt or closesAt on a cancelled drop",
 			422: "immutable_field, already_open, lines_in_use, invalid_time, out_of_range, empty, too_long, invalid_format",
 		},
 	},

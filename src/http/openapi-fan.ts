@@ -63,7 +63,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			401: "identity_required, invalid_identity, identity_expired (fan identity mode)",
 			403: "turnstile_required, turnstile_failed",
 			404: "not_found",
-			409: "fan_id_taken (field fanSecret), drop_closed",
+			409: "fan_id_taken (field fanSecret), drop_closed, drop_cancelled",
 			422: "fan_mismatch, empty, too_short, too_long, invalid_format",
 			429: "rate_limited",
 			503: "try_again (the line count is being changed), lines_changed, challenge_unavailable, identity_unavailable",
@@ -77,7 +77,7 @@ export const FAN_OPERATIONS: Operation[] = [
 		summary: "Where a fan stands; the access token once admitted",
 		security: ["queueToken"],
 		answers: { 200: json("QueueStatus", "Poll again after pollAfterMs while waiting.") },
-		errors: { ...AUTH_ERRORS, 404: "not_found, not_in_queue", 503: "not_ready, try_again" },
+		errors: { ...AUTH_ERRORS, 404: "not_found, not_in_queue", 409: "drop_cancelled: no turn is granted on a cancelled drop", 503: "not_ready, try_again" },
 	},
 	{
 		operationId: "hold",
@@ -102,7 +102,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled",
 			410: "hold_expired: a named hold that ran out while its units were being claimed",
 			422:
 				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
@@ -116,7 +116,7 @@ export const FAN_OPERATIONS: Operation[] = [
 		path: "/api/drops/:id/holds/:holdId/purchase",
 		tag: "fan",
 		summary: "Buy a hold",
-		description: "A repeat answers the same order (its orderToken signed afresh); a retry never charges twice.",
+		description: "A repeat answers the same order (its orderToken signed afresh); a retry never charges twice. A pause stops admission, not purchases.",
 		security: ["accessToken"],
 		body: { schema: "PurchaseBody", required: true },
 		answers: {
@@ -129,6 +129,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			402: "payment_declined (holdId, holdKept): the hold is kept",
 			404: "not_found",
+			409: "drop_cancelled: refused before any charge; a charge under way when the cancel reached the shard is refunded",
 			410: "hold_expired, hold_released",
 			422: "payment_method_unavailable (field payment.method), invalid_value, empty, too_long, invalid_format",
 		},

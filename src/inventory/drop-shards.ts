@@ -6,6 +6,7 @@ import type { PoolInit } from "./unit-ledger";
 import type { ShardStatsWithUnits } from "./inventory-shard";
 import type { ShardTotals } from "./ledger";
 import { shardStub } from "../shared/names";
+import type { SetState } from "../drops/lifecycle";
 import { stableHash } from "../shared/crypto";
 
 
@@ -70,15 +71,18 @@ export async function replaceSeats(env: Env, drop: DropConfig, typeId: string, s
  * them, so `remaining` is counted as Σ(remaining + given − received): each shard's
  * own read is atomic, and a transfer between two reads (or one cut short by a
  * restart, until the alarm completes it) is then counted exactly once, never
- * missed or doubled. Missing it could tell the pacer "sold out" for good.
+ * missed or doubled. Missing it could tell the pacer "sold out" for good. The pacer's
+ * look brings each shard the drop's `state` as the promoter set it (a pause, a cancel).
  */
 export async function inventoryTotals(
 	env: Env,
 	dropId: string,
 	shards: number,
 	hint?: StockHint,
+	state?: SetState,
 ): Promise<ShardTotals & { perShard: number[]; inFlight: number }> {
-	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(hint ?? {})));
+	const input = { ...hint, ...(state === undefined ? {} : { state }) };
+	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(input)));
 	// Named units count where they are decided (their pool's shard): free, held by a claim, or sold.
 	const sum = parts.reduce(
 		(a, b) => ({
@@ -91,6 +95,11 @@ export async function inventoryTotals(
 	);
 	const inFlight = parts.reduce((a, b) => a + b.given - b.received, 0);
 	return { ...sum, perShard: parts.map((p) => p.remaining), inFlight };
+}
+
+/** Tells every shard of the drop its state as the promoter set it, at once (the cancel route); the pacer's looks carry it too. */
+export async function tellShards(env: Env, dropId: string, shards: number, state: SetState): Promise<void> {
+	await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).tellState({ state })));
 }
 
 /** What the pacer tells every shard at its look: each shard's free stock, and the stock between shards. */

@@ -7,6 +7,7 @@
 // with the units' shards (named-claims.ts), and the sales Queue (outbox-sender.ts).
 import { DurableObject } from "cloudflare:workers";
 import { type Outcome, fail } from "../shared/outcome";
+import type { SetState } from "../drops/lifecycle";
 import { RequestCounter } from "../shared/request-counter";
 import { Sql } from "../shared/sql";
 import { shardStub } from "../shared/names";
@@ -100,6 +101,8 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): Promise<Outcome<HoldView>> {
 		this.served.count();
+		const refused = this.ledger.refusal("hold");
+		if (refused !== null) return refused;
 		const request = JSON.stringify({ quantity: input.quantity });
 		// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
 		return this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, request }));
@@ -112,10 +115,19 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	async holdNamed(input: NamedHoldRequest): Promise<Outcome<HoldView>> {
 		this.served.count();
+		const refused = this.ledger.refusal("hold");
+		if (refused !== null) return refused;
 		return this.once(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input));
 	}
 
-	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
+	/** The drop's state as the promoter set it (a pause, a cancel), told by the cancel route at once. Idempotent; a cancel is for good. */
+	tellState(input: { state: SetState }): { state: SetState } {
+		this.served.count();
+		if (this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
+		return { state: this.ledger.dropState() };
+	}
+
+		/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
 	async release(input: { holdId: string; fanId: string }): Promise<Outcome<{ released: boolean }>> {
 		this.served.count();
 		const outcome = this.ledger.holds.release({ ...input, now: this.clock() });
@@ -191,6 +203,8 @@ export class InventoryShard extends DurableObject<Env> {
 	restock(input: { refundId: string; quantity: number }): { restocked: boolean } {
 		this.served.count();
 		this.ledger.requireMeta();
+		// A cancelled drop puts nothing back on sale: the refund's restock ends here, with nothing restocked.
+		if (this.ledger.refusal("restock") !== null) return { restocked: false };
 		return { restocked: this.ledger.transfers.restock(input.refundId, input.quantity, this.clock()) };
 	}
 
@@ -225,9 +239,13 @@ export class InventoryShard extends DurableObject<Env> {
 		};
 	}
 
-	/** The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen. */
-	totals(input: { peerStock?: number[]; inFlight?: number; held?: number } = {}): ShardCountsWithUnits {
+	/**
+	 * The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen,
+	 * and the drop's state as the promoter set it (so a shard the cancel's own call missed learns of it here).
+	 */
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; state?: SetState } = {}): ShardCountsWithUnits {
 		this.served.count();
+		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		if (input.peerStock) this.transfers.noteLook({ ...input, peerStock: input.peerStock });
 		return { ...this.ledger.counts(), named: this.units.counts() };
 	}

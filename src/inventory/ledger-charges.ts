@@ -66,6 +66,9 @@ export class ChargeLedger extends LedgerSection {
 			if (existing !== null && (existing.state === "pending" || existing.state === "charged")) {
 				return { kind: "charge", charge: existing, reopened: true };
 			}
+			// A new attempt on a cancelled drop is refused before any charge; an open one above is settled (and refunded).
+			const refused = this.store.refusal("purchase", meta);
+			if (refused !== null) return { kind: "answered", outcome: refused };
 			const attempt = (existing?.attempt ?? 0) + 1;
 			const charge: ChargeRow = {
 				hold_id: hold.hold_id,
@@ -171,6 +174,9 @@ export class ChargeLedger extends LedgerSection {
 			if (hold.order_id !== null) return replayed(this.orderView(meta, this.orderRow(hold.order_id)!));
 			const gone = this.expireIfDue(hold, input.now);
 			if (gone !== null) return gone;
+			// A charge that raced the cancel makes no order: the purchase refunds it (charges.ts, settle).
+			const refused = this.store.refusal("purchase", meta);
+			if (refused !== null) return refused;
 			const order: OrderRow = {
 				order_id: newOrderId(meta.shard),
 				hold_id: hold.hold_id,

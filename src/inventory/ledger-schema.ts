@@ -12,6 +12,8 @@ export function createLedgerTables(sql: Sql): void {
 		price_cents INTEGER NOT NULL, currency TEXT NOT NULL,
 		remaining INTEGER NOT NULL CHECK (remaining >= 0),
 		received INTEGER NOT NULL DEFAULT 0, given INTEGER NOT NULL DEFAULT 0)`);
+	// The part of the drop's state its promoter sets (src/drops/lifecycle.ts), as the pacer's look and the cancel told it.
+	addColumns(sql, "meta", ["drop_state TEXT"]);
 	sql.run(`CREATE TABLE IF NOT EXISTS holds (
 		hold_id TEXT PRIMARY KEY, fan_id TEXT NOT NULL, quantity INTEGER NOT NULL,
 		created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,

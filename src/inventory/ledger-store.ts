@@ -8,6 +8,7 @@ import { type Outcome, fail } from "../shared/outcome";
 import type { Sql } from "../shared/sql";
 import { createLedgerTables } from "./ledger-schema";
 import type { Hold, Order } from "../contract/fan-answers";
+import { type DropAct, type SetState, refusal, stateOfSet } from "../drops/lifecycle";
 
 /** A hold as the ledger answers it: the contract's Hold answer, whole. */
 export type HoldView = Hold;
@@ -26,6 +27,8 @@ export type Meta = {
 	remaining: number;
 	received: number;
 	given: number;
+	/** The promoter's part of the drop's state as last told (null: running, or never told). */
+	drop_state: SetState | null;
 };
 
 export type HoldRow = {
@@ -84,6 +87,21 @@ export class LedgerStore {
 		const meta = this.meta();
 		if (meta === null) throw new Error("shard not initialised");
 		return meta;
+	}
+
+	/** The promoter's part of the drop's state, as this shard was last told. */
+	dropState(meta: Meta | null = this.meta()): SetState {
+		return meta?.drop_state ?? "running";
+	}
+
+	/** What the pacer's look or the cancel told: a cancel is for good (nothing told later undoes it). */
+	noteDropState(state: SetState): void {
+		this.sql.run(`UPDATE meta SET drop_state = ? WHERE id = 1 AND drop_state IS NOT 'cancelled'`, state);
+	}
+
+	/** Why `act` may not happen on this shard now (a cancelled drop), or null: the drop's state machine asked. */
+	refusal(act: DropAct, meta: Meta | null = this.meta()): Outcome<never> | null {
+		return refusal(stateOfSet(this.dropState(meta)), act);
 	}
 
 	/** The types were (re)written: their limits are read again on next use. */

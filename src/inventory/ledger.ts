@@ -14,6 +14,8 @@ import { OutboxLedger } from "./ledger-outbox";
 import { KEEP_MS, LedgerStore, type Meta } from "./ledger-store";
 import { TransferLedger } from "./ledger-transfers";
 import type { Sql } from "../shared/sql";
+import type { Outcome } from "../shared/outcome";
+import type { DropAct, SetState } from "../drops/lifecycle";
 
 /** A ticket type as a shard needs it: its price and limit, and whether it is the type spread over every shard. */
 export interface ShardType {
@@ -106,6 +108,20 @@ export class Ledger {
 
 	requireMeta(): Meta {
 		return this.store.requireMeta();
+	}
+
+	/** The promoter's part of the drop's state, as this shard was last told (src/drops/lifecycle.ts). */
+	dropState(): SetState {
+		return this.store.dropState();
+	}
+
+	noteDropState(state: SetState): void {
+		this.store.noteDropState(state);
+	}
+
+	/** Why `act` may not happen here now (409 drop_cancelled on a cancelled drop), or null. */
+	refusal(act: DropAct): Outcome<never> | null {
+		return this.store.refusal(act);
 	}
 
 	/** Sets the shard up once; later calls only update what may change (hold length). */

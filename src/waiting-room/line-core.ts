@@ -4,6 +4,7 @@
 // No env, no await, no clock of its own: the line (waiting-line.ts) wakes the
 // pacer and passes the time in.
 import { hasClosed } from "../drops/rules";
+import { dropState, refusal } from "../drops/lifecycle";
 import { sameDigest } from "../shared/fan-secret";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type SlotCount, prequeuePosition, slotOf } from "./placement";
@@ -17,6 +18,8 @@ export interface LineConfig {
 	lines: number;
 	opensAt: string;
 	closesAt: string | null;
+	/** When the drop was cancelled: its lines take no join after it. */
+	cancelledAt?: string | null;
 	/** While the pacer changes the drop's line count: joins are refused until then, or until the new settings come. */
 	closedUntil?: number;
 }
@@ -153,6 +156,9 @@ export class LineCore {
 		const answer = (outcome: Outcome<LineJoin>) => ({ outcome, wakePacer: false });
 		const config = this.config();
 		if (config === null) return answer(fail(404, "not_found", "No such drop."));
+		// The drop's state machine: a cancelled drop gives no place (a pause still does; the fan waits).
+		const refused = refusal(dropState({ ...config, paused: false }, false, now), "join");
+		if (refused !== null) return answer(refused);
 		if (hasClosed(config, now)) return answer(fail(409, "drop_closed", "This drop has closed."));
 		// A fan has one line for a line count; a join that reached a line by another count, or while
 		// the count changes, could give the same fan id a second place on another line.

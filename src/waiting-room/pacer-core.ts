@@ -6,6 +6,7 @@
 // hand it a Sql (a test, a simulator) drives the same decisions.
 import { admissionPace, nextBatchSize } from "./admission";
 import type { DropConfig } from "../drops/rules";
+import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
@@ -22,9 +23,10 @@ export interface RoomStats {
 	placed: number;
 }
 
-/** What a tick does first: nothing (no drop, or paused), wait for the opening, open, or go on. */
+/** What a tick does first: nothing (no drop, or paused), tell the shards of a cancel, wait for the opening, open, or go on. */
 export type TickStart =
 	| { kind: "idle" }
+	| { kind: "cancelled"; drop: DropConfig }
 	| { kind: "wait"; until: number }
 	| { kind: "open"; drop: DropConfig }
 	| { kind: "run"; drop: DropConfig };
@@ -97,6 +99,8 @@ export class PacerCore {
 
 	/** When the alarm should ring after new settings: null (none) while paused, at once once opened, else at the opening. */
 	alarmForSettings(drop: DropConfig, now: number): number | null {
+		// A cancel is carried to the shards by the next look at their totals: at once.
+		if (setStateOf(drop) === "cancelled") return now;
 		if (drop.paused) return null;
 		return this.state().opened_at !== null ? now : Date.parse(drop.opensAt);
 	}
@@ -195,6 +199,7 @@ export class PacerCore {
 
 	startTick(now: number): TickStart {
 		const drop = this.config();
+		if (drop !== null && setStateOf(drop) === "cancelled") return { kind: "cancelled", drop };
 		if (drop === null || drop.paused) return { kind: "idle" };
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
 		this.lastBusyAt ??= now;
@@ -316,7 +321,8 @@ export class PacerCore {
 	/** Notes tickets in holds as fans at work, then admits the next batch if one is due. Returns the fans admitted. */
 	admitIfDue(drop: DropConfig, totals: ShardTotals, now: number): number {
 		if (totals.held > 0) this.lastBusyAt = now;
-		if (!this.admissionDue(drop, now) || this.config()!.paused) return 0;
+		// The drop's state machine decides whether anyone is let in: only an open drop admits (not paused, not cancelled).
+		if (!this.admissionDue(drop, now) || !allows(stateOfSet(setStateOf(this.config()!)), "admit")) return 0;
 		return this.admitNextBatch(drop, totals, now);
 	}
 

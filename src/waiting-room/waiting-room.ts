@@ -15,6 +15,7 @@ import { newSeed } from "./admission";
 import { config } from "../shared/config";
 import { AVAILABILITY_MAX_AGE_MS, type AvailabilityDoc, gatherAvailability } from "../inventory/availability";
 import { type DropConfig, hasClosed } from "../drops/rules";
+import { changeRefusal, setStateOf } from "../drops/lifecycle";
 import { type StockHint, inventoryTotals } from "../inventory/drop-shards";
 import type { ShardTotals } from "../inventory/ledger";
 import { RequestCounter } from "../shared/request-counter";
@@ -55,6 +56,9 @@ export class WaitingRoom extends DurableObject<Env> {
 	async configure(drop: DropConfig): Promise<Outcome<{ seedCommitment: string }>> {
 		this.served.count();
 		const previous = this.core.config();
+		// Nothing leaves a cancel: settings from a copy read before it (a PATCH racing the cancel) change nothing.
+		const refused = previous === null ? null : changeRefusal(previous, drop);
+		if (refused !== null) return refused;
 		this.availabilityCopy = null;
 		if (previous !== null && previous.lines !== drop.lines) {
 			// Each line closes itself only if empty, in one step, so no join lands between the look and the change.
@@ -194,6 +198,12 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async runTick(): Promise<void> {
 		const start = this.core.startTick(this.clock());
 		if (start.kind === "idle") return;
+		if (start.kind === "cancelled") {
+			// Nobody is admitted again; the look at the totals carries the cancel to every shard (the cancel route
+			// tells them too), and a look that did not reach them all is tried again.
+			if ((await this.refreshTotals(start.drop)) === null) await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
+			return;
+		}
 		if (start.kind === "wait") {
 			await this.ctx.storage.setAlarm(start.until);
 			return;
@@ -240,7 +250,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		let totals: ShardTotals;
 		const reopens = this.core.reopens;
 		try {
-			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint), "the shards' totals");
+			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint, setStateOf(drop)), "the shards' totals");
 			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 		} catch (err) {
@@ -303,4 +313,11 @@ function bounded<T>(call: Promise<T>, what: string): Promise<T> {
 }
 
 /** What line `line` of a drop is told of its settings. */
-const lineSettings = (drop: DropConfig, line: number): LineConfig => ({ dropId: drop.id, line, lines: drop.lines, opensAt: drop.opensAt, closesAt: drop.closesAt });
+const lineSettings = (drop: DropConfig, line: number): LineConfig => ({
+	dropId: drop.id,
+	line,
+	lines: drop.lines,
+	opensAt: drop.opensAt,
+	closesAt: drop.closesAt,
+	cancelledAt: drop.cancelledAt ?? null,
+});

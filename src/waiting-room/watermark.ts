@@ -18,6 +18,8 @@ export interface Watermark {
 	opensAt: string;
 	closesAt: string | null;
 	paused: boolean;
+	/** When the drop was cancelled, or null: a cancelled drop admits, holds and sells nothing. */
+	cancelledAt: string | null;
 	shards: number;
 	lines: number;
 	opened: boolean;
@@ -74,6 +76,7 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		opensAt: drop.opensAt,
 		closesAt: drop.closesAt,
 		paused: drop.paused,
+		cancelledAt: drop.cancelledAt ?? null,
 		shards: drop.shards,
 		lines: drop.lines,
 		opened,

@@ -96,6 +96,7 @@ describe("create", () => {
 			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 },
 			holdSeconds: 300,
 			paused: false,
+			cancelledAt: null,
 			createdAt: drop.createdAt,
 			updatedAt: drop.createdAt,
 			// Made with the operator's token: the drop belongs to no promoter.
@@ -126,6 +127,7 @@ describe("create", () => {
 			updated_at: drop.createdAt,
 			promoter_id: null,
 			ticket_types: null,
+			cancelled_at: null,
 		});
 	});
 
@@ -170,8 +172,10 @@ describe("create", () => {
 			active_multiple: 3,
 			hold_seconds: 90,
 		});
-		const { stats, ...read } = await getDrop(drop.id);
+		const { stats, status, moves, ...read } = (await getDrop(drop.id)) as Awaited<ReturnType<typeof getDrop>> & { status: string; moves: string[] };
 		expect(read).toEqual(drop);
+		// Before its opening: scheduled, with the moves that state allows.
+		expect({ status, moves }).toEqual({ status: "scheduled", moves: ["pause", "reschedule", "close", "cancel"] });
 		// The inventory is split over all seven shards, and adds up to the capacity.
 		expect(stats.remaining).toBe(12_345);
 	});

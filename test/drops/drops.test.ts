@@ -24,6 +24,7 @@ describe("parseCreateDrop", () => {
 			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 },
 			holdSeconds: 300,
 			paused: false,
+			cancelledAt: null,
 			// Made without ticketTypes: one general-admission type of the drop's capacity, price and limit.
 			ticketTypes: [{ id: "general", name: "General admission", kind: "general", priceCents: 0, maxPerFan: 4, capacity: 1_000 }],
 		});
