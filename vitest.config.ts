@@ -7,7 +7,9 @@ import { createFakeStripe } from "./scripts/lib/fake-stripe.mjs";
 
 // Stripe's stand-in for this run: it answers the Worker's fetches to https://stripe.test (below).
 const STRIPE_SECRET_KEY = `sk_test_${randomBytes(8).toString("hex")}`;
-const fakeStripe = createFakeStripe({ secretKey: STRIPE_SECRET_KEY });
+// The fake signs the webhook events it makes (3-D Secure finished) with the endpoint's secret, as Stripe does.
+const STRIPE_WEBHOOK_SECRET = `whsec_${randomBytes(16).toString("hex")}`;
+const fakeStripe = createFakeStripe({ secretKey: STRIPE_SECRET_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET });
 
 // Fresh signing keys per run, as `npm start` makes for local use.
 const { d: _unused, ...previousKey } = newSigningJwk("test-previous") as Record<string, string>;
@@ -28,7 +30,7 @@ export default defineConfig({
 					TEST_PAYMENTS: "on",
 					// Stripe (method "stripe") against the fake; receipts into the dev mailbox; the gate's credential.
 					STRIPE_SECRET_KEY,
-					STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString("hex")}`,
+					STRIPE_WEBHOOK_SECRET,
 					STRIPE_API_BASE: "https://stripe.test",
 					RECEIPT_SENDER: "dev",
 					GATE_TOKEN: `gate-${randomBytes(8).toString("hex")}`,

@@ -17,6 +17,15 @@
 // event. POST /_fake/search-lag makes search find none of the PaymentIntents made from
 // then on (Stripe's search is eventually consistent, and lags most when answers get
 // lost) until POST /_fake/search-catch-up. GET /_fake/state shows everything.
+//
+// 3-D Secure: pm_card_threeDSecure2Required (as Stripe's test card is named) leaves
+// its PaymentIntent in `requires_action` with a client secret; POST
+// /_fake/complete-action with {"paymentIntent": "pi_…", "outcome": "succeed"|"fail"}
+// plays the fan finishing (or failing) their bank's check: the intent succeeds (or
+// goes back to requires_payment_method), and the answer carries the webhook event
+// Stripe sends, its payload and its Stripe-Signature (when the fake knows the
+// endpoint's secret); with `webhookUrl` the fake also posts it there, as Stripe does.
+// POST /v1/payment_intents/:id/cancel cancels an intent that is not finished.
 import { createServer } from "node:http";
 
 /** Stripe's webhook signature header for `payload`: t=<seconds>,v1=<hex HMAC-SHA256 of "t.payload">. */
@@ -26,7 +35,7 @@ export async function stripeSignature(secret, payload, timestampSeconds = Math.f
 	return `t=${timestampSeconds},v1=${Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-export function createFakeStripe({ secretKey }) {
+export function createFakeStripe({ secretKey, webhookSecret = null, webhookUrl = null }) {
 	const intents = new Map();
 	const refunds = new Map();
 	const idempotent = new Map();
@@ -55,13 +64,17 @@ export function createFakeStripe({ secretKey }) {
 			if (m) metadata[m[1]] = v;
 		}
 		const declined = method === "pm_card_chargeDeclined";
+		const action = method === "pm_card_threeDSecure2Required";
+		const intentId = id("pi");
 		const intent = {
-			id: id("pi"),
+			id: intentId,
 			object: "payment_intent",
 			amount,
-			amount_received: declined ? 0 : amount,
 			currency,
-			status: declined ? "requires_payment_method" : "succeeded",
+			amount_received: declined || action ? 0 : amount,
+			status: declined ? "requires_payment_method" : action ? "requires_action" : "succeeded",
+			client_secret: `${intentId}_secret_${seq.toString(16)}`,
+			next_action: action ? { type: "use_stripe_sdk", use_stripe_sdk: { type: "three_d_secure_redirect" } } : null,
 			payment_method: method,
 			metadata,
 			last_payment_error: declined ? { code: "card_declined", message: "Your card was declined." } : null,
@@ -70,6 +83,46 @@ export function createFakeStripe({ secretKey }) {
 		intents.set(intent.id, intent);
 		if (declined) return error(402, "card_error", "Your card was declined.", { code: "card_declined", payment_intent: intent });
 		return json(200, intent);
+	}
+
+	function cancelIntent(intentId) {
+		const intent = intents.get(intentId);
+		if (!intent) return error(404, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
+		if (intent.status === "succeeded" || intent.status === "canceled") {
+			return error(400, "invalid_request_error", `This PaymentIntent's status is ${intent.status}.`, { code: "payment_intent_unexpected_state", payment_intent: intent });
+		}
+		intent.status = "canceled";
+		intent.next_action = null;
+		intent.cancellation_reason = "abandoned";
+		return json(200, intent);
+	}
+
+	/** The fan finishes (or fails) their bank's check: the intent moves on, and Stripe's webhook event is made, signed and (with webhookUrl) sent. */
+	async function completeAction(request) {
+		const { paymentIntent, outcome } = await request.json();
+		const intent = intents.get(paymentIntent);
+		if (!intent) return error(404, "invalid_request_error", "No such payment_intent", { code: "resource_missing" });
+		if (intent.status !== "requires_action") return error(400, "invalid_request_error", `This PaymentIntent's status is ${intent.status}.`, { code: "payment_intent_unexpected_state" });
+		const succeed = outcome === "succeed";
+		intent.next_action = null;
+		intent.status = succeed ? "succeeded" : "requires_payment_method";
+		intent.amount_received = succeed ? intent.amount : 0;
+		intent.last_payment_error = succeed ? null : { code: "payment_intent_authentication_failure", message: "The bank could not authenticate this payment." };
+		const event = {
+			id: id("evt"),
+			object: "event",
+			type: succeed ? "payment_intent.succeeded" : "payment_intent.payment_failed",
+			created: Math.floor(Date.now() / 1000),
+			data: { object: { ...intent } },
+		};
+		const payload = JSON.stringify(event);
+		const signature = webhookSecret === null ? null : await stripeSignature(webhookSecret, payload);
+		let delivered = null;
+		if (webhookUrl !== null && signature !== null) {
+			const sent = await fetch(webhookUrl, { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body: payload }).catch(() => null);
+			delivered = sent === null ? 0 : sent.status;
+		}
+		return json(200, { intent, event, payload, signature, delivered });
 	}
 
 	function createRefund(form) {
@@ -126,6 +179,11 @@ export function createFakeStripe({ secretKey }) {
 			const data = [...refunds.values()].filter((r) => of === null || r.payment_intent === of).reverse();
 			return json(200, { object: "list", data: data.slice(0, limit), has_more: data.length > limit });
 		}
+		const cancel = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(url.pathname);
+		if (request.method === "POST" && cancel) {
+			const body = await request.text();
+			return withIdempotency(request, body, () => cancelIntent(cancel[1]));
+		}
 		const one = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(url.pathname);
 		if (request.method === "GET" && one) {
 			const intent = intents.get(one[1]);
@@ -154,6 +212,7 @@ export function createFakeStripe({ secretKey }) {
 		if (url.pathname === "/_fake/state") {
 			return json(200, { created, paymentIntents: [...intents.values()], refunds: [...refunds.values()], waiting: waiting.length });
 		}
+		if (request.method === "POST" && url.pathname === "/_fake/complete-action") return completeAction(request);
 		if (request.method === "POST" && url.pathname === "/_fake/release") {
 			const released = waiting.length;
 			for (const resolve of waiting) resolve();
@@ -199,8 +258,8 @@ export function createFakeStripe({ secretKey }) {
 }
 
 /** The fake as a Node HTTP server on 127.0.0.1:`port` (0: any free port); a dropped answer destroys the socket. */
-export async function serveFakeStripe({ secretKey, port = 0 }) {
-	const fake = createFakeStripe({ secretKey });
+export async function serveFakeStripe({ secretKey, port = 0, webhookSecret = null, webhookUrl = null }) {
+	const fake = createFakeStripe({ secretKey, webhookSecret, webhookUrl });
 	const server = createServer(async (req, res) => {
 		const chunks = [];
 		for await (const chunk of req) chunks.push(chunk);

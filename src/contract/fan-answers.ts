@@ -164,6 +164,18 @@ function build() {
 		orderToken: z.string().meta({ description: "Reads this order for a year from the purchase (GET /api/orders/:orderId)." }),
 	});
 
+	/** A purchase whose payment waits on the fan's bank (3-D Secure): 202, for the fan's page to finish with Stripe.js. */
+	const PaymentAction = z.strictObject({
+		holdId: z.string(),
+		status: z.literal("requires_action"),
+		method: z.string().meta({ description: "The payment method that asks for the action (stripe)." }),
+		paymentId: z.string().meta({ description: "The provider's payment (Stripe's PaymentIntent id)." }),
+		clientSecret: z.string().meta({ description: "The PaymentIntent's client secret, for stripe.handleNextAction in the fan's browser." }),
+		amountCents: count(),
+		currency: z.string(),
+		expiresAt: instant().meta({ description: "Until when the fan may finish it; the hold is kept as long. Past it the payment is cancelled and the hold released." }),
+	});
+
 	/** An order with what became of it after the sale. */
 	const OrderDetail = Order.extend({
 		status: orderStatus().meta({ description: "paid (not ticketed yet), ticketed, receipt_sent, refunded (every ticket), failed (a post-sale step gave up; the promoter can retry it)." }),
@@ -178,7 +190,7 @@ function build() {
 		),
 	});
 
-	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, Order, OrderDetail, Availability, SeatMap };
+	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, PaymentAction, Order, OrderDetail, Availability, SeatMap };
 }
 
 /** The fan API's answer schemas by their names in the OpenAPI document. */
@@ -192,6 +204,7 @@ export type JoinAnswer = Answer<"JoinAnswer">;
 export type QueueStatus = Answer<"QueueStatus">;
 export type Hold = Answer<"Hold">;
 export type Purchase = Answer<"Purchase">;
+export type PaymentAction = Answer<"PaymentAction">;
 export type Order = Answer<"Order">;
 export type OrderDetail = Answer<"OrderDetail">;
 export type Availability = Answer<"Availability">;

@@ -3,7 +3,7 @@
 // units), its purchase on the hold's shard in one call (quote, charge, order), and
 // its release. Each takes the access token of the fan's turn, for this drop.
 import { type IRequest, Router } from "itty-router";
-import type { Hold, Purchase } from "../contract/fan-answers";
+import type { Hold, PaymentAction, Purchase } from "../contract/fan-answers";
 import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";
 import { hasClosed } from "../drops/rules";
 import { dropState, refusal } from "../drops/lifecycle";
@@ -20,6 +20,7 @@ import { signOrderToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
 import { accessFor, dropIdOf, watermark } from "./fan-request";
 import type { HoldView } from "../inventory/ledger-store";
+import type { PurchaseView } from "../inventory/charges";
 
 type Args = [Env, ExecutionContext];
 
@@ -70,8 +71,12 @@ fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => 
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds). Only it knows
 	// the price, so it refuses a method this Worker does not take (and checks again), unless the hold costs nothing.
 	const methodTaken = paymentProvider(env, payment.method).ok;
-	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, ...(email === undefined ? {} : { email }) });
-	const order = unwrap(outcome);
+	// notAfter: a payment waiting on the fan's bank keeps the hold no longer than the turn.
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, notAfter: access.exp * 1000, ...(email === undefined ? {} : { email }) });
+	const answer = unwrap(outcome as Outcome<PurchaseView>);
+	// 3-D Secure: the fan's page finishes the payment with Stripe.js; asking again answers this, or the outcome.
+	if ("clientSecret" in answer) return Response.json(answer satisfies PaymentAction, { status: 202 });
+	const order = answer;
 	// The buyer's lasting key to this order, for reading it after their turn has ended. Its
 	// year runs from the purchase, so a replay answers the same claims (signed afresh).
 	const orderToken = await signOrderToken(env, { dropId, fanId: access.fanId, orderId: order.orderId }, Date.parse(order.createdAt));

@@ -116,7 +116,10 @@ export const FAN_OPERATIONS: Operation[] = [
 		path: "/api/drops/:id/holds/:holdId/purchase",
 		tag: "fan",
 		summary: "Buy a hold",
-		description: "A repeat answers the same order (its orderToken signed afresh); a retry never charges twice. A pause stops admission, not purchases.",
+		description:
+			"A repeat answers the same order (its orderToken signed afresh); a retry never charges twice. A card that needs the fan's bank (3-D Secure) answers 202 " +
+			"with the PaymentIntent's client secret: the fan finishes it with Stripe.js, and Stripe's webhook makes the order. Repeating the purchase meanwhile " +
+			"answers the same 202 (no second payment), the order once the payment succeeded, or 402 when the bank refused it. A pause stops admission, not purchases.",
 		security: ["accessToken"],
 		body: { schema: "PurchaseBody", required: true },
 		answers: {
@@ -124,10 +127,11 @@ export const FAN_OPERATIONS: Operation[] = [
 				...json("Purchase", "The order, its tickets and the order token."),
 				headers: { "Idempotent-Replayed": { description: "true on a repeat.", schema: { type: "string" } } },
 			},
+			202: json("PaymentAction", "The payment waits on the fan's bank (3-D Secure): finish it with the client secret before expiresAt; the hold is kept until then."),
 		},
 		errors: {
 			...AUTH_ERRORS,
-			402: "payment_declined (holdId, holdKept): the hold is kept",
+			402: "payment_declined (holdId, holdKept): the hold is kept (also when the fan's bank refused a 3-D Secure check)",
 			404: "not_found",
 			409: "drop_cancelled: refused before any charge; a charge under way when the cancel reached the shard is refunded",
 			410: "hold_expired, hold_released",

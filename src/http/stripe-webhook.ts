@@ -8,7 +8,9 @@
 // refuses them (one whose sale is not in D1 yet, when the sale arrives); a refund
 // of ours that Stripe failed after making it (refund.failed, or refund.updated and
 // charge.refund.updated with status failed) is marked failed with why, for the
-// promoter to retry. Every event is kept in D1's payment_events.
+// promoter to retry; a payment that waited on the fan's bank (3-D Secure) and
+// succeeded or failed is told to its hold's shard (stripe-payment-events.ts), which
+// makes the order once. Every event is kept in D1's payment_events.
 import * as z from "zod";
 import type { WebhookAnswer } from "../contract/engine-answers";
 import { config } from "../shared/config";
@@ -16,6 +18,7 @@ import { ApiError } from "../shared/errors";
 import { applyEarlyProviderRefunds, recordProviderRefund, recordRefundFailure } from "../after-sale/refunds";
 import { verifyStripeSignature } from "../payments/stripe";
 import { readBounded } from "../shared/request";
+import { applyPaymentEvent } from "./stripe-payment-events";
 
 /** Stripe's events are small; this bounds what is read before the signature is checked. */
 const WEBHOOK_MAX_BYTES = 256 * 1024;
@@ -48,6 +51,7 @@ export async function stripeWebhook(request: Request, env: Env): Promise<Webhook
 	const unmatched = refund && (await recordProviderRefund(env.DB, paymentId, event.id)) === null;
 	const failedKey = refundFailureKey(event.type, object);
 	if (failedKey !== null) await recordRefundFailure(env.DB, failedKey, failureReason(object.failure_reason));
+	await applyPaymentEvent(env, event.type, object);
 	// A refund whose payment has no order yet (its sale on its way to D1) is kept marked: the sales consumer applies it.
 	await env.DB.prepare(`INSERT INTO payment_events (event_id, type, payment_id, received_at, unmatched_refund) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
 		.bind(event.id, event.type, paymentId, new Date().toISOString(), unmatched ? 1 : 0)

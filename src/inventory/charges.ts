@@ -4,18 +4,41 @@
 // a refund when the hold ran out meanwhile. A charge left open by a request that died
 // is settled by the reconcile the alarm runs, or by the fan's retry, both under its
 // key; it is void only once the provider can hold no charge under that key. A hold
-// that costs nothing is no provider's: it becomes its order at once. Handed only what
-// it needs of its shard.
+// that costs nothing is no provider's: it becomes its order at once. A charge the
+// fan's bank must confirm (3-D Secure) waits, its hold kept until the charge's
+// deadline: the provider's webhook, or the fan asking again, ends it (an order, or a
+// decline that keeps the hold), and the alarm cancels it at the deadline (a payment
+// that succeeded at the last moment is refunded, since its hold is gone). Handed only
+// what it needs of its shard.
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { freeProvider } from "../payments/free-provider";
 import { methodUnavailable } from "../payments/providers";
-import type { ChargeRequest, PaymentProvider } from "../payments/provider";
+import type { ActionResult, ChargeRequest, ChargeResult, PaymentProvider } from "../payments/provider";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { ChargeLedger, ChargeRow } from "./ledger-charges";
-import type { OrderView } from "./ledger-store";
+import type { ActionView, OrderView } from "./ledger-store";
 
 /** A charge left open this long (its request died, or is very slow) is settled by the alarm. */
 export const CHARGE_SETTLE_MS = 30_000;
+
+/**
+ * How long a charge may wait on the fan's bank (3-D Secure), its hold kept meanwhile: never
+ * past the fan's turn. Long enough for a bank's check (Stripe's own challenges time out sooner).
+ */
+export const ACTION_WINDOW_MS = 10 * 60_000;
+
+/** What a purchase answers: the order, or a payment waiting on the fan's bank (202). */
+export type PurchaseView = OrderView | ActionView;
+
+/** What the provider's webhook told of a payment that waited on the fan. */
+export interface PaymentEvent {
+	holdId: string;
+	/** The attempt's idempotency key, from the payment's metadata. */
+	key: string;
+	paymentId: string;
+	method: string;
+	succeeded: boolean;
+}
 
 /** What a purchase asks for: the hold, the fan, how they pay, and where the receipt goes. */
 export interface PurchaseRequest {
@@ -25,6 +48,8 @@ export interface PurchaseRequest {
 	/** False when the Worker that took the request does not take this method (refused unless the hold costs nothing). */
 	methodTaken?: boolean;
 	email?: string;
+	/** The end of the fan's turn: a payment waiting on their bank keeps the hold until then at the latest. */
+	notAfter?: number;
 }
 
 /** What the charges need of their shard. */
@@ -42,7 +67,7 @@ export interface ChargeHost {
 
 export class Charges {
 	/** Purchases running right now, by fan and hold: a second one waits for the first. */
-	private readonly purchasing = new Map<string, Promise<Outcome<OrderView>>>();
+	private readonly purchasing = new Map<string, Promise<Outcome<PurchaseView>>>();
 
 	constructor(private readonly host: ChargeHost) {}
 
@@ -52,7 +77,7 @@ export class Charges {
 	 * One purchase of a hold runs at a time: a repeat meanwhile answers the first one's
 	 * outcome, marked replayed.
 	 */
-	async purchase(input: PurchaseRequest): Promise<Outcome<OrderView>> {
+	async purchase(input: PurchaseRequest): Promise<Outcome<PurchaseView>> {
 		const free = this.host.charges.amountDue(input.holdId, input.fanId) === 0;
 		const provider = free ? ok(freeProvider) : input.methodTaken === false ? methodUnavailable(input.payment.method) : this.host.provider(input.payment.method);
 		if (!provider.ok) return provider;
@@ -71,9 +96,10 @@ export class Charges {
 		}
 	}
 
-	private async purchaseOnce(input: PurchaseRequest, chosen: PaymentProvider): Promise<Outcome<OrderView>> {
+	private async purchaseOnce(input: PurchaseRequest, chosen: PaymentProvider): Promise<Outcome<PurchaseView>> {
 		const start = this.host.charges.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, token: input.payment.token, now: this.host.clock() });
 		if (start.kind === "answered") return start.outcome;
+		if (start.kind === "awaiting") return this.stillAwaiting(start.charge, start.action, this.providerOf(start.charge, chosen), input.email);
 		const charge = start.charge;
 		const key = charge.idempotency_key;
 		this.host.alarm.by(this.host.clock() + CHARGE_SETTLE_MS);
@@ -84,6 +110,7 @@ export class Charges {
 		const request = requestOf(charge, input.payment.token);
 		const result = await provider.charge(request);
 		this.host.afterCharge();
+		if (result.status === "requires_action") return this.awaitAction(charge, result, input.notAfter);
 		if (result.status === "declined") {
 			this.host.charges.chargeEnded(charge.hold_id, key, "declined", this.host.clock());
 			// The earlier attempt is settled; the fan's own card is tried now, under a new key.
@@ -93,6 +120,87 @@ export class Charges {
 		// No await between the provider's answer and the order (settle's first step), so nothing
 		// can cut in: the order records the payment. Only a refund, which awaits, records it first.
 		return this.settle(charge.hold_id, key, result.paymentId, provider, input.email);
+	}
+
+	/**
+	 * The fan's bank asks them to confirm the charge: it waits, its hold kept until the deadline
+	 * (the fan's turn at the latest), and the fan is answered what their page finishes it with.
+	 */
+	private awaitAction(charge: ChargeRow, result: ActionResult, notAfter: number | undefined): Outcome<PurchaseView> {
+		const now = this.host.clock();
+		// Without the turn's end (a charge the alarm found waiting), the hold keeps its own end.
+		const until = notAfter === undefined ? 0 : Math.min(now + ACTION_WINDOW_MS, notAfter);
+		const action = this.host.charges.chargeAwaiting({ holdId: charge.hold_id, key: charge.idempotency_key, paymentId: result.paymentId, clientSecret: result.clientSecret, until, now });
+		const deadline = action === null ? now : Date.parse(action.expiresAt);
+		this.host.alarm.by(deadline);
+		if (action === null || deadline <= now) return fail(410, "hold_expired", "This hold ran out while the payment was asked for; the payment is cancelled. Make a new hold.");
+		return ok(action);
+	}
+
+	/**
+	 * A purchase asked again while its charge waits on the fan: the provider says where it stands.
+	 * Still waiting (or the provider unreachable) answers the same 202; finished, the order or a decline.
+	 */
+	private async stillAwaiting(charge: ChargeRow, action: ActionView, provider: PaymentProvider, email?: string): Promise<Outcome<PurchaseView>> {
+		let result: ChargeResult | ActionResult | null;
+		try {
+			result = await provider.paymentStatus(action.paymentId);
+		} catch (err) {
+			console.warn("payment status unavailable; the stored answer stands", charge.hold_id, err);
+			result = null;
+		}
+		if (result === null || result.status === "requires_action") return { ok: true, value: action, replayed: true };
+		return this.actionEnded(charge.hold_id, charge.idempotency_key, result, provider, email);
+	}
+
+	/** A charge that waited on the fan ends: an approved payment becomes the order (or a refund), a refused one a decline that keeps the hold. */
+	private async actionEnded(holdId: string, key: string, result: ChargeResult, provider: PaymentProvider, email?: string): Promise<Outcome<OrderView>> {
+		if (result.status === "declined") {
+			this.host.charges.chargeEnded(holdId, key, "declined", this.host.clock());
+			return fail(402, "payment_declined", result.reason, { holdId, holdKept: true });
+		}
+		this.host.charges.chargeApproved(holdId, key, result.paymentId, this.host.clock());
+		return this.settle(holdId, key, result.paymentId, provider, email);
+	}
+
+	/**
+	 * The provider's signed word on a payment that waited on the fan (its webhook): it succeeded
+	 * (the order, made once, or a refund when the hold is gone) or failed (a decline; the hold is
+	 * kept while the turn lasts). An event twice, or about a charge already ended, changes nothing;
+	 * one about a charge still being asked (pending) is left to its purchase or the alarm.
+	 */
+	async paymentEvent(event: PaymentEvent): Promise<void> {
+		const provider = this.host.provider(event.method);
+		if (!provider.ok) return;
+		const charge = this.host.charges.attempt(event.holdId, event.key);
+		if (charge === null) {
+			// An earlier attempt of the hold (or a hold long gone) paid after all: its order, or its refund.
+			if (event.succeeded && !this.host.charges.paidUnder(event.key)) await this.actionEnded(event.holdId, event.key, { status: "approved", paymentId: event.paymentId }, provider.value);
+			return;
+		}
+		if (charge.payment_id !== event.paymentId) return;
+		const waited = charge.state === "awaiting_action" || (event.succeeded && (charge.state === "declined" || charge.state === "canceled"));
+		if (!waited) return;
+		await this.actionEnded(event.holdId, event.key, event.succeeded ? { status: "approved", paymentId: event.paymentId } : { status: "declined", reason: "The bank did not confirm the payment." }, provider.value);
+	}
+
+	/**
+	 * Charges that waited on the fan past their deadline (or whose hold was released): cancelled
+	 * with the provider, so no payment comes of them. One the fan finished at the last moment is
+	 * approved: its hold gone, it is refunded.
+	 */
+	private async cancelDueActions(): Promise<void> {
+		for (const charge of this.host.charges.dueActions(this.host.clock())) {
+			const provider = this.host.provider(charge.method);
+			if (!provider.ok || charge.payment_id === null) continue;
+			try {
+				const result = await provider.value.cancel(charge.payment_id);
+				if (result.status === "approved") await this.actionEnded(charge.hold_id, charge.idempotency_key, result, provider.value);
+				else this.host.charges.chargeEnded(charge.hold_id, charge.idempotency_key, "canceled", this.host.clock());
+			} catch (err) {
+				console.warn("cancelling a payment that waited on the fan failed; the alarm retries", charge.hold_id, err);
+			}
+		}
 	}
 
 	/** The provider of an open charge: its own method's, if this engine still takes it. */
@@ -128,6 +236,7 @@ export class Charges {
 	 * attempt never touches a later one, and a charge whose purchase is running again is left to it.
 	 */
 	async reconcile(): Promise<void> {
+		await this.cancelDueActions();
 		const now = this.host.clock();
 		for (const charge of this.host.charges.openCharges(now - CHARGE_SETTLE_MS)) {
 			const running = () => this.purchasing.has(`${charge.fan_id}\n${charge.hold_id}`);
@@ -146,6 +255,9 @@ export class Charges {
 				if (found.status === "approved") {
 					this.host.charges.chargeApproved(charge.hold_id, key, found.paymentId, this.host.clock());
 					await this.settle(charge.hold_id, key, found.paymentId, provider.value);
+				} else if (found.status === "requires_action") {
+					// A lost answer that asked for the fan's bank: it waits, and the fan's retry is answered it.
+					this.awaitAction(charge, found, undefined);
 				} else if (found.status === "declined") {
 					this.host.charges.chargeEnded(charge.hold_id, key, "declined", this.host.clock());
 				} else if (!keyAlive) {

@@ -13,7 +13,7 @@ import { Sql } from "../shared/sql";
 import { shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
-import { CHARGE_SETTLE_MS, Charges, type PurchaseRequest } from "./charges";
+import { CHARGE_SETTLE_MS, Charges, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
 import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
@@ -131,6 +131,8 @@ export class InventoryShard extends DurableObject<Env> {
 	async release(input: { holdId: string; fanId: string }): Promise<Outcome<{ released: boolean }>> {
 		this.served.count();
 		const outcome = this.ledger.holds.release({ ...input, now: this.clock() });
+		// A payment that waited on the fan's bank for this hold is cancelled now, by the alarm.
+		if (outcome.ok && outcome.value.released && this.ledger.charges.dueActions(this.clock(), 1).length > 0) this.schedule.now();
 		// A named hold's units go back on their shard now (the alarm retries if this fails).
 		if (outcome.ok && outcome.value.released && this.ledger.named.pendingNotices(1).length > 0) await this.claims.deliverNotices();
 		return outcome;
@@ -187,11 +189,19 @@ export class InventoryShard extends DurableObject<Env> {
 	 * an order. While the payment runs, other requests go on here. Every charge ends
 	 * explicitly: an order, or a refund when the hold ran out meanwhile; if this request
 	 * dies on the way, the alarm settles it. A repeat after the order answers the order,
-	 * marked replayed.
+	 * marked replayed. A payment the fan's bank must confirm answers what the fan's page
+	 * finishes it with, and the same while it waits.
 	 */
-	async purchase(input: PurchaseRequest): Promise<Outcome<OrderView>> {
+	async purchase(input: PurchaseRequest): Promise<Outcome<PurchaseView>> {
 		this.served.count();
 		return this.charges.purchase(input);
+	}
+
+	/** The provider's webhook on a payment that waited on the fan's bank: the order (once), a refund, or a decline. Idempotent. */
+	async paymentEvent(event: PaymentEvent): Promise<void> {
+		this.served.count();
+		if (this.ledger.meta() === null) return;
+		await this.charges.paymentEvent(event);
 	}
 
 	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {

@@ -5,7 +5,7 @@
 import { orderId as newOrderId, ticketCode } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type OrderColumns, type SaleDetails, saleMessageOf, unitFields } from "../contract/sale-message";
-import { type HoldRow, type Meta, type OrderView, LedgerSection, replayed } from "./ledger-store";
+import { type ActionView, type HoldRow, type Meta, type OrderView, LedgerSection, replayed } from "./ledger-store";
 
 /** An order as this shard keeps it; its sale message is built from it (and waits in the outbox). */
 type OrderRow = OrderColumns & {
@@ -20,10 +20,12 @@ type OrderRow = OrderColumns & {
 
 /**
  * A charge's life, keyed by hold: `pending` (asked of the provider, answer not
- * recorded), `charged` (approved, no order yet), and the endings: `ordered`,
- * `refunded`, `declined`, `void` (the provider never took it).
+ * recorded), `awaiting_action` (the fan's bank asks them to confirm it, until its
+ * `deadline`), `charged` (approved, no order yet), and the endings: `ordered`,
+ * `refunded`, `declined`, `void` (the provider never took it), `canceled` (the fan
+ * never confirmed it, and the provider cancelled it).
  */
-export type ChargeState = "pending" | "charged" | "ordered" | "refunded" | "declined" | "void";
+export type ChargeState = "pending" | "awaiting_action" | "charged" | "ordered" | "refunded" | "declined" | "void" | "canceled";
 
 export type ChargeRow = {
 	hold_id: string;
@@ -37,6 +39,9 @@ export type ChargeRow = {
 	payment_id: string | null;
 	/** The payment method the attempt sent (null in rows made before it was kept). */
 	token: string | null;
+	/** Awaiting the fan's action: what their page finishes it with, and until when (the hold is kept as long). */
+	client_secret: string | null;
+	deadline: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -44,6 +49,7 @@ export type ChargeRow = {
 /** What a purchase may do next with a hold: charge it (a new attempt, or `reopened`: one an earlier request left open), or answer at once. */
 export type ChargeStart =
 	| { kind: "charge"; charge: ChargeRow; reopened: boolean }
+	| { kind: "awaiting"; charge: ChargeRow; action: ActionView }
 	| { kind: "answered"; outcome: Outcome<OrderView> };
 
 export class ChargeLedger extends LedgerSection {
@@ -63,6 +69,8 @@ export class ChargeLedger extends LedgerSection {
 			const gone = this.expireIfDue(hold, input.now);
 			if (gone !== null) return { kind: "answered", outcome: gone };
 			const existing = this.charge(hold.hold_id);
+			// A charge waiting on the fan's bank is the answer until it ends: never a second payment.
+			if (existing !== null && existing.state === "awaiting_action") return { kind: "awaiting", charge: existing, action: actionView(existing) };
 			if (existing !== null && (existing.state === "pending" || existing.state === "charged")) {
 				return { kind: "charge", charge: existing, reopened: true };
 			}
@@ -81,6 +89,8 @@ export class ChargeLedger extends LedgerSection {
 				state: "pending",
 				payment_id: null,
 				token: input.token,
+				client_secret: null,
+				deadline: null,
 				created_at: input.now,
 				updated_at: input.now,
 			};
@@ -105,16 +115,53 @@ export class ChargeLedger extends LedgerSection {
 		const hold = this.store.holdFor(holdId, fanId);
 		if (hold === null || hold.order_id !== null) return null;
 		const open = this.charge(holdId);
-		if (open !== null && (open.state === "pending" || open.state === "charged")) return open.amount_cents;
+		if (open !== null && (open.state === "pending" || open.state === "charged" || open.state === "awaiting_action")) return open.amount_cents;
 		return hold.quantity * this.store.priceOf(this.store.requireMeta(), hold.ticket_type);
+	}
+
+	/**
+	 * The provider asks for the fan's action (3-D Secure): the charge waits for it, and its hold
+	 * is kept as long, until `until` (never past the fan's turn) or its own end if later. A hold
+	 * already gone gives the charge no time at all: the alarm cancels it now. Answers what the
+	 * fan's page needs, or null when the attempt has moved on.
+	 */
+	chargeAwaiting(input: { holdId: string; key: string; paymentId: string; clientSecret: string; until: number; now: number }): ActionView | null {
+		return this.transaction(() => {
+			const hold = this.sql.first<HoldRow>(`SELECT * FROM holds WHERE hold_id = ?`, input.holdId);
+			const kept = hold !== null && hold.state === "active" && hold.expires_at > input.now;
+			const deadline = kept ? Math.max(hold.expires_at, input.until) : input.now;
+			if (kept) this.sql.run(`UPDATE holds SET expires_at = ? WHERE hold_id = ?`, deadline, input.holdId);
+			this.sql.run(
+				`UPDATE charges SET state = 'awaiting_action', payment_id = ?, client_secret = ?, deadline = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state = 'pending'`,
+				input.paymentId, input.clientSecret, deadline, input.now, input.holdId, input.key,
+			);
+			const charge = this.charge(input.holdId);
+			return charge !== null && charge.idempotency_key === input.key && charge.state === "awaiting_action" ? actionView(charge) : null;
+		});
+	}
+
+	/** Charges waiting on the fan's action past their deadline (or whose hold was released): what the alarm cancels. */
+	dueActions(now: number, limit = 50): ChargeRow[] {
+		return this.sql.all<ChargeRow>(`SELECT * FROM charges WHERE state = 'awaiting_action' AND deadline <= ? ORDER BY deadline LIMIT ?`, now, limit);
+	}
+
+	/** The attempt `key` of a hold's charge as it stands, or null when the hold's charge is a later attempt. */
+	attempt(holdId: string, key: string): ChargeRow | null {
+		return this.sql.first<ChargeRow>(`SELECT * FROM charges WHERE hold_id = ? AND idempotency_key = ?`, holdId, key);
+	}
+
+	/** Whether a payment under the attempt `key` has been recorded (ordered or refunded, or on its way to one). */
+	paidUnder(key: string): boolean {
+		return this.sql.first(`SELECT 1 AS paid FROM charge_payments WHERE idempotency_key = ?`, key) !== null;
 	}
 
 	/** The provider approved the charge: recorded before anything else happens. */
 	chargeApproved(holdId: string, key: string, paymentId: string, now: number): void {
 		this.transaction(() => {
-			// By key as well: an answer about an earlier attempt never touches a later one.
+			// By key as well: an answer about an earlier attempt never touches a later one. A charge that
+			// waited on the fan, even one declined or cancelled meanwhile, is approved when its payment succeeded.
 			this.sql.run(
-				`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void')`,
+				`UPDATE charges SET state = 'charged', payment_id = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'void', 'awaiting_action', 'declined', 'canceled')`,
 				paymentId, now, holdId, key,
 			);
 			this.paid(holdId, key, paymentId, now);
@@ -135,10 +182,10 @@ export class ChargeLedger extends LedgerSection {
 	}
 
 	/** An ending other than an order: declined, refunded, or void (the provider has no such charge). */
-	chargeEnded(holdId: string, key: string, state: "declined" | "refunded" | "void", now: number): void {
+	chargeEnded(holdId: string, key: string, state: "declined" | "refunded" | "void" | "canceled", now: number): void {
 		this.transaction(() => {
 			this.sql.run(
-				`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged')`,
+				`UPDATE charges SET state = ?, updated_at = ? WHERE hold_id = ? AND idempotency_key = ? AND state IN ('pending', 'charged', 'awaiting_action')`,
 				state, now, holdId, key,
 			);
 			if (state === "refunded") this.sql.run(`UPDATE charge_payments SET refunded = 1 WHERE idempotency_key = ?`, key);
@@ -252,6 +299,20 @@ export class ChargeLedger extends LedgerSection {
 			...unitFields(unitsOf(row)),
 		};
 	}
+}
+
+/** What the fan's page needs to finish a charge waiting on their bank. */
+function actionView(charge: ChargeRow): ActionView {
+	return {
+		holdId: charge.hold_id,
+		status: "requires_action",
+		method: charge.method,
+		paymentId: charge.payment_id ?? "",
+		clientSecret: charge.client_secret ?? "",
+		amountCents: charge.amount_cents,
+		currency: charge.currency,
+		expiresAt: new Date(charge.deadline ?? charge.updated_at).toISOString(),
+	};
 }
 
 /** An order's named units as its row keeps them: none for the stock spread over the shards. */

@@ -60,6 +60,8 @@ export class HoldLedger extends LedgerSection {
 			if (hold.state === "purchased") return fail(409, "already_purchased", "This hold has been bought; it cannot be released.");
 			if (hold.state !== "active") return ok({ released: false });
 			this.store.returnHold(hold, "released", input.now);
+			// A payment still waiting on the fan's bank has nothing left to buy: the alarm cancels it now.
+			this.sql.run(`UPDATE charges SET deadline = ? WHERE hold_id = ? AND state = 'awaiting_action'`, input.now, hold.hold_id);
 			return ok({ released: true });
 		});
 	}

@@ -45,6 +45,8 @@ export function createLedgerTables(sql: Sql): void {
 	sql.run(`CREATE INDEX IF NOT EXISTS charges_by_state ON charges (state, updated_at)`);
 	// The payment method as the attempt sent it: a lost answer is asked again with the same request under the same key.
 	addColumns(sql, "charges", ["token TEXT"]);
+	// A charge waiting on the fan's bank (3-D Secure): what their page finishes it with, and until when it may.
+	addColumns(sql, "charges", ["client_secret TEXT", "deadline INTEGER"]);
 	// Every payment the provider approved, by the attempt's key: the audit flags a hold paid more than once.
 	sql.run(`CREATE TABLE IF NOT EXISTS charge_payments (
 		idempotency_key TEXT PRIMARY KEY, hold_id TEXT NOT NULL, payment_id TEXT NOT NULL,

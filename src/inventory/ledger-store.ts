@@ -7,13 +7,15 @@
 import { type Outcome, fail } from "../shared/outcome";
 import type { Sql } from "../shared/sql";
 import { createLedgerTables } from "./ledger-schema";
-import type { Hold, Order } from "../contract/fan-answers";
+import type { Hold, Order, PaymentAction } from "../contract/fan-answers";
 import { type DropAct, type SetState, refusal, stateOfSet } from "../drops/lifecycle";
 
 /** A hold as the ledger answers it: the contract's Hold answer, whole. */
 export type HoldView = Hold;
 /** An order as the ledger answers it: the contract's Order answer, whole (the Worker adds the order token). */
 export type OrderView = Order;
+/** A purchase waiting on the fan's bank, as the ledger answers it: the contract's 202 answer. */
+export type ActionView = PaymentAction;
 
 export type Meta = {
 	drop_id: string;

@@ -180,7 +180,11 @@ export class Ledger {
 			outboxPending: this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`),
 			transfersPending: this.sql.number(`SELECT COUNT(*) FROM transfers_in WHERE amount IS NULL`),
 			recentlySent: this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at > ?`, now - graceMs),
-			unreconciledCharges: this.sql.number(`SELECT COUNT(*) FROM charges WHERE state IN ('pending', 'charged') AND updated_at <= ?`, now - graceMs),
+			// A charge waiting on the fan's bank is open by design until its deadline, not unreconciled.
+			unreconciledCharges: this.sql.number(
+				`SELECT COUNT(*) FROM charges WHERE (state IN ('pending', 'charged') AND updated_at <= ?) OR (state = 'awaiting_action' AND deadline <= ?)`,
+				now - graceMs, now - graceMs,
+			),
 			...this.charges.paymentCounts(),
 		};
 	}
@@ -195,7 +199,7 @@ export class Ledger {
 				this.sql.run(`DELETE FROM idempotency WHERE created_at <= ?`, now - KEEP_MS) +
 				this.sql.run(
 					`DELETE FROM holds WHERE state IN ('released', 'expired') AND expires_at <= ?
-					 AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged'))`,
+					 AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged', 'awaiting_action'))`,
 					now - KEEP_MS,
 				),
 		);
@@ -211,6 +215,8 @@ export class Ledger {
 		if (this.sql.number(`SELECT COUNT(*) FROM transfers_in`) > 0) candidates.push(now + retry.transferMs);
 		const charge = this.sql.first<{ at: number | null }>(`SELECT MIN(updated_at) AS at FROM charges WHERE state IN ('pending', 'charged')`);
 		if (charge?.at != null) candidates.push(Math.max(now + 1_000, charge.at + retry.chargeMs));
+		const action = this.sql.first<{ at: number | null }>(`SELECT MIN(deadline) AS at FROM charges WHERE state = 'awaiting_action'`);
+		if (action?.at != null) candidates.push(Math.max(now + 1_000, action.at));
 		const finished = this.sql.first<{ at: number | null }>(
 			`SELECT MIN(at) AS at FROM (SELECT MIN(created_at) AS at FROM idempotency UNION ALL SELECT MIN(expires_at) AS at FROM holds WHERE state IN ('released', 'expired'))`,
 		);

@@ -19,6 +19,12 @@ export const freeProvider: PaymentProvider = {
 	async lookup(idempotencyKey) {
 		return { status: "approved", paymentId: freePaymentId(idempotencyKey) };
 	},
+	async paymentStatus(paymentId) {
+		return { status: "approved", paymentId };
+	},
+	async cancel(paymentId) {
+		return { status: "approved", paymentId };
+	},
 	async refund() {
 		// Nothing was taken, so nothing goes back.
 	},

@@ -6,9 +6,12 @@
 // 24 hours, longer than any hold lives: while it does, a charge whose answer was
 // lost is looked up by sending its request again under its key (Stripe answers the
 // first PaymentIntent), since search is eventually consistent and may not find an
-// intent that exists. The base URL comes from config, so tests point it at a local fake.
+// intent that exists. A card that needs the fan's bank (3-D Secure) leaves its intent
+// in `requires_action`: the charge answers its client secret, for the fan's page to
+// finish with Stripe.js, and the intent is cancelled if the fan never does. The base
+// URL comes from config, so tests point it at a local fake.
 import type { StripeSettings } from "../shared/config";
-import type { ChargeRequest, ChargeResult, PaymentProvider } from "./provider";
+import type { ActionResult, ChargeRequest, ChargeResult, PaymentProvider } from "./provider";
 
 /** How long Stripe keeps an idempotency key (it documents 24 hours; a key may go any time after). */
 export const STRIPE_KEY_LIFE_MS = 24 * 60 * 60 * 1000;
@@ -17,6 +20,7 @@ interface PaymentIntent {
 	id: string;
 	status: string;
 	amount: number;
+	client_secret?: string | null;
 	metadata?: Record<string, string>;
 	last_payment_error?: { message?: string } | null;
 }
@@ -49,15 +53,17 @@ async function call<T>(settings: StripeSettings, method: "GET" | "POST", path: s
 }
 
 /** What an intent means for a charge; null while Stripe is still deciding (asked again later). */
-function resultOf(intent: PaymentIntent): ChargeResult | null {
+function resultOf(intent: PaymentIntent): ChargeResult | ActionResult | null {
 	if (intent.status === "succeeded") return { status: "approved", paymentId: intent.id };
 	if (intent.status === "processing") return null;
-	// requires_payment_method, requires_action (this checkout takes no extra step), canceled.
+	// The fan's bank asks for them (3-D Secure): their page finishes it with the client secret.
+	if (intent.status === "requires_action" && typeof intent.client_secret === "string") return { status: "requires_action", paymentId: intent.id, clientSecret: intent.client_secret };
+	// requires_payment_method (the bank refused, or the fan failed its check), canceled.
 	return { status: "declined", reason: intent.last_payment_error?.message ?? "The payment was not completed." };
 }
 
 /** Creates and confirms the PaymentIntent of a charge; the same request under the same key answers the first intent. */
-async function createIntent(settings: StripeSettings, { idempotencyKey, amountCents, currency, token }: ChargeRequest): Promise<ChargeResult> {
+async function createIntent(settings: StripeSettings, { idempotencyKey, amountCents, currency, token }: ChargeRequest): Promise<ChargeResult | ActionResult> {
 	const { status, body } = await call<PaymentIntent>(settings, "POST", "/v1/payment_intents", {
 		idempotencyKey,
 		form: {
@@ -94,6 +100,21 @@ export function stripeProvider(settings: StripeSettings): PaymentProvider {
 			if (approved) return { status: "approved", paymentId: approved.id };
 			const result = resultOf(intents[0]!);
 			if (result === null) throw new StripeUnavailable(status);
+			return result;
+		},
+		async paymentStatus(paymentId) {
+			const { status, body } = await call<PaymentIntent>(settings, "GET", `/v1/payment_intents/${encodeURIComponent(paymentId)}`);
+			if (status !== 200) throw new StripeUnavailable(status);
+			return resultOf(body);
+		},
+		async cancel(paymentId) {
+			const path = `/v1/payment_intents/${encodeURIComponent(paymentId)}`;
+			const cancelled = await call<PaymentIntent>(settings, "POST", `${path}/cancel`, { idempotencyKey: `cancel:${paymentId}`, form: { cancellation_reason: "abandoned" } });
+			// Stripe refuses to cancel an intent that succeeded (the fan finished just in time) or was cancelled: read what it is.
+			const intent = cancelled.status === 200 ? cancelled : await call<PaymentIntent>(settings, "GET", path);
+			if (intent.status !== 200) throw new StripeUnavailable(intent.status);
+			const result = resultOf(intent.body);
+			if (result === null || result.status === "requires_action") throw new StripeUnavailable(intent.status);
 			return result;
 		},
 		async refund(paymentId, part) {

@@ -53,6 +53,13 @@ export const testProvider: PaymentProvider = {
 		const declined = testDeclines.get(idempotencyKey);
 		return declined === undefined ? { status: "none" } : { status: "declined", reason: declined };
 	},
+	// It never asks for the fan's action, so a payment it made is simply approved.
+	async paymentStatus(paymentId) {
+		return testPayments.has(paymentId) ? { status: "approved", paymentId } : { status: "declined", reason: "Unknown test payment." };
+	},
+	async cancel(paymentId) {
+		return testPayments.has(paymentId) ? { status: "approved", paymentId } : { status: "declined", reason: "Unknown test payment." };
+	},
 	async refund(paymentId, part) {
 		const payment = testPayments.get(paymentId);
 		if (!payment) return;

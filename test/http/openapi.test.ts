@@ -309,6 +309,12 @@ describe("the OpenAPI document", () => {
 		expect((await api("DELETE", "/api/drops/:id/holds/:holdId", { params: { id, holdId: second.body.holdId }, init: { headers: bearer(accessA) } })).status).toBe(204);
 		expect((await buy(accessA, second.body.holdId)).body.error.code).toBe("hold_released");
 		expect((await api("DELETE", "/api/drops/:id/holds/:holdId", { params: { id, holdId }, init: { headers: bearer(accessA) } })).body.error.code).toBe("already_purchased");
+		// A card that needs the fan's bank (3-D Secure): 202 with what the fan page finishes it with; given back, its payment is cancelled.
+		const third = await holdAs(accessA, 1);
+		const waiting = await api("POST", "/api/drops/:id/holds/:holdId/purchase", { params: { id, holdId: third.body.holdId }, init: jsonBody({ payment: { method: "stripe", token: "pm_card_threeDSecure2Required" } }, bearer(accessA)) });
+		expect(waiting.status).toBe(202);
+		expect(waiting.body).toMatchObject({ holdId: third.body.holdId, status: "requires_action" });
+		expect((await api("DELETE", "/api/drops/:id/holds/:holdId", { params: { id, holdId: third.body.holdId }, init: { headers: bearer(accessA) } })).status).toBe(204);
 
 		// The last two tickets go to fan-b; fan-c finds none, and a later fan hears the drop sold out.
 		const heldB = await holdAs(accessB, 2);
