@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
 
 /** A page that records console errors, page errors and CSP violations, which fail the journey. */
-async function openPage(browser, options, problems) {
+export async function openPage(browser, options, problems) {
 	const context = await browser.newContext({ ...options, acceptDownloads: true });
 	await context.addInitScript(() => {
 		document.addEventListener("securitypolicyviolation", (e) => {
@@ -25,7 +25,7 @@ async function openPage(browser, options, problems) {
 }
 
 /** Expected API refusals (a declined card is a 402) show up as console errors; those are fine. */
-function checkProblems(problems, label) {
+export function checkProblems(problems, label) {
 	assert.deepEqual(problems, [], `${label}: the page logged errors`);
 }
 
