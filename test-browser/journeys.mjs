@@ -392,6 +392,9 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	const cancelled = (await api.call("GET", `/api/admin/drops/${dropId}/audit`, { token: adminToken, expect: 200 })).data;
 	assert.deepEqual(cancelled.refunds, { refunds: 6, tickets: 12, amountCents: 47400, restocked: 0, atGate: 0 }, "the audit counts every refund");
 	assert.equal((await api.publicDrop(dropId)).paused, true, "the cancelled drop is paused");
+	// Cancelled, not Paused, and nothing leaves it.
+	await page.locator("#drop-status").getByText("Cancelled", { exact: true }).waitFor({ timeout: 10_000 });
+	assert.equal(await page.getByRole("button", { name: "Resume admission" }).count(), 0, "a cancelled drop is never resumed");
 	log("cancelled the drop from the page: 6 orders refunded");
 
 	// The page works at phone width too.
