@@ -10,38 +10,97 @@ const STATUS_TEXT = { paid: "Paid", ticketed: "Ticketed", receipt_sent: "Receipt
 let adminApi = null;
 let dropOnScreen = null;
 let busy = false;
+/** The drop's state changed here (a cancel): admin.js reads the drop again. */
+let onCancelled = async () => {};
+/** The last cancel answer's orders left, by drop: a cancelled drop offers to finish its refunds while some are. */
+const leftByDrop = new Map();
 
-export function initOrders(call) {
+export function initOrders(call, cancelledHook) {
 	adminApi = call;
+	onCancelled = cancelledHook;
 	$("cancel-drop-button").addEventListener("click", () => {
 		if (dropOnScreen !== null) void cancelDrop(dropOnScreen);
 	});
 }
 
-/** Cancels the drop on screen: paused, then every order refunded (off sale), a page of orders per call. */
+/**
+ * The cancel control: "Cancel" while the drop's moves allow it; once cancelled, nothing
+ * leaves that state, so the only thing offered is to finish refunding the orders a
+ * cancel left (known from its last answer, or from unrefunded orders on screen).
+ */
+export function cancelMoves(drop, reads) {
+	if (dropOnScreen?.id !== drop.id) {
+		text("cancel-progress-text", "");
+		$("cancel-left").replaceChildren();
+	}
+	dropOnScreen = drop;
+	const button = $("cancel-drop-button");
+	const cancelled = drop.status === "cancelled";
+	const left = leftByDrop.get(drop.id) ?? 0;
+	const offered = !reads && !busy && ((drop.moves ?? []).includes("cancel") || (cancelled && left > 0));
+	show("cancel-drop-actions", offered || (busy && !reads));
+	show("cancel-drop-hint", !reads && !cancelled);
+	text(button, cancelled ? "Refund the orders still left" : "Cancel the drop and refund every order");
+}
+
+/** Cancels the drop on screen (after a confirmation), then calls again until no order is left to refund, showing its progress by the button. */
 async function cancelDrop(drop) {
-	if (!window.confirm(`Cancel “${drop.name}”? Admission stops and every order is refunded. This cannot be undone.`)) return;
+	const first = drop.status !== "cancelled";
+	if (first && !window.confirm(`Cancel “${drop.name}”? Admission, holds and sales stop for good and every order is refunded. This cannot be undone.`)) return;
 	busy = true;
+	const button = $("cancel-drop-button");
+	button.disabled = true;
 	show("orders-error", false);
+	$("cancel-left").replaceChildren();
+	progress(first ? "Cancelling the drop…" : "Refunding the orders left…");
+	let refunded = 0;
+	let answer = null;
+	// Orders the cancel cannot refund, with why: once every order left is one of them, calling again will not help.
+	const stuck = new Map();
 	try {
-		let answer = null;
-		// Orders the cancel cannot refund, with why: once every order left is one of them, calling again will not help.
-		const stuck = new Map();
-		for (let round = 0; round < 200 && (answer === null || answer.ordersLeft > 0); round++) {
-			answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/cancel`, { method: "POST", body: { restock: false } });
-			for (const o of answer.left) stuck.set(o.orderId, o.message);
-			text("orders-live", `Cancelling: ${formatNumber(answer.ordersLeft)} order(s) left to refund.`);
+		for (let round = 0, unavailable = 0; round < 200 && (answer === null || answer.ordersLeft > 0); round++) {
+			try {
+				answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/cancel`, { method: "POST", body: { restock: false } });
+			} catch (err) {
+				// The provider did not finish a refund of the page (the others are done): ask again, a few times.
+				if (err.code !== "provider_unavailable" || ++unavailable > 5) throw err;
+				progress(`Cancelled. The payment provider did not answer for one refund; trying again (${unavailable} of 5)…`);
+				await new Promise((r) => setTimeout(r, (err.retryAfter ?? 1) * 1000));
+				continue;
+			}
+			refunded += answer.refundedOrders;
+			for (const o of answer.left) stuck.set(o.orderId, o);
+			leftByDrop.set(drop.id, answer.ordersLeft);
+			progress(`Cancelled. ${plural(refunded, "order")} refunded so far, ${plural(answer.ordersLeft, "order")} left to refund.`);
 			if (answer.refundedOrders === 0 && answer.ordersLeft <= stuck.size) break;
 		}
-		const why = [...stuck].slice(0, 3).map(([orderId, message]) => `${orderId}: ${message}`).join(" ");
-		text("orders-live", answer.ordersLeft === 0 ? "The drop is cancelled and every order refunded." : `${formatNumber(answer.ordersLeft)} order(s) still to refund: cancel again. ${why}`);
+		if (answer.ordersLeft === 0) progress(`Cancelled, and every order refunded (${plural(refunded, "order")} by this cancel).`);
+		else progress(`Cancelled. ${plural(answer.ordersLeft, "order")} could not be refunded yet:`);
+		// Why each order left is left, by the button: the promoter sees what to do about it.
+		$("cancel-left").replaceChildren(
+			...[...stuck.values()].slice(0, 20).map((o) => {
+				const li = document.createElement("li");
+				li.dataset.orderId = o.orderId;
+				li.dataset.code = o.code;
+				li.textContent = `${o.orderId}: ${o.message}`;
+				return li;
+			}),
+		);
 	} catch (err) {
+		progress(`Could not ${first ? "cancel the drop" : "finish the refunds"}: ${err.message}`);
 		text("orders-error", `Could not cancel the drop: ${err.message}`);
 		show("orders-error", true);
 	} finally {
 		busy = false;
+		button.disabled = false;
 	}
-	await refreshOrders(drop).catch(() => {});
+	await onCancelled();
+	await refreshOrders(dropOnScreen ?? drop).catch(() => {});
+}
+
+/** The cancel's progress, by its button; its box is a status region, so each step is read out once. */
+function progress(message) {
+	text("cancel-progress-text", message);
 }
 
 /** The drop's first 50 orders and its refunds, redrawn unless the promoter is in the middle of an action. */
@@ -52,6 +111,11 @@ export async function refreshOrders(drop) {
 	const [sales, refunds] = await Promise.all([adminApi(`/api/admin/drops/${id}/sales?limit=50`), adminApi(`/api/admin/drops/${id}/refunds?limit=50`)]);
 	if (dropOnScreen?.id !== drop.id || busy) return;
 	renderOrders(drop, sales.sales);
+	// A cancelled drop with an order on screen not refunded yet (one that reached the sales after the cancel) offers to finish.
+	if (drop.status === "cancelled" && !leftByDrop.get(drop.id) && sales.sales.some((s) => s.status !== "refunded")) {
+		leftByDrop.set(drop.id, sales.sales.filter((s) => s.status !== "refunded").length);
+		cancelMoves(drop, document.body.dataset.reads === "true");
+	}
 	renderRefunds(drop, refunds);
 }
 

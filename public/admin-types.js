@@ -150,7 +150,8 @@ export function typesPanel(container, { adminApi, onChanged }) {
 		const parts = [table];
 		const opened = Date.parse(drop.opensAt) <= Date.now();
 		for (const t of drop.ticketTypes.filter((x) => x.kind === "seated")) {
-			if (opened) continue;
+			// Seats change only before the opening, and never on a cancelled drop.
+			if (opened || drop.status === "cancelled") continue;
 			const id = `upload-${t.id}`;
 			const file = el("input", { type: "file", accept: ".csv,text/csv", id });
 			const errors = el("div", { class: "notice error", role: "alert", id: `${id}-errors`, hidden: "" });

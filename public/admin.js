@@ -6,7 +6,7 @@
 // key sees only a note), and the API refuses it anyway.
 //
 // The credential lives only in sessionStorage: it is gone when the tab closes.
-import { initOrders, refreshOrders } from "/admin-orders.js";
+import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { typesEditor, typesPanel } from "/admin-types.js";
@@ -138,8 +138,13 @@ async function loadList() {
 	renderList(list.drops);
 }
 
+const STATUS_LABEL = { scheduled: "Scheduled", open: "Open", paused: "Paused", sold_out: "Sold out", closed: "Closed", cancelled: "Cancelled" };
+
+/** The drop's state: the engine's own (`status` of the admin view) when it is known, else worked out from the list's settings. */
 function statusOf(drop, stats = null) {
+	if (STATUS_LABEL[drop.status]) return [drop.status, STATUS_LABEL[drop.status]];
 	const t = Date.now();
+	if (drop.cancelledAt) return ["cancelled", "Cancelled"];
 	if (drop.closesAt && Date.parse(drop.closesAt) <= t) return ["closed", "Closed"];
 	if (stats && stats.remaining === 0 && stats.held === 0) return ["sold_out", "Sold out"];
 	if (drop.paused) return ["paused", "Paused"];
@@ -412,9 +417,7 @@ function renderDrop(drop) {
 	text(badge, label);
 	text("updated-at", `Updated ${formatTime(Date.now())}`);
 	for (const key of ["joined", "waiting", "admitted", "held", "sold", "remaining", "recorded"]) text(`stat-${key}`, formatNumber(s?.[key]));
-	const pause = $("pause-button");
-	text(pause, drop.paused ? "Resume admission" : "Pause admission");
-	pause.setAttribute("aria-describedby", "drop-status");
+	renderMoves(drop);
 	const opened = Date.parse(drop.opensAt) <= Date.now();
 	const input = $("r-opensAt");
 	input.disabled = opened;
@@ -426,8 +429,22 @@ function renderDrop(drop) {
 	}
 	// Keep the list's badge in step with what is on screen.
 	const i = drops.findIndex((d) => d.id === drop.id);
-	if (i >= 0) drops[i] = { ...drops[i], paused: drop.paused, opensAt: drop.opensAt, closesAt: drop.closesAt };
+	if (i >= 0) drops[i] = { ...drops[i], status: drop.status, paused: drop.paused, opensAt: drop.opensAt, closesAt: drop.closesAt, cancelledAt: drop.cancelledAt };
 	refreshBadges();
+}
+
+/** Offers exactly the moves the drop's state allows (the admin view's `moves`), and none to a staff key. */
+function renderMoves(drop) {
+	const moves = drop.moves ?? [];
+	const reads = document.body.dataset.reads === "true";
+	const pause = $("pause-button");
+	const move = moves.includes("resume") ? "resume" : moves.includes("pause") ? "pause" : null;
+	pause.hidden = reads || move === null;
+	pause.dataset.move = move ?? "";
+	text(pause, move === "resume" ? "Resume admission" : "Pause admission");
+	pause.setAttribute("aria-describedby", "drop-status");
+	for (const id of ["h-schedule", "reschedule-form"]) $(id).hidden = reads || !moves.includes("reschedule");
+	cancelMoves(drop, reads);
 }
 
 async function togglePause() {
@@ -436,7 +453,8 @@ async function togglePause() {
 	const button = $("pause-button");
 	button.disabled = true;
 	try {
-		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { paused: !drop.paused } });
+		const paused = button.dataset.move === "pause";
+		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { paused } });
 		renderDrop(next);
 		text("drop-live", next.paused ? "Admission paused. Waiting fans keep their places." : "Admission resumed.");
 		refreshActivity();
@@ -641,7 +659,9 @@ const types = {
 };
 
 function start() {
-	initOrders(adminApi);
+	initOrders(adminApi, async () => {
+		if (view.id) await selectDrop(view.id, { focus: false });
+	});
 	$("signin-form").addEventListener("submit", signIn);
 	$("signout").addEventListener("click", () => signOut());
 	$("create-form").addEventListener("submit", createDrop);

@@ -125,7 +125,7 @@ function updateTitle() {
 	if (current === "waiting" && lastView?.position) prefix = `#${lastView.position} in line · `;
 	else if (current === "choose") prefix = "Your turn · ";
 	else if (current === "pay") prefix = "Tickets held · ";
-	else if (current === "done") prefix = "Tickets · ";
+	else if (current === "done") prefix = { going: "Tickets · ", refunded: drop?.status === "cancelled" ? "Cancelled · " : "Refunded · ", cancelling: "Cancelled · " }[saved.order ? orderOutcome(saved.order) : "going"];
 	document.title = `${prefix}${name}`;
 }
 
@@ -194,6 +194,27 @@ const closed = () => showFinal("This drop has closed", "The sale is over; no mor
 const turnEnded = () =>
 	showFinal("Your turn has ended", "The time to buy after admission ran out, and your place went to the next fan.");
 
+/**
+ * The drop was cancelled (its view says so, or the engine refused a join, a status, a
+ * hold or a purchase with drop_cancelled): nothing of the fan's goes on. A buyer sees
+ * their order and its refund; anyone else learns that nothing is or will be charged.
+ */
+function cancelled() {
+	clearTimeout(pollTimer);
+	clearTimeout(dropTimer);
+	if (drop) drop.status = "cancelled";
+	if (saved.hold || saved.pendingHold) {
+		delete saved.hold;
+		delete saved.pendingHold;
+		save();
+	}
+	if (saved.order) return showOrder();
+	showFinal(
+		"This drop was cancelled",
+		"The promoter cancelled this drop, so no tickets are sold. Nothing has been charged and nothing will be: a payment that was under way when it was cancelled is refunded in full.",
+	);
+}
+
 // --- the drop and the intro ------------------------------------------------
 
 async function loadDrop() {
@@ -205,6 +226,7 @@ async function loadDrop() {
 
 function showIntro() {
 	clearTimeout(pollTimer);
+	if (drop.status === "cancelled") return cancelled();
 	if (drop.status === "sold_out") return soldOut();
 	if (drop.status === "closed") return closed();
 	const scheduled = Date.parse(drop.opensAt) > now();
@@ -245,6 +267,7 @@ async function join() {
 		applyQueueView(view);
 	} catch (err) {
 		if (err.code === "drop_closed") return closed();
+		if (err.code === "drop_cancelled") return cancelled();
 		if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
 		const wait = err.retryAfter ? ` Try again in ${formatDuration(err.retryAfter * 1000)}.` : "";
 		showAlert(`Could not join: ${err.message}${wait}`);
@@ -303,6 +326,8 @@ async function pollStatus() {
 }
 
 async function statusFailed(err) {
+	// A cancel ends the line for everyone in it: no more polling.
+	if (err.code === "drop_cancelled") return cancelled();
 	if (err.status === 401 && !rejoinedOnce) {
 		// The queue token is no longer accepted: joining again with the same fan id gives back the same place.
 		rejoinedOnce = true;
@@ -517,6 +542,8 @@ function holdFailed(err) {
 			return soldOut();
 		case "drop_closed":
 			return closed();
+		case "drop_cancelled":
+			return cancelled();
 		case "not_enough_left":
 			saved.available = err.details.available;
 			save();
@@ -595,6 +622,8 @@ async function submitPayment(event) {
 }
 
 function paymentFailed(err) {
+	// Refused before any charge (or a charge that raced the cancel refunded): the page says so.
+	if (err.code === "drop_cancelled") return cancelled();
 	if (err.code === "payment_declined") {
 		const box = $("pay-error");
 		text(box, `Payment declined: ${err.message} Your tickets are still held; try again with another card.`);
@@ -627,7 +656,8 @@ async function releaseHold() {
 		});
 		holdGone("You gave the tickets back. You can hold again while your turn lasts.");
 	} catch (err) {
-		if (err.status === 404 || err.status === 410) holdGone("That hold had already ended.");
+		if (err.code === "drop_cancelled") cancelled();
+		else if (err.status === 404 || err.status === 410) holdGone("That hold had already ended.");
 		else if (err.code === "token_expired" || err.code === "invalid_token") accessLost();
 		else {
 			text("pay-error", `Could not give the tickets back: ${err.message}`);
@@ -645,31 +675,93 @@ async function releaseHold() {
  */
 async function showOrder(round = 0) {
 	if (round === 0) showDone(saved.order);
-	if (!saved.orderToken) return;
+	if (!saved.orderToken) return watchForCancel();
 	try {
 		const order = await api(`/api/orders/${encodeURIComponent(saved.order.orderId)}`, { token: saved.orderToken });
 		saved.order = order;
 		save();
 		if (current === "done") showDone(order);
-		// Tickets are issued after the sale, in a few seconds: look again until they are (for two minutes at most).
-		if (order.status === "paid" && round < 60 && current === "done") pollTimer = setTimeout(() => showOrder(round + 1), 2_000);
+		// Tickets are issued after the sale, and a cancelled drop's orders refunded, in a few seconds:
+		// look again until they are (for two minutes at most).
+		const settling = order.status === "paid" || orderOutcome(order) === "cancelling";
+		if (settling && round < 60 && current === "done") pollTimer = setTimeout(() => showOrder(round + 1), 2_000);
 	} catch {
 		// Offline, or the token's year is over: the copy kept here is what the fan has.
 	}
+	watchForCancel();
 }
+
+/**
+ * While the fan looks at tickets that stand, the drop is read again now and then (its
+ * view is a cached copy, so this costs the engine no object call): a cancel must not
+ * leave a celebration on screen.
+ */
+function watchForCancel() {
+	clearTimeout(dropTimer);
+	if (current !== "done" || orderOutcome(saved.order) !== "going") return;
+	dropTimer = setTimeout(async () => {
+		try {
+			await loadDrop();
+		} catch {
+			// Offline: ask again at the next round.
+		}
+		if (drop.status === "cancelled") cancelled();
+		else watchForCancel();
+	}, Math.round(10_000 * (0.8 + 0.4 * Math.random())));
+}
+
+/** What the order page may say: a celebration only for an order that stands on a drop that goes ahead. */
+function orderOutcome(order) {
+	if (order.status === "refunded") return "refunded";
+	return drop?.status === "cancelled" ? "cancelling" : "going";
+}
+
+/** The outcome last said out loud, so a change (a cancel, a refund) is announced once and a repeat is not. */
+let doneAnnounced = null;
 
 function showDone(order) {
 	clearTimeout(pollTimer);
+	const outcome = orderOutcome(order);
+	const dropCancelled = drop?.status === "cancelled";
+	const currency = order.currency ?? drop.currency;
 	text("order-id", order.orderId);
-	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, order.currency ?? drop.currency)}` : "";
+	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, currency)}` : "";
 	const units = unitsInWords(drop, order);
-	text("order-summary", `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}${total}.`);
-	text("order-status", statusText(order));
+	const tickets = `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}`;
+	text("order-summary", `${tickets}${units ? ` (${units})` : ""}${total}.`);
+	// The money back, said as an amount: a refunded order's every ticket is refunded.
+	const back = order.totalCents !== undefined ? `${formatMoney(order.totalCents, currency)} goes back to the card you paid with` : "the money goes back to the card you paid with";
+	const words = {
+		going: { title: "You’re going!", lead: "Payment accepted.", tone: "ok", tickets: "Your tickets" },
+		refunded: {
+			title: dropCancelled ? "This drop was cancelled" : "Your order was refunded",
+			lead: `${dropCancelled ? "The promoter cancelled this drop, and your order was refunded in full" : "Your order was refunded"}: ${back}. Nothing more will be charged.`,
+			tone: "warn",
+			tickets: "Your refunded tickets",
+		},
+		cancelling: {
+			title: "This drop was cancelled",
+			lead: `The promoter cancelled this drop. Your order is being refunded in full: ${back}. Nothing more will be charged.`,
+			tone: "warn",
+			tickets: "Your tickets, no longer valid",
+		},
+	}[outcome];
+	text("h-done", words.title);
+	text("done-lead", words.lead);
+	$("done-notice").className = `notice ${words.tone}`;
+	$("done-notice").dataset.outcome = outcome;
+	text("h-tickets", words.tickets);
+	show("tickets-hint", outcome === "going");
+	text("order-status", outcome === "cancelling" ? "The refund is on its way; this page says when it is done." : statusText(order));
 	$("order-status").dataset.status = order.status ?? "paid";
-	$("tickets").replaceChildren(...ticketItems(order));
-	const wasHere = current === "done";
+	// No QR code on a cancelled drop: those tickets get nobody in.
+	$("tickets").replaceChildren(...ticketItems(order, { codes: outcome === "going" }));
 	setState("done");
-	if (!wasHere) announce(`Payment accepted. You have ${order.quantity} ticket${order.quantity === 1 ? "" : "s"}.`);
+	const said = `${order.orderId}:${outcome}`;
+	if (doneAnnounced !== said) {
+		doneAnnounced = said;
+		announce(outcome === "going" ? `Payment accepted. You have ${tickets}.` : `${words.title}. ${words.lead}`);
+	}
 }
 
 // --- the clock -------------------------------------------------------------
@@ -757,6 +849,7 @@ async function start() {
 	}
 	clearAlert();
 	failures = 0;
+	if (drop.status === "cancelled") return cancelled();
 	if (saved.order) return showOrder();
 	if (saved.hold && saved.accessToken) {
 		if (holdEndsAt() > now()) return showPay();

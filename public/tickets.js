@@ -30,8 +30,8 @@ export function qrSvg(data, label) {
 	return svg;
 }
 
-/** The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes. */
-export function ticketItems(order) {
+/** The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes; `codes: false` draws none (the drop was cancelled). */
+export function ticketItems(order, { codes = true } = {}) {
 	const passes = order.passes ?? (order.tickets ?? []).map((code) => ({ code, token: null, state: "valid" }));
 	return passes.map((pass, i) => {
 		const li = document.createElement("li");
@@ -43,7 +43,7 @@ export function ticketItems(order) {
 		const state = document.createElement("span");
 		state.className = "meta ticket-state";
 		state.textContent = STATE_TEXT[pass.state] ?? pass.state;
-		if (pass.token && pass.state === "valid") li.append(qrSvg(pass.token, `QR code of ticket ${i + 1}`));
+		if (codes && pass.token && pass.state === "valid") li.append(qrSvg(pass.token, `QR code of ticket ${i + 1}`));
 		li.append(code, state);
 		return li;
 	});

@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
 
 /** A page that records console errors, page errors and CSP violations, which fail the journey. */
-async function openPage(browser, options, problems) {
+export async function openPage(browser, options, problems) {
 	const context = await browser.newContext({ ...options, acceptDownloads: true });
 	await context.addInitScript(() => {
 		document.addEventListener("securitypolicyviolation", (e) => {
@@ -25,7 +25,7 @@ async function openPage(browser, options, problems) {
 }
 
 /** Expected API refusals (a declined card is a 402) show up as console errors; those are fine. */
-function checkProblems(problems, label) {
+export function checkProblems(problems, label) {
 	assert.deepEqual(problems, [], `${label}: the page logged errors`);
 }
 
@@ -392,6 +392,9 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	const cancelled = (await api.call("GET", `/api/admin/drops/${dropId}/audit`, { token: adminToken, expect: 200 })).data;
 	assert.deepEqual(cancelled.refunds, { refunds: 6, tickets: 12, amountCents: 47400, restocked: 0, atGate: 0 }, "the audit counts every refund");
 	assert.equal((await api.publicDrop(dropId)).paused, true, "the cancelled drop is paused");
+	// Cancelled, not Paused, and nothing leaves it.
+	await page.locator("#drop-status").getByText("Cancelled", { exact: true }).waitFor({ timeout: 10_000 });
+	assert.equal(await page.getByRole("button", { name: "Resume admission" }).count(), 0, "a cancelled drop is never resumed");
 	log("cancelled the drop from the page: 6 orders refunded");
 
 	// The page works at phone width too.

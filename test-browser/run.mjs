@@ -20,6 +20,7 @@ import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
 import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, promoterTeamJourney } from "./journeys.mjs";
 import { loadTestReport } from "./report.mjs";
+import { dropCancelledJourney } from "./cancel-journeys.mjs";
 import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -90,6 +91,8 @@ const allJourneys = [
 	["fan picks seats by pointer and by keyboard", fanPicksSeats],
 	["fan buys a timeslot", fanBuysTimeslot],
 	["promoter creates types and uploads seats", promoterTypesAndSeats],
+	// A drop cancelled under a buyer, a waiting fan and the promoter (issues 23 and 29).
+	["drop cancelled: fans told, promoter sees Cancelled", dropCancelledJourney],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
