@@ -1,8 +1,8 @@
 // axe-core in the journeys: a page's accessibility checked as it stands, WCAG 2.2
 // A and AA with the target-size rule on. axe-core is read from the project's
-// node_modules (or AXE_CORE_PATH, the path of an axe.min.js); where it is not
-// installed the check says so in the log and fails nothing, so a machine without
-// it still runs the journeys' other checks.
+// node_modules (a dev dependency; AXE_CORE_PATH, the path of an axe.min.js, overrides it).
+// A journey that asks for the check fails where axe-core cannot be read: a page is never
+// taken as accessible because nothing looked.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,13 +23,10 @@ function axeSource() {
 	return source;
 }
 
-/** Runs axe on the page (or the part `include` names) and fails on any violation; answers whether it ran. */
+/** Runs axe on the page (or the part `include` names) and fails on any violation. */
 export async function assertAccessible(page, label, { log = () => {}, include = null } = {}) {
 	const src = axeSource();
-	if (src === null) {
-		log(`axe-core is not installed: ${label} not checked for accessibility`);
-		return false;
-	}
+	assert.ok(src !== null, `${label}: axe-core is not installed (npm ci installs it; AXE_CORE_PATH names another copy)`);
 	// Evaluated through the browser's debugger, so the page's Content-Security-Policy does not refuse it.
 	if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(src);
 	const violations = await page.evaluate(
@@ -44,5 +41,4 @@ export async function assertAccessible(page, label, { log = () => {}, include = 
 	);
 	assert.deepEqual(violations, [], `${label}: axe-core found accessibility violations`);
 	log(`${label}: axe-core clean`);
-	return true;
 }
