@@ -83,16 +83,23 @@ export const CANCELLED_DROPS_PER_RUN = 10;
 
 /**
  * The cron's pass over cancelled drops with orders left to refund (an order that reached D1 after the cancel's
- * last page, or one the cancel passed over): a page of each, as a repeat of the cancel would. Idempotent.
+ * last page, or one the cancel passed over): a page of each, as a repeat of the cancel would. Idempotent. It goes
+ * round them, the drops it took least recently first: a drop whose orders cannot be refunded stays on the list,
+ * and would otherwise take its place in every run and keep newer drops out.
  */
 export async function refundCancelledOrders(env: Env): Promise<{ drops: number; refundedOrders: number }> {
 	const { results } = await env.DB.prepare(
-		`SELECT c.drop_id FROM drop_cancellations c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.drop_id = c.drop_id AND o.status <> 'refunded') ORDER BY c.cancelled_at LIMIT ?`,
+		`SELECT c.drop_id FROM drop_cancellations c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.drop_id = c.drop_id AND o.status <> 'refunded')
+		 ORDER BY c.swept_turn IS NOT NULL, c.swept_turn, c.cancelled_at LIMIT ?`,
 	)
 		.bind(CANCELLED_DROPS_PER_RUN)
 		.all<{ drop_id: string }>();
 	let refundedOrders = 0;
 	for (const { drop_id } of results) {
+		// Its turn is taken before its page, so a page that fails sends the drop to the back as well.
+		await env.DB.prepare(`UPDATE drop_cancellations SET swept_turn = (SELECT COALESCE(MAX(swept_turn), 0) + 1 FROM drop_cancellations) WHERE drop_id = ?`)
+			.bind(drop_id)
+			.run();
 		const drop = await getDrop(env.DB, drop_id);
 		if (drop === null) continue;
 		try {

@@ -75,6 +75,8 @@ export class WaitingRoom extends DurableObject<Env> {
 			this.core.commitSeed(seed, await sha256Hex(seed));
 		}
 		this.core.storeConfig(drop);
+		// Cancelled, the pacer places the joins the lines took before they heard of it, until a last look finds none (afterSellOut).
+		if (setStateOf(drop) === "cancelled") this.core.lateLookDue = true;
 		// Lines past a smaller count learn it too, so a join routed by the old count is refused there.
 		const configured = Math.max(drop.lines, previous?.lines ?? 0);
 		await Promise.all(Array.from({ length: configured }, (_, k) => this.line(k).configure(lineSettings(drop, k))));
@@ -199,10 +201,14 @@ export class WaitingRoom extends DurableObject<Env> {
 		const start = this.core.startTick(this.clock());
 		if (start.kind === "idle") return;
 		if (start.kind === "cancelled") {
-			// Nobody is admitted again; the look at the totals carries the cancel to every shard (the cancel route
-			// tells them too), and a look that did not reach them all is tried again.
-			if ((await this.refreshTotals(start.drop)) === null) await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
-			return;
+			// Nobody is admitted again; the joins the lines took before they heard of the cancel are placed, so the
+			// published lastPosition covers every position a fan was told. The look at the totals carries the
+			// cancel to every shard (the cancel route tells them too), and a look that did not reach them all is tried again.
+			// As after a sell-out, it ticks while it places some and takes one more look a moment later, for a join
+			// that went into the slot after the one in progress.
+			const sealed = await this.seal(start.drop);
+			if ((await this.refreshTotals(start.drop)) === null) return this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
+			return this.afterSellOut(sealed);
 		}
 		if (start.kind === "wait") {
 			await this.ctx.storage.setAlarm(start.until);
@@ -213,7 +219,11 @@ export class WaitingRoom extends DurableObject<Env> {
 			await this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
 			return;
 		}
-		if (hasClosed(drop, this.clock())) return;
+		// Closed, the joins the lines took before the close are still placed (the lines take none after it).
+		if (hasClosed(drop, this.clock())) {
+			await this.seal(drop);
+			return;
+		}
 
 		// Sealing goes on after a sell-out: a join that reached its line in the second before
 		// the Worker heard of it was told its position (one line tells at once) and must be

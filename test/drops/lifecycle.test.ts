@@ -6,7 +6,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DropConfig } from "../../src/drops/rules";
 import { MOVES, changeRefusal, dropState } from "../../src/drops/lifecycle";
-import { markCancelled, refundCancelledOrders } from "../../src/after-sale/drop-cancel";
+import { CANCELLED_DROPS_PER_RUN, markCancelled, refundCancelledOrders } from "../../src/after-sale/drop-cancel";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
 import { shardOfId } from "../../src/shared/ids";
 import { shardStub } from "../../src/shared/names";
@@ -165,5 +165,42 @@ describe("a cancelled drop", () => {
 		expect(payments.length).toBe(1);
 		expect(payments.map(refundedCents)).toEqual([300]);
 		expect((await expectCleanAudit(drop.id)).refunds).toMatchObject({ refunds: 1 });
+	});
+
+	it("the cron's pass goes round the cancelled drops: older ones whose orders cannot be refunded keep no newer one out", async () => {
+		// A run's worth of older cancelled drops, each with an order paid through Stripe, which this
+		// deployment no longer takes: they stay on the list run after run.
+		const older = await createDrop({ admission: WIDE_OPEN, priceCents: 150 });
+		const template = await buyWith(older.id, "fan-cancel-crowd", { quantity: 1 });
+		await waitForOrders(older.id, 1);
+		const stuck = [older.id];
+		for (let k = 1; k < CANCELLED_DROPS_PER_RUN; k++) stuck.push((await createDrop({ admission: WIDE_OPEN, priceCents: 150 })).id);
+		for (const [k, dropId] of stuck.entries()) {
+			const orderId = `${template.orderId}-crowd-${k}`;
+			await env.DB.prepare(
+				`INSERT INTO orders (order_id, drop_id, shard, fan_id, hold_id, quantity, unit_price_cents, total_cents, currency, payment_id, created_at, recorded_at, status)
+				 SELECT ?, ?, shard, fan_id, hold_id || ?, quantity, unit_price_cents, total_cents, currency, ?, created_at, recorded_at, status FROM orders WHERE order_id = ?`,
+			)
+				.bind(orderId, dropId, `-crowd-${k}`, `pi_gone_${k}`, template.orderId)
+				.run();
+			await markCancelled(env, dropId);
+		}
+		// The newest cancelled drop's order reached D1 after its cancel's pages, and can be refunded.
+		const newest = await createDrop({ admission: WIDE_OPEN, priceCents: 300 });
+		await buyWith(newest.id, "fan-cancel-newest", { quantity: 1 });
+		await waitForOrders(newest.id, 1);
+		await markCancelled(env, newest.id);
+		const without = { ...env, STRIPE_SECRET_KEY: undefined } as unknown as Env;
+		const listed = (await env.DB.prepare(
+			`SELECT COUNT(*) AS n FROM drop_cancellations c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.drop_id = c.drop_id AND o.status <> 'refunded')`,
+		).first<{ n: number }>())!.n;
+		expect(listed).toBeGreaterThan(CANCELLED_DROPS_PER_RUN);
+		// Going round, every listed drop has its turn within this many runs.
+		const runs = Math.ceil(listed / CANCELLED_DROPS_PER_RUN);
+		for (let run = 0; run < runs && (await unrefunded(newest.id)) > 0; run++) await refundCancelledOrders(without);
+		expect(await unrefunded(newest.id)).toBe(0);
+		// The stuck ones are still on the list, and still taken in their turn: nothing refunded, nothing thrown.
+		for (const dropId of stuck) expect(await unrefunded(dropId)).toBe(1);
+		expect(await refundCancelledOrders(without)).toMatchObject({ drops: CANCELLED_DROPS_PER_RUN, refundedOrders: 0 });
 	});
 });

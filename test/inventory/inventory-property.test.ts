@@ -22,6 +22,10 @@ type Op =
 	| { kind: "abort" };
 
 const FANS = 3;
+/** How long a dry shard answers from a sweep of its peers that found nothing (src/inventory/stock-transfers.ts). */
+const EMPTY_SWEEP_MS = 1_000;
+/** A hold given back this recently may not be seen yet by a shard that swept just before (the sweep's second, and some slack). */
+const FREED_UNSEEN_MS = EMPTY_SWEEP_MS + 500;
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
 	{ weight: 4, arbitrary: fc.record({ kind: fc.constant("hold" as const), fan: fc.nat(FANS - 1), quantity: fc.integer({ min: 1, max: 4 }), replay: fc.boolean() }) },
@@ -66,6 +70,8 @@ async function runScenario(config: { capacity: number; shards: number; maxPerFan
 	const tokenOf = (fan: number) => tokens.get(fanIds[fan]!)!;
 	const holds: ModelHold[] = [];
 	const lastKey = new Map<number, ModelKey>();
+	// When a hold last gave its stock back (released or expired), for the second a dry shard answers from its sweep.
+	let freedAt = -Infinity;
 	const sum = (f: (h: ModelHold) => boolean) => holds.filter(f).reduce((n, h) => n + h.quantity, 0);
 	const held = () => sum((h) => h.state === "active");
 	const sold = () => sum((h) => h.state === "purchased");
@@ -89,13 +95,21 @@ async function runScenario(config: { capacity: number; shards: number; maxPerFan
 				}
 				// A new key, or the key of a refused hold: refusals are not remembered, so it is decided afresh.
 				const key = op.replay && previous ? previous.key : newKey();
-				const res = await outcomeOf(await hold(drop.id, tokenOf(op.fan), op.quantity, key));
+				let res = await outcomeOf(await hold(drop.id, tokenOf(op.fan), op.quantity, key));
 				const left = config.capacity - sold() - held();
 				if (usedBy(op.fan) + op.quantity > config.maxPerFan) {
 					expect(res, where).toMatchObject({ status: 422, code: "limit_exceeded" });
 				} else if (left >= op.quantity) {
-					// Whichever shards the stock is in, it is found.
-					expect(res.status, where).toBe(201);
+					// Whichever shards the stock is in, it is found; stock a hold gave back at another shard
+					// within the second after this shard's sweep of its peers found none may go unseen until
+					// that second is over (docs/guarantees.md, "no undersell"), and then it is found.
+					let made = res;
+					if (made.status === 409 && (made.code === "sold_out" || made.code === "not_enough_left") && Date.now() - freedAt <= FREED_UNSEEN_MS) {
+						await new Promise((resolve) => setTimeout(resolve, EMPTY_SWEEP_MS + 100));
+						made = await outcomeOf(await hold(drop.id, tokenOf(op.fan), op.quantity, key));
+					}
+					expect(made, where).toMatchObject({ status: 201 });
+					res = made;
 					const h = res.body as HoldJson;
 					holds.push({ holdId: h.holdId, fan: op.fan, quantity: op.quantity, state: "active" });
 				} else {
@@ -132,7 +146,10 @@ async function runScenario(config: { capacity: number; shards: number; maxPerFan
 					expect(res, where).toMatchObject({ status: 409, code: "already_purchased" });
 				} else {
 					expect(res.status, where).toBe(204);
-					if (h.state === "active") h.state = "released";
+					if (h.state === "active") {
+						h.state = "released";
+						freedAt = Date.now();
+					}
 				}
 				break;
 			}
@@ -140,7 +157,10 @@ async function runScenario(config: { capacity: number; shards: number; maxPerFan
 				if (holds.length === 0) break;
 				const h = holds[op.hold % holds.length]!;
 				await expireHold(drop.id, h.holdId);
-				if (h.state === "active") h.state = "expired";
+				if (h.state === "active") {
+					h.state = "expired";
+					freedAt = Date.now();
+				}
 				break;
 			}
 			case "alarm": {
@@ -197,6 +217,20 @@ describe("inventory under random sequences", () => {
 			{ kind: "expire", hold: 0 },
 			{ kind: "hold", fan: 0, quantity: 4, replay: false },
 			{ kind: "hold", fan: 0, quantity: 2, replay: false },
+		]);
+	}, 120_000);
+
+	it("stock given back at another shard within a second of an empty sweep is found once that second is over (fast-check seed 1039651026)", async () => {
+		// Fan 1's shard takes every ticket; fan 0's shard sweeps its peers, finds none and answers from
+		// that sweep for a second; fan 1 lets go, so fan 0's next hold may be told sold_out at first,
+		// and gets the tickets once the second is over (the refused key asks again).
+		await runScenario({ capacity: 4, shards: 3, maxPerFan: 4 }, [
+			{ kind: "hold", fan: 1, quantity: 4, replay: false },
+			{ kind: "hold", fan: 0, quantity: 3, replay: false },
+			{ kind: "release", hold: 0 },
+			{ kind: "release", hold: 0 },
+			{ kind: "expire", hold: 0 },
+			{ kind: "hold", fan: 0, quantity: 2, replay: true },
 		]);
 	}, 120_000);
 
