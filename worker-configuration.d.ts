@@ -24,6 +24,7 @@ declare namespace Cloudflare {
 		RECEIPT_FROM: string;
 		ORDER_WORKFLOWS: string;
 		STRIPE_API_BASE: string;
+		STRIPE_PUBLISHABLE_KEY: string;
 		TURNSTILE_VERIFY_URL: string;
 		FAN_IDENTITY_JWKS_URL: string;
 		FAN_IDENTITY_ISSUER: string;
@@ -41,7 +42,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "CORS_ORIGINS" | "JOIN_RATE_PER_IP" | "JOIN_RATE_PER_FAN" | "RATE_LIMIT_LOOPBACK_EXEMPT" | "ACCESS_TOKEN_SECONDS" | "WATERMARK_CACHE_MS" | "TEST_PAYMENTS" | "RECEIPT_SENDER" | "RECEIPT_FROM" | "ORDER_WORKFLOWS" | "STRIPE_API_BASE" | "TURNSTILE_VERIFY_URL" | "FAN_IDENTITY_JWKS_URL" | "FAN_IDENTITY_ISSUER" | "FAN_IDENTITY_AUDIENCE" | "ADMIN_TOKEN" | "JWT_PRIVATE_JWK">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "CORS_ORIGINS" | "JOIN_RATE_PER_IP" | "JOIN_RATE_PER_FAN" | "RATE_LIMIT_LOOPBACK_EXEMPT" | "ACCESS_TOKEN_SECONDS" | "WATERMARK_CACHE_MS" | "TEST_PAYMENTS" | "RECEIPT_SENDER" | "RECEIPT_FROM" | "ORDER_WORKFLOWS" | "STRIPE_API_BASE" | "STRIPE_PUBLISHABLE_KEY" | "TURNSTILE_VERIFY_URL" | "FAN_IDENTITY_JWKS_URL" | "FAN_IDENTITY_ISSUER" | "FAN_IDENTITY_AUDIENCE" | "ADMIN_TOKEN" | "JWT_PRIVATE_JWK">> {}
 }
 
 // Begin runtime types

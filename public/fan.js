@@ -8,6 +8,7 @@
 // before the first join and sent with every join, so even a join whose answer
 // was lost can be sent again. The order token outlives the fan's turn (a year),
 // so the page reads the order from the engine again whenever the fan comes back.
+import { cardField } from "/card.js";
 import { statusText, ticketItems } from "/tickets.js";
 import {
 	$,
@@ -577,6 +578,8 @@ function showPay() {
 	text("held-summary", `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}, ${each === 0 ? "free" : `${total} in total`}.`);
 	text("pay-button", each === 0 ? "Confirm" : `Pay ${total}`);
 	show("pay-error", false);
+	show("pay-progress", false);
+	setUpPayment(each === 0);
 	const wasHere = current === "pay";
 	setState("pay");
 	if (!wasHere) announce(`${hold.quantity} tickets held. Pay before the hold ends in ${formatDuration(holdEndsAt() - now())}.`);
@@ -590,47 +593,203 @@ function holdEndsAt() {
 	return Math.min(Number.isFinite(hold) ? hold : Infinity, Number.isFinite(access) ? access : Infinity);
 }
 
+// --- paying: test cards, or a card through Stripe with the bank's check --------
+
+/** How fans pay on this deployment, from the drop's view (a view from before it said so: test payments). */
+function paymentsTaken() {
+	const p = drop?.payments ?? { methods: ["test"], stripePublishableKey: null };
+	return { test: p.methods.includes("test"), card: p.methods.includes("stripe") && Boolean(p.stripePublishableKey), key: p.stripePublishableKey };
+}
+
+/** The card field once Stripe.js is loaded (public/card.js), or the promise of it. */
+let card = null;
+
+/** Shows the ways to pay this deployment takes; a free hold needs none. */
+function setUpPayment(free) {
+	const taken = paymentsTaken();
+	show("pay-methods", !free && (taken.test || taken.card));
+	if (free) return;
+	for (const el of document.querySelectorAll(".test-card")) show(el, taken.test);
+	show("test-hint", taken.test);
+	show("card-choice", taken.card && taken.test);
+	text("pay-legend", taken.card ? (taken.test ? "How to pay" : "Pay by card") : "Test payment");
+	if (taken.card && taken.test) text("test-hint", "Test payments are on here: the test cards charge nothing. A card is charged through Stripe.");
+	// Without test payments the card is the only way: chosen, and its field loaded at once.
+	if (taken.card && !taken.test) $("card-stripe").checked = true;
+	cardChosen();
+}
+
+/** The card field shows (and Stripe.js loads) once the fan chooses to pay by card. */
+function cardChosen() {
+	const taken = paymentsTaken();
+	const byCard = taken.card && $("card-stripe").checked;
+	show("card-block", byCard);
+	if (byCard && card === null) {
+		card = cardField(taken.key, "card-element", cardMessage).catch((err) => {
+			card = null;
+			cardMessage(`${err.message} Check your connection and choose “Pay by card” again.`);
+			throw err;
+		});
+		// A load that fails is said in the card's message; paying tries again.
+		card.catch(() => {});
+	}
+}
+
+function cardMessage(message) {
+	text("card-error", message ?? "");
+	show("card-error", Boolean(message));
+}
+
+/** Says what the payment is doing, in the button and the status line (read out politely). */
+function payProgress(message) {
+	text("pay-progress", message ?? "");
+	show("pay-progress", Boolean(message));
+}
+
+const purchasePath = () => `/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}/purchase`;
+
+/** One purchase call: { status: 201, order } or { status: 202, action }; refusals throw (ApiFailure). */
+async function askPurchase(body) {
+	const res = await api(purchasePath(), { method: "POST", token: saved.accessToken, body, raw: true });
+	return res.status === 202 ? { status: 202, action: await res.json() } : { status: 201, order: await res.json() };
+}
+
+/**
+ * Set after the fan's bank refused a check: the engine may not have heard of it yet, and then
+ * answers the fan's next purchase with that refusal (402) before trying the new card. That
+ * one 402 is the old check's; the purchase is sent once more for the new card.
+ */
+let refusedCheckPending = false;
+
 async function submitPayment(event) {
 	event.preventDefault();
-	const token = document.querySelector('input[name="card"]:checked')?.value ?? "ok";
+	const choice = document.querySelector('input[name="card"]:checked')?.value ?? "ok";
+	const byCard = choice === "stripe" && paymentsTaken().card && !$("pay-methods").hidden;
 	const button = $("pay-button");
 	const label = button.textContent;
 	button.disabled = true;
 	$("release").disabled = true;
 	text(button, "Paying…");
 	show("pay-error", false);
+	payProgress(null);
 	clearAlert();
 	try {
+		let payment = { method: "test", token: choice === "stripe" ? "ok" : choice };
+		if (byCard) {
+			let field;
+			try {
+				field = await (card ?? (cardChosen(), card));
+			} catch (err) {
+				return cardRefused(err.message);
+			}
+			try {
+				payment = { method: "stripe", token: await field.paymentMethod() };
+			} catch (err) {
+				return cardRefused(err.message);
+			}
+		}
 		const email = $("email").value.trim();
-		const order = await api(
-			`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}/purchase`,
-			{ method: "POST", token: saved.accessToken, body: { payment: { method: "test", token }, ...(email ? { email } : {}) } },
-		);
-		const { orderToken, ...view } = order;
-		saved.order = view;
-		saved.orderToken = orderToken;
-		delete saved.hold;
-		save();
-		showOrder();
+		const body = { payment, ...(email ? { email } : {}) };
+		let answer;
+		try {
+			answer = await askPurchase(body);
+		} catch (err) {
+			if (!(refusedCheckPending && err.code === "payment_declined")) throw err;
+			refusedCheckPending = false;
+			answer = await askPurchase(body);
+		}
+		refusedCheckPending = false;
+		if (answer.status === 202) answer = await finishWithBank(answer.action, body, button);
+		if (answer) ordered(answer.order);
 	} catch (err) {
 		paymentFailed(err);
 	} finally {
 		button.disabled = false;
 		$("release").disabled = false;
-		if (button.textContent === "Paying…") text(button, label);
+		if (current === "pay") text(button, label);
 	}
+}
+
+/** The card field refused the card (incomplete, wrong, or Stripe.js unreachable): said by the field, focus there. */
+function cardRefused(message) {
+	cardMessage(message);
+	announce(message);
+	card?.then((f) => f.focus()).catch(() => {});
+}
+
+function ordered(order) {
+	const { orderToken, ...view } = order;
+	saved.order = view;
+	saved.orderToken = orderToken;
+	delete saved.hold;
+	save();
+	payProgress(null);
+	showOrder();
+}
+
+/** How often, and how many times, the purchase is asked again while the engine waits for the bank's word. */
+const OUTCOME_ASKS = 20;
+const outcomeDelayMs = (i) => Math.min(5_000, 1_000 * 1.5 ** i);
+
+/**
+ * The fan's bank asks them to confirm (3-D Secure): Stripe.js shows the check; then the
+ * purchase is asked again, same hold, to learn what became of it (the order, a decline,
+ * or still waiting, asked again a few times while the hold lasts). A check the bank or the
+ * fan refused is a decline at once: asking again would start a new charge on that card.
+ * Answers { order } or null once the fan has been told why not.
+ */
+async function finishWithBank(action, body, button) {
+	// The engine keeps the hold while the bank is asked, up to this deadline.
+	if (action.expiresAt) {
+		saved.hold.expiresAt = action.expiresAt;
+		save();
+	}
+	text(button, "Confirming with your bank…");
+	payProgress("Your bank asks you to confirm this payment. Follow its steps; your tickets stay held meanwhile.");
+	announce("Your bank asks you to confirm this payment.");
+	const field = await card;
+	const check = await field.bankCheck(action.clientSecret);
+	if (!check.confirmed) {
+		refusedCheckPending = true;
+		payProgress(null);
+		declined(`Your bank did not confirm the payment: ${check.message}`);
+		return null;
+	}
+	text(button, "Finishing the payment…");
+	payProgress("Your bank confirmed. Finishing the payment…");
+	for (let i = 0; i < OUTCOME_ASKS; i++) {
+		const answer = await askPurchase(body);
+		if (answer.status === 201) return answer;
+		if (answer.action.paymentId !== action.paymentId) {
+			// The engine heard the check failed after all and asks the bank again: the fan confirms once more.
+			return finishWithBank(answer.action, body, button);
+		}
+		if (holdEndsAt() - now() < outcomeDelayMs(i)) break;
+		if (i === 2) announce("Still waiting for your bank’s answer. Your tickets stay held.");
+		payProgress(`Waiting for your bank’s answer. Your tickets stay held until ${new Date(holdEndsAt()).toLocaleTimeString()}; this page checks again by itself.`);
+		await sleep(outcomeDelayMs(i));
+	}
+	payProgress(null);
+	const box = $("pay-error");
+	text(box, "Your bank’s answer has not reached us yet. Your tickets stay held: press Pay in a moment to check again. You will not be charged twice.");
+	show(box, true);
+	box.focus?.();
+	return null;
+}
+
+/** A decline the fan reads at once (focus on it); the hold is kept. */
+function declined(message) {
+	const box = $("pay-error");
+	text(box, `${message} Your tickets are still held; try again or use another card.`);
+	show(box, true);
+	box.focus?.();
 }
 
 function paymentFailed(err) {
 	// Refused before any charge (or a charge that raced the cancel refunded): the page says so.
 	if (err.code === "drop_cancelled") return cancelled();
-	if (err.code === "payment_declined") {
-		const box = $("pay-error");
-		text(box, `Payment declined: ${err.message} Your tickets are still held; try again with another card.`);
-		show(box, true);
-		box.focus?.();
-		return;
-	}
+	payProgress(null);
+	if (err.code === "payment_declined") return declined(`Payment declined: ${err.message}`);
 	if (err.status === 410) return holdGone("Your hold ran out before the payment went through, so the tickets went back on sale. You can hold again while your turn lasts.");
 	if (err.code === "token_expired" || err.code === "invalid_token") return accessLost();
 	if (err.status === 404) return holdGone("That hold no longer exists. Choose your tickets again.");
@@ -827,6 +986,7 @@ async function start() {
 	$("join").addEventListener("click", join);
 	$("hold-form").addEventListener("submit", submitHold);
 	$("pay-form").addEventListener("submit", submitPayment);
+	for (const radio of document.querySelectorAll('input[name="card"]')) radio.addEventListener("change", cardChosen);
 	$("release").addEventListener("click", releaseHold);
 	$("pay-error").setAttribute("tabindex", "-1");
 	setInterval(tick, 1000);

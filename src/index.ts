@@ -19,7 +19,10 @@ export default {
 		const response: Response = await router.fetch(request, env, ctx).catch(toResponse);
 		const url = new URL(request.url);
 		const isApi = url.pathname.startsWith("/api/") || url.pathname.startsWith("/.well-known/");
-		const secured = withSecurityHeaders(response, { page: !isApi });
+		// Only the fan page pays by card, and only a deployment with Stripe.js's key loads it.
+		const settings = config(env);
+		const stripe = !isApi && url.pathname.startsWith("/drops/") && settings.stripe !== null && settings.stripePublishableKey !== null;
+		const secured = withSecurityHeaders(response, { page: !isApi, stripe });
 		return isApi ? withCors(secured, allowedOrigin(request, config(env).corsOrigins), config(env).corsOrigins) : secured;
 	},
 	async queue(batch, env) {

@@ -4,7 +4,10 @@
 //
 // Starts its own engine through scripts/lib/engine.mjs (scripts/start.mjs on
 // port TEST_BROWSER_PORT, default 8811, a fresh state directory, a random
-// admin token; its output in screenshots/engine.log), drives
+// admin token; its output in screenshots/engine.log) with Stripe's local stand-in
+// (scripts/lib/fake-stripe.mjs served on a free 127.0.0.1 port, its webhook sent to
+// this engine) as its Stripe, and a test publishable key, so the fan page takes
+// cards; drives
 // Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
 // playwright-core, writes screenshots to screenshots/ and exits non-zero on
 // any failure. UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/fan-page.png,
@@ -18,6 +21,8 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { client } from "./api.mjs";
 import { startEngine } from "../scripts/lib/engine.mjs";
+import { serveFakeStripe } from "../scripts/lib/fake-stripe.mjs";
+import { fanPaysByCardWithThreeDSecure } from "./card-journeys.mjs";
 import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, promoterTeamJourney } from "./journeys.mjs";
 import { loadTestReport } from "./report.mjs";
 import { dropCancelledJourney } from "./cancel-journeys.mjs";
@@ -43,6 +48,7 @@ const gateToken = `gate-${randomBytes(12).toString("hex")}`;
 
 let engine = null;
 let browser = null;
+let fakeStripe = null;
 let failed = false;
 
 async function cleanup() {
@@ -53,6 +59,8 @@ async function cleanup() {
 		await engine.stop();
 		engine = null;
 	}
+	await fakeStripe?.close();
+	fakeStripe = null;
 	rmSync(downloadsDir, { recursive: true, force: true });
 }
 
@@ -93,6 +101,8 @@ const allJourneys = [
 	["promoter creates types and uploads seats", promoterTypesAndSeats],
 	// A drop cancelled under a buyer, a waiting fan and the promoter (issues 23 and 29).
 	["drop cancelled: fans told, promoter sees Cancelled", dropCancelledJourney],
+	// Paying by card with Stripe.js, 3-D Secure finished and refused (issue 24).
+	["fan pays by card: 3-D Secure confirmed, then refused", fanPaysByCardWithThreeDSecure],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
@@ -101,7 +111,14 @@ const results = [];
 try {
 	log(`starting the engine on port ${port}`);
 	// The gate's credential, so the fan journey can scan a ticket as a gate does.
-	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log"), vars: { GATE_TOKEN: gateToken } });
+	// Stripe for this run: the fake, which signs the webhook events it makes with this run's secret
+	// and sends them to the engine, as Stripe does once the fan's bank has answered.
+	const stripeSecretKey = `sk_test_${randomBytes(12).toString("hex")}`;
+	const stripeWebhookSecret = `whsec_${randomBytes(16).toString("hex")}`;
+	fakeStripe = await serveFakeStripe({ secretKey: stripeSecretKey, webhookSecret: stripeWebhookSecret, webhookUrl: `http://127.0.0.1:${port}/api/payments/stripe/webhook` });
+	const stripe = { url: fakeStripe.url, publishableKey: `pk_test_${randomBytes(12).toString("hex")}` };
+	const stripeVars = { STRIPE_SECRET_KEY: stripeSecretKey, STRIPE_WEBHOOK_SECRET: stripeWebhookSecret, STRIPE_API_BASE: fakeStripe.url, STRIPE_PUBLISHABLE_KEY: stripe.publishableKey };
+	engine = await startEngine({ root, port, logFile: join(shotsDir, "engine.log"), vars: { GATE_TOKEN: gateToken, ...stripeVars } });
 	log(`engine up at ${engine.baseUrl} (pid ${engine.pid})`);
 	browser = await chromium.launch({
 		executablePath,
@@ -114,7 +131,7 @@ try {
 		const t = Date.now();
 		log(`— ${name}`);
 		try {
-			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, gateToken, shot, downloadsDir, root, shotsDir, log: (l) => log(`  ${l}`) });
+			await journey({ browser, base: engine.baseUrl, api, adminToken: engine.adminToken, gateToken, stripe, shot, downloadsDir, root, shotsDir, log: (l) => log(`  ${l}`) });
 			results.push([name, "passed", Date.now() - t]);
 		} catch (err) {
 			failed = true;

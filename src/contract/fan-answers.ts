@@ -29,6 +29,12 @@ function build() {
 		lines: z.int(),
 		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
 		ticketTypes: z.array(TicketType),
+		payments: z
+			.strictObject({
+				methods: z.array(z.enum(["test", "stripe"])).meta({ description: "The payment methods this deployment takes (`test` where test payments are on, `stripe` where Stripe is configured); a free hold needs none." }),
+				stripePublishableKey: nullable(z.string()).meta({ description: "Stripe's publishable key for Stripe.js (`pk_…`), set with `stripe` for the page's card form; null without one." }),
+			})
+			.meta({ description: "How fans of this deployment pay: what the fan page offers." }),
 		serverTime: instant(),
 	});
 

@@ -7,6 +7,7 @@ import type { Availability, Fairness, PublicDrop, SeatMap } from "../contract/fa
 import { publicStatus } from "../drops/rules";
 import { seatMap } from "../drops/seat-map";
 import { cachedAvailability } from "../inventory/availability";
+import { config } from "../shared/config";
 import { unwrap } from "../shared/outcome";
 import { knownDropId, watermark } from "./fan-request";
 import { SHUFFLE_ALGORITHM } from "../waiting-room/pacer-audit";
@@ -37,11 +38,21 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 			lines: w.lines,
 			seedCommitment: w.seedCommitment,
 			ticketTypes: w.ticketTypes,
+			payments: paymentsOffered(env),
 			serverTime: new Date(now).toISOString(),
 		} satisfies PublicDrop,
 		{ headers: { "Cache-Control": "public, max-age=1" } },
 	);
 });
+
+/** The methods fans may pay with here, and Stripe's publishable key where the page can take cards. */
+function paymentsOffered(env: Env): PublicDrop["payments"] {
+	const settings = config(env);
+	const methods: PublicDrop["payments"]["methods"] = [];
+	if (settings.testPayments) methods.push("test");
+	if (settings.stripe !== null) methods.push("stripe");
+	return { methods, stripePublishableKey: settings.stripe === null ? null : settings.stripePublishableKey };
+}
 
 // What is left per type, slot and section: from the Worker's copy of what the pacer
 // gathered (src/inventory/availability.ts), at most a second or two old; never a call to the shards.

@@ -1,20 +1,30 @@
 // Headers on every answer: security headers (a strict CSP on pages) and CORS for
 // the configured origins.
 
-const PAGE_CSP = [
-	"default-src 'self'",
-	"script-src 'self'",
-	"style-src 'self'",
-	"img-src 'self' data:",
-	"connect-src 'self'",
-	"frame-ancestors 'none'",
-	"base-uri 'none'",
-	"form-action 'self'",
-	"object-src 'none'",
-].join("; ");
+/** The pages' CSP; `stripe` adds the sources Stripe documents for Stripe.js, its card field and 3-D Secure frames. */
+function pageCsp(stripe: boolean): string {
+	return [
+		"default-src 'self'",
+		stripe ? "script-src 'self' https://js.stripe.com" : "script-src 'self'",
+		"style-src 'self'",
+		"img-src 'self' data:",
+		stripe ? "connect-src 'self' https://api.stripe.com" : "connect-src 'self'",
+		...(stripe ? ["frame-src https://js.stripe.com https://hooks.stripe.com"] : []),
+		"frame-ancestors 'none'",
+		"base-uri 'none'",
+		"form-action 'self'",
+		"object-src 'none'",
+	].join("; ");
+}
 
-/** Security headers on every response; pages get a CSP that allows only our own scripts. */
-export function withSecurityHeaders(response: Response, { page = false } = {}): Response {
+const PAGE_CSP = pageCsp(false);
+const STRIPE_PAGE_CSP = pageCsp(true);
+
+/**
+ * Security headers on every response; pages get a CSP that allows only our own scripts,
+ * and Stripe's where `stripe` is set (the fan page, on a deployment that takes cards).
+ */
+export function withSecurityHeaders(response: Response, { page = false, stripe = false } = {}): Response {
 	const out = new Response(response.body, response);
 	const h = out.headers;
 	h.set("X-Content-Type-Options", "nosniff");
@@ -24,7 +34,7 @@ export function withSecurityHeaders(response: Response, { page = false } = {}): 
 	h.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
 	h.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()");
 	if (page) {
-		h.set("Content-Security-Policy", PAGE_CSP);
+		h.set("Content-Security-Policy", stripe ? STRIPE_PAGE_CSP : PAGE_CSP);
 	} else {
 		h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 		if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");

@@ -27,6 +27,11 @@ export interface Config {
 	/** Stripe payments (method "stripe"), when STRIPE_SECRET_KEY is set; the webhook when STRIPE_WEBHOOK_SECRET is. */
 	stripe: StripeSettings | null;
 	stripeWebhookSecret: string | null;
+	/**
+	 * Stripe's publishable key (`pk_test_…`, `pk_live_…`), for Stripe.js on the fan page; public by
+	 * design. Anything else (a secret or restricted key set here by mistake) is never served: null.
+	 */
+	stripePublishableKey: string | null;
 	/** Where receipts go: the send_email binding, the dev mailbox in D1, or nowhere. */
 	receipts: { sender: "email"; from: string } | { sender: "dev" } | { sender: "off" };
 	/** The gate's credential for the ticket scan (src/tenants/gate-auth.ts), when set. */
@@ -67,6 +72,7 @@ type SettingName =
 	| "STRIPE_SECRET_KEY"
 	| "STRIPE_WEBHOOK_SECRET"
 	| "STRIPE_API_BASE"
+	| "STRIPE_PUBLISHABLE_KEY"
 	| "RECEIPT_SENDER"
 	| "RECEIPT_FROM"
 	| "GATE_TOKEN"
@@ -110,14 +116,18 @@ export function parseConfig(raw: RawSettings): Config {
 	};
 }
 
+/** A publishable key only: a page may show it to anyone. */
+const PUBLISHABLE_KEY = /^pk_(test|live)_[A-Za-z0-9]{1,247}$/;
+
 /** Payments, receipts and the gate. */
-function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "receipts" | "gateToken" | "orderWorkflows"> {
+function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => string | null): Pick<Config, "stripe" | "stripeWebhookSecret" | "stripePublishableKey" | "receipts" | "gateToken" | "orderWorkflows"> {
 	const stripeKey = optional("STRIPE_SECRET_KEY");
 	const from = optional("RECEIPT_FROM");
 	const sender = optional("RECEIPT_SENDER");
 	return {
 		stripe: stripeKey === null ? null : { secretKey: stripeKey, apiBase: (optional("STRIPE_API_BASE") ?? DEFAULTS.stripeApiBase).replace(/\/+$/, "") },
 		stripeWebhookSecret: optional("STRIPE_WEBHOOK_SECRET"),
+		stripePublishableKey: PUBLISHABLE_KEY.test(optional("STRIPE_PUBLISHABLE_KEY") ?? "") ? optional("STRIPE_PUBLISHABLE_KEY") : null,
 		// "email" needs a sender address; anything else unknown sends nothing rather than guess.
 		receipts: sender === "email" && from !== null ? { sender: "email", from } : sender === "dev" ? { sender: "dev" } : { sender: "off" },
 		gateToken: optional("GATE_TOKEN"),

@@ -10,7 +10,7 @@ import { admittedFan, hold, join, purchase, status } from "../support/fans";
 import { roomStub, tickRoom } from "../support/room";
 import { DAY, inHours } from "../support/time";
 import { waitUntil } from "../support/wait";
-import { adminFetch, callWorker, fanFetch } from "../support/worker";
+import { type EnvOverrides, adminFetch, callWorker, fanFetch } from "../support/worker";
 
 async function dropRow(id: string): Promise<Record<string, unknown> | null> {
 	return env.DB.prepare(`SELECT * FROM drops WHERE id = ?`).bind(id).first();
@@ -386,6 +386,17 @@ describe("the public view, GET /api/drops/:id", () => {
 		const body = (await res.json()) as PublicDrop;
 		expect(body).toMatchObject({ id: drop.id, name: "Public", opensAt: drop.opensAt, status: "scheduled", remaining: 40, capacity: 40, priceCents: 2_500, currency: "GBP" });
 		for (const secret of ["stats", "admission", "shards", "createdAt", "updatedAt", "joined", "sold"]) expect(body).not.toHaveProperty(secret);
+	});
+
+	it("says how fans pay here: the methods taken, and Stripe's publishable key only where Stripe is on", async () => {
+		const drop = await createDrop({ priceCents: 1_000 });
+		const payments = async (overrides: EnvOverrides) => ((await (await callWorker(`/api/drops/${drop.id}`, {}, { env: overrides })).json()) as { payments: unknown }).payments;
+		// The tests' deployment: test payments on, Stripe (the stand-in) on, no publishable key.
+		expect((await view(drop.id)).payments).toEqual({ methods: ["test", "stripe"], stripePublishableKey: null });
+		expect(await payments({ STRIPE_PUBLISHABLE_KEY: "pk_test_51Fan" })).toEqual({ methods: ["test", "stripe"], stripePublishableKey: "pk_test_51Fan" });
+		expect(await payments({ STRIPE_PUBLISHABLE_KEY: "pk_test_51Fan", TEST_PAYMENTS: "off" })).toEqual({ methods: ["stripe"], stripePublishableKey: "pk_test_51Fan" });
+		expect(await payments({ STRIPE_PUBLISHABLE_KEY: "pk_test_51Fan", STRIPE_SECRET_KEY: "" })).toEqual({ methods: ["test"], stripePublishableKey: null });
+		expect(await payments({ STRIPE_PUBLISHABLE_KEY: "sk_test_secret" })).toEqual({ methods: ["test", "stripe"], stripePublishableKey: null });
 	});
 
 	it("scheduled, then open, sold_out and closed", async () => {

@@ -177,6 +177,48 @@ describe("security headers", () => {
 	});
 });
 
+describe("the fan page on a deployment that takes cards", () => {
+	const stripe: EnvOverrides = { STRIPE_PUBLISHABLE_KEY: "pk_test_51EdgeTest" };
+	const directivesOf = (res: Response) => Object.fromEntries(res.headers.get("content-security-policy")!.split(/;\s*/).map((d) => [d.split(" ")[0], d.split(" ").slice(1)]));
+
+	it("lets the fan page load Stripe.js, its card field and 3-D Secure frames, and nothing more", async () => {
+		const res = await callWorker("/drops/d_AAAAAAAAAAAAAAAA", {}, { env: stripe });
+		await res.arrayBuffer();
+		expect(res.status).toBe(200);
+		expectSecurityHeaders(res, "fan page");
+		const d = directivesOf(res);
+		expect(d["script-src"]).toEqual(["'self'", "https://js.stripe.com"]);
+		expect(d["connect-src"]).toEqual(["'self'", "https://api.stripe.com"]);
+		expect(d["frame-src"]).toEqual(["https://js.stripe.com", "https://hooks.stripe.com"]);
+		expect(d["default-src"]).toEqual(["'self'"]);
+		expect(d["object-src"]).toEqual(["'none'"]);
+		expect(res.headers.get("content-security-policy")).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+	});
+
+	it("keeps every other page, and the fan page without the key or without Stripe, to the engine's own scripts", async () => {
+		const cases: [string, EnvOverrides][] = [
+			["/", stripe],
+			["/admin", stripe],
+			["/index.html", stripe],
+			["/drops/d_AAAAAAAAAAAAAAAA", {}],
+			// A publishable key without Stripe's secret key takes no card: the page loads no Stripe.js.
+			["/drops/d_AAAAAAAAAAAAAAAA", { ...stripe, STRIPE_SECRET_KEY: "" }],
+			// A secret key set as the publishable one by mistake is not a publishable key.
+			["/drops/d_AAAAAAAAAAAAAAAA", { STRIPE_PUBLISHABLE_KEY: "sk_test_oops" }],
+		];
+		for (const [path, overrides] of cases) {
+			const res = await callWorker(path, {}, { env: overrides });
+			await res.arrayBuffer();
+			const d = directivesOf(res);
+			expect(d["script-src"], path).toEqual(["'self'"]);
+			expect(d["connect-src"], path).toEqual(["'self'"]);
+			expect(d["frame-src"], path).toBeUndefined();
+		}
+		// The API keeps its own CSP with the key set.
+		expectApiHeaders(await callWorker("/api/health", {}, { env: stripe }), "api");
+	});
+});
+
 describe("5xx answers", () => {
 	async function expectBare500(res: Response, what: string): Promise<void> {
 		expect(res.status, what).toBe(500);

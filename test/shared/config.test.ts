@@ -46,6 +46,16 @@ describe("parseConfig", () => {
 		});
 	});
 
+	it("serves only a publishable key as Stripe's key for the fan page, never a secret one", () => {
+		expect(parseConfig({}).stripePublishableKey).toBeNull();
+		expect(parseConfig({ STRIPE_PUBLISHABLE_KEY: " pk_test_51AbCdEf " }).stripePublishableKey).toBe("pk_test_51AbCdEf");
+		expect(parseConfig({ STRIPE_PUBLISHABLE_KEY: "pk_live_Xy12" }).stripePublishableKey).toBe("pk_live_Xy12");
+		// A secret or restricted key put here by mistake is never handed to the page.
+		for (const wrong of ["sk_test_51AbCdEf", "rk_live_Xy12", "whsec_abc", "pk_test_", "pk_test_a b", "pk_other_x"]) {
+			expect(parseConfig({ STRIPE_PUBLISHABLE_KEY: wrong }).stripePublishableKey, wrong).toBeNull();
+		}
+	});
+
 	it("splits the CORS origins", () => {
 		expect(parseConfig({ CORS_ORIGINS: " https://a.test, ,https://b.test " }).corsOrigins).toEqual(["https://a.test", "https://b.test"]);
 		expect(parseConfig({ CORS_ORIGINS: "*" }).corsOrigins).toEqual(["*"]);
