@@ -4,6 +4,7 @@
 // 'refunded' alone.
 import { ORDER_STATUSES } from "../contract/answer-parts";
 import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
+import { signTicketToken } from "../shared/tokens";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -137,14 +138,38 @@ export interface OrderProgress {
 	passes: { code: string; token: string | null; state: PassState }[];
 }
 
-/** What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. */
-export async function orderProgress(db: D1Database, orderId: string, codes: string[]): Promise<OrderProgress> {
-	const [order, tickets] = await Promise.all([orderRecord(db, orderId), orderTickets(db, orderId)]);
+/**
+ * What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. A ticket in D1
+ * with no stored token is signed here, at the read: the gate admits any token the engine signed for a ticket D1
+ * holds and has not refunded, so a fan holds a scannable ticket as soon as the sale is durable, with no write and
+ * no wait for the follow-up. A refunded ticket is given no new token.
+ */
+export async function orderProgress(env: Env, orderId: string, codes: string[]): Promise<OrderProgress> {
+	const [order, tickets] = await Promise.all([orderRecord(env.DB, orderId), orderTickets(env.DB, orderId)]);
 	if (order === null) return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code) => ({ code, token: null, state: "valid" })) };
-	return {
-		status: order.status,
-		statusDetail: order.status_detail,
-		refundedTickets: order.refunded_tickets,
-		passes: tickets.map((t) => ({ code: t.code, token: t.token, state: t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid" })),
-	};
+	const passes = await Promise.all(
+		tickets.map(async (t) => ({
+			code: t.code,
+			token: t.token ?? (t.refund_id === null ? await ticketTokenOf(env, order, t) : null),
+			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
+		})),
+	);
+	return { status: order.status, statusDetail: order.status_detail, refundedTickets: order.refunded_tickets, passes };
+}
+
+/**
+ * A ticket's signed token, from its order and its row alone: the same claims whoever signs it and whenever (its
+ * issue time is the order's), so the read and the follow-up sign the same ticket.
+ */
+export function ticketTokenOf(env: Env, order: Pick<OrderRecord, "drop_id" | "order_id" | "created_at" | "ticket_type" | "slot_id">, t: Pick<TicketRecord, "code" | "ticket_type" | "seat_id">): Promise<string> {
+	const unit = unitOf(t, order);
+	return signTicketToken(env, { dropId: order.drop_id, orderId: order.order_id, code: t.code, ...(unit === null ? {} : { unit }) }, Date.parse(order.created_at));
+}
+
+/** What a ticket of a named type admits to, for the gate (claim `u`): `type:seat`, `type@slot` or the type; none for general admission. */
+function unitOf(t: Pick<TicketRecord, "ticket_type" | "seat_id">, order: Pick<OrderRecord, "ticket_type" | "slot_id">): string | null {
+	const type = t.ticket_type ?? order.ticket_type ?? null;
+	if (type === null) return null;
+	if (t.seat_id !== null) return `${type}:${t.seat_id}`;
+	return order.slot_id !== null ? `${type}@${order.slot_id}` : type;
 }

@@ -7,11 +7,10 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 import { config } from "../shared/config";
-import { type OrderRecord, orderRecord, orderTickets, recordFailure, recordOutcome, recordReceipt, saleOfRecord, storeTicketTokens } from "./order-store";
+import { type OrderRecord, orderRecord, orderTickets, recordFailure, recordOutcome, recordReceipt, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
 import { paymentProviderOf } from "../payments/providers";
 import { receiptSender, receiptText } from "./receipts";
 import type { SaleMessage } from "../contract/sale-message";
-import { signTicketToken } from "../shared/tokens";
 
 export const ORDER_STEPS = {
 	confirm: "confirm payment",
@@ -58,21 +57,17 @@ async function confirmPayment(env: Env, sale: OrderParams): Promise<{ confirmed:
 	return { confirmed: true };
 }
 
-/** Signs a token per ticket and stores it (a token already stored stays), then marks the order ticketed. */
+/**
+ * Signs a token per ticket and stores it (a token already stored stays), then marks the order ticketed. The
+ * claims are the ones the order read signs (ticketTokenOf), so the stored token names what the fan already holds.
+ */
 async function issueTickets(env: Env, sale: OrderParams): Promise<{ tickets: number }> {
-	const tickets = await orderTickets(env.DB, sale.orderId);
+	const [order, tickets] = await Promise.all([orderRecord(env.DB, sale.orderId), orderTickets(env.DB, sale.orderId)]);
+	if (order === null) throw new Error(`order ${sale.orderId} is not in D1`);
 	const unsigned = tickets.filter((t) => t.token === null);
-	const tokens = await Promise.all(unsigned.map(async (t) => ({ code: t.code, token: await signTicketToken(env, { dropId: sale.dropId, orderId: sale.orderId, code: t.code, ...unitOf(t, sale) }) })));
+	const tokens = await Promise.all(unsigned.map(async (t) => ({ code: t.code, token: await ticketTokenOf(env, order, t) })));
 	await storeTicketTokens(env.DB, sale.orderId, tokens);
 	return { tickets: tickets.length };
-}
-
-/** What a ticket of a named type admits to, for the gate (claim `u`): `type:seat`, `type@slot` or the type; none for general admission. */
-function unitOf(t: { ticket_type: string | null; seat_id: string | null }, sale: OrderParams): { unit?: string } {
-	const type = t.ticket_type ?? sale.ticketType ?? null;
-	if (type === null) return {};
-	if (t.seat_id !== null) return { unit: `${type}:${t.seat_id}` };
-	return { unit: sale.slot !== undefined ? `${type}@${sale.slot}` : type };
 }
 
 /** Sends the receipt once: an order with one recorded is not sent another. No address, or receipts off: nothing is sent. */
