@@ -1,4 +1,4 @@
-// An order's life after the sale, in D1: its status (moved by its Workflow, and
+// An order's life after the sale, in D1: its status (moved by its follow-up, and
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
@@ -23,6 +23,9 @@ export interface OrderRecord extends OrderColumns {
 	ticket_type: string | null;
 	slot_id: string | null;
 	receipt_sent_at: string | null;
+	/** When the follow-up claimed the receipt to send it (the claim comes before the send). */
+	receipt_claimed_at: string | null;
+	/** The order's follow-up runs: 1 once the sales consumer queued it, one more for each promoter's retry. */
 	workflow_runs: number;
 }
 
@@ -39,7 +42,7 @@ export interface TicketRecord {
 	seat_id: string | null;
 }
 
-/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: a Workflow's params. */
+/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: what a receipt lists. */
 export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "code" | "seat_id">[]): SaleMessage {
 	return saleMessageOf(order, {
 		dropId: order.drop_id,
@@ -78,11 +81,7 @@ export async function storeTicketTokens(db: D1Database, orderId: string, tokens:
 	]);
 }
 
-export async function recordReceipt(db: D1Database, orderId: string, to: string): Promise<void> {
-	await db.prepare(`UPDATE orders SET receipt_to = ?, receipt_sent_at = ? WHERE order_id = ?`).bind(to, new Date().toISOString(), orderId).run();
-}
-
-/** The Workflow's last step: the order's final status (receipt_sent when a receipt went out, else ticketed). */
+/** The follow-up's last step: the order's final status (receipt_sent when a receipt went out, else ticketed). */
 export async function recordOutcome(db: D1Database, orderId: string, receiptSent: boolean): Promise<void> {
 	await setStatus(db, orderId, receiptSent ? "receipt_sent" : "ticketed", null, ["paid", "ticketed", "failed"]).run();
 }
@@ -93,17 +92,19 @@ export async function recordFailure(db: D1Database, orderId: string, detail: str
 }
 
 /**
- * A failed order goes back to the start, in a new Workflow run: paid, until its steps move it again. Answers the
- * run's number, or null if the order is not failed. `deadRun`: the order is paid or ticketed and its run of that
- * number ended without recording its failure; it is retried as a failed one, unless another run started meanwhile.
+ * A failed order goes back to the start, in a new follow-up run: paid, until its steps move it again. Answers the
+ * run's number, or null if the order is not failed. `stuckBefore`: a paid or ticketed order whose status has not
+ * moved since then (its run ended without recording its failure) is retried as a failed one. A receipt claimed
+ * and never recorded as sent is released: the promoter's retry is the decision to send it.
  */
-export async function markRetrying(db: D1Database, orderId: string, deadRun: number | null = null): Promise<number | null> {
+export async function markRetrying(db: D1Database, orderId: string, stuckBefore: string | null = null): Promise<number | null> {
 	const row = await db
 		.prepare(
-			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1
-			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND workflow_runs = ?)) RETURNING workflow_runs`,
+			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1,
+			   receipt_claimed_at = CASE WHEN receipt_sent_at IS NULL THEN NULL ELSE receipt_claimed_at END
+			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND COALESCE(status_at, recorded_at) <= ?)) RETURNING workflow_runs`,
 		)
-		.bind(new Date().toISOString(), orderId, deadRun ?? -1)
+		.bind(new Date().toISOString(), orderId, stuckBefore ?? "")
 		.first<{ workflow_runs: number }>();
 	return row?.workflow_runs ?? null;
 }
