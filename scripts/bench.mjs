@@ -1255,11 +1255,11 @@ function printTicketPath(out, t) {
 			`D1 assumed ${t.d1BatchMs} ms per consumer batch; email ${t.emailsPerSecond === null ? "rate unknown (a daily quota per account)" : `${int(t.emailsPerSecond)}/s`}):`,
 	);
 	out.push("");
-	out.push("  | tickets | orders | shards / Queue / D1 (orders/s) | binds first | sold in | last ticket | receipts done (a Workflow per order) |");
-	out.push("  |---:|---:|---|---|---:|---:|---:|");
+	out.push("  | tickets | orders | shards / Queue / D1 (orders/s) | binds first | sold in | last ticket | with a Workflow per order (before) | receipts done |");
+	out.push("  |---:|---:|---|---|---:|---:|---:|---:|");
 	for (const r of t.rows) {
 		out.push(
-			`  | ${int(r.tickets)} | ${int(r.orders)} | ${r.stages.map((s) => int(s.perSecond)).join(" / ")} | ${r.bindsFirst} | ${r.sellSeconds} s | ${r.lastTicketSeconds} s | ${r.followUp.seconds} s (${r.followUp.limitedBy}) |`,
+			`  | ${int(r.tickets)} | ${int(r.orders)} | ${r.stages.map((s) => int(s.perSecond)).join(" / ")} | ${r.bindsFirst} | ${r.sellSeconds} s | ${r.lastTicketSeconds} s | ${r.perOrderWorkflowSeconds} s | ${r.followUp.seconds} s (${r.followUp.limitedBy}) |`,
 		);
 	}
 }

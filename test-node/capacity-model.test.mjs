@@ -12,9 +12,10 @@ test("the shards bind first when they sell slower than the Queue and D1 take: la
 	assert.equal(r.sellSeconds, 5);
 	// 25,000 orders at 5,000/s, then the consumer's 1 s batch wait and the 50 ms write.
 	assert.equal(r.lastTicketSeconds, 6.1);
-	// The follow-up as built: 100 Workflow instances a second, 250 s for 25,000 orders.
-	assert.equal(r.followUp.perSecond, WORKFLOW_LIMITS.createsPerSecondPerWorkflow);
-	assert.equal(r.followUp.seconds, 251.1);
+	// Before: 100 Workflow instances a second, 250 s for 25,000 orders. Now the follow-up keeps pace with the sales.
+	assert.equal(r.perOrderWorkflowSeconds, 251.1);
+	assert.equal(r.followUp.perSecond, 5_000);
+	assert.equal(r.followUp.seconds, 6.1);
 });
 
 test("D1's one writer binds when its batch is slow, and a batch holds what the 2 MB value limit lets it", () => {
@@ -35,7 +36,7 @@ test("D1's one writer binds when its batch is slow, and a batch holds what the 2
 	assert.equal(unpacked.lastTicketSeconds, 51);
 });
 
-test("email sending below the Workflow creation rate binds the follow-up, never the ticket", () => {
+test("email sending below the follow-up Queue's rate binds the receipts, never the ticket", () => {
 	const r = ticketPathModel({ tickets: 5_000, ticketsPerOrder: 2, sellPerSecond: 5_000, emailsPerSecond: 10 });
 	assert.equal(r.followUp.limitedBy, "email sending");
 	// 2,500 orders at 10 a second, plus 1.05 s; the tickets at the shards' pace, to a tenth.

@@ -176,7 +176,7 @@ export function capacityModel({
 	const biggest = tickets.rows[tickets.rows.length - 1];
 	verdict.push(
 		`tickets: ${fmtInt(biggest.tickets)} tickets from ${ticketShards} shards, last ticket ${biggest.lastTicketSeconds} s after the first sale (${biggest.bindsFirst} bind first; ` +
-			`signed at the read once in D1); receipts by a Workflow per order: ${biggest.followUp.seconds} s (${biggest.followUp.limitedBy})`,
+			`signed at the read once in D1; ${biggest.perOrderWorkflowSeconds} s with a Workflow per order); receipts done ${biggest.followUp.seconds} s after it (${biggest.followUp.limitedBy})`,
 	);
 
 	return {
@@ -237,8 +237,8 @@ function fmtMs(x) {
 // admits, and on the follow-up after it (Cloudflare's published limits, Workers
 // Paid). A ticket is signed at the order's read (src/after-sale/order-store.ts):
 // the gate admits it once its row is in D1, so the ticket path is
-// shard → sales Queue → consumer → D1. The follow-up (confirm, receipt) is
-// apart from it and never holds a ticket back.
+// shard → sales Queue → consumer → D1. The follow-up (confirm, receipt) runs
+// on its own Queue, one message per order, and never holds a ticket back.
 
 /** D1: one writer per database; these are its per-statement limits. */
 export const D1_LIMITS = { boundParameters: 100, statementBytes: 100_000, valueBytes: 2_000_000, queriesPerInvocation: 1000 };
@@ -281,10 +281,12 @@ export function ticketPathModel({ tickets, ticketsPerOrder = 2, sellPerSecond, d
 	const latencySeconds = CONSUMER_BATCH_TIMEOUT_SECONDS + d1BatchMs / 1000;
 	const sellSeconds = orders / sellPerSecond;
 	const lastTicketSeconds = orders / binding.perSecond + latencySeconds;
-	// The follow-up as built: a Workflow per order (confirm, store the tokens, receipt), made at most 100 a second
-	// per workflow (300 per account, shared with every other drop); until the ticket was signed at the read, the
-	// last ticket waited for the last instance too. Receipts go no faster than the account may send.
-	const followUpPerSecond = Math.min(WORKFLOW_LIMITS.createsPerSecondPerWorkflow, emailsPerSecond ?? Infinity, binding.perSecond);
+	// Before: a Workflow per order (it signed the tickets too), made at most 100 a second per workflow (300 per
+	// account, shared with every other drop of the account).
+	const perOrderWorkflowSeconds = Math.max(sellSeconds, orders / WORKFLOW_LIMITS.createsPerSecondPerWorkflow) + latencySeconds;
+	// Now: the follow-up Queue, one message per order (5,000 a second), behind the tickets; receipts no faster
+	// than the account may send.
+	const followUpPerSecond = Math.min(QUEUE_MESSAGES_PER_SECOND, emailsPerSecond ?? Infinity, binding.perSecond);
 	const followUpSeconds = Math.max(sellSeconds, orders / followUpPerSecond) + latencySeconds;
 	return {
 		tickets,
@@ -293,9 +295,15 @@ export function ticketPathModel({ tickets, ticketsPerOrder = 2, sellPerSecond, d
 		bindsFirst: binding.stage,
 		sellSeconds: round(sellSeconds, 1),
 		lastTicketSeconds: round(lastTicketSeconds, 1),
+		perOrderWorkflowSeconds: round(perOrderWorkflowSeconds, 1),
 		followUp: {
 			perSecond: Math.round(followUpPerSecond),
-			limitedBy: emailsPerSecond !== null && emailsPerSecond < WORKFLOW_LIMITS.createsPerSecondPerWorkflow ? "email sending" : `Workflow creation (${WORKFLOW_LIMITS.createsPerSecondPerWorkflow}/s per workflow)`,
+			limitedBy:
+				emailsPerSecond !== null && emailsPerSecond < Math.min(QUEUE_MESSAGES_PER_SECOND, binding.perSecond)
+					? "email sending"
+					: binding.perSecond < QUEUE_MESSAGES_PER_SECOND
+						? `the sales (${binding.stage})`
+						: `the follow-up Queue (${fmtInt(QUEUE_MESSAGES_PER_SECOND)} messages/s, one per order)`,
 			seconds: round(followUpSeconds, 1),
 		},
 		d1: { salesPerBatch, salesPerBatchByMessages, salesPerBatchByValue, boundParametersPerStatement: 2, statementsPerBatch: STATEMENTS_PER_BATCH, queriesPerInvocation: STATEMENTS_PER_BATCH + 1 },
