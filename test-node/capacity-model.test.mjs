@@ -2,7 +2,7 @@
 // time from a drop's first sale to its last ticket, checked by hand arithmetic.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { D1_LIMITS, QUEUE_MESSAGES_PER_SECOND, SALE_JSON_BYTES, WORKFLOW_LIMITS, capacityModel, ticketPathModel, ticketPathRows } from "../scripts/lib/capacity-model.mjs";
+import { D1_LIMITS, QUEUE_MESSAGES_PER_SECOND, SALE_JSON_BYTES, capacityModel, ticketPathModel, ticketPathRows } from "../scripts/lib/capacity-model.mjs";
 
 test("the shards bind first when they sell slower than the Queue and D1 take: last ticket one batch wait and one write after the last sale", () => {
 	const r = ticketPathModel({ tickets: 50_000, ticketsPerOrder: 2, sellPerSecond: 5_000, d1BatchMs: 50 });
