@@ -1247,6 +1247,23 @@ function printReport(r) {
 	process.stdout.write(out.join("\n") + "\n");
 }
 
+/** From the first sale to the last ticket: each stage's limit, which binds first, and the follow-up beside it. */
+function printTicketPath(out, t) {
+	out.push("");
+	out.push(
+		`  From the first sale to the last ticket (${t.shards} shards selling ${int(t.sellPerSecond)} orders/s; a ticket is signed at the order's read once its row is in D1; ` +
+			`D1 assumed ${t.d1BatchMs} ms per consumer batch; email ${t.emailsPerSecond === null ? "rate unknown (a daily quota per account)" : `${int(t.emailsPerSecond)}/s`}):`,
+	);
+	out.push("");
+	out.push("  | tickets | orders | shards / Queue / D1 (orders/s) | binds first | sold in | last ticket | with a Workflow per order (before) | receipts done |");
+	out.push("  |---:|---:|---|---|---:|---:|---:|---:|");
+	for (const r of t.rows) {
+		out.push(
+			`  | ${int(r.tickets)} | ${int(r.orders)} | ${r.stages.map((s) => int(s.perSecond)).join(" / ")} | ${r.bindsFirst} | ${r.sellSeconds} s | ${r.lastTicketSeconds} s | ${r.perOrderWorkflowSeconds} s | ${r.followUp.seconds} s (${r.followUp.limitedBy}) |`,
+		);
+	}
+}
+
 function printCapacity(out, m, measured) {
 	const a = m.assumptions;
 	out.push("");
@@ -1290,6 +1307,7 @@ function printCapacity(out, m, measured) {
 			out.push(`  | ${p.lines} | ${ms3(p.tickMs)} ms${p.tickMeasured ? "" : " (fit)"} | ${p.cpuMsPerSecond === null ? "-" : p.cpuMsPerSecond.toFixed(1)} ms | ${p.cpuShare === null ? "-" : `${(p.cpuShare * 100).toFixed(1)} %`} |`);
 		}
 	}
+	printTicketPath(out, m.tickets);
 	out.push("");
 	for (const v of m.verdict) out.push(`  ${v}`);
 	out.push(`  (targets: ${int(TARGETS.joinsPerSecond)} joins/s and ${int(TARGETS.buyersPerSecond)} buyers/s per drop; one Queue: ${int(QUEUE_MESSAGES_PER_SECOND)} messages/s of up to 25 sales; CPU figures from this machine, not Cloudflare's)`);

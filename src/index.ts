@@ -1,7 +1,7 @@
 // Wiring only: the router, the Queue consumers, the cron and the Durable Object classes.
 import { config } from "./shared/config";
 import { router, toResponse } from "./http/router";
-import { startMissedWorkflows } from "./after-sale/order-workflow";
+import { FOLLOW_UP_QUEUE, consumeFollowUps, queueMissedFollowUps } from "./after-sale/follow-up";
 import { sweepRefunds } from "./after-sale/refund-sweep";
 import { refundCancelledOrders } from "./after-sale/drop-cancel";
 import { consumeSales } from "./sales/consumer";
@@ -10,7 +10,6 @@ import { reconcileRecentDrops } from "./sales/reconcile";
 import { allowedOrigin, withCors, withSecurityHeaders } from "./http/headers";
 
 export { InventoryShard } from "./inventory/inventory-shard";
-export { OrderWorkflow } from "./after-sale/order-workflow";
 export { WaitingLine } from "./waiting-room/waiting-line";
 export { WaitingRoom } from "./waiting-room/waiting-room";
 
@@ -27,11 +26,12 @@ export default {
 	},
 	async queue(batch, env) {
 		if (batch.queue === DEAD_SALES_QUEUE) await consumeDeadSales(batch, env);
+		else if (batch.queue === FOLLOW_UP_QUEUE) await consumeFollowUps(batch, env);
 		else await consumeSales(batch, env);
 	},
 	async scheduled(controller, env) {
 		await reconcileRecentDrops(env);
-		await startMissedWorkflows(env);
+		await queueMissedFollowUps(env);
 		await sweepRefunds(env, controller.scheduledTime);
 		await refundCancelledOrders(env);
 	},

@@ -1,18 +1,16 @@
-// The bench's after-sale comparison (issue 15): the checkout (hold + purchase)
-// with the post-sale Workflows off and on, side by side in one run.
+// The bench's after-sale comparison: the checkout (hold + purchase) with the
+// post-sale path off and on (ORDER_WORKFLOWS), side by side in one run.
 //
-// Locally, `wrangler dev` runs every Workflow instance inside the same workerd
-// as the checkout, on the same cores; on Cloudflare an instance runs apart from
-// the shards and the Worker, so a deployed checkout does not pay for it. What
-// grows locally is the competition for the CPU, and memory: Miniflare keeps each
-// instance as a Durable Object with its own SQLite database that is never
-// evicted, so a long run exhausts workerd's process-wide SQLite heap
-// (SQLITE_NOMEM). The comparison therefore runs each mode on a fresh engine of
-// its own (ORDER_WORKFLOWS "off", then "on"), with the same drop, the same
-// fans and at most `maxOrders` sales, and measures for each: sales/s, hold and
-// purchase latency, the Worker process's CPU per sale during the sales, the
-// CPU after them until every order is in D1 (and, with Workflows on, ticketed),
-// and the process's resident memory per order.
+// With it on, the sales consumer queues one follow-up message per order and the
+// follow-up Queue's consumer confirms, stores the tickets and sends the receipt
+// per batch (src/after-sale/follow-up.ts). Locally that consumer runs inside the
+// same workerd as the checkout, on the same cores: what the comparison shows is
+// the competition for the CPU. Each mode runs on a fresh engine of its own
+// ("off", then "on"), with the same drop, the same fans and at most `maxOrders`
+// sales, and measures for each: sales/s, hold and purchase latency, the Worker
+// process's CPU per sale during the sales, the CPU after them until every order
+// is in D1 (and, with the path on, ticketed), and the process's resident memory
+// per order.
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createDrop, json, orderStatuses, request, runAsync } from "../../loadtest/lib/journey.js";
@@ -180,8 +178,8 @@ const num = (x, unit = "") => (x === null || x === undefined ? "-" : `${x}${unit
 export function afterSaleLines(a) {
 	if (!a) return [];
 	const { off, on, onVsOff: k } = a;
-	const out = ["", "  checkout with the post-sale Workflows off and on (issue 15; " + a.method + "):", ""];
-	out.push("  | | Workflows off | Workflows on | on ÷ off |");
+	const out = ["", "  checkout with the post-sale path off and on (ORDER_WORKFLOWS; " + a.method + "):", ""];
+	out.push("  | | post-sale off | post-sale on | on ÷ off |");
 	out.push("  |---|---:|---:|---:|");
 	const row = (name, f, show, ratio) => out.push(`  | ${name} | ${show(f(off))} | ${show(f(on))} | ${num(ratio)} |`);
 	row("sales (hold + purchase)", (r) => r.sales, num, null);
@@ -197,13 +195,12 @@ export function afterSaleLines(a) {
 	row("workerd memory per order", (r) => r.rssKbPerOrder, (x) => num(x, " KB"), null);
 	out.push("");
 	out.push(
-		"  Locally the Workflow instances run in the same workerd, on the same cores, as the checkout; on Cloudflare they run apart from the shards",
+		"  Locally the follow-up Queue's consumer runs in the same workerd, on the same cores, as the checkout: what grows here is the competition for 2 cores.",
 	);
-	out.push("  and the Worker, so a deployed checkout pays for none of this: what grows here is the competition for 2 cores (and Miniflare's memory per instance).");
 	for (const r of [off, on]) {
 		if (r.drained) continue;
 		out.push(
-			`  warning: with Workflows ${r.mode}, after ${r.drainSeconds}s of drain ${Math.max(0, r.sales - r.orders)} of ${r.sales} sales were not in D1` +
+			`  warning: with the post-sale path ${r.mode}, after ${r.drainSeconds}s of drain ${Math.max(0, r.sales - r.orders)} of ${r.sales} sales were not in D1` +
 				(r.mode === "on" ? ` and ${r.orders - r.ticketed} of the ${r.orders} orders there not ticketed` : ""),
 		);
 	}

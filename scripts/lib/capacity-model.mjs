@@ -79,6 +79,9 @@ export function capacityModel({
 	ticketsPerOrder = 2,
 	lineCounts = [1, 16, 64, 256],
 	shardCounts = [1, 16, 32, 64],
+	ticketShards = 16,
+	d1BatchMs = 50,
+	emailsPerSecond = null,
 }) {
 	// Joins: one call at the fan's line, nothing else.
 	const line = objectRate(joinCpuMs);
@@ -167,7 +170,17 @@ export function capacityModel({
 		);
 	}
 
+	// From the first sale to the last ticket, with the drop sold by `ticketShards` shards.
+	const sellPerSecond = Math.min(ticketShards * perShardBuyers, QUEUE_SALES_PER_SECOND);
+	const tickets = { shards: ticketShards, sellPerSecond: Math.round(sellPerSecond), d1BatchMs, emailsPerSecond, rows: ticketPathRows({ sellPerSecond, ticketsPerOrder, d1BatchMs, emailsPerSecond }) };
+	const biggest = tickets.rows[tickets.rows.length - 1];
+	verdict.push(
+		`tickets: ${fmtInt(biggest.tickets)} tickets from ${ticketShards} shards, last ticket ${biggest.lastTicketSeconds} s after the first sale (${biggest.bindsFirst} bind first; ` +
+			`signed at the read once in D1; ${biggest.perOrderWorkflowSeconds} s with a Workflow per order); receipts done ${biggest.followUp.seconds} s after it (${biggest.followUp.limitedBy})`,
+	);
+
 	return {
+		tickets,
 		assumptions: {
 			doRequestsPerSecond: DO_REQUESTS_PER_SECOND,
 			queueMessagesPerSecond: QUEUE_MESSAGES_PER_SECOND,
@@ -216,4 +229,88 @@ function fmtInt(x) {
 
 function fmtMs(x) {
 	return x === null || x === undefined ? "-" : `${Number(x).toFixed(2)} ms`;
+}
+
+// ── From the first sale to the last ticket ────────────────────────────────
+//
+// Every platform limit on the path from a shard's sale to a ticket the gate
+// admits, and on the follow-up after it (Cloudflare's published limits, Workers
+// Paid). A ticket is signed at the order's read (src/after-sale/order-store.ts):
+// the gate admits it once its row is in D1, so the ticket path is
+// shard → sales Queue → consumer → D1. The follow-up (confirm, receipt) runs
+// on its own Queue, one message per order, and never holds a ticket back.
+
+/** D1: one writer per database; these are its per-statement limits. */
+export const D1_LIMITS = { boundParameters: 100, statementBytes: 100_000, valueBytes: 2_000_000, queriesPerInvocation: 1000 };
+/** The sales consumer: messages per batch (wrangler.toml max_batch_size) and the wait for a batch to fill (max_batch_timeout). */
+export const CONSUMER_BATCH_MESSAGES = 100;
+export const CONSUMER_BATCH_TIMEOUT_SECONDS = 1;
+/** Statements per consumer batch (src/sales/consumer.ts saleStatements), each with at most 2 bound parameters. */
+export const STATEMENTS_PER_BATCH = 3;
+/** A sale's JSON in the batch's one parameter, bytes (a general admission sale of 2 tickets with an email, measured at 646). */
+export const SALE_JSON_BYTES = 650;
+/** Workflows: instances created a second per workflow and per account, and running at once per account. */
+export const WORKFLOW_LIMITS = { createsPerSecondPerWorkflow: 100, createsPerSecondPerAccount: 300, runningPerAccount: 50_000 };
+/** Email sending: a daily quota per account set by Cloudflare (not published as a rate), and one subrequest per message. */
+export const EMAIL_LIMITS = { subrequestsPerInvocation: 1000 };
+
+/**
+ * The time from a drop's first sale to its last ticket, stage by stage. Rates in
+ * sales (orders) a second; `sellPerSecond` is what the shards sell (the buyers a
+ * drop takes, above). `d1BatchMs`: the writer's time for one consumer batch's
+ * statements (assumed, not measured here: local D1 is SQLite in the same process).
+ * `emailsPerSecond`: the account's sending rate, null when unknown (a daily quota).
+ */
+export function ticketPathModel({ tickets, ticketsPerOrder = 2, sellPerSecond, d1BatchMs = 50, emailsPerSecond = null, messagesPerSale = 1 / SALES_PER_QUEUE_MESSAGE }) {
+	const orders = Math.ceil(tickets / ticketsPerOrder);
+	// A consumer batch: 100 messages of up to 25 sales, but its one JSON parameter holds at most 2 MB of sales.
+	const salesPerBatchByMessages = Math.round(CONSUMER_BATCH_MESSAGES / messagesPerSale);
+	const salesPerBatchByValue = Math.floor(D1_LIMITS.valueBytes / SALE_JSON_BYTES);
+	const salesPerBatch = Math.min(salesPerBatchByMessages, salesPerBatchByValue);
+	const stages = [
+		{ stage: "shards", limit: "the drop's shards (CPU per hold + purchase)", perSecond: sellPerSecond },
+		{ stage: "sales Queue", limit: `${fmtInt(QUEUE_MESSAGES_PER_SECOND)} messages/s per queue, ${fmtInt(1 / messagesPerSale)} sales each`, perSecond: QUEUE_MESSAGES_PER_SECOND / messagesPerSale },
+		{
+			stage: "D1",
+			limit: `one writer: ${STATEMENTS_PER_BATCH} statements per batch of up to ${fmtInt(salesPerBatch)} sales (${salesPerBatch < salesPerBatchByMessages ? "the 2 MB value limit" : `${CONSUMER_BATCH_MESSAGES} messages`}) in ${d1BatchMs} ms`,
+			perSecond: (salesPerBatch * 1000) / d1BatchMs,
+		},
+	];
+	const binding = stages.reduce((a, s) => (s.perSecond < a.perSecond ? s : a));
+	// The last ticket is durable one batch wait and one D1 write after the slowest stage has passed the last sale.
+	const latencySeconds = CONSUMER_BATCH_TIMEOUT_SECONDS + d1BatchMs / 1000;
+	const sellSeconds = orders / sellPerSecond;
+	const lastTicketSeconds = orders / binding.perSecond + latencySeconds;
+	// Before: a Workflow per order (it signed the tickets too), made at most 100 a second per workflow (300 per
+	// account, shared with every other drop of the account).
+	const perOrderWorkflowSeconds = Math.max(sellSeconds, orders / WORKFLOW_LIMITS.createsPerSecondPerWorkflow) + latencySeconds;
+	// Now: the follow-up Queue, one message per order (5,000 a second), behind the tickets; receipts no faster
+	// than the account may send.
+	const followUpPerSecond = Math.min(QUEUE_MESSAGES_PER_SECOND, emailsPerSecond ?? Infinity, binding.perSecond);
+	const followUpSeconds = Math.max(sellSeconds, orders / followUpPerSecond) + latencySeconds;
+	return {
+		tickets,
+		orders,
+		stages: stages.map((s) => ({ ...s, perSecond: Math.round(s.perSecond) })),
+		bindsFirst: binding.stage,
+		sellSeconds: round(sellSeconds, 1),
+		lastTicketSeconds: round(lastTicketSeconds, 1),
+		perOrderWorkflowSeconds: round(perOrderWorkflowSeconds, 1),
+		followUp: {
+			perSecond: Math.round(followUpPerSecond),
+			limitedBy:
+				emailsPerSecond !== null && emailsPerSecond < Math.min(QUEUE_MESSAGES_PER_SECOND, binding.perSecond)
+					? "email sending"
+					: binding.perSecond < QUEUE_MESSAGES_PER_SECOND
+						? `the sales (${binding.stage})`
+						: `the follow-up Queue (${fmtInt(QUEUE_MESSAGES_PER_SECOND)} messages/s, one per order)`,
+			seconds: round(followUpSeconds, 1),
+		},
+		d1: { salesPerBatch, salesPerBatchByMessages, salesPerBatchByValue, boundParametersPerStatement: 2, statementsPerBatch: STATEMENTS_PER_BATCH, queriesPerInvocation: STATEMENTS_PER_BATCH + 1 },
+	};
+}
+
+/** The ticket path for drops of 5,000, 50,000 and 500,000 tickets, sold at `sellPerSecond` orders a second. */
+export function ticketPathRows({ sellPerSecond, ticketsPerOrder = 2, d1BatchMs = 50, emailsPerSecond = null, sizes = [5_000, 50_000, 500_000] }) {
+	return sizes.map((tickets) => ticketPathModel({ tickets, ticketsPerOrder, sellPerSecond, d1BatchMs, emailsPerSecond }));
 }

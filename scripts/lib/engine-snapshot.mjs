@@ -20,6 +20,8 @@ export const ENGINE_FILES = [
 	"migrations",
 	"scripts/start.mjs",
 	"scripts/dev-vars.mjs",
+	// scripts/start.mjs imports it (the engine's inner address).
+	"scripts/lib/engine.mjs",
 ];
 
 /** Copies the engine's sources under a new temporary directory; `remove()` deletes it. */

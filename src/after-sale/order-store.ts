@@ -1,9 +1,10 @@
-// An order's life after the sale, in D1: its status (moved by its Workflow, and
+// An order's life after the sale, in D1: its status (moved by its follow-up, and
 // by refunds), its tickets' signed tokens, admissions at the gate and refunds.
 // A refunded order never moves back: every status change but a refund's leaves
 // 'refunded' alone.
 import { ORDER_STATUSES } from "../contract/answer-parts";
 import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
+import { signTicketToken } from "../shared/tokens";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -22,6 +23,9 @@ export interface OrderRecord extends OrderColumns {
 	ticket_type: string | null;
 	slot_id: string | null;
 	receipt_sent_at: string | null;
+	/** When the follow-up claimed the receipt to send it (the claim comes before the send). */
+	receipt_claimed_at: string | null;
+	/** The order's follow-up runs: 1 once the sales consumer queued it, one more for each promoter's retry. */
 	workflow_runs: number;
 }
 
@@ -38,7 +42,7 @@ export interface TicketRecord {
 	seat_id: string | null;
 }
 
-/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: a Workflow's params. */
+/** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: what a receipt lists. */
 export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "code" | "seat_id">[]): SaleMessage {
 	return saleMessageOf(order, {
 		dropId: order.drop_id,
@@ -77,11 +81,7 @@ export async function storeTicketTokens(db: D1Database, orderId: string, tokens:
 	]);
 }
 
-export async function recordReceipt(db: D1Database, orderId: string, to: string): Promise<void> {
-	await db.prepare(`UPDATE orders SET receipt_to = ?, receipt_sent_at = ? WHERE order_id = ?`).bind(to, new Date().toISOString(), orderId).run();
-}
-
-/** The Workflow's last step: the order's final status (receipt_sent when a receipt went out, else ticketed). */
+/** The follow-up's last step: the order's final status (receipt_sent when a receipt went out, else ticketed). */
 export async function recordOutcome(db: D1Database, orderId: string, receiptSent: boolean): Promise<void> {
 	await setStatus(db, orderId, receiptSent ? "receipt_sent" : "ticketed", null, ["paid", "ticketed", "failed"]).run();
 }
@@ -92,17 +92,19 @@ export async function recordFailure(db: D1Database, orderId: string, detail: str
 }
 
 /**
- * A failed order goes back to the start, in a new Workflow run: paid, until its steps move it again. Answers the
- * run's number, or null if the order is not failed. `deadRun`: the order is paid or ticketed and its run of that
- * number ended without recording its failure; it is retried as a failed one, unless another run started meanwhile.
+ * A failed order goes back to the start, in a new follow-up run: paid, until its steps move it again. Answers the
+ * run's number, or null if the order is not failed. `stuckBefore`: a paid or ticketed order whose status has not
+ * moved since then (its run ended without recording its failure) is retried as a failed one. A receipt claimed
+ * and never recorded as sent is released: the promoter's retry is the decision to send it.
  */
-export async function markRetrying(db: D1Database, orderId: string, deadRun: number | null = null): Promise<number | null> {
+export async function markRetrying(db: D1Database, orderId: string, stuckBefore: string | null = null): Promise<number | null> {
 	const row = await db
 		.prepare(
-			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1
-			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND workflow_runs = ?)) RETURNING workflow_runs`,
+			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1,
+			   receipt_claimed_at = CASE WHEN receipt_sent_at IS NULL THEN NULL ELSE receipt_claimed_at END
+			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND COALESCE(status_at, recorded_at) <= ?)) RETURNING workflow_runs`,
 		)
-		.bind(new Date().toISOString(), orderId, deadRun ?? -1)
+		.bind(new Date().toISOString(), orderId, stuckBefore ?? "")
 		.first<{ workflow_runs: number }>();
 	return row?.workflow_runs ?? null;
 }
@@ -137,14 +139,38 @@ export interface OrderProgress {
 	passes: { code: string; token: string | null; state: PassState }[];
 }
 
-/** What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. */
-export async function orderProgress(db: D1Database, orderId: string, codes: string[]): Promise<OrderProgress> {
-	const [order, tickets] = await Promise.all([orderRecord(db, orderId), orderTickets(db, orderId)]);
+/**
+ * What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. A ticket in D1
+ * with no stored token is signed here, at the read: the gate admits any token the engine signed for a ticket D1
+ * holds and has not refunded, so a fan holds a scannable ticket as soon as the sale is durable, with no write and
+ * no wait for the follow-up. A refunded ticket is given no new token.
+ */
+export async function orderProgress(env: Env, orderId: string, codes: string[]): Promise<OrderProgress> {
+	const [order, tickets] = await Promise.all([orderRecord(env.DB, orderId), orderTickets(env.DB, orderId)]);
 	if (order === null) return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code) => ({ code, token: null, state: "valid" })) };
-	return {
-		status: order.status,
-		statusDetail: order.status_detail,
-		refundedTickets: order.refunded_tickets,
-		passes: tickets.map((t) => ({ code: t.code, token: t.token, state: t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid" })),
-	};
+	const passes = await Promise.all(
+		tickets.map(async (t) => ({
+			code: t.code,
+			token: t.token ?? (t.refund_id === null ? await ticketTokenOf(env, order, t) : null),
+			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
+		})),
+	);
+	return { status: order.status, statusDetail: order.status_detail, refundedTickets: order.refunded_tickets, passes };
+}
+
+/**
+ * A ticket's signed token, from its order and its row alone: the same claims whoever signs it and whenever (its
+ * issue time is the order's), so the read and the follow-up sign the same ticket.
+ */
+export function ticketTokenOf(env: Env, order: Pick<OrderRecord, "drop_id" | "order_id" | "created_at" | "ticket_type" | "slot_id">, t: Pick<TicketRecord, "code" | "ticket_type" | "seat_id">): Promise<string> {
+	const unit = unitOf(t, order);
+	return signTicketToken(env, { dropId: order.drop_id, orderId: order.order_id, code: t.code, ...(unit === null ? {} : { unit }) }, Date.parse(order.created_at));
+}
+
+/** What a ticket of a named type admits to, for the gate (claim `u`): `type:seat`, `type@slot` or the type; none for general admission. */
+function unitOf(t: Pick<TicketRecord, "ticket_type" | "seat_id">, order: Pick<OrderRecord, "ticket_type" | "slot_id">): string | null {
+	const type = t.ticket_type ?? order.ticket_type ?? null;
+	if (type === null) return null;
+	if (t.seat_id !== null) return `${type}:${t.seat_id}`;
+	return order.slot_id !== null ? `${type}@${order.slot_id}` : type;
 }

@@ -1,7 +1,7 @@
 // The Queue consumer: writes sales into D1 idempotently. A batch is one D1
 // batch() (atomic); what is stored is acked, a failed write is retried with a
 // delay, and a message that can never be stored goes to the dead-letter queue.
-import { startOrderWorkflows } from "../after-sale/order-workflow";
+import { queueFollowUps } from "../after-sale/follow-up";
 import { applyEarlyProviderRefunds } from "../after-sale/refunds";
 import { type SaleMessage, salesOf } from "../contract/sale-message";
 
@@ -38,11 +38,12 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 		await env.DB.batch(saleStatements(env.DB, sales));
 		// A refund made at the provider before these orders reached D1 (src/http/stripe-webhook.ts) applies now.
 		await applyEarlyProviderRefunds(env.DB, [...new Set(sales.map((s) => s.paymentId))]);
-		// Each order's post-sale Workflow, once its row is in D1 (a retried message starts none twice).
-		await startOrderWorkflows(env, sales);
+		// Each order's follow-up, once its row is in D1 (a retried message queues none twice): a Queue send, never a
+		// Workflow creation from inside this invocation, which the local queue broker could wait on for good.
+		await queueFollowUps(env, sales.map((s) => s.orderId));
 		for (const m of valid) m.ack();
 	} catch (err) {
-		console.error(`sales: D1 write or Workflow start of ${valid.length} message(s) failed; retrying`, err);
+		console.error(`sales: D1 write or follow-up send of ${valid.length} message(s) failed; retrying`, err);
 		for (const m of valid) m.retry({ delaySeconds: RETRY_DELAY_SECONDS * Math.min(m.attempts, 6) });
 	}
 }
