@@ -54,8 +54,8 @@ async function racedDrop(tag: string, round: number, capacity: number, perShard:
 
 /**
  * The first half of the fans try at once (half of all fans hold first: a hold made before
- * the move); once a charge waits at the gate, the move and the second half go together,
- * racing. The gate opens once the move has answered.
+ * the move); once a charge waits at the gate, the move and most of the rest go together,
+ * racing; the last sixth asks once the move has answered. The gate opens after that.
  */
 async function race(dropId: string, fans: string[], tokens: Map<string, string>, gated: { seen: { charges: number }; release: () => void }, gateFrom: number, move: () => Promise<Response>) {
 	const before = new Map<string, HoldJson>();
@@ -72,14 +72,18 @@ async function race(dropId: string, fans: string[], tokens: Map<string, string>,
 		return { hold: 201, holdId, buy: p.status, buyCode: p.code, orderId: p.body?.orderId as string | undefined, afterGate: gateOpen };
 	};
 	const half = Math.ceil(fans.length / 2);
+	const third = fans.length - Math.floor(fans.length / 6);
 	const first = fans.slice(0, half).map(attempt);
 	await waitUntil(() => gated.seen.charges >= gateFrom, 20_000, "a purchase to reach the gated charge");
-	const second = fans.slice(half).map(attempt);
+	// Spread over the move's few milliseconds, so some reach their shard before it and some after.
+	const second = fans.slice(half, third).map((f, k) => new Promise((resolve) => setTimeout(resolve, 3 * k)).then(() => attempt(f)));
 	const moved = await move();
 	expect(moved.status).toBe(200);
+	// The last few ask once the move has answered.
+	const last = fans.slice(third).map(attempt);
 	gateOpen = true;
 	gated.release();
-	const answers = await Promise.all([...first, ...second]);
+	const answers = await Promise.all([...first, ...second, ...last]);
 	vi.restoreAllMocks();
 	return answers;
 }
