@@ -23,10 +23,14 @@ export interface RoomStats {
 	placed: number;
 }
 
-/** What a tick does first: nothing (no drop, or paused), tell the shards of a cancel, wait for the opening, open, or go on. */
+/**
+ * What a tick does first: nothing (no drop, or paused before the opening), tell the shards of a
+ * cancel, place the joins of a paused drop (admitting nobody), wait for the opening, open, or go on.
+ */
 export type TickStart =
 	| { kind: "idle" }
 	| { kind: "cancelled"; drop: DropConfig }
+	| { kind: "paused"; drop: DropConfig }
 	| { kind: "wait"; until: number }
 	| { kind: "open"; drop: DropConfig }
 	| { kind: "run"; drop: DropConfig };
@@ -97,12 +101,17 @@ export class PacerCore {
 		this.cachedConfig = drop;
 	}
 
-	/** When the alarm should ring after new settings: null (none) while paused, at once once opened, else at the opening. */
+	/**
+	 * When the alarm should ring after new settings: at once once opened (paused too: the joins
+	 * the lines took so far are placed, then the pacer sleeps until a line wakes it), null (none)
+	 * while paused before the opening, else at the opening.
+	 */
 	alarmForSettings(drop: DropConfig, now: number): number | null {
 		// A cancel is carried to the shards by the next look at their totals: at once.
 		if (setStateOf(drop) === "cancelled") return now;
-		if (drop.paused) return null;
-		return this.state().opened_at !== null ? now : Date.parse(drop.opensAt);
+		const opened = this.state().opened_at !== null;
+		if (drop.paused) return opened ? now : null;
+		return opened ? now : Date.parse(drop.opensAt);
 	}
 
 	/** The totals last gathered; before any, the whole capacity is free. */
@@ -176,10 +185,14 @@ export class PacerCore {
 		};
 	}
 
-	/** Wakes a sleeping pacer of a drop on sale; true when the alarm must ring now. */
+	/**
+	 * Wakes a sleeping pacer of an opened drop, paused too (a paused drop still takes joins
+	 * and tells their positions, which the pacer places); true when the alarm must ring now.
+	 */
 	wake(): boolean {
 		const drop = this.config();
-		if (drop === null || drop.paused || this.state().sleeping === 0) return false;
+		const state = this.state();
+		if (drop === null || state.sleeping === 0 || (drop.paused && state.opened_at === null)) return false;
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
 		return true;
 	}
@@ -200,8 +213,12 @@ export class PacerCore {
 	startTick(now: number): TickStart {
 		const drop = this.config();
 		if (drop !== null && setStateOf(drop) === "cancelled") return { kind: "cancelled", drop };
-		if (drop === null || drop.paused) return { kind: "idle" };
+		if (drop === null) return { kind: "idle" };
+		// Paused before the opening, nobody has a position yet: the opening waits for the resume.
+		if (drop.paused && this.state().opened_at === null) return { kind: "idle" };
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
+		// Paused, the lines still take joins and tell their positions: they are placed, nobody is admitted.
+		if (drop.paused) return { kind: "paused", drop };
 		this.lastBusyAt ??= now;
 		if (this.state().opened_at !== null) return { kind: "run", drop };
 		const opensAt = Date.parse(drop.opensAt);
@@ -279,7 +296,7 @@ export class PacerCore {
 
 	/**
 	 * After the sell-out the pacer only places joins that still reach the lines (in the
-	 * second before the Workers hear of it). While it places some it ticks on; then it
+	 * second before the Workers hear of it); paused or cancelled, it does the same. While it places some it ticks on; then it
 	 * takes one more look WAKE_AFTER_MS later, because a line that woke it a moment ago
 	 * does not wake it again within WAKE_AFTER_MS; after that look finds nothing it sleeps
 	 * (a join later than that wakes it). A restart takes the one more look again.

@@ -75,8 +75,9 @@ export class WaitingRoom extends DurableObject<Env> {
 			this.core.commitSeed(seed, await sha256Hex(seed));
 		}
 		this.core.storeConfig(drop);
-		// Cancelled, the pacer places the joins the lines took before they heard of it, until a last look finds none (afterSellOut).
-		if (setStateOf(drop) === "cancelled") this.core.lateLookDue = true;
+		// Cancelled, the pacer places the joins the lines took before they heard of it; paused, the joins the lines
+		// still take; in both, until a last look finds none (afterSellOut), then it sleeps until a line wakes it.
+		if (setStateOf(drop) === "cancelled" || drop.paused) this.core.lateLookDue = true;
 		// Lines past a smaller count learn it too, so a join routed by the old count is refused there.
 		const configured = Math.max(drop.lines, previous?.lines ?? 0);
 		await Promise.all(Array.from({ length: configured }, (_, k) => this.line(k).configure(lineSettings(drop, k))));
@@ -209,6 +210,12 @@ export class WaitingRoom extends DurableObject<Env> {
 			const sealed = await this.seal(start.drop);
 			if ((await this.refreshTotals(start.drop)) === null) return this.ctx.storage.setAlarm(this.clock() + BUSY_TICK_MS);
 			return this.afterSellOut(sealed);
+		}
+		if (start.kind === "paused") {
+			// A pause stops admission, not joins: the lines still tell fans their positions, so the pacer places
+			// them (lastPosition covers every position told) and admits nobody. As after a sell-out, it ticks
+			// while it places some, takes one more look, then sleeps with no alarm until a line's join wakes it.
+			return this.afterSellOut(await this.seal(start.drop));
 		}
 		if (start.kind === "wait") {
 			await this.ctx.storage.setAlarm(start.until);

@@ -1,6 +1,7 @@
 // The published lastPosition covers every position a fan was told, after a cancel
-// too: the joins a line took before it heard of the cancel were told theirs (one
-// line tells the position at once), and the pacer places them, admitting nobody.
+// and while paused too: the joins a line took before it heard of the cancel, and
+// those it takes during a pause, were told theirs (one line tells the position at
+// once), and the pacer places them, admitting nobody.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
@@ -8,6 +9,7 @@ import { WIDE_OPEN, createDrop } from "../support/drops";
 import { expectError } from "../support/errors";
 import { join, joinRequest } from "../support/fans";
 import { roomStub, untilJoinsSealable } from "../support/room";
+import { waitUntil } from "../support/wait";
 import { adminFetch } from "../support/worker";
 
 /** The watermark the pacer publishes now (lastPosition, admittedThrough), read from the pacer itself. */
@@ -17,6 +19,9 @@ async function published(dropId: string): Promise<{ lastPosition: number; admitt
 		return { lastPosition: w.value.lastPosition, admittedThrough: w.value.admittedThrough };
 	});
 }
+
+/** The pacer's alarm, or null when none is set (asleep). */
+const alarmOf = (dropId: string) => runInDurableObject(roomStub(dropId), (_room: WaitingRoom, state) => state.storage.getAlarm());
 
 /** Rings the pacer's alarm until it has none set, at most `rounds` times, once the joins so far can be sealed. */
 async function drivePacer(dropId: string, rounds = 8): Promise<void> {
@@ -46,5 +51,30 @@ describe("lastPosition covers every position a fan was told", () => {
 		await expectError(await joinRequest(drop.id, "cancel-after"), 409, "drop_cancelled");
 		await drivePacer(drop.id);
 		expect((await published(drop.id)).lastPosition).toBe(4);
+	});
+
+	it("while paused: the joins the line takes are placed and admit nobody; the pacer sleeps with no alarm until woken", async () => {
+		const drop = await openDrop("pause", 1);
+		expect((await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) })).status).toBe(200);
+		const placedThrough = async (position: number) => {
+			await waitUntil(async () => {
+				await drivePacer(drop.id);
+				return (await published(drop.id)).lastPosition >= position;
+			}, 10_000, `lastPosition to reach ${position} while paused`, 50);
+		};
+		// Told their positions while paused: the pacer places them, and lets none of them in.
+		const told = [];
+		for (let k = 0; k < 3; k++) told.push((await join(drop.id, `pause-late-${k}`)).position);
+		expect(told).toEqual([2, 3, 4]);
+		await placedThrough(4);
+		expect(await published(drop.id)).toEqual({ lastPosition: 4, admittedThrough: 1 });
+		// Nothing happening: no alarm, asleep; a join (or a fan reading the watermark) wakes it.
+		await drivePacer(drop.id);
+		expect(await alarmOf(drop.id)).toBeNull();
+		expect((await join(drop.id, "pause-later")).position).toBe(5);
+		await placedThrough(5);
+		await drivePacer(drop.id);
+		expect(await published(drop.id)).toEqual({ lastPosition: 5, admittedThrough: 1 });
+		expect(await alarmOf(drop.id)).toBeNull();
 	});
 });

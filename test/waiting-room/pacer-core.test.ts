@@ -351,43 +351,60 @@ describe("the sell-out and the late look", () => {
 });
 
 describe("pause and resume", () => {
-	it("a pause: no alarm, an idle tick, no batch and no wake; resuming looks at once and admission goes on", async () => {
+	it("a pause: no batch; the joins the lines take are placed, then no alarm until a line wakes it; resuming looks at once and admission goes on", async () => {
 		const drop = dropConfig();
 		const paused = { ...drop, paused: true };
 		const seen = await onCore((core) => {
-			configured(core, drop);
-			const beforeOpening = core.alarmForSettings(drop, T0 - 5_000);
+			configured(core, paused);
+			// Paused before the opening: no alarm, an idle tick, no wake (nobody has a position yet).
+			const beforeOpening = { alarm: core.alarmForSettings(paused, T0 - 5_000), tick: core.startTick(T0 - 5_000), wake: core.wake() };
+			core.storeConfig(drop);
+			const opening = core.alarmForSettings(drop, T0 - 5_000);
 			core.opened(FIRST_SLOT, [0, 0], T0);
 			core.recordTotals(drop, free(100), core.reopens, T0);
 			// Nobody joining or waiting: asleep.
 			const slept = core.endTick(0, T0);
 			core.placeSealed(core.sealRequest(2, T0 + 10)!, [{ line: 0, slots: [{ slot: FIRST_SLOT, count: 3 }] }, { line: 1, slots: [] }]);
 			core.storeConfig(paused);
-			const whilePaused = {
-				alarm: core.alarmForSettings(paused, T0 + 20),
-				tick: core.startTick(T0 + 20),
-				// A tick that began before the pause, with the settings it read then.
-				batch: core.admitIfDue(drop, free(100), T0 + 20),
-				wake: core.wake(),
-			};
+			core.lateLookDue = true;
+			const alarm = core.alarmForSettings(paused, T0 + 20);
+			const tick = core.startTick(T0 + 20);
+			// A tick that began before the pause, with the settings it read then.
+			const batch = core.admitIfDue(drop, free(100), T0 + 20);
+			// The lines took two more joins meanwhile: they are placed, and the pacer ticks on while it places some.
+			const placed = core.placeSealed(core.sealRequest(2, T0 + SLOT_MS)!, [{ line: 0, slots: [{ slot: FIRST_SLOT + 1, count: 2 }] }, { line: 1, slots: [] }]);
+			const busy = core.afterSellOut(placed, T0 + SLOT_MS);
+			// Then one more look for a join in the slot after, and asleep: no alarm.
+			const lateLook = core.afterSellOut(0, T0 + 2 * SLOT_MS);
+			const asleep = core.afterSellOut(0, T0 + 3 * SLOT_MS);
+			const whilePaused = { alarm, tick, batch, placed, busy, lateLook, asleep, wake: core.wake(), wakeAgain: core.wake(), state: core.state() };
 			core.storeConfig(drop);
 			return {
 				beforeOpening,
+				opening,
 				slept,
 				whilePaused,
 				alarm: core.alarmForSettings(drop, T0 + 30),
-				wake: core.wake(),
-				wakeAgain: core.wake(),
 				tick: core.startTick(T0 + 30),
 				batch: core.admitIfDue(drop, free(100), T0 + 30),
 			};
 		});
-		expect(seen.beforeOpening).toBe(T0);
+		expect(seen.beforeOpening).toEqual({ alarm: null, tick: { kind: "idle" }, wake: false });
+		expect(seen.opening).toBe(T0);
 		expect(seen.slept).toBeNull();
-		expect(seen.whilePaused).toEqual({ alarm: null, tick: { kind: "idle" }, batch: 0, wake: false });
+		expect(seen.whilePaused).toMatchObject({
+			alarm: T0 + 20,
+			tick: { kind: "paused", drop: paused },
+			batch: 0,
+			placed: 2,
+			busy: T0 + SLOT_MS + BUSY_TICK_MS,
+			lateLook: T0 + 2 * SLOT_MS + WAKE_AFTER_MS + BUSY_TICK_MS,
+			asleep: null,
+			wake: true,
+			wakeAgain: false,
+			state: { admitted_through: 0, next_position: 6 },
+		});
 		expect(seen.alarm).toBe(T0 + 30);
-		expect(seen.wake).toBe(true);
-		expect(seen.wakeAgain).toBe(false);
 		expect(seen.tick).toEqual({ kind: "run", drop });
 		expect(seen.batch).toBe(2);
 	});

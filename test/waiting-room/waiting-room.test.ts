@@ -584,15 +584,21 @@ describe("what each fan costs each object", () => {
 });
 
 describe("pause and resume", () => {
-	it("a pause deletes the alarm and stops admission; resuming sets it again and admission goes on", async () => {
+	it("a pause stops admission: the pacer places the joins, then sleeps with no alarm until a join wakes it; resuming sets it again and admission goes on", async () => {
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 3, ...SLOW } });
 		const ids = fanIds("p", 9);
 		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
 		expect(await admitNow(drop.id)).toBe(3);
+		/** Rings the pacer's alarm until none is set (bounded): the ticks a pause owes, then asleep. */
+		const untilAsleep = async () => {
+			for (let k = 0; k < 8; k++) if (!(await runDurableObjectAlarm(roomStub(drop.id)))) return;
+			throw new Error("the paused pacer still had an alarm after 8 ticks");
+		};
 
 		const paused = await patchDrop(drop.id, { paused: true });
 		expect(paused.paused).toBe(true);
+		await untilAsleep();
 		expect((await pacerState(drop.id)).alarm).toBeNull();
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(false);
 
@@ -602,12 +608,14 @@ describe("pause and resume", () => {
 		expect((await pacerState(drop.id)).admitted_through).toBe(3);
 		await rewindLastAdmission(drop.id, -HOUR); // put the last batch back where it was
 
-		// Fans are told, and polling slows down; joins still queue.
+		// Fans are told, and polling slows down; joins still queue, and are placed (nobody admitted).
 		const polled = await pollAll(drop.id, tokens);
 		const waitingFan = [...polled.values()].find((s) => s.status === "waiting")!;
 		expect(waitingFan).toMatchObject({ paused: true, estimatedWaitMs: null, pollAfterMs: 5000 });
 		expect((await join(drop.id, "during-pause")).position).toBe(10);
-		expect((await pacerState(drop.id)).alarm).toBeNull();
+		await untilJoinsSealable(drop.id);
+		await untilAsleep();
+		expect(await pacerState(drop.id)).toMatchObject({ next_position: 11, admitted_through: 3, last_admission_at: last, alarm: null });
 
 		// Resume: ticking again, and batches go on one interval after the last.
 		const resumed = await patchDrop(drop.id, { paused: false });
