@@ -69,19 +69,20 @@ export class StockTransfers {
 	/** Transfers this instance is waiting on right now. */
 	private readonly running = new Set<string>();
 	/** Each peer's free stock, and the stock between shards, when the pacer last looked. */
-	private hint: { stock: number[]; inFlight: number; held: number; at: number } = { stock: [], inFlight: 0, held: 0, at: -Infinity };
+	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
+	/** When this shard last gave stock to a peer: a look older than that may not know where it went. */
+	private gaveAt = -Infinity;
 	/** The sweep of the peers running now, which holds short of stock join; and the stock they lack together. */
 	private sweeping: Promise<Sweep> | null = null;
 	private sweepNeed = 0;
 
 	constructor(private readonly host: StockTransferHost) {}
 
-	/** The pacer's look at every shard's free stock, and at the stock moving between shards and held. */
-	noteLook(look: { peerStock: number[]; inFlight?: number; held?: number }): void {
-		// Without a count of holds, assume some: "no free stock" is then never taken as final.
-		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, held: look.held ?? 1, at: this.host.clock() };
+	/** The pacer's look at every shard's free stock, and at the stock moving between shards. */
+	noteLook(look: { peerStock: number[]; inFlight?: number }): void {
+		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.host.clock() };
 	}
 
 	/**
@@ -159,16 +160,19 @@ export class StockTransfers {
 
 	/**
 	 * Whether a sweep of every peer found nothing within EMPTY_SWEEP_MS, or the pacer's
-	 * fresh look saw no free stock at any peer, none moving and none held (so none can come
-	 * back: sold out for good): then a hold answers without asking. In an endgame where
-	 * holds may still end, a dry shard costs its peers a sweep a second.
+	 * fresh look (at most HINT_FRESH_MS old) saw no free stock at any peer and none moving,
+	 * and this shard has given none away since: then a hold answers without asking. The
+	 * look's counts are consistent (stock moving while it reads is counted as in flight),
+	 * so only a hold that ended since can be missed, as with a sweep's memory; with none
+	 * held either it is sold out for good. In an endgame the peers are asked only while the
+	 * pacer sees stock somewhere.
 	 */
 	private peersLatelyEmpty(): boolean {
 		const now = this.host.clock();
 		const shard = this.host.ledger.requireMeta().shard;
 		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
 		const peerHasStock = this.hint.stock.some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
-		if (fresh && !peerHasStock && this.hint.held === 0) return true;
+		if (fresh && !peerHasStock && this.gaveAt < this.hint.at) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
 		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
 	}
@@ -244,7 +248,10 @@ export class StockTransfers {
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		const amount = this.host.ledger.transfers.give({ ...input, acks: input.acks ?? [], now: this.host.clock() });
 		// Stock went to a peer: "every peer was empty a moment ago" no longer holds.
-		if (amount > 0) this.peersEmptyAt = -Infinity;
+		if (amount > 0) {
+			this.peersEmptyAt = -Infinity;
+			this.gaveAt = this.host.clock();
+		}
 		const pending = this.host.ledger.transfers.pendingTransfers();
 		// A transfer to this shard that nobody here is waiting on was cut short: the alarm
 		// finishes it now, so the asker's next sweep (it waits, the stock being in flight) finds the stock.
