@@ -221,6 +221,7 @@ const client = k6Client(
 	function (step, ms, status) {
 		if (origin === 0) return;
 		const b = bucketTag(Date.now());
+		// Past the timeline's last bucket (b = -1): left out of the per-second series.
 		series.answers[statusClass(status)].add(1, { b: b });
 		if (LATENCY_STEPS.indexOf(step) >= 0) series.latency[step].add(ms, { b: b });
 	},

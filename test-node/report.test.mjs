@@ -24,7 +24,7 @@ import {
 } from "../loadtest/lib/report-compare.js";
 import { renderReport, reportVerdict } from "../loadtest/lib/report-html.js";
 import { SCENARIOS, fanPlan, scenarioNamed } from "../loadtest/lib/scenarios.js";
-import { K6_SERIES, LATENCY_STEPS, createTimeline, statusClass, timelineFromK6, timelineThresholds } from "../loadtest/lib/timeline.js";
+import { K6_SERIES, LATENCY_STEPS, bucketOf, createTimeline, statusClass, timelineFromK6, timelineThresholds } from "../loadtest/lib/timeline.js";
 import { DEFAULTS, knobsFrom } from "../loadtest/lib/journey.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -414,4 +414,44 @@ test("npm run report renders a run and compares two", () => {
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
+});
+
+test("answers past the planned timeline get their own seconds, and 503 try_again is drawn apart from the other 5xx", () => {
+	// Planned for 10 s; the fans run 30 s (a long line, the sell-out's tail), as the 20,000-fan run did.
+	const meta = { originMs: 1_000_000, openAtS: 2, bucketSeconds: 1, buckets: 10, pace: { batchSize: 10, intervalMs: 1000 } };
+	const node = createTimeline(meta);
+	const second = (s, k) => meta.originMs + s * 1000 + k;
+	for (let s = 0; s < 30; s++) {
+		for (let k = 0; k < 20; k++) node.answer("status", second(s, k), 3, 200);
+		node.event("arrived", second(s, 0));
+	}
+	for (let s = 12; s < 16; s++) for (let k = 0; k < 5; k++) node.answer("hold", second(s, 100 + k), 8, 503);
+	node.answer("purchase", second(14, 500), 50, 500);
+	const t = node.result();
+	// Every second in its own bucket: the last holds its own second's answers, not the tail's pile.
+	assert.equal(t.buckets, 30);
+	assert.deepEqual(t.statuses["2xx"], Array.from({ length: 30 }, () => 20));
+	assert.deepEqual(t.statuses["503"].slice(10, 18), [0, 0, 5, 5, 5, 5, 0, 0]);
+	assert.equal(t.statuses["5xx"][14], 1, "a 500 is not counted as a try_again");
+	assert.equal(t.statuses["503"].reduce((a, b) => a + b, 0), 20);
+	assert.equal(t.counts.arrived.length, 30);
+	assert.equal(t.latency.hold.p50[13], 8);
+	assert.equal(t.latency.hold.p50.length, 30);
+
+	const report = recorded();
+	report.timeline = t;
+	delete report.timeToSellOutSeconds;
+	const page = readPage(renderReport(report));
+	const chart = page.charts.find((c) => c.id === "statuses");
+	assert.ok(chart, "the status chart is drawn");
+	for (const series of chart.series) assert.equal(series.points, 30, `${series.name}: one point per second the fans ran`);
+	const tryAgain = chart.series.find((s) => s.name === "503 (try again)");
+	assert.ok(tryAgain, `a series for 503 (series: ${chart.series.map((s) => s.name).join(", ")})`);
+	assert.equal(tryAgain.points, 30);
+	assert.ok(chart.series.some((s) => s.name === "other 5xx"));
+
+	// k6 declares its buckets up front: a moment past them is left out (bucket -1), not piled into the last.
+	assert.equal(bucketOf(meta.originMs, 1, 10, second(9, 0)), 9);
+	assert.equal(bucketOf(meta.originMs, 1, 10, second(25, 0)), -1);
+	assert.equal(bucketOf(meta.originMs, 1, 10, meta.originMs - 5), 0);
 });

@@ -215,6 +215,9 @@ function activeRange(t) {
 	return { from: first, to: Math.min(t.buckets, last + 3) };
 }
 
+/** What the status chart calls each class of answer. */
+const STATUS_NAMES = { "503": "503 (try again)", "5xx": "other 5xx", network: "no answer (network)" };
+
 /** The charts of a timeline (lib/timeline.js) as HTML figures, with the sell-out marked. */
 export function timelineCharts(t, report) {
 	const range = activeRange(t);
@@ -316,7 +319,7 @@ export function timelineCharts(t, report) {
 			unit: "",
 			x: x,
 			series: Object.keys(t.statuses).map(function (k) {
-				return { name: k === "network" ? "no answer (network)" : k, values: perSecond(t.statuses[k]) };
+				return { name: STATUS_NAMES[k] || k, values: perSecond(t.statuses[k]) };
 			}),
 			marks: marks,
 		}),

@@ -7,13 +7,14 @@
 //
 //   { openAtS, bucketSeconds, buckets,                      bucket i covers [i, i+1) × bucketSeconds after the drop was created
 //     counts: { arrived, joined, admitted, held, sold }: number[]   per bucket (sold counts tickets)
-//     statuses: { "2xx", "4xx", "5xx", "network" }: number[]       answers per bucket
+//     statuses: { "2xx", "4xx", "503", "5xx", "network" }: number[] answers per bucket ("5xx": the others)
 //     latency: { <step>: { p50, p95, p99 }: (number|null)[] }      milliseconds, per bucket
 //     observed: { watermark, placed, remaining }: (number|null)[]  read from the public API once a bucket
 //     pace: { batchSize, intervalMs } }                            the drop's configured admission pace
 
 export const EVENT_SERIES = ["arrived", "joined", "admitted", "held", "sold"];
-export const STATUS_CLASSES = ["2xx", "4xx", "5xx", "network"];
+/** 503 apart from the other 5xx: it is the engine asking to be asked again (Retry-After), not a failure. */
+export const STATUS_CLASSES = ["2xx", "4xx", "503", "5xx", "network"];
 /** The fans' steps whose latency is charted per bucket. */
 export const LATENCY_STEPS = ["join", "status", "hold", "purchase"];
 export const OBSERVED_SERIES = ["watermark", "placed", "remaining"];
@@ -22,6 +23,7 @@ export const OBSERVED_SERIES = ["watermark", "placed", "remaining"];
 export function statusClass(status) {
 	const s = typeof status === "number" ? status : parseInt(String(status), 10);
 	if (!(s > 0)) return "network";
+	if (s === 503) return "503";
 	if (s >= 500) return "5xx";
 	if (s >= 400) return "4xx";
 	return "2xx";
@@ -30,16 +32,21 @@ export function statusClass(status) {
 /**
  * How many buckets a run of these knobs needs: the lead before the opening,
  * the arrival window of the scenario, and `tailSeconds` for the last fans to
- * finish and the drop to settle. Events after the last bucket land in it.
+ * finish and the drop to settle. The Node runner's timeline grows past it
+ * when the fans run longer; k6's cannot (its buckets are declared up front).
  */
 export function timelineBuckets(knobs, arrivalSeconds, bucketSeconds, tailSeconds) {
 	return Math.max(1, Math.ceil((knobs.leadSeconds + arrivalSeconds + tailSeconds) / bucketSeconds));
 }
 
-/** The bucket of a moment, clamped to the timeline. */
+/**
+ * The bucket of a moment: 0 before the first, -1 after the last. A moment past the
+ * end is left out rather than put in the last bucket, where every answer of a long
+ * tail would pile into one point and flatten the rest of the chart.
+ */
 export function bucketOf(originMs, bucketSeconds, buckets, at) {
 	const i = Math.floor((at - originMs) / (bucketSeconds * 1000));
-	return i < 0 ? 0 : i >= buckets ? buckets - 1 : i;
+	return i < 0 ? 0 : i >= buckets ? -1 : i;
 }
 
 function zeros(n, value) {
@@ -80,8 +87,17 @@ function percentileOf(sorted, p) {
 export function createTimeline(meta) {
 	const t = emptyShape(meta);
 	const samples = {};
+	// A moment past the last bucket adds buckets up to it: the series cover every second the
+	// fans ran, however long that was, each second in its own point.
 	const at = function (ms) {
-		return bucketOf(meta.originMs, meta.bucketSeconds, meta.buckets, ms);
+		const i = Math.max(0, Math.floor((ms - meta.originMs) / (meta.bucketSeconds * 1000)));
+		while (t.buckets <= i) {
+			for (const name of EVENT_SERIES) t.counts[name].push(0);
+			for (const name of STATUS_CLASSES) t.statuses[name].push(0);
+			for (const name of OBSERVED_SERIES) t.observed[name].push(null);
+			t.buckets++;
+		}
+		return i;
 	};
 	return {
 		event: function (name, when, n) {
@@ -100,8 +116,8 @@ export function createTimeline(meta) {
 		},
 		result: function () {
 			for (const step of Object.keys(samples)) {
-				const out = { p50: zeros(meta.buckets, null), p95: zeros(meta.buckets, null), p99: zeros(meta.buckets, null) };
-				for (let b = 0; b < meta.buckets; b++) {
+				const out = { p50: zeros(t.buckets, null), p95: zeros(t.buckets, null), p99: zeros(t.buckets, null) };
+				for (let b = 0; b < t.buckets; b++) {
 					const list = samples[step][b];
 					if (!list || list.length === 0) continue;
 					const sorted = list.slice().sort(function (x, y) {

@@ -4,28 +4,51 @@
 // in a two-step exchange both sides write down (ledger-transfers.ts), so a transfer
 // cut short by a restart or a failed call is finished later, never counted twice.
 // The giver's side never calls anyone. Handed only what it needs of its shard.
+//
+// The endgame: every peer answers with its free stock counted with what it gave and
+// has not received (`free`), a sum no transfer changes, so a sweep of every peer knows
+// whether stock exists anywhere, on its way between two shards included, however the
+// transfers interleave with the reads. None: the answer is final (sold out). Some that
+// did not reach this shard: the fan's request waits the moment a transfer takes and
+// sweeps again, instead of being told to come back. Holds that find their shard dry
+// while a sweep runs join it rather than sweeping the peers once each.
 import { type Outcome, fail } from "../shared/outcome";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
 import type { HoldView } from "./ledger-store";
-
 /** The alarm comes back this soon while a transfer this shard asked for is unanswered or unacknowledged. */
 export const TRANSFER_RETRY_MS = 2_000;
 /** Rounds of asking peers for stock before a contended hold gives up. */
 const MAX_HOLD_ROUNDS = 16;
+/**
+ * How long a hold waits before sweeping again when stock exists elsewhere but none came
+ * (on its way between two shards, or taken by a peer after it was asked), one wait per
+ * round: about a second in all before "try again", the last resort.
+ */
+const STOCK_WAITS_MS = [20, 40, 80, 160, 320, 400];
 /** How long the pacer's look at every shard's free stock guides a dry shard's asking (it looks about once a second). */
 const HINT_FRESH_MS = 2_000;
 /** How long a sweep of every peer that found nothing answers for the holds after it. */
 const EMPTY_SWEEP_MS = 1_000;
-/** How long a sweep that found stock on its way (or a peer not answering) answers "try again" for the holds after it. */
-const BUSY_SWEEP_MS = 500;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
 const MAX_EXTRA_TAKE = 16;
 
-/** What a peer answers when asked for stock: what it gave, and whether stock is on its way to it. */
+/** What a peer answers when asked for stock: what it gave, and its free stock as the endgame counts it. */
 export interface GiveAnswer {
 	amount: number;
-	incoming: boolean;
+	/**
+	 * The giver's free stock after this give, plus what it has given and not received
+	 * (remaining + given − received). A transfer leaves this sum unchanged on both
+	 * sides, so its total over every shard is the stock free anywhere or in flight,
+	 * whenever each shard was read.
+	 */
+	free: number;
+}
+
+/** What a sweep of the peers found: stock taken, and the stock free elsewhere (Infinity: unknown, a peer did not answer). */
+interface Sweep {
+	got: number;
+	elsewhere: number;
 }
 
 /** What is asked of a peer shard for stock (its `give`, over RPC): a transfer, or acks alone (no transfer id). */
@@ -46,18 +69,20 @@ export class StockTransfers {
 	/** Transfers this instance is waiting on right now. */
 	private readonly running = new Set<string>();
 	/** Each peer's free stock, and the stock between shards, when the pacer last looked. */
-	private hint: { stock: number[]; inFlight: number; held: number; at: number } = { stock: [], inFlight: 0, held: 0, at: -Infinity };
+	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
-	/** When a sweep last found no stock but some on its way, or a peer that did not answer. */
-	private peersBusyAt = -Infinity;
+	/** When this shard last gave stock to a peer: a look older than that may not know where it went. */
+	private gaveAt = -Infinity;
+	/** The sweep of the peers running now, which holds short of stock join; and the stock they lack together. */
+	private sweeping: Promise<Sweep> | null = null;
+	private sweepNeed = 0;
 
 	constructor(private readonly host: StockTransferHost) {}
 
-	/** The pacer's look at every shard's free stock, and at the stock moving between shards and held. */
-	noteLook(look: { peerStock: number[]; inFlight?: number; held?: number }): void {
-		// Without a count of holds, assume some: "no free stock" is then never taken as final.
-		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, held: look.held ?? 1, at: this.host.clock() };
+	/** The pacer's look at every shard's free stock, and at the stock moving between shards. */
+	noteLook(look: { peerStock: number[]; inFlight?: number }): void {
+		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.host.clock() };
 	}
 
 	/**
@@ -67,38 +92,65 @@ export class StockTransfers {
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string }): Promise<Outcome<HoldView>> {
 		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter });
 		let blocked = false;
+		let waits = 0;
 		for (let round = 1; ; round++) {
 			const decision = ask();
 			if (decision.kind === "answered") return this.held(decision.outcome);
-			// Every peer was asked a moment ago and had nothing: answer from that sweep. Or a sweep a
-			// moment ago found stock only on its way: "try again", without asking everyone again (in a
-			// contended endgame this keeps a dry shard to a few sweeps a second, not one per hold).
+			// Every peer was asked a moment ago and had nothing: answer from that sweep (in a
+			// contended endgame this keeps a dry shard to a sweep a second, not one per hold).
 			if (round === 1 && this.peersLatelyEmpty()) break;
-			if (round === 1 && this.host.clock() - this.peersBusyAt < BUSY_SWEEP_MS) {
-				blocked = true;
-				break;
-			}
 			// Not enough here: take stock from the other shards and decide again. Other requests
 			// ran during the await and may have taken what arrived, so this repeats for as long
 			// as the peers still have stock to give. (Each round that gets stock moves it here.)
-			const sweep = await this.takeStockFromPeers(decision.missing);
-			blocked = sweep.blocked;
-			if (sweep.got === 0) {
-				if (sweep.blocked) this.peersBusyAt = this.host.clock();
-				else this.peersEmptyAt = this.host.clock();
+			const sweep = await this.sweep(decision.missing);
+			blocked = false;
+			if (sweep.got > 0) {
+				if (round >= MAX_HOLD_ROUNDS) break;
+				continue;
 			}
-			if (sweep.got === 0 || round >= MAX_HOLD_ROUNDS) break;
+			if (sweep.elsewhere <= 0) {
+				// No stock anywhere, none moving: final until a hold ends.
+				this.peersEmptyAt = this.host.clock();
+				break;
+			}
+			// Too little anywhere for this hold: final for it, not for a smaller one.
+			if (sweep.elsewhere < decision.missing) break;
+			// Stock exists but did not come: it is on its way between two shards, or a peer
+			// took it after it was asked. Wait the moment a transfer takes, then sweep again.
+			blocked = true;
+			const wait = STOCK_WAITS_MS[waits++];
+			if (wait === undefined || round >= MAX_HOLD_ROUNDS) break;
+			await new Promise((resolve) => setTimeout(resolve, wait));
 		}
 		// One more look: holds past their time are returned first, and stock may have come back.
 		const last = ask();
 		if (last.kind === "answered") return this.held(last.outcome);
 		if (blocked) {
-			// A peer did not answer, or stock is moving between shards: "sold out" would be a guess.
+			// A peer did not answer, or stock stayed on its way for the whole wait: "sold out" would be a guess.
 			return fail(503, "try_again", "Tickets are being moved between shards; try again in a moment.", { retryAfter: 1 });
 		}
 		return last.remaining === 0
 			? fail(409, "sold_out", "No tickets are left to hold.")
 			: fail(409, "not_enough_left", `Only ${last.remaining} ticket(s) are left; ask for fewer.`, { available: last.remaining });
+	}
+
+	/**
+	 * One sweep of the peers at a time: a hold short of stock while one runs adds what it
+	 * lacks to that sweep and takes its answer (then decides again), so a burst of holds on
+	 * a dry shard costs each peer one ask, not one per hold.
+	 */
+	private sweep(missing: number): Promise<Sweep> {
+		if (this.sweeping !== null) {
+			this.sweepNeed += missing;
+			return this.sweeping;
+		}
+		this.sweepNeed = missing;
+		const run = this.takeStockFromPeers().finally(() => {
+			this.sweeping = null;
+			this.sweepNeed = 0;
+		});
+		this.sweeping = run;
+		return run;
 	}
 
 	private held(outcome: Outcome<HoldView>): Outcome<HoldView> {
@@ -108,29 +160,36 @@ export class StockTransfers {
 
 	/**
 	 * Whether a sweep of every peer found nothing within EMPTY_SWEEP_MS, or the pacer's
-	 * fresh look saw no free stock at any peer, none moving and none held (so none can come
-	 * back: sold out for good): then a hold answers without asking. In an endgame where
-	 * holds may still end, a dry shard costs its peers a sweep a second.
+	 * fresh look (at most HINT_FRESH_MS old) saw no free stock at any peer and none moving,
+	 * and this shard has given none away since: then a hold answers without asking. The
+	 * look's counts are consistent (stock moving while it reads is counted as in flight),
+	 * so only a hold that ended since can be missed, as with a sweep's memory; with none
+	 * held either it is sold out for good. In an endgame the peers are asked only while the
+	 * pacer sees stock somewhere.
 	 */
 	private peersLatelyEmpty(): boolean {
 		const now = this.host.clock();
 		const shard = this.host.ledger.requireMeta().shard;
 		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
 		const peerHasStock = this.hint.stock.some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
-		if (fresh && !peerHasStock && this.hint.held === 0) return true;
+		if (fresh && !peerHasStock && this.gaveAt < this.hint.at) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
 		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
 	}
 
 	/**
-	 * Asks the other shards until `needed` tickets have arrived or all have been asked.
-	 * `blocked`: a peer did not answer (its transfer stays pending; the alarm completes
-	 * it) or said stock is on its way to it, so an empty sweep is not the last word.
+	 * Asks the other shards until what the holds waiting on this sweep lack has arrived, or
+	 * all have been asked. `elsewhere`: after asking every peer, the stock free at the peers
+	 * or on its way between shards (their `free`, with this shard's own given − received);
+	 * Infinity when a peer did not answer (its transfer stays pending; the alarm completes it).
 	 */
-	private async takeStockFromPeers(needed: number): Promise<{ got: number; blocked: boolean }> {
+	private async takeStockFromPeers(): Promise<Sweep> {
 		const meta = this.host.ledger.requireMeta();
 		// Stock a peer already gave this shard, in a transfer cut short, comes first.
-		let { got, failed: blocked } = await this.completePendingTransfers();
+		const pending = await this.completePendingTransfers();
+		let got = pending.got;
+		let failed = pending.failed;
+		let free = 0;
 		// With a fresh look from the pacer, the peers that had free stock then are asked first, the
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
@@ -139,24 +198,30 @@ export class StockTransfers {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
 			peers = [...rich, ...peers.filter((k) => known[k]! === 0)];
 		}
+		let asked = 0;
 		for (const from of peers) {
-			if (got >= needed) break;
-			// From a peer with plenty, take a little more than this hold lacks, so the next holds here find it.
-			const spare = known ? Math.max(0, known[from]! - (needed - got)) : 0;
-			const asked = needed - got + Math.min(MAX_EXTRA_TAKE, Math.floor(spare / 2));
+			if (got >= this.sweepNeed) break;
+			asked++;
+			const needed = this.sweepNeed - got;
+			// From a peer with plenty, take a little more than the holds lack, so the next holds here find it.
+			const spare = known ? Math.max(0, known[from]! - needed) : 0;
+			const amount = needed + Math.min(MAX_EXTRA_TAKE, Math.floor(spare / 2));
 			try {
-				const transferId = this.host.ledger.transfers.openTransfer(from, asked, this.host.clock());
+				const transferId = this.host.ledger.transfers.openTransfer(from, amount, this.host.clock());
 				this.host.alarm.by(this.host.clock() + TRANSFER_RETRY_MS);
-				const answer = await this.exchange(transferId, from, asked);
+				const answer = await this.exchange(transferId, from, amount);
 				got += answer.amount;
-				if (answer.incoming) blocked = true;
+				free += answer.free;
 				if (known) known[from] = Math.max(0, known[from]! - answer.amount);
 			} catch (err) {
 				console.warn("stock transfer failed; the alarm completes it", from, err);
-				blocked = true;
+				failed = true;
 			}
 		}
-		return { got, blocked };
+		if (failed || asked < peers.length) return { got, elsewhere: Infinity };
+		// Read after the last answer, with no await between: this shard's own part of the sum.
+		const own = this.host.ledger.requireMeta();
+		return { got, elsewhere: free + own.given - own.received };
 	}
 
 	/** Asks the giver for a transfer this shard has written down, credits the answer, and acks what it credited before. */
@@ -176,19 +241,23 @@ export class StockTransfers {
 	}
 
 	/**
-	 * The giver's side: up to `amount` of this shard's free stock, once per transfer id.
-	 * It never calls anyone; a transfer to this shard that nobody here waits on is left to
-	 * the alarm, woken at once.
+	 * The giver's side: up to `amount` of this shard's free stock, once per transfer id,
+	 * and its `free` after it. It never calls anyone; a transfer to this shard that nobody
+	 * here waits on is left to the alarm, woken at once.
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		const amount = this.host.ledger.transfers.give({ ...input, acks: input.acks ?? [], now: this.host.clock() });
 		// Stock went to a peer: "every peer was empty a moment ago" no longer holds.
-		if (amount > 0) this.peersEmptyAt = -Infinity;
+		if (amount > 0) {
+			this.peersEmptyAt = -Infinity;
+			this.gaveAt = this.host.clock();
+		}
 		const pending = this.host.ledger.transfers.pendingTransfers();
 		// A transfer to this shard that nobody here is waiting on was cut short: the alarm
-		// finishes it now, so the asker's retry (it answers "try again") finds the stock.
+		// finishes it now, so the asker's next sweep (it waits, the stock being in flight) finds the stock.
 		if (pending.some((t) => !this.running.has(t.transfer_id))) this.host.alarm.now();
-		return { amount, incoming: pending.length > 0 };
+		const meta = this.host.ledger.requireMeta();
+		return { amount, free: meta.remaining + meta.given - meta.received };
 	}
 
 	/** Finishes transfers this shard asked for and never heard back from (idempotent on both sides). */
