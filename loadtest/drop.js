@@ -23,7 +23,10 @@
 // DRAIN_SECONDS, SEED, MAX_PER_FAN_LOAD), plus FANS_PER_VU (fans sharing one
 // VU, default 10) and SUMMARY_JSON (where handleSummary writes the JSON summary).
 // LINES 0 (the default) leaves the line count to the engine: ceil(TICKETS / 500).
-// MAX_PER_FAN_LOAD 0 (the default) is off.
+// MAX_PER_FAN_LOAD 0 (the default) is off. After its 201 each fan reads its order until
+// every ticket is signed: the sale_to_ticket Trend (P99_TICKET=2s makes a threshold of
+// it), and tickets_missed counts fans with none within TICKET_DEADLINE_SECONDS (default
+// 60), which fails the run.
 //
 // SCENARIO picks the shape of the drop (lib/scenarios.js): spike (default),
 // ramp (RAMP_SECONDS), soak (SOAK_SECONDS), bots (BOT_SHARE hostile fans).
@@ -64,6 +67,7 @@ import { k6Report, loadObjectNames } from "./lib/k6-report.js";
 import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
 import { renderReport } from "./lib/report-html.js";
 import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
+import { K6_TICKET_METRICS, ticketBinTag, ticketBinThresholds } from "./lib/ticket-time.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
@@ -99,6 +103,11 @@ const fairnessChecked = new Counter("fairness_checked");
 const fairnessMismatches = new Counter("fairness_mismatches");
 const botBreaches = new Counter("bot_breaches");
 const notSoldOut = new Counter("not_sold_out");
+// Sale to ticket: from each 201 to the order read with every ticket signed (lib/ticket-time.js).
+const saleToTicket = new Trend(K6_TICKET_METRICS.trend, true);
+const ticketsMissed = new Counter(K6_TICKET_METRICS.missed);
+const ticketsRefunded = new Counter(K6_TICKET_METRICS.refunded);
+const ticketBins = new Counter(K6_TICKET_METRICS.bins);
 // The report's per-second series (lib/timeline.js) and what teardown() reads from the audit.
 /** @param {Record<string, string>} names @param {(name: string) => any} make */
 function metricsOf(names, make) {
@@ -166,13 +175,17 @@ const thresholds = {
 	broken_invariants: ["count==0"],
 	fairness_mismatches: ["count==0"],
 	bot_breaches: ["count==0"],
+	// A fan answered 201 holds a ticket the gate accepts within TICKET_DEADLINE_SECONDS, or the run fails.
+	tickets_missed: ["count==0"],
+	sale_to_ticket: ["p(99)<" + knobs.ticketDeadlineSeconds * 1000],
 };
 // Any request with no answer within REQUEST_TIMEOUT_SECONDS fails the run; one threshold per step hands its count to the report.
 Object.assign(thresholds, unansweredThresholds(STEPS));
 if (knobs.maxPerFanLoad > 0) thresholds.load_hottest_per_fan = ["value<=" + knobs.maxPerFanLoad];
 // The engineer's thresholds (P99_HOLD=500ms, SELLOUT=60s), then one always-true threshold per
 // submetric the report reads: k6 gives handleSummary only the metrics and submetrics thresholds name.
-Object.assign(thresholds, k6Thresholds(THRESHOLD_SPECS), timelineThresholds(BUCKETS));
+// P99_TICKET (k6Thresholds) takes the place of the deadline's p99 on sale_to_ticket.
+Object.assign(thresholds, k6Thresholds(THRESHOLD_SPECS), timelineThresholds(BUCKETS), ticketBinThresholds());
 for (const name of loadObjectNames(LINES, SHARDS)) thresholds["load_object{o:" + name + "}"] = ["value>=0"];
 
 /** @type {import("k6/options").Options} */
@@ -214,6 +227,13 @@ const client = k6Client(
 			orders.add(1);
 			ticketsSold.add(d.quantity);
 		} else if (name === "breach") botBreaches.add(1);
+		else if (name === "ticket") {
+			if (d.state === "ticketed") {
+				saleToTicket.add(d.ms);
+				ticketBins.add(1, { le: ticketBinTag(d.ms) });
+			} else if (d.state === "refunded") ticketsRefunded.add(1);
+			else ticketsMissed.add(1);
+		}
 		if (origin > 0 && (name === "arrived" || name === "joined" || name === "admitted" || name === "held" || name === "sold")) {
 			series.events[name].add(name === "sold" ? d.quantity : 1, { b: bucketTag(Date.now()) });
 		}
@@ -231,7 +251,7 @@ const client = k6Client(
 export function setup() {
 	if (!ADMIN_TOKEN) throw new Error("set ADMIN_TOKEN (-e ADMIN_TOKEN=...): setup creates the drop through the admin API");
 	// A first sample, so every threshold has data even when nothing goes wrong.
-	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut]) c.add(0);
+	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut, ticketsMissed]) c.add(0);
 	const createdAt = Date.now();
 	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
 	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);

@@ -19,7 +19,7 @@
 //
 // Every knob of journey.js DEFAULTS is a flag (--max-per-fan 4) or an
 // environment variable (MAX_PER_FAN=4); flags win. See docs/load-testing.md.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -51,6 +51,7 @@ import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thre
 import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
 import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
+import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/ticket-time.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -58,6 +59,8 @@ const DEFAULT_NOTES = {
 	lines: "0: the engine's default, ceil(tickets / 500), so 1 line up to 500 tickets",
 	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
 	cancelAfterSold: "0: off; else cancel the drop once the fans were sold this many tickets, and check no sale after it, every order refunded",
+	ticketDeadlineSeconds: "60: a fan answered 201 with no signed ticket this long after it fails the run",
+	scanTickets: "0: off; else scan this many of the fans' tickets at the gate after the run (marks them used; GATE_TOKEN with --base-url)",
 };
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
 /** --p95-hold 300ms, --p99-join 1s, ..., --sellout 60s (lib/report-compare.js). */
@@ -155,6 +158,8 @@ function fail(message) {
 const log = (line) => process.stderr.write(`[loadtest] ${line}\n`);
 
 let engine = null;
+/** The gate's credential for --scan-tickets: GATE_TOKEN, or one made for the engine started here. */
+let gateToken = null;
 let stopping = false;
 async function shutdown(code) {
 	if (stopping) return;
@@ -168,6 +173,7 @@ process.on("SIGTERM", () => void shutdown(143));
 try {
 	let baseUrl = flags["base-url"]?.replace(/\/+$/, "");
 	let adminToken = flags["admin-token"] ?? adminTokenFromEnv();
+	gateToken = process.env.GATE_TOKEN ?? null;
 	if (!baseUrl) {
 		const vars = {};
 		for (const v of flags.var ?? []) {
@@ -175,6 +181,9 @@ try {
 			if (i < 1) fail(`--var wants NAME=VALUE, got ${v}`);
 			vars[v.slice(0, i)] = v.slice(i + 1);
 		}
+		// The gate check after the run (--scan-tickets) scans with a gate credential of its own.
+		if (knobs.scanTickets > 0 && vars.GATE_TOKEN === undefined) vars.GATE_TOKEN = randomBytes(24).toString("base64url");
+		gateToken = vars.GATE_TOKEN ?? null;
 		// The attack checks a genuinely expired access token; a short lifetime keeps that quick.
 		if (scenario === "attack" && vars.ACCESS_TOKEN_SECONDS === undefined) vars.ACCESS_TOKEN_SECONDS = "60";
 		engine = await startEngine({ port: Number(flags.port), vars, log, logFile: flags["engine-log"] });
@@ -362,6 +371,14 @@ async function runDrop(baseUrl, adminToken) {
 	if (tally.breaches > 0) failures.push(`bots: ${tally.breaches} hostile request(s) not refused as the contract says (first: ${JSON.stringify(breachSamples[0])})`);
 	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
 	if (unanswered) failures.push(unanswered);
+	const saleToTicket = saleToTicketStats(results, knobs.ticketDeadlineSeconds);
+	const ticketMiss = saleToTicketFailure(saleToTicket);
+	if (ticketMiss) failures.push(ticketMiss);
+	log(`sale to ticket: ${saleToTicketText(saleToTicket)}`);
+	if (knobs.scanTickets > 0) {
+		saleToTicket.scan = await scanAtGate(client, baseUrl, drop.id, results, knobs.scanTickets);
+		failures.push(...saleToTicket.scan.failures);
+	}
 
 	const outcomes = {};
 	for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
@@ -387,6 +404,7 @@ async function runDrop(baseUrl, adminToken) {
 		checks,
 		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
 		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
+		saleToTicket,
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
 		load: { ...audit.load, byKind: loadSummary(audit.load) },
 		fairness: {
@@ -477,6 +495,39 @@ async function checkCancel(client, cfg, dropId, { cancelling, purchases, sold })
 		sweep: { calls: sweep.calls, refundedOrders: sweep.refundedOrders, ordersLeft: sweep.ordersLeft, left: sweep.left },
 		audit: { ok: audit.ok, refundsPending: audit.refundsPending, refundsFailed: audit.refundsFailed, holdsChargedTwice: audit.holdsChargedTwice, refunds: audit.refunds },
 	};
+}
+
+/**
+ * --scan-tickets N: after the run, N of the tokens the fans were given are
+ * scanned at the gate (POST /api/admin/drops/:id/scan with the gate's
+ * credential), each once: the gate must admit every one. Scanning marks a
+ * ticket used, so this runs only on request and only once the fans are done.
+ */
+async function scanAtGate(client, baseUrl, dropId, results, count) {
+	const tokens = results.filter((r) => r.ticket === "ticketed" && typeof r.ticketToken === "string").map((r) => r.ticketToken).slice(0, count);
+	const out = { asked: count, scanned: tokens.length, admitted: 0, failures: [] };
+	if (!gateToken) {
+		out.failures.push("scan: no gate credential: set GATE_TOKEN (the engine's) to scan with --base-url");
+		return out;
+	}
+	const refused = [];
+	for (const ticket of tokens) {
+		const res = await client.request({
+			kind: "request",
+			method: "POST",
+			url: `${baseUrl}/api/admin/drops/${dropId}/scan`,
+			headers: { authorization: `Bearer ${gateToken}`, "content-type": "application/json" },
+			body: JSON.stringify({ ticket }),
+			step: "scan",
+		});
+		const body = res.status === 200 ? JSON.parse(res.body) : null;
+		if (body?.admitted === true) out.admitted++;
+		else if (refused.length < 3) refused.push(`${res.status} ${String(res.body).slice(0, 120)}`);
+	}
+	if (tokens.length < count) out.failures.push(`scan: asked to scan ${count} ticket(s), the fans were given ${tokens.length}`);
+	if (out.admitted < tokens.length) out.failures.push(`scan: the gate admitted ${out.admitted} of ${tokens.length} ticket(s) the fans were given (${refused.join("; ")})`);
+	log(`scan: the gate admitted ${out.admitted} of ${tokens.length} ticket(s) the fans were given`);
+	return out;
 }
 
 /** The engine started here has its post-sale Workflows off (--var ORDER_WORKFLOWS=off): the ticketed check cannot apply. */
@@ -686,6 +737,13 @@ function printDropSummary(r) {
 				(t.checked === false
 					? `not checked: ORDER_WORKFLOWS=off (size-only rehearsal), ${t.orders} orders ${JSON.stringify(t.byStatus)}`
 					: `${mark(t.failures.length === 0)} ${t.ticketed}/${t.orders} orders ${JSON.stringify(t.byStatus)}`),
+		);
+	}
+	const st = r.saleToTicket;
+	if (st) {
+		out.push(
+			`${dots("sale to ticket")}${mark(st.missed === 0)} ${saleToTicketText(st)}` +
+				(st.scan ? `; ${mark(st.scan.failures.length === 0)} gate admitted ${st.scan.admitted}/${st.scan.scanned} scanned` : ""),
 		);
 	}
 	const f = r.fairness;

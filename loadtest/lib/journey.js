@@ -70,6 +70,13 @@ export const DEFAULTS = {
 	seats: 0,
 	/** The Node runner cancels the drop once the fans were sold this many tickets (lib/cancel.js); 0 is off. */
 	cancelAfterSold: 0,
+	/**
+	 * After its 201 a fan reads its order (as the fan page does) until every ticket carries a
+	 * signed token; a fan with none this long after its 201 fails the run.
+	 */
+	ticketDeadlineSeconds: 60,
+	/** The Node runner scans this many of the fans' tickets at the gate after the run, which marks them used; 0 is off. */
+	scanTickets: 0,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -98,6 +105,8 @@ export function knobsFrom(source) {
 	if (!(out.botShare >= 0 && out.botShare <= 1)) throw new Error("BOT_SHARE must be from 0 to 1");
 	if (!(out.bucketSeconds >= 1) || Math.floor(out.bucketSeconds) !== out.bucketSeconds) throw new Error("BUCKET_SECONDS must be a whole number of seconds, at least 1");
 	if (!(out.cancelAfterSold >= 0) || Math.floor(out.cancelAfterSold) !== out.cancelAfterSold) throw new Error("CANCEL_AFTER_SOLD must be 0 (off) or a whole number of tickets");
+	if (!(out.ticketDeadlineSeconds > 0)) throw new Error("TICKET_DEADLINE_SECONDS must be above 0");
+	if (!(out.scanTickets >= 0) || Math.floor(out.scanTickets) !== out.scanTickets) throw new Error("SCAN_TICKETS must be 0 (off) or a whole number of tickets");
 	if (!(out.rampSeconds > 0 && out.soakSeconds > 0 && out.tailSeconds >= 0)) throw new Error("RAMP_SECONDS and SOAK_SECONDS must be above 0, TAIL_SECONDS at least 0");
 	return out;
 }
@@ -787,9 +796,68 @@ export function* fanJourney(client, ctx) {
 		result.orderId = order.orderId;
 		result.boughtAt = client.now();
 		if (client.event) client.event("sold", { fanId: ctx.fanId, quantity: order.quantity, orderId: order.orderId, at: result.boughtAt });
+		const ticket = yield* awaitTickets(client, ctx, order, result.boughtAt);
+		result.ticket = ticket.state;
+		result.ticketMs = ticket.ms;
+		result.ticketReads = ticket.reads;
+		result.ticketToken = ticket.token;
+		if (client.event) client.event("ticket", { fanId: ctx.fanId, orderId: order.orderId, state: ticket.state, ms: ticket.ms });
 		return result;
 	}
 	return result;
+}
+
+/** How the fan page polls its order for tickets: at once, then 250 ms, each wait half as long again, at most 2 s apart. */
+export const TICKET_POLL = { firstMs: 250, factor: 1.5, maxMs: 2000 };
+
+/**
+ * After a 201: the fan reads its order with its order token (GET
+ * /api/orders/:orderId), as the fan page does, until every pass carries a
+ * signed token, which the gate accepts. Returns {state, ms, reads, token}:
+ * state `ticketed` (ms: from `answeredAt`, the 201's answer, to the read that
+ * had every token), `refunded` (the order was refunded meanwhile, so no token
+ * comes: not a miss), `missed` (no ticket by knobs.ticketDeadlineSeconds) or
+ * `error` (an answer the contract does not allow, a failed check).
+ */
+export function* awaitTickets(client, ctx, order, answeredAt) {
+	const out = { state: "missed", ms: null, reads: 0, token: null };
+	if (typeof order.orderToken !== "string" || order.orderToken.length === 0) {
+		out.state = "error";
+		return out;
+	}
+	const deadline = answeredAt + ctx.knobs.ticketDeadlineSeconds * 1000;
+	const url = ctx.baseUrl + "/api/orders/" + encodeURIComponent(order.orderId);
+	let delay = TICKET_POLL.firstMs;
+	for (;;) {
+		const res = yield request("GET", url, { headers: { authorization: "Bearer " + order.orderToken }, step: "order" });
+		out.reads++;
+		const at = client.now();
+		let wait = delay;
+		if (res.status === 200) {
+			ok(client, "order");
+			const body = json(res);
+			const passes = body && Array.isArray(body.passes) ? body.passes : [];
+			if ((body && body.status === "refunded") || passes.some((p) => p.state === "refunded")) {
+				out.state = "refunded";
+				return out;
+			}
+			if (passes.length >= order.quantity && passes.every((p) => typeof p.token === "string" && p.token.length > 0)) {
+				out.state = "ticketed";
+				out.ms = at - answeredAt;
+				out.token = passes[0].token;
+				return out;
+			}
+		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null) || transient(client, "order", res, ctx.fanId)) {
+			wait = Math.max(delay, retryAfterMs(res, delay));
+		} else {
+			fail(client, "order", res, ctx.fanId);
+			out.state = "error";
+			return out;
+		}
+		if (at >= deadline) return out;
+		yield pause(Math.min(wait, deadline - at));
+		delay = Math.min(TICKET_POLL.maxMs, delay * TICKET_POLL.factor);
+	}
 }
 
 // ---------------------------------------------------------------------------

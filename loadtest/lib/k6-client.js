@@ -6,7 +6,7 @@ import { check, sleep } from "k6";
 import { Counter, Trend } from "k6/metrics";
 import { K6_TIMEOUT_ERROR_CODE } from "./unanswered.js";
 
-export const STEPS = ["join", "status", "hold", "purchase", "release", "drop", "fairness", "admin"];
+export const STEPS = ["join", "status", "hold", "purchase", "release", "drop", "order", "fairness", "admin"];
 
 /** How long a request may go unanswered: the Node runner's timeout too (lib/node-client.mjs). */
 export const REQUEST_TIMEOUT_SECONDS = 30;

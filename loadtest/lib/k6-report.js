@@ -7,6 +7,7 @@ import { checkThresholds } from "./report-compare.js";
 import { LOAD_KINDS } from "./k6-summary.js";
 import { timelineFromK6 } from "./timeline.js";
 import { unansweredFailure, unansweredFromK6 } from "./unanswered.js";
+import { saleToTicketFailure, saleToTicketFromK6 } from "./ticket-time.js";
 
 /** The objects of a drop, as the load_object gauge's `o` tag values ("shard-3"). */
 export function loadObjectNames(lines, shards) {
@@ -79,6 +80,9 @@ export function k6Report(data, meta) {
 	if (unansweredLine) failures.push(unansweredLine);
 	if (count(m, "bot_breaches") > 0) failures.push("bots: " + count(m, "bot_breaches") + " hostile request(s) not refused as the contract says");
 	if (capacity === null) failures.push("no audit: teardown() did not finish");
+	const saleToTicket = saleToTicketFromK6(m, knobs.ticketDeadlineSeconds);
+	const ticketLine = saleToTicketFailure(saleToTicket);
+	if (ticketLine) failures.push(ticketLine);
 	const objects = [];
 	for (const name of loadObjectNames(meta.lines, meta.shards)) {
 		const requests = gauge(m, "load_object{o:" + name + "}");
@@ -112,6 +116,7 @@ export function k6Report(data, meta) {
 		timeToSellOutSeconds: soldOut && sale && sale.count > 0 ? sale.max / 1000 : null,
 		firstSaleAfterOpenSeconds: sale && sale.count > 0 ? sale.min / 1000 : null,
 		soldAfterOpenSeconds: milestones(timeline, capacity || knobs.tickets),
+		saleToTicket: saleToTicket,
 		load: {
 			fans: gauge(m, "load_fans") || 0,
 			objects: objects,

@@ -84,6 +84,14 @@ export function textSummary(data, title) {
 	if (m.sale_after_open && m.sale_after_open.values && m.sale_after_open.values.count) {
 		lines.push("  last sale ........... " + fmtMs(m.sale_after_open.values.max) + " after the opening");
 	}
+	// After each 201 the fan read its order until every ticket was signed (lib/journey.js awaitTickets).
+	const st = m.sale_to_ticket && m.sale_to_ticket.values;
+	if (st && st.count) {
+		lines.push(
+			"  sale to ticket ...... p50 " + fmtMs(st.med) + "  p95 " + fmtMs(st["p(95)"]) + "  p99 " + fmtMs(st["p(99)"]) + "  max " + fmtMs(st.max) + " (" + st.count + " fans)" +
+				"; missed " + (m.tickets_missed ? m.tickets_missed.values.count : 0),
+		);
+	}
 	const load = loadLines(m);
 	for (let i = 0; i < load.length; i++) lines.push(load[i]);
 	lines.push("");
@@ -92,7 +100,7 @@ export function textSummary(data, title) {
 		const t = m[name].thresholds;
 		if (!t) continue;
 		// The always-true thresholds that only keep the report's submetrics (drop.js) are not worth a line each.
-		if (isTimelineMetric(name) || name.indexOf("load_object{") === 0) continue;
+		if (isTimelineMetric(name) || name.indexOf("load_object{") === 0 || name.indexOf("sale_to_ticket_fans{") === 0) continue;
 		for (const expr of Object.keys(t)) {
 			lines.push("  " + (t[expr].ok ? "✓" : "✗") + " " + name + ": " + expr);
 			if (!t[expr].ok) crossed.push(name);

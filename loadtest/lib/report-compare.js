@@ -5,8 +5,8 @@
 // A report here is the JSON the Node runner writes (loadtest/reports/*.json),
 // or the one drop.js writes beside its HTML: the same fields.
 
-/** Steps a latency threshold may name. */
-export const THRESHOLD_STEPS = ["join", "status", "hold", "purchase", "release", "drop"];
+/** Steps a latency threshold may name; `ticket` is the sale-to-ticket time (the report's saleToTicket, k6's sale_to_ticket Trend). */
+export const THRESHOLD_STEPS = ["join", "status", "hold", "purchase", "release", "drop", "ticket"];
 export const THRESHOLD_PERCENTILES = ["p95", "p99"];
 
 /**
@@ -60,7 +60,7 @@ export function checkThresholds(specs, report) {
 		let value = null;
 		if (t.kind === "sellout") value = report.timeToSellOutSeconds === null || report.timeToSellOutSeconds === undefined ? null : report.timeToSellOutSeconds * 1000;
 		else {
-			const s = report.steps && report.steps[t.step];
+			const s = t.step === "ticket" ? report.saleToTicket && { count: report.saleToTicket.ticketed, p95: report.saleToTicket.p95, p99: report.saleToTicket.p99 } : report.steps && report.steps[t.step];
 			value = s && s.count > 0 && typeof s[t.kind] === "number" ? s[t.kind] : null;
 		}
 		return { label: t.label, limit: t.ms, value: value, ok: value !== null && value < t.ms };
@@ -79,7 +79,7 @@ export function k6Thresholds(specs) {
 			out.sale_after_open = ["max<" + t.ms];
 			out.not_sold_out = ["count==0"];
 		} else {
-			const name = "step_" + t.step;
+			const name = t.step === "ticket" ? "sale_to_ticket" : "step_" + t.step;
 			if (!out[name]) out[name] = [];
 			out[name].push("p(" + t.kind.slice(1) + ")<" + t.ms);
 		}
@@ -167,6 +167,12 @@ export function compareReports(base, current, noise) {
 	}
 	for (const step of steps) {
 		for (const p of ["p50", "p95", "p99"]) add(step + " " + p, base.steps[step][p], current.steps[step][p], "lower", "ms", "latency");
+	}
+	const ticket = function (r, p) {
+		return r.saleToTicket && r.saleToTicket.ticketed >= n.minCount ? r.saleToTicket[p] : null;
+	};
+	if (ticket(base, "p50") !== null && ticket(current, "p50") !== null) {
+		for (const p of ["p50", "p99"]) add("sale to ticket " + p, ticket(base, p), ticket(current, p), "lower", "ms", "latency");
 	}
 	const hot = function (r) {
 		return r.load && r.load.hottest ? r.load.hottest.perFan : null;

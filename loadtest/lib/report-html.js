@@ -11,6 +11,7 @@
 import { checkThresholds, formatMs, formatValue, noiseText } from "./report-compare.js";
 import { unansweredText, unansweredTotal } from "./unanswered.js";
 import { cancelText } from "./cancel.js";
+import { saleToTicketText } from "./ticket-time.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -58,6 +59,10 @@ export function reportVerdict(report) {
 			ok: report.cancel.ok,
 			text: "cancelled mid-sale: " + (report.cancel.stats ? cancelText(report.cancel) : report.cancel.failures.join("; ")),
 		});
+	}
+	const st = report.saleToTicket;
+	if (st && st.buyers > 0) {
+		checks.push({ name: "tickets", ok: st.missed === 0, text: "sale to ticket: " + saleToTicketText(st) });
 	}
 	const failures = report.failures || [];
 	checks.push({ name: "invariants", ok: failures.length === 0, text: failures.length === 0 ? "no invariant broken" : failures.length + " broken invariant(s)" });
@@ -163,7 +168,7 @@ export function lineChart(spec) {
 	);
 }
 
-/** Horizontal bars: [{label, value, note}]. */
+/** Horizontal bars: [{label, value, note, color?}]; without a color the first bar is red (the busiest), the others blue. */
 export function barChart(spec) {
 	const W = 600;
 	const row = 20;
@@ -177,7 +182,7 @@ export function barChart(spec) {
 		const y = 4 + i * row;
 		const w = top > 0 ? (b.value / top) * (W - L - R) : 0;
 		parts.push('<text class="tick" x="' + (L - 6) + '" y="' + (y + 13) + '" text-anchor="end">' + esc(b.label) + "</text>");
-		parts.push('<rect class="bar" x="' + L + '" y="' + y + '" width="' + w.toFixed(1) + '" height="' + (row - 5) + '" fill="' + (i === 0 ? COLORS[1] : COLORS[0]) + '"/>');
+		parts.push('<rect class="bar" x="' + L + '" y="' + y + '" width="' + w.toFixed(1) + '" height="' + (row - 5) + '" fill="' + (b.color || (i === 0 ? COLORS[1] : COLORS[0])) + '"/>');
 		parts.push('<text class="tick" x="' + (L + w + 6).toFixed(1) + '" y="' + (y + 13) + '">' + esc(b.value + (b.note ? "  " + b.note : "")) + "</text>");
 	});
 	return (
@@ -339,6 +344,52 @@ function loadChart(load) {
 	return barChart({ id: "load", title: "Requests served by the busiest objects (the audit's load; " + fans + " fans joined)", bars: bars });
 }
 
+/**
+ * How many fans held their tickets after how long from their 201: one bar per
+ * bin up to the last with a fan, each with the share of buyers ticketed by
+ * then, and a red bar for the fans with none by the deadline.
+ */
+export function saleToTicketChart(s) {
+	let last = -1;
+	for (let i = 0; i < s.bins.length; i++) if (s.bins[i].fans > 0) last = i;
+	const bars = [];
+	let sum = 0;
+	let from = 0;
+	const share = function (n) {
+		return s.buyers > 0 ? num((100 * n) / s.buyers, 1) + "%" : "-";
+	};
+	for (let i = 0; i <= last; i++) {
+		sum += s.bins[i].fans;
+		bars.push({ label: formatMs(from) + "–" + formatMs(s.bins[i].leMs), value: s.bins[i].fans, note: "(" + share(sum) + " by then)", color: COLORS[0] });
+		from = s.bins[i].leMs;
+	}
+	if (s.over > 0) bars.push({ label: "> " + formatMs(from), value: s.over, note: "", color: COLORS[4] });
+	if (s.missed > 0) bars.push({ label: "none in " + s.deadlineSeconds + " s", value: s.missed, note: "(" + share(s.missed) + ", a failure)", color: COLORS[1] });
+	return barChart({ id: "sale-to-ticket", title: "Fans by time from their purchase's 201 to tickets the gate accepts (" + s.buyers + " buyers)", bars: bars });
+}
+
+function saleToTicketSection(s) {
+	const figures = [
+		["sale to ticket p50", formatMs(s.p50)],
+		["p95", formatMs(s.p95)],
+		["p99", formatMs(s.p99)],
+		["max", formatMs(s.max)],
+		["no ticket in " + s.deadlineSeconds + " s", s.missed],
+	];
+	if (s.refunded > 0) figures.push(["refunded before a ticket", s.refunded]);
+	return (
+		'<h2 id="sale-to-ticket">Sale to ticket</h2><p class="muted">After its 201 each buyer reads its order with its order token, as the fan page does ' +
+		"(at once, then 250 ms, backing off to 2 s), until every ticket carries a signed token the gate accepts; the time from the 201's answer to that read.</p>" +
+		'<div class="figures">' +
+		figures
+			.map(function (f) {
+				return '<div><span class="muted">' + esc(f[0]) + "</span><b>" + esc(f[1]) + "</b></div>";
+			})
+			.join("") +
+		'</div><div class="grid-charts">' + saleToTicketChart(s) + "</div>"
+	);
+}
+
 // ---------------------------------------------------------------------------
 // The page
 
@@ -453,6 +504,7 @@ export function renderReport(report, opts) {
 		parts.push('<p class="muted">Seconds after the opening; one point per ' + report.timeline.bucketSeconds + " s. Fans' view: what the load generator's fans were answered. The watermark and remaining stock are read from the public API once a point.</p>");
 		parts.push('<div class="grid-charts">' + timelineCharts(report.timeline, report).join("") + "</div>");
 	} else parts.push('<p class="muted">This report has no per-second series.</p>');
+	if (report.saleToTicket && report.saleToTicket.buyers > 0) parts.push(saleToTicketSection(report.saleToTicket));
 	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
 	if (report.load && report.load.objects && report.load.objects.length > 0) {
 		parts.push("<h2>Load per object</h2>");
