@@ -4,11 +4,7 @@
 // it cost, and the audit balances. The verdict is a pure function of what the
 // run gathered, so test-node/cancel-run.test.mjs holds it to both sides.
 // Plain JavaScript with no k6 or Node import (k6 v0.48 parses it: no ?? or ?.).
-import { errorCode, json, pause, request } from "./journey.js";
-
-function adminHeaders(cfg) {
-	return { authorization: "Bearer " + cfg.adminToken, "content-type": "application/json" };
-}
+import { adminHeaders, eachListed, errorCode, json, pause, request } from "./journey.js";
 
 /**
  * Cancels the drop as a promoter does: `POST /api/admin/drops/:id/cancel`
@@ -56,34 +52,18 @@ export function* cancelDrop(client, cfg, dropId, timeoutMs) {
 /** Every sale of the drop in D1, as {orderId, createdAt, quantity, totalCents, status, refundedTickets}, walking the sales pages. */
 export function* readSales(client, cfg, dropId) {
 	const sales = [];
-	let cursor = null;
-	for (let page = 0; page < 10000; page++) {
-		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/sales?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
-		if (res.status !== 200) throw new Error("reading sales failed: " + res.status);
-		const body = json(res);
-		for (const s of body.sales) {
-			sales.push({ orderId: s.orderId, createdAt: s.createdAt, quantity: s.quantity, totalCents: s.totalCents, status: s.status, refundedTickets: s.refundedTickets });
-		}
-		cursor = body.nextCursor;
-		if (!cursor) break;
-	}
+	yield* eachListed(cfg, dropId, "sales", "sales", function (s) {
+		sales.push({ orderId: s.orderId, createdAt: s.createdAt, quantity: s.quantity, totalCents: s.totalCents, status: s.status, refundedTickets: s.refundedTickets });
+	});
 	return sales;
 }
 
 /** Every refund of the drop, as {orderId, amountCents, tickets, state}, walking the refunds pages. */
 export function* readRefunds(client, cfg, dropId) {
 	const refunds = [];
-	let cursor = null;
-	for (let page = 0; page < 10000; page++) {
-		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/refunds?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
-		if (res.status !== 200) throw new Error("reading refunds failed: " + res.status);
-		const body = json(res);
-		for (const r of body.refunds) refunds.push({ orderId: r.orderId, amountCents: r.amountCents, tickets: r.tickets, state: r.state });
-		cursor = body.nextCursor;
-		if (!cursor) break;
-	}
+	yield* eachListed(cfg, dropId, "refunds", "refunds", function (r) {
+		refunds.push({ orderId: r.orderId, amountCents: r.amountCents, tickets: r.tickets, state: r.state });
+	});
 	return refunds;
 }
 

@@ -290,8 +290,25 @@ export function arrivalOffsetMs(index, knobs) {
 // ---------------------------------------------------------------------------
 // The promoter side
 
-function adminHeaders(cfg) {
+export function adminHeaders(cfg) {
 	return { authorization: "Bearer " + cfg.adminToken, "content-type": "application/json" };
+}
+
+/**
+ * Every item of a promoter's paged list (`path` under the drop, e.g. "sales"; `key` the answer's array, e.g.
+ * "sales"), 1,000 a page, following `nextCursor`, each item passed to `take` in order.
+ */
+export function* eachListed(cfg, dropId, path, key, take) {
+	let cursor = null;
+	for (let page = 0; page < 10000; page++) {
+		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/" + path + "?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+		if (res.status !== 200) throw new Error("reading " + path + " failed: " + res.status);
+		const body = json(res);
+		for (const item of body[key]) take(item);
+		cursor = body.nextCursor;
+		if (!cursor) break;
+	}
 }
 
 export function dropBody(knobs, now, overrides) {
@@ -861,7 +878,7 @@ export function* awaitTickets(client, ctx, order, answeredAt) {
 }
 
 // ---------------------------------------------------------------------------
-// After the sale (issue 15): every order's Workflow must reach `ticketed`
+// After the sale: every order's follow-up must reach `ticketed`
 
 /** Statuses an order has once its tickets were issued (or it was refunded, which ends it too). */
 export const TICKETED_STATUSES = ["ticketed", "receipt_sent", "refunded"];
@@ -869,20 +886,11 @@ export const TICKETED_STATUSES = ["ticketed", "receipt_sent", "refunded"];
 /** The drop's orders by status, walking the sales pages: {orders, byStatus, notTicketed (the first 10 ids)}. */
 export function* orderStatuses(client, cfg, dropId) {
 	const out = { orders: 0, byStatus: {}, notTicketed: [] };
-	let cursor = null;
-	for (let page = 0; page < 10000; page++) {
-		const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/sales?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-		const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
-		if (res.status !== 200) throw new Error("reading sales failed: " + res.status);
-		const body = json(res);
-		for (const sale of body.sales) {
-			out.orders++;
-			out.byStatus[sale.status] = (out.byStatus[sale.status] || 0) + 1;
-			if (TICKETED_STATUSES.indexOf(sale.status) < 0 && out.notTicketed.length < 10) out.notTicketed.push(sale.orderId);
-		}
-		cursor = body.nextCursor;
-		if (!cursor) break;
-	}
+	yield* eachListed(cfg, dropId, "sales", "sales", function (sale) {
+		out.orders++;
+		out.byStatus[sale.status] = (out.byStatus[sale.status] || 0) + 1;
+		if (TICKETED_STATUSES.indexOf(sale.status) < 0 && out.notTicketed.length < 10) out.notTicketed.push(sale.orderId);
+	});
 	out.ticketed = TICKETED_STATUSES.reduce(function (sum, s) {
 		return sum + (out.byStatus[s] || 0);
 	}, 0);
