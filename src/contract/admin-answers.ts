@@ -64,7 +64,7 @@ function build() {
 		paymentId: z.string(),
 		shard: count(),
 		tickets: z.array(z.string()),
-		status: orderStatus().meta({ description: "What its post-sale Workflow made of it." }),
+		status: orderStatus().meta({ description: "What its post-sale follow-up made of it." }),
 		refundedTickets: count(),
 		ticketType: nullable(z.string()).meta({ description: "Null: general admission spread over the shards." }),
 		slot: nullable(z.string()),

@@ -65,7 +65,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		tag: "promoter",
 		summary: "Run a failed order's post-sale steps again",
 		security: ["admin"],
-		answers: { 200: json("OrderRetry", "A new Workflow run has started.") },
+		answers: { 200: json("OrderRetry", "A new run of its follow-up is queued.") },
 		errors: { 404: "not_found", 409: "not_failed" },
 	},
 	{

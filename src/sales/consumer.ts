@@ -83,7 +83,7 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 				 ON CONFLICT (code) DO NOTHING`,
 			)
 			.bind(payload),
-		// Where each receipt goes, kept with the order so a Workflow started from D1 alone knows it.
+		// Where each receipt goes, kept with the order so a follow-up run from D1 alone knows it.
 		db
 			.prepare(
 				`UPDATE orders SET receipt_to = json_extract(s.value, '$.email')

@@ -37,8 +37,8 @@ export interface Config {
 	/** The gate's credential for the ticket scan (src/tenants/gate-auth.ts), when set. */
 	gateToken: string | null;
 	/**
-	 * A Workflow per order is started (ORDER_WORKFLOWS "on", the default). "off" is a
-	 * local bench and rehearsal switch only: no Workflow starts, orders stay `paid`.
+	 * Every order's post-sale follow-up is queued (ORDER_WORKFLOWS "on", the default; the name is kept from
+	 * when it was a Workflow per order). "off" is a local bench and rehearsal switch only: orders stay `paid`.
 	 */
 	orderWorkflows: boolean;
 }
@@ -131,7 +131,7 @@ function afterSaleSettings(raw: RawSettings, optional: (name: SettingName) => st
 		// "email" needs a sender address; anything else unknown sends nothing rather than guess.
 		receipts: sender === "email" && from !== null ? { sender: "email", from } : sender === "dev" ? { sender: "dev" } : { sender: "off" },
 		gateToken: optional("GATE_TOKEN"),
-		// Only exactly "off" stops them: a near miss keeps every order's Workflow.
+		// Only exactly "off" stops them: a near miss keeps every order's follow-up.
 		orderWorkflows: raw.ORDER_WORKFLOWS !== "off",
 	};
 }
