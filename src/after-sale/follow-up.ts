@@ -12,7 +12,7 @@
 import { config } from "../shared/config";
 import { paymentProviderOf } from "../payments/providers";
 import { receiptSender, receiptText } from "./receipts";
-import { type OrderRecord, type TicketRecord, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
+import { type OrderRecord, STUCK_SQL, type TicketRecord, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
 
 export const FOLLOW_UP_QUEUE = "ticket-follow-up";
 
@@ -55,7 +55,7 @@ class StepFailure extends Error {
  * queue an order twice, which its idempotent steps absorb. Throws when the send fails (nothing recorded), so the
  * sale's message is retried. With ORDER_WORKFLOWS "off" (a local bench switch) it queues none.
  */
-export async function queueFollowUps(env: Env, orderIds: string[]): Promise<void> {
+export async function queueFollowUps(env: Env, orderIds: string[], now = Date.now()): Promise<void> {
 	if (!config(env).orderWorkflows || orderIds.length === 0) return;
 	const { results } = await env.DB.prepare(`SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?)) AND workflow_runs = 0`)
 		.bind(JSON.stringify([...new Set(orderIds)]))
@@ -64,8 +64,9 @@ export async function queueFollowUps(env: Env, orderIds: string[]): Promise<void
 	for (let i = 0; i < due.length; i += 100) {
 		const chunk = due.slice(i, i + 100);
 		await env.FOLLOW_UP.sendBatch(chunk.map((orderId) => ({ body: { v: 1, orderId, run: 1 } satisfies FollowUpMessage })));
-		await env.DB.prepare(`UPDATE orders SET workflow_runs = 1 WHERE order_id IN (SELECT value FROM json_each(?)) AND workflow_runs = 0`)
-			.bind(JSON.stringify(chunk))
+		// Its run starts now: the cron's sweep takes an order as stuck only once nothing has moved it since.
+		await env.DB.prepare(`UPDATE orders SET workflow_runs = 1, status_at = ?2 WHERE order_id IN (SELECT value FROM json_each(?1)) AND workflow_runs = 0`)
+			.bind(JSON.stringify(chunk), new Date(now).toISOString())
 			.run();
 	}
 }
@@ -92,8 +93,10 @@ export async function consumeFollowUps(batch: MessageBatch<unknown>, env: Env): 
 	await Promise.all(
 		work.map(async ({ msg, job }) => {
 			const order = orders.get(job.orderId);
+			// Its run not written down yet (the sales consumer sends, then records the run): it comes back, never dropped.
+			if (order !== undefined && order.workflow_runs < job.run) return msg.retry({ delaySeconds: followUpDelay(msg.attempts) });
 			// A run the promoter has replaced, or an order refunded meanwhile: nothing left to do for this message.
-			if (order === undefined || order.workflow_runs !== job.run || order.status === "refunded" || order.status === "receipt_sent") return msg.ack();
+			if (order === undefined || order.workflow_runs > job.run || order.status === "refunded" || order.status === "receipt_sent") return msg.ack();
 			try {
 				await followUp(env, order, tickets.get(job.orderId) ?? []);
 				msg.ack();
@@ -203,13 +206,26 @@ export const MISSED_FOLLOW_UP_MS = 10 * 60 * 1000;
 
 /**
  * The cron's sweep: orders in D1 whose follow-up was never queued (their sale's message gave up after the D1
- * write, and the dead-letter path sends only sales D1 lacks) get it now, 100 per run. Answers how many.
+ * write, and the dead-letter path sends only sales D1 lacks) get it now, and orders whose run stopped without
+ * recording anything (its messages used up the queue's retries while D1 was down) get a new run, 100 of each per
+ * run. Answers how many.
  */
 export async function queueMissedFollowUps(env: Env, now = Date.now()): Promise<number> {
 	if (!config(env).orderWorkflows) return 0;
+	const before = new Date(now - MISSED_FOLLOW_UP_MS).toISOString();
 	const { results } = await env.DB.prepare(`SELECT order_id FROM orders WHERE workflow_runs = 0 AND recorded_at <= ? ORDER BY recorded_at LIMIT 100`)
-		.bind(new Date(now - MISSED_FOLLOW_UP_MS).toISOString())
+		.bind(before)
 		.all<{ order_id: string }>();
-	await queueFollowUps(env, results.map((r) => r.order_id));
-	return results.length;
+	await queueFollowUps(env, results.map((r) => r.order_id), now);
+	// A receipt claimed and never recorded as sent is the promoter's to decide (it may have gone out): not retried here.
+	const stuck = await env.DB.prepare(
+		`SELECT order_id FROM orders WHERE workflow_runs >= 1 AND receipt_claimed_at IS NULL AND ${STUCK_SQL} ORDER BY COALESCE(status_at, recorded_at) LIMIT 100`,
+	)
+		.bind(before)
+		.all<{ order_id: string }>();
+	for (const { order_id } of stuck.results) {
+		const run = await markRetrying(env.DB, order_id, before);
+		if (run !== null) await env.FOLLOW_UP.send({ v: 1, orderId: order_id, run } satisfies FollowUpMessage);
+	}
+	return results.length + stuck.results.length;
 }

@@ -92,6 +92,12 @@ export async function recordFailure(db: D1Database, orderId: string, detail: str
 }
 
 /**
+ * An order whose follow-up stopped without recording anything since the time bound to its `?`: paid, or ticketed
+ * with a receipt still to send. A ticketed order with no receipt to send is finished, not stuck.
+ */
+export const STUCK_SQL = `(status = 'paid' OR (status = 'ticketed' AND receipt_to IS NOT NULL AND receipt_sent_at IS NULL)) AND COALESCE(status_at, recorded_at) <= ?`;
+
+/**
  * A failed order goes back to the start, in a new follow-up run: paid, until its steps move it again. Answers the
  * run's number, or null if the order is not failed. `stuckBefore`: a paid or ticketed order whose status has not
  * moved since then (its run ended without recording its failure) is retried as a failed one. A receipt claimed
@@ -102,7 +108,7 @@ export async function markRetrying(db: D1Database, orderId: string, stuckBefore:
 		.prepare(
 			`UPDATE orders SET status = 'paid', status_detail = 'retrying', status_at = ?, workflow_runs = workflow_runs + 1,
 			   receipt_claimed_at = CASE WHEN receipt_sent_at IS NULL THEN NULL ELSE receipt_claimed_at END
-			 WHERE order_id = ? AND (status = 'failed' OR (status IN ('paid', 'ticketed') AND COALESCE(status_at, recorded_at) <= ?)) RETURNING workflow_runs`,
+			 WHERE order_id = ? AND (status = 'failed' OR (${STUCK_SQL})) RETURNING workflow_runs`,
 		)
 		.bind(new Date().toISOString(), orderId, stuckBefore ?? "")
 		.first<{ workflow_runs: number }>();

@@ -239,6 +239,39 @@ describe("the follow-up in batches", () => {
 		expect(await statusInD1(sale.orderId)).toEqual({ status: "receipt_sent", status_detail: null });
 	});
 
+	it("a follow-up that arrives before its run is recorded comes back later instead of being dropped, then runs", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const sale = saleMessage({ dropId: drop.id, paymentId: "pay_test_fu_early", email: "early@example.test" });
+		await storeSales([sale]);
+		// The sales consumer sent run 1 and has not yet written workflow_runs = 1.
+		const early = await deliver([sale.orderId], 1);
+		expect(early.explicitAcks).toHaveLength(0);
+		expect(early.retryMessages).toHaveLength(1);
+		expect(await statusInD1(sale.orderId)).toMatchObject({ status: "paid" });
+		await env.DB.prepare(`UPDATE orders SET workflow_runs = 1 WHERE order_id = ?`).bind(sale.orderId).run();
+		expect((await deliver([sale.orderId], 2)).explicitAcks).toHaveLength(1);
+		expect(await statusInD1(sale.orderId)).toEqual({ status: "receipt_sent", status_detail: null });
+	});
+
+	it("gives an order whose run stopped without a word (its messages used up the queue's retries) a new run from the cron's sweep; a finished order without a receipt is left alone", async () => {
+		const stuck = await storedSale({ paymentId: "pay_test_fu_lost", email: "lost@example.test" });
+		const done = await storedSale({ paymentId: "pay_test_fu_noreceipt" });
+		expect((await deliver([done.orderId], 1)).explicitAcks).toHaveLength(1);
+		expect(await statusInD1(done.orderId)).toMatchObject({ status: "ticketed" });
+		const captured = capturingQueue();
+		const on = { ...env, FOLLOW_UP: captured.queue } as Env;
+		await queueMissedFollowUps(on, Date.now());
+		expect(captured.bodies.filter((b) => (b as { orderId: string }).orderId === stuck.orderId)).toHaveLength(0);
+		const later = Date.now() + MISSED_FOLLOW_UP_MS + 1_000;
+		await queueMissedFollowUps(on, later);
+		expect(captured.bodies).toContainEqual({ v: 1, orderId: stuck.orderId, run: 2 });
+		expect(captured.bodies.filter((b) => (b as { orderId: string }).orderId === done.orderId)).toHaveLength(0);
+		// The promoter cannot "retry" the finished one either.
+		expect(await retryOrder(env, done.dropId, done.orderId, later).catch((e: { status?: number }) => e.status)).toBe(409);
+		expect((await deliver([stuck.orderId], 1, env, 2)).explicitAcks).toHaveLength(1);
+		expect(await statusInD1(stuck.orderId)).toEqual({ status: "receipt_sent", status_detail: null });
+	});
+
 	it("queues nothing with ORDER_WORKFLOWS 'off' (the local bench switch): the sale is stored and acked, the order stays paid, its tickets still signed at the read", async () => {
 		const captured = capturingQueue();
 		const off = { ...env, ORDER_WORKFLOWS: "off", FOLLOW_UP: captured.queue } as Env;
