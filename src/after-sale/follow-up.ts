@@ -12,7 +12,7 @@
 import { config } from "../shared/config";
 import { paymentProviderOf } from "../payments/providers";
 import { receiptSender, receiptText } from "./receipts";
-import { type OrderRecord, STUCK_SQL, type TicketRecord, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
+import { type OrderRecord, STUCK_SQL, type TicketRecord, markPaymentMissing, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
 
 export const FOLLOW_UP_QUEUE = "ticket-follow-up";
 
@@ -132,9 +132,9 @@ async function readOrders(db: D1Database, orderIds: string[]): Promise<{ orders:
 /** One order through its steps; each step skips what D1 says is done. */
 async function followUp(env: Env, order: OrderRecord, tickets: TicketRecord[]): Promise<void> {
 	if (order.status === "paid" || order.status === "failed") {
-		await confirmPayment(env, order.payment_id);
+		await confirmPayment(env, order);
 		await step(FOLLOW_UP_STEPS.issue, async () => {
-			const unsigned = tickets.filter((t) => t.token === null);
+			const unsigned = tickets.filter((t) => t.token === null && t.refund_id === null);
 			const tokens = await Promise.all(unsigned.map(async (t) => ({ code: t.code, token: await ticketTokenOf(env, order, t) })));
 			await storeTicketTokens(env.DB, order.order_id, tokens);
 		});
@@ -151,12 +151,19 @@ async function step<T>(name: Step, run: () => Promise<T>): Promise<T> {
 	}
 }
 
-/** The provider still has the payment as taken; one it does not know ends the order failed at once. */
-async function confirmPayment(env: Env, paymentId: string): Promise<void> {
+/**
+ * The provider still has the payment as taken; one it does not know ends the order failed at once, and its tickets
+ * (signed at the read already) admit nobody from then on.
+ */
+async function confirmPayment(env: Env, order: OrderRecord): Promise<void> {
+	const paymentId = order.payment_id;
 	const provider = paymentProviderOf(env, paymentId);
 	if (!provider.ok) throw new StepFailure(FOLLOW_UP_STEPS.confirm, `no provider for payment ${paymentId}`, true);
 	const state = await step(FOLLOW_UP_STEPS.confirm, () => provider.value.confirm(paymentId));
-	if (state === "missing") throw new StepFailure(FOLLOW_UP_STEPS.confirm, `payment ${paymentId} is not taken`, true);
+	if (state === "missing") {
+		await step(FOLLOW_UP_STEPS.confirm, () => markPaymentMissing(env.DB, order.order_id, Date.now()));
+		throw new StepFailure(FOLLOW_UP_STEPS.confirm, `payment ${paymentId} is not taken`, true);
+	}
 	if (state === "pending") throw new StepFailure(FOLLOW_UP_STEPS.confirm, `payment ${paymentId} is still processing`);
 }
 

@@ -25,6 +25,8 @@ export interface OrderRecord extends OrderColumns {
 	receipt_sent_at: string | null;
 	/** When the follow-up claimed the receipt to send it (the claim comes before the send). */
 	receipt_claimed_at: string | null;
+	/** When the follow-up found the payment not taken at its provider: the tickets admit nobody. */
+	payment_missing_at: string | null;
 	/** The order's follow-up runs: 1 once the sales consumer queued it, one more for each promoter's retry. */
 	workflow_runs: number;
 }
@@ -87,6 +89,11 @@ export async function recordOutcome(db: D1Database, orderId: string, receiptSent
 }
 
 /** A step that used up its retries: the promoter sees the order failed, and which step, and may retry it. */
+/** The follow-up found the order's payment not taken at its provider: its tickets admit nobody from now on. */
+export async function markPaymentMissing(db: D1Database, orderId: string, now: number): Promise<void> {
+	await db.prepare(`UPDATE orders SET payment_missing_at = COALESCE(payment_missing_at, ?) WHERE order_id = ?`).bind(new Date(now).toISOString(), orderId).run();
+}
+
 export async function recordFailure(db: D1Database, orderId: string, detail: string): Promise<void> {
 	await setStatus(db, orderId, "failed", detail).run();
 }
@@ -119,20 +126,24 @@ export type ScanResult =
 	| { kind: "admitted"; ticket: TicketRecord }
 	| { kind: "already_used"; ticket: TicketRecord }
 	| { kind: "refunded"; ticket: TicketRecord }
+	| { kind: "unpaid"; ticket: TicketRecord }
 	| { kind: "unknown" };
 
 /** Admits a ticket once: one conditional write, so two gates scanning at once admit it once. */
 export async function admitTicket(db: D1Database, dropId: string, orderId: string, code: string, now: string): Promise<ScanResult> {
 	const admitted = await db
 		.prepare(
-			`UPDATE tickets SET scanned_at = ? WHERE code = ? AND order_id = ? AND drop_id = ? AND scanned_at IS NULL AND refund_id IS NULL RETURNING *`,
+			`UPDATE tickets SET scanned_at = ? WHERE code = ? AND order_id = ? AND drop_id = ? AND scanned_at IS NULL AND refund_id IS NULL
+			   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = tickets.order_id AND o.payment_missing_at IS NOT NULL) RETURNING *`,
 		)
 		.bind(now, code, orderId, dropId)
 		.first<TicketRecord>();
 	if (admitted !== null) return { kind: "admitted", ticket: admitted };
 	const ticket = await db.prepare(`SELECT * FROM tickets WHERE code = ? AND order_id = ? AND drop_id = ?`).bind(code, orderId, dropId).first<TicketRecord>();
 	if (ticket === null) return { kind: "unknown" };
-	return ticket.refund_id !== null ? { kind: "refunded", ticket } : { kind: "already_used", ticket };
+	if (ticket.refund_id !== null) return { kind: "refunded", ticket };
+	if (ticket.scanned_at === null) return { kind: "unpaid", ticket };
+	return { kind: "already_used", ticket };
 }
 
 export type PassState = "valid" | "used" | "refunded";
@@ -149,7 +160,7 @@ export interface OrderProgress {
  * What became of an order after the sale. One not in D1 yet is paid, its tickets not issued yet. A ticket in D1
  * with no stored token is signed here, at the read: the gate admits any token the engine signed for a ticket D1
  * holds and has not refunded, so a fan holds a scannable ticket as soon as the sale is durable, with no write and
- * no wait for the follow-up. A refunded ticket is given no new token.
+ * no wait for the follow-up. A refunded ticket, or one whose payment the follow-up found not taken, is given no token.
  */
 export async function orderProgress(env: Env, orderId: string, codes: string[]): Promise<OrderProgress> {
 	const [order, tickets] = await Promise.all([orderRecord(env.DB, orderId), orderTickets(env.DB, orderId)]);
@@ -157,7 +168,7 @@ export async function orderProgress(env: Env, orderId: string, codes: string[]):
 	const passes = await Promise.all(
 		tickets.map(async (t) => ({
 			code: t.code,
-			token: t.token ?? (t.refund_id === null ? await ticketTokenOf(env, order, t) : null),
+			token: t.refund_id !== null || order.payment_missing_at !== null ? null : (t.token ?? (await ticketTokenOf(env, order, t))),
 			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
 		})),
 	);

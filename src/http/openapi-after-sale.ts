@@ -18,7 +18,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		errors: {
 			401: "unauthorized: no valid gate credential (with WWW-Authenticate); the admin token is not one",
 			404: "not_found: no such drop, or no such ticket",
-			409: "already_used (scannedAt), ticket_refunded",
+			409: "already_used (scannedAt), ticket_refunded, payment_not_taken",
 			422: "invalid_ticket, wrong_drop (field ticket), too_short, too_long",
 		},
 	},

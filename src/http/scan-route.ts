@@ -27,6 +27,7 @@ export async function scanTicket(request: IRequest, env: Env): Promise<ScanAnswe
 	const result = await admitTicket(env.DB, dropId, claims.orderId, claims.code, now);
 	if (result.kind === "unknown") throw notFound("ticket");
 	if (result.kind === "refunded") throw new ApiError(409, "ticket_refunded", "This ticket was refunded; it does not admit anyone.");
+	if (result.kind === "unpaid") throw new ApiError(409, "payment_not_taken", "This ticket's payment was not taken; it does not admit anyone.");
 	if (result.kind === "already_used") {
 		throw new ApiError(409, "already_used", `This ticket was already scanned at ${result.ticket.scanned_at}.`, { scannedAt: result.ticket.scanned_at });
 	}
