@@ -256,7 +256,7 @@ export class InventoryShard extends DurableObject<Env> {
 	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; state?: SetState } = {}): ShardCountsWithUnits {
 		this.served.count();
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
-		if (input.peerStock) this.transfers.noteLook({ ...input, peerStock: input.peerStock });
+		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
 		return { ...this.ledger.counts(), named: this.units.counts() };
 	}
 

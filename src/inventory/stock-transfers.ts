@@ -68,8 +68,10 @@ export interface StockTransferHost {
 export class StockTransfers {
 	/** Transfers this instance is waiting on right now. */
 	private readonly running = new Set<string>();
-	/** Each peer's free stock, and the stock between shards, when the pacer last looked. */
+	/** Each peer's free stock, and the stock between shards, as the pacer's last look found them, and when. */
 	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
+	/** When the pacer last counted this shard: the look it passes on next was gathered then. */
+	private countedAt = -Infinity;
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
 	/** When this shard last gave stock to a peer: a look older than that may not know where it went. */
@@ -80,9 +82,14 @@ export class StockTransfers {
 
 	constructor(private readonly host: StockTransferHost) {}
 
-	/** The pacer's look at every shard's free stock, and at the stock moving between shards. */
-	noteLook(look: { peerStock: number[]; inFlight?: number }): void {
-		this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.host.clock() };
+	/**
+	 * The pacer's call for this shard's count, carrying (when it has one) its look at every shard's free stock and
+	 * the stock moving between shards. That look was gathered at the pacer's previous call, not this one, so it is
+	 * dated then: a give this shard made in between is newer than the look, which may not know where it went.
+	 */
+	noteLook(look: { peerStock: number[]; inFlight?: number } | null): void {
+		if (look !== null) this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.countedAt };
+		this.countedAt = this.host.clock();
 	}
 
 	/**

@@ -40,6 +40,33 @@ function countGives(): Map<number, number> {
 afterEach(() => vi.restoreAllMocks());
 
 describe("the sell-out endgame", () => {
+	it("a dry shard does not take a look gathered before its own give as the last word: the stock it gave a peer is found, not answered sold_out", async () => {
+		// Opening in an hour: no pacer tick looks meanwhile, so the test plays the pacer's calls itself.
+		const drop = await createDrop({ capacity: 12, shards: 3, maxPerFan: 12, opensAt: new Date(Date.now() + 3_600_000).toISOString() });
+		const [s, p] = [shardStub(drop.id, 0), shardStub(drop.id, 1)];
+		const notAfter = Date.now() + 600_000;
+		let n = 0;
+		const take = (stub: typeof s, quantity: number) => stub.hold({ fanId: `fan-${++n}`, quantity, idempotencyKey: `k-${n}`, notAfter });
+		// Shard 1 takes its own 4, then shard 2's 4: shards 1 and 2 dry, shard 0 has 4.
+		expect((await take(p, 4)).ok).toBe(true);
+		expect((await take(p, 4)).ok).toBe(true);
+		// The pacer's look: every shard counted now (peers 1 and 2 have nothing free), then passed on to shard 1.
+		await Promise.all([s.totals({}), p.totals({})]);
+		const look = { peerStock: [4, 0, 0], inFlight: 0 };
+		await p.totals(look);
+		// A fan of shard 1 asks for 1: it takes 2 from shard 0 (one spare, for the next), so shard 1 has 1 free.
+		expect((await take(p, 1)).ok).toBe(true);
+		// Shard 0's own fans take what it has left: it is dry (read by the promoter's stats, not a pacer call).
+		const left = (await s.stats()).remaining;
+		expect(left).toBe(2);
+		expect((await take(s, left)).ok).toBe(true);
+		// The look gathered before the give reaches shard 0 (peers: nothing free). Shard 1's spare ticket exists.
+		await s.totals(look);
+		const last = await take(s, 1);
+		expect(last).toMatchObject({ ok: true });
+		expect((await take(s, 1))).toMatchObject({ ok: false, code: "sold_out" });
+	});
+
 	it("rounds of concurrent holds from dry shards take the thin stock of every other shard without one try_again, then a final sold_out", async () => {
 		// 2 tickets on each of 8 shards; the fans all live on shards 0 and 1, so 12 of the 16 tickets
 		// must move, and by the last rounds every shard has 0 or 1 left.
