@@ -5,10 +5,7 @@
 // Cancelled badge and offers no move out of it.
 import assert from "node:assert/strict";
 import { assertAccessible } from "./axe.mjs";
-import { DESKTOP, PHONE, checkProblems, openPage, signInAs } from "./journeys.mjs";
-
-const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { DESKTOP, PHONE, checkProblems, inSeconds, openPage, signInAs, sleep } from "./journeys.mjs";
 
 export async function dropCancelledJourney({ browser, base, api, adminToken, shot, log }) {
 	const problems = [];

@@ -6,11 +6,8 @@
 // decline, keeps the hold, and buys it with another card, charged once.
 import assert from "node:assert/strict";
 import { assertAccessible } from "./axe.mjs";
-import { PHONE, checkProblems, openPage } from "./journeys.mjs";
+import { PHONE, checkProblems, inSeconds, openPage, sleep } from "./journeys.mjs";
 import { TEST_CARDS, useStripeStandIn } from "./stripe-stand-in.mjs";
-
-const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A fan on the page, up to their held tickets, with the card form open. */
 async function heldWithCardForm(browser, base, dropId, stripeUrl, problems) {

@@ -42,7 +42,10 @@ async function tabTo(page, id, max = 20) {
 	throw new Error(`#${id} is not reachable with the Tab key`);
 }
 
-const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
+/** The time `s` seconds from now, as the API takes it. */
+export const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
+/** A pause of `ms` in a journey. */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function fanJourney({ browser, base, api, adminToken, gateToken, shot, log }) {
 	const problems = [];
@@ -218,7 +221,7 @@ export async function fanPrequeueAndHoldExpiry({ browser, base, api, shot, log }
 	const deadline = Date.now() + 15_000;
 	while ((await api.dropStats(drop.id)).held !== 0) {
 		assert.ok(Date.now() < deadline, "the engine released the expired hold");
-		await new Promise((r) => setTimeout(r, 500));
+		await sleep(500);
 	}
 	log("an unpaid hold runs out and the fan can hold again");
 	checkProblems(problems, "fan pre-queue and hold expiry");
@@ -234,7 +237,7 @@ export async function fanEdgeStates({ browser, base, api, shot, log }) {
 		opensAt: inSeconds(1),
 		admission: { batchSize: 10, intervalMs: 250, activeMultiple: 1 },
 	});
-	await new Promise((r) => setTimeout(r, 1500));
+	await sleep(1500);
 	await api.buy(drop.id, "api-fan-only-seat", 1);
 	const { context, page } = await openPage(browser, PHONE, problems);
 	await page.goto(`${base}/drops/${drop.id}`);
@@ -310,13 +313,13 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	log(`created ${dropId}`);
 
 	// Fans buy through the API, a few at a time; the page's sold count rises.
-	await new Promise((r) => setTimeout(r, 3500));
+	await sleep(3500);
 	const seen = [];
 	let buying = true;
 	const watcher = (async () => {
 		while (buying) {
 			seen.push(Number((await page.locator("#stat-sold").textContent()).replace(/\D/g, "")) || 0);
-			await new Promise((r) => setTimeout(r, 400));
+			await sleep(400);
 		}
 	})().then(
 		() => null,
@@ -326,7 +329,7 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	for (let i = 0; i < 6; i++) {
 		// Settled at once, so a failure waits for the others instead of going unhandled.
 		purchases.push(api.buy(dropId, `api-buyer-${i}`, 2).then(() => null, (err) => err));
-		await new Promise((r) => setTimeout(r, 1200));
+		await sleep(1200);
 	}
 	const failures = (await Promise.all(purchases)).filter((e) => e !== null);
 	if (failures.length > 0) {
