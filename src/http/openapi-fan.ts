@@ -107,7 +107,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			422:
 				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
 				"unknown_slot, unknown_section, unknown_seat (seats), seat_not_in_type (seats), seats_apart, duplicate_seat, quantity_mismatch, not_for_type",
-			503: "try_again: tickets stayed on their way between shards for the whole wait (about a second), or a shard did not answer",
+			503: "try_again: tickets stayed on their way between shards for the whole wait (about a second), a shard did not answer within 3 s, or stock kept arriving and kept being taken by other holds",
 		},
 	},
 	{

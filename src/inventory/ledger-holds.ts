@@ -4,7 +4,7 @@
 // values. A named hold is made in two steps instead (ledger-named.ts).
 import { holdId as newHoldId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
-import { type HoldView, LedgerSection, keyConflict, replayed } from "./ledger-store";
+import { type HoldView, LedgerSection, keyConflict, replayed, turnEnded } from "./ledger-store";
 
 /** What a hold request decided: an answer, or "this shard lacks `missing` tickets" (stock may be elsewhere). */
 export type HoldDecision =
@@ -32,6 +32,8 @@ export class HoldLedger extends LedgerSection {
 				this.sql.run(`DELETE FROM idempotency WHERE fan_id = ? AND key = ?`, input.fanId, input.key);
 			}
 			this.store.returnDue(input.now);
+			// The fan's turn ended while the request waited (for stock on its way, say): a hold would be born expired.
+			if (input.now >= input.notAfter) return { kind: "answered", outcome: turnEnded() };
 			const refused = this.store.limitRefusal(meta, input.fanId, null, input.quantity);
 			if (refused !== null) return { kind: "answered", outcome: refused };
 			const remaining = this.store.requireMeta().remaining;

@@ -6,7 +6,7 @@
 import { holdId as newHoldId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import type { Claimed } from "./unit-ledger";
-import { type HoldRow, type HoldView, LedgerSection, keyConflict, replayed } from "./ledger-store";
+import { type HoldRow, type HoldView, LedgerSection, keyConflict, replayed, turnEnded } from "./ledger-store";
 
 /** What a named hold asks its units' shard for, as the home shard writes it down. */
 export interface NamedHold {
@@ -59,6 +59,7 @@ export class NamedHoldLedger extends LedgerSection {
 				const resumed = orphan.unit_shard === null || orphan.pool === null ? null : { shard: orphan.unit_shard, pool: orphan.pool };
 				return { kind: "reserved" as const, holdId: orphan.hold_id, expiresAt: orphan.expires_at, resumed };
 			}
+			if (input.now >= input.notAfter) return { kind: "answered" as const, outcome: turnEnded() };
 			if (input.nowhere === true) return { kind: "answered" as const, outcome: fail(409, "sold_out", "None of these are left.") };
 			const refused = this.store.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
 			if (refused !== null) return { kind: "answered" as const, outcome: refused };

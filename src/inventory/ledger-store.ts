@@ -61,6 +61,9 @@ export const replayed = <T>(value: T): Outcome<T> => ({ ok: true, value, replaye
 
 export const keyConflict = () => fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
 
+/** The fan's turn (their access token) ended before the hold could be made: the Worker's answer to an expired token. */
+export const turnEnded = () => fail(401, "token_expired", "Your turn ended before the hold could be made.");
+
 /**
  * A list of ids as one bound parameter (a JSON array): a Durable Object's SQLite takes at
  * most 100 bound variables per statement, so a list spelled out as `?, ?, ...` beside another

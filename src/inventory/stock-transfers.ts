@@ -32,6 +32,13 @@ const HINT_FRESH_MS = 2_000;
 const EMPTY_SWEEP_MS = 1_000;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
 const MAX_EXTRA_TAKE = 16;
+/**
+ * How long a peer may take to answer an ask before the sweep goes on without it (its
+ * transfer stays written down; the alarm finishes it), and how long it is then left out
+ * of sweeps: holds share one sweep, so a hung peer must not hold them all.
+ */
+export const PEER_ANSWER_MS = 3_000;
+const PEER_REST_MS = 10_000;
 
 /** What a peer answers when asked for stock: what it gave, and its free stock as the endgame counts it. */
 export interface GiveAnswer {
@@ -79,6 +86,8 @@ export class StockTransfers {
 	/** The sweep of the peers running now, which holds short of stock join; and the stock they lack together. */
 	private sweeping: Promise<Sweep> | null = null;
 	private sweepNeed = 0;
+	/** Peers that did not answer in time, and until when they are left out of sweeps. */
+	private readonly resting = new Map<number, number>();
 
 	constructor(private readonly host: StockTransferHost) {}
 
@@ -100,6 +109,8 @@ export class StockTransfers {
 		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter });
 		let blocked = false;
 		let waits = 0;
+		// The stock free elsewhere as the last sweep counted it: what "not enough left" offers.
+		let elsewhere = 0;
 		for (let round = 1; ; round++) {
 			const decision = ask();
 			if (decision.kind === "answered") return this.held(decision.outcome);
@@ -111,8 +122,13 @@ export class StockTransfers {
 			// as the peers still have stock to give. (Each round that gets stock moves it here.)
 			const sweep = await this.sweep(decision.missing);
 			blocked = false;
+			elsewhere = sweep.elsewhere;
 			if (sweep.got > 0) {
-				if (round >= MAX_HOLD_ROUNDS) break;
+				// Stock keeps coming and other holds keep taking it: neither sold out nor held.
+				if (round >= MAX_HOLD_ROUNDS) {
+					blocked = true;
+					break;
+				}
 				continue;
 			}
 			if (sweep.elsewhere <= 0) {
@@ -127,6 +143,8 @@ export class StockTransfers {
 			blocked = true;
 			const wait = STOCK_WAITS_MS[waits++];
 			if (wait === undefined || round >= MAX_HOLD_ROUNDS) break;
+			// Never past the fan's turn: the hold would be born expired (the ledger refuses it).
+			if (this.host.clock() + wait >= input.notAfter) break;
 			await new Promise((resolve) => setTimeout(resolve, wait));
 		}
 		// One more look: holds past their time are returned first, and stock may have come back.
@@ -136,9 +154,11 @@ export class StockTransfers {
 			// A peer did not answer, or stock stayed on its way for the whole wait: "sold out" would be a guess.
 			return fail(503, "try_again", "Tickets are being moved between shards; try again in a moment.", { retryAfter: 1 });
 		}
-		return last.remaining === 0
+		// Stock elsewhere, too little for this hold (a sweep's count, so a hint, not a promise).
+		const available = last.remaining + (Number.isFinite(elsewhere) ? Math.max(0, elsewhere) : 0);
+		return available === 0
 			? fail(409, "sold_out", "No tickets are left to hold.")
-			: fail(409, "not_enough_left", `Only ${last.remaining} ticket(s) are left; ask for fewer.`, { available: last.remaining });
+			: fail(409, "not_enough_left", `Only ${available} ticket(s) are left; ask for fewer.`, { available });
 	}
 
 	/**
@@ -209,6 +229,10 @@ export class StockTransfers {
 		for (const from of peers) {
 			if (got >= this.sweepNeed) break;
 			asked++;
+			if (this.isResting(from)) {
+				failed = true;
+				continue;
+			}
 			const needed = this.sweepNeed - got;
 			// From a peer with plenty, take a little more than the holds lack, so the next holds here find it.
 			const spare = known ? Math.max(0, known[from]! - needed) : 0;
@@ -238,7 +262,7 @@ export class StockTransfers {
 		this.running.add(transferId);
 		let answer: GiveAnswer;
 		try {
-			answer = await this.host.peer(meta.drop_id, from).give({ transferId, toShard: meta.shard, amount: requested, acks });
+			answer = await this.askPeer(from, { transferId, toShard: meta.shard, amount: requested, acks });
 		} finally {
 			this.running.delete(transferId);
 		}
@@ -276,6 +300,10 @@ export class StockTransfers {
 			// Checked again right before each: another caller may have started or finished it
 			// while this one awaited the transfers before it (from here to the ask, no await).
 			if (this.running.has(t.transfer_id) || !this.host.ledger.transfers.isPending(t.transfer_id)) continue;
+			if (this.isResting(t.from_shard)) {
+				failed = true;
+				continue;
+			}
 			try {
 				got += (await this.exchange(t.transfer_id, t.from_shard, t.requested)).amount;
 			} catch (err) {
@@ -286,13 +314,44 @@ export class StockTransfers {
 		return { got, failed };
 	}
 
+	/**
+	 * A peer's `give`, given up after PEER_ANSWER_MS (the peer is then rested). What it
+	 * answers later is not lost: the transfer stays pending here, and asking again under
+	 * the same id answers the same amount.
+	 */
+	private async askPeer(from: number, input: Parameters<StockPeer["give"]>[0]): Promise<GiveAnswer> {
+		const meta = this.host.ledger.requireMeta();
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const late = new Promise<never>((_, reject) => {
+			timer = setTimeout(() => {
+				this.resting.set(from, this.host.clock() + PEER_REST_MS);
+				reject(new Error(`shard ${from} did not answer within ${PEER_ANSWER_MS} ms`));
+			}, PEER_ANSWER_MS);
+		});
+		try {
+			return await Promise.race([this.host.peer(meta.drop_id, from).give(input), late]);
+		} finally {
+			if (timer !== undefined) clearTimeout(timer);
+		}
+	}
+
+	/** Whether a peer that did not answer in time is still left out of sweeps. */
+	private isResting(peer: number): boolean {
+		const until = this.resting.get(peer);
+		if (until === undefined) return false;
+		if (this.host.clock() < until) return true;
+		this.resting.delete(peer);
+		return false;
+	}
+
 	/** Tells givers which of their transfers have been credited here, so both sides forget them. */
 	async sendAcks(): Promise<void> {
 		const meta = this.host.ledger.requireMeta();
 		for (const from of this.host.ledger.transfers.peersToAck()) {
+			if (this.isResting(from)) continue;
 			const acks = this.host.ledger.transfers.unackedFrom(from);
 			try {
-				await this.host.peer(meta.drop_id, from).give({ transferId: "", toShard: meta.shard, amount: 0, acks });
+				await this.askPeer(from, { transferId: "", toShard: meta.shard, amount: 0, acks });
 				this.host.ledger.transfers.acked(acks);
 			} catch (err) {
 				console.warn("transfer acks not delivered; the alarm retries", from, err);
