@@ -105,7 +105,7 @@ export async function consumeFollowUps(batch: MessageBatch<unknown>, env: Env): 
 				if (failure.final || msg.attempts >= FOLLOW_UP_ATTEMPTS) {
 					console.error(`order ${job.orderId}: step "${failure.step}" failed for good: ${failure.why}`);
 					try {
-						await recordFailure(env.DB, job.orderId, `${failure.step} failed${failure.final ? `: ${failure.why}` : ""}`);
+						await recordFailure(env.DB, job.orderId, job.run, `${failure.step} failed${failure.final ? `: ${failure.why}` : ""}`);
 						msg.ack();
 					} catch {
 						// Recording it failed too: the message comes back, and the failure is recorded then.
@@ -193,11 +193,22 @@ async function sendReceipt(env: Env, order: OrderRecord, tickets: TicketRecord[]
 		throw new StepFailure(FOLLOW_UP_STEPS.receipt, "outcome unknown (an earlier attempt claimed it and recorded no send)", true);
 	}
 	const sale = saleOfRecord(order, tickets);
+	const sending = sender.send({ orderId: order.order_id, to: order.receipt_to, subject: `Your tickets: order ${order.order_id}`, text: receiptText(sale) });
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const unanswered = new Promise<"unanswered">((resolve) => {
+		timer = setTimeout(() => resolve("unanswered"), RECEIPT_SEND_MS);
+	});
 	try {
-		await sender.send({ orderId: order.order_id, to: order.receipt_to, subject: `Your tickets: order ${order.order_id}`, text: receiptText(sale) });
+		// A send still going after RECEIPT_SEND_MS may yet go out: its claim stays, the order is the promoter's to decide.
+		if ((await Promise.race([sending, unanswered])) === "unanswered") {
+			throw new StepFailure(FOLLOW_UP_STEPS.receipt, `outcome unknown (the send did not answer within ${RECEIPT_SEND_MS / 1000} s)`, true);
+		}
 	} catch (err) {
+		if (err instanceof StepFailure) throw err;
 		await env.DB.prepare(`UPDATE orders SET receipt_claimed_at = NULL WHERE order_id = ? AND receipt_claimed_at = ?`).bind(order.order_id, claimedAt).run();
 		throw new StepFailure(FOLLOW_UP_STEPS.receipt, String(err));
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
 	}
 	await step(FOLLOW_UP_STEPS.receipt, () =>
 		env.DB.prepare(`UPDATE orders SET receipt_sent_at = ? WHERE order_id = ?`).bind(new Date().toISOString(), order.order_id).run(),
@@ -205,8 +216,10 @@ async function sendReceipt(env: Env, order: OrderRecord, tickets: TicketRecord[]
 	return true;
 }
 
-/** How long a receipt's claim is taken as a send still going on (a send gives up well within it). */
+/** How long a receipt's claim is taken as a send still going on (a send is given up well within it). */
 export const RECEIPT_CLAIM_MS = 60_000;
+/** How long a send may take before its outcome is taken as unknown (a third of the claim's time). */
+export const RECEIPT_SEND_MS = 20_000;
 
 /** How long after its D1 write an order with no follow-up queued is taken as missed (its message is retried meanwhile). */
 export const MISSED_FOLLOW_UP_MS = 10 * 60 * 1000;

@@ -94,8 +94,15 @@ export async function markPaymentMissing(db: D1Database, orderId: string, now: n
 	await db.prepare(`UPDATE orders SET payment_missing_at = COALESCE(payment_missing_at, ?) WHERE order_id = ?`).bind(new Date(now).toISOString(), orderId).run();
 }
 
-export async function recordFailure(db: D1Database, orderId: string, detail: string): Promise<void> {
-	await setStatus(db, orderId, "failed", detail).run();
+/**
+ * Only for the run that failed, and only while nothing finished the order: a late copy of a replaced run, or one
+ * whose other delivery got through, writes nothing over the outcome.
+ */
+export async function recordFailure(db: D1Database, orderId: string, run: number, detail: string): Promise<void> {
+	await db
+		.prepare(`UPDATE orders SET status = 'failed', status_detail = ?, status_at = ? WHERE order_id = ? AND workflow_runs = ? AND status IN ('paid', 'ticketed', 'failed')`)
+		.bind(detail, new Date().toISOString(), orderId, run)
+		.run();
 }
 
 /**

@@ -6,8 +6,8 @@
 // batches, retried steps and a crash between the receipt's claim and its send
 // never send a receipt twice and skip no order.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { FOLLOW_UP_ATTEMPTS, FOLLOW_UP_QUEUE, MISSED_FOLLOW_UP_MS, RECEIPT_CLAIM_MS, consumeFollowUps, queueMissedFollowUps } from "../../src/after-sale/follow-up";
+import { describe, expect, it, vi } from "vitest";
+import { FOLLOW_UP_ATTEMPTS, FOLLOW_UP_QUEUE, MISSED_FOLLOW_UP_MS, RECEIPT_CLAIM_MS, RECEIPT_SEND_MS, consumeFollowUps, queueMissedFollowUps } from "../../src/after-sale/follow-up";
 import { retryOrder } from "../../src/after-sale/retry";
 import { consumeSales } from "../../src/sales/consumer";
 import type { SaleMessage } from "../../src/contract/sale-message";
@@ -164,6 +164,51 @@ describe("the follow-up in batches", () => {
 		// Back again, it finds the receipt sent.
 		expect((await deliver([sale.orderId], 2, slow)).explicitAcks).toHaveLength(1);
 		expect(sent).toEqual(["race@example.test"]);
+	});
+
+	it("a send that never answers ends the order failed (outcome unknown) with its claim kept: no delivery after it sends a second receipt", async () => {
+		const sale = await storedSale({ paymentId: "pay_test_fu_hung", email: "hung@example.test" });
+		let sends = 0;
+		const RECEIPTS = { send: () => (sends++, new Promise<void>(() => {})) };
+		const hung = { ...env, RECEIPT_SENDER: "email", RECEIPT_FROM: "tickets@example.test", RECEIPTS } as unknown as Env;
+		const claimedAt = () => env.DB.prepare(`SELECT receipt_claimed_at FROM orders WHERE order_id = ?`).bind(sale.orderId).first<string | null>("receipt_claimed_at");
+		vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+		let r: Awaited<ReturnType<typeof deliver>>;
+		try {
+			let settled = false;
+			const run = deliver([sale.orderId], 1, hung).then((result) => ((settled = true), result));
+			// D1's answers are real I/O: wait for the claim by asking D1, not by a timer.
+			for (let i = 0; i < 500 && sends === 0; i++) await claimedAt();
+			expect(sends).toBe(1);
+			await vi.advanceTimersByTimeAsync(RECEIPT_SEND_MS + 1);
+			for (let i = 0; i < 500 && !settled; i++) await claimedAt();
+			expect(settled).toBe(true);
+			r = await run;
+		} finally {
+			vi.useRealTimers();
+		}
+		expect(r.explicitAcks).toHaveLength(1);
+		expect(await statusInD1(sale.orderId)).toEqual({ status: "failed", status_detail: expect.stringMatching(/^send receipt failed: outcome unknown \(the send did not answer/) });
+		expect(await claimedAt()).not.toBeNull();
+		// The message again, the mail working now: the claim is another's, so nothing is sent.
+		await deliver([sale.orderId], 2);
+		expect(await devMailFor(sale.orderId)).toHaveLength(0);
+		expect(sends).toBe(1);
+	});
+
+	it("a failure recorded by a run the promoter replaced, after the new run sent the receipt, writes nothing over it", async () => {
+		const sale = await storedSale({ paymentId: "pay_test_fu_late", email: "late@example.test" });
+		// While run 1's last try is sending, the promoter's retry (run 2) finishes the order; then run 1's send fails.
+		const RECEIPTS = {
+			send: async () => {
+				await env.DB.prepare(`UPDATE orders SET workflow_runs = 2, status = 'receipt_sent', receipt_sent_at = ? WHERE order_id = ?`).bind(new Date().toISOString(), sale.orderId).run();
+				throw new Error("mail down (test)");
+			},
+		};
+		const late = { ...env, RECEIPT_SENDER: "email", RECEIPT_FROM: "tickets@example.test", RECEIPTS } as unknown as Env;
+		const r = await deliver([sale.orderId], FOLLOW_UP_ATTEMPTS, late);
+		expect(r.explicitAcks).toHaveLength(1);
+		expect(await statusInD1(sale.orderId)).toEqual({ status: "receipt_sent", status_detail: null });
 	});
 
 	it("a retry that could not be queued leaves the order failed, so the promoter can retry it again", async () => {

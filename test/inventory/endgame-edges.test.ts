@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
 import { PEER_ANSWER_MS } from "../../src/inventory/stock-transfers";
+import { failureOf } from "../../src/shared/outcome";
 import { audit, expectCleanAudit } from "../support/audit";
 import { createDrop } from "../support/drops";
 import { recordIncoming, shardStub } from "../support/shards";
@@ -26,7 +27,7 @@ async function within<T>(ms: number, answer: Promise<T>): Promise<T | "no answer
 	try {
 		return await Promise.race([answer, bound]);
 	} finally {
-		clearTimeout(timer);
+		if (timer !== undefined) clearTimeout(timer);
 	}
 }
 
@@ -38,6 +39,10 @@ function holder(dropId: string, shard: number, notAfter = () => Date.now() + 600
 		return shardStub(dropId, shard).hold({ fanId: `fan-${shard}-${n}`, quantity, idempotencyKey: `k-${shard}-${n}`, notAfter: notAfter() });
 	};
 }
+
+/** A peer's `give` that answers later (over RPC every answer is a promise anyway). */
+const slowGive = (fn: (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) => Promise<ReturnType<InventoryShard["give"]>>) =>
+	fn as unknown as InventoryShard["give"];
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -104,11 +109,11 @@ describe("the endgame's edges", () => {
 		// Every ask of a peer takes 400 ms; the fan's turn ends 150 ms from now.
 		const give = InventoryShard.prototype.give;
 		let asked = 0;
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(slowGive(async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
 			asked++;
 			await new Promise((resolve) => setTimeout(resolve, 400));
 			return give.call(this, input);
-		});
+		}));
 		const end = Date.now() + 150;
 		const answer = await holder(drop.id, 0, () => end)(1);
 		expect(asked).toBeGreaterThan(0);
@@ -127,20 +132,20 @@ describe("the endgame's edges", () => {
 		let release!: () => void;
 		const hung = new Promise<void>((resolve) => (release = resolve));
 		let hangs = 0;
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(slowGive(async function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
 			if (giverOf(input.transferId) === 1) {
 				hangs++;
 				await hung;
 			}
 			return give.call(this, input);
-		});
+		}));
 		// Three holds at once share the sweep that waits on shard 1, then shard 2 gives.
 		const first = await within(PEER_ANSWER_MS + 5_000, Promise.all([take(1), take(1), take(1)]));
 		expect(first).not.toBe("no answer");
 		expect(hangs).toBe(1);
 		const answers = first as Awaited<ReturnType<ReturnType<typeof holder>>>[];
 		expect(answers.filter((a) => a.ok)).toHaveLength(2);
-		expect(answers.filter((a) => !a.ok).map((a) => (a as { code: string }).code)).toEqual(["try_again"]);
+		expect(answers.map((a) => failureOf(a)?.code).filter((c) => c !== undefined)).toEqual(["try_again"]);
 		// Shard 1 is left out now: this hold does not wait on it (it asks shard 2, which is dry, and is not told sold_out).
 		const second = await within(PEER_ANSWER_MS - 500, take(1));
 		expect(second).toMatchObject({ ok: false, code: "try_again" });
