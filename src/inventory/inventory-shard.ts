@@ -80,7 +80,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** Sets the shard up once; later calls only update what may change (hold length). `pools`: the named pools placed here. */
 	init(config: ShardInit & { pools?: PoolInit[] }): ShardStats {
-		this.served.count();
+		this.served.count("init");
 		this.ledger.init(config);
 		if (config.pools && config.pools.length > 0) this.units.setPools(config.pools);
 		return this.ledger.stats(this.clock(), 0);
@@ -88,7 +88,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** A seated type's seats replaced before the opening (a CSV upload): its sections here are set anew. */
 	replaceSeats(input: { typeId: string; pools: PoolInit[] }): void {
-		this.served.count();
+		this.served.count("replaceSeats");
 		this.units.setPools(input.pools, [input.typeId]);
 	}
 
@@ -100,7 +100,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * `maxPerFan` is checked in one place for the whole drop.
 	 */
 	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): Promise<Outcome<HoldView>> {
-		this.served.count();
+		this.served.count("hold");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
 		const request = JSON.stringify({ quantity: input.quantity });
@@ -114,7 +114,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * the units (`targets`, tried in order until one has them). All or none.
 	 */
 	async holdNamed(input: NamedHoldRequest): Promise<Outcome<HoldView>> {
-		this.served.count();
+		this.served.count("holdNamed");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
 		return this.once(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input));
@@ -122,14 +122,14 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** The drop's state as the promoter set it (a pause, a cancel), told by the cancel route at once. Idempotent; a cancel is for good. */
 	tellState(input: { state: SetState }): { state: SetState } {
-		this.served.count();
+		this.served.count("tellState");
 		if (this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		return { state: this.ledger.dropState() };
 	}
 
 		/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
 	async release(input: { holdId: string; fanId: string }): Promise<Outcome<{ released: boolean }>> {
-		this.served.count();
+		this.served.count("release");
 		const outcome = this.ledger.holds.release({ ...input, now: this.clock() });
 		// A payment that waited on the fan's bank for this hold is cancelled now, by the alarm.
 		if (outcome.ok && outcome.value.released && this.ledger.charges.dueActions(this.clock(), 1).length > 0) this.schedule.now();
@@ -164,19 +164,19 @@ export class InventoryShard extends DurableObject<Env> {
 	 * reported as `incoming`, so the asker answers "try again" rather than "sold out".
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
-		this.served.count();
+		this.served.count("give");
 		return this.transfers.give(input);
 	}
 
 	/** Claims units here for a hold of another shard (its home). Once per hold id. */
 	claim(input: ClaimInput): Outcome<Claimed> {
-		this.served.count();
+		this.served.count("claim");
 		return this.units.claim(input);
 	}
 
 	/** Ends claims here as their home shard decided (sold, or released). Idempotent. */
 	settleClaims(input: { sold: string[]; release: string[] }): void {
-		this.served.count();
+		this.served.count("settleClaims");
 		this.units.settle({ ...input, now: this.clock() });
 		// Ended claims are forgotten after a day by this shard's alarm, which may have nothing else to do.
 		if (input.release.length > 0) this.schedule.by(this.clock() + KEEP_MS);
@@ -193,25 +193,25 @@ export class InventoryShard extends DurableObject<Env> {
 	 * finishes it with, and the same while it waits.
 	 */
 	async purchase(input: PurchaseRequest): Promise<Outcome<PurchaseView>> {
-		this.served.count();
+		this.served.count("purchase");
 		return this.charges.purchase(input);
 	}
 
 	/** The provider's webhook on a payment that waited on the fan's bank: the order (once), a refund, or a decline. Idempotent. */
 	async paymentEvent(event: PaymentEvent): Promise<void> {
-		this.served.count();
+		this.served.count("paymentEvent");
 		if (this.ledger.meta() === null) return;
 		await this.charges.paymentEvent(event);
 	}
 
 	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {
-		this.served.count();
+		this.served.count("order");
 		return this.ledger.charges.order(input);
 	}
 
 	/** Puts a refund's tickets back on sale here; once per refund id. */
 	restock(input: { refundId: string; quantity: number }): { restocked: boolean } {
-		this.served.count();
+		this.served.count("restock");
 		this.ledger.requireMeta();
 		// A cancelled drop puts nothing back on sale: the refund's restock ends here, with nothing restocked.
 		if (this.ledger.refusal("restock") !== null) return { restocked: false };
@@ -227,7 +227,7 @@ export class InventoryShard extends DurableObject<Env> {
 	async resendSales(input: { orderIds: string[]; minAgeMs?: number }): Promise<number> {
 		// A shard never set up sold nothing: answer without writing anything for it.
 		if (this.ledger.meta() === null) return 0;
-		this.served.count();
+		this.served.count("resendSales");
 		const marked = this.ledger.outbox.markUnsent(input.orderIds, this.clock() - Math.max(0, input.minAgeMs ?? 0));
 		if (marked > 0) {
 			this.schedule.fromStoredState();
@@ -240,7 +240,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** The free units here, for the availability fans see (gathered by the pacer, not per request). */
 	availability(): ShardAvailability {
-		this.served.count();
+		this.served.count("availability");
 		const { remaining, given, received } = this.ledger.counts();
 		return {
 			general: { remaining, given, received },
@@ -254,7 +254,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * and the drop's state as the promoter set it (so a shard the cancel's own call missed learns of it here).
 	 */
 	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; state?: SetState } = {}): ShardCountsWithUnits {
-		this.served.count();
+		this.served.count("totals");
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
 		return { ...this.ledger.counts(), named: this.units.counts() };
@@ -264,14 +264,19 @@ export class InventoryShard extends DurableObject<Env> {
 		return this.served.requests;
 	}
 
+	/** The requests served by each method: where a shard's load comes from. */
+	loadByMethod(): Record<string, number> {
+		return this.served.byMethod();
+	}
+
 	stats(graceMs = 0): ShardStatsWithUnits {
-		this.served.count();
+		this.served.count("stats");
 		return { ...this.ledger.stats(this.clock(), graceMs), pools: this.units.poolCounts() };
 	}
 
 	/** A page of this shard's order ids, for the audit to set against D1's (see src/sales/order-ids.ts). */
 	orderIdsPage(input: { after: string | null; through: string | null; limit: number; graceMs: number }): { ids: string[]; recent: string[]; next: string | null } {
-		this.served.count();
+		this.served.count("orderIdsPage");
 		return this.ledger.outbox.orderIdsPage({ ...input, now: this.clock() });
 	}
 

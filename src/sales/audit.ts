@@ -123,15 +123,16 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 
 /** Read after everything else the audit asked, so its own calls are in the counts. */
 async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadReport> {
-	const [room, lines, shards] = await Promise.all([
+	const [room, lines, shards, methods] = await Promise.all([
 		roomStub(env, drop.id).load(),
 		Promise.all(Array.from({ length: drop.lines }, (_, k) => lineStub(env, drop.id, k).load())),
 		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).load())),
+		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).loadByMethod())),
 	]);
 	return loadReport(fans, [
 		{ kind: "room", index: 0, requests: room },
 		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
-		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests })),
+		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests, methods: methods[index]! })),
 	]);
 }
 

@@ -8,6 +8,8 @@ export interface ObjectLoad {
 	kind: ObjectKind;
 	index: number;
 	requests: number;
+	/** The requests by the method that served them, for the objects that name them (the shards). */
+	methods?: Record<string, number>;
 }
 
 /** A counter kept in the object's own SQLite, so a restart does not forget what was served. */
@@ -15,11 +17,25 @@ export class RequestCounter {
 	constructor(private readonly sql: Sql) {
 		sql.run(`CREATE TABLE IF NOT EXISTS served (id INTEGER PRIMARY KEY CHECK (id = 1), requests INTEGER NOT NULL)`);
 		sql.run(`INSERT OR IGNORE INTO served (id, requests) VALUES (1, 0)`);
+		sql.run(`CREATE TABLE IF NOT EXISTS served_by (method TEXT PRIMARY KEY, requests INTEGER NOT NULL)`);
 	}
 
-	/** One more request served; written with whatever else the request writes. */
-	count(): void {
+	/**
+	 * One more request served; written with whatever else the request writes. A named
+	 * method is counted apart too, so a load run can say where an object's requests come from.
+	 */
+	count(method?: string): void {
 		this.sql.run(`UPDATE served SET requests = requests + 1 WHERE id = 1`);
+		if (method !== undefined) {
+			this.sql.run(`INSERT INTO served_by (method, requests) VALUES (?, 1) ON CONFLICT (method) DO UPDATE SET requests = requests + 1`, method);
+		}
+	}
+
+	/** The requests served by each named method. */
+	byMethod(): Record<string, number> {
+		const out: Record<string, number> = {};
+		for (const row of this.sql.all<{ method: string; requests: number }>(`SELECT method, requests FROM served_by ORDER BY method`)) out[row.method] = row.requests;
+		return out;
 	}
 
 	get requests(): number {
