@@ -34,6 +34,7 @@ import {
 	fanJourney,
 	knobsFrom,
 	loadSummary,
+	OBSERVING_METHODS,
 	orderStatuses,
 	readAudit,
 	readFairness,
@@ -762,5 +763,13 @@ function printDropSummary(r) {
 			(r.knobs.maxPerFanLoad > 0 && h ? ` ${mark(h.perFan <= r.knobs.maxPerFanLoad)} (limit ${r.knobs.maxPerFanLoad})` : "") +
 			`; room ${l.room}, ${l.lines.count} line(s) ${l.lines.total} (max ${l.lines.max}), ${l.shards.count} shard(s) ${l.shards.total} (max ${l.shards.max}); ${l.fans} fans`,
 	);
+	const methods = Object.entries(l.shards.methods ?? {}).sort((a, b) => b[1] - a[1]);
+	if (methods.length > 0) {
+		const fh = l.fansHottest;
+		out.push(
+			`${dots("shard calls")}${methods.map(([m, n]) => `${m} ${n}`).join(", ")} (all shards, since they started)` +
+				(fh ? `\n${dots("load of the drop")}busiest ${fh.kind} ${fh.index}: ${fh.requests} requests, ${fh.perFan} per fan, without the audit's own reads (${OBSERVING_METHODS.join(", ")})` : ""),
+		);
+	}
 	process.stdout.write(out.join("\n") + "\n");
 }

@@ -351,21 +351,38 @@ export function* readFairness(client, cfg, dropId) {
 	return json(res);
 }
 
+/** A shard's methods that only observe it (the audit's reads, which a load run makes while it waits), not a fan's load. */
+export const OBSERVING_METHODS = ["stats", "orderIdsPage"];
+
 /**
  * The audit's `load` in totals per kind of object: the pacer (room), the lines
- * and the inventory shards, with the busiest of each and the busiest overall.
+ * and the inventory shards, with the busiest of each and the busiest overall;
+ * the shards' calls by method over all shards; and the busiest object without
+ * the audit's own reads (`fansHottest`: the load the drop put on it).
  */
 export function loadSummary(load) {
 	const out = {
 		fans: load ? load.fans : 0,
 		hottest: load && load.hottest ? load.hottest : null,
+		fansHottest: null,
 		room: 0,
 		lines: { count: 0, total: 0, max: 0 },
-		shards: { count: 0, total: 0, max: 0 },
+		shards: { count: 0, total: 0, max: 0, methods: {} },
 	};
 	const objects = load && Array.isArray(load.objects) ? load.objects : [];
 	for (const o of objects) {
 		if (o.kind === "room") out.room += o.requests;
+		let observing = 0;
+		if (o.methods) {
+			for (const m of Object.keys(o.methods)) {
+				out.shards.methods[m] = (out.shards.methods[m] || 0) + o.methods[m];
+				if (OBSERVING_METHODS.indexOf(m) >= 0) observing += o.methods[m];
+			}
+		}
+		const own = o.requests - observing;
+		if (out.fansHottest === null || own > out.fansHottest.requests) {
+			out.fansHottest = { kind: o.kind, index: o.index, requests: own, perFan: out.fans > 0 ? Math.round((own / out.fans) * 10000) / 10000 : 0 };
+		}
 		const kind = o.kind === "line" ? out.lines : o.kind === "shard" ? out.shards : null;
 		if (kind === null) continue;
 		kind.count++;
