@@ -767,7 +767,7 @@ function printDropSummary(r) {
 	if (methods.length > 0) {
 		const fh = l.fansHottest;
 		out.push(
-			`${dots("shard calls")}${methods.map(([m, n]) => `${m} ${n}`).join(", ")} (all shards, since they started)` +
+			`${dots("shard calls")}${methods.map(([m, n]) => `${m} ${n}`).join(", ")} (all shards; ${l.shards.starts} starts of ${l.shards.count} shards)` +
 				(fh ? `\n${dots("load of the drop")}busiest ${fh.kind} ${fh.index}: ${fh.requests} requests, ${fh.perFan} per fan, without the audit's own reads (${OBSERVING_METHODS.join(", ")})` : ""),
 		);
 	}

@@ -13,13 +13,14 @@ test("the shards' calls add up by method, and the drop's busiest object is found
 		objects: [
 			{ kind: "room", index: 0, requests: 90 },
 			{ kind: "line", index: 0, requests: 150 },
-			{ kind: "shard", index: 0, requests: 300, methods: { hold: 100, stats: 120, orderIdsPage: 80 } },
-			{ kind: "shard", index: 1, requests: 200, methods: { hold: 120, give: 60, stats: 20 } },
+			{ kind: "shard", index: 0, requests: 300, methods: { hold: 100, stats: 120, orderIdsPage: 80 }, starts: 1 },
+			{ kind: "shard", index: 1, requests: 200, methods: { hold: 120, give: 60, stats: 20 }, starts: 3 },
 		],
 	});
 	assert.deepEqual(l.shards.methods, { hold: 220, stats: 140, orderIdsPage: 80, give: 60 });
 	assert.equal(l.shards.total, 500);
 	assert.equal(l.shards.max, 300);
+	assert.equal(l.shards.starts, 4);
 	// Shard 0 is the busiest counted whole, but most of it was the audit: shard 1 bore the drop's load.
 	assert.deepEqual(l.fansHottest, { kind: "shard", index: 1, requests: 180, perFan: 0.18 });
 });

@@ -367,12 +367,13 @@ export function loadSummary(load) {
 		fansHottest: null,
 		room: 0,
 		lines: { count: 0, total: 0, max: 0 },
-		shards: { count: 0, total: 0, max: 0, methods: {} },
+		shards: { count: 0, total: 0, max: 0, methods: {}, starts: 0 },
 	};
 	const objects = load && Array.isArray(load.objects) ? load.objects : [];
 	for (const o of objects) {
 		if (o.kind === "room") out.room += o.requests;
 		let observing = 0;
+		if (o.kind === "shard" && typeof o.starts === "number") out.shards.starts += o.starts;
 		if (o.methods) {
 			for (const m of Object.keys(o.methods)) {
 				out.shards.methods[m] = (out.shards.methods[m] || 0) + o.methods[m];

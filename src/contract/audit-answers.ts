@@ -50,6 +50,11 @@ function build() {
 	});
 
 	const objectKind = z.enum(["room", "line", "shard"]);
+	/** A shard's requests by the method that served them, and how many times it started (the other objects count no methods). */
+	const objectCalls = {
+		methods: z.record(z.string(), count()).optional(),
+		starts: count().optional(),
+	};
 
 	const AuditReport = z.strictObject({
 		dropId: z.string(),
@@ -109,8 +114,8 @@ function build() {
 		}),
 		load: z.strictObject({
 			fans: count(),
-			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count() })),
-			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), perFan: z.number().min(0) })),
+			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count(), ...objectCalls })),
+			hottest: nullable(z.strictObject({ kind: objectKind, index: count(), requests: count(), ...objectCalls, perFan: z.number().min(0) })),
 		}),
 		refundsPending: count().meta({ description: "Refunds still pending at the provider longer than the grace period: money owed back and not settled (the cron keeps trying them)." }),
 		refundsFailed: count().meta({ description: "Refunds the provider failed after making them: the promoter's to retry." }),

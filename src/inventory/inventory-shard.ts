@@ -265,7 +265,7 @@ export class InventoryShard extends DurableObject<Env> {
 	}
 
 	/** The requests served by each method: where a shard's load comes from. */
-	loadByMethod(): Record<string, number> {
+	loadByMethod(): { methods: Record<string, number>; starts: number } {
 		return this.served.byMethod();
 	}
 

@@ -132,7 +132,7 @@ async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadR
 	return loadReport(fans, [
 		{ kind: "room", index: 0, requests: room },
 		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
-		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests, methods: methods[index]! })),
+		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests, ...methods[index]! })),
 	]);
 }
 

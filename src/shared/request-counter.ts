@@ -10,6 +10,8 @@ export interface ObjectLoad {
 	requests: number;
 	/** The requests by the method that served them, for the objects that name them (the shards). */
 	methods?: Record<string, number>;
+	/** How many times the object started (a restart loses what it kept in memory), where counted. */
+	starts?: number;
 }
 
 /** A counter kept in the object's own SQLite, so a restart does not forget what was served. */
@@ -17,23 +19,32 @@ export class RequestCounter {
 	constructor(private readonly sql: Sql) {
 		sql.run(`CREATE TABLE IF NOT EXISTS served (id INTEGER PRIMARY KEY CHECK (id = 1), requests INTEGER NOT NULL)`);
 		sql.run(`INSERT OR IGNORE INTO served (id, requests) VALUES (1, 0)`);
+		// The count by method lives in the same row, so a request still writes one row, not two.
+		if (sql.number(`SELECT COUNT(*) FROM pragma_table_info('served') WHERE name = 'methods'`) === 0) {
+			sql.run(`ALTER TABLE served ADD COLUMN methods TEXT NOT NULL DEFAULT '{}'`);
+			sql.run(`ALTER TABLE served ADD COLUMN starts INTEGER NOT NULL DEFAULT 0`);
+		}
+		// Made once per start of the object: a restart forgets what the object kept in memory.
+		sql.run(`UPDATE served SET starts = starts + 1 WHERE id = 1`);
 	}
-
-	/** By method, in memory only (a second write per request would cost more than it tells): since the object last started. */
-	private readonly methods = new Map<string, number>();
 
 	/**
 	 * One more request served; written with whatever else the request writes. A named
 	 * method is counted apart too, so a load run can say where an object's requests come from.
 	 */
 	count(method?: string): void {
-		this.sql.run(`UPDATE served SET requests = requests + 1 WHERE id = 1`);
-		if (method !== undefined) this.methods.set(method, (this.methods.get(method) ?? 0) + 1);
+		if (method === undefined) this.sql.run(`UPDATE served SET requests = requests + 1 WHERE id = 1`);
+		else {
+			const path = `$.${method}`;
+			this.sql.run(`UPDATE served SET requests = requests + 1, methods = json_set(methods, ?, COALESCE(json_extract(methods, ?), 0) + 1) WHERE id = 1`, path, path);
+		}
 	}
 
-	/** The requests served by each named method since this instance started (a restart starts them again). */
-	byMethod(): Record<string, number> {
-		return Object.fromEntries([...this.methods].sort(([a], [b]) => a.localeCompare(b)));
+	/** The requests served by each named method, and how many times the object has started. */
+	byMethod(): { methods: Record<string, number>; starts: number } {
+		const row = this.sql.first<{ methods: string; starts: number }>(`SELECT methods, starts FROM served WHERE id = 1`);
+		const stored = JSON.parse(row?.methods ?? "{}") as Record<string, number>;
+		return { methods: Object.fromEntries(Object.entries(stored).sort(([a], [b]) => a.localeCompare(b))), starts: row?.starts ?? 0 };
 	}
 
 	get requests(): number {

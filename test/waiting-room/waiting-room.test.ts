@@ -580,6 +580,12 @@ describe("what each fan costs each object", () => {
 		expect(load.objects.map((o) => `${o.kind}:${o.index}`).sort()).toEqual([...end.keys()].sort());
 		expect(load.hottest!.requests).toBe(Math.max(...load.objects.map((o) => o.requests)));
 		expect(load.hottest!.perFan).toBeCloseTo(load.hottest!.requests / 12, 3);
+		// A shard's requests by method add up to its count (each names its method), the hold and the purchase at home.
+		for (const o of load.objects.filter((x) => x.kind === "shard")) {
+			expect(Object.values(o.methods!).reduce((a, b) => a + b, 0)).toBe(o.requests);
+			expect(o.starts).toBeGreaterThanOrEqual(1);
+		}
+		expect(load.objects.find((o) => o.kind === "shard" && o.index === home)!.methods).toMatchObject({ hold: 1, purchase: 1 });
 	});
 });
 
