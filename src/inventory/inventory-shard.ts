@@ -18,7 +18,7 @@ import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./led
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
 import { OUTBOX_RETRY_MS, OutboxSender } from "./outbox-sender";
-import { type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "./stock-transfers";
+import { ACK_AFTER_MS, type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "./stock-transfers";
 import { type ClaimInput, type Claimed, type PoolCounts, type PoolInit, type SectionSeats, type UnitCounts, UnitLedger } from "./unit-ledger";
 
 /** A shard's totals with its named units (the pools placed on it). */
@@ -164,7 +164,8 @@ export class InventoryShard extends DurableObject<Env> {
 	 * reported as `incoming`, so the asker answers "try again" rather than "sold out".
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
-		this.served.count("give");
+		// Told apart in the load's count: an ask for stock, and a taker's acks alone.
+		this.served.count(input.transferId === "" ? "acks" : "give");
 		return this.transfers.give(input);
 	}
 
@@ -299,7 +300,7 @@ export class InventoryShard extends DurableObject<Env> {
 
 	/** When stored state next needs the alarm: the earliest hold expiry, or a retry of what is still open. */
 	private nextAlarmNeeded(now: number): number | null {
-		const stored = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
+		const stored = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
 		const prune = this.units.nextPrune(KEEP_MS);
 		return prune === null ? stored : Math.min(stored ?? Infinity, Math.max(now + PRUNE_RETRY_MS, prune));
 	}

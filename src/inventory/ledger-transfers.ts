@@ -67,9 +67,11 @@ export class TransferLedger extends LedgerSection {
 			.map((r) => r.id);
 	}
 
-	/** Peers that have credited transfers waiting to be acknowledged. */
-	peersToAck(): number[] {
-		return this.sql.all<{ from_shard: number }>(`SELECT DISTINCT from_shard FROM transfers_in WHERE amount IS NOT NULL`).map((r) => r.from_shard);
+	/** Peers that have credited transfers waiting to be acknowledged, asked for before `before`. */
+	peersToAck(before = Infinity): number[] {
+		return this.sql
+			.all<{ from_shard: number }>(`SELECT DISTINCT from_shard FROM transfers_in WHERE amount IS NOT NULL AND created_at < ?`, before)
+			.map((r) => r.from_shard);
 	}
 
 	/** The giver has heard the acks: the taker's records of them go too. */

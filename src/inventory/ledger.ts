@@ -206,13 +206,16 @@ export class Ledger {
 	}
 
 	/** When the alarm is next needed, from stored state alone (null: not at all). */
-	nextAlarm(now: number, retry: { outboxMs: number; transferMs: number; chargeMs: number; pruneMs: number }): number | null {
+	nextAlarm(now: number, retry: { outboxMs: number; transferMs: number; ackMs: number; chargeMs: number; pruneMs: number }): number | null {
 		const candidates: number[] = [];
 		const expiry = this.sql.first<{ at: number | null }>(`SELECT MIN(expires_at) AS at FROM holds WHERE state IN ('active', 'claiming')`);
 		if (expiry?.at != null) candidates.push(expiry.at);
 		if (this.sql.first(`SELECT 1 AS owed FROM notices LIMIT 1`) !== null) candidates.push(now + retry.outboxMs);
 		if (this.sql.number(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`) > 0) candidates.push(now + retry.outboxMs);
-		if (this.sql.number(`SELECT COUNT(*) FROM transfers_in`) > 0) candidates.push(now + retry.transferMs);
+		if (this.sql.number(`SELECT COUNT(*) FROM transfers_in WHERE amount IS NULL`) > 0) candidates.push(now + retry.transferMs);
+		// Acks ride on the next ask of the same peer; those still unsent go alone once they are `ackMs` old.
+		const unacked = this.sql.first<{ at: number | null }>(`SELECT MIN(created_at) AS at FROM transfers_in WHERE amount IS NOT NULL`);
+		if (unacked?.at != null) candidates.push(Math.max(now + retry.transferMs, unacked.at + retry.ackMs));
 		const charge = this.sql.first<{ at: number | null }>(`SELECT MIN(updated_at) AS at FROM charges WHERE state IN ('pending', 'charged')`);
 		if (charge?.at != null) candidates.push(Math.max(now + 1_000, charge.at + retry.chargeMs));
 		const action = this.sql.first<{ at: number | null }>(`SELECT MIN(deadline) AS at FROM charges WHERE state = 'awaiting_action'`);

@@ -16,8 +16,13 @@ import { type Outcome, fail } from "../shared/outcome";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
 import type { HoldView } from "./ledger-store";
-/** The alarm comes back this soon while a transfer this shard asked for is unanswered or unacknowledged. */
+/** The alarm comes back this soon while a transfer this shard asked for is unanswered. */
 export const TRANSFER_RETRY_MS = 2_000;
+/**
+ * Acks of credited transfers ride on this shard's next ask of the same peer; the alarm sends
+ * those still waiting alone once they are this old (the giver keeps their records meanwhile).
+ */
+export const ACK_AFTER_MS = 30_000;
 /** Rounds of asking peers for stock before a contended hold gives up. */
 const MAX_HOLD_ROUNDS = 16;
 /**
@@ -50,6 +55,8 @@ export interface GiveAnswer {
 	 * whenever each shard was read.
 	 */
 	free: number;
+	/** The giver's free stock after this give (what a sweep guided by the pacer's look counts as left there). */
+	left: number;
 }
 
 /** What a sweep of the peers found: stock taken, and the stock free elsewhere (Infinity: unknown, a peer did not answer). */
@@ -209,6 +216,13 @@ export class StockTransfers {
 	 * all have been asked. `elsewhere`: after asking every peer, the stock free at the peers
 	 * or on its way between shards (their `free`, with this shard's own given − received);
 	 * Infinity when a peer did not answer (its transfer stays pending; the alarm completes it).
+	 *
+	 * Guided by a fresh look from the pacer that saw no stock moving, and with nothing given
+	 * away by this shard since, only the peers that look saw with free stock are asked, and
+	 * `elsewhere` is what those have left: a peer with none then gets stock only from a hold
+	 * that ended or a transfer after the look, which the next look shows (about a second; the
+	 * same bound as answering from the look alone). In an endgame most peers are dry, so this
+	 * is the difference between a sweep of one or two asks and one of every peer.
 	 */
 	private async takeStockFromPeers(): Promise<Sweep> {
 		const meta = this.host.ledger.requireMeta();
@@ -221,10 +235,12 @@ export class StockTransfers {
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
 		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < HINT_FRESH_MS ? [...this.hint.stock] : null;
+		const trusted = known !== null && this.hint.inFlight === 0 && this.gaveAt < this.hint.at;
 		if (known) {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
-			peers = [...rich, ...peers.filter((k) => known[k]! === 0)];
+			peers = trusted ? rich : [...rich, ...peers.filter((k) => known[k]! === 0)];
 		}
+		let left = 0;
 		let asked = 0;
 		for (const from of peers) {
 			if (got >= this.sweepNeed) break;
@@ -243,6 +259,7 @@ export class StockTransfers {
 				const answer = await this.exchange(transferId, from, amount);
 				got += answer.amount;
 				free += answer.free;
+				left += answer.left;
 				if (known) known[from] = Math.max(0, known[from]! - answer.amount);
 			} catch (err) {
 				console.warn("stock transfer failed; the alarm completes it", from, err);
@@ -250,6 +267,7 @@ export class StockTransfers {
 			}
 		}
 		if (failed || asked < peers.length) return { got, elsewhere: Infinity };
+		if (trusted) return { got, elsewhere: left };
 		// Read after the last answer, with no await between: this shard's own part of the sum.
 		const own = this.host.ledger.requireMeta();
 		return { got, elsewhere: free + own.given - own.received };
@@ -288,7 +306,7 @@ export class StockTransfers {
 		// finishes it now, so the asker's next sweep (it waits, the stock being in flight) finds the stock.
 		if (pending.some((t) => !this.running.has(t.transfer_id))) this.host.alarm.now();
 		const meta = this.host.ledger.requireMeta();
-		return { amount, free: meta.remaining + meta.given - meta.received };
+		return { amount, free: meta.remaining + meta.given - meta.received, left: meta.remaining };
 	}
 
 	/** Finishes transfers this shard asked for and never heard back from (idempotent on both sides). */
@@ -344,10 +362,10 @@ export class StockTransfers {
 		return false;
 	}
 
-	/** Tells givers which of their transfers have been credited here, so both sides forget them. */
+	/** Tells givers which of their transfers have been credited here (those waiting ACK_AFTER_MS), so both sides forget them. */
 	async sendAcks(): Promise<void> {
 		const meta = this.host.ledger.requireMeta();
-		for (const from of this.host.ledger.transfers.peersToAck()) {
+		for (const from of this.host.ledger.transfers.peersToAck(this.host.clock() - ACK_AFTER_MS)) {
 			if (this.isResting(from)) continue;
 			const acks = this.host.ledger.transfers.unackedFrom(from);
 			try {

@@ -3,13 +3,13 @@
 // taking it, when the fan's turn ends while the hold waits for stock, and when a
 // peer shard does not answer at all.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
-import { PEER_ANSWER_MS } from "../../src/inventory/stock-transfers";
+import { ACK_AFTER_MS, PEER_ANSWER_MS } from "../../src/inventory/stock-transfers";
 import { failureOf } from "../../src/shared/outcome";
 import { audit, expectCleanAudit } from "../support/audit";
 import { createDrop } from "../support/drops";
-import { recordIncoming, shardStub } from "../support/shards";
+import { moveShardClock, recordIncoming, rowCount, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
 
 /** Opening in an hour: no pacer tick runs, so each test plays every call itself. */
@@ -161,4 +161,41 @@ describe("the endgame's edges", () => {
 		expect(a.totals).toMatchObject({ held: 4, remaining: 2 });
 		expect(a.shards.reduce((n, s) => n + s.received, 0)).toBe(a.shards.reduce((n, s) => n + s.given, 0));
 	}, 60_000);
+
+	it("guided by a fresh look, a dry shard asks only the peers that look saw with stock, answers from what they have left, and sends its acks alone only when they are old", async () => {
+		const drop = await createDrop({ capacity: 16, shards: 8, maxPerFan: 4, opensAt: later() });
+		// Every shard but 3 sells its own two: shard 3 alone has stock.
+		for (const k of [0, 1, 2, 4, 5, 6, 7]) expect((await holder(drop.id, k)(2)).ok).toBe(true);
+		const asked = new Map<number, number>();
+		const give = InventoryShard.prototype.give;
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+			const from = giverOf(input.transferId);
+			if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
+			return give.call(this, input);
+		});
+		// The pacer's look, as its calls bring it: shard 0 counted, then handed the look gathered then.
+		const s0 = shardStub(drop.id, 0);
+		await s0.totals({});
+		await s0.totals({ peerStock: [0, 0, 0, 2, 0, 0, 0, 0], inFlight: 0 });
+		const take = holder(drop.id, 0);
+		expect((await take(1)).ok).toBe(true);
+		// Three more than exist: shard 3's last one comes, and the answer is what exists, without asking the dry peers.
+		expect(await take(3)).toMatchObject({ ok: false, code: "not_enough_left", details: { available: 1 } });
+		expect([...asked.keys()]).toEqual([3]);
+		expect(asked.get(3)).toBeGreaterThanOrEqual(2);
+
+		// The credited transfers' acks: not sent alone by the alarm while young (shard 3 keeps its records)...
+		const credited = await rowCount(drop.id, 0, "transfers_in");
+		expect(credited).toBeGreaterThan(0);
+		await runDurableObjectAlarm(s0);
+		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(credited);
+		expect(await rowCount(drop.id, 3, "transfers_out")).toBeGreaterThan(0);
+		// ...and sent once they are ACK_AFTER_MS old: both sides forget them.
+		await moveShardClock(drop.id, 0, ACK_AFTER_MS + 1_000);
+		expect(await runDurableObjectAlarm(s0)).toBe(true);
+		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(0);
+		expect(await rowCount(drop.id, 3, "transfers_out")).toBe(0);
+		await moveShardClock(drop.id, 0, 0);
+		await expectCleanAudit(drop.id);
+	});
 });
