@@ -93,6 +93,8 @@ export class StockTransfers {
 	/** The sweep of the peers running now, which holds short of stock join; and the stock they lack together. */
 	private sweeping: Promise<Sweep> | null = null;
 	private sweepNeed = 0;
+	/** What each peer answered it had left after an ask, and when: newer than a look, it stands in for the look's count. */
+	private readonly seen = new Map<number, { left: number; at: number }>();
 	/** Peers that did not answer in time, and until when they are left out of sweeps. */
 	private readonly resting = new Map<number, number>();
 
@@ -205,7 +207,7 @@ export class StockTransfers {
 		const now = this.host.clock();
 		const shard = this.host.ledger.requireMeta().shard;
 		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
-		const peerHasStock = this.hint.stock.some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
+		const peerHasStock = this.lookedStock().some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
 		if (fresh && !peerHasStock && this.gaveAt < this.hint.at) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
 		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
@@ -234,7 +236,7 @@ export class StockTransfers {
 		// With a fresh look from the pacer, the peers that had free stock then are asked first, the
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
-		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < HINT_FRESH_MS ? [...this.hint.stock] : null;
+		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < HINT_FRESH_MS ? this.lookedStock() : null;
 		const trusted = known !== null && this.hint.inFlight === 0 && this.gaveAt < this.hint.at;
 		if (known) {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
@@ -273,6 +275,18 @@ export class StockTransfers {
 		return { got, elsewhere: free + own.given - own.received };
 	}
 
+	/**
+	 * Each shard's free stock as the pacer's last look counted it, where a peer has answered
+	 * an ask since with what it had left, that answer instead (it is newer than the look):
+	 * a peer found empty is not asked again, nor counted as stock, until the next look.
+	 */
+	private lookedStock(): number[] {
+		return this.hint.stock.map((n, k) => {
+			const answer = this.seen.get(k);
+			return answer !== undefined && answer.at > this.hint.at ? answer.left : n;
+		});
+	}
+
 	/** Asks the giver for a transfer this shard has written down, credits the answer, and acks what it credited before. */
 	private async exchange(transferId: string, from: number, requested: number): Promise<GiveAnswer> {
 		const meta = this.host.ledger.requireMeta();
@@ -286,6 +300,7 @@ export class StockTransfers {
 		}
 		this.host.ledger.transfers.credit(transferId, answer.amount);
 		this.host.ledger.transfers.acked(acks);
+		if (typeof answer.left === "number") this.seen.set(from, { left: answer.left, at: this.host.clock() });
 		return answer;
 	}
 

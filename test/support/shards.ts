@@ -32,6 +32,15 @@ export async function runShardAlarms(dropId: string, shards: number): Promise<vo
 	for (let k = 0; k < shards; k++) await runDurableObjectAlarm(shardStub(dropId, k));
 }
 
+/** Runs every shard's alarm as if `ms` had passed (each shard's clock moved, then put back): acks sent alone only when old, say. */
+export async function runShardAlarmsLater(dropId: string, shards: number, ms: number): Promise<void> {
+	for (let k = 0; k < shards; k++) {
+		await moveShardClock(dropId, k, ms);
+		await runDurableObjectAlarm(shardStub(dropId, k));
+		await moveShardClock(dropId, k, 0);
+	}
+}
+
 /** Lets a hold run out and fires its shard's alarm; answers whether an alarm ran. */
 export async function expireHold(dropId: string, holdId: string): Promise<boolean> {
 	await backdateHold(dropId, holdId);
