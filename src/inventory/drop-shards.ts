@@ -108,7 +108,14 @@ export interface StockHint {
 	inFlight: number;
 	/** Tickets held anywhere: while any are, "no free stock" is not final (a hold may end). */
 	held: number;
+	/**
+	 * The last look found no free stock anywhere, holds outstanding: a shard with no free
+	 * stock now tells the pacer (its `stockMoved`) when some comes back or it sells, and the
+	 * pacer stops asking every shard every second.
+	 */
+	watch?: boolean;
 }
+
 
 export function shardStats(env: Env, dropId: string, shards: number, graceMs = 0): Promise<ShardStatsWithUnits[]> {
 	return Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).stats(graceMs))) as Promise<ShardStatsWithUnits[]>;

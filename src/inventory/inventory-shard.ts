@@ -10,7 +10,7 @@ import { type Outcome, fail } from "../shared/outcome";
 import type { SetState } from "../drops/lifecycle";
 import { RequestCounter } from "../shared/request-counter";
 import { Sql } from "../shared/sql";
-import { shardStub } from "../shared/names";
+import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
 import { CHARGE_SETTLE_MS, Charges, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
@@ -51,6 +51,12 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	clock: () => number = () => Date.now();
 	afterCharge: (() => void) | null = null;
+	/**
+	 * Set by a pacer's look that found the drop dry (nothing free anywhere, holds outstanding):
+	 * this shard's counts then, so it tells the pacer when it frees stock or sells. Memory is
+	 * enough: the pacer looks within DRY_LOOK_MS all the same.
+	 */
+	private watching: { remaining: number; sold: number; namedFree: number; namedSold: number } | null = null;
 	/** Holds being made right now, by fan and key, so a concurrent replay waits for the first answer. */
 	private readonly holding = new Map<string, { request: string; outcome: Promise<Outcome<HoldView>> }>();
 
@@ -105,7 +111,7 @@ export class InventoryShard extends DurableObject<Env> {
 		if (refused !== null) return refused;
 		const request = JSON.stringify({ quantity: input.quantity });
 		// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
-		return this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, request }));
+		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, request })));
 	}
 
 	/**
@@ -117,7 +123,7 @@ export class InventoryShard extends DurableObject<Env> {
 		this.served.count("holdNamed");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
-		return this.once(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input));
+		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input)));
 	}
 
 	/** The drop's state as the promoter set it (a pause, a cancel), told by the cancel route at once. Idempotent; a cancel is for good. */
@@ -135,7 +141,7 @@ export class InventoryShard extends DurableObject<Env> {
 		if (outcome.ok && outcome.value.released && this.ledger.charges.dueActions(this.clock(), 1).length > 0) this.schedule.now();
 		// A named hold's units go back on their shard now (the alarm retries if this fails).
 		if (outcome.ok && outcome.value.released && this.ledger.named.pendingNotices(1).length > 0) await this.claims.deliverNotices();
-		return outcome;
+		return this.toldIfMoved(outcome);
 	}
 
 	/** One decision per fan and key at a time: a concurrent repeat waits for the first answer (or conflicts when its body differs). */
@@ -195,7 +201,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	async purchase(input: PurchaseRequest): Promise<Outcome<PurchaseView>> {
 		this.served.count("purchase");
-		return this.charges.purchase(input);
+		return this.toldIfMoved(await this.charges.purchase(input));
 	}
 
 	/** The provider's webhook on a payment that waited on the fan's bank: the order (once), a refund, or a decline. Idempotent. */
@@ -203,6 +209,7 @@ export class InventoryShard extends DurableObject<Env> {
 		this.served.count("paymentEvent");
 		if (this.ledger.meta() === null) return;
 		await this.charges.paymentEvent(event);
+		await this.toldIfMoved(null);
 	}
 
 	order(input: { orderId: string; fanId: string }): Outcome<OrderView> {
@@ -216,7 +223,9 @@ export class InventoryShard extends DurableObject<Env> {
 		this.ledger.requireMeta();
 		// A cancelled drop puts nothing back on sale: the refund's restock ends here, with nothing restocked.
 		if (this.ledger.refusal("restock") !== null) return { restocked: false };
-		return { restocked: this.ledger.transfers.restock(input.refundId, input.quantity, this.clock()) };
+		const restocked = this.ledger.transfers.restock(input.refundId, input.quantity, this.clock());
+		void this.toldIfMoved(null);
+		return { restocked };
 	}
 
 	/**
@@ -254,11 +263,13 @@ export class InventoryShard extends DurableObject<Env> {
 	 * The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen,
 	 * and the drop's state as the promoter set it (so a shard the cancel's own call missed learns of it here).
 	 */
-	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; state?: SetState } = {}): ShardCountsWithUnits {
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; watch?: boolean; state?: SetState } = {}): ShardCountsWithUnits {
 		this.served.count("totals");
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
-		return { ...this.ledger.counts(), named: this.units.counts() };
+		const counts = { ...this.ledger.counts(), named: this.units.counts() };
+		this.watching = input.watch === true ? { remaining: counts.remaining, sold: counts.sold, namedFree: counts.named.free, namedSold: counts.named.sold } : null;
+		return counts;
 	}
 
 	load(): number {
@@ -296,6 +307,28 @@ export class InventoryShard extends DurableObject<Env> {
 		this.ledger.prune(this.clock());
 		this.units.prune(this.clock(), KEEP_MS);
 		this.schedule.fromStoredState();
+		await this.toldIfMoved(null);
+	}
+
+	/**
+	 * Watching a dry drop for the pacer: stock freed here (a hold that ended, a release, a
+	 * restock) or a sale tells it once, so it looks again (stock back on sale, or the sell-out)
+	 * instead of asking every shard every second. A failed call costs only time: the pacer
+	 * looks within DRY_LOOK_MS all the same. Returns `value`, to wrap an answer.
+	 */
+	private async toldIfMoved<T>(value: T): Promise<T> {
+		const w = this.watching;
+		if (w === null || this.ledger.meta() === null) return value;
+		const c = this.ledger.counts();
+		const n = this.units.counts();
+		if (c.remaining <= w.remaining && c.sold === w.sold && n.free <= w.namedFree && n.sold === w.namedSold) return value;
+		this.watching = null;
+		try {
+			await roomStub(this.env, this.ledger.requireMeta().drop_id).stockMoved();
+		} catch (err) {
+			console.warn("the pacer was not told of stock moving; it looks all the same", err);
+		}
+		return value;
 	}
 
 	/** When stored state next needs the alarm: the earliest hold expiry, or a retry of what is still open. */

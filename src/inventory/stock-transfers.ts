@@ -31,6 +31,12 @@ const MAX_HOLD_ROUNDS = 16;
  * round: about a second in all before "try again", the last resort.
  */
 const STOCK_WAITS_MS = [20, 40, 80, 160, 320, 400];
+/**
+ * While the shards watch a dry drop for the pacer, how long it goes without looking at
+ * them all the same (a shard that restarted forgets it was watching), and how long a
+ * dry shard trusts the look that told it so.
+ */
+export const DRY_LOOK_MS = 10_000;
 /** How long the pacer's look at every shard's free stock guides a dry shard's asking (it looks about once a second). */
 const HINT_FRESH_MS = 2_000;
 /** How long a sweep of every peer that found nothing answers for the holds after it. */
@@ -82,8 +88,8 @@ export interface StockTransferHost {
 export class StockTransfers {
 	/** Transfers this instance is waiting on right now. */
 	private readonly running = new Set<string>();
-	/** Each peer's free stock, and the stock between shards, as the pacer's last look found them, and when. */
-	private hint: { stock: number[]; inFlight: number; at: number } = { stock: [], inFlight: 0, at: -Infinity };
+	/** Each peer's free stock, and the stock between shards, as the pacer's last look found them, when, and how long it holds. */
+	private hint: { stock: number[]; inFlight: number; at: number; freshMs: number } = { stock: [], inFlight: 0, at: -Infinity, freshMs: HINT_FRESH_MS };
 	/** When the pacer last counted this shard: the look it passes on next was gathered then. */
 	private countedAt = -Infinity;
 	/** When a sweep of every peer last found no stock and none on its way. */
@@ -104,9 +110,14 @@ export class StockTransfers {
 	 * The pacer's call for this shard's count, carrying (when it has one) its look at every shard's free stock and
 	 * the stock moving between shards. That look was gathered at the pacer's previous call, not this one, so it is
 	 * dated then: a give this shard made in between is newer than the look, which may not know where it went.
+	 * Watched, a dry drop's look holds until the next: a shard whose stock comes back tells the pacer, which looks
+	 * again at once; without a word it looks again within DRY_LOOK_MS.
 	 */
-	noteLook(look: { peerStock: number[]; inFlight?: number } | null): void {
-		if (look !== null) this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.countedAt };
+	noteLook(look: { peerStock: number[]; inFlight?: number; watch?: boolean } | null): void {
+		if (look !== null) {
+			const freshMs = look.watch === true ? DRY_LOOK_MS + HINT_FRESH_MS : HINT_FRESH_MS;
+			this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.countedAt, freshMs };
+		}
 		this.countedAt = this.host.clock();
 	}
 
@@ -206,7 +217,7 @@ export class StockTransfers {
 	private peersLatelyEmpty(): boolean {
 		const now = this.host.clock();
 		const shard = this.host.ledger.requireMeta().shard;
-		const fresh = this.hint.stock.length > 0 && now - this.hint.at < HINT_FRESH_MS;
+		const fresh = this.hint.stock.length > 0 && now - this.hint.at < this.hint.freshMs;
 		const peerHasStock = this.lookedStock().some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
 		if (fresh && !peerHasStock && this.gaveAt < this.hint.at) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
@@ -236,7 +247,7 @@ export class StockTransfers {
 		// With a fresh look from the pacer, the peers that had free stock then are asked first, the
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
-		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < HINT_FRESH_MS ? this.lookedStock() : null;
+		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < this.hint.freshMs ? this.lookedStock() : null;
 		const trusted = known !== null && this.hint.inFlight === 0 && this.gaveAt < this.hint.at;
 		if (known) {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);

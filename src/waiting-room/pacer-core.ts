@@ -8,6 +8,7 @@ import { admissionPace, nextBatchSize } from "./admission";
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
+import { DRY_LOOK_MS } from "../inventory/stock-transfers";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
 import type { Sql } from "../shared/sql";
@@ -57,6 +58,12 @@ export class PacerCore {
 	lastBusyAt: number | null = null;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
 	lateLookDue = true;
+	/**
+	 * The last look told every shard to watch, and found no free stock anywhere with holds
+	 * outstanding: the shards tell the pacer of a change (stockMoved), so it looks at them
+	 * only every DRY_LOOK_MS. Memory is enough: a fresh instance looks every second again.
+	 */
+	shardsWatching = false;
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	reopens = 0;
 
@@ -203,6 +210,7 @@ export class PacerCore {
 	 */
 	reopen(): boolean {
 		this.reopens++;
+		this.shardsWatching = false;
 		// A later sell-out owes its own last look for late joins.
 		this.lateLookDue = true;
 		if (this.state().sold_out === 0) return false;
@@ -319,6 +327,8 @@ export class PacerCore {
 	totalsDue(drop: DropConfig, now: number): boolean {
 		const state = this.state();
 		const waiting = state.next_position - 1 - state.admitted_through;
+		// Watched by the shards, a dry drop needs no look: nothing is free to admit anyone to, and a shard tells of a change.
+		if (this.shardsWatching) return state.totals_at === null || state.totals_at + DRY_LOOK_MS <= now;
 		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
 		return (this.admissionDue(drop, now) && waiting > 0) || stale;
 	}
@@ -330,7 +340,8 @@ export class PacerCore {
 	 * drop. "No stock and no holds" alone is not sold out: a ticket moving between two
 	 * shards is in neither.
 	 */
-	recordTotals(drop: DropConfig, totals: ShardTotals, reopensAtAsk: number, now: number): void {
+	recordTotals(drop: DropConfig, totals: ShardTotals, reopensAtAsk: number, now: number, watched = false): void {
+		this.shardsWatching = watched && totals.remaining === 0 && totals.held > 0 && reopensAtAsk === this.reopens;
 		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
 		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
 	}

@@ -147,6 +147,18 @@ export class WaitingRoom extends DurableObject<Env> {
 		if (this.core.reopen()) await this.ctx.storage.setAlarm(this.clock());
 	}
 
+	/**
+	 * A shard that watches a dry drop for the pacer saw stock come back or a sale: the pacer
+	 * looks at every shard again on its next tick (at most BUSY_TICK_MS away, or now if asleep),
+	 * so a sell-out is seen within about a second and stock back on sale is offered again.
+	 */
+	async stockMoved(): Promise<void> {
+		this.served.count();
+		if (!this.core.shardsWatching) return;
+		this.core.shardsWatching = false;
+		await this.wakeIfSleeping();
+	}
+
 	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */
 	admittedAt(input: { position: number }): Outcome<{ at: number }> {
 		this.served.count();
@@ -266,15 +278,18 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
 		let totals: ShardTotals;
 		const reopens = this.core.reopens;
+		// The last look found nothing free anywhere with holds outstanding: each shard is asked to watch for a change.
+		const hint = this.stockHint;
+		const watch = hint !== undefined && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
 		try {
-			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, this.stockHint, setStateOf(drop)), "the shards' totals");
+			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
 			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 		} catch (err) {
 			console.warn("inventory totals unavailable; admission waits a turn", err);
 			return null;
 		}
-		this.core.recordTotals(drop, totals, reopens, this.clock());
+		this.core.recordTotals(drop, totals, reopens, this.clock(), watch);
 		return totals;
 	}
 
