@@ -13,7 +13,7 @@ import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
 import type { Sql } from "../shared/sql";
 import type { SealInput, SealReport } from "./line-core";
-import { BUSY_TICK_MS, PACE_WINDOW_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
+import { BUSY_TICK_MS, PACE_WINDOW_MS, SEAL_ACTIVE_MS, SEAL_QUIET_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
 import { type PacerState, createPacerTables } from "./pacer-schema";
 
 export interface RoomStats {
@@ -58,6 +58,10 @@ export class PacerCore {
 	lastBusyAt: number | null = null;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
 	lateLookDue = true;
+	/** When this instance last sealed and last placed anyone, and whether a line woke it since (memory: a fresh one seals at once). */
+	private sealedAt: number | null = null;
+	private placedAt: number | null = null;
+	private wokenSinceSeal = true;
 	/**
 	 * The last look told every shard to watch, and found no free stock anywhere with holds
 	 * outstanding: the shards tell the pacer of a change (stockMoved), so it looks at them
@@ -197,6 +201,8 @@ export class PacerCore {
 	 * and tells their positions, which the pacer places); true when the alarm must ring now.
 	 */
 	wake(): boolean {
+		// A line's first join after a quiet seal: the next tick seals, asleep or not.
+		this.wokenSinceSeal = true;
 		const drop = this.config();
 		const state = this.state();
 		if (drop === null || state.sleeping === 0 || (drop.paused && state.opened_at === null)) return false;
@@ -296,6 +302,19 @@ export class PacerCore {
 			);
 			return laid.nextPosition - current.next_position;
 		});
+	}
+
+	/** Whether this tick seals the lines: see SEAL_ACTIVE_MS. */
+	sealDue(now: number): boolean {
+		if (this.wokenSinceSeal || this.sealedAt === null || now - this.sealedAt >= SEAL_QUIET_MS) return true;
+		return this.placedAt !== null && now - this.placedAt <= SEAL_ACTIVE_MS;
+	}
+
+	/** A seal happened, placing `placed` fans. */
+	noteSeal(placed: number, now: number): void {
+		this.sealedAt = now;
+		if (placed > 0) this.placedAt = now;
+		this.wokenSinceSeal = false;
 	}
 
 	soldOut(): boolean {

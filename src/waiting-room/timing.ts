@@ -13,6 +13,15 @@ export const BUSY_TICK_MS = SLOT_MS;
  * anyone looking and a quiet drop costs nothing.
  */
 export const WAKE_AFTER_MS = 3 * SLOT_MS;
+/**
+ * Sealing while nobody joins: a tick seals the lines while joins were placed within
+ * SEAL_ACTIVE_MS (longer than a line's WAKE_AFTER_MS, so a join a line does not wake the
+ * pacer for is still sealed on the next tick), after a line's wake, and otherwise every
+ * SEAL_QUIET_MS. A drop that sells out slowly, fans waiting and nobody joining, costs each
+ * line a call every few seconds, not two a second.
+ */
+export const SEAL_ACTIVE_MS = 2 * WAKE_AFTER_MS;
+export const SEAL_QUIET_MS = 5_000;
 /** How old the shard totals in the watermark may get (the public view's `remaining`). */
 export const TOTALS_MAX_AGE_MS = 1_000;
 /** How long a tick waits for the lines or the shards: one that does not answer costs a tick, never the pacer. */

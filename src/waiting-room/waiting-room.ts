@@ -247,7 +247,8 @@ export class WaitingRoom extends DurableObject<Env> {
 		// Sealing goes on after a sell-out: a join that reached its line in the second before
 		// the Worker heard of it was told its position (one line tells at once) and must be
 		// placed, so the published lastPosition covers every position a fan was told.
-		const sealed = await this.seal(drop);
+		// While nobody joins, the lines are sealed every few seconds, not every tick (SEAL_ACTIVE_MS).
+		const sealed = this.core.soldOut() || this.core.sealDue(this.clock()) ? await this.seal(drop) : 0;
 		if (this.core.soldOut()) return this.afterSellOut(sealed);
 		let now = this.clock();
 		let totals: ShardTotals | null = null;
@@ -318,6 +319,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async seal(drop: DropConfig): Promise<number> {
 		const request = this.core.sealRequest(drop.lines, this.clock());
 		if (request === null) return 0;
+		const askedAt = this.clock();
 		let reports: SealReport[];
 		try {
 			reports = await bounded(Promise.all(request.lines.map((ask, k) => this.line(k).seal(ask))), "the lines' seal");
@@ -325,7 +327,9 @@ export class WaitingRoom extends DurableObject<Env> {
 			console.warn("a line did not answer; its slots are sealed on the next tick", err);
 			return 0;
 		}
-		return this.core.placeSealed(request, reports);
+		const placed = this.core.placeSealed(request, reports);
+		this.core.noteSeal(placed, askedAt);
+		return placed;
 	}
 
 	private line(k: number) {

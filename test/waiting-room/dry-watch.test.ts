@@ -1,13 +1,14 @@
 // The pacer and a dry drop: with nothing free anywhere and holds outstanding, the shards
 // watch for a change, so the pacer stops asking every shard every second; a hold that
-// ends tells it, and it looks again at once (the drop sells again).
+// ends tells it, and it looks again at once (the drop sells again). And the lines of a
+// drop nobody joins any more are sealed every few seconds, not every tick.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import type { InventoryShard } from "../../src/inventory/inventory-shard";
 import { createDrop } from "../support/drops";
 import { hold, join, status } from "../support/fans";
-import { admitBatch, movePacerClock, openRoom, roomStub, tickRoom } from "../support/room";
+import { admitBatch, lineStub, movePacerClock, openRoom, roomStub, tickRoom } from "../support/room";
 import { shardStub } from "../support/shards";
 import { HOUR } from "../support/time";
 
@@ -53,5 +54,29 @@ describe("a dry drop watched by its shards", () => {
 		expect(await totalsCalls(drop.id)).toBe(before + 1);
 		const remaining = await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"].totals(room["core"].config()!).remaining);
 		expect(remaining).toBe(1);
+	});
+
+	it("seals the lines every few seconds, not every tick, while nobody joins; a join wakes the next tick's seal and is placed", async () => {
+		const opensAt = Date.now() + HOUR;
+		const drop = await createDrop({ opensAt: new Date(opensAt).toISOString(), capacity: 10, lines: 2, admission: { batchSize: 1, activeMultiple: 1, intervalMs: 600_000 } });
+		// Fans waiting (one admitted per ten minutes) keep the pacer ticking.
+		for (const f of ["quiet-a", "quiet-b", "quiet-c"]) await join(drop.id, f);
+		await openRoom(drop.id, opensAt);
+		await tickSeconds(drop.id, 4);
+		const lineCalls = () => Promise.all([0, 1].map((k) => lineStub(drop.id, k).load()));
+		const before = await lineCalls();
+		await tickSeconds(drop.id, 10);
+		// Ten ticks a second apart with nobody joining: each line sealed every 5 s (twice), not ten times.
+		expect((await lineCalls()).map((n, k) => n - before[k]!)).toEqual([2, 2]);
+
+		// A join: its line wakes the pacer, and the very next tick seals both lines and places it.
+		const placedBefore = await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"]["state"]().next_position);
+		const joined = await join(drop.id, "quiet-late");
+		const atJoin = await lineCalls();
+		await tickSeconds(drop.id, 1);
+		expect((await lineCalls()).map((n, k) => n - atJoin[k]!)).toEqual([1, 1]);
+		const placedAfter = await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"]["state"]().next_position);
+		expect(placedAfter).toBe(placedBefore + 1);
+		expect(joined.queueToken).toEqual(expect.any(String));
 	});
 });
