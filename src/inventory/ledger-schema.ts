@@ -61,6 +61,9 @@ export function createLedgerTables(sql: Sql): void {
 		transfer_id TEXT PRIMARY KEY, from_shard INTEGER NOT NULL, requested INTEGER NOT NULL,
 		amount INTEGER, created_at INTEGER NOT NULL)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS transfers_in_by_state ON transfers_in (amount, from_shard)`);
+	// The pacer's last look at every shard's stock, as this shard keeps it (stock-transfers.ts), so a restart
+	// does not send the shard's next holds round every peer for want of it.
+	sql.run(`CREATE TABLE IF NOT EXISTS pacer_look (id INTEGER PRIMARY KEY CHECK (id = 1), look TEXT NOT NULL)`);
 	// Refunded tickets put back on sale, once per refund.
 	sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
 	// Named units: the drop's types, a hold's type and units, and the endings owed to units' shards.

@@ -50,6 +50,20 @@ export class TransferLedger extends LedgerSection {
 		});
 	}
 
+	/** Keeps the pacer's last look (one row, replaced at each of the pacer's calls that brings one). */
+	saveLook(look: string): void {
+		this.sql.run(`INSERT INTO pacer_look (id, look) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET look = excluded.look`, look);
+	}
+
+	savedLook(): string | null {
+		return this.sql.first<{ look: string }>(`SELECT look FROM pacer_look WHERE id = 1`)?.look ?? null;
+	}
+
+	/** When this shard last gave stock that its taker has not acknowledged (null: none it knows of). */
+	lastGiveAt(): number | null {
+		return this.sql.first<{ at: number | null }>(`SELECT MAX(created_at) AS at FROM transfers_out WHERE amount > 0`)?.at ?? null;
+	}
+
 	/** Whether a transfer is still waiting for the giver's answer. */
 	isPending(transferId: string): boolean {
 		return this.sql.first(`SELECT 1 AS pending FROM transfers_in WHERE transfer_id = ? AND amount IS NULL`, transferId) !== null;

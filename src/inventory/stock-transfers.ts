@@ -104,7 +104,17 @@ export class StockTransfers {
 	/** Peers that did not answer in time, and until when they are left out of sweeps. */
 	private readonly resting = new Map<number, number>();
 
-	constructor(private readonly host: StockTransferHost) {}
+	constructor(private readonly host: StockTransferHost) {
+		// A restart keeps the pacer's last look (it came with a write), and takes the last give it
+		// still has on record as its last: a look older than that is not trusted as the last word.
+		const saved = host.ledger.transfers.savedLook();
+		if (saved !== null) {
+			const { hint, countedAt } = JSON.parse(saved) as { hint: StockTransfers["hint"]; countedAt: number };
+			this.hint = { ...hint, at: hint.at ?? -Infinity };
+			this.countedAt = countedAt ?? -Infinity;
+		}
+		this.gaveAt = host.ledger.transfers.lastGiveAt() ?? -Infinity;
+	}
 
 	/**
 	 * The pacer's call for this shard's count, carrying (when it has one) its look at every shard's free stock and
@@ -119,6 +129,7 @@ export class StockTransfers {
 			this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.countedAt, freshMs };
 		}
 		this.countedAt = this.host.clock();
+		if (look !== null) this.host.ledger.transfers.saveLook(JSON.stringify({ hint: this.hint, countedAt: this.countedAt }));
 	}
 
 	/**

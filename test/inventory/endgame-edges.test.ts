@@ -3,7 +3,7 @@
 // taking it, when the fan's turn ends while the hold waits for stock, and when a
 // peer shard does not answer at all.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
 import { ACK_AFTER_MS, PEER_ANSWER_MS } from "../../src/inventory/stock-transfers";
 import { failureOf } from "../../src/shared/outcome";
@@ -196,6 +196,28 @@ describe("the endgame's edges", () => {
 		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(0);
 		expect(await rowCount(drop.id, 3, "transfers_out")).toBe(0);
 		await moveShardClock(drop.id, 0, 0);
+		await expectCleanAudit(drop.id);
+	});
+
+	it("a restarted shard keeps the pacer's look, so its next hold asks only the peer with stock, not every peer", async () => {
+		const drop = await createDrop({ capacity: 16, shards: 8, maxPerFan: 4, opensAt: later() });
+		for (const k of [0, 1, 2, 4, 5, 6, 7]) expect((await holder(drop.id, k)(2)).ok).toBe(true);
+		const s0 = shardStub(drop.id, 0);
+		await s0.totals({});
+		await s0.totals({ peerStock: [0, 0, 0, 2, 0, 0, 0, 0], inFlight: 0 });
+		const asked = new Map<number, number>();
+		const give = InventoryShard.prototype.give;
+		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+			const from = giverOf(input.transferId);
+			if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
+			return give.call(this, input);
+		});
+		// A new instance over the same storage: what the old one kept in memory is gone.
+		const answer = await runInDurableObject(s0, (_old: InventoryShard, state) =>
+			new InventoryShard(state, env as Env).hold({ fanId: "after-restart", quantity: 1, idempotencyKey: "after-restart", notAfter: Date.now() + 600_000 }),
+		);
+		expect(answer.ok).toBe(true);
+		expect([...asked.keys()]).toEqual([3]);
 		await expectCleanAudit(drop.id);
 	});
 });
