@@ -241,11 +241,11 @@ export class StockTransfers {
 	 * or on its way between shards (their `free`, with this shard's own given − received);
 	 * Infinity when a peer did not answer (its transfer stays pending; the alarm completes it).
 	 *
-	 * Guided by a fresh look from the pacer that saw no stock moving, and with nothing given
-	 * away by this shard since, only the peers that look saw with free stock are asked, and
-	 * `elsewhere` is what those have left: a peer with none then gets stock only from a hold
-	 * that ended or a transfer after the look, which the next look shows (about a second; the
-	 * same bound as answering from the look alone). In an endgame most peers are dry, so this
+	 * Guided by a fresh look from the pacer, with nothing given away by this shard since, only
+	 * the peers that look saw with free stock are asked, and `elsewhere` is what those have
+	 * left: a peer with none then gets stock only from a hold that ended, or a transfer after
+	 * the look or moving at it (to the shard that asked for it, for its own holds), which the
+	 * next look shows (about a second; the same bound as answering from the look alone). In an endgame most peers are dry, so this
 	 * is the difference between a sweep of one or two asks and one of every peer.
 	 */
 	private async takeStockFromPeers(): Promise<Sweep> {
@@ -259,7 +259,8 @@ export class StockTransfers {
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
 		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < this.hint.freshMs ? this.lookedStock() : null;
-		const trusted = known !== null && this.hint.inFlight === 0 && this.gaveAt < this.hint.at;
+		// Stock moving at the look goes to the shard that asked for it: what it does not use shows in the next look.
+		const trusted = known !== null && this.gaveAt < this.hint.at;
 		if (known) {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
 			peers = trusted ? rich : [...rich, ...peers.filter((k) => known[k]! === 0)];
