@@ -16,6 +16,7 @@ import { type Outcome, fail } from "../shared/outcome";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
 import type { HoldView } from "./ledger-store";
+import { PacerLook } from "./pacer-look";
 /** The alarm comes back this soon while a transfer this shard asked for is unanswered. */
 export const TRANSFER_RETRY_MS = 2_000;
 /**
@@ -31,14 +32,6 @@ const MAX_HOLD_ROUNDS = 16;
  * round: about a second in all before "try again", the last resort.
  */
 const STOCK_WAITS_MS = [20, 40, 80, 160, 320, 400];
-/**
- * While the shards watch a dry drop for the pacer, how long it goes without looking at
- * them all the same (a shard that restarted forgets it was watching), and how long a
- * dry shard trusts the look that told it so.
- */
-export const DRY_LOOK_MS = 10_000;
-/** How long the pacer's look at every shard's free stock guides a dry shard's asking (it looks about once a second). */
-const HINT_FRESH_MS = 2_000;
 /** How long a sweep of every peer that found nothing answers for the holds after it. */
 const EMPTY_SWEEP_MS = 1_000;
 /** The most a dry shard takes from a peer beyond what the hold at hand lacks. */
@@ -88,10 +81,8 @@ export interface StockTransferHost {
 export class StockTransfers {
 	/** Transfers this instance is waiting on right now. */
 	private readonly running = new Set<string>();
-	/** Each peer's free stock, and the stock between shards, as the pacer's last look found them, when, and how long it holds. */
-	private hint: { stock: number[]; inFlight: number; at: number; freshMs: number } = { stock: [], inFlight: 0, at: -Infinity, freshMs: HINT_FRESH_MS };
-	/** When the pacer last counted this shard: the look it passes on next was gathered then. */
-	private countedAt = -Infinity;
+	/** The pacer's last look at every shard's stock, and the peers' answers since. */
+	private readonly look: PacerLook;
 	/** When a sweep of every peer last found no stock and none on its way. */
 	private peersEmptyAt = -Infinity;
 	/** When this shard last gave stock to a peer: a look older than that may not know where it went. */
@@ -99,37 +90,23 @@ export class StockTransfers {
 	/** The sweep of the peers running now, which holds short of stock join; and the stock they lack together. */
 	private sweeping: Promise<Sweep> | null = null;
 	private sweepNeed = 0;
-	/** What each peer answered it had left after an ask, and when: newer than a look, it stands in for the look's count. */
-	private readonly seen = new Map<number, { left: number; at: number }>();
 	/** Peers that did not answer in time, and until when they are left out of sweeps. */
 	private readonly resting = new Map<number, number>();
 
 	constructor(private readonly host: StockTransferHost) {
 		// A restart keeps the pacer's last look (it came with a write), and takes the last give it
 		// still has on record as its last: a look older than that is not trusted as the last word.
-		const saved = host.ledger.transfers.savedLook();
-		if (saved !== null) {
-			const { hint, countedAt } = JSON.parse(saved) as { hint: StockTransfers["hint"]; countedAt: number };
-			this.hint = { ...hint, at: hint.at ?? -Infinity };
-			this.countedAt = countedAt ?? -Infinity;
-		}
+		this.look = new PacerLook(host.ledger.transfers, () => host.clock());
 		this.gaveAt = host.ledger.transfers.lastGiveAt() ?? -Infinity;
 	}
 
 	/**
-	 * The pacer's call for this shard's count, carrying (when it has one) its look at every shard's free stock and
-	 * the stock moving between shards. That look was gathered at the pacer's previous call, not this one, so it is
-	 * dated then: a give this shard made in between is newer than the look, which may not know where it went.
-	 * Watched, a dry drop's look holds until the next: a shard whose stock comes back tells the pacer, which looks
-	 * again at once; without a word it looks again within DRY_LOOK_MS.
+	 * The pacer's call for this shard's count, with (when it has one) its look gathered at its previous call: a give
+	 * this shard made in between is newer than the look, which may not know where it went (pacer-look.ts). Watched,
+	 * a dry drop's look holds until the next: a shard whose stock comes back tells the pacer, which looks again at once.
 	 */
 	noteLook(look: { peerStock: number[]; inFlight?: number; watch?: boolean } | null): void {
-		if (look !== null) {
-			const freshMs = look.watch === true ? DRY_LOOK_MS + HINT_FRESH_MS : HINT_FRESH_MS;
-			this.hint = { stock: look.peerStock, inFlight: look.inFlight ?? 0, at: this.countedAt, freshMs };
-		}
-		this.countedAt = this.host.clock();
-		if (look !== null) this.host.ledger.transfers.saveLook(JSON.stringify({ hint: this.hint, countedAt: this.countedAt }));
+		this.look.note(look);
 	}
 
 	/**
@@ -228,11 +205,10 @@ export class StockTransfers {
 	private peersLatelyEmpty(): boolean {
 		const now = this.host.clock();
 		const shard = this.host.ledger.requireMeta().shard;
-		const fresh = this.hint.stock.length > 0 && now - this.hint.at < this.hint.freshMs;
-		const peerHasStock = this.lookedStock().some((n, k) => k !== shard && n > 0) || this.hint.inFlight > 0;
-		if (fresh && !peerHasStock && this.gaveAt < this.hint.at) return true;
+		const peerHasStock = this.look.stock().some((n, k) => k !== shard && n > 0) || this.look.inFlight > 0;
+		if (this.look.isFresh() && !peerHasStock && this.gaveAt < this.look.at) return true;
 		if (now - this.peersEmptyAt >= EMPTY_SWEEP_MS) return false;
-		return !(this.hint.at > this.peersEmptyAt && peerHasStock);
+		return !(this.look.at > this.peersEmptyAt && peerHasStock);
 	}
 
 	/**
@@ -258,9 +234,9 @@ export class StockTransfers {
 		// With a fresh look from the pacer, the peers that had free stock then are asked first, the
 		// richest first, then the others (stock may have moved since, or be on its way to one of them).
 		let peers = Array.from({ length: meta.shards - 1 }, (_, i) => (meta.shard + 1 + i) % meta.shards);
-		const known = this.hint.stock.length === meta.shards && this.host.clock() - this.hint.at < this.hint.freshMs ? this.lookedStock() : null;
+		const known = this.look.isFresh(meta.shards) ? this.look.stock() : null;
 		// Stock moving at the look goes to the shard that asked for it: what it does not use shows in the next look.
-		const trusted = known !== null && this.gaveAt < this.hint.at;
+		const trusted = known !== null && this.gaveAt < this.look.at;
 		if (known) {
 			const rich = peers.filter((k) => known[k]! > 0).sort((a, b) => known[b]! - known[a]!);
 			peers = trusted ? rich : [...rich, ...peers.filter((k) => known[k]! === 0)];
@@ -298,18 +274,6 @@ export class StockTransfers {
 		return { got, elsewhere: free + own.given - own.received };
 	}
 
-	/**
-	 * Each shard's free stock as the pacer's last look counted it, where a peer has answered
-	 * an ask since with what it had left, that answer instead (it is newer than the look):
-	 * a peer found empty is not asked again, nor counted as stock, until the next look.
-	 */
-	private lookedStock(): number[] {
-		return this.hint.stock.map((n, k) => {
-			const answer = this.seen.get(k);
-			return answer !== undefined && answer.at > this.hint.at ? answer.left : n;
-		});
-	}
-
 	/** Asks the giver for a transfer this shard has written down, credits the answer, and acks what it credited before. */
 	private async exchange(transferId: string, from: number, requested: number): Promise<GiveAnswer> {
 		const meta = this.host.ledger.requireMeta();
@@ -323,7 +287,7 @@ export class StockTransfers {
 		}
 		this.host.ledger.transfers.credit(transferId, answer.amount);
 		this.host.ledger.transfers.acked(acks);
-		if (typeof answer.left === "number") this.seen.set(from, { left: answer.left, at: this.host.clock() });
+		if (typeof answer.left === "number") this.look.heard(from, answer.left);
 		return answer;
 	}
 

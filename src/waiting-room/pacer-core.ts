@@ -8,12 +8,13 @@ import { admissionPace, nextBatchSize } from "./admission";
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
-import { DRY_LOOK_MS } from "../inventory/stock-transfers";
+import { DRY_LOOK_MS } from "../inventory/pacer-look";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
 import type { Sql } from "../shared/sql";
 import type { SealInput, SealReport } from "./line-core";
-import { BUSY_TICK_MS, PACE_WINDOW_MS, SEAL_ACTIVE_MS, SEAL_QUIET_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
+import { SealPace } from "./seal-pace";
+import { BUSY_TICK_MS, PACE_WINDOW_MS, TOTALS_MAX_AGE_MS, WAKE_AFTER_MS } from "./timing";
 import { type PacerState, createPacerTables } from "./pacer-schema";
 
 export interface RoomStats {
@@ -50,23 +51,13 @@ export type PlacementRow = { slot: number; line: number; start: number; count: n
 
 export class PacerCore {
 	private cachedConfig: DropConfig | null | undefined;
-	/**
-	 * The last time a tick saw tickets in holds: fans are at work. Memory is
-	 * enough for this hint; a fresh instance starts from its first tick, so a
-	 * restart never makes admitted fans look gone.
-	 */
+	/** The last time a tick saw tickets in holds (memory: a fresh instance starts from its first tick, never making admitted fans look gone). */
 	lastBusyAt: number | null = null;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
 	lateLookDue = true;
-	/** When this instance last sealed and last placed anyone, and whether a line woke it since (memory: a fresh one seals at once). */
-	private sealedAt: number | null = null;
-	private placedAt: number | null = null;
-	private wokenSinceSeal = true;
-	/**
-	 * The last look told every shard to watch, and found no free stock anywhere with holds
-	 * outstanding: the shards tell the pacer of a change (stockMoved), so it looks at them
-	 * only every DRY_LOOK_MS. Memory is enough: a fresh instance looks every second again.
-	 */
+	/** How often the lines are sealed (every tick while fans join). */
+	readonly sealPace = new SealPace();
+	/** The last look asked the shards to watch a dry drop (they call stockMoved on a change): look every DRY_LOOK_MS (memory only). */
 	shardsWatching = false;
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	reopens = 0;
@@ -202,7 +193,7 @@ export class PacerCore {
 	 */
 	wake(): boolean {
 		// A line's first join after a quiet seal: the next tick seals, asleep or not.
-		this.wokenSinceSeal = true;
+		this.sealPace.woken();
 		const drop = this.config();
 		const state = this.state();
 		if (drop === null || state.sleeping === 0 || (drop.paused && state.opened_at === null)) return false;
@@ -302,19 +293,6 @@ export class PacerCore {
 			);
 			return laid.nextPosition - current.next_position;
 		});
-	}
-
-	/** Whether this tick seals the lines: see SEAL_ACTIVE_MS. */
-	sealDue(now: number): boolean {
-		if (this.wokenSinceSeal || this.sealedAt === null || now - this.sealedAt >= SEAL_QUIET_MS) return true;
-		return this.placedAt !== null && now - this.placedAt <= SEAL_ACTIVE_MS;
-	}
-
-	/** A seal happened, placing `placed` fans. */
-	noteSeal(placed: number, now: number): void {
-		this.sealedAt = now;
-		if (placed > 0) this.placedAt = now;
-		this.wokenSinceSeal = false;
 	}
 
 	soldOut(): boolean {

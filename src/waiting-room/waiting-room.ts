@@ -248,7 +248,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		// the Worker heard of it was told its position (one line tells at once) and must be
 		// placed, so the published lastPosition covers every position a fan was told.
 		// While nobody joins, the lines are sealed every few seconds, not every tick (SEAL_ACTIVE_MS).
-		const sealed = this.core.soldOut() || this.core.sealDue(this.clock()) ? await this.seal(drop) : 0;
+		const sealed = this.core.soldOut() || this.core.sealPace.due(this.clock()) ? await this.seal(drop) : 0;
 		if (this.core.soldOut()) return this.afterSellOut(sealed);
 		let now = this.clock();
 		let totals: ShardTotals | null = null;
@@ -328,7 +328,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			return 0;
 		}
 		const placed = this.core.placeSealed(request, reports);
-		this.core.noteSeal(placed, askedAt);
+		this.core.sealPace.sealed(placed, askedAt);
 		return placed;
 	}
 

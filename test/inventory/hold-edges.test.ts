@@ -113,7 +113,7 @@ describe("a hold that runs out while the shard asks its peers", () => {
 		let ahead = 0;
 		await runInDurableObject(shardStub(drop.id, 0), (instance: InventoryShard) => {
 			instance.clock = () => Date.now() + ahead;
-			instance["transfers"]["hint"] = { stock: [], inFlight: 0, at: -Infinity, freshMs: 2_000 };
+			instance["transfers"]["look"]["look"] = { stock: [], inFlight: 0, at: -Infinity, freshMs: 2_000 };
 		});
 		const give = InventoryShard.prototype.give;
 		let asked = 0;

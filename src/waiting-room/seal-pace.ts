@@ -1,0 +1,28 @@
+// How often the pacer seals the lines: every tick while fans join, every few
+// seconds while nobody does (SEAL_ACTIVE_MS). Memory only: a fresh pacer seals at
+// its first tick.
+import { SEAL_ACTIVE_MS, SEAL_QUIET_MS } from "./timing";
+
+export class SealPace {
+	private sealedAt: number | null = null;
+	private placedAt: number | null = null;
+	private wokenSinceSeal = true;
+
+	/** A line woke the pacer (its first join after a quiet seal): the next tick seals, asleep or not. */
+	woken(): void {
+		this.wokenSinceSeal = true;
+	}
+
+	/** Whether a tick at `now` seals the lines. */
+	due(now: number): boolean {
+		if (this.wokenSinceSeal || this.sealedAt === null || now - this.sealedAt >= SEAL_QUIET_MS) return true;
+		return this.placedAt !== null && now - this.placedAt <= SEAL_ACTIVE_MS;
+	}
+
+	/** A seal asked at `now` placed `placed` fans. */
+	sealed(placed: number, now: number): void {
+		this.sealedAt = now;
+		if (placed > 0) this.placedAt = now;
+		this.wokenSinceSeal = false;
+	}
+}
