@@ -95,12 +95,15 @@ export async function markPaymentMissing(db: D1Database, orderId: string, now: n
 }
 
 /**
- * Only for the run that failed, and only while nothing finished the order: a late copy of a replaced run, or one
- * whose other delivery got through, writes nothing over the outcome.
+ * Only for the run that failed, and only while nothing finished the order (a ticketed order with no receipt owed is
+ * finished): a late copy of a replaced run, or one whose other delivery got through, writes nothing over the outcome.
  */
 export async function recordFailure(db: D1Database, orderId: string, run: number, detail: string): Promise<void> {
 	await db
-		.prepare(`UPDATE orders SET status = 'failed', status_detail = ?, status_at = ? WHERE order_id = ? AND workflow_runs = ? AND status IN ('paid', 'ticketed', 'failed')`)
+		.prepare(
+			`UPDATE orders SET status = 'failed', status_detail = ?, status_at = ? WHERE order_id = ? AND workflow_runs = ?
+			 AND (status IN ('paid', 'failed') OR (status = 'ticketed' AND receipt_to IS NOT NULL AND receipt_sent_at IS NULL))`,
+		)
 		.bind(detail, new Date().toISOString(), orderId, run)
 		.run();
 }

@@ -172,7 +172,10 @@ export class InventoryShard extends DurableObject<Env> {
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		// Told apart in the load's count: an ask for stock, and a taker's acks alone.
 		this.served.count(input.transferId === "" ? "acks" : "give");
-		return this.transfers.give(input);
+		const answer = this.transfers.give(input);
+		// A give returns expired holds first: stock may have come back here (the tell is not awaited).
+		void this.toldIfMoved(null);
+		return answer;
 	}
 
 	/** Claims units here for a hold of another shard (its home). Once per hold id. */
@@ -187,6 +190,8 @@ export class InventoryShard extends DurableObject<Env> {
 		this.units.settle({ ...input, now: this.clock() });
 		// Ended claims are forgotten after a day by this shard's alarm, which may have nothing else to do.
 		if (input.release.length > 0) this.schedule.by(this.clock() + KEEP_MS);
+		// Units freed or sold here by their home shard's decision: a watched dry drop hears of it (not awaited).
+		void this.toldIfMoved(null);
 	}
 
 	// ── Purchases and orders ─────────────────────────────────────────────────
@@ -299,6 +304,8 @@ export class InventoryShard extends DurableObject<Env> {
 		if (this.ledger.meta() === null) return;
 		this.schedule.running();
 		this.ledger.holds.expireDue(this.clock());
+		// Holds that ran out are stock again: told before the peer calls below, which may take seconds.
+		await this.toldIfMoved(null);
 		await this.claims.deliverNotices();
 		await this.transfers.completePendingTransfers();
 		await this.transfers.sendAcks();

@@ -59,6 +59,9 @@ export class PacerCore {
 	readonly sealPace = new SealPace();
 	/** The last look asked the shards to watch a dry drop (they call stockMoved on a change): look every DRY_LOOK_MS (memory only). */
 	shardsWatching = false;
+	/** Shards' tells of stock moving (stockMoved), counted; and a look owed at once (a watched dry look found stock to show). */
+	moves = 0;
+	lookOwed = false;
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	reopens = 0;
 
@@ -325,6 +328,7 @@ export class PacerCore {
 		const state = this.state();
 		const waiting = state.next_position - 1 - state.admitted_through;
 		// Watched by the shards, a dry drop needs no look: nothing is free to admit anyone to, and a shard tells of a change.
+		if (this.lookOwed) return true;
 		if (this.shardsWatching) return state.totals_at === null || state.totals_at + DRY_LOOK_MS <= now;
 		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
 		return (this.admissionDue(drop, now) && waiting > 0) || stale;
@@ -354,7 +358,7 @@ export class PacerCore {
 	/** The end of a tick on sale: when the alarm should ring, or null when nobody is joining or waiting (asleep until woken). */
 	endTick(sealed: number, now: number): number | null {
 		const state = this.state();
-		if (sealed > 0 || state.next_position - 1 > state.admitted_through) return now + BUSY_TICK_MS;
+		if (sealed > 0 || this.lookOwed || state.next_position - 1 > state.admitted_through) return now + BUSY_TICK_MS;
 		this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
 		return null;
 	}

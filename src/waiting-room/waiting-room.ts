@@ -36,6 +36,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	private ticking: Promise<void> | null = null;
 	/** Each shard's free stock at the last look, passed on to the shards so a dry one asks a rich one. */
 	private stockHint: StockHint | undefined;
+	/** The shards' tells counted when the last look began (core.moves then). */
+	private lookMoves = 0;
 	private availabilityCopy: { at: number; value: AvailabilityDoc } | null = null;
 	private gatheringAvailability: Promise<AvailabilityDoc> | null = null;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
@@ -154,7 +156,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	 */
 	async stockMoved(): Promise<void> {
 		this.served.count();
-		if (!this.core.shardsWatching) return;
+		// Counted even mid-look: the look under way was gathered around it, and is not a dry look to trust.
+		this.core.moves++;
 		this.core.shardsWatching = false;
 		await this.wakeIfSleeping();
 	}
@@ -279,9 +282,13 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
 		let totals: ShardTotals;
 		const reopens = this.core.reopens;
-		// The last look found nothing free anywhere with holds outstanding: each shard is asked to watch for a change.
+		const moves = this.core.moves;
+		this.core.lookOwed = false;
+		// The last look found nothing free anywhere with holds outstanding, and no shard told of stock moving
+		// since it began: each shard is asked to watch for a change (and trusts that look until the next).
 		const hint = this.stockHint;
-		const watch = hint !== undefined && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
+		const watch = hint !== undefined && moves === this.lookMoves && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
+		this.lookMoves = moves;
 		try {
 			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
 			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
@@ -290,7 +297,11 @@ export class WaitingRoom extends DurableObject<Env> {
 			console.warn("inventory totals unavailable; admission waits a turn", err);
 			return null;
 		}
-		this.core.recordTotals(drop, totals, reopens, this.clock(), watch);
+		// A tell that came while the shards were read: the counts may predate it, so the drop is not watched on them.
+		const unmoved = moves === this.core.moves;
+		this.core.recordTotals(drop, totals, reopens, this.clock(), watch && unmoved);
+		// A watched look went out, and stock was found (or moved meanwhile): show the shards the new look at once.
+		if (watch && !this.core.shardsWatching) this.core.lookOwed = true;
 		return totals;
 	}
 
@@ -320,6 +331,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		const request = this.core.sealRequest(drop.lines, this.clock());
 		if (request === null) return 0;
 		const askedAt = this.clock();
+		const wakes = this.core.sealPace.asking();
 		let reports: SealReport[];
 		try {
 			reports = await bounded(Promise.all(request.lines.map((ask, k) => this.line(k).seal(ask))), "the lines' seal");
@@ -328,7 +340,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			return 0;
 		}
 		const placed = this.core.placeSealed(request, reports);
-		this.core.sealPace.sealed(placed, askedAt);
+		this.core.sealPace.sealed(placed, askedAt, wakes);
 		return placed;
 	}
 

@@ -8,6 +8,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { FOLLOW_UP_ATTEMPTS, FOLLOW_UP_QUEUE, MISSED_FOLLOW_UP_MS, RECEIPT_CLAIM_MS, RECEIPT_SEND_MS, consumeFollowUps, queueMissedFollowUps } from "../../src/after-sale/follow-up";
+import { recordFailure } from "../../src/after-sale/order-store";
 import { retryOrder } from "../../src/after-sale/retry";
 import { consumeSales } from "../../src/sales/consumer";
 import type { SaleMessage } from "../../src/contract/sale-message";
@@ -209,6 +210,18 @@ describe("the follow-up in batches", () => {
 		const r = await deliver([sale.orderId], FOLLOW_UP_ATTEMPTS, late);
 		expect(r.explicitAcks).toHaveLength(1);
 		expect(await statusInD1(sale.orderId)).toEqual({ status: "receipt_sent", status_detail: null });
+	});
+
+	it("a failure recorded after another copy of the run finished the order writes nothing over it: ticketed with no receipt owed is finished", async () => {
+		const done = await storedSale({ paymentId: "pay_test_fu_done" });
+		await env.DB.prepare(`UPDATE orders SET status = 'ticketed', receipt_to = NULL WHERE order_id = ?`).bind(done.orderId).run();
+		await recordFailure(env.DB, done.orderId, 1, "confirm payment failed");
+		expect(await statusInD1(done.orderId)).toEqual({ status: "ticketed", status_detail: null });
+		// A ticketed order that still owes its receipt is not finished: its failure is recorded.
+		const owed = await storedSale({ paymentId: "pay_test_fu_owed", email: "owed@example.test" });
+		await env.DB.prepare(`UPDATE orders SET status = 'ticketed' WHERE order_id = ?`).bind(owed.orderId).run();
+		await recordFailure(env.DB, owed.orderId, 1, "send receipt failed");
+		expect(await statusInD1(owed.orderId)).toEqual({ status: "failed", status_detail: "send receipt failed" });
 	});
 
 	it("a retry that could not be queued leaves the order failed, so the promoter can retry it again", async () => {

@@ -79,4 +79,88 @@ describe("a dry drop watched by its shards", () => {
 		expect(placedAfter).toBe(placedBefore + 1);
 		expect(joined.queueToken).toEqual(expect.any(String));
 	});
+
+	it("a shard's tell that comes while the pacer reads the shards is not lost: the drop is not watched on counts from before it, and the new look goes out at once", async () => {
+		const opensAt = Date.now() + HOUR;
+		const drop = await createDrop({ opensAt: new Date(opensAt).toISOString(), capacity: 1, maxPerFan: 1, shards: 1, holdSeconds: 60, admission: { batchSize: 2, activeMultiple: 1, intervalMs: 600_000 } });
+		const fans = [await join(drop.id, "told-a"), await join(drop.id, "told-b")];
+		await openRoom(drop.id, opensAt);
+		await admitBatch(drop.id);
+		const tokens = await Promise.all(fans.map(async (f) => (await status(drop.id, f.queueToken)).accessToken as string | undefined));
+		expect((await hold(drop.id, tokens.find((t) => typeof t === "string")!, 1)).status).toBe(201);
+		await tickRoom(drop.id);
+		await tickRoom(drop.id);
+		expect(await watching(drop.id)).toBe(true);
+		// The next look (due after DRY_LOOK_MS): while the shard answers it, the shard tells of stock moving.
+		let told = 0;
+		await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom) => {
+			const pacer = room as unknown as { env: Env };
+			const real = pacer.env;
+			const namespace = real.INVENTORY;
+			const telling = (stub: object) =>
+				new Proxy(stub, {
+					get(target, prop) {
+						if (prop !== "totals") return Reflect.get(target, prop);
+						return async (...args: unknown[]) => {
+							const answer: unknown = await (target as Record<string, (...a: unknown[]) => Promise<unknown>>).totals!(...args);
+							told++;
+							await room.stockMoved();
+							return answer;
+						};
+					},
+				});
+			pacer.env = new Proxy(real, { get: (t, p) => (p === "INVENTORY" ? { getByName: (n: string) => telling(namespace.getByName(n)) } : Reflect.get(t, p)) });
+			movePacerClock(room, 11_000);
+			await room.alarm();
+			pacer.env = real;
+		});
+		expect(told).toBe(1);
+		// Not watched on counts that may predate the tell, and a look is owed at once.
+		expect(await watching(drop.id)).toBe(false);
+		expect(await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"].lookOwed)).toBe(true);
+		const before = await totalsCalls(drop.id);
+		await tickSeconds(drop.id, 1);
+		expect(await totalsCalls(drop.id)).toBe(before + 1);
+	});
+
+	it("a line's wake that comes while a seal is on its way still seals on the next tick", async () => {
+		const opensAt = Date.now() + HOUR;
+		const drop = await createDrop({ opensAt: new Date(opensAt).toISOString(), capacity: 10, lines: 2, admission: { batchSize: 1, activeMultiple: 1, intervalMs: 600_000 } });
+		for (const f of ["woke-a", "woke-b", "woke-c"]) await join(drop.id, f);
+		await openRoom(drop.id, opensAt);
+		await tickSeconds(drop.id, 6);
+		const lineCalls = () => Promise.all([0, 1].map((k) => lineStub(drop.id, k).load()));
+		// A quiet seal (5 s after the last): while it is on its way, a line wakes the pacer.
+		await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom) => {
+			const pacer = room as unknown as { env: Env };
+			const real = pacer.env;
+			const namespace = real.WAITING_LINE;
+			let woke = false;
+			const waking = (stub: object) =>
+				new Proxy(stub, {
+					get(target, prop) {
+						if (prop !== "seal") return Reflect.get(target, prop);
+						return async (...args: unknown[]) => {
+							const answer: unknown = await (target as Record<string, (...a: unknown[]) => Promise<unknown>>).seal!(...args);
+							if (!woke) {
+								woke = true;
+								await room.wake();
+							}
+							return answer;
+						};
+					},
+				});
+			pacer.env = new Proxy(real, { get: (t, p) => (p === "WAITING_LINE" ? { getByName: (n: string) => waking(namespace.getByName(n)) } : Reflect.get(t, p)) });
+			// Ticks a second apart until a quiet seal goes out (every 5 s).
+			for (let i = 0; i < 6 && !woke; i++) {
+				movePacerClock(room, 1_000);
+				await room.alarm();
+			}
+			pacer.env = real;
+			expect(woke).toBe(true);
+		});
+		const afterWake = await lineCalls();
+		await tickSeconds(drop.id, 1);
+		expect((await lineCalls()).map((n, k) => n - afterWake[k]!)).toEqual([1, 1]);
+	});
 });
