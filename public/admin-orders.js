@@ -1,8 +1,10 @@
-// The promoter page's orders after the sale (issue 15): each order's status,
-// a refund (whole, or kept off sale or put back on sale), a retry for a
-// failed one, the drop's refunds with their totals, and the drop's cancellation. admin.js hands over
-// its API call (with the admin token) and the drop on screen.
+// The promoter page's orders after the sale: each order's status, a refund (whole,
+// kept off sale or, for general admission, put back on sale) after a confirmation,
+// a retry for a failed one, each action's error by its button, the drop's refunds
+// with their totals, and the drop's cancellation. admin.js hands over its API call
+// (with the admin token) and the drop on screen.
 import { $, formatMoney, formatNumber, plural, show, text } from "/common.js";
+import { confirmStep } from "/confirm.js";
 
 const REFUND_STATE_TEXT = { pending: "pending at the provider", refunded: "refunded", failed: "failed at the provider" };
 const STATUS_TEXT = { paid: "Paid", ticketed: "Ticketed", receipt_sent: "Receipt sent", refunded: "Refunded", failed: "Failed" };
@@ -119,39 +121,100 @@ export async function refreshOrders(drop) {
 	renderRefunds(drop, refunds);
 }
 
+/**
+ * Redraws a list item by item, keyed, reusing the items already there: the live refresh
+ * then keeps focus on a button and an order's error by its button, instead of remaking them.
+ */
+function redraw(list, items, keyOf, draw) {
+	const old = new Map([...list.children].map((li) => [li.dataset.key, li]));
+	const next = items.map((item) => {
+		const key = keyOf(item);
+		const li = old.get(key) ?? document.createElement("li");
+		li.dataset.key = key;
+		draw(li, item);
+		return li;
+	});
+	const unchanged = next.length === list.children.length && next.every((li, i) => list.children[i] === li);
+	if (!unchanged) list.replaceChildren(...next);
+}
+
+/** An item's parts: what it is, its buttons (remade only when they change), and its error, an alert by them. */
+function parts(li) {
+	if (!li.firstChild) {
+		const what = document.createElement("span");
+		const buttons = document.createElement("span");
+		buttons.className = "item-actions";
+		const error = document.createElement("p");
+		error.className = "field-error";
+		error.setAttribute("role", "alert");
+		error.hidden = true;
+		li.append(what, buttons, error);
+	}
+	const [what, buttons, error] = li.children;
+	return { what, buttons, error };
+}
+
+/** Sets an item's buttons ([label, aria-label, what it does]) unless the same ones are there already. */
+function setButtons(holder, wanted) {
+	const signature = wanted.map(([label, ariaLabel]) => `${label}|${ariaLabel}`).join("\n");
+	if (holder.dataset.signature === signature) return;
+	holder.dataset.signature = signature;
+	holder.replaceChildren(...wanted.map(([label, ariaLabel, onClick]) => button(label, ariaLabel, onClick)));
+}
+
+/** Errors of order actions, by the list item they belong to ("order:<id>", "refund:<id>"): shown by the button that caused them. */
+const errors = new Map();
+
+function showItemError(li, key) {
+	const { error } = parts(li);
+	const message = errors.get(key) ?? "";
+	text(error, message);
+	show(error, message !== "");
+}
+
+/** What is left to refund of an order: its tickets not refunded yet, at its price. */
+function leftToRefund(sale) {
+	const tickets = sale.quantity - sale.refundedTickets;
+	return { tickets, amount: formatMoney(sale.unitPriceCents * tickets, sale.currency) };
+}
+
+/** Each order as last read: a button kept across refreshes acts on what the order is now. */
+const latest = new Map();
+
 function renderOrders(drop, sales) {
 	show("orders-empty", sales.length === 0);
-	$("orders").replaceChildren(
-		...sales.map((sale) => {
-			const li = document.createElement("li");
-			li.dataset.orderId = sale.orderId;
-			li.dataset.status = sale.status;
-			const what = document.createElement("span");
-			const refunded = sale.refundedTickets > 0 && sale.status !== "refunded" ? `, ${sale.refundedTickets} refunded` : "";
-			what.textContent = `${sale.orderId} · ${plural(sale.quantity, "ticket")} · ${formatMoney(sale.totalCents, sale.currency)} · ${STATUS_TEXT[sale.status] ?? sale.status}${refunded}`;
-			li.append(what);
-			if (sale.status === "failed") li.append(button("Retry", `Retry order ${sale.orderId}`, () => act(drop, sale.orderId, "retry")));
-			if (sale.status !== "refunded") {
-				li.append(button("Refund", `Refund order ${sale.orderId}`, () => act(drop, sale.orderId, "refund", { restock: false })));
-				li.append(button("Refund and resell", `Refund order ${sale.orderId} and put its tickets back on sale`, () => act(drop, sale.orderId, "refund", { restock: true })));
+	for (const sale of sales) latest.set(sale.orderId, sale);
+	redraw($("orders"), sales, (sale) => `order:${sale.orderId}`, (li, sale) => {
+		li.dataset.orderId = sale.orderId;
+		li.dataset.status = sale.status;
+		const { what, buttons } = parts(li);
+		const refunded = sale.refundedTickets > 0 && sale.status !== "refunded" ? `, ${sale.refundedTickets} refunded` : "";
+		text(what, `${sale.orderId} · ${plural(sale.quantity, "ticket")} · ${formatMoney(sale.totalCents, sale.currency)} · ${STATUS_TEXT[sale.status] ?? sale.status}${refunded}`);
+		const wanted = [];
+		if (sale.status === "failed") wanted.push(["Retry", `Retry order ${sale.orderId}`, (e) => act(drop, sale, "retry", e.currentTarget)]);
+		if (sale.status !== "refunded") {
+			wanted.push(["Refund", `Refund order ${sale.orderId}`, (e) => act(drop, sale, "refund", e.currentTarget)]);
+			// Only general admission spread over the shards goes back on sale (a seat or a slot's place does not: the
+			// engine answers 422 restock_unsupported), and nothing goes back on sale once the drop is cancelled.
+			if (sale.ticketType === null && drop.status !== "cancelled") {
+				wanted.push(["Refund and resell", `Refund and resell order ${sale.orderId}`, (e) => act(drop, sale, "resell", e.currentTarget)]);
 			}
-			return li;
-		}),
-	);
+		}
+		setButtons(buttons, wanted);
+		showItemError(li, `order:${sale.orderId}`);
+	});
 }
 
 function renderRefunds(drop, answer) {
 	const t = answer.totals;
 	text("refund-totals", t.refunds === 0 ? "No refunds." : `${plural(t.refunds, "refund")}: ${plural(t.tickets, "ticket")}, ${formatMoney(t.amountCents, drop.currency)}.`);
-	$("refunds").replaceChildren(
-		...answer.refunds.map((r) => {
-			const li = document.createElement("li");
-			li.textContent = `${r.orderId} · ${plural(r.tickets, "ticket")} · ${formatMoney(r.amountCents, r.currency)} · ${REFUND_STATE_TEXT[r.state] ?? r.state}${r.detail ? ` (${r.detail})` : ""}${r.restock ? (r.restocked ? " · back on sale" : " · going back on sale") : ""}`;
-			// A refund the provider failed is asked again by repeating the order's refund.
-			if (r.state === "failed") li.append(" ", button("Retry refund", `Retry the refund of order ${r.orderId}`, () => act(drop, r.orderId, "refund", { restock: false })));
-			return li;
-		}),
-	);
+	redraw($("refunds"), answer.refunds, (r) => `refund:${r.refundId}`, (li, r) => {
+		const { what, buttons } = parts(li);
+		text(what, `${r.orderId} · ${plural(r.tickets, "ticket")} · ${formatMoney(r.amountCents, r.currency)} · ${REFUND_STATE_TEXT[r.state] ?? r.state}${r.detail ? ` (${r.detail})` : ""}${r.restock ? (r.restocked ? " · back on sale" : " · going back on sale") : ""}`);
+		// A refund the provider failed is asked again by repeating the order's refund.
+		setButtons(buttons, r.state === "failed" ? [["Retry refund", `Retry the refund of order ${r.orderId}`, (e) => act(drop, r, "retry-refund", e.currentTarget, `refund:${r.refundId}`)]] : []);
+		showItemError(li, `refund:${r.refundId}`);
+	});
 }
 
 function button(label, ariaLabel, onClick) {
@@ -167,18 +230,58 @@ function button(label, ariaLabel, onClick) {
 	return b;
 }
 
-async function act(drop, orderId, what, body) {
+/** What each order action sends, and how its confirmation and its error name it. */
+const ACTIONS = {
+	retry: { path: "retry", body: undefined, verb: "retry" },
+	refund: { path: "refund", body: { restock: false }, verb: "refund" },
+	resell: { path: "refund", body: { restock: true }, verb: "refund and resell" },
+	"retry-refund": { path: "refund", body: { restock: false }, verb: "retry the refund of" },
+};
+
+/** The confirmation a refund needs, naming what it does; a retry changes no money and is not asked. */
+function confirmRefund(sale, action, opener) {
+	const { tickets, amount } = leftToRefund(sale);
+	const count = plural(tickets, "ticket");
+	const them = tickets === 1 ? "It stops" : "They stop";
+	const after =
+		action === "resell"
+			? `${them} working at the gate and go${tickets === 1 ? "es" : ""} back on sale for other fans.`
+			: `${them} working at the gate and stay${tickets === 1 ? "s" : ""} off sale.`;
+	return confirmStep({
+		title: action === "resell" ? `Refund order ${sale.orderId} and resell its tickets?` : `Refund order ${sale.orderId}?`,
+		body: `The buyer gets ${amount} back for ${count}. ${after} This cannot be undone.`,
+		confirm: action === "resell" ? `Refund ${count} and resell` : `Refund ${count}`,
+		keep: "Keep the order",
+		opener,
+	});
+}
+
+async function act(drop, item, action, opener, key = `order:${item.orderId}`) {
+	if (busy) return;
+	const { orderId } = item;
+	if (key.startsWith("order:")) item = latest.get(orderId) ?? item;
+	if ((action === "refund" || action === "resell") && !(await confirmRefund(item, action, opener))) return;
+	const { path, body, verb } = ACTIONS[action];
 	busy = true;
-	show("orders-error", false);
+	errors.delete(key);
+	const li = opener.closest("li");
+	if (li) showItemError(li, key);
 	try {
-		const path = `/api/admin/drops/${encodeURIComponent(drop.id)}/orders/${encodeURIComponent(orderId)}/${what}`;
-		const answer = await adminApi(path, { method: "POST", ...(body ? { body } : {}) });
-		text("orders-live", what === "retry" ? `Order ${orderId} is being retried.` : `Order ${orderId}: ${formatNumber(answer.refundedTickets)} ticket(s) refunded.`);
+		const answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/orders/${encodeURIComponent(orderId)}/${path}`, { method: "POST", ...(body ? { body } : {}) });
+		text("orders-live", action === "retry" ? `Order ${orderId} is being retried.` : `Order ${orderId}: ${formatNumber(answer.refundedTickets)} ticket(s) refunded.`);
 	} catch (err) {
-		text("orders-error", `Could not ${what} order ${orderId}: ${err.message}`);
-		show("orders-error", true);
+		errors.set(key, `Could not ${verb} order ${orderId}: ${err.message}`);
+		if (li) showItemError(li, key);
 	} finally {
 		busy = false;
 	}
 	await refreshOrders(drop).catch(() => {});
+	// Focus stays by the action: its button if the order still offers it, else the order's line.
+	if (!opener.isConnected || opener.hidden) {
+		const line = $("orders").querySelector(`li[data-key="${CSS.escape(`order:${orderId}`)}"]`);
+		if (line) {
+			line.setAttribute("tabindex", "-1");
+			line.focus();
+		}
+	} else if (document.activeElement === document.body) opener.focus();
 }

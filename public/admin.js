@@ -10,6 +10,7 @@ import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { typesEditor, typesPanel } from "/admin-types.js";
+import { fieldProblem, hasRule } from "/create-checks.js";
 
 const session = storage("session");
 const TOKEN_KEY = "tdrop:adminToken";
@@ -190,6 +191,9 @@ function refreshBadges() {
 function setFieldError(input, message, focus = false) {
 	const error = $(`${input.id}-error`);
 	input.setAttribute("aria-invalid", message ? "true" : "false");
+	// The value refused: an error only the engine could find clears once the value is changed.
+	if (message) input.dataset.refused = input.value;
+	else delete input.dataset.refused;
 	if (error) {
 		text(error, message ?? "");
 		show(error, Boolean(message));
@@ -243,37 +247,26 @@ function isoToLocal(iso) {
 	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** Reads the form; client-side it only checks what the API cannot be sent (empty or unreadable values). */
+/** Reads the form, and every problem the page can see in it at once (public/create-checks.js), each with its input. */
 function readCreateForm(form) {
 	const problems = [];
-	const num = (id, { required = false, cents = false } = {}) => {
-		const input = $(id);
-		if (input.validity.badInput) return problems.push([input, "Enter a number."]), undefined;
-		if (input.value.trim() === "") {
-			if (required) problems.push([input, "Enter a number."]);
-			return undefined;
-		}
-		const n = Number(input.value);
+	for (const input of form.querySelectorAll("[data-field]")) {
+		const problem = hasRule(input) ? fieldProblem(input) : null;
+		if (problem) problems.push([input, problem]);
+	}
+	const num = (id, { cents = false } = {}) => {
+		const raw = $(id).value.trim();
+		if (raw === "" || $(id).validity.badInput) return undefined;
+		const n = Number(raw);
 		return cents ? Math.round(n * 100) : n;
 	};
-	const time = (id, required) => {
-		const input = $(id);
-		if (input.value === "") {
-			if (required || input.validity.badInput) problems.push([input, "Enter a date and time."]);
-			return undefined;
-		}
-		const iso = localToIso(input.value);
-		if (iso === null) problems.push([input, "Enter a real date and time."]);
-		return iso ?? undefined;
-	};
-	const name = $("f-name").value;
-	if (name.trim() === "") problems.push([$("f-name"), "Give the drop a name."]);
+	const time = (id) => ($(id).value === "" ? undefined : localToIso($(id).value) ?? undefined);
 	const body = {
-		name,
-		capacity: num("f-capacity", { required: true }),
-		maxPerFan: num("f-maxPerFan", { required: true }),
-		opensAt: time("f-opensAt", true),
-		closesAt: time("f-closesAt", false),
+		name: $("f-name").value,
+		capacity: num("f-capacity"),
+		maxPerFan: num("f-maxPerFan"),
+		opensAt: time("f-opensAt"),
+		closesAt: time("f-closesAt"),
 		priceCents: num("f-price", { cents: true }),
 		currency: $("f-currency").value.trim().toUpperCase() || undefined,
 		shards: num("f-shards"),
@@ -288,6 +281,31 @@ function readCreateForm(form) {
 	for (const [k, v] of Object.entries(body.admission)) if (v === undefined) delete body.admission[k];
 	for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
 	return { body, problems };
+}
+
+/**
+ * A marked field checked again as it is edited: its error clears once it is fixed (for a
+ * value only the engine could refuse, once it is changed), and the form's summary counts
+ * what is left. The closing time is checked again with the opening time it depends on.
+ */
+function recheckCreateField(event) {
+	const form = $("create-form");
+	const edited = event.target;
+	const inputs = edited.id === "f-opensAt" ? [edited, $("f-closesAt")] : [edited];
+	let cleared = false;
+	for (const input of inputs) {
+		if (!(input instanceof HTMLElement) || input.getAttribute("aria-invalid") !== "true") continue;
+		const problem = fieldProblem(input);
+		if (problem) setFieldError(input, problem);
+		else if (input.dataset.refused !== input.value) {
+			setFieldError(input, null);
+			cleared = true;
+		}
+	}
+	if (!cleared || $("create-summary").hidden) return;
+	const left = form.querySelectorAll('[aria-invalid="true"]').length;
+	if (left === 0) show("create-summary", false);
+	else text("create-summary", `The drop was not saved: ${left === 1 ? "one field needs" : `${left} fields need`} attention.`);
 }
 
 async function createDrop(event) {
@@ -665,6 +683,8 @@ function start() {
 	$("signin-form").addEventListener("submit", signIn);
 	$("signout").addEventListener("click", () => signOut());
 	$("create-form").addEventListener("submit", createDrop);
+	$("create-form").addEventListener("input", recheckCreateField);
+	$("create-form").addEventListener("change", recheckCreateField);
 	$("reschedule-form").addEventListener("submit", reschedule);
 	$("pause-button").addEventListener("click", togglePause);
 	$("export-button").addEventListener("click", exportCsv);

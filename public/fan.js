@@ -9,6 +9,7 @@
 // was lost can be sent again. The order token outlives the fan's turn (a year),
 // so the page reads the order from the engine again whenever the fan comes back.
 import { cardField } from "/card.js";
+import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
 import {
 	$,
@@ -115,6 +116,8 @@ function setState(name, { focus = true } = {}) {
 	$("s-loading").setAttribute("aria-busy", String(name === "loading"));
 	const changed = name !== current;
 	const wasLoading = current === "loading";
+	// A question asked on the last step (give the tickets back?) no longer stands on this one.
+	if (changed) closeConfirm();
 	current = name;
 	if (changed && focus && !wasLoading) focusHeading($(`s-${name}`).querySelector("h2"));
 	updateTitle();
@@ -579,6 +582,7 @@ function showPay() {
 	text("pay-button", each === 0 ? "Confirm" : `Pay ${total}`);
 	show("pay-error", false);
 	show("pay-progress", false);
+	show("release-error", false);
 	setUpPayment(each === 0);
 	const wasHere = current === "pay";
 	setState("pay");
@@ -661,8 +665,26 @@ async function askPurchase(body) {
  */
 let refusedCheckPending = false;
 
+/** The receipt's address as the engine takes it (the purchase body's email rule): checked before paying. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL_MESSAGE = "Enter an email address like name@example.com.";
+
+/** The email field's error (null clears it): the field is marked and its message read with it. */
+function emailError(message, { focus = false } = {}) {
+	const input = $("email");
+	input.setAttribute("aria-invalid", message ? "true" : "false");
+	text("email-error", message ?? "");
+	show("email-error", Boolean(message));
+	if (message && focus) input.focus();
+}
+
+const emailProblem = (value) => (value === "" || (value.length >= 3 && value.length <= 254 && EMAIL.test(value)) ? null : EMAIL_MESSAGE);
+
 async function submitPayment(event) {
 	event.preventDefault();
+	const problem = emailProblem($("email").value.trim());
+	if (problem) return emailError(problem, { focus: true });
+	emailError(null);
 	const choice = document.querySelector('input[name="card"]:checked')?.value ?? "ok";
 	const byCard = choice === "stripe" && paymentsTaken().card && !$("pay-methods").hidden;
 	const button = $("pay-button");
@@ -793,6 +815,8 @@ function paymentFailed(err) {
 	if (err.status === 410) return holdGone("Your hold ran out before the payment went through, so the tickets went back on sale. You can hold again while your turn lasts.");
 	if (err.code === "token_expired" || err.code === "invalid_token") return accessLost();
 	if (err.status === 404) return holdGone("That hold no longer exists. Choose your tickets again.");
+	// The engine refused the address (a rule this page missed): said by the field, like the page's own check.
+	if (err.details?.field === "email") return emailError(EMAIL_MESSAGE, { focus: true });
 	const box = $("pay-error");
 	text(box, err.status === 0 ? `${err.message} Your tickets are still held; press Pay to try again.` : `Payment failed: ${err.message}`);
 	show(box, true);
@@ -805,8 +829,22 @@ function holdGone(message) {
 	showChoose(message);
 }
 
+/** Gives the held tickets back, once the fan confirms: they go on sale to others at once. */
 async function releaseHold() {
 	const button = $("release");
+	const hold = saved.hold;
+	if (!hold) return;
+	show("release-error", false);
+	const count = hold.quantity === 1 ? "your ticket" : `your ${hold.quantity} tickets`;
+	const yes = await confirmStep({
+		title: `Give back ${count}?`,
+		body: `${hold.quantity === 1 ? "It goes" : "They go"} back on sale for other fans at once and your hold ends. You can hold tickets again while your turn lasts, if any are left.`,
+		confirm: hold.quantity === 1 ? "Give it back" : "Give them back",
+		keep: hold.quantity === 1 ? "Keep my ticket" : "Keep my tickets",
+		opener: button,
+	});
+	// Backed out, or the hold ended or was paid while the fan was asked.
+	if (!yes || current !== "pay" || saved.hold?.holdId !== hold.holdId) return;
 	button.disabled = true;
 	try {
 		await api(`/api/drops/${encodeURIComponent(dropId)}/holds/${encodeURIComponent(saved.hold.holdId)}`, {
@@ -819,8 +857,8 @@ async function releaseHold() {
 		else if (err.status === 404 || err.status === 410) holdGone("That hold had already ended.");
 		else if (err.code === "token_expired" || err.code === "invalid_token") accessLost();
 		else {
-			text("pay-error", `Could not give the tickets back: ${err.message}`);
-			show("pay-error", true);
+			text("release-error", `Could not give the tickets back: ${err.message}`);
+			show("release-error", true);
 		}
 	} finally {
 		button.disabled = false;
@@ -988,6 +1026,10 @@ async function start() {
 	$("pay-form").addEventListener("submit", submitPayment);
 	for (const radio of document.querySelectorAll('input[name="card"]')) radio.addEventListener("change", cardChosen);
 	$("release").addEventListener("click", releaseHold);
+	// An address marked wrong clears as soon as it is right (or emptied: the receipt is optional).
+	$("email").addEventListener("input", () => {
+		if ($("email").getAttribute("aria-invalid") === "true" && emailProblem($("email").value.trim()) === null) emailError(null);
+	});
 	$("pay-error").setAttribute("tabindex", "-1");
 	setInterval(tick, 1000);
 	document.addEventListener("visibilitychange", () => {

@@ -275,7 +275,7 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.deepEqual(stored.local, [], "nothing goes to localStorage");
 	log("signed in");
 
-	// Validation errors from the engine appear by their field.
+	// Validation errors appear by their field (the page checks what the engine would refuse).
 	const name = `Summer Nights, live (browser test ${Date.now().toString(36)})`;
 	await page.getByLabel("Name", { exact: true }).fill(name);
 	await page.getByLabel("Tickets", { exact: true }).fill("0");
@@ -379,6 +379,8 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	await firstOrder.waitFor({ timeout: 15_000 });
 	const refundedId = await firstOrder.getAttribute("data-order-id");
 	await firstOrder.getByRole("button", { name: `Refund order ${refundedId}`, exact: true }).click();
+	// Asked first (confirm-journeys.mjs proves backing out changes nothing).
+	await page.getByRole("dialog", { name: `Refund order ${refundedId}?` }).getByRole("button", { name: "Refund 2 tickets" }).click();
 	await page.locator(`#orders li[data-order-id='${refundedId}'][data-status='refunded']`).waitFor({ timeout: 15_000 });
 	await page.locator("#refund-totals").getByText("1 refund: 2 tickets, $79.00.").waitFor();
 	assert.equal(await page.locator("#refunds li").count(), 1, "the refund is listed");
