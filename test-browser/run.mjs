@@ -27,6 +27,7 @@ import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, p
 import { loadTestReport } from "./report.mjs";
 import { dropCancelledJourney } from "./cancel-journeys.mjs";
 import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
+import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -103,6 +104,9 @@ const allJourneys = [
 	["drop cancelled: fans told, promoter sees Cancelled", dropCancelledJourney],
 	// Paying by card with Stripe.js, 3-D Secure finished and refused (issue 24).
 	["fan pays by card: 3-D Secure confirmed, then refused", fanPaysByCardWithThreeDSecure],
+	// A lost connection and a slow network (issue 29).
+	["fan back online: the turn shows within 2 s", fanBackOnline],
+	["fan first view on a slow network", fanFirstViewSlow],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
