@@ -49,7 +49,7 @@ function qrSvg(qrcode, data, label) {
 /**
  * The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes;
  * `codes: false` draws none (the drop was cancelled). Should the QR library not load (offline), the
- * codes are listed without their QR codes and `drawn` is false, so the caller can try again.
+ * codes are listed without their QR codes; the next drawing loads it again. Answers { items }.
  */
 export async function ticketItems(order, { codes = true } = {}) {
 	const passes = order.passes ?? (order.tickets ?? []).map((code) => ({ code, token: null, state: "valid" }));
@@ -76,7 +76,7 @@ export async function ticketItems(order, { codes = true } = {}) {
 		li.append(code, state);
 		return li;
 	});
-	return { items, drawn: qrcode !== null || !passes.some(wanted) };
+	return { items };
 }
 
 /** What the order's status means to the fan. */
