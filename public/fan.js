@@ -398,6 +398,8 @@ function retryDelay(err) {
 /** The longest the page waits between tries while it has no connection. */
 const OFFLINE_RETRY_MS = 4_000;
 let offline = false;
+/** Whether the browser itself had no network when the page lost the engine. */
+let lostNetwork = false;
 let backOnlineTimer = null;
 
 /**
@@ -411,11 +413,14 @@ function offlineSaid(lost) {
 	if (lost) {
 		show("net-note", false);
 		const keeps = saved.queueToken || saved.hold || saved.order ? " You keep your place, and anything you hold or bought." : "";
-		showAlert(`You are offline: this page cannot reach the engine.${keeps} It carries on by itself as soon as the connection is back.`);
+		// The browser knows when it has no network at all; otherwise it is the engine that does not answer.
+		lostNetwork = navigator.onLine === false;
+		const what = lostNetwork ? "You are offline: this page cannot reach the engine." : "The engine cannot be reached right now.";
+		showAlert(`${what}${keeps} It carries on by itself as soon as the connection is back.`);
 		return;
 	}
 	clearAlert();
-	text("net-note", "You are back online: this page is up to date.");
+	text("net-note", lostNetwork ? "You are back online: this page is up to date." : "The engine answers again: this page is up to date.");
 	show("net-note", true);
 	backOnlineTimer = setTimeout(() => show("net-note", false), 8_000);
 }
