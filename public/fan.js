@@ -73,7 +73,7 @@ function fanIdentity() {
 
 let { fanId, fanSecret } = fanIdentity();
 
-/** What survives a reload: { queueToken, initialAhead, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
+/** What survives a reload: { queueToken, initialAhead, lastPlace, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
 let saved = loadSaved();
 
 function loadSaved() {
@@ -87,6 +87,22 @@ function loadSaved() {
 
 function save() {
 	store.set(STATE_KEY, JSON.stringify(saved));
+}
+
+/**
+ * The drop's view as last read here, so a reload draws the fan's state before any
+ * request answers (on a slow network, a request is seconds); the view read at start
+ * replaces it a moment later.
+ */
+const VIEW_KEY = `tdrop:view:${dropId}`;
+
+function keptDrop() {
+	try {
+		const value = JSON.parse(store.get(VIEW_KEY) ?? "null");
+		return value && typeof value === "object" && typeof value.name === "string" && typeof value.opensAt === "string" ? value : null;
+	} catch {
+		return null;
+	}
 }
 
 let drop = null;
@@ -223,6 +239,8 @@ function cancelled() {
 
 async function loadDrop() {
 	drop = await api(`/api/drops/${encodeURIComponent(dropId)}`);
+	store.set(VIEW_KEY, JSON.stringify(drop));
+	reached();
 	syncClock(drop.serverTime);
 	renderDropHeader();
 	return drop;
@@ -253,8 +271,10 @@ async function refreshIntro() {
 	try {
 		await loadDrop();
 		showIntro();
-	} catch {
-		dropTimer = setTimeout(refreshIntro, introRefreshMs());
+	} catch (err) {
+		if (err.status === 0) offlineSaid(true);
+		clearTimeout(dropTimer);
+		dropTimer = setTimeout(refreshIntro, err.status === 0 ? retryDelay(err) : introRefreshMs());
 	}
 }
 
@@ -316,13 +336,18 @@ function schedulePoll(ms) {
 	pollTimer = setTimeout(pollStatus, Math.max(250, ms));
 }
 
+/** When the latest poll was sent (performance.now()), so an older answer never replaces a newer one. */
+let lastPollStarted = -1;
+
 async function pollStatus() {
 	clearTimeout(pollTimer);
+	lastPollStarted = performance.now();
 	if (!saved.queueToken) return showIntro();
 	try {
 		const view = await api(`/api/drops/${encodeURIComponent(dropId)}/status`, { token: saved.queueToken });
 		failures = 0;
 		clearAlert();
+		reached();
 		applyQueueView(view);
 	} catch (err) {
 		await statusFailed(err);
@@ -349,13 +374,75 @@ async function statusFailed(err) {
 	}
 	if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
 	failures += 1;
-	const delay = err.retryAfter ? err.retryAfter * 1000 : Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
-	// A single hiccup (the queue being ordered at the opening answers 503) is retried quietly.
-	if (err.status === 0 || failures > 2) {
+	const delay = retryDelay(err);
+	if (err.status === 0) {
+		offlineSaid(true);
+	} else if (failures > 2) {
+		// A single hiccup (the queue being ordered at the opening answers 503) is retried quietly.
 		showAlert(`${err.message} Retrying in ${formatDuration(delay)}; you keep your place.`);
 	}
 	if (current === "loading") setState("waiting", { focus: false });
 	schedulePoll(delay);
+}
+
+/**
+ * How long to wait before asking again. The engine's Retry-After is obeyed, and its other
+ * refusals back off to 30 s; with no answer at all (no connection) the page asks again
+ * within a few seconds, spread, and at once when the browser says it is back online.
+ */
+function retryDelay(err) {
+	if (err.retryAfter) return err.retryAfter * 1000;
+	const backoff = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+	return err.status === 0 ? Math.min(backoff, Math.round(OFFLINE_RETRY_MS * (0.8 + 0.4 * Math.random()))) : backoff;
+}
+
+// --- the connection ----------------------------------------------------------
+
+/** The longest the page waits between tries while it has no connection. */
+const OFFLINE_RETRY_MS = 4_000;
+let offline = false;
+/** Whether the browser itself had no network when the page lost the engine. */
+let lostNetwork = false;
+let backOnlineTimer = null;
+
+/**
+ * Says, once, that the page has lost its connection (`lost`), or that an answer came
+ * back after it had: the fan knows whether what they see is current.
+ */
+function offlineSaid(lost) {
+	if (lost === offline) return;
+	offline = lost;
+	clearTimeout(backOnlineTimer);
+	if (lost) {
+		show("net-note", false);
+		const keeps = saved.queueToken || saved.hold || saved.order ? " You keep your place, and anything you hold or bought." : "";
+		// The browser knows when it has no network at all; otherwise it is the engine that does not answer.
+		lostNetwork = navigator.onLine === false;
+		const what = lostNetwork ? "You are offline: this page cannot reach the engine." : "The engine cannot be reached right now.";
+		showAlert(`${what}${keeps} It carries on by itself as soon as the connection is back.`);
+		return;
+	}
+	clearAlert();
+	text("net-note", lostNetwork ? "You are back online: this page is up to date." : "The engine answers again: this page is up to date.");
+	show("net-note", true);
+	backOnlineTimer = setTimeout(() => show("net-note", false), 8_000);
+}
+
+/** An answer from the engine: the connection works. */
+function reached() {
+	if (offline) offlineSaid(false);
+}
+
+/** Wakes whatever waits to try again: the browser says the connection is back. */
+let wakeStart = null;
+
+function backOnline() {
+	wakeStart?.();
+	if (current === "waiting" || (current === "loading" && saved.queueToken && drop)) return pollStatus();
+	if (current === "intro") return refreshIntro();
+	if (current === "done" && saved.orderToken) return showOrder(1);
+	// Elsewhere nothing is asked for by itself (the fan's next press sends it): the drop's view is read to know the connection works.
+	loadDrop().catch(() => {});
 }
 
 function applyQueueView(view) {
@@ -367,6 +454,8 @@ function applyQueueView(view) {
 	lastView = view;
 	switch (view.status) {
 		case "waiting":
+			saved.lastPlace = { status: "waiting", position: view.position ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, paused: Boolean(view.paused) };
+			save();
 			renderWaiting(view);
 			schedulePoll(view.pollAfterMs ?? 2_000);
 			return;
@@ -388,7 +477,8 @@ function applyQueueView(view) {
 	}
 }
 
-function renderWaiting(view) {
+/** `kept`: the place as last read here, drawn before the engine answers (said so under the bar). */
+function renderWaiting(view, { kept = false } = {}) {
 	const inLine = view.position !== null && view.position !== undefined;
 	show("prequeue-block", !inLine);
 	show("line-block", inLine);
@@ -405,8 +495,8 @@ function renderWaiting(view) {
 		const done = total - view.ahead;
 		const pct = Math.round((done / total) * 100);
 		$("progress").value = pct;
-		text("progress-text", view.ahead === 0 ? "You’re next: admission comes in batches." : `${pct}% of the way to the front.`);
-		announcePlace(view);
+		text("progress-text", kept ? "Your place when this page last checked; checking now…" : view.ahead === 0 ? "You’re next: admission comes in batches." : `${pct}% of the way to the front.`);
+		if (!kept) announcePlace(view);
 	}
 	setState("waiting");
 	tick();
@@ -875,6 +965,7 @@ async function showOrder(round = 0) {
 	if (!saved.orderToken) return watchForCancel();
 	try {
 		const order = await api(`/api/orders/${encodeURIComponent(saved.order.orderId)}`, { token: saved.orderToken });
+		reached();
 		saved.order = order;
 		save();
 		if (current === "done") showDone(order);
@@ -913,6 +1004,25 @@ function orderOutcome(order) {
 	return drop?.status === "cancelled" ? "cancelling" : "going";
 }
 
+/** Counts the ticket drawings, so a slower earlier one never replaces a later one. */
+let ticketDrawings = 0;
+
+/**
+ * The tickets and the order's status line, together (a status that says the tickets are
+ * ready comes with them). Drawing the QR codes may first load their library: the rest of
+ * the order is on screen meanwhile.
+ */
+function drawTickets(order, outcome) {
+	const round = ++ticketDrawings;
+	// No QR code on a cancelled drop: those tickets get nobody in.
+	void ticketItems(order, { codes: outcome === "going" }).then(({ items }) => {
+		if (round !== ticketDrawings) return;
+		$("tickets").replaceChildren(...items);
+		text("order-status", outcome === "cancelling" ? "The refund is on its way; this page says when it is done." : statusText(order));
+		$("order-status").dataset.status = order.status ?? "paid";
+	});
+}
+
 /** The outcome last said out loud, so a change (a cancel, a refund) is announced once and a repeat is not. */
 let doneAnnounced = null;
 
@@ -949,10 +1059,7 @@ function showDone(order) {
 	$("done-notice").dataset.outcome = outcome;
 	text("h-tickets", words.tickets);
 	show("tickets-hint", outcome === "going");
-	text("order-status", outcome === "cancelling" ? "The refund is on its way; this page says when it is done." : statusText(order));
-	$("order-status").dataset.status = order.status ?? "paid";
-	// No QR code on a cancelled drop: those tickets get nobody in.
-	$("tickets").replaceChildren(...ticketItems(order, { codes: outcome === "going" }));
+	drawTickets(order, outcome);
 	setState("done");
 	const said = `${order.orderId}:${outcome}`;
 	if (doneAnnounced !== said) {
@@ -1036,7 +1143,23 @@ async function start() {
 		if (!document.hidden && current === "waiting") pollStatus();
 	});
 
+	window.addEventListener("offline", () => offlineSaid(true));
+	window.addEventListener("online", backOnline);
+
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(dropId)) return showFinal("We can’t find this drop", "Check the link you were given.");
+	// The first view comes from what this browser kept (the drop's view, the fan's place, their
+	// order) before any request answers; the drop's view and the fan's place are then asked for
+	// together, so the fan's state is current one request after the page is here, not two.
+	const kept = keptDrop();
+	if (kept) {
+		drop = kept;
+		renderDropHeader();
+		if (kept.status !== "cancelled") {
+			if (saved.order) showDone(saved.order);
+			else if (saved.queueToken && saved.lastPlace && !saved.accessToken) renderWaiting(saved.lastPlace, { kept: true });
+		}
+	}
+	const place = saved.queueToken && !saved.order ? askPlace() : null;
 	for (;;) {
 		try {
 			await loadDrop();
@@ -1044,12 +1167,21 @@ async function start() {
 		} catch (err) {
 			if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
 			failures += 1;
-			const delay = err.retryAfter ? err.retryAfter * 1000 : Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
-			showAlert(`${err instanceof ApiFailure ? err.message : "Something went wrong."} Retrying in ${formatDuration(delay)}.`);
-			await new Promise((r) => setTimeout(r, delay));
+			const delay = retryDelay(err);
+			if (err.status === 0) offlineSaid(true);
+			else showAlert(`${err instanceof ApiFailure ? err.message : "Something went wrong."} Retrying in ${formatDuration(delay)}.`);
+			// Back online, the wait ends at once.
+			await new Promise((r) => {
+				const timer = setTimeout(r, delay);
+				wakeStart = () => {
+					clearTimeout(timer);
+					r();
+				};
+			});
+			wakeStart = null;
 		}
 	}
-	clearAlert();
+	if (!offline) clearAlert();
 	failures = 0;
 	if (drop.status === "cancelled") return cancelled();
 	if (saved.order) return showOrder();
@@ -1059,8 +1191,32 @@ async function start() {
 		save();
 		pendingNotice = "Your hold ran out while you were away, so the tickets went back on sale. You can hold again while your turn lasts.";
 	}
+	if (place) {
+		const answer = await place;
+		// Asked before the drop's view came: a newer answer (an online event's poll) is already on screen.
+		if (answer.startedAt < lastPollStarted) return;
+		if (answer.view) {
+			failures = 0;
+			return applyQueueView(answer.view);
+		}
+		if (answer.err.status !== 0) return statusFailed(answer.err);
+		// No answer to that one (no connection at the time): the usual poll asks again.
+		return pollStatus();
+	}
 	if (saved.queueToken) return pollStatus();
 	showIntro();
+}
+
+/** The fan's place, asked for at start beside the drop's view: { view } or { err }, never thrown. */
+function askPlace() {
+	const startedAt = performance.now();
+	return api(`/api/drops/${encodeURIComponent(dropId)}/status`, { token: saved.queueToken }).then(
+		(view) => {
+			reached();
+			return { startedAt, view };
+		},
+		(err) => ({ startedAt, err }),
+	);
 }
 
 start();

@@ -1,13 +1,29 @@
 // The fan's tickets as QR codes: each ticket's signed token, drawn in the
 // browser with qrcode-generator (served from /vendor, no network), as an SVG
 // built node by node (no HTML strings), with its code and state beside it.
-import qrcode from "/vendor/qrcode-generator.mjs";
+// The library (52 KB) is loaded the first time a code is drawn, not with the
+// page: a fan in line never needs it, and on a slow network it would delay
+// the first view.
+
+let library = null;
+
+/** qrcode-generator, loaded once; a failed load (offline) is tried again at the next call. */
+function qrLibrary() {
+	library ??= import("/vendor/qrcode-generator.mjs").then(
+		(m) => m.default,
+		(err) => {
+			library = null;
+			throw err;
+		},
+	);
+	return library;
+}
 
 const SVG = "http://www.w3.org/2000/svg";
 const STATE_TEXT = { valid: "Valid", used: "Used at the gate", refunded: "Refunded" };
 
-/** One QR code for `data`: a path of its dark modules, with a quiet zone of 4. */
-export function qrSvg(data, label) {
+/** One QR code for `data` (`qrcode` is the loaded library): a path of its dark modules, with a quiet zone of 4. */
+function qrSvg(qrcode, data, label) {
 	const qr = qrcode(0, "M");
 	qr.addData(data);
 	qr.make();
@@ -30,10 +46,23 @@ export function qrSvg(data, label) {
 	return svg;
 }
 
-/** The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes; `codes: false` draws none (the drop was cancelled). */
-export function ticketItems(order, { codes = true } = {}) {
+/**
+ * The order's tickets: a QR code each once it is ticketed (passes with tokens), else the bare codes;
+ * `codes: false` draws none (the drop was cancelled). Should the QR library not load (offline), the
+ * codes are listed without their QR codes; the next drawing loads it again. Answers { items }.
+ */
+export async function ticketItems(order, { codes = true } = {}) {
 	const passes = order.passes ?? (order.tickets ?? []).map((code) => ({ code, token: null, state: "valid" }));
-	return passes.map((pass, i) => {
+	const wanted = (pass) => codes && pass.token && pass.state === "valid";
+	let qrcode = null;
+	if (passes.some(wanted)) {
+		try {
+			qrcode = await qrLibrary();
+		} catch {
+			qrcode = null;
+		}
+	}
+	const items = passes.map((pass, i) => {
 		const li = document.createElement("li");
 		li.dataset.state = pass.state;
 		const code = document.createElement("span");
@@ -43,10 +72,11 @@ export function ticketItems(order, { codes = true } = {}) {
 		const state = document.createElement("span");
 		state.className = "meta ticket-state";
 		state.textContent = STATE_TEXT[pass.state] ?? pass.state;
-		if (codes && pass.token && pass.state === "valid") li.append(qrSvg(pass.token, `QR code of ticket ${i + 1}`));
+		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, `QR code of ticket ${i + 1}`));
 		li.append(code, state);
 		return li;
 	});
+	return { items };
 }
 
 /** What the order's status means to the fan. */

@@ -28,6 +28,7 @@ import { loadTestReport } from "./report.mjs";
 import { dropCancelledJourney } from "./cancel-journeys.mjs";
 import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
 import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promoterCreateFormErrors } from "./confirm-journeys.mjs";
+import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -108,6 +109,9 @@ const allJourneys = [
 	["confirm: promoter refunds asked first, errors by the button", promoterConfirmsOrderActions],
 	["confirm: fan gives tickets back after asking; email error by its field", fanConfirmsGivingBackAndFixesEmail],
 	["confirm: create form shows every field error, each clears once fixed", promoterCreateFormErrors],
+	// A lost connection and a slow network (issue 29).
+	["fan back online: the turn shows within 2 s", fanBackOnline],
+	["fan first view on a slow network", fanFirstViewSlow],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
