@@ -27,6 +27,7 @@ import { fanEdgeStates, fanJourney, fanPrequeueAndHoldExpiry, promoterJourney, p
 import { loadTestReport } from "./report.mjs";
 import { dropCancelledJourney } from "./cancel-journeys.mjs";
 import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
+import { queueNumbersAgree } from "./queue-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -103,6 +104,8 @@ const allJourneys = [
 	["drop cancelled: fans told, promoter sees Cancelled", dropCancelledJourney],
 	// Paying by card with Stripe.js, 3-D Secure finished and refused (issue 24).
 	["fan pays by card: 3-D Secure confirmed, then refused", fanPaysByCardWithThreeDSecure],
+	// The waiting view's place, fans ahead, bar and wait agree at every poll (issue 29).
+	["queue numbers agree at every poll", queueNumbersAgree],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
