@@ -68,6 +68,7 @@ import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
 import { renderReport } from "./lib/report-html.js";
 import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { K6_TICKET_METRICS, ticketBinTag, ticketBinThresholds } from "./lib/ticket-time.js";
+import { K6_ESTIMATE_METRICS, estimateOutcome } from "./lib/wait-estimate.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
 
 const knobs = knobsFrom(__ENV);
@@ -108,6 +109,10 @@ const saleToTicket = new Trend(K6_TICKET_METRICS.trend, true);
 const ticketsMissed = new Counter(K6_TICKET_METRICS.missed);
 const ticketsRefunded = new Counter(K6_TICKET_METRICS.refunded);
 const ticketBins = new Counter(K6_TICKET_METRICS.bins);
+// The wait estimate against the real wait, per admitted fan, in percent (lib/wait-estimate.js).
+const estimateError = new Trend(K6_ESTIMATE_METRICS.error);
+const estimateSigned = new Trend(K6_ESTIMATE_METRICS.signed);
+const estimateUntold = new Counter(K6_ESTIMATE_METRICS.untold);
 // The report's per-second series (lib/timeline.js) and what teardown() reads from the audit.
 /** @param {Record<string, string>} names @param {(name: string) => any} make */
 function metricsOf(names, make) {
@@ -211,7 +216,7 @@ export const options = {
 	},
 	setupTimeout: "60s",
 	teardownTimeout: Math.ceil(knobs.drainSeconds + 120) + "s",
-	summaryTrendStats: ["avg", "min", "med", "p(95)", "p(99)", "max", "count"],
+	summaryTrendStats: ["avg", "min", "med", "p(90)", "p(95)", "p(99)", "max", "count"],
 	thresholds: thresholds,
 };
 
@@ -251,7 +256,7 @@ const client = k6Client(
 export function setup() {
 	if (!ADMIN_TOKEN) throw new Error("set ADMIN_TOKEN (-e ADMIN_TOKEN=...): setup creates the drop through the admin API");
 	// A first sample, so every threshold has data even when nothing goes wrong.
-	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut, ticketsMissed]) c.add(0);
+	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut, ticketsMissed, estimateUntold]) c.add(0);
 	const createdAt = Date.now();
 	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
 	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);
@@ -298,6 +303,14 @@ export default function (data) {
 		if (r && r.outcome === "bought") saleAfterOpen.add(r.boughtAt - data.opensAt);
 		// A fan stopped by an error it could not get past fails the run, even if no single answer did.
 		if (r && r.outcome === "error") unexpected.add(1);
+		if (r && typeof r.admittedAt === "number") {
+			const e = estimateOutcome(r);
+			if (e === null) estimateUntold.add(1);
+			else {
+				estimateError.add(e.error * 100);
+				estimateSigned.add(e.signed * 100);
+			}
+		}
 	}
 	checkVuFairness(data, results);
 }

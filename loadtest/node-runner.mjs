@@ -53,6 +53,7 @@ import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
 import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
 import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/ticket-time.js";
+import { waitEstimateStats, waitEstimateText } from "./lib/wait-estimate.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -376,6 +377,8 @@ async function runDrop(baseUrl, adminToken) {
 	const ticketMiss = saleToTicketFailure(saleToTicket);
 	if (ticketMiss) failures.push(ticketMiss);
 	log(`sale to ticket: ${saleToTicketText(saleToTicket)}`);
+	const waitEstimate = waitEstimateStats(results);
+	log(`wait estimate: ${waitEstimateText(waitEstimate)}`);
 	if (knobs.scanTickets > 0) {
 		saleToTicket.scan = await scanAtGate(client, baseUrl, drop.id, results, knobs.scanTickets);
 		failures.push(...saleToTicket.scan.failures);
@@ -406,6 +409,7 @@ async function runDrop(baseUrl, adminToken) {
 		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
 		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
 		saleToTicket,
+		waitEstimate,
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
 		load: { ...audit.load, byKind: loadSummary(audit.load) },
 		fairness: {
@@ -747,6 +751,7 @@ function printDropSummary(r) {
 				(st.scan ? `; ${mark(st.scan.failures.length === 0)} gate admitted ${st.scan.admitted}/${st.scan.scanned} scanned` : ""),
 		);
 	}
+	if (r.waitEstimate) out.push(`${dots("wait estimate")}${waitEstimateText(r.waitEstimate)}`);
 	const f = r.fairness;
 	out.push(
 		`${dots("fairness")}` +

@@ -111,6 +111,42 @@ export function formatEstimate(ms) {
 	return `about ${hours} hours`;
 }
 
+/**
+ * What the waiting view shows, all from one status answer so no figure contradicts
+ * another: the place among the fans still waiting (the API's `place`, which is `ahead` + 1),
+ * the fans ahead, and the bar's share of the way from `firstPlace` (the furthest place
+ * this fan was shown) to the front. Answers the new furthest place to keep.
+ */
+export function lineFigures(view, firstPlace) {
+	const ahead = view.ahead;
+	const place = typeof view.place === "number" ? view.place : ahead + 1;
+	const from = typeof firstPlace === "number" && firstPlace > place ? firstPlace : place;
+	const gone = from - place;
+	const percent = from <= 1 ? 100 : Math.round((gone / (from - 1)) * 100);
+	const progressText =
+		ahead === 0
+			? "You’re next: admission comes in batches."
+			: gone === 0
+				? "You’ll move up as the fans ahead of you are let in."
+				: `${percent}% of the way to the front: ${formatNumber(gone)} of the ${formatNumber(from - 1)} fans ahead of you have gone in.`;
+	return { place, ahead, firstPlace: from, percent, progressText };
+}
+
+/** The wait in words: "about N minutes" only from a measured pace; otherwise why there is none. */
+export function waitWords(view) {
+	if (view.paused) return "paused";
+	if (typeof view.estimatedWaitMs !== "number" || typeof view.admittedPerMinute !== "number") return "not known yet: no one has been let in this past minute";
+	return formatEstimate(view.estimatedWaitMs);
+}
+
+/** The pace behind the estimate, in words, or "" with none. */
+export function paceWords(view) {
+	if (view.paused || typeof view.admittedPerMinute !== "number") return "";
+	const n = view.admittedPerMinute;
+	const shown = n >= 10 ? formatNumber(Math.round(n)) : String(Math.round(n * 10) / 10);
+	return `Fans are being let in at about ${shown} a minute.`;
+}
+
 export function formatDateTime(iso) {
 	return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }

@@ -19,14 +19,16 @@ import {
 	formatCountdown,
 	formatDateTime,
 	formatDuration,
-	formatEstimate,
 	formatMoney,
 	formatNumber,
+	lineFigures,
+	paceWords,
 	randomId,
 	show,
 	sleep,
 	storage,
 	text,
+	waitWords,
 } from "/common.js";
 import { hasNamedTypes, namedChooser, unitPrice, unitsInWords } from "/named.js";
 
@@ -73,7 +75,7 @@ function fanIdentity() {
 
 let { fanId, fanSecret } = fanIdentity();
 
-/** What survives a reload: { queueToken, initialAhead, lastPlace, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
+/** What survives a reload: { queueToken, firstPlace, lastPlace, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
 let saved = loadSaved();
 
 function loadSaved() {
@@ -454,7 +456,7 @@ function applyQueueView(view) {
 	lastView = view;
 	switch (view.status) {
 		case "waiting":
-			saved.lastPlace = { status: "waiting", position: view.position ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, paused: Boolean(view.paused) };
+			saved.lastPlace = { status: "waiting", position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused) };
 			save();
 			renderWaiting(view);
 			schedulePoll(view.pollAfterMs ?? 2_000);
@@ -484,33 +486,33 @@ function renderWaiting(view, { kept = false } = {}) {
 	show("line-block", inLine);
 	show("paused-note", Boolean(view.paused));
 	if (inLine) {
-		if (typeof saved.initialAhead !== "number" || view.ahead > saved.initialAhead) {
-			saved.initialAhead = view.ahead;
+		// Every figure from this one answer: the place is the fans ahead plus one, and the bar runs from the furthest place shown.
+		const figures = lineFigures(view, saved.firstPlace);
+		if (figures.firstPlace !== saved.firstPlace) {
+			saved.firstPlace = figures.firstPlace;
 			save();
 		}
-		text("position", formatNumber(view.position));
-		text("ahead", formatNumber(view.ahead));
-		text("wait", view.paused ? "paused" : formatEstimate(view.estimatedWaitMs));
-		const total = saved.initialAhead + 1;
-		const done = total - view.ahead;
-		const pct = Math.round((done / total) * 100);
-		$("progress").value = pct;
-		text("progress-text", kept ? "Your place when this page last checked; checking now…" : view.ahead === 0 ? "You’re next: admission comes in batches." : `${pct}% of the way to the front.`);
-		if (!kept) announcePlace(view);
+		text("position", formatNumber(figures.place));
+		text("ahead", formatNumber(figures.ahead));
+		text("wait", waitWords(view));
+		text("wait-pace", paceWords(view));
+		$("progress").value = figures.percent;
+		text("progress-text", kept ? "Your place when this page last checked; checking now…" : figures.progressText);
+		if (!kept) announcePlace(figures);
 	}
 	setState("waiting");
 	tick();
 }
 
 /** Says the place out loud when it changes, without talking over the fan every second. */
-function announcePlace(view) {
+function announcePlace(figures) {
 	const t = Date.now();
-	if (view.ahead === lastAnnounced.ahead) return;
+	if (figures.ahead === lastAnnounced.ahead) return;
 	const first = lastAnnounced.ahead === null;
-	if (!first && t - lastAnnounced.at < 10_000 && view.ahead > 5) return;
-	lastAnnounced = { ahead: view.ahead, at: t };
-	const ahead = view.ahead === 0 ? "No one is ahead of you." : `${formatNumber(view.ahead)} ${view.ahead === 1 ? "fan is" : "fans are"} ahead of you.`;
-	announce(`You are number ${formatNumber(view.position)} in line. ${ahead}`);
+	if (!first && t - lastAnnounced.at < 10_000 && figures.ahead > 5) return;
+	lastAnnounced = { ahead: figures.ahead, at: t };
+	const ahead = figures.ahead === 0 ? "No one is ahead of you." : `${formatNumber(figures.ahead)} ${figures.ahead === 1 ? "fan is" : "fans are"} ahead of you.`;
+	announce(`You are number ${formatNumber(figures.place)} in line. ${ahead}`);
 }
 
 // --- admitted: hold, pay, done ----------------------------------------------

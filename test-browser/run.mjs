@@ -29,6 +29,7 @@ import { dropCancelledJourney } from "./cancel-journeys.mjs";
 import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-journeys.mjs";
 import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promoterCreateFormErrors } from "./confirm-journeys.mjs";
 import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
+import { queueNumbersAgree } from "./queue-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -112,6 +113,8 @@ const allJourneys = [
 	// A lost connection and a slow network (issue 29).
 	["fan back online: the turn shows within 2 s", fanBackOnline],
 	["fan first view on a slow network", fanFirstViewSlow],
+	// The waiting view's place, fans ahead, bar and wait agree at every poll (issue 29).
+	["queue numbers agree at every poll", queueNumbersAgree],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

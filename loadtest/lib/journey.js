@@ -576,7 +576,19 @@ export function* fanJourney(client, ctx) {
 		positionChanged: null,
 		joinSentAt: null,
 		joinAnsweredAt: null,
+		// The first wait the fan was told while waiting (a number: after the opening, from a measured
+		// pace), the server time of the answer that told it, and when its batch went in (lib/wait-estimate.js).
+		estimateMs: null,
+		estimateAt: null,
+		admittedServerAt: null,
 	};
+	function toldWait(answer) {
+		if (result.estimateMs !== null || !answer || answer.status !== "waiting" || typeof answer.estimatedWaitMs !== "number") return;
+		const at = Date.parse(answer.serverTime);
+		if (isNaN(at)) return;
+		result.estimateMs = answer.estimatedWaitMs;
+		result.estimateAt = at;
+	}
 	function told(position) {
 		if (typeof position !== "number") return;
 		if (result.position === null) {
@@ -643,6 +655,7 @@ export function* fanJourney(client, ctx) {
 	result.slot = typeof joined.slot === "number" ? joined.slot : null;
 	result.slotIndex = typeof joined.slotIndex === "number" ? joined.slotIndex : null;
 	told(joined.position);
+	toldWait(joined);
 	if (joined.status === "sold_out") {
 		result.outcome = "sold_out";
 		return result;
@@ -666,8 +679,11 @@ export function* fanJourney(client, ctx) {
 			const s = json(res);
 			if (s.queueToken) queueToken = s.queueToken;
 			told(s.position);
+			toldWait(s);
 			if (s.status === "admitted" && s.accessToken) {
 				accessToken = s.accessToken;
+				const at = Date.parse(s.admittedAt);
+				if (!isNaN(at)) result.admittedServerAt = at;
 				break;
 			}
 			if (s.status === "sold_out" || s.status === "expired" || s.status === "closed") {

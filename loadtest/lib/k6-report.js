@@ -8,6 +8,7 @@ import { LOAD_KINDS } from "./k6-summary.js";
 import { timelineFromK6 } from "./timeline.js";
 import { unansweredFailure, unansweredFromK6 } from "./unanswered.js";
 import { saleToTicketFailure, saleToTicketFromK6 } from "./ticket-time.js";
+import { waitEstimateFromK6 } from "./wait-estimate.js";
 
 /** The objects of a drop, as the load_object gauge's `o` tag values ("shard-3"). */
 export function loadObjectNames(lines, shards) {
@@ -117,6 +118,7 @@ export function k6Report(data, meta) {
 		firstSaleAfterOpenSeconds: sale && sale.count > 0 ? sale.min / 1000 : null,
 		soldAfterOpenSeconds: milestones(timeline, capacity || knobs.tickets),
 		saleToTicket: saleToTicket,
+		waitEstimate: waitEstimateFromK6(m),
 		load: {
 			fans: gauge(m, "load_fans") || 0,
 			objects: objects,

@@ -92,6 +92,11 @@ export function textSummary(data, title) {
 				"; missed " + (m.tickets_missed ? m.tickets_missed.values.count : 0),
 		);
 	}
+	// The first wait each admitted fan was told against its real wait (lib/wait-estimate.js), in percent.
+	const we = m.wait_estimate_error && m.wait_estimate_error.values;
+	if (we && we.count) {
+		lines.push("  wait estimate ....... |estimate - actual| / actual: median " + we.med.toFixed(1) + "%  p90 " + we["p(90)"].toFixed(1) + "% (" + we.count + " fans)");
+	}
 	const load = loadLines(m);
 	for (let i = 0; i < load.length; i++) lines.push(load[i]);
 	lines.push("");

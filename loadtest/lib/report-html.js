@@ -12,6 +12,7 @@ import { checkThresholds, formatMs, formatValue, noiseText } from "./report-comp
 import { unansweredText, unansweredTotal } from "./unanswered.js";
 import { cancelText } from "./cancel.js";
 import { saleToTicketText } from "./ticket-time.js";
+import { waitEstimateText } from "./wait-estimate.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -390,6 +391,34 @@ function saleToTicketSection(s) {
 	);
 }
 
+function pct(x) {
+	return x === null || x === undefined ? "-" : Math.round(x * 1000) / 10 + "%";
+}
+
+/** The wait estimate against each admitted fan's real wait (lib/wait-estimate.js). */
+function waitEstimateSection(s) {
+	const figures = [
+		["median |estimate - actual| / actual", pct(s.medianError)],
+		["p90", pct(s.p90Error)],
+		["median signed", s.medianSigned === null ? "-" : (s.medianSigned > 0 ? "+" : "") + pct(s.medianSigned)],
+		["fans judged", s.judged],
+		["admitted with no estimate", s.untold],
+	];
+	return (
+		'<h2 id="wait-estimate">Wait estimate</h2><p class="muted">For every admitted fan, the first wait it was told after the opening ' +
+		"(from the measured admission pace) against how long it then waited until its batch went in; a signed error below zero means the estimate was too short. " +
+		"A fan admitted at its first answer, or only ever told the wait is not known yet, has nothing to judge. " +
+		esc(waitEstimateText(s)) +
+		'</p><div class="figures">' +
+		figures
+			.map(function (f) {
+				return '<div><span class="muted">' + esc(f[0]) + "</span><b>" + esc(f[1]) + "</b></div>";
+			})
+			.join("") +
+		"</div>"
+	);
+}
+
 // ---------------------------------------------------------------------------
 // The page
 
@@ -505,6 +534,7 @@ export function renderReport(report, opts) {
 		parts.push('<div class="grid-charts">' + timelineCharts(report.timeline, report).join("") + "</div>");
 	} else parts.push('<p class="muted">This report has no per-second series.</p>');
 	if (report.saleToTicket && report.saleToTicket.buyers > 0) parts.push(saleToTicketSection(report.saleToTicket));
+	if (report.waitEstimate && report.waitEstimate.admitted > 0) parts.push(waitEstimateSection(report.waitEstimate));
 	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
 	if (report.load && report.load.objects && report.load.objects.length > 0) {
 		parts.push("<h2>Load per object</h2>");

@@ -95,8 +95,14 @@ function build() {
 	/** Where a fan stands, as every join and poll tells it. */
 	const queueFields = {
 		position: nullable(z.int().min(1)).meta({ description: "Null in the pre-queue until the opening, and until the pacer places a later join." }),
-		ahead: nullable(count()),
-		estimatedWaitMs: nullable(count()),
+		place: nullable(z.int().min(1)).meta({
+			description: "The fan's place among the fans still waiting: `ahead` + 1, from the same watermark. Null without a position and once admitted.",
+		}),
+		ahead: nullable(count()).meta({ description: "Fans placed before this one and not admitted yet." }),
+		estimatedWaitMs: nullable(count()).meta({
+			description: "`place` over `admittedPerMinute`; null while paused or with no pace to go by (nobody admitted in the last minute).",
+		}),
+		admittedPerMinute: nullable(z.number().min(0)).meta({ description: "Fans admitted a minute over the last minute, measured; null when nobody was." }),
 		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),
 		paused: z.boolean(),
 		opensAt: instant(),
@@ -136,6 +142,7 @@ function build() {
 		queueToken: z.string().optional().meta({ description: "A new queue token once a fan without a position has been placed: use it from then on." }),
 		accessToken: z.string().optional().meta({ description: "Once admitted: the token for holds and purchases." }),
 		accessExpiresAt: instant().optional(),
+		admittedAt: instant().optional().meta({ description: "Once admitted: when the fan's batch went in." }),
 	});
 
 	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */

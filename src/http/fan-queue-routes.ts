@@ -19,7 +19,7 @@ import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { estimatedWaitMs, pollAfterMs } from "../waiting-room/admission";
+import { estimatedWaitMs, pollAfterMs, waitFromPace } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
@@ -46,15 +46,23 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
 	return joinsPerMinute === null ? 0 : Math.max(1, Math.ceil(joinsPerMinute / lines));
 }
 
-/** Where the fan stands, from their position and the cached watermark. */
+/**
+ * Where the fan stands, every figure from the one watermark: the fans ahead are the
+ * positions between the last admitted and theirs, their place among those still waiting
+ * is one more, and the wait is that place over the pace the line has shown lately.
+ * The polling advice keeps the configured pace until one is measured.
+ */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
-	const wait = w.paused ? null : estimatedWaitMs(ahead + 1, w.pacePerSecond);
+	const place = ahead + 1;
+	const wait = w.paused ? null : waitFromPace(place, w.admittedPerMinute);
 	return {
 		position,
+		place,
 		ahead,
 		estimatedWaitMs: wait,
-		pollAfterMs: w.paused ? 5_000 : pollAfterMs(wait ?? 0),
+		admittedPerMinute: w.admittedPerMinute,
+		pollAfterMs: w.paused ? 5_000 : pollAfterMs(wait ?? estimatedWaitMs(place, w.pacePerSecond)),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
@@ -70,8 +78,10 @@ function unplacedView(w: Watermark, now: number) {
 	const jitter = 0.9 + 0.2 * Math.random();
 	return {
 		position: null,
+		place: null,
 		ahead: w.opened ? Math.max(0, w.lastPosition - w.admittedThrough) : null,
 		estimatedWaitMs: null,
+		admittedPerMinute: w.admittedPerMinute,
 		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
 		paused: w.paused,
 		opensAt: w.opensAt,
@@ -219,8 +229,10 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 		return {
 			...view,
 			status: "admitted",
+			place: null,
 			ahead: 0,
 			estimatedWaitMs: 0,
+			admittedAt: new Date(at).toISOString(),
 			pollAfterMs: null,
 			accessToken,
 			accessExpiresAt: new Date(exp * 1000).toISOString(),

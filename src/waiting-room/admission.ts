@@ -95,6 +95,26 @@ export function admissionPace(recent: { admitted: number; spanMs: number } | nul
 	return (batchSize * 1000) / intervalMs;
 }
 
+/**
+ * Fans admitted a minute over the recent window, measured only: null when no batch went in
+ * within it, so a wait is never promised from a pace the line has not shown.
+ */
+export function measuredPacePerMinute(recent: { admitted: number; spanMs: number }): number | null {
+	if (recent.admitted <= 0 || recent.spanMs <= 0) return null;
+	return Math.round(((recent.admitted * 60_000) / recent.spanMs) * 10) / 10;
+}
+
+/**
+ * The wait a fan is told: their place among the fans still waiting over the measured pace.
+ * Null with no pace to go by (nobody admitted lately): the page says it is not known yet.
+ */
+export function waitFromPace(place: number, admittedPerMinute: number | null): number | null {
+	if (place <= 0) return 0;
+	if (admittedPerMinute === null || admittedPerMinute <= 0) return null;
+	return Math.round((place / admittedPerMinute) * 60_000);
+}
+
+/** How long a fan `ahead` places back may wait at `pacePerSecond`: the polling advice's guide (the configured pace before any is measured). */
 export function estimatedWaitMs(ahead: number, pacePerSecond: number): number {
 	if (ahead <= 0) return 0;
 	if (pacePerSecond <= 0) return MAX_POLL_MS * 10;

@@ -4,7 +4,7 @@
 // in. No env, no await, no clock of its own: the pacer (waiting-room.ts) calls
 // the lines and the shards and sets the alarm around it, so anything that can
 // hand it a Sql (a test, a simulator) drives the same decisions.
-import { admissionPace, nextBatchSize } from "./admission";
+import { admissionPace, measuredPacePerMinute, nextBatchSize } from "./admission";
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
@@ -161,14 +161,23 @@ export class PacerCore {
 		return this.sql.all<BatchRow>(`SELECT through, at, count FROM batches ORDER BY through`);
 	}
 
-	/** Fans admitted per second over the last PACE_WINDOW_MS (the configured pace before there is history). */
+	/** Fans admitted per second over the last PACE_WINDOW_MS (the configured pace before there is history): the polling advice's guide. */
 	pace(drop: DropConfig, now: number): number {
+		return admissionPace(this.recentAdmissions(drop, now), drop.admission.batchSize, drop.admission.intervalMs);
+	}
+
+	/** Fans admitted a minute over the last PACE_WINDOW_MS, measured only (null when none went in): the published pace waits are told from. */
+	admittedPerMinute(drop: DropConfig, now: number): number | null {
+		return measuredPacePerMinute(this.recentAdmissions(drop, now));
+	}
+
+	/** The fans admitted within the pace window and the span they went in over (from the first batch, plus one interval). */
+	private recentAdmissions(drop: DropConfig, now: number): { admitted: number; spanMs: number } {
 		const recent = this.sql.first<{ admitted: number; first: number | null }>(
 			`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM batches WHERE at > ?`,
 			now - PACE_WINDOW_MS,
 		)!;
-		const span = recent.first === null ? 0 : now - recent.first + drop.admission.intervalMs;
-		return admissionPace({ admitted: recent.admitted, spanMs: span }, drop.admission.batchSize, drop.admission.intervalMs);
+		return { admitted: recent.admitted, spanMs: recent.first === null ? 0 : now - recent.first + drop.admission.intervalMs };
 	}
 
 	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */

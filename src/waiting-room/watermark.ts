@@ -42,7 +42,10 @@ export interface Watermark {
 	batchesFrom: number;
 	/** Whether the list holds every batch of the access window (else older ones are asked for). */
 	batchesComplete: boolean;
+	/** The polling advice's pace: measured, or the configured one before any batch. */
 	pacePerSecond: number;
+	/** Fans admitted a minute lately, measured only; null when nobody went in within the pace window. */
+	admittedPerMinute: number | null;
 	remaining: number;
 	held: number;
 	sold: number;
@@ -92,6 +95,7 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		batchesFrom: batches.length > 0 ? batches[0]!.through - batches[0]!.count : state.admitted_through,
 		batchesComplete: !olderInWindow,
 		pacePerSecond: pacer.pace(drop, now),
+		admittedPerMinute: pacer.admittedPerMinute(drop, now),
 		remaining: totals.remaining,
 		held: totals.held,
 		sold: totals.sold,

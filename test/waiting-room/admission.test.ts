@@ -2,7 +2,7 @@
 // polling advice. Pure functions, so every case is exact and deterministic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, newSeed, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
+import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromPace, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
@@ -234,6 +234,24 @@ describe("admissionPace and estimatedWaitMs", () => {
 		expect(estimatedWaitMs(1, 3)).toBe(333);
 		// No pace at all (paused or nothing admitted): a long but finite wait.
 		expect(estimatedWaitMs(5, 0)).toBeGreaterThanOrEqual(MAX_POLL_MS);
+	});
+});
+
+describe("the wait a fan is told", () => {
+	it("is measured only: no batch in the window is no pace, never the configured one", () => {
+		expect(measuredPacePerMinute({ admitted: 0, spanMs: 0 })).toBeNull();
+		expect(measuredPacePerMinute({ admitted: 0, spanMs: 30_000 })).toBeNull();
+		expect(measuredPacePerMinute({ admitted: 30, spanMs: 60_000 })).toBe(30);
+		expect(measuredPacePerMinute({ admitted: 1, spanMs: 7_000 })).toBe(8.6);
+	});
+
+	it("is the place over the measured pace, and unknown without one", () => {
+		expect(waitFromPace(10, 20)).toBe(30_000);
+		expect(waitFromPace(1, 60)).toBe(1_000);
+		expect(waitFromPace(90, 30)).toBe(180_000);
+		expect(waitFromPace(0, null)).toBe(0);
+		expect(waitFromPace(5, null)).toBeNull();
+		expect(waitFromPace(5, 0)).toBeNull();
 	});
 });
 

@@ -965,8 +965,8 @@ describe("admission and the inventory", () => {
 });
 
 describe("polling advice", () => {
-	it("reports position, fans ahead and a wait from the pace, and polls less often further back", async () => {
-		// One fan every 10 s: the configured pace until one is measured.
+	it("reports position, place, fans ahead and a wait from the measured pace, and polls less often further back", async () => {
+		// One fan every 10 s: the configured pace guides polling until one is measured, but no wait is told from it.
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 1, intervalMs: 10_000 } });
 		const ids = fanIds("far", 30);
 		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
@@ -978,7 +978,9 @@ describe("polling advice", () => {
 			const position = s.position as number;
 			expect(s.status).toBe("waiting");
 			expect(s.ahead).toBe(position - 1);
-			expect(s.estimatedWaitMs).toBe(position * 10_000);
+			expect(s.place).toBe(position);
+			expect(s.admittedPerMinute).toBeNull();
+			expect(s.estimatedWaitMs).toBeNull();
 			expect(s.pollAfterMs as number).toBeGreaterThanOrEqual(1000);
 			expect(s.pollAfterMs as number).toBeLessThanOrEqual(30_000);
 		}
@@ -993,8 +995,18 @@ describe("polling advice", () => {
 		// The front fan is admitted: nothing left to poll for; the next one moves up.
 		const fanAt = (position: number) => [...byFan].find(([, s]) => s.position === position)![0];
 		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
-		expect(await status(drop.id, tokens.get(fanAt(1))!)).toMatchObject({ status: "admitted", ahead: 0, pollAfterMs: null });
-		expect(await status(drop.id, tokens.get(fanAt(2))!)).toMatchObject({ status: "waiting", position: 2, ahead: 0 });
-		expect(await status(drop.id, tokens.get(fanAt(30))!)).toMatchObject({ status: "waiting", position: 30, ahead: 28 });
+		const first = await status(drop.id, tokens.get(fanAt(1))!);
+		expect(first).toMatchObject({ status: "admitted", ahead: 0, place: null, pollAfterMs: null });
+		// When the batch went in (by the pacer's clock): the turn runs from it.
+		const turnMs = Date.parse(first.accessExpiresAt as string) - Date.parse(first.admittedAt as string);
+		expect(Math.abs(turnMs - config(env).accessTokenSeconds * 1000)).toBeLessThan(1_000);
+		expect(await status(drop.id, tokens.get(fanAt(2))!)).toMatchObject({ status: "waiting", position: 2, place: 1, ahead: 0 });
+		// The place moves while the position stays; the wait is now told, from the one fan a 10 s interval measured.
+		const last = await status(drop.id, tokens.get(fanAt(30))!);
+		expect(last).toMatchObject({ status: "waiting", position: 30, place: 29, ahead: 28 });
+		const perMinute = last.admittedPerMinute as number;
+		expect(perMinute).toBeGreaterThan(5);
+		expect(perMinute).toBeLessThanOrEqual(6);
+		expect(last.estimatedWaitMs).toBe(Math.round((29 / perMinute) * 60_000));
 	});
 });
