@@ -8,7 +8,7 @@ import { admissionPace, measuredPacePerMinute, nextBatchSize } from "./admission
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
-import { DRY_LOOK_MS } from "../inventory/pacer-look";
+import { DryWatch } from "./dry-watch";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type LineReport, placeSlots, slotOf } from "./placement";
 import type { Sql } from "../shared/sql";
@@ -57,11 +57,8 @@ export class PacerCore {
 	lateLookDue = true;
 	/** How often the lines are sealed (every tick while fans join). */
 	readonly sealPace = new SealPace();
-	/** The last look asked the shards to watch a dry drop (they call stockMoved on a change): look every DRY_LOOK_MS (memory only). */
-	shardsWatching = false;
-	/** Shards' tells of stock moving (stockMoved), counted; and a look owed at once (a watched dry look found stock to show). */
-	moves = 0;
-	lookOwed = false;
+	/** The dry-drop watch (dry-watch.ts). */
+	readonly dry = new DryWatch();
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	reopens = 0;
 
@@ -107,9 +104,9 @@ export class PacerCore {
 	}
 
 	/**
-	 * When the alarm should ring after new settings: at once once opened (paused too: the joins
-	 * the lines took so far are placed, then the pacer sleeps until a line wakes it), null (none)
-	 * while paused before the opening, else at the opening.
+	 * When the alarm should ring after new settings: at once once opened (paused too: the joins the lines took so far
+	 * are placed, then the pacer sleeps until a line wakes it), null (none) while paused before the opening, else at the
+	 * opening.
 	 */
 	alarmForSettings(drop: DropConfig, now: number): number | null {
 		// A cancel is carried to the shards by the next look at their totals: at once.
@@ -126,9 +123,8 @@ export class PacerCore {
 	}
 
 	/**
-	 * Someone reads the watermark of a sleeping pacer whose totals are old (about once a
-	 * second per data center at most): they are gathered for this answer, and the pacer
-	 * wakes, so a join it was not told of gets its place.
+	 * Someone reads the watermark of a sleeping pacer whose totals are old (about once a second per data center at
+	 * most): they are gathered for this answer, and the pacer wakes, so a join it was not told of gets its place.
 	 */
 	readerFindsTotalsStale(now: number): boolean {
 		const state = this.state();
@@ -173,10 +169,7 @@ export class PacerCore {
 
 	/** The fans admitted within the pace window and the span they went in over (from the first batch, plus one interval). */
 	private recentAdmissions(drop: DropConfig, now: number): { admitted: number; spanMs: number } {
-		const recent = this.sql.first<{ admitted: number; first: number | null }>(
-			`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM batches WHERE at > ?`,
-			now - PACE_WINDOW_MS,
-		)!;
+		const recent = this.sql.first<{ admitted: number; first: number | null }>(`SELECT COALESCE(SUM(count), 0) AS admitted, MIN(at) AS first FROM batches WHERE at > ?`, now - PACE_WINDOW_MS)!;
 		return { admitted: recent.admitted, spanMs: recent.first === null ? 0 : now - recent.first + drop.admission.intervalMs };
 	}
 
@@ -219,7 +212,7 @@ export class PacerCore {
 	 */
 	reopen(): boolean {
 		this.reopens++;
-		this.shardsWatching = false;
+		this.dry.watching = false;
 		// A later sell-out owes its own last look for late joins.
 		this.lateLookDue = true;
 		if (this.state().sold_out === 0) return false;
@@ -260,10 +253,10 @@ export class PacerCore {
 	}
 
 	/**
-	 * The slots to seal: every one up to the present, the one in progress too (a join that
-	 * reaches its line after this goes into the next slot, behind everyone sealed now, so the
-	 * order stays first come, first served). Each line is also brought where its earlier
-	 * slots were placed and, once, the seed with the pre-queue counts. Null: none to seal.
+	 * The slots to seal: every one up to the present, the one in progress too (a join that reaches its line after this
+	 * goes into the next slot, behind everyone sealed now, so the order stays first come, first served). Each line is
+	 * also brought where its earlier slots were placed and, once, the seed with the pre-queue counts. Null: none to
+	 * seal.
 	 */
 	sealRequest(lines: number, now: number): SealRequest | null {
 		const state = this.state();
@@ -312,11 +305,10 @@ export class PacerCore {
 	}
 
 	/**
-	 * After the sell-out the pacer only places joins that still reach the lines (in the
-	 * second before the Workers hear of it); paused or cancelled, it does the same. While it places some it ticks on; then it
-	 * takes one more look WAKE_AFTER_MS later, because a line that woke it a moment ago
-	 * does not wake it again within WAKE_AFTER_MS; after that look finds nothing it sleeps
-	 * (a join later than that wakes it). A restart takes the one more look again.
+	 * After the sell-out the pacer only places joins that still reach the lines (in the second before the Workers hear
+	 * of it); paused or cancelled, it does the same. While it places some it ticks on; then it takes one more look
+	 * WAKE_AFTER_MS later, because a line that woke it a moment ago does not wake it again within WAKE_AFTER_MS; after
+	 * that look finds nothing it sleeps (a join later than that wakes it). A restart takes the one more look again.
 	 * Returns when the alarm should ring, or null: asleep.
 	 */
 	afterSellOut(sealed: number, now: number): number | null {
@@ -337,21 +329,19 @@ export class PacerCore {
 		const state = this.state();
 		const waiting = state.next_position - 1 - state.admitted_through;
 		// Watched by the shards, a dry drop needs no look: nothing is free to admit anyone to, and a shard tells of a change.
-		if (this.lookOwed) return true;
-		if (this.shardsWatching) return state.totals_at === null || state.totals_at + DRY_LOOK_MS <= now;
+		const watched = this.dry.lookDue(state.totals_at, now);
+		if (watched !== null) return watched;
 		const stale = state.totals_at === null || state.totals_at + TOTALS_MAX_AGE_MS <= now;
 		return (this.admissionDue(drop, now) && waiting > 0) || stale;
 	}
 
 	/**
-	 * Keeps the totals gathered and marks the drop sold out when every ticket is sold,
-	 * unless a reopening came after the look began (`reopensAtAsk`: `reopens` then).
-	 * A ticket sold stays sold unless a refund puts it back on sale, which reopens the
-	 * drop. "No stock and no holds" alone is not sold out: a ticket moving between two
-	 * shards is in neither.
+	 * Keeps the totals gathered and marks the drop sold out when every ticket is sold, unless a reopening came after the
+	 * look began (`reopensAtAsk`: `reopens` then). A ticket sold stays sold unless a refund puts it back on sale, which
+	 * reopens the drop. "No stock and no holds" alone is not sold out: a ticket moving between two shards is in neither.
 	 */
 	recordTotals(drop: DropConfig, totals: ShardTotals, reopensAtAsk: number, now: number, watched = false): void {
-		this.shardsWatching = watched && totals.remaining === 0 && totals.held > 0 && reopensAtAsk === this.reopens;
+		this.dry.recorded(watched && reopensAtAsk === this.reopens, totals);
 		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
 		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
 	}
@@ -367,7 +357,7 @@ export class PacerCore {
 	/** The end of a tick on sale: when the alarm should ring, or null when nobody is joining or waiting (asleep until woken). */
 	endTick(sealed: number, now: number): number | null {
 		const state = this.state();
-		if (sealed > 0 || this.lookOwed || state.next_position - 1 > state.admitted_through) return now + BUSY_TICK_MS;
+		if (sealed > 0 || this.dry.lookOwed || state.next_position - 1 > state.admitted_through) return now + BUSY_TICK_MS;
 		this.sql.run(`UPDATE pacer SET sleeping = 1 WHERE id = 1`);
 		return null;
 	}

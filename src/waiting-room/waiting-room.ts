@@ -36,7 +36,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	private ticking: Promise<void> | null = null;
 	/** Each shard's free stock at the last look, passed on to the shards so a dry one asks a rich one. */
 	private stockHint: StockHint | undefined;
-	/** The shards' tells counted when the last look began (core.moves then). */
+	/** The shards' tells counted when the last look began (core.dry.moves then). */
 	private lookMoves = 0;
 	private availabilityCopy: { at: number; value: AvailabilityDoc } | null = null;
 	private gatheringAvailability: Promise<AvailabilityDoc> | null = null;
@@ -157,8 +157,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	async stockMoved(): Promise<void> {
 		this.served.count();
 		// Counted even mid-look: the look under way was gathered around it, and is not a dry look to trust.
-		this.core.moves++;
-		this.core.shardsWatching = false;
+		this.core.dry.moves++;
+		this.core.dry.watching = false;
 		await this.wakeIfSleeping();
 	}
 
@@ -282,8 +282,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	private async refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
 		let totals: ShardTotals;
 		const reopens = this.core.reopens;
-		const moves = this.core.moves;
-		this.core.lookOwed = false;
+		const moves = this.core.dry.moves;
+		this.core.dry.lookOwed = false;
 		// The last look found nothing free anywhere with holds outstanding, and no shard told of stock moving
 		// since it began: each shard is asked to watch for a change (and trusts that look until the next).
 		const hint = this.stockHint;
@@ -298,10 +298,10 @@ export class WaitingRoom extends DurableObject<Env> {
 			return null;
 		}
 		// A tell that came while the shards were read: the counts may predate it, so the drop is not watched on them.
-		const unmoved = moves === this.core.moves;
+		const unmoved = moves === this.core.dry.moves;
 		this.core.recordTotals(drop, totals, reopens, this.clock(), watch && unmoved);
 		// A watched look went out, and stock was found (or moved meanwhile): show the shards the new look at once.
-		if (watch && !this.core.shardsWatching) this.core.lookOwed = true;
+		if (watch && !this.core.dry.watching) this.core.dry.lookOwed = true;
 		return totals;
 	}
 

@@ -13,7 +13,7 @@ import { shardStub } from "../support/shards";
 import { HOUR } from "../support/time";
 
 const totalsCalls = (dropId: string) => runInDurableObject(shardStub(dropId, 0), (shard: InventoryShard) => shard.loadByMethod().methods.totals ?? 0);
-const watching = (dropId: string) => runInDurableObject(roomStub(dropId), (room: WaitingRoom) => room["core"].shardsWatching);
+const watching = (dropId: string) => runInDurableObject(roomStub(dropId), (room: WaitingRoom) => room["core"].dry.watching);
 
 /** Ticks the pacer as its alarm would, `seconds` times a second later each (its clock moved, no real wait). */
 async function tickSeconds(dropId: string, seconds: number): Promise<void> {
@@ -117,7 +117,7 @@ describe("a dry drop watched by its shards", () => {
 		expect(told).toBe(1);
 		// Not watched on counts that may predate the tell, and a look is owed at once.
 		expect(await watching(drop.id)).toBe(false);
-		expect(await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"].lookOwed)).toBe(true);
+		expect(await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"].dry.lookOwed)).toBe(true);
 		const before = await totalsCalls(drop.id);
 		await tickSeconds(drop.id, 1);
 		expect(await totalsCalls(drop.id)).toBe(before + 1);
