@@ -125,13 +125,16 @@ export async function fanFirstViewSlow({ browser, base, api, shot, log }) {
 
 	await page.getByRole("button", { name: "Join the queue" }).click();
 	await page.getByRole("heading", { name: "You’re in the queue" }).waitFor({ timeout: 30_000 });
+	// The place among those still waiting: three joined first, and the opening's first batch may have let one in.
 	const position = (await page.locator("#position").textContent()).trim();
-	assert.equal(position, "4", "the fan joined behind three others");
+	const ahead = (await page.locator("#ahead").textContent()).trim();
+	assert.equal(Number(position), Number(ahead) + 1, "the place is the fans ahead plus one");
+	assert.ok(Number(position) >= 3 && Number(position) <= 4, `the fan joined behind three others (place ${position})`);
 
 	// The same fan comes back on the slow network: their place, not "Loading…".
 	await page.reload({ waitUntil: "commit" });
 	const placeAt = await shownAt(page, "waiting");
-	assert.equal((await page.locator("#position").textContent()).trim(), "4", "the place shown is the fan's");
+	assert.equal((await page.locator("#position").textContent()).trim(), position, "the place shown is the fan's, as last seen");
 	// The engine's own answer follows, and the page stops saying it is checking.
 	await page.waitForFunction(() => !/checking now/.test(document.getElementById("progress-text").textContent), null, { timeout: 30_000 });
 	const freshAt = await page.evaluate(() => performance.now());
