@@ -38,6 +38,8 @@ export class WaitingRoom extends DurableObject<Env> {
 	private stockHint: StockHint | undefined;
 	/** The shards' tells counted when the last look began (core.dry.moves then). */
 	private lookMoves = 0;
+	/** The gathering of the shards' totals under way, which every caller meanwhile shares. */
+	private gathering: Promise<ShardTotals | null> | null = null;
 	private availabilityCopy: { at: number; value: AvailabilityDoc } | null = null;
 	private gatheringAvailability: Promise<AvailabilityDoc> | null = null;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
@@ -277,9 +279,21 @@ export class WaitingRoom extends DurableObject<Env> {
 	/**
 	 * Gathers the shards' totals (and passes each shard every shard's free stock) for the
 	 * core to keep. Null when a shard did not answer: the totals stay as they were, and
-	 * the next tick asks again.
+	 * the next tick asks again. One gathering at a time: a reader and a tick that both find
+	 * the totals stale share it, so no shard is handed the same look twice (a shard dates a
+	 * look by the pacer's previous call to it, and a second call moments later would make an
+	 * old look fresh).
 	 */
-	private async refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
+	private refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
+		if (this.gathering !== null) return this.gathering;
+		const run = this.gatherTotals(drop).finally(() => {
+			this.gathering = null;
+		});
+		this.gathering = run;
+		return run;
+	}
+
+	private async gatherTotals(drop: DropConfig): Promise<ShardTotals | null> {
 		let totals: ShardTotals;
 		const reopens = this.core.reopens;
 		const moves = this.core.dry.moves;

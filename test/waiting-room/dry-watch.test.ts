@@ -163,4 +163,20 @@ describe("a dry drop watched by its shards", () => {
 		await tickSeconds(drop.id, 1);
 		expect((await lineCalls()).map((n, k) => n - afterWake[k]!)).toEqual([1, 1]);
 	});
+
+	it("two readers that find a sleeping pacer's totals stale share one look at the shards, so no shard is handed the same look twice", async () => {
+		const opensAt = Date.now() + HOUR;
+		const drop = await createDrop({ opensAt: new Date(opensAt).toISOString(), capacity: 4, shards: 1 });
+		await openRoom(drop.id, opensAt);
+		await tickRoom(drop.id);
+		const sleeping = await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => room["core"].state().sleeping);
+		expect(sleeping).toBe(1);
+		const before = await totalsCalls(drop.id);
+		const answers = await runInDurableObject(roomStub(drop.id), async (room: WaitingRoom) => {
+			movePacerClock(room, 5_000);
+			return Promise.all([room.watermark(), room.watermark()]);
+		});
+		expect(answers.every((a) => a.ok)).toBe(true);
+		expect(await totalsCalls(drop.id)).toBe(before + 1);
+	});
 });
