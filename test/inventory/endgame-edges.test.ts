@@ -9,14 +9,12 @@ import { ACK_AFTER_MS, PEER_ANSWER_MS } from "../../src/inventory/stock-transfer
 import { failureOf } from "../../src/shared/outcome";
 import { audit, expectCleanAudit } from "../support/audit";
 import { createDrop } from "../support/drops";
-import { moveShardClock, recordIncoming, rowCount, shardStub } from "../support/shards";
+import { countGives, giverOf, moveShardClock, recordIncoming, rowCount, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
 
 /** Opening in an hour: no pacer tick runs, so each test plays every call itself. */
 const later = () => new Date(Date.now() + 3_600_000).toISOString();
 
-/** The giver of a transfer, from its id (`t_<from>_<to>_...`); -1 for an ack-only call. */
-const giverOf = (transferId: string) => Number(/^t_(\d+)_/.exec(transferId)?.[1] ?? -1);
 
 /** Settles with the hold's answer, or with "no answer" when it takes longer than `ms`. */
 async function within<T>(ms: number, answer: Promise<T>): Promise<T | "no answer"> {
@@ -166,13 +164,7 @@ describe("the endgame's edges", () => {
 		const drop = await createDrop({ capacity: 16, shards: 8, maxPerFan: 4, opensAt: later() });
 		// Every shard but 3 sells its own two: shard 3 alone has stock.
 		for (const k of [0, 1, 2, 4, 5, 6, 7]) expect((await holder(drop.id, k)(2)).ok).toBe(true);
-		const asked = new Map<number, number>();
-		const give = InventoryShard.prototype.give;
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
-			const from = giverOf(input.transferId);
-			if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
-			return give.call(this, input);
-		});
+		const asked = countGives();
 		// The pacer's look, as its calls bring it: shard 0 counted, then handed the look gathered then.
 		const s0 = shardStub(drop.id, 0);
 		await s0.totals({});
@@ -205,13 +197,7 @@ describe("the endgame's edges", () => {
 		const s0 = shardStub(drop.id, 0);
 		await s0.totals({});
 		await s0.totals({ peerStock: [0, 0, 0, 2, 0, 0, 0, 0], inFlight: 0 });
-		const asked = new Map<number, number>();
-		const give = InventoryShard.prototype.give;
-		vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
-			const from = giverOf(input.transferId);
-			if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
-			return give.call(this, input);
-		});
+		const asked = countGives();
 		// A new instance over the same storage: what the old one kept in memory is gone.
 		const answer = await runInDurableObject(s0, (_old: InventoryShard, state) =>
 			new InventoryShard(state, env as Env).hold({ fanId: "after-restart", quantity: 1, idempotencyKey: "after-restart", notAfter: Date.now() + 600_000 }),

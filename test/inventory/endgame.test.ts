@@ -10,7 +10,7 @@ import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { admittedFans, hold } from "../support/fans";
-import { expireHold, fansHomedOn, recordIncoming, shardStub } from "../support/shards";
+import { countGives, expireHold, fansHomedOn, recordIncoming, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
 
 const SHARDS = 8;
@@ -23,18 +23,6 @@ async function expectTransfersSettled(dropId: string): Promise<void> {
 	const given = a.shards.reduce((n, s) => n + s.given, 0);
 	const received = a.shards.reduce((n, s) => n + s.received, 0);
 	expect(received).toBe(given);
-}
-
-/** Counts the asks each shard answers (its `give`), by the shard asked. */
-function countGives(): Map<number, number> {
-	const asked = new Map<number, number>();
-	const give = InventoryShard.prototype.give;
-	vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
-		const from = Number(/^t_(\d+)_/.exec(input.transferId)?.[1] ?? -1);
-		if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
-		return give.call(this, input);
-	});
-	return asked;
 }
 
 afterEach(() => vi.restoreAllMocks());

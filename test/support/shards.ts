@@ -1,8 +1,9 @@
 // The inventory shards from inside: which fans live on which shard, a hold's
 // state and expiry, and the alarms that expire holds and finish transfers.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { vi } from "vitest";
 import { homeShard } from "../../src/inventory/drop-shards";
-import type { InventoryShard } from "../../src/inventory/inventory-shard";
+import { InventoryShard } from "../../src/inventory/inventory-shard";
 import * as names from "../../src/shared/names";
 
 export const shardStub = (dropId: string, shard: number) => names.shardStub(env, dropId, shard);
@@ -76,4 +77,19 @@ export async function moveShardClock(dropId: string, shard: number, ms: number):
 	await runInDurableObject(shardStub(dropId, shard), (instance: InventoryShard) => {
 		instance.clock = () => Date.now() + ms;
 	});
+}
+
+/** The giver of a transfer, from its id (`t_<from>_<to>_...`); -1 for an ack-only call. */
+export const giverOf = (transferId: string) => Number(/^t_(\d+)_/.exec(transferId)?.[1] ?? -1);
+
+/** Counts the asks each shard answers (its `give`), by the shard asked; `vi.restoreAllMocks()` ends it. */
+export function countGives(): Map<number, number> {
+	const asked = new Map<number, number>();
+	const give = InventoryShard.prototype.give;
+	vi.spyOn(InventoryShard.prototype, "give").mockImplementation(function (this: InventoryShard, input: Parameters<InventoryShard["give"]>[0]) {
+		const from = giverOf(input.transferId);
+		if (from >= 0) asked.set(from, (asked.get(from) ?? 0) + 1);
+		return give.call(this, input);
+	});
+	return asked;
 }
