@@ -158,12 +158,31 @@ export async function admitTicket(db: D1Database, dropId: string, orderId: strin
 
 export type PassState = "valid" | "used" | "refunded";
 
+/** A seated ticket's seat as the fan reads it: its section, row and number from the seat directory. */
+export interface PassSeat {
+	id: string;
+	section: string;
+	row: string;
+	number: number;
+}
+
 export interface OrderProgress {
 	status: OrderStatus;
 	statusDetail: string | null;
 	refundedTickets: number;
-	/** Each ticket with its signed token (null until the order is ticketed) and whether it is still good at the gate. */
-	passes: { code: string; token: string | null; state: PassState }[];
+	/** Each ticket with its signed token (null until the order is ticketed), whether it is still good at the gate, and its seat when it has one. */
+	passes: { code: string; token: string | null; state: PassState; seat?: PassSeat }[];
+}
+
+/** The named seats in the drop's seat directory, by id: what a ticket's seat is called. */
+async function seatsByIdIn(db: D1Database, dropId: string, ids: string[]): Promise<Map<string, PassSeat>> {
+	if (ids.length === 0) return new Map();
+	// A hold names at most 20 seats, so the ids fit one statement's bound parameters.
+	const { results } = await db
+		.prepare(`SELECT seat_id, section, row_name, number FROM seats WHERE drop_id = ?1 AND seat_id IN (${ids.map((_, i) => `?${i + 2}`).join(", ")})`)
+		.bind(dropId, ...ids)
+		.all<{ seat_id: string; section: string; row_name: string; number: number }>();
+	return new Map(results.map((r) => [r.seat_id, { id: r.seat_id, section: r.section, row: r.row_name, number: r.number }]));
 }
 
 /**
@@ -171,18 +190,28 @@ export interface OrderProgress {
  * with no stored token is signed here, at the read: the gate admits any token the engine signed for a ticket D1
  * holds and has not refunded, so a fan holds a scannable ticket as soon as the sale is durable, with no write and
  * no wait for the follow-up. A refunded ticket, or one whose payment the follow-up found not taken, is given no token.
+ * A seated ticket names its seat (`seats` is the shard's, in ticket order, for an order not in D1 yet).
  */
-export async function orderProgress(env: Env, orderId: string, codes: string[]): Promise<OrderProgress> {
-	const [order, tickets] = await Promise.all([orderRecord(env.DB, orderId), orderTickets(env.DB, orderId)]);
-	if (order === null) return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code) => ({ code, token: null, state: "valid" })) };
+export async function orderProgress(env: Env, orderId: string, codes: string[], order?: { dropId: string; seats?: string[] }): Promise<OrderProgress> {
+	const [record, tickets] = await Promise.all([orderRecord(env.DB, orderId), orderTickets(env.DB, orderId)]);
+	const seatIds = record === null ? (order?.seats ?? []) : tickets.flatMap((t) => (t.seat_id === null ? [] : [t.seat_id]));
+	const dropId = record?.drop_id ?? order?.dropId;
+	const seats = dropId === undefined ? new Map<string, PassSeat>() : await seatsByIdIn(env.DB, dropId, seatIds);
+	const seatOf = (id: string | null | undefined) => {
+		const seat = id == null ? undefined : seats.get(id);
+		return seat === undefined ? {} : { seat };
+	};
+	if (record === null)
+		return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code, i) => ({ code, token: null, state: "valid", ...seatOf(order?.seats?.[i]) })) };
 	const passes = await Promise.all(
 		tickets.map(async (t) => ({
 			code: t.code,
-			token: t.refund_id !== null || order.payment_missing_at !== null ? null : (t.token ?? (await ticketTokenOf(env, order, t))),
+			token: t.refund_id !== null || record.payment_missing_at !== null ? null : (t.token ?? (await ticketTokenOf(env, record, t))),
 			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
+			...seatOf(t.seat_id),
 		})),
 	);
-	return { status: order.status, statusDetail: order.status_detail, refundedTickets: order.refunded_tickets, passes };
+	return { status: record.status, statusDetail: record.status_detail, refundedTickets: record.refunded_tickets, passes };
 }
 
 /**

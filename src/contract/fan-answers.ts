@@ -199,6 +199,10 @@ function build() {
 				code: z.string(),
 				token: nullable(z.string()).meta({ description: "The ticket's signed token (ES256, the JWKS), shown as its QR code; null until ticketed." }),
 				state: z.enum(["valid", "used", "refunded"]),
+				seat: z
+					.strictObject({ id: z.string(), section: z.string(), row: z.string(), number: z.int() })
+					.optional()
+					.meta({ description: "A seated ticket's seat, from the drop's seat directory: the fan page names it as \"Floor, row D, seat 5\"." }),
 			}),
 		),
 	});

@@ -40,5 +40,5 @@ fanOrderRoutes.get("/orders/:orderId", async (request, env) => {
 	if (shardIndex === null) throw notFound("order");
 	const order = unwrap(await shardStub(env, dropId, shardIndex).order({ orderId, fanId }));
 	// Its status and signed tickets after the sale, from D1.
-	return { ...order, ...(await orderProgress(env, orderId, order.tickets)) } satisfies OrderDetail;
+	return { ...order, ...(await orderProgress(env, orderId, order.tickets, order)) } satisfies OrderDetail;
 });
