@@ -30,7 +30,7 @@ import {
 	text,
 	waitWords,
 } from "/common.js";
-import { hasNamedTypes, namedChooser, unitPrice, unitsInWords } from "/named.js";
+import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 const store = storage("local");
@@ -566,6 +566,8 @@ function showChoose(notice = null) {
 	const wasHere = current === "choose";
 	setState("choose");
 	if (!wasHere) announce(notice ?? "It’s your turn. Choose how many tickets to hold.");
+	// A refusal on this step: said at once (the notice is an alert) and focused, since the button pressed was disabled and focus would fall to the page.
+	else if (notice) focusHeading(box);
 	tick();
 }
 
@@ -654,6 +656,7 @@ function holdFailed(err) {
 		default:
 			if (current !== "choose") showChoose();
 			showAlert(err.status === 0 ? `${err.message} Press “Hold tickets” to try again.` : `Could not hold tickets: ${err.message}`);
+			focusHeading($("alert"));
 	}
 }
 
@@ -669,8 +672,15 @@ function showPay() {
 	const hold = saved.hold;
 	const each = unitPrice(drop, hold);
 	const total = price(each * hold.quantity);
-	const units = unitsInWords(drop, hold);
-	text("held-summary", `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}, ${each === 0 ? "free" : `${total} in total`}.`);
+	const summary = (seatWords) => {
+		const units = unitsInWords(drop, hold, seatWords);
+		return `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}, ${each === 0 ? "free" : `${total} in total`}.`;
+	};
+	text("held-summary", summary());
+	// The seats by section, row and number once the seat map is read (it is cached: at once after the map).
+	void seatWordsOf(dropId, hold).then((words) => {
+		if (words && saved.hold === hold) text("held-summary", summary(words));
+	});
 	text("pay-button", each === 0 ? "Confirm" : `Pay ${total}`);
 	show("pay-error", false);
 	show("pay-progress", false);
@@ -1035,9 +1045,15 @@ function showDone(order) {
 	const currency = order.currency ?? drop.currency;
 	text("order-id", order.orderId);
 	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, currency)}` : "";
-	const units = unitsInWords(drop, order);
 	const tickets = `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}`;
-	text("order-summary", `${tickets}${units ? ` (${units})` : ""}${total}.`);
+	const summary = (seatWords) => {
+		const units = unitsInWords(drop, order, seatWords);
+		return `${tickets}${units ? ` (${units})` : ""}${total}.`;
+	};
+	text("order-summary", summary());
+	void seatWordsOf(dropId, order).then((words) => {
+		if (words && saved.order?.orderId === order.orderId) text("order-summary", summary(words));
+	});
 	// The money back, said as an amount: a refunded order's every ticket is refunded.
 	const back = order.totalCents !== undefined ? `${formatMoney(order.totalCents, currency)} goes back to the card you paid with` : "the money goes back to the card you paid with";
 	const words = {

@@ -1,13 +1,24 @@
-// The fan page's ticket types (issue 14): the types with their prices, a seat
-// map (SVG, drawn from section, row and number) where seats are picked with the
-// pointer, "best available", the same seats as a list by section and row for
-// keyboards and screen readers, and timeslots with what is left. It only reads
-// the public API (availability and the seat map) and builds the hold's body;
-// fan.js sends it.
+// The fan page's ticket types: the types with their prices, a seat map (SVG,
+// drawn from section, row and number, with the stage, a legend and the price)
+// where seats are picked with the pointer, "best available", the same seats as
+// a list by section and row for keyboards and screen readers (one Tab stop, the
+// arrow keys between seats), and timeslots with what is left. While the map is
+// shown it reads the availability again every few seconds, so a seat another
+// fan takes shows taken. It only reads the public API (availability and the
+// seat map) and builds the hold's body; fan.js sends it.
 import { api, formatDateTime, formatMoney, formatNumber } from "/common.js";
+import { seatDirectory, seatIdsInWords, seatName, seatsInWords, sectionName } from "/seat-words.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const SEAT = 22;
+/** One seat's cell in the map, in CSS pixels: the map is drawn at this size (it scrolls sideways where it is wider than the screen), so a seat is a 24 px target. */
+const SEAT = 30;
+const SEAT_RADIUS = 12;
+/**
+ * How often the shown map reads the availability again. The engine's copy is at most a second or two old and
+ * costs no object call (the Worker's cached copy of what the pacer gathers once a second), so a seat another fan
+ * takes shows taken within about five seconds.
+ */
+export const MAP_REFRESH_MS = 3_000;
 /** Seats picked at most: the API takes 20 seats a hold. */
 const MAX_PICK = 20;
 
@@ -48,8 +59,9 @@ function numbers(ranges) {
  */
 export function namedChooser({ drop, dropId, onPick }) {
 	const price = (cents) => (cents === 0 ? "Free" : formatMoney(cents, drop.currency));
-	const state = { typeId: drop.ticketTypes[0].id, slot: null, section: "", picked: new Map(), availability: null, maps: new Map() };
+	const state = { typeId: drop.ticketTypes[0].id, slot: null, section: "", picked: new Map(), availability: null, rovingSeat: null };
 	let root = null;
+	let refreshTimer = null;
 
 	const typeOf = (id) => drop.ticketTypes.find((t) => t.id === id);
 	const leftOf = (id) => state.availability?.ticketTypes.find((t) => t.id === id) ?? null;
@@ -62,13 +74,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 		}
 	}
 
-	async function seatsOf(typeId) {
-		if (!state.maps.has(typeId)) {
-			const map = await api(`/api/drops/${encodeURIComponent(dropId)}/seats?ticketType=${encodeURIComponent(typeId)}`);
-			state.maps.set(typeId, map.ticketTypes[0]?.sections ?? []);
-		}
-		return state.maps.get(typeId);
-	}
+	const seatsOf = async (typeId) => (await seatDirectory(dropId, typeId)).sections;
 
 	function typePicker() {
 		const fieldset = el("fieldset", { id: "type-choice" }, el("legend", { text: "Ticket type" }));
@@ -121,18 +127,151 @@ export function namedChooser({ drop, dropId, onPick }) {
 	}
 
 	/** The map and the list show the same picks; the summary says them in words. */
-	function syncPicks() {
+	function syncPicks(note = "") {
 		for (const node of root.querySelectorAll("[data-seat]")) {
 			const on = state.picked.has(node.getAttribute("data-seat"));
 			if (node.tagName === "INPUT") node.checked = on;
 			else node.classList.toggle("picked", on);
 		}
 		const picked = [...state.picked.values()];
-		root.querySelector("#seat-picked").textContent =
-			picked.length === 0
-				? "No seats picked: holding asks for the best available."
-				: `Picked: ${picked.map((s) => `section ${s.section} row ${s.row} seat ${s.number}`).join(", ")}.`;
+		const summary = root.querySelector("#seat-picked");
+		if (summary)
+			summary.textContent = `${note}${picked.length === 0 ? "No seats picked: holding asks for the best available." : `Picked: ${seatsInWords(picked)}.`}`;
 		onPick(picked.length);
+	}
+
+	/** Free seats as sets of numbers: section → row → Set. */
+	function freeSeats(type) {
+		const free = new Map();
+		for (const s of leftOf(type.id)?.sections ?? []) free.set(s.name, new Map(s.rows.map((r) => [r.row, numbers(r.free)])));
+		return free;
+	}
+
+	/** One seat on the map: a circle with a tick when picked and a cross when taken, so no state is told by colour alone. */
+	function seatGlyph(cx, cy, cls, attrs = {}) {
+		const g = svg("g", { class: cls, ...attrs });
+		g.append(
+			svg("circle", { cx, cy, r: SEAT_RADIUS }),
+			svg("path", { class: "seat-tick", d: `M${cx - 5} ${cy}l3.5 4l6.5 -8` }),
+			svg("path", { class: "seat-cross", d: `M${cx - 5} ${cy - 5}l10 10m0 -10l-10 10` }),
+		);
+		return g;
+	}
+
+	function legend(type) {
+		const swatch = (cls) => {
+			const box = svg("svg", { viewBox: `0 0 ${SEAT} ${SEAT}`, width: 24, height: 24, "aria-hidden": "true", focusable: "false" });
+			box.append(seatGlyph(SEAT / 2, SEAT / 2, cls));
+			return box;
+		};
+		const list = el("ul", { id: "seat-legend", "aria-label": "Seat map key" });
+		for (const [cls, words] of [
+			["seat free", "Free: pick it"],
+			["seat taken", "Taken (crossed out)"],
+			["seat free picked", "Picked by you (ticked)"],
+		])
+			list.append(el("li", {}, swatch(cls), el("span", { text: words })));
+		const sections = (type.sections ?? []).map((s) => sectionName(s.name)).join(", ");
+		return el(
+			"div",
+			{ id: "seat-key" },
+			el("p", { id: "seat-price", text: `${type.name}: ${price(type.priceCents)} a seat${sections ? ` in every section (${sections})` : ""}. The stage is at the top of the map.` }),
+			list,
+		);
+	}
+
+	/** The map: the stage at the top, one block per section, a row per line, seats by number. Pointer only (the list is its keyboard twin). */
+	function seatMapSvg(sections, isFree) {
+		const width = Math.max(1, ...sections.flatMap((s) => s.rows.map((r) => Math.max(...r.seats.map(([n]) => n)))));
+		const height = 2 + sections.reduce((a, s) => a + s.rows.length + 1.5, 0);
+		const w = (width + 2) * SEAT;
+		const map = svg("svg", { id: "seat-map", viewBox: `0 0 ${w} ${height * SEAT}`, width: w, height: height * SEAT, "aria-hidden": "true", focusable: "false" });
+		map.append(svg("rect", { class: "stage", x: SEAT, y: 4, width: w - 2 * SEAT, height: SEAT, rx: 6 }));
+		const stage = svg("text", { class: "stage-label", x: w / 2, y: 4 + SEAT * 0.68, "text-anchor": "middle" });
+		stage.textContent = "Stage";
+		map.append(stage);
+		let y = 1.8;
+		for (const section of sections) {
+			const label = svg("text", { x: 0, y: (y + 0.9) * SEAT, class: "seat-section-label" });
+			label.textContent = sectionName(section.name);
+			map.append(label);
+			y += 1.2;
+			for (const row of section.rows) {
+				const rowLabel = svg("text", { x: 2, y: (y + 0.65) * SEAT, class: "seat-row-label" });
+				rowLabel.textContent = row.row;
+				map.append(rowLabel);
+				for (const [number, id] of row.seats) {
+					const open = isFree(section.name, row.row, number);
+					const seat = { id, section: section.name, row: row.row, number };
+					const node = seatGlyph((number + 1) * SEAT, (y + 0.5) * SEAT, open ? "seat free" : "seat taken", { "data-seat": id });
+					node.addEventListener("click", () => {
+						if (node.classList.contains("free")) togglePick(seat);
+					});
+					const title = svg("title");
+					title.textContent = `${seatName(seat)}${open ? "" : " (taken)"}`;
+					node.append(title);
+					map.append(node);
+				}
+				y += 1;
+			}
+			y += 0.3;
+		}
+		return map;
+	}
+
+	/** The free seats as checkboxes by section and row: one Tab stop, the arrow keys move between seats. */
+	function seatList(sections, isFree) {
+		const body = el("div", { class: "seat-list-body" });
+		for (const section of sections) {
+			const group = el("fieldset", { class: "seat-section" }, el("legend", { text: sectionName(section.name) }));
+			for (const row of section.rows) {
+				const open = row.seats.filter(([n]) => isFree(section.name, row.row, n));
+				const rowBox = el("fieldset", { class: "seat-row" }, el("legend", { text: `Row ${row.row}: ${open.length === 0 ? "no free seats" : `${open.length} free`}` }));
+				for (const [number, id] of open) {
+					const inputId = `seat-${id}`;
+					const input = el("input", { type: "checkbox", id: inputId, "data-seat": id, tabIndex: -1 });
+					const seat = { id, section: section.name, row: row.row, number };
+					input.addEventListener("change", () => togglePick(seat));
+					input.addEventListener("focus", () => rove(input));
+					rowBox.append(el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: `Seat ${number}`, title: seatName(seat) })));
+				}
+				group.append(rowBox);
+			}
+			body.append(group);
+		}
+		body.addEventListener("keydown", moveByKey);
+		return body;
+	}
+
+	/** The one seat of the list that Tab reaches: the last one focused while it is still free, else the first. */
+	function rove(input = null) {
+		const inputs = [...root.querySelectorAll("#seat-list input[data-seat]")];
+		const target = input ?? inputs.find((i) => i.getAttribute("data-seat") === state.rovingSeat) ?? inputs[0];
+		for (const i of inputs) i.tabIndex = i === target ? 0 : -1;
+		if (target) state.rovingSeat = target.getAttribute("data-seat");
+	}
+
+	/** Left and right: the seat before or after (across rows); up and down: the nearest seat in the row above or below; Home and End: the row's ends. */
+	function moveByKey(event) {
+		if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(event.key)) return;
+		const here = event.target.closest?.("input[data-seat]");
+		if (!here) return;
+		const rows = [...root.querySelectorAll("#seat-list .seat-row")].map((r) => [...r.querySelectorAll("input[data-seat]")]).filter((r) => r.length > 0);
+		const flat = rows.flat();
+		const r = rows.findIndex((row) => row.includes(here));
+		const c = rows[r].indexOf(here);
+		let next = null;
+		if (event.key === "ArrowRight") next = flat[flat.indexOf(here) + 1];
+		else if (event.key === "ArrowLeft") next = flat[flat.indexOf(here) - 1];
+		else if (event.key === "ArrowDown") next = rows[r + 1]?.[Math.min(c, rows[r + 1].length - 1)];
+		else if (event.key === "ArrowUp") next = rows[r - 1]?.[Math.min(c, rows[r - 1].length - 1)];
+		else if (event.key === "Home") next = rows[r][0];
+		else next = rows[r][rows[r].length - 1];
+		event.preventDefault();
+		if (next) {
+			rove(next);
+			next.focus();
+		}
 	}
 
 	async function seatPicker(type) {
@@ -142,65 +281,81 @@ export function namedChooser({ drop, dropId, onPick }) {
 		const select = el("select", { id: "seat-section" }, el("option", { value: "", text: "Any section (best available)" }));
 		for (const s of type.sections ?? []) {
 			const remaining = left?.sections?.find((x) => x.name === s.name)?.remaining;
-			select.append(el("option", { value: s.name, text: `Section ${s.name}${remaining === undefined ? "" : ` · ${formatNumber(remaining)} left`}` }));
+			select.append(el("option", { value: s.name, text: `${sectionName(s.name)}${remaining === undefined ? "" : ` · ${formatNumber(remaining)} left`}` }));
 		}
 		select.value = state.section;
 		select.addEventListener("change", () => (state.section = select.value));
 		box.append(el("label", { for: "seat-section", text: "Best available in" }), select);
 		box.append(el("p", { class: "hint", text: "Or pick seats on the map (the list below does the same with a keyboard). Seats of one hold are in one section." }));
 
-		const free = new Map();
-		for (const s of left?.sections ?? []) free.set(s.name, new Map(s.rows.map((r) => [r.row, numbers(r.free)])));
+		const free = freeSeats(type);
 		const isFree = (section, row, number) => free.get(section)?.get(row)?.has(number) ?? false;
+		box.append(legend(type));
+		// Drawn at full size: where it is wider than the screen it scrolls sideways (a keyboard scrolls it once it is focused).
+		box.append(el("div", { id: "seat-map-box", tabIndex: 0, role: "region", "aria-label": "Seat map (pointer; the list below is its keyboard twin)" }, seatMapSvg(sections, isFree)));
 
-		// The map: one block per section, a row per line, seats by number. Pointer only (the list is its keyboard twin).
-		const width = Math.max(1, ...sections.flatMap((s) => s.rows.map((r) => Math.max(...r.seats.map(([n]) => n)))));
-		const height = sections.reduce((a, s) => a + s.rows.length + 1.5, 0);
-		const map = svg("svg", { id: "seat-map", viewBox: `0 0 ${(width + 2) * SEAT} ${height * SEAT}`, "aria-hidden": "true", focusable: "false" });
-		let y = 0;
-		for (const section of sections) {
-			const label = svg("text", { x: 0, y: (y + 0.9) * SEAT, class: "seat-section-label" });
-			label.textContent = `Section ${section.name}`;
-			map.append(label);
-			y += 1.2;
-			for (const row of section.rows) {
-				const rowLabel = svg("text", { x: 2, y: (y + 0.75) * SEAT, class: "seat-row-label" });
-				rowLabel.textContent = row.row;
-				map.append(rowLabel);
-				for (const [number, id] of row.seats) {
-					const open = isFree(section.name, row.row, number);
-					const seat = svg("circle", { cx: (number + 1) * SEAT, cy: (y + 0.5) * SEAT, r: SEAT * 0.38, class: open ? "seat free" : "seat taken", "data-seat": id });
-					if (open) seat.addEventListener("click", () => togglePick({ id, section: section.name, row: row.row, number }));
-					const title = svg("title");
-					title.textContent = `Section ${section.name}, row ${row.row}, seat ${number}${open ? "" : " (taken)"}`;
-					seat.append(title);
-					map.append(seat);
-				}
-				y += 1;
-			}
-			y += 0.3;
-		}
-		box.append(map);
-
-		// The same seats as a list by section and row: free ones as checkboxes.
-		const list = el("details", { id: "seat-list" }, el("summary", { text: "Choose seats from a list (keyboard and screen readers)" }));
-		for (const section of sections) {
-			const group = el("fieldset", { class: "seat-section" }, el("legend", { text: `Section ${section.name}` }));
-			for (const row of section.rows) {
-				const open = row.seats.filter(([n]) => isFree(section.name, row.row, n));
-				const rowBox = el("fieldset", { class: "seat-row" }, el("legend", { text: `Row ${row.row}: ${open.length === 0 ? "no free seats" : `${open.length} free`}` }));
-				for (const [number, id] of open) {
-					const inputId = `seat-${id}`;
-					const input = el("input", { type: "checkbox", id: inputId, "data-seat": id });
-					input.addEventListener("change", () => togglePick({ id, section: section.name, row: row.row, number }));
-					rowBox.append(el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: `Seat ${number}` })));
-				}
-				group.append(rowBox);
-			}
-			list.append(group);
-		}
+		const list = el(
+			"details",
+			{ id: "seat-list" },
+			el("summary", { text: "Choose seats from a list (keyboard and screen readers)" }),
+			el("p", { class: "hint", id: "seat-list-hint", text: "Arrow keys move between seats, Space picks one, Tab goes on to “Hold tickets”." }),
+			seatList(sections, isFree),
+		);
 		box.append(list, el("p", { id: "seat-picked", "aria-live": "polite" }));
 		return box;
+	}
+
+	/**
+	 * The availability read again while the seat map is shown: seats taken since turn taken on the map and leave
+	 * the list (a picked one is unpicked, and the fan told), seats freed come back. Focus stays on its seat.
+	 */
+	async function refreshSeats() {
+		const type = typeOf(state.typeId);
+		if (type.kind !== "seated" || !root.querySelector("#seat-map") || document.hidden) return;
+		const before = JSON.stringify(leftOf(type.id)?.sections ?? null);
+		await refresh();
+		if (JSON.stringify(leftOf(type.id)?.sections ?? null) === before || state.typeId !== type.id || !root.querySelector("#seat-map")) return;
+		const free = freeSeats(type);
+		const isFree = (section, row, number) => free.get(section)?.get(row)?.has(number) ?? false;
+		const sections = await seatsOf(type.id);
+		const lost = [];
+		for (const section of sections)
+			for (const row of section.rows)
+				for (const [number, id] of row.seats) {
+					const open = isFree(section.name, row.row, number);
+					const node = root.querySelector(`#seat-map [data-seat="${CSS.escape(id)}"]`);
+					if (node) {
+						node.classList.toggle("free", open);
+						node.classList.toggle("taken", !open);
+						node.querySelector("title").textContent = `${seatName({ section: section.name, row: row.row, number })}${open ? "" : " (taken)"}`;
+					}
+					if (!open && state.picked.has(id)) {
+						lost.push(state.picked.get(id));
+						state.picked.delete(id);
+					}
+				}
+		const focused = document.activeElement?.getAttribute?.("data-seat") ?? null;
+		const body = root.querySelector("#seat-list .seat-list-body");
+		body.replaceWith(seatList(sections, isFree));
+		rove();
+		if (focused !== null) {
+			const again = root.querySelector(`#seat-list input[data-seat="${CSS.escape(focused)}"]`) ?? root.querySelector('#seat-list input[tabindex="0"]');
+			if (again) {
+				rove(again);
+				again.focus();
+			}
+		}
+		syncPicks(lost.length === 0 ? "" : `Just taken by another fan: ${seatsInWords(lost)}. `);
+	}
+
+	/** While the chooser is on the page and shown: the seats read again every few seconds. */
+	function watchSeats() {
+		clearTimeout(refreshTimer);
+		refreshTimer = setTimeout(async () => {
+			if (!root?.isConnected) return;
+			if (root.closest("[hidden]") === null) await refreshSeats().catch(() => {});
+			watchSeats();
+		}, MAP_REFRESH_MS);
 	}
 
 	async function draw() {
@@ -209,8 +364,10 @@ export function namedChooser({ drop, dropId, onPick }) {
 		if (type.kind === "timeslot") parts.push(slotPicker(type));
 		if (type.kind === "seated") parts.push(await seatPicker(type));
 		root.replaceChildren(...parts);
-		if (type.kind === "seated") syncPicks();
-		else onPick(0);
+		if (type.kind === "seated") {
+			rove();
+			syncPicks();
+		} else onPick(0);
 	}
 
 	return {
@@ -221,6 +378,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 			const first = drop.ticketTypes.find((t) => (leftOf(t.id)?.remaining ?? 1) > 0);
 			if (first && (leftOf(state.typeId)?.remaining ?? 1) === 0) state.typeId = first.id;
 			await draw();
+			watchSeats();
 		},
 		/** Availability changed (a hold was refused): read it again and redraw, keeping the type. */
 		async reload() {
@@ -242,17 +400,31 @@ export function namedChooser({ drop, dropId, onPick }) {
 	};
 }
 
-/** A hold or order's units in words: "Seated: seats A-1-2, A-1-3" or "Museum, 10:00". */
-export function unitsInWords(drop, held) {
+/**
+ * A hold or order's units in words: "Stalls: Section A, row 1, seats 2 and 3" or "Museum, 10:00". Seats are
+ * named by `seatWords` (seatIdsInWords, or the order's passes); without it, only counted: never by their ids.
+ */
+export function unitsInWords(drop, held, seatWords = null) {
 	if (!held.ticketType) return "";
 	const type = drop.ticketTypes.find((t) => t.id === held.ticketType);
 	const name = type ? type.name : held.ticketType;
-	if (held.seats) return `${name}: seat${held.seats.length === 1 ? "" : "s"} ${held.seats.join(", ")}${held.together === false ? " (not side by side)" : ""}`;
+	if (held.seats) {
+		const words = seatWords ?? `${held.seats.length} seat${held.seats.length === 1 ? "" : "s"}`;
+		return `${name}: ${words}${held.together === false ? " (not side by side)" : ""}`;
+	}
 	if (held.slot) {
 		const slot = type?.slots?.find((s) => s.id === held.slot);
 		return `${name}, ${slot ? formatDateTime(slot.startsAt) : held.slot}`;
 	}
 	return name;
+}
+
+/** The seats of a hold or order in words, from the order's passes when they name them, else from the seat map. */
+export async function seatWordsOf(dropId, held) {
+	if (!held.seats || !held.ticketType) return null;
+	const named = (held.passes ?? []).map((p) => p.seat).filter(Boolean);
+	if (named.length === held.seats.length) return seatsInWords(named);
+	return seatIdsInWords(dropId, held.ticketType, held.seats);
 }
 
 /** The price of one unit of a hold's type (the drop's price for a general hold). */

@@ -1,9 +1,12 @@
 // The fan's tickets as QR codes: each ticket's signed token, drawn in the
 // browser with qrcode-generator (served from /vendor, no network), as an SVG
-// built node by node (no HTML strings), with its code and state beside it.
+// built node by node (no HTML strings), with its code, its seat in words (a
+// seated ticket) and its state beside it.
 // The library (52 KB) is loaded the first time a code is drawn, not with the
 // page: a fan in line never needs it, and on a slow network it would delay
 // the first view.
+
+import { seatName } from "/seat-words.js";
 
 let library = null;
 
@@ -72,8 +75,16 @@ export async function ticketItems(order, { codes = true } = {}) {
 		const state = document.createElement("span");
 		state.className = "meta ticket-state";
 		state.textContent = STATE_TEXT[pass.state] ?? pass.state;
-		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, `QR code of ticket ${i + 1}`));
-		li.append(code, state);
+		const seat = pass.seat ? seatName(pass.seat) : null;
+		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, `QR code of ticket ${i + 1}${seat ? `, ${seat}` : ""}`));
+		li.append(code);
+		if (seat) {
+			const where = document.createElement("span");
+			where.className = "ticket-seat";
+			where.textContent = seat;
+			li.append(where);
+		}
+		li.append(state);
 		return li;
 	});
 	return { items };

@@ -30,6 +30,7 @@ import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-j
 import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promoterCreateFormErrors } from "./confirm-journeys.mjs";
 import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
+import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -115,6 +116,9 @@ const allJourneys = [
 	["fan first view on a slow network", fanFirstViewSlow],
 	// The waiting view's place, fans ahead, bar and wait agree at every poll (issue 29).
 	["queue numbers agree at every poll", queueNumbersAgree],
+	// The seat map stays current in the turn, a refusal is an alert, the list is one Tab stop; on a phone: 24 px seats, key, stage, price, seats in words (issue 29).
+	["seat map: stays current, refusal announced, few Tab presses", seatMapDuringTurn],
+	["seat map on a phone: 24 px seats, key, stage, price, seats in words", seatMapOnPhone],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
