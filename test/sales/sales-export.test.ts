@@ -105,7 +105,7 @@ describe("sales export", () => {
 
 	it("finds orders by buyer email (part, any case), order id or ticket code, and pages what it finds", async () => {
 		const drop = await createDrop({ capacity: 20, shards: 2 });
-		const bought = [];
+		const bought: Awaited<ReturnType<typeof buy>>[] = [];
 		for (let i = 0; i < 4; i++) bought.push(await buy(drop.id, `fan-search-${i}`, 1 + (i % 2)));
 		await waitForOrders(drop.id, 4);
 		// Two buyers gave an email at the purchase; the others gave none.
