@@ -30,6 +30,7 @@ import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-j
 import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promoterCreateFormErrors } from "./confirm-journeys.mjs";
 import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
+import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -115,6 +116,8 @@ const allJourneys = [
 	["fan first view on a slow network", fanFirstViewSlow],
 	// The waiting view's place, fans ahead, bar and wait agree at every poll (issue 29).
 	["queue numbers agree at every poll", queueNumbersAgree],
+	// The promoter's pages: types, orders, totals, activity, keys and the audit, at desktop and phone (issue 29).
+	["promoter pages read well at desktop and phone", promoterPagesReadWell],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
