@@ -1,9 +1,10 @@
-// The promoter page's orders after the sale: each order's status, a refund (whole,
+// The promoter page's orders after the sale: each order's buyer, time, tickets and
+// status, a search (email, order id or ticket code) and pages past the first 50, a refund (whole,
 // kept off sale or, for general admission, put back on sale) after a confirmation,
 // a retry for a failed one, each action's error by its button, the drop's refunds
 // with their totals, and the drop's cancellation. admin.js hands over its API call
 // (with the admin token) and the drop on screen.
-import { $, formatMoney, formatNumber, plural, show, text } from "/common.js";
+import { $, formatDateTime, formatMoney, formatNumber, plural, show, text } from "/common.js";
 import { confirmStep } from "/confirm.js";
 
 const REFUND_STATE_TEXT = { pending: "pending at the provider", refunded: "refunded", failed: "failed at the provider" };
@@ -16,10 +17,32 @@ let busy = false;
 let onCancelled = async () => {};
 /** The last cancel answer's orders left, by drop: a cancelled drop offers to finish its refunds while some are. */
 const leftByDrop = new Map();
+/** A refund was made here: admin.js reads the totals again. */
+let onRefunded = () => {};
+/** What the list shows: the search (null: every order), how many orders, and for which drop. */
+const PAGE = 50;
+let listing = { dropId: null, q: null, want: PAGE };
 
-export function initOrders(call, cancelledHook) {
+export function initOrders(call, cancelledHook, refundedHook = () => {}) {
 	adminApi = call;
 	onCancelled = cancelledHook;
+	onRefunded = refundedHook;
+	$("orders-search").addEventListener("submit", (event) => {
+		event.preventDefault();
+		const q = $("orders-q").value.trim();
+		listing = { ...listing, q: q === "" ? null : q, want: PAGE };
+		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
+	});
+	$("orders-clear").addEventListener("click", () => {
+		$("orders-q").value = "";
+		listing = { ...listing, q: null, want: PAGE };
+		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
+		$("orders-q").focus();
+	});
+	$("orders-more").addEventListener("click", () => {
+		listing = { ...listing, want: listing.want + PAGE };
+		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
+	});
 	$("cancel-drop-button").addEventListener("click", () => {
 		if (dropOnScreen !== null) void cancelDrop(dropOnScreen);
 	});
@@ -105,14 +128,47 @@ function progress(message) {
 	text("cancel-progress-text", message);
 }
 
-/** The drop's first 50 orders and its refunds, redrawn unless the promoter is in the middle of an action. */
-export async function refreshOrders(drop) {
+function ordersFailed(err) {
+	if (err.status === 401) return;
+	text("orders-error", `Could not load the orders: ${err.message}`);
+	show("orders-error", true);
+}
+
+/** The orders the list shows (the search's, or all), as many as asked for, page after page. */
+async function readOrders(id, q, want) {
+	const sales = [];
+	let cursor = null;
+	do {
+		const query = new URLSearchParams({ limit: String(Math.min(1000, want - sales.length)) });
+		if (q !== null) query.set("q", q);
+		if (cursor) query.set("cursor", cursor);
+		const page = await adminApi(`/api/admin/drops/${id}/sales?${query}`);
+		sales.push(...page.sales);
+		cursor = page.nextCursor;
+	} while (cursor !== null && sales.length < want);
+	return { sales, more: cursor !== null };
+}
+
+/** The drop's orders (the first 50, more on asking, or those a search finds) and its refunds, redrawn unless the promoter is in the middle of an action. */
+export async function refreshOrders(drop, { announce = false } = {}) {
 	dropOnScreen = drop;
 	if (busy || adminApi === null) return;
+	if (listing.dropId !== drop.id) {
+		listing = { dropId: drop.id, q: null, want: PAGE };
+		$("orders-q").value = "";
+	}
+	const { q, want } = listing;
 	const id = encodeURIComponent(drop.id);
-	const [sales, refunds] = await Promise.all([adminApi(`/api/admin/drops/${id}/sales?limit=50`), adminApi(`/api/admin/drops/${id}/refunds?limit=50`)]);
-	if (dropOnScreen?.id !== drop.id || busy) return;
+	const [sales, refunds] = await Promise.all([readOrders(id, q, want), adminApi(`/api/admin/drops/${id}/refunds?limit=50`)]);
+	if (dropOnScreen?.id !== drop.id || busy || listing.q !== q || listing.want !== want) return;
+	show("orders-error", false);
 	renderOrders(drop, sales.sales);
+	show("orders-more", sales.more);
+	show("orders-clear", q !== null);
+	const found = q === null ? plural(sales.sales.length, "order") : `${plural(sales.sales.length, "order")} found for “${q}”`;
+	text("orders-count", sales.sales.length === 0 ? "" : `${found}${sales.more ? ", more below" : ""}.`);
+	text("orders-empty", q === null ? "No orders recorded yet." : `No order matches “${q}”.`);
+	if (announce) text("orders-live", sales.sales.length === 0 ? $("orders-empty").textContent : `Showing ${found}.`);
 	// A cancelled drop with an order on screen not refunded yet (one that reached the sales after the cancel) offers to finish.
 	if (drop.status === "cancelled" && !leftByDrop.get(drop.id) && sales.sales.some((s) => s.status !== "refunded")) {
 		leftByDrop.set(drop.id, sales.sales.filter((s) => s.status !== "refunded").length);
@@ -188,8 +244,7 @@ function renderOrders(drop, sales) {
 		li.dataset.orderId = sale.orderId;
 		li.dataset.status = sale.status;
 		const { what, buttons } = parts(li);
-		const refunded = sale.refundedTickets > 0 && sale.status !== "refunded" ? `, ${sale.refundedTickets} refunded` : "";
-		text(what, `${sale.orderId} · ${plural(sale.quantity, "ticket")} · ${formatMoney(sale.totalCents, sale.currency)} · ${STATUS_TEXT[sale.status] ?? sale.status}${refunded}`);
+		drawOrder(what, drop, sale);
 		const wanted = [];
 		if (sale.status === "failed") wanted.push(["Retry", `Retry order ${sale.orderId}`, (e) => act(drop, sale, "retry", e.currentTarget)]);
 		if (sale.status !== "refunded") {
@@ -203,6 +258,30 @@ function renderOrders(drop, sales) {
 		setButtons(buttons, wanted);
 		showItemError(li, `order:${sale.orderId}`);
 	});
+}
+
+/** An order in words: its id and status, then who bought it, when, and which tickets (type, slot, seats) for how much. */
+function drawOrder(what, drop, sale) {
+	const refunded = sale.refundedTickets > 0 && sale.status !== "refunded" ? `, ${sale.refundedTickets} refunded` : "";
+	const type = sale.ticketType === null ? null : (drop.ticketTypes?.find((t) => t.id === sale.ticketType)?.name ?? sale.ticketType);
+	const units = [type, sale.slot ? `slot ${sale.slot}` : null, sale.seats.length > 0 ? `${sale.seats.length === 1 ? "seat" : "seats"} ${sale.seats.join(", ")}` : null].filter(Boolean);
+	const signature = JSON.stringify([sale.status, sale.refundedTickets, sale.email, units]);
+	if (what.dataset.signature === signature) return;
+	what.dataset.signature = signature;
+	const head = document.createElement("strong");
+	head.textContent = `${sale.orderId} · ${STATUS_TEXT[sale.status] ?? sale.status}${refunded}`;
+	const detail = document.createElement("span");
+	detail.className = "order-detail";
+	const time = document.createElement("time");
+	time.dateTime = sale.createdAt;
+	time.textContent = formatDateTime(sale.createdAt);
+	detail.append(
+		`${sale.email ?? "no email given"} · `,
+		time,
+		` · ${plural(sale.quantity, "ticket")}${units.length ? ` (${units.join("; ")})` : ""} · ${formatMoney(sale.totalCents, sale.currency)}`,
+	);
+	what.className = "order-what";
+	what.replaceChildren(head, detail);
 }
 
 function renderRefunds(drop, answer) {
@@ -269,6 +348,7 @@ async function act(drop, item, action, opener, key = `order:${item.orderId}`) {
 	try {
 		const answer = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}/orders/${encodeURIComponent(orderId)}/${path}`, { method: "POST", ...(body ? { body } : {}) });
 		text("orders-live", action === "retry" ? `Order ${orderId} is being retried.` : `Order ${orderId}: ${formatNumber(answer.refundedTickets)} ticket(s) refunded.`);
+		if (action !== "retry") onRefunded();
 	} catch (err) {
 		errors.set(key, `Could not ${verb} order ${orderId}: ${err.message}`);
 		if (li) showItemError(li, key);

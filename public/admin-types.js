@@ -147,7 +147,8 @@ export function typesPanel(container, { adminApi, onChanged }) {
 			body.append(el("tr", { "data-type": t.id }, el("th", { scope: "row", text: t.name }), ...cells.map((c) => el("td", { text: c }))));
 		}
 		table.append(body);
-		const parts = [table];
+		// On a phone the table scrolls within its own box (focusable, so a keyboard scrolls it too) rather than breaking words.
+		const parts = [el("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Sold per ticket type (scrolls sideways)" }, table)];
 		const opened = Date.parse(drop.opensAt) <= Date.now();
 		for (const t of drop.ticketTypes.filter((x) => x.kind === "seated")) {
 			// Seats change only before the opening, and never on a cancelled drop.

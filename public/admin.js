@@ -378,6 +378,7 @@ async function selectDrop(id, { focus = true } = {}) {
 	$("audit").replaceChildren(Object.assign(document.createElement("p"), { className: "meta", textContent: "Checking…" }));
 	text("chart-caption", "Waiting for sales.");
 	$("chart").replaceChildren();
+	for (const id of ["stat-refunded", "stat-net"]) text(id, "–");
 	try {
 		const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
 		if (view.id !== id) return;
@@ -629,21 +630,32 @@ function drawChart() {
 
 // --- the audit --------------------------------------------------------------
 
+/** A check the audit could not make yet (null: before the opening) reads as not checked, never as passed. */
+function check(value, passed, failed, pending) {
+	if (value === null || value === undefined) return ["pending", pending];
+	return value ? ["ok", passed] : ["bad", failed];
+}
+
+const MARK = { ok: "✓", bad: "✗", pending: "–" };
+
 async function refreshAudit(id, gen) {
 	const audit = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}/audit`);
 	if (gen !== view.gen) return;
+	const a = audit.admission ?? {};
 	const checks = [
-		[audit.oversold === 0, audit.oversold === 0 ? "No oversell" : `${formatNumber(audit.oversold)} tickets oversold`],
-		[audit.lost === 0, audit.lost === 0 ? "No sale lost" : `${formatNumber(audit.lost)} sales missing from D1`],
-		[audit.phantom === 0, audit.phantom === 0 ? "No unexplained rows in D1" : `${formatNumber(audit.phantom)} rows in D1 that no shard sold`],
-		[audit.balanced, audit.balanced ? "Stock balances: sold + held + remaining = capacity" : "Stock does not balance with capacity"],
-		[audit.admission?.admittedInOrder !== false, audit.admission?.admittedInOrder === false ? "Fans admitted out of order" : "Fans admitted in order"],
-		[audit.admission?.shuffleVerified !== false, audit.admission?.shuffleVerified === false ? "Open-time shuffle does not verify" : "Open-time shuffle verifies"],
+		check(audit.oversold === 0, "No oversell", `${formatNumber(audit.oversold)} tickets oversold`),
+		check(audit.lost === 0, "No sale lost", `${formatNumber(audit.lost)} sales missing from D1`),
+		check(audit.phantom === 0, "No unexplained rows in D1", `${formatNumber(audit.phantom)} rows in D1 that no shard sold`),
+		check(audit.balanced, "Stock balances: sold + held + remaining = capacity", "Stock does not balance with capacity"),
+		check(a.admittedInOrder, "Fans admitted in order", "Fans admitted out of order", "Fans admitted in order: not checked yet (nobody is admitted before the opening)"),
+		check(a.shuffleVerified, "Open-time shuffle verifies", "Open-time shuffle does not verify", "Open-time shuffle: not checked yet (it is drawn at the opening)"),
 	];
 	types.panel.sold(audit.named);
+	renderRefunded(audit);
 	const pending = audit.inTransit + audit.outboxPending;
-	const verdict = audit.ok ? "Audit passed" : "Audit failed";
-	const signature = JSON.stringify([audit.ok, checks, pending > 0]);
+	const waiting = checks.filter(([state]) => state === "pending").length;
+	const verdict = audit.ok ? (waiting > 0 ? `No problems so far (${plural(waiting, "check")} not made yet)` : "Audit passed") : "Audit failed";
+	const signature = JSON.stringify([audit.ok, checks, pending > 0, audit.refunds?.tickets]);
 	if (signature === auditSignature) return;
 	auditSignature = signature;
 	const head = document.createElement("p");
@@ -651,13 +663,16 @@ async function refreshAudit(id, gen) {
 	badge.className = `badge ${audit.ok ? "ok" : "bad"}`;
 	badge.id = "audit-verdict";
 	badge.textContent = verdict;
-	head.append(badge, ` ${formatNumber(audit.totals.sold)} sold, ${formatNumber(audit.recordedTickets)} recorded in D1.`);
+	const refunded = audit.refunds?.tickets ? `, ${formatNumber(audit.refunds.tickets)} refunded` : "";
+	head.append(badge, ` ${formatNumber(audit.totals.sold)} sold${refunded}, ${formatNumber(audit.recordedTickets)} recorded in D1.`);
 	const list = document.createElement("ul");
 	list.className = "audit-list";
-	for (const [ok, label] of checks) {
+	for (const [state, label] of checks) {
 		const li = document.createElement("li");
-		li.textContent = `${ok ? "✓" : "✗"} ${label}`;
-		if (!ok) li.className = "field-error";
+		li.textContent = `${MARK[state]} ${label}`;
+		li.dataset.check = state;
+		if (state === "bad") li.className = "field-error";
+		if (state === "pending") li.className = "meta";
 		list.append(li);
 	}
 	if (pending > 0) {
@@ -666,6 +681,17 @@ async function refreshAudit(id, gen) {
 		list.append(li);
 	}
 	$("audit").replaceChildren(head, list);
+}
+
+/**
+ * Refunded tickets beside Sold, and what is sold net of them, from the audit's own figures: a
+ * refund kept off sale still counts in the shards' sold, one put back on sale no longer does.
+ */
+function renderRefunded(audit) {
+	const r = audit.refunds;
+	if (!r) return;
+	text("stat-refunded", formatNumber(r.tickets));
+	text("stat-net", formatNumber(Math.max(0, audit.totals.sold - (r.tickets - r.restocked))));
 }
 
 // --- start ------------------------------------------------------------------
@@ -677,9 +703,16 @@ const types = {
 };
 
 function start() {
-	initOrders(adminApi, async () => {
-		if (view.id) await selectDrop(view.id, { focus: false });
-	});
+	initOrders(
+		adminApi,
+		async () => {
+			if (view.id) await selectDrop(view.id, { focus: false });
+		},
+		// A refund changes the totals: the audit is read again at once rather than at its next turn.
+		() => {
+			if (view.id) refreshAudit(view.id, view.gen).catch(() => {});
+		},
+	);
 	$("signin-form").addEventListener("submit", signIn);
 	$("signout").addEventListener("click", () => signOut());
 	$("create-form").addEventListener("submit", createDrop);

@@ -3,7 +3,7 @@
 // role may not do is not shown: staff see the keys and the log but no form or
 // revoke button; the operator, who has no keys of its own, sees promoters.
 // admin.js passes in its API call (with the signed-in credential) and who that is.
-import { $, focusHeading, formatDateTime, show, text } from "/common.js";
+import { $, focusHeading, formatDateTime, formatMoney, plural, show, text } from "/common.js";
 
 let call = null;
 let me = null;
@@ -45,8 +45,35 @@ function fieldError(input, message) {
 function showOnce(boxId, textId, valueId, message, secret) {
 	text(textId, message);
 	text(valueId, secret);
+	text(`${boxId}-copied`, "");
 	show(boxId, true);
 	focusHeading($(boxId));
+}
+
+/**
+ * Copies the key shown in the box: the Clipboard API where the page may use it, else the
+ * older copy command on the selected text; either way the result is said in the box's status.
+ */
+async function copyKey(boxId) {
+	const secret = $(`${boxId}-value`).textContent;
+	let copied = false;
+	try {
+		await navigator.clipboard.writeText(secret);
+		copied = true;
+	} catch {
+		const range = document.createRange();
+		range.selectNodeContents($(`${boxId}-value`));
+		const selection = window.getSelection();
+		selection.removeAllRanges();
+		selection.addRange(range);
+		try {
+			copied = document.execCommand("copy");
+		} catch {
+			copied = false;
+		}
+		if (copied) selection.removeAllRanges();
+	}
+	text(`${boxId}-copied`, copied ? "Copied to the clipboard." : "Could not copy: the key is selected, press Ctrl+C (⌘C on a Mac) to copy it.");
 }
 
 // --- promoters (the operator) -----------------------------------------------
@@ -155,16 +182,97 @@ async function revokeKey(key, button) {
 
 // --- the activity log --------------------------------------------------------
 
-function describe(entry) {
+/** Field names in a change, in words. */
+const FIELDS = {
+	opensAt: "opening time", closesAt: "closing time", paused: "paused", name: "name", capacity: "tickets", maxPerFan: "limit per fan",
+	priceCents: "price", holdSeconds: "hold time (s)", limits: "limits",
+};
+
+/** A value in a change, in words: times as local times, yes and no, nothing as "none". */
+function valueText(value) {
+	if (value === null || value === undefined) return "none";
+	if (typeof value === "boolean") return value ? "yes" : "no";
+	if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return formatDateTime(value);
+	if (typeof value === "object") {
+		return Object.entries(value)
+			.map(([k, v]) => `${k} ${valueText(v)}`)
+			.join(", ");
+	}
+	return String(value);
+}
+
+function changesText(changes) {
+	return Object.entries(changes ?? {})
+		.map(([field, c]) => `${FIELDS[field] ?? field} ${valueText(c.from)} → ${valueText(c.to)}`)
+		.join("; ");
+}
+
+/** What happened, as a sentence; an action this page does not know reads by its name. */
+function sentence(entry) {
+	const d = entry.detail ?? {};
+	switch (entry.action) {
+		case "drop.created":
+			return `Created the drop “${d.name}” (${plural(d.capacity, "ticket")}, opens ${formatDateTime(d.opensAt)})`;
+		case "drop.paused":
+			return "Paused the drop";
+		case "drop.resumed":
+			return "Resumed the drop";
+		case "drop.rescheduled":
+			return `Rescheduled the drop: ${changesText(d.changes)}`;
+		case "drop.updated":
+			return `Changed the drop: ${changesText(d.changes)}`;
+		case "drop.reconciled":
+			return `Sent ${plural(d.resent, "sale")} to the records again`;
+		case "drop.seats_uploaded":
+			return `Uploaded the seats of “${d.ticketType}”: the drop now has ${plural(d.capacity?.to ?? 0, "ticket")} (was ${d.capacity?.from ?? "?"})`;
+		case "drop.cancelled":
+			return `Cancelled the drop: ${plural(d.refundedOrders ?? 0, "order")} refunded, ${plural(d.ordersLeft ?? 0, "order")} left to refund`;
+		case "order.refunded": {
+			const money = typeof d.amountCents === "number" && d.currency ? ` (${formatMoney(d.amountCents, d.currency)})` : "";
+			const tickets = Array.isArray(d.tickets) ? `, ${plural(d.tickets.length, "ticket")}` : "";
+			return `Refunded order ${d.orderId}${money}${tickets}${d.restock ? ", back on sale" : ""}`;
+		}
+		case "order.retried":
+			return `Retried order ${d.orderId}`;
+		case "key.minted":
+			return `Made the key “${d.label}” (${d.role})`;
+		case "key.revoked":
+			return `Revoked the key “${d.label}” (${d.role})`;
+		case "promoter.created":
+			return `Created the promoter “${d.name}”`;
+		case "promoter.updated":
+			return `Changed the promoter: ${changesText(d.changes)}`;
+		default:
+			return entry.action;
+	}
+}
+
+/** An entry: the sentence, then when, who and which drop, and the raw detail behind a disclosure. */
+function entryItem(entry) {
+	const li = document.createElement("li");
+	li.dataset.action = entry.action;
+	li.className = "activity-entry";
+	const what = document.createElement("strong");
+	what.textContent = sentence(entry);
 	const who = entry.actor === "operator" ? "the operator" : `“${entry.keyLabel}” (${entry.keyId})`;
-	const changes = entry.detail?.changes
-		? Object.entries(entry.detail.changes)
-				.map(([field, c]) => `${field}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`)
-				.join("; ")
-		: Object.entries(entry.detail ?? {})
-				.map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`)
-				.join(", ");
-	return `${formatDateTime(entry.at)} · ${entry.action}${entry.dropId ? ` ${entry.dropId}` : ""} by ${who}${changes ? ` · ${changes}` : ""}`;
+	const meta = document.createElement("span");
+	meta.className = "meta";
+	const time = document.createElement("time");
+	time.dateTime = entry.at;
+	time.textContent = formatDateTime(entry.at);
+	meta.append(time, ` · by ${who}${entry.dropId ? ` · drop ${entry.dropId}` : ""}`);
+	li.append(what, " ", meta);
+	if (entry.detail && Object.keys(entry.detail).length > 0) {
+		const details = document.createElement("details");
+		const summary = document.createElement("summary");
+		summary.textContent = "Details";
+		const pre = document.createElement("pre");
+		pre.className = "raw-detail";
+		pre.textContent = `${entry.action}\n${JSON.stringify(entry.detail, null, 2)}`;
+		details.append(summary, pre);
+		li.append(details);
+	}
+	return li;
 }
 
 async function loadActivity(fromStart) {
@@ -174,12 +282,7 @@ async function loadActivity(fromStart) {
 	const gen = session;
 	const page = await call(`/api/admin/activity?${q}`);
 	if (gen !== session) return;
-	const items = page.entries.map((e) => {
-		const li = document.createElement("li");
-		li.dataset.action = e.action;
-		li.textContent = describe(e);
-		return li;
-	});
+	const items = page.entries.map(entryItem);
 	if (fromStart) $("activity-list").replaceChildren(...items);
 	else $("activity-list").append(...items);
 	activityCursor = page.nextCursor;
@@ -192,6 +295,7 @@ export function wireTeam() {
 	$("key-form").addEventListener("submit", mintKey);
 	$("activity-refresh").addEventListener("click", () => loadActivity(true).catch(failed("the activity log")));
 	$("activity-more").addEventListener("click", () => loadActivity(false).catch(failed("the activity log")));
+	for (const box of ["promoter-key", "new-key"]) $(`${box}-copy`).addEventListener("click", () => copyKey(box));
 }
 
 /** On sign-out: nothing of this session stays on the page for the next one (a key shown once least of all). */
@@ -199,7 +303,7 @@ export function stopTeam() {
 	session += 1;
 	me = null;
 	activityCursor = null;
-	for (const id of ["promoter-key-value", "new-key-value", "promoter-key-text", "new-key-text"]) text(id, "");
+	for (const id of ["promoter-key-value", "new-key-value", "promoter-key-text", "new-key-text", "promoter-key-copied", "new-key-copied"]) text(id, "");
 	for (const id of ["promoter-key", "new-key", "s-promoters", "s-keys", "s-activity", "activity-more"]) show(id, false);
 	for (const id of ["promoter-list", "key-list", "activity-list"]) $(id).replaceChildren();
 }

@@ -31,6 +31,7 @@ import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promo
 import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
 import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
+import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -119,6 +120,8 @@ const allJourneys = [
 	// The seat map stays current in the turn, a refusal is an alert, the list is one Tab stop; on a phone: 24 px seats, key, stage, price, seats in words (issue 29).
 	["seat map: stays current, refusal announced, few Tab presses", seatMapDuringTurn],
 	["seat map on a phone: 24 px seats, key, stage, price, seats in words", seatMapOnPhone],
+	// The promoter's pages: types, orders, totals, activity, keys and the audit, at desktop and phone (issue 29).
+	["promoter pages read well at desktop and phone", promoterPagesReadWell],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

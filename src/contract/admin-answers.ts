@@ -57,6 +57,7 @@ function build() {
 		createdAt: instant(),
 		recordedAt: instant(),
 		fanId: z.string(),
+		email: nullable(z.string()).meta({ description: "The buyer's email, where the receipt went; null when they gave none." }),
 		quantity: z.int().min(1),
 		unitPriceCents: count(),
 		totalCents: count(),

@@ -105,7 +105,7 @@ function build() {
 			algorithm: z.string(),
 			shuffleVerified: nullable(z.boolean()),
 			admittedThrough: count(),
-			admittedInOrder: z.boolean(),
+			admittedInOrder: nullable(z.boolean()).meta({ description: "Every fan admitted in place order, the lines agreeing; null until the drop has opened (nobody admitted yet, nothing checked)." }),
 			placed: count(),
 			batches: count(),
 			largestBatch: count(),

@@ -33,7 +33,15 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env)
 			action: "order.refunded",
 			promoterId: drop.promoterId,
 			dropId: drop.id,
-			detail: { orderId: refunded.orderId, tickets: tickets ?? "all", restock: restock ?? false, refundedTickets: refunded.refundedTickets },
+			detail: {
+				orderId: refunded.orderId,
+				tickets: tickets ?? "all",
+				restock: restock ?? false,
+				refundedTickets: refunded.refundedTickets,
+				// The order's refunds in money, so the log can say what went back.
+				amountCents: refunded.refunds.reduce((sum, r) => sum + r.amountCents, 0),
+				currency: drop.currency,
+			},
 		});
 	}
 	return refunded satisfies OrderRefunds;

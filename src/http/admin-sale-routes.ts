@@ -27,8 +27,8 @@ adminSaleRoutes.get("/drops/:id/sales", async (request, env) => {
 			},
 		});
 	}
-	const { limit, cursor } = parseQuery(SalesQuery, request.query);
-	const rows = await salesPage(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], orderId: cursor[1] } : null);
+	const { limit, cursor, q } = parseQuery(SalesQuery, request.query);
+	const rows = await salesPage(env.DB, drop.id, limit, cursor ? { createdAt: cursor[0], orderId: cursor[1] } : null, q ?? null);
 	const last = rows.at(-1);
 	return {
 		dropId: drop.id,
@@ -37,6 +37,7 @@ adminSaleRoutes.get("/drops/:id/sales", async (request, env) => {
 			createdAt: r.created_at,
 			recordedAt: r.recorded_at,
 			fanId: r.fan_id,
+			email: r.receipt_to,
 			quantity: r.quantity,
 			unitPriceCents: r.unit_price_cents,
 			totalCents: r.total_cents,

@@ -81,7 +81,7 @@ export const ADMIN_OPERATIONS: Operation[] = [
 		security: ["admin"],
 		query: SalesQuery,
 		answers: { 200: { ...json("SalesPage", "A page of sales, oldest first; or the CSV."), csv: true } },
-		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit)" },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit), empty (q), too_long (q), invalid_format (q)" },
 	},
 	{
 		operationId: "auditDrop",

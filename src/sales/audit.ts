@@ -42,7 +42,8 @@ export interface Audit {
 	balanced: boolean;
 	/** Per ticket type and slot: sold ≤ capacity, the shards and D1 agreeing; every seat sold at most once. */
 	named: AuditReport["named"];
-	admission: RoomAudit;
+	/** The room's audit; `admittedInOrder` is null until the drop has opened (nobody admitted yet: nothing to check). */
+	admission: Omit<RoomAudit, "admittedInOrder"> & { admittedInOrder: boolean | null };
 	/** Requests each object has served, and the busiest one per fan who joined. */
 	load: LoadReport;
 	/** Refunds pending past the grace period (money owed back, not settled), and refunds the provider failed. */
@@ -55,7 +56,7 @@ export interface Audit {
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, admission, ids, refunded, inD1, owed] = await Promise.all([
+	const [stats, recorded, room, ids, refunded, inD1, owed] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
@@ -64,6 +65,9 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		recordedNamed(env.DB, drop.id),
 		refundsOwed(env.DB, drop.id, graceSeconds * 1000),
 	]);
+	// Before the opening no fan has been admitted: "in order" would be a check passed without looking. A pacer never
+	// configured for the drop (no seed commitment) still answers false: it has nothing to vouch for.
+	const admission = { ...room, admittedInOrder: room.openedAt === null && room.seedCommitment !== "" ? null : room.admittedInOrder };
 	// Given by one shard and not yet credited by the other: stock in flight, not lost.
 	// Each shard's counters are read atomically, so a transfer counts on both sides or on its giver's alone.
 	const inFlight = stats.reduce((sum, s) => sum + s.given - s.received, 0);
@@ -117,7 +121,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		refundsPending: owed.pending,
 		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
-		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }
 

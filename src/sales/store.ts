@@ -6,7 +6,7 @@ export interface SaleRow
 	extends Pick<
 		OrderRecord,
 		| "order_id" | "drop_id" | "shard" | "fan_id" | "hold_id" | "quantity" | "unit_price_cents" | "total_cents" | "currency"
-		| "payment_id" | "created_at" | "recorded_at" | "status" | "refunded_tickets" | "ticket_type" | "slot_id"
+		| "payment_id" | "created_at" | "recorded_at" | "status" | "refunded_tickets" | "ticket_type" | "slot_id" | "receipt_to"
 	> {
 	tickets: string;
 	/** Seated: the seats in ticket order, space-separated. */
@@ -54,15 +54,33 @@ export async function recordedOrderIds(db: D1Database, orderIds: string[]): Prom
 	return new Set(results.map((r) => r.id));
 }
 
-/** One page in (created_at, order_id) order, each order with its ticket codes. */
-export async function salesPage(db: D1Database, dropId: string, limit: number, after: { createdAt: string; orderId: string } | null): Promise<SaleRow[]> {
+/**
+ * One page in (created_at, order_id) order, each order with its ticket codes. `search`: only
+ * the orders whose id or one of whose ticket codes it is, or whose buyer's email holds it.
+ */
+export async function salesPage(
+	db: D1Database,
+	dropId: string,
+	limit: number,
+	after: { createdAt: string; orderId: string } | null,
+	search: string | null = null,
+): Promise<SaleRow[]> {
 	const select = `SELECT o.*, (SELECT group_concat(code, ' ') FROM (SELECT code FROM tickets t WHERE t.order_id = o.order_id ORDER BY seq)) AS tickets,
 		(SELECT group_concat(seat_id, ' ') FROM (SELECT seat_id FROM tickets t WHERE t.order_id = o.order_id AND seat_id IS NOT NULL ORDER BY seq)) AS seats
 		FROM orders o WHERE o.drop_id = ?`;
-	const stmt = after
-		? db.prepare(`${select} AND (o.created_at, o.order_id) > (?, ?) ORDER BY o.created_at, o.order_id LIMIT ?`).bind(dropId, after.createdAt, after.orderId, limit)
-		: db.prepare(`${select} ORDER BY o.created_at, o.order_id LIMIT ?`).bind(dropId, limit);
-	const { results } = await stmt.all<SaleRow>();
+	const where: string[] = [];
+	const binds: (string | number)[] = [dropId];
+	if (search !== null) {
+		// instr, not LIKE: a % or _ the promoter types is looked for as itself.
+		where.push(`(o.order_id = ? OR instr(lower(COALESCE(o.receipt_to, '')), lower(?)) > 0 OR EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = o.order_id AND t.code = ?))`);
+		binds.push(search, search, search);
+	}
+	if (after) {
+		where.push(`(o.created_at, o.order_id) > (?, ?)`);
+		binds.push(after.createdAt, after.orderId);
+	}
+	const sql = `${select}${where.map((w) => ` AND ${w}`).join("")} ORDER BY o.created_at, o.order_id LIMIT ?`;
+	const { results } = await db.prepare(sql).bind(...binds, limit).all<SaleRow>();
 	return results;
 }
 

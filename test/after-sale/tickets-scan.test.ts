@@ -121,6 +121,6 @@ describe("the gate of a promoter's drop (issues 15 and 17 together)", () => {
 		const log = (await (await keyFetch(promoter.apiKey, "/api/admin/activity")).json()) as { entries: { action: string; keyLabel: string | null; dropId: string | null; detail: Record<string, unknown> }[] };
 		const refunds = log.entries.filter((e) => e.action === "order.refunded");
 		expect(refunds).toHaveLength(1);
-		expect(refunds[0]).toMatchObject({ keyLabel: "owner", dropId: drop.id, detail: { orderId: bought.orderId, refundedTickets: 2 } });
+		expect(refunds[0]).toMatchObject({ keyLabel: "owner", dropId: drop.id, detail: { orderId: bought.orderId, refundedTickets: 2, amountCents: 2 * drop.priceCents, currency: drop.currency } });
 	});
 });

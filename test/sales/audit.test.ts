@@ -139,4 +139,13 @@ describe("audit", () => {
 		const result = await audit(drop.id, 0);
 		expect(result).toMatchObject({ ok: false, oversold: 3, recordedTickets: 7, capacity: 4 });
 	});
+
+	it("before the opening, admission order reads as not yet checked (null), not as passed, and the audit is not failed for it", async () => {
+		const drop = await createDrop({ capacity: 10, opensAt: new Date(Date.now() + 3_600_000).toISOString() });
+		const a = await audit(drop.id, 0);
+		expect(a.admission.openedAt).toBeNull();
+		expect(a.admission.admittedInOrder).toBeNull();
+		expect(a.admission.shuffleVerified).toBeNull();
+		expect(a.ok).toBe(true);
+	});
 });

@@ -103,6 +103,47 @@ describe("sales export", () => {
 		expect((await adminFetch(`/api/admin/drops/${drop.id}/sales?limit=1001`)).status).toBe(422);
 	});
 
+	it("finds orders by buyer email (part, any case), order id or ticket code, and pages what it finds", async () => {
+		const drop = await createDrop({ capacity: 20, shards: 2 });
+		const bought: Awaited<ReturnType<typeof buy>>[] = [];
+		for (let i = 0; i < 4; i++) bought.push(await buy(drop.id, `fan-search-${i}`, 1 + (i % 2)));
+		await waitForOrders(drop.id, 4);
+		// Two buyers gave an email at the purchase; the others gave none.
+		await env.DB.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ?`).bind("Ana.Fan@example.com", bought[1]!.orderId).run();
+		await env.DB.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ?`).bind("ana.fan@example.org", bought[3]!.orderId).run();
+		const found = async (q: string, extra = "") => (await page(drop.id, `?q=${encodeURIComponent(q)}${extra}`)).sales;
+
+		const byEmail = await found("ANA.FAN@example");
+		expect(byEmail.map((s) => s.orderId).sort()).toEqual([bought[1]!.orderId, bought[3]!.orderId].sort());
+		expect(byEmail.find((s) => s.orderId === bought[1]!.orderId)).toMatchObject({ email: "Ana.Fan@example.com" });
+		expect((await found("example.com")).map((s) => s.orderId)).toEqual([bought[1]!.orderId]);
+		expect((await found(bought[2]!.orderId)).map((s) => s.orderId)).toEqual([bought[2]!.orderId]);
+		expect((await found(bought[0]!.tickets[0]!)).map((s) => s.orderId)).toEqual([bought[0]!.orderId]);
+		// A % is looked for as itself, not as a wildcard; nothing found is an empty page.
+		expect(await found("%")).toEqual([]);
+		expect(await found("nobody@nowhere.test")).toEqual([]);
+		// Orders without an email read null.
+		expect((await page(drop.id, "")).sales.filter((s) => (s as { email?: string | null }).email === null)).toHaveLength(2);
+
+		// Paged one at a time, the search still gives each order it finds exactly once.
+		const first = await page(drop.id, `?q=example&limit=1`);
+		expect(first.sales).toHaveLength(1);
+		expect(first.nextCursor).not.toBeNull();
+		const second = await page(drop.id, `?q=example&limit=1&cursor=${encodeURIComponent(first.nextCursor!)}`);
+		expect([...first.sales, ...second.sales].map((s) => s.orderId).sort()).toEqual([bought[1]!.orderId, bought[3]!.orderId].sort());
+		const third = await page(drop.id, `?q=example&limit=1&cursor=${encodeURIComponent(second.nextCursor!)}`);
+		expect(third).toMatchObject({ sales: [], nextCursor: null });
+	});
+
+	it("refuses a search that is empty, too long or not plain text with a 422 JSON error", async () => {
+		const drop = await createDrop({ capacity: 5 });
+		for (const [q, code] of [["", "empty"], ["x".repeat(255), "too_long"], ["a\u0001b", "invalid_format"]] as const) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/sales?q=${encodeURIComponent(q)}`);
+			expect(res.status).toBe(422);
+			expect(await errorCode(res)).toBe(code);
+		}
+	});
+
 	it("exports CSV with a header and one line per order", async () => {
 		const drop = await createDrop({ capacity: 20, shards: 2 });
 		const bought = [];
