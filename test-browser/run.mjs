@@ -30,6 +30,7 @@ import { fanBuysTimeslot, fanPicksSeats, promoterTypesAndSeats } from "./named-j
 import { fanConfirmsGivingBackAndFixesEmail, promoterConfirmsOrderActions, promoterCreateFormErrors } from "./confirm-journeys.mjs";
 import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
+import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -115,6 +116,10 @@ const allJourneys = [
 	["fan first view on a slow network", fanFirstViewSlow],
 	// The waiting view's place, fans ahead, bar and wait agree at every poll (issue 29).
 	["queue numbers agree at every poll", queueNumbersAgree],
+	// The fan page's smaller words: every ticket held, sold out's next step, prices per type, no fan id (issue 29).
+	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
+	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],
+	["fan notes: each type's price in its own box", fanSeesEachTypesPrice],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
