@@ -1,0 +1,64 @@
+// Why a sell-out took as long as it did, from the run's own figures: the last
+// tickets of a drop often wait for holds that fans walked away from to run
+// out, so "90 % sold at +1.9 s" and "sold out at +62.6 s" sit side by side
+// with a reason. Plain JavaScript with no imports (the Node runner gathers the
+// figures; report-html.js says them); a k6 run has no per-hold times, so its
+// report says nothing here rather than guess.
+
+/**
+ * The figures: `sales` and `lapses` are [atMs, tickets] pairs (a purchase's
+ * answer; a walked-away hold's expiry), `opensAt` the opening in ms.
+ * Answers {lapsedHolds, lapsedTickets, firstLapseS, lastLapseS, waitedTickets,
+ * lastSaleS, holdSeconds}: the walked-away holds that ran out before the last
+ * sale, and how many of the tickets sold after the first of them ran out (at
+ * most the tickets those holds kept: the rest had other stock to come from).
+ */
+export function selloutStats({ sales, lapses, opensAt, holdSeconds }) {
+	let lastSale = null;
+	for (const [at] of sales) if (lastSale === null || at > lastSale) lastSale = at;
+	const before = lastSale === null ? [] : lapses.filter(([at]) => at <= lastSale);
+	let lapsedTickets = 0;
+	let first = null;
+	let last = null;
+	for (const [at, n] of before) {
+		lapsedTickets += n;
+		if (first === null || at < first) first = at;
+		if (last === null || at > last) last = at;
+	}
+	let soldAfter = 0;
+	if (first !== null) for (const [at, n] of sales) if (at >= first) soldAfter += n;
+	const seconds = (ms) => (ms === null ? null : Math.round((ms - opensAt) / 100) / 10);
+	return {
+		lapsedHolds: before.length,
+		lapsedTickets,
+		firstLapseS: seconds(first),
+		lastLapseS: seconds(last),
+		waitedTickets: Math.min(lapsedTickets, soldAfter),
+		lastSaleS: seconds(lastSale),
+		holdSeconds,
+	};
+}
+
+const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+
+/**
+ * The sentence beside the time to sell out, or null when there is nothing to
+ * explain (not sold out, no figures, or no ticket waited for a lapsed hold).
+ */
+export function selloutText(report) {
+	const s = report.sellout;
+	if (!s || typeof report.timeToSellOutSeconds !== "number" || !(s.waitedTickets > 0)) return null;
+	const sold = report.soldAfterOpenSeconds || {};
+	const ninety = typeof sold["90%"] === "number" ? "90 % sold at +" + sold["90%"] + " s, sold out at +" + round(report.timeToSellOutSeconds) + " s: " : "";
+	const window =
+		s.firstLapseS === s.lastLapseS ? "ran out at +" + s.firstLapseS + " s" : "ran out between +" + s.firstLapseS + " s and +" + s.lastLapseS + " s";
+	return (
+		ninety + "the last " + plural(s.waitedTickets, "ticket", "tickets") + " waited for holds that ran out (" +
+		plural(s.lapsedHolds, "fan", "fans") + " held " + plural(s.lapsedTickets, "ticket", "tickets") + " and walked away without paying; " +
+		(s.lapsedHolds === 1 ? "the " + s.holdSeconds + " s hold " : "their " + s.holdSeconds + " s holds ") + window + ")."
+	);
+}
+
+function round(v) {
+	return Math.round(v * 10) / 10;
+}
