@@ -11,7 +11,9 @@ import { assertAccessible } from "./axe.mjs";
 import { DESKTOP, PHONE, checkProblems, inSeconds, openPage, sleep } from "./journeys.mjs";
 
 async function assertNoSideScroll(page, label) {
-	const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+	// Against the screen's width, not innerWidth: a phone's browser widens its layout to fit a page that overflows.
+	const width = page.viewportSize().width;
+	const scroll = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, window.innerWidth));
 	assert.ok(scroll <= width + 1, `${label}: the page scrolls sideways (${scroll} > ${width})`);
 }
 
