@@ -114,9 +114,10 @@ test("the page fits a phone: tables and charts scroll in their own boxes", () =>
 	const html = renderReport(recorded());
 	const tables = html.match(/<table>/g).length;
 	assert.ok(tables >= 2);
-	assert.equal((html.match(/<div class="scroll"><table>/g) ?? []).length, tables, "every table sits in its own scrolling box");
+	// Each box is focusable (a keyboard can scroll it) and named.
+	assert.equal((html.match(/<div class="scroll" tabindex="0" role="group" aria-label="[^"]+"><table>/g) ?? []).length, tables, "every table sits in its own scrolling box");
 	const charts = html.match(/<svg class="chart"/g).length;
-	assert.equal((html.match(/<div class="chart-box"><svg class="chart"/g) ?? []).length, charts, "every chart sits in its own scrolling box");
+	assert.equal((html.match(/<div class="chart-box" tabindex="0" role="group" aria-label="[^"]+"><svg class="chart"/g) ?? []).length, charts, "every chart sits in its own scrolling box");
 	assert.match(html, /\.chart-box,\.scroll\{overflow-x:auto;max-width:100%\}/);
 	assert.match(html, /grid-template-columns:repeat\(auto-fill,minmax\(min\(560px,100%\),1fr\)\)/, "a chart's column is never wider than the screen");
 	assert.doesNotMatch(html, /minmax\(560px/);

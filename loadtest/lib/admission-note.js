@@ -57,7 +57,7 @@ export function admissionText(a, pausedInRun) {
 			? "the shoppers-per-ticket cap (activeMultiple × tickets remaining)"
 			: "the shoppers-per-ticket cap: at most " + a.activeMultiple + " × tickets remaining fans shop at once (activeMultiple " + a.activeMultiple + ")";
 	return (
-		pace + "For " + a.heldSeconds + " s between +" + a.heldFromS + " s and +" + a.heldToS + " s admission stayed below it while fans waited and tickets were free: " +
+		pace + "For " + a.heldSeconds + " s " + (a.heldFromS === a.heldToS ? "at +" + a.heldFromS + " s" : "between +" + a.heldFromS + " s and +" + a.heldToS + " s") + " admission stayed below it while fans waited and tickets were free: " +
 		cap + (pausedInRun ? ", or the pause," : "") + " held it back; a fan counts until it buys, gives up or its turn ends." + dry
 	);
 }

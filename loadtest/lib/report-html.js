@@ -181,7 +181,7 @@ export function lineChart(spec) {
 	parts.push('<line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>');
 	parts.push('<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + (H - B) + '" y2="' + (H - B) + '"/>');
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box">' +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + points + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
 		parts.join("") + "</svg></div>" + '<div class="legend">' + legend.join("") + "</div>" +
 		(spec.note ? '<p class="note" data-note="' + esc(spec.id) + '">' + esc(spec.note) + "</p>" : "") + "</figure>"
@@ -206,7 +206,7 @@ export function barChart(spec) {
 		parts.push('<text class="tick" x="' + (L + w + 6).toFixed(1) + '" y="' + (y + 13) + '">' + esc(b.value + (b.note ? "  " + b.note : "")) + "</text>");
 	});
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box">' +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + spec.bars.length + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
 		parts.join("") + "</svg></div></figure>"
 	);
@@ -520,7 +520,7 @@ function stepTable(steps) {
 			"</td><td>" + formatMs(s.max) + '</td><td style="text-align:left">' + esc(statuses) + "</td></tr>"
 		);
 	});
-	return "<div class=\"scroll\"><table><tr><th>step</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th style=\"text-align:left\">statuses</th></tr>" + rows.join("") + "</table></div>";
+	return "<div class=\"scroll\" tabindex=\"0\" role=\"group\" aria-label=\"Latency per step\"><table><tr><th>step</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th style=\"text-align:left\">statuses</th></tr>" + rows.join("") + "</table></div>";
 }
 
 function comparisonTable(cmp) {
@@ -534,7 +534,7 @@ function comparisonTable(cmp) {
 	});
 	return (
 		'<section id="comparison"><h2>Compared with ' + esc(cmp.baseLabel) + "</h2>" +
-		'<div class="scroll"><table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>' + rows.join("") + "</table></div>" +
+		'<div class="scroll" tabindex="0" role="group" aria-label="Compared figures"><table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>' + rows.join("") + "</table></div>" +
 		'<p class="muted">Marked worse: worse by more than the noise between runs of one build (' + esc(noiseText(cmp.noise)) +
 		"; docs/load-testing.md).</p></section>"
 	);
@@ -562,7 +562,7 @@ export function renderReport(report, opts) {
 	parts.push("<title>Drop load test: " + (v.passed ? "passed" : "FAILED") + " · " + esc(report.scenario || "spike") + "</title><style>" + CSS + "</style></head><body>");
 	parts.push("<h1>Drop load test</h1><div class=\"muted\">" + describe(report) + "</div>");
 	parts.push('<section class="verdict ' + (v.passed ? "passed" : "failed") + '" data-verdict="' + (v.passed ? "passed" : "failed") + '">');
-	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + '</h2><div class="scroll"><table>');
+	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + '</h2><div class="scroll" tabindex="0" role="group" aria-label="Checks"><table>');
 	for (const c of v.checks) {
 		parts.push('<tr data-check="' + c.name + '" data-ok="' + c.ok + '"><td class="' + (c.ok ? "ok" : "bad") + '">' + (c.ok ? "✓" : "✗") + "</td><td style=\"text-align:left\">" + esc(c.text) + "</td></tr>");
 	}
