@@ -106,7 +106,7 @@ function niceMax(v) {
 /**
  * A line chart. spec: {id, title, unit, x: number[] (seconds after the
  * opening), series: [{name, label?, values: (number|null)[], color?, dash?,
- * width?}], marks: [{x, label}], note?}. Null values break a line; `label`
+ * width?}], marks: [{x, label, row?}], note?}. Null values break a line; `label`
  * is the legend's words where they say more than the series' name; `note`
  * a sentence under the chart.
  */
@@ -153,7 +153,8 @@ export function lineChart(spec) {
 		if (!(m.x >= x0 && m.x <= x1)) continue;
 		const x = sx(m.x).toFixed(1);
 		parts.push('<line class="mark" x1="' + x + '" x2="' + x + '" y1="' + T + '" y2="' + (H - B) + '"/>');
-		parts.push('<text class="mark-label" x="' + x + '" y="' + (T + 10) + '" dx="3">' + esc(m.label) + "</text>");
+		// A mark's `row` sets its label lower, clear of a mark close beside it.
+		parts.push('<text class="mark-label" x="' + x + '" y="' + (T + 10 + 12 * (m.row || 0)) + '" dx="3">' + esc(m.label) + "</text>");
 	}
 	const legend = [];
 	spec.series.forEach(function (s, k) {
@@ -300,7 +301,7 @@ export function timelineCharts(t, report) {
 			unit: "",
 			x: x,
 			series: admission,
-			marks: held.heldFromS === null ? marks : marks.concat([{ x: held.heldFromS, label: "cap holds" }]),
+			marks: held.heldFromS === null ? marks : marks.concat([{ x: held.heldFromS, label: "cap holds", row: 1 }]),
 			note: admissionText(held, report.scenario === "pause"),
 		}),
 	);
