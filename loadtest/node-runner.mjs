@@ -416,7 +416,7 @@ async function runDrop(baseUrl, adminToken) {
 		checks,
 		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
 		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
-		sellout: selloutStats({ sales, lapses, opensAt, holdSeconds: knobs.holdSeconds }),
+		sellout: selloutStats({ sales, lapses, opensAt, capacity: knobs.tickets, holdSeconds: knobs.holdSeconds }),
 		saleToTicket,
 		waitEstimate,
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,

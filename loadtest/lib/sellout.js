@@ -7,33 +7,45 @@
 
 /**
  * The figures: `sales` and `lapses` are [atMs, tickets] pairs (a purchase's
- * answer; a walked-away hold's expiry), `opensAt` the opening in ms.
- * Answers {lapsedHolds, lapsedTickets, firstLapseS, lastLapseS, waitedTickets,
- * lastSaleS, holdSeconds}: the walked-away holds that ran out before the last
- * sale, and how many of the tickets sold after the first of them ran out (at
- * most the tickets those holds kept: the rest had other stock to come from).
+ * answer; a walked-away hold's expiry), `opensAt` the opening in ms,
+ * `capacity` the tickets on sale. What is explained is the tail past 90 %
+ * sold (the moment the runner's milestones give): the walked-away holds that
+ * ran out in it, before the last sale, gave their tickets back then, and the
+ * tail's tickets that waited for them are at most those tickets.
+ * Answers {lapsedHolds, lapsedTickets, firstLapseS, lastLapseS,
+ * waitedTickets, tailTickets, lastSaleS, holdSeconds}.
  */
-export function selloutStats({ sales, lapses, opensAt, holdSeconds }) {
+export function selloutStats({ sales, lapses, opensAt, capacity, holdSeconds }) {
+	const sorted = sales.slice().sort((a, b) => a[0] - b[0]);
+	let sold = 0;
+	let ninety = null;
 	let lastSale = null;
-	for (const [at] of sales) if (lastSale === null || at > lastSale) lastSale = at;
-	const before = lastSale === null ? [] : lapses.filter(([at]) => at <= lastSale);
+	let tailTickets = 0;
+	for (const [at, n] of sorted) {
+		if (ninety !== null) tailTickets += n;
+		sold += n;
+		if (ninety === null && sold >= capacity * 0.9) ninety = at;
+		lastSale = at;
+	}
+	const inTail = ninety === null ? [] : lapses.filter(([at]) => at > ninety && at <= lastSale);
 	let lapsedTickets = 0;
 	let first = null;
 	let last = null;
-	for (const [at, n] of before) {
+	for (const [at, n] of inTail) {
 		lapsedTickets += n;
 		if (first === null || at < first) first = at;
 		if (last === null || at > last) last = at;
 	}
 	let soldAfter = 0;
-	if (first !== null) for (const [at, n] of sales) if (at >= first) soldAfter += n;
+	if (first !== null) for (const [at, n] of sorted) if (at >= first) soldAfter += n;
 	const seconds = (ms) => (ms === null ? null : Math.round((ms - opensAt) / 100) / 10);
 	return {
-		lapsedHolds: before.length,
+		lapsedHolds: inTail.length,
 		lapsedTickets,
 		firstLapseS: seconds(first),
 		lastLapseS: seconds(last),
 		waitedTickets: Math.min(lapsedTickets, soldAfter),
+		tailTickets,
 		lastSaleS: seconds(lastSale),
 		holdSeconds,
 	};
@@ -51,11 +63,10 @@ export function selloutText(report) {
 	const sold = report.soldAfterOpenSeconds || {};
 	const ninety = typeof sold["90%"] === "number" ? "90 % sold at +" + sold["90%"] + " s, sold out at +" + round(report.timeToSellOutSeconds) + " s: " : "";
 	const window =
-		s.firstLapseS === s.lastLapseS ? "ran out at +" + s.firstLapseS + " s" : "ran out between +" + s.firstLapseS + " s and +" + s.lastLapseS + " s";
+		s.firstLapseS === s.lastLapseS ? "at +" + s.firstLapseS + " s" : "between +" + s.firstLapseS + " s and +" + s.lastLapseS + " s";
 	return (
-		ninety + "the last " + plural(s.waitedTickets, "ticket", "tickets") + " waited for holds that ran out (" +
-		plural(s.lapsedHolds, "fan", "fans") + " held " + plural(s.lapsedTickets, "ticket", "tickets") + " and walked away without paying; " +
-		(s.lapsedHolds === 1 ? "the " + s.holdSeconds + " s hold " : "their " + s.holdSeconds + " s holds ") + window + ")."
+		ninety + "the last " + plural(s.waitedTickets, "ticket", "tickets") + " waited for holds that ran out: fans had walked away from " +
+		plural(s.lapsedHolds, "hold", "holds") + " of " + plural(s.lapsedTickets, "ticket", "tickets") + ", which ran out (" + s.holdSeconds + " s holds) " + window + "."
 	);
 }
 
