@@ -101,7 +101,7 @@ test("errors are never drawn in green, and are said in words", () => {
 		else assert.ok(!greenish(color), `${name} is not drawn in green (${color})`);
 	}
 	const fives = t.statuses["5xx"].reduce((a, b) => a + b, 0);
-	assert.equal(note(html, "statuses"), `Errors: ${fives} other 5xx, 2 with no answer. ${t.statuses["503"].reduce((a, b) => a + b, 0)} answers were 503, the engine asking to be asked again (Retry-After), which fans obey.`);
+	assert.equal(note(html, "statuses"), `Errors: ${fives} other 5xx, 2 with no answer (a dropped connection: the verdict's unanswered line says whether any request was never answered). ${t.statuses["503"].reduce((a, b) => a + b, 0)} answers were 503, the engine asking to be asked again (Retry-After), which fans obey.`);
 
 	// A run recorded before 503 was counted apart: its 5xx are neither green nor called plain errors.
 	const old = renderReport(recorded());

@@ -390,7 +390,7 @@ function statusNote(statuses) {
 			total("network") + " requests with no answer."
 		);
 	}
-	const head = errors === 0 ? "No errors: no 5xx other than 503, and every request answered." : "Errors: " + total("5xx") + " other 5xx, " + total("network") + " with no answer.";
+	const head = errors === 0 ? "No errors: no 5xx other than 503, and every request answered." : "Errors: " + total("5xx") + " other 5xx, " + total("network") + " with no answer (a dropped connection: the verdict's unanswered line says whether any request was never answered).";
 	return head + " " + total("503") + " answers were 503, the engine asking to be asked again (Retry-After), which fans obey.";
 }
 
