@@ -54,6 +54,7 @@ import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
 import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/ticket-time.js";
 import { waitEstimateStats, waitEstimateText } from "./lib/wait-estimate.js";
+import { selloutStats, selloutText } from "./lib/sellout.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -234,7 +235,7 @@ async function runDrop(baseUrl, adminToken) {
 		openAtS: knobs.leadSeconds,
 		bucketSeconds: knobs.bucketSeconds,
 		buckets: timelineBuckets(knobs, dropScenario.arrivalSeconds(knobs), knobs.bucketSeconds, knobs.tailSeconds),
-		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs },
+		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs, activeMultiple: knobs.activeMultiple },
 	});
 	// The series cover the drop while the fans run: not its creation, not the drain and audits after.
 	let charting = false;
@@ -247,6 +248,8 @@ async function runDrop(baseUrl, adminToken) {
 	const retrySamples = [];
 	const orders = new Set();
 	const sales = [];
+	/** [expiresAt ms, tickets] of each hold a fan walked away from. */
+	const lapses = [];
 	const errorSamples = [];
 	let firstSaleAt = null;
 	let lastSaleAt = null;
@@ -273,7 +276,12 @@ async function runDrop(baseUrl, adminToken) {
 				else if (name === "admitted") tally.admitted++;
 				else if (name === "held") tally.held++;
 				else if (name === "declined") tally.declined++;
-				else if (name === "abandoned") tally.abandoned++;
+				else if (name === "abandoned") {
+					tally.abandoned++;
+					// A hold walked away from keeps its tickets until it runs out: the sell-out's last wait.
+					const expires = Date.parse(d.expiresAt ?? "");
+					if (d.walkedAway && Number.isFinite(expires)) lapses.push([expires, d.quantity]);
+				}
 				else if (name === "cancelled") tally.cancelled++;
 				else if (name === "sold") {
 					tally.sold++;
@@ -408,6 +416,7 @@ async function runDrop(baseUrl, adminToken) {
 		checks,
 		timeToSellOutSeconds: soldOut && lastSaleAt ? (lastSaleAt - opensAt) / 1000 : null,
 		soldAfterOpenSeconds: milestones(sales, knobs.tickets, opensAt),
+		sellout: selloutStats({ sales, lapses, opensAt, capacity: knobs.tickets, holdSeconds: knobs.holdSeconds }),
 		saleToTicket,
 		waitEstimate,
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
@@ -720,6 +729,8 @@ function printDropSummary(r) {
 			(r.soldAfterOpenSeconds["90%"] === null ? "" : `, 90% at +${r.soldAfterOpenSeconds["90%"]}s`) +
 			(r.firstSaleAfterOpenSeconds === null ? "" : ")"),
 	);
+	const waited = selloutText(r);
+	if (waited !== null) out.push(`${dots("the last tickets")}${waited}`);
 	const a = r.audit;
 	const mark = (good) => (good ? "✓" : "✗");
 	if (r.scenario === "seated") {

@@ -416,6 +416,13 @@ async function liveLoop(gen) {
 	if (gen === view.gen) view.timer = setTimeout(() => liveLoop(gen), 2_000);
 }
 
+/** "at £45.00" for one price; several types' prices as their range ("from £45.00 to £65.00"), never one type's price for all. */
+function pricesOf(drop) {
+	const cents = [...new Set((drop.ticketTypes?.length ? drop.ticketTypes : [drop]).map((t) => t.priceCents))].sort((a, b) => a - b);
+	const money = (c) => formatMoney(c, drop.currency);
+	return cents.length === 1 ? `at ${money(cents[0])}` : `from ${money(cents[0])} to ${money(cents[cents.length - 1])}`;
+}
+
 function renderDrop(drop) {
 	view.drop = drop;
 	types.panel.drop(drop);
@@ -423,7 +430,7 @@ function renderDrop(drop) {
 	text("drop-title", drop.name);
 	text(
 		"drop-facts",
-		`${drop.id} · ${plural(drop.capacity, "ticket")} at ${formatMoney(drop.priceCents, drop.currency)} · up to ${drop.maxPerFan} per fan · opens ${formatDateTime(drop.opensAt)}` +
+		`${drop.id} · ${plural(drop.capacity, "ticket")} ${pricesOf(drop)} · up to ${drop.maxPerFan} per fan · opens ${formatDateTime(drop.opensAt)}` +
 			(drop.closesAt ? ` · closes ${formatDateTime(drop.closesAt)}` : "") +
 			` · ${plural(drop.shards, "shard")} · batches of ${drop.admission.batchSize} every ${drop.admission.intervalMs} ms · holds ${drop.holdSeconds} s`,
 	);

@@ -184,23 +184,51 @@ let headerSaysOpened = false;
 
 function renderDropHeader() {
 	text("drop-name", drop.name);
+	text("header-drop", drop.name);
 	headerSaysOpened = Date.parse(drop.opensAt) <= now();
-	const prices = hasNamedTypes(drop)
-		? drop.ticketTypes.map((t) => `${t.name} ${price(t.priceCents)}`).join(", ")
-		: drop.priceCents === 0
-			? "Free tickets"
-			: `${price(drop.priceCents)} per ticket`;
-	const parts = [prices, `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
+	const parts = [priceWords(), `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
 	if (drop.closesAt) parts.push(`closes ${formatDateTime(drop.closesAt)}`);
 	text("drop-meta", parts.join(" · "));
-	text("fan-label", `Fan ${fanId.slice(0, 12)}…`);
 	updateTitle();
 }
 
-function showFinal(title, message, action = null) {
+/** The drop's prices in the header's few words: one price as it is, several as the lowest ("from £45.00"); each type's own is in the intro's boxes. */
+function priceWords() {
+	const cents = hasNamedTypes(drop) ? [...new Set(drop.ticketTypes.map((t) => t.priceCents))].sort((a, b) => a - b) : [drop.priceCents];
+	if (cents.length === 1) return cents[0] === 0 ? "Free tickets" : `${price(cents[0])} per ticket`;
+	return cents[0] === 0 ? `Free and paid tickets, up to ${price(cents[cents.length - 1])}` : `Tickets from ${price(cents[0])}`;
+}
+
+/** The intro's price boxes: one "Price per ticket", or one box per ticket type with its own price. */
+function renderPrices() {
+	const box = $("price-box");
+	for (const old of $("intro-figures").querySelectorAll(".type-price")) old.remove();
+	if (!hasNamedTypes(drop)) {
+		show(box, true);
+		text("intro-price", price(drop.priceCents));
+		return;
+	}
+	show(box, false);
+	const boxes = drop.ticketTypes.map((t) => {
+		const div = document.createElement("div");
+		div.className = "type-price";
+		const dt = document.createElement("dt");
+		dt.textContent = t.name;
+		const dd = document.createElement("dd");
+		dd.textContent = price(t.priceCents);
+		div.append(dt, dd);
+		return div;
+	});
+	box.after(...boxes);
+}
+
+function showFinal(title, message, action = null, next = null) {
 	clearTimeout(pollTimer);
+	soldOutShown = false;
 	text("h-final", title);
 	text("final-text", message);
+	text("final-next", next ?? "");
+	show("final-next", next !== null);
 	const button = $("final-action");
 	show(button, action !== null);
 	if (action) {
@@ -208,10 +236,61 @@ function showFinal(title, message, action = null) {
 		button.onclick = action.run;
 	}
 	setState("final");
-	announce(`${title}. ${message}`);
+	announce(`${title}. ${message}${next ? ` ${next}` : ""}`);
 }
 
-const soldOut = () => showFinal("Sold out", "Every ticket in this drop has been sold. Thanks for queueing.");
+/** Whether the final page is the sold-out one, which watches for tickets coming back. */
+let soldOutShown = false;
+
+/**
+ * Sold out, in words for where the fan was: one who never queued is told the drop sold
+ * out, one who queued or was choosing that it sold before they could buy. What is left
+ * to do is what the engine offers: a promoter's refund can put tickets back on sale and
+ * reopen the drop, so the page keeps watching for that and says so.
+ */
+function soldOut() {
+	const message =
+		current === "choose" || current === "pay" || saved.accessToken
+			? "The last tickets were bought by other fans while you were choosing. Nothing has been charged."
+			: saved.queueToken
+				? "Every ticket was sold before your turn came. Nothing has been charged."
+				: "Every ticket in this drop has been sold.";
+	const next = "Tickets can come back on sale if the promoter refunds and resells some. Keep this page open: it checks now and then, and lets you in line if they do.";
+	showFinal("Sold out", message, { label: "Check for returned tickets", run: checkForReturns }, next);
+	soldOutShown = true;
+	watchForReturns();
+}
+
+/** While the sold-out page is up, the drop's view (a cached copy: no object call) is read again about every 30 s. */
+function watchForReturns() {
+	clearTimeout(dropTimer);
+	dropTimer = setTimeout(checkForReturns, Math.round(30_000 * (0.8 + 0.4 * Math.random())));
+}
+
+async function checkForReturns() {
+	if (current !== "final" || !soldOutShown) return;
+	const button = $("final-action");
+	button.disabled = true;
+	try {
+		await loadDrop();
+	} catch {
+		// Offline: asked again at the next round.
+	} finally {
+		button.disabled = false;
+	}
+	if (drop.status === "cancelled") return cancelled();
+	if (drop.status === "sold_out" || drop.status === "closed") {
+		if (drop.status === "closed") return closed();
+		announce("Still sold out.");
+		return watchForReturns();
+	}
+	// Back on sale: a fan with a place asks for it again; anyone else may join.
+	announce("Tickets are back on sale.");
+	if (saved.queueToken) return pollStatus();
+	showIntro();
+	text("intro-news", "Tickets are back on sale: a promoter's refund put some back.");
+	show("intro-news", true);
+}
 const closed = () => showFinal("This drop has closed", "The sale is over; no more tickets are sold.");
 const turnEnded = () =>
 	showFinal("Your turn has ended", "The time to buy after admission ran out, and your place went to the next fan.");
@@ -257,8 +336,18 @@ function showIntro() {
 	show("opens-block", scheduled);
 	text("opens-at", `Opens ${formatDateTime(drop.opensAt)}`);
 	text("intro-status", scheduled ? "Join now to be in the pre-queue." : drop.paused ? "The sale is open; admission is paused for a moment." : "The sale is open.");
-	text("intro-price", hasNamedTypes(drop) ? drop.ticketTypes.map((t) => `${t.name}: ${price(t.priceCents)}`).join(" · ") : price(drop.priceCents));
-	text("intro-remaining", formatNumber(drop.remaining));
+	renderPrices();
+	// Open, yet nothing free: every ticket is in someone's hold, and holds that go unpaid come back.
+	const allHeld = !scheduled && drop.status === "open" && drop.remaining === 0;
+	show("held-note", allHeld);
+	if (allHeld) {
+		text(
+			"held-text",
+			`Every ticket is held right now by fans who are paying. A hold lasts ${formatDuration(drop.holdSeconds * 1000)}: tickets not paid for by then go back on sale, so some may come back. ` +
+				"Joining gives you a place in line: if tickets come back, fans are let in by their place; if every held ticket is bought, this page says the drop sold out.",
+		);
+	}
+	text("intro-remaining", allHeld ? "0 (all held)" : formatNumber(drop.remaining));
 	text("intro-limit", `${drop.maxPerFan}`);
 	show("join-hint", scheduled);
 	setState("intro");

@@ -32,6 +32,7 @@ import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
 import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
 import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
+import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -122,6 +123,10 @@ const allJourneys = [
 	["seat map on a phone: 24 px seats, key, stage, price, seats in words", seatMapOnPhone],
 	// The promoter's pages: types, orders, totals, activity, keys and the audit, at desktop and phone (issue 29).
 	["promoter pages read well at desktop and phone", promoterPagesReadWell],
+	// The fan page's smaller words: every ticket held, sold out's next step, prices per type, no fan id (issue 29).
+	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
+	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],
+	["fan notes: each type's price in its own box", fanSeesEachTypesPrice],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

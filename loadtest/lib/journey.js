@@ -802,7 +802,7 @@ export function* fanJourney(client, ctx) {
 				}
 			}
 			result.outcome = "abandoned";
-			if (client.event) client.event("abandoned", { fanId: ctx.fanId, quantity: hold.quantity, walkedAway: walksAway });
+			if (client.event) client.event("abandoned", { fanId: ctx.fanId, quantity: hold.quantity, walkedAway: walksAway, expiresAt: hold.expiresAt });
 			return result;
 		}
 

@@ -66,7 +66,7 @@ export function k6Report(data, meta) {
 		openAtS: knobs.leadSeconds,
 		bucketSeconds: meta.bucketSeconds,
 		buckets: meta.buckets,
-		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs },
+		pace: { batchSize: knobs.batchSize, intervalMs: knobs.intervalMs, activeMultiple: knobs.activeMultiple },
 	});
 	const capacity = gauge(m, "audit_capacity");
 	const sold = gauge(m, "audit_sold");

@@ -13,8 +13,24 @@ import { unansweredText, unansweredTotal } from "./unanswered.js";
 import { cancelText } from "./cancel.js";
 import { saleToTicketText } from "./ticket-time.js";
 import { waitEstimateText } from "./wait-estimate.js";
+import { selloutText } from "./sellout.js";
+import { admissionHeldBack, admissionText } from "./admission-note.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
+
+/**
+ * Answers by status, in colours that read as what they are: green only for 2xx, the
+ * engine's "try again" (503) amber and dashed, every other 5xx red and heavy, no answer
+ * at all dark grey and dashed; the legend's words say which are errors, for a reader
+ * who cannot tell the colours apart.
+ */
+const STATUS_STYLE = {
+	"2xx": { label: "2xx (answered)", color: "#15803d" },
+	"4xx": { label: "4xx (refused: sold out, limits)", color: "#2563eb" },
+	"503": { label: "503 (try again, not an error)", color: "#b45309", dash: true },
+	"5xx": { label: "other 5xx (errors)", color: "#dc2626", width: 3 },
+	network: { label: "no answer (network errors)", color: "#374151", dash: true, width: 3 },
+};
 
 function esc(v) {
 	return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -89,8 +105,10 @@ function niceMax(v) {
 
 /**
  * A line chart. spec: {id, title, unit, x: number[] (seconds after the
- * opening), series: [{name, values: (number|null)[], color?, dash?}],
- * marks: [{x, label}]}. Null values break a line.
+ * opening), series: [{name, label?, values: (number|null)[], color?, dash?,
+ * width?}], marks: [{x, label, row?}], note?}. Null values break a line; `label`
+ * is the legend's words where they say more than the series' name; `note`
+ * a sentence under the chart.
  */
 export function lineChart(spec) {
 	const W = 600;
@@ -135,7 +153,8 @@ export function lineChart(spec) {
 		if (!(m.x >= x0 && m.x <= x1)) continue;
 		const x = sx(m.x).toFixed(1);
 		parts.push('<line class="mark" x1="' + x + '" x2="' + x + '" y1="' + T + '" y2="' + (H - B) + '"/>');
-		parts.push('<text class="mark-label" x="' + x + '" y="' + (T + 10) + '" dx="3">' + esc(m.label) + "</text>");
+		// A mark's `row` sets its label lower, clear of a mark close beside it.
+		parts.push('<text class="mark-label" x="' + x + '" y="' + (T + 10 + 12 * (m.row || 0)) + '" dx="3">' + esc(m.label) + "</text>");
 	}
 	const legend = [];
 	spec.series.forEach(function (s, k) {
@@ -156,16 +175,17 @@ export function lineChart(spec) {
 		points += n;
 		parts.push(
 			'<path class="series" data-series="' + esc(s.name) + '" data-points="' + n + '" d="' + d + '" stroke="' + color + '"' +
-				(s.dash ? ' stroke-dasharray="6 4"' : "") + "/>",
+				(s.dash ? ' stroke-dasharray="6 4"' : "") + (s.width ? ' stroke-width="' + s.width + '"' : "") + "/>",
 		);
-		legend.push('<span class="key"><i style="background:' + color + '"></i>' + esc(s.name) + "</span>");
+		legend.push('<span class="key" data-color="' + color + '"><i style="background:' + color + '"></i>' + esc(s.label || s.name) + "</span>");
 	});
 	parts.push('<line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>');
 	parts.push('<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + (H - B) + '" y2="' + (H - B) + '"/>');
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + points + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
-		parts.join("") + "</svg>" + '<div class="legend">' + legend.join("") + "</div></figure>"
+		parts.join("") + "</svg></div>" + '<div class="legend">' + legend.join("") + "</div>" +
+		(spec.note ? '<p class="note" data-note="' + esc(spec.id) + '">' + esc(spec.note) + "</p>" : "") + "</figure>"
 	);
 }
 
@@ -187,9 +207,9 @@ export function barChart(spec) {
 		parts.push('<text class="tick" x="' + (L + w + 6).toFixed(1) + '" y="' + (y + 13) + '">' + esc(b.value + (b.note ? "  " + b.note : "")) + "</text>");
 	});
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + spec.bars.length + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
-		parts.join("") + "</svg></figure>"
+		parts.join("") + "</svg></div></figure>"
 	);
 }
 
@@ -261,12 +281,30 @@ export function timelineCharts(t, report) {
 		return s < 0 ? 0 : Math.min(joinedSoFar[i], t.pace.batchSize * Math.floor((s * 1000) / t.pace.intervalMs + 1));
 	});
 	const admittedSoFar = cumulative(t.counts.admitted).slice(range.from, range.to);
+	const knobs = report.knobs || {};
+	const configured = {
+		batchSize: t.pace.batchSize,
+		intervalMs: t.pace.intervalMs,
+		activeMultiple: typeof t.pace.activeMultiple === "number" ? t.pace.activeMultiple : knobs.activeMultiple,
+	};
+	const held = admissionHeldBack({ pace: configured, bucketSeconds: t.bucketSeconds, observed: { watermark: cut(t.observed.watermark), remaining: cut(t.observed.remaining) } }, x, joinedSoFar, pace, typeof report.timeToSellOutSeconds === "number" ? report.timeToSellOutSeconds : null);
+	const rate = held.perSecond === null ? "" : ": " + held.perSecond + " fans a second";
 	const admission = [
 		{ name: "admitted (fans' view, cumulative)", values: admittedSoFar },
 		{ name: "watermark (the pacer's, read each bucket)", values: cut(t.observed.watermark) },
-		{ name: "configured pace (batchSize per interval, up to the fans joined)", values: pace, dash: true },
+		{ name: "configured pace" + rate + " (batchSize per interval, up to the fans joined)", values: pace, dash: true },
 	];
-	charts.push(lineChart({ id: "admission", title: "Admission: the watermark against the configured pace", unit: "", x: x, series: admission, marks: marks }));
+	charts.push(
+		lineChart({
+			id: "admission",
+			title: "Admission: the watermark against the configured pace" + rate,
+			unit: "",
+			x: x,
+			series: admission,
+			marks: held.heldFromS === null ? marks : marks.concat([{ x: held.heldFromS, label: "cap holds", row: 1 }]),
+			note: admissionText(held, report.scenario === "pause"),
+		}),
+	);
 	charts.push(
 		lineChart({
 			id: "sales",
@@ -324,13 +362,36 @@ export function timelineCharts(t, report) {
 			title: "Answers per second by status",
 			unit: "",
 			x: x,
-			series: Object.keys(t.statuses).map(function (k) {
-				return { name: STATUS_NAMES[k] || k, values: perSecond(t.statuses[k]) };
+			series: Object.keys(t.statuses).map(function (k, i) {
+				let style = STATUS_STYLE[k] || { color: COLORS[(i + 3) % COLORS.length] };
+				if (k === "5xx" && !t.statuses["503"]) style = { label: "5xx (503 try again and errors, not told apart)", color: style.color, width: style.width };
+				const name = STATUS_NAMES[k] || k;
+				return { name: name, label: style.label || name, values: perSecond(t.statuses[k]), color: style.color, dash: style.dash, width: style.width };
 			}),
 			marks: marks,
+			note: statusNote(t.statuses),
 		}),
 	);
 	return charts;
+}
+
+/** The chart's errors in words: how many answers were errors, and how many were the engine asking to be asked again. */
+function statusNote(statuses) {
+	const total = function (k) {
+		return (statuses[k] || []).reduce(function (a, b) {
+			return a + (b || 0);
+		}, 0);
+	};
+	const errors = total("5xx") + total("network");
+	// A run recorded before 503 was counted apart has its 503s among the 5xx: said so rather than called errors outright.
+	if (!statuses["503"]) {
+		return (
+			"This run's series count 503 (the engine's try again, Retry-After) among the 5xx: " + total("5xx") + " 5xx in all, retries and errors together; " +
+			total("network") + " requests with no answer."
+		);
+	}
+	const head = errors === 0 ? "No errors: no 5xx other than 503, and every request answered." : "Errors: " + total("5xx") + " other 5xx, " + total("network") + " with no answer (a dropped connection: the verdict's unanswered line says whether any request was never answered).";
+	return head + " " + total("503") + " answers were 503, the engine asking to be asked again (Retry-After), which fans obey.";
 }
 
 /** The busiest objects from the audit's load, as bars. */
@@ -423,7 +484,7 @@ function waitEstimateSection(s) {
 // The page
 
 const CSS = [
-	"body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#111827;background:#fff}",
+	"body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#111827;background:#fff;overflow-wrap:anywhere}",
 	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}",
 	".muted{color:#6b7280}",
 	".verdict{border-radius:8px;padding:12px 16px;margin:16px 0;border:2px solid}",
@@ -433,9 +494,12 @@ const CSS = [
 	"td:first-child,th:first-child{text-align:left}",
 	".ok{color:#16a34a}.bad{color:#dc2626;font-weight:600}",
 	".figures{display:flex;flex-wrap:wrap;gap:8px 28px;margin:8px 0}.figures b{display:block;font-size:18px}",
-	".grid-charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:18px}",
-	"figure{margin:0;border:1px solid #e5e7eb;border-radius:8px;padding:8px}figcaption{font-weight:600;margin-bottom:4px}",
-	"svg.chart{width:100%;height:auto;display:block}",
+	// On a phone a chart keeps a readable size and scrolls inside its own box; the page never scrolls sideways.
+	".grid-charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(560px,100%),1fr));gap:18px}",
+	"figure{margin:0;border:1px solid #e5e7eb;border-radius:8px;padding:8px;min-width:0}figcaption{font-weight:600;margin-bottom:4px}",
+	".chart-box,.scroll{overflow-x:auto;max-width:100%}",
+	"svg.chart{width:100%;min-width:440px;height:auto;display:block}",
+	".note{margin:6px 0 0;font-size:13px;color:#374151}p.note[data-note=sellout]{font-size:14px;color:#111827}",
 	".grid{stroke:#e5e7eb;stroke-width:1}.axis{stroke:#9ca3af;stroke-width:1}",
 	".series{fill:none;stroke-width:1.8;stroke-linejoin:round}",
 	".mark{stroke:#6b7280;stroke-dasharray:3 3}.mark-label{font-size:10px;fill:#374151}",
@@ -457,7 +521,7 @@ function stepTable(steps) {
 			"</td><td>" + formatMs(s.max) + '</td><td style="text-align:left">' + esc(statuses) + "</td></tr>"
 		);
 	});
-	return "<table><tr><th>step</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th style=\"text-align:left\">statuses</th></tr>" + rows.join("") + "</table>";
+	return "<div class=\"scroll\" tabindex=\"0\" role=\"group\" aria-label=\"Latency per step\"><table><tr><th>step</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th style=\"text-align:left\">statuses</th></tr>" + rows.join("") + "</table></div>";
 }
 
 function comparisonTable(cmp) {
@@ -471,7 +535,7 @@ function comparisonTable(cmp) {
 	});
 	return (
 		'<section id="comparison"><h2>Compared with ' + esc(cmp.baseLabel) + "</h2>" +
-		"<table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>" + rows.join("") + "</table>" +
+		'<div class="scroll" tabindex="0" role="group" aria-label="Compared figures"><table><tr><th>figure</th><th>before</th><th>now</th><th>ratio</th><th></th></tr>' + rows.join("") + "</table></div>" +
 		'<p class="muted">Marked worse: worse by more than the noise between runs of one build (' + esc(noiseText(cmp.noise)) +
 		"; docs/load-testing.md).</p></section>"
 	);
@@ -499,7 +563,7 @@ export function renderReport(report, opts) {
 	parts.push("<title>Drop load test: " + (v.passed ? "passed" : "FAILED") + " · " + esc(report.scenario || "spike") + "</title><style>" + CSS + "</style></head><body>");
 	parts.push("<h1>Drop load test</h1><div class=\"muted\">" + describe(report) + "</div>");
 	parts.push('<section class="verdict ' + (v.passed ? "passed" : "failed") + '" data-verdict="' + (v.passed ? "passed" : "failed") + '">');
-	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + "</h2><table>");
+	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + '</h2><div class="scroll" tabindex="0" role="group" aria-label="Checks"><table>');
 	for (const c of v.checks) {
 		parts.push('<tr data-check="' + c.name + '" data-ok="' + c.ok + '"><td class="' + (c.ok ? "ok" : "bad") + '">' + (c.ok ? "✓" : "✗") + "</td><td style=\"text-align:left\">" + esc(c.text) + "</td></tr>");
 	}
@@ -509,7 +573,7 @@ export function renderReport(report, opts) {
 				esc(t.label) + ": " + (t.value === null ? "no value" : esc(formatMs(t.value))) + "</td></tr>",
 		);
 	}
-	parts.push("</table>");
+	parts.push("</table></div>");
 	if (v.failures.length > 0) parts.push("<ul>" + v.failures.map(function (f) {
 		return '<li class="bad">' + esc(f) + "</li>";
 	}).join("") + "</ul>");
@@ -527,6 +591,8 @@ export function renderReport(report, opts) {
 	];
 	for (const f of figures) parts.push("<div><span class=\"muted\">" + esc(f[0]) + "</span><b>" + esc(f[1]) + "</b></div>");
 	parts.push("</div>");
+	const waited = selloutText(report);
+	if (waited !== null) parts.push('<p class="note" data-note="sellout">' + esc(waited) + "</p>");
 	if (o.comparison) parts.push(comparisonTable(o.comparison));
 	parts.push("<h2>Over time</h2>");
 	if (report.timeline) {

@@ -10,7 +10,7 @@
 //     statuses: { "2xx", "4xx", "503", "5xx", "network" }: number[] answers per bucket ("5xx": the others)
 //     latency: { <step>: { p50, p95, p99 }: (number|null)[] }      milliseconds, per bucket
 //     observed: { watermark, placed, remaining }: (number|null)[]  read from the public API once a bucket
-//     pace: { batchSize, intervalMs } }                            the drop's configured admission pace
+//     pace: { batchSize, intervalMs, activeMultiple } }            the drop's configured admission pace and shoppers-per-ticket cap
 
 export const EVENT_SERIES = ["arrived", "joined", "admitted", "held", "sold"];
 /** 503 apart from the other 5xx: it is the engine asking to be asked again (Retry-After), not a failure. */
