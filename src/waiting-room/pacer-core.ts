@@ -51,8 +51,13 @@ export type PlacementRow = { slot: number; line: number; start: number; count: n
 
 export class PacerCore {
 	private cachedConfig: DropConfig | null | undefined;
-	/** The last time a tick saw tickets in holds (memory: a fresh instance starts from its first tick, never making admitted fans look gone). */
+	/**
+	 * The last time a look saw tickets in holds, or the first look after one that did (memory: a fresh instance starts
+	 * from its first tick, never making admitted fans look gone). Looks can be 10 s apart while a dry drop is watched, and
+	 * holds a look saw may have lasted until just before the next: the fans are counted at work until that next look.
+	 */
 	lastBusyAt: number | null = null;
+	private heldAtLastLook = false;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
 	lateLookDue = true;
 	/** How often the lines are sealed (every tick while fans join). */
@@ -348,7 +353,8 @@ export class PacerCore {
 
 	/** Notes tickets in holds as fans at work, then admits the next batch if one is due. Returns the fans admitted. */
 	admitIfDue(drop: DropConfig, totals: ShardTotals, now: number): number {
-		if (totals.held > 0) this.lastBusyAt = now;
+		if (totals.held > 0 || this.heldAtLastLook) this.lastBusyAt = now;
+		this.heldAtLastLook = totals.held > 0;
 		// The drop's state machine decides whether anyone is let in: only an open drop admits (not paused, not cancelled).
 		if (!this.admissionDue(drop, now) || !allows(stateOfSet(setStateOf(this.config()!)), "admit")) return 0;
 		return this.admitNextBatch(drop, totals, now);
