@@ -100,7 +100,7 @@ function build() {
 		}),
 		ahead: nullable(count()).meta({ description: "Fans placed before this one and not admitted yet." }),
 		estimatedWaitMs: nullable(count()).meta({
-			description: "`place` over `admittedPerMinute`; null while paused or with no pace to go by (nobody admitted in the last minute).",
+			description: "The batches still to come before `place`, at the size and spacing of those let in over the last minute (the first one spacing after the last; the spacing at least the configured interval and the time since the last batch); null while paused or with no batch in the last minute.",
 		}),
 		admittedPerMinute: nullable(z.number().min(0)).meta({ description: "Fans admitted a minute over the last minute, measured; null when nobody was." }),
 		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),

@@ -19,13 +19,14 @@ import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { estimatedWaitMs, pollAfterMs, waitFromPace } from "../waiting-room/admission";
+import { estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
-import type { Watermark } from "../waiting-room/watermark";
+import { type Watermark, batchesSince } from "../waiting-room/watermark";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
+import { PACE_WINDOW_MS } from "../waiting-room/timing";
 
 type Args = [Env, ExecutionContext];
 
@@ -49,13 +50,14 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
 /**
  * Where the fan stands, every figure from the one watermark: the fans ahead are the
  * positions between the last admitted and theirs, their place among those still waiting
- * is one more, and the wait is that place over the pace the line has shown lately.
+ * is one more, and the wait is the batches still to come before that place, at the size
+ * and spacing of the batches let in lately.
  * The polling advice keeps the configured pace until one is measured.
  */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
-	const wait = w.paused ? null : waitFromPace(place, w.admittedPerMinute);
+	const wait = w.paused ? null : waitFromBatches(place, batchesSince(w, now - PACE_WINDOW_MS), now, w.intervalMs);
 	return {
 		position,
 		place,

@@ -104,14 +104,30 @@ export function measuredPacePerMinute(recent: { admitted: number; spanMs: number
 	return Math.round(((recent.admitted * 60_000) / recent.spanMs) * 10) / 10;
 }
 
+/** One batch as the watermark lists it: when it went in and how many it let in. */
+export type RecentBatch = { at: number; count: number };
+
 /**
- * The wait a fan is told: their place among the fans still waiting over the measured pace.
- * Null with no pace to go by (nobody admitted lately): the page says it is not known yet.
+ * The wait a fan is told, counted in batches: admission comes in batches, so a fan at
+ * place 150 behind batches of 100 waits for two of them, and the first may be a moment
+ * away. The batches let in lately give the typical size and spacing (the spacing at least
+ * the configured interval, and at least the time since the last batch: admission that has
+ * slowed is not promised at its old rhythm); the next batch comes one spacing after the
+ * last. Counted so, a short line's estimate keeps the rhythm a mean pace smears (at place
+ * 150 a second after a batch of 100 a second, the pace says 1.5 s, the batches 1 s). Null
+ * with no batch lately: the page says the wait is not known yet.
  */
-export function waitFromPace(place: number, admittedPerMinute: number | null): number | null {
+export function waitFromBatches(place: number, recent: readonly RecentBatch[], now: number, intervalMs: number): number | null {
 	if (place <= 0) return 0;
-	if (admittedPerMinute === null || admittedPerMinute <= 0) return null;
-	return Math.round((place / admittedPerMinute) * 60_000);
+	const batches = recent.filter((b) => b.count > 0);
+	if (batches.length === 0) return null;
+	const first = batches[0]!.at;
+	const last = batches[batches.length - 1]!.at;
+	const size = batches.reduce((n, b) => n + b.count, 0) / batches.length;
+	const typical = batches.length >= 2 ? (last - first) / (batches.length - 1) : 0;
+	const spacing = Math.max(intervalMs, typical, now - last);
+	const toCome = Math.ceil(place / size);
+	return Math.round(Math.max(0, last + spacing - now) + (toCome - 1) * spacing);
 }
 
 /** How long a fan `ahead` places back may wait at `pacePerSecond`: the polling advice's guide (the configured pace before any is measured). */

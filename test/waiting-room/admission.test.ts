@@ -2,7 +2,7 @@
 // polling advice. Pure functions, so every case is exact and deterministic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromPace, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
+import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
@@ -245,13 +245,31 @@ describe("the wait a fan is told", () => {
 		expect(measuredPacePerMinute({ admitted: 1, spanMs: 7_000 })).toBe(8.6);
 	});
 
-	it("is the place over the measured pace, and unknown without one", () => {
-		expect(waitFromPace(10, 20)).toBe(30_000);
-		expect(waitFromPace(1, 60)).toBe(1_000);
-		expect(waitFromPace(90, 30)).toBe(180_000);
-		expect(waitFromPace(0, null)).toBe(0);
-		expect(waitFromPace(5, null)).toBeNull();
-		expect(waitFromPace(5, 0)).toBeNull();
+	it("counts the batches to come, the first one spacing after the last, at the size and spacing of the recent ones", () => {
+		const second = (k: number, count = 100) => ({ at: 10_000 + k * 1_000, count });
+		const recent = [second(0), second(1), second(2)];
+		// A moment after a batch of 100 a second: place 150 goes in with the next two, the second of them 2 s away.
+		expect(waitFromBatches(150, recent, 12_000, 1_000)).toBe(2_000);
+		// Place 100 is in the very next batch, 700 ms away; place 101 waits one batch more.
+		expect(waitFromBatches(100, recent, 12_300, 1_000)).toBe(700);
+		expect(waitFromBatches(101, recent, 12_300, 1_000)).toBe(1_700);
+		// Batches of 10 every 3 s (the pacer held back by the shoppers' cap): 25 fans are three batches, the next due now.
+		const slow = [{ at: 0, count: 10 }, { at: 3_000, count: 10 }, { at: 6_000, count: 10 }];
+		expect(waitFromBatches(25, slow, 9_000, 1_000)).toBe(6_000);
+		// Never faster than the configured interval, whatever the batches' spacing looked like.
+		expect(waitFromBatches(300, [{ at: 0, count: 100 }, { at: 100, count: 100 }], 100, 1_000)).toBe(3_000);
+	});
+
+	it("does not promise an old rhythm once admission has slowed: the time since the last batch is the least spacing", () => {
+		const recent = [{ at: 0, count: 50 }, { at: 1_000, count: 50 }];
+		// Twenty seconds with no batch: the next is counted as due now, and each after it twenty seconds on.
+		expect(waitFromBatches(120, recent, 21_000, 1_000)).toBe(2 * 20_000);
+	});
+
+	it("is 0 at the front and unknown with no batch lately, never the configured pace", () => {
+		expect(waitFromBatches(0, [], 5_000, 1_000)).toBe(0);
+		expect(waitFromBatches(5, [], 5_000, 1_000)).toBeNull();
+		expect(waitFromBatches(5, [{ at: 1_000, count: 0 }], 5_000, 1_000)).toBeNull();
 	});
 });
 

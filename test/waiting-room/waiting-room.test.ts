@@ -965,7 +965,7 @@ describe("admission and the inventory", () => {
 });
 
 describe("polling advice", () => {
-	it("reports position, place, fans ahead and a wait from the measured pace, and polls less often further back", async () => {
+	it("reports position, place, fans ahead and a wait from the batches let in lately, and polls less often further back", async () => {
 		// One fan every 10 s: the configured pace guides polling until one is measured, but no wait is told from it.
 		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 1, intervalMs: 10_000 } });
 		const ids = fanIds("far", 30);
@@ -1001,12 +1001,15 @@ describe("polling advice", () => {
 		const turnMs = Date.parse(first.accessExpiresAt as string) - Date.parse(first.admittedAt as string);
 		expect(Math.abs(turnMs - config(env).accessTokenSeconds * 1000)).toBeLessThan(1_000);
 		expect(await status(drop.id, tokens.get(fanAt(2))!)).toMatchObject({ status: "waiting", position: 2, place: 1, ahead: 0 });
-		// The place moves while the position stays; the wait is now told, from the one fan a 10 s interval measured.
+		// The place moves while the position stays; the wait is now told, from the one batch of one that went in:
+		// 29 batches to come, the first 10 s after that one, the rest 10 s apart.
 		const last = await status(drop.id, tokens.get(fanAt(30))!);
 		expect(last).toMatchObject({ status: "waiting", position: 30, place: 29, ahead: 28 });
 		const perMinute = last.admittedPerMinute as number;
 		expect(perMinute).toBeGreaterThan(5);
 		expect(perMinute).toBeLessThanOrEqual(6);
-		expect(last.estimatedWaitMs).toBe(Math.round((29 / perMinute) * 60_000));
+		const batchAt = Date.parse(first.admittedAt as string);
+		const now = Date.parse(last.serverTime as string);
+		expect(last.estimatedWaitMs).toBe(Math.round(Math.max(0, batchAt + 10_000 - now) + 28 * 10_000));
 	});
 });
