@@ -57,7 +57,7 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
-	const wait = w.paused ? null : waitFromBatches(place, batchesSince(w, now - PACE_WINDOW_MS), now, w.intervalMs);
+	const wait = w.paused ? null : waitFromBatches(place, batchesSince(w, w.at - PACE_WINDOW_MS), w.at, now, w.intervalMs);
 	return {
 		position,
 		place,

@@ -85,7 +85,8 @@ export function nextBatchSize(input: AdmissionInput): number {
 }
 
 export const MIN_POLL_MS = 1_000;
-export const MAX_POLL_MS = 30_000;
+/** The longest a waiting fan goes between two polls: the figures on a fan's page are never older than this (and a second). */
+export const MAX_POLL_MS = 20_000;
 
 /** Fans admitted per second: measured when there is history, otherwise the configured pace. */
 export function admissionPace(recent: { admitted: number; spanMs: number } | null, batchSize: number, intervalMs: number): number {
@@ -110,14 +111,17 @@ export type RecentBatch = { at: number; count: number };
 /**
  * The wait a fan is told, counted in batches: admission comes in batches, so a fan at
  * place 150 behind batches of 100 waits for two of them, and the first may be a moment
- * away. The batches let in lately give the typical size and spacing (the spacing at least
- * the configured interval, and at least the time since the last batch: admission that has
- * slowed is not promised at its old rhythm); the next batch comes one spacing after the
- * last. Counted so, a short line's estimate keeps the rhythm a mean pace smears (at place
- * 150 a second after a batch of 100 a second, the pace says 1.5 s, the batches 1 s). Null
- * with no batch lately: the page says the wait is not known yet.
+ * away. The batches let in lately (as the watermark of `asOf` lists them) give the
+ * typical size and spacing: the spacing at least the configured interval, and at least
+ * the time from the last batch to `asOf` (admission that has slowed is not promised at
+ * its old rhythm). The fan's batch is the place's count of batches after the last one,
+ * each a spacing on; one the watermark says is due already (its copy lags the pacer by
+ * up to a second or two) is told as the next batch due after `now`, never as no wait.
+ * Counted so, a short line's estimate keeps the rhythm a mean pace smears (at place 150
+ * right after a batch of 100 a second, the pace says 1.5 s, the batches 2 s). Null with
+ * no batch lately: the page says the wait is not known yet.
  */
-export function waitFromBatches(place: number, recent: readonly RecentBatch[], now: number, intervalMs: number): number | null {
+export function waitFromBatches(place: number, recent: readonly RecentBatch[], asOf: number, now: number, intervalMs: number): number | null {
 	if (place <= 0) return 0;
 	const batches = recent.filter((b) => b.count > 0);
 	if (batches.length === 0) return null;
@@ -125,9 +129,11 @@ export function waitFromBatches(place: number, recent: readonly RecentBatch[], n
 	const last = batches[batches.length - 1]!.at;
 	const size = batches.reduce((n, b) => n + b.count, 0) / batches.length;
 	const typical = batches.length >= 2 ? (last - first) / (batches.length - 1) : 0;
-	const spacing = Math.max(intervalMs, typical, now - last);
-	const toCome = Math.ceil(place / size);
-	return Math.round(Math.max(0, last + spacing - now) + (toCome - 1) * spacing);
+	const spacing = Math.max(intervalMs, typical, asOf - last);
+	const next = last + spacing;
+	const fans = next + (Math.ceil(place / size) - 1) * spacing;
+	if (fans >= now) return Math.round(fans - now);
+	return Math.round(next + Math.ceil((now - next) / spacing) * spacing - now);
 }
 
 /** How long a fan `ahead` places back may wait at `pacePerSecond`: the polling advice's guide (the configured pace before any is measured). */
@@ -139,11 +145,14 @@ export function estimatedWaitMs(ahead: number, pacePerSecond: number): number {
 
 /**
  * The wait before the next poll grows with the distance to the front, so a
- * long queue polls less: about a quarter of the estimated wait, 1 s to 30 s,
- * with ±10% jitter so fans who joined together do not poll together.
+ * long queue polls less: about a sixth of the estimated wait, 1 s to 20 s,
+ * with ±10% jitter so fans who joined together do not poll together. A poll
+ * costs no object (the Worker answers from its copy of the watermark), and a
+ * fan whose figures stood still for half a minute while the line moved took
+ * the page for stuck.
  */
 export function pollAfterMs(waitMs: number, jitter: number = Math.random()): number {
-	const base = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, waitMs / 4));
+	const base = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, waitMs / 6));
 	const jittered = base * (0.9 + 0.2 * jitter);
 	return Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, jittered)));
 }
