@@ -51,20 +51,26 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
  * Where the fan stands, every figure from the one watermark: the fans ahead are the
  * positions between the last admitted and theirs, their place among those still waiting
  * is one more, and the wait is the batches still to come before that place, at the size
- * and spacing of the batches let in lately.
+ * and spacing of the batches let in lately. No wait is told while paused, with no batch
+ * lately, or to a place past the room the shoppers' cap leaves (admission then waits for
+ * fans to buy, give up or run out of time, which no pace foretells): `waitUnknown` says
+ * which, and such a fan polls at the slowest pace (its place moves only as tickets free).
  * The polling advice keeps the configured pace until one is measured.
  */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
-	const wait = w.paused ? null : waitFromBatches(place, batchesSince(w, w.at - PACE_WINDOW_MS), w.at, now, w.intervalMs);
+	const capped = place > w.admissionRoom;
+	const wait = w.paused || capped ? null : waitFromBatches(place, batchesSince(w, w.at - PACE_WINDOW_MS), w.at, now, w.intervalMs);
+	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_recent_batch" : null;
 	return {
 		position,
 		place,
 		ahead,
 		estimatedWaitMs: wait,
+		waitUnknown,
 		admittedPerMinute: w.admittedPerMinute,
-		pollAfterMs: w.paused ? 5_000 : pollAfterMs(wait ?? estimatedWaitMs(place, w.pacePerSecond)),
+		pollAfterMs: w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond))),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
@@ -83,6 +89,7 @@ function unplacedView(w: Watermark, now: number) {
 		place: null,
 		ahead: w.opened ? Math.max(0, w.lastPosition - w.admittedThrough) : null,
 		estimatedWaitMs: null,
+		waitUnknown: "not_placed" as const,
 		admittedPerMinute: w.admittedPerMinute,
 		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
 		paused: w.paused,
@@ -234,6 +241,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 			place: null,
 			ahead: 0,
 			estimatedWaitMs: 0,
+			waitUnknown: null,
 			admittedAt: new Date(at).toISOString(),
 			pollAfterMs: null,
 			accessToken,

@@ -47,6 +47,11 @@ export interface Watermark {
 	pacePerSecond: number;
 	/** The configured time between batches: the least a wait counts between two. */
 	intervalMs: number;
+	/**
+	 * Fans the pacer may still let in before those shopping reach the drop's active multiple of the tickets left:
+	 * a place past it waits for fans to buy, give up or run out of time, and no wait is promised to it.
+	 */
+	admissionRoom: number;
 	/** Fans admitted a minute lately, measured only; null when nobody went in within the pace window. */
 	admittedPerMinute: number | null;
 	remaining: number;
@@ -99,6 +104,7 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		batchesComplete: !olderInWindow,
 		pacePerSecond: pacer.pace(drop, now),
 		intervalMs: drop.admission.intervalMs,
+		admissionRoom: pacer.admission.room(drop, totals, now),
 		admittedPerMinute: pacer.admittedPerMinute(drop, now),
 		remaining: totals.remaining,
 		held: totals.held,

@@ -807,12 +807,12 @@ describe("admission and the inventory", () => {
 		}
 		// Just now someone was holding: the four still count as shopping, 1 x 4 places are full.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { core: PacerCore }).core.lastBusyAt = room.clock();
+			(room as unknown as { core: PacerCore }).core.admission.lastBusyAt = room.clock();
 		});
 		expect(await admitNow(drop.id)).toBe(4);
 		// Nobody has held a ticket for longer than STALL_MS: they are taken as gone, and the fifth fan comes in.
 		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => {
-			(room as unknown as { core: PacerCore }).core.lastBusyAt = room.clock() - STALL_MS - 1;
+			(room as unknown as { core: PacerCore }).core.admission.lastBusyAt = room.clock() - STALL_MS - 1;
 		});
 		expect(await admitNow(drop.id)).toBe(5);
 		const fifth = [...polled].find(([, s]) => s.status === "waiting")![0];
@@ -1011,5 +1011,26 @@ describe("polling advice", () => {
 		const batchAt = Date.parse(first.admittedAt as string);
 		const now = Date.parse(last.serverTime as string);
 		expect(last.estimatedWaitMs).toBe(Math.round(Math.max(0, batchAt + 10_000 - now) + 28 * 10_000));
+	});
+
+	it("tells no wait to a place past the room the shoppers' cap leaves, says why, and has it poll at the slowest pace", async () => {
+		// Two tickets, at most one shopper per ticket left: two fans fill the room.
+		const drop = await futureDrop({ capacity: 2, shards: 1, admission: { batchSize: 2, intervalMs: 1_000, activeMultiple: 1 } });
+		const ids = fanIds("capped", 5);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		await openRoom(drop);
+		const byPlace = async () => [...(await pollAll(drop.id, tokens)).values()].filter((s) => s.status === "waiting").sort((a, b) => (a.place as number) - (b.place as number));
+		// Before any batch: the first two places have room (no pace yet), the others wait for tickets.
+		const before = await byPlace();
+		expect(before.map((s) => [s.place, s.waitUnknown])).toEqual([[1, "no_recent_batch"], [2, "no_recent_batch"], [3, "waiting_for_tickets"], [4, "waiting_for_tickets"], [5, "waiting_for_tickets"]]);
+		// The first batch lets two in: the room is full, and every fan still waiting is told why there is no wait.
+		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		const after = await byPlace();
+		expect(after.map((s) => s.place)).toEqual([1, 2, 3]);
+		for (const s of after) {
+			expect(s).toMatchObject({ estimatedWaitMs: null, waitUnknown: "waiting_for_tickets" });
+			expect(s.admittedPerMinute as number).toBeGreaterThan(0);
+			expect(s.pollAfterMs as number).toBeGreaterThanOrEqual(18_000);
+		}
 	});
 });
