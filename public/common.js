@@ -136,7 +136,7 @@ export function lineFigures(view, firstPlace) {
 export function waitWords(view) {
 	if (view.paused || view.waitUnknown === "paused") return "paused";
 	if (view.waitUnknown === "waiting_for_tickets") return "not known yet: the fans let in are still buying, and the line moves on as tickets are bought or come free";
-	if (typeof view.estimatedWaitMs !== "number") return "not known yet: no one has been let in this past minute";
+	if (typeof view.estimatedWaitMs !== "number") return typeof view.admittedPerMinute === "number" ? "not known yet: the line has only just started moving" : "not known yet: no one has been let in this past minute";
 	return formatEstimate(view.estimatedWaitMs);
 }
 

@@ -26,7 +26,6 @@ import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
 import { type Watermark, batchesSince } from "../waiting-room/watermark";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
-import { PACE_WINDOW_MS } from "../waiting-room/timing";
 
 type Args = [Env, ExecutionContext];
 
@@ -61,8 +60,8 @@ function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
 	const capped = place > w.admissionRoom;
-	const wait = w.paused || capped ? null : waitFromBatches(place, batchesSince(w, w.at - PACE_WINDOW_MS), w.at, now, w.intervalMs);
-	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_recent_batch" : null;
+	const wait = w.paused || capped ? null : waitFromBatches(place, batchesSince(w, 0), w.at, now, w.intervalMs);
+	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
 	return {
 		position,
 		place,

@@ -1,4 +1,5 @@
-// Admission policy: the open-time shuffle, batch sizes and polling advice. Pure.
+// Admission policy: the open-time shuffle, batch sizes, the wait a fan is told and polling advice. Pure.
+import { PACE_WINDOW_MS } from "./timing";
 
 /** xoshiro128** seeded from 128 bits of hex: small, fast and easy to re-derive for an audit. */
 export function seededRandom(seedHex: string): () => number {
@@ -108,28 +109,33 @@ export function measuredPacePerMinute(recent: { admitted: number; spanMs: number
 /** One batch as the watermark lists it: when it went in and how many it let in. */
 export type RecentBatch = { at: number; count: number };
 
+/** The batches a wait's rhythm is read from: the last few, so an opening's burst soon stops speaking for the line. */
+export const RHYTHM_BATCHES = 10;
+
 /**
  * The wait a fan is told, counted in batches: admission comes in batches, so a fan at
  * place 150 behind batches of 100 waits for two of them, and the first may be a moment
- * away. The batches let in lately (as the watermark of `asOf` lists them) give the
- * typical size and spacing: the spacing at least the configured interval, and at least
- * the time from the last batch to `asOf` (admission that has slowed is not promised at
- * its old rhythm). The fan's batch is the place's count of batches after the last one,
- * each a spacing on; one the watermark says is due already (its copy lags the pacer by
- * up to a second or two) is told as the next batch due after `now`, never as no wait.
- * Counted so, a short line's estimate keeps the rhythm a mean pace smears (at place 150
- * right after a batch of 100 a second, the pace says 1.5 s, the batches 2 s). Null with
- * no batch lately: the page says the wait is not known yet.
+ * away. The last RHYTHM_BATCHES batches the watermark of `asOf` lists give the typical
+ * size and spacing: the spacing at least the configured interval, and at least the time
+ * from the last batch to `asOf` (admission that has slowed is not promised at its old
+ * rhythm). The fan's batch is the place's count of batches after the last one, each a
+ * spacing on; one the watermark says is due already (its copy lags the pacer by a second
+ * or two) is told as the next batch due after `now`, never as no wait. Counted so, a
+ * short line's estimate keeps the rhythm a mean pace smears (at place 150 right after a
+ * batch of 100 a second, the pace says 1.5 s, the batches 2 s). Null until two batches
+ * have shown a rhythm (one shows no spacing: a pacer running late would be promised the
+ * configured one), and with none within PACE_WINDOW_MS: the page says the wait is not
+ * known yet.
  */
-export function waitFromBatches(place: number, recent: readonly RecentBatch[], asOf: number, now: number, intervalMs: number): number | null {
+export function waitFromBatches(place: number, listed: readonly RecentBatch[], asOf: number, now: number, intervalMs: number): number | null {
 	if (place <= 0) return 0;
-	const batches = recent.filter((b) => b.count > 0);
-	if (batches.length === 0) return null;
+	const batches = listed.filter((b) => b.count > 0).slice(-RHYTHM_BATCHES);
+	if (batches.length < 2) return null;
 	const first = batches[0]!.at;
 	const last = batches[batches.length - 1]!.at;
+	if (asOf - last > PACE_WINDOW_MS) return null;
 	const size = batches.reduce((n, b) => n + b.count, 0) / batches.length;
-	const typical = batches.length >= 2 ? (last - first) / (batches.length - 1) : 0;
-	const spacing = Math.max(intervalMs, typical, asOf - last);
+	const spacing = Math.max(intervalMs, (last - first) / (batches.length - 1), asOf - last);
 	const next = last + spacing;
 	const fans = next + (Math.ceil(place / size) - 1) * spacing;
 	if (fans >= now) return Math.round(fans - now);

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
+import { PACE_WINDOW_MS } from "../../src/waiting-room/timing";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
@@ -275,10 +276,22 @@ describe("the wait a fan is told", () => {
 		expect(waitFromBatches(50, recent, 1_200, 3_000, 1_000)).toBe(0);
 	});
 
-	it("is 0 at the front and unknown with no batch lately, never the configured pace", () => {
+	it("is 0 at the front, and unknown until two batches have shown a rhythm or with none in the last minute, never the configured pace", () => {
 		expect(waitFromBatches(0, [], 5_000, 5_000, 1_000)).toBe(0);
 		expect(waitFromBatches(5, [], 5_000, 5_000, 1_000)).toBeNull();
-		expect(waitFromBatches(5, [{ at: 1_000, count: 0 }], 5_000, 5_000, 1_000)).toBeNull();
+		expect(waitFromBatches(5, [{ at: 1_000, count: 0 }, { at: 2_000, count: 0 }], 5_000, 5_000, 1_000)).toBeNull();
+		// One batch shows no spacing: a pacer running late would be promised the configured interval.
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }], 1_500, 1_500, 1_000)).toBeNull();
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_500, 3_500, 1_000)).toBe(1_500);
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_000 + PACE_WINDOW_MS + 1, 3_000 + PACE_WINDOW_MS + 1, 1_000)).toBeNull();
+	});
+
+	it("reads the rhythm from the last ten batches, so an opening's burst soon stops speaking for the line", () => {
+		// Ten batches of 100 a second at the opening, then ten of 5 every 4 s (the shoppers' cap holding admission back).
+		const burst = Array.from({ length: 10 }, (_, k) => ({ at: k * 1_000, count: 100 }));
+		const slow = Array.from({ length: 10 }, (_, k) => ({ at: 10_000 + k * 4_000, count: 5 }));
+		const last = slow[slow.length - 1]!.at;
+		expect(waitFromBatches(20, [...burst, ...slow], last, last, 1_000)).toBe(4 * 4_000);
 	});
 });
 
