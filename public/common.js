@@ -132,10 +132,11 @@ export function lineFigures(view, firstPlace) {
 	return { place, ahead, firstPlace: from, percent, progressText };
 }
 
-/** The wait in words: "about N minutes" only from a measured pace; otherwise why there is none. */
+/** The wait in words: "about N minutes" only from the batches let in lately; otherwise why there is none (the API's `waitUnknown`). */
 export function waitWords(view) {
-	if (view.paused) return "paused";
-	if (typeof view.estimatedWaitMs !== "number" || typeof view.admittedPerMinute !== "number") return "not known yet: no one has been let in this past minute";
+	if (view.paused || view.waitUnknown === "paused") return "paused";
+	if (view.waitUnknown === "waiting_for_tickets") return "not known yet: the fans let in are still buying, and the line moves on as tickets are bought or come free";
+	if (typeof view.estimatedWaitMs !== "number") return typeof view.admittedPerMinute === "number" ? "not known yet: the line has only just started moving" : "not known yet: no one has been let in this past minute";
 	return formatEstimate(view.estimatedWaitMs);
 }
 

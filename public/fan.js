@@ -545,7 +545,7 @@ function applyQueueView(view) {
 	lastView = view;
 	switch (view.status) {
 		case "waiting":
-			saved.lastPlace = { status: "waiting", position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused) };
+			saved.lastPlace = { status: "waiting", position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, waitUnknown: view.waitUnknown ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused) };
 			save();
 			renderWaiting(view);
 			schedulePoll(view.pollAfterMs ?? 2_000);

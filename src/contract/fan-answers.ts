@@ -100,7 +100,11 @@ function build() {
 		}),
 		ahead: nullable(count()).meta({ description: "Fans placed before this one and not admitted yet." }),
 		estimatedWaitMs: nullable(count()).meta({
-			description: "`place` over `admittedPerMinute`; null while paused or with no pace to go by (nobody admitted in the last minute).",
+			description: "The batches still to come before `place`, at the size and spacing of the last ten let in (the first one spacing after the last; the spacing at least the configured interval and the time since the last batch); null when `waitUnknown` says why.",
+		}),
+		waitUnknown: nullable(z.enum(["paused", "no_pace", "waiting_for_tickets", "not_placed"])).meta({
+			description:
+				"Why no wait is told, or null when one is: `paused`; `no_pace` (fewer than two batches let in so far, or none in the last minute: no rhythm to count from); `waiting_for_tickets` (the fans already let in and shopping fill the drop's active multiple of the tickets left, so admission waits for them to buy, give up or run out of time); `not_placed` (no position yet).",
 		}),
 		admittedPerMinute: nullable(z.number().min(0)).meta({ description: "Fans admitted a minute over the last minute, measured; null when nobody was." }),
 		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),

@@ -19,12 +19,12 @@ import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { estimatedWaitMs, pollAfterMs, waitFromPace } from "../waiting-room/admission";
+import { estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
-import type { Watermark } from "../waiting-room/watermark";
+import { type Watermark, batchesSince } from "../waiting-room/watermark";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
 
 type Args = [Env, ExecutionContext];
@@ -49,20 +49,27 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
 /**
  * Where the fan stands, every figure from the one watermark: the fans ahead are the
  * positions between the last admitted and theirs, their place among those still waiting
- * is one more, and the wait is that place over the pace the line has shown lately.
+ * is one more, and the wait is the batches still to come before that place, at the size
+ * and spacing of the batches let in lately. No wait is told while paused, with no batch
+ * lately, or to a place past the room the shoppers' cap leaves (admission then waits for
+ * fans to buy, give up or run out of time, which no pace foretells): `waitUnknown` says
+ * which, and such a fan polls at the slowest pace (its place moves only as tickets free).
  * The polling advice keeps the configured pace until one is measured.
  */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
-	const wait = w.paused ? null : waitFromPace(place, w.admittedPerMinute);
+	const capped = place > w.admissionRoom;
+	const wait = w.paused || capped ? null : waitFromBatches(place, batchesSince(w, 0), w.at, now, w.intervalMs);
+	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
 	return {
 		position,
 		place,
 		ahead,
 		estimatedWaitMs: wait,
+		waitUnknown,
 		admittedPerMinute: w.admittedPerMinute,
-		pollAfterMs: w.paused ? 5_000 : pollAfterMs(wait ?? estimatedWaitMs(place, w.pacePerSecond)),
+		pollAfterMs: w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond))),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
@@ -81,6 +88,7 @@ function unplacedView(w: Watermark, now: number) {
 		place: null,
 		ahead: w.opened ? Math.max(0, w.lastPosition - w.admittedThrough) : null,
 		estimatedWaitMs: null,
+		waitUnknown: "not_placed" as const,
 		admittedPerMinute: w.admittedPerMinute,
 		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
 		paused: w.paused,
@@ -232,6 +240,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 			place: null,
 			ahead: 0,
 			estimatedWaitMs: 0,
+			waitUnknown: null,
 			admittedAt: new Date(at).toISOString(),
 			pollAfterMs: null,
 			accessToken,

@@ -54,9 +54,11 @@ export function createLedgerTables(sql: Sql): void {
 	sql.run(`CREATE INDEX IF NOT EXISTS charge_payments_by_hold ON charge_payments (hold_id)`);
 	// Stock moved between shards, as a two-step exchange: the taker writes what it asks for
 	// (transfers_in, amount NULL) and then asks; the giver takes the stock and remembers its
-	// answer under the transfer id (transfers_out) until the taker says it has credited it.
+	// answer under the transfer id (transfers_out), past the taker's ack.
 	sql.run(`CREATE TABLE IF NOT EXISTS transfers_out (
 		transfer_id TEXT PRIMARY KEY, to_shard INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+	// Acknowledged answers are kept a day (the ledger's prune): a late copy of an ask finds its first answer.
+	addColumns(sql, "transfers_out", ["acked_at INTEGER"]);
 	sql.run(`CREATE TABLE IF NOT EXISTS transfers_in (
 		transfer_id TEXT PRIMARY KEY, from_shard INTEGER NOT NULL, requested INTEGER NOT NULL,
 		amount INTEGER, created_at INTEGER NOT NULL)`);

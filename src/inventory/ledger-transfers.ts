@@ -18,12 +18,19 @@ export class TransferLedger extends LedgerSection {
 	 * Step 2 (giver): takes up to `amount` of free stock for a transfer, once per id: a
 	 * repeated id answers the first amount, 0 included (a late copy of an ask answered 0
 	 * must not take stock that came back since). Acks name transfers the taker has
-	 * credited: their records are no longer needed. An ack-only call has no transfer id.
+	 * credited: their records are marked so and kept a day (the ledger's prune), because
+	 * a taker that gave up on an ask asks again under the same id, and the first ask may
+	 * reach the giver after the retry was answered, credited and acknowledged: kept, it
+	 * answers the first amount again; forgotten, it would take stock nobody credits. An
+	 * ack-only call has no transfer id.
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks: string[]; now: number }): number {
 		return this.transaction(() => {
 			if (input.acks.length > 0) {
-				this.sql.run(`DELETE FROM transfers_out WHERE to_shard = ? AND transfer_id IN ${EACH}`, input.toShard, JSON.stringify(input.acks));
+				this.sql.run(
+					`UPDATE transfers_out SET acked_at = ? WHERE to_shard = ? AND acked_at IS NULL AND transfer_id IN ${EACH}`,
+					input.now, input.toShard, JSON.stringify(input.acks),
+				);
 			}
 			if (input.transferId === "") return 0;
 			const done = this.sql.first<{ amount: number }>(`SELECT amount FROM transfers_out WHERE transfer_id = ?`, input.transferId);
@@ -61,7 +68,7 @@ export class TransferLedger extends LedgerSection {
 
 	/** When this shard last gave stock that its taker has not acknowledged (null: none it knows of). */
 	lastGiveAt(): number | null {
-		return this.sql.first<{ at: number | null }>(`SELECT MAX(created_at) AS at FROM transfers_out WHERE amount > 0`)?.at ?? null;
+		return this.sql.first<{ at: number | null }>(`SELECT MAX(created_at) AS at FROM transfers_out WHERE amount > 0 AND acked_at IS NULL`)?.at ?? null;
 	}
 
 	/** Whether a transfer is still waiting for the giver's answer. */
@@ -81,10 +88,10 @@ export class TransferLedger extends LedgerSection {
 			.map((r) => r.id);
 	}
 
-	/** Peers that have credited transfers waiting to be acknowledged, asked for before `before`. */
+	/** Peers that have credited transfers waiting to be acknowledged, asked for at `before` or earlier (the alarm set for an ack comes at exactly its time). */
 	peersToAck(before = Infinity): number[] {
 		return this.sql
-			.all<{ from_shard: number }>(`SELECT DISTINCT from_shard FROM transfers_in WHERE amount IS NOT NULL AND created_at < ?`, before)
+			.all<{ from_shard: number }>(`SELECT DISTINCT from_shard FROM transfers_in WHERE amount IS NOT NULL AND created_at <= ?`, before)
 			.map((r) => r.from_shard);
 	}
 

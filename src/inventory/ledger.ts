@@ -190,13 +190,15 @@ export class Ledger {
 	}
 
 	/**
-	 * Forgets what no answer needs any more: remembered keys and finished holds (released
-	 * or expired, with no charge open) after a day. Orders, charges and stock never go.
+	 * Forgets what no answer needs any more: remembered keys, finished holds (released
+	 * or expired, with no charge open) and acknowledged transfers after a day. Orders,
+	 * charges and stock never go.
 	 */
 	prune(now: number): number {
 		return this.store.transaction(
 			() =>
 				this.sql.run(`DELETE FROM idempotency WHERE created_at <= ?`, now - KEEP_MS) +
+				this.sql.run(`DELETE FROM transfers_out WHERE acked_at <= ?`, now - KEEP_MS) +
 				this.sql.run(
 					`DELETE FROM holds WHERE state IN ('released', 'expired') AND expires_at <= ?
 					 AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged', 'awaiting_action'))`,
@@ -221,7 +223,8 @@ export class Ledger {
 		const action = this.sql.first<{ at: number | null }>(`SELECT MIN(deadline) AS at FROM charges WHERE state = 'awaiting_action'`);
 		if (action?.at != null) candidates.push(Math.max(now + 1_000, action.at));
 		const finished = this.sql.first<{ at: number | null }>(
-			`SELECT MIN(at) AS at FROM (SELECT MIN(created_at) AS at FROM idempotency UNION ALL SELECT MIN(expires_at) AS at FROM holds WHERE state IN ('released', 'expired'))`,
+			`SELECT MIN(at) AS at FROM (SELECT MIN(created_at) AS at FROM idempotency UNION ALL SELECT MIN(expires_at) AS at FROM holds WHERE state IN ('released', 'expired')
+			 UNION ALL SELECT MIN(acked_at) AS at FROM transfers_out)`,
 		);
 		if (finished?.at != null) candidates.push(Math.max(now + retry.pruneMs, finished.at + KEEP_MS));
 		return candidates.length === 0 ? null : Math.min(...candidates);

@@ -15,7 +15,7 @@
 import { type Outcome, fail } from "../shared/outcome";
 import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
-import type { HoldView } from "./ledger-store";
+import { type HoldView, KEEP_MS } from "./ledger-store";
 import { PacerLook } from "./pacer-look";
 /** The alarm comes back this soon while a transfer this shard asked for is unanswered. */
 export const TRANSFER_RETRY_MS = 2_000;
@@ -298,6 +298,8 @@ export class StockTransfers {
 	 */
 	give(input: { transferId: string; toShard: number; amount: number; acks?: string[] }): GiveAnswer {
 		const amount = this.host.ledger.transfers.give({ ...input, acks: input.acks ?? [], now: this.host.clock() });
+		// Acknowledged answers are kept a day for late copies of their asks; the alarm's prune forgets them.
+		if ((input.acks?.length ?? 0) > 0) this.host.alarm.by(this.host.clock() + KEEP_MS);
 		// Stock went to a peer: "every peer was empty a moment ago" no longer holds.
 		if (amount > 0) {
 			this.peersEmptyAt = -Infinity;

@@ -1,4 +1,5 @@
-// Admission policy: the open-time shuffle, batch sizes and polling advice. Pure.
+// Admission policy: the open-time shuffle, batch sizes, the wait a fan is told and polling advice. Pure.
+import { PACE_WINDOW_MS } from "./timing";
 
 /** xoshiro128** seeded from 128 bits of hex: small, fast and easy to re-derive for an audit. */
 export function seededRandom(seedHex: string): () => number {
@@ -85,7 +86,8 @@ export function nextBatchSize(input: AdmissionInput): number {
 }
 
 export const MIN_POLL_MS = 1_000;
-export const MAX_POLL_MS = 30_000;
+/** The longest a waiting fan goes between two polls: the figures on a fan's page are never older than this (and a second). */
+export const MAX_POLL_MS = 20_000;
 
 /** Fans admitted per second: measured when there is history, otherwise the configured pace. */
 export function admissionPace(recent: { admitted: number; spanMs: number } | null, batchSize: number, intervalMs: number): number {
@@ -104,14 +106,40 @@ export function measuredPacePerMinute(recent: { admitted: number; spanMs: number
 	return Math.round(((recent.admitted * 60_000) / recent.spanMs) * 10) / 10;
 }
 
+/** One batch as the watermark lists it: when it went in and how many it let in. */
+export type RecentBatch = { at: number; count: number };
+
+/** The batches a wait's rhythm is read from: the last few, so an opening's burst soon stops speaking for the line. */
+export const RHYTHM_BATCHES = 10;
+
 /**
- * The wait a fan is told: their place among the fans still waiting over the measured pace.
- * Null with no pace to go by (nobody admitted lately): the page says it is not known yet.
+ * The wait a fan is told, counted in batches: admission comes in batches, so a fan at
+ * place 150 behind batches of 100 waits for two of them, and the first may be a moment
+ * away. The last RHYTHM_BATCHES batches the watermark of `asOf` lists give the typical
+ * size and spacing: the spacing at least the configured interval, and at least the time
+ * from the last batch to `asOf` (admission that has slowed is not promised at its old
+ * rhythm). The fan's batch is the place's count of batches after the last one, each a
+ * spacing on; one the watermark says is due already (its copy lags the pacer by a second
+ * or two) is told as the next batch due after `now`, never as no wait. Counted so, a
+ * short line's estimate keeps the rhythm a mean pace smears (at place 150 right after a
+ * batch of 100 a second, the pace says 1.5 s, the batches 2 s). Null until two batches
+ * have shown a rhythm (one shows no spacing: a pacer running late would be promised the
+ * configured one), and with none within PACE_WINDOW_MS: the page says the wait is not
+ * known yet.
  */
-export function waitFromPace(place: number, admittedPerMinute: number | null): number | null {
+export function waitFromBatches(place: number, listed: readonly RecentBatch[], asOf: number, now: number, intervalMs: number): number | null {
 	if (place <= 0) return 0;
-	if (admittedPerMinute === null || admittedPerMinute <= 0) return null;
-	return Math.round((place / admittedPerMinute) * 60_000);
+	const batches = listed.filter((b) => b.count > 0).slice(-RHYTHM_BATCHES);
+	if (batches.length < 2) return null;
+	const first = batches[0]!.at;
+	const last = batches[batches.length - 1]!.at;
+	if (asOf - last > PACE_WINDOW_MS) return null;
+	const size = batches.reduce((n, b) => n + b.count, 0) / batches.length;
+	const spacing = Math.max(intervalMs, (last - first) / (batches.length - 1), asOf - last);
+	const next = last + spacing;
+	const fans = next + (Math.ceil(place / size) - 1) * spacing;
+	if (fans >= now) return Math.round(fans - now);
+	return Math.round(next + Math.ceil((now - next) / spacing) * spacing - now);
 }
 
 /** How long a fan `ahead` places back may wait at `pacePerSecond`: the polling advice's guide (the configured pace before any is measured). */
@@ -123,11 +151,14 @@ export function estimatedWaitMs(ahead: number, pacePerSecond: number): number {
 
 /**
  * The wait before the next poll grows with the distance to the front, so a
- * long queue polls less: about a quarter of the estimated wait, 1 s to 30 s,
- * with ±10% jitter so fans who joined together do not poll together.
+ * long queue polls less: about a sixth of the estimated wait, 1 s to 20 s,
+ * with ±10% jitter so fans who joined together do not poll together. A poll
+ * costs no object (the Worker answers from its copy of the watermark), and a
+ * fan whose figures stood still for half a minute while the line moved took
+ * the page for stuck.
  */
 export function pollAfterMs(waitMs: number, jitter: number = Math.random()): number {
-	const base = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, waitMs / 4));
+	const base = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, waitMs / 6));
 	const jittered = base * (0.9 + 0.2 * jitter);
 	return Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, jittered)));
 }

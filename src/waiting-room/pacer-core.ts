@@ -4,7 +4,8 @@
 // in. No env, no await, no clock of its own: the pacer (waiting-room.ts) calls
 // the lines and the shards and sets the alarm around it, so anything that can
 // hand it a Sql (a test, a simulator) drives the same decisions.
-import { admissionPace, measuredPacePerMinute, nextBatchSize } from "./admission";
+import { admissionPace, measuredPacePerMinute } from "./admission";
+import { BatchAdmission } from "./batch-admission";
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
@@ -51,8 +52,6 @@ export type PlacementRow = { slot: number; line: number; start: number; count: n
 
 export class PacerCore {
 	private cachedConfig: DropConfig | null | undefined;
-	/** The last time a tick saw tickets in holds (memory: a fresh instance starts from its first tick, never making admitted fans look gone). */
-	lastBusyAt: number | null = null;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
 	lateLookDue = true;
 	/** How often the lines are sealed (every tick while fans join). */
@@ -61,6 +60,8 @@ export class PacerCore {
 	readonly dry = new DryWatch();
 	/** Reopenings seen by this instance (a look at the totals that began before one must not mark the drop sold out). */
 	reopens = 0;
+	/** How a due batch is sized and written (batch-admission.ts). */
+	readonly admission: BatchAdmission;
 
 	/** `accessWindowMs`: how long an admitted fan's turn lasts; fans admitted within it may still be shopping. */
 	constructor(
@@ -69,6 +70,7 @@ export class PacerCore {
 		readonly accessWindowMs: number,
 	) {
 		createPacerTables(sql);
+		this.admission = new BatchAdmission(sql, transaction, accessWindowMs);
 	}
 
 	/**
@@ -229,7 +231,7 @@ export class PacerCore {
 		this.sql.run(`UPDATE pacer SET sleeping = 0 WHERE id = 1`);
 		// Paused, the lines still take joins and tell their positions: they are placed, nobody is admitted.
 		if (drop.paused) return { kind: "paused", drop };
-		this.lastBusyAt ??= now;
+		this.admission.started(now);
 		if (this.state().opened_at !== null) return { kind: "run", drop };
 		const opensAt = Date.parse(drop.opensAt);
 		if (now < opensAt) return { kind: "wait", until: opensAt };
@@ -348,10 +350,10 @@ export class PacerCore {
 
 	/** Notes tickets in holds as fans at work, then admits the next batch if one is due. Returns the fans admitted. */
 	admitIfDue(drop: DropConfig, totals: ShardTotals, now: number): number {
-		if (totals.held > 0) this.lastBusyAt = now;
+		this.admission.looked(totals, now);
 		// The drop's state machine decides whether anyone is let in: only an open drop admits (not paused, not cancelled).
 		if (!this.admissionDue(drop, now) || !allows(stateOfSet(setStateOf(this.config()!)), "admit")) return 0;
-		return this.admitNextBatch(drop, totals, now);
+		return this.admission.admit(drop, totals, this.state(), now);
 	}
 
 	/** The end of a tick on sale: when the alarm should ring, or null when nobody is joining or waiting (asleep until woken). */
@@ -366,34 +368,5 @@ export class PacerCore {
 	private admissionDue(drop: DropConfig, at: number): boolean {
 		const last = this.state().last_admission_at;
 		return last === null || last + drop.admission.intervalMs <= at;
-	}
-
-	private admitNextBatch(drop: DropConfig, totals: ShardTotals, now: number): number {
-		const state = this.state();
-		const waiting = state.next_position - 1 - state.admitted_through;
-		const windowStart = now - this.accessWindowMs;
-		// Fans still shopping: admitted within an access window, less those who have bought since.
-		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
-			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM batches WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
-			 FROM batches WHERE at > ?`,
-			windowStart, windowStart,
-		)!;
-		const active = Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
-		const count = nextBatchSize({
-			batchSize: drop.admission.batchSize,
-			activeMultiple: drop.admission.activeMultiple,
-			remaining: totals.remaining,
-			held: totals.held,
-			active,
-			waiting,
-			idleMs: now - Math.max(this.lastBusyAt ?? now, state.last_admission_at ?? 0),
-		});
-		if (count <= 0) return 0;
-		const through = state.admitted_through + count;
-		this.transaction(() => {
-			this.sql.run(`UPDATE pacer SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
-			this.sql.run(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
-		});
-		return count;
 	}
 }

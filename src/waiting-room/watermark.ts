@@ -4,6 +4,7 @@
 // Built synchronously from the pacer's core, with the time passed in.
 import { type DropConfig, typesOf } from "../drops/rules";
 import type { TicketType } from "../drops/ticket-types";
+import type { RecentBatch } from "./admission";
 import type { PacerCore } from "./pacer-core";
 
 /** What the Worker needs to answer fans without calling any object: published, cached, at most a second old. */
@@ -44,6 +45,13 @@ export interface Watermark {
 	batchesComplete: boolean;
 	/** The polling advice's pace: measured, or the configured one before any batch. */
 	pacePerSecond: number;
+	/** The configured time between batches: the least a wait counts between two. */
+	intervalMs: number;
+	/**
+	 * Fans the pacer may still let in before those shopping reach the drop's active multiple of the tickets left:
+	 * a place past it waits for fans to buy, give up or run out of time, and no wait is promised to it.
+	 */
+	admissionRoom: number;
 	/** Fans admitted a minute lately, measured only; null when nobody went in within the pace window. */
 	admittedPerMinute: number | null;
 	remaining: number;
@@ -95,6 +103,8 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		batchesFrom: batches.length > 0 ? batches[0]!.through - batches[0]!.count : state.admitted_through,
 		batchesComplete: !olderInWindow,
 		pacePerSecond: pacer.pace(drop, now),
+		intervalMs: drop.admission.intervalMs,
+		admissionRoom: pacer.admission.room(drop, totals, now),
 		admittedPerMinute: pacer.admittedPerMinute(drop, now),
 		remaining: totals.remaining,
 		held: totals.held,
@@ -102,4 +112,15 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		ticketTypes: typesOf(drop),
 		at: now,
 	};
+}
+
+/** The batches the watermark lists that went in after `since`, each with its size, oldest first. */
+export function batchesSince(w: Pick<Watermark, "batches" | "batchesFrom">, since: number): RecentBatch[] {
+	const out: RecentBatch[] = [];
+	let before = w.batchesFrom;
+	for (const [through, at] of w.batches) {
+		if (at! > since) out.push({ at: at!, count: through! - before });
+		before = through!;
+	}
+	return out;
 }

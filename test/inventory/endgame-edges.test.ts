@@ -9,7 +9,7 @@ import { ACK_AFTER_MS, PEER_ANSWER_MS } from "../../src/inventory/stock-transfer
 import { failureOf } from "../../src/shared/outcome";
 import { audit, expectCleanAudit } from "../support/audit";
 import { createDrop } from "../support/drops";
-import { countGives, giverOf, moveShardClock, recordIncoming, rowCount, shardStub } from "../support/shards";
+import { countGives, giverOf, moveShardClock, recordIncoming, rowCount, shardStub, UNACKED } from "../support/shards";
 import { waitUntil } from "../support/wait";
 
 /** Opening in an hour: no pacer tick runs, so each test plays every call itself. */
@@ -181,13 +181,39 @@ describe("the endgame's edges", () => {
 		expect(credited).toBeGreaterThan(0);
 		await runDurableObjectAlarm(s0);
 		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(credited);
-		expect(await rowCount(drop.id, 3, "transfers_out")).toBeGreaterThan(0);
+		expect(await rowCount(drop.id, 3, UNACKED)).toBeGreaterThan(0);
 		// ...and sent once they are ACK_AFTER_MS old: both sides forget them.
 		await moveShardClock(drop.id, 0, ACK_AFTER_MS + 1_000);
 		expect(await runDurableObjectAlarm(s0)).toBe(true);
 		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(0);
-		expect(await rowCount(drop.id, 3, "transfers_out")).toBe(0);
+		expect(await rowCount(drop.id, 3, UNACKED)).toBe(0);
 		await moveShardClock(drop.id, 0, 0);
+		await expectCleanAudit(drop.id);
+	});
+
+	it("credited transfers' acks go alone at the very alarm set for them, not one alarm later", async () => {
+		const drop = await createDrop({ capacity: 4, shards: 2, maxPerFan: 4, opensAt: later() });
+		const s0 = shardStub(drop.id, 0);
+		await recordIncoming(drop.id, 0, "t_1_0_ack", 1, 1);
+		expect((await shardStub(drop.id, 1).give({ transferId: "t_1_0_ack", toShard: 0, amount: 1 })).amount).toBe(1);
+		// Shard 0's alarm finishes the transfer (asks again, is answered the same, credits) and sets the next alarm for its ack.
+		await runInDurableObject(s0, (instance: InventoryShard) => instance.alarm());
+		expect((await audit(drop.id)).totals.inFlight).toBe(0);
+		const [createdAt, alarmAt] = await runInDurableObject(s0, async (_s: InventoryShard, state) => [
+			state.storage.sql.exec<{ at: number }>(`SELECT created_at AS at FROM transfers_in`).one().at,
+			await state.storage.getAlarm(),
+		]);
+		expect(alarmAt).toBe(createdAt + ACK_AFTER_MS);
+		// That alarm, run at exactly its time, sends the ack: both sides are done with the transfer.
+		const ran = await runInDurableObject(s0, async (instance: InventoryShard) => {
+			instance.clock = () => alarmAt!;
+			await instance.alarm();
+			instance.clock = () => Date.now();
+			return true;
+		});
+		expect(ran).toBe(true);
+		expect(await rowCount(drop.id, 0, "transfers_in")).toBe(0);
+		expect(await rowCount(drop.id, 1, UNACKED)).toBe(0);
 		await expectCleanAudit(drop.id);
 	});
 

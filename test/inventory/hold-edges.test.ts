@@ -6,12 +6,13 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
+import { KEEP_MS } from "../../src/inventory/ledger-store";
 import { ACK_AFTER_MS } from "../../src/inventory/stock-transfers";
 import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { type HoldJson, admittedFans, hold, holdUntilDecided, newHold, newKey, purchase } from "../support/fans";
-import { fansHomedOn, moveShardClock, rowCount, runShardAlarmsLater, shardStub } from "../support/shards";
+import { fansHomedOn, moveShardClock, rowCount, runShardAlarmsLater, shardStub, UNACKED } from "../support/shards";
 import { waitUntil } from "../support/wait";
 import { fanFetch } from "../support/worker";
 
@@ -19,10 +20,10 @@ afterEach(() => {
 	vi.restoreAllMocks();
 });
 
-/** Every row a shard keeps, table by table. */
+/** Every row a shard keeps, table by table (the giver's answers waiting for an ack apart from all it keeps). */
 async function rows(dropId: string, shard: number): Promise<Record<string, number>> {
-	const tables = ["holds", "idempotency", "transfers_in", "transfers_out", "charges", "orders", "outbox"];
-	return Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await rowCount(dropId, shard, t)] as const)));
+	const tables = { holds: "holds", idempotency: "idempotency", transfers_in: "transfers_in", transfers_out: UNACKED, kept_out: "transfers_out", charges: "charges", orders: "orders", outbox: "outbox" };
+	return Object.fromEntries(await Promise.all(Object.entries(tables).map(async ([name, t]) => [name, await rowCount(dropId, shard, t)] as const)));
 }
 
 describe("a hold and the fan's turn", () => {
@@ -150,9 +151,15 @@ describe("what a request may write", () => {
 			...Array.from({ length: 10 }, () => hold(drop.id, tokens.get(fans[0]!)!, 1)),
 		]);
 		expect(new Set(await Promise.all(refusals.map(errorCode)))).toEqual(new Set(["sold_out", "limit_exceeded"]));
-		// The sweeps' answers (all 0) are kept until acknowledged, so a late copy of an ask takes nothing.
+		// The sweeps' answers (all 0) wait for their acks; acked, they are kept a day, so a late copy of an ask takes nothing...
 		await runShardAlarmsLater(drop.id, 4, ACK_AFTER_MS + 1_000);
-		expect(await Promise.all([0, 1, 2, 3].map((k) => rows(drop.id, k)))).toEqual(before);
+		const after = await Promise.all([0, 1, 2, 3].map((k) => rows(drop.id, k)));
+		const withoutKept = (r: Record<string, number>) => ({ ...r, kept_out: 0 });
+		expect(after.map(withoutKept)).toEqual(before.map(withoutKept));
+		expect(after.some((r, k) => r.kept_out! > before[k]!.kept_out!)).toBe(true);
+		// ...and then forgotten like remembered keys: nothing of the refusals is left.
+		await runShardAlarmsLater(drop.id, 4, KEEP_MS + 1_000);
+		expect((await Promise.all([0, 1, 2, 3].map((k) => rows(drop.id, k)))).map((r) => r.kept_out)).toEqual([0, 0, 0, 0]);
 	});
 
 	it("remembered keys and finished holds are pruned after a day; orders and charges stay", async () => {

@@ -4,13 +4,14 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it, vi } from "vitest";
 import { inventoryTotals } from "../../src/inventory/drop-shards";
 import { InventoryShard } from "../../src/inventory/inventory-shard";
+import { KEEP_MS } from "../../src/inventory/ledger-store";
 import { audit, expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { admittedFans, hold, join, newHold, purchase, status } from "../support/fans";
 import { admitBatch } from "../support/room";
 import { waitUntil } from "../support/wait";
-import { fansHomedOn, recordIncoming, rowCount, shardStub } from "../support/shards";
+import { fansHomedOn, moveShardClock, recordIncoming, rowCount, shardStub, UNACKED } from "../support/shards";
 
 describe("shard set-up", () => {
 	it("creating a drop spreads its capacity over its shards, with a default that grows with capacity", async () => {
@@ -70,11 +71,31 @@ describe("stock transfers between shards", () => {
 		expect(await giver.give({ transferId: "t_1_0_same", toShard: 0, amount: 3 })).toEqual({ amount: 3, free: 5, left: 2 });
 		expect((await giver.give({ transferId: "t_1_0_more", toShard: 0, amount: 9 })).amount).toBe(2);
 		expect((await giver.give({ transferId: "t_1_0_none", toShard: 0, amount: 1 })).amount).toBe(0);
-		// Every answer is on record, 0 included, until the taker acknowledges it; then none is.
-		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(3);
+		// Every answer is on record, 0 included, waiting for the taker's ack; acked, none waits.
+		expect(await rowCount(drop.id, 1, UNACKED)).toBe(3);
 		expect((await giver.give({ transferId: "", toShard: 0, amount: 0, acks: ["t_1_0_same", "t_1_0_more", "t_1_0_none"] })).amount).toBe(0);
-		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(0);
+		expect(await rowCount(drop.id, 1, UNACKED)).toBe(0);
 		expect(await giver.stats()).toMatchObject({ remaining: 0, given: 5, accountable: 0 });
+	});
+
+	it("a late copy of an ask that reaches the giver after its retry was credited and acked answers the first amount and takes nothing", async () => {
+		const drop = await createDrop({ capacity: 10, shards: 2 });
+		const giver = shardStub(drop.id, 1);
+		// The taker gave up on its first ask; the retry (same id) is answered, credited and acked...
+		expect((await giver.give({ transferId: "t_1_0_late", toShard: 0, amount: 2 })).amount).toBe(2);
+		expect((await giver.give({ transferId: "", toShard: 0, amount: 0, acks: ["t_1_0_late"] })).amount).toBe(0);
+		// ...and the first ask arrives now: the same answer, no stock taken a second time.
+		expect(await giver.give({ transferId: "t_1_0_late", toShard: 0, amount: 2 })).toMatchObject({ amount: 2, left: 3 });
+		expect(await giver.stats()).toMatchObject({ remaining: 3, given: 2 });
+		// The acked answer is kept a day, then the alarm's prune forgets it.
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(1);
+		await moveShardClock(drop.id, 1, KEEP_MS - 60_000);
+		await runDurableObjectAlarm(giver);
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(1);
+		await moveShardClock(drop.id, 1, KEEP_MS + 1_000);
+		expect(await runDurableObjectAlarm(giver)).toBe(true);
+		await moveShardClock(drop.id, 1, 0);
+		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(0);
 	});
 
 	it("acks and outbox marks of any length fit SQLite's 100 bound variables (a 101st stopped every give from a busy peer)", async () => {
@@ -84,9 +105,9 @@ describe("stock transfers between shards", () => {
 		const giver = shardStub(drop.id, 1);
 		const ids = Array.from({ length: 150 }, (_, i) => `t_1_0_many_${i}`);
 		for (const transferId of ids) expect((await giver.give({ transferId, toShard: 0, amount: 1 })).amount).toBe(1);
-		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(150);
+		expect(await rowCount(drop.id, 1, UNACKED)).toBe(150);
 		expect((await giver.give({ transferId: "t_1_0_after", toShard: 0, amount: 1, acks: ids })).amount).toBe(1);
-		expect(await rowCount(drop.id, 1, "transfers_out")).toBe(1);
+		expect(await rowCount(drop.id, 1, UNACKED)).toBe(1);
 		// The outbox's marks take a whole page of order ids the same way.
 		await runInDurableObject(shardStub(drop.id, 1), (shard: InventoryShard, state) => {
 			const outbox = shard["ledger"].outbox;

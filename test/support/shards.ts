@@ -65,7 +65,10 @@ export async function recordIncoming(dropId: string, taker: number, transferId: 
 	});
 }
 
-/** Rows in one of a shard's tables. */
+/** A giver's answers waiting for their taker's ack (acked ones are kept a while for late copies of an ask). */
+export const UNACKED = "transfers_out WHERE acked_at IS NULL";
+
+/** Rows in one of a shard's tables (`table` may carry a WHERE, as UNACKED does). */
 export async function rowCount(dropId: string, shard: number, table: string): Promise<number> {
 	return runInDurableObject(shardStub(dropId, shard), (_s, state) =>
 		state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,

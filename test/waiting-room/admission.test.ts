@@ -2,8 +2,9 @@
 // polling advice. Pure functions, so every case is exact and deterministic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromPace, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
+import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
+import { PACE_WINDOW_MS } from "../../src/waiting-room/timing";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
@@ -245,13 +246,52 @@ describe("the wait a fan is told", () => {
 		expect(measuredPacePerMinute({ admitted: 1, spanMs: 7_000 })).toBe(8.6);
 	});
 
-	it("is the place over the measured pace, and unknown without one", () => {
-		expect(waitFromPace(10, 20)).toBe(30_000);
-		expect(waitFromPace(1, 60)).toBe(1_000);
-		expect(waitFromPace(90, 30)).toBe(180_000);
-		expect(waitFromPace(0, null)).toBe(0);
-		expect(waitFromPace(5, null)).toBeNull();
-		expect(waitFromPace(5, 0)).toBeNull();
+	it("counts the batches to come, the first one spacing after the last, at the size and spacing of the recent ones", () => {
+		const second = (k: number, count = 100) => ({ at: 10_000 + k * 1_000, count });
+		const recent = [second(0), second(1), second(2)];
+		// A moment after a batch of 100 a second: place 150 goes in with the next two, the second of them 2 s away.
+		expect(waitFromBatches(150, recent, 12_000, 12_000, 1_000)).toBe(2_000);
+		// Place 100 is in the very next batch, 700 ms away; place 101 waits one batch more.
+		expect(waitFromBatches(100, recent, 12_300, 12_300, 1_000)).toBe(700);
+		expect(waitFromBatches(101, recent, 12_300, 12_300, 1_000)).toBe(1_700);
+		// Batches of 10 every 3 s (the pacer held back by the shoppers' cap): 25 fans are three batches, the next due now.
+		const slow = [{ at: 0, count: 10 }, { at: 3_000, count: 10 }, { at: 6_000, count: 10 }];
+		expect(waitFromBatches(25, slow, 9_000, 9_000, 1_000)).toBe(6_000);
+		// Never faster than the configured interval, whatever the batches' spacing looked like.
+		expect(waitFromBatches(300, [{ at: 0, count: 100 }, { at: 100, count: 100 }], 100, 100, 1_000)).toBe(3_000);
+	});
+
+	it("does not promise an old rhythm once admission has slowed: the time from the last batch to the watermark is the least spacing", () => {
+		const recent = [{ at: 0, count: 50 }, { at: 1_000, count: 50 }];
+		// Twenty seconds with no batch: the next is counted as due now, and each after it twenty seconds on.
+		expect(waitFromBatches(120, recent, 21_000, 21_000, 1_000)).toBe(2 * 20_000);
+	});
+
+	it("counts from the answer's time over a watermark a moment old, and a batch the watermark shows due is the next one after now, not no wait", () => {
+		const recent = [{ at: 0, count: 100 }, { at: 1_000, count: 100 }];
+		// The watermark is of 1.2 s; the answer at 1.8 s: place 150's batch (the second after the last) is at 3 s.
+		expect(waitFromBatches(150, recent, 1_200, 1_800, 1_000)).toBe(1_200);
+		// Place 50's batch was due at 2 s by that watermark, and the answer is at 2.5 s: the next batch due is at 3 s.
+		expect(waitFromBatches(50, recent, 1_200, 2_500, 1_000)).toBe(500);
+		expect(waitFromBatches(50, recent, 1_200, 3_000, 1_000)).toBe(0);
+	});
+
+	it("is 0 at the front, and unknown until two batches have shown a rhythm or with none in the last minute, never the configured pace", () => {
+		expect(waitFromBatches(0, [], 5_000, 5_000, 1_000)).toBe(0);
+		expect(waitFromBatches(5, [], 5_000, 5_000, 1_000)).toBeNull();
+		expect(waitFromBatches(5, [{ at: 1_000, count: 0 }, { at: 2_000, count: 0 }], 5_000, 5_000, 1_000)).toBeNull();
+		// One batch shows no spacing: a pacer running late would be promised the configured interval.
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }], 1_500, 1_500, 1_000)).toBeNull();
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_500, 3_500, 1_000)).toBe(1_500);
+		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_000 + PACE_WINDOW_MS + 1, 3_000 + PACE_WINDOW_MS + 1, 1_000)).toBeNull();
+	});
+
+	it("reads the rhythm from the last ten batches, so an opening's burst soon stops speaking for the line", () => {
+		// Ten batches of 100 a second at the opening, then ten of 5 every 4 s (the shoppers' cap holding admission back).
+		const burst = Array.from({ length: 10 }, (_, k) => ({ at: k * 1_000, count: 100 }));
+		const slow = Array.from({ length: 10 }, (_, k) => ({ at: 10_000 + k * 4_000, count: 5 }));
+		const last = slow[slow.length - 1]!.at;
+		expect(waitFromBatches(20, [...burst, ...slow], last, last, 1_000)).toBe(4 * 4_000);
 	});
 });
 
@@ -264,12 +304,12 @@ describe("pollAfterMs", () => {
 			}),
 			{ numRuns: 1000, seed: 11 },
 		);
-		const waits = [0, 4_000, 8_000, 16_000, 32_000, 64_000];
+		const waits = [0, 6_000, 12_000, 24_000, 48_000, 96_000];
 		const polls = waits.map((w) => pollAfterMs(w, 0.5));
 		expect(polls).toEqual([MIN_POLL_MS, MIN_POLL_MS, 2_000, 4_000, 8_000, 16_000]);
 	});
 
-	it("stays between 1 s and 30 s whatever the wait and the jitter", () => {
+	it("stays between 1 s and 20 s whatever the wait and the jitter", () => {
 		fc.assert(
 			fc.property(fc.integer({ min: 0, max: 10 ** 9 }), fc.double({ min: 0, max: 1, noNaN: true }), (wait, jitter) => {
 				const p = pollAfterMs(wait, jitter);
@@ -282,8 +322,8 @@ describe("pollAfterMs", () => {
 	});
 
 	it("spreads fans who would poll together by up to 10% either way", () => {
-		expect(pollAfterMs(40_000, 0)).toBe(9_000);
-		expect(pollAfterMs(40_000, 0.5)).toBe(10_000);
-		expect(pollAfterMs(40_000, 1)).toBe(11_000);
+		expect(pollAfterMs(60_000, 0)).toBe(9_000);
+		expect(pollAfterMs(60_000, 0.5)).toBe(10_000);
+		expect(pollAfterMs(60_000, 1)).toBe(11_000);
 	});
 });

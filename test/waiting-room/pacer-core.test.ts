@@ -288,10 +288,26 @@ describe("batch admission", () => {
 			opened(core, drop, [10, 0]);
 			return [
 				core.admitIfDue(drop, free(4), T0),
-				// Someone holds a ticket: the four are at work.
+				// Someone holds a ticket: the four are at work, until a look sees the ticket free again.
 				core.admitIfDue(drop, free(3, { held: 1 }), T0 + 2_000),
-				core.admitIfDue(drop, free(4), T0 + 2_000 + STALL_MS - 1),
-				core.admitIfDue(drop, free(4), T0 + 2_000 + STALL_MS),
+				core.admitIfDue(drop, free(4), T0 + 2_500),
+				core.admitIfDue(drop, free(4), T0 + 2_500 + STALL_MS - 1),
+				core.admitIfDue(drop, free(4), T0 + 2_500 + STALL_MS),
+			];
+		});
+		expect(seen).toEqual([4, 0, 0, 0, 4]);
+	});
+
+	it("counts fans at work until the first look that sees no holds, however far apart the looks (a watched dry drop looks every 10 s)", async () => {
+		const drop = dropConfig({ admission: { batchSize: 4, intervalMs: 250, activeMultiple: 1 } });
+		const seen = await onCore((core) => {
+			opened(core, drop, [10, 0]);
+			return [
+				core.admitIfDue(drop, free(4), T0),
+				core.admitIfDue(drop, free(0, { held: 4 }), T0 + 1_000),
+				// The holds ended somewhere in the 12 s to this look: not a stall yet, the four may still be buying.
+				core.admitIfDue(drop, free(4), T0 + 1_000 + STALL_MS + 2_000),
+				core.admitIfDue(drop, free(4), T0 + 1_000 + 2 * STALL_MS + 2_000),
 			];
 		});
 		expect(seen).toEqual([4, 0, 0, 4]);

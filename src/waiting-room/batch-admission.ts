@@ -1,0 +1,76 @@
+// How the pacer lets fans in once a batch is due: how many (admission.ts sizes the
+// batch), written with the fans still shopping counted at that moment, and how much
+// room the shoppers' cap leaves before it holds admission back (what a wait can be
+// promised from). Synchronous over the pacer's batches table, the time passed in.
+import type { DropConfig } from "../drops/rules";
+import type { ShardTotals } from "../inventory/ledger";
+import type { Sql } from "../shared/sql";
+import { nextBatchSize } from "./admission";
+import type { PacerState } from "./pacer-schema";
+
+export class BatchAdmission {
+	/**
+	 * The last time a look saw tickets in holds, or the first look after one that did (memory: a fresh instance starts
+	 * from its first tick, never making admitted fans look gone). Looks can be 10 s apart while a dry drop is watched, and
+	 * holds a look saw may have lasted until just before the next: the fans are counted at work until that next look.
+	 */
+	lastBusyAt: number | null = null;
+	private heldAtLastLook = false;
+
+	/** `accessWindowMs`: how long an admitted fan's turn lasts; fans admitted within it may still be shopping. */
+	constructor(
+		private readonly sql: Sql,
+		private readonly transaction: <T>(fn: () => T) => T,
+		private readonly accessWindowMs: number,
+	) {}
+
+	/** A tick on sale began: an instance that never looked counts the fans at work from now. */
+	started(now: number): void {
+		this.lastBusyAt ??= now;
+	}
+
+	/** A look at the shards' totals: tickets in holds are fans at work. */
+	looked(totals: ShardTotals, now: number): void {
+		if (totals.held > 0 || this.heldAtLastLook) this.lastBusyAt = now;
+		this.heldAtLastLook = totals.held > 0;
+	}
+
+	/** Fans still shopping: admitted within an access window, less those who have bought since. */
+	shopping(totals: ShardTotals, now: number): number {
+		const windowStart = now - this.accessWindowMs;
+		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
+			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM batches WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
+			 FROM batches WHERE at > ?`,
+			windowStart, windowStart,
+		)!;
+		return Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
+	}
+
+	/**
+	 * How many more fans may go in before the fans still shopping reach `activeMultiple` times the tickets left: past
+	 * it admission waits for fans to buy, give up or run out of time, which no pace foretells.
+	 */
+	room(drop: DropConfig, totals: ShardTotals, now: number): number {
+		return Math.max(0, drop.admission.activeMultiple * totals.remaining - this.shopping(totals, now));
+	}
+
+	/** Admits the next batch (the batch is due): answers the fans admitted. */
+	admit(drop: DropConfig, totals: ShardTotals, state: PacerState, now: number): number {
+		const count = nextBatchSize({
+			batchSize: drop.admission.batchSize,
+			activeMultiple: drop.admission.activeMultiple,
+			remaining: totals.remaining,
+			held: totals.held,
+			active: this.shopping(totals, now),
+			waiting: state.next_position - 1 - state.admitted_through,
+			idleMs: now - Math.max(this.lastBusyAt ?? now, state.last_admission_at ?? 0),
+		});
+		if (count <= 0) return 0;
+		const through = state.admitted_through + count;
+		this.transaction(() => {
+			this.sql.run(`UPDATE pacer SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
+			this.sql.run(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
+		});
+		return count;
+	}
+}
