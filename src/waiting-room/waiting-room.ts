@@ -25,6 +25,7 @@ import { lineStub } from "../shared/names";
 import { sha256Hex } from "../shared/crypto";
 import { PacerCore, type RoomStats } from "./pacer-core";
 import { type RoomAudit, UNCONFIGURED_AUDIT, pacerAudit } from "./pacer-audit";
+import { type QueueMinutes, pacerQueueMinutes } from "./queue-minutes";
 import { type Watermark, watermarkOf } from "./watermark";
 import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
@@ -188,6 +189,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		const lines = await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).audit()));
 		const commitmentVerified = state.opened_at === null ? null : (await sha256Hex(state.seed)) === state.seed_commitment;
 		return pacerAudit(this.core, state, lines, commitmentVerified);
+	}
+
+	/** The queue's figures per minute, from the blocks placed and the batches admitted (a promoter's read, never a fan's). */
+	queueMinutes(): QueueMinutes | null {
+		this.served.count();
+		return this.core.config() === null ? null : pacerQueueMinutes(this.core, this.clock());
 	}
 
 	load(): number {
