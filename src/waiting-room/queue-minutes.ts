@@ -134,6 +134,19 @@ export function queueMinutes(source: QueueSource): QueueMinutes {
 	};
 }
 
+/** How long the pacer answers from the figures it last derived: a promoter page asks every few seconds, and a long drop's walk takes tens of ms. */
+export const QUEUE_MINUTES_MAX_AGE_MS = 5_000;
+
+/** The figures last derived, kept in memory (a restart derives them afresh from the tables). */
+export class QueueMinutesCopy {
+	private copy: { at: number; value: QueueMinutes } | null = null;
+
+	read(core: PacerCore, now: number): QueueMinutes {
+		if (this.copy === null || now - this.copy.at >= QUEUE_MINUTES_MAX_AGE_MS || now < this.copy.at) this.copy = { at: now, value: pacerQueueMinutes(core, now) };
+		return this.copy.value;
+	}
+}
+
 /** The figures from a pacer's own tables at `now`. */
 export function pacerQueueMinutes(core: PacerCore, now: number): QueueMinutes {
 	const state = core.state();

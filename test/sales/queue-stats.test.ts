@@ -11,7 +11,9 @@ import type { QueueStats } from "../../src/contract/queue-answers";
 import { WIDE_OPEN, createDrop, getDrop } from "./../support/drops";
 import { admittedFans, hold, purchase } from "../support/fans";
 import { restartObjects } from "../support/objects";
-import { roomStub } from "../support/room";
+import { movePacerClock, roomStub } from "../support/room";
+import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
+import { QUEUE_MINUTES_MAX_AGE_MS } from "../../src/waiting-room/queue-minutes";
 import { saleMessage, storeSales, waitForOrders } from "../support/sales";
 import { adminFetch } from "../support/worker";
 
@@ -141,6 +143,21 @@ describe("GET /api/admin/drops/:id/queue-stats", () => {
 		await restartObjects([() => roomStub(dropId)]);
 		expect(await readStats(dropId)).toEqual(before);
 		expect(await tables()).toEqual(stored);
+	});
+
+	it("answers from the pacer's last figures for a few seconds, then derives them afresh", async () => {
+		const dropId = await scriptedDrop();
+		expect((await readStats(dropId)).totals.admitted).toBe(9);
+		// A tenth fan placed and admitted at 12:03:00 (a batch of one).
+		await runInDurableObject(roomStub(dropId), (_room, state) => {
+			state.storage.sql.exec(`INSERT INTO placements (slot, line, start, count) VALUES (?, 0, 10, 1)`, slot(M + 175_000));
+			state.storage.sql.exec(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, 1, 10, 0)`, M + 180_000);
+		});
+		expect((await readStats(dropId)).totals.admitted).toBe(9);
+		await runInDurableObject(roomStub(dropId), (room: WaitingRoom) => movePacerClock(room, QUEUE_MINUTES_MAX_AGE_MS));
+		const fresh = await readStats(dropId);
+		expect(fresh.totals).toMatchObject({ joined: 10, admitted: 10 });
+		expect(fresh.minutes.find((m) => m.minute === minute(3))).toMatchObject({ admitted: 1, wait: { p50: 5, p90: 5, max: 5 } });
 	});
 
 	it("refuses an unknown format with 422 and an unknown drop with 404, as JSON", async () => {
