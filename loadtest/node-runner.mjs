@@ -54,6 +54,7 @@ import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
 import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/ticket-time.js";
 import { waitEstimateStats, waitEstimateText } from "./lib/wait-estimate.js";
+import { queueStatsText, readQueueStats } from "./lib/queue-stats.js";
 import { selloutStats, selloutText } from "./lib/sellout.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -387,6 +388,11 @@ async function runDrop(baseUrl, adminToken) {
 	log(`sale to ticket: ${saleToTicketText(saleToTicket)}`);
 	const waitEstimate = waitEstimateStats(results);
 	log(`wait estimate: ${waitEstimateText(waitEstimate)}`);
+	// The promoter's figures, read as the promoter page reads them, timed: one read's cost.
+	const queueReadAt = Date.now();
+	const queue = await runAsync(readQueueStats(client, cfg, drop.id), client);
+	queue.readMs = Date.now() - queueReadAt;
+	log(`queue: ${queueStatsText(queue)} (read in ${queue.readMs} ms)`);
 	if (knobs.scanTickets > 0) {
 		saleToTicket.scan = await scanAtGate(client, baseUrl, drop.id, results, knobs.scanTickets);
 		failures.push(...saleToTicket.scan.failures);
@@ -419,6 +425,7 @@ async function runDrop(baseUrl, adminToken) {
 		sellout: selloutStats({ sales, lapses, opensAt, capacity: knobs.tickets, holdSeconds: knobs.holdSeconds }),
 		saleToTicket,
 		waitEstimate,
+		queue,
 		firstSaleAfterOpenSeconds: firstSaleAt ? (firstSaleAt - opensAt) / 1000 : null,
 		load: { ...audit.load, byKind: loadSummary(audit.load) },
 		fairness: {

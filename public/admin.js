@@ -1,12 +1,13 @@
 // The promoter page: sign in with a promoter's API key or the operator's
 // admin token, create and schedule drops, watch one live (stats, a sales
-// chart, the audit), pause and resume admission, download the sales as CSV;
+// chart, the queue's figures, the audit), pause and resume admission, download the sales as CSV;
 // keys, promoters and the activity log are in team.js. What the key's role may
 // not do is hidden (elements marked data-needs="change" for a staff key; a gate
 // key sees only a note), and the API refuses it anyway.
 //
 // The credential lives only in sessionStorage: it is gone when the tab closes.
 import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
+import { clearQueue, refreshQueue } from "/admin-queue.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { typesEditor, typesPanel } from "/admin-types.js";
@@ -378,6 +379,7 @@ async function selectDrop(id, { focus = true } = {}) {
 	$("audit").replaceChildren(Object.assign(document.createElement("p"), { className: "meta", textContent: "Checking…" }));
 	text("chart-caption", "Waiting for sales.");
 	$("chart").replaceChildren();
+	clearQueue();
 	for (const id of ["stat-refunded", "stat-net"]) text(id, "–");
 	try {
 		const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
@@ -404,6 +406,7 @@ async function liveLoop(gen) {
 			if (gen !== view.gen) return;
 			renderDrop(drop);
 			if (round % 2 === 0) await refreshSales(id, gen);
+			if (round % 2 === 0 && gen === view.gen) await refreshQueue(adminApi, drop, () => gen === view.gen);
 			if (round % 3 === 0) await refreshAudit(id, gen);
 			if (round % 2 === 1) await refreshOrders(drop);
 			if (gen === view.gen) show("drop-error", false);

@@ -32,6 +32,7 @@ import { fanBackOnline, fanFirstViewSlow } from "./network-journeys.mjs";
 import { queueNumbersAgree } from "./queue-journeys.mjs";
 import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
 import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
+import { promoterQueueFiguresAgree } from "./queue-stats-journeys.mjs";
 import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -123,6 +124,8 @@ const allJourneys = [
 	["seat map on a phone: 24 px seats, key, stage, price, seats in words", seatMapOnPhone],
 	// The promoter's pages: types, orders, totals, activity, keys and the audit, at desktop and phone (issue 29).
 	["promoter pages read well at desktop and phone", promoterPagesReadWell],
+	// The queue's figures on the promoter page are the API's, at desktop and phone (issue 28).
+	["promoter queue figures match the API at desktop and phone", promoterQueueFiguresAgree],
 	// The fan page's smaller words: every ticket held, sold out's next step, prices per type, no fan id (issue 29).
 	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
 	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],

@@ -13,6 +13,7 @@ import { unansweredText, unansweredTotal } from "./unanswered.js";
 import { cancelText } from "./cancel.js";
 import { saleToTicketText } from "./ticket-time.js";
 import { waitEstimateText } from "./wait-estimate.js";
+import { queueStatsSection } from "./queue-stats.js";
 import { selloutText } from "./sellout.js";
 import { admissionHeldBack, admissionText } from "./admission-note.js";
 
@@ -601,6 +602,7 @@ export function renderReport(report, opts) {
 	} else parts.push('<p class="muted">This report has no per-second series.</p>');
 	if (report.saleToTicket && report.saleToTicket.buyers > 0) parts.push(saleToTicketSection(report.saleToTicket));
 	if (report.waitEstimate && report.waitEstimate.admitted > 0) parts.push(waitEstimateSection(report.waitEstimate));
+	if (report.queue && report.queue.totals) parts.push(queueStatsSection(report.queue));
 	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
 	if (report.load && report.load.objects && report.load.objects.length > 0) {
 		parts.push("<h2>Load per object</h2>");

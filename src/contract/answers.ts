@@ -9,9 +9,10 @@ import { answerParts } from "./answer-parts";
 import { auditAnswers } from "./audit-answers";
 import { engineAnswers } from "./engine-answers";
 import { fanAnswers } from "./fan-answers";
+import { queueAnswers } from "./queue-answers";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every answer's schema by its name in the OpenAPI document. */
-export const answerSchemas = onFirstUse(() => ({ ApiError: answerParts().ApiError, ...engineAnswers(), ...adminAnswers(), ...auditAnswers(), ...fanAnswers() }));
+export const answerSchemas = onFirstUse(() => ({ ApiError: answerParts().ApiError, ...engineAnswers(), ...adminAnswers(), ...auditAnswers(), ...queueAnswers(), ...fanAnswers() }));
 
 export type AnswerSchemas = ReturnType<typeof answerSchemas>;

@@ -98,6 +98,11 @@ export const nextCursor = (page: unknown[], limit: number, last: [string, string
 
 export const ListDropsQuery = z.object({ limit: wholeNumber(1, 200, 50), cursor });
 
+/** The query of GET /api/admin/drops/:id/queue-stats. */
+export const QueueStatsQuery = z.object({
+	format: z.enum(["json", "csv"]).optional().meta({ description: '"csv" for the minutes as CSV (as with Accept: text/csv); JSON otherwise.' }),
+});
+
 export const SalesQuery = z.object({
 	limit: wholeNumber(1, 1000, 100),
 	cursor,

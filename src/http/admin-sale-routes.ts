@@ -4,8 +4,10 @@
 import { type IRequest, Router } from "itty-router";
 import type { SalesPage } from "../contract/admin-answers";
 import type { AuditReport, Reconciled } from "../contract/audit-answers";
-import { AuditQuery, SalesQuery, nextCursor, parseQuery } from "../contract/requests";
+import type { QueueStats } from "../contract/queue-answers";
+import { AuditQuery, QueueStatsQuery, SalesQuery, nextCursor, parseQuery } from "../contract/requests";
 import { auditDrop } from "../sales/audit";
+import { queueStats, queueStatsCsv } from "../sales/queue-figures";
 import { reconcileDrop } from "../sales/reconcile";
 import { salesCsvStream, salesPage } from "../sales/store";
 import { activityStatement, dropOf, principalOf } from "../tenants/auth";
@@ -53,6 +55,20 @@ adminSaleRoutes.get("/drops/:id/sales", async (request, env) => {
 		})),
 		nextCursor: nextCursor(rows, limit, last ? [last.created_at, last.order_id] : null),
 	} satisfies SalesPage;
+});
+
+// The queue minute by minute, computed at read time from the pacer's batches and placements and D1's sales.
+adminSaleRoutes.get("/drops/:id/queue-stats", async (request, env) => {
+	const drop = dropOf(request);
+	const { format } = parseQuery(QueueStatsQuery, request.query);
+	const wantsCsv = format === "csv" || (format === undefined && (request.headers.get("accept") ?? "").includes("text/csv"));
+	const stats = await queueStats(env, drop);
+	if (wantsCsv) {
+		return new Response(queueStatsCsv(stats), {
+			headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="queue-${drop.id}.csv"` },
+		});
+	}
+	return stats satisfies QueueStats;
 });
 
 adminSaleRoutes.get("/drops/:id/audit", async (request, env) => {

@@ -2,7 +2,7 @@
 // drops, their sales, audit, seats and reconciliation; then promoters, their keys
 // and the activity log. What the promoter does after the sale is in
 // openapi-after-sale.ts. Rendered by openapi.ts. Pure.
-import { ActivityQuery, AuditQuery, KeysQuery, ListDropsQuery, ListPromotersQuery, SalesQuery } from "../contract/requests";
+import { ActivityQuery, AuditQuery, QueueStatsQuery, KeysQuery, ListDropsQuery, ListPromotersQuery, SalesQuery } from "../contract/requests";
 import { type Operation, json } from "./openapi-operation";
 
 export const ADMIN_OPERATIONS: Operation[] = [
@@ -82,6 +82,21 @@ export const ADMIN_OPERATIONS: Operation[] = [
 		query: SalesQuery,
 		answers: { 200: { ...json("SalesPage", "A page of sales, oldest first; or the CSV."), csv: true } },
 		errors: { 400: "invalid_type (limit), invalid_cursor", 404: "not_found", 422: "out_of_range (limit), empty (q), too_long (q), invalid_format (q)" },
+	},
+	{
+		operationId: "queueStats",
+		method: "GET",
+		path: "/api/admin/drops/:id/queue-stats",
+		tag: "promoter",
+		summary: "The queue minute by minute",
+		description:
+			"Arrivals, admissions, time from join to admission (p50, p90, max), turns ended, buyers, sales and refunds per minute, with the drop's totals " +
+			"(conversion, fans who left without buying). Computed when read from the pacer's batches and placements and D1's orders and refunds; kept after the drop. " +
+			"CSV with Accept: text/csv or format=csv.",
+		security: ["admin"],
+		query: QueueStatsQuery,
+		answers: { 200: { ...json("QueueStats", "The figures; or the minutes as CSV."), csv: true } },
+		errors: { 404: "not_found", 422: "invalid_value (format)" },
 	},
 	{
 		operationId: "auditDrop",

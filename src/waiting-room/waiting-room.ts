@@ -25,6 +25,7 @@ import { lineStub } from "../shared/names";
 import { sha256Hex } from "../shared/crypto";
 import { PacerCore, type RoomStats } from "./pacer-core";
 import { type RoomAudit, UNCONFIGURED_AUDIT, pacerAudit } from "./pacer-audit";
+import { type QueueMinutes, QueueMinutesCopy } from "./queue-minutes";
 import { type Watermark, watermarkOf } from "./watermark";
 import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
@@ -41,6 +42,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	/** The gathering of the shards' totals under way, which every caller meanwhile shares. */
 	private gathering: Promise<ShardTotals | null> | null = null;
 	private availabilityCopy: { at: number; value: AvailabilityDoc } | null = null;
+	private readonly queueCopy = new QueueMinutesCopy();
 	private gatheringAvailability: Promise<AvailabilityDoc> | null = null;
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
 	clock: () => number = () => Date.now();
@@ -188,6 +190,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		const lines = await Promise.all(Array.from({ length: drop.lines }, (_, k) => this.line(k).audit()));
 		const commitmentVerified = state.opened_at === null ? null : (await sha256Hex(state.seed)) === state.seed_commitment;
 		return pacerAudit(this.core, state, lines, commitmentVerified);
+	}
+
+	/** The queue's figures per minute, from the blocks placed and the batches admitted (a promoter's read, never a fan's; up to 5 s old). */
+	queueMinutes(): QueueMinutes | null {
+		this.served.count();
+		return this.core.config() === null ? null : this.queueCopy.read(this.core, this.clock());
 	}
 
 	load(): number {

@@ -337,6 +337,10 @@ describe("the OpenAPI document", () => {
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, init: { headers: { ...adminHeaders, accept: "text/csv" } } })).body).toContain(orderId);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?limit=0", init: { headers: adminHeaders } })).status).toBe(422);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?cursor=%25", init: { headers: adminHeaders } })).body.error.code).toBe("invalid_cursor");
+		const queue = await api("GET", "/api/admin/drops/:id/queue-stats", { params: { id }, init: { headers: adminHeaders } });
+		expect(queue.body.totals.buyers).toBeGreaterThan(0);
+		expect((await api("GET", "/api/admin/drops/:id/queue-stats", { params: { id }, search: "?format=csv", init: { headers: adminHeaders } })).body).toContain("minute,arrivals");
+		expect((await api("GET", "/api/admin/drops/:id/queue-stats", { params: { id }, search: "?format=xml", init: { headers: adminHeaders } })).body.error.code).toBe("invalid_value");
 		expect((await api("GET", "/api/admin/drops/:id/audit", { params: { id }, init: { headers: adminHeaders } })).body.ok).toBe(true);
 		expect((await api("GET", "/api/admin/drops/:id/audit", { params: { id }, search: "?graceSeconds=soon", init: { headers: adminHeaders } })).status).toBe(400);
 		expect((await api("GET", "/api/admin/drops/:id/audit", { params: { id }, search: "?graceSeconds=3601", init: { headers: adminHeaders } })).status).toBe(422);
