@@ -35,6 +35,8 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	holdId: { description: "A hold's id, as the hold answered it." },
 	orderId: { description: "An order's id, as the purchase answered it." },
 	typeId: { description: "A ticket type's id, as the drop lists it." },
+	webhookId: { description: "A webhook endpoint's id (wh_...), as listed." },
+	deliveryId: { description: "A webhook delivery's id (wd_...), as its endpoint's deliveries list it." },
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -76,7 +76,7 @@ export async function pump(
 		const result = await getQueueResult(batch, createExecutionContext());
 		for (const w of due) {
 			if (result.explicitAcks.includes(w.id)) continue;
-			const retry = result.retryMessages.find((r) => r.msgId === w.id);
+			const retry = result.retryMessages.find((r: { msgId: string }) => r.msgId === w.id);
 			if (retry) waiting.push({ ...w, attempts: w.attempts + 1, due: now + (delays.get(w.id) ?? 0) * 1000 });
 		}
 	}
