@@ -17,6 +17,11 @@ CREATE TABLE webhook_endpoints (
   paused_reason TEXT,
   -- When its current run of failures began (NULL after any success): a day of failing pauses it.
   failing_since TEXT,
+  -- When it became what `state` says (made, paused or resumed): the promoter page shows "paused since".
+  state_since TEXT NOT NULL,
+  -- Its latest failed attempt, kept after a success too, so the page can say what last went wrong and when.
+  last_failure_at TEXT,
+  last_failure TEXT,
   created_at TEXT NOT NULL
 );
 

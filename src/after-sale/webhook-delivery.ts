@@ -155,9 +155,10 @@ async function deliverOnce(env: Env, deliveryId: string, now: number, fetcher: t
 			pause ? 1 : 0,
 		),
 		env.DB.prepare(
-			`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?2),
+			`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?2), last_failure_at = ?5, last_failure = ?6,
+			   state_since = CASE WHEN ?3 AND state = 'active' THEN ?5 ELSE state_since END,
 			   state = CASE WHEN ?3 THEN 'paused' ELSE state END, paused_reason = CASE WHEN ?3 THEN ?4 ELSE paused_reason END WHERE id = ?1`,
-		).bind(claimed.endpoint_id, failingSince, pause ? 1 : 0, "failing for a day"),
+		).bind(claimed.endpoint_id, failingSince, pause ? 1 : 0, "failing for a day", iso(now), answer.error ?? "failed"),
 	]);
 	if (pause) console.warn(`webhook endpoint ${claimed.endpoint_id} paused: failing since ${failingSince}`);
 	return pause ? { kind: "done" } : { kind: "retry", delaySeconds: webhookBackoff(claimed.attempts) };

@@ -12,6 +12,10 @@ export interface WebhookEndpoint {
 	state: "active" | "paused";
 	pausedReason: string | null;
 	failingSince: string | null;
+	/** When it became what `state` says: made, paused or resumed. */
+	stateSince: string;
+	/** Its latest failed attempt (kept after a success), or null when none has failed. */
+	lastFailure: { at: string; error: string } | null;
 	createdAt: string;
 }
 
@@ -38,6 +42,9 @@ interface EndpointRow {
 	state: "active" | "paused";
 	paused_reason: string | null;
 	failing_since: string | null;
+	state_since: string;
+	last_failure_at: string | null;
+	last_failure: string | null;
 	created_at: string;
 }
 
@@ -50,6 +57,8 @@ const endpointOf = (r: EndpointRow): WebhookEndpoint => ({
 	state: r.state,
 	pausedReason: r.paused_reason,
 	failingSince: r.failing_since,
+	stateSince: r.state_since,
+	lastFailure: r.last_failure_at === null ? null : { at: r.last_failure_at, error: r.last_failure ?? "failed" },
 	createdAt: r.created_at,
 });
 
@@ -60,8 +69,8 @@ export function insertEndpointStatement(db: D1Database, e: WebhookEndpoint, secr
 	// Written only while the promoter has fewer than MAX_ENDPOINTS: the count and the write are one statement.
 	return db
 		.prepare(
-			`INSERT INTO webhook_endpoints (id, promoter_id, drop_id, url, events, secret, state, created_at)
-			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7 WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE promoter_id = ?2) < ?8`,
+			`INSERT INTO webhook_endpoints (id, promoter_id, drop_id, url, events, secret, state, state_since, created_at)
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7 WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE promoter_id = ?2) < ?8`,
 		)
 		.bind(e.id, e.promoterId, e.dropId, e.url, JSON.stringify(e.events), secret, e.createdAt, MAX_ENDPOINTS);
 }
@@ -77,14 +86,14 @@ export async function getEndpoint(db: D1Database, promoterId: string, id: string
 }
 
 /** Pauses an endpoint by the promoter's hand: its deliveries wait, none is lost. */
-export function pauseStatement(db: D1Database, id: string): D1PreparedStatement {
-	return db.prepare(`UPDATE webhook_endpoints SET state = 'paused', paused_reason = 'paused by the promoter' WHERE id = ?`).bind(id);
+export function pauseStatement(db: D1Database, id: string, at = new Date().toISOString()): D1PreparedStatement {
+	return db.prepare(`UPDATE webhook_endpoints SET state = 'paused', paused_reason = 'paused by the promoter', state_since = ?2 WHERE id = ?1 AND state = 'active'`).bind(id, at);
 }
 
 /** Resumes an endpoint: its failures forgotten, its waiting deliveries due again (the dispatcher queues them). */
-export function resumeStatements(db: D1Database, id: string): D1PreparedStatement[] {
+export function resumeStatements(db: D1Database, id: string, at = new Date().toISOString()): D1PreparedStatement[] {
 	return [
-		db.prepare(`UPDATE webhook_endpoints SET state = 'active', paused_reason = NULL, failing_since = NULL WHERE id = ?`).bind(id),
+		db.prepare(`UPDATE webhook_endpoints SET state = 'active', paused_reason = NULL, failing_since = NULL, state_since = ?2 WHERE id = ?1 AND state = 'paused'`).bind(id, at),
 		db.prepare(`UPDATE webhook_deliveries SET queued_at = NULL WHERE endpoint_id = ? AND status = 'pending'`).bind(id),
 	];
 }

@@ -181,6 +181,8 @@ function build() {
 		state: z.enum(["active", "paused"]),
 		pausedReason: nullable(z.string()).meta({ description: '"failing for a day" (paused by the engine) or "paused by the promoter".' }),
 		failingSince: nullable(instant()).meta({ description: "When its current run of failures began; null after a success." }),
+		stateSince: instant().meta({ description: "When it became what `state` says: made, paused (by the promoter or the engine) or resumed." }),
+		lastFailure: nullable(z.strictObject({ at: instant(), error: z.string() })).meta({ description: "Its latest failed attempt (kept after a later success); null when none has failed." }),
 		createdAt: instant(),
 	});
 	const WebhookCreated = WebhookEndpoint.extend({ secret: z.string().meta({ description: "The signing secret (whsec_…): shown once, never again." }) });

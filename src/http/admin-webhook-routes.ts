@@ -51,6 +51,7 @@ adminWebhookRoutes.post("/webhooks", async (request, env) => {
 		const drop = await getDrop(env.DB, body.dropId).catch(() => null);
 		if (drop === null || drop.promoterId !== promoterId) throw notFound("drop");
 	}
+	const createdAt = new Date().toISOString();
 	const endpoint: WebhookEndpoint = {
 		id: randomId("wh_"),
 		promoterId,
@@ -60,7 +61,9 @@ adminWebhookRoutes.post("/webhooks", async (request, env) => {
 		state: "active",
 		pausedReason: null,
 		failingSince: null,
-		createdAt: new Date().toISOString(),
+		stateSince: createdAt,
+		lastFailure: null,
+		createdAt,
 	};
 	const secret = newWebhookSecret();
 	const inserted = await insertEndpointStatement(env.DB, endpoint, secret).run();

@@ -65,6 +65,8 @@ describe("webhooks", () => {
 		// Failures end with a success: the endpoint is not failing.
 		const listed = (await (await keyFetch(promoter.apiKey, "/api/admin/webhooks")).json()) as { endpoints: { id: string; failingSince: string | null; state: string }[] };
 		expect(listed.endpoints.find((e) => e.id === endpoint.id)).toMatchObject({ state: "active", failingSince: null });
+		// The last failure stays to be read after the success that ended the run.
+		expect(listed.endpoints.find((e) => e.id === endpoint.id)).toMatchObject({ lastFailure: { error: "answered 500" } });
 	});
 
 	it("a delivery is signed so that a few lines of Node's crypto verify it, and a changed body does not", async () => {
@@ -148,8 +150,14 @@ describe("webhooks", () => {
 		expect(now - start).toBeLessThan(26 * 60 * 60 * 1000);
 		expect(received.length).toBeGreaterThan(10);
 		expect(received.length).toBeLessThan(100);
-		const listed = (await (await keyFetch(promoter.apiKey, "/api/admin/webhooks")).json()) as { endpoints: { id: string; state: string; pausedReason: string }[] };
-		expect(listed.endpoints.find((e) => e.id === endpoint.id)).toMatchObject({ state: "paused", pausedReason: "failing for a day" });
+		const listed = (await (await keyFetch(promoter.apiKey, "/api/admin/webhooks")).json()) as {
+			endpoints: { id: string; state: string; pausedReason: string; stateSince: string; createdAt: string; lastFailure: { at: string; error: string } | null }[];
+		};
+		const paused = listed.endpoints.find((e) => e.id === endpoint.id)!;
+		expect(paused).toMatchObject({ state: "paused", pausedReason: "failing for a day", lastFailure: { error: "answered 503" } });
+		// Paused since the attempt that paused it, a day after the first failure: that attempt is also the last failure.
+		expect(Date.parse(paused.stateSince) - Date.parse(paused.createdAt)).toBeGreaterThanOrEqual(24 * 60 * 60 * 1000);
+		expect(paused.stateSince).toBe(paused.lastFailure!.at);
 		// Events while paused are kept too.
 		await markCancelled(testEnv.env, drop.id);
 		let rows = await deliveriesOf(endpoint.id);
