@@ -45,6 +45,8 @@ export default defineConfig({
 						const success = form.get("secret") === "turnstile-secret" && form.get("response") === "pass";
 						return Response.json({ success, "error-codes": success ? [] : ["invalid-input-response"] });
 					}
+					// A promoter's webhook endpoint that takes every delivery (deliveries through the real Queue).
+					if (url.hostname === "hooks.test") return new Response(null, { status: 204 });
 					return new Response("no network in tests", { status: 502 });
 				},
 			},

@@ -1,15 +1,17 @@
 // The promoter page: sign in with a promoter's API key or the operator's
 // admin token, create and schedule drops, watch one live (stats, a sales
 // chart, the queue's figures, the audit), pause and resume admission, download the sales as CSV;
-// keys, promoters and the activity log are in team.js. What the key's role may
-// not do is hidden (elements marked data-needs="change" for a staff key; a gate
-// key sees only a note), and the API refuses it anyway.
+// keys, promoters and the activity log are in team.js, webhooks in
+// admin-webhooks.js. What the key's role may not do is hidden (elements marked
+// data-needs="change" for a staff key; a gate key sees only a note), and the API
+// refuses it anyway.
 //
 // The credential lives only in sessionStorage: it is gone when the tab closes.
 import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { clearQueue, refreshQueue } from "/admin-queue.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
+import { startWebhooks, stopWebhooks, wireWebhooks } from "/admin-webhooks.js";
 import { typesEditor, typesPanel } from "/admin-types.js";
 import { fieldProblem, hasRule } from "/create-checks.js";
 
@@ -85,6 +87,7 @@ async function enter(who, { focus = true } = {}) {
 	const list = await adminApi("/api/admin/drops?limit=50");
 	enterApp(list.drops);
 	startTeam(adminApi, who);
+	startWebhooks(adminApi, who, list.drops);
 	if (focus) focusHeading($("h-drops"));
 }
 
@@ -109,6 +112,7 @@ function signOut(message = null, { focus = true } = {}) {
 	session.remove(TOKEN_KEY);
 	stopLive();
 	stopTeam();
+	stopWebhooks();
 	// Nothing the last session saw stays for the next: its drop, its list.
 	show("s-drop", false);
 	drops = [];
@@ -734,6 +738,7 @@ function start() {
 	$("refresh-list").addEventListener("click", () => loadList().catch((err) => err.status !== 401 && showAlert(err.message)));
 	$("f-currency").addEventListener("input", (e) => (e.target.value = e.target.value.toUpperCase()));
 	wireTeam();
+	wireWebhooks();
 	window.addEventListener("hashchange", () => {
 		const id = location.hash.slice(1);
 		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);

@@ -42,7 +42,7 @@ function fieldError(input, message) {
 }
 
 /** The secret shown once, in its box, focused so a screen reader reads it out. */
-function showOnce(boxId, textId, valueId, message, secret) {
+export function showOnce(boxId, textId, valueId, message, secret) {
 	text(textId, message);
 	text(valueId, secret);
 	text(`${boxId}-copied`, "");
@@ -54,7 +54,7 @@ function showOnce(boxId, textId, valueId, message, secret) {
  * Copies the key shown in the box: the Clipboard API where the page may use it, else the
  * older copy command on the selected text; either way the result is said in the box's status.
  */
-async function copyKey(boxId) {
+export async function copyKey(boxId) {
 	const secret = $(`${boxId}-value`).textContent;
 	let copied = false;
 	try {
@@ -73,7 +73,7 @@ async function copyKey(boxId) {
 		}
 		if (copied) selection.removeAllRanges();
 	}
-	text(`${boxId}-copied`, copied ? "Copied to the clipboard." : "Could not copy: the key is selected, press Ctrl+C (⌘C on a Mac) to copy it.");
+	text(`${boxId}-copied`, copied ? "Copied to the clipboard." : "Could not copy: it is selected, press Ctrl+C (⌘C on a Mac) to copy it.");
 }
 
 // --- promoters (the operator) -----------------------------------------------

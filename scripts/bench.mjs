@@ -14,6 +14,8 @@
 //   - the checkout with the post-sale Workflows off and on (scripts/lib/bench-after-sale.mjs):
 //     every other phase runs on an engine with ORDER_WORKFLOWS=off, since locally the
 //     Workflows run in the same workerd and on Cloudflare they do not,
+//   - the checkout of a promoter with a webhook endpoint that answers after 5 s beside
+//     one with none, sold at the same time on one engine (scripts/lib/bench-webhooks.mjs),
 // and turns them into the capacity model (scripts/lib/capacity-model.mjs):
 // joins/s per drop by line count, buyers/s per drop by shard count, the
 // pacer's load, from Cloudflare's figure of about 1,000 requests a second per
@@ -42,12 +44,14 @@ import { createHttpClient, latencyStats } from "../loadtest/lib/node-client.mjs"
 import { ROOT, adminTokenFromEnv, commandOf, cpuMs, descendantPids, startEngine } from "./lib/engine.mjs";
 import { describeSource, snapshotEngine } from "./lib/engine-snapshot.mjs";
 import { afterSaleLines, compareAfterSale } from "./lib/bench-after-sale.mjs";
+import { compareWebhooks, webhookLines } from "./lib/bench-webhooks.mjs";
 import { QUEUE_MESSAGES_PER_SECOND, TARGETS, TICKS_PER_SECOND, capacityModel } from "./lib/capacity-model.mjs";
 
 const USAGE =
 	"usage: npm run bench -- [--base-url URL] [--admin-token T] [--port N] [--duration S] [--connections N] [--lines N]\n" +
 	"                        [--cpu-calls N] [--cpu-rounds N] [--tick-lines 1,16,64] [--tick-seconds S (running time per tick figure)] [--tick-join-rate N]\n" +
-	"                        [--data-centers N] [--tickets-per-order N] [--after-sale-orders N (0: no Workflows on/off comparison)] [--in-place] [--report FILE]\n";
+	"                        [--data-centers N] [--tickets-per-order N] [--after-sale-orders N (0: no Workflows on/off comparison)]\n" +
+	"                        [--webhook-orders N (0: no webhook comparison)] [--webhook-slow-ms MS] [--in-place] [--report FILE]\n";
 
 const { values: flags } = parseArgs({
 	options: {
@@ -65,6 +69,8 @@ const { values: flags } = parseArgs({
 		"data-centers": { type: "string", default: "300" },
 		"tickets-per-order": { type: "string", default: "2" },
 		"after-sale-orders": { type: "string", default: "1000" },
+		"webhook-orders": { type: "string", default: "300" },
+		"webhook-slow-ms": { type: "string", default: "5000" },
 		"in-place": { type: "boolean", default: false },
 		report: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
@@ -112,6 +118,10 @@ const DATA_CENTERS = wholeNumber("data-centers", 1, 100_000);
 const TICKETS_PER_ORDER = wholeNumber("tickets-per-order", 1, 20);
 /** Sales per mode in the Workflows off/on comparison (scripts/lib/bench-after-sale.mjs); 0 skips it. */
 const AFTER_SALE_ORDERS = wholeNumber("after-sale-orders", 0, 5_000);
+/** Sales per promoter in the webhook comparison (scripts/lib/bench-webhooks.mjs); 0 skips it. */
+const WEBHOOK_ORDERS = wholeNumber("webhook-orders", 0, 5_000);
+/** How long the slow endpoint takes to answer: under the engine's 10 s limit, so each send holds a consumer that long. */
+const WEBHOOK_SLOW_MS = wholeNumber("webhook-slow-ms", 0, 9_000);
 /** Waiting fans whose polls the status phase cycles over (each placed first, as a client keeps the token it is given). */
 const STATUS_FANS = 2000;
 /** Pairs of windows (paused, running) per tick figure; --tick-seconds is split over them. */
@@ -216,6 +226,37 @@ async function measureAfterSale(stamp) {
 		maxOrders: AFTER_SALE_ORDERS,
 		lines: LINES,
 		drainMs: 180_000,
+		stamp,
+	});
+}
+
+/**
+ * The checkout beside a slow webhook endpoint and beside none, on a fresh engine of its own on --port + 3,
+ * once the other engines are stopped. Needs an engine the bench starts (the receiver must be reachable from it).
+ */
+async function measureWebhooks(stamp) {
+	if (WEBHOOK_ORDERS === 0) return null;
+	if (flags["base-url"]) {
+		log("webhooks: no slow-endpoint comparison with --base-url (it needs an engine the bench starts)");
+		return null;
+	}
+	await stopEngine();
+	return compareWebhooks({
+		port: Number(flags.port) + 3,
+		root: engineRoot(),
+		vars: { JOIN_RATE_PER_FAN: "0", JOIN_RATE_PER_IP: "0" },
+		log,
+		track: (e) => {
+			engine = e;
+		},
+		admitFans,
+		closedLoop,
+		connections: CONNECTIONS,
+		durationMs: DURATION_MS,
+		maxOrders: WEBHOOK_ORDERS,
+		slowMs: WEBHOOK_SLOW_MS,
+		drainMs: 120_000,
+		lines: LINES,
 		stamp,
 	});
 }
@@ -460,6 +501,7 @@ async function bench(baseUrl, adminToken, engineSource) {
 		}
 	}
 	const afterSale = await measureAfterSale(stamp);
+	const webhooks = await measureWebhooks(stamp);
 	const statuses = unexpectedStatuses(client.recorder.summary());
 
 	const phases = {
@@ -503,6 +545,7 @@ async function bench(baseUrl, adminToken, engineSource) {
 		phases,
 		cpu,
 		afterSale,
+		webhooks,
 		capacity,
 		unexpectedStatuses: statuses,
 		engineReloads: reloads.length + (cpu?.engineReloads ?? 0) + (cpu?.watermark?.engineReloads ?? 0),
@@ -1237,6 +1280,7 @@ function printReport(r) {
 		);
 	}
 	out.push(...afterSaleLines(r.afterSale));
+	out.push(...webhookLines(r.webhooks));
 	const bad = Object.entries(r.unexpectedStatuses);
 	out.push("");
 	out.push(

@@ -4,6 +4,8 @@ import { router, toResponse } from "./http/router";
 import { FOLLOW_UP_QUEUE, consumeFollowUps, queueMissedFollowUps } from "./after-sale/follow-up";
 import { sweepRefunds } from "./after-sale/refund-sweep";
 import { refundCancelledOrders } from "./after-sale/drop-cancel";
+import { WEBHOOK_QUEUE, consumeWebhooks, dispatchWebhooks } from "./after-sale/webhook-delivery";
+import { openedEventStatement } from "./after-sale/webhook-events";
 import { consumeSales } from "./sales/consumer";
 import { DEAD_SALES_QUEUE, consumeDeadSales } from "./sales/dead-letters";
 import { reconcileRecentDrops } from "./sales/reconcile";
@@ -27,6 +29,7 @@ export default {
 	async queue(batch, env) {
 		if (batch.queue === DEAD_SALES_QUEUE) await consumeDeadSales(batch, env);
 		else if (batch.queue === FOLLOW_UP_QUEUE) await consumeFollowUps(batch, env);
+		else if (batch.queue === WEBHOOK_QUEUE) await consumeWebhooks(batch, env);
 		else await consumeSales(batch, env);
 	},
 	async scheduled(controller, env) {
@@ -34,5 +37,7 @@ export default {
 		await queueMissedFollowUps(env);
 		await sweepRefunds(env, controller.scheduledTime);
 		await refundCancelledOrders(env);
+		// Drops opened meanwhile are announced, and deliveries never queued (or whose message was lost) queued.
+		await dispatchWebhooks(env, controller.scheduledTime, openedEventStatement(env.DB, controller.scheduledTime));
 	},
 } satisfies ExportedHandler<Env, unknown>;

@@ -34,6 +34,7 @@ import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
 import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 import { promoterQueueFiguresAgree } from "./queue-stats-journeys.mjs";
 import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
+import { promoterWebhooks } from "./webhook-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -130,6 +131,8 @@ const allJourneys = [
 	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
 	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],
 	["fan notes: each type's price in its own box", fanSeesEachTypesPrice],
+	// Webhooks on the promoter page: added, secret once, delivered and signed, paused, resumed, resent (issue 28).
+	["promoter webhooks: add, deliver, pause, resume, resend", promoterWebhooks],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

@@ -10,6 +10,7 @@ import type { DropConfig } from "../drops/rules";
 import { getDrop } from "../drops/store";
 import { ApiError } from "../shared/errors";
 import { refundOrder } from "./refunds";
+import { cancelledEventStatement } from "./webhook-events";
 
 /** Orders refunded per cancel call: the promoter calls again until none are left (bounded work per request). */
 export const CANCEL_PAGE = 50;
@@ -25,11 +26,13 @@ type LeftOrder = DropCancelled["left"][number];
 
 /** Marks a drop cancelled, once: when it was (the first call's time, whoever asks again), and whether this call marked it. */
 export async function markCancelled(env: Env, dropId: string): Promise<{ cancelledAt: string; first: boolean }> {
-	const marked = await env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`)
-		.bind(dropId, new Date().toISOString())
-		.run();
+	const at = new Date().toISOString();
+	const [marked] = await env.DB.batch([
+		env.DB.prepare(`INSERT INTO drop_cancellations (drop_id, cancelled_at) VALUES (?, ?) ON CONFLICT (drop_id) DO NOTHING`).bind(dropId, at),
+		cancelledEventStatement(env.DB, dropId, at),
+	]);
 	const mark = (await env.DB.prepare(`SELECT cancelled_at FROM drop_cancellations WHERE drop_id = ?`).bind(dropId).first<{ cancelled_at: string }>())!;
-	return { cancelledAt: mark.cancelled_at, first: marked.meta.changes > 0 };
+	return { cancelledAt: mark.cancelled_at, first: marked!.meta.changes > 0 };
 }
 
 /**

@@ -12,6 +12,8 @@
 import { config } from "../shared/config";
 import { paymentProviderOf } from "../payments/providers";
 import { receiptSender, receiptText } from "./receipts";
+import { dispatchWebhooks } from "./webhook-delivery";
+import { openedEventStatement } from "./webhook-events";
 import { type OrderRecord, STUCK_SQL, type TicketRecord, markPaymentMissing, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
 
 export const FOLLOW_UP_QUEUE = "ticket-follow-up";
@@ -115,6 +117,8 @@ export async function consumeFollowUps(batch: MessageBatch<unknown>, env: Env): 
 			}
 		}),
 	);
+	// The batch's order.ticketed and order.failed events are in D1 already; drops opened meanwhile are announced too.
+	await dispatchWebhooks(env, Date.now(), openedEventStatement(env.DB, Date.now())).catch((err) => console.error("follow-up: webhook dispatch failed; the cron sends them", err));
 }
 
 async function readOrders(db: D1Database, orderIds: string[]): Promise<{ orders: Map<string, OrderRecord>; tickets: Map<string, TicketRecord[]> }> {

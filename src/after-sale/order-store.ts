@@ -5,6 +5,7 @@
 import { ORDER_STATUSES } from "../contract/answer-parts";
 import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
 import { signTicketToken } from "../shared/tokens";
+import { failedEventStatement, ticketedEventStatement } from "./webhook-events";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -80,6 +81,7 @@ export async function storeTicketTokens(db: D1Database, orderId: string, tokens:
 	await db.batch([
 		...tokens.map((t) => db.prepare(`UPDATE tickets SET token = ? WHERE code = ? AND order_id = ? AND token IS NULL`).bind(t.token, t.code, orderId)),
 		setStatus(db, orderId, "ticketed", null, ["paid", "failed"]),
+		ticketedEventStatement(db, orderId, new Date().toISOString()),
 	]);
 }
 
@@ -99,13 +101,13 @@ export async function markPaymentMissing(db: D1Database, orderId: string, now: n
  * finished): a late copy of a replaced run, or one whose other delivery got through, writes nothing over the outcome.
  */
 export async function recordFailure(db: D1Database, orderId: string, run: number, detail: string): Promise<void> {
-	await db
+	const failed = db
 		.prepare(
 			`UPDATE orders SET status = 'failed', status_detail = ?, status_at = ? WHERE order_id = ? AND workflow_runs = ?
 			 AND (status IN ('paid', 'failed') OR (status = 'ticketed' AND receipt_to IS NOT NULL AND receipt_sent_at IS NULL))`,
 		)
-		.bind(detail, new Date().toISOString(), orderId, run)
-		.run();
+		.bind(detail, new Date().toISOString(), orderId, run);
+	await db.batch([failed, failedEventStatement(db, orderId, new Date().toISOString())]);
 }
 
 /**

@@ -14,6 +14,7 @@ import type { DropConfig } from "../drops/rules";
 import { allows, dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
 import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
+import { refundedEventStatement } from "./webhook-events";
 import { unwrap } from "../shared/outcome";
 import { paymentProviderOf } from "../payments/providers";
 import { roomStub, shardStub } from "../shared/names";
@@ -125,6 +126,7 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 				 WHERE order_id = ?1`,
 			)
 			.bind(order.order_id, now),
+		refundedEventStatement(db, refundId, now),
 	]);
 	return (claimed?.results.length ?? 0) > 0;
 }

@@ -7,6 +7,7 @@
 import * as z from "zod";
 import { answerParts, count, hex64, instant, nullable, orderStatus } from "./answer-parts";
 import { onFirstUse } from "../shared/on-first-use";
+import { WEBHOOK_EVENTS } from "./requests";
 
 function build() {
 	const { TicketType } = answerParts();
@@ -170,7 +171,43 @@ function build() {
 		nextCursor: nullable(z.string()),
 	});
 
+	const webhookEvent = z.enum(WEBHOOK_EVENTS);
+	const WebhookEndpoint = z.strictObject({
+		id: z.string(),
+		promoterId: z.string(),
+		dropId: nullable(z.string()).meta({ description: "Only this drop's events; null: every drop of the promoter." }),
+		url: z.string(),
+		events: z.array(webhookEvent),
+		state: z.enum(["active", "paused"]),
+		pausedReason: nullable(z.string()).meta({ description: '"failing for a day" (paused by the engine) or "paused by the promoter".' }),
+		failingSince: nullable(instant()).meta({ description: "When its current run of failures began; null after a success." }),
+		stateSince: instant().meta({ description: "When it became what `state` says: made, paused (by the promoter or the engine) or resumed." }),
+		lastFailure: nullable(z.strictObject({ at: instant(), error: z.string() })).meta({ description: "Its latest failed attempt (kept after a later success); null when none has failed." }),
+		createdAt: instant(),
+	});
+	const WebhookCreated = WebhookEndpoint.extend({ secret: z.string().meta({ description: "The signing secret (whsec_…): shown once, never again." }) });
+	const WebhookList = z.strictObject({ endpoints: z.array(WebhookEndpoint) });
+	const WebhookDelivery = z.strictObject({
+		id: z.string(),
+		eventId: z.string().meta({ description: "The event's id (the Webhook-Id header): the same on every resend and every endpoint." }),
+		type: webhookEvent,
+		orderKey: z.string().meta({ description: "The order (or, for a drop event, the drop) whose events are delivered in order." }),
+		status: z.enum(["pending", "delivered", "failed"]),
+		attempts: count(),
+		lastStatus: nullable(z.int()).meta({ description: "The endpoint's last HTTP status; null when it did not answer." }),
+		lastError: nullable(z.string()),
+		createdAt: instant(),
+		lastAttemptAt: nullable(instant()),
+		deliveredAt: nullable(instant()),
+	});
+	const WebhookDeliveries = z.strictObject({ deliveries: z.array(WebhookDelivery), nextCursor: nullable(z.string()) });
+
 	return {
+		WebhookEndpoint,
+		WebhookCreated,
+		WebhookList,
+		WebhookDelivery,
+		WebhookDeliveries,
 		Promoter,
 		PromoterCreated,
 		PromoterList,
@@ -215,3 +252,8 @@ export type ApiKeyMinted = Answer<"ApiKeyMinted">;
 export type KeyList = Answer<"KeyList">;
 export type Me = Answer<"Me">;
 export type ActivityPage = Answer<"ActivityPage">;
+export type WebhookEndpointView = Answer<"WebhookEndpoint">;
+export type WebhookCreated = Answer<"WebhookCreated">;
+export type WebhookList = Answer<"WebhookList">;
+export type WebhookDeliveryView = Answer<"WebhookDelivery">;
+export type WebhookDeliveries = Answer<"WebhookDeliveries">;

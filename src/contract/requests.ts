@@ -190,3 +190,38 @@ export const CancelBody = object({ restock: z.boolean().optional().meta({ descri
 export const RefundsQuery = z.object({ limit: wholeNumber(1, 1000, 100), cursor });
 
 export const DevMailQuery = z.object({ orderId: z.string().max(64).optional(), limit: wholeNumber(1, 200, 50) });
+
+// Webhooks.
+
+/** Every event a webhook endpoint may ask for. */
+export const WEBHOOK_EVENTS = ["order.paid", "order.ticketed", "order.refunded", "order.failed", "drop.opened", "drop.sold_out", "drop.cancelled"] as const;
+export const WEBHOOK_ID = /^wh_[A-Za-z0-9_-]{16}$/;
+export const DELIVERY_ID = /^wd_[0-9a-f]{24}$/;
+
+/** https, or http to this machine only (for trying an endpoint out locally); no credentials in the URL. */
+export function webhookUrlAllowed(raw: string): boolean {
+	let url: URL;
+	try {
+		url = new URL(raw);
+	} catch {
+		return false;
+	}
+	if (url.username !== "" || url.password !== "") return false;
+	if (url.protocol === "https:") return true;
+	return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost");
+}
+
+/** The body of POST /api/admin/webhooks (an owner key). */
+export const CreateWebhookBody = object({
+	url: text(1, 2048)
+		.refine(webhookUrlAllowed, { params: { code: "invalid_url", status: 422 }, error: "must be an https URL (http only to 127.0.0.1 or localhost), without credentials" })
+		.meta({ description: "Where deliveries are POSTed: https, or http://127.0.0.1 / http://localhost for local testing." }),
+	events: z
+		.array(oneOf(WEBHOOK_EVENTS))
+		.min(1, { error: "must name at least one event" })
+		.max(WEBHOOK_EVENTS.length)
+		.meta({ description: "The events it wants (each once)." }),
+	dropId: text(1, 64).optional().meta({ description: "Only this drop's events (one of the promoter's drops); left out: every drop of the promoter." }),
+});
+
+export const DeliveriesQuery = z.object({ limit: wholeNumber(1, 200, 50), cursor });

@@ -12,6 +12,7 @@ import { answerSchemas } from "../contract/answers";
 import { DROP_ID } from "../drops/rules";
 import { MAX_BODY_BYTES } from "../shared/request";
 import { ADMIN_OPERATIONS } from "./openapi-admin";
+import { WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
@@ -19,7 +20,7 @@ import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...WEBHOOK_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -34,6 +35,8 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	holdId: { description: "A hold's id, as the hold answered it." },
 	orderId: { description: "An order's id, as the purchase answered it." },
 	typeId: { description: "A ticket type's id, as the drop lists it." },
+	webhookId: { description: "A webhook endpoint's id (wh_...), as listed." },
+	deliveryId: { description: "A webhook delivery's id (wd_...), as its endpoint's deliveries list it." },
 };
 
 type JsonSchema = Record<string, unknown>;

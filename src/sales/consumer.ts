@@ -3,6 +3,8 @@
 // delay, and a message that can never be stored goes to the dead-letter queue.
 import { queueFollowUps } from "../after-sale/follow-up";
 import { applyEarlyProviderRefunds } from "../after-sale/refunds";
+import { dispatchWebhooks } from "../after-sale/webhook-delivery";
+import { saleEventStatements } from "../after-sale/webhook-events";
 import { type SaleMessage, salesOf } from "../contract/sale-message";
 
 export const RETRY_DELAY_SECONDS = 5;
@@ -45,11 +47,14 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 	} catch (err) {
 		console.error(`sales: D1 write or follow-up send of ${valid.length} message(s) failed; retrying`, err);
 		for (const m of valid) m.retry({ delaySeconds: RETRY_DELAY_SECONDS * Math.min(m.attempts, 6) });
+		return;
 	}
+	// The batch's webhook events are in D1 already: a failed dispatch loses none (the next batch or the cron sends them).
+	await dispatchWebhooks(env).catch((err) => console.error("sales: webhook dispatch failed; the cron sends them", err));
 }
 
 /**
- * The statements that store a batch of sales: three, whatever the batch size
+ * The statements that store a batch of sales: five, whatever the batch size
  * (not one per order and ticket, up to 2,500 sales and 50,000 tickets), so a full batch stays far inside
  * D1's queries per invocation (1,000 Paid, 50 Free) even if each statement of a
  * batch() counts. Each reads the whole batch from one JSON parameter.
@@ -91,5 +96,7 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 				 WHERE orders.order_id = json_extract(s.value, '$.orderId') AND orders.receipt_to IS NULL AND json_extract(s.value, '$.email') IS NOT NULL`,
 			)
 			.bind(payload),
+		// The webhook outbox's rows for these orders (and a drop they sold out), with the orders themselves.
+		...saleEventStatements(db, payload, recordedAt),
 	];
 }

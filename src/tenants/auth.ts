@@ -29,8 +29,11 @@ export type Principal =
 	| { kind: "operator" }
 	| { kind: "key"; promoterId: string; keyId: string; label: string; role: Role };
 
-/** What a route needs: `read` (every role but gate), `change` (operator and owner), `operator` only, `any` signed-in caller, or `gate` (the scan: its own guard decides, see authorizeGateKey). */
-export type Access = "read" | "change" | "operator" | "any" | "gate";
+/**
+ * What a route needs: `read` (every role but gate), `change` (operator and owner), `operator` only, `owner` (a
+ * promoter's owner key only), `any` signed-in caller, or `gate` (the scan: its own guard decides, see authorizeGateKey).
+ */
+export type Access = "read" | "change" | "operator" | "owner" | "any" | "gate";
 
 /** Routes whose access is not what their method says; paths relative to /api/admin. */
 export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = [
@@ -42,6 +45,9 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 	{ method: "GET", path: /^\/dev\/mail$/, access: "operator" },
 	// The ticket scan has its own guard, authorizeGate in src/tenants/gate-auth.ts, which accepts gate keys through authorizeGateKey.
 	{ method: "POST", path: /^\/drops\/[^/]+\/scan$/, access: "gate" },
+	// Webhook endpoints carry a promoter's signing secrets and reach its systems: its owner keys only, every method.
+	{ method: "GET", path: /^\/webhooks(\/|$)/, access: "owner" },
+	{ method: "POST", path: /^\/webhooks(\/|$)/, access: "owner" },
 ];
 
 export function accessOf(method: string, path: string): Access {
@@ -113,6 +119,11 @@ async function resolvePrincipal(request: Request, env: Env): Promise<{ principal
 
 /** 403 unless the principal may use a route that needs `access`. */
 export function checkRole(principal: Principal, access: Access): void {
+	if (access === "owner") {
+		if (principal.kind === "operator") throw forbidden("Webhooks belong to a promoter: use one of its owner keys.");
+		if (principal.role !== "owner") throw forbidden("Only an owner key may manage webhooks.");
+		return;
+	}
 	if (principal.kind === "operator" || access === "any") return;
 	if (access === "operator") throw forbidden("Only the deployment's operator may do this.");
 	if (principal.role === "gate") throw forbidden("A gate key may only scan tickets.");

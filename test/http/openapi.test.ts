@@ -11,6 +11,7 @@ import { openApiPath } from "../../src/http/openapi";
 import { router } from "../../src/http/router";
 import { fanSecretOf, newKey } from "../support/fans";
 import { admitBatch, tickRoom } from "../support/room";
+import { createDropAs, createPromoter } from "../support/tenants";
 import { waitUntil } from "../support/wait";
 import { callWorker } from "../support/worker";
 import { stripeSignature } from "../../scripts/lib/fake-stripe.mjs";
@@ -381,6 +382,26 @@ describe("the OpenAPI document", () => {
 			init: { headers: { "content-type": "application/json", "stripe-signature": await stripeSignature(env.STRIPE_WEBHOOK_SECRET!, event) }, body: event },
 		});
 		expect(signed.body).toEqual({ received: true, duplicate: false });
+		// Webhooks (an owner key's): an endpoint, its delivery of a cancel, pause, resume and a resend.
+		const owner = await createPromoter("Contract hooks");
+		const ownerHeaders = { authorization: `Bearer ${owner.apiKey}`, "content-type": "application/json" };
+		const hook = await api("POST", "/api/admin/webhooks", { init: jsonBody({ url: "https://hooks.test/contract", events: ["drop.cancelled"] }, ownerHeaders) });
+		expect(hook.status).toBe(201);
+		expect((await api("POST", "/api/admin/webhooks", { init: jsonBody({ url: "http://hooks.test/", events: ["drop.cancelled"] }, ownerHeaders) })).body.error.code).toBe("invalid_url");
+		expect((await api("POST", "/api/admin/webhooks", { init: jsonBody({ url: "https://hooks.test/", events: ["drop.cancelled"] }, adminHeaders) })).body.error.code).toBe("forbidden");
+		expect((await api("GET", "/api/admin/webhooks", { init: { headers: ownerHeaders } })).body.endpoints).toHaveLength(1);
+		const ownDrop = await createDropAs(owner.apiKey);
+		expect((await api("POST", "/api/admin/drops/:id/cancel", { params: { id: ownDrop.id }, init: { headers: ownerHeaders } })).status).toBe(200);
+		const webhookId: string = hook.body.id;
+		const hookDeliveries = () => api("GET", "/api/admin/webhooks/:webhookId/deliveries", { params: { webhookId }, init: { headers: ownerHeaders } });
+		await waitUntil(async () => (await hookDeliveries()).body.deliveries[0]?.status === "delivered", 20_000, "the cancel's webhook delivered", 50);
+		expect((await api("GET", "/api/admin/webhooks/:webhookId/deliveries", { params: { webhookId }, search: "?cursor=%25", init: { headers: ownerHeaders } })).body.error.code).toBe("invalid_cursor");
+		expect((await api("POST", "/api/admin/webhooks/:webhookId/pause", { params: { webhookId }, init: { headers: ownerHeaders } })).body.state).toBe("paused");
+		expect((await api("POST", "/api/admin/webhooks/:webhookId/resume", { params: { webhookId }, init: { headers: ownerHeaders } })).body.state).toBe("active");
+		const deliveryId: string = (await hookDeliveries()).body.deliveries[0].id;
+		expect((await api("POST", "/api/admin/webhooks/:webhookId/deliveries/:deliveryId/resend", { params: { webhookId, deliveryId }, init: { headers: ownerHeaders } })).body.status).toBe("pending");
+		expect((await api("POST", "/api/admin/webhooks/:webhookId/deliveries/:deliveryId/resend", { params: { webhookId, deliveryId: "wd_000000000000000000000000" }, init: { headers: ownerHeaders } })).status).toBe(404);
+
 		// Named inventory: a seated drop, its seats as CSV before the opening, and what fans see is left.
 		const later = new Date(Date.now() + 3_600_000).toISOString();
 		const seatList = [{ id: "A-1", section: "A", row: "1", number: 1 }];

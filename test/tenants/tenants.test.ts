@@ -56,6 +56,13 @@ const UNSCOPED_BY_PATH = new Map([
 	["GET /keys", "lists the key's own promoter's keys"],
 	["GET /activity", "the key's own promoter's log"],
 	["GET /dev/mail", "the operator's (every drop's receipts)"],
+	// Webhooks: owner keys only; another promoter's endpoint is not found (test/after-sale/webhooks.test.ts).
+	["POST /webhooks", "registers for the key's own promoter (a dropId of another's is not found)"],
+	["GET /webhooks", "lists the key's own promoter's endpoints"],
+	["POST /webhooks/:webhookId/pause", "another promoter's endpoint is not found"],
+	["POST /webhooks/:webhookId/resume", "another promoter's endpoint is not found"],
+	["GET /webhooks/:webhookId/deliveries", "another promoter's endpoint is not found"],
+	["POST /webhooks/:webhookId/deliveries/:deliveryId/resend", "another promoter's endpoint is not found"],
 ]);
 
 function fill(path: string, values: Record<string, string>): string {

@@ -1,0 +1,84 @@
+// The OpenAPI document's operations for a promoter's webhooks: endpoints made,
+// listed, paused and resumed, and their deliveries listed and sent again. Owner
+// keys only. Rendered by openapi.ts. Pure.
+import { DeliveriesQuery } from "../contract/requests";
+import { type Operation, json } from "./openapi-operation";
+
+const OWNER_ONLY = "An owner key of the promoter only (a staff or gate key, and the operator's token, are 403 forbidden).";
+
+export const WEBHOOK_OPERATIONS: Operation[] = [
+	{
+		operationId: "createWebhook",
+		method: "POST",
+		path: "/api/admin/webhooks",
+		tag: "promoter",
+		summary: "Register a webhook endpoint; its signing secret is answered once",
+		description: `${OWNER_ONLY} Events: order.paid, order.ticketed, order.refunded, order.failed, drop.opened, drop.sold_out, drop.cancelled. See docs/webhooks.md for payloads, the signature and retries.`,
+		security: ["admin"],
+		body: { schema: "CreateWebhookBody", required: true },
+		answers: { 201: json("WebhookCreated", "The endpoint and its secret (shown once).") },
+		errors: {
+			400: "unknown_field, invalid_type",
+			403: "forbidden",
+			404: "not_found (dropId: not one of the promoter's drops)",
+			409: "limit_reached (20 endpoints a promoter)",
+			422: "invalid_url, invalid_value, out_of_range, empty, too_long",
+		},
+	},
+	{
+		operationId: "listWebhooks",
+		method: "GET",
+		path: "/api/admin/webhooks",
+		tag: "promoter",
+		summary: "The promoter's webhook endpoints, without secrets",
+		description: OWNER_ONLY,
+		security: ["admin"],
+		answers: { 200: json("WebhookList", "Every endpoint, oldest first.") },
+		errors: { 403: "forbidden" },
+	},
+	{
+		operationId: "pauseWebhook",
+		method: "POST",
+		path: "/api/admin/webhooks/:webhookId/pause",
+		tag: "promoter",
+		summary: "Pause an endpoint: its deliveries wait, none is lost",
+		description: OWNER_ONLY,
+		security: ["admin"],
+		answers: { 200: json("WebhookEndpoint", "The endpoint, paused (pausing again changes nothing).") },
+		errors: { 403: "forbidden", 404: "not_found" },
+	},
+	{
+		operationId: "resumeWebhook",
+		method: "POST",
+		path: "/api/admin/webhooks/:webhookId/resume",
+		tag: "promoter",
+		summary: "Resume an endpoint (paused by hand, or by a day of failing): its waiting deliveries go out",
+		description: OWNER_ONLY,
+		security: ["admin"],
+		answers: { 200: json("WebhookEndpoint", "The endpoint, active (resuming again changes nothing).") },
+		errors: { 403: "forbidden", 404: "not_found" },
+	},
+	{
+		operationId: "listWebhookDeliveries",
+		method: "GET",
+		path: "/api/admin/webhooks/:webhookId/deliveries",
+		tag: "promoter",
+		summary: "An endpoint's deliveries, newest first: status, attempts, last response",
+		description: OWNER_ONLY,
+		security: ["admin"],
+		query: DeliveriesQuery,
+		answers: { 200: json("WebhookDeliveries", "A page; nextCursor is null on the last.") },
+		errors: { 400: "invalid_type (limit), invalid_cursor", 403: "forbidden", 404: "not_found", 422: "out_of_range (limit)" },
+	},
+	{
+		operationId: "resendWebhookDelivery",
+		method: "POST",
+		path: "/api/admin/webhooks/:webhookId/deliveries/:deliveryId/resend",
+		tag: "promoter",
+		summary: "Send a delivery again (the same event id), in its order's place",
+		description: OWNER_ONLY,
+		security: ["admin"],
+		answers: { 200: json("WebhookDelivery", "The delivery, pending again.") },
+		errors: { 403: "forbidden", 404: "not_found" },
+	},
+];
