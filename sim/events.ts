@@ -1,0 +1,76 @@
+// The simulator's clock and event queue: simulated milliseconds, events run in
+// (time, order scheduled) order so two events at the same moment always run the
+// same way round, and a seeded random stream from the engine's own generator.
+// Nothing here reads the wall clock or Math.random: a seed replays a run exactly.
+import { seededRandom } from "../src/waiting-room/admission";
+import { stableHash } from "../src/shared/crypto";
+
+type Event = { at: number; seq: number; run: () => void };
+
+/** A binary min-heap of events by time, then by the order they were scheduled. */
+export class EventQueue {
+	private heap: Event[] = [];
+	private seq = 0;
+	now = 0;
+	ran = 0;
+
+	at(time: number, run: () => void): void {
+		const event = { at: Math.max(time, this.now), seq: this.seq++, run };
+		const heap = this.heap;
+		heap.push(event);
+		let i = heap.length - 1;
+		while (i > 0) {
+			const parent = (i - 1) >> 1;
+			if (!before(heap[i]!, heap[parent]!)) break;
+			[heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+			i = parent;
+		}
+	}
+
+	after(ms: number, run: () => void): void {
+		this.at(this.now + ms, run);
+	}
+
+	/** Runs events in order until none is left or the next one is past `until`. */
+	runUntil(until: number): void {
+		const heap = this.heap;
+		while (heap.length > 0 && heap[0]!.at <= until) {
+			const top = heap[0]!;
+			const last = heap.pop()!;
+			if (heap.length > 0) {
+				heap[0] = last;
+				let i = 0;
+				for (;;) {
+					const l = 2 * i + 1;
+					const r = l + 1;
+					let m = i;
+					if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+					if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+					if (m === i) break;
+					[heap[i], heap[m]] = [heap[m]!, heap[i]!];
+					i = m;
+				}
+			}
+			this.now = top.at;
+			this.ran++;
+			top.run();
+		}
+	}
+
+	get pending(): number {
+		return this.heap.length;
+	}
+}
+
+const before = (a: Event, b: Event) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+/** 32 hex digits drawn from a run's seed and a purpose, for the engine's seeded generator. */
+export function seedHex(seed: number, purpose: string): string {
+	return [0, 1, 2, 3].map((i) => stableHash(`${seed}:${purpose}:${i}`).toString(16).padStart(8, "0")).join("");
+}
+
+/** A uniform number in [0, 1) from the engine's xoshiro128**, seeded by the run's seed. */
+export function randomStream(seed: number, purpose: string): () => number {
+	const next = seededRandom(seedHex(seed, purpose));
+	return () => next() / 2 ** 32;
+}

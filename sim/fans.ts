@@ -1,0 +1,147 @@
+// The fans: they arrive on a curve (a share before the opening, most of the rest in
+// the seconds after it, the others spread over a window), join their line, poll as
+// the Worker tells them (src/waiting-room/admission.ts's polling advice), and once
+// admitted hold up to their limit on their home shard, think, and pay, pay again
+// after a decline, release, or walk away, as loadtest/lib/journey.js's fans do.
+// A poll is answered by the Worker from the published watermark: no object call.
+import { MIN_POLL_MS, estimatedWaitMs, pollAfterMs } from "../src/waiting-room/admission";
+import type { EventQueue } from "./events";
+import type { Inventory, SimHold } from "./shards";
+import type { JoinAnswer, Room } from "./room";
+import type { SimConfig } from "./config";
+
+export type Outcome = "bought" | "sold_out" | "abandoned" | "gave_up" | "expired" | "refused";
+
+export interface Fan {
+	index: number;
+	id: string;
+	line: number;
+	home: number;
+	wants: number;
+	abandons: boolean;
+	walksAway: boolean;
+	declined: boolean;
+	thinkMs: number;
+	arrivedAt: number;
+	join: JoinAnswer | null;
+	position: number | null;
+	admittedAt: number | null;
+	turnEnds: number;
+	bought: number;
+	outcome: Outcome | null;
+}
+
+export class Fans {
+	readonly all: Fan[] = [];
+	readonly outcomes = new Map<Outcome, number>();
+	polls = 0;
+
+	constructor(
+		private readonly events: EventQueue,
+		private readonly config: SimConfig,
+		private readonly room: Room,
+		private readonly inventory: Inventory,
+		private readonly random: () => number,
+		private readonly fail: (what: string) => never,
+	) {}
+
+	/** Every fan's arrival and choices, drawn in fan order from the seed. */
+	arrive(): void {
+		const c = this.config;
+		for (let i = 0; i < c.fans; i++) {
+			const id = `fan-${c.seed}-${i}`;
+			const r = this.random();
+			const arrivedAt = r < c.earlyShare
+				? Math.floor(this.random() * c.opensAt)
+				: r < c.earlyShare + (1 - c.earlyShare) * 0.7
+					? c.opensAt + Math.floor(-Math.log(1 - this.random()) * 1000)
+					: c.opensAt + Math.floor(this.random() * c.spreadSeconds * 1000);
+			const fan: Fan = {
+				index: i, id, line: this.room.lineOf(id), home: this.inventory.homeOf(id),
+				wants: 1 + Math.floor(this.random() * c.maxPerFan), abandons: this.random() < c.abandonRate, walksAway: this.random() < 0.5,
+				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs,
+				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
+			};
+			this.all.push(fan);
+			this.events.at(arrivedAt, () => this.room.join(fan.line, (a) => this.joined(fan, a)));
+		}
+	}
+
+	private end(fan: Fan, outcome: Outcome): void {
+		if (fan.outcome !== null) return;
+		fan.outcome = outcome;
+		this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+	}
+
+	private joined(fan: Fan, answer: JoinAnswer): void {
+		if (answer.kind === "sold_out") return this.end(fan, "sold_out");
+		fan.join = answer;
+		this.poll(fan);
+	}
+
+	private poll(fan: Fan): void {
+		this.polls++;
+		const now = this.events.now;
+		const w = this.room.published;
+		if (w.soldOut) return this.end(fan, "sold_out");
+		if (now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
+		fan.position ??= this.room.positionOf(fan.join!);
+		if (fan.position !== null && fan.position <= w.admittedThrough) return this.admitted(fan);
+		const ahead = fan.position === null ? 0 : fan.position - w.admittedThrough;
+		const pace = w.pacePerSecond ?? (this.config.batchSize * 1000) / this.config.intervalMs;
+		const next = fan.position === null ? MIN_POLL_MS : pollAfterMs(estimatedWaitMs(ahead, pace), this.random());
+		this.events.after(next, () => this.poll(fan));
+	}
+
+	private admitted(fan: Fan): void {
+		const now = this.events.now;
+		// Admission by position: nobody is let in past the pacer's own watermark.
+		if (fan.position! > this.room.admittedThrough) this.fail(`fan at position ${fan.position} admitted past the watermark ${this.room.admittedThrough}`);
+		fan.admittedAt = now;
+		fan.turnEnds = now + this.config.accessSeconds * 1000;
+		this.hold(fan, fan.wants, 0);
+	}
+
+	/** A hold at the fan's home shard; a short shard takes stock from its richest peers first. */
+	private hold(fan: Fan, quantity: number, tried: number): void {
+		const shard = this.inventory.shards[fan.home]!;
+		const holdMs = this.config.holdSeconds * 1000;
+		shard.object.call(this.config.cpu.hold, () => this.inventory.holdHere(fan.home, fan.index, quantity, fan.turnEnds, holdMs), (a) => {
+			this.inventory.checkFan(fan.home, fan.index);
+			if (a.ok) return this.bought(fan, a.hold);
+			if (a.code === "sold_out") return this.end(fan, "sold_out");
+			if (a.code === "limit") return this.end(fan, "refused");
+			const peers = this.room.peersOf(fan.home);
+			if (tried < peers.length) return this.take(fan, quantity, peers[tried]!, tried + 1);
+			// Every peer asked and still short: stock is held elsewhere and may come back; ask again later.
+			if (this.events.now + 1000 >= fan.turnEnds) return this.end(fan, "expired");
+			const free = this.inventory.totalFree();
+			this.events.after(1000, () => this.hold(fan, Math.max(1, Math.min(quantity, free)), 0));
+		}, this.config.hopMs);
+	}
+
+	/** The home shard asks one peer for what it lacks (a call at the peer), then decides the hold again. */
+	private take(fan: Fan, quantity: number, peer: number, tried: number): void {
+		const missing = quantity - this.inventory.shards[fan.home]!.remaining;
+		this.inventory.shards[peer]!.object.call(this.config.cpu.give, () => this.inventory.give(peer, fan.home, Math.max(0, missing)), () => this.hold(fan, quantity, tried), this.config.hopMs);
+	}
+
+	private bought(fan: Fan, hold: SimHold): void {
+		this.events.after(fan.thinkMs, () => {
+			const shard = this.inventory.shards[fan.home]!;
+			if (fan.abandons) {
+				if (fan.walksAway) return this.end(fan, "abandoned");
+				return shard.object.call(this.config.cpu.release, () => this.inventory.release(hold), () => this.end(fan, "abandoned"), this.config.hopMs);
+			}
+			const pay = (declined: boolean) => shard.object.call(this.config.cpu.purchase, () => this.inventory.buy(hold, declined), (a) => {
+				if (a.ok) {
+					fan.bought += hold.quantity;
+					return this.end(fan, "bought");
+				}
+				if (a.code === "declined") return pay(false);
+				this.end(fan, "expired");
+			}, this.config.hopMs);
+			pay(fan.declined);
+		});
+	}
+}
