@@ -5,7 +5,7 @@
 // batch by the engine's admission policy, and publishes the watermark the Worker
 // answers polls from a second later. Positions come from src/waiting-room/placement.ts
 // and batch sizes from src/waiting-room/admission.ts, called directly.
-import { nextBatchSize } from "../src/waiting-room/admission";
+import { activeFans, nextBatchSize } from "../src/waiting-room/admission";
 import { lineOf, placeSlots, prequeuePosition, slotOf, type LineReport } from "../src/waiting-room/placement";
 import { BUSY_TICK_MS, TOTALS_MAX_AGE_MS } from "../src/waiting-room/timing";
 import { SimObject } from "./objects";
@@ -137,7 +137,7 @@ export class Room {
 		const windowStart = now - this.config.accessSeconds * 1000;
 		const inWindow = this.batchBuyers.filter((b) => b.at > windowStart);
 		const admitted = inWindow.reduce((a, b) => a + b.count, 0);
-		const active = Math.max(0, admitted - (look.buyers - (inWindow[0]?.buyersBefore ?? look.buyers)));
+		const active = activeFans(admitted, look.buyers, inWindow[0]?.buyersBefore ?? null);
 		const n = nextBatchSize({
 			batchSize: this.config.batchSize,
 			activeMultiple: this.config.activeMultiple,

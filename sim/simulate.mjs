@@ -2,18 +2,13 @@
 // `npm run simulate`: a whole drop in one Node process on a simulated clock, the
 // engine's decision code called directly (no workerd). The TypeScript under sim/
 // (and the parts of src/ it calls) is bundled with esbuild into a temporary file
-// first, since Node 20 runs no TypeScript. Prints the run's seed; `--seed N`
+// first (bundle.mjs), since Node 20 runs no TypeScript. Prints the run's seed; `--seed N`
 // replays it exactly. Exit 1 when an invariant breaks, 2 on bad usage.
 //
 //   npm run simulate -- --fans 100000 --tickets 20000 --seed 7
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { build } from "esbuild";
+import { loadSimulator } from "./bundle.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const NUMBERS = ["seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
@@ -40,15 +35,7 @@ for (const [flag, text] of Object.entries(values)) {
 // The one draw outside the simulation: a seed when none is given, printed so the run can be replayed.
 input.seed ??= Math.floor(Math.random() * 2 ** 31);
 
-const dir = mkdtempSync(join(tmpdir(), "simulate-"));
-let sim;
-try {
-	const outfile = join(dir, "sim.mjs");
-	await build({ entryPoints: [join(ROOT, "sim/index.ts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "error" });
-	sim = await import(pathToFileURL(outfile).href);
-} finally {
-	rmSync(dir, { recursive: true, force: true });
-}
+const sim = await loadSimulator();
 
 const config = sim.simConfig(input);
 const started = performance.now();

@@ -4,7 +4,7 @@
 // in. No env, no await, no clock of its own: the pacer (waiting-room.ts) calls
 // the lines and the shards and sets the alarm around it, so anything that can
 // hand it a Sql (a test, a simulator) drives the same decisions.
-import { admissionPace, measuredPacePerMinute, nextBatchSize } from "./admission";
+import { activeFans, admissionPace, measuredPacePerMinute, nextBatchSize } from "./admission";
 import type { DropConfig } from "../drops/rules";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
@@ -378,7 +378,7 @@ export class PacerCore {
 			 FROM batches WHERE at > ?`,
 			windowStart, windowStart,
 		)!;
-		const active = Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
+		const active = activeFans(window.admitted, totals.buyers, window.buyers_before);
 		const count = nextBatchSize({
 			batchSize: drop.admission.batchSize,
 			activeMultiple: drop.admission.activeMultiple,
