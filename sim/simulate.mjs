@@ -35,6 +35,10 @@ for (const [flag, text] of Object.entries(values)) {
 // The one draw outside the simulation: a seed when none is given, printed so the run can be replayed.
 input.seed ??= Math.floor(Math.random() * 2 ** 31);
 
+// A reader that stops early (`| head`) ends the output, not the run with a stack trace.
+process.stdout.on("error", (err) => {
+	if (err.code !== "EPIPE") throw err;
+});
 const sim = await loadSimulator();
 
 const config = sim.simConfig(input);
