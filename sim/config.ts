@@ -24,6 +24,8 @@ export interface SimConfig {
 	spreadSeconds: number;
 	abandonRate: number;
 	declineRate: number;
+	/** Share of fans who send their hold a second time under a new key. */
+	retryRate: number;
 	thinkMs: number;
 	fanTimeoutSeconds: number;
 	/** One network hop between the Worker and an object, and the watermark's cache age. */
@@ -61,6 +63,7 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		spreadSeconds: 20,
 		abandonRate: 0.1,
 		declineRate: 0.05,
+		retryRate: 0.03,
 		thinkMs: 1500,
 		fanTimeoutSeconds: 600,
 		hopMs: 5,

@@ -3,7 +3,9 @@
 // follows from the seed, so the same seed prints the same summary.
 import { EventQueue, randomStream } from "./events";
 import { Fans } from "./fans";
-import { Inventory } from "./shards";
+import { Inventory, type ShardHook } from "./shards";
+import { installSimulatedGlobals } from "./globals";
+import type { SqlJs } from "./sqlite";
 import { Room } from "./room";
 import { OBJECT_REQUESTS_PER_SECOND, type SimObject } from "./objects";
 import type { SimConfig } from "./config";
@@ -24,21 +26,35 @@ export interface SimResult {
 /** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
 const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 
-export function simulate(config: SimConfig): SimResult {
+/**
+ * Runs the drop. `sqlJs`: sql.js's module, for the shards' databases. `hooks.shard`, for
+ * tests only: called with each shard once built, to plant a bug in its real path.
+ */
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook } = {}): Promise<SimResult> {
 	const events = new EventQueue();
 	const fail = (what: string): never => {
-		throw new InvariantBroken(events.now, config.seed, what);
+		const broken = new InvariantBroken(events.now, config.seed, what);
+		// Found in a promise's continuation, it would be lost as a rejection: the run stops at its next step.
+		events.failure ??= broken;
+		throw broken;
 	};
-	const inventory = new Inventory(events, config.tickets, config.shards, config.maxPerFan, fail);
-	const room = new Room(events, config, inventory, fail);
-	const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
-	fans.arrive();
-	room.start();
-	room.readers(randomStream(config.seed, "readers"));
-	events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
-	inventory.check();
-	checkPositions(fans, room, fail);
-	return { lines: summary(config, events, inventory, room, fans), events: events.ran, soldOutAt: inventory.soldOutAt };
+	const globals = installSimulatedGlobals(config.seed, events);
+	let inventory: Inventory | null = null;
+	try {
+		inventory = new Inventory(events, config, sqlJs, fail, hooks.shard);
+		const room = new Room(events, config, inventory, fail);
+		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
+		fans.arrive();
+		room.start();
+		room.readers(randomStream(config.seed, "readers"));
+		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
+		inventory.check();
+		checkPositions(fans, room, fail);
+		return { lines: summary(config, events, inventory, room, fans), events: events.ran, soldOutAt: inventory.soldOutAt };
+	} finally {
+		globals.restore();
+		inventory?.close();
+	}
 }
 
 /**
@@ -88,8 +104,8 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 	const totals = inventory.totals();
 	const out = [
 		`seed ${config.seed}: ${config.fans} fans, ${config.tickets} tickets, ${config.lines} lines, ${config.shards} shards (replay: --seed ${config.seed})`,
-		`invariants held: ${inventory.checks} stock checks as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, slots in order`,
-		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers} transfers between shards`,
+		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, slots in order`,
+		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
 		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (no object call)`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,

@@ -2,8 +2,14 @@
 // (time, order scheduled) order so two events at the same moment always run the
 // same way round, and a seeded random stream from the engine's own generator.
 // Nothing here reads the wall clock or Math.random: a seed replays a run exactly.
+// The engine's shard code is async (a transfer awaits its peer, a purchase its
+// provider): after an event that started or resumed such work (`touched`), the run
+// lets every promise continuation settle before the clock moves on.
 import { seededRandom } from "../src/waiting-room/admission";
 import { stableHash } from "../src/shared/crypto";
+
+/** Node's (the simulator runs in Node; the worker types this folder is checked against have none). */
+const nodeSetImmediate = (globalThis as unknown as { setImmediate(fn: () => void): void }).setImmediate;
 
 type Event = { at: number; seq: number; run: () => void };
 
@@ -13,6 +19,10 @@ export class EventQueue {
 	private seq = 0;
 	now = 0;
 	ran = 0;
+	/** Set by an event that started or resumed async work: its continuations run before the next event. */
+	touched = false;
+	/** The first invariant broken, wherever it was found (an event, or a continuation): the run stops with it. */
+	failure: Error | null = null;
 
 	at(time: number, run: () => void): void {
 		const event = { at: Math.max(time, this.now), seq: this.seq++, run };
@@ -31,8 +41,8 @@ export class EventQueue {
 		this.at(this.now + ms, run);
 	}
 
-	/** Runs events in order until none is left or the next one is past `until`. */
-	runUntil(until: number): void {
+	/** Runs events in order until none is left or the next one is past `until`, or an invariant breaks. */
+	async runUntil(until: number): Promise<void> {
 		const heap = this.heap;
 		while (heap.length > 0 && heap[0]!.at <= until) {
 			const top = heap[0]!;
@@ -53,7 +63,17 @@ export class EventQueue {
 			}
 			this.now = top.at;
 			this.ran++;
-			top.run();
+			try {
+				top.run();
+			} catch (err) {
+				this.failure ??= err as Error;
+			}
+			// Microtasks all run before the next macrotask: one turn settles every continuation.
+			if (this.touched) {
+				this.touched = false;
+				await new Promise<void>((resolve) => nodeSetImmediate(resolve));
+			}
+			if (this.failure !== null) throw this.failure;
 		}
 	}
 

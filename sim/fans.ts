@@ -2,11 +2,13 @@
 // the seconds after it, the others spread over a window), join their line, poll as
 // the Worker tells them (src/waiting-room/admission.ts's polling advice), and once
 // admitted hold up to their limit on their home shard, think, and pay, pay again
-// after a decline, release, or walk away, as loadtest/lib/journey.js's fans do.
+// after a decline, release, or walk away, as loadtest/lib/journey.js's fans do; a
+// few send their hold twice under two keys, and the per-fan limit must hold.
 // A poll is answered by the Worker from the published watermark: no object call.
 import { MIN_POLL_MS, estimatedWaitMs, pollAfterMs } from "../src/waiting-room/admission";
 import type { EventQueue } from "./events";
-import type { Inventory, SimHold } from "./shards";
+import type { HoldView } from "../src/inventory/ledger-store";
+import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
 import type { SimConfig } from "./config";
 
@@ -21,6 +23,10 @@ export interface Fan {
 	abandons: boolean;
 	walksAway: boolean;
 	declined: boolean;
+	/** Sends their hold twice, the second under a new key (a client that lost the answer). */
+	retries: boolean;
+	/** Holds asked for so far: each under its own key. */
+	holds: number;
 	thinkMs: number;
 	arrivedAt: number;
 	join: JoinAnswer | null;
@@ -59,7 +65,7 @@ export class Fans {
 			const fan: Fan = {
 				index: i, id, line: this.room.lineOf(id), home: this.inventory.homeOf(id),
 				wants: 1 + Math.floor(this.random() * c.maxPerFan), abandons: this.random() < c.abandonRate, walksAway: this.random() < 0.5,
-				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs,
+				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs, retries: this.random() < c.retryRate, holds: 0,
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
 			};
 			this.all.push(fan);
@@ -99,48 +105,50 @@ export class Fans {
 		if (fan.position! > this.room.admittedThrough) this.fail(`fan at position ${fan.position} admitted past the watermark ${this.room.admittedThrough}`);
 		fan.admittedAt = now;
 		fan.turnEnds = now + this.config.accessSeconds * 1000;
-		this.hold(fan, fan.wants, 0);
+		this.hold(fan, fan.wants);
 	}
 
-	/** A hold at the fan's home shard; a short shard takes stock from its richest peers first. */
-	private hold(fan: Fan, quantity: number, tried: number): void {
-		const shard = this.inventory.shards[fan.home]!;
-		const holdMs = this.config.holdSeconds * 1000;
-		shard.object.call(this.config.cpu.hold, () => this.inventory.holdHere(fan.home, fan.index, quantity, fan.turnEnds, holdMs), (a) => {
-			this.inventory.checkFan(fan.home, fan.index);
-			if (a.ok) return this.bought(fan, a.hold);
-			if (a.code === "sold_out") return this.end(fan, "sold_out");
-			if (a.code === "limit") return this.end(fan, "refused");
-			const peers = this.room.peersOf(fan.home);
-			if (tried < peers.length) return this.take(fan, quantity, peers[tried]!, tried + 1);
-			// Every peer asked and still short: stock is held elsewhere and may come back; ask again later.
-			if (this.events.now + 1000 >= fan.turnEnds) return this.end(fan, "expired");
-			const free = this.inventory.totalFree();
-			this.events.after(1000, () => this.hold(fan, Math.max(1, Math.min(quantity, free)), 0));
-		}, this.config.hopMs);
+	/**
+	 * A hold at the fan's home shard, decided by its ledger (a short shard takes stock from
+	 * its peers first). A fan who `retries` sends it again under a new key, as a client that
+	 * lost the answer and kept no key would: the per-fan limit must refuse what goes past it.
+	 */
+	private hold(fan: Fan, quantity: number): void {
+		const key = `${fan.id}:${fan.holds++}`;
+		const input = { fanId: fan.id, quantity, idempotencyKey: key, notAfter: fan.turnEnds };
+		this.inventory.hold(fan.home, input, (o) => {
+			if (o.ok) {
+				if (fan.retries && fan.holds === 1) return this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value));
+				return this.bought(fan, o.value);
+			}
+			if (o.code === "sold_out") return this.end(fan, "sold_out");
+			if (o.code === "limit_exceeded") return this.end(fan, "refused");
+			const later = this.events.now + 1000;
+			if (later >= fan.turnEnds) return this.end(fan, "expired");
+			// Fewer are left than asked for: ask for what is left. Stock on its way: again in a second, as told.
+			if (o.code === "not_enough_left") {
+				const available = Number(o.details?.available ?? 1);
+				return this.hold(fan, Math.max(1, Math.min(quantity, available)));
+			}
+			if (o.code === "try_again") return this.events.at(later, () => this.hold(fan, quantity));
+			this.end(fan, "expired");
+		});
 	}
 
-	/** The home shard asks one peer for what it lacks (a call at the peer), then decides the hold again. */
-	private take(fan: Fan, quantity: number, peer: number, tried: number): void {
-		const missing = quantity - this.inventory.shards[fan.home]!.remaining;
-		this.inventory.shards[peer]!.object.call(this.config.cpu.give, () => this.inventory.give(peer, fan.home, Math.max(0, missing)), () => this.hold(fan, quantity, tried), this.config.hopMs);
-	}
-
-	private bought(fan: Fan, hold: SimHold): void {
+	private bought(fan: Fan, hold: HoldView): void {
 		this.events.after(fan.thinkMs, () => {
-			const shard = this.inventory.shards[fan.home]!;
 			if (fan.abandons) {
 				if (fan.walksAway) return this.end(fan, "abandoned");
-				return shard.object.call(this.config.cpu.release, () => this.inventory.release(hold), () => this.end(fan, "abandoned"), this.config.hopMs);
+				return this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, () => this.end(fan, "abandoned"));
 			}
-			const pay = (declined: boolean) => shard.object.call(this.config.cpu.purchase, () => this.inventory.buy(hold, declined), (a) => {
-				if (a.ok) {
+			const pay = (declined: boolean) => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: fan.turnEnds }, (o) => {
+				if (o.ok) {
 					fan.bought += hold.quantity;
 					return this.end(fan, "bought");
 				}
-				if (a.code === "declined") return pay(false);
+				if (o.code === "payment_declined") return pay(false);
 				this.end(fan, "expired");
-			}, this.config.hopMs);
+			});
 			pay(fan.declined);
 		});
 	}

@@ -2,7 +2,9 @@
 // the CPU the bench measured for its kind of call, and never more than the
 // platform's request rate (about 1,000 simple requests a second an object). What
 // a request decides is decided when it is served, so an object's state changes in
-// the order its requests queued. Counts every request per simulated second and the
+// the order its requests queued. A request whose decision awaits (a shard asking a
+// peer for stock, or the payment provider) holds the object only for its CPU: as in
+// workerd, other requests run while it waits, and it answers when its work ends. Counts every request per simulated second and the
 // deepest its queue got, for the report.
 import type { EventQueue } from "./events";
 
@@ -29,7 +31,7 @@ export class SimObject {
 	 * A request that reaches the object now: `decide` runs when the object serves it,
 	 * and `answer` gets its result one network hop after.
 	 */
-	call<T>(cpuMs: number, decide: () => T, answer: (result: T) => void, hopMs = 0): void {
+	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0): void {
 		const now = this.events.now;
 		const second = Math.floor(now / 1000);
 		while (this.perSecond.length <= second) this.perSecond.push(0);
@@ -47,7 +49,14 @@ export class SimObject {
 		this.busyUntil = start + service;
 		this.events.at(this.busyUntil, () => {
 			const result = decide();
-			this.events.after(hopMs, () => answer(result));
+			if (!(result instanceof Promise)) return this.events.after(hopMs, () => answer(result));
+			this.events.touched = true;
+			result.then(
+				(value) => this.events.after(hopMs, () => answer(value)),
+				(err: Error) => {
+					this.events.failure ??= err;
+				},
+			);
 		});
 	}
 

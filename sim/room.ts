@@ -175,37 +175,34 @@ export class Room {
 		});
 	}
 
-	/** The pacer's look at every shard's totals (one call each, at most once a second). */
+	/** The pacer's look at every shard's totals (one call each, at most once a second), bringing the stock it saw last time. */
 	private lookAtShards(): void {
 		if (this.looking) return;
 		this.looking = true;
 		const shards = this.inventory.shards;
+		const peerStock = this.look?.stock ?? null;
 		const stock = new Array<number>(shards.length).fill(0);
 		let held = 0;
 		let buyers = 0;
+		let inFlight = 0;
 		let waiting = shards.length;
-		for (const [k, s] of shards.entries()) {
-			s.object.call(this.config.cpu.look, () => ({ remaining: s.remaining, held: s.held, buyers: s.buyers }), (t) => {
+		for (const [k] of shards.entries()) {
+			this.inventory.look(k, peerStock, (t) => {
 				stock[k] = t.remaining;
 				held += t.held;
 				buyers += t.buyers;
+				inFlight += t.given - t.received;
 				if (--waiting > 0) return;
 				this.looking = false;
 				const remaining = stock.reduce((a, b) => a + b, 0);
 				this.look = { stock, remaining, held, buyers, at: this.events.now };
 				if (held > 0) this.lastBusyAt = this.events.now;
-				if (remaining === 0 && held === 0) {
+				if (remaining === 0 && held === 0 && inFlight <= 0) {
 					this.soldOut = true;
 					this.publish(this.events.now);
 				}
-			}, this.config.hopMs);
+			});
 		}
-	}
-
-	/** The richest peers of shard `k` by the pacer's last look, richest first. */
-	peersOf(k: number): number[] {
-		const stock = this.look?.stock ?? this.inventory.shards.map(() => 0);
-		return stock.map((n, i) => ({ n, i })).filter((p) => p.i !== k).sort((a, b) => b.n - a.n || a.i - b.i).map((p) => p.i);
 	}
 
 	/** A fan's position from the published watermark: the shuffled pre-queue, or their slot's block. */

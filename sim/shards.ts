@@ -1,188 +1,244 @@
-// The drop's inventory in the simulation: each shard's free stock, holds and
-// orders, the per-fan limit, holds that end at their time, and stock taken from
-// the richest peer (by the pacer's last look) when a fan's home shard is short.
-// This is a model of the shard's ledger (src/inventory/ledger*.ts), not the
-// ledger itself: the ledger is SQL, and Node 20 has no SQLite (docs/simulation.md).
-// Every change is followed by the invariant checks, so a broken one stops the
-// run at the event that broke it.
+// The drop's inventory in the simulation: each shard is the engine's own code over
+// its own SQLite database (sim/sqlite.ts): the ledger (src/inventory/ledger*.ts)
+// decides holds, releases, expiries and orders; StockTransfers takes what a short
+// home shard lacks from its peers, through the simulator's network and the peers'
+// request queues; Charges runs a purchase with the engine's test payment provider;
+// the outbox hands sales to a Queue that takes them at once; and the alarm is set
+// by the engine's AlarmSchedule. After every request a shard serves, its counts are
+// read from its ledger and the invariants checked, so a broken one stops the run at
+// the request that broke it.
 import { allocateShards } from "../src/drops/rules";
+import { AlarmSchedule } from "../src/inventory/alarm-schedule";
+import { CHARGE_SETTLE_MS, Charges, type PurchaseView } from "../src/inventory/charges";
 import { homeShard } from "../src/inventory/drop-shards";
+import { Ledger, type ShardCounts } from "../src/inventory/ledger";
+import type { HoldView } from "../src/inventory/ledger-store";
+import { OUTBOX_RETRY_MS, OutboxSender } from "../src/inventory/outbox-sender";
+import { ACK_AFTER_MS, type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "../src/inventory/stock-transfers";
+import { testProvider } from "../src/payments/test-provider";
+import { type Outcome, ok } from "../src/shared/outcome";
+import { Sql } from "../src/shared/sql";
 import { SimObject } from "./objects";
+import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
+import type { SimConfig } from "./config";
 import type { EventQueue } from "./events";
 
-export interface SimHold {
-	id: number;
-	fan: number;
-	shard: number;
-	quantity: number;
-	expiresAt: number;
-	state: "active" | "purchased" | "released" | "expired";
+/** As the shard's own alarm: it comes back within this long to prune when nothing needs it sooner. */
+const PRUNE_RETRY_MS = 60 * 60 * 1000;
+
+export class SimShard {
+	readonly object: SimObject;
+	readonly storage: SimStorage;
+	readonly ledger: Ledger;
+	private readonly sql: Sql;
+	readonly transfers: StockTransfers;
+	readonly charges: Charges;
+	readonly outbox: OutboxSender;
+	readonly schedule: AlarmSchedule;
+	/** The counts its ledger last gave, read after each request it served. */
+	counts: ShardCounts;
+	private alarmAt: number | null = null;
+
+	constructor(
+		readonly index: number,
+		readonly allocation: number,
+		inventory: Inventory,
+		events: EventQueue,
+		config: SimConfig,
+		sqlJs: SqlJs,
+	) {
+		this.object = new SimObject("shard", `shard ${index}`, events);
+		this.storage = sqliteStorage(sqlJs);
+		const tx = <T>(fn: () => T) => this.storage.transactionSync(fn);
+		this.sql = new Sql(this.storage.sql);
+		this.ledger = new Ledger(this.sql, tx);
+		this.ledger.init({ dropId: inventory.dropId, shard: index, shards: config.shards, allocation, maxPerFan: config.maxPerFan, holdSeconds: config.holdSeconds, priceCents: 5000, currency: "usd" });
+		const clock = () => events.now;
+		this.schedule = new AlarmSchedule({ clock, setAlarm: (at) => this.setAlarm(at, events), nextNeeded: (now) => this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS }) });
+		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer: (_drop, k) => inventory.peer(k) });
+		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: async () => undefined });
+		this.charges = new Charges({
+			clock,
+			charges: this.ledger.charges,
+			alarm: this.schedule,
+			provider: () => ok(testProvider),
+			afterCharge: () => undefined,
+			ordered: async () => {
+				this.schedule.by(clock() + OUTBOX_RETRY_MS);
+				await this.outbox.flush();
+			},
+		});
+		this.counts = this.ledger.counts();
+	}
+
+	/** The storage's alarm: one at a time, a later set replaces it; it runs as one of the shard's requests. */
+	private setAlarm(at: number, events: EventQueue): void {
+		this.alarmAt = at;
+		events.at(at, () => {
+			if (this.alarmAt !== at) return;
+			this.alarmAt = null;
+			this.object.call(1, () => this.alarm(events), () => undefined);
+		});
+	}
+
+	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
+	private async alarm(events: EventQueue): Promise<void> {
+		this.schedule.running();
+		this.ledger.holds.expireDue(events.now);
+		await this.transfers.completePendingTransfers();
+		await this.transfers.sendAcks();
+		await this.charges.reconcile();
+		await this.outbox.flush();
+		this.ledger.prune(events.now);
+		this.schedule.fromStoredState();
+	}
+
+	/** Tickets the fan holds or bought here, as the ledger's per-fan limit counts them. */
+	fanTickets(fanId: string): number {
+		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE fan_id = ? AND state IN ('claiming', 'active', 'purchased') AND ticket_type IS NULL`, fanId);
+	}
 }
 
-export type HoldAnswer = { ok: true; hold: SimHold } | { ok: false; code: "sold_out" | "limit" | "short" };
-export type BuyAnswer = { ok: true } | { ok: false; code: "declined" | "expired" | "gone" };
-
-interface Shard {
-	object: SimObject;
-	allocation: number;
-	remaining: number;
-	held: number;
-	sold: number;
-	/** Fans with an order here. */
-	buyers: number;
-	received: number;
-	given: number;
-	/** Tickets each fan holds or bought here (their home shard), for the per-fan limit. */
-	perFan: Map<number, number>;
-}
+/** A test's hook: called with each shard once it is built, to plant a bug in its real path (never used by a run of the command). */
+export type ShardHook = (shard: SimShard) => void;
 
 export class Inventory {
-	readonly shards: Shard[];
-	/** Each shard's live holds, the only ones its clean-up looks at. */
-	private live: Set<SimHold>[];
-	private nextHold = 1;
-	/** Orders' tickets, counted apart from the shards' own totals: the two must agree. */
+	readonly dropId: string;
+	readonly shards: SimShard[];
+	/** Orders' tickets, counted from the purchases' answers apart from the shards' own counts: the two must agree. */
 	orderedTickets = 0;
 	orders = 0;
-	transfers = 0;
 	soldOutAt: number | null = null;
 	checks = 0;
 
 	constructor(
 		private readonly events: EventQueue,
-		readonly capacity: number,
-		shards: number,
-		readonly maxPerFan: number,
+		private readonly config: SimConfig,
+		sqlJs: SqlJs,
 		private readonly fail: (what: string) => never,
+		hook?: ShardHook,
 	) {
-		this.shards = allocateShards(capacity, shards).map((allocation, k) => ({
-			object: new SimObject("shard", `shard ${k}`, events),
-			allocation,
-			remaining: allocation,
-			held: 0,
-			sold: 0,
-			buyers: 0,
-			received: 0,
-			given: 0,
-			perFan: new Map(),
-		}));
-		this.live = this.shards.map(() => new Set());
+		this.dropId = `sim-${config.seed}`;
+		this.shards = allocateShards(config.tickets, config.shards).map((allocation, k) => new SimShard(k, allocation, this, events, config, sqlJs));
+		for (const shard of this.shards) hook?.(shard);
+	}
+
+	get capacity(): number {
+		return this.config.tickets;
 	}
 
 	homeOf(fanId: string): number {
 		return homeShard(fanId, this.shards.length);
 	}
 
-	/** A hold decided on the fan's home shard: the per-fan limit, then stock here, else "short". */
-	holdHere(k: number, fan: number, quantity: number, notAfter: number, holdMs: number): HoldAnswer {
+	/** Shard `k` as a peer asks it for stock: one hop there, its `give` in its queue, one hop back. */
+	peer(k: number): StockPeer {
 		const shard = this.shards[k]!;
-		this.returnDue(k);
-		const mine = shard.perFan.get(fan) ?? 0;
-		if (mine + quantity > this.maxPerFan) return { ok: false, code: "limit" };
-		if (shard.remaining < quantity) return { ok: false, code: this.soldOut() ? "sold_out" : "short" };
-		const hold: SimHold = { id: this.nextHold++, fan, shard: k, quantity, expiresAt: Math.min(this.events.now + holdMs, notAfter), state: "active" };
-		shard.remaining -= quantity;
-		shard.held += quantity;
-		shard.perFan.set(fan, mine + quantity);
-		this.live[k]!.add(hold);
-		this.events.at(hold.expiresAt, () => this.expire(hold));
+		return {
+			give: (input) =>
+				new Promise<GiveAnswer>((resolve) => {
+					this.events.after(this.config.hopMs, () =>
+						shard.object.call(this.config.cpu.give, () => this.served(k, shard.transfers.give(input)), (answer) => {
+							this.events.touched = true;
+							resolve(answer);
+						}, this.config.hopMs),
+					);
+				}),
+		};
+	}
+
+	/** A hold at the fan's home shard, through the engine's transfers (a short shard asks its peers). */
+	hold(k: number, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }, answer: (o: Outcome<HoldView>) => void): void {
+		const shard = this.shards[k]!;
+		const request = JSON.stringify({ quantity: input.quantity });
+		const decide = async () => {
+			const o = await shard.transfers.hold({ ...input, request });
+			const mine = shard.fanTickets(input.fanId);
+			if (mine > this.config.maxPerFan) this.fail(`fan ${input.fanId} holds or bought ${mine} tickets on shard ${k} > maxPerFan ${this.config.maxPerFan}`);
+			return this.served(k, o);
+		};
+		shard.object.call(this.config.cpu.hold, decide, answer, this.config.hopMs);
+	}
+
+	/** A purchase of a hold with the test provider: token "ok" is approved, any other declined. */
+	purchase(k: number, input: { holdId: string; fanId: string; declined: boolean; notAfter: number }, answer: (o: Outcome<PurchaseView>) => void): void {
+		const shard = this.shards[k]!;
+		const token = input.declined ? "declined" : "ok";
+		// Counted when the purchase ends on the shard, not when its answer reaches the fan a hop later: the shard's next request reads the order.
+		const decide = async () => {
+			const o = await shard.charges.purchase({ holdId: input.holdId, fanId: input.fanId, payment: { method: "test", token }, notAfter: input.notAfter });
+			if (o.ok && !o.replayed && "orderId" in o.value) {
+				this.orders++;
+				this.orderedTickets += o.value.quantity;
+				if (this.soldOutAt === null && this.orderedTickets === this.capacity) this.soldOutAt = this.events.now;
+			}
+			return this.served(k, o);
+		};
+		shard.object.call(this.config.cpu.purchase, decide, answer, this.config.hopMs);
+	}
+
+	release(k: number, input: { holdId: string; fanId: string }, answer: () => void): void {
+		const shard = this.shards[k]!;
+		shard.object.call(this.config.cpu.release, () => this.served(k, shard.ledger.holds.release({ ...input, now: this.events.now })), () => answer(), this.config.hopMs);
+	}
+
+	/** The pacer's look at shard `k`: the stock every shard had at its last look comes with it, as the pacer sends it. */
+	look(k: number, peerStock: number[] | null, answer: (c: ShardCounts) => void): void {
+		const shard = this.shards[k]!;
+		shard.object.call(this.config.cpu.look, () => {
+			shard.transfers.noteLook(peerStock === null ? null : { peerStock });
+			return this.served(k, shard.ledger.counts());
+		}, answer, this.config.hopMs);
+	}
+
+	/** After a request shard `k` served: its counts read again from its ledger, and the invariants checked. */
+	private served<T>(k: number, value: T): T {
+		this.shards[k]!.counts = this.shards[k]!.ledger.counts();
 		this.check();
-		return { ok: true, hold };
+		return value;
 	}
 
-	/** What a giving peer hands over when asked for `missing`: what it has free, at most that. */
-	give(from: number, to: number, missing: number): number {
-		const giver = this.shards[from]!;
-		this.returnDue(from);
-		const moved = Math.min(missing, giver.remaining);
-		if (moved <= 0) return 0;
-		giver.remaining -= moved;
-		giver.given += moved;
-		const taker = this.shards[to]!;
-		taker.remaining += moved;
-		taker.received += moved;
-		this.transfers++;
-		this.check();
-		return moved;
+	totals(): { remaining: number; held: number; sold: number; given: number; received: number } {
+		const t = { remaining: 0, held: 0, sold: 0, given: 0, received: 0 };
+		for (const s of this.shards) {
+			t.remaining += s.counts.remaining;
+			t.held += s.counts.held;
+			t.sold += s.counts.sold;
+			t.given += s.counts.given;
+			t.received += s.counts.received;
+		}
+		return t;
 	}
 
-	buy(hold: SimHold, declined: boolean): BuyAnswer {
-		this.returnDue(hold.shard);
-		if (hold.state === "expired" || hold.state === "released") return { ok: false, code: "expired" };
-		if (hold.state !== "active") return { ok: false, code: "gone" };
-		if (declined) return { ok: false, code: "declined" };
-		const shard = this.shards[hold.shard]!;
-		hold.state = "purchased";
-		this.live[hold.shard]!.delete(hold);
-		shard.held -= hold.quantity;
-		shard.sold += hold.quantity;
-		shard.buyers++;
-		this.orderedTickets += hold.quantity;
-		this.orders++;
-		if (this.soldOutAt === null && this.orderedTickets === this.capacity) this.soldOutAt = this.events.now;
-		this.check();
-		return { ok: true };
+	/** Transfers written down by the takers (credited or not yet), for the summary. */
+	transfers(): number {
+		return this.shards.reduce((a, s) => a + s.counts.received, 0);
 	}
 
-	release(hold: SimHold): void {
-		if (hold.state === "active") this.end(hold, "released");
-	}
-
-	private expire(hold: SimHold): void {
-		if (hold.state === "active" && hold.expiresAt <= this.events.now) this.end(hold, "expired");
-	}
-
-	/** Every hold of shard `k` past its time goes back to stock (its alarm may not have run yet). */
-	private returnDue(k: number): void {
-		const now = this.events.now;
-		for (const hold of [...this.live[k]!]) if (hold.expiresAt <= now) this.end(hold, "expired");
-	}
-
-	private end(hold: SimHold, state: "released" | "expired"): void {
-		const shard = this.shards[hold.shard]!;
-		hold.state = state;
-		shard.held -= hold.quantity;
-		shard.remaining += hold.quantity;
-		shard.perFan.set(hold.fan, (shard.perFan.get(hold.fan) ?? 0) - hold.quantity);
-		this.live[hold.shard]!.delete(hold);
-		this.check();
-	}
-
-	/** Nothing free and nothing held anywhere: no ticket can come back, the answer is final. */
-	soldOut(): boolean {
-		return this.shards.every((s) => s.remaining === 0 && s.held === 0);
-	}
-
-	totalFree(): number {
-		return this.shards.reduce((a, s) => a + s.remaining, 0);
-	}
-
-	totals(): { remaining: number; held: number; sold: number } {
-		return this.shards.reduce((a, s) => ({ remaining: a.remaining + s.remaining, held: a.held + s.held, sold: a.sold + s.sold }), { remaining: 0, held: 0, sold: 0 });
-	}
-
-	/** The invariants of the stock, after every change: no oversell, every ticket accounted, the per-fan limit. */
+	/** The invariants of the stock, on the ledgers' own counts: no oversell, every ticket accounted, the orders' tickets = the shards' sold. */
 	check(): void {
 		this.checks++;
-		let sold = 0;
-		let held = 0;
-		let remaining = 0;
-		for (const [k, s] of this.shards.entries()) {
-			if (s.remaining < 0 || s.held < 0) this.fail(`shard ${k} went below zero: remaining ${s.remaining}, held ${s.held}`);
-			if (s.remaining + s.held + s.sold !== s.allocation + s.received - s.given) {
-				this.fail(`shard ${k} does not account for its stock: ${s.remaining} free + ${s.held} held + ${s.sold} sold ≠ ${s.allocation} + ${s.received} received − ${s.given} given`);
+		for (const s of this.shards) {
+			const c = s.counts;
+			if (c.remaining < 0 || c.held < 0 || c.sold < 0) this.fail(`shard ${s.index} went below zero: remaining ${c.remaining}, held ${c.held}, sold ${c.sold}`);
+			if (c.remaining + c.held + c.sold !== s.allocation + c.received - c.given) {
+				this.fail(`shard ${s.index} does not account for its stock: ${c.remaining} free + ${c.held} held + ${c.sold} sold ≠ ${s.allocation} + ${c.received} received − ${c.given} given`);
 			}
-			sold += s.sold;
-			held += s.held;
-			remaining += s.remaining;
 		}
-		if (sold + held > this.capacity) this.fail(`oversold: ${sold} sold + ${held} held > capacity ${this.capacity}`);
-		if (sold + held + remaining !== this.capacity) this.fail(`tickets lost or made: ${sold} + ${held} + ${remaining} ≠ ${this.capacity}`);
-		if (sold !== this.orderedTickets) this.fail(`the orders' ${this.orderedTickets} tickets ≠ the shards' ${sold} sold`);
+		const t = this.totals();
+		// Given and not yet credited: stock on its way between two shards, never negative.
+		if (t.given < t.received) this.fail(`shards received ${t.received} tickets, more than the ${t.given} given`);
+		if (t.sold + t.held > this.capacity) this.fail(`oversold: ${t.sold} sold + ${t.held} held > capacity ${this.capacity}`);
+		if (t.sold + t.held + t.remaining + t.given - t.received !== this.capacity) this.fail(`tickets lost or made: ${t.sold} + ${t.held} + ${t.remaining} + ${t.given - t.received} on their way ≠ ${this.capacity}`);
+		if (t.sold !== this.orderedTickets) this.fail(`the orders' ${this.orderedTickets} tickets ≠ the shards' ${t.sold} sold`);
 	}
 
-	checkFan(k: number, fan: number): void {
-		const mine = this.shards[k]!.perFan.get(fan) ?? 0;
-		if (mine > this.maxPerFan) this.fail(`fan ${fan} holds or bought ${mine} > maxPerFan ${this.maxPerFan}`);
+	/** Statements the shards' databases ran, for the report. */
+	statements(): number {
+		return this.shards.reduce((a, s) => a + s.storage.statements, 0);
+	}
+
+	close(): void {
+		for (const s of this.shards) s.storage.close();
 	}
 }

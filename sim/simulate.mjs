@@ -44,7 +44,7 @@ const sim = await loadSimulator();
 const config = sim.simConfig(input);
 const started = performance.now();
 try {
-	const result = sim.simulate(config);
+	const result = await sim.simulate(config, sim.sqlJs);
 	for (const line of result.lines) process.stdout.write(line + "\n");
 } catch (err) {
 	if (!(err instanceof sim.InvariantBroken)) throw err;
