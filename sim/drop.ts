@@ -40,9 +40,10 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 	};
 	const globals = installSimulatedGlobals(config.seed, events);
 	let inventory: Inventory | null = null;
+	let room: Room | null = null;
 	try {
 		inventory = new Inventory(events, config, sqlJs, fail, hooks.shard);
-		const room = new Room(events, config, inventory, fail);
+		room = new Room(events, config, inventory, sqlJs, fail);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		fans.arrive();
 		room.start();
@@ -54,6 +55,7 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 	} finally {
 		globals.restore();
 		inventory?.close();
+		room?.close();
 	}
 }
 
@@ -104,10 +106,10 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 	const totals = inventory.totals();
 	const out = [
 		`seed ${config.seed}: ${config.fans} fans, ${config.tickets} tickets, ${config.lines} lines, ${config.shards} shards (replay: --seed ${config.seed})`,
-		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, slots in order`,
+		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, ${room.batchesChecked} batches within the configured size, slots in order`,
 		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
-		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (no object call)`,
+		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line)`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,
 		`requests per object per second against the limit of ${OBJECT_REQUESTS_PER_SECOND} (time from the opening):`,
 	];

@@ -8,6 +8,9 @@
 import { seededRandom } from "../src/waiting-room/admission";
 import { stableHash } from "../src/shared/crypto";
 
+/** The simulation's time 0 as the engine's cores see it (a slot boundary): their clock is this plus the simulated ms. */
+export const EPOCH = Date.UTC(2030, 0, 1);
+
 /** Node's (the simulator runs in Node; the worker types this folder is checked against have none). */
 const nodeSetImmediate = (globalThis as unknown as { setImmediate(fn: () => void): void }).setImmediate;
 
@@ -35,6 +38,11 @@ export class EventQueue {
 			[heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
 			i = parent;
 		}
+	}
+
+	/** The time as the engine's cores take it: epoch milliseconds. */
+	clock(): number {
+		return EPOCH + this.now;
 	}
 
 	after(ms: number, run: () => void): void {

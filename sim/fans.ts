@@ -6,7 +6,7 @@
 // few send their hold twice under two keys, and the per-fan limit must hold.
 // A poll is answered by the Worker from the published watermark: no object call.
 import { MIN_POLL_MS, estimatedWaitMs, pollAfterMs } from "../src/waiting-room/admission";
-import type { EventQueue } from "./events";
+import { EPOCH, type EventQueue } from "./events";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
@@ -41,6 +41,8 @@ export class Fans {
 	readonly all: Fan[] = [];
 	readonly outcomes = new Map<Outcome, number>();
 	polls = 0;
+	/** Polls the Worker answered by asking the fan's line (their slot had left the watermark). */
+	locates = 0;
 
 	constructor(
 		private readonly events: EventQueue,
@@ -69,7 +71,7 @@ export class Fans {
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
 			};
 			this.all.push(fan);
-			this.events.at(arrivedAt, () => this.room.join(fan.line, (a) => this.joined(fan, a)));
+			this.events.at(arrivedAt, () => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a)));
 		}
 	}
 
@@ -89,12 +91,22 @@ export class Fans {
 		this.polls++;
 		const now = this.events.now;
 		const w = this.room.published;
-		if (w.soldOut) return this.end(fan, "sold_out");
+		if (w?.soldOut) return this.end(fan, "sold_out");
 		if (now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
 		fan.position ??= this.room.positionOf(fan.join!);
-		if (fan.position !== null && fan.position <= w.admittedThrough) return this.admitted(fan);
-		const ahead = fan.position === null ? 0 : fan.position - w.admittedThrough;
-		const pace = w.pacePerSecond ?? (this.config.batchSize * 1000) / this.config.intervalMs;
+		const join = fan.join!;
+		// Placed, but in a slot the watermark no longer lists: the Worker asks the fan's line.
+		if (fan.position === null && join.kind === "slot" && w?.sealedThrough != null && join.slot <= w.sealedThrough) {
+			this.locates++;
+			return this.room.locate(fan.id, join.line, (position) => {
+				fan.position = position;
+				this.events.after(MIN_POLL_MS, () => this.poll(fan));
+			});
+		}
+		const through = w?.admittedThrough ?? 0;
+		if (fan.position !== null && fan.position <= through) return this.admitted(fan);
+		const ahead = fan.position === null ? 0 : fan.position - through;
+		const pace = w !== null && w.pacePerSecond > 0 ? w.pacePerSecond : (this.config.batchSize * 1000) / this.config.intervalMs;
 		const next = fan.position === null ? MIN_POLL_MS : pollAfterMs(estimatedWaitMs(ahead, pace), this.random());
 		this.events.after(next, () => this.poll(fan));
 	}
@@ -115,7 +127,7 @@ export class Fans {
 	 */
 	private hold(fan: Fan, quantity: number): void {
 		const key = `${fan.id}:${fan.holds++}`;
-		const input = { fanId: fan.id, quantity, idempotencyKey: key, notAfter: fan.turnEnds };
+		const input = { fanId: fan.id, quantity, idempotencyKey: key, notAfter: EPOCH + fan.turnEnds };
 		this.inventory.hold(fan.home, input, (o) => {
 			if (o.ok) {
 				if (fan.retries && fan.holds === 1) return this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value));
@@ -141,7 +153,7 @@ export class Fans {
 				if (fan.walksAway) return this.end(fan, "abandoned");
 				return this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, () => this.end(fan, "abandoned"));
 			}
-			const pay = (declined: boolean) => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: fan.turnEnds }, (o) => {
+			const pay = (declined: boolean) => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
 				if (o.ok) {
 					fan.bought += hold.quantity;
 					return this.end(fan, "bought");

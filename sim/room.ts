@@ -1,232 +1,303 @@
-// The waiting room in the simulation: the lines (each an object numbering its
-// joins: the pre-queue before the opening, then a slot and an index in it), and the
-// pacer (one object) that each tick seals the lines' finished slots, lays them out
-// with the engine's placement code, looks at the shards' totals, admits the next
-// batch by the engine's admission policy, and publishes the watermark the Worker
-// answers polls from a second later. Positions come from src/waiting-room/placement.ts
-// and batch sizes from src/waiting-room/admission.ts, called directly.
-import { activeFans, nextBatchSize } from "../src/waiting-room/admission";
-import { lineOf, placeSlots, prequeuePosition, slotOf, type LineReport } from "../src/waiting-room/placement";
-import { BUSY_TICK_MS, TOTALS_MAX_AGE_MS } from "../src/waiting-room/timing";
+// The waiting room in the simulation, on the engine's own cores over sql.js: each
+// line is a LineCore (join, open, seal) and the pacer a PacerCore (open, seal and
+// place, the shards' totals, admitIfDue, the sell-out), each in its own database
+// and behind its own request queue. The pacer's tick follows the pacer object's
+// (src/waiting-room/waiting-room.ts, runTick) step for step, with its calls to the
+// lines and shards going over the simulated network; what the Worker answers polls
+// from is watermarkOf's document, a second old (its cache).
+import { type DropConfig, parseCreateDrop } from "../src/drops/rules";
+import { sumShardTotals } from "../src/inventory/drop-shards";
+import type { ShardTotals } from "../src/inventory/ledger";
+import { Sql } from "../src/shared/sql";
+import { type LineEntry, LineCore, type SealReport } from "../src/waiting-room/line-core";
+import { PacerCore } from "../src/waiting-room/pacer-core";
+import { lineOf, placedPosition, prequeuePosition, slotOf } from "../src/waiting-room/placement";
+import { type Watermark, watermarkOf } from "../src/waiting-room/watermark";
 import { SimObject } from "./objects";
-import { seedHex, type EventQueue } from "./events";
+import { EPOCH, seedHex, type EventQueue } from "./events";
+import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { Inventory } from "./shards";
 import type { SimConfig } from "./config";
 
+
+/** Joins from the load runner's address: no per-fan or per-address limit (as on 127.0.0.1), no per-line limit. */
+const JOIN_LIMITS = { perIp: 0, perFan: 0, loopbackExempt: true };
+
 interface Line {
 	object: SimObject;
-	prequeue: number;
-	/** The pre-queue closed with this line's first seal: later joins take slots. */
-	closed: boolean;
-	/** Joins per slot not yet sealed. */
-	open: Map<number, number>;
-	sealedThrough: number;
+	storage: SimStorage;
+	core: LineCore;
 }
 
 export type JoinAnswer = { kind: "sold_out" } | { kind: "prequeue"; line: number; seq: number } | { kind: "slot"; line: number; slot: number; index: number };
 
-/** What the Worker answers polls from: the pacer's last watermark, as published. */
-export interface Published {
-	prequeueCounts: number[] | null;
-	placements: Map<number, number>;
-	admittedThrough: number;
-	batches: [through: number, at: number][];
-	soldOut: boolean;
-	/** Fans admitted a second over the last minute, as the pacer measured it (null: none yet). */
-	pacePerSecond: number | null;
-}
-
 export class Room {
 	readonly lines: Line[];
 	readonly pacer: SimObject;
-	readonly seed: string;
-	prequeueCounts: number[] | null = null;
+	readonly drop: DropConfig;
+	private readonly storage: SimStorage;
+	readonly core: PacerCore;
 	/** Filled by the end-of-run checks, for the summary. */
 	positionsChecked = 0;
 	admittedChecked = 0;
-	nextPosition = 1;
-	admittedThrough = 0;
-	private placements = new Map<number, number>();
-	private batches: [number, number][] = [];
-	/** Each batch's size and the buyers counted when it went in, for the pacer's `active`. */
-	private batchBuyers: { at: number; count: number; buyersBefore: number }[] = [];
-	private lastBatchAt = -Infinity;
-	private lastBusyAt: number | null = null;
-	private look: { stock: number[]; remaining: number; held: number; buyers: number; at: number } | null = null;
-	private looking = false;
-	private soldOut = false;
-	published: Published = { prequeueCounts: null, placements: new Map(), admittedThrough: 0, batches: [], soldOut: false, pacePerSecond: null };
+	batchesChecked = 0;
+	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
+	published: Watermark | null = null;
+	private alarmAt: number | null = null;
+	private ticking: Promise<void> | null = null;
+	private gathering: Promise<ShardTotals | null> | null = null;
+	private hint: { peerStock: number[]; inFlight: number } | null = null;
 
 	constructor(
 		private readonly events: EventQueue,
 		private readonly config: SimConfig,
 		private readonly inventory: Inventory,
+		sqlJs: SqlJs,
 		private readonly fail: (what: string) => never,
 	) {
-		this.lines = Array.from({ length: config.lines }, (_, k) => ({ object: new SimObject("line", `line ${k}`, events), prequeue: 0, closed: false, open: new Map(), sealedThrough: -1 }));
+		const body = {
+			name: "Simulated drop",
+			capacity: config.tickets,
+			maxPerFan: config.maxPerFan,
+			holdSeconds: config.holdSeconds,
+			opensAt: new Date(EPOCH + config.opensAt).toISOString(),
+			lines: config.lines,
+			shards: config.shards,
+			admission: { batchSize: config.batchSize, intervalMs: config.intervalMs, activeMultiple: config.activeMultiple },
+		};
+		const at = new Date(EPOCH).toISOString();
+		this.drop = { ...parseCreateDrop(body, EPOCH), id: inventory.dropId, createdAt: at, updatedAt: at, promoterId: null };
+		this.lines = Array.from({ length: config.lines }, (_, k) => {
+			const storage = sqliteStorage(sqlJs);
+			const core = new LineCore(new Sql(storage.sql), (fn) => storage.transactionSync(fn));
+			core.configure({ dropId: this.drop.id, line: k, lines: config.lines, opensAt: this.drop.opensAt, closesAt: this.drop.closesAt });
+			return { object: new SimObject("line", `line ${k}`, events), storage, core };
+		});
 		this.pacer = new SimObject("pacer", "pacer", events);
-		this.seed = seedHex(config.seed, "prequeue");
+		this.storage = sqliteStorage(sqlJs);
+		this.core = new PacerCore(new Sql(this.storage.sql), (fn) => this.storage.transactionSync(fn), config.accessSeconds * 1000);
+		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
+		const seed = seedHex(config.seed, "prequeue");
+		this.core.commitSeed(seed, `sim:${seed}`);
+		this.core.storeConfig(this.drop);
+	}
+
+	private clock(): number {
+		return this.events.clock();
+	}
+
+	get soldOut(): boolean {
+		return this.core.soldOut();
+	}
+
+	get nextPosition(): number {
+		return this.core.state().next_position;
+	}
+
+	get admittedThrough(): number {
+		return this.core.state().admitted_through;
 	}
 
 	lineOf(fanId: string): number {
 		return lineOf(fanId, this.lines.length);
 	}
 
-	/** A join at the fan's line: a pre-queue place before the opening, else the current slot (the next one if it was sealed). */
-	join(line: number, answer: (a: JoinAnswer) => void): void {
+	/** A join at the fan's line (LineCore.join); a join that owes the pacer a wake sends it, not awaited, as the line does. */
+	join(fanId: string, line: number, answer: (a: JoinAnswer) => void): void {
 		const l = this.lines[line]!;
-		l.object.call(this.config.cpu.join, (): JoinAnswer => {
-			if (this.soldOut) return { kind: "sold_out" };
-			const now = this.events.now;
-			if (!l.closed) return { kind: "prequeue", line, seq: ++l.prequeue };
-			const slot = Math.max(slotOf(now), l.sealedThrough + 1);
-			const index = l.open.get(slot) ?? 0;
-			l.open.set(slot, index + 1);
-			return { kind: "slot", line, slot, index };
+		const acceptNew = !(this.published?.soldOut ?? false);
+		l.object.call(this.config.cpu.join, () => {
+			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.clock());
+			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), () => undefined));
+			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
+			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
+			return answerOf(outcome.value.entry);
 		}, answer, this.config.hopMs);
 	}
 
-	/** The pacer's alarm: from the opening, every BUSY_TICK_MS until the drop sells out. */
+	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
+	private setAlarm(at: number): void {
+		this.alarmAt = at;
+		this.events.at(at - EPOCH, () => {
+			if (this.alarmAt !== at) return;
+			this.alarmAt = null;
+			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => undefined);
+		});
+	}
+
+	private wakeIfSleeping(): void {
+		if (this.core.wake()) this.setAlarm(this.clock());
+	}
+
+	/** The drop is configured: the pacer's first alarm, as its settings ask. */
 	start(): void {
-		this.events.at(this.config.opensAt, () => this.tick());
+		const at = this.core.alarmForSettings(this.drop, this.clock());
+		if (at !== null) this.setAlarm(at);
 	}
 
-	private tick(): void {
-		if (this.soldOut) return;
-		const now = this.events.now;
-		if (this.look === null || now - this.look.at >= TOTALS_MAX_AGE_MS) this.lookAtShards();
-		const sealThrough = slotOf(now) - 1;
-		const first = this.prequeueCounts === null;
-		const asked = this.lines.filter((l) => first || l.open.size > 0);
-		const reports: LineReport[] = [];
-		let waiting = asked.length;
-		const whenAll = () => this.pacer.call(this.config.cpu.tick, () => this.place(first, reports), () => this.events.after(BUSY_TICK_MS, () => this.tick()));
-		if (waiting === 0) return whenAll();
-		for (const [k, l] of this.lines.entries()) {
-			if (!asked.includes(l)) continue;
-			l.object.call(this.config.cpu.seal, () => {
-				// The pre-queue closes with the first seal; later joins take slots.
-				l.closed = true;
-				const slots = [...l.open.entries()].filter(([s]) => s <= sealThrough).map(([slot, count]) => ({ slot, count }));
-				for (const s of slots) l.open.delete(s.slot);
-				l.sealedThrough = Math.max(l.sealedThrough, sealThrough);
-				return { line: k, prequeue: l.prequeue, slots };
-			}, (r) => {
-				reports.push({ line: r.line, slots: r.slots });
-				if (first) (this.prequeueCounts ??= new Array<number>(this.lines.length).fill(0))[r.line] = r.prequeue;
-				if (--waiting === 0) whenAll();
-			}, this.config.hopMs);
+	/** One tick at a time: an alarm that comes while a tick awaits the lines or shards runs after it. */
+	private async tick(): Promise<void> {
+		while (this.ticking !== null) await this.ticking;
+		const run = this.runTick().finally(() => this.publish());
+		this.ticking = run;
+		try {
+			await run;
+		} finally {
+			if (this.ticking === run) this.ticking = null;
 		}
 	}
 
-	/** The pacer's step once the lines have answered: place what was sealed, admit a batch, publish. */
-	private place(first: boolean, reports: LineReport[]): void {
-		const now = this.events.now;
-		if (first) this.nextPosition = 1 + (this.prequeueCounts ?? []).reduce((a, b) => a + b, 0);
-		reports.sort((a, b) => a.line - b.line);
-		const laid = placeSlots(this.nextPosition, reports);
-		for (const p of laid.placements) this.placements.set(p.slot * this.lines.length + p.line, p.start);
-		this.nextPosition = laid.nextPosition;
-		if (this.look !== null && now - this.lastBatchAt >= this.config.intervalMs) this.admit(now);
-		this.publish(now);
+	/** The pacer's tick (waiting-room.ts runTick) for a drop that is neither paused, cancelled nor closed. */
+	private async runTick(): Promise<void> {
+		const start = this.core.startTick(this.clock());
+		if (start.kind === "idle" || start.kind === "cancelled" || start.kind === "paused") return;
+		if (start.kind === "wait") return this.setAlarm(start.until);
+		const drop = start.drop;
+		if (start.kind === "open") await this.open(drop);
+		const sealed = this.core.soldOut() || this.core.sealPace.due(this.clock()) ? await this.seal(drop) : 0;
+		if (this.core.soldOut()) return this.afterSellOut(sealed);
+		let now = this.clock();
+		let totals: ShardTotals | null = null;
+		if (this.core.totalsDue(drop, now)) {
+			totals = await this.refreshTotals(drop);
+			now = this.clock();
+		}
+		if (totals !== null) {
+			if (this.core.soldOut()) return this.afterSellOut(sealed);
+			const before = this.admittedThrough;
+			const admitted = this.core.admitIfDue(drop, totals, now);
+			if (admitted > this.config.batchSize) this.fail(`a batch of ${admitted} > the configured ${this.config.batchSize}`);
+			if (this.admittedThrough - before !== admitted) this.fail(`a batch of ${admitted} moved the watermark by ${this.admittedThrough - before}`);
+			if (admitted > 0) this.batchesChecked++;
+		}
+		const next = this.core.endTick(sealed, now);
+		if (next !== null) this.setAlarm(next);
 	}
 
-	/** The pacer's batch (pacer-core.ts admitNextBatch): active fans are those admitted within an access window, less buyers since. */
-	private admit(now: number): void {
-		const look = this.look!;
-		const windowStart = now - this.config.accessSeconds * 1000;
-		const inWindow = this.batchBuyers.filter((b) => b.at > windowStart);
-		const admitted = inWindow.reduce((a, b) => a + b.count, 0);
-		const active = activeFans(admitted, look.buyers, inWindow[0]?.buyersBefore ?? null);
-		const n = nextBatchSize({
-			batchSize: this.config.batchSize,
-			activeMultiple: this.config.activeMultiple,
-			remaining: look.remaining,
-			held: look.held,
-			active,
-			waiting: this.nextPosition - 1 - this.admittedThrough,
-			idleMs: now - Math.max(this.lastBusyAt ?? now, this.lastBatchAt === -Infinity ? 0 : this.lastBatchAt),
+	private afterSellOut(sealed: number): void {
+		const next = this.core.afterSellOut(sealed, this.clock());
+		if (next !== null) this.setAlarm(next);
+	}
+
+	/** A call at line `k` over the network: one hop there, its turn in the line's queue, one hop back. */
+	private atLine<T>(k: number, cpuMs: number, decide: (core: LineCore) => T): Promise<T> {
+		const line = this.lines[k]!;
+		return new Promise<T>((resolve) => {
+			this.events.after(this.config.hopMs, () =>
+				line.object.call(cpuMs, () => decide(line.core), (value) => {
+					this.events.touched = true;
+					resolve(value);
+				}, this.config.hopMs),
+			);
 		});
-		if (n <= 0) return;
-		if (n > this.config.batchSize) this.fail(`a batch of ${n} > the configured ${this.config.batchSize}`);
-		this.admittedThrough += n;
-		this.batches.push([this.admittedThrough, now]);
-		this.batchBuyers.push({ at: now, count: n, buyersBefore: look.buyers });
-		this.lastBatchAt = now;
 	}
 
-	private publish(now: number): void {
-		const recent = this.batches.filter(([, at]) => at > now - 60_000);
-		const first = recent[0];
-		const before = this.batches[this.batches.length - recent.length - 1];
-		const admitted = recent.length === 0 ? 0 : this.admittedThrough - (before?.[0] ?? 0);
-		const span = first === undefined ? 0 : Math.max(this.config.intervalMs, now - first[1] + this.config.intervalMs);
-		const snapshot: Published = {
-			prequeueCounts: this.prequeueCounts,
-			placements: this.placements,
-			admittedThrough: this.admittedThrough,
-			batches: this.batches,
-			soldOut: this.soldOut,
-			pacePerSecond: admitted > 0 ? (admitted * 1000) / span : null,
-		};
-		// The Worker's copy is up to a second old (the watermark's cache).
+	private async open(drop: DropConfig): Promise<void> {
+		const firstSlot = slotOf(Date.parse(drop.opensAt));
+		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, (core) => core.open(firstSlot).prequeue)));
+		this.core.opened(firstSlot, counts, this.clock());
+	}
+
+	private async seal(drop: DropConfig): Promise<number> {
+		const request = this.core.sealRequest(drop.lines, this.clock());
+		if (request === null) return 0;
+		const askedAt = this.clock();
+		const wakes = this.core.sealPace.asking();
+		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.clock()))));
+		const placed = this.core.placeSealed(request, reports);
+		this.core.sealPace.sealed(placed, askedAt, wakes);
+		return placed;
+	}
+
+	/** The shards' totals, one gathering at a time (a reader and a tick that both find them stale share it). */
+	private refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
+		if (this.gathering !== null) return this.gathering;
+		const run = this.gatherTotals(drop).finally(() => {
+			this.gathering = null;
+		});
+		this.gathering = run;
+		return run;
+	}
+
+	private async gatherTotals(drop: DropConfig): Promise<ShardTotals> {
+		const reopens = this.core.reopens;
+		const hint = this.hint;
+		const parts = await Promise.all(
+			this.inventory.shards.map(
+				(_, k) =>
+					new Promise<Parameters<typeof sumShardTotals>[0][number]>((resolve) =>
+						this.events.after(this.config.hopMs, () =>
+							this.inventory.look(k, hint, (counts) => {
+								this.events.touched = true;
+								resolve({ ...counts, named: { free: 0, held: 0, sold: 0 } });
+							}),
+						),
+					),
+			),
+		);
+		const gathered = sumShardTotals(parts);
+		this.hint = { peerStock: gathered.perShard, inFlight: gathered.inFlight };
+		const totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
+		this.core.recordTotals(drop, totals, reopens, this.clock(), false);
+		return totals;
+	}
+
+	/** The Worker's copy of the watermark is up to a second old (its cache). */
+	private publish(): void {
+		const snapshot = watermarkOf(this.core, this.drop, this.clock());
 		this.events.after(this.config.watermarkLagMs, () => {
-			if (snapshot.admittedThrough >= this.published.admittedThrough) this.published = snapshot;
+			if (this.published === null || snapshot.at >= this.published.at) this.published = snapshot;
 		});
 	}
 
-	/** The pacer's look at every shard's totals (one call each, at most once a second), bringing the stock it saw last time. */
-	private lookAtShards(): void {
-		if (this.looking) return;
-		this.looking = true;
-		const shards = this.inventory.shards;
-		const peerStock = this.look?.stock ?? null;
-		const stock = new Array<number>(shards.length).fill(0);
-		let held = 0;
-		let buyers = 0;
-		let inFlight = 0;
-		let waiting = shards.length;
-		for (const [k] of shards.entries()) {
-			this.inventory.look(k, peerStock, (t) => {
-				stock[k] = t.remaining;
-				held += t.held;
-				buyers += t.buyers;
-				inFlight += t.given - t.received;
-				if (--waiting > 0) return;
-				this.looking = false;
-				const remaining = stock.reduce((a, b) => a + b, 0);
-				this.look = { stock, remaining, held, buyers, at: this.events.now };
-				if (held > 0) this.lastBusyAt = this.events.now;
-				if (remaining === 0 && held === 0 && inFlight <= 0) {
-					this.soldOut = true;
-					this.publish(this.events.now);
-				}
-			});
-		}
-	}
-
-	/** A fan's position from the published watermark: the shuffled pre-queue, or their slot's block. */
+	/** A fan's position from the published watermark: the shuffled pre-queue, or their slot's block (null: not placed in it yet). */
 	positionOf(join: JoinAnswer): number | null {
 		const w = this.published;
-		if (join.kind === "prequeue") return w.prequeueCounts === null ? null : prequeuePosition(this.seed, w.prequeueCounts, join.line, join.seq);
-		if (join.kind === "slot") {
-			const start = w.placements.get(join.slot * this.lines.length + join.line);
-			return start === undefined ? null : start + join.index;
-		}
+		if (w === null || !w.opened) return null;
+		if (join.kind === "prequeue") return w.seed === null || w.prequeue === null ? null : prequeuePosition(w.seed, w.prequeue, join.line, join.seq);
+		if (join.kind === "slot") return placedPosition(w.placements, join.slot, join.line, join.index);
 		return null;
+	}
+
+	/**
+	 * A fan whose slot the watermark no longer lists (it keeps the last minute's): the Worker
+	 * asks their line (LineCore.locate), which knows the position once its slot was placed.
+	 */
+	locate(fanId: string, line: number, answer: (position: number | null) => void): void {
+		this.lines[line]!.object.call(this.config.cpu.read, () => {
+			const found = this.lines[line]!.core.locate(fanId);
+			return found.ok ? found.value.position : null;
+		}, answer, this.config.hopMs);
 	}
 
 	/** The watermark readers: about one read a second per data center, spread over the second, until the drop sells out. */
 	readers(random: () => number): void {
 		const second = (start: number) => {
-			if (this.soldOut) return;
+			if (this.published?.soldOut) return;
 			for (let c = 0; c < this.config.colos; c++) {
 				this.events.at(start + Math.floor(random() * 1000), () => {
-					if (!this.soldOut) this.pacer.call(this.config.cpu.read, () => null, () => undefined);
+					if (this.published?.soldOut) return;
+					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
+					this.pacer.call(this.config.cpu.read, async () => {
+						if (this.core.readerFindsTotalsStale(this.clock())) {
+							await this.refreshTotals(this.drop);
+							this.wakeIfSleeping();
+						}
+					}, () => undefined);
 				});
 			}
 			this.events.at(start + 1000, () => second(start + 1000));
 		};
 		this.events.at(this.config.opensAt, () => second(this.config.opensAt));
 	}
+
+	close(): void {
+		for (const l of this.lines) l.storage.close();
+		this.storage.close();
+	}
+}
+
+function answerOf(entry: LineEntry): JoinAnswer {
+	if (entry.prequeueSeq !== null) return { kind: "prequeue", line: entry.line, seq: entry.prequeueSeq };
+	return { kind: "slot", line: entry.line, slot: entry.slot!, index: entry.slotIndex! };
 }

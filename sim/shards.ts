@@ -21,7 +21,7 @@ import { Sql } from "../src/shared/sql";
 import { SimObject } from "./objects";
 import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { SimConfig } from "./config";
-import type { EventQueue } from "./events";
+import { EPOCH, type EventQueue } from "./events";
 
 /** As the shard's own alarm: it comes back within this long to prune when nothing needs it sooner. */
 const PRUNE_RETRY_MS = 60 * 60 * 1000;
@@ -53,7 +53,7 @@ export class SimShard {
 		this.sql = new Sql(this.storage.sql);
 		this.ledger = new Ledger(this.sql, tx);
 		this.ledger.init({ dropId: inventory.dropId, shard: index, shards: config.shards, allocation, maxPerFan: config.maxPerFan, holdSeconds: config.holdSeconds, priceCents: 5000, currency: "usd" });
-		const clock = () => events.now;
+		const clock = () => events.clock();
 		this.schedule = new AlarmSchedule({ clock, setAlarm: (at) => this.setAlarm(at, events), nextNeeded: (now) => this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS }) });
 		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer: (_drop, k) => inventory.peer(k) });
 		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: async () => undefined });
@@ -74,7 +74,7 @@ export class SimShard {
 	/** The storage's alarm: one at a time, a later set replaces it; it runs as one of the shard's requests. */
 	private setAlarm(at: number, events: EventQueue): void {
 		this.alarmAt = at;
-		events.at(at, () => {
+		events.at(at - EPOCH, () => {
 			if (this.alarmAt !== at) return;
 			this.alarmAt = null;
 			this.object.call(1, () => this.alarm(events), () => undefined);
@@ -84,12 +84,12 @@ export class SimShard {
 	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
 	private async alarm(events: EventQueue): Promise<void> {
 		this.schedule.running();
-		this.ledger.holds.expireDue(events.now);
+		this.ledger.holds.expireDue(events.clock());
 		await this.transfers.completePendingTransfers();
 		await this.transfers.sendAcks();
 		await this.charges.reconcile();
 		await this.outbox.flush();
-		this.ledger.prune(events.now);
+		this.ledger.prune(events.clock());
 		this.schedule.fromStoredState();
 	}
 
@@ -179,14 +179,14 @@ export class Inventory {
 
 	release(k: number, input: { holdId: string; fanId: string }, answer: () => void): void {
 		const shard = this.shards[k]!;
-		shard.object.call(this.config.cpu.release, () => this.served(k, shard.ledger.holds.release({ ...input, now: this.events.now })), () => answer(), this.config.hopMs);
+		shard.object.call(this.config.cpu.release, () => this.served(k, shard.ledger.holds.release({ ...input, now: this.events.clock() })), () => answer(), this.config.hopMs);
 	}
 
-	/** The pacer's look at shard `k`: the stock every shard had at its last look comes with it, as the pacer sends it. */
-	look(k: number, peerStock: number[] | null, answer: (c: ShardCounts) => void): void {
+	/** The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer sends it. */
+	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, answer: (c: ShardCounts) => void): void {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
-			shard.transfers.noteLook(peerStock === null ? null : { peerStock });
+			shard.transfers.noteLook(hint);
 			return this.served(k, shard.ledger.counts());
 		}, answer, this.config.hopMs);
 	}
