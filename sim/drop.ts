@@ -27,10 +27,11 @@ export interface SimResult {
 const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 
 /**
- * Runs the drop. `sqlJs`: sql.js's module, for the shards' databases. `hooks.shard`, for
- * tests only: called with each shard once built, to plant a bug in its real path.
+ * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
+ * only: called with each shard, and with the room (its lines and pacer), once built, to
+ * plant a bug in their real path.
  */
-export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook } = {}): Promise<SimResult> {
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void } = {}): Promise<SimResult> {
 	const events = new EventQueue();
 	const fail = (what: string): never => {
 		const broken = new InvariantBroken(events.now, config.seed, what);
@@ -44,6 +45,7 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 	try {
 		inventory = new Inventory(events, config, sqlJs, fail, hooks.shard);
 		room = new Room(events, config, inventory, sqlJs, fail);
+		hooks.room?.(room);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		fans.arrive();
 		room.start();

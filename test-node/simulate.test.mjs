@@ -100,3 +100,19 @@ test("planted in a transfer: stock given by a peer without leaving it is caught 
 		return true;
 	});
 });
+
+test("planted in a line: a seal that reports one join fewer than it took tells a position twice, and the run says so", async () => {
+	const planted = (room) => {
+		const line = room.lines[0].core;
+		const seal = line.seal.bind(line);
+		line.seal = (input, now) => {
+			const report = seal(input, now);
+			return { ...report, slots: report.slots.map((s) => (s.count > 1 ? { ...s, count: s.count - 1 } : s)) };
+		};
+	};
+	await assert.rejects(run({ seed: 23, fans: 3000, tickets: 1000, shards: 2, lines: 3 }, { room: planted }), (err) => {
+		assert.ok(err instanceof sim.InvariantBroken, String(err));
+		assert.match(err.message, /position \d+ told to two fans/);
+		return true;
+	});
+});
