@@ -3,7 +3,7 @@
 import { allocateShards, type DropConfig, typesOf } from "../drops/rules";
 import { type Seat, type SeatsByType, type TicketType, poolKey, poolPlan, primaryType } from "../drops/ticket-types";
 import type { PoolInit } from "./unit-ledger";
-import type { ShardStatsWithUnits } from "./inventory-shard";
+import type { ShardCountsWithUnits, ShardStatsWithUnits } from "./inventory-shard";
 import type { ShardTotals } from "./ledger";
 import { shardStub } from "../shared/names";
 import type { SetState } from "../drops/lifecycle";
@@ -83,6 +83,11 @@ export async function inventoryTotals(
 ): Promise<ShardTotals & { perShard: number[]; inFlight: number }> {
 	const input = { ...hint, ...(state === undefined ? {} : { state }) };
 	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(input)));
+	return sumShardTotals(parts);
+}
+
+/** Every shard's counts as the pacer adds them up: the drop's totals, each shard's free stock, and the stock between shards. */
+export function sumShardTotals(parts: ShardCountsWithUnits[]): ShardTotals & { perShard: number[]; inFlight: number } {
 	// Named units count where they are decided (their pool's shard): free, held by a claim, or sold.
 	const sum = parts.reduce(
 		(a, b) => ({

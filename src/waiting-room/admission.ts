@@ -85,6 +85,14 @@ export function nextBatchSize(input: AdmissionInput): number {
 	return Math.max(0, Math.min(input.batchSize, room, input.waiting));
 }
 
+/**
+ * Fans still shopping: those admitted within an access window, less the buyers counted
+ * since its first batch went in (`buyersBefore`, null when no batch is in the window).
+ */
+export function activeFans(admittedInWindow: number, buyersNow: number, buyersBefore: number | null): number {
+	return Math.max(0, admittedInWindow - (buyersNow - (buyersBefore ?? buyersNow)));
+}
+
 export const MIN_POLL_MS = 1_000;
 /** The longest a waiting fan goes between two polls: the figures on a fan's page are never older than this (and a second). */
 export const MAX_POLL_MS = 20_000;

@@ -5,7 +5,7 @@
 import type { DropConfig } from "../drops/rules";
 import type { ShardTotals } from "../inventory/ledger";
 import type { Sql } from "../shared/sql";
-import { nextBatchSize } from "./admission";
+import { activeFans, nextBatchSize } from "./admission";
 import type { PacerState } from "./pacer-schema";
 
 export class BatchAdmission {
@@ -43,7 +43,7 @@ export class BatchAdmission {
 			 FROM batches WHERE at > ?`,
 			windowStart, windowStart,
 		)!;
-		return Math.max(0, window.admitted - (totals.buyers - (window.buyers_before ?? totals.buyers)));
+		return activeFans(window.admitted, totals.buyers, window.buyers_before);
 	}
 
 	/**

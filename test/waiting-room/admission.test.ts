@@ -2,7 +2,7 @@
 // polling advice. Pure functions, so every case is exact and deterministic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
+import { MAX_POLL_MS, MIN_POLL_MS, activeFans, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
 import { PACE_WINDOW_MS } from "../../src/waiting-room/timing";
 
@@ -325,5 +325,16 @@ describe("pollAfterMs", () => {
 		expect(pollAfterMs(60_000, 0)).toBe(9_000);
 		expect(pollAfterMs(60_000, 0.5)).toBe(10_000);
 		expect(pollAfterMs(60_000, 1)).toBe(11_000);
+	});
+});
+
+describe("activeFans", () => {
+	it("counts the fans admitted within the window less the buyers since its first batch, never below zero", () => {
+		expect(activeFans(300, 120, 100)).toBe(280);
+		expect(activeFans(300, 100, 100)).toBe(300);
+		// No batch in the window: nobody is counted as shopping whatever the buyers.
+		expect(activeFans(0, 500, null)).toBe(0);
+		// More buyers since than admitted in the window (fans admitted before it bought): none shopping, not a negative count.
+		expect(activeFans(50, 400, 100)).toBe(0);
 	});
 });

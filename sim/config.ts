@@ -1,0 +1,75 @@
+// A simulated drop's settings: the load runner's knobs (loadtest/lib/journey.js
+// DEFAULTS) where a fan's behaviour is concerned, the engine's defaults for the
+// drop (src/drops/rules.ts), and the CPU per call the bench measured
+// (docs/capacity.md) for what each object's request costs.
+import { DEFAULT_ADMISSION, defaultLineCount, defaultShardCount } from "../src/drops/rules";
+
+export interface SimConfig {
+	seed: number;
+	fans: number;
+	tickets: number;
+	lines: number;
+	shards: number;
+	maxPerFan: number;
+	batchSize: number;
+	intervalMs: number;
+	activeMultiple: number;
+	holdSeconds: number;
+	/** How long an admitted fan's turn lasts (the access token's life, ACCESS_TOKEN_SECONDS's default). */
+	accessSeconds: number;
+	/** The drop opens this long after the simulation starts; fans before it wait in the pre-queue. */
+	opensAt: number;
+	/** Share of fans who arrive before the opening, and the window after it the late ones spread over. */
+	earlyShare: number;
+	spreadSeconds: number;
+	abandonRate: number;
+	declineRate: number;
+	/** Share of fans who send their hold a second time under a new key. */
+	retryRate: number;
+	thinkMs: number;
+	fanTimeoutSeconds: number;
+	/** One network hop between the Worker and an object, and the watermark's cache age. */
+	hopMs: number;
+	watermarkLagMs: number;
+	/** Data centers reading the watermark about once a second each (the capacity model assumes 300). */
+	colos: number;
+	/** CPU per call in ms, inside the object. */
+	cpu: { join: number; seal: number; tick: number; read: number; look: number; hold: number; give: number; purchase: number; release: number };
+}
+
+/**
+ * CPU per call from docs/capacity.md: a join at its line 1.17 ms (the capacity model's
+ * figure); a hold and its purchase at a shard 6.35 ms together (2026-12-06), split as
+ * the bench's rounds split them (0.96 : 2.03); the pacer's calls, a seal and a look at a
+ * shard's totals are not measured apart and are taken as one simple request (1 ms).
+ */
+export const MEASURED_CPU_MS = { join: 1.17, seal: 1, tick: 1, read: 1, look: 1, hold: 2.04, give: 1, purchase: 4.31, release: 1 };
+
+export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: number }): SimConfig {
+	const tickets = input.tickets ?? 5_000;
+	return {
+		fans: 10_000,
+		tickets,
+		lines: defaultLineCount(tickets),
+		shards: defaultShardCount(tickets),
+		maxPerFan: 4,
+		batchSize: DEFAULT_ADMISSION.batchSize,
+		intervalMs: DEFAULT_ADMISSION.intervalMs,
+		activeMultiple: DEFAULT_ADMISSION.activeMultiple,
+		holdSeconds: 60,
+		accessSeconds: 600,
+		opensAt: 10_000,
+		earlyShare: 0.3,
+		spreadSeconds: 20,
+		abandonRate: 0.1,
+		declineRate: 0.05,
+		retryRate: 0.03,
+		thinkMs: 1500,
+		fanTimeoutSeconds: 600,
+		hopMs: 5,
+		watermarkLagMs: 1000,
+		colos: 300,
+		...input,
+		cpu: { ...MEASURED_CPU_MS },
+	};
+}

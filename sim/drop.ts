@@ -1,0 +1,130 @@
+// One simulated drop, start to end: the objects, the fans, the invariants checked
+// as it runs and at its end, and the summary it prints. Everything in the summary
+// follows from the seed, so the same seed prints the same summary.
+import { EventQueue, randomStream } from "./events";
+import { Fans } from "./fans";
+import { Inventory, type ShardHook } from "./shards";
+import { installSimulatedGlobals } from "./globals";
+import type { SqlJs } from "./sqlite";
+import { Room } from "./room";
+import { OBJECT_REQUESTS_PER_SECOND, type SimObject } from "./objects";
+import type { SimConfig } from "./config";
+
+/** An invariant broke: the run stops at the event that broke it. */
+export class InvariantBroken extends Error {
+	constructor(readonly at: number, readonly seed: number, what: string) {
+		super(`invariant broken at ${(at / 1000).toFixed(3)} s (seed ${seed}): ${what}`);
+	}
+}
+
+export interface SimResult {
+	lines: string[];
+	events: number;
+	soldOutAt: number | null;
+}
+
+/** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
+const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
+
+/**
+ * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
+ * only: called with each shard, and with the room (its lines and pacer), once built, to
+ * plant a bug in their real path.
+ */
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void } = {}): Promise<SimResult> {
+	const events = new EventQueue();
+	const fail = (what: string): never => {
+		const broken = new InvariantBroken(events.now, config.seed, what);
+		// Found in a promise's continuation, it would be lost as a rejection: the run stops at its next step.
+		events.failure ??= broken;
+		throw broken;
+	};
+	const globals = installSimulatedGlobals(config.seed, events);
+	let inventory: Inventory | null = null;
+	let room: Room | null = null;
+	try {
+		inventory = new Inventory(events, config, sqlJs, fail, hooks.shard);
+		room = new Room(events, config, inventory, sqlJs, fail);
+		hooks.room?.(room);
+		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
+		fans.arrive();
+		room.start();
+		room.readers(randomStream(config.seed, "readers"));
+		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
+		inventory.check();
+		checkPositions(fans, room, fail);
+		return { lines: summary(config, events, inventory, room, fans), events: events.ran, soldOutAt: inventory.soldOutAt };
+	} finally {
+		globals.restore();
+		inventory?.close();
+		room?.close();
+	}
+}
+
+/**
+ * Admission by position, at the end: the positions told are 1..P with none twice, the
+ * admitted fans are exactly the first positions, and a fan whose join reached its line a
+ * slot or more after another's never stands ahead of them.
+ */
+function checkPositions(fans: Fans, room: Room, fail: (what: string) => never): void {
+	const seen = new Uint8Array(room.nextPosition);
+	let admitted = 0;
+	for (const fan of fans.all) {
+		const p = fan.position;
+		if (p === null) continue;
+		if (p < 1 || p >= room.nextPosition) fail(`fan ${fan.index} told position ${p}, outside 1..${room.nextPosition - 1}`);
+		if (seen[p] === 1) fail(`position ${p} told to two fans`);
+		seen[p] = 1;
+		if (fan.admittedAt !== null) {
+			admitted++;
+			if (p > room.admittedThrough) fail(`fan at ${p} admitted, the watermark is ${room.admittedThrough}`);
+		}
+	}
+	const slotted = fans.all.filter((f) => f.join?.kind === "slot" && f.position !== null);
+	slotted.sort((a, b) => a.position! - b.position!);
+	let latestSlot = -1;
+	for (const fan of slotted) {
+		const slot = fan.join!.kind === "slot" ? fan.join!.slot : 0;
+		if (slot < latestSlot) fail(`fan ${fan.index} of slot ${slot} placed behind a fan of slot ${latestSlot}`);
+		latestSlot = slot;
+	}
+	room.positionsChecked = seen.reduce((a, b) => a + b, 0);
+	room.admittedChecked = admitted;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: number; at: number } } {
+	let best = { object: objects[0]!, peak: objects[0]!.peak() };
+	for (const object of objects.slice(1)) {
+		const peak = object.peak();
+		if (peak.requests > best.peak.requests) best = { object, peak };
+	}
+	return best;
+}
+
+function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans): string[] {
+	const opens = config.opensAt;
+	const totals = inventory.totals();
+	const out = [
+		`seed ${config.seed}: ${config.fans} fans, ${config.tickets} tickets, ${config.lines} lines, ${config.shards} shards (replay: --seed ${config.seed})`,
+		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, ${room.batchesChecked} batches within the configured size, slots in order`,
+		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
+		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
+		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line)`,
+		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+		`requests per object per second against the limit of ${OBJECT_REQUESTS_PER_SECOND} (time from the opening):`,
+	];
+	const kinds: [string, SimObject[]][] = [["line", room.lines.map((l) => l.object)], ["pacer", [room.pacer]], ["shard", inventory.shards.map((s) => s.object)]];
+	for (const [kind, objects] of kinds) {
+		const { object, peak } = hottest(objects);
+		const requests = objects.reduce((a, o) => a + o.requests, 0);
+		const deepest = objects.reduce((a, o) => (o.deepestQueue > a.deepestQueue ? o : a));
+		out.push(
+			`  ${kind.padEnd(5)} hottest ${object.name}: ${peak.requests}/s at ${seconds(peak.at - opens)} (${((100 * peak.requests) / OBJECT_REQUESTS_PER_SECOND).toFixed(0)} % of the limit); ` +
+				`${requests} requests over ${objects.length}, ${(requests / config.fans).toFixed(3)} per fan; deepest queue ${deepest.deepestQueue} at ${deepest.name} (its longest wait ${deepest.longestWaitMs.toFixed(0)} ms)`,
+		);
+	}
+	out.push(`events simulated: ${events.ran}`);
+	return out;
+}

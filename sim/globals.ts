@@ -1,0 +1,53 @@
+// What the engine's code reads from the platform, replaced for one simulated run:
+// `crypto.getRandomValues` and `crypto.randomUUID` (hold, order, transfer ids and
+// ticket codes, src/shared/ids.ts) draw from the run's seed, and `setTimeout` /
+// `clearTimeout` (a stock transfer's waits and its peer's deadline) run on the
+// simulated clock. So the cores run unchanged and a seed replays every id and every
+// wait. Installed for the run only; `restore` puts the platform's back.
+import { randomStream, type EventQueue } from "./events";
+
+export function installSimulatedGlobals(seed: number, events: EventQueue): { restore(): void } {
+	const c = crypto as unknown as Record<string, unknown>;
+	const random = randomStream(seed, "ids");
+	const bytes = <T extends ArrayBufferView | null>(array: T): T => {
+		if (array === null) return array;
+		const view = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+		for (let i = 0; i < view.length; i++) view[i] = Math.floor(random() * 256);
+		return array;
+	};
+	const uuid = () => {
+		const b = bytes(new Uint8Array(16));
+		b[6] = (b[6]! & 0x0f) | 0x40;
+		b[8] = (b[8]! & 0x3f) | 0x80;
+		const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+		return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+	};
+	const define = (name: string, value: unknown) => Object.defineProperty(c, name, { value, configurable: true, writable: true });
+	define("getRandomValues", bytes);
+	define("randomUUID", uuid);
+
+	const g = globalThis as unknown as Record<string, unknown>;
+	const platform = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout };
+	const cleared = new Set<number>();
+	let nextTimer = 1;
+	g.setTimeout = (fn: (...args: unknown[]) => void, ms = 0, ...args: unknown[]) => {
+		const id = nextTimer++;
+		events.after(Math.max(0, ms), () => {
+			if (cleared.delete(id)) return;
+			events.touched = true;
+			fn(...args);
+		});
+		return id;
+	};
+	g.clearTimeout = (id: number | undefined) => {
+		if (id !== undefined) cleared.add(id);
+	};
+	return {
+		restore() {
+			delete c.getRandomValues;
+			delete c.randomUUID;
+			g.setTimeout = platform.setTimeout;
+			g.clearTimeout = platform.clearTimeout;
+		},
+	};
+}

@@ -1,0 +1,5 @@
+// What sim/simulate.mjs runs: a drop's settings and the simulation of it.
+export { simConfig, type SimConfig } from "./config";
+export { simulate, InvariantBroken, type SimResult } from "./drop";
+export { Inventory, SimShard, type ShardHook } from "./shards";
+export { sqliteStorage, type SqlJs } from "./sqlite";

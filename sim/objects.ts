@@ -1,0 +1,75 @@
+// A simulated Durable Object: one request at a time, in arrival order, each taking
+// the CPU the bench measured for its kind of call, and never more than the
+// platform's request rate (about 1,000 simple requests a second an object). What
+// a request decides is decided when it is served, so an object's state changes in
+// the order its requests queued. A request whose decision awaits (a shard asking a
+// peer for stock, or the payment provider) holds the object only for its CPU: as in
+// workerd, other requests run while it waits, and it answers when its work ends. Counts every request per simulated second and the
+// deepest its queue got, for the report.
+import type { EventQueue } from "./events";
+
+/** Cloudflare's figure for one Durable Object: about 1,000 simple requests a second. */
+export const OBJECT_REQUESTS_PER_SECOND = 1000;
+
+export class SimObject {
+	private busyUntil = 0;
+	/** Requests that arrived in each simulated second (index: second since the drop was made). */
+	readonly perSecond: number[] = [];
+	requests = 0;
+	cpuMs = 0;
+	deepestQueue = 0;
+	deepestQueueAt = 0;
+	longestWaitMs = 0;
+
+	constructor(
+		readonly kind: string,
+		readonly name: string,
+		private readonly events: EventQueue,
+	) {}
+
+	/**
+	 * A request that reaches the object now: `decide` runs when the object serves it,
+	 * and `answer` gets its result one network hop after.
+	 */
+	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0): void {
+		const now = this.events.now;
+		const second = Math.floor(now / 1000);
+		while (this.perSecond.length <= second) this.perSecond.push(0);
+		this.perSecond[second]!++;
+		this.requests++;
+		this.cpuMs += cpuMs;
+		const service = Math.max(cpuMs, 1000 / OBJECT_REQUESTS_PER_SECOND);
+		const start = Math.max(now, this.busyUntil);
+		const depth = Math.ceil((start - now) / service);
+		if (depth > this.deepestQueue) {
+			this.deepestQueue = depth;
+			this.deepestQueueAt = now;
+		}
+		this.longestWaitMs = Math.max(this.longestWaitMs, start - now);
+		this.busyUntil = start + service;
+		this.events.at(this.busyUntil, () => {
+			const result = decide();
+			if (!(result instanceof Promise)) return this.events.after(hopMs, () => answer(result));
+			this.events.touched = true;
+			result.then(
+				(value) => this.events.after(hopMs, () => answer(value)),
+				(err: Error) => {
+					this.events.failure ??= err;
+				},
+			);
+		});
+	}
+
+	/** The busiest simulated second: its requests and when (ms since the drop was made). */
+	peak(): { requests: number; at: number } {
+		let best = 0;
+		let at = 0;
+		this.perSecond.forEach((n, s) => {
+			if (n > best) {
+				best = n;
+				at = s * 1000;
+			}
+		});
+		return { requests: best, at };
+	}
+}

@@ -1,0 +1,303 @@
+// The waiting room in the simulation, on the engine's own cores over sql.js: each
+// line is a LineCore (join, open, seal) and the pacer a PacerCore (open, seal and
+// place, the shards' totals, admitIfDue, the sell-out), each in its own database
+// and behind its own request queue. The pacer's tick follows the pacer object's
+// (src/waiting-room/waiting-room.ts, runTick) step for step, with its calls to the
+// lines and shards going over the simulated network; what the Worker answers polls
+// from is watermarkOf's document, a second old (its cache).
+import { type DropConfig, parseCreateDrop } from "../src/drops/rules";
+import { sumShardTotals } from "../src/inventory/drop-shards";
+import type { ShardTotals } from "../src/inventory/ledger";
+import { Sql } from "../src/shared/sql";
+import { type LineEntry, LineCore, type SealReport } from "../src/waiting-room/line-core";
+import { PacerCore } from "../src/waiting-room/pacer-core";
+import { lineOf, placedPosition, prequeuePosition, slotOf } from "../src/waiting-room/placement";
+import { type Watermark, watermarkOf } from "../src/waiting-room/watermark";
+import { SimObject } from "./objects";
+import { EPOCH, seedHex, type EventQueue } from "./events";
+import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
+import type { Inventory } from "./shards";
+import type { SimConfig } from "./config";
+
+
+/** Joins from the load runner's address: no per-fan or per-address limit (as on 127.0.0.1), no per-line limit. */
+const JOIN_LIMITS = { perIp: 0, perFan: 0, loopbackExempt: true };
+
+interface Line {
+	object: SimObject;
+	storage: SimStorage;
+	core: LineCore;
+}
+
+export type JoinAnswer = { kind: "sold_out" } | { kind: "prequeue"; line: number; seq: number } | { kind: "slot"; line: number; slot: number; index: number };
+
+export class Room {
+	readonly lines: Line[];
+	readonly pacer: SimObject;
+	readonly drop: DropConfig;
+	private readonly storage: SimStorage;
+	readonly core: PacerCore;
+	/** Filled by the end-of-run checks, for the summary. */
+	positionsChecked = 0;
+	admittedChecked = 0;
+	batchesChecked = 0;
+	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
+	published: Watermark | null = null;
+	private alarmAt: number | null = null;
+	private ticking: Promise<void> | null = null;
+	private gathering: Promise<ShardTotals | null> | null = null;
+	private hint: { peerStock: number[]; inFlight: number } | null = null;
+
+	constructor(
+		private readonly events: EventQueue,
+		private readonly config: SimConfig,
+		private readonly inventory: Inventory,
+		sqlJs: SqlJs,
+		private readonly fail: (what: string) => never,
+	) {
+		const body = {
+			name: "Simulated drop",
+			capacity: config.tickets,
+			maxPerFan: config.maxPerFan,
+			holdSeconds: config.holdSeconds,
+			opensAt: new Date(EPOCH + config.opensAt).toISOString(),
+			lines: config.lines,
+			shards: config.shards,
+			admission: { batchSize: config.batchSize, intervalMs: config.intervalMs, activeMultiple: config.activeMultiple },
+		};
+		const at = new Date(EPOCH).toISOString();
+		this.drop = { ...parseCreateDrop(body, EPOCH), id: inventory.dropId, createdAt: at, updatedAt: at, promoterId: null };
+		this.lines = Array.from({ length: config.lines }, (_, k) => {
+			const storage = sqliteStorage(sqlJs);
+			const core = new LineCore(new Sql(storage.sql), (fn) => storage.transactionSync(fn));
+			core.configure({ dropId: this.drop.id, line: k, lines: config.lines, opensAt: this.drop.opensAt, closesAt: this.drop.closesAt });
+			return { object: new SimObject("line", `line ${k}`, events), storage, core };
+		});
+		this.pacer = new SimObject("pacer", "pacer", events);
+		this.storage = sqliteStorage(sqlJs);
+		this.core = new PacerCore(new Sql(this.storage.sql), (fn) => this.storage.transactionSync(fn), config.accessSeconds * 1000);
+		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
+		const seed = seedHex(config.seed, "prequeue");
+		this.core.commitSeed(seed, `sim:${seed}`);
+		this.core.storeConfig(this.drop);
+	}
+
+	private clock(): number {
+		return this.events.clock();
+	}
+
+	get soldOut(): boolean {
+		return this.core.soldOut();
+	}
+
+	get nextPosition(): number {
+		return this.core.state().next_position;
+	}
+
+	get admittedThrough(): number {
+		return this.core.state().admitted_through;
+	}
+
+	lineOf(fanId: string): number {
+		return lineOf(fanId, this.lines.length);
+	}
+
+	/** A join at the fan's line (LineCore.join); a join that owes the pacer a wake sends it, not awaited, as the line does. */
+	join(fanId: string, line: number, answer: (a: JoinAnswer) => void): void {
+		const l = this.lines[line]!;
+		const acceptNew = !(this.published?.soldOut ?? false);
+		l.object.call(this.config.cpu.join, () => {
+			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.clock());
+			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), () => undefined));
+			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
+			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
+			return answerOf(outcome.value.entry);
+		}, answer, this.config.hopMs);
+	}
+
+	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
+	private setAlarm(at: number): void {
+		this.alarmAt = at;
+		this.events.at(at - EPOCH, () => {
+			if (this.alarmAt !== at) return;
+			this.alarmAt = null;
+			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => undefined);
+		});
+	}
+
+	private wakeIfSleeping(): void {
+		if (this.core.wake()) this.setAlarm(this.clock());
+	}
+
+	/** The drop is configured: the pacer's first alarm, as its settings ask. */
+	start(): void {
+		const at = this.core.alarmForSettings(this.drop, this.clock());
+		if (at !== null) this.setAlarm(at);
+	}
+
+	/** One tick at a time: an alarm that comes while a tick awaits the lines or shards runs after it. */
+	private async tick(): Promise<void> {
+		while (this.ticking !== null) await this.ticking;
+		const run = this.runTick().finally(() => this.publish());
+		this.ticking = run;
+		try {
+			await run;
+		} finally {
+			if (this.ticking === run) this.ticking = null;
+		}
+	}
+
+	/** The pacer's tick (waiting-room.ts runTick) for a drop that is neither paused, cancelled nor closed. */
+	private async runTick(): Promise<void> {
+		const start = this.core.startTick(this.clock());
+		if (start.kind === "idle" || start.kind === "cancelled" || start.kind === "paused") return;
+		if (start.kind === "wait") return this.setAlarm(start.until);
+		const drop = start.drop;
+		if (start.kind === "open") await this.open(drop);
+		const sealed = this.core.soldOut() || this.core.sealPace.due(this.clock()) ? await this.seal(drop) : 0;
+		if (this.core.soldOut()) return this.afterSellOut(sealed);
+		let now = this.clock();
+		let totals: ShardTotals | null = null;
+		if (this.core.totalsDue(drop, now)) {
+			totals = await this.refreshTotals(drop);
+			now = this.clock();
+		}
+		if (totals !== null) {
+			if (this.core.soldOut()) return this.afterSellOut(sealed);
+			const before = this.admittedThrough;
+			const admitted = this.core.admitIfDue(drop, totals, now);
+			if (admitted > this.config.batchSize) this.fail(`a batch of ${admitted} > the configured ${this.config.batchSize}`);
+			if (this.admittedThrough - before !== admitted) this.fail(`a batch of ${admitted} moved the watermark by ${this.admittedThrough - before}`);
+			if (admitted > 0) this.batchesChecked++;
+		}
+		const next = this.core.endTick(sealed, now);
+		if (next !== null) this.setAlarm(next);
+	}
+
+	private afterSellOut(sealed: number): void {
+		const next = this.core.afterSellOut(sealed, this.clock());
+		if (next !== null) this.setAlarm(next);
+	}
+
+	/** A call at line `k` over the network: one hop there, its turn in the line's queue, one hop back. */
+	private atLine<T>(k: number, cpuMs: number, decide: (core: LineCore) => T): Promise<T> {
+		const line = this.lines[k]!;
+		return new Promise<T>((resolve) => {
+			this.events.after(this.config.hopMs, () =>
+				line.object.call(cpuMs, () => decide(line.core), (value) => {
+					this.events.touched = true;
+					resolve(value);
+				}, this.config.hopMs),
+			);
+		});
+	}
+
+	private async open(drop: DropConfig): Promise<void> {
+		const firstSlot = slotOf(Date.parse(drop.opensAt));
+		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, (core) => core.open(firstSlot).prequeue)));
+		this.core.opened(firstSlot, counts, this.clock());
+	}
+
+	private async seal(drop: DropConfig): Promise<number> {
+		const request = this.core.sealRequest(drop.lines, this.clock());
+		if (request === null) return 0;
+		const askedAt = this.clock();
+		const wakes = this.core.sealPace.asking();
+		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.clock()))));
+		const placed = this.core.placeSealed(request, reports);
+		this.core.sealPace.sealed(placed, askedAt, wakes);
+		return placed;
+	}
+
+	/** The shards' totals, one gathering at a time (a reader and a tick that both find them stale share it). */
+	private refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
+		if (this.gathering !== null) return this.gathering;
+		const run = this.gatherTotals(drop).finally(() => {
+			this.gathering = null;
+		});
+		this.gathering = run;
+		return run;
+	}
+
+	private async gatherTotals(drop: DropConfig): Promise<ShardTotals> {
+		const reopens = this.core.reopens;
+		const hint = this.hint;
+		const parts = await Promise.all(
+			this.inventory.shards.map(
+				(_, k) =>
+					new Promise<Parameters<typeof sumShardTotals>[0][number]>((resolve) =>
+						this.events.after(this.config.hopMs, () =>
+							this.inventory.look(k, hint, (counts) => {
+								this.events.touched = true;
+								resolve({ ...counts, named: { free: 0, held: 0, sold: 0 } });
+							}),
+						),
+					),
+			),
+		);
+		const gathered = sumShardTotals(parts);
+		this.hint = { peerStock: gathered.perShard, inFlight: gathered.inFlight };
+		const totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
+		this.core.recordTotals(drop, totals, reopens, this.clock(), false);
+		return totals;
+	}
+
+	/** The Worker's copy of the watermark is up to a second old (its cache). */
+	private publish(): void {
+		const snapshot = watermarkOf(this.core, this.drop, this.clock());
+		this.events.after(this.config.watermarkLagMs, () => {
+			if (this.published === null || snapshot.at >= this.published.at) this.published = snapshot;
+		});
+	}
+
+	/** A fan's position from the published watermark: the shuffled pre-queue, or their slot's block (null: not placed in it yet). */
+	positionOf(join: JoinAnswer): number | null {
+		const w = this.published;
+		if (w === null || !w.opened) return null;
+		if (join.kind === "prequeue") return w.seed === null || w.prequeue === null ? null : prequeuePosition(w.seed, w.prequeue, join.line, join.seq);
+		if (join.kind === "slot") return placedPosition(w.placements, join.slot, join.line, join.index);
+		return null;
+	}
+
+	/**
+	 * A fan whose slot the watermark no longer lists (it keeps the last minute's): the Worker
+	 * asks their line (LineCore.locate), which knows the position once its slot was placed.
+	 */
+	locate(fanId: string, line: number, answer: (position: number | null) => void): void {
+		this.lines[line]!.object.call(this.config.cpu.read, () => {
+			const found = this.lines[line]!.core.locate(fanId);
+			return found.ok ? found.value.position : null;
+		}, answer, this.config.hopMs);
+	}
+
+	/** The watermark readers: about one read a second per data center, spread over the second, until the drop sells out. */
+	readers(random: () => number): void {
+		const second = (start: number) => {
+			if (this.published?.soldOut) return;
+			for (let c = 0; c < this.config.colos; c++) {
+				this.events.at(start + Math.floor(random() * 1000), () => {
+					if (this.published?.soldOut) return;
+					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
+					this.pacer.call(this.config.cpu.read, async () => {
+						if (this.core.readerFindsTotalsStale(this.clock())) {
+							await this.refreshTotals(this.drop);
+							this.wakeIfSleeping();
+						}
+					}, () => undefined);
+				});
+			}
+			this.events.at(start + 1000, () => second(start + 1000));
+		};
+		this.events.at(this.config.opensAt, () => second(this.config.opensAt));
+	}
+
+	close(): void {
+		for (const l of this.lines) l.storage.close();
+		this.storage.close();
+	}
+}
+
+function answerOf(entry: LineEntry): JoinAnswer {
+	if (entry.prequeueSeq !== null) return { kind: "prequeue", line: entry.line, seq: entry.prequeueSeq };
+	return { kind: "slot", line: entry.line, slot: entry.slot!, index: entry.slotIndex! };
+}
