@@ -4,7 +4,7 @@
 // a retry for a failed one, each action's error by its button, the drop's refunds
 // with their totals, and the drop's cancellation. admin.js hands over its API call
 // (with the admin token) and the drop on screen.
-import { $, formatDateTime, formatMoney, formatNumber, plural, show, text } from "/common.js";
+import { $, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, text } from "/common.js";
 import { confirmStep } from "/confirm.js";
 
 const REFUND_STATE_TEXT = { pending: "pending at the provider", refunded: "refunded", failed: "failed at the provider" };
@@ -19,29 +19,33 @@ let onCancelled = async () => {};
 const leftByDrop = new Map();
 /** A refund was made here: admin.js reads the totals again. */
 let onRefunded = () => {};
-/** What the list shows: the search (null: every order), how many orders, and for which drop. */
+/**
+ * What the list shows, for which drop: the search (null: every order) and the pages read so far,
+ * each with the cursor it was read from and the one after it. A search is read when it is asked
+ * for, not in the live loop; the live loop reads again only the first and the last page.
+ */
 const PAGE = 50;
-let listing = { dropId: null, q: null, want: PAGE };
+let listing = { dropId: null, q: null, pages: [], at: null };
 
 export function initOrders(call, cancelledHook, refundedHook = () => {}) {
 	adminApi = call;
 	onCancelled = cancelledHook;
 	onRefunded = refundedHook;
+	// Submitting runs the search once; submitting it again is how it is run afresh.
 	$("orders-search").addEventListener("submit", (event) => {
 		event.preventDefault();
 		const q = $("orders-q").value.trim();
-		listing = { ...listing, q: q === "" ? null : q, want: PAGE };
+		listing = { ...listing, q: q === "" ? null : q, pages: [] };
 		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
 	});
 	$("orders-clear").addEventListener("click", () => {
 		$("orders-q").value = "";
-		listing = { ...listing, q: null, want: PAGE };
+		listing = { ...listing, q: null, pages: [] };
 		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
 		$("orders-q").focus();
 	});
 	$("orders-more").addEventListener("click", () => {
-		listing = { ...listing, want: listing.want + PAGE };
-		if (dropOnScreen) void refreshOrders(dropOnScreen, { announce: true }).catch(ordersFailed);
+		if (dropOnScreen) void showMore(dropOnScreen).catch(ordersFailed);
 	});
 	$("cancel-drop-button").addEventListener("click", () => {
 		if (dropOnScreen !== null) void cancelDrop(dropOnScreen);
@@ -120,6 +124,8 @@ async function cancelDrop(drop) {
 		button.disabled = false;
 	}
 	await onCancelled();
+	// The cancel changed every order: the list is read afresh from its first page.
+	listing = { ...listing, pages: [] };
 	await refreshOrders(dropOnScreen ?? drop).catch(() => {});
 }
 
@@ -134,47 +140,91 @@ function ordersFailed(err) {
 	show("orders-error", true);
 }
 
-/** The orders the list shows (the search's, or all), as many as asked for, page after page. */
-async function readOrders(id, q, want) {
-	const sales = [];
-	let cursor = null;
-	do {
-		const query = new URLSearchParams({ limit: String(Math.min(1000, want - sales.length)) });
-		if (q !== null) query.set("q", q);
-		if (cursor) query.set("cursor", cursor);
-		const page = await adminApi(`/api/admin/drops/${id}/sales?${query}`);
-		sales.push(...page.sales);
-		cursor = page.nextCursor;
-	} while (cursor !== null && sales.length < want);
-	return { sales, more: cursor !== null };
+/** One page of the orders (the search's, or all) from a cursor: what it holds and the cursor after it. */
+async function readPage(id, q, cursor, limit = PAGE) {
+	const query = new URLSearchParams({ limit: String(limit) });
+	if (q !== null) query.set("q", q);
+	if (cursor) query.set("cursor", cursor);
+	const page = await adminApi(`/api/admin/drops/${id}/sales?${query}`);
+	return { cursor, sales: page.sales, next: page.nextCursor };
 }
 
-/** The drop's orders (the first 50, more on asking, or those a search finds) and its refunds, redrawn unless the promoter is in the middle of an action. */
+/** The orders on screen, in order, each once (an order reaching D1 late can move into an earlier page). */
+function shownSales() {
+	const seen = new Set();
+	return listing.pages.flatMap((p) => p.sales).filter((s) => !seen.has(s.orderId) && seen.add(s.orderId));
+}
+
+/**
+ * The drop's orders and its refunds, redrawn unless the promoter is in the middle of an action.
+ * A new drop or search reads its first page; otherwise (the live loop) a search is left as it
+ * was found, and the whole list reads again only its first page and its last (where new orders
+ * arrive), never every page already shown.
+ */
 export async function refreshOrders(drop, { announce = false } = {}) {
 	dropOnScreen = drop;
 	if (busy || adminApi === null) return;
 	if (listing.dropId !== drop.id) {
-		listing = { dropId: drop.id, q: null, want: PAGE };
+		listing = { dropId: drop.id, q: null, pages: [], at: null };
 		$("orders-q").value = "";
 	}
-	const { q, want } = listing;
+	const before = listing;
+	const { q, pages } = before;
 	const id = encodeURIComponent(drop.id);
-	const [sales, refunds] = await Promise.all([readOrders(id, q, want), adminApi(`/api/admin/drops/${id}/refunds?limit=50`)]);
-	if (dropOnScreen?.id !== drop.id || busy || listing.q !== q || listing.want !== want) return;
-	show("orders-error", false);
-	renderOrders(drop, sales.sales);
-	show("orders-more", sales.more);
-	show("orders-clear", q !== null);
-	const found = q === null ? plural(sales.sales.length, "order") : `${plural(sales.sales.length, "order")} found for “${q}”`;
-	text("orders-count", sales.sales.length === 0 ? "" : `${found}${sales.more ? ", more below" : ""}.`);
-	text("orders-empty", q === null ? "No orders recorded yet." : `No order matches “${q}”.`);
-	if (announce) text("orders-live", sales.sales.length === 0 ? $("orders-empty").textContent : `Showing ${found}.`);
-	// A cancelled drop with an order on screen not refunded yet (one that reached the sales after the cancel) offers to finish.
-	if (drop.status === "cancelled" && !leftByDrop.get(drop.id) && sales.sales.some((s) => s.status !== "refunded")) {
-		leftByDrop.set(drop.id, sales.sales.filter((s) => s.status !== "refunded").length);
-		cancelMoves(drop, document.body.dataset.reads === "true");
+	const again = pages.length === 0 ? [0] : q !== null ? [] : [...new Set([0, pages.length - 1])];
+	const [read, refunds] = await Promise.all([
+		Promise.all(again.map((i) => readPage(id, q, pages[i]?.cursor ?? null))),
+		adminApi(`/api/admin/drops/${id}/refunds?limit=50`),
+	]);
+	if (dropOnScreen?.id !== drop.id || busy) return;
+	// A search or "Show more" answered meanwhile: this read is older than what is on screen.
+	if (listing === before) {
+		const next = pages.length === 0 ? [] : [...pages];
+		again.forEach((i, k) => (next[i] = read[k]));
+		listing = { ...before, pages: next, at: again.length > 0 ? new Date() : before.at };
+		drawListing(drop, announce);
 	}
 	renderRefunds(drop, refunds);
+}
+
+/** The next page after the last one shown, added below it: nothing shown already is read again. */
+async function showMore(drop) {
+	const before = listing;
+	const last = before.pages.at(-1);
+	if (!last?.next || busy) return;
+	const page = await readPage(encodeURIComponent(drop.id), before.q, last.next);
+	if (listing.dropId !== before.dropId || listing.q !== before.q || listing.pages.at(-1) !== last) return;
+	listing = { ...listing, pages: [...listing.pages, page] };
+	drawListing(drop, true);
+}
+
+/** An order read again by its id (a key lookup), after an action on it, wherever it sits in the list. */
+async function rereadOrder(drop, orderId) {
+	const { sales } = await readPage(encodeURIComponent(drop.id), orderId, null, 1);
+	const fresh = sales.find((s) => s.orderId === orderId);
+	if (!fresh || listing.dropId !== drop.id) return;
+	listing = { ...listing, pages: listing.pages.map((p) => ({ ...p, sales: p.sales.map((s) => (s.orderId === orderId ? fresh : s)) })) };
+	drawListing(drop, false);
+}
+
+function drawListing(drop, announce) {
+	const { q, at } = listing;
+	const sales = shownSales();
+	const more = listing.pages.at(-1)?.next != null;
+	show("orders-error", false);
+	renderOrders(drop, sales);
+	show("orders-more", more);
+	show("orders-clear", q !== null);
+	const found = q === null ? plural(sales.length, "order") : `${plural(sales.length, "order")} found for “${q}”`;
+	const when = q !== null && at ? ` at ${formatTime(at)} (search again to look afresh)` : "";
+	text("orders-count", sales.length === 0 ? "" : `${found}${when}${more ? ", more below" : ""}.`);
+	text("orders-empty", q === null ? "No orders recorded yet." : `No order matches “${q}”.`);
+	if (announce) text("orders-live", sales.length === 0 ? $("orders-empty").textContent : `Showing ${found}.`);
+	// A cancelled drop with an order on screen not refunded yet (one that reached the sales after the cancel) offers to finish.
+	if (drop.status === "cancelled" && !leftByDrop.get(drop.id) && sales.some((s) => s.status !== "refunded")) {
+		leftByDrop.set(drop.id, sales.filter((s) => s.status !== "refunded").length);
+		cancelMoves(drop, document.body.dataset.reads === "true");
+	}
 }
 
 /**
@@ -355,6 +405,7 @@ async function act(drop, item, action, opener, key = `order:${item.orderId}`) {
 	} finally {
 		busy = false;
 	}
+	await rereadOrder(drop, orderId).catch(() => {});
 	await refreshOrders(drop).catch(() => {});
 	// Focus stays by the action: its button if the order still offers it, else the order's line.
 	if (!opener.isConnected || opener.hidden) {

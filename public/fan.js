@@ -136,6 +136,8 @@ function setState(name, { focus = true } = {}) {
 	const wasLoading = current === "loading";
 	// A question asked on the last step (give the tickets back?) no longer stands on this one.
 	if (changed) closeConfirm();
+	// The seat map reads the availability only while the choice is on screen.
+	if (name !== "choose") chooser?.stop();
 	current = name;
 	if (changed && focus && !wasLoading) focusHeading($(`s-${name}`).querySelector("h2"));
 	updateTitle();
@@ -256,32 +258,55 @@ function soldOut() {
 				? "Every ticket was sold before your turn came. Nothing has been charged."
 				: "Every ticket in this drop has been sold.";
 	const next = "Tickets can come back on sale if the promoter refunds and resells some. Keep this page open: it checks now and then, and lets you in line if they do.";
-	showFinal("Sold out", message, { label: "Check for returned tickets", run: checkForReturns }, next);
+	showFinal("Sold out", message, { label: "Check for returned tickets", run: () => checkForReturns(true) }, next);
 	soldOutShown = true;
+	returnChecks = 0;
 	watchForReturns();
 }
 
-/** While the sold-out page is up, the drop's view (a cached copy: no object call) is read again about every 30 s. */
+/** The sold-out page's looks so far: each waits longer than the last. */
+let returnChecks = 0;
+
+/**
+ * While the sold-out page is up, the drop's view (a cached copy: no object call) is read again, first
+ * after about 30 s, then each time twice as long up to about 5 minutes: tickets come back rarely, and a
+ * page left open all evening should not keep asking. Not while the tab is hidden.
+ */
 function watchForReturns() {
 	clearTimeout(dropTimer);
-	dropTimer = setTimeout(checkForReturns, Math.round(30_000 * (0.8 + 0.4 * Math.random())));
+	const wait = Math.min(300_000, 30_000 * 2 ** returnChecks);
+	dropTimer = setTimeout(() => {
+		if (document.hidden) return watchForReturns();
+		returnChecks += 1;
+		void checkForReturns(false);
+	}, Math.round(wait * (0.8 + 0.4 * Math.random())));
 }
 
-async function checkForReturns() {
+/** One look for returned tickets; said aloud only when the fan asked (pressed the button), never on the page's own rounds. */
+async function checkForReturns(pressed) {
 	if (current !== "final" || !soldOutShown) return;
 	const button = $("final-action");
-	button.disabled = true;
+	// aria-disabled, not disabled: the button keeps focus while the check runs.
+	if (button.getAttribute("aria-disabled") === "true") return;
+	button.setAttribute("aria-disabled", "true");
+	let reached = true;
 	try {
 		await loadDrop();
 	} catch {
-		// Offline: asked again at the next round.
+		reached = false;
 	} finally {
-		button.disabled = false;
+		button.removeAttribute("aria-disabled");
+	}
+	if (current !== "final" || !soldOutShown) return;
+	if (!reached) {
+		// The copy on the page is the old one: it says nothing about now.
+		if (pressed) announce("Could not check just now: the connection failed. The page tries again by itself.");
+		return watchForReturns();
 	}
 	if (drop.status === "cancelled") return cancelled();
 	if (drop.status === "sold_out" || drop.status === "closed") {
 		if (drop.status === "closed") return closed();
-		announce("Still sold out.");
+		if (pressed) announce("Still sold out.");
 		return watchForReturns();
 	}
 	// Back on sale: a fan with a place asks for it again; anyone else may join.
@@ -638,6 +663,7 @@ function showChoose(notice = null) {
 		show("types", true);
 		void chooser.render($("types"));
 	}
+	chooser?.watch();
 	select.replaceChildren(
 		...Array.from({ length: max }, (_, i) => {
 			const option = document.createElement("option");
@@ -654,7 +680,10 @@ function showChoose(notice = null) {
 	if (notice) text(box, notice);
 	const wasHere = current === "choose";
 	setState("choose");
-	if (!wasHere) announce(notice ?? "It’s your turn. Choose how many tickets to hold.");
+	if (!wasHere) {
+		// A notice on arrival is said by its alert box; announcing it too would read it twice.
+		if (notice === null) announce("It’s your turn. Choose how many tickets to hold.");
+	}
 	// A refusal on this step: said at once (the notice is an alert) and focused, since the button pressed was disabled and focus would fall to the page.
 	else if (notice) focusHeading(box);
 	tick();

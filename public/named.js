@@ -14,8 +14,9 @@ const SVG = "http://www.w3.org/2000/svg";
 const SEAT = 30;
 const SEAT_RADIUS = 12;
 /**
- * How often the shown map reads the availability again. The engine's copy is at most a second or two old and
- * costs no object call (the Worker's cached copy of what the pacer gathers once a second), so a seat another fan
+ * How often the shown map reads the availability again. The engine's copy is at most a second or two old: each
+ * isolate asks the pacer at most once a second, and the pacer reads each shard at most once a second, however
+ * many fans refresh (an isolate with no copy yet asks once per fan; docs/capacity.md). So a seat another fan
  * takes shows taken within about five seconds.
  */
 export const MAP_REFRESH_MS = 3_000;
@@ -62,6 +63,16 @@ export function namedChooser({ drop, dropId, onPick }) {
 	const state = { typeId: drop.ticketTypes[0].id, slot: null, section: "", picked: new Map(), availability: null, rovingSeat: null };
 	let root = null;
 	let refreshTimer = null;
+	/**
+	 * Each seat's nodes as drawn, by its id: the map's glyph and title, the list's item and checkbox
+	 * (null while taken), its row in the list and whether it was free. A refresh patches only the
+	 * seats whose state changed through this, instead of finding each seat in the document.
+	 */
+	let seatNodes = new Map();
+	/** Whether the choice is on screen: the seats are read again only then. */
+	let watching = false;
+	/** The seats drawn as picked: a change of picks touches only those and the new ones. */
+	let shownPicked = new Set();
 
 	const typeOf = (id) => drop.ticketTypes.find((t) => t.id === id);
 	const leftOf = (id) => state.availability?.ticketTypes.find((t) => t.id === id) ?? null;
@@ -126,17 +137,26 @@ export function namedChooser({ drop, dropId, onPick }) {
 		syncPicks();
 	}
 
-	/** The map and the list show the same picks; the summary says them in words. */
+	/**
+	 * The map and the list show the same picks; the summary says them in words, written only when its
+	 * words change. Only a picked seat lost to another fan is announced: a pick the fan makes is heard
+	 * from the checkbox itself.
+	 */
 	function syncPicks(note = "") {
-		for (const node of root.querySelectorAll("[data-seat]")) {
-			const on = state.picked.has(node.getAttribute("data-seat"));
-			if (node.tagName === "INPUT") node.checked = on;
-			else node.classList.toggle("picked", on);
+		for (const id of new Set([...shownPicked, ...state.picked.keys()])) {
+			const entry = seatNodes.get(id);
+			if (!entry) continue;
+			const on = state.picked.has(id);
+			entry.glyph.classList.toggle("picked", on);
+			if (entry.input) entry.input.checked = on;
 		}
+		shownPicked = new Set(state.picked.keys());
 		const picked = [...state.picked.values()];
 		const summary = root.querySelector("#seat-picked");
-		if (summary)
-			summary.textContent = `${note}${picked.length === 0 ? "No seats picked: holding asks for the best available." : `Picked: ${seatsInWords(picked)}.`}`;
+		const words = `${note}${picked.length === 0 ? "No seats picked: holding asks for the best available." : `Picked: ${seatsInWords(picked)}.`}`;
+		if (summary && summary.textContent !== words) summary.textContent = words;
+		const lost = root.querySelector("#seat-lost");
+		if (lost && note) lost.textContent = note.trim();
 		onPick(picked.length);
 	}
 
@@ -211,6 +231,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 					title.textContent = `${seatName(seat)}${open ? "" : " (taken)"}`;
 					node.append(title);
 					map.append(node);
+					seatNodes.set(id, { seat, open, glyph: node, title, item: null, input: null, row: null });
 				}
 				y += 1;
 			}
@@ -219,28 +240,69 @@ export function namedChooser({ drop, dropId, onPick }) {
 		return map;
 	}
 
-	/** The free seats as checkboxes by section and row: one Tab stop, the arrow keys move between seats. */
+	/** The free seats as checkboxes by section and row: one Tab stop, the arrow keys move between seats. Drawn after the map (its seats' entries). */
 	function seatList(sections, isFree) {
 		const body = el("div", { class: "seat-list-body" });
 		for (const section of sections) {
 			const group = el("fieldset", { class: "seat-section" }, el("legend", { text: sectionName(section.name) }));
 			for (const row of section.rows) {
-				const open = row.seats.filter(([n]) => isFree(section.name, row.row, n));
-				const rowBox = el("fieldset", { class: "seat-row" }, el("legend", { text: `Row ${row.row}: ${open.length === 0 ? "no free seats" : `${open.length} free`}` }));
-				for (const [number, id] of open) {
-					const inputId = `seat-${id}`;
-					const input = el("input", { type: "checkbox", id: inputId, "data-seat": id, tabIndex: -1 });
-					const seat = { id, section: section.name, row: row.row, number };
-					input.addEventListener("change", () => togglePick(seat));
-					input.addEventListener("focus", () => rove(input));
-					rowBox.append(el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: `Seat ${number}`, title: seatName(seat) })));
+				const legend = el("legend");
+				const listRow = { name: row.row, box: el("fieldset", { class: "seat-row" }, legend), legend, ids: row.seats.map(([, id]) => id) };
+				for (const [number, id] of row.seats) {
+					const entry = seatNodes.get(id) ?? { seat: { id, section: section.name, row: row.row, number }, open: isFree(section.name, row.row, number) };
+					entry.row = listRow;
+					seatNodes.set(id, entry);
+					if (entry.open) listRow.box.append(listItem(entry));
 				}
-				group.append(rowBox);
+				rowWords(listRow);
+				group.append(listRow.box);
 			}
 			body.append(group);
 		}
 		body.addEventListener("keydown", moveByKey);
 		return body;
+	}
+
+	/** A free seat's checkbox in the list, made once and kept while the seat stays free. */
+	function listItem(entry) {
+		const { seat } = entry;
+		const inputId = `seat-${seat.id}`;
+		const input = el("input", { type: "checkbox", id: inputId, "data-seat": seat.id, tabIndex: -1 });
+		input.checked = state.picked.has(seat.id);
+		input.addEventListener("change", () => togglePick(seat));
+		input.addEventListener("focus", () => rove(input));
+		entry.input = input;
+		entry.item = el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: `Seat ${seat.number}`, title: seatName(seat) }));
+		return entry.item;
+	}
+
+	/** A row's legend: how many of its seats are free. */
+	function rowWords(listRow) {
+		const free = listRow.ids.filter((id) => seatNodes.get(id)?.open).length;
+		const words = `Row ${listRow.name}: ${free === 0 ? "no free seats" : `${free} free`}`;
+		if (listRow.legend.textContent !== words) listRow.legend.textContent = words;
+	}
+
+	/** A seat freed again goes back into its row of the list, in seat order. */
+	function putBack(entry) {
+		const { ids, box } = entry.row;
+		const after = ids.slice(ids.indexOf(entry.seat.id) + 1).map((id) => seatNodes.get(id)).find((e) => e.open && e.item?.isConnected);
+		box.insertBefore(entry.item?.isConnected ? entry.item : listItem(entry), after?.item ?? null);
+	}
+
+	/** A seat taken leaves the list; focus on it moves to the seat beside it rather than falling to the page. */
+	function takeOut(entry) {
+		const { item, input } = entry;
+		if (!item) return;
+		const beside = item.nextElementSibling?.querySelector("input") ?? item.previousElementSibling?.querySelector?.("input") ?? null;
+		const hadFocus = input !== null && document.activeElement === input;
+		item.remove();
+		entry.item = null;
+		entry.input = null;
+		if (state.rovingSeat === entry.seat.id || hadFocus) {
+			rove(beside);
+			if (hadFocus) root.querySelector('#seat-list input[tabindex="0"]')?.focus();
+		}
 	}
 
 	/** The one seat of the list that Tab reaches: the last one focused while it is still free, else the first. */
@@ -278,6 +340,8 @@ export function namedChooser({ drop, dropId, onPick }) {
 		const left = leftOf(type.id);
 		const sections = await seatsOf(type.id);
 		const box = el("div", { id: "seat-choice" });
+		seatNodes = new Map();
+		shownPicked = new Set();
 		const select = el("select", { id: "seat-section" }, el("option", { value: "", text: "Any section (best available)" }));
 		for (const s of type.sections ?? []) {
 			const remaining = left?.sections?.find((x) => x.name === s.name)?.remaining;
@@ -301,13 +365,15 @@ export function namedChooser({ drop, dropId, onPick }) {
 			el("p", { class: "hint", id: "seat-list-hint", text: "Arrow keys move between seats, Space picks one, Tab goes on to “Hold tickets”." }),
 			seatList(sections, isFree),
 		);
-		box.append(list, el("p", { id: "seat-picked", "aria-live": "polite" }));
+		// The summary is read where it stands; only a picked seat lost to another fan is said aloud.
+		box.append(list, el("p", { id: "seat-picked" }), el("p", { id: "seat-lost", class: "visually-hidden", "aria-live": "polite" }));
 		return box;
 	}
 
 	/**
 	 * The availability read again while the seat map is shown: seats taken since turn taken on the map and leave
-	 * the list (a picked one is unpicked, and the fan told), seats freed come back. Focus stays on its seat.
+	 * the list (a picked one is unpicked, and the fan told), seats freed come back. Only the seats whose state
+	 * changed are touched, by their entries: the list is patched in place, never redrawn under the fan's focus.
 	 */
 	async function refreshSeats() {
 		const type = typeOf(state.typeId);
@@ -319,40 +385,36 @@ export function namedChooser({ drop, dropId, onPick }) {
 		const isFree = (section, row, number) => free.get(section)?.get(row)?.has(number) ?? false;
 		const sections = await seatsOf(type.id);
 		const lost = [];
+		const rows = new Set();
 		for (const section of sections)
 			for (const row of section.rows)
 				for (const [number, id] of row.seats) {
 					const open = isFree(section.name, row.row, number);
-					const node = root.querySelector(`#seat-map [data-seat="${CSS.escape(id)}"]`);
-					if (node) {
-						node.classList.toggle("free", open);
-						node.classList.toggle("taken", !open);
-						node.querySelector("title").textContent = `${seatName({ section: section.name, row: row.row, number })}${open ? "" : " (taken)"}`;
-					}
+					const entry = seatNodes.get(id);
+					if (!entry || entry.open === open) continue;
+					entry.open = open;
+					entry.glyph.classList.toggle("free", open);
+					entry.glyph.classList.toggle("taken", !open);
+					entry.title.textContent = `${seatName(entry.seat)}${open ? "" : " (taken)"}`;
+					if (open) putBack(entry);
+					else takeOut(entry);
+					rows.add(entry.row);
 					if (!open && state.picked.has(id)) {
 						lost.push(state.picked.get(id));
 						state.picked.delete(id);
 					}
 				}
-		const focused = document.activeElement?.getAttribute?.("data-seat") ?? null;
-		const body = root.querySelector("#seat-list .seat-list-body");
-		body.replaceWith(seatList(sections, isFree));
-		rove();
-		if (focused !== null) {
-			const again = root.querySelector(`#seat-list input[data-seat="${CSS.escape(focused)}"]`) ?? root.querySelector('#seat-list input[tabindex="0"]');
-			if (again) {
-				rove(again);
-				again.focus();
-			}
-		}
+		for (const row of rows) rowWords(row);
 		syncPicks(lost.length === 0 ? "" : `Just taken by another fan: ${seatsInWords(lost)}. `);
 	}
 
-	/** While the chooser is on the page and shown: the seats read again every few seconds. */
+	/** While the choice is the fan's view (fan.js says when, by watch and stop): the seats read again every few seconds. */
 	function watchSeats() {
 		clearTimeout(refreshTimer);
+		refreshTimer = null;
+		if (!watching) return;
 		refreshTimer = setTimeout(async () => {
-			if (!root?.isConnected) return;
+			if (!watching || !root?.isConnected) return;
 			if (root.closest("[hidden]") === null) await refreshSeats().catch(() => {});
 			watchSeats();
 		}, MAP_REFRESH_MS);
@@ -385,6 +447,16 @@ export function namedChooser({ drop, dropId, onPick }) {
 			state.picked.clear();
 			await refresh();
 			await draw();
+		},
+		/** The choice is shown: its seats are read again every few seconds from now. */
+		watch() {
+			watching = true;
+			watchSeats();
+		},
+		/** The fan moved on: no more reads until the choice is shown again. */
+		stop() {
+			watching = false;
+			watchSeats();
 		},
 		type: () => typeOf(state.typeId),
 		body(quantity) {

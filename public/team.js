@@ -230,7 +230,9 @@ function sentence(entry) {
 		case "order.refunded": {
 			const money = typeof d.amountCents === "number" && d.currency ? ` (${formatMoney(d.amountCents, d.currency)})` : "";
 			const tickets = Array.isArray(d.tickets) ? `, ${plural(d.tickets.length, "ticket")}` : "";
-			return `Refunded order ${d.orderId}${money}${tickets}${d.restock ? ", back on sale" : ""}`;
+			// The money is this refund's; until the provider has confirmed it, it is asked for, not gone back.
+			const done = d.state === "pending" ? `Refund requested for order ${d.orderId}` : d.state === "failed" ? `Refund of order ${d.orderId} failed at the provider` : `Refunded order ${d.orderId}`;
+			return `${done}${money}${tickets}${d.restock ? ", back on sale" : ""}`;
 		}
 		case "order.retried":
 			return `Retried order ${d.orderId}`;

@@ -108,6 +108,20 @@ export async function fanSoldOutNextStep({ browser, base, api, adminToken, shot,
 	await assertAccessible(page, "sold out, phone", { log });
 	await shot(page, "fan-7-sold-out-next-step");
 
+	// Asked by the fan: the answer is said, and focus stays on the button through the check.
+	await check.focus();
+	await page.keyboard.press("Enter");
+	await page.locator("#live").getByText("Still sold out.").waitFor();
+	assert.equal(await page.evaluate(() => document.activeElement?.id), "final-action", "focus stays on the button after the check");
+	// Offline, the old copy says nothing about now: the fan is told the check could not be made.
+	await context.setOffline(true);
+	await check.click();
+	await page.locator("#live").getByText(/Could not check just now/).waitFor();
+	assert.doesNotMatch(await page.locator("#live").textContent(), /Still sold out/, "offline is not said as still sold out");
+	await context.setOffline(false);
+	// The failed load the browser logs while offline is the one this step caused, not the page's error.
+	problems.splice(0, problems.length, ...problems.filter((p) => !p.includes("ERR_INTERNET_DISCONNECTED")));
+
 	// The next step is real: the promoter refunds the order and resells its ticket, and the fan gets in line.
 	await api.call("POST", `/api/admin/drops/${drop.id}/orders/${order.orderId}/refund`, { token: adminToken, body: { restock: true }, expect: 200 });
 	await waitForView(api, drop.id, (v) => v.status === "open" && v.remaining === 1, "the ticket back on sale");

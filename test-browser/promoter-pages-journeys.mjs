@@ -109,10 +109,34 @@ export async function promoterPagesReadWell({ browser, base, api, adminToken, sh
 		assert.match(line, /1 ticket/, `${size}: the order says its tickets`);
 		assert.match(line, /\d{1,2}:\d{2}/, `${size}: the order says when it was made`);
 		assert.equal(await page.locator("#orders > li").count(), 50, `${size}: the first 50 orders`);
+		// The orders' reads the live loop makes: the sales pages asked for, and the refunds read beside them each round.
+		const reads = { sales: [], refunds: 0 };
+		page.on("request", (r) => {
+			const u = new URL(r.url());
+			// The chart's own reads (a thousand at a time, from its resume cursor) are not the orders list's.
+			if (u.pathname === `/api/admin/drops/${sold.id}/sales` && u.searchParams.get("limit") !== "1000") reads.sales.push(Object.fromEntries(u.searchParams));
+			if (u.pathname === `/api/admin/drops/${sold.id}/refunds`) reads.refunds += 1;
+		});
+		/** What the orders' live refresh reads in its next two rounds (bounded: the loop refreshes the orders every 4 s). */
+		const liveRounds = async () => {
+			reads.sales = [];
+			reads.refunds = 0;
+			const deadline = Date.now() + 15_000;
+			while (reads.refunds < 2 && Date.now() < deadline) await sleep(200);
+			assert.ok(reads.refunds >= 2, `${size}: the live loop refreshed the orders twice`);
+			return { sales: [...reads.sales], rounds: reads.refunds };
+		};
 		await page.getByRole("button", { name: "Show more orders" }).click();
 		await page.locator("#orders > li").nth(52).waitFor({ timeout: 10_000 });
 		assert.equal(await page.locator("#orders > li").count(), orders.length, `${size}: every order after "Show more orders"`);
 		assert.ok(await page.getByRole("button", { name: "Show more orders" }).isHidden(), `${size}: nothing more to show`);
+		if (size === "desktop") {
+			// Past the first page, a live round reads the first page and the last again, a page each, never all shown at once.
+			const { sales: live, rounds } = await liveRounds();
+			assert.ok(live.length > 0 && live.length <= 2 * rounds, `${size}: ${rounds} live rounds read ${live.length} pages (at most the first and the last each)`);
+			for (const r of live) assert.equal(r.limit, "50", `${size}: a live read asks one page (${JSON.stringify(r)})`);
+			assert.equal(await page.locator("#orders > li").count(), orders.length, `${size}: every order still shown after the live rounds`);
+		}
 		log(`${size}: orders show buyer, time and tickets; ${orders.length} orders reached past the first 50`);
 
 		const search = page.getByRole("searchbox", { name: "Find an order" });
@@ -131,6 +155,12 @@ export async function promoterPagesReadWell({ browser, base, api, adminToken, sh
 				expected,
 				{ timeout: 10_000 },
 			);
+		}
+		if (size === "desktop") {
+			// A search is read when it is asked for, not again in the live loop.
+			const { sales: live } = await liveRounds();
+			assert.deepEqual(live.filter((r) => r.q !== undefined), [], `${size}: the live loop ran the search again`);
+			assert.equal(await page.locator("#orders > li").count(), 1, `${size}: the search's order still shown`);
 		}
 		await search.fill("nobody@nowhere.test");
 		await search.press("Enter");

@@ -68,12 +68,23 @@ export async function seatMapDuringTurn({ browser, base, api, shot, log }) {
 
 	// Another fan holds F-E-3: the map shows it taken, with no reload, within a few seconds.
 	assert.equal(await seatClass(page, "F-E-3"), "seat free");
+	// The list is patched, not redrawn: a seat's checkbox is the same node after the refresh. The summary is not
+	// rewritten and nothing is said aloud, as no seat of the fan's was lost.
+	await page.evaluate(() => {
+		window.keptSeat = document.querySelector('#seat-list input[data-seat="F-D-2"]');
+		window.summaryWrites = 0;
+		new MutationObserver((m) => (window.summaryWrites += m.length)).observe(document.getElementById("seat-picked"), { childList: true, characterData: true, subtree: true });
+	});
 	const heldAt = Date.now();
 	await other(["F-E-3"]);
 	await page.waitForFunction(() => document.querySelector('#seat-map [data-seat="F-E-3"]')?.classList.contains("taken"), null, { timeout: 8_000, polling: 100 });
 	const shownAfter = Date.now() - heldAt;
 	assert.ok(shownAfter <= 6_000, `the taken seat showed after ${shownAfter} ms`);
 	assert.equal(await page.locator('#seat-list input[data-seat="F-E-3"]').count(), 0, "a seat taken meanwhile leaves the list");
+	assert.equal(await page.evaluate(() => window.keptSeat.isConnected), true, "the list was patched in place, not redrawn");
+	assert.equal(await page.evaluate(() => window.summaryWrites), 0, "the picked-seats summary was not rewritten by a refresh that lost no pick");
+	assert.equal(await page.locator("#seat-lost").textContent(), "", "nothing was said aloud");
+	assert.match(await page.locator("#seat-list .seat-row > legend", { hasText: /^Row E/ }).textContent(), /13 free/, "the row's count follows");
 	log(`a seat another fan held showed taken after ${(shownAfter / 1000).toFixed(1)} s, no reload`);
 
 	// Reaching "Hold tickets" from a seat in the list: the list is one Tab stop, the arrows move in it.
@@ -113,6 +124,19 @@ export async function seatMapOnPhone({ browser, base, api, shot, log }) {
 	const problems = [];
 	const drop = await seatedDrop(api, "Browser test: the seat map on a phone");
 	const { context, page } = await openPage(browser, PHONE, problems);
+	// Every availability read and every timer the seat map sets: none once the fan has moved on from the choice.
+	const availabilityReads = [];
+	page.on("request", (r) => {
+		if (new URL(r.url()).pathname === `/api/drops/${drop.id}/availability`) availabilityReads.push(Date.now());
+	});
+	await page.addInitScript(() => {
+		window.seatTimers = 0;
+		const set = window.setTimeout;
+		window.setTimeout = function (fn, ms, ...rest) {
+			if (/named\.js/.test(new Error().stack ?? "")) window.seatTimers += 1;
+			return set.call(window, fn, ms, ...rest);
+		};
+	});
 	await admittedOnPage(page, base, drop.id);
 
 	// Seats are 24 px targets; the map scrolls sideways rather than shrinking them.
@@ -138,6 +162,12 @@ export async function seatMapOnPhone({ browser, base, api, shot, log }) {
 	await assertAccessible(page, "fan page, seat map on a phone", { log });
 	await page.getByRole("button", { name: "Hold tickets" }).click();
 	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
+	// Moved on: two refresh periods pass with no availability read and no seat-map timer set.
+	const movedOn = Date.now();
+	const timersThen = await page.evaluate(() => window.seatTimers);
+	await page.waitForTimeout(7_000);
+	assert.deepEqual(availabilityReads.filter((t) => t > movedOn + 500), [], "no availability read after the fan moved on from the choice");
+	assert.equal(await page.evaluate(() => window.seatTimers), timersThen, "the seat map's timer stopped when the choice was left");
 	await page.locator("#held-summary").getByText("2 tickets (Reserved: Floor, row D, seats 5 and 6), $90.00 in total.").waitFor();
 	await page.getByLabel("Test card that is approved").check();
 	await page.getByRole("button", { name: /^Pay/ }).click();

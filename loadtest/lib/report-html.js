@@ -183,12 +183,18 @@ export function lineChart(spec) {
 	parts.push('<line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>');
 	parts.push('<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + (H - B) + '" y2="' + (H - B) + '"/>');
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + CHART_BOX_LABEL + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + points + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
 		parts.join("") + "</svg></div>" + '<div class="legend">' + legend.join("") + "</div>" +
 		(spec.note ? '<p class="note" data-note="' + esc(spec.id) + '">' + esc(spec.note) + "</p>" : "") + "</figure>"
 	);
 }
+
+/**
+ * The scrolling box around a chart is named for what it is, not by the chart's title: the svg inside
+ * (role img) and the figure's caption say the title already, and a screen reader would read it again.
+ */
+const CHART_BOX_LABEL = "Chart, scrolls sideways";
 
 /** Horizontal bars: [{label, value, note, color?}]; without a color the first bar is red (the busiest), the others blue. */
 export function barChart(spec) {
@@ -208,7 +214,7 @@ export function barChart(spec) {
 		parts.push('<text class="tick" x="' + (L + w + 6).toFixed(1) + '" y="' + (y + 13) + '">' + esc(b.value + (b.note ? "  " + b.note : "")) + "</text>");
 	});
 	return (
-		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + esc(spec.title) + '">' +
+		'<figure><figcaption>' + esc(spec.title) + "</figcaption>" + '<div class="chart-box" tabindex="0" role="group" aria-label="' + CHART_BOX_LABEL + '">' +
 		'<svg class="chart" data-chart="' + esc(spec.id) + '" data-points="' + spec.bars.length + '" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(spec.title) + '">' +
 		parts.join("") + "</svg></div></figure>"
 	);

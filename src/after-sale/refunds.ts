@@ -71,7 +71,12 @@ const REFUND_FAILED = "refund failed";
  * Refunds an order's tickets (`codes`, or every one not refunded yet). A repeat changes nothing, and finishes a
  * refund left pending; with `retryFailed` (the promoter's repeat) it also asks the provider again for a refund it failed.
  */
-export async function refundOrder(env: Env, drop: DropConfig, orderId: string, asked: { codes?: string[]; restock: boolean; retryFailed?: boolean }): Promise<OrderRefunds> {
+export async function refundOrder(
+	env: Env,
+	drop: DropConfig,
+	orderId: string,
+	asked: { codes?: string[]; restock: boolean; retryFailed?: boolean },
+): Promise<OrderRefunds & { byThisCall: OrderRefunds["refunds"] }> {
 	// A cancelled drop puts nothing back on sale (its state machine allows no restock): the refund is made without one.
 	const input = asked.restock && !allows(dropState(drop, false, Date.now()), "restock") ? { ...asked, restock: false } : asked;
 	const order = await orderRecord(env.DB, orderId);
@@ -94,11 +99,21 @@ export async function refundOrder(env: Env, drop: DropConfig, orderId: string, a
 		// Its holder is inside already: sold again, the venue would take one more than it has.
 		throw new ApiError(422, "ticket_used", "A ticket already admitted at the gate cannot go back on sale; refund it without restock.", { field: "restock" });
 	}
+	// The order's refunds as they stood: what this call made or moved is told apart from the earlier ones by them.
+	const stood = new Map((await refundsOf(env.DB, orderId)).map((r) => [r.refund_id, r.state]));
 	const claimed = claim.length > 0 && (await recordRefund(env.DB, order, claim.map((t) => t.code), input.restock));
 	// A repeat that finishes a refund left pending (its provider call failed) changed something too: it is logged then.
 	const changed = (await finishRefunds(env, order, { retryFailed: input.retryFailed ?? true })) > 0 || claimed;
 	const after = (await orderRecord(env.DB, orderId))!;
-	return { orderId, status: after.status, refundedTickets: after.refunded_tickets, changed, refunds: (await refundsOf(env.DB, orderId)).map(view) };
+	const refunds = await refundsOf(env.DB, orderId);
+	return {
+		orderId,
+		status: after.status,
+		refundedTickets: after.refunded_tickets,
+		changed,
+		refunds: refunds.map(view),
+		byThisCall: refunds.filter((r) => stood.get(r.refund_id) !== r.state).map(view),
+	};
 }
 
 /** Claims the tickets for a new refund, in one batch: those another refund took meanwhile are left out. False: none were left. */

@@ -109,7 +109,10 @@ export const SalesQuery = z.object({
 	format: z.string().optional().meta({ description: '"csv" for the whole CSV export (as with Accept: text/csv); the JSON pages otherwise.' }),
 	q: text(1, 254)
 		.optional()
-		.meta({ description: "Only the orders it finds: an order id or a ticket code (exactly), or part of the buyer's email (any case); pages with the same cursor." }),
+		.meta({
+			description:
+				"Only the orders it finds: the order with that id or ticket code (exactly), else those whose buyer's email holds it (ASCII letters in any case); pages with the same cursor, and narrows the CSV too.",
+		}),
 });
 
 /** How long a sent sale may take to reach D1 before the audit counts it lost, unless the promoter asks otherwise. */

@@ -26,7 +26,7 @@ export const adminRefundRoutes = Router<IRequest, Args>({ base: "/api/admin" });
 adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
 	const drop = dropOf(request);
 	const { tickets, restock } = parse(RefundBody, (await readJson(request, { optional: true })) ?? {});
-	const refunded = await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false });
+	const { byThisCall, ...refunded } = await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false });
 	// Written once the provider has refunded; a repeat that changed nothing records nothing.
 	if (refunded.changed) {
 		await recordActivity(env, request, {
@@ -38,9 +38,11 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env)
 				tickets: tickets ?? "all",
 				restock: restock ?? false,
 				refundedTickets: refunded.refundedTickets,
-				// The order's refunds in money, so the log can say what went back.
-				amountCents: refunded.refunds.reduce((sum, r) => sum + r.amountCents, 0),
+				// This call's refunds only (an earlier one of the order was logged by its own call), and where they stand:
+				// "pending" is money asked of the provider, not yet gone back.
+				amountCents: byThisCall.reduce((sum, r) => sum + r.amountCents, 0),
 				currency: drop.currency,
+				state: byThisCall.every((r) => r.state === "refunded") ? "refunded" : byThisCall.some((r) => r.state === "pending") ? "pending" : "failed",
 			},
 		});
 	}

@@ -18,14 +18,14 @@ export const adminSaleRoutes = Router<IRequest, Args>({ base: "/api/admin" });
 
 adminSaleRoutes.get("/drops/:id/sales", async (request, env) => {
 	const drop = dropOf(request);
-	// The CSV is the whole export: its request is not held to the JSON pages' limit and cursor.
-	const { format } = parseQuery(SalesQuery.pick({ format: true }), request.query);
+	// The CSV is the whole export (of what `q` finds, if given): its request is not held to the JSON pages' limit and cursor.
+	const { format, q: csvSearch } = parseQuery(SalesQuery.pick({ format: true, q: true }), request.query);
 	const wantsCsv = (request.headers.get("accept") ?? "").includes("text/csv") || format === "csv";
 	if (wantsCsv) {
-		return new Response(salesCsvStream(env.DB, drop.id), {
+		return new Response(salesCsvStream(env.DB, drop.id, undefined, csvSearch ?? null), {
 			headers: {
 				"Content-Type": "text/csv; charset=utf-8",
-				"Content-Disposition": `attachment; filename="sales-${drop.id}.csv"`,
+				"Content-Disposition": `attachment; filename="sales-${drop.id}${csvSearch === undefined ? "" : "-search"}.csv"`,
 			},
 		});
 	}

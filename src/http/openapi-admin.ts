@@ -77,7 +77,7 @@ export const ADMIN_OPERATIONS: Operation[] = [
 		path: "/api/admin/drops/:id/sales",
 		tag: "promoter",
 		summary: "Sales recorded in D1",
-		description: "JSON pages, or the whole export as CSV (streamed) with Accept: text/csv or format=csv.",
+		description: "JSON pages, or the whole export as CSV (streamed) with Accept: text/csv or format=csv; with q, the pages and the CSV hold only the orders the search finds.",
 		security: ["admin"],
 		query: SalesQuery,
 		answers: { 200: { ...json("SalesPage", "A page of sales, oldest first; or the CSV."), csv: true } },

@@ -55,8 +55,9 @@ export async function recordedOrderIds(db: D1Database, orderIds: string[]): Prom
 }
 
 /**
- * One page in (created_at, order_id) order, each order with its ticket codes. `search`: only
- * the orders whose id or one of whose ticket codes it is, or whose buyer's email holds it.
+ * One page in (created_at, order_id) order, each order with its ticket codes. `search`: the order
+ * with that id or that ticket code, found by their keys; only when neither is one does it look
+ * through the buyers' emails for the text (a scan of the drop's orders, so it is the last resort).
  */
 export async function salesPage(
 	db: D1Database,
@@ -71,9 +72,15 @@ export async function salesPage(
 	const where: string[] = [];
 	const binds: (string | number)[] = [dropId];
 	if (search !== null) {
-		// instr, not LIKE: a % or _ the promoter types is looked for as itself.
-		where.push(`(o.order_id = ? OR instr(lower(COALESCE(o.receipt_to, '')), lower(?)) > 0 OR EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = o.order_id AND t.code = ?))`);
-		binds.push(search, search, search);
+		const keyed = await ordersByKey(db, dropId, search);
+		if (keyed.length > 0) {
+			where.push(`o.order_id IN (SELECT value FROM json_each(?))`);
+			binds.push(JSON.stringify(keyed));
+		} else {
+			// instr, not LIKE: a % or _ the promoter types is looked for as itself. lower() folds ASCII letters only.
+			where.push(`instr(lower(COALESCE(o.receipt_to, '')), lower(?)) > 0`);
+			binds.push(search);
+		}
 	}
 	if (after) {
 		where.push(`(o.created_at, o.order_id) > (?, ?)`);
@@ -84,15 +91,27 @@ export async function salesPage(
 	return results;
 }
 
+/** The drop's order with this id, and the one holding a ticket with this code: two primary-key reads. */
+async function ordersByKey(db: D1Database, dropId: string, key: string): Promise<string[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT order_id FROM orders WHERE order_id = ? AND drop_id = ?
+			UNION SELECT order_id FROM tickets WHERE code = ? AND drop_id = ?`,
+		)
+		.bind(key, dropId, key, dropId)
+		.all<{ order_id: string }>();
+	return results.map((r) => r.order_id);
+}
+
 export const CSV_HEADER = [
 	"order_id", "created_at", "fan_id", "quantity", "unit_price_cents", "total_cents", "currency", "payment_id", "shard", "tickets",
-	"ticket_type", "slot", "seats", "status", "refunded_tickets",
+	"ticket_type", "slot", "seats", "status", "refunded_tickets", "email",
 ];
 
 export function csvLine(r: SaleRow): string {
 	return [
 		r.order_id, r.created_at, r.fan_id, r.quantity, r.unit_price_cents, r.total_cents, r.currency, r.payment_id, r.shard, r.tickets ?? "",
-		r.ticket_type ?? "", r.slot_id ?? "", r.seats ?? "", r.status, r.refunded_tickets,
+		r.ticket_type ?? "", r.slot_id ?? "", r.seats ?? "", r.status, r.refunded_tickets, r.receipt_to ?? "",
 	]
 		.map(csvField)
 		.join(",");
@@ -105,8 +124,8 @@ function csvField(value: string | number): string {
 	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Streams every sale of a drop as CSV, a page at a time, so a large drop never sits in memory. */
-export function salesCsvStream(db: D1Database, dropId: string, pageSize = 1_000): ReadableStream<Uint8Array> {
+/** Streams every sale of a drop (or every one `search` finds, as the pages do) as CSV, a page at a time, so a large drop never sits in memory. */
+export function salesCsvStream(db: D1Database, dropId: string, pageSize = 1_000, search: string | null = null): ReadableStream<Uint8Array> {
 	const encoder = new TextEncoder();
 	let after: { createdAt: string; orderId: string } | null = null;
 	let headerSent = false;
@@ -119,7 +138,7 @@ export function salesCsvStream(db: D1Database, dropId: string, pageSize = 1_000)
 				return;
 			}
 			if (finished) return;
-			const rows = await salesPage(db, dropId, pageSize, after);
+			const rows = await salesPage(db, dropId, pageSize, after, search);
 			if (rows.length > 0) {
 				controller.enqueue(encoder.encode(rows.map((r) => csvLine(r) + "\r\n").join("")));
 				const last = rows[rows.length - 1]!;

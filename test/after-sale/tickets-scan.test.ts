@@ -123,4 +123,22 @@ describe("the gate of a promoter's drop (issues 15 and 17 together)", () => {
 		expect(refunds).toHaveLength(1);
 		expect(refunds[0]).toMatchObject({ keyLabel: "owner", dropId: drop.id, detail: { orderId: bought.orderId, refundedTickets: 2, amountCents: 2 * drop.priceCents, currency: drop.currency } });
 	});
+
+	it("a second refund of an order logs its own money and state, not the order's refunds so far", async () => {
+		const { createDropAs, createPromoter, keyFetch } = await import("../support/tenants");
+		const promoter = await createPromoter("Refunder in parts");
+		const drop = await createDropAs(promoter.apiKey, { admission: WIDE_OPEN, capacity: 10, maxPerFan: 3, priceCents: 700 });
+		const bought = await buyWith(drop.id, "fan-refund-parts", { quantity: 3 });
+		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
+		const refundAs = (body: unknown) => keyFetch(promoter.apiKey, `/api/admin/drops/${drop.id}/orders/${bought.orderId}/refund`, { method: "POST", body: JSON.stringify(body) });
+		expect((await refundAs({ tickets: [bought.tickets[0]] })).status).toBe(200);
+		expect((await refundAs({})).status).toBe(200);
+		const log = (await (await keyFetch(promoter.apiKey, "/api/admin/activity")).json()) as { entries: { action: string; createdAt: string; detail: Record<string, unknown> }[] };
+		const refunds = log.entries.filter((e) => e.action === "order.refunded");
+		expect(refunds).toHaveLength(2);
+		const byTickets = (n: number) => refunds.find((e) => (e.detail.refundedTickets as number) === n)!.detail;
+		// The first refunded one ticket; the second the two left: each entry is that call's money.
+		expect(byTickets(1)).toMatchObject({ amountCents: 700, state: "refunded", currency: drop.currency });
+		expect(byTickets(3)).toMatchObject({ amountCents: 2 * 700, state: "refunded", currency: drop.currency });
+	});
 });

@@ -16,9 +16,11 @@ afterEach(() => vi.restoreAllMocks());
 describe("the seat map's refresh", () => {
 	it("sixty fans' refreshes at once cost the pacer one read and each of the two shards one read", async () => {
 		const drop = await createDrop({ capacity: undefined, maxPerFan: 4, shards: 2, admission: WIDE_OPEN, ticketTypes: [{ id: "seat", name: "Seated", kind: "seated", priceCents: 1_000, seats: seatsOf("A", 10, 20) }] });
-		// The map was shown: the isolate has a copy, which then runs out (a second) before the crowd refreshes.
+		// The map was shown: the isolate has a copy, which then runs out before the crowd refreshes. The clock is
+		// moved on 1.1 s rather than waited for, so the copy (and the pacer's) is stale exactly, whatever the machine's load.
 		expect((await fanFetch(`/api/drops/${drop.id}/availability`, null)).status).toBe(200);
-		await new Promise((r) => setTimeout(r, 1_100));
+		const realNow = Date.now.bind(Date);
+		vi.spyOn(Date, "now").mockImplementation(() => realNow() + 1_100);
 		const pacerReads = vi.spyOn(WaitingRoom.prototype, "availability");
 		const shardReads = vi.spyOn(InventoryShard.prototype, "availability");
 		const answers = await Promise.all(Array.from({ length: 60 }, () => fanFetch(`/api/drops/${drop.id}/availability`, null)));
@@ -26,7 +28,6 @@ describe("the seat map's refresh", () => {
 		const docs = (await Promise.all(answers.map((r) => r.json()))) as { ticketTypes: { sections: { rows: unknown[] }[] }[] }[];
 		// Both sides happened: every fan got the free seats row by row, and they were gathered from the shards.
 		expect(docs.every((d) => d.ticketTypes[0]!.sections[0]!.rows.length === 10)).toBe(true);
-		expect(shardReads.mock.calls.length).toBeGreaterThan(0);
 		expect(pacerReads.mock.calls.length).toBe(1);
 		expect(shardReads.mock.calls.length).toBe(2);
 	});

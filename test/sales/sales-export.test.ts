@@ -135,6 +135,56 @@ describe("sales export", () => {
 		expect(third).toMatchObject({ sales: [], nextCursor: null });
 	});
 
+	it("finds an order id or a ticket code by its key before any email, and only then looks through the emails", async () => {
+		const drop = await createDrop({ capacity: 10 });
+		const bought: Awaited<ReturnType<typeof buy>>[] = [];
+		for (let i = 0; i < 3; i++) bought.push(await buy(drop.id, `fan-key-${i}`, 1));
+		await waitForOrders(drop.id, 3);
+		// Emails that happen to hold the other orders' id and ticket code as text.
+		await env.DB.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ?`).bind(`${bought[0]!.orderId}@example.com`, bought[2]!.orderId).run();
+		await env.DB.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ?`).bind(`${bought[1]!.tickets[0]!}@example.com`, bought[0]!.orderId).run();
+		const found = async (q: string) => (await page(drop.id, `?q=${encodeURIComponent(q)}`)).sales.map((s) => s.orderId);
+
+		expect(await found(bought[0]!.orderId)).toEqual([bought[0]!.orderId]);
+		expect(await found(bought[1]!.tickets[0]!)).toEqual([bought[1]!.orderId]);
+		// Text that is neither key still finds the emails holding it.
+		expect(await found(`${bought[0]!.orderId}@example`)).toEqual([bought[2]!.orderId]);
+		// Another drop's order id is no key here: nothing of this drop's is found by it.
+		const other = await createDrop({ capacity: 2 });
+		const elsewhere = await buy(other.id, "fan-key-other", 1);
+		await waitForOrders(other.id, 1);
+		expect(await found(elsewhere.orderId)).toEqual([]);
+	});
+
+	it("exports the buyer's email, and with q exports only the orders the search finds", async () => {
+		const drop = await createDrop({ capacity: 10 });
+		const bought: Awaited<ReturnType<typeof buy>>[] = [];
+		for (let i = 0; i < 3; i++) bought.push(await buy(drop.id, `fan-csv-q-${i}`, 1));
+		await waitForOrders(drop.id, 3);
+		await env.DB.prepare(`UPDATE orders SET receipt_to = ? WHERE order_id = ?`).bind("Bo@Example.com", bought[1]!.orderId).run();
+		const col = (name: string) => CSV_HEADER.indexOf(name);
+		expect(col("email")).toBeGreaterThan(-1);
+
+		const whole = parseCsv(await (await csv(drop.id)).text()).slice(1);
+		expect(whole).toHaveLength(3);
+		const emails = new Map(whole.map((r) => [r[col("order_id")], r[col("email")]]));
+		expect(emails.get(bought[1]!.orderId)).toBe("Bo@Example.com");
+		expect(emails.get(bought[0]!.orderId)).toBe("");
+
+		for (const q of ["bo@example", bought[1]!.orderId]) {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/sales?format=csv&q=${encodeURIComponent(q)}`);
+			expect(res.status).toBe(200);
+			expect(res.headers.get("content-disposition")).toContain(`sales-${drop.id}-search.csv`);
+			const records = parseCsv(await res.text());
+			expect(records[0]).toEqual(CSV_HEADER);
+			expect(records.slice(1).map((r) => r[col("order_id")])).toEqual([bought[1]!.orderId]);
+		}
+		// The CSV's search is checked as the pages' is.
+		const bad = await adminFetch(`/api/admin/drops/${drop.id}/sales?format=csv&q=`);
+		expect(bad.status).toBe(422);
+		expect(await errorCode(bad)).toBe("empty");
+	});
+
 	it("refuses a search that is empty, too long or not plain text with a 422 JSON error", async () => {
 		const drop = await createDrop({ capacity: 5 });
 		for (const [q, code] of [["", "empty"], ["x".repeat(255), "too_long"], ["a\u0001b", "invalid_format"]] as const) {
