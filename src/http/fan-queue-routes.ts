@@ -19,12 +19,12 @@ import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
+import { RHYTHM_BATCHES, estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
-import { type Watermark, batchesSince } from "../waiting-room/watermark";
+import { type Watermark, lastBatches } from "../waiting-room/watermark";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
 
 type Args = [Env, ExecutionContext];
@@ -60,7 +60,7 @@ function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
 	const capped = place > w.admissionRoom;
-	const wait = w.paused || capped ? null : waitFromBatches(place, batchesSince(w, 0), w.at, now, w.intervalMs);
+	const wait = w.paused || capped ? null : waitFromBatches(place, lastBatches(w, RHYTHM_BATCHES), w.at, now, w.intervalMs);
 	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
 	return {
 		position,

@@ -114,13 +114,14 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 	};
 }
 
-/** The batches the watermark lists that went in after `since`, each with its size, oldest first. */
-export function batchesSince(w: Pick<Watermark, "batches" | "batchesFrom">, since: number): RecentBatch[] {
+/** The last `count` batches the watermark lists, each with its size, oldest first (read from the end: a poll's work stays small). */
+export function lastBatches(w: Pick<Watermark, "batches" | "batchesFrom">, count: number): RecentBatch[] {
+	const from = Math.max(0, w.batches.length - count);
 	const out: RecentBatch[] = [];
-	let before = w.batchesFrom;
-	for (const [through, at] of w.batches) {
-		if (at! > since) out.push({ at: at!, count: through! - before });
-		before = through!;
+	for (let i = from; i < w.batches.length; i++) {
+		const [through, at] = w.batches[i]!;
+		const before = i === 0 ? w.batchesFrom : w.batches[i - 1]![0]!;
+		out.push({ at: at!, count: through! - before });
 	}
 	return out;
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_POLL_MS, MIN_POLL_MS, activeFans, admissionPace, estimatedWaitMs, measuredPacePerMinute, newSeed, waitFromBatches, nextBatchSize, STALL_MS, pollAfterMs, seededRandom, shuffle, uniformInt } from "../../src/waiting-room/admission";
 import { chiSquare, seedsFrom } from "../support/statistics";
 import { PACE_WINDOW_MS } from "../../src/waiting-room/timing";
+import { lastBatches } from "../../src/waiting-room/watermark";
 
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
@@ -284,6 +285,13 @@ describe("the wait a fan is told", () => {
 		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }], 1_500, 1_500, 1_000)).toBeNull();
 		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_500, 3_500, 1_000)).toBe(1_500);
 		expect(waitFromBatches(5, [{ at: 1_000, count: 100 }, { at: 3_000, count: 100 }], 3_000 + PACE_WINDOW_MS + 1, 3_000 + PACE_WINDOW_MS + 1, 1_000)).toBeNull();
+	});
+
+	it("takes the watermark's last batches with their sizes, the first one's from where the list starts", () => {
+		const w = { batchesFrom: 40, batches: [[50, 1_000], [70, 2_000], [100, 3_000]] };
+		expect(lastBatches(w, 10)).toEqual([{ at: 1_000, count: 10 }, { at: 2_000, count: 20 }, { at: 3_000, count: 30 }]);
+		expect(lastBatches(w, 2)).toEqual([{ at: 2_000, count: 20 }, { at: 3_000, count: 30 }]);
+		expect(lastBatches({ batchesFrom: 7, batches: [] }, 10)).toEqual([]);
 	});
 
 	it("reads the rhythm from the last ten batches, so an opening's burst soon stops speaking for the line", () => {
