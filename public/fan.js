@@ -586,11 +586,11 @@ function renderWaiting(view, { kept = false } = {}) {
 
 /** Says the place out loud when it changes, without talking over the fan every second. */
 function announcePlace(figures) {
-	const t = Date.now();
+	const at = Date.now();
 	if (figures.ahead === lastAnnounced.ahead) return;
 	const first = lastAnnounced.ahead === null;
-	if (!first && t - lastAnnounced.at < 10_000 && figures.ahead > 5) return;
-	lastAnnounced = { ahead: figures.ahead, at: t };
+	if (!first && at - lastAnnounced.at < 10_000 && figures.ahead > 5) return;
+	lastAnnounced = { ahead: figures.ahead, at };
 	const ahead = figures.ahead === 0 ? t("waiting.noneAhead") : t("waiting.fansAhead", { count: figures.ahead, n: formatNumber(figures.ahead) });
 	announce(`${t("waiting.number", { n: formatNumber(figures.place) })} ${ahead}`);
 }
@@ -1177,9 +1177,9 @@ function introRefreshMs() {
 
 /** Once a second: every visible countdown, and what happens when one reaches zero. */
 function tick() {
-	const t = now();
+	const at = now();
 	if (!drop) return;
-	const opensIn = Date.parse(drop.opensAt) - t;
+	const opensIn = Date.parse(drop.opensAt) - at;
 	if (opensIn <= 0 && !headerSaysOpened) renderDropHeader();
 	if (current === "intro" && !$("opens-block").hidden) {
 		text("opens-countdown", formatCountdown(opensIn));
@@ -1200,12 +1200,12 @@ function tick() {
 		text("prequeue-countdown", opensIn > 0 ? formatCountdown(opensIn) : t("waiting.anyMoment"));
 	}
 	if (current === "choose") {
-		const left = Date.parse(saved.accessExpiresAt ?? "") - t;
+		const left = Date.parse(saved.accessExpiresAt ?? "") - at;
 		text("access-countdown", formatCountdown(left));
 		if (left <= 0) turnEnded();
 	}
 	if (current === "pay") {
-		const left = holdEndsAt() - t;
+		const left = holdEndsAt() - at;
 		text("hold-countdown", formatCountdown(left));
 		for (const mark of [60_000, 10_000]) {
 			if (left <= mark && left > 0 && !holdWarnings.has(mark)) {

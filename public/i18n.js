@@ -4,7 +4,14 @@
 // objects with the same keys as English), t(key, params) with plural forms by
 // Intl.PluralRules, and numbers, prices, dates and times in the fan's locale.
 // The API's error codes stay the API's: errorText says them in the fan's words.
-// Loaded before the page draws anything (top-level await), so no English flashes.
+// Every catalogue is imported with the page (drop.html preloads them beside fan.js):
+// choosing one after the page had loaded would cost a slow network another round trip.
+
+import de from "/i18n/de.js";
+import en from "/i18n/en.js";
+import es from "/i18n/es.js";
+import fr from "/i18n/fr.js";
+import ja from "/i18n/ja.js";
 
 export const LOCALES = ["en", "de", "fr", "es", "ja"];
 /** Each language in its own words, for the menu. */
@@ -32,7 +39,7 @@ export function pickLocale(wanted) {
 /** `?lang=` in the address first (a shared link, or storage that refuses), then the fan's stored choice, then the browser's. */
 const asked = new URLSearchParams(location.search).get("lang");
 export const locale = pickLocale([asked, storedChoice(), ...(navigator.languages ?? [navigator.language])].filter(Boolean));
-const messages = (await import(`/i18n/${locale}.js`)).default;
+const messages = { en, de, fr, es, ja }[locale];
 const plurals = new Intl.PluralRules(locale);
 
 /** Keeps the fan's choice and draws the page again in it (the page keeps its state across a reload by design). */

@@ -33,6 +33,7 @@ import { queueNumbersAgree } from "./queue-journeys.mjs";
 import { seatMapDuringTurn, seatMapOnPhone } from "./seat-journeys.mjs";
 import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
+import { fanInGermanAndJapanese } from "./language-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -127,6 +128,7 @@ const allJourneys = [
 	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
 	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],
 	["fan notes: each type's price in its own box", fanSeesEachTypesPrice],
+	["fan languages: German and Japanese, desktop and phone", fanInGermanAndJapanese],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
