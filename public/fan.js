@@ -887,7 +887,8 @@ async function submitPayment(event) {
 			}
 		}
 		const email = $("email").value.trim();
-		const body = { payment, ...(email ? { email } : {}) };
+		// The page's language (i18n.js sets it on <html>, always one the engine takes): the receipt is written in it.
+		const body = { payment, ...(email ? { email } : {}), locale: document.documentElement.lang };
 		let answer;
 		try {
 			answer = await askPurchase(body);
