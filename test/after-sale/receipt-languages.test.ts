@@ -1,6 +1,7 @@
 // The fan's language reaches their receipt: the purchase names it (en, de, fr, es
 // or ja; anything else is refused and changes nothing), the hold's charge keeps it
-// (so an order made by the alarm or the webhook, with no request, keeps it too),
+// and the receipt's address (so an order made by the alarm or the webhook, with no
+// request, keeps both),
 // the sale message carries it to D1, and the receipt's subject and text are written
 // in it, numbers, prices and dates by Intl. A sale message older than the field, or
 // with a language the engine does not write in, is still recorded, and its receipt
@@ -156,7 +157,7 @@ describe("the purchase's language, through to the receipt", () => {
 		expect(res.status).toBe(201);
 	});
 
-	it("the hold's charge keeps the language: an order the alarm makes after the purchase died carries it", async () => {
+	it("the hold's charge keeps the language and the address: an order the alarm makes after the purchase died carries both", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 2500, shards: 1, holdSeconds: 300 });
 		const accessToken = await admittedFan(drop.id, "fan-lang-alarm");
 		const h = await newHold(drop.id, accessToken, 1);
@@ -177,7 +178,8 @@ describe("the purchase's language, through to the receipt", () => {
 			state.storage.sql.exec<{ payload: string }>(`SELECT payload FROM outbox`).toArray().map((r) => JSON.parse(r.payload) as SaleMessage),
 		);
 		expect(payloads).toHaveLength(1);
-		expect(payloads[0]).toMatchObject({ holdId: h.holdId, locale: "ja" });
+		// The address goes with it: without it the order would get no receipt at all.
+		expect(payloads[0]).toMatchObject({ holdId: h.holdId, email: "alarm@example.test", locale: "ja" });
 	});
 });
 
