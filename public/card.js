@@ -6,6 +6,8 @@
 // PaymentMethod id. A card whose bank asks the fan to confirm (3-D Secure) is
 // finished with stripe.handleNextAction, which shows the bank's check.
 
+import { locale, t } from "/i18n.js";
+
 const STRIPE_JS = "https://js.stripe.com/v3/";
 
 let loading = null;
@@ -13,13 +15,13 @@ let loading = null;
 /** Stripe.js, loaded once; a failed load may be tried again. */
 function loadStripe(publishableKey) {
 	loading ??= new Promise((resolve, reject) => {
-		const started = () => (typeof window.Stripe === "function" ? resolve(window.Stripe(publishableKey)) : reject(new Error("Stripe.js did not start.")));
+		const started = () => (typeof window.Stripe === "function" ? resolve(window.Stripe(publishableKey)) : reject(new Error(t("card.notStarted"))));
 		if (typeof window.Stripe === "function") return started();
 		const script = document.createElement("script");
 		script.src = STRIPE_JS;
 		script.async = true;
 		script.onload = started;
-		script.onerror = () => reject(new Error("The card form could not be loaded from Stripe."));
+		script.onerror = () => reject(new Error(t("card.notLoaded")));
 		document.head.append(script);
 	}).catch((err) => {
 		loading = null;
@@ -35,14 +37,15 @@ function loadStripe(publishableKey) {
  */
 export async function cardField(publishableKey, mountId, onChange) {
 	const stripe = await loadStripe(publishableKey);
-	const card = stripe.elements().create("card", { hidePostalCode: true });
+	// Stripe writes its own messages (an incomplete number, a declined card) in the page's language.
+	const card = stripe.elements({ locale }).create("card", { hidePostalCode: true });
 	card.mount(`#${mountId}`);
 	card.on("change", (event) => onChange(event.error ? event.error.message : null));
 	return {
 		/** The card as a PaymentMethod id (pm_…); throws with Stripe's message when the card does not read. */
 		async paymentMethod() {
 			const { paymentMethod, error } = await stripe.createPaymentMethod({ type: "card", card });
-			if (error || !paymentMethod) throw new Error(error?.message ?? "The card could not be read.");
+			if (error || !paymentMethod) throw new Error(error?.message ?? t("card.unreadable"));
 			return paymentMethod.id;
 		},
 		/**
@@ -51,7 +54,7 @@ export async function cardField(publishableKey, mountId, onChange) {
 		 */
 		async bankCheck(clientSecret) {
 			const { error } = await stripe.handleNextAction({ clientSecret });
-			return error ? { confirmed: false, message: error.message ?? "Your bank did not confirm the payment." } : { confirmed: true };
+			return error ? { confirmed: false, message: error.message ?? t("card.bankRefused") } : { confirmed: true };
 		},
 		focus() {
 			card.focus();

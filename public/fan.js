@@ -11,25 +11,8 @@
 import { cardField } from "/card.js";
 import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
-import {
-	$,
-	ApiFailure,
-	api,
-	focusHeading,
-	formatCountdown,
-	formatDateTime,
-	formatDuration,
-	formatMoney,
-	formatNumber,
-	lineFigures,
-	paceWords,
-	randomId,
-	show,
-	sleep,
-	storage,
-	text,
-	waitWords,
-} from "/common.js";
+import { $, api, focusHeading, formatCountdown, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
+import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -144,13 +127,13 @@ function setState(name, { focus = true } = {}) {
 }
 
 function updateTitle() {
-	const name = drop?.name ?? "Ticket drop";
+	const name = drop?.name ?? t("page.title");
 	let prefix = "";
-	if (current === "waiting" && lastView?.position) prefix = `#${lastView.position} in line · `;
-	else if (current === "choose") prefix = "Your turn · ";
-	else if (current === "pay") prefix = "Tickets held · ";
-	else if (current === "done") prefix = { going: "Tickets · ", refunded: drop?.status === "cancelled" ? "Cancelled · " : "Refunded · ", cancelling: "Cancelled · " }[saved.order ? orderOutcome(saved.order) : "going"];
-	document.title = `${prefix}${name}`;
+	if (current === "waiting" && lastView?.position) prefix = t("title.inLine", { n: formatNumber(lastView.position) });
+	else if (current === "choose") prefix = t("title.turn");
+	else if (current === "pay") prefix = t("title.held");
+	else if (current === "done") prefix = { going: t("title.tickets"), refunded: drop?.status === "cancelled" ? t("title.cancelled") : t("title.refunded"), cancelling: t("title.cancelled") }[saved.order ? orderOutcome(saved.order) : "going"];
+	document.title = `${prefix}${prefix ? " · " : ""}${name}`;
 }
 
 let announcements = [];
@@ -180,7 +163,21 @@ function clearAlert() {
 	show("alert", false);
 }
 
-const price = (cents) => (cents === 0 ? "Free" : formatMoney(cents, drop.currency));
+const price = (cents) => (cents === 0 ? t("price.free") : formatMoney(cents, drop.currency));
+
+/** The wait in words: an estimate only from a measured pace; otherwise why there is none. */
+function waitWords(view) {
+	if (view.paused) return t("wait.paused");
+	if (typeof view.estimatedWaitMs !== "number" || typeof view.admittedPerMinute !== "number") return t("wait.noPace");
+	return formatEstimate(view.estimatedWaitMs);
+}
+
+/** The pace behind the estimate, in words, or "" with none. */
+function paceWords(view) {
+	if (view.paused || typeof view.admittedPerMinute !== "number") return "";
+	const n = view.admittedPerMinute;
+	return t("wait.pace", { n: formatNumber(n >= 10 ? Math.round(n) : Math.round(n * 10) / 10) });
+}
 
 let headerSaysOpened = false;
 
@@ -188,8 +185,8 @@ function renderDropHeader() {
 	text("drop-name", drop.name);
 	text("header-drop", drop.name);
 	headerSaysOpened = Date.parse(drop.opensAt) <= now();
-	const parts = [priceWords(), `${headerSaysOpened ? "opened" : "opens"} ${formatDateTime(drop.opensAt)}`];
-	if (drop.closesAt) parts.push(`closes ${formatDateTime(drop.closesAt)}`);
+	const parts = [priceWords(), t(headerSaysOpened ? "header.opened" : "header.opens", { when: formatDateTime(drop.opensAt) })];
+	if (drop.closesAt) parts.push(t("header.closes", { when: formatDateTime(drop.closesAt) }));
 	text("drop-meta", parts.join(" · "));
 	updateTitle();
 }
@@ -197,8 +194,8 @@ function renderDropHeader() {
 /** The drop's prices in the header's few words: one price as it is, several as the lowest ("from £45.00"); each type's own is in the intro's boxes. */
 function priceWords() {
 	const cents = hasNamedTypes(drop) ? [...new Set(drop.ticketTypes.map((t) => t.priceCents))].sort((a, b) => a - b) : [drop.priceCents];
-	if (cents.length === 1) return cents[0] === 0 ? "Free tickets" : `${price(cents[0])} per ticket`;
-	return cents[0] === 0 ? `Free and paid tickets, up to ${price(cents[cents.length - 1])}` : `Tickets from ${price(cents[0])}`;
+	if (cents.length === 1) return cents[0] === 0 ? t("header.free") : t("header.perTicket", { price: price(cents[0]) });
+	return cents[0] === 0 ? t("header.freeAndPaid", { price: price(cents[cents.length - 1]) }) : t("header.from", { price: price(cents[0]) });
 }
 
 /** The intro's price boxes: one "Price per ticket", or one box per ticket type with its own price. */
@@ -238,7 +235,7 @@ function showFinal(title, message, action = null, next = null) {
 		button.onclick = action.run;
 	}
 	setState("final");
-	announce(`${title}. ${message}${next ? ` ${next}` : ""}`);
+	announce(t("say.titled", { title, text: `${message}${next ? ` ${next}` : ""}` }));
 }
 
 /** Whether the final page is the sold-out one, which watches for tickets coming back. */
@@ -251,14 +248,8 @@ let soldOutShown = false;
  * reopen the drop, so the page keeps watching for that and says so.
  */
 function soldOut() {
-	const message =
-		current === "choose" || current === "pay" || saved.accessToken
-			? "The last tickets were bought by other fans while you were choosing. Nothing has been charged."
-			: saved.queueToken
-				? "Every ticket was sold before your turn came. Nothing has been charged."
-				: "Every ticket in this drop has been sold.";
-	const next = "Tickets can come back on sale if the promoter refunds and resells some. Keep this page open: it checks now and then, and lets you in line if they do.";
-	showFinal("Sold out", message, { label: "Check for returned tickets", run: () => checkForReturns(true) }, next);
+	const message = t(current === "choose" || current === "pay" || saved.accessToken ? "soldOut.whileChoosing" : saved.queueToken ? "soldOut.beforeTurn" : "soldOut.all");
+	showFinal(t("soldOut.title"), message, { label: t("soldOut.check"), run: () => checkForReturns(true) }, t("soldOut.next"));
 	soldOutShown = true;
 	returnChecks = 0;
 	watchForReturns();
@@ -300,25 +291,25 @@ async function checkForReturns(pressed) {
 	if (current !== "final" || !soldOutShown) return;
 	if (!reached) {
 		// The copy on the page is the old one: it says nothing about now.
-		if (pressed) announce("Could not check just now: the connection failed. The page tries again by itself.");
+		if (pressed) announce(t("soldOut.notChecked"));
 		return watchForReturns();
 	}
 	if (drop.status === "cancelled") return cancelled();
 	if (drop.status === "sold_out" || drop.status === "closed") {
 		if (drop.status === "closed") return closed();
-		if (pressed) announce("Still sold out.");
+		if (pressed) announce(t("soldOut.still"));
 		return watchForReturns();
 	}
 	// Back on sale: a fan with a place asks for it again; anyone else may join.
-	announce("Tickets are back on sale.");
+	announce(t("returns.back"));
 	if (saved.queueToken) return pollStatus();
 	showIntro();
-	text("intro-news", "Tickets are back on sale: a promoter's refund put some back.");
+	text("intro-news", t("returns.news"));
 	show("intro-news", true);
 }
-const closed = () => showFinal("This drop has closed", "The sale is over; no more tickets are sold.");
-const turnEnded = () =>
-	showFinal("Your turn has ended", "The time to buy after admission ran out, and your place went to the next fan.");
+const closed = () => showFinal(t("closed.title"), t("closed.text"));
+const turnEnded = () => showFinal(t("turnEnded.title"), t("turnEnded.text"));
+const notFound = () => showFinal(t("notFound.title"), t("notFound.text"));
 
 /**
  * The drop was cancelled (its view says so, or the engine refused a join, a status, a
@@ -335,10 +326,7 @@ function cancelled() {
 		save();
 	}
 	if (saved.order) return showOrder();
-	showFinal(
-		"This drop was cancelled",
-		"The promoter cancelled this drop, so no tickets are sold. Nothing has been charged and nothing will be: a payment that was under way when it was cancelled is refunded in full.",
-	);
+	showFinal(t("cancelled.title"), t("cancelled.text"));
 }
 
 // --- the drop and the intro ------------------------------------------------
@@ -359,21 +347,17 @@ function showIntro() {
 	if (drop.status === "closed") return closed();
 	const scheduled = Date.parse(drop.opensAt) > now();
 	show("opens-block", scheduled);
-	text("opens-at", `Opens ${formatDateTime(drop.opensAt)}`);
-	text("intro-status", scheduled ? "Join now to be in the pre-queue." : drop.paused ? "The sale is open; admission is paused for a moment." : "The sale is open.");
+	text("opens-at", t("intro.opensAt", { when: formatDateTime(drop.opensAt) }));
+	text("intro-status", t(scheduled ? "intro.joinNow" : drop.paused ? "intro.openPaused" : "intro.open"));
 	renderPrices();
 	// Open, yet nothing free: every ticket is in someone's hold, and holds that go unpaid come back.
 	const allHeld = !scheduled && drop.status === "open" && drop.remaining === 0;
 	show("held-note", allHeld);
 	if (allHeld) {
-		text(
-			"held-text",
-			`Every ticket is held right now by fans who are paying. A hold lasts ${formatDuration(drop.holdSeconds * 1000)}: tickets not paid for by then go back on sale, so some may come back. ` +
-				"Joining gives you a place in line: if tickets come back, fans are let in by their place; if every held ticket is bought, this page says the drop sold out.",
-		);
+		text("held-text", t("intro.allHeld", { hold: formatDuration(drop.holdSeconds * 1000) }));
 	}
-	text("intro-remaining", allHeld ? "0 (all held)" : formatNumber(drop.remaining));
-	text("intro-limit", `${drop.maxPerFan}`);
+	text("intro-remaining", allHeld ? t("intro.noneAllHeld", { n: formatNumber(0) }) : formatNumber(drop.remaining));
+	text("intro-limit", formatNumber(drop.maxPerFan));
 	show("join-hint", scheduled);
 	setState("intro");
 	tick();
@@ -397,23 +381,23 @@ async function refreshIntro() {
 async function join() {
 	const button = $("join");
 	button.disabled = true;
-	text(button, "Joining…");
+	text(button, t("intro.joining"));
 	clearAlert();
 	try {
 		const view = await sendJoin();
 		saved = { queueToken: view.queueToken };
 		save();
-		announce(view.rejoined ? "You already had a place in this queue; here it is." : "You joined the queue.");
+		announce(t(view.rejoined ? "intro.rejoined" : "intro.joined"));
 		applyQueueView(view);
 	} catch (err) {
 		if (err.code === "drop_closed") return closed();
 		if (err.code === "drop_cancelled") return cancelled();
-		if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
-		const wait = err.retryAfter ? ` Try again in ${formatDuration(err.retryAfter * 1000)}.` : "";
-		showAlert(`Could not join: ${err.message}${wait}`);
+		if (err.status === 404) return notFound();
+		const wait = err.retryAfter ? ` ${t("retry.in", { wait: formatDuration(err.retryAfter * 1000) })}` : "";
+		showAlert(`${t("intro.couldNotJoin", { reason: errorText(err) })}${wait}`);
 	} finally {
 		button.disabled = false;
-		text(button, "Join the queue");
+		text(button, t("intro.join"));
 	}
 }
 
@@ -485,17 +469,17 @@ async function statusFailed(err) {
 	if (err.status === 401 || err.status === 403) {
 		saved = {};
 		save();
-		showAlert("Your place could not be confirmed. Join again to get back in line.");
+		showAlert(t("waiting.unconfirmed"));
 		return showIntro();
 	}
-	if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
+	if (err.status === 404) return notFound();
 	failures += 1;
 	const delay = retryDelay(err);
 	if (err.status === 0) {
 		offlineSaid(true);
 	} else if (failures > 2) {
 		// A single hiccup (the queue being ordered at the opening answers 503) is retried quietly.
-		showAlert(`${err.message} Retrying in ${formatDuration(delay)}; you keep your place.`);
+		showAlert(`${errorText(err)} ${t("waiting.retrying", { wait: formatDuration(delay) })}`);
 	}
 	if (current === "loading") setState("waiting", { focus: false });
 	schedulePoll(delay);
@@ -531,15 +515,15 @@ function offlineSaid(lost) {
 	clearTimeout(backOnlineTimer);
 	if (lost) {
 		show("net-note", false);
-		const keeps = saved.queueToken || saved.hold || saved.order ? " You keep your place, and anything you hold or bought." : "";
+		const keeps = saved.queueToken || saved.hold || saved.order ? ` ${t("net.keeps")}` : "";
 		// The browser knows when it has no network at all; otherwise it is the engine that does not answer.
 		lostNetwork = navigator.onLine === false;
-		const what = lostNetwork ? "You are offline: this page cannot reach the engine." : "The engine cannot be reached right now.";
-		showAlert(`${what}${keeps} It carries on by itself as soon as the connection is back.`);
+		const what = t(lostNetwork ? "net.offline" : "net.unreachable");
+		showAlert(`${what}${keeps} ${t("net.carriesOn")}`);
 		return;
 	}
 	clearAlert();
-	text("net-note", lostNetwork ? "You are back online: this page is up to date." : "The engine answers again: this page is up to date.");
+	text("net-note", t(lostNetwork ? "net.backOnline" : "net.answersAgain"));
 	show("net-note", true);
 	backOnlineTimer = setTimeout(() => show("net-note", false), 8_000);
 }
@@ -588,7 +572,7 @@ function applyQueueView(view) {
 		case "expired":
 			return turnEnded();
 		default:
-			showAlert(`Unexpected status "${view.status}"; retrying.`);
+			showAlert(t("waiting.unexpected", { status: view.status }));
 			schedulePoll(5_000);
 	}
 }
@@ -602,6 +586,7 @@ function renderWaiting(view, { kept = false } = {}) {
 	if (inLine) {
 		// Every figure from this one answer: the place is the fans ahead plus one, and the bar runs from the furthest place shown.
 		const figures = lineFigures(view, saved.firstPlace);
+		const gone = figures.firstPlace - figures.place;
 		if (figures.firstPlace !== saved.firstPlace) {
 			saved.firstPlace = figures.firstPlace;
 			save();
@@ -611,7 +596,13 @@ function renderWaiting(view, { kept = false } = {}) {
 		text("wait", waitWords(view));
 		text("wait-pace", paceWords(view));
 		$("progress").value = figures.percent;
-		text("progress-text", kept ? "Your place when this page last checked; checking now…" : figures.progressText);
+		const progress =
+			figures.ahead === 0
+				? t("waiting.next")
+				: gone === 0
+					? t("waiting.moveUp")
+					: t("waiting.progressText", { percent: formatNumber(figures.percent), gone: formatNumber(gone), count: figures.firstPlace - 1, of: formatNumber(figures.firstPlace - 1) });
+		text("progress-text", kept ? t("waiting.kept") : progress);
 		if (!kept) announcePlace(figures);
 	}
 	setState("waiting");
@@ -620,13 +611,13 @@ function renderWaiting(view, { kept = false } = {}) {
 
 /** Says the place out loud when it changes, without talking over the fan every second. */
 function announcePlace(figures) {
-	const t = Date.now();
+	const at = Date.now();
 	if (figures.ahead === lastAnnounced.ahead) return;
 	const first = lastAnnounced.ahead === null;
-	if (!first && t - lastAnnounced.at < 10_000 && figures.ahead > 5) return;
-	lastAnnounced = { ahead: figures.ahead, at: t };
-	const ahead = figures.ahead === 0 ? "No one is ahead of you." : `${formatNumber(figures.ahead)} ${figures.ahead === 1 ? "fan is" : "fans are"} ahead of you.`;
-	announce(`You are number ${formatNumber(figures.place)} in line. ${ahead}`);
+	if (!first && at - lastAnnounced.at < 10_000 && figures.ahead > 5) return;
+	lastAnnounced = { ahead: figures.ahead, at };
+	const ahead = figures.ahead === 0 ? t("waiting.noneAhead") : t("waiting.fansAhead", { count: figures.ahead, n: formatNumber(figures.ahead) });
+	announce(`${t("waiting.number", { n: formatNumber(figures.place) })} ${ahead}`);
 }
 
 // --- admitted: hold, pay, done ----------------------------------------------
@@ -647,7 +638,7 @@ let chooser = null;
 function seatsPicked(count) {
 	const select = $("quantity");
 	if (count > 0) {
-		if (![...select.options].some((o) => o.value === String(count))) select.append(new Option(`${count} tickets`, String(count)));
+		if (![...select.options].some((o) => o.value === String(count))) select.append(new Option(t("tickets.count", { count, n: formatNumber(count) }), String(count)));
 		select.value = String(count);
 	}
 	select.disabled = count > 0;
@@ -668,13 +659,14 @@ function showChoose(notice = null) {
 		...Array.from({ length: max }, (_, i) => {
 			const option = document.createElement("option");
 			option.value = String(i + 1);
-			option.textContent = named ? `${i + 1} ticket${i === 0 ? "" : "s"}` : `${i + 1} ticket${i === 0 ? "" : "s"} · ${price(drop.priceCents * (i + 1))}`;
+			const count = t("tickets.count", { count: i + 1, n: formatNumber(i + 1) });
+			option.textContent = named ? count : `${count} · ${price(drop.priceCents * (i + 1))}`;
 			return option;
 		}),
 	);
 	select.value = String(Math.min(previous, max));
-	const each = named ? "each at its type's price" : drop.priceCents === 0 ? "free" : `${price(drop.priceCents)} each`;
-	text("quantity-hint", `Up to ${drop.maxPerFan} per fan, ${each}. Holding keeps them for you for ${formatDuration(drop.holdSeconds * 1000)} while you pay.`);
+	const each = named ? t("choose.eachType") : drop.priceCents === 0 ? t("choose.eachFree") : t("choose.each", { price: price(drop.priceCents) });
+	text("quantity-hint", t("choose.hint", { max: formatNumber(drop.maxPerFan), each, hold: formatDuration(drop.holdSeconds * 1000) }));
 	const box = $("choose-notice");
 	show(box, notice !== null);
 	if (notice) text(box, notice);
@@ -682,7 +674,7 @@ function showChoose(notice = null) {
 	setState("choose");
 	if (!wasHere) {
 		// A notice on arrival is said by its alert box; announcing it too would read it twice.
-		if (notice === null) announce("It’s your turn. Choose how many tickets to hold.");
+		if (notice === null) announce(t("choose.announce"));
 	}
 	// A refusal on this step: said at once (the notice is an alert) and focused, since the button pressed was disabled and focus would fall to the page.
 	else if (notice) focusHeading(box);
@@ -705,7 +697,7 @@ async function sendHold() {
 	const { key, quantity, body } = saved.pendingHold;
 	const button = $("hold-button");
 	button.disabled = true;
-	text(button, "Holding…");
+	text(button, t("choose.holding"));
 	clearAlert();
 	try {
 		const hold = await api(`/api/drops/${encodeURIComponent(dropId)}/holds`, {
@@ -724,7 +716,7 @@ async function sendHold() {
 		// Tickets moving between shards: ask again with the same key when the engine says (a few times).
 		if (err.code === "try_again" && (saved.pendingHold.tries = (saved.pendingHold.tries || 0) + 1) <= 5) {
 			save();
-			text(button, "Finding tickets…");
+			text(button, t("choose.finding"));
 			await sleep((err.retryAfter || 1) * 1000);
 			return sendHold();
 		}
@@ -735,21 +727,15 @@ async function sendHold() {
 		holdFailed(err);
 	} finally {
 		button.disabled = false;
-		text(button, "Hold tickets");
+		text(button, t("choose.hold"));
 	}
 }
 
 function holdFailed(err) {
 	// With several types, one type, slot or section running out is not the end of the drop.
 	if (chooser && ["sold_out", "not_enough_left", "seats_taken", "type_limit_exceeded", "unknown_seat"].includes(err.code)) {
-		const words = {
-			sold_out: "None of those are left: choose another type, time or section.",
-			not_enough_left: `Only ${err.details.available} of those are left: choose fewer, or another type.`,
-			seats_taken: "Someone else just took those seats: pick others, or ask for the best available.",
-			type_limit_exceeded: `You can have at most ${err.details.maxPerFan} of this type and already have ${err.details.alreadyHeldOrBought}.`,
-			unknown_seat: "Those seats are not on sale any more: pick others.",
-		};
-		showChoose(words[err.code]);
+		const d = err.details ?? {};
+		showChoose(t(`choose.typed.${err.code}`, { count: d.available ?? d.maxPerFan ?? 0, available: formatNumber(d.available), max: formatNumber(d.maxPerFan), have: formatNumber(d.alreadyHeldOrBought) }));
 		void chooser.reload();
 		return;
 	}
@@ -763,17 +749,15 @@ function holdFailed(err) {
 		case "not_enough_left":
 			saved.available = err.details.available;
 			save();
-			return showChoose(`Only ${err.details.available} ticket(s) are left: choose fewer.`);
+			return showChoose(t("choose.onlyLeft", { count: err.details.available, n: formatNumber(err.details.available) }));
 		case "limit_exceeded":
-			return showChoose(
-				`You can have at most ${err.details.maxPerFan} ticket(s) in this drop and already have ${err.details.alreadyHeldOrBought}.`,
-			);
+			return showChoose(t("choose.limit", { count: err.details.maxPerFan, max: formatNumber(err.details.maxPerFan), have: formatNumber(err.details.alreadyHeldOrBought) }));
 		case "token_expired":
 		case "invalid_token":
 			return accessLost();
 		default:
 			if (current !== "choose") showChoose();
-			showAlert(err.status === 0 ? `${err.message} Press “Hold tickets” to try again.` : `Could not hold tickets: ${err.message}`);
+			showAlert(err.status === 0 ? `${errorText(err)} ${t("choose.pressHold")}` : t("choose.couldNotHold", { reason: errorText(err) }));
 			focusHeading($("alert"));
 	}
 }
@@ -792,21 +776,22 @@ function showPay() {
 	const total = price(each * hold.quantity);
 	const summary = (seatWords) => {
 		const units = unitsInWords(drop, hold, seatWords);
-		return `${hold.quantity} ticket${hold.quantity === 1 ? "" : "s"}${units ? ` (${units})` : ""}, ${each === 0 ? "free" : `${total} in total`}.`;
+		const count = t("tickets.count", { count: hold.quantity, n: formatNumber(hold.quantity) });
+		return t("pay.summary", { tickets: units ? t("pay.withUnits", { tickets: count, units }) : count, total: each === 0 ? t("pay.free") : t("pay.total", { price: total }) });
 	};
 	text("held-summary", summary());
 	// The seats by section, row and number once the seat map is read (it is cached: at once after the map).
 	void seatWordsOf(dropId, hold).then((words) => {
 		if (words && saved.hold === hold) text("held-summary", summary(words));
 	});
-	text("pay-button", each === 0 ? "Confirm" : `Pay ${total}`);
+	text("pay-button", each === 0 ? t("pay.confirm") : t("pay.payAmount", { price: total }));
 	show("pay-error", false);
 	show("pay-progress", false);
 	show("release-error", false);
 	setUpPayment(each === 0);
 	const wasHere = current === "pay";
 	setState("pay");
-	if (!wasHere) announce(`${hold.quantity} tickets held. Pay before the hold ends in ${formatDuration(holdEndsAt() - now())}.`);
+	if (!wasHere) announce(t("pay.announce", { count: hold.quantity, n: formatNumber(hold.quantity), wait: formatDuration(holdEndsAt() - now()) }));
 	tick();
 }
 
@@ -836,8 +821,8 @@ function setUpPayment(free) {
 	for (const el of document.querySelectorAll(".test-card")) show(el, taken.test);
 	show("test-hint", taken.test);
 	show("card-choice", taken.card && taken.test);
-	text("pay-legend", taken.card ? (taken.test ? "How to pay" : "Pay by card") : "Test payment");
-	if (taken.card && taken.test) text("test-hint", "Test payments are on here: the test cards charge nothing. A card is charged through Stripe.");
+	text("pay-legend", t(taken.card ? (taken.test ? "pay.legendHow" : "pay.byCard") : "pay.legendTest"));
+	text("test-hint", t(taken.card && taken.test ? "pay.testAndCardHint" : "pay.testHint"));
 	// Without test payments the card is the only way: chosen, and its field loaded at once.
 	if (taken.card && !taken.test) $("card-stripe").checked = true;
 	cardChosen();
@@ -851,7 +836,7 @@ function cardChosen() {
 	if (byCard && card === null) {
 		card = cardField(taken.key, "card-element", cardMessage).catch((err) => {
 			card = null;
-			cardMessage(`${err.message} Check your connection and choose “Pay by card” again.`);
+			cardMessage(`${err.message} ${t("pay.cardLoadFailed")}`);
 			throw err;
 		});
 		// A load that fails is said in the card's message; paying tries again.
@@ -887,7 +872,7 @@ let refusedCheckPending = false;
 
 /** The receipt's address as the engine takes it (the purchase body's email rule): checked before paying. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const EMAIL_MESSAGE = "Enter an email address like name@example.com.";
+const EMAIL_MESSAGE = t("pay.emailInvalid");
 
 /** The email field's error (null clears it): the field is marked and its message read with it. */
 function emailError(message, { focus = false } = {}) {
@@ -911,7 +896,7 @@ async function submitPayment(event) {
 	const label = button.textContent;
 	button.disabled = true;
 	$("release").disabled = true;
-	text(button, "Paying…");
+	text(button, t("pay.paying"));
 	show("pay-error", false);
 	payProgress(null);
 	clearAlert();
@@ -931,7 +916,8 @@ async function submitPayment(event) {
 			}
 		}
 		const email = $("email").value.trim();
-		const body = { payment, ...(email ? { email } : {}) };
+		// The page's language (i18n.js sets it on <html>, always one the engine takes): the receipt is written in it.
+		const body = { payment, ...(email ? { email } : {}), locale: document.documentElement.lang };
 		let answer;
 		try {
 			answer = await askPurchase(body);
@@ -986,19 +972,19 @@ async function finishWithBank(action, body, button) {
 		saved.hold.expiresAt = action.expiresAt;
 		save();
 	}
-	text(button, "Confirming with your bank…");
-	payProgress("Your bank asks you to confirm this payment. Follow its steps; your tickets stay held meanwhile.");
-	announce("Your bank asks you to confirm this payment.");
+	text(button, t("bank.confirming"));
+	payProgress(t("bank.asks"));
+	announce(t("bank.asksShort"));
 	const field = await card;
 	const check = await field.bankCheck(action.clientSecret);
 	if (!check.confirmed) {
 		refusedCheckPending = true;
 		payProgress(null);
-		declined(`Your bank did not confirm the payment: ${check.message}`);
+		declined(t("bank.notConfirmed", { reason: check.message }));
 		return null;
 	}
-	text(button, "Finishing the payment…");
-	payProgress("Your bank confirmed. Finishing the payment…");
+	text(button, t("bank.finishing"));
+	payProgress(t("bank.confirmed"));
 	for (let i = 0; i < OUTCOME_ASKS; i++) {
 		const answer = await askPurchase(body);
 		if (answer.status === 201) return answer;
@@ -1007,13 +993,13 @@ async function finishWithBank(action, body, button) {
 			return finishWithBank(answer.action, body, button);
 		}
 		if (holdEndsAt() - now() < outcomeDelayMs(i)) break;
-		if (i === 2) announce("Still waiting for your bank’s answer. Your tickets stay held.");
-		payProgress(`Waiting for your bank’s answer. Your tickets stay held until ${new Date(holdEndsAt()).toLocaleTimeString()}; this page checks again by itself.`);
+		if (i === 2) announce(t("bank.stillWaiting"));
+		payProgress(t("bank.waiting", { until: formatClock(holdEndsAt()) }));
 		await sleep(outcomeDelayMs(i));
 	}
 	payProgress(null);
 	const box = $("pay-error");
-	text(box, "Your bank’s answer has not reached us yet. Your tickets stay held: press Pay in a moment to check again. You will not be charged twice.");
+	text(box, t("bank.noAnswer"));
 	show(box, true);
 	box.focus?.();
 	return null;
@@ -1022,7 +1008,7 @@ async function finishWithBank(action, body, button) {
 /** A decline the fan reads at once (focus on it); the hold is kept. */
 function declined(message) {
 	const box = $("pay-error");
-	text(box, `${message} Your tickets are still held; try again or use another card.`);
+	text(box, `${message} ${t("pay.stillHeldRetry")}`);
 	show(box, true);
 	box.focus?.();
 }
@@ -1031,14 +1017,14 @@ function paymentFailed(err) {
 	// Refused before any charge (or a charge that raced the cancel refunded): the page says so.
 	if (err.code === "drop_cancelled") return cancelled();
 	payProgress(null);
-	if (err.code === "payment_declined") return declined(`Payment declined: ${err.message}`);
-	if (err.status === 410) return holdGone("Your hold ran out before the payment went through, so the tickets went back on sale. You can hold again while your turn lasts.");
+	if (err.code === "payment_declined") return declined(errorText(err));
+	if (err.status === 410) return holdGone(t("pay.holdRanOutBefore"));
 	if (err.code === "token_expired" || err.code === "invalid_token") return accessLost();
-	if (err.status === 404) return holdGone("That hold no longer exists. Choose your tickets again.");
+	if (err.status === 404) return holdGone(t("pay.holdMissing"));
 	// The engine refused the address (a rule this page missed): said by the field, like the page's own check.
 	if (err.details?.field === "email") return emailError(EMAIL_MESSAGE, { focus: true });
 	const box = $("pay-error");
-	text(box, err.status === 0 ? `${err.message} Your tickets are still held; press Pay to try again.` : `Payment failed: ${err.message}`);
+	text(box, err.status === 0 ? `${errorText(err)} ${t("pay.stillHeldPress")}` : t("pay.failed", { reason: errorText(err) }));
 	show(box, true);
 }
 
@@ -1055,12 +1041,12 @@ async function releaseHold() {
 	const hold = saved.hold;
 	if (!hold) return;
 	show("release-error", false);
-	const count = hold.quantity === 1 ? "your ticket" : `your ${hold.quantity} tickets`;
+	const n = { count: hold.quantity, n: formatNumber(hold.quantity) };
 	const yes = await confirmStep({
-		title: `Give back ${count}?`,
-		body: `${hold.quantity === 1 ? "It goes" : "They go"} back on sale for other fans at once and your hold ends. You can hold tickets again while your turn lasts, if any are left.`,
-		confirm: hold.quantity === 1 ? "Give it back" : "Give them back",
-		keep: hold.quantity === 1 ? "Keep my ticket" : "Keep my tickets",
+		title: t("release.title", n),
+		body: t("release.body", n),
+		confirm: t("release.confirm", n),
+		keep: t("release.keep", n),
 		opener: button,
 	});
 	// Backed out, or the hold ended or was paid while the fan was asked.
@@ -1071,13 +1057,13 @@ async function releaseHold() {
 			method: "DELETE",
 			token: saved.accessToken,
 		});
-		holdGone("You gave the tickets back. You can hold again while your turn lasts.");
+		holdGone(t("release.done"));
 	} catch (err) {
 		if (err.code === "drop_cancelled") cancelled();
-		else if (err.status === 404 || err.status === 410) holdGone("That hold had already ended.");
+		else if (err.status === 404 || err.status === 410) holdGone(t("release.alreadyEnded"));
 		else if (err.code === "token_expired" || err.code === "invalid_token") accessLost();
 		else {
-			text("release-error", `Could not give the tickets back: ${err.message}`);
+			text("release-error", t("release.failed", { reason: errorText(err) }));
 			show("release-error", true);
 		}
 	} finally {
@@ -1148,7 +1134,7 @@ function drawTickets(order, outcome) {
 	void ticketItems(order, { codes: outcome === "going" }).then(({ items }) => {
 		if (round !== ticketDrawings) return;
 		$("tickets").replaceChildren(...items);
-		text("order-status", outcome === "cancelling" ? "The refund is on its way; this page says when it is done." : statusText(order));
+		text("order-status", outcome === "cancelling" ? t("done.refundOnWay") : statusText(order));
 		$("order-status").dataset.status = order.status ?? "paid";
 	});
 }
@@ -1162,31 +1148,31 @@ function showDone(order) {
 	const dropCancelled = drop?.status === "cancelled";
 	const currency = order.currency ?? drop.currency;
 	text("order-id", order.orderId);
-	const total = order.totalCents !== undefined ? `, ${formatMoney(order.totalCents, currency)}` : "";
-	const tickets = `${order.quantity} ticket${order.quantity === 1 ? "" : "s"}`;
+	const tickets = t("tickets.count", { count: order.quantity, n: formatNumber(order.quantity) });
 	const summary = (seatWords) => {
 		const units = unitsInWords(drop, order, seatWords);
-		return `${tickets}${units ? ` (${units})` : ""}${total}.`;
+		const what = units ? t("pay.withUnits", { tickets, units }) : tickets;
+		return order.totalCents !== undefined ? t("done.summaryPaid", { tickets: what, price: formatMoney(order.totalCents, currency) }) : t("done.summary", { tickets: what });
 	};
 	text("order-summary", summary());
 	void seatWordsOf(dropId, order).then((words) => {
 		if (words && saved.order?.orderId === order.orderId) text("order-summary", summary(words));
 	});
 	// The money back, said as an amount: a refunded order's every ticket is refunded.
-	const back = order.totalCents !== undefined ? `${formatMoney(order.totalCents, currency)} goes back to the card you paid with` : "the money goes back to the card you paid with";
+	const back = order.totalCents !== undefined ? t("done.backAmount", { price: formatMoney(order.totalCents, currency) }) : t("done.back");
 	const words = {
-		going: { title: "You’re going!", lead: "Payment accepted.", tone: "ok", tickets: "Your tickets" },
+		going: { title: t("done.going"), lead: t("done.accepted"), tone: "ok", tickets: t("done.tickets") },
 		refunded: {
-			title: dropCancelled ? "This drop was cancelled" : "Your order was refunded",
-			lead: `${dropCancelled ? "The promoter cancelled this drop, and your order was refunded in full" : "Your order was refunded"}: ${back}. Nothing more will be charged.`,
+			title: t(dropCancelled ? "cancelled.title" : "done.refundedTitle"),
+			lead: t(dropCancelled ? "done.cancelledRefunded" : "done.refunded", { back }),
 			tone: "warn",
-			tickets: "Your refunded tickets",
+			tickets: t("done.refundedTickets"),
 		},
 		cancelling: {
-			title: "This drop was cancelled",
-			lead: `The promoter cancelled this drop. Your order is being refunded in full: ${back}. Nothing more will be charged.`,
+			title: t("cancelled.title"),
+			lead: t("done.cancelling", { back }),
 			tone: "warn",
-			tickets: "Your tickets, no longer valid",
+			tickets: t("done.invalidTickets"),
 		},
 	}[outcome];
 	text("h-done", words.title);
@@ -1200,7 +1186,7 @@ function showDone(order) {
 	const said = `${order.orderId}:${outcome}`;
 	if (doneAnnounced !== said) {
 		doneAnnounced = said;
-		announce(outcome === "going" ? `Payment accepted. You have ${tickets}.` : `${words.title}. ${words.lead}`);
+		announce(outcome === "going" ? t("done.announce", { tickets }) : t("say.titled", { title: words.title, text: words.lead }));
 	}
 }
 
@@ -1221,9 +1207,9 @@ function introRefreshMs() {
 
 /** Once a second: every visible countdown, and what happens when one reaches zero. */
 function tick() {
-	const t = now();
+	const at = now();
 	if (!drop) return;
-	const opensIn = Date.parse(drop.opensAt) - t;
+	const opensIn = Date.parse(drop.opensAt) - at;
 	if (opensIn <= 0 && !headerSaysOpened) renderDropHeader();
 	if (current === "intro" && !$("opens-block").hidden) {
 		text("opens-countdown", formatCountdown(opensIn));
@@ -1241,29 +1227,30 @@ function tick() {
 		}
 	}
 	if (current === "waiting" && !$("prequeue-block").hidden) {
-		text("prequeue-countdown", opensIn > 0 ? formatCountdown(opensIn) : "any moment now");
+		text("prequeue-countdown", opensIn > 0 ? formatCountdown(opensIn) : t("waiting.anyMoment"));
 	}
 	if (current === "choose") {
-		const left = Date.parse(saved.accessExpiresAt ?? "") - t;
+		const left = Date.parse(saved.accessExpiresAt ?? "") - at;
 		text("access-countdown", formatCountdown(left));
 		if (left <= 0) turnEnded();
 	}
 	if (current === "pay") {
-		const left = holdEndsAt() - t;
+		const left = holdEndsAt() - at;
 		text("hold-countdown", formatCountdown(left));
 		for (const mark of [60_000, 10_000]) {
 			if (left <= mark && left > 0 && !holdWarnings.has(mark)) {
 				holdWarnings.add(mark);
-				announce(`${formatDuration(left)} left to pay before the hold ends.`);
+				announce(t("pay.timeLeft", { wait: formatDuration(left) }));
 			}
 		}
-		if (left <= 0) holdGone("Your hold ran out, so the tickets went back on sale. You can hold again while your turn lasts.");
+		if (left <= 0) holdGone(t("pay.holdRanOut"));
 	}
 }
 
 // --- start -----------------------------------------------------------------
 
 async function start() {
+	translatePage();
 	$("join").addEventListener("click", join);
 	$("hold-form").addEventListener("submit", submitHold);
 	$("pay-form").addEventListener("submit", submitPayment);
@@ -1282,7 +1269,7 @@ async function start() {
 	window.addEventListener("offline", () => offlineSaid(true));
 	window.addEventListener("online", backOnline);
 
-	if (!/^[A-Za-z0-9_-]{1,64}$/.test(dropId)) return showFinal("We can’t find this drop", "Check the link you were given.");
+	if (!/^[A-Za-z0-9_-]{1,64}$/.test(dropId)) return notFound();
 	// The first view comes from what this browser kept (the drop's view, the fan's place, their
 	// order) before any request answers; the drop's view and the fan's place are then asked for
 	// together, so the fan's state is current one request after the page is here, not two.
@@ -1301,11 +1288,11 @@ async function start() {
 			await loadDrop();
 			break;
 		} catch (err) {
-			if (err.status === 404) return showFinal("We can’t find this drop", "Check the link you were given.");
+			if (err.status === 404) return notFound();
 			failures += 1;
 			const delay = retryDelay(err);
 			if (err.status === 0) offlineSaid(true);
-			else showAlert(`${err instanceof ApiFailure ? err.message : "Something went wrong."} Retrying in ${formatDuration(delay)}.`);
+			else showAlert(`${errorText(err)} ${t("retry.retrying", { wait: formatDuration(delay) })}`);
 			// Back online, the wait ends at once.
 			await new Promise((r) => {
 				const timer = setTimeout(r, delay);
@@ -1325,7 +1312,7 @@ async function start() {
 		if (holdEndsAt() > now()) return showPay();
 		delete saved.hold;
 		save();
-		pendingNotice = "Your hold ran out while you were away, so the tickets went back on sale. You can hold again while your turn lasts.";
+		pendingNotice = t("pay.holdRanOutAway");
 	}
 	if (place) {
 		const answer = await place;

@@ -6,7 +6,8 @@
 // shown it reads the availability again every few seconds, so a seat another
 // fan takes shows taken. It only reads the public API (availability and the
 // seat map) and builds the hold's body; fan.js sends it.
-import { api, formatDateTime, formatMoney, formatNumber } from "/common.js";
+import { api } from "/common.js";
+import { formatDateTime, formatList, formatMoney, formatNumber, t } from "/i18n.js";
 import { seatDirectory, seatIdsInWords, seatName, seatsInWords, sectionName } from "/seat-words.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -59,7 +60,7 @@ function numbers(ranges) {
  * how many seats are picked (the quantity then follows them).
  */
 export function namedChooser({ drop, dropId, onPick }) {
-	const price = (cents) => (cents === 0 ? "Free" : formatMoney(cents, drop.currency));
+	const price = (cents) => (cents === 0 ? t("price.free") : formatMoney(cents, drop.currency));
 	const state = { typeId: drop.ticketTypes[0].id, slot: null, section: "", picked: new Map(), availability: null, rovingSeat: null };
 	let root = null;
 	let refreshTimer = null;
@@ -88,20 +89,20 @@ export function namedChooser({ drop, dropId, onPick }) {
 	const seatsOf = async (typeId) => (await seatDirectory(dropId, typeId)).sections;
 
 	function typePicker() {
-		const fieldset = el("fieldset", { id: "type-choice" }, el("legend", { text: "Ticket type" }));
-		for (const t of drop.ticketTypes) {
-			const left = leftOf(t.id);
-			const id = `type-${t.id}`;
-			const input = el("input", { type: "radio", name: "ticket-type", id, value: t.id, checked: t.id === state.typeId });
+		const fieldset = el("fieldset", { id: "type-choice" }, el("legend", { text: t("seats.type") }));
+		for (const type of drop.ticketTypes) {
+			const left = leftOf(type.id);
+			const id = `type-${type.id}`;
+			const input = el("input", { type: "radio", name: "ticket-type", id, value: type.id, checked: type.id === state.typeId });
 			input.disabled = left !== null && left.remaining === 0;
 			input.addEventListener("change", () => {
-				state.typeId = t.id;
+				state.typeId = type.id;
 				state.slot = null;
 				state.section = "";
 				state.picked.clear();
 				void draw();
 			});
-			const words = `${t.name} · ${price(t.priceCents)}${left === null ? "" : ` · ${left.remaining === 0 ? "sold out" : `${formatNumber(left.remaining)} left`}`}`;
+			const words = `${type.name} · ${price(type.priceCents)}${left === null ? "" : ` · ${left.remaining === 0 ? t("seats.soldOut") : t("seats.left", { count: left.remaining, n: formatNumber(left.remaining) })}`}`;
 			fieldset.append(el("div", { class: "radio" }, input, el("label", { for: id, text: words })));
 		}
 		return fieldset;
@@ -109,7 +110,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 
 	function slotPicker(type) {
 		const left = leftOf(type.id);
-		const fieldset = el("fieldset", { id: "slot-choice" }, el("legend", { text: "Time" }));
+		const fieldset = el("fieldset", { id: "slot-choice" }, el("legend", { text: t("seats.time") }));
 		for (const s of type.slots) {
 			const remaining = left?.slots?.find((x) => x.id === s.id)?.remaining ?? null;
 			const id = `slot-${s.id}`;
@@ -120,7 +121,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 				input.checked = true;
 			}
 			input.addEventListener("change", () => (state.slot = s.id));
-			const words = `${formatDateTime(s.startsAt)} · ${remaining === null ? `${formatNumber(s.capacity)} places` : remaining === 0 ? "full" : `${formatNumber(remaining)} left`}`;
+			const words = `${formatDateTime(s.startsAt)} · ${remaining === null ? t("seats.places", { count: s.capacity, n: formatNumber(s.capacity) }) : remaining === 0 ? t("seats.full") : t("seats.left", { count: remaining, n: formatNumber(remaining) })}`;
 			fieldset.append(el("div", { class: "radio" }, input, el("label", { for: id, text: words })));
 		}
 		return fieldset;
@@ -153,7 +154,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 		shownPicked = new Set(state.picked.keys());
 		const picked = [...state.picked.values()];
 		const summary = root.querySelector("#seat-picked");
-		const words = `${note}${picked.length === 0 ? "No seats picked: holding asks for the best available." : `Picked: ${seatsInWords(picked)}.`}`;
+		const words = `${note}${picked.length === 0 ? t("seats.nonePicked") : t("seats.picked", { seats: seatsInWords(picked) })}`;
 		if (summary && summary.textContent !== words) summary.textContent = words;
 		const lost = root.querySelector("#seat-lost");
 		if (lost && note) lost.textContent = note.trim();
@@ -184,18 +185,18 @@ export function namedChooser({ drop, dropId, onPick }) {
 			box.append(seatGlyph(SEAT / 2, SEAT / 2, cls));
 			return box;
 		};
-		const list = el("ul", { id: "seat-legend", "aria-label": "Seat map key" });
+		const list = el("ul", { id: "seat-legend", "aria-label": t("seats.key") });
 		for (const [cls, words] of [
-			["seat free", "Free: pick it"],
-			["seat taken", "Taken (crossed out)"],
-			["seat free picked", "Picked by you (ticked)"],
+			["seat free", t("seats.keyFree")],
+			["seat taken", t("seats.keyTaken")],
+			["seat free picked", t("seats.keyPicked")],
 		])
 			list.append(el("li", {}, swatch(cls), el("span", { text: words })));
-		const sections = (type.sections ?? []).map((s) => sectionName(s.name)).join(", ");
+		const sections = formatList((type.sections ?? []).map((s) => sectionName(s.name)));
 		return el(
 			"div",
 			{ id: "seat-key" },
-			el("p", { id: "seat-price", text: `${type.name}: ${price(type.priceCents)} a seat${sections ? ` in every section (${sections})` : ""}. The stage is at the top of the map.` }),
+			el("p", { id: "seat-price", text: t(sections ? "seats.priceSections" : "seats.price", { type: type.name, price: price(type.priceCents), sections }) }),
 			list,
 		);
 	}
@@ -208,7 +209,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 		const map = svg("svg", { id: "seat-map", viewBox: `0 0 ${w} ${height * SEAT}`, width: w, height: height * SEAT, "aria-hidden": "true", focusable: "false" });
 		map.append(svg("rect", { class: "stage", x: SEAT, y: 4, width: w - 2 * SEAT, height: SEAT, rx: 6 }));
 		const stage = svg("text", { class: "stage-label", x: w / 2, y: 4 + SEAT * 0.68, "text-anchor": "middle" });
-		stage.textContent = "Stage";
+		stage.textContent = t("seats.stage");
 		map.append(stage);
 		let y = 1.8;
 		for (const section of sections) {
@@ -228,7 +229,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 						if (node.classList.contains("free")) togglePick(seat);
 					});
 					const title = svg("title");
-					title.textContent = `${seatName(seat)}${open ? "" : " (taken)"}`;
+					title.textContent = open ? seatName(seat) : t("seats.takenSeat", { seat: seatName(seat) });
 					node.append(title);
 					map.append(node);
 					seatNodes.set(id, { seat, open, glyph: node, title, item: null, input: null, row: null });
@@ -272,14 +273,14 @@ export function namedChooser({ drop, dropId, onPick }) {
 		input.addEventListener("change", () => togglePick(seat));
 		input.addEventListener("focus", () => rove(input));
 		entry.input = input;
-		entry.item = el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: `Seat ${seat.number}`, title: seatName(seat) }));
+		entry.item = el("span", { class: "seat-check" }, input, el("label", { for: inputId, text: t("seats.seat", { number: seat.number }), title: seatName(seat) }));
 		return entry.item;
 	}
 
 	/** A row's legend: how many of its seats are free. */
 	function rowWords(listRow) {
 		const free = listRow.ids.filter((id) => seatNodes.get(id)?.open).length;
-		const words = `Row ${listRow.name}: ${free === 0 ? "no free seats" : `${free} free`}`;
+		const words = t("seats.rowLegend", { row: listRow.name, free: free === 0 ? t("seats.noneFree") : t("seats.free", { count: free, n: formatNumber(free) }) });
 		if (listRow.legend.textContent !== words) listRow.legend.textContent = words;
 	}
 
@@ -342,27 +343,27 @@ export function namedChooser({ drop, dropId, onPick }) {
 		const box = el("div", { id: "seat-choice" });
 		seatNodes = new Map();
 		shownPicked = new Set();
-		const select = el("select", { id: "seat-section" }, el("option", { value: "", text: "Any section (best available)" }));
+		const select = el("select", { id: "seat-section" }, el("option", { value: "", text: t("seats.anySection") }));
 		for (const s of type.sections ?? []) {
 			const remaining = left?.sections?.find((x) => x.name === s.name)?.remaining;
-			select.append(el("option", { value: s.name, text: `${sectionName(s.name)}${remaining === undefined ? "" : ` · ${formatNumber(remaining)} left`}` }));
+			select.append(el("option", { value: s.name, text: `${sectionName(s.name)}${remaining === undefined ? "" : ` · ${t("seats.left", { count: remaining, n: formatNumber(remaining) })}`}` }));
 		}
 		select.value = state.section;
 		select.addEventListener("change", () => (state.section = select.value));
-		box.append(el("label", { for: "seat-section", text: "Best available in" }), select);
-		box.append(el("p", { class: "hint", text: "Or pick seats on the map (the list below does the same with a keyboard). Seats of one hold are in one section." }));
+		box.append(el("label", { for: "seat-section", text: t("seats.bestIn") }), select);
+		box.append(el("p", { class: "hint", text: t("seats.orPick") }));
 
 		const free = freeSeats(type);
 		const isFree = (section, row, number) => free.get(section)?.get(row)?.has(number) ?? false;
 		box.append(legend(type));
 		// Drawn at full size: where it is wider than the screen it scrolls sideways (a keyboard scrolls it once it is focused).
-		box.append(el("div", { id: "seat-map-box", tabIndex: 0, role: "region", "aria-label": "Seat map (pointer; the list below is its keyboard twin)" }, seatMapSvg(sections, isFree)));
+		box.append(el("div", { id: "seat-map-box", tabIndex: 0, role: "region", "aria-label": t("seats.mapLabel") }, seatMapSvg(sections, isFree)));
 
 		const list = el(
 			"details",
 			{ id: "seat-list" },
-			el("summary", { text: "Choose seats from a list (keyboard and screen readers)" }),
-			el("p", { class: "hint", id: "seat-list-hint", text: "Arrow keys move between seats, Space picks one, Tab goes on to “Hold tickets”." }),
+			el("summary", { text: t("seats.listSummary") }),
+			el("p", { class: "hint", id: "seat-list-hint", text: t("seats.listHint") }),
 			seatList(sections, isFree),
 		);
 		// The summary is read where it stands; only a picked seat lost to another fan is said aloud.
@@ -395,7 +396,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 					entry.open = open;
 					entry.glyph.classList.toggle("free", open);
 					entry.glyph.classList.toggle("taken", !open);
-					entry.title.textContent = `${seatName(entry.seat)}${open ? "" : " (taken)"}`;
+					entry.title.textContent = open ? seatName(entry.seat) : t("seats.takenSeat", { seat: seatName(entry.seat) });
 					if (open) putBack(entry);
 					else takeOut(entry);
 					rows.add(entry.row);
@@ -405,7 +406,7 @@ export function namedChooser({ drop, dropId, onPick }) {
 					}
 				}
 		for (const row of rows) rowWords(row);
-		syncPicks(lost.length === 0 ? "" : `Just taken by another fan: ${seatsInWords(lost)}. `);
+		syncPicks(lost.length === 0 ? "" : `${t("seats.justTaken", { seats: seatsInWords(lost) })} `);
 	}
 
 	/** While the choice is the fan's view (fan.js says when, by watch and stop): the seats read again every few seconds. */
@@ -481,12 +482,12 @@ export function unitsInWords(drop, held, seatWords = null) {
 	const type = drop.ticketTypes.find((t) => t.id === held.ticketType);
 	const name = type ? type.name : held.ticketType;
 	if (held.seats) {
-		const words = seatWords ?? `${held.seats.length} seat${held.seats.length === 1 ? "" : "s"}`;
-		return `${name}: ${words}${held.together === false ? " (not side by side)" : ""}`;
+		const words = seatWords ?? t("seats.count", { count: held.seats.length, n: formatNumber(held.seats.length) });
+		return t(held.together === false ? "seats.unitsApart" : "seats.units", { type: name, seats: words });
 	}
 	if (held.slot) {
 		const slot = type?.slots?.find((s) => s.id === held.slot);
-		return `${name}, ${slot ? formatDateTime(slot.startsAt) : held.slot}`;
+		return t("seats.slotUnit", { type: name, when: slot ? formatDateTime(slot.startsAt) : held.slot });
 	}
 	return name;
 }

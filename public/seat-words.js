@@ -3,12 +3,13 @@
 // another row: "F-D-5"). Seats a hold or an order names by id are looked up in
 // the drop's seat map (public, cached a minute by the engine and the browser).
 import { api } from "/common.js";
+import { formatList, t } from "/i18n.js";
 
 /** A short section name ("A", "12") reads as "Section A"; a named one ("Floor") as itself. */
-export const sectionName = (name) => (/^[A-Za-z]?\d*$|^[A-Za-z]{1,2}$/.test(name) ? `Section ${name}` : name);
+export const sectionName = (name) => (/^[A-Za-z]?\d*$|^[A-Za-z]{1,2}$/.test(name) ? t("seat.section", { name }) : name);
 
 /** One seat: "Floor, row D, seat 5". */
-export const seatName = (seat) => `${sectionName(seat.section)}, row ${seat.row}, seat ${seat.number}`;
+export const seatName = (seat) => t("seat.one", { section: sectionName(seat.section), row: seat.row, number: seat.number });
 
 /** Several seats, one phrase per row: "Floor, row D, seats 5 and 6; Balcony, row A, seat 1". */
 export function seatsInWords(seats) {
@@ -20,10 +21,10 @@ export function seatsInWords(seats) {
 	}
 	return [...rows.values()]
 		.map(({ section, row, numbers }) => {
-			const n = numbers.length === 1 ? `seat ${numbers[0]}` : `seats ${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}`;
-			return `${sectionName(section)}, row ${row}, ${n}`;
+			const seats = numbers.length === 1 ? t("seat.number", { number: numbers[0] }) : t("seat.numbers", { numbers: formatList(numbers) });
+			return t("seat.row", { section: sectionName(section), row, seats });
 		})
-		.join("; ");
+		.join(t("seat.rowJoiner"));
 }
 
 /** The seat maps read so far, by drop and type: id → { id, section, row, number }. */

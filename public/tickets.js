@@ -6,6 +6,7 @@
 // page: a fan in line never needs it, and on a slow network it would delay
 // the first view.
 
+import { t } from "/i18n.js";
 import { seatName } from "/seat-words.js";
 
 let library = null;
@@ -23,7 +24,6 @@ function qrLibrary() {
 }
 
 const SVG = "http://www.w3.org/2000/svg";
-const STATE_TEXT = { valid: "Valid", used: "Used at the gate", refunded: "Refunded" };
 
 /** One QR code for `data` (`qrcode` is the loaded library): a path of its dark modules, with a quiet zone of 4. */
 function qrSvg(qrcode, data, label) {
@@ -71,12 +71,12 @@ export async function ticketItems(order, { codes = true } = {}) {
 		const code = document.createElement("span");
 		code.className = "code";
 		code.textContent = pass.code;
-		code.setAttribute("aria-label", `Ticket ${i + 1}: ${pass.code.split("").join(" ")}`);
+		code.setAttribute("aria-label", t("ticket.codeLabel", { n: i + 1, code: pass.code.split("").join(" ") }));
 		const state = document.createElement("span");
 		state.className = "meta ticket-state";
-		state.textContent = STATE_TEXT[pass.state] ?? pass.state;
+		state.textContent = ["valid", "used", "refunded"].includes(pass.state) ? t(`ticket.state.${pass.state}`) : pass.state;
 		const seat = pass.seat ? seatName(pass.seat) : null;
-		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, `QR code of ticket ${i + 1}${seat ? `, ${seat}` : ""}`));
+		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, seat ? t("ticket.qrSeat", { n: i + 1, seat }) : t("ticket.qr", { n: i + 1 })));
 		li.append(code);
 		if (seat) {
 			const where = document.createElement("span");
@@ -95,12 +95,12 @@ export function statusText(order) {
 	switch (order.status) {
 		case "ticketed":
 		case "receipt_sent":
-			return order.status === "receipt_sent" ? "Your tickets are ready; the receipt is in your inbox." : "Your tickets are ready.";
+			return t(order.status === "receipt_sent" ? "order.receiptSent" : "order.ready");
 		case "refunded":
-			return "This order was refunded.";
+			return t("order.refunded");
 		case "failed":
-			return "Your payment went through; the tickets are delayed. The organiser has been told.";
+			return t("order.failed");
 		default:
-			return "Payment accepted; your tickets are being issued…";
+			return t("order.issuing");
 	}
 }

@@ -11,7 +11,7 @@
 // failed ("outcome unknown") for the promoter to decide, never a second send.
 import { config } from "../shared/config";
 import { paymentProviderOf } from "../payments/providers";
-import { receiptSender, receiptText } from "./receipts";
+import { receiptMail, receiptSender } from "./receipts";
 import { dispatchWebhooks } from "./webhook-delivery";
 import { openedEventStatement } from "./webhook-events";
 import { type OrderRecord, STUCK_SQL, type TicketRecord, markPaymentMissing, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
@@ -197,7 +197,7 @@ async function sendReceipt(env: Env, order: OrderRecord, tickets: TicketRecord[]
 		throw new StepFailure(FOLLOW_UP_STEPS.receipt, "outcome unknown (an earlier attempt claimed it and recorded no send)", true);
 	}
 	const sale = saleOfRecord(order, tickets);
-	const sending = sender.send({ orderId: order.order_id, to: order.receipt_to, subject: `Your tickets: order ${order.order_id}`, text: receiptText(sale) });
+	const sending = sender.send({ orderId: order.order_id, to: order.receipt_to, ...receiptMail(sale) });
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const unanswered = new Promise<"unanswered">((resolve) => {
 		timer = setTimeout(() => resolve("unanswered"), RECEIPT_SEND_MS);

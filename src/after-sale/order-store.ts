@@ -20,6 +20,8 @@ export interface OrderRecord extends OrderColumns {
 	status_at: string | null;
 	refunded_tickets: number;
 	receipt_to: string | null;
+	/** The buyer's language for the receipt; null when the purchase named none (and for orders older than it). */
+	locale: string | null;
 	/** Named units: the order's ticket type and slot; null for the general admission spread over the shards. */
 	ticket_type: string | null;
 	slot_id: string | null;
@@ -53,6 +55,7 @@ export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "co
 		tickets: tickets.map((t) => t.code),
 		createdAt: order.created_at,
 		email: order.receipt_to,
+		locale: order.locale,
 		ticketType: order.ticket_type,
 		seats: tickets.flatMap((t) => (t.seat_id === null ? [] : [t.seat_id])),
 		slot: order.slot_id,

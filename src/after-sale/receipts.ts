@@ -2,8 +2,11 @@
 // pluggable sender chosen by RECEIPT_SENDER: "email" sends with Cloudflare's
 // send_email binding (RECEIPTS) from RECEIPT_FROM; "dev" keeps the message in
 // D1's dev_mail table, where GET /api/admin/dev/mail shows it; "off" (the
-// default) sends nothing.
+// default) sends nothing. A receipt is written in the buyer's language
+// (mail-words.ts), as their purchase named it.
 import { config } from "../shared/config";
+import type { SaleMessage } from "../contract/sale-message";
+import { mailLocale, mailWriter } from "./mail-words";
 
 export interface Receipt {
 	orderId: string;
@@ -59,16 +62,27 @@ export async function devMail(db: D1Database, orderId: string | null, limit: num
 	return results;
 }
 
-/** The receipt's text: the order, its price and each ticket's code (the QR codes are on the order page). */
-export function receiptText(order: { orderId: string; dropId: string; quantity: number; totalCents: number; currency: string; tickets: string[] }): Receipt["text"] {
-	const amount = `${(order.totalCents / 100).toFixed(2)} ${order.currency}`;
-	return [
-		`Thank you for your order ${order.orderId} (drop ${order.dropId}).`,
-		``,
-		`${order.quantity} ticket(s), ${amount} paid.`,
-		``,
-		...order.tickets.map((code, i) => `Ticket ${i + 1}: ${code}`),
-		``,
-		`Show the QR codes on your order page at the gate; each ticket is admitted once.`,
-	].join("\n");
+/** What a receipt tells: the sale, as its message carries it (its language among it). */
+export type ReceiptSale = Pick<SaleMessage, "orderId" | "dropId" | "quantity" | "totalCents" | "currency" | "tickets" | "createdAt" | "locale">;
+
+/**
+ * The receipt's subject and text, in the buyer's language (English when the purchase named none, or one
+ * the engine does not write in): the order, what was paid and when, and each ticket's code (the QR codes
+ * are on the order page).
+ */
+export function receiptMail(sale: ReceiptSale): Pick<Receipt, "subject" | "text"> {
+	const say = mailWriter(mailLocale(sale.locale));
+	const paid = { n: say.number(sale.quantity), amount: say.money(sale.totalCents, sale.currency), date: say.date(sale.createdAt) };
+	return {
+		subject: say.t("receipt.subject", { orderId: sale.orderId }),
+		text: [
+			say.t("receipt.thanks", { orderId: sale.orderId, dropId: sale.dropId }),
+			``,
+			say.t("receipt.paid", paid, sale.quantity),
+			``,
+			...sale.tickets.map((code, i) => say.t("receipt.ticket", { n: say.number(i + 1), code })),
+			``,
+			say.t("receipt.gate"),
+		].join("\n"),
+	};
 }

@@ -12,6 +12,10 @@ const FAN_ID = /^[A-Za-z0-9._:@+-]+$/;
 /** Every method the engine knows; whether one is enabled is a deployment's choice (see paymentProvider). */
 export const PAYMENT_METHODS = ["test", "stripe"];
 
+/** The languages the engine writes to fans in (its emails; the fan page speaks the same ones). */
+export const LOCALES = ["en", "de", "fr", "es", "ja"] as const;
+export type Locale = (typeof LOCALES)[number];
+
 /** The body of POST /api/drops/:id/join (no body reads as `{}`). */
 export const JoinBody = object({
 	fanId: text(1, 128, { pattern: FAN_ID, hint: "may use letters, digits and . _ : @ + -" })
@@ -49,6 +53,9 @@ export const PurchaseBody = object({
 	email: text(3, 254, { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, hint: "must be an email address" })
 		.optional()
 		.meta({ description: "Where the receipt goes; no receipt without it." }),
+	locale: oneOf(LOCALES)
+		.optional()
+		.meta({ description: "The fan's language: the receipt is written in it (English when left out)." }),
 });
 
 /** The header that makes a hold safe to retry. */

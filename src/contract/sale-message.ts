@@ -25,6 +25,11 @@ export const SaleMessage = z
 		createdAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))),
 		/** Where the receipt goes, when the buyer gave an address. */
 		email: z.string().max(254).optional(),
+		/**
+		 * The buyer's language, for the receipt; absent in messages older than it (English). Any short
+		 * tag is taken, not just the ones the purchase allows: a sale is never refused for its language.
+		 */
+		locale: word(35).optional(),
 		// Named units; absent for the general admission spread over the shards.
 		ticketType: word(32).optional(),
 		seats: z.array(word(64)).optional(),
@@ -55,6 +60,8 @@ export interface SaleDetails {
 	tickets: string[];
 	createdAt: string;
 	email: string | null;
+	/** The buyer's language, as the purchase named it; null when it named none. */
+	locale: string | null;
 	ticketType: string | null;
 	/** Seated: the seat of each ticket, in ticket order; none otherwise. */
 	seats: string[];
@@ -78,6 +85,7 @@ export function saleMessageOf(order: OrderColumns, sale: SaleDetails): SaleMessa
 		tickets: sale.tickets,
 		createdAt: sale.createdAt,
 		...(sale.email === null ? {} : { email: sale.email }),
+		...(sale.locale === null ? {} : { locale: sale.locale }),
 		...unitFields(sale),
 	};
 }

@@ -67,12 +67,12 @@ fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => 
 	const access = await accessFor(request, env, dropId);
 	const shardIndex = shardOfId(request.params.holdId ?? "", "h", access.shards);
 	if (shardIndex === null) throw notFound("hold");
-	const { payment, email } = parse(PurchaseBody, await readJson(request));
+	const { payment, email, locale } = parse(PurchaseBody, await readJson(request));
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds). Only it knows
 	// the price, so it refuses a method this Worker does not take (and checks again), unless the hold costs nothing.
 	const methodTaken = paymentProvider(env, payment.method).ok;
 	// notAfter: a payment waiting on the fan's bank keeps the hold no longer than the turn.
-	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, notAfter: access.exp * 1000, ...(email === undefined ? {} : { email }) });
+	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, notAfter: access.exp * 1000, ...(email === undefined ? {} : { email }), ...(locale === undefined ? {} : { locale }) });
 	const answer = unwrap(outcome as Outcome<PurchaseView>);
 	// 3-D Secure: the fan's page finishes the payment with Stripe.js; asking again answers this, or the outcome.
 	if ("clientSecret" in answer) return Response.json(answer satisfies PaymentAction, { status: 202 });

@@ -48,6 +48,8 @@ export interface PurchaseRequest {
 	/** False when the Worker that took the request does not take this method (refused unless the hold costs nothing). */
 	methodTaken?: boolean;
 	email?: string;
+	/** The fan's language. Both it and `email` are kept with the charge, so whichever path makes the order has them. */
+	locale?: string;
 	/** The end of the fan's turn: a payment waiting on their bank keeps the hold until then at the latest. */
 	notAfter?: number;
 }
@@ -97,7 +99,7 @@ export class Charges {
 	}
 
 	private async purchaseOnce(input: PurchaseRequest, chosen: PaymentProvider): Promise<Outcome<PurchaseView>> {
-		const start = this.host.charges.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, token: input.payment.token, now: this.host.clock() });
+		const start = this.host.charges.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, token: input.payment.token, email: input.email ?? null, locale: input.locale ?? null, now: this.host.clock() });
 		if (start.kind === "answered") return start.outcome;
 		if (start.kind === "awaiting") return this.stillAwaiting(start.charge, start.action, this.providerOf(start.charge, chosen), input.email);
 		const charge = start.charge;

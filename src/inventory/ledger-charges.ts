@@ -42,6 +42,9 @@ export type ChargeRow = {
 	/** Awaiting the fan's action: what their page finishes it with, and until when (the hold is kept as long). */
 	client_secret: string | null;
 	deadline: number | null;
+	/** Where the receipt goes and the fan's language, as the purchase named them (null: none named, or a row made before they were kept). */
+	receipt_to: string | null;
+	locale: string | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -60,7 +63,7 @@ export class ChargeLedger extends LedgerSection {
 	 * idempotency key and with the same request, so the provider answers the first charge
 	 * rather than make a second. After a decline, the next attempt gets a new key.
 	 */
-	startCharge(input: { holdId: string; fanId: string; method: string; token: string; now: number }): ChargeStart {
+	startCharge(input: { holdId: string; fanId: string; method: string; token: string; email: string | null; locale: string | null; now: number }): ChargeStart {
 		return this.transaction((): ChargeStart => {
 			const meta = this.store.requireMeta();
 			const hold = this.store.holdFor(input.holdId, input.fanId);
@@ -91,17 +94,19 @@ export class ChargeLedger extends LedgerSection {
 				token: input.token,
 				client_secret: null,
 				deadline: null,
+				receipt_to: input.email,
+				locale: input.locale,
 				created_at: input.now,
 				updated_at: input.now,
 			};
 			this.sql.run(
-				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, token, created_at, updated_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?, ?)
+				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, token, receipt_to, locale, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?, ?, ?, ?)
 				 ON CONFLICT (hold_id) DO UPDATE SET attempt = excluded.attempt, idempotency_key = excluded.idempotency_key,
 				   method = excluded.method, amount_cents = excluded.amount_cents, state = 'pending', payment_id = NULL,
-				   token = excluded.token, updated_at = excluded.updated_at`,
+				   token = excluded.token, receipt_to = excluded.receipt_to, locale = excluded.locale, updated_at = excluded.updated_at`,
 				charge.hold_id, charge.fan_id, charge.attempt, charge.idempotency_key, charge.method, charge.amount_cents,
-				charge.currency, charge.token, charge.created_at, charge.updated_at,
+				charge.currency, charge.token, charge.receipt_to, charge.locale, charge.created_at, charge.updated_at,
 			);
 			return { kind: "charge", charge, reopened: false };
 		});
@@ -253,12 +258,15 @@ export class ChargeLedger extends LedgerSection {
 				input.paymentId, input.now, hold.hold_id, input.key,
 			);
 			this.paid(hold.hold_id, input.key, input.paymentId, input.now);
+			const charge = this.charge(hold.hold_id);
 			const message = saleMessageOf(order, {
 				dropId: meta.drop_id,
 				shard: meta.shard,
 				tickets: JSON.parse(order.tickets) as string[],
 				createdAt: new Date(input.now).toISOString(),
-				email: input.email ?? null,
+				// The request's, else the hold's charge's: Stripe's webhook and the alarm make orders too, and know no request.
+				email: input.email ?? charge?.receipt_to ?? null,
+				locale: charge?.locale ?? null,
 				...unitsOf(order),
 			});
 			this.sql.run(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, ?, ?)`, order.order_id, JSON.stringify(message), input.now);

@@ -47,6 +47,8 @@ export function createLedgerTables(sql: Sql): void {
 	addColumns(sql, "charges", ["token TEXT"]);
 	// A charge waiting on the fan's bank (3-D Secure): what their page finishes it with, and until when it may.
 	addColumns(sql, "charges", ["client_secret TEXT", "deadline INTEGER"]);
+	// Where the receipt goes and in what language, for the order the charge becomes, whichever path makes it.
+	addColumns(sql, "charges", ["receipt_to TEXT", "locale TEXT"]);
 	// Every payment the provider approved, by the attempt's key: the audit flags a hold paid more than once.
 	sql.run(`CREATE TABLE IF NOT EXISTS charge_payments (
 		idempotency_key TEXT PRIMARY KEY, hold_id TEXT NOT NULL, payment_id TEXT NOT NULL,

@@ -3,7 +3,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/shared/config";
-import { receiptSender, receiptText } from "../../src/after-sale/receipts";
+import { receiptMail, receiptSender } from "../../src/after-sale/receipts";
 
 const receipt = { orderId: "o_0_receiptreceipt1", to: "fan@example.test", subject: "Your tickets", text: "two tickets" };
 
@@ -30,9 +30,10 @@ describe("receipts", () => {
 	});
 
 	it("lists the order, what was paid and every ticket", () => {
-		const text = receiptText({ orderId: "o_1_x", dropId: "d_1", quantity: 2, totalCents: 5000, currency: "EUR", tickets: ["AAAA-BBBB", "CCCC-DDDD"] });
+		const { text } = receiptMail({ orderId: "o_1_x", dropId: "d_1", quantity: 2, totalCents: 5000, currency: "EUR", tickets: ["AAAA-BBBB", "CCCC-DDDD"], createdAt: "2025-03-12T14:05:00.000Z" });
 		expect(text).toContain("o_1_x");
-		expect(text).toContain("50.00 EUR");
+		// The price as English writes it (Intl): the currency's sign before the amount.
+		expect(text).toContain("€50.00");
 		expect(text).toContain("Ticket 1: AAAA-BBBB");
 		expect(text).toContain("Ticket 2: CCCC-DDDD");
 	});

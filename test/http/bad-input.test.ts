@@ -389,6 +389,10 @@ describe("POST /api/drops/:id/holds/:holdId/purchase", () => {
 			[{ payment: { method: "toString", token: "ok" } }, 422, "invalid_value"],
 			[{ payment: { method: "test", token: "" } }, 422, "empty"],
 			[{ payment: { method: "test", token: "t".repeat(257) } }, 422, "too_long"],
+			[{ payment: { method: "test", token: "ok" }, locale: "xx" }, 422, "invalid_value"],
+			[{ payment: { method: "test", token: "ok" }, locale: "de-DE" }, 422, "invalid_value"],
+			[{ payment: { method: "test", token: "ok" }, locale: "" }, 422, "invalid_value"],
+			[{ payment: { method: "test", token: "ok" }, locale: 5 }, 400, "invalid_type"],
 		];
 		await unchanged(async () => {
 			for (const [body, status, code] of cases) {

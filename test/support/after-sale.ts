@@ -21,13 +21,17 @@ export function purchaseWith(dropId: string, accessToken: string, holdId: string
 	return fanFetch(`/api/drops/${dropId}/holds/${holdId}/purchase`, accessToken, { method: "POST", body: JSON.stringify(body) }, options);
 }
 
-/** Admits a fan, holds `quantity` and buys with `payment` (the test provider's "ok" unless told), giving `email` for the receipt. */
-export async function buyWith(dropId: string, fanId: string, { quantity = 1, payment = { method: "test", token: "ok" }, email }: { quantity?: number; payment?: { method: string; token: string }; email?: string } = {}): Promise<Purchased> {
+/** Admits a fan, holds `quantity` and buys with `payment` (the test provider's "ok" unless told), giving `email` for the receipt (in `locale`). */
+export async function buyWith(
+	dropId: string,
+	fanId: string,
+	{ quantity = 1, payment = { method: "test", token: "ok" }, email, locale }: { quantity?: number; payment?: { method: string; token: string }; email?: string; locale?: string } = {},
+): Promise<Purchased> {
 	const accessToken = await admittedFan(dropId, fanId);
 	const h = await hold(dropId, accessToken, quantity);
 	if (h.status !== 201) throw new Error(`hold: ${h.status} ${await h.text()}`);
 	const { holdId } = (await h.json()) as { holdId: string };
-	const p = await purchaseWith(dropId, accessToken, holdId, { payment, ...(email === undefined ? {} : { email }) });
+	const p = await purchaseWith(dropId, accessToken, holdId, { payment, ...(email === undefined ? {} : { email }), ...(locale === undefined ? {} : { locale }) });
 	if (p.status !== 201) throw new Error(`purchase: ${p.status} ${await p.text()}`);
 	const order = (await p.json()) as { orderId: string; tickets: string[]; orderToken: string };
 	return { ...order, accessToken, fanId, holdId };

@@ -1,0 +1,120 @@
+// The fan page in the fan's language, in a real Chromium: a browser set to German
+// and one set to Japanese (Accept-Language and navigator.languages, as Playwright's
+// `locale` sets both) each join, wait, hold, pay and see their tickets, at desktop
+// and phone sizes, every step in their language (headings, prices in the fan's
+// locale, <html lang>), axe-core clean at each step (axe checks the lang too); and
+// the language menu switches the page and keeps the choice across a reload. The
+// purchase names the page's language, and the receipt the engine writes (the dev
+// mailbox keeps it) is in it: subject, words, count, price and date.
+import assert from "node:assert/strict";
+import { assertAccessible } from "./axe.mjs";
+import { DESKTOP, PHONE, checkProblems, inSeconds, openPage } from "./journeys.mjs";
+
+const WORDS = {
+	de: { intro: "Stell dich an", open: "Der Verkauf läuft.", join: "In die Warteschlange", waiting: "Du stehst in der Warteschlange", turn: "Du bist dran", hold: "Tickets reservieren", held: "Deine Tickets sind reserviert", going: "Du bist dabei!", ready: "Deine Tickets sind fertig.", price: "25,00 €", option: "2 Tickets" },
+	ja: { intro: "列に並ぶ", open: "販売中です。", join: "列に並ぶ", waiting: "列に並んでいます", turn: "あなたの番です", hold: "チケットを確保", held: "チケットを確保しました", going: "購入完了!", ready: "チケットの準備ができました。", price: "€25.00", option: "2枚" },
+};
+
+/** The receipt the engine wrote the fan (the dev mailbox keeps it), and what the page says once it went. */
+const RECEIPT = {
+	de: { sent: "Deine Tickets sind fertig; die Quittung ist in deinem Postfach.", subject: "Deine Tickets: Bestellung ", thanks: "Danke für deine Bestellung ", paid: /^2 Tickets, 50,00 € bezahlt am \d{1,2}\. \S+ \d{4} um \d\d:\d\d UTC\.$/m, ticket: "Ticket " },
+	ja: { sent: "チケットの準備ができました。領収書をメールでお送りしました。", subject: "チケットのご案内:注文 ", thanks: "ご注文 ", paid: /^チケット2枚、\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTCに€50\.00をお支払いいただきました。$/m, ticket: "チケット" },
+};
+
+/** Intl's prices carry no-break spaces ("25,00 €"): compared as plain spaces. */
+const spaced = (s) => s.replace(/\s+/g, " ").trim();
+
+async function oneFan({ browser, base, api, adminToken, log }, lang, locale, size, options) {
+	const words = WORDS[lang];
+	const problems = [];
+	const drop = await api.createDrop({
+		name: `Browser test: ${lang} ${size}`,
+		capacity: 10,
+		maxPerFan: 2,
+		opensAt: inSeconds(2),
+		priceCents: 2500,
+		currency: "EUR",
+		admission: { batchSize: 5, intervalMs: 500, activeMultiple: 4 },
+		holdSeconds: 120,
+	});
+	const { context, page } = await openPage(browser, { ...options, locale }, problems);
+	const label = `${lang} ${size}`;
+	try {
+		await page.goto(`${base}/drops/${drop.id}`);
+		await page.getByRole("heading", { name: words.intro }).waitFor();
+		assert.equal(await page.evaluate(() => document.documentElement.lang), lang, `${label}: <html lang>`);
+		assert.equal(await page.evaluate(() => document.documentElement.dir), "ltr", `${label}: <html dir>`);
+		assert.equal(await page.locator("#lang").inputValue(), lang, `${label}: the menu shows the language`);
+		await page.getByText(words.open).waitFor({ timeout: 20_000 });
+		assert.equal(spaced(await page.locator("#intro-price").innerText()), words.price, `${label}: the price in the fan's locale`);
+		await assertAccessible(page, `${label}: intro`, { log });
+
+		await page.getByRole("button", { name: words.join }).click();
+		await page.getByRole("heading", { name: words.turn }).or(page.getByRole("heading", { name: words.waiting })).first().waitFor();
+		if (await page.getByRole("heading", { name: words.waiting }).isVisible()) await assertAccessible(page, `${label}: waiting`, { log });
+		await page.getByRole("heading", { name: words.turn }).waitFor({ timeout: 30_000 });
+		assert.ok((await page.title()).includes(lang === "de" ? "Du bist dran" : "あなたの番です"), `${label}: the title says the turn`);
+		await page.locator("#quantity").selectOption("2");
+		assert.ok((await page.locator("#quantity option:checked").innerText()).startsWith(words.option), `${label}: the count in words`);
+		await assertAccessible(page, `${label}: choose`, { log });
+
+		await page.getByRole("button", { name: words.hold }).click();
+		await page.getByRole("heading", { name: words.held }).waitFor();
+		assert.ok(spaced(await page.locator("#pay-button").innerText()).includes(lang === "de" ? "50,00 €" : "€50.00"), `${label}: the total in the fan's locale`);
+		await assertAccessible(page, `${label}: pay`, { log });
+
+		// At desktop size the fan asks for a receipt; the purchase names the page's language either way.
+		const email = size === "desktop" ? `${lang}-fan@example.test` : null;
+		if (email) await page.locator("#email").fill(email);
+		const sent = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/purchase"));
+		await page.locator("#pay-button").click();
+		assert.equal((await sent).postDataJSON().locale, lang, `${label}: the purchase names the fan's language`);
+		await page.getByRole("heading", { name: words.going }).waitFor({ timeout: 20_000 });
+		if (email) {
+			const receipt = RECEIPT[lang];
+			await page.locator("#order-status[data-status='receipt_sent']").waitFor({ timeout: 30_000 });
+			await page.getByText(receipt.sent).waitFor();
+			const orderId = (await page.locator("#order-id").textContent()).trim();
+			const mail = (await api.call("GET", `/api/admin/dev/mail?orderId=${orderId}`, { token: adminToken, expect: 200 })).data.mail;
+			assert.equal(mail.length, 1, `${label}: one receipt`);
+			assert.equal(mail[0].to, email);
+			assert.equal(mail[0].subject, `${receipt.subject}${orderId}`, `${label}: the receipt's subject in the fan's language`);
+			const body = mail[0].body.replace(/[\u00a0\u202f]/g, " ");
+			assert.ok(body.startsWith(`${receipt.thanks}${orderId}`), `${label}: the receipt thanks the fan in their language`);
+			assert.match(body, receipt.paid, `${label}: the count, price and date in the fan's locale`);
+			for (const code of await page.locator("#tickets li .code").allTextContents()) {
+				assert.match(body, new RegExp(`^${receipt.ticket}\\d: ?${code.trim()}$`, "m"), `${label}: the receipt lists ${code}`);
+			}
+			log(`${label}: the receipt came in ${lang}: "${mail[0].subject}"`);
+		} else {
+			await page.getByText(words.ready).waitFor({ timeout: 30_000 });
+		}
+		assert.equal(await page.locator("#tickets li").count(), 2, `${label}: two tickets`);
+		await assertAccessible(page, `${label}: tickets`, { log });
+
+		// The menu switches the language, and the choice outlives a reload.
+		await page.locator("#lang").selectOption("fr");
+		await page.getByRole("heading", { name: "Vous y allez !" }).waitFor();
+		assert.equal(await page.evaluate(() => document.documentElement.lang), "fr", `${label}: French after the menu`);
+		await page.reload();
+		await page.getByRole("heading", { name: "Vous y allez !" }).waitFor();
+		await page.locator("#lang").selectOption("en");
+		await page.getByRole("heading", { name: "You’re going!" }).waitFor();
+		checkProblems(problems, label);
+		log(`${label}: joined, waited, held, paid and saw the tickets in ${lang}`);
+	} finally {
+		await context.close();
+	}
+}
+
+export async function fanInGermanAndJapanese(ctx) {
+	for (const [lang, locale] of [
+		["de", "de-DE"],
+		["ja", "ja-JP"],
+	])
+		for (const [size, options] of [
+			["desktop", DESKTOP],
+			["phone", PHONE],
+		])
+			await oneFan(ctx, lang, locale, size, options);
+}
