@@ -37,6 +37,8 @@ export class SimShard {
 	readonly schedule: AlarmSchedule;
 	/** The counts its ledger last gave, read after each request it served. */
 	counts: ShardCounts;
+	/** The storage's version when `counts` was read: unchanged since, the counts stand without asking again. */
+	countedAt = -1;
 	private alarmAt: number | null = null;
 
 	constructor(
@@ -193,7 +195,11 @@ export class Inventory {
 
 	/** After a request shard `k` served: its counts read again from its ledger, and the invariants checked. */
 	private served<T>(k: number, value: T): T {
-		this.shards[k]!.counts = this.shards[k]!.ledger.counts();
+		const shard = this.shards[k]!;
+		if (shard.storage.version !== shard.countedAt) {
+			shard.countedAt = shard.storage.version;
+			shard.counts = shard.ledger.counts();
+		}
 		this.check();
 		return value;
 	}
