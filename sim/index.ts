@@ -3,3 +3,5 @@ export { simConfig, type SimConfig } from "./config";
 export { simulate, InvariantBroken, type SimResult } from "./drop";
 export { Inventory, SimShard, type ShardHook } from "./shards";
 export { sqliteStorage, type SqlJs } from "./sqlite";
+export { FAULT_KINDS, FAULT_RATES, parseFaults, type FaultKind } from "./faults";
+export { campaign, failureOf, involvedTrace, replayCommand, shrink, type Hooks } from "./campaign";
