@@ -3,9 +3,12 @@
 // drop (src/drops/rules.ts), and the CPU per call the bench measured
 // (docs/capacity.md) for what each object's request costs.
 import { DEFAULT_ADMISSION, defaultLineCount, defaultShardCount } from "../src/drops/rules";
+import type { FaultKind } from "./faults";
 
 export interface SimConfig {
 	seed: number;
+	/** The fault kinds on for this run (sim/faults.ts): none by default. */
+	faults: FaultKind[];
 	fans: number;
 	tickets: number;
 	lines: number;
@@ -48,6 +51,7 @@ export const MEASURED_CPU_MS = { join: 1.17, seal: 1, tick: 1, read: 1, look: 1,
 export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: number }): SimConfig {
 	const tickets = input.tickets ?? 5_000;
 	return {
+		faults: [],
 		fans: 10_000,
 		tickets,
 		lines: defaultLineCount(tickets),

@@ -9,10 +9,14 @@ import type { SqlJs } from "./sqlite";
 import { Room } from "./room";
 import { OBJECT_REQUESTS_PER_SECOND, type SimObject } from "./objects";
 import type { SimConfig } from "./config";
+import { Faults, type TraceEntry } from "./faults";
+import { SimProvider, SimQueue } from "./provider";
 
 /** An invariant broke: the run stops at the event that broke it. */
 export class InvariantBroken extends Error {
-	constructor(readonly at: number, readonly seed: number, what: string) {
+	/** The run's trace up to the failure, when it was kept. */
+	trace: TraceEntry[] | null = null;
+	constructor(readonly at: number, readonly seed: number, readonly what: string) {
 		super(`invariant broken at ${(at / 1000).toFixed(3)} s (seed ${seed}): ${what}`);
 	}
 }
@@ -31,20 +35,23 @@ const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
  * only: called with each shard, and with the room (its lines and pacer), once built, to
  * plant a bug in their real path.
  */
-export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void } = {}): Promise<SimResult> {
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; trace?: boolean } = {}): Promise<SimResult> {
 	const events = new EventQueue();
+	const faults = new Faults(config.faults, config.seed, hooks.trace === true);
 	const fail = (what: string): never => {
 		const broken = new InvariantBroken(events.now, config.seed, what);
+		broken.trace = faults.trace;
+		faults.note(events.now, [], `invariant broken: ${what}`);
 		// Found in a promise's continuation, it would be lost as a rejection: the run stops at its next step.
 		events.failure ??= broken;
 		throw broken;
 	};
-	const globals = installSimulatedGlobals(config.seed, events);
+	const globals = installSimulatedGlobals(config.seed, events, (message) => faults.note(events.now, [], message));
 	let inventory: Inventory | null = null;
 	let room: Room | null = null;
 	try {
-		inventory = new Inventory(events, config, sqlJs, fail, hooks.shard);
-		room = new Room(events, config, inventory, sqlJs, fail);
+		inventory = new Inventory(events, config, sqlJs, fail, faults, new SimProvider(events, faults), new SimQueue(events, faults, config.opensAt), hooks.shard);
+		room = new Room(events, config, inventory, sqlJs, fail, faults);
 		hooks.room?.(room);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		fans.arrive();
@@ -52,8 +59,9 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		room.readers(randomStream(config.seed, "readers"));
 		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
 		inventory.check();
+		inventory.settled();
 		checkPositions(fans, room, fail);
-		return { lines: summary(config, events, inventory, room, fans), events: events.ran, soldOutAt: inventory.soldOutAt };
+		return { lines: summary(config, events, inventory, room, fans, faults), events: events.ran, soldOutAt: inventory.soldOutAt };
 	} finally {
 		globals.restore();
 		inventory?.close();
@@ -103,11 +111,11 @@ function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: n
 	return best;
 }
 
-function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans): string[] {
+function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans, faults: Faults): string[] {
 	const opens = config.opensAt;
 	const totals = inventory.totals();
 	const out = [
-		`seed ${config.seed}: ${config.fans} fans, ${config.tickets} tickets, ${config.lines} lines, ${config.shards} shards (replay: --seed ${config.seed})`,
+		`seed ${config.seed}: ${config.fans} fans, ${config.tickets} tickets, ${config.lines} lines, ${config.shards} shards, faults ${config.faults.length === 0 ? "none" : config.faults.join(",")} (replay: --seed ${config.seed})`,
 		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, ${room.batchesChecked} batches within the configured size, slots in order`,
 		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
@@ -124,6 +132,10 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 			`  ${kind.padEnd(5)} hottest ${object.name}: ${peak.requests}/s at ${seconds(peak.at - opens)} (${((100 * peak.requests) / OBJECT_REQUESTS_PER_SECOND).toFixed(0)} % of the limit); ` +
 				`${requests} requests over ${objects.length}, ${(requests / config.fans).toFixed(3)} per fan; deepest queue ${deepest.deepestQueue} at ${deepest.name} (its longest wait ${deepest.longestWaitMs.toFixed(0)} ms)`,
 		);
+	}
+	if (config.faults.length > 0) {
+		out.push(`faults injected: ${[...faults.injected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ") || "none struck"}`);
+		out.push(`money and sales at the end: ${inventory.keptPayments} payments kept = ${inventory.orders} orders, no hold paid twice, no charge open but ${inventory.stuckCharges} whose purchase still awaits a provider that never answered (an engine finding, docs/simulation.md); ${inventory.queue.delivered.size} sales reached the Queue (${inventory.queue.failedSends} sends refused while it was down)`);
 	}
 	out.push(`events simulated: ${events.ran}`);
 	return out;

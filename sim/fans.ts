@@ -127,7 +127,11 @@ export class Fans {
 	 */
 	private hold(fan: Fan, quantity: number): void {
 		const key = `${fan.id}:${fan.holds++}`;
-		const input = { fanId: fan.id, quantity, idempotencyKey: key, notAfter: EPOCH + fan.turnEnds };
+		this.sendHold(fan, { fanId: fan.id, quantity, idempotencyKey: key, notAfter: EPOCH + fan.turnEnds });
+	}
+
+	private sendHold(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): void {
+		const quantity = input.quantity;
 		this.inventory.hold(fan.home, input, (o) => {
 			if (o.ok) {
 				if (fan.retries && fan.holds === 1) return this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value));
@@ -137,6 +141,8 @@ export class Fans {
 			if (o.code === "limit_exceeded") return this.end(fan, "refused");
 			const later = this.events.now + 1000;
 			if (later >= fan.turnEnds) return this.end(fan, "expired");
+			// No answer, or the shard restarted under the request: the same request again, under its key.
+			if (o.code === "unavailable" || o.code === "timeout") return this.events.at(later, () => this.sendHold(fan, input));
 			// Fewer are left than asked for: ask for what is left. Stock on its way: again in a second, as told.
 			if (o.code === "not_enough_left") {
 				const available = Number(o.details?.available ?? 1);
@@ -151,14 +157,21 @@ export class Fans {
 		this.events.after(fan.thinkMs, () => {
 			if (fan.abandons) {
 				if (fan.walksAway) return this.end(fan, "abandoned");
-				return this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, () => this.end(fan, "abandoned"));
+				const release = (): void =>
+					this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, (o) => {
+						if (!o.ok && (o.code === "unavailable" || o.code === "timeout") && this.events.now + 1000 < fan.turnEnds) return void this.events.after(1000, release);
+						this.end(fan, "abandoned");
+					});
+				return release();
 			}
-			const pay = (declined: boolean) => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
+			const pay = (declined: boolean): void => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
 				if (o.ok) {
 					fan.bought += hold.quantity;
 					return this.end(fan, "bought");
 				}
 				if (o.code === "payment_declined") return pay(false);
+				// No answer, or the shard restarted under it: the same purchase again (its charge is under the hold's key).
+				if ((o.code === "unavailable" || o.code === "timeout") && this.events.now + 1000 < fan.turnEnds) return void this.events.after(1000, () => pay(declined));
 				this.end(fan, "expired");
 			});
 			pay(fan.declined);

@@ -6,7 +6,7 @@
 // wait. Installed for the run only; `restore` puts the platform's back.
 import { randomStream, type EventQueue } from "./events";
 
-export function installSimulatedGlobals(seed: number, events: EventQueue): { restore(): void } {
+export function installSimulatedGlobals(seed: number, events: EventQueue, warned: (message: string) => void): { restore(): void } {
 	const c = crypto as unknown as Record<string, unknown>;
 	const random = randomStream(seed, "ids");
 	const bytes = <T extends ArrayBufferView | null>(array: T): T => {
@@ -42,8 +42,21 @@ export function installSimulatedGlobals(seed: number, events: EventQueue): { res
 	g.clearTimeout = (id: number | undefined) => {
 		if (id !== undefined) cleared.add(id);
 	};
+	// The engine's warnings (a send that failed, a peer that did not answer) go to the run's trace, not the output.
+	const log = console as unknown as Record<string, unknown>;
+	const platformWarn = log.warn;
+	log.warn = (...args: unknown[]) => warned(`warning: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ")}`);
+	// Work of an instance that restarted stops where it touches storage again: nobody awaits it.
+	const proc = (globalThis as unknown as { process: { on(e: string, f: (r: unknown) => void): void; off(e: string, f: (r: unknown) => void): void } }).process;
+	const orphaned = (reason: unknown) => {
+		if (reason instanceof Error && reason.message.endsWith(" restarted")) return;
+		events.failure ??= reason as Error;
+	};
+	proc.on("unhandledRejection", orphaned);
 	return {
 		restore() {
+			log.warn = platformWarn;
+			proc.off("unhandledRejection", orphaned);
 			delete c.getRandomValues;
 			delete c.randomUUID;
 			g.setTimeout = platform.setTimeout;

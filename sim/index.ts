@@ -1,5 +1,8 @@
 // What sim/simulate.mjs runs: a drop's settings and the simulation of it.
 export { simConfig, type SimConfig } from "./config";
 export { simulate, InvariantBroken, type SimResult } from "./drop";
-export { Inventory, SimShard, type ShardHook } from "./shards";
+export { Inventory, type ShardHook } from "./shards";
+export { SimShard } from "./shard";
 export { sqliteStorage, type SqlJs } from "./sqlite";
+export { FAULT_KINDS, FAULT_RATES, parseFaults, type FaultKind } from "./faults";
+export { campaign, failureOf, involvedTrace, replayCommand, shrink, type Hooks } from "./campaign";

@@ -20,6 +20,10 @@ export class SimObject {
 	deepestQueue = 0;
 	deepestQueueAt = 0;
 	longestWaitMs = 0;
+	/** Restarts so far: a request served before the last one and still awaiting is dead. */
+	generation = 0;
+	/** Requests that started and await (a peer, the provider): a restart ends them. */
+	private readonly awaiting = new Set<{ onReset: (() => void) | undefined }>();
 
 	constructor(
 		readonly kind: string,
@@ -31,7 +35,7 @@ export class SimObject {
 	 * A request that reaches the object now: `decide` runs when the object serves it,
 	 * and `answer` gets its result one network hop after.
 	 */
-	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0): void {
+	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0, onReset?: () => void): void {
 		const now = this.events.now;
 		const second = Math.floor(now / 1000);
 		while (this.perSecond.length <= second) this.perSecond.push(0);
@@ -51,13 +55,29 @@ export class SimObject {
 			const result = decide();
 			if (!(result instanceof Promise)) return this.events.after(hopMs, () => answer(result));
 			this.events.touched = true;
+			const pending = { onReset };
+			this.awaiting.add(pending);
 			result.then(
-				(value) => this.events.after(hopMs, () => answer(value)),
+				(value) => {
+					if (this.awaiting.delete(pending)) this.events.after(hopMs, () => answer(value));
+				},
 				(err: Error) => {
-					this.events.failure ??= err;
+					if (this.awaiting.delete(pending)) this.events.failure ??= err;
 				},
 			);
 		});
+	}
+
+	/**
+	 * The object restarts (as a Durable Object does when its isolate goes): what awaited
+	 * is gone, its callers told so a hop later (`onReset`, or nothing: a caller that
+	 * waits forever is one whose answer was lost), and whatever it would have done after
+	 * its await never happens. Requests still queued are served by the new instance.
+	 */
+	reset(hopMs: number): void {
+		this.generation++;
+		for (const pending of this.awaiting) if (pending.onReset) this.events.after(hopMs, pending.onReset);
+		this.awaiting.clear();
 	}
 
 	/** The busiest simulated second: its requests and when (ms since the drop was made). */

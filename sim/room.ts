@@ -18,6 +18,7 @@ import { EPOCH, seedHex, type EventQueue } from "./events";
 import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { Inventory } from "./shards";
 import type { SimConfig } from "./config";
+import { FAULT_RATES, SKEW_BOUND_MS, type Faults } from "./faults";
 
 
 /** Joins from the load runner's address: no per-fan or per-address limit (as on 127.0.0.1), no per-line limit. */
@@ -47,6 +48,8 @@ export class Room {
 	private ticking: Promise<void> | null = null;
 	private gathering: Promise<ShardTotals | null> | null = null;
 	private hint: { peerStock: number[]; inFlight: number } | null = null;
+	/** Each line's clock against the pacer's (the skew fault), within SKEW_BOUND_MS of each other. */
+	readonly skew: number[];
 
 	constructor(
 		private readonly events: EventQueue,
@@ -54,6 +57,7 @@ export class Room {
 		private readonly inventory: Inventory,
 		sqlJs: SqlJs,
 		private readonly fail: (what: string) => never,
+		private readonly faults: Faults,
 	) {
 		const body = {
 			name: "Simulated drop",
@@ -67,6 +71,7 @@ export class Room {
 		};
 		const at = new Date(EPOCH).toISOString();
 		this.drop = { ...parseCreateDrop(body, EPOCH), id: inventory.dropId, createdAt: at, updatedAt: at, promoterId: null };
+		this.skew = Array.from({ length: config.lines }, () => (faults.on("skew") ? Math.round((faults.draw("skew") - 0.5) * SKEW_BOUND_MS) : 0));
 		this.lines = Array.from({ length: config.lines }, (_, k) => {
 			const storage = sqliteStorage(sqlJs);
 			const core = new LineCore(new Sql(storage.sql), (fn) => storage.transactionSync(fn));
@@ -84,6 +89,19 @@ export class Room {
 
 	private clock(): number {
 		return this.events.clock();
+	}
+
+	/** Line `k`'s clock: the simulation's, off by its skew. */
+	private lineClock(k: number): number {
+		return this.events.clock() + this.skew[k]!;
+	}
+
+	/** Line `k` restarts between two requests: a new core over the same database (its config and joins are stored, its memory is not). */
+	private restartLine(k: number): void {
+		const l = this.lines[k]!;
+		l.object.reset(this.config.hopMs);
+		l.core = new LineCore(new Sql(l.storage.sql), (fn) => l.storage.transactionSync(fn));
+		this.faults.note(this.events.now, [`line ${k}`], "restarted: memory lost, storage kept");
 	}
 
 	get soldOut(): boolean {
@@ -107,7 +125,8 @@ export class Room {
 		const l = this.lines[line]!;
 		const acceptNew = !(this.published?.soldOut ?? false);
 		l.object.call(this.config.cpu.join, () => {
-			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.clock());
+			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.lineClock(line));
+			if (this.faults.strikes("restart", FAULT_RATES.restartLine, "line restarted")) this.events.after(1, () => this.restartLine(line));
 			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), () => undefined));
 			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
 			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
@@ -118,10 +137,15 @@ export class Room {
 	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
 	private setAlarm(at: number): void {
 		this.alarmAt = at;
-		this.events.at(at - EPOCH, () => {
+		const f = this.faults;
+		const late = f.strikes("alarm", FAULT_RATES.alarmLate, "alarm late") ? Math.floor(f.draw("alarm") * FAULT_RATES.alarmLateMaxMs) : 0;
+		this.events.at(at - EPOCH + late, () => {
 			if (this.alarmAt !== at) return;
 			this.alarmAt = null;
-			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => undefined);
+			const twice = f.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice");
+			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => {
+				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), () => undefined));
+			});
 		});
 	}
 
@@ -203,7 +227,7 @@ export class Room {
 		if (request === null) return 0;
 		const askedAt = this.clock();
 		const wakes = this.core.sealPace.asking();
-		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.clock()))));
+		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.lineClock(k)))));
 		const placed = this.core.placeSealed(request, reports);
 		this.core.sealPace.sealed(placed, askedAt, wakes);
 		return placed;

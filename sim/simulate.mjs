@@ -9,11 +9,13 @@
 import { parseArgs } from "node:util";
 import { loadSimulator } from "./bundle.mjs";
 
-const NUMBERS = ["seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
+const NUMBERS = ["campaign", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
-                        [--hold-seconds N] [--colos N]
-Without --seed a seed is drawn and printed; the same seed replays the same run.`;
+                        [--hold-seconds N] [--colos N] [--faults all|none|restart,alarm,message,skew,d1,provider]
+                        [--no-shrink]
+       npm run simulate -- --campaign N [--seed FIRST] [--fans N] ...   (every fault on, seeds FIRST..FIRST+N-1)
+Without --seed a seed is drawn and printed; the same seed (and faults) replays the same run.`;
 
 function usage(message) {
 	process.stderr.write(`simulate: ${message}\n${USAGE}\n`);
@@ -22,11 +24,15 @@ function usage(message) {
 
 let values;
 try {
-	({ values } = parseArgs({ options: Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])) }));
+	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, "no-shrink": { type: "boolean" } } }));
 } catch (err) {
 	usage(err.message);
 }
 const input = {};
+const faultsText = values.faults;
+const noShrink = values["no-shrink"] === true;
+delete values.faults;
+delete values["no-shrink"];
 for (const [flag, text] of Object.entries(values)) {
 	const n = Number(text);
 	if (!Number.isSafeInteger(n) || n < (flag === "seed" ? 0 : 1)) usage(`--${flag} must be a whole number${flag === "seed" ? "" : " above 0"}`);
@@ -40,16 +46,53 @@ process.stdout.on("error", (err) => {
 	if (err.code !== "EPIPE") throw err;
 });
 const sim = await loadSimulator();
-
-const config = sim.simConfig(input);
-const started = performance.now();
 try {
-	const result = await sim.simulate(config, sim.sqlJs);
-	for (const line of result.lines) process.stdout.write(line + "\n");
+	input.faults = sim.parseFaults(faultsText ?? "none");
 } catch (err) {
-	if (!(err instanceof sim.InvariantBroken)) throw err;
-	process.stdout.write(`${err.message}\nreplay: npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards}\n`);
-	process.exitCode = 1;
+	usage(err.message);
+}
+
+const out = (line) => process.stdout.write(line + "\n");
+const started = performance.now();
+if (input.campaign !== undefined) {
+	// A campaign: every fault on, one seed after another; each seed that breaks an invariant is named with its replay.
+	const count = input.campaign;
+	delete input.campaign;
+	if (faultsText !== undefined && faultsText !== "all") usage("a campaign runs with every fault on (--faults all)");
+	const base = sim.simConfig({ ...input, faults: sim.parseFaults("all") });
+	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}`);
+	const found = await sim.campaign(base, base.seed, count, sim.sqlJs, {}, (seed, broken) => {
+		if (broken !== null) out(`seed ${seed} broke an invariant: ${broken.what}\n  replay: ${sim.replayCommand({ ...base, seed })}`);
+	});
+	const each = (performance.now() - started) / 1000 / count;
+	out(`campaign: ${count - found.length} of ${count} seeds held every invariant; ${found.length} broke one${found.length > 0 ? ` (seeds ${found.map((f) => f.seed).join(", ")})` : ""}`);
+	process.stderr.write(`${each.toFixed(2)} s a seed\n`);
+	if (found.length > 0) process.exitCode = 1;
+} else {
+	const config = sim.simConfig(input);
+	try {
+		const result = await sim.simulate(config, sim.sqlJs);
+		for (const line of result.lines) out(line);
+	} catch (err) {
+		if (!(err instanceof sim.InvariantBroken)) throw err;
+		out(err.message);
+		out(`replay: ${sim.replayCommand(config)}`);
+		process.exitCode = 1;
+		// The smallest run that still fails, then its trace: the seed replays it exactly.
+		let smallest = config;
+		if (!noShrink && (config.faults.length > 0 || config.fans >= 1000)) {
+			smallest = (await sim.shrink(config, sim.sqlJs, {}, out)).config;
+		}
+		const again = await sim.failureOf(smallest, sim.sqlJs, {}, true);
+		if (again === null) out("the failure did not come back with its trace kept: a run is not deterministic (a bug in the simulator)");
+		else {
+			const { lines, left } = sim.involvedTrace(again);
+			out(`smallest failing run: ${sim.replayCommand(smallest)}`);
+			out(`  ${again.message}`);
+			out(`trace of what the failure names${left > 0 ? ` (the last ${lines.length}; ${left} earlier left out)` : ""}:`);
+			for (const line of lines) out(line);
+		}
+	}
 }
 // Wall time and memory go to stderr: they differ between runs of one seed, the summary does not.
 const mem = process.memoryUsage();

@@ -9,6 +9,7 @@ export interface SqlJsStatement {
 	bind(values: unknown[]): boolean;
 	step(): boolean;
 	getAsObject(): Record<string, unknown>;
+	get(): unknown[];
 	getColumnNames(): string[];
 	reset(): void;
 	free(): boolean;
@@ -29,11 +30,15 @@ export interface SimStorage {
 	transactionSync<T>(fn: () => T): T;
 	/** Statements run, for the report. */
 	readonly statements: number;
+	/** Moves with every write (and rollback): unchanged, the database reads as it did. */
+	readonly version: number;
 	close(): void;
 }
 
 /** Only these statements write rows: any other leaves sqlite3_changes() at the last write's count, so it counts 0. */
 const WRITES = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+/** Plain reads, whose rows may be cached until the next write: anything else (a write, a pragma, a schema change) clears the cache. */
+const READS = /^\s*SELECT\b/i;
 
 class Cursor<T extends Record<string, SqlStorageValue>> {
 	private index = 0;
@@ -77,50 +82,83 @@ class Cursor<T extends Record<string, SqlStorageValue>> {
 const bound = (v: unknown) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v === undefined ? null : v);
 const returned = (v: unknown): SqlStorageValue => (v instanceof Uint8Array ? (v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer) : (v as SqlStorageValue));
 
-/** A fresh in-memory database with Cloudflare's storage API over it. */
+/**
+ * A fresh in-memory database with Cloudflare's storage API over it. Reads are served
+ * from a cache of their rows (by text and bindings) until the database is next written
+ * or a transaction rolled back: the same rows SQLite would return, without asking it,
+ * so the cores decide exactly as they would. `version` moves with every write, so a
+ * caller can tell the database has not changed since it last looked.
+ */
 export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 	const db = new sqlJs.Database();
 	// sql.js keeps the database as a file in Emscripten's in-memory file system; a rollback journal
 	// kept there too costs a file write per change. In memory it still undoes a transaction the same.
-	db.run("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF");
+	// One connection owns the file, so it keeps its lock and page cache instead of checking the file
+	// again at each statement.
+	db.run("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA temp_store = MEMORY");
 	// Each query is prepared once: the cores send the same few dozen texts again and again.
-	const prepared = new Map<string, SqlJsStatement>();
+	const prepared = new Map<string, { statement: SqlJsStatement; columns: string[] | null; read: boolean; write: boolean }>();
+	const cache = new Map<string, { rows: Record<string, SqlStorageValue>[]; columns: string[] }>();
 	let statements = 0;
+	let version = 0;
 	let depth = 0;
+	const changed = () => {
+		version++;
+		if (cache.size > 0) cache.clear();
+	};
 	const exec = <T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): Cursor<T> => {
 		statements++;
-		let statement = prepared.get(query);
-		if (statement === undefined) {
-			statement = db.prepare(query);
-			prepared.set(query, statement);
+		let entry = prepared.get(query);
+		if (entry === undefined) {
+			entry = { statement: db.prepare(query), columns: null, read: READS.test(query), write: WRITES.test(query) };
+			prepared.set(query, entry);
 		}
+		let key: string | null = null;
+		if (entry.read) {
+			key = bindings.length === 0 ? query : query + "\u0000" + bindings.map(keyOf).join("\u0000");
+			const hit = cache.get(key);
+			if (hit !== undefined) return new Cursor(hit.rows.map((r) => ({ ...r })) as T[], hit.columns, 0);
+		} else changed();
+		const statement = entry.statement;
 		try {
 			statement.bind(bindings.map(bound));
+			const columns = (entry.columns ??= statement.getColumnNames());
 			const rows: T[] = [];
 			while (statement.step()) {
-				const row = statement.getAsObject();
-				for (const k in row) row[k] = returned(row[k]);
+				const values = statement.get();
+				const row: Record<string, SqlStorageValue> = {};
+				for (let i = 0; i < columns.length; i++) row[columns[i]!] = returned(values[i]);
 				rows.push(row as T);
 			}
-			return new Cursor(rows, statement.getColumnNames(), WRITES.test(query) ? db.getRowsModified() : 0);
+			if (key !== null) cache.set(key, { rows: rows.map((r) => ({ ...r })), columns });
+			return new Cursor(rows, columns, entry.write ? db.getRowsModified() : 0);
 		} finally {
 			statement.reset();
 		}
+	};
+	// The savepoints' statements, prepared once per depth.
+	const savepoints: { begin: SqlJsStatement; release: SqlJsStatement; rollback: SqlJsStatement }[] = [];
+	const run = (statement: SqlJsStatement) => {
+		statement.step();
+		statement.reset();
 	};
 	const sql = { exec, get databaseSize() { return 0; } } as unknown as SqlStorage;
 	return {
 		sql,
 		// As workerd's: all or nothing, nested calls as savepoints inside the outer one.
 		transactionSync<T>(fn: () => T): T {
-			const name = `sim_tx_${depth++}`;
-			db.run(`SAVEPOINT ${name}`);
+			const name = `sim_tx_${depth}`;
+			const s = (savepoints[depth] ??= { begin: db.prepare(`SAVEPOINT ${name}`), release: db.prepare(`RELEASE ${name}`), rollback: db.prepare(`ROLLBACK TO ${name}`) });
+			depth++;
+			run(s.begin);
 			try {
 				const result = fn();
-				db.run(`RELEASE ${name}`);
+				run(s.release);
 				return result;
 			} catch (err) {
-				db.run(`ROLLBACK TO ${name}`);
-				db.run(`RELEASE ${name}`);
+				changed();
+				run(s.rollback);
+				run(s.release);
 				throw err;
 			} finally {
 				depth--;
@@ -129,9 +167,19 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		get statements() {
 			return statements;
 		},
+		get version() {
+			return version;
+		},
 		close() {
-			for (const s of prepared.values()) s.free();
+			for (const e of prepared.values()) e.statement.free();
+			for (const s of savepoints) for (const st of [s.begin, s.release, s.rollback]) st.free();
 			db.close();
 		},
 	};
+}
+
+/** A binding in a cache key: its type with it, so 1 and "1" are two keys; bytes by their content. */
+function keyOf(v: unknown): string {
+	if (v instanceof ArrayBuffer) return "b" + [...new Uint8Array(v)].join(",");
+	return typeof v === "string" ? "s" + v : typeof v + String(v);
 }

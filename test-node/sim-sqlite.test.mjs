@@ -172,3 +172,34 @@ test("the pacer core on it: opens once, seals every slot up to the present one a
 	assert.equal(admitted, 2);
 	assert.equal(m.watermarkOf(core, drop, now).admittedThrough, 2);
 });
+
+test("reads served from the cache read as SQLite would: a write, a rolled-back transaction or a changed row all seen at once, and rows handed out are copies", () => {
+	const s = storage();
+	const sql = new m.Sql(s.sql);
+	sql.run(`CREATE TABLE t (k INTEGER PRIMARY KEY, n INTEGER NOT NULL CHECK (n >= 0))`);
+	sql.run(`INSERT INTO t (k, n) VALUES (1, 5)`);
+	const v0 = s.version;
+	assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 5);
+	assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 5);
+	assert.equal(s.version, v0, "reads leave the version alone");
+	// A caller that changes a row it was given changes nothing the next reader sees.
+	sql.first(`SELECT n FROM t WHERE k = ?`, 1).n = 99;
+	assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 5);
+	// A binding's type is part of the key: 1 and "1" are two reads.
+	assert.equal(sql.first(`SELECT typeof(?) AS t`, 1).t, "integer");
+	assert.equal(sql.first(`SELECT typeof(?) AS t`, "1").t, "text");
+	sql.run(`UPDATE t SET n = 4 WHERE k = 1`);
+	assert.ok(s.version > v0);
+	assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 4);
+	const v1 = s.version;
+	assert.throws(() =>
+		s.transactionSync(() => {
+			sql.run(`UPDATE t SET n = 3 WHERE k = 1`);
+			assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 3);
+			sql.run(`UPDATE t SET n = -1 WHERE k = 1`);
+		}),
+	);
+	assert.equal(sql.number(`SELECT n FROM t WHERE k = ?`, 1), 4, "the rollback is seen, not the cached 3");
+	assert.ok(s.version > v1);
+	s.close();
+});

@@ -116,3 +116,102 @@ test("planted in a line: a seal that reports one join fewer than it took tells a
 		return true;
 	});
 });
+
+const cliStatus = (...args) => {
+	try {
+		return { code: 0, stdout: cli(...args) };
+	} catch (err) {
+		return { code: err.status, stdout: err.stdout, stderr: err.stderr };
+	}
+};
+const ALL = () => sim.parseFaults("all");
+/** The planted bug: once a shard restarts, its ledger's per-fan check refuses nothing (a test hook, never in src). */
+const skipsLimitAfterRestart = (shard, restarted) => {
+	if (restarted) shard.ledger.store.limitRefusal = () => null;
+};
+
+test("a run with every fault on replays identically from its seed, prints its seed and fault set, and every kind struck", () => {
+	const args = ["--seed", "41", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "all"];
+	const a = cli(...args);
+	assert.equal(cli(...args), a);
+	assert.match(a, /^seed 41: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider/);
+	const injected = /faults injected: (.*)/.exec(a)[1];
+	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request"]) assert.match(injected, new RegExp(kind), injected);
+	// The outage refused sends and the outbox kept the sales: every order's sale arrived all the same.
+	const money = /money and sales at the end: (\d+) payments kept = (\d+) orders.*; (\d+) sales reached the Queue \((\d+) sends refused/.exec(a);
+	assert.equal(money[1], money[2]);
+	assert.equal(money[3], money[2]);
+	assert.ok(Number(money[4]) > 0, "the Queue was down for some sends");
+	assert.notEqual(cli("--seed", "41", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "restart,alarm"), a);
+});
+
+test("--faults names its kinds: an unknown one is refused with the kinds listed", () => {
+	const bad = cliStatus("--seed", "1", "--faults", "restart,meteor");
+	assert.equal(bad.code, 2);
+	assert.match(bad.stderr, /unknown fault "meteor".*restart, alarm, message, skew, d1, provider/);
+	assert.deepEqual(sim.parseFaults("skew,restart"), ["restart", "skew"]);
+	assert.deepEqual(sim.parseFaults("none"), []);
+});
+
+test("skew: the lines' clocks differ, within the bound, and the same seed skews them the same", async () => {
+	const skews = [];
+	await run({ seed: 43, fans: 800, tickets: 300, shards: 2, lines: 6, faults: ["skew"] }, { room: (room) => skews.push([...room.skew]) });
+	await run({ seed: 43, fans: 800, tickets: 300, shards: 2, lines: 6, faults: ["skew"] }, { room: (room) => skews.push([...room.skew]) });
+	assert.deepEqual(skews[0], skews[1]);
+	assert.ok(new Set(skews[0]).size > 1, String(skews[0]));
+	assert.ok(Math.max(...skews[0]) - Math.min(...skews[0]) <= 100);
+});
+
+test("a restart mid-request rebuilds the shard over the same database: memory lost, storage kept, the run's invariants held", async () => {
+	const restarts = [];
+	const built = new Map();
+	const result = await run({ seed: 44, fans: 3000, tickets: 1500, shards: 4, faults: ["restart"] }, {
+		shard: (shard, restarted) => {
+			if (restarted) {
+				// A new ledger and new transfers (memory lost) over the same database (storage kept).
+				assert.notEqual(shard.ledger, built.get(shard.index).ledger);
+				assert.notEqual(shard.transfers, built.get(shard.index).transfers);
+				assert.equal(shard.storage, built.get(shard.index).storage);
+				restarts.push(shard.index);
+			}
+			built.set(shard.index, { ledger: shard.ledger, transfers: shard.transfers, storage: shard.storage });
+		},
+	});
+	assert.ok(restarts.length > 0, "some shard restarted");
+	assert.match(result.lines.join("\n"), /sold 1500 of 1500/);
+	assert.match(result.lines.join("\n"), /shard restarted mid-request \d+/);
+});
+
+test("the planted bug (a hold that skips the per-fan check after a restart) is found by a campaign, replayed from its seed, shrunk to the restarts it needs, and its trace names the fan's holds", async () => {
+	const base = sim.simConfig({ seed: 0, fans: 3000, tickets: 1500, shards: 4, faults: ALL() });
+	const found = await sim.campaign(base, 1, 3, sim.sqlJs, { shard: skipsLimitAfterRestart });
+	assert.ok(found.length > 0, "the campaign found it");
+	const { seed, what } = found[0];
+	assert.match(what, /holds or bought \d+ tickets on shard \d+ > maxPerFan 4/);
+	const again = await sim.failureOf({ ...base, seed }, sim.sqlJs, { shard: skipsLimitAfterRestart }, true);
+	assert.equal(again.what, what, "the seed replays the same failure");
+	// Without restarts the plant never acts, and the same seed holds; so does the seed without the plant.
+	assert.equal(await sim.failureOf({ ...base, seed, faults: base.faults.filter((k) => k !== "restart") }, sim.sqlJs, { shard: skipsLimitAfterRestart }), null);
+	assert.equal(await sim.failureOf({ ...base, seed }, sim.sqlJs, {}), null);
+	const { config } = await sim.shrink({ ...base, seed }, sim.sqlJs, { shard: skipsLimitAfterRestart });
+	assert.ok(config.faults.includes("restart"), config.faults.join(","));
+	assert.ok(config.faults.length < base.faults.length || config.fans < base.fans, "the shrink made the run smaller");
+	const shrunk = await sim.failureOf(config, sim.sqlJs, { shard: skipsLimitAfterRestart }, true);
+	const fan = /fan (fan-[\w-]+)/.exec(shrunk.what)[1];
+	const { lines } = sim.involvedTrace(shrunk);
+	assert.ok(lines.some((l) => l.includes(`hold of`) && l.includes(fan)), lines.join("\n"));
+	assert.ok(lines.some((l) => l.includes("restarted")), lines.join("\n"));
+	assert.match(lines.at(-1), /invariant broken: fan .* > maxPerFan 4/);
+});
+
+test("a bounded fault campaign, as CI runs it: every seed of a 3,000-fan drop on 4 shards holds every invariant with every fault on", async () => {
+	const base = sim.simConfig({ seed: 0, fans: 3000, tickets: 1500, shards: 4, faults: ALL() });
+	const found = await sim.campaign(base, 1000, 8, sim.sqlJs, {});
+	assert.deepEqual(found, []);
+});
+
+test("a provider that never answers leaves a charge open while its purchase waits: the run counts it and says so", async () => {
+	const result = await run({ seed: 41, fans: 3000, tickets: 1500, shards: 4, faults: ["provider"] });
+	const stuck = Number(/no charge open but (\d+) whose purchase still awaits a provider that never answered/.exec(result.lines.join("\n"))[1]);
+	assert.ok(stuck > 0, "the finding shows in this seed");
+});

@@ -1,0 +1,82 @@
+// What follows a broken invariant, and a fault campaign. A failure is run again with
+// its trace kept (the seed replays it exactly), and shrunk: each fault kind switched
+// off in turn, and the fans halved, as long as the run still breaks an invariant, so
+// the trace printed is of the smallest run that shows it; of that trace, the events
+// that touched the objects and fans the failure names. A campaign runs one seed after
+// another with every fault on and reports each seed that broke an invariant.
+import type { SimConfig } from "./config";
+import { InvariantBroken, simulate } from "./drop";
+import type { TraceEntry } from "./faults";
+import type { Room } from "./room";
+import type { ShardHook } from "./shards";
+import type { SqlJs } from "./sqlite";
+
+export type Hooks = { shard?: ShardHook; room?: (room: Room) => void };
+
+/** The fewest fans a shrink goes down to (fewer and the drop is not itself any more). */
+const MIN_FANS = 500;
+/** Entries of the trace printed at most: the newest of those that touched what the failure names. */
+const TRACE_LINES = 40;
+
+/** The run's failure, or null when it held every invariant. Anything else thrown is not a finding: it is thrown on. */
+export async function failureOf(config: SimConfig, sqlJs: SqlJs, hooks: Hooks, trace = false): Promise<InvariantBroken | null> {
+	try {
+		await simulate(config, sqlJs, { ...hooks, trace });
+		return null;
+	} catch (err) {
+		if (err instanceof InvariantBroken) return err;
+		throw err;
+	}
+}
+
+/** The smallest run found that still breaks an invariant: fault kinds off one by one, then the fans halved. */
+export async function shrink(config: SimConfig, sqlJs: SqlJs, hooks: Hooks, log: (line: string) => void = () => undefined): Promise<{ config: SimConfig; runs: number }> {
+	let best = config;
+	let runs = 0;
+	for (const kind of config.faults) {
+		const without = { ...best, faults: best.faults.filter((k) => k !== kind) };
+		runs++;
+		if ((await failureOf(without, sqlJs, hooks)) !== null) {
+			best = without;
+			log(`shrink: still fails without ${kind}`);
+		} else log(`shrink: needs ${kind}`);
+	}
+	while (Math.floor(best.fans / 2) >= MIN_FANS) {
+		const fewer = { ...best, fans: Math.floor(best.fans / 2) };
+		runs++;
+		if ((await failureOf(fewer, sqlJs, hooks)) === null) break;
+		best = fewer;
+		log(`shrink: still fails with ${best.fans} fans`);
+	}
+	return { config: best, runs };
+}
+
+/**
+ * The events that show a failure: those that touched the shards, lines and fans its
+ * message names (and the failure itself), the newest TRACE_LINES of them.
+ */
+export function involvedTrace(err: InvariantBroken): { lines: string[]; left: number } {
+	const named = new Set<string>();
+	for (const m of err.what.matchAll(/\b(shard \d+|line \d+|fan [\w-]+|pacer)\b/g)) named.add(m[1]!);
+	const fans = [...err.what.matchAll(/\bfan (fan-[\w-]+)/g)].map((m) => `fan ${m[1]}`);
+	for (const f of fans) named.add(f);
+	const trace: TraceEntry[] = err.trace ?? [];
+	const touching = trace.filter((e) => e.touches.length === 0 ? e.what.startsWith("invariant broken") : e.touches.some((t) => named.has(t)));
+	const shown = touching.slice(-TRACE_LINES);
+	return { lines: shown.map((e) => `${(e.at / 1000).toFixed(3).padStart(9)} s  ${e.what}`), left: touching.length - shown.length };
+}
+
+export function replayCommand(config: SimConfig): string {
+	return `npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards} --faults ${config.faults.length === 0 ? "none" : config.faults.join(",")}`;
+}
+
+/** Seeds `first`.. `first + count − 1` of one drop, every fault on: the seeds that broke an invariant, and what broke. */
+export async function campaign(base: Omit<SimConfig, "seed">, first: number, count: number, sqlJs: SqlJs, hooks: Hooks, progress: (seed: number, broken: InvariantBroken | null) => void = () => undefined): Promise<{ seed: number; what: string }[]> {
+	const found: { seed: number; what: string }[] = [];
+	for (let seed = first; seed < first + count; seed++) {
+		const broken = await failureOf({ ...base, seed }, sqlJs, hooks);
+		progress(seed, broken);
+		if (broken !== null) found.push({ seed, what: broken.what });
+	}
+	return found;
+}

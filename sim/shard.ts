@@ -1,0 +1,189 @@
+// One shard of the simulated drop: the engine's own shard code (the ledger, the stock
+// transfers, the charges with the simulated provider, the outbox, the alarm schedule)
+// over its own SQLite database (sim/sqlite.ts), built as the shard object's
+// constructor builds it. Under the restart fault it is built again over the same
+// database (storage kept, memory lost), and the old instance's ports stop it: what it
+// would have done after its await never happens.
+import { AlarmSchedule } from "../src/inventory/alarm-schedule";
+import { CHARGE_SETTLE_MS, Charges } from "../src/inventory/charges";
+import { Ledger, type ShardCounts } from "../src/inventory/ledger";
+import { OUTBOX_RETRY_MS, OutboxSender } from "../src/inventory/outbox-sender";
+import { ACK_AFTER_MS, StockTransfers, TRANSFER_RETRY_MS } from "../src/inventory/stock-transfers";
+import { ok } from "../src/shared/outcome";
+import { Sql } from "../src/shared/sql";
+import { SimObject } from "./objects";
+import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
+import type { SimConfig } from "./config";
+import { EPOCH, type EventQueue } from "./events";
+import { FAULT_RATES } from "./faults";
+import type { Inventory } from "./shards";
+
+/** What code of an instance that restarted meets when it touches storage again: it stops there. */
+export class Restarted extends Error {
+	constructor(what: string) {
+		super(`${what} restarted`);
+	}
+}
+
+
+/** As the shard's own alarm: it comes back within this long to prune when nothing needs it sooner. */
+const PRUNE_RETRY_MS = 60 * 60 * 1000;
+
+export class SimShard {
+	readonly object: SimObject;
+	readonly storage: SimStorage;
+	ledger!: Ledger;
+	private sql!: Sql;
+	transfers!: StockTransfers;
+	charges!: Charges;
+	outbox!: OutboxSender;
+	schedule!: AlarmSchedule;
+	/** The counts its ledger last gave, read after each request it served. */
+	counts: ShardCounts;
+	/** The storage's version when `counts` was read: unchanged since, the counts stand without asking again. */
+	countedAt = -1;
+	/** The storage's alarm: kept across restarts, as Cloudflare keeps it. */
+	private alarmAt: number | null = null;
+	restarts = 0;
+
+	constructor(
+		readonly index: number,
+		readonly allocation: number,
+		private readonly inventory: Inventory,
+		private readonly events: EventQueue,
+		private readonly config: SimConfig,
+		sqlJs: SqlJs,
+	) {
+		this.object = new SimObject("shard", `shard ${index}`, events);
+		this.storage = sqliteStorage(sqlJs);
+		this.build();
+		this.ledger.init({ dropId: inventory.dropId, shard: index, shards: config.shards, allocation, maxPerFan: config.maxPerFan, holdSeconds: config.holdSeconds, priceCents: 5000, currency: "usd" });
+		this.counts = this.ledger.counts();
+	}
+
+	get name(): string {
+		return this.object.name;
+	}
+
+	/**
+	 * The instance as the shard object's constructor makes it, over the same storage. Its
+	 * ports (storage, peers, provider, Queue, alarm, timers' work) belong to this instance:
+	 * once it restarts they stop it, as an isolate that is gone does nothing more.
+	 */
+	private build(): void {
+		const events = this.events;
+		const inventory = this.inventory;
+		const generation = this.object.generation;
+		const alive = () => this.object.generation === generation;
+		const dead = () => new Restarted(this.name);
+		const storage = this.storage;
+		const exec = storage.sql.exec.bind(storage.sql);
+		const sql = {
+			exec: (query: string, ...bindings: unknown[]) => {
+				if (!alive()) throw dead();
+				return exec(query, ...(bindings as SqlStorageValue[]));
+			},
+			get databaseSize() {
+				return 0;
+			},
+		} as unknown as SqlStorage;
+		const tx = <T>(fn: () => T) => {
+			if (!alive()) throw dead();
+			return storage.transactionSync(fn);
+		};
+		/** An answer to this instance: never delivered once it is gone. */
+		const gate = <T>(promise: Promise<T>): Promise<T> =>
+			new Promise<T>((resolve, reject) =>
+				promise.then(
+					(v) => alive() && resolve(v),
+					(e: unknown) => alive() && reject(e),
+				),
+			);
+		this.sql = new Sql(sql);
+		this.ledger = new Ledger(this.sql, tx);
+		const clock = () => events.clock();
+		this.schedule = new AlarmSchedule({
+			clock,
+			setAlarm: (at) => {
+				if (alive()) this.setAlarm(at);
+			},
+			nextNeeded: (now) => this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS }),
+		});
+		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer: (_drop, k) => ({ give: (input) => gate(inventory.give(this, k, input)) }) });
+		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: (messages) => gate(inventory.queue.send(messages)) });
+		const provider = inventory.provider.port((what) => inventory.faults.note(events.now, [this.name], what));
+		const gated: typeof provider = {
+			keyLifeMs: provider.keyLifeMs,
+			charge: (r) => {
+				inventory.maybeRestart(this);
+				return gate(provider.charge(r));
+			},
+			lookup: (k, r) => gate(provider.lookup(k, r)),
+			paymentStatus: (id) => gate(provider.paymentStatus(id)),
+			cancel: (id) => gate(provider.cancel(id)),
+			refund: (id, part) => gate(provider.refund(id, part)),
+			confirm: (id) => gate(provider.confirm(id)),
+		};
+		this.charges = new Charges({
+			clock,
+			charges: this.ledger.charges,
+			alarm: this.schedule,
+			provider: () => ok(gated),
+			afterCharge: () => undefined,
+			// The shard's saleMade: the order counted as the engine made it (by a purchase, or by the alarm's reconcile), and its sale sent.
+			ordered: async (order) => {
+				inventory.ordered(order.orderId, order.quantity);
+				this.schedule.by(clock() + OUTBOX_RETRY_MS);
+				await this.outbox.flush();
+			},
+		});
+	}
+
+	/** The object restarts: storage kept, memory lost; requests awaiting are ended, and a new instance is built over the same database. */
+	restart(): void {
+		this.restarts++;
+		this.object.reset(this.config.hopMs);
+		this.build();
+		this.inventory.faults.note(this.events.now, [this.name], "restarted: memory lost, storage kept");
+	}
+
+	/** The storage's alarm: one at a time, a later set replaces it; it runs as one of the shard's requests (late, or twice, under the alarm fault). */
+	private setAlarm(at: number): void {
+		this.alarmAt = at;
+		const faults = this.inventory.faults;
+		const late = faults.strikes("alarm", FAULT_RATES.alarmLate, "alarm late") ? Math.floor(faults.draw("alarm") * FAULT_RATES.alarmLateMaxMs) : 0;
+		this.events.at(at - EPOCH + late, () => {
+			if (this.alarmAt !== at) return;
+			this.alarmAt = null;
+			this.runAlarm(faults.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice"));
+		});
+	}
+
+	private runAlarm(twice: boolean): void {
+		const faults = this.inventory.faults;
+		if (faults.trace) faults.note(this.events.now, [this.name], twice ? "alarm runs (and will run again)" : "alarm runs");
+		// An alarm whose instance restarted under it failed: Cloudflare runs it again.
+		this.object.call(1, () => this.alarm(), () => {
+			if (twice) this.events.after(Math.floor(faults.draw("alarm") * 1000), () => this.runAlarm(false));
+		}, 0, () => this.setAlarm(this.events.clock() + 2000));
+	}
+
+	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
+	private async alarm(): Promise<void> {
+		const clock = () => this.events.clock();
+		this.schedule.running();
+		this.ledger.holds.expireDue(clock());
+		await this.transfers.completePendingTransfers();
+		await this.transfers.sendAcks();
+		await this.charges.reconcile();
+		await this.outbox.flush();
+		this.ledger.prune(clock());
+		this.schedule.fromStoredState();
+	}
+
+	/** Tickets the fan holds or bought here, as the ledger's per-fan limit counts them. */
+	fanTickets(fanId: string): number {
+		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE fan_id = ? AND state IN ('claiming', 'active', 'purchased') AND ticket_type IS NULL`, fanId);
+	}
+}
+
