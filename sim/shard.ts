@@ -5,7 +5,7 @@
 // database (storage kept, memory lost), and the old instance's ports stop it: what it
 // would have done after its await never happens.
 import { AlarmSchedule } from "../src/inventory/alarm-schedule";
-import { CHARGE_SETTLE_MS, Charges } from "../src/inventory/charges";
+import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS } from "../src/inventory/charges";
 import { Ledger, type ShardCounts } from "../src/inventory/ledger";
 import { OUTBOX_RETRY_MS, OutboxSender } from "../src/inventory/outbox-sender";
 import { ACK_AFTER_MS, StockTransfers, TRANSFER_RETRY_MS } from "../src/inventory/stock-transfers";
@@ -130,6 +130,7 @@ export class SimShard {
 			alarm: this.schedule,
 			provider: () => ok(gated),
 			afterCharge: () => undefined,
+			providerAnswerMs: () => PROVIDER_ANSWER_MS,
 			// The shard's saleMade: the order counted as the engine made it (by a purchase, or by the alarm's reconcile), and its sale sent.
 			ordered: async (order) => {
 				inventory.ordered(order.orderId, order.quantity);

@@ -210,8 +210,9 @@ test("a bounded fault campaign, as CI runs it: every seed of a 3,000-fan drop on
 	assert.deepEqual(found, []);
 });
 
-test("a provider that never answers leaves a charge open while its purchase waits: the run counts it and says so", async () => {
+test("a provider that never answers no longer leaves a charge open: the purchase gives it up and the alarm settles the charge (seed 41 showed it open before)", async () => {
 	const result = await run({ seed: 41, fans: 3000, tickets: 1500, shards: 4, faults: ["provider"] });
-	const stuck = Number(/no charge open but (\d+) whose purchase still awaits a provider that never answered/.exec(result.lines.join("\n"))[1]);
-	assert.ok(stuck > 0, "the finding shows in this seed");
+	const text = result.lines.join("\n");
+	assert.match(text, /provider never answered [1-9]/, "the seed still has providers that never answer");
+	assert.match(text, /no hold paid twice, no charge open;/);
 });

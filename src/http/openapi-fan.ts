@@ -136,6 +136,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			409: "drop_cancelled: refused before any charge; a charge under way when the cancel reached the shard is refunded",
 			410: "hold_expired, hold_released",
 			422: "payment_method_unavailable (field payment.method), invalid_value, empty, too_long, invalid_format",
+			503: "try_again (holdId, holdKept, retryAfter): the payment provider did not answer within 30 s; the charge stays open, and the retry or the shard's alarm asks again under its key",
 		},
 	},
 	{

@@ -22,6 +22,15 @@ import type { ActionView, OrderView } from "./ledger-store";
 export const CHARGE_SETTLE_MS = 30_000;
 
 /**
+ * How long a purchase waits for the provider's answer to a charge (and the alarm for a lookup).
+ * Past it the purchase gives up as if the answer were lost: the charge stays open under its key,
+ * the fan is told to try again, and the fan's retry or the alarm settles it by asking again under
+ * that key, so the provider answers the first charge rather than make a second. Without it, a
+ * provider that never answered kept the purchase running, and the alarm leaves a running purchase alone.
+ */
+export const PROVIDER_ANSWER_MS = 30_000;
+
+/**
  * How long a charge may wait on the fan's bank (3-D Secure), its hold kept meanwhile: never
  * past the fan's turn. Long enough for a bank's check (Stripe's own challenges time out sooner).
  */
@@ -63,6 +72,8 @@ export interface ChargeHost {
 	provider(method: string): Outcome<PaymentProvider>;
 	/** Runs between the provider's answer and its recording (tests crash a purchase there). */
 	afterCharge(): void;
+	/** How long a provider may take to answer (PROVIDER_ANSWER_MS; tests shorten it). */
+	providerAnswerMs(): number;
 	/** An order was made: its sale goes out, and a named order's units are told they are sold. */
 	ordered(order: OrderView): Promise<void>;
 }
@@ -110,7 +121,14 @@ export class Charges {
 		const provider = charge.amount_cents === 0 ? freeProvider : this.providerOf(charge, chosen);
 		if (charge.state === "charged" && charge.payment_id !== null) return this.settle(charge.hold_id, key, charge.payment_id, provider, input.email);
 		const request = requestOf(charge, input.payment.token);
-		const result = await provider.charge(request);
+		const result = await within(provider.charge(request), this.host.providerAnswerMs());
+		if (result === null) {
+			return fail(503, "try_again", "The payment provider has not answered yet. Try again in a moment: the same payment is asked for, never a second one.", {
+				holdId: charge.hold_id,
+				holdKept: true,
+				retryAfter: 5,
+			});
+		}
 		this.host.afterCharge();
 		if (result.status === "requires_action") return this.awaitAction(charge, result, input.notAfter);
 		if (result.status === "declined") {
@@ -252,8 +270,8 @@ export class Charges {
 					await this.settle(charge.hold_id, key, charge.payment_id, provider.value);
 					continue;
 				}
-				const found = await provider.value.lookup(key, keyAlive && charge.token !== null ? requestOf(charge, charge.token) : null);
-				if (running()) continue;
+				const found = await within(provider.value.lookup(key, keyAlive && charge.token !== null ? requestOf(charge, charge.token) : null), this.host.providerAnswerMs());
+				if (found === null || running()) continue;
 				if (found.status === "approved") {
 					this.host.charges.chargeApproved(charge.hold_id, key, found.paymentId, this.host.clock());
 					await this.settle(charge.hold_id, key, found.paymentId, provider.value);
@@ -275,4 +293,17 @@ export class Charges {
 /** The request of a charge: an attempt left open is sent again as it was first sent. */
 function requestOf(charge: ChargeRow, token: string): ChargeRequest {
 	return { idempotencyKey: charge.idempotency_key, amountCents: charge.amount_cents, currency: charge.currency, token: charge.token ?? token };
+}
+
+/** The provider's answer, or null when it takes longer than `ms` (the call is left to finish on its own). */
+async function within<T>(answer: Promise<T>, ms: number): Promise<T | null> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const late = new Promise<null>((resolve) => {
+		timer = setTimeout(() => resolve(null), ms);
+	});
+	try {
+		return await Promise.race([answer, late]);
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
+	}
 }

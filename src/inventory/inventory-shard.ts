@@ -13,7 +13,7 @@ import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
-import { CHARGE_SETTLE_MS, Charges, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
+import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
 import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
@@ -51,6 +51,8 @@ export class InventoryShard extends DurableObject<Env> {
 	 */
 	clock: () => number = () => Date.now();
 	afterCharge: (() => void) | null = null;
+	/** How long a provider may take to answer a charge or a lookup (charges.ts); tests shorten it. */
+	providerAnswerMs = PROVIDER_ANSWER_MS;
 	/**
 	 * Set by a pacer's look that found the drop dry (nothing free anywhere, holds outstanding):
 	 * this shard's counts then, so it tells the pacer when it frees stock or sells. Memory is
@@ -80,6 +82,7 @@ export class InventoryShard extends DurableObject<Env> {
 			alarm: this.schedule,
 			provider: (method) => paymentProvider(this.env, method),
 			afterCharge: () => this.afterCharge?.(),
+			providerAnswerMs: () => this.providerAnswerMs,
 			ordered: (order) => this.saleMade(order),
 		});
 	}

@@ -15,6 +15,7 @@ import { paymentFor, paymentsFor } from "../support/payments";
 import { backdateHold, moveShardClock, shardOfHold, shardStub } from "../support/shards";
 import { waitUntil } from "../support/wait";
 import { testProvider } from "../../src/payments/test-provider";
+import { CHARGE_SETTLE_MS } from "../../src/inventory/charges";
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -146,6 +147,63 @@ describe("a purchase that dies between the charge and the order", () => {
 		expect(paymentsFor(h.holdId)).toHaveLength(1);
 		expect((await audit(drop.id, 0)).unreconciledCharges).toBe(0);
 		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ sold: 2 });
+	});
+});
+
+describe("a provider that never answers", () => {
+	/** The next charge on this shard's provider goes through at the provider and is never answered. */
+	function chargeNeverAnswered(): { calls: () => number } {
+		const charge = testProvider.charge.bind(testProvider);
+		let calls = 0;
+		vi.spyOn(testProvider, "charge").mockImplementation(async (request) => {
+			calls++;
+			if (calls === 1) {
+				await charge(request);
+				return new Promise(() => {});
+			}
+			return charge(request);
+		});
+		return { calls: () => calls };
+	}
+
+	async function shortDeadline(dropId: string, ms: number): Promise<void> {
+		await runInDurableObject(shardStub(dropId, 0), (instance: InventoryShard) => {
+			instance.providerAnswerMs = ms;
+		});
+	}
+
+	it("is given up: the fan is told to try again with the hold kept, and the retry gets the order from the one charge", async () => {
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const { token, h } = await boughtHold(drop.id, "silent-retry");
+		const provider = chargeNeverAnswered();
+		await shortDeadline(drop.id, 300);
+		const first = await purchase(drop.id, token, h.holdId);
+		expect(first.status).toBe(503);
+		expect(await first.json()).toMatchObject({ error: { code: "try_again", holdKept: true, retryAfter: 5 } });
+		// Both sides: the provider took the money, and the engine has the charge open, not ended.
+		expect(paymentFor(h.holdId)).toMatchObject({ refunded: false });
+		expect(await chargeState(drop.id, h.holdId)).toBe("pending");
+		const retry = await purchase(drop.id, token, h.holdId);
+		expect(retry.status).toBe(201);
+		expect(provider.calls()).toBe(2);
+		expect(paymentsFor(h.holdId)).toHaveLength(1);
+		expect(await chargeState(drop.id, h.holdId)).toBe("ordered");
+		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ sold: 2, held: 0 });
+	});
+
+	it("with nobody coming back, the shard's alarm settles the charge: the order is made, once", async () => {
+		const drop = await createDrop({ capacity: 4, priceCents: 500, shards: 1, maxPerFan: 2, admission: WIDE_OPEN });
+		const { token, h } = await boughtHold(drop.id, "silent-alarm");
+		chargeNeverAnswered();
+		await shortDeadline(drop.id, 300);
+		expect((await purchase(drop.id, token, h.holdId)).status).toBe(503);
+		// The purchase is over: the alarm, once the charge has settled long enough, asks the provider by its key.
+		await moveShardClock(drop.id, 0, CHARGE_SETTLE_MS + 1_000);
+		expect(await runDurableObjectAlarm(shardStub(drop.id, 0))).toBe(true);
+		await moveShardClock(drop.id, 0, 0);
+		expect(await chargeState(drop.id, h.holdId)).toBe("ordered");
+		expect(paymentsFor(h.holdId)).toHaveLength(1);
+		expect((await expectCleanAudit(drop.id)).totals).toMatchObject({ sold: 2, held: 0 });
 	});
 });
 
