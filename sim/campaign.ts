@@ -63,6 +63,9 @@ export function involvedTrace(err: InvariantBroken): { lines: string[]; left: nu
 	const trace: TraceEntry[] = err.trace ?? [];
 	const touching = trace.filter((e) => e.touches.length === 0 ? e.what.startsWith("invariant broken") : e.touches.some((t) => named.has(t)));
 	const shown = touching.slice(-TRACE_LINES);
+	// The last restart of an object involved explains what its memory lost: shown even when it came before the window.
+	const restart = touching.findLast((e) => e.what.includes("restarted"));
+	if (restart !== undefined && !shown.includes(restart)) shown.unshift(restart);
 	return { lines: shown.map((e) => `${(e.at / 1000).toFixed(3).padStart(9)} s  ${e.what}`), left: touching.length - shown.length };
 }
 

@@ -131,10 +131,10 @@ const skipsLimitAfterRestart = (shard, restarted) => {
 };
 
 test("a run with every fault on replays identically from its seed, prints its seed and fault set, and every kind struck", () => {
-	const args = ["--seed", "41", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "all"];
+	const args = ["--seed", "47", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "all"];
 	const a = cli(...args);
 	assert.equal(cli(...args), a);
-	assert.match(a, /^seed 41: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider/);
+	assert.match(a, /^seed 47: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider/);
 	const injected = /faults injected: (.*)/.exec(a)[1];
 	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request"]) assert.match(injected, new RegExp(kind), injected);
 	// The outage refused sends and the outbox kept the sales: every order's sale arrived all the same.
@@ -142,7 +142,7 @@ test("a run with every fault on replays identically from its seed, prints its se
 	assert.equal(money[1], money[2]);
 	assert.equal(money[3], money[2]);
 	assert.ok(Number(money[4]) > 0, "the Queue was down for some sends");
-	assert.notEqual(cli("--seed", "41", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "restart,alarm"), a);
+	assert.notEqual(cli("--seed", "47", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "restart,alarm"), a);
 });
 
 test("--faults names its kinds: an unknown one is refused with the kinds listed", () => {
