@@ -174,7 +174,14 @@ export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, s
 // ── After the sale ───────────────────────────────────────────────────────────
 
 /** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
-export const ScanBody = object({ ticket: text(10, 2048).meta({ description: "The ticket's token (a compact ES256 JWT)." }) });
+export const ScanBody = object({
+	ticket: text(10, 2048).meta({ description: "What the gate scanned: the ticket's rotating code (`<token>~<window>~<code>`) or, where the drop allows it, its bare token (a compact ES256 JWT)." }),
+});
+
+/** The body of PATCH /api/admin/drops/:id/gate. */
+export const PatchGateBody = object({
+	staticQr: z.boolean().meta({ description: "false: only a ticket's rotating code admits at this drop's gate, not its bare token (a static QR code, a screenshot)." }),
+});
 
 /** The body of POST /api/admin/drops/:id/orders/:orderId/refund (no body: the whole order, not put back on sale). */
 export const RefundBody = object({

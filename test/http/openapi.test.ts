@@ -2,6 +2,7 @@
 // every route the router knows is in it, and what a whole drop's journey really
 // answers, successes and refusals, matches the schema it documents for that
 // route and status (checked with a JSON Schema 2020-12 validator, not with zod).
+import { rotatingCode } from "../../src/after-sale/rotating-codes";
 import { type Schema, Validator } from "@cfworker/json-schema";
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -362,6 +363,15 @@ describe("the OpenAPI document", () => {
 		expect((await scanIt(ticketed.body.passes[0].token)).body.error.code).toBe("already_used");
 		expect((await scanIt(ticketed.body.passes[0].token, adminHeaders)).status).toBe(401);
 		expect((await scanIt("not.a.ticket")).body.error).toMatchObject({ code: "invalid_ticket", field: "ticket" });
+		// The drop's gate settings: the static QR switched off, a bare token is refused, a stale rotating code too.
+		expect((await api("GET", "/api/admin/drops/:id/gate", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ staticQr: true });
+		const gateTo = (staticQr: unknown) => api("PATCH", "/api/admin/drops/:id/gate", { params: { id }, init: { method: "PATCH", body: JSON.stringify({ staticQr }), headers: adminHeaders } });
+		expect((await gateTo("off")).body.error).toMatchObject({ code: "invalid_type", field: "staticQr" });
+		expect((await gateTo(false)).body).toMatchObject({ staticQr: false });
+		expect((await scanIt(ticketed.body.passes[0].token)).body.error).toMatchObject({ code: "rotating_code_required", field: "ticket" });
+		const stale = await rotatingCode(ticketed.body.passes[0].token, ticketed.body.passes[0].secret, Date.now() - 60_000);
+		expect((await scanIt(stale)).body.error).toMatchObject({ code: "code_expired", field: "ticket" });
+		expect((await gateTo(true)).body).toMatchObject({ staticQr: true });
 		const refundIt = (body: unknown) => api("POST", "/api/admin/drops/:id/orders/:orderId/refund", { params: { id, orderId }, init: jsonBody(body, adminHeaders) });
 		expect((await refundIt({ tickets: ["NOPE"] })).body.error).toMatchObject({ code: "unknown_ticket", field: "tickets" });
 		expect((await refundIt({})).body).toMatchObject({ status: "refunded", changed: true });

@@ -1,0 +1,85 @@
+// The gate side of a ticket in a real Chromium: the fan's QR code is the
+// ticket's rotating code, drawn again every window from what the page holds,
+// with the network cut too, and what it draws is exactly the code the engine
+// admits (the QR's modules are compared with the same text encoded here).
+import assert from "node:assert/strict";
+import qrcode from "../public/vendor/qrcode-generator.mjs";
+import { rotatingCode } from "../public/rotating-code.js";
+import { assertAccessible } from "./axe.mjs";
+import { PHONE, checkProblems, openPage, sleep } from "./journeys.mjs";
+
+/** The path of a QR code's dark modules as public/tickets.js draws it. */
+function qrPath(text) {
+	const qr = qrcode(0, "M");
+	qr.addData(text);
+	qr.make();
+	const n = qr.getModuleCount();
+	let d = "";
+	for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+	return d;
+}
+
+const offlineNoise = (p) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(p);
+
+/** The order once its tickets have tokens, read with the order token. */
+async function ticketedOrder(api, bought) {
+	for (let i = 0; i < 100; i++) {
+		const order = (await api.call("GET", `/api/orders/${bought.orderId}`, { token: bought.orderToken, expect: 200 })).data;
+		if (order.passes.every((p) => p.token)) return order;
+		await sleep(200);
+	}
+	throw new Error("the order was not ticketed in time");
+}
+
+/**
+ * A fan's ticket on a phone: the QR code holds the rotating code of the current window; with the
+ * network cut, the code changes at the next window by itself, and the code it then shows admits
+ * at the gate; a screenshot of the first one would be stale by then.
+ */
+export async function fanRotatingCodeOffline({ browser, base, api, gateToken, shot, log }) {
+	const problems = [];
+	const drop = await api.createDrop({
+		name: "Browser test: a ticket that rotates",
+		capacity: 10,
+		maxPerFan: 2,
+		opensAt: new Date(Date.now() - 1_000).toISOString(),
+		admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 },
+		holdSeconds: 120,
+	});
+	const bought = await api.buy(drop.id, "rotating-fan", 1);
+	const order = await ticketedOrder(api, bought);
+	const pass = order.passes[0];
+	assert.ok(pass.secret, "the holder's read carries the ticket's secret");
+	const step = order.gate.stepSeconds;
+
+	const { context, page } = await openPage(browser, PHONE, problems);
+	await page.goto(`${base}/drops/${drop.id}`);
+	await page.evaluate(([key, state]) => localStorage.setItem(key, JSON.stringify(state)), [`tdrop:drop:${drop.id}`, { order, orderToken: bought.orderToken }]);
+	await page.reload();
+	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
+	const qr = page.locator("#tickets svg.qr");
+	await qr.waitFor();
+	const drawn = async () => ({ window: Number(await qr.getAttribute("data-window")), d: await qr.locator("path").getAttribute("d") });
+	const first = await drawn();
+	assert.equal(first.d, qrPath(await rotatingCode(pass.token, pass.secret, first.window * step * 1000, step)), "the QR code is the ticket's rotating code of its window");
+	await page.getByText(/Live code: it changes every 10 seconds/).waitFor();
+	await assertAccessible(page, "fan ticket with a rotating code, phone", { log });
+	await shot(page, "fan-rotating-code");
+
+	await context.setOffline(true);
+	// The next window comes within one step; the page draws it without the network.
+	await page.waitForFunction((w) => Number(document.querySelector("#tickets svg.qr")?.dataset.window) > w, first.window, { timeout: (step + 3) * 1000 });
+	const next = await drawn();
+	const code = await rotatingCode(pass.token, pass.secret, next.window * step * 1000, step);
+	assert.equal(next.d, qrPath(code), "offline, the QR code is the next window's rotating code");
+	assert.notEqual(next.d, first.d, "the code changed");
+	log(`offline: the code turned from window ${first.window} to ${next.window}`);
+	await context.setOffline(false);
+
+	const admitted = await api.call("POST", `/api/admin/drops/${drop.id}/scan`, { token: gateToken, body: { ticket: code }, expect: 200 });
+	assert.equal(admitted.data.ticket, pass.code);
+	await api.call("POST", `/api/admin/drops/${drop.id}/scan`, { token: gateToken, body: { ticket: code }, expect: 409 });
+	log("the code drawn offline admits once at the gate");
+	checkProblems(problems.filter(offlineNoise), "fan rotating code offline");
+	await context.close();
+}
