@@ -25,7 +25,8 @@ const offlineNoise = (p) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/
 async function ticketedOrder(api, bought) {
 	for (let i = 0; i < 100; i++) {
 		const order = (await api.call("GET", `/api/orders/${bought.orderId}`, { token: bought.orderToken, expect: 200 })).data;
-		if (order.passes.every((p) => p.token)) return order;
+		// Ticketed: the tokens are stored, so every read (the page's too) answers the same ones.
+		if (["ticketed", "receipt_sent"].includes(order.status)) return order;
 		await sleep(200);
 	}
 	throw new Error("the order was not ticketed in time");
@@ -48,7 +49,7 @@ export async function fanRotatingCodeOffline({ browser, base, api, gateToken, sh
 	});
 	const bought = await api.buy(drop.id, "rotating-fan", 1);
 	const order = await ticketedOrder(api, bought);
-	const pass = order.passes[0];
+	const pass = { ...order.passes[0] };
 	assert.ok(pass.secret, "the holder's read carries the ticket's secret");
 	const step = order.gate.stepSeconds;
 
@@ -59,8 +60,17 @@ export async function fanRotatingCodeOffline({ browser, base, api, gateToken, sh
 	await page.getByRole("heading", { name: "You’re going!" }).waitFor();
 	const qr = page.locator("#tickets svg.qr");
 	await qr.waitFor();
-	const drawn = async () => ({ window: Number(await qr.getAttribute("data-window")), d: await qr.locator("path").getAttribute("d") });
+	// Read in one go, so a redraw between the two reads cannot pair one window with another's code.
+	const drawn = () => page.evaluate(() => {
+		const svg = document.querySelector("#tickets svg.qr");
+		return { window: Number(svg.dataset.window), d: svg.querySelector("path").getAttribute("d") };
+	});
 	const first = await drawn();
+	// The page reads the order again; the ticket is stored, so it keeps the same token and secret.
+	const kept = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)).order.passes[0], `tdrop:drop:${drop.id}`);
+	assert.equal(kept.code, pass.code);
+	assert.equal(kept.secret, pass.secret, "the secret is the same at every read");
+	assert.equal(kept.token, pass.token, "the token is the same at every read");
 	assert.equal(first.d, qrPath(await rotatingCode(pass.token, pass.secret, first.window * step * 1000, step)), "the QR code is the ticket's rotating code of its window");
 	await page.getByText(/Live code: it changes every 10 seconds/).waitFor();
 	await assertAccessible(page, "fan ticket with a rotating code, phone", { log });
