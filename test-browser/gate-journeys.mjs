@@ -93,3 +93,72 @@ export async function fanRotatingCodeOffline({ browser, base, api, gateToken, sh
 	checkProblems(problems.filter(offlineNoise), "fan rotating code offline");
 	await context.close();
 }
+
+/**
+ * The gate page on a phone with the network cut: it registers this browser as a device and downloads the list
+ * online; offline, the fan's rotating code (the window the fan page shows) is admitted, the same code again is
+ * refused as already admitted on this device; back online the scans sync, the engine holds the ticket used, and
+ * the promoter's double-entry list stays empty.
+ */
+export async function gatePageOffline({ browser, base, api, adminToken, gateToken, shot, log }) {
+	const problems = [];
+	const drop = await api.createDrop({
+		name: "Browser test: the gate offline",
+		capacity: 10,
+		maxPerFan: 2,
+		opensAt: new Date(Date.now() - 1_000).toISOString(),
+		admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 },
+		holdSeconds: 120,
+	});
+	const bought = await api.buy(drop.id, "gate-page-fan", 1);
+	const order = await ticketedOrder(api, bought);
+	const pass = order.passes[0];
+	const step = order.gate.stepSeconds;
+
+	const fan = await openPage(browser, PHONE, problems);
+	await fan.page.goto(`${base}/drops/${drop.id}`);
+	await fan.page.evaluate(([key, state]) => localStorage.setItem(key, JSON.stringify(state)), [`tdrop:drop:${drop.id}`, { order, orderToken: bought.orderToken }]);
+	await fan.page.reload();
+	await fan.page.locator("#tickets svg.qr").waitFor();
+
+	const { context, page } = await openPage(browser, PHONE, problems);
+	await page.goto(`${base}/gate`);
+	await page.getByRole("textbox", { name: "Drop id" }).fill(drop.id);
+	await page.getByRole("textbox", { name: "Gate key" }).fill(gateToken);
+	await page.getByLabel("This device’s name").fill("North door");
+	await page.getByRole("button", { name: "Register this device and download the list" }).click();
+	await page.getByRole("heading", { name: "Scan tickets" }).waitFor();
+	await assertAccessible(page, "gate page signed in, phone", { log });
+
+	await context.setOffline(true);
+	await page.getByText(/Offline: scans are kept/).waitFor();
+	// The code the fan's screen shows now, read from its window.
+	const shown = await fan.page.evaluate(() => Number(document.querySelector("#tickets svg.qr").dataset.window));
+	const code = await rotatingCode(pass.token, pass.secret, shown * step * 1000, step);
+	const typeIt = async () => {
+		await page.getByLabel("Ticket code (typed or from a scanner)").fill(code);
+		await page.getByRole("button", { name: "Check" }).click();
+	};
+	await typeIt();
+	await page.locator("#verdict.admit").getByText("ADMIT").waitFor();
+	await assertAccessible(page, "gate page admits offline, phone", { log });
+	await shot(page, "gate-admit-offline");
+	await typeIt();
+	await page.locator("#verdict.refuse").getByText(/Already admitted on this device/).waitFor();
+	await shot(page, "gate-refuse-offline");
+	assert.equal(await page.locator("#n-admitted").textContent(), "1");
+	assert.equal(await page.locator("#n-pending").textContent(), "2", "the admission and the refusal wait for the network");
+	log("offline: admitted once, refused the second time on this device");
+
+	await context.setOffline(false);
+	await page.waitForFunction(() => document.querySelector("#n-pending").textContent === "0", null, { timeout: 15_000 });
+	const devices = (await api.call("GET", `/api/admin/drops/${drop.id}/gate/devices`, { token: adminToken, expect: 200 })).data.devices;
+	assert.deepEqual(devices.map((d) => [d.name, d.admitted, d.refused, d.lastSyncAt !== null]), [["North door", 1, 1, true]]);
+	const doubles = (await api.call("GET", `/api/admin/drops/${drop.id}/gate/double-entries`, { token: adminToken, expect: 200 })).data;
+	assert.deepEqual(doubles, { doubleEntries: [] });
+	await api.call("POST", `/api/admin/drops/${drop.id}/scan`, { token: gateToken, body: { ticket: pass.token }, expect: 409 });
+	log("back online: the sync recorded the admission, the engine holds the ticket used, no double entry");
+	checkProblems(problems.filter(offlineNoise), "gate page offline");
+	await fan.context.close();
+	await context.close();
+}
