@@ -62,6 +62,7 @@ const NOT_OPERATIONS: [string, string, string][] = [
 	["ALL", "/api/*", "the JSON 404 of an unknown API path"],
 	["GET", "/drops/:id", "the fan page (HTML)"],
 	["GET", "/admin", "the promoter page (HTML)"],
+	["GET", "/gate", "the gate scanner (HTML)"],
 	["GET", "*", "static assets"],
 ];
 
