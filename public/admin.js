@@ -9,6 +9,7 @@
 // The credential lives only in sessionStorage: it is gone when the tab closes.
 import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { clearQueue, refreshQueue } from "/admin-queue.js";
+import { clearGate, gateRole, refreshGate } from "/admin-gate.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { startWebhooks, stopWebhooks, wireWebhooks } from "/admin-webhooks.js";
@@ -102,6 +103,7 @@ function applyRole(who) {
 	// Controls drawn later (the orders' refund and retry buttons) read this too.
 	document.body.dataset.reads = reads ? "true" : "false";
 	for (const el of document.querySelectorAll("[data-needs='change']")) el.hidden = reads;
+	gateRole(reads);
 	text("role-note", reads ? "This is a staff key: you can watch drops, their sales and the audit. Changes need an owner’s key." : "");
 	show("role-note", reads);
 }
@@ -384,6 +386,7 @@ async function selectDrop(id, { focus = true } = {}) {
 	text("chart-caption", "Waiting for sales.");
 	$("chart").replaceChildren();
 	clearQueue();
+	clearGate();
 	for (const id of ["stat-refunded", "stat-net"]) text(id, "–");
 	try {
 		const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
@@ -412,6 +415,7 @@ async function liveLoop(gen) {
 			if (round % 2 === 0) await refreshSales(id, gen);
 			if (round % 2 === 0 && gen === view.gen) await refreshQueue(adminApi, drop, () => gen === view.gen);
 			if (round % 3 === 0) await refreshAudit(id, gen);
+			if (round % 3 === 1 && gen === view.gen) await refreshGate(adminApi, drop, () => gen === view.gen);
 			if (round % 2 === 1) await refreshOrders(drop);
 			if (gen === view.gen) show("drop-error", false);
 		} catch (err) {

@@ -1,12 +1,18 @@
-// The fan's tickets as QR codes: each ticket's signed token, drawn in the
-// browser with qrcode-generator (served from /vendor, no network), as an SVG
-// built node by node (no HTML strings), with its code, its seat in words (a
-// seated ticket) and its state beside it.
+// The fan's tickets as QR codes, drawn in the browser with qrcode-generator
+// (served from /vendor, no network), as an SVG built node by node (no HTML
+// strings), with its code, its seat in words (a seated ticket) and its state
+// beside it. Each code is the ticket's rotating code (its signed token, the time
+// window and a code from its secret, /rotating-code.js), drawn again at every
+// window from what the page already holds, so it keeps changing with the
+// network off and a screenshot is stale within seconds. The bare token (a fixed
+// code) is drawn only where the browser cannot make the rotating one and the
+// drop still admits it.
 // The library (52 KB) is loaded the first time a code is drawn, not with the
 // page: a fan in line never needs it, and on a slow network it would delay
 // the first view.
 
 import { t } from "/i18n.js";
+import { canRotate, rotatingCode, windowOf } from "/rotating-code.js";
 import { seatName } from "/seat-words.js";
 
 let library = null;
@@ -55,8 +61,13 @@ function qrSvg(qrcode, data, label) {
  * codes are listed without their QR codes; the next drawing loads it again. Answers { items }.
  */
 export async function ticketItems(order, { codes = true } = {}) {
+	stopRotation();
 	const passes = order.passes ?? (order.tickets ?? []).map((code) => ({ code, token: null, state: "valid" }));
-	const wanted = (pass) => codes && pass.token && pass.state === "valid";
+	const step = order.gate?.stepSeconds ?? 0;
+	const rotates = (pass) => Boolean(pass.secret) && step > 0 && canRotate();
+	// A fixed code only where the drop still admits one (an order read before gate settings existed has none: it does).
+	const fixed = (pass) => !rotates(pass) && order.gate?.staticQr !== false;
+	const wanted = (pass) => codes && pass.token && pass.state === "valid" && (rotates(pass) || fixed(pass));
 	let qrcode = null;
 	if (passes.some(wanted)) {
 		try {
@@ -65,7 +76,9 @@ export async function ticketItems(order, { codes = true } = {}) {
 			qrcode = null;
 		}
 	}
-	const items = passes.map((pass, i) => {
+	const rotating = [];
+	const now = Date.now();
+	const items = await Promise.all(passes.map(async (pass, i) => {
 		const li = document.createElement("li");
 		li.dataset.state = pass.state;
 		const code = document.createElement("span");
@@ -76,7 +89,12 @@ export async function ticketItems(order, { codes = true } = {}) {
 		state.className = "meta ticket-state";
 		state.textContent = ["valid", "used", "refunded"].includes(pass.state) ? t(`ticket.state.${pass.state}`) : pass.state;
 		const seat = pass.seat ? seatName(pass.seat) : null;
-		if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, seat ? t("ticket.qrSeat", { n: i + 1, seat }) : t("ticket.qr", { n: i + 1 })));
+		const label = seat ? t("ticket.qrSeat", { n: i + 1, seat }) : t("ticket.qr", { n: i + 1 });
+		if (wanted(pass) && qrcode && rotates(pass)) {
+			const entry = { li, pass, label, step, qrcode };
+			li.append(await rotatingSvg(entry, now));
+			rotating.push(entry);
+		} else if (wanted(pass) && qrcode) li.append(qrSvg(qrcode, pass.token, label));
 		li.append(code);
 		if (seat) {
 			const where = document.createElement("span");
@@ -85,9 +103,49 @@ export async function ticketItems(order, { codes = true } = {}) {
 			li.append(where);
 		}
 		li.append(state);
+		if (wanted(pass) && qrcode && rotates(pass)) {
+			const live = document.createElement("span");
+			live.className = "meta ticket-live";
+			live.textContent = t("ticket.live", { step });
+			li.append(live);
+		}
 		return li;
-	});
+	}));
+	startRotation(rotating);
 	return { items };
+}
+
+/** A rotating ticket's QR code for the window of `nowMs`, marked with its window. */
+async function rotatingSvg(entry, nowMs) {
+	const svg = qrSvg(entry.qrcode, await rotatingCode(entry.pass.token, entry.pass.secret, nowMs, entry.step), entry.label);
+	svg.dataset.window = String(windowOf(nowMs, entry.step));
+	return svg;
+}
+
+let rotationTimer = null;
+
+function stopRotation() {
+	clearInterval(rotationTimer);
+	rotationTimer = null;
+}
+
+/**
+ * Draws each rotating code again when its window turns (checked every second, from the page's own clock and
+ * what it holds: no network). Stops once none of the drawn tickets is on the page any more.
+ */
+function startRotation(entries) {
+	if (entries.length === 0) return;
+	rotationTimer = setInterval(() => {
+		if (!entries.some((e) => e.li.isConnected)) return stopRotation();
+		const now = Date.now();
+		for (const entry of entries) {
+			const svg = entry.li.querySelector("svg.qr");
+			if (svg === null || svg.dataset.window === String(windowOf(now, entry.step))) continue;
+			void rotatingSvg(entry, now).then((next) => {
+				if (svg.isConnected) svg.replaceWith(next);
+			});
+		}
+	}, 1000);
 }
 
 /** What the order's status means to the fan. */

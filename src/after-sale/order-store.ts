@@ -5,6 +5,8 @@
 import { ORDER_STATUSES } from "../contract/answer-parts";
 import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/sale-message";
 import { signTicketToken } from "../shared/tokens";
+import { dropGate, secretOf } from "./gate-store";
+import { ROTATION_STEP_SECONDS } from "./rotating-codes";
 import { failedEventStatement, ticketedEventStatement } from "./webhook-events";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -175,8 +177,13 @@ export interface OrderProgress {
 	status: OrderStatus;
 	statusDetail: string | null;
 	refundedTickets: number;
-	/** Each ticket with its signed token (null until the order is ticketed), whether it is still good at the gate, and its seat when it has one. */
-	passes: { code: string; token: string | null; state: PassState; seat?: PassSeat }[];
+	/**
+	 * Each ticket with its signed token (null until the order is ticketed), its rotating-code secret (with the token),
+	 * whether it is still good at the gate, and its seat when it has one.
+	 */
+	passes: { code: string; token: string | null; secret?: string; state: PassState; seat?: PassSeat }[];
+	/** How the tickets are shown at the gate, once any has a token: the rotating code's window, and whether the static QR still admits. */
+	gate?: { stepSeconds: number; staticQr: boolean };
 }
 
 /** The named seats in the drop's seat directory, by id: what a ticket's seat is called. */
@@ -208,15 +215,25 @@ export async function orderProgress(env: Env, orderId: string, codes: string[], 
 	};
 	if (record === null)
 		return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code, i) => ({ code, token: null, state: "valid", ...seatOf(order?.seats?.[i]) })) };
+	const signed = (t: TicketRecord) => t.refund_id === null && record.payment_missing_at === null;
+	// The drop's gate key, only when there is a ticket to show: it is made on first use.
+	const gate = tickets.some(signed) ? await dropGate(env.DB, record.drop_id) : null;
 	const passes = await Promise.all(
 		tickets.map(async (t) => ({
 			code: t.code,
-			token: t.refund_id !== null || record.payment_missing_at !== null ? null : (t.token ?? (await ticketTokenOf(env, record, t))),
+			token: !signed(t) ? null : (t.token ?? (await ticketTokenOf(env, record, t))),
+			...(gate === null || !signed(t) ? {} : { secret: await secretOf(gate, t.code) }),
 			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
 			...seatOf(t.seat_id),
 		})),
 	);
-	return { status: record.status, statusDetail: record.status_detail, refundedTickets: record.refunded_tickets, passes };
+	return {
+		status: record.status,
+		statusDetail: record.status_detail,
+		refundedTickets: record.refunded_tickets,
+		passes,
+		...(gate === null ? {} : { gate: { stepSeconds: ROTATION_STEP_SECONDS, staticQr: gate.staticQr } }),
+	};
 }
 
 /**

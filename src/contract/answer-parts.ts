@@ -47,6 +47,7 @@ function build() {
 			holdKept: z.boolean().optional(),
 			openDrops: count().optional().meta({ description: "open_drops_limit: the promoter's limit of drops not yet closed." }),
 			scannedAt: instant().optional().meta({ description: "already_used: when the ticket was admitted." }),
+			revokedAt: instant().optional().meta({ description: "device_revoked: when the gate device was revoked." }),
 			seats: z.array(z.string()).optional().meta({ description: "seats_taken, unknown_seat, seat_not_in_type: the seats at fault." }),
 			line: z.int().min(1).optional().meta({ description: "invalid_csv, duplicate_seat in a seats CSV: the line at fault (the header is 1)." }),
 		}),

@@ -202,6 +202,10 @@ function build() {
 			z.strictObject({
 				code: z.string(),
 				token: nullable(z.string()).meta({ description: "The ticket's signed token (ES256, the JWKS), shown as its QR code; null until ticketed." }),
+				secret: z
+					.string()
+					.optional()
+					.meta({ description: "The ticket's rotating-code secret (base64url), with its token: the fan page shows `<token>~<window>~<code>`, the code a TOTP-style HMAC of the window under it (docs/api.md, the gate). Only the holder reads it." }),
 				state: z.enum(["valid", "used", "refunded"]),
 				seat: z
 					.strictObject({ id: z.string(), section: z.string(), row: z.string(), number: z.int() })
@@ -209,6 +213,13 @@ function build() {
 					.meta({ description: "A seated ticket's seat, from the drop's seat directory: the fan page names it as \"Floor, row D, seat 5\"." }),
 			}),
 		),
+		gate: z
+			.strictObject({
+				stepSeconds: z.int().meta({ description: "Seconds per rotating-code window." }),
+				staticQr: z.boolean().meta({ description: "Whether the bare token (a static QR code) still admits at this drop; false: only the rotating code." }),
+			})
+			.optional()
+			.meta({ description: "How the tickets are shown at the gate; present once a ticket has a token." }),
 	});
 
 	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, PaymentAction, Order, OrderDetail, Availability, SeatMap };

@@ -5,7 +5,7 @@
 // The field kinds, and why zod, are in src/shared/validation.ts. Pure.
 import * as z from "zod";
 import { FAN_SECRET } from "../shared/fan-secret";
-import { int, object, oneOf, parse, text } from "../shared/validation";
+import { int, object, oneOf, parse, text, time } from "../shared/validation";
 
 const FAN_ID = /^[A-Za-z0-9._:@+-]+$/;
 
@@ -181,7 +181,50 @@ export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, s
 // ── After the sale ───────────────────────────────────────────────────────────
 
 /** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
-export const ScanBody = object({ ticket: text(10, 2048).meta({ description: "The ticket's token (a compact ES256 JWT)." }) });
+export const ScanBody = object({
+	ticket: text(10, 2048).meta({ description: "What the gate scanned: the ticket's rotating code (`<token>~<window>~<code>`) or, where the drop allows it, its bare token (a compact ES256 JWT)." }),
+});
+
+/** The body of PATCH /api/admin/drops/:id/gate. */
+export const PatchGateBody = object({
+	staticQr: z.boolean().meta({ description: "false: only a ticket's rotating code admits at this drop's gate, not its bare token (a static QR code, a screenshot)." }),
+});
+
+/** What a gate device says it did with a scan. */
+export const SCAN_RESULTS = ["admitted", "refused"] as const;
+
+const B64URL_43 = /^[A-Za-z0-9_-]{43}$/;
+
+/** The body of POST /api/admin/drops/:id/gate/devices: the device's name and the public half of the key pair it made. */
+export const RegisterDeviceBody = object({
+	name: text(1, 80).meta({ description: "What the promoter page calls the device: \"North door, phone 2\"." }),
+	publicKey: object({
+		kty: oneOf(["EC"]),
+		crv: oneOf(["P-256"]),
+		x: text(43, 43, { pattern: B64URL_43, hint: "must be 43 base64url characters" }),
+		y: text(43, 43, { pattern: B64URL_43, hint: "must be 43 base64url characters" }),
+	}).meta({ description: "The public JWK of the ECDSA P-256 key pair the device made (WebCrypto); its private half never leaves the device. Other JWK fields are refused." }),
+});
+
+/** The body of POST /api/admin/drops/:id/gate/devices/:deviceId/scans: up to 50 scans, each signed by the device. */
+export const UploadScansBody = object({
+	scans: z
+		.array(
+			object({
+				scanId: text(8, 64, { pattern: /^[A-Za-z0-9_-]+$/, hint: "must be 8 to 64 letters, digits, _ or -" }).meta({ description: "The device's own id for the scan: an upload repeated writes it once." }),
+				ticket: text(1, 64, { pattern: /^[A-Za-z0-9-]+$/, hint: "must be a ticket code" }).meta({ description: "The ticket's code." }),
+				at: time().meta({ description: "When the device scanned it; not more than 5 minutes ahead of the engine's clock." }),
+				result: oneOf(SCAN_RESULTS),
+				reason: text(1, 80).optional().meta({ description: "Why a refused scan was refused, in the device's words." }),
+				signature: text(86, 86, { pattern: /^[A-Za-z0-9_-]{86}$/, hint: "must be 86 base64url characters" }).meta({
+					description: "ECDSA P-256 SHA-256 (r‖s, base64url) by the device's key of `gate-scan\\n<dropId>\\n<deviceId>\\n<scanId>\\n<ticket>\\n<at>\\n<result>`, `at` as the engine writes it back (UTC, milliseconds: `toISOString()`).",
+				}),
+			}),
+		)
+		.min(1, { error: "must have at least 1 scan" })
+		.max(50, { error: "must have at most 50 scans" }),
+});
+export type UploadScansBody = z.output<typeof UploadScansBody>;
 
 /** The body of POST /api/admin/drops/:id/orders/:orderId/refund (no body: the whole order, not put back on sale). */
 export const RefundBody = object({

@@ -1,4 +1,4 @@
-// The OpenAPI document's operations for after the sale: the gate's scan, refunds
+// The OpenAPI document's operations for after the sale: the gate's scan and settings, refunds
 // and cancelling a drop, a failed order's retry, the dev receipt mailbox, and the
 // payment provider's webhook (whose actions are a refund and a refund's failure). Rendered by openapi.ts. Pure.
 import { DevMailQuery, RefundsQuery } from "../contract/requests";
@@ -11,7 +11,8 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		path: "/api/admin/drops/:id/scan",
 		tag: "gate",
 		summary: "Admit a ticket at the gate, once",
-		description: "The ticket's token (its QR code) is verified offline (ES256, the JWKS, this drop); its one admission is a conditional write.",
+		description:
+			"What the gate scanned is the ticket's rotating code (`<token>~<window>~<code>`: the token verified offline, ES256, the JWKS, this drop; the window within one of now; the code the HMAC of the window under the ticket's secret) or, while the drop's staticQr is on, its bare token; its one admission is a conditional write.",
 		security: ["gate"],
 		body: { schema: "ScanBody", required: true },
 		answers: { 200: json("ScanAnswer", "Admitted.") },
@@ -19,8 +20,30 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 			401: "unauthorized: no valid gate credential (with WWW-Authenticate); the admin token is not one",
 			404: "not_found: no such drop, or no such ticket",
 			409: "already_used (scannedAt), ticket_refunded, payment_not_taken",
-			422: "invalid_ticket, wrong_drop (field ticket), too_short, too_long",
+			422: "invalid_ticket, wrong_drop, code_expired (a rotating code outside its window), invalid_code (not this ticket's code), rotating_code_required (a bare token where the drop's staticQr is off) (field ticket), too_short, too_long",
 		},
+	},
+	{
+		operationId: "getGateSettings",
+		method: "GET",
+		path: "/api/admin/drops/:id/gate",
+		tag: "gate",
+		summary: "A drop's gate settings",
+		security: ["admin"],
+		answers: { 200: json("GateSettings", "Whether the static QR code admits, and the rotating code's window.") },
+		errors: { 404: "not_found" },
+	},
+	{
+		operationId: "patchGateSettings",
+		method: "PATCH",
+		path: "/api/admin/drops/:id/gate",
+		tag: "gate",
+		summary: "Switch a drop's static QR fallback on or off",
+		description: "Off: only a ticket's rotating code admits (a screenshot is stale within seconds). Logged as drop.gate_changed; the same value again changes and logs nothing.",
+		security: ["admin"],
+		body: { schema: "PatchGateBody", required: true },
+		answers: { 200: json("GateSettings", "The settings after.") },
+		errors: { 403: "forbidden: a staff or gate key", 404: "not_found" },
 	},
 	{
 		operationId: "refundOrder",

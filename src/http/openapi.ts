@@ -14,13 +14,14 @@ import { MAX_BODY_BYTES } from "../shared/request";
 import { ADMIN_OPERATIONS } from "./openapi-admin";
 import { WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
+import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
 import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...WEBHOOK_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...WEBHOOK_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -37,6 +38,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	typeId: { description: "A ticket type's id, as the drop lists it." },
 	webhookId: { description: "A webhook endpoint's id (wh_...), as listed." },
 	deliveryId: { description: "A webhook delivery's id (wd_...), as its endpoint's deliveries list it." },
+	deviceId: { description: "A gate device's id (gd_...), as its registration answered it." },
 };
 
 type JsonSchema = Record<string, unknown>;

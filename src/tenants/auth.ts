@@ -10,7 +10,7 @@
 //   next request.
 // - What a route needs is declared in ROUTE_ACCESS, or follows from its method:
 //   GET and HEAD read, anything else changes. `staff` keys read only; `gate`
-//   keys are refused everywhere but the ticket scan; operator routes refuse keys.
+//   keys are refused everywhere but the ticket scan and a gate device's own routes; operator routes refuse keys.
 // - Any path under /drops/:id is scoped here, before the route runs: another
 //   promoter's drop (or the operator's own) answers 404 not_found, the same as
 //   a drop that does not exist.
@@ -45,6 +45,10 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 	{ method: "GET", path: /^\/dev\/mail$/, access: "operator" },
 	// The ticket scan has its own guard, authorizeGate in src/tenants/gate-auth.ts, which accepts gate keys through authorizeGateKey.
 	{ method: "POST", path: /^\/drops\/[^/]+\/scan$/, access: "gate" },
+	// A gate device's registration, list and uploads take the same guard (src/http/gate-device-routes.ts).
+	{ method: "POST", path: /^\/drops\/[^/]+\/gate\/devices$/, access: "gate" },
+	{ method: "GET", path: /^\/drops\/[^/]+\/gate\/devices\/[^/]+\/list$/, access: "gate" },
+	{ method: "POST", path: /^\/drops\/[^/]+\/gate\/devices\/[^/]+\/scans$/, access: "gate" },
 	// Webhook endpoints carry a promoter's signing secrets and reach its systems: its owner keys only, every method.
 	{ method: "GET", path: /^\/webhooks(\/|$)/, access: "owner" },
 	{ method: "POST", path: /^\/webhooks(\/|$)/, access: "owner" },

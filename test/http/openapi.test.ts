@@ -2,6 +2,7 @@
 // every route the router knows is in it, and what a whole drop's journey really
 // answers, successes and refusals, matches the schema it documents for that
 // route and status (checked with a JSON Schema 2020-12 validator, not with zod).
+import { rotatingCode } from "../../src/after-sale/rotating-codes";
 import { type Schema, Validator } from "@cfworker/json-schema";
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -61,6 +62,7 @@ const NOT_OPERATIONS: [string, string, string][] = [
 	["ALL", "/api/*", "the JSON 404 of an unknown API path"],
 	["GET", "/drops/:id", "the fan page (HTML)"],
 	["GET", "/admin", "the promoter page (HTML)"],
+	["GET", "/gate", "the gate scanner (HTML)"],
 	["GET", "*", "static assets"],
 ];
 
@@ -362,6 +364,32 @@ describe("the OpenAPI document", () => {
 		expect((await scanIt(ticketed.body.passes[0].token)).body.error.code).toBe("already_used");
 		expect((await scanIt(ticketed.body.passes[0].token, adminHeaders)).status).toBe(401);
 		expect((await scanIt("not.a.ticket")).body.error).toMatchObject({ code: "invalid_ticket", field: "ticket" });
+		// The drop's gate settings: the static QR switched off, a bare token is refused, a stale rotating code too.
+		expect((await api("GET", "/api/admin/drops/:id/gate", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ staticQr: true });
+		const gateTo = (staticQr: unknown) => api("PATCH", "/api/admin/drops/:id/gate", { params: { id }, init: { method: "PATCH", body: JSON.stringify({ staticQr }), headers: adminHeaders } });
+		expect((await gateTo("off")).body.error).toMatchObject({ code: "invalid_type", field: "staticQr" });
+		expect((await gateTo(false)).body).toMatchObject({ staticQr: false });
+		expect((await scanIt(ticketed.body.passes[0].token)).body.error).toMatchObject({ code: "rotating_code_required", field: "ticket" });
+		const stale = await rotatingCode(ticketed.body.passes[0].token, ticketed.body.passes[0].secret, Date.now() - 60_000);
+		expect((await scanIt(stale)).body.error).toMatchObject({ code: "code_expired", field: "ticket" });
+		expect((await gateTo(true)).body).toMatchObject({ staticQr: true });
+		// A gate device: registered with its own key, its list, a signed scan uploaded, the promoter's views, revoked.
+		const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+		const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+		const registered = await api("POST", "/api/admin/drops/:id/gate/devices", { params: { id }, init: jsonBody({ name: "Door", publicKey: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y } }, gate) });
+		const deviceId: string = registered.body.device.id;
+		expect((await api("GET", "/api/admin/drops/:id/gate/devices/:deviceId/list", { params: { id, deviceId }, init: { headers: gate } })).body.tickets.length).toBeGreaterThan(0);
+		const at = new Date().toISOString();
+		const message = new TextEncoder().encode(["gate-scan", id, deviceId, "scan-0001", "NOPE-CODE", at, "refused"].join("\n"));
+		const signature = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, message)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+		const uploadIt = (scan: Record<string, unknown>) => api("POST", "/api/admin/drops/:id/gate/devices/:deviceId/scans", { params: { id, deviceId }, init: jsonBody({ scans: [scan] }, gate) });
+		const scan0 = { scanId: "scan-0001", ticket: "NOPE-CODE", at, result: "refused", signature };
+		expect((await uploadIt({ ...scan0, result: "admitted" })).body.error).toMatchObject({ code: "invalid_signature", field: "scans[0].signature" });
+		expect((await uploadIt(scan0)).body).toMatchObject({ accepted: 1, duplicates: 0 });
+		expect((await api("GET", "/api/admin/drops/:id/gate/devices", { params: { id }, init: { headers: adminHeaders } })).body.devices[0]).toMatchObject({ id: deviceId, refused: 1 });
+		expect((await api("GET", "/api/admin/drops/:id/gate/double-entries", { params: { id }, init: { headers: adminHeaders } })).body).toEqual({ doubleEntries: [] });
+		expect((await api("POST", "/api/admin/drops/:id/gate/devices/:deviceId/revoke", { params: { id, deviceId }, init: { headers: adminHeaders } })).body).toMatchObject({ changed: true });
+		expect((await uploadIt(scan0)).body.error.code).toBe("device_revoked");
 		const refundIt = (body: unknown) => api("POST", "/api/admin/drops/:id/orders/:orderId/refund", { params: { id, orderId }, init: jsonBody(body, adminHeaders) });
 		expect((await refundIt({ tickets: ["NOPE"] })).body.error).toMatchObject({ code: "unknown_ticket", field: "tickets" });
 		expect((await refundIt({})).body).toMatchObject({ status: "refunded", changed: true });

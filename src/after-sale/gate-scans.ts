@@ -1,0 +1,137 @@
+// Scans a gate device uploads, merged in D1. Each scan is signed by the device's
+// own key (ECDSA P-256, SHA-256) over its drop, device, scan id, ticket, time and
+// result, so a scan in the log was made by that device and not changed since. An
+// upload is checked whole before anything is written (a bad signature, or an
+// admission of a ticket the drop does not have, refuses it all); the write is one
+// batch, each scan once per device and scan id, and only while the device is not
+// revoked, so a revoke that lands during an upload leaves nothing of it. A ticket
+// admitted by two devices (or by a device and the online scan) is a double entry.
+import { type GateDevice, importDeviceKey } from "./gate-devices";
+import type { SCAN_RESULTS } from "../contract/requests";
+import { ApiError } from "../shared/errors";
+
+export type ScanOutcome = (typeof SCAN_RESULTS)[number];
+
+export interface DeviceScan {
+	scanId: string;
+	ticket: string;
+	at: string;
+	result: ScanOutcome;
+	reason?: string | undefined;
+	signature: string;
+}
+
+const enc = new TextEncoder();
+
+/** The bytes a device signs for a scan: every field that matters, one per line, so none can be moved to another. */
+export function scanMessage(dropId: string, deviceId: string, scan: Omit<DeviceScan, "signature">): Uint8Array {
+	return enc.encode(["gate-scan", dropId, deviceId, scan.scanId, scan.ticket, scan.at, scan.result].join("\n"));
+}
+
+function fromBase64url(text: string): Uint8Array {
+	const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+	return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/** 422 invalid_signature (field `scans[i].signature`) for the first scan the device's key did not sign. */
+export async function verifyScans(device: GateDevice, scans: DeviceScan[]): Promise<void> {
+	const key = await importDeviceKey(device.publicKey);
+	for (const [i, scan] of scans.entries()) {
+		const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, fromBase64url(scan.signature), scanMessage(device.dropId, device.id, scan));
+		if (!ok) throw new ApiError(422, "invalid_signature", "This scan was not signed by this device's key.", { field: `scans[${i}].signature` });
+	}
+}
+
+export interface MergeResult {
+	/** Scans written by this upload. */
+	accepted: number;
+	/** Scans this device had uploaded before (the same scan id): written once, counted once. */
+	duplicates: number;
+}
+
+/**
+ * Writes an upload's scans, verified, in one batch: each new scan once; each admission marks its ticket used
+ * (the earliest device admission wins, and an online admission is never replaced); the device's last sync. Every
+ * statement holds only while the device is not revoked. 422 unknown_ticket when an admission names a ticket the
+ * drop does not have; 403 device_revoked when the device was revoked before the batch ran.
+ */
+export async function mergeScans(db: D1Database, device: GateDevice, scans: DeviceScan[], now: string): Promise<MergeResult> {
+	const admitted = [...new Set(scans.filter((s) => s.result === "admitted").map((s) => s.ticket))];
+	if (admitted.length > 0) {
+		const { results } = await db
+			.prepare(`SELECT code FROM tickets WHERE drop_id = ? AND code IN (SELECT value FROM json_each(?))`)
+			.bind(device.dropId, JSON.stringify(admitted))
+			.all<{ code: string }>();
+		const known = new Set(results.map((r) => r.code));
+		const index = scans.findIndex((s) => s.result === "admitted" && !known.has(s.ticket));
+		if (index >= 0) throw new ApiError(422, "unknown_ticket", "An admitted scan names a ticket this drop does not have.", { field: `scans[${index}].ticket` });
+	}
+	const active = `EXISTS (SELECT 1 FROM gate_devices WHERE device_id = ?1 AND revoked_at IS NULL)`;
+	const statements = [
+		db.prepare(`UPDATE gate_devices SET last_sync_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL`).bind(device.id, now),
+		...scans.map((s) =>
+			db
+				.prepare(
+					`INSERT OR IGNORE INTO gate_scans (device_id, scan_id, drop_id, ticket, scanned_at, result, reason, signature, uploaded_at)
+					 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ${active}`,
+				)
+				.bind(device.id, s.scanId, device.dropId, s.ticket, s.at, s.result, s.reason ?? null, s.signature, now),
+		),
+		...scans
+			.filter((s) => s.result === "admitted")
+			.map((s) =>
+				db
+					.prepare(
+						`UPDATE tickets SET scanned_at = ?2, scanned_device = ?1 WHERE drop_id = ?3 AND code = ?4
+						   AND (scanned_at IS NULL OR (scanned_device IS NOT NULL AND scanned_at > ?2)) AND ${active}`,
+					)
+					.bind(device.id, s.at, device.dropId, s.ticket),
+			),
+	];
+	const results = await db.batch(statements);
+	if (results[0]!.meta.changes === 0) {
+		const revokedAt = await db.prepare(`SELECT revoked_at FROM gate_devices WHERE device_id = ?`).bind(device.id).first<string>("revoked_at");
+		throw new ApiError(403, "device_revoked", `This device was revoked at ${revokedAt}; register it again to scan.`, { revokedAt });
+	}
+	const accepted = results.slice(1, 1 + scans.length).reduce((n, r) => n + r.meta.changes, 0);
+	return { accepted, duplicates: scans.length - accepted };
+}
+
+export interface Admission {
+	/** The device that admitted it, or null for the online scan. */
+	deviceId: string | null;
+	deviceName: string | null;
+	at: string;
+}
+
+export interface DoubleEntry {
+	ticket: string;
+	admissions: Admission[];
+}
+
+/** Every ticket of the drop admitted more than once, each once, with its admissions in time order; oldest double entry first. */
+export async function doubleEntries(db: D1Database, dropId: string): Promise<DoubleEntry[]> {
+	const { results } = await db
+		.prepare(
+			`SELECT ticket, device_id, name, at FROM (
+			   SELECT s.ticket, s.device_id, d.name, s.scanned_at AS at FROM gate_scans s JOIN gate_devices d ON d.device_id = s.device_id
+			   WHERE s.drop_id = ?1 AND s.result = 'admitted'
+			   UNION ALL
+			   SELECT code, NULL, NULL, scanned_at FROM tickets WHERE drop_id = ?1 AND scanned_at IS NOT NULL AND scanned_device IS NULL
+			 ) WHERE ticket IN (
+			   SELECT ticket FROM (
+			     SELECT ticket FROM gate_scans WHERE drop_id = ?1 AND result = 'admitted'
+			     UNION ALL SELECT code FROM tickets WHERE drop_id = ?1 AND scanned_at IS NOT NULL AND scanned_device IS NULL
+			   ) GROUP BY ticket HAVING COUNT(*) > 1
+			 ) ORDER BY at, ticket`,
+		)
+		.bind(dropId)
+		.all<{ ticket: string; device_id: string | null; name: string | null; at: string }>();
+	const byTicket = new Map<string, DoubleEntry>();
+	for (const r of results) {
+		const entry = byTicket.get(r.ticket) ?? { ticket: r.ticket, admissions: [] };
+		entry.admissions.push({ deviceId: r.device_id, deviceName: r.name, at: r.at });
+		byTicket.set(r.ticket, entry);
+	}
+	return [...byTicket.values()];
+}
