@@ -149,7 +149,7 @@ export async function seatMapOnPhone({ browser, base, api, shot, log }) {
 	// The key (not by colour alone), the stage and the price.
 	const key = page.getByRole("list", { name: "Seat map key" });
 	for (const words of ["Free", "Taken (crossed out)", "Picked by you (ticked)"]) await key.getByText(words).waitFor();
-	await page.getByText("Reserved: $45.00 a seat in every section (Floor, Balcony). The stage is at the top of the map.").waitFor();
+	await page.getByText("Reserved: $45.00 a seat in every section (Floor and Balcony). The stage is at the top of the map.").waitFor();
 	assert.equal(await page.locator("#seat-map .stage-label").textContent(), "Stage");
 	log(`smallest seat ${Math.min(...sizes).toFixed(1)} px; the map scrolls ${box.scroll} px in ${box.client} px`);
 
