@@ -85,32 +85,6 @@ export function formatCountdown(ms) {
 	return `${h > 0 ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
 }
 
-/** Countdown words for screen readers and longer waits: "2 days 3 hours", "4 minutes 7 seconds". */
-export function formatDuration(ms) {
-	const total = Math.max(0, Math.ceil(ms / 1000));
-	const parts = [
-		[Math.floor(total / 86400), "day"],
-		[Math.floor((total % 86400) / 3600), "hour"],
-		[Math.floor((total % 3600) / 60), "minute"],
-		[total % 60, "second"],
-	].filter(([n]) => n > 0);
-	if (parts.length === 0) return "0 seconds";
-	return parts
-		.slice(0, 2)
-		.map(([n, unit]) => `${n} ${unit}${n === 1 ? "" : "s"}`)
-		.join(" ");
-}
-
-/** An estimate, said as one: "less than a minute", "about 3 minutes". */
-export function formatEstimate(ms) {
-	if (ms === null || ms === undefined) return "unknown";
-	if (ms < 60_000) return "less than a minute";
-	const minutes = Math.round(ms / 60_000);
-	if (minutes < 90) return `about ${minutes} minute${minutes === 1 ? "" : "s"}`;
-	const hours = Math.round(minutes / 60);
-	return `about ${hours} hours`;
-}
-
 /**
  * What the waiting view shows, all from one status answer so no figure contradicts
  * another: the place among the fans still waiting (the API's `place`, which is `ahead` + 1),
@@ -130,22 +104,6 @@ export function lineFigures(view, firstPlace) {
 				? "You’ll move up as the fans ahead of you are let in."
 				: `${percent}% of the way to the front: ${formatNumber(gone)} of the ${formatNumber(from - 1)} fans ahead of you have gone in.`;
 	return { place, ahead, firstPlace: from, percent, progressText };
-}
-
-/** The wait in words: "about N minutes" only from the batches let in lately; otherwise why there is none (the API's `waitUnknown`). */
-export function waitWords(view) {
-	if (view.paused || view.waitUnknown === "paused") return "paused";
-	if (view.waitUnknown === "waiting_for_tickets") return "not known yet: the fans let in are still buying, and the line moves on as tickets are bought or come free";
-	if (typeof view.estimatedWaitMs !== "number") return typeof view.admittedPerMinute === "number" ? "not known yet: the line has only just started moving" : "not known yet: no one has been let in this past minute";
-	return formatEstimate(view.estimatedWaitMs);
-}
-
-/** The pace behind the estimate, in words, or "" with none. */
-export function paceWords(view) {
-	if (view.paused || typeof view.admittedPerMinute !== "number") return "";
-	const n = view.admittedPerMinute;
-	const shown = n >= 10 ? formatNumber(Math.round(n)) : String(Math.round(n * 10) / 10);
-	return `Fans are being let in at about ${shown} a minute.`;
 }
 
 export function formatDateTime(iso) {

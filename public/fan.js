@@ -165,10 +165,11 @@ function clearAlert() {
 
 const price = (cents) => (cents === 0 ? t("price.free") : formatMoney(cents, drop.currency));
 
-/** The wait in words: an estimate only from a measured pace; otherwise why there is none. */
+/** The wait in words: an estimate only from the batches let in lately; otherwise why there is none (the API's `waitUnknown`). */
 function waitWords(view) {
-	if (view.paused) return t("wait.paused");
-	if (typeof view.estimatedWaitMs !== "number" || typeof view.admittedPerMinute !== "number") return t("wait.noPace");
+	if (view.paused || view.waitUnknown === "paused") return t("wait.paused");
+	if (view.waitUnknown === "waiting_for_tickets") return t("wait.forTickets");
+	if (typeof view.estimatedWaitMs !== "number") return t(typeof view.admittedPerMinute === "number" ? "wait.justStarted" : "wait.noPace");
 	return formatEstimate(view.estimatedWaitMs);
 }
 

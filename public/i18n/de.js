@@ -75,6 +75,8 @@ export default {
 	"waiting.unexpected": "Unerwarteter Status „{status}“; neuer Versuch.",
 	"wait.paused": "pausiert",
 	"wait.noPace": "noch unbekannt: In der letzten Minute wurde niemand eingelassen",
+	"wait.forTickets": "noch unbekannt: Die eingelassenen Fans kaufen noch, und die Schlange rückt nach, sobald Tickets gekauft oder frei werden",
+	"wait.justStarted": "noch unbekannt: Die Schlange hat sich gerade erst in Bewegung gesetzt",
 	"wait.unknown": "unbekannt",
 	"wait.underMinute": "weniger als eine Minute",
 	"wait.aboutMinutes": { one: "etwa {n} Minute", other: "etwa {n} Minuten" },

@@ -77,6 +77,8 @@ export default {
 	"waiting.unexpected": "Unexpected status \"{status}\"; retrying.",
 	"wait.paused": "paused",
 	"wait.noPace": "not known yet: no one has been let in this past minute",
+	"wait.forTickets": "not known yet: the fans let in are still buying, and the line moves on as tickets are bought or come free",
+	"wait.justStarted": "not known yet: the line has only just started moving",
 	"wait.unknown": "unknown",
 	"wait.underMinute": "less than a minute",
 	"wait.aboutMinutes": { one: "about {n} minute", other: "about {n} minutes" },

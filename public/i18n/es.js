@@ -75,6 +75,8 @@ export default {
 	"waiting.unexpected": "Estado inesperado «{status}»; reintentando.",
 	"wait.paused": "en pausa",
 	"wait.noPace": "aún desconocida: nadie ha entrado en el último minuto",
+	"wait.forTickets": "aún no se sabe: los fans que ya han entrado siguen comprando, y la fila avanza cuando se compran o se liberan entradas",
+	"wait.justStarted": "aún no se sabe: la fila acaba de empezar a moverse",
 	"wait.unknown": "desconocida",
 	"wait.underMinute": "menos de un minuto",
 	"wait.aboutMinutes": { one: "alrededor de {n} minuto", other: "unos {n} minutos" },

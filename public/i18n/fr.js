@@ -75,6 +75,8 @@ export default {
 	"waiting.unexpected": "État inattendu « {status} » ; nouvel essai.",
 	"wait.paused": "en pause",
 	"wait.noPace": "inconnue pour l’instant : personne n’est entré depuis une minute",
+	"wait.forTickets": "pas encore connue : les fans admis achètent encore, et la file avance à mesure que des billets sont achetés ou libérés",
+	"wait.justStarted": "pas encore connue : la file vient tout juste de commencer à avancer",
 	"wait.unknown": "inconnue",
 	"wait.underMinute": "moins d’une minute",
 	"wait.aboutMinutes": { one: "environ {n} minute", other: "environ {n} minutes" },

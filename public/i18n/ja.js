@@ -73,6 +73,8 @@ export default {
 	"waiting.unexpected": "予期しない状態「{status}」です。再試行します。",
 	"wait.paused": "一時停止中",
 	"wait.noPace": "まだ不明です(この1分間に入場した人がいません)",
+	"wait.forTickets": "まだわかりません：入場済みのファンが購入中です。チケットが購入されるか空くと列が進みます",
+	"wait.justStarted": "まだわかりません：列は動き始めたばかりです",
 	"wait.unknown": "不明",
 	"wait.underMinute": "1分未満",
 	"wait.aboutMinutes": { other: "約{n}分" },
