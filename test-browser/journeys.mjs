@@ -210,7 +210,8 @@ export async function fanPrequeueAndHoldExpiry({ browser, base, api, shot, log }
 		name: "Browser test: early birds",
 		capacity: 5,
 		maxPerFan: 2,
-		opensAt: inSeconds(5),
+		// Far enough ahead that a loaded machine still opens the page and joins before the opening.
+		opensAt: inSeconds(15),
 		admission: { batchSize: 10, intervalMs: 500, activeMultiple: 2 },
 		holdSeconds: 10,
 	});
@@ -220,7 +221,7 @@ export async function fanPrequeueAndHoldExpiry({ browser, base, api, shot, log }
 	await page.getByText("You’re in the pre-queue.").waitFor();
 	await shot(page, "fan-8-prequeue");
 	log("joined the pre-queue before the opening");
-	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
+	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 45_000 });
 	await page.getByRole("button", { name: "Hold tickets" }).click();
 	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
 	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 20_000 });
