@@ -7,8 +7,9 @@
 // is admitted here, signed, kept in localStorage and uploaded when the network is
 // back. It counts admissions for this device and for its gate (the gate's count at
 // the last list download, with this device's admissions since). Everything shown
-// goes in by textContent.
-import { $, api, show, text } from "/common.js";
+// goes in by textContent. The page itself opens offline after one online visit
+// (public/sw.js).
+import { $, api, keepPageOffline, show, text } from "/common.js";
 import { counterCode } from "/rotating-code.js";
 
 const STATE = "tgate:state";
@@ -215,6 +216,7 @@ async function startCamera() {
 	}
 }
 
+keepPageOffline("/gate");
 $("signin").addEventListener("submit", signIn);
 $("typed").addEventListener("submit", async (event) => {
 	event.preventDefault();
