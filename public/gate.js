@@ -76,8 +76,9 @@ function render() {
 	text("n-admitted", state.counts.admitted);
 	text("n-refused", state.counts.refused);
 	text("n-pending", state.pending.length);
-	text("gate-label", state.list.gate.name);
-	text("n-gate", state.list.gate.admitted + (state.sinceList ?? 0));
+	// A list kept from before gates were counted has no gate until its next download.
+	text("gate-label", state.list.gate?.name ?? "");
+	text("n-gate", (state.list.gate?.admitted ?? 0) + (state.sinceList ?? 0));
 	text("net", navigator.onLine ? "Online" : "Offline: scans are kept and sent when the network is back");
 }
 
