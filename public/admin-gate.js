@@ -1,7 +1,8 @@
-// The promoter page's gate: the drop's gate devices (each with its last sync, what it
-// admitted and refused, and a revoke behind a confirm step) and the tickets admitted
-// more than once, from GET /api/admin/drops/:id/gate/devices and /gate/double-entries.
-// Everything goes in by textContent.
+// The promoter page's gate: whether a ticket's fixed QR code still admits (a switch
+// for those who may change the drop), what each gate and each device admitted with
+// its last sync, a revoke behind a confirm step, and the tickets admitted more than
+// once, from GET/PATCH /api/admin/drops/:id/gate, GET /gate/devices and
+// /gate/double-entries. Everything goes in by textContent.
 import { $, formatDateTime, plural, text } from "/common.js";
 import { confirmStep } from "/confirm.js";
 
@@ -22,6 +23,8 @@ function cell(tag, value) {
 /** Before a drop's gate arrives (another drop chosen): nothing of the last one stays on screen. */
 export function clearGate() {
 	$("gate-devices").replaceChildren();
+	$("gate-gates").replaceChildren();
+	text("gate-qr-state", "");
 	$("gate-doubles").replaceChildren();
 	text("gate-summary", "Waiting for the gate’s devices.");
 	text("gate-status", "");
@@ -30,8 +33,28 @@ export function clearGate() {
 /** Reads the devices and the double entries and draws them, unless another drop is on screen by then. */
 export async function refreshGate(adminApi, drop, isCurrent) {
 	const base = `/api/admin/drops/${encodeURIComponent(drop.id)}/gate`;
-	const [{ devices }, { doubleEntries }] = await Promise.all([adminApi(`${base}/devices`), adminApi(`${base}/double-entries`)]);
+	const [settings, { devices, gates, onlineWithoutDevice }, { doubleEntries }] = await Promise.all([
+		adminApi(base),
+		adminApi(`${base}/devices`),
+		adminApi(`${base}/double-entries`),
+	]);
 	if (!isCurrent()) return;
+	showStaticQr(settings.staticQr);
+	$("gate-gates").replaceChildren(
+		...gates.map((g) => {
+			const tr = document.createElement("tr");
+			tr.dataset.gate = g.gate;
+			tr.append(
+				cell("th", g.gate),
+				cell("td", g.active === g.devices ? String(g.devices) : `${g.devices} (${g.active} active)`),
+				cell("td", String(g.admitted)),
+				cell("td", String(g.refused)),
+				cell("td", g.lastSyncAt === null ? "never" : formatDateTime(g.lastSyncAt)),
+			);
+			return tr;
+		}),
+		...(onlineWithoutDevice === 0 ? [] : [withoutDeviceRow(onlineWithoutDevice)]),
+	);
 	const active = devices.filter((d) => d.revokedAt === null).length;
 	text(
 		"gate-summary",
@@ -44,11 +67,47 @@ export async function refreshGate(adminApi, drop, isCurrent) {
 		...doubleEntries.map((e) => {
 			const li = document.createElement("li");
 			li.dataset.ticket = e.ticket;
-			const where = e.admissions.map((a) => `${a.deviceName ?? "the online scan"} at ${formatDateTime(a.at)}`).join("; ");
+			const where = e.admissions.map((a) => `${admissionBy(a)} at ${formatDateTime(a.at)}`).join("; ");
 			li.textContent = `Ticket ${e.ticket}: admitted ${plural(e.admissions.length, "time")} (${where}).`;
 			return li;
 		}),
 	);
+}
+
+/** Who admitted: the device, and whether the engine's scan did it online for it. */
+const admissionBy = (a) => (a.via === "online" ? (a.deviceName === null ? "the online scan" : `${a.deviceName} (online)`) : a.deviceName);
+
+/** Admissions by a scanner that named no device (the deployment's gate token, say): counted here, at no gate. */
+function withoutDeviceRow(n) {
+	const tr = document.createElement("tr");
+	tr.append(cell("th", "No device named (online scans)"), cell("td", "–"), cell("td", String(n)), cell("td", "–"), cell("td", "–"));
+	return tr;
+}
+
+function showStaticQr(on) {
+	text("gate-qr-state", on ? "A ticket’s fixed QR code admits, as well as its live code." : "Only a ticket’s live code admits: fixed QR codes and screenshots are refused.");
+	$("gate-static-qr").checked = on;
+}
+
+/** The fixed-QR switch: written at once; the page shows what the engine answered. */
+export function wireGate(adminApi, currentDropId) {
+	const box = $("gate-static-qr");
+	box.addEventListener("change", async () => {
+		const id = currentDropId();
+		const wanted = box.checked;
+		box.disabled = true;
+		try {
+			const after = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}/gate`, { method: "PATCH", body: { staticQr: wanted } });
+			if (currentDropId() !== id) return;
+			showStaticQr(after.staticQr);
+			text("gate-status", after.staticQr ? "Fixed QR codes admit again." : "Fixed QR codes no longer admit: only live codes do.");
+		} catch (err) {
+			box.checked = !wanted;
+			text("gate-status", `Could not change the fixed QR code: ${err.message}`);
+		} finally {
+			box.disabled = false;
+		}
+	});
 }
 
 function deviceRow(adminApi, drop, d, isCurrent) {
@@ -57,6 +116,7 @@ function deviceRow(adminApi, drop, d, isCurrent) {
 	const state = d.revokedAt === null ? "active" : `revoked ${formatDateTime(d.revokedAt)}`;
 	tr.append(
 		cell("th", d.name),
+		cell("td", d.gate),
 		cell("td", d.lastSyncAt === null ? "never" : formatDateTime(d.lastSyncAt)),
 		cell("td", String(d.admitted)),
 		cell("td", String(d.refused)),

@@ -9,7 +9,7 @@
 // The credential lives only in sessionStorage: it is gone when the tab closes.
 import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { clearQueue, refreshQueue } from "/admin-queue.js";
-import { clearGate, gateRole, refreshGate } from "/admin-gate.js";
+import { clearGate, gateRole, refreshGate, wireGate } from "/admin-gate.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { startWebhooks, stopWebhooks, wireWebhooks } from "/admin-webhooks.js";
@@ -743,6 +743,7 @@ function start() {
 	$("f-currency").addEventListener("input", (e) => (e.target.value = e.target.value.toUpperCase()));
 	wireTeam();
 	wireWebhooks();
+	wireGate(adminApi, () => view.id);
 	window.addEventListener("hashchange", () => {
 		const id = location.hash.slice(1);
 		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);

@@ -168,3 +168,12 @@ export function focusHeading(el) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Lets this page open again with the network off (public/sw.js, network first): only the pages that need it
+ * call this, each with its own scope. Without service workers (or refused) the page works online as before.
+ */
+export function keepPageOffline(scope) {
+	if (!("serviceWorker" in navigator)) return;
+	navigator.serviceWorker.register("/sw.js", { scope }).catch(() => {});
+}

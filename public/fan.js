@@ -11,7 +11,7 @@
 import { cardField } from "/card.js";
 import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
-import { $, api, focusHeading, formatCountdown, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
+import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 
@@ -1145,6 +1145,8 @@ let doneAnnounced = null;
 
 function showDone(order) {
 	clearTimeout(pollTimer);
+	// A fan with tickets may reach the door with no network: the page then opens from the service worker's copy.
+	keepPageOffline("/drops/");
 	const outcome = orderOutcome(order);
 	const dropCancelled = drop?.status === "cancelled";
 	const currency = order.currency ?? drop.currency;

@@ -5,8 +5,11 @@
 // code against the ticket's secret, and not admitted before on this device. Online,
 // an admission goes through the engine's scan (once across every gate); offline it
 // is admitted here, signed, kept in localStorage and uploaded when the network is
-// back. Everything shown goes in by textContent.
-import { $, api, show, text } from "/common.js";
+// back. It counts admissions for this device and for its gate (the gate's count at
+// the last list download, with this device's admissions since). Everything shown
+// goes in by textContent. The page itself opens offline after one online visit
+// (public/sw.js).
+import { $, api, keepPageOffline, show, text } from "/common.js";
 import { counterCode } from "/rotating-code.js";
 
 const STATE = "tgate:state";
@@ -47,11 +50,11 @@ async function signIn(event) {
 		const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
 		const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
 		const publicKey = { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y };
-		const made = await api(`/api/admin/drops/${encodeURIComponent(dropId)}/gate/devices`, { method: "POST", token: gateKey, body: { name: $("device-name").value.trim(), publicKey } });
+		const made = await api(`/api/admin/drops/${encodeURIComponent(dropId)}/gate/devices`, { method: "POST", token: gateKey, body: { name: $("device-name").value.trim(), gate: $("gate-name").value.trim(), publicKey } });
 		await keyStore("readwrite", (s) => s.put(pair.privateKey, made.device.id));
 		privateKey = pair.privateKey;
 		sessionStorage.setItem("tgate:key", gateKey);
-		state = { dropId, device: made.device, list: made.list, local: {}, pending: [], counts: { admitted: 0, refused: 0 } };
+		state = { dropId, device: made.device, list: made.list, local: {}, pending: [], counts: { admitted: 0, refused: 0 }, sinceList: 0 };
 		save();
 		enter();
 	} catch (err) {
@@ -73,6 +76,9 @@ function render() {
 	text("n-admitted", state.counts.admitted);
 	text("n-refused", state.counts.refused);
 	text("n-pending", state.pending.length);
+	// A list kept from before gates were counted has no gate until its next download.
+	text("gate-label", state.list.gate?.name ?? "");
+	text("n-gate", (state.list.gate?.admitted ?? 0) + (state.sinceList ?? 0));
 	text("net", navigator.onLine ? "Online" : "Offline: scans are kept and sent when the network is back");
 }
 
@@ -139,7 +145,7 @@ async function onScan(scanned) {
 		const code = found.admit.code;
 		if (navigator.onLine) {
 			try {
-				await api(`/api/admin/drops/${encodeURIComponent(state.dropId)}/scan`, { method: "POST", token: gateKey, body: { ticket: scanned.trim() } });
+				await api(`/api/admin/drops/${encodeURIComponent(state.dropId)}/scan`, { method: "POST", token: gateKey, body: { ticket: scanned.trim(), device: state.device.id } });
 			} catch (err) {
 				if (err.status !== 0) return refuse(err.message, code, false);
 				// The network went as we asked: the offline check stands, and the scan is uploaded later.
@@ -148,6 +154,7 @@ async function onScan(scanned) {
 		} else state.pending.push(await signedScan(code, "admitted"));
 		state.local[code] = Date.now();
 		state.counts.admitted += 1;
+		state.sinceList = (state.sinceList ?? 0) + 1;
 		save();
 		verdict(true, "ADMIT", `Ticket ${code}.`);
 	} else await refuse(found.reason, found.code, true);
@@ -173,7 +180,10 @@ async function sync() {
 			state.pending = state.pending.slice(batch.length);
 			save();
 		}
+		// The list's count holds this device's admissions uploaded so far; those made while it downloads stay counted here.
+		const counted = state.sinceList ?? 0;
 		state.list = await api(`${base}/list`, { token: gateKey });
+		state.sinceList = Math.max(0, (state.sinceList ?? 0) - counted);
 		save();
 		text("sync-status", `Synced at ${new Date().toLocaleTimeString()}.`);
 	} catch (err) {
@@ -207,6 +217,7 @@ async function startCamera() {
 	}
 }
 
+keepPageOffline("/gate");
 $("signin").addEventListener("submit", signIn);
 $("typed").addEventListener("submit", async (event) => {
 	event.preventDefault();

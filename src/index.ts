@@ -23,7 +23,7 @@ export default {
 		// Only the fan page pays by card, and only a deployment with Stripe.js's key loads it.
 		const settings = config(env);
 		const stripe = !isApi && url.pathname.startsWith("/drops/") && settings.stripe !== null && settings.stripePublishableKey !== null;
-		const secured = withSecurityHeaders(response, { page: !isApi, stripe });
+		const secured = withSecurityHeaders(response, { page: !isApi, stripe, camera: url.pathname === "/gate" });
 		return isApi ? withCors(secured, allowedOrigin(request, config(env).corsOrigins), config(env).corsOrigins) : secured;
 	},
 	async queue(batch, env) {

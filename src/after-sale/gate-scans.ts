@@ -5,7 +5,8 @@
 // admission of a ticket the drop does not have, refuses it all); the write is one
 // batch, each scan once per device and scan id, and only while the device is not
 // revoked, so a revoke that lands during an upload leaves nothing of it. A ticket
-// admitted by two devices (or by a device and the online scan) is a double entry.
+// admitted by two devices (or by a device and the online scan) is a double entry;
+// an online admission names the device that asked for it, when one did.
 import { type GateDevice, importDeviceKey } from "./gate-devices";
 import type { SCAN_RESULTS } from "../contract/requests";
 import { ApiError } from "../shared/errors";
@@ -98,9 +99,11 @@ export async function mergeScans(db: D1Database, device: GateDevice, scans: Devi
 }
 
 export interface Admission {
-	/** The device that admitted it, or null for the online scan. */
+	/** The device that admitted it; null: the online scan, for a credential that named no device. */
 	deviceId: string | null;
 	deviceName: string | null;
+	/** `device`: checked and signed on the device, synced later; `online`: the engine's scan admitted it. */
+	via: "device" | "online";
 	at: string;
 }
 
@@ -111,26 +114,30 @@ export interface DoubleEntry {
 
 /** Every ticket of the drop admitted more than once, each once, with its admissions in time order; oldest double entry first. */
 export async function doubleEntries(db: D1Database, dropId: string): Promise<DoubleEntry[]> {
+	// The online admission is the ticket's own row (scanned_device NULL); its scan row, when a device asked, only names the device.
 	const { results } = await db
 		.prepare(
-			`SELECT ticket, device_id, name, at FROM (
-			   SELECT s.ticket, s.device_id, d.name, s.scanned_at AS at FROM gate_scans s JOIN gate_devices d ON d.device_id = s.device_id
-			   WHERE s.drop_id = ?1 AND s.result = 'admitted'
+			`SELECT ticket, device_id, name, via, at FROM (
+			   SELECT s.ticket, s.device_id, d.name, 'device' AS via, s.scanned_at AS at FROM gate_scans s JOIN gate_devices d ON d.device_id = s.device_id
+			   WHERE s.drop_id = ?1 AND s.result = 'admitted' AND s.via = 'device'
 			   UNION ALL
-			   SELECT code, NULL, NULL, scanned_at FROM tickets WHERE drop_id = ?1 AND scanned_at IS NOT NULL AND scanned_device IS NULL
+			   SELECT t.code, o.device_id, d.name, 'online', t.scanned_at FROM tickets t
+			     LEFT JOIN gate_scans o ON o.drop_id = t.drop_id AND o.ticket = t.code AND o.via = 'online'
+			     LEFT JOIN gate_devices d ON d.device_id = o.device_id
+			   WHERE t.drop_id = ?1 AND t.scanned_at IS NOT NULL AND t.scanned_device IS NULL
 			 ) WHERE ticket IN (
 			   SELECT ticket FROM (
-			     SELECT ticket FROM gate_scans WHERE drop_id = ?1 AND result = 'admitted'
+			     SELECT ticket FROM gate_scans WHERE drop_id = ?1 AND result = 'admitted' AND via = 'device'
 			     UNION ALL SELECT code FROM tickets WHERE drop_id = ?1 AND scanned_at IS NOT NULL AND scanned_device IS NULL
 			   ) GROUP BY ticket HAVING COUNT(*) > 1
 			 ) ORDER BY at, ticket`,
 		)
 		.bind(dropId)
-		.all<{ ticket: string; device_id: string | null; name: string | null; at: string }>();
+		.all<{ ticket: string; device_id: string | null; name: string | null; via: "device" | "online"; at: string }>();
 	const byTicket = new Map<string, DoubleEntry>();
 	for (const r of results) {
 		const entry = byTicket.get(r.ticket) ?? { ticket: r.ticket, admissions: [] };
-		entry.admissions.push({ deviceId: r.device_id, deviceName: r.name, at: r.at });
+		entry.admissions.push({ deviceId: r.device_id, deviceName: r.name, via: r.via, at: r.at });
 		byTicket.set(r.ticket, entry);
 	}
 	return [...byTicket.values()];

@@ -18,6 +18,7 @@ function build() {
 		id: z.string(),
 		dropId: z.string(),
 		name: z.string(),
+		gate: z.string().meta({ description: "The gate (an entrance) it scans at; its admissions count toward it." }),
 		publicKey: z.strictObject({ kty: z.literal("EC"), crv: z.literal("P-256"), x: z.string(), y: z.string() }),
 		registeredAt: instant(),
 		registeredBy: z.string().meta({ description: "`key:<key id>`, or `operator` (the deployment's gate token)." }),
@@ -32,6 +33,10 @@ function build() {
 		stepSeconds: z.int(),
 		skewWindows: z.int().meta({ description: "Windows of clock difference allowed either way." }),
 		staticQr: z.boolean().meta({ description: "Whether a bare token (a static QR code) admits." }),
+		gate: z.strictObject({
+			name: z.string(),
+			admitted: count().meta({ description: "What the gate's devices had admitted at download (synced scans and online ones): the device counts on from it." }),
+		}),
 		keys: z.array(z.record(z.string(), z.string())).meta({ description: "The engine's public ES256 keys (the JWKS): a ticket token is checked with them offline." }),
 		tickets: z.array(
 			z.strictObject({
@@ -53,7 +58,25 @@ function build() {
 	});
 
 	const GateDeviceList = z.strictObject({
-		devices: z.array(GateDevice.extend({ admitted: count(), refused: count() })),
+		devices: z.array(
+			GateDevice.extend({
+				admitted: count().meta({ description: "Its synced admissions and the online ones it asked the scan for." }),
+				refused: count().meta({ description: "Its synced refusals (an online refusal writes nothing)." }),
+			}),
+		),
+		gates: z
+			.array(
+				z.strictObject({
+					gate: z.string(),
+					devices: count(),
+					active: count().meta({ description: "Devices not revoked." }),
+					admitted: count().meta({ description: "Its devices' admissions, a revoked device's past ones too." }),
+					refused: count(),
+					lastSyncAt: nullable(instant()).meta({ description: "The latest sync or online scan of any of its devices; null: none yet." }),
+				}),
+			)
+			.meta({ description: "The devices' counts by gate, in the order each gate's first device registered." }),
+		onlineWithoutDevice: count().meta({ description: "Tickets the online scan admitted for a credential that named no device: counted toward no gate." }),
 	});
 
 	const DoubleEntries = z.strictObject({
@@ -62,8 +85,9 @@ function build() {
 				ticket: z.string(),
 				admissions: z.array(
 					z.strictObject({
-						deviceId: nullable(z.string()).meta({ description: "null: the online scan." }),
+						deviceId: nullable(z.string()).meta({ description: "null: the online scan, for a credential that named no device." }),
 						deviceName: nullable(z.string()),
+						via: z.enum(["device", "online"]).meta({ description: "device: checked and signed on the device, synced later; online: the engine's scan admitted it." }),
 						at: instant(),
 					}),
 				),

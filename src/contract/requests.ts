@@ -183,6 +183,9 @@ export function parseQuery<S extends z.ZodType>(schema: S, raw: Record<string, s
 /** The body of POST /api/admin/drops/:id/scan: the ticket's signed token, as its QR code holds it. */
 export const ScanBody = object({
 	ticket: text(10, 2048).meta({ description: "What the gate scanned: the ticket's rotating code (`<token>~<window>~<code>`) or, where the drop allows it, its bare token (a compact ES256 JWT)." }),
+	device: text(1, 64)
+		.optional()
+		.meta({ description: "The registered gate device (its id) that asks: an admission counts toward it and its gate. A device of another drop or none is 404, a revoked one 403 device_revoked; nothing is admitted." }),
 });
 
 /** The body of PATCH /api/admin/drops/:id/gate. */
@@ -198,6 +201,7 @@ const B64URL_43 = /^[A-Za-z0-9_-]{43}$/;
 /** The body of POST /api/admin/drops/:id/gate/devices: the device's name and the public half of the key pair it made. */
 export const RegisterDeviceBody = object({
 	name: text(1, 80).meta({ description: "What the promoter page calls the device: \"North door, phone 2\"." }),
+	gate: text(1, 80).optional().meta({ description: "The gate (an entrance) it scans at: \"North entrance\". Its admissions count toward it. Left out: \"Main gate\"." }),
 	publicKey: object({
 		kty: oneOf(["EC"]),
 		crv: oneOf(["P-256"]),

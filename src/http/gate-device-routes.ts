@@ -1,14 +1,28 @@
 // Gate devices for a drop. With the gate's credential (a gate or owner key of the
 // drop's promoter, or GATE_TOKEN; authorizeGate): register a device (its public
-// key) and get the ticket list, download the list again, upload signed scans. With
-// the promoter's own credentials (authorizeAdmin's roles): the devices with their
-// last sync, revoking one, and the tickets admitted twice. Changes are logged.
+// key, its gate) and get the ticket list, download the list again, upload signed
+// scans. With the promoter's own credentials (authorizeAdmin's roles): the devices
+// and gates with what each admitted and its last sync, revoking a device, and the
+// tickets admitted twice. Changes are logged.
 import { type IRequest, Router } from "itty-router";
 import type { DeviceRegistered, DeviceRevoked, DoubleEntries, GateDeviceList, ScansUploaded, TicketListAnswer } from "../contract/gate-answers";
 import { RegisterDeviceBody, UploadScansBody } from "../contract/requests";
 import { DROP_ID, type DropConfig } from "../drops/rules";
 import { getDrop } from "../drops/store";
-import { type GateDevice, assertActive, deviceOf, devicesOf, importDeviceKey, insertDeviceStatement, newDeviceId, revokeDevice, ticketList } from "../after-sale/gate-devices";
+import {
+	DEFAULT_GATE,
+	type GateDevice,
+	assertActive,
+	deviceOf,
+	devicesOf,
+	gatesOf,
+	importDeviceKey,
+	insertDeviceStatement,
+	newDeviceId,
+	onlineWithoutDevice,
+	revokeDevice,
+	ticketList,
+} from "../after-sale/gate-devices";
 import { doubleEntries, mergeScans, verifyScans } from "../after-sale/gate-scans";
 import { ApiError, notFound } from "../shared/errors";
 import { readJson } from "../shared/request";
@@ -34,14 +48,14 @@ async function gateDrop(request: IRequest, env: Env) {
 	return { principal, drop };
 }
 
-async function deviceIn(env: Env, drop: DropConfig, deviceId: string | undefined): Promise<GateDevice> {
+export async function deviceIn(env: Env, drop: Pick<DropConfig, "id">, deviceId: string | undefined): Promise<GateDevice> {
 	const device = deviceId === undefined ? null : await deviceOf(env.DB, drop.id, deviceId);
 	if (device === null) throw notFound("device");
 	return device;
 }
 
-async function listFor(env: Env, dropId: string, deviceId: string, now: string): Promise<TicketListAnswer> {
-	const [list, jwks] = await Promise.all([ticketList(env.DB, dropId, deviceId, now), publicJwks(env)]);
+async function listFor(env: Env, device: GateDevice, now: string): Promise<TicketListAnswer> {
+	const [list, jwks] = await Promise.all([ticketList(env.DB, device, now), publicJwks(env)]);
 	return { ...list, keys: jwks.keys as Record<string, string>[] };
 }
 
@@ -55,6 +69,7 @@ gateDeviceRoutes.post("/drops/:id/gate/devices", async (request, env) => {
 		id: newDeviceId(),
 		dropId: drop.id,
 		name: body.name,
+		gate: body.gate ?? DEFAULT_GATE,
 		publicKey,
 		registeredAt: now,
 		registeredBy: principal.kind === "key" ? `key:${principal.keyId}` : "operator",
@@ -63,9 +78,9 @@ gateDeviceRoutes.post("/drops/:id/gate/devices", async (request, env) => {
 	};
 	await env.DB.batch([
 		insertDeviceStatement(env.DB, device),
-		activityStatement(env, principal, { action: "gate.device_registered", promoterId: drop.promoterId, dropId: drop.id, detail: { deviceId: device.id, name: device.name }, at: now }),
+		activityStatement(env, principal, { action: "gate.device_registered", promoterId: drop.promoterId, dropId: drop.id, detail: { deviceId: device.id, name: device.name, gate: device.gate }, at: now }),
 	]);
-	const answer = { device, list: await listFor(env, drop.id, device.id, now) } satisfies DeviceRegistered;
+	const answer = { device, list: await listFor(env, device, now) } satisfies DeviceRegistered;
 	return new Response(JSON.stringify(answer), { status: 201, headers: { "Content-Type": "application/json" } });
 });
 
@@ -73,7 +88,7 @@ gateDeviceRoutes.get("/drops/:id/gate/devices/:deviceId/list", async (request, e
 	const { drop } = await gateDrop(request, env);
 	const device = await deviceIn(env, drop, request.params.deviceId);
 	assertActive(device);
-	return listFor(env, drop.id, device.id, new Date().toISOString());
+	return listFor(env, device, new Date().toISOString());
 });
 
 gateDeviceRoutes.post("/drops/:id/gate/devices/:deviceId/scans", async (request, env) => {
@@ -94,7 +109,11 @@ gateDeviceRoutes.post("/drops/:id/gate/devices/:deviceId/scans", async (request,
 	return { deviceId: device.id, ...merged, lastSyncAt: now } satisfies ScansUploaded;
 });
 
-gateDeviceRoutes.get("/drops/:id/gate/devices", async (request, env) => ({ devices: await devicesOf(env.DB, dropOf(request).id) }) satisfies GateDeviceList);
+gateDeviceRoutes.get("/drops/:id/gate/devices", async (request, env) => {
+	const dropId = dropOf(request).id;
+	const [devices, withoutDevice] = await Promise.all([devicesOf(env.DB, dropId), onlineWithoutDevice(env.DB, dropId)]);
+	return { devices, gates: gatesOf(devices), onlineWithoutDevice: withoutDevice } satisfies GateDeviceList;
+});
 
 gateDeviceRoutes.post("/drops/:id/gate/devices/:deviceId/revoke", async (request, env) => {
 	const drop = dropOf(request);

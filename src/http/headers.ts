@@ -22,9 +22,10 @@ const STRIPE_PAGE_CSP = pageCsp(true);
 
 /**
  * Security headers on every response; pages get a CSP that allows only our own scripts,
- * and Stripe's where `stripe` is set (the fan page, on a deployment that takes cards).
+ * and Stripe's where `stripe` is set (the fan page, on a deployment that takes cards); `camera` lets the page
+ * itself (the gate scanner) use the camera, which every other page is refused.
  */
-export function withSecurityHeaders(response: Response, { page = false, stripe = false } = {}): Response {
+export function withSecurityHeaders(response: Response, { page = false, stripe = false, camera = false } = {}): Response {
 	const out = new Response(response.body, response);
 	const h = out.headers;
 	h.set("X-Content-Type-Options", "nosniff");
@@ -32,7 +33,7 @@ export function withSecurityHeaders(response: Response, { page = false, stripe =
 	h.set("X-Frame-Options", "DENY");
 	h.set("Cross-Origin-Opener-Policy", "same-origin");
 	h.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-	h.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()");
+	h.set("Permissions-Policy", `camera=${camera ? "(self)" : "()"}, microphone=(), geolocation=(), payment=()`);
 	if (page) {
 		h.set("Content-Security-Policy", stripe ? STRIPE_PAGE_CSP : PAGE_CSP);
 	} else {

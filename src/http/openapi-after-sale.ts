@@ -12,13 +12,14 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		tag: "gate",
 		summary: "Admit a ticket at the gate, once",
 		description:
-			"What the gate scanned is the ticket's rotating code (`<token>~<window>~<code>`: the token verified offline, ES256, the JWKS, this drop; the window within one of now; the code the HMAC of the window under the ticket's secret) or, while the drop's staticQr is on, its bare token; its one admission is a conditional write.",
+			"What the gate scanned is the ticket's rotating code (`<token>~<window>~<code>`: the token verified offline, ES256, the JWKS, this drop; the window within one of now; the code the HMAC of the window under the ticket's secret) or, while the drop's staticQr is on, its bare token; its one admission is a conditional write. A registered gate device may name itself (`device`): the admission then counts toward it and its gate, and its last sync moves.",
 		security: ["gate"],
 		body: { schema: "ScanBody", required: true },
 		answers: { 200: json("ScanAnswer", "Admitted.") },
 		errors: {
 			401: "unauthorized: no valid gate credential (with WWW-Authenticate); the admin token is not one",
-			404: "not_found: no such drop, or no such ticket",
+			403: "device_revoked (revokedAt): the named device was revoked; nothing admitted",
+			404: "not_found: no such drop, no such ticket, or no such device of the drop",
 			409: "already_used (scannedAt), ticket_refunded, payment_not_taken",
 			422: "invalid_ticket, wrong_drop, code_expired (a rotating code outside its window), invalid_code (not this ticket's code), rotating_code_required (a bare token where the drop's staticQr is off) (field ticket), too_short, too_long",
 		},

@@ -5,6 +5,8 @@
 // code's window against the clock (one window of skew) and its code against the
 // ticket's secret; the one admission is a conditional write in D1, so two gates
 // scanning the same ticket at once admit it once. A refunded ticket is refused.
+// A registered device may name itself: its admission then counts toward it and
+// its gate (a revoked device is refused before anything is checked).
 import type { IRequest } from "itty-router";
 import type { ScanAnswer } from "../contract/engine-answers";
 import { ScanBody } from "../contract/requests";
@@ -17,6 +19,8 @@ import { checkRotating, readRotating } from "../after-sale/rotating-codes";
 import { type TicketClaims, verifyTicketToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
 import { readJson } from "../shared/request";
+import { assertActive, recordOnlineAdmission } from "../after-sale/gate-devices";
+import { deviceIn } from "./gate-device-routes";
 
 const refused = (code: string, message: string) => new ApiError(422, code, message, { field: "ticket" });
 
@@ -44,7 +48,9 @@ export async function scanTicket(request: IRequest, env: Env): Promise<ScanAnswe
 	const dropId = request.params.id ?? "";
 	if (!DROP_ID.test(dropId)) throw notFound("drop");
 	await authorizeGate(request, env, dropId);
-	const { ticket } = parse(ScanBody, await readJson(request));
+	const { ticket, device: deviceId } = parse(ScanBody, await readJson(request));
+	const device = deviceId === undefined ? null : await deviceIn(env, { id: dropId }, deviceId);
+	if (device !== null) assertActive(device);
 	const nowMs = Date.now();
 	const claims = await ticketOfScan(env, dropId, ticket, nowMs);
 	const now = new Date(nowMs).toISOString();
@@ -55,5 +61,6 @@ export async function scanTicket(request: IRequest, env: Env): Promise<ScanAnswe
 	if (result.kind === "already_used") {
 		throw new ApiError(409, "already_used", `This ticket was already scanned at ${result.ticket.scanned_at}.`, { scannedAt: result.ticket.scanned_at });
 	}
+	if (device !== null) await recordOnlineAdmission(env.DB, device, claims.code, now);
 	return { admitted: true, dropId, orderId: claims.orderId, ticket: claims.code, ...(claims.unit === undefined ? {} : { unit: claims.unit }), scannedAt: now };
 }

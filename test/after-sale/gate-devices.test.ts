@@ -119,8 +119,8 @@ describe("gate devices", () => {
 			{
 				ticket,
 				admissions: [
-					{ deviceId: north.id, deviceName: "North door", at: northScan.at },
-					{ deviceId: south.id, deviceName: "South door", at: southScan.at },
+					{ deviceId: north.id, deviceName: "North door", via: "device", at: northScan.at },
+					{ deviceId: south.id, deviceName: "South door", via: "device", at: southScan.at },
 				],
 			},
 		]);

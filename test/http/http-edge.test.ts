@@ -171,6 +171,11 @@ describe("security headers", () => {
 			expect(directives["base-uri"], path).toEqual(["'none'"]);
 			expect(csp, path).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
 		}
+		// The gate scanner reads QR codes with the camera, itself only; no other page may.
+		const gate = await callWorker("/gate", {}, { via: "self" });
+		await gate.arrayBuffer();
+		expect(gate.headers.get("permissions-policy")).toContain("camera=(self)");
+		expect(gate.headers.get("content-security-policy")).toContain("script-src 'self'");
 		const home = await callWorker("/", {}, { via: "self" });
 		expect(home.status).toBe(200);
 		expect(home.headers.get("content-type")).toMatch(/^text\/html/);

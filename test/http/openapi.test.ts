@@ -376,7 +376,7 @@ describe("the OpenAPI document", () => {
 		// A gate device: registered with its own key, its list, a signed scan uploaded, the promoter's views, revoked.
 		const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
 		const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
-		const registered = await api("POST", "/api/admin/drops/:id/gate/devices", { params: { id }, init: jsonBody({ name: "Door", publicKey: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y } }, gate) });
+		const registered = await api("POST", "/api/admin/drops/:id/gate/devices", { params: { id }, init: jsonBody({ name: "Door", gate: "North entrance", publicKey: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y } }, gate) });
 		const deviceId: string = registered.body.device.id;
 		expect((await api("GET", "/api/admin/drops/:id/gate/devices/:deviceId/list", { params: { id, deviceId }, init: { headers: gate } })).body.tickets.length).toBeGreaterThan(0);
 		const at = new Date().toISOString();
@@ -386,10 +386,16 @@ describe("the OpenAPI document", () => {
 		const scan0 = { scanId: "scan-0001", ticket: "NOPE-CODE", at, result: "refused", signature };
 		expect((await uploadIt({ ...scan0, result: "admitted" })).body.error).toMatchObject({ code: "invalid_signature", field: "scans[0].signature" });
 		expect((await uploadIt(scan0)).body).toMatchObject({ accepted: 1, duplicates: 0 });
-		expect((await api("GET", "/api/admin/drops/:id/gate/devices", { params: { id }, init: { headers: adminHeaders } })).body.devices[0]).toMatchObject({ id: deviceId, refused: 1 });
+		const listed = (await api("GET", "/api/admin/drops/:id/gate/devices", { params: { id }, init: { headers: adminHeaders } })).body;
+		expect(listed.devices[0]).toMatchObject({ id: deviceId, gate: "North entrance", refused: 1 });
+		expect(listed.gates).toEqual([{ gate: "North entrance", devices: 1, active: 1, admitted: 0, refused: 1, lastSyncAt: listed.devices[0].lastSyncAt }]);
 		expect((await api("GET", "/api/admin/drops/:id/gate/double-entries", { params: { id }, init: { headers: adminHeaders } })).body).toEqual({ doubleEntries: [] });
 		expect((await api("POST", "/api/admin/drops/:id/gate/devices/:deviceId/revoke", { params: { id, deviceId }, init: { headers: adminHeaders } })).body).toMatchObject({ changed: true });
 		expect((await uploadIt(scan0)).body.error.code).toBe("device_revoked");
+		// The online scan naming a device: a revoked one is 403, one the drop does not have 404, each admitting nothing.
+		const scanAs = (device: string) => api("POST", "/api/admin/drops/:id/scan", { params: { id }, init: jsonBody({ ticket: ticketed.body.passes[0].token, device }, gate) });
+		expect((await scanAs(deviceId)).body.error.code).toBe("device_revoked");
+		expect((await scanAs("gd_nosuchdevice")).status).toBe(404);
 		const refundIt = (body: unknown) => api("POST", "/api/admin/drops/:id/orders/:orderId/refund", { params: { id, orderId }, init: jsonBody(body, adminHeaders) });
 		expect((await refundIt({ tickets: ["NOPE"] })).body.error).toMatchObject({ code: "unknown_ticket", field: "tickets" });
 		expect((await refundIt({})).body).toMatchObject({ status: "refunded", changed: true });
