@@ -63,6 +63,7 @@ const NOT_OPERATIONS: [string, string, string][] = [
 	["GET", "/drops/:id", "the fan page (HTML)"],
 	["GET", "/admin", "the promoter page (HTML)"],
 	["GET", "/gate", "the gate scanner (HTML)"],
+	["GET", "/transfer", "a transfer's accept page (HTML)"],
 	["GET", "*", "static assets"],
 ];
 
