@@ -37,6 +37,7 @@ import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } fro
 import { promoterWebhooks } from "./webhook-journeys.mjs";
 import { fanInGermanAndJapanese } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
+import { fanTransfersTicket } from "./transfer-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -140,6 +141,7 @@ const allJourneys = [
 	["gate: the fan's code rotates offline and admits", fanRotatingCodeOffline],
 	// The gate page admits the fan's code offline, refuses it again on this device, and syncs when back online (issue 27).
 	["gate page: offline admit, refuse again, sync", gatePageOffline],
+	["transfer: the buyer hands a ticket on, the recipient accepts, the old code refused", fanTransfersTicket],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
