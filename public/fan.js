@@ -11,6 +11,7 @@
 import { cardField } from "/card.js";
 import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
+import { addTransferControls } from "/transfer-ui.js";
 import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
@@ -1134,6 +1135,8 @@ function drawTickets(order, outcome) {
 	// No QR code on a cancelled drop: those tickets get nobody in.
 	void ticketItems(order, { codes: outcome === "going" }).then(({ items }) => {
 		if (round !== ticketDrawings) return;
+		// A ticket is handed on only from an order that stands on a drop that goes ahead.
+		if (outcome === "going") addTransferControls(items, order, saved.orderToken, () => showOrder(1));
 		$("tickets").replaceChildren(...items);
 		text("order-status", outcome === "cancelling" ? t("done.refundOnWay") : statusText(order));
 		$("order-status").dataset.status = order.status ?? "paid";

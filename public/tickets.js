@@ -87,7 +87,7 @@ export async function ticketItems(order, { codes = true } = {}) {
 		code.setAttribute("aria-label", t("ticket.codeLabel", { n: i + 1, code: pass.code.split("").join(" ") }));
 		const state = document.createElement("span");
 		state.className = "meta ticket-state";
-		state.textContent = ["valid", "used", "refunded"].includes(pass.state) ? t(`ticket.state.${pass.state}`) : pass.state;
+		state.textContent = ["valid", "used", "refunded", "transferred"].includes(pass.state) ? t(`ticket.state.${pass.state}`) : pass.state;
 		const seat = pass.seat ? seatName(pass.seat) : null;
 		const label = seat ? t("ticket.qrSeat", { n: i + 1, seat }) : t("ticket.qr", { n: i + 1 });
 		if (wanted(pass) && qrcode && rotates(pass)) {

@@ -38,6 +38,7 @@ import { promoterWebhooks } from "./webhook-journeys.mjs";
 import { fanInGermanAndJapanese } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
+import { fanTransfersTicket } from "./transfer-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -146,6 +147,7 @@ const allJourneys = [
 	["gate page: reload offline, admit, sync", gatePageReloadOffline],
 	// The promoter's gate section: per gate and per device, one double entry, revoke, the fixed-QR switch.
 	["promoter gate section: counts, double entry, revoke, fixed QR", promoterGateSection],
+	["transfer: the buyer hands a ticket on, the recipient accepts, the old code refused", fanTransfersTicket],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

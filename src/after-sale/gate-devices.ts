@@ -8,6 +8,7 @@
 // nothing of any other drop (docs/operations.md, the threat model, says why).
 import { dropGate, secretOf } from "./gate-store";
 import { ROTATION_SKEW_WINDOWS, ROTATION_STEP_SECONDS } from "./rotating-codes";
+import { transferredCodes } from "./transfer-store";
 import { base64url } from "../shared/crypto";
 import { ApiError } from "../shared/errors";
 
@@ -166,7 +167,8 @@ export function assertActive(device: GateDevice): void {
 	if (device.revokedAt !== null) throw new ApiError(403, "device_revoked", `This device was revoked at ${device.revokedAt}; register it again to scan.`, { revokedAt: device.revokedAt });
 }
 
-export type ListState = "valid" | "used" | "refunded";
+/** transferred: a code a ticket had before an accepted transfer gave it a new one; it admits nobody. */
+export type ListState = "valid" | "used" | "refunded" | "transferred";
 
 export interface ListedTicket {
 	code: string;
@@ -215,6 +217,8 @@ export async function ticketList(db: D1Database, device: GateDevice, now: string
 			return { code: r.code, orderId: r.order_id, state, ...(state === "refunded" ? {} : { secret: await secretOf(gate, r.code) }) };
 		}),
 	);
+	// A ticket's old code after an accepted transfer, listed refused with no secret: an offline device refuses it too.
+	for (const moved of await transferredCodes(db, dropId)) tickets.push({ code: moved.code, orderId: moved.orderId, state: "transferred" });
 	return {
 		dropId,
 		deviceId: device.id,

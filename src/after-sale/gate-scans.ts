@@ -60,7 +60,11 @@ export async function mergeScans(db: D1Database, device: GateDevice, scans: Devi
 	const admitted = [...new Set(scans.filter((s) => s.result === "admitted").map((s) => s.ticket))];
 	if (admitted.length > 0) {
 		const { results } = await db
-			.prepare(`SELECT code FROM tickets WHERE drop_id = ? AND code IN (SELECT value FROM json_each(?))`)
+			// A ticket's old code after a transfer is known too: a device that admitted it offline reports that, and it is kept.
+			.prepare(
+				`SELECT code FROM tickets WHERE drop_id = ?1 AND code IN (SELECT value FROM json_each(?2))
+				 UNION SELECT from_code FROM ticket_transfers WHERE drop_id = ?1 AND state = 'accepted' AND from_code IN (SELECT value FROM json_each(?2))`,
+			)
 			.bind(device.dropId, JSON.stringify(admitted))
 			.all<{ code: string }>();
 		const known = new Set(results.map((r) => r.code));

@@ -7,6 +7,7 @@ import { type OrderColumns, type SaleMessage, saleMessageOf } from "../contract/
 import { signTicketToken } from "../shared/tokens";
 import { dropGate, secretOf } from "./gate-store";
 import { ROTATION_STEP_SECONDS } from "./rotating-codes";
+import { acceptedFrom, orderTransfers, transferRules, transfersOpen } from "./transfer-store";
 import { failedEventStatement, ticketedEventStatement } from "./webhook-events";
 
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -47,6 +48,8 @@ export interface TicketRecord {
 	/** Named units: the ticket's type and seat, when it has them. */
 	ticket_type: string | null;
 	seat_id: string | null;
+	/** The accepted transfer whose recipient holds this ticket now (its code is the one the transfer made); null: the buyer does. */
+	transfer_id: string | null;
 }
 
 /** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: what a receipt lists. */
@@ -144,6 +147,7 @@ export type ScanResult =
 	| { kind: "already_used"; ticket: TicketRecord }
 	| { kind: "refunded"; ticket: TicketRecord }
 	| { kind: "unpaid"; ticket: TicketRecord }
+	| { kind: "transferred"; acceptedAt: string }
 	| { kind: "unknown" };
 
 /** Admits a ticket once: one conditional write, so two gates scanning at once admit it once. */
@@ -157,13 +161,18 @@ export async function admitTicket(db: D1Database, dropId: string, orderId: strin
 		.first<TicketRecord>();
 	if (admitted !== null) return { kind: "admitted", ticket: admitted };
 	const ticket = await db.prepare(`SELECT * FROM tickets WHERE code = ? AND order_id = ? AND drop_id = ?`).bind(code, orderId, dropId).first<TicketRecord>();
-	if (ticket === null) return { kind: "unknown" };
+	if (ticket === null) {
+		// A code handed on by an accepted transfer is no ticket any more: its row took the recipient's new code.
+		const moved = await acceptedFrom(db, dropId, code);
+		return moved !== null && moved.order_id === orderId ? { kind: "transferred", acceptedAt: moved.accepted_at! } : { kind: "unknown" };
+	}
 	if (ticket.refund_id !== null) return { kind: "refunded", ticket };
 	if (ticket.scanned_at === null) return { kind: "unpaid", ticket };
 	return { kind: "already_used", ticket };
 }
 
-export type PassState = "valid" | "used" | "refunded";
+/** transferred: handed on to someone else by an accepted transfer; the buyer's page shows no token or secret for it. */
+export type PassState = "valid" | "used" | "refunded" | "transferred";
 
 /** A seated ticket's seat as the fan reads it: its section, row and number from the seat directory. */
 export interface PassSeat {
@@ -181,9 +190,21 @@ export interface OrderProgress {
 	 * Each ticket with its signed token (null until the order is ticketed), its rotating-code secret (with the token),
 	 * whether it is still good at the gate, and its seat when it has one.
 	 */
-	passes: { code: string; token: string | null; secret?: string; state: PassState; seat?: PassSeat }[];
+	passes: { code: string; token: string | null; secret?: string; state: PassState; seat?: PassSeat; transfer?: PassTransfer }[];
+	/** Whether the buyer may transfer a ticket now (the promoter's switch and deadline), once the order is in D1. */
+	transfers?: { open: boolean; deadline: string | null };
 	/** How the tickets are shown at the gate, once any has a token: the rotating code's window, and whether the static QR still admits. */
 	gate?: { stepSeconds: number; staticQr: boolean };
+}
+
+/** A ticket's open or accepted transfer, as its buyer sees it: what the page cancels, or why the ticket is gone. */
+export interface PassTransfer {
+	transferId: string;
+	state: "pending" | "accepted";
+	createdAt: string;
+	acceptedAt: string | null;
+	/** The ticket's code when the buyer held it (an accepted transfer gave the row a new one). */
+	ticket: string;
 }
 
 /** The named seats in the drop's seat directory, by id: what a ticket's seat is called. */
@@ -215,17 +236,26 @@ export async function orderProgress(env: Env, orderId: string, codes: string[], 
 	};
 	if (record === null)
 		return { status: "paid", statusDetail: null, refundedTickets: 0, passes: codes.map((code, i) => ({ code, token: null, state: "valid", ...seatOf(order?.seats?.[i]) })) };
-	const signed = (t: TicketRecord) => t.refund_id === null && record.payment_missing_at === null;
+	const [rules, transfers] = await Promise.all([transferRules(env.DB, record.drop_id), orderTransfers(env.DB, orderId)]);
+	// A pending transfer names the ticket's code; an accepted one, the code the recipient now holds.
+	const transferOf = new Map(transfers.flatMap((x) => (x.state === "pending" ? [[x.from_code, x] as const] : x.state === "accepted" && x.to_code !== null ? [[x.to_code, x] as const] : [])));
+	const signed = (t: TicketRecord) => t.refund_id === null && record.payment_missing_at === null && t.transfer_id === null;
 	// The drop's gate key, only when there is a ticket to show: it is made on first use.
 	const gate = tickets.some(signed) ? await dropGate(env.DB, record.drop_id) : null;
 	const passes = await Promise.all(
-		tickets.map(async (t) => ({
-			code: t.code,
-			token: !signed(t) ? null : (t.token ?? (await ticketTokenOf(env, record, t))),
-			...(gate === null || !signed(t) ? {} : { secret: await secretOf(gate, t.code) }),
-			state: (t.refund_id !== null ? "refunded" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
-			...seatOf(t.seat_id),
-		})),
+		tickets.map(async (t) => {
+			const transfer = transferOf.get(t.code);
+			return {
+				code: t.code,
+				token: !signed(t) ? null : (t.token ?? (await ticketTokenOf(env, record, t))),
+				...(gate === null || !signed(t) ? {} : { secret: await secretOf(gate, t.code) }),
+				state: (t.refund_id !== null ? "refunded" : t.transfer_id !== null ? "transferred" : t.scanned_at !== null ? "used" : "valid") satisfies PassState as PassState,
+				...seatOf(t.seat_id),
+				...(transfer === undefined
+					? {}
+					: { transfer: { transferId: transfer.transfer_id, state: transfer.state as PassTransfer["state"], createdAt: transfer.created_at, acceptedAt: transfer.accepted_at, ticket: transfer.from_code } }),
+			};
+		}),
 	);
 	return {
 		status: record.status,
@@ -233,6 +263,7 @@ export async function orderProgress(env: Env, orderId: string, codes: string[], 
 		refundedTickets: record.refunded_tickets,
 		passes,
 		...(gate === null ? {} : { gate: { stepSeconds: ROTATION_STEP_SECONDS, staticQr: gate.staticQr } }),
+		transfers: { open: transfersOpen(rules, Date.now()), deadline: rules.deadline },
 	};
 }
 

@@ -159,7 +159,7 @@ function build() {
 			z.strictObject({
 				seq: z.int().min(1),
 				promoterId: nullable(z.string()),
-				actor: z.enum(["operator", "key"]),
+				actor: z.enum(["operator", "key", "fan"]).meta({ description: "fan: a ticket holder's own act (a transfer made, cancelled or accepted); no key." }),
 				keyId: nullable(z.string()),
 				keyLabel: nullable(z.string()),
 				action: z.string().meta({ description: "drop.created, drop.rescheduled, drop.paused, drop.resumed, drop.updated, drop.reconciled, key.minted, key.revoked, promoter.created, promoter.updated, and what later routes add (refunds)." }),

@@ -126,6 +126,15 @@ function build() {
 			restocked: count(),
 			atGate: z.int().meta({ description: "Tickets in D1 less those refunded: what the venue expects at the gate." }),
 		}),
+		holders: z
+			.strictObject({
+				transferred: count().meta({ description: "Tickets handed on by an accepted transfer." }),
+				pending: count().meta({ description: "Transfers waiting to be accepted." }),
+				broken: count().meta({
+					description: "Tickets without exactly one valid holder: an old code still a ticket after its transfer, a transfer's new code that is no ticket of its, a ticket marked by a transfer not accepted with its code, two open transfers of one ticket. 0, or ok is false.",
+				}),
+			})
+			.meta({ description: "Every ticket has exactly one valid holder, through transfers." }),
 		ok: z.boolean(),
 	});
 

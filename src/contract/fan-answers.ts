@@ -206,7 +206,17 @@ function build() {
 					.string()
 					.optional()
 					.meta({ description: "The ticket's rotating-code secret (base64url), with its token: the fan page shows `<token>~<window>~<code>`, the code a TOTP-style HMAC of the window under it (docs/api.md, the gate). Only the holder reads it." }),
-				state: z.enum(["valid", "used", "refunded"]),
+				state: z.enum(["valid", "used", "refunded", "transferred"]).meta({ description: "transferred: handed on by an accepted transfer; the recipient holds it under a new code, and the buyer sees no token or secret for it." }),
+				transfer: z
+					.strictObject({
+						transferId: z.string(),
+						state: z.enum(["pending", "accepted"]),
+						createdAt: instant(),
+						acceptedAt: nullable(instant()),
+						ticket: z.string().meta({ description: "The ticket's code while the buyer held it." }),
+					})
+					.optional()
+					.meta({ description: "The ticket's transfer waiting to be accepted (the buyer may cancel it), or the accepted one that took it." }),
 				seat: z
 					.strictObject({ id: z.string(), section: z.string(), row: z.string(), number: z.int() })
 					.optional()
@@ -220,6 +230,10 @@ function build() {
 			})
 			.optional()
 			.meta({ description: "How the tickets are shown at the gate; present once a ticket has a token." }),
+		transfers: z
+			.strictObject({ open: z.boolean().meta({ description: "Whether a ticket may be transferred now." }), deadline: nullable(instant()) })
+			.optional()
+			.meta({ description: "The promoter's transfer rules for the drop, once the order is in D1." }),
 	});
 
 	return { PublicDrop, Fairness, JoinAnswer, QueueStatus, Hold, Purchase, PaymentAction, Order, OrderDetail, Availability, SeatMap };

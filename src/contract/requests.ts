@@ -193,6 +193,12 @@ export const PatchGateBody = object({
 	staticQr: z.boolean().meta({ description: "false: only a ticket's rotating code admits at this drop's gate, not its bare token (a static QR code, a screenshot)." }),
 });
 
+/** The body of PATCH /api/admin/drops/:id/transfers: either field, or both. */
+export const PatchTransfersBody = object({
+	enabled: z.boolean().optional().meta({ description: "false: no ticket of this drop may be transferred (nor a pending transfer accepted)." }),
+	deadline: time().nullable().optional().meta({ description: "After it no transfer may be made or accepted; null removes it." }),
+});
+
 /** What a gate device says it did with a scan. */
 export const SCAN_RESULTS = ["admitted", "refused"] as const;
 

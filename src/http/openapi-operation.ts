@@ -1,16 +1,16 @@
 // What one entry of the OpenAPI document's operations table says: a route, who
 // may call it, what it takes and what it answers. The tables (openapi-engine.ts,
-// openapi-admin.ts, openapi-fan.ts, openapi-after-sale.ts, openapi-gate.ts) are written in this
+// openapi-admin.ts, openapi-fan.ts, openapi-after-sale.ts, openapi-gate.ts, openapi-transfers.ts) are written in this
 // shape; openapi.ts renders them. Pure.
 import type * as z from "zod";
 import type { AnswerSchemas } from "../contract/answers";
-import { CancelBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
+import { CancelBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchTransfersBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
 import { CreateDropBody, PatchDropBody } from "../drops/rules";
 
 /** The request bodies, by their names in the document. */
-export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody };
+export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody };
 
-type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate";
+type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate" | "transferSecret" | "holderKey";
 
 export interface Answer {
 	description: string;

@@ -15,13 +15,14 @@ import { ADMIN_OPERATIONS } from "./openapi-admin";
 import { WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
+import { TRANSFER_OPERATIONS } from "./openapi-transfers";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
 import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...WEBHOOK_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -39,6 +40,8 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	webhookId: { description: "A webhook endpoint's id (wh_...), as listed." },
 	deliveryId: { description: "A webhook delivery's id (wd_...), as its endpoint's deliveries list it." },
 	deviceId: { description: "A gate device's id (gd_...), as its registration answered it." },
+	code: { description: "A ticket's code, as the order lists it." },
+	transferId: { description: "A transfer's id (tr_...), as its making answered it." },
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -173,6 +176,8 @@ function render(): JsonSchema {
 				accessToken: bearer("The accessToken a status poll answered once the fan was admitted; good until the end of their turn."),
 				orderToken: bearer("The orderToken a purchase answered; reads that one order for a year."),
 				gate: { type: "http", scheme: "bearer", description: "The gate's credential (GATE_TOKEN), not the admin token." },
+				transferSecret: { type: "http", scheme: "bearer", description: "A transfer's accept-link secret, as its making answered it (the fragment of the link)." },
+				holderKey: { type: "http", scheme: "bearer", description: "The recipient's key, as accepting the transfer answered it." },
 			},
 		},
 	};

@@ -39,9 +39,11 @@ router
 	.all("/api/*", fanRouter.fetch)
 	// An unknown API path answers the contract's JSON 404, never falls through to the static assets.
 	.all("/api/*", () => errorResponse(new ApiError(404, "not_found", "No such route.")))
-	// Pages: a drop's fan page, the promoter page and the gate scanner are single HTML files.
+	// Pages: a drop's fan page, the promoter page, the gate scanner and a transfer's accept page are single HTML files.
 	.get("/drops/:id", (request, env) => env.ASSETS.fetch(new URL("/drop.html", request.url)))
 	.get("/admin", (request, env) => env.ASSETS.fetch(new URL("/admin.html", request.url)))
 	.get("/gate", (request, env) => env.ASSETS.fetch(new URL("/gate.html", request.url)))
+	// A transfer's accept page: its secret rides in the fragment, which never reaches here.
+	.get("/transfer", (request, env) => env.ASSETS.fetch(new URL("/transfer.html", request.url)))
 	// A plain Request: the assets binding refuses itty's decorated one ("Invalid URL: [object Request]").
 	.get("*", (request, env) => env.ASSETS.fetch(new Request(request.url, { headers: request.headers })));

@@ -4,7 +4,8 @@
 // token is checked offline (its ES256 signature, for this drop), a rotating
 // code's window against the clock (one window of skew) and its code against the
 // ticket's secret; the one admission is a conditional write in D1, so two gates
-// scanning the same ticket at once admit it once. A refunded ticket is refused.
+// scanning the same ticket at once admit it once. A refunded ticket is refused, and so
+// is a ticket's old code once a transfer of it was accepted.
 // A registered device may name itself: its admission then counts toward it and
 // its gate (a revoked device is refused before anything is checked).
 import type { IRequest } from "itty-router";
@@ -57,6 +58,9 @@ export async function scanTicket(request: IRequest, env: Env): Promise<ScanAnswe
 	const result = await admitTicket(env.DB, dropId, claims.orderId, claims.code, now);
 	if (result.kind === "unknown") throw notFound("ticket");
 	if (result.kind === "refunded") throw new ApiError(409, "ticket_refunded", "This ticket was refunded; it does not admit anyone.");
+	if (result.kind === "transferred") {
+		throw new ApiError(409, "ticket_transferred", `This ticket was transferred to someone else at ${result.acceptedAt}; it does not admit anyone. The new holder has a ticket of their own.`, { transferredAt: result.acceptedAt });
+	}
 	if (result.kind === "unpaid") throw new ApiError(409, "payment_not_taken", "This ticket's payment was not taken; it does not admit anyone.");
 	if (result.kind === "already_used") {
 		throw new ApiError(409, "already_used", `This ticket was already scanned at ${result.ticket.scanned_at}.`, { scannedAt: result.ticket.scanned_at });

@@ -1,5 +1,6 @@
 // The invariants checked on live data: shard totals against capacity, shard
-// sales against the rows in D1, refunds whose money is not settled, and the admission order.
+// sales against the rows in D1, refunds whose money is not settled, the admission order,
+// and one valid holder per ticket through transfers.
 import { type DropConfig, typesOf } from "../drops/rules";
 import { shardStats } from "../inventory/drop-shards";
 import type { ShardStatsWithUnits } from "../inventory/inventory-shard";
@@ -8,6 +9,7 @@ import { primaryType } from "../drops/ticket-types";
 import { type LoadReport, loadReport } from "../shared/request-counter";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { refundTotals, refundsOwed } from "../after-sale/refunds";
+import { holderAudit } from "../after-sale/transfer-store";
 import { recordedByShard, recordedNamed } from "./store";
 import type { RoomAudit } from "../waiting-room/pacer-audit";
 import { lineStub, roomStub, shardStub } from "../shared/names";
@@ -51,12 +53,14 @@ export interface Audit {
 	refundsFailed: number;
 	/** Refunds: how many, their tickets and money, those put back on sale, and what the gate should expect (sold − refunded). */
 	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
+	/** Every ticket has exactly one valid holder: transfers accepted and open, and every way that could be broken. */
+	holders: { transferred: number; pending: number; broken: number };
 	ok: boolean;
 }
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, room, ids, refunded, inD1, owed] = await Promise.all([
+	const [stats, recorded, room, ids, refunded, inD1, owed, holders] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
@@ -64,6 +68,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		refundTotals(env.DB, drop.id),
 		recordedNamed(env.DB, drop.id),
 		refundsOwed(env.DB, drop.id, graceSeconds * 1000),
+		holderAudit(env.DB, drop.id),
 	]);
 	// Before the opening no fan has been admitted: "in order" would be a check passed without looking. A pacer never
 	// configured for the drop (no seed commitment) still answers false: it has nothing to vouch for.
@@ -121,7 +126,8 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		refundsPending: owed.pending,
 		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
-		ok: named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		holders,
+		ok: holders.broken === 0 && named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
 	};
 }
 

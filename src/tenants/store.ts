@@ -133,7 +133,7 @@ export async function openDropCount(db: D1Database, promoterId: string, nowIso: 
 type ActivityRow = {
 	seq: number;
 	promoter_id: string | null;
-	actor: "operator" | "key";
+	actor: "operator" | "key" | "fan";
 	key_id: string | null;
 	key_label: string | null;
 	action: string;
@@ -144,7 +144,7 @@ type ActivityRow = {
 
 export interface NewActivity {
 	promoterId: string | null;
-	actor: "operator" | "key";
+	actor: "operator" | "key" | "fan";
 	keyId: string | null;
 	keyLabel: string | null;
 	action: string;
@@ -161,6 +161,16 @@ export function insertActivityStatement(db: D1Database, a: NewActivity, onlyIfDr
 				(onlyIfDropExists ? ` WHERE EXISTS (SELECT 1 FROM drops WHERE id = ?6)` : ""),
 		)
 		.bind(a.promoterId, a.actor, a.keyId, a.keyLabel, a.action, a.dropId, JSON.stringify(a.detail), a.at);
+}
+
+/**
+ * An entry written only when `guard` (SQL over parameters ?9 and on, bound from `binds`) holds when the batch runs:
+ * batched after an act that may find nothing to do, so the log names only acts that happened.
+ */
+export function guardedActivityStatement(db: D1Database, a: NewActivity, guard: string, ...binds: (string | number)[]): D1PreparedStatement {
+	return db
+		.prepare(`INSERT INTO activity (promoter_id, actor, key_id, key_label, action, drop_id, detail, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE ${guard}`)
+		.bind(a.promoterId, a.actor, a.keyId, a.keyLabel, a.action, a.dropId, JSON.stringify(a.detail), a.at, ...binds);
 }
 
 /** Newest first, after the entry numbered `before`; one promoter's, or every entry (null, the operator's view). */

@@ -63,6 +63,7 @@ const NOT_OPERATIONS: [string, string, string][] = [
 	["GET", "/drops/:id", "the fan page (HTML)"],
 	["GET", "/admin", "the promoter page (HTML)"],
 	["GET", "/gate", "the gate scanner (HTML)"],
+	["GET", "/transfer", "a transfer's accept page (HTML)"],
 	["GET", "*", "static assets"],
 ];
 
@@ -323,7 +324,8 @@ describe("the OpenAPI document", () => {
 		const heldB = await holdAs(accessB, 2);
 		expect(heldB.status).toBe(201);
 		expect((await holdAs(accessC, 1)).body.error.code).toBe("sold_out");
-		expect((await buy(accessB, heldB.body.holdId)).status).toBe(201);
+		const boughtB = await buy(accessB, heldB.body.holdId);
+		expect(boughtB.status).toBe(201);
 		await tickRoom(id);
 		const late = await joinAs("fan-late");
 		expect([late.status, late.body.status, late.body.queueToken]).toEqual([200, "sold_out", null]);
@@ -337,6 +339,25 @@ describe("the OpenAPI document", () => {
 		);
 		const sales = await api("GET", "/api/admin/drops/:id/sales", { params: { id }, init: { headers: adminHeaders } });
 		expect(sales.body.sales.map((s: { orderId: string }) => s.orderId)).toContain(orderId);
+		// A ticket handed on and back: a transfer made and cancelled, another made, read and accepted, the recipient's
+		// ticket read with its key; the promoter's rules and the order's transfers.
+		const transferPath = { params: { orderId: boughtB.body.orderId, code: boughtB.body.tickets[0] }, init: { headers: bearer(boughtB.body.orderToken) } };
+		const cancelledOne = await api("POST", "/api/orders/:orderId/tickets/:code/transfer", transferPath);
+		expect(cancelledOne.status).toBe(201);
+		expect((await api("DELETE", "/api/orders/:orderId/transfers/:transferId", { params: { orderId: boughtB.body.orderId, transferId: cancelledOne.body.transfer.transferId }, init: { headers: bearer(boughtB.body.orderToken) } })).body.state).toBe("cancelled");
+		const handed = await api("POST", "/api/orders/:orderId/tickets/:code/transfer", transferPath);
+		expect((await api("POST", "/api/orders/:orderId/tickets/:code/transfer", transferPath)).body.error.code).toBe("transfer_pending");
+		const transferId: string = handed.body.transfer.transferId;
+		expect((await api("GET", "/api/transfers/:transferId", { params: { transferId }, init: { headers: bearer(handed.body.secret) } })).body.open).toBe(true);
+		expect((await api("GET", "/api/transfers/:transferId", { params: { transferId }, init: { headers: bearer("wrong") } })).status).toBe(404);
+		const taken = await api("POST", "/api/transfers/:transferId/accept", { params: { transferId }, init: { headers: bearer(handed.body.secret) } });
+		expect(taken.status).toBe(201);
+		expect((await api("POST", "/api/transfers/:transferId/accept", { params: { transferId }, init: { headers: bearer(handed.body.secret) } })).body.error.code).toBe("transfer_accepted");
+		expect((await api("GET", "/api/transfers/:transferId/ticket", { params: { transferId }, init: { headers: bearer(taken.body.holderKey) } })).body.ticket.state).toBe("valid");
+		expect((await api("GET", "/api/admin/drops/:id/orders/:orderId/transfers", { params: { id, orderId: boughtB.body.orderId }, init: { headers: adminHeaders } })).body.transfers).toHaveLength(2);
+		expect((await api("GET", "/api/admin/drops/:id/transfers", { params: { id }, init: { headers: adminHeaders } })).body.enabled).toBe(true);
+		expect((await api("PATCH", "/api/admin/drops/:id/transfers", { params: { id }, init: jsonBody({ deadline: "soon" }, adminHeaders) })).status).toBe(422);
+		expect((await api("PATCH", "/api/admin/drops/:id/transfers", { params: { id }, init: jsonBody({ enabled: false }, adminHeaders) })).body.enabled).toBe(false);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, init: { headers: { ...adminHeaders, accept: "text/csv" } } })).body).toContain(orderId);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?limit=0", init: { headers: adminHeaders } })).status).toBe(422);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?cursor=%25", init: { headers: adminHeaders } })).body.error.code).toBe("invalid_cursor");
@@ -428,7 +449,7 @@ describe("the OpenAPI document", () => {
 		expect((await api("POST", "/api/admin/drops/:id/cancel", { params: { id: ownDrop.id }, init: { headers: ownerHeaders } })).status).toBe(200);
 		const webhookId: string = hook.body.id;
 		const hookDeliveries = () => api("GET", "/api/admin/webhooks/:webhookId/deliveries", { params: { webhookId }, init: { headers: ownerHeaders } });
-		await waitUntil(async () => (await hookDeliveries()).body.deliveries[0]?.status === "delivered", 20_000, "the cancel's webhook delivered", 50);
+		await waitUntil(async () => (await hookDeliveries()).body.deliveries[0]?.status === "delivered", 60_000, "the cancel's webhook delivered", 50);
 		expect((await api("GET", "/api/admin/webhooks/:webhookId/deliveries", { params: { webhookId }, search: "?cursor=%25", init: { headers: ownerHeaders } })).body.error.code).toBe("invalid_cursor");
 		expect((await api("POST", "/api/admin/webhooks/:webhookId/pause", { params: { webhookId }, init: { headers: ownerHeaders } })).body.state).toBe("paused");
 		expect((await api("POST", "/api/admin/webhooks/:webhookId/resume", { params: { webhookId }, init: { headers: ownerHeaders } })).body.state).toBe("active");
