@@ -14,17 +14,41 @@ export interface WaitView {
 }
 
 /** The watermark's fields a wait is read from. */
-export type WaitSource = Pick<Watermark, "paused" | "admissionRoom" | "batches" | "batchesFrom" | "at" | "intervalMs" | "pacePerSecond">;
+export type WaitSource = Pick<
+	Watermark,
+	"paused" | "admissionRoom" | "batches" | "batchesFrom" | "at" | "intervalMs" | "pacePerSecond" | "admittedThrough" | "remaining" | "held" | "sold"
+>;
+
+/** How long an admitted fan is given to have held before the tickets per fan are read from those admitted: longer than a hold takes. */
+export const SETTLE_MS = 5_000;
+
+/**
+ * How many more fans the tickets left can serve: the tickets left over the tickets each
+ * fan let in before SETTLE_MS took (held or bought), less the fans let in since, who
+ * have mostly not held yet. Unbounded until some settled fan has taken a ticket. A place
+ * past it is let in only as holds are given up or run out (the end of a drop, when the
+ * batches shrink and stop), which no rhythm foretells: telling it the rhythm's wait
+ * promised half a minute to fans who then waited out an abandoned hold.
+ */
+export function stockRoom(w: WaitSource): number {
+	const taken = w.sold + w.held;
+	let recent = 0;
+	for (const b of lastBatches(w, Math.max(RHYTHM_BATCHES, Math.ceil(SETTLE_MS / Math.max(1, w.intervalMs)) + 1))) if (b.at > w.at - SETTLE_MS) recent += b.count;
+	const settled = w.admittedThrough - recent;
+	if (settled <= 0 || taken <= 0) return Infinity;
+	return Math.floor(w.remaining / (taken / settled)) - recent;
+}
 
 /**
  * The wait told at `place` (1: next in line), counted in batches: none while paused, with
- * no batch lately, or to a place past the room the shoppers' cap leaves (admission there
- * waits for fans to buy, give up or run out of time, which no pace foretells); such a fan
+ * no batch lately, or to a place past the room the shoppers' cap leaves or past the fans
+ * the tickets left can serve (admission there waits for fans to buy, give up or run out
+ * of time, which no pace foretells); such a fan
  * polls at the slowest pace, since their place moves only as tickets free. The polling
  * advice keeps the configured pace until one is measured. `jitter` in [0, 1) spreads the polls.
  */
 export function waitView(w: WaitSource, place: number, now: number, jitter: number = Math.random()): WaitView {
-	const capped = place > w.admissionRoom;
+	const capped = place > Math.min(w.admissionRoom, stockRoom(w));
 	const wait = w.paused || capped ? null : waitFromBatches(place, lastBatches(w, RHYTHM_BATCHES), w.at, now, w.intervalMs);
 	const waitUnknown: WaitUnknown = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
 	const poll = w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond)), jitter);
