@@ -11,6 +11,7 @@ import { OBJECT_REQUESTS_PER_SECOND, type SimObject } from "./objects";
 import type { SimConfig } from "./config";
 import { Faults, type TraceEntry } from "./faults";
 import { SimProvider, SimQueue } from "./provider";
+import { waitEstimateStats, waitEstimateText } from "../loadtest/lib/wait-estimate.js";
 
 /** An invariant broke: the run stops at the event that broke it. */
 export class InvariantBroken extends Error {
@@ -25,6 +26,8 @@ export interface SimResult {
 	lines: string[];
 	events: number;
 	soldOutAt: number | null;
+	/** The wait estimate against each admitted fan's real wait, as the load runner reports it. */
+	waitEstimate: ReturnType<typeof waitEstimateStats>;
 }
 
 /** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
@@ -33,9 +36,9 @@ const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 /**
  * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
  * only: called with each shard, and with the room (its lines and pacer), once built, to
- * plant a bug in their real path.
+ * plant a bug in their real path; with the fans, to watch what each was told.
  */
-export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; trace?: boolean } = {}): Promise<SimResult> {
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; fans?: (fans: Fans) => void; trace?: boolean } = {}): Promise<SimResult> {
 	const events = new EventQueue();
 	const faults = new Faults(config.faults, config.seed, hooks.trace === true);
 	const fail = (what: string): never => {
@@ -54,6 +57,7 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		room = new Room(events, config, inventory, sqlJs, fail, faults);
 		hooks.room?.(room);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
+		hooks.fans?.(fans);
 		fans.arrive();
 		room.start();
 		room.readers(randomStream(config.seed, "readers"));
@@ -61,7 +65,8 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		inventory.check();
 		inventory.settled();
 		checkPositions(fans, room, fail);
-		return { lines: summary(config, events, inventory, room, fans, faults), events: events.ran, soldOutAt: inventory.soldOutAt };
+		const waitEstimate = waitEstimateStats(fans.all);
+		return { lines: summary(config, events, inventory, room, fans, faults, waitEstimate), events: events.ran, soldOutAt: inventory.soldOutAt, waitEstimate };
 	} finally {
 		globals.restore();
 		inventory?.close();
@@ -111,7 +116,7 @@ function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: n
 	return best;
 }
 
-function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans, faults: Faults): string[] {
+function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans, faults: Faults, waits: SimResult["waitEstimate"]): string[] {
 	const opens = config.opensAt;
 	const totals = inventory.totals();
 	const out = [
@@ -120,6 +125,7 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
 		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line)`,
+		`wait estimate: ${waitEstimateText(waits)}`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,
 		`requests per object per second against the limit of ${OBJECT_REQUESTS_PER_SECOND} (time from the opening):`,
 	];

@@ -1,16 +1,21 @@
 // The fans: they arrive on a curve (a share before the opening, most of the rest in
 // the seconds after it, the others spread over a window), join their line, poll as
-// the Worker tells them (src/waiting-room/admission.ts's polling advice), and once
+// the Worker tells them (src/waiting-room/wait-view.ts, the fan route's own code), and once
 // admitted hold up to their limit on their home shard, think, and pay, pay again
 // after a decline, release, or walk away, as loadtest/lib/journey.js's fans do; a
 // few send their hold twice under two keys, and the per-fan limit must hold.
 // A poll is answered by the Worker from the published watermark: no object call.
-import { MIN_POLL_MS, estimatedWaitMs, pollAfterMs } from "../src/waiting-room/admission";
+// Each fan keeps the first wait it was told and when its batch went in, as the load
+// runner's fans do (loadtest/lib/wait-estimate.js).
+import { MIN_POLL_MS } from "../src/waiting-room/admission";
+import { admittedAt } from "../src/waiting-room/placement";
+import { unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
 import { EPOCH, type EventQueue } from "./events";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
 import type { SimConfig } from "./config";
+import type { Watermark } from "../src/waiting-room/watermark";
 
 export type Outcome = "bought" | "sold_out" | "abandoned" | "gave_up" | "expired" | "refused";
 
@@ -35,6 +40,10 @@ export interface Fan {
 	turnEnds: number;
 	bought: number;
 	outcome: Outcome | null;
+	/** The first wait told while waiting after the opening, the Worker's time of that answer, and when the fan's batch went in (epoch ms). */
+	estimateMs: number | null;
+	estimateAt: number | null;
+	admittedServerAt: number | null;
 }
 
 export class Fans {
@@ -43,6 +52,8 @@ export class Fans {
 	polls = 0;
 	/** Polls the Worker answered by asking the fan's line (their slot had left the watermark). */
 	locates = 0;
+	/** For studies of the estimate: called at every poll of a placed, waiting fan with what the Worker answered from. */
+	watch: ((fan: Fan, w: Watermark, place: number, now: number) => void) | null = null;
 
 	constructor(
 		private readonly events: EventQueue,
@@ -69,6 +80,7 @@ export class Fans {
 				wants: 1 + Math.floor(this.random() * c.maxPerFan), abandons: this.random() < c.abandonRate, walksAway: this.random() < 0.5,
 				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs, retries: this.random() < c.retryRate, holds: 0,
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
+				estimateMs: null, estimateAt: null, admittedServerAt: null,
 			};
 			this.all.push(fan);
 			this.events.at(arrivedAt, () => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a)));
@@ -104,10 +116,22 @@ export class Fans {
 			});
 		}
 		const through = w?.admittedThrough ?? 0;
-		if (fan.position !== null && fan.position <= through) return this.admitted(fan);
-		const ahead = fan.position === null ? 0 : fan.position - through;
-		const pace = w !== null && w.pacePerSecond > 0 ? w.pacePerSecond : (this.config.batchSize * 1000) / this.config.intervalMs;
-		const next = fan.position === null ? MIN_POLL_MS : pollAfterMs(estimatedWaitMs(ahead, pace), this.random());
+		if (fan.position !== null && fan.position <= through) {
+			fan.admittedServerAt = admittedAt(w!.batches, fan.position) ?? this.events.clock();
+			return this.admitted(fan);
+		}
+		// As the fan route answers: the wait for the fan's place and when to poll again, from the watermark.
+		let next = MIN_POLL_MS;
+		if (w !== null && fan.position === null) next = unplacedPollMs(w, this.events.clock(), this.random());
+		else if (w !== null && fan.position !== null) {
+			this.watch?.(fan, w, fan.position - through, this.events.clock());
+			const view = waitView(w, fan.position - through, this.events.clock(), this.random());
+			if (fan.estimateMs === null && view.estimatedWaitMs !== null) {
+				fan.estimateMs = view.estimatedWaitMs;
+				fan.estimateAt = this.events.clock();
+			}
+			next = view.pollAfterMs;
+		}
 		this.events.after(next, () => this.poll(fan));
 	}
 

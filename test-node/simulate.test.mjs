@@ -216,3 +216,26 @@ test("a provider that never answers no longer leaves a charge open: the purchase
 	assert.match(text, /provider never answered [1-9]/, "the seed still has providers that never answer");
 	assert.match(text, /no hold paid twice, no charge open;/);
 });
+
+test("the simulator's fans are told the wait the fan route tells (waitView) and poll as it says; the run reports the estimate against each fan's real wait", async () => {
+	const b = await import("../sim/bundle.mjs");
+	const { waitView } = await b.loadTypeScript({ contents: `export { waitView } from "./src/waiting-room/wait-view";` });
+	const told = [];
+	const result = await run({ seed: 1, fans: 1500, tickets: 1000, shards: 4, batchSize: 20 }, {
+		fans: (fans) => {
+			fans.watch = (fan, w, place, now) => {
+				if (fan.estimateMs === null) told.push({ fan, w, place, now });
+			};
+		},
+	});
+	// Each fan's first estimate is the route's answer at that poll over the same watermark.
+	const judged = told.filter((t) => t.fan.estimateAt === t.now);
+	assert.ok(judged.length > 300, `${judged.length} fans told a wait`);
+	for (const t of judged) assert.equal(t.fan.estimateMs, waitView(t.w, t.place, t.now, 0.5).estimatedWaitMs);
+	const s = result.waitEstimate;
+	assert.equal(s.judged + s.untold, s.admitted);
+	assert.ok(s.judged > 300 && s.admitted >= 450, JSON.stringify(s));
+	// The line that moves by its batches meets the goal of 25 % at p90 (the rhythm's wait promised to fans past the tickets left missed by up to 79 %).
+	assert.ok(s.p90Error < 0.25, JSON.stringify(s));
+	assert.match(result.lines.join("\n"), /\nwait estimate: \|estimate - actual\| \/ actual: median [\d.]+%  p90 [\d.]+% over \d+ fans/);
+});

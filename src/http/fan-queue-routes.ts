@@ -19,12 +19,12 @@ import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { RHYTHM_BATCHES, estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
 import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
-import { type Watermark, lastBatches } from "../waiting-room/watermark";
+import { unplacedPollMs, waitView } from "../waiting-room/wait-view";
+import type { Watermark } from "../waiting-room/watermark";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
 
 type Args = [Env, ExecutionContext];
@@ -49,27 +49,20 @@ export function perLineShare(joinsPerMinute: number | null, lines: number): numb
 /**
  * Where the fan stands, every figure from the one watermark: the fans ahead are the
  * positions between the last admitted and theirs, their place among those still waiting
- * is one more, and the wait is the batches still to come before that place, at the size
- * and spacing of the batches let in lately. No wait is told while paused, with no batch
- * lately, or to a place past the room the shoppers' cap leaves (admission then waits for
- * fans to buy, give up or run out of time, which no pace foretells): `waitUnknown` says
- * which, and such a fan polls at the slowest pace (its place moves only as tickets free).
- * The polling advice keeps the configured pace until one is measured.
+ * is one more, and the wait and the polling advice are waitView's for that place.
  */
 function queueView(w: Watermark, position: number, now: number) {
 	const ahead = Math.max(0, position - w.admittedThrough - 1);
 	const place = ahead + 1;
-	const capped = place > w.admissionRoom;
-	const wait = w.paused || capped ? null : waitFromBatches(place, lastBatches(w, RHYTHM_BATCHES), w.at, now, w.intervalMs);
-	const waitUnknown: QueueStatus["waitUnknown"] = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
+	const { estimatedWaitMs, waitUnknown, pollAfterMs } = waitView(w, place, now);
 	return {
 		position,
 		place,
 		ahead,
-		estimatedWaitMs: wait,
+		estimatedWaitMs,
 		waitUnknown,
 		admittedPerMinute: w.admittedPerMinute,
-		pollAfterMs: w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond))),
+		pollAfterMs,
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
@@ -81,8 +74,6 @@ function queueView(w: Watermark, position: number, now: number) {
  * nor later than 30 s. After it (a join whose slot is being sealed): in about a second.
  */
 function unplacedView(w: Watermark, now: number) {
-	const untilOpen = Date.parse(w.opensAt) - now;
-	const jitter = 0.9 + 0.2 * Math.random();
 	return {
 		position: null,
 		place: null,
@@ -90,7 +81,7 @@ function unplacedView(w: Watermark, now: number) {
 		estimatedWaitMs: null,
 		waitUnknown: "not_placed" as const,
 		admittedPerMinute: w.admittedPerMinute,
-		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
+		pollAfterMs: unplacedPollMs(w, now),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
