@@ -482,5 +482,5 @@ describe("the OpenAPI document", () => {
 				}
 			}
 		}
-	});
+	}, 180_000); // every route the journey covers, one after another: longer than one test on a loaded machine
 });
