@@ -58,7 +58,8 @@ async function slowReceiver(slowMs) {
 export async function compareWebhooks(o) {
 	const receiver = await slowReceiver(o.slowMs);
 	o.log(`webhooks: an engine on port ${o.port}, a receiver answering after ${o.slowMs / 1000} s at ${receiver.url}`);
-	const engine = await startEngine({ port: o.port, vars: { ...o.vars, ORDER_WORKFLOWS: "off" }, log: o.log, root: o.root });
+	// A shared machine can take minutes to start workerd: the comparison waits for it rather than measure nothing.
+	const engine = await startEngine({ port: o.port, vars: { ...o.vars, ORDER_WORKFLOWS: "off" }, log: o.log, root: o.root, timeoutMs: 300_000 });
 	o.track(engine);
 	const client = createHttpClient({ baseUrl: engine.baseUrl, connections: Math.max(o.connections, 64) * 4 });
 	try {
