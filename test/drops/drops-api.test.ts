@@ -201,6 +201,9 @@ describe("create", () => {
 			JSON.parse(state.storage.sql.exec<{ json: string }>(`SELECT json FROM config WHERE id = 1`).one().json) as DropConfig,
 		);
 		expect(roomConfig.timeZone).toBe("Asia/Tokyo");
+		// The activity log says what moved.
+		const logged = await env.DB.prepare(`SELECT detail FROM activity WHERE drop_id = ? AND action = 'drop.updated'`).bind(drop.id).all<{ detail: string }>();
+		expect(logged.results.map((r) => JSON.parse(r.detail))).toEqual([{ changes: { timeZone: { from: "Europe/Berlin", to: "Asia/Tokyo" } } }]);
 		// The fans' view follows once the pacer publishes again (it is cached for a second or so).
 		await waitUntil(async () => ((await (await callWorker(`/api/drops/${drop.id}`)).json()) as { timeZone: string }).timeZone === "Asia/Tokyo", 10_000, "the fans' view in Tokyo time", 200);
 	});
