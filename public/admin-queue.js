@@ -1,5 +1,6 @@
 // The promoter page's queue figures: the drop's totals (joined, admitted, waiting,
-// conversion, fans who left without buying, time in queue), a chart of arrivals and
+// conversion, fans who left without buying after holding or without, time in queue,
+// time from admission to purchase, returns), a chart of arrivals and
 // admissions per minute, and the same minutes as a table (its twin for a screen reader
 // or a copy). All from GET /api/admin/drops/:id/queue-stats, the route the load
 // report reads too, so a rehearsal and a real drop read alike.
@@ -48,10 +49,16 @@ function renderQueue(stats) {
 		buyers: formatNumber(t.buyers),
 		conversion: percent(t.conversion),
 		left: `${formatNumber(t.leftWithoutBuying)}${t.leftWithoutBuyingExact ? "" : " so far"}`,
+		"left-held": `${formatNumber(t.leftAfterHolding)}${t.leftWithoutBuyingExact ? "" : " so far"}`,
+		"left-never": `${formatNumber(t.leftWithoutHolding)}${t.leftWithoutBuyingExact ? "" : " so far"}`,
+		shoppers: formatNumber(t.shoppers),
+		"purchase-p50": seconds(t.purchase?.p50),
+		"purchase-p90": seconds(t.purchase?.p90),
+		"purchase-max": seconds(t.purchase?.max),
 		"wait-p50": seconds(t.wait?.p50),
 		"wait-p90": seconds(t.wait?.p90),
 		"wait-max": seconds(t.wait?.max),
-		returns: `${plural(t.refundedTickets, "ticket")} (${formatMoney(t.refundsCents, stats.currency)})`,
+		returns: `${plural(t.refundedTickets, "ticket")} refunded (${formatMoney(t.refundsCents, stats.currency)}), ${plural(t.expiredTickets, "ticket")} from holds run out`,
 	};
 	for (const [key, value] of Object.entries(figures)) text(`q-${key}`, value);
 	drawQueueChart(stats.minutes);
@@ -65,6 +72,9 @@ function renderQueue(stats) {
 				...[m.buyers, m.tickets].map((n) => cell("td", formatNumber(n))),
 				cell("td", formatMoney(m.salesCents, stats.currency)),
 				cell("td", formatNumber(m.refundedTickets)),
+				cell("td", formatNumber(m.shoppers)),
+				...[m.purchase?.p50, m.purchase?.p90, m.purchase?.max].map((s) => cell("td", seconds(s))),
+				...[m.expiredHolds, m.expiredTickets].map((n) => cell("td", formatNumber(n))),
 			);
 			return tr;
 		}),

@@ -174,7 +174,7 @@ function renderList(list) {
 			badge.dataset.dropId = d.id;
 			const meta = document.createElement("span");
 			meta.className = "meta";
-			meta.textContent = `${plural(d.capacity, "ticket")} · opens ${formatDateTime(d.opensAt)}`;
+			meta.textContent = `${plural(d.capacity, "ticket")} · opens ${formatDateTime(d.opensAt, d.timeZone)}`;
 			li.append(a, " ", badge, meta);
 			return li;
 		}),
@@ -283,6 +283,7 @@ function readCreateForm(form) {
 			activeMultiple: num("f-activeMultiple"),
 		},
 		holdSeconds: num("f-holdSeconds"),
+		timeZone: $("f-timeZone").value.trim() || undefined,
 	};
 	// Leave out what is empty: the engine has defaults for it.
 	for (const [k, v] of Object.entries(body.admission)) if (v === undefined) delete body.admission[k];
@@ -441,8 +442,9 @@ function renderDrop(drop) {
 	text("drop-title", drop.name);
 	text(
 		"drop-facts",
-		`${drop.id} · ${plural(drop.capacity, "ticket")} ${pricesOf(drop)} · up to ${drop.maxPerFan} per fan · opens ${formatDateTime(drop.opensAt)}` +
-			(drop.closesAt ? ` · closes ${formatDateTime(drop.closesAt)}` : "") +
+		`${drop.id} · ${plural(drop.capacity, "ticket")} ${pricesOf(drop)} · up to ${drop.maxPerFan} per fan · opens ${formatDateTime(drop.opensAt, drop.timeZone)}` +
+			(drop.closesAt ? ` · closes ${formatDateTime(drop.closesAt, drop.timeZone)}` : "") +
+			` · time zone ${drop.timeZone}` +
 			` · ${plural(drop.shards, "shard")} · batches of ${drop.admission.batchSize} every ${drop.admission.intervalMs} ms · holds ${drop.holdSeconds} s`,
 	);
 	const link = $("fan-link");
@@ -459,14 +461,19 @@ function renderDrop(drop) {
 	const input = $("r-opensAt");
 	input.disabled = opened;
 	$("reschedule-button").disabled = opened;
-	text("r-opensAt-hint", opened ? `Opened ${formatDateTime(drop.opensAt)}: an open drop cannot be moved.` : "A drop can be moved until it opens.");
+	text("r-opensAt-hint", opened ? `Opened ${formatDateTime(drop.opensAt, drop.timeZone)}: an open drop cannot be moved.` : "A drop can be moved until it opens.");
+	const zone = $("r-timeZone");
+	if (document.activeElement !== zone && zone.dataset.dropId !== `${drop.id}@${drop.timeZone}`) {
+		zone.value = drop.timeZone;
+		zone.dataset.dropId = `${drop.id}@${drop.timeZone}`;
+	}
 	if (document.activeElement !== input && input.dataset.dropId !== `${drop.id}@${drop.opensAt}`) {
 		input.value = isoToLocal(drop.opensAt);
 		input.dataset.dropId = `${drop.id}@${drop.opensAt}`;
 	}
 	// Keep the list's badge in step with what is on screen.
 	const i = drops.findIndex((d) => d.id === drop.id);
-	if (i >= 0) drops[i] = { ...drops[i], status: drop.status, paused: drop.paused, opensAt: drop.opensAt, closesAt: drop.closesAt, cancelledAt: drop.cancelledAt };
+	if (i >= 0) drops[i] = { ...drops[i], status: drop.status, paused: drop.paused, opensAt: drop.opensAt, closesAt: drop.closesAt, cancelledAt: drop.cancelledAt, timeZone: drop.timeZone };
 	refreshBadges();
 }
 
@@ -481,6 +488,7 @@ function renderMoves(drop) {
 	text(pause, move === "resume" ? "Resume admission" : "Pause admission");
 	pause.setAttribute("aria-describedby", "drop-status");
 	for (const id of ["h-schedule", "reschedule-form"]) $(id).hidden = reads || !moves.includes("reschedule");
+	for (const id of ["h-zone", "zone-form"]) $(id).hidden = reads || drop.status === "cancelled";
 	cancelMoves(drop, reads);
 }
 
@@ -515,11 +523,35 @@ async function reschedule(event) {
 	try {
 		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { opensAt: iso } });
 		renderDrop(next);
-		text("drop-live", `Rescheduled: opens ${formatDateTime(next.opensAt)}.`);
+		text("drop-live", `Rescheduled: opens ${formatDateTime(next.opensAt, next.timeZone)}.`);
 		refreshActivity();
 	} catch (err) {
 		if (err.status !== 401) showServerError($("reschedule-form"), null, err);
 	}
+}
+
+async function changeTimeZone(event) {
+	event.preventDefault();
+	const drop = view.drop;
+	const input = $("r-timeZone");
+	setFieldError(input, null);
+	const timeZone = input.value.trim();
+	if (timeZone === "") return setFieldError(input, "Enter a time zone, such as Europe/Berlin.", true);
+	try {
+		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { timeZone } });
+		renderDrop(next);
+		text("drop-live", `Time zone changed: opens ${formatDateTime(next.opensAt, next.timeZone)}.`);
+		refreshActivity();
+	} catch (err) {
+		if (err.status !== 401) showServerError($("zone-form"), null, err);
+	}
+}
+
+/** The zones this browser knows, offered as the time zone fields' suggestions; the reader's own zone is the new drop's first guess. */
+function offerTimeZones() {
+	const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+	$("time-zones").replaceChildren(...["UTC", ...zones].map((z) => new Option(z, z)));
+	if ($("f-timeZone").value === "") $("f-timeZone").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
 async function exportCsv() {
@@ -737,6 +769,7 @@ function start() {
 	$("create-form").addEventListener("input", recheckCreateField);
 	$("create-form").addEventListener("change", recheckCreateField);
 	$("reschedule-form").addEventListener("submit", reschedule);
+	$("zone-form").addEventListener("submit", changeTimeZone);
 	$("pause-button").addEventListener("click", togglePause);
 	$("export-button").addEventListener("click", exportCsv);
 	$("refresh-list").addEventListener("click", () => loadList().catch((err) => err.status !== 401 && showAlert(err.message)));
@@ -749,6 +782,7 @@ function start() {
 		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);
 	});
 	defaultOpensAt();
+	offerTimeZones();
 	if (!token) return signOut(null, { focus: false });
 	adminApi("/api/admin/me")
 		.then((who) => enter(who, { focus: false }))

@@ -1,5 +1,7 @@
 // Shared by the fan page and the promoter page: calls to the engine's public
-// HTTP API and a few formatting helpers. Plain ES module, no dependencies.
+// HTTP API and a few formatting helpers. Plain ES module; its one import is the zoned dates.
+
+import { formatZoned } from "/zoned-time.js";
 
 /** A failed call: the API's `{"error": {"code", "message", ...}}`, or a network failure (status 0). */
 export class ApiFailure extends Error {
@@ -106,7 +108,12 @@ export function lineFigures(view, firstPlace) {
 	return { place, ahead, firstPlace: from, percent, progressText };
 }
 
-export function formatDateTime(iso) {
+/**
+ * A date and time in the reader's locale: in `timeZone` with the zone named when given (a drop's times, in the
+ * drop's zone), else in the reader's own zone (when a delivery was tried, a device synced).
+ */
+export function formatDateTime(iso, timeZone) {
+	if (timeZone) return formatZoned(iso, undefined, timeZone);
 	return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 

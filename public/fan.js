@@ -13,7 +13,7 @@ import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
 import { addTransferControls } from "/transfer-ui.js";
 import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
-import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage } from "/i18n.js";
+import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage, useTimeZone } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -184,6 +184,7 @@ function paceWords(view) {
 let headerSaysOpened = false;
 
 function renderDropHeader() {
+	useTimeZone(drop.timeZone);
 	text("drop-name", drop.name);
 	text("header-drop", drop.name);
 	headerSaysOpened = Date.parse(drop.opensAt) <= now();

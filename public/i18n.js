@@ -2,7 +2,8 @@
 // kept in localStorage, else the browser's languages, which are what it sends as
 // Accept-Language), its message catalogue (public/i18n/<locale>.js, plain
 // objects with the same keys as English), t(key, params) with plural forms by
-// Intl.PluralRules, and numbers, prices, dates and times in the fan's locale.
+// Intl.PluralRules, and numbers and prices in the fan's locale, dates and times in
+// the fan's locale and the drop's time zone, the zone named (zoned-time.js).
 // The API's error codes stay the API's: errorText says them in the fan's words.
 // Every catalogue is imported with the page (drop.html preloads them beside fan.js):
 // choosing one after the page had loaded would cost a slow network another round trip.
@@ -12,6 +13,7 @@ import en from "/i18n/en.js";
 import es from "/i18n/es.js";
 import fr from "/i18n/fr.js";
 import ja from "/i18n/ja.js";
+import { formatZoned } from "/zoned-time.js";
 
 export const LOCALES = ["en", "de", "fr", "es", "ja"];
 /** Each language in its own words, for the menu. */
@@ -92,11 +94,20 @@ export function formatMoney(cents, currency) {
 	}
 }
 
-/** A date and time in the fan's locale and their own time zone (a drop carries no zone of its own). */
-export function formatDateTime(iso) {
-	return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+/** The drop's time zone, once its view is known (UTC until then, as the engine's default). */
+let dropZone = "UTC";
+
+/** Dates and times from here on are the drop's, in its zone: the page calls this with each view of the drop. */
+export function useTimeZone(timeZone) {
+	if (typeof timeZone === "string" && timeZone !== "") dropZone = timeZone;
 }
 
+/** A date and time of the drop (its opening, closing, a slot's start) in the fan's locale and the drop's time zone, the zone named. */
+export function formatDateTime(iso) {
+	return formatZoned(iso, locale, dropZone);
+}
+
+/** A moment on the fan's own clock (when their hold runs out), in their own zone: it is read against their watch, not the venue's. */
 export function formatClock(ms) {
 	return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(ms));
 }

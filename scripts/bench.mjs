@@ -51,7 +51,7 @@ const USAGE =
 	"usage: npm run bench -- [--base-url URL] [--admin-token T] [--port N] [--duration S] [--connections N] [--lines N]\n" +
 	"                        [--cpu-calls N] [--cpu-rounds N] [--tick-lines 1,16,64] [--tick-seconds S (running time per tick figure)] [--tick-join-rate N]\n" +
 	"                        [--data-centers N] [--tickets-per-order N] [--after-sale-orders N (0: no Workflows on/off comparison)]\n" +
-	"                        [--webhook-orders N (0: no webhook comparison)] [--webhook-slow-ms MS] [--in-place] [--report FILE]\n";
+	"                        [--webhook-orders N (0: no webhook comparison)] [--webhook-slow-ms MS] [--webhooks-only] [--in-place] [--report FILE]\n";
 
 const { values: flags } = parseArgs({
 	options: {
@@ -72,6 +72,7 @@ const { values: flags } = parseArgs({
 		"webhook-orders": { type: "string", default: "300" },
 		"webhook-slow-ms": { type: "string", default: "5000" },
 		"in-place": { type: "boolean", default: false },
+		"webhooks-only": { type: "boolean", default: false },
 		report: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
 	},
@@ -144,6 +145,26 @@ process.on("SIGINT", () => void cleanUp().then(() => process.exit(130)));
 process.on("SIGTERM", () => void cleanUp().then(() => process.exit(143)));
 
 try {
+	if (flags["webhooks-only"]) {
+		// Only the slow-endpoint comparison, on --port itself: a run long enough for the sends to overlap the sales
+		// without the other phases' minutes (and with one port, for a machine where only one is free).
+		if (flags["base-url"]) throw new Error("--webhooks-only needs an engine the bench starts (the receiver must be reachable from it)");
+		if (!flags["in-place"]) {
+			snapshot = snapshotEngine(ROOT);
+			log(`engine sources copied to ${snapshot.root} (commit ${snapshot.source.commit}, ${snapshot.source.changedFiles} engine file(s) changed since)`);
+		}
+		const started = performance.now();
+		const webhooks = await measureWebhooks(new Date().toISOString().replace(/\D/g, "").slice(8, 14), Number(flags.port));
+		const report = { at: new Date().toISOString(), machine: { cores: cpus().length, model: cpus()[0]?.model, loadAverage: loadavg() }, settings: { durationSeconds: DURATION_MS / 1000, connections: CONNECTIONS }, webhooks };
+		process.stdout.write(`${webhookLines(webhooks).join("\n")}\n`);
+		report.benchSeconds = Math.round((performance.now() - started) / 1000);
+		const file = flags.report ?? join(ROOT, "loadtest", "reports", `bench-webhooks-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+		mkdirSync(join(file, ".."), { recursive: true });
+		writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+		process.stdout.write(`\n  bench took ${report.benchSeconds} s; report: ${file}\n\n`);
+		await cleanUp();
+		process.exit(0);
+	}
 	let baseUrl = flags["base-url"]?.replace(/\/+$/, "");
 	let adminToken = flags["admin-token"] ?? adminTokenFromEnv();
 	if (!baseUrl) {
@@ -234,7 +255,7 @@ async function measureAfterSale(stamp) {
  * The checkout beside a slow webhook endpoint and beside none, on a fresh engine of its own on --port + 3,
  * once the other engines are stopped. Needs an engine the bench starts (the receiver must be reachable from it).
  */
-async function measureWebhooks(stamp) {
+async function measureWebhooks(stamp, port = Number(flags.port) + 3) {
 	if (WEBHOOK_ORDERS === 0) return null;
 	if (flags["base-url"]) {
 		log("webhooks: no slow-endpoint comparison with --base-url (it needs an engine the bench starts)");
@@ -242,7 +263,7 @@ async function measureWebhooks(stamp) {
 	}
 	await stopEngine();
 	return compareWebhooks({
-		port: Number(flags.port) + 3,
+		port,
 		root: engineRoot(),
 		vars: { JOIN_RATE_PER_FAN: "0", JOIN_RATE_PER_IP: "0" },
 		log,

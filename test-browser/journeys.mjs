@@ -311,6 +311,8 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	await page.getByLabel("Fans per batch", { exact: true }).fill("4");
 	await page.getByLabel("Batch interval (ms)", { exact: true }).fill("500");
 	await page.getByLabel("Hold time (seconds)", { exact: true }).fill("60");
+	// The drop happens in Tokyo: the page shows its times there, the zone named (English names it by its offset).
+	await page.getByLabel("Time zone", { exact: true }).fill("Asia/Tokyo");
 	await page.getByRole("button", { name: "Create the drop" }).click();
 	await page.getByRole("heading", { level: 2, name }).waitFor();
 	const dropId = await page.evaluate(() => location.hash.slice(1));
@@ -320,7 +322,18 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.equal(created.data.capacity, 30);
 	assert.equal(created.data.priceCents, 3950);
 	assert.equal(created.data.admission.batchSize, 4);
-	log(`created ${dropId}`);
+	assert.equal(created.data.timeZone, "Asia/Tokyo");
+	const tokyo = new Date(Date.parse(created.data.opensAt) + 9 * 3_600_000).toISOString().slice(11, 16);
+	await page.locator("#drop-facts", { hasText: "time zone Asia/Tokyo" }).waitFor();
+	const facts = (await page.locator("#drop-facts").innerText()).replace(/\s+/g, " ");
+	assert.ok(facts.includes("GMT+9") && (facts.includes(tokyo) || facts.includes(`${Number(tokyo.slice(0, 2)) % 12 || 12}:${tokyo.slice(3)}`)), `the opening in Tokyo time (${tokyo} GMT+9): "${facts}"`);
+	// The zone changes after creation too: a PATCH, and the times follow.
+	await page.getByLabel("The drop's time zone", { exact: true }).fill("europe/berlin");
+	await page.getByRole("button", { name: "Change the time zone" }).click();
+	await page.locator("#drop-facts", { hasText: "time zone Europe/Berlin" }).waitFor();
+	assert.match(await page.locator("#drop-facts").innerText(), /GMT\+[12]\b/, "the opening in Berlin time, named");
+	assert.equal((await api.call("GET", `/api/admin/drops/${dropId}`, { token: adminToken, expect: 200 })).data.timeZone, "Europe/Berlin");
+	log(`created ${dropId} in Tokyo's time zone, moved to Berlin's`);
 
 	// Fans buy through the API, a few at a time; the page's sold count rises.
 	await sleep(3500);

@@ -48,6 +48,8 @@ export async function promoterQueueFiguresAgree({ browser, base, api, adminToken
 			return {
 				joined: t("q-joined"), admitted: t("q-admitted"), waiting: t("q-waiting"), buyers: t("q-buyers"), conversion: t("q-conversion"),
 				left: t("q-left"), p50: t("q-wait-p50"), p90: t("q-wait-p90"), max: t("q-wait-max"),
+				leftHeld: t("q-left-held"), leftNever: t("q-left-never"), shoppers: t("q-shoppers"), returns: t("q-returns"),
+				purchase: [t("q-purchase-p50"), t("q-purchase-p90"), t("q-purchase-max")],
 				rows: [...document.querySelectorAll("#queue-rows tr")].map((tr) => [...tr.children].map((c) => c.textContent)),
 				bars: document.querySelectorAll("#queue-chart .bar-admitted").length,
 				caption: t("queue-caption"),
@@ -64,11 +66,21 @@ export async function promoterQueueFiguresAgree({ browser, base, api, adminToken
 		assert.equal(shown.conversion, `${(t.conversion * 100).toFixed(1)} %`, `${size}: conversion`);
 		assert.equal(shown.left, `${t.leftWithoutBuying} so far`, `${size}: left without buying, while turns run`);
 		for (const k of ["p50", "p90", "max"]) assert.equal(shown[k], `${t.wait[k].toLocaleString("en-US")} s`, `${size}: wait ${k}`);
+		// The three buyers held and bought; the two lookers never held.
+		assert.equal(t.shoppers, 3);
+		assert.equal(shown.shoppers, String(t.shoppers), `${size}: fans who held`);
+		assert.equal(shown.leftHeld, `${t.leftAfterHolding} so far`, `${size}: left after holding`);
+		assert.equal(shown.leftNever, `${t.leftWithoutHolding} so far`, `${size}: left without holding`);
+		assert.ok(t.purchase !== null, "the purchases kept their buyers' admission");
+		assert.deepEqual(shown.purchase, ["p50", "p90", "max"].map((k) => `${t.purchase[k].toLocaleString("en-US")} s`), `${size}: admission to purchase`);
+		assert.match(shown.returns, new RegExp(`${t.expiredTickets} tickets? from holds run out`), `${size}: holds run out as returns`);
 		assert.equal(shown.rows.length, stats.minutes.length, `${size}: a table row per minute`);
 		assert.equal(shown.bars, stats.minutes.length, `${size}: a bar of admissions per minute`);
 		stats.minutes.forEach((m, i) => {
-			const [, arrivals, admitted, turnsEnded, , , , buyers, tickets] = shown.rows[i];
-			assert.deepEqual([arrivals, admitted, turnsEnded, buyers, tickets].map(Number), [m.arrivals, m.admitted, m.turnsEnded, m.buyers, m.tickets], `${size}: minute ${m.minute}`);
+			const [, arrivals, admitted, turnsEnded, , , , buyers, tickets, , , shoppers, p50, p90, max, expiredHolds, expiredTickets] = shown.rows[i];
+			assert.deepEqual([arrivals, admitted, turnsEnded, buyers, tickets, shoppers, expiredHolds, expiredTickets].map(Number), [m.arrivals, m.admitted, m.turnsEnded, m.buyers, m.tickets, m.shoppers, m.expiredHolds, m.expiredTickets], `${size}: minute ${m.minute}`);
+			const purchase = m.purchase === null ? ["–", "–", "–"] : ["p50", "p90", "max"].map((k) => `${m.purchase[k].toLocaleString("en-US")} s`);
+			assert.deepEqual([p50, p90, max], purchase, `${size}: admission to purchase in minute ${m.minute}`);
 		});
 		assert.match(shown.caption, /admitted/);
 		const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));

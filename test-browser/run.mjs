@@ -35,7 +35,7 @@ import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 import { promoterQueueFiguresAgree } from "./queue-stats-journeys.mjs";
 import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
 import { promoterWebhooks } from "./webhook-journeys.mjs";
-import { fanInGermanAndJapanese } from "./language-journeys.mjs";
+import { fanInGermanAndJapanese, fanPageRightToLeft } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
@@ -138,6 +138,7 @@ const allJourneys = [
 	// Webhooks on the promoter page: added, secret once, delivered and signed, paused, resumed, resent (issue 28).
 	["promoter webhooks: add, deliver, pause, resume, resend", promoterWebhooks],
 	["fan languages: German and Japanese, desktop and phone", fanInGermanAndJapanese],
+	["fan languages: right to left, phone", fanPageRightToLeft],
 	// The fan's ticket is a rotating code that keeps changing with the network cut, and admits (issue 27).
 	["gate: the fan's code rotates offline and admits", fanRotatingCodeOffline],
 	// The gate page admits the fan's code offline, refuses it again on this device, and syncs when back online (issue 27).

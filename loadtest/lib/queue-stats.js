@@ -15,8 +15,8 @@ function secs(s) {
 	return s === null || s === undefined ? "-" : s + " s";
 }
 
-function waitText(w) {
-	return w ? "p50 " + secs(w.p50) + ", p90 " + secs(w.p90) + ", max " + secs(w.max) : "nobody admitted";
+function waitText(w, none) {
+	return w ? "p50 " + secs(w.p50) + ", p90 " + secs(w.p90) + ", max " + secs(w.max) : none || "nobody admitted";
 }
 
 /** One line for the console. */
@@ -24,8 +24,9 @@ export function queueStatsText(q) {
 	const t = q.totals;
 	return (
 		t.joined + " joined, " + t.admitted + " admitted, " + t.buyers + " bought (conversion " + (t.conversion === null ? "-" : Math.round(t.conversion * 1000) / 10 + "%") + "), " +
-		t.leftWithoutBuying + (t.leftWithoutBuyingExact ? "" : " so far") + " left without buying; time in queue " + waitText(t.wait) +
-		"; " + t.tickets + " tickets sold, " + t.refundedTickets + " refunded"
+		t.leftWithoutBuying + (t.leftWithoutBuyingExact ? "" : " so far") + " left without buying (" + t.leftAfterHolding + " after holding, " +
+		t.leftWithoutHolding + " without holding); time in queue " + waitText(t.wait) + "; admission to purchase " + waitText(t.purchase, "nobody bought") +
+		"; " + t.tickets + " tickets sold, " + t.refundedTickets + " refunded, " + t.expiredTickets + " back from " + t.expiredHolds + " holds run out"
 	);
 }
 
@@ -44,16 +45,25 @@ export function queueStatsSection(q) {
 		["buyers", t.buyers],
 		["conversion", t.conversion === null ? "-" : Math.round(t.conversion * 1000) / 10 + "%"],
 		["left without buying", t.leftWithoutBuying + (t.leftWithoutBuyingExact ? "" : " so far")],
+		["left after holding", t.leftAfterHolding],
+		["left without holding", t.leftWithoutHolding],
+		["held tickets", t.shoppers],
 		["time in queue p50", secs(t.wait && t.wait.p50)],
 		["p90", secs(t.wait && t.wait.p90)],
 		["max", secs(t.wait && t.wait.max)],
+		["admission to purchase p50", secs(t.purchase && t.purchase.p50)],
+		["purchase p90", secs(t.purchase && t.purchase.p90)],
+		["purchase max", secs(t.purchase && t.purchase.max)],
 		["tickets sold", t.tickets],
 		["refunded", t.refundedTickets],
+		["back from holds run out", t.expiredTickets],
 	];
-	const head = ["minute (UTC)", "arrivals", "admitted", "turns ended", "wait p50", "p90", "max", "buyers", "tickets", "refunded"];
+	const head = ["minute (UTC)", "arrivals", "admitted", "turns ended", "wait p50", "p90", "max", "buyers", "tickets", "refunded", "held first", "to purchase p50", "p90", "max", "holds run out", "tickets back"];
 	const rows = q.minutes.map(function (m) {
 		const w = m.wait;
-		return [m.minute.slice(11, 16), m.arrivals, m.admitted, m.turnsEnded, secs(w && w.p50), secs(w && w.p90), secs(w && w.max), m.buyers, m.tickets, m.refundedTickets];
+		const p = m.purchase;
+		return [m.minute.slice(11, 16), m.arrivals, m.admitted, m.turnsEnded, secs(w && w.p50), secs(w && w.p90), secs(w && w.max), m.buyers, m.tickets, m.refundedTickets,
+			m.shoppers, secs(p && p.p50), secs(p && p.p90), secs(p && p.max), m.expiredHolds, m.expiredTickets];
 	});
 	return (
 		'<h2 id="queue">The queue</h2><p class="muted">Read after the run from GET /api/admin/drops/:id/queue-stats, the figures the promoter page shows' +

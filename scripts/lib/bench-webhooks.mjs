@@ -9,7 +9,7 @@
 import { createServer } from "node:http";
 import { performance } from "node:perf_hooks";
 import { createDrop, json, request, runAsync } from "../../loadtest/lib/journey.js";
-import { createHttpClient, latencyStats } from "../../loadtest/lib/node-client.mjs";
+import { createHttpClient, latencyStats, percentile } from "../../loadtest/lib/node-client.mjs";
 import { startEngine } from "./engine.mjs";
 
 export const WEBHOOK_MODES = ["none", "slow"];
@@ -18,11 +18,12 @@ const round = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x
 
 /** A receiver that answers every POST after `slowMs`; counts what it was sent and what it answered. */
 async function slowReceiver(slowMs) {
-	const stats = { received: 0, answered: 0, open: 0, maxOpen: 0 };
+	const stats = { received: 0, answered: 0, open: 0, maxOpen: 0, firstAt: null };
 	const timers = new Set();
 	const server = createServer((req, res) => {
 		req.resume();
 		stats.received++;
+		stats.firstAt ??= performance.now();
 		stats.open++;
 		stats.maxOpen = Math.max(stats.maxOpen, stats.open);
 		const timer = setTimeout(() => {
@@ -57,7 +58,8 @@ async function slowReceiver(slowMs) {
 export async function compareWebhooks(o) {
 	const receiver = await slowReceiver(o.slowMs);
 	o.log(`webhooks: an engine on port ${o.port}, a receiver answering after ${o.slowMs / 1000} s at ${receiver.url}`);
-	const engine = await startEngine({ port: o.port, vars: { ...o.vars, ORDER_WORKFLOWS: "off" }, log: o.log, root: o.root });
+	// A shared machine can take minutes to start workerd: the comparison waits for it rather than measure nothing.
+	const engine = await startEngine({ port: o.port, vars: { ...o.vars, ORDER_WORKFLOWS: "off" }, log: o.log, root: o.root, timeoutMs: 300_000 });
 	o.track(engine);
 	const client = createHttpClient({ baseUrl: engine.baseUrl, connections: Math.max(o.connections, 64) * 4 });
 	try {
@@ -94,6 +96,8 @@ export async function compareWebhooks(o) {
 			modes[mode].slots = Array.from({ length: o.connections }, (_, w) => fans.filter((_, i) => i % o.connections === w).map((fan) => ({ fan, left: 20 })));
 			modes[mode].hold = [];
 			modes[mode].purchase = [];
+			// Purchases that began while the slow endpoint held a send open: the ones the comparison is about.
+			modes[mode].overlapped = [];
 			modes[mode].sales = 0;
 			modes[mode].failed = 0;
 		}
@@ -117,8 +121,10 @@ export async function compareWebhooks(o) {
 				return false;
 			}
 			t = performance.now();
+			const sending = receiver.stats.open > 0;
 			const paid = await call("POST", `/api/drops/${m.drop.id}/holds/${json(hold).holdId}/purchase`, { headers, json: { payment: { method: "test", token: "ok" } }, step: "purchase" });
 			m.purchase.push(performance.now() - t);
+			if (sending) m.overlapped.push(performance.now() - t);
 			if (paid.status !== 201) {
 				m.failed++;
 				return false;
@@ -127,7 +133,7 @@ export async function compareWebhooks(o) {
 			return true;
 		});
 		const seconds = (performance.now() - t0) / 1000;
-		const duringSales = { ...receiver.stats };
+		const duringSales = { ...receiver.stats, firstAfterSeconds: receiver.stats.firstAt === null ? null : round((receiver.stats.firstAt - t0) / 1000, 1) };
 
 		// The deliveries drain: every order.paid delivered to the slow endpoint (bounded).
 		const slow = modes.slow;
@@ -141,7 +147,15 @@ export async function compareWebhooks(o) {
 		}
 		const result = (mode) => {
 			const m = modes[mode];
-			return { mode, sales: m.sales, failed: m.failed, perSecond: round(m.sales / seconds, 1), hold: latencyStats(m.hold), purchase: latencyStats(m.purchase) };
+			return {
+				mode,
+				sales: m.sales,
+				failed: m.failed,
+				perSecond: round(m.sales / seconds, 1),
+				hold: latencyStats(m.hold),
+				purchase: { ...latencyStats(m.purchase), p90: p90(m.purchase) },
+				whileSending: { purchases: m.overlapped.length, p50: p50(m.overlapped), p90: p90(m.overlapped) },
+			};
 		};
 		const none = result("none");
 		const slowResult = result("slow");
@@ -158,7 +172,10 @@ export async function compareWebhooks(o) {
 				salesPerSecond: ratio((r) => r.perSecond),
 				holdP50: ratio((r) => r.hold.p50),
 				purchaseP50: ratio((r) => r.purchase.p50),
+				purchaseP90: ratio((r) => r.purchase.p90),
 				purchaseP99: ratio((r) => r.purchase.p99),
+				whileSendingP50: ratio((r) => r.whileSending.p50),
+				whileSendingP90: ratio((r) => r.whileSending.p90),
 			},
 			receiver: { duringSales, atEnd: { ...receiver.stats } },
 			delivered,
@@ -194,6 +211,10 @@ async function countDelivered(call, key, webhookId) {
 	return n;
 }
 
+const sortedOf = (samples) => Float64Array.from(samples).sort();
+const p50 = (samples) => round(percentile(sortedOf(samples), 50));
+const p90 = (samples) => round(percentile(sortedOf(samples), 90));
+
 const fmt = (ms) => (ms === null || ms === undefined ? "-" : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
 const num = (x) => (x === null || x === undefined ? "-" : String(x));
 
@@ -209,10 +230,15 @@ export function webhookLines(w) {
 	row("sales/s", (r) => r.perSecond, num, k.salesPerSecond);
 	row("hold p50", (r) => r.hold.p50, fmt, k.holdP50);
 	row("purchase p50", (r) => r.purchase.p50, fmt, k.purchaseP50);
+	row("purchase p90", (r) => r.purchase.p90, fmt, k.purchaseP90);
 	row("purchase p99", (r) => r.purchase.p99, fmt, k.purchaseP99);
+	row("purchases begun while a slow send was open", (r) => r.whileSending?.purchases, num, null);
+	row("  their p50", (r) => r.whileSending?.p50, fmt, k.whileSendingP50);
+	row("  their p90", (r) => r.whileSending?.p90, fmt, k.whileSendingP90);
 	out.push("");
 	out.push(
-		`  the slow endpoint: ${w.receiver.duringSales.received} deliveries received while selling (up to ${w.receiver.atEnd.maxOpen} held open at once); ` +
+		`  the slow endpoint: ${w.receiver.duringSales.received} deliveries received while selling, the first ${w.receiver.duringSales.firstAfterSeconds ?? "-"} s after the sales began ` +
+			`(up to ${w.receiver.atEnd.maxOpen} held open at once); ` +
 			`${w.delivered} of ${slow.sales} order.paid delivered after ${w.drainSeconds}s of drain`,
 	);
 	if (w.delivered < slow.sales) out.push(`  warning: ${slow.sales - w.delivered} order.paid deliveries were not delivered within the drain`);

@@ -11,7 +11,7 @@
 // failed ("outcome unknown") for the promoter to decide, never a second send.
 import { config } from "../shared/config";
 import { paymentProviderOf } from "../payments/providers";
-import { receiptMail, receiptSender } from "./receipts";
+import { dropTimeZone, receiptMail, receiptSender } from "./receipts";
 import { dispatchWebhooks } from "./webhook-delivery";
 import { openedEventStatement } from "./webhook-events";
 import { type OrderRecord, STUCK_SQL, type TicketRecord, markPaymentMissing, markRetrying, recordFailure, recordOutcome, saleOfRecord, storeTicketTokens, ticketTokenOf } from "./order-store";
@@ -181,6 +181,8 @@ async function sendReceipt(env: Env, order: OrderRecord, tickets: TicketRecord[]
 	const sender = receiptSender(env);
 	if (sender === null || order.receipt_to === null) return false;
 	if (order.receipt_sent_at !== null) return true;
+	// Read before the claim: a read that fails here leaves nothing claimed, and the step is simply retried.
+	const zone = await step(FOLLOW_UP_STEPS.receipt, () => dropTimeZone(env.DB, order.drop_id));
 	const claimedAt = new Date().toISOString();
 	const claim = await step(FOLLOW_UP_STEPS.receipt, () =>
 		env.DB.prepare(`UPDATE orders SET receipt_claimed_at = ? WHERE order_id = ? AND receipt_claimed_at IS NULL AND receipt_sent_at IS NULL RETURNING order_id`)
@@ -197,7 +199,7 @@ async function sendReceipt(env: Env, order: OrderRecord, tickets: TicketRecord[]
 		throw new StepFailure(FOLLOW_UP_STEPS.receipt, "outcome unknown (an earlier attempt claimed it and recorded no send)", true);
 	}
 	const sale = saleOfRecord(order, tickets);
-	const sending = sender.send({ orderId: order.order_id, to: order.receipt_to, ...receiptMail(sale) });
+	const sending = sender.send({ orderId: order.order_id, to: order.receipt_to, ...receiptMail(sale, zone) });
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const unanswered = new Promise<"unanswered">((resolve) => {
 		timer = setTimeout(() => resolve("unanswered"), RECEIPT_SEND_MS);

@@ -75,15 +75,25 @@ export interface MailWriter {
 	t(key: MailKey, params?: Record<string, string | number>, count?: number): string;
 	number(n: number): string;
 	money(cents: number, currency: string): string;
-	/** A moment, with its zone named: UTC, since a drop keeps no time zone and the fan's is not known here. */
+	/** A moment in the drop's time zone, the zone named as the locale names it ("14:05 UTC", "15:05 MEZ"). */
 	date(iso: string): string;
 }
 
-export function mailWriter(locale: Locale): MailWriter {
+/**
+ * The writer for `locale`, its dates in `timeZone` (the drop's: the fan's own is not known when an email is
+ * written, and the drop's is where the event happens). A zone Intl does not know is said in UTC.
+ */
+export function mailWriter(locale: Locale, timeZone = "UTC"): MailWriter {
 	const words = MAIL_WORDS[locale];
 	const plurals = new Intl.PluralRules(locale);
 	const numbers = new Intl.NumberFormat(locale);
-	const dates = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC", timeZoneName: "short" });
+	const dateOptions: Intl.DateTimeFormatOptions = { year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+	let dates: Intl.DateTimeFormat;
+	try {
+		dates = new Intl.DateTimeFormat(locale, { ...dateOptions, timeZone });
+	} catch {
+		dates = new Intl.DateTimeFormat(locale, { ...dateOptions, timeZone: "UTC" });
+	}
 	return {
 		locale,
 		t(key, params = {}, count) {

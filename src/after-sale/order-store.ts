@@ -25,6 +25,8 @@ export interface OrderRecord extends OrderColumns {
 	receipt_to: string | null;
 	/** The buyer's language for the receipt; null when the purchase named none (and for orders older than it). */
 	locale: string | null;
+	/** When the buyer's turn began (ISO); null for orders older than it. */
+	admitted_at: string | null;
 	/** Named units: the order's ticket type and slot; null for the general admission spread over the shards. */
 	ticket_type: string | null;
 	slot_id: string | null;
@@ -61,6 +63,7 @@ export function saleOfRecord(order: OrderRecord, tickets: Pick<TicketRecord, "co
 		createdAt: order.created_at,
 		email: order.receipt_to,
 		locale: order.locale,
+		admittedAt: order.admitted_at,
 		ticketType: order.ticket_type,
 		seats: tickets.flatMap((t) => (t.seat_id === null ? [] : [t.seat_id])),
 		slot: order.slot_id,

@@ -34,6 +34,12 @@ export function receiptSender(env: Env): ReceiptSender | null {
 	return null;
 }
 
+/** The drop's time zone for its emails: one primary-key read, made only when a receipt is about to go. */
+export async function dropTimeZone(db: D1Database, dropId: string): Promise<string> {
+	const row = await db.prepare(`SELECT time_zone FROM drops WHERE id = ?`).bind(dropId).first<{ time_zone: string }>();
+	return row?.time_zone ?? "UTC";
+}
+
 export function devMailbox(db: D1Database): ReceiptSender {
 	return {
 		async send(receipt) {
@@ -67,11 +73,11 @@ export type ReceiptSale = Pick<SaleMessage, "orderId" | "dropId" | "quantity" | 
 
 /**
  * The receipt's subject and text, in the buyer's language (English when the purchase named none, or one
- * the engine does not write in): the order, what was paid and when, and each ticket's code (the QR codes
- * are on the order page).
+ * the engine does not write in): the order, what was paid and when (in the drop's time zone, named), and
+ * each ticket's code (the QR codes are on the order page).
  */
-export function receiptMail(sale: ReceiptSale): Pick<Receipt, "subject" | "text"> {
-	const say = mailWriter(mailLocale(sale.locale));
+export function receiptMail(sale: ReceiptSale, timeZone = "UTC"): Pick<Receipt, "subject" | "text"> {
+	const say = mailWriter(mailLocale(sale.locale), timeZone);
 	const paid = { n: say.number(sale.quantity), amount: say.money(sale.totalCents, sale.currency), date: say.date(sale.createdAt) };
 	return {
 		subject: say.t("receipt.subject", { orderId: sale.orderId }),

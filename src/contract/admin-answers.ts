@@ -32,6 +32,7 @@ function build() {
 		updatedAt: instant(),
 		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
 		ticketTypes: z.array(TicketType).meta({ description: "A drop made without ticketTypes has one: general, of capacity, priceCents and maxPerFan." }),
+		timeZone: z.string().meta({ description: "The drop's IANA time zone: its times are shown to fans, in emails and on the promoter page in it (UTC unless the promoter set one)." }),
 	});
 
 	const AdminDrop = Drop.extend({ seedCommitment: hex64() });

@@ -24,6 +24,7 @@ function build() {
 		maxPerFan: z.int(),
 		priceCents: count(),
 		currency: z.string(),
+		timeZone: z.string().meta({ description: "The drop's IANA time zone: the page shows its times in it, naming the zone." }),
 		holdSeconds: z.int(),
 		paused: z.boolean(),
 		lines: z.int(),

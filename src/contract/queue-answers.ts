@@ -13,6 +13,15 @@ function build() {
 			description: "Seconds from join to admission (to within 0.5 s: a join is known by its slot; a pre-queue fan's wait counts from the opening).",
 		}),
 	);
+	const Purchase = nullable(
+		z.strictObject({ p50: seconds(), p90: seconds(), max: seconds() }).meta({
+			description:
+				"Seconds from the buyer's admission to the order, over the orders made (to within 1 s; orders recorded before the admission was kept are left out).",
+		}),
+	);
+	const shoppers = () => count().meta({ description: "Fans whose first hold was made in this minute (fans who came back from the line and shopped)." });
+	const expiredHolds = () => count().meta({ description: "Holds that ran out unbought in this minute." });
+	const expiredTickets = () => count().meta({ description: "Their tickets, returned to sale." });
 	const QueueMinute = z.strictObject({
 		minute: instant().meta({ description: "The minute's start (UTC)." }),
 		arrivals: count().meta({ description: "Joins after the opening, placed in this minute (the pre-queue is counted in totals.prequeue)." }),
@@ -25,6 +34,10 @@ function build() {
 		salesCents: count(),
 		refundedTickets: count().meta({ description: "Tickets refunded (refunds asked in this minute, not failed)." }),
 		refundsCents: count(),
+		purchase: Purchase,
+		shoppers: shoppers(),
+		expiredHolds: expiredHolds(),
+		expiredTickets: expiredTickets(),
 	});
 	const QueueStats = z.strictObject({
 		dropId: z.string(),
@@ -41,10 +54,20 @@ function build() {
 			leftWithoutBuying: count().meta({
 				description:
 					"Admitted fans whose turn ended without an order: turnsEnded less the buyers, at least (exact once every turn has ended). " +
-					"A fan who stopped polling while waiting is admitted in their turn all the same and counted here once it ends.",
+					"A fan who stopped polling while waiting is admitted in their turn all the same and counted here once it ends. " +
+					"Split in leftAfterHolding and leftWithoutHolding.",
+			}),
+			leftAfterHolding: count().meta({ description: "Of leftWithoutBuying, fans who held tickets and let their turn run out." }),
+			leftWithoutHolding: count().meta({
+				description:
+					"Of leftWithoutBuying, fans who never held: they stopped polling while waiting (or came back and held nothing; no note is kept per fan of who read their admission).",
 			}),
 			leftWithoutBuyingExact: z.boolean().meta({ description: "True when every admitted fan's turn has ended, so leftWithoutBuying is exact." }),
 			wait: Wait,
+			shoppers: count().meta({ description: "Fans who held tickets at least once." }),
+			purchase: Purchase,
+			expiredHolds: count(),
+			expiredTickets: count().meta({ description: "Tickets of holds that ran out, returned to sale." }),
 			orders: count(),
 			tickets: count(),
 			salesCents: count(),

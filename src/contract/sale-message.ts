@@ -30,6 +30,8 @@ export const SaleMessage = z
 		 * tag is taken, not just the ones the purchase allows: a sale is never refused for its language.
 		 */
 		locale: word(35).optional(),
+		/** When the buyer's turn began; absent in messages older than it, and for orders made without a turn. */
+		admittedAt: word(40).refine((at) => !Number.isNaN(Date.parse(at))).optional(),
 		// Named units; absent for the general admission spread over the shards.
 		ticketType: word(32).optional(),
 		seats: z.array(word(64)).optional(),
@@ -62,6 +64,8 @@ export interface SaleDetails {
 	email: string | null;
 	/** The buyer's language, as the purchase named it; null when it named none. */
 	locale: string | null;
+	/** When the buyer's turn began (ISO), for the queue figures; null when not known. */
+	admittedAt: string | null;
 	ticketType: string | null;
 	/** Seated: the seat of each ticket, in ticket order; none otherwise. */
 	seats: string[];
@@ -86,6 +90,7 @@ export function saleMessageOf(order: OrderColumns, sale: SaleDetails): SaleMessa
 		createdAt: sale.createdAt,
 		...(sale.email === null ? {} : { email: sale.email }),
 		...(sale.locale === null ? {} : { locale: sale.locale }),
+		...(sale.admittedAt === null ? {} : { admittedAt: sale.admittedAt }),
 		...unitFields(sale),
 	};
 }

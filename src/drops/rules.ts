@@ -1,7 +1,7 @@
 // The drop as promoters define it: schemas, defaults and the shard plan. Pure.
 import type { Drop } from "../contract/admin-answers";
 import { type SeatsByType, type TicketType, TicketTypesBody, generalAdmissionOnly, parseTicketTypes } from "./ticket-types";
-import { ValidationError, bool, int, object, parse, text, time } from "../shared/validation";
+import { ValidationError, bool, int, object, parse, text, time, timeZone } from "../shared/validation";
 import { base64url } from "../shared/crypto";
 import { unwrap } from "../shared/outcome";
 import { type DropState, type LifeFacts, changeRefusal, dropState } from "./lifecycle";
@@ -46,6 +46,7 @@ export const CreateDropBody = object({
 	lines: limited(LIMITS.lines).optional(),
 	admission: admissionFields.optional(),
 	holdSeconds: limited(LIMITS.holdSeconds).optional(),
+	timeZone: timeZone().optional().meta({ description: "Where the drop happens: its times are shown to fans, in emails and on the promoter page in this zone. UTC when left out." }),
 	ticketTypes: TicketTypesBody.optional().meta({ description: "General admission, seated and timeslot types; one general type made of capacity, priceCents and maxPerFan when left out." }),
 });
 
@@ -58,12 +59,15 @@ export const PatchDropBody = object({
 	holdSeconds: limited(LIMITS.holdSeconds).optional(),
 	paused: bool().optional(),
 	lines: limited(LIMITS.lines).optional(),
+	timeZone: timeZone().optional(),
 });
 
 const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id", "ticketTypes"];
 
 export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 } as const;
 export const DEFAULT_HOLD_SECONDS = 300;
+/** A drop made without a time zone shows its times in UTC. */
+export const DEFAULT_TIME_ZONE = "UTC";
 
 /** About 5,000 tickets per shard keeps each object's write rate well inside what one Durable Object takes. */
 export function defaultShardCount(capacity: number): number {
@@ -130,6 +134,7 @@ export function parseCreateDropWithSeats(input: unknown, now: number): { drop: O
 		holdSeconds: body.holdSeconds ?? DEFAULT_HOLD_SECONDS,
 		paused: false,
 		cancelledAt: null,
+		timeZone: body.timeZone ?? DEFAULT_TIME_ZONE,
 	};
 	const priceCents = body.priceCents ?? 0;
 	return {
@@ -178,6 +183,7 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 		holdSeconds: patch.holdSeconds ?? drop.holdSeconds,
 		paused: patch.paused ?? drop.paused,
 		lines: patch.lines ?? drop.lines,
+		timeZone: patch.timeZone ?? drop.timeZone,
 		updatedAt: new Date(now).toISOString(),
 	};
 	checkWindow(next.opensAt, next.closesAt, null);

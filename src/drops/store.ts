@@ -23,6 +23,7 @@ type DropRow = {
 	promoter_id: string | null;
 	ticket_types: string | null;
 	cancelled_at: string | null;
+	time_zone: string;
 };
 
 function fromRow(r: DropRow): DropConfig {
@@ -44,6 +45,7 @@ function fromRow(r: DropRow): DropConfig {
 		createdAt: r.created_at,
 		updatedAt: r.updated_at,
 		promoterId: r.promoter_id,
+		timeZone: r.time_zone,
 		ticketTypes: r.ticket_types === null ? generalAdmissionOnly({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
 	};
 }
@@ -62,14 +64,14 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
-			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types)
-			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, time_zone)
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
 			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
 			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
-			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d),
+			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d), d.timeZone,
 			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
 		);
 }
@@ -138,12 +140,12 @@ export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
-			 hold_seconds = ?, paused = ?, lines = ?, updated_at = ?, cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?
+			 hold_seconds = ?, paused = ?, lines = ?, time_zone = ?, updated_at = ?, cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?
 			 AND (? = 0 OR (${OPEN_DROPS_SQL} AND id <> ?) < ?)`,
 		)
 		.bind(
 			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
-			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.updatedAt, d.cancelledAt, d.id,
+			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.timeZone, d.updatedAt, d.cancelledAt, d.id,
 			limited ? 1 : 0, d.promoterId, d.updatedAt, d.id, openDrops ?? 0,
 		);
 }

@@ -33,6 +33,8 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 			maxPerFan: w.maxPerFan,
 			priceCents: w.priceCents,
 			currency: w.currency,
+			// A watermark cached from before drops had a zone: UTC, as D1's default says.
+			timeZone: w.timeZone ?? "UTC",
 			holdSeconds: w.holdSeconds,
 			paused: w.paused,
 			lines: w.lines,

@@ -59,6 +59,8 @@ export interface PurchaseRequest {
 	email?: string;
 	/** The fan's language. Both it and `email` are kept with the charge, so whichever path makes the order has them. */
 	locale?: string;
+	/** When the fan's turn began (ms): kept with the charge for the queue figures, never checked. */
+	admittedAt?: number;
 	/** The end of the fan's turn: a payment waiting on their bank keeps the hold until then at the latest. */
 	notAfter?: number;
 }
@@ -110,7 +112,7 @@ export class Charges {
 	}
 
 	private async purchaseOnce(input: PurchaseRequest, chosen: PaymentProvider): Promise<Outcome<PurchaseView>> {
-		const start = this.host.charges.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, token: input.payment.token, email: input.email ?? null, locale: input.locale ?? null, now: this.host.clock() });
+		const start = this.host.charges.startCharge({ holdId: input.holdId, fanId: input.fanId, method: input.payment.method, token: input.payment.token, email: input.email ?? null, locale: input.locale ?? null, admittedAt: input.admittedAt ?? null, now: this.host.clock() });
 		if (start.kind === "answered") return start.outcome;
 		if (start.kind === "awaiting") return this.stillAwaiting(start.charge, start.action, this.providerOf(start.charge, chosen), input.email);
 		const charge = start.charge;

@@ -13,6 +13,7 @@ import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
+import type { HoldMinute } from "./hold-minutes";
 import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
 import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
@@ -35,6 +36,8 @@ export interface ShardAvailability {
 
 /** How often the alarm comes back to prune when nothing else needs it sooner. */
 const PRUNE_RETRY_MS = 60 * 60 * 1000;
+/** How long the holds by minute are answered from the last read: promoter pages poll every few seconds and share it. */
+const HOLD_MINUTES_MAX_AGE_MS = 5_000;
 
 export class InventoryShard extends DurableObject<Env> {
 	private readonly ledger: Ledger;
@@ -58,6 +61,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * this shard's counts then, so it tells the pacer when it frees stock or sells. Memory is
 	 * enough: the pacer looks within DRY_LOOK_MS all the same.
 	 */
+	private holdMinutesCopy: { at: number; value: HoldMinute[] } | null = null;
 	private watching: { remaining: number; sold: number; namedFree: number; namedSold: number } | null = null;
 	/** Holds being made right now, by fan and key, so a concurrent replay waits for the first answer. */
 	private readonly holding = new Map<string, { request: string; outcome: Promise<Outcome<HoldView>> }>();
@@ -292,6 +296,15 @@ export class InventoryShard extends DurableObject<Env> {
 	stats(graceMs = 0): ShardStatsWithUnits {
 		this.served.count("stats");
 		return { ...this.ledger.stats(this.clock(), graceMs), pools: this.units.poolCounts() };
+	}
+
+	/** This shard's holds by minute (shoppers, holds run out), for the queue figures; kept a few seconds, as promoter pages poll. */
+	holdMinutes(): HoldMinute[] {
+		this.served.count("holdMinutes");
+		const now = this.clock();
+		if (this.holdMinutesCopy === null || now - this.holdMinutesCopy.at >= HOLD_MINUTES_MAX_AGE_MS || now < this.holdMinutesCopy.at)
+			this.holdMinutesCopy = { at: now, value: this.ledger.holdMinutes() };
+		return this.holdMinutesCopy.value;
 	}
 
 	/** A page of this shard's order ids, for the audit to set against D1's (see src/sales/order-ids.ts). */

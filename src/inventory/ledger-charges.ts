@@ -45,6 +45,8 @@ export type ChargeRow = {
 	/** Where the receipt goes and the fan's language, as the purchase named them (null: none named, or a row made before they were kept). */
 	receipt_to: string | null;
 	locale: string | null;
+	/** When the fan's turn began (ms), as the purchase told it: the queue figures' time from admission to purchase. */
+	admitted_at: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -63,7 +65,7 @@ export class ChargeLedger extends LedgerSection {
 	 * idempotency key and with the same request, so the provider answers the first charge
 	 * rather than make a second. After a decline, the next attempt gets a new key.
 	 */
-	startCharge(input: { holdId: string; fanId: string; method: string; token: string; email: string | null; locale: string | null; now: number }): ChargeStart {
+	startCharge(input: { holdId: string; fanId: string; method: string; token: string; email: string | null; locale: string | null; admittedAt: number | null; now: number }): ChargeStart {
 		return this.transaction((): ChargeStart => {
 			const meta = this.store.requireMeta();
 			const hold = this.store.holdFor(input.holdId, input.fanId);
@@ -96,17 +98,18 @@ export class ChargeLedger extends LedgerSection {
 				deadline: null,
 				receipt_to: input.email,
 				locale: input.locale,
+				admitted_at: input.admittedAt,
 				created_at: input.now,
 				updated_at: input.now,
 			};
 			this.sql.run(
-				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, token, receipt_to, locale, created_at, updated_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?, ?, ?, ?)
+				`INSERT INTO charges (hold_id, fan_id, attempt, idempotency_key, method, amount_cents, currency, state, payment_id, token, receipt_to, locale, admitted_at, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (hold_id) DO UPDATE SET attempt = excluded.attempt, idempotency_key = excluded.idempotency_key,
 				   method = excluded.method, amount_cents = excluded.amount_cents, state = 'pending', payment_id = NULL,
-				   token = excluded.token, receipt_to = excluded.receipt_to, locale = excluded.locale, updated_at = excluded.updated_at`,
+				   token = excluded.token, receipt_to = excluded.receipt_to, locale = excluded.locale, admitted_at = excluded.admitted_at, updated_at = excluded.updated_at`,
 				charge.hold_id, charge.fan_id, charge.attempt, charge.idempotency_key, charge.method, charge.amount_cents,
-				charge.currency, charge.token, charge.receipt_to, charge.locale, charge.created_at, charge.updated_at,
+				charge.currency, charge.token, charge.receipt_to, charge.locale, charge.admitted_at, charge.created_at, charge.updated_at,
 			);
 			return { kind: "charge", charge, reopened: false };
 		});
@@ -267,6 +270,7 @@ export class ChargeLedger extends LedgerSection {
 				// The request's, else the hold's charge's: Stripe's webhook and the alarm make orders too, and know no request.
 				email: input.email ?? charge?.receipt_to ?? null,
 				locale: charge?.locale ?? null,
+				admittedAt: charge?.admitted_at == null ? null : new Date(charge.admitted_at).toISOString(),
 				...unitsOf(order),
 			});
 			this.sql.run(`INSERT INTO outbox (order_id, payload, created_at) VALUES (?, ?, ?)`, order.order_id, JSON.stringify(message), input.now);

@@ -3,6 +3,7 @@
 // and writes these. Made synchronously and idempotently when the shard starts, so
 // a shard made by an earlier version gets what it lacks and keeps what it has.
 import type { Sql } from "../shared/sql";
+import { createHoldMinutesTable } from "./hold-minutes";
 
 export function createLedgerTables(sql: Sql): void {
 	sql.run(`CREATE TABLE IF NOT EXISTS meta (
@@ -49,6 +50,8 @@ export function createLedgerTables(sql: Sql): void {
 	addColumns(sql, "charges", ["client_secret TEXT", "deadline INTEGER"]);
 	// Where the receipt goes and in what language, for the order the charge becomes, whichever path makes it.
 	addColumns(sql, "charges", ["receipt_to TEXT", "locale TEXT"]);
+	// When the fan's turn began, carried to the order's row in D1 for the queue figures (time from admission to purchase).
+	addColumns(sql, "charges", ["admitted_at INTEGER"]);
 	// Every payment the provider approved, by the attempt's key: the audit flags a hold paid more than once.
 	sql.run(`CREATE TABLE IF NOT EXISTS charge_payments (
 		idempotency_key TEXT PRIMARY KEY, hold_id TEXT NOT NULL, payment_id TEXT NOT NULL,
@@ -77,6 +80,8 @@ export function createLedgerTables(sql: Sql): void {
 		type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
 	sql.run(`CREATE TABLE IF NOT EXISTS notices (
 		hold_id TEXT NOT NULL, kind TEXT NOT NULL, shard INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hold_id, kind))`);
+	// What the prune forgets of finished holds, by minute, for the queue figures.
+	createHoldMinutesTable(sql);
 }
 
 /** Adds columns a table made by an earlier version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */

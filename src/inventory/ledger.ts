@@ -11,6 +11,7 @@ import { ChargeLedger } from "./ledger-charges";
 import { HoldLedger } from "./ledger-holds";
 import { NamedHoldLedger } from "./ledger-named";
 import { OutboxLedger } from "./ledger-outbox";
+import { type HoldMinute, foldForgottenHolds, holdMinutes } from "./hold-minutes";
 import { KEEP_MS, LedgerStore, type Meta } from "./ledger-store";
 import { TransferLedger } from "./ledger-transfers";
 import type { Sql } from "../shared/sql";
@@ -199,12 +200,21 @@ export class Ledger {
 			() =>
 				this.sql.run(`DELETE FROM idempotency WHERE created_at <= ?`, now - KEEP_MS) +
 				this.sql.run(`DELETE FROM transfers_out WHERE acked_at <= ?`, now - KEEP_MS) +
-				this.sql.run(
-					`DELETE FROM holds WHERE state IN ('released', 'expired') AND expires_at <= ?
-					 AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged', 'awaiting_action'))`,
-					now - KEEP_MS,
-				),
+				this.forgetHolds(now - KEEP_MS),
 		);
+	}
+
+	/** The holds by minute, for the queue figures (hold-minutes.ts). */
+	holdMinutes(): HoldMinute[] {
+		return holdMinutes(this.sql);
+	}
+
+	/** Forgets finished holds, once the queue figures have what they need of them (hold-minutes.ts). */
+	private forgetHolds(cutoff: number): number {
+		const forgotten = `(state IN ('released', 'expired') AND expires_at <= ?
+			AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged', 'awaiting_action')))`;
+		foldForgottenHolds(this.sql, forgotten, cutoff);
+		return this.sql.run(`DELETE FROM holds WHERE ${forgotten}`, cutoff);
 	}
 
 	/** When the alarm is next needed, from stored state alone (null: not at all). */

@@ -67,12 +67,12 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 		db
 			.prepare(
 				`INSERT INTO orders (order_id, drop_id, shard, fan_id, hold_id, quantity, unit_price_cents, total_cents, currency, payment_id, created_at, recorded_at,
-				   ticket_type, slot_id, locale)
+				   ticket_type, slot_id, locale, admitted_at)
 				 SELECT json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), json_extract(s.value, '$.shard'),
 				        json_extract(s.value, '$.fanId'), json_extract(s.value, '$.holdId'), json_extract(s.value, '$.quantity'),
 				        json_extract(s.value, '$.unitPriceCents'), json_extract(s.value, '$.totalCents'), json_extract(s.value, '$.currency'),
 				        json_extract(s.value, '$.paymentId'), json_extract(s.value, '$.createdAt'), ?2,
-				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.slot'), json_extract(s.value, '$.locale')
+				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.slot'), json_extract(s.value, '$.locale'), json_extract(s.value, '$.admittedAt')
 				 FROM json_each(?1) AS s WHERE true
 				 ON CONFLICT (order_id) DO NOTHING`,
 			)

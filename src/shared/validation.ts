@@ -82,6 +82,24 @@ export function time() {
 		.transform((value) => new Date(Date.parse(value)).toISOString());
 }
 
+/** The zone's canonical IANA name ("europe/berlin" is "Europe/Berlin"), or null when Intl knows no such zone. */
+export function canonicalTimeZone(value: string): string | null {
+	if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(value)) return null;
+	try {
+		return new Intl.DateTimeFormat("en", { timeZone: value }).resolvedOptions().timeZone;
+	} catch {
+		return null;
+	}
+}
+
+/** An IANA time zone Intl knows (`Europe/Berlin`, `UTC`), answered back by its canonical name. */
+export function timeZone() {
+	return text(1, 64)
+		.refine((value) => canonicalTimeZone(value) !== null, { params: { code: "invalid_value" }, error: "must be an IANA time zone such as Europe/Berlin or UTC" })
+		.meta({ description: "An IANA time zone (`Europe/Berlin`, `America/New_York`, `UTC`); answered by its canonical name." })
+		.transform((value) => canonicalTimeZone(value)!);
+}
+
 export const bool = () => z.boolean({ error: "must be true or false" });
 
 /** One of a few strings: another JSON type is 400, another string 422. */

@@ -19,7 +19,7 @@ export function changedFields<T extends object>(before: T, after: T, fields: (ke
 	return out;
 }
 
-const DROP_FIELDS: (keyof DropConfig & string)[] = ["name", "opensAt", "closesAt", "admission", "holdSeconds", "paused", "lines"];
+const DROP_FIELDS: (keyof DropConfig & string)[] = ["name", "opensAt", "closesAt", "admission", "holdSeconds", "paused", "lines", "timeZone"];
 
 /**
  * The entries a change to a drop records: a new opening time is a reschedule, `paused`

@@ -15,6 +15,8 @@ export interface Watermark {
 	maxPerFan: number;
 	priceCents: number;
 	currency: string;
+	/** The drop's IANA time zone, for the fan page's dates. */
+	timeZone: string;
 	holdSeconds: number;
 	opensAt: string;
 	closesAt: string | null;
@@ -83,6 +85,8 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		maxPerFan: drop.maxPerFan,
 		priceCents: drop.priceCents,
 		currency: drop.currency,
+		// A config the pacer stored before drops had a zone reads as UTC, as D1's default says.
+		timeZone: drop.timeZone ?? "UTC",
 		holdSeconds: drop.holdSeconds,
 		opensAt: drop.opensAt,
 		closesAt: drop.closesAt,

@@ -103,6 +103,18 @@ describe("a receipt in the buyer's language", () => {
 		expect(spaced(es.text)).toContain("2 entradas, total pagado: 50,00 €, el 12 de marzo de 2025");
 	});
 
+	it("says the time in the drop's time zone, naming the zone as the fan's language names it", () => {
+		// 14:05 UTC on 12 March 2025 is 15:05 in Berlin (winter time), 23:05 in Tokyo, 10:05 in New York (summer time from 9 March).
+		expect(spaced(receiptMail({ ...sale, locale: "de" }, "Europe/Berlin").text)).toContain("2 Tickets, 50,00 € bezahlt am 12. März 2025 um 15:05 MEZ.");
+		expect(spaced(receiptMail({ ...sale, locale: "ja" }, "Asia/Tokyo").text)).toContain("2025年3月12日 23:05 JSTに€50.00");
+		expect(spaced(receiptMail({ ...sale, locale: "en" }, "America/New_York").text)).toContain("2 tickets, €50.00 paid on March 12, 2025 at 10:05 AM EDT.");
+		// A zone the day has already turned in: the date is the zone's, not UTC's.
+		expect(spaced(receiptMail({ ...sale, createdAt: "2025-03-12T20:30:00.000Z", locale: "fr" }, "Pacific/Auckland").text)).toContain("le 13 mars 2025 à 09:30 UTC+13");
+		// Without a zone (or one Intl would refuse) the time is UTC's, said as such.
+		expect(spaced(receiptMail({ ...sale, locale: "en" }).text)).toContain("at 02:05 PM UTC.");
+		expect(spaced(receiptMail({ ...sale, locale: "en" }, "Nowhere/Else").text)).toContain("at 02:05 PM UTC.");
+	});
+
 	it("is in English with no language, or one the engine does not write in", () => {
 		for (const locale of [undefined, "it"]) {
 			const mail = receiptMail({ ...sale, ...(locale === undefined ? {} : { locale }) });
@@ -138,6 +150,17 @@ describe("the purchase's language, through to the receipt", () => {
 		expect(english.body).toMatch(/^2 tickets, €50\.00 paid on /m);
 
 		expect([await localeInD1(de.orderId), await localeInD1(ja.orderId), await localeInD1(none.orderId)]).toEqual(["de", "ja", null]);
+	});
+
+	it("the receipt of a drop with a time zone tells the time in it", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN, priceCents: 2500, currency: "EUR", maxPerFan: 2, timeZone: "Asia/Tokyo" });
+		const ja = await buyWith(drop.id, "fan-zone-ja", { quantity: 1, email: "zone@example.test", locale: "ja" });
+		await orderReaches(ja.orderId, ja.orderToken, ["receipt_sent"]);
+		const { body } = await receiptOf(ja.orderId);
+		const createdAt = (await env.DB.prepare(`SELECT created_at FROM orders WHERE order_id = ?`).bind(ja.orderId).first<{ created_at: string }>())!.created_at;
+		const tokyo = new Date(Date.parse(createdAt) + 9 * 3_600_000);
+		const wall = `${tokyo.getUTCFullYear()}年${tokyo.getUTCMonth() + 1}月${tokyo.getUTCDate()}日 ${String(tokyo.getUTCHours()).padStart(2, "0")}:${String(tokyo.getUTCMinutes()).padStart(2, "0")} JST`;
+		expect(body).toContain(`チケット1枚、${wall}に€25.00をお支払いいただきました。`);
 	});
 
 	it("a language the engine does not take is 422 and writes nothing: no charge, the hold still held, and it buys afterwards", async () => {

@@ -1,7 +1,8 @@
 // Webhooks: each event reaches an endpoint once, in order per order, signed so a
 // few lines of Node's crypto verify it; a failing endpoint is retried with backoff,
-// a dead one paused; a delivery survives the consumer failing mid-way; and a
-// refused request changes nothing.
+// a dead one paused; a delivery survives the consumer failing mid-way and the
+// selling shard restarting before and after its sale went out; and a refused
+// request changes nothing.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createMessageBatch, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -9,7 +10,12 @@ import { consumeWebhooks } from "../../src/after-sale/webhook-delivery";
 import { recordFailure, storeTicketTokens } from "../../src/after-sale/order-store";
 import { markCancelled } from "../../src/after-sale/drop-cancel";
 import { consumeSales } from "../../src/sales/consumer";
-import { saleMessage } from "../support/sales";
+import { buy, capturingQueue, failingQueue, outbox, saleMessage, setShardSales } from "../support/sales";
+import { restartObjects } from "../support/objects";
+import { shardStub } from "../support/shards";
+import { WIDE_OPEN } from "../support/drops";
+import { runInDurableObject } from "cloudflare:test";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
 import { createDropAs, createPromoter, keyFetch, mintKey } from "../support/tenants";
 import { adminFetch } from "../support/worker";
 import { waitUntil } from "../support/wait";
@@ -135,6 +141,48 @@ describe("webhooks", () => {
 		// A third copy changes nothing and sends nothing.
 		await consumeWebhooks(batch(now + 62_000, 3), testEnv.env, { now: now + 62_000, fetcher });
 		expect(sent).toHaveLength(4);
+	});
+
+	it("survives the selling shard restarting: a sale its Queue never took is sent by the restarted shard, and a sale sent twice is delivered once", async () => {
+		const promoter = await createPromoter("Hooks restart");
+		const drop = await createDropAs(promoter.apiKey, { admission: WIDE_OPEN });
+		const endpoint = await registerEndpoint(promoter.apiKey, { events: ["order.paid"] });
+		// The sale is made while the shard cannot reach the sales Queue: it stays in the shard's outbox.
+		await setShardSales(drop.id, 0, failingQueue);
+		const order = await buy(drop.id, "hook-restart-fan");
+		expect((await outbox(drop.id)).find((r) => r.order_id === order.orderId)).toMatchObject({ sent_at: null });
+		// The shard restarts (its memory, its swapped binding and any request in flight gone); what it kept is its storage.
+		await restartObjects([() => shardStub(drop.id, 0)]);
+		const sales = capturingQueue();
+		const runAlarmWith = async (queue: Queue) => {
+			await setShardSales(drop.id, 0, queue);
+			await runInDurableObject(shardStub(drop.id, 0), async (shard: InventoryShard) => {
+				// Past the outbox's retry wait, so the alarm sends whatever is unsent.
+				shard.clock = () => Date.now() + 60_000;
+				await shard.alarm();
+			});
+		};
+		await runAlarmWith(sales.queue);
+		// A shard sends its sales packed (v2: several to a message).
+		const ofOrder = () => sales.bodies.filter((b) => (b as { sales: { orderId: string }[] }).sales.some((s) => s.orderId === order.orderId));
+		expect(ofOrder()).toHaveLength(1);
+		const testEnv = webhookEnv();
+		const consume = (bodies: unknown[], tag: string) =>
+			consumeSales(createMessageBatch("ticket-sales", bodies.map((body, i) => ({ id: `${tag}-${i}`, timestamp: new Date(), attempts: 1, body }))), testEnv.env);
+		await consume(ofOrder(), "first");
+		// The shard dies after the Queue took the sale and before it noted the send: restarted, it sends the sale again.
+		await runInDurableObject(shardStub(drop.id, 0), (_s, state) => void state.storage.sql.exec(`UPDATE outbox SET sent_at = NULL WHERE order_id = ?`, order.orderId));
+		await restartObjects([() => shardStub(drop.id, 0)]);
+		await runAlarmWith(sales.queue);
+		expect(ofOrder()).toHaveLength(2);
+		await consume(ofOrder().slice(1), "again");
+		const { received } = await pump(testEnv, () => new Response("ok"));
+		const paid = received.map((r) => JSON.parse(r.body) as { id: string; type: string; data: { orderId: string } }).filter((e) => e.data.orderId === order.orderId);
+		expect(paid).toEqual([expect.objectContaining({ id: `order.paid:${order.orderId}`, type: "order.paid" })]);
+		const rows = await deliveriesOf(endpoint.id);
+		expect(rows.map((r) => [r.event_id, r.status])).toEqual([[`order.paid:${order.orderId}`, "delivered"]]);
+		// A delivery owed when the shard restarted is not lost either: the outbox row is sent, and nothing more is owed.
+		expect((await outbox(drop.id)).find((r) => r.order_id === order.orderId)!.sent_at).not.toBeNull();
 	});
 
 	it("a dead endpoint is paused after a day of failing, keeps its deliveries, and sends them once resumed", async () => {

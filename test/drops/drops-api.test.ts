@@ -97,6 +97,8 @@ describe("create", () => {
 			holdSeconds: 300,
 			paused: false,
 			cancelledAt: null,
+			// Made without a time zone: its times are shown in UTC.
+			timeZone: "UTC",
 			createdAt: drop.createdAt,
 			updatedAt: drop.createdAt,
 			// Made with the operator's token: the drop belongs to no promoter.
@@ -128,6 +130,7 @@ describe("create", () => {
 			promoter_id: null,
 			ticket_types: null,
 			cancelled_at: null,
+			time_zone: "UTC",
 		});
 	});
 
@@ -178,6 +181,31 @@ describe("create", () => {
 		expect({ status, moves }).toEqual({ status: "scheduled", moves: ["pause", "reschedule", "close", "cancel"] });
 		// The inventory is split over all seven shards, and adds up to the capacity.
 		expect(stats.remaining).toBe(12_345);
+	});
+
+	it("keeps the drop's time zone by its canonical name, answers it to the promoter and to fans, and a patch moves it", async () => {
+		const created = await post(apiDrop({ timeZone: "europe/berlin" }));
+		expect(created.status).toBe(201);
+		const drop = (await created.json()) as DropConfig;
+		expect(drop.timeZone).toBe("Europe/Berlin");
+		expect((await dropRow(drop.id))!.time_zone).toBe("Europe/Berlin");
+		expect((await getDrop(drop.id)).timeZone).toBe("Europe/Berlin");
+		const fan = (await (await callWorker(`/api/drops/${drop.id}`)).json()) as { timeZone: string };
+		expect(fan.timeZone).toBe("Europe/Berlin");
+
+		const moved = await patchDropRequest(drop.id, { timeZone: "Asia/Tokyo" });
+		expect(moved.status).toBe(200);
+		expect(((await moved.json()) as DropConfig).timeZone).toBe("Asia/Tokyo");
+		expect((await dropRow(drop.id))!.time_zone).toBe("Asia/Tokyo");
+		const roomConfig = await runInDurableObject(roomStub(drop.id), (_room, state) =>
+			JSON.parse(state.storage.sql.exec<{ json: string }>(`SELECT json FROM config WHERE id = 1`).one().json) as DropConfig,
+		);
+		expect(roomConfig.timeZone).toBe("Asia/Tokyo");
+		// The activity log says what moved.
+		const logged = await env.DB.prepare(`SELECT detail FROM activity WHERE drop_id = ? AND action = 'drop.updated'`).bind(drop.id).all<{ detail: string }>();
+		expect(logged.results.map((r) => JSON.parse(r.detail))).toEqual([{ changes: { timeZone: { from: "Europe/Berlin", to: "Asia/Tokyo" } } }]);
+		// The fans' view follows once the pacer publishes again (it is cached for a second or so).
+		await waitUntil(async () => ((await (await callWorker(`/api/drops/${drop.id}`)).json()) as { timeZone: string }).timeZone === "Asia/Tokyo", 10_000, "the fans' view in Tokyo time", 200);
 	});
 
 	it("gives every drop its own random id", async () => {

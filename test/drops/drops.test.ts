@@ -25,6 +25,7 @@ describe("parseCreateDrop", () => {
 			holdSeconds: 300,
 			paused: false,
 			cancelledAt: null,
+			timeZone: "UTC",
 			// Made without ticketTypes: one general-admission type of the drop's capacity, price and limit.
 			ticketTypes: [{ id: "general", name: "General admission", kind: "general", priceCents: 0, maxPerFan: 4, capacity: 1_000 }],
 		});

@@ -1,7 +1,9 @@
 // The queue figures minute by minute: derived exactly from the pacer's placements
 // and batches (known joins, admissions and waits per minute), joined with D1's
-// buyers, sales and refunds, answered as JSON and CSV, the same after the pacer
-// restarts, and matching what really happened on a live drop.
+// buyers, sales, refunds and times from admission to purchase, and the shards'
+// fans who held and holds run out, answered as JSON and CSV, the same after the
+// pacer restarts and after the shards forget old holds, and matching what really
+// happened on a live drop.
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { config } from "../../src/shared/config";
@@ -16,6 +18,8 @@ import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { QUEUE_MINUTES_MAX_AGE_MS } from "../../src/waiting-room/queue-minutes";
 import { saleMessage, storeSales, waitForOrders } from "../support/sales";
 import { adminFetch } from "../support/worker";
+import { shardStub } from "../support/shards";
+import type { InventoryShard } from "../../src/inventory/inventory-shard";
 
 // A minute long past, so every turn in it has ended.
 const M = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -70,11 +74,24 @@ async function scriptedDrop(): Promise<string> {
 		for (const b of BATCHES) sql.exec(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, ?, ?, 0)`, b.at, b.count, b.through);
 	});
 	const at = (ms: number) => new Date(M + ms).toISOString();
+	// fan-a admitted at 12:00:20 buys 10 s and 110 s later; fan-b admitted at 12:01:20 buys 20 s later.
 	const sales = [
-		saleMessage({ dropId: drop.id, fanId: "fan-a", quantity: 2, createdAt: at(30_000) }),
-		saleMessage({ dropId: drop.id, fanId: "fan-b", quantity: 1, createdAt: at(100_000) }),
-		saleMessage({ dropId: drop.id, fanId: "fan-a", quantity: 1, createdAt: at(130_000) }),
+		saleMessage({ dropId: drop.id, fanId: "fan-a", quantity: 2, createdAt: at(30_000), admittedAt: at(20_000) }),
+		saleMessage({ dropId: drop.id, fanId: "fan-b", quantity: 1, createdAt: at(100_000), admittedAt: at(80_000) }),
+		saleMessage({ dropId: drop.id, fanId: "fan-a", quantity: 1, createdAt: at(130_000), admittedAt: at(20_000) }),
 	];
+	// On shard 0: fan-a and fan-b held and bought; fan-c held at 12:02:15 and let it run out at 12:03:30 (2 tickets);
+	// fan-d held at 12:02:20 and released it. Four fans shopped, the first two in the first two minutes.
+	await runInDurableObject(shardStub(drop.id, 0), (_shard, state) => {
+		const holds: [string, string, number, number, number, string][] = [
+			["h_0_scriptA1", "fan-a", 2, M + 25_000, M + 145_000, "purchased"],
+			["h_0_scriptB1", "fan-b", 1, M + 90_000, M + 210_000, "purchased"],
+			["h_0_scriptA2", "fan-a", 1, M + 125_000, M + 245_000, "purchased"],
+			["h_0_scriptC1", "fan-c", 2, M + 135_000, M + 210_000, "expired"],
+			["h_0_scriptD1", "fan-d", 1, M + 140_000, M + 260_000, "released"],
+		];
+		for (const h of holds) state.storage.sql.exec(`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?)`, ...h);
+	});
 	await storeSales(sales);
 	const refund = (id: string, state: string) =>
 		env.DB.prepare(
@@ -99,17 +116,21 @@ describe("GET /api/admin/drops/:id/queue-stats", () => {
 			joined: 9, prequeue: 3, admitted: 9, waiting: 0, turnsEnded: 9, buyers: 2, conversion: 0.2222,
 			leftWithoutBuying: 7, leftWithoutBuyingExact: true, wait: { p50: 20, p90: 70, max: 70 },
 			orders: 3, tickets: 4, salesCents: 10_000, refundedTickets: 1, refundsCents: 2500,
+			// Of the 7 who left without buying, fan-c and fan-d held first; the other 5 never held.
+			shoppers: 4, leftAfterHolding: 2, leftWithoutHolding: 5,
+			purchase: { p50: 20, p90: 110, max: 110 }, expiredHolds: 1, expiredTickets: 2,
 		});
 		const rows = new Map(stats.minutes.map((m) => [m.minute, m]));
 		expect(rows.get(minute(0))).toEqual({
 			minute: minute(0), arrivals: 2, admitted: 4, turnsEnded: 0, wait: { p50: 20, p90: 20, max: 20 },
 			buyers: 1, orders: 1, tickets: 2, salesCents: 5000, refundedTickets: 0, refundsCents: 0,
+			purchase: { p50: 10, p90: 10, max: 10 }, shoppers: 1, expiredHolds: 0, expiredTickets: 0,
 		});
-		expect(rows.get(minute(1))).toMatchObject({ arrivals: 4, admitted: 3, wait: { p50: 10, p90: 70, max: 70 }, buyers: 1, orders: 1, tickets: 1 });
-		// fan-a's second order is no new buyer.
-		expect(rows.get(minute(2))).toMatchObject({ arrivals: 0, admitted: 2, buyers: 0, orders: 1, tickets: 1 });
-		// The failed refund is not a return.
-		expect(rows.get(minute(3))).toMatchObject({ admitted: 0, refundedTickets: 1, refundsCents: 2500 });
+		expect(rows.get(minute(1))).toMatchObject({ arrivals: 4, admitted: 3, wait: { p50: 10, p90: 70, max: 70 }, buyers: 1, orders: 1, tickets: 1, purchase: { p50: 20, p90: 20, max: 20 }, shoppers: 1 });
+		// fan-a's second order is no new buyer, nor a new shopper; fan-c and fan-d first held in this minute.
+		expect(rows.get(minute(2))).toMatchObject({ arrivals: 0, admitted: 2, buyers: 0, orders: 1, tickets: 1, purchase: { p50: 110, p90: 110, max: 110 }, shoppers: 2 });
+		// The failed refund is not a return; fan-c's hold that ran out is.
+		expect(rows.get(minute(3))).toMatchObject({ admitted: 0, refundedTickets: 1, refundsCents: 2500, purchase: null, expiredHolds: 1, expiredTickets: 2 });
 		const window = config(env).accessTokenSeconds * 1000;
 		expect(stats.minutes.filter((m) => m.turnsEnded > 0).map((m) => [m.minute, m.turnsEnded])).toEqual([
 			[new Date(M + 20_000 + window).toISOString().slice(0, 16) + ":00.000Z", 4],
@@ -123,10 +144,13 @@ describe("GET /api/admin/drops/:id/queue-stats", () => {
 			expect(res.status).toBe(200);
 			expect(res.headers.get("content-type")).toContain("text/csv");
 			const lines = (await res.text()).trim().split("\r\n");
-			expect(lines[0]).toBe("minute,arrivals,admitted,turns_ended,wait_p50_s,wait_p90_s,wait_max_s,buyers,orders,tickets,sales_cents,refunded_tickets,refunds_cents");
+			expect(lines[0]).toBe(
+				"minute,arrivals,admitted,turns_ended,wait_p50_s,wait_p90_s,wait_max_s,buyers,orders,tickets,sales_cents,refunded_tickets,refunds_cents," +
+					"shoppers,purchase_p50_s,purchase_p90_s,purchase_max_s,expired_holds,expired_tickets",
+			);
 			expect(lines.length).toBe(stats.minutes.length + 1);
-			expect(lines[1]).toBe(`${minute(0)},2,4,0,20,20,20,1,1,2,5000,0,0`);
-			expect(lines[4]).toBe(`${minute(3)},0,0,0,,,,0,0,0,0,1,2500`);
+			expect(lines[1]).toBe(`${minute(0)},2,4,0,20,20,20,1,1,2,5000,0,0,1,10,10,10,0,0`);
+			expect(lines[4]).toBe(`${minute(3)},0,0,0,,,,0,0,0,0,1,2500,0,,,,1,2`);
 		}
 	});
 
@@ -143,6 +167,28 @@ describe("GET /api/admin/drops/:id/queue-stats", () => {
 		await restartObjects([() => roomStub(dropId)]);
 		expect(await readStats(dropId)).toEqual(before);
 		expect(await tables()).toEqual(stored);
+	});
+
+	it("keeps the shards' figures when their prune forgets the finished holds a day on, and counts each shopper once", async () => {
+		const dropId = await scriptedDrop();
+		const before = await readStats(dropId);
+		const count = () => runInDurableObject(shardStub(dropId, 0), (_s, state) => state.storage.sql.exec(`SELECT COUNT(*) AS n FROM holds`).one().n as number);
+		expect(await count()).toBe(5);
+		// Two days on, the alarm's prune forgets fan-c's and fan-d's holds (the bought ones stay).
+		await runInDurableObject(shardStub(dropId, 0), async (shard: InventoryShard) => {
+			shard.clock = () => Date.now() + 2 * 86_400_000;
+			await shard.alarm();
+		});
+		expect(await count()).toBe(3);
+		const after = await readStats(dropId);
+		expect(after.minutes).toEqual(before.minutes);
+		expect(after.totals).toEqual(before.totals);
+		// A second prune with nothing left to forget folds nothing twice.
+		await runInDurableObject(shardStub(dropId, 0), async (shard: InventoryShard) => {
+			shard.clock = () => Date.now() + 2 * 86_400_000 + 10_000;
+			await shard.alarm();
+		});
+		expect((await readStats(dropId)).totals).toEqual(before.totals);
 	});
 
 	it("answers from the pacer's last figures for a few seconds, then derives them afresh", async () => {
@@ -183,7 +229,13 @@ describe("GET /api/admin/drops/:id/queue-stats", () => {
 		expect(stats.totals).toMatchObject({ joined: 3, admitted: 3, waiting: 0, buyers: 1, orders: 1, tickets: 2, conversion: 0.3333 });
 		expect(view.stats).toMatchObject({ joined: 3, admitted: 3 });
 		// Every turn is still running: nobody can be said to have left yet.
-		expect(stats.totals).toMatchObject({ turnsEnded: 0, leftWithoutBuying: 0, leftWithoutBuyingExact: false });
+		expect(stats.totals).toMatchObject({ turnsEnded: 0, leftWithoutBuying: 0, leftAfterHolding: 0, leftWithoutHolding: 0, leftWithoutBuyingExact: false });
+		// live-2 held and bought within seconds of their admission (the purchase kept when their turn began).
+		expect(stats.totals).toMatchObject({ shoppers: 1, expiredHolds: 0 });
+		expect(stats.totals.purchase).not.toBeNull();
+		expect(stats.totals.purchase!.max).toBeLessThan(60);
+		const [row] = await env.DB.prepare(`SELECT admitted_at FROM orders WHERE drop_id = ?`).bind(drop.id).raw<[string | null]>();
+		expect(row![0]).not.toBeNull();
 		expect(stats.totals.wait).not.toBeNull();
 		expect(stats.totals.wait!.max).toBeLessThan(60);
 		expect(stats.minutes.reduce((sum, m) => sum + m.admitted, 0)).toBe(3);

@@ -101,6 +101,13 @@ export function createDropRefusals(now: number): DropRefusal[] {
 		["another unknown field", { extra: 1 }, 400, "unknown_field", "extra"],
 		["paused on create", { paused: true }, 400, "unknown_field", "paused"],
 		["an id of its own", { id: "d_chosen" }, 400, "unknown_field", "id"],
+		["a time zone Intl does not know", { timeZone: "Mars/Olympus_Mons" }, 422, "invalid_value", "timeZone"],
+		["a time zone as an offset", { timeZone: "+02:00" }, 422, "invalid_value", "timeZone"],
+		["a time zone with a path in it", { timeZone: "../../etc/passwd" }, 422, "invalid_value", "timeZone"],
+		["a time zone empty", { timeZone: "" }, 422, "empty", "timeZone"],
+		["a time zone 65 characters", { timeZone: "E".repeat(65) }, 422, "too_long", "timeZone"],
+		["a time zone a number", { timeZone: 2 }, 400, "invalid_type", "timeZone"],
+		["a time zone null", { timeZone: null }, 400, "invalid_type", "timeZone"],
 	];
 }
 
@@ -119,6 +126,8 @@ export function patchDropRefusals(opensAt: string, now: number): PatchRefusal[] 
 		["an array", [], 400, "invalid_type", "body"],
 		["null", null, 400, "invalid_type", "body"],
 		["an unknown field", { venue: "x" }, 400, "unknown_field", "venue"],
+		["a time zone Intl does not know", { timeZone: "Europe/Atlantis" }, 422, "invalid_value", "timeZone"],
+		["a time zone a number", { timeZone: 1 }, 400, "invalid_type", "timeZone"],
 		["another unknown field", { colour: "red" }, 400, "unknown_field", "colour"],
 		["an unknown admission field", { admission: { batchSize: 5, speed: 2 } }, 400, "unknown_field", "admission.speed"],
 		["capacity", { capacity: 5 }, 422, "immutable_field", "capacity"],
