@@ -126,8 +126,11 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 			if (hit !== undefined) return new Cursor(hit.rows.map((r) => ({ ...r })) as T[], hit.columns, 0);
 		} else changed();
 		const statement = entry.statement;
+		// A statement stepped to its end has let go of the database, and `bind` resets it (and
+		// frees the last strings bound) before binding: no reset after each use, only after a
+		// failure, which is a wasm call or three fewer a statement.
 		try {
-			statement.bind(bindings.map(bound));
+			if (bindings.length > 0) statement.bind(bindings.map(bound));
 			const columns = (entry.columns ??= statement.getColumnNames());
 			const rows: T[] = [];
 			while (statement.step()) {
@@ -138,15 +141,20 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 			}
 			if (key !== null) cache.set(key, { rows: rows.map((r) => ({ ...r })), columns });
 			return new Cursor(rows, columns, entry.write ? db.getRowsModified() : 0);
-		} finally {
+		} catch (err) {
 			statement.reset();
+			throw err;
 		}
 	};
 	// The savepoints' statements, prepared once per depth.
 	const savepoints: { begin: SqlJsStatement; release: SqlJsStatement; rollback: SqlJsStatement }[] = [];
 	const run = (statement: SqlJsStatement) => {
-		statement.step();
-		statement.reset();
+		try {
+			statement.step();
+		} catch (err) {
+			statement.reset();
+			throw err;
+		}
 	};
 	const sql = { exec, get databaseSize() { return 0; } } as unknown as SqlStorage;
 	return {
