@@ -14,11 +14,17 @@ export const EPOCH = Date.UTC(2030, 0, 1);
 /** Node's (the simulator runs in Node; the worker types this folder is checked against have none). */
 const nodeSetImmediate = (globalThis as unknown as { setImmediate(fn: () => void): void }).setImmediate;
 
-type Event = { at: number; seq: number; run: () => void };
-
-/** A binary min-heap of events by time, then by the order they were scheduled. */
+/**
+ * A binary min-heap of events by time, then by the order they were scheduled, kept in
+ * typed arrays (times and order numbers) beside an array of the callbacks: a million
+ * pending events are three flat arrays rather than a million small objects, so a sift
+ * reads numbers next to each other and the collector has nothing to trace but the callbacks.
+ */
 export class EventQueue {
-	private heap: Event[] = [];
+	private ats = new Float64Array(1024);
+	private seqs = new Float64Array(1024);
+	private runs: ((() => void) | undefined)[] = [];
+	private size = 0;
 	private seq = 0;
 	now = 0;
 	ran = 0;
@@ -28,16 +34,75 @@ export class EventQueue {
 	failure: Error | null = null;
 
 	at(time: number, run: () => void): void {
-		const event = { at: Math.max(time, this.now), seq: this.seq++, run };
-		const heap = this.heap;
-		heap.push(event);
-		let i = heap.length - 1;
+		const at = Math.max(time, this.now);
+		const seq = this.seq++;
+		if (this.size === this.ats.length) this.grow();
+		const ats = this.ats;
+		const seqs = this.seqs;
+		const runs = this.runs;
+		// Sift up: parents later than the new event move down into the hole.
+		let i = this.size++;
 		while (i > 0) {
 			const parent = (i - 1) >> 1;
-			if (!before(heap[i]!, heap[parent]!)) break;
-			[heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+			const pa = ats[parent]!;
+			if (pa < at || (pa === at && seqs[parent]! < seq)) break;
+			ats[i] = pa;
+			seqs[i] = seqs[parent]!;
+			runs[i] = runs[parent];
 			i = parent;
 		}
+		ats[i] = at;
+		seqs[i] = seq;
+		runs[i] = run;
+	}
+
+	private grow(): void {
+		const ats = new Float64Array(this.ats.length * 2);
+		ats.set(this.ats);
+		this.ats = ats;
+		const seqs = new Float64Array(this.seqs.length * 2);
+		seqs.set(this.seqs);
+		this.seqs = seqs;
+	}
+
+	/** Takes the earliest event off the heap and moves the clock to it. */
+	private take(): () => void {
+		const ats = this.ats;
+		const seqs = this.seqs;
+		const runs = this.runs;
+		const top = runs[0]!;
+		this.now = ats[0]!;
+		const n = --this.size;
+		const lastAt = ats[n]!;
+		const lastSeq = seqs[n]!;
+		const lastRun = runs[n];
+		runs[n] = undefined;
+		if (n > 0) {
+			// Sift down: the earlier child moves up into the hole until the last event fits.
+			let i = 0;
+			for (;;) {
+				let c = 2 * i + 1;
+				if (c >= n) break;
+				let ca = ats[c]!;
+				const r = c + 1;
+				if (r < n) {
+					const ra = ats[r]!;
+					if (ra < ca || (ra === ca && seqs[r]! < seqs[c]!)) {
+						c = r;
+						ca = ra;
+					}
+				}
+				if (lastAt < ca || (lastAt === ca && lastSeq < seqs[c]!)) break;
+				ats[i] = ca;
+				seqs[i] = seqs[c]!;
+				runs[i] = runs[c];
+				i = c;
+			}
+			ats[i] = lastAt;
+			seqs[i] = lastSeq;
+			runs[i] = lastRun;
+		}
+		return top;
 	}
 
 	/** The time as the engine's cores take it: epoch milliseconds. */
@@ -51,28 +116,11 @@ export class EventQueue {
 
 	/** Runs events in order until none is left or the next one is past `until`, or an invariant breaks. */
 	async runUntil(until: number): Promise<void> {
-		const heap = this.heap;
-		while (heap.length > 0 && heap[0]!.at <= until) {
-			const top = heap[0]!;
-			const last = heap.pop()!;
-			if (heap.length > 0) {
-				heap[0] = last;
-				let i = 0;
-				for (;;) {
-					const l = 2 * i + 1;
-					const r = l + 1;
-					let m = i;
-					if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-					if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-					if (m === i) break;
-					[heap[i], heap[m]] = [heap[m]!, heap[i]!];
-					i = m;
-				}
-			}
-			this.now = top.at;
+		while (this.size > 0 && this.ats[0]! <= until) {
+			const run = this.take();
 			this.ran++;
 			try {
-				top.run();
+				run();
 			} catch (err) {
 				this.failure ??= err as Error;
 			}
@@ -86,11 +134,9 @@ export class EventQueue {
 	}
 
 	get pending(): number {
-		return this.heap.length;
+		return this.size;
 	}
 }
-
-const before = (a: Event, b: Event) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 /** 32 hex digits drawn from a run's seed and a purpose, for the engine's seeded generator. */
 export function seedHex(seed: number, purpose: string): string {

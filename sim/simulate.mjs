@@ -7,14 +7,17 @@
 //
 //   npm run simulate -- --fans 100000 --tickets 20000 --seed 7
 import { parseArgs } from "node:util";
+import { availableParallelism } from "node:os";
 import { loadSimulator } from "./bundle.mjs";
+import { parallelCampaign } from "./campaign-workers.mjs";
 
-const NUMBERS = ["campaign", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
+const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
                         [--hold-seconds N] [--colos N] [--faults all|none|restart,alarm,message,skew,d1,provider]
                         [--no-shrink]
-       npm run simulate -- --campaign N [--seed FIRST] [--fans N] ...   (every fault on, seeds FIRST..FIRST+N-1)
+       npm run simulate -- --campaign N [--seed FIRST] [--workers N] [--fans N] ...
+                        (every fault on, seeds FIRST..FIRST+N-1, over --workers threads: one per core by default)
 Without --seed a seed is drawn and printed; the same seed (and faults) replays the same run.`;
 
 function usage(message) {
@@ -54,19 +57,22 @@ try {
 
 const out = (line) => process.stdout.write(line + "\n");
 const started = performance.now();
+if (input.workers !== undefined && input.campaign === undefined) usage("--workers goes with --campaign");
 if (input.campaign !== undefined) {
 	// A campaign: every fault on, one seed after another; each seed that breaks an invariant is named with its replay.
 	const count = input.campaign;
+	const workers = input.workers ?? availableParallelism();
 	delete input.campaign;
+	delete input.workers;
 	if (faultsText !== undefined && faultsText !== "all") usage("a campaign runs with every fault on (--faults all)");
 	const base = sim.simConfig({ ...input, faults: sim.parseFaults("all") });
 	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}`);
-	const found = await sim.campaign(base, base.seed, count, sim.sqlJs, {}, (seed, broken) => {
-		if (broken !== null) out(`seed ${seed} broke an invariant: ${broken.what}\n  replay: ${sim.replayCommand({ ...base, seed })}`);
+	const found = await parallelCampaign(base, base.seed, count, workers, (seed, broken) => {
+		if (broken !== null) out(`seed ${seed} broke an invariant: ${broken.what}\n  replay: ${broken.replay}`);
 	});
 	const each = (performance.now() - started) / 1000 / count;
 	out(`campaign: ${count - found.length} of ${count} seeds held every invariant; ${found.length} broke one${found.length > 0 ? ` (seeds ${found.map((f) => f.seed).join(", ")})` : ""}`);
-	process.stderr.write(`${each.toFixed(2)} s a seed\n`);
+	process.stderr.write(`${each.toFixed(2)} s a seed (wall, over ${Math.min(workers, count)} workers)\n`);
 	if (found.length > 0) process.exitCode = 1;
 } else {
 	const config = sim.simConfig(input);

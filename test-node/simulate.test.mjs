@@ -8,8 +8,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { before, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadSimulator } from "../sim/bundle.mjs";
+import { parallelCampaign } from "../sim/campaign-workers.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 let sim;
@@ -202,6 +205,25 @@ test("the planted bug (a hold that skips the per-fan check after a restart) is f
 	assert.ok(lines.some((l) => l.includes(`hold of`) && l.includes(fan)), lines.join("\n"));
 	assert.ok(lines.some((l) => l.includes("restarted")), lines.join("\n"));
 	assert.match(lines.at(-1), /invariant broken: fan .* > maxPerFan 4/);
+});
+
+test("a campaign over worker threads finds what one thread finds, seed for seed, and reports the seeds in order", async () => {
+	// The planted restart bug, as a module each worker imports (a function cannot be sent to a thread).
+	const dir = mkdtempSync(join(tmpdir(), "sim-hooks-"));
+	try {
+		const hooks = join(dir, "hooks.mjs");
+		writeFileSync(hooks, `export const hooks = { shard: (shard, restarted) => { if (restarted) shard.ledger.store.limitRefusal = () => null; } };\n`);
+		const base = sim.simConfig({ seed: 0, fans: 3000, tickets: 1500, shards: 4, faults: ALL() });
+		const reported = [];
+		const parallel = await parallelCampaign(base, 1, 4, 2, (seed, broken) => reported.push([seed, broken?.what ?? null]), pathToFileURL(hooks).href);
+		const serial = await sim.campaign(base, 1, 4, sim.sqlJs, { shard: skipsLimitAfterRestart });
+		assert.ok(serial.length > 0, "the plant breaks the per-fan limit on some seeds");
+		assert.deepEqual(parallel, serial);
+		assert.deepEqual(reported.map(([seed]) => seed), [1, 2, 3, 4]);
+		assert.deepEqual(reported.filter(([, what]) => what !== null).map(([seed, what]) => ({ seed, what })), serial);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 });
 
 test("a bounded fault campaign, as CI runs it: every seed of a 3,000-fan drop on 4 shards holds every invariant with every fault on", async () => {
