@@ -67,7 +67,9 @@ export async function refreshGate(adminApi, drop, isCurrent) {
 		...doubleEntries.map((e) => {
 			const li = document.createElement("li");
 			li.dataset.ticket = e.ticket;
-			const where = e.admissions.map((a) => `${admissionBy(a)} at ${formatDateTime(a.at)}`).join("; ");
+			// An admission of the ticket's code before a transfer names that code: the giver's copy went in too.
+			const codeWords = (a) => (a.code === undefined || a.code === e.ticket ? "" : ` with its code before the transfer, ${a.code},`);
+			const where = e.admissions.map((a) => `${admissionBy(a)}${codeWords(a)} at ${formatDateTime(a.at)}`).join("; ");
 			li.textContent = `Ticket ${e.ticket}: admitted ${plural(e.admissions.length, "time")} (${where}).`;
 			return li;
 		}),

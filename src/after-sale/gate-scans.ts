@@ -103,6 +103,8 @@ export async function mergeScans(db: D1Database, device: GateDevice, scans: Devi
 }
 
 export interface Admission {
+	/** The code admitted: the ticket's own, or an earlier code of it before a transfer was accepted. */
+	code: string;
 	/** The device that admitted it; null: the online scan, for a credential that named no device. */
 	deviceId: string | null;
 	deviceName: string | null;
@@ -112,36 +114,47 @@ export interface Admission {
 }
 
 export interface DoubleEntry {
+	/** The ticket's code now (after every accepted transfer). */
 	ticket: string;
 	admissions: Admission[];
 }
 
-/** Every ticket of the drop admitted more than once, each once, with its admissions in time order; oldest double entry first. */
+/**
+ * Every ticket of the drop admitted more than once, each once, with its admissions in time order; oldest double entry
+ * first. A transferred ticket is one place under all its codes: its old code admitted offline by a device that had not
+ * synced since the accept, and its new code admitted at the door, are a double entry too.
+ */
 export async function doubleEntries(db: D1Database, dropId: string): Promise<DoubleEntry[]> {
 	// The online admission is the ticket's own row (scanned_device NULL); its scan row, when a device asked, only names the device.
+	// `moved` follows each code through the accepted transfers to the code the ticket has now.
 	const { results } = await db
 		.prepare(
-			`SELECT ticket, device_id, name, via, at FROM (
-			   SELECT s.ticket, s.device_id, d.name, 'device' AS via, s.scanned_at AS at FROM gate_scans s JOIN gate_devices d ON d.device_id = s.device_id
+			`WITH RECURSIVE moved(code, now_code) AS (
+			   SELECT from_code, to_code FROM ticket_transfers WHERE drop_id = ?1 AND state = 'accepted'
+			   UNION
+			   SELECT m.code, t.to_code FROM moved m JOIN ticket_transfers t ON t.drop_id = ?1 AND t.state = 'accepted' AND t.from_code = m.now_code
+			 ),
+			 latest AS (SELECT code, now_code FROM moved WHERE now_code NOT IN (SELECT from_code FROM ticket_transfers WHERE drop_id = ?1 AND state = 'accepted')),
+			 admitted AS (
+			   SELECT s.ticket AS code, s.device_id, d.name, 'device' AS via, s.scanned_at AS at FROM gate_scans s JOIN gate_devices d ON d.device_id = s.device_id
 			   WHERE s.drop_id = ?1 AND s.result = 'admitted' AND s.via = 'device'
 			   UNION ALL
 			   SELECT t.code, o.device_id, d.name, 'online', t.scanned_at FROM tickets t
 			     LEFT JOIN gate_scans o ON o.drop_id = t.drop_id AND o.ticket = t.code AND o.via = 'online'
 			     LEFT JOIN gate_devices d ON d.device_id = o.device_id
 			   WHERE t.drop_id = ?1 AND t.scanned_at IS NOT NULL AND t.scanned_device IS NULL
-			 ) WHERE ticket IN (
-			   SELECT ticket FROM (
-			     SELECT ticket FROM gate_scans WHERE drop_id = ?1 AND result = 'admitted' AND via = 'device'
-			     UNION ALL SELECT code FROM tickets WHERE drop_id = ?1 AND scanned_at IS NOT NULL AND scanned_device IS NULL
-			   ) GROUP BY ticket HAVING COUNT(*) > 1
-			 ) ORDER BY at, ticket`,
+			 ),
+			 placed AS (SELECT COALESCE(l.now_code, a.code) AS ticket, a.* FROM admitted a LEFT JOIN latest l ON l.code = a.code)
+			 SELECT ticket, code, device_id, name, via, at FROM placed
+			 WHERE ticket IN (SELECT ticket FROM placed GROUP BY ticket HAVING COUNT(*) > 1)
+			 ORDER BY at, ticket`,
 		)
 		.bind(dropId)
-		.all<{ ticket: string; device_id: string | null; name: string | null; via: "device" | "online"; at: string }>();
+		.all<{ ticket: string; code: string; device_id: string | null; name: string | null; via: "device" | "online"; at: string }>();
 	const byTicket = new Map<string, DoubleEntry>();
 	for (const r of results) {
 		const entry = byTicket.get(r.ticket) ?? { ticket: r.ticket, admissions: [] };
-		entry.admissions.push({ deviceId: r.device_id, deviceName: r.name, via: r.via, at: r.at });
+		entry.admissions.push({ code: r.code, deviceId: r.device_id, deviceName: r.name, via: r.via, at: r.at });
 		byTicket.set(r.ticket, entry);
 	}
 	return [...byTicket.values()];

@@ -82,9 +82,10 @@ function build() {
 	const DoubleEntries = z.strictObject({
 		doubleEntries: z.array(
 			z.strictObject({
-				ticket: z.string(),
+				ticket: z.string().meta({ description: "The ticket's code now (after every accepted transfer)." }),
 				admissions: z.array(
 					z.strictObject({
+						code: z.string().meta({ description: "The code admitted: the ticket's own, or an earlier code of it before a transfer was accepted." }),
 						deviceId: nullable(z.string()).meta({ description: "null: the online scan, for a credential that named no device." }),
 						deviceName: nullable(z.string()),
 						via: z.enum(["device", "online"]).meta({ description: "device: checked and signed on the device, synced later; online: the engine's scan admitted it." }),

@@ -119,8 +119,8 @@ describe("gate devices", () => {
 			{
 				ticket,
 				admissions: [
-					{ deviceId: north.id, deviceName: "North door", via: "device", at: northScan.at },
-					{ deviceId: south.id, deviceName: "South door", via: "device", at: southScan.at },
+					{ code: ticket, deviceId: north.id, deviceName: "North door", via: "device", at: northScan.at },
+					{ code: ticket, deviceId: south.id, deviceName: "South door", via: "device", at: southScan.at },
 				],
 			},
 		]);

@@ -15,6 +15,7 @@ import { type Purchased, buyWith, orderReaches, readOrder, refund, scan } from "
 import { audit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { expectError } from "../support/errors";
+import { doubleEntriesOf } from "../support/gate-devices";
 import { untilEveryOutcome } from "../support/races";
 import { adminFetch, callWorker, fanFetch } from "../support/worker";
 
@@ -288,6 +289,17 @@ describe("ticket transfers", () => {
 		});
 		expect(up.status, await up.clone().text()).toBe(200);
 		expect((await scan(drop.id, await heldCode(got.ticket))).status).toBe(200);
+		// The old code admitted offline and the new one online are one place entered twice: one double entry, under the
+		// ticket's code now, each admission naming the code it admitted.
+		expect(await doubleEntriesOf(drop.id)).toEqual([
+			{
+				ticket: got.ticket.code,
+				admissions: [
+					{ code: given, deviceId: device.device.id, deviceName: "Door 1", via: "device", at },
+					{ code: got.ticket.code, deviceId: null, deviceName: null, via: "online", at: expect.any(String) },
+				],
+			},
+		]);
 	});
 
 	it("the audit finds a ticket with two holders", async () => {
