@@ -81,10 +81,14 @@ export function saleStatements(db: D1Database, sales: SaleMessage[]): D1Prepared
 			.prepare(
 				// A seated sale's ticket k is for seat k. A seat already sold to another ticket breaks the
 				// unique index (tickets_one_per_seat): the batch fails and, retried out, goes to the dead letters.
+				// An order's tickets go in together, once: a sale delivered again finds them there and adds none,
+				// so a code a transfer has since replaced does not come back as a second holder of the same ticket
+				// (SQLite reads the whole SELECT before inserting, as it reads the table it inserts into).
 				`INSERT INTO tickets (code, order_id, drop_id, seq, ticket_type, seat_id)
 				 SELECT t.value, json_extract(s.value, '$.orderId'), json_extract(s.value, '$.dropId'), t.key,
 				        json_extract(s.value, '$.ticketType'), json_extract(s.value, '$.seats[' || t.key || ']')
-				 FROM json_each(?1) AS s, json_each(s.value, '$.tickets') AS t WHERE true
+				 FROM json_each(?1) AS s, json_each(s.value, '$.tickets') AS t
+				 WHERE NOT EXISTS (SELECT 1 FROM tickets x WHERE x.order_id = json_extract(s.value, '$.orderId'))
 				 ON CONFLICT (code) DO NOTHING`,
 			)
 			.bind(payload),

@@ -15,6 +15,7 @@ import { type Purchased, buyWith, orderReaches, readOrder, refund, scan } from "
 import { audit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { expectError } from "../support/errors";
+import { saleMessage, storeSales, ticketsInD1 } from "../support/sales";
 import { doubleEntriesOf } from "../support/gate-devices";
 import { untilEveryOutcome } from "../support/races";
 import { adminFetch, callWorker, fanFetch } from "../support/worker";
@@ -109,6 +110,34 @@ describe("ticket transfers", () => {
 		expect(((await view.json()) as OrderTransfers).transfers).toEqual([expect.objectContaining({ transferId: made.transfer.transferId, state: "accepted", ticket: given, newTicket: got.ticket.code })]);
 		const a = await audit(drop.id);
 		expect(a.holders).toEqual({ transferred: 1, pending: 0, broken: 0 });
+	});
+
+	it("a sale message delivered again after the accept does not bring the old code back", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const b = await ticketed(drop.id, "fan-transfer-redelivered", 2);
+		const [given, kept] = b.tickets as [string, string];
+		const made = await make(b, given);
+		const got = (await (await accept(made.transfer.transferId, made.secret)).json()) as TransferAccepted;
+		const order = (await env.DB.prepare(`SELECT * FROM orders WHERE order_id = ?`).bind(b.orderId).first<Record<string, unknown>>())!;
+		// The queue delivers the same sale again (a retried batch, an outbox resend): the consumer's statements run once more.
+		const again = saleMessage({
+			orderId: b.orderId,
+			dropId: drop.id,
+			shard: order.shard as number,
+			fanId: b.fanId,
+			holdId: b.holdId,
+			quantity: 2,
+			unitPriceCents: order.unit_price_cents as number,
+			totalCents: order.total_cents as number,
+			paymentId: order.payment_id as string,
+			tickets: [given, kept],
+			createdAt: order.created_at as string,
+		});
+		await storeSales([again]);
+		expect((await ticketsInD1(b.orderId)).sort()).toEqual([got.ticket.code, kept].sort());
+		const passes = (await readOrder(b.orderId, b.orderToken)).passes;
+		expect(passes.map((p) => p.state).sort()).toEqual(["transferred", "valid"]);
+		expect((await audit(drop.id)).holders).toEqual({ transferred: 1, pending: 0, broken: 0 });
 	});
 
 	it("the holder cancels until accepted; accept after cancel, accept twice and accept of a scanned ticket are 409s that write nothing", async () => {
