@@ -22,6 +22,8 @@ const PAGE_FILES = [
 	"/card.js",
 	"/confirm.js",
 	"/seat-words.js",
+	"/zoned-time.js",
+	"/transfer-ui.js",
 	"/i18n.js",
 	"/i18n/en.js",
 	"/i18n/de.js",
