@@ -9,14 +9,12 @@ CREATE TABLE drop_gates (
 );
 
 -- Gate devices: each registered for one drop with the public half of a P-256 key
--- pair it made itself (the private half never leaves the device), at a named gate
--- (an entrance: its devices' admissions are counted together). Revoked, its
+-- pair it made itself (the private half never leaves the device). Revoked, its
 -- uploads and list downloads are refused from then on; its past scans stay.
 CREATE TABLE gate_devices (
   device_id TEXT PRIMARY KEY,
   drop_id TEXT NOT NULL,
   name TEXT NOT NULL,
-  gate TEXT NOT NULL,
   public_key TEXT NOT NULL,
   registered_at TEXT NOT NULL,
   registered_by TEXT NOT NULL,
@@ -26,11 +24,8 @@ CREATE TABLE gate_devices (
 
 CREATE INDEX gate_devices_by_drop ON gate_devices (drop_id, registered_at);
 
--- Scans a device made and uploaded, each signed by the device (via 'device'), and
--- the online admissions a device asked the engine's scan for (via 'online', no
--- signature: the gate's credential vouched for it, and the ticket's own row holds
--- the admission): one row per device and scan id, so an upload repeated is
--- written once. What the per-device and per-gate counts read.
+-- Scans a device made (offline or not) and uploaded, each signed by the device:
+-- one row per device and scan id, so an upload repeated is written once.
 CREATE TABLE gate_scans (
   device_id TEXT NOT NULL,
   scan_id TEXT NOT NULL,
@@ -39,8 +34,7 @@ CREATE TABLE gate_scans (
   scanned_at TEXT NOT NULL,
   result TEXT NOT NULL,
   reason TEXT,
-  signature TEXT,
-  via TEXT NOT NULL DEFAULT 'device',
+  signature TEXT NOT NULL,
   uploaded_at TEXT NOT NULL,
   PRIMARY KEY (device_id, scan_id)
 );
