@@ -36,9 +36,18 @@ async function dropOfTransfer(env: Env, dropId: string): Promise<DropConfig> {
 	return drop;
 }
 
+/** The ticket code in the path, decoded; a broken escape names no ticket. */
+function codeParam(request: IRequest): string {
+	try {
+		return decodeURIComponent(request.params.code ?? "");
+	} catch {
+		throw notFound("ticket");
+	}
+}
+
 fanTransferRoutes.post("/orders/:orderId/tickets/:code/transfer", async (request, env) => {
 	const { drop, orderId } = await orderDrop(request, env);
-	const { transfer, secret } = await makeTransfer(env.DB, drop, orderId, decodeURIComponent(request.params.code ?? ""), Date.now());
+	const { transfer, secret } = await makeTransfer(env.DB, drop, orderId, codeParam(request), Date.now());
 	const made: TransferMade = { transfer: transfer satisfies TransferAnswer, acceptPath: `/transfer#${transfer.transferId}.${secret}`, secret };
 	return Response.json(made, { status: 201 });
 });

@@ -217,6 +217,7 @@ describe("ticket transfers", () => {
 		await expectError(await makeRequest(b, b.tickets[0]!, other.orderToken), 404, "not_found", "another order's token");
 		await expectError(await makeRequest(b, other.tickets[0]!), 404, "not_found", "another order's ticket");
 		await expectError(await makeRequest(b, "NOPE-NOPE"), 404, "not_found", "no such ticket");
+		await expectError(await fanFetch(`/api/orders/${b.orderId}/tickets/%E0%A4%A/transfer`, b.orderToken, { method: "POST" }), 404, "not_found", "a broken escape in the path");
 		await expectError(await makeRequest(b, b.tickets[1]!), 409, "ticket_refunded", "a refunded ticket");
 		await expectError(await fanFetch(`/api/orders/${b.orderId}/tickets/${b.tickets[0]}/transfer`, null, { method: "POST" }), 401, "missing_token");
 		await expectError(await makeRequest(b, b.tickets[0]!, b.accessToken), 401, "invalid_token", "the access token is not the order token");
