@@ -52,7 +52,7 @@ export interface MergeResult {
 
 /**
  * Writes an upload's scans, verified, in one batch: each new scan once; each admission marks its ticket used
- * (the earliest device admission wins, and an online admission is never replaced); the device's last sync. Every
+ * (the earliest device admission wins, and an online admission is never replaced; through a transfer accepted after it); the device's last sync. Every
  * statement holds only while the device is not revoked. 422 unknown_ticket when an admission names a ticket the
  * drop does not have; 403 device_revoked when the device was revoked before the batch ran.
  */
@@ -87,7 +87,18 @@ export async function mergeScans(db: D1Database, device: GateDevice, scans: Devi
 			.map((s) =>
 				db
 					.prepare(
-						`UPDATE tickets SET scanned_at = ?2, scanned_device = ?1 WHERE drop_id = ?3 AND code = ?4
+						// The ticket under the code admitted, or under its code now when a transfer of that code was accepted
+						// only after this admission (the ticket was used before it was handed on; the accept could not know).
+						// An old code admitted after its transfer's accept (a device not yet synced) marks nothing: the
+						// recipient holds the ticket, and both entries are a double entry.
+						`UPDATE tickets SET scanned_at = ?2, scanned_device = ?1 WHERE drop_id = ?3
+						   AND code IN (
+						     WITH RECURSIVE moved(code) AS (
+						       SELECT ?4
+						       UNION
+						       SELECT t.to_code FROM ticket_transfers t JOIN moved m ON t.from_code = m.code
+						       WHERE t.drop_id = ?3 AND t.state = 'accepted' AND t.accepted_at >= ?2
+						     ) SELECT code FROM moved)
 						   AND (scanned_at IS NULL OR (scanned_device IS NOT NULL AND scanned_at > ?2)) AND ${active}`,
 					)
 					.bind(device.id, s.at, device.dropId, s.ticket),

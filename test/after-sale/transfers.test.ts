@@ -16,7 +16,7 @@ import { audit } from "../support/audit";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { expectError } from "../support/errors";
 import { saleMessage, storeSales, ticketsInD1 } from "../support/sales";
-import { doubleEntriesOf } from "../support/gate-devices";
+import { doubleEntriesOf, listOf, registerAt, signedScan, uploadScans } from "../support/gate-devices";
 import { untilEveryOutcome } from "../support/races";
 import { adminFetch, callWorker, fanFetch } from "../support/worker";
 
@@ -330,6 +330,36 @@ describe("ticket transfers", () => {
 				],
 			},
 		]);
+	});
+
+	it("an admission of the old code made offline before the accept, synced after it, uses the ticket: the new code is refused", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const b = await ticketed(drop.id, "fan-transfer-used-then-given");
+		const [given] = b.tickets as [string];
+		const door = await registerAt(drop.id, "Door 2");
+		// The giver walks in at a device with no network, then hands the ticket on; the engine learns of the entry later.
+		const entered = await signedScan(door, given, "admitted", new Date(Date.now() - 1_000).toISOString());
+		const made = await make(b);
+		const got = (await (await accept(made.transfer.transferId, made.secret)).json()) as TransferAccepted;
+		expect((await uploadScans(door, [entered])).status).toBe(200);
+		// The place was used before it was handed on: the recipient's code is refused, online and in the next list.
+		await expectError(await scan(drop.id, await heldCode(got.ticket)), 409, "already_used", "the new code after the sync");
+		expect((await listOf(door)).tickets.find((t) => t.code === got.ticket.code)).toMatchObject({ state: "used" });
+		expect(await doubleEntriesOf(drop.id)).toEqual([]);
+	});
+
+	it("an admission of the old code made after the accept, on a device not yet synced, leaves the recipient's code valid and is a double entry once both are in", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const b = await ticketed(drop.id, "fan-transfer-given-then-used");
+		const [given] = b.tickets as [string];
+		const door = await registerAt(drop.id, "Door 3");
+		const made = await make(b);
+		const got = (await (await accept(made.transfer.transferId, made.secret)).json()) as TransferAccepted;
+		// The giver's copy goes in at a device that had not synced since the accept: the recipient, the holder, is not punished for it.
+		const copy = await signedScan(door, given, "admitted");
+		expect((await uploadScans(door, [copy])).status).toBe(200);
+		expect((await scan(drop.id, await heldCode(got.ticket))).status).toBe(200);
+		expect((await doubleEntriesOf(drop.id)).map((e) => [e.ticket, e.admissions.map((a) => a.code)])).toEqual([[got.ticket.code, [given, got.ticket.code]]]);
 	});
 
 	it("the audit finds a ticket with two holders", async () => {
