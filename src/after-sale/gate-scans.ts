@@ -77,8 +77,11 @@ export async function mergeScans(db: D1Database, device: GateDevice, scans: Devi
 		...scans.map((s) =>
 			db
 				.prepare(
+					// An admission this device already has through the online scan is the same one, uploaded again
+					// because the online answer was lost on the way back: written once, under the online row.
 					`INSERT OR IGNORE INTO gate_scans (device_id, scan_id, drop_id, ticket, scanned_at, result, reason, signature, uploaded_at)
-					 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ${active}`,
+					 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ${active}
+					   AND NOT (?6 = 'admitted' AND EXISTS (SELECT 1 FROM gate_scans WHERE device_id = ?1 AND ticket = ?4 AND via = 'online'))`,
 				)
 				.bind(device.id, s.scanId, device.dropId, s.ticket, s.at, s.result, s.reason ?? null, s.signature, now),
 		),

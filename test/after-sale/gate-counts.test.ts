@@ -106,4 +106,17 @@ describe("counts per gate", () => {
 		const registered = await env.DB.prepare(`SELECT gate FROM gate_devices WHERE device_id = ?`).bind(lost.id).first<string>("gate");
 		expect(registered).toBe("North entrance");
 	});
+
+	it("an online admission whose answer the device lost, uploaded again as its own signed scan, counts once and is no double entry", async () => {
+		const { drop, tickets, token } = await ticketedDrop("fan-gate-lost-answer", 1);
+		const [a] = tickets as [string];
+		const door = await registerAt(drop.id, "Door phone", "West entrance");
+		// The online scan is admitted, but its answer never reaches the device, which keeps its own offline admission.
+		expect((await scanAs(drop.id, token(a), door.id)).status).toBe(200);
+		const kept = await signedScan(door, a, "admitted");
+		expect(await (await uploadScans(door, [kept])).json()).toMatchObject({ accepted: 0, duplicates: 1 });
+		expect(await doubleEntriesOf(drop.id)).toEqual([]);
+		const { devices } = await gateDevices(drop.id);
+		expect(devices.map((d) => [d.name, d.admitted])).toEqual([["Door phone", 1]]);
+	});
 });
