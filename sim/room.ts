@@ -44,6 +44,8 @@ export class Room {
 	batchesChecked = 0;
 	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
 	published: Watermark | null = null;
+	/** Told each watermark as it is published (the fans wake those it could tell something). */
+	onPublish: ((w: Watermark) => void) | null = null;
 	private alarmAt: number | null = null;
 	private ticking: Promise<void> | null = null;
 	private gathering: Promise<ShardTotals | null> | null = null;
@@ -270,7 +272,10 @@ export class Room {
 	private publish(): void {
 		const snapshot = watermarkOf(this.core, this.drop, this.clock());
 		this.events.after(this.config.watermarkLagMs, () => {
-			if (this.published === null || snapshot.at >= this.published.at) this.published = snapshot;
+			if (this.published === null || snapshot.at >= this.published.at) {
+				this.published = snapshot;
+				this.onPublish?.(snapshot);
+			}
 		});
 	}
 
