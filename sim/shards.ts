@@ -216,7 +216,7 @@ export class Inventory {
 			// Any shard may have changed since it was last read (its alarm's work is no request of a fan's): read again those whose database moved.
 			if (s.storage.version !== s.countedAt) {
 				s.countedAt = s.storage.version;
-				s.counts = s.ledger.counts();
+				s.counts = s.stockCounts();
 			}
 			const c = s.counts;
 			if (c.remaining < 0 || c.held < 0 || c.sold < 0) this.fail(`shard ${s.index} went below zero: remaining ${c.remaining}, held ${c.held}, sold ${c.sold}`);
@@ -243,6 +243,12 @@ export class Inventory {
 	 */
 	settled(): void {
 		for (const s of this.shards) {
+			// The counts checked as it ran are the ledger's own: the one statement and `counts` agree.
+			const own = s.ledger.counts();
+			const read = s.stockCounts();
+			for (const k of ["remaining", "held", "sold", "given", "received", "restocked"] as const) {
+				if (own[k] !== read[k]) this.fail(`${s.name}: the checks read ${k} ${read[k]}, its ledger counts ${own[k]}`);
+			}
 			const stats = s.ledger.stats(this.events.clock(), 0);
 			if (stats.holdsChargedTwice > 0) this.fail(`${s.name}: ${stats.holdsChargedTwice} holds charged twice`);
 			// Every charge has ended by now: a purchase gives a provider that never answers up (PROVIDER_ANSWER_MS), and the alarm settles the charge.
