@@ -207,13 +207,16 @@ export class Fans {
 		const patience = fan.arrivedAt + this.config.fanTimeoutSeconds * 1000;
 		let at = nextPollAt;
 		for (let draw = fan.pollDraws; at < patience; draw++) at += this.cappedGap(fan, draw);
+		// Still parked then: the polls before it are counted and this one is made, as its own event.
 		this.events.at(at, () => {
-			if (fan.parked && fan.parkings === parking) this.wake(fan, at);
+			if (!fan.parked || fan.parkings !== parking) return;
+			this.wake(fan, at);
+			this.poll(fan);
 		});
 	}
 
-	/** Counts a parked fan's polls before `until` (each told "waiting for tickets") and queues its next one as an event. */
-	private wake(fan: Fan, until: number): void {
+	/** Counts a parked fan's polls before `until` (each told "waiting for tickets"): the time of its next poll. */
+	private wake(fan: Fan, until: number): number {
 		fan.parked = false;
 		const patience = fan.arrivedAt + this.config.fanTimeoutSeconds * 1000;
 		let at = fan.nextPollAt;
@@ -222,7 +225,7 @@ export class Fans {
 			this.parkedPolls++;
 			at += this.cappedGap(fan, fan.pollDraws++);
 		}
-		this.events.at(at, fan.pollNext);
+		return at;
 	}
 
 	/**
@@ -235,11 +238,12 @@ export class Fans {
 	private published(w: Watermark): void {
 		if (this.heapSize === 0) return;
 		const through = w.admittedThrough;
-		const bound = w.soldOut || w.paused ? Infinity : Math.max(through, through + Math.min(w.admissionRoom, stockRoom(w)));
+		const room = through + Math.min(w.admissionRoom, stockRoom(w));
+		const bound = w.soldOut || w.paused || Number.isNaN(room) ? Infinity : Math.max(through, room);
 		const now = this.events.now;
 		while (this.heapSize > 0 && this.heapPositions[0]! <= bound) {
 			const fan = this.all[this.pop()]!;
-			if (fan.parked) this.wake(fan, now + 1);
+			if (fan.parked) this.events.at(this.wake(fan, now + 1), fan.pollNext);
 		}
 	}
 
