@@ -107,6 +107,11 @@ function checkPositions(fans: Fans, room: Room, fail: (what: string) => never): 
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+function saleToTicketText(t: ReturnType<Inventory["saleToConsumer"]>): string {
+	const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+	return `sale-to-ticket, to the sales consumer's batch (its write to D1 not simulated): median ${s(t.median)}, p90 ${s(t.p90)}, max ${s(t.max)} over ${t.count} orders`;
+}
+
 function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: number; at: number } } {
 	let best = { object: objects[0]!, peak: objects[0]!.peak() };
 	for (const object of objects.slice(1)) {
@@ -124,7 +129,8 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, ${room.batchesChecked} batches within the configured size, slots in order`,
 		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
-		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line)`,
+		saleToTicketText(inventory.saleToConsumer()),
+		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line; ${fans.parkedPolls} by fans parked while waiting for tickets, counted without an event each)`,
 		`wait estimate: ${waitEstimateText(waits)}`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,
 		`requests per object per second against the limit of ${OBJECT_REQUESTS_PER_SECOND} (time from the opening):`,

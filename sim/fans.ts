@@ -7,9 +7,15 @@
 // A poll is answered by the Worker from the published watermark: no object call.
 // Each fan keeps the first wait it was told and when its batch went in, as the load
 // runner's fans do (loadtest/lib/wait-estimate.js).
-import { MIN_POLL_MS } from "../src/waiting-room/admission";
+// A fan told "waiting for tickets" (a place past the room the shoppers' cap leaves) learns
+// nothing from its polls until a published watermark reaches its place, sells out, or its
+// patience ends: such a fan is parked, its polls' times drawn from its own stream and
+// counted without an event each, and woken by the first watermark that could tell it
+// something (see `park`).
+import { MIN_POLL_MS, pollAfterMs } from "../src/waiting-room/admission";
 import { admittedAt } from "../src/waiting-room/placement";
-import { unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
+import { stockRoom, unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
+import { stableHash } from "../src/shared/crypto";
 import { EPOCH, type EventQueue } from "./events";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
@@ -44,6 +50,32 @@ export interface Fan {
 	estimateMs: number | null;
 	estimateAt: number | null;
 	admittedServerAt: number | null;
+	/** Polls drawn so far from the fan's own jitter stream (jitterOf). */
+	pollDraws: number;
+	/** Parked (see Fans.park): when its next poll falls, and the count of its parkings (a wake-up of an earlier one is stale). */
+	parked: boolean;
+	nextPollAt: number;
+	parkings: number;
+	/** The fan's poll, made once: no closure a poll. */
+	pollNext: () => void;
+}
+
+/**
+ * The jitter of a fan's `draw`th poll, in [0, 1): a hash of the run's seed, the fan and the
+ * draw, so a parked fan's polls can be counted later in the order they would have fallen
+ * without drawing from a stream other fans share.
+ */
+export function jitterOf(seedHash: number, fan: number, draw: number): number {
+	let h = (Math.imul(fan, 0x9e3779b1) + seedHash) | 0;
+	h ^= h >>> 16;
+	h = Math.imul(h, 0x7feb352d);
+	h = (h ^ (h >>> 15) ^ Math.imul(draw + 1, 0x85ebca6b)) | 0;
+	h ^= h >>> 16;
+	h = Math.imul(h, 0x846ca68b);
+	h ^= h >>> 15;
+	h = Math.imul(h, 0x7feb352d);
+	h ^= h >>> 16;
+	return (h >>> 0) / 2 ** 32;
 }
 
 export class Fans {
@@ -52,8 +84,15 @@ export class Fans {
 	polls = 0;
 	/** Polls the Worker answered by asking the fan's line (their slot had left the watermark). */
 	locates = 0;
-	/** For studies of the estimate: called at every poll of a placed, waiting fan with what the Worker answered from. */
+	/** For studies of the estimate: called at every poll of a placed, waiting fan with what the Worker answered from (no fan is parked while it is set). */
 	watch: ((fan: Fan, w: Watermark, place: number, now: number) => void) | null = null;
+	/** Polls counted for parked fans, without an event each (in `polls` too). */
+	parkedPolls = 0;
+	private readonly seedHash: number;
+	/** Parked fans, a min-heap by position (their indices beside): the first a watermark reaches is on top. */
+	private heapPositions = new Float64Array(1024);
+	private heapFans = new Int32Array(1024);
+	private heapSize = 0;
 
 	constructor(
 		private readonly events: EventQueue,
@@ -62,7 +101,10 @@ export class Fans {
 		private readonly inventory: Inventory,
 		private readonly random: () => number,
 		private readonly fail: (what: string) => never,
-	) {}
+	) {
+		this.seedHash = stableHash(`${config.seed}:polls`) | 0;
+		room.onPublish = (w) => this.published(w);
+	}
 
 	/** Every fan's arrival and choices, drawn in fan order from the seed. */
 	arrive(): void {
@@ -81,6 +123,7 @@ export class Fans {
 				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs, retries: this.random() < c.retryRate, holds: 0,
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
 				estimateMs: null, estimateAt: null, admittedServerAt: null,
+				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.poll(fan),
 			};
 			this.all.push(fan);
 			this.events.at(arrivedAt, () => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a)));
@@ -112,7 +155,7 @@ export class Fans {
 			this.locates++;
 			return this.room.locate(fan.id, join.line, (position) => {
 				fan.position = position;
-				this.events.after(MIN_POLL_MS, () => this.poll(fan));
+				this.events.after(MIN_POLL_MS, fan.pollNext);
 			});
 		}
 		const through = w?.admittedThrough ?? 0;
@@ -122,17 +165,131 @@ export class Fans {
 		}
 		// As the fan route answers: the wait for the fan's place and when to poll again, from the watermark.
 		let next = MIN_POLL_MS;
-		if (w !== null && fan.position === null) next = unplacedPollMs(w, this.events.clock(), this.random());
+		if (w !== null && fan.position === null) next = unplacedPollMs(w, this.events.clock(), this.jitter(fan));
 		else if (w !== null && fan.position !== null) {
 			this.watch?.(fan, w, fan.position - through, this.events.clock());
-			const view = waitView(w, fan.position - through, this.events.clock(), this.random());
+			const view = waitView(w, fan.position - through, this.events.clock(), this.jitter(fan));
 			if (fan.estimateMs === null && view.estimatedWaitMs !== null) {
 				fan.estimateMs = view.estimatedWaitMs;
 				fan.estimateAt = this.events.clock();
 			}
 			next = view.pollAfterMs;
+			if (view.waitUnknown === "waiting_for_tickets" && this.watch === null) return this.park(fan, now + next);
 		}
-		this.events.after(next, () => this.poll(fan));
+		this.events.after(next, fan.pollNext);
+	}
+
+	private jitter(fan: Fan): number {
+		return jitterOf(this.seedHash, fan.index, fan.pollDraws++);
+	}
+
+	/** The gap after a poll told "waiting for tickets" (no wait, so the slowest pace), with the fan's `draw`th jitter. */
+	private cappedGap(fan: Fan, draw: number): number {
+		return pollAfterMs(Infinity, jitterOf(this.seedHash, fan.index, draw));
+	}
+
+	/**
+	 * A fan told "waiting for tickets" at its last poll, its next due at `nextPollAt`. Until a
+	 * published watermark sells out or reaches its place (its place within the admission's
+	 * room, or let in), each of its polls is answered the same: no wait, poll again at the
+	 * slowest pace. So no event is queued for them: the fan waits in a heap by position, and
+	 * the first watermark that could tell it something (`published`) counts the polls it made
+	 * before (their times follow from its jitter stream) and queues the next as an event.
+	 * Its patience ends at a known poll: an event is queued there, which does the same.
+	 * Polls touch no object (the Worker answers them), so no object's request count moves.
+	 */
+	private park(fan: Fan, nextPollAt: number): void {
+		fan.parked = true;
+		fan.nextPollAt = nextPollAt;
+		const parking = ++fan.parkings;
+		this.push(fan.position!, fan.index);
+		// The poll its patience ends at: the first at or past it, counted along its stream without drawing.
+		const patience = fan.arrivedAt + this.config.fanTimeoutSeconds * 1000;
+		let at = nextPollAt;
+		for (let draw = fan.pollDraws; at < patience; draw++) at += this.cappedGap(fan, draw);
+		// Still parked then: the polls before it are counted and this one is made, as its own event.
+		this.events.at(at, () => {
+			if (!fan.parked || fan.parkings !== parking) return;
+			this.wake(fan, at);
+			this.poll(fan);
+		});
+	}
+
+	/** Counts a parked fan's polls before `until` (each told "waiting for tickets"): the time of its next poll. */
+	private wake(fan: Fan, until: number): number {
+		fan.parked = false;
+		const patience = fan.arrivedAt + this.config.fanTimeoutSeconds * 1000;
+		let at = fan.nextPollAt;
+		while (at < until && at < patience) {
+			this.polls++;
+			this.parkedPolls++;
+			at += this.cappedGap(fan, fan.pollDraws++);
+		}
+		return at;
+	}
+
+	/**
+	 * A watermark published: parked fans it could tell something wake. A poll answered from
+	 * it tells a fan nothing new while the drop is neither sold out nor paused and the fan's
+	 * place lies past both the watermark and the room the admission leaves (wait-view.ts's
+	 * "waiting for tickets"); every fan at or before that bound wakes. A poll due at this very
+	 * moment was answered from the watermark before it, as its event was queued first.
+	 */
+	private published(w: Watermark): void {
+		if (this.heapSize === 0) return;
+		const through = w.admittedThrough;
+		const room = through + Math.min(w.admissionRoom, stockRoom(w));
+		const bound = w.soldOut || w.paused || Number.isNaN(room) ? Infinity : Math.max(through, room);
+		const now = this.events.now;
+		while (this.heapSize > 0 && this.heapPositions[0]! <= bound) {
+			const fan = this.all[this.pop()]!;
+			if (fan.parked) this.events.at(this.wake(fan, now + 1), fan.pollNext);
+		}
+	}
+
+	private push(position: number, index: number): void {
+		if (this.heapSize === this.heapPositions.length) {
+			const positions = new Float64Array(this.heapSize * 2);
+			positions.set(this.heapPositions);
+			this.heapPositions = positions;
+			const fans = new Int32Array(this.heapSize * 2);
+			fans.set(this.heapFans);
+			this.heapFans = fans;
+		}
+		const p = this.heapPositions;
+		const f = this.heapFans;
+		let i = this.heapSize++;
+		while (i > 0) {
+			const parent = (i - 1) >> 1;
+			if (p[parent]! <= position) break;
+			p[i] = p[parent]!;
+			f[i] = f[parent]!;
+			i = parent;
+		}
+		p[i] = position;
+		f[i] = index;
+	}
+
+	private pop(): number {
+		const p = this.heapPositions;
+		const f = this.heapFans;
+		const top = f[0]!;
+		const n = --this.heapSize;
+		const lastP = p[n]!;
+		const lastF = f[n]!;
+		let i = 0;
+		for (;;) {
+			let c = 2 * i + 1;
+			if (c >= n) break;
+			if (c + 1 < n && p[c + 1]! < p[c]!) c++;
+			if (lastP <= p[c]!) break;
+			p[i] = p[c]!;
+			f[i] = f[c]!;
+			i = c;
+		}
+		p[i] = lastP;
+		f[i] = lastF;
+		return top;
 	}
 
 	private admitted(fan: Fan): void {

@@ -6,3 +6,5 @@ export { SimShard } from "./shard";
 export { sqliteStorage, type SqlJs } from "./sqlite";
 export { FAULT_KINDS, FAULT_RATES, parseFaults, type FaultKind } from "./faults";
 export { campaign, failureOf, involvedTrace, replayCommand, shrink, type Hooks } from "./campaign";
+export { EventQueue } from "./events";
+export { NO_ANSWER, SimObject } from "./objects";

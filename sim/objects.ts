@@ -11,6 +11,9 @@ import type { EventQueue } from "./events";
 /** Cloudflare's figure for one Durable Object: about 1,000 simple requests a second. */
 export const OBJECT_REQUESTS_PER_SECOND = 1000;
 
+/** The answer of a caller that does nothing with it (a watermark reader, a wake): no event is queued to deliver it. */
+export const NO_ANSWER = (): void => undefined;
+
 export class SimObject {
 	private busyUntil = 0;
 	/** Requests that arrived in each simulated second (index: second since the drop was made). */
@@ -53,13 +56,16 @@ export class SimObject {
 		this.busyUntil = start + service;
 		this.events.at(this.busyUntil, () => {
 			const result = decide();
-			if (!(result instanceof Promise)) return this.events.after(hopMs, () => answer(result));
+			if (!(result instanceof Promise)) {
+				if (answer !== NO_ANSWER) this.events.after(hopMs, () => answer(result));
+				return;
+			}
 			this.events.touched = true;
 			const pending = { onReset };
 			this.awaiting.add(pending);
 			result.then(
 				(value) => {
-					if (this.awaiting.delete(pending)) this.events.after(hopMs, () => answer(value));
+					if (this.awaiting.delete(pending) && answer !== NO_ANSWER) this.events.after(hopMs, () => answer(value));
 				},
 				(err: Error) => {
 					if (this.awaiting.delete(pending)) this.events.failure ??= err;

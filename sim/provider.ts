@@ -84,9 +84,18 @@ export class SimProvider {
 	}
 }
 
+/** The sales consumer's batching (wrangler.toml: max_batch_size, max_batch_timeout). */
+export const SALES_BATCH_SIZE = 100;
+export const SALES_BATCH_TIMEOUT_MS = 1000;
+
 export class SimQueue {
 	/** Sales that reached the Queue, by order id, and how often (the consumer stores each once). */
 	readonly delivered = new Map<string, number>();
+	/** When each sale was first handed to the sales consumer (simulated ms): the Queue's batching, as wrangler.toml sets it. */
+	readonly consumedAt = new Map<string, number>();
+	/** Sales in the batch the Queue is filling: handed over at BATCH_SIZE of them, or BATCH_TIMEOUT_MS after the first. */
+	private batch: string[] = [];
+	private batchNumber = 0;
 	private readonly outages: { from: number; to: number }[] = [];
 	failedSends = 0;
 
@@ -104,6 +113,24 @@ export class SimQueue {
 		}
 	}
 
+	/** A sale enters the batch: the first starts its timer, the last of a full batch hands it over. */
+	private queued(orderId: string): void {
+		this.batch.push(orderId);
+		if (this.batch.length === 1) {
+			const number = this.batchNumber;
+			this.events.after(SALES_BATCH_TIMEOUT_MS, () => {
+				if (this.batchNumber === number) this.consume();
+			});
+		}
+		if (this.batch.length >= SALES_BATCH_SIZE) this.consume();
+	}
+
+	private consume(): void {
+		for (const id of this.batch) this.consumedAt.set(id, this.events.now);
+		this.batch = [];
+		this.batchNumber++;
+	}
+
 	down(): boolean {
 		const now = this.events.now;
 		return this.outages.some((o) => now >= o.from && now < o.to);
@@ -114,6 +141,11 @@ export class SimQueue {
 			this.failedSends++;
 			throw new Error("the sales Queue is unavailable");
 		}
-		for (const m of messages) for (const sale of m.body.sales) this.delivered.set(sale.orderId, (this.delivered.get(sale.orderId) ?? 0) + 1);
+		for (const m of messages)
+			for (const sale of m.body.sales) {
+				const before = this.delivered.get(sale.orderId);
+				this.delivered.set(sale.orderId, (before ?? 0) + 1);
+				if (before === undefined) this.queued(sale.orderId);
+			}
 	}
 }

@@ -13,7 +13,7 @@ import { type LineEntry, LineCore, type SealReport } from "../src/waiting-room/l
 import { PacerCore } from "../src/waiting-room/pacer-core";
 import { lineOf, placedPosition, prequeuePosition, slotOf } from "../src/waiting-room/placement";
 import { type Watermark, watermarkOf } from "../src/waiting-room/watermark";
-import { SimObject } from "./objects";
+import { NO_ANSWER, SimObject } from "./objects";
 import { EPOCH, seedHex, type EventQueue } from "./events";
 import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { Inventory } from "./shards";
@@ -44,6 +44,8 @@ export class Room {
 	batchesChecked = 0;
 	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
 	published: Watermark | null = null;
+	/** Told each watermark as it is published (the fans wake those it could tell something). */
+	onPublish: ((w: Watermark) => void) | null = null;
 	private alarmAt: number | null = null;
 	private ticking: Promise<void> | null = null;
 	private gathering: Promise<ShardTotals | null> | null = null;
@@ -127,7 +129,7 @@ export class Room {
 		l.object.call(this.config.cpu.join, () => {
 			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.lineClock(line));
 			if (this.faults.strikes("restart", FAULT_RATES.restartLine, "line restarted")) this.events.after(1, () => this.restartLine(line));
-			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), () => undefined));
+			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER));
 			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
 			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
 			return answerOf(outcome.value.entry);
@@ -144,7 +146,7 @@ export class Room {
 			this.alarmAt = null;
 			const twice = f.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice");
 			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => {
-				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), () => undefined));
+				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER));
 			});
 		});
 	}
@@ -270,7 +272,10 @@ export class Room {
 	private publish(): void {
 		const snapshot = watermarkOf(this.core, this.drop, this.clock());
 		this.events.after(this.config.watermarkLagMs, () => {
-			if (this.published === null || snapshot.at >= this.published.at) this.published = snapshot;
+			if (this.published === null || snapshot.at >= this.published.at) {
+				this.published = snapshot;
+				this.onPublish?.(snapshot);
+			}
 		});
 	}
 
@@ -302,17 +307,18 @@ export class Room {
 				this.events.at(start + Math.floor(random() * 1000), () => {
 					if (this.published?.soldOut) return;
 					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
-					this.pacer.call(this.config.cpu.read, async () => {
-						if (this.core.readerFindsTotalsStale(this.clock())) {
-							await this.refreshTotals(this.drop);
-							this.wakeIfSleeping();
-						}
-					}, () => undefined);
+					// Fresh totals (nearly every read) answer at once: no promise to settle before the clock moves.
+					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER);
 				});
 			}
 			this.events.at(start + 1000, () => second(start + 1000));
 		};
 		this.events.at(this.config.opensAt, () => second(this.config.opensAt));
+	}
+
+	private async gatherForReader(): Promise<void> {
+		await this.refreshTotals(this.drop);
+		this.wakeIfSleeping();
 	}
 
 	close(): void {

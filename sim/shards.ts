@@ -44,6 +44,8 @@ export class Inventory {
 	readonly shards: SimShard[];
 	/** Orders made (by purchases or by the alarms' reconcile), counted as the shards made them: their tickets must be the shards' sold. */
 	readonly orderIds = new Set<string>();
+	/** When each order was made (simulated ms): with the Queue's first delivery of its sale, the sale-to-Queue time. */
+	readonly orderedAt = new Map<string, number>();
 	orderedTickets = 0;
 	soldOutAt: number | null = null;
 	checks = 0;
@@ -65,6 +67,22 @@ export class Inventory {
 		for (const shard of this.shards) hook?.(shard, false);
 	}
 
+	/**
+	 * From each order to its sale's hand-over to the sales consumer: the outbox's send (retried
+	 * through the Queue's outages) and the Queue's batching. The consumer's own write to D1
+	 * after it is not simulated, so this is sale-to-ticket time less that write.
+	 */
+	saleToConsumer(): { median: number; p90: number; max: number; count: number } {
+		const waits: number[] = [];
+		for (const [id, at] of this.orderedAt) {
+			const reached = this.queue.consumedAt.get(id);
+			if (reached !== undefined) waits.push(reached - at);
+		}
+		waits.sort((a, b) => a - b);
+		const at = (q: number) => (waits.length === 0 ? 0 : waits[Math.min(waits.length - 1, Math.floor(q * waits.length))]!);
+		return { median: at(0.5), p90: at(0.9), max: waits.length === 0 ? 0 : waits[waits.length - 1]!, count: waits.length };
+	}
+
 	get orders(): number {
 		return this.orderIds.size;
 	}
@@ -81,6 +99,7 @@ export class Inventory {
 	ordered(orderId: string, quantity: number): void {
 		if (this.orderIds.has(orderId)) return;
 		this.orderIds.add(orderId);
+		this.orderedAt.set(orderId, this.events.now);
 		this.orderedTickets += quantity;
 		if (this.soldOutAt === null && this.orderedTickets === this.capacity) this.soldOutAt = this.events.now;
 	}
@@ -216,7 +235,7 @@ export class Inventory {
 			// Any shard may have changed since it was last read (its alarm's work is no request of a fan's): read again those whose database moved.
 			if (s.storage.version !== s.countedAt) {
 				s.countedAt = s.storage.version;
-				s.counts = s.ledger.counts();
+				s.counts = s.stockCounts();
 			}
 			const c = s.counts;
 			if (c.remaining < 0 || c.held < 0 || c.sold < 0) this.fail(`shard ${s.index} went below zero: remaining ${c.remaining}, held ${c.held}, sold ${c.sold}`);
@@ -243,6 +262,12 @@ export class Inventory {
 	 */
 	settled(): void {
 		for (const s of this.shards) {
+			// The counts checked as it ran are the ledger's own: the one statement and `counts` agree.
+			const own = s.ledger.counts();
+			const read = s.stockCounts();
+			for (const k of ["remaining", "held", "sold", "given", "received", "restocked"] as const) {
+				if (own[k] !== read[k]) this.fail(`${s.name}: the checks read ${k} ${read[k]}, its ledger counts ${own[k]}`);
+			}
 			const stats = s.ledger.stats(this.events.clock(), 0);
 			if (stats.holdsChargedTwice > 0) this.fail(`${s.name}: ${stats.holdsChargedTwice} holds charged twice`);
 			// Every charge has ended by now: a purchase gives a provider that never answers up (PROVIDER_ANSWER_MS), and the alarm settles the charge.

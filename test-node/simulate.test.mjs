@@ -261,3 +261,69 @@ test("the simulator's fans are told the wait the fan route tells (waitView) and 
 	assert.ok(s.p90Error < 0.25, JSON.stringify(s));
 	assert.match(result.lines.join("\n"), /\nwait estimate: \|estimate - actual\| \/ actual: median [\d.]+%  p90 [\d.]+% over \d+ fans/);
 });
+
+test("a fan told 'waiting for tickets' is parked: its polls are counted without an event each, and the run makes the same polls, admissions and outcomes as when every poll is an event", async () => {
+	for (const seed of [3, 5]) {
+		const input = { seed, fans: 3000, tickets: 1500, shards: 4 };
+		let parked;
+		let evented;
+		const a = await run(input, { fans: (f) => (parked = f) });
+		// A watch on the polls (as the estimate's test keeps) parks nobody: every poll is its own event.
+		const b = await run(input, { fans: (f) => ((evented = f), (f.watch = () => undefined)) });
+		assert.ok(parked.parkedPolls > 5000, `${parked.parkedPolls} polls counted while parked`);
+		assert.equal(evented.parkedPolls, 0);
+		assert.equal(parked.polls, evented.polls);
+		assert.ok(a.events < b.events - parked.parkedPolls / 2, `${a.events} events parked, ${b.events} not`);
+		const differing = parked.all.filter((x, i) => {
+			const y = evented.all[i];
+			return x.pollDraws !== y.pollDraws || x.admittedAt !== y.admittedAt || x.outcome !== y.outcome || x.estimateMs !== y.estimateMs || x.position !== y.position;
+		});
+		assert.deepEqual(differing.map((f) => f.index), []);
+		const counted = (r) => r.lines.filter((l) => /^(sold out|fans|wait estimate):/.test(l));
+		assert.deepEqual(counted(a), counted(b));
+	}
+});
+
+test("a parked fan whose patience ends gives up at the poll it would have made: the same fans give up, at the same polls, as when every poll is an event", async () => {
+	// Slow admission (5 fans a batch) and two minutes' patience: most fans give up while parked.
+	const input = { seed: 8, fans: 2000, tickets: 1500, shards: 2, lines: 2, batchSize: 5, fanTimeoutSeconds: 120 };
+	let parked;
+	let evented;
+	await run(input, { fans: (f) => (parked = f) });
+	await run(input, { fans: (f) => ((evented = f), (f.watch = () => undefined)) });
+	const gaveUp = parked.outcomes.get("gave_up") ?? 0;
+	assert.ok(gaveUp > 1000 && parked.parkedPolls > 5000, `${gaveUp} gave up, ${parked.parkedPolls} polls while parked`);
+	assert.equal(evented.outcomes.get("gave_up"), gaveUp);
+	assert.equal(parked.polls, evented.polls);
+	assert.deepEqual(parked.all.filter((x, i) => x.outcome !== evented.all[i].outcome || x.pollDraws !== evented.all[i].pollDraws).map((f) => f.index), []);
+});
+
+test("sale-to-ticket: each order to its sale's hand-over to the consumer, within the Queue's batch timeout without faults, and later only through the outbox's retries over an outage", async () => {
+	const clean = await run({ seed: 3, fans: 3000, tickets: 1500, shards: 4 });
+	const line = clean.lines.find((l) => l.startsWith("sale-to-ticket"));
+	const m = /median ([\d.]+) s, p90 ([\d.]+) s, max ([\d.]+) s over (\d+) orders/.exec(line);
+	assert.ok(m, line);
+	const orders = Number(/in (\d+) orders/.exec(clean.lines.join("\n"))[1]);
+	assert.equal(Number(m[4]), orders);
+	assert.ok(Number(m[3]) <= 1.0 && Number(m[1]) > 0, line);
+	// Seed 47's Queue outages refuse sends mid-sale: those sales wait for the outbox's retry.
+	const outage = await run({ seed: 47, fans: 3000, tickets: 1500, shards: 4, faults: sim.parseFaults("all") });
+	const late = /max ([\d.]+) s/.exec(outage.lines.find((l) => l.startsWith("sale-to-ticket")))[1];
+	assert.ok(Number(/\((\d+) sends refused/.exec(outage.lines.join("\n"))[1]) > 0);
+	assert.ok(Number(late) > 10, `max ${late} s with the Queue down`);
+});
+
+test("an object's answer that nobody reads queues no event; one that is read comes a hop after the object serves it", () => {
+	const events = new sim.EventQueue();
+	const object = new sim.SimObject("pacer", "pacer", events);
+	let answered = null;
+	object.call(1, () => 7, sim.NO_ANSWER, 5);
+	object.call(1, () => 8, (v) => (answered = [v, events.now]), 5);
+	assert.equal(events.pending, 2);
+	// Served in turn (1 ms each); only the second's answer is queued.
+	return events.runUntil(10_000).then(() => {
+		assert.deepEqual(answered, [8, 7]);
+		assert.equal(events.ran, 3);
+		assert.equal(object.requests, 2);
+	});
+});
