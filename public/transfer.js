@@ -10,6 +10,12 @@ import { ticketItems } from "/tickets.js";
 const KEYS = "transfer-keys";
 const local = storage("local");
 
+/** 32 random bytes, URL-safe base64: the key this device reads the received ticket with. */
+function newKey() {
+	const bytes = crypto.getRandomValues(new Uint8Array(32));
+	return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
 function keys() {
 	try {
 		return JSON.parse(local.get(KEYS) ?? "{}");
@@ -44,7 +50,8 @@ async function start() {
 		try {
 			return await showTicket(await api(`/api/transfers/${encodeURIComponent(transferId)}/ticket`, { token: holderKey }));
 		} catch (err) {
-			return fail(err);
+			// 404: the accept with this key never landed; the offer is read again below.
+			if (err.status !== 404) return fail(err);
 		}
 	}
 	let offer;
@@ -61,8 +68,11 @@ async function start() {
 	button.addEventListener("click", async () => {
 		button.disabled = true;
 		try {
-			const got = await api(`/api/transfers/${encodeURIComponent(transferId)}/accept`, { method: "POST", token: secret });
-			local.set(KEYS, JSON.stringify({ ...keys(), [transferId]: got.holderKey }));
+			// The key is made and kept here before asking: an accept whose answer is lost is asked again with it
+			// (the engine answers the same ticket), and a reload reads the ticket with it.
+			const key = holderKey ?? newKey();
+			local.set(KEYS, JSON.stringify({ ...keys(), [transferId]: key }));
+			const got = await api(`/api/transfers/${encodeURIComponent(transferId)}/accept`, { method: "POST", token: secret, body: { holderKey: key } });
 			await showTicket(got);
 			$("h-ticket").setAttribute("tabindex", "-1");
 			$("h-ticket").focus();

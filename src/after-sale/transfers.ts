@@ -138,15 +138,30 @@ export interface AcceptedTicket {
  * transfer_cancelled, transfer_accepted, already_used, ticket_refunded, transfers_off or transfer_deadline_passed,
  * each with nothing written.
  */
-export async function acceptTransfer(env: Env, drop: DropConfig, row: TransferRow, nowMs: number): Promise<{ accepted: AcceptedTicket; holderKey: string }> {
+/**
+ * Accepts a transfer for the holder of `key` (made on the recipient's device, or here when none is given). The same
+ * key again after the accept answers the same ticket (`again`: an accept whose answer was lost); any other, 409.
+ */
+export async function acceptTransfer(
+	env: Env,
+	drop: DropConfig,
+	row: TransferRow,
+	nowMs: number,
+	key: string | null = null,
+): Promise<{ accepted: AcceptedTicket; holderKey: string; again: boolean }> {
 	if (row.state === "cancelled") throw conflict("transfer_cancelled", "The sender cancelled this transfer; the ticket stays with them.");
-	if (row.state === "accepted") throw conflict("transfer_accepted", `This transfer was already accepted at ${row.accepted_at}.`, { acceptedAt: row.accepted_at });
+	if (row.state === "accepted") {
+		if (key !== null && row.holder_hash !== null && row.to_code !== null && (await hashOf(key)) === row.holder_hash) {
+			return { accepted: await heldTicket(env, drop.id, row.transfer_id, row.to_code), holderKey: key, again: true };
+		}
+		throw conflict("transfer_accepted", `This transfer was already accepted at ${row.accepted_at}.`, { acceptedAt: row.accepted_at });
+	}
 	if (drop.cancelledAt !== null) throw conflict("drop_cancelled", "This drop was cancelled: its orders are refunded, and nothing is transferred.");
 	assertTransfersOpen(await transferRules(env.DB, drop.id), nowMs);
 	const db = env.DB;
 	const now = new Date(nowMs).toISOString();
 	const code = ticketCode();
-	const holderKey = newSecret();
+	const holderKey = key ?? newSecret();
 	const [rekeyed] = await db.batch([
 		db
 			.prepare(
@@ -167,14 +182,14 @@ export async function acceptTransfer(env: Env, drop: DropConfig, row: TransferRo
 	if (rekeyed!.meta.changes === 0) {
 		// Something got there first: say what, from the rows as they are now.
 		const fresh = (await transferRow(db, row.transfer_id))!;
-		if (fresh.state !== "pending") return acceptTransfer(env, drop, fresh, nowMs);
+		if (fresh.state !== "pending") return acceptTransfer(env, drop, fresh, nowMs, key);
 		const [order, ticket] = await Promise.all([
 			orderRecord(db, row.order_id),
 			db.prepare(`SELECT * FROM tickets WHERE code = ?`).bind(row.from_code).first<TicketRecord>(),
 		]);
 		throw (ticket === null || order === null ? null : ticketRefusal(ticket, order)) ?? conflict("transfer_cancelled", "This transfer can no longer be accepted.");
 	}
-	return { accepted: await heldTicket(env, drop.id, row.transfer_id, code), holderKey };
+	return { accepted: await heldTicket(env, drop.id, row.transfer_id, code), holderKey, again: false };
 }
 
 /** The recipient's ticket after an accepted transfer, as the gate will take it. */

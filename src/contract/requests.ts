@@ -199,6 +199,18 @@ export const PatchTransfersBody = object({
 	deadline: time().nullable().optional().meta({ description: "After it no transfer may be made or accepted; null removes it." }),
 });
 
+/**
+ * The body of POST /api/transfers/:transferId/accept, optional: the key the recipient's device made to read the
+ * ticket with, so an accept whose answer was lost is repeated with it and answers the same ticket.
+ */
+export const AcceptTransferBody = object({
+	holderKey: z
+		.string()
+		.regex(/^[A-Za-z0-9_-]{43,128}$/, "must be 43 to 128 URL-safe base64 characters (at least 32 random bytes)")
+		.optional()
+		.meta({ description: "At least 32 random bytes, URL-safe base64, made and kept on the recipient's device; the engine keeps its SHA-256." }),
+});
+
 /** What a gate device says it did with a scan. */
 export const SCAN_RESULTS = ["admitted", "refused"] as const;
 

@@ -9,7 +9,10 @@ import { transferBySecret, transferRules, transfersOpen, viewOf } from "../after
 import { acceptTransfer, cancelTransfer, heldTicket, makeTransfer } from "../after-sale/transfers";
 import { DROP_ID, type DropConfig } from "../drops/rules";
 import { getDrop } from "../drops/store";
+import { AcceptTransferBody } from "../contract/requests";
 import { notFound } from "../shared/errors";
+import { readJson } from "../shared/request";
+import { parse } from "../shared/validation";
 import { ORDER_TYP, invalidToken, peekToken, verifyOrderToken } from "../shared/tokens";
 import { requireBearer } from "./fan-request";
 
@@ -72,8 +75,9 @@ fanTransferRoutes.get("/transfers/:transferId", async (request, env) => {
 
 fanTransferRoutes.post("/transfers/:transferId/accept", async (request, env) => {
 	const row = await transferBySecret(env.DB, request.params.transferId ?? "", requireBearer(request, "transfer link's secret"));
-	const { accepted, holderKey } = await acceptTransfer(env, await dropOfTransfer(env, row.drop_id), row, Date.now());
-	return Response.json({ ...accepted, holderKey } satisfies TransferAccepted, { status: 201 });
+	const body = parse(AcceptTransferBody, (await readJson(request, { optional: true })) ?? {});
+	const { accepted, holderKey, again } = await acceptTransfer(env, await dropOfTransfer(env, row.drop_id), row, Date.now(), body.holderKey ?? null);
+	return Response.json({ ...accepted, holderKey } satisfies TransferAccepted, { status: again ? 200 : 201 });
 });
 
 fanTransferRoutes.get("/transfers/:transferId/ticket", async (request, env) => {

@@ -53,13 +53,18 @@ export const TRANSFER_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Accept a transfer: the recipient's own ticket, under a new code",
 		description:
-			"In one write: the ticket takes a new code (a new signed token and rotating-code secret) and the old code is refused at the gate from then on. Answers the ticket and the recipient's key to read it again. Logged as ticket.transfer_accepted.",
+			"In one write: the ticket takes a new code (a new signed token and rotating-code secret) and the old code is refused at the gate from then on. Answers the ticket and the recipient's key to read it again: the one the body brings (made and kept on the recipient's device, so an accept whose answer was lost is repeated with it and answers 200 with the same ticket), or one made here. Logged as ticket.transfer_accepted.",
 		security: ["transferSecret"],
-		answers: { 201: json("TransferAccepted", "The recipient's ticket and key.") },
+		body: { schema: "AcceptTransferBody", required: false },
+		answers: {
+			201: json("TransferAccepted", "The recipient's ticket and key."),
+			200: json("TransferAccepted", "Accepted before with this holderKey: the same ticket again, nothing written."),
+		},
 		errors: {
 			401: SECRET_401,
 			404: "not_found: no such transfer, or the wrong secret",
-			409: `transfer_cancelled, transfer_accepted (acceptedAt), ${REFUSED}: nothing written`,
+			409: `transfer_cancelled, transfer_accepted (acceptedAt; another key, or none), ${REFUSED}: nothing written`,
+			422: "invalid_format (field holderKey): not 43 to 128 URL-safe base64 characters; nothing written",
 		},
 	},
 	{

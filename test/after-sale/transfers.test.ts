@@ -7,6 +7,7 @@
 // nothing; an accept racing a scan of the old code admits exactly one of the two
 // tickets; a refund voids the recipient's ticket; the audit's holder check.
 import { env } from "cloudflare:test";
+import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import type { TicketListAnswer } from "../../src/contract/gate-answers";
 import type { HeldTicketAnswer, OrderTransfers, TransferAccepted, TransferAnswer, TransferMade, TransferOffer, TransferRulesAnswer } from "../../src/contract/transfer-answers";
@@ -138,6 +139,36 @@ describe("ticket transfers", () => {
 		const passes = (await readOrder(b.orderId, b.orderToken)).passes;
 		expect(passes.map((p) => p.state).sort()).toEqual(["transferred", "valid"]);
 		expect((await audit(drop.id)).holders).toEqual({ transferred: 1, pending: 0, broken: 0 });
+	});
+
+	it("an accept whose answer was lost is repeated with the recipient's own key and answers the same ticket; another key is refused", async () => {
+		const drop = await createDrop({ admission: WIDE_OPEN });
+		const b = await ticketed(drop.id, "fan-transfer-lost-accept");
+		const made = await make(b);
+		const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+		const acceptWith = (holderKey: unknown) =>
+			fanFetch(`/api/transfers/${made.transfer.transferId}/accept`, made.secret, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ holderKey }) });
+		const before = await written(drop.id);
+		await expectError(await acceptWith("short"), 422, "invalid_format", "a key too short to be secret");
+		expect(await written(drop.id)).toBe(before);
+		const first = await acceptWith(key);
+		expect(first.status, await first.clone().text()).toBe(201);
+		const got = (await first.json()) as TransferAccepted;
+		expect(got.holderKey).toBe(key);
+		const afterAccept = await written(drop.id);
+		// The answer never arrived: the device asks again with the key it kept, and gets the same ticket, nothing written.
+		const again = await acceptWith(key);
+		expect(again.status).toBe(200);
+		// The same ticket (its token is signed afresh at each read: ES256 signatures differ, the claims do not).
+		const { ticket: sameTicket, ...sameRest } = (await again.json()) as TransferAccepted;
+		const { ticket: gotTicket, ...gotRest } = got;
+		expect(sameRest).toEqual(gotRest);
+		expect({ ...sameTicket, token: decodeJwt(sameTicket.token!) }).toEqual({ ...gotTicket, token: decodeJwt(gotTicket.token!) });
+		expect(await written(drop.id)).toBe(afterAccept);
+		await expectError(await acceptWith(key.replace(/^./, (c) => (c === "A" ? "B" : "A"))), 409, "transfer_accepted", "another key");
+		await expectError(await accept(made.transfer.transferId, made.secret), 409, "transfer_accepted", "no key");
+		// The key reads the ticket too.
+		expect((await fanFetch(`/api/transfers/${made.transfer.transferId}/ticket`, key)).status).toBe(200);
 	});
 
 	it("the holder cancels until accepted; accept after cancel, accept twice and accept of a scanned ticket are 409s that write nothing", async () => {

@@ -353,6 +353,12 @@ describe("the OpenAPI document", () => {
 		const taken = await api("POST", "/api/transfers/:transferId/accept", { params: { transferId }, init: { headers: bearer(handed.body.secret) } });
 		expect(taken.status).toBe(201);
 		expect((await api("POST", "/api/transfers/:transferId/accept", { params: { transferId }, init: { headers: bearer(handed.body.secret) } })).body.error.code).toBe("transfer_accepted");
+		// The accept repeated with the key it answered (the device kept it; the answer was lost): the same ticket, 200.
+		const again = await api("POST", "/api/transfers/:transferId/accept", {
+			params: { transferId },
+			init: { method: "POST", headers: { ...bearer(handed.body.secret), "content-type": "application/json" }, body: JSON.stringify({ holderKey: taken.body.holderKey }) },
+		});
+		expect({ status: again.status, code: again.body.ticket.code }).toEqual({ status: 200, code: taken.body.ticket.code });
 		expect((await api("GET", "/api/transfers/:transferId/ticket", { params: { transferId }, init: { headers: bearer(taken.body.holderKey) } })).body.ticket.state).toBe("valid");
 		expect((await api("GET", "/api/admin/drops/:id/orders/:orderId/transfers", { params: { id, orderId: boughtB.body.orderId }, init: { headers: adminHeaders } })).body.transfers).toHaveLength(2);
 		expect((await api("GET", "/api/admin/drops/:id/transfers", { params: { id }, init: { headers: adminHeaders } })).body.enabled).toBe(true);
