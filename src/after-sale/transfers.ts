@@ -136,10 +136,7 @@ export interface AcceptedTicket {
  * Accepts a pending transfer opened with its link's secret (checked by the caller). Answers the recipient's
  * ticket and a new key to read it again (the link's secret does not: whoever made the link knows it). 409
  * transfer_cancelled, transfer_accepted, already_used, ticket_refunded, transfers_off or transfer_deadline_passed,
- * each with nothing written.
- */
-/**
- * Accepts a transfer for the holder of `key` (made on the recipient's device, or here when none is given). The same
+ * each with nothing written. The holder's key is `key` (made on the recipient's device) or one made here; the same
  * key again after the accept answers the same ticket (`again`: an accept whose answer was lost); any other, 409.
  */
 export async function acceptTransfer(
