@@ -21,8 +21,11 @@ function qrPath(text) {
 
 const offlineNoise = (p) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(p);
 
+/** An open drop a fan buys one ticket of at once: the gate journeys' drop. */
+export const QUICK_DROP = { capacity: 10, maxPerFan: 3, admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 }, holdSeconds: 120 };
+
 /** The order once its tickets have tokens, read with the order token. */
-async function ticketedOrder(api, bought) {
+export async function ticketedOrder(api, bought) {
 	for (let i = 0; i < 100; i++) {
 		const order = (await api.call("GET", `/api/orders/${bought.orderId}`, { token: bought.orderToken, expect: 200 })).data;
 		// Ticketed: the tokens are stored, so every read (the page's too) answers the same ones.
@@ -39,14 +42,7 @@ async function ticketedOrder(api, bought) {
  */
 export async function fanRotatingCodeOffline({ browser, base, api, gateToken, shot, log }) {
 	const problems = [];
-	const drop = await api.createDrop({
-		name: "Browser test: a ticket that rotates",
-		capacity: 10,
-		maxPerFan: 2,
-		opensAt: new Date(Date.now() - 1_000).toISOString(),
-		admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 },
-		holdSeconds: 120,
-	});
+	const drop = await api.createDrop({ name: "Browser test: a ticket that rotates", opensAt: new Date(Date.now() - 1_000).toISOString(), ...QUICK_DROP });
 	const bought = await api.buy(drop.id, "rotating-fan", 1);
 	const order = await ticketedOrder(api, bought);
 	const pass = { ...order.passes[0] };
@@ -102,14 +98,7 @@ export async function fanRotatingCodeOffline({ browser, base, api, gateToken, sh
  */
 export async function gatePageOffline({ browser, base, api, adminToken, gateToken, shot, log }) {
 	const problems = [];
-	const drop = await api.createDrop({
-		name: "Browser test: the gate offline",
-		capacity: 10,
-		maxPerFan: 2,
-		opensAt: new Date(Date.now() - 1_000).toISOString(),
-		admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 },
-		holdSeconds: 120,
-	});
+	const drop = await api.createDrop({ name: "Browser test: the gate offline", opensAt: new Date(Date.now() - 1_000).toISOString(), ...QUICK_DROP });
 	const bought = await api.buy(drop.id, "gate-page-fan", 1);
 	const order = await ticketedOrder(api, bought);
 	const pass = order.passes[0];

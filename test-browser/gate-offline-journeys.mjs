@@ -9,20 +9,10 @@ import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { rotatingCode } from "../public/rotating-code.js";
 import { assertAccessible } from "./axe.mjs";
-import { DESKTOP, PHONE, checkProblems, openPage, signInAs, sleep } from "./journeys.mjs";
+import { QUICK_DROP, ticketedOrder } from "./gate-journeys.mjs";
+import { DESKTOP, PHONE, checkProblems, openPage, signInAs } from "./journeys.mjs";
 
 const offlineNoise = (p) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource|Failed to fetch/.test(p);
-
-const QUICK_DROP = { capacity: 10, maxPerFan: 3, admission: { batchSize: 50, intervalMs: 250, activeMultiple: 20 }, holdSeconds: 120 };
-
-async function ticketedOrder(api, bought) {
-	for (let i = 0; i < 100; i++) {
-		const order = (await api.call("GET", `/api/orders/${bought.orderId}`, { token: bought.orderToken, expect: 200 })).data;
-		if (["ticketed", "receipt_sent"].includes(order.status)) return order;
-		await sleep(200);
-	}
-	throw new Error("the order was not ticketed in time");
-}
 
 /** Waits until the page is controlled by the service worker, so a reload offline is answered by it. */
 async function controlled(page) {
