@@ -42,6 +42,17 @@ export async function untilJoinsSealable(dropId: string): Promise<void> {
 	if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait + 1, 2 * SLOT_MS)));
 }
 
+/**
+ * Makes the next tick seal the lines, as a line's wake does. Without it, a tick
+ * asked for by a test could skip the seal on a loaded machine: background ticks
+ * woken by the joins themselves may have sealed before the joins' slot closed,
+ * placed nobody, and used the wake up (seal-pace.ts), so the pace waits for its
+ * quiet interval. The pace itself is tested in seal-pace.test.ts.
+ */
+function sealThisTick(room: WaitingRoom): void {
+	(room as unknown as { core: { sealPace: { woken(): void } } }).core.sealPace.woken();
+}
+
 /** Moves the pacer's clock `ms` further ahead of real time (it is never moved back). */
 export function movePacerClock(room: WaitingRoom, ms: number): void {
 	const ahead = Math.max(0, room.clock() - Date.now()) + ms;
@@ -99,6 +110,7 @@ export async function admitBatch(dropId: string): Promise<void> {
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
 		// At most one batch per interval: move the last batch back so the next is due now.
 		state.storage.sql.exec(`UPDATE pacer SET last_admission_at = last_admission_at - 3600000 WHERE last_admission_at IS NOT NULL`);
+		sealThisTick(room);
 		await room.alarm();
 	});
 }
@@ -111,6 +123,7 @@ export async function tickRoom(dropId: string): Promise<void> {
 	await untilJoinsSealable(dropId);
 	await runInDurableObject(roomStub(dropId), async (room: WaitingRoom, state) => {
 		state.storage.sql.exec(`UPDATE pacer SET totals_at = NULL`);
+		sealThisTick(room);
 		await room.alarm();
 	});
 }
