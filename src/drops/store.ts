@@ -1,6 +1,7 @@
 // Drops in D1: the promoter's record of what is scheduled.
 import type { DropConfig } from "./rules";
 import { type Seat, type SeatsByType, type TicketType, generalAdmissionOnly } from "./ticket-types";
+import type { Presale } from "./presales";
 
 type DropRow = {
 	id: string;
@@ -23,6 +24,7 @@ type DropRow = {
 	promoter_id: string | null;
 	ticket_types: string | null;
 	cancelled_at: string | null;
+	presales: string | null;
 };
 
 function fromRow(r: DropRow): DropConfig {
@@ -45,6 +47,7 @@ function fromRow(r: DropRow): DropConfig {
 		updatedAt: r.updated_at,
 		promoterId: r.promoter_id,
 		ticketTypes: r.ticket_types === null ? generalAdmissionOnly({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
+		...(r.presales === null ? {} : { presales: JSON.parse(r.presales) as Presale[] }),
 	};
 }
 
@@ -62,14 +65,14 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
-			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types)
-			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, presales)
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
 			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
 			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
-			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d),
+			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d), d.presales === undefined ? null : JSON.stringify(d.presales),
 			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
 		);
 }
@@ -179,14 +182,16 @@ export async function recentlyOpenedDrops(db: D1Database, since: string, until: 
 }
 
 /**
- * Whether a drop exists, and its promoter's join limit: one primary-key lookup, for the
- * Worker's check before it calls any object (src/drops/known-drops.ts keeps the answer).
+ * Whether a drop exists, its promoter's join limit and its sale windows (fixed once the
+ * drop is made): one primary-key lookup, for the Worker's check before it calls any
+ * object (src/drops/known-drops.ts keeps the answer).
  */
-export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null } | null> {
-	return await db
-		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id WHERE d.id = ?`)
+export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null; presales: Presale[] | null } | null> {
+	const row = await db
+		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute, d.presales AS presales FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id WHERE d.id = ?`)
 		.bind(id)
-		.first<{ joinsPerMinute: number | null }>();
+		.first<{ joinsPerMinute: number | null; presales: string | null }>();
+	return row === null ? null : { joinsPerMinute: row.joinsPerMinute, presales: row.presales === null ? null : (JSON.parse(row.presales) as Presale[]) };
 }
 
 /** Drops of a promoter not closed at `nowIso`: what the open-drops limit counts. */

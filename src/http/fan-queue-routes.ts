@@ -20,7 +20,9 @@ import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
 import { RHYTHM_BATCHES, estimatedWaitMs, pollAfterMs, waitFromBatches } from "../waiting-room/admission";
-import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
+import { chargeWrongCode, fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
+import { claimAccess } from "../waiting-room/access-codes";
+import { openPresale } from "../drops/presales";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
@@ -133,7 +135,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	await limitJoinsByClient(env, ip);
 	const dropId = dropIdOf(request);
 	// Its promoter's join limit comes with the drop's existence, from this isolate's cache.
-	const { joinsPerMinute } = await requireKnownDrop(env, dropId);
+	const { joinsPerMinute, presales } = await requireKnownDrop(env, dropId);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
 	const body = parse(JoinBody, raw === undefined ? {} : raw);
@@ -150,6 +152,13 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 		fanId = body.fanId;
 	}
 	await verifyTurnstile(env, body.turnstileToken, ip);
+	// While a sale window is open, a join is a join of that window: only with its code or on its list.
+	const window = openPresale(presales, Date.now());
+	if (window !== null) {
+		const access = await claimAccess(env.DB, { dropId, window, fanId, code: body.code, now: Date.now() });
+		if (failureOf(access)?.code === "code_invalid") await chargeWrongCode(env, ip);
+		unwrap(access);
+	}
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
 	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
 	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
