@@ -52,7 +52,7 @@ export function checkPresales(
 	const ids = new Set<string>();
 	const out: Presale[] = [];
 	windows.forEach((w, i) => {
-		const at = `presales[${i}]`;
+		const at = `presales.${i}`;
 		if (ids.has(w.id)) throw fail(`${at}.id`, `Window ids must be unique in the drop ("${w.id}" is used twice).`);
 		ids.add(w.id);
 		if (Date.parse(w.closesAt) <= Date.parse(w.opensAt)) throw fail(`${at}.closesAt`, `A window's "closesAt" must be after its "opensAt".`);
