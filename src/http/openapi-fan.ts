@@ -52,7 +52,7 @@ export const FAN_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Join the waiting room",
 		description:
-			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing.",
+			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing. While one of the drop's sale windows (presales) is open, a join is that window's: with its code (access code or registered) or on its list (access list); a unique code is bound to the first fan that uses it; a wrong code costs the client 10 joins of its join limit.",
 		body: { schema: "JoinBody", required: false },
 		answers: {
 			201: json("JoinAnswer", "A new place, with the queue token to poll with and the fan's secret (shown once)."),
@@ -61,9 +61,9 @@ export const FAN_OPERATIONS: Operation[] = [
 		errors: {
 			400: "missing_field (fanId)",
 			401: "identity_required, invalid_identity, identity_expired (fan identity mode)",
-			403: "turnstile_required, turnstile_failed",
+			403: "turnstile_required, turnstile_failed, code_required, code_invalid, code_revoked",
 			404: "not_found",
-			409: "fan_id_taken (field fanSecret), drop_closed, drop_cancelled",
+			409: "fan_id_taken (field fanSecret), drop_closed, drop_cancelled, code_used, code_exhausted",
 			422: "fan_mismatch, empty, too_short, too_long, invalid_format",
 			429: "rate_limited",
 			503: "try_again (the line count is being changed), lines_changed, challenge_unavailable, identity_unavailable",
