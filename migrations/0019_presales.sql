@@ -1,8 +1,11 @@
--- Presale windows and their access: the windows a drop was made with (JSON, NULL
--- for a drop without any), each drop's code key (codes and listed fan ids are kept
+-- Presale windows and their access: the windows a drop was made with (JSON, one
+-- row for a drop that has any, none for a drop without), each drop's code key (codes and listed fan ids are kept
 -- only as HMAC-SHA256 under it), the promoter's code groups, the codes and listed
 -- fans by hash, and the fans that used a shared code (its cap counts these).
-ALTER TABLE drops ADD COLUMN presales TEXT;
+CREATE TABLE drop_presales (
+  drop_id TEXT PRIMARY KEY,
+  presales TEXT NOT NULL
+);
 
 CREATE TABLE drop_code_keys (
   drop_id TEXT PRIMARY KEY,

@@ -24,8 +24,12 @@ type DropRow = {
 	promoter_id: string | null;
 	ticket_types: string | null;
 	cancelled_at: string | null;
+	/** From drop_presales, joined: null for a drop without windows. */
 	presales: string | null;
 };
+
+/** A drop's row with its windows, kept beside it so a drop without any is the row it always was. */
+const DROP_SELECT = `SELECT d.*, w.presales AS presales FROM drops d LEFT JOIN drop_presales w ON w.drop_id = d.id`;
 
 function fromRow(r: DropRow): DropConfig {
 	return {
@@ -65,20 +69,26 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
-			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, presales)
-			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types)
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
 			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
 			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
-			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d), d.presales === undefined ? null : JSON.stringify(d.presales),
+			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d),
 			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
 		);
 }
 
+/** A new drop's windows, to batch after its row: written only if the row was (the promoter's limit may refuse it). */
+export const newDropPresaleStatements = (db: D1Database, d: DropConfig): D1PreparedStatement[] =>
+	d.presales === undefined
+		? []
+		: [db.prepare(`INSERT INTO drop_presales (drop_id, presales) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM drops WHERE id = ?1)`).bind(d.id, JSON.stringify(d.presales))];
+
 export async function insertDrop(db: D1Database, d: DropConfig): Promise<void> {
-	await insertDropStatement(db, d).run();
+	await db.batch([insertDropStatement(db, d), ...newDropPresaleStatements(db, d)]);
 }
 
 /** Seats per statement: one JSON parameter each, well inside D1's limits on statement and value size. */
@@ -152,7 +162,7 @@ export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 }
 
 export async function getDrop(db: D1Database, id: string): Promise<DropConfig | null> {
-	const row = await db.prepare(`SELECT * FROM drops WHERE id = ?`).bind(id).first<DropRow>();
+	const row = await db.prepare(`${DROP_SELECT} WHERE d.id = ?`).bind(id).first<DropRow>();
 	return row === null ? null : fromRow(row);
 }
 
@@ -163,10 +173,10 @@ export async function listDrops(
 	cursor: { createdAt: string; id: string } | null,
 	promoterId?: string,
 ): Promise<DropConfig[]> {
-	const where = [promoterId === undefined ? null : `promoter_id = ?`, cursor ? `(created_at, id) < (?, ?)` : null].filter((w) => w !== null);
+	const where = [promoterId === undefined ? null : `d.promoter_id = ?`, cursor ? `(d.created_at, d.id) < (?, ?)` : null].filter((w) => w !== null);
 	const params = [...(promoterId === undefined ? [] : [promoterId]), ...(cursor ? [cursor.createdAt, cursor.id] : []), limit];
 	const { results } = await db
-		.prepare(`SELECT * FROM drops ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`)
+		.prepare(`${DROP_SELECT} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`)
 		.bind(...params)
 		.all<DropRow>();
 	return results.map(fromRow);
@@ -175,7 +185,7 @@ export async function listDrops(
 /** Drops opened in [since, until], the latest opening first. */
 export async function recentlyOpenedDrops(db: D1Database, since: string, until: string, limit: number): Promise<DropConfig[]> {
 	const { results } = await db
-		.prepare(`SELECT * FROM drops WHERE opens_at >= ? AND opens_at <= ? ORDER BY opens_at DESC, id LIMIT ?`)
+		.prepare(`${DROP_SELECT} WHERE d.opens_at >= ? AND d.opens_at <= ? ORDER BY d.opens_at DESC, d.id LIMIT ?`)
 		.bind(since, until, limit)
 		.all<DropRow>();
 	return results.map(fromRow);
@@ -188,7 +198,8 @@ export async function recentlyOpenedDrops(db: D1Database, since: string, until: 
  */
 export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null; presales: Presale[] | null } | null> {
 	const row = await db
-		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute, d.presales AS presales FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id WHERE d.id = ?`)
+		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute, w.presales AS presales FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id
+			 LEFT JOIN drop_presales w ON w.drop_id = d.id WHERE d.id = ?`)
 		.bind(id)
 		.first<{ joinsPerMinute: number | null; presales: string | null }>();
 	return row === null ? null : { joinsPerMinute: row.joinsPerMinute, presales: row.presales === null ? null : (JSON.parse(row.presales) as Presale[]) };

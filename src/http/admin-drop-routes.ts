@@ -8,7 +8,7 @@ import type { AdminDrop, AdminDropView, DropList } from "../contract/admin-answe
 import { ListDropsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDropWithSeats } from "../drops/rules";
 import { MOVES, dropState } from "../drops/lifecycle";
-import { insertDropStatement, listDrops, newDropSeatStatements, updateDropStatement } from "../drops/store";
+import { insertDropStatement, listDrops, newDropPresaleStatements, newDropSeatStatements, updateDropStatement } from "../drops/store";
 import { initShards, inventoryTotals } from "../inventory/drop-shards";
 import { recordedTotals } from "../sales/store";
 import { ApiError } from "../shared/errors";
@@ -56,6 +56,7 @@ adminDropRoutes.post("/drops", async (request, env) => {
 	// the loser's objects stay configured but unreachable, as nothing calls an object D1 does not list.
 	const [inserted] = await env.DB.batch([
 		insertDropStatement(env.DB, drop, openDrops),
+		...newDropPresaleStatements(env.DB, drop),
 		// Seats are written only if the drop's row was (the limit may refuse it).
 		...newDropSeatStatements(env.DB, drop, seats),
 		activityStatement(env, principal, { action: "drop.created", promoterId, dropId: drop.id, detail: { name: drop.name, capacity: drop.capacity, opensAt: drop.opensAt }, at: stamp }, true),
