@@ -29,8 +29,8 @@ export const LIMIT_FOR_MS = 60_000;
 export interface KnownDrop {
 	/** Joins a minute the drop takes, all fans together (its promoter's limit); null: none. */
 	joinsPerMinute: number | null;
-	/** Its sale windows before the general sale; null: none (they never change once the drop is made). */
-	presales: Presale[] | null;
+	/** Its sale windows before the general sale, absent for a drop without (they never change once the drop is made). */
+	presales?: Presale[];
 }
 
 type Entry = { at: number; facts: KnownDrop; checkedAt: number };

@@ -196,13 +196,14 @@ export async function recentlyOpenedDrops(db: D1Database, since: string, until: 
  * drop is made): one primary-key lookup, for the Worker's check before it calls any
  * object (src/drops/known-drops.ts keeps the answer).
  */
-export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null; presales: Presale[] | null } | null> {
+export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null; presales?: Presale[] } | null> {
 	const row = await db
 		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute, w.presales AS presales FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id
 			 LEFT JOIN drop_presales w ON w.drop_id = d.id WHERE d.id = ?`)
 		.bind(id)
 		.first<{ joinsPerMinute: number | null; presales: string | null }>();
-	return row === null ? null : { joinsPerMinute: row.joinsPerMinute, presales: row.presales === null ? null : (JSON.parse(row.presales) as Presale[]) };
+	if (row === null) return null;
+	return { joinsPerMinute: row.joinsPerMinute, ...(row.presales === null ? {} : { presales: JSON.parse(row.presales) as Presale[] }) };
 }
 
 /** Drops of a promoter not closed at `nowIso`: what the open-drops limit counts. */
