@@ -80,6 +80,7 @@ function build() {
 
 	const Fairness = z.strictObject({
 		dropId: z.string(),
+		window: z.string().optional().meta({ description: "The sale window whose line this is; absent for the general sale's." }),
 		algorithm: z.string(),
 		seedCommitment: hex64(),
 		seed: nullable(z.string()).meta({ description: "Null before the opening." }),

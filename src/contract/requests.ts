@@ -111,6 +111,10 @@ export const QueueStatsQuery = z.object({
 	format: z.enum(["json", "csv"]).optional().meta({ description: '"csv" for the minutes as CSV (as with Accept: text/csv); JSON otherwise.' }),
 });
 
+export const FairnessQuery = z.object({
+	window: idText(TYPE_ID, "letters, digits, _ or -").optional().meta({ description: "A sale window's id: its own line's seed, commitment and pre-queue; the general sale's when left out." }),
+});
+
 export const SalesQuery = z.object({
 	limit: wholeNumber(1, 1000, 100),
 	cursor,

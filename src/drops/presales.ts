@@ -74,3 +74,41 @@ export function checkPresales(
 export function openPresale(presales: readonly Presale[] | null | undefined, now: number): Presale | null {
 	return presales?.find((w) => Date.parse(w.opensAt) <= now && now < Date.parse(w.closesAt)) ?? null;
 }
+
+/**
+ * What a shard is told of a window with each hold made under its token: the types its
+ * fans may hold, its per-fan cap, and this shard's part of its capacity (the window's
+ * capacity spread over the shards like the drop's stock, so no window sells past it
+ * across all shards whatever the shards decide at once). Null fields: no rule of its own.
+ */
+export interface WindowRule {
+	id: string;
+	types: string[] | null;
+	maxPerFan: number | null;
+	allowance: number | null;
+}
+
+export function windowRule(window: Presale, shard: number, shards: number): WindowRule {
+	return {
+		id: window.id,
+		types: window.ticketTypes,
+		maxPerFan: window.maxPerFan,
+		// As allocateShards spreads the drop's stock (rules.ts imports this file, so not called from here).
+		allowance: window.capacity === null ? null : Math.floor(window.capacity / shards) + (shard < window.capacity % shards ? 1 : 0),
+	};
+}
+
+/** A window by its id, or null when the drop has none of that id. */
+export const presaleById = (presales: readonly Presale[] | null | undefined, id: string): Presale | null => presales?.find((w) => w.id === id) ?? null;
+
+/**
+ * The window a join goes to: the one open at `now`, else, for a join that brings a code,
+ * the next window not open yet (its fans wait in that window's pre-queue, shuffled at its
+ * opening like the general sale's). A join without a code before every window goes to the
+ * general sale's line as before; a list window's fans join it once it is open.
+ */
+export function presaleForJoin(presales: readonly Presale[] | null | undefined, now: number, withCode: boolean): Presale | null {
+	const open = openPresale(presales, now);
+	if (open !== null || !withCode) return open;
+	return presales?.find((w) => w.access !== "list" && now < Date.parse(w.opensAt)) ?? null;
+}

@@ -19,6 +19,7 @@ import { dropChangeEntries } from "../tenants/activity";
 import { type Principal, activityStatement, dropOf, principalOf, recordActivity } from "../tenants/auth";
 import { getPromoter, openDropCount } from "../tenants/store";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
+import { configureRooms } from "../waiting-room/window-rooms";
 import { CREATE_MAX_BYTES, carriesTicketTypes, replaceSeatsRoute, withCsvLine } from "./seats-upload";
 
 type Args = [Env, ExecutionContext];
@@ -51,7 +52,7 @@ adminDropRoutes.post("/drops", async (request, env) => {
 	const openDrops = await checkOpenDrops(env, promoterId, stamp);
 	// The objects first: a drop listed in D1 is always ready for fans.
 	await initShards(env, drop, seats);
-	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
+	const { seedCommitment } = await configureRooms(env, drop);
 	// The count and the insert are one statement (two creations at once cannot both take the last place);
 	// the loser's objects stay configured but unreachable, as nothing calls an object D1 does not list.
 	const [inserted] = await env.DB.batch([
@@ -111,7 +112,7 @@ adminDropRoutes.put("/drops/:id/ticket-types/:typeId/seats", async (request, env
 /** A changed drop to its objects first, then D1 with its activity entries. */
 export async function saveDrop(env: Env, principal: Principal, drop: DropConfig, next: DropConfig): Promise<void> {
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
-	unwrap(await roomStub(env, drop.id).configure(next));
+	await configureRooms(env, next);
 	await env.DB.batch([
 		updateDropStatement(env.DB, next),
 		...dropChangeEntries(drop, next).map((change) =>

@@ -1,7 +1,7 @@
 // The OpenAPI document's operations for the fan API: a drop's public view, its
 // availability, seats and fairness, joining and polling the line, holds,
 // purchases and orders. Rendered by openapi.ts. Pure.
-import { IdempotencyKey } from "../contract/requests";
+import { FairnessQuery, IdempotencyKey } from "../contract/requests";
 import { SeatMapQuery } from "../drops/seat-map";
 import { AUTH_ERRORS, type Operation, json } from "./openapi-operation";
 
@@ -42,6 +42,8 @@ export const FAN_OPERATIONS: Operation[] = [
 		path: "/api/drops/:id/fairness",
 		tag: "fan",
 		summary: "What anyone needs to re-derive the admission order",
+		description: "With ?window=ID, a sale window's own line: its seed's commitment (public from the drop's creation), the seed once the window opens, and its pre-queue sizes.",
+		query: FairnessQuery,
 		answers: { 200: json("Fairness", "The seed's commitment, the seed once open, and the pre-queue sizes.") },
 		errors: { 404: "not_found", 503: "try_again" },
 	},
