@@ -319,6 +319,8 @@ export default {
 	"errors.hold_released": "Diese Tickets wurden zurückgegeben.",
 	"errors.limit_exceeded": "Das sind mehr als erlaubt pro Fan.",
 	"errors.type_limit_exceeded": "Das sind mehr als erlaubt für diese Ticketkategorie.",
+	"errors.window_type": "Dieser Vorverkauf bietet andere Ticketkategorien an; diese kommen später in den Verkauf.",
+	"errors.window_sold_out": "Dieser Vorverkauf hat alles verkauft, was er darf; der Rest kommt im allgemeinen Verkauf.",
 	"errors.rate_limited": "Zu viele Versuche auf einmal.",
 	"errors.not_ready": "Die Schlange wird gerade sortiert; einen Moment.",
 	"errors.try_again": "Der Server ist kurz beschäftigt; versuch es noch einmal.",

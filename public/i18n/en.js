@@ -321,6 +321,8 @@ export default {
 	"errors.hold_released": "Those tickets were given back.",
 	"errors.limit_exceeded": "That is more than the limit per fan.",
 	"errors.type_limit_exceeded": "That is more than the limit for this ticket type.",
+	"errors.window_type": "This presale sells other ticket types; these go on sale later.",
+	"errors.window_sold_out": "This presale has sold all it may; the rest go on sale at the general sale.",
 	"errors.rate_limited": "Too many tries at once.",
 	"errors.not_ready": "The line is being settled; one moment.",
 	"errors.try_again": "The engine is busy for a moment; try again.",

@@ -319,6 +319,8 @@ export default {
 	"errors.hold_released": "Esas entradas se devolvieron.",
 	"errors.limit_exceeded": "Supera el máximo por fan.",
 	"errors.type_limit_exceeded": "Supera el máximo para este tipo de entrada.",
+	"errors.window_type": "Esta preventa vende otros tipos de entrada; estos saldrán a la venta más tarde.",
+	"errors.window_sold_out": "Esta preventa ya vendió todo lo que podía; el resto saldrá en la venta general.",
 	"errors.rate_limited": "Demasiados intentos a la vez.",
 	"errors.not_ready": "Se está ordenando la fila; un momento.",
 	"errors.try_again": "El servidor está ocupado un momento; inténtalo de nuevo.",

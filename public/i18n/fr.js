@@ -319,6 +319,8 @@ export default {
 	"errors.hold_released": "Ces billets ont été rendus.",
 	"errors.limit_exceeded": "C’est plus que le maximum par fan.",
 	"errors.type_limit_exceeded": "C’est plus que le maximum pour cette catégorie.",
+	"errors.window_type": "Cette prévente propose d’autres catégories ; celles-ci seront en vente plus tard.",
+	"errors.window_sold_out": "Cette prévente a tout vendu ce qu’elle pouvait ; le reste sera en vente générale.",
 	"errors.rate_limited": "Trop d’essais à la fois.",
 	"errors.not_ready": "La file est en cours d’ordonnancement ; un instant.",
 	"errors.try_again": "Le serveur est occupé un instant ; réessayez.",

@@ -308,6 +308,8 @@ export default {
 	"errors.hold_released": "そのチケットは手放されました。",
 	"errors.limit_exceeded": "1人あたりの上限を超えています。",
 	"errors.type_limit_exceeded": "この種別の上限を超えています。",
+	"errors.window_type": "この先行販売では別の種別を販売しています。この種別は後で販売されます。",
+	"errors.window_sold_out": "この先行販売の販売枠は終了しました。残りは一般販売で販売されます。",
 	"errors.rate_limited": "一度に試す回数が多すぎます。",
 	"errors.not_ready": "列を整理しています。少しお待ちください。",
 	"errors.try_again": "サーバーが混み合っています。もう一度お試しください。",

@@ -104,10 +104,10 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled, window_sold_out (a sale window's token: the window has sold all it may here)",
 			410: "hold_expired: a named hold that ran out while its units were being claimed",
 			422:
-				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
+				"limit_exceeded (maxPerFan, alreadyHeldOrBought; with a sale window's token also the window's maxPerFan), type_limit_exceeded (the type's maxPerFan), window_type (ticketTypes: a sale window's token asking for a type the window does not sell), out_of_range; named units: unknown_ticket_type, " +
 				"unknown_slot, unknown_section, unknown_seat (seats), seat_not_in_type (seats), seats_apart, duplicate_seat, quantity_mismatch, not_for_type",
 			503: "try_again: tickets stayed on their way between shards for the whole wait (about a second), a shard did not answer within 3 s, or stock kept arriving and kept being taken by other holds",
 		},
