@@ -9,6 +9,7 @@ import { createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { postJoin, withFanSecret } from "../support/fans";
 import { lineRows } from "../support/room";
+import { roomKey } from "../../src/shared/names";
 import { type EnvOverrides, adminFetch } from "../support/worker";
 
 const MIN = 60_000;
@@ -51,7 +52,9 @@ async function groups(dropId: string): Promise<Group[]> {
 	return ((await res.json()) as { groups: Group[] }).groups;
 }
 
-const fansInLine = async (dropId: string) => (await lineRows(dropId)).map((r) => r.fan_id).sort();
+/** Every fan in the drop's line and in each window's own line (a window's fans wait in the window's). */
+const fansInLine = async (dropId: string) =>
+	(await Promise.all([dropId, roomKey(dropId, "club"), roomKey(dropId, "cards")].map((room) => lineRows(room)))).flat().map((r) => r.fan_id).sort();
 
 const rowCount = async (sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
