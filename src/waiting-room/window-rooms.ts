@@ -43,10 +43,12 @@ export async function windowTotals(env: Env, room: RoomConfig & { saleWindow: st
  * (a cancelled drop's) is thrown as its API error.
  */
 export async function configureRooms(env: Env, drop: DropConfig): Promise<{ seedCommitment: string; windows: Record<string, string> }> {
-	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
+	// The windows first: a window whose lines hold fans refuses a new line count (lines_in_use) before the
+	// general sale's room has changed, and a window that took it was empty (its count is its own business).
 	const windows: Record<string, string> = {};
 	for (const window of drop.presales ?? []) {
 		windows[window.id] = unwrap(await roomStub(env, roomKey(drop.id, window.id)).configure(windowRoomConfig(drop, window))).seedCommitment;
 	}
+	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
 	return { seedCommitment, windows };
 }

@@ -174,5 +174,15 @@ describe("a code presale before the general sale", () => {
 		const floorTaken = after.drop.reduce((a, p) => a + p.sold + p.held, 0);
 		expect(floorTaken).toBe(24);
 		expect(after.drop.reduce((a, p) => a + p.remaining, 0)).toBe(0);
+
+		// The audit vouches for the window: its shuffle and order re-checked in its own room, its capacity kept.
+		const audit = (await (await adminFetch(`/api/admin/drops/${drop.id}/audit`)).json()) as { oversold: number; windows: unknown[] };
+		expect(audit.oversold).toBe(0);
+		expect(audit.windows).toEqual([
+			expect.objectContaining({ id: "club", capacity: 8, sold: 8, held: 0, oversold: 0, seedCommitment: before.seedCommitment, commitmentVerified: true, shuffleVerified: true, admittedThrough: 16, admittedInOrder: true, ok: true }),
+		]);
+		// A drop without windows answers its audit as before: no windows field.
+		const plain = await createDrop();
+		expect("windows" in ((await (await adminFetch(`/api/admin/drops/${plain.id}/audit`)).json()) as object)).toBe(false);
 	});
 });
