@@ -185,4 +185,40 @@ describe("a code presale before the general sale", () => {
 		const plain = await createDrop();
 		expect("windows" in ((await (await adminFetch(`/api/admin/drops/${plain.id}/audit`)).json()) as object)).toBe(false);
 	});
+
+	it("one window fan's concurrent holds and replays never pass the window's per-fan cap; a window open now admits its fans in post-opening slots", async () => {
+		const now = Date.now();
+		const drop = await createDrop({
+			capacity: 20,
+			opensAt: new Date(now + 30 * MIN).toISOString(),
+			maxPerFan: 4,
+			shards: 2,
+			admission: WIDE_OPEN,
+			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code", maxPerFan: 2, capacity: 10 }],
+		});
+		const room = names.roomKey(drop.id, "club");
+		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) });
+		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		// The window is open: a join is the window's, placed after its opening (no pre-queue place).
+		const joined = await joinAs(drop.id, "eager", code);
+		expect(joined.prequeuePlace).toBeNull();
+		expect(await fansIn(room, 1)).toEqual(["eager"]);
+		let s = await status(drop.id, joined.queueToken);
+		for (let round = 0; round < 5 && s.status !== "admitted"; round++) {
+			await admitBatch(room);
+			s = await status(drop.id, joined.queueToken);
+		}
+		expect(s.status).toBe("admitted");
+		const token = s.accessToken as string;
+		// Six holds of one at once, each under its own key: exactly the window's cap of 2 made.
+		const keys = Array.from({ length: 6 }, () => newKey());
+		const answers = await Promise.all(keys.map((k) => hold(drop.id, token, 1, k)));
+		const madeKeys = keys.filter((_, i) => answers[i]!.status === 201);
+		expect(madeKeys).toHaveLength(2);
+		for (const r of answers.filter((x) => x.status !== 201)) expect([r.status, await errorCode(r)]).toEqual([422, "limit_exceeded"]);
+		// Replays of the made keys answer their first holds and take nothing more.
+		const replays = await Promise.all(madeKeys.map((k) => hold(drop.id, token, 1, k)));
+		expect(replays.map((r) => [r.status, r.headers.get("idempotent-replayed")])).toEqual([[201, "true"], [201, "true"]]);
+		expect(await windowCounts(drop.id, 2)).toMatchObject({ held: 2, sold: 0 });
+	});
 });
