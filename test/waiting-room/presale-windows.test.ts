@@ -5,7 +5,7 @@
 // at most its per-fan cap, and however many hold at once the window never sells
 // past its capacity nor the drop past its own; the general sale sells what the
 // window left; the window's shuffle is re-derived from what it publishes.
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { checkFairness } from "../../loadtest/lib/fairness.js";
 import { homeShard } from "../../src/inventory/drop-shards";
@@ -14,7 +14,8 @@ import * as names from "../../src/shared/names";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { hold, newKey, postJoin, purchase, status, withFanSecret } from "../support/fans";
-import { admitBatch, lineRows, openRoom } from "../support/room";
+import { admitBatch, lineRows, movePacerClock, openRoom } from "../support/room";
+import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { type EnvOverrides, adminFetch, callWorker } from "../support/worker";
 
 const MIN = 60_000;
@@ -220,5 +221,38 @@ describe("a code presale before the general sale", () => {
 		const replays = await Promise.all(madeKeys.map((k) => hold(drop.id, token, 1, k)));
 		expect(replays.map((r) => [r.status, r.headers.get("idempotent-replayed")])).toEqual([[201, "true"], [201, "true"]]);
 		expect(await windowCounts(drop.id, 2)).toMatchObject({ held: 2, sold: 0 });
+	});
+
+	it("a window admits nobody once it has closed, though the fans it took are placed", async () => {
+		const now = Date.now();
+		const drop = await createDrop({
+			capacity: 20,
+			opensAt: new Date(now + 30 * MIN).toISOString(),
+			maxPerFan: 4,
+			admission: WIDE_OPEN,
+			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
+		});
+		const room = names.roomKey(drop.id, "club");
+		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) });
+		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		await Promise.all(["late-0", "late-1", "late-2"].map((id) => joinAs(drop.id, id, code)));
+		// The window's pacer reaches the window's close before its next batch.
+		await runInDurableObject(names.roomStub(env, room), (r: WaitingRoom) => movePacerClock(r, 10 * MIN));
+		await admitBatch(room);
+		const closed = await names.roomStub(env, room).audit();
+		expect([closed.placed, closed.admittedThrough]).toEqual([3, 0]);
+		// The control: the same joins in a window still open are let in by the same batch.
+		const open = await createDrop({
+			capacity: 20,
+			opensAt: new Date(now + 30 * MIN).toISOString(),
+			maxPerFan: 4,
+			admission: WIDE_OPEN,
+			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
+		});
+		const openCode = ((await (await adminFetch(`/api/admin/drops/${open.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) })).json()) as { codes: string[] }).codes[0]!;
+		await Promise.all(["on-0", "on-1", "on-2"].map((id) => joinAs(open.id, id, openCode)));
+		await admitBatch(names.roomKey(open.id, "club"));
+		const admitted = await names.roomStub(env, names.roomKey(open.id, "club")).audit();
+		expect([admitted.placed, admitted.admittedThrough]).toEqual([3, 3]);
 	});
 });
