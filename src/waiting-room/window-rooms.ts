@@ -39,16 +39,12 @@ export async function windowTotals(env: Env, room: RoomConfig & { saleWindow: st
 /**
  * Tells the general sale's room and every window's room the drop's settings (at creation,
  * and after each change: a pause, a cancel, a reschedule reach the windows too). Answers
- * each room's seed commitment: the drop's, and each window's by its id. A room's refusal
- * (a cancelled drop's) is thrown as its API error.
+ * the general sale's seed commitment (a window's is public at its fairness). A room's
+ * refusal (a cancelled drop's) is thrown as its API error.
  */
-export async function configureRooms(env: Env, drop: DropConfig): Promise<{ seedCommitment: string; windows: Record<string, string> }> {
+export async function configureRooms(env: Env, drop: DropConfig): Promise<{ seedCommitment: string }> {
 	// The windows first: a window whose lines hold fans refuses a new line count (lines_in_use) before the
 	// general sale's room has changed, and a window that took it was empty (its count is its own business).
-	const windows: Record<string, string> = {};
-	for (const window of drop.presales ?? []) {
-		windows[window.id] = unwrap(await roomStub(env, roomKey(drop.id, window.id)).configure(windowRoomConfig(drop, window))).seedCommitment;
-	}
-	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
-	return { seedCommitment, windows };
+	for (const window of drop.presales ?? []) unwrap(await roomStub(env, roomKey(drop.id, window.id)).configure(windowRoomConfig(drop, window)));
+	return unwrap(await roomStub(env, drop.id).configure(drop));
 }

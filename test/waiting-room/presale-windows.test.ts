@@ -255,4 +255,28 @@ describe("a code presale before the general sale", () => {
 		const admitted = await names.roomStub(env, names.roomKey(open.id, "club")).audit();
 		expect([admitted.placed, admitted.admittedThrough]).toEqual([3, 3]);
 	});
+
+	it("a pause and a cancel of the drop reach the window's own room", async () => {
+		const now = Date.now();
+		const drop = await createDrop({
+			capacity: 20,
+			opensAt: new Date(now + 30 * MIN).toISOString(),
+			maxPerFan: 4,
+			admission: WIDE_OPEN,
+			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
+		});
+		const room = names.roomKey(drop.id, "club");
+		const code = ((await (await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) })).json()) as { codes: string[] }).codes[0]!;
+		const first = await joinAs(drop.id, "before-pause", code);
+		const paused = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) });
+		expect(paused.status).toBe(200);
+		await admitBatch(room);
+		expect((await names.roomStub(env, room).audit()).admittedThrough).toBe(0);
+		expect((await status(drop.id, first.queueToken)).paused).toBe(true);
+		const cancelled = await adminFetch(`/api/admin/drops/${drop.id}/cancel`, { method: "POST", body: "{}" });
+		expect(cancelled.status).toBe(200);
+		const late = await postJoin(drop.id, withFanSecret(drop.id, { fanId: "after-cancel", code }), { ip: newIp(), env: perDropOff });
+		expect([late.status, await errorCode(late)]).toEqual([409, "drop_cancelled"]);
+		expect(await fansIn(room, 1)).toEqual(["before-pause"]);
+	});
 });
