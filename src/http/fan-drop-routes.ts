@@ -26,6 +26,8 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 	const w = await watermark(env, id, ctx);
 	const now = Date.now();
 	const soldOut = w.soldOut || (w.remaining === 0 && w.held === 0);
+	// The windows come with the drop's existence from this isolate's cache (they never change once the drop is made).
+	const { presales } = await requireKnownDrop(env, id);
 	return Response.json(
 		{
 			id: w.dropId,
@@ -43,6 +45,7 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 			lines: w.lines,
 			seedCommitment: w.seedCommitment,
 			ticketTypes: w.ticketTypes,
+			...(presales === undefined ? {} : { presales }),
 			payments: paymentsOffered(env),
 			serverTime: new Date(now).toISOString(),
 		} satisfies PublicDrop,

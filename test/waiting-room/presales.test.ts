@@ -10,7 +10,7 @@ import { errorCode } from "../support/errors";
 import { postJoin, withFanSecret } from "../support/fans";
 import { lineRows } from "../support/room";
 import { roomKey } from "../../src/shared/names";
-import { type EnvOverrides, adminFetch } from "../support/worker";
+import { type EnvOverrides, adminFetch, callWorker } from "../support/worker";
 
 const MIN = 60_000;
 const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
@@ -66,6 +66,20 @@ describe("a drop's sale windows in its configuration", () => {
 			["cards", "list", null, null, null],
 		]);
 		expect("presales" in (await createDrop())).toBe(false);
+	});
+
+	it("the public view names each window, when it opens and closes and who it is for; a drop without them has no presales field", async () => {
+		const drop = await presaleDrop();
+		const res = await callWorker(`/api/drops/${drop.id}`);
+		expect(res.status).toBe(200);
+		const view = (await res.json()) as { presales?: { id: string; name: string; opensAt: string; closesAt: string; access: string; capacity: number | null }[] };
+		expect(view.presales?.map((w) => [w.id, w.name, w.access, w.capacity])).toEqual([
+			["club", "Fan club", "code", 20],
+			["cards", "Card holders", "list", null],
+		]);
+		expect(view.presales?.map((w) => [w.opensAt, w.closesAt])).toEqual(drop.presales?.map((w) => [w.opensAt, w.closesAt]));
+		const plain = await callWorker(`/api/drops/${(await createDrop()).id}`);
+		expect("presales" in ((await plain.json()) as object)).toBe(false);
 	});
 
 	it("a bad window is a clear 422 and writes no drop", async () => {
