@@ -37,6 +37,7 @@ import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } fro
 import { promoterWebhooks } from "./webhook-journeys.mjs";
 import { fanInGermanAndJapanese } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
+import { fanPresaleWithCode } from "./presale-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -140,6 +141,8 @@ const allJourneys = [
 	["gate: the fan's code rotates offline and admits", fanRotatingCodeOffline],
 	// The gate page admits the fan's code offline, refuses it again on this device, and syncs when back online (issue 27).
 	["gate page: offline admit, refuse again, sync", gatePageOffline],
+	// A code presale and the general sale on the fan page: asked for a code, refused in words, admitted at the window's opening (issue 25).
+	["presale: fan with a code, fan without, at phone size", fanPresaleWithCode],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
