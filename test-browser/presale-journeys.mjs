@@ -3,10 +3,14 @@
 // wrong code is refused in words under the code field, the right code puts the fan
 // in the window's pre-queue, the window admits them at its opening and they buy; a
 // fan who comes while the window is open without a code is asked for one, and buys
-// in the general sale once it opens. axe-core clean at each step.
+// in the general sale once it opens. axe-core clean at each step. And the promoter's
+// side: windows built in the create form, their lines, code groups made, counted
+// and revoked.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { assertAccessible } from "./axe.mjs";
-import { PHONE, checkProblems, openPage, sleep } from "./journeys.mjs";
+import { DESKTOP, PHONE, checkProblems, openPage, sleep } from "./journeys.mjs";
 
 /** Until `at` (ms since the epoch), and a little after: the engine's clock is this machine's. */
 const sleepUntil = (at) => sleep(Math.max(0, at - Date.now()) + 300);
@@ -110,3 +114,113 @@ export async function fanPresaleWithCode({ browser, base, api, adminToken, shot,
 	await late.context.close();
 }
 
+
+/** A datetime-local value in the browser's own time zone, `ms` from now. */
+const localIn = (page, ms) =>
+	page.evaluate((ms) => {
+		const d = new Date(Date.now() + ms);
+		const pad = (n) => String(n).padStart(2, "0");
+		return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+	}, ms);
+
+/**
+ * The promoter builds a code window and a list window in the create form (a window
+ * closing after the general sale opens is refused by its field first), sees each
+ * window's line, makes unique codes (downloaded once as a CSV), a shared code with a
+ * cap and a list, sees a group's use counted once a fan joins with one of its codes,
+ * and revokes a group after a confirm step. axe-core clean.
+ */
+export async function promoterBuildsWindowsAndCodes({ browser, base, api, adminToken, shot, log, downloadsDir }) {
+	const problems = [];
+	const { context, page } = await openPage(browser, DESKTOP, problems);
+	await page.goto(`${base}/admin`);
+	await page.getByLabel("API key or admin token", { exact: true }).fill(adminToken);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.getByRole("heading", { name: "Create a drop" }).waitFor();
+
+	const MIN = 60_000;
+	await page.locator("#f-name").fill("Browser test: presale windows");
+	await page.locator("#f-capacity").fill("100");
+	await page.locator("#f-opensAt").fill(await localIn(page, 20 * MIN));
+	await page.locator("#windows-box summary").click();
+	await page.getByRole("button", { name: "Add a sale window" }).click();
+	await page.getByLabel("Window name").first().fill("Fan club");
+	await page.getByLabel("Window id").first().fill("club");
+	await page.getByLabel("Window opens at (your local time)").first().fill(await localIn(page, 2 * MIN));
+	// Past the general sale's opening: the engine refuses it, by this field.
+	await page.getByLabel("Window closes at").first().fill(await localIn(page, 30 * MIN));
+	await page.getByLabel("Window’s tickets (optional)").first().fill("40");
+	await page.getByRole("button", { name: "Add a sale window" }).click();
+	await page.getByLabel("Window name").nth(1).fill("Card holders");
+	await page.getByLabel("Window id").nth(1).fill("cards");
+	await page.getByLabel("Window opens at (your local time)").nth(1).fill(await localIn(page, 10 * MIN));
+	await page.getByLabel("Window closes at").nth(1).fill(await localIn(page, 15 * MIN));
+	await page.getByLabel("Who may join").nth(1).selectOption("list");
+	await page.getByRole("button", { name: "Create the drop" }).click();
+	await page.locator("#create-summary").getByText("The drop was not saved").waitFor();
+	const refused = page.getByLabel("Window closes at").first();
+	assert.equal(await refused.getAttribute("aria-invalid"), "true", "the refused window field is marked");
+	await page.locator("#w1-closesAt-error").getByText("general sale").waitFor();
+	await assertAccessible(page, "presale: a window refused by its field", { log });
+	log("a window closing after the general sale opens is refused by its field");
+
+	await refused.fill(await localIn(page, 5 * MIN));
+	await page.getByRole("button", { name: "Create the drop" }).click();
+	await page.getByRole("heading", { name: "Browser test: presale windows" }).waitFor();
+	const dropId = decodeURIComponent(new URL(page.url()).hash.slice(1));
+	const made = (await api.call("GET", `/api/admin/drops/${dropId}`, { token: adminToken, expect: 200 })).data;
+	assert.deepEqual(made.presales.map((w) => [w.id, w.access, w.capacity]), [["club", "code", 40], ["cards", "list", null]]);
+	const windows = page.locator("#windows-rows");
+	await windows.locator('tr[data-window="club"]').getByText("codes").waitFor();
+	await windows.locator('tr[data-window="cards"]').getByText("a list of fans").waitFor();
+	log("the drop made with its two windows, each shown with its line");
+
+	// Unique codes: the CSV is the one answer that carries them.
+	await page.getByLabel("Window", { exact: true }).selectOption("club");
+	await page.getByLabel("Kind").selectOption("unique");
+	await page.getByLabel("Group name").fill("Club members");
+	await page.getByLabel("Codes to make").fill("5");
+	const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Create the group" }).click()]);
+	const file = join(downloadsDir, download.suggestedFilename());
+	await download.saveAs(file);
+	const lines = readFileSync(file, "utf8").trim().split(/\r?\n/);
+	assert.equal(lines[0], "code");
+	assert.equal(lines.length, 6, "five codes in the CSV");
+	await page.locator("#groups-status").getByText("cannot show them again").waitFor();
+	await page.locator("#groups-rows tr", { hasText: "Club members" }).waitFor();
+
+	// A shared code with a cap, shown once; a list of fans for the list window.
+	await page.getByLabel("Kind").selectOption("shared");
+	await page.getByLabel("Group name").fill("Card partner");
+	await page.getByLabel("Fans the code lets in").fill("3");
+	await page.getByRole("button", { name: "Create the group" }).click();
+	await page.locator("#groups-status").getByText("the shared code is").waitFor();
+	await page.getByLabel("Window", { exact: true }).selectOption("cards");
+	assert.deepEqual(await page.getByLabel("Kind").locator("option").evaluateAll((o) => o.map((x) => x.value)), ["list"], "a list window takes lists only");
+	await page.getByLabel("Group name").fill("Card holders list");
+	await page.getByLabel("Fan ids, one a line").fill("fan-a\nfan-b\nfan-c");
+	await page.getByRole("button", { name: "Create the group" }).click();
+	await page.locator("#groups-rows tr", { hasText: "Card holders list" }).getByText("3 fans").waitFor();
+	log("unique codes downloaded once as CSV, a shared code with a cap, a list uploaded");
+
+	// A fan joins with one of the codes: the group counts it.
+	const code = lines[1];
+	await api.call("POST", `/api/drops/${dropId}/join`, { body: { fanId: "club-fan-1", fanSecret: "s".repeat(43), code }, expect: 201 });
+	await page.locator("#groups-rows tr", { hasText: "Club members" }).locator("td").nth(2).getByText("1", { exact: true }).waitFor({ timeout: 20_000 });
+	await shot(page, "presale-5-promoter-groups", { fullPage: true });
+	await assertAccessible(page, "presale: the windows and code groups", { log });
+	log("a code used by a fan is counted in its group");
+
+	// Revoke, asked first.
+	await page.getByRole("button", { name: "Revoke Card partner" }).click();
+	const dialog = page.getByRole("dialog", { name: "Revoke the group Card partner?" });
+	await dialog.waitFor();
+	await assertAccessible(page, "presale: the revoke confirm step", { log });
+	await dialog.getByRole("button", { name: "Revoke the group" }).click();
+	await page.locator("#groups-rows tr", { hasText: "Card partner" }).getByText("revoked").waitFor();
+	const { data } = await api.call("GET", `/api/admin/drops/${dropId}/code-groups`, { token: adminToken, expect: 200 });
+	assert.deepEqual(data.groups.map((g) => [g.name, g.used, g.revokedAt !== null]), [["Club members", 1, false], ["Card partner", 0, true], ["Card holders list", 0, false]]);
+	log("a group revoked after a confirm step, as the engine says");
+	checkProblems(problems.filter((p) => !/status of 403/.test(p)), "promoter presale windows and codes");
+	await context.close();
+}

@@ -37,7 +37,7 @@ import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } fro
 import { promoterWebhooks } from "./webhook-journeys.mjs";
 import { fanInGermanAndJapanese } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
-import { fanPresaleWithCode } from "./presale-journeys.mjs";
+import { fanPresaleWithCode, promoterBuildsWindowsAndCodes } from "./presale-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -143,6 +143,7 @@ const allJourneys = [
 	["gate page: offline admit, refuse again, sync", gatePageOffline],
 	// A code presale and the general sale on the fan page: asked for a code, refused in words, admitted at the window's opening (issue 25).
 	["presale: fan with a code, fan without, at phone size", fanPresaleWithCode],
+	["presale: promoter builds windows, makes, counts and revokes code groups", promoterBuildsWindowsAndCodes],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
