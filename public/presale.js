@@ -76,10 +76,10 @@ export function typedCode() {
 	return value === "" ? undefined : value;
 }
 
-/** A join's refusal of its code, said under the field, which gets the focus; false for any other refusal. */
+/** A join's refusal of its code, said under the field, which gets the focus; false for any other refusal, or where no field is shown. */
 export function codeRefused(err) {
-	if (!CODE_REFUSALS.has(err?.code)) return false;
-	show("code-block", true);
+	// A list window asks for no code: a fan not on its list reads the refusal in the page's alert.
+	if (!CODE_REFUSALS.has(err?.code) || $("code-block").hidden) return false;
 	const input = $("code");
 	text("code-error", errorText(err));
 	show("code-error", true);
