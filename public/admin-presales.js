@@ -286,7 +286,17 @@ async function createGroup(event) {
 	}
 }
 
+/** A list file's ids into the box (a header row named like "fan" or "fanId" left out), so the promoter sees them before the group is made. */
+async function readFansFile() {
+	const file = $("g-fans-file").files?.[0];
+	if (!file) return;
+	const ids = (await file.text()).split(/\r?\n/).map((line) => line.split(",")[0].trim()).filter((id) => id !== "" && !/^fan[ _]?id$|^fan$/i.test(id));
+	$("g-fans").value = ids.join("\n");
+	text("groups-status", `${plural(ids.length, "fan id")} read from ${file.name}.`);
+}
+
 export function wirePresales() {
+	$("g-fans-file").addEventListener("change", () => void readFansFile());
 	$("g-window").addEventListener("change", kindsFor);
 	$("g-kind").addEventListener("change", showKind);
 	$("group-form").addEventListener("submit", createGroup);

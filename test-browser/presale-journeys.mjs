@@ -198,7 +198,9 @@ export async function promoterBuildsWindowsAndCodes({ browser, base, api, adminT
 	await page.getByLabel("Window", { exact: true }).selectOption("cards");
 	assert.deepEqual(await page.getByLabel("Kind").locator("option").evaluateAll((o) => o.map((x) => x.value)), ["list"], "a list window takes lists only");
 	await page.getByLabel("Group name").fill("Card holders list");
-	await page.getByLabel("Fan ids, one a line").fill("fan-a\nfan-b\nfan-c");
+	await page.getByLabel("A file of fan ids (CSV or text, one a line)").setInputFiles({ name: "club-list.csv", mimeType: "text/csv", buffer: Buffer.from("fanId\nfan-a\nfan-b\nfan-c\n") });
+	await page.locator("#groups-status").getByText("3 fan ids read from club-list.csv.").waitFor();
+	assert.equal(await page.getByLabel("Fan ids, one a line").inputValue(), "fan-a\nfan-b\nfan-c");
 	await page.getByRole("button", { name: "Create the group" }).click();
 	await page.locator("#groups-rows tr", { hasText: "Card holders list" }).getByText("3 fans").waitFor();
 	log("unique codes downloaded once as CSV, a shared code with a cap, a list uploaded");
