@@ -11,6 +11,7 @@
 //   npm run loadtest -- --fans 300 --tickets 60 --lines 3 --max-per-fan-load 8
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
+//   npm run loadtest -- --scenario presale --fans 1000         (a code presale's rules under load: lib/presale.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
 //   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
 //   npm run loadtest -- --fans 600 --tickets 300 --cancel-after-sold 100   (cancels mid-sale: lib/cancel.js)
@@ -24,6 +25,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { attackPlan, attackVerdict, attacker, prepareAttack } from "./lib/attack.js";
+import { preparePresale, presaleFan, presalePlan, presaleTotals, presaleVerdict } from "./lib/presale.js";
 import { FCFS_BOUND_MS, checkFairness } from "./lib/fairness.js";
 import {
 	DEFAULTS,
@@ -93,7 +95,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
 	process.stdout.write(
 		[
-			`usage: npm run loadtest -- [--base-url URL] [--scenario ${[...Object.keys(SCENARIOS), "attack"].join("|")}] [thresholds] [--compare REPORT] [knobs]`,
+			`usage: npm run loadtest -- [--base-url URL] [--scenario ${[...Object.keys(SCENARIOS), "attack", "presale"].join("|")}] [thresholds] [--compare REPORT] [knobs]`,
 			"",
 			"  --base-url URL      a running engine (default: start one on --port, scripts/lib/engine.mjs)",
 			"  --admin-token T     its admin token or a promoter's owner key (default: ADMIN_TOKEN, then .dev.vars)",
@@ -125,14 +127,14 @@ if (flags.lines === undefined && process.env.LINES !== undefined && process.stdo
 	process.stderr.write(`loadtest: LINES=${process.env.LINES} from the environment looks like the terminal's height; pass --lines to be sure\n`);
 }
 let dropScenario = null;
-if (flags.scenario !== "attack") {
+if (flags.scenario !== "attack" && flags.scenario !== "presale") {
 	try {
 		dropScenario = scenarioNamed(flags.scenario);
 	} catch (err) {
 		fail(err.message);
 	}
 }
-const scenario = dropScenario ? dropScenario.name : "attack";
+const scenario = dropScenario ? dropScenario.name : flags.scenario;
 // The seated scenario (lib/seated.js) runs the drop's journey on a drop of seats: its tickets are its seats.
 const seated = dropScenario !== null && dropScenario.seated;
 if (seated) knobs.tickets = seatCount(knobs);
@@ -195,7 +197,7 @@ try {
 		adminToken = engine.adminToken;
 	}
 	if (!adminToken) fail("no admin token: pass --admin-token or set ADMIN_TOKEN");
-	const { report, failures } = dropScenario ? await runDrop(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
+	const { report, failures } = dropScenario ? await runDrop(baseUrl, adminToken) : scenario === "presale" ? await runPresale(baseUrl, adminToken) : await runAttack(baseUrl, adminToken);
 	const file = flags.report ?? join(ROOT, "loadtest", "reports", `${scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 	mkdirSync(join(file, ".."), { recursive: true });
 	writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
@@ -554,6 +556,74 @@ async function scanAtGate(client, baseUrl, dropId, results, count) {
 /** The engine started here has its post-sale Workflows off (--var ORDER_WORKFLOWS=off): the ticketed check cannot apply. */
 function workflowsOff() {
 	return engine !== null && (flags.var ?? []).includes("ORDER_WORKFLOWS=off");
+}
+
+/** The checks' tally, by name, the way runAttack and runPresale count them. */
+function checkTally() {
+	const checks = { passed: 0, failed: 0, failedByName: {}, byName: {} };
+	const check = (name, ok, detail) => {
+		const mine = (checks.byName[name] ??= { passed: 0, failed: 0 });
+		if (ok) mine.passed++;
+		else mine.failed++;
+		if (ok) checks.passed++;
+		else {
+			checks.failed++;
+			checks.failedByName[name] = (checks.failedByName[name] ?? 0) + 1;
+			if (checks.failed <= 10) log(`check failed: ${name} ${detail ? JSON.stringify(detail) : ""}`);
+		}
+	};
+	return { checks, check };
+}
+
+/** A code presale's rules under load (lib/presale.js): every fan at once, then the verdict. */
+async function runPresale(baseUrl, adminToken) {
+	const cfg = { baseUrl, adminToken };
+	const { checks, check } = checkTally();
+	const client = createHttpClient({ baseUrl, connections: Number(flags.connections), hooks: { check } });
+	const plan = presalePlan(knobs);
+	log(`presale: ${plan.unique} unique codes (${plan.reusers} reused by bots), a shared code capped at ${plan.sharedCap} tried by ${plan.sharedFans}, ${plan.bots} bots × ${plan.guessesPerBot} guesses; the window sells at most ${plan.windowCapacity}`);
+	const started = Date.now();
+	const setup = await runAsync(preparePresale(client, cfg, plan), client);
+	const results = await Promise.all(Array.from({ length: plan.total }, (_, i) => runAsync(presaleFan(client, cfg, setup, i), client)));
+	const totals = presaleTotals(results);
+	const verdict = await runAsync(presaleVerdict(client, cfg, setup, totals, plan.drainSeconds * 1000), client);
+	const failures = [...verdict.failures];
+	if (checks.failed > 0) failures.push(`${checks.failed} check(s) failed: ${JSON.stringify(checks.failedByName)}`);
+	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
+	if (unanswered) failures.push(unanswered);
+	const elapsedS = (Date.now() - started) / 1000;
+	const { codes: _codes, sharedCode: _shared, ...kept } = setup;
+	const report = {
+		scenario: "presale",
+		at: new Date(started).toISOString(),
+		baseUrl,
+		plan,
+		setup: kept,
+		durationSeconds: elapsedS,
+		requests: client.recorder.requests,
+		steps: client.recorder.summary(),
+		unanswered: client.recorder.unanswered,
+		requestTimeoutSeconds: client.timeoutMs / 1000,
+		checks,
+		totals,
+		window: verdict.window,
+		groupsUsed: verdict.used,
+		audit: verdict.audit,
+		failures,
+	};
+	const w = verdict.window ?? { sold: "-", held: "-" };
+	process.stdout.write(`\n  presale scenario: ${plan.total} fans on ${setup.dropId}\n`);
+	process.stdout.write(`  checks.................: ${checks.passed} passed, ${checks.failed} failed\n`);
+	for (const [name, n] of Object.entries(checks.failedByName)) process.stdout.write(`    ✗ ${name}: ${n}\n`);
+	process.stdout.write(`  unique codes...........: ${totals.uniqueAccepts} fans let in for ${plan.unique} codes (${plan.reusers} raced by a second fan)\n`);
+	process.stdout.write(`  shared code............: ${totals.sharedAccepts} let in of ${plan.sharedFans} who tried, cap ${plan.sharedCap}\n`);
+	process.stdout.write(`  guessed codes..........: ${totals.guesses} tried, ${totals.guessAccepts} let in\n`);
+	process.stdout.write(`  window.................: ${w.sold} sold, ${w.held} held, capacity ${plan.windowCapacity}; ${totals.windowSoldOut} hold(s) refused window_sold_out\n`);
+	process.stdout.write(`  refusals...............: ${JSON.stringify(totals.refusals)}; ${totals.retries} request(s) sent again after a dropped connection\n`);
+	process.stdout.write(`  requests...............: ${client.recorder.requests} in ${elapsedS.toFixed(1)}s\n`);
+	process.stdout.write(`  unanswered.............: ${unansweredText(client.recorder.unanswered)} (no answer within ${client.timeoutMs / 1000} s)\n`);
+	client.close();
+	return { report, failures };
 }
 
 async function runAttack(baseUrl, adminToken) {

@@ -10,6 +10,7 @@
 import { cancelMoves, initOrders, refreshOrders } from "/admin-orders.js";
 import { clearQueue, refreshQueue } from "/admin-queue.js";
 import { clearGate, gateRole, refreshGate, wireGate } from "/admin-gate.js";
+import { clearPresales, presalesRole, refreshPresales, windowsAudited, windowsEditor, wirePresales } from "/admin-presales.js";
 import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, formatTime, plural, show, storage, text } from "/common.js";
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { startWebhooks, stopWebhooks, wireWebhooks } from "/admin-webhooks.js";
@@ -104,6 +105,7 @@ function applyRole(who) {
 	document.body.dataset.reads = reads ? "true" : "false";
 	for (const el of document.querySelectorAll("[data-needs='change']")) el.hidden = reads;
 	gateRole(reads);
+	presalesRole(reads);
 	text("role-note", reads ? "This is a staff key: you can watch drops, their sales and the audit. Changes need an owner’s key." : "");
 	show("role-note", reads);
 }
@@ -324,6 +326,9 @@ async function createDrop(event) {
 	const { body, problems } = readCreateForm(form);
 	// Ticket types (public/admin-types.js): with any, the capacity is theirs.
 	const ticketTypes = await types.editor.read(problems);
+	// Sale windows before the general sale (public/admin-presales.js): fixed once the drop is made.
+	const presales = presalesEditor.read(problems);
+	if (presales.length > 0) body.presales = presales;
 	if (ticketTypes.length > 0) {
 		body.ticketTypes = ticketTypes;
 		delete body.capacity;
@@ -344,6 +349,7 @@ async function createDrop(event) {
 		const drop = await adminApi("/api/admin/drops", { method: "POST", body });
 		$("f-name").value = "";
 		types.editor.clear();
+		presalesEditor.clear();
 		defaultOpensAt();
 		await loadList().catch(() => renderList([drop, ...drops]));
 		location.hash = drop.id;
@@ -388,6 +394,7 @@ async function selectDrop(id, { focus = true } = {}) {
 	$("chart").replaceChildren();
 	clearQueue();
 	clearGate();
+	clearPresales();
 	for (const id of ["stat-refunded", "stat-net"]) text(id, "–");
 	try {
 		const drop = await adminApi(`/api/admin/drops/${encodeURIComponent(id)}`);
@@ -417,6 +424,7 @@ async function liveLoop(gen) {
 			if (round % 2 === 0 && gen === view.gen) await refreshQueue(adminApi, drop, () => gen === view.gen);
 			if (round % 3 === 0) await refreshAudit(id, gen);
 			if (round % 3 === 1 && gen === view.gen) await refreshGate(adminApi, drop, () => gen === view.gen);
+			if (round % 2 === 0 && gen === view.gen) await refreshPresales(adminApi, drop, () => gen === view.gen);
 			if (round % 2 === 1) await refreshOrders(drop);
 			if (gen === view.gen) show("drop-error", false);
 		} catch (err) {
@@ -701,6 +709,7 @@ async function refreshAudit(id, gen) {
 		check(a.shuffleVerified, "Open-time shuffle verifies", "Open-time shuffle does not verify", "Open-time shuffle: not checked yet (it is drawn at the opening)"),
 	];
 	types.panel.sold(audit.named);
+	windowsAudited(audit.windows);
 	renderRefunded(audit);
 	const pending = audit.inTransit + audit.outboxPending;
 	const waiting = checks.filter(([state]) => state === "pending").length;
@@ -747,6 +756,7 @@ function renderRefunded(audit) {
 // --- start ------------------------------------------------------------------
 
 /** Ticket types: the create form's editor and the drop's panel (public/admin-types.js). */
+const presalesEditor = windowsEditor($("windows-editor"), $("add-window"));
 const types = {
 	editor: typesEditor($("types-editor"), $("add-type")),
 	panel: typesPanel($("types-panel"), { adminApi, onChanged: (drop) => renderDrop({ ...view.drop, ...drop }) }),
@@ -777,6 +787,7 @@ function start() {
 	wireTeam();
 	wireWebhooks();
 	wireGate(adminApi, () => view.id);
+	wirePresales();
 	window.addEventListener("hashchange", () => {
 		const id = location.hash.slice(1);
 		if (token && DROP_ID.test(id) && id !== view.id) selectDrop(id);

@@ -15,6 +15,7 @@ import { addTransferControls } from "/transfer-ui.js";
 import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage, useTimeZone } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
+import { clearCodeError, codeRefused, nextBoundary, renderWindows, typedCode, windowForJoin } from "/presale.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 const store = storage("local");
@@ -59,7 +60,7 @@ function fanIdentity() {
 
 let { fanId, fanSecret } = fanIdentity();
 
-/** What survives a reload: { queueToken, firstPlace, lastPlace, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }. */
+/** What survives a reload: { queueToken, window, firstPlace, lastPlace, accessToken, accessExpiresAt, pendingHold, hold, order, orderToken }; `window` { name, opensAt } for a sale window's fan. */
 let saved = loadSaved();
 
 function loadSaved() {
@@ -105,6 +106,8 @@ let lastAnnounced = { ahead: null, at: 0 };
 let holdWarnings = new Set();
 /** A notice to show when the fan next reaches the ticket choice (set while loading). */
 let pendingNotice = null;
+/** When the next sale window opens or closes (ms), for the intro to be drawn again then; null: none to come. */
+let windowsRedrawAt = null;
 
 function syncClock(serverTime) {
 	const t = Date.parse(serverTime ?? "");
@@ -352,6 +355,8 @@ function showIntro() {
 	show("opens-block", scheduled);
 	text("opens-at", t("intro.opensAt", { when: formatDateTime(drop.opensAt) }));
 	text("intro-status", t(scheduled ? "intro.joinNow" : drop.paused ? "intro.openPaused" : "intro.open"));
+	renderWindows(drop, now());
+	windowsRedrawAt = nextBoundary(drop.presales, now());
 	renderPrices();
 	// Open, yet nothing free: every ticket is in someone's hold, and holds that go unpaid come back.
 	const allHeld = !scheduled && drop.status === "open" && drop.remaining === 0;
@@ -386,9 +391,13 @@ async function join() {
 	button.disabled = true;
 	text(button, t("intro.joining"));
 	clearAlert();
+	clearCodeError();
+	const code = typedCode();
 	try {
-		const view = await sendJoin();
-		saved = { queueToken: view.queueToken };
+		const view = await sendJoin(code);
+		// A sale window's fan waits for the window's opening, not the general sale's (the view's opensAt is its room's).
+		const window = windowForJoin(drop?.presales, now(), code !== undefined);
+		saved = { queueToken: view.queueToken, ...(window === null ? {} : { window: { name: window.name, opensAt: view.opensAt ?? window.opensAt } }) };
 		save();
 		announce(t(view.rejoined ? "intro.rejoined" : "intro.joined"));
 		applyQueueView(view);
@@ -396,6 +405,7 @@ async function join() {
 		if (err.code === "drop_closed") return closed();
 		if (err.code === "drop_cancelled") return cancelled();
 		if (err.status === 404) return notFound();
+		if (codeRefused(err)) return;
 		const wait = err.retryAfter ? ` ${t("retry.in", { wait: formatDuration(err.retryAfter * 1000) })}` : "";
 		showAlert(`${t("intro.couldNotJoin", { reason: errorText(err) })}${wait}`);
 	} finally {
@@ -409,10 +419,11 @@ async function join() {
  * another tab may have just stored the secret it joined with, so that one is tried; if
  * that is not it either, the id is not ours here, and the fan joins under a new one.
  */
-async function sendJoin() {
+async function sendJoin(code) {
 	const path = `/api/drops/${encodeURIComponent(dropId)}/join`;
+	const withCode = code === undefined ? {} : { code };
 	try {
-		return await api(path, { method: "POST", body: { fanId, fanSecret } });
+		return await api(path, { method: "POST", body: { fanId, fanSecret, ...withCode } });
 	} catch (err) {
 		if (err.code !== "fan_id_taken") throw err;
 	}
@@ -420,7 +431,7 @@ async function sendJoin() {
 	if (stored && (stored.fanId !== fanId || stored.fanSecret !== fanSecret)) {
 		({ fanId, fanSecret } = stored);
 		try {
-			return await api(path, { method: "POST", body: { fanId, fanSecret } });
+			return await api(path, { method: "POST", body: { fanId, fanSecret, ...withCode } });
 		} catch (err) {
 			if (err.code !== "fan_id_taken") throw err;
 		}
@@ -429,7 +440,7 @@ async function sendJoin() {
 	fanSecret = newSecret();
 	store.set(IDENTITY_KEY, JSON.stringify({ fanId, fanSecret }));
 	renderDropHeader();
-	return api(path, { method: "POST", body: { fanId, fanSecret } });
+	return api(path, { method: "POST", body: { fanId, fanSecret, ...withCode } });
 }
 
 // --- the queue -------------------------------------------------------------
@@ -584,6 +595,7 @@ function applyQueueView(view) {
 function renderWaiting(view, { kept = false } = {}) {
 	const inLine = view.position !== null && view.position !== undefined;
 	show("prequeue-block", !inLine);
+	text("prequeue-text", saved.window ? t("presale.prequeue", { name: saved.window.name }) : t("waiting.prequeue"));
 	show("line-block", inLine);
 	show("paused-note", Boolean(view.paused));
 	if (inLine) {
@@ -1218,6 +1230,17 @@ function tick() {
 	if (!drop) return;
 	const opensIn = Date.parse(drop.opensAt) - at;
 	if (opensIn <= 0 && !headerSaysOpened) renderDropHeader();
+	// A sale window opened or closed: the intro reads the drop again (which window, whether a code is asked).
+	if (current === "intro" && windowsRedrawAt !== null && at >= windowsRedrawAt && !openRefreshPending) {
+		windowsRedrawAt = null;
+		openRefreshPending = true;
+		setTimeout(() => {
+			loadDrop()
+				.then(() => showIntro())
+				.catch(() => {})
+				.finally(() => (openRefreshPending = false));
+		}, Math.round(Math.random() * OPEN_REFRESH_SPREAD_MS));
+	}
 	if (current === "intro" && !$("opens-block").hidden) {
 		text("opens-countdown", formatCountdown(opensIn));
 		$("opens-countdown").setAttribute("aria-label", formatDuration(opensIn));
@@ -1234,7 +1257,8 @@ function tick() {
 		}
 	}
 	if (current === "waiting" && !$("prequeue-block").hidden) {
-		text("prequeue-countdown", opensIn > 0 ? formatCountdown(opensIn) : t("waiting.anyMoment"));
+		const lineOpensIn = saved.window ? Date.parse(saved.window.opensAt) - at : opensIn;
+		text("prequeue-countdown", lineOpensIn > 0 ? formatCountdown(lineOpensIn) : t("waiting.anyMoment"));
 	}
 	if (current === "choose") {
 		const left = Date.parse(saved.accessExpiresAt ?? "") - at;

@@ -8,6 +8,9 @@
 //
 //   npm run verify-fairness -- --base-url http://127.0.0.1:8787 --drop d_abc
 //   npm run verify-fairness -- --drop d_abc --fan 2:17:431 --fan 0:3:12 --out prequeue.csv
+//   npm run verify-fairness -- --drop d_abc --window fanclub
+//
+// A sale window (presale) has its own line and seed: --window checks that line's shuffle.
 //
 // Exit 0: verified (or the seed is not revealed yet); 1: something does not
 // verify; 2: usage or network error, or an answer that is not fairness data.
@@ -20,6 +23,7 @@ const USAGE = `usage: npm run verify-fairness -- --drop ID [--base-url URL] [--f
 
   --base-url URL   the engine (default: BASE_URL, then http://127.0.0.1:8787)
   --drop ID        the drop to verify
+  --window ID      a sale window's own line instead of the general sale's
   --fan L:P:POS    a fan's line, 1-based place in that line's pre-queue, and the
                    position they were told (from their join and status answers:
                    line, prequeuePlace, position); repeatable
@@ -47,6 +51,7 @@ try {
 		options: {
 			"base-url": { type: "string" },
 			drop: { type: "string" },
+			window: { type: "string" },
 			fan: { type: "string", multiple: true },
 			out: { type: "string" },
 			first: { type: "string", default: "5" },
@@ -74,9 +79,10 @@ const fans = (flags.fan ?? []).map((text) => {
 
 let fairness;
 try {
-	const res = await fetch(`${baseUrl}/api/drops/${encodeURIComponent(dropId)}/fairness`, { signal: AbortSignal.timeout(30_000) });
+	const query = flags.window ? `?window=${encodeURIComponent(flags.window)}` : "";
+	const res = await fetch(`${baseUrl}/api/drops/${encodeURIComponent(dropId)}/fairness${query}`, { signal: AbortSignal.timeout(30_000) });
 	const text = await res.text();
-	if (res.status !== 200) fatal(`GET /api/drops/${dropId}/fairness answered ${res.status}: ${text.slice(0, 300)}`);
+	if (res.status !== 200) fatal(`GET /api/drops/${dropId}/fairness${query} answered ${res.status}: ${text.slice(0, 300)}`);
 	fairness = JSON.parse(text);
 } catch (err) {
 	fatal(`could not read the fairness data from ${baseUrl}: ${err.message}${err.cause?.code ? ` (${err.cause.code})` : ""}`);
@@ -86,6 +92,8 @@ if (fairness === null || typeof fairness !== "object" || typeof fairness.seedCom
 }
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
+if (flags.window && fairness.window !== flags.window) fatal(`asked for window ${flags.window}, got the line of ${fairness.window ?? "the general sale"}`);
+if (fairness.window) out(`window      ${fairness.window} (a sale window's own line and seed)`);
 out(`drop        ${fairness.dropId ?? dropId} (${fairness.lines} line${fairness.lines === 1 ? "" : "s"}, opens ${fairness.opensAt})`);
 out(`commitment  ${fairness.seedCommitment}`);
 if (fairness.seed === null) {

@@ -39,6 +39,7 @@ import { fanInGermanAndJapanese, fanPageRightToLeft } from "./language-journeys.
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
+import { fanPresaleWithCode, promoterBuildsWindowsAndCodes } from "./presale-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -149,6 +150,9 @@ const allJourneys = [
 	// The promoter's gate section: per gate and per device, one double entry, revoke, the fixed-QR switch.
 	["promoter gate section: counts, double entry, revoke, fixed QR", promoterGateSection],
 	["transfer: the buyer hands a ticket on, the recipient accepts, the old code refused", fanTransfersTicket],
+	// A code presale and the general sale on the fan page: asked for a code, refused in words, admitted at the window's opening (issue 25).
+	["presale: fan with a code, fan without, at phone size", fanPresaleWithCode],
+	["presale: promoter builds windows, makes, counts and revokes code groups", promoterBuildsWindowsAndCodes],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

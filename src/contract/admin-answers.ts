@@ -33,6 +33,21 @@ function build() {
 		promoterId: nullable(z.string()).meta({ description: "The promoter whose drop it is; null for a drop the operator made (only the operator sees those)." }),
 		ticketTypes: z.array(TicketType).meta({ description: "A drop made without ticketTypes has one: general, of capacity, priceCents and maxPerFan." }),
 		timeZone: z.string().meta({ description: "The drop's IANA time zone: its times are shown to fans, in emails and on the promoter page in it (UTC unless the promoter set one)." }),
+		presales: z
+			.array(
+				z.strictObject({
+					id: z.string(),
+					name: z.string(),
+					opensAt: instant(),
+					closesAt: instant(),
+					access: z.enum(["code", "list", "registered"]),
+					ticketTypes: nullable(z.array(z.string())).meta({ description: "Null: every type of the drop." }),
+					maxPerFan: nullable(z.int()).meta({ description: "Null: the drop's." }),
+					capacity: nullable(z.int()).meta({ description: "Null: no cap of its own." }),
+				}),
+			)
+			.optional()
+			.meta({ description: "The sale windows before the general sale; absent on a drop made without them." }),
 	});
 
 	const AdminDrop = Drop.extend({ seedCommitment: hex64() });
@@ -188,6 +203,23 @@ function build() {
 	});
 	const WebhookCreated = WebhookEndpoint.extend({ secret: z.string().meta({ description: "The signing secret (whsec_…): shown once, never again." }) });
 	const WebhookList = z.strictObject({ endpoints: z.array(WebhookEndpoint) });
+	const CodeGroup = z.strictObject({
+		id: z.string(),
+		dropId: z.string(),
+		windowId: z.string(),
+		kind: z.enum(["unique", "shared", "list"]),
+		name: z.string(),
+		size: count().meta({ description: "Codes in the group (shared: 1), or fans on the list." }),
+		cap: nullable(z.int()).meta({ description: "shared: the most fans its code admits; null otherwise." }),
+		issuedBy: z.enum(["promoter", "engine"]).meta({ description: "engine: a registered window's codes, issued to the fans drawn." }),
+		createdAt: instant(),
+		revokedAt: nullable(instant()).meta({ description: "Set once revoked: its codes are refused from then on." }),
+		used: count().meta({ description: "Fans it let in: unique codes bound to a fan, a shared code's fans, listed fans who joined." }),
+	});
+	const CodeGroupCreated = CodeGroup.extend({
+		codes: z.array(z.string()).meta({ description: "The codes, in this answer only (the engine keeps only their hashes): unique, every code; shared, its one code; list, none." }),
+	});
+	const CodeGroupList = z.strictObject({ groups: z.array(CodeGroup) });
 	const WebhookDelivery = z.strictObject({
 		id: z.string(),
 		eventId: z.string().meta({ description: "The event's id (the Webhook-Id header): the same on every resend and every endpoint." }),
@@ -207,6 +239,9 @@ function build() {
 		WebhookEndpoint,
 		WebhookCreated,
 		WebhookList,
+		CodeGroup,
+		CodeGroupCreated,
+		CodeGroupList,
 		WebhookDelivery,
 		WebhookDeliveries,
 		Promoter,
@@ -256,5 +291,8 @@ export type ActivityPage = Answer<"ActivityPage">;
 export type WebhookEndpointView = Answer<"WebhookEndpoint">;
 export type WebhookCreated = Answer<"WebhookCreated">;
 export type WebhookList = Answer<"WebhookList">;
+export type CodeGroupView = Answer<"CodeGroup">;
+export type CodeGroupCreated = Answer<"CodeGroupCreated">;
+export type CodeGroupList = Answer<"CodeGroupList">;
 export type WebhookDeliveryView = Answer<"WebhookDelivery">;
 export type WebhookDeliveries = Answer<"WebhookDeliveries">;

@@ -112,6 +112,24 @@ function build() {
 			closestBatchesMs: nullable(count()),
 			lines: z.array(LineAudit),
 		}),
+		windows: z
+			.array(
+				z.strictObject({
+					id: z.string(),
+					capacity: nullable(count()),
+					sold: count(),
+					held: count(),
+					oversold: count().meta({ description: "Tickets held and sold in the window past its capacity: always 0." }),
+					seedCommitment: hex64(),
+					commitmentVerified: nullable(z.boolean()),
+					shuffleVerified: nullable(z.boolean()),
+					admittedThrough: count(),
+					admittedInOrder: nullable(z.boolean()),
+					ok: z.boolean(),
+				}),
+			)
+			.optional()
+			.meta({ description: "Each sale window's own line and sales (only for a drop with windows): its shuffle, its admission order, and its capacity kept." }),
 		load: z.strictObject({
 			fans: count(),
 			objects: z.array(z.strictObject({ kind: objectKind, index: count(), requests: count(), ...objectCalls })),

@@ -30,6 +30,21 @@ function build() {
 		lines: z.int(),
 		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
 		ticketTypes: z.array(TicketType),
+		presales: z
+			.array(
+				z.strictObject({
+					id: z.string(),
+					name: z.string(),
+					opensAt: instant(),
+					closesAt: instant(),
+					access: z.enum(["code", "list", "registered"]),
+					ticketTypes: nullable(z.array(z.string())).meta({ description: "The types its fans may hold; null: every type." }),
+					maxPerFan: nullable(z.int()).meta({ description: "Its per-fan cap; null: the drop's." }),
+					capacity: nullable(z.int()).meta({ description: "The most it may sell; null: no cap of its own." }),
+				}),
+			)
+			.optional()
+			.meta({ description: "The drop's sale windows before its general sale, in order (only on a drop that has them): the fan page says which is open, when the next opens and who each is for." }),
 		payments: z
 			.strictObject({
 				methods: z.array(z.enum(["test", "stripe"])).meta({ description: "The payment methods this deployment takes (`test` where test payments are on, `stripe` where Stripe is configured); a free hold needs none." }),
@@ -81,6 +96,7 @@ function build() {
 
 	const Fairness = z.strictObject({
 		dropId: z.string(),
+		window: z.string().optional().meta({ description: "The sale window whose line this is; absent for the general sale's." }),
 		algorithm: z.string(),
 		seedCommitment: hex64(),
 		seed: nullable(z.string()).meta({ description: "Null before the opening." }),

@@ -26,6 +26,7 @@ export const JoinBody = object({
 	fanSecret: text(32, 128, { pattern: FAN_SECRET, hint: "must be base64url: letters, digits, - and _" })
 		.optional()
 		.meta({ description: "The secret of this fan id's first join; a new id takes the one sent (or gets one made)." }),
+	code: text(1, 64).optional().meta({ description: "While a sale window with access code or registered is open: the fan's code (case, spaces and dashes do not matter)." }),
 });
 
 /** A ticket type's id, and a unit's (a seat's or a slot's): formats a hold and a drop's types share. */
@@ -108,6 +109,10 @@ export const ListDropsQuery = z.object({ limit: wholeNumber(1, 200, 50), cursor 
 /** The query of GET /api/admin/drops/:id/queue-stats. */
 export const QueueStatsQuery = z.object({
 	format: z.enum(["json", "csv"]).optional().meta({ description: '"csv" for the minutes as CSV (as with Accept: text/csv); JSON otherwise.' }),
+});
+
+export const FairnessQuery = z.object({
+	window: idText(TYPE_ID, "letters, digits, _ or -").optional().meta({ description: "A sale window's id: its own line's seed, commitment and pre-queue; the general sale's when left out." }),
 });
 
 export const SalesQuery = z.object({
@@ -247,6 +252,16 @@ export const UploadScansBody = object({
 		.max(50, { error: "must have at most 50 scans" }),
 });
 export type UploadScansBody = z.output<typeof UploadScansBody>;
+
+/** The body of POST /api/admin/drops/:id/code-groups: a group of unique codes, one shared code with a cap, or a list of fans. */
+export const CreateCodeGroupBody = object({
+	windowId: idText(TYPE_ID, "letters, digits, _ or -").meta({ description: "The sale window the group opens (a code window for unique and shared, a list window for list)." }),
+	kind: oneOf(["unique", "shared", "list"] as const),
+	name: text(1, 120).meta({ description: "What the promoter calls it: \"Fan club\", \"AMEX\"." }),
+	count: int(1, 10_000).optional().meta({ description: "unique: how many codes to make (required)." }),
+	cap: int(1, 10_000_000).optional().meta({ description: "shared: the most fans its one code admits (required)." }),
+	fans: z.array(text(1, 128, { pattern: FAN_ID, hint: "may use letters, digits and . _ : @ + -" })).min(1).max(10_000).optional().meta({ description: "list: the fan ids (as fans join: the identity token's subject in identity mode) let into the window (required)." }),
+});
 
 /** The body of POST /api/admin/drops/:id/orders/:orderId/refund (no body: the whole order, not put back on sale). */
 export const RefundBody = object({

@@ -14,6 +14,7 @@
 // It keeps answers, never promises (see watermark-cache.ts: workerd ties a
 // promise to the request that made it).
 import { dropJoinFacts } from "./store";
+import type { Presale } from "./presales";
 import { ApiError, notFound } from "../shared/errors";
 import { BoundedMap } from "../shared/bounded-map";
 
@@ -28,6 +29,8 @@ export const LIMIT_FOR_MS = 60_000;
 export interface KnownDrop {
 	/** Joins a minute the drop takes, all fans together (its promoter's limit); null: none. */
 	joinsPerMinute: number | null;
+	/** Its sale windows before the general sale, absent for a drop without (they never change once the drop is made). */
+	presales?: Presale[];
 }
 
 type Entry = { at: number; facts: KnownDrop; checkedAt: number };

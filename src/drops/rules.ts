@@ -5,6 +5,7 @@ import { ValidationError, bool, int, object, parse, text, time, timeZone } from 
 import { base64url } from "../shared/crypto";
 import { unwrap } from "../shared/outcome";
 import { type DropState, type LifeFacts, changeRefusal, dropState } from "./lifecycle";
+import { PresalesBody, checkPresales } from "./presales";
 
 /** The most lines a drop's joins may spread over. */
 export const MAX_LINES = 256;
@@ -48,6 +49,7 @@ export const CreateDropBody = object({
 	holdSeconds: limited(LIMITS.holdSeconds).optional(),
 	timeZone: timeZone().optional().meta({ description: "Where the drop happens: its times are shown to fans, in emails and on the promoter page in this zone. UTC when left out." }),
 	ticketTypes: TicketTypesBody.optional().meta({ description: "General admission, seated and timeslot types; one general type made of capacity, priceCents and maxPerFan when left out." }),
+	presales: PresalesBody.optional().meta({ description: "Sale windows before the general sale, in order, each closed by opensAt; fixed once the drop is made." }),
 });
 
 /** The body of PATCH /api/admin/drops/:id. */
@@ -62,7 +64,7 @@ export const PatchDropBody = object({
 	timeZone: timeZone().optional(),
 });
 
-const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id", "ticketTypes"];
+const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id", "ticketTypes", "presales"];
 
 export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 } as const;
 export const DEFAULT_HOLD_SECONDS = 300;
@@ -137,8 +139,11 @@ export function parseCreateDropWithSeats(input: unknown, now: number): { drop: O
 		timeZone: body.timeZone ?? DEFAULT_TIME_ZONE,
 	};
 	const priceCents = body.priceCents ?? 0;
+	const ticketTypes = typed?.types ?? generalAdmissionOnly({ capacity, priceCents, maxPerFan: body.maxPerFan });
+	// A drop without windows carries no presales field at all, so it answers exactly as before windows existed.
+	const presales = body.presales === undefined ? {} : { presales: checkPresales(body.presales, { opensAt: body.opensAt, capacity, maxPerFan: body.maxPerFan, typeIds: ticketTypes.map((t) => t.id) }) };
 	return {
-		drop: { ...drop, ticketTypes: typed?.types ?? generalAdmissionOnly({ capacity, priceCents, maxPerFan: body.maxPerFan }) },
+		drop: { ...drop, ticketTypes, ...presales },
 		seats: typed?.seats ?? new Map(),
 	};
 }

@@ -1,6 +1,7 @@
 // Drops in D1: the promoter's record of what is scheduled.
 import type { DropConfig } from "./rules";
 import { type Seat, type SeatsByType, type TicketType, generalAdmissionOnly } from "./ticket-types";
+import type { Presale } from "./presales";
 
 type DropRow = {
 	id: string;
@@ -24,7 +25,12 @@ type DropRow = {
 	ticket_types: string | null;
 	cancelled_at: string | null;
 	time_zone: string;
+	/** From drop_presales, joined: null for a drop without windows. */
+	presales: string | null;
 };
+
+/** A drop's row with its windows, kept beside it so a drop without any is the row it always was. */
+const DROP_SELECT = `SELECT d.*, w.presales AS presales FROM drops d LEFT JOIN drop_presales w ON w.drop_id = d.id`;
 
 function fromRow(r: DropRow): DropConfig {
 	return {
@@ -47,6 +53,7 @@ function fromRow(r: DropRow): DropConfig {
 		promoterId: r.promoter_id,
 		timeZone: r.time_zone,
 		ticketTypes: r.ticket_types === null ? generalAdmissionOnly({ capacity: r.capacity, priceCents: r.price_cents, maxPerFan: r.max_per_fan }) : (JSON.parse(r.ticket_types) as TicketType[]),
+		...(r.presales === null ? {} : { presales: JSON.parse(r.presales) as Presale[] }),
 	};
 }
 
@@ -76,8 +83,14 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 		);
 }
 
+/** A new drop's windows, to batch after its row: written only if the row was (the promoter's limit may refuse it). */
+export const newDropPresaleStatements = (db: D1Database, d: DropConfig): D1PreparedStatement[] =>
+	d.presales === undefined
+		? []
+		: [db.prepare(`INSERT INTO drop_presales (drop_id, presales) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM drops WHERE id = ?1)`).bind(d.id, JSON.stringify(d.presales))];
+
 export async function insertDrop(db: D1Database, d: DropConfig): Promise<void> {
-	await insertDropStatement(db, d).run();
+	await db.batch([insertDropStatement(db, d), ...newDropPresaleStatements(db, d)]);
 }
 
 /** Seats per statement: one JSON parameter each, well inside D1's limits on statement and value size. */
@@ -151,7 +164,7 @@ export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 }
 
 export async function getDrop(db: D1Database, id: string): Promise<DropConfig | null> {
-	const row = await db.prepare(`SELECT * FROM drops WHERE id = ?`).bind(id).first<DropRow>();
+	const row = await db.prepare(`${DROP_SELECT} WHERE d.id = ?`).bind(id).first<DropRow>();
 	return row === null ? null : fromRow(row);
 }
 
@@ -162,10 +175,10 @@ export async function listDrops(
 	cursor: { createdAt: string; id: string } | null,
 	promoterId?: string,
 ): Promise<DropConfig[]> {
-	const where = [promoterId === undefined ? null : `promoter_id = ?`, cursor ? `(created_at, id) < (?, ?)` : null].filter((w) => w !== null);
+	const where = [promoterId === undefined ? null : `d.promoter_id = ?`, cursor ? `(d.created_at, d.id) < (?, ?)` : null].filter((w) => w !== null);
 	const params = [...(promoterId === undefined ? [] : [promoterId]), ...(cursor ? [cursor.createdAt, cursor.id] : []), limit];
 	const { results } = await db
-		.prepare(`SELECT * FROM drops ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`)
+		.prepare(`${DROP_SELECT} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`)
 		.bind(...params)
 		.all<DropRow>();
 	return results.map(fromRow);
@@ -174,21 +187,25 @@ export async function listDrops(
 /** Drops opened in [since, until], the latest opening first. */
 export async function recentlyOpenedDrops(db: D1Database, since: string, until: string, limit: number): Promise<DropConfig[]> {
 	const { results } = await db
-		.prepare(`SELECT * FROM drops WHERE opens_at >= ? AND opens_at <= ? ORDER BY opens_at DESC, id LIMIT ?`)
+		.prepare(`${DROP_SELECT} WHERE d.opens_at >= ? AND d.opens_at <= ? ORDER BY d.opens_at DESC, d.id LIMIT ?`)
 		.bind(since, until, limit)
 		.all<DropRow>();
 	return results.map(fromRow);
 }
 
 /**
- * Whether a drop exists, and its promoter's join limit: one primary-key lookup, for the
- * Worker's check before it calls any object (src/drops/known-drops.ts keeps the answer).
+ * Whether a drop exists, its promoter's join limit and its sale windows (fixed once the
+ * drop is made): one primary-key lookup, for the Worker's check before it calls any
+ * object (src/drops/known-drops.ts keeps the answer).
  */
-export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null } | null> {
-	return await db
-		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id WHERE d.id = ?`)
+export async function dropJoinFacts(db: D1Database, id: string): Promise<{ joinsPerMinute: number | null; presales?: Presale[] } | null> {
+	const row = await db
+		.prepare(`SELECT p.joins_per_minute AS joinsPerMinute, w.presales AS presales FROM drops d LEFT JOIN promoters p ON p.id = d.promoter_id
+			 LEFT JOIN drop_presales w ON w.drop_id = d.id WHERE d.id = ?`)
 		.bind(id)
-		.first<{ joinsPerMinute: number | null }>();
+		.first<{ joinsPerMinute: number | null; presales: string | null }>();
+	if (row === null) return null;
+	return { joinsPerMinute: row.joinsPerMinute, ...(row.presales === null ? {} : { presales: JSON.parse(row.presales) as Presale[] }) };
 }
 
 /** Drops of a promoter not closed at `nowIso`: what the open-drops limit counts. */

@@ -8,7 +8,7 @@ import type { AdminDrop, AdminDropView, DropList } from "../contract/admin-answe
 import { ListDropsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { type DropConfig, applyDropPatch, hasClosed, newDropId, parseCreateDropWithSeats } from "../drops/rules";
 import { MOVES, dropState } from "../drops/lifecycle";
-import { insertDropStatement, listDrops, newDropSeatStatements, updateDropStatement } from "../drops/store";
+import { insertDropStatement, listDrops, newDropPresaleStatements, newDropSeatStatements, updateDropStatement } from "../drops/store";
 import { initShards, inventoryTotals } from "../inventory/drop-shards";
 import { recordedTotals } from "../sales/store";
 import { ApiError } from "../shared/errors";
@@ -19,6 +19,7 @@ import { dropChangeEntries } from "../tenants/activity";
 import { type Principal, activityStatement, dropOf, principalOf, recordActivity } from "../tenants/auth";
 import { getPromoter, openDropCount } from "../tenants/store";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
+import { configureRooms } from "../waiting-room/window-rooms";
 import { CREATE_MAX_BYTES, carriesTicketTypes, replaceSeatsRoute, withCsvLine } from "./seats-upload";
 
 type Args = [Env, ExecutionContext];
@@ -51,11 +52,12 @@ adminDropRoutes.post("/drops", async (request, env) => {
 	const openDrops = await checkOpenDrops(env, promoterId, stamp);
 	// The objects first: a drop listed in D1 is always ready for fans.
 	await initShards(env, drop, seats);
-	const { seedCommitment } = unwrap(await roomStub(env, drop.id).configure(drop));
+	const { seedCommitment } = await configureRooms(env, drop);
 	// The count and the insert are one statement (two creations at once cannot both take the last place);
 	// the loser's objects stay configured but unreachable, as nothing calls an object D1 does not list.
 	const [inserted] = await env.DB.batch([
 		insertDropStatement(env.DB, drop, openDrops),
+		...newDropPresaleStatements(env.DB, drop),
 		// Seats are written only if the drop's row was (the limit may refuse it).
 		...newDropSeatStatements(env.DB, drop, seats),
 		activityStatement(env, principal, { action: "drop.created", promoterId, dropId: drop.id, detail: { name: drop.name, capacity: drop.capacity, opensAt: drop.opensAt }, at: stamp }, true),
@@ -110,7 +112,7 @@ adminDropRoutes.put("/drops/:id/ticket-types/:typeId/seats", async (request, env
 /** A changed drop to its objects first, then D1 with its activity entries. */
 export async function saveDrop(env: Env, principal: Principal, drop: DropConfig, next: DropConfig): Promise<void> {
 	if (next.holdSeconds !== drop.holdSeconds) await initShards(env, next);
-	unwrap(await roomStub(env, drop.id).configure(next));
+	await configureRooms(env, next);
 	await env.DB.batch([
 		updateDropStatement(env.DB, next),
 		...dropChangeEntries(drop, next).map((change) =>

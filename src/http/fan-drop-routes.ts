@@ -11,6 +11,11 @@ import { config } from "../shared/config";
 import { unwrap } from "../shared/outcome";
 import { knownDropId, watermark } from "./fan-request";
 import { SHUFFLE_ALGORITHM } from "../waiting-room/pacer-audit";
+import { FairnessQuery, parseQuery } from "../contract/requests";
+import { requireKnownDrop } from "../drops/known-drops";
+import { presaleById } from "../drops/presales";
+import { notFound } from "../shared/errors";
+import { roomKey } from "../shared/names";
 
 type Args = [Env, ExecutionContext];
 
@@ -21,6 +26,8 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 	const w = await watermark(env, id, ctx);
 	const now = Date.now();
 	const soldOut = w.soldOut || (w.remaining === 0 && w.held === 0);
+	// The windows come with the drop's existence from this isolate's cache (they never change once the drop is made).
+	const { presales } = await requireKnownDrop(env, id);
 	return Response.json(
 		{
 			id: w.dropId,
@@ -40,6 +47,7 @@ fanDropRoutes.get("/drops/:id", async (request, env, ctx) => {
 			lines: w.lines,
 			seedCommitment: w.seedCommitment,
 			ticketTypes: w.ticketTypes,
+			...(presales === undefined ? {} : { presales }),
 			payments: paymentsOffered(env),
 			serverTime: new Date(now).toISOString(),
 		} satisfies PublicDrop,
@@ -72,10 +80,14 @@ fanDropRoutes.get("/drops/:id/seats", async (request, env) => {
 
 fanDropRoutes.get("/drops/:id/fairness", async (request, env, ctx) => {
 	const id = await knownDropId(request, env);
-	const w = await watermark(env, id, ctx);
+	// A sale window's line has its own seed and pre-queue, published the same way from its own pacer.
+	const { window } = parseQuery(FairnessQuery, request.query);
+	if (window !== undefined && presaleById((await requireKnownDrop(env, id)).presales, window) === null) throw notFound("window");
+	const w = await watermark(env, roomKey(id, window), ctx);
 	return Response.json(
 		{
 			dropId: w.dropId,
+			...(window === undefined ? {} : { window }),
 			algorithm: SHUFFLE_ALGORITHM,
 			seedCommitment: w.seedCommitment,
 			seed: w.seed,

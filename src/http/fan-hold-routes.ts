@@ -17,7 +17,9 @@ import { config } from "../shared/config";
 import { shardStub } from "../shared/names";
 import { type Outcome, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
-import { signOrderToken } from "../shared/tokens";
+import { invalidToken, signOrderToken } from "../shared/tokens";
+import { requireKnownDrop } from "../drops/known-drops";
+import { type WindowRule, presaleById, windowRule } from "../drops/presales";
 import { parse } from "../shared/validation";
 import { accessFor, dropIdOf, watermark } from "./fan-request";
 import type { HoldView } from "../inventory/ledger-store";
@@ -43,11 +45,14 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	const asked = holdRequest(body, w.ticketTypes);
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
 	// first answer and the per-fan limit is judged the same way before and after the last sale.
-	const shard = shardStub(env, dropId, homeShard(access.fanId, access.shards));
+	const home = homeShard(access.fanId, access.shards);
+	const shard = shardStub(env, dropId, home);
+	// A window's token: the home shard judges the window's types, per-fan cap and its part of the window's capacity.
+	const window = access.window === undefined ? null : await saleWindowRule(env, dropId, access.window, home, access.shards);
 	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
 	const outcome =
 		asked.kind === "primary"
-			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000 })
+			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000, window })
 			: // Named units: the fan's home shard judges their limits, the units' shard decides the units (src/inventory/named-holds.ts).
 				await shard.holdNamed({
 					fanId: access.fanId,
@@ -58,10 +63,19 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 					quantity: asked.quantity,
 					seats: asked.kind === "seats" ? asked.seats : null,
 					targets: await claimTargets(env, dropId, asked, access.shards, ctx),
+					window,
 				});
 	const hold = unwrap(outcome as Outcome<HoldView>);
 	return Response.json(hold satisfies Hold, { status: 201, headers: outcome.ok && outcome.replayed ? { "Idempotent-Replayed": "true" } : {} });
 });
+
+/** The rules of the window a token names, as the fan's home shard is told them (the drop's windows never change once made). */
+async function saleWindowRule(env: Env, dropId: string, windowId: string, home: number, shards: number): Promise<WindowRule> {
+	const window = presaleById((await requireKnownDrop(env, dropId)).presales, windowId);
+	// Signed by the engine for a window this drop no longer lists: not a token for here.
+	if (window === null) throw invalidToken();
+	return windowRule(window, home, shards);
+}
 
 fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => {
 	const dropId = dropIdOf(request);

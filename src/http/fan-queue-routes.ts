@@ -14,12 +14,14 @@ import { config } from "../shared/config";
 import { sha256Hex } from "../shared/crypto";
 import { ApiError } from "../shared/errors";
 import { newFanSecret } from "../shared/fan-secret";
-import { lineStub, roomStub } from "../shared/names";
+import { lineStub, roomKey, roomStub } from "../shared/names";
 import { failureOf, ok, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQueueToken } from "../shared/tokens";
 import { parse } from "../shared/validation";
-import { fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
+import { chargeWrongCode, fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
+import { claimAccess } from "../waiting-room/access-codes";
+import { presaleForJoin } from "../drops/presales";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
@@ -104,11 +106,11 @@ function positionOf(w: Watermark, place: Place): number | null | "unlisted" {
 	return placedPosition(w.placements, place.slot, place.line, place.slotIndex) ?? "unlisted";
 }
 
-async function resolvePosition(env: Env, w: Watermark, dropId: string, fanId: string, place: Place): Promise<number | null> {
+async function resolvePosition(env: Env, w: Watermark, room: string, fanId: string, place: Place): Promise<number | null> {
 	const known = positionOf(w, place);
 	if (known !== "unlisted") return known;
 	// Placed long ago and polling only now: the fan's line knows where.
-	const entry = unwrap(await lineStub(env, dropId, place.line).locate({ fanId }));
+	const entry = unwrap(await lineStub(env, room, place.line).locate({ fanId }));
 	if (entry.position === null) throw new ApiError(503, "not_ready", "Your place is being settled; try again.", { retryAfter: 1 });
 	return entry.position;
 }
@@ -124,7 +126,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	await limitJoinsByClient(env, ip);
 	const dropId = dropIdOf(request);
 	// Its promoter's join limit comes with the drop's existence, from this isolate's cache.
-	const { joinsPerMinute } = await requireKnownDrop(env, dropId);
+	const { joinsPerMinute, presales } = await requireKnownDrop(env, dropId);
 	// No body reads as {}; a JSON `null` body is a wrong type, not an absent one.
 	const raw = await readJson(request, { optional: true });
 	const body = parse(JoinBody, raw === undefined ? {} : raw);
@@ -141,6 +143,16 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 		fanId = body.fanId;
 	}
 	await verifyTurnstile(env, body.turnstileToken, ip);
+	// While a sale window is open, a join is a join of that window (only with its code or on its list),
+	// into the window's own line, shuffled and paced by the window's own pacer; a code before its window opens
+	// puts the fan in that window's pre-queue.
+	const window = presaleForJoin(presales, Date.now(), body.code !== undefined);
+	const room = roomKey(dropId, window?.id);
+	if (window !== null) {
+		const access = await claimAccess(env.DB, { dropId, window, fanId, code: body.code, now: Date.now() });
+		if (failureOf(access)?.code === "code_invalid") await chargeWrongCode(env, ip);
+		unwrap(access);
+	}
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
 	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
 	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
@@ -153,14 +165,14 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 			perLine: perLineShare(joinsPerMinute, w.lines),
 			loopbackExempt: settings.loopbackExempt,
 		};
-		return lineStub(env, dropId, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: !w.soldOut, proof, lines: w.lines });
+		return lineStub(env, room, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: !w.soldOut, proof, lines: w.lines });
 	};
-	let w = await watermark(env, dropId, ctx);
+	let w = await watermark(env, room, ctx);
 	let outcome = await joinLine(w);
 	// Routed by a copy of the settings from before the line count changed: once more, by a fresh copy.
 	if (failureOf(outcome)?.code === "lines_changed") {
-		await forgetWatermark(dropId);
-		w = await watermark(env, dropId, ctx);
+		await forgetWatermark(room);
+		w = await watermark(env, room, ctx);
 		outcome = await joinLine(w);
 	}
 	const joined = unwrap(outcome);
@@ -175,7 +187,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	const place = placeOf(joined.entry);
 	const known = positionOf(w, place);
 	const position = joined.entry.position ?? (typeof known === "number" ? known : null);
-	const queueToken = await signQueueToken(env, { dropId, fanId, position, ...place }, now);
+	const queueToken = await signQueueToken(env, { dropId, fanId, position, ...place, ...(window === null ? {} : { window: window.id }) }, now);
 	const view = position === null ? unplacedView(w, now) : queueView(w, position, now);
 	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
 	// The secret is shown once, in the answer that made the place; the line keeps only its hash.
@@ -202,14 +214,16 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	const dropId = dropIdOf(request);
 	const claims = await queueClaims(request, env, dropId);
 	const now = Date.now();
-	const w = await watermark(env, dropId, ctx);
+	// A window's fan polls the window's room: its line, its pacer, its watermark.
+	const room = roomKey(dropId, claims.window);
+	const w = await watermark(env, room, ctx);
 	// A cancelled drop admits nobody and grants no turn, not even to a fan let in before the cancel.
 	unwrap(refusal(dropState(w, w.soldOut, now), "admit") ?? ok(null));
 	let position = claims.position;
 	let queueToken: string | undefined;
 	if (position === null) {
 		// A fan not placed yet may have been admitted all the same (their token is older than their place).
-		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
+		position = await resolvePosition(env, w, room, claims.fanId, claims);
 		if (position === null) {
 			const status = hasClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
 			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) } satisfies QueueStatus;
@@ -219,12 +233,14 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	}
 	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
 	if (position <= w.admittedThrough) {
-		const at = await admissionTime(env, w, dropId, position);
-		const exp = at === null ? 0 : Math.floor((at + config(env).accessTokenSeconds * 1000) / 1000);
+		const at = await admissionTime(env, w, room, position);
+		// A window's turn ends with the window at the latest: its holds end then, and what it left is the general sale's.
+		const end = at === null ? 0 : Math.min(at + config(env).accessTokenSeconds * 1000, claims.window === undefined || w.closesAt === null ? Infinity : Date.parse(w.closesAt));
+		const exp = Math.floor(end / 1000);
 		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
-		const jti = await accessJti(dropId, claims.fanId, position, at);
-		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards }, now);
+		const jti = await accessJti(room, claims.fanId, position, at);
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, ...(claims.window === undefined ? {} : { window: claims.window }) }, now);
 		return {
 			...view,
 			status: "admitted",
@@ -244,9 +260,9 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 });
 
 /** When the batch that admitted `position` went in: from the watermark, or (rarely) the pacer; null when long past. */
-async function admissionTime(env: Env, w: Watermark, dropId: string, position: number): Promise<number | null> {
+async function admissionTime(env: Env, w: Watermark, room: string, position: number): Promise<number | null> {
 	if (position > w.batchesFrom) return admittedAt(w.batches, position);
 	// Admitted before every listed batch: longer ago than a turn lasts, unless the list was cut short.
 	if (w.batchesComplete) return null;
-	return unwrap(await roomStub(env, dropId).admittedAt({ position })).at;
+	return unwrap(await roomStub(env, room).admittedAt({ position })).at;
 }

@@ -1,7 +1,7 @@
 // The OpenAPI document's operations for the fan API: a drop's public view, its
 // availability, seats and fairness, joining and polling the line, holds,
 // purchases and orders. Rendered by openapi.ts. Pure.
-import { IdempotencyKey } from "../contract/requests";
+import { FairnessQuery, IdempotencyKey } from "../contract/requests";
 import { SeatMapQuery } from "../drops/seat-map";
 import { AUTH_ERRORS, type Operation, json } from "./openapi-operation";
 
@@ -42,6 +42,8 @@ export const FAN_OPERATIONS: Operation[] = [
 		path: "/api/drops/:id/fairness",
 		tag: "fan",
 		summary: "What anyone needs to re-derive the admission order",
+		description: "With ?window=ID, a sale window's own line: its seed's commitment (public from the drop's creation), the seed once the window opens, and its pre-queue sizes.",
+		query: FairnessQuery,
 		answers: { 200: json("Fairness", "The seed's commitment, the seed once open, and the pre-queue sizes.") },
 		errors: { 404: "not_found", 503: "try_again" },
 	},
@@ -52,7 +54,7 @@ export const FAN_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Join the waiting room",
 		description:
-			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing.",
+			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing. While one of the drop's sale windows (presales) is open, a join is that window's: with its code (access code or registered) or on its list (access list); a unique code is bound to the first fan that uses it; a wrong code costs the client 10 joins of its join limit.",
 		body: { schema: "JoinBody", required: false },
 		answers: {
 			201: json("JoinAnswer", "A new place, with the queue token to poll with and the fan's secret (shown once)."),
@@ -61,9 +63,9 @@ export const FAN_OPERATIONS: Operation[] = [
 		errors: {
 			400: "missing_field (fanId)",
 			401: "identity_required, invalid_identity, identity_expired (fan identity mode)",
-			403: "turnstile_required, turnstile_failed",
+			403: "turnstile_required, turnstile_failed, code_required, code_invalid, code_revoked",
 			404: "not_found",
-			409: "fan_id_taken (field fanSecret), drop_closed, drop_cancelled",
+			409: "fan_id_taken (field fanSecret), drop_closed, drop_cancelled, code_used, code_exhausted",
 			422: "fan_mismatch, empty, too_short, too_long, invalid_format",
 			429: "rate_limited",
 			503: "try_again (the line count is being changed), lines_changed, challenge_unavailable, identity_unavailable",
@@ -102,10 +104,10 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled, window_sold_out (a sale window's token: the window has sold all it may here)",
 			410: "hold_expired: a named hold that ran out while its units were being claimed",
 			422:
-				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
+				"limit_exceeded (maxPerFan, alreadyHeldOrBought; with a sale window's token also the window's maxPerFan), type_limit_exceeded (the type's maxPerFan), window_type (ticketTypes: a sale window's token asking for a type the window does not sell), out_of_range; named units: unknown_ticket_type, " +
 				"unknown_slot, unknown_section, unknown_seat (seats), seat_not_in_type (seats), seats_apart, duplicate_seat, quantity_mismatch, not_for_type",
 			503: "try_again: tickets stayed on their way between shards for the whole wait (about a second), a shard did not answer within 3 s, or stock kept arriving and kept being taken by other holds",
 		},

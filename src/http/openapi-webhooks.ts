@@ -1,6 +1,6 @@
 // The OpenAPI document's operations for a promoter's webhooks: endpoints made,
 // listed, paused and resumed, and their deliveries listed and sent again. Owner
-// keys only. Rendered by openapi.ts. Pure.
+// keys only. And the access codes of a drop's sale windows. Rendered by openapi.ts. Pure.
 import { DeliveriesQuery } from "../contract/requests";
 import { type Operation, json } from "./openapi-operation";
 
@@ -79,6 +79,51 @@ export const WEBHOOK_OPERATIONS: Operation[] = [
 		description: OWNER_ONLY,
 		security: ["admin"],
 		answers: { 200: json("WebhookDelivery", "The delivery, pending again.") },
+		errors: { 403: "forbidden", 404: "not_found" },
+	},
+];
+
+const CHANGE = "An owner key of the drop's promoter, or the operator's token; each change is in the activity log (codes.created, codes.revoked).";
+
+/** The access codes of a drop's sale windows. */
+export const CODE_GROUP_OPERATIONS: Operation[] = [
+	{
+		operationId: "createCodeGroup",
+		method: "POST",
+		path: "/api/admin/drops/:id/code-groups",
+		tag: "promoter",
+		summary: "Make a group of access codes for a sale window: unique codes, one shared code with a cap, or a list of fan ids",
+		description: `${CHANGE} The codes are in this answer only (the engine keeps their HMAC-SHA256 under a key of the drop's): send Accept: text/csv to download them as CSV (one column, code). A registered window's codes are issued by the engine.`,
+		security: ["admin"],
+		body: { schema: "CreateCodeGroupBody", required: true },
+		answers: { 201: json("CodeGroupCreated", "The group and its codes (shown once); as text/csv when asked for.") },
+		errors: {
+			400: "missing_field (count, cap or fans, by kind), invalid_type, unknown_field",
+			403: "forbidden",
+			404: "not_found",
+			409: "limit_reached (200 groups a drop)",
+			422: "unknown_window, codes_issued_by_engine, kind_mismatch, invalid_value, out_of_range",
+		},
+	},
+	{
+		operationId: "listCodeGroups",
+		method: "GET",
+		path: "/api/admin/drops/:id/code-groups",
+		tag: "promoter",
+		summary: "The drop's code groups, each with how many fans it let in (never the codes)",
+		security: ["admin"],
+		answers: { 200: json("CodeGroupList", "Every group, oldest first.") },
+		errors: { 404: "not_found" },
+	},
+	{
+		operationId: "revokeCodeGroup",
+		method: "POST",
+		path: "/api/admin/drops/:id/code-groups/:groupId/revoke",
+		tag: "promoter",
+		summary: "Revoke a code group: its codes (and listed fans) are refused from then on",
+		description: `${CHANGE} Revoking again changes nothing.`,
+		security: ["admin"],
+		answers: { 200: json("CodeGroup", "The group, revoked.") },
 		errors: { 403: "forbidden", 404: "not_found" },
 	},
 ];

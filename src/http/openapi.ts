@@ -12,7 +12,7 @@ import { answerSchemas } from "../contract/answers";
 import { DROP_ID } from "../drops/rules";
 import { MAX_BODY_BYTES } from "../shared/request";
 import { ADMIN_OPERATIONS } from "./openapi-admin";
-import { WEBHOOK_OPERATIONS } from "./openapi-webhooks";
+import { CODE_GROUP_OPERATIONS, WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
 import { TRANSFER_OPERATIONS } from "./openapi-transfers";
@@ -22,7 +22,7 @@ import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS, ...CODE_GROUP_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -42,6 +42,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	deviceId: { description: "A gate device's id (gd_...), as its registration answered it." },
 	code: { description: "A ticket's code, as the order lists it." },
 	transferId: { description: "A transfer's id (tr_...), as its making answered it." },
+	groupId: { description: "A code group's id (cg_...), as its creation answered it." },
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -6,10 +6,10 @@ import { type DropConfig, LIMITS, typesOf } from "../drops/rules";
 import { replaceSeatsInD1 } from "../drops/store";
 import { ApiError, notFound } from "../shared/errors";
 import { replaceSeats } from "../inventory/drop-shards";
-import { roomStub } from "../shared/names";
 import { unwrap } from "../shared/outcome";
 import { CsvLineError, TYPE_LIMITS, parseSeatsCsv, sectionsOf } from "../drops/ticket-types";
 import { forgetWatermark } from "../waiting-room/watermark-cache";
+import { configureRooms } from "../waiting-room/window-rooms";
 import { readBounded } from "../shared/request";
 
 /** The most a create body may carry when it lists ticket types (100,000 seats as JSON fit). */
@@ -62,7 +62,7 @@ export async function replaceSeatsRoute(request: IRequest, env: Env, drop: DropC
 	opened(Date.now());
 	// Shards first (replacing is idempotent, so a retry after a failure finishes the job), then the pacer, then D1.
 	await replaceSeats(env, next, typeId, seats);
-	unwrap(await roomStub(env, drop.id).configure(next));
+	await configureRooms(env, next);
 	await replaceSeatsInD1(env.DB, next, typeId, seats);
 	await forgetWatermark(drop.id);
 	return next;

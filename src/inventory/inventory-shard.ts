@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Outcome, fail } from "../shared/outcome";
 import type { SetState } from "../drops/lifecycle";
+import type { WindowRule } from "../drops/presales";
 import { RequestCounter } from "../shared/request-counter";
 import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
@@ -112,7 +113,7 @@ export class InventoryShard extends DurableObject<Env> {
 	 * their turn). This shard is the fan's home shard and keeps their ledger, so
 	 * `maxPerFan` is checked in one place for the whole drop.
 	 */
-	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): Promise<Outcome<HoldView>> {
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
 		this.served.count("hold");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
@@ -282,6 +283,15 @@ export class InventoryShard extends DurableObject<Env> {
 		const counts = { ...this.ledger.counts(), named: this.units.counts() };
 		this.watching = input.watch === true ? { remaining: counts.remaining, sold: counts.sold, namedFree: counts.named.free, namedSold: counts.named.sold } : null;
 		return counts;
+	}
+
+	/**
+	 * A sale window's pacer's look: this shard's counts (as the drop's pacer sees them) with the
+	 * window's holds and sales here. Only a read: the drop's pacer alone brings looks and states.
+	 */
+	windowTotals(input: { window: string }): ShardCountsWithUnits & { window: { held: number; sold: number; buyers: number } } {
+		this.served.count("windowTotals");
+		return { ...this.ledger.counts(), named: this.units.counts(), window: this.ledger.windowCounts(input.window) };
 	}
 
 	load(): number {

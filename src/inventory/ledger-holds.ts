@@ -5,6 +5,7 @@
 import { holdId as newHoldId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { type HoldView, LedgerSection, keyConflict, replayed, turnEnded } from "./ledger-store";
+import type { WindowRule } from "../drops/presales";
 
 /** What a hold request decided: an answer, or "this shard lacks `missing` tickets" (stock may be elsewhere). */
 export type HoldDecision =
@@ -17,7 +18,7 @@ export class HoldLedger extends LedgerSection {
 	 * hold is remembered under its key; a refusal is not (a retry decides again).
 	 * The hold lasts `holdSeconds`, and never past `notAfter` (the end of the fan's turn).
 	 */
-	hold(input: { fanId: string; quantity: number; key: string; request: string; now: number; notAfter: number }): HoldDecision {
+	hold(input: { fanId: string; quantity: number; key: string; request: string; now: number; notAfter: number; window?: WindowRule | null }): HoldDecision {
 		return this.transaction((): HoldDecision => {
 			const meta = this.store.requireMeta();
 			const stored = this.sql.first<{ request: string; result: string }>(
@@ -36,14 +37,16 @@ export class HoldLedger extends LedgerSection {
 			if (input.now >= input.notAfter) return { kind: "answered", outcome: turnEnded() };
 			const refused = this.store.limitRefusal(meta, input.fanId, null, input.quantity);
 			if (refused !== null) return { kind: "answered", outcome: refused };
+			const outside = this.store.windowRefusal(input.window, input.fanId, null, input.quantity);
+			if (outside !== null) return { kind: "answered", outcome: outside };
 			const remaining = this.store.requireMeta().remaining;
 			if (remaining < input.quantity) return { kind: "short", missing: input.quantity - remaining, remaining };
 			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
 			const hold: HoldView = { holdId: newHoldId(meta.shard), quantity: input.quantity, expiresAt: new Date(expiresAt).toISOString() };
 			this.sql.run(`UPDATE meta SET remaining = remaining - ? WHERE id = 1`, input.quantity);
 			this.sql.run(
-				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, 'active')`,
-				hold.holdId, input.fanId, input.quantity, input.now, expiresAt,
+				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, sale_window) VALUES (?, ?, ?, ?, ?, 'active', ?)`,
+				hold.holdId, input.fanId, input.quantity, input.now, expiresAt, input.window?.id ?? null,
 			);
 			const outcome = ok(hold);
 			this.sql.run(

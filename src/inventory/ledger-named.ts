@@ -6,6 +6,7 @@
 import { holdId as newHoldId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import type { Claimed } from "./unit-ledger";
+import type { WindowRule } from "../drops/presales";
 import { type HoldRow, type HoldView, LedgerSection, keyConflict, replayed, turnEnded } from "./ledger-store";
 
 /** What a named hold asks its units' shard for, as the home shard writes it down. */
@@ -19,6 +20,8 @@ export interface NamedHold {
 	notAfter: number;
 	/** No section had room a moment ago (best available): a replay or a resumed hold is answered, anything else is sold out, and nothing is written. */
 	nowhere?: boolean;
+	/** The sale window whose token asks, if any: its rules are judged with the fan's limits. */
+	window?: WindowRule | null;
 }
 
 /** A claim's ending the home shard owes the units' shard: sold, or released. */
@@ -63,11 +66,13 @@ export class NamedHoldLedger extends LedgerSection {
 			if (input.nowhere === true) return { kind: "answered" as const, outcome: fail(409, "sold_out", "None of these are left.") };
 			const refused = this.store.limitRefusal(meta, input.fanId, input.typeId, input.quantity);
 			if (refused !== null) return { kind: "answered" as const, outcome: refused };
+			const outside = this.store.windowRefusal(input.window, input.fanId, input.typeId, input.quantity);
+			if (outside !== null) return { kind: "answered" as const, outcome: outside };
 			const holdId = newHoldId(meta.shard);
 			const expiresAt = Math.min(input.now + meta.hold_seconds * 1000, input.notAfter);
 			this.sql.run(
-				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type, claim_key, claim_request) VALUES (?, ?, ?, ?, ?, 'claiming', ?, ?, ?)`,
-				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId, input.key, input.request,
+				`INSERT INTO holds (hold_id, fan_id, quantity, created_at, expires_at, state, ticket_type, claim_key, claim_request, sale_window) VALUES (?, ?, ?, ?, ?, 'claiming', ?, ?, ?, ?)`,
+				holdId, input.fanId, input.quantity, input.now, expiresAt, input.typeId, input.key, input.request, input.window?.id ?? null,
 			);
 			return { kind: "reserved" as const, holdId, expiresAt, resumed: null };
 		});

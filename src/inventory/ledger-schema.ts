@@ -76,6 +76,9 @@ export function createLedgerTables(sql: Sql): void {
 	// Named units: the drop's types, a hold's type and units, and the endings owed to units' shards.
 	addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT", "claim_key TEXT", "claim_request TEXT"]);
 	addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);
+	// The sale window whose token made a hold (null: the general sale), so a window's caps count its own holds.
+	addColumns(sql, "holds", ["sale_window TEXT"]);
+	sql.run(`CREATE INDEX IF NOT EXISTS holds_by_window ON holds (sale_window, state)`);
 	sql.run(`CREATE TABLE IF NOT EXISTS types (
 		type_id TEXT PRIMARY KEY, kind TEXT NOT NULL, price_cents INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, is_primary INTEGER NOT NULL)`);
 	sql.run(`CREATE TABLE IF NOT EXISTS notices (

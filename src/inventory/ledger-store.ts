@@ -9,6 +9,7 @@ import type { Sql } from "../shared/sql";
 import { createLedgerTables } from "./ledger-schema";
 import type { Hold, Order, PaymentAction } from "../contract/fan-answers";
 import { type DropAct, type SetState, refusal, stateOfSet } from "../drops/lifecycle";
+import type { WindowRule } from "../drops/presales";
 
 /** A hold as the ledger answers it: the contract's Hold answer, whole. */
 export type HoldView = Hold;
@@ -153,6 +154,45 @@ export class LedgerStore {
 			maxPerFan: typeMax,
 			alreadyHeldOrBought: ofType,
 		});
+	}
+
+	/**
+	 * A window's rules for a hold made with its token, judged on the fan's home shard in the
+	 * hold's own transaction: its types, its per-fan cap (over the fan's holds in the window,
+	 * all on this shard), and this shard's part of its capacity (holds and sales of the window
+	 * made here, so the parts of all shards together never pass the window's capacity).
+	 */
+	windowRefusal(window: WindowRule | null | undefined, fanId: string, typeId: string | null, quantity: number): Outcome<never> | null {
+		if (window === null || window === undefined) return null;
+		const type = typeId ?? this.limits().primary;
+		if (window.types !== null && (type === null || !window.types.includes(type))) {
+			return fail(422, "window_type", `This sale window sells only ${window.types.join(", ")}.`, { ticketTypes: window.types });
+		}
+		const counted = `SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE sale_window = ? AND state IN ('claiming', 'active', 'purchased')`;
+		if (window.maxPerFan !== null) {
+			const used = this.sql.number(`${counted} AND fan_id = ?`, window.id, fanId);
+			if (used + quantity > window.maxPerFan) {
+				return fail(422, "limit_exceeded", `A fan may hold or buy at most ${window.maxPerFan} ticket(s) in this sale window.`, {
+					maxPerFan: window.maxPerFan,
+					alreadyHeldOrBought: used,
+				});
+			}
+		}
+		if (window.allowance !== null && this.sql.number(counted, window.id) + quantity > window.allowance) {
+			return fail(409, "window_sold_out", "This sale window has sold all it may; the rest go on sale at the general sale.");
+		}
+		return null;
+	}
+
+	/** A window's tickets held and sold on this shard. */
+	windowCounts(windowId: string): { held: number; sold: number; buyers: number } {
+		const rows = this.sql.all<{ state: string; n: number }>(
+			`SELECT state, COALESCE(SUM(quantity), 0) AS n FROM holds WHERE sale_window = ? AND state IN ('claiming', 'active', 'purchased') GROUP BY state`,
+			windowId,
+		);
+		const of = (state: string) => rows.find((r) => r.state === state)?.n ?? 0;
+		const buyers = this.sql.number(`SELECT COUNT(DISTINCT fan_id) FROM holds WHERE sale_window = ? AND state = 'purchased'`, windowId);
+		return { held: of("active") + of("claiming"), sold: of("purchased"), buyers };
 	}
 
 	/** Tickets a fan holds or has bought in this drop (this shard is their home, so this is all of them). */

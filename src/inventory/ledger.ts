@@ -150,6 +150,11 @@ export class Ledger {
 	}
 
 	/** This shard's totals of the stock spread over the shards (zeros before it is set up). */
+	/** A sale window's tickets held and sold on this shard. */
+	windowCounts(windowId: string): { held: number; sold: number; buyers: number } {
+		return this.store.windowCounts(windowId);
+	}
+
 	counts(): ShardCounts {
 		const meta = this.store.meta();
 		if (meta === null) return { remaining: 0, held: 0, sold: 0, buyers: 0, given: 0, received: 0, restocked: 0 };

@@ -10,6 +10,7 @@ import type { Ledger } from "./ledger";
 import type { Notice } from "./ledger-named";
 import type { HoldView } from "./ledger-store";
 import { SerialJob } from "./serial-job";
+import type { WindowRule } from "../drops/presales";
 import type { ClaimInput, Claimed, UnitLedger } from "./unit-ledger";
 
 /** Where a named hold may be claimed: the shard and pool, best first (best available may name a few sections). */
@@ -28,6 +29,8 @@ export interface NamedHoldRequest {
 	quantity: number;
 	seats: string[] | null;
 	targets: ClaimTarget[];
+	/** The sale window whose token asks, if any. */
+	window?: WindowRule | null;
 }
 
 /** What is asked of the shard that keeps the units (its `claim` and `settleClaims`, over RPC). */
@@ -60,7 +63,7 @@ export class NamedClaims {
 	 * them). All or none.
 	 */
 	async hold(input: NamedHoldRequest): Promise<Outcome<HoldView>> {
-		const reserved = this.host.ledger.named.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.host.clock(), notAfter: input.notAfter, nowhere: input.targets.length === 0 });
+		const reserved = this.host.ledger.named.reserveNamed({ fanId: input.fanId, key: input.idempotencyKey, request: input.request, typeId: input.typeId, quantity: input.quantity, now: this.host.clock(), notAfter: input.notAfter, nowhere: input.targets.length === 0, window: input.window ?? null });
 		if (reserved.kind === "answered") return reserved.outcome;
 		const me = this.host.ledger.requireMeta();
 		this.host.alarm.by(reserved.expiresAt);

@@ -17,6 +17,7 @@ import type { AlarmScheduling } from "./alarm-schedule";
 import type { Ledger } from "./ledger";
 import { type HoldView, KEEP_MS } from "./ledger-store";
 import { PacerLook } from "./pacer-look";
+import type { WindowRule } from "../drops/presales";
 /** The alarm comes back this soon while a transfer this shard asked for is unanswered. */
 export const TRANSFER_RETRY_MS = 2_000;
 /**
@@ -113,8 +114,8 @@ export class StockTransfers {
 	 * Decides a hold of the stock spread over the shards: here, or with stock taken from
 	 * the peers when this shard lacks some. `request` is what its key is remembered with.
 	 */
-	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string }): Promise<Outcome<HoldView>> {
-		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter });
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
+		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter, window: input.window ?? null });
 		let blocked = false;
 		let waits = 0;
 		// The stock free elsewhere as the last sweep counted it: what "not enough left" offers.

@@ -12,7 +12,8 @@ import { refundTotals, refundsOwed } from "../after-sale/refunds";
 import { holderAudit } from "../after-sale/transfer-store";
 import { recordedByShard, recordedNamed } from "./store";
 import type { RoomAudit } from "../waiting-room/pacer-audit";
-import { lineStub, roomStub, shardStub } from "../shared/names";
+import { lineStub, roomKey, roomStub, shardStub } from "../shared/names";
+import { windowRoomConfig, windowTotals } from "../waiting-room/window-rooms";
 
 export interface Audit {
 	dropId: string;
@@ -103,6 +104,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 	const balanced = totals.sold + totals.held + totals.remaining + inFlight === drop.capacity;
 	const named = namedAudit(drop, shards, inD1, sum((s) => s.outboxPending) > 0 || inTransit > 0);
 	const load = await dropLoad(env, drop, admission.lines.reduce((a, l) => a + l.joined, 0));
+	const windows = drop.presales === undefined ? undefined : await windowAudits(env, drop);
 	return {
 		dropId: drop.id,
 		capacity: drop.capacity,
@@ -122,13 +124,27 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		balanced,
 		named,
 		admission,
+		...(windows === undefined ? {} : { windows }),
 		load,
 		refundsPending: owed.pending,
 		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
 		holders,
-		ok: holders.broken === 0 && named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false,
+		ok: holders.broken === 0 && named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false && (windows ?? []).every((w) => w.ok),
 	};
+}
+
+/** Each window's own room (its shuffle and admission order) and its holds and sales against its capacity. */
+async function windowAudits(env: Env, drop: DropConfig) {
+	return Promise.all(
+		(drop.presales ?? []).map(async (w) => {
+			const [room, counts] = await Promise.all([roomStub(env, roomKey(drop.id, w.id)).audit(), windowTotals(env, { ...windowRoomConfig(drop, w), saleWindow: w.id })]);
+			const oversold = w.capacity === null ? 0 : Math.max(0, counts.sold + counts.held - w.capacity);
+			const admittedInOrder = room.openedAt === null && room.seedCommitment !== "" ? null : room.admittedInOrder;
+			const ok = oversold === 0 && admittedInOrder !== false && room.shuffleVerified !== false && room.commitmentVerified !== false;
+			return { id: w.id, capacity: w.capacity, sold: counts.sold, held: counts.held, oversold, seedCommitment: room.seedCommitment, commitmentVerified: room.commitmentVerified, shuffleVerified: room.shuffleVerified, admittedThrough: room.admittedThrough, admittedInOrder, ok };
+		}),
+	);
 }
 
 /** Read after everything else the audit asked, so its own calls are in the counts. */

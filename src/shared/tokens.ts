@@ -32,6 +32,8 @@ export interface QueueClaims {
 	/** After the opening: the slot of the join and the fan's index among the line's joins in it. */
 	slot: number | null;
 	slotIndex: number | null;
+	/** The sale window whose line the fan joined; absent for the general sale's line. */
+	window?: string;
 }
 
 export interface AccessClaims {
@@ -42,6 +44,8 @@ export interface AccessClaims {
 	exp: number;
 	/** The drop's shard count, so holds are routed without a lookup. */
 	shards: number;
+	/** The sale window that admitted the fan: its shards judge the window's rules; absent for the general sale. */
+	window?: string;
 }
 
 /** A buyer's lasting right to read one order: their fan id, the drop and the order id. */
@@ -124,12 +128,22 @@ async function sign(
 }
 
 export function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()): Promise<string> {
-	const payload = { pos: claims.position, ln: claims.line, pq: claims.prequeueSeq, sl: claims.slot, si: claims.slotIndex };
+	const payload = { pos: claims.position, ln: claims.line, pq: claims.prequeueSeq, sl: claims.slot, si: claims.slotIndex, ...windowClaim(claims.window) };
 	return sign(env, QUEUE_TYP, claims, { now, exp: (iat) => iat + QUEUE_TOKEN_SECONDS }, payload);
 }
 
 export function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
-	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti });
+	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, ...windowClaim(claims.window) });
+}
+
+/** A window's id as a token carries it (`win`), only when there is one, so a general-sale token is as before. */
+const windowClaim = (window: string | undefined) => (window === undefined ? {} : { win: window });
+
+/** The `win` claim read back: a window id, none, or (anything else) an invalid token. */
+function windowOf(payload: JWTPayload): { window?: string } {
+	if (payload.win === undefined) return {};
+	if (typeof payload.win !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(payload.win)) throw invalidToken();
+	return { window: payload.win };
 }
 
 export function signOrderToken(env: Env, claims: OrderClaims, now = Date.now()): Promise<string> {
@@ -193,6 +207,7 @@ export async function verifyQueueToken(env: Env, token: string, dropId: string):
 		prequeueSeq: pq as number | null,
 		slot: sl as number | null,
 		slotIndex: si as number | null,
+		...windowOf(payload),
 	};
 }
 
@@ -211,7 +226,7 @@ export async function verifyAccessToken(env: Env, token: string, dropId: string)
 	if (typeof payload.jti !== "string" || typeof shards !== "number" || !Number.isInteger(shards) || shards < 1 || shards > 64) {
 		throw invalidToken();
 	}
-	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards };
+	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, ...windowOf(payload) };
 }
 
 export async function verifyOrderToken(env: Env, token: string, dropId: string): Promise<OrderClaims> {

@@ -31,6 +31,22 @@ export async function limitJoinsByClient(env: Env, ip: string | null): Promise<v
 	}
 }
 
+/** What a wrong presale code costs its client, in joins of the JOIN_LIMITER's budget: at its 120 a minute, a dozen guesses. */
+export const WRONG_CODE_COST = 10;
+
+/**
+ * Charges a wrong code against the client's join budget (the join itself already took
+ * one), so a bot walking the code space is stopped by the same limiter as a join flood.
+ */
+export async function chargeWrongCode(env: Env, ip: string | null): Promise<void> {
+	if (ip === null || (config(env).loopbackExempt && isLoopback(ip))) return;
+	try {
+		for (let i = 1; i < WRONG_CODE_COST; i++) await env.JOIN_LIMITER.limit({ key: `join:${clientKey(ip)}` });
+	} catch (err) {
+		console.error("join rate limiter unavailable", err);
+	}
+}
+
 export async function verifyTurnstile(env: Env, token: string | undefined, ip: string | null): Promise<void> {
 	const turnstile = config(env).turnstile;
 	if (turnstile === null) return;

@@ -22,6 +22,7 @@ import { RequestCounter } from "../shared/request-counter";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { Sql } from "../shared/sql";
 import { lineStub } from "../shared/names";
+import { type RoomConfig, roomKeyOf, windowTotals } from "./window-rooms";
 import { sha256Hex } from "../shared/crypto";
 import { PacerCore, type RoomStats } from "./pacer-core";
 import { type RoomAudit, UNCONFIGURED_AUDIT, pacerAudit } from "./pacer-audit";
@@ -311,10 +312,10 @@ export class WaitingRoom extends DurableObject<Env> {
 		const hint = this.stockHint;
 		const watch = hint !== undefined && moves === this.lookMoves && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
 		this.lookMoves = moves;
+		const window = (drop as RoomConfig).saleWindow;
 		try {
-			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
-			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
-			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
+			// A window's room reads its window's counts beside the drop's stock; the drop's pacer keeps the shards' looks.
+			totals = await (window !== undefined ? bounded(windowTotals(this.env, { ...drop, saleWindow: window }), "the window's totals") : this.lookAtShards(drop, hint, watch));
 		} catch (err) {
 			console.warn("inventory totals unavailable; admission waits a turn", err);
 			return null;
@@ -325,6 +326,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		// A watched look went out, and stock was found (or moved meanwhile): show the shards the new look at once.
 		if (watch && !this.core.dry.watching) this.core.dry.lookOwed = true;
 		return totals;
+	}
+
+	private async lookAtShards(drop: DropConfig, hint: StockHint | undefined, watch: boolean): Promise<ShardTotals> {
+		const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
+		this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
+		return { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 	}
 
 	/** The opening: every line closes its pre-queue and reports its size; then the pacer has the pre-queue's positions. */
@@ -367,7 +374,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	private line(k: number) {
-		return lineStub(this.env, this.core.config()!.id, k);
+		return lineStub(this.env, roomKeyOf(this.core.config()!), k);
 	}
 }
 
@@ -383,8 +390,8 @@ function bounded<T>(call: Promise<T>, what: string): Promise<T> {
 }
 
 /** What line `line` of a drop is told of its settings. */
-const lineSettings = (drop: DropConfig, line: number): LineConfig => ({
-	dropId: drop.id,
+const lineSettings = (drop: RoomConfig, line: number): LineConfig => ({
+	dropId: roomKeyOf(drop),
 	line,
 	lines: drop.lines,
 	opensAt: drop.opensAt,

@@ -479,6 +479,19 @@ describe("the OpenAPI document", () => {
 		const map = await api("GET", "/api/drops/:id/seats", { params: { id: seated.body.id }, search: "?section=A" });
 		expect(map.body.ticketTypes).toEqual([{ id: "seat", sections: [{ name: "A", rows: [{ row: "1", seats: [[1, "A-1"], [2, "A-2"]] }] }] }]);
 
+		// Sale windows: a drop with a code window open now, its codes made, used, listed and revoked.
+		const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
+		const presale = await api("POST", "/api/admin/drops", {
+			init: jsonBody({ name: "Presale", capacity: 10, maxPerFan: 2, opensAt: soon(3_600_000), shards: 1, lines: 1, presales: [{ id: "club", name: "Club", opensAt: soon(-60_000), closesAt: soon(600_000), access: "code", capacity: 5 }] }, adminHeaders),
+		});
+		expect(presale.status).toBe(201);
+		const codeGroup = await api("POST", "/api/admin/drops/:id/code-groups", { params: { id: presale.body.id }, init: jsonBody({ windowId: "club", kind: "unique", name: "Club", count: 2 }, adminHeaders) });
+		expect(codeGroup.body.codes).toHaveLength(2);
+		expect((await api("POST", "/api/drops/:id/join", { params: { id: presale.body.id }, init: jsonBody({ fanId: "coded-fan", code: codeGroup.body.codes[0] }) })).status).toBe(201);
+		expect((await api("POST", "/api/drops/:id/join", { params: { id: presale.body.id }, init: jsonBody({ fanId: "codeless-fan" }) })).body.error.code).toBe("code_required");
+		expect((await api("GET", "/api/admin/drops/:id/code-groups", { params: { id: presale.body.id }, init: { headers: adminHeaders } })).body.groups[0].used).toBe(1);
+		expect((await api("POST", "/api/admin/drops/:id/code-groups/:groupId/revoke", { params: { id: presale.body.id, groupId: codeGroup.body.id }, init: { headers: adminHeaders } })).body.revokedAt).not.toBeNull();
+
 		// Every success the document promises was seen, and checked, at least once.
 		for (const [path, ops] of Object.entries(doc.paths)) {
 			for (const [method, op] of Object.entries(ops)) {
