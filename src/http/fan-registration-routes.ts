@@ -11,7 +11,6 @@ import { type DrawAnswer, DrawQuery, RegisterBody, type RegistrationSent, type R
 import { parseQuery } from "../contract/requests";
 import { requireKnownDrop } from "../drops/known-drops";
 import type { Presale } from "../drops/presales";
-import { registrationPhase } from "../drops/registration-window";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
 import { failureOf, unwrap } from "../shared/outcome";
@@ -19,8 +18,8 @@ import { readJson } from "../shared/request";
 import { parse } from "../shared/validation";
 import { chargeWrongCode, fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { DRAW_ALGORITHM } from "../waiting-room/draw-core";
-import { drawResult, publicDraw, register, verify } from "../waiting-room/registrations";
-import { drawAndTell, fanMailer, verificationMail } from "../after-sale/draw-mail";
+import { publicDraw, register, verify } from "../waiting-room/registrations";
+import { fanMailer, verificationMail } from "../after-sale/draw-mail";
 import { dropIdOf } from "./fan-request";
 
 type Args = [Env, ExecutionContext];
@@ -84,11 +83,6 @@ fanRegistrationRoutes.get("/drops/:id/draw", async (request, env) => {
 	const window = registeredWindow(drop.presales, query.window);
 	const now = Date.now();
 	const r = window.registration!;
-	if (registrationPhase(r, now) === "closed" && (await drawResult(env.DB, dropId, window.id)) === null) {
-		const general = await env.DB.prepare(`SELECT opens_at FROM drops WHERE id = ?`).bind(dropId).first<{ opens_at: string }>();
-		const made = await drawAndTell(env, { id: dropId, opensAt: general!.opens_at }, window, now);
-		if (!made.ok) console.error("draw not made on read", dropId, made.code);
-	}
 	const parts = await publicDraw(env.DB, dropId, window, now);
 	return Response.json(
 		{

@@ -53,7 +53,7 @@ export const REGISTRATION_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "A registered window's draw, as anyone re-derives it",
 		description:
-			"Before the draw: the seed's commitment (made no later than the first registration). After: the seed, every registration id drawn from and the ids invited (never an email); `npm run verify-fairness -- --drop ID --draw` re-derives the invited ids from this answer alone. Asked after registration has closed and before the cron has drawn, this request makes the draw (once, whoever asks first).",
+			"Before the draw: the seed's commitment (made no later than the first registration). After: the seed, every registration id drawn from and the ids invited (never an email); `npm run verify-fairness -- --drop ID --draw` re-derives the invited ids from this answer alone. A read never draws: the cron draws within a minute of the registration's close, or the promoter at once.",
 		query: DrawQuery,
 		answers: { 200: json("Draw", "Cacheable for 5 s before the draw, a minute after it.") },
 		errors: { 400: "missing_field (window, when the drop has several registered windows)", 404: "not_found", 503: "try_again" },

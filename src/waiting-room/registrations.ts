@@ -10,6 +10,7 @@
 import { type Presale } from "../drops/presales";
 import { registrationPhase } from "../drops/registration-window";
 import { sha256Hex, timingSafeEqualStrings } from "../shared/crypto";
+import { BoundedMap } from "../shared/bounded-map";
 import { randomId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { accessHash, dropCodeKey, insertGroupStatements, newAccessCode, type CodeGroup } from "./access-codes";
@@ -34,13 +35,19 @@ export interface Commitment {
 
 /** The window's seed, committed on first use and never changed. Its seed is for the draw only; callers publish the commitment. */
 export async function commitment(db: D1Database, dropId: string, windowId: string, now: number): Promise<Commitment> {
+	const known = await committed(db, dropId, windowId);
+	if (known !== null) return known;
 	const seed = newSeed();
 	await db
 		.prepare(`INSERT INTO presale_draws (drop_id, window_id, seed, seed_commitment, committed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		.bind(dropId, windowId, seed, await sha256Hex(seed), new Date(now).toISOString())
 		.run();
+	return (await committed(db, dropId, windowId))!;
+}
+
+async function committed(db: D1Database, dropId: string, windowId: string): Promise<Commitment | null> {
 	const row = await db.prepare(`SELECT seed, seed_commitment, committed_at FROM presale_draws WHERE drop_id = ? AND window_id = ?`).bind(dropId, windowId).first<{ seed: string; seed_commitment: string; committed_at: string }>();
-	return { seed: row!.seed, seedCommitment: row!.seed_commitment, committedAt: row!.committed_at };
+	return row === null ? null : { seed: row.seed, seedCommitment: row.seed_commitment, committedAt: row.committed_at };
 }
 
 export interface DrawResult {
@@ -227,8 +234,21 @@ export async function drawWindow(db: D1Database, args: { dropId: string; window:
 	return ok({ ...made, made: made.groupId === group.id });
 }
 
-/** The public answer's parts from D1: the seed only once drawn, the ids never with their emails. */
-export async function publicDraw(db: D1Database, dropId: string, window: Presale, now: number) {
+type PublicParts = Awaited<ReturnType<typeof readPublicDraw>>;
+/** A drawn window's answer never changes: kept per isolate, so its list is read from D1 once per isolate. */
+const drawnAnswers = new BoundedMap<string, PublicParts>(20);
+
+/** The public answer's parts: the seed only once drawn, the ids never with their emails. */
+export async function publicDraw(db: D1Database, dropId: string, window: Presale, now: number): Promise<PublicParts> {
+	const key = `${dropId}~${window.id}`;
+	const kept = drawnAnswers.get(key);
+	if (kept !== undefined) return kept;
+	const parts = await readPublicDraw(db, dropId, window, now);
+	if (parts.seed !== null) drawnAnswers.set(key, parts);
+	return parts;
+}
+
+async function readPublicDraw(db: D1Database, dropId: string, window: Presale, now: number) {
 	const { seed, seedCommitment, committedAt } = await commitment(db, dropId, window.id, now);
 	const result = await drawResult(db, dropId, window.id);
 	if (result === null) return { seedCommitment, committedAt, seed: null, drawnAt: null, registered: null, drawn: null, registrations: null, invited: null };
