@@ -8,6 +8,7 @@
 // general sale.
 import { env } from "cloudflare:test";
 import { createHash } from "node:crypto";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { checkDraw } from "../../loadtest/lib/draw.js";
 import type { Presale } from "../../src/drops/presales";
@@ -158,7 +159,68 @@ describe("registering for a registered window", () => {
 	});
 });
 
+describe("a registered window's configuration", () => {
+	it("needs its registration, closed by the window's opening, and only a registered window takes one; a refusal writes no drop", async () => {
+		const name = `bad-registration-${Date.now()}`;
+		const w = { id: "drawn", name: "Drawn", opensAt: at(20 * MIN), closesAt: at(30 * MIN), access: "registered" };
+		const reg = { opensAt: at(-MIN), closesAt: at(15 * MIN), invites: 5 };
+		const cases: [Record<string, unknown>, number, string, string][] = [
+			[w, 422, "invalid_presales", "presales.0.registration"],
+			[{ ...w, registration: { ...reg, closesAt: at(21 * MIN) } }, 422, "invalid_presales", "presales.0.registration.closesAt"],
+			[{ ...w, registration: { ...reg, closesAt: at(-2 * MIN) } }, 422, "invalid_presales", "presales.0.registration.closesAt"],
+			[{ ...w, access: "code", registration: reg }, 422, "invalid_presales", "presales.0.registration"],
+			[{ ...w, registration: { ...reg, invites: 0 } }, 422, "out_of_range", "presales.0.registration.invites"],
+			[{ ...w, registration: { opensAt: reg.opensAt, closesAt: reg.closesAt } }, 400, "missing_field", "presales.0.registration.invites"],
+		];
+		for (const [presale, status, code, field] of cases) {
+			const res = await adminFetch("/api/admin/drops", { method: "POST", body: JSON.stringify({ name, capacity: 50, maxPerFan: 4, opensAt: at(40 * MIN), shards: 1, presales: [presale] }) });
+			const body = (await res.json()) as { error: { code: string; field: string } };
+			expect([res.status, body.error.code, body.error.field]).toEqual([status, code, field]);
+		}
+		expect(await rowCount(`SELECT COUNT(*) AS n FROM drops WHERE name = ?`, name)).toBe(0);
+		// Kept and answered as given.
+		expect(windowOf(await registeredDrop(7)).registration).toMatchObject({ invites: 7 });
+	});
+});
+
+describe("registering in fan identity mode", () => {
+	const SECRET = "registration-identity-secret-0123456789";
+	const identity: EnvOverrides = { FAN_IDENTITY_SECRET: SECRET };
+	const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt().setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
+
+	it("needs the identity token, and takes one registration per fan", async () => {
+		const drop = await registeredDrop();
+		const bare = await register(drop.id, "who@x.test", {}, newIp(), identity);
+		expect([bare.status, await errorCode(bare)]).toEqual([401, "identity_required"]);
+		expect((await register(drop.id, "site-fan@x.test", { identityToken: await token("site-fan") }, newIp(), identity)).status).toBe(202);
+		// The same fan with another address is refused; the same address again is the one registration.
+		const other = await register(drop.id, "second@x.test", { identityToken: await token("site-fan") }, newIp(), identity);
+		expect([other.status, await errorCode(other)]).toEqual([409, "already_registered"]);
+		expect((await register(drop.id, "site-fan@x.test", { identityToken: await token("site-fan") }, newIp(), identity)).status).toBe(202);
+		expect((await register(drop.id, "another-fan@x.test", { identityToken: await token("another-fan") }, newIp(), identity)).status).toBe(202);
+		const rows = (await env.DB.prepare(`SELECT fan_id FROM registrations WHERE drop_id = ? ORDER BY fan_id`).bind(drop.id).all<{ fan_id: string }>()).results;
+		expect(rows.map((r) => r.fan_id)).toEqual(["another-fan", "site-fan"]);
+	});
+});
+
 describe("the draw", () => {
+	it("is made by the cron once registration has closed, and its fans are told", async () => {
+		const drop = await registeredDrop(1);
+		const w = windowOf(drop);
+		await registered(drop.id, "cron-0@x.test");
+		await registered(drop.id, "cron-1@x.test");
+		// Before the close the cron leaves it alone.
+		expect((await drawDueWindows(env, Date.now())).ok).toBe(true);
+		expect(await rowCount(`SELECT COUNT(*) AS n FROM presale_draw_results WHERE drop_id = ?`, drop.id)).toBe(0);
+		// After it: drawn (a few windows a run; this file's other drops are due then too), and told.
+		const told = () => rowCount(`SELECT COUNT(*) AS n FROM registrations WHERE drop_id = ? AND told_at IS NOT NULL`, drop.id);
+		for (let run = 0; run < 10 && (await told()) < 2; run++) expect((await drawDueWindows(env, afterClose(w))).ok).toBe(true);
+		expect(await told()).toBe(2);
+		const draw = await publicDraw(drop.id);
+		expect([draw.registered, draw.drawn]).toEqual([2, 1]);
+		expect(checkDraw(draw, sha256Hex).failures).toEqual([]);
+	});
+
 	it("commits before the first registration, reveals after, and is re-derived from its public answer alone", async () => {
 		const drop = await registeredDrop(5);
 		const w = windowOf(drop);
@@ -247,17 +309,22 @@ describe("the draw", () => {
 		expect((await drawAndTell(env, drop, w, afterClose(w))).ok).toBe(true);
 		const draw = await publicDraw(drop.id);
 		const codes = new Map<string, string>();
-		const told: string[] = [];
+		let told = 0;
 		for (const email of emails) {
 			const mail = (await mailsTo(email)).at(-1)!;
 			const code = /\b([0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5})\b/.exec(mail.body)?.[1];
 			expect(draw.invited!.includes(mail.order_id)).toBe(code !== undefined);
-			if (code !== undefined) codes.set(email, code);
-			else told.push(mail.body);
+			const french = email === "in-1@x.test";
+			if (code !== undefined) {
+				codes.set(email, code);
+				expect(mail.body).toMatch(french ? /Votre code personnel/ : /Your personal code/);
+			} else {
+				told++;
+				// Told how to wait for the general sale, in their language.
+				expect(mail.body).toMatch(french ? /La vente générale ouvre le .*vous serez dans sa pré-file/ : /general sale opens on .*before then and you are in its pre-queue/);
+			}
 		}
-		expect(codes.size).toBe(2);
-		expect(told).toHaveLength(3);
-		for (const body of told) expect(body).toMatch(/general sale opens on .*before then and you are in its pre-queue/);
+		expect([codes.size, told]).toEqual([2, 3]);
 		// Only hashes of the codes are kept once the emails are out.
 		for (const code of codes.values()) expect(await rowCount(`SELECT COUNT(*) AS n FROM registrations WHERE invite_code = ?`, code)).toBe(0);
 
