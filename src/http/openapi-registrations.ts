@@ -65,7 +65,7 @@ export const REGISTRATION_OPERATIONS: Operation[] = [
 		tag: "promoter",
 		summary: "Draw a registered window now that its registration has closed",
 		description:
-			"The cron draws every window within a minute of its registration's close; this makes it at once. One draw per window however many ask (two requests, the cron): the first answers 201, the rest 200 with the same draw. The invited fans' unique codes are a code group issued by the engine; the emails go out with the draw and the cron (200 a run). Owner keys and the operator's token; a draw made is in the activity log (draw.made).",
+			"The cron draws every window within a minute of its registration's close; this makes it at once. One draw per window however many ask (two requests, the cron): the first answers 201, the rest 200 with the same draw. The invited fans' unique codes are a code group issued by the engine; the emails go out with the draw and the minute's cron (500 a run). Owner keys and the operator's token; a draw made is in the activity log (draw.made).",
 		security: ["admin"],
 		answers: { 201: json("DrawMade", "Drawn by this request."), 200: json("DrawMade", "Drawn before.") },
 		errors: { 403: "forbidden", 404: "not_found: no such drop, or no sale window of this id", 409: "registration_open, too_many_groups", 422: "not_registered: the window is not drawn from registrations" },

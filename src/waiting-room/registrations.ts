@@ -289,5 +289,8 @@ export async function registrationsToTell(db: D1Database, dropId: string, window
 }
 
 /** Told: the code in the clear is dropped (its hash stays with the group). */
-export const markTold = (db: D1Database, id: string, now: number) =>
-	db.prepare(`UPDATE registrations SET told_at = ?, invite_code = NULL WHERE id = ? AND told_at IS NULL`).bind(new Date(now).toISOString(), id).run();
+export const markTold = (db: D1Database, ids: string[], now: number) =>
+	db
+		.prepare(`UPDATE registrations SET told_at = ?, invite_code = NULL WHERE id IN (SELECT value FROM json_each(?)) AND told_at IS NULL`)
+		.bind(new Date(now).toISOString(), JSON.stringify(ids))
+		.run();
