@@ -9,8 +9,11 @@
 //   npm run verify-fairness -- --base-url http://127.0.0.1:8787 --drop d_abc
 //   npm run verify-fairness -- --drop d_abc --fan 2:17:431 --fan 0:3:12 --out prequeue.csv
 //   npm run verify-fairness -- --drop d_abc --window fanclub
+//   npm run verify-fairness -- --drop d_abc --draw [--window verified] [--registration r_...]
 //
 // A sale window (presale) has its own line and seed: --window checks that line's shuffle.
+// A registered window's draw is its own part (--draw, scripts/lib/verify-draw.mjs): the
+// invited ids re-derived from the published registration ids and the revealed seed.
 //
 // Exit 0: verified (or the seed is not revealed yet); 1: something does not
 // verify; 2: usage or network error, or an answer that is not fairness data.
@@ -18,6 +21,7 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkFairness, positionsOf, prequeueOffsets, prequeueOrder } from "../loadtest/lib/fairness.js";
+import { verifyDraw } from "./lib/verify-draw.mjs";
 
 const USAGE = `usage: npm run verify-fairness -- --drop ID [--base-url URL] [--fan LINE:PLACE:POSITION ...] [--out file.csv]
 
@@ -29,6 +33,9 @@ const USAGE = `usage: npm run verify-fairness -- --drop ID [--base-url URL] [--f
                    line, prequeuePlace, position); repeatable
   --out FILE       write line,place,position for every pre-queue fan as CSV
   --first N        how many of the first positions to show (default 5)
+  --draw           a registered window's draw instead of a line's shuffle (--window
+                   names the window when the drop has several)
+  --registration R with --draw: a registration id to look up; repeatable
 
 Exit 0 when everything verifies or the seed is not revealed yet, 1 when
 something does not, 2 on a usage or network error.
@@ -55,6 +62,8 @@ try {
 			fan: { type: "string", multiple: true },
 			out: { type: "string" },
 			first: { type: "string", default: "5" },
+			draw: { type: "boolean", default: false },
+			registration: { type: "string", multiple: true },
 			help: { type: "boolean", short: "h", default: false },
 		},
 		allowPositionals: false,
@@ -76,6 +85,25 @@ const fans = (flags.fan ?? []).map((text) => {
 	if (m === null) usage(`--fan wants LINE:PLACE:POSITION (whole numbers), got ${text}`);
 	return { fanId: `--fan ${text}`, line: Number(m[1]), prequeuePlace: Number(m[2]), position: Number(m[3]) };
 });
+
+if (flags.draw) {
+	let draw;
+	const query = flags.window ? `?window=${encodeURIComponent(flags.window)}` : "";
+	try {
+		const res = await fetch(`${baseUrl}/api/drops/${encodeURIComponent(dropId)}/draw${query}`, { signal: AbortSignal.timeout(30_000) });
+		const text = await res.text();
+		if (res.status !== 200) fatal(`GET /api/drops/${dropId}/draw${query} answered ${res.status}: ${text.slice(0, 300)}`);
+		draw = JSON.parse(text);
+	} catch (err) {
+		fatal(`could not read the draw from ${baseUrl}: ${err.message}${err.cause?.code ? ` (${err.cause.code})` : ""}`);
+	}
+	if (draw === null || typeof draw !== "object" || typeof draw.seedCommitment !== "string" || typeof draw.invites !== "number") {
+		fatal(`the answer is not a draw: ${JSON.stringify(draw).slice(0, 300)}`);
+	}
+	if (flags.window && draw.window !== flags.window) fatal(`asked for window ${flags.window}, got the draw of ${draw.window}`);
+	const sha256 = (text) => createHash("sha256").update(text, "utf8").digest("hex");
+	process.exit(verifyDraw(draw, { sha256Hex: sha256, out: (line = "") => process.stdout.write(`${line}\n`), registrations: flags.registration ?? [] }));
+}
 
 let fairness;
 try {

@@ -3,6 +3,7 @@ import { config } from "./shared/config";
 import { router, toResponse } from "./http/router";
 import { FOLLOW_UP_QUEUE, consumeFollowUps, queueMissedFollowUps } from "./after-sale/follow-up";
 import { sweepRefunds } from "./after-sale/refund-sweep";
+import { DRAW_CRON, drawDueWindows } from "./after-sale/draw-mail";
 import { refundCancelledOrders } from "./after-sale/drop-cancel";
 import { WEBHOOK_QUEUE, consumeWebhooks, dispatchWebhooks } from "./after-sale/webhook-delivery";
 import { openedEventStatement } from "./after-sale/webhook-events";
@@ -33,6 +34,11 @@ export default {
 		else await consumeSales(batch, env);
 	},
 	async scheduled(controller, env) {
+		// The minute's cron only draws registered windows and tells their fans; the rest runs every 30 minutes.
+		if (controller.cron === DRAW_CRON) {
+			await drawDueWindows(env, controller.scheduledTime);
+			return;
+		}
 		await reconcileRecentDrops(env);
 		await queueMissedFollowUps(env);
 		await sweepRefunds(env, controller.scheduledTime);

@@ -15,6 +15,15 @@ const en = {
 	"receipt.paid": { one: "{n} ticket, {amount} paid on {date}.", other: "{n} tickets, {amount} paid on {date}." },
 	"receipt.ticket": "Ticket {n}: {code}",
 	"receipt.gate": "Show the QR codes on your order page at the gate; each ticket is admitted once.",
+	"registration.subject": "Your code for {window}: {code}",
+	"registration.code": "Your code to confirm your registration for {window} is {code}. It works for 30 minutes.",
+	"registration.ignore": "If you did not register, ignore this email: nothing happens without the code.",
+	"draw.invited.subject": "You are invited to {window}",
+	"draw.invited": "You were drawn for {window}, which opens on {opensAt}. Your registration: {registrationId}.",
+	"draw.code": "Your personal code: {code}. Join with it when the window opens; it admits one fan, the first who uses it.",
+	"draw.notDrawn.subject": "The draw for {window}",
+	"draw.notDrawn": "You were not drawn for {window} this time. Your registration: {registrationId}; anyone can check the draw on its public page.",
+	"draw.waitlist": "The general sale opens on {generalOpensAt}: join its line on the drop's page any time before then and you are in its pre-queue, shuffled fairly with every fan who joined before the opening.",
 } satisfies Record<string, MailMessage>;
 
 export type MailKey = keyof typeof en;
@@ -26,6 +35,15 @@ const de: Catalogue = {
 	"receipt.paid": { one: "{n} Ticket, {amount} bezahlt am {date}.", other: "{n} Tickets, {amount} bezahlt am {date}." },
 	"receipt.ticket": "Ticket {n}: {code}",
 	"receipt.gate": "Zeig die QR-Codes auf deiner Bestellseite am Eingang: Jedes Ticket wird einmal eingelassen.",
+	"registration.subject": "Dein Code für {window}: {code}",
+	"registration.code": "Dein Code zur Bestätigung deiner Registrierung für {window} ist {code}. Er gilt 30 Minuten.",
+	"registration.ignore": "Wenn du dich nicht registriert hast, ignoriere diese E-Mail: Ohne den Code passiert nichts.",
+	"draw.invited.subject": "Du bist zu {window} eingeladen",
+	"draw.invited": "Du wurdest für {window} gezogen, das am {opensAt} öffnet. Deine Registrierung: {registrationId}.",
+	"draw.code": "Dein persönlicher Code: {code}. Tritt damit bei, sobald das Fenster öffnet; er lässt einen Fan ein, den ersten, der ihn nutzt.",
+	"draw.notDrawn.subject": "Die Ziehung für {window}",
+	"draw.notDrawn": "Du wurdest diesmal nicht für {window} gezogen. Deine Registrierung: {registrationId}; jeder kann die Ziehung auf ihrer öffentlichen Seite prüfen.",
+	"draw.waitlist": "Der allgemeine Verkauf öffnet am {generalOpensAt}: Stell dich vorher jederzeit auf der Seite des Verkaufs an, dann bist du in seiner Vorwarteschlange, fair gemischt mit allen, die vor der Öffnung beigetreten sind.",
 };
 
 const fr: Catalogue = {
@@ -38,6 +56,15 @@ const fr: Catalogue = {
 	},
 	"receipt.ticket": "Billet {n} : {code}",
 	"receipt.gate": "Présentez les QR codes de votre page de commande à l’entrée : chaque billet n’est admis qu’une fois.",
+	"registration.subject": "Votre code pour {window} : {code}",
+	"registration.code": "Votre code pour confirmer votre inscription à {window} est {code}. Il est valable 30 minutes.",
+	"registration.ignore": "Si vous ne vous êtes pas inscrit, ignorez cet e-mail : rien ne se passe sans le code.",
+	"draw.invited.subject": "Vous êtes invité à {window}",
+	"draw.invited": "Vous avez été tiré au sort pour {window}, qui ouvre le {opensAt}. Votre inscription : {registrationId}.",
+	"draw.code": "Votre code personnel : {code}. Rejoignez la file avec lui à l’ouverture ; il admet un seul fan, le premier qui l’utilise.",
+	"draw.notDrawn.subject": "Le tirage au sort pour {window}",
+	"draw.notDrawn": "Vous n’avez pas été tiré au sort pour {window} cette fois. Votre inscription : {registrationId} ; chacun peut vérifier le tirage sur sa page publique.",
+	"draw.waitlist": "La vente générale ouvre le {generalOpensAt} : rejoignez sa file sur la page de la vente avant cette heure et vous serez dans sa pré-file, mélangé équitablement avec tous les fans arrivés avant l’ouverture.",
 };
 
 const es: Catalogue = {
@@ -50,6 +77,15 @@ const es: Catalogue = {
 	},
 	"receipt.ticket": "Entrada {n}: {code}",
 	"receipt.gate": "Enseña los códigos QR de la página de tu pedido en la entrada: cada entrada se admite una sola vez.",
+	"registration.subject": "Tu código para {window}: {code}",
+	"registration.code": "Tu código para confirmar tu registro en {window} es {code}. Vale durante 30 minutos.",
+	"registration.ignore": "Si no te registraste, ignora este correo: sin el código no pasa nada.",
+	"draw.invited.subject": "Estás invitado a {window}",
+	"draw.invited": "Has salido en el sorteo de {window}, que abre el {opensAt}. Tu registro: {registrationId}.",
+	"draw.code": "Tu código personal: {code}. Únete con él cuando abra la ventana; admite a un solo fan, el primero que lo use.",
+	"draw.notDrawn.subject": "El sorteo de {window}",
+	"draw.notDrawn": "Esta vez no has salido en el sorteo de {window}. Tu registro: {registrationId}; cualquiera puede comprobar el sorteo en su página pública.",
+	"draw.waitlist": "La venta general abre el {generalOpensAt}: únete a su fila en la página de la venta antes de esa hora y estarás en su precola, mezclado con justicia con todos los fans que llegaron antes de la apertura.",
 };
 
 const ja: Catalogue = {
@@ -58,6 +94,15 @@ const ja: Catalogue = {
 	"receipt.paid": { other: "チケット{n}枚、{date}に{amount}をお支払いいただきました。" },
 	"receipt.ticket": "チケット{n}:{code}",
 	"receipt.gate": "入場口で注文ページのQRコードを提示してください。各チケットで入場できるのは1回です。",
+	"registration.subject": "{window}の確認コード:{code}",
+	"registration.code": "{window}への登録を確認するコードは{code}です。30分間有効です。",
+	"registration.ignore": "登録した覚えがない場合は、このメールを無視してください。コードがなければ何も起きません。",
+	"draw.invited.subject": "{window}にご招待します",
+	"draw.invited": "{window}の抽選に当選しました。開始は{opensAt}です。登録番号:{registrationId}。",
+	"draw.code": "あなた専用のコード:{code}。開始後にこのコードで参加してください。最初に使った1人だけが入れます。",
+	"draw.notDrawn.subject": "{window}の抽選結果",
+	"draw.notDrawn": "今回は{window}の抽選に当選しませんでした。登録番号:{registrationId}。抽選は公開ページで誰でも確認できます。",
+	"draw.waitlist": "一般販売は{generalOpensAt}に始まります。それまでに販売ページで列に並べば、開始前に並んだ全員と公平にシャッフルされる事前待機列に入れます。",
 };
 
 export const MAIL_WORDS: Record<Locale, Catalogue> = { en, de, fr, es, ja };

@@ -44,6 +44,10 @@ function build() {
 					ticketTypes: nullable(z.array(z.string())).meta({ description: "Null: every type of the drop." }),
 					maxPerFan: nullable(z.int()).meta({ description: "Null: the drop's." }),
 					capacity: nullable(z.int()).meta({ description: "Null: no cap of its own." }),
+					registration: z
+						.strictObject({ opensAt: instant(), closesAt: instant(), invites: z.int() })
+						.optional()
+						.meta({ description: "A registered window's: when fans may register, and how many the draw invites." }),
 				}),
 			)
 			.optional()

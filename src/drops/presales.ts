@@ -5,6 +5,7 @@
 import * as z from "zod";
 import { TYPE_ID, idText } from "../contract/requests";
 import { ValidationError, int, object, oneOf, text, time } from "../shared/validation";
+import { type Registration, RegistrationBody, checkRegistration } from "./registration-window";
 
 /** How a window lets fans in: codes the promoter hands out, fan ids it uploads, or unique codes the engine issues to fans drawn from registrations. */
 export const PRESALE_ACCESS = ["code", "list", "registered"] as const;
@@ -24,6 +25,8 @@ export interface Presale {
 	maxPerFan: number | null;
 	/** The most tickets it may sell, all shards together; null: no cap of its own. */
 	capacity: number | null;
+	/** A registered window's registration and draw; absent on the other kinds. */
+	registration?: Registration;
 }
 
 export const PresaleBody = object({
@@ -35,6 +38,7 @@ export const PresaleBody = object({
 	ticketTypes: z.array(idText(TYPE_ID, "letters, digits, _ or -")).min(1).max(100).optional().meta({ description: "The types its fans may hold; every type when left out." }),
 	maxPerFan: int(1, 20).optional().meta({ description: "Its per-fan cap, at most the drop's; the drop's when left out." }),
 	capacity: int(1, 10_000_000).optional().meta({ description: "The most tickets the window may sell, all shards together, at most the drop's capacity." }),
+	registration: RegistrationBody.optional().meta({ description: "A registered window's registration (required there, refused on the other kinds): when fans may register, and how many the draw invites." }),
 });
 
 export const PresalesBody = z.array(PresaleBody).min(1).max(MAX_PRESALES);
@@ -65,7 +69,8 @@ export function checkPresales(
 		if (unknown !== undefined) throw fail(`${at}.ticketTypes`, `"${unknown}" is not one of the drop's ticket types.`);
 		if (w.maxPerFan !== undefined && w.maxPerFan > drop.maxPerFan) throw fail(`${at}.maxPerFan`, `A window's "maxPerFan" must not exceed the drop's (${drop.maxPerFan}).`);
 		if (w.capacity !== undefined && w.capacity > drop.capacity) throw fail(`${at}.capacity`, `A window's "capacity" must not exceed the drop's (${drop.capacity}).`);
-		out.push({ id: w.id, name: w.name, opensAt: w.opensAt, closesAt: w.closesAt, access: w.access, ticketTypes: types, maxPerFan: w.maxPerFan ?? null, capacity: w.capacity ?? null });
+		const registration = checkRegistration(w, at, fail);
+		out.push({ id: w.id, name: w.name, opensAt: w.opensAt, closesAt: w.closesAt, access: w.access, ticketTypes: types, maxPerFan: w.maxPerFan ?? null, capacity: w.capacity ?? null, ...(registration === null ? {} : { registration }) });
 	});
 	return out;
 }

@@ -6,9 +6,10 @@ import type * as z from "zod";
 import type { AnswerSchemas } from "../contract/answers";
 import { AcceptTransferBody, CancelBody, CreateCodeGroupBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchTransfersBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
 import { CreateDropBody, PatchDropBody } from "../drops/rules";
+import { RegisterBody, VerifyRegistrationBody } from "../contract/registrations";
 
 /** The request bodies, by their names in the document. */
-export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody, AcceptTransferBody, CreateCodeGroupBody };
+export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody, AcceptTransferBody, CreateCodeGroupBody, RegisterBody, VerifyRegistrationBody };
 
 type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate" | "transferSecret" | "holderKey";
 

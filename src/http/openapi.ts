@@ -1,6 +1,6 @@
 // The API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Every
 // route is one entry of an operations table (openapi-engine.ts, openapi-admin.ts,
-// openapi-fan.ts, openapi-after-sale.ts, in the shape of openapi-operation.ts);
+// openapi-fan.ts, openapi-after-sale.ts, openapi-registrations.ts, in the shape of openapi-operation.ts);
 // its bodies, queries and answers are the zod schemas the routes parse and type
 // with (src/contract/requests.ts, src/drops/rules.ts and src/contract/answers.ts),
 // rendered here by `z.toJSONSchema` into JSON Schema 2020-12, which is OpenAPI
@@ -18,11 +18,12 @@ import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
 import { TRANSFER_OPERATIONS } from "./openapi-transfers";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
+import { REGISTRATION_OPERATIONS } from "./openapi-registrations";
 import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS, ...CODE_GROUP_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS, ...CODE_GROUP_OPERATIONS, ...REGISTRATION_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -43,6 +44,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	code: { description: "A ticket's code, as the order lists it." },
 	transferId: { description: "A transfer's id (tr_...), as its making answered it." },
 	groupId: { description: "A code group's id (cg_...), as its creation answered it." },
+	windowId: { description: "A sale window's id, as the drop's presales name it." },
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -492,6 +492,27 @@ describe("the OpenAPI document", () => {
 		expect((await api("GET", "/api/admin/drops/:id/code-groups", { params: { id: presale.body.id }, init: { headers: adminHeaders } })).body.groups[0].used).toBe(1);
 		expect((await api("POST", "/api/admin/drops/:id/code-groups/:groupId/revoke", { params: { id: presale.body.id, groupId: codeGroup.body.id }, init: { headers: adminHeaders } })).body.revokedAt).not.toBeNull();
 
+		// A registered window: a fan registers and verifies, the draw is committed, then made by the promoter once registration has closed.
+		const closesIn = 4_000;
+		const registeredDrop = await api("POST", "/api/admin/drops", {
+			init: jsonBody({ name: "Registered", capacity: 10, maxPerFan: 2, opensAt: soon(3_600_000), shards: 1, lines: 1, presales: [{ id: "verified", name: "Verified", opensAt: soon(600_000), closesAt: soon(1_200_000), access: "registered", registration: { opensAt: soon(-60_000), closesAt: soon(closesIn), invites: 1 } }] }, adminHeaders),
+		});
+		expect(registeredDrop.status).toBe(201);
+		const regClosesAt = Date.now() + closesIn;
+		const rid = registeredDrop.body.id;
+		expect((await api("POST", "/api/drops/:id/registrations", { params: { id: rid }, init: jsonBody({ email: "contract@x.test", locale: "fr" }) })).body.status).toBe("verification_sent");
+		expect((await api("POST", "/api/drops/:id/registrations", { params: { id: rid }, init: jsonBody({ email: "not an address" }) })).body.error.code).toBe("invalid_format");
+		const mailed = await env.DB.prepare(`SELECT subject FROM dev_mail WHERE to_address = 'contract@x.test' ORDER BY id DESC`).first<{ subject: string }>();
+		const mailedCode = /\b(\d{8})\b/.exec(mailed!.subject)![1]!;
+		expect((await api("POST", "/api/drops/:id/registrations/verify", { params: { id: rid }, init: jsonBody({ email: "contract@x.test", code: mailedCode === "00000000" ? "00000001" : "00000000" }) })).body.error.code).toBe("verification_invalid");
+		expect((await api("POST", "/api/drops/:id/registrations/verify", { params: { id: rid }, init: jsonBody({ email: "contract@x.test", code: mailedCode }) })).body.status).toBe("verified");
+		expect((await api("GET", "/api/drops/:id/draw", { params: { id: rid } })).body.seed).toBeNull();
+		expect((await api("POST", "/api/admin/drops/:id/windows/:windowId/draw", { params: { id: rid, windowId: "verified" }, init: { headers: adminHeaders } })).body.error.code).toBe("registration_open");
+		await new Promise((resolve) => setTimeout(resolve, Math.max(0, regClosesAt - Date.now()) + 200));
+		expect((await api("POST", "/api/admin/drops/:id/windows/:windowId/draw", { params: { id: rid, windowId: "verified" }, init: { headers: adminHeaders } })).body).toMatchObject({ made: true, registered: 1, drawn: 1 });
+		expect((await api("POST", "/api/admin/drops/:id/windows/:windowId/draw", { params: { id: rid, windowId: "verified" }, init: { headers: adminHeaders } })).body.made).toBe(false);
+		expect((await api("GET", "/api/drops/:id/draw", { params: { id: rid } })).body.invited).toHaveLength(1);
+
 		// Every success the document promises was seen, and checked, at least once.
 		for (const [path, ops] of Object.entries(doc.paths)) {
 			for (const [method, op] of Object.entries(ops)) {

@@ -264,7 +264,7 @@ describe("a list window, and the general sale after the windows", () => {
 
 describe("code groups for promoters", () => {
 	it("refuse a group that does not fit its window, writing nothing", async () => {
-		const drop = await presaleDrop([...windowsNow(), { id: "drawn", name: "Verified", opensAt: at(20 * MIN), closesAt: at(25 * MIN), access: "registered" }]);
+		const drop = await presaleDrop([...windowsNow(), { id: "drawn", name: "Verified", opensAt: at(20 * MIN), closesAt: at(25 * MIN), access: "registered", registration: { opensAt: at(-MIN), closesAt: at(20 * MIN), invites: 5 } }]);
 		const cases: [Record<string, unknown>, number, string][] = [
 			[{ windowId: "nope", kind: "unique", name: "X", count: 1 }, 422, "unknown_window"],
 			[{ windowId: "drawn", kind: "unique", name: "X", count: 1 }, 422, "codes_issued_by_engine"],
