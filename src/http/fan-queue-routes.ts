@@ -69,6 +69,7 @@ function queueView(w: Watermark, position: number, now: number) {
 		estimatedWaitMs: wait,
 		waitUnknown,
 		admittedPerMinute: w.admittedPerMinute,
+		returns: returnsView(w),
 		pollAfterMs: w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond))),
 		paused: w.paused,
 		opensAt: w.opensAt,
@@ -90,11 +91,26 @@ function unplacedView(w: Watermark, now: number) {
 		estimatedWaitMs: null,
 		waitUnknown: "not_placed" as const,
 		admittedPerMinute: w.admittedPerMinute,
+		returns: returnsView(w),
 		pollAfterMs: Math.round(w.opened ? 1_000 * jitter : Math.min(30_000, Math.max(1_000, untilOpen * jitter))),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
 	};
+}
+
+/**
+ * After a sell-out, the honest news for fans still in line: the tickets that have come back and are not sold again
+ * (held by a fan offered one, or free for the next offer), and the fans offered one so far. Null before any sell-out.
+ */
+function returnsView(w: Watermark) {
+	if (w.returnsFrom === null) return null;
+	return { ticketsBack: Math.max(0, w.capacity - w.sold), offered: Math.max(0, w.admittedThrough - w.returnsFrom) };
+}
+
+/** How long a fan's turn lasts: after a sell-out, a fan placed after it is offered a returned ticket, a longer turn (s). */
+export function turnSeconds(w: Pick<Watermark, "returnsFrom" | "offerSeconds">, position: number, accessSeconds: number): number {
+	return w.returnsFrom !== null && position > w.returnsFrom ? Math.max(accessSeconds, w.offerSeconds) : accessSeconds;
 }
 
 type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
@@ -162,7 +178,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 			perLine: perLineShare(joinsPerMinute, w.lines),
 			loopbackExempt: settings.loopbackExempt,
 		};
-		return lineStub(env, dropId, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: !w.soldOut, proof, lines: w.lines });
+		return lineStub(env, dropId, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: true, proof, lines: w.lines });
 	};
 	let w = await watermark(env, dropId, ctx);
 	let outcome = await joinLine(w);
@@ -175,7 +191,8 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	const joined = unwrap(outcome);
 	const now = Date.now();
 	if (joined.status === "sold_out") {
-		// Nothing was stored: there is no place to keep, only the news.
+		// A line told not to take newcomers stores nothing: there is no place to keep, only the news. This route
+		// always lets fans join until the drop closes (after a sell-out they wait for returned tickets).
 		return Response.json(
 			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null } satisfies JoinAnswer,
 			{ status: 200 },
@@ -221,7 +238,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 		position = await resolvePosition(env, w, dropId, claims.fanId, claims);
 		if (position === null) {
 			const status = hasClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
-			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) } satisfies QueueStatus;
+			return { status, ...unplacedView(w, now), ...(status === "closed" ? { pollAfterMs: null } : {}) } satisfies QueueStatus;
 		}
 		// Placed: a token that says where, so later polls need nothing but the watermark.
 		queueToken = await signQueueToken(env, { ...claims, position }, now);
@@ -229,11 +246,11 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
 	if (position <= w.admittedThrough) {
 		const at = await admissionTime(env, w, dropId, position);
-		const exp = at === null ? 0 : Math.floor((at + config(env).accessTokenSeconds * 1000) / 1000);
+		const exp = at === null ? 0 : Math.floor((at + turnSeconds(w, position, config(env).accessTokenSeconds) * 1000) / 1000);
 		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
 		const jti = await accessJti(dropId, claims.fanId, position, at);
-		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards }, now);
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, position }, now);
 		return {
 			...view,
 			status: "admitted",
@@ -248,7 +265,8 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 		} satisfies QueueStatus;
 	}
 	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
-	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null } satisfies QueueStatus;
+	// Sold out, the fan keeps their place and polls on: a ticket that comes back is offered to the next in line.
+	if (w.soldOut) return { ...view, status: "sold_out" } satisfies QueueStatus;
 	return { ...view, status: "waiting" } satisfies QueueStatus;
 });
 

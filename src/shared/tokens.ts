@@ -42,6 +42,8 @@ export interface AccessClaims {
 	exp: number;
 	/** The drop's shard count, so holds are routed without a lookup. */
 	shards: number;
+	/** The fan's position in line, so after a sell-out a hold can tell an offer of returned stock from an earlier turn (0: not carried). */
+	position: number;
 }
 
 /** A buyer's lasting right to read one order: their fan id, the drop and the order id. */
@@ -129,7 +131,7 @@ export function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()):
 }
 
 export function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
-	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti });
+	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, pos: claims.position });
 }
 
 export function signOrderToken(env: Env, claims: OrderClaims, now = Date.now()): Promise<string> {
@@ -211,7 +213,9 @@ export async function verifyAccessToken(env: Env, token: string, dropId: string)
 	if (typeof payload.jti !== "string" || typeof shards !== "number" || !Number.isInteger(shards) || shards < 1 || shards > 64) {
 		throw invalidToken();
 	}
-	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards };
+	// A token signed before positions were carried reads as position 0: a turn from before any sell-out.
+	const position = typeof payload.pos === "number" && Number.isInteger(payload.pos) && payload.pos > 0 ? payload.pos : 0;
+	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, position };
 }
 
 export async function verifyOrderToken(env: Env, token: string, dropId: string): Promise<OrderClaims> {

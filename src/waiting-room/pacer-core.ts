@@ -133,6 +133,14 @@ export class PacerCore {
 		return state.opened_at !== null && state.sleeping === 1 && state.sold_out === 0 && (state.totals_at ?? 0) + TOTALS_MAX_AGE_MS <= now;
 	}
 
+	/**
+	 * How long the turns admitted lately may last: the access window, or after a sell-out the offer of a returned ticket
+	 * (`offerSeconds`) when that is longer, so every batch whose turn is still running is published.
+	 */
+	turnWindowMs(drop: DropConfig, state: PacerState = this.state()): number {
+		return state.returns_from === null ? this.accessWindowMs : Math.max(this.accessWindowMs, drop.admission.offerSeconds * 1000);
+	}
+
 	/** The newest `limit` batches admitted after `after`, oldest first. */
 	batchesAfter(after: number, limit: number): BatchRow[] {
 		return this.sql.all<BatchRow>(`SELECT through, at, count FROM batches WHERE at > ? ORDER BY through DESC LIMIT ?`, after, limit).reverse();
@@ -188,7 +196,8 @@ export class PacerCore {
 		return {
 			seedCommitment: state.seed_commitment,
 			joined,
-			waiting: state.sold_out ? 0 : Math.max(0, joined - state.admitted_through),
+			// Sold out, fans still wait: for the tickets that come back.
+			waiting: Math.max(0, joined - state.admitted_through),
 			admitted: state.admitted_through,
 			placed: state.next_position - 1,
 		};
@@ -345,7 +354,11 @@ export class PacerCore {
 	recordTotals(drop: DropConfig, totals: ShardTotals, reopensAtAsk: number, now: number, watched = false): void {
 		this.dry.recorded(watched && reopensAtAsk === this.reopens, totals);
 		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
-		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
+		// The first sell-out also marks where the line of returns begins: every ticket that comes back from now on is
+		// offered to the fans placed after the last one admitted, in order, and only to them (batch-admission.ts).
+		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens) {
+			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = COALESCE(returns_from, admitted_through) WHERE id = 1`);
+		}
 	}
 
 	/** Notes tickets in holds as fans at work, then admits the next batch if one is due. Returns the fans admitted. */
