@@ -304,6 +304,7 @@ export default {
 	"errors.not_found": "Nicht gefunden.",
 	"errors.not_in_queue": "Dein Platz in der Schlange wurde nicht gefunden.",
 	"errors.sold_out": "Ausverkauft.",
+	"errors.returns_in_line": "Ausverkauft: Zurückgegebene Tickets gehen der Reihe nach an die Fans in der Warteschlange.",
 	"errors.not_enough_left": { one: "Nur noch {available} Ticket übrig.", other: "Nur noch {available} Tickets übrig." },
 	"errors.drop_closed": "Dieser Verkauf ist beendet.",
 	"errors.drop_cancelled": "Dieser Verkauf wurde abgesagt.",

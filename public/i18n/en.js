@@ -306,6 +306,7 @@ export default {
 	"errors.not_found": "Not found.",
 	"errors.not_in_queue": "Your place in line could not be found.",
 	"errors.sold_out": "Sold out.",
+	"errors.returns_in_line": "Sold out: tickets that come back go to the fans waiting in line, in order.",
 	"errors.not_enough_left": { one: "Only {available} ticket is left.", other: "Only {available} tickets are left." },
 	"errors.drop_closed": "This drop has closed.",
 	"errors.drop_cancelled": "This drop was cancelled.",

@@ -304,6 +304,7 @@ export default {
 	"errors.not_found": "No encontrado.",
 	"errors.not_in_queue": "No se encontró tu puesto en la fila.",
 	"errors.sold_out": "Agotado.",
+	"errors.returns_in_line": "Agotado: las entradas devueltas van a los fans que esperan en la fila, por orden.",
 	"errors.not_enough_left": { one: "Solo queda {available} entrada.", other: "Solo quedan {available} entradas." },
 	"errors.drop_closed": "Esta venta ha terminado.",
 	"errors.drop_cancelled": "Esta venta fue cancelada.",

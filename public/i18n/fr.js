@@ -304,6 +304,7 @@ export default {
 	"errors.not_found": "Introuvable.",
 	"errors.not_in_queue": "Votre place dans la file est introuvable.",
 	"errors.sold_out": "Complet.",
+	"errors.returns_in_line": "Complet : les billets qui reviennent vont aux fans qui attendent dans la file, dans l’ordre.",
 	"errors.not_enough_left": { one: "Il ne reste que {available} billet.", other: "Il ne reste que {available} billets." },
 	"errors.drop_closed": "Cette vente est terminée.",
 	"errors.drop_cancelled": "Cette vente a été annulée.",

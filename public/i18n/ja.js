@@ -293,6 +293,7 @@ export default {
 	"errors.not_found": "見つかりません。",
 	"errors.not_in_queue": "列での順番が見つかりません。",
 	"errors.sold_out": "売り切れです。",
+	"errors.returns_in_line": "完売しました。戻ってきたチケットは、列で待っているファンに順番にご案内します。",
 	"errors.not_enough_left": { other: "残りは{available}枚だけです。" },
 	"errors.drop_closed": "この販売は終了しました。",
 	"errors.drop_cancelled": "この販売は中止されました。",

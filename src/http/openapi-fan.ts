@@ -52,11 +52,11 @@ export const FAN_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Join the waiting room",
 		description:
-			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing.",
+			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out gets a place (status sold_out, `returns` says how many tickets have come back): returned tickets are offered to the fans in line, in order, until the drop closes.",
 		body: { schema: "JoinBody", required: false },
 		answers: {
 			201: json("JoinAnswer", "A new place, with the queue token to poll with and the fan's secret (shown once)."),
-			200: json("JoinAnswer", "The same place again (a rejoin), or sold out."),
+			200: json("JoinAnswer", "The same place again (a rejoin)."),
 		},
 		errors: {
 			400: "missing_field (fanId)",
@@ -102,7 +102,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled, returns_in_line (after a sell-out, a turn from before it while fans wait for returned tickets)",
 			410: "hold_expired: a named hold that ran out while its units were being claimed",
 			422:
 				"limit_exceeded (maxPerFan, alreadyHeldOrBought), type_limit_exceeded (the type's maxPerFan), out_of_range; named units: unknown_ticket_type, " +
