@@ -18,6 +18,7 @@ import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./led
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
 import { OUTBOX_RETRY_MS, OutboxSender } from "./outbox-sender";
+import type { ReturnsLine } from "./returns-line";
 import { ACK_AFTER_MS, type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "./stock-transfers";
 import { type ClaimInput, type Claimed, type PoolCounts, type PoolInit, type SectionSeats, type UnitCounts, UnitLedger } from "./unit-ledger";
 
@@ -108,13 +109,14 @@ export class InventoryShard extends DurableObject<Env> {
 	 * their turn). This shard is the fan's home shard and keeps their ledger, so
 	 * `maxPerFan` is checked in one place for the whole drop.
 	 */
-	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): Promise<Outcome<HoldView>> {
+	/** `position`: the fan's place in line, from their access token (0: a token that carries none). */
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; position?: number }): Promise<Outcome<HoldView>> {
 		this.served.count("hold");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
 		const request = JSON.stringify({ quantity: input.quantity });
 		// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
-		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, request })));
+		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, position: input.position ?? 0, request })));
 	}
 
 	/**
@@ -225,12 +227,20 @@ export class InventoryShard extends DurableObject<Env> {
 		return this.ledger.charges.order(input);
 	}
 
-	/** Puts a refund's tickets back on sale here; once per refund id. */
-	restock(input: { refundId: string; quantity: number }): { restocked: boolean } {
+	/**
+	 * Puts a refund's tickets back on sale here; once per refund id. `returns`: the line for returned tickets as the
+	 * pacer answered just before (refunds.ts), noted in the same moment the stock comes back, so no hold here takes it
+	 * for a turn from before the sell-out.
+	 */
+	restock(input: { refundId: string; quantity: number; returns?: (ReturnsLine & { until?: number }) | null }): { restocked: boolean; late?: boolean } {
 		this.served.count("restock");
 		this.ledger.requireMeta();
+		// Told no line exists, the restock must land while the pacer holds off marking a sell-out; later, the refund asks again.
+		const late = input.returns?.from === null && input.returns.until !== undefined && this.clock() > input.returns.until;
+		if (late && this.ledger.returns.line() === null) return { restocked: false, late: true };
 		// A cancelled drop puts nothing back on sale: the refund's restock ends here, with nothing restocked.
 		if (this.ledger.refusal("restock") !== null) return { restocked: false };
+		if (input.returns) this.ledger.returns.note({ from: input.returns.from, waiting: input.returns.waiting }, this.clock());
 		const restocked = this.ledger.transfers.restock(input.refundId, input.quantity, this.clock());
 		void this.toldIfMoved(null);
 		return { restocked };
@@ -271,8 +281,9 @@ export class InventoryShard extends DurableObject<Env> {
 	 * The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen,
 	 * and the drop's state as the promoter set it (so a shard the cancel's own call missed learns of it here).
 	 */
-	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; watch?: boolean; state?: SetState } = {}): ShardCountsWithUnits {
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; watch?: boolean; state?: SetState; returns?: ReturnsLine | null } = {}): ShardCountsWithUnits {
 		this.served.count("totals");
+		if (this.ledger.meta() !== null) this.ledger.returns.note(input.returns, this.clock());
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
 		const counts = { ...this.ledger.counts(), named: this.units.counts() };

@@ -153,6 +153,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		if (this.core.reopen()) await this.ctx.storage.setAlarm(this.clock());
 	}
 
+	/** The line for returned tickets, for a refund about to put tickets back on a shard (pacer-core.ts, returnsLine). */
+	returnsLine(): { from: number | null; waiting: boolean; until: number } {
+		this.served.count();
+		return this.core.returnsLine(this.clock(), true);
+	}
+
 	/**
 	 * A shard that watches a dry drop for the pacer saw stock come back or a sale: the pacer
 	 * looks at every shard again on its next tick (at most BUSY_TICK_MS away, or now if asleep),
@@ -160,8 +166,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 */
 	async stockMoved(): Promise<void> {
 		this.served.count();
-		// Counted even mid-look: the look under way was gathered around it, and is not a dry look to trust.
-		this.core.dry.moves++;
+		this.core.dry.moves++; // even mid-look: the look under way was gathered around it, not a dry look to trust
 		this.core.dry.watching = false;
 		await this.wakeIfSleeping();
 	}
@@ -312,7 +317,9 @@ export class WaitingRoom extends DurableObject<Env> {
 		const watch = hint !== undefined && moves === this.lookMoves && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
 		this.lookMoves = moves;
 		try {
-			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
+			const { from, waiting } = this.core.returnsLine(this.clock());
+			const returns = from === null ? undefined : { from, waiting };
+			const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop), returns), "the shards' totals");
 			this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 			totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 		} catch (err) {

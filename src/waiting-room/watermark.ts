@@ -81,7 +81,10 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 	const state = pacer.state();
 	const opened = state.opened_at !== null;
 	const totals = pacer.totals(drop, state);
-	const windowStart = now - pacer.turnWindowMs(drop, state);
+	// After a sell-out an offer of a returned ticket (`offerSeconds`) may outlast the access window: every batch whose
+	// turn is still running is published.
+	const turnWindowMs = state.returns_from === null ? pacer.accessWindowMs : Math.max(pacer.accessWindowMs, drop.admission.offerSeconds * 1000);
+	const windowStart = now - turnWindowMs;
 	const batches = pacer.batchesAfter(windowStart, PUBLISHED_BATCHES);
 	const olderInWindow = batches.length === PUBLISHED_BATCHES && pacer.batchCountAfter(windowStart) > batches.length;
 	return {

@@ -15,7 +15,9 @@ import { errorCode } from "../support/errors";
 import { type JoinJson, hold, join, newHold, purchase, status } from "../support/fans";
 import { restartObjects } from "../support/objects";
 import { admitBatch, movePacerClock, openRoom, roomStub, tickRoom } from "../support/room";
-import { expireHold } from "../support/shards";
+import { expireHold, fansHomedOn, shardStub } from "../support/shards";
+import { homeShard } from "../../src/inventory/drop-shards";
+import { RESTOCK_LEASE_MS } from "../../src/waiting-room/pacer-core";
 import { HOUR } from "../support/time";
 
 const OFFER_SECONDS = 900;
@@ -33,12 +35,13 @@ const admitNow = async (dropId: string) => {
 };
 
 /** Two tickets, one line, bought by two fans of the pre-queue; the pacer has seen the sell-out. */
-async function soldOutDrop(prefix: string) {
+async function soldOutDrop(prefix: string, options: { shards?: number; tick?: boolean } = {}) {
 	const opensAtMs = Date.now() + HOUR;
 	const drop = await createDrop({
 		opensAt: new Date(opensAtMs).toISOString(),
 		capacity: 2,
 		maxPerFan: 1,
+		shards: options.shards ?? 1,
 		admission: { batchSize: 5, activeMultiple: 1, intervalMs: 600_000, offerSeconds: OFFER_SECONDS },
 	});
 	const joined = [await join(drop.id, `${prefix}-b1`), await join(drop.id, `${prefix}-b2`)];
@@ -50,8 +53,9 @@ async function soldOutDrop(prefix: string) {
 		const h = await newHold(drop.id, access, 1);
 		const p = await purchase(drop.id, access, h.holdId);
 		expect(p.status).toBe(201);
-		buyers.push({ access, order: (await p.json()) as { orderId: string; orderToken: string } });
+		buyers.push({ fanId: j.fanId, access, order: (await p.json()) as { orderId: string; orderToken: string } });
 	}
+	if (options.tick === false) return { drop, buyers };
 	await tickRoom(drop.id);
 	expect(await pacer(drop.id)).toMatchObject({ sold_out: 1, returns_from: 2 });
 	return { drop, buyers };
@@ -137,5 +141,72 @@ describe("the line after a sell-out", () => {
 		expect((await status(drop.id, w2!.queueToken)).status).toBe("admitted");
 		expect((await status(drop.id, w3!.queueToken)).status).toBe("waiting");
 		await expectCleanAudit(drop.id);
+	});
+});
+
+/** A hold asked of a shard straight, as a Worker whose copy of the watermark has not heard of the sell-out would ask it. */
+const shardHold = (dropId: string, shard: number, fanId: string, position: number) =>
+	shardStub(dropId, shard).hold({ fanId, quantity: 1, idempotencyKey: `k-${fanId}-${position}`, notAfter: Date.now() + HOUR, position });
+
+describe("the shard keeps returned tickets for the line (a Worker's copy of the watermark may be a second old)", () => {
+	it("after a refund with restock, the shard refuses a turn from before the sell-out and holds for the fan offered it", async () => {
+		const { drop, buyers } = await soldOutDrop("sh");
+		await lateFans(drop.id, ["sh-w1"]);
+		await orderReaches(buyers[0]!.order.orderId, buyers[0]!.order.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await refund(drop.id, buyers[0]!.order.orderId, { restock: true })).status).toBe(200);
+		// No tick since: the shard knows the line from the restock alone. Positions 1 and 2 were admitted before the sell-out.
+		for (const position of [0, 1, 2]) {
+			const refused = await shardHold(drop.id, 0, `sh-early-${position}`, position);
+			expect(refused).toMatchObject({ ok: false, code: "returns_in_line", status: 409 });
+		}
+		// The fan placed after the sell-out takes it, and then nothing is left.
+		expect(await shardHold(drop.id, 0, "sh-w1", 3)).toMatchObject({ ok: true });
+		expect(await shardHold(drop.id, 0, "sh-w1-other", 4)).toMatchObject({ ok: false, code: "sold_out" });
+		await expectCleanAudit(drop.id);
+	});
+
+	it("an offer stands while its fan is the last in line: an earlier turn still cannot take the ticket, through the Worker or at the shard", async () => {
+		const { drop, buyers } = await soldOutDrop("lo");
+		const [w1] = await lateFans(drop.id, ["lo-w1"]);
+		await orderReaches(buyers[0]!.order.orderId, buyers[0]!.order.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await refund(drop.id, buyers[0]!.order.orderId, { restock: true })).status).toBe(200);
+		expect(await admitNow(drop.id)).toBe(3);
+		expect((await status(drop.id, w1!.queueToken)).status).toBe("admitted");
+		// Nobody waits any more; the one fan in the line for returns holds an offer.
+		await tickRoom(drop.id);
+		expect(await errorCode(await hold(drop.id, buyers[1]!.access, 1))).toBe("returns_in_line");
+		expect(await shardHold(drop.id, 0, "lo-early", 2)).toMatchObject({ ok: false, code: "returns_in_line" });
+	});
+
+	it("a peer that has heard of no sell-out learns the line with the returned stock it is given, and refuses the earlier turn", async () => {
+		const { drop, buyers } = await soldOutDrop("pe", { shards: 2 });
+		await lateFans(drop.id, ["pe-w1"]);
+		const buyer = buyers[0]!;
+		const restockedOn = homeShard(buyer.fanId, 2);
+		const other = 1 - restockedOn;
+		await orderReaches(buyer.order.orderId, buyer.order.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await refund(drop.id, buyer.order.orderId, { restock: true })).status).toBe(200);
+		const [early] = fansHomedOn(other, 2, 1, "pe-early");
+		// The other shard holds nothing of its own and was told no line: it asks the restocked shard, and its answer carries the line.
+		expect(await shardHold(drop.id, other, early!, 2)).toMatchObject({ ok: false, code: "returns_in_line" });
+		const [late] = fansHomedOn(other, 2, 1, "pe-late");
+		expect(await shardHold(drop.id, other, late!, 3)).toMatchObject({ ok: true });
+		await expectCleanAudit(drop.id);
+	});
+
+	it("a refund that asks the line before the pacer marks the first sell-out holds the marking off until its restock has landed", async () => {
+		const { drop } = await soldOutDrop("ls", { tick: false });
+		// The refund's question, before the pacer has looked: no line yet, and a lease.
+		const line = await roomStub(drop.id).returnsLine();
+		expect(line).toMatchObject({ from: null });
+		// The look that follows finds every ticket sold, but marks no sell-out while the restock may still be on its way.
+		await tickRoom(drop.id);
+		expect(await pacer(drop.id)).toMatchObject({ sold_out: 0, returns_from: null });
+		// A restock that comes after the lease is refused (the refund asks again later), unless the shard knows the line.
+		expect(await shardStub(drop.id, 0).restock({ refundId: "rf-late", quantity: 1, returns: { ...line, until: Date.now() - 1 } })).toEqual({ restocked: false, late: true });
+		// Once the lease has run out, the sell-out is marked.
+		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => movePacerClock(room, RESTOCK_LEASE_MS + 1_000));
+		await tickRoom(drop.id);
+		expect(await pacer(drop.id)).toMatchObject({ sold_out: 1, returns_from: 2 });
 	});
 });
