@@ -113,7 +113,10 @@ describe("the line after a sell-out", () => {
 		await tickRoom(drop.id);
 		expect(await pacer(drop.id)).toMatchObject({ sold_out: 1, admitted_through: 3 });
 		expect(await status(drop.id, w2!.queueToken)).toMatchObject({ status: "sold_out", returns: { ticketsBack: 0, offered: 1 } });
-		await expectCleanAudit(drop.id);
+		// The promoter's audit: one ticket came back, and it went to the line (one fan offered, after position 2).
+		const audit = await expectCleanAudit(drop.id);
+		expect(audit.refunds).toMatchObject({ restocked: 1 });
+		expect(audit.admission).toMatchObject({ returnsFrom: 2, offeredReturns: 1 });
 	});
 
 	it("a hold that runs out, and then the offer, passes the ticket to the next fan; a pacer restarted mid-offer keeps the order", async () => {
