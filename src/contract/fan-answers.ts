@@ -156,6 +156,9 @@ function build() {
 		accessToken: z.string().optional().meta({ description: "Once admitted: the token for holds and purchases." }),
 		accessExpiresAt: instant().optional(),
 		admittedAt: instant().optional().meta({ description: "Once admitted: when the fan's batch went in." }),
+		offer: z.boolean().optional().meta({
+			description: "Once admitted: true when this turn is the offer of a returned ticket (the fan was placed after the sell-out), a turn of the drop's `admission.offerSeconds`.",
+		}),
 	});
 
 	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */

@@ -108,9 +108,14 @@ function returnsView(w: Watermark) {
 	return { ticketsBack: Math.max(0, w.capacity - w.sold), offered: Math.max(0, w.admittedThrough - w.returnsFrom) };
 }
 
+/** Whether a fan's turn is the offer of a returned ticket: they were placed after the sell-out. */
+export function isOffer(w: Pick<Watermark, "returnsFrom">, position: number): boolean {
+	return w.returnsFrom !== null && position > w.returnsFrom;
+}
+
 /** How long a fan's turn lasts: after a sell-out, a fan placed after it is offered a returned ticket, a longer turn (s). */
 export function turnSeconds(w: Pick<Watermark, "returnsFrom" | "offerSeconds">, position: number, accessSeconds: number): number {
-	return w.returnsFrom !== null && position > w.returnsFrom ? Math.max(accessSeconds, w.offerSeconds) : accessSeconds;
+	return isOffer(w, position) ? Math.max(accessSeconds, w.offerSeconds) : accessSeconds;
 }
 
 type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
@@ -262,6 +267,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 			pollAfterMs: null,
 			accessToken,
 			accessExpiresAt: new Date(exp * 1000).toISOString(),
+			offer: isOffer(w, position),
 		} satisfies QueueStatus;
 	}
 	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;

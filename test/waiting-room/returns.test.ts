@@ -49,7 +49,10 @@ async function soldOutDrop(prefix: string, options: { shards?: number; tick?: bo
 	expect(await admitNow(drop.id)).toBe(2);
 	const buyers = [];
 	for (const j of joined) {
-		const access = (await status(drop.id, j.queueToken)).accessToken as string;
+		const turn = await status(drop.id, j.queueToken);
+		// A turn before the sell-out is no offer.
+		expect(turn.offer).toBe(false);
+		const access = turn.accessToken as string;
 		const h = await newHold(drop.id, access, 1);
 		const p = await purchase(drop.id, access, h.holdId);
 		expect(p.status).toBe(201);
@@ -98,7 +101,7 @@ describe("the line after a sell-out", () => {
 		// The offer stands for its whole turn: no second fan is let in for the one ticket.
 		expect(await admitNow(drop.id)).toBe(3);
 		const offered = await status(drop.id, w1!.queueToken);
-		expect(offered).toMatchObject({ status: "admitted", position: 3 });
+		expect(offered).toMatchObject({ status: "admitted", position: 3, offer: true });
 		const turnMs = Date.parse(offered.accessExpiresAt as string) - Date.parse(offered.admittedAt as string);
 		expect(turnMs).toBeGreaterThan(config(env).accessTokenSeconds * 1000);
 		expect(Math.abs(turnMs - OFFER_SECONDS * 1000)).toBeLessThan(1_000);
