@@ -40,6 +40,11 @@
 // SCENARIO=seated (with SEATS, default TICKETS): a drop of reserved seats where many
 // fans race for the same best seats (lib/seated.js); it also fails on a seat sold
 // twice or D1 disagreeing with the shards.
+// SCENARIO=returns: after the sell-out a "promoter" scenario refunds RETURN_SHARE (default
+// 0.1) of the orders with restock while the fans left keep their places in line (an offer
+// lasts OFFER_SECONDS, default 60), waits for every returned ticket to sell again and closes
+// the drop (lib/returns.js); the teardown fails on a returned ticket not sold again. The
+// line-order check from each fan's position is the Node runner's (VUs share no memory).
 import { Counter, Gauge, Trend } from "k6/metrics";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
@@ -67,6 +72,7 @@ import { k6Report, loadObjectNames } from "./lib/k6-report.js";
 import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
 import { renderReport } from "./lib/report-html.js";
 import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
+import { returnTickets, returnsAuditFailures } from "./lib/returns.js";
 import { K6_TICKET_METRICS, ticketBinTag, ticketBinThresholds } from "./lib/ticket-time.js";
 import { K6_ESTIMATE_METRICS, estimateOutcome } from "./lib/wait-estimate.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
@@ -76,6 +82,7 @@ const knobs = knobsFrom(__ENV);
 if (knobs.cancelAfterSold > 0) throw new Error("CANCEL_AFTER_SOLD is the Node runner's (npm run loadtest -- --cancel-after-sold N): k6's VUs share no memory, so none knows the fans' sold count or each other's 201s");
 const SCENARIO = scenarioNamed(__ENV.SCENARIO);
 const SEATED = SCENARIO.seated;
+const RETURNS = SCENARIO.returns;
 if (SEATED) knobs.tickets = seatCount(knobs);
 const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
 const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || "";
@@ -220,6 +227,18 @@ export const options = {
 	thresholds: thresholds,
 };
 
+// The returns scenario's promoter: one VU that refunds after the sell-out, then closes the drop.
+if (RETURNS && options.scenarios) {
+	options.scenarios.promoter = {
+		executor: "per-vu-iterations",
+		vus: 1,
+		iterations: 1,
+		exec: "promoter",
+		maxDuration: Math.ceil(knobs.leadSeconds + SCENARIO.arrivalSeconds(knobs) + knobs.fanTimeoutSeconds + 30) + "s",
+		gracefulStop: "30s",
+	};
+}
+
 expectContractStatuses(SCENARIO.isBot !== null);
 
 const client = k6Client(
@@ -258,7 +277,9 @@ export function setup() {
 	// A first sample, so every threshold has data even when nothing goes wrong.
 	for (const c of [unexpected, unanswered, oversold, lost, unsold, broken, fairnessMismatches, botBreaches, notSoldOut, ticketsMissed, estimateUntold]) c.add(0);
 	const createdAt = Date.now();
-	const body = SEATED ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const plainBody = dropBody(knobs, createdAt);
+	if (RETURNS) plainBody.admission.offerSeconds = knobs.offerSeconds;
+	const body = SEATED ? seatedDropBody(plainBody, knobs) : plainBody;
 	const drop = runSync(createDrop(client, { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN }, body), client);
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) throw new Error("the drop was created with " + drop.lines + " line(s); asked for " + knobs.lines);
 	console.log(
@@ -295,6 +316,7 @@ export default function (data) {
 				startAt: plan.startAt,
 				probes: plan.probes,
 				holdBody: SEATED ? seatedHoldBody(i) : undefined,
+				waitForReturns: RETURNS,
 			}),
 		);
 	}
@@ -313,6 +335,21 @@ export default function (data) {
 		}
 	}
 	checkVuFairness(data, results);
+}
+
+/**
+ * The returns scenario's promoter (lib/returns.js): after the sell-out, refunds
+ * RETURN_SHARE of the orders with restock, waits for them to sell again, closes the drop.
+ * @param {SetupData} data
+ */
+export function promoter(data) {
+	const cfg = { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN };
+	const out = runSync(returnTickets(client, cfg, data.dropId, knobs, (knobs.leadSeconds + SCENARIO.arrivalSeconds(knobs) + knobs.fanTimeoutSeconds) * 1000), client);
+	console.log("returns: " + out.refundedOrders + " of " + out.orders + " order(s) refunded with restock (" + out.refundedTickets + " ticket(s)); " + (out.resoldAt === null ? "not all sold again" : "all sold again") + "; drop " + (out.closedAt === null ? "not closed" : "closed"));
+	if (out.error) {
+		broken.add(1);
+		console.warn("returns: " + out.error);
+	}
 }
 
 /**
@@ -374,6 +411,12 @@ export function teardown(data) {
 	const failures = auditFailures(audit, { expectSoldOut: EXPECT_SOLD_OUT, maxPerFan: knobs.maxPerFan, maxPerFanLoad: knobs.maxPerFanLoad, byFan: byFan });
 	if (SEATED) {
 		for (const f of seatedFailures(audit)) failures.push("seated: " + f);
+	}
+	if (RETURNS) {
+		// The promoter's count is in its own VU: the audit's restocked stands for it, and must not be 0.
+		const restocked = audit.refunds ? audit.refunds.restocked : 0;
+		if (restocked === 0) failures.push("returns: no ticket came back (the promoter's refunds never ran)");
+		for (const f of returnsAuditFailures(audit, restocked)) failures.push(f);
 	}
 	// The published data itself: the seed against its commitment, the shuffle, and the audit agreeing.
 	const fairness = runSync(readFairness(client, cfg, data.dropId), client);

@@ -14,6 +14,7 @@
 //   npm run loadtest -- --scenario presale --fans 1000         (a code presale's rules under load: lib/presale.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
 //   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
+//   npm run loadtest -- --scenario returns --fans 5500 --tickets 500   (refunds after the sell-out go to the line: lib/returns.js)
 //   npm run loadtest -- --fans 600 --tickets 300 --cancel-after-sold 100   (cancels mid-sale: lib/cancel.js)
 //
 // Each drop run also writes an HTML report beside its JSON (lib/report-html.js).
@@ -58,6 +59,7 @@ import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/
 import { waitEstimateStats, waitEstimateText } from "./lib/wait-estimate.js";
 import { queueStatsText, readQueueStats } from "./lib/queue-stats.js";
 import { selloutStats, selloutText } from "./lib/sellout.js";
+import { returnTickets, returnsText, returnsVerdict } from "./lib/returns.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -137,6 +139,9 @@ if (flags.scenario !== "attack" && flags.scenario !== "presale") {
 const scenario = dropScenario ? dropScenario.name : flags.scenario;
 // The seated scenario (lib/seated.js) runs the drop's journey on a drop of seats: its tickets are its seats.
 const seated = dropScenario !== null && dropScenario.seated;
+// The returns scenario (lib/returns.js): fans stay in line after the sell-out; the promoter refunds some orders with restock.
+const returns = dropScenario !== null && dropScenario.returns;
+if (returns && knobs.cancelAfterSold > 0) fail("--scenario returns and --cancel-after-sold do not go together");
 if (seated) knobs.tickets = seatCount(knobs);
 let thresholds = [];
 try {
@@ -308,7 +313,10 @@ async function runDrop(baseUrl, adminToken) {
 			},
 		},
 	});
-	const body = seated ? seatedDropBody(dropBody(knobs, createdAt), knobs) : dropBody(knobs, createdAt);
+	const plainBody = dropBody(knobs, createdAt);
+	// After the sell-out an offer of a returned ticket lasts offerSeconds (a minute by default here: the run stays short).
+	if (returns) plainBody.admission = { ...plainBody.admission, offerSeconds: knobs.offerSeconds };
+	const body = seated ? seatedDropBody(plainBody, knobs) : plainBody;
 	const drop = await runAsync(createDrop(client, cfg, body), client);
 	const opensAt = Date.parse(drop.opensAt);
 	// A drop cancelled mid-sale never sells out.
@@ -340,12 +348,32 @@ async function runDrop(baseUrl, adminToken) {
 	});
 	charting = true;
 	const observer = observeDrop(client, baseUrl, drop.id, timeline, knobs.bucketSeconds * 1000);
+	// The promoter's side of the returns scenario, beside the fans: refunds after the sell-out, then the close.
+	const returning = returns
+		? runAsync(returnTickets(client, cfg, drop.id, knobs, (knobs.leadSeconds + knobs.spreadSeconds + knobs.fanTimeoutSeconds) * 1000), client).then(
+				(r) => {
+					log(`returns: ${r.refundedOrders} of ${r.orders} order(s) refunded with restock (${r.refundedTickets} ticket(s)); ${r.resoldAt === null ? "not all sold again" : "all sold again"}; drop ${r.closedAt === null ? "not closed" : "closed"}`);
+					return r;
+				},
+				(err) => ({ error: String(err), refundedTickets: 0, refundedOrders: 0, refundedAt: null, resoldAt: null, timedOut: false }),
+			)
+		: null;
 	const results = await Promise.all(
 		Array.from({ length: knobs.fans }, (_, i) => {
 			const plan = fanPlan(dropScenario, i, knobs, createdAt);
 			if (plan.bot) tally.bots++;
 			return runAsync(
-				fanJourney(client, { baseUrl, dropId: drop.id, fanId: `lt${createdAt.toString(36)}-${i}`, index: i, knobs, startAt: plan.startAt, probes: plan.probes, ...(seated ? { holdBody: seatedHoldBody(i) } : {}) }),
+				fanJourney(client, {
+					baseUrl,
+					dropId: drop.id,
+					fanId: `lt${createdAt.toString(36)}-${i}`,
+					index: i,
+					knobs,
+					startAt: plan.startAt,
+					probes: plan.probes,
+					waitForReturns: returns,
+					...(seated ? { holdBody: seatedHoldBody(i) } : {}),
+				}),
 				client,
 			).catch((err) => ({ outcome: "error", error: String(err) }));
 		}),
@@ -358,14 +386,21 @@ async function runDrop(baseUrl, adminToken) {
 	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
 	const cancel = knobs.cancelAfterSold > 0 ? await checkCancel(client, cfg, drop.id, { cancelling, purchases, sold: tally.tickets }) : null;
 	const byFan = await runAsync(ticketsByFan(client, cfg, drop.id), client);
+	const returned = returning ? await returning : null;
 	const failures = auditFailures(audit, {
 		expectSoldOut,
 		maxPerFan: knobs.maxPerFan,
 		maxPerFanLoad: knobs.maxPerFanLoad,
 		byFan,
 		clientOrders: orders.size,
-		clientTickets: tally.tickets,
+		// Refunded tickets were sold to a fan, then restocked (not in the shards' sold) and sold again.
+		clientTickets: tally.tickets - (returned ? returned.refundedTickets : 0),
 	});
+	const returnsCheck = returned ? returnsVerdict({ results, audit, phase: returned }) : null;
+	if (returnsCheck) {
+		failures.push(...returnsCheck.failures);
+		log(`returns: ${returnsText(returnsCheck)}`);
+	}
 	if (knobs.lines > 0 && drop.lines !== knobs.lines) failures.push(`the drop was created with ${drop.lines} line(s); asked for ${knobs.lines}`);
 	const ticketing = await checkTicketed(client, cfg, drop.id, knobs.drainSeconds * 1000);
 	failures.push(...ticketing.failures);
@@ -451,6 +486,7 @@ async function runDrop(baseUrl, adminToken) {
 		audit: { ...audit, shards: audit.shards },
 		ticketing,
 		cancel,
+		returns: returnsCheck,
 		failures,
 		errorSamples,
 		retrySamples,
@@ -823,6 +859,7 @@ function printDropSummary(r) {
 			`${mark(a.recorded === a.totals.orders)} D1 ${a.recorded} orders = shards ${a.totals.orders}  ${mark(a.balanced)} balanced`,
 	);
 	if (r.cancel) out.push(`${dots("cancel")}${mark(r.cancel.ok)} ${r.cancel.stats ? cancelText(r.cancel) : r.cancel.failures.join("; ")}`);
+	if (r.returns) out.push(`${dots("returns")}${mark(r.returns.ok)} ${returnsText(r.returns)}`);
 	const t = r.ticketing;
 	if (t) {
 		out.push(

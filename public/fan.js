@@ -134,7 +134,7 @@ function updateTitle() {
 	const name = drop?.name ?? t("page.title");
 	let prefix = "";
 	if (current === "waiting" && lastView?.position) prefix = t("title.inLine", { n: formatNumber(lastView.position) });
-	else if (current === "choose") prefix = t("title.turn");
+	else if (current === "choose") prefix = t(saved.offer ? "title.offer" : "title.turn");
 	else if (current === "pay") prefix = t("title.held");
 	else if (current === "done") prefix = { going: t("title.tickets"), refunded: drop?.status === "cancelled" ? t("title.cancelled") : t("title.refunded"), cancelling: t("title.cancelled") }[saved.order ? orderOutcome(saved.order) : "going"];
 	document.title = `${prefix}${prefix ? " · " : ""}${name}`;
@@ -248,12 +248,18 @@ function showFinal(title, message, action = null, next = null) {
 let soldOutShown = false;
 
 /**
- * Sold out, in words for where the fan was: one who never queued is told the drop sold
- * out, one who queued or was choosing that it sold before they could buy. What is left
- * to do is what the engine offers: a promoter's refund can put tickets back on sale and
- * reopen the drop, so the page keeps watching for that and says so.
+ * Sold out, in words for where the fan was. The line outlives the sell-out: a fan with no
+ * place yet is offered one, for the tickets that come back (offered to the fans in line, in
+ * order). A fan whose turn came before the sell-out cannot take a returned ticket while
+ * anyone waits, so their page watches for tickets back on sale and says so; `canJoin`
+ * false is a join the engine answered with no place (nothing stored), which gets that too.
  */
-function soldOut() {
+function soldOut({ canJoin = true } = {}) {
+	const choosing = current === "choose" || current === "pay" || saved.accessToken;
+	if (canJoin && !choosing && !saved.queueToken) {
+		showFinal(t("soldOut.title"), t("soldOut.all"), { label: t("soldOut.joinLine"), run: join }, t("soldOut.joinNext"));
+		return;
+	}
 	const message = t(current === "choose" || current === "pay" || saved.accessToken ? "soldOut.whileChoosing" : saved.queueToken ? "soldOut.beforeTurn" : "soldOut.all");
 	showFinal(t("soldOut.title"), message, { label: t("soldOut.check"), run: () => checkForReturns(true) }, t("soldOut.next"));
 	soldOutShown = true;
@@ -567,8 +573,12 @@ function applyQueueView(view) {
 	}
 	lastView = view;
 	switch (view.status) {
+		case "sold_out":
+			// A join the engine answered with no place: only the news (nothing to poll).
+			if (!saved.queueToken) return soldOut({ canJoin: false });
+		// falls through: after a sell-out a fan in line keeps their place and polls on for returned tickets
 		case "waiting":
-			saved.lastPlace = { status: "waiting", position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, waitUnknown: view.waitUnknown ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused) };
+			saved.lastPlace = { status: view.status, position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, waitUnknown: view.waitUnknown ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused), returns: view.returns ?? null };
 			save();
 			renderWaiting(view);
 			schedulePoll(view.pollAfterMs ?? 2_000);
@@ -577,10 +587,10 @@ function applyQueueView(view) {
 			if (!view.accessToken) return schedulePoll(250);
 			saved.accessToken = view.accessToken;
 			saved.accessExpiresAt = view.accessExpiresAt;
+			// The offer of a returned ticket reads as one, with its longer time.
+			saved.offer = view.offer === true;
 			save();
 			return enterAdmitted();
-		case "sold_out":
-			return soldOut();
 		case "closed":
 			return closed();
 		case "expired":
@@ -594,10 +604,21 @@ function applyQueueView(view) {
 /** `kept`: the place as last read here, drawn before the engine answers (said so under the bar). */
 function renderWaiting(view, { kept = false } = {}) {
 	const inLine = view.position !== null && view.position !== undefined;
-	show("prequeue-block", !inLine);
+	// After a sell-out every fan still waiting is in line for returned tickets (`returns` is null before).
+	const returns = view.returns ?? null;
+	show("prequeue-block", !inLine && returns === null);
 	text("prequeue-text", saved.window ? t("presale.prequeue", { name: saved.window.name }) : t("waiting.prequeue"));
 	show("line-block", inLine);
 	show("paused-note", Boolean(view.paused));
+	text("h-waiting", t(returns ? "line.heading" : "waiting.heading"));
+	text("wait-label", t(returns ? "line.back" : "waiting.wait"));
+	show("returns-note", returns !== null);
+	if (returns) {
+		text("returns-text", t("line.soldOut"));
+		text("returns-offered", t("line.offered", { count: returns.offered, n: formatNumber(returns.offered) }));
+		if (!returnsSaid && !kept) announce(t("line.announce"));
+		returnsSaid = !kept || returnsSaid;
+	}
 	if (inLine) {
 		// Every figure from this one answer: the place is the fans ahead plus one, and the bar runs from the furthest place shown.
 		const figures = lineFigures(view, saved.firstPlace);
@@ -608,8 +629,9 @@ function renderWaiting(view, { kept = false } = {}) {
 		}
 		text("position", formatNumber(figures.place));
 		text("ahead", formatNumber(figures.ahead));
-		text("wait", waitWords(view));
-		text("wait-pace", paceWords(view));
+		// Sold out, no pace foretells when a ticket comes back: the returned tickets not yet sold again stand in for the wait.
+		text("wait", returns ? formatNumber(returns.ticketsBack) : waitWords(view));
+		text("wait-pace", returns ? "" : paceWords(view));
 		$("progress").value = figures.percent;
 		const progress =
 			figures.ahead === 0
@@ -623,6 +645,9 @@ function renderWaiting(view, { kept = false } = {}) {
 	setState("waiting");
 	tick();
 }
+
+/** Whether the page has said that the fan keeps their place after the sell-out. */
+let returnsSaid = false;
 
 /** Says the place out loud when it changes, without talking over the fan every second. */
 function announcePlace(figures) {
@@ -685,11 +710,15 @@ function showChoose(notice = null) {
 	const box = $("choose-notice");
 	show(box, notice !== null);
 	if (notice) text(box, notice);
+	// The offer of a returned ticket says so, and that its time is longer than a turn's.
+	text("h-choose", t(saved.offer ? "offer.heading" : "choose.heading"));
+	text("choose-within", t(saved.offer ? "offer.within" : "choose.within"));
+	show("offer-note", Boolean(saved.offer));
 	const wasHere = current === "choose";
 	setState("choose");
 	if (!wasHere) {
 		// A notice on arrival is said by its alert box; announcing it too would read it twice.
-		if (notice === null) announce(t("choose.announce"));
+		if (notice === null) announce(t(saved.offer ? "offer.announce" : "choose.announce"));
 	}
 	// A refusal on this step: said at once (the notice is an alert) and focused, since the button pressed was disabled and focus would fall to the page.
 	else if (notice) focusHeading(box);
@@ -756,6 +785,8 @@ function holdFailed(err) {
 	}
 	switch (err.code) {
 		case "sold_out":
+		// A turn from before the sell-out: the tickets that came back are the line's.
+		case "returns_in_line":
 			return soldOut();
 		case "drop_closed":
 			return closed();

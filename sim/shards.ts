@@ -177,7 +177,8 @@ export class Inventory {
 		const shard = this.shards[k]!;
 		const request = JSON.stringify({ quantity: input.quantity });
 		this.request(k, this.config.cpu.hold, `hold of ${input.quantity} (key ${input.idempotencyKey})`, input.fanId, async () => {
-			const o = await shard.transfers.hold({ ...input, request });
+			// The simulated shards are told no line for returned tickets, so a position changes nothing here.
+			const o = await shard.transfers.hold({ ...input, request, position: 0 });
 			const mine = shard.fanTickets(input.fanId);
 			if (mine > this.config.maxPerFan) this.fail(`fan ${input.fanId} holds or bought ${mine} tickets on shard ${k} > maxPerFan ${this.config.maxPerFan}`);
 			return o;

@@ -1,8 +1,9 @@
 // The fan page's smaller words, in a real Chromium at desktop and phone sizes:
 // a drop whose every ticket is held says why "0 left" is not sold out and what
-// joining then means; the sold-out page thanks no one for a queue they never
-// joined and offers the one next step the engine has (tickets a promoter's
-// refund puts back on sale), which works; the header names the drop, never the
+// joining then means; the sold-out page of a fan whose turn came before the
+// sell-out thanks no one and offers the one next step the engine has for them
+// (tickets a promoter's refund puts back on sale while nobody waits in line),
+// which works; the header names the drop, never the
 // fan's id; each ticket type's price has its own box and the header says
 // "from" the lowest rather than one type's price for all.
 import assert from "node:assert/strict";
@@ -90,16 +91,18 @@ export async function fanSoldOutNextStep({ browser, base, api, adminToken, shot,
 		admission: { batchSize: 10, intervalMs: 250, activeMultiple: 1 },
 	});
 	await sleep(1500);
-	const order = await api.buy(drop.id, "api-fan-buys-the-one", 1);
-	await waitForView(api, drop.id, (v) => v.status === "sold_out", "the drop sold out");
-
-	// A fan who never queued, on a phone: told it sold out, not thanked for queueing, and offered what exists.
+	// A fan whose turn came before the sell-out, on a phone: the last ticket goes while they choose.
 	const { context, page } = await openPage(browser, PHONE, problems);
 	await page.goto(`${base}/drops/${drop.id}`);
+	await page.getByRole("button", { name: "Join the queue" }).click();
+	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
+	const order = await api.buy(drop.id, "api-fan-buys-the-one", 1);
+	await waitForView(api, drop.id, (v) => v.status === "sold_out", "the drop sold out");
+	await page.getByRole("button", { name: "Hold tickets" }).click();
 	await page.getByRole("heading", { name: "Sold out", exact: true }).waitFor();
 	const said = await page.locator("#s-final").innerText();
-	assert.doesNotMatch(said, /queueing|thanks/i, "a fan who never queued is not thanked for queueing");
-	assert.match(said, /Every ticket in this drop has been sold\./);
+	assert.doesNotMatch(said, /thanks/i, "no thanks for a turn that bought nothing");
+	assert.match(said, /bought by other fans while you were choosing\. Nothing has been charged\./);
 	assert.match(said, /come back on sale if the promoter refunds and resells/, "the next step is said");
 	const check = page.getByRole("button", { name: "Check for returned tickets" });
 	assert.ok(await check.isVisible(), "the next step is a button");
@@ -122,15 +125,16 @@ export async function fanSoldOutNextStep({ browser, base, api, adminToken, shot,
 	// The failed load the browser logs while offline is the one this step caused, not the page's error.
 	problems.splice(0, problems.length, ...problems.filter((p) => !p.includes("ERR_INTERNET_DISCONNECTED")));
 
-	// The next step is real: the promoter refunds the order and resells its ticket, and the fan gets in line.
+	// The next step is real: the promoter refunds the order with restock; nobody waits in line for
+	// returned tickets, so the ticket is back on sale, and the fan's turn, still running, takes it.
 	await api.call("POST", `/api/admin/drops/${drop.id}/orders/${order.orderId}/refund`, { token: adminToken, body: { restock: true }, expect: 200 });
 	await waitForView(api, drop.id, (v) => v.status === "open" && v.remaining === 1, "the ticket back on sale");
 	await check.click();
-	await page.getByRole("heading", { name: "Get in line" }).waitFor();
-	await page.locator("#intro-news").getByText("Tickets are back on sale").waitFor();
-	await page.getByRole("button", { name: "Join the queue" }).click();
+	await page.locator("#live").getByText("Tickets are back on sale.").waitFor();
 	await page.getByRole("heading", { name: "It’s your turn" }).waitFor({ timeout: 30_000 });
-	log("sold out: no thanks for a queue never joined; tickets a refund put back are found and bought into");
+	await page.getByRole("button", { name: "Hold tickets" }).click();
+	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
+	log("sold out while choosing: no thanks; tickets a refund put back, with nobody in line, are found and held");
 	checkProblems(problems, "sold out next step");
 	await context.close();
 }

@@ -40,6 +40,7 @@ import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
 import { fanPresaleWithCode, promoterBuildsWindowsAndCodes } from "./presale-journeys.mjs";
+import { fanOfferedReturnedTicket } from "./returns-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -135,6 +136,8 @@ const allJourneys = [
 	// The fan page's smaller words: every ticket held, sold out's next step, prices per type, no fan id (issue 29).
 	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
 	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],
+	// The line outlives the sell-out: a fan joins after it, waits with their exact place, and is offered a returned ticket (issue 26).
+	["returns: a fan joins after the sell-out, is offered a returned ticket and buys", fanOfferedReturnedTicket],
 	["fan notes: each type's price in its own box", fanSeesEachTypesPrice],
 	// Webhooks on the promoter page: added, secret once, delivered and signed, paused, resumed, resent (issue 28).
 	["promoter webhooks: add, deliver, pause, resume, resend", promoterWebhooks],

@@ -367,8 +367,10 @@ test("k6's handleSummary report draws every chart and carries the audit's verdic
 
 test("scenarios: arrival shapes, the bots' share, and one place to add a scenario", () => {
 	const knobs = knobsFrom({ FANS: "4000", SEED: "3" });
-	assert.deepEqual(Object.keys(SCENARIOS), ["spike", "ramp", "soak", "bots", "seated"]);
+	assert.deepEqual(Object.keys(SCENARIOS), ["spike", "ramp", "soak", "bots", "seated", "returns"]);
 	assert.equal(scenarioNamed("seated").seated, true, "seated: the spike on a drop of reserved seats");
+	assert.equal(scenarioNamed("returns").returns, true, "returns: the spike, then refunds that go to the line");
+	assert.equal(scenarioNamed("returns").seated, false);
 	assert.equal(scenarioNamed("spike").seated, false);
 	assert.equal(scenarioNamed("").name, "spike");
 	assert.equal(scenarioNamed("drop").name, "spike", "`drop`, the old name, is the spike");

@@ -66,6 +66,10 @@ export const DEFAULTS = {
 	bucketSeconds: 1,
 	/** The charts run this long past the arrival window (k6 keeps a submetric per point, so they are bounded). */
 	tailSeconds: 120,
+	/** The returns scenario (lib/returns.js): the share of orders the promoter refunds with restock after the sell-out. */
+	returnShare: 0.1,
+	/** The returns scenario: how long the turn of a fan offered a returned ticket lasts (the drop's admission.offerSeconds, 60..86,400). */
+	offerSeconds: 60,
 	/** The seated scenario (lib/seated.js): how many seats; 0 takes `tickets`. */
 	seats: 0,
 	/** The Node runner cancels the drop once the fans were sold this many tickets (lib/cancel.js); 0 is off. */
@@ -107,6 +111,8 @@ export function knobsFrom(source) {
 	if (!(out.cancelAfterSold >= 0) || Math.floor(out.cancelAfterSold) !== out.cancelAfterSold) throw new Error("CANCEL_AFTER_SOLD must be 0 (off) or a whole number of tickets");
 	if (!(out.ticketDeadlineSeconds > 0)) throw new Error("TICKET_DEADLINE_SECONDS must be above 0");
 	if (!(out.scanTickets >= 0) || Math.floor(out.scanTickets) !== out.scanTickets) throw new Error("SCAN_TICKETS must be 0 (off) or a whole number of tickets");
+	if (!(out.returnShare > 0 && out.returnShare <= 1)) throw new Error("RETURN_SHARE must be above 0 and at most 1");
+	if (!(out.offerSeconds >= 60 && out.offerSeconds <= 86400)) throw new Error("OFFER_SECONDS must be from 60 to 86,400");
 	if (!(out.rampSeconds > 0 && out.soakSeconds > 0 && out.tailSeconds >= 0)) throw new Error("RAMP_SECONDS and SOAK_SECONDS must be above 0, TAIL_SECONDS at least 0");
 	return out;
 }
@@ -548,10 +554,12 @@ function transient(client, step, res, fanId) {
  * decline). Returns `{fanId, outcome, tickets, orderId?, ...}` where outcome
  * is bought, sold_out, abandoned, expired, closed, cancelled, gave_up or error.
  *
- * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?, holdBody?} where
+ * ctx: {baseUrl, dropId, fanId, index, knobs, startAt?, probes?, holdBody?, waitForReturns?} where
  * startAt (epoch ms) is when the fan arrives; the fan first pauses until then. probes
  * (lib/bots.js) make the fan hostile: generators run after its join and once it is
  * admitted. holdBody(quantity, holdNo) makes a hold's body (default {quantity}).
+ * waitForReturns (the returns scenario): a fan told the drop is sold out keeps
+ * their place and polls on for a returned ticket, until the drop closes.
  */
 export function* fanJourney(client, ctx) {
 	const k = ctx.knobs;
@@ -581,6 +589,8 @@ export function* fanJourney(client, ctx) {
 		estimateMs: null,
 		estimateAt: null,
 		admittedServerAt: null,
+		// Whether the fan's turn was the offer of a returned ticket (after the sell-out; lib/returns.js).
+		offer: false,
 	};
 	function toldWait(answer) {
 		if (result.estimateMs !== null || !answer || answer.status !== "waiting" || typeof answer.estimatedWaitMs !== "number") return;
@@ -656,7 +666,7 @@ export function* fanJourney(client, ctx) {
 	result.slotIndex = typeof joined.slotIndex === "number" ? joined.slotIndex : null;
 	told(joined.position);
 	toldWait(joined);
-	if (joined.status === "sold_out") {
+	if (joined.status === "sold_out" && !ctx.waitForReturns) {
 		result.outcome = "sold_out";
 		return result;
 	}
@@ -684,7 +694,13 @@ export function* fanJourney(client, ctx) {
 				accessToken = s.accessToken;
 				const at = Date.parse(s.admittedAt);
 				if (!isNaN(at)) result.admittedServerAt = at;
+				result.offer = s.offer === true;
 				break;
+			}
+			// Sold out, a fan in line keeps their place: each returned ticket is offered to the next fan.
+			if (s.status === "sold_out" && ctx.waitForReturns && s.pollAfterMs != null) {
+				wait = s.pollAfterMs;
+				continue;
 			}
 			if (s.status === "sold_out" || s.status === "expired" || s.status === "closed") {
 				result.outcome = s.status;
@@ -748,6 +764,12 @@ export function* fanJourney(client, ctx) {
 			const left = json(res).error.available;
 			if (left >= 1) quantity = Math.min(quantity, left);
 			continue;
+		}
+		// A turn from before the sell-out: the tickets that come back are the line's, so it is over for this fan.
+		if (res.status === 409 && code === "returns_in_line") {
+			ok(client, "hold");
+			result.outcome = "sold_out";
+			return result;
 		}
 		if (res.status === 409 && (code === "sold_out" || code === "drop_closed")) {
 			ok(client, "hold");

@@ -17,6 +17,7 @@ function early(rnd, knobs) {
  *   arrivalOffsetMs: (index: number, knobs: any) => number,
  *   isBot?: (index: number, knobs: any) => boolean,
  *   seated?: boolean,
+ *   returns?: boolean,
  * }} Scenario
  */
 
@@ -69,6 +70,14 @@ export const SCENARIOS = {
 		arrivalOffsetMs: arrivalOffsetMs,
 		seated: true,
 	},
+	returns: {
+		about: "the spike until the drop sells out; then the promoter refunds RETURN_SHARE of the orders with restock while the fans left wait in line, and every returned ticket must go to them in line order (lib/returns.js)",
+		arrivalSeconds: function (knobs) {
+			return knobs.spreadSeconds;
+		},
+		arrivalOffsetMs: arrivalOffsetMs,
+		returns: true,
+	},
 };
 
 /** The scenario a drop run uses by default (and `drop`, its name before there were others). */
@@ -79,7 +88,7 @@ export function scenarioNamed(name) {
 	const key = !name || name === "drop" ? DEFAULT_SCENARIO : name;
 	const s = SCENARIOS[key];
 	if (!s) throw new Error("unknown scenario " + name + ": one of " + Object.keys(SCENARIOS).join(", "));
-	return { name: key, about: s.about, arrivalSeconds: s.arrivalSeconds, arrivalOffsetMs: s.arrivalOffsetMs, isBot: s.isBot || null, seated: s.seated === true };
+	return { name: key, about: s.about, arrivalSeconds: s.arrivalSeconds, arrivalOffsetMs: s.arrivalOffsetMs, isBot: s.isBot || null, seated: s.seated === true, returns: s.returns === true };
 }
 
 /**

@@ -188,7 +188,10 @@ export async function finishRefunds(env: Env, order: OrderRecord, options: { ret
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
 			try {
-				await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets });
+				// The line for returned tickets first, so the shard knows it the moment the tickets are back (returns-line.ts).
+				const returns = await roomStub(env, order.drop_id).returnsLine();
+				const put = await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets, returns });
+				if (put.late === true) throw new Error("the restock came after the pacer's lease; it is tried again");
 				// A sold-out drop sells again: the pacer forgets the sell-out, the Workers' copies too.
 				await roomStub(env, order.drop_id).reopen();
 				await forgetWatermark(order.drop_id);

@@ -24,7 +24,12 @@ function build() {
 		currency: z.string(),
 		shards: z.int(),
 		lines: z.int().meta({ description: "Line objects that take the drop's joins." }),
-		admission: z.strictObject({ batchSize: z.int(), intervalMs: z.int(), activeMultiple: z.int() }),
+		admission: z.strictObject({
+			batchSize: z.int(),
+			intervalMs: z.int(),
+			activeMultiple: z.int(),
+			offerSeconds: z.int().meta({ description: "After a sell-out: how long the turn of a fan offered a returned ticket lasts." }),
+		}),
 		holdSeconds: z.int(),
 		paused: z.boolean(),
 		cancelledAt: nullable(instant()).meta({ description: "When the drop was cancelled (POST /api/admin/drops/:id/cancel); a cancelled drop sells nothing and is never reopened." }),

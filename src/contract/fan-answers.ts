@@ -124,7 +124,16 @@ function build() {
 				"Why no wait is told, or null when one is: `paused`; `no_pace` (fewer than two batches let in so far, or none in the last minute: no rhythm to count from); `waiting_for_tickets` (the fans already let in and shopping fill the drop's active multiple of the tickets left, or the place is past the fans the tickets left can serve, so admission waits for them to buy, give up or run out of time); `not_placed` (no position yet).",
 		}),
 		admittedPerMinute: nullable(z.number().min(0)).meta({ description: "Fans admitted a minute over the last minute, measured; null when nobody was." }),
-		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for." }),
+		returns: nullable(
+			z.strictObject({
+				ticketsBack: count().meta({ description: "Tickets that have come back since the sell-out and are not sold again: held by a fan offered one, or free for the next offer." }),
+				offered: count().meta({ description: "Fans offered a returned ticket so far, in line order." }),
+			}),
+		).meta({
+			description:
+				"After the drop has sold out (null before): the line goes on until the drop closes, and each ticket that comes back (a refund with restock, a hold or an offer that runs out) is offered to the next fan in line as an admission whose turn lasts the drop's `admission.offerSeconds`.",
+		}),
+		pollAfterMs: nullable(count()).meta({ description: "When to poll again; null once there is nothing to wait for (sold out, a fan in line keeps polling for returned tickets)." }),
 		paused: z.boolean(),
 		opensAt: instant(),
 		serverTime: instant(),
@@ -164,6 +173,9 @@ function build() {
 		accessToken: z.string().optional().meta({ description: "Once admitted: the token for holds and purchases." }),
 		accessExpiresAt: instant().optional(),
 		admittedAt: instant().optional().meta({ description: "Once admitted: when the fan's batch went in." }),
+		offer: z.boolean().optional().meta({
+			description: "Once admitted: true when this turn is the offer of a returned ticket (the fan was placed after the sell-out), a turn of the drop's `admission.offerSeconds`.",
+		}),
 	});
 
 	/** What an order or hold carries of a type's named units (absent for general admission spread over the shards). */

@@ -18,6 +18,7 @@ export const LIMITS = {
 	batchSize: { min: 1, max: 10_000 },
 	intervalMs: { min: 250, max: 600_000 },
 	activeMultiple: { min: 1, max: 20 },
+	offerSeconds: { min: 60, max: 86_400 },
 	holdSeconds: { min: 10, max: 3_600 },
 	priceCents: { min: 0, max: 100_000_000 },
 } as const;
@@ -32,6 +33,9 @@ const admissionFields = object({
 	batchSize: limited(LIMITS.batchSize).optional(),
 	intervalMs: limited(LIMITS.intervalMs).optional(),
 	activeMultiple: limited(LIMITS.activeMultiple).optional(),
+	offerSeconds: limited(LIMITS.offerSeconds).optional().meta({
+		description: "After a sell-out, how long the turn of a fan offered a returned ticket lasts: long enough to come back to from an email (default 1800).",
+	}),
 });
 
 /** The body of POST /api/admin/drops. */
@@ -66,7 +70,7 @@ export const PatchDropBody = object({
 
 const IMMUTABLE = ["capacity", "maxPerFan", "shards", "priceCents", "currency", "id", "ticketTypes", "presales"];
 
-export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 } as const;
+export const DEFAULT_ADMISSION = { batchSize: 100, intervalMs: 2_000, activeMultiple: 2, offerSeconds: 1_800 } as const;
 export const DEFAULT_HOLD_SECONDS = 300;
 /** A drop made without a time zone shows its times in UTC. */
 export const DEFAULT_TIME_ZONE = "UTC";

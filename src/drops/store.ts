@@ -17,6 +17,7 @@ type DropRow = {
 	batch_size: number;
 	interval_ms: number;
 	active_multiple: number;
+	offer_seconds: number;
 	hold_seconds: number;
 	paused: number;
 	created_at: string;
@@ -44,7 +45,7 @@ function fromRow(r: DropRow): DropConfig {
 		currency: r.currency,
 		shards: r.shards,
 		lines: r.lines,
-		admission: { batchSize: r.batch_size, intervalMs: r.interval_ms, activeMultiple: r.active_multiple },
+		admission: { batchSize: r.batch_size, intervalMs: r.interval_ms, activeMultiple: r.active_multiple, offerSeconds: r.offer_seconds },
 		holdSeconds: r.hold_seconds,
 		paused: r.paused === 1,
 		cancelledAt: r.cancelled_at ?? null,
@@ -71,13 +72,13 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
-			 batch_size, interval_ms, active_multiple, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, time_zone)
+			 batch_size, interval_ms, active_multiple, offer_seconds, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, time_zone)
 			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
 			d.id, d.name, d.capacity, d.maxPerFan, d.opensAt, d.closesAt, d.priceCents, d.currency, d.shards, d.lines,
-			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.holdSeconds, d.paused ? 1 : 0,
+			d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple, d.admission.offerSeconds, d.holdSeconds, d.paused ? 1 : 0,
 			d.createdAt, d.updatedAt, d.promoterId, typesColumn(d), d.timeZone,
 			limited ? 1 : 0, d.promoterId, d.createdAt, openDrops ?? 0,
 		);
@@ -153,12 +154,12 @@ export function updateDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 	return db
 		.prepare(
 			`UPDATE drops SET name = ?, opens_at = ?, closes_at = ?, batch_size = ?, interval_ms = ?, active_multiple = ?,
-			 hold_seconds = ?, paused = ?, lines = ?, time_zone = ?, updated_at = ?, cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?
+			 offer_seconds = ?, hold_seconds = ?, paused = ?, lines = ?, time_zone = ?, updated_at = ?, cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?
 			 AND (? = 0 OR (${OPEN_DROPS_SQL} AND id <> ?) < ?)`,
 		)
 		.bind(
 			d.name, d.opensAt, d.closesAt, d.admission.batchSize, d.admission.intervalMs, d.admission.activeMultiple,
-			d.holdSeconds, d.paused ? 1 : 0, d.lines, d.timeZone, d.updatedAt, d.cancelledAt, d.id,
+			d.admission.offerSeconds, d.holdSeconds, d.paused ? 1 : 0, d.lines, d.timeZone, d.updatedAt, d.cancelledAt, d.id,
 			limited ? 1 : 0, d.promoterId, d.updatedAt, d.id, openDrops ?? 0,
 		);
 }

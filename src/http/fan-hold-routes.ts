@@ -42,6 +42,13 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	// The copy may be a second old: the shard, which the cancel tells at once, decides too.
 	unwrap(refusal(dropState(w, false, Date.now()), "hold") ?? ok(null));
 	if (hasClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
+	// After a sell-out every ticket that comes back is offered to the fans in line, in order: a turn from before it
+	// (or a token that carries no position) holds nothing more while anyone is in that line, waiting or offered a
+	// ticket (an offer stands for its whole turn). This copy may be a second old; the
+	// shard judges it again where the stock is taken (src/inventory/returns-line.ts).
+	if (w.returnsFrom !== null && access.position <= w.returnsFrom && w.lastPosition > w.returnsFrom) {
+		throw new ApiError(409, "returns_in_line", "This drop sold out; tickets that come back go to the fans waiting in line, in order.");
+	}
 	const asked = holdRequest(body, w.ticketTypes);
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
 	// first answer and the per-fan limit is judged the same way before and after the last sale.
@@ -52,7 +59,7 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	// The hold ends with the fan's turn at the latest: past it, they could neither buy nor release it.
 	const outcome =
 		asked.kind === "primary"
-			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000, window })
+			? await shard.hold({ fanId: access.fanId, quantity: asked.quantity, idempotencyKey: key, notAfter: access.exp * 1000, window, position: access.position })
 			: // Named units: the fan's home shard judges their limits, the units' shard decides the units (src/inventory/named-holds.ts).
 				await shard.holdNamed({
 					fanId: access.fanId,

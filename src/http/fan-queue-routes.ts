@@ -65,6 +65,7 @@ function queueView(w: Watermark, position: number, now: number) {
 		waitUnknown,
 		admittedPerMinute: w.admittedPerMinute,
 		pollAfterMs,
+		returns: returnsView(w),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
@@ -84,10 +85,30 @@ function unplacedView(w: Watermark, now: number) {
 		waitUnknown: "not_placed" as const,
 		admittedPerMinute: w.admittedPerMinute,
 		pollAfterMs: unplacedPollMs(w, now),
+		returns: returnsView(w),
 		paused: w.paused,
 		opensAt: w.opensAt,
 		serverTime: new Date(now).toISOString(),
 	};
+}
+
+/**
+ * After a sell-out, the honest news for fans still in line: the tickets that have come back and are not sold again
+ * (held by a fan offered one, or free for the next offer), and the fans offered one so far. Null before any sell-out.
+ */
+function returnsView(w: Watermark) {
+	if (w.returnsFrom === null) return null;
+	return { ticketsBack: Math.max(0, w.capacity - w.sold), offered: Math.max(0, w.admittedThrough - w.returnsFrom) };
+}
+
+/** Whether a fan's turn is the offer of a returned ticket: they were placed after the sell-out. */
+export function isOffer(w: Pick<Watermark, "returnsFrom">, position: number): boolean {
+	return w.returnsFrom !== null && position > w.returnsFrom;
+}
+
+/** How long a fan's turn lasts: after a sell-out, a fan placed after it is offered a returned ticket, a longer turn (s). */
+export function turnSeconds(w: Pick<Watermark, "returnsFrom" | "offerSeconds">, position: number, accessSeconds: number): number {
+	return isOffer(w, position) ? Math.max(accessSeconds, w.offerSeconds) : accessSeconds;
 }
 
 type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
@@ -165,7 +186,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 			perLine: perLineShare(joinsPerMinute, w.lines),
 			loopbackExempt: settings.loopbackExempt,
 		};
-		return lineStub(env, room, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: !w.soldOut, proof, lines: w.lines });
+		return lineStub(env, room, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: true, proof, lines: w.lines });
 	};
 	let w = await watermark(env, room, ctx);
 	let outcome = await joinLine(w);
@@ -178,7 +199,8 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	const joined = unwrap(outcome);
 	const now = Date.now();
 	if (joined.status === "sold_out") {
-		// Nothing was stored: there is no place to keep, only the news.
+		// A line told not to take newcomers stores nothing: there is no place to keep, only the news. This route
+		// always lets fans join until the drop closes (after a sell-out they wait for returned tickets).
 		return Response.json(
 			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null } satisfies JoinAnswer,
 			{ status: 200 },
@@ -226,7 +248,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 		position = await resolvePosition(env, w, room, claims.fanId, claims);
 		if (position === null) {
 			const status = hasClosed(w, now) ? "closed" : w.soldOut ? "sold_out" : "waiting";
-			return { status, ...unplacedView(w, now), ...(status === "waiting" ? {} : { pollAfterMs: null }) } satisfies QueueStatus;
+			return { status, ...unplacedView(w, now), ...(status === "closed" ? { pollAfterMs: null } : {}) } satisfies QueueStatus;
 		}
 		// Placed: a token that says where, so later polls need nothing but the watermark.
 		queueToken = await signQueueToken(env, { ...claims, position }, now);
@@ -235,12 +257,13 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	if (position <= w.admittedThrough) {
 		const at = await admissionTime(env, w, room, position);
 		// A window's turn ends with the window at the latest: its holds end then, and what it left is the general sale's.
-		const end = at === null ? 0 : Math.min(at + config(env).accessTokenSeconds * 1000, claims.window === undefined || w.closesAt === null ? Infinity : Date.parse(w.closesAt));
+		const end = at === null ? 0 : Math.min(at + turnSeconds(w, position, config(env).accessTokenSeconds) * 1000, claims.window === undefined || w.closesAt === null ? Infinity : Date.parse(w.closesAt));
 		const exp = Math.floor(end / 1000);
 		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
 		const jti = await accessJti(room, claims.fanId, position, at);
-		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, ...(claims.window === undefined ? {} : { window: claims.window }) }, now);
+		// A window's place is in its own line, never a turn for the general sale's returned tickets (position 0).
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, ...(claims.window === undefined ? { position } : { window: claims.window, position: 0 }) }, now);
 		return {
 			...view,
 			status: "admitted",
@@ -252,10 +275,12 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 			pollAfterMs: null,
 			accessToken,
 			accessExpiresAt: new Date(exp * 1000).toISOString(),
+			offer: isOffer(w, position),
 		} satisfies QueueStatus;
 	}
 	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
-	if (w.soldOut) return { ...view, status: "sold_out", pollAfterMs: null } satisfies QueueStatus;
+	// Sold out, the fan keeps their place and polls on: a ticket that comes back is offered to the next in line.
+	if (w.soldOut) return { ...view, status: "sold_out" } satisfies QueueStatus;
 	return { ...view, status: "waiting" } satisfies QueueStatus;
 });
 

@@ -54,11 +54,11 @@ export const FAN_OPERATIONS: Operation[] = [
 		tag: "fan",
 		summary: "Join the waiting room",
 		description:
-			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out answers 200 status sold_out and stores nothing. While one of the drop's sale windows (presales) is open, a join is that window's: with its code (access code or registered) or on its list (access list); a unique code is bound to the first fan that uses it; a wrong code costs the client 10 joins of its join limit.",
+			"A rejoin under an id that has a place must send that place's fanSecret. A join after sell-out gets a place (status sold_out, `returns` says how many tickets have come back): returned tickets are offered to the fans in line, in order, until the drop closes. While one of the drop's sale windows (presales) is open, a join is that window's: with its code (access code or registered) or on its list (access list); a unique code is bound to the first fan that uses it; a wrong code costs the client 10 joins of its join limit.",
 		body: { schema: "JoinBody", required: false },
 		answers: {
 			201: json("JoinAnswer", "A new place, with the queue token to poll with and the fan's secret (shown once)."),
-			200: json("JoinAnswer", "The same place again (a rejoin), or sold out."),
+			200: json("JoinAnswer", "The same place again (a rejoin)."),
 		},
 		errors: {
 			400: "missing_field (fanId)",
@@ -104,7 +104,7 @@ export const FAN_OPERATIONS: Operation[] = [
 			...AUTH_ERRORS,
 			400: "missing_idempotency_key, invalid_idempotency_key",
 			404: "not_found",
-			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled, window_sold_out (a sale window's token: the window has sold all it may here)",
+			409: "sold_out, not_enough_left (available), seats_taken (seats), idempotency_key_conflict, drop_closed, drop_cancelled, window_sold_out (a sale window's token: the window has sold all it may here), returns_in_line (after a sell-out, a turn from before it while fans wait for returned tickets)",
 			410: "hold_expired: a named hold that ran out while its units were being claimed",
 			422:
 				"limit_exceeded (maxPerFan, alreadyHeldOrBought; with a sale window's token also the window's maxPerFan), type_limit_exceeded (the type's maxPerFan), window_type (ticketTypes: a sale window's token asking for a type the window does not sell), out_of_range; named units: unknown_ticket_type, " +

@@ -1,5 +1,6 @@
 // A drop's inventory seen from outside its shards: setting them up, routing,
 // and adding up their totals.
+import type { ReturnsLine } from "./returns-line";
 import { allocateShards, type DropConfig, typesOf } from "../drops/rules";
 import { type Seat, type SeatsByType, type TicketType, poolKey, poolPlan, primaryType } from "../drops/ticket-types";
 import type { PoolInit } from "./unit-ledger";
@@ -72,7 +73,8 @@ export async function replaceSeats(env: Env, drop: DropConfig, typeId: string, s
  * own read is atomic, and a transfer between two reads (or one cut short by a
  * restart, until the alarm completes it) is then counted exactly once, never
  * missed or doubled. Missing it could tell the pacer "sold out" for good. The pacer's
- * look brings each shard the drop's `state` as the promoter set it (a pause, a cancel).
+ * look brings each shard the drop's `state` as the promoter set it (a pause, a cancel), and the line for returned
+ * tickets once the drop has sold out (returns-line.ts).
  */
 export async function inventoryTotals(
 	env: Env,
@@ -80,8 +82,9 @@ export async function inventoryTotals(
 	shards: number,
 	hint?: StockHint,
 	state?: SetState,
+	returns?: ReturnsLine,
 ): Promise<ShardTotals & { perShard: number[]; inFlight: number }> {
-	const input = { ...hint, ...(state === undefined ? {} : { state }) };
+	const input = { ...hint, ...(state === undefined ? {} : { state }), ...(returns === undefined ? {} : { returns }) };
 	const parts = await Promise.all(Array.from({ length: shards }, (_, k) => shardStub(env, dropId, k).totals(input)));
 	return sumShardTotals(parts);
 }

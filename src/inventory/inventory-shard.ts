@@ -6,7 +6,7 @@
 // charges with the payment provider (charges.ts), named claims and their endings
 // with the units' shards (named-claims.ts), and the sales Queue (outbox-sender.ts).
 import { DurableObject } from "cloudflare:workers";
-import { type Outcome, fail } from "../shared/outcome";
+import type { Outcome } from "../shared/outcome";
 import type { SetState } from "../drops/lifecycle";
 import type { WindowRule } from "../drops/presales";
 import { RequestCounter } from "../shared/request-counter";
@@ -14,12 +14,14 @@ import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
+import { HoldOnce } from "./hold-once";
 import type { HoldMinute } from "./hold-minutes";
 import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
 import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
 import { OUTBOX_RETRY_MS, OutboxSender } from "./outbox-sender";
+import type { ReturnsLine } from "./returns-line";
 import { ACK_AFTER_MS, type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "./stock-transfers";
 import { type ClaimInput, type Claimed, type PoolCounts, type PoolInit, type SectionSeats, type UnitCounts, UnitLedger } from "./unit-ledger";
 
@@ -65,7 +67,7 @@ export class InventoryShard extends DurableObject<Env> {
 	private holdMinutesCopy: { at: number; value: HoldMinute[] } | null = null;
 	private watching: { remaining: number; sold: number; namedFree: number; namedSold: number } | null = null;
 	/** Holds being made right now, by fan and key, so a concurrent replay waits for the first answer. */
-	private readonly holding = new Map<string, { request: string; outcome: Promise<Outcome<HoldView>> }>();
+	private readonly once = new HoldOnce();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -111,15 +113,16 @@ export class InventoryShard extends DurableObject<Env> {
 	/**
 	 * Holds `quantity` tickets for a fan, until `notAfter` at the latest (the end of
 	 * their turn). This shard is the fan's home shard and keeps their ledger, so
-	 * `maxPerFan` is checked in one place for the whole drop.
+	 * `maxPerFan` is checked in one place for the whole drop. `position`: the fan's place
+	 * in line, from their access token (0: none carried); `window`: the sale window's rule.
 	 */
-	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; position?: number; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
 		this.served.count("hold");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
 		const request = JSON.stringify({ quantity: input.quantity });
 		// The same key in flight: the first answer, or a conflict when the body differs (failed or not).
-		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, request })));
+		return this.toldIfMoved(await this.once.run(input.fanId, input.idempotencyKey, request, () => this.transfers.hold({ ...input, position: input.position ?? 0, request })));
 	}
 
 	/**
@@ -131,7 +134,7 @@ export class InventoryShard extends DurableObject<Env> {
 		this.served.count("holdNamed");
 		const refused = this.ledger.refusal("hold");
 		if (refused !== null) return refused;
-		return this.toldIfMoved(await this.once(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input)));
+		return this.toldIfMoved(await this.once.run(input.fanId, input.idempotencyKey, input.request, () => this.claims.hold(input)));
 	}
 
 	/** The drop's state as the promoter set it (a pause, a cancel), told by the cancel route at once. Idempotent; a cancel is for good. */
@@ -141,7 +144,7 @@ export class InventoryShard extends DurableObject<Env> {
 		return { state: this.ledger.dropState() };
 	}
 
-		/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
+	/** Gives a hold's tickets back. Releasing twice, or a hold already gone, changes nothing. */
 	async release(input: { holdId: string; fanId: string }): Promise<Outcome<{ released: boolean }>> {
 		this.served.count("release");
 		const outcome = this.ledger.holds.release({ ...input, now: this.clock() });
@@ -150,24 +153,6 @@ export class InventoryShard extends DurableObject<Env> {
 		// A named hold's units go back on their shard now (the alarm retries if this fails).
 		if (outcome.ok && outcome.value.released && this.ledger.named.pendingNotices(1).length > 0) await this.claims.deliverNotices();
 		return this.toldIfMoved(outcome);
-	}
-
-	/** One decision per fan and key at a time: a concurrent repeat waits for the first answer (or conflicts when its body differs). */
-	private async once(fanId: string, idempotencyKey: string, request: string, decide: () => Promise<Outcome<HoldView>>): Promise<Outcome<HoldView>> {
-		const key = `${fanId}\n${idempotencyKey}`;
-		const running = this.holding.get(key);
-		if (running) {
-			if (running.request !== request) return fail(409, "idempotency_key_conflict", "This Idempotency-Key was used with a different request.");
-			const first = await running.outcome;
-			return first.ok ? { ...first, replayed: true } : first;
-		}
-		const attempt = decide();
-		this.holding.set(key, { request, outcome: attempt });
-		try {
-			return await attempt;
-		} finally {
-			this.holding.delete(key);
-		}
 	}
 
 	// ── Asked by the other shards ────────────────────────────────────────────
@@ -230,12 +215,20 @@ export class InventoryShard extends DurableObject<Env> {
 		return this.ledger.charges.order(input);
 	}
 
-	/** Puts a refund's tickets back on sale here; once per refund id. */
-	restock(input: { refundId: string; quantity: number }): { restocked: boolean } {
+	/**
+	 * Puts a refund's tickets back on sale here; once per refund id. `returns`: the line for returned tickets as the
+	 * pacer answered just before (refunds.ts), noted in the same moment the stock comes back, so no hold here takes it
+	 * for a turn from before the sell-out.
+	 */
+	restock(input: { refundId: string; quantity: number; returns?: (ReturnsLine & { until?: number }) | null }): { restocked: boolean; late?: boolean } {
 		this.served.count("restock");
 		this.ledger.requireMeta();
+		// Told no line exists, the restock must land while the pacer holds off marking a sell-out; later, the refund asks again.
+		const late = input.returns?.from === null && input.returns.until !== undefined && this.clock() > input.returns.until;
+		if (late && this.ledger.returns.line() === null) return { restocked: false, late: true };
 		// A cancelled drop puts nothing back on sale: the refund's restock ends here, with nothing restocked.
 		if (this.ledger.refusal("restock") !== null) return { restocked: false };
+		if (input.returns) this.ledger.returns.note({ from: input.returns.from, waiting: input.returns.waiting }, this.clock());
 		const restocked = this.ledger.transfers.restock(input.refundId, input.quantity, this.clock());
 		void this.toldIfMoved(null);
 		return { restocked };
@@ -276,8 +269,9 @@ export class InventoryShard extends DurableObject<Env> {
 	 * The pacer's look at this shard, once a tick; it brings every shard's free stock and the stock in flight as last seen,
 	 * and the drop's state as the promoter set it (so a shard the cancel's own call missed learns of it here).
 	 */
-	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; watch?: boolean; state?: SetState } = {}): ShardCountsWithUnits {
+	totals(input: { peerStock?: number[]; inFlight?: number; held?: number; watch?: boolean; state?: SetState; returns?: ReturnsLine | null } = {}): ShardCountsWithUnits {
 		this.served.count("totals");
+		if (this.ledger.meta() !== null) this.ledger.returns.note(input.returns, this.clock());
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
 		const counts = { ...this.ledger.counts(), named: this.units.counts() };

@@ -4,7 +4,8 @@
 // values. A named hold is made in two steps instead (ledger-named.ts).
 import { holdId as newHoldId } from "../shared/ids";
 import { type Outcome, fail, ok } from "../shared/outcome";
-import { type HoldView, LedgerSection, keyConflict, replayed, turnEnded } from "./ledger-store";
+import { type HoldView, LedgerSection, type LedgerStore, keyConflict, replayed, turnEnded } from "./ledger-store";
+import { type ReturnsLedger, returnsRefusal } from "./returns-line";
 import type { WindowRule } from "../drops/presales";
 
 /** What a hold request decided: an answer, or "this shard lacks `missing` tickets" (stock may be elsewhere). */
@@ -13,12 +14,21 @@ export type HoldDecision =
 	| { kind: "short"; missing: number; remaining: number };
 
 export class HoldLedger extends LedgerSection {
+	constructor(
+		store: LedgerStore,
+		private readonly returns: ReturnsLedger,
+	) {
+		super(store);
+	}
+
 	/**
 	 * Decides a hold here, after returning every hold past its time to stock. A made
 	 * hold is remembered under its key; a refusal is not (a retry decides again).
-	 * The hold lasts `holdSeconds`, and never past `notAfter` (the end of the fan's turn).
+	 * The hold lasts `holdSeconds`, and never past `notAfter` (the end of the fan's turn). After a sell-out a turn from
+	 * before it (`position` at most the line's `from`) takes nothing while anyone waits: every free ticket then is one
+	 * that came back, and it is the line's (returns-line.ts). Judged here, in the transaction that takes the stock.
 	 */
-	hold(input: { fanId: string; quantity: number; key: string; request: string; now: number; notAfter: number; window?: WindowRule | null }): HoldDecision {
+	hold(input: { fanId: string; quantity: number; key: string; request: string; now: number; notAfter: number; position: number; window?: WindowRule | null }): HoldDecision {
 		return this.transaction((): HoldDecision => {
 			const meta = this.store.requireMeta();
 			const stored = this.sql.first<{ request: string; result: string }>(
@@ -35,7 +45,7 @@ export class HoldLedger extends LedgerSection {
 			this.store.returnDue(input.now);
 			// The fan's turn ended while the request waited (for stock on its way, say): a hold would be born expired.
 			if (input.now >= input.notAfter) return { kind: "answered", outcome: turnEnded() };
-			const refused = this.store.limitRefusal(meta, input.fanId, null, input.quantity);
+			const refused = this.store.limitRefusal(meta, input.fanId, null, input.quantity) ?? returnsRefusal(this.returns.line(), input.position);
 			if (refused !== null) return { kind: "answered", outcome: refused };
 			const outside = this.store.windowRefusal(input.window, input.fanId, null, input.quantity);
 			if (outside !== null) return { kind: "answered", outcome: outside };

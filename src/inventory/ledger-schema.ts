@@ -73,6 +73,8 @@ export function createLedgerTables(sql: Sql): void {
 	sql.run(`CREATE TABLE IF NOT EXISTS pacer_look (id INTEGER PRIMARY KEY CHECK (id = 1), look TEXT NOT NULL)`);
 	// Refunded tickets put back on sale, once per refund.
 	sql.run(`CREATE TABLE IF NOT EXISTS restocks (refund_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+	// The line for returned tickets as the pacer told it (returns-line.ts): one row once the drop has sold out.
+	sql.run(`CREATE TABLE IF NOT EXISTS returns_line (id INTEGER PRIMARY KEY CHECK (id = 1), from_position INTEGER, waiting INTEGER NOT NULL, at INTEGER NOT NULL)`);
 	// Named units: the drop's types, a hold's type and units, and the endings owed to units' shards.
 	addColumns(sql, "holds", ["ticket_type TEXT", "unit_shard INTEGER", "pool TEXT", "units TEXT", "claim_key TEXT", "claim_request TEXT"]);
 	addColumns(sql, "orders", ["ticket_type TEXT", "units TEXT", "pool TEXT"]);

@@ -14,6 +14,7 @@ import { OutboxLedger } from "./ledger-outbox";
 import { type HoldMinute, foldForgottenHolds, holdMinutes } from "./hold-minutes";
 import { KEEP_MS, LedgerStore, type Meta } from "./ledger-store";
 import { TransferLedger } from "./ledger-transfers";
+import { ReturnsLedger } from "./returns-line";
 import type { Sql } from "../shared/sql";
 import type { Outcome } from "../shared/outcome";
 import type { DropAct, SetState } from "../drops/lifecycle";
@@ -89,6 +90,7 @@ export class Ledger {
 	readonly charges: ChargeLedger;
 	readonly outbox: OutboxLedger;
 	readonly transfers: TransferLedger;
+	readonly returns: ReturnsLedger;
 	private readonly store: LedgerStore;
 
 	constructor(
@@ -96,7 +98,8 @@ export class Ledger {
 		transaction: <T>(fn: () => T) => T,
 	) {
 		this.store = new LedgerStore(sql, transaction);
-		this.holds = new HoldLedger(this.store);
+		this.returns = new ReturnsLedger(this.store);
+		this.holds = new HoldLedger(this.store, this.returns);
 		this.named = new NamedHoldLedger(this.store);
 		this.charges = new ChargeLedger(this.store);
 		this.outbox = new OutboxLedger(this.store);

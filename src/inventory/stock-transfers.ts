@@ -18,6 +18,7 @@ import type { Ledger } from "./ledger";
 import { type HoldView, KEEP_MS } from "./ledger-store";
 import { PacerLook } from "./pacer-look";
 import type { WindowRule } from "../drops/presales";
+import type { ReturnsLine } from "./returns-line";
 /** The alarm comes back this soon while a transfer this shard asked for is unanswered. */
 export const TRANSFER_RETRY_MS = 2_000;
 /**
@@ -57,6 +58,8 @@ export interface GiveAnswer {
 	free: number;
 	/** The giver's free stock after this give (what a sweep guided by the pacer's look counts as left there). */
 	left: number;
+	/** The line for returned tickets as the giver knows it: stock that came back is never held here before it is known. */
+	returns?: ReturnsLine | null;
 }
 
 /** What a sweep of the peers found: stock taken, and the stock free elsewhere (Infinity: unknown, a peer did not answer). */
@@ -73,7 +76,7 @@ export interface StockPeer {
 /** What the transfers need of their shard. */
 export interface StockTransferHost {
 	clock(): number;
-	ledger: Pick<Ledger, "holds" | "transfers" | "requireMeta">;
+	ledger: Pick<Ledger, "holds" | "transfers" | "returns" | "requireMeta">;
 	alarm: Pick<AlarmScheduling, "by" | "now">;
 	/** Shard `shard` of the drop. */
 	peer(dropId: string, shard: number): StockPeer;
@@ -114,8 +117,11 @@ export class StockTransfers {
 	 * Decides a hold of the stock spread over the shards: here, or with stock taken from
 	 * the peers when this shard lacks some. `request` is what its key is remembered with.
 	 */
-	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
-		const ask = () => this.host.ledger.holds.hold({ fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter, window: input.window ?? null });
+	async hold(input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; request: string; position: number; window?: WindowRule | null }): Promise<Outcome<HoldView>> {
+		const ask = () =>
+			this.host.ledger.holds.hold({
+				fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter, position: input.position, window: input.window ?? null,
+			});
 		let blocked = false;
 		let waits = 0;
 		// The stock free elsewhere as the last sweep counted it: what "not enough left" offers.
@@ -286,6 +292,8 @@ export class StockTransfers {
 		} finally {
 			this.running.delete(transferId);
 		}
+		// The giver's line first: the stock it gave may have come back after the sell-out.
+		this.host.ledger.returns.note(answer.returns, this.host.clock());
 		this.host.ledger.transfers.credit(transferId, answer.amount);
 		this.host.ledger.transfers.acked(acks);
 		if (typeof answer.left === "number") this.look.heard(from, answer.left);
@@ -311,7 +319,7 @@ export class StockTransfers {
 		// finishes it now, so the asker's next sweep (it waits, the stock being in flight) finds the stock.
 		if (pending.some((t) => !this.running.has(t.transfer_id))) this.host.alarm.now();
 		const meta = this.host.ledger.requireMeta();
-		return { amount, free: meta.remaining + meta.given - meta.received, left: meta.remaining };
+		return { amount, free: meta.remaining + meta.given - meta.received, left: meta.remaining, returns: this.host.ledger.returns.line() };
 	}
 
 	/** Finishes transfers this shard asked for and never heard back from (idempotent on both sides). */

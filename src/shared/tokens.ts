@@ -46,6 +46,8 @@ export interface AccessClaims {
 	shards: number;
 	/** The sale window that admitted the fan: its shards judge the window's rules; absent for the general sale. */
 	window?: string;
+	/** The fan's position in line, so after a sell-out a hold can tell an offer of returned stock from an earlier turn (0: not carried). */
+	position: number;
 }
 
 /** A buyer's lasting right to read one order: their fan id, the drop and the order id. */
@@ -133,7 +135,7 @@ export function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()):
 }
 
 export function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
-	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, ...windowClaim(claims.window) });
+	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, pos: claims.position, ...windowClaim(claims.window) });
 }
 
 /** A window's id as a token carries it (`win`), only when there is one, so a general-sale token is as before. */
@@ -226,7 +228,9 @@ export async function verifyAccessToken(env: Env, token: string, dropId: string)
 	if (typeof payload.jti !== "string" || typeof shards !== "number" || !Number.isInteger(shards) || shards < 1 || shards > 64) {
 		throw invalidToken();
 	}
-	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, ...windowOf(payload) };
+	// A token signed before positions were carried reads as position 0: a turn from before any sell-out.
+	const position = typeof payload.pos === "number" && Number.isInteger(payload.pos) && payload.pos > 0 ? payload.pos : 0;
+	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, position, ...windowOf(payload) };
 }
 
 export async function verifyOrderToken(env: Env, token: string, dropId: string): Promise<OrderClaims> {

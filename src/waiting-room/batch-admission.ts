@@ -35,35 +35,48 @@ export class BatchAdmission {
 		this.heldAtLastLook = totals.held > 0;
 	}
 
-	/** Fans still shopping: admitted within an access window, less those who have bought since. */
-	shopping(totals: ShardTotals, now: number): number {
-		const windowStart = now - this.accessWindowMs;
+	/**
+	 * Fans still shopping: admitted within an access window, less those who have bought since. After a sell-out only the
+	 * fans offered a returned ticket count (their turn is the offer, `offerSeconds` long): the fans admitted before it
+	 * may hold nothing more while anyone waits (fan-hold-routes.ts).
+	 */
+	shopping(drop: DropConfig, totals: ShardTotals, state: PacerState, now: number): number {
+		const returns = state.returns_from !== null;
+		const windowStart = now - (returns ? drop.admission.offerSeconds * 1000 : this.accessWindowMs);
+		const after = returns ? state.returns_from! : -1;
 		const window = this.sql.first<{ admitted: number; buyers_before: number | null }>(
-			`SELECT COALESCE(SUM(count), 0) AS admitted, (SELECT buyers_before FROM batches WHERE at > ? ORDER BY at LIMIT 1) AS buyers_before
-			 FROM batches WHERE at > ?`,
-			windowStart, windowStart,
+			`SELECT COALESCE(SUM(count), 0) AS admitted,
+			 (SELECT buyers_before FROM batches WHERE at > ? AND through > ? ORDER BY at LIMIT 1) AS buyers_before
+			 FROM batches WHERE at > ? AND through > ?`,
+			windowStart, after, windowStart, after,
 		)!;
 		return activeFans(window.admitted, totals.buyers, window.buyers_before);
 	}
 
 	/**
 	 * How many more fans may go in before the fans still shopping reach `activeMultiple` times the tickets left: past
-	 * it admission waits for fans to buy, give up or run out of time, which no pace foretells.
+	 * it admission waits for fans to buy, give up or run out of time, which no pace foretells. After a sell-out each
+	 * returned ticket is one fan's offer: the multiple is one.
 	 */
-	room(drop: DropConfig, totals: ShardTotals, now: number): number {
-		return Math.max(0, drop.admission.activeMultiple * totals.remaining - this.shopping(totals, now));
+	room(drop: DropConfig, totals: ShardTotals, state: PacerState, now: number): number {
+		return Math.max(0, multipleOf(drop, state) * totals.remaining - this.shopping(drop, totals, state, now));
 	}
 
-	/** Admits the next batch (the batch is due): answers the fans admitted. */
+	/**
+	 * Admits the next batch (the batch is due): answers the fans admitted. After a sell-out a batch is exactly the
+	 * tickets back on sale less the offers still running, and never the stall's full batch: an offer lasts its whole
+	 * turn, so the fan can come back to it, and the ticket passes to the next fan only when it ends.
+	 */
 	admit(drop: DropConfig, totals: ShardTotals, state: PacerState, now: number): number {
+		const returns = state.returns_from !== null;
 		const count = nextBatchSize({
 			batchSize: drop.admission.batchSize,
-			activeMultiple: drop.admission.activeMultiple,
+			activeMultiple: multipleOf(drop, state),
 			remaining: totals.remaining,
 			held: totals.held,
-			active: this.shopping(totals, now),
+			active: this.shopping(drop, totals, state, now),
 			waiting: state.next_position - 1 - state.admitted_through,
-			idleMs: now - Math.max(this.lastBusyAt ?? now, state.last_admission_at ?? 0),
+			idleMs: returns ? 0 : now - Math.max(this.lastBusyAt ?? now, state.last_admission_at ?? 0),
 		});
 		if (count <= 0) return 0;
 		const through = state.admitted_through + count;
@@ -74,3 +87,6 @@ export class BatchAdmission {
 		return count;
 	}
 }
+
+/** Fans admitted per ticket left: the drop's multiple, or one for returned tickets after a sell-out. */
+const multipleOf = (drop: DropConfig, state: PacerState): number => (state.returns_from === null ? drop.admission.activeMultiple : 1);

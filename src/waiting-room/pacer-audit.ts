@@ -32,6 +32,10 @@ export interface RoomAudit {
 	largestBatch: number;
 	/** The shortest time between two batches (null with fewer than two). */
 	closestBatchesMs: number | null;
+	/** The last position admitted at the first sell-out (null before one): the fans placed after it wait for returned tickets. */
+	returnsFrom: number | null;
+	/** Fans offered a returned ticket so far, in line order (admitted after the sell-out). */
+	offeredReturns: number;
 	lines: LineAudit[];
 }
 
@@ -39,7 +43,7 @@ export interface RoomAudit {
 export const UNCONFIGURED_AUDIT: RoomAudit = {
 	seed: null, seedCommitment: "", commitmentVerified: null, openedAt: null, prequeueSize: 0, prequeue: null,
 	algorithm: SHUFFLE_ALGORITHM, shuffleVerified: null, admittedThrough: 0, admittedInOrder: false, placed: 0,
-	batches: 0, largestBatch: 0, closestBatchesMs: null, lines: [],
+	batches: 0, largestBatch: 0, closestBatchesMs: null, returnsFrom: null, offeredReturns: 0, lines: [],
 };
 
 /**
@@ -86,6 +90,8 @@ export function pacerAudit(pacer: PacerCore, state: PacerState, lines: LineAudit
 		batches: batches.length,
 		largestBatch: batches.reduce((largest, b) => Math.max(largest, b.count), 0),
 		closestBatchesMs: closest,
+		returnsFrom: state.returns_from,
+		offeredReturns: state.returns_from === null ? 0 : Math.max(0, state.admitted_through - state.returns_from),
 		lines,
 	};
 }

@@ -50,6 +50,9 @@ export interface SealRequest {
 export type BatchRow = { through: number; at: number; count: number };
 export type PlacementRow = { slot: number; line: number; start: number; count: number };
 
+/** How long a refund's restock, told no line for returns exists, may take to land on its shard (returnsLine). */
+export const RESTOCK_LEASE_MS = 30_000;
+
 export class PacerCore {
 	private cachedConfig: DropConfig | null | undefined;
 	/** After the sell-out: one more look is owed before the pacer sleeps (see afterSellOut). */
@@ -188,7 +191,8 @@ export class PacerCore {
 		return {
 			seedCommitment: state.seed_commitment,
 			joined,
-			waiting: state.sold_out ? 0 : Math.max(0, joined - state.admitted_through),
+			// Sold out, fans still wait: for the tickets that come back.
+			waiting: Math.max(0, joined - state.admitted_through),
 			admitted: state.admitted_through,
 			placed: state.next_position - 1,
 		};
@@ -220,6 +224,22 @@ export class PacerCore {
 		if (this.state().sold_out === 0) return false;
 		this.sql.run(`UPDATE pacer SET sold_out = 0, totals_at = NULL, sleeping = 0 WHERE id = 1`);
 		return true;
+	}
+
+	/**
+	 * The line for returned tickets (null `from` before any sell-out; whether anyone waits), for a look or a refund's
+	 * restock. Asked for a restock before the first sell-out, no sell-out is marked for RESTOCK_LEASE_MS (nor by a look
+	 * under way): the shard, told no line exists, would let an earlier turn hold the ticket. The restock lands within it.
+	 */
+	returnsLine(now: number, restocking = false): { from: number | null; waiting: boolean; until: number } {
+		const state = this.state();
+		if (restocking && state.returns_from === null) {
+			this.reopens++;
+			this.sql.run(`UPDATE pacer SET declare_after = MAX(COALESCE(declare_after, 0), ?) WHERE id = 1`, now + RESTOCK_LEASE_MS);
+		}
+		// Anyone placed after the sell-out, waiting or offered a ticket: an offer stands for its whole turn.
+		const waiting = state.next_position - 1 > (state.returns_from ?? state.admitted_through);
+		return { from: state.returns_from, waiting, until: now + RESTOCK_LEASE_MS };
 	}
 
 	startTick(now: number): TickStart {
@@ -345,7 +365,12 @@ export class PacerCore {
 	recordTotals(drop: DropConfig, totals: ShardTotals, reopensAtAsk: number, now: number, watched = false): void {
 		this.dry.recorded(watched && reopensAtAsk === this.reopens, totals);
 		this.sql.run(`UPDATE pacer SET totals = ?, totals_at = ? WHERE id = 1`, JSON.stringify(totals), now);
-		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens) this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
+		// The first sell-out also marks where the line of returns begins: every ticket that comes back from now on is
+		// offered to the fans placed after the last one admitted, in order, and only to them (batch-admission.ts).
+		// Not while a refund puts a ticket back on a shard told there was no line for returns yet (returnsLine).
+		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens && now >= (this.state().declare_after ?? 0)) {
+			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = COALESCE(returns_from, admitted_through) WHERE id = 1`);
+		}
 	}
 
 	/** Notes tickets in holds as fans at work, then admits the next batch if one is due. Returns the fans admitted. */

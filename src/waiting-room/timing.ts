@@ -30,3 +30,14 @@ export const CALL_TIMEOUT_MS = 5_000;
 export const LINE_CHANGE_MS = 10_000;
 /** The span over which the published pace counts the fans admitted. */
 export const PACE_WINDOW_MS = 60_000;
+
+/** The answer, or a rejection after CALL_TIMEOUT_MS: every step of a tick is retried on the next. */
+export function bounded<T>(call: Promise<T>, what: string): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | null = null;
+	const late = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`${what} took over ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+	});
+	return Promise.race([call, late]).finally(() => {
+		if (timer !== null) clearTimeout(timer);
+	});
+}

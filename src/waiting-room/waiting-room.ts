@@ -30,7 +30,7 @@ import { type QueueMinutes, QueueMinutesCopy } from "./queue-minutes";
 import { type Watermark, watermarkOf } from "./watermark";
 import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
-import { BUSY_TICK_MS, CALL_TIMEOUT_MS, LINE_CHANGE_MS } from "./timing";
+import { BUSY_TICK_MS, LINE_CHANGE_MS, bounded } from "./timing";
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly core: PacerCore;
@@ -154,6 +154,12 @@ export class WaitingRoom extends DurableObject<Env> {
 		if (this.core.reopen()) await this.ctx.storage.setAlarm(this.clock());
 	}
 
+	/** The line for returned tickets, for a refund about to put tickets back on a shard (pacer-core.ts, returnsLine). */
+	returnsLine(): { from: number | null; waiting: boolean; until: number } {
+		this.served.count();
+		return this.core.returnsLine(this.clock(), true);
+	}
+
 	/**
 	 * A shard that watches a dry drop for the pacer saw stock come back or a sale: the pacer
 	 * looks at every shard again on its next tick (at most BUSY_TICK_MS away, or now if asleep),
@@ -161,8 +167,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 */
 	async stockMoved(): Promise<void> {
 		this.served.count();
-		// Counted even mid-look: the look under way was gathered around it, and is not a dry look to trust.
-		this.core.dry.moves++;
+		this.core.dry.moves++; // even mid-look: the look under way was gathered around it, not a dry look to trust
 		this.core.dry.watching = false;
 		await this.wakeIfSleeping();
 	}
@@ -329,7 +334,9 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	private async lookAtShards(drop: DropConfig, hint: StockHint | undefined, watch: boolean): Promise<ShardTotals> {
-		const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop)), "the shards' totals");
+		const { from, waiting } = this.core.returnsLine(this.clock());
+		const returns = from === null ? undefined : { from, waiting };
+		const gathered = await bounded(inventoryTotals(this.env, drop.id, drop.shards, hint && { ...hint, watch }, setStateOf(drop), returns), "the shards' totals");
 		this.stockHint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 		return { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 	}
@@ -376,17 +383,6 @@ export class WaitingRoom extends DurableObject<Env> {
 	private line(k: number) {
 		return lineStub(this.env, roomKeyOf(this.core.config()!), k);
 	}
-}
-
-/** The answer, or a rejection after CALL_TIMEOUT_MS: every step of a tick is retried on the next. */
-function bounded<T>(call: Promise<T>, what: string): Promise<T> {
-	let timer: ReturnType<typeof setTimeout> | null = null;
-	const late = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`${what} took over ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
-	});
-	return Promise.race([call, late]).finally(() => {
-		if (timer !== null) clearTimeout(timer);
-	});
 }
 
 /** What line `line` of a drop is told of its settings. */

@@ -27,6 +27,14 @@ export interface Watermark {
 	lines: number;
 	opened: boolean;
 	soldOut: boolean;
+	/**
+	 * The last position admitted when the drop first sold out, or null: every fan placed after it waits for returned
+	 * tickets, offered in line order as admissions whose turn lasts `offerSeconds`; nobody admitted before it holds again
+	 * while anyone waits.
+	 */
+	returnsFrom: number | null;
+	/** How long an offer of a returned ticket lasts (s). */
+	offerSeconds: number;
 	/** Lowercase hex SHA-256 of the seed, public from creation; the seed itself once the drop has opened. */
 	seedCommitment: string;
 	seed: string | null;
@@ -75,7 +83,10 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 	const state = pacer.state();
 	const opened = state.opened_at !== null;
 	const totals = pacer.totals(drop, state);
-	const windowStart = now - pacer.accessWindowMs;
+	// After a sell-out an offer of a returned ticket (`offerSeconds`) may outlast the access window: every batch whose
+	// turn is still running is published.
+	const turnWindowMs = state.returns_from === null ? pacer.accessWindowMs : Math.max(pacer.accessWindowMs, drop.admission.offerSeconds * 1000);
+	const windowStart = now - turnWindowMs;
 	const batches = pacer.batchesAfter(windowStart, PUBLISHED_BATCHES);
 	const olderInWindow = batches.length === PUBLISHED_BATCHES && pacer.batchCountAfter(windowStart) > batches.length;
 	return {
@@ -96,6 +107,8 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		lines: drop.lines,
 		opened,
 		soldOut: state.sold_out === 1,
+		returnsFrom: state.returns_from,
+		offerSeconds: drop.admission.offerSeconds,
 		seedCommitment: state.seed_commitment,
 		seed: opened ? state.seed : null,
 		prequeue: opened && state.prequeue_counts !== null ? (JSON.parse(state.prequeue_counts) as number[]) : null,
@@ -108,7 +121,7 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		batchesComplete: !olderInWindow,
 		pacePerSecond: pacer.pace(drop, now),
 		intervalMs: drop.admission.intervalMs,
-		admissionRoom: pacer.admission.room(drop, totals, now),
+		admissionRoom: pacer.admission.room(drop, totals, state, now),
 		admittedPerMinute: pacer.admittedPerMinute(drop, now),
 		remaining: totals.remaining,
 		held: totals.held,

@@ -14,8 +14,8 @@ import { buyWith, orderReaches, purchaseWith, readOrder, refund, scan } from "..
 import { expectCleanAudit } from "../support/audit";
 import { WIDE_OPEN, createDrop, getDrop } from "../support/drops";
 import { forgetWatermark } from "../../src/waiting-room/watermark-cache";
-import { admittedFan, hold, join } from "../support/fans";
-import { roomStub, tickRoom } from "../support/room";
+import { admittedFan, hold, join, status } from "../support/fans";
+import { admitBatch, roomStub, tickRoom } from "../support/room";
 import { waitForOrders } from "../support/sales";
 import { adminFetch } from "../support/worker";
 import { testPayments } from "../../src/payments/test-provider";
@@ -82,7 +82,7 @@ describe("refunds", () => {
 		expect((await expectCleanAudit(drop.id)).refunds.restocked).toBe(1);
 	});
 
-	it("a sold-out drop sells again when a refund puts tickets back: the room reopens, a newcomer joins, gets in and buys", async () => {
+	it("a sold-out drop sells again when a refund puts tickets back: the room reopens, the fan first in line since the sell-out is offered the ticket and buys", async () => {
 		const drop = await createDrop({ admission: WIDE_OPEN, capacity: 1, maxPerFan: 1, priceCents: 500 });
 		const bought = await buyWith(drop.id, "fan-reopen-buyer", { quantity: 1 });
 		await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
@@ -90,12 +90,24 @@ describe("refunds", () => {
 		const soldOut = () => runInDurableObject(roomStub(drop.id), (_room, state) => state.storage.sql.exec<{ sold_out: number }>(`SELECT sold_out FROM pacer`).one().sold_out);
 		expect(await soldOut()).toBe(1);
 		await forgetWatermark(drop.id);
-		expect(await join(drop.id, "fan-reopen-before")).toMatchObject({ status: "sold_out", queueToken: null });
+		// A fan who joins after the sell-out gets a place in line for the tickets that come back.
+		const before = await join(drop.id, "fan-reopen-before");
+		expect(before).toMatchObject({ status: "sold_out" });
+		expect(typeof before.queueToken).toBe("string");
 
 		expect((await refund(drop.id, bought.orderId, { restock: true })).status).toBe(200);
 		expect(await soldOut()).toBe(0);
 		await forgetWatermark(drop.id);
-		const again = await admittedFan(drop.id, "fan-reopen-after");
+		// The returned ticket is offered to that fan, first in line, and not to one who joins after the refund.
+		const after = await join(drop.id, "fan-reopen-after");
+		let offered = await status(drop.id, before.queueToken);
+		for (let i = 0; i < 5 && offered.status !== "admitted"; i++) {
+			await admitBatch(drop.id);
+			offered = await status(drop.id, before.queueToken);
+		}
+		expect(offered.status).toBe("admitted");
+		expect((await status(drop.id, after.queueToken)).status).toBe("waiting");
+		const again = offered.accessToken as string;
 		const held = await hold(drop.id, again, 1);
 		expect(held.status).toBe(201);
 		const { holdId } = (await held.json()) as { holdId: string };

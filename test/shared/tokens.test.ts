@@ -167,7 +167,7 @@ describe("forged and misused tokens are refused", () => {
 		const now = Date.now();
 		const staleAccess = await signAccessToken(
 			env,
-			{ dropId, fanId: "token-buyer", jti: "a_expired", exp: Math.floor(now / 1000) - 5, shards: 1 },
+			{ dropId, fanId: "token-buyer", jti: "a_expired", exp: Math.floor(now / 1000) - 5, shards: 1, position: 1 },
 			now - 700_000,
 		);
 		expect(await refusal(await hold(dropId, staleAccess, 1))).toEqual({ status: 401, code: "token_expired" });
@@ -340,6 +340,7 @@ describe("the JWKS", () => {
 			jti: "a_before",
 			exp: Math.floor(Date.now() / 1000) + 300,
 			shards: 1,
+			position: 7,
 		});
 		expect(decodeProtectedHeader(issued).kid).toBe("rotated-out");
 

@@ -849,25 +849,33 @@ describe("admission and the inventory", () => {
 			"every waiting fan to hear sold out",
 		);
 		expect(Date.now() - soldAt).toBeLessThan(5_000);
-		for (const id of waiting) expect(await status(drop.id, tokens.get(id)!)).toMatchObject({ status: "sold_out", pollAfterMs: null });
-		// Everyone else learns it too: the public view, a newcomer (nothing stored), the stats.
+		// They keep their places and poll on, for tickets that may come back (none has yet).
+		for (const id of waiting) {
+			const s = await status(drop.id, tokens.get(id)!);
+			expect(s).toMatchObject({ status: "sold_out", returns: { ticketsBack: 0, offered: 0 } });
+			expect(typeof s.pollAfterMs).toBe("number");
+		}
+		// Everyone else learns it too: the public view, a newcomer (who gets a place behind them), the stats.
 		const view = (await (await fanFetch(`/api/drops/${drop.id}`, null)).json()) as { status: string; remaining: number };
 		expect(view).toMatchObject({ status: "sold_out", remaining: 0 });
 		const late = await joinRequest(drop.id, "too-late");
-		expect(late.status).toBe(200);
-		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null });
-		expect(await lineStub(drop.id, lineOf("too-late", 2)).locate({ fanId: "too-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
-		expect((await getDrop(drop.id)).stats).toMatchObject({ sold: 2, waiting: 0, admitted: 1 });
+		expect(late.status).toBe(201);
+		const lateJson = (await late.json()) as JoinJson;
+		expect(lateJson).toMatchObject({ status: "sold_out", rejoined: false });
+		expect(typeof lateJson.queueToken).toBe("string");
+		expect(await lineStub(drop.id, lineOf("too-late", 2)).locate({ fanId: "too-late" })).toMatchObject({ ok: true });
+		expect((await getDrop(drop.id)).stats).toMatchObject({ sold: 2, waiting: waiting.length + 1, admitted: 1 });
 		// The buyer is still admitted, and sold out is final: no more batches, and after its
 		// last looks for joins still on their way (none here) no more ticks.
 		expect((await status(drop.id, tokens.get(buyer)!)).status).toBe("admitted");
 		expect(await admitNow(drop.id)).toBe(1);
 		while (await runDurableObjectAlarm(roomStub(drop.id))) expect((await pacerState(drop.id)).admitted_through).toBe(1);
 		expect((await pacerState(drop.id)).alarm).toBeNull();
-		expect(await errorCode(await hold(drop.id, access, 1))).toBe("sold_out");
+		// A turn from before the sell-out holds nothing while fans wait for returned tickets.
+		expect(await errorCode(await hold(drop.id, access, 1))).toBe("returns_in_line");
 	});
 
-	it("after sell-out, on one line: a newcomer hears sold_out (nothing stored), a fan with a place rejoins to a token /status accepts", async () => {
+	it("after sell-out, on one line: a newcomer hears sold_out and gets a place, a fan with a place rejoins to a token /status accepts", async () => {
 		// One line, a pre-queue of two, one ticket.
 		const drop = await futureDrop({ capacity: 1, maxPerFan: 1, admission: { batchSize: 1, activeMultiple: 1, ...SLOW } });
 		expect(drop.lines).toBe(1);
@@ -883,17 +891,19 @@ describe("admission and the inventory", () => {
 		await tickRoom(drop.id);
 		expect((await pacerState(drop.id)).sold_out).toBe(1);
 
-		// A newcomer: the news, no token, no secret, and no place stored.
+		// A newcomer: the news, and a place in line behind the fans already there (for tickets that come back).
 		const late = await joinRequest(drop.id, "one-line-late");
-		expect(late.status).toBe(200);
-		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null });
-		expect(await lineStub(drop.id, 0).joined()).toBe(2);
-		expect(await lineStub(drop.id, 0).locate({ fanId: "one-line-late" })).toMatchObject({ ok: false, code: "not_in_queue" });
+		expect(late.status).toBe(201);
+		const lateJson = (await late.json()) as JoinJson;
+		expect(lateJson).toMatchObject({ status: "sold_out", rejoined: false, position: 3 });
+		expect(typeof lateJson.queueToken).toBe("string");
+		expect(typeof lateJson.fanSecret).toBe("string");
+		expect(await lineStub(drop.id, 0).joined()).toBe(3);
 		// The pre-queue fan who never got in rejoins (with their secret): sold out, and a token /status answers.
 		const again = await join(drop.id, second);
 		expect(again).toMatchObject({ status: "sold_out", rejoined: true });
 		expect(typeof again.queueToken).toBe("string");
-		expect(await status(drop.id, again.queueToken)).toMatchObject({ status: "sold_out", pollAfterMs: null });
+		expect(await status(drop.id, again.queueToken)).toMatchObject({ status: "sold_out", returns: { ticketsBack: 0, offered: 0 } });
 		// The buyer's place still says admitted.
 		const bought = await join(drop.id, first);
 		expect(bought).toMatchObject({ status: "admitted", rejoined: true, position: 1 });
