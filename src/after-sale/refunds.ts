@@ -15,6 +15,7 @@ import { allows, dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
 import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
 import { refundedEventStatement } from "./webhook-events";
+import { cancelListingsStatements } from "./resale-store";
 import { unwrap } from "../shared/outcome";
 import { paymentProviderOf } from "../payments/providers";
 import { roomStub, shardStub } from "../shared/names";
@@ -94,7 +95,17 @@ export async function refundOrder(
 		if (stranger !== undefined) throw new ApiError(422, "unknown_ticket", `Ticket ${stranger} is not one of this order's.`, { field: "tickets" });
 	}
 	const wanted = new Set(input.codes ?? tickets.map((t) => t.code));
-	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null);
+	let claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null);
+	const listed = claim.find((t) => t.listing_id !== null);
+	if (listed !== undefined) {
+		// A listed ticket's unit is on sale already: refunded as well, its buyer would take a ticket the venue does not have.
+		// A cancelled drop sells nothing more, so its listings end and their tickets are refunded like any other.
+		if (drop.cancelledAt === null) {
+			throw new ApiError(409, "ticket_listed", `Ticket ${listed.code} is listed for resale; its holder can withdraw the listing, or it is refunded when it is sold.`, { listingId: listed.listing_id });
+		}
+		await env.DB.batch(cancelListingsStatements(env.DB, orderId, new Date().toISOString()));
+		claim = claim.map((t) => ({ ...t, listing_id: null }));
+	}
 	if (input.restock && claim.some((t) => t.scanned_at !== null)) {
 		// Its holder is inside already: sold again, the venue would take one more than it has.
 		throw new ApiError(422, "ticket_used", "A ticket already admitted at the gate cannot go back on sale; refund it without restock.", { field: "restock" });
@@ -124,7 +135,7 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 	const [claimed] = await db.batch([
 		db
 			// A restock never takes a ticket admitted meanwhile (a scan between the check and this batch).
-			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND code IN (SELECT value FROM json_each(?3)) AND (?4 = 0 OR scanned_at IS NULL) RETURNING code`)
+			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND listing_id IS NULL AND code IN (SELECT value FROM json_each(?3)) AND (?4 = 0 OR scanned_at IS NULL) RETURNING code`)
 			.bind(refundId, order.order_id, JSON.stringify(codes), restock ? 1 : 0),
 		db
 			.prepare(
@@ -244,6 +255,8 @@ export const ORDER_BY_PAYMENT_SQL = `SELECT * FROM orders WHERE payment_id = ?`;
 export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean | null> {
 	const order = await db.prepare(ORDER_BY_PAYMENT_SQL).bind(paymentId).first<OrderRecord>();
 	if (order === null) return null;
+	// The money went back at the provider: a listing of the order's ends, and its ticket is refunded with the rest.
+	if ((await orderTickets(db, order.order_id)).some((t) => t.listing_id !== null)) await db.batch(cancelListingsStatements(db, order.order_id, new Date().toISOString()));
 	const open = (await orderTickets(db, order.order_id)).filter((t) => t.refund_id === null).map((t) => t.code);
 	return open.length > 0 && recordRefund(db, order, open, false, { byProvider: eventId });
 }
