@@ -43,7 +43,9 @@ function build() {
 		}),
 	});
 
-	return { Listing, ResaleRules, OrderListings };
+	const AdminOrderListings = z.strictObject({ orderId: z.string(), listings: z.array(Listing) });
+
+	return { Listing, ResaleRules, OrderListings, AdminOrderListings };
 }
 
 /** The resale answer schemas by their names in the OpenAPI document. */
@@ -54,3 +56,4 @@ type Answer<K extends keyof ReturnType<typeof build>> = z.output<ReturnType<type
 export type ListingAnswer = Answer<"Listing">;
 export type ResaleRulesAnswer = Answer<"ResaleRules">;
 export type OrderListingsAnswer = Answer<"OrderListings">;
+export type AdminOrderListingsAnswer = Answer<"AdminOrderListings">;

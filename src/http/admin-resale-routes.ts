@@ -2,7 +2,7 @@
 // in cents or in percent), read by any role that reads the drop and changed by
 // its owner (logged), and an order's listings for the promoter's view of it.
 import { type IRequest, Router } from "itty-router";
-import type { ListingAnswer, ResaleRulesAnswer } from "../contract/resale-answers";
+import type { AdminOrderListingsAnswer, ResaleRulesAnswer } from "../contract/resale-answers";
 import { PatchResaleBody } from "../contract/requests";
 import { assertResaleKind, listingView, orderListings, resaleRules, setResaleRules } from "../after-sale/resale-store";
 import { orderRecord } from "../after-sale/order-store";
@@ -39,5 +39,5 @@ adminResaleRoutes.get("/drops/:id/orders/:orderId/listings", async (request, env
 	const orderId = request.params.orderId ?? "";
 	const order = await orderRecord(env.DB, orderId);
 	if (order === null || order.drop_id !== drop.id) throw notFound("order");
-	return { orderId, listings: (await orderListings(env.DB, orderId)).map((r) => listingView(r) satisfies ListingAnswer) };
+	return { orderId, listings: (await orderListings(env.DB, orderId)).map(listingView) } satisfies AdminOrderListingsAnswer;
 });

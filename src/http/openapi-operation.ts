@@ -4,11 +4,11 @@
 // shape; openapi.ts renders them. Pure.
 import type * as z from "zod";
 import type { AnswerSchemas } from "../contract/answers";
-import { CancelBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchTransfersBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
+import { CancelBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchTransfersBody, PatchResaleBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
 import { CreateDropBody, PatchDropBody } from "../drops/rules";
 
 /** The request bodies, by their names in the document. */
-export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody };
+export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody, PatchResaleBody };
 
 type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate" | "transferSecret" | "holderKey";
 

@@ -16,13 +16,14 @@ import { WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
 import { TRANSFER_OPERATIONS } from "./openapi-transfers";
+import { RESALE_OPERATIONS } from "./openapi-resale";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
 import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...RESALE_OPERATIONS, ...WEBHOOK_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -42,6 +43,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	deviceId: { description: "A gate device's id (gd_...), as its registration answered it." },
 	code: { description: "A ticket's code, as the order lists it." },
 	transferId: { description: "A transfer's id (tr_...), as its making answered it." },
+	listingId: { description: "A resale listing's id (rs_...), as its listing answered it." },
 };
 
 type JsonSchema = Record<string, unknown>;
