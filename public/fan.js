@@ -12,6 +12,7 @@ import { cardField } from "/card.js";
 import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
 import { addTransferControls } from "/transfer-ui.js";
+import { addResaleControls, openListings, orderListings } from "/resale-ui.js";
 import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage, useTimeZone } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
@@ -1134,10 +1135,14 @@ let ticketDrawings = 0;
 function drawTickets(order, outcome) {
 	const round = ++ticketDrawings;
 	// No QR code on a cancelled drop: those tickets get nobody in.
-	void ticketItems(order, { codes: outcome === "going" }).then(({ items }) => {
+	void Promise.all([ticketItems(order, { codes: outcome === "going" }), outcome === "going" ? orderListings(order, saved.orderToken) : null]).then(([{ items }, resale]) => {
 		if (round !== ticketDrawings) return;
-		// A ticket is handed on only from an order that stands on a drop that goes ahead.
-		if (outcome === "going") addTransferControls(items, order, saved.orderToken, () => showOrder(1));
+		// A ticket is handed on or listed only from an order that stands on a drop that goes ahead; a listed one is not handed on.
+		if (outcome === "going") {
+			const listed = openListings(resale);
+			addTransferControls(items, { ...order, passes: order.passes?.map((p) => (listed.has(p.code) ? { ...p, listed: true } : p)) }, saved.orderToken, () => showOrder(1));
+			addResaleControls(items, order, resale, saved.orderToken, () => showOrder(1));
+		}
 		$("tickets").replaceChildren(...items);
 		text("order-status", outcome === "cancelling" ? t("done.refundOnWay") : statusText(order));
 		$("order-status").dataset.status = order.status ?? "paid";

@@ -21,6 +21,7 @@ const PAGE_FILES = [
 	"/named.js",
 	"/card.js",
 	"/confirm.js",
+	"/resale-ui.js",
 	"/seat-words.js",
 	"/i18n.js",
 	"/i18n/en.js",

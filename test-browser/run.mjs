@@ -39,6 +39,7 @@ import { fanInGermanAndJapanese, fanPageRightToLeft } from "./language-journeys.
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
+import { fanResellsTicket } from "./resale-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -149,6 +150,7 @@ const allJourneys = [
 	// The promoter's gate section: per gate and per device, one double entry, revoke, the fixed-QR switch.
 	["promoter gate section: counts, double entry, revoke, fixed QR", promoterGateSection],
 	["transfer: the buyer hands a ticket on, the recipient accepts, the old code refused", fanTransfersTicket],
+	["resale: the buyer lists a ticket, withdraws it, lists it again; another fan buys it", fanResellsTicket],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;
