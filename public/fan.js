@@ -1135,8 +1135,18 @@ let ticketDrawings = 0;
 function drawTickets(order, outcome) {
 	const round = ++ticketDrawings;
 	// No QR code on a cancelled drop: those tickets get nobody in.
-	void Promise.all([ticketItems(order, { codes: outcome === "going" }), outcome === "going" ? orderListings(order, saved.orderToken) : null]).then(([{ items }, resale]) => {
+	const listings = outcome === "cancelling" ? null : orderListings(order, saved.orderToken);
+	void Promise.all([ticketItems(order, { codes: outcome === "going" }), listings]).then(([{ items }, resale]) => {
 		if (round !== ticketDrawings) return;
+		if (outcome === "refunded") {
+			// A ticket resold comes back less the promoter's fee: the money back is said as it is.
+			const sold = (resale?.listings ?? []).filter((l) => l.state === "sold");
+			if (sold.length > 0 && order.unitPriceCents !== undefined) {
+				const cents = sold.reduce((a, l) => a + l.payoutCents, 0) + order.unitPriceCents * Math.max(0, (order.refundedTickets ?? order.quantity) - sold.length);
+				text("done-lead", t("done.refunded", { back: t("done.backAmount", { price: formatMoney(cents, order.currency ?? drop.currency) }) }));
+			}
+			addResaleControls(items, order, resale, saved.orderToken, () => showOrder(1));
+		}
 		// A ticket is handed on or listed only from an order that stands on a drop that goes ahead; a listed one is not handed on.
 		if (outcome === "going") {
 			const listed = openListings(resale);

@@ -79,13 +79,16 @@ export async function fanResellsTicket({ browser, base, api, adminToken, gateTok
 	const second = await api.buy(drop.id, "resale-buyer", 1);
 	assert.equal(second.totalCents, 2000, "the buyer pays the face value");
 	const theirs = await ticketedOrder(api, second);
-	for (let i = 0; i < 100; i++) {
+	let sold = false;
+	for (let i = 0; i < 100 && !sold; i++) {
 		const now = (await api.call("GET", `/api/orders/${bought.orderId}/listings`, { token: bought.orderToken, expect: 200 })).data;
-		if (now.listings.some((l) => l.state === "sold")) break;
-		await sleep(200);
+		sold = now.listings.some((l) => l.state === "sold");
+		if (!sold) await sleep(200);
 	}
+	assert.ok(sold, "the listing was sold to the buyer's order");
 	await seller.page.reload();
 	await seller.page.getByText("Resold: €18.00 is refunded to you.").waitFor({ timeout: 15_000 });
+	await seller.page.getByText("Your order was refunded: €18.00 goes back to the card you paid with.", { exact: false }).waitFor();
 	assert.equal(await seller.page.locator("#tickets svg.qr").count(), 0, "no code is drawn for a resold ticket");
 	await assertAccessible(seller.page, "ticket resold on the order view, phone", { log });
 	await shot(seller.page, "fan-resale-sold");
