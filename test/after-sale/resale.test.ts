@@ -24,6 +24,7 @@ import { admittedFan, hold, releaseHold } from "../support/fans";
 import { untilEveryOutcome } from "../support/races";
 import { capturingQueue, restoreShardSales, runQueueBatch, setShardSales } from "../support/sales";
 import { waitUntil } from "../support/wait";
+import { listOf, registerAt } from "../support/gate-devices";
 import { adminFetch, fanFetch } from "../support/worker";
 
 afterEach(() => vi.restoreAllMocks());
@@ -111,6 +112,9 @@ describe("face-value resale", () => {
 		await expectError(await fanFetch(`/api/orders/${seller.orderId}/tickets/${code}/transfer`, seller.orderToken, { method: "POST" }), 409, "ticket_listed");
 		await expectError(await listRequest(seller), 409, "ticket_listed");
 		expect((await listings(seller)).listings.map((l) => l.state)).toEqual(["open"]);
+		// An offline gate device's list carries it listed, with no secret.
+		const device = await registerAt(drop.id, "Resale door");
+		expect((await listOf(device)).tickets.find((x) => x.code === code)).toEqual({ code, orderId: seller.orderId, state: "listed" });
 
 		// The drop had sold out: the listed unit is the one a newcomer buys, at face value.
 		const { bought: buyer, message } = await buyCaptured(drop.id, "fan-resale-buyer");
