@@ -12,6 +12,7 @@ import { cardField } from "/card.js";
 import { closeConfirm, confirmStep } from "/confirm.js";
 import { statusText, ticketItems } from "/tickets.js";
 import { addTransferControls } from "/transfer-ui.js";
+import { addResaleControls, openListings, orderListings } from "/resale-ui.js";
 import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, randomId, show, sleep, storage, text } from "/common.js";
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage, useTimeZone } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
@@ -1177,10 +1178,24 @@ let ticketDrawings = 0;
 function drawTickets(order, outcome) {
 	const round = ++ticketDrawings;
 	// No QR code on a cancelled drop: those tickets get nobody in.
-	void ticketItems(order, { codes: outcome === "going" }).then(({ items }) => {
+	const listings = outcome === "cancelling" ? null : orderListings(order, saved.orderToken);
+	void Promise.all([ticketItems(order, { codes: outcome === "going" }), listings]).then(([{ items }, resale]) => {
 		if (round !== ticketDrawings) return;
-		// A ticket is handed on only from an order that stands on a drop that goes ahead.
-		if (outcome === "going") addTransferControls(items, order, saved.orderToken, () => showOrder(1));
+		if (outcome === "refunded") {
+			// A ticket resold comes back less the promoter's fee: the money back is said as it is.
+			const sold = (resale?.listings ?? []).filter((l) => l.state === "sold");
+			if (sold.length > 0 && order.unitPriceCents !== undefined) {
+				const cents = sold.reduce((a, l) => a + l.payoutCents, 0) + order.unitPriceCents * Math.max(0, (order.refundedTickets ?? order.quantity) - sold.length);
+				text("done-lead", t("done.refunded", { back: t("done.backAmount", { price: formatMoney(cents, order.currency ?? drop.currency) }) }));
+			}
+			addResaleControls(items, order, resale, saved.orderToken, () => showOrder(1));
+		}
+		// A ticket is handed on or listed only from an order that stands on a drop that goes ahead; a listed one is not handed on.
+		if (outcome === "going") {
+			const listed = openListings(resale);
+			addTransferControls(items, { ...order, passes: order.passes?.map((p) => (listed.has(p.code) ? { ...p, listed: true } : p)) }, saved.orderToken, () => showOrder(1));
+			addResaleControls(items, order, resale, saved.orderToken, () => showOrder(1));
+		}
 		$("tickets").replaceChildren(...items);
 		text("order-status", outcome === "cancelling" ? t("done.refundOnWay") : statusText(order));
 		$("order-status").dataset.status = order.status ?? "paid";

@@ -117,6 +117,7 @@ async function check(scanned) {
 	if (!ticket) return { reason: "Not in this device’s list: sync, or check it online.", code: claims.tid };
 	if (ticket.state === "refunded") return { reason: "This ticket was refunded.", code: ticket.code };
 	if (ticket.state === "transferred") return { reason: "This ticket was transferred to someone else; the new holder has their own.", code: ticket.code };
+	if (ticket.state === "listed") return { reason: "This ticket is listed for resale; it admits nobody while it is.", code: ticket.code };
 	const mine = state.local[ticket.code];
 	if (mine) return { reason: `Already admitted on this device at ${new Date(mine).toLocaleTimeString()}.`, code: ticket.code };
 	if (ticket.state === "used") return { reason: "Already admitted at another gate.", code: ticket.code };

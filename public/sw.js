@@ -21,6 +21,7 @@ const PAGE_FILES = [
 	"/named.js",
 	"/card.js",
 	"/confirm.js",
+	"/resale-ui.js",
 	"/seat-words.js",
 	"/zoned-time.js",
 	"/transfer-ui.js",

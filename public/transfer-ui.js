@@ -58,7 +58,7 @@ export function addTransferControls(items, order, orderToken, changed) {
 				}
 			});
 			box.append(cancel);
-		} else if (pass.state === "valid" && pass.token && order.transfers?.open) {
+		} else if (pass.state === "valid" && pass.token && !pass.listed && order.transfers?.open) {
 			const start = Object.assign(document.createElement("button"), { type: "button", className: "secondary", textContent: t("transfer.start", { n: i + 1 }) });
 			start.addEventListener("click", async () => {
 				const sure = await confirmStep({ title: t("transfer.confirmTitle"), body: t("transfer.confirmBody"), confirm: t("transfer.confirm"), keep: t("transfer.keep"), opener: start });

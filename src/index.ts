@@ -4,6 +4,8 @@ import { router, toResponse } from "./http/router";
 import { FOLLOW_UP_QUEUE, consumeFollowUps, queueMissedFollowUps } from "./after-sale/follow-up";
 import { sweepRefunds } from "./after-sale/refund-sweep";
 import { DRAW_CRON, drawDueWindows } from "./after-sale/draw-mail";
+import { sweepResale } from "./after-sale/resale";
+import { getDrop } from "./drops/store";
 import { refundCancelledOrders } from "./after-sale/drop-cancel";
 import { WEBHOOK_QUEUE, consumeWebhooks, dispatchWebhooks } from "./after-sale/webhook-delivery";
 import { openedEventStatement } from "./after-sale/webhook-events";
@@ -41,6 +43,8 @@ export default {
 		}
 		await reconcileRecentDrops(env);
 		await queueMissedFollowUps(env);
+		// Listings first: a sale a crash cut short writes its seller's refund, which the refund sweep then finishes.
+		await sweepResale(env, controller.scheduledTime, (id) => getDrop(env.DB, id));
 		await sweepRefunds(env, controller.scheduledTime);
 		await refundCancelledOrders(env);
 		// Drops opened meanwhile are announced, and deliveries never queued (or whose message was lost) queued.

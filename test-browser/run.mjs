@@ -41,6 +41,7 @@ import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } f
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
 import { fanPresaleWithCode, promoterBuildsWindowsAndCodes } from "./presale-journeys.mjs";
 import { fanOfferedReturnedTicket } from "./returns-journeys.mjs";
+import { fanResellsTicket } from "./resale-journeys.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.TEST_BROWSER_PORT ?? 8811);
@@ -156,6 +157,7 @@ const allJourneys = [
 	// A code presale and the general sale on the fan page: asked for a code, refused in words, admitted at the window's opening (issue 25).
 	["presale: fan with a code, fan without, at phone size", fanPresaleWithCode],
 	["presale: promoter builds windows, makes, counts and revokes code groups", promoterBuildsWindowsAndCodes],
+	["resale: the buyer lists a ticket, withdraws it, lists it again; another fan buys it", fanResellsTicket],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */
 const journeys = only ? allJourneys.filter(([name]) => name.includes(only)) : allJourneys;

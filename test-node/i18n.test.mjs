@@ -17,7 +17,7 @@ const placeholders = (message) => new Set([...(typeof message === "object" ? Obj
  * Codes of docs/api.md the fan page never meets: the promoter's routes (keys, patches, cursors,
  * drop settings, webhook endpoints, the gate's scan and its devices) and an engine fault that is never expected.
  */
-const NOT_FAN = new Set(["unauthorized", "forbidden", "empty_patch", "invalid_cursor", "open_drops_limit", "payment_not_taken", "invalid_time", "already_open", "immutable_field", "lines_in_use", "unknown_pool", "invalid_url", "limit_reached", "code_expired", "invalid_code", "rotating_code_required", "device_revoked", "invalid_key", "invalid_signature", "unknown_ticket", "invalid_presales", "unknown_window", "codes_issued_by_engine", "kind_mismatch", "registration_open", "too_many_groups", "not_registered"]);
+const NOT_FAN = new Set(["unauthorized", "forbidden", "empty_patch", "invalid_cursor", "open_drops_limit", "payment_not_taken", "invalid_time", "already_open", "immutable_field", "lines_in_use", "unknown_pool", "invalid_url", "limit_reached", "code_expired", "invalid_code", "rotating_code_required", "device_revoked", "invalid_key", "invalid_signature", "unknown_ticket", "invalid_presales", "unknown_window", "codes_issued_by_engine", "kind_mismatch", "registration_open", "too_many_groups", "not_registered", "fee_conflict", "resale_unsupported"]);
 
 test("the page's language list and the catalogues agree", () => {
 	const source = readFileSync(join(ROOT, "public/i18n.js"), "utf8");

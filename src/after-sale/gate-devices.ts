@@ -167,8 +167,8 @@ export function assertActive(device: GateDevice): void {
 	if (device.revokedAt !== null) throw new ApiError(403, "device_revoked", `This device was revoked at ${device.revokedAt}; register it again to scan.`, { revokedAt: device.revokedAt });
 }
 
-/** transferred: a code a ticket had before an accepted transfer gave it a new one; it admits nobody. */
-export type ListState = "valid" | "used" | "refunded" | "transferred";
+/** transferred: a code a ticket had before an accepted transfer gave it a new one; listed: on offer for resale; neither admits anybody. */
+export type ListState = "valid" | "used" | "refunded" | "transferred" | "listed";
 
 export interface ListedTicket {
 	code: string;
@@ -190,7 +190,7 @@ export interface TicketList {
 	tickets: ListedTicket[];
 }
 
-type ListRow = { code: string; order_id: string; scanned_at: string | null; refund_id: string | null; payment_missing_at: string | null };
+type ListRow = { code: string; order_id: string; scanned_at: string | null; refund_id: string | null; listing_id: string | null; payment_missing_at: string | null };
 
 /**
  * The drop's tickets as a device checks them offline: every ticket in D1, its state (a ticket whose payment was
@@ -201,7 +201,7 @@ export async function ticketList(db: D1Database, device: GateDevice, now: string
 	const dropId = device.dropId;
 	const { results } = await db
 		.prepare(
-			`SELECT t.code, t.order_id, t.scanned_at, t.refund_id, o.payment_missing_at
+			`SELECT t.code, t.order_id, t.scanned_at, t.refund_id, t.listing_id, o.payment_missing_at
 			 FROM tickets t JOIN orders o ON o.order_id = t.order_id WHERE t.drop_id = ? ORDER BY t.code`,
 		)
 		.bind(dropId)
@@ -213,8 +213,9 @@ export async function ticketList(db: D1Database, device: GateDevice, now: string
 		.first<number>("n");
 	const tickets = await Promise.all(
 		results.map(async (r): Promise<ListedTicket> => {
-			const state: ListState = r.refund_id !== null || r.payment_missing_at !== null ? "refunded" : r.scanned_at !== null ? "used" : "valid";
-			return { code: r.code, orderId: r.order_id, state, ...(state === "refunded" ? {} : { secret: await secretOf(gate, r.code) }) };
+			const state: ListState = r.refund_id !== null || r.payment_missing_at !== null ? "refunded" : r.scanned_at !== null ? "used" : r.listing_id !== null ? "listed" : "valid";
+			// A listed ticket's secret stays off the device too: it admits nobody while its unit is on sale again.
+			return { code: r.code, orderId: r.order_id, state, ...(state === "refunded" || state === "listed" ? {} : { secret: await secretOf(gate, r.code) }) };
 		}),
 	);
 	// A ticket's old code after an accepted transfer, listed refused with no secret: an offline device refuses it too.

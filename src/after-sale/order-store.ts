@@ -52,6 +52,8 @@ export interface TicketRecord {
 	seat_id: string | null;
 	/** The accepted transfer whose recipient holds this ticket now (its code is the one the transfer made); null: the buyer does. */
 	transfer_id: string | null;
+	/** The open resale listing of this ticket (the gate refuses it meanwhile); null: none. */
+	listing_id: string | null;
 }
 
 /** The sale as the shard sent it, rebuilt from its row and its tickets (in ticket order) in D1: what a receipt lists. */
@@ -150,6 +152,7 @@ export type ScanResult =
 	| { kind: "already_used"; ticket: TicketRecord }
 	| { kind: "refunded"; ticket: TicketRecord }
 	| { kind: "unpaid"; ticket: TicketRecord }
+	| { kind: "listed"; ticket: TicketRecord }
 	| { kind: "transferred"; acceptedAt: string }
 	| { kind: "unknown" };
 
@@ -157,7 +160,7 @@ export type ScanResult =
 export async function admitTicket(db: D1Database, dropId: string, orderId: string, code: string, now: string): Promise<ScanResult> {
 	const admitted = await db
 		.prepare(
-			`UPDATE tickets SET scanned_at = ? WHERE code = ? AND order_id = ? AND drop_id = ? AND scanned_at IS NULL AND refund_id IS NULL
+			`UPDATE tickets SET scanned_at = ? WHERE code = ? AND order_id = ? AND drop_id = ? AND scanned_at IS NULL AND refund_id IS NULL AND listing_id IS NULL
 			   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = tickets.order_id AND o.payment_missing_at IS NOT NULL) RETURNING *`,
 		)
 		.bind(now, code, orderId, dropId)
@@ -170,6 +173,7 @@ export async function admitTicket(db: D1Database, dropId: string, orderId: strin
 		return moved !== null && moved.order_id === orderId ? { kind: "transferred", acceptedAt: moved.accepted_at! } : { kind: "unknown" };
 	}
 	if (ticket.refund_id !== null) return { kind: "refunded", ticket };
+	if (ticket.listing_id !== null && ticket.scanned_at === null) return { kind: "listed", ticket };
 	if (ticket.scanned_at === null) return { kind: "unpaid", ticket };
 	return { kind: "already_used", ticket };
 }

@@ -15,10 +15,10 @@ import { allows, dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
 import { type OrderRecord, orderRecord, orderTickets } from "./order-store";
 import { refundedEventStatement } from "./webhook-events";
+import { cancelListingsStatements } from "./resale-store";
 import { unwrap } from "../shared/outcome";
 import { paymentProviderOf } from "../payments/providers";
-import { roomStub, shardStub } from "../shared/names";
-import { forgetWatermark } from "../waiting-room/watermark-cache";
+import { putBackOnSale } from "./put-back";
 
 interface RefundRow {
 	refund_id: string;
@@ -94,7 +94,17 @@ export async function refundOrder(
 		if (stranger !== undefined) throw new ApiError(422, "unknown_ticket", `Ticket ${stranger} is not one of this order's.`, { field: "tickets" });
 	}
 	const wanted = new Set(input.codes ?? tickets.map((t) => t.code));
-	const claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null);
+	let claim = tickets.filter((t) => wanted.has(t.code) && t.refund_id === null);
+	const listed = claim.find((t) => t.listing_id !== null);
+	if (listed !== undefined) {
+		// A listed ticket's unit is on sale already: refunded as well, its buyer would take a ticket the venue does not have.
+		// A cancelled drop sells nothing more, so its listings end and their tickets are refunded like any other.
+		if (drop.cancelledAt === null) {
+			throw new ApiError(409, "ticket_listed", `Ticket ${listed.code} is listed for resale; its holder can withdraw the listing, or it is refunded when it is sold.`, { listingId: listed.listing_id });
+		}
+		await env.DB.batch(cancelListingsStatements(env.DB, orderId, new Date().toISOString()));
+		claim = claim.map((t) => ({ ...t, listing_id: null }));
+	}
 	if (input.restock && claim.some((t) => t.scanned_at !== null)) {
 		// Its holder is inside already: sold again, the venue would take one more than it has.
 		throw new ApiError(422, "ticket_used", "A ticket already admitted at the gate cannot go back on sale; refund it without restock.", { field: "restock" });
@@ -124,7 +134,7 @@ async function recordRefund(db: D1Database, order: OrderRecord, codes: string[],
 	const [claimed] = await db.batch([
 		db
 			// A restock never takes a ticket admitted meanwhile (a scan between the check and this batch).
-			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND code IN (SELECT value FROM json_each(?3)) AND (?4 = 0 OR scanned_at IS NULL) RETURNING code`)
+			.prepare(`UPDATE tickets SET refund_id = ?1 WHERE order_id = ?2 AND refund_id IS NULL AND listing_id IS NULL AND code IN (SELECT value FROM json_each(?3)) AND (?4 = 0 OR scanned_at IS NULL) RETURNING code`)
 			.bind(refundId, order.order_id, JSON.stringify(codes), restock ? 1 : 0),
 		db
 			.prepare(
@@ -188,13 +198,7 @@ export async function finishRefunds(env: Env, order: OrderRecord, options: { ret
 		}
 		if (refund.restock === 1 && refund.restocked_at === null) {
 			try {
-				// The line for returned tickets first, so the shard knows it the moment the tickets are back (returns-line.ts).
-				const returns = await roomStub(env, order.drop_id).returnsLine();
-				const put = await shardStub(env, order.drop_id, refund.shard).restock({ refundId: refund.refund_id, quantity: refund.tickets, returns });
-				if (put.late === true) throw new Error("the restock came after the pacer's lease; it is tried again");
-				// A sold-out drop sells again: the pacer forgets the sell-out, the Workers' copies too.
-				await roomStub(env, order.drop_id).reopen();
-				await forgetWatermark(order.drop_id);
+				await putBackOnSale(env, order.drop_id, refund.shard, refund.refund_id, refund.tickets);
 			} catch (err) {
 				await putOff(env.DB, refund, now, "Its tickets are not back on sale yet; it is tried again.");
 				throw err;
@@ -247,6 +251,8 @@ export const ORDER_BY_PAYMENT_SQL = `SELECT * FROM orders WHERE payment_id = ?`;
 export async function recordProviderRefund(db: D1Database, paymentId: string, eventId: string): Promise<boolean | null> {
 	const order = await db.prepare(ORDER_BY_PAYMENT_SQL).bind(paymentId).first<OrderRecord>();
 	if (order === null) return null;
+	// The money went back at the provider: a listing of the order's ends, and its ticket is refunded with the rest.
+	if ((await orderTickets(db, order.order_id)).some((t) => t.listing_id !== null)) await db.batch(cancelListingsStatements(db, order.order_id, new Date().toISOString()));
 	const open = (await orderTickets(db, order.order_id)).filter((t) => t.refund_id === null).map((t) => t.code);
 	return open.length > 0 && recordRefund(db, order, open, false, { byProvider: eventId });
 }

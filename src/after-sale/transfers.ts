@@ -35,6 +35,7 @@ function ticketRefusal(ticket: TicketRecord, order: OrderRecord): ApiError | nul
 	if (order.payment_missing_at !== null) return conflict("payment_not_taken", "This ticket's payment was not taken; it cannot be transferred.");
 	if (ticket.scanned_at !== null) return conflict("already_used", `This ticket was already scanned at ${ticket.scanned_at}; it cannot be transferred.`, { scannedAt: ticket.scanned_at });
 	if (ticket.transfer_id !== null) return conflict("ticket_transferred", "This ticket was already transferred to someone else.");
+	if (ticket.listing_id !== null) return conflict("ticket_listed", "This ticket is listed for resale; withdraw the listing to transfer it.", { listingId: ticket.listing_id });
 	return null;
 }
 
@@ -85,7 +86,7 @@ export async function makeTransfer(db: D1Database, drop: DropConfig, orderId: st
 			.prepare(
 				`INSERT INTO ticket_transfers (transfer_id, drop_id, order_id, from_code, accept_hash, state, created_at)
 				 SELECT ?1, ?2, ?3, ?4, ?5, 'pending', ?6
-				 WHERE EXISTS (SELECT 1 FROM tickets WHERE code = ?4 AND order_id = ?3 AND refund_id IS NULL AND scanned_at IS NULL AND transfer_id IS NULL)
+				 WHERE EXISTS (SELECT 1 FROM tickets WHERE code = ?4 AND order_id = ?3 AND refund_id IS NULL AND scanned_at IS NULL AND transfer_id IS NULL AND listing_id IS NULL)
 				   AND NOT EXISTS (SELECT 1 FROM ticket_transfers WHERE from_code = ?4 AND state = 'pending')`,
 			)
 			.bind(row.transfer_id, drop.id, orderId, code, row.accept_hash, now),
@@ -163,7 +164,7 @@ export async function acceptTransfer(
 		db
 			.prepare(
 				`UPDATE tickets SET code = ?2, token = NULL, transfer_id = ?3 WHERE code = ?1 AND order_id = ?4
-				   AND scanned_at IS NULL AND refund_id IS NULL AND transfer_id IS NULL
+				   AND scanned_at IS NULL AND refund_id IS NULL AND transfer_id IS NULL AND listing_id IS NULL
 				   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = ?4 AND o.payment_missing_at IS NOT NULL)
 				   AND EXISTS (SELECT 1 FROM ticket_transfers WHERE transfer_id = ?3 AND state = 'pending')`,
 			)

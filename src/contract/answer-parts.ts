@@ -50,6 +50,8 @@ function build() {
 			revokedAt: instant().optional().meta({ description: "device_revoked: when the gate device was revoked." }),
 			transferId: z.string().optional().meta({ description: "transfer_pending: the transfer already waiting for this ticket." }),
 			transferredAt: instant().optional().meta({ description: "ticket_transferred (at the gate): when the transfer that took this code was accepted." }),
+			listingId: z.string().optional().meta({ description: "ticket_listed: the open resale listing of this ticket." }),
+			soldAt: instant().optional().meta({ description: "listing_sold: when a buyer's order took the listing." }),
 			acceptedAt: instant().optional().meta({ description: "transfer_accepted: when the transfer was accepted." }),
 			deadline: instant().optional().meta({ description: "transfer_deadline_passed: the drop's transfer deadline." }),
 			seats: z.array(z.string()).optional().meta({ description: "seats_taken, unknown_seat, seat_not_in_type: the seats at fault." }),

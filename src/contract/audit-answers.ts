@@ -155,6 +155,21 @@ function build() {
 				}),
 			})
 			.meta({ description: "Every ticket has exactly one valid holder, through transfers." }),
+		resale: z
+			.strictObject({
+				listed: count().meta({ description: "Listings open now (their units back in the stock)." }),
+				sold: count(),
+				withdrawn: count(),
+				returned: count().meta({ description: "Unsold when the drop closed: the tickets their sellers' again." }),
+				cancelled: count(),
+				occupied: z.int().meta({ description: "Sold + listed tickets of the general stock (held ones are the shards' totals): never above capacity." }),
+				capacity: nullable(z.int()).meta({ description: "The general stock's capacity; null for a drop that takes no resale (ticket types)." }),
+				broken: count().meta({
+					description:
+						"A sold listing without exactly one seller refund (face value less the fee) voiding its ticket, or without a paid buyer's order; a buyer's order that bought more listings than tickets; a listing and its ticket's mark disagreeing; sold + listed over capacity. 0, or ok is false.",
+				}),
+			})
+			.meta({ description: "Every resale has one buyer payment and one seller refund; sold + listed ≤ capacity." }),
 		ok: z.boolean(),
 	});
 

@@ -42,7 +42,7 @@ function build() {
 			z.strictObject({
 				code: z.string(),
 				orderId: z.string(),
-				state: z.enum(["valid", "used", "refunded", "transferred"]).meta({ description: "refunded also for a ticket whose payment was not taken: it admits nobody. used: admitted as far as the engine knew at download. transferred: a ticket's old code after an accepted transfer (the recipient's new code is listed as its own ticket); it admits nobody." }),
+				state: z.enum(["valid", "used", "refunded", "transferred", "listed"]).meta({ description: "refunded also for a ticket whose payment was not taken: it admits nobody. used: admitted as far as the engine knew at download. transferred: a ticket's old code after an accepted transfer (the recipient's new code is listed as its own ticket); it admits nobody. listed: on offer for resale, with no secret; it admits nobody while listed." }),
 				secret: z.string().optional().meta({ description: "The ticket's own rotating-code secret; left out for a refunded ticket. Never the drop's gate key." }),
 			}),
 		),

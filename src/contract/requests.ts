@@ -216,6 +216,13 @@ export const AcceptTransferBody = object({
 		.meta({ description: "At least 32 random bytes, URL-safe base64, made and kept on the recipient's device; the engine keeps its SHA-256." }),
 });
 
+/** The body of PATCH /api/admin/drops/:id/resale: any of the fields; a fee in cents or in percent, not both. */
+export const PatchResaleBody = object({
+	enabled: z.boolean().optional().meta({ description: "true: holders may list tickets for resale at face value; false: no new listing (open ones stay on offer)." }),
+	feeCents: int(0, 100_000_000).optional().meta({ description: "The promoter's fee per ticket resold, in cents, taken from the seller's refund (never more than the face value)." }),
+	feePercent: int(0, 100).optional().meta({ description: "Or the fee as a percent of the face value, rounded down; 422 fee_conflict when both end up above zero." }),
+});
+
 /** What a gate device says it did with a scan. */
 export const SCAN_RESULTS = ["admitted", "refused"] as const;
 

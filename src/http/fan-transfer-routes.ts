@@ -21,7 +21,7 @@ type Args = [Env, ExecutionContext];
 export const fanTransferRoutes = Router<IRequest, Args>({ base: "/api" });
 
 /** The order token's drop, for the order in the path only: any other order is the 404 of an unknown one. */
-async function orderDrop(request: IRequest, env: Env): Promise<{ drop: DropConfig; orderId: string }> {
+export async function orderDrop(request: IRequest, env: Env): Promise<{ drop: DropConfig; orderId: string }> {
 	const token = requireBearer(request, "order token");
 	const { typ, dropId } = peekToken(token);
 	if (typ !== ORDER_TYP || dropId === undefined || !DROP_ID.test(dropId)) throw invalidToken();

@@ -20,7 +20,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 			401: "unauthorized: no valid gate credential (with WWW-Authenticate); the admin token is not one",
 			403: "device_revoked (revokedAt): the named device was revoked; nothing admitted",
 			404: "not_found: no such drop, no such ticket, or no such device of the drop",
-			409: "already_used (scannedAt), ticket_refunded, payment_not_taken",
+			409: "already_used (scannedAt), ticket_refunded, payment_not_taken, ticket_transferred (transferredAt), ticket_listed: listed for resale",
 			422: "invalid_ticket, wrong_drop, code_expired (a rotating code outside its window), invalid_code (not this ticket's code), rotating_code_required (a bare token where the drop's staticQr is off) (field ticket), too_short, too_long",
 		},
 	},
@@ -57,7 +57,7 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		security: ["admin"],
 		body: { schema: "RefundBody", required: false },
 		answers: { 200: json("OrderRefunds", "The order's refunds.") },
-		errors: { 404: "not_found", 422: "unknown_ticket (field tickets), empty, too_long, out_of_range", 503: "provider_unavailable: recorded, repeat to finish (Retry-After)" },
+		errors: { 404: "not_found", 409: "ticket_listed (listingId): a ticket listed for resale (its holder withdraws it, or its sale refunds it)", 422: "unknown_ticket (field tickets), empty, too_long, out_of_range", 503: "provider_unavailable: recorded, repeat to finish (Retry-After)" },
 	},
 	{
 		operationId: "listRefunds",

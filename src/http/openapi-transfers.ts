@@ -4,7 +4,7 @@
 // Rendered by openapi.ts. Pure.
 import { AUTH_ERRORS, type Operation, json } from "./openapi-operation";
 
-const REFUSED = "ticket_refunded, payment_not_taken, already_used (scannedAt), ticket_transferred, transfers_off, transfer_deadline_passed (deadline), drop_cancelled";
+const REFUSED = "ticket_refunded, payment_not_taken, already_used (scannedAt), ticket_transferred, ticket_listed (listingId), transfers_off, transfer_deadline_passed (deadline), drop_cancelled";
 const SECRET_401 = "missing_token: no Bearer (with WWW-Authenticate: Bearer)";
 
 export const TRANSFER_OPERATIONS: Operation[] = [

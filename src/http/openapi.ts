@@ -16,6 +16,7 @@ import { CODE_GROUP_OPERATIONS, WEBHOOK_OPERATIONS } from "./openapi-webhooks";
 import { AFTER_SALE_OPERATIONS } from "./openapi-after-sale";
 import { GATE_DEVICE_OPERATIONS } from "./openapi-gate";
 import { TRANSFER_OPERATIONS } from "./openapi-transfers";
+import { RESALE_OPERATIONS } from "./openapi-resale";
 import { ENGINE_OPERATIONS } from "./openapi-engine";
 import { FAN_OPERATIONS } from "./openapi-fan";
 import { REGISTRATION_OPERATIONS } from "./openapi-registrations";
@@ -23,7 +24,7 @@ import { type Operation, REQUEST_SCHEMAS } from "./openapi-operation";
 import { onFirstUse } from "../shared/on-first-use";
 
 /** Every route of the API, in the order a drop lives through them. */
-export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...WEBHOOK_OPERATIONS, ...CODE_GROUP_OPERATIONS, ...REGISTRATION_OPERATIONS];
+export const OPERATIONS: Operation[] = [...ENGINE_OPERATIONS, ...ADMIN_OPERATIONS, ...FAN_OPERATIONS, ...AFTER_SALE_OPERATIONS, ...GATE_DEVICE_OPERATIONS, ...TRANSFER_OPERATIONS, ...RESALE_OPERATIONS, ...WEBHOOK_OPERATIONS, ...CODE_GROUP_OPERATIONS, ...REGISTRATION_OPERATIONS];
 
 const BODY_ERRORS = {
 	400: "invalid_json, missing_body, invalid_type, missing_field, unknown_field",
@@ -45,6 +46,7 @@ const PATH_PARAMS: Record<string, { description: string; pattern?: string }> = {
 	transferId: { description: "A transfer's id (tr_...), as its making answered it." },
 	groupId: { description: "A code group's id (cg_...), as its creation answered it." },
 	windowId: { description: "A sale window's id, as the drop's presales name it." },
+	listingId: { description: "A resale listing's id (rs_...), as its listing answered it." },
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -61,6 +61,7 @@ export async function scanTicket(request: IRequest, env: Env): Promise<ScanAnswe
 	if (result.kind === "transferred") {
 		throw new ApiError(409, "ticket_transferred", `This ticket was transferred to someone else at ${result.acceptedAt}; it does not admit anyone. The new holder has a ticket of their own.`, { transferredAt: result.acceptedAt });
 	}
+	if (result.kind === "listed") throw new ApiError(409, "ticket_listed", "This ticket is listed for resale; it admits no one while it is. Its holder can withdraw the listing.");
 	if (result.kind === "unpaid") throw new ApiError(409, "payment_not_taken", "This ticket's payment was not taken; it does not admit anyone.");
 	if (result.kind === "already_used") {
 		throw new ApiError(409, "already_used", `This ticket was already scanned at ${result.ticket.scanned_at}.`, { scannedAt: result.ticket.scanned_at });

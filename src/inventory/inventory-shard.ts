@@ -234,6 +234,15 @@ export class InventoryShard extends DurableObject<Env> {
 		return { restocked };
 	}
 
+	/** Takes one free unit back out of the stock here, once per key; false when no unit here is free (held or sold). */
+	unstock(input: { key: string }): { unstocked: boolean } {
+		this.served.count("unstock");
+		this.ledger.requireMeta();
+		const unstocked = this.ledger.transfers.unstock(input.key, this.clock());
+		if (unstocked) void this.toldIfMoved(null);
+		return { unstocked };
+	}
+
 	/**
 	 * Marks sales sent at least `minAgeMs` ago as unsent, so the outbox sends them again
 	 * (now, and on the alarm until the Queue takes them): sales whose message went to the

@@ -115,6 +115,20 @@ export class TransferLedger extends LedgerSection {
 		});
 	}
 
+	/**
+	 * Takes one free unit back out of the stock here, once per key (a repeat answers what the first did): a resale
+	 * listing withdrawn or returned at the close. Only a unit no hold and no sale has: false when none is free here.
+	 */
+	unstock(key: string, now: number): boolean {
+		return this.transaction(() => {
+			if (this.sql.first(`SELECT 1 AS done FROM restocks WHERE refund_id = ?`, key) !== null) return true;
+			if (this.sql.number(`SELECT remaining FROM meta WHERE id = 1`) < 1) return false;
+			this.sql.run(`INSERT INTO restocks (refund_id, quantity, created_at) VALUES (?, -1, ?)`, key, now);
+			this.sql.run(`UPDATE meta SET remaining = remaining - 1 WHERE id = 1`);
+			return true;
+		});
+	}
+
 	/** Refunded tickets put back on sale here. */
 	restocked(): number {
 		return this.sql.number(`SELECT COALESCE(SUM(quantity), 0) FROM restocks`);

@@ -10,6 +10,7 @@ import { type LoadReport, loadReport } from "../shared/request-counter";
 import { type IdSample, type ShardIds, compareDropOrderIds } from "./order-ids";
 import { refundTotals, refundsOwed } from "../after-sale/refunds";
 import { holderAudit } from "../after-sale/transfer-store";
+import { type ResaleAudit, resaleAudit } from "../after-sale/resale-store";
 import { recordedByShard, recordedNamed } from "./store";
 import type { RoomAudit } from "../waiting-room/pacer-audit";
 import { lineStub, roomKey, roomStub, shardStub } from "../shared/names";
@@ -56,12 +57,14 @@ export interface Audit {
 	refunds: { refunds: number; tickets: number; amountCents: number; restocked: number; atGate: number };
 	/** Every ticket has exactly one valid holder: transfers accepted and open, and every way that could be broken. */
 	holders: { transferred: number; pending: number; broken: number };
+	/** Every resale has one buyer payment and one seller refund; sold + listed ≤ capacity (resale-store.ts). */
+	resale: ResaleAudit;
 	ok: boolean;
 }
 
 /** `graceSeconds`: how long a sent sale may take to reach D1 before it counts as lost (the API's default is 30). */
 export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number): Promise<Audit> {
-	const [stats, recorded, room, ids, refunded, inD1, owed, holders] = await Promise.all([
+	const [stats, recorded, room, ids, refunded, inD1, owed, holders, resale] = await Promise.all([
 		shardStats(env, drop.id, drop.shards, graceSeconds * 1000),
 		recordedByShard(env.DB, drop.id),
 		roomStub(env, drop.id).audit(),
@@ -70,6 +73,7 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		recordedNamed(env.DB, drop.id),
 		refundsOwed(env.DB, drop.id, graceSeconds * 1000),
 		holderAudit(env.DB, drop.id),
+		resaleAudit(env.DB, drop),
 	]);
 	// Before the opening no fan has been admitted: "in order" would be a check passed without looking. A pacer never
 	// configured for the drop (no seed commitment) still answers false: it has nothing to vouch for.
@@ -130,7 +134,8 @@ export async function auditDrop(env: Env, drop: DropConfig, graceSeconds: number
 		refundsFailed: owed.failed,
 		refunds: { ...refunded, restocked, atGate: recordedTickets - refunded.tickets },
 		holders,
-		ok: holders.broken === 0 && named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false && (windows ?? []).every((w) => w.ok),
+		resale,
+		ok: holders.broken === 0 && resale.broken === 0 && named.ok && owed.pending === 0 && oversold === 0 && lost === 0 && phantom === 0 && balanced && sum((s) => s.unreconciledCharges) === 0 && sum((s) => s.holdsChargedTwice) === 0 && admission.admittedInOrder !== false && admission.shuffleVerified !== false && admission.commitmentVerified !== false && (windows ?? []).every((w) => w.ok),
 	};
 }
 

@@ -3,6 +3,8 @@
 // delay, and a message that can never be stored goes to the dead-letter queue.
 import { queueFollowUps } from "../after-sale/follow-up";
 import { applyEarlyProviderRefunds } from "../after-sale/refunds";
+import { settleDrops } from "../after-sale/resale";
+import { getDrop } from "../drops/store";
 import { dispatchWebhooks } from "../after-sale/webhook-delivery";
 import { saleEventStatements } from "../after-sale/webhook-events";
 import { type SaleMessage, salesOf } from "../contract/sale-message";
@@ -40,6 +42,8 @@ export async function consumeSales(batch: MessageBatch<unknown>, env: Env): Prom
 		await env.DB.batch(saleStatements(env.DB, sales));
 		// A refund made at the provider before these orders reached D1 (src/http/stripe-webhook.ts) applies now.
 		await applyEarlyProviderRefunds(env.DB, [...new Set(sales.map((s) => s.paymentId))]);
+		// A paid order that took a listed ticket's unit is the sale of the oldest listing: its seller is refunded now.
+		await settleDrops(env, sales.map((s) => s.dropId), (id) => getDrop(env.DB, id));
 		// Each order's follow-up, once its row is in D1 (a retried message queues none twice): a Queue send, never a
 		// Workflow creation from inside this invocation, which the local queue broker could wait on for good.
 		await queueFollowUps(env, sales.map((s) => s.orderId));

@@ -364,6 +364,18 @@ describe("the OpenAPI document", () => {
 		expect((await api("GET", "/api/admin/drops/:id/transfers", { params: { id }, init: { headers: adminHeaders } })).body.enabled).toBe(true);
 		expect((await api("PATCH", "/api/admin/drops/:id/transfers", { params: { id }, init: jsonBody({ deadline: "soon" }, adminHeaders) })).status).toBe(422);
 		expect((await api("PATCH", "/api/admin/drops/:id/transfers", { params: { id }, init: jsonBody({ enabled: false }, adminHeaders) })).body.enabled).toBe(false);
+		// A ticket listed for resale and withdrawn: the promoter's rules, the listing, the order's listings, the withdraw.
+		expect((await api("GET", "/api/admin/drops/:id/resale", { params: { id }, init: { headers: adminHeaders } })).body.enabled).toBe(false);
+		expect((await api("PATCH", "/api/admin/drops/:id/resale", { params: { id }, init: jsonBody({ feeCents: 1, feePercent: 1 }, adminHeaders) })).body.error.code).toBe("fee_conflict");
+		expect((await api("PATCH", "/api/admin/drops/:id/resale", { params: { id }, init: jsonBody({ enabled: true, feePercent: 10 }, adminHeaders) })).body.enabled).toBe(true);
+		const resalePath = { params: { orderId: boughtB.body.orderId, code: boughtB.body.tickets[1] }, init: { headers: bearer(boughtB.body.orderToken) } };
+		const listing = await api("POST", "/api/orders/:orderId/tickets/:code/resale", resalePath);
+		expect(listing.body.state).toBe("open");
+		expect((await api("POST", "/api/orders/:orderId/tickets/:code/resale", resalePath)).body.error.code).toBe("ticket_listed");
+		expect((await api("GET", "/api/orders/:orderId/listings", { params: { orderId: boughtB.body.orderId }, init: { headers: bearer(boughtB.body.orderToken) } })).body.listings).toHaveLength(1);
+		expect((await api("GET", "/api/admin/drops/:id/orders/:orderId/listings", { params: { id, orderId: boughtB.body.orderId }, init: { headers: adminHeaders } })).body.listings).toHaveLength(1);
+		const listingPath = { params: { orderId: boughtB.body.orderId, listingId: listing.body.listingId }, init: { headers: bearer(boughtB.body.orderToken) } };
+		expect((await api("DELETE", "/api/orders/:orderId/listings/:listingId", listingPath)).body.state).toBe("withdrawn");
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, init: { headers: { ...adminHeaders, accept: "text/csv" } } })).body).toContain(orderId);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?limit=0", init: { headers: adminHeaders } })).status).toBe(422);
 		expect((await api("GET", "/api/admin/drops/:id/sales", { params: { id }, search: "?cursor=%25", init: { headers: adminHeaders } })).body.error.code).toBe("invalid_cursor");
