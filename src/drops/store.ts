@@ -73,7 +73,7 @@ export function insertDropStatement(db: D1Database, d: DropConfig, openDrops: nu
 		.prepare(
 			`INSERT INTO drops (id, name, capacity, max_per_fan, opens_at, closes_at, price_cents, currency, shards, lines,
 			 batch_size, interval_ms, active_multiple, offer_seconds, hold_seconds, paused, created_at, updated_at, promoter_id, ticket_types, time_zone)
-			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			 WHERE ? = 0 OR (${OPEN_DROPS_SQL}) < ?`,
 		)
 		.bind(
