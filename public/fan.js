@@ -577,6 +577,8 @@ function applyQueueView(view) {
 		case "sold_out":
 			// A join the engine answered with no place: only the news (nothing to poll).
 			if (!saved.queueToken) return soldOut({ canJoin: false });
+			// A sale window's sell-out is final (it has no line for returns): what it left goes to the general sale.
+			if (view.returns == null && view.pollAfterMs === null) return soldOut();
 		// falls through: after a sell-out a fan in line keeps their place and polls on for returned tickets
 		case "waiting":
 			saved.lastPlace = { status: view.status, position: view.position ?? null, place: view.place ?? null, ahead: view.ahead, estimatedWaitMs: view.estimatedWaitMs ?? null, waitUnknown: view.waitUnknown ?? null, admittedPerMinute: view.admittedPerMinute ?? null, paused: Boolean(view.paused), returns: view.returns ?? null };

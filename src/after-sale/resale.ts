@@ -21,7 +21,7 @@ import type { DropConfig } from "../drops/rules";
 import { dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
 import { randomId } from "../shared/ids";
-import { shardStub } from "../shared/names";
+import { roomStub, shardStub } from "../shared/names";
 import { guardedActivityStatement } from "../tenants/store";
 import { putBackOnSale } from "./put-back";
 
@@ -151,11 +151,14 @@ export async function endListing(env: Env, drop: DropConfig, row: ListingRow, to
 	if (ended!.meta.changes === 0 && after.state === "sold") {
 		// A buyer's order took it between the two steps: the unit taken back was another one, so it goes back on sale.
 		const undo = `${row.listing_id}.undo`;
-		await putBackOnSale(env, row.drop_id, row.shard, undo, 1).catch(async (err) => {
-			// Never lost: without the line's word it goes back all the same (logged), rather than a ticket never sold.
-			console.error(`resale ${row.listing_id}: its unit put back without the line for returns`, err);
-			await shardStub(env, row.drop_id, row.shard).restock({ refundId: undo, quantity: 1 });
-		});
+		await putBackOnSale(env, row.drop_id, row.shard, undo, 1)
+			.catch(() => putBackOnSale(env, row.drop_id, row.shard, undo, 1))
+			.catch(async (err) => {
+				// Never lost: twice refused the line's word, it goes back all the same (logged) and the pacer is told.
+				console.error(`resale ${row.listing_id}: its unit put back without the line for returns`, err);
+				await shardStub(env, row.drop_id, row.shard).restock({ refundId: undo, quantity: 1 });
+				await roomStub(env, row.drop_id).reopen().catch(() => {});
+			});
 		throw conflict("listing_sold", `This listing was sold at ${after.ended_at}; the ticket is the buyer's now.`, { soldAt: after.ended_at });
 	}
 	return listingView(after);

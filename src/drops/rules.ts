@@ -179,6 +179,11 @@ export function applyDropPatch(drop: DropConfig, input: unknown, now: number): D
 		if (Date.parse(patch.opensAt) > now + MAX_AHEAD_MS) {
 			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" is more than five years away.`);
 		}
+		// The sale windows stay before the general sale, as on create: two rooms never admit at once.
+		const lastClose = Math.max(...(drop.presales ?? []).map((w) => Date.parse(w.closesAt)));
+		if (Date.parse(patch.opensAt) < lastClose) {
+			throw new ValidationError(422, "invalid_time", "opensAt", `"opensAt" must be at or after the last sale window's close (${new Date(lastClose).toISOString()}).`);
+		}
 	}
 	if (patch.lines !== undefined && patch.lines !== drop.lines && opened) {
 		throw new ValidationError(422, "already_open", "lines", `"lines" can change only before the opening.`);

@@ -186,7 +186,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 			perLine: perLineShare(joinsPerMinute, w.lines),
 			loopbackExempt: settings.loopbackExempt,
 		};
-		return lineStub(env, room, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: true, proof, lines: w.lines });
+		return lineStub(env, room, lineOf(fanId, w.lines)).join({ fanId, ip, limits, acceptNew: window === null || !w.soldOut, proof, lines: w.lines });
 	};
 	let w = await watermark(env, room, ctx);
 	let outcome = await joinLine(w);
@@ -280,7 +280,8 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	}
 	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
 	// Sold out, the fan keeps their place and polls on: a ticket that comes back is offered to the next in line.
-	if (w.soldOut) return { ...view, status: "sold_out" } satisfies QueueStatus;
+	// A sale window has no such line (what it leaves goes to the general sale): its sell-out is final.
+	if (w.soldOut) return { ...view, status: "sold_out", ...(w.returnsFrom === null ? { pollAfterMs: null } : {}) } satisfies QueueStatus;
 	return { ...view, status: "waiting" } satisfies QueueStatus;
 });
 

@@ -7,6 +7,7 @@
 import { admissionPace, measuredPacePerMinute } from "./admission";
 import { BatchAdmission } from "./batch-admission";
 import type { DropConfig } from "../drops/rules";
+import type { RoomConfig } from "./window-rooms";
 import { allows, setStateOf, stateOfSet } from "../drops/lifecycle";
 import type { ShardTotals } from "../inventory/ledger";
 import { DryWatch } from "./dry-watch";
@@ -368,8 +369,10 @@ export class PacerCore {
 		// The first sell-out also marks where the line of returns begins: every ticket that comes back from now on is
 		// offered to the fans placed after the last one admitted, in order, and only to them (batch-admission.ts).
 		// Not while a refund puts a ticket back on a shard told there was no line for returns yet (returnsLine).
+		// A sale window's room has no line for returns: what it leaves unsold goes to the general sale, never back to it.
 		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens && now >= (this.state().declare_after ?? 0)) {
-			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = COALESCE(returns_from, admitted_through) WHERE id = 1`);
+			const general = (drop as RoomConfig).saleWindow === undefined;
+			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = ${general ? "COALESCE(returns_from, admitted_through)" : "NULL"} WHERE id = 1`);
 		}
 	}
 

@@ -21,7 +21,7 @@ describe("parseCreateDrop", () => {
 			currency: "USD",
 			shards: 1,
 			lines: 2,
-			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2 },
+			admission: { batchSize: 100, intervalMs: 2_000, activeMultiple: 2, offerSeconds: 1_800 },
 			holdSeconds: 300,
 			paused: false,
 			cancelledAt: null,
@@ -53,7 +53,7 @@ describe("parseCreateDrop", () => {
 			NOW,
 		);
 		expect(d).toMatchObject({ priceCents: 4_500, currency: "EUR", shards: 8, holdSeconds: 120, closesAt: new Date(NOW + 2 * DAY).toISOString() });
-		expect(d.admission).toEqual({ batchSize: 50, intervalMs: 2_000, activeMultiple: 2 });
+		expect(d.admission).toEqual({ batchSize: 50, intervalMs: 2_000, activeMultiple: 2, offerSeconds: 1_800 });
 	});
 
 	for (const [what, over, status, code, field] of createDropRefusals(NOW)) {

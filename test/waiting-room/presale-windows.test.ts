@@ -14,7 +14,7 @@ import * as names from "../../src/shared/names";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { hold, newKey, postJoin, purchase, status, withFanSecret } from "../support/fans";
-import { admitBatch, lineRows, movePacerClock, openRoom } from "../support/room";
+import { admitBatch, lineRows, movePacerClock, openRoom, roomStub, tickRoom } from "../support/room";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { type EnvOverrides, adminFetch, callWorker } from "../support/worker";
 
@@ -156,6 +156,19 @@ describe("a code presale before the general sale", () => {
 		const again = await hold(drop.id, tokens[buyer]!, 1);
 		expect([again.status, await errorCode(again)]).toEqual([422, "limit_exceeded"]);
 		expect(await windowCounts(drop.id, shards)).toMatchObject({ sold: 8, held: 0 });
+
+		// Sold out, the window has no line for returns (what it left is the general sale's): a late code fan gets no place, nothing stored.
+		await tickRoom(room);
+		const windowPacer = await runInDurableObject(roomStub(room), (_r: WaitingRoom, state) => state.storage.sql.exec<{ sold_out: number; returns_from: number | null }>(`SELECT sold_out, returns_from FROM pacer`).one());
+		expect(windowPacer).toEqual({ sold_out: 1, returns_from: null });
+		const late = await postJoin(drop.id, withFanSecret(drop.id, { fanId: "club-late", code }), { ip: newIp(), env: perDropOff });
+		expect(late.status).toBe(200);
+		expect(await late.json()).toMatchObject({ status: "sold_out", queueToken: null, position: null });
+		expect(await fansIn(room, 2)).toEqual([...clubIds].sort());
+		// The general sale cannot be moved into the window: two rooms never admit at once.
+		const early = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ opensAt: new Date(now + 15 * MIN).toISOString() }) });
+		expect([early.status, await errorCode(early)]).toEqual([422, "invalid_time"]);
+		expect(((await (await adminFetch(`/api/admin/drops/${drop.id}`)).json()) as { opensAt: string }).opensAt).toBe(new Date(generalOpens).toISOString());
 
 		// The general sale opens at its own opening and sells what the window left: 16 floor, 6 vip, and not one more.
 		await openRoom(drop.id, generalOpens);
