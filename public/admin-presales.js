@@ -8,6 +8,8 @@
 // Everything goes in by textContent.
 import { $, formatDateTime, formatNumber, plural, show, text } from "/common.js";
 import { confirmStep } from "/confirm.js";
+import { createZone } from "/create-checks.js";
+import { wallToIso } from "/zoned-time.js";
 
 const ACCESS = { code: "codes", list: "a list of fans", registered: "registration" };
 const KIND = { unique: "unique codes", shared: "a shared code", list: "a list of fans" };
@@ -18,11 +20,8 @@ function el(tag, props = {}, ...children) {
 	return node;
 }
 
-/** A datetime-local value is the browser's local time; the API wants ISO 8601 with a zone. */
-const localToIso = (value) => {
-	const ms = new Date(value).getTime();
-	return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
-};
+/** A datetime-local value on the drop's wall clock (the create form's time zone); the API wants ISO 8601 with a zone. */
+const wallIso = (value) => wallToIso(value, createZone()) ?? undefined;
 
 // --- the create form's windows ------------------------------------------------
 
@@ -59,7 +58,7 @@ export function windowsEditor(container, addButton) {
 		field(box, n, "name", "Window name", el("input", { type: "text", maxLength: 120, required: true }));
 		field(box, n, "id", "Window id", el("input", { type: "text", maxLength: 32, required: true, spellcheck: false, autocomplete: "off" }), "Letters, digits, _ or -; codes and the window’s line are kept under it.");
 		const times = row();
-		field(times, n, "opensAt", "Window opens at (your local time)", el("input", { type: "datetime-local", step: 1, required: true }));
+		field(times, n, "opensAt", "Window opens at (the drop's time zone)", el("input", { type: "datetime-local", step: 1, required: true }));
 		field(times, n, "closesAt", "Window closes at", el("input", { type: "datetime-local", step: 1, required: true }));
 		const access = el("select", {});
 		for (const [value, words] of Object.entries({ code: "Codes (unique, or shared with a cap)", list: "A list of fan ids", registered: "Registration (codes the engine issues)" })) access.append(new Option(words, value));
@@ -88,7 +87,7 @@ export function windowsEditor(container, addButton) {
 					if (v(key).value.trim() === "") problems.push([v(key), `Enter the window’s ${{ name: "name", id: "id", opensAt: "opening time", closesAt: "closing time" }[key]}.`]);
 				}
 				const num = (key) => (v(key).value.trim() === "" ? undefined : Number(v(key).value));
-				const w = { id: v("id").value.trim(), name: v("name").value.trim(), opensAt: localToIso(v("opensAt").value), closesAt: localToIso(v("closesAt").value), access: v("access").value, capacity: num("capacity"), maxPerFan: num("maxPerFan") };
+				const w = { id: v("id").value.trim(), name: v("name").value.trim(), opensAt: wallIso(v("opensAt").value), closesAt: wallIso(v("closesAt").value), access: v("access").value, capacity: num("capacity"), maxPerFan: num("maxPerFan") };
 				for (const [k, x] of Object.entries(w)) if (x === undefined) delete w[k];
 				return w;
 			});

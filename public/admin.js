@@ -15,7 +15,8 @@ import { $, api, focusHeading, formatDateTime, formatMoney, formatNumber, format
 import { refreshActivity, startTeam, stopTeam, wireTeam } from "/team.js";
 import { startWebhooks, stopWebhooks, wireWebhooks } from "/admin-webhooks.js";
 import { typesEditor, typesPanel } from "/admin-types.js";
-import { fieldProblem, hasRule } from "/create-checks.js";
+import { createZone, fieldProblem, hasRule } from "/create-checks.js";
+import { isoToWall, wallToIso } from "/zoned-time.js";
 
 const session = storage("session");
 const TOKEN_KEY = "tdrop:adminToken";
@@ -244,18 +245,6 @@ function showServerError(form, summaryId, err) {
 
 const labelOf = (input) => document.querySelector(`label[for="${input.id}"]`)?.textContent ?? input.id;
 
-/** A datetime-local value is the browser's local time; the API wants ISO 8601 with a zone. */
-function localToIso(value) {
-	const ms = new Date(value).getTime();
-	return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
-}
-
-function isoToLocal(iso) {
-	const d = new Date(iso);
-	const pad = (n) => String(n).padStart(2, "0");
-	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
 /** Reads the form, and every problem the page can see in it at once (public/create-checks.js), each with its input. */
 function readCreateForm(form) {
 	const problems = [];
@@ -269,7 +258,8 @@ function readCreateForm(form) {
 		const n = Number(raw);
 		return cents ? Math.round(n * 100) : n;
 	};
-	const time = (id) => ($(id).value === "" ? undefined : localToIso($(id).value) ?? undefined);
+	// Typed on the drop's wall clock (its time zone below), whatever the browser's zone.
+	const time = (id) => ($(id).value === "" ? undefined : wallToIso($(id).value, createZone()) ?? undefined);
 	const body = {
 		name: $("f-name").value,
 		capacity: num("f-capacity"),
@@ -368,7 +358,7 @@ function defaultOpensAt() {
 	// Ten minutes from now, on the minute: a sensible start for a new drop.
 	const t = new Date(Date.now() + 10 * 60_000);
 	t.setSeconds(0, 0);
-	$("f-opensAt").value = isoToLocal(t.toISOString());
+	$("f-opensAt").value = isoToWall(t.toISOString(), createZone());
 }
 
 // --- one drop, live ---------------------------------------------------------
@@ -475,9 +465,10 @@ function renderDrop(drop) {
 		zone.value = drop.timeZone;
 		zone.dataset.dropId = `${drop.id}@${drop.timeZone}`;
 	}
-	if (document.activeElement !== input && input.dataset.dropId !== `${drop.id}@${drop.opensAt}`) {
-		input.value = isoToLocal(drop.opensAt);
-		input.dataset.dropId = `${drop.id}@${drop.opensAt}`;
+	text("r-opensAt-label", `New opening time (${drop.timeZone})`);
+	if (document.activeElement !== input && input.dataset.dropId !== `${drop.id}@${drop.opensAt}@${drop.timeZone}`) {
+		input.value = isoToWall(drop.opensAt, drop.timeZone);
+		input.dataset.dropId = `${drop.id}@${drop.opensAt}@${drop.timeZone}`;
 	}
 	// Keep the list's badge in step with what is on screen.
 	const i = drops.findIndex((d) => d.id === drop.id);
@@ -526,7 +517,7 @@ async function reschedule(event) {
 	const drop = view.drop;
 	const input = $("r-opensAt");
 	setFieldError(input, null);
-	const iso = input.value ? localToIso(input.value) : null;
+	const iso = input.value ? wallToIso(input.value, drop.timeZone) : null;
 	if (iso === null) return setFieldError(input, "Enter a date and time.", true);
 	try {
 		const next = await adminApi(`/api/admin/drops/${encodeURIComponent(drop.id)}`, { method: "PATCH", body: { opensAt: iso } });

@@ -4,6 +4,7 @@
 // can tell (an opening too far from its clock, a seat file's lines) comes back by
 // its field too (admin.js, showServerError).
 import { formatNumber } from "/common.js";
+import { wallToIso } from "/zoned-time.js";
 
 const whole = (what, min, max, required = false) => ({ kind: "whole", what, min, max, required });
 
@@ -25,8 +26,14 @@ const RULES = {
 
 export const hasRule = (input) => Object.hasOwn(RULES, input.id);
 
-/** A datetime-local value is the browser's local time: its instant, or NaN. */
-const instant = (value) => new Date(value).getTime();
+/** The zone the create form's times are typed in: the drop's, as entered below them (the browser's while empty). */
+export const createZone = () => document.getElementById("f-timeZone")?.value.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+/** A datetime-local value on the drop's wall clock: its instant, or NaN. */
+function instant(value) {
+	const iso = wallToIso(value, createZone());
+	return iso === null ? NaN : Date.parse(iso);
+}
 
 /** What is wrong with an input's value, in plain words, or null (also for an input with no rule here). */
 export function fieldProblem(input) {

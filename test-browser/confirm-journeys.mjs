@@ -274,7 +274,7 @@ export async function promoterCreateFormErrors({ browser, base, adminToken, shot
 		await field("Tickets").fill("0");
 		await field("Limit per fan").fill("50");
 		await field("Currency").fill("US");
-		await field("Opens at (your local time)").fill(await localIn(page, 3_600_000));
+		await field("Opens at (the drop's time zone, below)").fill(await localIn(page, 3_600_000));
 		await field("Closes at (optional)").fill(await localIn(page, 60_000));
 		await page.getByRole("button", { name: "Create the drop" }).click();
 		const wrong = { "f-name": "Give the drop a name.", "f-capacity": "The capacity must be a whole number between 1 and 10,000,000.", "f-maxPerFan": "The limit per fan must be a whole number between 1 and 20.", "f-currency": "Enter a three-letter currency code, such as USD or EUR.", "f-closesAt": "The closing time must be after the opening time." };
@@ -303,12 +303,12 @@ export async function promoterCreateFormErrors({ browser, base, adminToken, shot
 		log(`${size}: each error clears once its field is fixed`);
 
 		// Only the engine's clock can tell an opening too far in the past: its answer by the field, cleared once changed.
-		await field("Opens at (your local time)").fill(await localIn(page, -2 * 366 * 86_400_000));
+		await field("Opens at (the drop's time zone, below)").fill(await localIn(page, -2 * 366 * 86_400_000));
 		await field("Closes at (optional)").fill("");
 		await page.getByRole("button", { name: "Create the drop" }).click();
 		await errorOf("f-opensAt").getByText(/more than a year in the past/).waitFor();
 		assert.equal(await focusedId(page), "f-opensAt", "focus goes to the field the engine refused");
-		await field("Opens at (your local time)").fill(await localIn(page, 3_600_000));
+		await field("Opens at (the drop's time zone, below)").fill(await localIn(page, 3_600_000));
 		assert.ok(await errorOf("f-opensAt").isHidden(), "the engine's error clears once the field is changed");
 		log(`${size}: the engine's refusal is shown by its field, cleared once changed`);
 		checkProblems(problems, `create form errors (${size})`);

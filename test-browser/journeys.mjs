@@ -300,12 +300,14 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 
 	await page.getByLabel("Tickets", { exact: true }).fill("30");
 	await page.getByLabel("Limit per fan", { exact: true }).fill("2");
-	const opensLocal = await page.evaluate(() => {
-		const d = new Date(Date.now() + 3000);
-		const p = (n) => String(n).padStart(2, "0");
-		return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-	});
-	await page.getByLabel("Opens at (your local time)", { exact: true }).fill(opensLocal);
+	// The opening typed on Tokyo's wall clock (the drop's zone, set below), not the browser's: three seconds from now.
+	const opensAtMs = Date.now() + 3000;
+	const opensLocal = await page.evaluate((ms) => {
+		const wall = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Tokyo", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+		const p = Object.fromEntries(wall.formatToParts(new Date(ms)).map((part) => [part.type, part.value]));
+		return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+	}, opensAtMs);
+	await page.getByLabel("Opens at (the drop's time zone, below)", { exact: true }).fill(opensLocal);
 	await page.getByLabel("Price per ticket", { exact: true }).fill("39.50");
 	await page.getByText("Admission and inventory settings").click();
 	await page.getByLabel("Fans per batch", { exact: true }).fill("4");
@@ -323,6 +325,8 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.equal(created.data.priceCents, 3950);
 	assert.equal(created.data.admission.batchSize, 4);
 	assert.equal(created.data.timeZone, "Asia/Tokyo");
+	const browserZone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+	assert.ok(Math.abs(Date.parse(created.data.opensAt) - opensAtMs) < 1500, `the opening read on Tokyo's clock (the browser's is ${browserZone}): ${created.data.opensAt}`);
 	const tokyo = new Date(Date.parse(created.data.opensAt) + 9 * 3_600_000).toISOString().slice(11, 16);
 	await page.locator("#drop-facts", { hasText: "time zone Asia/Tokyo" }).waitFor();
 	const facts = (await page.locator("#drop-facts").innerText()).replace(/\s+/g, " ");

@@ -171,7 +171,7 @@ export async function promoterTypesAndSeats({ browser, base, api, adminToken, sh
 
 	const name = `Browser test: typed ${Date.now()}`;
 	await page.getByLabel("Name", { exact: true }).fill(name);
-	// An hour from now in the browser's own time zone (the form takes local time).
+	// An hour from now on the browser's clock: the form's time zone is the browser's until changed.
 	const opensLocal = await page.evaluate(() => {
 		const d = new Date(Date.now() + 3_600_000);
 		const p = (n) => String(n).padStart(2, "0");

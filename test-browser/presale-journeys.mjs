@@ -146,14 +146,14 @@ export async function promoterBuildsWindowsAndCodes({ browser, base, api, adminT
 	await page.getByRole("button", { name: "Add a sale window" }).click();
 	await page.getByLabel("Window name").first().fill("Fan club");
 	await page.getByLabel("Window id").first().fill("club");
-	await page.getByLabel("Window opens at (your local time)").first().fill(await localIn(page, 2 * MIN));
+	await page.getByLabel("Window opens at (the drop's time zone)").first().fill(await localIn(page, 2 * MIN));
 	// Past the general sale's opening: the engine refuses it, by this field.
 	await page.getByLabel("Window closes at").first().fill(await localIn(page, 30 * MIN));
 	await page.getByLabel("Window’s tickets (optional)").first().fill("40");
 	await page.getByRole("button", { name: "Add a sale window" }).click();
 	await page.getByLabel("Window name").nth(1).fill("Card holders");
 	await page.getByLabel("Window id").nth(1).fill("cards");
-	await page.getByLabel("Window opens at (your local time)").nth(1).fill(await localIn(page, 10 * MIN));
+	await page.getByLabel("Window opens at (the drop's time zone)").nth(1).fill(await localIn(page, 10 * MIN));
 	await page.getByLabel("Window closes at").nth(1).fill(await localIn(page, 15 * MIN));
 	await page.getByLabel("Who may join").nth(1).selectOption("list");
 	await page.getByRole("button", { name: "Create the drop" }).click();

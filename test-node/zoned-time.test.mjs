@@ -21,7 +21,7 @@ register(
 	}`)}`,
 );
 
-const { formatZoned, knownZone, zoneName } = await import(new URL("zoned-time.js", PUBLIC).href);
+const { formatZoned, isoToWall, knownZone, wallToIso, zoneName } = await import(new URL("zoned-time.js", PUBLIC).href);
 /** Intl puts no-break and narrow no-break spaces in dates: compared as plain spaces. */
 const spaced = (s) => s.replace(/[\u00a0\u202f]/g, " ");
 
@@ -89,3 +89,36 @@ test("every page names its direction, and pages.css lays out by logical sides: n
 	const physical = [...css.matchAll(/[^\n]*(?:\b(?:margin|padding|border)-(?:left|right)\b|(?:^|[\s;{])(?:left|right)\s*:|text-align:\s*(?:left|right)|float:\s*(?:left|right)|clear:\s*(?:left|right))[^\n]*/g)].map((m) => m[0].trim());
 	assert.deepEqual(physical, [], "physical sides in pages.css (use margin-inline-start, text-align: start and the like)");
 });
+
+test("the promoter's times are typed on the drop's wall clock, whatever the browser's zone", () => {
+	// One moment, typed in three zones' wall time.
+	assert.equal(wallToIso("2026-03-07T20:00", "Europe/Berlin"), OPENS);
+	assert.equal(wallToIso("2026-03-07T14:00:00", "America/New_York"), OPENS);
+	assert.equal(wallToIso("2026-03-08T04:00", "Asia/Tokyo"), OPENS);
+	// Half and quarter hours, and a zone Intl does not know read as UTC.
+	assert.equal(wallToIso("2026-07-01T12:00", "Asia/Kathmandu"), "2026-07-01T06:15:00.000Z");
+	assert.equal(wallToIso("2026-07-01T12:00", "Australia/Lord_Howe"), "2026-07-01T01:30:00.000Z");
+	assert.equal(wallToIso("2026-07-01T12:00", "Not/AZone"), "2026-07-01T12:00:00.000Z");
+	assert.equal(wallToIso("", "UTC"), null);
+	assert.equal(wallToIso("soon", "UTC"), null);
+	// And back: the form shows a drop's time on its own wall clock.
+	assert.equal(isoToWall(OPENS, "Europe/Berlin"), "2026-03-07T20:00:00");
+	assert.equal(isoToWall(OPENS, "Asia/Tokyo"), "2026-03-08T04:00:00");
+});
+
+test("around a change of clocks: an hour shown twice reads as its first, a skipped one past the jump", () => {
+	// Berlin falls back at 03:00 CEST on 25 October 2026: 02:30 comes twice, first in summer time (00:30 UTC).
+	assert.equal(wallToIso("2026-10-25T02:30", "Europe/Berlin"), "2026-10-25T00:30:00.000Z");
+	assert.equal(wallToIso("2026-11-01T01:30", "America/New_York"), "2026-11-01T05:30:00.000Z");
+	// Berlin springs forward at 02:00 on 29 March 2026: 02:30 does not exist and reads as 03:30 CEST.
+	assert.equal(wallToIso("2026-03-29T02:30", "Europe/Berlin"), "2026-03-29T01:30:00.000Z");
+	assert.equal(isoToWall("2026-03-29T01:30:00.000Z", "Europe/Berlin"), "2026-03-29T03:30:00");
+	assert.equal(wallToIso("2026-03-08T02:30", "America/New_York"), "2026-03-08T07:30:00.000Z");
+	// Every quarter hour of a year in Berlin goes there and back (the repeated hour's second reading aside).
+	for (let ms = Date.parse("2026-01-01T00:00:00Z"); ms < Date.parse("2027-01-01T00:00:00Z"); ms += 15 * 60_000) {
+		const wall = isoToWall(new Date(ms).toISOString(), "Europe/Berlin");
+		const back = Date.parse(wallToIso(wall, "Europe/Berlin"));
+		assert.ok(back === ms || back === ms - 3_600_000, `${wall}: ${new Date(back).toISOString()}`);
+	}
+});
+

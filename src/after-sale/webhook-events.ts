@@ -16,7 +16,7 @@ const ORDER_DATA = `json_object('orderId', o.order_id, 'dropId', o.drop_id, 'sta
 	'refundedTickets', o.refunded_tickets, 'createdAt', o.created_at)`;
 
 /** A drop as every drop event carries it (the row aliased `d`). */
-const DROP_DATA = `json_object('dropId', d.id, 'name', d.name, 'capacity', d.capacity, 'opensAt', d.opens_at, 'closesAt', d.closes_at)`;
+const DROP_DATA = `json_object('dropId', d.id, 'name', d.name, 'capacity', d.capacity, 'opensAt', d.opens_at, 'closesAt', d.closes_at, 'timeZone', d.time_zone)`;
 
 /**
  * The delivery rows of one event type. `source` selects the events (columns event_id, order_key, drop_id, data),

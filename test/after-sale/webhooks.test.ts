@@ -289,7 +289,7 @@ describe("webhooks", () => {
 		const quiet = await createPromoter("Hooks none");
 		const quietDrop = await createDropAs(quiet.apiKey);
 		const promoter = await createPromoter("Hooks scoped");
-		const [mine, another] = [await createDropAs(promoter.apiKey, { capacity: 1 }), await createDropAs(promoter.apiKey)];
+		const [mine, another] = [await createDropAs(promoter.apiKey, { capacity: 1, timeZone: "Asia/Tokyo" }), await createDropAs(promoter.apiKey)];
 		const scoped = await registerEndpoint(promoter.apiKey, { dropId: mine.id, events: ["drop.sold_out", "drop.cancelled"] });
 		const testEnv = webhookEnv();
 		await sell(testEnv.env, quietDrop.id, 2);
@@ -300,5 +300,8 @@ describe("webhooks", () => {
 		const n = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.promoter_id = ?`).bind(quiet.id).first<{ n: number }>())!.n;
 		expect(n).toBe(0);
 		expect((await deliveriesOf(scoped.id)).map((r) => r.type)).toEqual(["drop.sold_out", "drop.cancelled"]);
+		// A drop event names the drop's time zone, so a receiver shows its times as the promoter set them.
+		const payloads = await env.DB.prepare(`SELECT payload FROM webhook_deliveries WHERE endpoint_id = ? ORDER BY rowid`).bind(scoped.id).all<{ payload: string }>();
+		for (const { payload } of payloads.results) expect(JSON.parse(payload).data).toMatchObject({ dropId: mine.id, capacity: 1, timeZone: "Asia/Tokyo" });
 	});
 });
