@@ -206,6 +206,8 @@ async function sendEmail(event) {
 	try {
 		const sent = await api(`/api/drops/${encodeURIComponent(dropId)}/registrations`, { method: "POST", body: { email, window: win.id, locale } });
 		keep({ email, step: "code", expiresAt: sent.expiresAt });
+		// The seed is committed by the first registration at the latest: read it again to show it.
+		draw = null;
 		$("reg-code").value = "";
 		renderRegistration(drop, now());
 		announce(t("reg.sent", { email, when: formatDateTime(sent.expiresAt) }));
