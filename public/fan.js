@@ -17,6 +17,7 @@ import { $, api, focusHeading, formatCountdown, keepPageOffline, lineFigures, ra
 import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate, formatMoney, formatNumber, t, translatePage, useTimeZone } from "/i18n.js";
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 import { clearCodeError, codeRefused, nextBoundary, renderWindows, typedCode, windowForJoin } from "/presale.js";
+import { renderRegistration, setUpRegistration } from "/registration.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 const store = storage("local");
@@ -364,6 +365,7 @@ function showIntro() {
 	text("intro-status", t(scheduled ? "intro.joinNow" : drop.paused ? "intro.openPaused" : "intro.open"));
 	renderWindows(drop, now());
 	windowsRedrawAt = nextBoundary(drop.presales, now());
+	renderRegistration(drop, now());
 	renderPrices();
 	// Open, yet nothing free: every ticket is in someone's hold, and holds that go unpaid come back.
 	const allHeld = !scheduled && drop.status === "open" && drop.remaining === 0;
@@ -1335,6 +1337,7 @@ async function start() {
 	$("pay-form").addEventListener("submit", submitPayment);
 	for (const radio of document.querySelectorAll('input[name="card"]')) radio.addEventListener("change", cardChosen);
 	$("release").addEventListener("click", releaseHold);
+	setUpRegistration({ id: dropId, clock: now, say: announce });
 	// An address marked wrong clears as soon as it is right (or emptied: the receipt is optional).
 	$("email").addEventListener("input", () => {
 		if ($("email").getAttribute("aria-invalid") === "true" && emailProblem($("email").value.trim()) === null) emailError(null);

@@ -25,6 +25,8 @@ const PAGE_FILES = [
 	"/seat-words.js",
 	"/zoned-time.js",
 	"/transfer-ui.js",
+	"/presale.js",
+	"/registration.js",
 	"/i18n.js",
 	"/i18n/en.js",
 	"/i18n/de.js",

@@ -40,6 +40,7 @@ import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
 import { fanTransfersTicket } from "./transfer-journeys.mjs";
 import { fanPresaleWithCode, promoterBuildsWindowsAndCodes } from "./presale-journeys.mjs";
+import { fanRegistersIsDrawnAndJoins } from "./registration-journeys.mjs";
 import { fanOfferedReturnedTicket } from "./returns-journeys.mjs";
 import { fanResellsTicket } from "./resale-journeys.mjs";
 
@@ -157,6 +158,8 @@ const allJourneys = [
 	// A code presale and the general sale on the fan page: asked for a code, refused in words, admitted at the window's opening (issue 25).
 	["presale: fan with a code, fan without, at phone size", fanPresaleWithCode],
 	["presale: promoter builds windows, makes, counts and revokes code groups", promoterBuildsWindowsAndCodes],
+	// A registered presale on the fan page: register, a wrong code refused, verified and kept across a reload, the draw shown and checkable, the drawn fan admitted with the mailed code.
+	["registration: fan registers, is drawn, joins the registered window with the mailed code", fanRegistersIsDrawnAndJoins],
 	["resale: the buyer lists a ticket, withdraws it, lists it again; another fan buys it", fanResellsTicket],
 ];
 /** TEST_BROWSER_ONLY=<text>: only the journeys whose name contains it. */

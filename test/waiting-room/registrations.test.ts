@@ -5,21 +5,24 @@
 // draw re-derived from its public answer alone; two draws and the cron racing made
 // one draw; the invited fans' codes (by email, in their language) let them into the
 // window, the others' attempts do not, and the others are told how to wait for the
-// general sale.
+// general sale. And one drop with a registered presale, a code presale and the general
+// sale, run by real time: the presales refuse fans without a code, a unique code the
+// second time and a shared code past its cap; the drawn fans' codes let them in; fans
+// holding at once at each window's edge and at the drop's never pass either.
 import { createScheduledController, env } from "cloudflare:test";
 import { createHash } from "node:crypto";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { checkDraw } from "../../loadtest/lib/draw.js";
 import type { Presale } from "../../src/drops/presales";
-import { roomKey } from "../../src/shared/names";
+import { roomKey, shardStub } from "../../src/shared/names";
 import { DRAW_CRON, drawAndTell, drawDueWindows } from "../../src/after-sale/draw-mail";
 import worker from "../../src/index";
 import { drawWindow } from "../../src/waiting-room/registrations";
-import { createDrop } from "../support/drops";
+import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
-import { postJoin, withFanSecret } from "../support/fans";
-import { lineRows } from "../support/room";
+import { hold, postJoin, purchase, status, withFanSecret } from "../support/fans";
+import { admitBatch, lineRows } from "../support/room";
 import { type EnvOverrides, adminFetch, callWorker } from "../support/worker";
 
 const MIN = 60_000;
@@ -345,5 +348,146 @@ describe("the draw", () => {
 		const generalFans = (await lineRows(drop.id)).map((r) => r.fan_id);
 		expect(windowFans).toEqual(["invited-a", "invited-b"]);
 		expect(generalFans).toEqual(["waitlisted"]);
+	});
+});
+
+describe("a registered presale, a code presale and the general sale in one drop", () => {
+	const SEC = 1_000;
+	/** Until `at` (ms) on the Worker's clock, which is this one. */
+	const until = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now()) + 200));
+	type Joined = { queueToken: string };
+	const joinWith = (dropId: string, fanId: string, code?: string) => postJoin(dropId, withFanSecret(dropId, { fanId, ...(code === undefined ? {} : { code }) }), { ip: newIp(), env: perDropOff });
+	async function joined(dropId: string, fanId: string, code?: string): Promise<string> {
+		const res = await joinWith(dropId, fanId, code);
+		expect([200, 201], await res.clone().text()).toContain(res.status);
+		return ((await res.json()) as Joined).queueToken;
+	}
+	/** The fans' access tokens once the room (a window's, or the drop's) has let them in. */
+	async function admitted(room: string, dropId: string, queueTokens: string[]): Promise<string[]> {
+		let views = await Promise.all(queueTokens.map((q) => status(dropId, q)));
+		for (let round = 0; round < 5 && views.some((s) => s.status !== "admitted"); round++) {
+			await admitBatch(room);
+			views = await Promise.all(queueTokens.map((q) => status(dropId, q)));
+		}
+		expect(views.map((s) => s.status)).toEqual(queueTokens.map(() => "admitted"));
+		return views.map((s) => s.accessToken as string);
+	}
+	/** Every fan asks for `quantity` at once: the refusals' codes, how many tickets the holds made took, and each made hold with its fan's token. */
+	async function holdAtOnce(dropId: string, tokens: string[], quantity: number) {
+		const answers = await Promise.all(tokens.map((t) => hold(dropId, t, quantity)));
+		const made = await Promise.all(answers.flatMap((r, i) => (r.status === 201 ? [r.json().then((h) => ({ token: tokens[i]!, holdId: (h as { holdId: string }).holdId }))] : [])));
+		const refused = await Promise.all(answers.filter((r) => r.status !== 201).map(async (r) => `${r.status} ${await errorCode(r)}`));
+		return { taken: made.length * quantity, made, refused };
+	}
+	/** Buys every hold made. */
+	async function buyAll(dropId: string, made: { token: string; holdId: string }[]) {
+		for (const h of made) expect((await purchase(dropId, h.token, h.holdId)).status).toBe(201);
+	}
+	const windowTotals = async (dropId: string, window: string) => (await shardStub(env, dropId, 0).windowTotals({ window })).window;
+
+	it("refuses fans without a code in the presales, a unique code the second time, a shared code past its cap; the drawn fans' codes let them in; no window sells past its capacity, the drop never past its own", { timeout: 120_000 }, async () => {
+		// Real time runs the windows (with room for a loaded machine): registration closes in 15 s, the registered window is open 20 s, then the code window 20 s, then the general sale.
+		const t0 = Date.now();
+		const regCloses = t0 + 15 * SEC;
+		const clubOpens = regCloses + 20 * SEC;
+		const generalOpens = clubOpens + 20 * SEC;
+		const iso = (ms: number) => new Date(ms).toISOString();
+		const drop = await createDrop({
+			capacity: 10,
+			maxPerFan: 2,
+			opensAt: iso(generalOpens),
+			admission: WIDE_OPEN,
+			presales: [
+				{ id: "drawn", name: "Verified fans", opensAt: iso(regCloses), closesAt: iso(clubOpens), access: "registered", capacity: 4, maxPerFan: 2, registration: { opensAt: at(-MIN), closesAt: iso(regCloses), invites: 3 } },
+				{ id: "club", name: "Fan club", opensAt: iso(clubOpens), closesAt: iso(generalOpens), access: "code", capacity: 4, maxPerFan: 2 },
+			],
+		});
+		const group = async (body: Record<string, unknown>) => {
+			const res = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", ...body }) });
+			expect(res.status, await res.clone().text()).toBe(201);
+			return ((await res.json()) as { codes: string[] }).codes;
+		};
+		const [uniqueA, uniqueB] = await group({ kind: "unique", name: "Members", count: 2 });
+		const [shared] = await group({ kind: "shared", name: "Card partner", cap: 3 });
+
+		// Five fans register and verify; the draw at the close invites three, each mailed a unique code.
+		const emails = Array.from({ length: 5 }, (_, i) => `three-${i}-${drop.id.slice(-6)}@x.test`);
+		for (const email of emails) await registered(drop.id, email);
+		await until(regCloses);
+		const w = windowOf(drop);
+		expect((await drawAndTell(env, drop, w, afterClose(w))).ok).toBe(true);
+		const invites: string[] = [];
+		for (const email of emails) {
+			const code = /\b([0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5})\b/.exec((await mailsTo(email)).at(-1)!.body)?.[1];
+			if (code !== undefined) invites.push(code);
+		}
+		expect(invites).toHaveLength(3);
+
+		// The registered window is open: no code, 403 code_required, nothing written; a code of the code window does not open it.
+		const drawnRoom = roomKey(drop.id, "drawn");
+		const bare = await joinWith(drop.id, "no-code-1");
+		expect([bare.status, await errorCode(bare)]).toEqual([403, "code_required"]);
+		const clubCode = await joinWith(drop.id, "wrong-window", shared);
+		expect([clubCode.status, await errorCode(clubCode)]).toEqual([403, "code_invalid"]);
+		// The drawn fans' codes let them in; one of them used again by another fan is refused.
+		const drawnQueue = await Promise.all(invites.map((code, i) => joined(drop.id, `drawn-${i}`, code)));
+		const reused = await joinWith(drop.id, "borrower", invites[0]);
+		expect([reused.status, await errorCode(reused)]).toEqual([409, "code_used"]);
+		expect((await lineRows(drawnRoom)).map((r) => r.fan_id).sort()).toEqual(["drawn-0", "drawn-1", "drawn-2"]);
+		// Three fans ask for two each at once at the window's edge of 4: exactly 4 taken.
+		const drawnTokens = await admitted(drawnRoom, drop.id, drawnQueue);
+		const drawnHolds = await holdAtOnce(drop.id, drawnTokens, 2);
+		expect(drawnHolds.taken).toBe(4);
+		expect(drawnHolds.refused).toEqual(["409 window_sold_out"]);
+		expect(await windowTotals(drop.id, "drawn")).toMatchObject({ held: 4, sold: 0 });
+		await buyAll(drop.id, drawnHolds.made);
+		expect(await windowTotals(drop.id, "drawn")).toMatchObject({ held: 0, sold: 4 });
+
+		// The code window opens: no code, 403; a unique code twice, 409 code_used; the shared code past its cap, 409 code_exhausted.
+		await until(clubOpens);
+		const clubRoom = roomKey(drop.id, "club");
+		const bareClub = await joinWith(drop.id, "no-code-2");
+		expect([bareClub.status, await errorCode(bareClub)]).toEqual([403, "code_required"]);
+		const clubQueue = [await joined(drop.id, "member-a", uniqueA)];
+		const twice = await joinWith(drop.id, "member-x", uniqueA);
+		expect([twice.status, await errorCode(twice)]).toEqual([409, "code_used"]);
+		// The code's own fan is let in again.
+		expect(await joined(drop.id, "member-a", uniqueA)).toBeTruthy();
+		clubQueue.push(await joined(drop.id, "member-b", uniqueB!));
+		for (const fan of ["card-1", "card-2", "card-3"]) clubQueue.push(await joined(drop.id, fan, shared));
+		const past = await joinWith(drop.id, "card-4", shared);
+		expect([past.status, await errorCode(past)]).toEqual([409, "code_exhausted"]);
+		// A drawn fan's code belongs to the registered window, now closed: it does not open this one.
+		const late = await joinWith(drop.id, "drawn-late", invites[1]);
+		expect([late.status, await errorCode(late)]).toEqual([403, "code_invalid"]);
+		expect((await lineRows(clubRoom)).map((r) => r.fan_id).sort()).toEqual(["card-1", "card-2", "card-3", "member-a", "member-b"]);
+		// Five fans ask for two each at once at the window's edge of 4: exactly 4 taken.
+		const clubTokens = await admitted(clubRoom, drop.id, clubQueue);
+		const clubHolds = await holdAtOnce(drop.id, clubTokens, 2);
+		expect(clubHolds.taken).toBe(4);
+		expect(clubHolds.refused).toEqual(["409 window_sold_out", "409 window_sold_out", "409 window_sold_out"]);
+		expect(await windowTotals(drop.id, "club")).toMatchObject({ held: 4, sold: 0 });
+		await buyAll(drop.id, clubHolds.made);
+
+		// The general sale: the fans not drawn join without a code and meet the drop's own edge: 2 left of 10.
+		await until(generalOpens);
+		const generalQueue = await Promise.all(["open-1", "open-2", "open-3"].map((fan) => joined(drop.id, fan)));
+		const generalTokens = await admitted(drop.id, drop.id, generalQueue);
+		const generalHolds = await holdAtOnce(drop.id, generalTokens, 2);
+		expect(generalHolds.taken).toBe(2);
+		expect(generalHolds.refused).toEqual(["409 sold_out", "409 sold_out"]);
+
+		await buyAll(drop.id, generalHolds.made);
+
+		// Each window sold exactly its capacity, the drop exactly its own, and the audit agrees.
+		const counts = await shardStub(env, drop.id, 0).windowTotals({ window: "club" });
+		expect([counts.window.sold, counts.sold, counts.held, counts.remaining]).toEqual([4, 10, 0, 0]);
+		expect((await windowTotals(drop.id, "drawn")).sold).toBe(4);
+		const audit = (await (await adminFetch(`/api/admin/drops/${drop.id}/audit?graceSeconds=0`)).json()) as { oversold: number; windows: { id: string; sold: number; held: number; oversold: number; ok: boolean }[] };
+		expect(audit.oversold).toBe(0);
+		expect(audit.windows.map((x) => [x.id, x.sold, x.held, x.oversold, x.ok])).toEqual([
+			["drawn", 4, 0, 0, true],
+			["club", 4, 0, 0, true],
+		]);
 	});
 });
