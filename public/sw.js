@@ -25,6 +25,7 @@ const PAGE_FILES = [
 	"/seat-words.js",
 	"/zoned-time.js",
 	"/transfer-ui.js",
+	"/presale.js",
 	"/i18n.js",
 	"/i18n/en.js",
 	"/i18n/de.js",
