@@ -18,6 +18,11 @@ const EVENTS = [
 	["drop.opened", "a drop opens"],
 	["drop.sold_out", "a drop sells out"],
 	["drop.cancelled", "a drop is cancelled"],
+	["ticket.transferred", "a ticket is handed on (its old code void)"],
+	["resale.listed", "a ticket is listed for resale"],
+	["resale.sold", "a listed ticket is sold (its seller refunded)"],
+	["resale.ended", "a listing is withdrawn or returned at the close"],
+	["presale.drawn", "a registered window is drawn"],
 ];
 const DELIVERY_PAGE = 20;
 

@@ -1,7 +1,8 @@
 // The promoter page's queue figures agree with the API, at desktop and phone sizes,
 // in a real Chromium: after fans join, are admitted and some buy, the totals, the
 // chart's bars and the table twin say what GET /api/admin/drops/:id/queue-stats says,
-// the table has a row per minute, and the part passes axe-core.
+// the table has a row per minute, and the part passes axe-core. The comparison of
+// the page with the API is shared with the load run's journey (loadrun-queue-journeys.mjs).
 import assert from "node:assert/strict";
 import { assertAccessible } from "./axe.mjs";
 import { DESKTOP, PHONE, checkProblems, openPage, signInAs } from "./journeys.mjs";
@@ -43,46 +44,15 @@ export async function promoterQueueFiguresAgree({ browser, base, api, adminToken
 		await signInAs(page, adminToken);
 		await page.getByRole("heading", { level: 2, name: drop.name }).waitFor();
 		await page.locator("#queue-rows tr").first().waitFor({ timeout: 15_000 });
-		const shown = await page.evaluate(() => {
-			const t = (id) => document.getElementById(id).textContent;
-			return {
-				joined: t("q-joined"), admitted: t("q-admitted"), waiting: t("q-waiting"), buyers: t("q-buyers"), conversion: t("q-conversion"),
-				left: t("q-left"), p50: t("q-wait-p50"), p90: t("q-wait-p90"), max: t("q-wait-max"),
-				leftHeld: t("q-left-held"), leftNever: t("q-left-never"), shoppers: t("q-shoppers"), returns: t("q-returns"),
-				purchase: [t("q-purchase-p50"), t("q-purchase-p90"), t("q-purchase-max")],
-				rows: [...document.querySelectorAll("#queue-rows tr")].map((tr) => [...tr.children].map((c) => c.textContent)),
-				bars: document.querySelectorAll("#queue-chart .bar-admitted").length,
-				caption: t("queue-caption"),
-			};
-		});
+		const shown = await shownQueueFigures(page);
 		// The figures come from one read; a second read now must give the same (nothing moves on this drop).
 		const now = (await api.call("GET", `/api/admin/drops/${drop.id}/queue-stats`, { token: adminToken, expect: 200 })).data;
 		assert.deepEqual(now.totals, stats.totals, "the API's figures held still while the page was read");
-		const t = stats.totals;
-		assert.equal(shown.joined, String(t.joined), `${size}: joined`);
-		assert.equal(shown.admitted, String(t.admitted), `${size}: admitted`);
-		assert.equal(shown.waiting, String(t.waiting), `${size}: waiting`);
-		assert.equal(shown.buyers, String(t.buyers), `${size}: buyers`);
-		assert.equal(shown.conversion, `${(t.conversion * 100).toFixed(1)} %`, `${size}: conversion`);
-		assert.equal(shown.left, `${t.leftWithoutBuying} so far`, `${size}: left without buying, while turns run`);
-		for (const k of ["p50", "p90", "max"]) assert.equal(shown[k], `${t.wait[k].toLocaleString("en-US")} s`, `${size}: wait ${k}`);
 		// The three buyers held and bought; the two lookers never held.
-		assert.equal(t.shoppers, 3);
-		assert.equal(shown.shoppers, String(t.shoppers), `${size}: fans who held`);
-		assert.equal(shown.leftHeld, `${t.leftAfterHolding} so far`, `${size}: left after holding`);
-		assert.equal(shown.leftNever, `${t.leftWithoutHolding} so far`, `${size}: left without holding`);
-		assert.ok(t.purchase !== null, "the purchases kept their buyers' admission");
-		assert.deepEqual(shown.purchase, ["p50", "p90", "max"].map((k) => `${t.purchase[k].toLocaleString("en-US")} s`), `${size}: admission to purchase`);
-		assert.match(shown.returns, new RegExp(`${t.expiredTickets} tickets? from holds run out`), `${size}: holds run out as returns`);
-		assert.equal(shown.rows.length, stats.minutes.length, `${size}: a table row per minute`);
-		assert.equal(shown.bars, stats.minutes.length, `${size}: a bar of admissions per minute`);
-		stats.minutes.forEach((m, i) => {
-			const [, arrivals, admitted, turnsEnded, , , , buyers, tickets, , , shoppers, p50, p90, max, expiredHolds, expiredTickets] = shown.rows[i];
-			assert.deepEqual([arrivals, admitted, turnsEnded, buyers, tickets, shoppers, expiredHolds, expiredTickets].map(Number), [m.arrivals, m.admitted, m.turnsEnded, m.buyers, m.tickets, m.shoppers, m.expiredHolds, m.expiredTickets], `${size}: minute ${m.minute}`);
-			const purchase = m.purchase === null ? ["–", "–", "–"] : ["p50", "p90", "max"].map((k) => `${m.purchase[k].toLocaleString("en-US")} s`);
-			assert.deepEqual([p50, p90, max], purchase, `${size}: admission to purchase in minute ${m.minute}`);
-		});
-		assert.match(shown.caption, /admitted/);
+		assert.equal(stats.totals.shoppers, 3);
+		assert.ok(stats.totals.purchase !== null, "the purchases kept their buyers' admission");
+		assert.ok(!stats.totals.leftWithoutBuyingExact, "turns still run");
+		assertShownFigures(shown, stats, size);
 		const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
 		assert.ok(scroll <= width + 1, `${size}: the page does not scroll sideways (${scroll} > ${width})`);
 		await assertAccessible(page, `the queue figures (${size})`, { log, include: "#s-drop" });
@@ -92,4 +62,54 @@ export async function promoterQueueFiguresAgree({ browser, base, api, adminToken
 		checkProblems(problems, `promoter queue figures (${size})`);
 		await context.close();
 	}
+}
+
+/** What the promoter page's queue part shows, read at once. */
+export function shownQueueFigures(page) {
+	return page.evaluate(() => {
+		const t = (id) => document.getElementById(id).textContent;
+		return {
+			joined: t("q-joined"), admitted: t("q-admitted"), waiting: t("q-waiting"), buyers: t("q-buyers"), conversion: t("q-conversion"),
+			left: t("q-left"), p50: t("q-wait-p50"), p90: t("q-wait-p90"), max: t("q-wait-max"),
+			leftHeld: t("q-left-held"), leftNever: t("q-left-never"), shoppers: t("q-shoppers"), returns: t("q-returns"),
+			purchase: [t("q-purchase-p50"), t("q-purchase-p90"), t("q-purchase-max")],
+			rows: [...document.querySelectorAll("#queue-rows tr")].map((tr) => [...tr.children].map((c) => c.textContent)),
+			bars: document.querySelectorAll("#queue-chart .bar-admitted").length,
+			caption: t("queue-caption"),
+		};
+	});
+}
+
+const num = (n) => n.toLocaleString("en-US");
+const secs = (s) => (s === null || s === undefined ? "–" : `${num(s)} s`);
+
+/** The page's figures (shownQueueFigures) are the API's answer `stats`, total by total and minute by minute. */
+export function assertShownFigures(shown, stats, label) {
+	const t = stats.totals;
+	const soFar = t.leftWithoutBuyingExact ? "" : " so far";
+	assert.equal(shown.joined, num(t.joined), `${label}: joined`);
+	assert.equal(shown.admitted, num(t.admitted), `${label}: admitted`);
+	assert.equal(shown.waiting, num(t.waiting), `${label}: waiting`);
+	assert.equal(shown.buyers, num(t.buyers), `${label}: buyers`);
+	assert.equal(shown.conversion, t.conversion === null ? "–" : `${(t.conversion * 100).toFixed(1)} %`, `${label}: conversion`);
+	assert.equal(shown.left, `${num(t.leftWithoutBuying)}${soFar}`, `${label}: left without buying`);
+	for (const k of ["p50", "p90", "max"]) assert.equal(shown[k], secs(t.wait?.[k]), `${label}: wait ${k}`);
+	assert.equal(shown.shoppers, num(t.shoppers), `${label}: fans who held`);
+	assert.equal(shown.leftHeld, `${num(t.leftAfterHolding)}${soFar}`, `${label}: left after holding`);
+	assert.equal(shown.leftNever, `${num(t.leftWithoutHolding)}${soFar}`, `${label}: left without holding`);
+	assert.deepEqual(shown.purchase, ["p50", "p90", "max"].map((k) => secs(t.purchase?.[k])), `${label}: admission to purchase`);
+	assert.match(shown.returns, new RegExp(`^${num(t.refundedTickets)} tickets? refunded .*, ${num(t.expiredTickets)} tickets? from holds run out$`), `${label}: refunds and holds run out as returns`);
+	assert.equal(shown.rows.length, stats.minutes.length, `${label}: a table row per minute`);
+	assert.equal(shown.bars, stats.minutes.length, `${label}: a bar of admissions per minute`);
+	stats.minutes.forEach((m, i) => {
+		const [, arrivals, admitted, turnsEnded, w50, w90, wmax, buyers, tickets, , refunded, shoppers, p50, p90, max, expiredHolds, expiredTickets] = shown.rows[i];
+		assert.deepEqual(
+			[arrivals, admitted, turnsEnded, buyers, tickets, refunded, shoppers, expiredHolds, expiredTickets].map((c) => Number(c.replace(/,/g, ""))),
+			[m.arrivals, m.admitted, m.turnsEnded, m.buyers, m.tickets, m.refundedTickets, m.shoppers, m.expiredHolds, m.expiredTickets],
+			`${label}: minute ${m.minute}`,
+		);
+		assert.deepEqual([w50, w90, wmax], ["p50", "p90", "max"].map((k) => secs(m.wait?.[k])), `${label}: time in queue in minute ${m.minute}`);
+		assert.deepEqual([p50, p90, max], ["p50", "p90", "max"].map((k) => secs(m.purchase?.[k])), `${label}: admission to purchase in minute ${m.minute}`);
+	});
+	assert.match(shown.caption, /admitted/);
 }

@@ -35,6 +35,7 @@ import { promoterPagesReadWell } from "./promoter-pages-journeys.mjs";
 import { promoterQueueFiguresAgree } from "./queue-stats-journeys.mjs";
 import { fanSeesEachTypesPrice, fanSeesEveryTicketHeld, fanSoldOutNextStep } from "./fan-notes-journeys.mjs";
 import { promoterWebhooks } from "./webhook-journeys.mjs";
+import { loadRunQueueFiguresAgree } from "./loadrun-queue-journeys.mjs";
 import { fanInGermanAndJapanese, fanPageRightToLeft } from "./language-journeys.mjs";
 import { fanRotatingCodeOffline, gatePageOffline } from "./gate-journeys.mjs";
 import { fanTicketsReloadOffline, gatePageReloadOffline, promoterGateSection } from "./gate-offline-journeys.mjs";
@@ -135,6 +136,8 @@ const allJourneys = [
 	["promoter pages read well at desktop and phone", promoterPagesReadWell],
 	// The queue's figures on the promoter page are the API's, at desktop and phone (issue 28).
 	["promoter queue figures match the API at desktop and phone", promoterQueueFiguresAgree],
+	// A load run's queue figures: its JSON and HTML reports and the promoter page agree with the API for the run's drop (issue 28).
+	["load run queue figures: report, promoter page and API agree", loadRunQueueFiguresAgree],
 	// The fan page's smaller words: every ticket held, sold out's next step, prices per type, no fan id (issue 29).
 	["fan notes: every ticket held, explained", fanSeesEveryTicketHeld],
 	["fan notes: sold out offers tickets that come back", fanSoldOutNextStep],

@@ -5,13 +5,15 @@
 // the general sale. The draw's emails are sent by whoever made the draw and by the
 // minute's cron after it, a bounded number at a time, marked told in fifties once
 // sent (a crash between a send and its mark sends those again: at least once, never
-// lost). The cron also draws every window whose registration has closed.
+// lost). The cron also draws every window whose registration has closed. Either way
+// the draw's `presale.drawn` webhook event rides the draw's batch.
 import type { Presale } from "../drops/presales";
 import { config } from "../shared/config";
 import { type Outcome, ok } from "../shared/outcome";
 import { drawWindow, markTold, registrationsToTell } from "../waiting-room/registrations";
 import { devMailbox } from "./receipts";
 import { mailLocale, mailWriter } from "./mail-words";
+import { drawnEventStatement } from "./webhook-events";
 
 /** The cron schedule (wrangler.toml) that draws and tells: every minute. */
 export const DRAW_CRON = "* * * * *";
@@ -89,9 +91,12 @@ export async function tellDrawn(env: Env, drop: { id: string; opensAt: string },
 	return told;
 }
 
+/** The draw's webhook event, for the draw's own batch. */
+const drawnEvents = (db: D1Database, dropId: string, windowId: string) => (at: string) => [drawnEventStatement(db, dropId, windowId, at)];
+
 /** The draw of one window, then its first emails when this call made it. */
 export async function drawAndTell(env: Env, drop: { id: string; opensAt: string }, window: Presale, now: number) {
-	const outcome = await drawWindow(env.DB, { dropId: drop.id, window, now });
+	const outcome = await drawWindow(env.DB, { dropId: drop.id, window, now, events: drawnEvents(env.DB, drop.id, window.id) });
 	if (outcome.ok && outcome.value.made) await tellDrawn(env, drop, window, now);
 	return outcome;
 }
@@ -111,7 +116,8 @@ export async function drawDueWindows(env: Env, now: number): Promise<Outcome<{ d
 		.all<{ dropId: string; opensAt: string; window: string }>();
 	let drawn = 0;
 	for (const row of due) {
-		const outcome = await drawWindow(env.DB, { dropId: row.dropId, window: JSON.parse(row.window) as Presale, now });
+		const window = JSON.parse(row.window) as Presale;
+		const outcome = await drawWindow(env.DB, { dropId: row.dropId, window, now, events: drawnEvents(env.DB, row.dropId, window.id) });
 		if (outcome.ok && outcome.value.made) drawn++;
 		else if (!outcome.ok) console.error("draw not made", row.dropId, outcome.code);
 	}

@@ -7,7 +7,7 @@
 // drop's sold + listed tickets past its capacity is the sale of the oldest open
 // listing (FIFO): one D1 batch marks it sold to that order, voids the seller's
 // ticket and writes the seller's refund (face value less the fee) with its
-// webhook event and activity entry; the refund is then asked of the provider
+// webhook events and activity entry; the refund is then asked of the provider
 // under its own id (refunds.ts), and what a crash leaves pending the cron
 // finishes. Nothing is sold or refunded before the buyer's order is in D1, which
 // it is only once the payment succeeded. Withdrawing (and the close, for a
@@ -16,7 +16,7 @@
 import { type ListingRow, type ListingView, OCCUPIED_SQL, assertResaleKind, feeOf, listingRow, listingView, newListingId, resaleCapacity, resaleRules } from "./resale-store";
 import { type OrderRecord, type TicketRecord, orderRecord } from "./order-store";
 import { finishRefunds } from "./refunds";
-import { refundedEventStatement } from "./webhook-events";
+import { endedEventStatement, listedEventStatement, refundedEventStatement, soldEventStatement } from "./webhook-events";
 import type { DropConfig } from "../drops/rules";
 import { dropState } from "../drops/lifecycle";
 import { ApiError, notFound } from "../shared/errors";
@@ -96,6 +96,7 @@ export async function listTicket(env: Env, drop: DropConfig, orderId: string, co
 			.bind(row.listing_id, drop.id, orderId, code, row.shard, row.price_cents, row.fee_cents, row.currency, now),
 		db.prepare(`UPDATE tickets SET listing_id = ?1 WHERE code = ?2 AND EXISTS (SELECT 1 FROM resale_listings WHERE listing_id = ?1 AND state = 'open')`).bind(row.listing_id, code),
 		activity(db, drop, "ticket.listed", row, now, `EXISTS (SELECT 1 FROM resale_listings WHERE listing_id = ?9)`, row.listing_id),
+		listedEventStatement(db, row.listing_id, now),
 	]);
 	if (made!.meta.changes === 0) {
 		const open = await db.prepare(`SELECT transfer_id FROM ticket_transfers WHERE from_code = ? AND state = 'pending'`).bind(code).first<string>("transfer_id");
@@ -146,6 +147,7 @@ export async function endListing(env: Env, drop: DropConfig, row: ListingRow, to
 		db.prepare(`UPDATE resale_listings SET state = ?2, ended_at = ?3, restocked_at = COALESCE(restocked_at, ?3) WHERE listing_id = ?1 AND state = 'open'`).bind(row.listing_id, to, now),
 		db.prepare(`UPDATE tickets SET listing_id = NULL WHERE code = ?2 AND listing_id = ?1 AND EXISTS (SELECT 1 FROM resale_listings WHERE listing_id = ?1 AND state = ?3)`).bind(row.listing_id, row.code, to),
 		activity(db, drop, to === "withdrawn" ? "ticket.listing_withdrawn" : "ticket.listing_returned", row, now, `EXISTS (SELECT 1 FROM resale_listings WHERE listing_id = ?9 AND state = ?10 AND ended_at = ?8)`, row.listing_id, to),
+		endedEventStatement(db, row.listing_id, now),
 	]);
 	const after = (await listingRow(db, row.listing_id))!;
 	if (ended!.meta.changes === 0 && after.state === "sold") {
@@ -210,6 +212,7 @@ export async function settleResale(env: Env, drop: DropConfig): Promise<string[]
 					 WHERE order_id = (SELECT order_id FROM refunds WHERE refund_id = ?1)`,
 				)
 				.bind(refundId, now),
+			soldEventStatement(db, refundId, now),
 			refundedEventStatement(db, refundId, now),
 			guardedActivityStatement(
 				db,

@@ -7,7 +7,7 @@
 // statement on the same row, so a scan of the old code racing an accept admits
 // exactly one of the two tickets. The old code is refused at the gate from that
 // moment. Each of the three acts is logged in the promoter's activity log in the
-// same batch as the act, or not at all.
+// same batch as the act, or not at all; so is the accept's webhook event.
 import { type OrderRecord, type TicketRecord, orderRecord, ticketTokenOf } from "./order-store";
 import { dropGate, secretOf } from "./gate-store";
 import { ROTATION_STEP_SECONDS } from "./rotating-codes";
@@ -26,6 +26,7 @@ import type { DropConfig } from "../drops/rules";
 import { ApiError, notFound } from "../shared/errors";
 import { ticketCode } from "../shared/ids";
 import { guardedActivityStatement } from "../tenants/store";
+import { transferredEventStatement } from "./webhook-events";
 
 const conflict = (code: string, message: string, details: Record<string, unknown> = {}) => new ApiError(409, code, message, details);
 
@@ -176,6 +177,7 @@ export async function acceptTransfer(
 			)
 			.bind(row.transfer_id, code, await hashOf(holderKey), now),
 		activity(db, drop, "ticket.transfer_accepted", row, now, `EXISTS (SELECT 1 FROM tickets WHERE code = ?9 AND transfer_id = ?10)`, code, row.transfer_id),
+		transferredEventStatement(db, row.transfer_id, now),
 	]);
 	if (rekeyed!.meta.changes === 0) {
 		// Something got there first: say what, from the rows as they are now.

@@ -138,3 +138,88 @@ export function openedEventStatement(db: D1Database, now: number): D1PreparedSta
 		new Date(now - OPENED_LOOKBACK_MS).toISOString(),
 	);
 }
+
+/** A resale listing as every resale event carries it (the row aliased `l`): the seller's order and ticket, never the buyer's fan. */
+const LISTING_DATA = `json_object('listingId', l.listing_id, 'dropId', l.drop_id, 'orderId', l.order_id, 'ticket', l.code, 'state', l.state,
+	'priceCents', l.price_cents, 'feeCents', l.fee_cents, 'payoutCents', l.price_cents - l.fee_cents, 'currency', l.currency,
+	'createdAt', l.created_at, 'endedAt', l.ended_at)`;
+
+/**
+ * `ticket.transferred`, once per accepted transfer, in the accept's batch: written only when the accept's own
+ * update made the transfer accepted (the old code void from then on, the new code the holder's). Ordered with the
+ * order's other events.
+ */
+export function transferredEventStatement(db: D1Database, transferId: string, at: string): D1PreparedStatement {
+	return eventStatement(
+		db,
+		"ticket.transferred",
+		`SELECT 'ticket.transferred:' || x.transfer_id AS event_id, x.order_id AS order_key, x.drop_id,
+		        json_object('transferId', x.transfer_id, 'dropId', x.drop_id, 'orderId', x.order_id, 'ticket', x.from_code, 'newTicket', x.to_code,
+		          'createdAt', x.created_at, 'acceptedAt', x.accepted_at) AS data
+		 FROM ticket_transfers x WHERE x.transfer_id = ?3 AND x.state = 'accepted' AND x.to_code IS NOT NULL`,
+		at,
+		transferId,
+	);
+}
+
+/** `resale.listed`, once per listing, in the batch that writes it (a refused listing writes no row, so no event). */
+export function listedEventStatement(db: D1Database, listingId: string, at: string): D1PreparedStatement {
+	return eventStatement(
+		db,
+		"resale.listed",
+		`SELECT 'resale.listed:' || l.listing_id AS event_id, l.order_id AS order_key, l.drop_id, ${LISTING_DATA} AS data
+		 FROM resale_listings l WHERE l.listing_id = ?3`,
+		at,
+		listingId,
+	);
+}
+
+/**
+ * `resale.sold`, once per listing sold, in the batch that sells it and writes the seller's refund (`refundId`
+ * names both): the buyer's order and the seller's refund. Ordered with the seller's order's events, before the
+ * `order.refunded` of the same batch.
+ */
+export function soldEventStatement(db: D1Database, refundId: string, at: string): D1PreparedStatement {
+	return eventStatement(
+		db,
+		"resale.sold",
+		`SELECT 'resale.sold:' || l.listing_id AS event_id, l.order_id AS order_key, l.drop_id,
+		        json_patch(${LISTING_DATA}, json_object('buyerOrderId', l.buyer_order_id, 'refundId', l.refund_id)) AS data
+		 FROM resale_listings l WHERE l.refund_id = ?3 AND l.state = 'sold' AND EXISTS (SELECT 1 FROM refunds r WHERE r.refund_id = ?3)`,
+		at,
+		refundId,
+	);
+}
+
+/** `resale.ended`, once per listing withdrawn by its holder or returned at the close, in the batch that ends it. */
+export function endedEventStatement(db: D1Database, listingId: string, at: string): D1PreparedStatement {
+	return eventStatement(
+		db,
+		"resale.ended",
+		`SELECT 'resale.ended:' || l.listing_id AS event_id, l.order_id AS order_key, l.drop_id,
+		        json_patch(${LISTING_DATA}, json_object('reason', l.state)) AS data
+		 FROM resale_listings l WHERE l.listing_id = ?3 AND l.state IN ('withdrawn', 'returned')`,
+		at,
+		listingId,
+	);
+}
+
+/**
+ * `presale.drawn`, once per registered window, in the draw's batch (a second draw's batch fails whole, its event
+ * with it): the window and how many were registered and drawn. Never an email or a registration.
+ */
+export function drawnEventStatement(db: D1Database, dropId: string, windowId: string, at: string): D1PreparedStatement {
+	return eventStatement(
+		db,
+		"presale.drawn",
+		`SELECT 'presale.drawn:' || r.drop_id || ':' || r.window_id AS event_id, r.drop_id AS order_key, r.drop_id,
+		        json_object('dropId', r.drop_id, 'windowId', r.window_id,
+		          'windowName', (SELECT json_extract(w.value, '$.name') FROM drop_presales dp, json_each(dp.presales) w WHERE dp.drop_id = r.drop_id AND json_extract(w.value, '$.id') = r.window_id),
+		          'seedCommitment', (SELECT s.seed_commitment FROM presale_draws s WHERE s.drop_id = r.drop_id AND s.window_id = r.window_id),
+		          'drawnAt', r.drawn_at, 'registered', r.registered, 'drawn', r.invited) AS data
+		 FROM presale_draw_results r WHERE r.drop_id = ?3 AND r.window_id = ?4`,
+		at,
+		dropId,
+		windowId,
+	);
+}

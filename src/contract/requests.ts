@@ -291,7 +291,20 @@ export const DevMailQuery = z.object({ orderId: z.string().max(64).optional(), l
 // Webhooks.
 
 /** Every event a webhook endpoint may ask for. */
-export const WEBHOOK_EVENTS = ["order.paid", "order.ticketed", "order.refunded", "order.failed", "drop.opened", "drop.sold_out", "drop.cancelled"] as const;
+export const WEBHOOK_EVENTS = [
+	"order.paid",
+	"order.ticketed",
+	"order.refunded",
+	"order.failed",
+	"drop.opened",
+	"drop.sold_out",
+	"drop.cancelled",
+	"ticket.transferred",
+	"resale.listed",
+	"resale.sold",
+	"resale.ended",
+	"presale.drawn",
+] as const;
 export const WEBHOOK_ID = /^wh_[A-Za-z0-9_-]{16}$/;
 export const DELIVERY_ID = /^wd_[0-9a-f]{24}$/;
 

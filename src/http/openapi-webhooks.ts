@@ -1,7 +1,7 @@
 // The OpenAPI document's operations for a promoter's webhooks: endpoints made,
 // listed, paused and resumed, and their deliveries listed and sent again. Owner
 // keys only. And the access codes of a drop's sale windows. Rendered by openapi.ts. Pure.
-import { DeliveriesQuery } from "../contract/requests";
+import { DeliveriesQuery, WEBHOOK_EVENTS } from "../contract/requests";
 import { type Operation, json } from "./openapi-operation";
 
 const OWNER_ONLY = "An owner key of the promoter only (a staff or gate key, and the operator's token, are 403 forbidden).";
@@ -13,7 +13,7 @@ export const WEBHOOK_OPERATIONS: Operation[] = [
 		path: "/api/admin/webhooks",
 		tag: "promoter",
 		summary: "Register a webhook endpoint; its signing secret is answered once",
-		description: `${OWNER_ONLY} Events: order.paid, order.ticketed, order.refunded, order.failed, drop.opened, drop.sold_out, drop.cancelled. See docs/webhooks.md for payloads, the signature and retries.`,
+		description: `${OWNER_ONLY} Events: ${WEBHOOK_EVENTS.join(", ")}. See docs/webhooks.md for payloads, the signature and retries.`,
 		security: ["admin"],
 		body: { schema: "CreateWebhookBody", required: true },
 		answers: { 201: json("WebhookCreated", "The endpoint and its secret (shown once).") },

@@ -173,9 +173,13 @@ const chunks = <T>(items: T[], size: number): T[][] => Array.from({ length: Math
 
 /**
  * Draws the window once registration has closed; a window drawn already answers its draw.
- * `made` says whether this call made it (the one to start the emails).
+ * `made` says whether this call made it (the one to start the emails). `events` are statements that report the
+ * draw, written in its batch (so only with it).
  */
-export async function drawWindow(db: D1Database, args: { dropId: string; window: Presale; now: number }): Promise<Outcome<DrawResult & { made: boolean }>> {
+export async function drawWindow(
+	db: D1Database,
+	args: { dropId: string; window: Presale; now: number; events?: (at: string) => D1PreparedStatement[] },
+): Promise<Outcome<DrawResult & { made: boolean }>> {
 	const { dropId, window, now } = args;
 	const done = await drawResult(db, dropId, window.id);
 	if (done !== null) return ok({ ...done, made: false });
@@ -219,6 +223,8 @@ export async function drawWindow(db: D1Database, args: { dropId: string; window:
 				)
 				.bind(dropId, window.id, group.id, JSON.stringify(part)),
 		),
+		// The caller's reports of the draw (its webhook event), after the result row they read, in the same transaction.
+		...(args.events?.(at) ?? []),
 	];
 	try {
 		await db.batch(statements);

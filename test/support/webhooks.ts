@@ -9,6 +9,8 @@ import { capturingQueue } from "./sales";
 import { keyFetch } from "./tenants";
 
 export const ALL_EVENTS = ["order.paid", "order.ticketed", "order.refunded", "order.failed", "drop.opened", "drop.sold_out", "drop.cancelled"];
+/** The events of the features after the sale (transfers, resale, the draw). */
+export const FEATURE_EVENTS = ["ticket.transferred", "resale.listed", "resale.sold", "resale.ended", "presale.drawn"];
 
 export interface EndpointJson {
 	id: string;
