@@ -405,7 +405,9 @@ async function join() {
 	try {
 		const view = await sendJoin(code);
 		// A sale window's fan waits for the window's opening, not the general sale's (the view's opensAt is its room's).
-		const window = windowForJoin(drop?.presales, now(), code !== undefined);
+		// The answer names the window (a listed fan's, which the page cannot know); an older engine's does not.
+		const named = view.window ? (drop?.presales ?? []).find((w) => w.id === view.window) : undefined;
+		const window = named ?? windowForJoin(drop?.presales, now(), code !== undefined);
 		saved = { queueToken: view.queueToken, ...(window === null ? {} : { window: { name: window.name, opensAt: view.opensAt ?? window.opensAt } }) };
 		save();
 		announce(t(view.rejoined ? "intro.rejoined" : "intro.joined"));

@@ -155,6 +155,7 @@ function build() {
 			queueToken: z.string(),
 			fanSecret: nullable(z.string()).meta({ description: "Shown once, in the answer that made the place; null on a rejoin and in fan identity mode." }),
 			rejoined: z.boolean(),
+			window: z.string().optional().meta({ description: "The sale window whose line the fan is in (with its code, or on its list); absent for the general sale's." }),
 		}),
 		z.strictObject({
 			...queueFields,

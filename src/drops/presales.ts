@@ -110,10 +110,16 @@ export const presaleById = (presales: readonly Presale[] | null | undefined, id:
  * The window a join goes to: the one open at `now`, else, for a join that brings a code,
  * the next window not open yet (its fans wait in that window's pre-queue, shuffled at its
  * opening like the general sale's). A join without a code before every window goes to the
- * general sale's line as before; a list window's fans join it once it is open.
+ * general sale's line, unless its fan is on a list window still to open (listWindowAhead).
  */
 export function presaleForJoin(presales: readonly Presale[] | null | undefined, now: number, withCode: boolean): Presale | null {
 	const open = openPresale(presales, now);
 	if (open !== null || !withCode) return open;
 	return presales?.find((w) => w.access !== "list" && now < Date.parse(w.opensAt)) ?? null;
+}
+
+/** The next list window not open yet, whose listed fans join its pre-queue without a code. */
+export function listWindowAhead(presales: readonly Presale[] | null | undefined, now: number): Presale | null {
+	if (openPresale(presales, now) !== null) return null;
+	return presales?.find((w) => w.access === "list" && now < Date.parse(w.opensAt)) ?? null;
 }

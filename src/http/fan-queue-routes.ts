@@ -21,7 +21,7 @@ import { type QueueClaims, accessJti, signAccessToken, signQueueToken, verifyQue
 import { parse } from "../shared/validation";
 import { chargeWrongCode, fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { claimAccess } from "../waiting-room/access-codes";
-import { presaleForJoin } from "../drops/presales";
+import { listWindowAhead, presaleForJoin } from "../drops/presales";
 import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
@@ -167,13 +167,17 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	// While a sale window is open, a join is a join of that window (only with its code or on its list),
 	// into the window's own line, shuffled and paced by the window's own pacer; a code before its window opens
 	// puts the fan in that window's pre-queue.
-	const window = presaleForJoin(presales, Date.now(), body.code !== undefined);
-	const room = roomKey(dropId, window?.id);
+	let window = presaleForJoin(presales, Date.now(), body.code !== undefined);
 	if (window !== null) {
 		const access = await claimAccess(env.DB, { dropId, window, fanId, code: body.code, now: Date.now() });
 		if (failureOf(access)?.code === "code_invalid") await chargeWrongCode(env, ip);
 		unwrap(access);
+	} else if (body.code === undefined) {
+		// A fan on a list window still to open waits in its pre-queue, as a code's fan does; anyone else, the general sale's.
+		const listed = listWindowAhead(presales, Date.now());
+		if (listed !== null && (await claimAccess(env.DB, { dropId, window: listed, fanId, code: undefined, now: Date.now() })).ok) window = listed;
 	}
+	const room = roomKey(dropId, window?.id);
 	// Without identity mode the secret proves the fan: the one offered, which becomes theirs
 	// if the id is new (a client that sends its own never loses it to a lost answer), or one made now.
 	const fanSecret = identified ? null : (body.fanSecret ?? newFanSecret());
@@ -214,7 +218,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	const status = position !== null && position <= w.admittedThrough ? "admitted" : w.soldOut ? "sold_out" : "waiting";
 	// The secret is shown once, in the answer that made the place; the line keeps only its hash.
 	return Response.json(
-		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place) } satisfies JoinAnswer,
+		{ ...view, fanId, status, queueToken, fanSecret: joined.rejoined ? null : fanSecret, rejoined: joined.rejoined, ...placeView(place), ...(window === null ? {} : { window: window.id }) } satisfies JoinAnswer,
 		{ status: joined.rejoined ? 200 : 201 },
 	);
 });

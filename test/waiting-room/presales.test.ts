@@ -253,6 +253,29 @@ describe("a list window, and the general sale after the windows", () => {
 		expect(await fansInLine(drop.id)).toEqual(["alice"]);
 	});
 
+	it("before it opens, a listed fan waits in its pre-queue without a code; anyone else in the general sale's", async () => {
+		const drop = await presaleDrop([{ id: "cards", name: "Card holders", opensAt: at(10 * MIN), closesAt: at(20 * MIN), access: "list" }]);
+		await group(drop.id, { windowId: "cards", kind: "list", name: "Card holders", fans: ["alice", "dave"] });
+		const alice = await join(drop.id, "alice");
+		expect(alice.status).toBe(201);
+		expect(await alice.json()).toMatchObject({ window: "cards", status: "waiting", position: null, prequeuePlace: expect.any(Number) });
+		const bob = await join(drop.id, "bob");
+		expect(bob.status).toBe(201);
+		const bobView = (await bob.json()) as Record<string, unknown>;
+		expect(bobView.prequeuePlace).toEqual(expect.any(Number));
+		expect("window" in bobView).toBe(false);
+		const lines = async (room: string) => (await lineRows(room)).map((r) => r.fan_id).sort();
+		expect(await lines(roomKey(drop.id, "cards"))).toEqual(["alice"]);
+		expect(await lines(drop.id)).toEqual(["bob"]);
+		// Revoked, the list lets nobody into the window's pre-queue: a listed fan joins the general sale's.
+		const [cards] = await groups(drop.id);
+		expect((await adminFetch(`/api/admin/drops/${drop.id}/code-groups/${cards!.id}/revoke`, { method: "POST" })).status).toBe(200);
+		const dave = await join(drop.id, "dave");
+		expect("window" in ((await dave.json()) as object)).toBe(false);
+		expect(await lines(drop.id)).toEqual(["bob", "dave"]);
+		expect(await lines(roomKey(drop.id, "cards"))).toEqual(["alice"]);
+	});
+
 	it("once the windows have closed, the general sale takes every fan as before", async () => {
 		const drop = await createDrop({
 			opensAt: at(-1000),
