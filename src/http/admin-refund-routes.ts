@@ -86,6 +86,6 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/retry", async (request, env) 
 
 adminRefundRoutes.get("/dev/mail", async (request, env) => {
 	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
-	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
-	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
+	const { orderId, to, limit } = parseQuery(DevMailQuery, request.query);
+	return { mail: await devMail(env.DB, { orderId: orderId ?? null, to: to ?? null }, limit) } satisfies DevMailList;
 });

@@ -97,11 +97,11 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		method: "GET",
 		path: "/api/admin/dev/mail",
 		tag: "promoter",
-		summary: "The dev receipt mailbox (RECEIPT_SENDER = dev only), newest first",
+		summary: "The dev mailbox (RECEIPT_SENDER = dev only), newest first, by order or address",
 		security: ["admin"],
 		query: DevMailQuery,
 		answers: { 200: json("DevMailList", "The receipts the dev sender kept.") },
-		errors: { 400: "invalid_type (limit)", 404: "not_found: the dev sender is not on", 422: "out_of_range (limit), too_long (orderId)" },
+		errors: { 400: "invalid_type (limit)", 404: "not_found: the dev sender is not on", 422: "out_of_range (limit), too_long (orderId, to)" },
 	},
 	{
 		operationId: "stripeWebhook",

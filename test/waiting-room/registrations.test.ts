@@ -121,6 +121,26 @@ describe("registering for a registered window", () => {
 		expect([await registrations(drop.id), (await mailsTo("Twice@X.test")).length]).toEqual([1, 1]);
 	});
 
+	it("the dev mailbox reads one address's mail through the Worker (how a local load run reads its fans' codes), and only that address's", async () => {
+		const drop = await registeredDrop();
+		for (const email of ["Inbox-A@x.test", "inbox-b@x.test"]) expect((await register(drop.id, email)).status).toBe(202);
+		type Listed = { mail: { orderId: string; to: string; subject: string }[] };
+		const read = async (query: string) => {
+			const res = await adminFetch(`/api/admin/dev/mail?${query}`);
+			expect(res.status, await res.clone().text()).toBe(200);
+			return ((await res.json()) as Listed).mail;
+		};
+		const a = await read(`to=${encodeURIComponent("Inbox-A@x.test")}`);
+		expect(a.map((m) => m.to)).toEqual(["Inbox-A@x.test"]);
+		expect(a[0]!.subject).toContain(await mailedCode("Inbox-A@x.test"));
+		// Both filters at once: the address's mail for its registration, none for another's.
+		const b = await read(`to=inbox-b%40x.test`);
+		expect(await read(`to=inbox-b%40x.test&orderId=${b[0]!.orderId}`)).toHaveLength(1);
+		expect(await read(`to=inbox-b%40x.test&orderId=${a[0]!.orderId}`)).toHaveLength(0);
+		const tooLong = await adminFetch(`/api/admin/dev/mail?to=${"x".repeat(255)}`);
+		expect([tooLong.status, await errorCode(tooLong)]).toEqual([422, "too_long"]);
+	});
+
 	it("the code mail is in the fan's language", async () => {
 		const drop = await registeredDrop();
 		await register(drop.id, "de@x.test", { locale: "de" });
