@@ -109,17 +109,20 @@ test("a fan registers (every tenth twice), reads its code by address, verifies (
 
 test("the promoter draws after the close (again while the engine says registration is open) and runs the local cron until every registration had its turn", async () => {
 	let draws = 0;
+	const left = [500, 200, 0];
 	const { sent, client } = scripted((e) => {
 		if (e.url.endsWith("/draw")) return ++draws === 1 ? refusal(409, "registration_open") : answer(201, { window: "drawn", made: true, registered: 1200, drawn: 10, groupId: "cg" });
-		return { status: 200, body: "ok", headers: {} };
+		return answer(200, { drawn: 0, told: left.shift() });
 	}, t0);
 	const d = await runAsync(promoterDraw(client, cfg, setup), client);
 	assert.ok(client.now() > Date.parse(window.registration.closesAt), "not before the close");
-	assert.deepEqual([d.made.drawn, d.cronRuns, draws], [10, 3, 2], "1,200 told: 500 by the draw, two runs of 500, one finding none");
-	assert.ok(sent.filter((e) => e.url.includes("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*")).length === 3);
+	assert.deepEqual([d.made.drawn, d.cronRuns, d.told, draws], [10, 3, 700, 2], "1,200 told: 500 by the draw, 700 by the runs, the last finding none");
+	assert.deepEqual(sent.filter((e) => e.url.endsWith("/api/admin/dev/draw-cron")).map((e) => e.method), ["POST", "POST", "POST"]);
 	const remote = scripted((e) => (e.url.endsWith("/draw") ? answer(200, { made: false, registered: 1200, drawn: 10 }) : refusal(404, "not_found")), t0);
 	const far = await runAsync(promoterDraw(remote.client, cfg, { ...setup, localCron: false }), remote.client);
 	assert.equal(far.cronRuns, 0, "a deployment's own cron tells");
+	const stuck = scripted((e) => (e.url.endsWith("/draw") ? answer(201, { made: true, registered: 1200, drawn: 10 }) : answer(200, { drawn: 0, told: 500 })), t0);
+	await assert.rejects(runAsync(promoterDraw(stuck.client, cfg, setup), stuck.client), /still tells after 13 runs/);
 });
 
 /** An engine after the draw: `news` per fan's address, joins answered by `join(body)`, admitted and sold at once. */

@@ -8,8 +8,9 @@
 // twice (the second answer the same, no second mail) and another tenth sends a
 // wrong code first (refused 403 verification_invalid). At the registration's
 // close the promoter draws (POST .../windows/drawn/draw) and, on an engine on
-// this machine (where Miniflare fires no cron), runs the minute's cron through
-// wrangler dev's /cdn-cgi/handler/scheduled until every registration is told.
+// this machine (wrangler dev fires no cron, and its scheduled trigger reaches the
+// assets router, not the Worker), runs the draw's minute cron through the dev-only
+// POST /api/admin/dev/draw-cron until it tells no one more.
 // Then each registered fan reads its draw mail: an invited fan joins the window
 // with its code (every tenth hands it to a friend, who must be refused 409
 // code_used) and buys one ticket; every fourth fan not drawn tries the open
@@ -30,8 +31,6 @@ const ACCESS_CODE = /[0-9A-HJKMNP-TV-Z]{5}(?:-[0-9A-HJKMNP-TV-Z]{5}){3}/;
 const VERIFICATION_CODE = /(?:^|\D)(\d{8})(?!\d)/;
 /** Registrations the engine tells per cron run and per draw (src/after-sale/draw-mail.ts TELL_PER_RUN). */
 export const TELL_PER_RUN = 500;
-/** The minute's cron (wrangler.toml), as wrangler dev's trigger takes it. */
-const DRAW_CRON_QUERY = "cron=*+*+*+*+*";
 
 /**
  * The registered part of the plan, beside the code window's: how many register, how many
@@ -184,15 +183,22 @@ export function* promoterDraw(client, cfg, setup) {
 		else yield pause(1000);
 	}
 	let runs = 0;
+	let told = 0;
 	if (setup.localCron) {
-		// The draw told the first TELL_PER_RUN; each run tells as many more; one more run finds none left.
-		const needed = Math.ceil(Math.max(0, made.registered - TELL_PER_RUN) / TELL_PER_RUN) + 1;
-		for (; runs < needed; runs++) {
-			const res = yield request("GET", cfg.baseUrl + "/cdn-cgi/handler/scheduled?" + DRAW_CRON_QUERY, { step: "admin" });
-			if (res.status !== 200) throw new Error("the local cron trigger answered " + res.status + ": run the engine with wrangler dev (npm start)");
+		// The draw told the first TELL_PER_RUN; each run tells as many more, until one tells none. Bounded:
+		// a run that keeps telling past every registration (and a few other drops') is a broken engine.
+		const bound = Math.ceil(made.registered / TELL_PER_RUN) + 10;
+		for (;;) {
+			const res = yield request("POST", cfg.baseUrl + "/api/admin/dev/draw-cron", { headers: adminHeaders(cfg), step: "admin" });
+			if (res.status !== 200) throw new Error("the dev draw cron answered " + res.status + " (it needs RECEIPT_SENDER = \"dev\"): " + String(res.body).slice(0, 200));
+			runs++;
+			const ran = json(res);
+			told += ran.told;
+			if (ran.told === 0) break;
+			if (runs >= bound) throw new Error("the dev draw cron still tells after " + runs + " runs");
 		}
 	}
-	return { made: made, cronRuns: runs };
+	return { made: made, cronRuns: runs, told: told };
 }
 
 function guessCode() {

@@ -104,6 +104,16 @@ export const AFTER_SALE_OPERATIONS: Operation[] = [
 		errors: { 400: "invalid_type (limit)", 404: "not_found: the dev sender is not on", 422: "out_of_range (limit), too_long (orderId, to)" },
 	},
 	{
+		operationId: "devDrawCron",
+		method: "POST",
+		path: "/api/admin/dev/draw-cron",
+		tag: "promoter",
+		summary: "The draw's minute cron, run now (RECEIPT_SENDER = dev only: wrangler dev fires no cron)",
+		security: ["admin"],
+		answers: { 200: json("DevDrawCron", "What the run drew and told.") },
+		errors: { 404: "not_found: the dev sender is not on" },
+	},
+	{
 		operationId: "stripeWebhook",
 		method: "POST",
 		path: "/api/payments/stripe/webhook",
