@@ -687,7 +687,7 @@ async function runPresale(baseUrl, adminToken) {
 		const t = registeredTotals;
 		const d = verdict.drawnWindow ?? { sold: "-", held: "-" };
 		const pub = verdict.draw ?? {};
-		process.stdout.write(`  registrations..........: ${t.verified} of ${t.registered} verified; ${t.refusals.verification_invalid ?? 0} wrong code(s) refused, ${t.wrongAccepted} accepted; ${t.extraMails} extra mail(s)\n`);
+		process.stdout.write(`  registrations..........: ${t.verified} of ${t.registered} verified; ${t.refusals.verification_invalid ?? 0} wrong code(s) refused, ${t.wrongAccepted} accepted; ${t.earlyMails} second code mail(s) within the minute, ${t.renewedMails} renewed after it\n`);
 		process.stdout.write(`  draw...................: ${pub.drawn} of ${pub.registered} invited (asked ${draw.invites}), re-derived from the public answer: ${verdict.failures.some((f) => f.startsWith("the draw does not verify")) ? "NO" : "yes"}; ${drawn.cronRuns} local cron run(s)\n`);
 		process.stdout.write(`  draw mail..............: ${t.told} told, ${t.untold} untold; ${t.invitedMails} code(s) mailed\n`);
 		process.stdout.write(`  invited codes..........: ${t.accepted} let in of ${t.invitedMails}; ${t.friendAccepts} handed-on code(s) let in a friend (${t.refusals.code_used ?? 0} refused code_used)\n`);
