@@ -632,7 +632,10 @@ async function runPresale(baseUrl, adminToken) {
 	let registeredTotals = null;
 	const phases = {};
 	if (draw) {
-		const registrations = await Promise.all(Array.from({ length: draw.registered }, (_, i) => runAsync(registrant(client, cfg, setup, i, send), client)));
+		// Registrations arrive over the registration's time, a socket's share at once: all at once they would
+		// queue every code fan's hold and purchase behind thousands of them in the one socket pool (the first
+		// run here: 88 code-window purchases refused token_expired after waiting for a socket).
+		const registrations = await atMost(Math.max(1, Math.floor(Number(flags.connections) / 2)), draw.registered, (i) => runAsync(registrant(client, cfg, setup, i, send), client));
 		phases.registeredSeconds = (Date.now() - started) / 1000;
 		log(`registered: ${registrations.filter((r) => r.verified).length} of ${draw.registered} verified in ${phases.registeredSeconds.toFixed(1)}s; the draw at ${setup.drawnWindow.registration.closesAt}`);
 		drawn = await runAsync(promoterDraw(client, cfg, setup), client);
@@ -699,6 +702,21 @@ async function runPresale(baseUrl, adminToken) {
 	process.stdout.write(`  unanswered.............: ${unansweredText(client.recorder.unanswered)} (no answer within ${client.timeoutMs / 1000} s)\n`);
 	client.close();
 	return { report, failures };
+}
+
+/** run(0..count-1), at most `limit` at a time; the answers in order. */
+async function atMost(limit, count, run) {
+	const out = new Array(count);
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: Math.min(limit, count) }, async () => {
+			while (next < count) {
+				const i = next++;
+				out[i] = await run(i);
+			}
+		}),
+	);
+	return out;
 }
 
 async function runAttack(baseUrl, adminToken) {

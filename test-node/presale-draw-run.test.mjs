@@ -266,3 +266,14 @@ test("the verdict fails each way the registered window breaks", async () => {
 	const differs = await verdictOf({}, cleanTotals(), { made: { ...made, drawn: 9 }, sha256Hex });
 	assert.ok(differs.some((f) => /promoter's draw answer/.test(f)), JSON.stringify(differs));
 });
+
+test("the audit read is asked again when the transport dropped it (a long run's local proxy), not taken as the engine's answer", async () => {
+	const { client: clean } = engineAfter();
+	let audits = 0;
+	const { client, sent } = scripted(async (e, log) => {
+		if (e.url.includes("/audit") && ++audits === 2) return { status: 0, body: null, headers: {} };
+		return clean.request(e, log);
+	});
+	assert.deepEqual((await runAsync(presaleVerdict(client, cfg, setup, cleanTotals(), 0, { made, sha256Hex }), client)).failures, []);
+	assert.equal(sent.filter((e) => e.url.includes("/audit")).length, 3, "one read, one dropped, the same read again");
+});

@@ -352,7 +352,13 @@ export function* createDrop(client, cfg, body) {
 
 export function* readAudit(client, cfg, dropId, graceSeconds) {
 	const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/audit?graceSeconds=" + graceSeconds;
-	const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	let res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	// A read is safe to repeat: asked again while the answer is the transport's (no answer, or the local
+	// proxy's 503 without the contract's JSON error), as after a long run wrangler dev's proxy may drop one.
+	for (let attempt = 0; attempt < 3 && (res.status === 0 || (res.status === 503 && errorCode(res) === null)); attempt++) {
+		yield pause(1000 + attempt * 1000);
+		res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	}
 	if (res.status !== 200) throw new Error("the audit failed: " + res.status + " " + String(res.body).slice(0, 300));
 	return json(res);
 }
