@@ -11,7 +11,7 @@
 //   npm run loadtest -- --fans 300 --tickets 60 --lines 3 --max-per-fan-load 8
 //   npm run loadtest -- --base-url http://127.0.0.1:8787      (ADMIN_TOKEN from env or .dev.vars)
 //   npm run loadtest -- --scenario attack                      (the hostile fans of loadtest/attack.js)
-//   npm run loadtest -- --scenario presale --fans 1000         (a code presale's rules under load: lib/presale.js)
+//   npm run loadtest -- --scenario presale --fans 1000 --registered 2000 --invites 500   (a code presale and a drawn one: lib/presale.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
 //   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
 //   npm run loadtest -- --scenario returns --fans 5500 --tickets 500   (refunds after the sell-out go to the line: lib/returns.js)
@@ -26,7 +26,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { attackPlan, attackVerdict, attacker, prepareAttack } from "./lib/attack.js";
-import { preparePresale, presaleFan, presalePlan, presaleTotals, presaleVerdict } from "./lib/presale.js";
+import { preparePresale, presaleFan, presalePlan, presaleTotals, presaleVerdict, send, windowAdmit } from "./lib/presale.js";
+import { drawTotals, drawnFan, promoterDraw, registrant } from "./lib/presale-draw.js";
 import { FCFS_BOUND_MS, checkFairness } from "./lib/fairness.js";
 import {
 	DEFAULTS,
@@ -611,24 +612,51 @@ function checkTally() {
 	return { checks, check };
 }
 
-/** A code presale's rules under load (lib/presale.js): every fan at once, then the verdict. */
+/**
+ * A presale's rules under load (lib/presale.js, lib/presale-draw.js): the code window's fans
+ * all at once; beside them the registered window's fans register and verify, the promoter
+ * draws at the registration's close, and each registered fan acts on its draw mail; then the verdict.
+ */
 async function runPresale(baseUrl, adminToken) {
 	const cfg = { baseUrl, adminToken };
 	const { checks, check } = checkTally();
 	const client = createHttpClient({ baseUrl, connections: Number(flags.connections), hooks: { check } });
 	const plan = presalePlan(knobs);
 	log(`presale: ${plan.unique} unique codes (${plan.reusers} reused by bots), a shared code capped at ${plan.sharedCap} tried by ${plan.sharedFans}, ${plan.bots} bots × ${plan.guessesPerBot} guesses; the window sells at most ${plan.windowCapacity}`);
+	const draw = plan.draw;
+	if (draw) log(`registered window: ${draw.registered} register over ${draw.registrationSeconds}s, the draw invites ${draw.invites}, the window sells at most ${draw.capacity}`);
 	const started = Date.now();
 	const setup = await runAsync(preparePresale(client, cfg, plan), client);
-	const results = await Promise.all(Array.from({ length: plan.total }, (_, i) => runAsync(presaleFan(client, cfg, setup, i), client)));
-	const totals = presaleTotals(results);
-	const verdict = await runAsync(presaleVerdict(client, cfg, setup, totals, plan.drainSeconds * 1000), client);
+	const codeFans = Promise.all(Array.from({ length: plan.total }, (_, i) => runAsync(presaleFan(client, cfg, setup, i), client)));
+	let drawn = null;
+	let registeredTotals = null;
+	const phases = {};
+	if (draw) {
+		// Registrations arrive over the registration's time, a socket's share at once: all at once they would
+		// queue every code fan's hold and purchase behind thousands of them in the one socket pool (the first
+		// run here: 88 code-window purchases refused token_expired after waiting for a socket).
+		const registrations = await atMost(Math.max(1, Math.floor(Number(flags.connections) / 2)), draw.registered, (i) => runAsync(registrant(client, cfg, setup, i, send), client));
+		phases.registeredSeconds = (Date.now() - started) / 1000;
+		log(`registered: ${registrations.filter((r) => r.verified).length} of ${draw.registered} verified in ${phases.registeredSeconds.toFixed(1)}s; the draw at ${setup.drawnWindow.registration.closesAt}`);
+		drawn = await runAsync(promoterDraw(client, cfg, setup), client);
+		phases.toldSeconds = (Date.now() - started) / 1000;
+		log(`drawn: ${drawn.made.drawn} of ${drawn.made.registered}; ${drawn.cronRuns} cron run(s) told the rest by ${phases.toldSeconds.toFixed(1)}s`);
+		const admit = windowAdmit(client, cfg, setup);
+		const fans = await Promise.all(Array.from({ length: draw.registered }, (_, i) => runAsync(drawnFan(client, cfg, setup, i, send, admit), client)));
+		phases.drawnFansSeconds = (Date.now() - started) / 1000;
+		registeredTotals = drawTotals(registrations, fans);
+	}
+	const results = await codeFans;
+	const totals = { ...presaleTotals(results), draw: registeredTotals };
+	const sha256Hex = (text) => createHash("sha256").update(text, "utf8").digest("hex");
+	const verdict = await runAsync(presaleVerdict(client, cfg, setup, totals, plan.drainSeconds * 1000, { made: drawn ? drawn.made : null, sha256Hex }), client);
 	const failures = [...verdict.failures];
 	if (checks.failed > 0) failures.push(`${checks.failed} check(s) failed: ${JSON.stringify(checks.failedByName)}`);
 	const unanswered = unansweredFailure(client.recorder.unanswered, client.timeoutMs / 1000);
 	if (unanswered) failures.push(unanswered);
 	const elapsedS = (Date.now() - started) / 1000;
 	const { codes: _codes, sharedCode: _shared, ...kept } = setup;
+	const { invitedIds: _ids, ...drawKept } = registeredTotals ?? {};
 	const report = {
 		scenario: "presale",
 		at: new Date(started).toISOString(),
@@ -636,30 +664,59 @@ async function runPresale(baseUrl, adminToken) {
 		plan,
 		setup: kept,
 		durationSeconds: elapsedS,
+		phases,
 		requests: client.recorder.requests,
 		steps: client.recorder.summary(),
 		unanswered: client.recorder.unanswered,
 		requestTimeoutSeconds: client.timeoutMs / 1000,
 		checks,
-		totals,
+		totals: { ...totals, draw: registeredTotals ? drawKept : null },
 		window: verdict.window,
+		drawnWindow: verdict.drawnWindow,
+		draw: drawn ? { made: drawn.made, cronRuns: drawn.cronRuns, seedCommitment: verdict.draw?.seedCommitment ?? null, seed: verdict.draw?.seed ?? null } : null,
 		groupsUsed: verdict.used,
 		audit: verdict.audit,
 		failures,
 	};
 	const w = verdict.window ?? { sold: "-", held: "-" };
-	process.stdout.write(`\n  presale scenario: ${plan.total} fans on ${setup.dropId}\n`);
+	process.stdout.write(`\n  presale scenario: ${plan.total} fans${draw ? ` and ${draw.registered} registered` : ""} on ${setup.dropId}\n`);
 	process.stdout.write(`  checks.................: ${checks.passed} passed, ${checks.failed} failed\n`);
 	for (const [name, n] of Object.entries(checks.failedByName)) process.stdout.write(`    ✗ ${name}: ${n}\n`);
 	process.stdout.write(`  unique codes...........: ${totals.uniqueAccepts} fans let in for ${plan.unique} codes (${plan.reusers} raced by a second fan)\n`);
 	process.stdout.write(`  shared code............: ${totals.sharedAccepts} let in of ${plan.sharedFans} who tried, cap ${plan.sharedCap}\n`);
 	process.stdout.write(`  guessed codes..........: ${totals.guesses} tried, ${totals.guessAccepts} let in\n`);
 	process.stdout.write(`  window.................: ${w.sold} sold, ${w.held} held, capacity ${plan.windowCapacity}; ${totals.windowSoldOut} hold(s) refused window_sold_out\n`);
-	process.stdout.write(`  refusals...............: ${JSON.stringify(totals.refusals)}; ${totals.retries} request(s) sent again after a dropped connection\n`);
+	if (registeredTotals) {
+		const t = registeredTotals;
+		const d = verdict.drawnWindow ?? { sold: "-", held: "-" };
+		const pub = verdict.draw ?? {};
+		process.stdout.write(`  registrations..........: ${t.verified} of ${t.registered} verified; ${t.refusals.verification_invalid ?? 0} wrong code(s) refused, ${t.wrongAccepted} accepted; ${t.earlyMails} second code mail(s) within the minute, ${t.renewedMails} renewed after it\n`);
+		process.stdout.write(`  draw...................: ${pub.drawn} of ${pub.registered} invited (asked ${draw.invites}), re-derived from the public answer: ${verdict.failures.some((f) => f.startsWith("the draw does not verify")) ? "NO" : "yes"}; ${drawn.cronRuns} local cron run(s)\n`);
+		process.stdout.write(`  draw mail..............: ${t.told} told, ${t.untold} untold; ${t.invitedMails} code(s) mailed\n`);
+		process.stdout.write(`  invited codes..........: ${t.accepted} let in of ${t.invitedMails}; ${t.friendAccepts} handed-on code(s) let in a friend (${t.refusals.code_used ?? 0} refused code_used)\n`);
+		process.stdout.write(`  fans not drawn.........: ${t.strangerTries} tried the window, ${t.strangerAccepts} let in (${t.refusals.code_required ?? 0} code_required, ${t.refusals.code_invalid ?? 0} code_invalid)\n`);
+		process.stdout.write(`  drawn window...........: ${d.sold} sold, ${d.held} held, capacity ${draw.capacity}; ${t.windowSoldOut} hold(s) refused window_sold_out, ${t.notAdmitted} never admitted\n`);
+	}
+	process.stdout.write(`  refusals...............: ${JSON.stringify(totals.refusals)}; ${totals.retries + (registeredTotals?.retries ?? 0)} request(s) sent again after a dropped connection\n`);
 	process.stdout.write(`  requests...............: ${client.recorder.requests} in ${elapsedS.toFixed(1)}s\n`);
 	process.stdout.write(`  unanswered.............: ${unansweredText(client.recorder.unanswered)} (no answer within ${client.timeoutMs / 1000} s)\n`);
 	client.close();
 	return { report, failures };
+}
+
+/** run(0..count-1), at most `limit` at a time; the answers in order. */
+async function atMost(limit, count, run) {
+	const out = new Array(count);
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: Math.min(limit, count) }, async () => {
+			while (next < count) {
+				const i = next++;
+				out[i] = await run(i);
+			}
+		}),
+	);
+	return out;
 }
 
 async function runAttack(baseUrl, adminToken) {

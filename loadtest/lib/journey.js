@@ -81,6 +81,12 @@ export const DEFAULTS = {
 	ticketDeadlineSeconds: 60,
 	/** The Node runner scans this many of the fans' tickets at the gate after the run, which marks them used; 0 is off. */
 	scanTickets: 0,
+	/** The presale scenario (lib/presale-draw.js): fans who register for its registered window; 0 runs the code window alone. */
+	registered: 20000,
+	/** The presale scenario: how many of them the draw invites. */
+	invites: 5000,
+	/** The presale scenario: how long registration stays open; 0 takes one second per 40 registrations (at least until the code window closes). */
+	registrationSeconds: 0,
 };
 
 const NUMERIC_KNOBS = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k] === "number");
@@ -113,6 +119,7 @@ export function knobsFrom(source) {
 	if (!(out.scanTickets >= 0) || Math.floor(out.scanTickets) !== out.scanTickets) throw new Error("SCAN_TICKETS must be 0 (off) or a whole number of tickets");
 	if (!(out.returnShare > 0 && out.returnShare <= 1)) throw new Error("RETURN_SHARE must be above 0 and at most 1");
 	if (!(out.offerSeconds >= 60 && out.offerSeconds <= 86400)) throw new Error("OFFER_SECONDS must be from 60 to 86,400");
+	if (!(out.registered >= 0 && out.invites >= 1 && out.registrationSeconds >= 0) || Math.floor(out.registered) !== out.registered || Math.floor(out.invites) !== out.invites) throw new Error("REGISTERED must be a whole number (0: no registered window), INVITES a whole number from 1, REGISTRATION_SECONDS at least 0");
 	if (!(out.rampSeconds > 0 && out.soakSeconds > 0 && out.tailSeconds >= 0)) throw new Error("RAMP_SECONDS and SOAK_SECONDS must be above 0, TAIL_SECONDS at least 0");
 	return out;
 }
@@ -345,7 +352,13 @@ export function* createDrop(client, cfg, body) {
 
 export function* readAudit(client, cfg, dropId, graceSeconds) {
 	const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/audit?graceSeconds=" + graceSeconds;
-	const res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	let res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	// A read is safe to repeat: asked again while the answer is the transport's (no answer, or the local
+	// proxy's 503 without the contract's JSON error), as after a long run wrangler dev's proxy may drop one.
+	for (let attempt = 0; attempt < 3 && (res.status === 0 || (res.status === 503 && errorCode(res) === null)); attempt++) {
+		yield pause(1000 + attempt * 1000);
+		res = yield request("GET", url, { headers: adminHeaders(cfg), step: "admin" });
+	}
 	if (res.status !== 200) throw new Error("the audit failed: " + res.status + " " + String(res.body).slice(0, 300));
 	return json(res);
 }

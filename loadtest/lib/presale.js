@@ -10,8 +10,10 @@
 // one ticket. The rules the run checks: each unique code let in exactly one fan
 // (so its accepts are exactly the group's size), the shared code exactly its cap,
 // no guessed code anyone, no window past its capacity, and the audit clean (its
-// window part too). Registration and the draw join the scenario once they exist.
+// window part too). With `registered` above 0 a registered window follows the code
+// window, with its registration, draw and emails (lib/presale-draw.js).
 import { adminHeaders, auditFailures, createDrop, errorCode, json, newFanSecret, pause, request, waitForDrain } from "./journey.js";
+import { drawPlan, drawVerdict, drawnWindow } from "./presale-draw.js";
 
 /** Crockford's base32, the codes' alphabet: a guess has the right form and length, so only the engine's check refuses it. */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -36,6 +38,7 @@ export function presalePlan(knobs) {
 		drainSeconds: knobs.drainSeconds,
 	};
 	plan.total = plan.unique + plan.reusers + plan.sharedFans + plan.bots;
+	plan.draw = drawPlan(knobs, plan.leadSeconds + plan.windowSeconds);
 	return plan;
 }
 
@@ -66,21 +69,24 @@ export function* preparePresale(client, cfg, plan) {
 	const now = client.now();
 	const windowOpens = now + plan.leadSeconds * 1000;
 	const windowCloses = windowOpens + plan.windowSeconds * 1000;
+	const drawn = plan.draw === null ? null : drawnWindow(plan.draw, now);
+	const presales = [{ id: "club", name: "Fan club", opensAt: new Date(windowOpens).toISOString(), closesAt: new Date(windowCloses).toISOString(), access: "code", maxPerFan: 1, capacity: plan.windowCapacity }];
+	if (drawn !== null) presales.push(drawn);
 	const drop = yield* createDrop(client, cfg, {
 		name: "presale load " + now.toString(36),
-		capacity: plan.windowCapacity + 100,
+		capacity: plan.windowCapacity + (drawn === null ? 0 : drawn.capacity) + 100,
 		maxPerFan: 2,
 		shards: plan.shards,
-		opensAt: new Date(windowCloses).toISOString(),
+		opensAt: drawn === null ? new Date(windowCloses).toISOString() : drawn.closesAt,
 		holdSeconds: 120,
 		admission: { batchSize: 500, intervalMs: 500, activeMultiple: 4 },
-		presales: [
-			{ id: "club", name: "Fan club", opensAt: new Date(windowOpens).toISOString(), closesAt: new Date(windowCloses).toISOString(), access: "code", maxPerFan: 1, capacity: plan.windowCapacity },
-		],
+		presales: presales,
 	});
 	const unique = yield* makeGroup(client, cfg, drop.id, { windowId: "club", kind: "unique", name: "Club members", count: plan.unique });
 	const shared = yield* makeGroup(client, cfg, drop.id, { windowId: "club", kind: "shared", name: "Card partner", cap: plan.sharedCap });
-	return { dropId: drop.id, windowOpens: windowOpens, windowCloses: windowCloses, codes: unique.codes, sharedCode: shared.codes[0], uniqueGroup: unique.id, sharedGroup: shared.id, plan: plan };
+	// Miniflare fires no cron: on an engine on this machine the promoter's side runs the draw's minute cron itself.
+	const localCron = /^https?:\/\/(127\.0\.0\.1|localhost)(:|\/|$)/.test(cfg.baseUrl);
+	return { dropId: drop.id, capacity: drop.capacity, windowOpens: windowOpens, windowCloses: windowCloses, codes: unique.codes, sharedCode: shared.codes[0], uniqueGroup: unique.id, sharedGroup: shared.id, plan: plan, draw: plan.draw, drawnWindow: drawn, localCron: localCron };
 }
 
 function joinReq(cfg, dropId, fanId, code) {
@@ -96,7 +102,7 @@ function joinReq(cfg, dropId, fanId, code) {
  * 503 without the contract's JSON error: `wrangler dev`'s proxy when a connection drops). Every
  * request here is safe to repeat: a join by its fan id and secret, a hold by its key, a purchase by its hold.
  */
-function* send(req, result) {
+export function* send(req, result) {
 	for (let attempt = 0; ; attempt++) {
 		const res = yield req;
 		if (!(res.status === 0 || (res.status === 503 && errorCode(res) === null)) || attempt === 5) return res;
@@ -141,13 +147,20 @@ export function* presaleFan(client, cfg, setup, index) {
 		return result;
 	}
 	result.accepted = 1;
-	let queueToken = json(res).queueToken;
+	yield* admitAndBuy(client, cfg, setup, json(res).queueToken, result, setup.windowCloses, setup.windowOpens);
+	return result;
+}
+
+/**
+ * A fan let into a window: waits in its line until admitted (before `deadline`: else
+ * not_admitted), then holds and buys one ticket. Sets the result's outcome and tickets.
+ */
+export function* admitAndBuy(client, cfg, setup, queueToken, result, deadline, opensAt) {
 	let access = null;
-	const deadline = setup.windowCloses;
 	while (access === null) {
 		if (client.now() > deadline) {
 			result.outcome = "not_admitted";
-			return result;
+			return;
 		}
 		yield pause(500 + Math.random() * 500);
 		const s = yield request("GET", cfg.baseUrl + "/api/drops/" + setup.dropId + "/status", { headers: { authorization: "Bearer " + queueToken }, step: "status" });
@@ -157,16 +170,18 @@ export function* presaleFan(client, cfg, setup, index) {
 		if (view.status === "admitted" && view.accessToken) access = view.accessToken;
 		else if (view.status !== "waiting") {
 			result.outcome = view.status;
-			return result;
+			return;
 		}
 	}
-	if (client.now() < setup.windowOpens - 1000 && client.check) client.check("admitted no earlier than the window's opening", false, { fanId: fanId });
+	if (client.now() < opensAt - 1000 && client.check) client.check("admitted no earlier than the window's opening", false, { dropId: setup.dropId });
 	const auth = { authorization: "Bearer " + access, "content-type": "application/json" };
 	const hold = yield* send(request("POST", cfg.baseUrl + "/api/drops/" + setup.dropId + "/holds", { headers: Object.assign({ "idempotency-key": randomKey() }, auth), json: { quantity: 1 }, step: "hold" }), result);
 	if (hold.status !== 201) {
-		result.outcome = refused(hold);
-		if (client.check) client.check("a hold refused only as sold out", result.outcome === "window_sold_out" || result.outcome === "sold_out", { status: hold.status, code: result.outcome });
-		return result;
+		const code = errorCode(hold) || String(hold.status);
+		result.refusals[code] = (result.refusals[code] || 0) + 1;
+		result.outcome = code;
+		if (client.check) client.check("a hold refused only as sold out", code === "window_sold_out" || code === "sold_out", { status: hold.status, code: code });
+		return;
 	}
 	const holdId = json(hold).holdId;
 	const paid = yield* send(request("POST", cfg.baseUrl + "/api/drops/" + setup.dropId + "/holds/" + holdId + "/purchase", { headers: auth, json: { payment: { method: "test", token: "ok" } }, step: "purchase" }), result);
@@ -174,8 +189,11 @@ export function* presaleFan(client, cfg, setup, index) {
 	if (paid.status === 201) {
 		result.outcome = "bought";
 		result.tickets = 1;
-	} else result.outcome = refused(paid);
-	return result;
+	} else {
+		const code = errorCode(paid) || String(paid.status);
+		result.refusals[code] = (result.refusals[code] || 0) + 1;
+		result.outcome = code;
+	}
 }
 
 /** Totals over the fans' results, by role: what the verdict counts. */
@@ -204,20 +222,38 @@ export function presaleTotals(results) {
  * The verdict: the audit (its window part too) after the drain, the groups' own counts,
  * and the code rules from the fans' totals. `totals` null: the engine's side only (k6's
  * teardown cannot read its VUs' counters, whose thresholds hold the fans' side there).
+ * With a registered window, `totals.draw` is its fans' (drawTotals) and `drawSide`
+ * { made, sha256Hex } the promoter's draw answer (null in k6) and the hash to check it with.
  */
-export function* presaleVerdict(client, cfg, setup, totals, drainMs) {
+export function* presaleVerdict(client, cfg, setup, totals, drainMs, drawSide) {
 	const plan = setup.plan;
+	const drawTotals = totals === null || !totals.draw ? null : totals.draw;
 	const audit = yield* waitForDrain(client, cfg, setup.dropId, drainMs);
-	const failures = auditFailures(audit, totals === null ? {} : { clientTickets: totals.bought });
+	const failures = auditFailures(audit, totals === null ? {} : { clientTickets: totals.bought + (drawTotals === null ? 0 : drawTotals.bought) });
 	if (audit.ok !== true) failures.push("the audit is not ok");
-	const window = (audit.windows || []).filter(function (w) {
-		return w.id === "club";
-	})[0];
-	if (!window) failures.push("the audit has no part for the window");
-	else {
-		if (window.ok !== true) failures.push("the window's audit is not ok: " + JSON.stringify(window));
-		if (window.oversold !== 0 || window.sold + window.held > plan.windowCapacity) failures.push("the window sold past its capacity: " + window.sold + " sold, " + window.held + " held, capacity " + plan.windowCapacity);
-		if (totals !== null && window.sold !== totals.bought) failures.push("the window sold " + window.sold + ", its fans were sold " + totals.bought);
+	const t = audit.totals || { sold: 0, held: 0 };
+	if (setup.capacity !== undefined && t.sold + t.held > setup.capacity) failures.push("the drop sold past its capacity: " + t.sold + " sold, " + t.held + " held, capacity " + setup.capacity);
+	const windows = [{ id: "club", capacity: plan.windowCapacity, bought: totals === null ? null : totals.bought }];
+	if (setup.draw) windows.push({ id: "drawn", capacity: setup.draw.capacity, bought: drawTotals === null ? null : drawTotals.bought });
+	const parts = {};
+	for (const want of windows) {
+		const window = (audit.windows || []).filter(function (w) {
+			return w.id === want.id;
+		})[0];
+		parts[want.id] = window || null;
+		if (!window) {
+			failures.push("the audit has no part for the window " + want.id);
+			continue;
+		}
+		if (window.ok !== true) failures.push("the window " + want.id + "'s audit is not ok: " + JSON.stringify(window));
+		if (window.oversold !== 0 || window.sold + window.held > want.capacity) failures.push("the window " + want.id + " sold past its capacity: " + window.sold + " sold, " + window.held + " held, capacity " + want.capacity);
+		if (want.bought !== null && window.sold !== want.bought) failures.push("the window " + want.id + " sold " + window.sold + ", its fans were sold " + want.bought);
+	}
+	const window = parts.club;
+	let draw = null;
+	if (setup.draw) {
+		draw = yield* drawVerdict(client, cfg, setup, drawSide ? drawSide.made : null, drawTotals, drawSide.sha256Hex);
+		for (const f of draw.failures) failures.push(f);
 	}
 	if (totals !== null) {
 		if (totals.uniqueAccepts !== plan.unique) failures.push("unique codes let in " + totals.uniqueAccepts + " fans for " + plan.unique + " codes: a code let in two fans, or an owner was refused");
@@ -231,6 +267,13 @@ export function* presaleVerdict(client, cfg, setup, totals, drainMs) {
 	for (const g of groups) used[g.id] = g.used;
 	if (used[setup.uniqueGroup] !== plan.unique) failures.push("the unique group counts " + used[setup.uniqueGroup] + " used, " + plan.unique + " codes were each let in once");
 	if (used[setup.sharedGroup] !== plan.sharedCap) failures.push("the shared group counts " + used[setup.sharedGroup] + " used, its cap is " + plan.sharedCap);
-	return { audit: audit, window: window || null, used: used, failures: failures };
+	return { audit: audit, window: window, drawnWindow: parts.drawn || null, draw: draw === null ? null : draw.published, used: used, failures: failures };
 }
 
+
+/** The wait in line and purchase the registered window's fans share with the code window's (lib/presale-draw.js takes it as `admit`). */
+export function windowAdmit(client, cfg, setup) {
+	return function (queueToken, result, deadline, opensAt) {
+		return admitAndBuy(client, cfg, setup, queueToken, result, deadline, opensAt);
+	};
+}

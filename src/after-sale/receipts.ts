@@ -60,11 +60,23 @@ export interface DevMail {
 	createdAt: string;
 }
 
-/** The dev mailbox, newest first, optionally for one order. */
-export async function devMail(db: D1Database, orderId: string | null, limit: number): Promise<DevMail[]> {
-	const where = orderId === null ? "" : "WHERE order_id = ?";
-	const stmt = db.prepare(`SELECT id, order_id AS orderId, to_address AS "to", subject, body, created_at AS createdAt FROM dev_mail ${where} ORDER BY id DESC LIMIT ?`);
-	const { results } = await (orderId === null ? stmt.bind(limit) : stmt.bind(orderId, limit)).all<DevMail>();
+/** The dev mailbox, newest first, optionally for one order or one address (or both). */
+export async function devMail(db: D1Database, filter: { orderId: string | null; to: string | null }, limit: number): Promise<DevMail[]> {
+	const where: string[] = [];
+	const binds: (string | number)[] = [];
+	if (filter.orderId !== null) {
+		where.push("order_id = ?");
+		binds.push(filter.orderId);
+	}
+	if (filter.to !== null) {
+		where.push("to_address = ?");
+		binds.push(filter.to);
+	}
+	const clause = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
+	const { results } = await db
+		.prepare(`SELECT id, order_id AS orderId, to_address AS "to", subject, body, created_at AS createdAt FROM dev_mail ${clause} ORDER BY id DESC LIMIT ?`)
+		.bind(...binds, limit)
+		.all<DevMail>();
 	return results;
 }
 

@@ -147,6 +147,10 @@ function build() {
 	const DevMailList = z.strictObject({
 		mail: z.array(z.strictObject({ id: z.int(), orderId: z.string(), to: z.string(), subject: z.string(), body: z.string(), createdAt: instant() })),
 	});
+	const DevDrawCron = z.strictObject({
+		drawn: count().meta({ description: "Registered windows this run drew (their registration had closed)." }),
+		told: count().meta({ description: "Emails of drawn windows this run sent (at most 500); 0: every fan has been told." }),
+	});
 
 	// Promoters, their keys and the activity log.
 	const limit = (what: string) => nullable(z.int().min(0)).meta({ description: `${what}; null: no limit.` });
@@ -271,6 +275,7 @@ function build() {
 		RefundList,
 		OrderRetry,
 		DevMailList,
+		DevDrawCron,
 	};
 }
 
@@ -289,6 +294,7 @@ export type DropCancelled = Answer<"DropCancelled">;
 export type RefundList = Answer<"RefundList">;
 export type OrderRetry = Answer<"OrderRetry">;
 export type DevMailList = Answer<"DevMailList">;
+export type DevDrawCron = Answer<"DevDrawCron">;
 export type Promoter = Answer<"Promoter">;
 export type PromoterCreated = Answer<"PromoterCreated">;
 export type PromoterList = Answer<"PromoterList">;

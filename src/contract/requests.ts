@@ -286,7 +286,12 @@ export const CancelBody = object({ restock: z.boolean().optional().meta({ descri
 
 export const RefundsQuery = z.object({ limit: wholeNumber(1, 1000, 100), cursor });
 
-export const DevMailQuery = z.object({ orderId: z.string().max(64).optional(), limit: wholeNumber(1, 200, 50) });
+export const DevMailQuery = z.object({
+	orderId: z.string().max(64).optional().meta({ description: "One order's mail (a registration's: its id)." }),
+	// The dev mailbox stands in for a fan's inbox in local runs: a registration's code is mailed before the fan knows its id.
+	to: z.string().max(254).optional().meta({ description: "One address's mail, as it was registered." }),
+	limit: wholeNumber(1, 200, 50),
+});
 
 // Webhooks.
 

@@ -1,12 +1,15 @@
 // The promoter API after the sale: refunding an order (whole or some tickets;
 // a repeat finishes a pending refund and retries one the provider failed),
 // the drop's refunds, cancelling a drop (its pacer and shards told first, then its
-// orders refunded a page per call), running a failed order's post-sale steps again, and the dev
-// receipt mailbox. Each change is in the activity log once it has happened.
+// orders refunded a page per call), running a failed order's post-sale steps again, the dev
+// mailbox, and the dev run of the draw's minute cron (wrangler dev fires no cron, and its
+// scheduled trigger reaches the assets router, not this Worker). Each change is in the
+// activity log once it has happened.
 import { type IRequest, Router } from "itty-router";
-import type { DevMailList, DropCancelled, OrderRefunds, OrderRetry, RefundList } from "../contract/admin-answers";
+import type { DevDrawCron, DevMailList, DropCancelled, OrderRefunds, OrderRetry, RefundList } from "../contract/admin-answers";
 import { CancelBody, DevMailQuery, RefundBody, RefundsQuery, nextCursor, parseQuery } from "../contract/requests";
 import { devMail } from "../after-sale/receipts";
+import { drawDueWindows } from "../after-sale/draw-mail";
 import { listRefunds, refundOrder } from "../after-sale/refunds";
 import { cancelDrop, markCancelled } from "../after-sale/drop-cancel";
 import { retryOrder } from "../after-sale/retry";
@@ -14,6 +17,7 @@ import type { DropConfig } from "../drops/rules";
 import { tellShards } from "../inventory/drop-shards";
 import { config } from "../shared/config";
 import { ApiError } from "../shared/errors";
+import { unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { parse } from "../shared/validation";
 import { dropOf, principalOf, recordActivity } from "../tenants/auth";
@@ -86,6 +90,12 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/retry", async (request, env) 
 
 adminRefundRoutes.get("/dev/mail", async (request, env) => {
 	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The dev mailbox is on only with RECEIPT_SENDER = \"dev\".");
-	const { orderId, limit } = parseQuery(DevMailQuery, request.query);
-	return { mail: await devMail(env.DB, orderId ?? null, limit) } satisfies DevMailList;
+	const { orderId, to, limit } = parseQuery(DevMailQuery, request.query);
+	return { mail: await devMail(env.DB, { orderId: orderId ?? null, to: to ?? null }, limit) } satisfies DevMailList;
+});
+
+adminRefundRoutes.post("/dev/draw-cron", async (_request, env) => {
+	// Only where the dev mailbox is: a deployment's cron runs itself, and its mail leaves.
+	if (config(env).receipts.sender !== "dev") throw new ApiError(404, "not_found", "The draw's cron runs on request only with RECEIPT_SENDER = \"dev\".");
+	return unwrap(await drawDueWindows(env, Date.now())) satisfies DevDrawCron;
 });

@@ -43,6 +43,8 @@ export const ROUTE_ACCESS: { method: string; path: RegExp; access: Access }[] = 
 	{ method: "GET", path: /^\/me$/, access: "any" },
 	// The dev receipt mailbox holds every fan's receipt of every drop.
 	{ method: "GET", path: /^\/dev\/mail$/, access: "operator" },
+	// The draw's cron run on request draws and tells every drop's windows.
+	{ method: "POST", path: /^\/dev\/draw-cron$/, access: "operator" },
 	// The ticket scan has its own guard, authorizeGate in src/tenants/gate-auth.ts, which accepts gate keys through authorizeGateKey.
 	{ method: "POST", path: /^\/drops\/[^/]+\/scan$/, access: "gate" },
 	// A gate device's registration, list and uploads take the same guard (src/http/gate-device-routes.ts).

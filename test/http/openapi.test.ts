@@ -445,6 +445,8 @@ describe("the OpenAPI document", () => {
 		expect((await api("POST", "/api/admin/drops/:id/orders/:orderId/retry", { params: { id, orderId: otherOrder }, init: { headers: adminHeaders } })).body).toMatchObject({ orderId: otherOrder, restarted: true });
 		expect((await api("GET", "/api/admin/dev/mail", { init: { headers: adminHeaders } })).body.mail).toEqual(expect.any(Array));
 		expect((await api("GET", "/api/admin/dev/mail", { search: "?limit=0", init: { headers: adminHeaders } })).status).toBe(422);
+		expect((await api("GET", "/api/admin/dev/mail", { search: "?to=" + "x".repeat(255), init: { headers: adminHeaders } })).status).toBe(422);
+		expect((await api("POST", "/api/admin/dev/draw-cron", { init: { headers: adminHeaders } })).body).toEqual({ drawn: expect.any(Number), told: expect.any(Number) });
 		expect((await api("POST", "/api/admin/drops/:id/cancel", { params: { id }, init: { headers: adminHeaders } })).body).toMatchObject({ dropId: id, ordersLeft: 0 });
 		const webhook = await api("POST", "/api/payments/stripe/webhook", {
 			init: { headers: { "content-type": "application/json", "stripe-signature": `t=${Math.floor(Date.now() / 1000)},v1=${"0".repeat(64)}` }, body: "{}" },

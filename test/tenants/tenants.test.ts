@@ -56,6 +56,7 @@ const UNSCOPED_BY_PATH = new Map([
 	["GET /keys", "lists the key's own promoter's keys"],
 	["GET /activity", "the key's own promoter's log"],
 	["GET /dev/mail", "the operator's (every drop's receipts)"],
+	["POST /dev/draw-cron", "the operator's (every drop's draws and emails)"],
 	// Webhooks: owner keys only; another promoter's endpoint is not found (test/after-sale/webhooks.test.ts).
 	["POST /webhooks", "registers for the key's own promoter (a dropId of another's is not found)"],
 	["GET /webhooks", "lists the key's own promoter's endpoints"],

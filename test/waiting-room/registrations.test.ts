@@ -124,6 +124,26 @@ describe("registering for a registered window", () => {
 		expect([await registrations(drop.id), (await mailsTo("Twice@X.test")).length]).toEqual([1, 1]);
 	});
 
+	it("the dev mailbox reads one address's mail through the Worker (how a local load run reads its fans' codes), and only that address's", async () => {
+		const drop = await registeredDrop();
+		for (const email of ["Inbox-A@x.test", "inbox-b@x.test"]) expect((await register(drop.id, email)).status).toBe(202);
+		type Listed = { mail: { orderId: string; to: string; subject: string }[] };
+		const read = async (query: string) => {
+			const res = await adminFetch(`/api/admin/dev/mail?${query}`);
+			expect(res.status, await res.clone().text()).toBe(200);
+			return ((await res.json()) as Listed).mail;
+		};
+		const a = await read(`to=${encodeURIComponent("Inbox-A@x.test")}`);
+		expect(a.map((m) => m.to)).toEqual(["Inbox-A@x.test"]);
+		expect(a[0]!.subject).toContain(await mailedCode("Inbox-A@x.test"));
+		// Both filters at once: the address's mail for its registration, none for another's.
+		const b = await read(`to=inbox-b%40x.test`);
+		expect(await read(`to=inbox-b%40x.test&orderId=${b[0]!.orderId}`)).toHaveLength(1);
+		expect(await read(`to=inbox-b%40x.test&orderId=${a[0]!.orderId}`)).toHaveLength(0);
+		const tooLong = await adminFetch(`/api/admin/dev/mail?to=${"x".repeat(255)}`);
+		expect([tooLong.status, await errorCode(tooLong)]).toEqual([422, "too_long"]);
+	});
+
 	it("the code mail is in the fan's language", async () => {
 		const drop = await registeredDrop();
 		await register(drop.id, "de@x.test", { locale: "de" });
@@ -224,6 +244,31 @@ describe("the draw", () => {
 		const draw = await publicDraw(drop.id);
 		expect([draw.registered, draw.drawn]).toEqual([2, 1]);
 		expect(checkDraw(draw, sha256Hex).failures).toEqual([]);
+	});
+
+	it("is drawn and told on request where the dev mailbox is (wrangler dev fires no cron), and nowhere else", async () => {
+		const drop = await registeredDrop(1, { closesAt: at(1_500) });
+		await registered(drop.id, "dev-cron-0@x.test");
+		await registered(drop.id, "dev-cron-1@x.test");
+		const run = (overrides?: EnvOverrides) => adminFetch(`/api/admin/dev/draw-cron`, { method: "POST" }, overrides ? { env: overrides } : {});
+		const off = await run({ RECEIPT_SENDER: "off" });
+		expect([off.status, await errorCode(off)]).toEqual([404, "not_found"]);
+		const early = await run();
+		expect(early.status, await early.clone().text()).toBe(200);
+		expect(await rowCount(`SELECT COUNT(*) AS n FROM presale_draw_results WHERE drop_id = ?`, drop.id)).toBe(0);
+		await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(windowOf(drop).registration!.closesAt) + 100 - Date.now())));
+		const told = () => rowCount(`SELECT COUNT(*) AS n FROM registrations WHERE drop_id = ? AND told_at IS NOT NULL`, drop.id);
+		// Other drops of this file may be due too: a few runs, each bounded, until this one's fans are told.
+		const answers: { drawn: number; told: number }[] = [];
+		for (let i = 0; i < 10 && (await told()) < 2; i++) {
+			const res = await run();
+			expect(res.status).toBe(200);
+			answers.push((await res.json()) as { drawn: number; told: number });
+		}
+		expect(await told()).toBe(2);
+		expect(answers.some((a) => a.drawn >= 1) && answers.some((a) => a.told >= 1)).toBe(true);
+		expect(((await publicDraw(drop.id)).drawn)).toBe(1);
+		expect((await mailsTo("dev-cron-0@x.test")).length + (await mailsTo("dev-cron-1@x.test")).length).toBe(4);
 	});
 
 	it("commits before the first registration, reveals after, and is re-derived from its public answer alone", async () => {
