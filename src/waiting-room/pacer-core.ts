@@ -369,7 +369,7 @@ export class PacerCore {
 		// offered to the fans placed after the last one admitted, in order, and only to them (batch-admission.ts).
 		// Not while a refund puts a ticket back on a shard told there was no line for returns yet (returnsLine).
 		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens && now >= (this.state().declare_after ?? 0)) {
-			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = COALESCE(returns_from, admitted_through) WHERE id = 1`);
+			this.admission.markSoldOut(now);
 		}
 	}
 
