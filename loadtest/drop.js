@@ -40,11 +40,13 @@
 // SCENARIO=seated (with SEATS, default TICKETS): a drop of reserved seats where many
 // fans race for the same best seats (lib/seated.js); it also fails on a seat sold
 // twice or D1 disagreeing with the shards.
-// SCENARIO=returns: after the sell-out a "promoter" scenario refunds RETURN_SHARE (default
-// 0.1) of the orders with restock while the fans left keep their places in line (an offer
-// lasts OFFER_SECONDS, default 60), waits for every returned ticket to sell again and closes
-// the drop (lib/returns.js); the teardown fails on a returned ticket not sold again. The
-// line-order check from each fan's position is the Node runner's (VUs share no memory).
+// SCENARIO=returns: after the sell-out RETURN_SHARE (default 0.1) of the orders come back
+// while the fans left keep their places in line (an offer lasts OFFER_SECONDS, default 180):
+// the buyers of half of them list their tickets for resale (returnsFan), a "promoter"
+// scenario switches resale on and refunds the rest with restock, waits for every returned
+// ticket and listing to sell and closes the drop (lib/returns.js); the teardown fails on a
+// returned ticket not sold again or the audit's resale part not clean. The line-order check
+// from each fan's position is the Node runner's (VUs share no memory).
 import { Counter, Gauge, Trend } from "k6/metrics";
 import crypto from "k6/crypto";
 import exec from "k6/execution";
@@ -72,7 +74,7 @@ import { k6Report, loadObjectNames } from "./lib/k6-report.js";
 import { k6Thresholds, thresholdSpecs } from "./lib/report-compare.js";
 import { renderReport } from "./lib/report-html.js";
 import { fanPlan, scenarioNamed } from "./lib/scenarios.js";
-import { returnTickets, returnsAuditFailures } from "./lib/returns.js";
+import { returnTickets, returnsAuditFailures, returnsFan } from "./lib/returns.js";
 import { K6_TICKET_METRICS, ticketBinTag, ticketBinThresholds } from "./lib/ticket-time.js";
 import { K6_ESTIMATE_METRICS, estimateOutcome } from "./lib/wait-estimate.js";
 import { K6_SERIES, LATENCY_STEPS, bucketOf, statusClass, timelineBuckets, timelineThresholds } from "./lib/timeline.js";
@@ -307,7 +309,7 @@ export default function (data) {
 	for (let i = slot; i < knobs.fans; i += VUS) {
 		const plan = fanPlan(SCENARIO, i, knobs, data.createdAt);
 		fans.push(
-			fanJourney(client, {
+			(RETURNS ? returnsFan : fanJourney)(client, {
 				baseUrl: BASE_URL,
 				dropId: data.dropId,
 				fanId: data.runId + "-" + i,
@@ -345,10 +347,19 @@ export default function (data) {
 export function promoter(data) {
 	const cfg = { baseUrl: BASE_URL, adminToken: ADMIN_TOKEN };
 	const out = runSync(returnTickets(client, cfg, data.dropId, knobs, (knobs.leadSeconds + SCENARIO.arrivalSeconds(knobs) + knobs.fanTimeoutSeconds) * 1000), client);
-	console.log("returns: " + out.refundedOrders + " of " + out.orders + " order(s) refunded with restock (" + out.refundedTickets + " ticket(s)); " + (out.resoldAt === null ? "not all sold again" : "all sold again") + "; drop " + (out.closedAt === null ? "not closed" : "closed"));
+	console.log(
+		"returns: " + out.refundedOrders + " of " + out.orders + " order(s) refunded with restock (" + out.refundedTickets + " ticket(s)), " + out.listedOrders + " listed for resale (" +
+			out.listedTickets + " ticket(s)); " + (out.resoldAt === null ? "not all sold again" : "all sold again") + "; drop " + (out.closedAt === null ? "not closed" : "closed"),
+	);
 	if (out.error) {
 		broken.add(1);
 		console.warn("returns: " + out.error);
+	}
+	// Each listing sold, its seller refunded once and after the buyer's order (read by the promoter, judged here).
+	const resaleBroken = out.resales ? out.resales.failures : [];
+	for (const f of resaleBroken) {
+		broken.add(1);
+		console.warn(f);
 	}
 }
 
@@ -413,10 +424,11 @@ export function teardown(data) {
 		for (const f of seatedFailures(audit)) failures.push("seated: " + f);
 	}
 	if (RETURNS) {
-		// The promoter's count is in its own VU: the audit's restocked stands for it, and must not be 0.
+		// The promoter's counts are in its own VU: the audit's restocked stands for them, and must not be 0; the
+		// listings' count is checked there (the promoter's failures count as broken).
 		const restocked = audit.refunds ? audit.refunds.restocked : 0;
 		if (restocked === 0) failures.push("returns: no ticket came back (the promoter's refunds never ran)");
-		for (const f of returnsAuditFailures(audit, restocked)) failures.push(f);
+		for (const f of returnsAuditFailures(audit, restocked, null)) failures.push(f);
 	}
 	// The published data itself: the seed against its commitment, the shuffle, and the audit agreeing.
 	const fairness = runSync(readFairness(client, cfg, data.dropId), client);

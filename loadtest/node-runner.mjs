@@ -14,7 +14,7 @@
 //   npm run loadtest -- --scenario presale --fans 1000 --registered 2000 --invites 500   (a code presale and a drawn one: lib/presale.js)
 //   npm run loadtest -- --scenario ramp --p99-hold 500ms --sellout 60s --compare loadtest/reports/spike-....json
 //   npm run loadtest -- --scenario seated --fans 5000 --seats 2000   (reserved seats: lib/seated.js)
-//   npm run loadtest -- --scenario returns --fans 5500 --tickets 500   (refunds after the sell-out go to the line: lib/returns.js)
+//   npm run loadtest -- --scenario returns --fans 5500 --tickets 500   (refunds and resale listings after the sell-out go to the line: lib/returns.js)
 //   npm run loadtest -- --fans 600 --tickets 300 --cancel-after-sold 100   (cancels mid-sale: lib/cancel.js)
 //
 // Each drop run also writes an HTML report beside its JSON (lib/report-html.js).
@@ -60,7 +60,7 @@ import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/
 import { waitEstimateStats, waitEstimateText } from "./lib/wait-estimate.js";
 import { queueStatsText, readQueueStats } from "./lib/queue-stats.js";
 import { selloutStats, selloutText } from "./lib/sellout.js";
-import { returnTickets, returnsText, returnsVerdict } from "./lib/returns.js";
+import { returnTickets, returnsFan, returnsText, returnsVerdict } from "./lib/returns.js";
 
 const kebab = (k) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 /** Defaults that need words in the help. */
@@ -353,10 +353,10 @@ async function runDrop(baseUrl, adminToken) {
 	const returning = returns
 		? runAsync(returnTickets(client, cfg, drop.id, knobs, (knobs.leadSeconds + knobs.spreadSeconds + knobs.fanTimeoutSeconds) * 1000), client).then(
 				(r) => {
-					log(`returns: ${r.refundedOrders} of ${r.orders} order(s) refunded with restock (${r.refundedTickets} ticket(s)); ${r.resoldAt === null ? "not all sold again" : "all sold again"}; drop ${r.closedAt === null ? "not closed" : "closed"}`);
+					log(`returns: ${r.refundedOrders} of ${r.orders} order(s) refunded with restock (${r.refundedTickets} ticket(s)), ${r.listedOrders} listed for resale (${r.listedTickets} ticket(s)); ${r.resoldAt === null ? "not all sold again" : "all sold again"}; drop ${r.closedAt === null ? "not closed" : "closed"}`);
 					return r;
 				},
-				(err) => ({ error: String(err), refundedTickets: 0, refundedOrders: 0, refundedAt: null, resoldAt: null, timedOut: false }),
+				(err) => ({ error: String(err), refundedTickets: 0, refundedOrders: 0, listedOrders: 0, listedTickets: 0, resales: null, refundedAt: null, resoldAt: null, timedOut: false }),
 			)
 		: null;
 	const results = await Promise.all(
@@ -364,7 +364,7 @@ async function runDrop(baseUrl, adminToken) {
 			const plan = fanPlan(dropScenario, i, knobs, createdAt);
 			if (plan.bot) tally.bots++;
 			return runAsync(
-				fanJourney(client, {
+				(returns ? returnsFan : fanJourney)(client, {
 					baseUrl,
 					dropId: drop.id,
 					fanId: `lt${createdAt.toString(36)}-${i}`,
@@ -394,8 +394,8 @@ async function runDrop(baseUrl, adminToken) {
 		maxPerFanLoad: knobs.maxPerFanLoad,
 		byFan,
 		clientOrders: orders.size,
-		// Refunded tickets were sold to a fan, then restocked (not in the shards' sold) and sold again.
-		clientTickets: tally.tickets - (returned ? returned.refundedTickets : 0),
+		// Refunded or listed tickets were sold to a fan, put back on sale (auditFailures adds them to the shards' sold) and sold again.
+		clientTickets: tally.tickets,
 	});
 	const returnsCheck = returned ? returnsVerdict({ results, audit, phase: returned }) : null;
 	if (returnsCheck) {

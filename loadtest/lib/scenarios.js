@@ -71,7 +71,7 @@ export const SCENARIOS = {
 		seated: true,
 	},
 	returns: {
-		about: "the spike until the drop sells out; then the promoter refunds RETURN_SHARE of the orders with restock while the fans left wait in line, and every returned ticket must go to them in line order (lib/returns.js)",
+		about: "the spike until the drop sells out; then RETURN_SHARE of the orders come back (half listed for resale by their buyers, half refunded with restock by the promoter) while the fans left wait in line, and every returned ticket must go to them in line order (lib/returns.js)",
 		arrivalSeconds: function (knobs) {
 			return knobs.spreadSeconds;
 		},

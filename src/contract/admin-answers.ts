@@ -188,7 +188,9 @@ function build() {
 			z.strictObject({
 				seq: z.int().min(1),
 				promoterId: nullable(z.string()),
-				actor: z.enum(["operator", "key", "fan"]).meta({ description: "fan: a ticket holder's own act (a transfer made, cancelled or accepted); no key." }),
+				actor: z.enum(["operator", "key", "fan", "engine"]).meta({
+					description: "fan: a ticket holder's own act (a transfer made, cancelled or accepted); engine: the line after a sell-out (drop.sold_out, drop.returns_offered); neither has a key.",
+				}),
 				keyId: nullable(z.string()),
 				keyLabel: nullable(z.string()),
 				action: z.string().meta({ description: "drop.created, drop.rescheduled, drop.paused, drop.resumed, drop.updated, drop.reconciled, key.minted, key.revoked, promoter.created, promoter.updated, and what later routes add (refunds)." }),

@@ -43,9 +43,14 @@ function build() {
 		}),
 	});
 
-	const AdminOrderListings = z.strictObject({ orderId: z.string(), listings: z.array(Listing) });
+	// The promoter sees which order bought a listing (the seller never does): a resale is one buyer's payment, then the seller's refund.
+	const AdminListing = Listing.extend({
+		buyerOrderId: nullable(z.string()).meta({ description: "The paid order that bought it, once sold (its seller's refund comes after it)." }),
+	});
 
-	return { Listing, ResaleRules, OrderListings, AdminOrderListings };
+	const AdminOrderListings = z.strictObject({ orderId: z.string(), listings: z.array(AdminListing) });
+
+	return { Listing, ResaleRules, OrderListings, AdminListing, AdminOrderListings };
 }
 
 /** The resale answer schemas by their names in the OpenAPI document. */

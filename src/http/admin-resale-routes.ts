@@ -39,5 +39,5 @@ adminResaleRoutes.get("/drops/:id/orders/:orderId/listings", async (request, env
 	const orderId = request.params.orderId ?? "";
 	const order = await orderRecord(env.DB, orderId);
 	if (order === null || order.drop_id !== drop.id) throw notFound("order");
-	return { orderId, listings: (await orderListings(env.DB, orderId)).map(listingView) } satisfies AdminOrderListingsAnswer;
+	return { orderId, listings: (await orderListings(env.DB, orderId)).map((r) => ({ ...listingView(r), buyerOrderId: r.buyer_order_id })) } satisfies AdminOrderListingsAnswer;
 });

@@ -133,7 +133,7 @@ export async function openDropCount(db: D1Database, promoterId: string, nowIso: 
 type ActivityRow = {
 	seq: number;
 	promoter_id: string | null;
-	actor: "operator" | "key" | "fan";
+	actor: "operator" | "key" | "fan" | "engine";
 	key_id: string | null;
 	key_label: string | null;
 	action: string;
@@ -144,7 +144,7 @@ type ActivityRow = {
 
 export interface NewActivity {
 	promoterId: string | null;
-	actor: "operator" | "key" | "fan";
+	actor: "operator" | "key" | "fan" | "engine";
 	keyId: string | null;
 	keyLabel: string | null;
 	action: string;

@@ -1,12 +1,15 @@
 // How the pacer lets fans in once a batch is due: how many (admission.ts sizes the
 // batch), written with the fans still shopping counted at that moment, and how much
 // room the shoppers' cap leaves before it holds admission back (what a wait can be
-// promised from). Synchronous over the pacer's batches table, the time passed in.
+// promised from); the sell-out's mark, where the line for returned tickets begins.
+// Synchronous over the pacer's batches table, the time passed in; the sell-out and
+// each batch offered returned tickets note their activity entry (line-log.ts).
 import type { DropConfig } from "../drops/rules";
 import type { ShardTotals } from "../inventory/ledger";
 import type { Sql } from "../shared/sql";
 import { activeFans, nextBatchSize } from "./admission";
 import type { PacerState } from "./pacer-schema";
+import { LineLog } from "./line-log";
 
 export class BatchAdmission {
 	/**
@@ -16,13 +19,32 @@ export class BatchAdmission {
 	 */
 	lastBusyAt: number | null = null;
 	private heldAtLastLook = false;
+	/** The promoter's log entries of the line after the sell-out, waiting for D1. */
+	readonly log: LineLog;
 
 	/** `accessWindowMs`: how long an admitted fan's turn lasts; fans admitted within it may still be shopping. */
 	constructor(
 		private readonly sql: Sql,
 		private readonly transaction: <T>(fn: () => T) => T,
 		private readonly accessWindowMs: number,
-	) {}
+	) {
+		this.log = new LineLog(sql);
+	}
+
+	/**
+	 * Every ticket is sold: marked, and the first time also where the line for returned tickets begins (every fan
+	 * placed after the last one admitted), with its log entry: the fans admitted before it and those left waiting.
+	 * A sale window's room (`withReturnsLine` false) has no such line: only the mark.
+	 */
+	markSoldOut(now: number, withReturnsLine = true): void {
+		if (!withReturnsLine) return void this.sql.run(`UPDATE pacer SET sold_out = 1 WHERE id = 1`);
+		this.transaction(() => {
+			const before = this.sql.first<PacerState>(`SELECT * FROM pacer WHERE id = 1`)!;
+			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = COALESCE(returns_from, admitted_through) WHERE id = 1`);
+			if (before.returns_from !== null) return;
+			this.log.note("drop.sold_out", { returnsFrom: before.admitted_through, waiting: before.next_position - 1 - before.admitted_through }, now);
+		});
+	}
 
 	/** A tick on sale began: an instance that never looked counts the fans at work from now. */
 	started(now: number): void {
@@ -83,6 +105,11 @@ export class BatchAdmission {
 		this.transaction(() => {
 			this.sql.run(`UPDATE pacer SET admitted_through = ?, last_admission_at = ? WHERE id = 1`, through, now);
 			this.sql.run(`INSERT INTO batches (at, count, through, buyers_before) VALUES (?, ?, ?, ?)`, now, count, through, totals.buyers);
+			// One entry a batch of offers: what a promoter needs to follow the returned tickets down the line.
+			if (returns) {
+				const detail = { fans: count, positions: { from: state.admitted_through + 1, through }, ticketsBack: totals.remaining, offerSeconds: drop.admission.offerSeconds, waiting: state.next_position - 1 - through };
+				this.log.note("drop.returns_offered", detail, now);
+			}
 		});
 		return count;
 	}

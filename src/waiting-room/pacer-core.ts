@@ -369,10 +369,9 @@ export class PacerCore {
 		// The first sell-out also marks where the line of returns begins: every ticket that comes back from now on is
 		// offered to the fans placed after the last one admitted, in order, and only to them (batch-admission.ts).
 		// Not while a refund puts a ticket back on a shard told there was no line for returns yet (returnsLine).
-		// A sale window's room has no line for returns: what it leaves unsold goes to the general sale, never back to it.
+		// A sale window's room has none: what it leaves unsold goes to the general sale.
 		if (totals.sold >= drop.capacity && reopensAtAsk === this.reopens && now >= (this.state().declare_after ?? 0)) {
-			const general = (drop as RoomConfig).saleWindow === undefined;
-			this.sql.run(`UPDATE pacer SET sold_out = 1, returns_from = ${general ? "COALESCE(returns_from, admitted_through)" : "NULL"} WHERE id = 1`);
+			this.admission.markSoldOut(now, (drop as RoomConfig).saleWindow === undefined);
 		}
 	}
 

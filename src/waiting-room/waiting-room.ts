@@ -31,10 +31,12 @@ import { type Watermark, watermarkOf } from "./watermark";
 import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
 import { BUSY_TICK_MS, LINE_CHANGE_MS, bounded } from "./timing";
+import { LineLogSender, lineLogHost } from "./line-log";
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly core: PacerCore;
 	private readonly served: RequestCounter;
+	readonly logSender: LineLogSender;
 	private ticking: Promise<void> | null = null;
 	/** Each shard's free stock at the last look, passed on to the shards so a dry one asks a rich one. */
 	private stockHint: StockHint | undefined;
@@ -53,6 +55,7 @@ export class WaitingRoom extends DurableObject<Env> {
 		const sql = new Sql(ctx.storage.sql);
 		this.core = new PacerCore(sql, (fn) => ctx.storage.transactionSync(fn), config(env).accessTokenSeconds * 1000);
 		this.served = new RequestCounter(sql);
+		this.logSender = new LineLogSender(env.DB, lineLogHost(ctx, this.core.admission.log, () => this.core.config(), () => this.clock()));
 	}
 
 	/**
@@ -221,6 +224,7 @@ export class WaitingRoom extends DurableObject<Env> {
 			await run;
 		} finally {
 			if (this.ticking === run) this.ticking = null;
+			this.logSender.flush();
 		}
 	}
 

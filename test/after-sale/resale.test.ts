@@ -140,6 +140,11 @@ describe("face-value resale", () => {
 		expect(sold).toMatchObject({ state: "sold", refundId: expect.stringMatching(/^r_/) });
 		const row = await env.DB.prepare(`SELECT buyer_order_id FROM resale_listings WHERE listing_id = ?`).bind(listing.listingId).first<string>("buyer_order_id");
 		expect(row).toBe(buyer.orderId);
+		// The promoter's view names the buyer's order; the seller's never does.
+		expect(sold).not.toHaveProperty("buyerOrderId");
+		const admin = await adminFetch(`/api/admin/drops/${drop.id}/orders/${seller.orderId}/listings`);
+		expect(admin.status).toBe(200);
+		expect(((await admin.json()) as { listings: unknown[] }).listings).toEqual([expect.objectContaining({ listingId: listing.listingId, state: "sold", buyerOrderId: buyer.orderId })]);
 		// The seller's ticket is void at the gate; the buyer's own ticket admits once.
 		const sellerPass = (await readOrder(seller.orderId, seller.orderToken)).passes[0]!;
 		expect(sellerPass).toMatchObject({ state: "refunded", token: null });

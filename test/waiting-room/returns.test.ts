@@ -19,6 +19,10 @@ import { expireHold, fansHomedOn, shardStub } from "../support/shards";
 import { homeShard } from "../../src/inventory/drop-shards";
 import { RESTOCK_LEASE_MS } from "../../src/waiting-room/pacer-core";
 import { HOUR } from "../support/time";
+import { waitUntil } from "../support/wait";
+import { adminFetch } from "../support/worker";
+import { getDrop } from "../../src/drops/store";
+import { writeLineLog } from "../../src/waiting-room/line-log";
 
 const OFFER_SECONDS = 900;
 
@@ -148,7 +152,77 @@ describe("the line after a sell-out", () => {
 		expect((await status(drop.id, w3!.queueToken)).status).toBe("waiting");
 		await expectCleanAudit(drop.id);
 	});
+
+	it("the promoter's activity log names the sell-out and each batch offered returned tickets, once each, whatever the pacer repeats, restarts or writes again", async () => {
+		const { drop, buyers } = await soldOutDrop("log");
+		const [w1, w2, w3] = await lateFans(drop.id, ["log-w1", "log-w2", "log-w3"]);
+		const soldOut = await untilLogged(drop.id, 1);
+		expect(soldOut).toEqual([expect.objectContaining({ actor: "engine", keyId: null, action: "drop.sold_out", dropId: drop.id, detail: { returnsFrom: 2, waiting: 0, entry: 1 } })]);
+		// Both tickets come back: one batch offers them to the next two in line, and the log has one entry for it.
+		for (const b of buyers) {
+			await orderReaches(b.order.orderId, b.order.orderToken, ["ticketed", "receipt_sent"]);
+			expect((await refund(drop.id, b.order.orderId, { restock: true })).status).toBe(200);
+		}
+		expect(await admitNow(drop.id)).toBe(4);
+		expect((await status(drop.id, w1!.queueToken)).offer).toBe(true);
+		expect((await status(drop.id, w2!.queueToken)).offer).toBe(true);
+		const offered = (await untilLogged(drop.id, 2)).filter((e) => e.action === "drop.returns_offered");
+		expect(offered).toEqual([
+			expect.objectContaining({ actor: "engine", detail: { fans: 2, positions: { from: 3, through: 4 }, ticketsBack: 2, offerSeconds: OFFER_SECONDS, waiting: 1, entry: 2 } }),
+		]);
+		// Ticks with nothing to offer, a restart, and the next batch (the ticket the first fan offered bought, refunded): one more entry, no repeat.
+		await tickRoom(drop.id);
+		await restartObjects([() => roomStub(drop.id)]);
+		await tickRoom(drop.id);
+		const w1Access = (await status(drop.id, w1!.queueToken)).accessToken as string;
+		const h = await newHold(drop.id, w1Access, 1);
+		const bought = await purchase(drop.id, w1Access, h.holdId);
+		expect(bought.status).toBe(201);
+		const order = (await bought.json()) as { orderId: string; orderToken: string };
+		await orderReaches(order.orderId, order.orderToken, ["ticketed", "receipt_sent"]);
+		expect((await refund(drop.id, order.orderId, { restock: true })).status).toBe(200);
+		// The offers stand for their whole turn (the refunded buyer's too): the next batch comes once they end.
+		await runInDurableObject(roomStub(drop.id), (room: WaitingRoom) => movePacerClock(room, OFFER_SECONDS * 1000 + 1_000));
+		expect(await admitNow(drop.id)).toBe(5);
+		expect((await status(drop.id, w3!.queueToken)).offer).toBe(true);
+		const all = await untilLogged(drop.id, 3);
+		expect(all.map((e) => [e.action, e.detail.entry])).toEqual([["drop.sold_out", 1], ["drop.returns_offered", 2], ["drop.returns_offered", 3]]);
+		// Two tickets free (the one refunded, and the one the second fan's ended offer left), one fan left to offer them to.
+		expect(all[2]!.detail).toMatchObject({ fans: 1, positions: { from: 5, through: 5 }, ticketsBack: 2, waiting: 0 });
+		// An entry written again (a pacer that crashed after D1 took it, before it forgot it) is still one entry.
+		const config = (await getDrop(env.DB, drop.id))!;
+		const again = all.map((e) => {
+			const { entry, ...detail } = e.detail;
+			return { seq: entry as number, action: e.action, at: Date.parse(e.at), detail: JSON.stringify(detail) };
+		});
+		await writeLineLog(env.DB, config, again);
+		expect(await engineEntries(drop.id)).toEqual(all);
+		// Nothing left to write in the pacer, and the promoter reads them through the activity route.
+		expect(await runInDurableObject(roomStub(drop.id), (_room: WaitingRoom, state) => state.storage.sql.exec(`SELECT COUNT(*) AS n FROM line_log`).one().n)).toBe(0);
+		const res = await adminFetch(`/api/admin/activity?limit=200`);
+		expect(res.status).toBe(200);
+		const listed = ((await res.json()) as { entries: { dropId: string; actor: string; action: string }[] }).entries.filter((e) => e.dropId === drop.id && e.actor === "engine");
+		expect(listed.map((e) => e.action)).toEqual(["drop.returns_offered", "drop.returns_offered", "drop.sold_out"]);
+	});
 });
+
+type LoggedEntry = { actor: string; keyId: string | null; action: string; dropId: string; detail: Record<string, unknown>; at: string };
+
+/** The engine's entries of a drop, oldest first. */
+async function engineEntries(dropId: string): Promise<LoggedEntry[]> {
+	const { results } = await env.DB.prepare(`SELECT actor, key_id, action, drop_id, detail, at FROM activity WHERE drop_id = ? AND actor = 'engine' ORDER BY seq`)
+		.bind(dropId)
+		.all<{ actor: string; key_id: string | null; action: string; drop_id: string; detail: string; at: string }>();
+	return results.map((r) => ({ actor: r.actor, keyId: r.key_id, action: r.action, dropId: r.drop_id, detail: JSON.parse(r.detail) as Record<string, unknown>, at: r.at }));
+}
+
+/** Waits (bounded) until the pacer's write after its tick has put `count` entries in the log, and answers them. */
+async function untilLogged(dropId: string, count: number): Promise<LoggedEntry[]> {
+	let entries: LoggedEntry[] = [];
+	await waitUntil(async () => (entries = await engineEntries(dropId)).length >= count, 10_000, `${count} activity entries of the line`, 20);
+	expect(entries).toHaveLength(count);
+	return entries;
+}
 
 /** A hold asked of a shard straight, as a Worker whose copy of the watermark has not heard of the sell-out would ask it. */
 const shardHold = (dropId: string, shard: number, fanId: string, position: number) =>
