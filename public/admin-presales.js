@@ -159,7 +159,7 @@ function drawWindows(drop, lines) {
 			const sold = sales ? `${formatNumber(sales.sold)} sold, ${formatNumber(sales.held)} held${w.capacity === null ? "" : ` of ${formatNumber(w.capacity)}`}` : "–";
 			const tr = el("tr");
 			tr.dataset.window = w.id;
-			tr.append(cell("th", w.name), cell("td", `${formatDateTime(w.opensAt)} to ${formatDateTime(w.closesAt)} (${state})`), cell("td", ACCESS[w.access]), cell("td", inLine), cell("td", line === null ? "–" : formatNumber(line.admittedThrough)), cell("td", sold));
+			tr.append(cell("th", w.name), cell("td", `${formatDateTime(w.opensAt, drop.timeZone)} to ${formatDateTime(w.closesAt, drop.timeZone)} (${state})`), cell("td", ACCESS[w.access]), cell("td", inLine), cell("td", line === null ? "–" : formatNumber(line.admittedThrough)), cell("td", sold));
 			return tr;
 		}),
 	);

@@ -275,7 +275,8 @@ function readCreateForm(form) {
 			activeMultiple: num("f-activeMultiple"),
 		},
 		holdSeconds: num("f-holdSeconds"),
-		timeZone: $("f-timeZone").value.trim() || undefined,
+		// Always the zone the times above were read in, the browser's when the field is left empty.
+		timeZone: createZone(),
 	};
 	// Leave out what is empty: the engine has defaults for it.
 	for (const [k, v] of Object.entries(body.admission)) if (v === undefined) delete body.admission[k];

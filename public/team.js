@@ -256,7 +256,7 @@ function entryItem(entry) {
 	li.className = "activity-entry";
 	const what = document.createElement("strong");
 	what.textContent = sentence(entry);
-	const who = entry.actor === "operator" ? "the operator" : `“${entry.keyLabel}” (${entry.keyId})`;
+	const who = { operator: "the operator", engine: "the engine", fan: "a ticket holder" }[entry.actor] ?? `“${entry.keyLabel}” (${entry.keyId})`;
 	const meta = document.createElement("span");
 	meta.className = "meta";
 	const time = document.createElement("time");

@@ -38,7 +38,9 @@ export default {
 	async scheduled(controller, env) {
 		// The minute's cron only draws registered windows and tells their fans; the rest runs every 30 minutes.
 		if (controller.cron === DRAW_CRON) {
-			await drawDueWindows(env, controller.scheduledTime);
+			const done = await drawDueWindows(env, controller.scheduledTime);
+			// A draw wrote its presale.drawn deliveries in its own batch: sent now, not at the next half-hour.
+			if (done.ok && done.value.drawn > 0) await dispatchWebhooks(env, controller.scheduledTime);
 			return;
 		}
 		await reconcileRecentDrops(env);

@@ -8,12 +8,13 @@ import { ApiError } from "../shared/errors";
 import { unwrap } from "../shared/outcome";
 import { activityStatement, dropOf, principalOf } from "../tenants/auth";
 import { drawAndTell } from "../after-sale/draw-mail";
+import { dispatchWebhooks } from "../after-sale/webhook-delivery";
 
 type Args = [Env, ExecutionContext];
 
 export const adminDrawRoutes = Router<IRequest, Args>({ base: "/api/admin" });
 
-adminDrawRoutes.post("/drops/:id/windows/:windowId/draw", async (request, env) => {
+adminDrawRoutes.post("/drops/:id/windows/:windowId/draw", async (request, env, ctx) => {
 	const drop = dropOf(request);
 	const window = drop.presales?.find((w) => w.id === request.params.windowId);
 	if (window === undefined) throw new ApiError(404, "not_found", "The drop has no sale window with this id.");
@@ -26,6 +27,8 @@ adminDrawRoutes.post("/drops/:id/windows/:windowId/draw", async (request, env) =
 			detail: { windowId: window.id, registered: made.registered, drawn: made.invited, groupId: made.groupId },
 			at: made.drawnAt,
 		}).run();
+		// Its presale.drawn deliveries go out now, after the answer.
+		ctx.waitUntil(dispatchWebhooks(env).catch((err) => console.error("draw: webhook dispatch failed; the cron sends them", err)));
 	}
 	return Response.json(
 		{ window: window.id, made: made.made, drawnAt: made.drawnAt, registered: made.registered, drawn: made.invited, groupId: made.groupId } satisfies DrawMade,

@@ -17,6 +17,8 @@ export type LineLogRow = { seq: number; action: string; at: number; detail: stri
 export const LINE_LOG_BATCH = 20;
 /** When a write failed, the pacer comes back to it this much later (an alarm, unless one is set already). */
 export const LINE_LOG_RETRY_MS = 10_000;
+/** The longest wait between two tries of a failing send. */
+export const LINE_LOG_RETRY_MAX_MS = 10 * 60_000;
 
 /** The entries waiting for D1, in the pacer's storage. Synchronous, like the rest of the core. */
 export class LineLog {
@@ -43,7 +45,7 @@ export class LineLog {
 export async function writeLineLog(db: D1Database, room: RoomConfig, rows: LineLogRow[]): Promise<void> {
 	await db.batch(
 		rows.map((r) => {
-			const detail = { ...(JSON.parse(r.detail) as Record<string, unknown>), ...(room.saleWindow === undefined ? {} : { window: room.saleWindow }), entry: r.seq };
+			const detail = { ...(JSON.parse(r.detail) as Record<string, unknown>), entry: r.seq };
 			const entry = { promoterId: room.promoterId, actor: "engine" as const, keyId: null, keyLabel: null, action: r.action, dropId: room.id, detail, at: new Date(r.at).toISOString() };
 			return guardedActivityStatement(db, entry, `NOT EXISTS (SELECT 1 FROM activity WHERE drop_id = ?6 AND action = ?5 AND detail = ?7)`);
 		}),
@@ -63,6 +65,8 @@ export interface LineLogHost {
 /** Sends the pacer's pending entries to D1, one send at a time, never awaited by the tick. */
 export class LineLogSender {
 	private sending: Promise<void> | null = null;
+	/** Sends failed in a row: each retry waits twice as long, at most LINE_LOG_RETRY_MAX_MS (D1 refusing for good must not keep a sleeping pacer awake). */
+	private failures = 0;
 
 	constructor(
 		private readonly db: D1Database,
@@ -78,12 +82,15 @@ export class LineLogSender {
 		const run = writeLineLog(this.db, room, rows)
 			.then(
 				() => {
+					this.failures = 0;
 					this.host.log.written(rows[rows.length - 1]!.seq);
 					if (rows.length === LINE_LOG_BATCH) return this.host.comeBack(this.host.now());
 				},
 				(err) => {
 					console.warn("activity log entries of the line not written; trying again", err);
-					return this.host.comeBack(this.host.now() + LINE_LOG_RETRY_MS);
+					const wait = Math.min(LINE_LOG_RETRY_MS * 2 ** this.failures, LINE_LOG_RETRY_MAX_MS);
+					this.failures++;
+					return this.host.comeBack(this.host.now() + wait);
 				},
 			)
 			.finally(() => {

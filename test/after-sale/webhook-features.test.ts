@@ -5,12 +5,13 @@
 // again, a second draw and the cron's) adds no second event, a refused act adds
 // none, and an order's events keep its order (a listing's sale before the
 // seller's refund). A draw's event names no email.
-import { env } from "cloudflare:test";
+import { createScheduledController, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ListingAnswer } from "../../src/contract/resale-answers";
 import type { TransferAccepted, TransferMade } from "../../src/contract/transfer-answers";
 import { settleResale, sweepResale } from "../../src/after-sale/resale";
-import { drawAndTell, drawDueWindows } from "../../src/after-sale/draw-mail";
+import { DRAW_CRON, drawAndTell, drawDueWindows } from "../../src/after-sale/draw-mail";
+import worker from "../../src/index";
 import type { Presale } from "../../src/drops/presales";
 import { getDrop as dropRecord } from "../../src/drops/store";
 import { consumeSales } from "../../src/sales/consumer";
@@ -52,6 +53,32 @@ async function ticketed(dropId: string, fanId: string): Promise<Purchased> {
 	const bought = await buyWith(dropId, fanId, { quantity: 1 });
 	await orderReaches(bought.orderId, bought.orderToken, ["ticketed", "receipt_sent"]);
 	return bought;
+}
+
+
+/** A promoter's drop with a registered window whose three fans registered and verified, and an endpoint for every event. */
+async function registeredDrop(name: string) {
+	const MIN = 60_000;
+	const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+	const { promoter, drop, endpoint } = await promoterWithEndpoint(name, {
+		opensAt: at(40 * MIN),
+		capacity: 50,
+		maxPerFan: 4,
+		presales: [
+			{ id: "drawn", name: "Verified fans", opensAt: at(20 * MIN), closesAt: at(30 * MIN), access: "registered", registration: { opensAt: at(-MIN), closesAt: at(15 * MIN), invites: 2 } },
+		],
+	});
+	const window = drop.presales![0]! as Presale;
+	const emails = ["one@hooks.test", "two@hooks.test", "three@hooks.test"].map((e) => `${drop.id.slice(2, 8)}.${e}`);
+	for (const [i, email] of emails.entries()) {
+		const post = (path: string, body: unknown) =>
+			callWorker(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } }, { ip: `198.18.7.${10 + i}` });
+		expect((await post(`/api/drops/${drop.id}/registrations`, { email })).status).toBe(202);
+		const mail = await env.DB.prepare(`SELECT subject FROM dev_mail WHERE to_address = ? ORDER BY id DESC LIMIT 1`).bind(email).first<string>("subject");
+		const code = /\b(\d{8})\b/.exec(mail!)![1]!;
+		expect((await post(`/api/drops/${drop.id}/registrations/verify`, { email, code })).status).toBe(200);
+	}
+	return { apiKey: promoter.apiKey, drop, endpoint, window };
 }
 
 describe("webhook events of transfers, resale and the draw", () => {
@@ -185,26 +212,7 @@ describe("webhook events of transfers, resale and the draw", () => {
 	});
 
 	it("presale.drawn: once per window, whoever draws and however often; none before registration closes; never an email", async () => {
-		const MIN = 60_000;
-		const at = (ms: number) => new Date(Date.now() + ms).toISOString();
-		const { drop, endpoint } = await promoterWithEndpoint("Hooks draw", {
-			opensAt: at(40 * MIN),
-			capacity: 50,
-			maxPerFan: 4,
-			presales: [
-				{ id: "drawn", name: "Verified fans", opensAt: at(20 * MIN), closesAt: at(30 * MIN), access: "registered", registration: { opensAt: at(-MIN), closesAt: at(15 * MIN), invites: 2 } },
-			],
-		});
-		const window = drop.presales![0]! as Presale;
-		const emails = ["one@hooks.test", "two@hooks.test", "three@hooks.test"];
-		for (const [i, email] of emails.entries()) {
-			const post = (path: string, body: unknown) =>
-				callWorker(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } }, { ip: `198.18.7.${10 + i}` });
-			expect((await post(`/api/drops/${drop.id}/registrations`, { email })).status).toBe(202);
-			const mail = await env.DB.prepare(`SELECT subject FROM dev_mail WHERE to_address = ? ORDER BY id DESC LIMIT 1`).bind(email).first<string>("subject");
-			const code = /\b(\d{8})\b/.exec(mail!)![1]!;
-			expect((await post(`/api/drops/${drop.id}/registrations/verify`, { email, code })).status).toBe(200);
-		}
+		const { drop, endpoint, window } = await registeredDrop("Hooks draw");
 		// Refused while registration is open: no draw, no event.
 		const early = await drawAndTell(env, drop, window, Date.now());
 		expect(early).toMatchObject({ ok: false, code: "registration_open" });
@@ -228,4 +236,20 @@ describe("webhook events of transfers, resale and the draw", () => {
 		});
 		expect(JSON.stringify(events)).not.toContain("@hooks.test");
 	});
+
+	it("a draw's presale.drawn goes out at once: the minute's cron and the promoter's draw both dispatch it", async () => {
+		const queuedAt = (endpointId: string) => env.DB.prepare(`SELECT queued_at FROM webhook_deliveries WHERE endpoint_id = ? AND type = 'presale.drawn'`).bind(endpointId).first<string | null>("queued_at");
+		const byCron = await registeredDrop("Hooks draw cron");
+		const after = Date.parse(byCron.window.registration!.closesAt) + 1000;
+		await worker.scheduled!(createScheduledController({ scheduledTime: after, cron: DRAW_CRON }), env);
+		expect(await queuedAt(byCron.endpoint.id)).not.toBeNull();
+		// The promoter's draw (registration closed by the clock: moved back in D1) dispatches after its answer.
+		const byHand = await registeredDrop("Hooks draw route");
+		const past = new Date(Date.now() - 1000).toISOString();
+		await env.DB.prepare(`UPDATE drop_presales SET presales = json_set(presales, '$[0].registration.closesAt', ?) WHERE drop_id = ?`).bind(past, byHand.drop.id).run();
+		const drawn = await keyFetch(byHand.apiKey, `/api/admin/drops/${byHand.drop.id}/windows/drawn/draw`, { method: "POST" });
+		expect(drawn.status).toBe(201);
+		await waitUntil(async () => (await queuedAt(byHand.endpoint.id)) !== null, 10_000, "the route's dispatch of presale.drawn");
+	});
 });
+

@@ -5,7 +5,7 @@
 // per sell-out and per batch, written once) are in returns.test.ts.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { LINE_LOG_BATCH, LINE_LOG_RETRY_MS, LineLog, type LineLogHost, LineLogSender } from "../../src/waiting-room/line-log";
+import { LINE_LOG_BATCH, LINE_LOG_RETRY_MAX_MS, LINE_LOG_RETRY_MS, LineLog, type LineLogHost, LineLogSender } from "../../src/waiting-room/line-log";
 import type { RoomConfig } from "../../src/waiting-room/window-rooms";
 import { Sql } from "../../src/shared/sql";
 import { createDrop } from "../support/drops";
@@ -67,6 +67,27 @@ describe("the line's activity entries on their way to D1", () => {
 			expect(batches).toEqual([2, 2, LINE_LOG_BATCH]);
 			expect(comeBacks).toEqual([50_000 + LINE_LOG_RETRY_MS, 50_000]);
 			expect(log.pending()).toHaveLength(3);
+		});
+	});
+
+	it("a write refused again and again comes back later each time, twice as late up to a cap, and once written starts over", async () => {
+		const drop = await createDrop({});
+		await runInDurableObject(roomStub(drop.id), async (_room, state) => {
+			const log = new LineLog(new Sql(state.storage.sql));
+			log.note("drop.sold_out", { returnsFrom: 4, waiting: 9 }, 1_000);
+			const comeBacks: number[] = [];
+			const host: LineLogHost = { log, room: () => drop as RoomConfig, now: () => 0, waitUntil: () => {}, comeBack: async (at) => void comeBacks.push(at) };
+			const { db, batches } = fakeDb(8);
+			const sender = new LineLogSender(db, host);
+			for (let i = 0; i < 9; i++) {
+				sender.flush();
+				await sender.settled();
+			}
+			const doubling = Array.from({ length: 8 }, (_, i) => Math.min(LINE_LOG_RETRY_MS * 2 ** i, LINE_LOG_RETRY_MAX_MS));
+			expect(comeBacks).toEqual(doubling);
+			expect(doubling.at(-1)).toBe(LINE_LOG_RETRY_MAX_MS);
+			expect(batches).toHaveLength(9);
+			expect(log.pending()).toEqual([]);
 		});
 	});
 });
