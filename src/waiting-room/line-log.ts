@@ -92,7 +92,7 @@ export class LineLogSender {
 					if (through !== rows[rows.length - 1]!.seq || rows.length === LINE_LOG_BATCH) return this.host.comeBack(this.host.now());
 				},
 				(err) => {
-					console.warn("activity log entries of the line not written; trying again", err);
+					console.warn("activity log entries of the line, or their turn mails, not sent; trying again", err);
 					return this.host.comeBack(this.host.now() + LINE_LOG_RETRY_MS);
 				},
 			)
