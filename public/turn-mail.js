@@ -60,12 +60,16 @@ async function send(event) {
 	try {
 		const answer = await api(`/api/drops/${encodeURIComponent(dropId)}/notify`, { method: "POST", token: queueToken(), body: { email, locale } });
 		store.set(keyOf(), JSON.stringify({ email: answer.email }));
+		$("turn-mail-email").removeAttribute("aria-invalid");
 		text("turn-mail-done-text", t("turnMail.kept", { email: answer.email }));
 		show("turn-mail-form", false);
 		show("turn-mail-done", true);
 		$("turn-mail-done").focus();
 	} catch (err) {
-		text("turn-mail-error", err.code === "mail_unavailable" ? t("turnMail.noMail") : errorText(err));
+		// The address at fault is said as such, and marked on its field.
+		const badEmail = err.details?.field === "email";
+		$("turn-mail-email").setAttribute("aria-invalid", String(badEmail));
+		text("turn-mail-error", badEmail ? t("turnMail.badEmail") : err.code === "mail_unavailable" ? t("turnMail.noMail") : errorText(err));
 		show("turn-mail-error", true);
 		$("turn-mail-error").focus();
 	} finally {

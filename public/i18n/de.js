@@ -397,6 +397,7 @@ export default {
 	"turnMail.send": "E-Mail an mich",
 	"turnMail.change": "Andere Adresse verwenden",
 	"turnMail.kept": "Wir schreiben an {email}, wenn dir ein zurückgegebenes Ticket angeboten wird.",
+	"turnMail.badEmail": "Das ist keine E-Mail-Adresse, an die wir schreiben können: Prüf sie und versuch es noch einmal.",
 	"turnMail.noMail": "Diese Seite verschickt keine E-Mails: Lass sie offen, um deinen Zug zu sehen.",
 	"errors.not_placed": "Dein Platz in der Schlange wird noch festgelegt. Versuch es gleich noch einmal.",
 	"errors.already_admitted": "Du bist schon dran: Eine E-Mail ist nicht nötig.",

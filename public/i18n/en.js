@@ -399,6 +399,7 @@ export default {
 	"turnMail.send": "Email me",
 	"turnMail.change": "Use another address",
 	"turnMail.kept": "We will email {email} when a returned ticket is offered to you.",
+	"turnMail.badEmail": "That is not an email address we can write to: check it and try again.",
 	"turnMail.noMail": "This site sends no email: keep this page open to see your turn.",
 	"errors.not_placed": "Your place in line is still being settled. Try again in a moment.",
 	"errors.already_admitted": "Your turn has already come: no email is needed.",

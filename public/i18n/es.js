@@ -397,6 +397,7 @@ export default {
 	"turnMail.send": "Avísame",
 	"turnMail.change": "Usar otra dirección",
 	"turnMail.kept": "Escribiremos a {email} cuando se te ofrezca una entrada devuelta.",
+	"turnMail.badEmail": "Esa no es una dirección de correo a la que podamos escribir: revísala e inténtalo de nuevo.",
 	"turnMail.noMail": "Este sitio no envía correos: mantén esta página abierta para ver tu turno.",
 	"errors.not_placed": "Tu lugar en la fila aún se está asignando. Inténtalo de nuevo en un momento.",
 	"errors.already_admitted": "Ya te ha llegado el turno: no hace falta ningún correo.",

@@ -397,6 +397,7 @@ export default {
 	"turnMail.send": "M’écrire",
 	"turnMail.change": "Utiliser une autre adresse",
 	"turnMail.kept": "Nous écrirons à {email} quand un billet rendu vous sera proposé.",
+	"turnMail.badEmail": "Ce n’est pas une adresse e-mail à laquelle nous pouvons écrire : vérifiez-la et réessayez.",
 	"turnMail.noMail": "Ce site n’envoie pas d’e-mails : gardez cette page ouverte pour voir votre tour.",
 	"errors.not_placed": "Votre place dans la file est encore en cours d’attribution. Réessayez dans un instant.",
 	"errors.already_admitted": "Votre tour est déjà arrivé : aucun e-mail n’est nécessaire.",

@@ -386,6 +386,7 @@ export default {
 	"turnMail.send": "メールで知らせる",
 	"turnMail.change": "別のアドレスを使う",
 	"turnMail.kept": "返却されたチケットが案内されたら{email}にメールします。",
+	"turnMail.badEmail": "送信できるメールアドレスではありません。確認してもう一度お試しください。",
 	"turnMail.noMail": "このサイトはメールを送信しません。順番を確認するにはこのページを開いたままにしてください。",
 	"errors.not_placed": "列での順番をまだ確定しています。少ししてからもう一度お試しください。",
 	"errors.already_admitted": "すでに順番が来ています。メールは不要です。",
