@@ -93,7 +93,8 @@ export async function fanOfferedReturnedTicket({ browser, base, api, adminToken,
 	assert.equal((await page.locator("#wait-label").innerText()).trim(), "Returned tickets right now");
 	assert.equal(await figure(page, "wait"), "0");
 	assert.match(await page.locator("#returns-note").innerText(), /Every ticket has been sold\. You keep your place/);
-	assert.match(await page.locator("#live").textContent(), /You keep your place in line for returned tickets/, "said aloud once");
+	const liveNow = await page.locator("#live").textContent();
+	assert.match(liveNow, /You keep your place in line for returned tickets/, `said aloud once (live: ${JSON.stringify(liveNow)})`);
 	await assertAccessible(page, "in line for returned tickets, phone", { log });
 	await shot(page, "fan-12-in-line-for-returns");
 	log("joined after the sell-out: sold out said, place 2 of the line, 0 tickets back");
