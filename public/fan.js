@@ -18,6 +18,7 @@ import { errorText, formatClock, formatDateTime, formatDuration, formatEstimate,
 import { hasNamedTypes, namedChooser, seatWordsOf, unitPrice, unitsInWords } from "/named.js";
 import { clearCodeError, codeRefused, nextBoundary, renderWindows, typedCode, windowForJoin } from "/presale.js";
 import { renderRegistration, setUpRegistration } from "/registration.js";
+import { renderTurnMail, setUpTurnMail } from "/turn-mail.js";
 
 const dropId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
 const store = storage("local");
@@ -620,6 +621,8 @@ function renderWaiting(view, { kept = false } = {}) {
 	text("h-waiting", t(returns ? "line.heading" : "waiting.heading"));
 	text("wait-label", t(returns ? "line.back" : "waiting.wait"));
 	show("returns-note", returns !== null);
+	// In line for returned tickets, the fan may ask to be emailed when their turn comes.
+	renderTurnMail(returns !== null && inLine);
 	if (returns) {
 		text("returns-text", t("line.soldOut"));
 		text("returns-offered", t("line.offered", { count: returns.offered, n: formatNumber(returns.offered) }));
@@ -1340,6 +1343,7 @@ async function start() {
 	for (const radio of document.querySelectorAll('input[name="card"]')) radio.addEventListener("change", cardChosen);
 	$("release").addEventListener("click", releaseHold);
 	setUpRegistration({ id: dropId, clock: now, say: announce });
+	setUpTurnMail({ id: dropId, token: () => saved.queueToken });
 	// An address marked wrong clears as soon as it is right (or emptied: the receipt is optional).
 	$("email").addEventListener("input", () => {
 		if ($("email").getAttribute("aria-invalid") === "true" && emailProblem($("email").value.trim()) === null) emailError(null);

@@ -22,6 +22,7 @@ const PAGE_FILES = [
 	"/card.js",
 	"/confirm.js",
 	"/resale-ui.js",
+	"/turn-mail.js",
 	"/seat-words.js",
 	"/zoned-time.js",
 	"/transfer-ui.js",

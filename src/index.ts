@@ -16,7 +16,15 @@ import { allowedOrigin, withCors, withSecurityHeaders } from "./http/headers";
 
 export { InventoryShard } from "./inventory/inventory-shard";
 export { WaitingLine } from "./waiting-room/waiting-line";
-export { WaitingRoom } from "./waiting-room/waiting-room";
+import { WaitingRoom as Pacer } from "./waiting-room/waiting-room";
+import { turnTeller } from "./after-sale/turn-mail";
+
+/** The pacer, handed the mail that tells a fan in line that a returned ticket's turn has come. */
+export class WaitingRoom extends Pacer {
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env, turnTeller(env));
+	}
+}
 
 export default {
 	async fetch(request, env, ctx) {

@@ -4,8 +4,12 @@
 // tickets have come back and that they keep their place; the promoter's
 // refunds with restock offer the returned tickets in line order (a fan who
 // joined earlier is offered the first one, this fan the second); the offer
-// reads as one, with its longer time, and the fan buys. axe-core clean at
-// each step; the audit counts both offers.
+// reads as one, with its longer time, and the fan buys. In line, the fan asks
+// to be emailed when their turn comes (a bad address refused in an alert, the
+// answer kept across a reload); when the returned ticket is theirs, the dev
+// mailbox has the mail for their address with the turn's end and the page's
+// link, and the fan ahead, who left none, has none. axe-core clean at each
+// step; the audit counts both offers.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { assertAccessible } from "./axe.mjs";
@@ -29,6 +33,17 @@ async function waitForStatus(api, dropId, queueToken, ok, what) {
 		const { data } = await api.call("GET", `/api/drops/${dropId}/status`, { token: queueToken, expect: [200, 503] });
 		if (data?.status && ok(data)) return data;
 		assert.ok(Date.now() < deadline, `${what} (the status reads ${JSON.stringify(data)})`);
+		await sleep(300);
+	}
+}
+
+/** The dev mailbox's mail to `address`, once there is some (the pacer sends it after its tick), bounded. */
+async function waitForMail(api, adminToken, address) {
+	const deadline = Date.now() + 30_000;
+	for (;;) {
+		const { data } = await api.call("GET", `/api/admin/dev/mail?to=${encodeURIComponent(address)}`, { token: adminToken, expect: 200 });
+		if (data.mail.length > 0) return data.mail;
+		assert.ok(Date.now() < deadline, `a mail to ${address}`);
 		await sleep(300);
 	}
 }
@@ -78,10 +93,29 @@ export async function fanOfferedReturnedTicket({ browser, base, api, adminToken,
 	assert.equal((await page.locator("#wait-label").innerText()).trim(), "Returned tickets right now");
 	assert.equal(await figure(page, "wait"), "0");
 	assert.match(await page.locator("#returns-note").innerText(), /Every ticket has been sold\. You keep your place/);
-	assert.match(await page.locator("#live").textContent(), /You keep your place in line for returned tickets/, "said aloud once");
+	const liveNow = await page.locator("#live").textContent();
+	assert.match(liveNow, /You keep your place in line for returned tickets/, `said aloud once (live: ${JSON.stringify(liveNow)})`);
 	await assertAccessible(page, "in line for returned tickets, phone", { log });
 	await shot(page, "fan-12-in-line-for-returns");
 	log("joined after the sell-out: sold out said, place 2 of the line, 0 tickets back");
+
+	// Email me when my turn comes: a bad address is refused in an alert, a good one is kept, also across a reload.
+	const address = `turn-${drop.id}@fans.test`;
+	await page.getByRole("heading", { name: "Email me when my turn comes" }).waitFor();
+	await page.locator("#turn-mail").getByLabel("Your email address").fill("not an address");
+	await page.locator("#turn-mail").getByRole("button", { name: "Email me" }).click();
+	await page.locator("#turn-mail-error").getByText("That is not an email address we can write to: check it and try again.").waitFor();
+	assert.equal(await page.locator("#turn-mail-email").getAttribute("aria-invalid"), "true", "the field at fault is marked");
+	await page.locator("#turn-mail").getByLabel("Your email address").fill(address);
+	await page.locator("#turn-mail").getByRole("button", { name: "Email me" }).click();
+	await page.locator("#turn-mail-done").getByText(`We will email ${address} when a returned ticket is offered to you.`).waitFor();
+	assert.ok(await page.locator("#turn-mail-error").isHidden(), "the refusal is gone once the address is taken");
+	await assertAccessible(page, "in line, the turn mail asked for, phone", { log });
+	await shot(page, "fan-12b-turn-mail-asked");
+	await page.reload();
+	await page.getByRole("heading", { name: "Sold out: you’re in line for returned tickets" }).waitFor();
+	await page.locator("#turn-mail-done").getByText(`We will email ${address} when a returned ticket is offered to you.`).waitFor();
+	log("asked to be emailed when the turn comes: a bad address refused, the good one kept across a reload");
 
 	// The first returned ticket goes to the fan first in line, not to this one.
 	await api.call("POST", `/api/admin/drops/${drop.id}/orders/${orders[0].orderId}/refund`, { token: adminToken, body: { restock: true }, expect: 200 });
@@ -104,6 +138,18 @@ export async function fanOfferedReturnedTicket({ browser, base, api, adminToken,
 	assert.match(await page.title(), /^Ticket offered · /);
 	await assertAccessible(page, "offered a returned ticket, phone", { log });
 	await shot(page, "fan-13-offered-returned-ticket");
+	// The mail for this fan's address: their turn has come, until when (the turn's end, as the status grants it), and the page's link.
+	const turn = await waitForStatus(api, drop.id, queueToken, (s) => s.status === "admitted", "this fan is offered the second returned ticket");
+	const mail = await waitForMail(api, adminToken, address);
+	assert.equal(mail.length, 1, "one mail for the turn");
+	assert.match(mail[0].subject, /^Your turn has come: Browser test: the line after the sell-out$/);
+	const until = new Intl.DateTimeFormat("en", { year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone: drop.timeZone ?? "UTC" }).format(new Date(turn.accessExpiresAt));
+	const plain = (x) => x.replace(/[\u00a0\u202f]/g, " ");
+	assert.ok(plain(mail[0].body).includes(`Your turn lasts until ${plain(until)}.`), `the mail names the turn's end ${until}: ${mail[0].body}`);
+	assert.ok(mail[0].body.includes(`${base}/drops/${drop.id}`), "the mail links the drop's page");
+	const all = (await api.call("GET", "/api/admin/dev/mail?limit=200", { token: adminToken, expect: 200 })).data.mail;
+	assert.deepEqual(all.filter((m) => m.orderId.startsWith(`turn:${drop.id}:`)).map((m) => m.orderId), [`turn:${drop.id}:${turn.position}`], "only this fan's place was mailed: the fan ahead left no address");
+	log(`the dev mailbox has the turn mail for ${address}, its turn ending ${until}`);
 	await page.getByRole("button", { name: "Hold tickets" }).click();
 	await page.getByRole("heading", { name: "Your tickets are held" }).waitFor();
 	await page.getByRole("button", { name: /^Pay/ }).click();

@@ -24,6 +24,10 @@ const en = {
 	"draw.notDrawn.subject": "The draw for {window}",
 	"draw.notDrawn": "You were not drawn for {window} this time. Your registration: {registrationId}; anyone can check the draw on its public page.",
 	"draw.waitlist": "The general sale opens on {generalOpensAt}: join its line on the drop's page any time before then and you are in its pre-queue, shuffled fairly with every fan who joined before the opening.",
+	"turn.subject": "Your turn has come: {drop}",
+	"turn.come": "A returned ticket for {drop} is offered to you: your turn in the line has come.",
+	"turn.until": "Your turn lasts until {until}. Open the drop's page to buy it before then; after it the ticket goes to the next fan in line.",
+	"turn.link": "The drop's page: {link}",
 } satisfies Record<string, MailMessage>;
 
 export type MailKey = keyof typeof en;
@@ -44,6 +48,10 @@ const de: Catalogue = {
 	"draw.notDrawn.subject": "Die Ziehung für {window}",
 	"draw.notDrawn": "Du wurdest diesmal nicht für {window} gezogen. Deine Registrierung: {registrationId}; jeder kann die Ziehung auf ihrer öffentlichen Seite prüfen.",
 	"draw.waitlist": "Der allgemeine Verkauf öffnet am {generalOpensAt}: Stell dich vorher jederzeit auf der Seite des Verkaufs an, dann bist du in seiner Vorwarteschlange, fair gemischt mit allen, die vor der Öffnung beigetreten sind.",
+	"turn.subject": "Du bist dran: {drop}",
+	"turn.come": "Ein zurückgegebenes Ticket für {drop} wird dir angeboten: Du bist in der Warteschlange an der Reihe.",
+	"turn.until": "Dein Zug gilt bis {until}. Öffne die Seite des Verkaufs und kauf es bis dahin; danach geht das Ticket an den nächsten Fan in der Schlange.",
+	"turn.link": "Die Seite des Verkaufs: {link}",
 };
 
 const fr: Catalogue = {
@@ -65,6 +73,10 @@ const fr: Catalogue = {
 	"draw.notDrawn.subject": "Le tirage au sort pour {window}",
 	"draw.notDrawn": "Vous n’avez pas été tiré au sort pour {window} cette fois. Votre inscription : {registrationId} ; chacun peut vérifier le tirage sur sa page publique.",
 	"draw.waitlist": "La vente générale ouvre le {generalOpensAt} : rejoignez sa file sur la page de la vente avant cette heure et vous serez dans sa pré-file, mélangé équitablement avec tous les fans arrivés avant l’ouverture.",
+	"turn.subject": "C’est votre tour : {drop}",
+	"turn.come": "Un billet rendu pour {drop} vous est proposé : votre tour dans la file est arrivé.",
+	"turn.until": "Votre tour dure jusqu’au {until}. Ouvrez la page de la vente pour l’acheter avant ; ensuite, le billet passe au fan suivant dans la file.",
+	"turn.link": "La page de la vente : {link}",
 };
 
 const es: Catalogue = {
@@ -86,6 +98,10 @@ const es: Catalogue = {
 	"draw.notDrawn.subject": "El sorteo de {window}",
 	"draw.notDrawn": "Esta vez no has salido en el sorteo de {window}. Tu registro: {registrationId}; cualquiera puede comprobar el sorteo en su página pública.",
 	"draw.waitlist": "La venta general abre el {generalOpensAt}: únete a su fila en la página de la venta antes de esa hora y estarás en su precola, mezclado con justicia con todos los fans que llegaron antes de la apertura.",
+	"turn.subject": "Te toca: {drop}",
+	"turn.come": "Se te ofrece una entrada devuelta de {drop}: te ha llegado el turno en la fila.",
+	"turn.until": "Tu turno dura hasta el {until}. Abre la página de la venta para comprarla antes; después, la entrada pasa al siguiente fan de la fila.",
+	"turn.link": "La página de la venta: {link}",
 };
 
 const ja: Catalogue = {
@@ -103,6 +119,10 @@ const ja: Catalogue = {
 	"draw.notDrawn.subject": "{window}の抽選結果",
 	"draw.notDrawn": "今回は{window}の抽選に当選しませんでした。登録番号:{registrationId}。抽選は公開ページで誰でも確認できます。",
 	"draw.waitlist": "一般販売は{generalOpensAt}に始まります。それまでに販売ページで列に並べば、開始前に並んだ全員と公平にシャッフルされる事前待機列に入れます。",
+	"turn.subject": "順番が来ました:{drop}",
+	"turn.come": "{drop}の返却されたチケットをご案内します。列でのあなたの順番が来ました。",
+	"turn.until": "あなたの順番は{until}までです。それまでに販売ページで購入してください。過ぎるとチケットは列の次の方に移ります。",
+	"turn.link": "販売ページ:{link}",
 };
 
 export const MAIL_WORDS: Record<Locale, Catalogue> = { en, de, fr, es, ja };

@@ -127,7 +127,7 @@ function positionOf(w: Watermark, place: Place): number | null | "unlisted" {
 	return placedPosition(w.placements, place.slot, place.line, place.slotIndex) ?? "unlisted";
 }
 
-async function resolvePosition(env: Env, w: Watermark, room: string, fanId: string, place: Place): Promise<number | null> {
+export async function resolvePosition(env: Env, w: Watermark, room: string, fanId: string, place: Place): Promise<number | null> {
 	const known = positionOf(w, place);
 	if (known !== "unlisted") return known;
 	// Placed long ago and polling only now: the fan's line knows where.
@@ -227,7 +227,7 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
  * The claims of the request's queue token. A token the engine signed for this drop proves
  * the drop exists; a refused one is a 404 for a drop that does not, else the refusal.
  */
-async function queueClaims(request: IRequest, env: Env, dropId: string): Promise<QueueClaims> {
+export async function queueClaims(request: IRequest, env: Env, dropId: string): Promise<QueueClaims> {
 	try {
 		return await verifyQueueToken(env, requireBearer(request, "queue token"), dropId);
 	} catch (err) {

@@ -82,6 +82,28 @@ export const FAN_OPERATIONS: Operation[] = [
 		errors: { ...AUTH_ERRORS, 404: "not_found, not_in_queue", 409: "drop_cancelled: no turn is granted on a cancelled drop", 503: "not_ready, try_again" },
 	},
 	{
+		operationId: "notifyTurn",
+		method: "POST",
+		path: "/api/drops/:id/notify",
+		tag: "fan",
+		summary: "Be told by email when a returned ticket's turn comes",
+		description:
+			"For a fan in the drop's line with a position, not admitted yet, any time they wait (before or after a sell-out). One address per place in the line: a repeat replaces it. " +
+			"The mail goes only when the fan's turn is the offer of a returned ticket after a sell-out (a normal turn during the sale sends none: the fan is watching the page then), " +
+			"once the pacer has let the batch in: it says the turn has come, until when (the offer's end, in the drop's time zone) and the drop page's link, in the fan's language.",
+		security: ["queueToken"],
+		body: { schema: "NoticeBody", required: true },
+		answers: { 200: json("TurnNotice", "Kept: the mail goes when a returned ticket's turn comes to this position.") },
+		errors: {
+			...AUTH_ERRORS,
+			400: "invalid_json, missing_field, unknown_field, invalid_type",
+			404: "not_found",
+			409: "not_placed (the place is being settled: ask again), already_admitted, no_returns_line (a sale window's token), drop_closed, drop_cancelled",
+			422: "too_short, too_long, invalid_format (email), invalid_value (locale)",
+			503: "mail_unavailable (the deployment sends no email), not_ready, try_again",
+		},
+	},
+	{
 		operationId: "hold",
 		method: "POST",
 		path: "/api/drops/:id/holds",

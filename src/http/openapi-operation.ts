@@ -7,9 +7,10 @@ import type { AnswerSchemas } from "../contract/answers";
 import { AcceptTransferBody, CancelBody, CreateCodeGroupBody, CreatePromoterBody, CreateWebhookBody, HoldBody, JoinBody, MintKeyBody, PatchGateBody, PatchTransfersBody, PatchResaleBody, PatchPromoterBody, PurchaseBody, RefundBody, RegisterDeviceBody, ScanBody, UploadScansBody } from "../contract/requests";
 import { CreateDropBody, PatchDropBody } from "../drops/rules";
 import { RegisterBody, VerifyRegistrationBody } from "../contract/registrations";
+import { NoticeBody } from "../contract/turn-notices";
 
 /** The request bodies, by their names in the document. */
-export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody, AcceptTransferBody, CreateCodeGroupBody, RegisterBody, VerifyRegistrationBody, PatchResaleBody };
+export const REQUEST_SCHEMAS = { CreateDropBody, PatchDropBody, JoinBody, HoldBody, PurchaseBody, ScanBody, RefundBody, CancelBody, CreatePromoterBody, PatchPromoterBody, MintKeyBody, CreateWebhookBody, PatchGateBody, RegisterDeviceBody, UploadScansBody, PatchTransfersBody, AcceptTransferBody, CreateCodeGroupBody, RegisterBody, VerifyRegistrationBody, PatchResaleBody, NoticeBody };
 
 type Security = "admin" | "queueToken" | "accessToken" | "orderToken" | "gate" | "transferSecret" | "holderKey";
 

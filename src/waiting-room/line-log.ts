@@ -7,9 +7,15 @@
 // tick, apart from it, so the log never slows admission. An entry D1 did not
 // take is written after a later tick; one written just before a crash is not
 // written twice (its number is in its detail, and the insert is guarded by it).
+// After the write, the fans of each batch offered returned tickets who left an
+// address are told by email (turn-notices.ts); an entry is forgotten only once
+// its mails went, so a failed send is tried again with it.
 import type { Sql } from "../shared/sql";
 import { guardedActivityStatement } from "../tenants/store";
 import type { RoomConfig } from "./window-rooms";
+import type { TurnOffer, TurnTeller } from "./turn-notices";
+
+export type { TurnTeller };
 
 export type LineLogRow = { seq: number; action: string; at: number; detail: string };
 
@@ -19,6 +25,8 @@ export const LINE_LOG_BATCH = 20;
 export const LINE_LOG_RETRY_MS = 10_000;
 /** The longest wait between two tries of a failing send. */
 export const LINE_LOG_RETRY_MAX_MS = 10 * 60_000;
+/** Turn mails one send sends at most (about two subrequests each); more bring the pacer back at once. */
+export const TURN_MAILS_PER_SEND = 50;
 
 /** The entries waiting for D1, in the pacer's storage. Synchronous, like the rest of the core. */
 export class LineLog {
@@ -71,6 +79,7 @@ export class LineLogSender {
 	constructor(
 		private readonly db: D1Database,
 		private readonly host: LineLogHost,
+		private readonly teller: TurnTeller | null = null,
 	) {}
 
 	/** Starts a send if entries wait and none is under way; the tick does not wait for it. */
@@ -80,14 +89,15 @@ export class LineLogSender {
 		const rows = this.host.log.pending();
 		if (room === null || rows.length === 0) return;
 		const run = writeLineLog(this.db, room, rows)
+			.then(() => this.tell(room, rows))
 			.then(
-				() => {
+				(through) => {
 					this.failures = 0;
-					this.host.log.written(rows[rows.length - 1]!.seq);
-					if (rows.length === LINE_LOG_BATCH) return this.host.comeBack(this.host.now());
+					if (through !== null) this.host.log.written(through);
+					if (through !== rows[rows.length - 1]!.seq || rows.length === LINE_LOG_BATCH) return this.host.comeBack(this.host.now());
 				},
 				(err) => {
-					console.warn("activity log entries of the line not written; trying again", err);
+					console.warn("activity log entries of the line, or their turn mails, not sent; trying again", err);
 					const wait = Math.min(LINE_LOG_RETRY_MS * 2 ** this.failures, LINE_LOG_RETRY_MAX_MS);
 					this.failures++;
 					return this.host.comeBack(this.host.now() + wait);
@@ -100,10 +110,35 @@ export class LineLogSender {
 		this.host.waitUntil(run);
 	}
 
+	/**
+	 * Tells the fans of each batch offered returned tickets (in entry order) that their turn has come, within one send's
+	 * budget; answers the last entry whose mails all went (null: none), the rest waiting for the next send.
+	 */
+	private async tell(room: RoomConfig, rows: LineLogRow[]): Promise<number | null> {
+		if (this.teller === null || room.saleWindow !== undefined) return rows[rows.length - 1]!.seq;
+		let budget = TURN_MAILS_PER_SEND;
+		let through: number | null = null;
+		for (const row of rows) {
+			if (row.action === "drop.returns_offered") {
+				const told = await this.teller(turnOffer(room, row), budget);
+				budget -= told.sent;
+				if (told.more) return through;
+			}
+			through = row.seq;
+		}
+		return through;
+	}
+
 	/** The send under way, for tests that wait for it. */
 	settled(): Promise<void> {
 		return this.sending ?? Promise.resolve();
 	}
+}
+
+/** The batch an entry `drop.returns_offered` names: its positions, when it went in and its offer's length. */
+export function turnOffer(room: Pick<RoomConfig, "id" | "name">, row: LineLogRow): TurnOffer {
+	const detail = JSON.parse(row.detail) as { positions: { from: number; through: number }; offerSeconds: number };
+	return { dropId: room.id, dropName: room.name, from: detail.positions.from, through: detail.positions.through, at: row.at, offerSeconds: detail.offerSeconds };
 }
 
 /** The host a Durable Object hands its sender: its storage's alarm and its waitUntil. */

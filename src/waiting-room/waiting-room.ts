@@ -31,7 +31,7 @@ import { type Watermark, watermarkOf } from "./watermark";
 import type { LineConfig, SealReport } from "./line-core";
 import { slotOf } from "./placement";
 import { BUSY_TICK_MS, LINE_CHANGE_MS, bounded } from "./timing";
-import { LineLogSender, lineLogHost } from "./line-log";
+import { LineLogSender, type TurnTeller, lineLogHost } from "./line-log";
 
 export class WaitingRoom extends DurableObject<Env> {
 	private readonly core: PacerCore;
@@ -50,12 +50,13 @@ export class WaitingRoom extends DurableObject<Env> {
 	/** The clock; tests move it, a deployed Worker cannot (instance fields are not RPC methods). */
 	clock: () => number = () => Date.now();
 
-	constructor(ctx: DurableObjectState, env: Env) {
+	// `teller`: the mail telling a fan a returned ticket's turn has come (src/index.ts hands it in; without it none goes).
+	constructor(ctx: DurableObjectState, env: Env, teller: TurnTeller | null = null) {
 		super(ctx, env);
 		const sql = new Sql(ctx.storage.sql);
 		this.core = new PacerCore(sql, (fn) => ctx.storage.transactionSync(fn), config(env).accessTokenSeconds * 1000);
 		this.served = new RequestCounter(sql);
-		this.logSender = new LineLogSender(env.DB, lineLogHost(ctx, this.core.admission.log, () => this.core.config(), () => this.clock()));
+		this.logSender = new LineLogSender(env.DB, lineLogHost(ctx, this.core.admission.log, () => this.core.config(), () => this.clock()), teller);
 	}
 
 	/**
@@ -391,9 +392,7 @@ export class WaitingRoom extends DurableObject<Env> {
 
 /** What line `line` of a drop is told of its settings. */
 const lineSettings = (drop: RoomConfig, line: number): LineConfig => ({
-	dropId: roomKeyOf(drop),
-	line,
-	lines: drop.lines,
+	dropId: roomKeyOf(drop), line, lines: drop.lines,
 	opensAt: drop.opensAt,
 	closesAt: drop.closesAt,
 	cancelledAt: drop.cancelledAt ?? null,

@@ -330,6 +330,11 @@ describe("the OpenAPI document", () => {
 		const late = await joinAs("fan-late");
 		expect([late.status, late.body.status, typeof late.body.queueToken, late.body.returns]).toEqual([201, "sold_out", "string", { ticketsBack: 0, offered: 0 }]);
 		expect((await api("GET", "/api/drops/:id", { params: { id } })).body.status).toBe("sold_out");
+		// The late fan leaves an address for the mail when a returned ticket's turn comes to them (once placed).
+		await tickRoom(id);
+		const notice = await api("POST", "/api/drops/:id/notify", { params: { id }, init: jsonBody({ email: "late@x.test", locale: "ja" }, bearer(late.body.queueToken)) });
+		expect([notice.status, notice.body.email, typeof notice.body.position]).toEqual([200, "late@x.test", "number"]);
+		expect((await api("POST", "/api/drops/:id/notify", { params: { id }, init: jsonBody({ email: "not an address" }, bearer(late.body.queueToken)) })).body.error.code).toBe("invalid_format");
 
 		// The promoter's views once both sales are in D1.
 		await waitUntil(
