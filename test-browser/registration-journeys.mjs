@@ -78,7 +78,7 @@ export async function fanRegistersIsDrawnAndJoins({ browser, base, api, adminTok
 	await fan.page.getByRole("heading", { name: "Register for Verified fans" }).waitFor();
 	await fan.page.locator("#reg-status").getByText("3 fans are drawn at random").waitFor();
 	// A mistyped address is said by its field before anything is sent.
-	const address = fan.page.getByLabel("Your email address");
+	const address = fan.page.locator("#reg-block").getByLabel("Your email address");
 	await address.fill("not an address");
 	await fan.page.getByRole("button", { name: "Register" }).click();
 	await fan.page.locator("#reg-error").getByText("Type an email address").waitFor();

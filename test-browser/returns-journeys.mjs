@@ -82,6 +82,12 @@ export async function fanOfferedReturnedTicket({ browser, base, api, adminToken,
 	await assertAccessible(page, "sold out, join offered, phone", { log });
 	await shot(page, "fan-11-sold-out-join-line");
 
+	// Every text the live region is given from here on (a later announcement replaces an earlier one within moments).
+	await page.evaluate(() => {
+		const live = document.getElementById("live");
+		window.__liveSaid = [];
+		new MutationObserver(() => live.textContent && window.__liveSaid.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+	});
 	await page.getByRole("button", { name: "Join the line for returned tickets" }).click();
 	await page.getByRole("heading", { name: "Sold out: you’re in line for returned tickets" }).waitFor();
 	// The exact place: behind the fan who joined first, by the engine's own positions.
@@ -93,8 +99,10 @@ export async function fanOfferedReturnedTicket({ browser, base, api, adminToken,
 	assert.equal((await page.locator("#wait-label").innerText()).trim(), "Returned tickets right now");
 	assert.equal(await figure(page, "wait"), "0");
 	assert.match(await page.locator("#returns-note").innerText(), /Every ticket has been sold\. You keep your place/);
-	const liveNow = await page.locator("#live").textContent();
-	assert.match(liveNow, /You keep your place in line for returned tickets/, `said aloud once (live: ${JSON.stringify(liveNow)})`);
+	const keepSaid = /You keep your place in line for returned tickets/;
+	await page.waitForFunction((source) => window.__liveSaid.some((text) => new RegExp(source).test(text)), keepSaid.source, { timeout: 10_000 });
+	const liveSaid = await page.evaluate(() => window.__liveSaid);
+	assert.equal(liveSaid.filter((text) => keepSaid.test(text)).length, 1, `said aloud once (live: ${JSON.stringify(liveSaid)})`);
 	await assertAccessible(page, "in line for returned tickets, phone", { log });
 	await shot(page, "fan-12-in-line-for-returns");
 	log("joined after the sell-out: sold out said, place 2 of the line, 0 tickets back");

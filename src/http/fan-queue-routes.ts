@@ -203,8 +203,9 @@ fanQueueRoutes.post("/drops/:id/join", async (request, env, ctx) => {
 	const joined = unwrap(outcome);
 	const now = Date.now();
 	if (joined.status === "sold_out") {
-		// A line told not to take newcomers stores nothing: there is no place to keep, only the news. This route
-		// always lets fans join until the drop closes (after a sell-out they wait for returned tickets).
+		// A line told not to take newcomers stores nothing: there is no place to keep, only the news. The general
+		// sale's line takes fans until the drop closes (after a sell-out they wait for returned tickets); a sale
+		// window's takes nobody new once it has sold out.
 		return Response.json(
 			{ ...unplacedView(w, now), fanId, status: "sold_out", queueToken: null, fanSecret: null, rejoined: false, pollAfterMs: null } satisfies JoinAnswer,
 			{ status: 200 },
