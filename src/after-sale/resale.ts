@@ -14,32 +14,26 @@
 // listing unsold) takes the unit back from the stock first, only while a unit is
 // free, then ends the listing; a buyer who got there in between keeps the sale.
 import { type ListingRow, type ListingView, OCCUPIED_SQL, assertResaleKind, feeOf, listingRow, listingView, newListingId, resaleCapacity, resaleRules } from "./resale-store";
-import { type OrderRecord, type TicketRecord, orderRecord } from "./order-store";
+import type { OrderRecord, TicketRecord } from "./order-store";
 import { finishRefunds } from "./refunds";
 import { endedEventStatement, listedEventStatement, refundedEventStatement, soldEventStatement } from "./webhook-events";
 import type { DropConfig } from "../drops/rules";
 import { dropState } from "../drops/lifecycle";
-import { ApiError, notFound } from "../shared/errors";
+import { ApiError } from "../shared/errors";
 import { randomId } from "../shared/ids";
 import { roomStub, shardStub } from "../shared/names";
 import { guardedActivityStatement } from "../tenants/store";
+import { type TicketMove, movableTicket, ticketRefusal } from "./ticket-moves";
 import { putBackOnSale } from "./put-back";
 
 const conflict = (code: string, message: string, details: Record<string, unknown> = {}) => new ApiError(409, code, message, details);
+/** How this act names itself when a ticket cannot go (ticket-moves.ts). */
+const LISTING: TicketMove = { done: "listed", whenListed: "This ticket is listed for resale already." };
 
 /** The seller's refund is left to the request that made it this long before the cron takes it (as refunds.ts does). */
 const REFUND_GRACE_MS = 60_000;
 /** Listings one settle sells at most: a batch of orders buys at most this many at once; the next settle goes on. */
 const SETTLE_LIMIT = 100;
-
-function ticketRefusal(ticket: TicketRecord, order: OrderRecord): ApiError | null {
-	if (ticket.refund_id !== null) return conflict("ticket_refunded", "This ticket was refunded; it cannot be listed.");
-	if (order.payment_missing_at !== null) return conflict("payment_not_taken", "This ticket's payment was not taken; it cannot be listed.");
-	if (ticket.scanned_at !== null) return conflict("already_used", `This ticket was already scanned at ${ticket.scanned_at}; it cannot be listed.`, { scannedAt: ticket.scanned_at });
-	if (ticket.transfer_id !== null) return conflict("ticket_transferred", "This ticket was already transferred to someone else.");
-	if (ticket.listing_id !== null) return conflict("ticket_listed", "This ticket is listed for resale already.", { listingId: ticket.listing_id });
-	return null;
-}
 
 function activity(db: D1Database, drop: DropConfig, action: string, row: Pick<ListingRow, "listing_id" | "order_id" | "code">, at: string, guard: string, ...binds: string[]) {
 	const entry = { promoterId: drop.promoterId, actor: "fan" as const, keyId: null, keyLabel: null, action, dropId: drop.id, at };
@@ -58,14 +52,7 @@ export async function listTicket(env: Env, drop: DropConfig, orderId: string, co
 	const rules = await resaleRules(env.DB, drop.id);
 	if (!rules.enabled) throw conflict("resale_off", "The promoter has not opened resale for this drop.");
 	const db = env.DB;
-	const [order, ticket] = await Promise.all([
-		orderRecord(db, orderId),
-		db.prepare(`SELECT * FROM tickets WHERE code = ? AND order_id = ? AND drop_id = ?`).bind(code, orderId, drop.id).first<TicketRecord>(),
-	]);
-	if (order === null) throw conflict("not_ticketed", "This order's tickets are not issued yet; try again in a moment.");
-	if (ticket === null) throw notFound("ticket");
-	const refusal = ticketRefusal(ticket, order);
-	if (refusal !== null) throw refusal;
+	const { order } = await movableTicket(db, drop.id, orderId, code, LISTING);
 	const now = new Date(nowMs).toISOString();
 	const row: ListingRow = {
 		listing_id: newListingId(),
@@ -102,7 +89,7 @@ export async function listTicket(env: Env, drop: DropConfig, orderId: string, co
 		const open = await db.prepare(`SELECT transfer_id FROM ticket_transfers WHERE from_code = ? AND state = 'pending'`).bind(code).first<string>("transfer_id");
 		if (open !== null) throw conflict("transfer_pending", "This ticket has a transfer waiting to be accepted; cancel it first.", { transferId: open });
 		const again = await db.prepare(`SELECT * FROM tickets WHERE code = ?`).bind(code).first<TicketRecord>();
-		throw (again === null ? null : ticketRefusal(again, order)) ?? conflict("ticket_transferred", "This ticket was already transferred to someone else.");
+		throw (again === null ? null : ticketRefusal(again, order, LISTING)) ?? conflict("ticket_transferred", "This ticket was already transferred to someone else.");
 	}
 	// Its unit back on sale now; one that does not make it is put back by the cron (sweepResale).
 	await restockListing(env, row).catch((err) => console.error(`resale ${row.listing_id}: restock left to the cron`, err));

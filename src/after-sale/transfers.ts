@@ -26,19 +26,12 @@ import type { DropConfig } from "../drops/rules";
 import { ApiError, notFound } from "../shared/errors";
 import { ticketCode } from "../shared/ids";
 import { guardedActivityStatement } from "../tenants/store";
+import { type TicketMove, movableTicket, ticketRefusal } from "./ticket-moves";
 import { transferredEventStatement } from "./webhook-events";
 
 const conflict = (code: string, message: string, details: Record<string, unknown> = {}) => new ApiError(409, code, message, details);
-
-/** Why a ticket cannot be handed on now: 409 with the reason, for making and for accepting alike. */
-function ticketRefusal(ticket: TicketRecord, order: OrderRecord): ApiError | null {
-	if (ticket.refund_id !== null) return conflict("ticket_refunded", "This ticket was refunded; it cannot be transferred.");
-	if (order.payment_missing_at !== null) return conflict("payment_not_taken", "This ticket's payment was not taken; it cannot be transferred.");
-	if (ticket.scanned_at !== null) return conflict("already_used", `This ticket was already scanned at ${ticket.scanned_at}; it cannot be transferred.`, { scannedAt: ticket.scanned_at });
-	if (ticket.transfer_id !== null) return conflict("ticket_transferred", "This ticket was already transferred to someone else.");
-	if (ticket.listing_id !== null) return conflict("ticket_listed", "This ticket is listed for resale; withdraw the listing to transfer it.", { listingId: ticket.listing_id });
-	return null;
-}
+/** How this act names itself when a ticket cannot go (ticket-moves.ts). */
+const TRANSFER: TicketMove = { done: "transferred", whenListed: "This ticket is listed for resale; withdraw the listing to transfer it." };
 
 /** The act's entry in the promoter's activity log, written only when the act was (`guard` reads the act's own row). */
 function activity(db: D1Database, drop: DropConfig, action: string, row: Pick<TransferRow, "transfer_id" | "order_id" | "from_code">, at: string, guard: string, ...binds: string[]) {
@@ -56,14 +49,7 @@ export interface MadeTransfer {
 export async function makeTransfer(db: D1Database, drop: DropConfig, orderId: string, code: string, nowMs: number): Promise<MadeTransfer> {
 	if (drop.cancelledAt !== null) throw conflict("drop_cancelled", "This drop was cancelled: its orders are refunded, and nothing is transferred.");
 	assertTransfersOpen(await transferRules(db, drop.id), nowMs);
-	const [order, ticket] = await Promise.all([
-		orderRecord(db, orderId),
-		db.prepare(`SELECT * FROM tickets WHERE code = ? AND order_id = ? AND drop_id = ?`).bind(code, orderId, drop.id).first<TicketRecord>(),
-	]);
-	if (order === null) throw conflict("not_ticketed", "This order's tickets are not issued yet; try again in a moment.");
-	if (ticket === null) throw notFound("ticket");
-	const refusal = ticketRefusal(ticket, order);
-	if (refusal !== null) throw refusal;
+	const { order } = await movableTicket(db, drop.id, orderId, code, TRANSFER);
 	const now = new Date(nowMs).toISOString();
 	const row: TransferRow = {
 		transfer_id: newTransferId(),
@@ -97,7 +83,7 @@ export async function makeTransfer(db: D1Database, drop: DropConfig, orderId: st
 		const open = await db.prepare(`SELECT transfer_id FROM ticket_transfers WHERE from_code = ? AND state = 'pending'`).bind(code).first<string>("transfer_id");
 		if (open !== null) throw conflict("transfer_pending", "This ticket already has a transfer waiting to be accepted; cancel it first.", { transferId: open });
 		const again = await db.prepare(`SELECT * FROM tickets WHERE code = ?`).bind(code).first<TicketRecord>();
-		throw (again === null ? null : ticketRefusal(again, order)) ?? conflict("ticket_transferred", "This ticket was already transferred to someone else.");
+		throw (again === null ? null : ticketRefusal(again, order, TRANSFER)) ?? conflict("ticket_transferred", "This ticket was already transferred to someone else.");
 	}
 	return { transfer: viewOf(row), secret };
 }
@@ -187,7 +173,7 @@ export async function acceptTransfer(
 			orderRecord(db, row.order_id),
 			db.prepare(`SELECT * FROM tickets WHERE code = ?`).bind(row.from_code).first<TicketRecord>(),
 		]);
-		throw (ticket === null || order === null ? null : ticketRefusal(ticket, order)) ?? conflict("transfer_cancelled", "This transfer can no longer be accepted.");
+		throw (ticket === null || order === null ? null : ticketRefusal(ticket, order, TRANSFER)) ?? conflict("transfer_cancelled", "This transfer can no longer be accepted.");
 	}
 	return { accepted: await heldTicket(env, drop.id, row.transfer_id, code), holderKey, again: false };
 }
