@@ -53,7 +53,7 @@ test("the plan: none without registrations; the registration open past the code 
 	assert.ok(draw.registrationSeconds >= plan.leadSeconds + plan.windowSeconds, "an invited fan's code must not meet the code window open");
 	assert.ok(draw.capacity < draw.invites);
 	assert.equal(drawPlan({ registered: 30, invites: 100, registrationSeconds: 0 }, 10).invites, 30, "never more invites than registrations");
-	assert.deepEqual(drawPlan({ registered: 20000, invites: 5000, registrationSeconds: 0 }, 200).registrationSeconds, 500);
+	assert.deepEqual(drawPlan({ registered: 20000, invites: 5000, registrationSeconds: 0 }, 200).registrationSeconds, 667, "one second per 30 registrations");
 	assert.ok(Date.parse(window.registration.closesAt) < Date.parse(window.opensAt));
 	assert.equal(window.registration.invites, draw.invites);
 	assert.equal(window.access, "registered");
@@ -105,6 +105,24 @@ test("a fan registers (every tenth twice), reads its code by address, verifies (
 		const body = JSON.parse(sent.find((e) => e.url.endsWith("/registrations")).body);
 		assert.deepEqual([body.window, body.locale], ["drawn", ["en", "de", "fr", "es", "ja"][index % 5]]);
 	}
+});
+
+test("a mail read the transport dropped is read again (a long run's local proxy), by a registrant and by a drawn fan alike", async () => {
+	const dropping = (engine, start) => {
+		let reads = 0;
+		return scripted(async (e, log) => {
+			if (e.url.includes("/dev/mail") && ++reads === 1) return { status: 0, body: null, headers: {} };
+			return engine.client.request(e, log);
+		}, start);
+	};
+	const reg = dropping(registrationEngine());
+	const r = await runAsync(registrant(reg.client, cfg, setup, 0, send), reg.client);
+	assert.deepEqual([r.verified, r.retries], [true, 1]);
+	assert.equal(reg.sent.filter((e) => e.url.includes("/dev/mail")).length, 2, "one read dropped, the same read again");
+	const fan = dropping(drawnEngine(mail(REG, "Invited", `Your registration: ${REG}.\n\nYour personal code: ${CODE}.`), () => answer(201, { queueToken: "q" })), Date.parse(window.opensAt) + 1000);
+	const f = await runAsync(drawnFan(fan.client, cfg, setup, 0, send, windowAdmit(fan.client, cfg, setup)), fan.client);
+	assert.deepEqual([f.told, f.invited, f.outcome, f.retries], [true, true, "bought", 1]);
+	assert.equal(fan.sent.filter((e) => e.url.includes("/dev/mail")).length, 2);
 });
 
 test("a second code mail within the minute is counted against the rule; one after it is a renewal, and the newest code is used", async () => {

@@ -90,7 +90,7 @@ export const DEFAULTS = {
 	registered: 20000,
 	/** The presale scenario: how many of them the draw invites. */
 	invites: 5000,
-	/** The presale scenario: how long registration stays open; 0 takes one second per 40 registrations (at least until the code window closes). */
+	/** The presale scenario: how long registration stays open; 0 takes one second per 30 registrations (at least until the code window closes). */
 	registrationSeconds: 0,
 };
 
