@@ -119,7 +119,7 @@ test("a mail read the transport dropped is read again (a long run's local proxy)
 	const r = await runAsync(registrant(reg.client, cfg, setup, 0, send), reg.client);
 	assert.deepEqual([r.verified, r.retries], [true, 1]);
 	assert.equal(reg.sent.filter((e) => e.url.includes("/dev/mail")).length, 2, "one read dropped, the same read again");
-	const fan = dropping(drawnEngine(mail(REG, "Invited", `Your registration: ${REG}.\n\nYour personal code: ${CODE}.`), () => answer(201, { queueToken: "q" })), Date.parse(window.opensAt) + 1000);
+	const fan = dropping(drawnEngine(mail(REG, "Invited", `Your registration: ${REG}.\n\nYour personal code: ${CODE}.`), () => answer(201, { queueToken: "q", window: "drawn" })), Date.parse(window.opensAt) + 1000);
 	const f = await runAsync(drawnFan(fan.client, cfg, setup, 0, send, windowAdmit(fan.client, cfg, setup)), fan.client);
 	assert.deepEqual([f.told, f.invited, f.outcome, f.retries], [true, true, "bought", 1]);
 	assert.equal(fan.sent.filter((e) => e.url.includes("/dev/mail")).length, 2);
@@ -185,7 +185,7 @@ test("a fan drawn joins with its mailed code and buys; the friend it hands the c
 		if (b.code !== CODE) return refusal(403, "code_invalid");
 		if (used.has(b.code)) return refusal(409, "code_used");
 		used.add(b.code);
-		return answer(201, { queueToken: "q" });
+		return answer(201, { queueToken: "q", window: "drawn" });
 	});
 	const r = await runAsync(drawnFan(client, cfg, setup, 0, send, windowAdmit(client, cfg, setup)), client);
 	assert.deepEqual([r.told, r.invited, r.accepted, r.friendAccepts, r.refusals.code_used, r.outcome, r.tickets], [true, true, 1, 0, 1, "bought", 1]);
@@ -208,8 +208,30 @@ test("a fan not drawn tries the open window without a code or with a guessed one
 	}
 });
 
+test("a join the general sale took (the window closed first) is no code rule broken: an invited fan's counts as late, a stranger's and a friend's as not let in", async () => {
+	const invitedMail = mail(REG, "Invited", `Your registration: ${REG}.\n\nYour personal code: ${CODE}.`);
+	const general = () => answer(201, { queueToken: "q" });
+	const late = drawnEngine(invitedMail, general);
+	const r = await runAsync(drawnFan(late.client, cfg, setup, 0, send, windowAdmit(late.client, cfg, setup)), late.client);
+	assert.deepEqual([r.invited, r.accepted, r.friendAccepts, r.outcome, r.tickets], [true, 0, 0, "after_close", 0]);
+	assert.equal(late.sent.filter((e) => e.url.endsWith("/join")).length, 1, "no friend is sent once the window is gone");
+	assert.equal(drawTotals([], [r]).afterClose, 1);
+	// The window's line took the fan; the friend's join came as the window closed and the general sale took it.
+	let joins = 0;
+	const racing = drawnEngine(invitedMail, () => (++joins === 1 ? answer(201, { queueToken: "q", window: "drawn" }) : general()));
+	const raced = await runAsync(drawnFan(racing.client, cfg, setup, 0, send, windowAdmit(racing.client, cfg, setup)), racing.client);
+	assert.deepEqual([raced.accepted, raced.friendAccepts], [1, 0]);
+	const stranger = drawnEngine(mail(REG, "The draw", `Your registration: ${REG}.`), general);
+	const s = await runAsync(drawnFan(stranger.client, cfg, setup, 4, send, windowAdmit(stranger.client, cfg, setup)), stranger.client);
+	assert.deepEqual([s.tried, s.strangerAccepts], [1, 0]);
+	// A stranger whose mail came after the window closed does not try it.
+	const after = scripted(stranger.client.request, Date.parse(window.closesAt) + 1000);
+	const gone = await runAsync(drawnFan(after.client, cfg, setup, 4, send, windowAdmit(after.client, cfg, setup)), after.client);
+	assert.deepEqual([gone.told, gone.tried, after.sent.filter((e) => e.url.endsWith("/join")).length], [true, 0, 0]);
+});
+
 test("a fan whose draw mail never comes is counted untold, not left waiting", async () => {
-	const { client } = drawnEngine(null, () => answer(201, { queueToken: "q" }));
+	const { client } = drawnEngine(null, () => answer(201, { queueToken: "q", window: "drawn" }));
 	const r = await runAsync(drawnFan(client, cfg, setup, 1, send, windowAdmit(client, cfg, setup)), client);
 	assert.deepEqual([r.told, r.invited], [false, false]);
 	assert.ok(client.now() >= Date.parse(window.closesAt) - 30_000);
@@ -272,6 +294,7 @@ test("the verdict fails each way the registered window breaks", async () => {
 		[{}, { friendAccepts: 1 }, /let in a second fan/],
 		[{}, { strangerAccepts: 1 }, /not drawn let into the window/],
 		[{}, { notAdmitted: 1 }, /never admitted/],
+		[{}, { accepted: invited.length - 1, afterClose: 1 }, /1 invited fan\(s\) joined only after the window closed/],
 		[{ drawnPart: { id: "drawn", sold: draw.capacity + 1, held: 0, oversold: 1, ok: false } }, { bought: draw.capacity + 1 }, /window drawn sold past its capacity/],
 		[{}, { bought: draw.capacity - 1 }, /window drawn sold 8, its fans were sold 7/],
 		[{ drawnPart: null }, {}, /no part for the window drawn/],

@@ -58,8 +58,11 @@ export function drawPlan(knobs, codeWindowEndsSeconds) {
 		registrationSeconds: registrationSeconds,
 		/** From the registration's close to the window's opening: the draw and its first emails. */
 		drawSeconds: 30,
-		/** The window stays open while the cron tells the rest (a run every minute on a deployment). */
-		windowSeconds: Math.max(240, 60 + runs * 10),
+		/**
+		 * The window stays open while the cron tells the rest (a run every minute on a deployment), and then long
+		 * enough for the last told to join, wait their turn and buy (a tenth of a second per invite).
+		 */
+		windowSeconds: Math.max(240, 60 + runs * 10 + Math.ceil(invites / 10)),
 		twiceEvery: 10,
 		wrongFirstEvery: 10,
 		shareEvery: 10,
@@ -253,12 +256,13 @@ export function* drawnFan(client, cfg, setup, index, send, admit) {
 	const fanId = "drawn-" + index + "-" + setup.dropId.slice(-6);
 	if (news.code === null) {
 		if (index % draw.tryEvery !== 0) return result;
-		// Without a code, only an open window refuses: before it, a join goes to the general sale's line.
+		// Without a code, only an open window refuses: before it or after it, a join goes to the general sale's line.
 		if (client.now() < opens) yield pause(opens - client.now() + 500);
+		if (client.now() > closes - 5000) return result;
 		result.tried = 1;
 		const guessing = (index / draw.tryEvery) % 2 === 1;
 		const res = yield* send(join(fanId, guessing ? guessCode() : null), result);
-		if (res.status === 200 || res.status === 201) result.strangerAccepts++;
+		if (inWindow(res)) result.strangerAccepts++;
 		const why = refused(res);
 		if (client.check) client.check("a fan not drawn is refused the window", res.status === 403 && why === (guessing ? "code_invalid" : "code_required"), { status: res.status, code: why, guessing: guessing });
 		return result;
@@ -270,10 +274,15 @@ export function* drawnFan(client, cfg, setup, index, send, admit) {
 		if (client.check) client.check("an invited fan's code lets them in", false, { status: res.status, code: result.outcome });
 		return result;
 	}
+	if (!inWindow(res)) {
+		// Taken by the general sale: the window had closed when this fan came (the run fell behind its plan).
+		result.outcome = "after_close";
+		return result;
+	}
 	result.accepted = 1;
 	if (index % draw.shareEvery === 0) {
 		const friend = yield* send(join("friend-" + fanId, news.code), result);
-		if (friend.status === 200 || friend.status === 201) result.friendAccepts++;
+		if (inWindow(friend)) result.friendAccepts++;
 		const why = refused(friend);
 		if (client.check) client.check("an invited code handed on is refused", friend.status === 409 && why === "code_used", { status: friend.status, code: why });
 	}
@@ -281,9 +290,18 @@ export function* drawnFan(client, cfg, setup, index, send, admit) {
 	return result;
 }
 
+/**
+ * Whether a join was placed in the drawn window's line. A code names the window open at the join's time, so a
+ * join the window closed before (a slow client) is the general sale's, a place any fan may take: only a place in
+ * the window is one a code rule could have been broken for.
+ */
+function inWindow(res) {
+	return (res.status === 200 || res.status === 201) && json(res).window === "drawn";
+}
+
 /** Totals over the registrations and the drawn fans. */
 export function drawTotals(registrations, drawnFans) {
-	const t = { registered: 0, verified: 0, earlyMails: 0, renewedMails: 0, wrongAccepted: 0, told: 0, invitedMails: 0, invitedIds: [], accepted: 0, friendAccepts: 0, strangerTries: 0, strangerAccepts: 0, bought: 0, windowSoldOut: 0, notAdmitted: 0, untold: 0, retries: 0, refusals: {} };
+	const t = { registered: 0, verified: 0, earlyMails: 0, renewedMails: 0, wrongAccepted: 0, told: 0, invitedMails: 0, invitedIds: [], accepted: 0, friendAccepts: 0, strangerTries: 0, strangerAccepts: 0, bought: 0, windowSoldOut: 0, notAdmitted: 0, afterClose: 0, untold: 0, retries: 0, refusals: {} };
 	const add = function (r) {
 		t.retries += r.retries;
 		for (const k of Object.keys(r.refusals)) t.refusals[k] = (t.refusals[k] || 0) + r.refusals[k];
@@ -310,6 +328,7 @@ export function drawTotals(registrations, drawnFans) {
 		t.bought += f.tickets;
 		if (f.outcome === "window_sold_out") t.windowSoldOut++;
 		if (f.outcome === "not_admitted") t.notAdmitted++;
+		if (f.outcome === "after_close") t.afterClose++;
 		add(f);
 	}
 	return t;
@@ -352,7 +371,8 @@ export function* drawVerdict(client, cfg, setup, made, totals, sha256Hex) {
 		}).length;
 		if (totals.untold === 0 && notMailed > 0) failures.push(notMailed + " invited fan(s) got no code by mail");
 		if (wrongly > 0) failures.push(wrongly + " fan(s) mailed a code the draw did not invite");
-		if (totals.accepted !== totals.invitedMails) failures.push("invited codes let in " + totals.accepted + " fans, " + totals.invitedMails + " were mailed one");
+		if (totals.afterClose > 0) failures.push(totals.afterClose + " invited fan(s) joined only after the window closed (the run fell behind its plan: give the registration more time, --registration-seconds)");
+		if (totals.accepted + totals.afterClose !== totals.invitedMails) failures.push("invited codes let in " + totals.accepted + " fans, " + totals.invitedMails + " were mailed one");
 		if (totals.friendAccepts > 0) failures.push(totals.friendAccepts + " invited code(s) let in a second fan");
 		if (totals.strangerAccepts > 0) failures.push(totals.strangerAccepts + " fan(s) not drawn let into the window");
 		if (totals.notAdmitted > 0) failures.push(totals.notAdmitted + " invited fan(s) let in were never admitted");

@@ -10,7 +10,7 @@ import { onFirstUse } from "../shared/on-first-use";
 import { WEBHOOK_EVENTS } from "./requests";
 
 function build() {
-	const { TicketType } = answerParts();
+	const { TicketType, SaleWindow } = answerParts();
 
 	/** A drop as the promoter API answers it, and as D1 and the objects keep it. */
 	const Drop = z.strictObject({
@@ -40,15 +40,7 @@ function build() {
 		timeZone: z.string().meta({ description: "The drop's IANA time zone: its times are shown to fans, in emails and on the promoter page in it (UTC unless the promoter set one)." }),
 		presales: z
 			.array(
-				z.strictObject({
-					id: z.string(),
-					name: z.string(),
-					opensAt: instant(),
-					closesAt: instant(),
-					access: z.enum(["code", "list", "registered"]),
-					ticketTypes: nullable(z.array(z.string())).meta({ description: "Null: every type of the drop." }),
-					maxPerFan: nullable(z.int()).meta({ description: "Null: the drop's." }),
-					capacity: nullable(z.int()).meta({ description: "Null: no cap of its own." }),
+				SaleWindow.extend({
 					registration: z
 						.strictObject({ opensAt: instant(), closesAt: instant(), invites: z.int() })
 						.optional()

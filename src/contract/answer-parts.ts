@@ -1,5 +1,5 @@
 // The pieces every API's answers are built from: the kinds of field (an instant,
-// a count, a hash), an order's statuses, a ticket type and the error body. The
+// a count, a hash), an order's statuses, a ticket type, a sale window and the error body. The
 // fan's answers (fan-answers.ts), the promoter's (admin-answers.ts,
 // audit-answers.ts) and the engine's own (engine-answers.ts) take them from here,
 // so a ticket type or a refusal reads the same in every answer.
@@ -33,6 +33,18 @@ function build() {
 		sections: z.array(z.strictObject({ name: z.string(), seats: count() })).optional(),
 	});
 
+	/** A sale window before the general sale, as fans and promoters read it (the promoter's adds its registration). */
+	const SaleWindow = z.strictObject({
+		id: z.string(),
+		name: z.string(),
+		opensAt: instant(),
+		closesAt: instant(),
+		access: z.enum(["code", "list", "registered"]),
+		ticketTypes: nullable(z.array(z.string())).meta({ description: "The types its fans may hold; null: every type." }),
+		maxPerFan: nullable(z.int()).meta({ description: "Its per-fan cap; null: the drop's." }),
+		capacity: nullable(z.int()).meta({ description: "The most it may sell; null: no cap of its own." }),
+	});
+
 	/** Every refusal: `{"error": {"code", "message", ...}}`, with the details a code carries. */
 	const ApiError = z.strictObject({
 		error: z.strictObject({
@@ -59,7 +71,7 @@ function build() {
 		}),
 	});
 
-	return { TicketType, ApiError };
+	return { TicketType, SaleWindow, ApiError };
 }
 
 /** The schemas several answers use. */

@@ -9,7 +9,7 @@ import { answerParts, count, hex64, instant, nullable, orderStatus } from "./ans
 import { onFirstUse } from "../shared/on-first-use";
 
 function build() {
-	const { TicketType } = answerParts();
+	const { TicketType, SaleWindow } = answerParts();
 
 	const dropStatus = z.enum(["scheduled", "open", "sold_out", "closed", "cancelled"]);
 
@@ -31,18 +31,7 @@ function build() {
 		seedCommitment: hex64().meta({ description: "SHA-256 of the shuffle's seed, public from creation." }),
 		ticketTypes: z.array(TicketType),
 		presales: z
-			.array(
-				z.strictObject({
-					id: z.string(),
-					name: z.string(),
-					opensAt: instant(),
-					closesAt: instant(),
-					access: z.enum(["code", "list", "registered"]),
-					ticketTypes: nullable(z.array(z.string())).meta({ description: "The types its fans may hold; null: every type." }),
-					maxPerFan: nullable(z.int()).meta({ description: "Its per-fan cap; null: the drop's." }),
-					capacity: nullable(z.int()).meta({ description: "The most it may sell; null: no cap of its own." }),
-				}),
-			)
+			.array(SaleWindow)
 			.optional()
 			.meta({ description: "The drop's sale windows before its general sale, in order (only on a drop that has them): the fan page says which is open, when the next opens and who each is for." }),
 		payments: z

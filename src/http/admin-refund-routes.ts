@@ -13,6 +13,7 @@ import { drawDueWindows } from "../after-sale/draw-mail";
 import { listRefunds, refundOrder } from "../after-sale/refunds";
 import { cancelDrop, markCancelled } from "../after-sale/drop-cancel";
 import { retryOrder } from "../after-sale/retry";
+import { dispatchWebhooks } from "../after-sale/webhook-delivery";
 import type { DropConfig } from "../drops/rules";
 import { tellShards } from "../inventory/drop-shards";
 import { config } from "../shared/config";
@@ -27,7 +28,12 @@ type Args = [Env, ExecutionContext];
 
 export const adminRefundRoutes = Router<IRequest, Args>({ base: "/api/admin" });
 
-adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env) => {
+/** A promoter's act wrote its webhook rows in its own batch: they go out now, after the answer, not at the next sales batch or half-hour cron. */
+function dispatchAfter(env: Env, ctx: ExecutionContext, what: string): void {
+	ctx.waitUntil(dispatchWebhooks(env).catch((err) => console.error(`${what}: webhook dispatch failed; the cron sends them`, err)));
+}
+
+adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env, ctx) => {
 	const drop = dropOf(request);
 	const { tickets, restock } = parse(RefundBody, (await readJson(request, { optional: true })) ?? {});
 	const { byThisCall, ...refunded } = await refundOrder(env, drop, request.params.orderId ?? "", { ...(tickets === undefined ? {} : { codes: tickets }), restock: restock ?? false });
@@ -49,6 +55,7 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env)
 				state: byThisCall.every((r) => r.state === "refunded") ? "refunded" : byThisCall.some((r) => r.state === "pending") ? "pending" : "failed",
 			},
 		});
+		dispatchAfter(env, ctx, "refund");
 	}
 	return refunded satisfies OrderRefunds;
 });
@@ -60,7 +67,7 @@ adminRefundRoutes.get("/drops/:id/refunds", async (request, env) => {
 	return { ...page, nextCursor: nextCursor(page.refunds, limit, last ? [last.created_at, last.refund_id] : null) } satisfies RefundList;
 });
 
-adminRefundRoutes.post("/drops/:id/cancel", async (request, env) => {
+adminRefundRoutes.post("/drops/:id/cancel", async (request, env, ctx) => {
 	const drop = dropOf(request);
 	const { restock } = parse(CancelBody, (await readJson(request, { optional: true })) ?? {});
 	// The drop is cancelled before its orders are refunded: the pacer first (nobody admitted, no settings undo it),
@@ -77,6 +84,8 @@ adminRefundRoutes.post("/drops/:id/cancel", async (request, env) => {
 			dropId: drop.id,
 			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft, unrefundable: cancelled.left.length },
 		});
+		// drop.cancelled, and order.refunded for each order this call refunded.
+		dispatchAfter(env, ctx, "cancel");
 	}
 	return cancelled satisfies DropCancelled;
 });

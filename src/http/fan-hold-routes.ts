@@ -93,9 +93,9 @@ fanHoldRoutes.post("/drops/:id/holds/:holdId/purchase", async (request, env) => 
 	// One call: the hold's shard quotes, charges, and turns the hold into an order (or refunds). Only it knows
 	// the price, so it refuses a method this Worker does not take (and checks again), unless the hold costs nothing.
 	const methodTaken = paymentProvider(env, payment.method).ok;
-	// notAfter: a payment waiting on the fan's bank keeps the hold no longer than the turn. The turn began one access
-	// window before it ended (to within the second the token's expiry is rounded down to): the queue figures' admission.
-	const admittedAt = access.exp * 1000 - config(env).accessTokenSeconds * 1000;
+	// notAfter: a payment waiting on the fan's bank keeps the hold no longer than the turn. admittedAt: when the turn
+	// began, for the queue figures; a token from before it was carried had a full access time before its expiry.
+	const admittedAt = access.admittedAt ?? access.exp * 1000 - config(env).accessTokenSeconds * 1000;
 	const outcome = await shardStub(env, dropId, shardIndex).purchase({ holdId: request.params.holdId!, fanId: access.fanId, payment, methodTaken, notAfter: access.exp * 1000, admittedAt, ...(email === undefined ? {} : { email }), ...(locale === undefined ? {} : { locale }) });
 	const answer = unwrap(outcome as Outcome<PurchaseView>);
 	// 3-D Secure: the fan's page finishes the payment with Stripe.js; asking again answers this, or the outcome.

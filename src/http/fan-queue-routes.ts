@@ -268,7 +268,7 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
 		const jti = await accessJti(room, claims.fanId, position, at);
 		// A window's place is in its own line, never a turn for the general sale's returned tickets (position 0).
-		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, ...(claims.window === undefined ? { position } : { window: claims.window, position: 0 }) }, now);
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, admittedAt: at, ...(claims.window === undefined ? { position } : { window: claims.window, position: 0 }) }, now);
 		return {
 			...view,
 			status: "admitted",

@@ -48,6 +48,11 @@ export interface AccessClaims {
 	window?: string;
 	/** The fan's position in line, so after a sell-out a hold can tell an offer of returned stock from an earlier turn (0: not carried). */
 	position: number;
+	/**
+	 * When the batch that admitted the fan went in (ms), so a purchase is dated from the turn's start however the
+	 * turn ends (a window's close or an offer's shorter turn); absent on a token signed before it was carried.
+	 */
+	admittedAt?: number;
 }
 
 /** A buyer's lasting right to read one order: their fan id, the drop and the order id. */
@@ -135,7 +140,7 @@ export function signQueueToken(env: Env, claims: QueueClaims, now = Date.now()):
 }
 
 export function signAccessToken(env: Env, claims: AccessClaims, now = Date.now()): Promise<string> {
-	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, pos: claims.position, ...windowClaim(claims.window) });
+	return sign(env, ACCESS_TYP, claims, { now, exp: () => claims.exp }, { shards: claims.shards, jti: claims.jti, pos: claims.position, ...windowClaim(claims.window), ...(claims.admittedAt === undefined ? {} : { adm: claims.admittedAt }) });
 }
 
 /** A window's id as a token carries it (`win`), only when there is one, so a general-sale token is as before. */
@@ -230,7 +235,10 @@ export async function verifyAccessToken(env: Env, token: string, dropId: string)
 	}
 	// A token signed before positions were carried reads as position 0: a turn from before any sell-out.
 	const position = typeof payload.pos === "number" && Number.isInteger(payload.pos) && payload.pos > 0 ? payload.pos : 0;
-	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, position, ...windowOf(payload) };
+	// The admission time, when carried and sound (a whole ms before the expiry); otherwise the purchase falls back to exp less the turn.
+	const adm = payload.adm;
+	const admittedAt = typeof adm === "number" && Number.isInteger(adm) && adm > 0 && adm < payload.exp! * 1000 ? { admittedAt: adm } : {};
+	return { dropId, fanId: payload.sub!, jti: payload.jti, exp: payload.exp!, shards, position, ...windowOf(payload), ...admittedAt };
 }
 
 export async function verifyOrderToken(env: Env, token: string, dropId: string): Promise<OrderClaims> {

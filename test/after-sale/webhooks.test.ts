@@ -285,6 +285,22 @@ describe("webhooks", () => {
 		expect({ endpoints: await rowsOf("webhook_endpoints", promoter.id), activity: await rowsOf("activity", promoter.id) }).toEqual(full);
 	});
 
+	it("a promoter's cancel sends drop.cancelled and its refunds' order.refunded at once, not at the next sales batch or cron", async () => {
+		const promoter = await createPromoter("Hooks cancel");
+		const drop = await createDropAs(promoter.apiKey, { capacity: 4, admission: WIDE_OPEN });
+		const endpoint = await registerEndpoint(promoter.apiKey, { events: ["drop.cancelled", "order.refunded"] });
+		const bought = await buy(drop.id, "cancel-hook-fan");
+		// Every batch the sale brings (the sale's, its follow-up's) has run and dispatched before the cancel.
+		const statusOf = () => env.DB.prepare(`SELECT status FROM orders WHERE order_id = ?`).bind(bought.orderId).first<string>("status");
+		await waitUntil(async () => ["ticketed", "receipt_sent"].includes((await statusOf()) ?? ""), 20_000, "the order ticketed");
+		const cancelled = await keyFetch(promoter.apiKey, `/api/admin/drops/${drop.id}/cancel`, { method: "POST" });
+		expect(cancelled.status).toBe(200);
+		expect(((await cancelled.json()) as { refundedOrders: number }).refundedOrders).toBe(1);
+		const queued = () => env.DB.prepare(`SELECT type, queued_at FROM webhook_deliveries WHERE endpoint_id = ? ORDER BY rowid`).bind(endpoint.id).all<{ type: string; queued_at: string | null }>();
+		await waitUntil(async () => (await queued()).results.filter((r) => r.queued_at !== null).length === 2, 10_000, "the cancel's dispatch");
+		expect((await queued()).results.map((r) => r.type).sort()).toEqual(["drop.cancelled", "order.refunded"]);
+	});
+
 	it("a promoter with no endpoint gets no delivery rows, and an endpoint hears only its own drop and events", async () => {
 		const quiet = await createPromoter("Hooks none");
 		const quietDrop = await createDropAs(quiet.apiKey);

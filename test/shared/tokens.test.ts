@@ -110,6 +110,21 @@ describe("genuine tokens", () => {
 		expect(b.jti).toBe(a.jti);
 		expect(b.exp).toBe(a.exp);
 		expect(a.jti).toBe(decodeJwt(accessToken).jti);
+		// The admission time rides along, fixed like the jti: the status's admittedAt, to the millisecond.
+		expect(b.adm).toBe(a.adm);
+		expect(a.adm).toBe(Date.parse(first.admittedAt as string));
+	});
+
+	it("an access token's admission time reads back when it is sound, and is left out otherwise", async () => {
+		const exp = Math.floor(Date.now() / 1000) + 300;
+		const base = { dropId, fanId: "adm-fan", jti: "a_adm", exp, shards: 1, position: 3 };
+		const at = exp * 1000 - 120_000;
+		expect((await verifyAccessToken(env, await signAccessToken(env, { ...base, admittedAt: at }), dropId)).admittedAt).toBe(at);
+		expect(await verifyAccessToken(env, await signAccessToken(env, base), dropId)).not.toHaveProperty("admittedAt");
+		// One at or past the expiry, or not a whole number, cannot be a turn's start.
+		for (const bad of [exp * 1000, exp * 1000 + 5, at + 0.5]) {
+			expect(await verifyAccessToken(env, await signAccessToken(env, { ...base, admittedAt: bad }), dropId)).not.toHaveProperty("admittedAt");
+		}
 	});
 });
 

@@ -14,6 +14,7 @@ import * as names from "../../src/shared/names";
 import { WIDE_OPEN, createDrop } from "../support/drops";
 import { errorCode } from "../support/errors";
 import { hold, newKey, postJoin, purchase, status, withFanSecret } from "../support/fans";
+import { waitForOrders } from "../support/sales";
 import { admitBatch, lineRows, movePacerClock, openRoom, roomStub, tickRoom } from "../support/room";
 import type { WaitingRoom } from "../../src/waiting-room/waiting-room";
 import { type EnvOverrides, adminFetch, callWorker } from "../support/worker";
@@ -234,6 +235,41 @@ describe("a code presale before the general sale", () => {
 		const replays = await Promise.all(madeKeys.map((k) => hold(drop.id, token, 1, k)));
 		expect(replays.map((r) => [r.status, r.headers.get("idempotent-replayed")])).toEqual([[201, "true"], [201, "true"]]);
 		expect(await windowCounts(drop.id, 2)).toMatchObject({ held: 2, sold: 0 });
+	});
+
+	it("a turn the window's close cuts short still dates its purchase from the admission (the token carries it)", async () => {
+		const now = Date.now();
+		// The window closes 3 minutes on, well inside the 10-minute access time: the token ends at the close.
+		const drop = await createDrop({
+			capacity: 10,
+			opensAt: new Date(now + 30 * MIN).toISOString(),
+			maxPerFan: 2,
+			shards: 1,
+			admission: WIDE_OPEN,
+			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 3 * MIN).toISOString(), access: "code", capacity: 5 }],
+		});
+		const room = names.roomKey(drop.id, "club");
+		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 5 }) });
+		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		const joined = await joinAs(drop.id, "dated", code);
+		let s = await status(drop.id, joined.queueToken);
+		for (let round = 0; round < 5 && s.status !== "admitted"; round++) {
+			await admitBatch(room);
+			s = await status(drop.id, joined.queueToken);
+		}
+		expect(s.status).toBe("admitted");
+		const admitted = Date.parse(s.admittedAt as string);
+		const token = s.accessToken as string;
+		expect(claimsOf(token)).toMatchObject({ adm: admitted, exp: Math.floor((now + 3 * MIN) / 1000) });
+		const h = await hold(drop.id, token, 1, newKey());
+		expect(h.status).toBe(201);
+		const held = (await h.json()) as { holdId: string };
+		expect((await purchase(drop.id, token, held.holdId)).status).toBe(201);
+		const orders = await waitForOrders(drop.id, 1);
+		expect(orders).toHaveLength(1);
+		// exp less the access time would date it seven minutes before the fan was let in.
+		const row = await env.DB.prepare("SELECT admitted_at FROM orders WHERE drop_id = ?").bind(drop.id).first<{ admitted_at: string }>();
+		expect(Date.parse(row!.admitted_at)).toBe(admitted);
 	});
 
 	it("a window admits nobody once it has closed, though the fans it took are placed", async () => {
