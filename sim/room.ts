@@ -129,11 +129,11 @@ export class Room {
 		l.object.call(this.config.cpu.join, () => {
 			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.lineClock(line));
 			if (this.faults.strikes("restart", FAULT_RATES.restartLine, "line restarted")) this.events.after(1, () => this.restartLine(line));
-			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER));
+			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER, 0, undefined, "wake"));
 			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
 			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
 			return answerOf(outcome.value.entry);
-		}, answer, this.config.hopMs);
+		}, answer, this.config.hopMs, undefined, "join");
 	}
 
 	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
@@ -146,8 +146,8 @@ export class Room {
 			this.alarmAt = null;
 			const twice = f.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice");
 			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => {
-				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER));
-			});
+				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER, 0, undefined, "alarm"));
+			}, 0, undefined, "alarm");
 		});
 	}
 
@@ -206,21 +206,21 @@ export class Room {
 	}
 
 	/** A call at line `k` over the network: one hop there, its turn in the line's queue, one hop back. */
-	private atLine<T>(k: number, cpuMs: number, decide: (core: LineCore) => T): Promise<T> {
+	private atLine<T>(k: number, cpuMs: number, method: string, decide: (core: LineCore) => T): Promise<T> {
 		const line = this.lines[k]!;
 		return new Promise<T>((resolve) => {
 			this.events.after(this.config.hopMs, () =>
 				line.object.call(cpuMs, () => decide(line.core), (value) => {
 					this.events.touched = true;
 					resolve(value);
-				}, this.config.hopMs),
+				}, this.config.hopMs, undefined, method),
 			);
 		});
 	}
 
 	private async open(drop: DropConfig): Promise<void> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
-		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, (core) => core.open(firstSlot).prequeue)));
+		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, "open", (core) => core.open(firstSlot).prequeue)));
 		this.core.opened(firstSlot, counts, this.clock());
 	}
 
@@ -229,7 +229,7 @@ export class Room {
 		if (request === null) return 0;
 		const askedAt = this.clock();
 		const wakes = this.core.sealPace.asking();
-		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.lineClock(k)))));
+		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, "seal", (core) => core.seal(ask, this.lineClock(k)))));
 		const placed = this.core.placeSealed(request, reports);
 		this.core.sealPace.sealed(placed, askedAt, wakes);
 		return placed;
@@ -296,7 +296,7 @@ export class Room {
 		this.lines[line]!.object.call(this.config.cpu.read, () => {
 			const found = this.lines[line]!.core.locate(fanId);
 			return found.ok ? found.value.position : null;
-		}, answer, this.config.hopMs);
+		}, answer, this.config.hopMs, undefined, "locate");
 	}
 
 	/** The watermark readers: about one read a second per data center, spread over the second, until the drop sells out. */
@@ -308,7 +308,7 @@ export class Room {
 					if (this.published?.soldOut) return;
 					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
 					// Fresh totals (nearly every read) answer at once: no promise to settle before the clock moves.
-					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER);
+					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER, 0, undefined, "watermark");
 				});
 			}
 			this.events.at(start + 1000, () => second(start + 1000));

@@ -166,7 +166,7 @@ export class SimShard {
 		// An alarm whose instance restarted under it failed: Cloudflare runs it again.
 		this.object.call(1, () => this.alarm(), () => {
 			if (twice) this.events.after(Math.floor(faults.draw("alarm") * 1000), () => this.runAlarm(false));
-		}, 0, () => this.setAlarm(this.events.clock() + 2000));
+		}, 0, () => this.setAlarm(this.events.clock() + 2000), "alarm");
 	}
 
 	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
