@@ -1,0 +1,123 @@
+// The calibration's comparison (scripts/calibrate.mjs): a real load run's JSON report
+// and a simulated run's of the same drop (both in the load runner's shape; the
+// simulator's from sim/report.ts), figure by figure: requests per object kind (the
+// audit's load: lines, the pacer, shards; in all, per fan, the busiest), the hold
+// answers' `try_again` share, the sell-out time and the fans admitted, each with
+// the ratio simulated / real, flagged when it is outside the tolerance (15 %).
+// Pure functions: test-node/calibration.test.mjs runs them on fixture reports.
+
+/** The issue's bound: a simulated figure within 15 % of the real one. */
+export const TOLERANCE = 0.15;
+
+/**
+ * A shard's methods the comparison leaves out of its counts, and why. The audit's own
+ * reads (`stats`, `orderIdsPage`) are the runner asking after the run, not the drop's
+ * load; `order` is a buyer reading its order until its tickets are signed (after the
+ * sales consumer's D1 write and the post-sale Workflow, neither simulated).
+ */
+export const LEFT_OUT = {
+	stats: "the audit's own reads",
+	orderIdsPage: "the audit's own reads",
+	order: "buyers reading their orders until ticketed (the D1 write and Workflow after the sale are not simulated)",
+};
+
+/** Requests per kind from a report's load, less the shard methods left out: {room, lines: {total, max, count}, shards: {total, max, count, methods}, fans}. */
+export function loadByKind(report) {
+	const load = report.load || (report.audit && report.audit.load) || { objects: [], fans: 0 };
+	const out = { fans: load.fans || 0, room: 0, lines: { total: 0, max: 0, count: 0 }, shards: { total: 0, max: 0, count: 0, methods: {}, leftOut: {} } };
+	for (const o of load.objects || []) {
+		let requests = o.requests;
+		if (o.kind === "shard" && o.methods) {
+			for (const m of Object.keys(o.methods)) {
+				if (m in LEFT_OUT) {
+					requests -= o.methods[m];
+					out.shards.leftOut[m] = (out.shards.leftOut[m] || 0) + o.methods[m];
+				} else out.shards.methods[m] = (out.shards.methods[m] || 0) + o.methods[m];
+			}
+		}
+		if (o.kind === "room") out.room += requests;
+		const kind = o.kind === "line" ? out.lines : o.kind === "shard" ? out.shards : null;
+		if (kind === null) continue;
+		kind.count++;
+		kind.total += requests;
+		kind.max = Math.max(kind.max, requests);
+	}
+	return out;
+}
+
+/** The share of hold answers that were 503 `try_again` (the load runner's step statuses), or null without holds. */
+export function tryAgainShare(report) {
+	const hold = report.steps && report.steps.hold;
+	if (!hold || !(hold.count > 0)) return null;
+	return (hold.statuses["503:try_again"] || 0) / hold.count;
+}
+
+/** The pacer's watermark at the end: the fans let in (the audit's admission, or the simulation's). */
+export function admittedOf(report) {
+	if (report.admission && typeof report.admission.admittedThrough === "number") return report.admission.admittedThrough;
+	if (report.audit && report.audit.admission && typeof report.audit.admission.admittedThrough === "number") return report.audit.admission.admittedThrough;
+	return null;
+}
+
+/** simulated / real, or null when either is missing or the real one is 0 (then equal zeros are 1). */
+export function ratioOf(real, simulated) {
+	if (typeof real !== "number" || typeof simulated !== "number") return null;
+	if (real === 0) return simulated === 0 ? 1 : null;
+	return simulated / real;
+}
+
+/**
+ * The rows side by side: [{figure, real, simulated, ratio, flagged, checked}]. `checked`
+ * rows are the calibration's figures and are flagged outside the tolerance (or when a
+ * side has no value); the others (each shard method, the holds in all) say where a
+ * difference comes from and are never flagged.
+ */
+export function calibrationRows(real, simulated, tolerance) {
+	const bound = tolerance === undefined ? TOLERANCE : tolerance;
+	const r = loadByKind(real);
+	const s = loadByKind(simulated);
+	const perFan = (n, fans) => (fans > 0 ? n / fans : null);
+	const rows = [];
+	// The bound is inclusive: 15 % off is within, whatever the floating point makes of 0.85.
+	const row = (figure, a, b, checked, unit) => {
+		const ratio = ratioOf(a, b);
+		rows.push({ figure, real: a, simulated: b, unit: unit || "", ratio, checked, flagged: checked && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9) });
+	};
+	row("lines: requests", r.lines.total, s.lines.total, true);
+	row("lines: per fan", perFan(r.lines.total, r.fans), perFan(s.lines.total, s.fans), true);
+	row("lines: busiest", r.lines.max, s.lines.max, true);
+	row("pacer: requests", r.room, s.room, true);
+	row("pacer: per fan", perFan(r.room, r.fans), perFan(s.room, s.fans), true);
+	row("shards: requests", r.shards.total, s.shards.total, true);
+	row("shards: per fan", perFan(r.shards.total, r.fans), perFan(s.shards.total, s.fans), true);
+	row("shards: busiest", r.shards.max, s.shards.max, true);
+	const methods = Object.keys(Object.assign({}, r.shards.methods, s.shards.methods)).sort();
+	for (const m of methods) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
+	row("hold answers", real.steps && real.steps.hold ? real.steps.hold.count : null, simulated.steps && simulated.steps.hold ? simulated.steps.hold.count : null, false);
+	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share");
+	row("time to sell out", real.timeToSellOutSeconds, simulated.timeToSellOutSeconds, true, "s");
+	row("admitted (the watermark)", admittedOf(real), admittedOf(simulated), true);
+	return rows;
+}
+
+function shown(v, unit) {
+	if (typeof v !== "number") return "-";
+	if (unit === "share") return (Math.round(v * 10000) / 100).toFixed(2) + " %";
+	if (unit === "s") return v.toFixed(1) + " s";
+	if (Number.isInteger(v)) return String(v);
+	return v.toFixed(4);
+}
+
+/** The rows as a table for the terminal (and docs), with the flagged ones marked and counted. */
+export function calibrationText(rows, tolerance) {
+	const bound = tolerance === undefined ? TOLERANCE : tolerance;
+	const lines = ["| figure | real | simulated | ratio | |", "|---|---:|---:|---:|---|"];
+	for (const r of rows) {
+		const mark = !r.checked ? "" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %` : "✓";
+		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} | ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
+	}
+	const flagged = rows.filter((r) => r.flagged);
+	lines.push("");
+	lines.push(flagged.length === 0 ? `every checked figure within ${Math.round(bound * 100)} %` : `${flagged.length} figure(s) outside ${Math.round(bound * 100)} %: ${flagged.map((r) => r.figure).join(", ")}`);
+	return lines.join("\n");
+}
