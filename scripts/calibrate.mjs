@@ -3,7 +3,8 @@
 // README's rehearsal drop for real (`npm run loadtest`, its own engine on --port,
 // 8881 by default) and then simulated (`npm run simulate` with the same fans,
 // tickets, lines, shards, admission and hold time, one data center reading the
-// watermark as the one local Worker does), and prints side by side the requests
+// watermark as the one local Worker does, and the fans' requests sent through one
+// machine at the real run's requests a second, as the runner sends them), and prints side by side the requests
 // per object kind, the hold answers' `try_again` share, the sell-out time and the
 // fans admitted, each with its ratio, flagged outside 15 % (scripts/lib/calibration.mjs).
 // Both reports are kept (JSON and HTML) in --out. Exit 1 when a figure is flagged,
@@ -83,12 +84,14 @@ for (const [name, value] of Object.entries(SIM_FAN_KNOBS)) {
 let simFile = flags.sim === undefined ? null : resolve(flags.sim);
 if (simFile === null) {
 	simFile = join(out, "sim.json");
-	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a second.
+	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a
+	// second; the fans share one machine that sent the real run's requests a second (the runner's, beside the engine).
 	run("simulation", [
 		"sim/simulate.mjs", "--seed", flags.seed,
 		"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
 		"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
 		"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
+		"--client-rate", String(Math.max(1, Math.round(real.requestsPerSecond))),
 		"--report", simFile,
 	]);
 }

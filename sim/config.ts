@@ -36,6 +36,11 @@ export interface SimConfig {
 	watermarkLagMs: number;
 	/** Data centers reading the watermark about once a second each (the capacity model assumes 300). */
 	colos: number;
+	/**
+	 * Requests a second the fans' one shared machine sends in all, or 0: every fan has its
+	 * own (Cloudflare). A local load run's fans share the runner's, on the engine's cores.
+	 */
+	clientRate: number;
 	/** CPU per call in ms, inside the object. */
 	cpu: { join: number; seal: number; tick: number; read: number; look: number; hold: number; give: number; purchase: number; release: number };
 }
@@ -73,6 +78,7 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		hopMs: 5,
 		watermarkLagMs: 1000,
 		colos: 300,
+		clientRate: 0,
 		...input,
 		cpu: { ...MEASURED_CPU_MS },
 	};

@@ -552,7 +552,8 @@ export function simulationSection(sim) {
 		values: x.map(function () {
 			return sim.limit;
 		}),
-		color: COLORS[1],
+		// Dark grey: the kinds' colours stay the other charts' (the pacer's is red).
+		color: "#374151",
 		dash: true,
 	});
 	const charts = [
@@ -583,9 +584,9 @@ export function simulationSection(sim) {
 		})
 		.slice(0, 12)
 		.map(function (o) {
-			return { label: o.name, value: o.peak.requests, note: "(" + num((100 * o.peak.requests) / sim.limit, 0) + "% of the limit, at " + num(o.peak.atS, 0) + "s; deepest queue " + o.deepestQueue + ")" };
+			return { label: o.name, value: o.peak.requests, note: "(" + num((100 * o.peak.requests) / sim.limit, 0) + "% at " + num(o.peak.atS, 0) + "s, queue " + o.deepestQueue + ")" };
 		});
-	charts.push(barChart({ id: "sim-peaks", title: "Each object's busiest second (requests), the busiest first", bars: bars }));
+	charts.push(barChart({ id: "sim-peaks", title: "Each object's busiest second (requests; its share of the limit, when, its deepest queue), the busiest first", bars: bars }));
 	const q = sim.saleToQueue || {};
 	const figures = [
 		["hottest object", h ? h.name : "-"],
