@@ -19,7 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { TOLERANCE, calibrationRows, calibrationText } from "./lib/calibration.mjs";
+import { TOLERANCE, calibrationRows, calibrationText, clientRateOf } from "./lib/calibration.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -85,13 +85,13 @@ let simFile = flags.sim === undefined ? null : resolve(flags.sim);
 if (simFile === null) {
 	simFile = join(out, "sim.json");
 	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a
-	// second; the fans share one machine that sent the real run's requests a second (the runner's, beside the engine).
+	// second; the fans share one machine that answers as many requests a second as the real run's did when busy.
 	run("simulation", [
 		"sim/simulate.mjs", "--seed", flags.seed,
 		"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
 		"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
 		"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
-		"--client-rate", String(Math.max(1, Math.round(real.requestsPerSecond))),
+		"--client-rate", String(clientRateOf(real)),
 		"--report", simFile,
 	]);
 }
@@ -100,7 +100,7 @@ const simulated = read(simFile);
 const rows = calibrationRows(real, simulated, TOLERANCE);
 say("");
 say(`[calibrate] ${k.fans} fans, ${k.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines; ${cpus().length} cores, load average ${startedLoad} at the start, ${load()} at the end`);
-say(`  real:      ${realFile}`);
+say(`  real:      ${realFile} (${real.requests} requests; ${clientRateOf(real)} a second when busy, the simulated fans' machine)`);
 say(`  simulated: ${simFile} (seed ${simulated.knobs ? simulated.knobs.seed : "?"})`);
 say("  the shards' counts leave out the audit's own reads and the buyers' order reads (scripts/lib/calibration.mjs LEFT_OUT)");
 say("");
