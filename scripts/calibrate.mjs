@@ -19,7 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { TOLERANCE, calibrationRows, calibrationText, clientRateOf } from "./lib/calibration.mjs";
+import { TOLERANCE, calibrationRowsOver, calibrationText, clientRateOf } from "./lib/calibration.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
 		shards: { type: "string", default: "16" },
 		lines: { type: "string", default: "16" },
 		seed: { type: "string", default: "1" },
+		seeds: { type: "string", default: "3" },
 		port: { type: "string", default: "8881" },
 		out: { type: "string" },
 		real: { type: "string" },
@@ -42,7 +43,8 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
 	process.stdout.write(
-		"usage: npm run calibrate -- [--fans N --tickets N --shards N --lines N] [--seed N] [--port N] [--out DIR] [--real REPORT.json] [--sim REPORT.json]\n" +
+		"usage: npm run calibrate -- [--fans N --tickets N --shards N --lines N] [--seed FIRST] [--seeds N] [--port N] [--out DIR] [--real REPORT.json] [--sim REPORT.json]\n" +
+			"  the simulation runs seeds FIRST.. FIRST+N-1 (default 1, 3 seeds) and their mean is set against the real run\n" +
 			"  the README's rehearsal by default (20,000 fans, 5,000 tickets, 16 shards, 16 lines); --real / --sim take a kept report instead of running that side\n",
 	);
 	process.exit(0);
@@ -81,27 +83,28 @@ for (const [name, value] of Object.entries(SIM_FAN_KNOBS)) {
 	if (k[name] !== undefined && k[name] !== value) say(`[calibrate] warning: the real run's ${name} is ${k[name]}; the simulated fans' is ${value}`);
 }
 
-let simFile = flags.sim === undefined ? null : resolve(flags.sim);
-if (simFile === null) {
-	simFile = join(out, "sim.json");
+const simFiles = flags.sim === undefined ? [] : [resolve(flags.sim)];
+for (let seed = Number(flags.seed); simFiles.length < Number(flags.seeds) && flags.sim === undefined; seed++) {
+	const simFile = join(out, `sim-${seed}.json`);
+	simFiles.push(simFile);
 	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a
 	// second; the fans share one machine that answers as many requests a second as the real run's did when busy.
-	run("simulation", [
-		"sim/simulate.mjs", "--seed", flags.seed,
+	run(`simulation, seed ${seed}`, [
+		"sim/simulate.mjs", "--seed", String(seed),
 		"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
 		"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
 		"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
-		"--client-rate", String(clientRateOf(real)),
+		"--client-rate", String(clientRateOf(real)), "--wait-for-returns",
 		"--report", simFile,
 	]);
 }
-const simulated = read(simFile);
+const simulated = simFiles.map(read);
 
-const rows = calibrationRows(real, simulated, TOLERANCE);
+const rows = calibrationRowsOver(real, simulated, TOLERANCE);
 say("");
 say(`[calibrate] ${k.fans} fans, ${k.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines; ${cpus().length} cores, load average ${startedLoad} at the start, ${load()} at the end`);
 say(`  real:      ${realFile} (${real.requests} requests; ${clientRateOf(real)} a second when busy, the simulated fans' machine)`);
-say(`  simulated: ${simFile} (seed ${simulated.knobs ? simulated.knobs.seed : "?"})`);
+say(`  simulated: ${simFiles.join(", ")} (seeds ${simulated.map((s) => (s.knobs ? s.knobs.seed : "?")).join(", ")}; their mean against the real run)`);
 say("  the shards' counts leave out the audit's own reads and the buyers' order reads (scripts/lib/calibration.mjs LEFT_OUT)");
 say("");
 say(calibrationText(rows, TOLERANCE));

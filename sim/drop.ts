@@ -66,7 +66,12 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		recorder?.watch(room, inventory);
 		fans.arrive();
 		room.start();
-		room.readers(randomStream(config.seed, "readers"));
+		let ended = 0;
+		room.readers(randomStream(config.seed, "readers"), () => {
+			// Fans end once each, so the count of outcomes only grows: read again only while it is short.
+			if (ended < config.fans) ended = [...fans.outcomes.values()].reduce((a, n) => a + n, 0);
+			return ended < config.fans;
+		});
 		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
 		inventory.check();
 		inventory.settled();

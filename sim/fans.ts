@@ -320,11 +320,9 @@ export class Fans {
 	}
 
 	/**
-	 * A fan's request leaves when the fans' machine can send it. On Cloudflare each fan has a
-	 * machine of its own (clientRate 0: at once); a load run's fans share one (the load
-	 * runner's, beside the engine on the same cores), which answers about so many requests a
-	 * second in all: with `clientRate` set, the requests queue for it in the order they were
-	 * made, each taking 1 / clientRate seconds of it, as they wait for the runner's sockets.
+	 * A fan's request leaves when the fans' machine can send it: at once on Cloudflare (each fan
+	 * its own); a load run's fans share the runner's, so with `clientRate` set they queue for it
+	 * in the order made, 1 / clientRate seconds each, as they wait for the runner's sockets.
 	 */
 	private send(request: () => void): void {
 		const rate = this.config.clientRate;
@@ -343,7 +341,7 @@ export class Fans {
 				if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
 				return this.bought(fan, o.value);
 			}
-			if (o.code === "sold_out") return this.waitForReturns(fan, quantity, 0);
+			if (o.code === "sold_out") return this.config.waitForReturns ? this.waitForReturns(fan, quantity, 0) : this.end(fan, "sold_out");
 			if (o.code === "limit_exceeded") return this.end(fan, "refused");
 			const later = this.events.now + 1000;
 			if (later >= fan.turnEnds) return this.end(fan, "expired");

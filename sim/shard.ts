@@ -45,6 +45,11 @@ export class SimShard {
 	/** The storage's alarm: kept across restarts, as Cloudflare keeps it. */
 	private alarmAt: number | null = null;
 	restarts = 0;
+	/**
+	 * Set by a pacer's look that found the drop dry (inventory-shard.ts `watching`): its free
+	 * and sold then, so it tells the pacer once when it frees stock or sells. Memory only.
+	 */
+	watching: { remaining: number; sold: number } | null = null;
 
 	constructor(
 		readonly index: number,
@@ -143,6 +148,7 @@ export class SimShard {
 	/** The object restarts: storage kept, memory lost; requests awaiting are ended, and a new instance is built over the same database. */
 	restart(): void {
 		this.restarts++;
+		this.watching = null;
 		this.object.reset(this.config.hopMs);
 		this.build();
 		this.inventory.faults.note(this.events.now, [this.name], "restarted: memory lost, storage kept");
@@ -180,6 +186,7 @@ export class SimShard {
 		await this.outbox.flush();
 		this.ledger.prune(clock());
 		this.schedule.fromStoredState();
+		this.inventory.toldIfMoved(this.index);
 	}
 
 	/**

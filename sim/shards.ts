@@ -197,18 +197,45 @@ export class Inventory {
 		this.request(k, this.config.cpu.release, "release", `release of ${input.holdId}`, input.fanId, () => shard.ledger.holds.release({ ...input, now: this.events.clock() }) as Outcome<unknown>, answer);
 	}
 
-	/** The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer sends it. */
-	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, answer: (c: ShardCounts) => void): void {
+	/**
+	 * The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer
+	 * sends it, and whether the drop was dry then (`watch`): the shard then tells the pacer when its stock moves.
+	 */
+	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, watch: boolean, answer: (c: ShardCounts) => void): void {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
-			shard.transfers.noteLook(hint);
-			return this.served(k, shard.ledger.counts());
+			shard.transfers.noteLook(hint === null ? null : { ...hint, watch });
+			const counts = shard.ledger.counts();
+			shard.watching = watch ? { remaining: counts.remaining, sold: counts.sold } : null;
+			return this.served(k, counts);
 		}, answer, this.config.hopMs, undefined, "totals");
 	}
 
-	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked. */
-	private served<T>(_k: number, value: T): T {
+	/** Told by a shard watching a dry drop that its stock moved (the pacer's `stockMoved`); set by the room. */
+	tellPacer: (() => void) | null = null;
+
+	/**
+	 * A shard watching a dry drop for the pacer that freed stock or sold since the look tells
+	 * it once (inventory-shard.ts `toldIfMoved`), so the pacer looks again.
+	 */
+	toldIfMoved(k: number): void {
+		const shard = this.shards[k]!;
+		const w = shard.watching;
+		if (w === null) return;
+		if (shard.storage.version !== shard.countedAt) {
+			shard.countedAt = shard.storage.version;
+			shard.counts = shard.stockCounts();
+		}
+		const c = shard.counts;
+		if (c.remaining <= w.remaining && c.sold === w.sold) return;
+		shard.watching = null;
+		this.events.after(this.config.hopMs, () => this.tellPacer?.());
+	}
+
+	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked; a watching shard whose stock moved tells the pacer. */
+	private served<T>(k: number, value: T): T {
 		this.check();
+		this.toldIfMoved(k);
 		return value;
 	}
 

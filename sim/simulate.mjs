@@ -20,7 +20,7 @@ const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "sha
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
                         [--hold-seconds N] [--colos N] [--client-rate N] [--faults all|none|restart,alarm,message,skew,d1,provider]
-                        [--no-shrink] [--report FILE.json]
+                        [--no-shrink] [--report FILE.json] [--wait-for-returns]
        npm run simulate -- --campaign N [--seed FIRST] [--workers N] [--fans N] ...
                         (every fault on, seeds FIRST..FIRST+N-1, over --workers threads: one per core by default)
 Without --seed a seed is drawn and printed; the same seed (and faults) replays the same run.
@@ -33,7 +33,7 @@ function usage(message) {
 
 let values;
 try {
-	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "no-shrink": { type: "boolean" } } }));
+	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
 } catch (err) {
 	usage(err.message);
 }
@@ -41,6 +41,8 @@ const input = {};
 const faultsText = values.faults;
 const noShrink = values["no-shrink"] === true;
 const reportFile = values.report === undefined ? null : resolve(values.report);
+const waitForReturns = values["wait-for-returns"] === true;
+delete values["wait-for-returns"];
 delete values.faults;
 delete values["no-shrink"];
 delete values.report;
@@ -85,7 +87,7 @@ if (input.campaign !== undefined) {
 	process.stderr.write(`${each.toFixed(2)} s a seed (wall, over ${Math.min(workers, count)} workers)\n`);
 	if (found.length > 0) process.exitCode = 1;
 } else {
-	const config = sim.simConfig(input);
+	const config = sim.simConfig({ ...input, waitForReturns });
 	try {
 		const result = await sim.simulate(config, sim.sqlJs, { report: reportFile !== null });
 		for (const line of result.lines) out(line);

@@ -5,7 +5,7 @@
 // both sides' counts, and the text names what is flagged. Runs under Node's test runner.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationText, clientRateOf, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
+import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationRowsOver, calibrationText, clientRateOf, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
 
 /** A report of a drop with 1,000 fans: `lines` and `shards` are each object's requests, shards' as {method: n}. */
 function report({ room, lines, shards, hold, sellout, admitted, where }) {
@@ -121,4 +121,26 @@ test("the real machine's rate when busy: the 95th percentile of its answers a se
 	assert.equal(clientRateOf({ timeline, requestsPerSecond: 180 }), 815);
 	assert.equal(clientRateOf({ requestsPerSecond: 857.1 }), 857);
 	assert.equal(clientRateOf({}), 1);
+});
+
+test("against several seeds: the mean is the simulated figure, flagged on the mean, with the seeds' range beside it", () => {
+	const at = (room, sellout) => report({ room, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }, { hold: 400, totals: 300, give: 100, purchase: 100 }], hold: { 201: 700, "409:sold_out": 100, "503:try_again": 100, "409:not_enough_left": 100 }, sellout, admitted: 2000 });
+	// Pacer 150, 200, 250: mean 200 (ratio 1) though one seed alone is 25 % off; sell-out 60, 80, 100 s: mean 80 against 100.
+	const rows = calibrationRowsOver(REAL, [at(150, 60), at(200, 80), at(250, 100)]);
+	const by = Object.fromEntries(rows.map((r) => [r.figure, r]));
+	assert.equal(by["pacer: requests"].simulated, 200);
+	assert.equal(by["pacer: requests"].low, 150);
+	assert.equal(by["pacer: requests"].high, 250);
+	assert.equal(by["pacer: requests"].flagged, false);
+	assert.equal(by["time to sell out"].simulated, 80);
+	assert.equal(by["time to sell out"].ratio.toFixed(2), "0.80");
+	assert.equal(by["time to sell out"].flagged, true);
+	const text = calibrationText(rows);
+	assert.match(text, /^\| figure \| real \| simulated \(mean\) \| seeds' range \| ratio \| \|$/m);
+	assert.match(text, /\| pacer: requests \| 200 \| 200 \| 150 to 250 \| 1\.00 \| ✓ \|/);
+	assert.match(text, /\| time to sell out \| 100\.0 s \| 80\.0 s \| 60\.0 s to 100\.0 s \| 0\.80 \| ✗ outside 15 % \|/);
+	// A seed that did not sell out leaves the mean without a value: flagged, not passed.
+	const partly = calibrationRowsOver(REAL, [at(200, 80), at(200, null)]).find((r) => r.figure === "time to sell out");
+	assert.equal(partly.simulated, null);
+	assert.equal(partly.flagged, true);
 });

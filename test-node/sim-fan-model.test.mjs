@@ -31,7 +31,7 @@ function watchHolds(answers) {
 test("a fan told sold out at a hold holds again when tickets come back, and ends only when the drop says it is over", async () => {
 	const answers = new Map();
 	// Half the holders walk off or release: their tickets come back to fans who were told sold out.
-	const config = sim.simConfig({ seed: 2, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.5 });
+	const config = sim.simConfig({ seed: 2, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.5, waitForReturns: true });
 	const result = await sim.simulate(config, sim.sqlJs, { fans: watchHolds(answers), report: true });
 	const text = result.lines.join("\n");
 	assert.match(text, /sold 400 of 400/);
@@ -41,6 +41,10 @@ test("a fan told sold out at a hold holds again when tickets come back, and ends
 	const total = [...answers.values()].reduce((a, l) => a + l.length, 0);
 	assert.equal(result.report.steps.hold.count, total);
 	assert.equal(result.report.steps.hold.statuses["409:sold_out"], [...answers.values()].reduce((a, l) => a + l.filter((c) => c === "sold_out").length, 0));
+	// Off (the default), a fan told sold out at a hold ends there: one sold out each, none held after it.
+	const off = new Map();
+	await sim.simulate({ ...config, waitForReturns: false }, sim.sqlJs, { fans: watchHolds(off) });
+	assert.ok([...off.values()].every((list) => list.indexOf("sold_out") === -1 || list.indexOf("sold_out") === list.length - 1), "without it nobody holds after sold out");
 });
 
 test("with a client rate, the fans' requests leave their shared machine no faster than it; without, the opening's joins come at once", async () => {
@@ -60,4 +64,35 @@ test("with a client rate, the fans' requests leave their shared machine no faste
 	assert.match(shared.lines.join("\n"), /positions unique/);
 	// The summary's first line is unchanged: the rate is a setting of the run, not of the drop.
 	assert.equal(shared.lines[0], free.lines[0]);
+});
+
+test("a dry drop is watched by its shards as the engine's pacer asks: they tell it when stock moves, and it looks less often meanwhile", async () => {
+	// Walked-away holds leave the drop dry (nothing free, holds outstanding) until they run out.
+	const config = sim.simConfig({ seed: 4, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.4 });
+	const looks = [];
+	let room = null;
+	const result = await sim.simulate(config, sim.sqlJs, {
+		report: true,
+		room: (r) => {
+			room = r;
+			const inventory = r.inventory;
+			const look = inventory.look.bind(inventory);
+			inventory.look = (k, hint, watch, answer) => {
+				if (k === 0) looks.push({ at: r.events.now, watch });
+				return look(k, hint, watch, answer);
+			};
+		},
+	});
+	assert.match(result.lines.join("\n"), /sold 400 of 400/);
+	const pacer = result.report.simulation.objects.find((o) => o.kind === "room");
+	assert.ok((pacer.methods.stockMoved ?? 0) > 0, `the shards told the pacer of stock moving: ${JSON.stringify(pacer.methods)}`);
+	const watched = looks.filter((l) => l.watch);
+	assert.ok(watched.length > 0, "some looks asked the shards to watch");
+	// After a watched look the pacer rests (up to DRY_LOOK_MS, 10 s) unless a shard tells it; otherwise it looks within a second or two.
+	const gaps = looks.slice(0, -1).map((l, i) => ({ watch: l.watch, gap: looks[i + 1].at - l.at }));
+	const longestWatched = Math.max(...gaps.filter((g) => g.watch).map((g) => g.gap));
+	const longestOtherwise = Math.max(...gaps.filter((g) => !g.watch && g.gap < 60_000).map((g) => g.gap));
+	assert.ok(longestWatched >= 5000, `a watched dry drop rested the pacer: longest gap after a watched look ${longestWatched} ms`);
+	assert.ok(longestOtherwise <= 2000, `unwatched, the pacer looked within ${longestOtherwise} ms`);
+	assert.ok(room !== null);
 });

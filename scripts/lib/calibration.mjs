@@ -123,21 +123,50 @@ export function calibrationRows(real, simulated, tolerance) {
 	return rows;
 }
 
+/**
+ * The rows against several simulated runs of the drop (seeds): each figure's mean over
+ * them is the simulated value, its ratio and flag computed on the mean, with the runs'
+ * lowest and highest (`low`, `high`) beside it. One seed of a small drop is one draw of
+ * its endgame (whether some fan walked away with a hold, which then runs out), so the
+ * real run is set against the spread of several.
+ */
+export function calibrationRowsOver(real, simulatedRuns, tolerance) {
+	const bound = tolerance === undefined ? TOLERANCE : tolerance;
+	const each = simulatedRuns.map((s) => calibrationRows(real, s, bound));
+	return each[0].map((first, i) => {
+		const values = each.map((rows) => rows[i].simulated).filter((v) => typeof v === "number");
+		const mean = values.length === each.length && values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
+		const ratio = ratioOf(first.real, mean);
+		return {
+			...first,
+			simulated: mean,
+			low: values.length > 0 ? Math.min(...values) : null,
+			high: values.length > 0 ? Math.max(...values) : null,
+			ratio,
+			flagged: first.checked && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9),
+		};
+	});
+}
+
 function shown(v, unit) {
 	if (typeof v !== "number") return "-";
 	if (unit === "share") return (Math.round(v * 10000) / 100).toFixed(2) + " %";
 	if (unit === "s") return v.toFixed(1) + " s";
-	if (Number.isInteger(v)) return String(v);
+	// Counts (a mean over seeds among them) to the whole request; figures per fan to four places.
+	if (Number.isInteger(v) || Math.abs(v) >= 100) return String(Math.round(v));
 	return v.toFixed(4);
 }
 
 /** The rows as a table for the terminal (and docs), with the flagged ones marked and counted. */
 export function calibrationText(rows, tolerance) {
 	const bound = tolerance === undefined ? TOLERANCE : tolerance;
-	const lines = ["| figure | real | simulated | ratio | |", "|---|---:|---:|---:|---|"];
+	// Rows over several seeds (calibrationRowsOver) show the seeds' range beside their mean.
+	const spread = rows.some((r) => r.low !== undefined);
+	const lines = [`| figure | real | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|---:|${spread ? "---:|" : ""}---:|---|`];
 	for (const r of rows) {
 		const mark = !r.checked ? "" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %` : "✓";
-		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} | ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
+		const range = spread ? ` ${r.low === null ? "-" : `${shown(r.low, r.unit)} to ${shown(r.high, r.unit)}`} |` : "";
+		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
 	}
 	const flagged = rows.filter((r) => r.flagged);
 	lines.push("");
