@@ -542,6 +542,7 @@ export function simulationSection(sim) {
 	const h = sim.hottest;
 	const marks = [{ x: 0, label: "opening" }];
 	if (h) marks.push({ x: h.atS, label: "hottest", row: 1 });
+	/** @type {{name: string, label: string, values: number[], color?: string, dash?: boolean}[]} */
 	const requestSeries = kinds.map(function (k) {
 		const b = k.series.busiest;
 		return { name: KIND_NAMES[k.kind] + " busiest", label: b.name + " (busiest " + KIND_NAMES[k.kind] + " of " + k.series.count + ")", values: k.series.requests };
