@@ -36,6 +36,18 @@ export interface SimConfig {
 	watermarkLagMs: number;
 	/** Data centers reading the watermark about once a second each (the capacity model assumes 300). */
 	colos: number;
+	/**
+	 * Requests a second the fans' one shared machine sends in all, or 0: every fan has its
+	 * own (Cloudflare). A local load run's fans share the runner's, on the engine's cores.
+	 */
+	clientRate: number;
+	/**
+	 * Fans told "sold out" at a hold look at the drop and hold again when tickets come back, as
+	 * the load runner's do (on for the calibration); off, they end there. Off by default: with
+	 * it, a parked fan's poll can run in another order than its own event would among events of
+	 * the same millisecond, which in the sell-out's endgame can change who gets a ticket back.
+	 */
+	waitForReturns: boolean;
 	/** CPU per call in ms, inside the object. */
 	cpu: { join: number; seal: number; tick: number; read: number; look: number; hold: number; give: number; purchase: number; release: number };
 }
@@ -73,6 +85,8 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		hopMs: 5,
 		watermarkLagMs: 1000,
 		colos: 300,
+		clientRate: 0,
+		waitForReturns: false,
 		...input,
 		cpu: { ...MEASURED_CPU_MS },
 	};

@@ -12,6 +12,7 @@ import type { SimConfig } from "./config";
 import { Faults, type TraceEntry } from "./faults";
 import { SimProvider, SimQueue } from "./provider";
 import { waitEstimateStats, waitEstimateText } from "../loadtest/lib/wait-estimate.js";
+import { RunRecorder, type SimReport } from "./report";
 
 /** An invariant broke: the run stops at the event that broke it. */
 export class InvariantBroken extends Error {
@@ -28,6 +29,8 @@ export interface SimResult {
 	soldOutAt: number | null;
 	/** The wait estimate against each admitted fan's real wait, as the load runner reports it. */
 	waitEstimate: ReturnType<typeof waitEstimateStats>;
+	/** The run's report in the load runner's JSON shape (sim/report.ts), when asked for. */
+	report: SimReport | null;
 }
 
 /** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
@@ -36,9 +39,10 @@ const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 /**
  * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
  * only: called with each shard, and with the room (its lines and pacer), once built, to
- * plant a bug in their real path; with the fans, to watch what each was told.
+ * plant a bug in their real path; with the fans, to watch what each was told. `report`:
+ * record the run for its report (result.report), which a run without one does not pay for.
  */
-export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; fans?: (fans: Fans) => void; trace?: boolean } = {}): Promise<SimResult> {
+export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; fans?: (fans: Fans) => void; trace?: boolean; report?: boolean } = {}): Promise<SimResult> {
 	const events = new EventQueue();
 	const faults = new Faults(config.faults, config.seed, hooks.trace === true);
 	const fail = (what: string): never => {
@@ -58,15 +62,24 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		hooks.room?.(room);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		hooks.fans?.(fans);
+		const recorder = hooks.report === true ? new RunRecorder(config, events) : null;
+		recorder?.watch(room, inventory);
 		fans.arrive();
 		room.start();
-		room.readers(randomStream(config.seed, "readers"));
+		let ended = 0;
+		room.readers(randomStream(config.seed, "readers"), () => {
+			// Fans end once each, so the count of outcomes only grows: read again only while it is short.
+			if (ended < config.fans) ended = [...fans.outcomes.values()].reduce((a, n) => a + n, 0);
+			return ended < config.fans;
+		});
 		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
 		inventory.check();
 		inventory.settled();
 		checkPositions(fans, room, fail);
 		const waitEstimate = waitEstimateStats(fans.all);
-		return { lines: summary(config, events, inventory, room, fans, faults, waitEstimate), events: events.ran, soldOutAt: inventory.soldOutAt, waitEstimate };
+		const lines = summary(config, events, inventory, room, fans, faults, waitEstimate);
+		const report = recorder === null ? null : recorder.report({ inventory, room, fans, waitEstimate, summary: lines, events: events.ran });
+		return { lines, events: events.ran, soldOutAt: inventory.soldOutAt, waitEstimate, report };
 	} finally {
 		globals.restore();
 		inventory?.close();

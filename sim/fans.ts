@@ -78,6 +78,11 @@ export function jitterOf(seedHash: number, fan: number, draw: number): number {
 	return (h >>> 0) / 2 ** 32;
 }
 
+/** The load runner's fans give up holding after this many (loadtest/lib/journey.js). */
+const MAX_HOLDS = 200;
+/** Mixed into the seed's hash for the fans' looks at a sold-out drop: a stream apart from their polls'. */
+const LOOK_STREAM = 0x5bd1e995;
+
 export class Fans {
 	readonly all: Fan[] = [];
 	readonly outcomes = new Map<Outcome, number>();
@@ -89,6 +94,8 @@ export class Fans {
 	/** Polls counted for parked fans, without an event each (in `polls` too). */
 	parkedPolls = 0;
 	private readonly seedHash: number;
+	/** When the fans' shared machine is next free to send (`send`). */
+	private clientFreeAt = 0;
 	/** Parked fans, a min-heap by position (their indices beside): the first a watermark reaches is on top. */
 	private heapPositions = new Float64Array(1024);
 	private heapFans = new Int32Array(1024);
@@ -123,10 +130,10 @@ export class Fans {
 				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs, retries: this.random() < c.retryRate, holds: 0,
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
 				estimateMs: null, estimateAt: null, admittedServerAt: null,
-				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.poll(fan),
+				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.send(() => this.poll(fan)),
 			};
 			this.all.push(fan);
-			this.events.at(arrivedAt, () => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a)));
+			this.events.at(arrivedAt, () => this.send(() => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a))));
 		}
 	}
 
@@ -174,7 +181,8 @@ export class Fans {
 				fan.estimateAt = this.events.clock();
 			}
 			next = view.pollAfterMs;
-			if (view.waitUnknown === "waiting_for_tickets" && this.watch === null) return this.park(fan, now + next);
+			// Parked polls make no event, so they cannot wait at the fans' machine: with one, every poll is made.
+			if (view.waitUnknown === "waiting_for_tickets" && this.watch === null && this.config.clientRate === 0) return this.park(fan, now + next);
 		}
 		this.events.after(next, fan.pollNext);
 	}
@@ -311,14 +319,29 @@ export class Fans {
 		this.sendHold(fan, { fanId: fan.id, quantity, idempotencyKey: key, notAfter: EPOCH + fan.turnEnds });
 	}
 
+	/**
+	 * A fan's request leaves when the fans' machine can send it: at once on Cloudflare (each fan
+	 * its own); a load run's fans share the runner's, so with `clientRate` set they queue for it
+	 * in the order made, 1 / clientRate seconds each, as they wait for the runner's sockets.
+	 */
+	private send(request: () => void): void {
+		const rate = this.config.clientRate;
+		if (rate === 0) return request();
+		const now = this.events.now;
+		const start = Math.max(now, this.clientFreeAt);
+		this.clientFreeAt = start + 1000 / rate;
+		if (start === now) request();
+		else this.events.at(start, request);
+	}
+
 	private sendHold(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): void {
 		const quantity = input.quantity;
-		this.inventory.hold(fan.home, input, (o) => {
+		this.send(() => this.inventory.hold(fan.home, input, (o) => {
 			if (o.ok) {
-				if (fan.retries && fan.holds === 1) return this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value));
+				if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
 				return this.bought(fan, o.value);
 			}
-			if (o.code === "sold_out") return this.end(fan, "sold_out");
+			if (o.code === "sold_out") return this.config.waitForReturns ? this.waitForReturns(fan, quantity, 0) : this.end(fan, "sold_out");
 			if (o.code === "limit_exceeded") return this.end(fan, "refused");
 			const later = this.events.now + 1000;
 			if (later >= fan.turnEnds) return this.end(fan, "expired");
@@ -331,7 +354,24 @@ export class Fans {
 			}
 			if (o.code === "try_again") return this.events.at(later, () => this.hold(fan, quantity));
 			this.end(fan, "expired");
-		});
+		}));
+	}
+
+	/**
+	 * Told "sold out" at a hold, a fan does as the load runner's do: it looks at the drop (the
+	 * Worker answers from its watermark: no object call) and ends there if the sale is over
+	 * (sold out, or nothing free and nothing held), holds again when tickets are free (a
+	 * released or expired hold's), and otherwise looks again, less and less often, until its
+	 * patience ends; at most 200 holds a fan, as the runner's fans.
+	 */
+	private waitForReturns(fan: Fan, quantity: number, look: number): void {
+		if (this.events.now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
+		const w = this.room.published;
+		if (w === null || w.soldOut || (w.remaining === 0 && w.held === 0) || fan.holds >= MAX_HOLDS) return this.end(fan, "sold_out");
+		if (this.events.now >= fan.turnEnds) return this.end(fan, "expired");
+		if (w.remaining > 0) return this.hold(fan, quantity);
+		const pause = Math.min(10_000, 1500 * (look + 1)) * (0.75 + 0.5 * jitterOf(this.seedHash ^ LOOK_STREAM, fan.index, fan.holds * 64 + look));
+		this.events.after(Math.floor(pause), () => this.send(() => this.waitForReturns(fan, quantity, look + 1)));
 	}
 
 	private bought(fan: Fan, hold: HoldView): void {
@@ -339,13 +379,13 @@ export class Fans {
 			if (fan.abandons) {
 				if (fan.walksAway) return this.end(fan, "abandoned");
 				const release = (): void =>
-					this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, (o) => {
+					this.send(() => this.inventory.release(fan.home, { holdId: hold.holdId, fanId: fan.id }, (o) => {
 						if (!o.ok && (o.code === "unavailable" || o.code === "timeout") && this.events.now + 1000 < fan.turnEnds) return void this.events.after(1000, release);
 						this.end(fan, "abandoned");
-					});
+					}));
 				return release();
 			}
-			const pay = (declined: boolean): void => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
+			const pay = (declined: boolean): void => this.send(() => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
 				if (o.ok) {
 					fan.bought += hold.quantity;
 					return this.end(fan, "bought");
@@ -354,7 +394,7 @@ export class Fans {
 				// No answer, or the shard restarted under it: the same purchase again (its charge is under the hold's key).
 				if ((o.code === "unavailable" || o.code === "timeout") && this.events.now + 1000 < fan.turnEnds) return void this.events.after(1000, () => pay(declined));
 				this.end(fan, "expired");
-			});
+			}));
 			pay(fan.declined);
 		});
 	}

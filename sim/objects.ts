@@ -18,6 +18,10 @@ export class SimObject {
 	private busyUntil = 0;
 	/** Requests that arrived in each simulated second (index: second since the drop was made). */
 	readonly perSecond: number[] = [];
+	/** The deepest queue a request found on arriving in each simulated second (same index), for the report's queue depth over time. */
+	readonly depthPerSecond: number[] = [];
+	/** Requests by what they asked (the engine's own method names, as the audit's load counts a shard's), and "alarm" for the object's alarms. */
+	readonly byMethod = new Map<string, number>();
 	requests = 0;
 	cpuMs = 0;
 	deepestQueue = 0;
@@ -36,18 +40,24 @@ export class SimObject {
 
 	/**
 	 * A request that reaches the object now: `decide` runs when the object serves it,
-	 * and `answer` gets its result one network hop after.
+	 * and `answer` gets its result one network hop after. `method` names the request for
+	 * the counts by method.
 	 */
-	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0, onReset?: () => void): void {
+	call<T>(cpuMs: number, decide: () => T | Promise<T>, answer: (result: T) => void, hopMs = 0, onReset?: () => void, method = "other"): void {
 		const now = this.events.now;
 		const second = Math.floor(now / 1000);
-		while (this.perSecond.length <= second) this.perSecond.push(0);
+		while (this.perSecond.length <= second) {
+			this.perSecond.push(0);
+			this.depthPerSecond.push(0);
+		}
 		this.perSecond[second]!++;
 		this.requests++;
+		this.byMethod.set(method, (this.byMethod.get(method) ?? 0) + 1);
 		this.cpuMs += cpuMs;
 		const service = Math.max(cpuMs, 1000 / OBJECT_REQUESTS_PER_SECOND);
 		const start = Math.max(now, this.busyUntil);
 		const depth = Math.ceil((start - now) / service);
+		if (depth > this.depthPerSecond[second]!) this.depthPerSecond[second] = depth;
 		if (depth > this.deepestQueue) {
 			this.deepestQueue = depth;
 			this.deepestQueueAt = now;

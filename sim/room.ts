@@ -49,7 +49,9 @@ export class Room {
 	private alarmAt: number | null = null;
 	private ticking: Promise<void> | null = null;
 	private gathering: Promise<ShardTotals | null> | null = null;
-	private hint: { peerStock: number[]; inFlight: number } | null = null;
+	private hint: { peerStock: number[]; inFlight: number; held: number } | null = null;
+	/** The shards' tells counted when the last look began (the pacer's `lookMoves`). */
+	private lookMoves = 0;
 	/** Each line's clock against the pacer's (the skew fault), within SKEW_BOUND_MS of each other. */
 	readonly skew: number[];
 
@@ -87,6 +89,14 @@ export class Room {
 		const seed = seedHex(config.seed, "prequeue");
 		this.core.commitSeed(seed, `sim:${seed}`);
 		this.core.storeConfig(this.drop);
+		inventory.tellPacer = () => this.pacer.call(this.config.cpu.read, () => this.stockMoved(), NO_ANSWER, 0, undefined, "stockMoved");
+	}
+
+	/** A shard watching a dry drop saw stock come back or a sale (waiting-room.ts `stockMoved`): the pacer looks again on its next tick. */
+	private stockMoved(): void {
+		this.core.dry.moves++;
+		this.core.dry.watching = false;
+		this.wakeIfSleeping();
 	}
 
 	private clock(): number {
@@ -129,11 +139,11 @@ export class Room {
 		l.object.call(this.config.cpu.join, () => {
 			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.lineClock(line));
 			if (this.faults.strikes("restart", FAULT_RATES.restartLine, "line restarted")) this.events.after(1, () => this.restartLine(line));
-			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER));
+			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER, 0, undefined, "wake"));
 			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
 			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
 			return answerOf(outcome.value.entry);
-		}, answer, this.config.hopMs);
+		}, answer, this.config.hopMs, undefined, "join");
 	}
 
 	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
@@ -146,8 +156,8 @@ export class Room {
 			this.alarmAt = null;
 			const twice = f.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice");
 			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => {
-				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER));
-			});
+				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER, 0, undefined, "alarm"));
+			}, 0, undefined, "alarm");
 		});
 	}
 
@@ -206,21 +216,21 @@ export class Room {
 	}
 
 	/** A call at line `k` over the network: one hop there, its turn in the line's queue, one hop back. */
-	private atLine<T>(k: number, cpuMs: number, decide: (core: LineCore) => T): Promise<T> {
+	private atLine<T>(k: number, cpuMs: number, method: string, decide: (core: LineCore) => T): Promise<T> {
 		const line = this.lines[k]!;
 		return new Promise<T>((resolve) => {
 			this.events.after(this.config.hopMs, () =>
 				line.object.call(cpuMs, () => decide(line.core), (value) => {
 					this.events.touched = true;
 					resolve(value);
-				}, this.config.hopMs),
+				}, this.config.hopMs, undefined, method),
 			);
 		});
 	}
 
 	private async open(drop: DropConfig): Promise<void> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
-		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, (core) => core.open(firstSlot).prequeue)));
+		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, "open", (core) => core.open(firstSlot).prequeue)));
 		this.core.opened(firstSlot, counts, this.clock());
 	}
 
@@ -229,7 +239,7 @@ export class Room {
 		if (request === null) return 0;
 		const askedAt = this.clock();
 		const wakes = this.core.sealPace.asking();
-		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, (core) => core.seal(ask, this.lineClock(k)))));
+		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, "seal", (core) => core.seal(ask, this.lineClock(k)))));
 		const placed = this.core.placeSealed(request, reports);
 		this.core.sealPace.sealed(placed, askedAt, wakes);
 		return placed;
@@ -247,13 +257,19 @@ export class Room {
 
 	private async gatherTotals(drop: DropConfig): Promise<ShardTotals> {
 		const reopens = this.core.reopens;
+		const moves = this.core.dry.moves;
+		this.core.dry.lookOwed = false;
 		const hint = this.hint;
+		// As the pacer's gatherTotals: the last look found nothing free anywhere with holds outstanding, and no shard told of
+		// stock moving since it began, so each shard is asked to watch for a change.
+		const watch = hint !== null && moves === this.lookMoves && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
+		this.lookMoves = moves;
 		const parts = await Promise.all(
 			this.inventory.shards.map(
 				(_, k) =>
 					new Promise<Parameters<typeof sumShardTotals>[0][number]>((resolve) =>
 						this.events.after(this.config.hopMs, () =>
-							this.inventory.look(k, hint, (counts) => {
+							this.inventory.look(k, hint === null ? null : { peerStock: hint.peerStock, inFlight: hint.inFlight }, watch, (counts) => {
 								this.events.touched = true;
 								resolve({ ...counts, named: { free: 0, held: 0, sold: 0 } });
 							}),
@@ -262,9 +278,12 @@ export class Room {
 			),
 		);
 		const gathered = sumShardTotals(parts);
-		this.hint = { peerStock: gathered.perShard, inFlight: gathered.inFlight };
+		this.hint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
 		const totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
-		this.core.recordTotals(drop, totals, reopens, this.clock(), false);
+		// A tell that came while the shards were read: the counts may predate it, so the drop is not watched on them.
+		this.core.recordTotals(drop, totals, reopens, this.clock(), watch && moves === this.core.dry.moves);
+		// A watched look went out, and stock was found (or moved meanwhile): the shards are shown the new look at once.
+		if (watch && !this.core.dry.watching) this.core.dry.lookOwed = true;
 		return totals;
 	}
 
@@ -296,19 +315,23 @@ export class Room {
 		this.lines[line]!.object.call(this.config.cpu.read, () => {
 			const found = this.lines[line]!.core.locate(fanId);
 			return found.ok ? found.value.position : null;
-		}, answer, this.config.hopMs);
+		}, answer, this.config.hopMs, undefined, "locate");
 	}
 
-	/** The watermark readers: about one read a second per data center, spread over the second, until the drop sells out. */
-	readers(random: () => number): void {
+	/**
+	 * The watermark readers: about one read a second per data center, spread over the second, for as long as fans ask the
+	 * Worker (a read is its cache running out under a fan's request): until the drop sells out and every fan is done.
+	 */
+	readers(random: () => number, fansActive: () => boolean): void {
+		const reading = () => !(this.published?.soldOut ?? false) || fansActive();
 		const second = (start: number) => {
-			if (this.published?.soldOut) return;
+			if (!reading()) return;
 			for (let c = 0; c < this.config.colos; c++) {
 				this.events.at(start + Math.floor(random() * 1000), () => {
-					if (this.published?.soldOut) return;
+					if (!reading()) return;
 					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
 					// Fresh totals (nearly every read) answer at once: no promise to settle before the clock moves.
-					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER);
+					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER, 0, undefined, "watermark");
 				});
 			}
 			this.events.at(start + 1000, () => second(start + 1000));

@@ -45,6 +45,11 @@ export class SimShard {
 	/** The storage's alarm: kept across restarts, as Cloudflare keeps it. */
 	private alarmAt: number | null = null;
 	restarts = 0;
+	/**
+	 * Set by a pacer's look that found the drop dry (inventory-shard.ts `watching`): its free
+	 * and sold then, so it tells the pacer once when it frees stock or sells. Memory only.
+	 */
+	watching: { remaining: number; sold: number } | null = null;
 
 	constructor(
 		readonly index: number,
@@ -143,6 +148,7 @@ export class SimShard {
 	/** The object restarts: storage kept, memory lost; requests awaiting are ended, and a new instance is built over the same database. */
 	restart(): void {
 		this.restarts++;
+		this.watching = null;
 		this.object.reset(this.config.hopMs);
 		this.build();
 		this.inventory.faults.note(this.events.now, [this.name], "restarted: memory lost, storage kept");
@@ -166,7 +172,7 @@ export class SimShard {
 		// An alarm whose instance restarted under it failed: Cloudflare runs it again.
 		this.object.call(1, () => this.alarm(), () => {
 			if (twice) this.events.after(Math.floor(faults.draw("alarm") * 1000), () => this.runAlarm(false));
-		}, 0, () => this.setAlarm(this.events.clock() + 2000));
+		}, 0, () => this.setAlarm(this.events.clock() + 2000), "alarm");
 	}
 
 	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
@@ -180,6 +186,7 @@ export class SimShard {
 		await this.outbox.flush();
 		this.ledger.prune(clock());
 		this.schedule.fromStoredState();
+		this.inventory.toldIfMoved(this.index);
 	}
 
 	/**

@@ -140,7 +140,7 @@ export class Inventory {
 					if (!answered || answerLost) return;
 					this.events.touched = true;
 					resolve(answer);
-				}, hop);
+				}, hop, undefined, input.transferId === "" ? "acks" : "give");
 			this.events.after(hop + late, () => deliver(true));
 			if (twice) this.events.after(hop + Math.floor(f.draw("message") * FAULT_RATES.giveLateMaxMs), () => deliver(false));
 		});
@@ -151,7 +151,7 @@ export class Inventory {
 	 * shard restarted under it; under the message fault its answer may be lost (the fan's
 	 * client gives up on it and asks again, under the same key).
 	 */
-	private request<T>(k: number, cpu: number, what: string, fanId: string, decide: () => Promise<Outcome<T>> | Outcome<T>, answer: FanAnswer<T>): void {
+	private request<T>(k: number, cpu: number, method: string, what: string, fanId: string, decide: () => Promise<Outcome<T>> | Outcome<T>, answer: FanAnswer<T>): void {
 		const shard = this.shards[k]!;
 		const f = this.faults;
 		const touches = f.trace ? [shard.name, `fan ${fanId}`] : [];
@@ -169,14 +169,14 @@ export class Inventory {
 		}, told, this.config.hopMs, () => {
 			if (f.trace) f.note(this.events.now, touches, `${what} by fan ${fanId}: ended by the restart`);
 			answer(RESTARTED);
-		});
+		}, method);
 	}
 
 	/** A hold at the fan's home shard, through the engine's transfers (a short shard asks its peers). */
 	hold(k: number, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }, answer: FanAnswer<HoldView>): void {
 		const shard = this.shards[k]!;
 		const request = JSON.stringify({ quantity: input.quantity });
-		this.request(k, this.config.cpu.hold, `hold of ${input.quantity} (key ${input.idempotencyKey})`, input.fanId, async () => {
+		this.request(k, this.config.cpu.hold, "hold", `hold of ${input.quantity} (key ${input.idempotencyKey})`, input.fanId, async () => {
 			// The simulated shards are told no line for returned tickets, so a position changes nothing here.
 			const o = await shard.transfers.hold({ ...input, request, position: 0 });
 			const mine = shard.fanTickets(input.fanId);
@@ -189,26 +189,53 @@ export class Inventory {
 	purchase(k: number, input: { holdId: string; fanId: string; declined: boolean; notAfter: number }, answer: FanAnswer<PurchaseView>): void {
 		const shard = this.shards[k]!;
 		const token = input.declined ? "declined" : "ok";
-		this.request(k, this.config.cpu.purchase, `purchase of ${input.holdId}`, input.fanId, () => shard.charges.purchase({ holdId: input.holdId, fanId: input.fanId, payment: { method: "test", token }, notAfter: input.notAfter }), answer);
+		this.request(k, this.config.cpu.purchase, "purchase", `purchase of ${input.holdId}`, input.fanId, () => shard.charges.purchase({ holdId: input.holdId, fanId: input.fanId, payment: { method: "test", token }, notAfter: input.notAfter }), answer);
 	}
 
 	release(k: number, input: { holdId: string; fanId: string }, answer: FanAnswer<unknown>): void {
 		const shard = this.shards[k]!;
-		this.request(k, this.config.cpu.release, `release of ${input.holdId}`, input.fanId, () => shard.ledger.holds.release({ ...input, now: this.events.clock() }) as Outcome<unknown>, answer);
+		this.request(k, this.config.cpu.release, "release", `release of ${input.holdId}`, input.fanId, () => shard.ledger.holds.release({ ...input, now: this.events.clock() }) as Outcome<unknown>, answer);
 	}
 
-	/** The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer sends it. */
-	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, answer: (c: ShardCounts) => void): void {
+	/**
+	 * The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer
+	 * sends it, and whether the drop was dry then (`watch`): the shard then tells the pacer when its stock moves.
+	 */
+	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, watch: boolean, answer: (c: ShardCounts) => void): void {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
-			shard.transfers.noteLook(hint);
-			return this.served(k, shard.ledger.counts());
-		}, answer, this.config.hopMs);
+			shard.transfers.noteLook(hint === null ? null : { ...hint, watch });
+			const counts = shard.ledger.counts();
+			shard.watching = watch ? { remaining: counts.remaining, sold: counts.sold } : null;
+			return this.served(k, counts);
+		}, answer, this.config.hopMs, undefined, "totals");
 	}
 
-	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked. */
-	private served<T>(_k: number, value: T): T {
+	/** Told by a shard watching a dry drop that its stock moved (the pacer's `stockMoved`); set by the room. */
+	tellPacer: (() => void) | null = null;
+
+	/**
+	 * A shard watching a dry drop for the pacer that freed stock or sold since the look tells
+	 * it once (inventory-shard.ts `toldIfMoved`), so the pacer looks again.
+	 */
+	toldIfMoved(k: number): void {
+		const shard = this.shards[k]!;
+		const w = shard.watching;
+		if (w === null) return;
+		if (shard.storage.version !== shard.countedAt) {
+			shard.countedAt = shard.storage.version;
+			shard.counts = shard.stockCounts();
+		}
+		const c = shard.counts;
+		if (c.remaining <= w.remaining && c.sold === w.sold) return;
+		shard.watching = null;
+		this.events.after(this.config.hopMs, () => this.tellPacer?.());
+	}
+
+	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked; a watching shard whose stock moved tells the pacer. */
+	private served<T>(k: number, value: T): T {
 		this.check();
+		this.toldIfMoved(k);
 		return value;
 	}
 

@@ -6,19 +6,25 @@
 // replays it exactly. Exit 1 when an invariant breaks, 2 on bad usage.
 //
 //   npm run simulate -- --fans 100000 --tickets 20000 --seed 7
+//   npm run simulate -- --fans 20000 --tickets 5000 --seed 7 --report run.json   (and run.html beside it)
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { htmlPathFor } from "../loadtest/lib/report-files.mjs";
+import { renderReport } from "../loadtest/lib/report-html.js";
 import { loadSimulator } from "./bundle.mjs";
 import { parallelCampaign } from "./campaign-workers.mjs";
 
-const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos"];
+const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos", "client-rate"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
-                        [--hold-seconds N] [--colos N] [--faults all|none|restart,alarm,message,skew,d1,provider]
-                        [--no-shrink]
+                        [--hold-seconds N] [--colos N] [--client-rate N] [--faults all|none|restart,alarm,message,skew,d1,provider]
+                        [--no-shrink] [--report FILE.json] [--wait-for-returns]
        npm run simulate -- --campaign N [--seed FIRST] [--workers N] [--fans N] ...
                         (every fault on, seeds FIRST..FIRST+N-1, over --workers threads: one per core by default)
-Without --seed a seed is drawn and printed; the same seed (and faults) replays the same run.`;
+Without --seed a seed is drawn and printed; the same seed (and faults) replays the same run.
+--report writes the run's report as the load runner's JSON report, and its HTML page beside it (FILE.html).`;
 
 function usage(message) {
 	process.stderr.write(`simulate: ${message}\n${USAGE}\n`);
@@ -27,15 +33,20 @@ function usage(message) {
 
 let values;
 try {
-	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, "no-shrink": { type: "boolean" } } }));
+	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
 } catch (err) {
 	usage(err.message);
 }
 const input = {};
 const faultsText = values.faults;
 const noShrink = values["no-shrink"] === true;
+const reportFile = values.report === undefined ? null : resolve(values.report);
+const waitForReturns = values["wait-for-returns"] === true;
+delete values["wait-for-returns"];
 delete values.faults;
 delete values["no-shrink"];
+delete values.report;
+if (reportFile !== null && !reportFile.endsWith(".json")) usage("--report names a .json file (the HTML goes beside it)");
 for (const [flag, text] of Object.entries(values)) {
 	const n = Number(text);
 	if (!Number.isSafeInteger(n) || n < (flag === "seed" ? 0 : 1)) usage(`--${flag} must be a whole number${flag === "seed" ? "" : " above 0"}`);
@@ -58,6 +69,7 @@ try {
 const out = (line) => process.stdout.write(line + "\n");
 const started = performance.now();
 if (input.workers !== undefined && input.campaign === undefined) usage("--workers goes with --campaign");
+if (input.campaign !== undefined && reportFile !== null) usage("--report goes with a single run, not --campaign");
 if (input.campaign !== undefined) {
 	// A campaign: every fault on, one seed after another; each seed that breaks an invariant is named with its replay.
 	const count = input.campaign;
@@ -75,10 +87,17 @@ if (input.campaign !== undefined) {
 	process.stderr.write(`${each.toFixed(2)} s a seed (wall, over ${Math.min(workers, count)} workers)\n`);
 	if (found.length > 0) process.exitCode = 1;
 } else {
-	const config = sim.simConfig(input);
+	const config = sim.simConfig({ ...input, waitForReturns });
 	try {
-		const result = await sim.simulate(config, sim.sqlJs);
+		const result = await sim.simulate(config, sim.sqlJs, { report: reportFile !== null });
 		for (const line of result.lines) out(line);
+		if (reportFile !== null) {
+			mkdirSync(dirname(reportFile), { recursive: true });
+			writeFileSync(reportFile, JSON.stringify(result.report) + "\n");
+			writeFileSync(htmlPathFor(reportFile), renderReport(result.report));
+			// Paths to stderr: the summary on stdout stays the same for one seed wherever the report goes.
+			process.stderr.write(`report: ${reportFile}\nhtml report: ${htmlPathFor(reportFile)}\n`);
+		}
 	} catch (err) {
 		if (!(err instanceof sim.InvariantBroken)) throw err;
 		out(err.message);

@@ -488,6 +488,134 @@ function waitEstimateSection(s) {
 }
 
 // ---------------------------------------------------------------------------
+// What only a simulation has (npm run simulate -- --report, sim/report.ts)
+
+const KIND_NAMES = { room: "pacer", line: "line", shard: "shard" };
+
+/**
+ * The objects of a kind over the simulated seconds: the busiest object's requests each
+ * second (its own series), and the deepest queue any of them had each second.
+ */
+function kindSeries(objects, kind, from, to) {
+	const mine = objects.filter(function (o) {
+		return o.kind === kind;
+	});
+	let busiest = null;
+	for (const o of mine) if (busiest === null || o.peak.requests > busiest.peak.requests) busiest = o;
+	const requests = [];
+	const depth = [];
+	for (let s = from; s < to; s++) {
+		requests.push(busiest && s < busiest.perSecond.length ? busiest.perSecond[s] : 0);
+		let deepest = 0;
+		for (const o of mine) if (s < o.depthPerSecond.length && o.depthPerSecond[s] > deepest) deepest = o.depthPerSecond[s];
+		depth.push(deepest);
+	}
+	return { busiest: busiest, requests: requests, depth: depth, count: mine.length };
+}
+
+/**
+ * Requests a second at each kind's busiest object against the platform's limit, and the
+ * deepest queue at each kind's objects, over the simulated seconds; the hottest object and
+ * when. Shown only for a report that has a simulation's objects.
+ */
+export function simulationSection(sim) {
+	const objects = sim.objects || [];
+	let last = 0;
+	for (const o of objects) if (o.perSecond.length > last) last = o.perSecond.length;
+	// From the first second any object served to the last; seconds after the opening on the axis.
+	let first = last;
+	for (const o of objects) {
+		for (let s = 0; s < o.perSecond.length; s++) {
+			if (o.perSecond[s] > 0) {
+				if (s < first) first = s;
+				break;
+			}
+		}
+	}
+	const x = [];
+	for (let s = first; s < last; s++) x.push(s - sim.openAtS);
+	const kinds = ["line", "room", "shard"].map(function (k) {
+		return { kind: k, series: kindSeries(objects, k, first, last) };
+	}).filter(function (k) {
+		return k.series.count > 0;
+	});
+	const h = sim.hottest;
+	const marks = [{ x: 0, label: "opening" }];
+	if (h) marks.push({ x: h.atS, label: "hottest", row: 1 });
+	/** @type {{name: string, label: string, values: number[], color?: string, dash?: boolean}[]} */
+	const requestSeries = kinds.map(function (k) {
+		const b = k.series.busiest;
+		return { name: KIND_NAMES[k.kind] + " busiest", label: b.name + " (busiest " + KIND_NAMES[k.kind] + " of " + k.series.count + ")", values: k.series.requests };
+	});
+	requestSeries.push({
+		name: "limit",
+		label: "the limit: " + sim.limit + " requests a second an object",
+		values: x.map(function () {
+			return sim.limit;
+		}),
+		// Dark grey: the kinds' colours stay the other charts' (the pacer's is red).
+		color: "#374151",
+		dash: true,
+	});
+	const charts = [
+		lineChart({
+			id: "sim-object-rate",
+			title: "Requests a second at the busiest object of each kind, against the limit of " + sim.limit,
+			unit: "",
+			x: x,
+			series: requestSeries,
+			marks: marks,
+			note: "Every request an object served in each simulated second, its alarms included; past the limit requests queue (below).",
+		}),
+		lineChart({
+			id: "sim-queue-depth",
+			title: "Queue depth: the deepest queue a request found at any object of each kind",
+			unit: "",
+			x: x,
+			series: kinds.map(function (k) {
+				return { name: KIND_NAMES[k.kind] + " queue", label: KIND_NAMES[k.kind] + "s (" + k.series.count + ")", values: k.series.depth };
+			}),
+			marks: marks,
+		}),
+	];
+	const bars = objects
+		.slice()
+		.sort(function (a, b) {
+			return b.peak.requests - a.peak.requests;
+		})
+		.slice(0, 12)
+		.map(function (o) {
+			return { label: o.name, value: o.peak.requests, note: "(" + num((100 * o.peak.requests) / sim.limit, 0) + "% at " + num(o.peak.atS, 0) + "s, queue " + o.deepestQueue + ")" };
+		});
+	charts.push(barChart({ id: "sim-peaks", title: "Each object's busiest second (requests; its share of the limit, when, its deepest queue), the busiest first", bars: bars }));
+	const q = sim.saleToQueue || {};
+	const figures = [
+		["hottest object", h ? h.name : "-"],
+		["its busiest second", h ? h.requests + " requests at " + num(h.atS, 1) + "s" : "-"],
+		["of the limit", h ? num(100 * h.shareOfLimit, 0) + "%" : "-"],
+		["sale to the Queue's batch p50", formatMs(q.medianMs)],
+		["p90", formatMs(q.p90Ms)],
+		["max", formatMs(q.maxMs)],
+		["events simulated", sim.events],
+	];
+	return (
+		'<section id="simulation" data-hottest="' + esc(h ? h.name : "") + '"><h2>The simulation: each object against its limit</h2>' +
+		'<p class="muted">Seed ' + esc(sim.seed) + ", faults " + esc(sim.faults && sim.faults.length > 0 ? sim.faults.join(",") : "none") +
+		". Seconds of simulated time after the opening; one point a second. Each object serves one request at a time at the CPU the bench measured, and never more than " +
+		sim.limit + " a second (Cloudflare's figure for one Durable Object). Sale to ticket here is up to the sales consumer's batch (its D1 write is not simulated).</p>" +
+		'<div class="figures">' +
+		figures
+			.map(function (f) {
+				return '<div><span class="muted">' + esc(f[0]) + "</span><b>" + esc(f[1]) + "</b></div>";
+			})
+			.join("") +
+		'</div><div class="grid-charts">' + charts.join("") + "</div>" +
+		(sim.summary ? "<h3>The run's summary</h3><pre>" + esc(sim.summary.join("\n")) + "</pre>" : "") +
+		"</section>"
+	);
+}
+
+// ---------------------------------------------------------------------------
 // The page
 
 const CSS = [
@@ -554,7 +682,7 @@ function describe(report) {
 	return (
 		esc(report.scenario || "spike") + " · " + k.fans + " fans, " + k.tickets + " tickets, " + (d.shards || k.shards) + " shards, " +
 		(d.lines || k.lines || "?") + " line(s), maxPerFan " + k.maxPerFan + (d.id ? " · drop " + esc(d.id) : "") + " · " + esc(report.at || "") +
-		(report.source === "k6" ? " · k6" : " · Node runner")
+		(report.source === "k6" ? " · k6" : report.source === "simulator" ? " · simulator" : " · Node runner")
 	);
 }
 
@@ -567,8 +695,9 @@ export function renderReport(report, opts) {
 	const v = reportVerdict(report);
 	const parts = [];
 	parts.push('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">');
-	parts.push("<title>Drop load test: " + (v.passed ? "passed" : "FAILED") + " · " + esc(report.scenario || "spike") + "</title><style>" + CSS + "</style></head><body>");
-	parts.push("<h1>Drop load test</h1><div class=\"muted\">" + describe(report) + "</div>");
+	const heading = report.simulation ? "Drop simulation" : "Drop load test";
+	parts.push("<title>" + heading + ": " + (v.passed ? "passed" : "FAILED") + " · " + esc(report.scenario || "spike") + "</title><style>" + CSS + "</style></head><body>");
+	parts.push("<h1>" + heading + "</h1><div class=\"muted\">" + describe(report) + "</div>");
 	parts.push('<section class="verdict ' + (v.passed ? "passed" : "failed") + '" data-verdict="' + (v.passed ? "passed" : "failed") + '">');
 	parts.push("<h2>" + (v.passed ? "✓ PASSED: no invariant broken, every threshold met" : "✗ FAILED") + '</h2><div class="scroll" tabindex="0" role="group" aria-label="Checks"><table>');
 	for (const c of v.checks) {
@@ -609,6 +738,7 @@ export function renderReport(report, opts) {
 	if (report.saleToTicket && report.saleToTicket.buyers > 0) parts.push(saleToTicketSection(report.saleToTicket));
 	if (report.waitEstimate && report.waitEstimate.admitted > 0) parts.push(waitEstimateSection(report.waitEstimate));
 	if (report.queue && report.queue.totals) parts.push(queueStatsSection(report.queue));
+	if (report.simulation && report.simulation.objects) parts.push(simulationSection(report.simulation));
 	parts.push("<h2>Latency per step</h2>" + stepTable(report.steps));
 	if (report.load && report.load.objects && report.load.objects.length > 0) {
 		parts.push("<h2>Load per object</h2>");

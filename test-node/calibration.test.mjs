@@ -1,0 +1,146 @@
+// The calibration's comparison (scripts/lib/calibration.mjs, `npm run calibrate`) on
+// fixture reports shaped as the load runner's and the simulator's: the ratios are
+// simulated / real, a checked figure outside 15 % is flagged and one inside is not,
+// the shards' methods left out (the audit's reads, buyers' order reads) are out of
+// both sides' counts, and the text names what is flagged. Runs under Node's test runner.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationRowsOver, calibrationText, clientRateOf, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
+
+/** A report of a drop with 1,000 fans: `lines` and `shards` are each object's requests, shards' as {method: n}. */
+function report({ room, lines, shards, hold, sellout, admitted, where }) {
+	const objects = [
+		{ kind: "room", index: 0, requests: room },
+		...lines.map((requests, index) => ({ kind: "line", index, requests })),
+		...shards.map((methods, index) => ({ kind: "shard", index, requests: Object.values(methods).reduce((a, b) => a + b, 0), methods })),
+	];
+	const load = { fans: 1000, objects };
+	const base = { load, steps: { hold: { count: Object.values(hold).reduce((a, b) => a + b, 0), statuses: hold } }, timeToSellOutSeconds: sellout };
+	// The real run's watermark is in its audit; the simulation's in its own admission.
+	return where === "audit" ? { ...base, audit: { admission: { admittedThrough: admitted }, load } } : { ...base, admission: { admittedThrough: admitted } };
+}
+
+const REAL = report({
+	room: 200,
+	lines: [600, 400],
+	// 50 stats, 10 orderIdsPage and 300 order reads are left out: 1,000 + 900 counted.
+	shards: [
+		{ hold: 500, totals: 300, give: 100, purchase: 100, stats: 30, orderIdsPage: 10, order: 200 },
+		{ hold: 400, totals: 300, give: 100, purchase: 100, stats: 20, order: 100 },
+	],
+	hold: { 201: 700, "409:sold_out": 100, "503:try_again": 100, "409:not_enough_left": 100 },
+	sellout: 100,
+	admitted: 2000,
+	where: "audit",
+});
+
+test("ratios are simulated over real; within 15 % passes, outside is flagged, either way round", () => {
+	const sim = report({
+		room: 231, // 1.155: outside
+		lines: [560, 380], // 940 of 1,000: 0.94, busiest 560 of 600: 0.933
+		shards: [
+			{ hold: 480, totals: 290, give: 90, purchase: 95 }, // 955 of 1,000 (busiest)
+			{ hold: 410, totals: 280, give: 70, purchase: 100 }, // 1,815 of 1,900 in all: 0.955
+		],
+		hold: { 201: 800, "409:sold_out": 100, "503:try_again": 40, "409:not_enough_left": 60 }, // try_again 4 % against 10 %: 0.4
+		sellout: 86, // 0.86: within (0.14)
+		admitted: 2400, // 1.2: outside
+	});
+	const rows = calibrationRows(REAL, sim, TOLERANCE);
+	const by = Object.fromEntries(rows.map((r) => [r.figure, r]));
+	assert.equal(by["lines: requests"].real, 1000);
+	assert.equal(by["lines: requests"].simulated, 940);
+	assert.equal(by["lines: requests"].ratio.toFixed(3), "0.940");
+	assert.equal(by["lines: per fan"].real, 1);
+	assert.equal(by["lines: busiest"].ratio.toFixed(3), (560 / 600).toFixed(3));
+	assert.equal(by["pacer: requests"].ratio.toFixed(3), "1.155");
+	assert.equal(by["shards: requests"].real, 1900, "the audit's reads and the order reads are left out of the real shards' count");
+	assert.equal(by["shards: requests"].simulated, 1815);
+	assert.equal(by["shards: busiest"].real, 1000);
+	assert.equal(by["shards: busiest"].simulated, 955);
+	assert.equal(by["hold answers: try_again share"].real, 0.1);
+	assert.equal(by["hold answers: try_again share"].simulated, 0.04);
+	assert.equal(by["time to sell out"].ratio.toFixed(2), "0.86");
+	assert.equal(by["admitted (the watermark)"].real, 2000, "the real watermark is read from the audit");
+	assert.equal(by["admitted (the watermark)"].simulated, 2400);
+	const flagged = rows.filter((r) => r.flagged).map((r) => r.figure);
+	assert.deepEqual(flagged, ["pacer: requests", "pacer: per fan", "hold answers: try_again share", "admitted (the watermark)"]);
+	// Methods are shown to say where a difference comes from, never flagged.
+	assert.equal(by["  shards' give"].ratio.toFixed(2), "0.80");
+	assert.equal(by["  shards' give"].flagged, false);
+	assert.equal(by["  shards' order"], undefined, "a left-out method has no row");
+	const text = calibrationText(rows, TOLERANCE);
+	assert.match(text, /\| pacer: requests \| 200 \| 231 \| 1\.16 \| ✗ outside 15 % \|/);
+	assert.match(text, /\| lines: requests \| 1000 \| 940 \| 0\.94 \| ✓ \|/);
+	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \|/);
+	assert.match(text, /4 figure\(s\) outside 15 %: pacer: requests, pacer: per fan, hold answers: try_again share, admitted \(the watermark\)$/);
+});
+
+test("the same figures compare equal; the bound is inclusive and the tolerance can be set", () => {
+	const same = calibrationRows(REAL, REAL);
+	assert.ok(same.every((r) => !r.flagged && (r.ratio === null || r.ratio === 1)), JSON.stringify(same.filter((r) => r.flagged)));
+	assert.match(calibrationText(same), /every checked figure within 15 %$/);
+	// 15 % exactly is within; a hair past is not.
+	const at = (n) => report({ room: n, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }, { hold: 400, totals: 300, give: 100, purchase: 100 }], hold: { 201: 700, "409:sold_out": 100, "503:try_again": 100, "409:not_enough_left": 100 }, sellout: 100, admitted: 2000 });
+	const pacer = (sim, tolerance) => calibrationRows(REAL, sim, tolerance).find((r) => r.figure === "pacer: requests").flagged;
+	assert.equal(pacer(at(230)), false);
+	assert.equal(pacer(at(170)), false);
+	assert.equal(pacer(at(231)), true);
+	assert.equal(pacer(at(169)), true);
+	assert.equal(pacer(at(230), 0.1), true);
+});
+
+test("a figure a side lacks is flagged, not passed: a drop not sold out, no holds", () => {
+	const sim = { ...REAL, timeToSellOutSeconds: null, steps: {} };
+	const by = Object.fromEntries(calibrationRows(REAL, sim).map((r) => [r.figure, r]));
+	assert.equal(by["time to sell out"].ratio, null);
+	assert.equal(by["time to sell out"].flagged, true);
+	assert.equal(by["hold answers: try_again share"].flagged, true);
+	assert.equal(tryAgainShare(sim), null);
+	assert.equal(ratioOf(0, 0), 1);
+	assert.equal(ratioOf(0, 3), null);
+});
+
+test("the load by kind leaves out the same methods on both sides and counts them apart", () => {
+	const k = loadByKind(REAL);
+	assert.equal(k.room, 200);
+	assert.deepEqual(k.lines, { total: 1000, max: 600, count: 2 });
+	assert.deepEqual(k.shards.leftOut, { stats: 50, orderIdsPage: 10, order: 300 });
+	assert.deepEqual(k.shards.methods, { hold: 900, totals: 600, give: 200, purchase: 200 });
+	assert.deepEqual(Object.keys(LEFT_OUT).sort(), ["order", "orderIdsPage", "stats"]);
+	assert.equal(admittedOf({ admission: { admittedThrough: 7 } }), 7);
+	assert.equal(admittedOf({}), null);
+});
+
+test("the real machine's rate when busy: the 95th percentile of its answers a second, not the run's average", () => {
+	// 20 busy seconds at 800 to 819 answers, one at 2,000 (a burst), then 79 quiet seconds at 10.
+	const busy = Array.from({ length: 20 }, (_, i) => 800 + i);
+	const total = [...busy, 2000, ...Array.from({ length: 79 }, () => 10)];
+	const timeline = { bucketSeconds: 1, buckets: total.length + 5, statuses: { "2xx": total.map((n) => n - 1), "503": total.map(() => 1), "5xx": [] } };
+	// 100 seconds with answers: the 95th is the 95th smallest, a busy second; the average would be some 180.
+	assert.equal(clientRateOf({ timeline, requestsPerSecond: 180 }), 815);
+	assert.equal(clientRateOf({ requestsPerSecond: 857.1 }), 857);
+	assert.equal(clientRateOf({}), 1);
+});
+
+test("against several seeds: the mean is the simulated figure, flagged on the mean, with the seeds' range beside it", () => {
+	const at = (room, sellout) => report({ room, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }, { hold: 400, totals: 300, give: 100, purchase: 100 }], hold: { 201: 700, "409:sold_out": 100, "503:try_again": 100, "409:not_enough_left": 100 }, sellout, admitted: 2000 });
+	// Pacer 150, 200, 250: mean 200 (ratio 1) though one seed alone is 25 % off; sell-out 60, 80, 100 s: mean 80 against 100.
+	const rows = calibrationRowsOver(REAL, [at(150, 60), at(200, 80), at(250, 100)]);
+	const by = Object.fromEntries(rows.map((r) => [r.figure, r]));
+	assert.equal(by["pacer: requests"].simulated, 200);
+	assert.equal(by["pacer: requests"].low, 150);
+	assert.equal(by["pacer: requests"].high, 250);
+	assert.equal(by["pacer: requests"].flagged, false);
+	assert.equal(by["time to sell out"].simulated, 80);
+	assert.equal(by["time to sell out"].ratio.toFixed(2), "0.80");
+	assert.equal(by["time to sell out"].flagged, true);
+	const text = calibrationText(rows);
+	assert.match(text, /^\| figure \| real \| simulated \(mean\) \| seeds' range \| ratio \| \|$/m);
+	assert.match(text, /\| pacer: requests \| 200 \| 200 \| 150 to 250 \| 1\.00 \| ✓ \|/);
+	assert.match(text, /\| time to sell out \| 100\.0 s \| 80\.0 s \| 60\.0 s to 100\.0 s \| 0\.80 \| ✗ outside 15 % \|/);
+	// A seed that did not sell out leaves the mean without a value: flagged, not passed.
+	const partly = calibrationRowsOver(REAL, [at(200, 80), at(200, null)]).find((r) => r.figure === "time to sell out");
+	assert.equal(partly.simulated, null);
+	assert.equal(partly.flagged, true);
+});

@@ -1,0 +1,98 @@
+// What the calibration against a real load run changed in the simulated fans
+// (sim/fans.ts): a fan told "sold out" at a hold looks at the drop and holds again
+// when tickets come back, as the load runner's fans do, and ends only when the drop
+// says the sale is over; with a client rate, the fans' requests leave one shared
+// machine no faster than that rate, as a load run's leave the runner.
+// Runs under Node's test runner.
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { loadSimulator } from "../sim/bundle.mjs";
+
+let sim;
+before(async () => {
+	sim = await loadSimulator();
+});
+
+/** Every hold answer each fan was given, in order, by fan id. */
+function watchHolds(answers) {
+	return (fans) => {
+		const inventory = fans.inventory;
+		const hold = inventory.hold.bind(inventory);
+		inventory.hold = (k, input, answer) =>
+			hold(k, input, (o) => {
+				const list = answers.get(input.fanId) ?? [];
+				list.push(o.ok ? "201" : o.code);
+				answers.set(input.fanId, list);
+				answer(o);
+			});
+	};
+}
+
+test("a fan told sold out at a hold holds again when tickets come back, and ends only when the drop says it is over", async () => {
+	const answers = new Map();
+	// Half the holders walk off or release: their tickets come back to fans who were told sold out.
+	const config = sim.simConfig({ seed: 2, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.5, waitForReturns: true });
+	const result = await sim.simulate(config, sim.sqlJs, { fans: watchHolds(answers), report: true });
+	const text = result.lines.join("\n");
+	assert.match(text, /sold 400 of 400/);
+	const again = [...answers.values()].filter((list) => list.indexOf("sold_out") >= 0 && list.indexOf("201", list.indexOf("sold_out")) > 0);
+	assert.ok(again.length > 0, `some fans held after being told sold out (${answers.size} fans held)`);
+	// Each hold a fan sent is a hold request at a shard, and the answers are the report's.
+	const total = [...answers.values()].reduce((a, l) => a + l.length, 0);
+	assert.equal(result.report.steps.hold.count, total);
+	assert.equal(result.report.steps.hold.statuses["409:sold_out"], [...answers.values()].reduce((a, l) => a + l.filter((c) => c === "sold_out").length, 0));
+	// Off (the default), a fan told sold out at a hold ends there: one sold out each, none held after it.
+	const off = new Map();
+	await sim.simulate({ ...config, waitForReturns: false }, sim.sqlJs, { fans: watchHolds(off) });
+	assert.ok([...off.values()].every((list) => list.indexOf("sold_out") === -1 || list.indexOf("sold_out") === list.length - 1), "without it nobody holds after sold out");
+});
+
+test("with a client rate, the fans' requests leave their shared machine no faster than it; without, the opening's joins come at once", async () => {
+	const drop = { seed: 5, fans: 2000, tickets: 300, shards: 2, lines: 2 };
+	const busiestSecondAtLines = (report) => {
+		const lines = report.simulation.objects.filter((o) => o.kind === "line");
+		let most = 0;
+		for (let s = 0; s < Math.max(...lines.map((l) => l.perSecond.length)); s++) most = Math.max(most, lines.reduce((a, l) => a + (l.perSecond[s] ?? 0), 0));
+		return most;
+	};
+	const free = await sim.simulate(sim.simConfig(drop), sim.sqlJs, { report: true });
+	const rate = 150;
+	const shared = await sim.simulate(sim.simConfig({ ...drop, clientRate: rate }), sim.sqlJs, { report: true });
+	assert.ok(busiestSecondAtLines(free.report) > 3 * rate, `without a client rate the opening's joins arrive together (${busiestSecondAtLines(free.report)} in a second)`);
+	// The lines serve the fans' joins and the pacer's seals and opens (a few a second a line).
+	assert.ok(busiestSecondAtLines(shared.report) <= rate + 2 * 3 * drop.lines, `at ${rate} requests a second: ${busiestSecondAtLines(shared.report)} at the lines in one second`);
+	assert.match(shared.lines.join("\n"), /positions unique/);
+	// The summary's first line is unchanged: the rate is a setting of the run, not of the drop.
+	assert.equal(shared.lines[0], free.lines[0]);
+});
+
+test("a dry drop is watched by its shards as the engine's pacer asks: they tell it when stock moves, and it looks less often meanwhile", async () => {
+	// Walked-away holds leave the drop dry (nothing free, holds outstanding) until they run out.
+	const config = sim.simConfig({ seed: 4, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.4 });
+	const looks = [];
+	let room = null;
+	const result = await sim.simulate(config, sim.sqlJs, {
+		report: true,
+		room: (r) => {
+			room = r;
+			const inventory = r.inventory;
+			const look = inventory.look.bind(inventory);
+			inventory.look = (k, hint, watch, answer) => {
+				if (k === 0) looks.push({ at: r.events.now, watch });
+				return look(k, hint, watch, answer);
+			};
+		},
+	});
+	assert.match(result.lines.join("\n"), /sold 400 of 400/);
+	const pacer = result.report.simulation.objects.find((o) => o.kind === "room");
+	assert.ok((pacer.methods.stockMoved ?? 0) > 0, `the shards told the pacer of stock moving: ${JSON.stringify(pacer.methods)}`);
+	const watched = looks.filter((l) => l.watch);
+	assert.ok(watched.length > 0, "some looks asked the shards to watch");
+	// After a watched look the pacer rests (up to DRY_LOOK_MS, 10 s) unless a shard tells it; otherwise it looks within a second or two.
+	const gaps = looks.slice(0, -1).map((l, i) => ({ watch: l.watch, gap: looks[i + 1].at - l.at }));
+	const longestWatched = Math.max(...gaps.filter((g) => g.watch).map((g) => g.gap));
+	const longestOtherwise = Math.max(...gaps.filter((g) => !g.watch && g.gap < 60_000).map((g) => g.gap));
+	assert.ok(longestWatched >= 5000, `a watched dry drop rested the pacer: longest gap after a watched look ${longestWatched} ms`);
+	assert.ok(longestOtherwise <= 2000, `unwatched, the pacer looked within ${longestOtherwise} ms`);
+	assert.ok(room !== null);
+});
