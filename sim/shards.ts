@@ -11,6 +11,7 @@ import type { ShardCounts } from "../src/inventory/ledger";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { GiveAnswer } from "../src/inventory/stock-transfers";
 import { type Outcome, fail as failed } from "../src/shared/outcome";
+import type { ShardLook } from "../src/waiting-room/pacer-tick";
 import { SimShard } from "./shard";
 import type { SqlJs } from "./sqlite";
 import type { SimConfig } from "./config";
@@ -198,10 +199,10 @@ export class Inventory {
 	}
 
 	/** The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer sends it. */
-	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, answer: (c: ShardCounts) => void): void {
+	look(k: number, look: ShardLook, answer: (c: ShardCounts) => void): void {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
-			shard.transfers.noteLook(hint);
+			shard.transfers.noteLook(look.peerStock ? { ...look, peerStock: look.peerStock } : null);
 			return this.served(k, shard.ledger.counts());
 		}, answer, this.config.hopMs);
 	}
