@@ -21,11 +21,10 @@ import type { Inventory } from "./shards";
 import type { SimConfig } from "./config";
 import { FAULT_RATES, SKEW_BOUND_MS, type Faults } from "./faults";
 import { type Instance, instanceOf } from "./instance";
+import { NO_UNITS } from "./shard";
 
 /** As Cloudflare retries an alarm that failed: a moment later (its backoff starts at about 2 s). */
 const ALARM_RETRY_MS = 2000;
-/** The simulated drop has no named units. */
-const NO_UNITS = { free: 0, held: 0, sold: 0 };
 
 /** The pacer's core with each batch checked as it goes in (the simulation's own check, beside the core's decision). */
 class CheckedPacerCore extends PacerCore {
@@ -105,6 +104,7 @@ export class Room {
 		this.pacer = new SimObject("pacer", "pacer", events);
 		this.storage = sqliteStorage(sqlJs);
 		this.build();
+		inventory.tellPacer = () => this.stockMoved();
 		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
 		const seed = seedHex(config.seed, "prequeue");
 		this.core.commitSeed(seed, `sim:${seed}`);
@@ -218,6 +218,21 @@ export class Room {
 	private alarmFailed(): void {
 		this.faults.note(this.events.now, ["pacer"], "the alarm failed with its instance: run again in 2 s");
 		this.setAlarm(this.clock() + ALARM_RETRY_MS);
+	}
+
+	/** A shard's call to the pacer's `stockMoved`: the next tick looks at every shard (as waiting-room.ts). */
+	private stockMoved(): Promise<void> {
+		return new Promise<void>((resolve) =>
+			this.events.after(this.config.hopMs, () =>
+				this.pacer.call(this.config.cpu.read, () => {
+					this.core.dry.told();
+					this.wakeIfSleeping();
+				}, () => {
+					this.events.touched = true;
+					resolve();
+				}, this.config.hopMs),
+			),
+		);
 	}
 
 	private wakeIfSleeping(): void {

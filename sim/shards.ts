@@ -12,7 +12,7 @@ import type { HoldView } from "../src/inventory/ledger-store";
 import type { GiveAnswer } from "../src/inventory/stock-transfers";
 import { type Outcome, fail as failed } from "../src/shared/outcome";
 import type { ShardLook } from "../src/waiting-room/pacer-tick";
-import { SimShard } from "./shard";
+import { NO_UNITS, SimShard } from "./shard";
 import type { SqlJs } from "./sqlite";
 import type { SimConfig } from "./config";
 import type { EventQueue } from "./events";
@@ -52,6 +52,8 @@ export class Inventory {
 	checks = 0;
 	/** At the end: payments the provider kept, less those of stuck charges. */
 	keptPayments = 0;
+	/** A shard's call to the pacer telling it stock moved under its watch (the pacer's `stockMoved`): the room sets it. */
+	tellPacer: () => Promise<void> = () => Promise.resolve();
 
 	constructor(
 		private readonly events: EventQueue,
@@ -135,6 +137,8 @@ export class Inventory {
 			const deliver = (answered: boolean) =>
 				shard.object.call(this.config.cpu.give, () => {
 					const answer = shard.transfers.give(input);
+					// A give returns expired holds first: stock may have come back here (the tell is not awaited).
+					void shard.toldIfMoved();
 					if (f.trace) f.note(this.events.now, [from.name, shard.name], `${shard.name} gives ${answer.amount} of ${input.amount} to ${from.name} (transfer ${input.transferId || "acks only"})`);
 					return this.served(k, answer);
 				}, (answer) => {
@@ -165,6 +169,8 @@ export class Inventory {
 		};
 		shard.object.call(cpu, async () => {
 			const o = await decide();
+			// As the shard object answers: after telling a pacer that watches a dry drop of stock that moved.
+			await shard.toldIfMoved();
 			if (f.trace) f.note(this.events.now, touches, `${what} by fan ${fanId}: ${o.ok ? `ok${o.replayed ? " (replayed)" : ""} ${describe(o.value)}` : `${o.status} ${o.code}`}`);
 			return this.served(k, o);
 		}, told, this.config.hopMs, () => {
@@ -203,7 +209,9 @@ export class Inventory {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
 			shard.transfers.noteLook(look.peerStock ? { ...look, peerStock: look.peerStock } : null);
-			return this.served(k, shard.ledger.counts());
+			const counts = shard.ledger.counts();
+			shard.watch.looked(look.watch === true, { ...counts, named: NO_UNITS });
+			return this.served(k, counts);
 		}, answer, this.config.hopMs);
 	}
 

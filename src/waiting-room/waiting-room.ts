@@ -174,8 +174,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 */
 	async stockMoved(): Promise<void> {
 		this.served.count();
-		this.core.dry.moves++; // even mid-look: the look under way was gathered around it, not a dry look to trust
-		this.core.dry.watching = false;
+		this.core.dry.told(); // even mid-look: the look under way was gathered around it, not a dry look to trust
 		await this.wakeIfSleeping();
 	}
 
