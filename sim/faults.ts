@@ -42,7 +42,7 @@ export const FAULT_RATES = {
 	providerLateMaxMs: 45_000,
 	providerSilent: 0.02,
 	/** The pacer restarts a moment after one of its calls to a line or a shard goes out (mid-tick, or mid-gathering for a reader). */
-	restartPacer: 0.002,
+	restartPacer: 0.005,
 	/** A pacer's call to a line or a shard: lost, its answer lost, or late (up to past the tick's 5 s bound). */
 	tickCallLost: 0.01,
 	tickAnswerLost: 0.01,

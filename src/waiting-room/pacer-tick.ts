@@ -179,8 +179,8 @@ export class PacerTick {
 		return { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
 	}
 
-	/** The opening: every line closes its pre-queue and reports its size; then the pacer has the pre-queue's positions. */
-	private async open(drop: DropConfig): Promise<boolean> {
+	/** The opening: every line closes its pre-queue and reports its size; then the pacer has the pre-queue's positions. False: a line did not answer. */
+	async open(drop: DropConfig): Promise<boolean> {
 		const firstSlot = slotOf(Date.parse(drop.opensAt));
 		let counts: number[];
 		try {
