@@ -2,12 +2,13 @@
 // middle of a request (storage kept, memory lost), alarms late and twice, peer
 // messages and fans' answers lost, doubled and late (so reordered), skew between the
 // lines' clocks, an outage of the sales Queue and D1, and a payment provider that
-// answers late or not at all. Each kind draws from its own seeded stream, so switching
+// answers late or not at all; the pacer restarting in the middle of its tick, and its
+// calls to the lines and shards lost or late. Each kind draws from its own seeded stream, so switching
 // one off leaves the others' draws as they were. Also the run's trace: what each
 // request, alarm and fault did, kept only when asked for (a failure's replay).
 import { randomStream } from "./events";
 
-export const FAULT_KINDS = ["restart", "alarm", "message", "skew", "d1", "provider"] as const;
+export const FAULT_KINDS = ["restart", "alarm", "message", "skew", "d1", "provider", "pacer-restart", "pacer-calls"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
@@ -40,6 +41,13 @@ export const FAULT_RATES = {
 	providerLate: 0.05,
 	providerLateMaxMs: 45_000,
 	providerSilent: 0.02,
+	/** The pacer restarts a moment after one of its calls to a line or a shard goes out (mid-tick, or mid-gathering for a reader). */
+	restartPacer: 0.005,
+	/** A pacer's call to a line or a shard: lost, its answer lost, or late (up to past the tick's 5 s bound). */
+	tickCallLost: 0.01,
+	tickAnswerLost: 0.01,
+	tickCallLate: 0.03,
+	tickCallLateMaxMs: 8_000,
 };
 
 export function parseFaults(text: string): FaultKind[] {

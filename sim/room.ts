@@ -1,17 +1,18 @@
 // The waiting room in the simulation, on the engine's own cores over sql.js: each
 // line is a LineCore (join, open, seal) and the pacer a PacerCore (open, seal and
 // place, the shards' totals, admitIfDue, the sell-out), each in its own database
-// and behind its own request queue. The pacer's tick follows the pacer object's
-// (src/waiting-room/waiting-room.ts, runTick) step for step, with its calls to the
-// lines and shards going over the simulated network; what the Worker answers polls
-// from is watermarkOf's document, a second old (its cache).
+// and behind its own request queue. The pacer's tick is the pacer object's own
+// sequence (src/waiting-room/pacer-tick.ts), handed ports whose calls to the lines
+// and shards go over the simulated network (lost or late under the pacer-calls
+// fault; the pacer restarts under them under the pacer-restart fault); what the
+// Worker answers polls from is watermarkOf's document, a second old (its cache).
 import { type DropConfig, parseCreateDrop } from "../src/drops/rules";
-import { sumShardTotals } from "../src/inventory/drop-shards";
 import type { ShardTotals } from "../src/inventory/ledger";
 import { Sql } from "../src/shared/sql";
-import { type LineEntry, LineCore, type SealReport } from "../src/waiting-room/line-core";
+import { type LineEntry, LineCore } from "../src/waiting-room/line-core";
 import { PacerCore } from "../src/waiting-room/pacer-core";
-import { lineOf, placedPosition, prequeuePosition, slotOf } from "../src/waiting-room/placement";
+import { PacerTick } from "../src/waiting-room/pacer-tick";
+import { lineOf, placedPosition, prequeuePosition } from "../src/waiting-room/placement";
 import { type Watermark, watermarkOf } from "../src/waiting-room/watermark";
 import { NO_ANSWER, SimObject } from "./objects";
 import { EPOCH, seedHex, type EventQueue } from "./events";
@@ -19,6 +20,25 @@ import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { Inventory } from "./shards";
 import type { SimConfig } from "./config";
 import { FAULT_RATES, SKEW_BOUND_MS, type Faults } from "./faults";
+import { type Instance, instanceOf } from "./instance";
+import { NO_UNITS } from "./shard";
+
+/** As Cloudflare retries an alarm that failed: a moment later (its backoff starts at about 2 s). */
+const ALARM_RETRY_MS = 2000;
+
+/** The pacer's core with each batch checked as it goes in (the simulation's own check, beside the core's decision). */
+class CheckedPacerCore extends PacerCore {
+	constructor(sql: Sql, transaction: <T>(fn: () => T) => T, accessWindowMs: number, private readonly checked: (admitted: number, moved: number) => void) {
+		super(sql, transaction, accessWindowMs);
+	}
+
+	override admitIfDue(drop: DropConfig, totals: ShardTotals, now: number): number {
+		const before = this.state().admitted_through;
+		const admitted = super.admitIfDue(drop, totals, now);
+		this.checked(admitted, this.state().admitted_through - before);
+		return admitted;
+	}
+}
 
 
 /** Joins from the load runner's address: no per-fan or per-address limit (as on 127.0.0.1), no per-line limit. */
@@ -37,7 +57,11 @@ export class Room {
 	readonly pacer: SimObject;
 	readonly drop: DropConfig;
 	private readonly storage: SimStorage;
-	readonly core: PacerCore;
+	/** The pacer's core and its tick's sequence: built again, over the same storage, when the pacer restarts. */
+	core!: PacerCore;
+	private ticks!: PacerTick;
+	private instance!: Instance;
+	restarts = 0;
 	/** Filled by the end-of-run checks, for the summary. */
 	positionsChecked = 0;
 	admittedChecked = 0;
@@ -47,11 +71,6 @@ export class Room {
 	/** Told each watermark as it is published (the fans wake those it could tell something). */
 	onPublish: ((w: Watermark) => void) | null = null;
 	private alarmAt: number | null = null;
-	private ticking: Promise<void> | null = null;
-	private gathering: Promise<ShardTotals | null> | null = null;
-	private hint: { peerStock: number[]; inFlight: number; held: number } | null = null;
-	/** The shards' tells counted when the last look began (the pacer's `lookMoves`). */
-	private lookMoves = 0;
 	/** Each line's clock against the pacer's (the skew fault), within SKEW_BOUND_MS of each other. */
 	readonly skew: number[];
 
@@ -84,19 +103,12 @@ export class Room {
 		});
 		this.pacer = new SimObject("pacer", "pacer", events);
 		this.storage = sqliteStorage(sqlJs);
-		this.core = new PacerCore(new Sql(this.storage.sql), (fn) => this.storage.transactionSync(fn), config.accessSeconds * 1000);
+		this.build();
+		inventory.tellPacer = () => this.stockMoved();
 		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
 		const seed = seedHex(config.seed, "prequeue");
 		this.core.commitSeed(seed, `sim:${seed}`);
 		this.core.storeConfig(this.drop);
-		inventory.tellPacer = () => this.pacer.call(this.config.cpu.read, () => this.stockMoved(), NO_ANSWER, 0, undefined, "stockMoved");
-	}
-
-	/** A shard watching a dry drop saw stock come back or a sale (waiting-room.ts `stockMoved`): the pacer looks again on its next tick. */
-	private stockMoved(): void {
-		this.core.dry.moves++;
-		this.core.dry.watching = false;
-		this.wakeIfSleeping();
 	}
 
 	private clock(): number {
@@ -146,6 +158,47 @@ export class Room {
 		}, answer, this.config.hopMs, undefined, "join");
 	}
 
+	/**
+	 * The pacer as its object's constructor builds it over its storage: its core (each batch
+	 * checked as it goes in) and the tick's sequence, with this instance's ports. Once the
+	 * pacer restarts they stop it: its storage throws, its calls' answers never arrive, and
+	 * it sets no alarm and publishes nothing more.
+	 */
+	private build(): void {
+		const me = instanceOf(this.pacer, this.storage);
+		this.instance = me;
+		this.core = new CheckedPacerCore(new Sql(me.sql), me.transaction, this.config.accessSeconds * 1000, (admitted, moved) => this.checkBatch(admitted, moved));
+		const cpu = this.config.cpu;
+		this.ticks = new PacerTick(this.core, {
+			clock: () => this.clock(),
+			setAlarm: (at) => {
+				if (me.alive()) this.setAlarm(at);
+			},
+			openLine: (k, input) => me.gate(this.tickCall(`line ${k}`, (answer) => this.atLine(k, cpu.seal, "open", (core) => core.open(input.firstSlot), answer))),
+			sealLine: (k, ask) => me.gate(this.tickCall(`line ${k}`, (answer) => this.atLine(k, cpu.seal, "seal", (core) => core.seal(ask, this.lineClock(k)), answer))),
+			shardTotals: (_drop, k, look) => me.gate(this.tickCall(`shard ${k}`, (answer) => this.inventory.look(k, look, (counts) => answer({ ...counts, named: NO_UNITS })))),
+			windowTotals: () => Promise.reject(new Error("the simulated drop has no sale windows")),
+			ticked: () => {
+				if (me.alive()) this.publish();
+			},
+		});
+	}
+
+	/** A batch admitted: never more than the configured size, and the watermark moved by exactly the batch. */
+	private checkBatch(admitted: number, moved: number): void {
+		if (admitted > this.config.batchSize) this.fail(`a batch of ${admitted} > the configured ${this.config.batchSize}`);
+		if (moved !== admitted) this.fail(`a batch of ${admitted} moved the watermark by ${moved}`);
+		if (admitted > 0) this.batchesChecked++;
+	}
+
+	/** The pacer restarts: storage (its alarm too) kept, memory lost; a tick it was running fails, and its alarm is run again. */
+	private restartPacer(): void {
+		this.restarts++;
+		this.pacer.reset(this.config.hopMs);
+		this.build();
+		this.faults.note(this.events.now, ["pacer"], "restarted: memory lost, storage kept");
+	}
+
 	/** The pacer's storage alarm: one at a time, a later one replaces it; it runs the tick as one of the pacer's requests. */
 	private setAlarm(at: number): void {
 		this.alarmAt = at;
@@ -155,10 +208,31 @@ export class Room {
 			if (this.alarmAt !== at) return;
 			this.alarmAt = null;
 			const twice = f.strikes("alarm", FAULT_RATES.alarmTwice, "alarm twice");
-			this.pacer.call(this.config.cpu.tick, () => this.tick(), () => {
-				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.tick(), NO_ANSWER, 0, undefined, "alarm"));
-			}, 0, undefined, "alarm");
+			this.pacer.call(this.config.cpu.tick, () => this.ticks.tick(), () => {
+				if (twice) this.events.after(Math.floor(f.draw("alarm") * 1000), () => this.pacer.call(this.config.cpu.tick, () => this.ticks.tick(), NO_ANSWER, 0, () => this.alarmFailed(), "alarm"));
+			}, 0, () => this.alarmFailed(), "alarm");
 		});
+	}
+
+	/** An alarm whose instance restarted under it failed: Cloudflare runs it again a little later. */
+	private alarmFailed(): void {
+		this.faults.note(this.events.now, ["pacer"], "the alarm failed with its instance: run again in 2 s");
+		this.setAlarm(this.clock() + ALARM_RETRY_MS);
+	}
+
+	/** A shard's call to the pacer's `stockMoved`: the next tick looks at every shard (as waiting-room.ts). */
+	private stockMoved(): Promise<void> {
+		return new Promise<void>((resolve) =>
+			this.events.after(this.config.hopMs, () =>
+				this.pacer.call(this.config.cpu.read, () => {
+					this.core.dry.told();
+					this.wakeIfSleeping();
+				}, () => {
+					this.events.touched = true;
+					resolve();
+				}, this.config.hopMs, undefined, "stockMoved"),
+			),
+		);
 	}
 
 	private wakeIfSleeping(): void {
@@ -171,120 +245,35 @@ export class Room {
 		if (at !== null) this.setAlarm(at);
 	}
 
-	/** One tick at a time: an alarm that comes while a tick awaits the lines or shards runs after it. */
-	private async tick(): Promise<void> {
-		while (this.ticking !== null) await this.ticking;
-		const run = this.runTick().finally(() => this.publish());
-		this.ticking = run;
-		try {
-			await run;
-		} finally {
-			if (this.ticking === run) this.ticking = null;
-		}
-	}
-
-	/** The pacer's tick (waiting-room.ts runTick) for a drop that is neither paused, cancelled nor closed. */
-	private async runTick(): Promise<void> {
-		const start = this.core.startTick(this.clock());
-		if (start.kind === "idle" || start.kind === "cancelled" || start.kind === "paused") return;
-		if (start.kind === "wait") return this.setAlarm(start.until);
-		const drop = start.drop;
-		if (start.kind === "open") await this.open(drop);
-		const sealed = this.core.soldOut() || this.core.sealPace.due(this.clock()) ? await this.seal(drop) : 0;
-		if (this.core.soldOut()) return this.afterSellOut(sealed);
-		let now = this.clock();
-		let totals: ShardTotals | null = null;
-		if (this.core.totalsDue(drop, now)) {
-			totals = await this.refreshTotals(drop);
-			now = this.clock();
-		}
-		if (totals !== null) {
-			if (this.core.soldOut()) return this.afterSellOut(sealed);
-			const before = this.admittedThrough;
-			const admitted = this.core.admitIfDue(drop, totals, now);
-			if (admitted > this.config.batchSize) this.fail(`a batch of ${admitted} > the configured ${this.config.batchSize}`);
-			if (this.admittedThrough - before !== admitted) this.fail(`a batch of ${admitted} moved the watermark by ${this.admittedThrough - before}`);
-			if (admitted > 0) this.batchesChecked++;
-		}
-		const next = this.core.endTick(sealed, now);
-		if (next !== null) this.setAlarm(next);
-	}
-
-	private afterSellOut(sealed: number): void {
-		const next = this.core.afterSellOut(sealed, this.clock());
-		if (next !== null) this.setAlarm(next);
-	}
-
-	/** A call at line `k` over the network: one hop there, its turn in the line's queue, one hop back. */
-	private atLine<T>(k: number, cpuMs: number, method: string, decide: (core: LineCore) => T): Promise<T> {
-		const line = this.lines[k]!;
+	/**
+	 * A call of the pacer's at a line or a shard (`send` puts it in that object's queue and
+	 * gets its answer). Under the pacer-calls fault it is lost, its answer lost, or it arrives
+	 * late (sometimes past the tick's bound, so after the tick gave up on it); under the
+	 * pacer-restart fault the pacer restarts a moment after it goes out, mid-tick.
+	 */
+	private tickCall<T>(to: string, send: (answer: (value: T) => void) => void): Promise<T> {
+		const f = this.faults;
+		const lost = f.strikes("pacer-calls", FAULT_RATES.tickCallLost, "pacer's call lost");
+		const answerLost = !lost && f.strikes("pacer-calls", FAULT_RATES.tickAnswerLost, "pacer's call answer lost");
+		const late = f.strikes("pacer-calls", FAULT_RATES.tickCallLate, "pacer's call late") ? Math.floor(f.draw("pacer-calls") * FAULT_RATES.tickCallLateMaxMs) : 0;
+		if (f.trace && (lost || answerLost || late > 0)) f.note(this.events.now, ["pacer", to], `the pacer's call to ${to}${lost ? " lost" : ""}${answerLost ? ": its answer lost" : ""}${late > 0 ? `, ${late} ms late` : ""}`);
+		if (f.strikes("pacer-restart", FAULT_RATES.restartPacer, "pacer restarted mid-tick")) this.events.after(1, () => this.restartPacer());
 		return new Promise<T>((resolve) => {
-			this.events.after(this.config.hopMs, () =>
-				line.object.call(cpuMs, () => decide(line.core), (value) => {
+			if (lost) return;
+			this.events.after(this.config.hopMs + late, () =>
+				send((value) => {
+					if (answerLost) return;
 					this.events.touched = true;
 					resolve(value);
-				}, this.config.hopMs, undefined, method),
+				}),
 			);
 		});
 	}
 
-	private async open(drop: DropConfig): Promise<void> {
-		const firstSlot = slotOf(Date.parse(drop.opensAt));
-		const counts = await Promise.all(this.lines.map((_, k) => this.atLine(k, this.config.cpu.seal, "open", (core) => core.open(firstSlot).prequeue)));
-		this.core.opened(firstSlot, counts, this.clock());
-	}
-
-	private async seal(drop: DropConfig): Promise<number> {
-		const request = this.core.sealRequest(drop.lines, this.clock());
-		if (request === null) return 0;
-		const askedAt = this.clock();
-		const wakes = this.core.sealPace.asking();
-		const reports: SealReport[] = await Promise.all(request.lines.map((ask, k) => this.atLine(k, this.config.cpu.seal, "seal", (core) => core.seal(ask, this.lineClock(k)))));
-		const placed = this.core.placeSealed(request, reports);
-		this.core.sealPace.sealed(placed, askedAt, wakes);
-		return placed;
-	}
-
-	/** The shards' totals, one gathering at a time (a reader and a tick that both find them stale share it). */
-	private refreshTotals(drop: DropConfig): Promise<ShardTotals | null> {
-		if (this.gathering !== null) return this.gathering;
-		const run = this.gatherTotals(drop).finally(() => {
-			this.gathering = null;
-		});
-		this.gathering = run;
-		return run;
-	}
-
-	private async gatherTotals(drop: DropConfig): Promise<ShardTotals> {
-		const reopens = this.core.reopens;
-		const moves = this.core.dry.moves;
-		this.core.dry.lookOwed = false;
-		const hint = this.hint;
-		// As the pacer's gatherTotals: the last look found nothing free anywhere with holds outstanding, and no shard told of
-		// stock moving since it began, so each shard is asked to watch for a change.
-		const watch = hint !== null && moves === this.lookMoves && hint.peerStock.every((n) => n === 0) && hint.inFlight === 0 && hint.held > 0;
-		this.lookMoves = moves;
-		const parts = await Promise.all(
-			this.inventory.shards.map(
-				(_, k) =>
-					new Promise<Parameters<typeof sumShardTotals>[0][number]>((resolve) =>
-						this.events.after(this.config.hopMs, () =>
-							this.inventory.look(k, hint === null ? null : { peerStock: hint.peerStock, inFlight: hint.inFlight }, watch, (counts) => {
-								this.events.touched = true;
-								resolve({ ...counts, named: { free: 0, held: 0, sold: 0 } });
-							}),
-						),
-					),
-			),
-		);
-		const gathered = sumShardTotals(parts);
-		this.hint = { peerStock: gathered.perShard, inFlight: gathered.inFlight, held: gathered.held };
-		const totals = { remaining: gathered.remaining, held: gathered.held, sold: gathered.sold, buyers: gathered.buyers };
-		// A tell that came while the shards were read: the counts may predate it, so the drop is not watched on them.
-		this.core.recordTotals(drop, totals, reopens, this.clock(), watch && moves === this.core.dry.moves);
-		// A watched look went out, and stock was found (or moved meanwhile): the shards are shown the new look at once.
-		if (watch && !this.core.dry.watching) this.core.dry.lookOwed = true;
-		return totals;
+	/** A call at line `k`: its turn in the line's queue, then one hop back. */
+	private atLine<T>(k: number, cpuMs: number, method: string, decide: (core: LineCore) => T, answer: (value: T) => void): void {
+		const line = this.lines[k]!;
+		line.object.call(cpuMs, () => decide(line.core), answer, this.config.hopMs, undefined, method);
 	}
 
 	/** The Worker's copy of the watermark is up to a second old (its cache). */
@@ -340,8 +329,9 @@ export class Room {
 	}
 
 	private async gatherForReader(): Promise<void> {
-		await this.refreshTotals(this.drop);
-		this.wakeIfSleeping();
+		const me = this.instance;
+		await this.ticks.refreshTotals(this.drop);
+		if (me.alive()) this.wakeIfSleeping();
 	}
 
 	close(): void {

@@ -5,12 +5,15 @@
 // database (storage kept, memory lost), and the old instance's ports stop it: what it
 // would have done after its await never happens.
 import { AlarmSchedule } from "../src/inventory/alarm-schedule";
-import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS } from "../src/inventory/charges";
+import { Charges, PROVIDER_ANSWER_MS } from "../src/inventory/charges";
 import { Ledger, type ShardCounts } from "../src/inventory/ledger";
 import { OUTBOX_RETRY_MS, OutboxSender } from "../src/inventory/outbox-sender";
-import { ACK_AFTER_MS, StockTransfers, TRANSFER_RETRY_MS } from "../src/inventory/stock-transfers";
+import { nextAlarmNeeded, runShardAlarm } from "../src/inventory/shard-alarm";
+import { StockTransfers } from "../src/inventory/stock-transfers";
+import { StockWatch } from "../src/inventory/stock-watch";
 import { ok } from "../src/shared/outcome";
 import { Sql } from "../src/shared/sql";
+import { instanceOf } from "./instance";
 import { SimObject } from "./objects";
 import { type SimStorage, type SqlJs, sqliteStorage } from "./sqlite";
 import type { SimConfig } from "./config";
@@ -18,16 +21,9 @@ import { EPOCH, type EventQueue } from "./events";
 import { FAULT_RATES } from "./faults";
 import type { Inventory } from "./shards";
 
-/** What code of an instance that restarted meets when it touches storage again: it stops there. */
-export class Restarted extends Error {
-	constructor(what: string) {
-		super(`${what} restarted`);
-	}
-}
 
-
-/** As the shard's own alarm: it comes back within this long to prune when nothing needs it sooner. */
-const PRUNE_RETRY_MS = 60 * 60 * 1000;
+/** The simulated drop has no named units. */
+export const NO_UNITS = { free: 0, held: 0, sold: 0 };
 
 export class SimShard {
 	readonly object: SimObject;
@@ -38,6 +34,10 @@ export class SimShard {
 	charges!: Charges;
 	outbox!: OutboxSender;
 	schedule!: AlarmSchedule;
+	/** Set by a pacer's look that found the drop dry (memory only: a restart forgets it, as the object's does). */
+	watch!: StockWatch;
+	/** Tells a pacer watching a dry drop that stock freed or sold here, once (the shard object's toldIfMoved). */
+	toldIfMoved!: () => Promise<void>;
 	/** The counts its ledger last gave, read after each request it served. */
 	counts: ShardCounts;
 	/** The storage's version when `counts` was read: unchanged since, the counts stand without asking again. */
@@ -45,11 +45,6 @@ export class SimShard {
 	/** The storage's alarm: kept across restarts, as Cloudflare keeps it. */
 	private alarmAt: number | null = null;
 	restarts = 0;
-	/**
-	 * Set by a pacer's look that found the drop dry (inventory-shard.ts `watching`): its free
-	 * and sold then, so it tells the pacer once when it frees stock or sells. Memory only.
-	 */
-	watching: { remaining: number; sold: number } | null = null;
 
 	constructor(
 		readonly index: number,
@@ -78,32 +73,7 @@ export class SimShard {
 	private build(): void {
 		const events = this.events;
 		const inventory = this.inventory;
-		const generation = this.object.generation;
-		const alive = () => this.object.generation === generation;
-		const dead = () => new Restarted(this.name);
-		const storage = this.storage;
-		const exec = storage.sql.exec.bind(storage.sql);
-		const sql = {
-			exec: (query: string, ...bindings: unknown[]) => {
-				if (!alive()) throw dead();
-				return exec(query, ...(bindings as SqlStorageValue[]));
-			},
-			get databaseSize() {
-				return 0;
-			},
-		} as unknown as SqlStorage;
-		const tx = <T>(fn: () => T) => {
-			if (!alive()) throw dead();
-			return storage.transactionSync(fn);
-		};
-		/** An answer to this instance: never delivered once it is gone. */
-		const gate = <T>(promise: Promise<T>): Promise<T> =>
-			new Promise<T>((resolve, reject) =>
-				promise.then(
-					(v) => alive() && resolve(v),
-					(e: unknown) => alive() && reject(e),
-				),
-			);
+		const { alive, sql, transaction: tx, gate } = instanceOf(this.object, this.storage);
 		this.sql = new Sql(sql);
 		this.ledger = new Ledger(this.sql, tx);
 		const clock = () => events.clock();
@@ -112,9 +82,13 @@ export class SimShard {
 			setAlarm: (at) => {
 				if (alive()) this.setAlarm(at);
 			},
-			nextNeeded: (now) => this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS }),
+			nextNeeded: (now) => nextAlarmNeeded(this.ledger, null, now),
 		});
 		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer: (_drop, k) => ({ give: (input) => gate(inventory.give(this, k, input)) }) });
+		this.watch = new StockWatch();
+		const watch = this.watch;
+		this.toldIfMoved = () =>
+			watch.on ? watch.tellIfMoved(() => ({ ...this.ledger.counts(), named: NO_UNITS }), () => gate(inventory.tellPacer())) : Promise.resolve();
 		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: (messages) => gate(inventory.queue.send(messages)) });
 		const provider = inventory.provider.port((what) => inventory.faults.note(events.now, [this.name], what));
 		const gated: typeof provider = {
@@ -148,7 +122,6 @@ export class SimShard {
 	/** The object restarts: storage kept, memory lost; requests awaiting are ended, and a new instance is built over the same database. */
 	restart(): void {
 		this.restarts++;
-		this.watching = null;
 		this.object.reset(this.config.hopMs);
 		this.build();
 		this.inventory.faults.note(this.events.now, [this.name], "restarted: memory lost, storage kept");
@@ -175,18 +148,18 @@ export class SimShard {
 		}, 0, () => this.setAlarm(this.events.clock() + 2000), "alarm");
 	}
 
-	/** The shard's alarm (inventory-shard.ts), less what the simulation has none of: named units, and telling a watching pacer. */
-	private async alarm(): Promise<void> {
-		const clock = () => this.events.clock();
-		this.schedule.running();
-		this.ledger.holds.expireDue(clock());
-		await this.transfers.completePendingTransfers();
-		await this.transfers.sendAcks();
-		await this.charges.reconcile();
-		await this.outbox.flush();
-		this.ledger.prune(clock());
-		this.schedule.fromStoredState();
-		this.inventory.toldIfMoved(this.index);
+	/** The shard's alarm: the shard object's own sequence (shard-alarm.ts), less the named units the simulated drop has none of. */
+	private alarm(): Promise<void> {
+		return runShardAlarm({
+			clock: () => this.events.clock(),
+			ledger: this.ledger,
+			schedule: this.schedule,
+			transfers: this.transfers,
+			charges: this.charges,
+			outbox: this.outbox,
+			named: null,
+			toldIfMoved: () => this.toldIfMoved(),
+		});
 	}
 
 	/**

@@ -11,7 +11,8 @@ import type { ShardCounts } from "../src/inventory/ledger";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { GiveAnswer } from "../src/inventory/stock-transfers";
 import { type Outcome, fail as failed } from "../src/shared/outcome";
-import { SimShard } from "./shard";
+import type { ShardLook } from "../src/waiting-room/pacer-tick";
+import { NO_UNITS, SimShard } from "./shard";
 import type { SqlJs } from "./sqlite";
 import type { SimConfig } from "./config";
 import type { EventQueue } from "./events";
@@ -51,6 +52,8 @@ export class Inventory {
 	checks = 0;
 	/** At the end: payments the provider kept, less those of stuck charges. */
 	keptPayments = 0;
+	/** A shard's call to the pacer telling it stock moved under its watch (the pacer's `stockMoved`): the room sets it. */
+	tellPacer: () => Promise<void> = () => Promise.resolve();
 
 	constructor(
 		private readonly events: EventQueue,
@@ -134,6 +137,8 @@ export class Inventory {
 			const deliver = (answered: boolean) =>
 				shard.object.call(this.config.cpu.give, () => {
 					const answer = shard.transfers.give(input);
+					// A give returns expired holds first: stock may have come back here (the tell is not awaited).
+					void shard.toldIfMoved();
 					if (f.trace) f.note(this.events.now, [from.name, shard.name], `${shard.name} gives ${answer.amount} of ${input.amount} to ${from.name} (transfer ${input.transferId || "acks only"})`);
 					return this.served(k, answer);
 				}, (answer) => {
@@ -164,6 +169,8 @@ export class Inventory {
 		};
 		shard.object.call(cpu, async () => {
 			const o = await decide();
+			// As the shard object answers: after telling a pacer that watches a dry drop of stock that moved.
+			await shard.toldIfMoved();
 			if (f.trace) f.note(this.events.now, touches, `${what} by fan ${fanId}: ${o.ok ? `ok${o.replayed ? " (replayed)" : ""} ${describe(o.value)}` : `${o.status} ${o.code}`}`);
 			return this.served(k, o);
 		}, told, this.config.hopMs, () => {
@@ -197,45 +204,20 @@ export class Inventory {
 		this.request(k, this.config.cpu.release, "release", `release of ${input.holdId}`, input.fanId, () => shard.ledger.holds.release({ ...input, now: this.events.clock() }) as Outcome<unknown>, answer);
 	}
 
-	/**
-	 * The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer
-	 * sends it, and whether the drop was dry then (`watch`): the shard then tells the pacer when its stock moves.
-	 */
-	look(k: number, hint: { peerStock: number[]; inFlight: number } | null, watch: boolean, answer: (c: ShardCounts) => void): void {
+	/** The pacer's look at shard `k` (its `totals`): the stock every shard had at the last look comes with it, as the pacer sends it. */
+	look(k: number, look: ShardLook, answer: (c: ShardCounts) => void): void {
 		const shard = this.shards[k]!;
 		shard.object.call(this.config.cpu.look, () => {
-			shard.transfers.noteLook(hint === null ? null : { ...hint, watch });
+			shard.transfers.noteLook(look.peerStock ? { ...look, peerStock: look.peerStock } : null);
 			const counts = shard.ledger.counts();
-			shard.watching = watch ? { remaining: counts.remaining, sold: counts.sold } : null;
+			shard.watch.looked(look.watch === true, { ...counts, named: NO_UNITS });
 			return this.served(k, counts);
 		}, answer, this.config.hopMs, undefined, "totals");
 	}
 
-	/** Told by a shard watching a dry drop that its stock moved (the pacer's `stockMoved`); set by the room. */
-	tellPacer: (() => void) | null = null;
-
-	/**
-	 * A shard watching a dry drop for the pacer that freed stock or sold since the look tells
-	 * it once (inventory-shard.ts `toldIfMoved`), so the pacer looks again.
-	 */
-	toldIfMoved(k: number): void {
-		const shard = this.shards[k]!;
-		const w = shard.watching;
-		if (w === null) return;
-		if (shard.storage.version !== shard.countedAt) {
-			shard.countedAt = shard.storage.version;
-			shard.counts = shard.stockCounts();
-		}
-		const c = shard.counts;
-		if (c.remaining <= w.remaining && c.sold === w.sold) return;
-		shard.watching = null;
-		this.events.after(this.config.hopMs, () => this.tellPacer?.());
-	}
-
-	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked; a watching shard whose stock moved tells the pacer. */
-	private served<T>(k: number, value: T): T {
+	/** After a request a shard served: the counts of the shards that changed read again from their ledgers, and the invariants checked. */
+	private served<T>(_k: number, value: T): T {
 		this.check();
-		this.toldIfMoved(k);
 		return value;
 	}
 

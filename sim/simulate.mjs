@@ -19,7 +19,8 @@ import { parallelCampaign } from "./campaign-workers.mjs";
 const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos", "client-rate"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
-                        [--hold-seconds N] [--colos N] [--client-rate N] [--faults all|none|restart,alarm,message,skew,d1,provider]
+                        [--hold-seconds N] [--colos N] [--client-rate N]
+                        [--faults all|none|restart,alarm,message,skew,d1,provider,pacer-restart,pacer-calls]
                         [--no-shrink] [--report FILE.json] [--wait-for-returns]
        npm run simulate -- --campaign N [--seed FIRST] [--workers N] [--fans N] ...
                         (every fault on, seeds FIRST..FIRST+N-1, over --workers threads: one per core by default)

@@ -137,9 +137,9 @@ test("a run with every fault on replays identically from its seed, prints its se
 	const args = ["--seed", "47", "--fans", "3000", "--tickets", "1500", "--shards", "4", "--faults", "all"];
 	const a = cli(...args);
 	assert.equal(cli(...args), a);
-	assert.match(a, /^seed 47: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider/);
+	assert.match(a, /^seed 47: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider,pacer-restart,pacer-calls /);
 	const injected = /faults injected: (.*)/.exec(a)[1];
-	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request"]) assert.match(injected, new RegExp(kind), injected);
+	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request", "pacer restarted mid-tick", "pacer's call"]) assert.match(injected, new RegExp(kind), injected);
 	// The outage refused sends and the outbox kept the sales: every order's sale arrived all the same.
 	const money = /money and sales at the end: (\d+) payments kept = (\d+) orders.*; (\d+) sales reached the Queue \((\d+) sends refused/.exec(a);
 	assert.equal(money[1], money[2]);
@@ -151,7 +151,7 @@ test("a run with every fault on replays identically from its seed, prints its se
 test("--faults names its kinds: an unknown one is refused with the kinds listed", () => {
 	const bad = cliStatus("--seed", "1", "--faults", "restart,meteor");
 	assert.equal(bad.code, 2);
-	assert.match(bad.stderr, /unknown fault "meteor".*restart, alarm, message, skew, d1, provider/);
+	assert.match(bad.stderr, /unknown fault "meteor".*restart, alarm, message, skew, d1, provider, pacer-restart, pacer-calls/);
 	assert.deepEqual(sim.parseFaults("skew,restart"), ["restart", "skew"]);
 	assert.deepEqual(sim.parseFaults("none"), []);
 });
@@ -183,6 +183,41 @@ test("a restart mid-request rebuilds the shard over the same database: memory lo
 	assert.ok(restarts.length > 0, "some shard restarted");
 	assert.match(result.lines.join("\n"), /sold 1500 of 1500/);
 	assert.match(result.lines.join("\n"), /shard restarted mid-request \d+/);
+});
+
+test("the pacer restarting mid-tick and its calls to lines and shards lost or late: each strikes, a lost call is given up at the tick's bound, a restarted pacer is rebuilt over its storage and its failed alarm run again, and every invariant holds", async () => {
+	let room;
+	const rebuilt = [];
+	const result = await run({ seed: 4, fans: 3000, tickets: 1500, shards: 4, faults: ["pacer-restart", "pacer-calls"] }, {
+		trace: true,
+		room: (r) => {
+			room = r;
+			const restart = r.restartPacer.bind(r);
+			r.restartPacer = () => {
+				const before = { core: r.core, ticks: r.ticks, storage: r.storage, config: r.core.config() };
+				restart();
+				// Memory lost (a new core, a new tick with no tick or gathering under way), storage kept (its settings read back).
+				assert.notEqual(r.core, before.core);
+				assert.notEqual(r.ticks, before.ticks);
+				assert.equal(r.storage, before.storage);
+				assert.deepEqual(r.core.config(), before.config);
+				rebuilt.push(r.events.now);
+			};
+		},
+	});
+	const text = result.lines.join("\n");
+	const injected = /faults injected: (.*)/.exec(text)[1];
+	for (const kind of ["pacer restarted mid-tick", "pacer's call lost", "pacer's call answer lost", "pacer's call late"]) assert.match(injected, new RegExp(`${kind} [1-9]`), injected);
+	assert.equal(rebuilt.length, Number(/pacer restarted mid-tick (\d+)/.exec(injected)[1]));
+	const trace = room.faults.trace.map((t) => t.what);
+	// A call that never answers is given up after the tick's bound (timing.ts CALL_TIMEOUT_MS), as the pacer object's RPC is, and tried on a later tick.
+	assert.ok(trace.some((w) => /warning: .*took over 5000 ms/.test(w)), "a tick gave a call up at its bound");
+	// The tick a restart cut short failed its alarm, which ran again.
+	assert.ok(trace.some((w) => w.includes("the alarm failed with its instance")), "a failed alarm ran again");
+	// The drop sold out all the same, every position told once and admission by position.
+	assert.match(text, /sold 1500 of 1500/);
+	assert.match(text, /invariants held: .* 3000 positions unique/);
+	assert.match(text, /no hold paid twice, no charge open/);
 });
 
 test("the planted bug (a hold that skips the per-fan check after a restart) is found by a campaign, replayed from its seed, shrunk to the restarts it needs, and its trace names the fan's holds", async () => {

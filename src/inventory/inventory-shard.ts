@@ -14,15 +14,17 @@ import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
 import { AlarmSchedule } from "./alarm-schedule";
+import { nextAlarmNeeded, runShardAlarm } from "./shard-alarm";
+import { StockWatch } from "./stock-watch";
 import { HoldOnce } from "./hold-once";
 import type { HoldMinute } from "./hold-minutes";
-import { CHARGE_SETTLE_MS, Charges, PROVIDER_ANSWER_MS, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
+import { Charges, PROVIDER_ANSWER_MS, type PaymentEvent, type PurchaseRequest, type PurchaseView } from "./charges";
 import { Ledger, type ShardCounts, type ShardInit, type ShardStats } from "./ledger";
 import { type HoldView, KEEP_MS, type OrderView } from "./ledger-store";
 import { type ClaimPeer, NamedClaims, type NamedHoldRequest } from "./named-claims";
 import { OUTBOX_RETRY_MS, OutboxSender } from "./outbox-sender";
 import type { ReturnsLine } from "./returns-line";
-import { ACK_AFTER_MS, type GiveAnswer, type StockPeer, StockTransfers, TRANSFER_RETRY_MS } from "./stock-transfers";
+import { type GiveAnswer, type StockPeer, StockTransfers } from "./stock-transfers";
 import { type ClaimInput, type Claimed, type PoolCounts, type PoolInit, type SectionSeats, type UnitCounts, UnitLedger } from "./unit-ledger";
 
 /** A shard's totals with its named units (the pools placed on it). */
@@ -37,8 +39,6 @@ export interface ShardAvailability {
 	sections: SectionSeats[];
 }
 
-/** How often the alarm comes back to prune when nothing else needs it sooner. */
-const PRUNE_RETRY_MS = 60 * 60 * 1000;
 /** How long the holds by minute are answered from the last read: promoter pages poll every few seconds and share it. */
 const HOLD_MINUTES_MAX_AGE_MS = 5_000;
 
@@ -59,13 +59,9 @@ export class InventoryShard extends DurableObject<Env> {
 	afterCharge: (() => void) | null = null;
 	/** How long a provider may take to answer a charge or a lookup (charges.ts); tests shorten it. */
 	providerAnswerMs = PROVIDER_ANSWER_MS;
-	/**
-	 * Set by a pacer's look that found the drop dry (nothing free anywhere, holds outstanding):
-	 * this shard's counts then, so it tells the pacer when it frees stock or sells. Memory is
-	 * enough: the pacer looks within DRY_LOOK_MS all the same.
-	 */
 	private holdMinutesCopy: { at: number; value: HoldMinute[] } | null = null;
-	private watching: { remaining: number; sold: number; namedFree: number; namedSold: number } | null = null;
+	/** Set by a pacer's look that found the drop dry: tells the pacer when this shard frees stock or sells (stock-watch.ts). */
+	private readonly stockWatch = new StockWatch();
 	/** Holds being made right now, by fan and key, so a concurrent replay waits for the first answer. */
 	private readonly once = new HoldOnce();
 
@@ -79,7 +75,7 @@ export class InventoryShard extends DurableObject<Env> {
 		// when it is made: tests move the clock and swap bindings on a live instance.
 		const clock = () => this.clock();
 		const peer = (dropId: string, shard: number) => this.peer(dropId, shard);
-		this.schedule = new AlarmSchedule({ clock, setAlarm: (at) => void ctx.storage.setAlarm(at), nextNeeded: (now) => this.nextAlarmNeeded(now) });
+		this.schedule = new AlarmSchedule({ clock, setAlarm: (at) => void ctx.storage.setAlarm(at), nextNeeded: (now) => nextAlarmNeeded(this.ledger, this.units, now) });
 		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer });
 		this.claims = new NamedClaims({ clock, ledger: this.ledger, units: this.units, alarm: this.schedule, peer });
 		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: (messages) => this.env.SALES.sendBatch(messages) });
@@ -284,7 +280,7 @@ export class InventoryShard extends DurableObject<Env> {
 		if (input.state !== undefined && this.ledger.meta() !== null) this.ledger.noteDropState(input.state);
 		this.transfers.noteLook(input.peerStock ? { ...input, peerStock: input.peerStock } : null);
 		const counts = { ...this.ledger.counts(), named: this.units.counts() };
-		this.watching = input.watch === true ? { remaining: counts.remaining, sold: counts.sold, namedFree: counts.named.free, namedSold: counts.named.sold } : null;
+		this.stockWatch.looked(input.watch === true, counts);
 		return counts;
 	}
 
@@ -328,22 +324,18 @@ export class InventoryShard extends DurableObject<Env> {
 
 	// ── The alarm ────────────────────────────────────────────────────────────
 
-	/** Expired holds back to stock, cut-short transfers completed, open charges settled, unsent sales re-sent. Idempotent. */
+	/** Expired holds back to stock, cut-short transfers completed, open charges settled, unsent sales re-sent (shard-alarm.ts). Idempotent. */
 	override async alarm(): Promise<void> {
-		if (this.ledger.meta() === null) return;
-		this.schedule.running();
-		this.ledger.holds.expireDue(this.clock());
-		// Holds that ran out are stock again: told before the peer calls below, which may take seconds.
-		await this.toldIfMoved(null);
-		await this.claims.deliverNotices();
-		await this.transfers.completePendingTransfers();
-		await this.transfers.sendAcks();
-		await this.charges.reconcile();
-		await this.outbox.flush();
-		this.ledger.prune(this.clock());
-		this.units.prune(this.clock(), KEEP_MS);
-		this.schedule.fromStoredState();
-		await this.toldIfMoved(null);
+		await runShardAlarm({
+			clock: () => this.clock(),
+			ledger: this.ledger,
+			schedule: this.schedule,
+			transfers: this.transfers,
+			charges: this.charges,
+			outbox: this.outbox,
+			named: { units: this.units, claims: this.claims },
+			toldIfMoved: async () => void (await this.toldIfMoved(null)),
+		});
 	}
 
 	/**
@@ -353,25 +345,12 @@ export class InventoryShard extends DurableObject<Env> {
 	 * looks within DRY_LOOK_MS all the same. Returns `value`, to wrap an answer.
 	 */
 	private async toldIfMoved<T>(value: T): Promise<T> {
-		const w = this.watching;
-		if (w === null || this.ledger.meta() === null) return value;
-		const c = this.ledger.counts();
-		const n = this.units.counts();
-		if (c.remaining <= w.remaining && c.sold === w.sold && n.free <= w.namedFree && n.sold === w.namedSold) return value;
-		this.watching = null;
-		try {
-			await roomStub(this.env, this.ledger.requireMeta().drop_id).stockMoved();
-		} catch (err) {
-			console.warn("the pacer was not told of stock moving; it looks all the same", err);
-		}
+		if (!this.stockWatch.on || this.ledger.meta() === null) return value;
+		await this.stockWatch.tellIfMoved(
+			() => ({ ...this.ledger.counts(), named: this.units.counts() }),
+			() => roomStub(this.env, this.ledger.requireMeta().drop_id).stockMoved(),
+		);
 		return value;
-	}
-
-	/** When stored state next needs the alarm: the earliest hold expiry, or a retry of what is still open. */
-	private nextAlarmNeeded(now: number): number | null {
-		const stored = this.ledger.nextAlarm(now, { outboxMs: OUTBOX_RETRY_MS, transferMs: TRANSFER_RETRY_MS, ackMs: ACK_AFTER_MS, chargeMs: CHARGE_SETTLE_MS, pruneMs: PRUNE_RETRY_MS });
-		const prune = this.units.nextPrune(KEEP_MS);
-		return prune === null ? stored : Math.min(stored ?? Infinity, Math.max(now + PRUNE_RETRY_MS, prune));
 	}
 
 	/** An order was made: the alarm comes by the outbox's retry, its sale goes out, and a named order's units are told sold. */

@@ -13,6 +13,12 @@ export class DryWatch {
 	/** A look owed at once: a watched dry look found stock, which the shards must be shown. */
 	lookOwed = false;
 
+	/** A shard told of stock moving (freed or sold): the next tick looks at every shard, a look under way is not a watched dry look. */
+	told(): void {
+		this.moves++;
+		this.watching = false;
+	}
+
 	/** Whether a look is due at `now` (the totals read at `totalsAt`); null: the pacer's usual rule decides. */
 	lookDue(totalsAt: number | null, now: number): boolean | null {
 		if (this.lookOwed) return true;

@@ -95,7 +95,7 @@ export async function openRoom(dropId: string, opensAtMs: number): Promise<void>
 		movePacerClock(room, Math.max(0, opensAtMs + 1 - room.clock()));
 		// Only the opening step of the tick: no slot sealed, no batch admitted yet.
 		const config = JSON.parse(state.storage.sql.exec<{ json: string }>(`SELECT json FROM config`).one().json) as DropConfig;
-		const opening = room as unknown as { open(drop: DropConfig): Promise<boolean> };
+		const opening = (room as unknown as { ticks: { open(drop: DropConfig): Promise<boolean> } }).ticks;
 		if (!(await opening.open(config))) throw new Error("the drop did not open");
 	});
 }
