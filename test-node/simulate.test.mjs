@@ -345,7 +345,8 @@ test("sale-to-ticket: each order to its sale's hand-over to the consumer, within
 	const outage = await run({ seed: 47, fans: 3000, tickets: 1500, shards: 4, faults: sim.parseFaults("all") });
 	const late = /max ([\d.]+) s/.exec(outage.lines.find((l) => l.startsWith("sale-to-ticket")))[1];
 	assert.ok(Number(/\((\d+) sends refused/.exec(outage.lines.join("\n"))[1]) > 0);
-	assert.ok(Number(late) > 10, `max ${late} s with the Queue down`);
+	// Past the Queue's batch timeout (1 s, the clean run's bound): only a retry of the outbox after a refused send is that late.
+	assert.ok(Number(late) > 1.0, `max ${late} s with the Queue down`);
 });
 
 test("an object's answer that nobody reads queues no event; one that is read comes a hop after the object serves it", () => {

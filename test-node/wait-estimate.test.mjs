@@ -99,10 +99,12 @@ test("the figures: median and p90 of |estimate - actual| / actual over the judge
 	assert.equal(Math.round(s.medianSigned * 10) / 10, 0.4);
 	assert.equal(s.medianActualMs, 10_000);
 	assert.match(waitEstimateText(s), /median 50% {2}p90 80% over 11 fans; median signed \+40% \(too long\).*2 admitted with no estimate told/);
-	// A wait under the watermark's age counts as that age: a told 0 for a fan admitted 200 ms later is no error of 100%.
+	// A wait told or got under the watermark's age counts as that age: "any moment now" told to a fan admitted 200 ms
+	// later is no error at all, and a told 300 ms against a real 5 s is 80% too short (as a told second would be).
 	const quick = estimateOutcome({ estimateMs: 0, estimateAt: 0, admittedServerAt: 200 });
-	assert.equal(quick.actualMs, MIN_ACTUAL_MS);
-	assert.equal(quick.error, 1);
+	assert.deepEqual([quick.actualMs, quick.error], [MIN_ACTUAL_MS, 0]);
+	const short = estimateOutcome({ estimateMs: 300, estimateAt: 0, admittedServerAt: 5_000 });
+	assert.deepEqual([short.estimateMs, short.error, short.signed], [300, 0.8, -0.8]);
 	const none = waitEstimateStats([{ outcome: "sold_out" }]);
 	assert.deepEqual([none.judged, none.medianError, none.p90Error], [0, null, null]);
 	assert.match(waitEstimateText(none), /no admitted fan was told an estimate/);

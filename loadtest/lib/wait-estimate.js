@@ -9,8 +9,8 @@
 // counter drop.js keeps.
 
 /**
- * A wait under this counts as this long: the watermark a fan is told from is up to a
- * second old, so a shorter wait is within the age of the data and its ratio says nothing.
+ * A wait (told or got) under this counts as this long: the watermark a fan is told from is up
+ * to a second old, so a shorter wait is within the age of the data and its ratio says nothing.
  */
 export const MIN_ACTUAL_MS = 1000;
 
@@ -24,8 +24,10 @@ export const K6_ESTIMATE_METRICS = { error: "wait_estimate_error", signed: "wait
  */
 export function estimateOutcome(r) {
 	if (!r || typeof r.estimateMs !== "number" || typeof r.estimateAt !== "number" || typeof r.admittedServerAt !== "number") return null;
+	// Both sides within the data's age read alike: "any moment now" told and a wait under a second got is no error.
 	const actual = Math.max(MIN_ACTUAL_MS, r.admittedServerAt - r.estimateAt);
-	const signed = (r.estimateMs - actual) / actual;
+	const told = Math.max(MIN_ACTUAL_MS, r.estimateMs);
+	const signed = (told - actual) / actual;
 	return { estimateMs: r.estimateMs, actualMs: actual, error: Math.abs(signed), signed: signed };
 }
 

@@ -110,7 +110,7 @@ function build() {
 		}),
 		waitUnknown: nullable(z.enum(["paused", "no_pace", "waiting_for_tickets", "not_placed"])).meta({
 			description:
-				"Why no wait is told, or null when one is: `paused`; `no_pace` (fewer than two batches let in so far, or none in the last minute: no rhythm to count from); `waiting_for_tickets` (the fans already let in and shopping fill the drop's active multiple of the tickets left, or the place is past the fans the tickets left can serve, so admission waits for them to buy, give up or run out of time); `not_placed` (no position yet).",
+				"Why no wait is told, or null when one is: `paused`; `no_pace` (fewer than two batches let in so far, or none in the last minute: no rhythm to count from; or the place may be past what the tickets left serve, which the first buyers have not yet shown: told no wait rather than one the tickets may break, polling at the line's pace); `waiting_for_tickets` (the fans already let in and shopping fill the drop's active multiple of the tickets left, or the place is past the fans the tickets left can serve, so admission waits for them to buy, give up or run out of time); `not_placed` (no position yet).",
 		}),
 		admittedPerMinute: nullable(z.number().min(0)).meta({ description: "Fans admitted a minute over the last minute, measured; null when nobody was." }),
 		returns: nullable(

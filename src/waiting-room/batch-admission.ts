@@ -76,12 +76,12 @@ export class BatchAdmission {
 	}
 
 	/**
-	 * How many more fans may go in before the fans still shopping reach `activeMultiple` times the tickets left: past
-	 * it admission waits for fans to buy, give up or run out of time, which no pace foretells. After a sell-out each
-	 * returned ticket is one fan's offer: the multiple is one.
+	 * Fans admitted per ticket left: the drop's multiple, or one for returned tickets after a sell-out. The watermark's
+	 * admission room is this times the tickets left less the fans still shopping: past it admission waits for fans to
+	 * buy, give up or run out of time, which no pace foretells.
 	 */
-	room(drop: DropConfig, totals: ShardTotals, state: PacerState, now: number): number {
-		return Math.max(0, multipleOf(drop, state) * totals.remaining - this.shopping(drop, totals, state, now));
+	multiple(drop: DropConfig, state: PacerState): number {
+		return multipleOf(drop, state);
 	}
 
 	/**

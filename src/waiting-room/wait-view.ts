@@ -16,27 +16,40 @@ export interface WaitView {
 /** The watermark's fields a wait is read from. */
 export type WaitSource = Pick<
 	Watermark,
-	"paused" | "admissionRoom" | "batches" | "batchesFrom" | "at" | "intervalMs" | "pacePerSecond" | "admittedThrough" | "remaining" | "held" | "sold"
+	"paused" | "admissionRoom" | "batches" | "batchesFrom" | "at" | "intervalMs" | "pacePerSecond" | "admittedThrough" | "remaining" | "held" | "sold" | "maxPerFan" | "buyers" | "shopping"
 >;
 
-/** How long an admitted fan is given to have held before the tickets per fan are read from those admitted: longer than a hold takes. */
-export const SETTLE_MS = 5_000;
-
 /**
- * How many more fans the tickets left can serve: the tickets left over the tickets each
- * fan let in before SETTLE_MS took (held or bought), less the fans let in since, who
- * have mostly not held yet. Unbounded until some settled fan has taken a ticket. A place
- * past it is let in only as holds are given up or run out (the end of a drop, when the
- * batches shrink and stop), which no rhythm foretells: telling it the rhythm's wait
- * promised half a minute to fans who then waited out an abandoned hold.
+ * How many more fans the tickets left can serve: the tickets left at the tickets each buyer
+ * took (sold / buyers), less the fans let in who are still shopping and hold nothing yet
+ * (each will take as many; a fan admitted may not learn it until their next poll, so a
+ * fan let in seconds ago is no sign of tickets to spare). Unbounded until someone has
+ * bought. A place past it is let in only as holds are given up or run out (the end of a
+ * drop, when the batches shrink and stop), which no rhythm foretells: telling it the
+ * rhythm's wait promised seconds to fans who then waited out abandoned holds.
  */
 export function stockRoom(w: WaitSource): number {
-	const taken = w.sold + w.held;
-	let recent = 0;
-	for (const b of lastBatches(w, Math.max(RHYTHM_BATCHES, Math.ceil(SETTLE_MS / Math.max(1, w.intervalMs)) + 1))) if (b.at > w.at - SETTLE_MS) recent += b.count;
-	const settled = w.admittedThrough - recent;
-	if (settled <= 0 || taken <= 0) return Infinity;
-	return Math.floor(w.remaining / (taken / settled)) - recent;
+	if (w.buyers <= 0 || w.sold <= 0) return Infinity;
+	return roomAt(w, Math.min(Math.max(1, w.maxPerFan), Math.max(1, w.sold / w.buyers)));
+}
+
+/** Buyers the sure bound leans on at the drop's maxPerFan each before the real ones speak for the rest. */
+export const PRIOR_BUYERS = 10;
+
+/**
+ * The fans the tickets left serve for sure enough to be told a wait: the tickets each
+ * buyer took, counted with PRIOR_BUYERS more buyers taking the drop's maxPerFan, so the
+ * first few buyers (or none, at the opening) do not make the tickets look plentiful. A
+ * place within stockRoom but past this is told no wait yet and polls at the line's pace.
+ */
+export function sureRoom(w: WaitSource): number {
+	const most = Math.max(1, w.maxPerFan);
+	return roomAt(w, Math.min(most, (Math.max(0, w.sold) + PRIOR_BUYERS * most) / (Math.max(0, w.buyers) + PRIOR_BUYERS)));
+}
+
+function roomAt(w: WaitSource, perFan: number): number {
+	const yetToHold = Math.max(0, w.shopping - Math.ceil(w.held / perFan));
+	return Math.floor(w.remaining / perFan) - yetToHold;
 }
 
 /**
@@ -44,12 +57,15 @@ export function stockRoom(w: WaitSource): number {
  * no batch lately, or to a place past the room the shoppers' cap leaves or past the fans
  * the tickets left can serve (admission there waits for fans to buy, give up or run out
  * of time, which no pace foretells); such a fan
- * polls at the slowest pace, since their place moves only as tickets free. The polling
+ * polls at the slowest pace, since their place moves only as tickets free. Nor, polling at
+ * the line's pace, to a place the tickets left may not reach (past sureRoom). The polling
  * advice keeps the configured pace until one is measured. `jitter` in [0, 1) spreads the polls.
  */
 export function waitView(w: WaitSource, place: number, now: number, jitter: number = Math.random()): WaitView {
 	const capped = place > Math.min(w.admissionRoom, stockRoom(w));
-	const wait = w.paused || capped ? null : waitFromBatches(place, lastBatches(w, RHYTHM_BATCHES), w.at, now, w.intervalMs);
+	// Not yet known whether the tickets reach this place: no wait told, and polls at the line's pace meanwhile.
+	const unsure = !capped && place > sureRoom(w);
+	const wait = w.paused || capped || unsure ? null : waitFromBatches(place, lastBatches(w, RHYTHM_BATCHES), w.at, now, w.intervalMs);
 	const waitUnknown: WaitUnknown = w.paused ? "paused" : capped ? "waiting_for_tickets" : wait === null ? "no_pace" : null;
 	const poll = w.paused ? 5_000 : pollAfterMs(capped ? Infinity : (wait ?? estimatedWaitMs(place, w.pacePerSecond)), jitter);
 	return { estimatedWaitMs: wait, waitUnknown, pollAfterMs: poll };

@@ -67,6 +67,10 @@ export interface Watermark {
 	remaining: number;
 	held: number;
 	sold: number;
+	/** Fans with an order: the tickets a buyer takes (sold / buyers) tell how many fans the tickets left can serve. */
+	buyers: number;
+	/** Fans let in whose turn runs and who have not bought (the shoppers' cap counts them): some have yet to hold. */
+	shopping: number;
 	/** The drop's ticket types (seats counted per section, not listed). */
 	ticketTypes: TicketType[];
 	/** When the pacer made this document (ms). */
@@ -88,6 +92,7 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 	const turnWindowMs = state.returns_from === null ? pacer.accessWindowMs : Math.max(pacer.accessWindowMs, drop.admission.offerSeconds * 1000);
 	const windowStart = now - turnWindowMs;
 	const batches = pacer.batchesAfter(windowStart, PUBLISHED_BATCHES);
+	const shopping = pacer.admission.shopping(drop, totals, state, now);
 	const olderInWindow = batches.length === PUBLISHED_BATCHES && pacer.batchCountAfter(windowStart) > batches.length;
 	return {
 		dropId: drop.id,
@@ -121,11 +126,13 @@ export function watermarkOf(pacer: PacerCore, drop: DropConfig, now: number): Wa
 		batchesComplete: !olderInWindow,
 		pacePerSecond: pacer.pace(drop, now),
 		intervalMs: drop.admission.intervalMs,
-		admissionRoom: pacer.admission.room(drop, totals, state, now),
+		admissionRoom: Math.max(0, pacer.admission.multiple(drop, state) * totals.remaining - shopping),
 		admittedPerMinute: pacer.admittedPerMinute(drop, now),
 		remaining: totals.remaining,
 		held: totals.held,
 		sold: totals.sold,
+		buyers: totals.buyers,
+		shopping,
 		ticketTypes: typesOf(drop),
 		at: now,
 	};

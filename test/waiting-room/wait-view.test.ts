@@ -1,14 +1,18 @@
 // The wait a waiting fan is told (waitView, shared by the fan route and the simulator's
 // fans) on the cases the simulator showed: the end of a drop, where the batches shrink
 // and stop once the tickets left are spoken for and a rhythm's wait would be a promise
-// broken by minutes; fans just let in, who have not held yet and must not make the
-// tickets look plentiful; and a wait that counts down between polls instead of swinging.
+// broken by minutes; fans let in who have not held yet (they may not know it until their
+// next poll) and must not make the tickets look plentiful; the opening, before anyone has
+// bought; and a wait that counts down between polls instead of swinging.
 import { describe, expect, it } from "vitest";
-import { SETTLE_MS, type WaitSource, stockRoom, unplacedPollMs, waitView } from "../../src/waiting-room/wait-view";
+import { PRIOR_BUYERS, type WaitSource, stockRoom, sureRoom, unplacedPollMs, waitView } from "../../src/waiting-room/wait-view";
 import { MAX_POLL_MS } from "../../src/waiting-room/admission";
 
-/** Batches of `size` every second up to `at` (the watermark's time), `through` the last admitted position. */
-function line(input: { batches: number; size: number; at: number; remaining: number; taken: number; room?: number }): WaitSource {
+/**
+ * Batches of `size` every second up to `at` (the watermark's time), `through` the last admitted position; `buyers` took
+ * `sold` tickets, `shopping` fans let in have not bought (`held` tickets are theirs), the drop's cap `maxPerFan` (4).
+ */
+function line(input: { batches: number; size: number; at: number; remaining: number; sold?: number; held?: number; buyers?: number; shopping?: number; room?: number; maxPerFan?: number }): WaitSource {
 	const batches: number[][] = [];
 	for (let k = 0; k < input.batches; k++) batches.push([(k + 1) * input.size, input.at - (input.batches - 1 - k) * 1_000]);
 	const admittedThrough = input.batches * input.size;
@@ -22,46 +26,63 @@ function line(input: { batches: number; size: number; at: number; remaining: num
 		pacePerSecond: input.size,
 		admittedThrough,
 		remaining: input.remaining,
-		held: Math.floor(input.taken / 2),
-		sold: input.taken - Math.floor(input.taken / 2),
+		held: input.held ?? 0,
+		sold: input.sold ?? 0,
+		buyers: input.buyers ?? 0,
+		shopping: input.shopping ?? admittedThrough - (input.buyers ?? 0),
+		maxPerFan: input.maxPerFan ?? 4,
 	};
 }
 
 describe("the tickets left as a bound on the wait told", () => {
-	it("counts the fans the tickets left can serve at the tickets each settled fan took, less the fans let in since", () => {
-		// 20 batches of 20 a second: the last five (100 fans) went in within SETTLE_MS and have mostly not held yet.
-		const w = line({ batches: 20, size: 20, at: 60_000, remaining: 300, taken: 750 });
-		expect(SETTLE_MS).toBe(5_000);
-		// 300 settled fans took 750 tickets, 2.5 each: the 300 left serve 120 fans, of whom the 100 just let in come first.
-		expect(stockRoom(w)).toBe(20);
-		expect(waitView(w, 20, 60_000, 0.5).estimatedWaitMs).toBe(1_000);
-		const past = waitView(w, 21, 60_000, 0.5);
+	it("counts the fans the tickets left can serve at the tickets each buyer took, less the fans let in who hold nothing yet", () => {
+		// 20 batches of 20: 400 let in; 200 bought 500 tickets (2.5 each); 150 still shop, 40 of them holding 100 tickets.
+		const w = line({ batches: 20, size: 20, at: 60_000, remaining: 400, sold: 500, held: 100, buyers: 200, shopping: 150 });
+		// The 400 left serve 160 fans; the 110 let in who hold nothing yet come first.
+		expect(stockRoom(w)).toBe(50);
+		expect(sureRoom(w)).toBeLessThanOrEqual(50);
+		expect(waitView(w, 40, 60_000, 0.5)).toMatchObject({ estimatedWaitMs: 2_000, waitUnknown: null });
+		const past = waitView(w, 51, 60_000, 0.5);
 		expect(past).toMatchObject({ estimatedWaitMs: null, waitUnknown: "waiting_for_tickets" });
 		// Such a fan polls at the slowest pace: their place moves only as holds are given up or run out.
 		expect(past.pollAfterMs).toBeGreaterThanOrEqual(MAX_POLL_MS * 0.9);
 	});
 
-	it("the simulator's endgame: place 350 within the shoppers' room, past what the tickets can serve, is told no rhythm's wait", () => {
-		// 1,000 tickets, batches of 20 a second, 2.5 tickets a fan: 8 s in, 160 fans in and 350 took; the cap's room is 1,300.
-		const w = line({ batches: 8, size: 20, at: 8_000, remaining: 650, taken: 150, room: 1_300 });
-		// 60 settled fans took 150 tickets: the 650 left serve 260 fans, the 100 just let in first.
-		expect(stockRoom(w)).toBe(160);
-		expect(waitView(w, 160, 8_000, 0.5).estimatedWaitMs).toBe(8_000);
-		// Before, place 350 was told about 18 s, and (in the simulation) waited 160 s for an abandoned hold to run out.
-		expect(waitView(w, 350, 8_000, 0.5)).toMatchObject({ estimatedWaitMs: null, waitUnknown: "waiting_for_tickets" });
+	it("the simulator's endgame on four shards: fans let in who have not held yet are no tickets to spare", () => {
+		// 27 s in, seed 1 of 1,500 fans for 1,000 tickets in batches of 20: 520 let in, 141 bought 352, 156 held, 492 left.
+		// Counting the tickets per fan over every fan let in (1.2) said 306 more could be served; fan 532, place 12, was
+		// told 0.1 s and waited 70 s for abandoned holds to run out: the fans let in had mostly not held yet.
+		const w = line({ batches: 26, size: 20, at: 27_000, remaining: 492, sold: 352, held: 156, buyers: 141, shopping: 379 });
+		expect(stockRoom(w)).toBeLessThan(0);
+		expect(waitView(w, 12, 27_000, 0.5)).toMatchObject({ estimatedWaitMs: null, waitUnknown: "waiting_for_tickets" });
 	});
 
-	it("is no bound while no settled fan has taken a ticket: the opening's first batches are told their rhythm", () => {
-		// Every fan let in within SETTLE_MS: their holds are still on the way, the tickets are not spoken for.
-		const fresh = line({ batches: 3, size: 100, at: 3_000, remaining: 100, taken: 200 });
-		expect(stockRoom(fresh)).toBe(Infinity);
-		expect(waitView(fresh, 250, 3_000, 0.5)).toMatchObject({ estimatedWaitMs: 3_000, waitUnknown: null });
-		// Nothing taken yet, however long ago the fans went in.
-		expect(stockRoom(line({ batches: 10, size: 10, at: 20_000, remaining: 300, taken: 0 }))).toBe(Infinity);
+	it("before anyone has bought, only the fans sure to be served at the drop's cap each are told a wait; the rest poll at the line's pace", () => {
+		// 3 batches of 20 at the opening, nobody has bought: 1,000 left serve 250 fans at 4 each, less the 60 let in.
+		const w = line({ batches: 3, size: 20, at: 3_000, remaining: 1_000 });
+		expect(stockRoom(w)).toBe(Infinity);
+		expect(sureRoom(w)).toBe(190);
+		expect(waitView(w, 190, 3_000, 0.5)).toMatchObject({ estimatedWaitMs: 10_000, waitUnknown: null });
+		// Seed 1 told place 490 about 26 s at the opening; it waited 175 s. Now: not known yet, and a poll soon.
+		const unsure = waitView(w, 490, 3_000, 0.5);
+		expect(unsure).toMatchObject({ estimatedWaitMs: null, waitUnknown: "no_pace" });
+		expect(unsure.pollAfterMs).toBeLessThan(MAX_POLL_MS * 0.9);
+	});
+
+	it("the first few buyers lean on the drop's cap (PRIOR_BUYERS), so two buyers of one ticket do not promise the tickets to 900 fans", () => {
+		const few = line({ batches: 4, size: 20, at: 4_000, remaining: 998, sold: 2, buyers: 2, shopping: 78 });
+		// 2 tickets by 2 buyers, with 10 more taking 4: 3.5 a fan, 285 fans, less the 78 let in shopping.
+		expect(PRIOR_BUYERS).toBe(10);
+		expect(sureRoom(few)).toBe(207);
+		expect(stockRoom(few)).toBe(920);
+		expect(waitView(few, 300, 4_000, 0.5).waitUnknown).toBe("no_pace");
+		// With many buyers the prior weighs nothing much: 400 buyers of 2.5 each.
+		const many = line({ batches: 30, size: 20, at: 30_000, remaining: 500, sold: 1_000, buyers: 400, shopping: 100, held: 0 });
+		expect(sureRoom(many)).toBe(Math.floor(500 / (1_040 / 410)) - 100);
 	});
 
 	it("the shoppers' cap still bounds it where it is the tighter", () => {
-		const w = line({ batches: 20, size: 20, at: 60_000, remaining: 3_000, taken: 750, room: 30 });
+		const w = line({ batches: 20, size: 20, at: 60_000, remaining: 3_000, sold: 500, buyers: 200, shopping: 50, room: 30 });
 		expect(stockRoom(w)).toBeGreaterThan(30);
 		expect(waitView(w, 30, 60_000, 0.5).waitUnknown).toBeNull();
 		expect(waitView(w, 31, 60_000, 0.5).waitUnknown).toBe("waiting_for_tickets");
@@ -70,12 +91,12 @@ describe("the tickets left as a bound on the wait told", () => {
 
 describe("a wait that holds between polls", () => {
 	it("counts down with the clock over one watermark, and across a batch drops by the batch's spacing, not more", () => {
-		const w = line({ batches: 10, size: 20, at: 10_000, remaining: 5_000, taken: 0 });
+		const w = line({ batches: 10, size: 20, at: 10_000, remaining: 5_000 });
 		const at = (now: number) => waitView(w, 100, now, 0.5).estimatedWaitMs!;
 		expect(at(10_000)).toBe(5_000);
 		expect(at(10_400)).toBe(4_600);
 		// The next watermark: one more batch went in on time, place 100 is place 80.
-		const next = line({ batches: 11, size: 20, at: 11_000, remaining: 5_000, taken: 0 });
+		const next = line({ batches: 11, size: 20, at: 11_000, remaining: 5_000 });
 		expect(waitView(next, 80, 11_000, 0.5).estimatedWaitMs).toBe(at(11_000));
 	});
 

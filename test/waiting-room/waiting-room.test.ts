@@ -977,7 +977,8 @@ describe("admission and the inventory", () => {
 describe("polling advice", () => {
 	it("reports position, place, fans ahead and a wait from the batches let in lately, and polls less often further back", async () => {
 		// One fan every 10 s: the configured pace guides polling until one is measured, but no wait is told from it.
-		const drop = await futureDrop({ capacity: 100, admission: { batchSize: 1, intervalMs: 10_000 } });
+		// One ticket a fan: before anyone buys, the 100 tickets surely reach all 30 places (see the tickets' bound below).
+		const drop = await futureDrop({ capacity: 100, maxPerFan: 1, admission: { batchSize: 1, intervalMs: 10_000 } });
 		const ids = fanIds("far", 30);
 		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
 		await openRoom(drop);
@@ -1027,6 +1028,21 @@ describe("polling advice", () => {
 		const batchAt = Date.parse(second.admittedAt as string);
 		const now = Date.parse(last.serverTime as string);
 		expect(last.estimatedWaitMs).toBe(Math.round(Math.max(0, batchAt + 10_000 - now) + 27 * 10_000));
+	});
+
+	it("before anyone has bought, tells a wait only to the places every fan ahead could be served at the drop's cap each", async () => {
+		// 12 tickets, up to 4 a fan: 3 fans are sure to be served; 2 let in, so place 1 is, place 2 may not be.
+		const drop = await futureDrop({ capacity: 12, maxPerFan: 4, shards: 1, admission: { batchSize: 1, intervalMs: 10_000 } });
+		const ids = fanIds("sure", 6);
+		const tokens = tokensOf(ids, await joinAll(drop.id, ids));
+		await openRoom(drop);
+		expect(await runDurableObjectAlarm(roomStub(drop.id))).toBe(true);
+		expect(await admitNow(drop.id)).toBe(2);
+		const waiting = [...(await pollAll(drop.id, tokens)).values()].filter((s) => s.status === "waiting").sort((a, b) => (a.place as number) - (b.place as number));
+		expect(waiting.map((s) => [s.place, s.waitUnknown])).toEqual([[1, null], [2, "no_pace"], [3, "no_pace"], [4, "no_pace"]]);
+		expect(waiting[0]!.estimatedWaitMs as number).toBeGreaterThan(0);
+		// Told no wait yet, such a fan still polls at the line's pace, not the slowest.
+		expect(waiting[1]!.pollAfterMs as number).toBeLessThan(18_000);
 	});
 
 	it("tells no wait to a place past the room the shoppers' cap leaves, says why, and has it poll at the slowest pace", async () => {
