@@ -128,3 +128,22 @@ test("a statement stepped through SQLite's C functions reads what sql.js's own m
 	assert.equal(sql.run(`INSERT INTO t (k) VALUES (?)`, 3), 1);
 	s.close();
 });
+
+test("a read that stops being cached (it nearly never hit) still reads what SQLite holds, before and after writes", () => {
+	const s = m.sqliteStorage(sqlJs);
+	const sql = new m.Sql(s.sql);
+	sql.run(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`);
+	for (let k = 0; k < 400; k++) sql.run(`INSERT INTO t (k, v) VALUES (?, ?)`, k, `v${k}`);
+	// Each key asked once: a miss every time, so past its trial the read is no longer cached.
+	for (let k = 0; k < 400; k++) assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, k).v, `v${k}`);
+	assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, 7).v, "v7");
+	sql.run(`UPDATE t SET v = 'changed' WHERE k = 7`);
+	assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, 7).v, "changed");
+	assert.throws(() => s.transactionSync(() => {
+		sql.run(`UPDATE t SET v = 'undone' WHERE k = 7`);
+		assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, 7).v, "undone");
+		throw new Error("rolled back");
+	}), /rolled back/);
+	assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, 7).v, "changed");
+	s.close();
+});
