@@ -9,8 +9,9 @@ import { loadSimulator } from "./bundle.mjs";
 
 /**
  * Seeds `first`..`first + count − 1` of `base` (a SimConfig without its seed, every fault
- * on) over `workers` threads. `progress(seed, broken)` is called in seed order, `broken`
- * being `{ what, replay }` or null; resolves to the seeds that broke an invariant.
+ * on) over `workers` threads. `progress(seed, broken, struck)` is called in seed order,
+ * `broken` being `{ what, replay }` or null and `struck` the fault kinds that struck in the
+ * seed; resolves to the seeds that broke an invariant.
  * `hooksModule`, for tests: the URL of a module whose `hooks` export each worker plants
  * (functions cannot be sent to a thread, a module can be imported by it).
  */
@@ -23,9 +24,9 @@ export function parallelCampaign(base, first, count, workers, progress = () => u
 		let live = 0;
 		const report = () => {
 			while (results.has(reported)) {
-				const broken = results.get(reported);
+				const { broken, struck } = results.get(reported);
 				results.delete(reported);
-				progress(reported, broken);
+				progress(reported, broken, struck);
 				if (broken !== null) found.push({ seed: reported, what: broken.what });
 				reported++;
 			}
@@ -40,7 +41,7 @@ export function parallelCampaign(base, first, count, workers, progress = () => u
 			};
 			worker.on("message", (message) => {
 				if (message.ready !== true) {
-					results.set(message.seed, message.broken);
+					results.set(message.seed, message);
 					report();
 				}
 				give();
@@ -60,8 +61,8 @@ if (!isMainThread) {
 	parentPort.on("message", async (seed) => {
 		if (seed === null) return parentPort.close();
 		const config = { ...workerData.base, seed };
-		const broken = await sim.failureOf(config, sim.sqlJs, hooks);
-		parentPort.postMessage({ seed, broken: broken === null ? null : { what: broken.what, replay: sim.replayCommand(config) } });
+		const { broken, struck } = await sim.seedRun(config, sim.sqlJs, hooks);
+		parentPort.postMessage({ seed, struck, broken: broken === null ? null : { what: broken.what, replay: sim.replayCommand(config) } });
 	});
 	parentPort.postMessage({ ready: true });
 }

@@ -6,7 +6,7 @@
 // another with every fault on and reports each seed that broke an invariant.
 import type { SimConfig } from "./config";
 import { InvariantBroken, simulate } from "./drop";
-import type { TraceEntry } from "./faults";
+import type { FaultKind, TraceEntry } from "./faults";
 import type { Room } from "./room";
 import type { ShardHook } from "./shards";
 import type { SqlJs } from "./sqlite";
@@ -20,13 +20,40 @@ const TRACE_LINES = 40;
 
 /** The run's failure, or null when it held every invariant. Anything else thrown is not a finding: it is thrown on. */
 export async function failureOf(config: SimConfig, sqlJs: SqlJs, hooks: Hooks, trace = false): Promise<InvariantBroken | null> {
+	return (await seedRun(config, sqlJs, hooks, trace)).broken;
+}
+
+/** A campaign's seed: its failure (null: every invariant held), and the fault kinds that struck in it (none when it failed). */
+export async function seedRun(config: SimConfig, sqlJs: SqlJs, hooks: Hooks, trace = false): Promise<{ broken: InvariantBroken | null; struck: FaultKind[] }> {
 	try {
-		await simulate(config, sqlJs, { ...hooks, trace });
-		return null;
+		const result = await simulate(config, sqlJs, { ...hooks, trace });
+		return { broken: null, struck: kindsStruck(result.lines) };
 	} catch (err) {
-		if (err instanceof InvariantBroken) return err;
+		if (err instanceof InvariantBroken) return { broken: err, struck: [] };
 		throw err;
 	}
+}
+
+/** What the summary's "faults injected" names, by the kind that injects it. */
+const STRUCK: [RegExp, FaultKind][] = [
+	[/\b(shard restarted mid-request|line restarted) [1-9]/, "restart"],
+	[/\balarm (late|twice) [1-9]/, "alarm"],
+	[/\b(give (lost|answer lost|twice|late)|fan's answer lost) [1-9]/, "message"],
+	[/\bprovider (answered late|never answered) [1-9]/, "provider"],
+];
+
+/**
+ * The fault kinds that struck in a run, read from its summary: an outage of the sales Queue
+ * only when it refused a send (a window after the sale ends touches nothing), skew whenever
+ * it is on (every line's clock is set off from the start).
+ */
+export function kindsStruck(lines: string[]): FaultKind[] {
+	const text = lines.join("\n");
+	const injected = /^faults injected: (.*)$/m.exec(text)?.[1] ?? "";
+	const struck = STRUCK.filter(([pattern]) => pattern.test(injected)).map(([, kind]) => kind);
+	if (/^seed \d+: .*faults [a-z,]*\bskew\b/m.test(text)) struck.push("skew");
+	if (/\(([1-9]\d*) sends refused while it was down\)/.test(text)) struck.push("d1");
+	return struck;
 }
 
 /** The smallest run found that still breaks an invariant: fault kinds off one by one, then the fans halved. */

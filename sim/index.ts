@@ -5,6 +5,6 @@ export { Inventory, type ShardHook } from "./shards";
 export { SimShard } from "./shard";
 export { sqliteStorage, type SqlJs } from "./sqlite";
 export { FAULT_KINDS, FAULT_RATES, parseFaults, type FaultKind } from "./faults";
-export { campaign, failureOf, involvedTrace, replayCommand, shrink, type Hooks } from "./campaign";
+export { campaign, failureOf, involvedTrace, kindsStruck, replayCommand, seedRun, shrink, type Hooks } from "./campaign";
 export { EventQueue } from "./events";
 export { NO_ANSWER, SimObject } from "./objects";

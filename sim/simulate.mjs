@@ -80,11 +80,14 @@ if (input.campaign !== undefined) {
 	if (faultsText !== undefined && faultsText !== "all") usage("a campaign runs with every fault on (--faults all)");
 	const base = sim.simConfig({ ...input, faults: sim.parseFaults("all") });
 	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}`);
-	const found = await parallelCampaign(base, base.seed, count, workers, (seed, broken) => {
+	const struckIn = new Map();
+	const found = await parallelCampaign(base, base.seed, count, workers, (seed, broken, struck) => {
+		for (const kind of struck) struckIn.set(kind, (struckIn.get(kind) ?? 0) + 1);
 		if (broken !== null) out(`seed ${seed} broke an invariant: ${broken.what}\n  replay: ${broken.replay}`);
 	});
 	const each = (performance.now() - started) / 1000 / count;
 	out(`campaign: ${count - found.length} of ${count} seeds held every invariant; ${found.length} broke one${found.length > 0 ? ` (seeds ${found.map((f) => f.seed).join(", ")})` : ""}`);
+	out(`campaign: seeds each fault kind struck in (of those that held): ${base.faults.map((k) => `${k} ${struckIn.get(k) ?? 0}`).join(", ")}`);
 	process.stderr.write(`${each.toFixed(2)} s a seed (wall, over ${Math.min(workers, count)} workers)\n`);
 	if (found.length > 0) process.exitCode = 1;
 } else {

@@ -10,6 +10,7 @@ export interface SqlJsStatement {
 	step(): boolean;
 	getAsObject(): Record<string, unknown>;
 	get(): unknown[];
+	getBlob(column: number): Uint8Array;
 	getColumnNames(): string[];
 	reset(): void;
 	free(): boolean;
@@ -22,6 +23,58 @@ export interface SqlJsDatabase {
 }
 export interface SqlJs {
 	Database: new () => SqlJsDatabase;
+}
+
+/**
+ * SQLite's C functions as sql.js exports them from its WebAssembly (and its string
+ * helpers). Statements are stepped, bound and read through these directly: sql.js's own
+ * Statement methods reach the same functions through `cwrap`, whose argument conversion
+ * cost more than SQLite's own work on the cores' small statements.
+ */
+interface SqliteC {
+	_sqlite3_reset(stmt: number): number;
+	_sqlite3_clear_bindings(stmt: number): number;
+	_sqlite3_step(stmt: number): number;
+	_sqlite3_bind_int(stmt: number, index: number, value: number): number;
+	_sqlite3_bind_double(stmt: number, index: number, value: number): number;
+	_sqlite3_bind_text(stmt: number, index: number, text: number, bytes: number, destructor: number): number;
+	_sqlite3_bind_blob(stmt: number, index: number, blob: number, bytes: number, destructor: number): number;
+	_sqlite3_data_count(stmt: number): number;
+	_sqlite3_column_type(stmt: number, column: number): number;
+	_sqlite3_column_double(stmt: number, column: number): number;
+	_sqlite3_column_text(stmt: number, column: number): number;
+	_sqlite3_column_bytes(stmt: number, column: number): number;
+	_sqlite3_changes(db: number): number;
+	_sqlite3_errmsg(db: number): number;
+	_sqlite3_sql(stmt: number): number;
+	_malloc(bytes: number): number;
+	_free(pointer: number): void;
+	/** With `ignoreNul`, a NUL within `maxBytes` is read as a character, not as the end. */
+	UTF8ToString(pointer: number, maxBytes?: number, ignoreNul?: boolean): string;
+	lengthBytesUTF8(text: string): number;
+	stringToNewUTF8(text: string): number;
+	writeArrayToMemory(bytes: Uint8Array, pointer: number): void;
+}
+
+const SQLITE_ROW = 100;
+const SQLITE_DONE = 101;
+/** sqlite3_bind_text's destructor: SQLite copies the bytes, so they are freed at once. */
+const SQLITE_TRANSIENT = -1;
+const COLUMN_INTEGER = 1;
+const COLUMN_FLOAT = 2;
+const COLUMN_TEXT = 3;
+const COLUMN_BLOB = 4;
+
+/**
+ * The C handle inside one of sql.js's objects: the numeric property that SQLite itself
+ * says is `statement` (its text read back through sqlite3_sql), found rather than named,
+ * since sql.js's bundle renames its private fields.
+ */
+function statementHandle(c: SqliteC, statement: SqlJsStatement, text: string): number {
+	for (const value of Object.values(statement)) {
+		if (typeof value === "number" && value >= 65536 && c.UTF8ToString(c._sqlite3_sql(value)) === text) return value;
+	}
+	throw new Error("sim/sqlite.ts: no SQLite statement handle found in sql.js's Statement (sql.js's layout changed)");
 }
 
 /** What an object's storage gives its cores: `sql` for `new Sql(...)`, and `transactionSync` for their transactions. */
@@ -80,19 +133,39 @@ class Cursor<T extends Record<string, SqlStorageValue>> {
 	}
 }
 
-/** Workers' SQL values in, sql.js's out: an ArrayBuffer is bound as bytes, and bytes come back as an ArrayBuffer. */
-const bound = (v: unknown) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v === undefined ? null : v);
+/** Bytes come back from sql.js as a Uint8Array, and to the cores as an ArrayBuffer, as Workers' SQL gives them. */
 const returned = (v: unknown): SqlStorageValue => (v instanceof Uint8Array ? (v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer) : (v as SqlStorageValue));
+
+/** A read looked up this often in the cache with fewer than one hit in READ_CACHE_MIN_HITS is read from SQLite from then on. */
+const READ_CACHE_TRIAL = 256;
+const READ_CACHE_MIN_HITS = 16;
+
+interface Prepared {
+	statement: SqlJsStatement;
+	/** Its SQLite handle, stepped, bound and read directly (SqliteC). */
+	handle: number;
+	columns: string[] | null;
+	read: boolean;
+	write: boolean;
+	/** For reads: whether their rows are cached, and how often the cache was asked and answered. */
+	caching: boolean;
+	lookups: number;
+	hits: number;
+}
 
 /**
  * A fresh in-memory database with Cloudflare's storage API over it. Reads are served
  * from a cache of their rows (by text and bindings) until the database is next written
  * or a transaction rolled back: the same rows SQLite would return, without asking it,
- * so the cores decide exactly as they would. `version` moves with every write, so a
- * caller can tell the database has not changed since it last looked.
+ * so the cores decide exactly as they would. A read whose rows change between nearly
+ * every two asks (a fan's row at their join) is not cached: keying and copying its rows
+ * would cost more than the hits it would never get. `version` moves with every write,
+ * so a caller can tell the database has not changed since it last looked.
  */
 export function sqliteStorage(sqlJs: SqlJs): SimStorage {
+	const c = sqlJs as unknown as SqliteC;
 	const db = new sqlJs.Database();
+	const dbHandle = (db as unknown as { db: number }).db;
 	// sql.js keeps the database as a file in Emscripten's in-memory file system; a rollback journal
 	// kept there too costs a file write per change. In memory it still undoes a transaction the same.
 	// One connection owns the file, so it keeps its lock and page cache instead of checking the file
@@ -103,7 +176,7 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 	// Unqualified names find a temp table first and its indexes go with it, so every query the
 	// cores send reads and writes the same rows as over a file.
 	// Each query is prepared once: the cores send the same few dozen texts again and again.
-	const prepared = new Map<string, { statement: SqlJsStatement; columns: string[] | null; read: boolean; write: boolean }>();
+	const prepared = new Map<string, Prepared>();
 	const cache = new Map<string, { rows: Record<string, SqlStorageValue>[]; columns: string[] }>();
 	let statements = 0;
 	let version = 0;
@@ -112,49 +185,96 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		version++;
 		if (cache.size > 0) cache.clear();
 	};
+	const prepare = (query: string): Prepared => {
+		const text = query.replace(CREATE_TABLE, "CREATE TEMP TABLE");
+		const statement = db.prepare(text);
+		const read = READS.test(query);
+		return { statement, handle: statementHandle(c, statement, text), columns: null, read, write: WRITES.test(query), caching: read, lookups: 0, hits: 0 };
+	};
+	const failed = (handle: number): Error => {
+		const error = new Error(c.UTF8ToString(c._sqlite3_errmsg(dbHandle)));
+		c._sqlite3_reset(handle);
+		return error;
+	};
+	// As sql.js binds: a whole number as an integer, other numbers as doubles, null (and undefined) as NULL, bytes as a blob.
+	const bind = (handle: number, index: number, value: unknown): void => {
+		let rc: number;
+		if (typeof value === "number") rc = value === (value | 0) ? c._sqlite3_bind_int(handle, index, value) : c._sqlite3_bind_double(handle, index, value);
+		else if (typeof value === "string") {
+			const text = c.stringToNewUTF8(value);
+			rc = c._sqlite3_bind_text(handle, index, text, c.lengthBytesUTF8(value), SQLITE_TRANSIENT);
+			c._free(text);
+		} else if (value === null || value === undefined) rc = c._sqlite3_bind_blob(handle, index, 0, 0, 0);
+		else if (typeof value === "boolean") rc = c._sqlite3_bind_int(handle, index, value ? 1 : 0);
+		else if (value instanceof ArrayBuffer || value instanceof Uint8Array) {
+			const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : value;
+			const blob = c._malloc(Math.max(1, bytes.length));
+			c.writeArrayToMemory(bytes, blob);
+			rc = c._sqlite3_bind_blob(handle, index, blob, bytes.length, SQLITE_TRANSIENT);
+			c._free(blob);
+		} else throw new Error(`sim/sqlite.ts: cannot bind ${typeof value}`);
+		if (rc !== 0) throw failed(handle);
+	};
 	const exec = <T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): Cursor<T> => {
 		statements++;
 		let entry = prepared.get(query);
 		if (entry === undefined) {
-			entry = { statement: db.prepare(query.replace(CREATE_TABLE, "CREATE TEMP TABLE")), columns: null, read: READS.test(query), write: WRITES.test(query) };
+			entry = prepare(query);
 			prepared.set(query, entry);
 		}
 		let key: string | null = null;
-		if (entry.read) {
+		if (entry.caching) {
 			key = bindings.length === 0 ? query : query + "\u0000" + bindings.map(keyOf).join("\u0000");
+			entry.lookups++;
 			const hit = cache.get(key);
-			if (hit !== undefined) return new Cursor(hit.rows.map((r) => ({ ...r })) as T[], hit.columns, 0);
-		} else changed();
-		const statement = entry.statement;
-		// A statement stepped to its end has let go of the database, and `bind` resets it (and
-		// frees the last strings bound) before binding: no reset after each use, only after a
-		// failure, which is a wasm call or three fewer a statement.
-		try {
-			if (bindings.length > 0) statement.bind(bindings.map(bound));
-			const columns = (entry.columns ??= statement.getColumnNames());
-			const rows: T[] = [];
-			while (statement.step()) {
-				const values = statement.get();
-				const row: Record<string, SqlStorageValue> = {};
-				for (let i = 0; i < columns.length; i++) row[columns[i]!] = returned(values[i]);
-				rows.push(row as T);
+			if (hit !== undefined) {
+				entry.hits++;
+				return new Cursor(hit.rows.map((r) => ({ ...r })) as T[], hit.columns, 0);
 			}
-			if (key !== null) cache.set(key, { rows: rows.map((r) => ({ ...r })), columns });
-			return new Cursor(rows, columns, entry.write ? db.getRowsModified() : 0);
-		} catch (err) {
-			statement.reset();
-			throw err;
+			if (entry.lookups >= READ_CACHE_TRIAL && entry.hits * READ_CACHE_MIN_HITS < entry.lookups) entry.caching = false;
+		} else if (!entry.read) changed();
+		const handle = entry.handle;
+		// A statement stepped to its end steps again from the start by itself; one to be bound is
+		// reset first (bindings are refused on a statement that has run), its old bindings cleared.
+		if (bindings.length > 0) {
+			c._sqlite3_reset(handle);
+			c._sqlite3_clear_bindings(handle);
+			for (let i = 0; i < bindings.length; i++) bind(handle, i + 1, bindings[i]);
 		}
+		const columns = (entry.columns ??= entry.statement.getColumnNames());
+		const rows: T[] = [];
+		for (;;) {
+			const rc = c._sqlite3_step(handle);
+			if (rc === SQLITE_DONE) break;
+			if (rc !== SQLITE_ROW) throw failed(handle);
+			const row: Record<string, SqlStorageValue> = {};
+			const n = c._sqlite3_data_count(handle);
+			for (let i = 0; i < n; i++) {
+				const type = c._sqlite3_column_type(handle, i);
+				row[columns[i]!] =
+					type === COLUMN_INTEGER || type === COLUMN_FLOAT
+						? c._sqlite3_column_double(handle, i)
+						: type === COLUMN_TEXT
+							? c.UTF8ToString(c._sqlite3_column_text(handle, i), c._sqlite3_column_bytes(handle, i), true)
+							: type === COLUMN_BLOB
+								? returned(entry.statement.getBlob(i))
+								: null;
+			}
+			rows.push(row as T);
+		}
+		if (key !== null && entry.caching) cache.set(key, { rows: rows.map((r) => ({ ...r })), columns });
+		return new Cursor(rows, columns, entry.write ? c._sqlite3_changes(dbHandle) : 0);
 	};
 	// The savepoints' statements, prepared once per depth.
-	const savepoints: { begin: SqlJsStatement; release: SqlJsStatement; rollback: SqlJsStatement }[] = [];
-	const run = (statement: SqlJsStatement) => {
-		try {
-			statement.step();
-		} catch (err) {
-			statement.reset();
-			throw err;
-		}
+	const savepoints: { begin: number; release: number; rollback: number }[] = [];
+	const savepointStatements: SqlJsStatement[] = [];
+	const savepoint = (text: string): number => {
+		const statement = db.prepare(text);
+		savepointStatements.push(statement);
+		return statementHandle(c, statement, text);
+	};
+	const run = (handle: number) => {
+		if (c._sqlite3_step(handle) !== SQLITE_DONE) throw failed(handle);
 	};
 	const sql = { exec, get databaseSize() { return 0; } } as unknown as SqlStorage;
 	return {
@@ -162,7 +282,7 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		// As workerd's: all or nothing, nested calls as savepoints inside the outer one.
 		transactionSync<T>(fn: () => T): T {
 			const name = `sim_tx_${depth}`;
-			const s = (savepoints[depth] ??= { begin: db.prepare(`SAVEPOINT ${name}`), release: db.prepare(`RELEASE ${name}`), rollback: db.prepare(`ROLLBACK TO ${name}`) });
+			const s = (savepoints[depth] ??= { begin: savepoint(`SAVEPOINT ${name}`), release: savepoint(`RELEASE ${name}`), rollback: savepoint(`ROLLBACK TO ${name}`) });
 			depth++;
 			run(s.begin);
 			try {
@@ -186,7 +306,7 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		},
 		close() {
 			for (const e of prepared.values()) e.statement.free();
-			for (const s of savepoints) for (const st of [s.begin, s.release, s.rollback]) st.free();
+			for (const st of savepointStatements) st.free();
 			db.close();
 		},
 	};
