@@ -40,6 +40,8 @@ const STRUCK: [RegExp, FaultKind][] = [
 	[/\balarm (late|twice) [1-9]/, "alarm"],
 	[/\b(give (lost|answer lost|twice|late)|fan's answer lost) [1-9]/, "message"],
 	[/\bprovider (answered late|never answered) [1-9]/, "provider"],
+	[/\bpacer restarted mid-tick [1-9]/, "pacer-restart"],
+	[/\bpacer's call (lost|answer lost|late) [1-9]/, "pacer-calls"],
 ];
 
 /**

@@ -223,12 +223,15 @@ export class Fans {
 		});
 	}
 
-	/** Counts a parked fan's polls before `until` (each told "waiting for tickets"): the time of its next poll. */
-	private wake(fan: Fan, until: number): number {
+	/**
+	 * Counts a parked fan's polls before `until` (each told "waiting for tickets"), and one due at `until` itself when
+	 * `atToo` (a poll queued before the event that wakes it, so answered first): the time of its next poll.
+	 */
+	private wake(fan: Fan, until: number, atToo = false): number {
 		fan.parked = false;
 		const patience = fan.arrivedAt + this.config.fanTimeoutSeconds * 1000;
 		let at = fan.nextPollAt;
-		while (at < until && at < patience) {
+		while ((at < until || (atToo && at === until)) && at < patience) {
 			this.polls++;
 			this.parkedPolls++;
 			at += this.cappedGap(fan, fan.pollDraws++);
@@ -251,7 +254,8 @@ export class Fans {
 		const now = this.events.now;
 		while (this.heapSize > 0 && this.heapPositions[0]! <= bound) {
 			const fan = this.all[this.pop()]!;
-			if (fan.parked) this.events.at(this.wake(fan, now + 1), fan.pollNext);
+			// Poll times carry the fan's arrival's fraction of a millisecond: only a poll at or before this moment came first.
+			if (fan.parked) this.events.at(this.wake(fan, now, true), fan.pollNext);
 		}
 	}
 

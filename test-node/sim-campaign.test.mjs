@@ -22,6 +22,9 @@ test("the kinds that struck are read from a run's summary: none without faults, 
 	];
 	assert.deepEqual(sim.kindsStruck(summary("alarm late 0, sales Queue outage 3", 0)), ["skew"]);
 	assert.deepEqual(sim.kindsStruck(summary("line restarted 1, give twice 2, provider never answered 1, alarm twice 3", 12)).sort(), ["alarm", "d1", "message", "provider", "restart", "skew"]);
+	// The pacer's own faults, each under its own kind.
+	assert.deepEqual(sim.kindsStruck(summary("pacer restarted mid-tick 2, pacer's call answer lost 1", 0)).sort(), ["pacer-calls", "pacer-restart", "skew"]);
+	assert.deepEqual(sim.kindsStruck(summary("pacer restarted mid-tick 0, pacer's call late 4", 0)).sort(), ["pacer-calls", "skew"]);
 });
 
 test("a campaign's threads report, seed by seed, the kinds that struck as one thread reads them", async () => {
