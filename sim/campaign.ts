@@ -4,7 +4,7 @@
 // the trace printed is of the smallest run that shows it; of that trace, the events
 // that touched the objects and fans the failure names. A campaign runs one seed after
 // another with every fault on and reports each seed that broke an invariant.
-import type { SimConfig } from "./config";
+import { simConfig, type SimConfig } from "./config";
 import { InvariantBroken, simulate } from "./drop";
 import type { FaultKind, TraceEntry } from "./faults";
 import type { Room } from "./room";
@@ -98,8 +98,24 @@ export function involvedTrace(err: InvariantBroken): { lines: string[]; left: nu
 	return { lines: shown.map((e) => `${(e.at / 1000).toFixed(3).padStart(9)} s  ${e.what}`), left: touching.length - shown.length };
 }
 
+/** The settings `npm run simulate` takes besides the drop's size, as flag and config field: each is in a replay when it differs from its default. */
+const REPLAYED_SETTINGS = [
+	["max-per-fan", "maxPerFan"],
+	["batch-size", "batchSize"],
+	["interval-ms", "intervalMs"],
+	["active-multiple", "activeMultiple"],
+	["hold-seconds", "holdSeconds"],
+	["colos", "colos"],
+	["client-rate", "clientRate"],
+] as const;
+
+/** The command that runs `config` again: the drop's size and faults always, and every other setting that differs from its default. */
 export function replayCommand(config: SimConfig): string {
-	return `npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards} --faults ${config.faults.length === 0 ? "none" : config.faults.join(",")}`;
+	const defaults = simConfig({ seed: config.seed, tickets: config.tickets });
+	let command = `npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards} --faults ${config.faults.length === 0 ? "none" : config.faults.join(",")}`;
+	for (const [flag, field] of REPLAYED_SETTINGS) if (config[field] !== defaults[field]) command += ` --${flag} ${config[field]}`;
+	if (config.waitForReturns) command += " --wait-for-returns";
+	return command;
 }
 
 /** Seeds `first`.. `first + count − 1` of one drop, every fault on: the seeds that broke an invariant, and what broke. */

@@ -63,7 +63,7 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		hooks.fans?.(fans);
 		const recorder = hooks.report === true ? new RunRecorder(config, events) : null;
-		recorder?.watch(room, inventory);
+		recorder?.watch(room, inventory, fans);
 		fans.arrive();
 		room.start();
 		let ended = 0;

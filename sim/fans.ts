@@ -93,6 +93,8 @@ export class Fans {
 	watch: ((fan: Fan, w: Watermark, place: number, now: number) => void) | null = null;
 	/** Polls counted for parked fans, without an event each (in `polls` too). */
 	parkedPolls = 0;
+	/** For the run's report: each request the Worker answers itself (a poll, a parked fan's when counted; a look at the drop), when sent and answered. */
+	onRequest: ((step: "status" | "drop", sentAt: number, at: number) => void) | null = null;
 	private readonly seedHash: number;
 	/** When the fans' shared machine is next free to send (`send`). */
 	private clientFreeAt = 0;
@@ -152,6 +154,7 @@ export class Fans {
 	private poll(fan: Fan): void {
 		this.polls++;
 		const now = this.events.now;
+		this.onRequest?.("status", now, now);
 		const w = this.room.published;
 		if (w?.soldOut) return this.end(fan, "sold_out");
 		if (now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
@@ -234,6 +237,7 @@ export class Fans {
 		while ((at < until || (atToo && at === until)) && at < patience) {
 			this.polls++;
 			this.parkedPolls++;
+			this.onRequest?.("status", at, at);
 			at += this.cappedGap(fan, fan.pollDraws++);
 		}
 		return at;
@@ -362,20 +366,28 @@ export class Fans {
 	}
 
 	/**
-	 * Told "sold out" at a hold, a fan does as the load runner's do: it looks at the drop (the
-	 * Worker answers from its watermark: no object call) and ends there if the sale is over
-	 * (sold out, or nothing free and nothing held), holds again when tickets are free (a
-	 * released or expired hold's), and otherwise looks again, less and less often, until its
-	 * patience ends; at most 200 holds a fan, as the runner's fans.
+	 * Told "sold out" at a hold, a fan does as the load runner's do: it looks at the drop (a
+	 * request through the fans' machine like any other, answered by the Worker from its
+	 * watermark a hop later: no object call) and ends there if the sale is over (sold out, or
+	 * nothing free and nothing held), holds again when tickets are free (a released or expired
+	 * hold's), and otherwise looks again, less and less often, until its patience ends; at most
+	 * 200 holds a fan, as the runner's fans. The first look costs as much as the others: a look
+	 * for free let a fan whose watermark still showed stock hold again every few milliseconds.
 	 */
 	private waitForReturns(fan: Fan, quantity: number, look: number): void {
 		if (this.events.now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
-		const w = this.room.published;
-		if (w === null || w.soldOut || (w.remaining === 0 && w.held === 0) || fan.holds >= MAX_HOLDS) return this.end(fan, "sold_out");
-		if (this.events.now >= fan.turnEnds) return this.end(fan, "expired");
-		if (w.remaining > 0) return this.hold(fan, quantity);
-		const pause = Math.min(10_000, 1500 * (look + 1)) * (0.75 + 0.5 * jitterOf(this.seedHash ^ LOOK_STREAM, fan.index, fan.holds * 64 + look));
-		this.events.after(Math.floor(pause), () => this.send(() => this.waitForReturns(fan, quantity, look + 1)));
+		this.send(() => {
+			const sentAt = this.events.now;
+			this.events.after(this.config.hopMs, () => {
+				this.onRequest?.("drop", sentAt, this.events.now);
+				const w = this.room.published;
+				if (w === null || w.soldOut || (w.remaining === 0 && w.held === 0) || fan.holds >= MAX_HOLDS) return this.end(fan, "sold_out");
+				if (this.events.now >= fan.turnEnds) return this.end(fan, "expired");
+				if (w.remaining > 0) return this.hold(fan, quantity);
+				const pause = Math.min(10_000, 1500 * (look + 1)) * (0.75 + 0.5 * jitterOf(this.seedHash ^ LOOK_STREAM, fan.index, fan.holds * 64 + look));
+				this.events.after(Math.floor(pause), () => this.waitForReturns(fan, quantity, look + 1));
+			});
+		});
 	}
 
 	private bought(fan: Fan, hold: HoldView): void {

@@ -5,9 +5,11 @@
 // simulation knows goes under `simulation`: every object's requests and deepest queue
 // each second against the platform's limit, and the hottest object and when.
 // The recorder watches a run from outside its objects (the fans' requests and the
-// watermarks published), so a run without a report pays nothing for it.
+// watermarks published), so a run without a report records none of it (the objects'
+// own counts, per method and per second, are kept on every run: the summary uses them).
 import { createTimeline } from "../loadtest/lib/timeline.js";
 import { loadSummary } from "../loadtest/lib/journey.js";
+import { latencyStats } from "../loadtest/lib/node-client.mjs";
 import type { waitEstimateStats } from "../loadtest/lib/wait-estimate.js";
 import { EPOCH, type EventQueue } from "./events";
 import { OBJECT_REQUESTS_PER_SECOND, type SimObject } from "./objects";
@@ -27,11 +29,6 @@ function statusOf(o: { ok: boolean; status?: number; code?: string }, okStatus: 
 	return o.ok ? String(okStatus) : `${o.status}:${o.code}`;
 }
 
-function nearestRank(sorted: number[], p: number): number | null {
-	if (sorted.length === 0) return null;
-	return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! * 100) / 100;
-}
-
 type Outcome = { ok: boolean; status?: number; code?: string; value?: unknown };
 
 export class RunRecorder {
@@ -39,7 +36,7 @@ export class RunRecorder {
 	private readonly steps = new Map<string, Step>();
 	/** Tickets sold as the fans were answered: [simulated ms, quantity]. */
 	readonly sales: [number, number][] = [];
-	/** The last answer to a fan's request at an object (simulated ms): where the run's duration ends. */
+	/** The last answer to a fan's request (simulated ms, from the run's start as the timeline's): where the run's duration ends. */
 	private lastAnswerAt = 0;
 
 	constructor(
@@ -57,7 +54,7 @@ export class RunRecorder {
 
 	private answered(step: string, sentAt: number, status: string): void {
 		const now = this.events.now;
-		this.lastAnswerAt = now;
+		this.lastAnswerAt = Math.max(this.lastAnswerAt, now);
 		let s = this.steps.get(step);
 		if (s === undefined) this.steps.set(step, (s = { latencies: [], statuses: new Map() }));
 		s.latencies.push(now - sentAt);
@@ -67,10 +64,17 @@ export class RunRecorder {
 
 	/**
 	 * Watches the fans' requests (a join at its line; a hold, purchase and release at a
-	 * shard) and the watermarks the Worker publishes. Called once the fans are built
+	 * shard; the polls and looks the Worker answers) and the watermarks the Worker publishes. Called once the fans are built
 	 * (they listen to the room's publications first).
 	 */
-	watch(room: Room, inventory: Inventory): void {
+	watch(room: Room, inventory: Inventory, fans: Fans): void {
+		// The requests the Worker answers itself: polls (no latency of their own here, so they go in
+		// under a step the latency charts leave out) and the looks at the drop of fans told sold out.
+		fans.onRequest = (step, sentAt, at) => {
+			if (step === "drop") return this.answered("drop", sentAt, "200");
+			this.lastAnswerAt = Math.max(this.lastAnswerAt, at);
+			this.timeline.answer("poll", at, 0, 200);
+		};
 		const join = room.join.bind(room);
 		room.join = (fanId, line, answer) => {
 			const sentAt = this.events.now;
@@ -130,22 +134,14 @@ export class RunRecorder {
 			if (fan.admittedAt !== null) this.timeline.event("admitted", fan.admittedAt);
 		}
 		const objects = simObjects(room, inventory);
-		// From the opening to the last answer a fan was given at an object (the load runner's: until its fans were done).
-		const durationSeconds = Math.max(0, (this.lastAnswerAt - opens) / 1000);
+		// From the run's start (the drop made, the opening's lead before it) to the last answer a fan was
+		// given: the load runner's, from just after it made the drop until its fans were done.
+		const durationSeconds = this.lastAnswerAt / 1000;
 		const steps: Record<string, { count: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; mean: number | null; statuses: Record<string, number> }> = {};
 		let requests = fans.polls;
 		for (const [name, s] of this.steps) {
-			const sorted = s.latencies.slice().sort((a, b) => a - b);
-			requests += sorted.length;
-			steps[name] = {
-				count: sorted.length,
-				p50: nearestRank(sorted, 50),
-				p95: nearestRank(sorted, 95),
-				p99: nearestRank(sorted, 99),
-				max: sorted.length === 0 ? null : sorted[sorted.length - 1]!,
-				mean: sorted.length === 0 ? null : Math.round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 100) / 100,
-				statuses: Object.fromEntries([...s.statuses.entries()].sort(([a], [b]) => a.localeCompare(b))),
-			};
+			requests += s.latencies.length;
+			steps[name] = { count: s.latencies.length, ...latencyStats(s.latencies), statuses: Object.fromEntries([...s.statuses.entries()].sort(([a], [b]) => a.localeCompare(b))) };
 		}
 		// The Worker answers every poll from its copy of the watermark: no object call, and no latency of its own here.
 		steps.status = { count: fans.polls, p50: null, p95: null, p99: null, max: null, mean: null, statuses: { "200": fans.polls } };

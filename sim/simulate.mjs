@@ -78,8 +78,8 @@ if (input.campaign !== undefined) {
 	delete input.campaign;
 	delete input.workers;
 	if (faultsText !== undefined && faultsText !== "all") usage("a campaign runs with every fault on (--faults all)");
-	const base = sim.simConfig({ ...input, faults: sim.parseFaults("all") });
-	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}`);
+	const base = sim.simConfig({ ...input, waitForReturns, faults: sim.parseFaults("all") });
+	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}${base.waitForReturns ? ", fans wait for returns" : ""}${base.clientRate > 0 ? `, the fans' machine at ${base.clientRate} requests a second` : ""}`);
 	const struckIn = new Map();
 	const found = await parallelCampaign(base, base.seed, count, workers, (seed, broken, struck) => {
 		for (const kind of struck) struckIn.set(kind, (struckIn.get(kind) ?? 0) + 1);

@@ -64,7 +64,11 @@ test("ratios are simulated over real; within 15 % passes, outside is flagged, ei
 	assert.equal(by["admitted (the watermark)"].real, 2000, "the real watermark is read from the audit");
 	assert.equal(by["admitted (the watermark)"].simulated, 2400);
 	const flagged = rows.filter((r) => r.flagged).map((r) => r.figure);
-	assert.deepEqual(flagged, ["pacer: requests", "pacer: per fan", "hold answers: try_again share", "admitted (the watermark)"]);
+	assert.deepEqual(flagged, ["pacer: requests", "hold answers: try_again share", "admitted (the watermark)"]);
+	// A count per fan divides both sides by the same fans: shown, its ratio the total's, never checked apart.
+	assert.equal(by["pacer: per fan"].ratio.toFixed(3), "1.155");
+	assert.equal(by["pacer: per fan"].checked, false);
+	assert.equal(by["pacer: per fan"].flagged, false);
 	// Methods are shown to say where a difference comes from, never flagged.
 	assert.equal(by["  shards' give"].ratio.toFixed(2), "0.80");
 	assert.equal(by["  shards' give"].flagged, false);
@@ -73,7 +77,8 @@ test("ratios are simulated over real; within 15 % passes, outside is flagged, ei
 	assert.match(text, /\| pacer: requests \| 200 \| 231 \| 1\.16 \| ✗ outside 15 % \|/);
 	assert.match(text, /\| lines: requests \| 1000 \| 940 \| 0\.94 \| ✓ \|/);
 	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \|/);
-	assert.match(text, /4 figure\(s\) outside 15 %: pacer: requests, pacer: per fan, hold answers: try_again share, admitted \(the watermark\)$/);
+	assert.match(text, /\| pacer: per fan \| 0\.2000 \| 0\.2310 \| 1\.16 \|  \|/);
+	assert.match(text, /3 figure\(s\) outside 15 %: pacer: requests, hold answers: try_again share, admitted \(the watermark\)$/);
 });
 
 test("the same figures compare equal; the bound is inclusive and the tolerance can be set", () => {
@@ -143,4 +148,49 @@ test("against several seeds: the mean is the simulated figure, flagged on the me
 	const partly = calibrationRowsOver(REAL, [at(200, 80), at(200, null)]).find((r) => r.figure === "time to sell out");
 	assert.equal(partly.simulated, null);
 	assert.equal(partly.flagged, true);
+});
+
+test("seeds whose shards called different methods: each row is matched by its figure, and a method one seed lacks counts 0 there", () => {
+	const base = { room: 200, lines: [600, 400], hold: { 201: 700, "409:sold_out": 100, "503:try_again": 100, "409:not_enough_left": 100 }, sellout: 100, admitted: 2000 };
+	// The real run's shards asked their peers (give); seed A's never did, seed B's also released holds.
+	const real = report({ ...base, shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }] });
+	const a = report({ ...base, shards: [{ hold: 480, totals: 300, purchase: 100 }] });
+	const b = report({ ...base, shards: [{ hold: 520, totals: 300, give: 60, purchase: 100, release: 40 }] });
+	for (const runs of [[a, b], [b, a]]) {
+		const rows = calibrationRowsOver(real, runs);
+		const by = Object.fromEntries(rows.map((r) => [r.figure, r]));
+		assert.deepEqual(rows.map((r) => r.figure).filter((f) => f.startsWith("  shards'")), ["  shards' give", "  shards' hold", "  shards' purchase", "  shards' release", "  shards' totals"]);
+		assert.equal(by["  shards' give"].simulated, 30, "give: 0 on seed A, 60 on seed B");
+		assert.equal(by["  shards' give"].low, 0);
+		assert.equal(by["  shards' release"].simulated, 20);
+		assert.equal(by["  shards' release"].real, 0);
+		assert.equal(by["  shards' totals"].simulated, 300);
+		assert.equal(by["  shards' hold"].simulated, 500);
+		assert.equal(by["hold answers"].simulated, 1000, "the hold answers are the hold answers, not a shard method's count");
+		assert.equal(by["hold answers: try_again share"].simulated, 0.1);
+		assert.equal(by["hold answers: try_again share"].ratio, 1);
+		assert.equal(by["time to sell out"].simulated, 100);
+		assert.equal(by["admitted (the watermark)"].simulated, 2000);
+	}
+});
+
+test("a checked figure 0 on both sides is not exercised: neither passed nor flagged, and the text says so", () => {
+	const none = { 201: 800, "409:sold_out": 100, "409:not_enough_left": 100 };
+	const at = () => report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }, { hold: 400, totals: 300, give: 100, purchase: 100 }], hold: none, sellout: 100, admitted: 2000 });
+	const real = at();
+	for (const rows of [calibrationRows(real, at()), calibrationRowsOver(real, [at(), at()])]) {
+		const share = rows.find((r) => r.figure === "hold answers: try_again share");
+		assert.equal(share.real, 0);
+		assert.equal(share.simulated, 0);
+		assert.equal(share.notExercised, true);
+		assert.equal(share.ratio, null, "0 against 0 is no agreement");
+		assert.equal(share.flagged, false);
+		const text = calibrationText(rows);
+		assert.match(text, /\| hold answers: try_again share \| 0\.00 % \| 0\.00 % \|(?: 0\.00 % to 0\.00 % \|)? - \| not exercised \(0 on both sides\) \|/);
+		assert.doesNotMatch(text, /try_again share[^\n]*✓/);
+		assert.match(text, /\n1 figure\(s\) not exercised \(0 on both sides, so not shown to agree\): hold answers: try_again share$/);
+	}
+	// One side 0, the other not: a real difference, flagged.
+	const some = report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }], hold: { 201: 900, "503:try_again": 100 }, sellout: 100, admitted: 2000 });
+	assert.equal(calibrationRows(real, some).find((r) => r.figure === "hold answers: try_again share").flagged, true);
 });

@@ -3,10 +3,17 @@
 // when tickets come back, as the load runner's fans do, and ends only when the drop
 // says the sale is over; with a client rate, the fans' requests leave one shared
 // machine no faster than that rate, as a load run's leave the runner.
+// A replay names every setting that differs from its default, and a campaign takes
+// both settings to its seeds.
 // Runs under Node's test runner.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
 import { before, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { loadSimulator } from "../sim/bundle.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 let sim;
 before(async () => {
@@ -94,5 +101,77 @@ test("a dry drop is watched by its shards as the engine's pacer asks: they tell 
 	const longestOtherwise = Math.max(...gaps.filter((g) => !g.watch && g.gap < 60_000).map((g) => g.gap));
 	assert.ok(longestWatched >= 5000, `a watched dry drop rested the pacer: longest gap after a watched look ${longestWatched} ms`);
 	assert.ok(longestOtherwise <= 2000, `unwatched, the pacer looked within ${longestOtherwise} ms`);
-	assert.ok(room !== null);
+	// The hook's room is the run's: its pacer's tells are the report's, and the drop it publishes is over.
+	assert.equal(room.pacer.byMethod.get("stockMoved"), pacer.methods.stockMoved);
+	assert.equal(room.published.soldOut, true);
+});
+
+test("a fan told sold out looks at the drop at a cost before it holds again: a request through the fans' machine, answered a hop later", async () => {
+	for (const clientRate of [0, 200]) {
+		const config = sim.simConfig({ seed: 2, fans: 3000, tickets: 400, shards: 2, lines: 2, abandonRate: 0.5, waitForReturns: true, clientRate });
+		const byFan = new Map();
+		const sends = [];
+		const result = await sim.simulate(config, sim.sqlJs, {
+			report: true,
+			fans: (fans) => {
+				const inventory = fans.inventory;
+				const hold = inventory.hold.bind(inventory);
+				inventory.hold = (k, input, answer) => {
+					const list = byFan.get(input.fanId) ?? [];
+					byFan.set(input.fanId, list);
+					list.push(["send", fans.events.now]);
+					hold(k, input, (o) => {
+						list.push([o.ok ? "201" : o.code, fans.events.now]);
+						answer(o);
+					});
+				};
+				const send = fans.send.bind(fans);
+				fans.send = (request) => send(() => {
+					sends.push(fans.events.now);
+					request();
+				});
+			},
+		});
+		let gaps = 0;
+		for (const list of byFan.values()) {
+			for (let i = 0; i < list.length; i++) {
+				if (list[i][0] !== "sold_out") continue;
+				const next = list.slice(i).find((e) => e[0] === "send");
+				if (next === undefined) continue;
+				gaps++;
+				assert.ok(next[1] - list[i][1] >= config.hopMs, `rate ${clientRate}: a hold ${next[1] - list[i][1]} ms after a sold out`);
+			}
+		}
+		assert.ok(gaps > 0, "some fans held again after a sold out");
+		// Each look is a request of the run, as the load runner's `drop` step.
+		const looks = result.report.steps.drop;
+		assert.ok(looks.count > 0 && looks.statuses["200"] === looks.count, JSON.stringify(looks));
+		assert.equal(looks.p50, config.hopMs);
+		if (clientRate > 0) {
+			// Every request, the looks among them, left the shared machine no faster than its rate.
+			for (let i = 1; i < sends.length; i++) assert.ok(sends[i] - sends[i - 1] >= 1000 / clientRate - 1e-6, `two requests ${sends[i] - sends[i - 1]} ms apart`);
+			assert.ok(sends.length >= result.report.requests - result.report.steps.status.count, `${sends.length} sent through the machine`);
+		}
+	}
+});
+
+test("a replay names every setting that differs from its default, the fans' machine and their waiting for returns among them, and runs the same run", async () => {
+	const config = sim.simConfig({ seed: 6, fans: 1200, tickets: 200, shards: 2, lines: 2, maxPerFan: 2, holdSeconds: 30, colos: 3, clientRate: 300, waitForReturns: true });
+	const command = sim.replayCommand(config);
+	assert.equal(command, "npm run simulate -- --seed 6 --fans 1200 --tickets 200 --lines 2 --shards 2 --faults none --max-per-fan 2 --hold-seconds 30 --colos 3 --client-rate 300 --wait-for-returns");
+	// The defaults stay out: the command is as short as the run allows.
+	assert.equal(sim.replayCommand(sim.simConfig({ seed: 6, tickets: 200 })), `npm run simulate -- --seed 6 --fans 10000 --tickets 200 --lines ${sim.simConfig({ seed: 6, tickets: 200 }).lines} --shards ${sim.simConfig({ seed: 6, tickets: 200 }).shards} --faults none`);
+	const args = command.replace("npm run simulate -- ", "").split(" ");
+	const cli = execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+	const result = await sim.simulate(config, sim.sqlJs, {});
+	assert.equal(cli, result.lines.join("\n") + "\n", "the replay's summary is the run's");
+	// Without the two settings the run is another one: the replay needs them.
+	const plain = await sim.simulate({ ...config, clientRate: 0, waitForReturns: false }, sim.sqlJs, {});
+	assert.notEqual(plain.lines.join("\n"), result.lines.join("\n"));
+});
+
+test("a campaign passes --wait-for-returns and --client-rate to its seeds", () => {
+	const run = (...more) => execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), "--campaign", "1", "--workers", "1", "--seed", "1", "--fans", "600", "--tickets", "150", "--shards", "2", ...more], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+	assert.match(run("--wait-for-returns", "--client-rate", "400"), /^campaign: seeds 1\.\.1, 600 fans, 150 tickets, \d+ lines, 2 shards, faults [\w,-]+, fans wait for returns, the fans' machine at 400 requests a second\n/);
+	assert.match(run(), /^campaign: seeds 1\.\.1, 600 fans, 150 tickets, \d+ lines, 2 shards, faults [\w,-]+\n/);
 });

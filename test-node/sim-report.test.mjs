@@ -83,6 +83,23 @@ test("a simulation's report has the summary's figures: sold, sell-out, admission
 	assert.equal(r.load.byKind.shards.methods.hold, holds.count, "each hold a fan sent is one hold request at a shard (no faults, so no retries)");
 });
 
+test("the timeline counts every request the report does, polls included, and the duration runs from the timeline's origin as the load runner's", () => {
+	const r = result.report;
+	const t = r.timeline;
+	const perBucket = Array.from({ length: t.buckets }, (_, i) => Object.keys(t.statuses).reduce((a, k) => a + (t.statuses[k][i] || 0), 0));
+	assert.equal(perBucket.reduce((a, b) => a + b, 0), r.requests, "every request the report counts is an answer in the timeline");
+	assert.ok(r.steps.status.count > 0);
+	// The polls are most of the answers a second while fans wait, as in a load run's chart.
+	const answered = r.requests - r.steps.status.count;
+	assert.ok(perBucket.reduce((a, b) => a + b, 0) > answered);
+	// The run lasts from the timeline's origin (the drop made, the opening's lead before it) to its last answer.
+	let last = perBucket.length - 1;
+	while (last > 0 && perBucket[last] === 0) last--;
+	assert.equal(Math.floor(r.durationSeconds / t.bucketSeconds), last, `duration ${r.durationSeconds} s, last answer in bucket ${last}`);
+	assert.ok(r.durationSeconds > r.knobs.leadSeconds + r.timeToSellOutSeconds);
+	assert.equal(r.requestsPerSecond, r.requests / r.durationSeconds);
+});
+
 test("the report renders as the load runner's page with the simulation's section: the hottest object named, each kind against the limit, queue depth drawn", () => {
 	const r = result.report;
 	const html = renderReport(r);

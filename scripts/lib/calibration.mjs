@@ -3,44 +3,46 @@
 // simulator's from sim/report.ts), figure by figure: requests per object kind (the
 // audit's load: lines, the pacer, shards; in all, per fan, the busiest), the hold
 // answers' `try_again` share, the sell-out time and the fans admitted, each with
-// the ratio simulated / real, flagged when it is outside the tolerance (15 %).
+// the ratio simulated / real, flagged when it is outside the tolerance (15 %); a
+// figure 0 on both sides is shown as not exercised, neither passed nor flagged.
 // Pure functions: test-node/calibration.test.mjs runs them on fixture reports.
+import { OBSERVING_METHODS, loadSummary } from "../../loadtest/lib/journey.js";
+import { percentile } from "../../loadtest/lib/node-client.mjs";
 
 /** The issue's bound: a simulated figure within 15 % of the real one. */
 export const TOLERANCE = 0.15;
 
 /**
- * A shard's methods the comparison leaves out of its counts, and why. The audit's own
- * reads (`stats`, `orderIdsPage`) are the runner asking after the run, not the drop's
- * load; `order` is a buyer reading its order until its tickets are signed (after the
- * sales consumer's D1 write and the post-sale Workflow, neither simulated).
+ * A shard's methods the comparison leaves out of its counts, and why: the audit's own reads
+ * (journey.js's OBSERVING_METHODS, `stats` and `orderIdsPage`) are the runner asking after the
+ * run, not the drop's load; `order` is a buyer reading its order until its tickets are signed
+ * (after the sales consumer's D1 write and the post-sale Workflow, neither simulated).
  */
 export const LEFT_OUT = {
-	stats: "the audit's own reads",
-	orderIdsPage: "the audit's own reads",
+	...Object.fromEntries(OBSERVING_METHODS.map((m) => [m, "the audit's own reads"])),
 	order: "buyers reading their orders until ticketed (the D1 write and Workflow after the sale are not simulated)",
 };
 
-/** Requests per kind from a report's load, less the shard methods left out: {room, lines: {total, max, count}, shards: {total, max, count, methods}, fans}. */
+/**
+ * Requests per kind from a report's load (journey.js's loadSummary), less the shard methods
+ * left out: {room, lines: {total, max, count}, shards: {total, max, count, methods, leftOut}, fans}.
+ * The busiest shard is the busiest once its left-out calls are taken away.
+ */
 export function loadByKind(report) {
 	const load = report.load || (report.audit && report.audit.load) || { objects: [], fans: 0 };
-	const out = { fans: load.fans || 0, room: 0, lines: { total: 0, max: 0, count: 0 }, shards: { total: 0, max: 0, count: 0, methods: {}, leftOut: {} } };
+	const summary = loadSummary(load);
+	const out = { fans: summary.fans || 0, room: summary.room, lines: summary.lines, shards: { total: summary.shards.total, max: 0, count: summary.shards.count, methods: {}, leftOut: {} } };
+	for (const m of Object.keys(summary.shards.methods)) {
+		if (m in LEFT_OUT) {
+			out.shards.leftOut[m] = summary.shards.methods[m];
+			out.shards.total -= summary.shards.methods[m];
+		} else out.shards.methods[m] = summary.shards.methods[m];
+	}
 	for (const o of load.objects || []) {
-		let requests = o.requests;
-		if (o.kind === "shard" && o.methods) {
-			for (const m of Object.keys(o.methods)) {
-				if (m in LEFT_OUT) {
-					requests -= o.methods[m];
-					out.shards.leftOut[m] = (out.shards.leftOut[m] || 0) + o.methods[m];
-				} else out.shards.methods[m] = (out.shards.methods[m] || 0) + o.methods[m];
-			}
-		}
-		if (o.kind === "room") out.room += requests;
-		const kind = o.kind === "line" ? out.lines : o.kind === "shard" ? out.shards : null;
-		if (kind === null) continue;
-		kind.count++;
-		kind.total += requests;
-		kind.max = Math.max(kind.max, requests);
+		if (o.kind !== "shard") continue;
+		let left = 0;
+		for (const m of Object.keys(o.methods || {})) if (m in LEFT_OUT) left += o.methods[m];
+		out.shards.max = Math.max(out.shards.max, o.requests - left);
 	}
 	return out;
 }
@@ -76,7 +78,7 @@ export function clientRateOf(report) {
 		}
 		if (perBucket.length > 0) {
 			perBucket.sort((a, b) => a - b);
-			return Math.max(1, Math.round(perBucket[Math.min(perBucket.length - 1, Math.ceil(0.95 * perBucket.length) - 1)]));
+			return Math.max(1, Math.round(percentile(perBucket, 95)));
 		}
 	}
 	return Math.max(1, Math.round(report.requestsPerSecond || 0));
@@ -89,33 +91,44 @@ export function ratioOf(real, simulated) {
 	return simulated / real;
 }
 
+/** The shard methods either side called, or any of several runs: every run's rows then have the same figures. */
+function methodsOver(reports) {
+	const methods = new Set();
+	for (const r of reports) for (const m of Object.keys(loadByKind(r).shards.methods)) methods.add(m);
+	return [...methods].sort();
+}
+
+/** A checked figure is flagged when its ratio is missing or outside the bound (inclusive: 15 % off is within, whatever the floating point makes of 0.85); one both sides have as 0 was not exercised, neither passed nor flagged. */
+function judged(row, bound) {
+	const notExercised = row.checked && row.real === 0 && row.simulated === 0;
+	const ratio = notExercised ? null : ratioOf(row.real, row.simulated);
+	return { ...row, ratio, notExercised, flagged: row.checked && !notExercised && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9) };
+}
+
 /**
- * The rows side by side: [{figure, real, simulated, ratio, flagged, checked}]. `checked`
- * rows are the calibration's figures and are flagged outside the tolerance (or when a
- * side has no value); the others (each shard method, the holds in all) say where a
- * difference comes from and are never flagged.
+ * The rows side by side: [{figure, real, simulated, ratio, flagged, checked, notExercised}].
+ * `checked` rows are the calibration's figures and are flagged outside the tolerance (or when
+ * a side has no value); a checked figure 0 on both sides (no `try_again` at all) was not
+ * exercised: it shows nothing either way. The others (each shard method, the holds in all,
+ * the counts per fan, which divide both sides by the same fans) say where a difference comes
+ * from and are never flagged. `methods`: the shard methods to list (both sides' by default).
  */
-export function calibrationRows(real, simulated, tolerance) {
+export function calibrationRows(real, simulated, tolerance, methods) {
 	const bound = tolerance === undefined ? TOLERANCE : tolerance;
 	const r = loadByKind(real);
 	const s = loadByKind(simulated);
 	const perFan = (n, fans) => (fans > 0 ? n / fans : null);
 	const rows = [];
-	// The bound is inclusive: 15 % off is within, whatever the floating point makes of 0.85.
-	const row = (figure, a, b, checked, unit) => {
-		const ratio = ratioOf(a, b);
-		rows.push({ figure, real: a, simulated: b, unit: unit || "", ratio, checked, flagged: checked && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9) });
-	};
+	const row = (figure, a, b, checked, unit) => rows.push(judged({ figure, real: a, simulated: b, unit: unit || "", checked }, bound));
 	row("lines: requests", r.lines.total, s.lines.total, true);
-	row("lines: per fan", perFan(r.lines.total, r.fans), perFan(s.lines.total, s.fans), true);
+	row("lines: per fan", perFan(r.lines.total, r.fans), perFan(s.lines.total, s.fans), false);
 	row("lines: busiest", r.lines.max, s.lines.max, true);
 	row("pacer: requests", r.room, s.room, true);
-	row("pacer: per fan", perFan(r.room, r.fans), perFan(s.room, s.fans), true);
+	row("pacer: per fan", perFan(r.room, r.fans), perFan(s.room, s.fans), false);
 	row("shards: requests", r.shards.total, s.shards.total, true);
-	row("shards: per fan", perFan(r.shards.total, r.fans), perFan(s.shards.total, s.fans), true);
+	row("shards: per fan", perFan(r.shards.total, r.fans), perFan(s.shards.total, s.fans), false);
 	row("shards: busiest", r.shards.max, s.shards.max, true);
-	const methods = Object.keys(Object.assign({}, r.shards.methods, s.shards.methods)).sort();
-	for (const m of methods) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
+	for (const m of methods || methodsOver([real, simulated])) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
 	row("hold answers", real.steps && real.steps.hold ? real.steps.hold.count : null, simulated.steps && simulated.steps.hold ? simulated.steps.hold.count : null, false);
 	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share");
 	row("time to sell out", real.timeToSellOutSeconds, simulated.timeToSellOutSeconds, true, "s");
@@ -128,22 +141,21 @@ export function calibrationRows(real, simulated, tolerance) {
  * them is the simulated value, its ratio and flag computed on the mean, with the runs'
  * lowest and highest (`low`, `high`) beside it. One seed of a small drop is one draw of
  * its endgame (whether some fan walked away with a hold, which then runs out), so the
- * real run is set against the spread of several.
+ * real run is set against the spread of several. The shard methods are those of the real
+ * run and every seed (a seed whose shards never asked a peer has no `give`), and each
+ * seed's value is found by its figure's name, so no row takes another's values.
  */
 export function calibrationRowsOver(real, simulatedRuns, tolerance) {
 	const bound = tolerance === undefined ? TOLERANCE : tolerance;
-	const each = simulatedRuns.map((s) => calibrationRows(real, s, bound));
-	return each[0].map((first, i) => {
-		const values = each.map((rows) => rows[i].simulated).filter((v) => typeof v === "number");
+	const methods = methodsOver([real, ...simulatedRuns]);
+	const each = simulatedRuns.map((s) => new Map(calibrationRows(real, s, bound, methods).map((row) => [row.figure, row])));
+	return calibrationRows(real, simulatedRuns[0], bound, methods).map((first) => {
+		const values = each.map((rows) => rows.get(first.figure).simulated).filter((v) => typeof v === "number");
 		const mean = values.length === each.length && values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
-		const ratio = ratioOf(first.real, mean);
 		return {
-			...first,
-			simulated: mean,
+			...judged({ ...first, simulated: mean }, bound),
 			low: values.length > 0 ? Math.min(...values) : null,
 			high: values.length > 0 ? Math.max(...values) : null,
-			ratio,
-			flagged: first.checked && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9),
 		};
 	});
 }
@@ -164,12 +176,14 @@ export function calibrationText(rows, tolerance) {
 	const spread = rows.some((r) => r.low !== undefined);
 	const lines = [`| figure | real | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|---:|${spread ? "---:|" : ""}---:|---|`];
 	for (const r of rows) {
-		const mark = !r.checked ? "" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %` : "✓";
+		const mark = !r.checked ? "" : r.notExercised ? "not exercised (0 on both sides)" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %` : "✓";
 		const range = spread ? ` ${r.low === null ? "-" : `${shown(r.low, r.unit)} to ${shown(r.high, r.unit)}`} |` : "";
 		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
 	}
 	const flagged = rows.filter((r) => r.flagged);
+	const idle = rows.filter((r) => r.notExercised);
 	lines.push("");
 	lines.push(flagged.length === 0 ? `every checked figure within ${Math.round(bound * 100)} %` : `${flagged.length} figure(s) outside ${Math.round(bound * 100)} %: ${flagged.map((r) => r.figure).join(", ")}`);
+	if (idle.length > 0) lines.push(`${idle.length} figure(s) not exercised (0 on both sides, so not shown to agree): ${idle.map((r) => r.figure).join(", ")}`);
 	return lines.join("\n");
 }
