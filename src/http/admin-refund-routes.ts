@@ -55,8 +55,9 @@ adminRefundRoutes.post("/drops/:id/orders/:orderId/refund", async (request, env,
 				state: byThisCall.every((r) => r.state === "refunded") ? "refunded" : byThisCall.some((r) => r.state === "pending") ? "pending" : "failed",
 			},
 		});
-		dispatchAfter(env, ctx, "refund");
 	}
+	// On every call, a repeat too: one that finishes what a failed call began sends the rows that call wrote.
+	dispatchAfter(env, ctx, "refund");
 	return refunded satisfies OrderRefunds;
 });
 
@@ -84,9 +85,10 @@ adminRefundRoutes.post("/drops/:id/cancel", async (request, env, ctx) => {
 			dropId: drop.id,
 			detail: { restock: restock ?? false, refundedOrders: cancelled.refundedOrders, ordersLeft: cancelled.ordersLeft, unrefundable: cancelled.left.length },
 		});
-		// drop.cancelled, and order.refunded for each order this call refunded.
-		dispatchAfter(env, ctx, "cancel");
 	}
+	// drop.cancelled, and order.refunded for each order refunded: on every call, so a repeat after a call that failed
+	// between marking the drop and answering sends what that call wrote.
+	dispatchAfter(env, ctx, "cancel");
 	return cancelled satisfies DropCancelled;
 });
 

@@ -29,7 +29,8 @@ export type WaitSource = Pick<
  * rhythm's wait promised seconds to fans who then waited out abandoned holds.
  */
 export function stockRoom(w: WaitSource): number {
-	if (w.buyers <= 0 || w.sold <= 0) return Infinity;
+	// Written so a watermark without the counts (one from before they were carried) reads as "nobody has bought yet".
+	if (!(w.buyers > 0 && w.sold > 0)) return Infinity;
 	return roomAt(w, Math.min(Math.max(1, w.maxPerFan), Math.max(1, w.sold / w.buyers)));
 }
 
@@ -44,11 +45,13 @@ export const PRIOR_BUYERS = 10;
  */
 export function sureRoom(w: WaitSource): number {
 	const most = Math.max(1, w.maxPerFan);
-	return roomAt(w, Math.min(most, (Math.max(0, w.sold) + PRIOR_BUYERS * most) / (Math.max(0, w.buyers) + PRIOR_BUYERS)));
+	const sold = w.sold > 0 ? w.sold : 0;
+	const buyers = w.buyers > 0 ? w.buyers : 0;
+	return roomAt(w, Math.min(most, (sold + PRIOR_BUYERS * most) / (buyers + PRIOR_BUYERS)));
 }
 
 function roomAt(w: WaitSource, perFan: number): number {
-	const yetToHold = Math.max(0, w.shopping - Math.ceil(w.held / perFan));
+	const yetToHold = Number.isFinite(w.shopping) ? Math.max(0, w.shopping - Math.ceil(w.held / perFan)) : 0;
 	return Math.floor(w.remaining / perFan) - yetToHold;
 }
 

@@ -81,6 +81,15 @@ describe("the tickets left as a bound on the wait told", () => {
 		expect(sureRoom(many)).toBe(Math.floor(500 / (1_040 / 410)) - 100);
 	});
 
+	it("a watermark from before the counts were carried (no buyers, no shopping) reads as nobody having bought: the sure bound still holds", () => {
+		const { buyers: _b, shopping: _s, ...old } = line({ batches: 3, size: 20, at: 3_000, remaining: 1_000 });
+		const w = old as unknown as WaitSource;
+		expect(stockRoom(w)).toBe(Infinity);
+		expect(sureRoom(w)).toBe(250);
+		expect(waitView(w, 250, 3_000, 0.5).waitUnknown).toBeNull();
+		expect(waitView(w, 251, 3_000, 0.5).waitUnknown).toBe("no_pace");
+	});
+
 	it("the shoppers' cap still bounds it where it is the tighter", () => {
 		const w = line({ batches: 20, size: 20, at: 60_000, remaining: 3_000, sold: 500, buyers: 200, shopping: 50, room: 30 });
 		expect(stockRoom(w)).toBeGreaterThan(30);
