@@ -51,6 +51,24 @@ async function windowCounts(dropId: string, shards: number) {
 	return { perShard: parts.map((p) => p.window.held + p.window.sold), sold: parts.reduce((a, p) => a + p.window.sold, 0), held: parts.reduce((a, p) => a + p.window.held, 0), drop: parts };
 }
 
+/** A shared code of the window "club", capped at `cap` fans (the group is made: 201). */
+async function sharedCode(dropId: string, cap: number): Promise<string> {
+	const made = await adminFetch(`/api/admin/drops/${dropId}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap }) });
+	expect(made.status).toBe(201);
+	return ((await made.json()) as { codes: string[] }).codes[0]!;
+}
+
+/** The fan's status once the window's room has admitted them (a few batches at most). */
+async function admittedIn(dropId: string, room: string, queueToken: string): Promise<Record<string, unknown>> {
+	let s = await status(dropId, queueToken);
+	for (let round = 0; round < 5 && s.status !== "admitted"; round++) {
+		await admitBatch(room);
+		s = await status(dropId, queueToken);
+	}
+	expect(s.status).toBe("admitted");
+	return s;
+}
+
 describe("a code presale before the general sale", () => {
 	it("has its own line and shuffle, admits at its opening, keeps its rules and capacity under concurrent holds, and leaves the rest to the general sale", async () => {
 		const now = Date.now();
@@ -73,9 +91,7 @@ describe("a code presale before the general sale", () => {
 			],
 		});
 		const room = names.roomKey(drop.id, "club");
-		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 100 }) });
-		expect(made.status).toBe(201);
-		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		const code = await sharedCode(drop.id, 100);
 
 		// The window's commitment is public before its opening, its own (not the general sale's), its seed not yet.
 		const before = await fairness(drop.id, "club");
@@ -212,18 +228,12 @@ describe("a code presale before the general sale", () => {
 			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code", maxPerFan: 2, capacity: 10 }],
 		});
 		const room = names.roomKey(drop.id, "club");
-		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) });
-		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		const code = await sharedCode(drop.id, 10);
 		// The window is open: a join is the window's, placed after its opening (no pre-queue place).
 		const joined = await joinAs(drop.id, "eager", code);
 		expect(joined.prequeuePlace).toBeNull();
 		expect(await fansIn(room, 1)).toEqual(["eager"]);
-		let s = await status(drop.id, joined.queueToken);
-		for (let round = 0; round < 5 && s.status !== "admitted"; round++) {
-			await admitBatch(room);
-			s = await status(drop.id, joined.queueToken);
-		}
-		expect(s.status).toBe("admitted");
+		const s = await admittedIn(drop.id, room, joined.queueToken);
 		const token = s.accessToken as string;
 		// Six holds of one at once, each under its own key: exactly the window's cap of 2 made.
 		const keys = Array.from({ length: 6 }, () => newKey());
@@ -249,15 +259,9 @@ describe("a code presale before the general sale", () => {
 			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 3 * MIN).toISOString(), access: "code", capacity: 5 }],
 		});
 		const room = names.roomKey(drop.id, "club");
-		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 5 }) });
-		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		const code = await sharedCode(drop.id, 5);
 		const joined = await joinAs(drop.id, "dated", code);
-		let s = await status(drop.id, joined.queueToken);
-		for (let round = 0; round < 5 && s.status !== "admitted"; round++) {
-			await admitBatch(room);
-			s = await status(drop.id, joined.queueToken);
-		}
-		expect(s.status).toBe("admitted");
+		const s = await admittedIn(drop.id, room, joined.queueToken);
 		const admitted = Date.parse(s.admittedAt as string);
 		const token = s.accessToken as string;
 		expect(claimsOf(token)).toMatchObject({ adm: admitted, exp: Math.floor((now + 3 * MIN) / 1000) });
@@ -282,8 +286,7 @@ describe("a code presale before the general sale", () => {
 			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
 		});
 		const room = names.roomKey(drop.id, "club");
-		const made = await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) });
-		const code = ((await made.json()) as { codes: string[] }).codes[0]!;
+		const code = await sharedCode(drop.id, 10);
 		await Promise.all(["late-0", "late-1", "late-2"].map((id) => joinAs(drop.id, id, code)));
 		// The window's pacer reaches the window's close before its next batch.
 		await runInDurableObject(names.roomStub(env, room), (r: WaitingRoom) => movePacerClock(r, 10 * MIN));
@@ -298,7 +301,7 @@ describe("a code presale before the general sale", () => {
 			admission: WIDE_OPEN,
 			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
 		});
-		const openCode = ((await (await adminFetch(`/api/admin/drops/${open.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) })).json()) as { codes: string[] }).codes[0]!;
+		const openCode = await sharedCode(open.id, 10);
 		await Promise.all(["on-0", "on-1", "on-2"].map((id) => joinAs(open.id, id, openCode)));
 		await admitBatch(names.roomKey(open.id, "club"));
 		const admitted = await names.roomStub(env, names.roomKey(open.id, "club")).audit();
@@ -315,7 +318,7 @@ describe("a code presale before the general sale", () => {
 			presales: [{ id: "club", name: "Fan club", opensAt: new Date(now - MIN).toISOString(), closesAt: new Date(now + 10 * MIN).toISOString(), access: "code" }],
 		});
 		const room = names.roomKey(drop.id, "club");
-		const code = ((await (await adminFetch(`/api/admin/drops/${drop.id}/code-groups`, { method: "POST", body: JSON.stringify({ windowId: "club", kind: "shared", name: "Club", cap: 10 }) })).json()) as { codes: string[] }).codes[0]!;
+		const code = await sharedCode(drop.id, 10);
 		const first = await joinAs(drop.id, "before-pause", code);
 		const paused = await adminFetch(`/api/admin/drops/${drop.id}`, { method: "PATCH", body: JSON.stringify({ paused: true }) });
 		expect(paused.status).toBe(200);
