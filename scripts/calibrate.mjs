@@ -3,8 +3,8 @@
 // README's rehearsal drop for real (`npm run loadtest`, its own engine on --port,
 // 8881 by default) and then simulated (`npm run simulate` with the same fans,
 // tickets, lines, shards, admission and hold time, one data center reading the
-// watermark as the one local Worker does, and the fans' requests sent through one
-// machine at the real run's requests a second, as the runner sends them), and prints side by side the requests
+// watermark as the one local Worker does, and the fans' requests sent at the pace the real
+// run's machine answered them, second by second: `--client-from`), and prints side by side the requests
 // per object kind, the hold answers' `try_again` share, the sell-out time and the
 // fans admitted, each with its ratio, flagged outside 15 % (scripts/lib/calibration.mjs).
 // Both reports are kept (JSON and HTML) in --out. Exit 1 when a figure is flagged,
@@ -19,7 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { TOLERANCE, calibrationRowsOver, calibrationText, clientRateOf } from "./lib/calibration.mjs";
+import { TOLERANCE, calibrationRowsOver, calibrationText } from "./lib/calibration.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -88,13 +88,13 @@ for (let seed = Number(flags.seed); simFiles.length < Number(flags.seeds) && fla
 	const simFile = join(out, `sim-${seed}.json`);
 	simFiles.push(simFile);
 	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a
-	// second; the fans share one machine that answers as many requests a second as the real run's did when busy.
+	// second; the fans' requests leave no faster than the real run's machine answered them in that second of its run.
 	run(`simulation, seed ${seed}`, [
 		"sim/simulate.mjs", "--seed", String(seed),
 		"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
 		"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
 		"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
-		"--client-rate", String(clientRateOf(real)), "--wait-for-returns",
+		"--client-from", realFile, "--wait-for-returns",
 		"--report", simFile,
 	]);
 }
@@ -103,7 +103,7 @@ const simulated = simFiles.map(read);
 const rows = calibrationRowsOver(real, simulated, TOLERANCE);
 say("");
 say(`[calibrate] ${k.fans} fans, ${k.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines; ${cpus().length} cores, load average ${startedLoad} at the start, ${load()} at the end`);
-say(`  real:      ${realFile} (${real.requests} requests; ${clientRateOf(real)} a second when busy, the simulated fans' machine)`);
+say(`  real:      ${realFile} (${real.requests} requests; its answers a second, second by second, are the simulated fans' machine)`);
 say(`  simulated: ${simFiles.join(", ")} (seeds ${simulated.map((s) => (s.knobs ? s.knobs.seed : "?")).join(", ")}; their mean against the real run)`);
 say("  the shards' counts leave out the audit's own reads and the buyers' order reads (scripts/lib/calibration.mjs LEFT_OUT)");
 say("");

@@ -114,6 +114,7 @@ export function replayCommand(config: SimConfig): string {
 	const defaults = simConfig({ seed: config.seed, tickets: config.tickets });
 	let command = `npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards} --faults ${config.faults.length === 0 ? "none" : config.faults.join(",")}`;
 	for (const [flag, field] of REPLAYED_SETTINGS) if (config[field] !== defaults[field]) command += ` --${flag} ${config[field]}`;
+	if (config.clientFrom !== "") command += ` --client-from ${config.clientFrom}`;
 	if (config.waitForReturns) command += " --wait-for-returns";
 	return command;
 }

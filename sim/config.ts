@@ -41,6 +41,10 @@ export interface SimConfig {
 	 * own (Cloudflare). A local load run's fans share the runner's, on the engine's cores.
 	 */
 	clientRate: number;
+	/** Or a real run's answers a second over time (sim/client.ts `rates`; the calibration's), empty for none. */
+	clientRates: number[];
+	/** The report `clientRates` was read from (`--client-from`), for a replay; "" for none. */
+	clientFrom: string;
 	/**
 	 * Fans told "sold out" at a hold look at the drop and hold again when tickets come back, as
 	 * the load runner's do (on for the calibration); off, they end there. Off by default: with
@@ -86,6 +90,8 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		watermarkLagMs: 1000,
 		colos: 300,
 		clientRate: 0,
+		clientRates: [],
+		clientFrom: "",
 		waitForReturns: false,
 		...input,
 		cpu: { ...MEASURED_CPU_MS },

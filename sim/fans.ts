@@ -21,6 +21,7 @@ import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
 import type { SimConfig } from "./config";
+import { FansMachine } from "./client";
 import type { Watermark } from "../src/waiting-room/watermark";
 
 export type Outcome = "bought" | "sold_out" | "abandoned" | "gave_up" | "expired" | "refused";
@@ -96,8 +97,8 @@ export class Fans {
 	/** For the run's report: each request the Worker answers itself (a poll, a parked fan's when counted; a look at the drop), when sent and answered. */
 	onRequest: ((step: "status" | "drop", sentAt: number, at: number) => void) | null = null;
 	private readonly seedHash: number;
-	/** When the fans' shared machine is next free to send (`send`). */
-	private clientFreeAt = 0;
+	/** The machine the fans' requests leave from (their own, or the load runner's). */
+	private readonly client: FansMachine;
 	/** Parked fans, a min-heap by position (their indices beside): the first a watermark reaches is on top. */
 	private heapPositions = new Float64Array(1024);
 	private heapFans = new Int32Array(1024);
@@ -112,6 +113,7 @@ export class Fans {
 		private readonly fail: (what: string) => never,
 	) {
 		this.seedHash = stableHash(`${config.seed}:polls`) | 0;
+		this.client = new FansMachine({ rate: config.clientRate, rates: config.clientRates }, () => events.now, (at, run) => events.at(at, run));
 		room.onPublish = (w) => this.published(w);
 	}
 
@@ -148,13 +150,17 @@ export class Fans {
 	private joined(fan: Fan, answer: JoinAnswer): void {
 		if (answer.kind === "sold_out") return this.end(fan, "sold_out");
 		fan.join = answer;
-		this.poll(fan);
+		// The join's answer carries what a poll would (src/http/fan-queue-routes.ts): read, not asked for again.
+		this.poll(fan, false);
 	}
 
-	private poll(fan: Fan): void {
-		this.polls++;
+	/** A poll of the fan's status (`asked`), or the same view read from its join's answer. */
+	private poll(fan: Fan, asked = true): void {
 		const now = this.events.now;
-		this.onRequest?.("status", now, now);
+		if (asked) {
+			this.polls++;
+			this.onRequest?.("status", now, now);
+		}
 		const w = this.room.published;
 		if (w?.soldOut) return this.end(fan, "sold_out");
 		if (now >= fan.arrivedAt + this.config.fanTimeoutSeconds * 1000) return this.end(fan, "gave_up");
@@ -185,7 +191,7 @@ export class Fans {
 			}
 			next = view.pollAfterMs;
 			// Parked polls make no event, so they cannot wait at the fans' machine: with one, every poll is made.
-			if (view.waitUnknown === "waiting_for_tickets" && this.watch === null && this.config.clientRate === 0) return this.park(fan, now + next);
+			if (view.waitUnknown === "waiting_for_tickets" && this.watch === null && this.client.own) return this.park(fan, now + next);
 		}
 		this.events.after(next, fan.pollNext);
 	}
@@ -327,19 +333,9 @@ export class Fans {
 		this.sendHold(fan, { fanId: fan.id, quantity, idempotencyKey: key, notAfter: EPOCH + fan.turnEnds });
 	}
 
-	/**
-	 * A fan's request leaves when the fans' machine can send it: at once on Cloudflare (each fan
-	 * its own); a load run's fans share the runner's, so with `clientRate` set they queue for it
-	 * in the order made, 1 / clientRate seconds each, as they wait for the runner's sockets.
-	 */
+	/** A fan's request leaves when the fans' machine lets it (sim/client.ts). */
 	private send(request: () => void): void {
-		const rate = this.config.clientRate;
-		if (rate === 0) return request();
-		const now = this.events.now;
-		const start = Math.max(now, this.clientFreeAt);
-		this.clientFreeAt = start + 1000 / rate;
-		if (start === now) request();
-		else this.events.at(start, request);
+		this.client.send(request);
 	}
 
 	private sendHold(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): void {

@@ -9,7 +9,7 @@
 //   npm run simulate -- --fans 20000 --tickets 5000 --seed 7 --report run.json   (and run.html beside it)
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { htmlPathFor } from "../loadtest/lib/report-files.mjs";
 import { renderReport } from "../loadtest/lib/report-html.js";
@@ -20,6 +20,7 @@ const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "sha
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
                         [--hold-seconds N] [--colos N] [--client-rate N]
+                        [--client-from LOADTEST-REPORT.json]
                         [--faults all|none|restart,alarm,message,skew,d1,provider,pacer-restart,pacer-calls]
                         [--no-shrink] [--report FILE.json] [--wait-for-returns]
        npm run simulate -- --campaign N [--seed FIRST] [--workers N] [--fans N] ...
@@ -34,7 +35,7 @@ function usage(message) {
 
 let values;
 try {
-	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
+	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "client-from": { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
 } catch (err) {
 	usage(err.message);
 }
@@ -43,6 +44,8 @@ const faultsText = values.faults;
 const noShrink = values["no-shrink"] === true;
 const reportFile = values.report === undefined ? null : resolve(values.report);
 const waitForReturns = values["wait-for-returns"] === true;
+const clientFrom = values["client-from"];
+delete values["client-from"];
 delete values["wait-for-returns"];
 delete values.faults;
 delete values["no-shrink"];
@@ -66,6 +69,18 @@ try {
 } catch (err) {
 	usage(err.message);
 }
+if (clientFrom !== undefined) {
+	let timeline;
+	try {
+		timeline = JSON.parse(readFileSync(clientFrom, "utf8")).timeline;
+	} catch (err) {
+		usage(`--client-from ${clientFrom}: ${err.message}`);
+	}
+	if (!timeline || !timeline.statuses) usage(`--client-from ${clientFrom}: a load run's JSON report with its timeline`);
+	input.clientRates = sim.answersPerSecond(timeline);
+	input.clientFrom = clientFrom;
+}
+if (clientFrom !== undefined && input.clientRate !== undefined) usage("the fans' machine is a rate (--client-rate) or a real run's pace (--client-from), not both");
 
 const out = (line) => process.stdout.write(line + "\n");
 const started = performance.now();
@@ -79,7 +94,7 @@ if (input.campaign !== undefined) {
 	delete input.workers;
 	if (faultsText !== undefined && faultsText !== "all") usage("a campaign runs with every fault on (--faults all)");
 	const base = sim.simConfig({ ...input, waitForReturns, faults: sim.parseFaults("all") });
-	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}${base.waitForReturns ? ", fans wait for returns" : ""}${base.clientRate > 0 ? `, the fans' machine at ${base.clientRate} requests a second` : ""}`);
+	out(`campaign: seeds ${base.seed}..${base.seed + count - 1}, ${base.fans} fans, ${base.tickets} tickets, ${base.lines} lines, ${base.shards} shards, faults ${base.faults.join(",")}${base.waitForReturns ? ", fans wait for returns" : ""}${base.clientRate > 0 ? `, the fans' machine at ${base.clientRate} requests a second` : ""}${base.clientFrom !== "" ? `, the fans' machine at the pace of ${base.clientFrom}` : ""}`);
 	const struckIn = new Map();
 	const found = await parallelCampaign(base, base.seed, count, workers, (seed, broken, struck) => {
 		for (const kind of struck) struckIn.set(kind, (struckIn.get(kind) ?? 0) + 1);

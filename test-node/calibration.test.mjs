@@ -5,7 +5,7 @@
 // both sides' counts, and the text names what is flagged. Runs under Node's test runner.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationRowsOver, calibrationText, clientRateOf, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
+import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationRowsOver, calibrationText, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
 
 /** A report of a drop with 1,000 fans: `lines` and `shards` are each object's requests, shards' as {method: n}. */
 function report({ room, lines, shards, hold, sellout, admitted, where }) {
@@ -115,17 +115,6 @@ test("the load by kind leaves out the same methods on both sides and counts them
 	assert.deepEqual(Object.keys(LEFT_OUT).sort(), ["order", "orderIdsPage", "stats"]);
 	assert.equal(admittedOf({ admission: { admittedThrough: 7 } }), 7);
 	assert.equal(admittedOf({}), null);
-});
-
-test("the real machine's rate when busy: the 95th percentile of its answers a second, not the run's average", () => {
-	// 20 busy seconds at 800 to 819 answers, one at 2,000 (a burst), then 79 quiet seconds at 10.
-	const busy = Array.from({ length: 20 }, (_, i) => 800 + i);
-	const total = [...busy, 2000, ...Array.from({ length: 79 }, () => 10)];
-	const timeline = { bucketSeconds: 1, buckets: total.length + 5, statuses: { "2xx": total.map((n) => n - 1), "503": total.map(() => 1), "5xx": [] } };
-	// 100 seconds with answers: the 95th is the 95th smallest, a busy second; the average would be some 180.
-	assert.equal(clientRateOf({ timeline, requestsPerSecond: 180 }), 815);
-	assert.equal(clientRateOf({ requestsPerSecond: 857.1 }), 857);
-	assert.equal(clientRateOf({}), 1);
 });
 
 test("against several seeds: the mean is the simulated figure, flagged on the mean, with the seeds' range beside it", () => {

@@ -8,6 +8,8 @@
 // Runs under Node's test runner.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -174,4 +176,88 @@ test("a campaign passes --wait-for-returns and --client-rate to its seeds", () =
 	const run = (...more) => execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), "--campaign", "1", "--workers", "1", "--seed", "1", "--fans", "600", "--tickets", "150", "--shards", "2", ...more], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 	assert.match(run("--wait-for-returns", "--client-rate", "400"), /^campaign: seeds 1\.\.1, 600 fans, 150 tickets, \d+ lines, 2 shards, faults [\w,-]+, fans wait for returns, the fans' machine at 400 requests a second\n/);
 	assert.match(run(), /^campaign: seeds 1\.\.1, 600 fans, 150 tickets, \d+ lines, 2 shards, faults [\w,-]+\n/);
+});
+
+test("a real run's pace as the fans' machine: each second sends no more than that second's answers, none while the real process paused, and past its end its busy 95th percentile", () => {
+	const due = [];
+	let now = 0;
+	// Second 0: 4 answers, second 1: none (a pause), second 2: 2; 20 seconds in all with answers for the percentile.
+	const rates = [4, 0, 2, ...Array.from({ length: 17 }, (_, i) => 10 + i)];
+	const machine = new sim.FansMachine({ rate: 0, rates }, () => now, (at, run) => due.push([at, run]));
+	assert.equal(machine.own, false);
+	const sent = [];
+	for (let i = 0; i < 7; i++) machine.send(() => sent.push(now));
+	assert.deepEqual(sent, [0], "the first leaves at once");
+	assert.deepEqual(due.map(([at]) => at), [250, 500, 750, 2000, 2500, 3000], "4 a second in second 0, none in second 1, 2 a second in second 2");
+	// Past the series (20 s), the 95th percentile of its busy seconds: 19 of them, the 19th smallest (26).
+	now = 30_000;
+	due.length = 0;
+	machine.send(() => undefined);
+	machine.send(() => undefined);
+	assert.deepEqual(due.map(([at]) => at), [30_000 + 1000 / 26]);
+	assert.equal(new sim.FansMachine({ rate: 0, rates: [] }, () => 0, () => undefined).own, true);
+	assert.equal(new sim.FansMachine({ rate: 0, rates: [0, 0] }, () => 0, () => undefined).own, true, "a series that answered nothing is no machine");
+});
+
+test("a load run's answers a second come from its timeline, every status class, spread over a bucket's seconds", () => {
+	const timeline = { bucketSeconds: 2, buckets: 3, statuses: { "2xx": [10, 4, 0], "503": [2, 0, 0], network: [0, 0, 6] } };
+	assert.deepEqual(sim.answersPerSecond(timeline), [6, 6, 2, 2, 3, 3]);
+});
+
+test("--client-from runs the fans' machine at a load run's pace; the replay names the report, and without it the run is another", async () => {
+	const dir = mkdtempSync(join(tmpdir(), "sim-pace-"));
+	const file = join(dir, "real.json");
+	const perSecond = Array.from({ length: 40 }, (_, s) => (s < 10 ? 40 : 120));
+	writeFileSync(file, JSON.stringify({ timeline: { bucketSeconds: 1, buckets: perSecond.length, statuses: { "2xx": perSecond } } }));
+	try {
+		const drop = { seed: 4, fans: 800, tickets: 150, shards: 2, lines: 2 };
+		const config = sim.simConfig({ ...drop, clientRates: perSecond, clientFrom: file });
+		const command = sim.replayCommand(config);
+		assert.equal(command, `npm run simulate -- --seed 4 --fans 800 --tickets 150 --lines 2 --shards 2 --faults none --client-from ${file}`);
+		const cli = execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), ...command.replace("npm run simulate -- ", "").split(" ")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+		const sends = [];
+		const result = await sim.simulate(config, sim.sqlJs, {
+			report: true,
+			fans: (fans) => {
+				const send = fans.send.bind(fans);
+				fans.send = (request) => send(() => {
+					sends.push(fans.events.now);
+					request();
+				});
+			},
+		});
+		assert.equal(cli, result.lines.join("\n") + "\n", "the command's run is the config's");
+		const perSecondSent = [];
+		for (const at of sends) perSecondSent[Math.floor(at / 1000)] = (perSecondSent[Math.floor(at / 1000)] ?? 0) + 1;
+		for (let s = 0; s < perSecond.length; s++) assert.ok((perSecondSent[s] ?? 0) <= perSecond[s] + 1, `second ${s}: ${perSecondSent[s]} sent at a pace of ${perSecond[s]}`);
+		assert.ok(Math.max(...perSecondSent.slice(0, 10).map((n) => n ?? 0)) >= 30, "the opening's burst fills the slow seconds");
+		const free = await sim.simulate(sim.simConfig(drop), sim.sqlJs, {});
+		assert.notEqual(free.lines.join("\n"), result.lines.join("\n"));
+		assert.throws(() => execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), "--fans", "100", "--client-from", file, "--client-rate", "5"], { stdio: "pipe" }), /not both/);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+test("a join's answer carries the fan's first view: it is read, not counted as a poll", async () => {
+	let views = 0;
+	let joins = 0;
+	const result = await sim.simulate(sim.simConfig({ seed: 3, fans: 900, tickets: 120, shards: 2, lines: 2 }), sim.sqlJs, {
+		report: true,
+		fans: (fans) => {
+			const poll = fans.poll.bind(fans);
+			fans.poll = (fan, asked = true) => {
+				if (!asked) views++;
+				return poll(fan, asked);
+			};
+			const joined = fans.joined.bind(fans);
+			fans.joined = (fan, answer) => {
+				if (answer.kind !== "sold_out") joins++;
+				return joined(fan, answer);
+			};
+		},
+	});
+	assert.ok(joins > 0);
+	assert.equal(views, joins, "every join's answer read once as a view");
+	assert.match(result.lines.join("\n"), new RegExp(`; ${result.report.steps.status.count} polls answered by the Worker`), "the polls counted are the status requests, none for the joins");
 });

@@ -61,29 +61,6 @@ export function admittedOf(report) {
 	return null;
 }
 
-/**
- * Requests a second the real run's machine answered when it was busy: the 95th percentile
- * of its answers per second (its timeline), so the quiet tail after the sale does not pull
- * it down as the run's average would; the average without a timeline. The simulation's
- * fans send through one machine at this rate (`--client-rate`).
- */
-export function clientRateOf(report) {
-	const t = report.timeline;
-	if (t && t.statuses && t.buckets > 0) {
-		const perBucket = [];
-		for (let i = 0; i < t.buckets; i++) {
-			let n = 0;
-			for (const k of Object.keys(t.statuses)) n += t.statuses[k][i] || 0;
-			if (n > 0) perBucket.push(n / t.bucketSeconds);
-		}
-		if (perBucket.length > 0) {
-			perBucket.sort((a, b) => a - b);
-			return Math.max(1, Math.round(percentile(perBucket, 95)));
-		}
-	}
-	return Math.max(1, Math.round(report.requestsPerSecond || 0));
-}
-
 /** simulated / real, or null when either is missing or the real one is 0 (then equal zeros are 1). */
 export function ratioOf(real, simulated) {
 	if (typeof real !== "number" || typeof simulated !== "number") return null;
