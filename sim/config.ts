@@ -22,8 +22,7 @@ export interface SimConfig {
 	accessSeconds: number;
 	/** The drop opens this long after the simulation starts; fans before it wait in the pre-queue. */
 	opensAt: number;
-	/** Share of fans who arrive before the opening, and the window after it the late ones spread over. */
-	earlyShare: number;
+	/** The window after the opening the last arrivals spread over (the load runner's arrival curve, loadtest/lib/journey.js). */
 	spreadSeconds: number;
 	abandonRate: number;
 	declineRate: number;
@@ -79,7 +78,6 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		holdSeconds: 60,
 		accessSeconds: 600,
 		opensAt: 10_000,
-		earlyShare: 0.3,
 		spreadSeconds: 20,
 		abandonRate: 0.1,
 		declineRate: 0.05,

@@ -17,6 +17,7 @@ import { admittedAt } from "../src/waiting-room/placement";
 import { stockRoom, unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
 import { stableHash } from "../src/shared/crypto";
 import { EPOCH, type EventQueue } from "./events";
+import { arrivalOffsetMs, fanChoices, fanRandom } from "../loadtest/lib/journey.js";
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
@@ -117,21 +118,23 @@ export class Fans {
 		room.onPublish = (w) => this.published(w);
 	}
 
-	/** Every fan's arrival and choices, drawn in fan order from the seed. */
+	/**
+	 * Every fan's arrival and choices as the load runner's fan of the same seed and index draws
+	 * them (loadtest/lib/journey.js: the arrival curve, and the fan's own stream for what it
+	 * wants, abandons, declines and thinks), so one seed makes the same fans; whether it sends a
+	 * hold twice is the simulator's own draw, in fan order from the run's stream.
+	 */
 	arrive(): void {
 		const c = this.config;
+		const knobs = { seed: c.seed, leadSeconds: c.opensAt / 1000, spreadSeconds: c.spreadSeconds, quantity: "random", maxPerFan: c.maxPerFan, abandonRate: c.abandonRate, declineRate: c.declineRate, thinkMs: c.thinkMs };
 		for (let i = 0; i < c.fans; i++) {
 			const id = `fan-${c.seed}-${i}`;
-			const r = this.random();
-			const arrivedAt = r < c.earlyShare
-				? Math.floor(this.random() * c.opensAt)
-				: r < c.earlyShare + (1 - c.earlyShare) * 0.7
-					? c.opensAt + Math.floor(-Math.log(1 - this.random()) * 1000)
-					: c.opensAt + Math.floor(this.random() * c.spreadSeconds * 1000);
+			const arrivedAt = arrivalOffsetMs(i, knobs);
+			const choice = fanChoices(knobs, fanRandom(c.seed, i));
 			const fan: Fan = {
 				index: i, id, line: this.room.lineOf(id), home: this.inventory.homeOf(id),
-				wants: 1 + Math.floor(this.random() * c.maxPerFan), abandons: this.random() < c.abandonRate, walksAway: this.random() < 0.5,
-				declined: this.random() < c.declineRate, thinkMs: this.random() * c.thinkMs, retries: this.random() < c.retryRate, holds: 0,
+				wants: choice.wants, abandons: choice.abandons, walksAway: choice.walksAway,
+				declined: choice.declined, thinkMs: choice.thinkMs, retries: this.random() < c.retryRate, holds: 0,
 				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
 				estimateMs: null, estimateAt: null, admittedServerAt: null,
 				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.send(() => this.poll(fan)),

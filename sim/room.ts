@@ -309,7 +309,8 @@ export class Room {
 
 	/**
 	 * The watermark readers: about one read a second per data center, spread over the second, for as long as fans ask the
-	 * Worker (a read is its cache running out under a fan's request): until the drop sells out and every fan is done.
+	 * Worker (a read is its cache running out under a fan's request): from the drop's making until it sells out and every
+	 * fan is done.
 	 */
 	readers(random: () => number, fansActive: () => boolean): void {
 		const reading = () => !(this.published?.soldOut ?? false) || fansActive();
@@ -320,12 +321,17 @@ export class Room {
 					if (!reading()) return;
 					// The pacer's watermark(): stale totals are gathered first, and a sleeping pacer woken.
 					// Fresh totals (nearly every read) answer at once: no promise to settle before the clock moves.
-					this.pacer.call(this.config.cpu.read, () => (this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined), NO_ANSWER, 0, undefined, "watermark");
+					this.pacer.call(this.config.cpu.read, () => {
+						// Before the first tick the Worker's copy is what this read returns: the drop as made, not open yet.
+						if (this.published === null) this.publish();
+						return this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined;
+					}, NO_ANSWER, 0, undefined, "watermark");
 				});
 			}
 			this.events.at(start + 1000, () => second(start + 1000));
 		};
-		this.events.at(this.config.opensAt, () => second(this.config.opensAt));
+		// From the drop's making: fans in the pre-queue ask the Worker too, which reads the watermark to answer them.
+		second(0);
 	}
 
 	private async gatherForReader(): Promise<void> {

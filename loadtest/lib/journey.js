@@ -287,6 +287,21 @@ export function fanRandom(seed, index) {
 }
 
 /**
+ * What fan `index` will do, drawn first from its stream (`rnd`: fanRandom(knobs.seed, index)):
+ * how many tickets it wants, whether it abandons its hold (and then walks away or releases
+ * it), whether its card is declined once, and how long it thinks before paying. The
+ * simulator's fans draw theirs here too (sim/fans.ts), so one seed makes the same fans.
+ */
+export function fanChoices(k, rnd) {
+	const wants = k.quantity === "random" ? 1 + Math.floor(rnd() * k.maxPerFan) : Math.min(Number(k.quantity), k.maxPerFan);
+	const abandons = rnd() < k.abandonRate;
+	const walksAway = rnd() < 0.5;
+	const declined = rnd() < k.declineRate;
+	const thinkMs = rnd() * k.thinkMs;
+	return { wants: wants, abandons: abandons, walksAway: walksAway, declined: declined, thinkMs: thinkMs };
+}
+
+/**
  * When fan `index` arrives, in milliseconds after the drop is created. The
  * shape of a real drop: a fifth arrive early and wait in the pre-queue, most
  * come in a spike in the seconds around the opening, a tail comes later.
@@ -634,11 +649,12 @@ export function* fanJourney(client, ctx) {
 			result.positionAt = client.now();
 		} else if (position !== result.position && result.positionChanged === null) result.positionChanged = { from: result.position, to: position };
 	}
-	const wants = k.quantity === "random" ? 1 + Math.floor(rnd() * k.maxPerFan) : Math.min(Number(k.quantity), k.maxPerFan);
-	const abandons = rnd() < k.abandonRate;
-	const walksAway = rnd() < 0.5;
-	const declined = rnd() < k.declineRate;
-	const thinkMs = rnd() * k.thinkMs;
+	const choice = fanChoices(k, rnd);
+	const wants = choice.wants;
+	const abandons = choice.abandons;
+	const walksAway = choice.walksAway;
+	const declined = choice.declined;
+	const thinkMs = choice.thinkMs;
 
 	if (ctx.startAt !== undefined) {
 		const wait = ctx.startAt - client.now();
