@@ -65,7 +65,7 @@ test("with a client rate, the fans' requests leave their shared machine no faste
 		return most;
 	};
 	const free = await sim.simulate(sim.simConfig(drop), sim.sqlJs, { report: true });
-	const rate = 150;
+	const rate = 100;
 	const shared = await sim.simulate(sim.simConfig({ ...drop, clientRate: rate }), sim.sqlJs, { report: true });
 	assert.ok(busiestSecondAtLines(free.report) > 3 * rate, `without a client rate the opening's joins arrive together (${busiestSecondAtLines(free.report)} in a second)`);
 	// The lines serve the fans' joins and the pacer's seals and opens (a few a second a line).
