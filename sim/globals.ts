@@ -4,8 +4,9 @@
 // `clearTimeout` (a stock transfer's waits and its peer's deadline) run on the
 // simulated clock; workerd's `crypto.subtle.timingSafeEqual` (a line comparing a
 // rejoining fan's secret, src/shared/fan-secret.ts), which Node lacks, is a plain
-// comparison of the bytes (nothing here measures time). So the cores run unchanged and a seed replays every id and every
-// wait. Installed for the run only; `restore` puts the platform's back.
+// comparison of the bytes (nothing here measures time). So the cores run unchanged
+// and a seed replays every id and every wait. Installed for the run only; `restore`
+// puts the platform's back.
 import { randomStream, type EventQueue } from "./events";
 
 export function installSimulatedGlobals(seed: number, events: EventQueue, warned: (message: string) => void): { restore(): void } {

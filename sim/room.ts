@@ -72,6 +72,8 @@ export class Room {
 	restarts = 0;
 	/** Filled by the end-of-run checks, for the summary. */
 	positionsChecked = 0;
+	admittedChecked = 0;
+	batchesChecked = 0;
 	/** Joins sent again after the line's answer was lost, each answered the place the first was given. */
 	rejoinsChecked = 0;
 	/** Shards' tells to the pacer lost, and those after which the pacer looked at the shards all the same. */
@@ -79,8 +81,6 @@ export class Room {
 	lostTellsFound = 0;
 	/** The places lines gave in answers that were lost, by fan: a fan's next join must be answered the same. */
 	private readonly lostJoins = new Map<string, JoinAnswer>();
-	admittedChecked = 0;
-	batchesChecked = 0;
 	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
 	published: Watermark | null = null;
 	/** Told each watermark as it is published (the fans wake those it could tell something). */
