@@ -160,6 +160,7 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 	}
 	if (config.faults.length > 0) {
 		out.push(`faults injected: ${[...faults.injected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ") || "none struck"}`);
+		out.push(room.faultChecks());
 		out.push(`money and sales at the end: ${inventory.keptPayments} payments kept = ${inventory.orders} orders, no hold paid twice, no charge open; ${inventory.queue.delivered.size} sales reached the Queue (${inventory.queue.failedSends} sends refused while it was down)`);
 	}
 	out.push(`events simulated: ${events.ran}`);

@@ -1,17 +1,16 @@
-// The fans: they arrive on a curve (a share before the opening, most of the rest in
-// the seconds after it, the others spread over a window), join their line, poll as
-// the Worker tells them (src/waiting-room/wait-view.ts, the fan route's own code), and once
-// admitted hold up to their limit on their home shard, think, and pay, pay again
-// after a decline, release, or walk away, as loadtest/lib/journey.js's fans do; a
-// few send their hold twice under two keys, and the per-fan limit must hold.
+// The fans: they arrive on a curve (a share before the opening, most of the rest in the
+// seconds after it, the others over a window), join their line (sim/joins.ts), poll as the
+// Worker tells them (src/waiting-room/wait-view.ts, the fan route's own code), and once
+// admitted hold up to their limit on their home shard, think, and pay, pay again after a
+// decline, release, or walk away, as loadtest/lib/journey.js's fans do; a few send their
+// hold twice under two keys, and the per-fan limit must hold.
 // A poll is answered by the Worker from the published watermark: no object call.
 // Each fan keeps the first wait it was told and when its batch went in, as the load
 // runner's fans do (loadtest/lib/wait-estimate.js).
 // A fan told "waiting for tickets" (a place past the room the shoppers' cap leaves) learns
 // nothing from its polls until a published watermark reaches its place, sells out, or its
-// patience ends: such a fan is parked, its polls' times drawn from its own stream and
-// counted without an event each, and woken by the first watermark that could tell it
-// something (see `park`).
+// patience ends: such a fan is parked, its polls' times drawn from its own stream and counted
+// without an event each, and woken by the first watermark that could tell it something (`park`).
 import { MIN_POLL_MS, pollAfterMs } from "../src/waiting-room/admission";
 import { admittedAt } from "../src/waiting-room/placement";
 import { stockRoom, unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
@@ -21,11 +20,12 @@ import { arrivalOffsetMs, fanChoices, fanRandom } from "../loadtest/lib/journey.
 import type { HoldView } from "../src/inventory/ledger-store";
 import type { Inventory } from "./shards";
 import type { JoinAnswer, Room } from "./room";
+import { sendJoin } from "./joins";
 import type { SimConfig } from "./config";
 import { FansMachine } from "./client";
 import type { Watermark } from "../src/waiting-room/watermark";
 
-export type Outcome = "bought" | "sold_out" | "abandoned" | "gave_up" | "expired" | "refused";
+export type Outcome = "bought" | "sold_out" | "abandoned" | "gave_up" | "expired" | "refused" | "error";
 
 export interface Fan {
 	index: number;
@@ -140,7 +140,7 @@ export class Fans {
 				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.send(() => this.poll(fan)),
 			};
 			this.all.push(fan);
-			this.events.at(arrivedAt, () => this.send(() => this.room.join(fan.id, fan.line, (a) => this.joined(fan, a))));
+			this.events.at(arrivedAt, () => sendJoin(this.room, this.events, c.seed, fan, (r) => this.send(r), (a) => this.joined(fan, a), () => this.end(fan, "error")));
 		}
 	}
 

@@ -1,11 +1,13 @@
 // Faults from a run's seed, each kind switched on by name: object restarts in the
-// middle of a request (storage kept, memory lost), alarms late and twice, peer
-// messages and fans' answers lost, doubled and late (so reordered), skew between the
-// lines' clocks, an outage of the sales Queue and D1, and a payment provider that
-// answers late or not at all; the pacer restarting in the middle of its tick, and its
-// calls to the lines and shards lost or late. Each kind draws from its own seeded stream, so switching
-// one off leaves the others' draws as they were. Also the run's trace: what each
-// request, alarm and fault did, kept only when asked for (a failure's replay).
+// middle of a request and between requests (storage kept, memory lost), alarms late
+// and twice, peer messages and fans' answers lost, doubled and late (so reordered), a
+// line's answer to a join lost (the fan joins again), a shard's tell to the pacer
+// lost, skew between the lines' clocks, an outage of the sales Queue and D1, and a
+// payment provider that answers late or not at all; the pacer restarting in the
+// middle of its tick, and its calls to the lines and shards lost or late. Each kind
+// draws from its own seeded stream, so switching one off leaves the others' draws as
+// they were. Also the run's trace: what each request, alarm and fault did, kept only
+// when asked for (a failure's replay).
 import { randomStream } from "./events";
 
 export const FAULT_KINDS = ["restart", "alarm", "message", "skew", "d1", "provider", "pacer-restart", "pacer-calls"] as const;
@@ -21,6 +23,8 @@ export const SKEW_BOUND_MS = 100;
 export const FAULT_RATES = {
 	/** A shard restarts while a request of it awaits a peer or the provider. */
 	restartMidRequest: 0.004,
+	/** A shard restarts after a request it served, at the first moment none of its requests is in flight. */
+	restartBetween: 0.0005,
 	/** A line restarts between two joins. */
 	restartLine: 0.0005,
 	alarmLate: 0.1,
@@ -34,6 +38,10 @@ export const FAULT_RATES = {
 	giveLateMaxMs: 6_000,
 	/** A fan's hold or purchase answer lost on the way back: the fan asks again under the same key. */
 	answerLost: 0.01,
+	/** A line's answer to a fan's join lost: the fan's client gives up at its timeout and joins again. */
+	joinAnswerLost: 0.01,
+	/** A shard's tell to the pacer that stock moved under its watch, lost on the way (the call fails). */
+	tellLost: 0.2,
 	/** The sales Queue (and D1 behind it) down: this many windows after the opening, each this long at most. */
 	outages: 3,
 	outageMaxMs: 90_000,
@@ -90,8 +98,13 @@ export class Faults {
 	/** Whether a fault of `kind` strikes now, with probability `p`; counted under `name` when it does. */
 	strikes(kind: FaultKind, p: number, name: string): boolean {
 		if (this.draw(kind) >= p) return false;
-		this.injected.set(name, (this.injected.get(name) ?? 0) + 1);
+		this.count(name);
 		return true;
+	}
+
+	/** A fault counted under `name` when it happens rather than when it is drawn (a restart owed until its object is idle). */
+	count(name: string): void {
+		this.injected.set(name, (this.injected.get(name) ?? 0) + 1);
 	}
 
 	note(at: number, touches: string[], what: string): void {

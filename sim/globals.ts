@@ -2,8 +2,11 @@
 // `crypto.getRandomValues` and `crypto.randomUUID` (hold, order, transfer ids and
 // ticket codes, src/shared/ids.ts) draw from the run's seed, and `setTimeout` /
 // `clearTimeout` (a stock transfer's waits and its peer's deadline) run on the
-// simulated clock. So the cores run unchanged and a seed replays every id and every
-// wait. Installed for the run only; `restore` puts the platform's back.
+// simulated clock; workerd's `crypto.subtle.timingSafeEqual` (a line comparing a
+// rejoining fan's secret, src/shared/fan-secret.ts), which Node lacks, is a plain
+// comparison of the bytes (nothing here measures time). So the cores run unchanged
+// and a seed replays every id and every wait. Installed for the run only; `restore`
+// puts the platform's back.
 import { randomStream, type EventQueue } from "./events";
 
 export function installSimulatedGlobals(seed: number, events: EventQueue, warned: (message: string) => void): { restore(): void } {
@@ -25,6 +28,9 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 	const define = (name: string, value: unknown) => Object.defineProperty(c, name, { value, configurable: true, writable: true });
 	define("getRandomValues", bytes);
 	define("randomUUID", uuid);
+	const subtle = crypto.subtle as unknown as Record<string, unknown>;
+	const platformEqual = Object.getOwnPropertyDescriptor(subtle, "timingSafeEqual");
+	Object.defineProperty(subtle, "timingSafeEqual", { value: sameBytes, configurable: true, writable: true });
 
 	const g = globalThis as unknown as Record<string, unknown>;
 	const platform = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout };
@@ -59,8 +65,19 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 			proc.off("unhandledRejection", orphaned);
 			delete c.getRandomValues;
 			delete c.randomUUID;
+			if (platformEqual === undefined) delete subtle.timingSafeEqual;
+			else Object.defineProperty(subtle, "timingSafeEqual", platformEqual);
 			g.setTimeout = platform.setTimeout;
 			g.clearTimeout = platform.clearTimeout;
 		},
 	};
+}
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+	if (a.byteLength !== b.byteLength) throw new TypeError("timingSafeEqual: the inputs differ in length");
+	const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+	const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+	let differ = 0;
+	for (let i = 0; i < x.length; i++) differ |= x[i]! ^ y[i]!;
+	return differ === 0;
 }

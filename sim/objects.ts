@@ -31,6 +31,8 @@ export class SimObject {
 	generation = 0;
 	/** Requests that started and await (a peer, the provider): a restart ends them. */
 	private readonly awaiting = new Set<{ onReset: (() => void) | undefined }>();
+	/** Told each time a request's work ends (its decision made, or its await settled): the restart fault's moment to look for. */
+	afterRequest: (() => void) | null = null;
 
 	constructor(
 		readonly kind: string,
@@ -68,6 +70,7 @@ export class SimObject {
 			const result = decide();
 			if (!(result instanceof Promise)) {
 				if (answer !== NO_ANSWER) this.events.after(hopMs, () => answer(result));
+				this.afterRequest?.();
 				return;
 			}
 			this.events.touched = true;
@@ -75,13 +78,20 @@ export class SimObject {
 			this.awaiting.add(pending);
 			result.then(
 				(value) => {
-					if (this.awaiting.delete(pending) && answer !== NO_ANSWER) this.events.after(hopMs, () => answer(value));
+					if (!this.awaiting.delete(pending)) return;
+					if (answer !== NO_ANSWER) this.events.after(hopMs, () => answer(value));
+					this.afterRequest?.();
 				},
 				(err: Error) => {
 					if (this.awaiting.delete(pending)) this.events.failure ??= err;
 				},
 			);
 		});
+	}
+
+	/** No request of it in flight: none awaits, and none is queued or being served. */
+	idle(): boolean {
+		return this.awaiting.size === 0 && this.busyUntil <= this.events.now;
 	}
 
 	/**

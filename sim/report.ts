@@ -76,13 +76,13 @@ export class RunRecorder {
 			this.timeline.answer("poll", at, 0, 200);
 		};
 		const join = room.join.bind(room);
-		room.join = (fanId, line, answer) => {
+		room.join = (fanId, line, secret, answer, lost) => {
 			const sentAt = this.events.now;
-			join(fanId, line, (a) => {
+			join(fanId, line, secret, (a) => {
 				this.answered("join", sentAt, a.kind === "sold_out" ? "200" : "201");
 				this.timeline.event("joined", this.events.now);
 				answer(a);
-			});
+			}, lost);
 		};
 		const hold = inventory.hold.bind(inventory);
 		inventory.hold = (k, input, answer) => {

@@ -8,6 +8,7 @@
 // Worker answers polls from is watermarkOf's document, a second old (its cache).
 import { type DropConfig, parseCreateDrop } from "../src/drops/rules";
 import type { ShardTotals } from "../src/inventory/ledger";
+import { DRY_LOOK_MS } from "../src/inventory/pacer-look";
 import { Sql } from "../src/shared/sql";
 import { type LineEntry, LineCore } from "../src/waiting-room/line-core";
 import { PacerCore } from "../src/waiting-room/pacer-core";
@@ -21,10 +22,17 @@ import type { Inventory } from "./shards";
 import type { SimConfig } from "./config";
 import { FAULT_RATES, SKEW_BOUND_MS, type Faults } from "./faults";
 import { type Instance, instanceOf } from "./instance";
+import { describePlace, samePlace } from "./joins";
 import { NO_UNITS } from "./shard";
 
 /** As Cloudflare retries an alarm that failed: a moment later (its backoff starts at about 2 s). */
 const ALARM_RETRY_MS = 2000;
+/**
+ * How late past DRY_LOOK_MS the pacer may look after a shard's tell was lost: its faults
+ * delay a look (an alarm up to 4 s late, a call given up at the tick's 5 s bound, a restart's
+ * alarm run again 2 s later), each a few seconds, so a look missed by more is no fault's doing.
+ */
+const LOST_TELL_SLACK_MS = 30_000;
 
 /** The pacer's core with each batch checked as it goes in (the simulation's own check, beside the core's decision). */
 class CheckedPacerCore extends PacerCore {
@@ -66,6 +74,13 @@ export class Room {
 	positionsChecked = 0;
 	admittedChecked = 0;
 	batchesChecked = 0;
+	/** Joins sent again after the line's answer was lost, each answered the place the first was given. */
+	rejoinsChecked = 0;
+	/** Shards' tells to the pacer lost, and those after which the pacer looked at the shards all the same. */
+	lostTells = 0;
+	lostTellsFound = 0;
+	/** The places lines gave in answers that were lost, by fan: a fan's next join must be answered the same. */
+	private readonly lostJoins = new Map<string, JoinAnswer>();
 	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
 	published: Watermark | null = null;
 	/** Told each watermark as it is published (the fans wake those it could tell something). */
@@ -105,6 +120,7 @@ export class Room {
 		this.storage = sqliteStorage(sqlJs);
 		this.build();
 		inventory.tellPacer = () => this.stockMoved();
+		inventory.tellLostAt = (from) => this.tellLost(from.name);
 		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
 		const seed = seedHex(config.seed, "prequeue");
 		this.core.commitSeed(seed, `sim:${seed}`);
@@ -144,18 +160,35 @@ export class Room {
 		return lineOf(fanId, this.lines.length);
 	}
 
-	/** A join at the fan's line (LineCore.join); a join that owes the pacer a wake sends it, not awaited, as the line does. */
-	join(fanId: string, line: number, answer: (a: JoinAnswer) => void): void {
+	/**
+	 * A join at the fan's line (LineCore.join), proved by the fan's secret as the runner's fans
+	 * send it (`secret`, standing for its SHA-256); a join that owes the pacer a wake sends it,
+	 * not awaited, as the line does. Under the message fault the line's answer is lost on its
+	 * way back (`lost`: the fan's client hears nothing), and when that fan's join comes again
+	 * the line must answer the place it gave them: one place a fan.
+	 */
+	join(fanId: string, line: number, secret: string, answer: (a: JoinAnswer) => void, lost: () => void): void {
 		const l = this.lines[line]!;
 		const acceptNew = !(this.published?.soldOut ?? false);
 		l.object.call(this.config.cpu.join, () => {
-			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "identity" }, lines: this.lines.length }, this.lineClock(line));
+			const { outcome, wakePacer } = l.core.join({ fanId, ip: "127.0.0.1", limits: JOIN_LIMITS, acceptNew, proof: { kind: "secret", offered: secret, fresh: secret }, lines: this.lines.length }, this.lineClock(line));
 			if (this.faults.strikes("restart", FAULT_RATES.restartLine, "line restarted")) this.events.after(1, () => this.restartLine(line));
 			if (wakePacer) this.events.after(this.config.hopMs, () => this.pacer.call(this.config.cpu.read, () => this.wakeIfSleeping(), NO_ANSWER, 0, undefined, "wake"));
-			if (!outcome.ok) return this.fail(`line ${line} refused a join: ${outcome.status} ${outcome.code}`);
+			if (!outcome.ok) return this.fail(`line ${line} refused a join of fan ${fanId}: ${outcome.status} ${outcome.code}`);
 			if (outcome.value.status === "sold_out") return { kind: "sold_out" } as const;
-			return answerOf(outcome.value.entry);
-		}, answer, this.config.hopMs, undefined, "join");
+			const place = answerOf(outcome.value.entry);
+			const before = this.lostJoins.get(fanId);
+			if (before !== undefined) {
+				if (!outcome.value.rejoined || !samePlace(before, place)) this.fail(`line ${line} gave fan ${fanId}, joining again after its answer was lost, ${describePlace(place)}${outcome.value.rejoined ? "" : " as a new join"}; its first join had ${describePlace(before)}`);
+				this.rejoinsChecked++;
+			}
+			return place;
+		}, (a) => {
+			if (!this.faults.strikes("message", FAULT_RATES.joinAnswerLost, "line's join answer lost")) return answer(a);
+			if (this.faults.trace) this.faults.note(this.events.now, [`line ${line}`, `fan ${fanId}`], `line ${line}'s answer to the join of fan ${fanId} lost (${a.kind === "sold_out" ? "sold out" : describePlace(a)})`);
+			if (a.kind !== "sold_out" && !this.lostJoins.has(fanId)) this.lostJoins.set(fanId, a);
+			lost();
+		}, this.config.hopMs, undefined, "join");
 	}
 
 	/**
@@ -233,6 +266,28 @@ export class Room {
 				}, this.config.hopMs, undefined, "stockMoved"),
 			),
 		);
+	}
+
+	/**
+	 * A shard's tell that stock moved was lost: the pacer must find that stock by its own looks
+	 * (every DRY_LOOK_MS while it trusts the shards to tell it, every second otherwise). Unless
+	 * it has sold out or sleeps (nobody waits to be admitted to the stock), a look at the
+	 * shards must come after the tell, within DRY_LOOK_MS and the slack its own faults take.
+	 */
+	private tellLost(from: string): void {
+		const at = this.clock();
+		this.lostTells++;
+		this.events.after(DRY_LOOK_MS + LOST_TELL_SLACK_MS, () => {
+			const state = this.core.state();
+			if ((state.totals_at ?? 0) > at) return void this.lostTellsFound++;
+			if (state.sold_out === 1 || state.sleeping === 1) return;
+			this.fail(`${from}'s tell to the pacer was lost ${((this.clock() - at) / 1000).toFixed(1)} s ago and the pacer has not looked at the shards since: stock it frees is left unsold while fans wait`);
+		});
+	}
+
+	/** What the checks of lost joins' answers and lost tells saw, for the summary of a faulty run. */
+	faultChecks(): string {
+		return `lost answers and tells: ${this.rejoinsChecked} joins sent again after a lost answer, each answered the place the first was given; ${this.lostTellsFound} of ${this.lostTells} lost tells to the pacer followed by its own look at the shards within ${(DRY_LOOK_MS + LOST_TELL_SLACK_MS) / 1000} s (the others: sold out or nobody waiting)`;
 	}
 
 	private wakeIfSleeping(): void {

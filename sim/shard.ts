@@ -6,6 +6,7 @@
 // would have done after its await never happens.
 import { AlarmSchedule } from "../src/inventory/alarm-schedule";
 import { Charges, PROVIDER_ANSWER_MS } from "../src/inventory/charges";
+import { HoldOnce } from "../src/inventory/hold-once";
 import { Ledger, type ShardCounts } from "../src/inventory/ledger";
 import { OUTBOX_RETRY_MS, OutboxSender } from "../src/inventory/outbox-sender";
 import { nextAlarmNeeded, runShardAlarm } from "../src/inventory/shard-alarm";
@@ -21,6 +22,9 @@ import { EPOCH, type EventQueue } from "./events";
 import { FAULT_RATES } from "./faults";
 import type { Inventory } from "./shards";
 
+
+/** When a shard restarted: while a request of it awaited a peer or the provider, or with none in flight. */
+export type RestartMoment = "mid-request" | "between requests";
 
 /** The simulated drop has no named units. */
 export const NO_UNITS = { free: 0, held: 0, sold: 0 };
@@ -38,6 +42,10 @@ export class SimShard {
 	watch!: StockWatch;
 	/** Tells a pacer watching a dry drop that stock freed or sold here, once (the shard object's toldIfMoved). */
 	toldIfMoved!: () => Promise<void>;
+	/** Holds being decided right now, by fan and key (the shard object's in-flight dedupe): memory only. */
+	once!: HoldOnce;
+	/** A restart between requests struck and waits for a moment none of its requests is in flight. */
+	restartOwed = false;
 	/** The counts its ledger last gave, read after each request it served. */
 	counts: ShardCounts;
 	/** The storage's version when `counts` was read: unchanged since, the counts stand without asking again. */
@@ -86,10 +94,11 @@ export class SimShard {
 			nextNeeded: (now) => nextAlarmNeeded(this.ledger, null, now),
 		});
 		this.transfers = new StockTransfers({ clock, ledger: this.ledger, alarm: this.schedule, peer: (_drop, k) => ({ give: (input) => gate(inventory.give(this, k, input)) }) });
+		this.once = new HoldOnce();
 		this.watch = new StockWatch();
 		const watch = this.watch;
 		this.toldIfMoved = () =>
-			watch.on ? watch.tellIfMoved(() => ({ ...this.ledger.counts(), named: NO_UNITS }), () => gate(inventory.tellPacer())) : Promise.resolve();
+			watch.on ? watch.tellIfMoved(() => ({ ...this.ledger.counts(), named: NO_UNITS }), () => gate(inventory.tell(this))) : Promise.resolve();
 		this.outbox = new OutboxSender({ clock, outbox: this.ledger.outbox, alarm: this.schedule, send: (messages) => gate(inventory.queue.send(messages)) });
 		const provider = inventory.provider.port((what) => inventory.faults.note(events.now, [this.name], what));
 		const gated: typeof provider = {
@@ -121,11 +130,11 @@ export class SimShard {
 	}
 
 	/** The object restarts: storage kept, memory lost; requests awaiting are ended, and a new instance is built over the same database. */
-	restart(): void {
+	restart(how: RestartMoment): void {
 		this.restarts++;
 		this.object.reset(this.config.hopMs);
 		this.build();
-		this.inventory.faults.note(this.events.now, [this.name], "restarted: memory lost, storage kept");
+		this.inventory.faults.note(this.events.now, [this.name], `restarted ${how}: memory lost, storage kept`);
 	}
 
 	/** The storage's alarm: one at a time, a later set replaces it; it runs as one of the shard's requests (late, or twice, under the alarm fault). */

@@ -1,6 +1,7 @@
 // The drop's inventory in the simulation: its shards (sim/shard.ts, the engine's own
 // shard code over SQLite), the requests fans send them, the gives between them over the
-// simulated network (lost, doubled or late under the message fault), and the
+// simulated network (lost, doubled or late under the message fault), their tells to the
+// pacer (lost under it), their restarts (under the restart fault), and the
 // invariants: after every request a shard serves, its counts are read from its ledger
 // (when its database changed) and checked, so a broken one stops the run at the request
 // that broke it; money and sales are checked at the end.
@@ -12,7 +13,7 @@ import type { HoldView } from "../src/inventory/ledger-store";
 import type { GiveAnswer } from "../src/inventory/stock-transfers";
 import { type Outcome, fail as failed } from "../src/shared/outcome";
 import type { ShardLook } from "../src/waiting-room/pacer-tick";
-import { NO_UNITS, SimShard } from "./shard";
+import { NO_UNITS, type RestartMoment, SimShard } from "./shard";
 import type { SqlJs } from "./sqlite";
 import type { SimConfig } from "./config";
 import type { EventQueue } from "./events";
@@ -35,8 +36,11 @@ function describe(value: unknown): string {
 }
 
 
-/** A test's hook: called with each shard once it is built, and again after each restart, to plant a bug in its real path (never used by a run of the command). */
-export type ShardHook = (shard: SimShard, restarted: boolean) => void;
+/**
+ * A test's hook: called with each shard once it is built, and again after each restart (with
+ * when it came), to plant a bug in its real path (never used by a run of the command).
+ */
+export type ShardHook = (shard: SimShard, restarted: boolean, how?: RestartMoment) => void;
 
 type FanAnswer<T> = (o: Outcome<T>) => void;
 
@@ -54,6 +58,8 @@ export class Inventory {
 	keptPayments = 0;
 	/** A shard's call to the pacer telling it stock moved under its watch (the pacer's `stockMoved`): the room sets it. */
 	tellPacer: () => Promise<void> = () => Promise.resolve();
+	/** Told of each tell lost on its way (the room checks the pacer still finds the stock). */
+	tellLostAt: ((from: SimShard) => void) | null = null;
 
 	constructor(
 		private readonly events: EventQueue,
@@ -68,6 +74,7 @@ export class Inventory {
 		this.dropId = `sim-${config.seed}`;
 		this.shards = allocateShards(config.tickets, config.shards).map((allocation, k) => new SimShard(k, allocation, this, events, config, sqlJs));
 		for (const shard of this.shards) hook?.(shard, false);
+		if (faults.on("restart")) for (const shard of this.shards) shard.object.afterRequest = () => this.afterRequest(shard);
 	}
 
 	/**
@@ -109,12 +116,52 @@ export class Inventory {
 
 	/** Under the restart fault: the shard restarts a moment after a call of its goes out, while the request awaits the answer. */
 	maybeRestart(shard: SimShard): void {
-		if (this.faults.strikes("restart", FAULT_RATES.restartMidRequest, "shard restarted mid-request")) this.events.after(1, () => this.restart(shard));
+		if (this.faults.strikes("restart", FAULT_RATES.restartMidRequest, "shard restarted mid-request")) this.events.after(1, () => this.restart(shard, "mid-request"));
 	}
 
-	private restart(shard: SimShard): void {
-		shard.restart();
-		this.hook?.(shard, true);
+	/**
+	 * Under the restart fault, after each request a shard finished: it may restart between
+	 * requests, at the first moment none of its requests is in flight (none awaits, none is
+	 * queued), so the new instance starts with nothing but its storage, as a Durable Object
+	 * evicted while idle, or moved, does. Counted when it restarts.
+	 */
+	private afterRequest(shard: SimShard): void {
+		if (!shard.restartOwed) {
+			if (this.faults.draw("restart") >= FAULT_RATES.restartBetween) return;
+			shard.restartOwed = true;
+		}
+		if (!shard.object.idle()) return;
+		// After the request's own event: a request that reaches the shard in the same millisecond comes first.
+		this.events.after(0, () => {
+			if (!shard.restartOwed || !shard.object.idle()) return;
+			shard.restartOwed = false;
+			this.faults.count("shard restarted between requests");
+			this.restart(shard, "between requests");
+		});
+	}
+
+	private restart(shard: SimShard, how: RestartMoment): void {
+		shard.restart(how);
+		this.hook?.(shard, true, how);
+	}
+
+	/**
+	 * A shard's tell to the pacer that stock moved under its watch (the pacer's `stockMoved`).
+	 * Under the message fault it is lost on the way: the pacer never hears, and the shard's
+	 * call fails a round trip later, as an RPC whose connection dropped does (the shard goes
+	 * on: the pacer looks within DRY_LOOK_MS all the same).
+	 */
+	tell(from: SimShard): Promise<void> {
+		const f = this.faults;
+		if (!f.strikes("message", FAULT_RATES.tellLost, "shard's tell lost")) return this.tellPacer();
+		if (f.trace) f.note(this.events.now, [from.name, "pacer"], `${from.name}'s tell to the pacer that stock moved: lost`);
+		this.tellLostAt?.(from);
+		return new Promise<void>((_resolve, reject) =>
+			this.events.after(2 * this.config.hopMs, () => {
+				this.events.touched = true;
+				reject(new Error(`${from.name}'s call to the pacer failed: the connection was lost`));
+			}),
+		);
 	}
 
 	/**
@@ -185,7 +232,8 @@ export class Inventory {
 		const request = JSON.stringify({ quantity: input.quantity });
 		this.request(k, this.config.cpu.hold, "hold", `hold of ${input.quantity} (key ${input.idempotencyKey})`, input.fanId, async () => {
 			// The simulated shards are told no line for returned tickets, so a position changes nothing here.
-			const o = await shard.transfers.hold({ ...input, request, position: 0 });
+			// The same key in flight (a fan's repeat after no answer): the first answer, as the shard object's hold.
+			const o = await shard.once.run(input.fanId, input.idempotencyKey, request, () => shard.transfers.hold({ ...input, request, position: 0 }));
 			const mine = shard.fanTickets(input.fanId);
 			if (mine > this.config.maxPerFan) this.fail(`fan ${input.fanId} holds or bought ${mine} tickets on shard ${k} > maxPerFan ${this.config.maxPerFan}`);
 			return o;

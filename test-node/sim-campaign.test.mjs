@@ -22,6 +22,11 @@ test("the kinds that struck are read from a run's summary: none without faults, 
 	];
 	assert.deepEqual(sim.kindsStruck(summary("alarm late 0, sales Queue outage 3", 0)), ["skew"]);
 	assert.deepEqual(sim.kindsStruck(summary("line restarted 1, give twice 2, provider never answered 1, alarm twice 3", 12)).sort(), ["alarm", "d1", "message", "provider", "restart", "skew"]);
+	// A shard restarting between requests is a restart; a line's join answer and a shard's tell to the pacer lost are messages.
+	assert.deepEqual(sim.kindsStruck(summary("shard restarted between requests 1", 0)).sort(), ["restart", "skew"]);
+	assert.deepEqual(sim.kindsStruck(summary("line's join answer lost 2", 0)).sort(), ["message", "skew"]);
+	assert.deepEqual(sim.kindsStruck(summary("shard's tell lost 1", 0)).sort(), ["message", "skew"]);
+	assert.deepEqual(sim.kindsStruck(summary("shard restarted between requests 0, shard's tell lost 0", 0)), ["skew"]);
 	// The pacer's own faults, each under its own kind.
 	assert.deepEqual(sim.kindsStruck(summary("pacer restarted mid-tick 2, pacer's call answer lost 1", 0)).sort(), ["pacer-calls", "pacer-restart", "skew"]);
 	assert.deepEqual(sim.kindsStruck(summary("pacer restarted mid-tick 0, pacer's call late 4", 0)).sort(), ["pacer-calls", "skew"]);

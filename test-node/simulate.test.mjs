@@ -139,7 +139,7 @@ test("a run with every fault on replays identically from its seed, prints its se
 	assert.equal(cli(...args), a);
 	assert.match(a, /^seed 48: 3000 fans, 1500 tickets, 3 lines, 4 shards, faults restart,alarm,message,skew,d1,provider,pacer-restart,pacer-calls /);
 	const injected = /faults injected: (.*)/.exec(a)[1];
-	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request", "pacer restarted mid-tick", "pacer's call"]) assert.match(injected, new RegExp(kind), injected);
+	for (const kind of ["alarm late", "alarm twice", "give", "fan's answer lost", "line's join answer lost", "shard's tell lost", "provider answered late", "provider never answered", "sales Queue outage", "shard restarted mid-request", "shard restarted between requests", "pacer restarted mid-tick", "pacer's call"]) assert.match(injected, new RegExp(kind), injected);
 	// The outage refused sends and the outbox kept the sales: every order's sale arrived all the same.
 	const money = /money and sales at the end: (\d+) payments kept = (\d+) orders.*; (\d+) sales reached the Queue \((\d+) sends refused/.exec(a);
 	assert.equal(money[1], money[2]);
