@@ -1,6 +1,7 @@
 // D1 for the simulator: the D1 API the engine's code uses (prepare, bind, first, all,
 // run, raw, batch: a batch all or nothing) over a sql.js database (sim/sqlite.ts, the
-// objects' adapter) with the repository's migrations/ applied, so the sales consumer's
+// objects' adapter; its tables in the main schema, each run's a copy of one database the
+// migrations were applied to once) with the repository's migrations/, so the sales consumer's
 // own statements run here unchanged. Two ports over one database: the engine's, which
 // queues each call at D1's one writer (about 1,000 queries a second at 1 ms each, so a
 // call takes 1 ms a statement) a network hop away and fails while the `d1` fault has
@@ -76,6 +77,22 @@ export function statementsOf(script: string): string[] {
 	out.push(script.slice(start));
 	// What is left once comments are gone is a statement; a file's tail of comments is none.
 	return out.filter((s) => s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, "").trim().replace(/;$/, "").trim() !== "");
+}
+
+/** The database with every migration applied, made once per sql.js (a thread's): each run's D1 opens a copy. */
+const images = new WeakMap<SqlJs, Uint8Array>();
+
+function migrated(sqlJs: SqlJs): Uint8Array {
+	let image = images.get(sqlJs);
+	if (image === undefined) {
+		// Its tables in the main schema, so the file's bytes carry them (an object's are in temp, which a file has not).
+		const storage = sqliteStorage(sqlJs, { tables: "main" });
+		for (const m of SIM_MIGRATIONS) for (const s of statementsOf(m.sql)) storage.sql.exec(s).toArray();
+		image = storage.export();
+		storage.close();
+		images.set(sqlJs, image);
+	}
+	return image;
 }
 
 /** D1 refuses `undefined` and takes a boolean as 0 or 1; the rest binds as SQLite's adapter binds it. */
@@ -188,10 +205,9 @@ export class SimD1 {
 		private readonly hopMs: number,
 		private readonly down: () => boolean,
 	) {
-		this.storage = sqliteStorage(sqlJs);
-		for (const m of SIM_MIGRATIONS) for (const s of statementsOf(m.sql)) this.storage.sql.exec(s).toArray();
+		this.storage = sqliteStorage(sqlJs, { tables: "main", from: migrated(sqlJs) });
 		// The simulator's note of every order row inserted, whatever wrote it (a trigger's write is no change the statement reports).
-		this.storage.sql.exec(`CREATE TABLE sim_orders_written (order_id TEXT NOT NULL)`).toArray();
+		this.storage.sql.exec(`CREATE TEMP TABLE sim_orders_written (order_id TEXT NOT NULL)`).toArray();
 		this.storage.sql.exec(`CREATE TEMP TRIGGER sim_order_written AFTER INSERT ON orders BEGIN INSERT INTO sim_orders_written (order_id) VALUES (NEW.order_id); END`).toArray();
 		this.object = new SimObject("d1", "D1", events);
 	}

@@ -52,7 +52,7 @@ export class SalesPath {
 	) {
 		this.d1 = new SimD1(sqlJs, events, config.hopMs, () => queue.down());
 		// The sim's own index, so the check of a hold bought twice reads one row, not the table.
-		this.d1.storage.sql.exec(`CREATE INDEX sim_orders_by_hold ON orders (hold_id)`).toArray();
+		this.d1.storage.sql.exec(`CREATE INDEX IF NOT EXISTS sim_orders_by_hold ON orders (hold_id)`).toArray();
 		this.d1.onOrdersWritten = (ids) => this.checkWritten(ids);
 		this.env = {
 			DB: this.d1.binding(),
