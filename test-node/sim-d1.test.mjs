@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { loadSimulator, loadSqlJs, loadTypeScript } from "../sim/bundle.mjs";
+import { renderReport } from "../loadtest/lib/report-html.js";
 
 let sim;
 let d1;
@@ -252,4 +253,20 @@ test("a D1 outage is retried: the consumer's batches refused while D1 is down co
 	assert.ok(Number(/written in D1: .* max ([\d.]+) s/.exec(text)[1]) > 1.0, text);
 	const again = await run(input);
 	assert.deepEqual(again.lines, result.lines);
+});
+
+test("the run's report carries the sale to its row in D1 and D1's figures, as the summary says them, and its page shows them", async () => {
+	const result = await run({ seed: 3, fans: 1500, tickets: 300, shards: 4, lines: 2 }, { report: true });
+	const text = result.lines.join("\n");
+	const sim1 = result.report.simulation;
+	const [, median, p90, max, orders] = /written in D1: median ([\d.]+) s, p90 ([\d.]+) s, max ([\d.]+) s over (\d+) orders/.exec(text).map(Number);
+	assert.equal(sim1.saleToTicket.orders, orders);
+	assert.deepEqual([sim1.saleToTicket.medianMs / 1000, sim1.saleToTicket.p90Ms / 1000, sim1.saleToTicket.maxMs / 1000].map((x) => x.toFixed(3)), [median, p90, max].map((x) => x.toFixed(3)));
+	assert.ok(sim1.saleToTicket.medianMs > sim1.saleToQueue.medianMs);
+	assert.equal(sim1.d1.queries, Number(/ (\d+) queries, the busiest second/.exec(text)[1]));
+	assert.equal(sim1.d1.batches, Number(/ (\d+) consumer batches/.exec(text)[1]));
+	assert.equal(sim1.d1.followUps, orders);
+	const html = renderReport(result.report);
+	assert.match(html, /sale to its row in D1 p50/);
+	assert.doesNotMatch(html, /its D1 write is not simulated/);
 });
