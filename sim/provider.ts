@@ -95,6 +95,10 @@ export const SALES_MAX_RETRIES = 10;
 /** Under the `message` fault: a batch the consumer acked is delivered again, this often, up to this much later. */
 export const SALES_BATCH_TWICE = 0.05;
 export const SALES_BATCH_TWICE_MAX_MS = 3_000;
+/** The Queue's limits on what it takes: 128 KB a message, 100 messages and 256 KB a sendBatch. */
+export const QUEUE_MESSAGE_BYTES = 128 * 1024;
+export const QUEUE_BATCH_MESSAGES = 100;
+export const QUEUE_BATCH_BYTES = 256 * 1024;
 
 /** The Queue's consumer: the engine's consumeSales, or a test's planted one. */
 export type SalesConsumer = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
@@ -129,6 +133,10 @@ export class SimQueue {
 	/** The consumer and the env it is given (sim/drop.ts sets them: consumeSales over the simulated D1). */
 	consumer: SalesConsumer | null = null;
 	env: Env | null = null;
+	/** The run's invariant broken (sim/sales.ts sets it). */
+	fail: (what: string) => never = (what) => {
+		throw new Error(what);
+	};
 	/** Messages retried past max_retries: the Queue's own dead letters (the consumer's malformed ones are in env.SALES_DLQ). */
 	readonly deadLetters: Queued[] = [];
 	/** Messages in the batch the Queue is filling: handed over at SALES_BATCH_SIZE of them, or SALES_BATCH_TIMEOUT_MS after the first. */
@@ -190,6 +198,14 @@ export class SimQueue {
 			this.failedSends++;
 			throw new Error("the sales Queue is unavailable");
 		}
+		// Past its limits the Queue refuses the send, and the outbox would try the same again for good: an invariant broken.
+		let bytes = 0;
+		for (const m of messages) {
+			const size = JSON.stringify(m.body).length;
+			if (size > QUEUE_MESSAGE_BYTES) this.fail(`a sales message of ${size} bytes, past the Queue's ${QUEUE_MESSAGE_BYTES}`);
+			bytes += size;
+		}
+		if (messages.length > QUEUE_BATCH_MESSAGES || bytes > QUEUE_BATCH_BYTES) this.fail(`a sendBatch of ${messages.length} messages, ${bytes} bytes, past the Queue's ${QUEUE_BATCH_MESSAGES} and ${QUEUE_BATCH_BYTES}`);
 		const second = Math.floor(this.events.now / 1000);
 		while (this.perSecond.length <= second) this.perSecond.push(0);
 		for (const m of messages) {

@@ -62,6 +62,7 @@ export class SalesPath {
 			ORDER_WORKFLOWS: "on",
 		} as unknown as Env;
 		queue.consumer = consumeSales;
+		queue.fail = fail;
 		queue.env = this.env;
 	}
 

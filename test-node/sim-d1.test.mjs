@@ -270,3 +270,16 @@ test("the run's report carries the sale to its row in D1 and D1's figures, as th
 	assert.match(html, /sale to its row in D1 p50/);
 	assert.doesNotMatch(html, /its D1 write is not simulated/);
 });
+
+test("the Queue's published limits: a sales message past 128 KB, or a sendBatch past 100 messages, breaks the run", async () => {
+	const big = { v: 2, sales: [sale(1, { tickets: Array.from({ length: 2 }, () => "x".repeat(70_000)) })] };
+	const many = Array.from({ length: 101 }, (_, i) => ({ body: { v: 2, sales: [sale(i)] } }));
+	for (const [messages, what] of [[[{ body: big }], /a sales message of \d+ bytes, past the Queue's 131072/], [many, /a sendBatch of 101 messages/]]) {
+		await assert.rejects(
+			() => run({ seed: 5, fans: 600, tickets: 100, shards: 2 }, { sales: (sales) => void sales.queue.send(messages).catch(() => undefined) }),
+			(err) => err instanceof sim.InvariantBroken && what.test(err.what),
+		);
+	}
+	// The outbox's own sends stay inside them: a run holds.
+	await run({ seed: 5, fans: 600, tickets: 100, shards: 2 });
+});
