@@ -18,6 +18,8 @@ declare const SIM_MIGRATIONS: readonly { name: string; sql: string }[];
 export const D1_QUERY_MS = 1;
 export const D1_QUERIES_PER_SECOND = 1000;
 export const D1_MAX_BINDINGS = 100;
+/** Queries one Worker invocation may make (D1 on the Workers Paid plan; 50 on Free). */
+export const D1_QUERIES_PER_INVOCATION = 1000;
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -212,11 +214,15 @@ export class SimD1 {
 		this.object = new SimObject("d1", "D1", events);
 	}
 
-	/** The engine's binding (env.DB): each call queued at D1's writer, answered a hop later; refused while D1 is down. */
-	binding(): D1Database {
+	/**
+	 * The engine's binding (env.DB): each call queued at D1's writer, answered a hop later; refused
+	 * while D1 is down. `counted` is told each call's queries (an invocation's own binding counts them).
+	 */
+	binding(counted: (queries: number) => void = () => undefined): D1Database {
 		const events = this.events;
 		const run: Runner = (statements, method, work) =>
 			new Promise((resolve, reject) => {
+				counted(statements);
 				if (this.down()) {
 					this.refused++;
 					return events.after(this.hopMs, () => {

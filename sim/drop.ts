@@ -147,7 +147,7 @@ function salesText(sales: SalesPath): string {
 	return (
 		`D1: ${sales.rows()} order rows, each written once and each a shard's order (drop, fan, quantity, payment: ${sales.checked} checked as written), every sale in D1 by the engine's comparison of order ids; ` +
 		`${q.batches} consumer batches, ${q.retries} messages retried (${sales.d1.refused} D1 calls refused while down), ${q.twice} batches delivered twice, ${q.deadLetters.length} to the dead-letter queue; ` +
-		`${sales.followUps.bodies.length} follow-ups queued (not run); ${sales.d1.queries} queries, the busiest second ${peak.queries} at ${seconds(peak.at - opens)} (${((100 * peak.queries) / peak.limit).toFixed(0)} % of ${peak.limit}); ` +
+		`${sales.followUps.bodies.length} follow-ups queued (not run); ${sales.d1.queries} queries, the busiest second ${peak.queries} at ${seconds(peak.at - opens)} (${((100 * peak.queries) / peak.limit).toFixed(0)} % of ${peak.limit}), at most ${q.mostQueries} in one invocation (of ${q.queryLimit}); ` +
 		`the Queue's busiest second ${q.peak().messages} messages`
 	);
 }

@@ -130,9 +130,12 @@ export class SimQueue {
 	readonly delivered = new Map<string, number>();
 	/** When each sale was first handed to the sales consumer (simulated ms): the Queue's batching, as wrangler.toml sets it. */
 	readonly consumedAt = new Map<string, number>();
-	/** The consumer and the env it is given (sim/drop.ts sets them: consumeSales over the simulated D1). */
+	/** The consumer, and the env each invocation is given with a count of its D1 queries (sim/sales.ts sets them: consumeSales over the simulated D1). */
 	consumer: SalesConsumer | null = null;
-	env: Env | null = null;
+	envFor: (() => { env: Env; queries(): number }) | null = null;
+	/** The most D1 queries one invocation made, and D1's limit on them. */
+	mostQueries = 0;
+	queryLimit = Infinity;
 	/** The run's invariant broken (sim/sales.ts sets it). */
 	fail: (what: string) => never = (what) => {
 		throw new Error(what);
@@ -217,17 +220,17 @@ export class SimQueue {
 
 	/** One invocation of the consumer with these messages: its own work, on the simulated clock through D1's answers. */
 	private deliver(messages: Queued[]): void {
-		if (this.consumer === null || this.env === null) return;
+		if (this.consumer === null || this.envFor === null) return;
 		this.batches++;
 		this.running++;
 		this.events.touched = true;
-		this.invoke(messages, this.consumer, this.env).then(
+		this.invoke(messages, this.consumer, this.envFor()).then(
 			() => this.running--,
 			(err: Error) => (this.events.failure ??= err),
 		);
 	}
 
-	private async invoke(messages: Queued[], consumer: SalesConsumer, env: Env): Promise<void> {
+	private async invoke(messages: Queued[], consumer: SalesConsumer, { env, queries }: { env: Env; queries(): number }): Promise<void> {
 		const decided = new Map<Queued, Decision>();
 		// As the platform's: the first of ack() and retry() a message gets is what happens to it.
 		const decide = (m: Queued, d: Decision) => {
@@ -254,6 +257,8 @@ export class SimQueue {
 		} catch {
 			threw = true;
 		}
+		this.mostQueries = Math.max(this.mostQueries, queries());
+		if (queries() > this.queryLimit) this.fail(`a sales consumer invocation made ${queries()} D1 queries, past the ${this.queryLimit} one invocation may make`);
 		const acked: Queued[] = [];
 		for (const m of messages) {
 			const d = decided.get(m) ?? (threw ? { ack: false, delaySeconds: 0 } : { ack: true });

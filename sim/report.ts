@@ -204,6 +204,7 @@ export class RunRecorder {
 					deliveredTwice: salesPath.queue.twice,
 					deadLettered: salesPath.queue.deadLetters.length,
 					followUps: salesPath.followUps.bodies.length,
+					mostQueriesInOneInvocation: salesPath.queue.mostQueries,
 				},
 				objects: objects.map(({ kind, index, object }) => {
 					const peak = object.peak();

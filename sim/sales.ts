@@ -13,7 +13,7 @@ import { compareOrderIds } from "../src/sales/order-ids";
 import { recordedIdsPage } from "../src/sales/store";
 import { insertDropStatement } from "../src/drops/store";
 import type { DropConfig } from "../src/drops/rules";
-import { SimD1, D1_QUERIES_PER_SECOND } from "./d1";
+import { SimD1, D1_QUERIES_PER_INVOCATION, D1_QUERIES_PER_SECOND } from "./d1";
 import { SentQueue, type SimQueue } from "./provider";
 import type { Inventory } from "./shards";
 import type { EventQueue } from "./events";
@@ -54,16 +54,19 @@ export class SalesPath {
 		// The sim's own index, so the check of a hold bought twice reads one row, not the table.
 		this.d1.storage.sql.exec(`CREATE INDEX IF NOT EXISTS sim_orders_by_hold ON orders (hold_id)`).toArray();
 		this.d1.onOrdersWritten = (ids) => this.checkWritten(ids);
-		this.env = {
-			DB: this.d1.binding(),
-			SALES_DLQ: this.deadLetters.binding,
-			FOLLOW_UP: this.followUps.binding,
-			WEBHOOKS: this.webhooks.binding,
-			ORDER_WORKFLOWS: "on",
-		} as unknown as Env;
+		this.env = this.envWith(this.d1.binding());
 		queue.consumer = consumeSales;
 		queue.fail = fail;
-		queue.env = this.env;
+		// Each invocation its own binding, so its queries are counted against what one invocation may make.
+		queue.envFor = () => {
+			let queries = 0;
+			return { env: this.envWith(this.d1.binding((n) => (queries += n))), queries: () => queries };
+		};
+		queue.queryLimit = D1_QUERIES_PER_INVOCATION;
+	}
+
+	private envWith(db: D1Database): Env {
+		return { DB: db, SALES_DLQ: this.deadLetters.binding, FOLLOW_UP: this.followUps.binding, WEBHOOKS: this.webhooks.binding, ORDER_WORKFLOWS: "on" } as unknown as Env;
 	}
 
 	/** The drop's row, as the engine's drop creation writes it. */

@@ -283,3 +283,20 @@ test("the Queue's published limits: a sales message past 128 KB, or a sendBatch 
 	// The outbox's own sends stay inside them: a run holds.
 	await run({ seed: 5, fans: 600, tickets: 100, shards: 2 });
 });
+
+test("D1's queries per invocation: a consumer invocation past the 1,000 it may make breaks the run; the engine's consumer stays far inside", async () => {
+	const plant = (sales) => {
+		const consume = sales.queue.consumer;
+		sales.queue.consumer = async (batch, env) => {
+			for (let i = 0; i < 1000; i++) await env.DB.prepare(`SELECT 1 AS one`).first();
+			await consume(batch, env);
+		};
+	};
+	await assert.rejects(
+		() => run({ seed: 5, fans: 600, tickets: 100, shards: 2 }, { sales: plant }),
+		(err) => err instanceof sim.InvariantBroken && /a sales consumer invocation made 10\d\d D1 queries, past the 1000/.test(err.what),
+	);
+	const clean = await run({ seed: 5, fans: 600, tickets: 100, shards: 2 });
+	const most = Number(/at most (\d+) in one invocation \(of 1000\)/.exec(clean.lines.join("\n"))[1]);
+	assert.ok(most > 0 && most <= 20, clean.lines.join("\n"));
+});
