@@ -40,7 +40,8 @@ const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 /**
  * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
  * only: called with each shard, and with the room (its lines and pacer), once built, to
- * plant a bug in their real path; with the fans, to watch what each was told. `report`:
+ * plant a bug in their real path; with the fans, to watch what each was told; with the
+ * sales path (the Queue's consumer and D1), to plant a bug in the consumer. `report`:
  * record the run for its report (result.report), which a run without one does not pay for.
  */
 export async function simulate(
