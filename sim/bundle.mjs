@@ -3,7 +3,7 @@
 // already installed with it) into a temporary module, imported, and the file removed.
 // sql.js (SQLite in WebAssembly, for the engine's SQL cores) is loaded here, from
 // node_modules, and handed to the simulator: it finds its .wasm file beside itself.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -18,6 +18,15 @@ export async function loadSqlJs() {
 	return initSqlJs();
 }
 
+/** The repository's D1 migrations in order, for the simulated D1 (sim/d1.ts's SIM_MIGRATIONS). */
+function migrations() {
+	const dir = join(ROOT, "migrations");
+	return readdirSync(dir)
+		.filter((f) => f.endsWith(".sql"))
+		.sort()
+		.map((name) => ({ name, sql: readFileSync(join(dir, name), "utf8") }));
+}
+
 /**
  * Bundles TypeScript (a file under the repository, or `contents` resolved from the
  * repository's root) and imports it.
@@ -27,7 +36,8 @@ export async function loadTypeScript({ entry, contents }) {
 	try {
 		const outfile = join(dir, "sim.mjs");
 		const input = contents === undefined ? { entryPoints: [join(ROOT, entry)] } : { stdin: { contents, resolveDir: ROOT, loader: "ts", sourcefile: "entry.ts" } };
-		await build({ ...input, bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "error" });
+		const define = { SIM_MIGRATIONS: JSON.stringify(migrations()) };
+		await build({ ...input, bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "error", define });
 		return await import(pathToFileURL(outfile).href);
 	} finally {
 		rmSync(dir, { recursive: true, force: true });

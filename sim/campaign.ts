@@ -38,7 +38,7 @@ export async function seedRun(config: SimConfig, sqlJs: SqlJs, hooks: Hooks, tra
 const STRUCK: [RegExp, FaultKind][] = [
 	[/\b(shard restarted (mid-request|between requests)|line restarted) [1-9]/, "restart"],
 	[/\balarm (late|twice) [1-9]/, "alarm"],
-	[/\b(give (lost|answer lost|twice|late)|fan's answer lost|line's join answer lost|shard's tell lost) [1-9]/, "message"],
+	[/\b(give (lost|answer lost|twice|late)|fan's answer lost|line's join answer lost|shard's tell lost|sales batch delivered twice) [1-9]/, "message"],
 	[/\bprovider (answered late|never answered) [1-9]/, "provider"],
 	[/\bpacer restarted mid-tick [1-9]/, "pacer-restart"],
 	[/\bpacer's call (lost|answer lost|late) [1-9]/, "pacer-calls"],

@@ -13,6 +13,7 @@ import { Faults, type TraceEntry } from "./faults";
 import { SimProvider, SimQueue } from "./provider";
 import { waitEstimateStats, waitEstimateText } from "../loadtest/lib/wait-estimate.js";
 import { RunRecorder, type SimReport } from "./report";
+import { SalesPath, type Spread } from "./sales";
 
 /** An invariant broke: the run stops at the event that broke it. */
 export class InvariantBroken extends Error {
@@ -39,10 +40,15 @@ const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
 /**
  * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
  * only: called with each shard, and with the room (its lines and pacer), once built, to
- * plant a bug in their real path; with the fans, to watch what each was told. `report`:
+ * plant a bug in their real path; with the fans, to watch what each was told; with the
+ * sales path (the Queue's consumer and D1), to plant a bug in the consumer. `report`:
  * record the run for its report (result.report), which a run without one does not pay for.
  */
-export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?: ShardHook; room?: (room: Room) => void; fans?: (fans: Fans) => void; trace?: boolean; report?: boolean } = {}): Promise<SimResult> {
+export async function simulate(
+	config: SimConfig,
+	sqlJs: SqlJs,
+	hooks: { shard?: ShardHook; room?: (room: Room) => void; fans?: (fans: Fans) => void; sales?: (sales: SalesPath) => void; trace?: boolean; report?: boolean } = {},
+): Promise<SimResult> {
 	const events = new EventQueue();
 	const faults = new Faults(config.faults, config.seed, hooks.trace === true);
 	const fail = (what: string): never => {
@@ -56,10 +62,15 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 	const globals = installSimulatedGlobals(config.seed, events, (message) => faults.note(events.now, [], message));
 	let inventory: Inventory | null = null;
 	let room: Room | null = null;
+	let sales: SalesPath | null = null;
 	try {
-		inventory = new Inventory(events, config, sqlJs, fail, faults, new SimProvider(events, faults), new SimQueue(events, faults, config.opensAt), hooks.shard);
+		const queue = new SimQueue(events, faults, config.opensAt);
+		inventory = new Inventory(events, config, sqlJs, fail, faults, new SimProvider(events, faults), queue, hooks.shard);
 		room = new Room(events, config, inventory, sqlJs, fail, faults);
 		hooks.room?.(room);
+		sales = new SalesPath(events, config, sqlJs, queue, inventory, fail);
+		await sales.createDrop(room.drop);
+		hooks.sales?.(sales);
 		const fans = new Fans(events, config, room, inventory, randomStream(config.seed, "fans"), fail);
 		hooks.fans?.(fans);
 		const recorder = hooks.report === true ? new RunRecorder(config, events) : null;
@@ -75,15 +86,17 @@ export async function simulate(config: SimConfig, sqlJs: SqlJs, hooks: { shard?:
 		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
 		inventory.check();
 		inventory.settled();
+		await sales.settled();
 		checkPositions(fans, room, fail);
 		const waitEstimate = waitEstimateStats(fans.all);
-		const lines = summary(config, events, inventory, room, fans, faults, waitEstimate);
-		const report = recorder === null ? null : recorder.report({ inventory, room, fans, waitEstimate, summary: lines, events: events.ran });
+		const lines = summary(config, events, inventory, room, sales, fans, faults, waitEstimate);
+		const report = recorder === null ? null : recorder.report({ inventory, room, sales, fans, waitEstimate, summary: lines, events: events.ran });
 		return { lines, events: events.ran, soldOutAt: inventory.soldOutAt, waitEstimate, report };
 	} finally {
 		globals.restore();
 		inventory?.close();
 		room?.close();
+		sales?.close();
 	}
 }
 
@@ -120,9 +133,24 @@ function checkPositions(fans: Fans, room: Room, fail: (what: string) => never): 
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-function saleToTicketText(t: ReturnType<Inventory["saleToConsumer"]>): string {
+function saleToTicketText(toD1: Spread, toBatch: Spread): string {
 	const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
-	return `sale-to-ticket, to the sales consumer's batch (its write to D1 not simulated): median ${s(t.median)}, p90 ${s(t.p90)}, max ${s(t.max)} over ${t.count} orders`;
+	return (
+		`sale-to-ticket, to the order's row written in D1: median ${s(toD1.median)}, p90 ${s(toD1.p90)}, max ${s(toD1.max)} over ${toD1.count} orders ` +
+		`(to the consumer's batch: median ${s(toBatch.median)}, p90 ${s(toBatch.p90)}, max ${s(toBatch.max)})`
+	);
+}
+
+function salesText(sales: SalesPath): string {
+	const q = sales.queue;
+	const peak = sales.peak();
+	const opens = sales.queue.opensAt;
+	return (
+		`D1: ${sales.rows()} order rows, each written once and each a shard's order (drop, fan, quantity, payment: ${sales.checked} checked as written), every sale in D1 by the engine's comparison of order ids; ` +
+		`${q.batches} consumer batches, ${q.retries} messages retried (${sales.d1.refused} D1 calls refused while down), ${q.twice} batches delivered twice, ${q.deadLetters.length} to the dead-letter queue; ` +
+		`${sales.followUps.bodies.length} follow-ups queued (not run); ${sales.d1.queries} queries, the busiest second ${peak.queries} at ${seconds(peak.at - opens)} (${((100 * peak.queries) / peak.limit).toFixed(0)} % of ${peak.limit}), at most ${q.mostQueries} in one invocation (of ${q.queryLimit}); ` +
+		`the Queue's busiest second ${q.peak().messages} messages`
+	);
 }
 
 function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: number; at: number } } {
@@ -134,7 +162,7 @@ function hottest(objects: SimObject[]): { object: SimObject; peak: { requests: n
 	return best;
 }
 
-function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, fans: Fans, faults: Faults, waits: SimResult["waitEstimate"]): string[] {
+function summary(config: SimConfig, events: EventQueue, inventory: Inventory, room: Room, sales: SalesPath, fans: Fans, faults: Faults, waits: SimResult["waitEstimate"]): string[] {
 	const opens = config.opensAt;
 	const totals = inventory.totals();
 	const out = [
@@ -142,7 +170,8 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 		`invariants held: ${inventory.checks} stock checks on the ledgers' own counts as it ran (never oversold, every ticket accounted, the orders' tickets = the shards' sold, per-fan limit), ${room.positionsChecked} positions unique, ${room.admittedChecked} admitted all within the watermark, ${room.batchesChecked} batches within the configured size, slots in order`,
 		`sold ${totals.sold} of ${config.tickets} in ${inventory.orders} orders; ${totals.held} held, ${totals.remaining} free at the end; ${inventory.transfers()} tickets moved between shards; ${inventory.statements()} SQL statements on the shards`,
 		`sold out: ${inventory.soldOutAt === null ? "no" : `${seconds(inventory.soldOutAt - opens)} after the opening`}`,
-		saleToTicketText(inventory.saleToConsumer()),
+		saleToTicketText(sales.saleToTicket(), inventory.saleToConsumer()),
+		salesText(sales),
 		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line; ${fans.parkedPolls} by fans parked while waiting for tickets, counted without an event each)`,
 		`wait estimate: ${waitEstimateText(waits)}`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,

@@ -1,12 +1,13 @@
 // What the engine's code reads from the platform, replaced for one simulated run:
 // `crypto.getRandomValues` and `crypto.randomUUID` (hold, order, transfer ids and
-// ticket codes, src/shared/ids.ts) draw from the run's seed, and `setTimeout` /
+// ticket codes, src/shared/ids.ts) draw from the run's seed, `setTimeout` /
 // `clearTimeout` (a stock transfer's waits and its peer's deadline) run on the
-// simulated clock; workerd's `crypto.subtle.timingSafeEqual` (a line comparing a
-// rejoining fan's secret, src/shared/fan-secret.ts), which Node lacks, is a plain
-// comparison of the bytes (nothing here measures time). So the cores run unchanged
-// and a seed replays every id and every wait. Installed for the run only; `restore`
-// puts the platform's back.
+// simulated clock, and so does `Date` (the sales consumer stamps its rows with
+// `new Date()` and `Date.now()`); workerd's `crypto.subtle.timingSafeEqual` (a line
+// comparing a rejoining fan's secret, src/shared/fan-secret.ts), which Node lacks, is a
+// plain comparison of the bytes (nothing here measures time). So the cores run unchanged
+// and a seed replays every id, every wait and every time written. Installed for the run
+// only; `restore` puts the platform's back.
 import { randomStream, type EventQueue } from "./events";
 
 export function installSimulatedGlobals(seed: number, events: EventQueue, warned: (message: string) => void): { restore(): void } {
@@ -33,7 +34,8 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 	Object.defineProperty(subtle, "timingSafeEqual", { value: sameBytes, configurable: true, writable: true });
 
 	const g = globalThis as unknown as Record<string, unknown>;
-	const platform = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout };
+	const platform = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout, Date: g.Date as DateConstructor };
+	g.Date = simulatedDate(platform.Date, () => events.clock());
 	const cleared = new Set<number>();
 	let nextTimer = 1;
 	g.setTimeout = (fn: (...args: unknown[]) => void, ms = 0, ...args: unknown[]) => {
@@ -51,7 +53,11 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 	// The engine's warnings (a send that failed, a peer that did not answer) go to the run's trace, not the output.
 	const log = console as unknown as Record<string, unknown>;
 	const platformWarn = log.warn;
-	log.warn = (...args: unknown[]) => warned(`warning: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ")}`);
+	const platformError = log.error;
+	const text = (args: unknown[]) => args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
+	log.warn = (...args: unknown[]) => warned(`warning: ${text(args)}`);
+	// And its errors (the sales consumer's "D1 write failed; retrying" while D1 is down).
+	log.error = (...args: unknown[]) => warned(`error: ${text(args)}`);
 	// Work of an instance that restarted stops where it touches storage again: nobody awaits it.
 	const proc = (globalThis as unknown as { process: { on(e: string, f: (r: unknown) => void): void; off(e: string, f: (r: unknown) => void): void } }).process;
 	const orphaned = (reason: unknown) => {
@@ -62,6 +68,7 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 	return {
 		restore() {
 			log.warn = platformWarn;
+			log.error = platformError;
 			proc.off("unhandledRejection", orphaned);
 			delete c.getRandomValues;
 			delete c.randomUUID;
@@ -69,6 +76,7 @@ export function installSimulatedGlobals(seed: number, events: EventQueue, warned
 			else Object.defineProperty(subtle, "timingSafeEqual", platformEqual);
 			g.setTimeout = platform.setTimeout;
 			g.clearTimeout = platform.clearTimeout;
+			g.Date = platform.Date;
 		},
 	};
 }
@@ -80,4 +88,27 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
 	let differ = 0;
 	for (let i = 0; i < x.length; i++) differ |= x[i]! ^ y[i]!;
 	return differ === 0;
+}
+
+/**
+ * `Date` on the run's clock: `new Date()` and `Date.now()` are the simulated time (the
+ * cores' epoch plus the simulated ms); a Date of a given time, `Date.parse` and `Date.UTC`
+ * are the platform's. A Date made before the run is still an instance of it.
+ */
+function simulatedDate(Platform: DateConstructor, clock: () => number): DateConstructor {
+	class SimulatedDate extends Platform {
+		constructor(...args: unknown[]) {
+			if (args.length === 0) super(clock());
+			else super(...(args as [number]));
+		}
+
+		static override now(): number {
+			return clock();
+		}
+
+		static override [Symbol.hasInstance](value: unknown): boolean {
+			return value instanceof Platform;
+		}
+	}
+	return SimulatedDate as unknown as DateConstructor;
 }

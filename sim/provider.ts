@@ -3,11 +3,15 @@
 // a charge under a key it has seen answers as it did), but keeps its record per run, so
 // money can be checked against the orders at the end, and under the `provider` fault it
 // answers late (past the charge's settling time) or never, the charge made or not. The
-// Queue takes the outbox's sales (the consumer stores a sale sent twice once) and is
-// down in the windows the `d1` fault draws: the send fails, and the outbox keeps them.
+// Queue takes the outbox's sales and hands them in batches, as wrangler.toml sets its
+// consumer, to the engine's own consumer (consumeSales) over the simulated D1, honouring
+// each message's ack and retry on the simulated clock and sending a message retried past
+// max_retries to the dead-letter queue. In the windows the `d1` fault draws the Queue
+// refuses sends (the outbox keeps them) and D1 refuses the consumer's calls (its retry
+// path); under the `message` fault a batch is delivered twice (the Queue is at least once).
 import type { ActionResult, ChargeRequest, ChargeResult, PaymentProvider } from "../src/payments/provider";
-import type { SalesMessage } from "../src/contract/sale-message";
-import type { EventQueue } from "./events";
+import { type SaleMessage, type SalesMessage, salesOf } from "../src/contract/sale-message";
+import { EPOCH, type EventQueue } from "./events";
 import { FAULT_RATES, type Faults } from "./faults";
 
 export interface SimPayment {
@@ -84,25 +88,78 @@ export class SimProvider {
 	}
 }
 
-/** The sales consumer's batching (wrangler.toml: max_batch_size, max_batch_timeout). */
+/** The sales consumer as wrangler.toml sets it: max_batch_size, max_batch_timeout (1 s), max_retries, then the dead-letter queue. */
 export const SALES_BATCH_SIZE = 100;
 export const SALES_BATCH_TIMEOUT_MS = 1000;
+export const SALES_MAX_RETRIES = 10;
+/** Under the `message` fault: a batch the consumer acked is delivered again, this often, up to this much later. */
+export const SALES_BATCH_TWICE = 0.05;
+export const SALES_BATCH_TWICE_MAX_MS = 3_000;
+/** The Queue's limits on what it takes: 128 KB a message, 100 messages and 256 KB a sendBatch. */
+export const QUEUE_MESSAGE_BYTES = 128 * 1024;
+export const QUEUE_BATCH_MESSAGES = 100;
+export const QUEUE_BATCH_BYTES = 256 * 1024;
+
+/** The Queue's consumer: the engine's consumeSales, or a test's planted one. */
+export type SalesConsumer = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
+
+/** A message on the Queue: its body as the shard sent it, when, and how often it has been delivered. */
+interface Queued {
+	id: string;
+	body: SalesMessage;
+	sentAt: number;
+	attempts: number;
+}
+
+/** What the consumer decided for a message: acked, or retried after so many seconds. */
+type Decision = { ack: true } | { ack: false; delaySeconds: number };
+
+/** A queue the consumer only sends to (the dead-letter queue, the follow-up, the webhooks): what it was given, kept. */
+export class SentQueue {
+	readonly bodies: unknown[] = [];
+	readonly binding = {
+		send: async (body: unknown) => void this.bodies.push(body),
+		sendBatch: async (messages: Iterable<{ body: unknown }>) => {
+			for (const m of messages) this.bodies.push(m.body);
+		},
+	};
+}
 
 export class SimQueue {
-	/** Sales that reached the Queue, by order id, and how often (the consumer stores each once). */
+	/** Sales that reached the Queue, by order id, and how often. */
 	readonly delivered = new Map<string, number>();
 	/** When each sale was first handed to the sales consumer (simulated ms): the Queue's batching, as wrangler.toml sets it. */
 	readonly consumedAt = new Map<string, number>();
-	/** Sales in the batch the Queue is filling: handed over at BATCH_SIZE of them, or BATCH_TIMEOUT_MS after the first. */
-	private batch: string[] = [];
+	/** The consumer, and the env each invocation is given with a count of its D1 queries (sim/sales.ts sets them: consumeSales over the simulated D1). */
+	consumer: SalesConsumer | null = null;
+	envFor: (() => { env: Env; queries(): number }) | null = null;
+	/** The most D1 queries one invocation made, and D1's limit on them. */
+	mostQueries = 0;
+	queryLimit = Infinity;
+	/** The run's invariant broken (sim/sales.ts sets it). */
+	fail: (what: string) => never = (what) => {
+		throw new Error(what);
+	};
+	/** Messages retried past max_retries: the Queue's own dead letters (the consumer's malformed ones are in env.SALES_DLQ). */
+	readonly deadLetters: Queued[] = [];
+	/** Messages in the batch the Queue is filling: handed over at SALES_BATCH_SIZE of them, or SALES_BATCH_TIMEOUT_MS after the first. */
+	private batch: Queued[] = [];
 	private batchNumber = 0;
+	private messages = 0;
 	private readonly outages: { from: number; to: number }[] = [];
 	failedSends = 0;
+	/** Consumer invocations, messages retried, batches delivered twice, invocations still running. */
+	batches = 0;
+	retries = 0;
+	twice = 0;
+	running = 0;
+	/** Messages taken each simulated second (the Queue takes about 5,000 a second). */
+	readonly perSecond: number[] = [];
 
 	constructor(
 		private readonly events: EventQueue,
-		faults: Faults,
-		opensAt: number,
+		private readonly faults: Faults,
+		readonly opensAt: number,
 	) {
 		if (!faults.on("d1")) return;
 		for (let i = 0; i < FAULT_RATES.outages; i++) {
@@ -113,9 +170,9 @@ export class SimQueue {
 		}
 	}
 
-	/** A sale enters the batch: the first starts its timer, the last of a full batch hands it over. */
-	private queued(orderId: string): void {
-		this.batch.push(orderId);
+	/** A message enters the batch: the first starts its timer, the last of a full batch hands it over. */
+	private queued(message: Queued): void {
+		this.batch.push(message);
 		if (this.batch.length === 1) {
 			const number = this.batchNumber;
 			this.events.after(SALES_BATCH_TIMEOUT_MS, () => {
@@ -126,11 +183,14 @@ export class SimQueue {
 	}
 
 	private consume(): void {
-		for (const id of this.batch) this.consumedAt.set(id, this.events.now);
+		const batch = this.batch;
+		for (const m of batch) for (const sale of m.body.sales) if (!this.consumedAt.has(sale.orderId)) this.consumedAt.set(sale.orderId, this.events.now);
 		this.batch = [];
 		this.batchNumber++;
+		this.deliver(batch);
 	}
 
+	/** The Queue and D1 behind it are down now (the `d1` fault's windows). */
 	down(): boolean {
 		const now = this.events.now;
 		return this.outages.some((o) => now >= o.from && now < o.to);
@@ -141,11 +201,102 @@ export class SimQueue {
 			this.failedSends++;
 			throw new Error("the sales Queue is unavailable");
 		}
-		for (const m of messages)
-			for (const sale of m.body.sales) {
-				const before = this.delivered.get(sale.orderId);
-				this.delivered.set(sale.orderId, (before ?? 0) + 1);
-				if (before === undefined) this.queued(sale.orderId);
+		// Past its limits the Queue refuses the send, and the outbox would try the same again for good: an invariant broken.
+		let bytes = 0;
+		for (const m of messages) {
+			const size = JSON.stringify(m.body).length;
+			if (size > QUEUE_MESSAGE_BYTES) this.fail(`a sales message of ${size} bytes, past the Queue's ${QUEUE_MESSAGE_BYTES}`);
+			bytes += size;
+		}
+		if (messages.length > QUEUE_BATCH_MESSAGES || bytes > QUEUE_BATCH_BYTES) this.fail(`a sendBatch of ${messages.length} messages, ${bytes} bytes, past the Queue's ${QUEUE_BATCH_MESSAGES} and ${QUEUE_BATCH_BYTES}`);
+		const second = Math.floor(this.events.now / 1000);
+		while (this.perSecond.length <= second) this.perSecond.push(0);
+		for (const m of messages) {
+			this.perSecond[second]! += 1;
+			for (const sale of m.body.sales) this.delivered.set(sale.orderId, (this.delivered.get(sale.orderId) ?? 0) + 1);
+			this.queued({ id: `sales-msg-${++this.messages}`, body: m.body, sentAt: this.events.now, attempts: 0 });
+		}
+	}
+
+	/** One invocation of the consumer with these messages: its own work, on the simulated clock through D1's answers. */
+	private deliver(messages: Queued[]): void {
+		if (this.consumer === null || this.envFor === null) return;
+		this.batches++;
+		this.running++;
+		this.events.touched = true;
+		this.invoke(messages, this.consumer, this.envFor()).then(
+			() => this.running--,
+			(err: Error) => (this.events.failure ??= err),
+		);
+	}
+
+	private async invoke(messages: Queued[], consumer: SalesConsumer, { env, queries }: { env: Env; queries(): number }): Promise<void> {
+		const decided = new Map<Queued, Decision>();
+		// As the platform's: the first of ack() and retry() a message gets is what happens to it.
+		const decide = (m: Queued, d: Decision) => {
+			if (!decided.has(m)) decided.set(m, d);
+		};
+		for (const m of messages) m.attempts++;
+		const batch = {
+			queue: "ticket-sales",
+			messages: messages.map((m) => ({
+				id: m.id,
+				timestamp: new Date(EPOCH + m.sentAt),
+				body: m.body as unknown,
+				attempts: m.attempts,
+				ack: () => decide(m, { ack: true }),
+				retry: (options?: { delaySeconds?: number }) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 }),
+			})),
+			ackAll: () => messages.forEach((m) => decide(m, { ack: true })),
+			retryAll: (options?: { delaySeconds?: number }) => messages.forEach((m) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 })),
+		} as unknown as MessageBatch<unknown>;
+		// A consumer that throws has every message it did not ack retried; one that returns, every message it left alone acked.
+		let threw = false;
+		try {
+			await consumer(batch, env);
+		} catch {
+			threw = true;
+		}
+		this.mostQueries = Math.max(this.mostQueries, queries());
+		if (queries() > this.queryLimit) this.fail(`a sales consumer invocation made ${queries()} D1 queries, past the ${this.queryLimit} one invocation may make`);
+		const acked: Queued[] = [];
+		for (const m of messages) {
+			const d = decided.get(m) ?? (threw ? { ack: false, delaySeconds: 0 } : { ack: true });
+			if (d.ack) {
+				acked.push(m);
+				continue;
 			}
+			this.retries++;
+			if (m.attempts > SALES_MAX_RETRIES) {
+				this.deadLetters.push(m);
+				this.faults.note(this.events.now, [], `sales message ${m.id} retried past max_retries: to the dead-letter queue (${m.body.sales.length} sales)`);
+			} else this.events.after(d.delaySeconds * 1000, () => this.queued(m));
+		}
+		if (acked.length > 0 && this.faults.strikes("message", SALES_BATCH_TWICE, "sales batch delivered twice")) {
+			this.twice++;
+			const copies = acked.map((m) => ({ ...m }));
+			this.events.after(Math.floor(this.faults.draw("message") * SALES_BATCH_TWICE_MAX_MS), () => this.deliver(copies));
+		}
+	}
+
+	/** Sales in the Queue's dead letters and in what the consumer sent to env.SALES_DLQ. */
+	deadSales(sentToDlq: SentQueue): { sales: SaleMessage[]; unreadable: number } {
+		const sales = this.deadLetters.flatMap((m) => m.body.sales);
+		let unreadable = 0;
+		for (const body of sentToDlq.bodies) {
+			const carried = salesOf((body as { body?: unknown }).body ?? body);
+			if (carried === null) unreadable++;
+			else sales.push(...carried);
+		}
+		return { sales, unreadable };
+	}
+
+	/** The Queue's busiest second: messages taken (its limit is about 5,000 a second). */
+	peak(): { messages: number; at: number } {
+		let best = { messages: 0, at: 0 };
+		this.perSecond.forEach((n, s) => {
+			if (n > best.messages) best = { messages: n, at: s * 1000 };
+		});
+		return best;
 	}
 }

@@ -17,6 +17,7 @@ import type { SimConfig } from "./config";
 import type { Inventory } from "./shards";
 import type { Room } from "./room";
 import type { Fans } from "./fans";
+import type { SalesPath } from "./sales";
 
 /** A fan's step as the load runner names it, with its answers' times and statuses. */
 interface Step {
@@ -125,9 +126,10 @@ export class RunRecorder {
 	}
 
 	/** The report of the finished run, in the load runner's shape, with the simulation's own section. */
-	report(input: { inventory: Inventory; room: Room; fans: Fans; waitEstimate: ReturnType<typeof waitEstimateStats>; summary: string[]; events: number }): SimReport {
+	report(input: { inventory: Inventory; room: Room; sales: SalesPath; fans: Fans; waitEstimate: ReturnType<typeof waitEstimateStats>; summary: string[]; events: number }): SimReport {
 		const { config } = this;
 		const { inventory, room, fans } = input;
+		const salesPath = input.sales;
 		const opens = config.opensAt;
 		for (const fan of fans.all) {
 			this.timeline.event("arrived", fan.arrivedAt);
@@ -152,6 +154,8 @@ export class RunRecorder {
 		const outcomes = Object.fromEntries([...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)));
 		const hottest = hottestObject(objects);
 		const t = inventory.saleToConsumer();
+		const d = salesPath.saleToTicket();
+		const d1Peak = salesPath.peak();
 		return {
 			scenario: "simulation",
 			source: "simulator",
@@ -188,6 +192,20 @@ export class RunRecorder {
 				events: input.events,
 				hottest: { kind: hottest.object.kind, name: hottest.object.name, requests: hottest.requests, atS: hottest.at / 1000 - opens / 1000, shareOfLimit: hottest.requests / OBJECT_REQUESTS_PER_SECOND },
 				saleToQueue: { medianMs: t.median, p90Ms: t.p90, maxMs: t.max, orders: t.count },
+				// To the order's row written in D1 by the engine's consumer: the sale-to-ticket time the simulation measures.
+				saleToTicket: { medianMs: d.median, p90Ms: d.p90, maxMs: d.max, orders: d.count },
+				d1: {
+					queries: salesPath.d1.queries,
+					limit: d1Peak.limit,
+					peak: { queries: d1Peak.queries, atS: d1Peak.at / 1000 - opens / 1000 },
+					batches: salesPath.queue.batches,
+					retried: salesPath.queue.retries,
+					refused: salesPath.d1.refused,
+					deliveredTwice: salesPath.queue.twice,
+					deadLettered: salesPath.queue.deadLetters.length,
+					followUps: salesPath.followUps.bodies.length,
+					mostQueriesInOneInvocation: salesPath.queue.mostQueries,
+				},
 				objects: objects.map(({ kind, index, object }) => {
 					const peak = object.peak();
 					return {

@@ -79,8 +79,8 @@ export class Inventory {
 
 	/**
 	 * From each order to its sale's hand-over to the sales consumer: the outbox's send (retried
-	 * through the Queue's outages) and the Queue's batching. The consumer's own write to D1
-	 * after it is not simulated, so this is sale-to-ticket time less that write.
+	 * through the Queue's outages) and the Queue's batching; the consumer's write to D1 comes
+	 * after it (sim/sales.ts measures sale-to-ticket to the row).
 	 */
 	saleToConsumer(): { median: number; p90: number; max: number; count: number } {
 		const waits: number[] = [];

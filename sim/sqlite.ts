@@ -19,10 +19,11 @@ export interface SqlJsDatabase {
 	prepare(sql: string): SqlJsStatement;
 	run(sql: string): unknown;
 	getRowsModified(): number;
+	export(): Uint8Array;
 	close(): void;
 }
 export interface SqlJs {
-	Database: new () => SqlJsDatabase;
+	Database: new (image?: Uint8Array) => SqlJsDatabase;
 }
 
 /**
@@ -85,7 +86,18 @@ export interface SimStorage {
 	readonly statements: number;
 	/** Moves with every write (and rollback): unchanged, the database reads as it did. */
 	readonly version: number;
+	/** The database file's bytes (its main schema), to open copies from; the storage is only closed after. */
+	export(): Uint8Array;
 	close(): void;
+}
+
+/**
+ * For a database that is not an object's: its tables in the main schema ("main"; an object's
+ * go in temp, below), and opened as a copy of a file's bytes (`from`, another storage's export).
+ */
+export interface StorageOptions {
+	tables?: "temp" | "main";
+	from?: Uint8Array;
 }
 
 /** Only these statements write rows: any other leaves sqlite3_changes() at the last write's count, so it counts 0. */
@@ -162,9 +174,10 @@ interface Prepared {
  * would cost more than the hits it would never get. `version` moves with every write,
  * so a caller can tell the database has not changed since it last looked.
  */
-export function sqliteStorage(sqlJs: SqlJs): SimStorage {
+export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimStorage {
 	const c = sqlJs as unknown as SqliteC;
-	const db = new sqlJs.Database();
+	const db = new sqlJs.Database(options.from);
+	const temp = options.tables !== "main";
 	const dbHandle = (db as unknown as { db: number }).db;
 	// sql.js keeps the database as a file in Emscripten's in-memory file system; a rollback journal
 	// kept there too costs a file write per change. In memory it still undoes a transaction the same.
@@ -186,7 +199,7 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		if (cache.size > 0) cache.clear();
 	};
 	const prepare = (query: string): Prepared => {
-		const text = query.replace(CREATE_TABLE, "CREATE TEMP TABLE");
+		const text = temp ? query.replace(CREATE_TABLE, "CREATE TEMP TABLE") : query;
 		const statement = db.prepare(text);
 		const read = READS.test(query);
 		return { statement, handle: statementHandle(c, statement, text), columns: null, read, write: WRITES.test(query), caching: read, lookups: 0, hits: 0 };
@@ -303,6 +316,10 @@ export function sqliteStorage(sqlJs: SqlJs): SimStorage {
 		},
 		get version() {
 			return version;
+		},
+		// sql.js closes and opens the database again to read its file: the handles kept here are stale after.
+		export() {
+			return db.export();
 		},
 		close() {
 			for (const e of prepared.values()) e.statement.free();
