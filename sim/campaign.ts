@@ -114,9 +114,14 @@ export function replayCommand(config: SimConfig): string {
 	const defaults = simConfig({ seed: config.seed, tickets: config.tickets });
 	let command = `npm run simulate -- --seed ${config.seed} --fans ${config.fans} --tickets ${config.tickets} --lines ${config.lines} --shards ${config.shards} --faults ${config.faults.length === 0 ? "none" : config.faults.join(",")}`;
 	for (const [flag, field] of REPLAYED_SETTINGS) if (config[field] !== defaults[field]) command += ` --${flag} ${config[field]}`;
-	if (config.clientFrom !== "") command += ` --client-from ${config.clientFrom}`;
+	if (config.clientFrom !== "") command += ` --client-from ${shellWord(config.clientFrom)}`;
 	if (config.waitForReturns) command += " --wait-for-returns";
 	return command;
+}
+
+/** A path as one word of a shell command: as it is when nothing in it needs quoting. */
+function shellWord(text: string): string {
+	return /^[\w./,:=@+-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 /** Seeds `first`.. `first + count − 1` of one drop, every fault on: the seeds that broke an invariant, and what broke. */

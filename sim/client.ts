@@ -8,6 +8,8 @@
 // the ticketing Workflows) shares the cores and pauses when the process does, none of which
 // the simulated objects model at Cloudflare's CPU per call.
 
+import { percentile } from "../loadtest/lib/node-client.mjs";
+
 export interface ClientModel {
 	/** Requests a second through one machine, or 0. */
 	rate: number;
@@ -22,7 +24,7 @@ export interface ClientModel {
 export class FansMachine {
 	/** When the machine is next free to send. */
 	private freeAt = 0;
-	/** Past the end of `rates`: its 95th percentile of the seconds that answered any. */
+	/** Past the end of `rates`: its 95th percentile of the seconds that answered any (nearest rank, as the load runner's). */
 	private readonly afterRates: number;
 
 	constructor(
@@ -31,7 +33,7 @@ export class FansMachine {
 		private readonly at: (time: number, run: () => void) => void,
 	) {
 		const busy = model.rates.filter((r) => r > 0).sort((a, b) => a - b);
-		this.afterRates = busy.length === 0 ? 0 : busy[Math.ceil(busy.length * 0.95) - 1]!;
+		this.afterRates = percentile(busy, 95) ?? 0;
 	}
 
 	/** Whether every request leaves when made (each fan its own machine). */
@@ -62,7 +64,11 @@ export class FansMachine {
 	}
 }
 
-/** A load run's answers in each second since the drop was made, from its report's timeline (every status class). */
+/**
+ * A load run's answers in each second since the drop was made, from its report's timeline
+ * (every status class), up to its last second that answered any: the timeline is sized
+ * before the run, so the seconds after its end are empty, not a pause.
+ */
 export function answersPerSecond(timeline: { bucketSeconds: number; buckets: number; statuses: Record<string, number[]> }): number[] {
 	const out: number[] = [];
 	for (let b = 0; b < timeline.buckets; b++) {
@@ -70,5 +76,6 @@ export function answersPerSecond(timeline: { bucketSeconds: number; buckets: num
 		for (const counts of Object.values(timeline.statuses)) n += counts[b] ?? 0;
 		for (let s = 0; s < timeline.bucketSeconds; s++) out.push(n / timeline.bucketSeconds);
 	}
+	while (out.length > 0 && out[out.length - 1] === 0) out.pop();
 	return out;
 }

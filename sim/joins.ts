@@ -1,16 +1,16 @@
 // A fan's join as the load runner's journey sends it (loadtest/lib/journey.js): the
 // same secret with every join, and when no answer comes within the client's timeout
 // (the runner's 30 s, REQUEST_TIMEOUT_SECONDS in loadtest/lib/k6-client.js) the join
-// is sent again after a pause of 500 ms times the attempts so far, 8 attempts at most.
+// is sent again after the journey's pause, as many attempts as it makes (its own
+// JOIN_ATTEMPTS and joinRetryPauseMs).
 // And what the simulator holds a join sent again to: the line answers the place it
 // gave the first (one place a fan).
+import { JOIN_ATTEMPTS, joinRetryPauseMs } from "../loadtest/lib/journey.js";
 import { seedHex, type EventQueue } from "./events";
 import type { JoinAnswer, Room } from "./room";
 
 /** How long the runner's client waits for an answer before it counts the request as failed. */
 export const JOIN_TIMEOUT_MS = 30_000;
-/** The journey's attempts at a join before the fan ends in error. */
-const JOIN_ATTEMPTS = 8;
 
 /** The fan's secret as its line keeps it (the Worker hands the line its SHA-256): drawn from the seed, the same with every join of the fan. */
 export function secretOf(seed: number, fanId: string): string {
@@ -26,7 +26,7 @@ export function sendJoin(room: Room, events: EventQueue, seed: number, fan: { id
 	send(() => {
 		const sentAt = events.now;
 		room.join(fan.id, fan.line, secretOf(seed, fan.id), joined, () =>
-			events.at(sentAt + JOIN_TIMEOUT_MS + 500 * (attempt + 1), () => {
+			events.at(sentAt + JOIN_TIMEOUT_MS + joinRetryPauseMs(attempt), () => {
 				if (attempt + 1 >= JOIN_ATTEMPTS) return failed();
 				sendJoin(room, events, seed, fan, send, joined, failed, attempt + 1);
 			}),

@@ -79,6 +79,10 @@ export class Room {
 	/** Shards' tells to the pacer lost, and those after which the pacer looked at the shards all the same. */
 	lostTells = 0;
 	lostTellsFound = 0;
+	/** A watermark reader has published the first copy (it lands a cache's age later: the reads meanwhile publish nothing more). */
+	private firstReadPublishing = false;
+	/** When the pacer last sent each shard a look at its totals (a lost tell's check wants one sent after it). */
+	private readonly lookSentAt = new Map<number, number>();
 	/** The places lines gave in answers that were lost, by fan: a fan's next join must be answered the same. */
 	private readonly lostJoins = new Map<string, JoinAnswer>();
 	/** What the Worker answers polls from: the pacer's last watermark, as published (null before the first). */
@@ -120,7 +124,7 @@ export class Room {
 		this.storage = sqliteStorage(sqlJs);
 		this.build();
 		inventory.tellPacer = () => this.stockMoved();
-		inventory.tellLostAt = (from) => this.tellLost(from.name);
+		inventory.tellLostAt = (from) => this.tellLost(from.index, from.name);
 		// The seed's commitment is a SHA-256 the simulation never checks: the seed alone decides the shuffle.
 		const seed = seedHex(config.seed, "prequeue");
 		this.core.commitSeed(seed, `sim:${seed}`);
@@ -209,7 +213,10 @@ export class Room {
 			},
 			openLine: (k, input) => me.gate(this.tickCall(`line ${k}`, (answer) => this.atLine(k, cpu.seal, "open", (core) => core.open(input.firstSlot), answer))),
 			sealLine: (k, ask) => me.gate(this.tickCall(`line ${k}`, (answer) => this.atLine(k, cpu.seal, "seal", (core) => core.seal(ask, this.lineClock(k)), answer))),
-			shardTotals: (_drop, k, look) => me.gate(this.tickCall(`shard ${k}`, (answer) => this.inventory.look(k, look, (counts) => answer({ ...counts, named: NO_UNITS })))),
+			shardTotals: (_drop, k, look) => {
+				this.lookSentAt.set(k, this.clock());
+				return me.gate(this.tickCall(`shard ${k}`, (answer) => this.inventory.look(k, look, (counts) => answer({ ...counts, named: NO_UNITS }))));
+			},
 			windowTotals: () => Promise.reject(new Error("the simulated drop has no sale windows")),
 			ticked: () => {
 				if (me.alive()) this.publish();
@@ -271,15 +278,16 @@ export class Room {
 	/**
 	 * A shard's tell that stock moved was lost: the pacer must find that stock by its own looks
 	 * (every DRY_LOOK_MS while it trusts the shards to tell it, every second otherwise). Unless
-	 * it has sold out or sleeps (nobody waits to be admitted to the stock), a look at the
-	 * shards must come after the tell, within DRY_LOOK_MS and the slack its own faults take.
+	 * it has sold out or sleeps (nobody waits to be admitted to the stock), a look at that
+	 * shard must be sent after the tell, within DRY_LOOK_MS and the slack its own faults take.
 	 */
-	private tellLost(from: string): void {
+	private tellLost(shard: number, from: string): void {
 		const at = this.clock();
 		this.lostTells++;
 		this.events.after(DRY_LOOK_MS + LOST_TELL_SLACK_MS, () => {
 			const state = this.core.state();
-			if ((state.totals_at ?? 0) > at) return void this.lostTellsFound++;
+			// A look sent to that shard after the tell, not one that was on its way already (its counts predate the stock moving).
+			if ((this.lookSentAt.get(shard) ?? -Infinity) > at) return void this.lostTellsFound++;
 			if (state.sold_out === 1 || state.sleeping === 1) return;
 			this.fail(`${from}'s tell to the pacer was lost ${((this.clock() - at) / 1000).toFixed(1)} s ago and the pacer has not looked at the shards since: stock it frees is left unsold while fans wait`);
 		});
@@ -378,7 +386,10 @@ export class Room {
 					// Fresh totals (nearly every read) answer at once: no promise to settle before the clock moves.
 					this.pacer.call(this.config.cpu.read, () => {
 						// Before the first tick the Worker's copy is what this read returns: the drop as made, not open yet.
-						if (this.published === null) this.publish();
+						if (this.published === null && !this.firstReadPublishing) {
+							this.firstReadPublishing = true;
+							this.publish();
+						}
 						return this.core.readerFindsTotalsStale(this.clock()) ? this.gatherForReader() : undefined;
 					}, NO_ANSWER, 0, undefined, "watermark");
 				});

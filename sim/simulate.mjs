@@ -44,7 +44,7 @@ const faultsText = values.faults;
 const noShrink = values["no-shrink"] === true;
 const reportFile = values.report === undefined ? null : resolve(values.report);
 const waitForReturns = values["wait-for-returns"] === true;
-const clientFrom = values["client-from"];
+const clientFrom = values["client-from"] === undefined ? undefined : resolve(values["client-from"]);
 delete values["client-from"];
 delete values["wait-for-returns"];
 delete values.faults;

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadSimulator } from "../sim/bundle.mjs";
+import { arrivalOffsetMs, fanChoices, fanRandom } from "../loadtest/lib/journey.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -202,6 +203,13 @@ test("a real run's pace as the fans' machine: each second sends no more than tha
 test("a load run's answers a second come from its timeline, every status class, spread over a bucket's seconds", () => {
 	const timeline = { bucketSeconds: 2, buckets: 3, statuses: { "2xx": [10, 4, 0], "503": [2, 0, 0], network: [0, 0, 6] } };
 	assert.deepEqual(sim.answersPerSecond(timeline), [6, 6, 2, 2, 3, 3]);
+	// The timeline is sized before the run: its empty seconds after the last answer are the run's end, not a pause.
+	const ended = { bucketSeconds: 1, buckets: 6, statuses: { "2xx": [5, 0, 7, 0, 0, 0] } };
+	assert.deepEqual(sim.answersPerSecond(ended), [5, 0, 7]);
+	const machine = new sim.FansMachine({ rate: 0, rates: sim.answersPerSecond(ended) }, () => 3000, () => assert.fail("nothing waits past the end"));
+	let sent = false;
+	machine.send(() => (sent = true));
+	assert.equal(sent, true, "a request made after the real run's last answer leaves at the busy rate, not after its empty tail");
 });
 
 test("--client-from runs the fans' machine at a load run's pace; the replay names the report, and without it the run is another", async () => {
@@ -227,10 +235,10 @@ test("--client-from runs the fans' machine at a load run's pace; the replay name
 			},
 		});
 		assert.equal(cli, result.lines.join("\n") + "\n", "the command's run is the config's");
-		const perSecondSent = [];
-		for (const at of sends) perSecondSent[Math.floor(at / 1000)] = (perSecondSent[Math.floor(at / 1000)] ?? 0) + 1;
+		const perSecondSent = Array.from({ length: Math.floor(Math.max(...sends) / 1000) + 1 }, () => 0);
+		for (const at of sends) perSecondSent[Math.floor(at / 1000)]++;
 		for (let s = 0; s < perSecond.length; s++) assert.ok((perSecondSent[s] ?? 0) <= perSecond[s] + 1, `second ${s}: ${perSecondSent[s]} sent at a pace of ${perSecond[s]}`);
-		assert.ok(Math.max(...perSecondSent.slice(0, 10).map((n) => n ?? 0)) >= 30, "the opening's burst fills the slow seconds");
+		assert.ok(Math.max(...perSecondSent.slice(0, 10)) >= 30, "the opening's burst fills the slow seconds");
 		const free = await sim.simulate(sim.simConfig(drop), sim.sqlJs, {});
 		assert.notEqual(free.lines.join("\n"), result.lines.join("\n"));
 		assert.throws(() => execFileSync(process.execPath, [join(ROOT, "sim/simulate.mjs"), "--fans", "100", "--client-from", file, "--client-rate", "5"], { stdio: "pipe" }), /not both/);
@@ -260,4 +268,43 @@ test("a join's answer carries the fan's first view: it is read, not counted as a
 	assert.ok(joins > 0);
 	assert.equal(views, joins, "every join's answer read once as a view");
 	assert.match(result.lines.join("\n"), new RegExp(`; ${result.report.steps.status.count} polls answered by the Worker`), "the polls counted are the status requests, none for the joins");
+});
+
+test("the simulated fans are the load runner's fans of the same seed: its arrival curve and each fan's choices from its own stream", async () => {
+	const config = sim.simConfig({ seed: 7, fans: 1500, tickets: 200, shards: 2, lines: 2 });
+	let all;
+	await sim.simulate(config, sim.sqlJs, { fans: (fans) => (all = fans.all) });
+	const knobs = { seed: 7, leadSeconds: config.opensAt / 1000, spreadSeconds: config.spreadSeconds, quantity: "random", maxPerFan: config.maxPerFan, abandonRate: config.abandonRate, declineRate: config.declineRate, thinkMs: config.thinkMs };
+	assert.equal(all.length, 1500);
+	for (const fan of all) {
+		assert.equal(fan.arrivedAt, arrivalOffsetMs(fan.index, knobs), `fan ${fan.index} arrives as the runner's`);
+		const c = fanChoices(knobs, fanRandom(7, fan.index));
+		assert.deepEqual({ wants: fan.wants, abandons: fan.abandons, walksAway: fan.walksAway, declined: fan.declined, thinkMs: fan.thinkMs }, c);
+	}
+	// The runner's curve: a fifth early in the pre-queue, most in a spike around the opening.
+	const early = all.filter((f) => f.arrivedAt < config.opensAt).length;
+	assert.ok(early > 0.4 * all.length && early < 0.7 * all.length, `${early} of ${all.length} before the opening`);
+});
+
+test("fans in the pre-queue are told to come back around the opening, as the Worker answers them from the watermark it reads: not every second", async () => {
+	const config = sim.simConfig({ seed: 3, fans: 2000, tickets: 300, shards: 2, lines: 2 });
+	let polls = 0;
+	let joins = 0;
+	await sim.simulate(config, sim.sqlJs, {
+		fans: (fans) => {
+			const poll = fans.poll.bind(fans);
+			fans.poll = (fan, asked = true) => {
+				if (asked && fans.events.now < config.opensAt) polls++;
+				return poll(fan, asked);
+			};
+			const joined = fans.joined.bind(fans);
+			fans.joined = (fan, answer) => {
+				if (fans.events.now < config.opensAt) joins++;
+				return joined(fan, answer);
+			};
+		},
+	});
+	assert.ok(joins > 500, `${joins} joined before the opening`);
+	// Told "around the opening" (0.9 to 1.1 of the time left, at least a second), a fan polls about once before it.
+	assert.ok(polls < joins, `${polls} polls before the opening from ${joins} fans in the pre-queue`);
 });

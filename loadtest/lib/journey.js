@@ -286,6 +286,14 @@ export function fanRandom(seed, index) {
 	return seededRandom((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
 }
 
+/** A fan's tries at its join before it ends in error (the simulator's fans too, sim/joins.ts). */
+export const JOIN_ATTEMPTS = 8;
+
+/** The pause before a join is sent again after try `attempt` (from 0) went unanswered. */
+export function joinRetryPauseMs(attempt) {
+	return 500 * (attempt + 1);
+}
+
 /**
  * What fan `index` will do, drawn first from its stream (`rnd`: fanRandom(knobs.seed, index)):
  * how many tickets it wants, whether it abandons its hold (and then walks away or releases
@@ -668,7 +676,7 @@ export function* fanJourney(client, ctx) {
 	const fanSecret = newFanSecret();
 	let joined = null;
 	result.joinSentAt = client.now();
-	for (let attempt = 0; attempt < 8 && joined === null; attempt++) {
+	for (let attempt = 0; attempt < JOIN_ATTEMPTS && joined === null; attempt++) {
 		const res = yield request("POST", base + "/join", { headers: { "content-type": "application/json" }, json: { fanId: ctx.fanId, fanSecret: fanSecret }, step: "join" });
 		if (res.status === 201 || res.status === 200) {
 			result.joinAnsweredAt = client.now();
@@ -683,7 +691,7 @@ export function* fanJourney(client, ctx) {
 		} else if (res.status === 429 || (res.status === 503 && errorCode(res) !== null)) {
 			yield pause(retryAfterMs(res, 1000));
 		} else if (transient(client, "join", res, ctx.fanId)) {
-			yield pause(500 * (attempt + 1));
+			yield pause(joinRetryPauseMs(attempt));
 		} else if (res.status === 409 && errorCode(res) === "drop_closed") {
 			result.outcome = "closed";
 			return result;

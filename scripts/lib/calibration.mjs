@@ -7,7 +7,6 @@
 // figure 0 on both sides is shown as not exercised, neither passed nor flagged.
 // Pure functions: test-node/calibration.test.mjs runs them on fixture reports.
 import { OBSERVING_METHODS, loadSummary } from "../../loadtest/lib/journey.js";
-import { percentile } from "../../loadtest/lib/node-client.mjs";
 
 /** The bound: a simulated figure within 15 % of the real one. */
 export const TOLERANCE = 0.15;
