@@ -122,11 +122,16 @@ async function rotatingSvg(entry, nowMs) {
 	return svg;
 }
 
-let rotationTimer = null;
+/**
+ * The rotations running. Two drawings can overlap (the page draws the order it holds, then the one it reads again),
+ * so each drawing's timer ends itself and only itself: the stale drawing's timer, finding its tickets off the page,
+ * must not stop the one whose tickets are on it, or that fan's code would stop changing.
+ */
+const rotationTimers = new Set();
 
 function stopRotation() {
-	clearInterval(rotationTimer);
-	rotationTimer = null;
+	for (const timer of rotationTimers) clearInterval(timer);
+	rotationTimers.clear();
 }
 
 /**
@@ -135,8 +140,12 @@ function stopRotation() {
  */
 function startRotation(entries) {
 	if (entries.length === 0) return;
-	rotationTimer = setInterval(() => {
-		if (!entries.some((e) => e.li.isConnected)) return stopRotation();
+	const timer = setInterval(() => {
+		if (!entries.some((e) => e.li.isConnected)) {
+			clearInterval(timer);
+			rotationTimers.delete(timer);
+			return;
+		}
 		const now = Date.now();
 		for (const entry of entries) {
 			const svg = entry.li.querySelector("svg.qr");
@@ -146,6 +155,7 @@ function startRotation(entries) {
 			});
 		}
 	}, 1000);
+	rotationTimers.add(timer);
 }
 
 /** What the order's status means to the fan. */

@@ -72,6 +72,14 @@ export async function fanRotatingCodeOffline({ browser, base, api, gateToken, sh
 	await assertAccessible(page, "fan ticket with a rotating code, phone", { log });
 	await shot(page, "fan-rotating-code");
 
+	// Two drawings of the tickets at once, as when the page draws the order it holds and then the one it reads again:
+	// the stale one's tickets never reach the page, and its rotation must not stop the one whose tickets do.
+	await page.evaluate(async (held) => {
+		const { ticketItems } = await import("/tickets.js");
+		const [, shown] = await Promise.all([ticketItems(held), ticketItems(held)]);
+		document.getElementById("tickets").replaceChildren(...shown.items);
+	}, order);
+	await page.waitForTimeout(1_500);
 	await context.setOffline(true);
 	// The next window comes within one step; the page draws it without the network.
 	await page.waitForFunction((w) => Number(document.querySelector("#tickets svg.qr")?.dataset.window) > w, first.window, { timeout: (step + 3) * 1000 });
