@@ -19,6 +19,7 @@ import type { SimConfig } from "./config";
 import type { EventQueue } from "./events";
 import { FAULT_RATES, type Faults } from "./faults";
 import type { SimProvider, SimQueue } from "./provider";
+import { type Spread, spreadOf } from "./sales";
 
 /** What the fan is answered when the object restarted under their request (workerd's reset, a 503). */
 export const RESTARTED = failed(503, "unavailable", "The object restarted; ask again.");
@@ -82,15 +83,13 @@ export class Inventory {
 	 * through the Queue's outages) and the Queue's batching; the consumer's write to D1 comes
 	 * after it (sim/sales.ts measures sale-to-ticket to the row).
 	 */
-	saleToConsumer(): { median: number; p90: number; max: number; count: number } {
+	saleToConsumer(): Spread {
 		const waits: number[] = [];
 		for (const [id, at] of this.orderedAt) {
 			const reached = this.queue.consumedAt.get(id);
 			if (reached !== undefined) waits.push(reached - at);
 		}
-		waits.sort((a, b) => a - b);
-		const at = (q: number) => (waits.length === 0 ? 0 : waits[Math.min(waits.length - 1, Math.floor(q * waits.length))]!);
-		return { median: at(0.5), p90: at(0.9), max: waits.length === 0 ? 0 : waits[waits.length - 1]!, count: waits.length };
+		return spreadOf(waits);
 	}
 
 	get orders(): number {
