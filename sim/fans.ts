@@ -12,7 +12,7 @@
 // patience ends: such a fan is parked, its polls' times drawn from its own stream and counted
 // without an event each, and woken by the first watermark that could tell it something (`park`).
 import { MIN_POLL_MS, pollAfterMs } from "../src/waiting-room/admission";
-import { admittedAt } from "../src/waiting-room/placement";
+import { accessGrant, admissionSource, holdRefusal } from "../src/waiting-room/access-grant";
 import { stockRoom, unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
 import { stableHash } from "../src/shared/crypto";
 import { EPOCH, type EventQueue } from "./events";
@@ -45,7 +45,9 @@ export interface Fan {
 	join: JoinAnswer | null;
 	position: number | null;
 	admittedAt: number | null;
+	/** When the turn the Worker granted ends (simulated ms: its access token's expiry), and the position its token carries. */
 	turnEnds: number;
+	tokenPosition: number;
 	bought: number;
 	outcome: Outcome | null;
 	/** The first wait told while waiting after the opening, the Worker's time of that answer, and when the fan's batch went in (epoch ms). */
@@ -91,6 +93,14 @@ export class Fans {
 	polls = 0;
 	/** Polls the Worker answered by asking the fan's line (their slot had left the watermark). */
 	locates = 0;
+	/** Admitted fans whose batch the watermark no longer listed: the Worker asked the pacer when it went in. */
+	pacerAsks = 0;
+	/** Turns granted, turns over before the fan's poll saw them, and holds sent past their turn's end (the token's expiry). */
+	turnsGranted = 0;
+	expiredAtPoll = 0;
+	expiredAtHold = 0;
+	/** Holds the Worker refused from its copy of the watermark before asking a shard (a closed drop, a turn from before a sell-out). */
+	workerRefusals = 0;
 	/** For studies of the estimate: called at every poll of a placed, waiting fan with what the Worker answered from (no fan is parked while it is set). */
 	watch: ((fan: Fan, w: Watermark, place: number, now: number) => void) | null = null;
 	/** Polls counted for parked fans, without an event each (in `polls` too). */
@@ -135,7 +145,7 @@ export class Fans {
 				index: i, id, line: this.room.lineOf(id), home: this.inventory.homeOf(id),
 				wants: choice.wants, abandons: choice.abandons, walksAway: choice.walksAway,
 				declined: choice.declined, thinkMs: choice.thinkMs, retries: this.random() < c.retryRate, holds: 0,
-				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, bought: 0, outcome: null,
+				arrivedAt, join: null, position: null, admittedAt: null, turnEnds: 0, tokenPosition: 0, bought: 0, outcome: null,
 				estimateMs: null, estimateAt: null, admittedServerAt: null,
 				pollDraws: 0, parked: false, nextPollAt: 0, parkings: 0, pollNext: () => this.send(() => this.poll(fan)),
 			};
@@ -179,8 +189,11 @@ export class Fans {
 		}
 		const through = w?.admittedThrough ?? 0;
 		if (fan.position !== null && fan.position <= through) {
-			fan.admittedServerAt = admittedAt(w!.batches, fan.position) ?? this.events.clock();
-			return this.admitted(fan);
+			// As the fan route grants a turn: from the time the fan's batch went in, in the watermark or (its list cut short) at the pacer.
+			const source = admissionSource(w!, fan.position);
+			if (source.kind !== "ask") return this.granted(fan, source.kind === "listed" ? source.at : null);
+			this.pacerAsks++;
+			return this.room.admittedAt(fan.position, (at) => this.granted(fan, at));
 		}
 		// As the fan route answers: the wait for the fan's place and when to poll again, from the watermark.
 		let next = MIN_POLL_MS;
@@ -317,12 +330,26 @@ export class Fans {
 		return top;
 	}
 
-	private admitted(fan: Fan): void {
-		const now = this.events.now;
+	/**
+	 * The turn the Worker grants an admitted fan (src/waiting-room/access-grant.ts, the status
+	 * route's code): from when its batch went in (`at`; null, not known), a turn's length or an
+	 * offer's, ending with its access token's expiry; a turn already over is "expired". The
+	 * token's signature is not computed: its claims are what the shards and the hold route read.
+	 */
+	private granted(fan: Fan, at: number | null): void {
+		const w = this.room.published!;
+		const grant = accessGrant(w, { position: fan.position!, at, window: undefined }, this.events.clock(), this.config.accessSeconds);
+		if (grant.kind === "expired") {
+			this.expiredAtPoll++;
+			return this.end(fan, "expired");
+		}
+		this.turnsGranted++;
 		// Admission by position: nobody is let in past the pacer's own watermark.
 		if (fan.position! > this.room.admittedThrough) this.fail(`fan at position ${fan.position} admitted past the watermark ${this.room.admittedThrough}`);
-		fan.admittedAt = now;
-		fan.turnEnds = now + this.config.accessSeconds * 1000;
+		fan.admittedAt = this.events.now;
+		fan.admittedServerAt = grant.admittedAt;
+		fan.turnEnds = grant.exp * 1000 - EPOCH;
+		fan.tokenPosition = grant.tokenPosition;
 		this.hold(fan, fan.wants);
 	}
 
@@ -343,25 +370,39 @@ export class Fans {
 
 	private sendHold(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): void {
 		const quantity = input.quantity;
-		this.send(() => this.inventory.hold(fan.home, input, (o) => {
-			if (o.ok) {
-				if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
-				return this.bought(fan, o.value);
+		this.send(() => {
+			// The hold route's checks before any shard is asked: the token's expiry (jose's: expired once the clock reaches it), then the Worker's copy of the watermark.
+			const clock = this.events.clock();
+			if (clock >= EPOCH + fan.turnEnds) {
+				this.expiredAtHold++;
+				return this.end(fan, "expired");
 			}
-			if (o.code === "sold_out") return this.config.waitForReturns ? this.waitForReturns(fan, quantity, 0) : this.end(fan, "sold_out");
-			if (o.code === "limit_exceeded") return this.end(fan, "refused");
-			const later = this.events.now + 1000;
-			if (later >= fan.turnEnds) return this.end(fan, "expired");
-			// No answer, or the shard restarted under the request: the same request again, under its key.
-			if (o.code === "unavailable" || o.code === "timeout") return this.events.at(later, () => this.sendHold(fan, input));
-			// Fewer are left than asked for: ask for what is left. Stock on its way: again in a second, as told.
-			if (o.code === "not_enough_left") {
-				const available = Number(o.details?.available ?? 1);
-				return this.hold(fan, Math.max(1, Math.min(quantity, available)));
+			const refused = holdRefusal(this.room.published!, fan.tokenPosition, clock);
+			if (!refused.ok) {
+				this.workerRefusals++;
+				return refused.code === "returns_in_line" ? this.end(fan, "sold_out") : this.end(fan, "refused");
 			}
-			if (o.code === "try_again") return this.events.at(later, () => this.hold(fan, quantity));
-			this.end(fan, "expired");
-		}));
+			const asked = { ...input, position: fan.tokenPosition };
+			this.inventory.hold(fan.home, asked, (o) => {
+				if (o.ok) {
+					if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...asked, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
+					return this.bought(fan, o.value);
+				}
+				if (o.code === "sold_out") return this.config.waitForReturns ? this.waitForReturns(fan, quantity, 0) : this.end(fan, "sold_out");
+				if (o.code === "limit_exceeded") return this.end(fan, "refused");
+				const later = this.events.now + 1000;
+				if (later >= fan.turnEnds) return this.end(fan, "expired");
+				// No answer, or the shard restarted under the request: the same request again, under its key.
+				if (o.code === "unavailable" || o.code === "timeout") return this.events.at(later, () => this.sendHold(fan, input));
+				// Fewer are left than asked for: ask for what is left. Stock on its way: again in a second, as told.
+				if (o.code === "not_enough_left") {
+					const available = Number(o.details?.available ?? 1);
+					return this.hold(fan, Math.max(1, Math.min(quantity, available)));
+				}
+				if (o.code === "try_again") return this.events.at(later, () => this.hold(fan, quantity));
+				this.end(fan, "expired");
+			});
+		});
 	}
 
 	/**
@@ -400,7 +441,7 @@ export class Fans {
 					}));
 				return release();
 			}
-			const pay = (declined: boolean): void => this.send(() => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds }, (o) => {
+			const pay = (declined: boolean): void => this.send(() => this.inventory.purchase(fan.home, { holdId: hold.holdId, fanId: fan.id, declined, notAfter: EPOCH + fan.turnEnds, admittedAt: fan.admittedServerAt! }, (o) => {
 				if (o.ok) {
 					fan.bought += hold.quantity;
 					return this.end(fan, "bought");

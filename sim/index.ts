@@ -6,6 +6,6 @@ export { SimShard } from "./shard";
 export { sqliteStorage, type SqlJs } from "./sqlite";
 export { FAULT_KINDS, FAULT_RATES, parseFaults, type FaultKind } from "./faults";
 export { campaign, failureOf, involvedTrace, kindsStruck, replayCommand, seedRun, shrink, type Hooks } from "./campaign";
-export { EventQueue } from "./events";
+export { EPOCH, EventQueue } from "./events";
 export { NO_ANSWER, SimObject } from "./objects";
 export { FansMachine, answersPerSecond } from "./client";

@@ -370,6 +370,14 @@ export class Room {
 		}, answer, this.config.hopMs, undefined, "locate");
 	}
 
+	/** When the batch that admitted `position` went in, asked of the pacer (PacerCore.admittedAt) by a Worker whose watermark no longer lists it; null when none did. */
+	admittedAt(position: number, answer: (at: number | null) => void): void {
+		this.pacer.call(this.config.cpu.read, () => {
+			const found = this.core.admittedAt(position);
+			return found.ok ? found.value.at : null;
+		}, answer, this.config.hopMs, undefined, "admittedAt");
+	}
+
 	/**
 	 * The watermark readers: about one read a second per data center, spread over the second, for as long as fans ask the
 	 * Worker (a read is its cache running out under a fan's request): from the drop's making until it sells out and every

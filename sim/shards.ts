@@ -226,13 +226,13 @@ export class Inventory {
 	}
 
 	/** A hold at the fan's home shard, through the engine's transfers (a short shard asks its peers). */
-	hold(k: number, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }, answer: FanAnswer<HoldView>): void {
+	hold(k: number, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; position: number }, answer: FanAnswer<HoldView>): void {
 		const shard = this.shards[k]!;
 		const request = JSON.stringify({ quantity: input.quantity });
 		this.request(k, this.config.cpu.hold, "hold", `hold of ${input.quantity} (key ${input.idempotencyKey})`, input.fanId, async () => {
-			// The simulated shards are told no line for returned tickets, so a position changes nothing here.
+			// The position is the access token's (the simulated shards are told no line for returned tickets, so it changes nothing yet).
 			// The same key in flight (a fan's repeat after no answer): the first answer, as the shard object's hold.
-			const o = await shard.once.run(input.fanId, input.idempotencyKey, request, () => shard.transfers.hold({ ...input, request, position: 0 }));
+			const o = await shard.once.run(input.fanId, input.idempotencyKey, request, () => shard.transfers.hold({ ...input, request }));
 			const mine = shard.fanTickets(input.fanId);
 			if (mine > this.config.maxPerFan) this.fail(`fan ${input.fanId} holds or bought ${mine} tickets on shard ${k} > maxPerFan ${this.config.maxPerFan}`);
 			return o;
@@ -240,10 +240,10 @@ export class Inventory {
 	}
 
 	/** A purchase of a hold: token "ok" is approved, any other declined. */
-	purchase(k: number, input: { holdId: string; fanId: string; declined: boolean; notAfter: number }, answer: FanAnswer<PurchaseView>): void {
+	purchase(k: number, input: { holdId: string; fanId: string; declined: boolean; notAfter: number; admittedAt: number }, answer: FanAnswer<PurchaseView>): void {
 		const shard = this.shards[k]!;
 		const token = input.declined ? "declined" : "ok";
-		this.request(k, this.config.cpu.purchase, "purchase", `purchase of ${input.holdId}`, input.fanId, () => shard.charges.purchase({ holdId: input.holdId, fanId: input.fanId, payment: { method: "test", token }, notAfter: input.notAfter }), answer);
+		this.request(k, this.config.cpu.purchase, "purchase", `purchase of ${input.holdId}`, input.fanId, () => shard.charges.purchase({ holdId: input.holdId, fanId: input.fanId, payment: { method: "test", token }, notAfter: input.notAfter, admittedAt: input.admittedAt }), answer);
 	}
 
 	release(k: number, input: { holdId: string; fanId: string }, answer: FanAnswer<unknown>): void {

@@ -308,3 +308,22 @@ test("fans in the pre-queue are told to come back around the opening, as the Wor
 	// Told "around the opening" (0.9 to 1.1 of the time left, at least a second), a fan polls about once before it.
 	assert.ok(polls < joins, `${polls} polls before the opening from ${joins} fans in the pre-queue`);
 });
+
+test("a fan's turn is the one the Worker grants: from when its batch went in, not from the poll that saw it; and the Worker refuses a turn from before the sell-out", async () => {
+	let fans;
+	const config = sim.simConfig({ seed: 3, fans: 10000, tickets: 1000, shards: 4, faults: sim.parseFaults("all") });
+	const result = await sim.simulate(config, sim.sqlJs, { fans: (f) => (fans = f) });
+	const granted = fans.all.filter((f) => f.admittedAt !== null);
+	assert.equal(granted.length, fans.turnsGranted);
+	let sawLate = 0;
+	for (const fan of granted) {
+		// The token's expiry: a turn's length after the batch, in whole seconds.
+		assert.equal(fan.turnEnds, Math.floor((fan.admittedServerAt + config.accessSeconds * 1000) / 1000) * 1000 - sim.EPOCH, `fan ${fan.index}`);
+		if (fan.admittedAt - (fan.admittedServerAt - sim.EPOCH) >= 1000) sawLate++;
+	}
+	// Fans whose poll saw their admission a second or more after their batch: a turn from the poll would have outlasted the token.
+	assert.ok(sawLate > 0, `some fans saw their admission late (${granted.length} granted)`);
+	// Under faults a fan admitted before the sell-out holds again after it (a retry): the Worker refuses it, no shard is asked.
+	assert.ok(fans.workerRefusals > 0, result.lines.find((l) => l.startsWith("turns:")));
+	assert.match(result.lines.join("\n"), new RegExp(`${fans.workerRefusals} holds refused by the Worker before any shard`));
+});

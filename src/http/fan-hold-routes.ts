@@ -5,8 +5,7 @@
 import { type IRequest, Router } from "itty-router";
 import type { Hold, PaymentAction, Purchase } from "../contract/fan-answers";
 import { HoldBody, IdempotencyKey, PurchaseBody } from "../contract/requests";
-import { hasClosed } from "../drops/rules";
-import { dropState, refusal } from "../drops/lifecycle";
+import { holdRefusal } from "../waiting-room/access-grant";
 import { holdRequest, holdRequestText } from "../drops/ticket-types";
 import { homeShard } from "../inventory/drop-shards";
 import { claimTargets } from "../inventory/named-holds";
@@ -15,7 +14,7 @@ import { shardOfId } from "../shared/ids";
 import { paymentProvider } from "../payments/providers";
 import { config } from "../shared/config";
 import { shardStub } from "../shared/names";
-import { type Outcome, ok, unwrap } from "../shared/outcome";
+import { type Outcome, unwrap } from "../shared/outcome";
 import { readJson } from "../shared/request";
 import { invalidToken, signOrderToken } from "../shared/tokens";
 import { requireKnownDrop } from "../drops/known-drops";
@@ -40,15 +39,7 @@ fanHoldRoutes.post("/drops/:id/holds", async (request, env, ctx) => {
 	const body = parse(HoldBody, await readJson(request));
 	const w = await watermark(env, dropId, ctx);
 	// The copy may be a second old: the shard, which the cancel tells at once, decides too.
-	unwrap(refusal(dropState(w, false, Date.now()), "hold") ?? ok(null));
-	if (hasClosed(w, Date.now())) throw new ApiError(409, "drop_closed", "This drop has closed.");
-	// After a sell-out every ticket that comes back is offered to the fans in line, in order: a turn from before it
-	// (or a token that carries no position) holds nothing more while anyone is in that line, waiting or offered a
-	// ticket (an offer stands for its whole turn). This copy may be a second old; the
-	// shard judges it again where the stock is taken (src/inventory/returns-line.ts).
-	if (w.returnsFrom !== null && access.position <= w.returnsFrom && w.lastPosition > w.returnsFrom) {
-		throw new ApiError(409, "returns_in_line", "This drop sold out; tickets that come back go to the fans waiting in line, in order.");
-	}
+	unwrap(holdRefusal(w, access.position, Date.now()));
 	const asked = holdRequest(body, w.ticketTypes);
 	// No sold-out shortcut from the cached flag here: the shard answers, so a replayed key gets its
 	// first answer and the per-fan limit is judged the same way before and after the last sale.

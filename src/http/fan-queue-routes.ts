@@ -22,7 +22,8 @@ import { parse } from "../shared/validation";
 import { chargeWrongCode, fanIdFromIdentity, limitJoinsByClient, verifyTurnstile } from "../waiting-room/join-guard";
 import { claimAccess } from "../waiting-room/access-codes";
 import { listWindowAhead, presaleForJoin } from "../drops/presales";
-import { admittedAt, lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
+import { lineOf, placedPosition, prequeuePosition } from "../waiting-room/placement";
+import { accessGrant, admissionSource } from "../waiting-room/access-grant";
 import { dropIdOf, requireBearer, watermark } from "./fan-request";
 import type { JoinLimits, JoinProof, LineEntry } from "../waiting-room/line-core";
 import { unplacedPollMs, waitView } from "../waiting-room/wait-view";
@@ -99,16 +100,6 @@ function unplacedView(w: Watermark, now: number) {
 function returnsView(w: Watermark) {
 	if (w.returnsFrom === null) return null;
 	return { ticketsBack: Math.max(0, w.capacity - w.sold), offered: Math.max(0, w.admittedThrough - w.returnsFrom) };
-}
-
-/** Whether a fan's turn is the offer of a returned ticket: they were placed after the sell-out. */
-export function isOffer(w: Pick<Watermark, "returnsFrom">, position: number): boolean {
-	return w.returnsFrom !== null && position > w.returnsFrom;
-}
-
-/** How long a fan's turn lasts: after a sell-out, a fan placed after it is offered a returned ticket, a longer turn (s). */
-export function turnSeconds(w: Pick<Watermark, "returnsFrom" | "offerSeconds">, position: number, accessSeconds: number): number {
-	return isOffer(w, position) ? Math.max(accessSeconds, w.offerSeconds) : accessSeconds;
 }
 
 type Place = Pick<QueueClaims, "line" | "prequeueSeq" | "slot" | "slotIndex">;
@@ -261,14 +252,12 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 	const view = { ...queueView(w, position, now), ...(queueToken ? { queueToken } : {}) };
 	if (position <= w.admittedThrough) {
 		const at = await admissionTime(env, w, room, position);
-		// A window's turn ends with the window at the latest: its holds end then, and what it left is the general sale's.
-		const end = at === null ? 0 : Math.min(at + turnSeconds(w, position, config(env).accessTokenSeconds) * 1000, claims.window === undefined || w.closesAt === null ? Infinity : Date.parse(w.closesAt));
-		const exp = Math.floor(end / 1000);
-		if (at === null || exp * 1000 <= now) return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
 		// The grant is fixed by the batch that admitted the fan: the same jti and expiry on every poll.
-		const jti = await accessJti(room, claims.fanId, position, at);
-		// A window's place is in its own line, never a turn for the general sale's returned tickets (position 0).
-		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, admittedAt: at, ...(claims.window === undefined ? { position } : { window: claims.window, position: 0 }) }, now);
+		const grant = accessGrant(w, { position, at, window: claims.window }, now, config(env).accessTokenSeconds);
+		if (grant.kind === "expired") return { ...view, status: "expired", pollAfterMs: null } satisfies QueueStatus;
+		const { exp, admittedAt: batchAt, offer } = grant;
+		const jti = await accessJti(room, claims.fanId, position, batchAt);
+		const accessToken = await signAccessToken(env, { dropId, fanId: claims.fanId, jti, exp, shards: w.shards, admittedAt: batchAt, position: grant.tokenPosition, ...(claims.window === undefined ? {} : { window: claims.window }) }, now);
 		return {
 			...view,
 			status: "admitted",
@@ -276,11 +265,11 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 			ahead: 0,
 			estimatedWaitMs: 0,
 			waitUnknown: null,
-			admittedAt: new Date(at).toISOString(),
+			admittedAt: new Date(batchAt).toISOString(),
 			pollAfterMs: null,
 			accessToken,
 			accessExpiresAt: new Date(exp * 1000).toISOString(),
-			offer: isOffer(w, position),
+			offer,
 		} satisfies QueueStatus;
 	}
 	if (hasClosed(w, now)) return { ...view, status: "closed", pollAfterMs: null } satisfies QueueStatus;
@@ -292,8 +281,8 @@ fanQueueRoutes.get("/drops/:id/status", async (request, env, ctx) => {
 
 /** When the batch that admitted `position` went in: from the watermark, or (rarely) the pacer; null when long past. */
 async function admissionTime(env: Env, w: Watermark, room: string, position: number): Promise<number | null> {
-	if (position > w.batchesFrom) return admittedAt(w.batches, position);
-	// Admitted before every listed batch: longer ago than a turn lasts, unless the list was cut short.
-	if (w.batchesComplete) return null;
+	const source = admissionSource(w, position);
+	if (source.kind === "listed") return source.at;
+	if (source.kind === "gone") return null;
 	return unwrap(await roomStub(env, room).admittedAt({ position })).at;
 }
