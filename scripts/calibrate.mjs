@@ -3,7 +3,8 @@
 // README's rehearsal drop for real (`npm run loadtest`, its own engine on --port,
 // 8881 by default) and then simulated (`npm run simulate` with the same fans,
 // tickets, lines, shards, admission and hold time, one data center reading the
-// watermark as the one local Worker does, and the fans' requests sent at the pace the real
+// watermark as the one local Worker does, the pacer's alarms as slow as the real run's batches show
+// (their median gap against the interval), and the fans' requests sent at the pace the real
 // run's machine answered them, second by second: `--client-from`), and prints side by side the requests
 // per object kind, the hold answers' `try_again` share, the sell-out time and the
 // fans admitted, each with its ratio, flagged outside 15 % (scripts/lib/calibration.mjs).
@@ -19,7 +20,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { TOLERANCE, calibrationRowsOver, calibrationText } from "./lib/calibration.mjs";
+import { TOLERANCE, calibrationRowsOver, calibrationText, medianBatchGapOf } from "./lib/calibration.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -83,20 +84,36 @@ for (const [name, value] of Object.entries(SIM_FAN_KNOBS)) {
 	if (k[name] !== undefined && k[name] !== value) say(`[calibrate] warning: the real run's ${name} is ${k[name]}; the simulated fans' is ${value}`);
 }
 
+// The real run's machine ran the pacer's alarms late (every object in one process on two cores): its batches kept a
+// median gap past the configured interval. The simulated pacer's alarms are made as slow: a probe of the first seed
+// with its alarms on time gives the simulation's own gap, and the alarms come slower by the difference over the
+// interval (a batch waits for alarms set an interval ahead in all), as the fans' requests leave at the real pace.
+const simArgs = (seed, slowdown, file) => [
+	"sim/simulate.mjs", "--seed", String(seed),
+	"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
+	"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
+	"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
+	"--client-from", realFile, "--wait-for-returns", "--alarm-slowdown", String(slowdown),
+	"--report", file,
+];
+const realGap = medianBatchGapOf(real);
+let slowdown = 1;
+if (realGap === null) say("[calibrate] warning: the real run's audit has no medianBatchGapMs (a report from before it was audited): the simulated pacer's alarms come on time");
+else if (flags.sim === undefined) {
+	const probe = join(out, "probe.json");
+	run(`probe: seed ${flags.seed} with the pacer's alarms on time`, simArgs(Number(flags.seed), 1, probe));
+	const simGap = medianBatchGapOf(read(probe));
+	slowdown = simGap === null ? 1 : Math.max(1, Math.round((1 + (realGap - simGap) / k.intervalMs) * 1000) / 1000);
+	say(`[calibrate] the pacer's batches: real median ${realGap} ms apart, simulated on time ${simGap} ms (configured ${k.intervalMs}): the simulated pacer's alarms come ${slowdown} times slower than set`);
+}
+
 const simFiles = flags.sim === undefined ? [] : [resolve(flags.sim)];
 for (let seed = Number(flags.seed); simFiles.length < Number(flags.seeds) && flags.sim === undefined; seed++) {
 	const simFile = join(out, `sim-${seed}.json`);
 	simFiles.push(simFile);
 	// The same drop as the real run made it; one data center: the one local Worker reads the watermark about once a
 	// second; the fans' requests leave no faster than the real run's machine answered them in that second of its run.
-	run(`simulation, seed ${seed}`, [
-		"sim/simulate.mjs", "--seed", String(seed),
-		"--fans", String(k.fans), "--tickets", String(k.tickets), "--shards", String(real.drop.shards), "--lines", String(real.drop.lines),
-		"--max-per-fan", String(k.maxPerFan), "--batch-size", String(k.batchSize), "--interval-ms", String(k.intervalMs),
-		"--active-multiple", String(k.activeMultiple), "--hold-seconds", String(k.holdSeconds), "--colos", "1",
-		"--client-from", realFile, "--wait-for-returns",
-		"--report", simFile,
-	]);
+	run(`simulation, seed ${seed}`, simArgs(seed, slowdown, simFile));
 }
 const simulated = simFiles.map(read);
 
@@ -105,6 +122,7 @@ say("");
 say(`[calibrate] ${k.fans} fans, ${k.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines; ${cpus().length} cores, load average ${startedLoad} at the start, ${load()} at the end`);
 say(`  real:      ${realFile} (${real.requests} requests; its answers a second, second by second, are the simulated fans' machine)`);
 say(`  simulated: ${simFiles.join(", ")} (seeds ${simulated.map((s) => (s.knobs ? s.knobs.seed : "?")).join(", ")}; their mean against the real run)`);
+say(`  the simulated pacer's alarms came ${slowdown} times slower than set (the real batches' median gap ${realGap === null ? "not reported" : `${realGap} ms`})`);
 say("  the shards' counts leave out the audit's own reads and the buyers' order reads (scripts/lib/calibration.mjs LEFT_OUT)");
 say("");
 say(calibrationText(rows, TOLERANCE));

@@ -107,6 +107,7 @@ const REPLAYED_SETTINGS = [
 	["hold-seconds", "holdSeconds"],
 	["colos", "colos"],
 	["client-rate", "clientRate"],
+	["alarm-slowdown", "alarmSlowdown"],
 ] as const;
 
 /** The command that runs `config` again: the drop's size and faults always, and every other setting that differs from its default. */

@@ -51,6 +51,13 @@ export interface SimConfig {
 	 * the same millisecond, which in the sell-out's endgame can change who gets a ticket back.
 	 */
 	waitForReturns: boolean;
+	/**
+	 * How much slower than set the pacer's alarms come (1 by default: on time): an alarm set `d` ms ahead runs
+	 * after `d` times this. A loaded machine's come late (the calibration's: `wrangler dev` runs every object in
+	 * one process on two cores, and its pacer kept its batches further apart than configured); the `alarm`
+	 * fault's lateness comes on top.
+	 */
+	alarmSlowdown: number;
 	/** CPU per call in ms, inside the object. */
 	cpu: { join: number; seal: number; tick: number; read: number; look: number; hold: number; give: number; purchase: number; release: number };
 }
@@ -91,6 +98,7 @@ export function simConfig(input: Partial<Omit<SimConfig, "cpu">> & { seed: numbe
 		clientRates: [],
 		clientFrom: "",
 		waitForReturns: false,
+		alarmSlowdown: 1,
 		...input,
 		cpu: { ...MEASURED_CPU_MS },
 	};

@@ -173,7 +173,7 @@ function summary(config: SimConfig, events: EventQueue, inventory: Inventory, ro
 		saleToTicketText(sales.saleToTicket(), inventory.saleToConsumer()),
 		salesText(sales),
 		`admission: ${room.admittedThrough} admitted of ${room.nextPosition - 1} placed, by position; ${fans.polls} polls answered by the Worker (${fans.locates} of them asked the fan's line; ${fans.parkedPolls} by fans parked while waiting for tickets, counted without an event each)`,
-		`turns: ${fans.turnsGranted} granted by the Worker from the time the fan's batch went in (${fans.pacerAsks} of those times asked of the pacer), ${fans.expiredAtPoll} over before the fan's poll saw them; ${fans.workerRefusals} holds refused by the Worker before any shard, ${fans.expiredAtHold} past their turn's end`,
+		`turns: ${fans.turnsGranted} granted by the Worker from the time the fan's batch went in (${fans.pacerAsks} of those times asked of the pacer), ${fans.expiredAtPoll} over before the fan's poll saw them; ${fans.holdsWithinTurn} holds made, each ending by its turn's end (${fans.holdsExpiredAtPurchase} ran out before their purchase: the fan held again); ${fans.workerRefusals} holds refused by the Worker before any shard, ${fans.expiredAtHold} past their turn's end`,
 		`wait estimate: ${waitEstimateText(waits)}`,
 		`fans: ${[...fans.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")}`,
 		`requests per object per second against the limit of ${OBJECT_REQUESTS_PER_SECOND} (time from the opening):`,

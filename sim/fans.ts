@@ -99,6 +99,10 @@ export class Fans {
 	turnsGranted = 0;
 	expiredAtPoll = 0;
 	expiredAtHold = 0;
+	/** Purchases answered that the hold had run out (the fan holds again). */
+	holdsExpiredAtPurchase = 0;
+	/** Holds made, each checked to end by its turn's end. */
+	holdsWithinTurn = 0;
 	/** Holds the Worker refused from its copy of the watermark before asking a shard (a closed drop, a turn from before a sell-out). */
 	workerRefusals = 0;
 	/** For studies of the estimate: called at every poll of a placed, waiting fan with what the Worker answered from (no fan is parked while it is set). */
@@ -385,6 +389,9 @@ export class Fans {
 			const asked = { ...input, position: fan.tokenPosition };
 			this.inventory.hold(fan.home, asked, (o) => {
 				if (o.ok) {
+					// No hold outlives the turn that made it: the shard ends it by the token's expiry at the latest.
+					if (Date.parse(o.value.expiresAt) > EPOCH + fan.turnEnds) this.fail(`fan ${fan.id}'s hold ${o.value.holdId} ends at ${o.value.expiresAt}, after its turn (${new Date(EPOCH + fan.turnEnds).toISOString()})`);
+					this.holdsWithinTurn++;
 					if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...asked, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
 					return this.bought(fan, o.value);
 				}
@@ -447,6 +454,11 @@ export class Fans {
 					return this.end(fan, "bought");
 				}
 				if (o.code === "payment_declined") return pay(false);
+				// The hold ran out before the payment: the fan holds again, as the load runner's fans do.
+				if (o.code === "hold_expired") {
+					this.holdsExpiredAtPurchase++;
+					return this.hold(fan, hold.quantity);
+				}
 				// No answer, or the shard restarted under it: the same purchase again (its charge is under the hold's key).
 				if ((o.code === "unavailable" || o.code === "timeout") && this.events.now + 1000 < fan.turnEnds) return void this.events.after(1000, () => pay(declined));
 				this.end(fan, "expired");

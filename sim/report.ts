@@ -7,6 +7,7 @@
 // The recorder watches a run from outside its objects (the fans' requests and the
 // watermarks published), so a run without a report records none of it (the objects'
 // own counts, per method and per second, are kept on every run: the summary uses them).
+import { batchPace } from "../src/waiting-room/pacer-audit";
 import { createTimeline } from "../loadtest/lib/timeline.js";
 import { loadSummary } from "../loadtest/lib/journey.js";
 import { latencyStats } from "../loadtest/lib/node-client.mjs";
@@ -178,7 +179,7 @@ export class RunRecorder {
 			soldAfterOpenSeconds: milestones(sales, config.tickets, opens),
 			firstSaleAfterOpenSeconds: sales.length > 0 ? (sales[0]![0] - opens) / 1000 : null,
 			waitEstimate: input.waitEstimate,
-			admission: { admittedThrough: room.admittedThrough, placed: room.nextPosition - 1 },
+			admission: { admittedThrough: room.admittedThrough, placed: room.nextPosition - 1, ...paceOf(room.core.allBatches()) },
 			load: { ...load, byKind: loadSummary(load) },
 			// Every invariant was checked as the run went: a report is written only for a run that held them all.
 			audit: { oversold: 0, lost: 0, capacity: config.tickets, totals: { sold: totals.sold, held: totals.held, remaining: totals.remaining, orders: inventory.orders }, load },
@@ -281,4 +282,11 @@ function milestones(sales: [number, number][], capacity: number, opens: number):
 		}
 	}
 	return out;
+}
+
+/** The pace admission kept, as the engine's audit reports it (closestBatchesMs, medianBatchGapMs). */
+function paceOf(batches: readonly { at: number }[]): { closestBatchesMs: number | null; medianBatchGapMs: number | null } {
+	const pace = batchPace(batches);
+	const ms = (v: number | null) => (v === null ? null : Math.round(v));
+	return { closestBatchesMs: ms(pace.closestMs), medianBatchGapMs: ms(pace.medianGapMs) };
 }

@@ -243,7 +243,9 @@ export class Room {
 	private setAlarm(at: number): void {
 		this.alarmAt = at;
 		const f = this.faults;
-		const late = f.strikes("alarm", FAULT_RATES.alarmLate, "alarm late") ? Math.floor(f.draw("alarm") * FAULT_RATES.alarmLateMaxMs) : 0;
+		// A slow machine's alarm (config.alarmSlowdown), then the fault's lateness on top.
+		const slow = Math.floor(Math.max(0, at - EPOCH - this.events.now) * (this.config.alarmSlowdown - 1));
+		const late = slow + (f.strikes("alarm", FAULT_RATES.alarmLate, "alarm late") ? Math.floor(f.draw("alarm") * FAULT_RATES.alarmLateMaxMs) : 0);
 		this.events.at(at - EPOCH + late, () => {
 			if (this.alarmAt !== at) return;
 			this.alarmAt = null;

@@ -19,7 +19,7 @@ import { parallelCampaign } from "./campaign-workers.mjs";
 const NUMBERS = ["campaign", "workers", "seed", "fans", "tickets", "lines", "shards", "max-per-fan", "batch-size", "interval-ms", "active-multiple", "hold-seconds", "colos", "client-rate"];
 const USAGE = `usage: npm run simulate -- [--seed N] [--fans N] [--tickets N] [--lines N] [--shards N]
                         [--max-per-fan N] [--batch-size N] [--interval-ms N] [--active-multiple N]
-                        [--hold-seconds N] [--colos N] [--client-rate N]
+                        [--hold-seconds N] [--colos N] [--client-rate N] [--alarm-slowdown X]
                         [--client-from LOADTEST-REPORT.json]
                         [--faults all|none|restart,alarm,message,skew,d1,provider,pacer-restart,pacer-calls]
                         [--no-shrink] [--report FILE.json] [--wait-for-returns]
@@ -35,7 +35,7 @@ function usage(message) {
 
 let values;
 try {
-	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "client-from": { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
+	({ values } = parseArgs({ options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: "string" }])), faults: { type: "string" }, report: { type: "string" }, "client-from": { type: "string" }, "alarm-slowdown": { type: "string" }, "no-shrink": { type: "boolean" }, "wait-for-returns": { type: "boolean" } } }));
 } catch (err) {
 	usage(err.message);
 }
@@ -46,6 +46,8 @@ const reportFile = values.report === undefined ? null : resolve(values.report);
 const waitForReturns = values["wait-for-returns"] === true;
 const clientFrom = values["client-from"] === undefined ? undefined : resolve(values["client-from"]);
 delete values["client-from"];
+const slowdownText = values["alarm-slowdown"];
+delete values["alarm-slowdown"];
 delete values["wait-for-returns"];
 delete values.faults;
 delete values["no-shrink"];
@@ -55,6 +57,11 @@ for (const [flag, text] of Object.entries(values)) {
 	const n = Number(text);
 	if (!Number.isSafeInteger(n) || n < (flag === "seed" ? 0 : 1)) usage(`--${flag} must be a whole number${flag === "seed" ? "" : " above 0"}`);
 	input[flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = n;
+}
+if (slowdownText !== undefined) {
+	const x = Number(slowdownText);
+	if (!Number.isFinite(x) || x < 1 || x > 10) usage("--alarm-slowdown must be a number from 1 (on time) to 10");
+	input.alarmSlowdown = x;
 }
 // The one draw outside the simulation: a seed when none is given, printed so the run can be replayed.
 input.seed ??= Math.floor(Math.random() * 2 ** 31);

@@ -5,7 +5,7 @@
 // both sides' counts, and the text names what is flagged. Runs under Node's test runner.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LEFT_OUT, TOLERANCE, admittedOf, calibrationRows, calibrationRowsOver, calibrationText, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
+import { LEFT_OUT, MEASURABLE_COUNT, TOLERANCE, admittedOf, countingP, calibrationRows, calibrationRowsOver, calibrationText, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
 
 /** A report of a drop with 1,000 fans: `lines` and `shards` are each object's requests, shards' as {method: n}. */
 function report({ room, lines, shards, hold, sellout, admitted, where }) {
@@ -76,7 +76,8 @@ test("ratios are simulated over real; within 15 % passes, outside is flagged, ei
 	const text = calibrationText(rows, TOLERANCE);
 	assert.match(text, /\| pacer: requests \| 200 \| 231 \| 1\.16 \| ✗ outside 15 % \|/);
 	assert.match(text, /\| lines: requests \| 1000 \| 940 \| 0\.94 \| ✓ \|/);
-	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \|/);
+	// 100 against 40 is too few for 15 % to be measured, but no likely draw of one rate: flagged, its counts named.
+	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \(100 against a mean of 40\.0: two-sided Poisson p 0\.00\) \|/);
 	assert.match(text, /\| pacer: per fan \| 0\.2000 \| 0\.2310 \| 1\.16 \|  \|/);
 	assert.match(text, /3 figure\(s\) outside 15 %: pacer: requests, hold answers: try_again share, admitted \(the watermark\)$/);
 });
@@ -182,4 +183,33 @@ test("a checked figure 0 on both sides is not exercised: neither passed nor flag
 	// One side 0, the other not: a real difference, flagged.
 	const some = report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }], hold: { 201: 900, "503:try_again": 100 }, sellout: 100, admitted: 2000 });
 	assert.equal(calibrationRows(real, some).find((r) => r.figure === "hold answers: try_again share").flagged, true);
+});
+
+test("a share of few events is judged by counting's noise: a likely draw of the same rate passes, an unlikely one is flagged, and many events take the ratio alone", () => {
+	const holds = (tries) => ({ 201: 2000, "409:sold_out": 12000 - tries, "503:try_again": tries });
+	const at = (tries) => report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100, stats: 30, orderIdsPage: 10, order: 200 }, { hold: 400, totals: 300, give: 100, purchase: 100, stats: 20, order: 100 }], hold: holds(tries), sellout: 100, admitted: 2000, where: "audit" });
+	const share = (real, sims) => calibrationRowsOver(at(real), sims.map(at)).find((r) => r.figure === "hold answers: try_again share");
+	// None real against 0 or 1 a run: the ratio says nothing, counting says a likely draw.
+	const none = share(0, [0, 1, 0, 0, 1]);
+	assert.equal(none.ratio, null);
+	assert.equal(none.flagged, false);
+	assert.equal(none.withinNoise, true);
+	assert.equal(none.countingP, 1);
+	// Six real against 0.7 a run: a one-in-ten-thousand draw, flagged.
+	const six = share(6, [1, 0, 1, 2, 0, 1, 0, 1, 0, 1]);
+	assert.equal(six.flagged, true);
+	assert.ok(six.countingP < 0.001, String(six.countingP));
+	// 3 against 2 a run: 50 % off, yet the same rate's likely draw.
+	assert.equal(share(3, [2, 2]).flagged, false);
+	// Many events: the ratio alone (300 against 240 is 0.80, flagged, though p would be 0.001).
+	const many = share(300, [240, 240]);
+	assert.equal(many.countingP, null);
+	assert.equal(many.flagged, true);
+	assert.equal(MEASURABLE_COUNT, 178);
+	assert.match(calibrationText([none]), /✓ within counting's noise \(0 against a mean of 0\.4: two-sided Poisson p 1\.00\)/);
+	// The tails themselves: P(X = 0 | 0.4) = 0.67 is the smaller tail, doubled past 1; P(X ≥ 6 | 0.7) ≈ 0.00009, doubled.
+	assert.equal(countingP(0, 0.4), 1);
+	assert.equal(countingP(6, 0.7).toFixed(5), "0.00018");
+	assert.equal(countingP(0, 0), 1);
+	assert.equal(countingP(1, 0), 0);
 });

@@ -7,7 +7,7 @@
 // both settings to its seeds.
 // Runs under Node's test runner.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -326,4 +326,32 @@ test("a fan's turn is the one the Worker grants: from when its batch went in, no
 	// Under faults a fan admitted before the sell-out holds again after it (a retry): the Worker refuses it, no shard is asked.
 	assert.ok(fans.workerRefusals > 0, result.lines.find((l) => l.startsWith("turns:")));
 	assert.match(result.lines.join("\n"), new RegExp(`${fans.workerRefusals} holds refused by the Worker before any shard`));
+});
+
+test("no hold outlives the turn that made it: checked at every hold, and a shard that ignores the turn's end is caught", async () => {
+	// Turns shorter than a hold's 60 s: every hold is cut to its turn's end by the shard.
+	const config = sim.simConfig({ seed: 1, fans: 2000, tickets: 300, shards: 2, lines: 2, accessSeconds: 30 });
+	const result = await sim.simulate(config, sim.sqlJs);
+	assert.match(result.lines.join("\n"), /[1-9]\d* holds made, each ending by its turn's end/);
+	const ignoresTheTurn = (shard) => {
+		const hold = shard.transfers.hold.bind(shard.transfers);
+		shard.transfers.hold = (input) => hold({ ...input, notAfter: Number.MAX_SAFE_INTEGER });
+	};
+	await assert.rejects(sim.simulate(config, sim.sqlJs, { shard: ignoresTheTurn }), (e) => e instanceof sim.InvariantBroken && /ends at .*, after its turn/.test(e.what));
+});
+
+test("a slow machine's alarms (--alarm-slowdown, the calibration's): the pacer's batches come that much further apart, and a replay names it", async () => {
+	// The calibration's drop, a fifth of it: batches due every second, the pacer ticking twice a second while fans join.
+	const config = sim.simConfig({ seed: 2, fans: 4000, tickets: 1000, shards: 4, lines: 4, intervalMs: 1000 });
+	const onTime = await sim.simulate(config, sim.sqlJs, { report: true });
+	const slow = await sim.simulate({ ...config, alarmSlowdown: 1.5 }, sim.sqlJs, { report: true });
+	const gap = (r) => r.report.admission.medianBatchGapMs;
+	assert.ok(gap(onTime) >= config.intervalMs && gap(onTime) < config.intervalMs * 1.1, `on time: ${gap(onTime)} ms`);
+	// Each of the alarms a batch waits for comes half as late again as it was set: the gap grows by half the interval.
+	assert.ok(Math.abs(gap(slow) - gap(onTime) - 0.5 * config.intervalMs) <= 20, `${gap(slow)} ms against ${gap(onTime)} ms`);
+	assert.match(sim.replayCommand({ ...config, alarmSlowdown: 1.5 }), / --alarm-slowdown 1\.5\b/);
+	assert.doesNotMatch(sim.replayCommand(config), /alarm-slowdown/);
+	const bad = spawnSync(process.execPath, ["sim/simulate.mjs", "--alarm-slowdown", "0.5"], { cwd: ROOT, encoding: "utf8" });
+	assert.equal(bad.status, 2);
+	assert.match(bad.stderr, /--alarm-slowdown must be a number from 1/);
 });

@@ -48,16 +48,54 @@ export function loadByKind(report) {
 
 /** The share of hold answers that were 503 `try_again` (the load runner's step statuses), or null without holds. */
 export function tryAgainShare(report) {
+	const count = tryAgainCount(report);
+	return count === null ? null : count / report.steps.hold.count;
+}
+
+/** The hold answers that were 503 `try_again`, or null without holds. */
+export function tryAgainCount(report) {
 	const hold = report.steps && report.steps.hold;
 	if (!hold || !(hold.count > 0)) return null;
-	return (hold.statuses["503:try_again"] || 0) / hold.count;
+	return hold.statuses["503:try_again"] || 0;
 }
+
+/**
+ * Below this many events a count cannot show a 15 % difference: counting alone scatters a
+ * count of n by about √n, and two of those (2√n / n) are 15 % of n only from n = 178 up.
+ */
+export const MEASURABLE_COUNT = Math.ceil((2 / TOLERANCE) ** 2);
+
+/**
+ * How likely counting alone makes a real count of `k` events where `mean` were expected
+ * (the simulated runs' mean count): the two-sided Poisson tail, P(X ≤ k) or P(X ≥ k)
+ * whichever is smaller, doubled, at most 1. 1 for 0 events against a mean of 0.
+ */
+export function countingP(k, mean) {
+	if (!(mean > 0)) return k === 0 ? 1 : 0;
+	let term = Math.exp(-mean);
+	let atMost = term;
+	for (let i = 1; i <= k; i++) {
+		term *= mean / i;
+		atMost += term;
+	}
+	const atLeast = 1 - atMost + term;
+	return Math.min(1, 2 * Math.min(atMost, atLeast));
+}
+
+/** Two-sided tails below this are not counting's noise: the figures differ. */
+export const NOISE_P = 0.05;
 
 /** The pacer's watermark at the end: the fans let in (the audit's admission, or the simulation's). */
 export function admittedOf(report) {
 	if (report.admission && typeof report.admission.admittedThrough === "number") return report.admission.admittedThrough;
 	if (report.audit && report.audit.admission && typeof report.audit.admission.admittedThrough === "number") return report.audit.admission.admittedThrough;
 	return null;
+}
+
+/** The median time between two of the pacer's batches (ms): the audit's, or the simulation's; null when not reported. */
+export function medianBatchGapOf(report) {
+	const admission = report.admission || (report.audit && report.audit.admission);
+	return admission && typeof admission.medianBatchGapMs === "number" ? admission.medianBatchGapMs : null;
 }
 
 /** simulated / real, or null when either is missing or the real one is 0 (then equal zeros are 1). */
@@ -78,7 +116,14 @@ function methodsOver(reports) {
 function judged(row, bound) {
 	const notExercised = row.checked && row.real === 0 && row.simulated === 0;
 	const ratio = notExercised ? null : ratioOf(row.real, row.simulated);
-	return { ...row, ratio, notExercised, flagged: row.checked && !notExercised && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9) };
+	const outside = row.checked && !notExercised && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9);
+	// A share of events too few on both sides for 15 % to be measured (`counts`: the real run's and the simulated mean)
+	// is judged by counting's own noise instead: outside the bound yet a likely draw of the same rate is not flagged.
+	const c = row.counts;
+	const small = c !== undefined && typeof c.real === "number" && typeof c.simulated === "number" && c.real < MEASURABLE_COUNT && c.simulated < MEASURABLE_COUNT;
+	const p = small ? countingP(c.real, c.simulated) : null;
+	const withinNoise = outside && p !== null && p >= NOISE_P;
+	return { ...row, ratio, notExercised, countingP: p, withinNoise, flagged: outside && !withinNoise };
 }
 
 /**
@@ -95,7 +140,7 @@ export function calibrationRows(real, simulated, tolerance, methods) {
 	const s = loadByKind(simulated);
 	const perFan = (n, fans) => (fans > 0 ? n / fans : null);
 	const rows = [];
-	const row = (figure, a, b, checked, unit) => rows.push(judged({ figure, real: a, simulated: b, unit: unit || "", checked }, bound));
+	const row = (figure, a, b, checked, unit, counts) => rows.push(judged({ figure, real: a, simulated: b, unit: unit || "", checked, ...(counts ? { counts } : {}) }, bound));
 	row("lines: requests", r.lines.total, s.lines.total, true);
 	row("lines: per fan", perFan(r.lines.total, r.fans), perFan(s.lines.total, s.fans), false);
 	row("lines: busiest", r.lines.max, s.lines.max, true);
@@ -106,9 +151,11 @@ export function calibrationRows(real, simulated, tolerance, methods) {
 	row("shards: busiest", r.shards.max, s.shards.max, true);
 	for (const m of methods || methodsOver([real, simulated])) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
 	row("hold answers", real.steps && real.steps.hold ? real.steps.hold.count : null, simulated.steps && simulated.steps.hold ? simulated.steps.hold.count : null, false);
-	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share");
+	row("hold answers: try_again", tryAgainCount(real), tryAgainCount(simulated), false);
+	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share", { real: tryAgainCount(real), simulated: tryAgainCount(simulated) });
 	row("time to sell out", real.timeToSellOutSeconds, simulated.timeToSellOutSeconds, true, "s");
 	row("admitted (the watermark)", admittedOf(real), admittedOf(simulated), true);
+	row("  median gap between batches (ms)", medianBatchGapOf(real), medianBatchGapOf(simulated), false);
 	return rows;
 }
 
@@ -128,12 +175,19 @@ export function calibrationRowsOver(real, simulatedRuns, tolerance) {
 	return calibrationRows(real, simulatedRuns[0], bound, methods).map((first) => {
 		const values = each.map((rows) => rows.get(first.figure).simulated).filter((v) => typeof v === "number");
 		const mean = values.length === each.length && values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
+		// A share judged on its counts takes the seeds' mean count (the count's own row).
+		const counts = first.counts === undefined ? {} : { counts: { real: first.counts.real, simulated: meanOf(each.map((rows) => rows.get(first.figure.replace(/ share$/, "")).simulated)) } };
 		return {
-			...judged({ ...first, simulated: mean }, bound),
+			...judged({ ...first, simulated: mean, ...counts }, bound),
 			low: values.length > 0 ? Math.min(...values) : null,
 			high: values.length > 0 ? Math.max(...values) : null,
 		};
 	});
+}
+
+/** The mean of numbers, or null when any is missing. */
+function meanOf(values) {
+	return values.length > 0 && values.every((v) => typeof v === "number") ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
 
 function shown(v, unit) {
@@ -152,7 +206,8 @@ export function calibrationText(rows, tolerance) {
 	const spread = rows.some((r) => r.low !== undefined);
 	const lines = [`| figure | real | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|---:|${spread ? "---:|" : ""}---:|---|`];
 	for (const r of rows) {
-		const mark = !r.checked ? "" : r.notExercised ? "not exercised (0 on both sides)" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %` : "✓";
+		const noise = r.countingP === null || r.countingP === undefined ? "" : ` (${r.counts.real} against a mean of ${r.counts.simulated.toFixed(1)}: two-sided Poisson p ${r.countingP.toFixed(2)})`;
+		const mark = !r.checked ? "" : r.notExercised ? "not exercised (0 on both sides)" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %${noise}` : r.withinNoise ? `✓ within counting's noise${noise}` : "✓";
 		const range = spread ? ` ${r.low === null ? "-" : `${shown(r.low, r.unit)} to ${shown(r.high, r.unit)}`} |` : "";
 		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
 	}
@@ -160,6 +215,8 @@ export function calibrationText(rows, tolerance) {
 	const idle = rows.filter((r) => r.notExercised);
 	lines.push("");
 	lines.push(flagged.length === 0 ? `every checked figure within ${Math.round(bound * 100)} %` : `${flagged.length} figure(s) outside ${Math.round(bound * 100)} %: ${flagged.map((r) => r.figure).join(", ")}`);
+	const noisy = rows.filter((r) => r.withinNoise);
+	if (noisy.length > 0) lines.push(`${noisy.length} figure(s) outside ${Math.round(bound * 100)} % but counted from fewer than ${MEASURABLE_COUNT} events a side, where counting alone scatters more than that, and a likely draw of the same rate (p ≥ ${NOISE_P}): ${noisy.map((r) => r.figure).join(", ")}`);
 	if (idle.length > 0) lines.push(`${idle.length} figure(s) not exercised (0 on both sides, so not shown to agree): ${idle.map((r) => r.figure).join(", ")}`);
 	return lines.join("\n");
 }

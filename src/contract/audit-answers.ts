@@ -110,6 +110,7 @@ function build() {
 			batches: count(),
 			largestBatch: count(),
 			closestBatchesMs: nullable(count()),
+			medianBatchGapMs: nullable(count()).meta({ description: "The median time between two batches (null with fewer than two): the pace admission kept, against the configured interval." }),
 			returnsFrom: nullable(count()).meta({ description: "The last position admitted when the drop first sold out (null before): every fan placed after it waits in line for returned tickets." }),
 			offeredReturns: count().meta({ description: "Fans offered a returned ticket since the sell-out, one a ticket, in line order (see `refunds.restocked` for the tickets that came back)." }),
 			lines: z.array(LineAudit),

@@ -32,6 +32,11 @@ export interface RoomAudit {
 	largestBatch: number;
 	/** The shortest time between two batches (null with fewer than two). */
 	closestBatchesMs: number | null;
+	/**
+	 * The median time between two batches (null with fewer than two): the pace admission kept, set against the
+	 * configured interval (a loaded machine's alarms run late; a batch skipped for want of room makes one gap longer).
+	 */
+	medianBatchGapMs: number | null;
 	/** The last position admitted at the first sell-out (null before one): the fans placed after it wait for returned tickets. */
 	returnsFrom: number | null;
 	/** Fans offered a returned ticket so far, in line order (admitted after the sell-out). */
@@ -43,7 +48,7 @@ export interface RoomAudit {
 export const UNCONFIGURED_AUDIT: RoomAudit = {
 	seed: null, seedCommitment: "", commitmentVerified: null, openedAt: null, prequeueSize: 0, prequeue: null,
 	algorithm: SHUFFLE_ALGORITHM, shuffleVerified: null, admittedThrough: 0, admittedInOrder: false, placed: 0,
-	batches: 0, largestBatch: 0, closestBatchesMs: null, returnsFrom: null, offeredReturns: 0, lines: [],
+	batches: 0, largestBatch: 0, closestBatchesMs: null, medianBatchGapMs: null, returnsFrom: null, offeredReturns: 0, lines: [],
 };
 
 /**
@@ -73,8 +78,7 @@ export function pacerAudit(pacer: PacerCore, state: PacerState, lines: LineAudit
 	);
 	const batches = pacer.allBatches();
 	const admitted = batches.reduce((sum, b) => sum + b.count, 0);
-	let closest: number | null = null;
-	for (let i = 1; i < batches.length; i++) closest = Math.min(closest ?? Infinity, batches[i]!.at - batches[i - 1]!.at);
+	const pace = batchPace(batches);
 	return {
 		seed: state.opened_at === null ? null : state.seed,
 		seedCommitment: state.seed_commitment,
@@ -89,9 +93,18 @@ export function pacerAudit(pacer: PacerCore, state: PacerState, lines: LineAudit
 		placed: state.next_position - 1,
 		batches: batches.length,
 		largestBatch: batches.reduce((largest, b) => Math.max(largest, b.count), 0),
-		closestBatchesMs: closest,
+		closestBatchesMs: pace.closestMs,
+		medianBatchGapMs: pace.medianGapMs,
 		returnsFrom: state.returns_from,
 		offeredReturns: state.returns_from === null ? 0 : Math.max(0, state.admitted_through - state.returns_from),
 		lines,
 	};
+}
+
+/** The closest two batches, and the median gap between two (the lower middle of an even count: a gap that happened); null with fewer than two. */
+export function batchPace(batches: readonly { at: number }[]): { closestMs: number | null; medianGapMs: number | null } {
+	const gaps: number[] = [];
+	for (let i = 1; i < batches.length; i++) gaps.push(batches[i]!.at - batches[i - 1]!.at);
+	gaps.sort((a, b) => a - b);
+	return { closestMs: gaps.length === 0 ? null : gaps[0]!, medianGapMs: gaps.length === 0 ? null : gaps[Math.floor((gaps.length - 1) / 2)]! };
 }

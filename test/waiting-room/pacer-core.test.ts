@@ -206,6 +206,20 @@ describe("sealing and placing slots", () => {
 });
 
 describe("batch admission", () => {
+	it("audits the pace admission kept: the closest two batches and the median gap between them", async () => {
+		const drop = dropConfig({ admission: { batchSize: 2, intervalMs: 1_000, activeMultiple: 20 } });
+		const seen = await onCore((core) => {
+			opened(core, drop, [5, 5]);
+			core.recordTotals(drop, free(100), core.reopens, T0);
+			const one = pacerAudit(core, core.state(), [], null);
+			// Batches 1.3 s, 1.0 s, 2.2 s and 1.1 s apart (a late alarm, on time, a tick skipped, a little late).
+			for (const at of [T0 + 10, T0 + 1_310, T0 + 2_310, T0 + 4_510, T0 + 5_610]) core.admitIfDue(drop, free(100), at);
+			return { one, five: pacerAudit(core, core.state(), [], null) };
+		});
+		expect(seen.one).toMatchObject({ batches: 0, closestBatchesMs: null, medianBatchGapMs: null });
+		expect(seen.five).toMatchObject({ batches: 5, closestBatchesMs: 1_000, medianBatchGapMs: 1_100 });
+	});
+
 	it("admits one batch per interval, counted from when the last went in, in position order, and publishes the pace", async () => {
 		const drop = dropConfig({ admission: { batchSize: 2, intervalMs: 1_000, activeMultiple: 20 } });
 		const seen = await onCore((core) => {

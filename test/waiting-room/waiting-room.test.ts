@@ -491,7 +491,10 @@ describe("the pacer's clock across slow calls", () => {
 		const whole = Math.floor((seen.asked + SLOW_TOTALS_MS + config(env).accessTokenSeconds * 1000) / 1000) * 1000;
 		for (const expiresAt of firstTurn) expect(expiresAt).toBeGreaterThanOrEqual(whole);
 		expect((await audit(drop.id)).admission).toMatchObject({ batches: 2, admittedInOrder: true });
-		expect((await audit(drop.id)).admission.closestBatchesMs).toBeGreaterThanOrEqual(INTERVAL_MS);
+		const admission = (await audit(drop.id)).admission;
+		expect(admission.closestBatchesMs).toBeGreaterThanOrEqual(INTERVAL_MS);
+		// Two batches, one gap: the median is that gap.
+		expect(admission.medianBatchGapMs).toBe(admission.closestBatchesMs);
 	});
 
 	it("stamps the opening with the time the lines answered it", async () => {
