@@ -46,15 +46,15 @@ const STRUCK: [RegExp, FaultKind][] = [
 
 /**
  * The fault kinds that struck in a run, read from its summary: an outage of the sales Queue
- * only when it refused a send (a window after the sale ends touches nothing), skew whenever
- * it is on (every line's clock is set off from the start).
+ * only when it refused a send (a window after the sale ends touches nothing), or D1's long
+ * outage alone, skew whenever it is on (every line's clock is set off from the start).
  */
 export function kindsStruck(lines: string[]): FaultKind[] {
 	const text = lines.join("\n");
 	const injected = /^faults injected: (.*)$/m.exec(text)?.[1] ?? "";
 	const struck = STRUCK.filter(([pattern]) => pattern.test(injected)).map(([, kind]) => kind);
 	if (/^seed \d+: .*faults [a-z,]*\bskew\b/m.test(text)) struck.push("skew");
-	if (/\(([1-9]\d*) sends refused while it was down\)/.test(text)) struck.push("d1");
+	if (/\(([1-9]\d*) sends refused while it was down\)/.test(text) || /\bD1 long outage [1-9]/.test(injected)) struck.push("d1");
 	return struck;
 }
 

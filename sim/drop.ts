@@ -36,6 +36,8 @@ export interface SimResult {
 
 /** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
 const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
+/** And goes on at most this much longer while the dead-letter queue has sales to bring back. */
+const DEAD_LETTER_DRAIN_MS = 60 * 60_000;
 
 /**
  * Runs the drop. `sqlJs`: sql.js's module, for the objects' databases. `hooks`, for tests
@@ -83,7 +85,10 @@ export async function simulate(
 			if (ended < config.fans) ended = [...fans.outcomes.values()].reduce((a, n) => a + n, 0);
 			return ended < config.fans;
 		});
-		await events.runUntil(config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS);
+		const end = config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS;
+		await events.runUntil(end);
+		// A long outage's sales come back through the dead-letter queue, whose consumer waits up to 10 minutes between turns.
+		for (let until = end; sales.pending() && until < end + DEAD_LETTER_DRAIN_MS; ) await events.runUntil((until += 60_000));
 		inventory.check();
 		inventory.settled();
 		await sales.settled();
@@ -147,7 +152,7 @@ function salesText(sales: SalesPath): string {
 	const opens = sales.queue.opensAt;
 	return (
 		`D1: ${sales.rows()} order rows, each written once and each a shard's order (drop, fan, quantity, payment: ${sales.checked} checked as written), every sale in D1 by the engine's comparison of order ids; ` +
-		`${q.batches} consumer batches, ${q.retries} messages retried (${sales.d1.refused} D1 calls refused while down), ${q.twice} batches delivered twice, ${q.deadLetters.length} to the dead-letter queue; ` +
+		`${q.batches} consumer batches, ${q.retries} messages retried (${sales.d1.refused} D1 calls refused while down), ${q.twice} batches delivered twice, ${q.deadLetters.length} to the dead-letter queue (its consumer: ${sales.dlq.batches} batches, ${sales.dlq.acked} messages done, ${sales.dlq.givenUp.length} given up); ` +
 		`${sales.followUps.bodies.length} follow-ups queued (not run); ${sales.d1.queries} queries, the busiest second ${peak.queries} at ${seconds(peak.at - opens)} (${((100 * peak.queries) / peak.limit).toFixed(0)} % of ${peak.limit}), at most ${q.mostQueries} in one invocation (of ${q.queryLimit}); ` +
 		`the Queue's busiest second ${q.peak().messages} messages`
 	);

@@ -45,6 +45,10 @@ export const FAULT_RATES = {
 	/** The sales Queue (and D1 behind it) down: this many windows after the opening, each this long at most. */
 	outages: 3,
 	outageMaxMs: 90_000,
+	/** In this share of runs, one more window, long enough that the consumer's retries run out: its sales go to the dead-letter queue. */
+	longOutage: 0.1,
+	longOutageMinMs: 300_000,
+	longOutageMaxMs: 600_000,
 	/** The provider: an answer late (past the charge's 30 s settling), or never (the charge made or not). */
 	providerLate: 0.05,
 	providerLateMaxMs: 45_000,

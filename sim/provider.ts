@@ -104,7 +104,7 @@ export const QUEUE_BATCH_BYTES = 256 * 1024;
 export type SalesConsumer = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
 
 /** A message on the Queue: its body as the shard sent it, when, and how often it has been delivered. */
-interface Queued {
+export interface Queued {
 	id: string;
 	body: SalesMessage;
 	sentAt: number;
@@ -112,7 +112,41 @@ interface Queued {
 }
 
 /** What the consumer decided for a message: acked, or retried after so many seconds. */
-type Decision = { ack: true } | { ack: false; delaySeconds: number };
+export type Decision = { ack: true } | { ack: false; delaySeconds: number };
+
+/**
+ * One invocation of a Queue's consumer with these messages, as the platform runs it: each
+ * message's attempts counted, the first of ack() and retry() a message gets is what happens to
+ * it, and a consumer that throws has every message it left alone retried at once, one that
+ * returns has them acked. Answers each message's decision.
+ */
+export async function invokeConsumer(queue: string, messages: Queued[], consumer: SalesConsumer, env: Env): Promise<Map<Queued, Decision>> {
+	const decided = new Map<Queued, Decision>();
+	const decide = (m: Queued, d: Decision) => {
+		if (!decided.has(m)) decided.set(m, d);
+	};
+	for (const m of messages) m.attempts++;
+	const batch = {
+		queue,
+		messages: messages.map((m) => ({
+			id: m.id,
+			timestamp: new Date(EPOCH + m.sentAt),
+			body: m.body as unknown,
+			attempts: m.attempts,
+			ack: () => decide(m, { ack: true }),
+			retry: (options?: { delaySeconds?: number }) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 }),
+		})),
+		ackAll: () => messages.forEach((m) => decide(m, { ack: true })),
+		retryAll: (options?: { delaySeconds?: number }) => messages.forEach((m) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 })),
+	} as unknown as MessageBatch<unknown>;
+	let threw = false;
+	try {
+		await consumer(batch, env);
+	} catch {
+		threw = true;
+	}
+	return new Map(messages.map((m) => [m, decided.get(m) ?? (threw ? { ack: false, delaySeconds: 0 } : { ack: true })]));
+}
 
 /** A queue the consumer only sends to (the dead-letter queue, the follow-up, the webhooks): what it was given, kept. */
 export class SentQueue {
@@ -142,11 +176,15 @@ export class SimQueue {
 	};
 	/** Messages retried past max_retries: the Queue's own dead letters (the consumer's malformed ones are in env.SALES_DLQ). */
 	readonly deadLetters: Queued[] = [];
+	/** Told each message dead-lettered: the dead-letter queue's consumer takes it (sim/dead-letters.ts). */
+	onDeadLetter: ((m: Queued) => void) | null = null;
 	/** Messages in the batch the Queue is filling: handed over at SALES_BATCH_SIZE of them, or SALES_BATCH_TIMEOUT_MS after the first. */
 	private batch: Queued[] = [];
 	private batchNumber = 0;
 	private messages = 0;
 	private readonly outages: { from: number; to: number }[] = [];
+	/** Windows when D1 alone is down (the Queue takes sends). */
+	private readonly d1Outages: { from: number; to: number }[] = [];
 	failedSends = 0;
 	/** Consumer invocations, messages retried, batches delivered twice, invocations still running. */
 	batches = 0;
@@ -167,6 +205,13 @@ export class SimQueue {
 			const to = from + Math.floor(faults.draw("d1") * FAULT_RATES.outageMaxMs);
 			this.outages.push({ from, to });
 			faults.injected.set("sales Queue outage", (faults.injected.get("sales Queue outage") ?? 0) + 1);
+		}
+		// Now and then D1 alone goes down while the sales are made, the Queue taking them all along, for longer than the
+		// consumer's retries last (about 4 minutes of them): its messages are dead-lettered, and come back through the
+		// dead-letter queue's consumer once D1 answers again.
+		if (faults.strikes("d1", FAULT_RATES.longOutage, "D1 long outage")) {
+			const from = opensAt + Math.floor(faults.draw("d1") * 120_000);
+			this.d1Outages.push({ from, to: from + FAULT_RATES.longOutageMinMs + Math.floor(faults.draw("d1") * (FAULT_RATES.longOutageMaxMs - FAULT_RATES.longOutageMinMs)) });
 		}
 	}
 
@@ -194,6 +239,12 @@ export class SimQueue {
 	down(): boolean {
 		const now = this.events.now;
 		return this.outages.some((o) => now >= o.from && now < o.to);
+	}
+
+	/** D1 is down now: with the Queue, or alone (the `d1` fault's long outage). */
+	d1Down(): boolean {
+		const now = this.events.now;
+		return this.down() || this.d1Outages.some((o) => now >= o.from && now < o.to);
 	}
 
 	async send(messages: { body: SalesMessage }[]): Promise<void> {
@@ -231,37 +282,11 @@ export class SimQueue {
 	}
 
 	private async invoke(messages: Queued[], consumer: SalesConsumer, { env, queries }: { env: Env; queries(): number }): Promise<void> {
-		const decided = new Map<Queued, Decision>();
-		// As the platform's: the first of ack() and retry() a message gets is what happens to it.
-		const decide = (m: Queued, d: Decision) => {
-			if (!decided.has(m)) decided.set(m, d);
-		};
-		for (const m of messages) m.attempts++;
-		const batch = {
-			queue: "ticket-sales",
-			messages: messages.map((m) => ({
-				id: m.id,
-				timestamp: new Date(EPOCH + m.sentAt),
-				body: m.body as unknown,
-				attempts: m.attempts,
-				ack: () => decide(m, { ack: true }),
-				retry: (options?: { delaySeconds?: number }) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 }),
-			})),
-			ackAll: () => messages.forEach((m) => decide(m, { ack: true })),
-			retryAll: (options?: { delaySeconds?: number }) => messages.forEach((m) => decide(m, { ack: false, delaySeconds: options?.delaySeconds ?? 0 })),
-		} as unknown as MessageBatch<unknown>;
-		// A consumer that throws has every message it did not ack retried; one that returns, every message it left alone acked.
-		let threw = false;
-		try {
-			await consumer(batch, env);
-		} catch {
-			threw = true;
-		}
+		const decided = await invokeConsumer("ticket-sales", messages, consumer, env);
 		this.mostQueries = Math.max(this.mostQueries, queries());
 		if (queries() > this.queryLimit) this.fail(`a sales consumer invocation made ${queries()} D1 queries, past the ${this.queryLimit} one invocation may make`);
 		const acked: Queued[] = [];
-		for (const m of messages) {
-			const d = decided.get(m) ?? (threw ? { ack: false, delaySeconds: 0 } : { ack: true });
+		for (const [m, d] of decided) {
 			if (d.ack) {
 				acked.push(m);
 				continue;
@@ -270,6 +295,7 @@ export class SimQueue {
 			if (m.attempts > SALES_MAX_RETRIES) {
 				this.deadLetters.push(m);
 				this.faults.note(this.events.now, [], `sales message ${m.id} retried past max_retries: to the dead-letter queue (${m.body.sales.length} sales)`);
+				this.onDeadLetter?.(m);
 			} else this.events.after(d.delaySeconds * 1000, () => this.queued(m));
 		}
 		if (acked.length > 0 && this.faults.strikes("message", SALES_BATCH_TWICE, "sales batch delivered twice")) {

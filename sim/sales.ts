@@ -15,6 +15,8 @@ import { insertDropStatement } from "../src/drops/store";
 import type { DropConfig } from "../src/drops/rules";
 import { SimD1, D1_QUERIES_PER_INVOCATION, D1_QUERIES_PER_SECOND } from "./d1";
 import { SentQueue, type SimQueue } from "./provider";
+import { DeadLetterQueue } from "./dead-letters";
+import { shardName } from "../src/shared/names";
 import type { Inventory } from "./shards";
 import type { EventQueue } from "./events";
 import type { SqlJs } from "./sqlite";
@@ -37,6 +39,8 @@ export class SalesPath {
 	readonly d1: SimD1;
 	readonly env: Env;
 	readonly deadLetters = new SentQueue();
+	/** The Queue's dead letters and their consumer, which has shards send again what D1 lacks. */
+	readonly dlq: DeadLetterQueue;
 	readonly followUps = new SentQueue();
 	readonly webhooks = new SentQueue();
 	/** Order rows checked as they were written. */
@@ -50,7 +54,7 @@ export class SalesPath {
 		private readonly inventory: Inventory,
 		private readonly fail: (what: string) => never,
 	) {
-		this.d1 = new SimD1(sqlJs, events, config.hopMs, () => queue.down());
+		this.d1 = new SimD1(sqlJs, events, config.hopMs, () => queue.d1Down());
 		// The sim's own index, so the check of a hold bought twice reads one row, not the table.
 		this.d1.storage.sql.exec(`CREATE INDEX IF NOT EXISTS sim_orders_by_hold ON orders (hold_id)`).toArray();
 		this.d1.onOrdersWritten = (ids) => this.checkWritten(ids);
@@ -63,6 +67,22 @@ export class SalesPath {
 			return { env: this.envWith(this.d1.binding((n) => (queries += n))), queries: () => queries };
 		};
 		queue.queryLimit = D1_QUERIES_PER_INVOCATION;
+		// The dead-letter consumer's env: D1, and the shards as stubs by their names (src/shared/names.ts), each asked over the network.
+		const stubs = new Map(inventory.shards.map((s, k) => [shardName(inventory.dropId, k), { resendSales: (input: { orderIds: string[] }) => inventory.resendSales(k, input) }]));
+		const namespace = {
+			getByName: (name: string) => {
+				const stub = stubs.get(name);
+				if (stub === undefined) throw new Error(`no simulated shard is named ${name}`);
+				return stub;
+			},
+		};
+		this.dlq = new DeadLetterQueue(events, () => ({ DB: this.d1.binding(), INVENTORY: namespace }) as unknown as Env);
+		queue.onDeadLetter = (m) => this.dlq.take(m);
+	}
+
+	/** Whether the dead-letter queue still has work: the run goes on while it has (a long outage's sales come back through it). */
+	pending(): boolean {
+		return this.dlq.pending();
 	}
 
 	private envWith(db: D1Database): Env {

@@ -225,6 +225,26 @@ export class Inventory {
 		}, method);
 	}
 
+	/**
+	 * The dead-letter consumer's ask of shard `k` (the object's `resendSales`): one hop there, the
+	 * outbox's resend in its queue (sales D1 lacks marked unsent and sent again), one hop back.
+	 * A restart under it fails the call, as an RPC to a restarting object does: the message waits.
+	 */
+	resendSales(k: number, input: { orderIds: string[] }): Promise<number> {
+		const shard = this.shards[k]!;
+		return new Promise<number>((resolve, reject) =>
+			this.events.after(this.config.hopMs, () =>
+				shard.object.call(this.config.cpu.read, async () => (shard.ledger.meta() === null ? 0 : await shard.outbox.resend(input.orderIds, this.events.clock())), (marked) => {
+					this.events.touched = true;
+					resolve(marked);
+				}, this.config.hopMs, () => {
+					this.events.touched = true;
+					reject(new Error(`${shard.name} restarted under resendSales`));
+				}, "resendSales"),
+			),
+		);
+	}
+
 	/** A hold at the fan's home shard, through the engine's transfers (a short shard asks its peers). */
 	hold(k: number, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number; position: number }, answer: FanAnswer<HoldView>): void {
 		const shard = this.shards[k]!;

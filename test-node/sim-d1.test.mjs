@@ -301,3 +301,36 @@ test("D1's queries per invocation: a consumer invocation past the 1,000 it may m
 	const most = Number(/at most (\d+) in one invocation \(of 1000\)/.exec(clean.lines.join("\n"))[1]);
 	assert.ok(most > 0 && most <= 20, clean.lines.join("\n"));
 });
+
+test("D1 down alone for minutes: the sales consumer's retries run out and its messages are dead-lettered; the dead-letter consumer (the engine's) has their shards send them again once D1 answers, and every sale ends in D1; one that only acks them loses the sales, and the run says so", async () => {
+	// Seed 7 draws a long D1 outage while the sales are made (sim/provider.ts, FAULT_RATES.longOutage).
+	const input = { seed: 7, fans: 3000, tickets: 1000, shards: 4, faults: ["d1"] };
+	let sales;
+	const resent = [];
+	const result = await run(input, {
+		sales: (s) => {
+			sales = s;
+			const engine = s.dlq.consumer;
+			s.dlq.consumer = async (batch, env) => {
+				const getByName = env.INVENTORY.getByName;
+				env.INVENTORY.getByName = (name) => {
+					const stub = getByName(name);
+					return { resendSales: async (input) => { const n = await stub.resendSales(input); resent.push(n); return n; } };
+				};
+				return engine(batch, env);
+			};
+		},
+	});
+	const text = result.lines.join("\n");
+	assert.match(text, /D1 long outage 1/);
+	assert.ok(sales.queue.deadLetters.length > 0, "the consumer's retries ran out: messages dead-lettered");
+	assert.equal(sales.dlq.taken, sales.queue.deadLetters.length);
+	assert.equal(sales.dlq.acked, sales.dlq.taken, "every dead letter done");
+	assert.equal(sales.dlq.givenUp.length, 0);
+	assert.ok(resent.reduce((a, n) => a + n, 0) > 0, `shards marked sales to send again (${resent.join(", ")})`);
+	// Every sale in D1, each once: the end's checks held.
+	assert.match(text, /every sale in D1 by the engine's comparison of order ids/);
+	assert.equal(sales.rows(), Number(/in (\d+) orders/.exec(text)[1]));
+	// Planted: a dead-letter consumer that acks what it is given and asks no shard.
+	await assert.rejects(run(input, { sales: (s) => (s.dlq.consumer = async (batch) => batch.ackAll()) }), (e) => e instanceof sim.InvariantBroken && /lost: its message went to the dead-letter queue and D1 never got it/.test(e.what));
+});

@@ -249,12 +249,7 @@ export class InventoryShard extends DurableObject<Env> {
 		// A shard never set up sold nothing: answer without writing anything for it.
 		if (this.ledger.meta() === null) return 0;
 		this.served.count("resendSales");
-		const marked = this.ledger.outbox.markUnsent(input.orderIds, this.clock() - Math.max(0, input.minAgeMs ?? 0));
-		if (marked > 0) {
-			this.schedule.fromStoredState();
-			await this.outbox.flush();
-		}
-		return marked;
+		return this.outbox.resend(input.orderIds, this.clock() - Math.max(0, input.minAgeMs ?? 0));
 	}
 
 	// ── Reading ──────────────────────────────────────────────────────────────

@@ -34,6 +34,20 @@ export class OutboxSender {
 	}
 
 	/**
+	 * Sales D1 lacks (the dead-letter consumer's ask, the reconcile's): those sent at or before
+	 * `sentBy` are marked unsent and sent again now (the alarm sends them if this send fails).
+	 * Answers how many were marked; ids not sold here, or not sent yet, are left alone.
+	 */
+	async resend(orderIds: string[], sentBy: number): Promise<number> {
+		const marked = this.host.outbox.markUnsent(orderIds, sentBy);
+		if (marked > 0) {
+			this.host.alarm.fromStoredState();
+			await this.flush();
+		}
+		return marked;
+	}
+
+	/**
 	 * Sales waiting here go out packed, up to SALES_PER_MESSAGE in a Queue message:
 	 * while one send is on its way the next purchases wait in the outbox, so a busy
 	 * shard sends many sales a message and the Queue's message rate is not the limit.
