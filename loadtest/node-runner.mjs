@@ -72,6 +72,7 @@ const DEFAULT_NOTES = {
 	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
 	cancelAfterSold: "0: off; else cancel the drop once the fans were sold this many tickets, and check no sale after it, every order refunded",
 	ticketDeadlineSeconds: "60: a fan answered 201 with no signed ticket this long after it fails the run",
+	reconcileSeconds: "720: when the drain leaves sales missing from D1, ask the drop's reconcile (a deployment's cron) this long before calling them lost; 0: never",
 	scanTickets: "0: off; else scan this many of the fans' tickets at the gate after the run (marks them used; GATE_TOKEN with --base-url)",
 };
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));

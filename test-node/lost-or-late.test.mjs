@@ -139,3 +139,22 @@ test("a workerd started under the engine after the watch began is a restart, at 
 	assert.match(restartsText([]), /^✓ none/);
 	assert.match(restartsText(since), /^✗ 2: workerd started again at \+298\.5s, \+301\.6s$/);
 });
+
+test("the HTML report's verdict shows the reconcile's turn and the engine's restarts", async () => {
+	const { reportVerdict } = await import("../loadtest/lib/report-html.js");
+	const report = {
+		audit: audit(10, 0),
+		recovery: { ran: true, missingAfterDrain: 79, reconciles: 22, resent: 79, seconds: 319.9, stillMissing: 0 },
+		engineRestarts: [{ atS: 34, pid: 1 }, { atS: 37, pid: 2 }],
+		failures: ["engine restarted: ..."],
+	};
+	const v = reportVerdict(report);
+	const byName = Object.fromEntries(v.checks.map((c) => [c.name, c]));
+	assert.equal(byName.recovery.ok, true);
+	assert.match(byName.recovery.text, /^79 sale\(s\) missing from D1 after the drain; the reconcile re-sent 79 over 319\.9 s; D1 then had every sale$/);
+	assert.equal(byName.restarts.ok, false);
+	assert.match(byName.restarts.text, /started again 2 time\(s\)/);
+	assert.equal(v.passed, false);
+	const quiet = reportVerdict({ audit: audit(10, 0), recovery: { ran: false }, engineRestarts: null, failures: [] });
+	assert.equal(quiet.checks.some((c) => c.name === "recovery" || c.name === "restarts"), false);
+});
