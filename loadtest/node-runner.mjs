@@ -42,18 +42,21 @@ import {
 	orderStatuses,
 	readAudit,
 	readFairness,
+	recoverMissing,
+	recoveryText,
 	runAsync,
 	ticketsByFan,
 	waitForDrain,
 	waitForTicketed,
 } from "./lib/journey.js";
 import { seatCount, seatedDropBody, seatedFailures, seatedHoldBody } from "./lib/seated.js";
-import { ROOT, adminTokenFromEnv, startEngine } from "../scripts/lib/engine.mjs";
+import { ROOT, adminTokenFromEnv, startEngine, watchRestarts } from "../scripts/lib/engine.mjs";
 import { Recorder, createHttpClient, latencyStats } from "./lib/node-client.mjs";
 import { SCENARIOS, fanPlan, scenarioNamed } from "./lib/scenarios.js";
 import { createTimeline, timelineBuckets } from "./lib/timeline.js";
 import { THRESHOLD_PERCENTILES, THRESHOLD_STEPS, checkThresholds, formatMs, thresholdSpecs } from "./lib/report-compare.js";
 import { compareWith, htmlPathFor } from "./lib/report-files.mjs";
+import { restartFailure, restartsSince, restartsText } from "./lib/restarts.mjs";
 import { unansweredFailure, unansweredText } from "./lib/unanswered.js";
 import { cancelDrop, cancelText, cancelVerdict, readRefunds, readSales } from "./lib/cancel.js";
 import { saleToTicketFailure, saleToTicketStats, saleToTicketText } from "./lib/ticket-time.js";
@@ -69,6 +72,7 @@ const DEFAULT_NOTES = {
 	maxPerFanLoad: "0: off; else fail when the audit's busiest object served more requests per fan",
 	cancelAfterSold: "0: off; else cancel the drop once the fans were sold this many tickets, and check no sale after it, every order refunded",
 	ticketDeadlineSeconds: "60: a fan answered 201 with no signed ticket this long after it fails the run",
+	reconcileSeconds: "720: when the drain leaves sales missing from D1, ask the drop's reconcile (a deployment's cron) this long before calling them lost; 0: never",
 	scanTickets: "0: off; else scan this many of the fans' tickets at the gate after the run (marks them used; GATE_TOKEN with --base-url)",
 };
 const knobOptions = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [kebab(k), { type: "string" }]));
@@ -170,6 +174,8 @@ function fail(message) {
 const log = (line) => process.stderr.write(`[loadtest] ${line}\n`);
 
 let engine = null;
+/** The engine's workerd restarts while this run lasts (watchRestarts), when the engine is the one started here. */
+let runtimeWatch = null;
 /** The gate's credential for --scan-tickets: GATE_TOKEN, or one made for the engine started here. */
 let gateToken = null;
 let stopping = false;
@@ -199,6 +205,7 @@ try {
 		// The attack checks a genuinely expired access token; a short lifetime keeps that quick.
 		if (scenario === "attack" && vars.ACCESS_TOKEN_SECONDS === undefined) vars.ACCESS_TOKEN_SECONDS = "60";
 		engine = await startEngine({ port: Number(flags.port), vars, log, logFile: flags["engine-log"] });
+		runtimeWatch = watchRestarts(engine.pid);
 		baseUrl = engine.baseUrl;
 		adminToken = engine.adminToken;
 	}
@@ -384,7 +391,10 @@ async function runDrop(baseUrl, adminToken) {
 	charting = false;
 	progress.stop();
 	log(`all fans done after ${((fansDoneAt - started) / 1000).toFixed(1)}s; waiting for the Queue to drain and holds to settle`);
-	const audit = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
+	const drained = await runAsync(waitForDrain(client, cfg, drop.id, knobs.drainSeconds * 1000), client);
+	// Sales still missing from D1 are not called lost before the reconcile a deployment's cron runs has had its turn.
+	const { audit, ...recovery } = await runAsync(recoverMissing(client, cfg, drop.id, drained, knobs.reconcileSeconds * 1000), client);
+	if (recovery.ran) log(`recovery: ${recoveryText(recovery)}`);
 	const cancel = knobs.cancelAfterSold > 0 ? await checkCancel(client, cfg, drop.id, { cancelling, purchases, sold: tally.tickets }) : null;
 	const byFan = await runAsync(ticketsByFan(client, cfg, drop.id), client);
 	const returned = returning ? await returning : null;
@@ -396,7 +406,12 @@ async function runDrop(baseUrl, adminToken) {
 		clientOrders: orders.size,
 		// Refunded or listed tickets were sold to a fan, put back on sale (auditFailures adds them to the shards' sold) and sold again.
 		clientTickets: tally.tickets,
+		recovery,
 	});
+	// Null with --base-url: an engine not started here is not watched.
+	const engineRestarts = runtimeWatch === null ? null : restartsSince(runtimeWatch.restarts(), createdAt);
+	const restarted = engineRestarts === null ? null : restartFailure(engineRestarts);
+	if (restarted) failures.push(restarted);
 	const returnsCheck = returned ? returnsVerdict({ results, audit, phase: returned }) : null;
 	if (returnsCheck) {
 		failures.push(...returnsCheck.failures);
@@ -485,6 +500,8 @@ async function runDrop(baseUrl, adminToken) {
 			failures: fairness.failures,
 		},
 		audit: { ...audit, shards: audit.shards },
+		recovery,
+		engineRestarts,
 		ticketing,
 		cancel,
 		returns: returnsCheck,
@@ -915,6 +932,10 @@ function printDropSummary(r) {
 			`${mark(!r.expectSoldOut || a.totals.sold === a.capacity)} sold ${a.totals.sold}/${a.capacity}  ` +
 			`${mark(a.recorded === a.totals.orders)} D1 ${a.recorded} orders = shards ${a.totals.orders}  ${mark(a.balanced)} balanced`,
 	);
+	const recovered = recoveryText(r.recovery);
+	if (recovered) out.push(`${dots("recovery")}${mark(r.recovery.stillMissing === 0)} ${recovered}`);
+	const restarts = restartsText(r.engineRestarts);
+	if (restarts) out.push(`${dots("engine restarts")}${restarts}`);
 	if (r.cancel) out.push(`${dots("cancel")}${mark(r.cancel.ok)} ${r.cancel.stats ? cancelText(r.cancel) : r.cancel.failures.join("; ")}`);
 	if (r.returns) out.push(`${dots("returns")}${mark(r.returns.ok)} ${returnsText(r.returns)}`);
 	const t = r.ticketing;

@@ -52,6 +52,13 @@ export const DEFAULTS = {
 	fanTimeoutSeconds: 600,
 	/** How long to wait for the Queue to drain and holds to settle after the last fan. */
 	drainSeconds: 120,
+	/**
+	 * After a drain that ends with sales missing from D1: how long to keep asking the drop's reconcile, what
+	 * the cron does in a deployment (it sends again a sale its shard sent over 10 minutes ago that D1 still
+	 * lacks), before calling what is still missing lost. Past 10 minutes, so a sale the Queue dropped is sent
+	 * again once. 0: never ask; whatever the drain left missing counts as lost.
+	 */
+	reconcileSeconds: 720,
 	seed: 1,
 	/** Fails the run when the audit's busiest object served more requests per fan than this; 0 is off. */
 	maxPerFanLoad: 0,
@@ -492,6 +499,68 @@ export function* waitForDrain(client, cfg, dropId, timeoutMs) {
 	return final;
 }
 
+/** How often, while sales are missing from D1 after the drain, the runner asks the drop's reconcile. */
+export const RECONCILE_POLL_MS = 15000;
+
+/** Sales a shard made that D1 lacks, by id (sent or not yet sent): what the drain waits for. */
+export function missingFromD1(audit) {
+	return (audit.lost || 0) + (audit.inTransit || 0);
+}
+
+/**
+ * What a deployment does for a sale still missing from D1 once the Queue had its chance. The Queue's
+ * retries and dead letters bring a merely late sale by themselves (the retries alone can take about
+ * four minutes); a sale whose message is gone for good (the local Queue keeps its messages in memory
+ * and loses them when wrangler dev restarts workerd) is sent again only by the reconcile, which the
+ * cron runs every 30 minutes and which re-sends, from its shard's outbox, a sale sent over 10 minutes
+ * ago that D1 lacks (src/sales/reconcile.ts). Locally no cron runs, so after a drain that left sales
+ * missing the runner asks the drop's reconcile itself (POST /api/admin/drops/:id/reconcile) every
+ * RECONCILE_POLL_MS until D1 has every sale or `timeoutMs` has passed, and then reads the audit again
+ * with no grace period: only what is missing after that is lost.
+ *
+ * Returns { ran, missingAfterDrain, reconciles, resent, seconds, stillMissing, audit }: `audit` is that
+ * last audit (`settled` set), or the drained one when nothing was missing or `timeoutMs` is 0.
+ */
+export function* recoverMissing(client, cfg, dropId, audit, timeoutMs) {
+	const missing = missingFromD1(audit);
+	const out = { ran: false, missingAfterDrain: missing, reconciles: 0, resent: 0, seconds: 0, stillMissing: missing, audit: audit };
+	if (missing === 0 || !(timeoutMs > 0)) return out;
+	out.ran = true;
+	const started = client.now();
+	const url = cfg.baseUrl + "/api/admin/drops/" + dropId + "/reconcile";
+	for (;;) {
+		const res = yield request("POST", url, { headers: adminHeaders(cfg), step: "admin" });
+		if (res.status === 200) {
+			const body = json(res);
+			out.reconciles++;
+			out.resent += body.resent;
+			// Nothing missing past 10 minutes and nothing on its way: D1 has every sale the shards made.
+			if (body.missingInD1 === 0 && body.inTransit === 0) break;
+		} else if (!(res.status === 0 || (res.status === 503 && errorCode(res) === null))) {
+			// The transport's answer (a dropped connection, the local proxy's 503) is asked again; anything else is the engine's.
+			throw new Error("the reconcile failed: " + res.status + " " + String(res.body).slice(0, 300));
+		}
+		if (client.now() - started >= timeoutMs) break;
+		yield pause(Math.min(RECONCILE_POLL_MS, Math.max(0, started + timeoutMs - client.now())));
+	}
+	out.seconds = Math.round((client.now() - started) / 100) / 10;
+	const final = yield* readAudit(client, cfg, dropId, 0);
+	final.settled = settled(final);
+	out.audit = final;
+	out.stillMissing = missingFromD1(final);
+	return out;
+}
+
+/** The recovery's line for a summary: null when it did not run. */
+export function recoveryText(r) {
+	if (!r || !r.ran) return null;
+	return (
+		r.missingAfterDrain + " sale(s) missing from D1 after the drain; the reconcile (a deployment's cron, every 30 min) asked " + r.reconciles +
+		" time(s) over " + r.seconds + " s re-sent " + r.resent + " from their shards' outboxes; " +
+		(r.stillMissing === 0 ? "D1 then had every sale" : r.stillMissing + " still missing")
+	);
+}
+
 /**
  * The broken invariants in a final audit, as sentences. `expectSoldOut`: the
  * fans wanted more than there was, so every ticket must have been sold.
@@ -500,7 +569,13 @@ export function auditFailures(audit, opts) {
 	const o = opts || {};
 	const failures = [];
 	if (audit.oversold > 0) failures.push("oversold: " + audit.oversold + " ticket(s) beyond capacity");
-	if (audit.lost > 0) failures.push("lost: " + audit.lost + " sale(s) answered 201 and missing from D1");
+	if (audit.lost > 0) {
+		const r = o.recovery;
+		failures.push(
+			"lost: " + audit.lost + " sale(s) answered 201 and missing from D1" +
+				(r && r.ran ? " after the drain and " + r.seconds + " s of the reconcile (" + r.resent + " re-sent)" : r && r.missingAfterDrain > 0 ? " after the drain (the reconcile was not asked: RECONCILE_SECONDS=0)" : ""),
+		);
+	}
 	if (audit.phantom > 0) failures.push("phantom: " + audit.phantom + " row(s) in D1 that no shard sold");
 	if (!audit.balanced) failures.push("unbalanced: sold + held + remaining + in flight != capacity");
 	if (!audit.settled) failures.push("not settled: outbox, open holds or D1 still moving after the drain timeout");

@@ -60,6 +60,27 @@ export function reportVerdict(report) {
 		if (typeof a.recorded === "number") checks.push({ name: "d1", ok: a.recorded === a.totals.orders, text: "D1 " + a.recorded + " orders = shards " + a.totals.orders });
 		if (typeof a.balanced === "boolean") checks.push({ name: "balanced", ok: a.balanced, text: a.balanced ? "balanced" : "unbalanced" });
 	}
+	// After a drain that left sales missing from D1, the reconcile's turn (lib/journey.js recoverMissing).
+	const r = report.recovery;
+	if (r && r.ran) {
+		checks.push({
+			name: "recovery",
+			ok: r.stillMissing === 0,
+			text: r.missingAfterDrain + " sale(s) missing from D1 after the drain; the reconcile re-sent " + r.resent + " over " + r.seconds + " s; " + (r.stillMissing === 0 ? "D1 then had every sale" : r.stillMissing + " still missing"),
+		});
+	}
+	// The Node runner's watch of the engine it started (null: not watched).
+	const restarts = report.engineRestarts;
+	if (restarts) {
+		checks.push({
+			name: "restarts",
+			ok: restarts.length === 0,
+			text:
+				restarts.length === 0
+					? "the engine's workerd ran the whole run"
+					: "the engine's workerd was started again " + restarts.length + " time(s) (wrangler dev reloading): what the local Queue held was lost",
+		});
+	}
 	if (report.fairness && typeof report.fairness.broken === "number") {
 		checks.push({ name: "fairness", ok: report.fairness.broken === 0, text: "fairness: " + report.fairness.broken + " position(s) out of the published order" });
 	}

@@ -185,7 +185,7 @@ export function descendantPids(rootPid) {
  * workerd takes a new port when wrangler restarts it, so the address holds for one start.
  */
 export async function innerWorkerUrl(rootPid, outerPort, probePath) {
-	const workerds = descendantPids(rootPid).filter((pid) => commandOf(pid)[0]?.endsWith("/workerd"));
+	const workerds = workerdPids(rootPid);
 	const inner = workerds.filter((pid) => !commandOf(pid).some((a) => a.endsWith(`=127.0.0.1:${outerPort}`)));
 	const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout.split("\n");
 	for (const pid of inner) {
@@ -199,6 +199,42 @@ export async function innerWorkerUrl(rootPid, outerPort, probePath) {
 		}
 	}
 	throw new Error(`no workerd under pid ${rootPid} other than the proxy's answers ${probePath}`);
+}
+
+/** The workerd processes under `rootPid`: wrangler dev's proxy and the one that runs the Worker. */
+export function workerdPids(rootPid) {
+	return descendantPids(rootPid).filter((pid) => commandOf(pid)[0]?.endsWith("/workerd"));
+}
+
+/**
+ * Notices each workerd that starts under the engine after this call, looking every `intervalMs`.
+ * wrangler dev starts workerd again whenever it reloads (a file it bundles or serves changed, such as
+ * an edit under src/ in the checkout it runs from) and if workerd exits: everything workerd held in
+ * memory is gone then, the local Queue's messages among it (Miniflare's queue broker keeps them only
+ * in memory), and the reloaded engine runs whatever the files now say. `list` and `now` are for tests.
+ * Returns { restarts() (each new workerd as { at, pid }, looking once more first), stop() }.
+ */
+export function watchRestarts(rootPid, { intervalMs = 1000, list = () => workerdPids(rootPid), now = Date.now } = {}) {
+	const seen = new Set(list());
+	const restarts = [];
+	const look = () => {
+		for (const pid of list()) {
+			if (seen.has(pid)) continue;
+			seen.add(pid);
+			restarts.push({ at: now(), pid });
+		}
+	};
+	const timer = setInterval(look, intervalMs);
+	timer.unref?.();
+	return {
+		restarts() {
+			look();
+			return restarts.slice();
+		},
+		stop() {
+			clearInterval(timer);
+		},
+	};
 }
 
 export function commandOf(pid) {
