@@ -122,7 +122,7 @@ say("");
 say(`[calibrate] ${k.fans} fans, ${k.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines; ${cpus().length} cores, load average ${startedLoad} at the start, ${load()} at the end`);
 say(`  real:      ${realFile} (${real.requests} requests; its answers a second, second by second, are the simulated fans' machine)`);
 say(`  simulated: ${simFiles.join(", ")} (seeds ${simulated.map((s) => (s.knobs ? s.knobs.seed : "?")).join(", ")}; their mean against the real run)`);
-say(`  the simulated pacer's alarms came ${slowdown} times slower than set (the real batches' median gap ${realGap === null ? "not reported" : `${realGap} ms`})`);
+if (flags.sim === undefined) say(`  the simulated pacer's alarms came ${slowdown} times slower than set (the real batches' median gap ${realGap === null ? "not reported" : `${realGap} ms`})`);
 say("  the shards' counts leave out the audit's own reads and the buyers' order reads (scripts/lib/calibration.mjs LEFT_OUT)");
 say("");
 say(calibrationText(rows, TOLERANCE));

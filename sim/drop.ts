@@ -87,7 +87,8 @@ export async function simulate(
 		});
 		const end = config.opensAt + config.spreadSeconds * 1000 + RUN_AFTER_LAST_ARRIVAL_MS;
 		await events.runUntil(end);
-		// A long outage's sales come back through the dead-letter queue, whose consumer waits up to 10 minutes between turns.
+		// A long outage's sales come back through the dead-letter queue, whose consumer waits up to 10 minutes between
+		// turns, and then through the outboxes and the Queue: the run goes on while any is on its way.
 		for (let until = end; sales.pending() && until < end + DEAD_LETTER_DRAIN_MS; ) await events.runUntil((until += 60_000));
 		inventory.check();
 		inventory.settled();

@@ -13,6 +13,7 @@
 // without an event each, and woken by the first watermark that could tell it something (`park`).
 import { MIN_POLL_MS, pollAfterMs } from "../src/waiting-room/admission";
 import { accessGrant, admissionSource, holdRefusal } from "../src/waiting-room/access-grant";
+import { fail, type Outcome as Answer } from "../src/shared/outcome";
 import { stockRoom, unplacedPollMs, waitView } from "../src/waiting-room/wait-view";
 import { stableHash } from "../src/shared/crypto";
 import { EPOCH, type EventQueue } from "./events";
@@ -374,27 +375,16 @@ export class Fans {
 
 	private sendHold(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }): void {
 		const quantity = input.quantity;
-		this.send(() => {
-			// The hold route's checks before any shard is asked: the token's expiry (jose's: expired once the clock reaches it), then the Worker's copy of the watermark.
-			const clock = this.events.clock();
-			if (clock >= EPOCH + fan.turnEnds) {
-				this.expiredAtHold++;
-				return this.end(fan, "expired");
-			}
-			const refused = holdRefusal(this.room.published!, fan.tokenPosition, clock);
-			if (!refused.ok) {
-				this.workerRefusals++;
-				return refused.code === "returns_in_line" ? this.end(fan, "sold_out") : this.end(fan, "refused");
-			}
-			const asked = { ...input, position: fan.tokenPosition };
-			this.inventory.hold(fan.home, asked, (o) => {
+		this.send(() =>
+			this.holdRoute(fan, input, (o) => {
 				if (o.ok) {
-					// No hold outlives the turn that made it: the shard ends it by the token's expiry at the latest.
-					if (Date.parse(o.value.expiresAt) > EPOCH + fan.turnEnds) this.fail(`fan ${fan.id}'s hold ${o.value.holdId} ends at ${o.value.expiresAt}, after its turn (${new Date(EPOCH + fan.turnEnds).toISOString()})`);
-					this.holdsWithinTurn++;
-					if (fan.retries && fan.holds === 1) return this.send(() => this.inventory.hold(fan.home, { ...asked, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
+					// The retrying fan's copy under a new key goes the same way; its answer is not the fan's to act on.
+					if (fan.retries && fan.holds === 1) return this.send(() => this.holdRoute(fan, { ...input, idempotencyKey: `${fan.id}:${fan.holds++}` }, () => this.bought(fan, o.value)));
 					return this.bought(fan, o.value);
 				}
+				// Refused by the Worker: the turn is over (the token expired), or a turn from before the sell-out while fans wait for returns.
+				if (o.code === "token_expired") return this.end(fan, "expired");
+				if (o.code === "returns_in_line") return this.end(fan, "sold_out");
 				if (o.code === "sold_out") return this.config.waitForReturns ? this.waitForReturns(fan, quantity, 0) : this.end(fan, "sold_out");
 				if (o.code === "limit_exceeded") return this.end(fan, "refused");
 				const later = this.events.now + 1000;
@@ -408,7 +398,33 @@ export class Fans {
 				}
 				if (o.code === "try_again") return this.events.at(later, () => this.hold(fan, quantity));
 				this.end(fan, "expired");
-			});
+			}),
+		);
+	}
+
+	/**
+	 * The hold route: the token's expiry (jose's: expired once the clock reaches it) and the Worker's refusals from its
+	 * copy of the watermark (src/waiting-room/access-grant.ts) before any shard is asked, then the fan's home shard with
+	 * the token's position. A hold the shard makes is checked to end by the turn's end: no hold outlives the turn that
+	 * made it.
+	 */
+	private holdRoute(fan: Fan, input: { fanId: string; quantity: number; idempotencyKey: string; notAfter: number }, answer: (o: Answer<HoldView>) => void): void {
+		const clock = this.events.clock();
+		if (clock >= EPOCH + fan.turnEnds) {
+			this.expiredAtHold++;
+			return answer(fail(401, "token_expired", "The token has expired."));
+		}
+		const refused = holdRefusal(this.room.published!, fan.tokenPosition, clock);
+		if (!refused.ok) {
+			this.workerRefusals++;
+			return answer(refused);
+		}
+		this.inventory.hold(fan.home, { ...input, position: fan.tokenPosition }, (o) => {
+			if (o.ok) {
+				if (Date.parse(o.value.expiresAt) > EPOCH + fan.turnEnds) this.fail(`fan ${fan.id}'s hold ${o.value.holdId} ends at ${o.value.expiresAt}, after its turn (${new Date(EPOCH + fan.turnEnds).toISOString()})`);
+				this.holdsWithinTurn++;
+			}
+			answer(o);
 		});
 	}
 

@@ -186,6 +186,8 @@ export class SimQueue {
 	/** Windows when D1 alone is down (the Queue takes sends). */
 	private readonly d1Outages: { from: number; to: number }[] = [];
 	failedSends = 0;
+	/** Messages waiting out a retry's delay, or a batch's second delivery. */
+	private waiting = 0;
 	/** Consumer invocations, messages retried, batches delivered twice, invocations still running. */
 	batches = 0;
 	retries = 0;
@@ -233,6 +235,11 @@ export class SimQueue {
 		this.batch = [];
 		this.batchNumber++;
 		this.deliver(batch);
+	}
+
+	/** Whether the Queue still has work: a batch filling, an invocation running, a message waiting to come back. */
+	busy(): boolean {
+		return this.batch.length > 0 || this.running > 0 || this.waiting > 0;
 	}
 
 	/** The Queue and D1 behind it are down now (the `d1` fault's windows). */
@@ -296,12 +303,22 @@ export class SimQueue {
 				this.deadLetters.push(m);
 				this.faults.note(this.events.now, [], `sales message ${m.id} retried past max_retries: to the dead-letter queue (${m.body.sales.length} sales)`);
 				this.onDeadLetter?.(m);
-			} else this.events.after(d.delaySeconds * 1000, () => this.queued(m));
+			} else {
+				this.waiting++;
+				this.events.after(d.delaySeconds * 1000, () => {
+					this.waiting--;
+					this.queued(m);
+				});
+			}
 		}
 		if (acked.length > 0 && this.faults.strikes("message", SALES_BATCH_TWICE, "sales batch delivered twice")) {
 			this.twice++;
 			const copies = acked.map((m) => ({ ...m }));
-			this.events.after(Math.floor(this.faults.draw("message") * SALES_BATCH_TWICE_MAX_MS), () => this.deliver(copies));
+			this.waiting += copies.length;
+			this.events.after(Math.floor(this.faults.draw("message") * SALES_BATCH_TWICE_MAX_MS), () => {
+				this.waiting -= copies.length;
+				this.deliver(copies);
+			});
 		}
 	}
 

@@ -80,9 +80,14 @@ export class SalesPath {
 		queue.onDeadLetter = (m) => this.dlq.take(m);
 	}
 
-	/** Whether the dead-letter queue still has work: the run goes on while it has (a long outage's sales come back through it). */
+	/**
+	 * Whether a sale is still on its way to D1: a shard's outbox holding one unsent, the Queue or the dead-letter
+	 * queue with work. The run goes on while one is (a long outage's sales come back through the dead letters, and
+	 * then through the outboxes and the Queue).
+	 */
 	pending(): boolean {
-		return this.dlq.pending();
+		if (this.dlq.pending() || this.queue.busy()) return true;
+		return this.inventory.shards.some((s) => s.storage.sql.exec(`SELECT 1 AS one FROM outbox WHERE sent_at IS NULL LIMIT 1`).toArray().length > 0);
 	}
 
 	private envWith(db: D1Database): Env {

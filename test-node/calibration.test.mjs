@@ -76,8 +76,8 @@ test("ratios are simulated over real; within 15 % passes, outside is flagged, ei
 	const text = calibrationText(rows, TOLERANCE);
 	assert.match(text, /\| pacer: requests \| 200 \| 231 \| 1\.16 \| ✗ outside 15 % \|/);
 	assert.match(text, /\| lines: requests \| 1000 \| 940 \| 0\.94 \| ✓ \|/);
-	// 100 against 40 is too few for 15 % to be measured, but no likely draw of one rate: flagged, its counts named.
-	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \(100 against a mean of 40\.0: two-sided Poisson p 0\.00\) \|/);
+	// 100 of 1,000 against the 40 a 4 % share gives: too few for 15 % to be measured, but no likely draw of that rate: flagged, its counts named.
+	assert.match(text, /\| hold answers: try_again share \| 10\.00 % \| 4\.00 % \| 0\.40 \| ✗ outside 15 % \(100 of 1000 against 40\.0 at the simulated share: two-sided Poisson p 0\.00\) \|/);
 	assert.match(text, /\| pacer: per fan \| 0\.2000 \| 0\.2310 \| 1\.16 \|  \|/);
 	assert.match(text, /3 figure\(s\) outside 15 %: pacer: requests, hold answers: try_again share, admitted \(the watermark\)$/);
 });
@@ -185,28 +185,40 @@ test("a checked figure 0 on both sides is not exercised: neither passed nor flag
 	assert.equal(calibrationRows(real, some).find((r) => r.figure === "hold answers: try_again share").flagged, true);
 });
 
-test("a share of few events is judged by counting's noise: a likely draw of the same rate passes, an unlikely one is flagged, and many events take the ratio alone", () => {
-	const holds = (tries) => ({ 201: 2000, "409:sold_out": 12000 - tries, "503:try_again": tries });
-	const at = (tries) => report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100, stats: 30, orderIdsPage: 10, order: 200 }, { hold: 400, totals: 300, give: 100, purchase: 100, stats: 20, order: 100 }], hold: holds(tries), sellout: 100, admitted: 2000, where: "audit" });
-	const share = (real, sims) => calibrationRowsOver(at(real), sims.map(at)).find((r) => r.figure === "hold answers: try_again share");
-	// None real against 0 or 1 a run: the ratio says nothing, counting says a likely draw.
-	const none = share(0, [0, 1, 0, 0, 1]);
+test("a share of few events is judged by counting's noise: a likely draw of the simulated rate passes, an unlikely one is flagged, and many events take the ratio alone", () => {
+	const holds = (tries, answers) => ({ 201: 2000, "409:sold_out": answers - 2000 - tries, "503:try_again": tries });
+	const at = (tries, answers = 14000) => report({ room: 200, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100, stats: 30, orderIdsPage: 10, order: 200 }, { hold: 400, totals: 300, give: 100, purchase: 100, stats: 20, order: 100 }], hold: holds(tries, answers), sellout: 100, admitted: 2000, where: "audit" });
+	const share = (real, sims) => calibrationRowsOver(real, sims).find((r) => r.figure === "hold answers: try_again share");
+	// None real against 0 or 1 a run of as many answers: the ratio says nothing, counting says a likely draw.
+	const none = share(at(0), [0, 1, 0, 0, 1].map((n) => at(n)));
 	assert.equal(none.ratio, null);
 	assert.equal(none.flagged, false);
 	assert.equal(none.withinNoise, true);
+	assert.equal(none.expectedCount.toFixed(2), "0.40");
 	assert.equal(none.countingP, 1);
 	// Six real against 0.7 a run: a one-in-ten-thousand draw, flagged.
-	const six = share(6, [1, 0, 1, 2, 0, 1, 0, 1, 0, 1]);
+	const six = share(at(6), [1, 0, 1, 2, 0, 1, 0, 1, 0, 1].map((n) => at(n)));
 	assert.equal(six.flagged, true);
 	assert.ok(six.countingP < 0.001, String(six.countingP));
-	// 3 against 2 a run: 50 % off, yet the same rate's likely draw.
-	assert.equal(share(3, [2, 2]).flagged, false);
-	// Many events: the ratio alone (300 against 240 is 0.80, flagged, though p would be 0.001).
-	const many = share(300, [240, 240]);
+	// 3 against 2 a run: 50 % off, yet a likely draw of the same rate.
+	assert.equal(share(at(3), [at(2), at(2)]).flagged, false);
+	// The same counts over different answers are different shares: 150 of 20,000 real against 150 of 10,000 simulated
+	// is half the simulated rate, 300 expected over the real answers: judged by the ratio (2.00), flagged.
+	const halved = share(at(150, 20000), [at(150, 10000)]);
+	assert.equal(halved.ratio.toFixed(2), "2.00");
+	assert.equal(halved.countingP, null);
+	assert.equal(halved.flagged, true);
+	// And below the measurable count: 40 of 20,000 against 40 of 10,000 (80 expected) is an unlikely draw, flagged.
+	const fewHalved = share(at(40, 20000), [at(40, 10000)]);
+	assert.equal(fewHalved.expectedCount, 80);
+	assert.ok(fewHalved.countingP < 0.001, String(fewHalved.countingP));
+	assert.equal(fewHalved.flagged, true);
+	// Many events: the ratio alone (300 against 240 is 0.80, flagged).
+	const many = share(at(300), [at(240), at(240)]);
 	assert.equal(many.countingP, null);
 	assert.equal(many.flagged, true);
 	assert.equal(MEASURABLE_COUNT, 178);
-	assert.match(calibrationText([none]), /✓ within counting's noise \(0 against a mean of 0\.4: two-sided Poisson p 1\.00\)/);
+	assert.match(calibrationText([none]), /✓ within counting's noise \(0 of 14000 against 0\.4 at the simulated share: two-sided Poisson p 1\.00\)/);
 	// The tails themselves: P(X = 0 | 0.4) = 0.67 is the smaller tail, doubled past 1; P(X ≥ 6 | 0.7) ≈ 0.00009, doubled.
 	assert.equal(countingP(0, 0.4), 1);
 	assert.equal(countingP(6, 0.7).toFixed(5), "0.00018");

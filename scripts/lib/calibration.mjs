@@ -117,13 +117,16 @@ function judged(row, bound) {
 	const notExercised = row.checked && row.real === 0 && row.simulated === 0;
 	const ratio = notExercised ? null : ratioOf(row.real, row.simulated);
 	const outside = row.checked && !notExercised && (ratio === null || Math.abs(ratio - 1) > bound + 1e-9);
-	// A share of events too few on both sides for 15 % to be measured (`counts`: the real run's and the simulated mean)
-	// is judged by counting's own noise instead: outside the bound yet a likely draw of the same rate is not flagged.
+	// A share of events too few for 15 % to be measured is judged by counting's own noise instead: the real run's
+	// count (`counts.real` of `counts.of`) against the count the simulated share would give over the real run's
+	// answers. Outside the bound yet a likely draw of that rate, it is not flagged. The seeds' mean share is taken
+	// as the rate itself, though it is a mean of a few runs: that errs towards flagging.
 	const c = row.counts;
-	const small = c !== undefined && typeof c.real === "number" && typeof c.simulated === "number" && c.real < MEASURABLE_COUNT && c.simulated < MEASURABLE_COUNT;
-	const p = small ? countingP(c.real, c.simulated) : null;
+	const expected = c !== undefined && typeof c.real === "number" && typeof c.of === "number" && typeof row.simulated === "number" ? row.simulated * c.of : null;
+	const small = expected !== null && c.real < MEASURABLE_COUNT && expected < MEASURABLE_COUNT;
+	const p = small ? countingP(c.real, expected) : null;
 	const withinNoise = outside && p !== null && p >= NOISE_P;
-	return { ...row, ratio, notExercised, countingP: p, withinNoise, flagged: outside && !withinNoise };
+	return { ...row, ratio, notExercised, expectedCount: small ? expected : null, countingP: p, withinNoise, flagged: outside && !withinNoise };
 }
 
 /**
@@ -152,7 +155,7 @@ export function calibrationRows(real, simulated, tolerance, methods) {
 	for (const m of methods || methodsOver([real, simulated])) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
 	row("hold answers", real.steps && real.steps.hold ? real.steps.hold.count : null, simulated.steps && simulated.steps.hold ? simulated.steps.hold.count : null, false);
 	row("hold answers: try_again", tryAgainCount(real), tryAgainCount(simulated), false);
-	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share", { real: tryAgainCount(real), simulated: tryAgainCount(simulated) });
+	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share", { real: tryAgainCount(real), of: real.steps && real.steps.hold ? real.steps.hold.count : null });
 	row("time to sell out", real.timeToSellOutSeconds, simulated.timeToSellOutSeconds, true, "s");
 	row("admitted (the watermark)", admittedOf(real), admittedOf(simulated), true);
 	row("  median gap between batches (ms)", medianBatchGapOf(real), medianBatchGapOf(simulated), false);
@@ -175,19 +178,12 @@ export function calibrationRowsOver(real, simulatedRuns, tolerance) {
 	return calibrationRows(real, simulatedRuns[0], bound, methods).map((first) => {
 		const values = each.map((rows) => rows.get(first.figure).simulated).filter((v) => typeof v === "number");
 		const mean = values.length === each.length && values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
-		// A share judged on its counts takes the seeds' mean count (the count's own row).
-		const counts = first.counts === undefined ? {} : { counts: { real: first.counts.real, simulated: meanOf(each.map((rows) => rows.get(first.figure.replace(/ share$/, "")).simulated)) } };
 		return {
-			...judged({ ...first, simulated: mean, ...counts }, bound),
+			...judged({ ...first, simulated: mean }, bound),
 			low: values.length > 0 ? Math.min(...values) : null,
 			high: values.length > 0 ? Math.max(...values) : null,
 		};
 	});
-}
-
-/** The mean of numbers, or null when any is missing. */
-function meanOf(values) {
-	return values.length > 0 && values.every((v) => typeof v === "number") ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
 
 function shown(v, unit) {
@@ -206,7 +202,7 @@ export function calibrationText(rows, tolerance) {
 	const spread = rows.some((r) => r.low !== undefined);
 	const lines = [`| figure | real | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|---:|${spread ? "---:|" : ""}---:|---|`];
 	for (const r of rows) {
-		const noise = r.countingP === null || r.countingP === undefined ? "" : ` (${r.counts.real} against a mean of ${r.counts.simulated.toFixed(1)}: two-sided Poisson p ${r.countingP.toFixed(2)})`;
+		const noise = r.countingP === null || r.countingP === undefined ? "" : ` (${r.counts.real} of ${r.counts.of} against ${r.expectedCount.toFixed(1)} at the simulated share: two-sided Poisson p ${r.countingP.toFixed(2)})`;
 		const mark = !r.checked ? "" : r.notExercised ? "not exercised (0 on both sides)" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %${noise}` : r.withinNoise ? `✓ within counting's noise${noise}` : "✓";
 		const range = spread ? ` ${r.low === null ? "-" : `${shown(r.low, r.unit)} to ${shown(r.high, r.unit)}`} |` : "";
 		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
@@ -216,7 +212,7 @@ export function calibrationText(rows, tolerance) {
 	lines.push("");
 	lines.push(flagged.length === 0 ? `every checked figure within ${Math.round(bound * 100)} %` : `${flagged.length} figure(s) outside ${Math.round(bound * 100)} %: ${flagged.map((r) => r.figure).join(", ")}`);
 	const noisy = rows.filter((r) => r.withinNoise);
-	if (noisy.length > 0) lines.push(`${noisy.length} figure(s) outside ${Math.round(bound * 100)} % but counted from fewer than ${MEASURABLE_COUNT} events a side, where counting alone scatters more than that, and a likely draw of the same rate (p ≥ ${NOISE_P}): ${noisy.map((r) => r.figure).join(", ")}`);
+	if (noisy.length > 0) lines.push(`${noisy.length} figure(s) outside ${Math.round(bound * 100)} % but counted from fewer than ${MEASURABLE_COUNT} events, where counting alone scatters more than that, and a likely draw of the simulated rate (p ≥ ${NOISE_P}): ${noisy.map((r) => r.figure).join(", ")}`);
 	if (idle.length > 0) lines.push(`${idle.length} figure(s) not exercised (0 on both sides, so not shown to agree): ${idle.map((r) => r.figure).join(", ")}`);
 	return lines.join("\n");
 }
