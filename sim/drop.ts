@@ -36,7 +36,7 @@ export interface SimResult {
 
 /** The simulation ends this long after the last fan could have arrived, or when nothing is left to happen. */
 const RUN_AFTER_LAST_ARRIVAL_MS = 15 * 60_000;
-/** And goes on at most this much longer while the dead-letter queue has sales to bring back. */
+/** And goes on at most this much longer while a sale is still on its way to D1 (a long outage's come back through the dead-letter queue). */
 const DEAD_LETTER_DRAIN_MS = 60 * 60_000;
 
 /**
