@@ -67,7 +67,7 @@ export const MEASURABLE_COUNT = Math.ceil((2 / TOLERANCE) ** 2);
 
 /**
  * How likely counting alone makes a real count of `k` events where `mean` were expected
- * (the simulated runs' mean count): the two-sided Poisson tail, P(X ≤ k) or P(X ≥ k)
+ * (what the simulated share gives over the real run's answers): the two-sided Poisson tail, P(X ≤ k) or P(X ≥ k)
  * whichever is smaller, doubled, at most 1. 1 for 0 events against a mean of 0.
  */
 export function countingP(k, mean) {
