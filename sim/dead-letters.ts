@@ -9,7 +9,7 @@
 // lost if D1 lacks it then.
 import { consumeDeadSales, DEAD_SALES_QUEUE } from "../src/sales/dead-letters";
 import type { EventQueue } from "./events";
-import { invokeConsumer, type Queued, type SalesConsumer } from "./provider";
+import { Batching, invokeConsumer, type Queued, type SalesConsumer } from "./provider";
 
 /** The dead-letter queue's consumer as wrangler.toml sets it. */
 export const DLQ_BATCH_SIZE = 100;
@@ -24,8 +24,7 @@ export class DeadLetterQueue {
 	readonly givenUp: Queued[] = [];
 	/** The consumer: the engine's, or a test's planted one. */
 	consumer: SalesConsumer = consumeDeadSales;
-	private batch: Queued[] = [];
-	private batchNumber = 0;
+	private readonly batching: Batching;
 	/** Messages waiting out a retry's delay, and invocations running. */
 	private waiting = 0;
 	private running = 0;
@@ -33,34 +32,22 @@ export class DeadLetterQueue {
 	constructor(
 		private readonly events: EventQueue,
 		private readonly envFor: () => Env,
-	) {}
+	) {
+		this.batching = new Batching(events, DLQ_BATCH_SIZE, DLQ_BATCH_TIMEOUT_MS, (messages) => this.consume(messages));
+	}
 
 	/** A message the sales Queue dead-lettered: delivered to this queue's consumer afresh (its attempts its own). */
 	take(message: Queued): void {
 		this.taken++;
-		this.queued({ ...message, attempts: 0 });
+		this.batching.add({ ...message, attempts: 0 });
 	}
 
 	/** Whether anything is still to happen here: a batch filling, an invocation running, a retry waiting. */
 	pending(): boolean {
-		return this.batch.length > 0 || this.running > 0 || this.waiting > 0;
+		return this.batching.filling || this.running > 0 || this.waiting > 0;
 	}
 
-	private queued(message: Queued): void {
-		this.batch.push(message);
-		if (this.batch.length === 1) {
-			const number = this.batchNumber;
-			this.events.after(DLQ_BATCH_TIMEOUT_MS, () => {
-				if (this.batchNumber === number) this.consume();
-			});
-		}
-		if (this.batch.length >= DLQ_BATCH_SIZE) this.consume();
-	}
-
-	private consume(): void {
-		const messages = this.batch;
-		this.batch = [];
-		this.batchNumber++;
+	private consume(messages: Queued[]): void {
 		this.batches++;
 		this.running++;
 		this.events.touched = true;
@@ -79,7 +66,7 @@ export class DeadLetterQueue {
 					this.waiting++;
 					this.events.after(d.delaySeconds * 1000, () => {
 						this.waiting--;
-						this.queued(m);
+						this.batching.add(m);
 					});
 				}
 			},

@@ -148,6 +148,46 @@ export async function invokeConsumer(queue: string, messages: Queued[], consumer
 	return new Map(messages.map((m) => [m, decided.get(m) ?? (threw ? { ack: false, delaySeconds: 0 } : { ack: true })]));
 }
 
+/**
+ * A Queue's consumer batching, as wrangler.toml sets it: messages gather until `size` of them,
+ * or `timeoutMs` after the first, and are handed over together (`hand`).
+ */
+export class Batching {
+	private batch: Queued[] = [];
+	private number = 0;
+
+	constructor(
+		private readonly events: EventQueue,
+		private readonly size: number,
+		private readonly timeoutMs: number,
+		private readonly hand: (messages: Queued[]) => void,
+	) {}
+
+	/** Whether a batch is filling. */
+	get filling(): boolean {
+		return this.batch.length > 0;
+	}
+
+	/** A message enters the batch: the first starts its timer, the last of a full batch hands it over. */
+	add(message: Queued): void {
+		this.batch.push(message);
+		if (this.batch.length === 1) {
+			const number = this.number;
+			this.events.after(this.timeoutMs, () => {
+				if (this.number === number) this.flush();
+			});
+		}
+		if (this.batch.length >= this.size) this.flush();
+	}
+
+	private flush(): void {
+		const batch = this.batch;
+		this.batch = [];
+		this.number++;
+		this.hand(batch);
+	}
+}
+
 /** A queue the consumer only sends to (the dead-letter queue, the follow-up, the webhooks): what it was given, kept. */
 export class SentQueue {
 	readonly bodies: unknown[] = [];
@@ -178,9 +218,8 @@ export class SimQueue {
 	readonly deadLetters: Queued[] = [];
 	/** Told each message dead-lettered: the dead-letter queue's consumer takes it (sim/dead-letters.ts). */
 	onDeadLetter: ((m: Queued) => void) | null = null;
-	/** Messages in the batch the Queue is filling: handed over at SALES_BATCH_SIZE of them, or SALES_BATCH_TIMEOUT_MS after the first. */
-	private batch: Queued[] = [];
-	private batchNumber = 0;
+	/** The batch the Queue is filling: handed over at SALES_BATCH_SIZE messages, or SALES_BATCH_TIMEOUT_MS after the first. */
+	private readonly batching: Batching;
 	private messages = 0;
 	private readonly outages: { from: number; to: number }[] = [];
 	/** Windows when D1 alone is down (the Queue takes sends). */
@@ -201,6 +240,7 @@ export class SimQueue {
 		private readonly faults: Faults,
 		readonly opensAt: number,
 	) {
+		this.batching = new Batching(events, SALES_BATCH_SIZE, SALES_BATCH_TIMEOUT_MS, (batch) => this.consume(batch));
 		if (!faults.on("d1")) return;
 		for (let i = 0; i < FAULT_RATES.outages; i++) {
 			const from = opensAt + Math.floor(faults.draw("d1") * 600_000);
@@ -217,29 +257,14 @@ export class SimQueue {
 		}
 	}
 
-	/** A message enters the batch: the first starts its timer, the last of a full batch hands it over. */
-	private queued(message: Queued): void {
-		this.batch.push(message);
-		if (this.batch.length === 1) {
-			const number = this.batchNumber;
-			this.events.after(SALES_BATCH_TIMEOUT_MS, () => {
-				if (this.batchNumber === number) this.consume();
-			});
-		}
-		if (this.batch.length >= SALES_BATCH_SIZE) this.consume();
-	}
-
-	private consume(): void {
-		const batch = this.batch;
+	private consume(batch: Queued[]): void {
 		for (const m of batch) for (const sale of m.body.sales) if (!this.consumedAt.has(sale.orderId)) this.consumedAt.set(sale.orderId, this.events.now);
-		this.batch = [];
-		this.batchNumber++;
 		this.deliver(batch);
 	}
 
 	/** Whether the Queue still has work: a batch filling, an invocation running, a message waiting to come back. */
 	busy(): boolean {
-		return this.batch.length > 0 || this.running > 0 || this.waiting > 0;
+		return this.batching.filling || this.running > 0 || this.waiting > 0;
 	}
 
 	/** The Queue and D1 behind it are down now (the `d1` fault's windows). */
@@ -272,7 +297,7 @@ export class SimQueue {
 		for (const m of messages) {
 			this.perSecond[second]! += 1;
 			for (const sale of m.body.sales) this.delivered.set(sale.orderId, (this.delivered.get(sale.orderId) ?? 0) + 1);
-			this.queued({ id: `sales-msg-${++this.messages}`, body: m.body, sentAt: this.events.now, attempts: 0 });
+			this.batching.add({ id: `sales-msg-${++this.messages}`, body: m.body, sentAt: this.events.now, attempts: 0 });
 		}
 	}
 
@@ -307,7 +332,7 @@ export class SimQueue {
 				this.waiting++;
 				this.events.after(d.delaySeconds * 1000, () => {
 					this.waiting--;
-					this.queued(m);
+					this.batching.add(m);
 				});
 			}
 		}
