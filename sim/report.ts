@@ -244,14 +244,14 @@ function methodsOf(object: SimObject): Record<string, number> {
 }
 
 /**
- * The audit's load (src/sales/audit.ts): requests each object served, a shard's by method.
+ * The audit's load (src/sales/audit.ts): requests each object served, the pacer's and a shard's by method.
  * An alarm is no request there (the engine counts what its methods serve), so it is left
  * out here too; the per-second series under `simulation` keep it, as it takes the object's time.
  */
 function loadOf(objects: Placed[], fans: number) {
 	const rows = objects.map(({ kind, index, object }) => {
 		const requests = object.requests - (object.byMethod.get("alarm") ?? 0);
-		if (kind !== "shard") return { kind, index, requests };
+		if (kind === "line") return { kind, index, requests };
 		const methods = methodsOf(object);
 		delete methods.alarm;
 		return { kind, index, requests, methods };

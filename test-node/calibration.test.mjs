@@ -5,12 +5,12 @@
 // both sides' counts, and the text names what is flagged. Runs under Node's test runner.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LEFT_OUT, MEASURABLE_COUNT, TOLERANCE, admittedOf, countingP, calibrationRows, calibrationRowsOver, calibrationText, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
+import { LEFT_OUT, MEASURABLE_COUNT, PACER_LEFT_OUT, TOLERANCE, admittedOf, countingP, calibrationRows, calibrationRowsOver, calibrationText, loadByKind, ratioOf, tryAgainShare } from "../scripts/lib/calibration.mjs";
 
 /** A report of a drop with 1,000 fans: `lines` and `shards` are each object's requests, shards' as {method: n}. */
-function report({ room, lines, shards, hold, sellout, admitted, where }) {
+function report({ room, roomMethods, lines, shards, hold, sellout, admitted, where }) {
 	const objects = [
-		{ kind: "room", index: 0, requests: room },
+		roomMethods === undefined ? { kind: "room", index: 0, requests: room } : { kind: "room", index: 0, requests: Object.values(roomMethods).reduce((a, b) => a + b, 0), methods: roomMethods },
 		...lines.map((requests, index) => ({ kind: "line", index, requests })),
 		...shards.map((methods, index) => ({ kind: "shard", index, requests: Object.values(methods).reduce((a, b) => a + b, 0), methods })),
 	];
@@ -224,4 +224,56 @@ test("a share of few events is judged by counting's noise: a likely draw of the 
 	assert.equal(countingP(6, 0.7).toFixed(5), "0.00018");
 	assert.equal(countingP(0, 0), 1);
 	assert.equal(countingP(1, 0), 0);
+});
+
+test("the pacer's promoter calls are left out of its count, its other methods shown one by one", () => {
+	const base = { lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }], hold: { 201: 900, "409:sold_out": 100 }, sellout: 100, admitted: 2000 };
+	// The real pacer: 240 of the fans' calls and 46 of the runner's (the drop's making, the audit, stats and queue figures).
+	const real = report({ ...base, roomMethods: { watermark: 200, stockMoved: 30, wake: 10, configure: 1, audit: 20, stats: 15, queueMinutes: 10 }, where: "audit" });
+	const sim = report({ ...base, roomMethods: { watermark: 210, stockMoved: 45, wake: 9 } });
+	const k = loadByKind(real);
+	assert.equal(k.room, 240);
+	assert.deepEqual(k.roomLeftOut, { configure: 1, audit: 20, stats: 15, queueMinutes: 10 });
+	assert.deepEqual(k.roomMethods, { watermark: 200, stockMoved: 30, wake: 10 });
+	assert.deepEqual(Object.keys(PACER_LEFT_OUT).sort(), ["audit", "configure", "queueMinutes", "stats"]);
+	const by = Object.fromEntries(calibrationRows(real, sim).map((r) => [r.figure, r]));
+	assert.equal(by["pacer: requests"].real, 240);
+	assert.equal(by["pacer: requests"].simulated, 264);
+	assert.equal(by["pacer: requests"].ratio.toFixed(2), "1.10");
+	assert.equal(by["  pacer's stockMoved"].ratio.toFixed(2), "1.50");
+	assert.equal(by["  pacer's stockMoved"].flagged, false);
+	assert.equal(by["  pacer's audit"], undefined, "a left-out method has no row");
+	// A pacer that names no methods (a report from an engine before it did) counts whole, as before.
+	assert.equal(loadByKind(REAL).room, 200);
+	assert.deepEqual(loadByKind(REAL).roomMethods, {});
+	const old = calibrationRows(REAL, sim).find((r) => r.figure === "  pacer's watermark");
+	assert.equal(old.real, null, "no methods named is no value, not 0");
+	assert.equal(old.simulated, 210);
+	assert.equal(old.flagged, false);
+});
+
+test("against several real runs: each side's mean, each side's range, and the try_again counts summed over the real runs", () => {
+	const at = (room, sellout, tries, answers) => report({ room, lines: [600, 400], shards: [{ hold: 500, totals: 300, give: 100, purchase: 100 }], hold: { 201: 2000, "409:sold_out": answers - 2000 - tries, "503:try_again": tries }, sellout, admitted: 2000, where: "audit" });
+	// Real pacer 180 and 240 (mean 210), simulated 230 and 250 (mean 240): 1.14, within, though against the first run alone it is 1.33.
+	const reals = [at(180, 100, 3, 10000), at(240, 110, 0, 12000)];
+	const sims = [at(230, 100, 1, 11000), at(250, 104, 0, 11000)];
+	const rows = calibrationRowsOver(reals, sims);
+	const by = Object.fromEntries(rows.map((r) => [r.figure, r]));
+	assert.equal(by["pacer: requests"].real, 210);
+	assert.equal(by["pacer: requests"].realLow, 180);
+	assert.equal(by["pacer: requests"].realHigh, 240);
+	assert.equal(by["pacer: requests"].simulated, 240);
+	assert.equal(by["pacer: requests"].flagged, false);
+	assert.equal(calibrationRowsOver(reals[0], sims).find((r) => r.figure === "pacer: requests").flagged, true);
+	assert.equal(by["time to sell out"].real, 105);
+	// try_again: 3 of 22,000 real answers in all against the simulated mean share (1/11,000 and 0: 1/22,000) over them, 1 expected.
+	const share = by["hold answers: try_again share"];
+	assert.deepEqual(share.counts, { real: 3, of: 22000 });
+	assert.equal(share.expectedCount.toFixed(2), "1.00");
+	assert.equal(share.flagged, false);
+	const text = calibrationText(rows);
+	assert.match(text, /^\| figure \| real \(mean of 2\) \| real runs' range \| simulated \(mean\) \| seeds' range \| ratio \| \|$/m);
+	assert.match(text, /\| pacer: requests \| 210 \| 180 to 240 \| 240 \| 230 to 250 \| 1\.14 \| ✓ \|/);
+	// One real run keeps the table as it was.
+	assert.doesNotMatch(calibrationText(calibrationRowsOver(reals[0], sims)), /real runs' range/);
 });

@@ -6,18 +6,21 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadSummary } from "../loadtest/lib/journey.js";
 
-test("the shards' calls add up by method, and the drop's busiest object is found without the audit's reads", () => {
+test("the shards' and the pacer's calls add up by method, each their own, and the drop's busiest object is found without the audit's reads", () => {
 	const l = loadSummary({
 		fans: 1000,
 		hottest: { kind: "shard", index: 0, requests: 300, perFan: 0.3 },
 		objects: [
-			{ kind: "room", index: 0, requests: 90 },
+			{ kind: "room", index: 0, requests: 90, methods: { watermark: 60, audit: 20, configure: 1, stats: 9 }, starts: 1 },
 			{ kind: "line", index: 0, requests: 150 },
 			{ kind: "shard", index: 0, requests: 300, methods: { hold: 100, stats: 120, orderIdsPage: 80 }, starts: 1 },
 			{ kind: "shard", index: 1, requests: 200, methods: { hold: 120, give: 60, stats: 20 }, starts: 3 },
 		],
 	});
+	// The pacer's methods are its own, not mixed into the shards' (both have a `stats`).
 	assert.deepEqual(l.shards.methods, { hold: 220, stats: 140, orderIdsPage: 80, give: 60 });
+	assert.deepEqual(l.roomMethods, { watermark: 60, audit: 20, configure: 1, stats: 9 });
+	assert.equal(l.room, 90);
 	assert.equal(l.shards.total, 500);
 	assert.equal(l.shards.max, 300);
 	assert.equal(l.shards.starts, 4);

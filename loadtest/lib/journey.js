@@ -408,6 +408,9 @@ export function* readFairness(client, cfg, dropId) {
 /** A shard's methods that only observe it (the audit's reads, which a load run makes while it waits), not a fan's load. */
 export const OBSERVING_METHODS = ["stats", "orderIdsPage"];
 
+/** The pacer's methods a promoter calls (the runner as one: making the drop, reading its audit, stats and queue figures), not a fan's load. */
+export const PACER_PROMOTER_METHODS = ["configure", "audit", "stats", "queueMinutes"];
+
 /**
  * The audit's `load` in totals per kind of object: the pacer (room), the lines
  * and the inventory shards, with the busiest of each and the busiest overall;
@@ -420,6 +423,7 @@ export function loadSummary(load) {
 		hottest: load && load.hottest ? load.hottest : null,
 		fansHottest: null,
 		room: 0,
+		roomMethods: {},
 		lines: { count: 0, total: 0, max: 0 },
 		shards: { count: 0, total: 0, max: 0, methods: {}, starts: 0 },
 	};
@@ -429,9 +433,11 @@ export function loadSummary(load) {
 		let observing = 0;
 		if (o.kind === "shard" && typeof o.starts === "number") out.shards.starts += o.starts;
 		if (o.methods) {
+			const byMethod = o.kind === "room" ? out.roomMethods : o.kind === "shard" ? out.shards.methods : null;
+			const observers = o.kind === "room" ? PACER_PROMOTER_METHODS : OBSERVING_METHODS;
 			for (const m of Object.keys(o.methods)) {
-				out.shards.methods[m] = (out.shards.methods[m] || 0) + o.methods[m];
-				if (OBSERVING_METHODS.indexOf(m) >= 0) observing += o.methods[m];
+				if (byMethod !== null) byMethod[m] = (byMethod[m] || 0) + o.methods[m];
+				if (observers.indexOf(m) >= 0) observing += o.methods[m];
 			}
 		}
 		const own = o.requests - observing;

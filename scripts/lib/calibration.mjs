@@ -6,7 +6,7 @@
 // the ratio simulated / real, flagged when it is outside the tolerance (15 %); a
 // figure 0 on both sides is shown as not exercised, neither passed nor flagged.
 // Pure functions: test-node/calibration.test.mjs runs them on fixture reports.
-import { OBSERVING_METHODS, loadSummary } from "../../loadtest/lib/journey.js";
+import { OBSERVING_METHODS, PACER_PROMOTER_METHODS, loadSummary } from "../../loadtest/lib/journey.js";
 
 /** The issue's bound: a simulated figure within 15 % of the real one. */
 export const TOLERANCE = 0.15;
@@ -23,14 +23,29 @@ export const LEFT_OUT = {
 };
 
 /**
- * Requests per kind from a report's load (journey.js's loadSummary), less the shard methods
- * left out: {room, lines: {total, max, count}, shards: {total, max, count, methods, leftOut}, fans}.
- * The busiest shard is the busiest once its left-out calls are taken away.
+ * The pacer's methods left out of its count: the promoter's calls (journey.js's
+ * PACER_PROMOTER_METHODS: the runner making the drop and reading its audit, stats and queue
+ * figures while it waits), which the simulation does not make. What is left is the fans' load:
+ * the Worker's watermark reads, the lines' wakes, the shards' tells.
+ */
+export const PACER_LEFT_OUT = Object.fromEntries(PACER_PROMOTER_METHODS.map((m) => [m, "the promoter's calls (the runner's)"]));
+
+/**
+ * Requests per kind from a report's load (journey.js's loadSummary), less the methods left
+ * out: {room, roomMethods, roomLeftOut, lines: {total, max, count}, shards: {total, max, count,
+ * methods, leftOut}, fans}. The busiest shard is the busiest once its left-out calls are taken
+ * away. A pacer that names no methods (an engine from before it did) is counted whole.
  */
 export function loadByKind(report) {
 	const load = report.load || (report.audit && report.audit.load) || { objects: [], fans: 0 };
 	const summary = loadSummary(load);
-	const out = { fans: summary.fans || 0, room: summary.room, lines: summary.lines, shards: { total: summary.shards.total, max: 0, count: summary.shards.count, methods: {}, leftOut: {} } };
+	const out = { fans: summary.fans || 0, room: summary.room, roomMethods: {}, roomLeftOut: {}, lines: summary.lines, shards: { total: summary.shards.total, max: 0, count: summary.shards.count, methods: {}, leftOut: {} } };
+	for (const m of Object.keys(summary.roomMethods)) {
+		if (m in PACER_LEFT_OUT) {
+			out.roomLeftOut[m] = summary.roomMethods[m];
+			out.room -= summary.roomMethods[m];
+		} else out.roomMethods[m] = summary.roomMethods[m];
+	}
 	for (const m of Object.keys(summary.shards.methods)) {
 		if (m in LEFT_OUT) {
 			out.shards.leftOut[m] = summary.shards.methods[m];
@@ -105,11 +120,16 @@ export function ratioOf(real, simulated) {
 	return simulated / real;
 }
 
-/** The shard methods either side called, or any of several runs: every run's rows then have the same figures. */
+/** The pacer's and the shards' methods either side called, or any of several runs: every run's rows then have the same figures. */
 function methodsOver(reports) {
-	const methods = new Set();
-	for (const r of reports) for (const m of Object.keys(loadByKind(r).shards.methods)) methods.add(m);
-	return [...methods].sort();
+	const room = new Set();
+	const shards = new Set();
+	for (const r of reports) {
+		const k = loadByKind(r);
+		for (const m of Object.keys(k.roomMethods)) room.add(m);
+		for (const m of Object.keys(k.shards.methods)) shards.add(m);
+	}
+	return { room: [...room].sort(), shards: [...shards].sort() };
 }
 
 /** A checked figure is flagged when its ratio is missing or outside the bound (inclusive: 15 % off is within, whatever the floating point makes of 0.85); one both sides have as 0 was not exercised, neither passed nor flagged. */
@@ -149,10 +169,14 @@ export function calibrationRows(real, simulated, tolerance, methods) {
 	row("lines: busiest", r.lines.max, s.lines.max, true);
 	row("pacer: requests", r.room, s.room, true);
 	row("pacer: per fan", perFan(r.room, r.fans), perFan(s.room, s.fans), false);
+	const named = methods || methodsOver([real, simulated]);
+	// A side whose pacer names no methods (a report from an engine before it did) has no value for them, not 0.
+	const byMethod = (k, m) => (Object.keys(k.roomMethods).length + Object.keys(k.roomLeftOut).length === 0 ? null : k.roomMethods[m] || 0);
+	for (const m of named.room) row("  pacer's " + m, byMethod(r, m), byMethod(s, m), false);
 	row("shards: requests", r.shards.total, s.shards.total, true);
 	row("shards: per fan", perFan(r.shards.total, r.fans), perFan(s.shards.total, s.fans), false);
 	row("shards: busiest", r.shards.max, s.shards.max, true);
-	for (const m of methods || methodsOver([real, simulated])) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
+	for (const m of named.shards) row("  shards' " + m, r.shards.methods[m] || 0, s.shards.methods[m] || 0, false);
 	row("hold answers", real.steps && real.steps.hold ? real.steps.hold.count : null, simulated.steps && simulated.steps.hold ? simulated.steps.hold.count : null, false);
 	row("hold answers: try_again", tryAgainCount(real), tryAgainCount(simulated), false);
 	row("hold answers: try_again share", tryAgainShare(real), tryAgainShare(simulated), true, "share", { real: tryAgainCount(real), of: real.steps && real.steps.hold ? real.steps.hold.count : null });
@@ -163,25 +187,36 @@ export function calibrationRows(real, simulated, tolerance, methods) {
 }
 
 /**
- * The rows against several simulated runs of the drop (seeds): each figure's mean over
- * them is the simulated value, its ratio and flag computed on the mean, with the runs'
- * lowest and highest (`low`, `high`) beside it. One seed of a small drop is one draw of
- * its endgame (whether some fan walked away with a hold, which then runs out), so the
- * real run is set against the spread of several. The shard methods are those of the real
- * run and every seed (a seed whose shards never asked a peer has no `give`), and each
- * seed's value is found by its figure's name, so no row takes another's values.
+ * The rows against several simulated runs of the drop (seeds), and one or several real runs:
+ * each figure's mean over the seeds is the simulated value, its mean over the real runs the
+ * real one, its ratio and flag computed on the two means, with each side's lowest and highest
+ * beside it (`low`, `high`; `realLow`, `realHigh` with more than one real run). One seed of a
+ * small drop is one draw of its endgame (whether some fan walked away with a hold, which then
+ * runs out), and so is one real run on a shared machine (two clean runs of the README's drop
+ * served 25,914 and 21,504 shard requests): each side is set against the other's spread. A
+ * count judged by counting's noise (the `try_again` share) sums the real runs' counts and
+ * answers. The methods are those of every run on either side (a seed whose shards never asked
+ * a peer has no `give`, counted 0), and each run's value is found by its figure's name.
  */
-export function calibrationRowsOver(real, simulatedRuns, tolerance) {
+export function calibrationRowsOver(realRuns, simulatedRuns, tolerance) {
+	const reals = Array.isArray(realRuns) ? realRuns : [realRuns];
 	const bound = tolerance === undefined ? TOLERANCE : tolerance;
-	const methods = methodsOver([real, ...simulatedRuns]);
-	const each = simulatedRuns.map((s) => new Map(calibrationRows(real, s, bound, methods).map((row) => [row.figure, row])));
-	return calibrationRows(real, simulatedRuns[0], bound, methods).map((first) => {
-		const values = each.map((rows) => rows.get(first.figure).simulated).filter((v) => typeof v === "number");
-		const mean = values.length === each.length && values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
+	const methods = methodsOver([...reals, ...simulatedRuns]);
+	const rowsOf = (real, simulated) => new Map(calibrationRows(real, simulated, bound, methods).map((row) => [row.figure, row]));
+	const seeds = simulatedRuns.map((s) => rowsOf(reals[0], s));
+	const runs = reals.map((r) => rowsOf(r, simulatedRuns[0]));
+	const numbers = (values) => values.filter((v) => typeof v === "number");
+	const meanOf = (values, n) => (values.length === n && n > 0 ? values.reduce((a, b) => a + b, 0) / n : null);
+	const sumOf = (values) => (values.every((v) => typeof v === "number") ? values.reduce((a, b) => a + b, 0) : null);
+	return calibrationRows(reals[0], simulatedRuns[0], bound, methods).map((first) => {
+		const simulated = numbers(seeds.map((rows) => rows.get(first.figure).simulated));
+		const real = numbers(runs.map((rows) => rows.get(first.figure).real));
+		const counts = first.counts === undefined ? {} : { counts: { real: sumOf(runs.map((rows) => rows.get(first.figure).counts.real)), of: sumOf(runs.map((rows) => rows.get(first.figure).counts.of)) } };
 		return {
-			...judged({ ...first, simulated: mean }, bound),
-			low: values.length > 0 ? Math.min(...values) : null,
-			high: values.length > 0 ? Math.max(...values) : null,
+			...judged({ ...first, real: meanOf(real, reals.length), simulated: meanOf(simulated, seeds.length), ...counts }, bound),
+			low: simulated.length > 0 ? Math.min(...simulated) : null,
+			high: simulated.length > 0 ? Math.max(...simulated) : null,
+			...(reals.length > 1 ? { realRuns: reals.length, realLow: real.length > 0 ? Math.min(...real) : null, realHigh: real.length > 0 ? Math.max(...real) : null } : {}),
 		};
 	});
 }
@@ -200,12 +235,17 @@ export function calibrationText(rows, tolerance) {
 	const bound = tolerance === undefined ? TOLERANCE : tolerance;
 	// Rows over several seeds (calibrationRowsOver) show the seeds' range beside their mean.
 	const spread = rows.some((r) => r.low !== undefined);
-	const lines = [`| figure | real | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|---:|${spread ? "---:|" : ""}---:|---|`];
+	// Over several real runs, their mean and range too.
+	const realRuns = rows.reduce((n, r) => Math.max(n, r.realRuns || 1), 1);
+	const realHead = realRuns > 1 ? `real (mean of ${realRuns}) | real runs' range` : "real";
+	const lines = [`| figure | ${realHead} | simulated${spread ? " (mean) | seeds' range" : ""} | ratio | |`, `|---|---:|${realRuns > 1 ? "---:|" : ""}---:|${spread ? "---:|" : ""}---:|---|`];
 	for (const r of rows) {
 		const noise = r.countingP === null || r.countingP === undefined ? "" : ` (${r.counts.real} of ${r.counts.of} against ${r.expectedCount.toFixed(1)} at the simulated share: two-sided Poisson p ${r.countingP.toFixed(2)})`;
 		const mark = !r.checked ? "" : r.notExercised ? "not exercised (0 on both sides)" : r.flagged ? `✗ outside ${Math.round(bound * 100)} %${noise}` : r.withinNoise ? `✓ within counting's noise${noise}` : "✓";
-		const range = spread ? ` ${r.low === null ? "-" : `${shown(r.low, r.unit)} to ${shown(r.high, r.unit)}`} |` : "";
-		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} | ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
+		const between = (low, high) => (low === null || low === undefined ? "-" : `${shown(low, r.unit)} to ${shown(high, r.unit)}`);
+		const range = spread ? ` ${between(r.low, r.high)} |` : "";
+		const realRange = realRuns > 1 ? ` ${between(r.realLow, r.realHigh)} |` : "";
+		lines.push(`| ${r.figure} | ${shown(r.real, r.unit)} |${realRange} ${shown(r.simulated, r.unit)} |${range} ${r.ratio === null ? "-" : r.ratio.toFixed(2)} | ${mark} |`);
 	}
 	const flagged = rows.filter((r) => r.flagged);
 	const idle = rows.filter((r) => r.notExercised);

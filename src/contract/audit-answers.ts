@@ -50,7 +50,7 @@ function build() {
 	});
 
 	const objectKind = z.enum(["room", "line", "shard"]);
-	/** A shard's requests by the method that served them, and how many times it started (the other objects count no methods). */
+	/** The pacer's and a shard's requests by the method that served them, and how many times the object started (the lines count no methods). */
 	const objectCalls = {
 		methods: z.record(z.string(), count()).optional(),
 		starts: count().optional(),

@@ -154,14 +154,15 @@ async function windowAudits(env: Env, drop: DropConfig) {
 
 /** Read after everything else the audit asked, so its own calls are in the counts. */
 async function dropLoad(env: Env, drop: DropConfig, fans: number): Promise<LoadReport> {
-	const [room, lines, shards, methods] = await Promise.all([
+	const [room, roomMethods, lines, shards, methods] = await Promise.all([
 		roomStub(env, drop.id).load(),
+		roomStub(env, drop.id).loadByMethod(),
 		Promise.all(Array.from({ length: drop.lines }, (_, k) => lineStub(env, drop.id, k).load())),
 		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).load())),
 		Promise.all(Array.from({ length: drop.shards }, (_, k) => shardStub(env, drop.id, k).loadByMethod())),
 	]);
 	return loadReport(fans, [
-		{ kind: "room", index: 0, requests: room },
+		{ kind: "room", index: 0, requests: room, ...roomMethods },
 		...lines.map((requests, index) => ({ kind: "line" as const, index, requests })),
 		...shards.map((requests, index) => ({ kind: "shard" as const, index, requests, ...methods[index]! })),
 	]);

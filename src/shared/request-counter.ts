@@ -8,7 +8,7 @@ export interface ObjectLoad {
 	kind: ObjectKind;
 	index: number;
 	requests: number;
-	/** The requests by the method that served them, for the objects that name them (the shards). */
+	/** The requests by the method that served them, for the objects that name them (the pacer, the shards). */
 	methods?: Record<string, number>;
 	/** How many times the object started (a restart loses what it kept in memory), where counted. */
 	starts?: number;

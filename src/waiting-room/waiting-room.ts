@@ -68,7 +68,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * public until the opening. The line count may change only while no fan has joined.
 	 */
 	async configure(drop: DropConfig): Promise<Outcome<{ seedCommitment: string }>> {
-		this.served.count();
+		this.served.count("configure");
 		const previous = this.core.config();
 		// Nothing leaves a cancel: settings from a copy read before it (a PATCH racing the cancel) change nothing.
 		const refused = previous === null ? null : changeRefusal(previous, drop);
@@ -103,7 +103,7 @@ export class WaitingRoom extends DurableObject<Env> {
 
 	/** The document fans are answered from. */
 	async watermark(): Promise<Outcome<Watermark>> {
-		this.served.count();
+		this.served.count("watermark");
 		const drop = this.core.config();
 		if (drop === null) return fail(404, "not_found", "No such drop.");
 		if (this.core.readerFindsTotalsStale(this.clock())) {
@@ -118,7 +118,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * AVAILABILITY_MAX_AGE_MS however many ask (the Worker caches it too), never per request.
 	 */
 	async availability(): Promise<Outcome<AvailabilityDoc>> {
-		this.served.count();
+		this.served.count("availability");
 		const drop = this.core.config();
 		if (drop === null) return fail(404, "not_found", "No such drop.");
 		const copy = this.availabilityCopy;
@@ -143,7 +143,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * At most one call per line every WAKE_AFTER_MS, whatever the number of fans.
 	 */
 	async wake(): Promise<void> {
-		this.served.count();
+		this.served.count("wake");
 		await this.wakeIfSleeping();
 	}
 
@@ -157,13 +157,13 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * when this came does not mark it sold out again from its older totals.
 	 */
 	async reopen(): Promise<void> {
-		this.served.count();
+		this.served.count("reopen");
 		if (this.core.reopen()) await this.ctx.storage.setAlarm(this.clock());
 	}
 
 	/** The line for returned tickets, for a refund about to put tickets back on a shard (pacer-core.ts, returnsLine). */
 	returnsLine(): { from: number | null; waiting: boolean; until: number } {
-		this.served.count();
+		this.served.count("returnsLine");
 		return this.core.returnsLine(this.clock(), true);
 	}
 
@@ -173,19 +173,19 @@ export class WaitingRoom extends DurableObject<Env> {
 	 * so a sell-out is seen within about a second and stock back on sale is offered again.
 	 */
 	async stockMoved(): Promise<void> {
-		this.served.count();
+		this.served.count("stockMoved");
 		this.core.dry.told(); // even mid-look: the look under way was gathered around it, not a dry look to trust
 		await this.wakeIfSleeping();
 	}
 
 	/** When the fan at `position` was admitted, for the rare fan whose batch the watermark no longer lists. */
 	admittedAt(input: { position: number }): Outcome<{ at: number }> {
-		this.served.count();
+		this.served.count("admittedAt");
 		return this.core.admittedAt(input.position);
 	}
 
 	async stats(): Promise<RoomStats> {
-		this.served.count();
+		this.served.count("stats");
 		const drop = this.core.config();
 		if (drop === null) return { seedCommitment: "", joined: 0, waiting: 0, admitted: 0, placed: 0 };
 		// The lines know who has joined this moment (the last seal may be a tick old, or the pacer
@@ -195,7 +195,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	async audit(): Promise<RoomAudit> {
-		this.served.count();
+		this.served.count("audit");
 		const drop = this.core.config();
 		if (drop === null) return UNCONFIGURED_AUDIT;
 		const state = this.core.state();
@@ -206,12 +206,17 @@ export class WaitingRoom extends DurableObject<Env> {
 
 	/** The queue's figures per minute, from the blocks placed and the batches admitted (a promoter's read, never a fan's; up to 5 s old). */
 	queueMinutes(): QueueMinutes | null {
-		this.served.count();
+		this.served.count("queueMinutes");
 		return this.core.config() === null ? null : this.queueCopy.read(this.core, this.clock());
 	}
 
 	load(): number {
 		return this.served.requests;
+	}
+
+	/** The requests served by each method: the fans' watermark reads, the shards' tells, the promoter's reads. */
+	loadByMethod(): { methods: Record<string, number>; starts: number } {
+		return this.served.byMethod();
 	}
 
 	override async alarm(): Promise<void> {

@@ -589,6 +589,13 @@ describe("what each fan costs each object", () => {
 			expect(o.starts).toBeGreaterThanOrEqual(1);
 		}
 		expect(load.objects.find((o) => o.kind === "shard" && o.index === home)!.methods).toMatchObject({ hold: 1, purchase: 1 });
+		// So do the pacer's: the fans' watermark reads apart from the promoter's calls (the drop's making, this audit).
+		const pacer = load.objects.find((o) => o.kind === "room")!;
+		expect(Object.values(pacer.methods!).reduce((a, b) => a + b, 0)).toBe(pacer.requests);
+		expect(pacer.methods!.watermark).toBeGreaterThanOrEqual(1);
+		expect(pacer.methods).toMatchObject({ audit: 1 });
+		expect(pacer.methods!.configure).toBeGreaterThanOrEqual(1);
+		expect(pacer.starts).toBeGreaterThanOrEqual(1);
 	});
 });
 
