@@ -122,7 +122,9 @@ export class StockTransfers {
 			this.host.ledger.holds.hold({
 				fanId: input.fanId, quantity: input.quantity, key: input.idempotencyKey, request: input.request, now: this.host.clock(), notAfter: input.notAfter, position: input.position, window: input.window ?? null,
 			});
-		let blocked = false;
+		// Why this hold may end in "try again" (null: it would not), logged when it does: the operator's clue.
+		let blocked: string | null = null;
+		const started = this.host.clock();
 		let waits = 0;
 		// The stock free elsewhere as the last sweep counted it: what "not enough left" offers.
 		let elsewhere = 0;
@@ -136,12 +138,12 @@ export class StockTransfers {
 			// ran during the await and may have taken what arrived, so this repeats for as long
 			// as the peers still have stock to give. (Each round that gets stock moves it here.)
 			const sweep = await this.sweep(decision.missing);
-			blocked = false;
+			blocked = null;
 			elsewhere = sweep.elsewhere;
 			if (sweep.got > 0) {
 				// Stock keeps coming and other holds keep taking it: neither sold out nor held.
 				if (round >= MAX_HOLD_ROUNDS) {
-					blocked = true;
+					blocked = `stock came ${round} times and other holds took it`;
 					break;
 				}
 				continue;
@@ -155,7 +157,7 @@ export class StockTransfers {
 			if (sweep.elsewhere < decision.missing) break;
 			// Stock exists but did not come: it is on its way between two shards, or a peer
 			// took it after it was asked. Wait the moment a transfer takes, then sweep again.
-			blocked = true;
+			blocked = Number.isFinite(sweep.elsewhere) ? `${sweep.elsewhere} ticket(s) elsewhere did not come (on their way between shards)` : "a peer did not answer";
 			const wait = STOCK_WAITS_MS[waits++];
 			if (wait === undefined || round >= MAX_HOLD_ROUNDS) break;
 			// Never past the fan's turn: the hold would be born expired (the ledger refuses it).
@@ -165,8 +167,9 @@ export class StockTransfers {
 		// One more look: holds past their time are returned first, and stock may have come back.
 		const last = ask();
 		if (last.kind === "answered") return this.held(last.outcome);
-		if (blocked) {
+		if (blocked !== null) {
 			// A peer did not answer, or stock stayed on its way for the whole wait: "sold out" would be a guess.
+			console.warn(`hold answered try_again: ${blocked} (shard ${this.host.ledger.requireMeta().shard}, after ${this.host.clock() - started} ms)`);
 			return fail(503, "try_again", "Tickets are being moved between shards; try again in a moment.", { retryAfter: 1 });
 		}
 		// Stock elsewhere, too little for this hold (a sweep's count, so a hint, not a promise).

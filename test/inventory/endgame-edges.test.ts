@@ -85,8 +85,11 @@ describe("the endgame's edges", () => {
 				return decide(input);
 			};
 		});
+		const warned = vi.spyOn(console, "warn");
 		const answer = await shardStub(drop.id, 0).hold({ fanId: "slow", quantity: 1, idempotencyKey: "slow", notAfter: Date.now() + 600_000 });
 		expect(answer).toMatchObject({ ok: false, code: "try_again" });
+		// The operator is told why: the rounds' stock went to other holds.
+		expect(warned.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("hold answered try_again"))).toEqual([expect.stringMatching(/^hold answered try_again: stock came 16 times and other holds took it \(shard 0, /)]);
 		// Both sides happened: rivals took stock on many rounds, and stock was left at the peers all along.
 		expect(rivals).toBeGreaterThanOrEqual(15);
 		const a = await expectCleanAudit(drop.id);
@@ -138,12 +141,14 @@ describe("the endgame's edges", () => {
 			return give.call(this, input);
 		}));
 		// Three holds at once share the sweep that waits on shard 1, then shard 2 gives.
+		const warned = vi.spyOn(console, "warn");
 		const first = await within(PEER_ANSWER_MS + 5_000, Promise.all([take(1), take(1), take(1)]));
 		expect(first).not.toBe("no answer");
 		expect(hangs).toBe(1);
 		const answers = first as Awaited<ReturnType<ReturnType<typeof holder>>>[];
 		expect(answers.filter((a) => a.ok)).toHaveLength(2);
 		expect(answers.map((a) => failureOf(a)?.code).filter((c) => c !== undefined)).toEqual(["try_again"]);
+		expect(warned.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("hold answered try_again"))).toEqual([expect.stringMatching(/^hold answered try_again: a peer did not answer \(shard 0, /)]);
 		// Shard 1 is left out now: this hold does not wait on it (it asks shard 2, which is dry, and is not told sold_out).
 		const second = await within(PEER_ANSWER_MS - 500, take(1));
 		expect(second).toMatchObject({ ok: false, code: "try_again" });
