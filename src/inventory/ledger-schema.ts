@@ -3,8 +3,8 @@
 // and writes these. Made synchronously and idempotently when the shard starts, so
 // a shard made by an earlier version gets what it lacks and keeps what it has. A new
 // table is made with every column at once, in the order the additions below give an
-// older one (an ALTER TABLE has SQLite read its whole schema again: sixteen of them made
-// a fresh shard's start several times dearer); the additions stay for the older ones.
+// older one (each ALTER TABLE has SQLite read its whole schema again, eighteen of them in
+// a fresh shard's start); the additions stay for the older ones.
 import type { Sql } from "../shared/sql";
 import { createHoldMinutesTable } from "./hold-minutes";
 
