@@ -163,6 +163,33 @@ interface Prepared {
 	caching: boolean;
 	lookups: number;
 	hits: number;
+	/** Makes a row object from its column values (rowMaker). */
+	makeRow?: (values: SqlStorageValue[]) => Record<string, SqlStorageValue>;
+}
+
+/** A row's column values as read, before they are made its object; reused from row to row. */
+const values: SqlStorageValue[] = [];
+
+/** A row of `n` column values read as its object (rowMaker's, made once for the statement, when the row has every column). */
+function makeRow(entry: Prepared, columns: string[], read: SqlStorageValue[], n: number): Record<string, SqlStorageValue> {
+	return n === columns.length ? (entry.makeRow ??= rowMaker(columns))(read) : rowOf(columns, read, n);
+}
+
+/** A row as an object of its columns' names (a later column of the same name wins, in the first's place). */
+function rowOf(columns: string[], read: SqlStorageValue[], n: number): Record<string, SqlStorageValue> {
+	const row: Record<string, SqlStorageValue> = {};
+	for (let i = 0; i < n; i++) row[columns[i]!] = read[i]!;
+	return row;
+}
+
+/**
+ * A statement's row maker: one object literal of its columns, compiled once, so every row of
+ * the statement is made as one shape at once rather than a property at a time through a
+ * lookup by name. The same object rowOf makes; a column named __proto__ is made by rowOf.
+ */
+function rowMaker(columns: string[]): (values: SqlStorageValue[]) => Record<string, SqlStorageValue> {
+	if (columns.includes("__proto__")) return (read) => rowOf(columns, read, columns.length);
+	return new Function("v", `return { ${columns.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(", ")} };`) as (values: SqlStorageValue[]) => Record<string, SqlStorageValue>;
 }
 
 /**
@@ -190,7 +217,8 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 	// cores send reads and writes the same rows as over a file.
 	// Each query is prepared once: the cores send the same few dozen texts again and again.
 	const prepared = new Map<string, Prepared>();
-	const cache = new Map<string, { rows: Record<string, SqlStorageValue>[]; columns: string[] }>();
+	// A read's rows kept as their column values, made into fresh objects for each ask (a core may change what it is given).
+	const cache = new Map<string, { read: SqlStorageValue[][]; columns: string[] }>();
 	let statements = 0;
 	let version = 0;
 	let depth = 0;
@@ -202,18 +230,40 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 		const text = temp ? query.replace(CREATE_TABLE, "CREATE TEMP TABLE") : query;
 		const statement = db.prepare(text);
 		const read = READS.test(query);
-		return { statement, handle: statementHandle(c, statement, text), columns: null, read, write: WRITES.test(query), caching: read, lookups: 0, hits: 0 };
+		return { statement, handle: statementHandle(c, statement, text), columns: null, read, write: WRITES.test(query), caching: read, lookups: 0, hits: 0, makeRow: undefined };
 	};
 	const failed = (handle: number): Error => {
 		const error = new Error(c.UTF8ToString(c._sqlite3_errmsg(dbHandle)));
 		c._sqlite3_reset(handle);
 		return error;
 	};
+	// Text is copied into WebAssembly's memory to bind it (SQLite copies it again, SQLITE_TRANSIENT):
+	// an ASCII string (nearly all the cores bind: ids, keys, JSON) is encoded natively into one
+	// scratch buffer kept for the storage, instead of sql.js's character-by-character length and
+	// copy into a fresh malloc freed at once. Any other string takes sql.js's path, byte for byte.
+	let scratch = 0;
+	let scratchBytes = 0;
+	const bindAscii = (handle: number, index: number, value: string): number => {
+		const n = value.length;
+		if (n > ascii.length) ascii = new Uint8Array(Math.max(n, 2 * ascii.length));
+		const { read, written } = encoder.encodeInto(value, ascii);
+		if (read !== n || written !== n) return -1;
+		// Allocated even for "" (a NULL pointer would bind NULL, not the empty text).
+		if (scratch === 0 || n > scratchBytes) {
+			if (scratch !== 0) c._free(scratch);
+			scratchBytes = Math.max(n, 2 * scratchBytes, 256);
+			scratch = c._malloc(scratchBytes);
+		}
+		c.writeArrayToMemory(ascii.subarray(0, n), scratch);
+		return c._sqlite3_bind_text(handle, index, scratch, n, SQLITE_TRANSIENT);
+	};
 	// As sql.js binds: a whole number as an integer, other numbers as doubles, null (and undefined) as NULL, bytes as a blob.
 	const bind = (handle: number, index: number, value: unknown): void => {
 		let rc: number;
 		if (typeof value === "number") rc = value === (value | 0) ? c._sqlite3_bind_int(handle, index, value) : c._sqlite3_bind_double(handle, index, value);
-		else if (typeof value === "string") {
+		else if (typeof value === "string" && (rc = bindAscii(handle, index, value)) >= 0) {
+			// bound as ASCII through the scratch buffer
+		} else if (typeof value === "string") {
 			const text = c.stringToNewUTF8(value);
 			rc = c._sqlite3_bind_text(handle, index, text, c.lengthBytesUTF8(value), SQLITE_TRANSIENT);
 			c._free(text);
@@ -242,7 +292,9 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 			const hit = cache.get(key);
 			if (hit !== undefined) {
 				entry.hits++;
-				return new Cursor(hit.rows.map((r) => ({ ...r })) as T[], hit.columns, 0);
+				const rows: T[] = [];
+				for (const read of hit.read) rows.push(makeRow(entry, hit.columns, read, read.length) as T);
+				return new Cursor(rows, hit.columns, 0);
 			}
 			if (entry.lookups >= READ_CACHE_TRIAL && entry.hits * READ_CACHE_MIN_HITS < entry.lookups) entry.caching = false;
 		} else if (!entry.read) changed();
@@ -256,15 +308,16 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 		}
 		const columns = (entry.columns ??= entry.statement.getColumnNames());
 		const rows: T[] = [];
+		const kept: SqlStorageValue[][] | null = key !== null && entry.caching ? [] : null;
 		for (;;) {
 			const rc = c._sqlite3_step(handle);
 			if (rc === SQLITE_DONE) break;
 			if (rc !== SQLITE_ROW) throw failed(handle);
-			const row: Record<string, SqlStorageValue> = {};
 			const n = c._sqlite3_data_count(handle);
+			const read = kept === null ? values : new Array<SqlStorageValue>(n);
 			for (let i = 0; i < n; i++) {
 				const type = c._sqlite3_column_type(handle, i);
-				row[columns[i]!] =
+				read[i] =
 					type === COLUMN_INTEGER || type === COLUMN_FLOAT
 						? c._sqlite3_column_double(handle, i)
 						: type === COLUMN_TEXT
@@ -273,9 +326,10 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 								? returned(entry.statement.getBlob(i))
 								: null;
 			}
-			rows.push(row as T);
+			rows.push(makeRow(entry, columns, read, n) as T);
+			kept?.push(read);
 		}
-		if (key !== null && entry.caching) cache.set(key, { rows: rows.map((r) => ({ ...r })), columns });
+		if (kept !== null) cache.set(key!, { read: kept, columns });
 		return new Cursor(rows, columns, entry.write ? c._sqlite3_changes(dbHandle) : 0);
 	};
 	// The savepoints' statements, prepared once per depth.
@@ -324,10 +378,15 @@ export function sqliteStorage(sqlJs: SqlJs, options: StorageOptions = {}): SimSt
 		close() {
 			for (const e of prepared.values()) e.statement.free();
 			for (const st of savepointStatements) st.free();
+			if (scratch !== 0) c._free(scratch);
 			db.close();
 		},
 	};
 }
+
+const encoder = new TextEncoder();
+/** Text to bind, encoded (sqliteStorage's bindAscii); shared, as nothing runs between its encoding and its copy. */
+let ascii = new Uint8Array(1024);
 
 /** A binding in a cache key: its type with it, so 1 and "1" are two keys; bytes by their content. */
 function keyOf(v: unknown): string {

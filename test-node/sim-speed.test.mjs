@@ -147,3 +147,38 @@ test("a read that stops being cached (it nearly never hit) still reads what SQLi
 	assert.equal(sql.first(`SELECT v FROM t WHERE k = ?`, 7).v, "changed");
 	s.close();
 });
+
+test("text bound through the scratch buffer (ASCII) or sql.js's path (any other) reaches SQLite byte for byte, short and long; rows made by a statement's row maker read as objects made a column at a time", () => {
+	const s = m.sqliteStorage(sqlJs);
+	const sql = new m.Sql(s.sql);
+	sql.run(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`);
+	// "" is the empty text, not NULL.
+	const texts = ["", "a", "x".repeat(255), "y".repeat(5000), "Zoë", "é".repeat(3000), "🎟 a\u0000b", "\uD800 lone", "plain again", `{"json":"${"z".repeat(300)}"}`];
+	texts.forEach((v, k) => sql.run(`INSERT INTO t (k, v) VALUES (?, ?)`, k, v));
+	texts.forEach((v, k) => {
+		const row = sql.first(`SELECT v, hex(v) AS bytes FROM t WHERE k = ?`, k);
+		if (!v.includes("\uD800")) {
+			assert.equal(row.v, v, `text ${k} read back`);
+			assert.equal(row.bytes, Buffer.from(v, "utf8").toString("hex").toUpperCase(), `text ${k}'s bytes`);
+		}
+	});
+	// A lone surrogate takes sql.js's own path, as before: the same bytes as sql.js binds.
+	const db = new sqlJs.Database();
+	const [[theirs]] = db.exec(`SELECT hex(?)`, ["\uD800 lone"])[0].values;
+	db.close();
+	assert.equal(sql.first(`SELECT hex(v) AS h FROM t WHERE k = 7`).h, theirs);
+	// Columns of the same name: the later value, in the first's place, as assigning them in turn gives.
+	const same = sql.first(`SELECT 1 AS a, 2 AS b, 3 AS a`);
+	assert.deepEqual(Object.entries(same), [["a", 3], ["b", 2]]);
+	const odd = sql.first(`SELECT 1 AS "__proto__", 2 AS "with ""quotes""", 3 AS "0"`);
+	assert.equal(odd['with "quotes"'], 2);
+	assert.equal(odd["0"], 3);
+	// Cached rows are made afresh for each ask, whatever the first asker did with theirs.
+	sql.run(`CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT, b REAL)`);
+	sql.run(`INSERT INTO u VALUES (1, 'x', 1.5)`);
+	const first = sql.first(`SELECT * FROM u WHERE id = 1`);
+	first.a = "changed";
+	delete first.b;
+	assert.deepEqual(sql.first(`SELECT * FROM u WHERE id = 1`), { id: 1, a: "x", b: 1.5 });
+	s.close();
+});

@@ -1,7 +1,10 @@
 // The tables of a shard's ledger, made in one place: every section of the ledger
 // (holds, named holds, charges and orders, outbox, transfers and restock) reads
 // and writes these. Made synchronously and idempotently when the shard starts, so
-// a shard made by an earlier version gets what it lacks and keeps what it has.
+// a shard made by an earlier version gets what it lacks and keeps what it has. A new
+// table is made with every column at once, in the order the additions below give an
+// older one (each ALTER TABLE has SQLite read its whole schema again, eighteen of them in
+// a fresh shard's start); the additions stay for the older ones.
 import type { Sql } from "../shared/sql";
 import { createHoldMinutesTable } from "./hold-minutes";
 
@@ -12,13 +15,15 @@ export function createLedgerTables(sql: Sql): void {
 		allocation INTEGER NOT NULL, max_per_fan INTEGER NOT NULL, hold_seconds INTEGER NOT NULL,
 		price_cents INTEGER NOT NULL, currency TEXT NOT NULL,
 		remaining INTEGER NOT NULL CHECK (remaining >= 0),
-		received INTEGER NOT NULL DEFAULT 0, given INTEGER NOT NULL DEFAULT 0)`);
+		received INTEGER NOT NULL DEFAULT 0, given INTEGER NOT NULL DEFAULT 0,
+		drop_state TEXT)`);
 	// The part of the drop's state its promoter sets (src/drops/lifecycle.ts), as the pacer's look and the cancel told it.
 	addColumns(sql, "meta", ["drop_state TEXT"]);
 	sql.run(`CREATE TABLE IF NOT EXISTS holds (
 		hold_id TEXT PRIMARY KEY, fan_id TEXT NOT NULL, quantity INTEGER NOT NULL,
 		created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-		state TEXT NOT NULL, order_id TEXT)`);
+		state TEXT NOT NULL, order_id TEXT,
+		ticket_type TEXT, unit_shard INTEGER, pool TEXT, units TEXT, claim_key TEXT, claim_request TEXT, sale_window TEXT)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS holds_by_fan ON holds (fan_id, state)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS holds_by_expiry ON holds (state, expires_at)`);
 	// Only holds that were made are remembered by key: a refused request writes nothing.
@@ -30,7 +35,8 @@ export function createLedgerTables(sql: Sql): void {
 		order_id TEXT PRIMARY KEY, hold_id TEXT NOT NULL UNIQUE, fan_id TEXT NOT NULL,
 		quantity INTEGER NOT NULL, tickets TEXT NOT NULL, unit_price_cents INTEGER NOT NULL,
 		total_cents INTEGER NOT NULL, currency TEXT NOT NULL, payment_id TEXT NOT NULL,
-		created_at INTEGER NOT NULL)`);
+		created_at INTEGER NOT NULL,
+		ticket_type TEXT, units TEXT, pool TEXT)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS orders_by_fan ON orders (fan_id)`);
 	sql.run(`CREATE TABLE IF NOT EXISTS outbox (
 		order_id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
@@ -42,7 +48,8 @@ export function createLedgerTables(sql: Sql): void {
 		hold_id TEXT PRIMARY KEY, fan_id TEXT NOT NULL, attempt INTEGER NOT NULL,
 		idempotency_key TEXT NOT NULL, method TEXT NOT NULL, amount_cents INTEGER NOT NULL,
 		currency TEXT NOT NULL, state TEXT NOT NULL, payment_id TEXT,
-		created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+		created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+		token TEXT, client_secret TEXT, deadline INTEGER, receipt_to TEXT, locale TEXT, admitted_at INTEGER)`);
 	sql.run(`CREATE INDEX IF NOT EXISTS charges_by_state ON charges (state, updated_at)`);
 	// The payment method as the attempt sent it: a lost answer is asked again with the same request under the same key.
 	addColumns(sql, "charges", ["token TEXT"]);
@@ -61,7 +68,8 @@ export function createLedgerTables(sql: Sql): void {
 	// (transfers_in, amount NULL) and then asks; the giver takes the stock and remembers its
 	// answer under the transfer id (transfers_out), past the taker's ack.
 	sql.run(`CREATE TABLE IF NOT EXISTS transfers_out (
-		transfer_id TEXT PRIMARY KEY, to_shard INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+		transfer_id TEXT PRIMARY KEY, to_shard INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL,
+		acked_at INTEGER)`);
 	// Acknowledged answers are kept a day (the ledger's prune): a late copy of an ask finds its first answer.
 	addColumns(sql, "transfers_out", ["acked_at INTEGER"]);
 	sql.run(`CREATE TABLE IF NOT EXISTS transfers_in (

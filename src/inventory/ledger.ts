@@ -221,6 +221,8 @@ export class Ledger {
 	private forgetHolds(cutoff: number): number {
 		const forgotten = `(state IN ('released', 'expired') AND expires_at <= ?
 			AND hold_id NOT IN (SELECT hold_id FROM charges WHERE state IN ('pending', 'charged', 'awaiting_action')))`;
+		// Nothing to forget (every prune of a drop's first day): the fold would scan every hold to add nothing.
+		if (this.sql.first(`SELECT 1 AS due FROM holds WHERE ${forgotten} LIMIT 1`, cutoff) === null) return 0;
 		foldForgottenHolds(this.sql, forgotten, cutoff);
 		return this.sql.run(`DELETE FROM holds WHERE ${forgotten}`, cutoff);
 	}

@@ -126,8 +126,8 @@ export class LineCore {
 		// prequeue_seq for fans who joined before the opening; slot and slot_index for the others.
 		sql.run(`CREATE TABLE IF NOT EXISTS fans (
 			fan_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, prequeue_seq INTEGER UNIQUE,
-			slot INTEGER, slot_index INTEGER, joined_at INTEGER NOT NULL)`);
-		// The SHA-256 of the fan's secret (null in identity mode). Lines created before secrets lack the column.
+			slot INTEGER, slot_index INTEGER, joined_at INTEGER NOT NULL, secret_hash TEXT)`);
+		// The SHA-256 of the fan's secret (null in identity mode). Lines created before secrets lack the column (a new one has it at once).
 		if (!sql.all<{ name: string }>(`PRAGMA table_info(fans)`).some((c) => c.name === "secret_hash")) {
 			sql.run(`ALTER TABLE fans ADD COLUMN secret_hash TEXT`);
 		}
