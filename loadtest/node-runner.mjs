@@ -39,6 +39,7 @@ import {
 	knobsFrom,
 	loadSummary,
 	OBSERVING_METHODS,
+	PACER_PROMOTER_METHODS,
 	orderStatuses,
 	readAudit,
 	readFairness,
@@ -976,7 +977,7 @@ function printDropSummary(r) {
 		const fh = l.fansHottest;
 		out.push(
 			`${dots("shard calls")}${methods.map(([m, n]) => `${m} ${n}`).join(", ")} (all shards; ${l.shards.starts} starts of ${l.shards.count} shards)` +
-				(fh ? `\n${dots("load of the drop")}busiest ${fh.kind} ${fh.index}: ${fh.requests} requests, ${fh.perFan} per fan, without the audit's own reads (${OBSERVING_METHODS.join(", ")})` : ""),
+				(fh ? `\n${dots("load of the drop")}busiest ${fh.kind} ${fh.index}: ${fh.requests} requests, ${fh.perFan} per fan, without the audit's own reads (a shard's ${OBSERVING_METHODS.join(", ")}; the pacer's ${PACER_PROMOTER_METHODS.join(", ")})` : ""),
 		);
 	}
 	process.stdout.write(out.join("\n") + "\n");

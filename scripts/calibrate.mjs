@@ -57,6 +57,13 @@ if (flags.help) {
 	process.exit(0);
 }
 
+const refuse = (why) => {
+	process.stderr.write(`calibrate: ${why}\n`);
+	process.exit(2);
+};
+if (!/^[1-9]\d*$/.test(flags.runs)) refuse(`--runs must be a whole number from 1 (not ${flags.runs})`);
+if (flags.real !== undefined && flags.runs !== "1") refuse("--runs runs the real drop; with --real the real runs are the reports given");
+
 const out = resolve(flags.out ?? join(ROOT, "loadtest", "reports", `calibrate-${new Date().toISOString().replace(/[:.]/g, "-")}`));
 mkdirSync(out, { recursive: true });
 const say = (line) => process.stdout.write(line + "\n");
@@ -86,6 +93,9 @@ for (let n = 1; flags.real === undefined && n <= Number(flags.runs); n++) {
 	run(`real run ${n} of ${flags.runs}`, ["loadtest/node-runner.mjs", ...drop, "--port", flags.port, "--quiet", "--report", file]);
 }
 const reals = realFiles.map(read);
+// The real runs' mean is a mean of one drop: each must be the first's (its fans, tickets, shards and lines).
+const shapeOf = (real) => `${real.knobs.fans} fans, ${real.knobs.tickets} tickets, ${real.drop.shards} shards, ${real.drop.lines} lines`;
+for (const [r, real] of reals.entries()) if (shapeOf(real) !== shapeOf(reals[0])) refuse(`${realFiles[r]} is a drop of ${shapeOf(real)}, ${realFiles[0]} of ${shapeOf(reals[0])}: not one drop`);
 
 // The simulated drop is each real run's as it made it; one data center: the one local Worker reads the watermark
 // about once a second; the fans' requests leave no faster than that real run's machine answered them in that

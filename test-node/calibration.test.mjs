@@ -269,6 +269,8 @@ test("against several real runs: each side's mean, each side's range, and the tr
 	// try_again: 3 of 22,000 real answers in all against the simulated mean share (1/11,000 and 0: 1/22,000) over them, 1 expected.
 	const share = by["hold answers: try_again share"];
 	assert.deepEqual(share.counts, { real: 3, of: 22000 });
+	// The real share is the runs' events over their answers together (3 of 22,000), not the mean of 3/10,000 and 0/12,000.
+	assert.equal(share.real, 3 / 22000);
 	assert.equal(share.expectedCount.toFixed(2), "1.00");
 	assert.equal(share.flagged, false);
 	const text = calibrationText(rows);

@@ -28,6 +28,19 @@ test("the shards' and the pacer's calls add up by method, each their own, and th
 	assert.deepEqual(l.fansHottest, { kind: "shard", index: 1, requests: 180, perFan: 0.18 });
 });
 
+test("a pacer busiest only with the promoter's calls is not the drop's busiest object", () => {
+	const l = loadSummary({
+		fans: 100,
+		hottest: null,
+		objects: [
+			{ kind: "room", index: 0, requests: 400, methods: { watermark: 30, audit: 300, queueMinutes: 50, stats: 10, configure: 10 } },
+			{ kind: "line", index: 0, requests: 120 },
+			{ kind: "shard", index: 0, requests: 90, methods: { hold: 90 } },
+		],
+	});
+	assert.deepEqual(l.fansHottest, { kind: "line", index: 0, requests: 120, perFan: 1.2 });
+});
+
 test("objects without methods (an older engine's audit) count whole", () => {
 	const l = loadSummary({ fans: 100, hottest: null, objects: [{ kind: "shard", index: 2, requests: 40 }, { kind: "line", index: 0, requests: 50 }] });
 	assert.deepEqual(l.shards.methods, {});

@@ -194,8 +194,8 @@ export function calibrationRows(real, simulated, tolerance, methods) {
  * small drop is one draw of its endgame (whether some fan walked away with a hold, which then
  * runs out), and so is one real run on a shared machine (two clean runs of the README's drop
  * served 25,914 and 21,504 shard requests): each side is set against the other's spread. A
- * count judged by counting's noise (the `try_again` share) sums the real runs' counts and
- * answers. The methods are those of every run on either side (a seed whose shards never asked
+ * share judged by counting's noise (the `try_again` share) is the real runs' counts over their
+ * answers, summed. The methods are those of every run on either side (a seed whose shards never asked
  * a peer has no `give`, counted 0), and each run's value is found by its figure's name.
  */
 export function calibrationRowsOver(realRuns, simulatedRuns, tolerance) {
@@ -211,9 +211,12 @@ export function calibrationRowsOver(realRuns, simulatedRuns, tolerance) {
 	return calibrationRows(reals[0], simulatedRuns[0], bound, methods).map((first) => {
 		const simulated = numbers(seeds.map((rows) => rows.get(first.figure).simulated));
 		const real = numbers(runs.map((rows) => rows.get(first.figure).real));
-		const counts = first.counts === undefined ? {} : { counts: { real: sumOf(runs.map((rows) => rows.get(first.figure).counts.real)), of: sumOf(runs.map((rows) => rows.get(first.figure).counts.of)) } };
+		const counts = first.counts === undefined ? null : { real: sumOf(runs.map((rows) => rows.get(first.figure).counts.real)), of: sumOf(runs.map((rows) => rows.get(first.figure).counts.of)) };
+		// A share counted over answers (the try_again share) is the real runs' events over their answers together,
+		// the same rate the counting test judges; every other figure is the runs' mean.
+		const pooled = counts !== null && typeof counts.real === "number" && counts.of > 0 ? counts.real / counts.of : null;
 		return {
-			...judged({ ...first, real: meanOf(real, reals.length), simulated: meanOf(simulated, seeds.length), ...counts }, bound),
+			...judged({ ...first, real: pooled !== null ? pooled : meanOf(real, reals.length), simulated: meanOf(simulated, seeds.length), ...(counts === null ? {} : { counts }) }, bound),
 			low: simulated.length > 0 ? Math.min(...simulated) : null,
 			high: simulated.length > 0 ? Math.max(...simulated) : null,
 			...(reals.length > 1 ? { realRuns: reals.length, realLow: real.length > 0 ? Math.min(...real) : null, realHigh: real.length > 0 ? Math.max(...real) : null } : {}),

@@ -157,7 +157,7 @@ export class StockTransfers {
 			if (sweep.elsewhere < decision.missing) break;
 			// Stock exists but did not come: it is on its way between two shards, or a peer
 			// took it after it was asked. Wait the moment a transfer takes, then sweep again.
-			blocked = Number.isFinite(sweep.elsewhere) ? `${sweep.elsewhere} ticket(s) elsewhere did not come (on their way between shards)` : "a peer did not answer";
+			blocked = Number.isFinite(sweep.elsewhere) ? `${sweep.elsewhere} ticket(s) elsewhere did not come (on their way between shards, or taken at a peer)` : "a peer did not answer (now or lately)";
 			const wait = STOCK_WAITS_MS[waits++];
 			if (wait === undefined || round >= MAX_HOLD_ROUNDS) break;
 			// Never past the fan's turn: the hold would be born expired (the ledger refuses it).

@@ -89,7 +89,7 @@ describe("stock on its way between shards", () => {
 		expect(inTransit.status).toBe(503);
 		expect(await errorCode(inTransit)).toBe("try_again");
 		// The operator's log says why: the one ticket left was on its way for every wait.
-		expect(warned.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("hold answered try_again"))).toEqual([expect.stringMatching(/^hold answered try_again: 1 ticket\(s\) elsewhere did not come \(on their way between shards\) \(shard \d+, after \d+ ms\)$/)]);
+		expect(warned.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("hold answered try_again"))).toEqual([expect.stringMatching(/^hold answered try_again: 1 ticket\(s\) elsewhere did not come \(on their way between shards, or taken at a peer\) \(shard \d+, after \d+ ms\)$/)]);
 		expect(inTransit.headers.get("retry-after")).toBe("1");
 		expect((await audit(drop.id)).totals).toMatchObject({ inFlight: 1, held: 2 });
 
