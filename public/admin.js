@@ -371,6 +371,9 @@ function stopLive() {
 }
 
 async function selectDrop(id, { focus = true } = {}) {
+	// Focus goes to the drop's heading once it has loaded, unless the promoter has moved it meanwhile (typing in the
+	// create form while the first drop opens after signing in): their place is not taken from them.
+	const focusedBefore = document.activeElement;
 	stopLive();
 	view.id = id;
 	sales = { rows: new Map(), resume: null, refreshes: 0 };
@@ -392,7 +395,7 @@ async function selectDrop(id, { focus = true } = {}) {
 		if (view.id !== id) return;
 		renderDrop(drop);
 		show("s-drop", true);
-		if (focus) focusHeading($("drop-title"));
+		if (focus && document.activeElement === focusedBefore) focusHeading($("drop-title"));
 		liveLoop(view.gen);
 	} catch (err) {
 		if (err.status === 401) return;

@@ -277,6 +277,15 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	await page.locator("#admin-token-error").getByText("neither a valid API key nor this engine’s admin token").waitFor();
 	assert.equal(await page.getByLabel(SIGN_IN_LABEL, { exact: true }).getAttribute("aria-invalid"), "true");
 
+	// Signing in opens a drop: made slow to load here, so the promoter is already typing in the create form when it
+	// arrives; it must not take their focus away (it did, when the engine was slow).
+	await api.createDrop({ name: "Opened on sign-in", capacity: 10, maxPerFan: 2, opensAt: inSeconds(3600) });
+	let slowed = 0;
+	await page.route(/\/api\/admin\/drops\/d_[^/?]+$/, async (route) => {
+		// The first drop read only (the one sign-in opens); the journey's later reads go at once.
+		if (slowed++ === 0) await sleep(2500);
+		await route.continue();
+	});
 	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).fill(adminToken);
 	await page.getByLabel(SIGN_IN_LABEL, { exact: true }).press("Enter");
 	await page.getByRole("heading", { name: "Create a drop" }).waitFor();
@@ -295,6 +304,10 @@ export async function promoterJourney({ browser, base, api, adminToken, shot, lo
 	assert.match(await capacityError.textContent(), /capacity.*between 1 and/);
 	assert.equal(await page.getByLabel("Tickets", { exact: true }).getAttribute("aria-invalid"), "true");
 	assert.equal(await page.evaluate(() => document.activeElement?.id), "f-capacity", "focus moves to the field to fix");
+	// The drop opened meanwhile (both sides happened), and focus stayed where the promoter was.
+	await page.locator("#s-drop").waitFor();
+	assert.ok(slowed >= 1, "the drop opened on sign-in was loaded");
+	assert.equal(await page.evaluate(() => document.activeElement?.id), "f-capacity", "the drop that opened late leaves focus where the promoter was");
 	await shot(page, "promoter-1-validation");
 	log("a capacity of 0 is refused by the field");
 
