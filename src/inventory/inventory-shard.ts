@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Outcome } from "../shared/outcome";
 import type { SetState } from "../drops/lifecycle";
 import type { WindowRule } from "../drops/presales";
-import { RequestCounter } from "../shared/request-counter";
+import { type MethodLoad, RequestCounter } from "../shared/request-counter";
 import { Sql } from "../shared/sql";
 import { roomStub, shardStub } from "../shared/names";
 import { paymentProvider } from "../payments/providers";
@@ -292,8 +292,8 @@ export class InventoryShard extends DurableObject<Env> {
 		return this.served.requests;
 	}
 
-	/** The requests served by each method: where a shard's load comes from. */
-	loadByMethod(): { methods: Record<string, number>; starts: number } {
+	/** The requests served, in all and by each method: where a shard's load comes from. */
+	loadByMethod(): MethodLoad {
 		return this.served.byMethod();
 	}
 

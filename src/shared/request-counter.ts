@@ -14,6 +14,13 @@ export interface ObjectLoad {
 	starts?: number;
 }
 
+/** An object's requests in all and by the method that served them, and how many times it has started. */
+export interface MethodLoad {
+	requests: number;
+	methods: Record<string, number>;
+	starts: number;
+}
+
 /** A counter kept in the object's own SQLite, so a restart does not forget what was served. */
 export class RequestCounter {
 	constructor(private readonly sql: Sql) {
@@ -40,11 +47,11 @@ export class RequestCounter {
 		}
 	}
 
-	/** The requests served by each named method, and how many times the object has started. */
-	byMethod(): { methods: Record<string, number>; starts: number } {
-		const row = this.sql.first<{ methods: string; starts: number }>(`SELECT methods, starts FROM served WHERE id = 1`);
+	/** The requests served, in all and by each named method, and how many times the object has started: one read, so they agree. */
+	byMethod(): MethodLoad {
+		const row = this.sql.first<{ requests: number; methods: string; starts: number }>(`SELECT requests, methods, starts FROM served WHERE id = 1`);
 		const stored = JSON.parse(row?.methods ?? "{}") as Record<string, number>;
-		return { methods: Object.fromEntries(Object.entries(stored).sort(([a], [b]) => a.localeCompare(b))), starts: row?.starts ?? 0 };
+		return { requests: row?.requests ?? 0, methods: Object.fromEntries(Object.entries(stored).sort(([a], [b]) => a.localeCompare(b))), starts: row?.starts ?? 0 };
 	}
 
 	get requests(): number {

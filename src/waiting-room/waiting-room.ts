@@ -17,7 +17,7 @@ import { config } from "../shared/config";
 import { AVAILABILITY_MAX_AGE_MS, type AvailabilityDoc, gatherAvailability } from "../inventory/availability";
 import type { DropConfig } from "../drops/rules";
 import { changeRefusal, setStateOf } from "../drops/lifecycle";
-import { RequestCounter } from "../shared/request-counter";
+import { type MethodLoad, RequestCounter } from "../shared/request-counter";
 import { type Outcome, fail, ok } from "../shared/outcome";
 import { Sql } from "../shared/sql";
 import { lineStub, shardStub } from "../shared/names";
@@ -215,7 +215,7 @@ export class WaitingRoom extends DurableObject<Env> {
 	}
 
 	/** The requests served by each method: the fans' watermark reads, the shards' tells, the promoter's reads. */
-	loadByMethod(): { methods: Record<string, number>; starts: number } {
+	loadByMethod(): MethodLoad {
 		return this.served.byMethod();
 	}
 
